@@ -1,0 +1,12 @@
+"""fastbp: multilayer perceptrons trained by backpropagation, fast.
+
+``fastbp.MLPClassifier`` and ``fastbp.MLPRegressor`` are drop-in replacements
+for scikit-learn's MLP estimators whose training epochs run as single
+Numba-compiled calls.
+"""
+
+from .estimators import MLPClassifier, MLPRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]

@@ -1,0 +1,115 @@
+"""fastbp.MLPRegressor."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
+from .base import BaseMLP
+from .constraints import REGRESSOR_CONSTRAINTS
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor, trained by compiled backpropagation.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`:
+    the same parameters, defaults, fitted attributes and, for the same
+    ``random_state``, the same model; each training epoch runs as one
+    Numba-compiled call. Supports multi-output targets.
+
+    Parameters
+    ----------
+    loss : {{'squared_error', 'poisson'}}, default='squared_error'
+        'squared_error' minimises half the squared error (identity output);
+        'poisson' minimises half the Poisson deviance with an exp output
+        (targets must be non-negative).
+
+    {params}
+
+    Attributes
+    ----------
+    {attrs}
+
+    out_activation_ : str
+        Output function: 'identity' or 'exp'.
+
+    See Also
+    --------
+    MLPClassifier : The classification counterpart.
+    sklearn.neural_network.MLPRegressor : The reference implementation.
+    """
+
+    _parameter_constraints: dict = dict(REGRESSOR_CONSTRAINTS)
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu",
+                 *, solver="adam", alpha=0.0001, batch_size="auto",
+                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("loss='poisson' requires non-negative targets y; "
+                             f"got a minimum of {np.min(y)}.")
+        return X, y
+
+    def _output_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _score_outputs(self, out, y, sample_weight):
+        pred = out.ravel() if out.shape[1] == 1 else out
+        return r2_score(y, pred, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predict targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        out = self._forward(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._transactional_fit(X, y, sample_weight, incremental=True)
+
+
+MLPRegressor.__doc__ = MLPRegressor.__doc__.format(
+    params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)

@@ -1,0 +1,50 @@
+"""Input arrays in the form the kernels take."""
+
+import numpy as np
+import scipy.sparse as sp
+
+_EMPTY_INDEX = np.empty(0, dtype=np.int64)
+
+
+class KernelInput:
+    """A dense or CSR ``X`` split into the arguments every kernel takes.
+
+    Kernels always receive both a dense array and CSR arrays (the unused
+    side empty), so one specialisation per dtype serves dense and sparse.
+    A dense ``X`` that is already C-contiguous is used as is, never copied.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        Validated input, float32 or float64.
+    """
+
+    def __init__(self, X):
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        if sp.issparse(X):
+            X = X.tocsr()
+            self.is_sparse = True
+            self.dense = np.empty((0, self.n_features), dtype=X.dtype)
+            self.data = np.ascontiguousarray(X.data)
+            # One index type for every sparse input keeps one specialisation.
+            self.indices = X.indices.astype(np.int64)
+            self.indptr = X.indptr.astype(np.int64)
+        else:
+            self.is_sparse = False
+            self.dense = np.ascontiguousarray(X)
+            self.data = np.empty(0, dtype=X.dtype)
+            self.indices = _EMPTY_INDEX
+            self.indptr = _EMPTY_INDEX
+
+    def args(self):
+        """``(X, data, indices, indptr, is_sparse)`` for a kernel call."""
+        return self.dense, self.data, self.indices, self.indptr, self.is_sparse
+
+    def take(self, rows):
+        """The rows ``rows`` as a new ``KernelInput``."""
+        if self.is_sparse:
+            X = sp.csr_matrix((self.data, self.indices, self.indptr),
+                              shape=(self.n_samples, self.n_features))
+            return KernelInput(X[rows])
+        return KernelInput(self.dense[rows])
