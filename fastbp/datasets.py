@@ -33,6 +33,7 @@ import numpy as np
 
 __all__ = [
     "DatasetError",
+    "DATA_DIR_ENV",
     "DatasetNotFoundError",
     "MNIST_FILES",
     "MNIST_SHA256",

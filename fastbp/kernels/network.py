@@ -39,6 +39,15 @@ def layer_view(buf, offset, n_rows, n_cols):
 
 
 @kernel
+def gather_rows(src, rows, dst):
+    """``dst[r] = src[rows[r]]`` (explicit loops: no broadcasting checks)."""
+    for r in range(rows.shape[0]):
+        row = rows[r]
+        for j in range(src.shape[1]):
+            dst[r, j] = src[row, j]
+
+
+@kernel
 def forward_backward(x0, data, indices, indptr, is_sparse, rows, y, sw, has_sw,
                      params, grads, units, w_off, b_off, acts, a_off, deltas, d_off,
                      hidden, out_code, log_eps, log1m_eps):
@@ -102,7 +111,8 @@ def forward_backward(x0, data, indices, indptr, is_sparse, rows, y, sw, has_sw,
         else:
             np.dot(layer_view(acts, a_off[l], nb, units[l]).T, d, gw)
         gb = grads[b_off[l]:b_off[l] + units[l + 1]]
-        gb[:] = 0
+        for j in range(units[l + 1]):
+            gb[j] = 0
         for i in range(nb):
             for j in range(units[l + 1]):
                 gb[j] += d[i, j]
@@ -172,11 +182,9 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
             x0 = X[:0]
         else:
             x0 = layer_view(acts, a_off[0], nb, units[0])
-            for r in range(nb):
-                x0[r, :] = X[rows[r]]
+            gather_rows(X, rows, x0)
         yb = layer_view(y_buf, 0, nb, n_out)
-        for r in range(nb):
-            yb[r, :] = Y[rows[r]]
+        gather_rows(Y, rows, yb)
         swb = sw_buf[:nb]
         if has_sw:
             sw_sum = 0.0
@@ -235,7 +243,8 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
         Mean weighted loss plus ``alpha / 2 * sum(W**2) / sum(sw)``.
     """
     n = Y.shape[0]
-    grads[:] = 0
+    for i in range(grads.shape[0]):
+        grads[i] = 0
     total = 0.0
     sw_sum = 0.0
     rows = np.arange(n)
@@ -247,7 +256,8 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
             sw[start:stop] if has_sw else sw, has_sw,
             params, grads_chunk, units, w_off, b_off, acts, a_off, deltas, d_off,
             hidden, out_code, log_eps, log1m_eps)
-        grads += grads_chunk
+        for i in range(grads.shape[0]):
+            grads[i] += grads_chunk[i]
     if has_sw:
         for i in range(n):
             sw_sum += sw[i]

@@ -44,8 +44,10 @@ def csr_rows_tdot(data, indices, indptr, rows, delta, out):
     delta : ndarray of shape (n_batch, n_out)
     out : ndarray of shape (n_features, n_out)
     """
-    out[:, :] = 0
     n_out = delta.shape[1]
+    for i in range(out.shape[0]):
+        for j in range(n_out):
+            out[i, j] = 0
     for r in range(rows.shape[0]):
         row = rows[r]
         for k in range(indptr[row], indptr[row + 1]):

@@ -1,0 +1,44 @@
+"""Test-set accuracy after the same training, system by system.
+
+Every system trains from the same initial weights (scikit-learn's Glorot
+draws, see :mod:`bench.peers`) for the same number of epochs with the same
+settings; fastbp and scikit-learn through ``fit(max_iter=epochs)``, PyTorch
+through its epoch loop. Shuffling orders differ between libraries, so the
+accuracies agree statistically, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import peers, workloads
+from .threads import limit_threads
+from .workloads import FitSetting
+
+
+def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | None = None) -> dict:
+    data = workloads.load(setting.workload, setting.dtype)
+    if data.X_test is None:
+        raise ValueError(f"workload {setting.workload.name} has no test set")
+    spec = peers.TrainSpec(setting.workload.hidden, setting.batch_size)
+    results, skipped = {}, {}
+    with limit_threads(setting.threads):
+        for s in systems:
+            reason = peers.unavailable_reason(s, standin)
+            if reason:
+                skipped[s] = reason
+                continue
+            runner = peers.make_runner(s, spec, standin).prepare(data.X_train, data.y_train,
+                                                                 data.classes)
+            t0 = time.perf_counter()
+            runner.fit(setting.epochs)
+            train_s = time.perf_counter() - t0
+            pred = runner.predict(data.X_test)
+            results[s] = {"label": runner.label, "accuracy": float(np.mean(pred == data.y_test)),
+                          "final_loss": runner.final_loss(), "train_s": train_s}
+    return {"workload": setting.workload.label, "n_train": int(data.X_train.shape[0]),
+            "n_test": int(data.X_test.shape[0]), "epochs": setting.epochs,
+            "batch_size": setting.batch_size, "dtype": setting.dtype, "threads": setting.threads,
+            "systems": results, "skipped": skipped}

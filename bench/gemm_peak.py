@@ -1,0 +1,77 @@
+"""GEMM peak: best numpy-matmul GFLOP/s on a workload's own layer shapes.
+
+Measured in the same run and at the same thread count as the epoch timings,
+so "share of peak" compares like with like. Two numbers come out:
+
+* ``peak_gflops`` -- the best GFLOP/s over the forward, weight-gradient and
+  input-gradient shapes of one mini-batch (``batch x fan_in @ fan_in x
+  fan_out`` and the backward shapes, with backprop's transposed operands);
+* ``floor_s`` -- the time one epoch's GEMMs alone would take at numpy's best
+  per-shape speed (full batches plus the last partial one), a lower bound
+  for any implementation that calls the same BLAS.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .flops import GemmShape, gemm_shapes
+from .threads import limit_threads
+
+
+def operands(shape: GemmShape, dtype, rng: np.random.RandomState):
+    """A, B, C for ``shape``, with backprop's memory layout."""
+    dt = np.dtype(dtype)
+    if shape.a_transposed:
+        a = rng.standard_normal((shape.k, shape.m)).astype(dt).T
+    else:
+        a = rng.standard_normal((shape.m, shape.k)).astype(dt)
+    if shape.b_transposed:
+        b = rng.standard_normal((shape.n, shape.k)).astype(dt).T
+    else:
+        b = rng.standard_normal((shape.k, shape.n)).astype(dt)
+    c = np.empty((shape.m, shape.n), dtype=dt)
+    return a, b, c
+
+
+def best_time(fn, min_time: float = 0.02, min_reps: int = 3, max_reps: int = 2000) -> float:
+    """Best wall time of ``fn()`` over repeated calls (after one warm-up)."""
+    fn()
+    best = float("inf")
+    start = time.perf_counter()
+    reps = 0
+    while reps < max_reps and (reps < min_reps or time.perf_counter() - start < min_time):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        reps += 1
+    return best
+
+
+def time_shape(shape: GemmShape, dtype, seed: int = 0, min_time: float = 0.02) -> float:
+    a, b, c = operands(shape, dtype, np.random.RandomState(seed))
+    return best_time(lambda: np.matmul(a, b, out=c), min_time=min_time)
+
+
+def measure(n_samples: int, batch: int, sizes: list[int], dtype, threads: int,
+            min_time: float = 0.02) -> dict:
+    """GEMM peak and GEMM-only epoch floor for one case, at ``threads`` threads."""
+    batch = min(batch, n_samples)
+    full, rem = divmod(n_samples, batch)
+    rows = []
+    with limit_threads(threads):
+        for s in gemm_shapes(batch, sizes):
+            t = time_shape(s, dtype, min_time=min_time)
+            rows.append({"shape": s.label, "kind": s.kind, "layer": s.layer,
+                         "m": s.m, "k": s.k, "n": s.n, "flops": s.flops,
+                         "best_s": t, "gflops": s.flops / t / 1e9})
+        floor_s = full * sum(r["best_s"] for r in rows)
+        if rem:
+            floor_s += sum(time_shape(s, dtype, min_time=min_time / 4)
+                           for s in gemm_shapes(rem, sizes))
+    best = max(rows, key=lambda r: r["gflops"])
+    return {"peak_gflops": best["gflops"], "peak_shape": best["shape"],
+            "floor_s": floor_s, "shapes": rows, "threads": threads,
+            "dtype": str(np.dtype(dtype)), "batch": batch}

@@ -1,0 +1,222 @@
+"""One-epoch runners for every compared system.
+
+Systems (keys used throughout the suite and in the JSON):
+
+``fastbp``       fastbp.MLPClassifier.partial_fit (or the stand-in, see subject)
+``sklearn``      sklearn.neural_network.MLPClassifier.partial_fit
+``torch``        PyTorch CPU, plain mini-batch loop, torch.optim.Adam
+``torch_fused``  the same with ``Adam(fused=True)``
+
+Every system trains the same network the same way: layer widths
+``[n_features, *hidden, n_out]``, ReLU hidden units, softmax output with
+cross-entropy (logistic/binary cross-entropy for 2 classes, like
+scikit-learn), Glorot-uniform initialisation drawn exactly as scikit-learn
+draws it (``U(-b, b)``, ``b = sqrt(6 / (fan_in + fan_out))``, weights then
+bias per layer from ``RandomState(random_state)``), Adam with lr 1e-3 and
+betas (0.9, 0.999), eps 1e-8, shuffled mini-batches of ``batch_size``, and
+L2 ``alpha`` on the weights only, scaled like scikit-learn: the gradient gets
+``alpha * W / n_batch`` (in PyTorch: Adam's ``weight_decay = alpha / n_batch``
+on the weight parameter group, adjusted for a short last batch).
+
+A runner is used as ``r.prepare(X, y, classes)`` then ``r.epoch()`` repeatedly
+(the first call of an estimator also initialises it and, for fastbp,
+compiles: time it as warm-up). ``r.fit(epochs)`` trains from scratch with
+``fit`` and ``r.predict(X)`` predicts labels (accuracy rows).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import subject
+from .threads import torch_available
+
+SYSTEMS = ("fastbp", "sklearn", "torch", "torch_fused")
+PEERS = ("sklearn", "torch", "torch_fused")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    hidden: tuple[int, ...]
+    batch_size: int
+    learning_rate_init: float = 1e-3
+    alpha: float = 1e-4
+    random_state: int = 0
+
+
+def estimator_params(spec: TrainSpec) -> dict:
+    """Constructor arguments shared by fastbp and scikit-learn (same API)."""
+    return dict(
+        hidden_layer_sizes=tuple(spec.hidden), activation="relu", solver="adam",
+        alpha=spec.alpha, batch_size=spec.batch_size, learning_rate_init=spec.learning_rate_init,
+        random_state=spec.random_state, shuffle=True,
+    )
+
+
+def glorot_uniform(sizes: list[int], seed: int, dtype) -> list[tuple[np.ndarray, np.ndarray]]:
+    """scikit-learn's initial (coef, intercept) per layer, same draws, same order."""
+    rng = np.random.RandomState(seed)
+    params = []
+    for fi, fo in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(6.0 / (fi + fo))
+        coef = rng.uniform(-bound, bound, (fi, fo)).astype(dtype)
+        intercept = rng.uniform(-bound, bound, fo).astype(dtype)
+        params.append((coef, intercept))
+    return params
+
+
+class EstimatorRunner:
+    """fastbp or scikit-learn: one epoch = one ``partial_fit`` call."""
+
+    def __init__(self, cls: type, spec: TrainSpec, label: str):
+        self.cls, self.spec, self.label = cls, spec, label
+
+    def prepare(self, X, y, classes):
+        self.X, self.y, self.classes = X, y, np.asarray(classes)
+        self.est = self.cls(**estimator_params(self.spec))
+        return self
+
+    def epoch(self):
+        self.est.partial_fit(self.X, self.y, classes=self.classes)
+
+    def fit(self, epochs: int):
+        from sklearn.exceptions import ConvergenceWarning
+
+        self.est = self.cls(**estimator_params(self.spec), max_iter=epochs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.est.fit(self.X, self.y)
+        return self
+
+    def predict(self, X):
+        return self.est.predict(X)
+
+    def final_loss(self):
+        curve = getattr(self.est, "loss_curve_", None)
+        return float(curve[-1]) if curve else None
+
+
+class TorchRunner:
+    """PyTorch CPU replica of scikit-learn's MLP training loop."""
+
+    def __init__(self, spec: TrainSpec, fused: bool, label: str):
+        self.spec, self.fused, self.label = spec, fused, label
+
+    def prepare(self, X, y, classes):
+        import torch
+        from torch import nn
+
+        from .flops import layer_sizes
+
+        self.torch = torch
+        self.classes = np.asarray(classes)
+        tdtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[X.dtype]
+        sizes = layer_sizes(X.shape[1], self.spec.hidden, len(self.classes))
+        self.binary = sizes[-1] == 1
+        layers = []
+        for i, (coef, intercept) in enumerate(glorot_uniform(sizes, self.spec.random_state, X.dtype)):
+            lin = nn.Linear(coef.shape[0], coef.shape[1], dtype=tdtype)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(coef.T)))
+                lin.bias.copy_(torch.from_numpy(intercept))
+            layers.append(lin)
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        self.model = nn.Sequential(*layers)
+        self.X = torch.from_numpy(np.ascontiguousarray(X))
+        y_idx = np.searchsorted(self.classes, y)
+        self.y = torch.from_numpy(y_idx.astype(np.float64 if self.binary else np.int64))
+        if self.binary:
+            self.y = self.y.to(tdtype)
+        weights = [m.weight for m in layers if isinstance(m, nn.Linear)]
+        biases = [m.bias for m in layers if isinstance(m, nn.Linear)]
+        self.batch = min(self.spec.batch_size, X.shape[0])
+        self.opt = torch.optim.Adam(
+            [{"params": weights, "weight_decay": self.spec.alpha / self.batch},
+             {"params": biases, "weight_decay": 0.0}],
+            lr=self.spec.learning_rate_init, betas=(0.9, 0.999), eps=1e-8,
+            fused=self.fused or None,
+        )
+        self.wgroup = self.opt.param_groups[0]
+        self.gen = torch.Generator().manual_seed(self.spec.random_state)
+        self.last_loss = None
+        return self
+
+    def _loss(self, out, yb):
+        F = self.torch.nn.functional
+        if self.binary:
+            return F.binary_cross_entropy_with_logits(out[:, 0], yb)
+        return F.cross_entropy(out, yb)
+
+    def epoch(self):
+        torch, X, Y, b, alpha = self.torch, self.X, self.y, self.batch, self.spec.alpha
+        n = X.shape[0]
+        perm = torch.randperm(n, generator=self.gen)
+        total = 0.0
+        for start in range(0, n, b):
+            idx = perm[start:start + b]
+            nb = idx.shape[0]
+            # scikit-learn adds alpha * W / n_batch to the weight gradient.
+            self.wgroup["weight_decay"] = alpha / nb
+            xb = X.index_select(0, idx)
+            yb = Y.index_select(0, idx)
+            self.opt.zero_grad(set_to_none=True)
+            loss = self._loss(self.model(xb), yb)
+            loss.backward()
+            self.opt.step()
+            total += loss.detach() * nb
+        self.last_loss = total
+
+    def fit(self, epochs: int):
+        # Call right after prepare() (which initialises from the seed) to
+        # train from scratch, like an estimator's fit.
+        for _ in range(epochs):
+            self.epoch()
+        return self
+
+    def predict(self, X):
+        torch = self.torch
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(np.ascontiguousarray(X)))
+        if self.binary:
+            idx = (out[:, 0] > 0).long().numpy()
+        else:
+            idx = out.argmax(dim=1).numpy()
+        return self.classes[idx]
+
+    def final_loss(self):
+        # Mean cross-entropy of the last epoch, without the L2 term.
+        return None if self.last_loss is None else float(self.last_loss) / self.X.shape[0]
+
+
+def unavailable_reason(system: str, standin: bool | None = None) -> str | None:
+    if system == "fastbp":
+        return subject.unavailable_reason(standin)
+    if system in ("torch", "torch_fused"):
+        if not torch_available():
+            return "torch not installed (optional: pip install torch==2.13.0)"
+        return None
+    if system == "sklearn":
+        return None
+    return f"unknown system {system!r}"
+
+
+def make_runner(system: str, spec: TrainSpec, standin: bool | None = None):
+    """A fresh runner for ``system`` (check :func:`unavailable_reason` first)."""
+    if system == "fastbp":
+        subj = subject.load_subject(standin)
+        if subj is None:
+            raise RuntimeError(subject.unavailable_reason(standin))
+        return EstimatorRunner(subj.cls, spec, subj.label)
+    if system == "sklearn":
+        from sklearn.neural_network import MLPClassifier
+
+        return EstimatorRunner(MLPClassifier, spec, "sklearn")
+    if system == "torch":
+        return TorchRunner(spec, fused=False, label="torch")
+    if system == "torch_fused":
+        return TorchRunner(spec, fused=True, label="torch(fused Adam)")
+    raise ValueError(f"unknown system {system!r}")
