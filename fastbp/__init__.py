@@ -6,7 +6,8 @@ Numba-compiled calls.
 """
 
 from .estimators import MLPClassifier, MLPRegressor
+from .exceptions import GradientWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["GradientWarning", "MLPClassifier", "MLPRegressor", "__version__"]

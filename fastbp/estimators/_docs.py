@@ -4,31 +4,48 @@ COMMON_PARAMETERS = """\
 hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
 
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation of the hidden layers: 'identity' f(x) = x, 'logistic'
-        f(x) = 1 / (1 + exp(-x)), 'tanh' f(x) = tanh(x), 'relu'
-        f(x) = max(0, x).
+    activation : str or list of str, default='relu'
+        Activation of the hidden layers: one name for all, or one per hidden
+        layer. 'identity' x; 'logistic' 1 / (1 + exp(-x)); 'tanh';
+        'relu' max(0, x); 'leaky_relu' x or 0.01 x; 'elu' x or exp(x) - 1;
+        'selu' 1.0507 (x or 1.67326 (exp(x) - 1)); 'softplus'
+        log(1 + exp(x)); 'swish' x sigmoid(x); 'mish' x tanh(softplus(x));
+        'gelu' x Phi(x) (exact erf form). Each has its exact derivative.
 
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam', 'rmsprop', 'adagrad', 'adamw'}, default='adam'
         'lbfgs' runs scipy's L-BFGS-B over the flat parameter vector with a
-        compiled full-batch loss and gradient (float32 models stay float32);
-        'sgd' is stochastic gradient descent with momentum; 'adam' is Kingma
-        and Ba's Adam. Each epoch of 'sgd'/'adam' is one compiled call.
+        compiled full-batch loss and gradient (float32 models stay float32;
+        no dropout or batch norm). 'sgd': SGD with (Nesterov) momentum.
+        'adam': Kingma and Ba's Adam. 'rmsprop': v = beta_2 v + (1 - beta_2)
+        g^2, step lr g / (sqrt(v) + epsilon) (PyTorch's form, epsilon outside
+        the root; ``beta_2`` is the decay rate, no momentum). 'adagrad':
+        s += g^2, step lr g / (sqrt(s) + epsilon) (epsilon outside the root).
+        'adamw': Adam with decoupled weight decay: ``alpha`` is no longer an
+        L2 penalty but the decay ``W -= lr * alpha * W`` of each step
+        (PyTorch's AdamW). Each epoch of a stochastic solver is one compiled
+        call.
 
     alpha : float, default=0.0001
         Strength of the L2 penalty, ``alpha / 2 * ||W||^2`` divided by the
-        sum of sample weights (biases are not penalised).
+        sum of sample weights (biases and normalisation parameters are not
+        penalised). With solver='adamw', the decoupled weight decay.
 
     batch_size : int or 'auto', default='auto'
         Mini-batch size of the stochastic solvers; 'auto' is
         ``min(200, n_samples)``. Unused by 'lbfgs'.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Schedule of the 'sgd' step size: 'constant' keeps
+    learning_rate : str or callable, default='constant'
+        Step-size schedule. scikit-learn's, for 'sgd' only: 'constant' keeps
         ``learning_rate_init``; 'invscaling' uses
         ``learning_rate_init / pow(t, power_t)`` with ``t`` the samples seen;
         'adaptive' divides it by 5 whenever ``n_iter_no_change`` epochs fail
-        to improve by ``tol``.
+        to improve by ``tol``. Per-epoch, for every stochastic solver:
+        'step' multiplies it by ``gamma`` every ``step_size`` epochs
+        (PyTorch's StepLR); 'exponential' by ``gamma`` every epoch
+        (ExponentialLR); 'cosine' anneals it from ``learning_rate_init`` to 0
+        over ``max_iter`` epochs (CosineAnnealingLR, eta_min=0); a callable
+        ``f(epoch, learning_rate_init) -> lr`` (epoch counted from 0) sets it
+        directly.
 
     learning_rate_init : float, default=0.001
         Initial step size ('sgd' and 'adam').
@@ -80,7 +97,53 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Epochs without ``tol`` improvement before stopping.
 
     max_fun : int, default=15000
-        Maximum number of loss evaluations of 'lbfgs'."""
+        Maximum number of loss evaluations of 'lbfgs'.
+
+    init : {'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', \
+            'lecun_normal'}, default='glorot_uniform'
+        Weight initialisation. 'glorot_uniform' is scikit-learn's exact draw
+        (biases drawn too, factor 2 for logistic); the others draw weights
+        with std sqrt(2 / (fan_in + fan_out)), bound sqrt(6 / fan_in), std
+        sqrt(2 / fan_in), std sqrt(1 / fan_in) respectively, and zero biases.
+
+    step_size : int, default=10
+        Epochs between decays of learning_rate='step'.
+
+    gamma : float, default=0.1
+        Decay factor of learning_rate='step' and 'exponential' (for
+        'exponential' something like 0.95 is typical).
+
+    l1 : float, default=0.0
+        Strength of an L1 penalty on the weights, ``l1 * ||W||_1`` divided by
+        the sum of sample weights (scaled like ``alpha``).
+
+    dropout : float or list of float, default=0.0
+        Inverted-dropout rate in [0, 1) of each hidden layer's output (one
+        value, or one per hidden layer). Active in training only; masks are
+        drawn inside the compiled epoch from a seed taken from
+        ``random_state``, so fits are reproducible.
+
+    normalization : {None, 'batch', 'layer'}, default=None
+        Normalise each hidden layer's pre-activation, with learnable scale
+        and shift (``normalization_scales_``, ``normalization_shifts_``;
+        such layers have no bias). 'batch' uses batch statistics in training
+        and running statistics (``running_mean_``, ``running_var_``, momentum
+        0.1, PyTorch's convention, eps 1e-5) at prediction; 'layer'
+        normalises each sample over its units.
+
+    residual : bool, default=False
+        Add identity skip connections between consecutive hidden layers of
+        equal width; warns if no pair qualifies.
+
+    clip_grad_norm : float or None, default=None
+        Clip the global gradient norm of every step to this value (PyTorch's
+        ``clip_grad_norm_``). Stochastic solvers only.
+
+    scoring : None, 'loss', str or callable, default=None
+        Validation score for early stopping: None uses the estimator's
+        ``score`` (scikit-learn's behaviour); 'loss' uses minus the
+        validation loss; otherwise a scikit-learn scorer name or a callable
+        ``scorer(estimator, X, y)``."""
 
 COMMON_ATTRIBUTES = """\
 loss_ : float
@@ -120,4 +183,19 @@ loss_ : float
         Number of layers, input and output included.
 
     n_outputs_ : int
-        Number of outputs."""
+        Number of outputs.
+
+    history_ : dict of ndarray
+        Per-epoch records: 'loss', 'learning_rate', 'epoch_time',
+        'grad_norm' (n_epochs, n_layers: RMS over the epoch's steps of each
+        layer's weight-gradient norm, before clipping), 'dead_fraction'
+        (share of relu units that were zero for every sample of the epoch;
+        NaN without relu layers), and with early stopping 'val_loss' and
+        'val_score'. A vanishing or exploding gradient raises one
+        :class:`fastbp.GradientWarning` per fit.
+
+    normalization_scales_, normalization_shifts_ : list of ndarray
+        Learned scale and shift of each normalised hidden layer.
+
+    running_mean_, running_var_ : list of ndarray
+        Batch-norm running statistics used at prediction."""

@@ -6,28 +6,30 @@ fitted attributes and random-number order, and hands arrays to
 """
 
 import copy
-import warnings
+import time
 from abc import ABC, abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
 from ..training.backend import network_kernels
 from ..training.data import KernelInput
-from ..training.layout import NetworkLayout
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
-from ..training.predict import predict_outputs
+from ..training.predict import Validator, predict_outputs
 from ..training.progress import Progress
+from ..training.spec import build_spec
 from ..training.stochastic import fit_stochastic
+from . import architecture as arch
 from .constraints import MLP_CONSTRAINTS
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 
 
 class BaseMLP(BaseEstimator, ABC):
@@ -40,7 +42,8 @@ class BaseMLP(BaseEstimator, ABC):
                  learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun):
+                 n_iter_no_change, max_fun, init, step_size, gamma, l1, dropout,
+                 normalization, residual, clip_grad_norm, scoring):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -65,6 +68,15 @@ class BaseMLP(BaseEstimator, ABC):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.init = init
+        self.step_size = step_size
+        self.gamma = gamma
+        self.l1 = l1
+        self.dropout = dropout
+        self.normalization = normalization
+        self.residual = residual
+        self.clip_grad_norm = clip_grad_norm
+        self.scoring = scoring
 
     # ------------------------------------------------------------------ fit
 
@@ -93,6 +105,12 @@ class BaseMLP(BaseEstimator, ABC):
         # works on copies, and every attribute set before the failure is
         # rolled back here.
         saved = dict(self.__dict__)
+        # A RandomState passed as ``random_state`` is drawn from in place
+        # (initialisation, split, shuffles): rewind it too, so that a failed
+        # call does not shift what the next call draws.
+        rng = self.random_state if isinstance(self.random_state,
+                                              np.random.RandomState) else None
+        rng_state = rng.get_state() if rng is not None else None
         try:
             if prepare is not None:
                 prepare()
@@ -100,6 +118,8 @@ class BaseMLP(BaseEstimator, ABC):
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if rng is not None:
+                rng.set_state(rng_state)
             raise
 
     def _hidden_sizes(self):
@@ -111,8 +131,24 @@ class BaseMLP(BaseEstimator, ABC):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
+    def _architecture(self, hidden_sizes):
+        """Per-hidden-layer activations, dropout rates and residual flags."""
+        n_hidden = len(hidden_sizes)
+        activations = arch.hidden_activations(self.activation, n_hidden)
+        dropout = arch.dropout_rates(self.dropout, n_hidden)
+        if self.solver == "lbfgs":
+            if any(dropout):
+                raise ValueError("dropout needs a stochastic solver; solver='lbfgs' "
+                                 "minimises a deterministic full-batch loss.")
+            if self.normalization == "batch":
+                raise ValueError("normalization='batch' needs a stochastic solver; with "
+                                 "solver='lbfgs' use normalization='layer' or None.")
+        residual = arch.residual_flags(self.residual, hidden_sizes)
+        return activations, dropout, residual
+
     def _fit(self, X, y, sample_weight, incremental):
         hidden_sizes = self._hidden_sizes()
+        activations, dropout, residual = self._architecture(hidden_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -121,84 +157,124 @@ class BaseMLP(BaseEstimator, ABC):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
         Y = self._targets_as_matrix(y, X.dtype)
-        n_samples, n_features = X.shape
+        n_features = X.shape[1]
         units = [n_features, *hidden_sizes, Y.shape[1]]
 
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(Y, units, X.dtype)
-        elif [c.shape for c in self.coefs_] != list(zip(units[:-1], units[1:])):
-            raise ValueError(
-                "The network's shape changed since the last fit: layers "
-                f"{[c.shape for c in self.coefs_]} cannot be trained with layer "
-                f"sizes {units}. Set warm_start=False to start a new model.")
+            self._initialize(Y, units, X.dtype, activations)
+        else:
+            self._check_warm_start(units, X.dtype)
         dtype = self.coefs_[0].dtype
-        if X.dtype != dtype:
-            raise ValueError(
-                f"X has dtype {X.dtype} but the model was fitted with {dtype}; "
-                "pass data of the same dtype, or set warm_start=False.")
 
-        layout = NetworkLayout(units)
-        params = layout.pack(self.coefs_, self.intercepts_, dtype)
+        spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
+                          arch.normalization_code(self.normalization), residual, dropout,
+                          OUTPUT_FUNCTIONS[self.out_activation_])
+        params = spec.layout.pack(self.coefs_, self.intercepts_, dtype,
+                                  self.normalization_scales_, self.normalization_shifts_)
+        running = spec.layout.pack_running(self.running_mean_, self.running_var_, dtype)
         inp = KernelInput(X)
         kernels = network_kernels("cpu")
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
-        out_code = OUTPUT_FUNCTIONS[self.out_activation_]
 
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(kernels, layout, params, inp, X, y, Y, sample_weight,
-                                 hidden, out_code, incremental)
+            self._fit_stochastic(kernels, spec, params, running, inp, X, y, Y,
+                                 sample_weight, incremental)
         else:
-            result = fit_lbfgs(
-                kernels, layout, params, inp, Y, sample_weight, hidden=hidden,
-                out_code=out_code, alpha=self.alpha, max_iter=self.max_iter,
-                max_fun=self.max_fun, tol=self.tol, verbose=self.verbose)
-            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-            self.loss_ = float(result.fun)
+            self._fit_lbfgs(kernels, spec, params, inp, Y, sample_weight)
 
-        if not np.isfinite(params).all():
+        if not (np.isfinite(params).all() and np.isfinite(running).all()):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
                 "contain large values and need to be preprocessed.")
-        self.coefs_, self.intercepts_ = layout.unpack(params)
+        self._set_parameters(spec.layout, params, running)
+        self._activations = activations
+        self._residual = residual
         return self
 
-    def _fit_stochastic(self, kernels, layout, params, inp, X, y, Y, sample_weight,
-                        hidden, out_code, incremental):
+    def _set_parameters(self, layout, params, running):
+        coefs, intercepts, scales, shifts = layout.unpack(params)
+        self.coefs_, self.intercepts_ = coefs, intercepts
+        self.normalization_scales_, self.normalization_shifts_ = scales, shifts
+        self.running_mean_, self.running_var_ = layout.unpack_running(running)
+
+    def _check_warm_start(self, units, dtype):
+        shapes = [c.shape for c in self.coefs_]
+        if shapes != list(zip(units[:-1], units[1:])):
+            raise ValueError(
+                f"The network's shape changed since the last fit: layers {shapes} cannot "
+                f"be trained with layer sizes {units}. Set warm_start=False to start a "
+                "new model.")
+        has_norm = len(self.normalization_scales_) > 0
+        if has_norm != (self.normalization is not None) or (
+                (len(self.running_mean_) > 0) != (self.normalization == "batch")):
+            raise ValueError(
+                "normalization changed since the last fit; set warm_start=False to start "
+                "a new model.")
+        if dtype != self.coefs_[0].dtype:
+            raise ValueError(
+                f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
+                "pass data of the same dtype, or set warm_start=False.")
+
+    def _fit_lbfgs(self, kernels, spec, params, inp, Y, sample_weight):
+        start = time.perf_counter()
+        result = fit_lbfgs(kernels, spec, params, inp, Y, sample_weight, alpha=self.alpha,
+                           l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
+                           tol=self.tol)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        self.history_ = {"loss": np.array([self.loss_]),
+                         "epoch_time": np.array([time.perf_counter() - start])}
+        if self.verbose:
+            print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
+                  f"loss = {self.loss_:.8f}")
+
+    def _fit_stochastic(self, kernels, spec, params, running, inp, X, y, Y, sample_weight,
+                        incremental):
+        layout = spec.layout
         if not incremental or getattr(self, "_optimizer", None) is None:
             optimizer = StochasticOptimizer(
                 self.solver, layout.n_params, params.dtype, self.learning_rate_init,
                 self.learning_rate, self.momentum, self.nesterovs_momentum,
-                self.power_t, self.beta_1, self.beta_2, self.epsilon)
+                self.power_t, self.beta_1, self.beta_2, self.epsilon,
+                step_size=self.step_size, gamma=self.gamma, t_max=self.max_iter)
+            if spec.has_dropout:
+                # Drawn only when dropout is on, so that scikit-learn's random
+                # sequence is untouched otherwise.
+                optimizer.rng_state = np.uint64(self._random_state.randint(2**31 - 1))
         else:
             optimizer = copy.deepcopy(self._optimizer)
+            if optimizer.state_1.shape[0] != layout.n_params:
+                raise ValueError("The network changed since the last partial_fit.")
         progress = copy.deepcopy(getattr(self, "_progress", None))
         if progress is None:
             progress = Progress(self.early_stopping)
 
-        train_rows, validation_score = None, None
+        train_rows, validator = None, None
         n_train = inp.n_samples
         if self.early_stopping:
-            train_rows, validation_score = self._validation_split(
-                layout, inp, y, sample_weight, hidden, out_code)
+            train_rows, validator = self._validation_split(kernels, spec, inp, X, y, Y,
+                                                           sample_weight)
             n_train = len(train_rows)
 
         if self.batch_size == "auto":
             batch_size = min(200, n_train)
         else:
             if self.batch_size > n_train:
+                import warnings
+
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_train))
 
         fit_stochastic(
-            kernels, layout, params, inp, Y, sample_weight, optimizer, progress,
-            hidden=hidden, out_code=out_code, alpha=self.alpha, batch_size=batch_size,
+            kernels, spec, params, running, inp, Y, sample_weight, optimizer, progress,
+            alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm, batch_size=batch_size,
             shuffle=self.shuffle, max_iter=self.max_iter, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, random_state=self._random_state,
-            incremental=incremental, train_rows=train_rows,
-            validation_score=validation_score, verbose=self.verbose)
+            incremental=incremental, train_rows=train_rows, validator=validator,
+            verbose=self.verbose)
 
         self._optimizer = optimizer
         self._progress = progress
@@ -211,9 +287,10 @@ class BaseMLP(BaseEstimator, ABC):
                                    else list(progress.validation_scores))
         self.best_validation_score_ = progress.best_validation_score
         self._no_improvement_count = progress.no_improvement_count
+        self.history_ = progress.history_arrays()
 
-    def _validation_split(self, layout, inp, y, sample_weight, hidden, out_code):
-        """Split off the validation rows; return them and a scoring function."""
+    def _validation_split(self, kernels, spec, inp, X, y, Y, sample_weight):
+        """Split off the validation rows; return them and a :class:`Validator`."""
         stratify = self._stratify_labels(y)
         rows = np.arange(inp.n_samples, dtype=np.int64)
         # Splitting row numbers draws exactly what splitting X would, and
@@ -227,41 +304,72 @@ class BaseMLP(BaseEstimator, ABC):
         inp_val = inp.take(val_rows)
         y_val = self._validation_targets(y[val_rows])
         sw_val = None if sample_weight is None else sample_weight[val_rows]
-        kernels = network_kernels("cpu")
+        score = self._validation_scorer(spec, X[val_rows], y_val, sw_val)
+        validator = Validator(kernels, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
+                              sw_val, score)
+        return np.ascontiguousarray(train_rows), validator
 
-        def validation_score(params):
-            out = predict_outputs(kernels, layout, params, inp_val,
-                                  hidden=hidden, out_code=out_code)
-            if not np.isfinite(out).all():
-                return np.nan
-            return self._score_outputs(out, y_val, sw_val)
+    def _validation_scorer(self, spec, X_val, y_val, sw_val):
+        """``score(outputs, params, running, loss)`` per the ``scoring`` parameter."""
+        scoring = self.scoring
+        if scoring is None:
+            return lambda out, params, running, loss: self._score_outputs(out, y_val, sw_val)
+        if scoring == "loss":
+            return lambda out, params, running, loss: -float(loss)
+        scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
 
-        return np.ascontiguousarray(train_rows), validation_score
+        def score(out, params, running, loss):
+            model = self._snapshot(spec.layout, params, running)
+            kwargs = {} if sw_val is None else {"sample_weight": sw_val}
+            return float(scorer(model, X_val, y_val, **kwargs))
 
-    def _initialize(self, Y, units, dtype):
+        return score
+
+    def _snapshot(self, layout, params, running):
+        """A shallow copy of this estimator holding ``params`` (for scorers)."""
+        model = copy.copy(self)
+        model.__dict__ = dict(self.__dict__)
+        model._set_parameters(layout, params.copy(), running.copy())
+        model._activations = arch.hidden_activations(self.activation, layout.n_hidden)
+        model._residual = arch.residual_flags(self.residual, list(layout.units[1:-1]))
+        # Validation rows are passed as arrays: do not check column names.
+        model.__dict__.pop("feature_names_in_", None)
+        return model
+
+    def _initialize(self, Y, units, dtype, activations):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(units)
         self.out_activation_ = self._output_activation()
         self.coefs_, self.intercepts_ = [], []
-        for fan_in, fan_out in zip(units[:-1], units[1:]):
-            coef, intercept = self._init_coef(fan_in, fan_out, dtype)
+        for i, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
+            # scikit-learn's Glorot factor follows the hidden activation.
+            act = activations[min(i, len(activations) - 1)] if activations else "relu"
+            coef, intercept = arch.init_layer(self._random_state, self.init, fan_in,
+                                              fan_out, act, dtype)
             self.coefs_.append(coef)
             self.intercepts_.append(intercept)
-        self._optimizer = None
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._progress = Progress(self.early_stopping)
+        hidden = units[1:-1]
+        if self.normalization is not None:
+            self.normalization_scales_ = [np.ones(m, dtype=dtype) for m in hidden]
+            self.normalization_shifts_ = [np.zeros(m, dtype=dtype) for m in hidden]
+            # A normalised layer has no bias: beta shifts it.
+            for i in range(len(hidden)):
+                self.intercepts_[i] = np.zeros_like(self.intercepts_[i])
         else:
-            self._progress = None
+            self.normalization_scales_, self.normalization_shifts_ = [], []
+        if self.normalization == "batch":
+            self.running_mean_ = [np.zeros(m, dtype=dtype) for m in hidden]
+            self.running_var_ = [np.ones(m, dtype=dtype) for m in hidden]
+        else:
+            self.running_mean_, self.running_var_ = [], []
+        self._optimizer = None
+        self._progress = (Progress(self.early_stopping)
+                          if self.solver in _STOCHASTIC_SOLVERS else None)
 
-    def _init_coef(self, fan_in, fan_out, dtype):
-        # Glorot uniform with scikit-learn's draws, in its order.
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        bound = np.sqrt(factor / (fan_in + fan_out))
-        coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
-        intercept = self._random_state.uniform(-bound, bound, fan_out)
-        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+    def _combine_class_weight(self, y, sample_weight, dtype, incremental):
+        return sample_weight
 
     # -------------------------------------------------------------- predict
 
@@ -273,12 +381,22 @@ class BaseMLP(BaseEstimator, ABC):
         if X.dtype != dtype:
             X = X.astype(dtype)
         units = [X.shape[1], *[c.shape[1] for c in self.coefs_]]
-        layout = NetworkLayout(units)
-        params = layout.pack(self.coefs_, self.intercepts_, dtype)
-        return predict_outputs(
-            network_kernels("cpu"), layout, params, KernelInput(X),
-            hidden=HIDDEN_ACTIVATIONS[self.activation],
-            out_code=OUTPUT_FUNCTIONS[self.out_activation_])
+        n_hidden = len(units) - 2
+        activations = getattr(self, "_activations", None) or arch.hidden_activations(
+            self.activation, n_hidden)
+        residual = getattr(self, "_residual", None) or [False] * n_hidden
+        norm = ("batch" if getattr(self, "running_mean_", []) else
+                "layer" if getattr(self, "normalization_scales_", []) else None)
+        spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
+                          arch.normalization_code(norm), residual, [0.0] * n_hidden,
+                          OUTPUT_FUNCTIONS[self.out_activation_])
+        params = spec.layout.pack(self.coefs_, self.intercepts_, dtype,
+                                  getattr(self, "normalization_scales_", []),
+                                  getattr(self, "normalization_shifts_", []))
+        running = spec.layout.pack_running(getattr(self, "running_mean_", []),
+                                           getattr(self, "running_var_", []), dtype)
+        return predict_outputs(network_kernels("cpu"), spec, params, running,
+                               KernelInput(X))
 
     # ---------------------------------------------------------- subclasses
 

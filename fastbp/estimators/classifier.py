@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -14,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
+from .constraints import CLASSIFIER_CONSTRAINTS
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -28,6 +30,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Parameters
     ----------
     {params}
+
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` as in
+        scikit-learn's linear models: a dict ``{{label: weight}}``, or
+        'balanced' for ``n_samples / (n_classes * bincount(y))``. Not
+        'balanced' in ``partial_fit`` (pass a dict computed over all data).
 
     Attributes
     ----------
@@ -55,13 +63,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     True
     """
 
+    _parameter_constraints: dict = dict(CLASSIFIER_CONSTRAINTS)
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000):
+                 n_iter_no_change=10, max_fun=15000, init="glorot_uniform", step_size=10,
+                 gamma=0.1, l1=0.0, dropout=0.0, normalization=None, residual=False,
+                 clip_grad_norm=None, scoring=None, class_weight=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             solver=solver, alpha=alpha, batch_size=batch_size,
@@ -71,7 +83,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            init=init, step_size=step_size, gamma=gamma, l1=l1, dropout=dropout,
+            normalization=normalization, residual=residual, clip_grad_norm=clip_grad_norm,
+            scoring=scoring)
+        self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
@@ -103,6 +119,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         finally:
             self.__dict__.pop("_y_labels", None)
 
+    def _combine_class_weight(self, y, sample_weight, dtype, incremental):
+        # As scikit-learn's linear models: sample_weight * class_weight[y].
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: the class "
+                "frequencies of one call are not those of the data set. Compute them "
+                "with sklearn.utils.class_weight.compute_class_weight over all the data "
+                "and pass class_weight as a dict.")
+        labels = self._y_labels
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(np.asarray(self.classes_).tolist())
+            if unknown and self._label_binarizer.y_type_ != "multilabel-indicator":
+                raise ValueError(
+                    f"class_weight has labels {sorted(unknown, key=str)} that are not in "
+                    f"classes_ {list(self.classes_)}.")
+        weights = compute_sample_weight(self.class_weight, labels).astype(dtype)
+        return weights if sample_weight is None else sample_weight * weights
+
     def _output_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax"
@@ -110,9 +146,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _stratify_labels(self, y):
         # Stratify single-label targets (binary and multiclass) by class.
-        if self._label_binarizer.y_type_ in ("binary", "multiclass"):
+        y_type = self._label_binarizer.y_type_
+        if y_type == "binary":
             return self._y_labels
+        if y_type == "multiclass" and self._can_stratify(self._y_labels):
+            return self._y_labels
+        # scikit-learn does not stratify multiclass targets at all: where a
+        # stratified split is impossible (a class with a single member, or
+        # fewer validation or training rows than classes) fall back to its
+        # plain random split rather than fail where it succeeds.
         return None
+
+    def _can_stratify(self, labels):
+        _, counts = np.unique(labels, return_counts=True)
+        n_samples, n_classes = len(labels), len(counts)
+        n_val = int(np.ceil(self.validation_fraction * n_samples))
+        return (counts.min() >= 2 and n_val >= n_classes
+                and n_samples - n_val >= n_classes)
 
     def _decode(self, out):
         if self.n_outputs_ == 1:

@@ -37,3 +37,35 @@ REGRESSOR_CONSTRAINTS = {
     **MLP_CONSTRAINTS,
     "loss": [StrOptions({"squared_error", "poisson"})],
 }
+
+# The training toolkit: parameters beyond scikit-learn's MLP. Elements of
+# list-valued parameters are checked in ``architecture.py``.
+TOOLKIT_CONSTRAINTS = {
+    "activation": [
+        StrOptions({"identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "selu",
+                    "softplus", "swish", "mish", "gelu"}),
+        "array-like",
+    ],
+    "solver": [StrOptions({"lbfgs", "sgd", "adam", "rmsprop", "adagrad", "adamw"})],
+    "learning_rate": [
+        StrOptions({"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}),
+        callable,
+    ],
+    "init": [StrOptions({"glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                         "lecun_normal"})],
+    "step_size": [Interval(Integral, 1, None, closed="left")],
+    "gamma": [Interval(Real, 0, None, closed="neither")],
+    "l1": [Interval(Real, 0, None, closed="left")],
+    "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+    "normalization": [None, StrOptions({"batch", "layer"})],
+    "residual": ["boolean"],
+    "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    "scoring": [None, str, callable],
+}
+
+MLP_CONSTRAINTS.update(TOOLKIT_CONSTRAINTS)
+REGRESSOR_CONSTRAINTS.update(TOOLKIT_CONSTRAINTS)
+CLASSIFIER_CONSTRAINTS = {
+    **MLP_CONSTRAINTS,
+    "class_weight": [None, dict, StrOptions({"balanced"})],
+}

@@ -59,7 +59,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            init=init, step_size=step_size, gamma=gamma, l1=l1, dropout=dropout,
+            normalization=normalization, residual=residual, clip_grad_norm=clip_grad_norm,
+            scoring=scoring)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

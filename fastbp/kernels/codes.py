@@ -1,21 +1,39 @@
 """Integer codes shared by the kernels and the trainer.
 
 Kernels receive codes rather than strings so that one compiled function
-serves every activation and solver; the branch on a loop-invariant code is
-hoisted out of inner loops by LLVM.
+serves every activation, normalisation and solver; a branch on a
+loop-invariant code is hoisted out of inner loops by LLVM.
 """
 
 IDENTITY = 0
 LOGISTIC = 1
 TANH = 2
 RELU = 3
+LEAKY_RELU = 4
+ELU = 5
+SELU = 6
+SOFTPLUS = 7
+SWISH = 8
+MISH = 9
+GELU = 10
 
 HIDDEN_ACTIVATIONS = {
     "identity": IDENTITY,
     "logistic": LOGISTIC,
     "tanh": TANH,
     "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "elu": ELU,
+    "selu": SELU,
+    "softplus": SOFTPLUS,
+    "swish": SWISH,
+    "mish": MISH,
+    "gelu": GELU,
 }
+
+# Activations whose derivative needs the pre-activation z; the others are
+# differentiated from their output alone, so z need not be kept.
+NEEDS_PREACTIVATION = frozenset({SWISH, MISH, GELU})
 
 # Output functions, each paired with its canonical loss so that the output
 # delta is always ``prediction - target``.
@@ -31,7 +49,16 @@ OUTPUT_FUNCTIONS = {
     "exp": OUT_EXP,
 }
 
+NORM_NONE = 0
+NORM_BATCH = 1
+NORM_LAYER = 2
+
+NORMALIZATIONS = {None: NORM_NONE, "batch": NORM_BATCH, "layer": NORM_LAYER}
+
 SGD = 0
 ADAM = 1
+RMSPROP = 2
+ADAGRAD = 3
+ADAMW = 4
 
-SOLVERS = {"sgd": SGD, "adam": ADAM}
+SOLVERS = {"sgd": SGD, "adam": ADAM, "rmsprop": RMSPROP, "adagrad": ADAGRAD, "adamw": ADAMW}

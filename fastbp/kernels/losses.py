@@ -143,3 +143,54 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
             row /= m
         total += w * row
     return total
+
+
+@kernel
+def loss_from_output(p, y, sw, has_sw, code, eps):
+    """Weighted mean loss of finished predictions (validation loss).
+
+    Parameters
+    ----------
+    p : ndarray of shape (n_samples, n_outputs)
+        Outputs of :func:`output_activation` (probabilities for
+        classifiers).
+    y : ndarray of shape (n_samples, n_outputs)
+    sw : ndarray of shape (n_samples,)
+    has_sw : bool
+    code : int
+        Output-function code; it selects the loss.
+    eps : float
+        Probability clipping bound, as in scikit-learn.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i sw_i loss_i / sum_i sw_i`` (no penalty).
+    """
+    n, m = p.shape
+    total = 0.0
+    wsum = 0.0
+    for i in range(n):
+        w = sw[i] if has_sw else p[i, 0] * 0 + 1
+        row = 0.0
+        for j in range(m):
+            pij = p[i, j]
+            yij = y[i, j]
+            if code == OUT_SOFTMAX:
+                if yij != 0:
+                    row -= yij * math.log(min(max(pij, eps), 1 - eps))
+            elif code == OUT_LOGISTIC:
+                q = min(max(pij, eps), 1 - eps)
+                if yij != 0:
+                    row -= yij * math.log(q)
+                if yij != 1:
+                    row -= (1 - yij) * math.log(1 - q)
+            elif code == OUT_EXP:
+                if yij > 0:
+                    row += yij * math.log(yij / pij)
+                row += pij - yij
+            else:
+                row += 0.5 * (pij - yij) ** 2 / m
+        total += w * row
+        wsum += w
+    return total / wsum

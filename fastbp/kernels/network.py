@@ -1,19 +1,25 @@
 """Whole-network kernels: one training epoch, full-batch loss and gradient,
 and prediction.
 
-The network lives in flat buffers described by small integer arrays:
+The network lives in flat buffers described by two small int64 tables, so
+one compiled function serves every depth, width and feature combination,
+and nothing is allocated per mini-batch.
 
-``units`` : (n_layers,)
-    Widths, input first, output last.
-``w_off``, ``b_off`` : (n_layers - 1,)
-    Where layer ``l``'s weights (``units[l] x units[l+1]``, C order) and
-    bias start in ``params`` (and in ``grads``, which mirrors it).
-``a_off``, ``d_off`` : (n_layers,)
-    Where layer ``l``'s activations and deltas start in the ``acts`` and
-    ``deltas`` work buffers; each holds ``batch_size x units[l]`` values.
-
-Layer views are reshaped slices of these buffers, so one compiled function
-serves every depth and width, and nothing is allocated per mini-batch.
+``net`` : (N_NET_ROWS, n_layers)
+    Per layer ``l`` (0 = input): ``UNITS`` width; ``W_OFF``/``B_OFF`` where
+    the weights ``(units[l-1], units[l])`` and bias of layer ``l`` start in
+    ``params`` (column ``l - 1``); ``G_OFF``/``BE_OFF`` where its
+    normalisation scale and shift start (-1: none); ``ACT`` its activation
+    code; ``RES`` 1 if it adds a skip connection from layer ``l - 1``.
+``buf`` : (N_BUF_ROWS, n_layers)
+    Offsets of layer ``l``'s work arrays (``batch x units[l]`` each) in
+    ``acts``: ``O_OFF`` output (input of the next layer), ``A_OFF`` f(u),
+    ``Z_OFF`` pre-activation u, ``H_OFF`` the linear output (``xhat`` under
+    normalisation); in ``masks``: ``M_OFF``; in ``deltas``: ``D_OFF``; in
+    ``stats``: ``S_OFF``; in ``running``: ``R_OFF`` (mean, then variance);
+    in ``alive``: ``AL_OFF`` (-1: not tracked). Offsets that coincide alias
+    the arrays: on the default path ``H = Z = A = O`` and every step runs in
+    place.
 
 The first layer reads either a dense ``X`` or CSR arrays (``is_sparse``);
 both are always passed (the unused one empty) so that one specialisation per
@@ -25,11 +31,23 @@ import math
 import numpy as np
 
 from .._config import kernel
-from .activations import activation_backward, bias_activation
-from .codes import ADAM
+from .activations import activation_backward, bias_activation, track_alive
+from .codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
+from .dropout import dropout_forward
 from .losses import output_activation, output_loss_delta
-from .optimizers import adam_step, penalised_gradient, sgd_step
+from .normalization import (
+    batch_norm_backward,
+    batch_norm_forward,
+    layer_norm_backward,
+    layer_norm_forward,
+)
+from .optimizers import gradient_norm_sq, optimizer_step, penalised_gradient
 from .sparse import csr_rows_dot, csr_rows_tdot
+
+UNITS, W_OFF, B_OFF, G_OFF, BE_OFF, ACT, RES = range(7)
+N_NET_ROWS = 7
+O_OFF, A_OFF, Z_OFF, H_OFF, M_OFF, D_OFF, S_OFF, R_OFF, AL_OFF = range(9)
+N_BUF_ROWS = 9
 
 
 @kernel
@@ -48,30 +66,159 @@ def gather_rows(src, rows, dst):
 
 
 @kernel
-def forward_backward(x0, data, indices, indptr, is_sparse, rows, y, sw, has_sw,
-                     params, grads, units, w_off, b_off, acts, a_off, deltas, d_off,
-                     hidden, out_code, log_eps, log1m_eps):
-    """Forward and backward pass of one batch; raw gradients into ``grads``.
+def linear(l, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out):
+    """``out = input_of_layer_l @ W_l`` (no bias)."""
+    w = layer_view(params, net[W_OFF, l - 1], net[UNITS, l - 1], net[UNITS, l])
+    if l == 1:
+        if is_sparse:
+            csr_rows_dot(data, indices, indptr, rows, w, out)
+        else:
+            np.dot(x0, w, out)
+    else:
+        np.dot(layer_view(acts, buf[O_OFF, l - 1], nb, net[UNITS, l - 1]), w, out)
+
+
+@kernel
+def forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf,
+                   drops, norm, acts, masks, stats, running, alive, rng, training,
+                   bn_momentum, norm_eps):
+    """Forward pass through the hidden layers into the work buffers.
 
     Parameters
     ----------
-    x0 : ndarray of shape (n_batch, n_features)
-        The dense batch (ignored when ``is_sparse``).
-    data, indices, indptr : ndarray
-        CSR arrays of the whole sparse ``X`` (empty when dense).
-    is_sparse : bool
-    rows : ndarray of shape (n_batch,)
-        The batch's row numbers in the sparse ``X``.
-    y : ndarray of shape (n_batch, n_outputs)
-    sw : ndarray of shape (n_batch,)
+    x0 : ndarray of shape (nb, n_features)
+        Dense batch (unused when ``is_sparse``).
+    data, indices, indptr, is_sparse, rows
+        CSR ``X`` and the batch's row numbers in it.
+    nb : int
+        Rows in the batch.
+    params : ndarray of shape (n_params,)
+    net, buf : ndarray of int64
+        Layout tables (see module docstring).
+    drops : ndarray of shape (n_layers,)
+        Dropout rate of each layer's output.
+    norm : int
+        Normalisation code.
+    acts, masks, stats, running, alive : ndarray
+        Work buffers, batch-norm running statistics, dead-unit tracker.
+    rng : ndarray of uint64, shape (1,)
+        Dropout generator state.
+    training : bool
+        Training mode: batch statistics, dropout, unit tracking.
+    bn_momentum, norm_eps : float
+    """
+    nl = net.shape[1] - 1
+    for l in range(1, nl):
+        m = net[UNITS, l]
+        h = layer_view(acts, buf[H_OFF, l], nb, m)
+        z = layer_view(acts, buf[Z_OFF, l], nb, m)
+        a = layer_view(acts, buf[A_OFF, l], nb, m)
+        o = layer_view(acts, buf[O_OFF, l], nb, m)
+        linear(l, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, h)
+        code = net[ACT, l]
+        if norm == NORM_NONE:
+            bias_activation(h, params[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m], code, z, a)
+        else:
+            gamma = params[net[G_OFF, l]:net[G_OFF, l] + m]
+            beta = params[net[BE_OFF, l]:net[BE_OFF, l] + m]
+            if norm == NORM_BATCH:
+                r = buf[R_OFF, l]
+                batch_norm_forward(h, gamma, beta, norm_eps, training, running[r:r + m],
+                                   running[r + m:r + 2 * m], bn_momentum,
+                                   stats[buf[S_OFF, l]:buf[S_OFF, l] + m], code, z, a)
+            else:
+                layer_norm_forward(h, gamma, beta, norm_eps,
+                                   stats[buf[S_OFF, l]:buf[S_OFF, l] + nb], code, z, a)
+        if training and buf[AL_OFF, l] >= 0:
+            track_alive(a, alive[buf[AL_OFF, l]:buf[AL_OFF, l] + m])
+        if training and drops[l] > 0:
+            dropout_forward(a, drops[l], rng, layer_view(masks, buf[M_OFF, l], nb, m), o)
+        elif buf[O_OFF, l] != buf[A_OFF, l]:
+            for i in range(nb):
+                for j in range(m):
+                    o[i, j] = a[i, j]
+        if net[RES, l] == 1:
+            prev = layer_view(acts, buf[O_OFF, l - 1], nb, m)
+            for i in range(nb):
+                for j in range(m):
+                    o[i, j] += prev[i, j]
+
+
+@kernel
+def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net, buf,
+             drops, norm, acts, masks, deltas, stats):
+    """Backward pass from the output delta (in ``deltas`` at layer ``nl``);
+    raw summed gradients into ``grads``."""
+    nl = net.shape[1] - 1
+    for l in range(nl, 0, -1):
+        m = net[UNITS, l]
+        fan_in = net[UNITS, l - 1]
+        d = layer_view(deltas, buf[D_OFF, l], nb, m)
+        if l == nl:
+            g = d
+        else:
+            g = layer_view(acts, buf[Z_OFF, l], nb, m)
+            has_mask = drops[l] > 0
+            mask = layer_view(masks, buf[M_OFF, l], nb, m) if has_mask else g
+            activation_backward(d, mask, has_mask, g, layer_view(acts, buf[A_OFF, l], nb, m),
+                                net[ACT, l], g)
+            if norm != NORM_NONE:
+                xhat = layer_view(acts, buf[H_OFF, l], nb, m)
+                gamma = params[net[G_OFF, l]:net[G_OFF, l] + m]
+                dgamma = grads[net[G_OFF, l]:net[G_OFF, l] + m]
+                dbeta = grads[net[BE_OFF, l]:net[BE_OFF, l] + m]
+                if norm == NORM_BATCH:
+                    batch_norm_backward(g, xhat, gamma,
+                                        stats[buf[S_OFF, l]:buf[S_OFF, l] + m], dgamma, dbeta)
+                else:
+                    layer_norm_backward(g, xhat, gamma,
+                                        stats[buf[S_OFF, l]:buf[S_OFF, l] + nb], dgamma, dbeta)
+        gw = layer_view(grads, net[W_OFF, l - 1], fan_in, m)
+        if l == 1:
+            if is_sparse:
+                csr_rows_tdot(data, indices, indptr, rows, g, gw)
+            else:
+                np.dot(x0.T, g, gw)
+        else:
+            np.dot(layer_view(acts, buf[O_OFF, l - 1], nb, fan_in).T, g, gw)
+        gb = grads[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m]
+        for j in range(m):
+            gb[j] = 0
+        # A normalised layer has no bias (beta shifts it): its gradient stays 0.
+        if l == nl or norm == NORM_NONE:
+            for i in range(nb):
+                for j in range(m):
+                    gb[j] += g[i, j]
+        if l > 1:
+            w = layer_view(params, net[W_OFF, l - 1], fan_in, m)
+            d_prev = layer_view(deltas, buf[D_OFF, l - 1], nb, fan_in)
+            np.dot(g, w.T, d_prev)
+            if net[RES, l] == 1:
+                for i in range(nb):
+                    for j in range(m):
+                        d_prev[i, j] += d[i, j]
+
+
+@kernel
+def forward_backward(x0, data, indices, indptr, is_sparse, rows, y, sw, has_sw,
+                     params, grads, net, buf, drops, norm, acts, masks, deltas, stats,
+                     running, alive, rng, bn_momentum, norm_eps, out_code,
+                     log_eps, log1m_eps):
+    """Forward and backward pass of one training batch.
+
+    Parameters
+    ----------
+    x0, data, indices, indptr, is_sparse, rows
+        The batch (see :func:`forward_hidden`).
+    y : ndarray of shape (nb, n_outputs)
+    sw : ndarray of shape (nb,)
     has_sw : bool
     params, grads : ndarray of shape (n_params,)
-    units, w_off, b_off, a_off, d_off : ndarray of int64
-        Network layout (see module docstring).
-    acts, deltas : ndarray
-        Work buffers.
-    hidden, out_code : int
-        Activation codes.
+    net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng,
+    bn_momentum, norm_eps
+        Layout, work buffers and layer options (see :func:`forward_hidden`).
+    out_code : int
+        Output function (selects the loss).
     log_eps, log1m_eps : float
         Probability clipping bounds, as logs.
 
@@ -81,55 +228,28 @@ def forward_backward(x0, data, indices, indptr, is_sparse, rows, y, sw, has_sw,
         Weighted data loss summed over the batch (no penalty).
     """
     nb = y.shape[0]
-    nl = units.shape[0] - 1
-    for l in range(nl):
-        w = layer_view(params, w_off[l], units[l], units[l + 1])
-        z = layer_view(acts, a_off[l + 1], nb, units[l + 1])
-        if l == 0:
-            if is_sparse:
-                csr_rows_dot(data, indices, indptr, rows, w, z)
-            else:
-                np.dot(x0, w, z)
-        else:
-            np.dot(layer_view(acts, a_off[l], nb, units[l]), w, z)
-        if l < nl - 1:
-            bias_activation(z, params[b_off[l]:b_off[l] + units[l + 1]], hidden)
-
-    out = layer_view(acts, a_off[nl], nb, units[nl])
+    nl = net.shape[1] - 1
+    forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf,
+                   drops, norm, acts, masks, stats, running, alive, rng, True,
+                   bn_momentum, norm_eps)
+    m = net[UNITS, nl]
+    out = layer_view(acts, buf[O_OFF, nl], nb, m)
+    linear(nl, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out)
     loss_sum = output_loss_delta(
-        out, params[b_off[nl - 1]:b_off[nl - 1] + units[nl]], y, sw, has_sw,
-        out_code, log_eps, log1m_eps, layer_view(deltas, d_off[nl], nb, units[nl]))
-
-    for l in range(nl - 1, -1, -1):
-        d = layer_view(deltas, d_off[l + 1], nb, units[l + 1])
-        gw = layer_view(grads, w_off[l], units[l], units[l + 1])
-        if l == 0:
-            if is_sparse:
-                csr_rows_tdot(data, indices, indptr, rows, d, gw)
-            else:
-                np.dot(x0.T, d, gw)
-        else:
-            np.dot(layer_view(acts, a_off[l], nb, units[l]).T, d, gw)
-        gb = grads[b_off[l]:b_off[l] + units[l + 1]]
-        for j in range(units[l + 1]):
-            gb[j] = 0
-        for i in range(nb):
-            for j in range(units[l + 1]):
-                gb[j] += d[i, j]
-        if l > 0:
-            w = layer_view(params, w_off[l], units[l], units[l + 1])
-            d_prev = layer_view(deltas, d_off[l], nb, units[l])
-            np.dot(d, w.T, d_prev)
-            activation_backward(d_prev, layer_view(acts, a_off[l], nb, units[l]), hidden)
+        out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + m], y, sw, has_sw, out_code,
+        log_eps, log1m_eps, layer_view(deltas, buf[D_OFF, nl], nb, m))
+    backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net, buf,
+             drops, norm, acts, masks, deltas, stats)
     return loss_sum
 
 
 @kernel
 def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_size,
-                params, grads, state_1, state_2, n_weights,
-                units, w_off, b_off, acts, a_off, deltas, d_off, y_buf, sw_buf,
-                hidden, out_code, log_eps, log1m_eps,
-                solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, alpha, t):
+                params, grads, state_1, state_2, n_weights, net, buf, drops, norm,
+                acts, masks, deltas, stats, running, alive, rng, y_buf, sw_buf,
+                bn_momentum, norm_eps, out_code, log_eps, log1m_eps,
+                solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, alpha, l1,
+                clip, t, layer_sq):
     """One epoch of mini-batch training, updating ``params`` in place.
 
     Parameters
@@ -137,42 +257,46 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
     X : ndarray of shape (n_samples, n_features)
         Dense input (shape ``(0, n_features)`` when ``is_sparse``).
     data, indices, indptr, is_sparse
-        CSR input, see :func:`forward_backward`.
+        CSR input.
     Y : ndarray of shape (n_samples, n_outputs)
     sw : ndarray of shape (n_samples,)
     has_sw : bool
-    perm : ndarray of int64, shape (n_samples,)
-        Sample order of this epoch (drawn by the caller).
+    perm : ndarray of int64, shape (n_epoch_samples,)
+        Rows of this epoch, in order (drawn by the caller).
     batch_size : int
-    params, grads : ndarray of shape (n_params,)
-    state_1, state_2 : ndarray of shape (n_params,)
-        Optimizer state: velocity (SGD), or first and second moments (Adam).
+    params, grads, state_1, state_2 : ndarray of shape (n_params,)
     n_weights : int
-    units, w_off, b_off, a_off, d_off, acts, deltas
-        Layout and work buffers (see module docstring).
+    net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng
+        Layout, options and work buffers (see :func:`forward_hidden`).
     y_buf : ndarray of shape (batch_size * n_outputs,)
     sw_buf : ndarray of shape (batch_size,)
-    hidden, out_code : int
+    bn_momentum, norm_eps : float
+    out_code : int
     log_eps, log1m_eps : float
     solver : int
-        ``codes.SGD`` or ``codes.ADAM``.
     lr, momentum : float
     nesterov : bool
-    beta_1, beta_2, epsilon, alpha : float
+    beta_1, beta_2, epsilon, alpha, l1 : float
+    clip : float
+        Maximum global gradient norm; 0 disables clipping.
     t : int
-        Updates done before this epoch (Adam's time step).
+        Updates done before this epoch.
+    layer_sq : ndarray of shape (n_layers - 1,)
+        Accumulates each layer's squared weight-gradient norm over the steps.
 
     Returns
     -------
     loss_sum : float
-        Sum over batches of ``batch_loss * batch_length``, as scikit-learn
-        accumulates it (divide by ``n_samples`` for the epoch loss).
+        Sum over batches of ``batch_loss * batch_length`` (scikit-learn's
+        accumulation; divide by the number of rows for the epoch loss).
     t : int
         Updates done after this epoch.
     """
     n = perm.shape[0]
     n_out = Y.shape[1]
-    one = params.dtype.type(1)
+    dt = params.dtype.type
+    one = dt(1)
+    alpha_loss = alpha * 0 if solver == ADAMW else alpha
     total = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -181,7 +305,7 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
         if is_sparse:
             x0 = X[:0]
         else:
-            x0 = layer_view(acts, a_off[0], nb, units[0])
+            x0 = layer_view(acts, buf[O_OFF, 0], nb, net[UNITS, 0])
             gather_rows(X, rows, x0)
         yb = layer_view(y_buf, 0, nb, n_out)
         gather_rows(Y, rows, yb)
@@ -194,32 +318,37 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
         else:
             sw_sum = float(nb)
         loss_sum = forward_backward(
-            x0, data, indices, indptr, is_sparse, rows, yb, swb, has_sw,
-            params, grads, units, w_off, b_off, acts, a_off, deltas, d_off,
-            hidden, out_code, log_eps, log1m_eps)
-        scale = one / params.dtype.type(sw_sum)
+            x0, data, indices, indptr, is_sparse, rows, yb, swb, has_sw, params, grads,
+            net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng,
+            bn_momentum, norm_eps, out_code, log_eps, log1m_eps)
+        scale = one / dt(sw_sum)
+        coef = one
+        if clip > 0:
+            gnorm = math.sqrt(gradient_norm_sq(params, grads, n_weights, alpha_loss, l1, scale))
+            if gnorm > clip:
+                coef = dt(clip / (gnorm + 1e-6))
         t += 1
-        if solver == ADAM:
-            lr_t = params.dtype.type(
-                lr * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t))
-            sumsq = adam_step(params, grads, state_1, state_2, n_weights, alpha,
-                              scale, lr_t, beta_1, beta_2, epsilon)
-        else:
-            sumsq = sgd_step(params, grads, state_1, n_weights, alpha, scale, lr,
-                             momentum, nesterov)
-        total += (loss_sum + 0.5 * alpha * sumsq) / sw_sum * nb
+        lr_t = lr
+        if solver == ADAM or solver == ADAMW:
+            lr_t = dt(lr * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t))
+        sumsq, sumabs = optimizer_step(
+            params, grads, state_1, state_2, net[UNITS], net[W_OFF], n_weights, solver,
+            alpha, l1, scale, coef, lr, lr_t, momentum, nesterov, beta_1, beta_2,
+            epsilon, layer_sq)
+        total += (loss_sum + 0.5 * alpha_loss * sumsq + l1 * sumabs) / sw_sum * nb
     return total, t
 
 
 @kernel
 def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
-                      params, grads, grads_chunk, n_weights,
-                      units, w_off, b_off, acts, a_off, deltas, d_off,
-                      hidden, out_code, log_eps, log1m_eps, alpha):
-    """Full-batch penalised loss and its gradient (for L-BFGS).
+                      params, grads, grads_chunk, n_weights, net, buf, drops, norm,
+                      acts, masks, deltas, stats, running, alive, rng,
+                      bn_momentum, norm_eps, out_code, log_eps, log1m_eps, alpha, l1):
+    """Full-batch penalised loss and its gradient (L-BFGS, finite differences).
 
     The data are processed in chunks of ``chunk`` rows, so the work buffers
-    stay one chunk large whatever the number of samples.
+    stay one chunk large whatever the number of samples. Dropout and batch
+    statistics follow the training path (L-BFGS rejects both).
 
     Parameters
     ----------
@@ -232,77 +361,75 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
         Receives the gradient of the mean penalised loss.
     grads_chunk : ndarray of shape (n_params,)
         Scratch for one chunk's gradient.
-    n_weights, units, w_off, b_off, acts, a_off, deltas, d_off
-        Layout and work buffers.
-    hidden, out_code, log_eps, log1m_eps, alpha
+    n_weights, net, buf, drops, norm, acts, masks, deltas, stats, running,
+    alive, rng, bn_momentum, norm_eps, out_code, log_eps, log1m_eps, alpha, l1
         As in :func:`train_epoch`.
 
     Returns
     -------
     loss : float
-        Mean weighted loss plus ``alpha / 2 * sum(W**2) / sum(sw)``.
+        Mean weighted loss plus ``(alpha / 2 * sum(W**2) + l1 * sum(|W|)) / sum(sw)``.
     """
     n = Y.shape[0]
     for i in range(grads.shape[0]):
         grads[i] = 0
     total = 0.0
-    sw_sum = 0.0
     rows = np.arange(n)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         x0 = X[:0] if is_sparse else X[start:stop]
         total += forward_backward(
             x0, data, indices, indptr, is_sparse, rows[start:stop], Y[start:stop],
-            sw[start:stop] if has_sw else sw, has_sw,
-            params, grads_chunk, units, w_off, b_off, acts, a_off, deltas, d_off,
-            hidden, out_code, log_eps, log1m_eps)
+            sw[start:stop] if has_sw else sw, has_sw, params, grads_chunk,
+            net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng,
+            bn_momentum, norm_eps, out_code, log_eps, log1m_eps)
         for i in range(grads.shape[0]):
             grads[i] += grads_chunk[i]
+    sw_sum = 0.0
     if has_sw:
         for i in range(n):
             sw_sum += sw[i]
     else:
         sw_sum = float(n)
     scale = params.dtype.type(1.0 / sw_sum)
-    sumsq = penalised_gradient(params, grads, n_weights, alpha, scale)
-    return (total + 0.5 * alpha * sumsq) / sw_sum
+    sumsq, sumabs = penalised_gradient(params, grads, n_weights, alpha, l1, scale)
+    return (total + 0.5 * alpha * sumsq + l1 * sumabs) / sw_sum
 
 
 @kernel
-def predict(X, data, indices, indptr, is_sparse, chunk, params, units, w_off, b_off,
-            acts, a_off, hidden, out_code, out):
-    """Network outputs for every row of ``X``, in chunks.
+def predict(X, data, indices, indptr, is_sparse, chunk, params, net, buf, norm,
+            acts, stats, running, bn_momentum, norm_eps, out_code, out):
+    """Network outputs for every row of ``X``, in chunks (inference mode:
+    no dropout, batch norm with running statistics).
 
     Parameters
     ----------
     X, data, indices, indptr, is_sparse
         Input, as in :func:`train_epoch`.
     chunk : int
-        Rows per chunk; ``acts`` must hold this many per layer.
-    params, units, w_off, b_off, acts, a_off
-        Parameters, layout and work buffer.
-    hidden, out_code : int
+        Rows per chunk; the work buffers must hold this many.
+    params, net, buf, norm, acts, stats, running, bn_momentum, norm_eps
+        Parameters, layout and buffers (see :func:`forward_hidden`).
+    out_code : int
     out : ndarray of shape (n_samples, n_outputs)
         Receives the output-layer values (probabilities for classifiers).
     """
     n = out.shape[0]
-    nl = units.shape[0] - 1
+    nl = net.shape[1] - 1
     rows = np.arange(n)
+    no_drops = np.zeros(nl + 1, dtype=params.dtype)
+    no_masks = params[:0]
+    no_alive = params[:0]
+    no_rng = np.zeros(1, dtype=np.uint64)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         nb = stop - start
-        for l in range(nl):
-            w = layer_view(params, w_off[l], units[l], units[l + 1])
-            z = out[start:stop] if l == nl - 1 else layer_view(acts, a_off[l + 1], nb, units[l + 1])
-            if l == 0:
-                if is_sparse:
-                    csr_rows_dot(data, indices, indptr, rows[start:stop], w, z)
-                else:
-                    np.dot(X[start:stop], w, z)
-            else:
-                np.dot(layer_view(acts, a_off[l], nb, units[l]), w, z)
-            b = params[b_off[l]:b_off[l] + units[l + 1]]
-            if l < nl - 1:
-                bias_activation(z, b, hidden)
-            else:
-                output_activation(z, b, out_code)
+        x0 = X[:0] if is_sparse else X[start:stop]
+        forward_hidden(x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
+                       net, buf, no_drops, norm, acts, no_masks, stats, running, no_alive,
+                       no_rng, False, bn_momentum, norm_eps)
+        z = out[start:stop]
+        linear(nl, x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
+               net, buf, acts, z)
+        output_activation(z, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + net[UNITS, nl]],
+                          out_code)

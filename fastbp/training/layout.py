@@ -1,37 +1,88 @@
-"""Where each layer's parameters live in the flat parameter buffer."""
+"""The network's architecture and where each parameter lives in the flat
+parameter buffer."""
 
 import numpy as np
 
+from ..kernels import codes
+from ..kernels.network import ACT, B_OFF, BE_OFF, G_OFF, N_NET_ROWS, RES, UNITS, W_OFF
+
 
 class NetworkLayout:
-    """Offsets of every layer's weights and bias in one flat buffer.
+    """Architecture plus offsets of every parameter in one flat buffer.
 
-    All weights come first, layer by layer, each ``(fan_in, fan_out)`` in C
-    order, then all biases: scikit-learn's ``_pack`` order, so that L-BFGS
-    sees the same vector as scikit-learn's and the optimizers can treat the
-    penalised part (weights) as one contiguous range.
+    Order: all weights, layer by layer, each ``(fan_in, fan_out)`` in C order;
+    then all biases (together, scikit-learn's ``_pack`` order, so L-BFGS sees
+    scikit-learn's vector); then the normalisation scales and shifts of the
+    hidden layers. Penalties apply to the first ``n_weights`` entries.
 
     Parameters
     ----------
     units : sequence of int
         Layer widths, input first, output last.
+    activations : sequence of int, optional
+        Activation code of each hidden layer (default identity).
+    norm : int
+        Normalisation code (``codes.NORM_*``) of the hidden layers.
+    residual : sequence of bool, optional
+        Per hidden layer: add a skip connection from the previous hidden
+        layer (widths must match).
     """
 
-    def __init__(self, units):
+    def __init__(self, units, activations=None, norm=codes.NORM_NONE, residual=None):
         self.units = np.asarray(units, dtype=np.int64)
+        nl = len(self.units) - 1
+        self.n_hidden = nl - 1
         fan_in, fan_out = self.units[:-1], self.units[1:]
         w_sizes = fan_in * fan_out
         self.w_off = np.concatenate(([0], np.cumsum(w_sizes)[:-1])).astype(np.int64)
         self.n_weights = int(w_sizes.sum())
         self.b_off = (self.n_weights
                       + np.concatenate(([0], np.cumsum(fan_out)[:-1]))).astype(np.int64)
-        self.n_params = self.n_weights + int(fan_out.sum())
+        end = self.n_weights + int(fan_out.sum())
+        self.norm = int(norm)
+        hidden = [int(u) for u in self.units[1:-1]]
+        self.g_off = np.full(nl + 1, -1, dtype=np.int64)
+        self.be_off = np.full(nl + 1, -1, dtype=np.int64)
+        if self.norm != codes.NORM_NONE:
+            for l, m in enumerate(hidden, start=1):
+                self.g_off[l] = end
+                end += m
+            for l, m in enumerate(hidden, start=1):
+                self.be_off[l] = end
+                end += m
+        self.n_params = end
+        acts = list(activations) if activations is not None else [codes.IDENTITY] * self.n_hidden
+        self.activations = np.zeros(nl + 1, dtype=np.int64)
+        self.activations[1:nl] = acts
+        self.residual = np.zeros(nl + 1, dtype=np.int64)
+        if residual is not None:
+            self.residual[1:nl] = np.asarray(residual, dtype=np.int64)
+        # Batch-norm running statistics: mean then variance per hidden layer.
+        self.r_off = np.full(nl + 1, -1, dtype=np.int64)
+        self.n_running = 0
+        if self.norm == codes.NORM_BATCH:
+            for l, m in enumerate(hidden, start=1):
+                self.r_off[l] = self.n_running
+                self.n_running += 2 * m
 
     @property
     def n_layers(self):
         return len(self.units)
 
-    def pack(self, coefs, intercepts, dtype):
+    def net_table(self):
+        """The ``net`` table of :mod:`fastbp.kernels.network`."""
+        n = self.n_layers
+        net = np.full((N_NET_ROWS, n), -1, dtype=np.int64)
+        net[UNITS] = self.units
+        net[W_OFF, :n - 1] = self.w_off
+        net[B_OFF, :n - 1] = self.b_off
+        net[G_OFF] = self.g_off
+        net[BE_OFF] = self.be_off
+        net[ACT] = self.activations
+        net[RES] = self.residual
+        return net
+
+    def pack(self, coefs, intercepts, dtype, scales=(), shifts=()):
         """Copy per-layer arrays into a new flat buffer of ``dtype``.
 
         Returns
@@ -42,6 +93,9 @@ class NetworkLayout:
         for l, (w, b) in enumerate(zip(coefs, intercepts)):
             params[self.w_off[l]:self.w_off[l] + w.size] = np.ravel(w)
             params[self.b_off[l]:self.b_off[l] + b.size] = b
+        for l, (g, s) in enumerate(zip(scales, shifts), start=1):
+            params[self.g_off[l]:self.g_off[l] + g.size] = g
+            params[self.be_off[l]:self.be_off[l] + s.size] = s
         return params
 
     def unpack(self, params):
@@ -51,10 +105,38 @@ class NetworkLayout:
         -------
         coefs : list of ndarray of shape (fan_in, fan_out)
         intercepts : list of ndarray of shape (fan_out,)
+        scales, shifts : list of ndarray of shape (n_units,)
+            Normalisation parameters of each hidden layer (empty lists
+            without normalisation).
         """
-        coefs, intercepts = [], []
+        coefs, intercepts, scales, shifts = [], [], [], []
         for l in range(self.n_layers - 1):
             fi, fo = int(self.units[l]), int(self.units[l + 1])
             coefs.append(params[self.w_off[l]:self.w_off[l] + fi * fo].reshape(fi, fo))
             intercepts.append(params[self.b_off[l]:self.b_off[l] + fo])
-        return coefs, intercepts
+        if self.norm != codes.NORM_NONE:
+            for l in range(1, self.n_layers - 1):
+                m = int(self.units[l])
+                scales.append(params[self.g_off[l]:self.g_off[l] + m])
+                shifts.append(params[self.be_off[l]:self.be_off[l] + m])
+        return coefs, intercepts, scales, shifts
+
+    def pack_running(self, means, variances, dtype):
+        """Flat batch-norm running statistics from per-layer arrays."""
+        running = np.empty(self.n_running, dtype=dtype)
+        for l, (mu, var) in enumerate(zip(means, variances), start=1):
+            m = int(self.units[l])
+            running[self.r_off[l]:self.r_off[l] + m] = mu
+            running[self.r_off[l] + m:self.r_off[l] + 2 * m] = var
+        return running
+
+    def unpack_running(self, running):
+        """Per-layer ``(means, variances)`` views of the running statistics."""
+        means, variances = [], []
+        for l in range(1, self.n_layers - 1):
+            if self.r_off[l] < 0:
+                continue
+            m = int(self.units[l])
+            means.append(running[self.r_off[l]:self.r_off[l] + m])
+            variances.append(running[self.r_off[l] + m:self.r_off[l] + 2 * m])
+        return means, variances

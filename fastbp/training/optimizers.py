@@ -1,32 +1,46 @@
 """Python-side optimizer state and learning-rate schedules.
 
 The update itself is compiled (``fastbp.kernels.optimizers``); what lives
-here changes once per epoch: the learning rate and the decision to stop,
-with scikit-learn's exact rules.
+here changes once per epoch: the learning rate and the decision to stop.
+scikit-learn's schedules keep its exact rules ("invscaling" and "adaptive"
+act on 'sgd' only); the per-epoch schedules ("step", "exponential",
+"cosine", a callable) act on every stochastic solver.
 """
+
+import math
 
 import numpy as np
 
 from ..kernels import codes
 
+PER_EPOCH_SCHEDULES = ("step", "exponential", "cosine")
+
 
 class StochasticOptimizer:
-    """State of SGD or Adam across epochs and ``partial_fit`` calls.
+    """State of a stochastic solver across epochs and ``partial_fit`` calls.
 
     Parameters
     ----------
-    solver : {"sgd", "adam"}
+    solver : {"sgd", "adam", "rmsprop", "adagrad", "adamw"}
     n_params : int
     dtype : numpy dtype
     learning_rate_init : float
-    lr_schedule : {"constant", "invscaling", "adaptive"}
-        Used by SGD only, as in scikit-learn.
+    lr_schedule : str or callable
+        "constant", "invscaling", "adaptive", "step", "exponential",
+        "cosine", or ``f(epoch, learning_rate_init) -> lr``.
     momentum, power_t, beta_1, beta_2, epsilon : float
     nesterov : bool
+    step_size : int
+        Epochs per decay of "step".
+    gamma : float
+        Decay factor of "step" and "exponential".
+    t_max : int
+        Epochs over which "cosine" anneals to 0 (``max_iter``).
     """
 
     def __init__(self, solver, n_params, dtype, learning_rate_init, lr_schedule,
-                 momentum, nesterov, power_t, beta_1, beta_2, epsilon):
+                 momentum, nesterov, power_t, beta_1, beta_2, epsilon,
+                 step_size=10, gamma=0.1, t_max=200):
         self.solver = solver
         self.code = codes.SOLVERS[solver]
         self.learning_rate_init = float(learning_rate_init)
@@ -36,14 +50,35 @@ class StochasticOptimizer:
         self.nesterov = bool(nesterov)
         self.power_t = power_t
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.step_size, self.gamma, self.t_max = step_size, gamma, t_max
         self.t = 0
+        self.epoch = 0
         self.state_1 = np.zeros(n_params, dtype=dtype)
-        # SGD needs one state vector; keep a 1-element placeholder for the
-        # second so the kernel signature stays the same.
-        self.state_2 = np.zeros(n_params if solver == "adam" else 1, dtype=dtype)
+        self.state_2 = np.zeros(n_params, dtype=dtype)
+        # Dropout generator state (see kernels.dropout); seeded by the caller.
+        self.rng_state = np.uint64(0)
+
+    def epoch_starts(self):
+        """Set the learning rate of the coming epoch (per-epoch schedules)."""
+        s, e, lr0 = self.lr_schedule, self.epoch, self.learning_rate_init
+        if callable(s):
+            lr = float(s(e, lr0))
+            if not (np.isfinite(lr) and lr > 0):
+                raise ValueError(
+                    f"The learning_rate callable returned {lr!r} at epoch {e}; it must "
+                    "return a positive finite float.")
+            self.learning_rate = lr
+        elif s == "step":
+            self.learning_rate = lr0 * self.gamma ** (e // self.step_size)
+        elif s == "exponential":
+            self.learning_rate = lr0 * self.gamma ** e
+        elif s == "cosine":
+            self.learning_rate = 0.5 * lr0 * (1 + math.cos(math.pi * min(e, self.t_max)
+                                                           / self.t_max))
 
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch (``time_step``: samples seen)."""
+        self.epoch += 1
         if self.solver == "sgd" and self.lr_schedule == "invscaling":
             self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
 

@@ -1,35 +1,70 @@
-"""Forward pass for prediction and validation scoring."""
+"""Forward pass for prediction and validation."""
 
 import numpy as np
 
-from .threads import blas_threads
+from ..kernels.losses import loss_from_output
+from .spec import BN_MOMENTUM, NORM_EPS
 from .workspace import Workspace
 
 # Rows per chunk: bounds prediction's memory whatever the number of samples.
 CHUNK = 4096
 
 
-def predict_outputs(kernels, layout, params, inp, *, hidden, out_code):
-    """Output-layer values for every row of ``inp``.
+def predict_outputs(kernels, spec, params, running, inp):
+    """Output-layer values for every row of ``inp`` (inference mode).
 
     Parameters
     ----------
     kernels : module
-    layout : NetworkLayout
+    spec : NetworkSpec
     params : ndarray of shape (n_params,)
+    running : ndarray of shape (n_running,)
+        Batch-norm running statistics.
     inp : KernelInput
-    hidden, out_code : int
 
     Returns
     -------
     out : ndarray of shape (n_samples, n_outputs)
         Probabilities for classifiers, predictions for regressors.
     """
+    layout = spec.layout
     dtype = params.dtype
+    dt = dtype.type
     chunk = min(CHUNK, max(inp.n_samples, 1))
     ws = Workspace(layout, chunk, dtype, dense_input=False, training=False)
     out = np.empty((inp.n_samples, int(layout.units[-1])), dtype=dtype)
-    with blas_threads():
-        kernels.predict(*inp.args(), chunk, params, layout.units, layout.w_off,
-                        layout.b_off, ws.acts, ws.a_off, hidden, out_code, out)
+    kernels.predict(*inp.args(), chunk, params, ws.net, ws.buf, layout.norm, ws.acts,
+                    ws.stats, running, dt(BN_MOMENTUM), dt(NORM_EPS), spec.out_code, out)
     return out
+
+
+class Validator:
+    """Scores and losses of the current parameters on held-out data.
+
+    Parameters
+    ----------
+    kernels : module
+    spec : NetworkSpec
+    inp : KernelInput
+        Validation input.
+    Y : ndarray of shape (n_val, n_outputs)
+        Validation targets in the model's dtype (for the loss).
+    sw : ndarray of shape (n_val,) or None
+    score : callable
+        ``score(outputs, params, running) -> float``, higher is better.
+    """
+
+    def __init__(self, kernels, spec, inp, Y, sw, score):
+        self.kernels, self.spec, self.inp, self.Y, self.sw = kernels, spec, inp, Y, sw
+        self.score = score
+
+    def evaluate(self, params, running):
+        """``(score, loss)`` of ``params``; NaN score for non-finite outputs."""
+        out = predict_outputs(self.kernels, self.spec, params, running, self.inp)
+        if not np.isfinite(out).all():
+            return np.nan, np.nan
+        has_sw = self.sw is not None
+        sw = self.sw if has_sw else np.empty(0, dtype=out.dtype)
+        loss = loss_from_output(out, self.Y, sw, has_sw, self.spec.out_code,
+                                out.dtype.type(np.finfo(out.dtype).eps))
+        return self.score(out, params, running, loss), float(loss)

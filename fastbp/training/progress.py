@@ -1,6 +1,9 @@
-"""What the epoch loop records: losses, scores and the best parameters."""
+"""What the epoch loop records: losses, scores, diagnostics, best parameters."""
 
 import numpy as np
+
+HISTORY_KEYS = ("loss", "val_loss", "val_score", "learning_rate", "epoch_time",
+                "grad_norm", "dead_fraction")
 
 
 class Progress:
@@ -9,8 +12,9 @@ class Progress:
     Attributes mirror scikit-learn's fitted attributes: ``loss_curve``,
     ``loss``, ``best_loss``, ``validation_scores``, ``best_validation_score``,
     ``no_improvement_count``, ``t`` (samples seen) and ``n_iter``;
-    ``best_params`` holds a copy of the flat parameters with the best
-    validation score (early stopping only).
+    ``best_params``/``best_running`` hold copies of the flat parameters and
+    batch-norm statistics with the best validation score (early stopping);
+    ``history`` holds per-epoch records (see ``HISTORY_KEYS``).
     """
 
     def __init__(self, early_stopping):
@@ -20,6 +24,8 @@ class Progress:
         self.t = 0
         self.n_iter = 0
         self.best_params = None
+        self.best_running = None
+        self.history = {key: [] for key in HISTORY_KEYS}
         if early_stopping:
             self.validation_scores = []
             self.best_validation_score = -np.inf
@@ -29,7 +35,8 @@ class Progress:
             self.best_validation_score = None
             self.best_loss = np.inf
 
-    def update_no_improvement(self, early_stopping, tol, val_score, params, verbose):
+    def update_no_improvement(self, early_stopping, tol, val_score, params, running,
+                              verbose):
         """scikit-learn's ``_update_no_improvement_count``."""
         if early_stopping:
             self.validation_scores.append(val_score)
@@ -42,6 +49,7 @@ class Progress:
             if val_score > self.best_validation_score:
                 self.best_validation_score = val_score
                 self.best_params = params.copy()
+                self.best_running = running.copy()
         else:
             if self.loss_curve[-1] > self.best_loss - tol:
                 self.no_improvement_count += 1
@@ -49,3 +57,12 @@ class Progress:
                 self.no_improvement_count = 0
             if self.loss_curve[-1] < self.best_loss:
                 self.best_loss = self.loss_curve[-1]
+
+    def history_arrays(self):
+        """``history_`` as a dict of arrays (``grad_norm``: (n_epochs, n_layers))."""
+        out = {}
+        for key, values in self.history.items():
+            if key in ("val_loss", "val_score") and not values:
+                continue
+            out[key] = np.asarray(values, dtype=float)
+        return out

@@ -1,16 +1,18 @@
 """The epoch loop of the stochastic solvers.
 
 Python draws each epoch's sample order, calls one compiled function for the
-whole epoch, then applies scikit-learn's stopping rules. Nothing here runs
-per mini-batch.
+whole epoch, then applies the stopping rules and records diagnostics.
+Nothing here runs per mini-batch.
 """
 
+import time
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .threads import blas_threads
+from .diagnostics import GradientMonitor
+from .spec import BN_MOMENTUM, NORM_EPS
 from .workspace import Workspace
 
 
@@ -21,19 +23,21 @@ def clipping_bounds(dtype):
     return dtype.type(np.log(eps)), dtype.type(np.log1p(-eps))
 
 
-def fit_stochastic(kernels, layout, params, inp, Y, sw, optimizer, progress, *,
-                   hidden, out_code, alpha, batch_size, shuffle, max_iter, tol,
-                   n_iter_no_change, random_state, incremental, train_rows=None,
-                   validation_score=None, verbose=False):
-    """Train ``params`` in place with mini-batch SGD or Adam.
+def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progress, *,
+                   alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
+                   random_state, incremental, train_rows=None, validator=None,
+                   verbose=False):
+    """Train ``params`` (and ``running``) in place with a stochastic solver.
 
     Parameters
     ----------
     kernels : module
         Backend kernels (``training.backend.network_kernels``).
-    layout : NetworkLayout
+    spec : NetworkSpec
     params : ndarray of shape (n_params,)
         Flat parameters, updated in place.
+    running : ndarray of shape (n_running,)
+        Batch-norm running statistics, updated in place.
     inp : KernelInput
         The whole input ``X``, shape (n_samples, n_features).
     Y : ndarray of shape (n_samples, n_outputs)
@@ -42,10 +46,12 @@ def fit_stochastic(kernels, layout, params, inp, Y, sw, optimizer, progress, *,
     optimizer : StochasticOptimizer
     progress : Progress
         Updated in place.
-    hidden, out_code : int
-        Activation codes.
-    alpha, tol : float
+    alpha, l1 : float
+        Penalties (``alpha`` is the decoupled decay for adamw).
+    clip : float or None
+        Maximum global gradient norm per step.
     batch_size, max_iter : int
+    tol : float
     n_iter_no_change : int or float
     shuffle : bool
     random_state : numpy.random.RandomState
@@ -54,41 +60,54 @@ def fit_stochastic(kernels, layout, params, inp, Y, sw, optimizer, progress, *,
         Run a single epoch (``partial_fit``).
     train_rows : ndarray of int64, optional
         The rows of ``X`` to train on (the rest is the validation set).
-    validation_score : callable, optional
-        ``validation_score(params) -> float``; enables early stopping.
+    validator : object, optional
+        ``validator.evaluate(params, running) -> (score, loss)``; enables
+        early stopping.
     verbose : bool
     """
+    layout = spec.layout
     dtype = params.dtype
     dt = dtype.type
-    early_stopping = validation_score is not None
+    early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
-    ws = Workspace(layout, batch_size, dtype, dense_input=not inp.is_sparse)
+    ws = Workspace(layout, batch_size, dtype, dense_input=not inp.is_sparse,
+                   drops=spec.drops, track_dead=spec.tracks_dead_units)
+    ws.rng[0] = optimizer.rng_state
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
     log_eps, log1m_eps = clipping_bounds(dtype)
     sample_idx = np.arange(n_train, dtype=np.int64)
+    monitor = GradientMonitor(layout.n_layers - 1)
+    layer_sq = np.zeros(layout.n_layers - 1)
+    hist = progress.history
     if early_stopping and progress.best_params is None:
         # scikit-learn restores the initial weights if no epoch improves.
         progress.best_params = params.copy()
+        progress.best_running = running.copy()
 
     try:
         progress.n_iter = 0
         for _ in range(max_iter):
+            start_time = time.perf_counter()
+            optimizer.epoch_starts()
             if shuffle:
                 order = np.arange(n_train)
                 random_state.shuffle(order)
                 sample_idx = sample_idx[order]
             rows = sample_idx if train_rows is None else train_rows[sample_idx]
-            with blas_threads():
-                loss_sum, optimizer.t = kernels.train_epoch(
-                    *inp.args(), Y, sw_arg, has_sw, rows, batch_size,
-                    params, ws.grads, optimizer.state_1, optimizer.state_2,
-                    layout.n_weights, layout.units, layout.w_off, layout.b_off,
-                    ws.acts, ws.a_off, ws.deltas, ws.d_off, ws.y_buf, ws.sw_buf,
-                    hidden, out_code, log_eps, log1m_eps, optimizer.code,
-                    dt(optimizer.learning_rate), dt(optimizer.momentum),
-                    optimizer.nesterov, dt(optimizer.beta_1), dt(optimizer.beta_2),
-                    dt(optimizer.epsilon), dt(alpha), optimizer.t)
+            layer_sq[:] = 0
+            ws.alive[:] = 0
+            t_before = optimizer.t
+            loss_sum, optimizer.t = kernels.train_epoch(
+                *inp.args(), Y, sw_arg, has_sw, rows, batch_size, params, ws.grads,
+                optimizer.state_1, optimizer.state_2, layout.n_weights, ws.net, ws.buf,
+                ws.drops, layout.norm, ws.acts, ws.masks, ws.deltas, ws.stats, running,
+                ws.alive, ws.rng, ws.y_buf, ws.sw_buf, dt(BN_MOMENTUM), dt(NORM_EPS),
+                spec.out_code, log_eps, log1m_eps, optimizer.code,
+                dt(optimizer.learning_rate), dt(optimizer.momentum), optimizer.nesterov,
+                dt(optimizer.beta_1), dt(optimizer.beta_2), dt(optimizer.epsilon),
+                dt(alpha), dt(l1), dt(clip or 0), optimizer.t, layer_sq)
+            optimizer.rng_state = ws.rng[0]
             progress.n_iter += 1
             progress.loss = loss_sum / n_train
             progress.t += n_train
@@ -96,9 +115,27 @@ def fit_stochastic(kernels, layout, params, inp, Y, sw, optimizer, progress, *,
             if verbose:
                 print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
 
-            val_score = validation_score(params) if early_stopping else None
-            progress.update_no_improvement(early_stopping, tol, val_score, params, verbose)
+            grad_norms = np.sqrt(layer_sq / max(optimizer.t - t_before, 1))
+            hist["loss"].append(progress.loss)
+            hist["learning_rate"].append(optimizer.learning_rate)
+            hist["grad_norm"].append(grad_norms)
+            dead = ws.dead_fractions(layout)
+            hist["dead_fraction"].append(
+                float(np.sum(np.multiply(dead, [layout.units[l] for l in ws.alive_layers]))
+                      / np.sum([layout.units[l] for l in ws.alive_layers]))
+                if dead else np.nan)
+            coefs = layout.unpack(params)[0]
+            monitor.check(grad_norms, [np.linalg.norm(c) for c in coefs], progress.n_iter)
+
+            val_score = None
+            if early_stopping:
+                val_score, val_loss = validator.evaluate(params, running)
+                hist["val_score"].append(val_score)
+                hist["val_loss"].append(val_loss)
+            progress.update_no_improvement(early_stopping, tol, val_score, params, running,
+                                           verbose)
             optimizer.iteration_ends(progress.t)
+            hist["epoch_time"].append(time.perf_counter() - start_time)
 
             if progress.no_improvement_count > n_iter_no_change:
                 if early_stopping:
@@ -122,3 +159,4 @@ def fit_stochastic(kernels, layout, params, inp, Y, sw, optimizer, progress, *,
 
     if early_stopping and progress.best_params is not None:
         params[:] = progress.best_params
+        running[:] = progress.best_running

@@ -1,10 +1,21 @@
-"""Work buffers, allocated once per fit."""
+"""Work buffers, allocated once per fit (or per prediction call)."""
 
 import numpy as np
 
+from ..kernels import codes
+from ..kernels.network import (
+    A_OFF, AL_OFF, D_OFF, H_OFF, M_OFF, N_BUF_ROWS, O_OFF, R_OFF, S_OFF, Z_OFF,
+)
+
 
 class Workspace:
-    """Activation, delta and gather buffers for batches of ``batch_size``.
+    """Buffers for batches of up to ``batch_size`` rows, and the ``buf`` table.
+
+    Arrays that the backward pass does not need separately share memory
+    (their offsets coincide): without normalisation, dropout or residual
+    connections, and with an activation differentiated from its output, a
+    hidden layer's linear output, pre-activation, activation and output are
+    one array, computed in place.
 
     Parameters
     ----------
@@ -16,23 +27,80 @@ class Workspace:
         Whether layer 0 needs a gather buffer (a sparse X is read in place).
     training : bool
         Allocate the backward-pass buffers too (not needed to predict).
+    drops : ndarray of shape (n_layers,), optional
+        Dropout rate of each layer's output.
+    track_dead : bool
+        Track relu units that stay at zero (``alive`` buffer).
     """
 
-    def __init__(self, layout, batch_size, dtype, dense_input=True, training=True):
-        units = layout.units
-        act_sizes = batch_size * units
-        if not dense_input:
-            act_sizes = act_sizes.copy()
-            act_sizes[0] = 0
-        self.a_off = np.concatenate(([0], np.cumsum(act_sizes)[:-1])).astype(np.int64)
-        self.acts = np.empty(int(act_sizes.sum()), dtype=dtype)
-        # Layer 0 has no delta: the input needs no gradient.
-        delta_sizes = batch_size * units if training else 0 * units
-        delta_sizes = np.concatenate(([0], delta_sizes[1:]))
-        self.d_off = np.concatenate(([0], np.cumsum(delta_sizes)[:-1])).astype(np.int64)
-        self.deltas = np.empty(int(delta_sizes.sum()), dtype=dtype)
-        n_grads = layout.n_params if training else 0
-        self.grads = np.empty(n_grads, dtype=dtype)
-        self.y_buf = np.empty(batch_size * int(units[-1]) if training else 0, dtype=dtype)
+    def __init__(self, layout, batch_size, dtype, dense_input=True, training=True,
+                 drops=None, track_dead=False):
+        n = layout.n_layers
+        nl = n - 1
+        units = [int(u) for u in layout.units]
+        self.drops = (np.zeros(n, dtype=dtype) if drops is None
+                      else np.asarray(drops, dtype=dtype))
+        buf = np.full((N_BUF_ROWS, n), -1, dtype=np.int64)
+        size = 0
+
+        def take(count):
+            nonlocal size
+            start = size
+            size += count
+            return start
+
+        buf[O_OFF, 0] = take(batch_size * units[0] if dense_input else 0)
+        for l in range(1, n):
+            span = batch_size * units[l]
+            hidden = l < nl
+            buf[O_OFF, l] = take(span)
+            separate_a = hidden and (
+                (training and self.drops[l] > 0) or layout.residual[l] == 1)
+            buf[A_OFF, l] = take(span) if separate_a else buf[O_OFF, l]
+            separate_z = hidden and training and (
+                layout.activations[l] in codes.NEEDS_PREACTIVATION)
+            buf[Z_OFF, l] = take(span) if separate_z else buf[A_OFF, l]
+            separate_h = hidden and layout.norm != codes.NORM_NONE
+            buf[H_OFF, l] = take(span) if separate_h else buf[Z_OFF, l]
+        self.acts = np.empty(size, dtype=dtype)
+
+        n_mask = 0
+        n_delta = 0
+        n_stats = 0
+        n_alive = 0
+        for l in range(1, n):
+            span = batch_size * units[l]
+            if training and l < nl and self.drops[l] > 0:
+                buf[M_OFF, l] = n_mask
+                n_mask += span
+            if training:
+                buf[D_OFF, l] = n_delta
+                n_delta += span
+            if layout.norm != codes.NORM_NONE and l < nl:
+                buf[S_OFF, l] = n_stats
+                n_stats += max(units[l], batch_size)
+            if track_dead and l < nl and layout.activations[l] == codes.RELU:
+                buf[AL_OFF, l] = n_alive
+                n_alive += units[l]
+        buf[R_OFF] = layout.r_off
+        self.buf = buf
+        self.net = layout.net_table()
+        self.masks = np.empty(n_mask, dtype=dtype)
+        self.deltas = np.empty(n_delta, dtype=dtype)
+        self.stats = np.empty(n_stats, dtype=dtype)
+        self.alive = np.zeros(n_alive, dtype=dtype)
+        self.alive_layers = [l for l in range(1, nl) if buf[AL_OFF, l] >= 0]
+        self.grads = np.empty(layout.n_params if training else 0, dtype=dtype)
+        self.y_buf = np.empty(batch_size * units[-1] if training else 0, dtype=dtype)
         self.sw_buf = np.empty(batch_size if training else 0, dtype=dtype)
+        self.rng = np.zeros(1, dtype=np.uint64)
         self.batch_size = batch_size
+
+    def dead_fractions(self, layout):
+        """Share of tracked units that stayed at zero, per tracked layer."""
+        out = []
+        for l in self.alive_layers:
+            off = self.buf[AL_OFF, l]
+            m = int(layout.units[l])
+            out.append(float(np.mean(self.alive[off:off + m] == 0)))
+        return out
