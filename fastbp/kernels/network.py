@@ -200,50 +200,6 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
 
 
 @kernel
-def forward_backward(x0, data, indices, indptr, is_sparse, rows, y, sw, has_sw,
-                     params, grads, net, buf, drops, norm, acts, masks, deltas, stats,
-                     running, alive, rng, bn_momentum, norm_eps, out_code,
-                     log_eps, log1m_eps):
-    """Forward and backward pass of one training batch.
-
-    Parameters
-    ----------
-    x0, data, indices, indptr, is_sparse, rows
-        The batch (see :func:`forward_hidden`).
-    y : ndarray of shape (nb, n_outputs)
-    sw : ndarray of shape (nb,)
-    has_sw : bool
-    params, grads : ndarray of shape (n_params,)
-    net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng,
-    bn_momentum, norm_eps
-        Layout, work buffers and layer options (see :func:`forward_hidden`).
-    out_code : int
-        Output function (selects the loss).
-    log_eps, log1m_eps : float
-        Probability clipping bounds, as logs.
-
-    Returns
-    -------
-    loss_sum : float
-        Weighted data loss summed over the batch (no penalty).
-    """
-    nb = y.shape[0]
-    nl = net.shape[1] - 1
-    forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf,
-                   drops, norm, acts, masks, stats, running, alive, rng, True,
-                   bn_momentum, norm_eps)
-    m = net[UNITS, nl]
-    out = layer_view(acts, buf[O_OFF, nl], nb, m)
-    linear(nl, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out)
-    loss_sum = output_loss_delta(
-        out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + m], y, sw, has_sw, out_code,
-        log_eps, log1m_eps, layer_view(deltas, buf[D_OFF, nl], nb, m))
-    backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net, buf,
-             drops, norm, acts, masks, deltas, stats)
-    return loss_sum
-
-
-@kernel
 def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_size,
                 params, grads, state_1, state_2, n_weights, net, buf, drops, norm,
                 acts, masks, deltas, stats, running, alive, rng, y_buf, sw_buf,
@@ -294,6 +250,7 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
     """
     n = perm.shape[0]
     n_out = Y.shape[1]
+    nl = net.shape[1] - 1
     dt = params.dtype.type
     one = dt(1)
     alpha_loss = alpha * 0 if solver == ADAMW else alpha
@@ -317,10 +274,19 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
                 sw_sum += swb[r]
         else:
             sw_sum = float(nb)
-        loss_sum = forward_backward(
-            x0, data, indices, indptr, is_sparse, rows, yb, swb, has_sw, params, grads,
-            net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng,
-            bn_momentum, norm_eps, out_code, log_eps, log1m_eps)
+        # Forward, loss and backward are called from here rather than through
+        # a shared helper: each level of calls re-optimises everything below
+        # it, so a flat call tree compiles markedly faster.
+        forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf,
+                       drops, norm, acts, masks, stats, running, alive, rng, True,
+                       bn_momentum, norm_eps)
+        out = layer_view(acts, buf[O_OFF, nl], nb, n_out)
+        linear(nl, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out)
+        loss_sum = output_loss_delta(
+            out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], yb, swb, has_sw,
+            out_code, log_eps, log1m_eps, layer_view(deltas, buf[D_OFF, nl], nb, n_out))
+        backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net, buf,
+                 drops, norm, acts, masks, deltas, stats)
         scale = one / dt(sw_sum)
         coef = one
         if clip > 0:
@@ -371,18 +337,29 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
         Mean weighted loss plus ``(alpha / 2 * sum(W**2) + l1 * sum(|W|)) / sum(sw)``.
     """
     n = Y.shape[0]
+    n_out = Y.shape[1]
+    nl = net.shape[1] - 1
     for i in range(grads.shape[0]):
         grads[i] = 0
     total = 0.0
     rows = np.arange(n)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
+        nb = stop - start
         x0 = X[:0] if is_sparse else X[start:stop]
-        total += forward_backward(
-            x0, data, indices, indptr, is_sparse, rows[start:stop], Y[start:stop],
-            sw[start:stop] if has_sw else sw, has_sw, params, grads_chunk,
-            net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng,
-            bn_momentum, norm_eps, out_code, log_eps, log1m_eps)
+        chunk_rows = rows[start:stop]
+        forward_hidden(x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, net,
+                       buf, drops, norm, acts, masks, stats, running, alive, rng, True,
+                       bn_momentum, norm_eps)
+        out = layer_view(acts, buf[O_OFF, nl], nb, n_out)
+        linear(nl, x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, net, buf,
+               acts, out)
+        total += output_loss_delta(
+            out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], Y[start:stop],
+            sw[start:stop] if has_sw else sw, has_sw, out_code, log_eps, log1m_eps,
+            layer_view(deltas, buf[D_OFF, nl], nb, n_out))
+        backward(x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, grads_chunk,
+                 net, buf, drops, norm, acts, masks, deltas, stats)
         for i in range(grads.shape[0]):
             grads[i] += grads_chunk[i]
     sw_sum = 0.0
