@@ -344,8 +344,13 @@ class BaseMLP(BaseEstimator, ABC):
         self.out_activation_ = self._output_activation()
         self.coefs_, self.intercepts_ = [], []
         for i, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
-            # scikit-learn's Glorot factor follows the hidden activation.
-            act = activations[min(i, len(activations) - 1)] if activations else "relu"
+            # scikit-learn's Glorot factor follows the hidden activation (the
+            # output layer's that of the last hidden layer; without hidden
+            # layers, the ``activation`` parameter, as scikit-learn does).
+            if activations:
+                act = activations[min(i, len(activations) - 1)]
+            else:
+                act = self.activation if isinstance(self.activation, str) else "relu"
             coef, intercept = arch.init_layer(self._random_state, self.init, fan_in,
                                               fan_out, act, dtype)
             self.coefs_.append(coef)

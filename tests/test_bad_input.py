@@ -1,0 +1,555 @@
+"""Bad input: a clear error that names the problem, and a fitted model left
+exactly as it was.
+
+Each bad call is made on a fresh estimator and on models already trained by
+``fit`` with ``warm_start=True`` and by ``partial_fit``. After the failed call
+the model's whole state (public attributes, private optimizer and history
+state, RNG) must be unchanged, its predictions identical, and a following good
+call must give exactly what it gives on a twin model that never saw the bad
+call.
+"""
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+from sklearn import neural_network as sknn
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
+
+from fastbp import MLPClassifier, MLPRegressor
+
+N = 200
+MODES = ["fresh", "warm_fit", "partial_fit"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    X = X[:N] / 16.0
+    y = y[:N]
+    Y = np.c_[X[:, :8].sum(axis=1), X[:, 20:36].mean(axis=1) * 3]  # >= 0
+    return X, y, Y
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def make(kind, mode, random_state=0, **params):
+    cls = MLPClassifier if kind == "clf" else MLPRegressor
+    return cls(hidden_layer_sizes=(8,), max_iter=3, random_state=random_state,
+               warm_start=(mode == "warm_fit"), **params)
+
+
+def train(est, mode, X, y, Y):
+    """Bring ``est`` to the state ``mode`` describes."""
+    target = y if isinstance(est, MLPClassifier) else Y
+    if mode == "warm_fit":
+        est.fit(X, target)
+        est.fit(X, target)
+    elif mode == "partial_fit":
+        kw = {"classes": np.arange(10)} if isinstance(est, MLPClassifier) else {}
+        est.partial_fit(X, target, **kw)
+        est.partial_fit(X, target)
+    return est
+
+
+def good_call(est, mode, X, y, Y):
+    target = y if isinstance(est, MLPClassifier) else Y
+    if mode == "partial_fit":
+        kw = {"classes": np.arange(10)} if (isinstance(est, MLPClassifier)
+                                           and not hasattr(est, "classes_")) else {}
+        est.partial_fit(X, target, **kw)
+    else:
+        est.fit(X, target)
+    return est
+
+
+# Wall-clock records legitimately differ between two identical fits.
+TIMING_KEYS = {"epoch_time"}
+
+
+def assert_same_state(a, b, path="est", ignore_timing=False):
+    """Structural, exact equality of two snapshots of an estimator's state."""
+    if ignore_timing and path.rsplit(".", 1)[-1] in TIMING_KEYS:
+        return
+    if isinstance(a, np.random.RandomState):
+        assert isinstance(b, np.random.RandomState), path
+        sa, sb = a.get_state(), b.get_state()
+        assert_array_equal(sa[1], sb[1], err_msg=path)
+        assert sa[2:] == sb[2:], path
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), path
+        assert a.dtype == b.dtype and a.shape == b.shape, path
+        assert_array_equal(a, b, err_msg=path)
+    elif isinstance(a, dict):
+        assert isinstance(b, dict), path
+        assert set(a) == set(b), f"{path}: keys {set(a) ^ set(b)}"
+        for k in a:
+            assert_same_state(a[k], b[k], f"{path}.{k}", ignore_timing)
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), path
+        for i, (u, v) in enumerate(zip(a, b)):
+            assert_same_state(u, v, f"{path}[{i}]", ignore_timing)
+    elif isinstance(a, float):
+        assert isinstance(b, float), path
+        assert (np.isnan(a) and np.isnan(b)) or a == b, f"{path}: {a} != {b}"
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        assert type(a) is type(b), path
+        assert_same_state(vars(a), vars(b), f"{path}<{type(a).__name__}>",
+                          ignore_timing)
+    else:
+        assert type(a) is type(b) and a == b, f"{path}: {a!r} != {b!r}"
+
+
+def observable(est, X):
+    """What the brief names: the fitted attributes and the predictions."""
+    out = {k: copy.deepcopy(getattr(est, k)) for k in
+           ("coefs_", "intercepts_", "loss_curve_", "n_iter_", "t_", "classes_",
+            "n_features_in_", "loss_") if hasattr(est, k)}
+    if hasattr(est, "coefs_"):
+        out["predict"] = est.predict(X)
+        if isinstance(est, MLPClassifier):
+            out["predict_proba"] = est.predict_proba(X)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the bad inputs
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    name: str
+    kinds: tuple
+    # bad(X, y, Y, kind, mode) -> dict(X=..., y=..., sample_weight=..., params=...)
+    bad: callable
+    match: object  # str, or {mode: str}
+    exc: type = ValueError
+    modes: tuple = tuple(MODES)
+    model: dict = field(default_factory=dict)  # parameters of the fitted model
+
+
+def _with(X, i, j, value):
+    X = X.astype(float).copy()
+    X[i, j] = value
+    return X
+
+
+def _target(kind, y, Y):
+    return y if kind == "clf" else Y
+
+
+CASES = [
+    Case("nan_in_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=_with(X, 3, 4, np.nan)), "Input X contains NaN"),
+    Case("inf_in_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=_with(X, 3, 4, np.inf)),
+         "Input X contains infinity"),
+    Case("nan_in_sparse_X", ("clf",),
+         lambda X, y, Y, k, m: dict(X=sp.csr_matrix(_with(X, 3, 4, np.nan))),
+         "Input X contains NaN"),
+    Case("nan_in_y", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(y=_with(_target(k, y, Y).reshape(N, -1), 5, 0,
+                                            np.nan).squeeze()),
+         "Input y contains NaN"),
+    Case("inf_in_y", ("reg",),
+         lambda X, y, Y, k, m: dict(y=_with(Y, 5, 1, -np.inf)), "Input y contains infinity"),
+    Case("empty_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X[:0], y=_target(k, y, Y)[:0]),
+         "Found array with 0 sample(s)"),
+    Case("no_features", ("clf",),
+         lambda X, y, Y, k, m: dict(X=X[:, :0]), "0 feature(s)"),
+    Case("wrong_n_features", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X[:, :10]),
+         {"fresh": None, "warm_fit": "X has 10 features, but", "partial_fit":
+          "X has 10 features, but"}),
+    Case("X_3d", ("clf",),
+         lambda X, y, Y, k, m: dict(X=X.reshape(N, 8, 8)), "Found array with dim 3"),
+    Case("X_1d", ("reg",),
+         lambda X, y, Y, k, m: dict(X=X[:, 0]), "Expected 2D array, got 1D array"),
+    Case("complex_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X + 1j), "Complex data not supported"),
+    Case("complex_y", ("reg",),
+         lambda X, y, Y, k, m: dict(y=Y + 1j), "Complex data not supported"),
+    Case("object_strings_in_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=np.where(X > 0.5, "high", "low").astype(object)),
+         "could not convert string to float"),
+    Case("y_wrong_length", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(y=_target(k, y, Y)[:-3]),
+         "inconsistent numbers of samples: [200, 197]"),
+    Case("continuous_y_for_classifier", ("clf",),
+         lambda X, y, Y, k, m: dict(y=X[:, 10]), "Unknown label type"),
+    Case("unseen_labels", ("clf",),
+         lambda X, y, Y, k, m: dict(y=np.where(np.arange(N) == 7, 42, y)),
+         {"fresh": None,
+          "warm_fit": "warm_start can only be used where `y` has the same classes",
+          "partial_fit": "`y` has classes not in `self.classes_`"}),
+    Case("partial_fit_classes_changed", ("clf",),
+         lambda X, y, Y, k, m: dict(classes=np.arange(11)),
+         "is not the same as on last call to partial_fit", modes=("partial_fit",)),
+    Case("partial_fit_without_classes", ("clf",),
+         lambda X, y, Y, k, m: dict(),
+         "classes must be passed on the first call to partial_fit", modes=("fresh_pf",)),
+    Case("sample_weight_wrong_length", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(sample_weight=np.ones(10)),
+         "sample_weight.shape == (10,), expected (200,)"),
+    Case("sample_weight_2d", ("clf",),
+         lambda X, y, Y, k, m: dict(sample_weight=np.ones((N, 2))),
+         "Sample weights must be 1D array or scalar"),
+    Case("negative_sample_weight", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(sample_weight=np.where(np.arange(N) == 3, -1.0, 1.0)),
+         "Negative values in data passed to `sample_weight`"),
+    Case("nan_sample_weight", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(sample_weight=_with(np.ones((N, 1)), 3, 0,
+                                                        np.nan).ravel()),
+         "Input sample_weight contains NaN"),
+    Case("all_zero_sample_weight", ("clf",),
+         lambda X, y, Y, k, m: dict(sample_weight=np.zeros(N)),
+         "Sample weights must contain at least one non-zero number"),
+    Case("hidden_layer_sizes_changed", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(params={"hidden_layer_sizes": (5, 3)}),
+         "network's shape changed", modes=("warm_fit", "partial_fit")),
+    Case("dtype_changed", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X.astype(np.float32)),
+         "X has dtype float32 but the model was fitted with float64",
+         modes=("warm_fit", "partial_fit")),
+    Case("poisson_negative_y", ("reg",),
+         lambda X, y, Y, k, m: dict(y=Y - 1.0),
+         "loss='poisson' requires non-negative targets y", model={"loss": "poisson"}),
+    Case("partial_fit_with_early_stopping", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(params={"early_stopping": True}),
+         "partial_fit does not support early_stopping=True",
+         modes=("partial_fit", "fresh_pf")),
+    Case("validation_set_too_small", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X[:20], y=_target(k, y, Y)[:20],
+                                    params={"early_stopping": True,
+                                            "validation_fraction": 0.05}),
+         "The validation set is too small", modes=("fresh",)),
+    Case("training_diverges", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X * 1e200),
+         "Solver produced non-finite parameter weights", model={"solver": "sgd", "batch_size": 50}),
+    Case("hidden_layer_sizes_zero", ("clf",),
+         lambda X, y, Y, k, m: dict(params={"hidden_layer_sizes": (4, 0)}),
+         "hidden_layer_sizes must be > 0, got [4, 0]", modes=("fresh", "warm_fit")),
+]
+
+# invalid parameter values: InvalidParameterError naming the parameter and
+# what it accepts
+PARAM_CASES = [
+    ("solver", "foo", ["'solver' parameter", "'lbfgs'", "'sgd'", "'adam'", "Got 'foo'"]),
+    ("activation", "softmax", ["'activation' parameter", "'identity'", "'logistic'",
+                               "'tanh'", "'relu'", "Got 'softmax'"]),
+    ("learning_rate", "fast", ["'learning_rate' parameter", "'constant'", "'invscaling'",
+                               "'adaptive'"]),
+    ("alpha", -1.0, ["'alpha' parameter", "range [0.0, inf)", "Got -1.0"]),
+    ("batch_size", 0, ["'batch_size' parameter", "'auto'", "range [1, inf)"]),
+    ("batch_size", "big", ["'batch_size' parameter", "'auto'"]),
+    ("learning_rate_init", 0.0, ["'learning_rate_init' parameter", "range (0.0, inf)"]),
+    ("max_iter", 0, ["'max_iter' parameter", "range [1, inf)"]),
+    ("momentum", 1.5, ["'momentum' parameter", "range [0.0, 1.0]"]),
+    ("validation_fraction", 1.0, ["'validation_fraction' parameter", "range [0.0, 1.0)"]),
+    ("beta_1", 1.0, ["'beta_1' parameter", "range [0.0, 1.0)"]),
+    ("epsilon", 0.0, ["'epsilon' parameter", "range (0.0, inf)"]),
+    ("n_iter_no_change", 0, ["'n_iter_no_change' parameter", "range [1, inf)"]),
+    ("tol", -1e-3, ["'tol' parameter", "range [0.0, inf)"]),
+    ("hidden_layer_sizes", -2, ["'hidden_layer_sizes' parameter", "array-like",
+                                "range [1, inf)"]),
+    ("shuffle", "yes", ["'shuffle' parameter", "bool"]),
+    ("random_state", "seed", ["'random_state' parameter", "RandomState"]),
+    ("loss", "hinge", ["'loss' parameter", "'squared_error'", "'poisson'"]),
+]
+
+
+def _expand():
+    for case in CASES:
+        for kind in case.kinds:
+            for mode in case.modes:
+                match = case.match.get(mode, case.match.get("fresh")) \
+                    if isinstance(case.match, dict) else case.match
+                if match is None:
+                    continue
+                yield pytest.param(case, kind, mode, match,
+                                   id=f"{case.name}-{kind}-{mode}")
+
+
+def _bad_call(est, case, kind, mode, X, y, Y):
+    bad = case.bad(X, y, Y, kind, mode)
+    if "params" in bad:
+        est.set_params(**bad["params"])
+    Xb = bad.get("X", X)
+    yb = bad.get("y", _target(kind, y, Y))
+    kw = {"sample_weight": bad["sample_weight"]} if "sample_weight" in bad else {}
+    if mode in ("partial_fit", "fresh_pf"):
+        if "classes" in bad:
+            kw["classes"] = bad["classes"]
+        elif mode == "fresh_pf" and kind == "clf" and case.name != \
+                "partial_fit_without_classes":
+            kw["classes"] = np.arange(10)
+        return est.partial_fit(Xb, yb, **kw)
+    return est.fit(Xb, yb, **kw)
+
+
+@pytest.mark.parametrize("case, kind, mode, match", list(_expand()))
+def test_bad_input_raises_and_leaves_model_unchanged(data, case, kind, mode, match):
+    X, y, Y = data
+    fit_mode = "partial_fit" if mode == "fresh_pf" else mode
+    est = make(kind, fit_mode, **case.model)
+    twin = make(kind, fit_mode, **case.model)
+    if mode not in ("fresh", "fresh_pf"):
+        train(est, mode, X, y, Y)
+        train(twin, mode, X, y, Y)
+
+    # the parameters a case changes are part of the call, not of the state
+    params = case.bad(X, y, Y, kind, mode).get("params", {})
+    before_params = est.get_params()
+    probe = copy.deepcopy(est).set_params(**params)
+    state_before = copy.deepcopy(vars(probe))
+    seen_before = observable(est, X)
+
+    with pytest.raises(case.exc) as info:
+        _bad_call(est, case, kind, mode, X, y, Y)
+    assert match in str(info.value), str(info.value)
+
+    # exactly the state before the call (set_params aside)
+    assert_same_state(state_before, copy.deepcopy(vars(est)))
+    seen_after = observable(est, X)
+    assert_same_state(seen_before, seen_after)
+    if mode in ("fresh", "fresh_pf"):
+        assert not hasattr(est, "coefs_")
+        assert not hasattr(est, "n_features_in_")
+        assert not hasattr(est, "classes_")
+
+    # and a good call goes on as if the bad one never happened
+    est.set_params(**before_params)
+    good_call(est, fit_mode, X, y, Y)
+    good_call(twin, fit_mode, X, y, Y)
+    assert_same_state(vars(twin), vars(est), ignore_timing=True)
+
+
+@pytest.mark.parametrize("param, value, fragments", PARAM_CASES,
+                         ids=[f"{p}={v!r}" for p, v, _ in PARAM_CASES])
+@pytest.mark.parametrize("mode", ["fresh", "warm_fit"])
+def test_invalid_parameter_names_parameter_and_allowed_values(data, param, value,
+                                                             fragments, mode):
+    X, y, Y = data
+    kind = "reg" if param == "loss" else "clf"
+    est = make(kind, mode)
+    if mode == "warm_fit":
+        train(est, mode, X, y, Y)
+    est.set_params(**{param: value})
+    state_before = copy.deepcopy(vars(est))
+    with pytest.raises(InvalidParameterError) as info:
+        est.fit(X, _target(kind, y, Y))
+    msg = str(info.value)
+    for fragment in fragments:
+        assert fragment in msg, msg
+    assert isinstance(info.value, ValueError)  # as scikit-learn's, catchable as such
+    assert_same_state(state_before, vars(est))
+
+
+@pytest.mark.parametrize("kind", ["clf", "reg"])
+def test_invalid_parameter_in_first_partial_fit(data, kind):
+    # As in scikit-learn, parameters are validated by the first partial_fit
+    # (later calls skip validation for speed).
+    X, y, Y = data
+    est = make(kind, "partial_fit", alpha=-1.0)
+    kw = {"classes": np.arange(10)} if kind == "clf" else {}
+    with pytest.raises(InvalidParameterError, match="'alpha' parameter"):
+        est.partial_fit(X, _target(kind, y, Y), **kw)
+    assert not hasattr(est, "coefs_")
+    assert not hasattr(est, "classes_")
+
+
+def test_partial_fit_unavailable_for_lbfgs(data):
+    X, y, _ = data
+    est = MLPClassifier(solver="lbfgs")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
+        est.partial_fit(X, y, classes=np.arange(10))
+    assert "only available for stochastic optimizers" in str(info.value.__cause__)
+    assert not hasattr(est, "coefs_")
+
+
+# ---------------------------------------------------------------------------
+# bad input at predict time
+# ---------------------------------------------------------------------------
+
+
+PREDICT_CASES = [
+    ("wrong_n_features", lambda X: X[:, :10],
+     "X has 10 features, but MLPClassifier is expecting 64 features as input"),
+    ("nan", lambda X: _with(X, 0, 0, np.nan), "Input X contains NaN"),
+    ("inf", lambda X: _with(X, 0, 0, np.inf), "Input X contains infinity"),
+    ("one_dimensional", lambda X: X[0], "Expected 2D array, got 1D array"),
+    ("complex", lambda X: X + 0j, "Complex data not supported"),
+    ("strings", lambda X: np.full(X.shape, "a", dtype=object),
+     "could not convert string to float"),
+    ("empty", lambda X: X[:0], "Found array with 0 sample(s)"),
+]
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba",
+                                    "score"])
+@pytest.mark.parametrize("name, make_bad, match", PREDICT_CASES,
+                         ids=[c[0] for c in PREDICT_CASES])
+def test_bad_input_at_predict(data, method, name, make_bad, match):
+    X, y, Y = data
+    est = train(make("clf", "partial_fit"), "partial_fit", X, y, Y)
+    state_before = copy.deepcopy(vars(est))
+    args = (make_bad(X), y) if method == "score" else (make_bad(X),)
+    with pytest.raises(ValueError) as info:
+        getattr(est, method)(*args)
+    assert match in str(info.value), str(info.value)
+    assert_same_state(state_before, vars(est))
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_predict_unfitted(data, method):
+    from sklearn.exceptions import NotFittedError
+
+    X, _, _ = data
+    with pytest.raises(NotFittedError, match="MLPClassifier instance is not fitted yet"):
+        getattr(MLPClassifier(), method)(X)
+    with pytest.raises(NotFittedError, match="MLPRegressor instance is not fitted yet"):
+        MLPRegressor().predict(X)
+
+
+# ---------------------------------------------------------------------------
+# failures during training, with a RandomState instance
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["warm_fit", "partial_fit"])
+def test_failed_training_does_not_advance_a_random_state_instance(data, mode):
+    # The shuffles of a diverging epoch are drawn before it fails; with a
+    # RandomState passed as random_state, those draws must be rewound too.
+    X, y, Y = data
+    est = train(make("clf", mode, random_state=np.random.RandomState(3), solver="sgd",
+                     batch_size=50),
+                mode, X, y, Y)
+    twin = train(make("clf", mode, random_state=np.random.RandomState(3), solver="sgd",
+                     batch_size=50),
+                 mode, X, y, Y)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        good_call(est, mode, X * 1e200, y, Y)
+    good_call(est, mode, X, y, Y)
+    good_call(twin, mode, X, y, Y)
+    assert_same_state(vars(twin), vars(est), ignore_timing=True)
+
+
+def test_failed_early_stopping_fit_keeps_model(data):
+    # early stopping on a warm model with a too small validation set
+    X, y, Y = data
+    est = train(make("clf", "warm_fit"), "warm_fit", X, y, Y)
+    before = copy.deepcopy(vars(est))
+    est.set_params(early_stopping=True, validation_fraction=0.001)
+    with pytest.raises(ValueError, match="validation set is too small"):
+        est.fit(X, y)
+    est.set_params(early_stopping=False, validation_fraction=0.1)
+    assert_same_state(before, vars(est))
+
+
+# ---------------------------------------------------------------------------
+# inputs that are fine
+# ---------------------------------------------------------------------------
+
+
+def test_string_labels(data):
+    X, y, _ = data
+    labels = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
+                       "eight", "nine"])[y]
+    ref = sknn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    est = make("clf", "fresh")
+    ref.fit(X, labels)
+    est.fit(X, labels)
+    assert_array_equal(est.classes_, np.unique(labels))
+    assert_array_equal(est.predict(X), ref.predict(X))
+    assert est.predict(X).dtype == labels.dtype
+    pf = make("clf", "partial_fit")
+    pf.partial_fit(X[:50], labels[:50], classes=np.unique(labels))
+    pf.partial_fit(X, labels)
+    assert set(pf.predict(X)) <= set(labels)
+    # binary string labels
+    est.fit(X, np.where(y < 5, "low", "high"))
+    assert_array_equal(est.classes_, ["high", "low"])
+    assert est.predict_proba(X).shape == (N, 2)
+
+
+@pytest.mark.parametrize("kind", ["clf", "reg"])
+def test_single_sample_is_accepted_as_by_sklearn(data, kind):
+    X, y, Y = data
+    target = _target(kind, y, Y)
+    cls = MLPClassifier if kind == "clf" else MLPRegressor
+    ref_cls = sknn.MLPClassifier if kind == "clf" else sknn.MLPRegressor
+    ref = ref_cls(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X[:1], target[:1])
+    est = cls(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X[:1], target[:1])
+    for a, b in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-10)
+    if kind == "clf":
+        assert_array_equal(est.predict(X[:5]), ref.predict(X[:5]))
+    else:
+        np.testing.assert_allclose(est.predict(X[:5]), ref.predict(X[:5]), rtol=1e-9)
+    # and a single sample to predict
+    assert est.predict(X[:1]).shape[0] == 1
+
+
+def test_single_sample_with_early_stopping_is_a_clear_error(data):
+    X, y, _ = data
+    est = MLPClassifier(early_stopping=True)
+    with pytest.raises(ValueError, match="the resulting train set will be empty"):
+        est.fit(X[:1], y[:1])
+    assert not hasattr(est, "coefs_")
+
+
+def test_integer_and_bool_X_are_converted(data):
+    X, y, _ = data
+    Xi = (X * 16).astype(np.int64)
+    est = make("clf", "fresh").fit(Xi, y)
+    assert est.coefs_[0].dtype == np.float64
+    ref = make("clf", "fresh").fit(Xi.astype(np.float64), y)
+    assert_array_equal(est.predict(Xi), ref.predict(Xi))
+    make("clf", "fresh").fit(X > 0.5, y)
+
+
+def test_column_vector_y_warns_and_is_raveled(data):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y, _ = data
+    with pytest.warns(DataConversionWarning, match="column-vector y was passed"):
+        est = make("clf", "fresh").fit(X, y.reshape(-1, 1))
+    assert est.n_outputs_ == 10
+    ref = make("clf", "fresh").fit(X, y)
+    assert_array_equal(est.coefs_[0], ref.coefs_[0])
+
+
+def test_single_class_is_accepted_as_by_sklearn(data):
+    X, _, _ = data
+    y = np.full(N, "only")
+    ref = sknn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    est = make("clf", "fresh").fit(X, y)
+    assert_array_equal(est.classes_, ref.classes_)
+    assert_array_equal(est.predict(X), ref.predict(X))
+    for a, b in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-10)
+
+
+def test_scalar_and_list_sample_weight(data):
+    X, y, _ = data
+    a = make("clf", "fresh").fit(X, y, sample_weight=2.0)
+    b = make("clf", "fresh").fit(X, y, sample_weight=[2.0] * N)
+    assert_array_equal(a.coefs_[0], b.coefs_[0])

@@ -1,0 +1,931 @@
+"""fastbp's estimators against scikit-learn's: the same model from the same
+``random_state``, and the scikit-learn API around it.
+
+Every parity test trains scikit-learn's reference MLP and fastbp's with the
+same parameters and compares the fitted models; the reference is
+``sklearn.neural_network``, imported as ``sknn``.
+"""
+
+import inspect
+import pickle
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import neural_network as sknn
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+import fastbp
+from fastbp import MLPClassifier, MLPRegressor
+
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+
+PUBLIC_FITTED = {
+    "coefs_", "intercepts_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
+    "best_validation_score_", "t_", "n_iter_", "n_layers_", "n_outputs_",
+    "out_activation_", "n_features_in_",
+}
+
+
+# ---------------------------------------------------------------------------
+# data and helpers
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    """500 digits: enough for several epochs to stay cheap."""
+    X, y = digits
+    return X[:500], y[:500]
+
+
+def regression_targets(X):
+    """Two non-negative real targets (valid for 'poisson' too)."""
+    return np.c_[X[:, :8].sum(axis=1), X[:, 20:36].mean(axis=1) * 3]
+
+
+def fit_both(name, X, y, fit_params=None, **params):
+    """The same model fitted by scikit-learn and by fastbp."""
+    fit_params = fit_params or {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = getattr(sknn, name)(**params).fit(X, y, **fit_params)
+        est = getattr(fastbp, name)(**params).fit(X, y, **fit_params)
+    return ref, est
+
+
+def flat(est):
+    """scikit-learn's ``_pack`` order: all weights, then all biases."""
+    return np.hstack([a.ravel() for a in est.coefs_ + est.intercepts_])
+
+
+def assert_same_model(ref, est, rtol=1e-6, atol=1e-10, curve_rtol=1e-9):
+    """``est`` is ``ref``: weights to ``rtol``, history to ``curve_rtol``."""
+    assert len(est.coefs_) == len(ref.coefs_)
+    for layer, (a, b) in enumerate(zip(ref.coefs_, est.coefs_)):
+        assert b.shape == a.shape
+        assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=f"coefs_[{layer}]")
+    for layer, (a, b) in enumerate(zip(ref.intercepts_, est.intercepts_)):
+        assert b.shape == a.shape
+        assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=f"intercepts_[{layer}]")
+    for attr in ("n_iter_", "t_", "n_layers_", "n_outputs_", "out_activation_",
+                 "n_features_in_"):
+        assert getattr(est, attr) == getattr(ref, attr), attr
+    assert_allclose(est.loss_, ref.loss_, rtol=curve_rtol)
+    if hasattr(ref, "loss_curve_"):
+        assert len(est.loss_curve_) == len(ref.loss_curve_)
+        assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=curve_rtol)
+        if ref.best_loss_ is None:
+            assert est.best_loss_ is None
+        else:
+            assert_allclose(est.best_loss_, ref.best_loss_, rtol=curve_rtol)
+        if ref.validation_scores_ is None:
+            assert est.validation_scores_ is None
+            assert est.best_validation_score_ is None
+        else:
+            assert_allclose(est.validation_scores_, ref.validation_scores_,
+                            rtol=curve_rtol)
+            assert_allclose(est.best_validation_score_, ref.best_validation_score_,
+                            rtol=curve_rtol)
+    if hasattr(ref, "classes_"):
+        assert_array_equal(est.classes_, ref.classes_)
+
+
+def assert_same_predictions(ref, est, X):
+    assert_array_equal(est.predict(X), ref.predict(X))
+    if hasattr(ref, "predict_proba"):
+        assert_allclose(est.predict_proba(X), ref.predict_proba(X), rtol=1e-6, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# API: signature and fitted attributes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_signature_matches_sklearn(name):
+    ours = inspect.signature(getattr(fastbp, name)).parameters
+    ref = inspect.signature(getattr(sknn, name)).parameters
+    # scikit-learn's parameters first, in its order, kinds and defaults ...
+    assert list(ours)[:len(ref)] == list(ref)
+    for p in ref:
+        assert ours[p].kind == ref[p].kind, p
+        assert ours[p].default == ref[p].default, p
+    # ... and any extension keyword-only, so that positional calls agree
+    for p in list(ours)[len(ref):]:
+        assert ours[p].kind == inspect.Parameter.KEYWORD_ONLY, p
+    params = getattr(fastbp, name)().get_params()
+    ref_params = getattr(sknn, name)().get_params()
+    assert {k: params[k] for k in ref_params} == ref_params
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_fitted_attributes_match_sklearn(small, name, solver):
+    X, y = small
+    ref, est = fit_both(name, X[:100], y[:100], hidden_layer_sizes=(5,),
+                        solver=solver, max_iter=2, random_state=0)
+    public = lambda e: {k for k in vars(e) if k.endswith("_") and not k.startswith("_")}
+    expected = PUBLIC_FITTED | ({"classes_"} if name == "MLPClassifier" else set())
+    if solver == "lbfgs":
+        stochastic_only = {"best_loss_", "loss_curve_", "validation_scores_",
+                           "best_validation_score_"}
+        expected -= stochastic_only
+        # code that tells the solvers apart by these must keep working
+        assert not (public(est) & stochastic_only)
+    assert public(ref) == expected
+    assert expected <= public(est)
+    assert isinstance(est.n_iter_, int)
+    assert isinstance(est.t_, int)
+    unfitted = getattr(fastbp, name)()
+    assert not (public(unfitted) & expected)
+
+
+# ---------------------------------------------------------------------------
+# parity with scikit-learn: stochastic solvers
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_one_epoch_parity(digits, solver, activation):
+    X, y = digits
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(30, 20),
+                        activation=activation, solver=solver, max_iter=1,
+                        learning_rate_init=0.01, random_state=0)
+    assert est.n_iter_ == 1
+    assert_same_model(ref, est)
+    assert_same_predictions(ref, est, X[:200])
+
+
+@pytest.mark.parametrize("params", [
+    dict(nesterovs_momentum=False),
+    dict(momentum=0.0),
+    dict(learning_rate="invscaling", learning_rate_init=0.5, power_t=0.4),
+    dict(learning_rate="adaptive", learning_rate_init=0.2, n_iter_no_change=2,
+         tol=0.05, max_iter=40),
+    dict(n_iter_no_change=np.inf, tol=10.0, max_iter=4),
+    dict(n_iter_no_change=1, tol=10.0, max_iter=10),
+], ids=["no-nesterov", "no-momentum", "invscaling", "adaptive", "infinite-patience",
+        "stops-early"])
+def test_sgd_schedules_parity(small, params):
+    X, y = small
+    params = {"max_iter": 6, **params}
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,), solver="sgd",
+                        random_state=0, **params)
+    assert_same_model(ref, est)
+    assert_allclose(est._optimizer.learning_rate, ref._optimizer.learning_rate,
+                    rtol=1e-12)
+    if params.get("n_iter_no_change") == 1:
+        assert est.n_iter_ == 3  # after the first, no epoch improves by tol=10
+    if params.get("n_iter_no_change") == np.inf:
+        assert est.n_iter_ == params["max_iter"]
+    if params.get("learning_rate") == "adaptive":
+        # The schedule must actually have divided the step size, and stopped
+        # early, for this test to cover it.
+        assert ref._optimizer.learning_rate < params["learning_rate_init"]
+        assert ref.n_iter_ < params["max_iter"]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_adam_hyperparameters_parity(small, solver):
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(15,), solver=solver,
+                        beta_1=0.8, beta_2=0.99, epsilon=1e-6, alpha=0.01,
+                        learning_rate_init=0.003, max_iter=4, random_state=3)
+    assert_same_model(ref, est)
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_sample_weight_parity(small, name, solver):
+    X, y = small
+    if name == "MLPRegressor":
+        y = regression_targets(X)
+    sw = np.random.RandomState(0).uniform(0.1, 3.0, len(X))
+    sw[::7] = 0.0
+    ref, est = fit_both(name, X, y, fit_params={"sample_weight": sw},
+                        hidden_layer_sizes=(20,), solver=solver, max_iter=3,
+                        learning_rate_init=0.01, random_state=0)
+    assert_same_model(ref, est)
+
+
+def test_sample_weight_changes_the_model(small):
+    # Guards the parity test above: weights must matter at all.
+    X, y = small
+    sw = np.random.RandomState(0).uniform(0.1, 3.0, len(X))
+    kw = dict(hidden_layer_sizes=(10,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = MLPClassifier(**kw).fit(X, y)
+        b = MLPClassifier(**kw).fit(X, y, sample_weight=sw)
+        a0 = MLPClassifier(alpha=0.0, **kw).fit(X, y)
+        c0 = MLPClassifier(alpha=0.0, **kw).fit(X, y, sample_weight=np.full(len(X), 2.5))
+    assert not np.allclose(flat(a), flat(b))
+    # Without the L2 term (divided by the weight sum), uniform weights are no
+    # weights: the same mean loss and gradient.
+    assert_allclose(flat(c0), flat(a0), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressor_parity(small, loss, solver, n_outputs):
+    X, _ = small
+    y = regression_targets(X)
+    y = y[:, 0] if n_outputs == 1 else y
+    ref, est = fit_both("MLPRegressor", X, y, loss=loss, hidden_layer_sizes=(20, 10),
+                        activation="tanh", solver=solver, max_iter=4,
+                        learning_rate_init=0.01, random_state=0)
+    assert est.out_activation_ == ("exp" if loss == "poisson" else "identity")
+    assert_same_model(ref, est)
+    pred = est.predict(X[:50])
+    assert pred.shape == ((50,) if n_outputs == 1 else (50, n_outputs))
+    assert_allclose(pred, ref.predict(X[:50]), rtol=1e-6, atol=1e-9)
+    assert_allclose(est.score(X, y), ref.score(X, y), rtol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_binary_parity(small, solver):
+    X, y = small
+    y = np.where(y % 2 == 0, "even", "odd")
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,), solver=solver,
+                        max_iter=4, random_state=0)
+    assert est.out_activation_ == "logistic"
+    assert est.n_outputs_ == 1
+    assert_same_model(ref, est)
+    assert_same_predictions(ref, est, X)
+    assert est.predict_proba(X).shape == (len(X), 2)
+    assert_allclose(est.predict_log_proba(X), np.log(est.predict_proba(X)))
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_multilabel_parity(small, solver):
+    X, y = small
+    Y = np.c_[y % 2, y > 4, y == 3].astype(int)
+    ref, est = fit_both("MLPClassifier", X, Y, hidden_layer_sizes=(20,), solver=solver,
+                        max_iter=4, random_state=0)
+    assert est.out_activation_ == "logistic"
+    assert est.n_outputs_ == 3
+    assert_same_model(ref, est)
+    assert_same_predictions(ref, est, X)
+    assert est.predict(X).shape == (len(X), 3)
+
+
+def test_multiclass_uses_softmax(small):
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(5,), max_iter=1,
+                        random_state=0)
+    assert est.out_activation_ == "softmax"
+    assert_allclose(est.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic"])
+@pytest.mark.parametrize("hidden_layer_sizes", [(), 7, np.array([6, 5]), [4, 4, 4]],
+                         ids=["none", "int", "array", "deep"])
+def test_hidden_layer_sizes_forms_parity(small, hidden_layer_sizes, activation):
+    # 'logistic' changes scikit-learn's Glorot bound of every layer, the
+    # output layer included, even without hidden layers.
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=hidden_layer_sizes,
+                        activation=activation, max_iter=2, random_state=0)
+    assert_same_model(ref, est)
+
+
+@pytest.mark.parametrize("batch_size", [77, 1000])
+def test_batch_size_not_dividing_n(small, batch_size):
+    X, y = small
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,),
+                            batch_size=batch_size, max_iter=3, random_state=0)
+    clipped = [w for w in caught if "It is going to be clipped" in str(w.message)]
+    # scikit-learn warns once, fastbp once, when batch_size > n_samples
+    assert len(clipped) == (2 if batch_size > len(X) else 0)
+    assert_same_model(ref, est)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_shuffle_false_parity(small, solver):
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,), solver=solver,
+                        shuffle=False, batch_size=64, max_iter=3, random_state=0)
+    assert_same_model(ref, est)
+    # shuffling changes the model: the option is not ignored
+    _, shuffled = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,),
+                           solver=solver, batch_size=64, max_iter=3, random_state=0)
+    assert not np.allclose(flat(shuffled), flat(est))
+
+
+def test_random_state_instance_and_reproducibility(small):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(10,), max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = sknn.MLPClassifier(random_state=np.random.RandomState(5), **kw).fit(X, y)
+        est = MLPClassifier(random_state=np.random.RandomState(5), **kw).fit(X, y)
+    assert_same_model(ref, est)
+    _, again = fit_both("MLPClassifier", X, y, random_state=5, **kw)
+    assert_array_equal(flat(again), flat(est))
+    _, other = fit_both("MLPClassifier", X, y, random_state=6, **kw)
+    assert not np.allclose(flat(other), flat(est))
+
+
+# ---------------------------------------------------------------------------
+# partial_fit and warm_start
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_parity(small, solver):
+    X, y = small
+    classes = np.unique(y)
+    ref = sknn.MLPClassifier(hidden_layer_sizes=(20,), solver=solver, random_state=0,
+                             learning_rate_init=0.01)
+    est = MLPClassifier(hidden_layer_sizes=(20,), solver=solver, random_state=0,
+                        learning_rate_init=0.01)
+    # the first chunk lacks some classes: classes= must fix the output layer
+    chunks = [y < 6, slice(100, 250), slice(250, 400), slice(400, 500)]
+    for i, rows in enumerate(chunks):
+        kw = {"classes": classes} if i == 0 else {}
+        ref.partial_fit(X[rows], y[rows], **kw)
+        est.partial_fit(X[rows], y[rows], **kw)
+        assert est.n_iter_ == 1
+        assert_same_model(ref, est)
+    assert est.t_ == (y < 6).sum() + 400
+    assert len(est.loss_curve_) == 4
+    assert_same_predictions(ref, est, X)
+
+
+def test_partial_fit_after_fit_parity(small):
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,), max_iter=2,
+                        random_state=0)
+    for _ in range(2):
+        ref.partial_fit(X[:300], y[:300])
+        est.partial_fit(X[:300], y[:300])
+    assert_same_model(ref, est)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_regressor_partial_fit_parity(small, solver):
+    X, _ = small
+    Y = regression_targets(X)
+    ref = sknn.MLPRegressor(hidden_layer_sizes=(20,), solver=solver, random_state=0,
+                            learning_rate_init=0.01)
+    est = MLPRegressor(hidden_layer_sizes=(20,), solver=solver, random_state=0,
+                       learning_rate_init=0.01)
+    for rows in (slice(0, 200), slice(200, 500), slice(0, 500)):
+        ref.partial_fit(X[rows], Y[rows])
+        est.partial_fit(X[rows], Y[rows])
+    assert_same_model(ref, est)
+
+
+def test_multilabel_partial_fit_parity(small):
+    X, y = small
+    Y = np.c_[y % 2, y > 4, y == 3].astype(int)
+    ref = sknn.MLPClassifier(hidden_layer_sizes=(20,), random_state=0)
+    est = MLPClassifier(hidden_layer_sizes=(20,), random_state=0)
+    for i in range(3):
+        kw = {"classes": [0, 1, 2]} if i == 0 else {}
+        ref.partial_fit(X, Y, **kw)
+        est.partial_fit(X, Y, **kw)
+    assert_same_model(ref, est)
+
+
+def test_partial_fit_sample_weight_parity(small):
+    X, y = small
+    sw = np.random.RandomState(1).uniform(0, 2, len(X))
+    ref = sknn.MLPClassifier(hidden_layer_sizes=(20,), random_state=0)
+    est = MLPClassifier(hidden_layer_sizes=(20,), random_state=0)
+    for i in range(3):
+        kw = {"classes": np.arange(10)} if i == 0 else {}
+        ref.partial_fit(X, y, sample_weight=sw, **kw)
+        est.partial_fit(X, y, sample_weight=sw, **kw)
+    assert_same_model(ref, est)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_warm_start_parity(small, solver):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(20,), solver=solver, warm_start=True, max_iter=3,
+              random_state=0)
+    ref, est = sknn.MLPClassifier(**kw), MLPClassifier(**kw)
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ref.fit(X, y)
+            est.fit(X, y)
+        rtol = 1e-5 if solver == "lbfgs" else 1e-6
+        assert_same_model(ref, est, rtol=rtol, atol=1e-8, curve_rtol=1e-7)
+    if solver != "lbfgs":
+        assert est.t_ == 9 * len(X)
+        assert len(est.loss_curve_) == 9
+
+
+def test_warm_start_false_restarts(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0)
+        first = flat(est.fit(X, y)).copy()
+        second = flat(est.fit(X, y))
+    assert_array_equal(first, second)
+    assert len(est.loss_curve_) == 2
+
+
+# ---------------------------------------------------------------------------
+# L-BFGS
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_lbfgs_parity(small, activation):
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X, y, hidden_layer_sizes=(20,),
+                        activation=activation, solver="lbfgs", max_iter=8,
+                        random_state=0)
+    assert est.n_iter_ == ref.n_iter_
+    assert est.t_ == 0
+    # the flat vector L-BFGS sees is scikit-learn's _pack order
+    assert_allclose(flat(est), flat(ref), rtol=1e-5, atol=1e-7)
+    assert_allclose(est.loss_, ref.loss_, rtol=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_lbfgs_regressor_parity(small, loss):
+    X, _ = small
+    Y = regression_targets(X)
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(X))
+    ref, est = fit_both("MLPRegressor", X, Y, fit_params={"sample_weight": sw},
+                        loss=loss, hidden_layer_sizes=(10, 5), solver="lbfgs",
+                        max_iter=6, random_state=0)
+    assert_allclose(flat(est), flat(ref), rtol=1e-5, atol=1e-7)
+    assert_allclose(est.loss_, ref.loss_, rtol=1e-7)
+
+
+def test_lbfgs_float32_stays_float32(small):
+    X, y = small
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(20,), solver="lbfgs", max_iter=20,
+                            random_state=0).fit(X32, y)
+        ref = MLPClassifier(hidden_layer_sizes=(20,), solver="lbfgs", max_iter=20,
+                            random_state=0).fit(X, y)
+    for a in est.coefs_ + est.intercepts_:
+        assert a.dtype == np.float32
+    assert est.predict_proba(X32).dtype == np.float32
+    # a float32 model still learns what the float64 one does
+    assert_allclose(est.loss_, ref.loss_, rtol=1e-3)
+    assert est.score(X32, y) > 0.9
+
+
+# ---------------------------------------------------------------------------
+# early stopping
+# ---------------------------------------------------------------------------
+
+
+def replicate_validation_rows(est, X, y):
+    """The validation rows of ``est``'s fit: scikit-learn draws the initial
+    weights (layer by layer, coefs then intercepts), then splits."""
+    rs = np.random.RandomState(est.random_state)
+    units = [X.shape[1], *est.hidden_layer_sizes, est.n_outputs_]
+    factor = 2.0 if est.activation == "logistic" else 6.0
+    for fan_in, fan_out in zip(units[:-1], units[1:]):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        rs.uniform(-bound, bound, (fan_in, fan_out))
+        rs.uniform(-bound, bound, fan_out)
+    _, val_rows = train_test_split(np.arange(len(X)), random_state=rs,
+                                   test_size=est.validation_fraction, stratify=y)
+    return val_rows
+
+
+@pytest.mark.parametrize("with_sw", [False, True])
+def test_early_stopping_binary_parity(small, with_sw):
+    X, y = small
+    y = np.where(y < 5, 10, -3)  # binary, unbalanced split boundary
+    fit_params = {"sample_weight": np.random.RandomState(0).uniform(0.2, 2, len(X))} \
+        if with_sw else {}
+    ref, est = fit_both("MLPClassifier", X, y, fit_params=fit_params,
+                        hidden_layer_sizes=(20,), early_stopping=True,
+                        validation_fraction=0.2, n_iter_no_change=3, max_iter=40,
+                        random_state=0)
+    assert est.best_loss_ is None
+    assert len(est.validation_scores_) == est.n_iter_
+    assert_same_model(ref, est, rtol=1e-6, atol=1e-9)
+    assert_same_predictions(ref, est, X)
+
+
+def test_early_stopping_regressor_parity(small):
+    X, _ = small
+    Y = regression_targets(X)
+    ref, est = fit_both("MLPRegressor", X, Y, hidden_layer_sizes=(20,),
+                        early_stopping=True, n_iter_no_change=2, max_iter=30,
+                        learning_rate_init=0.01, random_state=0)
+    assert_same_model(ref, est, rtol=1e-6, atol=1e-9, curve_rtol=1e-7)
+
+
+def test_early_stopping_warm_start_parity(small):
+    X, y = small
+    y = y % 2
+    kw = dict(hidden_layer_sizes=(20,), early_stopping=True, warm_start=True,
+              max_iter=8, random_state=0)
+    ref, est = sknn.MLPClassifier(**kw), MLPClassifier(**kw)
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ref.fit(X, y)
+            est.fit(X, y)
+        assert_same_model(ref, est, rtol=1e-6, atol=1e-9)
+
+
+def test_early_stopping_multiclass_split_is_stratified(digits):
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True,
+                        validation_fraction=0.2, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    val_rows = replicate_validation_rows(est, X, y)
+    # the replicated split is the one fastbp used: the restored model scores
+    # best_validation_score_ on it
+    assert est.score(X[val_rows], y[val_rows]) == pytest.approx(
+        est.best_validation_score_, abs=1e-12)
+    counts_all = np.bincount(y, minlength=10)
+    counts_val = np.bincount(y[val_rows], minlength=10)
+    assert counts_val.sum() == int(np.ceil(0.2 * len(y)))
+    assert np.all(np.abs(counts_val - 0.2 * counts_all) <= 1.0), counts_val
+    # a plain random split (scikit-learn's for multiclass) is far less even
+    rs_rows = replicate_validation_rows(est, X, None)
+    assert np.abs(np.bincount(y[rs_rows], minlength=10) - 0.2 * counts_all).max() > 1
+
+
+def test_early_stopping_restores_best_weights(small):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=0.8,
+              early_stopping=True, validation_fraction=0.2, n_iter_no_change=4,
+              max_iter=40, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(**kw).fit(X, y)
+    scores = np.asarray(est.validation_scores_)
+    best = int(np.argmax(scores))
+    # the set-up must make the last epoch worse than the best one
+    assert best < len(scores) - 1
+    assert scores[-1] < scores[best]
+    assert est.best_validation_score_ == scores[best]
+    # the returned model is the best epoch's: it scores best_validation_score_
+    val_rows = replicate_validation_rows(est, X, y)
+    assert est.score(X[val_rows], y[val_rows]) == est.best_validation_score_
+    # ... and is exactly the model trained for best + 1 epochs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        short = MLPClassifier(**{**kw, "max_iter": best + 1}).fit(X, y)
+    assert short.n_iter_ == best + 1
+    assert_array_equal(flat(short), flat(est))
+    # the training loss history still covers every epoch run
+    assert len(est.loss_curve_) == est.n_iter_ == len(scores)
+
+
+def test_early_stopping_sparse_matches_sklearn(small):
+    X, y = small
+    ref, est = fit_both("MLPClassifier", sp.csr_matrix(X), y % 2,
+                        hidden_layer_sizes=(10,), early_stopping=True,
+                        n_iter_no_change=2, max_iter=15, random_state=0)
+    assert_same_model(ref, est, rtol=1e-6, atol=1e-9)
+
+
+def test_early_stopping_tiny_multiclass_matches_sklearn(small):
+    # Too few rows to stratify 10 classes: fastbp falls back to
+    # scikit-learn's plain split (where a stratified split would raise).
+    X, y = small
+    ref, est = fit_both("MLPClassifier", X[:60], y[:60], hidden_layer_sizes=(10,),
+                        early_stopping=True, max_iter=5, random_state=0)
+    assert_same_model(ref, est)
+
+
+def test_early_stopping_multilabel_parity(small):
+    X, y = small
+    Y = np.c_[y % 2, y > 4].astype(int)
+    ref, est = fit_both("MLPClassifier", X, Y, hidden_layer_sizes=(20,),
+                        early_stopping=True, n_iter_no_change=2, max_iter=20,
+                        random_state=0)
+    assert_same_model(ref, est, rtol=1e-6, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# a full default fit
+# ---------------------------------------------------------------------------
+
+
+def test_default_fit_accuracy_matches_sklearn(digits):
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    ref, est = fit_both("MLPClassifier", X_train, y_train, random_state=0)
+    acc_ref = ref.score(X_test, y_test)
+    acc = est.score(X_test, y_test)
+    assert acc > 0.9
+    assert abs(acc - acc_ref) <= 0.01, (acc, acc_ref)
+    assert est.n_iter_ == ref.n_iter_
+
+
+# ---------------------------------------------------------------------------
+# dtypes, containers and sparse input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_float32_end_to_end(small, solver):
+    X, y = small
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(20,), solver=solver, max_iter=5,
+                            random_state=0).fit(X32, y)
+        reg = MLPRegressor(hidden_layer_sizes=(20,), solver=solver, max_iter=5,
+                           random_state=0).fit(X32, regression_targets(X32))
+        clf64 = MLPClassifier(hidden_layer_sizes=(20,), solver=solver, max_iter=5,
+                              random_state=0).fit(X, y)
+    for est in (clf, reg):
+        assert all(a.dtype == np.float32 for a in est.coefs_ + est.intercepts_)
+    assert clf.predict_proba(X32).dtype == np.float32
+    assert clf.predict_proba(X).dtype == np.float32
+    assert clf.predict_log_proba(X32).dtype == np.float32
+    assert reg.predict(X32).dtype == np.float32
+    assert all(a.dtype == np.float64 for a in clf64.coefs_ + clf64.intercepts_)
+    assert clf64.predict_proba(X).dtype == np.float64
+    # float32 follows the float64 model closely over a few epochs
+    assert_allclose(flat(clf), flat(clf64), rtol=1e-2, atol=1e-3)
+
+
+def test_float32_partial_fit(small):
+    X, y = small
+    X32 = X.astype(np.float32)
+    est = MLPClassifier(hidden_layer_sizes=(10,), random_state=0)
+    for _ in range(2):
+        est.partial_fit(X32, y, classes=np.arange(10))
+    assert est.coefs_[0].dtype == np.float32
+    assert est._optimizer.state_1.dtype == np.float32
+
+
+def test_pandas_input(small):
+    pd = pytest.importorskip("pandas")
+    X, y = small
+    cols = [f"pixel_{i}" for i in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=cols)
+    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(df, pd.Series(y))
+        plain = clone(est).fit(X, y)
+    assert_array_equal(est.feature_names_in_, np.array(cols, dtype=object))
+    assert est.n_features_in_ == 64
+    assert not hasattr(plain, "feature_names_in_")
+    assert_array_equal(flat(est), flat(plain))
+    assert_array_equal(est.predict(df), plain.predict(X))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict(X)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(df[cols[::-1]])
+    # string labels in a pandas Series
+    lab = pd.Series(np.array(["zero", "one", "two"])[y % 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(df, lab)
+    assert set(est.predict(df)) <= {"zero", "one", "two"}
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_sparse_matches_dense(small, fmt, solver):
+    X, y = small
+    Xs = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
+    kw = dict(hidden_layer_sizes=(20,), solver=solver, max_iter=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPClassifier(**kw).fit(X, y)
+        sparse = MLPClassifier(**kw).fit(Xs, y)
+    assert_allclose(flat(sparse), flat(dense), rtol=0, atol=1e-10)
+    assert_allclose(sparse.loss_, dense.loss_, rtol=1e-12)
+    assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), rtol=0, atol=1e-10)
+    assert_allclose(dense.predict_proba(Xs), dense.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_sparse_regressor_and_partial_fit(small):
+    X, _ = small
+    Y = regression_targets(X)
+    Xs = sp.csr_matrix(X)
+    sw = np.random.RandomState(0).uniform(0.5, 1.5, len(X))
+    a = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    b = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(3):
+        a.partial_fit(X, Y, sample_weight=sw)
+        b.partial_fit(Xs, Y, sample_weight=sw)
+    assert_allclose(flat(b), flat(a), rtol=0, atol=1e-10)
+    ref = sknn.MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(3):
+        ref.partial_fit(Xs, Y, sample_weight=sw)
+    assert_same_model(ref, b)
+
+
+def test_non_contiguous_input(small):
+    X, y = small
+    Xf = np.asfortranarray(X)
+    Xstrided = np.repeat(X, 2, axis=1)[:, ::2]
+    kw = dict(hidden_layer_sizes=(10,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = MLPClassifier(**kw).fit(X, y)
+        b = MLPClassifier(**kw).fit(Xf, y)
+        c = MLPClassifier(**kw).fit(Xstrided, y)
+    assert_array_equal(flat(a), flat(b))
+    assert_array_equal(flat(a), flat(c))
+    assert_array_equal(a.predict_proba(Xf), a.predict_proba(X))
+
+
+# ---------------------------------------------------------------------------
+# pickling, meta-estimators, threads
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_pickle_round_trip(small, solver):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(10,), solver=solver, max_iter=3,
+                            random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(est))
+    assert_array_equal(restored.predict(X), est.predict(X))
+    assert_array_equal(restored.predict_proba(X), est.predict_proba(X))
+    assert restored.get_params() == est.get_params()
+    if solver == "adam":
+        # the optimizer state survives: training goes on identically
+        est.partial_fit(X, y)
+        restored.partial_fit(X, y)
+        assert_array_equal(flat(restored), flat(est))
+
+
+def test_pickle_regressor(small):
+    X, _ = small
+    Y = regression_targets(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(10,), max_iter=3, random_state=0).fit(X, Y)
+    restored = pickle.loads(pickle.dumps(est))
+    assert_array_equal(restored.predict(X), est.predict(X))
+
+
+def _grid(n_jobs):
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("mlp", MLPClassifier(max_iter=20, learning_rate_init=0.01,
+                                           random_state=0))])
+    grid = {"mlp__hidden_layer_sizes": [(8,), (16,)], "mlp__alpha": [1e-4, 1e-1]}
+    return GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs)
+
+
+def test_pipeline_grid_search(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = _grid(n_jobs=1).fit(X, y)
+    assert set(search.best_params_) == {"mlp__hidden_layer_sizes", "mlp__alpha"}
+    assert search.best_score_ > 0.7
+    assert search.score(X, y) > 0.8
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_grid_search_threading_backend_matches_serial(small):
+    from joblib import parallel_config
+
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = _grid(n_jobs=1).fit(X, y)
+        with parallel_config(backend="threading"):
+            threaded = _grid(n_jobs=2).fit(X, y)
+    assert_array_equal(threaded.cv_results_["mean_test_score"],
+                       serial.cv_results_["mean_test_score"])
+    assert_array_equal(threaded.cv_results_["split0_test_score"],
+                       serial.cv_results_["split0_test_score"])
+    assert threaded.best_params_ == serial.best_params_
+    mlp_s = serial.best_estimator_.named_steps["mlp"]
+    mlp_t = threaded.best_estimator_.named_steps["mlp"]
+    assert_array_equal(flat(mlp_t), flat(mlp_s))
+
+
+def test_concurrent_fits_in_threads(small):
+    X, y = small
+    params = [dict(hidden_layer_sizes=(h,), solver=s, max_iter=4, random_state=i)
+              for i, (h, s) in enumerate([(10, "adam"), (20, "sgd"), (15, "lbfgs"),
+                                          (12, "adam")])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = [flat(MLPClassifier(**p).fit(X, y)) for p in params]
+        results = [None] * len(params)
+
+        def work(i):
+            results[i] = flat(MLPClassifier(**params[i]).fit(X, y))
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(params))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for a, b in zip(serial, results):
+        assert_array_equal(b, a)
+
+
+# ---------------------------------------------------------------------------
+# verbose and warnings
+# ---------------------------------------------------------------------------
+
+
+def test_verbose_prints_iterations(small, capsys):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = sknn.MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0,
+                                 verbose=True).fit(X, y)
+        expected = capsys.readouterr().out
+        MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0,
+                      verbose=True).fit(X, y)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("Iteration 1, loss = ")
+    assert [l for l in lines if l.startswith("Iteration")] == [
+        f"Iteration {i}, loss = {ref.loss_curve_[i - 1]:.8f}" for i in (1, 2, 3)]
+    assert out == expected
+
+
+def test_verbose_early_stopping_messages(small, capsys):
+    X, y = small
+    MLPClassifier(hidden_layer_sizes=(10,), max_iter=50, random_state=0, verbose=True,
+                  early_stopping=True, n_iter_no_change=1, tol=0.5).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Validation score: " in out
+    assert "Validation score did not improve more than tol=0.500000 for 1 " \
+           "consecutive epochs. Stopping." in out
+
+
+def test_silent_by_default(small, capsys):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(X, y)
+        MLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=2,
+                      random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_convergence_warning_at_max_iter(small, solver):
+    X, y = small
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        MLPClassifier(hidden_layer_sizes=(10,), solver=solver, max_iter=3,
+                      random_state=0).fit(X, y)
+
+
+def test_convergence_warning_lbfgs(small):
+    X, y = small
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        MLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=2,
+                      random_state=0).fit(X, y)
+
+
+def test_no_convergence_warning_when_converged(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=500, tol=0.5,
+                            n_iter_no_change=1, random_state=0).fit(X, y)
+    assert est.n_iter_ < 500
+
+
+def test_partial_fit_emits_no_convergence_warning(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MLPClassifier(hidden_layer_sizes=(10,), max_iter=1).partial_fit(
+            X, y, classes=np.arange(10))
+
+
+def test_lbfgs_has_no_partial_fit():
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
+    assert hasattr(MLPRegressor(solver="adam"), "partial_fit")
