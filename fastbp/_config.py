@@ -29,3 +29,9 @@ JIT_OPTIONS = {
 def kernel(func):
     """Compile ``func`` lazily, in nopython mode, with fastbp's shared settings."""
     return numba.njit(**JIT_OPTIONS)(func)
+
+
+def inline_kernel(func):
+    """Compile a helper that Numba inlines into each caller's IR, so that a
+    constant argument at the call site (an activation code) is folded there."""
+    return numba.njit(inline="always", **JIT_OPTIONS)(func)

@@ -11,7 +11,10 @@ any future backend, reuse these two functions.
 
 import math
 
-from .._config import kernel
+import numpy as np
+
+from .._config import inline_kernel, kernel
+from .dtypes import like
 from .codes import (
     ELU,
     GELU,
@@ -36,40 +39,43 @@ _INV_SQRT_2PI = 0.39894228040143267794
 @kernel
 def sigmoid(z):
     """Logistic sigmoid ``1 / (1 + exp(-z))``."""
-    return 1 / (1 + math.exp(-z))
+    one = like(1, z)
+    return one / (one + np.exp(-z))
 
 
 @kernel
 def softplus(z):
     """``log(1 + exp(z))`` without overflow."""
     if z > 0:
-        return z + math.log1p(math.exp(-z))
-    return math.log1p(math.exp(z))
+        return z + np.log1p(np.exp(-z))
+    return np.log1p(np.exp(z))
 
 
 @kernel
 def activate(z, code):
-    """Activation ``f(z)`` for one scalar ``z``."""
+    """Activation ``f(z)`` for one scalar ``z`` (computed in ``z``'s type)."""
+    zero = like(0, z)
     if code == RELU:
-        return z if z > 0 else z * 0
+        return z if z > zero else zero
     if code == TANH:
-        return math.tanh(z)
+        return np.tanh(z)
     if code == LOGISTIC:
         return sigmoid(z)
     if code == LEAKY_RELU:
-        return z if z > 0 else z * LEAKY_SLOPE
+        return z if z > zero else z * like(LEAKY_SLOPE, z)
     if code == ELU:
-        return z if z > 0 else math.expm1(z)
+        return z if z > zero else np.expm1(z)
     if code == SELU:
-        return SELU_SCALE * z if z > 0 else SELU_SCALE * SELU_ALPHA * math.expm1(z)
+        scale = like(SELU_SCALE, z)
+        return scale * z if z > zero else scale * like(SELU_ALPHA, z) * np.expm1(z)
     if code == SOFTPLUS:
         return softplus(z)
     if code == SWISH:
         return z * sigmoid(z)
     if code == MISH:
-        return z * math.tanh(softplus(z))
+        return z * np.tanh(softplus(z))
     if code == GELU:
-        return 0.5 * z * (1 + math.erf(z * _INV_SQRT2))
+        return like(0.5, z) * z * (like(1, z) + like(math.erf(z * _INV_SQRT2), z))
     return z
 
 
@@ -80,31 +86,43 @@ def derivative(z, a, code):
     Codes outside ``NEEDS_PREACTIVATION`` read only ``a``, so ``z`` may be
     any value for them (the forward pass may have overwritten it).
     """
-    one = a * 0 + 1
+    one = like(1, a)
+    zero = like(0, a)
     if code == RELU:
-        return one if a > 0 else a * 0
+        return one if a > zero else zero
     if code == TANH:
-        return 1 - a * a
+        return one - a * a
     if code == LOGISTIC:
-        return a * (1 - a)
+        return a * (one - a)
     if code == LEAKY_RELU:
-        return one if a > 0 else one * LEAKY_SLOPE
+        return one if a > zero else like(LEAKY_SLOPE, a)
     if code == ELU:
-        return one if a > 0 else a + 1
+        return one if a > zero else a + one
     if code == SELU:
-        return one * SELU_SCALE if a > 0 else a + SELU_SCALE * SELU_ALPHA
+        return like(SELU_SCALE, a) if a > zero else a + like(SELU_SCALE * SELU_ALPHA, a)
     if code == SOFTPLUS:
         # sigmoid(z) = 1 - exp(-softplus(z))
-        return -math.expm1(-a)
+        return -np.expm1(-a)
     if code == SWISH:
         s = sigmoid(z)
-        return s * (1 + z * (1 - s))
+        return s * (one + z * (one - s))
     if code == MISH:
-        t = math.tanh(softplus(z))
-        return t + z * sigmoid(z) * (1 - t * t)
+        t = np.tanh(softplus(z))
+        return t + z * sigmoid(z) * (one - t * t)
     if code == GELU:
-        return 0.5 * (1 + math.erf(z * _INV_SQRT2)) + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+        cdf = like(0.5, z) * (one + like(math.erf(z * _INV_SQRT2), z))
+        return cdf + z * like(_INV_SQRT_2PI, z) * np.exp(like(-0.5, z) * z * z)
     return one
+
+
+@inline_kernel
+def _bias_activation_loop(h, bias, code, z, a):
+    n, m = h.shape
+    for i in range(n):
+        for j in range(m):
+            zz = h[i, j] + bias[j]
+            z[i, j] = zz
+            a[i, j] = activate(zz, code)
 
 
 @kernel
@@ -124,12 +142,32 @@ def bias_activation(h, bias, code, z, a):
     z, a : ndarray of shape (n_samples, n_units)
         Receive the biased pre-activation and the activation.
     """
-    n, m = h.shape
-    for i in range(n):
-        for j in range(m):
-            zz = h[i, j] + bias[j]
-            z[i, j] = zz
-            a[i, j] = activate(zz, code)
+    # One loop per common activation, each calling ``activate`` with a
+    # constant code: LLVM then folds the dispatch away and vectorises the
+    # loop, which it does not do when the code varies inside it.
+    if code == RELU:
+        _bias_activation_loop(h, bias, RELU, z, a)
+    elif code == TANH:
+        _bias_activation_loop(h, bias, TANH, z, a)
+    elif code == LOGISTIC:
+        _bias_activation_loop(h, bias, LOGISTIC, z, a)
+    elif code == IDENTITY:
+        _bias_activation_loop(h, bias, IDENTITY, z, a)
+    else:
+        _bias_activation_loop(h, bias, code, z, a)
+
+
+@inline_kernel
+def _activation_backward_loop(delta, mask, has_mask, z, a, code, out):
+    n, m = delta.shape
+    if has_mask:
+        for i in range(n):
+            for j in range(m):
+                out[i, j] = delta[i, j] * mask[i, j] * derivative(z[i, j], a[i, j], code)
+    else:
+        for i in range(n):
+            for j in range(m):
+                out[i, j] = delta[i, j] * derivative(z[i, j], a[i, j], code)
 
 
 @kernel
@@ -151,11 +189,15 @@ def activation_backward(delta, mask, has_mask, z, a, code, out):
     out : ndarray of shape (n_samples, n_units)
         Receives the gradient with respect to ``z``; may alias ``z``/``a``.
     """
-    n, m = delta.shape
-    for i in range(n):
-        for j in range(m):
-            d = delta[i, j] * mask[i, j] if has_mask else delta[i, j]
-            out[i, j] = d if code == IDENTITY else d * derivative(z[i, j], a[i, j], code)
+    # As in bias_activation: constant codes let LLVM vectorise each loop.
+    if code == RELU:
+        _activation_backward_loop(delta, mask, has_mask, z, a, RELU, out)
+    elif code == TANH:
+        _activation_backward_loop(delta, mask, has_mask, z, a, TANH, out)
+    elif code == LOGISTIC:
+        _activation_backward_loop(delta, mask, has_mask, z, a, LOGISTIC, out)
+    else:
+        _activation_backward_loop(delta, mask, has_mask, z, a, code, out)
 
 
 @kernel

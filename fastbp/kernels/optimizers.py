@@ -24,44 +24,20 @@ Update rules (``g`` the penalised, scaled gradient):
 * adagrad: ``s += g^2``, ``p -= lr g / (sqrt(s) + eps)`` (epsilon outside).
 """
 
-import math
+import numpy as np
 
 from .._config import kernel
+from .dtypes import like
 from .codes import ADAGRAD, ADAM, ADAMW, RMSPROP
-
-
-@kernel
-def update_one(p, g, s1, s2, code, lr, lr_t, momentum, nesterov, beta_1, beta_2,
-               epsilon, decay):
-    """One parameter's update; returns ``(p, s1, s2)``."""
-    if code == ADAM or code == ADAMW:
-        if code == ADAMW:
-            p = p - lr * decay * p
-        s1 = beta_1 * s1 + (1 - beta_1) * g
-        s2 = beta_2 * s2 + (1 - beta_2) * g * g
-        p = p - lr_t * s1 / (math.sqrt(s2) + epsilon)
-    elif code == RMSPROP:
-        s1 = beta_2 * s1 + (1 - beta_2) * g * g
-        p = p - lr * g / (math.sqrt(s1) + epsilon)
-    elif code == ADAGRAD:
-        s1 = s1 + g * g
-        p = p - lr * g / (math.sqrt(s1) + epsilon)
-    else:
-        v = momentum * s1 - lr * g
-        s1 = v
-        p = p + (momentum * v - lr * g if nesterov else v)
-    return p, s1, s2
 
 
 @kernel
 def penalised(p, raw, alpha, l1, scale):
     """``(raw + alpha p + l1 sign(p)) * scale`` for one weight."""
-    g = raw + alpha * p
-    if p > 0:
-        g += l1
-    elif p < 0:
-        g -= l1
-    return g * scale
+    zero = like(0, p)
+    one = like(1, p)
+    sign = one if p > zero else (-one if p < zero else zero)
+    return (raw + alpha * p + l1 * sign) * scale
 
 
 @kernel
@@ -107,10 +83,99 @@ def penalised_gradient(params, grads, n_weights, alpha, l1, scale):
 
 
 @kernel
+def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale,
+                 clip_coef, lr, lr_t, momentum, nesterov, beta_1, beta_2, epsilon, decay):
+    """Update ``params[lo:hi]``; one branch-free loop per solver.
+
+    The solver is chosen outside the loops (a branch per element would stop
+    LLVM from vectorising them). ``alpha``/``l1`` are the gradient penalties
+    (0 for biases), ``decay`` adamw's decoupled decay (0 for biases).
+
+    Returns
+    -------
+    sumsq, sumabs, grad_sq : float
+        ``sum(p**2)``, ``sum(|p|)`` before the update, and the squared norm
+        of the penalised, scaled gradient before clipping.
+    """
+    # Accumulators in the parameters' dtype: a float64 accumulator would
+    # convert every element and stop the loop from vectorising.
+    # Work on slices indexed from 0: with ``range(lo, hi)`` Numba cannot
+    # prove indices non-negative and its wraparound branch blocks vectorising.
+    params = params[lo:hi]
+    grads = grads[lo:hi]
+    state_1 = state_1[lo:hi]
+    state_2 = state_2[lo:hi] if state_2.shape[0] >= hi else state_2[:0]
+    zero = like(0, params)
+    sumsq = zero
+    sumabs = zero
+    gsq = zero
+    b1c = like(1, params) - beta_1
+    b2c = like(1, params) - beta_2
+    if code == ADAM or code == ADAMW:
+        for i in range(params.shape[0]):
+            p = params[i]
+            sumsq += p * p
+            sumabs += abs(p)
+            g = penalised(p, grads[i], alpha, l1, scale)
+            gsq += g * g
+            g *= clip_coef
+            m = beta_1 * state_1[i] + b1c * g
+            v = beta_2 * state_2[i] + b2c * g * g
+            state_1[i] = m
+            state_2[i] = v
+            params[i] = p - lr * decay * p - lr_t * m / (np.sqrt(v) + epsilon)
+    elif code == RMSPROP:
+        for i in range(params.shape[0]):
+            p = params[i]
+            sumsq += p * p
+            sumabs += abs(p)
+            g = penalised(p, grads[i], alpha, l1, scale)
+            gsq += g * g
+            g *= clip_coef
+            v = beta_2 * state_1[i] + b2c * g * g
+            state_1[i] = v
+            params[i] = p - lr * g / (np.sqrt(v) + epsilon)
+    elif code == ADAGRAD:
+        for i in range(params.shape[0]):
+            p = params[i]
+            sumsq += p * p
+            sumabs += abs(p)
+            g = penalised(p, grads[i], alpha, l1, scale)
+            gsq += g * g
+            g *= clip_coef
+            acc = state_1[i] + g * g
+            state_1[i] = acc
+            params[i] = p - lr * g / (np.sqrt(acc) + epsilon)
+    elif nesterov:
+        for i in range(params.shape[0]):
+            p = params[i]
+            sumsq += p * p
+            sumabs += abs(p)
+            g = penalised(p, grads[i], alpha, l1, scale)
+            gsq += g * g
+            g *= clip_coef
+            v = momentum * state_1[i] - lr * g
+            state_1[i] = v
+            params[i] = p + momentum * v - lr * g
+    else:
+        for i in range(params.shape[0]):
+            p = params[i]
+            sumsq += p * p
+            sumabs += abs(p)
+            g = penalised(p, grads[i], alpha, l1, scale)
+            gsq += g * g
+            g *= clip_coef
+            v = momentum * state_1[i] - lr * g
+            state_1[i] = v
+            params[i] = p + v
+    return sumsq, sumabs, gsq
+
+
+@kernel
 def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
                    code, alpha, l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
                    beta_1, beta_2, epsilon, layer_sq):
-    """Penalise, scale and apply one update to every parameter.
+    """Penalise, scale, clip and apply one update to every parameter.
 
     Parameters
     ----------
@@ -140,27 +205,22 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
     sumsq, sumabs : float
         ``sum(W**2)`` and ``sum(|W|)`` before the update.
     """
+    zero = like(0, params)
     decoupled = code == ADAMW
-    alpha_g = alpha * 0 if decoupled else alpha
+    alpha_g = zero if decoupled else alpha
+    decay = alpha if decoupled else zero
     sumsq = 0.0
     sumabs = 0.0
     for l in range(units.shape[0] - 1):
-        lsq = 0.0
-        start = w_off[l]
-        for i in range(start, start + units[l] * units[l + 1]):
-            p = params[i]
-            sumsq += p * p
-            sumabs += abs(p)
-            g = penalised(p, grads[i], alpha_g, l1, scale)
-            lsq += g * g
-            g *= clip_coef
-            params[i], state_1[i], state_2[i] = update_one(
-                p, g, state_1[i], state_2[i], code, lr, lr_t, momentum, nesterov,
-                beta_1, beta_2, epsilon, alpha)
-        layer_sq[l] += lsq
-    for i in range(n_weights, params.shape[0]):
-        g = grads[i] * scale * clip_coef
-        params[i], state_1[i], state_2[i] = update_one(
-            params[i], g, state_1[i], state_2[i], code, lr, lr_t, momentum, nesterov,
-            beta_1, beta_2, epsilon, alpha * 0)
+        lo = w_off[l]
+        hi = lo + units[l] * units[l + 1]
+        sq, ab, gsq = update_range(params, grads, state_1, state_2, lo, hi, code, alpha_g,
+                                   l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
+                                   beta_1, beta_2, epsilon, decay)
+        sumsq += sq
+        sumabs += ab
+        layer_sq[l] += gsq
+    update_range(params, grads, state_1, state_2, n_weights, params.shape[0], code, zero,
+                 zero, scale, clip_coef, lr, lr_t, momentum, nesterov, beta_1, beta_2,
+                 epsilon, zero)
     return sumsq, sumabs

@@ -10,6 +10,7 @@ import scipy.optimize
 
 from .spec import BN_MOMENTUM, NORM_EPS
 from .stochastic import clipping_bounds
+from .threads import blas_threads
 from .workspace import Workspace
 
 # Rows per chunk of the full-batch pass: bounds the work buffers' size.
@@ -50,11 +51,12 @@ def loss_and_gradient_function(kernels, spec, inp, Y, sw, *, alpha, l1, dtype,
     dt = dtype.type
 
     def f(params):
-        loss = kernels.loss_and_gradient(
-            *inp.args(), Y, sw_arg, has_sw, chunk, params, ws.grads, grads_chunk,
-            layout.n_weights, ws.net, ws.buf, ws.drops, layout.norm, ws.acts, ws.masks,
-            ws.deltas, ws.stats, running, ws.alive, ws.rng, dt(BN_MOMENTUM), dt(NORM_EPS),
-            spec.out_code, log_eps, log1m_eps, dt(alpha), dt(l1))
+        with blas_threads(chunk * layout.max_layer_size):
+            loss = kernels.loss_and_gradient(
+                *inp.args(), Y, sw_arg, has_sw, chunk, params, ws.grads, grads_chunk,
+                layout.n_weights, ws.net, ws.buf, ws.drops, layout.norm, ws.acts, ws.masks,
+                ws.deltas, ws.stats, running, ws.alive, ws.rng, dt(BN_MOMENTUM),
+                dt(NORM_EPS), spec.out_code, log_eps, log1m_eps, dt(alpha), dt(l1))
         return loss, ws.grads
 
     return f

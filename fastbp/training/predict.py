@@ -4,6 +4,7 @@ import numpy as np
 
 from ..kernels.losses import loss_from_output
 from .spec import BN_MOMENTUM, NORM_EPS
+from .threads import blas_threads
 from .workspace import Workspace
 
 # Rows per chunk: bounds prediction's memory whatever the number of samples.
@@ -33,8 +34,9 @@ def predict_outputs(kernels, spec, params, running, inp):
     chunk = min(CHUNK, max(inp.n_samples, 1))
     ws = Workspace(layout, chunk, dtype, dense_input=False, training=False)
     out = np.empty((inp.n_samples, int(layout.units[-1])), dtype=dtype)
-    kernels.predict(*inp.args(), chunk, params, ws.net, ws.buf, layout.norm, ws.acts,
-                    ws.stats, running, dt(BN_MOMENTUM), dt(NORM_EPS), spec.out_code, out)
+    with blas_threads(chunk * layout.max_layer_size):
+        kernels.predict(*inp.args(), chunk, params, ws.net, ws.buf, layout.norm, ws.acts,
+                        ws.stats, running, dt(BN_MOMENTUM), dt(NORM_EPS), spec.out_code, out)
     return out
 
 
