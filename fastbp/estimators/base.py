@@ -191,6 +191,7 @@ class BaseMLP(BaseEstimator, ABC):
         self._set_parameters(spec.layout, params, running)
         self._activations = activations
         self._residual = residual
+        self._normalization = self.normalization
         return self
 
     def _set_parameters(self, layout, params, running):
@@ -206,9 +207,7 @@ class BaseMLP(BaseEstimator, ABC):
                 f"The network's shape changed since the last fit: layers {shapes} cannot "
                 f"be trained with layer sizes {units}. Set warm_start=False to start a "
                 "new model.")
-        has_norm = len(self.normalization_scales_) > 0
-        if has_norm != (self.normalization is not None) or (
-                (len(self.running_mean_) > 0) != (self.normalization == "batch")):
+        if getattr(self, "_normalization", None) != self.normalization:
             raise ValueError(
                 "normalization changed since the last fit; set warm_start=False to start "
                 "a new model.")
@@ -239,10 +238,6 @@ class BaseMLP(BaseEstimator, ABC):
                 self.learning_rate, self.momentum, self.nesterovs_momentum,
                 self.power_t, self.beta_1, self.beta_2, self.epsilon,
                 step_size=self.step_size, gamma=self.gamma, t_max=self.max_iter)
-            if spec.has_dropout:
-                # Drawn only when dropout is on, so that scikit-learn's random
-                # sequence is untouched otherwise.
-                optimizer.rng_state = np.uint64(self._random_state.randint(2**31 - 1))
         else:
             optimizer = copy.deepcopy(self._optimizer)
             if optimizer.state_1.shape[0] != layout.n_params:
@@ -250,6 +245,8 @@ class BaseMLP(BaseEstimator, ABC):
         progress = copy.deepcopy(getattr(self, "_progress", None))
         if progress is None:
             progress = Progress(self.early_stopping)
+        if not incremental:
+            progress.monitor = None  # GradientWarning: once per fit
 
         train_rows, validator = None, None
         n_train = inp.n_samples
@@ -257,6 +254,10 @@ class BaseMLP(BaseEstimator, ABC):
             train_rows, validator = self._validation_split(kernels, spec, inp, X, y, Y,
                                                            sample_weight)
             n_train = len(train_rows)
+        if spec.has_dropout and (not incremental or self._optimizer is None):
+            # Drawn only when dropout is on, and after the validation split,
+            # so that scikit-learn's random sequence is untouched otherwise.
+            optimizer.rng_state = np.uint64(self._random_state.randint(2**31 - 1))
 
         if self.batch_size == "auto":
             batch_size = min(200, n_train)

@@ -205,7 +205,7 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
                 acts, masks, deltas, stats, running, alive, rng, y_buf, sw_buf,
                 bn_momentum, norm_eps, out_code, log_eps, log1m_eps,
                 solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, alpha, l1,
-                clip, t, layer_sq):
+                clip, t, layer_sq, first_sq):
     """One epoch of mini-batch training, updating ``params`` in place.
 
     Parameters
@@ -238,7 +238,11 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
     t : int
         Updates done before this epoch.
     layer_sq : ndarray of shape (n_layers - 1,)
-        Accumulates each layer's squared weight-gradient norm over the steps.
+        Accumulates each layer's squared weight-gradient norm over the steps
+        (must be zero on entry).
+    first_sq : ndarray of shape (n_layers - 1,)
+        Receives the first step's squared norms when ``t == 0`` on entry
+        (the baseline against which exploding gradients are judged).
 
     Returns
     -------
@@ -301,6 +305,9 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
             params, grads, state_1, state_2, net[UNITS], net[W_OFF], n_weights, solver,
             alpha, l1, scale, coef, lr, lr_t, momentum, nesterov, beta_1, beta_2,
             epsilon, layer_sq)
+        if t == 1:
+            for l in range(first_sq.shape[0]):
+                first_sq[l] = layer_sq[l]
         total += (loss_sum + 0.5 * alpha_loss * sumsq + l1 * sumabs) / sw_sum * nb
     return total, t
 

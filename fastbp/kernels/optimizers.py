@@ -95,7 +95,8 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
     -------
     sumsq, sumabs, grad_sq : float
         ``sum(p**2)``, ``sum(|p|)`` before the update, and the squared norm
-        of the penalised, scaled gradient before clipping.
+        of the data-loss gradient (scaled, without penalties or clipping),
+        for diagnostics.
     """
     # Accumulators in the parameters' dtype: a float64 accumulator would
     # convert every element and stop the loop from vectorising.
@@ -116,9 +117,9 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             p = params[i]
             sumsq += p * p
             sumabs += abs(p)
-            g = penalised(p, grads[i], alpha, l1, scale)
-            gsq += g * g
-            g *= clip_coef
+            gd = grads[i] * scale
+            gsq += gd * gd
+            g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
             m = beta_1 * state_1[i] + b1c * g
             v = beta_2 * state_2[i] + b2c * g * g
             state_1[i] = m
@@ -129,9 +130,9 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             p = params[i]
             sumsq += p * p
             sumabs += abs(p)
-            g = penalised(p, grads[i], alpha, l1, scale)
-            gsq += g * g
-            g *= clip_coef
+            gd = grads[i] * scale
+            gsq += gd * gd
+            g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
             v = beta_2 * state_1[i] + b2c * g * g
             state_1[i] = v
             params[i] = p - lr * g / (np.sqrt(v) + epsilon)
@@ -140,9 +141,9 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             p = params[i]
             sumsq += p * p
             sumabs += abs(p)
-            g = penalised(p, grads[i], alpha, l1, scale)
-            gsq += g * g
-            g *= clip_coef
+            gd = grads[i] * scale
+            gsq += gd * gd
+            g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
             acc = state_1[i] + g * g
             state_1[i] = acc
             params[i] = p - lr * g / (np.sqrt(acc) + epsilon)
@@ -151,9 +152,9 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             p = params[i]
             sumsq += p * p
             sumabs += abs(p)
-            g = penalised(p, grads[i], alpha, l1, scale)
-            gsq += g * g
-            g *= clip_coef
+            gd = grads[i] * scale
+            gsq += gd * gd
+            g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
             v = momentum * state_1[i] - lr * g
             state_1[i] = v
             params[i] = p + momentum * v - lr * g
@@ -162,9 +163,9 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             p = params[i]
             sumsq += p * p
             sumabs += abs(p)
-            g = penalised(p, grads[i], alpha, l1, scale)
-            gsq += g * g
-            g *= clip_coef
+            gd = grads[i] * scale
+            gsq += gd * gd
+            g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
             v = momentum * state_1[i] - lr * g
             state_1[i] = v
             params[i] = p + v
@@ -198,7 +199,9 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
     nesterov : bool
     beta_1, beta_2, epsilon : float
     layer_sq : ndarray of shape (n_layers - 1,)
-        Each layer's squared weight-gradient norm is added here.
+        Each layer's squared data-loss weight-gradient norm is added here
+        (penalties excluded: an L2 term alone would mask a vanishing
+        gradient).
 
     Returns
     -------

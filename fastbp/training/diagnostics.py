@@ -10,7 +10,8 @@ from ..exceptions import GradientWarning
 VANISHING_RATIO = 1e-7
 # ...for this many consecutive epochs.
 VANISHING_EPOCHS = 3
-# A layer's gradient norm this many times its first epoch's is exploding.
+# A layer's gradient norm this many times that of the first training step
+# is exploding.
 EXPLODING_GROWTH = 1e3
 
 _VANISHING_REMEDIES = (
@@ -32,25 +33,26 @@ class GradientMonitor:
     """
 
     def __init__(self, n_layers):
-        self.first = None
+        # Squared gradient norms of the first step, filled by the kernel.
+        self.first_sq = np.zeros(n_layers)
         self.small_epochs = np.zeros(n_layers, dtype=int)
         self.warned = False
 
     def check(self, grad_norms, weight_norms, epoch):
-        """Inspect one epoch's per-layer norms; warn at most once per fit."""
+        """Inspect one epoch's per-layer norms (RMS over its steps of the
+        data-loss gradient); warn at most once per fit."""
         if self.warned:
             return
         grad_norms = np.asarray(grad_norms)
-        if self.first is None:
-            self.first = grad_norms.copy()
+        first = np.sqrt(self.first_sq)
         for l, (g, w) in enumerate(zip(grad_norms, weight_norms)):
             layer = f"layer {l + 1} (weights coefs_[{l}])"
             if not np.isfinite(g):
                 self._warn(f"The gradient of {layer} became non-finite at epoch {epoch}: "
                            f"it exploded. {_EXPLODING_REMEDIES}")
                 return
-            if self.first[l] > 0 and g > EXPLODING_GROWTH * self.first[l]:
-                self._warn(f"The gradient norm of {layer} grew from {self.first[l]:.3g} to "
+            if first[l] > 0 and g > EXPLODING_GROWTH * first[l]:
+                self._warn(f"The gradient norm of {layer} grew from {first[l]:.3g} to "
                            f"{g:.3g} by epoch {epoch}: it is exploding. {_EXPLODING_REMEDIES}")
                 return
             if g < VANISHING_RATIO * w:

@@ -26,6 +26,8 @@ class Progress:
         self.best_params = None
         self.best_running = None
         self.history = {key: [] for key in HISTORY_KEYS}
+        # Gradient monitor, kept across partial_fit calls (set by the loop).
+        self.monitor = None
         if early_stopping:
             self.validation_scores = []
             self.best_validation_score = -np.inf

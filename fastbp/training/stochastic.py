@@ -78,7 +78,9 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
     log_eps, log1m_eps = clipping_bounds(dtype)
     sample_idx = np.arange(n_train, dtype=np.int64)
-    monitor = GradientMonitor(layout.n_layers - 1)
+    if progress.monitor is None:
+        progress.monitor = GradientMonitor(layout.n_layers - 1)
+    monitor = progress.monitor
     layer_sq = np.zeros(layout.n_layers - 1)
     hist = progress.history
     if early_stopping and progress.best_params is None:
@@ -108,7 +110,8 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
                     spec.out_code, log_eps, log1m_eps, optimizer.code,
                     dt(optimizer.learning_rate), dt(optimizer.momentum), optimizer.nesterov,
                     dt(optimizer.beta_1), dt(optimizer.beta_2), dt(optimizer.epsilon),
-                    dt(alpha), dt(l1), dt(clip or 0), optimizer.t, layer_sq)
+                    dt(alpha), dt(l1), dt(clip or 0), optimizer.t, layer_sq,
+                    progress.monitor.first_sq)
             optimizer.rng_state = ws.rng[0]
             progress.n_iter += 1
             progress.loss = loss_sum / n_train

@@ -1,0 +1,1597 @@
+"""The training toolkit through the estimators: each new parameter against an
+independent NumPy reference (forward passes, gradients, closed-form optimizer
+updates and schedules), plus determinism, dtypes, sparse input, partial_fit,
+warm_start, sample_weight and pickling for feature combinations.
+
+Conventions used by the references below (see ``fastbp/kernels/optimizers.py``
+and ``fastbp/estimators/_docs.py``):
+
+* ``g`` is the penalised, scaled gradient of one step:
+  ``g_W = (sum_i sw_i dL_i/dW + alpha W + l1 sign(W)) / sum(sw)`` for the
+  weights (``alpha`` left out for 'adamw'), ``g_b = sum_i sw_i dL_i/db / sum(sw)``
+  for biases and normalisation parameters.
+* sgd: ``v = momentum v - lr g``; ``p += v``, or with Nesterov
+  ``p += momentum v - lr g``.
+* adam: ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
+  ``p -= lr_t m / (sqrt(v) + eps)``, ``lr_t = lr sqrt(1-b2^t) / (1-b1^t)``.
+* adamw: weights first decay ``W -= lr alpha W``, then adam with ``g``
+  (no ``alpha`` in ``g``); biases are not decayed.
+* rmsprop: ``v = b2 v + (1-b2) g^2``, ``p -= lr g / (sqrt(v) + eps)``.
+* adagrad: ``s += g^2``, ``p -= lr g / (sqrt(s) + eps)``.
+* clipping: ``g *= clip / (||g|| + 1e-6)`` when ``||g|| > clip``, ``||g||`` the
+  global norm over every parameter.
+* the epoch loss is the mean weighted loss of the batch plus
+  ``(alpha / 2 ||W||^2 + l1 ||W||_1) / sum(sw)`` at the parameters before
+  the step (no alpha term for 'adamw').
+"""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import erf, expit
+from sklearn import neural_network as sknn
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import f1_score, get_scorer, log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+
+import fastbp
+from fastbp import GradientWarning, MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+EPS_NORM = 1e-5
+BN_MOMENTUM = 0.1
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+ALL_ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "selu",
+                   "softplus", "swish", "mish", "gelu"]
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    X, y = digits
+    return X[:240], y[:240]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A tiny 3-class problem: 24 samples, 5 features."""
+    rng = np.random.RandomState(42)
+    X = rng.normal(size=(24, 5))
+    y = np.arange(24) % 3
+    X[:, 0] += y  # learnable
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def sparse_data(small):
+    X, y = small
+    X = X[:120].copy()
+    X[X < 0.4] = 0.0  # ~half zeros
+    return sp.csr_matrix(X), X, y[:120]
+
+
+# ---------------------------------------------------------------------------
+# NumPy reference network
+# ---------------------------------------------------------------------------
+
+
+def act_np(z, name):
+    zn = np.minimum(z, 0.0)
+    if name == "identity":
+        return z
+    if name == "logistic":
+        return expit(z)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, 0.01 * z)
+    if name == "elu":
+        return np.where(z > 0, z, np.expm1(zn))
+    if name == "selu":
+        return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(zn))
+    if name == "softplus":
+        return np.logaddexp(0.0, z)
+    if name == "swish":
+        return z * expit(z)
+    if name == "mish":
+        return z * np.tanh(np.logaddexp(0.0, z))
+    if name == "gelu":
+        return 0.5 * z * (1 + erf(z / np.sqrt(2.0)))
+    raise ValueError(name)
+
+
+def dact_np(z, name):
+    """Exact derivative f'(z)."""
+    zn = np.minimum(z, 0.0)
+    if name == "identity":
+        return np.ones_like(z)
+    if name == "logistic":
+        s = expit(z)
+        return s * (1 - s)
+    if name == "tanh":
+        return 1 - np.tanh(z) ** 2
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "leaky_relu":
+        return np.where(z > 0, 1.0, 0.01)
+    if name == "elu":
+        return np.where(z > 0, 1.0, np.exp(zn))
+    if name == "selu":
+        return SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(zn))
+    if name == "softplus":
+        return expit(z)
+    if name == "swish":
+        s = expit(z)
+        return s + z * s * (1 - s)
+    if name == "mish":
+        sp_ = np.logaddexp(0.0, z)
+        t = np.tanh(sp_)
+        return t + z * expit(z) * (1 - t * t)
+    if name == "gelu":
+        return 0.5 * (1 + erf(z / np.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    raise ValueError(name)
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def out_np(z, name):
+    if name == "softmax":
+        return softmax(z)
+    if name == "logistic":
+        return expit(z)
+    if name == "exp":
+        return np.exp(z)
+    return z
+
+
+def hidden_acts(est):
+    n_hidden = len(est.coefs_) - 1
+    a = est.activation
+    return [a] * n_hidden if isinstance(a, str) else list(a)
+
+
+def residual_flags(est):
+    widths = [c.shape[1] for c in est.coefs_[:-1]]
+    if not est.residual:
+        return [False] * len(widths)
+    return [False] + [a == b for a, b in zip(widths[:-1], widths[1:])]
+
+
+def params_of(est):
+    """A float64 copy of everything the forward pass needs."""
+    f = lambda arrs: [np.array(a, dtype=np.float64) for a in arrs]  # noqa: E731
+    return dict(coefs=f(est.coefs_), intercepts=f(est.intercepts_),
+                scales=f(getattr(est, "normalization_scales_", [])),
+                shifts=f(getattr(est, "normalization_shifts_", [])),
+                running_mean=f(getattr(est, "running_mean_", [])),
+                running_var=f(getattr(est, "running_var_", [])),
+                acts=hidden_acts(est), residual=residual_flags(est),
+                norm=est.normalization, out=est.out_activation_)
+
+
+def forward_np(P, X, training=False, masks=None, collect=None):
+    """Output-layer values of the network ``P`` (see ``params_of``).
+
+    ``training``: batch norm uses the batch statistics (biased variance);
+    otherwise the running ones. ``masks``: dropout masks per hidden layer.
+    ``collect``: a list receiving each hidden layer's pre-normalisation
+    output ``h`` (for running statistics).
+    """
+    o = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
+    n_hidden = len(P["coefs"]) - 1
+    for l in range(n_hidden):
+        h = o @ P["coefs"][l]
+        if collect is not None:
+            collect.append(h)
+        norm = P["norm"]
+        if norm is None:
+            u = h + P["intercepts"][l]
+        else:
+            if norm == "batch":
+                if training:
+                    mu, var = h.mean(axis=0), h.var(axis=0)
+                else:
+                    mu, var = P["running_mean"][l], P["running_var"][l]
+            else:
+                mu, var = h.mean(axis=1, keepdims=True), h.var(axis=1, keepdims=True)
+            u = P["scales"][l] * (h - mu) / np.sqrt(var + EPS_NORM) + P["shifts"][l]
+        a = act_np(u, P["acts"][l])
+        if masks is not None:
+            a = a * masks[l]
+        if P["residual"][l]:
+            a = a + o
+        o = a
+    return out_np(o @ P["coefs"][-1] + P["intercepts"][-1], P["out"])
+
+
+def proba_np(P, X, **kw):
+    out = forward_np(P, X, **kw)
+    if out.shape[1] == 1:
+        out = np.hstack([1 - out, out])
+    return out
+
+
+def mean_loss_np(P, X, Y, sw=None, **kw):
+    """scikit-learn's data loss (no penalty) of ``P`` on one-hot ``Y``."""
+    p = forward_np(P, X, **kw)
+    eps = np.finfo(np.float64).eps
+    if P["out"] == "softmax":
+        per = -(Y * np.log(np.clip(p, eps, 1 - eps))).sum(axis=1)
+    elif P["out"] == "logistic":
+        q = np.clip(p, eps, 1 - eps)
+        per = -(Y * np.log(q) + (1 - Y) * np.log(1 - q)).sum(axis=1)
+    else:
+        per = 0.5 * ((p - Y) ** 2).mean(axis=1)
+    return np.average(per, weights=sw)
+
+
+def penalty_np(coefs, alpha, l1, sw_sum):
+    sq = sum(float(np.sum(c ** 2)) for c in coefs)
+    ab = sum(float(np.sum(np.abs(c))) for c in coefs)
+    return (0.5 * alpha * sq + l1 * ab) / sw_sum
+
+
+def one_hot(y, classes):
+    return (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(float)
+
+
+def backprop_np(coefs, intercepts, acts, X, Y):
+    """Analytic mean-loss gradient of a plain softmax network (no norm, no
+    dropout, no residual): ``(loss, dW list, db list)``."""
+    outs, zs = [X], []
+    o = X
+    for W, b, name in zip(coefs[:-1], intercepts[:-1], acts):
+        z = o @ W + b
+        zs.append(z)
+        o = act_np(z, name)
+        outs.append(o)
+    p = softmax(o @ coefs[-1] + intercepts[-1])
+    n = X.shape[0]
+    eps = np.finfo(np.float64).eps
+    loss = -(Y * np.log(np.clip(p, eps, 1 - eps))).sum() / n
+    delta = (p - Y) / n
+    dW, db = [None] * len(coefs), [None] * len(coefs)
+    for l in range(len(coefs) - 1, -1, -1):
+        dW[l] = outs[l].T @ delta
+        db[l] = delta.sum(axis=0)
+        if l > 0:
+            delta = (delta @ coefs[l].T) * dact_np(zs[l - 1], acts[l - 1])
+    return loss, dW, db
+
+
+def flat(est):
+    arrs = est.coefs_ + est.intercepts_ + list(getattr(est, "normalization_scales_", [])) \
+        + list(getattr(est, "normalization_shifts_", []))
+    return np.hstack([np.ravel(a) for a in arrs])
+
+
+def state(est):
+    """Everything that defines a fitted model, as a list of arrays."""
+    out = [np.asarray(a) for a in est.coefs_ + est.intercepts_]
+    for attr in ("normalization_scales_", "normalization_shifts_", "running_mean_",
+                 "running_var_"):
+        out += [np.asarray(a) for a in getattr(est, attr, [])]
+    out.append(np.asarray(est.loss_curve_))
+    return out
+
+
+def assert_bitwise_same(a, b):
+    sa, sb = state(a), state(b)
+    assert len(sa) == len(sb)
+    for x, z in zip(sa, sb):
+        assert x.dtype == z.dtype
+        assert_array_equal(x, z)
+
+
+def assert_models_close(a, b, rtol=1e-10, atol=1e-12):
+    sa, sb = state(a), state(b)
+    assert len(sa) == len(sb)
+    for i, (x, z) in enumerate(zip(sa, sb)):
+        assert_allclose(x, z, rtol=rtol, atol=atol, err_msg=f"array {i}")
+
+
+def quiet_fit(est, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", GradientWarning)
+        return est.fit(*args, **kwargs)
+
+
+def splitmix_uniforms(seed, count):
+    """The dropout kernel's splitmix64 stream (fastbp/kernels/dropout.py)."""
+    mask64 = (1 << 64) - 1
+    s = int(seed)
+    out = np.empty(count)
+    for k in range(count):
+        s = (s + 0x9E3779B97F4A7C15) & mask64
+        x = s
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask64
+        x = x ^ (x >> 31)
+        out[k] = (x >> 11) * 2.0 ** -53
+    return out
+
+
+# Feature combinations exercised by the cross-cutting tests.
+COMBOS = {
+    "activations": dict(hidden_layer_sizes=(7, 6), activation=["gelu", "mish"],
+                        init="he_normal"),
+    "dropout": dict(hidden_layer_sizes=(8, 8), dropout=[0.3, 0.1]),
+    "batch": dict(hidden_layer_sizes=(8, 6), normalization="batch", activation="elu"),
+    "layer": dict(hidden_layer_sizes=(8, 8), normalization="layer", activation="swish"),
+    "residual": dict(hidden_layer_sizes=(8, 8, 8), residual=True, activation="tanh"),
+    "everything": dict(hidden_layer_sizes=(8, 8), activation=["selu", "relu"],
+                       normalization="layer", dropout=0.2, residual=True, l1=1e-3,
+                       clip_grad_norm=0.5, solver="adamw", learning_rate="cosine",
+                       init="lecun_normal"),
+    "rmsprop_bn_dropout": dict(hidden_layer_sizes=(6, 6), solver="rmsprop",
+                               normalization="batch", dropout=0.25, residual=True,
+                               learning_rate="step", step_size=1, gamma=0.5),
+    "adagrad_l1_clip": dict(hidden_layer_sizes=(9,), solver="adagrad", l1=1e-2,
+                            clip_grad_norm=0.1, activation="softplus",
+                            learning_rate="exponential", gamma=0.9,
+                            init="glorot_normal"),
+}
+
+
+# ---------------------------------------------------------------------------
+# defaults keep scikit-learn parity
+# ---------------------------------------------------------------------------
+
+
+NEW_DEFAULTS = dict(init="glorot_uniform", step_size=10, gamma=0.1, l1=0.0, dropout=0.0,
+                    normalization=None, residual=False, clip_grad_norm=None, scoring=None)
+
+
+@pytest.mark.parametrize("name, solver", [("MLPClassifier", "adam"),
+                                          ("MLPRegressor", "sgd")])
+def test_defaults_keep_one_epoch_sklearn_parity(small, name, solver):
+    X, y = small
+    if name == "MLPRegressor":
+        y = X[:, :8].sum(axis=1)
+    params = dict(hidden_layer_sizes=(20, 10), solver=solver, max_iter=1, random_state=3,
+                  learning_rate_init=0.01)
+    ref = quiet_fit(getattr(sknn, name)(**params), X, y)
+    est = quiet_fit(getattr(fastbp, name)(**params, **NEW_DEFAULTS), X, y)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        assert_allclose(b, a, rtol=1e-6, atol=1e-9)
+    assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-9)
+    assert est.normalization_scales_ == [] and est.running_mean_ == []
+
+
+# ---------------------------------------------------------------------------
+# initialisation schemes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("init", ["glorot_normal", "he_uniform", "he_normal",
+                                  "lecun_normal"])
+def test_init_schemes_draw_documented_distributions(tiny, init):
+    X, y = tiny
+    # a learning rate so small that the single update is below the weights' ulp
+    est = quiet_fit(MLPClassifier((6, 4), init=init, solver="sgd", momentum=0.0,
+                                  learning_rate_init=1e-300, max_iter=1, shuffle=False,
+                                  random_state=7), X, y)
+    rs = np.random.RandomState(7)
+    units = [5, 6, 4, 3]
+    for l, (fi, fo) in enumerate(zip(units[:-1], units[1:])):
+        if init == "glorot_normal":
+            w = rs.normal(0, np.sqrt(2 / (fi + fo)), (fi, fo))
+        elif init == "he_uniform":
+            w = rs.uniform(-np.sqrt(6 / fi), np.sqrt(6 / fi), (fi, fo))
+        elif init == "he_normal":
+            w = rs.normal(0, np.sqrt(2 / fi), (fi, fo))
+        else:
+            w = rs.normal(0, np.sqrt(1 / fi), (fi, fo))
+        assert_array_equal(est.coefs_[l], w)
+        # zero biases (moved by at most ~1e-300)
+        assert_allclose(est.intercepts_[l], 0.0, atol=1e-290)
+
+
+@pytest.mark.parametrize("activation, factors", [
+    (["logistic", "relu"], [2, 6, 6]),
+    (["relu", "logistic"], [6, 2, 2]),
+])
+def test_glorot_uniform_factor_per_layer(tiny, activation, factors):
+    """scikit-learn's draw, with its factor (2 for logistic, else 6) taken
+    from each layer's own activation; the output layer's from the last
+    hidden layer's."""
+    X, y = tiny
+    est = quiet_fit(MLPClassifier((6, 4), activation=activation, solver="sgd",
+                                  momentum=0.0, learning_rate_init=1e-300, max_iter=1,
+                                  random_state=7), X, y)
+    rs = np.random.RandomState(7)
+    for l, ((fi, fo), factor) in enumerate(zip([(5, 6), (6, 4), (4, 3)], factors)):
+        bound = np.sqrt(factor / (fi + fo))
+        assert_array_equal(est.coefs_[l], rs.uniform(-bound, bound, (fi, fo)))
+        assert_allclose(est.intercepts_[l], rs.uniform(-bound, bound, fo), rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# determinism
+# ---------------------------------------------------------------------------
+
+
+DETERMINISM_EXTRA = {
+    "class_weight_scoring": dict(hidden_layer_sizes=(8,), class_weight="balanced",
+                                 dropout=0.3, early_stopping=True, scoring="f1_macro",
+                                 normalization="batch"),
+}
+
+
+@pytest.mark.parametrize("combo", sorted(COMBOS) + sorted(DETERMINISM_EXTRA))
+def test_same_random_state_same_model(small, combo):
+    X, y = small
+    params = COMBOS.get(combo) or DETERMINISM_EXTRA[combo]
+    kw = dict(params, max_iter=3, random_state=11, batch_size=50)
+    a = quiet_fit(MLPClassifier(**kw), X, y)
+    b = quiet_fit(MLPClassifier(**kw), X, y)
+    assert_bitwise_same(a, b)
+    assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_dropout_masks_follow_random_state(small):
+    """From the same weights and sample order, only the dropout masks depend
+    on ``random_state``: different seeds give different models with dropout,
+    the same model without."""
+    X, y = small
+    for rate, expect_same in [(0.3, False), (0.0, True)]:
+        base = quiet_fit(MLPClassifier((10,), dropout=rate, max_iter=1, random_state=0),
+                         X, y)
+        models = []
+        for seed in (1, 2, 1):
+            est = copy.deepcopy(base).set_params(warm_start=True, shuffle=False,
+                                                 random_state=seed, max_iter=2)
+            models.append(quiet_fit(est, X, y))
+        assert_bitwise_same(models[0], models[2])
+        if expect_same:
+            assert_bitwise_same(models[0], models[1])
+        else:
+            assert not np.array_equal(flat(models[0]), flat(models[1]))
+
+
+# ---------------------------------------------------------------------------
+# dropout
+# ---------------------------------------------------------------------------
+
+
+def test_dropout_inactive_at_predict(small):
+    X, y = small
+    est = quiet_fit(MLPClassifier((12, 9), dropout=[0.5, 0.2], activation="tanh",
+                                  max_iter=3, random_state=0), X, y)
+    p1, p2 = est.predict_proba(X), est.predict_proba(X)
+    assert_array_equal(p1, p2)
+    assert_allclose(p1, proba_np(params_of(est), X), rtol=1e-9, atol=1e-12)
+
+
+def test_dropout_changes_training_loss(small):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(12,), max_iter=1, random_state=0, shuffle=False)
+    plain = quiet_fit(MLPClassifier(**kw), X, y)
+    dropped = quiet_fit(MLPClassifier(dropout=0.5, **kw), X, y)
+    assert dropped.loss_curve_[0] != plain.loss_curve_[0]
+    assert not np.allclose(flat(dropped), flat(plain))
+
+
+def test_dropout_training_loss_matches_replicated_masks(tiny):
+    """One full-batch step from known weights: the reported loss is the loss
+    under the masks of the documented splitmix64 stream (inverted dropout,
+    drop when u < rate, row-major per hidden layer)."""
+    X, y = tiny
+    rate = 0.4
+    base = quiet_fit(MLPClassifier((5, 4), activation="tanh", max_iter=1, random_state=0),
+                     X, y)
+    P = params_of(base)
+    est = copy.deepcopy(base).set_params(warm_start=True, shuffle=False, batch_size=len(X),
+                                         max_iter=1, dropout=rate, random_state=5,
+                                         alpha=0.0)
+    quiet_fit(est, X, y)
+    seed = np.random.RandomState(5).randint(2 ** 31 - 1)
+    u = splitmix_uniforms(seed, len(X) * (5 + 4))
+    m1 = np.where(u[:len(X) * 5] >= rate, 1 / (1 - rate), 0.0).reshape(len(X), 5)
+    m2 = np.where(u[len(X) * 5:] >= rate, 1 / (1 - rate), 0.0).reshape(len(X), 4)
+    expected = mean_loss_np(P, X, one_hot(y, est.classes_), training=True, masks=[m1, m2])
+    assert_allclose(est.loss_, expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# normalisation: prediction, running statistics, gradients
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_normalization_predict_matches_numpy(small, norm, dtype, tol):
+    X, y = small
+    X = X.astype(dtype)
+    est = quiet_fit(MLPClassifier((10, 10, 7), normalization=norm, residual=True,
+                                  activation=["relu", "gelu", "tanh"], max_iter=4,
+                                  learning_rate_init=0.01, random_state=0), X, y)
+    assert est.coefs_[0].dtype == dtype
+    for attr in ("normalization_scales_", "normalization_shifts_"):
+        assert len(getattr(est, attr)) == 3
+        assert all(a.dtype == dtype for a in getattr(est, attr))
+    if norm == "batch":
+        assert [a.shape for a in est.running_mean_] == [(10,), (10,), (7,)]
+        assert all(a.dtype == dtype for a in est.running_mean_ + est.running_var_)
+        # trained: not the initial statistics
+        assert not np.allclose(est.running_mean_[0], 0)
+    else:
+        assert est.running_mean_ == [] and est.running_var_ == []
+    # normalised layers have no bias: it stays 0
+    for b in est.intercepts_[:-1]:
+        assert_array_equal(b, 0)
+    proba = est.predict_proba(X)
+    assert proba.dtype == dtype
+    assert_allclose(proba, proba_np(params_of(est), X), rtol=tol, atol=tol)
+    # batch norm at prediction must not use the batch statistics
+    if norm == "batch":
+        batch_stats = proba_np(params_of(est), X, training=True)
+        assert not np.allclose(proba, batch_stats, atol=1e-4)
+        # ... so one row predicts as in a large batch
+        assert_allclose(est.predict_proba(X[:1]), proba[:1], rtol=tol, atol=tol)
+
+
+def test_batch_norm_running_statistics_update(small):
+    """Running statistics after one epoch (shuffle=False, two batches in a
+    known order) equal PyTorch's momentum-0.1 update with the unbiased batch
+    variance, computed from the weights in force at each step."""
+    X, y = small
+    base = quiet_fit(MLPClassifier((7, 5), normalization="batch", activation="tanh",
+                                   learning_rate_init=0.01, max_iter=2, random_state=0),
+                     X, y)
+    half = len(X) // 2
+    common = dict(warm_start=True, shuffle=False, batch_size=half, max_iter=1)
+    full = quiet_fit(copy.deepcopy(base).set_params(**common), X, y)
+    first = quiet_fit(copy.deepcopy(base).set_params(**common), X[:half], y[:half])
+    assert_array_equal(first.classes_, full.classes_)
+
+    def stats(est, rows):
+        hs = []
+        forward_np(params_of(est), X[rows], training=True, collect=hs)
+        return [(h.mean(axis=0), h.var(axis=0, ddof=1)) for h in hs]
+
+    expected_mean = [np.array(m, dtype=float) for m in base.running_mean_]
+    expected_var = [np.array(v, dtype=float) for v in base.running_var_]
+    for est, rows in [(base, slice(0, half)), (first, slice(half, None))]:
+        for l, (mu, var) in enumerate(stats(est, rows)):
+            expected_mean[l] = (1 - BN_MOMENTUM) * expected_mean[l] + BN_MOMENTUM * mu
+            expected_var[l] = (1 - BN_MOMENTUM) * expected_var[l] + BN_MOMENTUM * var
+    for l in range(2):
+        assert_allclose(full.running_mean_[l], expected_mean[l], rtol=1e-10, atol=1e-12)
+        assert_allclose(full.running_var_[l], expected_var[l], rtol=1e-10, atol=1e-12)
+
+
+GRADIENT_CASES = {
+    "batch_residual": dict(hidden_layer_sizes=(5, 5), normalization="batch",
+                           residual=True, activation=["gelu", "elu"]),
+    "layer": dict(hidden_layer_sizes=(5, 4), normalization="layer",
+                  activation=["mish", "logistic"]),
+    "residual_plain": dict(hidden_layer_sizes=(4, 4, 4), residual=True,
+                           activation=["swish", "selu", "softplus"]),
+}
+
+
+def numerical_gradient(f, x, h=1e-6):
+    g = np.empty_like(x)
+    for i in range(x.size):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("case", sorted(GRADIENT_CASES))
+def test_training_step_gradient_matches_finite_differences(tiny, case):
+    """One full-batch sgd step (lr 1, no momentum) moves every parameter,
+    normalisation scales and shifts included, by minus the gradient of the
+    NumPy training loss (batch statistics for batch norm)."""
+    X, y = tiny
+    base = quiet_fit(MLPClassifier(**GRADIENT_CASES[case], learning_rate_init=0.05,
+                                   max_iter=3, random_state=1, batch_size=8), X, y)
+    est = copy.deepcopy(base).set_params(warm_start=True, solver="sgd", momentum=0.0,
+                                         learning_rate_init=1.0, batch_size=len(X),
+                                         shuffle=False, max_iter=1, alpha=0.0)
+    quiet_fit(est, X, y)
+    P = params_of(base)
+    Y = one_hot(y, base.classes_)
+    p0 = flat(base).astype(float)
+
+    def loss_of(vec):
+        Q = dict(P)
+        sizes = [a.size for a in base.coefs_ + base.intercepts_
+                 + base.normalization_scales_ + base.normalization_shifts_]
+        parts = np.split(vec, np.cumsum(sizes)[:-1])
+        n = len(base.coefs_)
+        k = len(base.normalization_scales_)
+        Q["coefs"] = [p.reshape(c.shape) for p, c in zip(parts[:n], base.coefs_)]
+        Q["intercepts"] = parts[n:2 * n]
+        Q["scales"] = parts[2 * n:2 * n + k]
+        Q["shifts"] = parts[2 * n + k:]
+        return mean_loss_np(Q, X, Y, training=True)
+
+    grad = numerical_gradient(loss_of, p0)
+    assert_allclose(p0 - flat(est), grad, rtol=1e-5, atol=1e-8)
+    assert_allclose(est.loss_, loss_of(p0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_activation_forward_and_gradient(tiny, activation):
+    """Each activation: predict_proba equals the NumPy forward pass, and one
+    full-batch sgd step equals the analytic NumPy gradient step."""
+    X, y = tiny
+    base = quiet_fit(MLPClassifier((6, 5), activation=activation, max_iter=2,
+                                   learning_rate_init=0.05, random_state=0), X, y)
+    P = params_of(base)
+    assert_allclose(base.predict_proba(X), proba_np(P, X), rtol=1e-10, atol=1e-13)
+    lr = 0.3
+    est = copy.deepcopy(base).set_params(warm_start=True, solver="sgd", momentum=0.0,
+                                         learning_rate_init=lr, batch_size=len(X),
+                                         shuffle=False, max_iter=1, alpha=0.0)
+    quiet_fit(est, X, y)
+    loss, dW, db = backprop_np(P["coefs"], P["intercepts"], P["acts"], X,
+                               one_hot(y, base.classes_))
+    for l in range(3):
+        assert_allclose(est.coefs_[l], P["coefs"][l] - lr * dW[l], rtol=1e-10, atol=1e-13)
+        assert_allclose(est.intercepts_[l], P["intercepts"][l] - lr * db[l], rtol=1e-10,
+                        atol=1e-13)
+    assert_allclose(est.loss_, loss, rtol=1e-12)
+
+
+def test_layer_norm_and_residual_survive_pickle(small):
+    X, y = small
+    for kw in (COMBOS["layer"], COMBOS["batch"], COMBOS["residual"], COMBOS["everything"]):
+        est = quiet_fit(MLPClassifier(**kw, max_iter=2, random_state=0), X, y)
+        clone_ = pickle.loads(pickle.dumps(est))
+        assert_array_equal(clone_.predict_proba(X), est.predict_proba(X))
+        assert_allclose(est.predict_proba(X), proba_np(params_of(est), X), rtol=1e-9,
+                        atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# optimizers against their closed forms
+# ---------------------------------------------------------------------------
+
+
+OPT_CASES = {
+    "sgd": dict(solver="sgd", momentum=0.7, nesterovs_momentum=False),
+    "sgd_nesterov": dict(solver="sgd", momentum=0.7, nesterovs_momentum=True),
+    "adam": dict(solver="adam", beta_1=0.8, beta_2=0.95, epsilon=1e-6),
+    "rmsprop": dict(solver="rmsprop", beta_2=0.9, epsilon=1e-6),
+    "adagrad": dict(solver="adagrad", epsilon=1e-6),
+    "adamw": dict(solver="adamw", beta_1=0.8, beta_2=0.95, epsilon=1e-6),
+}
+
+
+def closed_form_steps(case, p0, grad_fn, n_steps, lr, alpha, l1, n, is_weight, clip=None):
+    """Apply ``n_steps`` updates of ``OPT_CASES[case]`` from ``p0`` (flat
+    vector); ``grad_fn(p)`` returns the raw mean data gradient."""
+    kw = OPT_CASES[case]
+    solver = kw["solver"]
+    p = p0.copy()
+    s1 = np.zeros_like(p)
+    s2 = np.zeros_like(p)
+    for t in range(1, n_steps + 1):
+        raw = grad_fn(p)
+        alpha_g = 0.0 if solver == "adamw" else alpha
+        g = raw + is_weight * (alpha_g * p + l1 * np.sign(p)) / n
+        if clip is not None:
+            norm = np.linalg.norm(g)
+            if norm > clip:
+                g = g * (clip / (norm + 1e-6))
+        if solver == "sgd":
+            s1 = kw["momentum"] * s1 - lr * g
+            p = p + (kw["momentum"] * s1 - lr * g if kw["nesterovs_momentum"] else s1)
+        elif solver in ("adam", "adamw"):
+            b1, b2, eps = kw["beta_1"], kw["beta_2"], kw["epsilon"]
+            if solver == "adamw":
+                p = p - is_weight * lr * alpha * p
+            s1 = b1 * s1 + (1 - b1) * g
+            s2 = b2 * s2 + (1 - b2) * g * g
+            lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            p = p - lr_t * s1 / (np.sqrt(s2) + eps)
+        elif solver == "rmsprop":
+            s1 = kw["beta_2"] * s1 + (1 - kw["beta_2"]) * g * g
+            p = p - lr * g / (np.sqrt(s1) + kw["epsilon"])
+        else:
+            s1 = s1 + g * g
+            p = p - lr * g / (np.sqrt(s1) + kw["epsilon"])
+    return p
+
+
+def _plain_net_helpers(base, X, y):
+    shapes = [c.shape for c in base.coefs_]
+    sizes = [a.size for a in base.coefs_ + base.intercepts_]
+    n_w = sum(sizes[:len(shapes)])
+    Y = one_hot(y, base.classes_)
+    acts = hidden_acts(base)
+
+    def unpack(vec):
+        parts = np.split(vec, np.cumsum(sizes)[:-1])
+        return ([p.reshape(s) for p, s in zip(parts[:len(shapes)], shapes)],
+                parts[len(shapes):])
+
+    def grad_fn(vec):
+        coefs, intercepts = unpack(vec)
+        _, dW, db = backprop_np(coefs, intercepts, acts, X, Y)
+        return np.hstack([d.ravel() for d in dW + db])
+
+    def loss_fn(vec):
+        coefs, intercepts = unpack(vec)
+        return backprop_np(coefs, intercepts, acts, X, Y)[0]
+
+    is_weight = np.zeros(sum(sizes))
+    is_weight[:n_w] = 1
+    return grad_fn, loss_fn, unpack, is_weight
+
+
+@pytest.mark.parametrize("case", sorted(OPT_CASES))
+def test_optimizer_steps_match_closed_form(tiny, case):
+    """Two full-batch steps (max_iter=2, batch_size=n, shuffle=False) from
+    known weights equal the documented update rules; the first epoch's loss
+    is the penalised loss at the starting point."""
+    X, y = tiny
+    n = len(X)
+    alpha, l1, lr = 0.5, 0.05, 0.02
+    base = quiet_fit(MLPClassifier((4,), activation="tanh", max_iter=1, random_state=0),
+                     X, y)
+    grad_fn, loss_fn, _, is_weight = _plain_net_helpers(base, X, y)
+    p0 = flat(base)
+    for n_steps in (1, 2):
+        est = copy.deepcopy(base).set_params(
+            warm_start=True, shuffle=False, batch_size=n, max_iter=n_steps, alpha=alpha,
+            l1=l1, learning_rate_init=lr, n_iter_no_change=np.inf, **OPT_CASES[case])
+        quiet_fit(est, X, y)
+        assert est.n_iter_ == n_steps
+        expected = closed_form_steps(case, p0, grad_fn, n_steps, lr, alpha, l1, n,
+                                     is_weight)
+        assert_allclose(flat(est), expected, rtol=1e-9, atol=1e-12)
+        # the step must have moved the weights by much more than the tolerance
+        assert np.abs(flat(est) - p0).max() > 1e-4
+    alpha_l = 0.0 if case == "adamw" else alpha
+    expected_loss = loss_fn(p0) + penalty_np(base.coefs_, alpha_l, l1, n)
+    # warm start appends to loss_curve_ (as scikit-learn): this fit's first epoch
+    assert len(est.loss_curve_) == 1 + n_steps
+    assert_allclose(est.loss_curve_[-n_steps], expected_loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["sgd", "rmsprop"])
+def test_clip_grad_norm_scales_the_step(tiny, case):
+    X, y = tiny
+    n = len(X)
+    base = quiet_fit(MLPClassifier((4,), activation="tanh", max_iter=1, random_state=0),
+                     X, y)
+    grad_fn, _, unpack, is_weight = _plain_net_helpers(base, X, y)
+    p0 = flat(base)
+    alpha, lr = 1e-3, 0.1
+    g0 = grad_fn(p0) + is_weight * alpha * p0 / n
+    norm = np.linalg.norm(g0)
+    clip = norm / 4
+    common = dict(warm_start=True, shuffle=False, batch_size=n, max_iter=1, alpha=alpha,
+                  learning_rate_init=lr, **OPT_CASES[case])
+    clipped = quiet_fit(copy.deepcopy(base).set_params(clip_grad_norm=clip, **common), X, y)
+    expected = closed_form_steps(case, p0, grad_fn, 1, lr, alpha, 0.0, n, is_weight,
+                                 clip=clip)
+    assert_allclose(flat(clipped), expected, rtol=1e-9, atol=1e-12)
+    # grad_norm is recorded before clipping, and without the L2 term: per
+    # layer norm of the data-loss weight gradient
+    coefs_g, _ = unpack(grad_fn(p0))
+    assert_allclose(clipped.history_["grad_norm"][-1], [np.linalg.norm(c) for c in coefs_g],
+                    rtol=1e-9)
+    # a bound above the norm changes nothing
+    loose = quiet_fit(copy.deepcopy(base).set_params(clip_grad_norm=norm * 2, **common), X, y)
+    free = quiet_fit(copy.deepcopy(base).set_params(clip_grad_norm=None, **common), X, y)
+    assert_array_equal(flat(loose), flat(free))
+    assert not np.allclose(flat(clipped), flat(free))
+
+
+# ---------------------------------------------------------------------------
+# learning-rate schedules
+# ---------------------------------------------------------------------------
+
+
+LR0 = 0.05
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("schedule, expected", [
+    (dict(learning_rate="step", step_size=3, gamma=0.5),
+     lambda e, T: LR0 * 0.5 ** (e // 3)),
+    (dict(learning_rate="exponential", gamma=0.8), lambda e, T: LR0 * 0.8 ** e),
+    (dict(learning_rate="cosine"), lambda e, T: 0.5 * LR0 * (1 + np.cos(np.pi * e / T))),
+    (dict(learning_rate=lambda epoch, lr0: lr0 / (1 + epoch) ** 2),
+     lambda e, T: LR0 / (1 + e) ** 2),
+], ids=["step", "exponential", "cosine", "callable"])
+def test_per_epoch_schedules(tiny, solver, schedule, expected):
+    X, y = tiny
+    T = 8
+    est = quiet_fit(MLPClassifier((5,), solver=solver, learning_rate_init=LR0, max_iter=T,
+                                  n_iter_no_change=np.inf, random_state=0, **schedule),
+                    X, y)
+    assert est.n_iter_ == T
+    assert_allclose(est.history_["learning_rate"], [expected(e, T) for e in range(T)],
+                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_schedule_is_applied_not_only_recorded(tiny, solver):
+    """A callable reproducing 'step' trains the same model, bitwise; the
+    schedule changes the model compared with 'constant'."""
+    X, y = tiny
+    kw = dict(hidden_layer_sizes=(5,), solver=solver, learning_rate_init=LR0, max_iter=7,
+              n_iter_no_change=np.inf, random_state=0, batch_size=8)
+    step = quiet_fit(MLPClassifier(learning_rate="step", step_size=2, gamma=0.3, **kw), X, y)
+    call = quiet_fit(MLPClassifier(learning_rate=lambda e, lr0: lr0 * 0.3 ** (e // 2), **kw),
+                     X, y)
+    const = quiet_fit(MLPClassifier(learning_rate="constant", **kw), X, y)
+    assert_bitwise_same(step, call)
+    assert not np.allclose(flat(step), flat(const))
+    # a constant callable is 'constant'
+    same = quiet_fit(MLPClassifier(learning_rate=lambda e, lr0: lr0, **kw), X, y)
+    assert_bitwise_same(same, const)
+
+
+def test_callable_schedule_must_return_positive(tiny):
+    X, y = tiny
+    est = MLPClassifier((5,), learning_rate=lambda e, lr0: lr0 if e < 2 else 0.0,
+                        max_iter=4, random_state=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        quiet_fit(est, X, y)
+    assert not hasattr(est, "coefs_")
+
+
+def test_invscaling_keeps_sklearn_behaviour(small):
+    X, y = small
+    n = len(X)
+    kw = dict(hidden_layer_sizes=(10,), learning_rate="invscaling", power_t=0.4,
+              learning_rate_init=0.2, max_iter=5, random_state=0)
+    ref = quiet_fit(sknn.MLPClassifier(solver="sgd", **kw), X, y)
+    est = quiet_fit(MLPClassifier(solver="sgd", **kw), X, y)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        assert_allclose(b, a, rtol=1e-6, atol=1e-9)
+    expected = [0.2] + [0.2 / (e * n + 1) ** 0.4 for e in range(1, 5)]
+    assert_allclose(est.history_["learning_rate"], expected, rtol=1e-12)
+    # invscaling is an sgd schedule: adam keeps its learning rate
+    adam = quiet_fit(MLPClassifier(solver="adam", **kw), X, y)
+    assert_allclose(adam.history_["learning_rate"], 0.2)
+
+
+def test_adaptive_keeps_sklearn_behaviour(small):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate="adaptive",
+              learning_rate_init=0.1, tol=10.0, n_iter_no_change=1, max_iter=7,
+              random_state=0)
+    ref = quiet_fit(sknn.MLPClassifier(**kw), X, y)
+    est = quiet_fit(MLPClassifier(**kw), X, y)
+    assert est.n_iter_ == ref.n_iter_
+    for a, b in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        assert_allclose(b, a, rtol=1e-6, atol=1e-9)
+    lrs = est.history_["learning_rate"]
+    # the rate is divided by 5 once more than n_iter_no_change epochs stalled
+    # (epoch 1 improves on inf; epochs 2-3 stall, then 4-5, ...)
+    assert_allclose(lrs, [0.1, 0.1, 0.1, 0.02, 0.02, 0.004, 0.004][:len(lrs)],
+                    rtol=1e-12)
+    assert_allclose(ref._optimizer.learning_rate, est._optimizer.learning_rate, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# L1
+# ---------------------------------------------------------------------------
+
+
+def test_l1_makes_weights_smaller_and_sparser(small):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=0.1, max_iter=40,
+              random_state=0, alpha=0.0)
+    plain = quiet_fit(MLPClassifier(**kw), X, y)
+    lasso = quiet_fit(MLPClassifier(l1=0.5, **kw), X, y)
+    a0, a1 = np.abs(plain.coefs_[0]), np.abs(lasso.coefs_[0])
+    assert a1.sum() < 0.5 * a0.sum()
+    assert np.mean(a1 < 1e-2) > np.mean(a0 < 1e-2) + 0.2
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_l1_term_in_loss(tiny, solver):
+    X, y = tiny
+    l1, alpha = 0.3, 0.2
+    est = quiet_fit(MLPClassifier((5,), activation="tanh", solver=solver, l1=l1, alpha=alpha,
+                                  batch_size=len(X), shuffle=False, max_iter=1,
+                                  random_state=0), X, y)
+    # the initial weights are scikit-learn's draw (glorot_uniform, tanh)
+    rs = np.random.RandomState(0)
+    coefs, intercepts = [], []
+    for fi, fo in [(5, 5), (5, 3)]:
+        b = np.sqrt(6 / (fi + fo))
+        coefs.append(rs.uniform(-b, b, (fi, fo)))
+        intercepts.append(rs.uniform(-b, b, fo))
+    Y = one_hot(y, est.classes_)
+    data = backprop_np(coefs, intercepts, ["tanh"], X, Y)[0]
+    assert_allclose(est.loss_, data + penalty_np(coefs, alpha, l1, len(X)), rtol=1e-12)
+    no_l1 = quiet_fit(clone(est).set_params(l1=0.0), X, y)
+    assert_allclose(est.loss_ - no_l1.loss_,
+                    l1 * sum(np.abs(c).sum() for c in coefs) / len(X), rtol=1e-10)
+
+
+def test_l1_in_lbfgs_loss(tiny):
+    """L-BFGS minimises the same penalised objective: its loss_ is the
+    objective at the returned weights."""
+    X, y = tiny
+    est = quiet_fit(MLPClassifier((5,), activation="tanh", solver="lbfgs", l1=0.1,
+                                  alpha=0.05, max_iter=5, random_state=0), X, y)
+    P = params_of(est)
+    expected = mean_loss_np(P, X, one_hot(y, est.classes_)) + penalty_np(
+        P["coefs"], 0.05, 0.1, len(X))
+    assert_allclose(est.loss_, expected, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# class_weight
+# ---------------------------------------------------------------------------
+
+
+def test_class_weight_balanced_equals_sample_weight(small):
+    X, y = small
+    y = np.where(y < 3, y, 3)  # unbalanced: 3 is the majority
+    kw = dict(hidden_layer_sizes=(10,), max_iter=3, random_state=0, dropout=0.1)
+    a = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X, y)
+    b = quiet_fit(MLPClassifier(**kw), X, y,
+                  sample_weight=compute_sample_weight("balanced", y))
+    c = quiet_fit(MLPClassifier(**kw), X, y)
+    assert_bitwise_same(a, b)
+    assert not np.allclose(flat(a), flat(c))
+
+
+def test_class_weight_dict_and_product_with_sample_weight(small):
+    X, y = small
+    y = y % 3
+    cw = {0: 0.5, 1: 3.0, 2: 1.25}
+    sw = np.random.RandomState(0).uniform(0.2, 2.0, len(y))
+    kw = dict(hidden_layer_sizes=(10,), max_iter=3, random_state=0)
+    a = quiet_fit(MLPClassifier(class_weight=cw, **kw), X, y)
+    b = quiet_fit(MLPClassifier(**kw), X, y, sample_weight=compute_sample_weight(cw, y))
+    assert_bitwise_same(a, b)
+    c = quiet_fit(MLPClassifier(class_weight=cw, **kw), X, y, sample_weight=sw)
+    d = quiet_fit(MLPClassifier(**kw), X, y, sample_weight=sw * compute_sample_weight(cw, y))
+    assert_bitwise_same(c, d)
+    assert not np.allclose(flat(a), flat(c))
+
+
+def test_class_weight_with_string_labels(small):
+    X, y = small
+    labels = np.array(["cat", "dog", "eel"])[y % 3]
+    cw = {"cat": 2.0, "dog": 1.0, "eel": 0.5}
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    a = quiet_fit(MLPClassifier(class_weight=cw, **kw), X, labels)
+    b = quiet_fit(MLPClassifier(**kw), X, labels,
+                  sample_weight=compute_sample_weight(cw, labels))
+    assert_bitwise_same(a, b)
+
+
+def test_class_weight_partial_fit(small):
+    X, y = small
+    y = y % 3
+    cw = {0: 0.5, 1: 3.0, 2: 1.25}
+    est = MLPClassifier((8,), class_weight=cw, random_state=0)
+    est.partial_fit(X, y, classes=[0, 1, 2])
+    ref = MLPClassifier((8,), random_state=0)
+    ref.partial_fit(X, y, classes=[0, 1, 2], sample_weight=compute_sample_weight(cw, y))
+    assert_bitwise_same(est, ref)
+    bal = MLPClassifier((8,), class_weight="balanced", random_state=0)
+    with pytest.raises(ValueError, match="partial_fit"):
+        bal.partial_fit(X, y, classes=[0, 1, 2])
+    assert not hasattr(bal, "coefs_")
+    # and after a fit, a refused partial_fit leaves the model as it was
+    quiet_fit(bal, X, y)
+    before = flat(bal).copy()
+    with pytest.raises(ValueError, match="balanced"):
+        bal.partial_fit(X, y)
+    assert_array_equal(flat(bal), before)
+
+
+def test_class_weight_unknown_label_raises(small):
+    X, y = small
+    y = y % 3
+    est = MLPClassifier((5,), class_weight={0: 1.0, 7: 2.0}, max_iter=1)
+    with pytest.raises(ValueError, match="7"):
+        est.fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# scoring (early stopping)
+# ---------------------------------------------------------------------------
+
+
+ES = dict(early_stopping=True, validation_fraction=0.25, n_iter_no_change=100, max_iter=5,
+          random_state=0)
+
+
+def test_scoring_none_is_accuracy(small):
+    X, y = small
+    a = quiet_fit(MLPClassifier((10,), **ES), X, y)
+    b = quiet_fit(MLPClassifier((10,), scoring="accuracy", **ES), X, y)
+    assert len(a.validation_scores_) == a.n_iter_ == 5
+    assert_allclose(a.validation_scores_, b.validation_scores_, rtol=1e-12)
+    assert_array_equal(flat(a), flat(b))
+    assert_allclose(a.history_["val_score"], a.validation_scores_)
+
+
+def test_scoring_none_is_r2_for_regressor(small):
+    X, _ = small
+    y = X[:, :10].sum(axis=1)
+    a = quiet_fit(MLPRegressor(hidden_layer_sizes=(10,), learning_rate_init=0.01, **ES),
+                  X, y)
+    b = quiet_fit(MLPRegressor(hidden_layer_sizes=(10,), learning_rate_init=0.01,
+                               scoring="r2", **ES), X, y)
+    assert_allclose(a.validation_scores_, b.validation_scores_, rtol=1e-10)
+    c = quiet_fit(MLPRegressor(hidden_layer_sizes=(10,), learning_rate_init=0.01,
+                               scoring="neg_mean_squared_error", **ES), X, y)
+    assert all(s <= 0 for s in c.validation_scores_)
+    # 'loss': minus the validation loss, half the squared error averaged over
+    # outputs (the training loss's definition); the best epoch is restored
+    Y = np.c_[y, X[:, 20:36].mean(axis=1)]
+    d = quiet_fit(MLPRegressor(hidden_layer_sizes=(10,), learning_rate_init=0.01,
+                               scoring="loss", **ES), X, Y)
+    assert_allclose(d.validation_scores_, -d.history_["val_loss"], rtol=1e-12)
+    val = _validation_rows(d, X, Y, stratify=False)
+    assert_allclose(-0.5 * np.mean((d.predict(X[val]) - Y[val]) ** 2),
+                    d.best_validation_score_, rtol=1e-9)
+
+
+def _validation_rows(est, X, y, stratify=True):
+    """The early-stopping split: drawn right after the initial weights
+    (glorot, relu), before the dropout seed, as scikit-learn draws it;
+    stratified for single-label classification."""
+    rs = np.random.RandomState(est.random_state)
+    units = [X.shape[1], *est.hidden_layer_sizes, est.n_outputs_]
+    for fi, fo in zip(units[:-1], units[1:]):
+        b = np.sqrt(6 / (fi + fo))
+        rs.uniform(-b, b, (fi, fo))
+        rs.uniform(-b, b, fo)
+    _, val = train_test_split(np.arange(len(X)), random_state=rs,
+                              test_size=est.validation_fraction,
+                              stratify=y if stratify else None)
+    return val
+
+
+def test_scoring_loss(small):
+    X, y = small
+    est = quiet_fit(MLPClassifier((10,), scoring="loss", **ES), X, y)
+    assert_allclose(est.validation_scores_, -est.history_["val_loss"], rtol=1e-12)
+    assert_allclose(est.best_validation_score_, max(est.validation_scores_))
+    # the restored (best) model's log-loss on the validation rows
+    val = _validation_rows(est, X, y)
+    assert_allclose(-log_loss(y[val], est.predict_proba(X[val]), labels=est.classes_),
+                    est.best_validation_score_, rtol=1e-9)
+
+
+def test_early_stopping_with_batch_norm_and_dropout_restores_best(small):
+    """Validation runs in inference mode (running statistics, no dropout)
+    and the best epoch's parameters *and* running statistics are restored."""
+    X, y = small
+    est = quiet_fit(MLPClassifier((10,), normalization="batch", dropout=0.3, scoring="loss",
+                                  learning_rate_init=0.02, **ES), X, y)
+    val = _validation_rows(est, X, y)
+    assert_allclose(-log_loss(y[val], est.predict_proba(X[val]), labels=est.classes_),
+                    est.best_validation_score_, rtol=1e-9)
+    assert_allclose(est.validation_scores_, -est.history_["val_loss"], rtol=1e-12)
+
+
+def test_scoring_with_sample_weight(small):
+    X, y = small
+    sw = np.random.RandomState(0).uniform(0.1, 3, len(X))
+    a = quiet_fit(MLPClassifier((10,), **ES), X, y, sample_weight=sw)
+    b = quiet_fit(MLPClassifier((10,), scoring="accuracy", **ES), X, y, sample_weight=sw)
+    assert_allclose(a.validation_scores_, b.validation_scores_, rtol=1e-12)
+    c = quiet_fit(MLPClassifier((10,), scoring="loss", **ES), X, y, sample_weight=sw)
+    val = _validation_rows(c, X, y)
+    assert_allclose(-log_loss(y[val], c.predict_proba(X[val]), sample_weight=sw[val],
+                              labels=c.classes_), c.best_validation_score_, rtol=1e-9)
+
+
+def test_scoring_scorer_name_and_callable(small):
+    X, y = small
+    named = quiet_fit(MLPClassifier((10,), scoring="f1_macro", **ES), X, y)
+    calls = []
+
+    def scorer(model, X_val, y_val):
+        calls.append(len(X_val))
+        return f1_score(y_val, model.predict(X_val), average="macro")
+
+    called = quiet_fit(MLPClassifier((10,), scoring=scorer, **ES), X, y)
+    assert len(calls) == called.n_iter_
+    assert set(calls) == {int(np.ceil(0.25 * len(X)))}
+    assert_allclose(named.validation_scores_, called.validation_scores_, rtol=1e-12)
+    assert_array_equal(flat(named), flat(called))
+    val = _validation_rows(named, X, y)
+    assert_allclose(get_scorer("f1_macro")(named, X[val], y[val]),
+                    named.best_validation_score_, rtol=1e-12)
+    # a scorer that prefers something else picks a different epoch / path
+    acc = quiet_fit(MLPClassifier((10,), **ES), X, y)
+    assert not np.allclose(acc.validation_scores_, named.validation_scores_)
+
+
+def test_scoring_callable_sees_current_epoch(small):
+    """The scorer's model holds the weights of the epoch being scored (its
+    predictions change from epoch to epoch)."""
+    X, y = small
+    seen = []
+
+    def scorer(model, X_val, y_val):
+        seen.append(model.predict_proba(X_val).copy())
+        return -len(seen)  # decreasing: epoch 1 stays the best
+
+    est = quiet_fit(MLPClassifier((10,), scoring=scorer, learning_rate_init=0.01, **ES),
+                    X, y)
+    assert len(seen) == 5
+    assert not np.allclose(seen[0], seen[-1])
+    val = _validation_rows(est, X, y)
+    # best = first epoch: the model is restored to it
+    assert_allclose(est.predict_proba(X[val]), seen[0], rtol=1e-12)
+
+
+def test_unknown_scorer_name_raises(small):
+    X, y = small
+    est = MLPClassifier((5,), scoring="no_such_scorer", **ES)
+    with pytest.raises(ValueError, match="no_such_scorer"):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")
+
+
+def test_history_has_validation_keys_only_with_early_stopping(small):
+    X, y = small
+    plain = quiet_fit(MLPClassifier((10,), max_iter=3, random_state=0), X, y)
+    assert "val_loss" not in plain.history_ and "val_score" not in plain.history_
+    es = quiet_fit(MLPClassifier((10,), **ES), X, y)
+    assert es.history_["val_loss"].shape == es.history_["val_score"].shape == (es.n_iter_,)
+
+
+# ---------------------------------------------------------------------------
+# history_ and diagnostics
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_history_keys_and_shapes(small, name):
+    X, y = small
+    if name == "MLPRegressor":
+        y = X[:, :8].sum(axis=1)
+    est = quiet_fit(getattr(fastbp, name)(hidden_layer_sizes=(9, 7), activation=["relu", "tanh"],
+                                          max_iter=4, random_state=0), X, y)
+    h = est.history_
+    assert set(h) == {"loss", "learning_rate", "epoch_time", "grad_norm", "dead_fraction"}
+    n = est.n_iter_
+    for key in ("loss", "learning_rate", "epoch_time", "dead_fraction"):
+        assert h[key].shape == (n,), key
+    assert h["grad_norm"].shape == (n, est.n_layers_ - 1)
+    assert_allclose(h["loss"], est.loss_curve_)
+    assert np.all(h["epoch_time"] >= 0)
+    assert np.all(np.isfinite(h["grad_norm"])) and np.all(h["grad_norm"] > 0)
+    assert np.all((h["dead_fraction"] >= 0) & (h["dead_fraction"] <= 1))
+
+
+def test_grad_norm_is_rms_over_the_steps(tiny):
+    """Two steps in one epoch (shuffle=False, batches of half the data):
+    grad_norm is the RMS of each step's per-layer norm of the data-loss
+    weight gradient (the L2 term excluded)."""
+    X, y = tiny
+    half = len(X) // 2
+    alpha = 0.01
+    base = quiet_fit(MLPClassifier((4, 3), activation="tanh", max_iter=1, random_state=0),
+                     X, y)
+    common = dict(warm_start=True, shuffle=False, batch_size=half, max_iter=1, alpha=alpha,
+                  solver="sgd", learning_rate_init=0.1)
+    full = quiet_fit(copy.deepcopy(base).set_params(**common), X, y)
+    first = quiet_fit(copy.deepcopy(base).set_params(**common), X[:half], y[:half])
+    sq = np.zeros(3)
+    for est, rows in [(base, slice(0, half)), (first, slice(half, None))]:
+        P = params_of(est)
+        _, dW, _ = backprop_np(P["coefs"], P["intercepts"], P["acts"], X[rows],
+                               one_hot(y[rows], base.classes_))
+        sq += [np.sum(d ** 2) for d in dW]
+    assert_allclose(full.history_["grad_norm"][-1], np.sqrt(sq / 2), rtol=1e-10)
+
+
+def test_history_accumulates_like_loss_curve(small):
+    X, y = small
+    est = MLPClassifier((6,), max_iter=2, warm_start=True, random_state=0)
+    quiet_fit(est, X, y)
+    quiet_fit(est, X, y)
+    assert len(est.loss_curve_) == 4
+    assert est.history_["grad_norm"].shape == (4, 2)
+    assert_allclose(est.history_["loss"], est.loss_curve_)
+    pf = MLPClassifier((6,), random_state=0)
+    for _ in range(3):
+        pf.partial_fit(X, y, classes=np.unique(y))
+    assert pf.history_["loss"].shape == (3,)
+
+
+def test_dead_fraction_nan_without_relu(small):
+    X, y = small
+    for act in ("tanh", "leaky_relu", ["tanh", "gelu"]):
+        sizes = (6, 5) if isinstance(act, list) else (6,)
+        est = quiet_fit(MLPClassifier(sizes, activation=act, max_iter=2, random_state=0), X, y)
+        assert np.all(np.isnan(est.history_["dead_fraction"]))
+
+
+def test_dead_units_are_reported(small):
+    X, y = small
+    est = quiet_fit(MLPClassifier((10, 10), activation=["relu", "tanh"], max_iter=1,
+                                  random_state=0), X, y)
+    assert est.history_["dead_fraction"][0] < 0.5
+    est.intercepts_[0][:] = -100.0
+    est.set_params(warm_start=True, max_iter=2)
+    quiet_fit(est, X, y)
+    # every relu unit of layer 1 is 0 for every sample; layer 2 is tanh
+    assert_array_equal(est.history_["dead_fraction"][-2:], 1.0)
+    # half of the units dead in a mixed net: weighted over relu layers only
+    est2 = quiet_fit(MLPClassifier((10, 10), max_iter=1, random_state=0), X, y)
+    est2.intercepts_[0][:5] = -100.0
+    est2.intercepts_[1][:] = 0.0
+    est2.coefs_[1][:] = np.abs(est2.coefs_[1])
+    est2.set_params(warm_start=True, max_iter=1, learning_rate_init=1e-12)
+    quiet_fit(est2, X, y)
+    assert_allclose(est2.history_["dead_fraction"][-1], 5 / 20)
+
+
+def test_gradient_warning_vanishing_deep_logistic(digits):
+    """alpha=0: a (32,)*10 logistic net's first-layer gradient is far below
+    1e-7 x its weight norm."""
+    X, y = digits
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        MLPClassifier((32,) * 10, activation="logistic", solver="sgd", alpha=0.0,
+                      max_iter=4, random_state=0).fit(X, y)
+    grad_warnings = [w for w in rec if issubclass(w.category, GradientWarning)]
+    assert len(grad_warnings) == 1
+    msg = str(grad_warnings[0].message)
+    assert "vanished" in msg and "layer 1" in msg and "coefs_[0]" in msg
+    assert "Remedies" in msg and "he_uniform" in msg
+
+
+def test_gradient_warning_vanishing_with_default_alpha(digits):
+    """BUG: with the default alpha=1e-4 the vanishing check never fires, at any
+    depth: the monitored norm is that of the *penalised* gradient, whose L2
+    part alone is alpha * ||W|| / batch_size = 5e-7 ||W|| (batch 200), above
+    the 1e-7 ||W|| threshold. Here the data gradient of coefs_[0] is ~2.5e-9
+    (see the alpha=0 test) but no GradientWarning is issued."""
+    X, y = digits
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        MLPClassifier((32,) * 10, activation="logistic", solver="sgd", max_iter=4,
+                      random_state=0).fit(X, y)
+    assert sum(issubclass(w.category, GradientWarning) for w in rec) == 1
+
+
+def test_no_gradient_warning_relu_he(digits):
+    X, y = digits
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        MLPClassifier((32,) * 10, activation="relu", init="he_uniform", solver="sgd",
+                      alpha=0.0, max_iter=4, random_state=0).fit(X, y)
+    assert not [w for w in rec if issubclass(w.category, GradientWarning)]
+
+
+def test_gradient_warning_exploding_growth():
+    """Full-batch sgd past the stability limit on a linear network: the
+    gradient grows ~1e5-fold by epoch 4 and keeps growing; exactly one
+    warning, naming clip_grad_norm."""
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:500])
+    y = (y[:500] - 4.5) / 3
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        est = MLPRegressor(hidden_layer_sizes=(16,), activation="identity", solver="sgd",
+                           momentum=0.0, learning_rate_init=0.7, batch_size=500,
+                           shuffle=False, max_iter=6, random_state=0).fit(X, y)
+    grad_warnings = [w for w in rec if issubclass(w.category, GradientWarning)]
+    assert len(grad_warnings) == 1
+    msg = str(grad_warnings[0].message)
+    assert "exploding" in msg and "clip_grad_norm" in msg and "coefs_[0]" in msg
+    assert est.history_["grad_norm"][-1, 0] > 1e3 * est.history_["grad_norm"][0, 0]
+    # clipping tames it
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        clone(est).set_params(clip_grad_norm=1.0, learning_rate_init=0.05).fit(X, y)
+    assert not [w for w in rec if issubclass(w.category, GradientWarning)]
+
+
+def test_gradient_warning_exploding_large_learning_rate(digits):
+    """BUG: sgd with learning_rate_init=10 and momentum 0.9 on unscaled digits
+    blows the weights up (||coefs_[0]|| ~ 3e7, loss 2e7 -> 2e8) without any
+    GradientWarning: the growth test compares with the first epoch's gradient
+    norm, which already exploded (RMS 9e4) within epoch 1."""
+    X, y = digits
+    X = X * 16.0
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        try:
+            est = MLPClassifier((32,), solver="sgd", learning_rate_init=10, momentum=0.9,
+                                max_iter=10, random_state=0).fit(X, y)
+            assert np.linalg.norm(est.coefs_[0]) > 1e6  # it did explode
+        except ValueError:  # non-finite weights: exploded too
+            pass
+    grad_warnings = [w for w in rec if issubclass(w.category, GradientWarning)]
+    assert len(grad_warnings) == 1
+    assert "clip_grad_norm" in str(grad_warnings[0].message)
+
+
+# ---------------------------------------------------------------------------
+# residual, architecture validation
+# ---------------------------------------------------------------------------
+
+
+def test_residual_warns_without_equal_widths(small):
+    X, y = small
+    with pytest.warns(UserWarning, match="residual"):
+        est = quiet_fit(MLPClassifier((8, 6, 4), residual=True, max_iter=1, random_state=0),
+                        X, y)
+    plain = quiet_fit(MLPClassifier((8, 6, 4), max_iter=1, random_state=0), X, y)
+    assert_bitwise_same(est, plain)
+
+
+def test_residual_with_equal_widths_changes_the_model(small):
+    X, y = small
+    kw = dict(hidden_layer_sizes=(8, 8, 5), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no 'no skip connection' warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = MLPClassifier(residual=True, **kw).fit(X, y)
+    plain = quiet_fit(MLPClassifier(**kw), X, y)
+    assert not np.allclose(flat(res), flat(plain))
+    assert_allclose(res.predict_proba(X), proba_np(params_of(res), X), rtol=1e-10,
+                    atol=1e-13)
+    # and without the skip, the NumPy forward pass would not match
+    P = params_of(res)
+    P["residual"] = [False] * 3
+    assert not np.allclose(res.predict_proba(X), proba_np(P, X))
+
+
+@pytest.mark.parametrize("activation", [["relu"], ["relu", "tanh", "relu"], ["relu", "nope"]])
+def test_activation_list_validation(small, activation):
+    X, y = small
+    est = MLPClassifier((5, 4), activation=activation, max_iter=1)
+    with pytest.raises(ValueError, match="activation"):
+        est.fit(X, y)
+
+
+@pytest.mark.parametrize("dropout", [[0.1], [0.1, 0.2, 0.3], [0.1, 1.0], [-0.1, 0.2],
+                                     1.0, -0.5])
+def test_dropout_validation(small, dropout):
+    X, y = small
+    est = MLPClassifier((5, 4), dropout=dropout, max_iter=1)
+    with pytest.raises(ValueError, match="dropout"):
+        est.fit(X, y)
+
+
+def test_lbfgs_rejects_dropout_and_batch_norm(small):
+    X, y = small
+    with pytest.raises(ValueError, match="dropout"):
+        MLPClassifier((5,), solver="lbfgs", dropout=0.2).fit(X, y)
+    with pytest.raises(ValueError, match="batch"):
+        MLPClassifier((5,), solver="lbfgs", normalization="batch").fit(X, y)
+    # layer norm (with residual connections) is fine
+    est = quiet_fit(MLPClassifier((5, 5), solver="lbfgs", normalization="layer",
+                                  residual=True, activation="gelu", max_iter=5,
+                                  random_state=0), X, y)
+    assert est.n_iter_ == 5
+    assert_allclose(est.predict_proba(X), proba_np(params_of(est), X), rtol=1e-10,
+                    atol=1e-13)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_normalization_without_hidden_layers_partial_fit(small, norm):
+    """BUG: with hidden_layer_sizes=() there is nothing to normalise, so the
+    model has no normalisation parameters; the second partial_fit (or a
+    warm_start fit) then raises 'normalization changed since the last fit'
+    although nothing changed (``_check_warm_start`` infers "has
+    normalisation" from ``len(normalization_scales_) > 0``)."""
+    X, y = small
+    est = MLPClassifier(hidden_layer_sizes=(), normalization=norm, random_state=0)
+    try:
+        est.partial_fit(X, y, classes=np.unique(y))
+    except ValueError as exc:  # rejecting the combination up front is fine too
+        assert "normalization" in str(exc)
+        return
+    est.partial_fit(X, y)  # raises: 'normalization changed since the last fit'
+    assert len(est.loss_curve_) == 2
+    warm = MLPClassifier(hidden_layer_sizes=(), normalization=norm, warm_start=True,
+                         max_iter=2, random_state=0)
+    quiet_fit(warm, X, y)
+    quiet_fit(warm, X, y)
+    assert len(warm.loss_curve_) == 4
+
+
+def test_warm_start_rejects_changed_normalization(small):
+    X, y = small
+    est = quiet_fit(MLPClassifier((5,), normalization="batch", max_iter=1, random_state=0),
+                    X, y)
+    before = flat(est).copy()
+    est.set_params(warm_start=True, normalization="layer")
+    with pytest.raises(ValueError, match="normalization"):
+        est.fit(X, y)
+    assert_array_equal(flat(est), before)
+
+
+# ---------------------------------------------------------------------------
+# float32, sparse, partial_fit, warm_start, sample_weight, pickling
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("combo", ["batch", "layer", "dropout", "everything",
+                                   "rmsprop_bn_dropout"])
+def test_float32_preserved(small, combo):
+    X, y = small
+    X32 = X.astype(np.float32)
+    est = quiet_fit(MLPClassifier(**COMBOS[combo], max_iter=3, random_state=0), X32, y)
+    for attr in ("coefs_", "intercepts_", "normalization_scales_", "normalization_shifts_",
+                 "running_mean_", "running_var_"):
+        assert all(a.dtype == np.float32 for a in getattr(est, attr)), attr
+    assert est.predict_proba(X32).dtype == np.float32
+    assert est.predict_proba(X).dtype == np.float32
+    assert_allclose(est.predict_proba(X32), proba_np(params_of(est), X32), rtol=1e-4,
+                    atol=1e-5)
+    # the float64 model trains to about the same place
+    est64 = quiet_fit(MLPClassifier(**COMBOS[combo], max_iter=3, random_state=0), X, y)
+    assert_allclose(est.predict_proba(X32), est64.predict_proba(X), atol=1e-4)
+
+
+@pytest.mark.parametrize("combo", ["layer", "dropout", "residual", "batch", "everything",
+                                   "adagrad_l1_clip"])
+def test_sparse_equals_dense(sparse_data, combo):
+    Xs, Xd, y = sparse_data
+    kw = dict(COMBOS[combo], max_iter=3, random_state=0, batch_size=40)
+    dense = quiet_fit(MLPClassifier(**kw), Xd, y)
+    sparse = quiet_fit(MLPClassifier(**kw), Xs, y)
+    assert_models_close(dense, sparse, rtol=1e-10, atol=1e-10)
+    assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(Xd), rtol=1e-10,
+                    atol=1e-12)
+    assert_allclose(sparse.predict_proba(Xs.tocsc()), dense.predict_proba(Xd), rtol=1e-10,
+                    atol=1e-12)
+
+
+def test_sparse_float32_with_toolkit(sparse_data):
+    Xs, Xd, y = sparse_data
+    kw = dict(COMBOS["everything"], max_iter=2, random_state=0)
+    sparse = quiet_fit(MLPClassifier(**kw), Xs.astype(np.float32), y)
+    dense = quiet_fit(MLPClassifier(**kw), Xd.astype(np.float32), y)
+    assert sparse.coefs_[0].dtype == np.float32
+    assert_models_close(dense, sparse, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("combo", ["dropout", "batch", "everything", "rmsprop_bn_dropout",
+                                   "adagrad_l1_clip"])
+def test_partial_fit_equals_fit(small, combo):
+    """partial_fit runs epochs of fit (shuffle=False): optimizer state,
+    schedule, dropout stream and running statistics carry over calls."""
+    X, y = small
+    kw = dict(COMBOS[combo], random_state=0, shuffle=False, batch_size=60)
+    fitted = quiet_fit(MLPClassifier(max_iter=3, n_iter_no_change=np.inf, **kw), X, y)
+    pf = MLPClassifier(max_iter=3, **kw)  # max_iter: the cosine schedule's horizon
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GradientWarning)
+            pf.partial_fit(X, y, classes=np.unique(y))
+    assert_bitwise_same(fitted, pf)
+    assert_allclose(pf.history_["learning_rate"], fitted.history_["learning_rate"])
+
+
+@pytest.mark.parametrize("combo", ["batch", "everything"])
+def test_warm_start_continues(small, combo):
+    """A warm-started fit starts from the fitted weights, normalisation
+    parameters and running statistics (nothing is re-initialised)."""
+    X, y = small
+    kw = dict(COMBOS[combo], random_state=0, max_iter=2)
+    a = quiet_fit(MLPClassifier(**kw), X, y)
+    snapshot = copy.deepcopy(a)
+    # a negligible step: the parameters stay where the first fit left them
+    tiny_step = copy.deepcopy(a).set_params(warm_start=True, learning_rate_init=1e-12,
+                                            max_iter=1, shuffle=False, batch_size=len(X))
+    quiet_fit(tiny_step, X, y)
+    assert_allclose(flat(tiny_step), flat(snapshot), rtol=0, atol=1e-9)
+    if combo == "batch":
+        # running statistics continue: 0.9 old + 0.1 batch statistics
+        hs = []
+        forward_np(params_of(snapshot), X, training=True, collect=hs)
+        for l, h in enumerate(hs):
+            assert_allclose(tiny_step.running_mean_[l],
+                            0.9 * snapshot.running_mean_[l] + 0.1 * h.mean(axis=0),
+                            rtol=1e-8, atol=1e-10)
+            assert_allclose(tiny_step.running_var_[l],
+                            0.9 * snapshot.running_var_[l] + 0.1 * h.var(axis=0, ddof=1),
+                            rtol=1e-8, atol=1e-10)
+    a.set_params(warm_start=True, random_state=5)
+    quiet_fit(a, X, y)
+    assert len(a.loss_curve_) == 4
+    assert not np.allclose(flat(a), flat(snapshot))
+    b = copy.deepcopy(snapshot).set_params(warm_start=True, random_state=5)
+    quiet_fit(b, X, y)
+    assert_bitwise_same(a, b)
+    # the model's dtype is kept: float32 data cannot continue a float64 model
+    with pytest.raises(ValueError, match="dtype"):
+        a.fit(X.astype(np.float32), y)
+    assert_bitwise_same(a, b)
+
+
+@pytest.mark.parametrize("combo", ["layer", "residual", "activations", "adagrad_l1_clip"])
+def test_integer_sample_weight_equals_repeated_rows(small, combo):
+    """Full-batch steps: weight 2 on a row is the row repeated (penalties
+    are divided by the weight sum, i.e. the number of rows)."""
+    X, y = small
+    X, y = X[:60], y[:60]
+    sw = np.ones(len(X))
+    sw[::4] = 2
+    rows = np.repeat(np.arange(len(X)), sw.astype(int))
+    kw = dict(COMBOS[combo], random_state=0, max_iter=3, shuffle=False,
+              n_iter_no_change=np.inf)
+    a = quiet_fit(MLPClassifier(batch_size=len(X), **kw), X, y, sample_weight=sw)
+    b = quiet_fit(MLPClassifier(batch_size=len(rows), **kw), X[rows], y[rows])
+    assert_models_close(a, b, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("combo", ["batch", "dropout", "everything"])
+def test_sample_weight_changes_model(small, combo):
+    X, y = small
+    sw = np.random.RandomState(0).uniform(0.1, 3, len(X))
+    kw = dict(COMBOS[combo], random_state=0, max_iter=2)
+    a = quiet_fit(MLPClassifier(**kw), X, y, sample_weight=sw)
+    b = quiet_fit(MLPClassifier(**kw), X, y)
+    c = quiet_fit(MLPClassifier(**kw), X, y, sample_weight=np.ones(len(X)))
+    assert not np.allclose(flat(a), flat(b))
+    assert_models_close(b, c, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("combo", ["batch", "dropout", "everything", "rmsprop_bn_dropout"])
+def test_pickle_roundtrip_then_partial_fit(small, combo):
+    X, y = small
+    kw = dict(COMBOS[combo], random_state=0, shuffle=False)
+    est = MLPClassifier(**kw)
+    classes = np.unique(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradientWarning)
+        est.partial_fit(X, y, classes=classes)
+        restored = pickle.loads(pickle.dumps(est))
+        assert_array_equal(restored.predict_proba(X), est.predict_proba(X))
+        est.partial_fit(X, y)
+        restored.partial_fit(X, y)
+    assert_bitwise_same(est, restored)
+
+
+def test_regressor_toolkit_float32_and_pickle(small):
+    X, _ = small
+    Y = np.c_[X[:, :8].sum(axis=1), X[:, 20:36].mean(axis=1)]
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(8, 8), normalization="batch",
+                                 residual=True, dropout=0.1, solver="adamw",
+                                 learning_rate="cosine", max_iter=4, random_state=0),
+                    X.astype(np.float32), Y)
+    pred = est.predict(X.astype(np.float32))
+    assert pred.dtype == np.float32 and pred.shape == Y.shape
+    assert_allclose(pred, forward_np(params_of(est), X), rtol=1e-4, atol=1e-5)
+    assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X.astype(np.float32)), pred)
