@@ -18,13 +18,14 @@ from .threads import limit_threads
 from .workloads import FitSetting
 
 
-def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | None = None) -> dict:
+def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | None = None,
+            tolerate_failures: bool = False) -> dict:
     data = workloads.load(setting.workload, setting.dtype)
     if data.X_test is None:
         raise ValueError(f"workload {setting.workload.name} has no test set")
     spec = peers.TrainSpec(setting.workload.hidden, setting.batch_size)
     results, skipped = {}, {}
-    with limit_threads(setting.threads):
+    with limit_threads(setting.threads, torch=any(s.startswith("torch") for s in systems)):
         for s in systems:
             reason = peers.unavailable_reason(s, standin)
             if reason:
@@ -33,7 +34,13 @@ def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | 
             runner = peers.make_runner(s, spec, standin).prepare(data.X_train, data.y_train,
                                                                  data.classes)
             t0 = time.perf_counter()
-            runner.fit(setting.epochs)
+            try:
+                runner.fit(setting.epochs)
+            except Exception as exc:  # noqa: BLE001
+                if not tolerate_failures:
+                    raise
+                skipped[s] = f"failed: {type(exc).__name__}: {exc}"[:400]
+                continue
             train_s = time.perf_counter() - t0
             pred = runner.predict(data.X_test)
             results[s] = {"label": runner.label, "accuracy": float(np.mean(pred == data.y_test)),

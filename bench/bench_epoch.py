@@ -30,7 +30,7 @@ def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if):
     benchmark.group = f"epoch {case.id}"
     benchmark.extra_info.update(case=case.id, system=system,
                                 epoch_flops=epoch_flops(data.X_train.shape[0], case.workload.sizes)["total"])
-    with limit_threads(case.threads):
+    with limit_threads(case.threads, torch=system.startswith("torch")):
         runner = peers.make_runner(system, spec).prepare(data.X_train, data.y_train, data.classes)
         benchmark.extra_info["label"] = runner.label
         benchmark.pedantic(runner.epoch, rounds=bench_grid.rounds,

@@ -58,37 +58,47 @@ def test_gemm_peak(benchmark, epoch_case, skip_if):
 # ===========================================================================
 
 
-def _relu_code():
+def _codes():
     from fastbp.kernels import codes
 
-    return codes.RELU
+    return codes
 
 
 def _bias_activation_args(batch, sizes, dt, rng):
-    fo = sizes[1]
-    return rng.standard_normal((batch, fo)).astype(dt), rng.standard_normal(fo).astype(dt), _relu_code()
+    # bias_activation(h, bias, code, z, a): in place (z and a alias h), as in training.
+    h = rng.standard_normal((batch, sizes[1])).astype(dt)
+    return h, rng.standard_normal(sizes[1]).astype(dt), _codes().RELU, h, h
 
 
 def _activation_backward_args(batch, sizes, dt, rng):
+    # activation_backward(delta, mask, has_mask, z, a, code, out), no dropout.
     fo = sizes[1]
     a = np.maximum(rng.standard_normal((batch, fo)), 0).astype(dt)
-    return rng.standard_normal((batch, fo)).astype(dt), a, _relu_code()
+    delta = rng.standard_normal((batch, fo)).astype(dt)
+    return delta, np.ones((1, 1), dt), False, a, a, _codes().RELU, delta
 
 
-def _adam_step_args(batch, sizes, dt, rng):
-    n_weights = sum(fi * fo for fi, fo in zip(sizes[:-1], sizes[1:]))
+def _optimizer_step_args(batch, sizes, dt, rng):
+    # optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights, code,
+    #                alpha, l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
+    #                beta_1, beta_2, epsilon, layer_sq), Adam.
+    fans = list(zip(sizes[:-1], sizes[1:]))
+    n_weights = sum(fi * fo for fi, fo in fans)
     n_params = n_weights + sum(sizes[1:])
-    params = (0.05 * rng.standard_normal(n_params)).astype(dt)
-    grads = (0.01 * rng.standard_normal(n_params)).astype(dt)
-    m, v = np.zeros(n_params, dt), np.zeros(n_params, dt)
+    w_off = np.cumsum([0] + [fi * fo for fi, fo in fans[:-1]]).astype(np.int64)
     s = np.dtype(dt).type
-    return (params, grads, m, v, n_weights, s(1e-4), s(1.0 / batch), s(1e-3), s(0.9), s(0.999), s(1e-8))
+    return ((0.05 * rng.standard_normal(n_params)).astype(dt),
+            (0.01 * rng.standard_normal(n_params)).astype(dt),
+            np.zeros(n_params, dt), np.zeros(n_params, dt),
+            np.asarray(sizes, np.int64), w_off, n_weights, _codes().ADAM,
+            s(1e-4), s(0.0), s(1.0 / batch), s(1.0), s(1e-3), s(1e-3), s(0.9), False,
+            s(0.9), s(0.999), s(1e-8), np.zeros(len(fans), dt))
 
 
 FASTBP_KERNELS = {
     "bias_activation_relu": ("activations", "bias_activation", _bias_activation_args),
     "activation_backward_relu": ("activations", "activation_backward", _activation_backward_args),
-    "adam_step": ("optimizers", "adam_step", _adam_step_args),
+    "optimizer_step_adam": ("optimizers", "optimizer_step", _optimizer_step_args),
 }
 
 

@@ -24,7 +24,14 @@ def case_info(case: EpochCase, data: workloads.Dataset, sizes: list[int]) -> dic
 
 
 def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup: int = 1,
-                 standin: bool | None = None, with_peak: bool = True) -> dict:
+                 standin: bool | None = None, with_peak: bool = True,
+                 tolerate_failures: bool = False) -> dict:
+    """Measure ``case`` (see module doc).
+
+    ``tolerate_failures`` (used by the report) turns a system that raises in
+    its warm-up epoch into a ``skipped`` entry instead of an error.
+    """
+    warmup = max(warmup, 1)  # the first epoch (init, compilation) is never timed
     data = workloads.load(case.workload, case.dtype)
     sizes = layer_sizes(data.n_features, case.workload.hidden, data.n_classes)
     n = data.X_train.shape[0]
@@ -33,11 +40,15 @@ def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup
 
     skipped = {s: r for s in systems if (r := peers.unavailable_reason(s, standin))}
     active = [s for s in systems if s not in skipped]
-    with limit_threads(case.threads):
+    failed: dict[str, str] = {}
+    with limit_threads(case.threads, torch=any(s.startswith("torch") for s in active)):
         runners = {s: peers.make_runner(s, spec, standin).prepare(data.X_train, data.y_train,
                                                                   data.classes)
                    for s in active}
-        times = interleaved_epochs(runners, rounds=rounds, warmup=warmup)
+        times = interleaved_epochs(runners, rounds=rounds, warmup=warmup,
+                                   failed=failed if tolerate_failures else None)
+    skipped.update(failed)
+    active = [s for s in active if s not in failed]
     peak = gemm_peak.measure(n, case.batch_size, sizes, case.dtype, case.threads) if with_peak else None
 
     results = {}

@@ -36,7 +36,7 @@ def operands(shape: GemmShape, dtype, rng: np.random.RandomState):
     return a, b, c
 
 
-def best_time(fn, min_time: float = 0.02, min_reps: int = 3, max_reps: int = 2000) -> float:
+def best_time(fn, min_time: float = 0.02, min_reps: int = 5, max_reps: int = 2000) -> float:
     """Best wall time of ``fn()`` over repeated calls (after one warm-up)."""
     fn()
     best = float("inf")

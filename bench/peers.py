@@ -16,7 +16,10 @@ bias per layer from ``RandomState(random_state)``), Adam with lr 1e-3 and
 betas (0.9, 0.999), eps 1e-8, shuffled mini-batches of ``batch_size``, and
 L2 ``alpha`` on the weights only, scaled like scikit-learn: the gradient gets
 ``alpha * W / n_batch`` (in PyTorch: Adam's ``weight_decay = alpha / n_batch``
-on the weight parameter group, adjusted for a short last batch).
+on the weight parameter group, adjusted for a short last batch), and Adam's
+epsilon placed as scikit-learn places it (``eps / sqrt(1 - beta2^t)`` handed
+to PyTorch each step). ``bench/test_peers.py`` checks that the PyTorch
+replica lands on scikit-learn's weights.
 
 A runner is used as ``r.prepare(X, y, classes)`` then ``r.epoch()`` repeatedly
 (the first call of an estimator also initialises it and, for fastbp,
@@ -26,6 +29,7 @@ compiles: time it as warm-up). ``r.fit(epochs)`` trains from scratch with
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -45,6 +49,7 @@ class TrainSpec:
     learning_rate_init: float = 1e-3
     alpha: float = 1e-4
     random_state: int = 0
+    shuffle: bool = True
 
 
 def estimator_params(spec: TrainSpec) -> dict:
@@ -52,7 +57,7 @@ def estimator_params(spec: TrainSpec) -> dict:
     return dict(
         hidden_layer_sizes=tuple(spec.hidden), activation="relu", solver="adam",
         alpha=spec.alpha, batch_size=spec.batch_size, learning_rate_init=spec.learning_rate_init,
-        random_state=spec.random_state, shuffle=True,
+        random_state=spec.random_state, shuffle=spec.shuffle,
     )
 
 
@@ -141,6 +146,7 @@ class TorchRunner:
             fused=self.fused or None,
         )
         self.wgroup = self.opt.param_groups[0]
+        self.t = 0  # Adam step count, for scikit-learn's epsilon placement
         self.gen = torch.Generator().manual_seed(self.spec.random_state)
         self.last_loss = None
         return self
@@ -154,13 +160,20 @@ class TorchRunner:
     def epoch(self):
         torch, X, Y, b, alpha = self.torch, self.X, self.y, self.batch, self.spec.alpha
         n = X.shape[0]
-        perm = torch.randperm(n, generator=self.gen)
+        perm = torch.randperm(n, generator=self.gen) if self.spec.shuffle else torch.arange(n)
         total = 0.0
         for start in range(0, n, b):
             idx = perm[start:start + b]
             nb = idx.shape[0]
             # scikit-learn adds alpha * W / n_batch to the weight gradient.
             self.wgroup["weight_decay"] = alpha / nb
+            # scikit-learn's Adam: p -= lr_t m / (sqrt(v) + eps) with
+            # lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); torch's puts eps after
+            # the sqrt(1 - b2^t) correction, so pass eps / sqrt(1 - b2^t).
+            self.t += 1
+            eps_t = 1e-8 / math.sqrt(1.0 - 0.999 ** self.t)
+            for group in self.opt.param_groups:
+                group["eps"] = eps_t
             xb = X.index_select(0, idx)
             yb = Y.index_select(0, idx)
             self.opt.zero_grad(set_to_none=True)

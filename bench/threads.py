@@ -11,10 +11,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sys
 
 
 def torch_available() -> bool:
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def max_threads() -> int:
@@ -35,14 +39,25 @@ def unavailable_reason(n: int) -> str | None:
 
 
 @contextlib.contextmanager
-def limit_threads(n: int):
-    """Run the body with BLAS, Numba and PyTorch limited to ``n`` threads."""
+def limit_threads(n: int, torch: bool | None = None):
+    """Run the body with BLAS, Numba and PyTorch limited to ``n`` threads.
+
+    PyTorch is limited when it is already imported, or imported first when
+    ``torch=True`` (pass it when the body will use torch); ``torch=None``
+    never imports it, so torch-free measurements stay torch-free.
+    """
     import numba
+    import scipy.linalg.cython_blas  # noqa: F401 - see below
     from threadpoolctl import threadpool_limits
 
-    torch = None
-    if torch_available():
-        import torch  # imported here so torch's own pools exist before we set them
+    # threadpoolctl limits only the BLAS libraries loaded when it is entered.
+    # Numba's np.dot (fastbp's kernels, bench.matmul) calls SciPy's OpenBLAS
+    # through scipy.linalg.cython_blas, which is otherwise loaded lazily at
+    # the first compilation -- inside the block, unlimited. Load it first.
+    want_torch = torch
+    torch = sys.modules.get("torch")
+    if torch is None and want_torch and torch_available():
+        import torch  # before the limits, so torch's own pools get them
 
     old_numba = numba.get_num_threads()
     old_torch = torch.get_num_threads() if torch is not None else None

@@ -41,13 +41,29 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def interleaved_epochs(runners: dict, rounds: int, warmup: int) -> dict[str, EpochTimes]:
-    """Time ``rounds`` epochs of each runner, interleaved; see module doc."""
+def interleaved_epochs(runners: dict, rounds: int, warmup: int,
+                       failed: dict | None = None) -> dict[str, EpochTimes]:
+    """Time ``rounds`` epochs of each runner, interleaved; see module doc.
+
+    With a ``failed`` dict, a runner raising during warm-up is dropped and
+    its error recorded there (so one broken system does not lose the
+    others' numbers); errors in timed rounds always propagate.
+    """
     names = list(runners)
     times = {name: EpochTimes() for name in names}
     for r in range(warmup + rounds):
         k = r % len(names)
         for name in names[k:] + names[:k]:
+            if r < warmup and failed is not None:
+                try:
+                    times[name].warmup_s.append(timed(runners[name].epoch))
+                except Exception as exc:  # noqa: BLE001
+                    failed[name] = f"failed in warm-up: {type(exc).__name__}: {exc}"[:400]
+                continue
             t = timed(runners[name].epoch)
             (times[name].warmup_s if r < warmup else times[name].epoch_s).append(t)
+        if failed:
+            names = [n for n in names if n not in failed]
+            for n in failed:
+                times.pop(n, None)
     return times

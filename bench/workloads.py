@@ -204,7 +204,7 @@ def grid_for(mode: str) -> Grid:
             threads=(1, 2),
             rounds=1,
             warmup=1,
-            compile_dtypes=("float32", "float64"),
+            compile_dtypes=("float64",),  # a cold compile costs ~15 s per dtype
             memory=FitSetting(small_mnist, batch_size=200, epochs=1),
             accuracy=FitSetting(small_mnist, batch_size=200, epochs=2),
         )
