@@ -88,6 +88,9 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
         progress.best_params = params.copy()
         progress.best_running = running.copy()
 
+    # One BLAS-thread grant for the whole loop (validation included).
+    threads = blas_threads(batch_size * layout.max_layer_size)
+    threads.__enter__()
     try:
         progress.n_iter = 0
         for _ in range(max_iter):
@@ -101,17 +104,16 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
             layer_sq[:] = 0
             ws.alive[:] = 0
             t_before = optimizer.t
-            with blas_threads(batch_size * layout.max_layer_size):
-                loss_sum, optimizer.t = kernels.train_epoch(
-                    *inp.args(), Y, sw_arg, has_sw, rows, batch_size, params, ws.grads,
-                    optimizer.state_1, optimizer.state_2, layout.n_weights, ws.net, ws.buf,
-                    ws.drops, layout.norm, ws.acts, ws.masks, ws.deltas, ws.stats, running,
-                    ws.alive, ws.rng, ws.y_buf, ws.sw_buf, dt(BN_MOMENTUM), dt(NORM_EPS),
-                    spec.out_code, log_eps, log1m_eps, optimizer.code,
-                    dt(optimizer.learning_rate), dt(optimizer.momentum), optimizer.nesterov,
-                    dt(optimizer.beta_1), dt(optimizer.beta_2), dt(optimizer.epsilon),
-                    dt(alpha), dt(l1), dt(clip or 0), optimizer.t, layer_sq,
-                    progress.monitor.first_sq)
+            loss_sum, optimizer.t = kernels.train_epoch(
+                *inp.args(), Y, sw_arg, has_sw, rows, batch_size, params, ws.grads,
+                optimizer.state_1, optimizer.state_2, layout.n_weights, ws.net, ws.buf,
+                ws.drops, layout.norm, ws.acts, ws.masks, ws.deltas, ws.stats, running,
+                ws.alive, ws.rng, ws.y_buf, ws.sw_buf, dt(BN_MOMENTUM), dt(NORM_EPS),
+                spec.out_code, log_eps, log1m_eps, optimizer.code,
+                dt(optimizer.learning_rate), dt(optimizer.momentum), optimizer.nesterov,
+                dt(optimizer.beta_1), dt(optimizer.beta_2), dt(optimizer.epsilon),
+                dt(alpha), dt(l1), dt(clip or 0), optimizer.t, layer_sq,
+                progress.monitor.first_sq)
             optimizer.rng_state = ws.rng[0]
             progress.n_iter += 1
             progress.loss = loss_sum / n_train
@@ -161,6 +163,8 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
+    finally:
+        threads.__exit__(None, None, None)
 
     if early_stopping and progress.best_params is not None:
         params[:] = progress.best_params

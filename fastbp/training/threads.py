@@ -25,6 +25,8 @@ MIN_WORK_PER_THREAD = 2_000_000
 _lock = threading.Lock()
 _in_flight = 0
 _controller = None
+# Nested calls (a fit's validation predictions) reuse the outer grant.
+_local = threading.local()
 
 
 def available_cores():
@@ -60,6 +62,9 @@ def blas_threads(work):
         The BLAS threads granted.
     """
     global _in_flight, _baseline
+    if getattr(_local, "granted", None) is not None:
+        yield _local.granted
+        return
     controller = _blas_controller()
     with _lock:
         if _in_flight == 0:
@@ -68,9 +73,11 @@ def blas_threads(work):
         share = max(1, min(_baseline, available_cores() // _in_flight))
         wanted = 1 if work < MIN_WORK_PER_THREAD else share
         controller.limit(limits=wanted)
+    _local.granted = wanted
     try:
         yield wanted
     finally:
+        _local.granted = None
         with _lock:
             _in_flight -= 1
             if _in_flight == 0:
