@@ -157,6 +157,9 @@ class BaseMLP(BaseEstimator, ABC):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight sums to zero: at least one sample must "
+                                 "have a positive weight.")
         sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
         Y = self._targets_as_matrix(y, X.dtype)
         n_features = X.shape[1]

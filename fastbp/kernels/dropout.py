@@ -8,6 +8,7 @@ same masks on any thread, with no Python per batch and no global state.
 import numpy as np
 
 from .._config import kernel
+from .dtypes import like
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -46,9 +47,10 @@ def dropout_forward(a, rate, state, mask, out):
     out : ndarray of shape (n_samples, n_units)
     """
     n, m = a.shape
-    keep = 1 / (1 - rate)
+    keep = like(1, a) / (like(1, a) - rate)
+    zero = like(0, a)
     for i in range(n):
         for j in range(m):
-            w = keep if next_uniform(state) >= rate else keep * 0
+            w = keep if next_uniform(state) >= rate else zero
             mask[i, j] = w
             out[i, j] = a[i, j] * w

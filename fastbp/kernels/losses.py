@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .._config import kernel
+from .dtypes import like
 from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
 
 
@@ -46,7 +47,7 @@ def output_activation(z, bias, code):
             for j in range(m):
                 z[i, j] += bias[j]
                 zmax = max(zmax, z[i, j])
-            s = z[i, 0] * 0
+            s = like(0, z)
             for j in range(m):
                 z[i, j] = math.exp(z[i, j] - zmax)
                 s += z[i, j]
@@ -93,14 +94,14 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     n, m = z.shape
     total = 0.0
     for i in range(n):
-        w = sw[i] if has_sw else z[i, 0] * 0 + 1
+        w = sw[i] if has_sw else like(1, z)
         row = 0.0
         if code == OUT_SOFTMAX:
             zmax = -np.inf
             for j in range(m):
                 z[i, j] += bias[j]
                 zmax = max(zmax, z[i, j])
-            s = z[i, 0] * 0
+            s = like(0, z)
             for j in range(m):
                 s += math.exp(z[i, j] - zmax)
             log_s = math.log(s)
@@ -171,7 +172,7 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
     total = 0.0
     wsum = 0.0
     for i in range(n):
-        w = sw[i] if has_sw else p[i, 0] * 0 + 1
+        w = sw[i] if has_sw else like(1, p)
         row = 0.0
         for j in range(m):
             pij = p[i, j]

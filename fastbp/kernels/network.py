@@ -34,6 +34,7 @@ from .._config import kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
 from .dropout import dropout_forward
+from .dtypes import like
 from .losses import output_activation, output_loss_delta
 from .normalization import (
     batch_norm_backward,
@@ -257,7 +258,7 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
     nl = net.shape[1] - 1
     dt = params.dtype.type
     one = dt(1)
-    alpha_loss = alpha * 0 if solver == ADAMW else alpha
+    alpha_loss = like(0, params) if solver == ADAMW else alpha
     total = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -278,6 +279,9 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
                 sw_sum += swb[r]
         else:
             sw_sum = float(nb)
+        if sw_sum == 0:
+            # Every weight of this batch is zero: it carries no gradient.
+            continue
         # Forward, loss and backward are called from here rather than through
         # a shared helper: each level of calls re-optimises everything below
         # it, so a flat call tree compiles markedly faster.

@@ -30,11 +30,14 @@ class GradientMonitor:
     ----------
     n_layers : int
         Number of weight layers.
+    dtype : numpy dtype
+        The model's floating dtype.
     """
 
-    def __init__(self, n_layers):
-        # Squared gradient norms of the first step, filled by the kernel.
-        self.first_sq = np.zeros(n_layers)
+    def __init__(self, n_layers, dtype=np.float64):
+        # Squared gradient norms of the first step, filled by the kernel (in
+        # the model's dtype: kernels never mix float widths).
+        self.first_sq = np.zeros(n_layers, dtype=dtype)
         self.small_epochs = np.zeros(n_layers, dtype=int)
         self.warned = False
 
@@ -44,7 +47,7 @@ class GradientMonitor:
         if self.warned:
             return
         grad_norms = np.asarray(grad_norms)
-        first = np.sqrt(self.first_sq)
+        first = np.sqrt(self.first_sq.astype(float))
         for l, (g, w) in enumerate(zip(grad_norms, weight_norms)):
             layer = f"layer {l + 1} (weights coefs_[{l}])"
             if not np.isfinite(g):

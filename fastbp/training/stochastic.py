@@ -79,9 +79,9 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
     log_eps, log1m_eps = clipping_bounds(dtype)
     sample_idx = np.arange(n_train, dtype=np.int64)
     if progress.monitor is None:
-        progress.monitor = GradientMonitor(layout.n_layers - 1)
+        progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
     monitor = progress.monitor
-    layer_sq = np.zeros(layout.n_layers - 1)
+    layer_sq = np.zeros(layout.n_layers - 1, dtype=dtype)
     hist = progress.history
     if early_stopping and progress.best_params is None:
         # scikit-learn restores the initial weights if no epoch improves.
@@ -122,7 +122,7 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
             if verbose:
                 print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
 
-            grad_norms = np.sqrt(layer_sq / max(optimizer.t - t_before, 1))
+            grad_norms = np.sqrt(layer_sq.astype(float) / max(optimizer.t - t_before, 1))
             hist["loss"].append(progress.loss)
             hist["learning_rate"].append(optimizer.learning_rate)
             hist["grad_norm"].append(grad_norms)
