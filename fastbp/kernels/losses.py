@@ -18,7 +18,7 @@ import numpy as np
 
 from .._config import kernel
 from .dtypes import like
-from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
+from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
 
 
 @kernel

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._config import kernel
 from .activations import activation_backward, bias_activation, track_alive
-from .codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
+from .codes import ADAM, ADAMW, NORM_BATCH, NORM_NONE
 from .dropout import dropout_forward
 from .dtypes import like
 from .losses import output_activation, output_loss_delta
