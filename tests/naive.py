@@ -20,7 +20,6 @@ Conventions
   reference for float32 data upcast first and pass the float32 ``eps``.
 """
 
-import math
 
 import numpy as np
 import scipy.sparse as sp
