@@ -12,8 +12,11 @@ import warnings
 
 import numpy as np
 
-SOLVERS = ("adam", "sgd", "lbfgs")
-ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
+SOLVERS = ("adam", "sgd", "lbfgs", "rmsprop", "adagrad", "adamw")
+ACTIVATIONS = ("relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "selu",
+               "softplus", "swish", "mish", "gelu")
+INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal")
+SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosine")
 DATASETS = ("digits", "tabular", "mnist")
 
 
@@ -36,6 +39,28 @@ def _layer_sizes(text):
 
 def _batch_size(text):
     return "auto" if text == "auto" else _positive_int(text)
+
+
+def _non_negative(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _dropout(text):
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected rates in [0, 1) like 0.2 or 0.2,0.1; "
+                                         f"got {text!r}")
+    if not values or not all(0 <= v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"dropout rates must be in [0, 1); got {text!r}")
+    return values[0] if len(values) == 1 else values
 
 
 def _fraction(text):
@@ -65,6 +90,18 @@ def build_parser():
                        metavar="N[,N...]", help="hidden layer widths, default 100")
     train.add_argument("--solver", choices=SOLVERS, default="adam")
     train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    train.add_argument("--init", choices=INITS, default="glorot_uniform")
+    train.add_argument("--learning-rate", choices=SCHEDULES, default="constant",
+                       help="learning-rate schedule, default constant")
+    train.add_argument("--alpha", type=_non_negative, default=0.0001, help="L2 penalty")
+    train.add_argument("--l1", type=_non_negative, default=0.0, help="L1 penalty")
+    train.add_argument("--dropout", type=_dropout, default=0.0, metavar="P[,P...]",
+                       help="dropout rate, one value or one per hidden layer")
+    train.add_argument("--normalization", choices=("none", "batch", "layer"), default="none")
+    train.add_argument("--residual", action="store_true",
+                       help="skip connections between equal-width hidden layers")
+    train.add_argument("--clip-grad-norm", type=_non_negative, default=None, metavar="NORM")
+    train.add_argument("--early-stopping", action="store_true")
     train.add_argument("--epochs", type=_positive_int, default=30,
                        help="max_iter: epochs (or L-BFGS iterations), default 30")
     train.add_argument("--batch-size", type=_batch_size, default="auto",
@@ -106,7 +143,11 @@ def train(args):
         hidden_layer_sizes=args.hidden_layer_sizes, activation=args.activation,
         solver=args.solver, batch_size=args.batch_size, max_iter=args.epochs,
         learning_rate_init=args.learning_rate_init, random_state=args.random_state,
-        verbose=not args.quiet)
+        verbose=not args.quiet, init=args.init, learning_rate=args.learning_rate,
+        alpha=args.alpha, l1=args.l1, dropout=args.dropout,
+        normalization=None if args.normalization == "none" else args.normalization,
+        residual=args.residual, clip_grad_norm=args.clip_grad_norm or None,
+        early_stopping=args.early_stopping)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -116,6 +157,9 @@ def train(args):
     total = time.perf_counter() - start
     print(f"epochs run: {clf.n_iter_}, final training loss: {clf.loss_:.6f}")
     print(f"test accuracy: {accuracy:.4f}")
+    dead = clf.history_.get("dead_fraction") if hasattr(clf, "history_") else None
+    if dead is not None and len(dead) and np.isfinite(dead[-1]):
+        print(f"dead relu units in the last epoch: {dead[-1]:.1%}")
     print(f"wall time: {total:.2f} s (fit {fit_time:.2f} s, including compilation "
           "or cache loading on a first run)")
     return 0
