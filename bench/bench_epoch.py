@@ -1,15 +1,24 @@
 """Per-epoch fit time: fastbp vs scikit-learn vs PyTorch CPU.
 
-Two benches per grid case (see ``bench.workloads`` for the grids):
+Two benches per grid case (see ``bench.workloads`` for the grids), both
+running every system in its own worker process (``bench.worker``: one
+process per system, started with the case's thread count; the other
+systems' processes idle, their thread pools asleep, while one runs):
 
 * ``test_epoch[case-system]`` -- pytest-benchmark times one system's
-  ``partial_fit`` epochs after warm-up rounds (compilation excluded); the
-  systems of a case share a benchmark group, for ``--benchmark-compare``
-  across commits.
+  ``partial_fit`` epochs after warm-up rounds (compilation excluded); each
+  round is one "run an epoch" request to the system's worker (the pipe round
+  trip, ~0.1 ms, is inside the timing; the worker's own per-epoch times are
+  in ``extra_info["worker_epoch_s"]``); the systems of a case share a
+  benchmark group, for ``--benchmark-compare`` across commits.
 * ``test_epoch_interleaved[case]`` -- the fair comparison: all systems'
   epochs interleaved round by round (``bench.timing``), plus the GEMM peak at
   the same thread count, GFLOP/s, share of peak and ratios, recorded in
   ``extra_info``. ``python -m bench.report`` prints the same measurement.
+
+The ``epoch_workers`` fixture (conftest) keeps one case's workers alive
+across both benches of that case (conftest orders the items case by case),
+so each case starts its processes once.
 
 Measure only: nothing here asserts on a time.
 """
@@ -18,35 +27,43 @@ from __future__ import annotations
 
 from bench import epochs, peers, threads, workloads
 from bench.flops import epoch_flops
-from bench.threads import limit_threads
 
 
-def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if):
+def _available() -> list[str]:
+    return [s for s in peers.SYSTEMS if not peers.unavailable_reason(s)]
+
+
+def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if, epoch_workers):
     case = epoch_case
     skip_if(peers.unavailable_reason(system), threads.unavailable_reason(case.threads),
             workloads.unavailable_reason(case.workload))
-    data = workloads.load(case.workload, case.dtype)
-    spec = peers.TrainSpec(case.workload.hidden, case.batch_size)
+    group = epoch_workers.for_case(case, _available())
+    worker = group.worker(system)  # raises the worker's error if it failed to start
     benchmark.group = f"epoch {case.id}"
-    benchmark.extra_info.update(case=case.id, system=system,
-                                epoch_flops=epoch_flops(data.X_train.shape[0], case.workload.sizes)["total"])
-    with limit_threads(case.threads, torch=system.startswith("torch")):
-        runner = peers.make_runner(system, spec).prepare(data.X_train, data.y_train, data.classes)
-        benchmark.extra_info["label"] = runner.label
-        benchmark.pedantic(runner.epoch, rounds=bench_grid.rounds,
-                           warmup_rounds=bench_grid.warmup, iterations=1)
+    benchmark.extra_info.update(case=case.id, system=system, label=worker.label,
+                                epoch_flops=epoch_flops(worker.info["n_samples"],
+                                                        case.workload.sizes)["total"])
+    worker_s: list[float] = []
+
+    def settle():  # untimed, before every round: gc in the worker, all pools asleep
+        worker.collect()
+        group.quiesce()
+
+    benchmark.pedantic(lambda: worker_s.append(worker.epoch(collect=False)), setup=settle,
+                       rounds=bench_grid.rounds, warmup_rounds=bench_grid.warmup, iterations=1)
+    benchmark.extra_info["worker_epoch_s"] = worker_s
 
 
-def test_epoch_interleaved(benchmark, bench_grid, epoch_case, skip_if):
+def test_epoch_interleaved(benchmark, bench_grid, epoch_case, skip_if, epoch_workers):
     case = epoch_case
     skip_if(threads.unavailable_reason(case.threads), workloads.unavailable_reason(case.workload))
-    available = [s for s in peers.SYSTEMS if not peers.unavailable_reason(s)]
+    available = _available()
     if len(available) < 2:
         skip_if("fewer than two systems available to compare")
     benchmark.group = f"interleaved {case.id}"
     result = benchmark.pedantic(epochs.measure_case, args=(case,),
                                 kwargs=dict(systems=available, rounds=bench_grid.rounds,
-                                            warmup=bench_grid.warmup),
+                                            warmup=bench_grid.warmup, pool=epoch_workers),
                                 rounds=1, iterations=1)
     benchmark.extra_info.update(
         case=case.id,
@@ -54,5 +71,5 @@ def test_epoch_interleaved(benchmark, bench_grid, epoch_case, skip_if):
         gflops={s: r["gflops"] for s, r in result["systems"].items()},
         share_of_peak={s: r["share_of_peak"] for s, r in result["systems"].items()},
         gemm_peak_gflops=result["gemm_peak"]["peak_gflops"],
-        ratios=result["ratios"], skipped=result["skipped"],
+        ratios=result["ratios"], skipped=result["skipped"], isolation=result["isolation"],
     )

@@ -4,7 +4,8 @@
   ``np.dot(a, b, out)`` on every GEMM shape of a case (forward, weight and
   input gradients, with backprop's transposed operands);
 * ``test_gemm_peak[case]`` -- the case's GEMM peak and GEMM-only epoch floor
-  (``bench.gemm_peak``), recorded in ``extra_info``;
+  (``bench.gemm_peak``), measured in a worker process of its own started at
+  the case's thread count (``bench.worker``), recorded in ``extra_info``;
 * ``test_fastbp_kernel[case-name]`` -- the HOOK below for ``fastbp.kernels``.
 """
 
@@ -33,14 +34,15 @@ def test_matmul(benchmark, gemm_case, kernel, skip_if):
         benchmark(fn, a, b, c)
 
 
-def test_gemm_peak(benchmark, epoch_case, skip_if):
+def test_gemm_peak(benchmark, epoch_case, skip_if, epoch_workers):
     case = epoch_case
     skip_if(threads.unavailable_reason(case.threads))
     n = case.workload.n_train or 10000
     benchmark.group = "gemm peak"
-    result = benchmark.pedantic(gemm_peak.measure,
-                                args=(n, case.batch_size, case.workload.sizes, case.dtype,
-                                      case.threads),
+    # In the session's GEMM-peak worker for this thread count (bench.worker).
+    result = benchmark.pedantic(epoch_workers.gemm_peak,
+                                args=(case.threads, n, case.batch_size, case.workload.sizes,
+                                      case.dtype),
                                 rounds=1, iterations=1)
     benchmark.extra_info.update(case=case.id, peak_gflops=result["peak_gflops"],
                                 peak_shape=result["peak_shape"], floor_s=result["floor_s"])

@@ -8,6 +8,12 @@ Mode: ``smoke`` unless ``FASTBP_BENCH_FULL`` is set *and* timing is on
 
 Benches never assert on timings; they record numbers in
 ``benchmark.extra_info`` (saved with ``--benchmark-json``).
+
+The epoch benches run every system in its own worker process
+(``bench.worker``); ``epoch_workers`` keeps those processes for the whole
+session (one per system and thread count, set up afresh for each case), and
+:func:`pytest_collection_modifyitems` puts the epoch benches in case order
+so each case is set up once.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import pytest
 
 from bench import peers, workloads
 from bench.flops import gemm_shapes
+from bench.worker import WorkerPool
 
 
 def _benchmark_disabled(config) -> bool:
@@ -47,6 +54,35 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("system", peers.SYSTEMS)
     if "compile_dtype" in metafunc.fixturenames:
         metafunc.parametrize("compile_dtype", grid.compile_dtypes)
+
+
+def _epoch_case_id(item):
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("epoch_case") if callspec is not None else None
+    return case.id if case is not None and item.path.name == "bench_epoch.py" else None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Group bench_epoch's items case by case (stable), in their own slots."""
+    slots = [i for i, item in enumerate(items) if _epoch_case_id(item) is not None]
+    order: dict[str, int] = {}
+    for i in slots:
+        order.setdefault(_epoch_case_id(items[i]), len(order))
+    grouped = sorted((items[i] for i in slots), key=lambda item: order[_epoch_case_id(item)])
+    for i, item in zip(slots, grouped):
+        items[i] = item
+
+
+@pytest.fixture(scope="session")
+def epoch_workers():
+    """Worker processes for the epoch benches and the GEMM peaks.
+
+    One process per (system, thread count), reused from case to case (each
+    new case is set up afresh inside it), so the smoke run starts a handful
+    of processes rather than a handful per case.
+    """
+    with WorkerPool(reuse_across_cases=True) as pool:
+        yield pool
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,23 @@
 """One cell of the per-epoch grid, measured completely in one run.
 
-:func:`measure_case` loads the workload, prepares every available system on
-the same data with the same :class:`~bench.peers.TrainSpec`, times
-interleaved epochs at the case's thread count, measures the GEMM peak on the
-case's own shapes at that thread count, and derives GFLOP/s, share of peak
-and speed ratios. The pytest benches and ``bench.report`` both call it.
+:func:`measure_case` starts one worker process per available system
+(:mod:`bench.worker`) at the case's thread count, each loading the case's
+training data itself (same workload, subset and dtype) and building its
+runner with the same :class:`~bench.peers.TrainSpec`; it then times interleaved epochs, one
+worker at a time (:func:`bench.timing.interleaved_epochs`, each epoch timed
+inside its worker), measures the GEMM peak on the case's own shapes at that
+thread count in a worker of its own, and derives GFLOP/s, share of peak and
+speed ratios. The pytest benches and ``bench.report`` both call it.
 """
 
 from __future__ import annotations
 
-from . import gemm_peak, peers, workloads
+import statistics
+
+from . import peers, workloads
 from .flops import epoch_flops, layer_sizes
-from .threads import limit_threads
 from .timing import interleaved_epochs
+from .worker import WorkerError, WorkerPool
 from .workloads import EpochCase
 
 
@@ -25,47 +30,73 @@ def case_info(case: EpochCase, data: workloads.Dataset, sizes: list[int]) -> dic
 
 def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup: int = 1,
                  standin: bool | None = None, with_peak: bool = True,
-                 tolerate_failures: bool = False) -> dict:
+                 tolerate_failures: bool = False, pool: WorkerPool | None = None) -> dict:
     """Measure ``case`` (see module doc).
 
-    ``tolerate_failures`` (used by the report) turns a system that raises in
-    its warm-up epoch into a ``skipped`` entry instead of an error.
+    ``tolerate_failures`` (used by the report) turns a system whose worker
+    fails to start or raises in its warm-up epoch into a ``skipped`` entry
+    instead of an error. ``pool`` lends the workers of a longer-lived
+    :class:`~bench.worker.WorkerPool` (the pytest session's, shared by the
+    benches); without it fresh workers live for this call only.
     """
+    from . import subject
+
     warmup = max(warmup, 1)  # the first epoch (init, compilation) is never timed
+    standin = subject.standin_requested() if standin is None else bool(standin)
     data = workloads.load(case.workload, case.dtype)
     sizes = layer_sizes(data.n_features, case.workload.hidden, data.n_classes)
     n = data.X_train.shape[0]
     flops = epoch_flops(n, sizes)
-    spec = peers.TrainSpec(case.workload.hidden, case.batch_size)
+    info = case_info(case, data, sizes)
 
     skipped = {s: r for s in systems if (r := peers.unavailable_reason(s, standin))}
     active = [s for s in systems if s not in skipped]
     failed: dict[str, str] = {}
-    with limit_threads(case.threads, torch=any(s.startswith("torch") for s in active)):
-        runners = {s: peers.make_runner(s, spec, standin).prepare(data.X_train, data.y_train,
-                                                                  data.classes)
-                   for s in active}
+    own_pool = pool is None
+    pool = WorkerPool() if own_pool else pool
+    try:
+        n_settle = len(pool.settle_s)
+        group = pool.for_case(case, active, standin, peak=with_peak)
+        for s in active:
+            if s in group.failed:
+                if not tolerate_failures:
+                    raise WorkerError(group.failed[s])
+                failed[s] = group.failed[s]
+        runners = {s: group.worker(s) for s in active if s not in failed}
         times = interleaved_epochs(runners, rounds=rounds, warmup=warmup,
-                                   failed=failed if tolerate_failures else None)
-    skipped.update(failed)
-    active = [s for s in active if s not in failed]
-    peak = gemm_peak.measure(n, case.batch_size, sizes, case.dtype, case.threads) if with_peak else None
+                                   failed=failed if tolerate_failures else None,
+                                   before_epoch=group.quiesce)
+        skipped.update(failed)
+        active = [s for s in active if s not in failed]
+        states = {s: runners[s].state() for s in active}
+        peak = group.gemm_peak(n, case.batch_size, sizes, case.dtype) if with_peak else None
+        settle = pool.settle_s[n_settle:]
+    finally:
+        if own_pool:
+            pool.close()
 
     results = {}
     for s in active:
-        t = times[s]
+        t, w = times[s], runners[s]
         gflops = flops["total"] / t.median_s / 1e9
+        first = states[s]["first_epoch_s"]
         results[s] = {
-            "label": runners[s].label,
+            "label": w.label,
             "median_ms": t.median_s * 1e3, "min_ms": t.min_s * 1e3,
-            "first_epoch_ms": t.warmup_s[0] * 1e3 if t.warmup_s else None,
+            # the worker's very first epoch (initialisation, compilation)
+            "first_epoch_ms": first * 1e3 if first is not None else None,
             "gflops": gflops,
             "share_of_peak": gflops / peak["peak_gflops"] if peak else None,
             "times": t.as_dict(),
+            "worker": {"pid": w.pid, "epochs_run": states[s]["epochs"],
+                       "threads": states[s]["threads"]},
         }
     # ratios[a][b] = time(b) / time(a): how many times faster a is than b.
     ratios = {a: {b: results[b]["median_ms"] / results[a]["median_ms"]
                   for b in active if b != a} for a in active}
-    return {"case": case_info(case, data, sizes), "flops": flops, "gemm_peak": peak,
+    isolation = {"mode": "one worker process per system (bench.worker)",
+                 "settle_ms_median": statistics.median(settle) * 1e3 if settle else None,
+                 "settle_ms_max": max(settle) * 1e3 if settle else None}
+    return {"case": info, "flops": flops, "gemm_peak": peak,
             "rounds": rounds, "warmup": warmup, "systems": results, "ratios": ratios,
-            "skipped": skipped}
+            "skipped": skipped, "isolation": isolation}

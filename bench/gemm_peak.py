@@ -1,7 +1,10 @@
 """GEMM peak: best numpy-matmul GFLOP/s on a workload's own layer shapes.
 
 Measured in the same run and at the same thread count as the epoch timings,
-so "share of peak" compares like with like. Two numbers come out:
+so "share of peak" compares like with like; the benches call
+:func:`measure` in a worker process of its own, started with that thread
+count and running nothing but these GEMMs (``bench.worker``), so no other
+library's pool disturbs it. Two numbers come out:
 
 * ``peak_gflops`` -- the best GFLOP/s over the forward, weight-gradient and
   input-gradient shapes of one mini-batch (``batch x fan_in @ fan_in x
@@ -61,7 +64,7 @@ def measure(n_samples: int, batch: int, sizes: list[int], dtype, threads: int,
     batch = min(batch, n_samples)
     full, rem = divmod(n_samples, batch)
     rows = []
-    with limit_threads(threads):
+    with limit_threads(threads, numba=None):  # numpy matmul only
         for s in gemm_shapes(batch, sizes):
             t = time_shape(s, dtype, min_time=min_time)
             rows.append({"shape": s.label, "kind": s.kind, "layer": s.layer,
@@ -75,3 +78,4 @@ def measure(n_samples: int, batch: int, sizes: list[int], dtype, threads: int,
     return {"peak_gflops": best["gflops"], "peak_shape": best["shape"],
             "floor_s": floor_s, "shapes": rows, "threads": threads,
             "dtype": str(np.dtype(dtype)), "batch": batch}
+

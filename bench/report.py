@@ -12,7 +12,9 @@ to check the harness. Results go to ``bench/results/`` (gitignored) as
 ``report-<mode>-<timestamp>.json`` plus the printed markdown (``.md``).
 
 Ratios are ``time(peer) / time(fastbp)`` from the same interleaved run:
-above 1 means fastbp is faster. GFLOP/s count GEMM FLOPs only
+above 1 means fastbp is faster. Every system runs in its own worker process
+(``bench.worker``), fresh for each case, so no library's thread pool runs
+beside another's. GFLOP/s count GEMM FLOPs only
 (``bench.flops``); share of peak is against numpy's best GEMM GFLOP/s on the
 case's own shapes at the same thread count (``bench.gemm_peak``).
 """
@@ -280,7 +282,9 @@ def render(report: dict) -> str:
         rounds, warm = report["grid"]["rounds"], max(1, report["grid"]["warmup"])
         out += ["", "## Fit time per epoch", "",
                 f"Median ms/epoch over {rounds} interleaved rounds after {warm} warm-up round(s) "
-                "(compilation excluded). `vs X` = time(X) / time(fastbp), measured in the same run: "
+                "(compilation excluded), each system in its own worker process started at the "
+                "case's thread count, one process running at a time (`bench/worker.py`). "
+                "`vs X` = time(X) / time(fastbp), measured in the same run: "
                 ">1 means fastbp is faster.", ""]
         header = ["case", "n"] + [f"{_name(s, standin)} ms" for s in systems] \
             + [f"vs {SHORT[p]}" for p in peers_present if "fastbp" in systems]
@@ -300,7 +304,8 @@ def render(report: dict) -> str:
 
         out += ["", "## Throughput vs GEMM peak", "",
                 "GEMM GFLOP/s = exact GEMM FLOPs per epoch / median epoch time. Peak = numpy matmul's "
-                "best GFLOP/s over the case's own forward/backward GEMM shapes, same threads, same run; "
+                "best GFLOP/s over the case's own forward/backward GEMM shapes, same threads, same run, "
+                "in a worker process of its own; "
                 "floor = one epoch of those GEMMs alone at numpy's best per-shape speed.", ""]
         header = ["case", "GFLOP/epoch", "peak GFLOP/s", "GEMM floor ms"] \
             + [f"{_name(s, standin)} GFLOP/s (% peak)" for s in systems]

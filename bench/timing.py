@@ -6,6 +6,12 @@ compilation, first-touch allocations, estimator initialisation), then
 slow drift of the machine (other tenants, thermal state) hits every system
 alike: A B C D, B C D A, C D A B, ... (the starting system rotates so no
 system always runs right after the same neighbour).
+
+A runner is either in-process (``runner.epoch()``, timed here after
+``gc.collect()``) or measures itself (``runner.timed_epoch()`` returns the
+seconds): the :class:`bench.worker.Worker` proxies, which time the epoch
+inside their own process. ``before_epoch(name)``, when given, runs untimed
+before each epoch (the workers' "wait until every other pool is asleep").
 """
 
 from __future__ import annotations
@@ -41,8 +47,14 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def epoch_time(runner) -> float:
+    """Seconds of one epoch of ``runner`` (self-timed when it can)."""
+    own = getattr(runner, "timed_epoch", None)
+    return own() if own is not None else timed(runner.epoch)
+
+
 def interleaved_epochs(runners: dict, rounds: int, warmup: int,
-                       failed: dict | None = None) -> dict[str, EpochTimes]:
+                       failed: dict | None = None, before_epoch=None) -> dict[str, EpochTimes]:
     """Time ``rounds`` epochs of each runner, interleaved; see module doc.
 
     With a ``failed`` dict, a runner raising during warm-up is dropped and
@@ -52,15 +64,19 @@ def interleaved_epochs(runners: dict, rounds: int, warmup: int,
     names = list(runners)
     times = {name: EpochTimes() for name in names}
     for r in range(warmup + rounds):
+        if not names:
+            break
         k = r % len(names)
         for name in names[k:] + names[:k]:
+            if before_epoch is not None:
+                before_epoch(name)
             if r < warmup and failed is not None:
                 try:
-                    times[name].warmup_s.append(timed(runners[name].epoch))
+                    times[name].warmup_s.append(epoch_time(runners[name]))
                 except Exception as exc:  # noqa: BLE001
                     failed[name] = f"failed in warm-up: {type(exc).__name__}: {exc}"[:400]
                 continue
-            t = timed(runners[name].epoch)
+            t = epoch_time(runners[name])
             (times[name].warmup_s if r < warmup else times[name].epoch_s).append(t)
         if failed:
             names = [n for n in names if n not in failed]
