@@ -20,7 +20,7 @@ from threadpoolctl import ThreadpoolController
 # Multiply-adds of one layer's product below which a second thread costs
 # more in synchronisation than it saves (measured on 2-core x86 machines:
 # see the closing note of the benchmark issue).
-MIN_WORK_PER_THREAD = 16_000_000
+MIN_WORK_PER_THREAD = 4_000_000
 
 _lock = threading.Lock()
 _in_flight = 0
