@@ -17,16 +17,9 @@ import math
 import numpy as np
 
 from .._config import kernel
+from .activations import softplus
 from .dtypes import like
 from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
-
-
-@kernel
-def softplus(x):
-    """``log(1 + exp(x))`` without overflow."""
-    if x > 0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
 
 
 @kernel
