@@ -245,7 +245,8 @@ class BaseMLP(BaseEstimator, ABC):
             optimizer = copy.deepcopy(self._optimizer)
             if optimizer.state_1.shape[0] != layout.n_params:
                 raise ValueError("The network changed since the last partial_fit.")
-        progress = copy.deepcopy(getattr(self, "_progress", None))
+        progress = getattr(self, "_progress", None)
+        progress = progress.copy() if progress is not None else None
         if progress is None:
             progress = Progress(self.early_stopping)
         if not incremental:

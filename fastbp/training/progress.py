@@ -1,5 +1,7 @@
 """What the epoch loop records: losses, scores, diagnostics, best parameters."""
 
+import copy
+
 import numpy as np
 
 HISTORY_KEYS = ("loss", "val_loss", "val_score", "learning_rate", "epoch_time",
@@ -59,6 +61,21 @@ class Progress:
                 self.no_improvement_count = 0
             if self.loss_curve[-1] < self.best_loss:
                 self.best_loss = self.loss_curve[-1]
+
+    def copy(self):
+        """A copy that training can update without touching this one.
+
+        Cheaper than ``copy.deepcopy`` (which made a long series of
+        ``partial_fit`` calls quadratic): recorded values are never mutated,
+        so copying the lists suffices.
+        """
+        new = copy.copy(self)
+        new.loss_curve = list(self.loss_curve)
+        new.history = {key: list(values) for key, values in self.history.items()}
+        if self.validation_scores is not None:
+            new.validation_scores = list(self.validation_scores)
+        new.monitor = copy.deepcopy(self.monitor)
+        return new
 
     def history_arrays(self):
         """``history_`` as a dict of arrays (``grad_norm``: (n_epochs, n_layers))."""
