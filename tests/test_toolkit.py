@@ -1595,3 +1595,44 @@ def test_regressor_toolkit_float32_and_pickle(small):
     assert pred.dtype == np.float32 and pred.shape == Y.shape
     assert_allclose(pred, forward_np(params_of(est), X), rtol=1e-4, atol=1e-5)
     assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X.astype(np.float32)), pred)
+
+
+def test_nan_validation_score_counts_as_no_improvement():
+    from fastbp.training.progress import Progress
+
+    p = Progress(early_stopping=True)
+    params = np.zeros(3)
+    for score in (0.5, 0.4, np.nan, np.nan):
+        p.update_no_improvement(True, 1e-4, score, params, params, False)
+    assert p.no_improvement_count == 3
+    assert p.best_validation_score == 0.5
+
+
+@pytest.mark.parametrize("first, second", [(False, True), (True, False)])
+def test_warm_start_may_switch_early_stopping(first, second):
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    est = MLPClassifier((8,), max_iter=2, warm_start=True, early_stopping=first,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        est.set_params(early_stopping=second).fit(X, y)
+    assert len(est.loss_curve_) == 4
+    assert (est.validation_scores_ is not None) == second
+
+
+def test_warm_start_rejects_changed_activation_or_residual():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    est = MLPClassifier((8, 8), max_iter=1, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        before = [c.copy() for c in est.coefs_]
+        with pytest.raises(ValueError, match="activation changed"):
+            est.set_params(activation="tanh").fit(X, y)
+        with pytest.raises(ValueError, match="residual changed"):
+            est.set_params(activation="relu", residual=True).fit(X, y)
+    for a, b in zip(before, est.coefs_):
+        np.testing.assert_array_equal(a, b)

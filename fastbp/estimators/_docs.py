@@ -192,7 +192,8 @@ loss_ : float
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
         'val_score'. A vanishing or exploding gradient raises one
-        :class:`fastbp.GradientWarning` per fit.
+        :class:`fastbp.GradientWarning` per fit. With solver='lbfgs' only
+        'loss' and 'epoch_time' are recorded, once for the whole fit.
 
     normalization_scales_, normalization_shifts_ : list of ndarray
         Learned scale and shift of each normalised hidden layer.

@@ -7,6 +7,7 @@ fitted attributes and random-number order, and hands arrays to
 
 import copy
 import time
+import warnings
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -169,7 +170,7 @@ class BaseMLP(BaseEstimator, ABC):
         if first_pass:
             self._initialize(Y, units, X.dtype, activations)
         else:
-            self._check_warm_start(units, X.dtype)
+            self._check_warm_start(units, X.dtype, activations, residual)
         dtype = self.coefs_[0].dtype
 
         spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
@@ -203,13 +204,21 @@ class BaseMLP(BaseEstimator, ABC):
         self.normalization_scales_, self.normalization_shifts_ = scales, shifts
         self.running_mean_, self.running_var_ = layout.unpack_running(running)
 
-    def _check_warm_start(self, units, dtype):
+    def _check_warm_start(self, units, dtype, activations, residual):
         shapes = [c.shape for c in self.coefs_]
         if shapes != list(zip(units[:-1], units[1:])):
             raise ValueError(
                 f"The network's shape changed since the last fit: layers {shapes} cannot "
                 f"be trained with layer sizes {units}. Set warm_start=False to start a "
                 "new model.")
+        previous = getattr(self, "_activations", None)
+        if previous is not None and list(previous) != list(activations):
+            raise ValueError(
+                f"activation changed since the last fit ({previous} -> {activations}); "
+                "set warm_start=False to start a new model.")
+        if getattr(self, "_residual", None) is not None and list(self._residual) != list(residual):
+            raise ValueError("residual changed since the last fit; set warm_start=False to "
+                             "start a new model.")
         if getattr(self, "_normalization", None) != self.normalization:
             raise ValueError(
                 "normalization changed since the last fit; set warm_start=False to start "
@@ -246,9 +255,10 @@ class BaseMLP(BaseEstimator, ABC):
             if optimizer.state_1.shape[0] != layout.n_params:
                 raise ValueError("The network changed since the last partial_fit.")
         progress = getattr(self, "_progress", None)
-        progress = progress.copy() if progress is not None else None
         if progress is None:
             progress = Progress(self.early_stopping)
+        else:
+            progress = progress.copy().for_mode(self.early_stopping)
         if not incremental:
             progress.monitor = None  # GradientWarning: once per fit
 
@@ -267,8 +277,7 @@ class BaseMLP(BaseEstimator, ABC):
             batch_size = min(200, n_train)
         else:
             if self.batch_size > n_train:
-                import warnings
-
+                # scikit-learn's message, word for word.
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_train))

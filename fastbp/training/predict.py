@@ -53,7 +53,8 @@ class Validator:
         Validation targets in the model's dtype (for the loss).
     sw : ndarray of shape (n_val,) or None
     score : callable
-        ``score(outputs, params, running) -> float``, higher is better.
+        ``score(outputs, params, running, loss) -> float``, higher is better
+        (``loss`` is the validation loss of ``outputs``).
     """
 
     def __init__(self, kernels, spec, inp, Y, sw, score):

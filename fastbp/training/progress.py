@@ -46,7 +46,8 @@ class Progress:
             self.validation_scores.append(val_score)
             if verbose:
                 print("Validation score: %f" % val_score)
-            if val_score < self.best_validation_score + tol:
+            # A NaN score (diverged outputs) is no improvement.
+            if not val_score >= self.best_validation_score + tol:
                 self.no_improvement_count += 1
             else:
                 self.no_improvement_count = 0
@@ -61,6 +62,17 @@ class Progress:
                 self.no_improvement_count = 0
             if self.loss_curve[-1] < self.best_loss:
                 self.best_loss = self.loss_curve[-1]
+
+    def for_mode(self, early_stopping):
+        """This record, converted if ``early_stopping`` changed since it was
+        made (a warm start with the other mode): the loss curve, history and
+        sample count carry over; the stopping state starts afresh."""
+        if (self.validation_scores is not None) == bool(early_stopping):
+            return self
+        new = Progress(early_stopping)
+        new.loss_curve, new.history, new.t = self.loss_curve, self.history, self.t
+        new.monitor = self.monitor
+        return new
 
     def copy(self):
         """A copy that training can update without touching this one.
