@@ -929,3 +929,20 @@ def test_lbfgs_has_no_partial_fit():
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
     assert hasattr(MLPRegressor(solver="adam"), "partial_fit")
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0, 1]), np.array([3, 7, 9]), np.array(["a", "b"]), np.array(["x", "y", "z"]),
+    np.array([-1.0, 2.0, 8.0]),
+])
+def test_fast_binarize_equals_label_binarizer(labels):
+    from sklearn.preprocessing import LabelBinarizer
+
+    rng = np.random.RandomState(0)
+    y = labels[rng.randint(0, len(labels), 50)]
+    y[: len(labels)] = labels
+    est = MLPClassifier()
+    est._label_binarizer = LabelBinarizer().fit(y)
+    est.classes_ = est._label_binarizer.classes_
+    np.testing.assert_array_equal(est._binarize(y),
+                                  est._label_binarizer.transform(y).astype(bool))

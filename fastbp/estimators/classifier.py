@@ -111,7 +111,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}.")
         self._y_labels = y
-        return X, self._label_binarizer.transform(y).astype(bool)
+        return X, self._binarize(y)
+
+    def _binarize(self, y):
+        """``LabelBinarizer.transform(y).astype(bool)``, computed directly for
+        single-label targets: the binarizer re-derives the target type on
+        every call, which costs more than a small compiled epoch."""
+        classes = self.classes_
+        if (self._label_binarizer.y_type_ in ("binary", "multiclass") and y.ndim == 1
+                and len(classes) >= 2):
+            idx = np.searchsorted(classes, y)
+            np.clip(idx, 0, len(classes) - 1, out=idx)
+            if np.array_equal(classes[idx], y):
+                if len(classes) == 2:
+                    return (idx == 1).reshape(-1, 1)
+                onehot = np.zeros((len(y), len(classes)), dtype=bool)
+                onehot[np.arange(len(y)), idx] = True
+                return onehot
+        return self._label_binarizer.transform(y).astype(bool)
 
     def _fit(self, X, y, sample_weight, incremental):
         try:
