@@ -126,11 +126,7 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
             hist["loss"].append(progress.loss)
             hist["learning_rate"].append(optimizer.learning_rate)
             hist["grad_norm"].append(grad_norms)
-            dead = ws.dead_fractions(layout)
-            hist["dead_fraction"].append(
-                float(np.sum(np.multiply(dead, [layout.units[l] for l in ws.alive_layers]))
-                      / np.sum([layout.units[l] for l in ws.alive_layers]))
-                if dead else np.nan)
+            hist["dead_fraction"].append(ws.dead_fraction())
             coefs = layout.unpack(params)[0]
             monitor.check(grad_norms, [np.linalg.norm(c) for c in coefs], progress.n_iter)
 

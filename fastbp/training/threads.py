@@ -24,6 +24,8 @@ MIN_WORK_PER_THREAD = 4_000_000
 
 _lock = threading.Lock()
 _in_flight = 0
+# BLAS threads before the first call in flight, restored after the last.
+_baseline = 1
 _controller = None
 # Nested calls (a fit's validation predictions) reuse the outer grant.
 _local = threading.local()
@@ -83,5 +85,3 @@ def blas_threads(work):
             if _in_flight == 0:
                 controller.limit(limits=_baseline)
 
-
-_baseline = 1

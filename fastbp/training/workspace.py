@@ -89,18 +89,13 @@ class Workspace:
         self.deltas = np.empty(n_delta, dtype=dtype)
         self.stats = np.empty(n_stats, dtype=dtype)
         self.alive = np.zeros(n_alive, dtype=dtype)
-        self.alive_layers = [l for l in range(1, nl) if buf[AL_OFF, l] >= 0]
         self.grads = np.empty(layout.n_params if training else 0, dtype=dtype)
         self.y_buf = np.empty(batch_size * units[-1] if training else 0, dtype=dtype)
         self.sw_buf = np.empty(batch_size if training else 0, dtype=dtype)
         self.rng = np.zeros(1, dtype=np.uint64)
         self.batch_size = batch_size
 
-    def dead_fractions(self, layout):
-        """Share of tracked units that stayed at zero, per tracked layer."""
-        out = []
-        for l in self.alive_layers:
-            off = self.buf[AL_OFF, l]
-            m = int(layout.units[l])
-            out.append(float(np.mean(self.alive[off:off + m] == 0)))
-        return out
+    def dead_fraction(self):
+        """Share of the tracked (relu) units that stayed at zero; NaN if none
+        are tracked. ``alive`` holds exactly the tracked units."""
+        return float(np.mean(self.alive == 0)) if self.alive.size else np.nan
