@@ -173,12 +173,8 @@ class BaseMLP(BaseEstimator, ABC):
             self._check_warm_start(units, X.dtype, activations, residual)
         dtype = self.coefs_[0].dtype
 
-        spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
-                          arch.normalization_code(self.normalization), residual, dropout,
-                          OUTPUT_FUNCTIONS[self.out_activation_])
-        params = spec.layout.pack(self.coefs_, self.intercepts_, dtype,
-                                  self.normalization_scales_, self.normalization_shifts_)
-        running = spec.layout.pack_running(self.running_mean_, self.running_var_, dtype)
+        spec, params, running = self._network(units, activations, self.normalization,
+                                              residual, dropout, dtype)
         inp = KernelInput(X)
         kernels = network_kernels("cpu")
 
@@ -197,6 +193,17 @@ class BaseMLP(BaseEstimator, ABC):
         self._residual = residual
         self._normalization = self.normalization
         return self
+
+    def _network(self, units, activations, normalization, residual, dropout, dtype):
+        """This model's network: its spec, and its parameters and batch-norm
+        statistics packed into flat buffers of ``dtype``."""
+        spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
+                          arch.normalization_code(normalization), residual, dropout,
+                          OUTPUT_FUNCTIONS[self.out_activation_])
+        params = spec.layout.pack(self.coefs_, self.intercepts_, dtype,
+                                  self.normalization_scales_, self.normalization_shifts_)
+        running = spec.layout.pack_running(self.running_mean_, self.running_var_, dtype)
+        return spec, params, running
 
     def _set_parameters(self, layout, params, running):
         coefs, intercepts, scales, shifts = layout.unpack(params)
@@ -346,6 +353,7 @@ class BaseMLP(BaseEstimator, ABC):
         model._set_parameters(layout, params.copy(), running.copy())
         model._activations = arch.hidden_activations(self.activation, layout.n_hidden)
         model._residual = arch.residual_flags(self.residual, list(layout.units[1:-1]))
+        model._normalization = self.normalization
         # Validation rows are passed as arrays: do not check column names.
         model.__dict__.pop("feature_names_in_", None)
         return model
@@ -400,20 +408,9 @@ class BaseMLP(BaseEstimator, ABC):
         if X.dtype != dtype:
             X = X.astype(dtype)
         units = [X.shape[1], *[c.shape[1] for c in self.coefs_]]
-        n_hidden = len(units) - 2
-        activations = getattr(self, "_activations", None) or arch.hidden_activations(
-            self.activation, n_hidden)
-        residual = getattr(self, "_residual", None) or [False] * n_hidden
-        norm = ("batch" if getattr(self, "running_mean_", []) else
-                "layer" if getattr(self, "normalization_scales_", []) else None)
-        spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
-                          arch.normalization_code(norm), residual, [0.0] * n_hidden,
-                          OUTPUT_FUNCTIONS[self.out_activation_])
-        params = spec.layout.pack(self.coefs_, self.intercepts_, dtype,
-                                  getattr(self, "normalization_scales_", []),
-                                  getattr(self, "normalization_shifts_", []))
-        running = spec.layout.pack_running(getattr(self, "running_mean_", []),
-                                           getattr(self, "running_var_", []), dtype)
+        spec, params, running = self._network(units, self._activations, self._normalization,
+                                              self._residual, [0.0] * (len(units) - 2),
+                                              dtype)
         return predict_outputs(network_kernels("cpu"), spec, params, running,
                                KernelInput(X))
 
