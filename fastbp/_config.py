@@ -35,3 +35,27 @@ def inline_kernel(func):
     """Compile a helper that Numba inlines into each caller's IR, so that a
     constant argument at the call site (an activation code) is folded there."""
     return numba.njit(inline="always", **JIT_OPTIONS)(func)
+
+
+# The CUDA target. Its ``fastmath=True`` would flush denormals to zero and
+# approximate division, square roots and transcendentals, which breaks the
+# GPU's parity with the CPU kernels (1e-10 in float64), so it stays off;
+# NVVM contracts multiply-adds into FMAs on its own. CUDA kernels are built
+# by factories (dtype and tile sizes are compile-time constants), which
+# Numba cannot cache on disk: they compile once per process.
+CUDA_OPTIONS = {"fastmath": False}
+
+
+def cuda_kernel(func):
+    """Compile ``func`` as a CUDA kernel with fastbp's settings (imports
+    ``numba.cuda`` on first use only)."""
+    from numba import cuda
+
+    return cuda.jit(**CUDA_OPTIONS)(func)
+
+
+def cuda_device(func):
+    """Compile ``func`` as a CUDA device function with fastbp's settings."""
+    from numba import cuda
+
+    return cuda.jit(device=True, **CUDA_OPTIONS)(func)

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from fastbp.kernels import activations as kact
 from fastbp.kernels import codes
-from fastbp.kernels import network as knet
+from fastbp.training.backend import get_backend
 from fastbp.training.data import KernelInput
 from fastbp.training.layout import NetworkLayout
 from fastbp.training.lbfgs import loss_and_gradient_function
@@ -178,7 +178,7 @@ class Problem:
         self.params = naive.pack(P)
         self.P = P
         self.f = loss_and_gradient_function(
-            knet, self.spec, KernelInput(self.X), self.Y, self.sw, alpha=alpha, l1=l1,
+            get_backend("cpu"), self.spec, KernelInput(self.X), self.Y, self.sw, alpha=alpha, l1=l1,
             dtype=np.dtype(np.float64), chunk=chunk or n)
 
     def loss(self, params):

@@ -9,6 +9,7 @@ import inspect
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import numba
 import numpy as np
@@ -25,6 +26,8 @@ from fastbp.kernels import network as knet
 from fastbp.kernels import normalization as knorm
 from fastbp.kernels import optimizers as kopt
 from fastbp.kernels import sparse as ksparse
+from fastbp.kernels.records import Solver, Targets
+from fastbp.training.backend import get_backend
 from fastbp.training.data import KernelInput
 from fastbp.training.layout import NetworkLayout
 from fastbp.training.lbfgs import loss_and_gradient_function
@@ -187,11 +190,10 @@ def test_relu_at_exactly_zero(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
 def test_sigmoid_and_softplus_helpers(dtype):
     x = Z_GRID.astype(dtype)
-    for fn in (kact.softplus, kloss.softplus):
-        got = np.array([fn(xi) for xi in x])
-        assert np.all(np.isfinite(got))
-        np.testing.assert_allclose(got, np.logaddexp(0.0, f64(x)),
-                                   rtol=4 * ELEM_TOL[dtype]["rtol"], atol=1e-300)
+    got = np.array([kact.softplus(xi) for xi in x])
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, np.logaddexp(0.0, f64(x)),
+                               rtol=4 * ELEM_TOL[dtype]["rtol"], atol=1e-300)
     got = np.array([kact.sigmoid(xi) for xi in x])
     assert_close(got, naive.activate(f64(x), "logistic"), dtype, scale=1.0)
 
@@ -913,8 +915,8 @@ class Net:
 
     # -- kernels ------------------------------------------------------------
     def loss_and_gradient(self, alpha, l1=0.0, chunk=None, params=None):
-        f = loss_and_gradient_function(knet, self.spec, self.inp, self.Y, self.sw,
-                                       alpha=alpha, l1=l1, dtype=self.dtype,
+        f = loss_and_gradient_function(get_backend("cpu"), self.spec, self.inp, self.Y,
+                                       self.sw, alpha=alpha, l1=l1, dtype=self.dtype,
                                        chunk=chunk or self.n)
         loss, grad = f(self.params if params is None else params)
         return loss, grad.copy()
@@ -923,13 +925,9 @@ class Net:
         params = self.params if params is None else params
         ws = Workspace(self.layout, chunk, self.dtype, dense_input=False, training=False)
         out = np.full((self.n, self.units[-1]), np.nan, self.dtype)
-        dt = self.dtype.type
-        X, data, indices, indptr, is_sparse = self.inp.args()
-        call_by_name(knet.predict, X=X, data=data, indices=indices, indptr=indptr,
-                     is_sparse=is_sparse, chunk=chunk, params=params, net=ws.net,
-                     buf=ws.buf, norm=self.layout.norm, acts=ws.acts, stats=ws.stats,
-                     running=self.running, bn_momentum=dt(BN_MOMENTUM),
-                     norm_eps=dt(NORM_EPS), out_code=self.spec.out_code, out=out)
+        call_by_name(knet.predict, inputs=self.inp.inputs(),
+                     tables=ws.tables(self.layout.norm), work=ws.work(self.running),
+                     params=params, hyper=self.spec.hyper(self.dtype), chunk=chunk, out=out)
         return out
 
     def train_epoch(self, solver, batch_size, perm, state_1, state_2, t, *, alpha, lr,
@@ -939,28 +937,22 @@ class Net:
 
         Returns ``(loss_sum, t, rng_state, layer_sq, first_sq)``.
         """
-        dt = self.dtype.type
         ws = Workspace(self.layout, batch_size, self.dtype,
                        dense_input=not self.inp.is_sparse, drops=self.spec.drops,
                        track_dead=self.spec.tracks_dead_units)
         ws.rng[0] = rng_state
         layer_sq = np.zeros(len(self.units) - 1, dtype=self.dtype)
         first_sq = np.full(len(self.units) - 1, -1.0, dtype=self.dtype)
-        X, data, indices, indptr, is_sparse = self.inp.args()
+        opt = SimpleNamespace(code=codes.SOLVERS[solver], learning_rate=lr,
+                              momentum=momentum, nesterov=nesterov, beta_1=beta_1,
+                              beta_2=beta_2, epsilon=epsilon)
         loss_sum, t = call_by_name(
-            knet.train_epoch, X=X, data=data, indices=indices, indptr=indptr,
-            is_sparse=is_sparse, Y=self.Y, sw=self.sw_arg, has_sw=self.sw is not None,
-            perm=perm, batch_size=batch_size, params=self.params, grads=ws.grads,
-            state_1=state_1, state_2=state_2, n_weights=self.layout.n_weights, net=ws.net,
-            buf=ws.buf, drops=ws.drops, norm=self.layout.norm, acts=ws.acts,
-            masks=ws.masks, deltas=ws.deltas, stats=ws.stats, running=self.running,
-            alive=ws.alive, rng=ws.rng, y_buf=ws.y_buf, sw_buf=ws.sw_buf,
-            bn_momentum=dt(BN_MOMENTUM), norm_eps=dt(NORM_EPS),
-            out_code=self.spec.out_code, log_eps=self.log_eps, log1m_eps=self.log1m_eps,
-            solver=codes.SOLVERS[solver], lr=dt(lr), momentum=dt(momentum),
-            nesterov=nesterov, beta_1=dt(beta_1), beta_2=dt(beta_2), epsilon=dt(epsilon),
-            alpha=dt(alpha), l1=dt(l1), clip=dt(clip), t=t, layer_sq=layer_sq,
-            first_sq=first_sq)
+            knet.train_epoch, inputs=self.inp.inputs(),
+            targets=Targets(self.Y, self.sw_arg, self.sw is not None),
+            tables=ws.tables(self.layout.norm), work=ws.work(self.running),
+            solver=Solver(self.params, state_1, state_2),
+            hyper=self.spec.hyper(self.dtype, opt, alpha=alpha, l1=l1, clip=clip),
+            perm=perm, batch_size=batch_size, t=t, layer_sq=layer_sq, first_sq=first_sq)
         return loss_sum, t, int(ws.rng[0]), layer_sq, first_sq
 
 
@@ -1234,8 +1226,9 @@ def _all_kernels():
     for mod in KERNEL_MODULES:
         for name in dir(mod):
             obj = getattr(mod, name)
+            # The scalar maths is compiled from kernels.scalar into kact.
             if isinstance(obj, numba.core.registry.CPUDispatcher) and \
-                    obj.py_func.__module__ == mod.__name__:
+                    obj.py_func.__module__ in (mod.__name__, "fastbp.kernels.scalar"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
     return found
 
@@ -1245,12 +1238,23 @@ def _float_args(kernel, sig):
     float scalars."""
     names = list(inspect.signature(kernel.py_func).parameters)
     widths = {}
-    for name, t in zip(names, sig):
+    for name, t in _flat_types(zip(names, sig)):
         if isinstance(t, nbtypes.Array) and isinstance(t.dtype, nbtypes.Float):
             widths[name] = t.dtype.bitwidth
         elif isinstance(t, nbtypes.Float):
             widths[name] = t.bitwidth
     return widths
+
+
+def _flat_types(named):
+    """``(name, type)`` pairs with the fields of record (named tuple)
+    arguments spelled out as ``record.field``."""
+    for name, t in named:
+        if isinstance(t, nbtypes.BaseNamedTuple):
+            yield from _flat_types((f"{name}.{f}", ft)
+                                   for f, ft in zip(t.instance_class._fields, t.types))
+        else:
+            yield name, t
 
 
 def test_no_signature_mixes_float_widths():
@@ -1323,11 +1327,18 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
             k = getattr(mod, name)
             if not isinstance(k, numba.core.registry.CPUDispatcher):
                 continue
-            if k.py_func.__module__ != mod.__name__:
+            if k.py_func.__module__ not in (mod.__name__, "fastbp.kernels.scalar"):
                 continue
             names = list(inspect.signature(k.py_func).parameters)
             for sig in k.signatures:
-                args = [a for a, t in zip(names, sig)
+                flat = []
+                for a, t in zip(names, sig):
+                    if isinstance(t, nbtypes.BaseNamedTuple):
+                        flat += [(a + "." + f, ft) for f, ft in
+                                 zip(t.instance_class._fields, t.types)]
+                    else:
+                        flat.append((a, t))
+                args = [a for a, t in flat
                         if (isinstance(t, nbtypes.Array) and t.dtype == nbtypes.float64)
                         or t == nbtypes.float64]
                 if args:

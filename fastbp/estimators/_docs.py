@@ -143,7 +143,15 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Validation score for early stopping: None uses the estimator's
         ``score`` (scikit-learn's behaviour); 'loss' uses minus the
         validation loss; otherwise a scikit-learn scorer name or a callable
-        ``scorer(estimator, X, y)``."""
+        ``scorer(estimator, X, y)``.
+
+    device : {'cpu', 'cuda'}, default='cpu'
+        Where training and prediction run. 'cuda' runs the numba.cuda
+        kernels on an NVIDIA GPU (``pip install "fastbp[cuda]"``) and raises
+        a RuntimeError that says what is missing when no GPU or package is
+        usable. Fitted attributes are NumPy arrays whichever device trained
+        the model, so a model trained on one device predicts on the other
+        once ``device`` is changed."""
 
 COMMON_ATTRIBUTES = """\
 loss_ : float

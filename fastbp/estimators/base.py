@@ -19,7 +19,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
-from ..training.backend import network_kernels
+from ..training.backend import get_backend
 from ..training.data import KernelInput
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
@@ -44,7 +44,7 @@ class BaseMLP(BaseEstimator, ABC):
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
                  n_iter_no_change, max_fun, init, step_size, gamma, l1, dropout,
-                 normalization, residual, clip_grad_norm, scoring):
+                 normalization, residual, clip_grad_norm, scoring, device):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -78,6 +78,7 @@ class BaseMLP(BaseEstimator, ABC):
         self.residual = residual
         self.clip_grad_norm = clip_grad_norm
         self.scoring = scoring
+        self.device = device
 
     # ------------------------------------------------------------------ fit
 
@@ -176,13 +177,13 @@ class BaseMLP(BaseEstimator, ABC):
         spec, params, running = self._network(units, activations, self.normalization,
                                               residual, dropout, dtype)
         inp = KernelInput(X)
-        kernels = network_kernels("cpu")
+        backend = get_backend(self.device)
 
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(kernels, spec, params, running, inp, X, y, Y,
+            self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
                                  sample_weight, incremental)
         else:
-            self._fit_lbfgs(kernels, spec, params, inp, Y, sample_weight)
+            self._fit_lbfgs(backend, spec, params, inp, Y, sample_weight)
 
         if not (np.isfinite(params).all() and np.isfinite(running).all()):
             raise ValueError(
@@ -235,9 +236,9 @@ class BaseMLP(BaseEstimator, ABC):
                 f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
-    def _fit_lbfgs(self, kernels, spec, params, inp, Y, sample_weight):
+    def _fit_lbfgs(self, backend, spec, params, inp, Y, sample_weight):
         start = time.perf_counter()
-        result = fit_lbfgs(kernels, spec, params, inp, Y, sample_weight, alpha=self.alpha,
+        result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
                            l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
                            tol=self.tol)
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
@@ -248,7 +249,7 @@ class BaseMLP(BaseEstimator, ABC):
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")
 
-    def _fit_stochastic(self, kernels, spec, params, running, inp, X, y, Y, sample_weight,
+    def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
                         incremental):
         layout = spec.layout
         if not incremental or getattr(self, "_optimizer", None) is None:
@@ -272,7 +273,7 @@ class BaseMLP(BaseEstimator, ABC):
         train_rows, validator = None, None
         n_train = inp.n_samples
         if self.early_stopping:
-            train_rows, validator = self._validation_split(kernels, spec, inp, X, y, Y,
+            train_rows, validator = self._validation_split(backend, spec, inp, X, y, Y,
                                                            sample_weight)
             n_train = len(train_rows)
         if spec.has_dropout and (not incremental or self._optimizer is None):
@@ -290,7 +291,7 @@ class BaseMLP(BaseEstimator, ABC):
             batch_size = int(np.clip(self.batch_size, 1, n_train))
 
         fit_stochastic(
-            kernels, spec, params, running, inp, Y, sample_weight, optimizer, progress,
+            backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
             alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm, batch_size=batch_size,
             shuffle=self.shuffle, max_iter=self.max_iter, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, random_state=self._random_state,
@@ -310,7 +311,7 @@ class BaseMLP(BaseEstimator, ABC):
         self._no_improvement_count = progress.no_improvement_count
         self.history_ = progress.history_arrays()
 
-    def _validation_split(self, kernels, spec, inp, X, y, Y, sample_weight):
+    def _validation_split(self, backend, spec, inp, X, y, Y, sample_weight):
         """Split off the validation rows; return them and a :class:`Validator`."""
         stratify = self._stratify_labels(y)
         rows = np.arange(inp.n_samples, dtype=np.int64)
@@ -326,7 +327,7 @@ class BaseMLP(BaseEstimator, ABC):
         y_val = self._validation_targets(y[val_rows])
         sw_val = None if sample_weight is None else sample_weight[val_rows]
         score = self._validation_scorer(spec, X[val_rows], y_val, sw_val)
-        validator = Validator(kernels, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
+        validator = Validator(backend, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
                               sw_val, score)
         return np.ascontiguousarray(train_rows), validator
 
@@ -411,7 +412,7 @@ class BaseMLP(BaseEstimator, ABC):
         spec, params, running = self._network(units, self._activations, self._normalization,
                                               self._residual, [0.0] * (len(units) - 2),
                                               dtype)
-        return predict_outputs(network_kernels("cpu"), spec, params, running,
+        return predict_outputs(get_backend(self.device), spec, params, running,
                                KernelInput(X))
 
     # ---------------------------------------------------------- subclasses

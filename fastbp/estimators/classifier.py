@@ -73,7 +73,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, init="glorot_uniform", step_size=10,
                  gamma=0.1, l1=0.0, dropout=0.0, normalization=None, residual=False,
-                 clip_grad_norm=None, scoring=None, class_weight=None):
+                 clip_grad_norm=None, scoring=None, class_weight=None, device="cpu"):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             solver=solver, alpha=alpha, batch_size=batch_size,
@@ -86,7 +86,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             init=init, step_size=step_size, gamma=gamma, l1=l1, dropout=dropout,
             normalization=normalization, residual=residual, clip_grad_norm=clip_grad_norm,
-            scoring=scoring)
+            scoring=scoring, device=device)
         self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):

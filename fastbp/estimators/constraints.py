@@ -61,6 +61,7 @@ TOOLKIT_CONSTRAINTS = {
     "residual": ["boolean"],
     "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
     "scoring": [None, str, callable],
+    "device": [StrOptions({"cpu", "cuda"})],
 }
 
 MLP_CONSTRAINTS.update(TOOLKIT_CONSTRAINTS)

@@ -1,4 +1,5 @@
-"""Output functions fused with their loss and the output-layer delta.
+"""Output functions fused with their loss and the output-layer delta (the
+CPU's array kernels; the per-row maths is in :mod:`fastbp.kernels.scalar`).
 
 Every output function is paired with its canonical loss (identity with half
 squared error, softmax with cross-entropy, logistic with binary
@@ -14,12 +15,13 @@ softplus so that no probability is formed and then logged.
 
 import math
 
-import numpy as np
-
 from .._config import kernel
-from .activations import softplus
-from .dtypes import like
+from .activations import cpu_scalar
 from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
+from .dtypes import like
+
+output_row = cpu_scalar.output_row
+loss_delta_row = cpu_scalar.loss_delta_row
 
 
 @kernel
@@ -33,28 +35,8 @@ def output_activation(z, bias, code):
     code : int
         Output-function code from :mod:`fastbp.kernels.codes`.
     """
-    n, m = z.shape
-    for i in range(n):
-        if code == OUT_SOFTMAX:
-            zmax = -np.inf
-            for j in range(m):
-                z[i, j] += bias[j]
-                zmax = max(zmax, z[i, j])
-            s = like(0, z)
-            for j in range(m):
-                z[i, j] = math.exp(z[i, j] - zmax)
-                s += z[i, j]
-            for j in range(m):
-                z[i, j] /= s
-        elif code == OUT_LOGISTIC:
-            for j in range(m):
-                z[i, j] = 1 / (1 + math.exp(-(z[i, j] + bias[j])))
-        elif code == OUT_EXP:
-            for j in range(m):
-                z[i, j] = math.exp(z[i, j] + bias[j])
-        else:
-            for j in range(m):
-                z[i, j] += bias[j]
+    for i in range(z.shape[0]):
+        output_row(z[i], bias, code)
 
 
 @kernel
@@ -84,58 +66,11 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     loss_sum : float
         ``sum_i sw_i * loss_i``: divide by the weight sum for the mean.
     """
-    n, m = z.shape
     total = 0.0
-    for i in range(n):
+    for i in range(z.shape[0]):
         w = sw[i] if has_sw else like(1, z)
-        row = 0.0
-        if code == OUT_SOFTMAX:
-            zmax = -np.inf
-            for j in range(m):
-                z[i, j] += bias[j]
-                zmax = max(zmax, z[i, j])
-            s = like(0, z)
-            for j in range(m):
-                s += math.exp(z[i, j] - zmax)
-            log_s = math.log(s)
-            for j in range(m):
-                logp = z[i, j] - zmax - log_s
-                if y[i, j] != 0:
-                    row -= y[i, j] * min(max(logp, log_eps), log1m_eps)
-                z[i, j] = math.exp(logp)
-                delta[i, j] = w * (z[i, j] - y[i, j])
-        elif code == OUT_LOGISTIC:
-            for j in range(m):
-                t = z[i, j] + bias[j]
-                logp = -softplus(-t)
-                log1mp = -softplus(t)
-                logp = min(max(logp, log_eps), log1m_eps)
-                log1mp = min(max(log1mp, log_eps), log1m_eps)
-                if y[i, j] != 0:
-                    row -= y[i, j] * logp
-                if y[i, j] != 1:
-                    row -= (1 - y[i, j]) * log1mp
-                z[i, j] = 1 / (1 + math.exp(-t))
-                delta[i, j] = w * (z[i, j] - y[i, j])
-        elif code == OUT_EXP:
-            for j in range(m):
-                t = z[i, j] + bias[j]
-                p = math.exp(t)
-                if y[i, j] > 0:
-                    row += y[i, j] * (math.log(y[i, j]) - t)
-                row += p - y[i, j]
-                z[i, j] = p
-                delta[i, j] = w * (p - y[i, j])
-        else:
-            for j in range(m):
-                p = z[i, j] + bias[j]
-                r = p - y[i, j]
-                row += 0.5 * r * r
-                z[i, j] = p
-                delta[i, j] = w * r
-            # scikit-learn averages the squared error over outputs.
-            row /= m
-        total += w * row
+        total += w * loss_delta_row(z[i], bias, y[i], w, code, log_eps, log1m_eps,
+                                    delta[i])
     return total
 
 

@@ -201,41 +201,27 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
 
 
 @kernel
-def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_size,
-                params, grads, state_1, state_2, n_weights, net, buf, drops, norm,
-                acts, masks, deltas, stats, running, alive, rng, y_buf, sw_buf,
-                bn_momentum, norm_eps, out_code, log_eps, log1m_eps,
-                solver, lr, momentum, nesterov, beta_1, beta_2, epsilon, alpha, l1,
-                clip, t, layer_sq, first_sq):
-    """One epoch of mini-batch training, updating ``params`` in place.
+def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
+                layer_sq, first_sq):
+    """One epoch of mini-batch training, updating ``solver.params`` in place.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Dense input (shape ``(0, n_features)`` when ``is_sparse``).
-    data, indices, indptr, is_sparse
-        CSR input.
-    Y : ndarray of shape (n_samples, n_outputs)
-    sw : ndarray of shape (n_samples,)
-    has_sw : bool
+    inputs : Inputs
+        The whole input ``X`` (see :mod:`fastbp.kernels.records`).
+    targets : Targets
+        ``Y`` of shape (n_samples, n_outputs) and the sample weights.
+    tables : Tables
+        Layout tables (see module docstring), dropout rates, normalisation.
+    work : Work
+        Work buffers for batches of ``batch_size`` rows.
+    solver : Solver
+        Parameters and optimizer state, each of shape (n_params,).
+    hyper : Hyper
+        Scalar hyper-parameters.
     perm : ndarray of int64, shape (n_epoch_samples,)
         Rows of this epoch, in order (drawn by the caller).
     batch_size : int
-    params, grads, state_1, state_2 : ndarray of shape (n_params,)
-    n_weights : int
-    net, buf, drops, norm, acts, masks, deltas, stats, running, alive, rng
-        Layout, options and work buffers (see :func:`forward_hidden`).
-    y_buf : ndarray of shape (batch_size * n_outputs,)
-    sw_buf : ndarray of shape (batch_size,)
-    bn_momentum, norm_eps : float
-    out_code : int
-    log_eps, log1m_eps : float
-    solver : int
-    lr, momentum : float
-    nesterov : bool
-    beta_1, beta_2, epsilon, alpha, l1 : float
-    clip : float
-        Maximum global gradient norm; 0 disables clipping.
     t : int
         Updates done before this epoch.
     layer_sq : ndarray of shape (n_layers - 1,)
@@ -253,12 +239,20 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
     t : int
         Updates done after this epoch.
     """
+    X, data, indices, indptr, is_sparse = inputs
+    Y, sw, has_sw = targets
+    net, buf, drops, norm = tables
+    params, state_1, state_2 = solver
+    acts, masks, deltas, stats = work.acts, work.masks, work.deltas, work.stats
+    running, alive, rng, grads = work.running, work.alive, work.rng, work.grads
+    y_buf, sw_buf = work.y_buf, work.sw_buf
+    h = hyper
     n = perm.shape[0]
     n_out = Y.shape[1]
     nl = net.shape[1] - 1
     dt = params.dtype.type
     one = dt(1)
-    alpha_loss = like(0, params) if solver == ADAMW else alpha
+    alpha_loss = like(0, params) if h.solver == ADAMW else h.alpha
     total = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -287,40 +281,38 @@ def train_epoch(X, data, indices, indptr, is_sparse, Y, sw, has_sw, perm, batch_
         # it, so a flat call tree compiles markedly faster.
         forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf,
                        drops, norm, acts, masks, stats, running, alive, rng, True,
-                       bn_momentum, norm_eps)
+                       h.bn_momentum, h.norm_eps)
         out = layer_view(acts, buf[O_OFF, nl], nb, n_out)
         linear(nl, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out)
         loss_sum = output_loss_delta(
             out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], yb, swb, has_sw,
-            out_code, log_eps, log1m_eps, layer_view(deltas, buf[D_OFF, nl], nb, n_out))
+            h.out_code, h.log_eps, h.log1m_eps, layer_view(deltas, buf[D_OFF, nl], nb, n_out))
         backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net, buf,
                  drops, norm, acts, masks, deltas, stats)
         scale = one / dt(sw_sum)
         coef = one
-        if clip > 0:
-            gnorm = math.sqrt(gradient_norm_sq(params, grads, n_weights, alpha_loss, l1, scale))
-            if gnorm > clip:
-                coef = dt(clip / (gnorm + 1e-6))
+        if h.clip > 0:
+            gnorm = math.sqrt(gradient_norm_sq(params, grads, h.n_weights, alpha_loss, h.l1,
+                                               scale))
+            if gnorm > h.clip:
+                coef = dt(h.clip / (gnorm + 1e-6))
         t += 1
-        lr_t = lr
-        if solver == ADAM or solver == ADAMW:
-            lr_t = dt(lr * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t))
+        lr_t = h.lr
+        if h.solver == ADAM or h.solver == ADAMW:
+            lr_t = dt(h.lr * math.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
         sumsq, sumabs = optimizer_step(
-            params, grads, state_1, state_2, net[UNITS], net[W_OFF], n_weights, solver,
-            alpha, l1, scale, coef, lr, lr_t, momentum, nesterov, beta_1, beta_2,
-            epsilon, layer_sq)
+            params, grads, state_1, state_2, net[UNITS], net[W_OFF], h.n_weights, h.solver,
+            h.alpha, h.l1, scale, coef, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1,
+            h.beta_2, h.epsilon, layer_sq)
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
-        total += (loss_sum + 0.5 * alpha_loss * sumsq + l1 * sumabs) / sw_sum * nb
+        total += (loss_sum + 0.5 * alpha_loss * sumsq + h.l1 * sumabs) / sw_sum * nb
     return total, t
 
 
 @kernel
-def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
-                      params, grads, grads_chunk, n_weights, net, buf, drops, norm,
-                      acts, masks, deltas, stats, running, alive, rng,
-                      bn_momentum, norm_eps, out_code, log_eps, log1m_eps, alpha, l1):
+def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper, chunk):
     """Full-batch penalised loss and its gradient (L-BFGS, finite differences).
 
     The data are processed in chunks of ``chunk`` rows, so the work buffers
@@ -329,24 +321,26 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
 
     Parameters
     ----------
-    X, data, indices, indptr, is_sparse, Y, sw, has_sw
-        As in :func:`train_epoch`.
-    chunk : int
-        Rows per chunk; the work buffers must hold this many.
+    inputs, targets, tables, work, hyper
+        As in :func:`train_epoch`; ``work.grads`` receives the gradient of
+        the mean penalised loss (``hyper.alpha`` and ``hyper.l1``).
     params : ndarray of shape (n_params,)
-    grads : ndarray of shape (n_params,)
-        Receives the gradient of the mean penalised loss.
     grads_chunk : ndarray of shape (n_params,)
         Scratch for one chunk's gradient.
-    n_weights, net, buf, drops, norm, acts, masks, deltas, stats, running,
-    alive, rng, bn_momentum, norm_eps, out_code, log_eps, log1m_eps, alpha, l1
-        As in :func:`train_epoch`.
+    chunk : int
+        Rows per chunk; the work buffers must hold this many.
 
     Returns
     -------
     loss : float
         Mean weighted loss plus ``(alpha / 2 * sum(W**2) + l1 * sum(|W|)) / sum(sw)``.
     """
+    X, data, indices, indptr, is_sparse = inputs
+    Y, sw, has_sw = targets
+    net, buf, drops, norm = tables
+    acts, masks, deltas, stats = work.acts, work.masks, work.deltas, work.stats
+    running, alive, rng, grads = work.running, work.alive, work.rng, work.grads
+    h = hyper
     n = Y.shape[0]
     n_out = Y.shape[1]
     nl = net.shape[1] - 1
@@ -361,13 +355,13 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
         chunk_rows = rows[start:stop]
         forward_hidden(x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, net,
                        buf, drops, norm, acts, masks, stats, running, alive, rng, True,
-                       bn_momentum, norm_eps)
+                       h.bn_momentum, h.norm_eps)
         out = layer_view(acts, buf[O_OFF, nl], nb, n_out)
         linear(nl, x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, net, buf,
                acts, out)
         total += output_loss_delta(
             out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], Y[start:stop],
-            sw[start:stop] if has_sw else sw, has_sw, out_code, log_eps, log1m_eps,
+            sw[start:stop] if has_sw else sw, has_sw, h.out_code, h.log_eps, h.log1m_eps,
             layer_view(deltas, buf[D_OFF, nl], nb, n_out))
         backward(x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, grads_chunk,
                  net, buf, drops, norm, acts, masks, deltas, stats)
@@ -380,28 +374,28 @@ def loss_and_gradient(X, data, indices, indptr, is_sparse, Y, sw, has_sw, chunk,
     else:
         sw_sum = float(n)
     scale = params.dtype.type(1.0 / sw_sum)
-    sumsq, sumabs = penalised_gradient(params, grads, n_weights, alpha, l1, scale)
-    return (total + 0.5 * alpha * sumsq + l1 * sumabs) / sw_sum
+    sumsq, sumabs = penalised_gradient(params, grads, h.n_weights, h.alpha, h.l1, scale)
+    return (total + 0.5 * h.alpha * sumsq + h.l1 * sumabs) / sw_sum
 
 
 @kernel
-def predict(X, data, indices, indptr, is_sparse, chunk, params, net, buf, norm,
-            acts, stats, running, bn_momentum, norm_eps, out_code, out):
+def predict(inputs, tables, work, params, hyper, chunk, out):
     """Network outputs for every row of ``X``, in chunks (inference mode:
     no dropout, batch norm with running statistics).
 
     Parameters
     ----------
-    X, data, indices, indptr, is_sparse
-        Input, as in :func:`train_epoch`.
+    inputs, tables, work, hyper
+        As in :func:`train_epoch` (``work`` needs only the forward buffers).
+    params : ndarray of shape (n_params,)
     chunk : int
         Rows per chunk; the work buffers must hold this many.
-    params, net, buf, norm, acts, stats, running, bn_momentum, norm_eps
-        Parameters, layout and buffers (see :func:`forward_hidden`).
-    out_code : int
     out : ndarray of shape (n_samples, n_outputs)
         Receives the output-layer values (probabilities for classifiers).
     """
+    X, data, indices, indptr, is_sparse = inputs
+    net, buf, drops, norm = tables
+    acts, stats, running = work.acts, work.stats, work.running
     n = out.shape[0]
     nl = net.shape[1] - 1
     rows = np.arange(n)
@@ -415,9 +409,9 @@ def predict(X, data, indices, indptr, is_sparse, chunk, params, net, buf, norm,
         x0 = X[:0] if is_sparse else X[start:stop]
         forward_hidden(x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
                        net, buf, no_drops, norm, acts, no_masks, stats, running, no_alive,
-                       no_rng, False, bn_momentum, norm_eps)
+                       no_rng, False, hyper.bn_momentum, hyper.norm_eps)
         z = out[start:stop]
         linear(nl, x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
                net, buf, acts, z)
         output_activation(z, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + net[UNITS, nl]],
-                          out_code)
+                          hyper.out_code)

@@ -27,17 +27,11 @@ Update rules (``g`` the penalised, scaled gradient):
 import numpy as np
 
 from .._config import kernel
+from .activations import cpu_scalar
 from .dtypes import like
+
+penalised = cpu_scalar.penalised
 from .codes import ADAGRAD, ADAM, ADAMW, RMSPROP
-
-
-@kernel
-def penalised(p, raw, alpha, l1, scale):
-    """``(raw + alpha p + l1 sign(p)) * scale`` for one weight."""
-    zero = like(0, p)
-    one = like(1, p)
-    sign = one if p > zero else (-one if p < zero else zero)
-    return (raw + alpha * p + l1 * sign) * scale
 
 
 @kernel

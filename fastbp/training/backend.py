@@ -1,22 +1,100 @@
-"""Choice of the kernel backend.
+"""Choice of the kernel backend: its kernels and where its arrays live.
 
-The CPU kernels are imported here; a CUDA backend, mirroring
-``fastbp.kernels.network`` name for name, is imported only when asked for, so
-that ``import fastbp`` never touches ``numba.cuda``.
+The trainer (epoch loop, stopping rules, history, diagnostics) is shared; a
+backend differs only in the module of whole-network kernels it runs
+(``train_epoch``, ``loss_and_gradient``, ``predict``, taking the records of
+:mod:`fastbp.kernels.records`) and in how arrays reach those kernels.
+
+The CPU backend is imported here; the CUDA backend (``fastbp.kernels.cuda``)
+is imported only when ``device="cuda"`` is asked for, so that
+``import fastbp`` never touches ``numba.cuda``.
 """
 
-DEVICES = ("cpu",)
+DEVICES = ("cpu", "cuda")
 
 
-def network_kernels(device="cpu"):
-    """The module holding ``train_epoch``, ``loss_and_gradient`` and ``predict``.
+class CPUBackend:
+    """Kernels of :mod:`fastbp.kernels.network`; arrays stay where they are."""
+
+    name = "cpu"
+
+    def __init__(self):
+        from ..kernels import network
+
+        self.kernels = network
+
+    def put(self, value):
+        """``value`` as the kernels take it: on the CPU, itself (no copy)."""
+        return value
+
+    def fetch(self, src, dst):
+        """Copy the kernels' array ``src`` into the host array ``dst``."""
+        if src is not dst:
+            dst[...] = src
+
+    def load(self, dst, src):
+        """Copy the host array ``src`` into the kernels' array ``dst``."""
+        if src is not dst:
+            dst[...] = src
+
+
+class CUDABackend:
+    """Kernels of ``fastbp.kernels.cuda.network``; arrays live on the GPU.
+
+    ``put`` copies an array, or every array of a record, to the device once;
+    ``fetch`` and ``load`` copy between an existing device array and a host
+    array.
+    """
+
+    name = "cuda"
+
+    def __init__(self):
+        from ..kernels.cuda import device_status
+
+        problem = device_status()
+        if problem is not None:
+            raise RuntimeError(problem)
+        from ..kernels.cuda import network
+
+        self.kernels = network
+        self._cuda = network.cuda
+
+    def put(self, value):
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            return self._cuda.to_device(np.ascontiguousarray(value))
+        if isinstance(value, tuple) and hasattr(value, "_fields"):
+            return type(value)(*[self.put(v) for v in value])
+        return value
+
+    def fetch(self, src, dst):
+        if dst.size:
+            src.copy_to_host(dst)
+
+    def load(self, dst, src):
+        if src.size:
+            dst.copy_to_device(src)
+
+
+_BACKENDS = {}
+
+
+def get_backend(device="cpu"):
+    """The backend for ``device``, created once per process.
 
     Parameters
     ----------
-    device : {"cpu"}
-    """
-    if device == "cpu":
-        from ..kernels import network
+    device : {"cpu", "cuda"}
 
-        return network
-    raise ValueError(f"device must be one of {DEVICES}, got {device!r}.")
+    Raises
+    ------
+    RuntimeError
+        ``"cuda"`` without a usable GPU, or without the ``numba-cuda``
+        package: the message says which, and how to install it.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}.")
+    if device not in _BACKENDS:
+        _BACKENDS[device] = CPUBackend() if device == "cpu" else CUDABackend()
+    return _BACKENDS[device]

@@ -3,6 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
+from ..kernels.records import Inputs
+
 _EMPTY_INDEX = np.empty(0, dtype=np.int64)
 
 
@@ -37,9 +39,9 @@ class KernelInput:
             self.indices = _EMPTY_INDEX
             self.indptr = _EMPTY_INDEX
 
-    def args(self):
-        """``(X, data, indices, indptr, is_sparse)`` for a kernel call."""
-        return self.dense, self.data, self.indices, self.indptr, self.is_sparse
+    def inputs(self):
+        """The kernels' :class:`~fastbp.kernels.records.Inputs` record."""
+        return Inputs(self.dense, self.data, self.indices, self.indptr, self.is_sparse)
 
     def take(self, rows):
         """The rows ``rows`` as a new ``KernelInput``."""

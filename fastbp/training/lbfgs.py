@@ -8,8 +8,7 @@ float64 internally; only its iterate is cast back for each evaluation).
 import numpy as np
 import scipy.optimize
 
-from .spec import BN_MOMENTUM, NORM_EPS
-from .stochastic import clipping_bounds
+from ..kernels.records import Targets
 from .threads import blas_threads
 from .workspace import Workspace
 
@@ -17,13 +16,15 @@ from .workspace import Workspace
 CHUNK = 4096
 
 
-def loss_and_gradient_function(kernels, spec, inp, Y, sw, *, alpha, l1, dtype,
+def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
                                chunk=CHUNK):
     """A function ``f(params) -> (loss, grad)`` over the whole data set.
 
     Parameters
     ----------
-    kernels : module
+    backend : CPUBackend or CUDABackend
+        On the GPU, the data stay on the device between calls; each call
+        copies the parameters in and the gradient out.
     spec : NetworkSpec
     inp : KernelInput
     Y : ndarray of shape (n_samples, n_outputs)
@@ -43,31 +44,36 @@ def loss_and_gradient_function(kernels, spec, inp, Y, sw, *, alpha, l1, dtype,
     layout = spec.layout
     chunk = min(chunk, max(inp.n_samples, 1))
     ws = Workspace(layout, chunk, dtype, dense_input=not inp.is_sparse)
-    grads_chunk = np.empty_like(ws.grads)
     running = np.zeros(layout.n_running, dtype=dtype)
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
-    log_eps, log1m_eps = clipping_bounds(dtype)
-    dt = dtype.type
+    put = backend.put
+    inputs = put(inp.inputs())
+    targets = put(Targets(Y, sw_arg, has_sw))
+    tables = put(ws.tables(layout.norm))
+    work = put(ws.work(running))
+    grads_chunk = put(np.empty_like(ws.grads))
+    params_k = put(np.zeros(layout.n_params, dtype=dtype))
+    hyper = spec.hyper(dtype, alpha=alpha, l1=l1)
 
     def f(params):
+        backend.load(params_k, params)
         with blas_threads(chunk * layout.max_layer_size):
-            loss = kernels.loss_and_gradient(
-                *inp.args(), Y, sw_arg, has_sw, chunk, params, ws.grads, grads_chunk,
-                layout.n_weights, ws.net, ws.buf, ws.drops, layout.norm, ws.acts, ws.masks,
-                ws.deltas, ws.stats, running, ws.alive, ws.rng, dt(BN_MOMENTUM),
-                dt(NORM_EPS), spec.out_code, log_eps, log1m_eps, dt(alpha), dt(l1))
+            loss = backend.kernels.loss_and_gradient(
+                inputs, targets, tables, work, params_k,
+                grads_chunk, hyper, chunk)
+        backend.fetch(work.grads, ws.grads)
         return loss, ws.grads
 
     return f
 
 
-def fit_lbfgs(kernels, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol):
+def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol):
     """Minimise the penalised loss with L-BFGS-B, updating ``params`` in place.
 
     Parameters
     ----------
-    kernels : module
+    backend : CPUBackend or CUDABackend
     spec : NetworkSpec
     params : ndarray of shape (n_params,)
     inp : KernelInput
@@ -80,7 +86,7 @@ def fit_lbfgs(kernels, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     -------
     result : scipy.optimize.OptimizeResult
     """
-    f = loss_and_gradient_function(kernels, spec, inp, Y, sw, alpha=alpha, l1=l1,
+    f = loss_and_gradient_function(backend, spec, inp, Y, sw, alpha=alpha, l1=l1,
                                    dtype=params.dtype)
 
     def loss_grad(x):

@@ -3,7 +3,6 @@
 import numpy as np
 
 from ..kernels.losses import loss_from_output
-from .spec import BN_MOMENTUM, NORM_EPS
 from .threads import blas_threads
 from .workspace import Workspace
 
@@ -11,17 +10,20 @@ from .workspace import Workspace
 CHUNK = 4096
 
 
-def predict_outputs(kernels, spec, params, running, inp):
+def predict_outputs(backend, spec, params, running, inp, inputs=None):
     """Output-layer values for every row of ``inp`` (inference mode).
 
     Parameters
     ----------
-    kernels : module
+    backend : CPUBackend or CUDABackend
     spec : NetworkSpec
     params : ndarray of shape (n_params,)
     running : ndarray of shape (n_running,)
         Batch-norm running statistics.
     inp : KernelInput
+    inputs : Inputs, optional
+        ``backend.put(inp.inputs())``, when the caller keeps it between
+        calls (validation, on the GPU).
 
     Returns
     -------
@@ -30,13 +32,17 @@ def predict_outputs(kernels, spec, params, running, inp):
     """
     layout = spec.layout
     dtype = params.dtype
-    dt = dtype.type
     chunk = min(CHUNK, max(inp.n_samples, 1))
     ws = Workspace(layout, chunk, dtype, dense_input=False, training=False)
     out = np.empty((inp.n_samples, int(layout.units[-1])), dtype=dtype)
+    put = backend.put
+    if inputs is None:
+        inputs = put(inp.inputs())
+    out_k = put(out)
     with blas_threads(chunk * layout.max_layer_size):
-        kernels.predict(*inp.args(), chunk, params, ws.net, ws.buf, layout.norm, ws.acts,
-                        ws.stats, running, dt(BN_MOMENTUM), dt(NORM_EPS), spec.out_code, out)
+        backend.kernels.predict(inputs, put(ws.tables(layout.norm)), put(ws.work(running)),
+                                put(params), spec.hyper(dtype), chunk, out_k)
+    backend.fetch(out_k, out)
     return out
 
 
@@ -45,10 +51,10 @@ class Validator:
 
     Parameters
     ----------
-    kernels : module
+    backend : CPUBackend or CUDABackend
     spec : NetworkSpec
     inp : KernelInput
-        Validation input.
+        Validation input (copied to the backend's device once).
     Y : ndarray of shape (n_val, n_outputs)
         Validation targets in the model's dtype (for the loss).
     sw : ndarray of shape (n_val,) or None
@@ -57,13 +63,15 @@ class Validator:
         (``loss`` is the validation loss of ``outputs``).
     """
 
-    def __init__(self, kernels, spec, inp, Y, sw, score):
-        self.kernels, self.spec, self.inp, self.Y, self.sw = kernels, spec, inp, Y, sw
+    def __init__(self, backend, spec, inp, Y, sw, score):
+        self.backend, self.spec, self.inp, self.Y, self.sw = backend, spec, inp, Y, sw
+        self.inputs = backend.put(inp.inputs())
         self.score = score
 
     def evaluate(self, params, running):
         """``(score, loss)`` of ``params``; NaN score for non-finite outputs."""
-        out = predict_outputs(self.kernels, self.spec, params, running, self.inp)
+        out = predict_outputs(self.backend, self.spec, params, running, self.inp,
+                              self.inputs)
         if not np.isfinite(out).all():
             return np.nan, np.nan
         has_sw = self.sw is not None

@@ -5,11 +5,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels import codes
+from ..kernels.records import Hyper
 from .layout import NetworkLayout
 
 # PyTorch's defaults for batch and layer normalisation.
 BN_MOMENTUM = 0.1
 NORM_EPS = 1e-5
+
+
+def clipping_bounds(dtype):
+    """``log(eps)`` and ``log(1 - eps)`` for ``dtype``: scikit-learn clips
+    probabilities to ``[eps, 1 - eps]`` in its log losses."""
+    eps = np.finfo(dtype).eps
+    return dtype.type(np.log(eps)), dtype.type(np.log1p(-eps))
 
 
 @dataclass
@@ -47,6 +55,33 @@ class NetworkSpec:
     @property
     def tracks_dead_units(self):
         return bool(np.any(self.layout.activations[1:-1] == codes.RELU))
+
+    def hyper(self, dtype, optimizer=None, alpha=0.0, l1=0.0, clip=None):
+        """The kernels' :class:`~fastbp.kernels.records.Hyper` record.
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+            The model's dtype: every float field gets it.
+        optimizer : StochasticOptimizer, optional
+            Solver and learning rate of the coming epoch (none for
+            prediction and L-BFGS).
+        alpha, l1 : float
+        clip : float or None
+            Maximum global gradient norm per step.
+        """
+        dtype = np.dtype(dtype)
+        dt = dtype.type
+        log_eps, log1m_eps = clipping_bounds(dtype)
+        o = optimizer
+        return Hyper(
+            n_weights=self.layout.n_weights, out_code=self.out_code, log_eps=log_eps,
+            log1m_eps=log1m_eps, bn_momentum=dt(BN_MOMENTUM), norm_eps=dt(NORM_EPS),
+            solver=o.code if o else 0, lr=dt(o.learning_rate if o else 0),
+            momentum=dt(o.momentum if o else 0), nesterov=bool(o.nesterov) if o else False,
+            beta_1=dt(o.beta_1 if o else 0), beta_2=dt(o.beta_2 if o else 0),
+            epsilon=dt(o.epsilon if o else 0), alpha=dt(alpha), l1=dt(l1),
+            clip=dt(clip or 0))
 
 
 def build_spec(units, activations, normalization, residual, dropout, out_code):

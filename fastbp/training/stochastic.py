@@ -11,20 +11,14 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
-from .spec import BN_MOMENTUM, NORM_EPS
+from .spec import clipping_bounds  # noqa: F401 (re-exported)
 from .threads import blas_threads
 from .workspace import Workspace
 
 
-def clipping_bounds(dtype):
-    """``log(eps)`` and ``log(1 - eps)`` for ``dtype``: scikit-learn clips
-    probabilities to ``[eps, 1 - eps]`` in its log losses."""
-    eps = np.finfo(dtype).eps
-    return dtype.type(np.log(eps)), dtype.type(np.log1p(-eps))
-
-
-def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progress, *,
+def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
                    alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
                    random_state, incremental, train_rows=None, validator=None,
                    verbose=False):
@@ -32,8 +26,10 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
 
     Parameters
     ----------
-    kernels : module
-        Backend kernels (``training.backend.network_kernels``).
+    backend : CPUBackend or CUDABackend
+        Where the kernels run (``training.backend.get_backend``). On the
+        GPU, the data, parameters, optimizer state and work buffers are
+        copied to the device once per call, and back at the end.
     spec : NetworkSpec
     params : ndarray of shape (n_params,)
         Flat parameters, updated in place.
@@ -68,7 +64,6 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
     """
     layout = spec.layout
     dtype = params.dtype
-    dt = dtype.type
     early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
     ws = Workspace(layout, batch_size, dtype, dense_input=not inp.is_sparse,
@@ -76,7 +71,12 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
     ws.rng[0] = optimizer.rng_state
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
-    log_eps, log1m_eps = clipping_bounds(dtype)
+    put = backend.put
+    inputs = put(inp.inputs())
+    targets = put(Targets(Y, sw_arg, has_sw))
+    tables = put(ws.tables(layout.norm))
+    work = put(ws.work(running))
+    solver = put(Solver(params, optimizer.state_1, optimizer.state_2))
     sample_idx = np.arange(n_train, dtype=np.int64)
     if progress.monitor is None:
         progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
@@ -103,17 +103,18 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
             rows = sample_idx if train_rows is None else train_rows[sample_idx]
             layer_sq[:] = 0
             ws.alive[:] = 0
+            backend.load(work.alive, ws.alive)
             t_before = optimizer.t
-            loss_sum, optimizer.t = kernels.train_epoch(
-                *inp.args(), Y, sw_arg, has_sw, rows, batch_size, params, ws.grads,
-                optimizer.state_1, optimizer.state_2, layout.n_weights, ws.net, ws.buf,
-                ws.drops, layout.norm, ws.acts, ws.masks, ws.deltas, ws.stats, running,
-                ws.alive, ws.rng, ws.y_buf, ws.sw_buf, dt(BN_MOMENTUM), dt(NORM_EPS),
-                spec.out_code, log_eps, log1m_eps, optimizer.code,
-                dt(optimizer.learning_rate), dt(optimizer.momentum), optimizer.nesterov,
-                dt(optimizer.beta_1), dt(optimizer.beta_2), dt(optimizer.epsilon),
-                dt(alpha), dt(l1), dt(clip or 0), optimizer.t, layer_sq,
-                progress.monitor.first_sq)
+            loss_sum, optimizer.t = backend.kernels.train_epoch(
+                inputs, targets, tables, work, solver,
+                spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip), rows,
+                batch_size, optimizer.t, layer_sq, progress.monitor.first_sq)
+            # What the rest of the epoch reads on the host (on the CPU these
+            # are the kernels' own arrays, and nothing is copied).
+            backend.fetch(solver.params, params)
+            backend.fetch(work.alive, ws.alive)
+            backend.fetch(work.rng, ws.rng)
+            backend.fetch(work.running, running)
             optimizer.rng_state = ws.rng[0]
             progress.n_iter += 1
             progress.loss = loss_sum / n_train
@@ -161,6 +162,12 @@ def fit_stochastic(kernels, spec, params, running, inp, Y, sw, optimizer, progre
         warnings.warn("Training interrupted by user.")
     finally:
         threads.__exit__(None, None, None)
+        # The optimizer state and running statistics continue in the next
+        # partial_fit or warm start.
+        backend.fetch(solver.params, params)
+        backend.fetch(solver.state_1, optimizer.state_1)
+        backend.fetch(solver.state_2, optimizer.state_2)
+        backend.fetch(work.running, running)
 
     if early_stopping and progress.best_params is not None:
         params[:] = progress.best_params

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..kernels import codes
+from ..kernels.records import Tables, Work
 from ..kernels.network import (
     A_OFF, AL_OFF, D_OFF, H_OFF, M_OFF, N_BUF_ROWS, O_OFF, R_OFF, S_OFF, Z_OFF,
 )
@@ -94,6 +95,16 @@ class Workspace:
         self.sw_buf = np.empty(batch_size if training else 0, dtype=dtype)
         self.rng = np.zeros(1, dtype=np.uint64)
         self.batch_size = batch_size
+
+    def tables(self, norm):
+        """The :class:`~fastbp.kernels.records.Tables` record."""
+        return Tables(self.net, self.buf, self.drops, norm)
+
+    def work(self, running):
+        """The :class:`~fastbp.kernels.records.Work` record, with the
+        batch-norm running statistics ``running``."""
+        return Work(self.acts, self.masks, self.deltas, self.stats, running, self.alive,
+                    self.rng, self.grads, self.y_buf, self.sw_buf)
 
     def dead_fraction(self):
         """Share of the tracked (relu) units that stayed at zero; NaN if none
