@@ -57,16 +57,11 @@ class CUDABackend:
         from ..kernels.cuda import network
 
         self.kernels = network
-        self._cuda = network.cuda
 
     def put(self, value):
-        import numpy as np
-
-        if isinstance(value, np.ndarray):
-            return self._cuda.to_device(np.ascontiguousarray(value))
-        if isinstance(value, tuple) and hasattr(value, "_fields"):
-            return type(value)(*[self.put(v) for v in value])
-        return value
+        """``value`` on the GPU: an array, or each array of a record, copied
+        to the device (see ``fastbp.kernels.cuda.network.to_device``)."""
+        return self.kernels.to_device(value)
 
     def fetch(self, src, dst):
         if dst.size:

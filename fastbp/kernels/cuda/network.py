@@ -1,0 +1,351 @@
+"""Whole-network training, loss and gradient, and prediction on the GPU.
+
+The CUDA twin of :mod:`fastbp.kernels.network`: ``train_epoch``,
+``loss_and_gradient`` and ``predict`` take the same records and return the
+same values, but run on the host, launching device kernels over the flat
+buffers. Per mini-batch step, for ``L`` weight layers: ``L`` forward
+products (bias and activation fused; one normalisation kernel per
+normalised layer), one output/loss/delta kernel, ``L`` weight-gradient
+products (bias gradient fused), ``L - 1`` delta products (activation
+derivative fused) and one optimizer kernel (plus one norm reduction when
+clipping).
+
+Nothing is copied between host and device inside an epoch: the epoch's
+permutation and an empty record go in before the first launch, and the
+record (each step's loss, penalty sums and layer gradient norms) comes back
+once after the last. Step scalars the host already knows (the sample-weight
+sum of each batch, the update count, Adam's bias-corrected rate) are kernel
+arguments, so the update count lives on the host and the device alike.
+"""
+
+import threading
+
+import numpy as np
+from numba import cuda
+
+from ..codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
+from ..network import N_NET_ROWS, UNITS
+from ..records import Inputs, Tables, Targets
+from . import gemm, optimizers
+from .losses import output_activation, output_loss_delta
+from .normalization import (
+    batch_norm_backward,
+    batch_norm_forward,
+    layer_norm_backward,
+    layer_norm_forward,
+    layer_norm_param_grads,
+)
+from .sparse import densify_rows
+
+#: Tile sizes ``(tile_m, tile_n, tile_k, reg_m, reg_n)`` of the products and
+#: threads per block of the element-wise kernels; :func:`configure` changes
+#: them (the simulator tests use tiny ones).
+TILES = (64, 64, 16, 4, 4)
+THREADS = 256
+
+_built = {}
+_local = threading.local()
+
+
+def configure(tiles=None, threads=None):
+    """Set the tile sizes and threads per block of later launches.
+
+    Parameters
+    ----------
+    tiles : tuple of 5 int, optional
+        ``(tile_m, tile_n, tile_k, reg_m, reg_n)``.
+    threads : int, optional
+        Threads per block of the element-wise kernels (a power of two).
+    """
+    global TILES, THREADS
+    if tiles is not None:
+        TILES = tuple(int(t) for t in tiles)
+    if threads is not None:
+        THREADS = int(threads)
+
+
+def _kernels(dtype):
+    """The products and optimizer kernels for ``dtype`` and the current
+    configuration, compiled once per process."""
+    key = (np.dtype(dtype), TILES, THREADS)
+    if key not in _built:
+        _built[key] = (gemm.build(dtype, *TILES), optimizers.build(dtype, THREADS))
+    return _built[key]
+
+
+class DeviceTables:
+    """The ``Tables`` record on the GPU: ``net`` and ``buf`` stacked into
+    one int64 table on the device, with the host copies that launch
+    planning reads."""
+
+    def __init__(self, tables):
+        self.net, self.buf, self.drops, self.norm = tables
+        self.table = cuda.to_device(np.ascontiguousarray(np.vstack([self.net, self.buf])))
+        self.units = [int(u) for u in self.net[UNITS]]
+
+
+class DeviceTargets:
+    """The ``Targets`` record on the GPU, keeping the host sample weights
+    from which the host computes each batch's weight sum."""
+
+    def __init__(self, targets):
+        Y, sw, self.has_sw = targets
+        self.host_sw = sw
+        self.Y = cuda.to_device(np.ascontiguousarray(Y))
+        self.sw = cuda.to_device(sw if sw.size else np.zeros(1, dtype=Y.dtype))
+
+
+class DeviceInputs:
+    """The ``Inputs`` record on the GPU; a dense ``X`` is also viewed flat."""
+
+    def __init__(self, inputs):
+        X, data, indices, indptr, self.is_sparse = inputs
+        self.n_samples = int(indptr.shape[0] - 1) if self.is_sparse else X.shape[0]
+        self.n_features = X.shape[1]
+        self.dtype = X.dtype
+        if self.is_sparse:
+            self.x_flat = None
+            self.data = cuda.to_device(data)
+            self.indices = cuda.to_device(indices)
+            self.indptr = cuda.to_device(indptr)
+        else:
+            self.x_flat = cuda.to_device(np.ascontiguousarray(X).reshape(-1))
+
+
+def to_device(value):
+    """``value`` on the GPU: an array is copied; a record becomes its device
+    form (``Tables``, ``Targets``, ``Inputs`` keep what the host needs for
+    planning; other records get each array copied)."""
+    if isinstance(value, np.ndarray):
+        return cuda.to_device(np.ascontiguousarray(value) if value.size else
+                              np.zeros(1, dtype=value.dtype))
+    if isinstance(value, Tables):
+        return DeviceTables(value)
+    if isinstance(value, Targets):
+        return DeviceTargets(value)
+    if isinstance(value, Inputs):
+        return DeviceInputs(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*[to_device(v) for v in value])
+    return value
+
+
+def _scratch(name, size, dtype):
+    """A device array of at least ``size`` elements, reused between calls
+    of this thread (one per name)."""
+    cache = _local.__dict__.setdefault("scratch", {})
+    arr = cache.get(name)
+    if arr is None or arr.shape[0] < size or arr.dtype != np.dtype(dtype):
+        arr = cache[name] = cuda.device_array(max(int(size), 1), dtype=dtype)
+    return arr
+
+
+def _grid(n, threads):
+    return max((n + threads - 1) // threads, 1)
+
+
+class _Launcher:
+    """Launch configurations of one network and batch size, built once."""
+
+    def __init__(self, tables, dtype, rows):
+        self.g, self.o = _kernels(dtype)
+        self.tab = tables.table
+        self.units = tables.units
+        self.norm = tables.norm
+        self.drops = [tables.drops.dtype.type(d) for d in tables.drops]
+        self.dt = np.dtype(dtype).type
+        tm, tn = self.g.tile
+        nl = len(self.units) - 1
+        # Grid sizes only: the simulator's ``kernel[grid, block]`` reconfigures
+        # the kernel object itself, so configured launchers cannot be kept.
+        self.fwd = [None] + [(_grid(self.units[l], tn), _grid(rows, tm))
+                             for l in range(1, nl + 1)]
+        self.wgrad = [None] + [(_grid(self.units[l], tn), _grid(self.units[l - 1], tm))
+                               for l in range(1, nl + 1)]
+        self.delta = [None, None] + [(_grid(self.units[l - 1], tn), _grid(rows, tm))
+                                     for l in range(2, nl + 1)]
+        self.col = [None] + [_grid(u, THREADS) for u in self.units[1:]]
+        self.row = _grid(rows, THREADS)
+
+    def forward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, work, seed, step,
+                training, eps, momentum):
+        """Forward pass of ``nb`` rows into the work buffers (output layer:
+        pre-activations without bias)."""
+        nl = len(self.units) - 1
+        tab = self.tab
+        for l in range(1, nl + 1):
+            hidden = l < nl
+            drop = self.drops[l] if training else self.drops[l] * 0
+            plain = not hidden or self.norm == NORM_NONE
+            self.g.forward[self.fwd[l], self.g.block](
+                l, nb, tab, x, x_off, ldx, perm, p0, use_perm, params, work.acts, work.masks,
+                work.alive, drop, seed, step, training,
+                gemm.EPI_HIDDEN if hidden and plain else gemm.EPI_STORE)
+            if hidden and self.norm == NORM_BATCH:
+                batch_norm_forward[self.col[l], THREADS](
+                    l, nb, tab, params, work.acts, work.stats, work.running, work.masks,
+                    work.alive, drop, seed, step, training, momentum, eps)
+            elif hidden and self.norm == NORM_LAYER:
+                layer_norm_forward[self.row, THREADS](
+                    l, nb, tab, params, work.acts, work.stats, work.masks, work.alive, drop,
+                    seed, step, training, eps)
+
+    def backward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, grads, work,
+                 accumulate):
+        """Backward pass from the output delta: raw summed gradients into
+        ``grads`` (added to them when ``accumulate``)."""
+        nl = len(self.units) - 1
+        tab = self.tab
+        for l in range(nl, 0, -1):
+            if l < nl and self.norm == NORM_BATCH:
+                batch_norm_backward[self.col[l], THREADS](l, nb, tab, params, work.acts,
+                                                          work.stats, grads, accumulate)
+            elif l < nl and self.norm == NORM_LAYER:
+                layer_norm_param_grads[self.col[l], THREADS](l, nb, tab, work.acts, grads,
+                                                             accumulate)
+                layer_norm_backward[self.row, THREADS](l, nb, tab, params, work.acts,
+                                                       work.stats)
+            # A normalised layer has no bias (beta shifts it): its gradient is 0.
+            self.g.weight_grad[self.wgrad[l], self.g.block](
+                l, nb, tab, x, x_off, ldx, perm, p0, use_perm, work.acts, work.deltas, grads,
+                accumulate, l == nl or self.norm == NORM_NONE)
+            if l > 1:
+                self.g.delta[self.delta[l], self.g.block](
+                    l, nb, tab, params, work.acts, work.masks, work.deltas, self.drops[l - 1])
+
+
+def _first_layer(inputs, perm_d, p0, nb, use_perm, rows):
+    """``(x, x_off, ldx, perm, p0, use_perm)`` for the first layer: the
+    dense ``X`` read in place, or a sparse batch densified into scratch."""
+    if not inputs.is_sparse:
+        ldx = inputs.n_features
+        return inputs.x_flat, (0 if use_perm else p0 * ldx), ldx, perm_d, p0, use_perm
+    xb = _scratch("xb", rows * inputs.n_features, inputs.dtype)
+    densify_rows[_grid(nb, THREADS), THREADS](inputs.data, inputs.indices, inputs.indptr,
+                                               perm_d, p0, use_perm, nb, inputs.n_features,
+                                               xb)
+    return xb, 0, inputs.n_features, perm_d, 0, False
+
+
+def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
+                layer_sq, first_sq):
+    """One epoch of mini-batch training on the GPU (see
+    :func:`fastbp.kernels.network.train_epoch`; same arguments, with the
+    records from :func:`to_device`, and ``perm``, ``layer_sq``, ``first_sq``
+    on the host)."""
+    params, state_1, state_2 = solver
+    h = hyper
+    dt = params.dtype.type
+    n = perm.shape[0]
+    starts = np.arange(0, n, batch_size)
+    sizes = np.minimum(batch_size, n - starts)
+    if targets.has_sw:
+        sums = np.add.reduceat(targets.host_sw[perm].astype(np.float64), starts)
+    else:
+        sums = sizes.astype(np.float64)
+    # A batch whose weights are all zero carries no gradient: no update.
+    active = np.flatnonzero(sums != 0)
+    n_layers = len(tables.units) - 1
+    ncol = optimizers.REC_LAYERS + n_layers
+    record_host = np.zeros((max(len(active), 1), ncol), dtype=params.dtype)
+    record = _scratch("record", record_host.size, params.dtype)
+    record[:record_host.size].copy_to_device(record_host.reshape(-1))
+    perm_d = _scratch("perm", n, np.int64)
+    perm_d[:n].copy_to_device(np.ascontiguousarray(perm))
+    run = _Launcher(tables, params.dtype, batch_size)
+    decoupled = h.solver == ADAMW
+    alpha_loss = dt(0) if decoupled else h.alpha
+    seed = int(work.rng.copy_to_host()[0]) if hasattr(work.rng, "copy_to_host") else 0
+    opt_blocks = run.o.blocks(tables.net, h.n_weights, params.shape[0])
+    t0 = t
+    for s, b in enumerate(active):
+        start = int(starts[b])
+        nb = int(sizes[b])
+        at = s * ncol
+        x, x_off, ldx, xperm, p0, use_perm = _first_layer(inputs, perm_d, start, nb, True,
+                                                          batch_size)
+        run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, seed, t,
+                    True, h.norm_eps, h.bn_momentum)
+        output_loss_delta[_grid(nb, THREADS), THREADS](
+            nb, run.tab, params, work.acts, work.deltas, targets.Y, targets.sw,
+            targets.has_sw, perm_d, start, True, work.y_buf, h.out_code, h.log_eps,
+            h.log1m_eps, record, at + optimizers.REC_LOSS)
+        run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, False)
+        scale = dt(1) / dt(sums[b])
+        if h.clip > 0:
+            run.o.gradient_norm_sq[_grid(params.shape[0], THREADS), THREADS](
+                h.n_weights, params, work.grads, alpha_loss, h.l1, scale, record, at)
+        t += 1
+        lr_t = h.lr
+        if h.solver == ADAM or decoupled:
+            lr_t = dt(h.lr * np.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
+        run.o.optimizer_step[opt_blocks, THREADS](
+            run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
+            h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
+            h.epsilon, h.clip)
+    record[:record_host.size].copy_to_host(record_host.reshape(-1))
+    rec = record_host[:len(active)]
+    cols = optimizers
+    total = float(np.sum((rec[:, cols.REC_LOSS].astype(np.float64)
+                          + 0.5 * float(alpha_loss) * rec[:, cols.REC_SUMSQ]
+                          + float(h.l1) * rec[:, cols.REC_SUMABS])
+                         / sums[active] * sizes[active]))
+    if len(active):
+        layer_sq += rec[:, cols.REC_LAYERS:].sum(axis=0, dtype=layer_sq.dtype)
+        if t0 == 0:
+            first_sq[:] = rec[0, cols.REC_LAYERS:]
+    return total, t
+
+
+def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper, chunk):
+    """Full-batch penalised loss and gradient on the GPU (see
+    :func:`fastbp.kernels.network.loss_and_gradient`); the gradient is left
+    in ``work.grads`` on the device. ``grads_chunk`` is unused: chunks add
+    their gradients in place."""
+    h = hyper
+    dt = params.dtype.type
+    n = targets.Y.shape[0]
+    run = _Launcher(tables, params.dtype, chunk)
+    record_host = np.zeros(optimizers.REC_LAYERS, dtype=params.dtype)
+    record = _scratch("lbfgs_record", record_host.size, params.dtype)
+    record[:record_host.size].copy_to_device(record_host)
+    run.o.fill[_grid(params.shape[0], THREADS), THREADS](work.grads, dt(0))
+    none = _scratch("no_perm", 1, np.int64)
+    for start in range(0, n, chunk):
+        nb = min(chunk, n - start)
+        x, x_off, ldx, xperm, p0, use_perm = _first_layer(inputs, none, start, nb, False,
+                                                          chunk)
+        run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, True,
+                    h.norm_eps, h.bn_momentum)
+        output_loss_delta[_grid(nb, THREADS), THREADS](
+            nb, run.tab, params, work.acts, work.deltas, targets.Y, targets.sw,
+            targets.has_sw, none, start, False, work.y_buf, h.out_code, h.log_eps,
+            h.log1m_eps, record, optimizers.REC_LOSS)
+        run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, True)
+    sw_sum = float(np.sum(targets.host_sw, dtype=np.float64)) if targets.has_sw else float(n)
+    run.o.penalised_gradient[_grid(params.shape[0], THREADS), THREADS](
+        h.n_weights, params, work.grads, h.alpha, h.l1, dt(1.0 / sw_sum), record, 0)
+    record[:record_host.size].copy_to_host(record_host)
+    r = record_host.astype(np.float64)
+    return (r[optimizers.REC_LOSS] + 0.5 * float(h.alpha) * r[optimizers.REC_SUMSQ]
+            + float(h.l1) * r[optimizers.REC_SUMABS]) / sw_sum
+
+
+def predict(inputs, tables, work, params, hyper, chunk, out):
+    """Network outputs for every row on the GPU (see
+    :func:`fastbp.kernels.network.predict`); ``out`` is a device array."""
+    n = out.shape[0]
+    run = _Launcher(tables, params.dtype, chunk)
+    none = _scratch("no_perm", 1, np.int64)
+    for start in range(0, n, chunk):
+        nb = min(chunk, n - start)
+        x, x_off, ldx, xperm, p0, use_perm = _first_layer(inputs, none, start, nb, False,
+                                                          chunk)
+        run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, False,
+                    hyper.norm_eps, hyper.bn_momentum)
+        output_activation[_grid(nb, THREADS), THREADS](nb, run.tab, params, work.acts,
+                                                       hyper.out_code, out, start)
+
+
+__all__ = ["train_epoch", "loss_and_gradient", "predict", "to_device", "configure",
+           "N_NET_ROWS", "cuda"]

@@ -1,0 +1,173 @@
+"""Batch and layer normalisation on the GPU, fused with the activation and
+the rest of the layer's forward pass, and their backward passes; the
+formulas of :mod:`fastbp.kernels.normalization`.
+
+Batch norm runs one thread per unit (its statistics are over the batch),
+layer norm one thread per row. The layer's product has stored its linear
+output at ``H_OFF``; these kernels overwrite it with ``xhat``.
+"""
+
+import math
+
+from numba import cuda
+
+from ..._config import cuda_kernel
+from ..dtypes import like
+from ..network import ACT, BE_OFF, G_OFF, H_OFF, R_OFF, S_OFF, UNITS, Z_OFF
+from .activations import B, activate, finish_unit
+
+
+@cuda_kernel
+def batch_norm_forward(l, nb, tab, params, acts, stats, running, masks, alive, drop, seed,
+                       step, training, momentum, eps):
+    """Batch norm + activation (+ dropout, residual) of layer ``l``, one
+    thread per unit. Training uses the batch statistics and updates the
+    running ones (unbiased variance, PyTorch's convention); inference uses
+    the running ones."""
+    j = cuda.grid(1)
+    m = tab[UNITS, l]
+    if j >= m:
+        return
+    h_off = tab[B + H_OFF, l]
+    one = like(1, params)
+    if training:
+        mean = like(0, params)
+        for i in range(nb):
+            mean += acts[h_off + i * m + j]
+        mean /= like(nb, params)
+        var = like(0, params)
+        for i in range(nb):
+            d = acts[h_off + i * m + j] - mean
+            var += d * d
+        var /= like(nb, params)
+        unbiased = var * like(nb, params) / like(nb - 1, params) if nb > 1 else var
+        r = tab[B + R_OFF, l]
+        running[r + j] = (one - momentum) * running[r + j] + momentum * mean
+        running[r + m + j] = (one - momentum) * running[r + m + j] + momentum * unbiased
+    else:
+        r = tab[B + R_OFF, l]
+        mean = running[r + j]
+        var = running[r + m + j]
+    inv = one / math.sqrt(var + eps)
+    stats[tab[B + S_OFF, l] + j] = inv
+    gamma = params[tab[G_OFF, l] + j]
+    beta = params[tab[BE_OFF, l] + j]
+    code = tab[ACT, l]
+    for i in range(nb):
+        k = h_off + i * m + j
+        xh = (acts[k] - mean) * inv
+        acts[k] = xh
+        u = gamma * xh + beta
+        acts[tab[B + Z_OFF, l] + i * m + j] = u
+        finish_unit(l, i, j, m, activate(u, code), tab, acts, masks, alive, drop, seed, step,
+                    training)
+
+
+@cuda_kernel
+def layer_norm_forward(l, nb, tab, params, acts, stats, masks, alive, drop, seed, step,
+                       training, eps):
+    """Layer norm + activation (+ dropout, residual) of layer ``l``, one
+    thread per row."""
+    i = cuda.grid(1)
+    if i >= nb:
+        return
+    m = tab[UNITS, l]
+    h_off = tab[B + H_OFF, l] + i * m
+    one = like(1, params)
+    mean = like(0, params)
+    for j in range(m):
+        mean += acts[h_off + j]
+    mean /= like(m, params)
+    var = like(0, params)
+    for j in range(m):
+        d = acts[h_off + j] - mean
+        var += d * d
+    var /= like(m, params)
+    inv = one / math.sqrt(var + eps)
+    stats[tab[B + S_OFF, l] + i] = inv
+    code = tab[ACT, l]
+    g_off = tab[G_OFF, l]
+    be_off = tab[BE_OFF, l]
+    for j in range(m):
+        xh = (acts[h_off + j] - mean) * inv
+        acts[h_off + j] = xh
+        u = params[g_off + j] * xh + params[be_off + j]
+        acts[tab[B + Z_OFF, l] + i * m + j] = u
+        finish_unit(l, i, j, m, activate(u, code), tab, acts, masks, alive, drop, seed, step,
+                    training)
+
+
+@cuda_kernel
+def batch_norm_backward(l, nb, tab, params, acts, stats, grads, accumulate):
+    """Gradient through batch norm, in place on ``g`` (``acts`` at
+    ``Z_OFF``), one thread per unit; the scale and shift gradients go to
+    ``grads`` (added when ``accumulate``)."""
+    j = cuda.grid(1)
+    m = tab[UNITS, l]
+    if j >= m:
+        return
+    g_off = tab[B + Z_OFF, l]
+    x_off = tab[B + H_OFF, l]
+    sg = like(0, params)
+    sgx = like(0, params)
+    for i in range(nb):
+        g = acts[g_off + i * m + j]
+        sg += g
+        sgx += g * acts[x_off + i * m + j]
+    if accumulate:
+        grads[tab[G_OFF, l] + j] += sgx
+        grads[tab[BE_OFF, l] + j] += sg
+    else:
+        grads[tab[G_OFF, l] + j] = sgx
+        grads[tab[BE_OFF, l] + j] = sg
+    n = like(nb, params)
+    c = params[tab[G_OFF, l] + j] * stats[tab[B + S_OFF, l] + j] / n
+    for i in range(nb):
+        k = i * m + j
+        acts[g_off + k] = c * (n * acts[g_off + k] - sg - acts[x_off + k] * sgx)
+
+
+@cuda_kernel
+def layer_norm_param_grads(l, nb, tab, acts, grads, accumulate):
+    """Scale and shift gradients of a layer-normalised layer (one thread
+    per unit); runs before :func:`layer_norm_backward` overwrites ``g``."""
+    j = cuda.grid(1)
+    m = tab[UNITS, l]
+    if j >= m:
+        return
+    g_off = tab[B + Z_OFF, l]
+    x_off = tab[B + H_OFF, l]
+    dgamma = like(0, grads)
+    dbeta = like(0, grads)
+    for i in range(nb):
+        g = acts[g_off + i * m + j]
+        dgamma += g * acts[x_off + i * m + j]
+        dbeta += g
+    if accumulate:
+        grads[tab[G_OFF, l] + j] += dgamma
+        grads[tab[BE_OFF, l] + j] += dbeta
+    else:
+        grads[tab[G_OFF, l] + j] = dgamma
+        grads[tab[BE_OFF, l] + j] = dbeta
+
+
+@cuda_kernel
+def layer_norm_backward(l, nb, tab, params, acts, stats):
+    """Gradient through layer norm, in place on ``g``, one thread per row."""
+    i = cuda.grid(1)
+    if i >= nb:
+        return
+    m = tab[UNITS, l]
+    g_off = tab[B + Z_OFF, l] + i * m
+    x_off = tab[B + H_OFF, l] + i * m
+    gm_off = tab[G_OFF, l]
+    sg = like(0, params)
+    sgx = like(0, params)
+    for j in range(m):
+        gx = acts[g_off + j] * params[gm_off + j]
+        sg += gx
+        sgx += gx * acts[x_off + j]
+    c = stats[tab[B + S_OFF, l] + i] / like(m, params)
+    for j in range(m):
+        acts[g_off + j] = c * (like(m, params) * acts[g_off + j] * params[gm_off + j] - sg
+                               - acts[x_off + j] * sgx)

@@ -1,0 +1,195 @@
+"""Parameter updates over the flat buffer on the GPU: one thread per
+parameter, every solver in one kernel, the formulas of
+:mod:`fastbp.kernels.optimizers` (the per-weight penalty is the shared
+scalar ``penalised``).
+
+Reductions (the penalty's ``sum(W**2)`` and ``sum(|W|)``, each layer's
+squared gradient norm, the global norm for clipping) are reduced per block
+in shared memory and added to the epoch record with one atomic per block.
+Each block of :func:`optimizer_step` lies within one weight layer (or the
+biases and normalisation parameters), so that its layer sum is one number.
+"""
+
+import math
+
+import numba
+import numpy as np
+from numba import cuda
+
+from ..._config import cuda_device, cuda_kernel
+from .. import scalar
+from ..codes import ADAGRAD, ADAM, ADAMW, RMSPROP
+from ..dtypes import like
+from ..network import UNITS, W_OFF
+
+penalised = scalar.compile_for(cuda_device).penalised
+
+# Columns of a step's row in the epoch record.
+REC_LOSS, REC_SUMSQ, REC_SUMABS, REC_GNORM_SQ, REC_LAYERS = range(5)
+
+
+def build(dtype, threads):
+    """Compile the optimizer kernels for ``dtype`` with ``threads`` threads
+    per block (a power of two: the block reductions halve it).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``optimizer_step``, ``gradient_norm_sq``, ``penalised_gradient``,
+        ``fill``, ``blocks(tab_host, n_weights, n_params)`` (the grid of
+        ``optimizer_step``) and ``threads``.
+    """
+    from types import SimpleNamespace
+
+    if threads & (threads - 1):
+        raise ValueError("threads per block must be a power of two")
+    nbt = numba.from_dtype(np.dtype(dtype))
+    T = threads
+
+    @cuda_device
+    def reduce3(sh, tid, a, b, c):
+        """Block sums of ``a``, ``b``, ``c`` (valid in thread 0)."""
+        sh[0, tid] = a
+        sh[1, tid] = b
+        sh[2, tid] = c
+        cuda.syncthreads()
+        s = T // 2
+        while s > 0:
+            if tid < s:
+                sh[0, tid] += sh[0, tid + s]
+                sh[1, tid] += sh[1, tid + s]
+                sh[2, tid] += sh[2, tid + s]
+            cuda.syncthreads()
+            s //= 2
+
+    @cuda_device
+    def locate(tab, n_weights, blk, tid):
+        """``(index, layer)`` of this thread's parameter: blocks are laid
+        out layer by layer over the weights, then over the rest (layer -1)."""
+        nl = tab.shape[1] - 1
+        for l in range(nl):
+            size = tab[UNITS, l] * tab[UNITS, l + 1]
+            n_blocks = (size + T - 1) // T
+            if blk < n_blocks:
+                k = blk * T + tid
+                return (tab[W_OFF, l] + k if k < size else -1), l
+            blk -= n_blocks
+        return n_weights + blk * T + tid, -1
+
+    @cuda_kernel
+    def optimizer_step(tab, n_weights, params, grads, state_1, state_2, record, at,
+                       solver, alpha, l1, scale, lr, lr_t, momentum, nesterov, beta_1,
+                       beta_2, epsilon, clip):
+        """Penalise, scale, clip and apply one update to every parameter;
+        add ``sum(W**2)``, ``sum(|W|)`` (before the update) and each layer's
+        squared data-gradient norm to ``record[at:]``. Clipping reads the
+        global norm that :func:`gradient_norm_sq` left in the record."""
+        sh = cuda.shared.array((3, T), nbt)
+        tid = cuda.threadIdx.x
+        idx, layer = locate(tab, n_weights, cuda.blockIdx.x, tid)
+        zero = like(0, params)
+        one = like(1, params)
+        coef = one
+        if clip > zero:
+            gnorm = math.sqrt(record[at + REC_GNORM_SQ])
+            if gnorm > clip:
+                coef = clip / (gnorm + like(1e-6, params))
+        sq = zero
+        ab = zero
+        gsq = zero
+        if idx >= 0 and idx < params.shape[0]:
+            weight = idx < n_weights
+            decoupled = solver == ADAMW
+            a_g = alpha if weight and not decoupled else zero
+            l1_g = l1 if weight else zero
+            decay = alpha if weight and decoupled else zero
+            p = params[idx]
+            if weight:
+                sq = p * p
+                ab = abs(p)
+                gd = grads[idx] * scale
+                gsq = gd * gd
+            g = penalised(p, grads[idx], a_g, l1_g, scale) * coef
+            if solver == ADAM or solver == ADAMW:
+                m = beta_1 * state_1[idx] + (one - beta_1) * g
+                v = beta_2 * state_2[idx] + (one - beta_2) * g * g
+                state_1[idx] = m
+                state_2[idx] = v
+                params[idx] = p - lr * decay * p - lr_t * m / (math.sqrt(v) + epsilon)
+            elif solver == RMSPROP:
+                v = beta_2 * state_1[idx] + (one - beta_2) * g * g
+                state_1[idx] = v
+                params[idx] = p - lr * g / (math.sqrt(v) + epsilon)
+            elif solver == ADAGRAD:
+                s = state_1[idx] + g * g
+                state_1[idx] = s
+                params[idx] = p - lr * g / (math.sqrt(s) + epsilon)
+            else:
+                v = momentum * state_1[idx] - lr * g
+                state_1[idx] = v
+                if nesterov:
+                    params[idx] = p + momentum * v - lr * g
+                else:
+                    params[idx] = p + v
+        if layer >= 0:
+            reduce3(sh, tid, sq, ab, gsq)
+            if tid == 0:
+                cuda.atomic.add(record, at + REC_SUMSQ, sh[0, 0])
+                cuda.atomic.add(record, at + REC_SUMABS, sh[1, 0])
+                cuda.atomic.add(record, at + REC_LAYERS + layer, sh[2, 0])
+
+    @cuda_kernel
+    def gradient_norm_sq(n_weights, params, grads, alpha, l1, scale, record, at):
+        """Add the squared global norm of the penalised, scaled gradient to
+        ``record[at + REC_GNORM_SQ]`` (``alpha`` is 0 for adamw)."""
+        sh = cuda.shared.array((3, T), nbt)
+        tid = cuda.threadIdx.x
+        idx = cuda.blockIdx.x * T + tid
+        g = like(0, params)
+        if idx < params.shape[0]:
+            if idx < n_weights:
+                g = penalised(params[idx], grads[idx], alpha, l1, scale)
+            else:
+                g = grads[idx] * scale
+        reduce3(sh, tid, g * g, like(0, params), like(0, params))
+        if tid == 0:
+            cuda.atomic.add(record, at + REC_GNORM_SQ, sh[0, 0])
+
+    @cuda_kernel
+    def penalised_gradient(n_weights, params, grads, alpha, l1, scale, record, at):
+        """In place ``grads = penalised, scaled gradient`` (L-BFGS); add
+        ``sum(W**2)`` and ``sum(|W|)`` to the record."""
+        sh = cuda.shared.array((3, T), nbt)
+        tid = cuda.threadIdx.x
+        idx = cuda.blockIdx.x * T + tid
+        sq = like(0, params)
+        ab = like(0, params)
+        if idx < params.shape[0]:
+            p = params[idx]
+            if idx < n_weights:
+                sq = p * p
+                ab = abs(p)
+                grads[idx] = penalised(p, grads[idx], alpha, l1, scale)
+            else:
+                grads[idx] *= scale
+        reduce3(sh, tid, sq, ab, like(0, params))
+        if tid == 0:
+            cuda.atomic.add(record, at + REC_SUMSQ, sh[0, 0])
+            cuda.atomic.add(record, at + REC_SUMABS, sh[1, 0])
+
+    @cuda_kernel
+    def fill(a, value):
+        """``a[:] = value``."""
+        i = cuda.grid(1)
+        if i < a.shape[0]:
+            a[i] = value
+
+    def blocks(net, n_weights, n_params):
+        """Grid size of :func:`optimizer_step` for the ``net`` table."""
+        units = [int(u) for u in net[UNITS]]
+        n = sum(-(-(a * b) // T) for a, b in zip(units[:-1], units[1:]))
+        return n + -(-(n_params - n_weights) // T)
+
+    return SimpleNamespace(optimizer_step=optimizer_step, gradient_norm_sq=gradient_norm_sq,
+                           penalised_gradient=penalised_gradient, fill=fill, blocks=blocks,
+                           threads=T)
