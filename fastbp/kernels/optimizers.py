@@ -28,10 +28,10 @@ import numpy as np
 
 from .._config import kernel
 from .activations import cpu_scalar
+from .codes import ADAGRAD, ADAM, ADAMW, RMSPROP
 from .dtypes import like
 
 penalised = cpu_scalar.penalised
-from .codes import ADAGRAD, ADAM, ADAMW, RMSPROP
 
 
 @kernel
