@@ -7,8 +7,8 @@ from ..._config import cuda_kernel
 
 
 @cuda_kernel
-def densify_rows(data, indices, indptr, perm, p0, use_perm, nb, n_features, out):
-    """``out[i] = X[row_i]`` for ``i < nb`` (one thread per row).
+def densify_rows(data, indices, indptr, perm, p0, use_perm, nb, n_features, xb):
+    """``xb[i] = X[row_i]`` for ``i < nb`` (one thread per row).
 
     Parameters
     ----------
@@ -18,7 +18,7 @@ def densify_rows(data, indices, indptr, perm, p0, use_perm, nb, n_features, out)
         Row order; row ``i`` is ``perm[p0 + i]`` when ``use_perm``, else
         ``p0 + i``.
     p0, use_perm, nb, n_features : int
-    out : ndarray of shape (batch_size * n_features,)
+    xb : ndarray of shape (batch_size * n_features,)
         Dense rows, C order.
     """
     i = cuda.grid(1)
@@ -26,7 +26,8 @@ def densify_rows(data, indices, indptr, perm, p0, use_perm, nb, n_features, out)
         r = perm[p0 + i] if use_perm else p0 + i
         base = i * n_features
         for k in range(n_features):
-            out[base + k] = 0
+            xb[base + k] = 0
         # Duplicate entries add up, as in the CPU's CSR products.
         for k in range(indptr[r], indptr[r + 1]):
-            out[base + indices[k]] += data[k]
+            c = base + indices[k]
+            xb[c] += data[k]

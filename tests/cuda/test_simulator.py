@@ -1,0 +1,258 @@
+"""The GPU backend against its CPU twin, under the CUDA simulator.
+
+Every GPU kernel is exercised through the whole-network drivers (predict,
+full-batch loss and gradient, one training epoch) and compared with the CPU
+kernels from identical parameters, in both dtypes: 1e-5 relative in
+float32, 1e-10 in float64. Shapes are tiny (batch <= 16, widths <= 12) and
+the tiles 4x4 (``conftest.py``), so every product spans several blocks and
+partial tiles.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from fastbp import GradientWarning, MLPClassifier, MLPRegressor
+from fastbp.kernels import codes
+from fastbp.training.backend import get_backend
+from fastbp.training.data import KernelInput
+from fastbp.training.lbfgs import loss_and_gradient_function
+from fastbp.training.predict import predict_outputs
+from fastbp.training.spec import build_spec
+
+DTYPES = (np.float32, np.float64)
+RTOL = {np.float32: 1e-5, np.float64: 1e-10}
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+def rel_err(a, b):
+    """Largest difference relative to the reference's scale."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def assert_rel(a, b, dtype, factor=1.0):
+    err = rel_err(a, b)
+    assert err <= RTOL[dtype] * factor, f"relative error {err:.3g}"
+
+
+def network_case(units, hidden, out, dtype, n, *, norm=None, residual=None, sparse=False,
+                 weighted=False, seed=0):
+    rng = np.random.default_rng(seed)
+    acts = [codes.HIDDEN_ACTIVATIONS[h] for h in hidden]
+    spec = build_spec(units, acts, codes.NORMALIZATIONS[norm], residual, [0.0] * len(acts),
+                      codes.OUTPUT_FUNCTIONS[out])
+    params = (rng.standard_normal(spec.layout.n_params) * 0.5).astype(dtype)
+    X = rng.standard_normal((n, units[0])).astype(dtype)
+    if sparse:
+        X[X < 0.3] = 0
+        X = sp.csr_matrix(X)
+    m = units[-1]
+    if out == "softmax":
+        Y = np.eye(m, dtype=dtype)[rng.integers(0, m, n)]
+    elif out == "logistic":
+        Y = (rng.random((n, m)) < 0.5).astype(dtype)
+    elif out == "exp":
+        Y = rng.poisson(1.0, (n, m)).astype(dtype)
+    else:
+        Y = rng.standard_normal((n, m)).astype(dtype)
+    sw = rng.uniform(0.2, 2.0, n).astype(dtype) if weighted else None
+    running = (np.concatenate([np.r_[rng.standard_normal(u), rng.uniform(0.5, 2, u)]
+                               for u in units[1:-1]]).astype(dtype)
+               if norm == "batch" else np.zeros(0, dtype))
+    return spec, params, KernelInput(X), Y, sw, running
+
+
+CASES = [
+    dict(units=(5, 7, 3), hidden=["relu"], out="softmax"),
+    dict(units=(6, 9, 5, 2), hidden=["tanh", "logistic"], out="logistic"),
+    dict(units=(4, 6, 6, 2), hidden=["elu", "selu"], out="identity", residual=[False, True]),
+    dict(units=(5, 8, 2), hidden=["leaky_relu"], out="exp", weighted=True),
+    dict(units=(7, 5, 5, 3), hidden=["softplus", "swish"], out="softmax", sparse=True),
+    dict(units=(5, 6, 6, 3), hidden=["mish", "gelu"], out="softmax", norm="batch",
+         residual=[False, True]),
+    dict(units=(5, 6, 4, 2), hidden=["identity", "relu"], out="identity", norm="layer",
+         weighted=True),
+]
+CASE_IDS = ["relu-softmax", "tanh-logistic", "residual", "exp-weighted", "sparse",
+            "batchnorm", "layernorm"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_predict_matches_cpu(case, dtype):
+    spec, params, inp, _, _, running = network_case(dtype=dtype, n=11, **case)
+    cpu = predict_outputs(get_backend("cpu"), spec, params, running, inp)
+    gpu = predict_outputs(get_backend("cuda"), spec, params, running, inp)
+    assert gpu.dtype == cpu.dtype
+    assert_rel(gpu, cpu, dtype, factor=10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_loss_and_gradient_match_cpu(case, dtype):
+    spec, params, inp, Y, sw, _ = network_case(dtype=dtype, n=13, **case)
+    results = []
+    for device in ("cpu", "cuda"):
+        # chunk 5: three chunks, the last one partial, accumulated on the device
+        f = loss_and_gradient_function(get_backend(device), spec, inp, Y, sw, alpha=0.1,
+                                       l1=0.01, dtype=np.dtype(dtype), chunk=5)
+        loss, grad = f(params.copy())
+        results.append((loss, grad.copy()))
+    (l_cpu, g_cpu), (l_gpu, g_gpu) = results
+    np.testing.assert_allclose(l_gpu, l_cpu, rtol=10 * RTOL[dtype])
+    assert_rel(g_gpu, g_cpu, dtype, factor=10)
+
+
+def _fit_pair(Est, X, y, *, fit_kw=None, **kw):
+    kw.setdefault("random_state", 0)
+    models = []
+    for device in ("cpu", "cuda"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            models.append(Est(device=device, **kw).fit(X, y, **(fit_kw or {})))
+    return models
+
+
+def _data(dtype, n=14, f=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, f)).astype(dtype)
+    y = rng.integers(0, 3, n)
+    return X, y
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_one_epoch_matches_cpu(solver, dtype):
+    """One epoch from identical weights (same random_state: same init and
+    batch order) gives the same model on both devices."""
+    X, y = _data(dtype)
+    cpu, gpu = _fit_pair(MLPClassifier, X, y, hidden_layer_sizes=(9, 6), solver=solver,
+                         max_iter=1, batch_size=4, learning_rate_init=0.05, alpha=0.01)
+    for a, b in zip(gpu.coefs_ + gpu.intercepts_, cpu.coefs_ + cpu.intercepts_):
+        assert a.dtype == b.dtype == dtype
+        assert_rel(a, b, dtype)
+    np.testing.assert_allclose(gpu.loss_, cpu.loss_, rtol=RTOL[dtype])
+    np.testing.assert_allclose(gpu.history_["grad_norm"], cpu.history_["grad_norm"],
+                               rtol=10 * RTOL[dtype])
+    np.testing.assert_allclose(gpu.history_["dead_fraction"],
+                               cpu.history_["dead_fraction"])
+    assert gpu.t_ == cpu.t_ and gpu.n_iter_ == cpu.n_iter_
+
+
+# Options whose result is deterministic: GPU and CPU models must agree.
+TOOLKIT = [
+    dict(solver="rmsprop", activation="gelu"),
+    dict(solver="adagrad", activation=["swish", "mish"]),
+    dict(solver="adamw", alpha=0.1, learning_rate="cosine"),
+    dict(solver="sgd", nesterovs_momentum=False, learning_rate="step", step_size=1),
+    dict(solver="sgd", learning_rate="invscaling", l1=0.01),
+    dict(normalization="batch"),
+    dict(normalization="layer", residual=True, hidden_layer_sizes=(6, 6)),
+    dict(clip_grad_norm=0.05),
+    dict(class_weight="balanced"),
+    dict(early_stopping=True, validation_fraction=0.3, n_iter_no_change=1),
+    dict(solver="lbfgs", l1=0.01),
+]
+TOOLKIT_IDS = ["rmsprop-gelu", "adagrad-mixed", "adamw-cosine", "sgd-step", "invscaling-l1",
+               "batchnorm", "layernorm-residual", "clip", "class_weight", "early_stopping",
+               "lbfgs"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("options", TOOLKIT, ids=TOOLKIT_IDS)
+def test_toolkit_matches_cpu(options, dtype):
+    X, y = _data(dtype, n=16)
+    kw = dict(hidden_layer_sizes=(7, 5), max_iter=2, batch_size=6, learning_rate_init=0.02)
+    kw.update(options)
+    sw = np.linspace(0.5, 1.5, len(y)).astype(dtype)
+    cpu, gpu = _fit_pair(MLPClassifier, X, y, fit_kw=dict(sample_weight=sw), **kw)
+    for a, b in zip(gpu.coefs_, cpu.coefs_):
+        assert_rel(a, b, dtype, factor=100)
+    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), dtype, factor=100)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_regressor_sparse_poisson_matches_cpu(dtype):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, 6)).astype(dtype)
+    X[X < 0.4] = 0
+    y = rng.poisson(2.0, (12, 2)).astype(dtype)
+    cpu, gpu = _fit_pair(MLPRegressor, sp.csr_matrix(X), y, loss="poisson",
+                         hidden_layer_sizes=(5,), max_iter=2, batch_size=5)
+    assert_rel(gpu.predict(X), cpu.predict(X), dtype, factor=100)
+
+
+def test_dropout_trains_and_is_reproducible():
+    X, y = _data(np.float64, n=16)
+    kw = dict(hidden_layer_sizes=(8, 6), dropout=[0.5, 0.25], max_iter=3, batch_size=8,
+              random_state=0, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MLPClassifier(**kw).fit(X, y)
+        b = MLPClassifier(**kw).fit(X, y)
+        no_drop = MLPClassifier(**{**kw, "dropout": 0.0}).fit(X, y)
+    assert np.all(np.isfinite(a.loss_curve_))
+    for ca, cb, cn in zip(a.coefs_, b.coefs_, no_drop.coefs_):
+        np.testing.assert_array_equal(ca, cb)
+    assert not np.allclose(a.coefs_[0], no_drop.coefs_[0])
+
+
+def test_partial_fit_and_warm_start_continue_like_cpu():
+    X, y = _data(np.float64, n=12)
+    models = {}
+    for device in ("cpu", "cuda"):
+        m = MLPClassifier((6,), batch_size=4, random_state=0, device=device)
+        m.partial_fit(X, y, classes=[0, 1, 2])
+        m.partial_fit(X, y)
+        w = MLPClassifier((6,), max_iter=1, batch_size=4, random_state=0, warm_start=True,
+                          device=device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w.fit(X, y)
+            w.fit(X, y)
+        models[device] = (m, w)
+    for g, c in zip(models["cuda"], models["cpu"]):
+        assert_rel(g.coefs_[0], c.coefs_[0], np.float64)
+        assert_rel(g._optimizer.state_2, c._optimizer.state_2, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_models_move_between_devices(dtype):
+    X, y = _data(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gpu = MLPClassifier((6,), max_iter=2, batch_size=7, random_state=0,
+                            device="cuda").fit(X, y)
+        cpu = MLPClassifier((6,), max_iter=2, batch_size=7, random_state=0).fit(X, y)
+    assert all(isinstance(c, np.ndarray) for c in gpu.coefs_)
+    p_gpu = gpu.predict_proba(X)
+    moved = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
+    np.testing.assert_allclose(moved.predict_proba(X), p_gpu, rtol=10 * RTOL[dtype])
+    cpu.set_params(device="cuda")
+    np.testing.assert_allclose(cpu.predict_proba(X), p_gpu, rtol=10 * RTOL[dtype])
+    assert clone(gpu).get_params()["device"] == "cuda"
+
+
+def test_gradient_warning_on_the_gpu():
+    """A vanishing gradient warns on the GPU as on the CPU (the diagnostics
+    are shared; the per-layer norms come from the device)."""
+    X, y = _data(np.float64, n=12)
+    caught = {}
+    for device in ("cpu", "cuda"):
+        deep = MLPClassifier((6,) * 8, activation="logistic", solver="sgd", max_iter=3,
+                             batch_size=6, random_state=0, device=device)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            deep.fit(X / 100, y)
+        caught[device] = [str(w.message) for w in record
+                          if issubclass(w.category, GradientWarning)]
+    assert caught["cuda"], "no GradientWarning on the GPU"
+    assert [m.split(":")[0] for m in caught["cuda"]] == \
+        [m.split(":")[0] for m in caught["cpu"]]

@@ -1,0 +1,132 @@
+"""The CUDA backend without a GPU: PTX compilation of every kernel, the
+clear error of ``device="cuda"``, and the lazy import of ``numba.cuda``.
+
+Run in this (non-simulator) process: ``compile_ptx`` needs only the CUDA
+compiler libraries that ``fastbp[cuda]`` (and ``fastbp[test]``) install.
+"""
+
+import inspect
+import re
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from numba import types
+
+from fastbp import MLPClassifier
+
+# Argument types by parameter name: every GPU kernel names its arguments
+# from this set, arrays of the model's dtype unless listed otherwise.
+INT_ARRAYS_2D = {"tab"}
+INT_ARRAYS = {"perm", "indices", "indptr"}
+FLOAT_ARRAYS_2D = {"Y", "out"}
+FLOAT_ARRAYS = {"x", "params", "acts", "masks", "alive", "grads", "deltas", "stats",
+                "running", "record", "y_buf", "sw", "data", "a", "state_1", "state_2", "xb"}
+INTS = {"l", "nb", "x_off", "ldx", "p0", "seed", "step", "epilogue", "code", "at",
+        "n_weights", "solver", "row0", "n_features"}
+BOOLS = {"use_perm", "training", "accumulate", "bias_grad", "has_sw", "nesterov"}
+FLOATS = {"drop", "momentum", "eps", "log_eps", "log1m_eps", "alpha", "l1", "scale", "lr",
+          "lr_t", "beta_1", "beta_2", "epsilon", "clip", "value", "drop_prev"}
+
+
+def _signature(kernel, ft):
+    sig = []
+    for name in inspect.signature(kernel.py_func).parameters:
+        if name in INT_ARRAYS_2D:
+            sig.append(types.int64[:, ::1])
+        elif name in INT_ARRAYS:
+            sig.append(types.int64[::1])
+        elif name in FLOAT_ARRAYS_2D:
+            sig.append(ft[:, ::1])
+        elif name in FLOAT_ARRAYS:
+            sig.append(ft[::1])
+        elif name in INTS:
+            sig.append(types.int64)
+        elif name in BOOLS:
+            sig.append(types.boolean)
+        elif name in FLOATS:
+            sig.append(ft)
+        else:
+            raise AssertionError(f"{kernel.py_func.__name__}: unknown argument {name!r}")
+    return tuple(sig)
+
+
+def _all_gpu_kernels(dtype):
+    from fastbp.kernels.cuda import gemm, losses, normalization, optimizers, sparse
+
+    g = gemm.build(dtype, 64, 64, 16, 4, 4)
+    o = optimizers.build(dtype, 256)
+    found = {f"gemm.{n}": getattr(g, n) for n in ("forward", "weight_grad", "delta")}
+    found.update({f"optimizers.{n}": getattr(o, n) for n in
+                  ("optimizer_step", "gradient_norm_sq", "penalised_gradient", "fill")})
+    for mod in (losses, normalization, sparse):
+        for name, obj in vars(mod).items():
+            if hasattr(obj, "py_func") and not getattr(obj, "_device", False) \
+                    and hasattr(obj, "specialize") and obj.py_func.__module__ == mod.__name__:
+                found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
+    return found
+
+
+F64_OP = re.compile(r"^\s*(?!\.reg)[a-z][\w.]*\.f64\b", re.M)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_every_gpu_kernel_compiles_to_ptx(dtype, monkeypatch):
+    """Type inference and code generation for compute capability 9.0 (what
+    the simulator never checks); a float32 kernel has no float64
+    instruction."""
+    from numba import cuda
+    import numba.cuda.dispatcher as dispatcher
+
+    # Device functions compile for the current device; there is none here.
+    monkeypatch.setattr(dispatcher, "get_current_device",
+                        lambda: SimpleNamespace(compute_capability=(9, 0)))
+    ft = types.float32 if dtype == np.float32 else types.float64
+    kernels = _all_gpu_kernels(dtype)
+    assert {"gemm.forward", "losses.output_loss_delta", "normalization.batch_norm_forward",
+            "sparse.densify_rows", "optimizers.optimizer_step"} <= set(kernels)
+    for name, k in kernels.items():
+        ptx, _ = cuda.compile_ptx(k.py_func, _signature(k, ft), cc=(9, 0))
+        assert ".entry" in ptx, name
+        if dtype == np.float32:
+            bad = F64_OP.findall(ptx)
+            assert not bad, f"{name}: float64 instructions in float32 PTX: {bad[:5]}"
+
+
+def test_device_cuda_without_gpu_raises_clear_error():
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = np.arange(20) % 2
+    clf = MLPClassifier((4,), max_iter=2, device="cuda")
+    with pytest.raises(RuntimeError, match=r"(?s)device='cuda'.*GPU.*pip install"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coefs_")
+    fitted = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    before = [c.copy() for c in fitted.coefs_]
+    fitted.set_params(device="cuda")
+    with pytest.raises(RuntimeError, match="GPU"):
+        fitted.partial_fit(X, y)
+    with pytest.raises(RuntimeError, match="GPU"):
+        fitted.predict(X)
+    for a, b in zip(fitted.coefs_, before):
+        np.testing.assert_array_equal(a, b)
+    assert MLPClassifier((4,), max_iter=2).fit(X, y).score(X, y) >= 0
+
+
+def test_device_parameter_is_validated():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="device"):
+        MLPClassifier(device="gpu").fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_import_and_cpu_fit_never_import_numba_cuda():
+    code = ("import sys, numpy as np, fastbp\n"
+            "fastbp.MLPClassifier((3,), max_iter=2).fit(np.eye(4), [0, 1, 0, 1])\n"
+            "bad = [m for m in sys.modules if m.startswith(('numba.cuda', 'numba_cuda'))]\n"
+            "print('CUDA', bad)\n")
+    res = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "CUDA []" in res.stdout, res.stdout
