@@ -37,7 +37,7 @@ def inline_kernel(func):
     return numba.njit(inline="always", **JIT_OPTIONS)(func)
 
 
-# The CUDA target. Its ``fastmath=True`` would flush denormals to zero and
+# The CUDA target. Its fastmath mode would flush denormals to zero and
 # approximate division, square roots and transcendentals, which breaks the
 # GPU's parity with the CPU kernels (1e-10 in float64), so it stays off;
 # NVVM contracts multiply-adds into FMAs on its own. CUDA kernels are built

@@ -11,12 +11,8 @@ import numpy as np
 from ..._config import cuda_device
 from ..dtypes import like
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
+from ..dropout import _GOLDEN, _MIX_1, _MIX_2, _S27, _S30, _S31
+
 _S40 = np.uint64(40)
 _STEP_MUL = np.uint64(0xD1B54A32D192ED03)
 _LAYER_MUL = np.uint64(0x8CB92BA72F3D8DD7)
