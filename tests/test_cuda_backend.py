@@ -21,11 +21,11 @@ from fastbp import MLPClassifier
 # from this set, arrays of the model's dtype unless listed otherwise.
 INT_ARRAYS_2D = {"tab"}
 INT_ARRAYS = {"perm", "indices", "indptr"}
-FLOAT_ARRAYS_2D = {"Y", "out"}
+FLOAT_ARRAYS_2D = {"Y", "out", "z", "delta", "y"}
 FLOAT_ARRAYS = {"x", "params", "acts", "masks", "alive", "grads", "deltas", "stats",
                 "running", "record", "y_buf", "sw", "data", "a", "state_1", "state_2", "xb"}
 INTS = {"l", "nb", "x_off", "ldx", "p0", "seed", "step", "epilogue", "code", "at",
-        "n_weights", "solver", "row0", "n_features"}
+        "n_weights", "solver", "row0", "n_features", "bias_at"}
 BOOLS = {"use_perm", "training", "accumulate", "bias_grad", "has_sw", "nesterov"}
 FLOATS = {"drop", "momentum", "eps", "log_eps", "log1m_eps", "alpha", "l1", "scale", "lr",
           "lr_t", "beta_1", "beta_2", "epsilon", "clip", "value", "drop_prev"}

@@ -10,7 +10,7 @@ from .._config import inline_kernel, kernel
 from . import scalar
 from .codes import RELU
 
-cpu_scalar = scalar.compile_for(kernel)
+cpu_scalar = scalar.compile_for(kernel, row_jit=inline_kernel)
 sigmoid = cpu_scalar.sigmoid
 softplus = cpu_scalar.softplus
 activate = cpu_scalar.activate

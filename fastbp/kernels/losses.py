@@ -21,7 +21,10 @@ from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
 
 output_row = cpu_scalar.output_row
-loss_delta_row = cpu_scalar.loss_delta_row
+softmax_loss_row = cpu_scalar.softmax_loss_row
+logistic_loss_row = cpu_scalar.logistic_loss_row
+poisson_loss_row = cpu_scalar.poisson_loss_row
+squared_loss_row = cpu_scalar.squared_loss_row
 
 
 @kernel
@@ -36,7 +39,43 @@ def output_activation(z, bias, code):
         Output-function code from :mod:`fastbp.kernels.codes`.
     """
     for i in range(z.shape[0]):
-        output_row(z[i], bias, code)
+        output_row(z, i, bias, code)
+
+
+@kernel
+def _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+    return total
+
+
+@kernel
+def _logistic_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+    return total
+
+
+@kernel
+def _poisson_rows(z, bias, y, sw, has_sw, delta):
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * poisson_loss_row(z, i, bias, y, w, delta)
+    return total
+
+
+@kernel
+def _squared_rows(z, bias, y, sw, has_sw, delta):
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * squared_loss_row(z, i, bias, y, w, delta)
+    return total
 
 
 @kernel
@@ -66,12 +105,16 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     loss_sum : float
         ``sum_i sw_i * loss_i``: divide by the weight sum for the mean.
     """
-    total = 0.0
-    for i in range(z.shape[0]):
-        w = sw[i] if has_sw else like(1, z)
-        total += w * loss_delta_row(z[i], bias, y[i], w, code, log_eps, log1m_eps,
-                                    delta[i])
-    return total
+    # Each output function's row loop is a function of its own: with all
+    # four inlined into one body, LLVM optimised the softmax loop half as
+    # well (110 against 72 ns per row of 4 classes).
+    if code == OUT_SOFTMAX:
+        return _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta)
+    if code == OUT_LOGISTIC:
+        return _logistic_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta)
+    if code == OUT_EXP:
+        return _poisson_rows(z, bias, y, sw, has_sw, delta)
+    return _squared_rows(z, bias, y, sw, has_sw, delta)
 
 
 @kernel

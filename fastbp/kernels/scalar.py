@@ -126,42 +126,122 @@ def penalised(p, raw, alpha, l1, scale):
     return (raw + alpha * p + l1 * sign) * scale
 
 
-def output_row(z, bias, code):
-    """In place ``z = out(z + bias)`` for one row of outputs.
+def output_row(z, i, bias, code):
+    """In place ``z[i] = out(z[i] + bias)`` for one row of outputs.
+
+    The row functions take the whole 2-D array and a row index rather than
+    a row view: on the CPU, building three views per row cost as much as
+    the row's own work.
 
     Parameters
     ----------
-    z : ndarray of shape (n_outputs,)
-        One row of output pre-activations (without bias).
+    z : ndarray of shape (n_samples, n_outputs)
+        Output pre-activations (without bias); row ``i`` is finished.
+    i : int
+        The row.
     bias : ndarray of shape (n_outputs,)
     code : int
         Output-function code (``codes.OUT_*``).
     """
-    m = z.shape[0]
-    one = like(1, z[0])
+    m = z.shape[1]
+    one = like(1, z)
     if code == OUT_SOFTMAX:
         zmax = like(-math.inf, one)
         for j in range(m):
-            z[j] += bias[j]
-            zmax = max(zmax, z[j])
+            z[i, j] += bias[j]
+            zmax = max(zmax, z[i, j])
         s = like(0, one)
         for j in range(m):
-            z[j] = math.exp(z[j] - zmax)
-            s += z[j]
+            z[i, j] = math.exp(z[i, j] - zmax)
+            s += z[i, j]
         for j in range(m):
-            z[j] /= s
+            z[i, j] /= s
     elif code == OUT_LOGISTIC:
         for j in range(m):
-            z[j] = one / (one + math.exp(-(z[j] + bias[j])))
+            z[i, j] = one / (one + math.exp(-(z[i, j] + bias[j])))
     elif code == OUT_EXP:
         for j in range(m):
-            z[j] = math.exp(z[j] + bias[j])
+            z[i, j] = math.exp(z[i, j] + bias[j])
     else:
         for j in range(m):
-            z[j] += bias[j]
+            z[i, j] += bias[j]
 
 
-def loss_delta_row(z, bias, y, w, code, log_eps, log1m_eps, delta):
+def softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
+    """Softmax with cross-entropy for one row: see :func:`loss_delta_row`."""
+    m = z.shape[1]
+    zero = like(0, w)
+    row = zero
+    zmax = like(-math.inf, w)
+    for j in range(m):
+        z[i, j] += bias[j]
+        zmax = max(zmax, z[i, j])
+    s = zero
+    for j in range(m):
+        s += math.exp(z[i, j] - zmax)
+    log_s = math.log(s)
+    for j in range(m):
+        logp = z[i, j] - zmax - log_s
+        if y[i, j] != zero:
+            row -= y[i, j] * min(max(logp, log_eps), log1m_eps)
+        z[i, j] = math.exp(logp)
+        delta[i, j] = w * (z[i, j] - y[i, j])
+    return row
+
+
+def logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
+    """Logistic with binary cross-entropy for one row: see
+    :func:`loss_delta_row`."""
+    m = z.shape[1]
+    zero = like(0, w)
+    one = like(1, w)
+    row = zero
+    for j in range(m):
+        t = z[i, j] + bias[j]
+        logp = min(max(-softplus(-t), log_eps), log1m_eps)
+        log1mp = min(max(-softplus(t), log_eps), log1m_eps)
+        if y[i, j] != zero:
+            row -= y[i, j] * logp
+        if y[i, j] != one:
+            row -= (one - y[i, j]) * log1mp
+        z[i, j] = one / (one + math.exp(-t))
+        delta[i, j] = w * (z[i, j] - y[i, j])
+    return row
+
+
+def poisson_loss_row(z, i, bias, y, w, delta):
+    """Exp with half Poisson deviance for one row: see
+    :func:`loss_delta_row`."""
+    m = z.shape[1]
+    zero = like(0, w)
+    row = zero
+    for j in range(m):
+        t = z[i, j] + bias[j]
+        p = math.exp(t)
+        if y[i, j] > zero:
+            row += y[i, j] * (math.log(y[i, j]) - t)
+        row += p - y[i, j]
+        z[i, j] = p
+        delta[i, j] = w * (p - y[i, j])
+    return row
+
+
+def squared_loss_row(z, i, bias, y, w, delta):
+    """Identity with half squared error for one row: see
+    :func:`loss_delta_row`."""
+    m = z.shape[1]
+    row = like(0, w)
+    for j in range(m):
+        p = z[i, j] + bias[j]
+        r = p - y[i, j]
+        row += like(0.5, w) * r * r
+        z[i, j] = p
+        delta[i, j] = w * r
+    # scikit-learn averages the squared error over outputs.
+    return row / like(m, w)
+
+
+def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
     """One row of the output function, its loss and the output delta.
 
     Every output function is paired with its canonical loss, so the delta
@@ -169,84 +249,54 @@ def loss_delta_row(z, bias, y, w, code, log_eps, log1m_eps, delta):
     including its clipping of probabilities to ``[eps, 1 - eps]``; logs are
     taken through log-sum-exp and softplus.
 
+    The CPU's row loop branches on ``code`` once and calls the matching
+    ``*_loss_row`` function itself, which keeps the loop free of the
+    branch; the GPU (one thread per row) calls this dispatcher.
+
     Parameters
     ----------
-    z : ndarray of shape (n_outputs,)
-        One row of output pre-activations without bias; overwritten by the
-        predictions.
+    z : ndarray of shape (n_samples, n_outputs)
+        Output pre-activations without bias; row ``i`` is overwritten by
+        its predictions.
+    i : int
+        The row.
     bias : ndarray of shape (n_outputs,)
-    y : ndarray of shape (n_outputs,)
-        The row's targets (one-hot or 0/1 indicators for classification).
+    y : ndarray of shape (n_samples, n_outputs)
+        Targets (one-hot or 0/1 indicators for classification).
     w : float
         The row's sample weight.
     code : int
         Output-function code; it selects the loss too.
     log_eps, log1m_eps : float
         ``log(eps)`` and ``log(1 - eps)`` of the dtype.
-    delta : ndarray of shape (n_outputs,)
-        Receives ``w * (prediction - y)``.
+    delta : ndarray of shape (n_samples, n_outputs)
+        Row ``i`` receives ``w * (prediction - y)``.
 
     Returns
     -------
     loss : float
         The row's unweighted loss.
     """
-    m = z.shape[0]
-    zero = like(0, w)
-    one = like(1, w)
-    row = zero
     if code == OUT_SOFTMAX:
-        zmax = like(-math.inf, w)
-        for j in range(m):
-            z[j] += bias[j]
-            zmax = max(zmax, z[j])
-        s = zero
-        for j in range(m):
-            s += math.exp(z[j] - zmax)
-        log_s = math.log(s)
-        for j in range(m):
-            logp = z[j] - zmax - log_s
-            if y[j] != zero:
-                row -= y[j] * min(max(logp, log_eps), log1m_eps)
-            z[j] = math.exp(logp)
-            delta[j] = w * (z[j] - y[j])
-    elif code == OUT_LOGISTIC:
-        for j in range(m):
-            t = z[j] + bias[j]
-            logp = min(max(-softplus(-t), log_eps), log1m_eps)
-            log1mp = min(max(-softplus(t), log_eps), log1m_eps)
-            if y[j] != zero:
-                row -= y[j] * logp
-            if y[j] != one:
-                row -= (one - y[j]) * log1mp
-            z[j] = one / (one + math.exp(-t))
-            delta[j] = w * (z[j] - y[j])
-    elif code == OUT_EXP:
-        for j in range(m):
-            t = z[j] + bias[j]
-            p = math.exp(t)
-            if y[j] > zero:
-                row += y[j] * (math.log(y[j]) - t)
-            row += p - y[j]
-            z[j] = p
-            delta[j] = w * (p - y[j])
-    else:
-        for j in range(m):
-            p = z[j] + bias[j]
-            r = p - y[j]
-            row += like(0.5, w) * r * r
-            z[j] = p
-            delta[j] = w * r
-        # scikit-learn averages the squared error over outputs.
-        row /= like(m, w)
-    return row
+        return softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+    if code == OUT_LOGISTIC:
+        return logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+    if code == OUT_EXP:
+        return poisson_loss_row(z, i, bias, y, w, delta)
+    return squared_loss_row(z, i, bias, y, w, delta)
 
 
 # In dependency order: each is compiled after the functions it calls.
-FUNCTIONS = (sigmoid, softplus, activate, derivative, penalised, output_row, loss_delta_row)
+FUNCTIONS = (sigmoid, softplus, activate, derivative, penalised, output_row,
+             softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
+             loss_delta_row)
+
+# The functions that work on a row of arrays rather than on scalars.
+ROW_FUNCTIONS = frozenset({"output_row", "softmax_loss_row", "logistic_loss_row",
+                           "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
 
 
-def compile_for(jit):
+def compile_for(jit, row_jit=None):
     """Every function of :data:`FUNCTIONS`, compiled by ``jit``.
 
     The functions call each other through module globals; each compiled copy
@@ -258,6 +308,10 @@ def compile_for(jit):
     jit : callable
         A decorator: ``fastbp._config.kernel`` for the CPU, or a CUDA
         device-function decorator.
+    row_jit : callable, optional
+        The decorator for :data:`ROW_FUNCTIONS` (default ``jit``). The CPU
+        inlines them into its row loops: called out of line, a call that
+        builds three array views costs as much as the row's own work.
 
     Returns
     -------
@@ -272,5 +326,6 @@ def compile_for(jit):
         copy.__qualname__ = func.__qualname__
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
-        compiled[func.__name__] = scope[func.__name__] = jit(copy)
+        deco = row_jit if row_jit is not None and func.__name__ in ROW_FUNCTIONS else jit
+        compiled[func.__name__] = scope[func.__name__] = deco(copy)
     return types.SimpleNamespace(**compiled)

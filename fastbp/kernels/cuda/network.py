@@ -24,7 +24,7 @@ import numpy as np
 from numba import cuda
 
 from ..codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
-from ..network import N_NET_ROWS, UNITS
+from ..network import B_OFF, D_OFF, N_NET_ROWS, O_OFF, UNITS
 from ..records import Inputs, Tables, Targets
 from . import gemm, optimizers
 from .losses import output_activation, output_loss_delta
@@ -140,14 +140,23 @@ def _scratch(name, size, dtype):
     return arr
 
 
+def _rows(buf, offset, rows, m):
+    """``buf[offset:offset + rows * m]`` viewed as ``(rows, m)``, or None
+    when ``buf`` is a placeholder too small for it."""
+    if buf.shape[0] < offset + rows * m:
+        return None
+    return buf[offset:offset + rows * m].reshape(rows, m)
+
+
 def _grid(n, threads):
     return max((n + threads - 1) // threads, 1)
 
 
 class _Launcher:
-    """Launch configurations of one network and batch size, built once."""
+    """Launch configurations of one network and batch size, built once,
+    with 2-D views of the output layer's work buffers."""
 
-    def __init__(self, tables, dtype, rows):
+    def __init__(self, tables, dtype, rows, work):
         self.g, self.o = _kernels(dtype)
         self.tab = tables.table
         self.units = tables.units
@@ -166,6 +175,14 @@ class _Launcher:
                                      for l in range(2, nl + 1)]
         self.col = [None] + [_grid(u, THREADS) for u in self.units[1:]]
         self.row = _grid(rows, THREADS)
+        m = self.units[nl]
+        o = int(tables.buf[O_OFF, nl])
+        d = int(tables.buf[D_OFF, nl])
+        self.bias_out = int(tables.net[B_OFF, nl - 1])
+        self.z_out = _rows(work.acts, o, rows, m)
+        # Prediction's work record has no deltas or targets.
+        self.delta_out = _rows(work.deltas, d, rows, m)
+        self.y_out = _rows(work.y_buf, 0, rows, m)
 
     def forward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, work, seed, step,
                 training, eps, momentum):
@@ -252,7 +269,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     record[:record_host.size].copy_to_device(record_host.reshape(-1))
     perm_d = _scratch("perm", n, np.int64)
     perm_d[:n].copy_to_device(np.ascontiguousarray(perm))
-    run = _Launcher(tables, params.dtype, batch_size)
+    run = _Launcher(tables, params.dtype, batch_size, work)
     decoupled = h.solver == ADAMW
     alpha_loss = dt(0) if decoupled else h.alpha
     seed = int(work.rng.copy_to_host()[0]) if hasattr(work.rng, "copy_to_host") else 0
@@ -267,8 +284,8 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, seed, t,
                     True, h.norm_eps, h.bn_momentum)
         output_loss_delta[_grid(nb, THREADS), THREADS](
-            nb, run.tab, params, work.acts, work.deltas, targets.Y, targets.sw,
-            targets.has_sw, perm_d, start, True, work.y_buf, h.out_code, h.log_eps,
+            nb, params, run.bias_out, run.z_out, run.delta_out, targets.Y, targets.sw,
+            targets.has_sw, perm_d, start, True, run.y_out, h.out_code, h.log_eps,
             h.log1m_eps, record, at + optimizers.REC_LOSS)
         run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, False)
         scale = dt(1) / dt(sums[b])
@@ -305,7 +322,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     h = hyper
     dt = params.dtype.type
     n = targets.Y.shape[0]
-    run = _Launcher(tables, params.dtype, chunk)
+    run = _Launcher(tables, params.dtype, chunk, work)
     record_host = np.zeros(optimizers.REC_LAYERS, dtype=params.dtype)
     record = _scratch("lbfgs_record", record_host.size, params.dtype)
     record[:record_host.size].copy_to_device(record_host)
@@ -318,8 +335,8 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, True,
                     h.norm_eps, h.bn_momentum)
         output_loss_delta[_grid(nb, THREADS), THREADS](
-            nb, run.tab, params, work.acts, work.deltas, targets.Y, targets.sw,
-            targets.has_sw, none, start, False, work.y_buf, h.out_code, h.log_eps,
+            nb, params, run.bias_out, run.z_out, run.delta_out, targets.Y, targets.sw,
+            targets.has_sw, none, start, False, run.y_out, h.out_code, h.log_eps,
             h.log1m_eps, record, optimizers.REC_LOSS)
         run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, True)
     sw_sum = float(np.sum(targets.host_sw, dtype=np.float64)) if targets.has_sw else float(n)
@@ -335,7 +352,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     """Network outputs for every row on the GPU (see
     :func:`fastbp.kernels.network.predict`); ``out`` is a device array."""
     n = out.shape[0]
-    run = _Launcher(tables, params.dtype, chunk)
+    run = _Launcher(tables, params.dtype, chunk, work)
     none = _scratch("no_perm", 1, np.int64)
     for start in range(0, n, chunk):
         nb = min(chunk, n - start)
@@ -343,7 +360,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
                                                           chunk)
         run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, False,
                     hyper.norm_eps, hyper.bn_momentum)
-        output_activation[_grid(nb, THREADS), THREADS](nb, run.tab, params, work.acts,
+        output_activation[_grid(nb, THREADS), THREADS](nb, params, run.bias_out, run.z_out,
                                                        hyper.out_code, out, start)
 
 
