@@ -5,9 +5,13 @@ for scikit-learn's MLP estimators whose training epochs run as single
 Numba-compiled calls.
 """
 
+from ._cache import CacheWarning
+from ._cache import cache_info as compile_cache_info
+from ._cache import clear_cache as clear_compile_cache
 from .estimators import MLPClassifier, MLPRegressor
-from .exceptions import GradientWarning
+from .exceptions import DivergenceError, GradientWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["GradientWarning", "MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
+           "MLPRegressor", "__version__", "clear_compile_cache", "compile_cache_info"]

@@ -14,6 +14,8 @@ reductions (``reassoc``), fuse multiply-adds (``contract``) and use reciprocals
 
 import numba
 
+from ._cache import enable_cache
+
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
 JIT_OPTIONS = {
@@ -26,15 +28,26 @@ JIT_OPTIONS = {
 }
 
 
+# Numba's own ``cache=True`` fails for good on a damaged cache file and at
+# import where no cache directory is writable; fastbp._cache attaches a
+# cache that repairs itself and falls back to compiling in memory.
+_NJIT_OPTIONS = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
+
+
+def _compile(func, **options):
+    dispatcher = numba.njit(**_NJIT_OPTIONS, **options)(func)
+    return enable_cache(dispatcher) if JIT_OPTIONS["cache"] else dispatcher
+
+
 def kernel(func):
     """Compile ``func`` lazily, in nopython mode, with fastbp's shared settings."""
-    return numba.njit(**JIT_OPTIONS)(func)
+    return _compile(func)
 
 
 def inline_kernel(func):
     """Compile a helper that Numba inlines into each caller's IR, so that a
     constant argument at the call site (an activation code) is folded there."""
-    return numba.njit(inline="always", **JIT_OPTIONS)(func)
+    return _compile(func, inline="always")
 
 
 # The CUDA target. Its fastmath mode would flush denormals to zero and

@@ -1,8 +1,10 @@
-"""The ``fastbp`` command line: ``fastbp train`` trains and evaluates a model.
+"""The ``fastbp`` command line: ``fastbp train`` trains and evaluates a model;
+``fastbp info`` reports versions and the compile cache.
 
 Example
 -------
     fastbp train --dataset digits --hidden-layer-sizes 128,64 --epochs 30
+    fastbp info --clear-cache
 """
 
 import argparse
@@ -77,6 +79,12 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastbp", description="Fast multilayer perceptrons trained by backpropagation.")
     sub = parser.add_subparsers(dest="command", required=True)
+    info_parser = sub.add_parser(
+        "info", help="versions, and where compiled kernels are cached",
+        description="Print the versions fastbp runs with and the location and size of its "
+                    "compile cache; --clear-cache deletes the cached kernels.")
+    info_parser.add_argument("--clear-cache", action="store_true",
+                             help="delete fastbp's cached kernels (the next fit compiles)")
     train = sub.add_parser(
         "train", help="train an MLPClassifier on a built-in dataset and report test accuracy",
         description="Train fastbp.MLPClassifier on a dataset, print per-epoch progress, "
@@ -165,10 +173,35 @@ def train(args):
     return 0
 
 
+def info(args):
+    import numba
+    import numpy
+    import sklearn
+
+    from . import __version__
+    from ._cache import cache_info, clear_cache
+    from .kernels import network  # noqa: F401 (registers the cached kernels)
+
+    print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
+          f"scikit-learn {sklearn.__version__}, Python {sys.version.split()[0]}")
+    cache = cache_info()
+    if not cache["writable"]:
+        print("compile cache: none writable; kernels compile in memory in every process "
+              "(set NUMBA_CACHE_DIR to a writable directory)")
+    for directory in cache["directories"]:
+        print(f"compile cache: {directory}")
+    print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
+    if args.clear_cache:
+        print(f"removed {clear_cache()} cached files")
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``fastbp`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "info":
+        return info(args)
     try:
         return train(args)
     except (FileNotFoundError, ValueError) as exc:

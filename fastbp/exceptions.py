@@ -7,3 +7,26 @@ class GradientWarning(UserWarning):
     Issued at most once per fit; the message names the layer and the
     remedies fastbp offers.
     """
+
+
+class DivergenceError(ValueError):
+    """Training diverged: an epoch's loss or parameters became NaN or infinite.
+
+    Raised at the end of the first such epoch, which is undone. If an
+    earlier epoch of the same call was finite, the estimator keeps the
+    state of the last finite one (its weights, optimizer state,
+    ``n_iter_``, ``loss_curve_`` and ``history_``), so it can be inspected,
+    or trained on with ``warm_start=True`` once the cause is fixed; if the
+    call's first epoch diverged, the estimator is left exactly as it was
+    before the call. A ``ValueError``, as scikit-learn raises for
+    non-finite weights.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch of the call that diverged (1-based).
+    """
+
+    def __init__(self, message, epoch):
+        super().__init__(message)
+        self.epoch = epoch

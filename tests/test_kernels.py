@@ -952,7 +952,8 @@ class Net:
             tables=ws.tables(self.layout.norm), work=ws.work(self.running),
             solver=Solver(self.params, state_1, state_2),
             hyper=self.spec.hyper(self.dtype, opt, alpha=alpha, l1=l1, clip=clip),
-            perm=perm, batch_size=batch_size, t=t, layer_sq=layer_sq, first_sq=first_sq)
+            perm=perm, batch_size=batch_size, t=t, loss_sum=0.0, layer_sq=layer_sq,
+            first_sq=first_sq)
         return loss_sum, t, int(ws.rng[0]), layer_sq, first_sq
 
 
@@ -1257,6 +1258,12 @@ def _flat_types(named):
             yield name, t
 
 
+# The one documented exception: an epoch's loss is accumulated in float64 in
+# every model (as scikit-learn does); train_epoch returns that sum as a
+# float64 and takes it back when an epoch runs in slices.
+FLOAT64_ACCUMULATORS = {("network.train_epoch", "loss_sum")}
+
+
 def test_no_signature_mixes_float_widths():
     """Run the whole-network kernels in both dtypes, then inspect every
     kernel's signatures: none mixes float32 and float64 arguments (arrays or
@@ -1279,7 +1286,8 @@ def test_no_signature_mixes_float_widths():
         # own when their callers come from Numba's on-disk cache, and inlined
         # helpers never do: only what was compiled here can be inspected.
         for sig in k.signatures:
-            widths = _float_args(k, sig)
+            widths = {a: w for a, w in _float_args(k, sig).items()
+                      if (name, a) not in FLOAT64_ACCUMULATORS}
             if len(set(widths.values())) > 1:
                 minority = 64 if list(widths.values()).count(64) < len(widths) / 2 else 32
                 mixed.append((name, [a for a, w in widths.items() if w == minority]))
@@ -1339,8 +1347,9 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
                     else:
                         flat.append((a, t))
                 args = [a for a, t in flat
-                        if (isinstance(t, nbtypes.Array) and t.dtype == nbtypes.float64)
-                        or t == nbtypes.float64]
+                        if ((isinstance(t, nbtypes.Array) and t.dtype == nbtypes.float64)
+                            or t == nbtypes.float64)
+                        and (name, a) != ("train_epoch", "loss_sum")]
                 if args:
                     bad.append((mod.__name__.rsplit(".", 1)[-1] + "." + name, args))
     print("BAD", sorted(set((k, tuple(a)) for k, a in bad)))
@@ -1349,7 +1358,8 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
 
 def test_float32_run_compiles_no_float64_specialisation():
     """A float32-only run through the estimators compiles no kernel with a
-    float64 argument. Run in a fresh interpreter: this process's dispatchers
+    float64 argument (but the loss accumulator, see FLOAT64_ACCUMULATORS).
+    Run in a fresh interpreter: this process's dispatchers
     also hold the float64 specialisations of the other tests."""
     res = subprocess.run([sys.executable, "-c", _SUBPROCESS_FLOAT32],
                          capture_output=True, text=True, timeout=600)

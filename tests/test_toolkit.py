@@ -366,7 +366,7 @@ COMBOS = {
 # ---------------------------------------------------------------------------
 
 
-NEW_DEFAULTS = dict(init="glorot_uniform", step_size=10, gamma=0.1, l1=0.0, dropout=0.0,
+NEW_DEFAULTS = dict(init="glorot_uniform", step_size=10, gamma=None, l1=0.0, dropout=0.0,
                     normalization=None, residual=False, clip_grad_norm=None, scoring=None)
 
 

@@ -109,9 +109,12 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     step_size : int, default=10
         Epochs between decays of learning_rate='step'.
 
-    gamma : float, default=0.1
-        Decay factor of learning_rate='step' and 'exponential' (for
-        'exponential' something like 0.95 is typical).
+    gamma : float, default=None
+        Decay factor of learning_rate='step' and 'exponential'. None picks
+        each schedule's own default: 0.1 for 'step' (every ``step_size``
+        epochs, as PyTorch's StepLR) and 0.95 for 'exponential' (every
+        epoch; 0.1 would divide the rate by 10 each epoch and stop training
+        within a few epochs).
 
     l1 : float, default=0.0
         Strength of an L1 penalty on the weights, ``l1 * ||W||_1`` divided by

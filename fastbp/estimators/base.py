@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ..exceptions import DivergenceError
 from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
 from ..training.backend import get_backend
 from ..training.data import KernelInput
@@ -28,6 +29,13 @@ from ..training.progress import Progress
 from ..training.spec import build_spec
 from ..training.stochastic import fit_stochastic
 from . import architecture as arch
+from .checks import (
+    check_fits_dtype,
+    check_hidden_layer_sizes,
+    check_raw_input,
+    check_sample_weight_scale,
+    native_byte_order,
+)
 from .constraints import MLP_CONSTRAINTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
@@ -117,6 +125,17 @@ class BaseMLP(BaseEstimator, ABC):
             if prepare is not None:
                 prepare()
             return self._fit(X, y, sample_weight, incremental)
+        except DivergenceError as exc:
+            # After at least one finite epoch of this call, the model was
+            # left, on purpose and consistently, at the last finite epoch
+            # (see DivergenceError); otherwise the call failed as a whole.
+            if exc.epoch > 1:
+                raise
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if rng is not None:
+                rng.set_state(rng_state)
+            raise
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -125,13 +144,7 @@ class BaseMLP(BaseEstimator, ABC):
             raise
 
     def _hidden_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        sizes = list(sizes)
-        if np.any(np.array(sizes) <= 0):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
+        return check_hidden_layer_sizes(self.hidden_layer_sizes)
 
     def _architecture(self, hidden_sizes):
         """Per-hidden-layer activations, dropout rates and residual flags."""
@@ -145,6 +158,12 @@ class BaseMLP(BaseEstimator, ABC):
             if self.normalization == "batch":
                 raise ValueError("normalization='batch' needs a stochastic solver; with "
                                  "solver='lbfgs' use normalization='layer' or None.")
+        if self.normalization == "layer" and 1 in hidden_sizes:
+            raise ValueError(
+                "normalization='layer' normalises each sample over a layer's units, and "
+                f"hidden layer {hidden_sizes.index(1) + 1} of {hidden_sizes} has a single "
+                "unit: its output would be the same for every input. Give every hidden "
+                "layer at least 2 units, or use normalization='batch' or None.")
         residual = arch.residual_flags(self.residual, hidden_sizes)
         return activations, dropout, residual
 
@@ -155,14 +174,22 @@ class BaseMLP(BaseEstimator, ABC):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 
+        X = check_raw_input(native_byte_order(X))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
+            sample_weight = native_byte_order(np.asarray(sample_weight)
+                                              if isinstance(sample_weight, list)
+                                              else sample_weight)
+            if isinstance(sample_weight, np.ndarray):
+                check_fits_dtype(sample_weight, X.dtype, "sample_weight")
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight sums to zero: at least one sample must "
                                  "have a positive weight.")
         sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
+        if sample_weight is not None:
+            check_sample_weight_scale(sample_weight, X.dtype)
         Y = self._targets_as_matrix(y, X.dtype)
         n_features = X.shape[1]
         units = [n_features, *hidden_sizes, Y.shape[1]]
@@ -179,9 +206,13 @@ class BaseMLP(BaseEstimator, ABC):
         inp = KernelInput(X)
         backend = get_backend(self.device)
 
+        diverged = None
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
-                                 sample_weight, incremental)
+            try:
+                self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
+                                     sample_weight, incremental)
+            except DivergenceError as exc:
+                diverged = exc
         else:
             self._fit_lbfgs(backend, spec, params, inp, Y, sample_weight)
 
@@ -193,6 +224,8 @@ class BaseMLP(BaseEstimator, ABC):
         self._activations = activations
         self._residual = residual
         self._normalization = self.normalization
+        if diverged is not None:
+            raise diverged
         return self
 
     def _network(self, units, activations, normalization, residual, dropout, dtype):
@@ -241,7 +274,10 @@ class BaseMLP(BaseEstimator, ABC):
         result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
                            l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
                            tol=self.tol)
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        if result.get("interrupted", False):
+            self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         self.history_ = {"loss": np.array([self.loss_]),
                          "epoch_time": np.array([time.perf_counter() - start])}
@@ -289,15 +325,29 @@ class BaseMLP(BaseEstimator, ABC):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_train))
+        if self.normalization == "batch" and batch_size == 1:
+            raise ValueError(
+                "normalization='batch' normalises each unit over a mini-batch, and this "
+                f"fit's mini-batches hold a single sample (batch_size={self.batch_size!r}, "
+                f"{n_train} training sample(s)): every output would be the same. Use "
+                "batch_size >= 2 (and pass at least 2 samples to partial_fit), or "
+                "normalization='layer' or None.")
 
-        fit_stochastic(
-            backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
-            alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm, batch_size=batch_size,
-            shuffle=self.shuffle, max_iter=self.max_iter, tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change, random_state=self._random_state,
-            incremental=incremental, train_rows=train_rows, validator=validator,
-            verbose=self.verbose)
+        try:
+            fit_stochastic(
+                backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
+                alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm,
+                batch_size=batch_size, shuffle=self.shuffle, max_iter=self.max_iter,
+                tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                random_state=self._random_state, incremental=incremental,
+                train_rows=train_rows, validator=validator, verbose=self.verbose)
+        finally:
+            # Also after a DivergenceError: the trainer has returned every
+            # piece of state to the last finite epoch.
+            self._keep_progress(optimizer, progress)
 
+    def _keep_progress(self, optimizer, progress):
+        """Set the fitted attributes that describe the training so far."""
         self._optimizer = optimizer
         self._progress = progress
         self.n_iter_ = progress.n_iter
@@ -317,9 +367,15 @@ class BaseMLP(BaseEstimator, ABC):
         rows = np.arange(inp.n_samples, dtype=np.int64)
         # Splitting row numbers draws exactly what splitting X would, and
         # leaves X uncopied: the kernels read training rows through ``perm``.
-        train_rows, val_rows = train_test_split(
-            rows, random_state=self._random_state,
-            test_size=self.validation_fraction, stratify=stratify)
+        try:
+            train_rows, val_rows = train_test_split(
+                rows, random_state=self._random_state,
+                test_size=self.validation_fraction, stratify=stratify)
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping=True could not split a validation set "
+                f"(validation_fraction={self.validation_fraction}) from {inp.n_samples} "
+                f"sample(s): {exc} Pass more samples, or set early_stopping=False.") from exc
         if len(val_rows) < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
@@ -403,17 +459,27 @@ class BaseMLP(BaseEstimator, ABC):
 
     def _forward(self, X):
         """Validated ``X`` through the network: output-layer values."""
+        X = check_raw_input(native_byte_order(X))
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         dtype = self.coefs_[0].dtype
         if X.dtype != dtype:
+            check_fits_dtype(X, dtype, "X")
             X = X.astype(dtype)
         units = [X.shape[1], *[c.shape[1] for c in self.coefs_]]
         spec, params, running = self._network(units, self._activations, self._normalization,
                                               self._residual, [0.0] * (len(units) - 2),
                                               dtype)
-        return predict_outputs(get_backend(self.device), spec, params, running,
-                               KernelInput(X))
+        out = predict_outputs(get_backend(self.device), spec, params, running,
+                              KernelInput(X))
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"The network's outputs overflowed {dtype.name} for {rows.size} row(s) of X "
+                f"(first: row {rows[0]}): X holds values too large for this model. Rescale "
+                "X as the training data was scaled.")
+        return out
 
     # ---------------------------------------------------------- subclasses
 

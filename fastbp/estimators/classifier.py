@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
+from .checks import check_classes
 from .constraints import CLASSIFIER_CONSTRAINTS
 
 
@@ -72,7 +73,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, init="glorot_uniform", step_size=10,
-                 gamma=0.1, l1=0.0, dropout=0.0, normalization=None, residual=False,
+                 gamma=None, l1=0.0, dropout=0.0, normalization=None, residual=False,
                  clip_grad_norm=None, scoring=None, class_weight=None, device="cpu"):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
@@ -225,6 +226,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self : object
         """
         def first_call():
+            if classes is not None:
+                check_classes(classes)
             if _check_partial_fit_first_call(self, classes):
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):

@@ -54,7 +54,7 @@ TOOLKIT_CONSTRAINTS = {
     "init": [StrOptions({"glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
                          "lecun_normal"})],
     "step_size": [Interval(Integral, 1, None, closed="left")],
-    "gamma": [Interval(Real, 0, None, closed="neither")],
+    "gamma": [Interval(Real, 0, None, closed="neither"), None],
     "l1": [Interval(Real, 0, None, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     "normalization": [None, StrOptions({"batch", "layer"})],

@@ -4,10 +4,16 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _num_samples,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
+from .checks import check_fits_dtype, check_squared_error_range
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -50,7 +56,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 init="glorot_uniform", step_size=10, gamma=0.1, l1=0.0, dropout=0.0,
+                 init="glorot_uniform", step_size=10, gamma=None, l1=0.0, dropout=0.0,
                  normalization=None, residual=False, clip_grad_norm=None, scoring=None,
                  device="cpu"):
         super().__init__(
@@ -68,8 +74,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             scoring=scoring, device=device)
 
     def _validate_input(self, X, y, incremental, reset):
+        y_kind = getattr(np.asarray(y) if isinstance(y, list) else y, "dtype", None)
+        if y_kind is not None and np.dtype(y_kind).kind in "USV":
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets y; got an array of dtype "
+                f"{np.dtype(y_kind)} (strings). Convert y to numbers first, for example "
+                "y.astype(float).")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        check_fits_dtype(y, X.dtype, "y")
+        if self.loss == "squared_error":
+            check_squared_error_range(y, X.dtype)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):
@@ -83,6 +98,32 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _score_outputs(self, out, y, sample_weight):
         pred = out.ravel() if out.shape[1] == 1 else out
         return r2_score(y, pred, sample_weight=sample_weight)
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of the predictions, as
+        scikit-learn's ``RegressorMixin.score``.
+
+        Raises a ``ValueError`` where R^2 would come out NaN from valid
+        input (``y`` so large that its squared deviations overflow); with a
+        single sample it is NaN with scikit-learn's warning.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        result = super().score(X, y, sample_weight=sample_weight)
+        if np.isnan(result) and _num_samples(X) >= 2:
+            raise ValueError(
+                "R^2 is undefined for these targets: the squared deviations of y overflow "
+                f"float64 (largest magnitude {float(np.max(np.abs(np.asarray(y, float)))):.3g})."
+                " Rescale y.")
+        return result
 
     def predict(self, X):
         """Predict targets.

@@ -202,7 +202,7 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
 
 @kernel
 def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
-                layer_sq, first_sq):
+                loss_sum, layer_sq, first_sq):
     """One epoch of mini-batch training, updating ``solver.params`` in place.
 
     Parameters
@@ -224,6 +224,11 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     batch_size : int
     t : int
         Updates done before this epoch.
+    loss_sum : float
+        The loss sum of the epoch's earlier rows: 0 at an epoch's start, or
+        what the previous call returned when the caller runs an epoch in
+        slices of ``perm``, so that the sum is accumulated in one order
+        however the epoch is sliced.
     layer_sq : ndarray of shape (n_layers - 1,)
         Accumulates each layer's squared weight-gradient norm over the steps
         (must be zero on entry).
@@ -234,8 +239,9 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     Returns
     -------
     loss_sum : float
-        Sum over batches of ``batch_loss * batch_length`` (scikit-learn's
-        accumulation; divide by the number of rows for the epoch loss).
+        ``loss_sum`` plus the sum over batches of ``batch_loss *
+        batch_length`` (scikit-learn's accumulation; divide by the number
+        of rows for the epoch loss).
     t : int
         Updates done after this epoch.
     """
@@ -253,7 +259,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     dt = params.dtype.type
     one = dt(1)
     alpha_loss = like(0, params) if h.solver == ADAMW else h.alpha
-    total = 0.0
+    total = float(loss_sum)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         nb = stop - start

@@ -1,5 +1,7 @@
 """Input arrays in the form the kernels take."""
 
+import ctypes
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -8,12 +10,37 @@ from ..kernels.records import Inputs
 _EMPTY_INDEX = np.empty(0, dtype=np.int64)
 
 
+def writable_alias(a):
+    """``a`` itself, or a view of its memory that Numba types as writable.
+
+    Numba compiles a separate specialisation of every kernel for read-only
+    arrays (``np.memmap`` in mode 'r', joblib's memmapped arguments, arrays
+    with ``writeable=False``): a first use costs seconds of compilation.
+    The kernels never write ``X``, so they can read such memory through a
+    view flagged writable. The caller must keep ``a`` alive while the view
+    is used (:class:`KernelInput` holds it).
+    """
+    if a.flags.writeable:
+        return a
+    if a.nbytes == 0:
+        return np.empty(a.shape, dtype=a.dtype)
+    view = a.view()
+    try:
+        view.flags.writeable = True
+        return view
+    except ValueError:  # the memory itself is read-only (a read-only mmap)
+        pass
+    raw = (ctypes.c_char * a.nbytes).from_address(a.ctypes.data)
+    return np.frombuffer(raw, dtype=a.dtype).reshape(a.shape)
+
+
 class KernelInput:
     """A dense or CSR ``X`` split into the arguments every kernel takes.
 
     Kernels always receive both a dense array and CSR arrays (the unused
     side empty), so one specialisation per dtype serves dense and sparse.
-    A dense ``X`` that is already C-contiguous is used as is, never copied.
+    A dense ``X`` that is already C-contiguous is used as is, never copied;
+    read-only memory is read through :func:`writable_alias`.
 
     Parameters
     ----------
@@ -22,19 +49,20 @@ class KernelInput:
     """
 
     def __init__(self, X):
+        self._source = X  # keeps the memory of writable aliases alive
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         if sp.issparse(X):
             X = X.tocsr()
             self.is_sparse = True
             self.dense = np.empty((0, self.n_features), dtype=X.dtype)
-            self.data = np.ascontiguousarray(X.data)
+            self.data = writable_alias(np.ascontiguousarray(X.data))
             # One index type for every sparse input keeps one specialisation.
             self.indices = X.indices.astype(np.int64)
             self.indptr = X.indptr.astype(np.int64)
         else:
             self.is_sparse = False
-            self.dense = np.ascontiguousarray(X)
+            self.dense = writable_alias(np.ascontiguousarray(X))
             self.data = np.empty(0, dtype=X.dtype)
             self.indices = _EMPTY_INDEX
             self.indptr = _EMPTY_INDEX

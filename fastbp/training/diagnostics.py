@@ -1,4 +1,5 @@
-"""Per-epoch gradient diagnostics and the vanishing/exploding warning."""
+"""Per-epoch gradient diagnostics: the vanishing, exploding and dead-unit
+warning."""
 
 import warnings
 
@@ -18,6 +19,14 @@ _VANISHING_REMEDIES = (
     "Remedies: activation='relu' (or 'leaky_relu', 'elu', 'gelu') with "
     "init='he_uniform'/'he_normal', normalization='batch' or 'layer', "
     "residual=True, fewer layers, or a larger learning_rate_init.")
+# Share of the tracked (relu) units that output zero for every sample of an
+# epoch above which the network is dead rather than its gradient vanishing.
+DEAD_SHARE = 0.9
+_DEAD_REMEDIES = (
+    "This usually follows too large a learning rate, which pushes the units' "
+    "weights where no input activates them. Remedies: a smaller "
+    "learning_rate_init, clip_grad_norm=1.0, activation='leaky_relu' or 'elu' "
+    "(which never die), or normalization='batch'.")
 _EXPLODING_REMEDIES = (
     "Remedies: clip_grad_norm=1.0, a smaller learning_rate_init, "
     "normalization='batch' or 'layer', alpha > 0, or standardise the input.")
@@ -39,12 +48,32 @@ class GradientMonitor:
         # the model's dtype: kernels never mix float widths).
         self.first_sq = np.zeros(n_layers, dtype=dtype)
         self.small_epochs = np.zeros(n_layers, dtype=int)
+        self.dead_epochs = 0
         self.warned = False
 
-    def check(self, grad_norms, weight_norms, epoch):
+    def check(self, grad_norms, weight_norms, epoch, dead_fraction=np.nan):
         """Inspect one epoch's per-layer norms (RMS over its steps of the
-        data-loss gradient); warn at most once per fit."""
+        data-loss gradient) and the share of dead relu units; warn at most
+        once per fit.
+
+        Parameters
+        ----------
+        grad_norms, weight_norms : sequence of float, length n_layers
+        epoch : int
+        dead_fraction : float
+            Share of relu units that output zero for every sample of the
+            epoch (NaN when no unit is tracked).
+        """
         if self.warned:
+            return
+        if dead_fraction >= DEAD_SHARE:
+            self.dead_epochs += 1
+        else:
+            self.dead_epochs = 0
+        if self.dead_epochs >= VANISHING_EPOCHS:
+            self._warn(f"{dead_fraction:.0%} of the relu units are dead: they output zero "
+                       f"for every training sample, for {VANISHING_EPOCHS} epochs up to "
+                       f"epoch {epoch}, so no gradient flows through them. {_DEAD_REMEDIES}")
             return
         grad_norms = np.asarray(grad_norms)
         first = np.sqrt(self.first_sq.astype(float))
@@ -62,6 +91,9 @@ class GradientMonitor:
                 self.small_epochs[l] += 1
             else:
                 self.small_epochs[l] = 0
+            if self.small_epochs[l] >= VANISHING_EPOCHS and dead_fraction >= DEAD_SHARE:
+                # Not a vanishing gradient: the units stopped responding.
+                continue
             if self.small_epochs[l] >= VANISHING_EPOCHS:
                 self._warn(f"The gradient of {layer} has vanished: its norm {g:.3g} has been "
                            f"below {VANISHING_RATIO:g} x its weight norm ({w:.3g}) for "

@@ -5,11 +5,12 @@ keeps the input's dtype: a float32 model stays float32 (scipy works in
 float64 internally; only its iterate is cast back for each evaluation).
 """
 
+import warnings
+
 import numpy as np
 import scipy.optimize
 
 from ..kernels.records import Targets
-from .threads import blas_threads
 from .workspace import Workspace
 
 # Rows per chunk of the full-batch pass: bounds the work buffers' size.
@@ -58,10 +59,8 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
 
     def f(params):
         backend.load(params_k, params)
-        with blas_threads(chunk * layout.max_layer_size):
-            loss = backend.kernels.loss_and_gradient(
-                inputs, targets, tables, work, params_k,
-                grads_chunk, hyper, chunk)
+        loss = backend.kernels.loss_and_gradient(inputs, targets, tables, work, params_k,
+                                                 grads_chunk, hyper, chunk)
         backend.fetch(work.grads, ws.grads)
         return loss, ws.grads
 
@@ -85,17 +84,39 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     Returns
     -------
     result : scipy.optimize.OptimizeResult
+        After Ctrl-C, ``interrupted`` is True and ``x`` the best iterate
+        evaluated (``params`` holds it too).
     """
     f = loss_and_gradient_function(backend, spec, inp, Y, sw, alpha=alpha, l1=l1,
                                    dtype=params.dtype)
+    # The lowest finite loss evaluated so far, and where: what an
+    # interrupted fit keeps.
+    best = {"loss": np.inf, "x": params.astype(np.float64), "nfev": 0, "nit": 0}
 
     def loss_grad(x):
         params[:] = x
         loss, grad = f(params)
+        best["nfev"] += 1
+        if np.isfinite(loss) and loss < best["loss"]:
+            best["loss"] = float(loss)
+            best["x"] = np.array(x, dtype=np.float64)
         return loss, grad.astype(np.float64)
 
-    result = scipy.optimize.minimize(
-        loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
-        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
+    def count_iteration(intermediate_result):
+        best["nit"] += 1
+
+    try:
+        result = scipy.optimize.minimize(
+            loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
+            callback=count_iteration,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
+    except KeyboardInterrupt:
+        params[:] = best["x"]
+        warnings.warn(f"Training interrupted by user after {best['nit']} L-BFGS "
+                      f"iteration(s); the model keeps the best iterate found (loss "
+                      f"{best['loss']:.6g}).")
+        return scipy.optimize.OptimizeResult(
+            x=best["x"], fun=best["loss"], nit=best["nit"], nfev=best["nfev"],
+            success=False, status=99, message="interrupted by user", interrupted=True)
     params[:] = result.x
     return result

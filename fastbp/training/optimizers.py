@@ -15,6 +15,11 @@ from ..kernels import codes
 
 PER_EPOCH_SCHEDULES = ("step", "exponential", "cosine")
 
+# Decay factor per schedule when ``gamma`` is None: "step" decays every
+# ``step_size`` epochs, "exponential" every epoch, so one value cannot serve
+# both (0.1 per epoch stops training after a few epochs).
+DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
+
 
 class StochasticOptimizer:
     """State of a stochastic solver across epochs and ``partial_fit`` calls.
@@ -32,15 +37,16 @@ class StochasticOptimizer:
     nesterov : bool
     step_size : int
         Epochs per decay of "step".
-    gamma : float
-        Decay factor of "step" and "exponential".
+    gamma : float or None
+        Decay factor of "step" and "exponential"; None for the schedule's
+        default (:data:`DEFAULT_GAMMA`).
     t_max : int
         Epochs over which "cosine" anneals to 0 (``max_iter``).
     """
 
     def __init__(self, solver, n_params, dtype, learning_rate_init, lr_schedule,
                  momentum, nesterov, power_t, beta_1, beta_2, epsilon,
-                 step_size=10, gamma=0.1, t_max=200):
+                 step_size=10, gamma=None, t_max=200):
         self.solver = solver
         self.code = codes.SOLVERS[solver]
         self.learning_rate_init = float(learning_rate_init)
@@ -50,6 +56,8 @@ class StochasticOptimizer:
         self.nesterov = bool(nesterov)
         self.power_t = power_t
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        if gamma is None:
+            gamma = DEFAULT_GAMMA.get(lr_schedule if isinstance(lr_schedule, str) else "", 0.1)
         self.step_size, self.gamma, self.t_max = step_size, gamma, t_max
         self.t = 0
         self.epoch = 0
@@ -62,7 +70,16 @@ class StochasticOptimizer:
         """Set the learning rate of the coming epoch (per-epoch schedules)."""
         s, e, lr0 = self.lr_schedule, self.epoch, self.learning_rate_init
         if callable(s):
-            lr = float(s(e, lr0))
+            value = s(e, lr0)
+            try:
+                lr = float(value)
+                if isinstance(value, (str, bytes)) or np.ndim(value) != 0:
+                    raise TypeError
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"The learning_rate callable returned {value!r} (of type "
+                    f"{type(value).__name__}) at epoch {e}; it must return a positive "
+                    "finite float, the learning rate of that epoch.") from None
             if not (np.isfinite(lr) and lr > 0):
                 raise ValueError(
                     f"The learning_rate callable returned {lr!r} at epoch {e}; it must "

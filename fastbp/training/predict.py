@@ -3,7 +3,6 @@
 import numpy as np
 
 from ..kernels.losses import loss_from_output
-from .threads import blas_threads
 from .workspace import Workspace
 
 # Rows per chunk: bounds prediction's memory whatever the number of samples.
@@ -39,9 +38,8 @@ def predict_outputs(backend, spec, params, running, inp, inputs=None):
     if inputs is None:
         inputs = put(inp.inputs())
     out_k = put(out)
-    with blas_threads(chunk * layout.max_layer_size):
-        backend.kernels.predict(inputs, put(ws.tables(layout.norm)), put(ws.work(running)),
-                                put(params), spec.hyper(dtype), chunk, out_k)
+    backend.kernels.predict(inputs, put(ws.tables(layout.norm)), put(ws.work(running)),
+                            put(params), spec.hyper(dtype), chunk, out_k)
     backend.fetch(out_k, out)
     return out
 

@@ -97,3 +97,38 @@ class Progress:
                 continue
             out[key] = np.asarray(values, dtype=float)
         return out
+
+
+class ProgressMark:
+    """Where a :class:`Progress` and its optimizer stood at an epoch's
+    start, so that an interrupted epoch can be undone in full.
+
+    Recorded values are only ever appended, so list lengths suffice.
+    """
+
+    _SCALARS = ("loss", "no_improvement_count", "t", "n_iter", "best_params",
+                "best_running", "best_validation_score", "best_loss")
+
+    def __init__(self, progress, optimizer):
+        self.progress = progress
+        self.scalars = {name: getattr(progress, name) for name in self._SCALARS}
+        self.lengths = {key: len(values) for key, values in progress.history.items()}
+        self.n_curve = len(progress.loss_curve)
+        self.n_scores = (None if progress.validation_scores is None
+                         else len(progress.validation_scores))
+        self.monitor = copy.deepcopy(progress.monitor)
+        self.optimizer = optimizer
+        self.epoch = optimizer.epoch
+
+    def restore(self):
+        p = self.progress
+        for name, value in self.scalars.items():
+            setattr(p, name, value)
+        for key, n in self.lengths.items():
+            del p.history[key][n:]
+        del p.loss_curve[self.n_curve:]
+        if self.n_scores is not None:
+            del p.validation_scores[self.n_scores:]
+        if self.monitor is not None:
+            p.monitor.__dict__.update(self.monitor.__dict__)
+        self.optimizer.epoch = self.epoch

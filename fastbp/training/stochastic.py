@@ -3,19 +3,86 @@
 Python draws each epoch's sample order, calls one compiled function for the
 whole epoch, then applies the stopping rules and records diagnostics.
 Nothing here runs per mini-batch.
+
+Two things can end an epoch early, and both leave every piece of state at
+the end of the last complete epoch (see :class:`Checkpoint`):
+
+- **Ctrl-C.** Python sees a ``KeyboardInterrupt`` only between compiled
+  calls, so an epoch longer than :data:`SLICE_SECONDS` runs as several
+  calls over consecutive slices of its sample order (the results do not
+  depend on the slicing). The interrupted epoch is undone, the fit ends
+  with a warning, and the model is usable.
+- **Divergence.** The first epoch whose loss or parameters are not finite
+  is undone, and :class:`~fastbp.exceptions.DivergenceError` is raised.
 """
 
+import math
 import time
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ..exceptions import DivergenceError
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
+from .progress import ProgressMark
 from .spec import clipping_bounds  # noqa: F401 (re-exported)
-from .threads import blas_threads
 from .workspace import Workspace
+
+# The longest a compiled call runs before Python can react to Ctrl-C.
+SLICE_SECONDS = 0.1
+# Assumed speed (multiply-adds per second) before a fit has measured one:
+# low, so that a first slice cannot run long.
+_ASSUMED_MACS_PER_SECOND = 2e8
+
+
+class Checkpoint:
+    """Training state at the start of an epoch, to return to.
+
+    Holds host copies of the parameters, optimizer state, batch-norm
+    statistics and dropout generator, and the Python-side counters
+    (optimizer step and learning rate, the shuffling generator).
+    """
+
+    def __init__(self, backend, arrays, optimizer, random_state):
+        self.backend = backend
+        self.arrays = arrays
+        self.copies = [np.empty(a.shape, dtype=a.dtype) for a in arrays]
+        self.optimizer = optimizer
+        self.random_state = random_state
+
+    def take(self):
+        for src, copy in zip(self.arrays, self.copies):
+            self.backend.fetch(src, copy)
+        self.t = self.optimizer.t
+        self.learning_rate = self.optimizer.learning_rate
+        self.rng_state = self.optimizer.rng_state
+        self.shuffle_state = self.random_state.get_state()
+
+    def restore(self):
+        for dst, copy in zip(self.arrays, self.copies):
+            self.backend.load(dst, copy)
+        self.optimizer.t = self.t
+        self.optimizer.learning_rate = self.learning_rate
+        self.optimizer.rng_state = self.rng_state
+        self.random_state.set_state(self.shuffle_state)
+
+
+def _divergence_message(epoch, loss, previous, optimizer, clip, early_stopping):
+    kept = (f"epoch {epoch - 1}, the last finite one" if epoch > 1
+            else "the weights from before this call (no epoch of it was finite)")
+    if early_stopping:
+        kept += "; with early_stopping=True, those of the best validation score"
+    before = "" if previous is None else f" (it was {previous:.6g} after the epoch before)"
+    advice = [f"lower learning_rate_init (now {optimizer.learning_rate_init:g})"]
+    if not clip:
+        advice.append("set clip_grad_norm (for example 1.0)")
+    advice.append("standardise X, and y for a regressor (for example with "
+                  "sklearn.preprocessing.StandardScaler)")
+    return (f"Training diverged at epoch {epoch}: the training loss became {loss}{before}. "
+            f"Training stopped there, and the model keeps the state of {kept}. To fix it, "
+            f"{', '.join(advice[:-1])} or {advice[-1]}.")
 
 
 def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
@@ -88,58 +155,89 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         progress.best_params = params.copy()
         progress.best_running = running.copy()
 
-    # One BLAS-thread grant for the whole loop (validation included).
-    threads = blas_threads(batch_size * layout.max_layer_size)
-    threads.__enter__()
+    checkpoint = Checkpoint(backend, [solver.params, solver.state_1, solver.state_2,
+                                      work.running, work.rng], optimizer, random_state)
+    n_batches = -(-n_train // batch_size)
+    # Multiply-adds of one mini-batch's forward and backward passes.
+    batch_macs = 3 * batch_size * spec.layout.n_params
+    seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
+    diverged = None
+
     try:
         progress.n_iter = 0
         for _ in range(max_iter):
             start_time = time.perf_counter()
-            optimizer.epoch_starts()
-            if shuffle:
-                order = np.arange(n_train)
-                random_state.shuffle(order)
-                sample_idx = sample_idx[order]
-            rows = sample_idx if train_rows is None else train_rows[sample_idx]
-            layer_sq[:] = 0
-            ws.alive[:] = 0
-            backend.load(work.alive, ws.alive)
-            t_before = optimizer.t
-            loss_sum, optimizer.t = backend.kernels.train_epoch(
-                inputs, targets, tables, work, solver,
-                spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip), rows,
-                batch_size, optimizer.t, layer_sq, progress.monitor.first_sq)
-            # What the rest of the epoch reads on the host (on the CPU these
-            # are the kernels' own arrays, and nothing is copied).
-            backend.fetch(solver.params, params)
-            backend.fetch(work.alive, ws.alive)
-            backend.fetch(work.rng, ws.rng)
-            backend.fetch(work.running, running)
-            optimizer.rng_state = ws.rng[0]
-            progress.n_iter += 1
-            progress.loss = loss_sum / n_train
-            progress.t += n_train
-            progress.loss_curve.append(progress.loss)
-            if verbose:
-                print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
+            checkpoint.take()
+            mark = ProgressMark(progress, optimizer)
+            try:
+                optimizer.epoch_starts()
+                if shuffle:
+                    order = np.arange(n_train)
+                    random_state.shuffle(order)
+                    sample_idx = sample_idx[order]
+                rows = sample_idx if train_rows is None else train_rows[sample_idx]
+                layer_sq[:] = 0
+                ws.alive[:] = 0
+                backend.load(work.alive, ws.alive)
+                t_before = optimizer.t
+                hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
+                loss_sum = 0.0
+                done = 0
+                while done < n_batches:
+                    # Slices of whole mini-batches, each at most SLICE_SECONDS
+                    # long by the speed measured so far.
+                    take = min(n_batches - done,
+                               max(1, int(SLICE_SECONDS / max(seconds_per_batch, 1e-9))))
+                    tic = time.perf_counter()
+                    loss_sum, optimizer.t = backend.kernels.train_epoch(
+                        inputs, targets, tables, work, solver, hyper,
+                        rows[done * batch_size:(done + take) * batch_size], batch_size,
+                        optimizer.t, loss_sum, layer_sq, progress.monitor.first_sq)
+                    seconds_per_batch = (time.perf_counter() - tic) / take
+                    done += take
+                # What the rest of the epoch reads on the host (on the CPU these
+                # are the kernels' own arrays, and nothing is copied).
+                backend.fetch(solver.params, params)
+                backend.fetch(work.alive, ws.alive)
+                backend.fetch(work.rng, ws.rng)
+                backend.fetch(work.running, running)
+                if not (math.isfinite(loss_sum) and np.isfinite(params).all()
+                        and np.isfinite(running).all()):
+                    diverged = (progress.n_iter + 1, loss_sum / n_train, progress.loss)
+                    checkpoint.restore()
+                    break
+                optimizer.rng_state = ws.rng[0]
+                progress.n_iter += 1
+                progress.loss = loss_sum / n_train
+                progress.t += n_train
+                progress.loss_curve.append(progress.loss)
+                if verbose:
+                    print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
 
-            grad_norms = np.sqrt(layer_sq.astype(float) / max(optimizer.t - t_before, 1))
-            hist["loss"].append(progress.loss)
-            hist["learning_rate"].append(optimizer.learning_rate)
-            hist["grad_norm"].append(grad_norms)
-            hist["dead_fraction"].append(ws.dead_fraction())
-            coefs = layout.unpack(params)[0]
-            monitor.check(grad_norms, [np.linalg.norm(c) for c in coefs], progress.n_iter)
+                grad_norms = np.sqrt(layer_sq.astype(float) / max(optimizer.t - t_before, 1))
+                hist["loss"].append(progress.loss)
+                hist["learning_rate"].append(optimizer.learning_rate)
+                hist["grad_norm"].append(grad_norms)
+                hist["dead_fraction"].append(ws.dead_fraction())
+                coefs = layout.unpack(params)[0]
+                monitor.check(grad_norms, [np.linalg.norm(c) for c in coefs], progress.n_iter,
+                              dead_fraction=hist["dead_fraction"][-1])
 
-            val_score = None
-            if early_stopping:
-                val_score, val_loss = validator.evaluate(params, running)
-                hist["val_score"].append(val_score)
-                hist["val_loss"].append(val_loss)
-            progress.update_no_improvement(early_stopping, tol, val_score, params, running,
-                                           verbose)
-            optimizer.iteration_ends(progress.t)
-            hist["epoch_time"].append(time.perf_counter() - start_time)
+                val_score = None
+                if early_stopping:
+                    val_score, val_loss = validator.evaluate(params, running)
+                    hist["val_score"].append(val_score)
+                    hist["val_loss"].append(val_loss)
+                progress.update_no_improvement(early_stopping, tol, val_score, params, running,
+                                               verbose)
+                optimizer.iteration_ends(progress.t)
+                hist["epoch_time"].append(time.perf_counter() - start_time)
+            except KeyboardInterrupt:
+                # Undo the unfinished epoch: weights, optimizer, counters and
+                # history all describe the end of the last complete one.
+                checkpoint.restore()
+                mark.restore()
+                raise
 
             if progress.no_improvement_count > n_iter_no_change:
                 if early_stopping:
@@ -159,16 +257,22 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")
+        warnings.warn(f"Training interrupted by user after {progress.n_iter} complete "
+                      "epoch(s); the model keeps the state at the end of the last one.")
     finally:
-        threads.__exit__(None, None, None)
         # The optimizer state and running statistics continue in the next
         # partial_fit or warm start.
         backend.fetch(solver.params, params)
         backend.fetch(solver.state_1, optimizer.state_1)
         backend.fetch(solver.state_2, optimizer.state_2)
         backend.fetch(work.running, running)
+        backend.fetch(work.rng, ws.rng)
+        optimizer.rng_state = ws.rng[0]
 
     if early_stopping and progress.best_params is not None:
         params[:] = progress.best_params
         running[:] = progress.best_running
+    if diverged is not None:
+        epoch, loss, previous = diverged
+        raise DivergenceError(_divergence_message(epoch, loss, previous, optimizer, clip,
+                                                  early_stopping), epoch=epoch)

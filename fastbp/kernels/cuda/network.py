@@ -245,7 +245,7 @@ def _first_layer(inputs, perm_d, p0, nb, use_perm, rows):
 
 
 def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
-                layer_sq, first_sq):
+                loss_sum, layer_sq, first_sq):
     """One epoch of mini-batch training on the GPU (see
     :func:`fastbp.kernels.network.train_epoch`; same arguments, with the
     records from :func:`to_device`, and ``perm``, ``layer_sq``, ``first_sq``
@@ -303,10 +303,10 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     record[:record_host.size].copy_to_host(record_host.reshape(-1))
     rec = record_host[:len(active)]
     cols = optimizers
-    total = float(np.sum((rec[:, cols.REC_LOSS].astype(np.float64)
-                          + 0.5 * float(alpha_loss) * rec[:, cols.REC_SUMSQ]
-                          + float(h.l1) * rec[:, cols.REC_SUMABS])
-                         / sums[active] * sizes[active]))
+    total = float(loss_sum) + float(np.sum(
+        (rec[:, cols.REC_LOSS].astype(np.float64)
+         + 0.5 * float(alpha_loss) * rec[:, cols.REC_SUMSQ]
+         + float(h.l1) * rec[:, cols.REC_SUMABS]) / sums[active] * sizes[active]))
     if len(active):
         layer_sq += rec[:, cols.REC_LAYERS:].sum(axis=0, dtype=layer_sq.dtype)
         if t0 == 0:

@@ -1,0 +1,184 @@
+"""Input checks that scikit-learn's validation leaves to fastbp.
+
+scikit-learn validates shapes, dtypes and finiteness. What it does not
+check, and what would make a compiled kernel crash or silently compute the
+wrong thing, is checked here, before any kernel sees the data:
+
+- the index structure of a sparse matrix (an out-of-range column index
+  reads outside the weight matrix; scikit-learn's MLP crashes on it);
+- values that overflow the model's dtype when cast (a float64 ``X`` given
+  to a float32 model, float64 targets or weights of a float32 fit);
+- byte order: kernels are compiled for native-endian arrays only.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def check_sparse_structure(X, name="X"):
+    """Raise a ``ValueError`` if sparse ``X`` has a malformed index structure.
+
+    Checks what scipy's full format check covers for compressed formats:
+    the length and monotonicity of ``indptr``, the lengths of ``indices``
+    and ``data``, and that every index lies inside the matrix.
+
+    Parameters
+    ----------
+    X : object
+        Anything; only scipy sparse matrices in CSR, CSC or BSR format are
+        checked.
+    name : str
+        The argument's name, for the message.
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc", "bsr"):
+        return
+    try:
+        X.check_format(full_check=True)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} is a malformed {X.format.upper()} matrix of shape {X.shape}: {exc}. "
+            "Its indices or indptr are inconsistent with its shape; build it with "
+            f"scipy.sparse.{X.format}_matrix from valid arrays.") from exc
+
+
+def check_raw_input(X, name="X"):
+    """``X``, after the checks that must come before scikit-learn's
+    conversion: sparse structure, no columns, complex numbers in a list."""
+    check_sparse_structure(X, name)
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 0:
+        # scikit-learn's wording (an empty DataFrame fails inside NumPy there).
+        raise ValueError(f"Found array with 0 feature(s) (shape={tuple(shape)}) while a "
+                         f"minimum of 1 is required: {name} needs at least one column.")
+    if isinstance(X, (list, tuple)):
+        try:
+            kind = np.asarray(X).dtype.kind
+        except (ValueError, TypeError):  # ragged: scikit-learn's message says so
+            return X
+        if kind == "c":
+            raise ValueError(f"{name} holds complex numbers; fastbp needs real numbers.")
+    return X
+
+
+def native_byte_order(X):
+    """``X`` with native byte order (big-endian NumPy arrays and DataFrame
+    columns are converted; anything else is returned as is)."""
+    if (isinstance(X, np.ndarray) or sp.issparse(X)) and X.dtype.byteorder not in ("=", "|"):
+        return X.astype(X.dtype.newbyteorder("="))
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(X, "astype"):
+        try:
+            swapped = {c: d.newbyteorder("=") for c, d in dtypes.items()
+                       if isinstance(d, np.dtype) and d.byteorder not in ("=", "|")}
+        except AttributeError:
+            return X
+        if swapped:
+            return X.astype(swapped)
+    return X
+
+
+def check_fits_dtype(a, dtype, name):
+    """Raise a ``ValueError`` if finite values of ``a`` overflow ``dtype``.
+
+    Casting float64 values beyond float32's range gives ``inf``, and the
+    network then returns NaN: refuse instead, naming the input.
+
+    Parameters
+    ----------
+    a : ndarray or sparse matrix
+        Validated, finite input.
+    dtype : numpy dtype
+        The dtype the model computes in.
+    name : str
+        The argument's name, for the message.
+    """
+    dtype = np.dtype(dtype)
+    values = a.data if sp.issparse(a) else np.asarray(a)
+    if values.size == 0 or values.dtype.kind != "f" or values.dtype.itemsize <= dtype.itemsize:
+        return
+    limit = np.finfo(dtype).max
+    biggest = float(np.max(np.abs(values)))
+    if biggest > limit:
+        raise ValueError(
+            f"{name} holds values beyond {dtype.name}'s range (largest magnitude "
+            f"{biggest:.3g} > {limit:.3g}), and this model computes in {dtype.name}. "
+            f"Rescale {name} (for example with sklearn.preprocessing.StandardScaler), "
+            "or fit on float64 data for a float64 model.")
+
+
+def check_sample_weight_scale(sample_weight, dtype):
+    """Raise a ``ValueError`` if sample weights underflow or overflow ``dtype``.
+
+    Weights are normalised by their sum per mini-batch; a sum that is a
+    subnormal number divides the gradient into ``inf``, and a sum that
+    overflows makes every gradient zero.
+    """
+    total = float(np.sum(sample_weight, dtype=sample_weight.dtype))
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to {total} in {np.dtype(dtype).name} (largest weight "
+            f"{float(sample_weight.max()):.3g}): the weight sums overflow. Rescale "
+            "sample_weight; only ratios between weights matter.")
+    positive = sample_weight[sample_weight > 0]
+    if positive.size == 0:
+        return
+    tiny = np.finfo(dtype).tiny
+    smallest = float(positive.min())
+    if float(positive.sum()) < tiny or smallest < tiny:
+        raise ValueError(
+            f"sample_weight holds positive weights too small for {np.dtype(dtype).name} "
+            f"(smallest {smallest:.3g}, below {tiny:.3g}): the per-batch weight sums "
+            "underflow. Rescale sample_weight; only ratios between weights matter.")
+
+
+def check_hidden_layer_sizes(sizes):
+    """``hidden_layer_sizes`` as a list of positive ints, or a clear error.
+
+    Parameters
+    ----------
+    sizes : int or iterable of int
+
+    Returns
+    -------
+    list of int
+    """
+    if not hasattr(sizes, "__iter__") or isinstance(sizes, str):
+        sizes = [sizes]
+    sizes = list(sizes)
+    for s in sizes:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise ValueError(
+                "hidden_layer_sizes must hold integers (the number of units of each "
+                f"hidden layer); got {s!r} of type {type(s).__name__} in {sizes}.")
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+    return [int(s) for s in sizes]
+
+
+def check_classes(classes):
+    """Raise a ``ValueError`` if ``partial_fit``'s ``classes`` holds a
+    missing value (NaN or None), naming ``classes``."""
+    values = np.asarray(classes, dtype=object).ravel()
+    for v in values:
+        if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+            raise ValueError(
+                f"classes holds a missing value ({v!r}): classes must list every class "
+                f"label, and a label cannot be NaN or None. Got {list(values)}.")
+
+
+def check_squared_error_range(y, dtype):
+    """Raise a ``ValueError`` if regression targets are so large that their
+    squared errors overflow ``dtype``: the loss, its gradient scale and R^2
+    would all be infinite or NaN."""
+    if y.size == 0 or y.dtype.kind != "f":
+        return
+    limit = float(np.sqrt(np.finfo(dtype).max)) / 4
+    biggest = float(np.max(np.abs(y)))
+    if biggest > limit:
+        raise ValueError(
+            f"y holds values too large for a squared-error loss in {np.dtype(dtype).name} "
+            f"(largest magnitude {biggest:.3g}; their squares overflow above about "
+            f"{limit:.3g}). Rescale y, for example with "
+            "sklearn.compose.TransformedTargetRegressor and a StandardScaler.")

@@ -1,0 +1,618 @@
+"""Hardening: each finding of the robustness audit, kept fixed.
+
+Malformed sparse input, a damaged or missing compile cache, values that
+overflow the model's dtype, divergence, interrupts, concurrency,
+normalisation over a single value, and the errors that used to be unclear.
+Risky cases (a crash would take pytest down, or a process-wide setting is
+at stake) run in a subprocess.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import fastbp
+from fastbp import DivergenceError, GradientWarning, MLPClassifier, MLPRegressor
+from fastbp.kernels import network
+from fastbp.training import stochastic
+from fastbp.training.diagnostics import GradientMonitor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code, env=None, timeout=600):
+    """Run ``code`` in a fresh interpreter from the repository root; return
+    the completed process (stdout, stderr, returncode)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def last_json(proc):
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return X, y
+
+
+# ---------------------------------------------------------------------------
+# 1. malformed sparse input: a clear error, never a crash
+# ---------------------------------------------------------------------------
+
+def test_malformed_sparse_input_is_rejected_before_any_kernel():
+    # In a subprocess: before the fix, these crashed the interpreter.
+    proc = run_python("""
+        import json, warnings
+        import numpy as np, scipy.sparse as sp
+        from fastbp import MLPClassifier
+        warnings.simplefilter("ignore")
+        rng = np.random.default_rng(0)
+        y = np.arange(40) % 2
+        def damaged(fmt, kind):
+            X = sp.random(40, 5, density=0.6, format=fmt, random_state=0, dtype=float)
+            X.indices = X.indices.copy(); X.indptr = X.indptr.copy()
+            if kind == "index_far": X.indices[3] = 10**6
+            elif kind == "index_one_past": X.indices[3] = X.shape[1 if fmt == "csr" else 0]
+            elif kind == "index_negative": X.indices[3] = -1
+            elif kind == "indptr_decreasing":
+                X.indptr[1], X.indptr[2] = X.indptr[2] + 1, X.indptr[1]
+            elif kind == "indptr_short": X.indptr = X.indptr[:-1]
+            return X
+        fitted = MLPClassifier((8,), max_iter=2, random_state=0).fit(
+            sp.random(40, 5, density=0.6, format="csr", random_state=1), y)
+        before = [c.copy() for c in fitted.coefs_]
+        out = {}
+        for fmt in ("csr", "csc"):
+            for kind in ("index_far", "index_one_past", "index_negative",
+                         "indptr_decreasing", "indptr_short"):
+                for call in ("fit", "predict"):
+                    X = damaged(fmt, kind)
+                    try:
+                        if call == "fit":
+                            MLPClassifier((8,), max_iter=2).fit(X, y)
+                        else:
+                            fitted.predict(X)
+                        out[f"{fmt}-{kind}-{call}"] = "no error"
+                    except ValueError as exc:
+                        out[f"{fmt}-{kind}-{call}"] = str(exc)
+        out["unchanged"] = all(np.array_equal(a, b) for a, b in zip(before, fitted.coefs_))
+        print(json.dumps(out))
+    """)
+    out = last_json(proc)
+    assert out.pop("unchanged") is True
+    assert len(out) == 20
+    for case, message in out.items():
+        assert "is a malformed" in message and "matrix" in message, (case, message)
+
+
+# ---------------------------------------------------------------------------
+# 2. the compile cache: damaged entries are rebuilt, no location still trains
+# ---------------------------------------------------------------------------
+
+_FIT_AND_REPORT = """
+    import json, warnings
+    import numpy as np
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import fastbp
+        X = np.random.RandomState(0).rand(30, 3)
+        m = fastbp.MLPClassifier((4,), max_iter=2, random_state=0).fit(X, np.arange(30) % 2)
+        proba = m.predict_proba(X)
+    print(json.dumps({
+        "cache_warnings": [str(w.message) for w in caught
+                           if issubclass(w.category, fastbp.CacheWarning)],
+        "proba": proba.tolist(), "info": fastbp.compile_cache_info()}))
+"""
+
+
+def test_damaged_cache_entries_are_rebuilt_with_a_warning(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    first = last_json(run_python(_FIT_AND_REPORT, env))
+    assert first["cache_warnings"] == []
+    (directory,) = first["info"]["directories"]
+    files = sorted(os.listdir(directory))
+
+    def one(prefix, suffix):
+        return os.path.join(directory, next(f for f in files
+                                            if f.startswith(prefix) and f.endswith(suffix)))
+
+    # Each kind of damage, each on a kernel the default fit loads.
+    with open(one("network.train_epoch", ".nbi"), "r+b") as fh:
+        fh.truncate(20)                                          # truncated index
+    open(one("network.predict", ".nbc"), "wb").close()           # empty data
+    with open(one("losses.output_loss_delta", ".nbc"), "wb") as fh:
+        fh.write(os.urandom(300))                                # garbage data
+    with open(one("scalar.sigmoid", ".nbi"), "wb") as fh:
+        fh.write(b"not a pickle")                                # garbage index
+
+    second = last_json(run_python(_FIT_AND_REPORT, env))
+    assert second["proba"] == first["proba"]
+    assert len(second["cache_warnings"]) >= 3
+    for message in second["cache_warnings"]:
+        assert directory in message and "damaged entry" in message
+
+    third = last_json(run_python(_FIT_AND_REPORT, env))
+    assert third["cache_warnings"] == [], "the damaged entries were not rebuilt"
+    assert third["proba"] == first["proba"]
+
+
+def test_no_writable_cache_location_still_imports_and_trains():
+    # What a read-only install without a writable HOME or NUMBA_CACHE_DIR
+    # sees: every Numba cache locator refuses.
+    proc = run_python(textwrap.dedent("""
+        import numba.core.caching as caching
+        for cls in caching.CacheImpl._locator_classes:
+            cls.from_function = classmethod(lambda cls, py_func, py_file: None)
+    """) + textwrap.dedent(_FIT_AND_REPORT))
+    out = last_json(proc)
+    assert len(out["cache_warnings"]) == 1
+    assert "NUMBA_CACHE_DIR" in out["cache_warnings"][0]
+    assert out["info"]["writable"] is False
+
+
+def test_cache_info_and_clear(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    last_json(run_python(_FIT_AND_REPORT, env))
+    shown = subprocess.run([sys.executable, "-m", "fastbp.cli", "info"], cwd=ROOT,
+                           env=dict(os.environ, **env), capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert str(tmp_path) in shown.stdout and "cached files:" in shown.stdout
+    assert any(f.endswith(".nbc") for _, _, fs in os.walk(tmp_path) for f in fs)
+    cleared = subprocess.run([sys.executable, "-m", "fastbp.cli", "info", "--clear-cache"],
+                             cwd=ROOT, env=dict(os.environ, **env), capture_output=True,
+                             text=True)
+    assert cleared.returncode == 0 and "removed" in cleared.stdout
+    assert not any(f.endswith((".nbc", ".nbi")) for _, _, fs in os.walk(tmp_path) for f in fs)
+
+
+# ---------------------------------------------------------------------------
+# 3. values beyond the model's dtype: never a silent NaN
+# ---------------------------------------------------------------------------
+
+def test_float64_input_beyond_float32_range_is_refused(blobs):
+    X, y = blobs
+    clf = quiet(MLPClassifier((4,), random_state=0, max_iter=5).fit, X.astype(np.float32), y)
+    with pytest.raises(ValueError, match=r"X holds values beyond float32's range"):
+        clf.predict_proba(np.array([[1e39] + [0.0] * 5]))
+    with pytest.raises(ValueError, match=r"X holds values beyond float32's range"):
+        clf.predict(sp.csr_matrix(np.array([[1e39] + [0.0] * 5])))
+    # In range, the prediction is finite.
+    assert np.isfinite(clf.predict_proba(np.array([[1e30] + [0.0] * 5]))).all()
+
+
+def test_outputs_that_overflow_raise_instead_of_nan(blobs):
+    X, _ = blobs
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=5).fit,
+                X.astype(np.float32), X[:, 0])
+    huge = np.full((2, 6), 3e38, dtype=np.float32)
+    with pytest.raises(ValueError, match="outputs overflowed float32 for 2 row"):
+        reg.predict(huge)
+
+
+def test_targets_and_weights_beyond_float32_range_are_refused(blobs):
+    X, y = blobs
+    X32 = X.astype(np.float32)
+    with pytest.raises(ValueError, match=r"y holds values beyond float32's range"):
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X32, np.full(len(X), 1e39))
+    with pytest.raises(ValueError, match=r"sample_weight holds values beyond float32"):
+        MLPClassifier((4,), max_iter=2).fit(X32, y, sample_weight=np.full(len(X), 1e39))
+
+
+# ---------------------------------------------------------------------------
+# 4. divergence: stop at once, keep the last finite epoch, say what to do
+# ---------------------------------------------------------------------------
+
+def _regression_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 5))
+    return X, X @ rng.standard_normal(5) * 100
+
+
+def _count_epoch_rows(monkeypatch):
+    seen = {"rows": 0}
+    original = network.train_epoch
+
+    def spy(inputs, targets, tables, work, solver, hyper, perm, *rest):
+        seen["rows"] += len(perm)
+        return original(inputs, targets, tables, work, solver, hyper, perm, *rest)
+
+    monkeypatch.setattr(network, "train_epoch", spy)
+    return seen
+
+
+def test_divergence_stops_at_the_first_non_finite_epoch(monkeypatch):
+    X, y = _regression_data()
+    seen = _count_epoch_rows(monkeypatch)
+    est = MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.5,
+                       max_iter=300, random_state=0)
+    with pytest.raises(DivergenceError) as info:
+        quiet(est.fit, X, y)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert seen["rows"] == err.epoch * len(X), "trained past the diverging epoch"
+    msg = str(err)
+    assert f"Training diverged at epoch {err.epoch}" in msg
+    assert "learning_rate_init" in msg and "clip_grad_norm" in msg and "StandardScaler" in msg
+    # The model keeps the state of the last finite epoch, consistently.
+    assert err.epoch >= 2
+    assert est.n_iter_ == err.epoch - 1 == len(est.loss_curve_) == len(est.history_["loss"])
+    assert est.t_ == est.n_iter_ * len(X)
+    assert all(np.isfinite(c).all() for c in est.coefs_)
+    assert np.isfinite(est.loss_curve_).all()
+
+
+def test_divergence_keeps_the_good_epochs_of_the_call():
+    """A schedule that is fine for 3 epochs and then explodes: the model is
+    exactly the model of the epochs before the divergence, optimizer state
+    included."""
+    X, y = _regression_data()
+
+    def schedule(epoch, lr0):
+        return lr0 if epoch < 3 else 1e4
+
+    kw = dict(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=1e-4,
+              learning_rate=schedule, random_state=0)
+    est = MLPRegressor(max_iter=50, **kw)
+    with pytest.raises(DivergenceError) as info:
+        quiet(est.fit, X, y)
+    assert info.value.epoch >= 4
+    ref = quiet(MLPRegressor(max_iter=info.value.epoch - 1, **kw).fit, X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(est._optimizer.state_1, ref._optimizer.state_1)
+    assert est._optimizer.t == ref._optimizer.t
+    assert est.loss_curve_ == ref.loss_curve_
+
+
+def test_divergence_in_the_first_epoch_leaves_a_fitted_model_unchanged(blobs):
+    X, y = blobs
+    est = quiet(MLPClassifier((5,), solver="sgd", batch_size=10, max_iter=3,
+                              random_state=0).fit, X, y)
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(est).items()}
+    est.set_params(warm_start=True)
+    with pytest.raises(DivergenceError, match="diverged at epoch 1:") as info:
+        quiet(est.fit, X * 1e300, y)
+    assert info.value.epoch == 1
+    assert est.n_iter_ == before["n_iter_"] and est.loss_curve_ == before["loss_curve_"]
+    for a, b in zip(est.coefs_, before["coefs_"]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dead_units_are_diagnosed_as_dead_not_vanishing():
+    monitor = GradientMonitor(2)
+    monitor.first_sq[:] = 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in range(1, 5):
+            monitor.check([1e-12, 1e-12], [10.0, 10.0], epoch, dead_fraction=1.0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, GradientWarning)]
+    assert len(messages) == 1
+    assert "dead" in messages[0] and "smaller learning_rate_init" in messages[0]
+    assert "vanish" not in messages[0] and "larger" not in messages[0]
+
+
+def test_dead_relu_network_is_not_called_vanishing():
+    """SGD at learning rate 10 on digits kills nearly every relu unit (the
+    audit's case): the warning must not call it a vanishing gradient or ask
+    for a larger learning rate."""
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = MLPClassifier((32,), solver="sgd", learning_rate_init=10.0, max_iter=30,
+                            n_iter_no_change=100, random_state=0).fit(X, y)
+    messages = [str(w.message) for w in caught if issubclass(w.category, GradientWarning)]
+    assert est.history_["dead_fraction"][-1] >= 0.9
+    assert len(messages) == 1
+    assert "vanished" not in messages[0] and "larger learning_rate_init" not in messages[0]
+
+
+# ---------------------------------------------------------------------------
+# 5. interrupts: every piece of state describes the same point
+# ---------------------------------------------------------------------------
+
+def test_epoch_slicing_does_not_change_results(blobs, monkeypatch):
+    X, y = blobs
+    kw = dict(hidden_layer_sizes=(7,), batch_size=10, max_iter=4, random_state=0,
+              dropout=0.2)
+    whole = quiet(MLPClassifier(**kw).fit, X, y)
+    calls = {"n": 0}
+    original = network.train_epoch
+
+    def counting(*args):
+        calls["n"] += 1
+        return original(*args)
+
+    monkeypatch.setattr(network, "train_epoch", counting)
+    monkeypatch.setattr(stochastic, "SLICE_SECONDS", 1e-9)  # one batch per call
+    sliced = quiet(MLPClassifier(**kw).fit, X, y)
+    assert calls["n"] == 4 * 12
+    for a, b in zip(whole.coefs_, sliced.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert whole.loss_curve_ == sliced.loss_curve_
+    np.testing.assert_array_equal(whole._optimizer.state_2, sliced._optimizer.state_2)
+
+
+_INTERRUPTED_FIT = """
+    import json, os, signal, threading, time, warnings
+    import numpy as np
+    from fastbp import {cls}
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6000, 200)).astype(np.float32)
+    y = (X[:, :3].sum(axis=1) > 0).astype(int)
+    kw = dict(hidden_layer_sizes=(256, 256), solver="{solver}", batch_size=20,
+              random_state=0, tol=0.0, max_fun=10**9)
+    if "{solver}" != "lbfgs":
+        kw["n_iter_no_change"] = np.inf
+    warm = {cls}(max_iter=1, **kw).fit(X, y)       # compiles outside the timed part
+    est = {cls}(max_iter=100000, **kw)
+    sent = {{}}
+    def interrupt():
+        time.sleep({delay})
+        sent["t"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=interrupt, daemon=True).start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    latency = time.perf_counter() - sent["t"]
+    out = {{"latency": latency, "n_iter": est.n_iter_,
+           "warnings": [str(w.message) for w in caught]}}
+    if "{solver}" != "lbfgs":
+        n_batches = -(-len(X) // 20)
+        out.update(curve=len(est.loss_curve_), hist=len(est.history_["loss"]),
+                   times=len(est.history_["epoch_time"]), t=est.t_,
+                   expected_t=est.n_iter_ * len(X), steps=est._optimizer.t,
+                   expected_steps=est.n_iter_ * n_batches)
+        if est.n_iter_:
+            ref = {cls}(max_iter=est.n_iter_, **kw)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref.fit(X, y)
+            out["same_weights"] = all(np.array_equal(a, b) for a, b in
+                                      zip(est.coefs_ + est.intercepts_,
+                                          ref.coefs_ + ref.intercepts_))
+            out["same_optimizer"] = bool(
+                np.array_equal(est._optimizer.state_1, ref._optimizer.state_1)
+                and np.array_equal(est._optimizer.state_2, ref._optimizer.state_2))
+            out["same_curve"] = est.loss_curve_ == ref.loss_curve_
+    else:
+        out["finite"] = all(np.isfinite(c).all() for c in est.coefs_)
+        out["fitted_loss"] = est.loss_
+    print(json.dumps(out))
+"""
+
+
+def test_sigint_mid_epoch_leaves_consistent_state():
+    out = last_json(run_python(_INTERRUPTED_FIT.format(cls="MLPClassifier", solver="adam",
+                                                       delay=2.5)))
+    assert any("interrupted by user" in w for w in out["warnings"])
+    assert out["n_iter"] >= 1, "the interrupt came before the first epoch ended"
+    assert out["curve"] == out["hist"] == out["times"] == out["n_iter"]
+    assert out["t"] == out["expected_t"] and out["steps"] == out["expected_steps"]
+    # Exactly the model of an uninterrupted fit of as many epochs.
+    assert out["same_weights"] and out["same_optimizer"] and out["same_curve"]
+
+
+def test_sigint_during_lbfgs_keeps_the_best_iterate():
+    out = last_json(run_python(_INTERRUPTED_FIT.format(cls="MLPClassifier", solver="lbfgs",
+                                                       delay=3.0)))
+    assert any("interrupted by user" in w and "best iterate" in w for w in out["warnings"])
+    assert out["finite"] and np.isfinite(out["fitted_loss"])
+
+
+# ---------------------------------------------------------------------------
+# 6. threads: results independent of concurrency, settings left as found
+# ---------------------------------------------------------------------------
+
+def _blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+@pytest.fixture(scope="module")
+def digits_data():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def test_concurrent_fits_and_predicts_equal_sequential(digits_data):
+    X, y = digits_data
+    configs = [dict(hidden_layer_sizes=(h,), random_state=r, max_iter=3)
+               for h in (16, 300) for r in (0, 1)]
+    sequential = [quiet(MLPClassifier(**c).fit, X, y) for c in configs]
+    expected = [m.predict_proba(X) for m in sequential]
+    before = _blas_threads()
+    results = [None] * 8
+
+    def work(i):
+        c = configs[i % len(configs)]
+        model = quiet(MLPClassifier(**c).fit, X, y)
+        results[i] = (model, [model.predict_proba(X) for _ in range(3)])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, (model, probas) in enumerate(results):
+        ref = sequential[i % len(configs)]
+        for a, b in zip(model.coefs_, ref.coefs_):
+            np.testing.assert_array_equal(a, b)
+        for p in probas:
+            np.testing.assert_array_equal(p, expected[i % len(configs)])
+    assert _blas_threads() == before
+
+
+def test_call_inside_another_threads_limit_leaves_settings_as_found(digits_data):
+    X, y = digits_data
+    before = _blas_threads()
+    entered, release = threading.Event(), threading.Event()
+
+    def user():
+        with threadpool_limits(1):
+            entered.set()
+            release.wait()
+
+    other = threading.Thread(target=user)
+    other.start()
+    entered.wait()
+    model = MLPClassifier((300,), max_iter=2, batch_size=500, random_state=0)
+    done = threading.Event()
+
+    def fit():
+        quiet(model.fit, X, y)
+        done.set()
+
+    fitter = threading.Thread(target=fit)
+    fitter.start()
+    time.sleep(0.05)
+    release.set()          # the other thread's limit ends while fastbp runs
+    other.join()
+    fitter.join()
+    assert done.is_set()
+    assert _blas_threads() == before
+
+
+# ---------------------------------------------------------------------------
+# 7. normalisation over a single value
+# ---------------------------------------------------------------------------
+
+def test_batch_norm_over_single_samples_is_rejected(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="mini-batches hold a single sample"):
+        MLPClassifier((4,), normalization="batch", batch_size=1).fit(X, y)
+    with pytest.raises(ValueError, match="mini-batches hold a single sample"):
+        MLPClassifier((4,), normalization="batch").partial_fit(X[:1], y[:1], classes=[0, 1])
+
+
+def test_layer_norm_over_a_single_unit_is_rejected(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="hidden layer 2 of \\[4, 1\\] has a single unit"):
+        MLPClassifier((4, 1), normalization="layer").fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# 8. errors that used to be unclear
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("byteorder", [">f8", ">f4"])
+def test_big_endian_input_trains_like_native(blobs, byteorder):
+    pd = pytest.importorskip("pandas")
+    X, y = blobs
+    native = X.astype(byteorder.replace(">", "<"))
+    a = quiet(MLPClassifier((4,), max_iter=3, random_state=0).fit,
+              pd.DataFrame(X.astype(byteorder)), y)
+    b = quiet(MLPClassifier((4,), max_iter=3, random_state=0).fit, native, y)
+    for u, v in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a.predict_proba(X.astype(byteorder)), b.predict_proba(native))
+
+
+def test_regressor_with_string_targets_says_so(blobs):
+    X, _ = blobs
+    y = np.array(["1", "2", "3"] * 40)
+    with pytest.raises(ValueError, match="needs numeric targets y.*<U1"):
+        MLPRegressor(hidden_layer_sizes=(4,), loss="poisson").fit(X, y)
+
+
+@pytest.mark.parametrize("sizes, shown", [(("4",), "'4' of type str"),
+                                          ((5.7,), "5.7 of type float"),
+                                          ((4, True), "True of type bool")])
+def test_hidden_layer_sizes_must_be_integers(blobs, sizes, shown):
+    X, y = blobs
+    with pytest.raises(ValueError, match=f"hidden_layer_sizes must hold integers.*{shown}"):
+        MLPClassifier(sizes).fit(X, y)
+
+
+def test_integer_like_hidden_layer_sizes_are_accepted(blobs):
+    X, y = blobs
+    est = quiet(MLPClassifier(np.array([5, 3]), max_iter=2).fit, X, y)
+    assert [c.shape[1] for c in est.coefs_] == [5, 3, 1]
+
+
+@pytest.mark.parametrize("returned, shown", [(None, "None"), (np.ones(2), "array"),
+                                             ("0.1", "'0.1'")])
+def test_learning_rate_callable_returning_a_non_number(blobs, returned, shown):
+    X, y = blobs
+    est = MLPClassifier((4,), solver="sgd", learning_rate=lambda e, lr: returned, max_iter=2)
+    with pytest.raises(TypeError, match=f"learning_rate callable returned {shown}"):
+        est.fit(X, y)
+
+
+def test_classes_with_nan_names_classes(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="classes holds a missing value"):
+        MLPClassifier((4,)).partial_fit(X, y, classes=[0, 1, np.nan])
+
+
+def test_underflowing_sample_weights_say_so(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="too small for float64.*underflow"):
+        MLPClassifier((4,), max_iter=2).fit(X, y, sample_weight=np.full(len(X), 1e-320))
+    with pytest.raises(ValueError, match="overflow"):
+        MLPClassifier((4,), max_iter=2).fit(X, y, sample_weight=np.full(len(X), 1e307))
+
+
+def test_every_schedule_trains_with_its_default_gamma(digits_data):
+    X, y = digits_data
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
+    scores = {}
+    for schedule in ("constant", "step", "exponential", "cosine"):
+        est = MLPClassifier((64,), solver="sgd", learning_rate_init=0.1,
+                            learning_rate=schedule, max_iter=60, n_iter_no_change=1000,
+                            random_state=0)
+        scores[schedule] = quiet(est.fit, X_tr, y_tr).score(X_te, y_te)
+    assert min(scores.values()) >= 0.95, scores
+
+
+def test_read_only_inputs_share_the_normal_specialisation(blobs, tmp_path):
+    X, y = blobs
+    quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    signatures = (len(network.train_epoch.signatures), len(network.predict.signatures))
+    path = tmp_path / "X.bin"
+    X.tofile(path)
+    mapped = np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    for data in (mapped, frozen):
+        est = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, data, y)
+        est.predict(data)
+    assert (len(network.train_epoch.signatures), len(network.predict.signatures)) == signatures
+
+
+def test_fastbp_exports_the_hardening_api():
+    assert issubclass(fastbp.DivergenceError, ValueError)
+    assert issubclass(fastbp.CacheWarning, UserWarning)
+    info = fastbp.compile_cache_info()
+    assert set(info) == {"directories", "n_files", "n_bytes", "writable"}
+
+
+def test_sigint_handler_is_untouched_by_a_fit(blobs):
+    X, y = blobs
+    before = signal.getsignal(signal.SIGINT)
+    quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    assert signal.getsignal(signal.SIGINT) is before
