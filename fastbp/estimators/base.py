@@ -340,7 +340,8 @@ class BaseMLP(BaseEstimator, ABC):
                 batch_size=batch_size, shuffle=self.shuffle, max_iter=self.max_iter,
                 tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                 random_state=self._random_state, incremental=incremental,
-                train_rows=train_rows, validator=validator, verbose=self.verbose)
+                train_rows=train_rows, validator=validator, verbose=self.verbose,
+                rewind_random_state=isinstance(self.random_state, np.random.RandomState))
         finally:
             # Also after a DivergenceError: the trainer has returned every
             # piece of state to the last finite epoch.

@@ -100,6 +100,14 @@ class GradientMonitor:
                            f"{VANISHING_EPOCHS} epochs. {_VANISHING_REMEDIES}")
                 return
 
+    def state(self):
+        """Everything :meth:`check` changes, for :meth:`restore`."""
+        return self.small_epochs.copy(), self.dead_epochs, self.warned
+
+    def restore(self, state):
+        small_epochs, self.dead_epochs, self.warned = state
+        self.small_epochs[:] = small_epochs
+
     def _warn(self, message):
         self.warned = True
         warnings.warn(message, GradientWarning, stacklevel=4)

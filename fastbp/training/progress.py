@@ -116,7 +116,7 @@ class ProgressMark:
         self.n_curve = len(progress.loss_curve)
         self.n_scores = (None if progress.validation_scores is None
                          else len(progress.validation_scores))
-        self.monitor = copy.deepcopy(progress.monitor)
+        self.monitor = None if progress.monitor is None else progress.monitor.state()
         self.optimizer = optimizer
         self.epoch = optimizer.epoch
 
@@ -130,5 +130,5 @@ class ProgressMark:
         if self.n_scores is not None:
             del p.validation_scores[self.n_scores:]
         if self.monitor is not None:
-            p.monitor.__dict__.update(self.monitor.__dict__)
+            p.monitor.restore(self.monitor)
         self.optimizer.epoch = self.epoch
