@@ -52,33 +52,6 @@ def _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
 
 
 @kernel
-def _logistic_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
-    total = 0.0
-    for i in range(z.shape[0]):
-        w = sw[i] if has_sw else like(1, z)
-        total += w * logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
-    return total
-
-
-@kernel
-def _poisson_rows(z, bias, y, sw, has_sw, delta):
-    total = 0.0
-    for i in range(z.shape[0]):
-        w = sw[i] if has_sw else like(1, z)
-        total += w * poisson_loss_row(z, i, bias, y, w, delta)
-    return total
-
-
-@kernel
-def _squared_rows(z, bias, y, sw, has_sw, delta):
-    total = 0.0
-    for i in range(z.shape[0]):
-        w = sw[i] if has_sw else like(1, z)
-        total += w * squared_loss_row(z, i, bias, y, w, delta)
-    return total
-
-
-@kernel
 def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     """Output function, summed loss and output delta in one pass.
 
@@ -105,16 +78,27 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     loss_sum : float
         ``sum_i sw_i * loss_i``: divide by the weight sum for the mean.
     """
-    # Each output function's row loop is a function of its own: with all
-    # four inlined into one body, LLVM optimised the softmax loop half as
-    # well (110 against 72 ns per row of 4 classes).
+    # The softmax loop is a function of its own: with all four output
+    # functions inlined into one body, LLVM optimised it half as well (110
+    # against 72 ns per row of 4 classes). The other three stay here (as
+    # fast as apart, and each function apart costs cold-compile time).
     if code == OUT_SOFTMAX:
         return _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta)
+    n = z.shape[0]
+    total = 0.0
     if code == OUT_LOGISTIC:
-        return _logistic_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta)
-    if code == OUT_EXP:
-        return _poisson_rows(z, bias, y, sw, has_sw, delta)
-    return _squared_rows(z, bias, y, sw, has_sw, delta)
+        for i in range(n):
+            w = sw[i] if has_sw else like(1, z)
+            total += w * logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+    elif code == OUT_EXP:
+        for i in range(n):
+            w = sw[i] if has_sw else like(1, z)
+            total += w * poisson_loss_row(z, i, bias, y, w, delta)
+    else:
+        for i in range(n):
+            w = sw[i] if has_sw else like(1, z)
+            total += w * squared_loss_row(z, i, bias, y, w, delta)
+    return total
 
 
 @kernel
