@@ -10,8 +10,10 @@ from ._cache import cache_info as compile_cache_info
 from ._cache import clear_cache as clear_compile_cache
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning
+from .persistence import load, save
 
 __version__ = "0.1.0"
 
 __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
-           "MLPRegressor", "__version__", "clear_compile_cache", "compile_cache_info"]
+           "MLPRegressor", "__version__", "clear_compile_cache", "compile_cache_info", "load",
+           "save"]

@@ -143,6 +143,77 @@ class BaseMLP(BaseEstimator, ABC):
                 rng.set_state(rng_state)
             raise
 
+    # ---------------------------------------------------------- interop
+
+    def to_sklearn(self):
+        """This model as a fitted scikit-learn ``MLPClassifier``/``MLPRegressor``.
+
+        Possible for every model scikit-learn's MLP can represent: one of its
+        four activations for all hidden layers, no normalisation, no
+        residual connections (dropout and the other training options do not
+        change predictions). The copy predicts what this model predicts, so
+        tools that know scikit-learn's MLP (skl2onnx, skops, inspection)
+        work on it.
+
+        Returns
+        -------
+        sklearn.neural_network.MLPClassifier or MLPRegressor
+
+        Raises
+        ------
+        ValueError
+            If scikit-learn's MLP cannot represent this model; the message
+            says why.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from .interop import to_sklearn
+
+        check_is_fitted(self)
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, model):
+        """A fastbp model from a fitted scikit-learn MLP, ready to train on.
+
+        Weights, fitted attributes, the optimizer state (SGD velocities,
+        Adam moments and step) and the stopping state are carried over, so
+        ``partial_fit`` and a warm ``fit`` continue where scikit-learn
+        stopped.
+
+        Parameters
+        ----------
+        model : sklearn.neural_network.MLPClassifier or MLPRegressor
+            Fitted, of the matching kind.
+
+        Returns
+        -------
+        estimator : MLPClassifier or MLPRegressor
+        """
+        from .interop import from_sklearn
+
+        return from_sklearn(cls, model)
+
+    def _complete_fitted_state(self):
+        """Fill in what fastbp keeps beyond scikit-learn's fitted attributes
+        for a model whose ``coefs_`` and ``intercepts_`` were set by hand (as
+        scikit-learn's own tests do), so that training continues from them."""
+        n_hidden = len(self.coefs_) - 1
+        defaults = {"normalization_scales_": [], "normalization_shifts_": [],
+                    "running_mean_": [], "running_var_": [], "_residual": [False] * n_hidden,
+                    "_normalization": None, "_optimizer": None,
+                    "n_outputs_": np.shape(self.coefs_[-1])[1],
+                    "n_layers_": len(self.coefs_) + 1}
+        for name, value in defaults.items():
+            if not hasattr(self, name):
+                setattr(self, name, value)
+        if not hasattr(self, "_activations"):
+            self._activations = arch.hidden_activations(self.activation, n_hidden)
+        if not hasattr(self, "out_activation_"):
+            self.out_activation_ = self._output_activation()
+        if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
+            self._progress = Progress(self.early_stopping)
+
     def _hidden_sizes(self):
         return check_hidden_layer_sizes(self.hidden_layer_sizes)
 
@@ -195,6 +266,8 @@ class BaseMLP(BaseEstimator, ABC):
         units = [n_features, *hidden_sizes, Y.shape[1]]
 
         self._random_state = check_random_state(self.random_state)
+        if not first_pass:
+            self._complete_fitted_state()
         if first_pass:
             self._initialize(Y, units, X.dtype, activations)
         else:

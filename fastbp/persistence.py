@@ -1,0 +1,235 @@
+"""Saving and loading models without pickle.
+
+:func:`save` writes a fitted fastbp estimator, or any scikit-learn object
+that holds one (a Pipeline, a fitted ``GridSearchCV``), to a zip file with
+two members:
+
+- ``model.skops``: the object graph in skops' secure format
+  (https://skops.readthedocs.io), which stores arrays and plain values and
+  rebuilds objects from an allow-list of types: loading never unpickles and
+  never runs code from the file;
+- ``fastbp.json``: the format version, the versions of fastbp,
+  scikit-learn, skops and NumPy that wrote it, the model dtype(s) and a
+  SHA-256 of ``model.skops``.
+
+:func:`load` checks the container, the checksum and the format version,
+then lets skops rebuild only skops' own allow-list (builtins, NumPy, most of
+scikit-learn), the rest of scikit-learn's classes and functions (a search's
+CV splitter and scorer) and fastbp's own (:data:`TRUSTED`). Anything else in
+the file, a function from ``os`` in a ``FunctionTransformer`` for instance,
+is an error that lists the unexpected types. Everything a fitted estimator
+holds, optimizer state and training history included, is saved, so a loaded
+model predicts bit for bit as before and continues training (``partial_fit``,
+``warm_start``) exactly as if it had never been saved.
+
+skops is an optional dependency: ``pip install "fastbp[io]"``.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+FORMAT = "fastbp-model"
+FORMAT_VERSION = 1
+_MODEL = "model.skops"
+_META = "fastbp.json"
+
+#: fastbp's own types that a saved model may contain.
+TRUSTED = (
+    "fastbp.estimators.classifier.MLPClassifier",
+    "fastbp.estimators.regressor.MLPRegressor",
+    "fastbp.training.diagnostics.GradientMonitor",
+    "fastbp.training.optimizers.StochasticOptimizer",
+    "fastbp.training.progress.Progress",
+)
+
+
+def _skops_io():
+    try:
+        import skops.io
+    except ImportError as exc:
+        raise ImportError(
+            "fastbp.save and fastbp.load need the skops package (secure, pickle-free "
+            'persistence): pip install "fastbp[io]"') from exc
+    return skops.io
+
+
+def _fastbp_estimators(obj, seen=None):
+    """The fastbp estimators inside ``obj`` (itself, a Pipeline's steps, a
+    search's best estimator, ...)."""
+    from .estimators.base import BaseMLP
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, BaseMLP):
+        return [obj]
+    found = []
+    values = []
+    if isinstance(obj, dict):
+        values = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        values = list(obj)
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("sklearn", "fastbp"):
+        values = list(vars(obj).values())
+    for value in values:
+        found.extend(_fastbp_estimators(value, seen))
+    return found
+
+
+def _check_saveable(estimators):
+    for est in estimators:
+        for name in ("learning_rate", "scoring"):
+            value = getattr(est, name, None)
+            if callable(value):
+                raise TypeError(
+                    f"{type(est).__name__}.{name} is a Python function ({value!r}), which "
+                    "cannot be saved without pickle (loading it would run code from the "
+                    f"file). Use one of the built-in values of {name}, or save with pickle "
+                    "or joblib if you trust every reader.")
+
+
+def save(obj, path):
+    """Save a fitted estimator (or a Pipeline or search holding one), without pickle.
+
+    Parameters
+    ----------
+    obj : estimator
+        A fastbp estimator, or a scikit-learn object that holds one.
+    path : str or path-like
+        The file to write (by convention ``*.fastbp``); written atomically.
+
+    Raises
+    ------
+    TypeError
+        If the object holds something that cannot be saved without pickle
+        (a ``learning_rate`` or ``scoring`` callable).
+    """
+    sio = _skops_io()
+    estimators = _fastbp_estimators(obj)
+    if not estimators:
+        raise TypeError(f"fastbp.save saves fastbp models; {type(obj).__name__} holds none. "
+                        "Use skops.io.dump for other scikit-learn objects.")
+    _check_saveable(estimators)
+    import sklearn
+    import skops
+
+    from . import __version__
+
+    payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "type": type(obj).__name__,
+        "fastbp": __version__, "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__, "numpy": np.__version__,
+        "dtypes": sorted({str(e.coefs_[0].dtype) for e in estimators
+                          if hasattr(e, "coefs_")}),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr(_META, json.dumps(meta, indent=1))
+            zf.writestr(_MODEL, payload)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_metadata(path):
+    """The metadata of a saved model (versions, dtypes, checksum), without
+    loading it.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    dict
+    """
+    meta, _ = _read(path)
+    return meta
+
+
+def _read(path):
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if not {_META, _MODEL} <= names:
+                raise ValueError(
+                    f"{path} is not a fastbp model file: it is a zip archive without "
+                    f"{_META} and {_MODEL}.")
+            meta = json.loads(zf.read(_META))
+            payload = zf.read(_MODEL)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path} is not a fastbp model file, or it is truncated or "
+                         f"damaged ({exc}).") from exc
+    except (EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is damaged: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a fastbp model file (its {_META} does not "
+                         f"declare format {FORMAT!r}).")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written by fastbp {meta.get('fastbp')} in format version "
+            f"{meta.get('format_version')}; this fastbp reads up to version {FORMAT_VERSION}. "
+            "Upgrade fastbp to load it.")
+    if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
+        raise ValueError(f"{path} is damaged or was modified: the checksum of {_MODEL} "
+                         "does not match the one recorded when it was saved.")
+    return meta, payload
+
+
+def load(path):
+    """Load a model saved by :func:`save`, without unpickling anything.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    estimator
+        The saved object, fitted as it was.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a fastbp model file, is truncated, damaged or
+        modified, was written by a newer format, or holds types outside
+        scikit-learn's, NumPy's and fastbp's own.
+    """
+    sio = _skops_io()
+    meta, payload = _read(path)
+    try:
+        untrusted = sio.get_untrusted_types(data=payload)
+    except Exception as exc:  # skops' own container is damaged
+        raise ValueError(f"{os.fspath(path)} is damaged: {type(exc).__name__}: {exc}") from exc
+    unexpected = sorted(t for t in set(untrusted) - set(TRUSTED) if not t.startswith("sklearn."))
+    if unexpected:
+        raise ValueError(
+            f"{os.fspath(path)} holds types that fastbp does not load: {unexpected}. If you "
+            "trust the file, inspect it with skops.io.get_untrusted_types and load its "
+            "model.skops member with skops.io.load(..., trusted=[...]).")
+    import sklearn
+
+    from . import __version__
+
+    for key, current in (("fastbp", __version__), ("scikit-learn", sklearn.__version__)):
+        if meta.get(key) != current:
+            warnings.warn(f"{os.fspath(path)} was saved with {key} {meta.get(key)}; this is "
+                          f"{key} {current}. Check its predictions before relying on it.",
+                          UserWarning, stacklevel=2)
+    return sio.loads(payload, trusted=list(untrusted))

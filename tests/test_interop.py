@@ -1,0 +1,135 @@
+"""to_sklearn / from_sklearn, and models whose weights were set by hand."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import neural_network as sknn
+from sklearn.datasets import load_digits
+from sklearn.inspection import permutation_importance
+
+from fastbp import MLPClassifier, MLPRegressor
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:500] / 16.0, y[:500]
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs", "rmsprop"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_sklearn_predicts_the_same(digits, activation, solver, dtype):
+    X, y = digits
+    X = X.astype(dtype)
+    est = quiet(MLPClassifier((9, 7), activation=activation, solver=solver, max_iter=3,
+                              dropout=0.1 if solver != "lbfgs" else 0.0,
+                              random_state=0).fit, X, y)
+    sk = est.to_sklearn()
+    assert type(sk) is sknn.MLPClassifier
+    np.testing.assert_array_equal(sk.predict(X), est.predict(X))
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(sk.predict_proba(X), est.predict_proba(X), atol=tol)
+    assert sk.n_iter_ == est.n_iter_ and sk.classes_.tolist() == est.classes_.tolist()
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_regressor_to_sklearn(digits, loss):
+    X, y = digits
+    est = quiet(MLPRegressor(hidden_layer_sizes=(8,), loss=loss, max_iter=3,
+                             random_state=0).fit, X, (y % 4).astype(float))
+    sk = est.to_sklearn()
+    assert type(sk) is sknn.MLPRegressor
+    np.testing.assert_allclose(sk.predict(X), est.predict(X), rtol=1e-13, atol=1e-13)
+    assert sk.score(X, y % 4) == pytest.approx(est.score(X, y % 4), abs=1e-12)
+
+
+def test_sklearn_tools_work_on_the_copy(digits):
+    X, y = digits
+    sk = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y).to_sklearn()
+    result = permutation_importance(sk, X[:100], y[:100], n_repeats=2, random_state=0)
+    assert result.importances_mean.shape == (X.shape[1],)
+
+
+@pytest.mark.parametrize("params, reason", [
+    (dict(activation="gelu"), "activation='gelu' is not one of scikit-learn's"),
+    (dict(activation=["relu", "tanh"]), "different activations"),
+    (dict(normalization="batch"), "normalization='batch'"),
+    (dict(residual=True), "residual connections"),
+])
+def test_to_sklearn_refuses_what_sklearn_cannot_represent(digits, params, reason):
+    X, y = digits
+    est = quiet(MLPClassifier((6, 6), max_iter=2, random_state=0, **params).fit, X, y)
+    with pytest.raises(ValueError, match=f"cannot become a scikit-learn MLP: .*{reason}"):
+        est.to_sklearn()
+
+
+def test_to_sklearn_needs_a_fitted_model():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MLPClassifier().to_sklearn()
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_from_sklearn_continues_as_sklearn_would(digits, solver):
+    X, y = digits
+    sk = quiet(sknn.MLPClassifier((10,), solver=solver, max_iter=3, random_state=0).fit, X, y)
+    est = MLPClassifier.from_sklearn(sk)
+    np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), atol=1e-14)
+    for _ in range(2):
+        quiet(sk.partial_fit, X, y)
+        quiet(est.partial_fit, X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, sk.coefs_ + sk.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+    assert est.loss_ == pytest.approx(sk.loss_, rel=1e-14)
+    assert est.loss_curve_ == pytest.approx(sk.loss_curve_, rel=1e-14)
+
+
+def test_from_sklearn_lbfgs_regressor_warm_start(digits):
+    X, y = digits
+    yr = (y % 4).astype(float)
+    sk = quiet(sknn.MLPRegressor(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=3,
+                                 random_state=0).fit, X, yr)
+    est = MLPRegressor.from_sklearn(sk)
+    for model in (sk, est):
+        model.set_params(warm_start=True, max_iter=4)
+        quiet(model.fit, X, yr)
+    for a, b in zip(est.coefs_, sk.coefs_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_from_sklearn_type_errors(digits):
+    X, y = digits
+    sk = quiet(sknn.MLPClassifier((4,), max_iter=2).fit, X, y)
+    with pytest.raises(TypeError, match="takes a fitted sklearn.neural_network.MLPRegressor"):
+        MLPRegressor.from_sklearn(sk)
+
+
+def test_weights_set_by_hand_train_like_sklearn():
+    """scikit-learn's own test pattern: weights set by hand, then partial_fit."""
+    def prepared(cls):
+        m = cls(2, solver="sgd", learning_rate_init=0.1, alpha=0.1, activation="logistic",
+                random_state=1, max_iter=1, momentum=0)
+        m.coefs_ = [np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0]]), np.array([[0.1], [0.2]])]
+        m.intercepts_ = [np.array([1.0, 1.0]), np.array([1.0])]
+        m.n_features_in_ = 3
+        return m
+
+    X, y = np.array([[0.6, 0.8, 0.7]]), np.array([0])
+    ours = prepared(MLPClassifier)
+    ours.partial_fit(X, y, classes=[0, 1])
+    ref = prepared(sknn.MLPClassifier)
+    ref.n_outputs_, ref.n_layers_, ref.out_activation_ = 1, 3, "logistic"
+    ref.t_, ref.n_iter_, ref.best_loss_, ref.loss_curve_ = 0, 0, np.inf, []
+    ref._no_improvement_count = 0
+    ref.partial_fit(X, y, classes=[0, 1])
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)

@@ -1,0 +1,238 @@
+"""fastbp.save / fastbp.load: pickle-free persistence.
+
+Round trips in a fresh process for every solver, the toolkit options and
+both dtypes, and for a Pipeline: the loaded model predicts bit for bit and
+continues training exactly as the unsaved one. Damaged, modified and
+foreign files are refused with a message that names the problem.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import fastbp
+from fastbp import MLPClassifier, MLPRegressor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CONFIGS = [
+    ("clf", dict(solver="adam")),
+    ("clf", dict(solver="sgd", momentum=0.9, nesterovs_momentum=True)),
+    ("clf", dict(solver="lbfgs")),
+    ("clf", dict(solver="rmsprop", dropout=0.2, normalization="batch")),
+    ("clf", dict(solver="adagrad", normalization="layer", hidden_layer_sizes=(6, 6),
+                 residual=True)),
+    ("clf", dict(solver="adamw", activation="gelu", l1=1e-3, clip_grad_norm=1.0,
+                 early_stopping=True, learning_rate="cosine")),
+    ("reg", dict(solver="adam", loss="poisson")),
+    ("reg", dict(solver="sgd", learning_rate="step", step_size=1)),
+]
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    return X[:400] / 16.0, y[:400]
+
+
+def _model(kind, cfg, dtype, X, y):
+    kw = dict(hidden_layer_sizes=(7,), max_iter=3, random_state=0)
+    kw.update(cfg)
+    if kind == "clf":
+        return quiet(MLPClassifier(**kw).fit, X.astype(dtype), y)
+    return quiet(MLPRegressor(**kw).fit, X.astype(dtype), (y % 3).astype(dtype))
+
+
+def test_round_trip_in_a_fresh_process(data, tmp_path):
+    X, y = data
+    cases = []
+    for i, (kind, cfg) in enumerate(CONFIGS):
+        for dtype in (np.float32, np.float64):
+            est = _model(kind, cfg, dtype, X, y)
+            path = tmp_path / f"m{i}-{np.dtype(dtype).name}.fastbp"
+            fastbp.save(est, path)
+            expected = est.predict(X.astype(dtype))
+            continued = None
+            if est.solver != "lbfgs" and not est.early_stopping:
+                quiet(est.partial_fit, X.astype(dtype), y if kind == "clf" else
+                      (y % 3).astype(dtype))
+                continued = [c.tolist() for c in est.coefs_]
+            cases.append({"path": str(path), "kind": kind, "dtype": np.dtype(dtype).name,
+                          "expected": expected.tolist(), "continued": continued})
+    pipe = quiet(make_pipeline(StandardScaler(), MLPClassifier((5,), max_iter=3,
+                                                               random_state=0)).fit, X, y)
+    fastbp.save(pipe, tmp_path / "pipe.fastbp")
+    spec = tmp_path / "cases.json"
+    spec.write_text(json.dumps(cases))
+    code = textwrap.dedent(f"""
+        import json, sys, warnings
+        import numpy as np
+        from sklearn.datasets import load_digits
+        import fastbp
+        warnings.simplefilter("ignore")
+        X, y = load_digits(return_X_y=True)
+        X, y = X[:400] / 16.0, y[:400]
+        bad = []
+        for c in json.load(open({str(spec)!r})):
+            est = fastbp.load(c["path"])
+            Xd = X.astype(c["dtype"])
+            if est.predict(Xd).tolist() != c["expected"]:
+                bad.append(("predict", c["path"]))
+            if c["continued"] is not None:
+                yy = y if c["kind"] == "clf" else (y % 3).astype(c["dtype"])
+                est.partial_fit(Xd, yy)
+                if [w.tolist() for w in est.coefs_] != c["continued"]:
+                    bad.append(("continued", c["path"]))
+        pipe = fastbp.load({str(tmp_path / "pipe.fastbp")!r})
+        print(json.dumps({{"bad": bad, "pipe": pipe.predict(X).tolist()}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["bad"] == []
+    assert out["pipe"] == pipe.predict(X).tolist()
+
+
+def test_warm_start_after_load_equals_uninterrupted(data, tmp_path):
+    X, y = data
+    est = _model("clf", dict(solver="adam"), np.float64, X, y)
+    fastbp.save(est, tmp_path / "m.fastbp")
+    loaded = fastbp.load(tmp_path / "m.fastbp")
+    for model in (est, loaded):
+        model.set_params(warm_start=True, max_iter=4)
+        quiet(model.fit, X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, loaded.coefs_ + loaded.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert est.loss_curve_ == loaded.loss_curve_
+    assert est.t_ == loaded.t_
+
+
+def test_grid_search_result_round_trips(data, tmp_path):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = data
+    search = quiet(GridSearchCV(MLPClassifier(max_iter=2, random_state=0),
+                                {"hidden_layer_sizes": [(4,), (6,)]}, cv=2).fit, X, y)
+    fastbp.save(search, tmp_path / "s.fastbp")
+    loaded = fastbp.load(tmp_path / "s.fastbp")
+    np.testing.assert_array_equal(loaded.predict_proba(X), search.predict_proba(X))
+    assert loaded.best_params_ == search.best_params_
+
+
+def test_metadata_records_versions_and_dtype(data, tmp_path):
+    import sklearn
+
+    X, y = data
+    fastbp.save(_model("clf", {}, np.float32, X, y), tmp_path / "m.fastbp")
+    meta = fastbp.persistence.read_metadata(tmp_path / "m.fastbp")
+    assert meta["fastbp"] == fastbp.__version__
+    assert meta["scikit-learn"] == sklearn.__version__
+    assert meta["dtypes"] == ["float32"]
+    with zipfile.ZipFile(tmp_path / "m.fastbp") as zf:
+        assert sorted(zf.namelist()) == ["fastbp.json", "model.skops"]
+
+
+@pytest.fixture
+def saved(data, tmp_path):
+    X, y = data
+    path = tmp_path / "m.fastbp"
+    fastbp.save(_model("clf", {}, np.float64, X, y), path)
+    return path
+
+
+def test_truncated_file_is_refused(saved):
+    blob = saved.read_bytes()
+    for size in (0, 10, len(blob) // 2, len(blob) - 5):
+        saved.write_bytes(blob[:size])
+        with pytest.raises(ValueError, match="not a fastbp model file, or it is truncated"):
+            fastbp.load(saved)
+
+
+def test_modified_model_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as zf:
+        meta, payload = zf.read("fastbp.json"), bytearray(zf.read("model.skops"))
+    payload[len(payload) // 2] ^= 0xFF
+    forged = tmp_path / "forged.fastbp"
+    with zipfile.ZipFile(forged, "w") as zf:
+        zf.writestr("fastbp.json", meta)
+        zf.writestr("model.skops", bytes(payload))
+    with pytest.raises(ValueError, match="damaged or was modified: the checksum"):
+        fastbp.load(forged)
+
+
+def test_untrusted_types_are_refused(saved, tmp_path):
+    """A file whose model holds a type outside scikit-learn's, NumPy's and
+    fastbp's own (here a forged one, with a matching checksum)."""
+    import hashlib
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    payload = sio.dumps(make_pipeline(FunctionTransformer(os.system), MLPClassifier()))
+    meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    forged = tmp_path / "evil.fastbp"
+    with zipfile.ZipFile(forged, "w") as zf:
+        zf.writestr("fastbp.json", json.dumps(meta))
+        zf.writestr("model.skops", payload)
+    with pytest.raises(ValueError, match="holds types that fastbp does not load.*system"):
+        fastbp.load(forged)
+
+
+@pytest.mark.parametrize("content", [b"hello", pickle.dumps({"a": 1}), b""])
+def test_foreign_files_are_refused(tmp_path, content):
+    path = tmp_path / "x.fastbp"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a fastbp model file"):
+        fastbp.load(path)
+
+
+def test_foreign_zip_is_refused(tmp_path):
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("readme.txt", "hi")
+    with pytest.raises(ValueError, match="zip archive without fastbp.json"):
+        fastbp.load(path)
+
+
+def test_newer_format_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as zf:
+        meta, payload = json.loads(zf.read("fastbp.json")), zf.read("model.skops")
+    meta["format_version"] = 99
+    newer = tmp_path / "newer.fastbp"
+    with zipfile.ZipFile(newer, "w") as zf:
+        zf.writestr("fastbp.json", json.dumps(meta))
+        zf.writestr("model.skops", payload)
+    with pytest.raises(ValueError, match="format version 99.*Upgrade fastbp"):
+        fastbp.load(newer)
+
+
+def test_callable_parameters_cannot_be_saved(data, tmp_path):
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2, learning_rate=lambda e, lr: lr).fit, X, y)
+    with pytest.raises(TypeError, match="learning_rate is a Python function"):
+        fastbp.save(est, tmp_path / "m.fastbp")
+    assert not os.path.exists(tmp_path / "m.fastbp")
+
+
+def test_save_refuses_objects_without_a_fastbp_model(tmp_path):
+    with pytest.raises(TypeError, match="holds none"):
+        fastbp.save(StandardScaler(), tmp_path / "x.fastbp")
