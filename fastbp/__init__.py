@@ -5,9 +5,11 @@ for scikit-learn's MLP estimators whose training epochs run as single
 Numba-compiled calls.
 """
 
+from . import datasets
 from ._cache import CacheWarning
 from ._cache import cache_info as compile_cache_info
 from ._cache import clear_cache as clear_compile_cache
+from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning
 from .persistence import load, save
@@ -15,5 +17,5 @@ from .persistence import load, save
 __version__ = "0.1.0"
 
 __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
-           "MLPRegressor", "__version__", "clear_compile_cache", "compile_cache_info", "load",
-           "save"]
+           "MLPRegressor", "TrainingHistoryDisplay", "__version__", "clear_compile_cache",
+           "compile_cache_info", "datasets", "load", "save"]

@@ -1,16 +1,20 @@
-"""The ``fastbp`` command line: ``fastbp train`` trains and evaluates a model;
-``fastbp info`` reports versions and the compile cache.
+"""The ``fastbp`` command line.
+
+``fastbp train`` trains on a built-in dataset or on your CSV file and can
+save the model (no pickle), its history and a plot; ``fastbp predict`` and
+``fastbp evaluate`` use a saved model on new files; ``fastbp info`` reports
+versions and the compile cache.
 
 Example
 -------
-    fastbp train --dataset digits --hidden-layer-sizes 128,64 --epochs 30
-    fastbp info --clear-cache
+    fastbp train --data train.csv --target label --model-out model.fastbp
+    fastbp predict --model model.fastbp --data new.csv --out predictions.csv
+    fastbp evaluate --model model.fastbp --data test.csv
 """
 
 import argparse
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -75,10 +79,39 @@ def _fraction(text):
     return value
 
 
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
 def build_parser():
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="fastbp", description="Fast multilayer perceptrons trained by backpropagation.")
+    parser.add_argument("--version", action="version", version=f"fastbp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    predict = sub.add_parser(
+        "predict", formatter_class=fmt, help="predict with a saved model on a CSV file",
+        description="Apply a model saved by 'fastbp train --data ... --model-out' to a CSV "
+                    "file whose columns match the training file's (by name).")
+    predict.add_argument("--model", required=True, help="the saved model (.fastbp)")
+    predict.add_argument("--data", required=True, help="CSV file to predict")
+    predict.add_argument("--out", required=True, help="CSV file to write")
+    predict.add_argument("--proba", action="store_true",
+                         help="class probabilities instead of labels (classifiers)")
+    evaluate = sub.add_parser(
+        "evaluate", formatter_class=fmt, help="score a saved model on a labelled CSV file",
+        description="Accuracy, classification report and confusion matrix (classifiers), or "
+                    "R2, MAE and RMSE (regressors), on a CSV file holding the target column.")
+    evaluate.add_argument("--model", required=True, help="the saved model (.fastbp)")
+    evaluate.add_argument("--data", required=True, help="labelled CSV file")
     info_parser = sub.add_parser(
         "info", help="versions, and where compiled kernels are cached",
         description="Print the versions fastbp runs with and the location and size of its "
@@ -86,9 +119,27 @@ def build_parser():
     info_parser.add_argument("--clear-cache", action="store_true",
                              help="delete fastbp's cached kernels (the next fit compiles)")
     train = sub.add_parser(
-        "train", help="train an MLPClassifier on a built-in dataset and report test accuracy",
-        description="Train fastbp.MLPClassifier on a dataset, print per-epoch progress, "
-                    "the test accuracy and the wall time.")
+        "train", formatter_class=fmt,
+        help="train on a built-in dataset or your CSV file",
+        description="Train a fastbp model on a built-in dataset (MLPClassifier, with test "
+                    "accuracy) or on your CSV file (--data, --target: the task is inferred, "
+                    "numeric columns are standardised and the others one-hot encoded), "
+                    "printing one line per epoch.")
+    train.add_argument("--data", default=None, help="your CSV file (instead of --dataset)")
+    train.add_argument("--target", default=None, help="the target column of --data")
+    train.add_argument("--task", choices=("auto", "classification", "regression"),
+                       default="auto", help="inferred from the target by default")
+    train.add_argument("--valid", default=None,
+                       help="a labelled CSV file to score the trained model on")
+    train.add_argument("--validation-fraction", type=_fraction, default=None,
+                       help="hold out this share for early stopping, with per-epoch "
+                            "validation scores")
+    train.add_argument("--model-out", default=None, help="save the model here (no pickle)")
+    train.add_argument("--history-out", default=None, help="write history_ as CSV here")
+    train.add_argument("--plot", default=None, help="write the training curves (PNG) here")
+    train.add_argument("--set", action="append", metavar="PARAM=VALUE",
+                       help="any other estimator parameter, e.g. --set momentum=0.95 "
+                            "(repeatable)")
     train.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="digits (scikit-learn), tabular (synthetic 10000x20, 4 classes) "
                             "or mnist (needs --data-dir or FASTBP_DATA_DIR); default digits")
@@ -108,7 +159,8 @@ def build_parser():
     train.add_argument("--normalization", choices=("none", "batch", "layer"), default="none")
     train.add_argument("--residual", action="store_true",
                        help="skip connections between equal-width hidden layers")
-    train.add_argument("--clip-grad-norm", type=_non_negative, default=None, metavar="NORM")
+    train.add_argument("--clip-grad-norm", type=_positive, default=None, metavar="NORM",
+                       help="clip the global gradient norm of each step (> 0)")
     train.add_argument("--early-stopping", action="store_true")
     train.add_argument("--epochs", type=_positive_int, default=30,
                        help="max_iter: epochs (or L-BFGS iterations), default 30")
@@ -120,6 +172,10 @@ def build_parser():
     train.add_argument("--test-size", type=_fraction, default=0.25,
                        help="held-out share for digits/tabular (MNIST uses its test set)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    for action in train._actions:
+        if action.help is None:
+            # Every option shows its default in --help.
+            action.help = f"the estimator's {action.dest}"
     return parser
 
 
@@ -128,7 +184,11 @@ def _load(args):
 
     dtype = np.dtype(args.dtype)
     if args.dataset == "mnist":
-        return datasets.load_mnist(args.data_dir, dtype=dtype)
+        try:
+            return datasets.load_mnist(args.data_dir, dtype=dtype)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{exc} (pass the directory with --data-dir, or set "
+                                    "FASTBP_DATA_DIR)") from exc
     if args.dataset == "digits":
         X, y = datasets.load_digits(dtype=dtype, scale=True)
     else:
@@ -140,26 +200,43 @@ def _load(args):
     return (np.ascontiguousarray(X_train), y_train, np.ascontiguousarray(X_test), y_test)
 
 
-def train(args):
-    from . import MLPClassifier
-    from sklearn.exceptions import ConvergenceWarning
-
-    X_train, y_train, X_test, y_test = _load(args)
-    print(f"dataset {args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test "
-          f"samples, {X_train.shape[1]} features, {args.dtype}")
-    clf = MLPClassifier(
+def _estimator_params(args):
+    return dict(
         hidden_layer_sizes=args.hidden_layer_sizes, activation=args.activation,
         solver=args.solver, batch_size=args.batch_size, max_iter=args.epochs,
         learning_rate_init=args.learning_rate_init, random_state=args.random_state,
-        verbose=not args.quiet, init=args.init, learning_rate=args.learning_rate,
-        alpha=args.alpha, l1=args.l1, dropout=args.dropout,
+        init=args.init, learning_rate=args.learning_rate, alpha=args.alpha, l1=args.l1,
+        dropout=args.dropout,
         normalization=None if args.normalization == "none" else args.normalization,
-        residual=args.residual, clip_grad_norm=args.clip_grad_norm or None,
+        residual=args.residual, clip_grad_norm=args.clip_grad_norm,
         early_stopping=args.early_stopping)
+
+
+def train(args):
+    from . import MLPClassifier
+    from .cli_data import CLIError, epoch_printer, parse_settings, train_on_file
+
+    if args.data is not None:
+        if args.target is None:
+            raise CLIError("--data needs --target, the name of the column to predict")
+        return train_on_file(args, _estimator_params(args))
+    if args.target is not None:
+        raise CLIError("--target applies to --data; the built-in datasets have their own")
+    X_train, y_train, X_test, y_test = _load(args)
+    print(f"dataset {args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test "
+          f"samples, {X_train.shape[1]} features, {args.dtype}")
+    params = _estimator_params(args)
+    if args.validation_fraction is not None:
+        params.update(early_stopping=True, validation_fraction=args.validation_fraction)
+    params.update(parse_settings(args.set))
+    clf = MLPClassifier(**params)
+    if not args.quiet:
+        clf._on_epoch_end = epoch_printer()
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    try:
         clf.fit(X_train, y_train)
+    finally:
+        clf.__dict__.pop("_on_epoch_end", None)
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start
@@ -170,6 +247,19 @@ def train(args):
         print(f"dead relu units in the last epoch: {dead[-1]:.1%}")
     print(f"wall time: {total:.2f} s (fit {fit_time:.2f} s, including compilation "
           "or cache loading on a first run)")
+    from .cli_data import write_history, write_plot
+
+    if args.model_out:
+        from . import save
+
+        save(clf, args.model_out)
+        print(f"model saved to {args.model_out}")
+    if args.history_out:
+        write_history(clf, args.history_out)
+        print(f"history written to {args.history_out}")
+    if args.plot:
+        write_plot(clf, args.plot)
+        print(f"plot written to {args.plot}")
     return 0
 
 
@@ -202,9 +292,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "info":
         return info(args)
+    from .cli_data import CLIError, evaluate_file, predict_file
+
+    command = {"train": train, "predict": predict_file, "evaluate": evaluate_file}
     try:
-        return train(args)
-    except (FileNotFoundError, ValueError) as exc:
+        return command[args.command](args)
+    except (CLIError, FileNotFoundError, ValueError, TypeError, ImportError) as exc:
         print(f"fastbp: error: {exc}", file=sys.stderr)
         return 2
 

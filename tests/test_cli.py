@@ -11,7 +11,7 @@ from fastbp.cli import main
 def test_train_digits_prints_progress_accuracy_and_time(capsys):
     assert main(["train", "--epochs", "15", "--hidden-layer-sizes", "64"]) == 0
     out = capsys.readouterr().out
-    assert out.count("Iteration ") == 15
+    assert out.count("epoch ") >= 15 and "epoch 15/15 - " in out
     assert "test accuracy: " in out
     accuracy = float(out.split("test accuracy: ")[1].split()[0])
     assert 0.6 < accuracy <= 1.0
@@ -25,7 +25,7 @@ def test_train_toolkit_options(capsys):
             "--clip-grad-norm", "1.0", "--learning-rate", "cosine", "--dtype", "float64"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "Iteration" not in out
+    assert "epoch 1/" not in out
     assert "float64" in out and "test accuracy" in out
 
 
@@ -55,3 +55,131 @@ def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "fastbp.cli", "train", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--hidden-layer-sizes" in out and "--normalization" in out
+
+
+# ---------------------------------------------------------------------------
+# your own data: train -> predict -> evaluate on CSV files
+# ---------------------------------------------------------------------------
+
+import numpy as np  # noqa: E402
+
+
+def _write_csv(path, n, task, seed, drop=None, extra=None):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.standard_normal(n), rng.standard_normal(n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    shift = np.select([colour == "red", colour == "green"], [1.0, -1.0], 0.0)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "colour": colour})
+    if task == "classification":
+        frame["label"] = np.where(x1 + shift > 0, "yes", "no")
+    else:
+        frame["label"] = 3 * x1 - x2 + 2 * shift + 0.1 * rng.standard_normal(n)
+    if drop:
+        frame = frame.drop(columns=drop)
+    if extra:
+        frame[extra] = 0.0
+    frame.to_csv(path, index=False)
+    return frame
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
+    train_csv, test_csv = tmp_path / "train.csv", tmp_path / "test.csv"
+    _write_csv(train_csv, 300, task, 0)
+    test = _write_csv(test_csv, 100, task, 1)
+    model, history, plot = tmp_path / "m.fastbp", tmp_path / "h.csv", tmp_path / "h.png"
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "40",
+                 "--hidden-layer-sizes", "16", "--validation-fraction", "0.2",
+                 "--learning-rate-init", "0.01",
+                 "--set", "n_iter_no_change=100", "--valid", str(test_csv),
+                 "--model-out", str(model), "--history-out", str(history),
+                 "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert f"({task})" in out
+    assert "epoch 40/40 - " in out and "val_score" in out
+    assert model.exists() and plot.stat().st_size > 1000
+    import pandas as pd
+
+    hist = pd.read_csv(history)
+    assert list(hist["epoch"]) == list(range(1, 41)) and "grad_norm_layer1" in hist
+    preds = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(model), "--data", str(test_csv),
+                 "--out", str(preds)]) == 0
+    predicted = pd.read_csv(preds)["label"]
+    assert len(predicted) == 100
+    assert main(["evaluate", "--model", str(model), "--data", str(test_csv)]) == 0
+    out = capsys.readouterr().out
+    if task == "classification":
+        accuracy = float(out.split("accuracy: ")[1].split()[0])
+        assert accuracy > 0.8 and "confusion matrix" in out and "precision" in out
+        assert (predicted == test["label"]).mean() == pytest.approx(accuracy)
+        assert main(["predict", "--model", str(model), "--data", str(test_csv),
+                     "--out", str(preds), "--proba"]) == 0
+        proba = pd.read_csv(preds)
+        assert list(proba.columns) == ["proba_no", "proba_yes"]
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    else:
+        r2 = float(out.split("R2: ")[1].split()[0])
+        assert r2 > 0.8 and "MAE" in out and "RMSE" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "{train}"], "--data needs --target"),
+    (["train", "--data", "{train}", "--target", "nope"], "has no column 'nope'"),
+    (["train", "--data", "{missing}", "--target", "label"], "no such file"),
+    (["train", "--data", "{train}", "--target", "label", "--set", "bogus=1"], "bogus"),
+    (["train", "--data", "{train}", "--target", "label", "--set", "novalue"],
+     "--set expects key=value"),
+    (["predict", "--model", "{model}", "--data", "{nocolour}", "--out", "{out}"],
+     "missing ['colour']"),
+    (["predict", "--model", "{model}", "--data", "{extra}", "--out", "{out}"],
+     "unexpected ['surprise']"),
+    (["predict", "--model", "{train}", "--data", "{train}", "--out", "{out}"],
+     "not a fastbp model file"),
+    (["evaluate", "--model", "{model}", "--data", "{nolabel}"], "no target column 'label'"),
+    (["predict", "--model", "{regmodel}", "--data", "{train}", "--out", "{out}", "--proba"],
+     "--proba needs a classifier"),
+])
+def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
+    paths = {"train": tmp_path / "train.csv", "missing": tmp_path / "missing.csv",
+             "model": tmp_path / "m.fastbp", "regmodel": tmp_path / "r.fastbp",
+             "nocolour": tmp_path / "nocolour.csv", "extra": tmp_path / "extra.csv",
+             "nolabel": tmp_path / "nolabel.csv", "out": tmp_path / "out.csv"}
+    _write_csv(paths["train"], 60, "classification", 0)
+    _write_csv(paths["nocolour"], 10, "classification", 1, drop=["colour"])
+    _write_csv(paths["extra"], 10, "classification", 1, extra="surprise")
+    _write_csv(paths["nolabel"], 10, "classification", 1, drop=["label"])
+    reg = tmp_path / "reg.csv"
+    _write_csv(reg, 60, "regression", 0)
+    assert main(["train", "--data", str(paths["train"]), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(paths["model"])]) == 0
+    assert main(["train", "--data", str(reg), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(paths["regmodel"])]) == 0
+    capsys.readouterr()
+    argv = [a.format(**{k: str(v) for k, v in paths.items()}) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastbp: error: ") and message in err, err
+
+
+def test_clip_grad_norm_zero_is_rejected(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--clip-grad-norm", "0"])
+    assert exc.value.code == 2
+    assert "expected a number > 0" in capsys.readouterr().err
+
+
+def test_version_and_python_dash_m():
+    import fastbp
+
+    out = subprocess.run([sys.executable, "-m", "fastbp", "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == f"fastbp {fastbp.__version__}"
+    assert hasattr(fastbp, "datasets") and callable(fastbp.datasets.load_digits)
+
+
+def test_help_shows_defaults():
+    out = subprocess.run([sys.executable, "-m", "fastbp", "train", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "(default: 30)" in out and "(default: adam)" in out

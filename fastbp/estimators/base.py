@@ -414,7 +414,9 @@ class BaseMLP(BaseEstimator, ABC):
                 tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                 random_state=self._random_state, incremental=incremental,
                 train_rows=train_rows, validator=validator, verbose=self.verbose,
-                rewind_random_state=isinstance(self.random_state, np.random.RandomState))
+                rewind_random_state=isinstance(self.random_state, np.random.RandomState),
+                # Set by the command line for its progress lines; not a parameter.
+                on_epoch_end=getattr(self, "_on_epoch_end", None))
         finally:
             # Also after a DivergenceError: the trainer has returned every
             # piece of state to the last finite epoch.

@@ -92,7 +92,7 @@ def _divergence_message(epoch, loss, previous, optimizer, clip, early_stopping):
 def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
                    alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
                    random_state, incremental, train_rows=None, validator=None,
-                   verbose=False, rewind_random_state=True):
+                   verbose=False, rewind_random_state=True, on_epoch_end=None):
     """Train ``params`` (and ``running``) in place with a stochastic solver.
 
     Parameters
@@ -135,6 +135,9 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     rewind_random_state : bool
         Whether an undone epoch also rewinds ``random_state`` (needed when
         the caller owns it; a generator private to the call needs not).
+    on_epoch_end : callable, optional
+        ``on_epoch_end(epoch, max_iter, history)`` after each complete
+        epoch (the command line's progress lines).
     """
     layout = spec.layout
     dtype = params.dtype
@@ -240,6 +243,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                                                verbose)
                 optimizer.iteration_ends(progress.t)
                 hist["epoch_time"].append(time.perf_counter() - start_time)
+                if on_epoch_end is not None:
+                    on_epoch_end(progress.n_iter, max_iter, hist)
             except KeyboardInterrupt:
                 # Undo the unfinished epoch: weights, optimizer, counters and
                 # history all describe the end of the last complete one.

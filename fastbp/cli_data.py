@@ -1,0 +1,258 @@
+"""The command line on your own data: ``fastbp train --data``, ``predict``
+and ``evaluate``.
+
+A CSV file is read with pandas; numeric columns are standardised and the
+others one-hot encoded by a scikit-learn ``ColumnTransformer``, and that
+preprocessing is saved with the model (``fastbp.save``, no pickle) in one
+Pipeline, so ``predict`` and ``evaluate`` apply exactly what training saw.
+The name of the target column is saved with it.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+_CLI_EXTRA = 'pip install "fastbp[cli]"'
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
+
+
+def read_table(path):
+    """A CSV file as a DataFrame (clear errors for a missing or empty file)."""
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise CLIError(f"reading data files needs pandas: {_CLI_EXTRA}") from exc
+    if not os.path.exists(path):
+        raise CLIError(f"no such file: {path}")
+    if not path.lower().endswith((".csv", ".csv.gz", ".txt")):
+        raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz)")
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
+    if frame.empty:
+        raise CLIError(f"{path} holds no rows")
+    return frame
+
+
+def split_target(frame, target, path):
+    if target not in frame.columns:
+        raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})")
+    return frame.drop(columns=[target]), frame[target].to_numpy()
+
+
+def infer_task(y, task):
+    """'classification' or 'regression', from ``--task`` or the target."""
+    if task != "auto":
+        return task
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(y)
+    return "regression" if kind in ("continuous", "continuous-multioutput") else \
+        "classification"
+
+
+def build_pipeline(X, estimator):
+    """Standardise numeric columns, one-hot encode the others, then ``estimator``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    numeric = [c for c in X.columns
+               if is_numeric_dtype(X[c].dtype) and not is_bool_dtype(X[c].dtype)]
+    other = [c for c in X.columns if c not in numeric]
+    steps = []
+    if numeric:
+        steps.append(("numeric", StandardScaler(), numeric))
+    if other:
+        steps.append(("categorical", OneHotEncoder(handle_unknown="ignore",
+                                                   sparse_output=False), other))
+    return Pipeline([("preprocess", ColumnTransformer(steps)), ("model", estimator)])
+
+
+def parse_settings(pairs):
+    """``--set key=value`` pairs as estimator parameters (Python literals
+    where they parse, strings otherwise)."""
+    import ast
+
+    params = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise CLIError(f"--set expects key=value, got {pair!r}")
+        key, text = pair.split("=", 1)
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        params[key.strip()] = value
+    return params
+
+
+def epoch_printer(stream=None):
+    """One line per epoch, as Keras's ``verbose=2``."""
+    def on_epoch_end(epoch, max_iter, history):
+        parts = [f"epoch {epoch}/{max_iter}", f"{history['epoch_time'][-1]:.2f}s",
+                 f"loss {history['loss'][-1]:.4f}"]
+        if history["val_loss"]:
+            parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
+        if history["val_score"]:
+            parts.append(f"val_score {history['val_score'][-1]:.4f}")
+        print(" - ".join(parts), file=stream or sys.stdout, flush=True)
+    return on_epoch_end
+
+
+def train_on_file(args, estimator_params):
+    """``fastbp train --data FILE --target COLUMN``."""
+    import fastbp
+
+    frame = read_table(args.data)
+    X, y = split_target(frame, args.target, args.data)
+    task = infer_task(y, args.task)
+    cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
+    params = dict(estimator_params)
+    if args.validation_fraction is not None:
+        params.update(early_stopping=True, validation_fraction=args.validation_fraction)
+    params.update(parse_settings(args.set))
+    try:
+        estimator = cls(**params)
+        estimator.set_params()  # unknown names fail below, in fit's validation
+    except TypeError as exc:
+        raise CLIError(str(exc)) from exc
+    pipe = build_pipeline(X, estimator)
+    pipe.fastbp_target_ = args.target
+    pipe.fastbp_task_ = task
+    print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
+          f"{args.target!r} ({task})", flush=True)
+    if not args.quiet:
+        estimator._on_epoch_end = epoch_printer()
+    start = time.perf_counter()
+    try:
+        pipe.fit(X, y)
+    finally:
+        estimator.__dict__.pop("_on_epoch_end", None)
+    print(f"trained {estimator.n_iter_} epochs in {time.perf_counter() - start:.2f} s, "
+          f"final loss {estimator.loss_:.6f}")
+    if args.valid:
+        valid = read_table(args.valid)
+        report(pipe, *split_target(valid, args.target, args.valid), brief=True)
+    if args.model_out:
+        fastbp.save(pipe, args.model_out)
+        print(f"model saved to {args.model_out}")
+    if args.history_out:
+        write_history(estimator, args.history_out)
+        print(f"history written to {args.history_out}")
+    if args.plot:
+        write_plot(estimator, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def write_history(estimator, path):
+    import pandas as pd
+
+    h = estimator.history_
+    columns = {"epoch": np.arange(1, len(h["loss"]) + 1)}
+    for key, values in h.items():
+        values = np.asarray(values)
+        if values.ndim == 2:
+            for layer in range(values.shape[1]):
+                columns[f"{key}_layer{layer + 1}"] = values[:, layer]
+        elif len(values) == len(columns["epoch"]):
+            columns[key] = values
+    pd.DataFrame(columns).to_csv(path, index=False)
+
+
+def write_plot(estimator, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .display import TrainingHistoryDisplay
+
+    disp = TrainingHistoryDisplay.from_estimator(estimator)
+    disp.figure_.savefig(path, dpi=110)
+    plt.close(disp.figure_)
+
+
+def load_model(path):
+    import fastbp
+
+    try:
+        pipe = fastbp.load(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(str(exc)) from exc
+    if not hasattr(pipe, "fastbp_target_"):
+        raise CLIError(f"{path} was not written by 'fastbp train --data' (it has no "
+                       "recorded target column); load it with fastbp.load in Python.")
+    return pipe
+
+
+def features_for(pipe, frame, path):
+    """The model's feature columns of ``frame``, matched by name."""
+    expected = list(pipe.feature_names_in_)
+    data = frame.drop(columns=[pipe.fastbp_target_], errors="ignore")
+    missing = [c for c in expected if c not in data.columns]
+    extra = [c for c in data.columns if c not in expected]
+    if missing or extra:
+        raise CLIError(f"{path} does not have the model's columns: "
+                       + "; ".join(p for p in (f"missing {missing}" if missing else "",
+                                               f"unexpected {extra}" if extra else "") if p))
+    return data[expected]
+
+
+def predict_file(args):
+    """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
+    import pandas as pd
+
+    pipe = load_model(args.model)
+    frame = read_table(args.data)
+    X = features_for(pipe, frame, args.data)
+    if args.proba:
+        if pipe.fastbp_task_ != "classification":
+            raise CLIError("--proba needs a classifier; this model is a regressor")
+        proba = pipe.predict_proba(X)
+        out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
+    else:
+        out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
+    out.to_csv(args.out, index=False)
+    print(f"{len(out)} predictions written to {args.out}")
+    return 0
+
+
+def evaluate_file(args):
+    """``fastbp evaluate --model M --data FILE``."""
+    pipe = load_model(args.model)
+    frame = read_table(args.data)
+    if pipe.fastbp_target_ not in frame.columns:
+        raise CLIError(f"{args.data} has no target column {pipe.fastbp_target_!r} to "
+                       "evaluate against")
+    X = features_for(pipe, frame, args.data)
+    report(pipe, X, frame[pipe.fastbp_target_].to_numpy())
+    return 0
+
+
+def report(pipe, X, y, brief=False):
+    from sklearn import metrics
+
+    pred = pipe.predict(X)
+    if pipe.fastbp_task_ == "classification":
+        print(f"accuracy: {metrics.accuracy_score(y, pred):.4f}")
+        if not brief:
+            print(metrics.classification_report(y, pred, zero_division=0))
+            labels = np.unique(np.concatenate([np.asarray(y), np.asarray(pred)]))
+            print("confusion matrix (rows: true, columns: predicted; labels "
+                  f"{labels.tolist()}):")
+            print(metrics.confusion_matrix(y, pred, labels=labels))
+    else:
+        y = np.asarray(y, dtype=float)
+        print(f"R2: {metrics.r2_score(y, pred):.4f}  MAE: "
+              f"{metrics.mean_absolute_error(y, pred):.4f}  RMSE: "
+              f"{np.sqrt(metrics.mean_squared_error(y, pred)):.4f}")

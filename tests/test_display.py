@@ -1,0 +1,67 @@
+"""TrainingHistoryDisplay, rendered with the Agg backend."""
+
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from fastbp import MLPClassifier, TrainingHistoryDisplay
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MLPClassifier((16, 8), max_iter=6, early_stopping=True, learning_rate="cosine",
+                             random_state=0).fit(X / 16, y)
+
+
+def test_plots_exactly_the_history(fitted):
+    import matplotlib.pyplot as plt
+
+    disp = TrainingHistoryDisplay.from_estimator(fitted)
+    h = fitted.history_
+    n = len(h["loss"])
+    np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(), h["loss"])
+    np.testing.assert_array_equal(disp.lines_["loss"].get_xdata(), np.arange(1, n + 1))
+    np.testing.assert_array_equal(disp.lines_["val_loss"].get_ydata(), h["val_loss"])
+    np.testing.assert_array_equal(disp.lines_["val_score"].get_ydata(), h["val_score"])
+    assert len(disp.lines_["grad_norm"]) == h["grad_norm"].shape[1] == 3
+    for layer, line in enumerate(disp.lines_["grad_norm"]):
+        np.testing.assert_array_equal(line.get_ydata(), h["grad_norm"][:, layer])
+    assert disp.axes_[1].get_yscale() == "log"
+    np.testing.assert_array_equal(disp.lines_["learning_rate"].get_ydata(),
+                                  h["learning_rate"])
+    assert disp.figure_._suptitle.get_text() == "MLPClassifier"
+    plt.close(disp.figure_)
+
+
+def test_draws_on_given_axes(fitted, tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(3, 1)
+    disp = TrainingHistoryDisplay.from_estimator(fitted, ax=ax, title="run 1")
+    assert disp.figure_ is fig and disp.axes_[0] is ax[0]
+    fig.savefig(tmp_path / "h.png")
+    assert (tmp_path / "h.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="ax must hold 3 Axes"):
+        TrainingHistoryDisplay.from_estimator(fitted, ax=ax[:2])
+    plt.close(fig)
+
+
+def test_unfitted_and_lbfgs(fitted):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        TrainingHistoryDisplay.from_estimator(MLPClassifier())
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lbfgs = MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(X, y)
+    disp = TrainingHistoryDisplay.from_estimator(lbfgs)   # one point: the final loss
+    assert disp.lines_["loss"].get_ydata().tolist() == [lbfgs.loss_]
