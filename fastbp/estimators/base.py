@@ -29,6 +29,7 @@ from ..training.progress import Progress
 from ..training.spec import build_spec
 from ..training.stochastic import fit_stochastic
 from . import architecture as arch
+from . import callbacks
 from .checks import (
     check_fits_dtype,
     check_hidden_layer_sizes,
@@ -41,7 +42,7 @@ from .constraints import MLP_CONSTRAINTS
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 
 
-class BaseMLP(BaseEstimator, ABC):
+class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`."""
 
     _parameter_constraints: dict = dict(MLP_CONSTRAINTS)
@@ -287,7 +288,7 @@ class BaseMLP(BaseEstimator, ABC):
             except DivergenceError as exc:
                 diverged = exc
         else:
-            self._fit_lbfgs(backend, spec, params, inp, Y, sample_weight)
+            self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight)
 
         if not (np.isfinite(params).all() and np.isfinite(running).all()):
             raise ValueError(
@@ -342,11 +343,17 @@ class BaseMLP(BaseEstimator, ABC):
                 f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
-    def _fit_lbfgs(self, backend, spec, params, inp, Y, sample_weight):
+    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight):
         start = time.perf_counter()
-        result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
-                           l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
-                           tol=self.tol)
+        tasks = self._fit_tasks(spec.layout, X, y, sample_weight, self.max_iter + 1,
+                                "lbfgs-iter")
+        try:
+            result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
+                               l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
+                               tol=self.tol, tasks=tasks)
+        finally:
+            if tasks is not None:
+                tasks.close(params, np.zeros(0, dtype=params.dtype))
         if result.get("interrupted", False):
             self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
         else:
@@ -406,6 +413,8 @@ class BaseMLP(BaseEstimator, ABC):
                 "batch_size >= 2 (and pass at least 2 samples to partial_fit), or "
                 "normalization='layer' or None.")
 
+        tasks = self._fit_tasks(layout, X, y, sample_weight,
+                                1 if incremental else self.max_iter, "epoch")
         try:
             fit_stochastic(
                 backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
@@ -416,8 +425,10 @@ class BaseMLP(BaseEstimator, ABC):
                 train_rows=train_rows, validator=validator, verbose=self.verbose,
                 rewind_random_state=isinstance(self.random_state, np.random.RandomState),
                 # Set by the command line for its progress lines; not a parameter.
-                on_epoch_end=getattr(self, "_on_epoch_end", None))
+                on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks)
         finally:
+            if tasks is not None:
+                tasks.close(params, running)
             # Also after a DivergenceError: the trainer has returned every
             # piece of state to the last finite epoch.
             self._keep_progress(optimizer, progress)
@@ -479,17 +490,36 @@ class BaseMLP(BaseEstimator, ABC):
 
         return score
 
+    def _fitted_attributes(self, layout, params, running):
+        """The fitted attributes that make a copy of this estimator predict
+        with ``params`` and ``running`` (not copied)."""
+        coefs, intercepts, scales, shifts = layout.unpack(params)
+        running_mean, running_var = layout.unpack_running(running)
+        return {"coefs_": coefs, "intercepts_": intercepts,
+                "normalization_scales_": scales, "normalization_shifts_": shifts,
+                "running_mean_": running_mean, "running_var_": running_var,
+                "_activations": arch.hidden_activations(self.activation, layout.n_hidden),
+                "_residual": arch.residual_flags(self.residual, list(layout.units[1:-1])),
+                "_normalization": self.normalization}
+
     def _snapshot(self, layout, params, running):
         """A shallow copy of this estimator holding ``params`` (for scorers)."""
         model = copy.copy(self)
         model.__dict__ = dict(self.__dict__)
-        model._set_parameters(layout, params.copy(), running.copy())
-        model._activations = arch.hidden_activations(self.activation, layout.n_hidden)
-        model._residual = arch.residual_flags(self.residual, list(layout.units[1:-1]))
-        model._normalization = self.normalization
+        model.__dict__.update(self._fitted_attributes(layout, params.copy(), running.copy()))
         # Validation rows are passed as arrays: do not check column names.
         model.__dict__.pop("feature_names_in_", None)
         return model
+
+    def _fit_tasks(self, layout, X, y, sample_weight, max_subtasks, task_name):
+        """scikit-learn callback tasks for this fit, or None without callbacks."""
+        if not callbacks.active(self):
+            return None
+        # Hooks see the targets as given (a classifier's y is binarised here).
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        return callbacks.FitTasks(
+            self, X, self._validation_targets(y), metadata, max_subtasks,
+            lambda p, r: self._fitted_attributes(layout, p, r), task_name)
 
     def _initialize(self, Y, units, dtype, activations):
         self.n_iter_ = 0

@@ -67,7 +67,8 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
     return f
 
 
-def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol):
+def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol,
+              tasks=None):
     """Minimise the penalised loss with L-BFGS-B, updating ``params`` in place.
 
     Parameters
@@ -80,6 +81,10 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     sw : ndarray of shape (n_samples,) or None
     alpha, l1, tol : float
     max_iter, max_fun : int
+    tasks : FitTasks, optional
+        scikit-learn callback tasks: one subtask per iteration, driven from
+        scipy's callback; a stop request ends the minimisation. The caller
+        closes them.
 
     Returns
     -------
@@ -102,8 +107,22 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             best["x"] = np.array(x, dtype=np.float64)
         return loss, grad.astype(np.float64)
 
+    no_running = np.zeros(0, dtype=params.dtype)
+
+    def as_params(x):
+        return np.asarray(x, dtype=params.dtype)
+
     def count_iteration(intermediate_result):
         best["nit"] += 1
+        if tasks is not None:
+            x = as_params(intermediate_result.x)
+            stop = tasks.end(x, no_running)
+            tasks.begin(x, no_running)
+            if stop:
+                raise StopIteration
+
+    if tasks is not None:
+        tasks.begin(params.copy(), no_running)
 
     try:
         result = scipy.optimize.minimize(

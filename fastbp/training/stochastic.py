@@ -92,7 +92,8 @@ def _divergence_message(epoch, loss, previous, optimizer, clip, early_stopping):
 def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
                    alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
                    random_state, incremental, train_rows=None, validator=None,
-                   verbose=False, rewind_random_state=True, on_epoch_end=None):
+                   verbose=False, rewind_random_state=True, on_epoch_end=None,
+                   tasks=None):
     """Train ``params`` (and ``running``) in place with a stochastic solver.
 
     Parameters
@@ -138,6 +139,10 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     on_epoch_end : callable, optional
         ``on_epoch_end(epoch, max_iter, history)`` after each complete
         epoch (the command line's progress lines).
+    tasks : FitTasks, optional
+        scikit-learn callback tasks (``estimators.callbacks``): one subtask
+        per epoch; training stops after an epoch whose ``end`` returns True.
+        The caller closes them.
     """
     layout = spec.layout
     dtype = params.dtype
@@ -181,6 +186,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
             checkpoint.take()
             mark = ProgressMark(progress, optimizer)
             try:
+                if tasks is not None:
+                    tasks.begin(params, running)
                 optimizer.epoch_starts()
                 if shuffle:
                     order = np.arange(n_train)
@@ -245,6 +252,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 hist["epoch_time"].append(time.perf_counter() - start_time)
                 if on_epoch_end is not None:
                     on_epoch_end(progress.n_iter, max_iter, hist)
+                stop_requested = tasks is not None and tasks.end(params, running)
             except KeyboardInterrupt:
                 # Undo the unfinished epoch: weights, optimizer, counters and
                 # history all describe the end of the last complete one.
@@ -252,6 +260,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 mark.restore()
                 raise
 
+            if stop_requested:
+                break
             if progress.no_improvement_count > n_iter_no_change:
                 if early_stopping:
                     msg = ("Validation score did not improve more than "

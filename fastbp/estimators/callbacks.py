@@ -1,0 +1,88 @@
+"""scikit-learn's callback API (``sklearn.callback``, new and experimental in
+1.9) on fastbp's estimators.
+
+One callback task per epoch for the stochastic solvers, and one per
+iteration for L-BFGS, driven from scipy's callback as ``LogisticRegression``
+does. ``set_callbacks(ProgressBar())`` shows a progress bar (``rich``:
+``pip install "fastbp[progress]"``), ``ScoringMonitor`` logs per-epoch
+scores, and a callback whose ``on_fit_task_end`` returns True stops the
+training after that epoch. With scikit-learn 1.7 or 1.8, which lack the
+module, estimators have no ``set_callbacks`` and everything else works.
+
+No context is created when no callback is set, so a fit without callbacks
+pays nothing but one attribute lookup.
+"""
+
+try:
+    from sklearn.callback import CallbackSupportMixin
+    HAVE_CALLBACKS = True
+except ImportError:  # scikit-learn < 1.9
+    HAVE_CALLBACKS = False
+
+    class CallbackSupportMixin:
+        """Stand-in where scikit-learn has no callback API."""
+
+
+def active(estimator):
+    """Whether ``estimator``'s fit must drive callbacks (set on it, or
+    propagated from a meta-estimator such as ``GridSearchCV``)."""
+    return HAVE_CALLBACKS and (hasattr(estimator, "_skl_callbacks")
+                               or hasattr(estimator, "_parent_callback_ctx"))
+
+
+class FitTasks:
+    """The callback tasks of one fit: the root task, and one subtask per
+    epoch (or L-BFGS iteration).
+
+    Parameters
+    ----------
+    estimator : BaseMLP
+    X, y : array-like
+        The training data, passed to the hooks.
+    metadata : dict or None
+        ``{"sample_weight": ...}`` when weighted.
+    max_subtasks : int
+        Epochs (or iterations) at most.
+    snapshot : callable
+        ``snapshot(params, running) -> dict`` of the fitted attributes that
+        make a copy of the estimator ready to predict (built only when a
+        callback asks for ``fitted_estimator``).
+    task_name : str
+    """
+
+    def __init__(self, estimator, X, y, metadata, max_subtasks, snapshot, task_name):
+        self.estimator, self.X, self.y, self.metadata = estimator, X, y, metadata
+        self.snapshot = snapshot
+        self.task_name = task_name
+        self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
+        self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
+        self.current = None
+
+    def _attributes(self, params, running):
+        # Lazy: evaluated by scikit-learn only for hooks that take
+        # ``fitted_estimator``; copies, as training goes on in place.
+        return lambda: self.snapshot(params.copy(), running.copy())
+
+    def begin(self, params, running):
+        """Start the next subtask."""
+        self.current = self.root.subcontext(task_name=self.task_name)
+        self.current.call_on_fit_task_begin(
+            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+            reconstruction_attributes=self._attributes(params, running))
+
+    def end(self, params, running):
+        """End the current subtask; True when a callback asks to stop."""
+        current, self.current = self.current, None
+        return bool(current.call_on_fit_task_end(
+            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+            reconstruction_attributes=self._attributes(params, running)))
+
+    def close(self, params, running):
+        """End a subtask left open (an interrupted epoch, L-BFGS's last
+        unrun iteration) as empty, then the root task."""
+        if self.current is not None:
+            self.current.call_on_fit_task_end(estimator=self.estimator)
+            self.current = None
+        self.root.call_on_fit_task_end(
+            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+            reconstruction_attributes=self._attributes(params, running))

@@ -1,0 +1,139 @@
+"""scikit-learn's callback API (sklearn.callback, 1.9) on fastbp's estimators."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.callback import ProgressBar, ScoringMonitor
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from fastbp import MLPClassifier, MLPRegressor
+from fastbp.estimators import callbacks
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+class StopAfter:
+    """Asks to stop at the end of subtask ``n`` (0-based) of ``task``."""
+
+    def __init__(self, n, task):
+        self.n, self.task, self.ends = n, task, []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        self.ends.append((context.task_name, context.task_id))
+        return context.task_name == self.task and context.task_id >= self.n
+
+
+def _same_weights(a, b):
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_progress_bar_alone_does_not_change_the_model(digits, solver, capsys):
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=4, random_state=0)
+    plain = quiet(MLPClassifier(**kw).fit, X, y)
+    with_bar = quiet(MLPClassifier(**kw).set_callbacks(ProgressBar()).fit, X, y)
+    _same_weights(plain, with_bar)
+    assert not hasattr(with_bar, "_callback_fit_ctx")   # torn down
+
+
+def test_progress_bar_in_pipeline_and_parallel_search(digits):
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=3, random_state=0))
+    quiet(pipe.set_callbacks(ProgressBar()).fit, X, y)
+    search = GridSearchCV(make_pipeline(StandardScaler(),
+                                        MLPClassifier((8,), max_iter=3, random_state=0)),
+                          {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)
+    quiet(search.set_callbacks(ProgressBar()).fit, X, y)
+    plain = quiet(GridSearchCV(make_pipeline(StandardScaler(),
+                                             MLPClassifier((8,), max_iter=3, random_state=0)),
+                               {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2).fit, X, y)
+    assert search.best_params_ == plain.best_params_
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
+                                  plain.cv_results_["mean_test_score"])
+
+
+def test_scoring_monitor_logs_every_epoch(digits):
+    X, y = digits
+    monitor = ScoringMonitor(scoring="accuracy")
+    est = quiet(MLPClassifier((8,), max_iter=5, random_state=0).set_callbacks(monitor).fit,
+                X, y)
+    rows = monitor.get_logs().data
+    epochs = [r for r in rows if r["task_name"] == "epoch"]
+    assert [r["task_id"] for r in epochs] == list(range(5))
+    # The last epoch's model is the fitted one.
+    assert epochs[-1]["accuracy"] == est.score(X, y)
+    # Each epoch's score is that of the model after that many epochs.
+    three = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    assert epochs[2]["accuracy"] == three.score(X, y)
+
+
+def test_scoring_monitor_on_a_regressor(digits):
+    X, y = digits
+    monitor = ScoringMonitor(scoring="r2")
+    est = quiet(MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+                .set_callbacks(monitor).fit, X, y.astype(float))
+    epochs = [r for r in monitor.get_logs().data if r["task_name"] == "epoch"]
+    assert len(epochs) == 3 and epochs[-1]["r2"] == pytest.approx(est.score(X, y), 1e-12)
+
+
+def test_a_callback_stops_stochastic_training(digits):
+    X, y = digits
+    stop = StopAfter(2, "epoch")
+    est = quiet(MLPClassifier((8,), max_iter=50, random_state=0).set_callbacks(stop).fit, X, y)
+    assert est.n_iter_ == 3
+    _same_weights(est, quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y))
+    assert stop.ends[-1] == ("fit", 0) and stop.ends.count(("fit", 0)) == 1
+
+
+def test_a_callback_stops_lbfgs(digits):
+    X, y = digits
+    stop = StopAfter(4, "lbfgs-iter")
+    est = quiet(MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0)
+                .set_callbacks(stop).fit, X, y)
+    assert est.n_iter_ == 5
+    # Every begun task ended: 5 run iterations, the left-over one, the root.
+    assert stop.ends.count(("fit", 0)) == 1
+    assert len([e for e in stop.ends if e[0] == "lbfgs-iter"]) == 6
+
+
+def test_partial_fit_is_one_epoch_task(digits):
+    X, y = digits
+    stop = StopAfter(99, "epoch")
+    est = MLPClassifier((8,), random_state=0).set_callbacks(stop)
+    quiet(est.partial_fit, X, y, classes=np.unique(y))
+    assert stop.ends == [("epoch", 0), ("fit", 0)]
+
+
+def test_without_the_callback_module_everything_works(digits, monkeypatch):
+    """scikit-learn 1.7/1.8 have no sklearn.callback: no tasks are built."""
+    X, y = digits
+    monkeypatch.setattr(callbacks, "HAVE_CALLBACKS", False)
+    est = MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(ProgressBar())
+    assert not callbacks.active(est)
+    quiet(est.fit, X, y)
+    assert est.n_iter_ == 2
