@@ -13,9 +13,10 @@ from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning
 from .persistence import load, save
+from .tensorboard import TensorBoardCallback
 
 __version__ = "0.1.0"
 
 __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
-           "MLPRegressor", "TrainingHistoryDisplay", "__version__", "clear_compile_cache",
-           "compile_cache_info", "datasets", "load", "save"]
+           "MLPRegressor", "TensorBoardCallback", "TrainingHistoryDisplay", "__version__",
+           "clear_compile_cache", "compile_cache_info", "datasets", "load", "save"]

@@ -20,6 +20,7 @@ import os
 import threading
 import warnings
 
+import numpy as np
 from numba.core.caching import FunctionCache
 
 
@@ -97,6 +98,33 @@ def enable_cache(dispatcher):
     with _lock:
         _dispatchers.append(dispatcher)
     return dispatcher
+
+
+def will_compile(dispatcher, dtype):
+    """Whether the first call of ``dispatcher`` with arrays of ``dtype`` in
+    this process will compile (no compiled or cached version of it), which
+    on a cold cache takes seconds.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+    dtype : numpy dtype
+
+    Returns
+    -------
+    bool
+    """
+    name = str(np.dtype(dtype))
+    if any(name in str(sig) for sig in dispatcher.signatures):
+        return False
+    cache = getattr(dispatcher, "_cache", None)
+    if not isinstance(cache, RepairingCache):
+        return True
+    try:
+        overloads = cache._cache_file._load_index()
+    except Exception:  # damaged: it will be rebuilt, which compiles
+        return True
+    return not any(f"array({name}," in str(key[0]) for key in overloads)
 
 
 def _cache_files():

@@ -212,6 +212,13 @@ def _estimator_params(args):
         early_stopping=args.early_stopping)
 
 
+def _announce(estimator, dtype):
+    from .estimators.base import announce_compilation
+    from .training.backend import get_backend
+
+    announce_compilation(get_backend(estimator.device), dtype, estimator.solver)
+
+
 def train(args):
     from . import MLPClassifier
     from .cli_data import CLIError, epoch_printer, parse_settings, train_on_file
@@ -230,6 +237,7 @@ def train(args):
         params.update(early_stopping=True, validation_fraction=args.validation_fraction)
     params.update(parse_settings(args.set))
     clf = MLPClassifier(**params)
+    _announce(clf, X_train.dtype)
     if not args.quiet:
         clf._on_epoch_end = epoch_printer()
     start = time.perf_counter()
@@ -263,17 +271,37 @@ def train(args):
     return 0
 
 
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def info(args):
+    import os
+
     import numba
     import numpy
     import sklearn
+    from threadpoolctl import threadpool_info
 
     from . import __version__
-    from ._cache import cache_info, clear_cache
-    from .kernels import network  # noqa: F401 (registers the cached kernels)
+    from ._cache import cache_info, clear_cache, will_compile
+    from .kernels import network
 
     print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
           f"scikit-learn {sklearn.__version__}, Python {sys.version.split()[0]}")
+    print(f"CPU: {_cpu_name()}, {os.cpu_count()} logical cores")
+    for lib in threadpool_info():
+        print(f"{lib['user_api']}: {lib['internal_api']} {lib.get('version') or ''} "
+              f"({lib['num_threads']} threads) {os.path.basename(lib['filepath'])}")
     cache = cache_info()
     if not cache["writable"]:
         print("compile cache: none writable; kernels compile in memory in every process "
@@ -281,6 +309,12 @@ def info(args):
     for directory in cache["directories"]:
         print(f"compile cache: {directory}")
     print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
+    warm = [d for d in ("float32", "float64") if not will_compile(network.train_epoch, d)]
+    print(f"warm for: {', '.join(warm) if warm else 'nothing yet (the first fit compiles)'}")
+    from .kernels.cuda import device_status
+
+    problem = device_status()
+    print("CUDA: available (device='cuda')" if problem is None else f"CUDA: {problem}")
     if args.clear_cache:
         print(f"removed {clear_cache()} cached files")
     return 0

@@ -132,6 +132,9 @@ def train_on_file(args, estimator_params):
           f"{args.target!r} ({task})", flush=True)
     if not args.quiet:
         estimator._on_epoch_end = epoch_printer()
+    from .cli import _announce
+
+    _announce(estimator, np.float64)  # the preprocessing hands the model float64
     start = time.perf_counter()
     try:
         pipe.fit(X, y)

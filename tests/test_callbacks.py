@@ -137,3 +137,44 @@ def test_without_the_callback_module_everything_works(digits, monkeypatch):
     assert not callbacks.active(est)
     quiet(est.fit, X, y)
     assert est.n_iter_ == 2
+
+
+def _read_scalars(run_dir):
+    """{tag: [(step, value)]} from the TFRecord event files of ``run_dir``."""
+    import glob
+    import os
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for path in glob.glob(os.path.join(run_dir, "events.out.tfevents.*")):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars
+
+
+def test_tensorboard_callback_writes_the_history(digits, tmp_path):
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    est = quiet(MLPClassifier((8, 6), max_iter=4, early_stopping=True, n_iter_no_change=50,
+                              random_state=0).set_callbacks(board).fit, X, y)
+    (run,) = board.run_dirs_
+    scalars = _read_scalars(run)
+    h = est.history_
+    for key in ("loss", "val_loss", "val_score", "learning_rate"):
+        steps, values = zip(*scalars[f"epoch/{key}"])
+        assert list(steps) == [1, 2, 3, 4]
+        np.testing.assert_allclose(values, h[key], rtol=1e-6)
+    for layer in range(3):
+        _, values = zip(*scalars[f"grad_norm/layer_{layer + 1}"])
+        np.testing.assert_allclose(values, h["grad_norm"][:, layer], rtol=1e-6)

@@ -183,3 +183,23 @@ def test_help_shows_defaults():
     out = subprocess.run([sys.executable, "-m", "fastbp", "train", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "(default: 30)" in out and "(default: adam)" in out
+
+
+def test_compilation_is_announced_on_a_cold_cache_only(tmp_path):
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    cmd = [sys.executable, "-m", "fastbp", "train", "--epochs", "1", "--quiet",
+           "--hidden-layer-sizes", "8", "--dtype", "float64"]
+    cold = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    warm = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
+    assert "fastbp: compiling the float64 kernels for adam" in cold.stdout
+    assert "compiling" not in warm.stdout
+
+
+def test_info_reports_cpu_blas_cache_and_cuda():
+    out = subprocess.run([sys.executable, "-m", "fastbp", "info"], capture_output=True,
+                         text=True, check=True).stdout
+    for part in ("fastbp ", "CPU: ", "blas: ", "compile cache: ", "warm for: ", "CUDA: "):
+        assert part in out, out

@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from .._cache import will_compile
 from ..exceptions import DivergenceError
 from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
 from ..training.backend import get_backend
@@ -40,6 +41,28 @@ from .checks import (
 from .constraints import MLP_CONSTRAINTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
+
+
+def announce_compilation(backend, dtype, solver, stream=None):
+    """Say so before a fit that will compile its kernels (a cold cache).
+
+    Returns
+    -------
+    bool
+        Whether it will compile.
+    """
+    import sys
+
+    if backend.name != "cpu":
+        return False
+    kernel = (backend.kernels.loss_and_gradient if solver == "lbfgs"
+              else backend.kernels.train_epoch)
+    if not will_compile(kernel, dtype):
+        return False
+    print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
+          "this machine, about 10-20 s on 2 cores; cached on disk afterwards)...",
+          file=stream or sys.stdout, flush=True)
+    return True
 
 
 class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
@@ -279,6 +302,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                               residual, dropout, dtype)
         inp = KernelInput(X)
         backend = get_backend(self.device)
+        if self.verbose:
+            announce_compilation(backend, dtype, self.solver)
 
         diverged = None
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -414,7 +439,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "normalization='layer' or None.")
 
         tasks = self._fit_tasks(layout, X, y, sample_weight,
-                                1 if incremental else self.max_iter, "epoch")
+                                1 if incremental else self.max_iter, "epoch", progress)
         try:
             fit_stochastic(
                 backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
@@ -511,15 +536,27 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         model.__dict__.pop("feature_names_in_", None)
         return model
 
-    def _fit_tasks(self, layout, X, y, sample_weight, max_subtasks, task_name):
-        """scikit-learn callback tasks for this fit, or None without callbacks."""
+    def _fit_tasks(self, layout, X, y, sample_weight, max_subtasks, task_name,
+                   progress=None):
+        """scikit-learn callback tasks for this fit, or None without callbacks.
+
+        A ``fitted_estimator`` passed to a hook predicts with the weights of
+        that point, and (stochastic solvers) carries the history so far.
+        """
         if not callbacks.active(self):
             return None
+
+        def snapshot(params, running):
+            attributes = self._fitted_attributes(layout, params, running)
+            if progress is not None:
+                attributes.update(history_=progress.history_arrays(), n_iter_=progress.n_iter,
+                                  loss_=progress.loss, loss_curve_=list(progress.loss_curve))
+            return attributes
+
         # Hooks see the targets as given (a classifier's y is binarised here).
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        return callbacks.FitTasks(
-            self, X, self._validation_targets(y), metadata, max_subtasks,
-            lambda p, r: self._fitted_attributes(layout, p, r), task_name)
+        return callbacks.FitTasks(self, X, self._validation_targets(y), metadata, max_subtasks,
+                                  snapshot, task_name)
 
     def _initialize(self, Y, units, dtype, activations):
         self.n_iter_ = 0
