@@ -133,3 +133,28 @@ def test_weights_set_by_hand_train_like_sklearn():
     ref.partial_fit(X, y, classes=[0, 1])
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["clf", "reg"])
+def test_onnx_export_through_skl2onnx_matches(digits, kind):
+    import onnxruntime as rt
+    from skl2onnx import to_onnx
+
+    X, y = digits
+    X = X.astype(np.float32)
+    if kind == "clf":
+        est = quiet(MLPClassifier((12,), max_iter=4, random_state=0).fit, X, y)
+    else:
+        est = quiet(MLPRegressor(hidden_layer_sizes=(12,), max_iter=4, random_state=0).fit,
+                    X, (y % 4).astype(np.float32))
+    model = to_onnx(est.to_sklearn(), X[:1])
+    session = rt.InferenceSession(model.SerializeToString(),
+                                  providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: X})
+    if kind == "clf":
+        labels, proba = outputs
+        np.testing.assert_array_equal(labels, est.predict(X))
+        proba = np.array([[row[k] for k in sorted(row)] for row in proba])
+        np.testing.assert_allclose(proba, est.predict_proba(X), atol=1e-6)
+    else:
+        np.testing.assert_allclose(outputs[0].ravel(), est.predict(X), rtol=1e-5, atol=1e-5)
