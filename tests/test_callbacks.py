@@ -178,3 +178,17 @@ def test_tensorboard_callback_writes_the_history(digits, tmp_path):
     for layer in range(3):
         _, values = zip(*scalars[f"grad_norm/layer_{layer + 1}"])
         np.testing.assert_allclose(values, h["grad_norm"][:, layer], rtol=1e-6)
+
+
+def test_scoring_monitor_inside_a_search(digits):
+    X, y = digits
+    monitor = ScoringMonitor(scoring="accuracy")
+    inner = MLPClassifier((8,), max_iter=3, random_state=0).set_callbacks(monitor)
+    search = GridSearchCV(inner, {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)
+    quiet(search.fit, X, y)
+    logs = monitor.get_logs(select="all")
+    assert logs, "no scores were logged"
+    # Every fit of the search, and the refit, logged its epochs.
+    epochs = [r for log in logs for r in log.data if r["task_name"] == "epoch"]
+    assert len(epochs) >= 3 * 5
+    assert all(0 <= r["accuracy"] <= 1 for r in epochs)
