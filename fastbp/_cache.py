@@ -115,7 +115,8 @@ def will_compile(dispatcher, dtype):
     bool
     """
     name = str(np.dtype(dtype))
-    if any(name in str(sig) for sig in dispatcher.signatures):
+    # Array types only: a float32 signature has a float64 scalar (the loss sum).
+    if any(f"array({name}," in str(sig) for sig in dispatcher.signatures):
         return False
     cache = getattr(dispatcher, "_cache", None)
     if not isinstance(cache, RepairingCache):
@@ -128,15 +129,20 @@ def will_compile(dispatcher, dtype):
 
 
 def _cache_files():
-    """``{directory: [file names]}`` of fastbp's cached kernels."""
+    """``{directory: [file names]}`` of fastbp's cached kernels.
+
+    Every ``.nbi``/``.nbc`` file of the directories fastbp's kernels cache
+    into: those directories hold fastbp's kernels only (Numba keeps one per
+    source directory), and entries of older versions of a kernel (other line
+    numbers) are listed too.
+    """
+    directories = {disp._cache._cache_file._cache_path for disp in list(_dispatchers)}
     found = {}
-    for disp in list(_dispatchers):
-        cache_file = disp._cache._cache_file
-        stem = cache_file._index_name[:-len(".nbi")]
-        names = [os.path.basename(p) for p in glob.glob(
-            os.path.join(cache_file._cache_path, glob.escape(stem) + ".*"))]
-        found.setdefault(cache_file._cache_path, set()).update(names)
-    return {d: sorted(n) for d, n in found.items()}
+    for directory in directories:
+        names = [os.path.basename(p) for pattern in ("*.nbi", "*.nbc")
+                 for p in glob.glob(os.path.join(glob.escape(directory), pattern))]
+        found[directory] = sorted(names)
+    return found
 
 
 def cache_info():

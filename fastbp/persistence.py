@@ -14,10 +14,13 @@ two members:
 
 :func:`load` checks the container, the checksum and the format version,
 then lets skops rebuild only skops' own allow-list (builtins, NumPy, most of
-scikit-learn), the rest of scikit-learn's classes and functions (a search's
-CV splitter and scorer) and fastbp's own (:data:`TRUSTED`). Anything else in
-the file, a function from ``os`` in a ``FunctionTransformer`` for instance,
-is an error that lists the unexpected types. Everything a fitted estimator
+scikit-learn), scikit-learn's estimator, CV-splitter and scorer classes and
+public metric functions (a search result's splitter and scorer), and
+fastbp's own types (:data:`TRUSTED`): see :func:`_allowed`. Anything else
+in the file, a function from ``os`` in a ``FunctionTransformer`` or any
+other scikit-learn function for instance, is an error that lists the
+unexpected types. :func:`save` refuses to write what :func:`load` would
+refuse. Everything a fitted estimator
 holds, optimizer state and training history included, is saved, so a loaded
 model predicts bit for bit as before and continues training (``partial_fit``,
 ``warm_start``) exactly as if it had never been saved.
@@ -36,9 +39,31 @@ import zlib
 import numpy as np
 
 FORMAT = "fastbp-model"
+
+
+def _read_umask():
+    # os.umask can only be read by setting it, which changes it for every
+    # thread for a moment: read it from /proc where there is one.
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 FORMAT_VERSION = 1
 _MODEL = "model.skops"
 _META = "fastbp.json"
+
+# Estimator attributes of a running fit, never saved.
+_RUN_ONLY = ("_skl_callbacks", "_skl_callbacks_to_teardown", "_callback_fit_ctx",
+             "_parent_callback_ctx", "_on_epoch_end")
 
 #: fastbp's own types that a saved model may contain.
 TRUSTED = (
@@ -48,6 +73,47 @@ TRUSTED = (
     "fastbp.training.optimizers.StochasticOptimizer",
     "fastbp.training.progress.Progress",
 )
+
+
+def _allowed(name):
+    """Whether ``load`` may rebuild the type or function ``name`` (beyond
+    skops' own allow-list).
+
+    fastbp's own types; scikit-learn *classes* that are estimators, CV
+    splitters or scorers (a search result holds its splitter and scorer);
+    and scikit-learn's public metric functions (a scorer's score
+    function). Nothing else: skops may call a type while loading
+    (``ConstructorFromReduceNode``), so a prefix rule such as "anything in
+    sklearn" would let a file call any function scikit-learn defines.
+    """
+    import importlib
+
+    if name in TRUSTED:
+        return True
+    module, _, attr = name.rpartition(".")
+    if not module.startswith("sklearn."):
+        return False
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except Exception:  # not importable: not allowed
+        return False
+    if isinstance(obj, type):
+        if module in ("sklearn.metrics._scorer", "sklearn.model_selection._split"):
+            return True  # scorers (some, like _PassthroughScorer, not _BaseScorer) and splitters
+        from sklearn.base import BaseEstimator
+        from sklearn.metrics._scorer import _BaseScorer
+        from sklearn.model_selection._split import BaseCrossValidator, BaseShuffleSplit
+
+        return issubclass(obj, (BaseEstimator, BaseCrossValidator, BaseShuffleSplit,
+                                _BaseScorer))
+    import sklearn.metrics
+
+    return attr in sklearn.metrics.__all__ and getattr(sklearn.metrics, attr) is obj
+
+
+def _refused_types(sio, payload):
+    """The types of ``payload`` that :func:`load` would refuse."""
+    return sorted(t for t in set(sio.get_untrusted_types(data=payload)) if not _allowed(t))
 
 
 def _skops_io():
@@ -86,9 +152,11 @@ def _fastbp_estimators(obj, seen=None):
 
 def _check_saveable(estimators):
     for est in estimators:
+        from sklearn.metrics._scorer import _BaseScorer
+
         for name in ("learning_rate", "scoring"):
             value = getattr(est, name, None)
-            if callable(value):
+            if callable(value) and not isinstance(value, _BaseScorer):
                 raise TypeError(
                     f"{type(est).__name__}.{name} is a Python function ({value!r}), which "
                     "cannot be saved without pickle (loading it would run code from the "
@@ -123,7 +191,20 @@ def save(obj, path):
 
     from . import __version__
 
-    payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+    # Callbacks and their contexts belong to a running fit, not to the model.
+    held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY if k in est.__dict__})
+            for est in estimators]
+    try:
+        payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+    finally:
+        for est, attributes in held:
+            est.__dict__.update(attributes)
+    refused = _refused_types(sio, payload)
+    if refused:
+        raise TypeError(
+            f"{type(obj).__name__} holds objects that fastbp.load would refuse to rebuild "
+            f"({refused}): save it with skops.io.dump, and load it with skops.io.load "
+            "naming the types you trust.")
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "type": type(obj).__name__,
         "fastbp": __version__, "scikit-learn": sklearn.__version__,
@@ -136,13 +217,14 @@ def save(obj, path):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr(_META, json.dumps(meta, indent=1))
-            zf.writestr(_MODEL, payload)
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+                zf.writestr(_META, json.dumps(meta, indent=1))
+                zf.writestr(_MODEL, payload)
+            fh.flush()
+            os.fsync(fh.fileno())
         # mkstemp creates the file private (0600); give it the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -180,12 +262,16 @@ def _read(path):
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{path} is not a fastbp model file, or it is truncated or "
                          f"damaged ({exc}).") from exc
-    except (EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError,
+            NotImplementedError, KeyError) as exc:
         raise ValueError(f"{path} is damaged: {type(exc).__name__}: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a fastbp model file (its {_META} does not "
                          f"declare format {FORMAT!r}).")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int):
+        raise ValueError(f"{path} is damaged: its format_version is {version!r}.")
+    if version > FORMAT_VERSION:
         raise ValueError(
             f"{path} was written by fastbp {meta.get('fastbp')} in format version "
             f"{meta.get('format_version')}; this fastbp reads up to version {FORMAT_VERSION}. "
@@ -221,7 +307,7 @@ def load(path):
         untrusted = sio.get_untrusted_types(data=payload)
     except Exception as exc:  # skops' own container is damaged
         raise ValueError(f"{os.fspath(path)} is damaged: {type(exc).__name__}: {exc}") from exc
-    unexpected = sorted(t for t in set(untrusted) - set(TRUSTED) if not t.startswith("sklearn."))
+    unexpected = sorted(t for t in set(untrusted) if not _allowed(t))
     if unexpected:
         raise ValueError(
             f"{os.fspath(path)} holds types that fastbp does not load: {unexpected}. If you "

@@ -192,3 +192,28 @@ def test_scoring_monitor_inside_a_search(digits):
     epochs = [r for log in logs for r in log.data if r["task_name"] == "epoch"]
     assert len(epochs) >= 3 * 5
     assert all(0 <= r["accuracy"] <= 1 for r in epochs)
+
+
+def test_callbacks_are_torn_down_after_a_failed_fit(digits):
+    X, y = digits
+
+    class Recorder(StopAfter):
+        def __init__(self):
+            super().__init__(10**6, "epoch")
+            self.calls = []
+
+        def setup(self, estimator, context):
+            self.calls.append("setup")
+
+        def teardown(self, estimator, context):
+            self.calls.append("teardown")
+
+        def on_fit_task_end(self, estimator, context):
+            raise RuntimeError("callback failed")
+
+    recorder = Recorder()
+    est = MLPClassifier((4,), max_iter=3).set_callbacks(recorder)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        quiet(est.fit, X, y)
+    assert recorder.calls == ["setup", "teardown"]
+    assert not hasattr(est, "coefs_")

@@ -616,3 +616,29 @@ def test_sigint_handler_is_untouched_by_a_fit(blobs):
     before = signal.getsignal(signal.SIGINT)
     quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_read_only_targets_and_weights_share_the_specialisation(blobs):
+    X, y = blobs
+    yr = X[:, 0].copy()
+    quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, yr,
+          sample_weight=np.ones(len(X)))
+    before = len(network.train_epoch.signatures)
+    yr.flags.writeable = False
+    sw = np.ones(len(X))
+    sw.flags.writeable = False
+    quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, yr,
+          sample_weight=sw)
+    assert len(network.train_epoch.signatures) == before
+
+
+def test_optimizer_state_overflow_is_divergence():
+    """Adam's second moment overflowing float32 freezes weights silently
+    unless it counts as divergence."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((64, 3)) * 1e10).astype(np.float32)
+    y = (X[:, 0] * 0.1).astype(np.float32)
+    est = MLPRegressor(hidden_layer_sizes=(3,), solver="adam", max_iter=5, batch_size=8,
+                       random_state=0)
+    with pytest.raises(DivergenceError, match="diverged at epoch 1"):
+        quiet(est.fit, X, y)

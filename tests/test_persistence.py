@@ -236,3 +236,86 @@ def test_callable_parameters_cannot_be_saved(data, tmp_path):
 def test_save_refuses_objects_without_a_fastbp_model(tmp_path):
     with pytest.raises(TypeError, match="holds none"):
         fastbp.save(StandardScaler(), tmp_path / "x.fastbp")
+
+
+def _shift(X):
+    return X + 1.0
+
+
+def _forged_file(tmp_path, schema, name="forged.fastbp"):
+    """A fastbp file whose model.skops holds ``schema``, with a matching
+    checksum (an attacker computes it too)."""
+    import hashlib
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("schema.json", json.dumps(schema))
+    payload = buffer.getvalue()
+    meta = {"format": "fastbp-model", "format_version": 1, "fastbp": fastbp.__version__,
+            "scikit-learn": __import__("sklearn").__version__,
+            "sha256": hashlib.sha256(payload).hexdigest()}
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("fastbp.json", json.dumps(meta))
+        zf.writestr("model.skops", payload)
+    return path
+
+
+def test_a_file_calling_a_sklearn_function_is_refused(tmp_path):
+    """skops calls a constructor node's type while loading: a file naming a
+    scikit-learn *function* there must not get it called."""
+    marker = tmp_path / "PWNED"
+    schema = {"__class__": "check_output", "__module__": "sklearn.utils._testing",
+              "__loader__": "ConstructorFromReduceNode",
+              "content": {"__class__": "tuple", "__module__": "builtins",
+                          "__loader__": "TupleNode",
+                          "content": [{"__class__": "list", "__module__": "builtins",
+                                       "__loader__": "ListNode",
+                                       "content": [{"__class__": "str",
+                                                    "__module__": "builtins",
+                                                    "__loader__": "JsonNode",
+                                                    "content": json.dumps(s), "is_json": True,
+                                                    "__id__": i}
+                                                   for i, s in enumerate(["touch",
+                                                                          str(marker)])],
+                                       "__id__": 10}],
+                          "__id__": 11},
+              "__id__": 12, "protocol": 2, "_skops_version": "0.16.0"}
+    path = _forged_file(tmp_path, schema)
+    with pytest.raises(ValueError, match="holds types that fastbp does not load.*check_output"):
+        fastbp.load(path)
+    assert not marker.exists()
+
+
+def test_callbacks_are_not_saved(data, tmp_path):
+    from sklearn.callback import ScoringMonitor
+
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2, random_state=0)
+                .set_callbacks(ScoringMonitor(scoring="accuracy")).fit, X, y)
+    fastbp.save(est, tmp_path / "m.fastbp")
+    loaded = fastbp.load(tmp_path / "m.fastbp")
+    assert not hasattr(loaded, "_skl_callbacks")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_save_refuses_what_load_would_refuse(data, tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = data
+    pipe = quiet(make_pipeline(FunctionTransformer(_shift),
+                               MLPClassifier((4,), max_iter=2)).fit, X, y)
+    with pytest.raises(TypeError, match="fastbp.load would refuse"):
+        fastbp.save(pipe, tmp_path / "p.fastbp")
+    assert not (tmp_path / "p.fastbp").exists()
+
+
+def test_scorer_objects_can_be_saved(data, tmp_path):
+    from sklearn.metrics import make_scorer, balanced_accuracy_score
+
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=3, early_stopping=True, random_state=0,
+                              scoring=make_scorer(balanced_accuracy_score)).fit, X, y)
+    fastbp.save(est, tmp_path / "m.fastbp")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "m.fastbp").predict(X), est.predict(X))

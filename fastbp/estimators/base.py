@@ -22,7 +22,7 @@ from .._cache import will_compile
 from ..exceptions import DivergenceError
 from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
 from ..training.backend import get_backend
-from ..training.data import KernelInput
+from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
 from ..training.predict import Validator, predict_outputs
@@ -155,17 +155,23 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # (see DivergenceError); otherwise the call failed as a whole.
             if exc.epoch > 1:
                 raise
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if rng is not None:
-                rng.set_state(rng_state)
+            self._roll_back(saved, rng, rng_state)
             raise
         except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if rng is not None:
-                rng.set_state(rng_state)
+            self._roll_back(saved, rng, rng_state)
             raise
+
+    def _roll_back(self, saved, rng, rng_state):
+        # scikit-learn tears the callbacks of this fit down after it ends,
+        # failed or not: their context survives the rollback.
+        running = {k: self.__dict__[k] for k in ("_callback_fit_ctx",
+                                                 "_skl_callbacks_to_teardown")
+                   if k in self.__dict__}
+        self.__dict__.clear()
+        self.__dict__.update(saved)
+        self.__dict__.update(running)
+        if rng is not None:
+            rng.set_state(rng_state)
 
     # ---------------------------------------------------------- interop
 
@@ -285,7 +291,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
         if sample_weight is not None:
             check_sample_weight_scale(sample_weight, X.dtype)
-        Y = self._targets_as_matrix(y, X.dtype)
+        # Read-only targets or weights (joblib's memmaps) share the normal
+        # kernel specialisation, as X does.
+        Y = writable_alias(self._targets_as_matrix(y, X.dtype))
+        if sample_weight is not None:
+            sample_weight = writable_alias(np.ascontiguousarray(sample_weight))
         n_features = X.shape[1]
         units = [n_features, *hidden_sizes, Y.shape[1]]
 

@@ -73,18 +73,19 @@ class Checkpoint:
             self.random_state.set_state(self.shuffle_state)
 
 
-def _divergence_message(epoch, loss, previous, optimizer, clip, early_stopping):
+def _divergence_message(epoch, what, previous, optimizer, clip, early_stopping):
     kept = (f"epoch {epoch - 1}, the last finite one" if epoch > 1
             else "the weights from before this call (no epoch of it was finite)")
     if early_stopping:
         kept += "; with early_stopping=True, those of the best validation score"
-    before = "" if previous is None else f" (it was {previous:.6g} after the epoch before)"
+    before = ("" if previous is None
+              else f" (the loss was {previous:.6g} after the epoch before)")
     advice = [f"lower learning_rate_init (now {optimizer.learning_rate_init:g})"]
     if not clip:
         advice.append("set clip_grad_norm (for example 1.0)")
     advice.append("standardise X, and y for a regressor (for example with "
                   "sklearn.preprocessing.StandardScaler)")
-    return (f"Training diverged at epoch {epoch}: the training loss became {loss}{before}. "
+    return (f"Training diverged at epoch {epoch}: {what}{before}. "
             f"Training stopped there, and the model keeps the state of {kept}. To fix it, "
             f"{', '.join(advice[:-1])} or {advice[-1]}.")
 
@@ -219,9 +220,23 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 backend.fetch(work.alive, ws.alive)
                 backend.fetch(work.rng, ws.rng)
                 backend.fetch(work.running, running)
+                backend.fetch(solver.state_1, optimizer.state_1)
+                backend.fetch(solver.state_2, optimizer.state_2)
+                # An optimizer state that overflows (Adam's second moment)
+                # freezes its weights silently: divergence too.
                 if not (math.isfinite(loss_sum) and np.isfinite(params).all()
-                        and np.isfinite(running).all()):
-                    diverged = (progress.n_iter + 1, loss_sum / n_train, progress.loss)
+                        and np.isfinite(running).all()
+                        and np.isfinite(optimizer.state_1).all()
+                        and np.isfinite(optimizer.state_2).all()):
+                    loss = loss_sum / n_train
+                    if not math.isfinite(loss):
+                        what = f"the training loss became {loss}"
+                    elif not (np.isfinite(params).all() and np.isfinite(running).all()):
+                        what = f"the weights became non-finite (training loss {loss:.6g})"
+                    else:
+                        what = (f"the optimizer state overflowed (training loss {loss:.6g}), "
+                                "which would freeze the weights")
+                    diverged = (progress.n_iter + 1, what, progress.loss)
                     checkpoint.restore()
                     break
                 optimizer.rng_state = ws.rng[0]
@@ -250,15 +265,16 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                                                verbose)
                 optimizer.iteration_ends(progress.t)
                 hist["epoch_time"].append(time.perf_counter() - start_time)
-                if on_epoch_end is not None:
-                    on_epoch_end(progress.n_iter, max_iter, hist)
-                stop_requested = tasks is not None and tasks.end(params, running)
             except KeyboardInterrupt:
                 # Undo the unfinished epoch: weights, optimizer, counters and
                 # history all describe the end of the last complete one.
                 checkpoint.restore()
                 mark.restore()
                 raise
+            # The epoch is complete: what the hooks report is never undone.
+            if on_epoch_end is not None:
+                on_epoch_end(progress.n_iter, max_iter, hist)
+            stop_requested = tasks is not None and tasks.end(params, running)
 
             if stop_requested:
                 break
@@ -296,6 +312,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         params[:] = progress.best_params
         running[:] = progress.best_running
     if diverged is not None:
-        epoch, loss, previous = diverged
-        raise DivergenceError(_divergence_message(epoch, loss, previous, optimizer, clip,
+        epoch, what, previous = diverged
+        raise DivergenceError(_divergence_message(epoch, what, previous, optimizer, clip,
                                                   early_stopping), epoch=epoch)
