@@ -285,7 +285,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 check_fits_dtype(sample_weight, X.dtype, "sample_weight")
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-            if not sample_weight.sum() > 0:
+            if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight sums to zero: at least one sample must "
                                  "have a positive weight.")
         sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)

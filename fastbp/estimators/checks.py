@@ -98,7 +98,7 @@ def check_fits_dtype(a, dtype, name):
     values = a.data if sp.issparse(a) else np.asarray(a)
     if values.size == 0 or values.dtype.kind != "f" or values.dtype.itemsize <= dtype.itemsize:
         return
-    limit = np.finfo(dtype).max
+    limit = float(np.finfo(dtype).max)
     biggest = float(np.max(np.abs(values)))
     if biggest > limit:
         raise ValueError(
@@ -115,7 +115,8 @@ def check_sample_weight_scale(sample_weight, dtype):
     subnormal number divides the gradient into ``inf``, and a sum that
     overflows makes every gradient zero.
     """
-    total = float(np.sum(sample_weight, dtype=sample_weight.dtype))
+    with np.errstate(over="ignore"):  # an overflowing sum is what is checked
+        total = float(np.sum(sample_weight, dtype=sample_weight.dtype))
     if not np.isfinite(total):
         raise ValueError(
             f"sample_weight sums to {total} in {np.dtype(dtype).name} (largest weight "
