@@ -1,6 +1,5 @@
 """scikit-learn's callback API (sklearn.callback, 1.9) on fastbp's estimators."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -13,11 +12,10 @@ from sklearn.preprocessing import StandardScaler
 from fastbp import MLPClassifier, MLPRegressor
 from fastbp.estimators import callbacks
 
-
-def quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
 
 
 @pytest.fixture(scope="module")

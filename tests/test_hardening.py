@@ -30,6 +30,11 @@ from fastbp.kernels import network
 from fastbp.training import stochastic
 from fastbp.training.diagnostics import GradientMonitor
 
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,12 +49,6 @@ def run_python(code, env=None, timeout=600):
 def last_json(proc):
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

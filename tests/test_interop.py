@@ -1,6 +1,5 @@
 """to_sklearn / from_sklearn, and models whose weights were set by hand."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -10,11 +9,10 @@ from sklearn.inspection import permutation_importance
 
 from fastbp import MLPClassifier, MLPRegressor
 
-
-def quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
 
 
 @pytest.fixture(scope="module")

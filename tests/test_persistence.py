@@ -12,7 +12,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import warnings
 import zipfile
 
 import numpy as np
@@ -23,6 +22,11 @@ from sklearn.preprocessing import StandardScaler
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
+
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,12 +42,6 @@ CONFIGS = [
     ("reg", dict(solver="adam", loss="poisson")),
     ("reg", dict(solver="sgd", learning_rate="step", step_size=1)),
 ]
-
-
-def quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
