@@ -212,16 +212,9 @@ def _estimator_params(args):
         early_stopping=args.early_stopping)
 
 
-def _announce(estimator, dtype):
-    from .estimators.base import announce_compilation
-    from .training.backend import get_backend
-
-    announce_compilation(get_backend(estimator.device), dtype, estimator.solver)
-
-
 def train(args):
     from . import MLPClassifier
-    from .cli_data import CLIError, epoch_printer, parse_settings, train_on_file
+    from .cli_data import CLIError, fit_with_progress, settings, train_on_file, write_outputs
 
     if args.data is not None:
         if args.target is None:
@@ -232,19 +225,9 @@ def train(args):
     X_train, y_train, X_test, y_test = _load(args)
     print(f"dataset {args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test "
           f"samples, {X_train.shape[1]} features, {args.dtype}")
-    params = _estimator_params(args)
-    if args.validation_fraction is not None:
-        params.update(early_stopping=True, validation_fraction=args.validation_fraction)
-    params.update(parse_settings(args.set))
-    clf = MLPClassifier(**params)
-    _announce(clf, X_train.dtype)
-    if not args.quiet:
-        clf._on_epoch_end = epoch_printer()
+    clf = MLPClassifier(**settings(args, _estimator_params(args)))
     start = time.perf_counter()
-    try:
-        clf.fit(X_train, y_train)
-    finally:
-        clf.__dict__.pop("_on_epoch_end", None)
+    fit_with_progress(clf, clf, X_train, y_train, X_train.dtype, args.quiet)
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start
@@ -255,19 +238,7 @@ def train(args):
         print(f"dead relu units in the last epoch: {dead[-1]:.1%}")
     print(f"wall time: {total:.2f} s (fit {fit_time:.2f} s, including compilation "
           "or cache loading on a first run)")
-    from .cli_data import write_history, write_plot
-
-    if args.model_out:
-        from . import save
-
-        save(clf, args.model_out)
-        print(f"model saved to {args.model_out}")
-    if args.history_out:
-        write_history(clf, args.history_out)
-        print(f"history written to {args.history_out}")
-    if args.plot:
-        write_plot(clf, args.plot)
-        print(f"plot written to {args.plot}")
+    write_outputs(args, clf, clf)
     return 0
 
 

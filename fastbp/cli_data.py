@@ -108,6 +108,51 @@ def epoch_printer(stream=None):
     return on_epoch_end
 
 
+def settings(args, params):
+    """``params`` with ``--validation-fraction`` and ``--set`` applied."""
+    params = dict(params)
+    if args.validation_fraction is not None:
+        params.update(early_stopping=True, validation_fraction=args.validation_fraction)
+    params.update(parse_settings(args.set))
+    return params
+
+
+def announce(estimator, dtype):
+    """Say so before a fit that will compile on a cold cache."""
+    from .estimators.base import announce_compilation
+    from .training.backend import get_backend
+
+    announce_compilation(get_backend(estimator.device), dtype, estimator.solver)
+
+
+def fit_with_progress(model, estimator, X, y, dtype, quiet):
+    """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
+    cold compile and printing one line per epoch unless ``quiet``."""
+    announce(estimator, dtype)
+    if not quiet:
+        estimator._on_epoch_end = epoch_printer()
+    try:
+        model.fit(X, y)
+    finally:
+        estimator.__dict__.pop("_on_epoch_end", None)
+
+
+def write_outputs(args, model, estimator):
+    """``--model-out`` (``model``, saved without pickle), ``--history-out``
+    and ``--plot`` (``estimator``'s history)."""
+    if args.model_out:
+        import fastbp
+
+        fastbp.save(model, args.model_out)
+        print(f"model saved to {args.model_out}")
+    if args.history_out:
+        write_history(estimator, args.history_out)
+        print(f"history written to {args.history_out}")
+    if args.plot:
+        write_plot(estimator, args.plot)
+        print(f"plot written to {args.plot}")
+
+
 def train_on_file(args, estimator_params):
     """``fastbp train --data FILE --target COLUMN``."""
     import fastbp
@@ -116,13 +161,8 @@ def train_on_file(args, estimator_params):
     X, y = split_target(frame, args.target, args.data)
     task = infer_task(y, args.task)
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
-    params = dict(estimator_params)
-    if args.validation_fraction is not None:
-        params.update(early_stopping=True, validation_fraction=args.validation_fraction)
-    params.update(parse_settings(args.set))
     try:
-        estimator = cls(**params)
-        estimator.set_params()  # unknown names fail below, in fit's validation
+        estimator = cls(**settings(args, estimator_params))
     except TypeError as exc:
         raise CLIError(str(exc)) from exc
     pipe = build_pipeline(X, estimator)
@@ -130,30 +170,15 @@ def train_on_file(args, estimator_params):
     pipe.fastbp_task_ = task
     print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
           f"{args.target!r} ({task})", flush=True)
-    if not args.quiet:
-        estimator._on_epoch_end = epoch_printer()
-    from .cli import _announce
-
-    _announce(estimator, np.float64)  # the preprocessing hands the model float64
     start = time.perf_counter()
-    try:
-        pipe.fit(X, y)
-    finally:
-        estimator.__dict__.pop("_on_epoch_end", None)
+    # The preprocessing hands the model float64.
+    fit_with_progress(pipe, estimator, X, y, np.float64, args.quiet)
     print(f"trained {estimator.n_iter_} epochs in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
     if args.valid:
         valid = read_table(args.valid)
         report(pipe, *split_target(valid, args.target, args.valid), brief=True)
-    if args.model_out:
-        fastbp.save(pipe, args.model_out)
-        print(f"model saved to {args.model_out}")
-    if args.history_out:
-        write_history(estimator, args.history_out)
-        print(f"history written to {args.history_out}")
-    if args.plot:
-        write_plot(estimator, args.plot)
-        print(f"plot written to {args.plot}")
+    write_outputs(args, pipe, estimator)
     return 0
 
 
