@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: python bench/report.py
         sys.path.insert(0, _root)
 
 from bench import accuracy, compile_time, epochs, memory, peers, subject, threads, workloads  # noqa: E402
+from fastbp.machine import cpu_model  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SECTIONS = ("epochs", "compile", "memory", "accuracy")
@@ -111,7 +112,7 @@ def environment(standin: bool) -> dict:
 
     env = {
         "python": platform.python_version(), "platform": platform.platform(),
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "max_threads": threads.max_threads(),
+        "cpu": cpu_model(), "cpu_count": os.cpu_count(), "max_threads": threads.max_threads(),
         "numpy": numpy.__version__, "sklearn": sklearn.__version__, "numba": numba.__version__,
         "torch": None, "blas": [
             {k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
@@ -133,17 +134,6 @@ def _loadavg():
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _git_head() -> str | None:

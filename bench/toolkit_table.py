@@ -60,6 +60,7 @@ from sklearn.model_selection import train_test_split
 
 import fastbp
 from fastbp.datasets import DATA_DIR_ENV, DatasetNotFoundError, load_mnist
+from fastbp.machine import cpu_model
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MNIST_CREDIT = ("MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0 "
@@ -111,17 +112,6 @@ BN_RATES = [
 
 def log(msg=""):
     print(msg, flush=True)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def git_revision():

@@ -242,19 +242,6 @@ def train(args):
     return 0
 
 
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
-
-
 def info(args):
     import os
 
@@ -266,10 +253,11 @@ def info(args):
     from . import __version__
     from ._cache import cache_info, clear_cache, will_compile
     from .kernels import network
+    from .machine import cpu_model
 
     print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
           f"scikit-learn {sklearn.__version__}, Python {sys.version.split()[0]}")
-    print(f"CPU: {_cpu_name()}, {os.cpu_count()} logical cores")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores")
     for lib in threadpool_info():
         print(f"{lib['user_api']}: {lib['internal_api']} {lib.get('version') or ''} "
               f"({lib['num_threads']} threads) {os.path.basename(lib['filepath'])}")
