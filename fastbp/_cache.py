@@ -11,6 +11,10 @@ function raises at import time. Here:
   again and saved afresh;
 - where no location is writable, kernels are compiled in memory, with one
   warning that says why the first fit is slow and how to fix it;
+- a compile that the cache cannot serve takes a lock file in the cache
+  directory, so that one process per machine compiles a kernel while the
+  others wait and then load it (Numba rewrites its index files unlocked,
+  and two processes compiling at once lose each other's entries);
 - :func:`cache_info` and :func:`clear_cache` report and empty the cache
   (``fastbp info`` and ``fastbp info --clear-cache`` on the command line).
 """
@@ -21,6 +25,8 @@ import threading
 import warnings
 
 import numpy as np
+from filelock import FileLock, Timeout
+from numba.core import sigutils
 from numba.core.caching import FunctionCache
 
 
@@ -33,6 +39,14 @@ class CacheWarning(UserWarning):
 _dispatchers = []
 _lock = threading.Lock()
 _warned_no_location = False
+
+#: The lock file, one per cache directory, under which kernels compile.
+LOCK_NAME = "fastbp-compile.lock"
+#: Seconds a process waits for another's compile before compiling itself.
+#: A compile takes seconds; only a stalled process holds the lock this long
+#: (a dead one releases it at once: the operating system drops its lock).
+LOCK_TIMEOUT = 600.0
+_file_locks = {}
 
 
 class RepairingCache(FunctionCache):
@@ -77,9 +91,73 @@ class RepairingCache(FunctionCache):
             CacheWarning, stacklevel=2)
 
 
+def compile_lock(directory):
+    """The machine-wide compile lock of the cache ``directory``.
+
+    One lock object per directory and process, reentrant across the
+    process's threads (``thread_local=False``): Numba's own compiler lock
+    already serialises compiles within a process, and a thread compiling a
+    callee must not wait for the lock its caller's thread holds.
+
+    Returns
+    -------
+    filelock.FileLock
+    """
+    with _lock:
+        if directory not in _file_locks:
+            _file_locks[directory] = FileLock(os.path.join(directory, LOCK_NAME),
+                                              thread_local=False)
+        return _file_locks[directory]
+
+
+def _on_disk(dispatcher, sig):
+    """Whether the cache index of ``dispatcher`` holds ``sig`` for this
+    machine (then a call only loads it, and needs no lock)."""
+    cache = dispatcher._cache
+    try:
+        key = cache._index_key(sig, dispatcher.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # missing or damaged index: a compile is coming
+        return False
+
+
+def _lock_compiles(dispatcher):
+    """Make ``dispatcher`` compile under its cache directory's lock.
+
+    Numba calls ``dispatcher.compile(sig)`` whenever a call or a caller's
+    type inference meets a signature it has not compiled in this process.
+    A signature compiled in memory or present on disk goes straight
+    through; any other waits for the lock, then compiles, or loads what a
+    process that held the lock meanwhile saved.
+    """
+    compile_unlocked = dispatcher.compile
+    directory = dispatcher._cache._cache_path
+
+    def compile(sig):
+        args = tuple(sigutils.normalize_signature(sig)[0])
+        if args in dispatcher.overloads or _on_disk(dispatcher, sig):
+            return compile_unlocked(sig)
+        lock = compile_lock(directory)
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT)
+        except (Timeout, OSError) as exc:
+            warnings.warn(
+                f"fastbp waited for the compile lock {lock.lock_file} and gave up ({exc}); "
+                f"compiling {dispatcher.py_func.__qualname__!r} without it.",
+                CacheWarning, stacklevel=2)
+            return compile_unlocked(sig)
+        try:
+            return compile_unlocked(sig)
+        finally:
+            lock.release()
+
+    dispatcher.compile = compile
+
+
 def enable_cache(dispatcher):
-    """Give ``dispatcher`` a :class:`RepairingCache`, or compile it in
-    memory (one warning per process) where no cache location is writable."""
+    """Give ``dispatcher`` a :class:`RepairingCache` whose compiles take the
+    cache directory's lock, or compile it in memory (one warning per
+    process) where no cache location is writable."""
     global _warned_no_location
     try:
         dispatcher._cache = RepairingCache(dispatcher.py_func)
@@ -95,6 +173,7 @@ def enable_cache(dispatcher):
                 "NUMBA_CACHE_DIR to a writable directory to keep them.",
                 CacheWarning, stacklevel=3)
         return dispatcher
+    _lock_compiles(dispatcher)
     with _lock:
         _dispatchers.append(dispatcher)
     return dispatcher

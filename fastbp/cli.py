@@ -3,7 +3,8 @@
 ``fastbp train`` trains on a built-in dataset or on your CSV file and can
 save the model (no pickle), its history and a plot; ``fastbp predict`` and
 ``fastbp evaluate`` use a saved model on new files; ``fastbp info`` reports
-versions and the compile cache.
+versions and the compile cache; ``fastbp compile`` fills the cache ahead of
+the first fit (a container image build, a CI job, a cluster).
 
 Example
 -------
@@ -118,6 +119,21 @@ def build_parser():
                     "compile cache; --clear-cache deletes the cached kernels.")
     info_parser.add_argument("--clear-cache", action="store_true",
                              help="delete fastbp's cached kernels (the next fit compiles)")
+    compile_parser = sub.add_parser(
+        "compile", formatter_class=fmt, help="compile the kernels ahead of the first fit",
+        description="Compile, or load from the on-disk cache, the kernels that fits of the "
+                    "given configuration need, and report the seconds spent. Processes "
+                    "of one machine that run it at once compile once: the others wait, "
+                    "then load.")
+    compile_parser.add_argument("--dtype", action="append", choices=("float32", "float64"),
+                                help="dtype of X to warm (repeatable; default: both)")
+    compile_parser.add_argument("--solver", action="append", choices=SOLVERS,
+                                help="solver to warm (repeatable; default: adam)")
+    compile_parser.add_argument("--early-stopping", action="store_true",
+                                help="warm the early-stopping path too")
+    compile_parser.add_argument("--all", action="store_true",
+                                help="every solver and every toolkit path, for both "
+                                     "estimators")
     train = sub.add_parser(
         "train", formatter_class=fmt,
         help="train on a built-in dataset or your CSV file",
@@ -279,12 +295,31 @@ def info(args):
     return 0
 
 
+def compile_kernels(args):
+    from . import MLPClassifier, MLPRegressor, warmup
+
+    if args.all:
+        estimators = [cls(solver=solver, early_stopping=solver != "lbfgs")
+                      for cls in (MLPClassifier, MLPRegressor) for solver in SOLVERS]
+        estimators += [MLPClassifier(normalization=norm, dropout=0.1)
+                       for norm in ("batch", "layer")]
+    else:
+        estimators = [MLPClassifier(solver=solver, early_stopping=args.early_stopping
+                                    and solver != "lbfgs")
+                      for solver in args.solver or ["adam"]]
+    report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"))
+    print(report)
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``fastbp`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "info":
         return info(args)
+    if args.command == "compile":
+        return compile_kernels(args)
     from .cli_data import CLIError, evaluate_file, predict_file
 
     command = {"train": train, "predict": predict_file, "evaluate": evaluate_file}

@@ -30,3 +30,12 @@ class DivergenceError(ValueError):
     def __init__(self, message, epoch):
         super().__init__(message)
         self.epoch = epoch
+
+
+class OversubscriptionWarning(UserWarning):
+    """Fits running at once in threads ask BLAS for more threads than the
+    machine has cores, which makes a parallel search slow.
+
+    Issued once per process; the message says how to size the BLAS pool
+    for the search (``threadpoolctl.threadpool_limits``).
+    """

@@ -29,6 +29,7 @@ from ..training.predict import Validator, predict_outputs
 from ..training.progress import Progress
 from ..training.spec import build_spec
 from ..training.stochastic import fit_stochastic
+from ..training.threads import fit_slot
 from . import architecture as arch
 from . import callbacks
 from .checks import (
@@ -316,14 +317,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             announce_compilation(backend, dtype, self.solver)
 
         diverged = None
-        if self.solver in _STOCHASTIC_SOLVERS:
-            try:
-                self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
-                                     sample_weight, incremental)
-            except DivergenceError as exc:
-                diverged = exc
-        else:
-            self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight)
+        with fit_slot():
+            if self.solver in _STOCHASTIC_SOLVERS:
+                try:
+                    self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
+                                         sample_weight, incremental)
+                except DivergenceError as exc:
+                    diverged = exc
+            else:
+                self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight)
 
         if not (np.isfinite(params).all() and np.isfinite(running).all()):
             raise ValueError(

@@ -58,6 +58,16 @@ def layer_view(buf, offset, n_rows, n_cols):
 
 
 @kernel
+def flag(value):
+    """``value`` as a run-time bool. A constant ``True``/``False`` passed
+    straight to a kernel is typed as a literal and compiles a specialisation
+    of its own; passed through here, training and inference share one.
+    (Returning ``value`` itself would keep the literal type; a comparison
+    is typed as a plain bool.)"""
+    return value != 0
+
+
+@kernel
 def gather_rows(src, rows, dst):
     """``dst[r] = src[rows[r]]`` (explicit loops: no broadcasting checks)."""
     for r in range(rows.shape[0]):
@@ -286,7 +296,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         # a shared helper: each level of calls re-optimises everything below
         # it, so a flat call tree compiles markedly faster.
         forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf,
-                       drops, norm, acts, masks, stats, running, alive, rng, True,
+                       drops, norm, acts, masks, stats, running, alive, rng, flag(True),
                        h.bn_momentum, h.norm_eps)
         out = layer_view(acts, buf[O_OFF, nl], nb, n_out)
         linear(nl, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out)
@@ -360,7 +370,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         x0 = X[:0] if is_sparse else X[start:stop]
         chunk_rows = rows[start:stop]
         forward_hidden(x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, net,
-                       buf, drops, norm, acts, masks, stats, running, alive, rng, True,
+                       buf, drops, norm, acts, masks, stats, running, alive, rng, flag(True),
                        h.bn_momentum, h.norm_eps)
         out = layer_view(acts, buf[O_OFF, nl], nb, n_out)
         linear(nl, x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, net, buf,
@@ -415,7 +425,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
         x0 = X[:0] if is_sparse else X[start:stop]
         forward_hidden(x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
                        net, buf, no_drops, norm, acts, no_masks, stats, running, no_alive,
-                       no_rng, False, hyper.bn_momentum, hyper.norm_eps)
+                       no_rng, flag(False), hyper.bn_momentum, hyper.norm_eps)
         z = out[start:stop]
         linear(nl, x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
                net, buf, acts, z)

@@ -1,0 +1,246 @@
+"""Compile or load, ahead of time, the kernels that a configuration needs.
+
+A process's first fit of each dtype waits for Numba: seconds to compile on
+a cold cache, a fraction of a second to load from a warm one. ``warmup``
+pays that up front, where it is cheap to wait: a container image build, a
+CI job, each worker of a cluster before its first task. It fits each
+configuration once on a tiny synthetic problem, which runs exactly the
+kernels (and the specialisations) that real fits of it run, and leaves them
+loaded in this process and saved in the on-disk cache.
+
+Compiles take the cache directory's lock (:mod:`fastbp._cache`): when many
+processes of one machine warm up at once, one compiles and the others wait,
+then load what it saved.
+"""
+
+import itertools
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone
+
+from . import _cache
+from .estimators import MLPClassifier, MLPRegressor
+from .estimators.base import BaseMLP
+
+DTYPES = ("float32", "float64")
+
+# The parameters that choose which compiled code a fit runs (kernel entry
+# points, validation and scoring paths). Two configurations that agree on
+# these compile the same kernels, so only one of them is fitted.
+_PATH_PARAMS = ("solver", "early_stopping", "normalization", "dropout", "residual",
+                "clip_grad_norm", "activation", "loss", "device", "scoring")
+
+
+@dataclass
+class WarmupEntry:
+    """One configuration warmed in one dtype.
+
+    Attributes
+    ----------
+    estimator : str
+        Class name and the path parameters that differ from the defaults.
+    dtype : str
+    seconds : float
+        Wall time, the wait for another process's compile included.
+    compiled : int
+        Kernel specialisations compiled here.
+    loaded : int
+        Kernel specialisations loaded from the on-disk cache.
+    """
+
+    estimator: str
+    dtype: str
+    seconds: float
+    compiled: int
+    loaded: int
+
+
+@dataclass
+class WarmupReport:
+    """What :func:`warmup` did, entry by entry.
+
+    Attributes
+    ----------
+    entries : list of WarmupEntry
+    seconds : float
+        Total wall time.
+    """
+
+    entries: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def compiled(self):
+        """Kernel specialisations compiled (0 when the cache was warm)."""
+        return sum(e.compiled for e in self.entries)
+
+    @property
+    def loaded(self):
+        """Kernel specialisations loaded from the on-disk cache."""
+        return sum(e.loaded for e in self.entries)
+
+    def __str__(self):
+        width = max([len(e.estimator) for e in self.entries] + [9])
+        lines = [f"{'estimator':<{width}}  dtype     seconds  compiled  loaded"]
+        lines += [f"{e.estimator:<{width}}  {e.dtype:<8} {e.seconds:8.2f}  {e.compiled:8d}  "
+                  f"{e.loaded:6d}" for e in self.entries]
+        lines.append(f"total {self.seconds:.2f} s: {self.compiled} kernels compiled, "
+                     f"{self.loaded} loaded from the cache")
+        return "\n".join(lines)
+
+
+def warmup(*estimators, dtypes=DTYPES):
+    """Compile, or load from the cache, every kernel the given estimators'
+    fits, predictions and scores will run.
+
+    Parameters
+    ----------
+    *estimators : estimator
+        fastbp estimators, or any scikit-learn meta-estimator holding them
+        (``Pipeline``, ``GridSearchCV``, ``RandomizedSearchCV``, ...); the
+        parameter grids and distributions of a search are expanded, so that
+        e.g. ``solver=["adam", "lbfgs"]`` warms both solvers. Without any:
+        the default ``MLPClassifier()``.
+    dtypes : sequence of {"float32", "float64"}, default both
+        The dtypes of ``X`` to be fitted (a float32 ``X`` trains in
+        float32, anything else in float64).
+
+    Returns
+    -------
+    WarmupReport
+        Per configuration and dtype: seconds, kernels compiled and loaded.
+        ``print(report)`` shows a table.
+
+    Examples
+    --------
+    >>> import fastbp
+    >>> report = fastbp.warmup(fastbp.MLPClassifier(solver="lbfgs"), dtypes=["float64"])
+    >>> report.compiled >= 0
+    True
+    """
+    dtypes = [_check_dtype(d) for d in dtypes]
+    configs = _configurations(estimators or (MLPClassifier(),))
+    report = WarmupReport()
+    start = time.perf_counter()
+    for est in configs:
+        for dtype in dtypes:
+            hits, misses = _cache_counts()
+            t0 = time.perf_counter()
+            _tiny_fit(est, dtype)
+            new_hits, new_misses = _cache_counts()
+            report.entries.append(WarmupEntry(
+                _describe(est), dtype, time.perf_counter() - t0,
+                compiled=new_misses - misses, loaded=new_hits - hits))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _check_dtype(dtype):
+    name = np.dtype(dtype).name
+    if name not in DTYPES:
+        raise ValueError(f"dtypes must be among {DTYPES}, got {dtype!r}.")
+    return name
+
+
+def _configurations(objects):
+    """The distinct fastbp configurations (by path parameters) found in
+    ``objects``, as unfitted estimators."""
+    found = {}
+    for obj in objects:
+        for est in _expand(obj):
+            params = est.get_params(deep=False)
+            key = (type(est).__name__,) + tuple(repr(params.get(p)) for p in _PATH_PARAMS)
+            found.setdefault(key, est)
+    if not found:
+        raise ValueError("warmup found no fastbp estimator in "
+                         f"{[type(o).__name__ for o in objects]}.")
+    return list(found.values())
+
+
+def _expand(obj):
+    """Every fastbp estimator that fitting ``obj`` may train: ``obj``
+    itself, or those it holds, with each point of a search's grid."""
+    if isinstance(obj, BaseMLP):
+        return [obj]
+    if not hasattr(obj, "get_params"):
+        raise TypeError(f"warmup takes estimators, got {type(obj).__name__}.")
+    grids = _grids(obj)
+    found = []
+    for grid in grids:
+        candidate = clone(obj)
+        if grid:
+            base = candidate.estimator if hasattr(candidate, "estimator") else candidate
+            base.set_params(**grid)
+        found += [v for v in _held(candidate) if isinstance(v, BaseMLP)]
+    return found
+
+
+def _grids(search):
+    """The parameter combinations of a search that can change a fastbp
+    path (``[{}]`` for anything that is not a search)."""
+    spaces = getattr(search, "param_grid", None) or getattr(search, "param_distributions", None)
+    if spaces is None:
+        return [{}]
+    combos = []
+    for space in spaces if isinstance(spaces, list) else [spaces]:
+        # Distributions are sampled at fit time; their lists are the choices.
+        items = [(k, list(v)) for k, v in space.items()
+                 if k.split("__")[-1] in _PATH_PARAMS and hasattr(v, "__iter__")
+                 and not isinstance(v, str)]
+        keys = [k for k, _ in items]
+        combos += [dict(zip(keys, values))
+                   for values in itertools.product(*(v for _, v in items))]
+    return combos or [{}]
+
+
+def _held(obj):
+    """``obj`` and the estimators among its deep parameters."""
+    held = [obj]
+    if hasattr(obj, "estimator") and hasattr(obj.estimator, "get_params"):
+        held += _held(obj.estimator)
+    for value in obj.get_params(deep=True).values():
+        if hasattr(value, "get_params") and not isinstance(value, type):
+            held.append(value)
+    return held
+
+
+def _tiny_fit(est, dtype):
+    """Fit, predict and score a copy of ``est`` on a tiny problem of ``dtype``."""
+    est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
+                                random_state=0)
+    if est.solver == "lbfgs":
+        est.set_params(max_fun=4)
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((64, 3)).astype(dtype)
+    if isinstance(est, MLPRegressor):
+        y = np.abs(X[:, 0]) + 0.5  # positive: the poisson loss takes it too
+    else:
+        y = np.arange(64) % 3
+    with warnings.catch_warnings():
+        # Two iterations never converge; that is the point.
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        est.predict(X)
+        est.score(X, y)
+        if hasattr(est, "predict_proba"):
+            est.predict_proba(X)
+
+
+def _cache_counts():
+    """Cache hits and misses of every fastbp kernel so far in this process."""
+    hits = misses = 0
+    for dispatcher in list(_cache._dispatchers):
+        hits += sum(dispatcher._cache_hits.values())
+        misses += sum(dispatcher._cache_misses.values())
+    return hits, misses
+
+
+def _describe(est):
+    params = est.get_params(deep=False)
+    default = type(est)().get_params(deep=False)
+    changed = [f"{p}={params[p]!r}" for p in _PATH_PARAMS
+               if p in params and repr(params[p]) != repr(default[p])]
+    return f"{type(est).__name__}({', '.join(changed)})"

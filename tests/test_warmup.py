@@ -1,0 +1,217 @@
+"""Warm-up (``fastbp.warmup``, ``fastbp compile``), the compile lock, and
+fits that run at once in threads.
+
+Compiles from an empty cache run in fresh interpreters with a temporary
+``NUMBA_CACHE_DIR``, so that they measure what a new machine sees.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+from filelock import FileLock
+from joblib import parallel_backend
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import fastbp
+from fastbp import MLPClassifier, MLPRegressor, OversubscriptionWarning, warmup
+from fastbp._cache import LOCK_NAME
+from fastbp.cli import main as cli_main
+from fastbp.training import threads
+from fastbp.warmup import _cache_counts, _configurations
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_WARM = """
+import json, sys
+import fastbp
+print("ready", flush=True)
+report = fastbp.warmup(dtypes={dtypes!r})
+print(json.dumps({{"compiled": report.compiled, "loaded": report.loaded,
+                   "seconds": report.seconds}}))
+"""
+
+
+def start_warmup(cache_dir, dtypes):
+    """A fresh interpreter that warms the default classifier for ``dtypes``
+    in ``cache_dir``; it prints ``ready`` once imported."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(_WARM.format(dtypes=dtypes))],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(proc, timeout=600):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def kernel_directory(cache_dir):
+    (directory,) = [os.path.join(cache_dir, d) for d in os.listdir(cache_dir)
+                    if d.startswith("kernels")]
+    return directory
+
+
+def test_one_process_compiles_while_the_other_waits_then_loads(tmp_path):
+    # Hold the lock the way a compiling process would, start two cold
+    # processes, and check that neither compiles while it is held.
+    procs = [start_warmup(tmp_path, ["float64"]) for _ in range(2)]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    directory = kernel_directory(tmp_path)
+    lock = FileLock(os.path.join(directory, LOCK_NAME))
+    with lock:
+        time.sleep(4)
+        saved = [f for f in os.listdir(directory) if f.endswith(".nbi")]
+        assert saved == [], f"a process compiled and saved {saved} while the lock was held"
+    reports = sorted((finish(p) for p in procs), key=lambda r: r["compiled"])
+    # One compiled everything; the other waited, then only loaded.
+    assert reports[0]["compiled"] == 0 and reports[0]["loaded"] > 0
+    assert reports[1]["compiled"] > 0
+
+
+def test_concurrent_compiles_of_two_dtypes_keep_every_cache_entry(tmp_path):
+    # Numba rewrites a kernel's index file without a lock; two processes
+    # compiling float32 and float64 at once used to lose one's entries.
+    procs = [start_warmup(tmp_path, [dtype]) for dtype in ("float32", "float64")]
+    for proc in procs:
+        assert finish(proc)["compiled"] > 0
+    after = finish(start_warmup(tmp_path, ["float32", "float64"]))
+    assert after["compiled"] == 0, "a concurrent compile lost a cache entry"
+    assert after["loaded"] > 0
+
+
+def test_after_warmup_real_fits_compile_nothing():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), MLPClassifier(max_iter=3, random_state=0)),
+        {"mlpclassifier__solver": ["adam", "lbfgs"], "mlpclassifier__alpha": [1e-4, 1e-2],
+         "mlpclassifier__early_stopping": [False, True]}, cv=2)
+    report = warmup(search, dtypes=["float64"])
+    assert report.compiled + report.loaded >= 0
+    assert {e.estimator for e in report.entries} == {
+        "MLPClassifier()", "MLPClassifier(solver='lbfgs')",
+        "MLPClassifier(early_stopping=True)",
+        "MLPClassifier(solver='lbfgs', early_stopping=True)"}
+    before = _cache_counts()
+    n_signatures = sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+    with pytest.warns(Warning):
+        search.fit(X, y)
+    search.predict(X)
+    assert _cache_counts() == before
+    assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
+
+
+def test_configurations_expand_searches_and_drop_duplicates():
+    pipe = make_pipeline(StandardScaler(), MLPRegressor())
+    grid = GridSearchCV(pipe, [{"mlpregressor__solver": ["adam", "sgd"],
+                                "mlpregressor__alpha": [1e-4, 1e-3, 1e-2]},
+                               {"mlpregressor__solver": ["lbfgs"]}])
+    configs = _configurations([grid])
+    assert sorted(c.solver for c in configs) == ["adam", "lbfgs", "sgd"]
+    assert all(isinstance(c, MLPRegressor) for c in configs)
+    # A distribution's list is its set of choices; the same estimator twice is one.
+    rand = RandomizedSearchCV(MLPClassifier(), {"activation": ["relu", "tanh"]}, n_iter=2)
+    configs = _configurations([rand, MLPClassifier(), MLPClassifier()])
+    assert sorted(c.activation for c in configs) == ["relu", "tanh"]
+
+
+def test_warmup_rejects_what_it_cannot_warm():
+    with pytest.raises(ValueError, match="dtypes must be among"):
+        warmup(dtypes=["float16"])
+    with pytest.raises(ValueError, match="no fastbp estimator"):
+        warmup(StandardScaler())
+    with pytest.raises(TypeError, match="takes estimators"):
+        warmup("MLPClassifier")
+
+
+def test_report_lists_each_configuration_and_dtype():
+    report = warmup(MLPClassifier(), MLPRegressor(solver="lbfgs"), dtypes=["float32", "float64"])
+    assert [(e.estimator, e.dtype) for e in report.entries] == [
+        ("MLPClassifier()", "float32"), ("MLPClassifier()", "float64"),
+        ("MLPRegressor(solver='lbfgs')", "float32"), ("MLPRegressor(solver='lbfgs')", "float64")]
+    text = str(report)
+    assert "MLPRegressor(solver='lbfgs')" in text and "kernels compiled" in text
+    assert report.seconds >= sum(e.seconds for e in report.entries) * 0.99
+
+
+def test_compile_command_prints_the_report(capsys):
+    assert cli_main(["compile", "--dtype", "float64", "--solver", "lbfgs"]) == 0
+    out = capsys.readouterr().out
+    assert "MLPClassifier(solver='lbfgs')" in out and "float64" in out and "total" in out
+
+
+# ------------------------------------------------------------- BLAS threads
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_overlapping_fits_with_oversubscribed_blas_warn_once(monkeypatch):
+    monkeypatch.setattr(threads, "_checked", False)
+    original = blas_threads()
+    with threadpool_limits(2, user_api="blas"), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        monkeypatch.setattr(threads, "cpu_count", lambda: 2)
+        with threads.fit_slot():
+            with threads.fit_slot():
+                assert threads.active_fits() == 2
+            with threads.fit_slot():
+                pass
+    messages = [str(w.message) for w in seen if w.category is OversubscriptionWarning]
+    assert len(messages) == 1
+    assert "2 fastbp fits" in messages[0] and "threadpool_limits(1)" in messages[0]
+    # Warned, never changed: the results must not depend on concurrency.
+    assert blas_threads() == original and threads.active_fits() == 0
+
+
+def test_no_warning_when_blas_threads_fit_the_cores(monkeypatch):
+    monkeypatch.setattr(threads, "_checked", False)
+    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("error", OversubscriptionWarning)
+        monkeypatch.setattr(threads, "cpu_count", lambda: 2)
+        with threads.fit_slot(), threads.fit_slot():
+            pass
+
+
+def test_slot_is_released_when_a_fit_fails():
+    with threads.fit_slot():
+        with pytest.raises(ValueError):
+            MLPClassifier().fit(np.zeros((4, 2)), [0, 1, 0, np.nan])
+        assert threads.active_fits() == 1
+    assert threads.active_fits() == 0
+
+
+def test_threaded_search_in_the_recipe_gives_the_sequential_results():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400], y[:400]
+
+    def search(n_jobs):
+        s = GridSearchCV(make_pipeline(StandardScaler(), MLPClassifier(max_iter=5,
+                                                                        random_state=0)),
+                         {"mlpclassifier__hidden_layer_sizes": [(32,), (300,)],
+                          "mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2, n_jobs=n_jobs)
+        # The README's recipe: one BLAS thread per fit for the whole search.
+        with threadpool_limits(1), parallel_backend("threading"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s.fit(X, y)
+        return s
+
+    sequential, threaded = search(1), search(2)
+    np.testing.assert_array_equal(threaded.cv_results_["mean_test_score"],
+                                  sequential.cv_results_["mean_test_score"])
+    for a, b in zip(threaded.best_estimator_[-1].coefs_, sequential.best_estimator_[-1].coefs_):
+        np.testing.assert_array_equal(a, b)
