@@ -15,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.getcwd())
 
+from fastbp._config import python_twin  # noqa: E402
 from fastbp.kernels import losses  # noqa: E402
 from fastbp.kernels.codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX  # noqa: E402
 
@@ -35,13 +36,14 @@ def main():
             eps = np.finfo(dtype).eps
             args = (bias, y, sw, False, code, dtype(math.log(eps)), dtype(math.log1p(-eps)),
                     delta)
-            losses.output_loss_delta(z, *args)
+            output_loss_delta = python_twin(losses.output_loss_delta)
+            output_loss_delta(z, *args)
             best = np.inf
             for _ in range(20):
                 t = time.perf_counter()
                 for _ in range(200):
                     z[:] = z0
-                    losses.output_loss_delta(z, *args)
+                    output_loss_delta(z, *args)
                 best = min(best, (time.perf_counter() - t) / 200)
             print(f"{np.dtype(dtype).name:8s} {name:9s} {m} outputs: {best / n * 1e9:6.1f} ns/row")
 

@@ -13,6 +13,7 @@ reductions (``reassoc``), fuse multiply-adds (``contract``) and use reciprocals
 """
 
 import numba
+from numba.core.registry import CPUDispatcher
 
 from ._cache import enable_cache
 
@@ -25,6 +26,9 @@ JIT_OPTIONS = {
     # Division by zero gives inf/nan as in NumPy instead of raising, which
     # keeps the branch (and its exception machinery) out of inner loops.
     "error_model": "numpy",
+    # No kernel is passed around as a first-class function value, so none
+    # needs the C-callable wrapper Numba would otherwise build for each.
+    "no_cfunc_wrapper": True,
 }
 
 
@@ -34,13 +38,42 @@ JIT_OPTIONS = {
 _NJIT_OPTIONS = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
 
 
-def _compile(func, **options):
+class InnerKernel(CPUDispatcher):
+    """A kernel that only other kernels call.
+
+    It is compiled without the CPython wrapper that converts Python objects
+    to and from native values: the wrappers of fastbp's two dozen inner
+    kernels took about a tenth of a cold compile, and only the entry points
+    are called from Python. Called from Python, it raises (Numba would
+    crash, there being no wrapper to call); tests call an inner kernel
+    through :func:`python_twin`.
+    """
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self.py_func.__module__}.{self.py_func.__qualname__} is an inner kernel, "
+            "compiled to be called by other kernels only; to call it from Python, use "
+            "fastbp._config.python_twin(kernel).")
+
+
+def _compile(func, entry=False, **options):
+    if not entry:
+        options["no_cpython_wrapper"] = True
     dispatcher = numba.njit(**_NJIT_OPTIONS, **options)(func)
+    if not entry:
+        dispatcher.__class__ = InnerKernel
     return enable_cache(dispatcher) if JIT_OPTIONS["cache"] else dispatcher
 
 
+def entry_kernel(func):
+    """Compile ``func``, a kernel called from Python (the trainer's entry
+    points), lazily, in nopython mode, with fastbp's shared settings."""
+    return _compile(func, entry=True)
+
+
 def kernel(func):
-    """Compile ``func`` lazily, in nopython mode, with fastbp's shared settings."""
+    """Compile ``func``, a kernel called by other kernels only (see
+    :class:`InnerKernel`), lazily, with fastbp's shared settings."""
     return _compile(func)
 
 
@@ -48,6 +81,24 @@ def inline_kernel(func):
     """Compile a helper that Numba inlines into each caller's IR, so that a
     constant argument at the call site (an activation code) is folded there."""
     return _compile(func, inline="always")
+
+
+_twins = {}
+
+
+def python_twin(dispatcher):
+    """A copy of the inner kernel ``dispatcher`` that Python can call.
+
+    The same function, compiled with the same settings plus the CPython
+    wrapper, in memory (an on-disk entry would share the original's cache
+    files, which hold no wrapper). For tests and benchmarks that check one
+    inner kernel against a reference; anything else returns as given.
+    """
+    if not isinstance(dispatcher, InnerKernel):
+        return dispatcher
+    if dispatcher not in _twins:
+        _twins[dispatcher] = numba.njit(**_NJIT_OPTIONS)(dispatcher.py_func)
+    return _twins[dispatcher]
 
 
 # The CUDA target. Its fastmath mode would flush denormals to zero and

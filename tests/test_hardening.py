@@ -641,3 +641,20 @@ def test_optimizer_state_overflow_is_divergence():
                        random_state=0)
     with pytest.raises(DivergenceError, match="diverged at epoch 1"):
         quiet(est.fit, X, y)
+
+
+def test_inner_kernel_called_from_python_raises_instead_of_crashing():
+    # Inner kernels have no CPython wrapper (a tenth of a cold compile);
+    # Numba would jump to a missing wrapper. In a subprocess: a crash
+    # must fail this test, not the suite.
+    proc = run_python("""
+        import numpy as np
+        from fastbp.kernels import activations
+        a = np.ones((2, 3))
+        try:
+            activations.bias_activation(a, np.zeros(3), 0, a, a)
+        except TypeError as exc:
+            print(exc)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "inner kernel" in proc.stdout and "python_twin" in proc.stdout

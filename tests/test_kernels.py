@@ -18,14 +18,8 @@ import scipy.sparse as sp
 from numba.core import types as nbtypes
 from scipy.special import xlogy
 
-from fastbp.kernels import activations as kact
-from fastbp.kernels import codes
-from fastbp.kernels import dropout as kdrop
-from fastbp.kernels import losses as kloss
-from fastbp.kernels import network as knet
-from fastbp.kernels import normalization as knorm
-from fastbp.kernels import optimizers as kopt
-from fastbp.kernels import sparse as ksparse
+from fastbp.kernels import activations, codes, dropout, losses, network, normalization, optimizers
+from fastbp.kernels import sparse
 from fastbp.kernels.records import Solver, Targets
 from fastbp.training.backend import get_backend
 from fastbp.training.data import KernelInput
@@ -37,8 +31,14 @@ from fastbp.training.workspace import Workspace
 
 try:  # tests/ may or may not become a package
     from . import naive
+    from .support import python_kernels
 except ImportError:
     import naive
+    from support import python_kernels
+
+# Inner kernels are called here from Python, through twins that can be.
+kact, kdrop, kloss, knet = map(python_kernels, (activations, dropout, losses, network))
+knorm, kopt, ksparse = map(python_kernels, (normalization, optimizers, sparse))
 
 DTYPES = [np.float32, np.float64]
 HIDDEN = list(naive.HIDDEN)

@@ -36,19 +36,23 @@ _WARM = """
 import json, sys
 import fastbp
 print("ready", flush=True)
+if {wait}:
+    sys.stdin.readline()
 report = fastbp.warmup(dtypes={dtypes!r})
 print(json.dumps({{"compiled": report.compiled, "loaded": report.loaded,
                    "seconds": report.seconds}}))
 """
 
 
-def start_warmup(cache_dir, dtypes):
+def start_warmup(cache_dir, dtypes, wait=False):
     """A fresh interpreter that warms the default classifier for ``dtypes``
-    in ``cache_dir``; it prints ``ready`` once imported."""
+    in ``cache_dir``; it prints ``ready`` once imported, then (``wait``)
+    waits for a line on its stdin before it starts."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(_WARM.format(dtypes=dtypes))],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    code = textwrap.dedent(_WARM.format(dtypes=dtypes, wait=wait))
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc, timeout=600):
@@ -66,12 +70,15 @@ def kernel_directory(cache_dir):
 def test_one_process_compiles_while_the_other_waits_then_loads(tmp_path):
     # Hold the lock the way a compiling process would, start two cold
     # processes, and check that neither compiles while it is held.
-    procs = [start_warmup(tmp_path, ["float64"]) for _ in range(2)]
+    procs = [start_warmup(tmp_path, ["float64"], wait=True) for _ in range(2)]
     for proc in procs:
         assert proc.stdout.readline().strip() == "ready"
     directory = kernel_directory(tmp_path)
     lock = FileLock(os.path.join(directory, LOCK_NAME))
     with lock:
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
         time.sleep(4)
         saved = [f for f in os.listdir(directory) if f.endswith(".nbi")]
         assert saved == [], f"a process compiled and saved {saved} while the lock was held"

@@ -15,7 +15,7 @@ softplus so that no probability is formed and then logged.
 
 import math
 
-from .._config import kernel
+from .._config import entry_kernel, kernel
 from .activations import cpu_scalar
 from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
@@ -101,7 +101,7 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     return total
 
 
-@kernel
+@entry_kernel
 def loss_from_output(p, y, sw, has_sw, code, eps):
     """Weighted mean loss of finished predictions (validation loss).
 

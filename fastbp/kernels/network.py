@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from .._config import kernel
+from .._config import entry_kernel, kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .codes import ADAM, ADAMW, NORM_BATCH, NORM_NONE
 from .dropout import dropout_forward
@@ -210,7 +210,7 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
                         d_prev[i, j] += d[i, j]
 
 
-@kernel
+@entry_kernel
 def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
                 loss_sum, layer_sq, first_sq):
     """One epoch of mini-batch training, updating ``solver.params`` in place.
@@ -279,7 +279,8 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         else:
             x0 = layer_view(acts, buf[O_OFF, 0], nb, net[UNITS, 0])
             gather_rows(X, rows, x0)
-        yb = layer_view(y_buf, 0, nb, n_out)
+        # (Not layer_view(y_buf, 0, ...): a literal offset compiles a layer_view of its own.)
+        yb = y_buf[:nb * n_out].reshape((nb, n_out))
         gather_rows(Y, rows, yb)
         swb = sw_buf[:nb]
         if has_sw:
@@ -327,7 +328,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     return total, t
 
 
-@kernel
+@entry_kernel
 def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper, chunk):
     """Full-batch penalised loss and its gradient (L-BFGS, finite differences).
 
@@ -394,7 +395,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     return (total + 0.5 * h.alpha * sumsq + h.l1 * sumabs) / sw_sum
 
 
-@kernel
+@entry_kernel
 def predict(inputs, tables, work, params, hyper, chunk, out):
     """Network outputs for every row of ``X``, in chunks (inference mode:
     no dropout, batch norm with running statistics).

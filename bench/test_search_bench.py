@@ -1,0 +1,60 @@
+"""``python -m bench.search --smoke`` runs end to end and its results check holds.
+
+Asserts on the report's structure and on every backend reproducing the
+sequential search's scores bit for bit; never on a time. About 20 s on a
+warm compile cache (every run is a fresh Python process).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bench import search
+
+
+def test_readme_example_is_the_readme_s():
+    """The copy the cold row runs is still the README's example."""
+    readme = (search.REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Use it like scikit-learn", 1)[1]
+    assert re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1) == search.README_EXAMPLE
+
+
+def test_same_results_is_bitwise():
+    run = {"mean_test_score": [0.3, float("nan")], "best_params": {"alpha": 1e-4}}
+    assert search.same_results(run, dict(run))
+    assert not search.same_results(run, {**run, "mean_test_score": [0.1 + 0.2, float("nan")]})
+    assert not search.same_results(run, {**run, "best_params": {"alpha": 1e-2}})
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    assert search.main(["--smoke", "--out", str(out)]) == 0
+    return json.loads((out / "search-smoke.json").read_text()), (out / "search-smoke.md").read_text()
+
+
+def test_smoke_rows_cover_the_plan(smoke_report):
+    report, markdown = smoke_report
+    cells = [(r["grid"], r["backend"], r["cache"]) for r in report["rows"]]
+    assert cells == [(g, b, "warm") for g in search.GRIDS for b in search.SMOKE_BACKENDS]
+    assert markdown.startswith("# GridSearchCV wall time")
+    assert "| grid | backend | cache | fastbp s | sklearn s |" in markdown
+    assert {g["name"] for g in report["goals"]} == set(search.GOALS)
+    assert report["environment"]["thread_env"].keys() == set(search.THREAD_VARS)
+    assert len(report["warm_cache"]) == len(search.GRIDS)
+
+
+def test_smoke_runs_succeed_and_match_sequential(smoke_report):
+    report, _ = smoke_report
+    for run in report["runs"]:
+        assert "error" not in run, run["error"]
+        assert len(run["mean_test_score"]) == 4  # the 2 x 2 grid
+        assert set(run["best_params"]) == {"mlpclassifier__hidden_layer_sizes",
+                                           "mlpclassifier__alpha"}
+    for row in report["rows"]:
+        for system in search.SYSTEMS:
+            assert row[system]["n"] == 1
+            assert row[system]["identical_to_sequential"] is True, (row["grid"], row["backend"], system)
