@@ -12,6 +12,8 @@ reductions (``reassoc``), fuse multiply-adds (``contract``) and use reciprocals
 (``arcp``), which is what the optimizer and activation loops need.
 """
 
+import types
+
 import numba
 from numba.core.registry import CPUDispatcher
 
@@ -81,6 +83,34 @@ def inline_kernel(func):
     """Compile a helper that Numba inlines into each caller's IR, so that a
     constant argument at the call site (an activation code) is folded there."""
     return _compile(func, inline="always")
+
+
+def recompiled(dispatcher, qualname, **names):
+    """``dispatcher``'s function compiled again as a kernel of its own, with
+    some of its module's global names bound to other values.
+
+    Numba reads a kernel's globals as compile-time constants, so a boolean
+    switch bound to ``False`` prunes its branches before they are typed,
+    and a callee's name can be bound to that callee's own recompiled copy.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        A kernel made by :func:`kernel` or :func:`entry_kernel` (the copy is
+        of the same kind).
+    qualname : str
+        The copy's name, which also names its on-disk cache entries: Numba
+        keys them by name and bytecode, which the copy shares, not by
+        globals.
+    **names
+        Global names of the function's module, rebound for the copy.
+    """
+    func = dispatcher.py_func
+    copy = types.FunctionType(func.__code__, dict(func.__globals__, **names), func.__name__,
+                              func.__defaults__, func.__closure__)
+    copy.__qualname__ = qualname
+    copy.__doc__ = func.__doc__
+    return _compile(copy, entry=not isinstance(dispatcher, InnerKernel))
 
 
 _twins = {}

@@ -131,6 +131,8 @@ def build_parser():
                                 help="solver to warm (repeatable; default: adam)")
     compile_parser.add_argument("--early-stopping", action="store_true",
                                 help="warm the early-stopping path too")
+    compile_parser.add_argument("--sparse", action="store_true",
+                                help="warm the kernels for sparse X too")
     compile_parser.add_argument("--all", action="store_true",
                                 help="every solver and every toolkit path, for both "
                                      "estimators")
@@ -268,7 +270,7 @@ def info(args):
 
     from . import __version__
     from ._cache import cache_info, clear_cache, will_compile
-    from .kernels import network
+    from .kernels import lean, network
     from .machine import cpu_model
 
     print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
@@ -284,8 +286,11 @@ def info(args):
     for directory in cache["directories"]:
         print(f"compile cache: {directory}")
     print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
-    warm = [d for d in ("float32", "float64") if not will_compile(network.train_epoch, d)]
-    print(f"warm for: {', '.join(warm) if warm else 'nothing yet (the first fit compiles)'}")
+    warm = [f"{d} {path}" for d in ("float32", "float64")
+            for path, kernels in (("default path", lean), ("toolkit", network))
+            if not will_compile(kernels.train_epoch, d)]
+    print(f"warm for: {', '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "
+          "(fastbp compile fills it)")
     from .kernels.cuda import device_status
 
     problem = device_status()
@@ -307,7 +312,8 @@ def compile_kernels(args):
         estimators = [MLPClassifier(solver=solver, early_stopping=args.early_stopping
                                     and solver != "lbfgs")
                       for solver in args.solver or ["adam"]]
-    report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"))
+    report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
+                    sparse=args.sparse or args.all)
     print(report)
     return 0
 

@@ -122,7 +122,11 @@ def announce(estimator, dtype):
     from .estimators.base import announce_compilation
     from .training.backend import get_backend
 
-    announce_compilation(get_backend(estimator.device), dtype, estimator.solver)
+    # The CLI's input is dense; the toolkit options choose the full kernels.
+    dropout = estimator.dropout if estimator.dropout is not None else 0
+    toolkit = bool(estimator.normalization or estimator.residual or np.any(np.asarray(dropout) > 0)
+                   or (estimator.clip_grad_norm and estimator.solver != "lbfgs"))
+    announce_compilation(get_backend(estimator.device), dtype, estimator.solver, toolkit)
 
 
 def fit_with_progress(model, estimator, X, y, dtype, quiet):

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 
 from . import _cache
@@ -92,7 +93,7 @@ class WarmupReport:
         return "\n".join(lines)
 
 
-def warmup(*estimators, dtypes=DTYPES):
+def warmup(*estimators, dtypes=DTYPES, sparse=False):
     """Compile, or load from the cache, every kernel the given estimators'
     fits, predictions and scores will run.
 
@@ -107,6 +108,10 @@ def warmup(*estimators, dtypes=DTYPES):
     dtypes : sequence of {"float32", "float64"}, default both
         The dtypes of ``X`` to be fitted (a float32 ``X`` trains in
         float32, anything else in float64).
+    sparse : bool, default False
+        Warm the kernels for a sparse ``X`` too (dense ``X`` without the
+        toolkit's options runs lean kernels of its own; sparse ``X`` the
+        full ones).
 
     Returns
     -------
@@ -129,7 +134,7 @@ def warmup(*estimators, dtypes=DTYPES):
         for dtype in dtypes:
             hits, misses = _cache_counts()
             t0 = time.perf_counter()
-            _tiny_fit(est, dtype)
+            _tiny_fit(est, dtype, sparse)
             new_hits, new_misses = _cache_counts()
             report.entries.append(WarmupEntry(
                 _describe(est), dtype, time.perf_counter() - t0,
@@ -207,8 +212,9 @@ def _held(obj):
     return held
 
 
-def _tiny_fit(est, dtype):
-    """Fit, predict and score a copy of ``est`` on a tiny problem of ``dtype``."""
+def _tiny_fit(est, dtype, sparse=False):
+    """Fit, predict and score a copy of ``est`` on a tiny problem of
+    ``dtype``, dense and (``sparse``) CSR."""
     est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
                                 random_state=0)
     if est.solver == "lbfgs":
@@ -219,14 +225,16 @@ def _tiny_fit(est, dtype):
         y = np.abs(X[:, 0]) + 0.5  # positive: the poisson loss takes it too
     else:
         y = np.arange(64) % 3
+    inputs = [X, sp.csr_matrix(X)] if sparse else [X]
     with warnings.catch_warnings():
         # Two iterations never converge; that is the point.
         warnings.simplefilter("ignore")
-        est.fit(X, y)
-        est.predict(X)
-        est.score(X, y)
-        if hasattr(est, "predict_proba"):
-            est.predict_proba(X)
+        for X in inputs:
+            est.fit(X, y)
+            est.predict(X)
+            est.score(X, y)
+            if hasattr(est, "predict_proba"):
+                est.predict_proba(X)
 
 
 def _cache_counts():

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
 from fastbp import DivergenceError, GradientWarning, MLPClassifier, MLPRegressor
-from fastbp.kernels import network
+from fastbp.kernels import lean, network
 from fastbp.training import stochastic
 from fastbp.training.diagnostics import GradientMonitor
 
@@ -141,9 +141,10 @@ def test_damaged_cache_entries_are_rebuilt_with_a_warning(tmp_path):
                                             if f.startswith(prefix) and f.endswith(suffix)))
 
     # Each kind of damage, each on a kernel the default fit loads.
-    with open(one("network.train_epoch", ".nbi"), "r+b") as fh:
+    # (The default fit runs the lean copies of the whole-network kernels.)
+    with open(one("network.train_epoch.lean", ".nbi"), "r+b") as fh:
         fh.truncate(20)                                          # truncated index
-    open(one("network.predict", ".nbc"), "wb").close()           # empty data
+    open(one("network.predict.lean", ".nbc"), "wb").close()      # empty data
     with open(one("losses.output_loss_delta", ".nbc"), "wb") as fh:
         fh.write(os.urandom(300))                                # garbage data
     with open(one("scalar.sigmoid", ".nbi"), "wb") as fh:
@@ -234,13 +235,16 @@ def _regression_data():
 
 def _count_epoch_rows(monkeypatch):
     seen = {"rows": 0}
-    original = network.train_epoch
 
-    def spy(inputs, targets, tables, work, solver, hyper, perm, *rest):
-        seen["rows"] += len(perm)
-        return original(inputs, targets, tables, work, solver, hyper, perm, *rest)
+    def spying(original):
+        def spy(inputs, targets, tables, work, solver, hyper, perm, *rest):
+            seen["rows"] += len(perm)
+            return original(inputs, targets, tables, work, solver, hyper, perm, *rest)
+        return spy
 
-    monkeypatch.setattr(network, "train_epoch", spy)
+    # The default path runs kernels.lean's copy, the toolkit kernels.network's.
+    for module in (network, lean):
+        monkeypatch.setattr(module, "train_epoch", spying(module.train_epoch))
     return seen
 
 
@@ -591,7 +595,7 @@ def test_every_schedule_trains_with_its_default_gamma(digits_data):
 def test_read_only_inputs_share_the_normal_specialisation(blobs, tmp_path):
     X, y = blobs
     quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
-    signatures = (len(network.train_epoch.signatures), len(network.predict.signatures))
+    signatures = (len(lean.train_epoch.signatures), len(lean.predict.signatures))
     path = tmp_path / "X.bin"
     X.tofile(path)
     mapped = np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
@@ -600,7 +604,7 @@ def test_read_only_inputs_share_the_normal_specialisation(blobs, tmp_path):
     for data in (mapped, frozen):
         est = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, data, y)
         est.predict(data)
-    assert (len(network.train_epoch.signatures), len(network.predict.signatures)) == signatures
+    assert (len(lean.train_epoch.signatures), len(lean.predict.signatures)) == signatures
 
 
 def test_fastbp_exports_the_hardening_api():
@@ -622,13 +626,13 @@ def test_read_only_targets_and_weights_share_the_specialisation(blobs):
     yr = X[:, 0].copy()
     quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, yr,
           sample_weight=np.ones(len(X)))
-    before = len(network.train_epoch.signatures)
+    before = len(lean.train_epoch.signatures)
     yr.flags.writeable = False
     sw = np.ones(len(X))
     sw.flags.writeable = False
     quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, yr,
           sample_weight=sw)
-    assert len(network.train_epoch.signatures) == before
+    assert len(lean.train_epoch.signatures) == before
 
 
 def test_optimizer_state_overflow_is_divergence():

@@ -1366,3 +1366,41 @@ def test_float32_run_compiles_no_float64_specialisation():
     assert res.returncode == 0, res.stderr[-4000:]
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("BAD")][-1]
     assert line == "BAD []", line
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_lean_kernels_equal_the_full_ones_on_the_default_path(dtype, solver, monkeypatch):
+    # kernels.lean compiles network.py again with the toolkit's branches
+    # pruned; on the default path both must compute the same bits.
+    from sklearn.datasets import load_digits
+
+    from fastbp import MLPClassifier
+    from fastbp.kernels import lean
+    from fastbp.training.backend import CPUBackend
+
+    X, y = load_digits(return_X_y=True)
+    X = (X[:300] / 16).astype(dtype)
+    y = y[:300]
+
+    def fit():
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = MLPClassifier((16, 8), solver=solver, max_iter=4, random_state=0).fit(X, y)
+        return model, model.predict_proba(X)
+
+    calls = []
+    real = CPUBackend.network
+    monkeypatch.setattr(CPUBackend, "network",
+                        lambda self, toolkit: calls.append(toolkit) or real(self, toolkit))
+    lean_model, lean_proba = fit()
+    assert calls and not any(calls), "the default path must run the lean kernels"
+    assert real(CPUBackend(), False) is lean
+    monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit: self.kernels)
+    full_model, full_proba = fit()
+    for a, b in zip(lean_model.coefs_ + lean_model.intercepts_,
+                    full_model.coefs_ + full_model.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(lean_proba, full_proba)

@@ -67,7 +67,7 @@ def kernel_directory(cache_dir):
     return directory
 
 
-def test_one_process_compiles_while_the_other_waits_then_loads(tmp_path):
+def test_processes_wait_for_each_others_compiles_then_load(tmp_path):
     # Hold the lock the way a compiling process would, start two cold
     # processes, and check that neither compiles while it is held.
     procs = [start_warmup(tmp_path, ["float64"], wait=True) for _ in range(2)]
@@ -82,10 +82,13 @@ def test_one_process_compiles_while_the_other_waits_then_loads(tmp_path):
         time.sleep(4)
         saved = [f for f in os.listdir(directory) if f.endswith(".nbi")]
         assert saved == [], f"a process compiled and saved {saved} while the lock was held"
-    reports = sorted((finish(p) for p in procs), key=lambda r: r["compiled"])
-    # One compiled everything; the other waited, then only loaded.
-    assert reports[0]["compiled"] == 0 and reports[0]["loaded"] > 0
-    assert reports[1]["compiled"] > 0
+    reports = [finish(p) for p in procs]
+    # Each kernel was compiled once, by one of them; the other waited, then
+    # loaded it. (Which one compiles which kernel depends on who gets the
+    # lock first, kernel by kernel.) A cold process on its own compiles:
+    alone = finish(start_warmup(tmp_path / "alone", ["float64"]))
+    assert sum(r["compiled"] for r in reports) == alone["compiled"] > 0
+    assert sum(r["loaded"] for r in reports) > 0
 
 
 def test_concurrent_compiles_of_two_dtypes_keep_every_cache_entry(tmp_path):

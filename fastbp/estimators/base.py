@@ -44,8 +44,17 @@ from .constraints import MLP_CONSTRAINTS
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 
 
-def announce_compilation(backend, dtype, solver, stream=None):
+def announce_compilation(backend, dtype, solver, toolkit=False, stream=None):
     """Say so before a fit that will compile its kernels (a cold cache).
+
+    Parameters
+    ----------
+    backend : CPUBackend or CUDABackend
+    dtype : numpy dtype
+    solver : str
+    toolkit : bool
+        Whether the fit runs the full kernels (``NetworkSpec.uses_toolkit``).
+    stream : file, optional
 
     Returns
     -------
@@ -56,8 +65,8 @@ def announce_compilation(backend, dtype, solver, stream=None):
 
     if backend.name != "cpu":
         return False
-    kernel = (backend.kernels.loss_and_gradient if solver == "lbfgs"
-              else backend.kernels.train_epoch)
+    kernels = backend.network(toolkit)
+    kernel = kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
     if not will_compile(kernel, dtype):
         return False
     print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
@@ -314,7 +323,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         inp = KernelInput(X)
         backend = get_backend(self.device)
         if self.verbose:
-            announce_compilation(backend, dtype, self.solver)
+            announce_compilation(backend, dtype, self.solver, spec.uses_toolkit(
+                inp.is_sparse, self.clip_grad_norm if self.solver != "lbfgs" else None))
 
         diverged = None
         with fit_slot():

@@ -45,6 +45,12 @@ from .normalization import (
 from .optimizers import gradient_norm_sq, optimizer_step, penalised_gradient
 from .sparse import csr_rows_dot, csr_rows_tdot
 
+#: Whether the toolkit's branches are compiled: normalisation, dropout,
+#: residual connections, gradient clipping and sparse input. True here;
+#: :mod:`fastbp.kernels.lean` compiles these functions again with it False,
+#: and Numba then prunes those branches before typing them.
+TOOLKIT = True
+
 UNITS, W_OFF, B_OFF, G_OFF, BE_OFF, ACT, RES = range(7)
 N_NET_ROWS = 7
 O_OFF, A_OFF, Z_OFF, H_OFF, M_OFF, D_OFF, S_OFF, R_OFF, AL_OFF = range(9)
@@ -81,7 +87,7 @@ def linear(l, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, 
     """``out = input_of_layer_l @ W_l`` (no bias)."""
     w = layer_view(params, net[W_OFF, l - 1], net[UNITS, l - 1], net[UNITS, l])
     if l == 1:
-        if is_sparse:
+        if TOOLKIT and is_sparse:
             csr_rows_dot(data, indices, indptr, rows, w, out)
         else:
             np.dot(x0, w, out)
@@ -127,7 +133,7 @@ def forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, 
         o = layer_view(acts, buf[O_OFF, l], nb, m)
         linear(l, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, h)
         code = net[ACT, l]
-        if norm == NORM_NONE:
+        if not TOOLKIT or norm == NORM_NONE:
             bias_activation(h, params[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m], code, z, a)
         else:
             gamma = params[net[G_OFF, l]:net[G_OFF, l] + m]
@@ -142,13 +148,13 @@ def forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, 
                                    stats[buf[S_OFF, l]:buf[S_OFF, l] + nb], code, z, a)
         if training and buf[AL_OFF, l] >= 0:
             track_alive(a, alive[buf[AL_OFF, l]:buf[AL_OFF, l] + m])
-        if training and drops[l] > 0:
+        if TOOLKIT and training and drops[l] > 0:
             dropout_forward(a, drops[l], rng, layer_view(masks, buf[M_OFF, l], nb, m), o)
         elif buf[O_OFF, l] != buf[A_OFF, l]:
             for i in range(nb):
                 for j in range(m):
                     o[i, j] = a[i, j]
-        if net[RES, l] == 1:
+        if TOOLKIT and net[RES, l] == 1:
             prev = layer_view(acts, buf[O_OFF, l - 1], nb, m)
             for i in range(nb):
                 for j in range(m):
@@ -169,11 +175,11 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
             g = d
         else:
             g = layer_view(acts, buf[Z_OFF, l], nb, m)
-            has_mask = drops[l] > 0
+            has_mask = TOOLKIT and drops[l] > 0
             mask = layer_view(masks, buf[M_OFF, l], nb, m) if has_mask else g
             activation_backward(d, mask, has_mask, g, layer_view(acts, buf[A_OFF, l], nb, m),
                                 net[ACT, l], g)
-            if norm != NORM_NONE:
+            if TOOLKIT and norm != NORM_NONE:
                 xhat = layer_view(acts, buf[H_OFF, l], nb, m)
                 gamma = params[net[G_OFF, l]:net[G_OFF, l] + m]
                 dgamma = grads[net[G_OFF, l]:net[G_OFF, l] + m]
@@ -186,7 +192,7 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
                                         stats[buf[S_OFF, l]:buf[S_OFF, l] + nb], dgamma, dbeta)
         gw = layer_view(grads, net[W_OFF, l - 1], fan_in, m)
         if l == 1:
-            if is_sparse:
+            if TOOLKIT and is_sparse:
                 csr_rows_tdot(data, indices, indptr, rows, g, gw)
             else:
                 np.dot(x0.T, g, gw)
@@ -196,7 +202,7 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
         for j in range(m):
             gb[j] = 0
         # A normalised layer has no bias (beta shifts it): its gradient stays 0.
-        if l == nl or norm == NORM_NONE:
+        if l == nl or not TOOLKIT or norm == NORM_NONE:
             for i in range(nb):
                 for j in range(m):
                     gb[j] += g[i, j]
@@ -204,7 +210,7 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
             w = layer_view(params, net[W_OFF, l - 1], fan_in, m)
             d_prev = layer_view(deltas, buf[D_OFF, l - 1], nb, fan_in)
             np.dot(g, w.T, d_prev)
-            if net[RES, l] == 1:
+            if TOOLKIT and net[RES, l] == 1:
                 for i in range(nb):
                     for j in range(m):
                         d_prev[i, j] += d[i, j]
@@ -274,7 +280,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         stop = min(start + batch_size, n)
         nb = stop - start
         rows = perm[start:stop]
-        if is_sparse:
+        if TOOLKIT and is_sparse:
             x0 = X[:0]
         else:
             x0 = layer_view(acts, buf[O_OFF, 0], nb, net[UNITS, 0])
@@ -308,7 +314,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
                  drops, norm, acts, masks, deltas, stats)
         scale = one / dt(sw_sum)
         coef = one
-        if h.clip > 0:
+        if TOOLKIT and h.clip > 0:
             gnorm = math.sqrt(gradient_norm_sq(params, grads, h.n_weights, alpha_loss, h.l1,
                                                scale))
             if gnorm > h.clip:

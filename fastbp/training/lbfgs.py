@@ -48,6 +48,7 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
     running = np.zeros(layout.n_running, dtype=dtype)
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
+    kernels = backend.network(spec.uses_toolkit(inp.is_sparse))
     put = backend.put
     inputs = put(inp.inputs())
     targets = put(Targets(Y, sw_arg, has_sw))
@@ -59,8 +60,8 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
 
     def f(params):
         backend.load(params_k, params)
-        loss = backend.kernels.loss_and_gradient(inputs, targets, tables, work, params_k,
-                                                 grads_chunk, hyper, chunk)
+        loss = kernels.loss_and_gradient(inputs, targets, tables, work, params_k,
+                                         grads_chunk, hyper, chunk)
         backend.fetch(work.grads, ws.grads)
         return loss, ws.grads
 

@@ -38,8 +38,9 @@ def predict_outputs(backend, spec, params, running, inp, inputs=None):
     if inputs is None:
         inputs = put(inp.inputs())
     out_k = put(out)
-    backend.kernels.predict(inputs, put(ws.tables(layout.norm)), put(ws.work(running)),
-                            put(params), spec.hyper(dtype), chunk, out_k)
+    kernels = backend.network(spec.uses_toolkit(inp.is_sparse))
+    kernels.predict(inputs, put(ws.tables(layout.norm)), put(ws.work(running)),
+                    put(params), spec.hyper(dtype), chunk, out_k)
     backend.fetch(out_k, out)
     return out
 

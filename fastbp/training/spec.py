@@ -52,6 +52,14 @@ class NetworkSpec:
     def has_dropout(self):
         return bool(np.any(self.drops > 0))
 
+    def uses_toolkit(self, sparse, clip=None):
+        """Whether a fit or prediction of this network needs the full
+        kernels: normalisation, dropout, residual connections, a sparse
+        input or gradient clipping (else the lean ones serve,
+        :mod:`fastbp.kernels.lean`)."""
+        return bool(self.norm != codes.NORM_NONE or self.has_dropout
+                    or self.layout.residual.any() or sparse or clip)
+
     @property
     def tracks_dead_units(self):
         return bool(np.any(self.layout.activations[1:-1] == codes.RELU))

@@ -155,6 +155,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
     put = backend.put
+    kernels = backend.network(spec.uses_toolkit(inp.is_sparse, clip))
     inputs = put(inp.inputs())
     targets = put(Targets(Y, sw_arg, has_sw))
     tables = put(ws.tables(layout.norm))
@@ -208,7 +209,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     take = min(n_batches - done,
                                max(1, int(SLICE_SECONDS / max(seconds_per_batch, 1e-9))))
                     tic = time.perf_counter()
-                    loss_sum, optimizer.t = backend.kernels.train_epoch(
+                    loss_sum, optimizer.t = kernels.train_epoch(
                         inputs, targets, tables, work, solver, hyper,
                         rows[done * batch_size:(done + take) * batch_size], batch_size,
                         optimizer.t, loss_sum, layer_sq, progress.monitor.first_sq)

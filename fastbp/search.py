@@ -1,0 +1,558 @@
+"""Hyper-parameter searches over fastbp on a Dask or a Ray cluster.
+
+``GridSearchCV`` and ``RandomizedSearchCV`` already run on a cluster through
+joblib (``joblib.parallel_backend("dask")``, ``("ray")``). Two things make
+that fragile or slow out of the box, and this module fixes both in one call:
+
+* **A lost worker can fail the whole search.** Killing one of two workers
+  while it ran a fit, 5 of 15 searches survived under
+  ``joblib.parallel_backend("dask")`` and 50 of 50 under
+  :func:`fit_on_dask`; 0 of 3 under Ray's defaults and 5 of 5 under
+  :func:`fit_on_ray`. On Dask, joblib sends the cross-validation folds (and,
+  once the Active Memory Manager has trimmed their replicas, ``X`` and
+  ``y``) to one worker only, as data that cannot be recomputed: when that
+  worker dies, every task needing them fails. :func:`fit_on_dask`
+  precomputes the folds, copies ``X``, ``y`` and the folds to every worker,
+  and pauses the Active Memory Manager while the search runs, so that a
+  copy always survives. On Ray, the actors that run the fits are not
+  restarted unless asked: :func:`fit_on_ray` asks for a finite number of
+  restarts and task retries.
+* **Every worker process compiles (or loads) fastbp's kernels on its first
+  fit**: seconds per dtype on a cold cache, inside the first task. Both
+  functions warm every worker with :func:`fastbp.warmup` before its first
+  task, replacement workers included: on Dask through :class:`WarmupPlugin`,
+  a worker plugin; on Ray through a worker setup hook and the initialiser
+  of the pool's actors.
+
+Results are those of a local ``search.fit`` bit for bit, whichever workers
+the fits ran on and however many were lost, as long as the estimator's
+``random_state`` is fixed (each fit is then deterministic).
+
+Dask and Ray are optional: ``pip install "fastbp[dask]"`` or
+``pip install "fastbp[ray]"``. This module imports them only when called.
+
+Examples
+--------
+>>> from distributed import Client                            # doctest: +SKIP
+>>> from sklearn.model_selection import GridSearchCV
+>>> from fastbp import MLPClassifier
+>>> from fastbp.search import fit_on_dask
+>>> client = Client("scheduler-address:8786")                # doctest: +SKIP
+>>> search = GridSearchCV(MLPClassifier(random_state=0),
+...                       {"alpha": [1e-4, 1e-3], "hidden_layer_sizes": [(32,), (64,)]})
+>>> fit_on_dask(search, X, y, client=client)                 # doctest: +SKIP
+>>> search.best_params_                                      # doctest: +SKIP
+"""
+
+import asyncio
+import logging
+import os
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import check_cv
+from sklearn.utils.validation import indexable
+
+from .warmup import DTYPES, _check_dtype, _configurations
+from .warmup import warmup as _warmup
+
+# WarmupPlugin is public too, but built on first use (it subclasses a Dask
+# class); out of __all__ so that a star import does not need Dask.
+__all__ = ["fit_on_dask", "fit_on_ray"]
+
+logger = logging.getLogger(__name__)
+
+# Plugin name on the Dask scheduler: registering again replaces the plugin
+# (and warms up again, which is cheap once the kernels are loaded).
+PLUGIN_NAME = "fastbp-warmup"
+# Topic of the events each worker logs after warming up:
+# ``client.get_events("fastbp-warmup")``.
+EVENT_TOPIC = "fastbp-warmup"
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            "fastbp.search.fit_on_dask and WarmupPlugin need Dask's distributed "
+            'scheduler: pip install "fastbp[dask]"') from exc
+    return distributed
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.util.joblib
+    except ImportError as exc:
+        raise ImportError(
+            'fastbp.search.fit_on_ray needs Ray: pip install "fastbp[ray]"') from exc
+    return ray
+
+
+# ---------------------------------------------------------------- warming up
+
+
+def _warm(estimators, dtypes, where):
+    """Run :func:`fastbp.warmup`, logging its report; never raise.
+
+    A failed warm-up must not take a worker down with it (a Dask worker
+    whose plugin fails to set up, a Ray worker whose setup hook raises):
+    the fits would still compile what they need, only later.
+    """
+    try:
+        report = _warmup(*estimators, dtypes=dtypes)
+    except Exception as exc:  # noqa: BLE001 - logged and returned, see above
+        logger.warning("fastbp warmup failed on %s: %r; fits there will compile "
+                       "their kernels on first use.", where, exc)
+        return None, exc
+    logger.info("fastbp warmup on %s:\n%s", where, report)
+    return report, None
+
+
+class _WarmupPluginBase:
+    """Compile or load fastbp's kernels on every Dask worker.
+
+    A Dask worker plugin: registered with ``client.register_plugin``, its
+    ``setup`` runs :func:`fastbp.warmup` on every worker of the cluster and on
+    every worker that joins later, including the replacements of lost
+    workers, before that worker runs its first task. Each worker then loads
+    the kernels from the on-disk cache in a fraction of a second, or, on a
+    cold cache, compiles them once per machine (the compiles take a lock in
+    the cache directory: the other workers of the machine wait, then load).
+
+    Parameters
+    ----------
+    *estimators : estimator
+        What the workers will fit: fastbp estimators, or searches and
+        pipelines holding them (see :func:`fastbp.warmup`). Unfitted copies
+        travel to the workers.
+    dtypes : sequence of {"float32", "float64"}, default both
+        The dtypes of ``X`` that will be fitted.
+    name : str, default "fastbp-warmup"
+        The plugin's name on the scheduler; registering a plugin of the same
+        name replaces it.
+
+    Attributes
+    ----------
+    report : WarmupReport or None
+        On a worker, after ``setup``: what the warm-up did there (``None``
+        in the client, or if it failed).
+    error : Exception or None
+        On a worker: why the warm-up failed, if it did. A failed warm-up is
+        logged and never fails the worker.
+
+    Notes
+    -----
+    ``setup`` runs the warm-up in a thread, so that the worker keeps
+    answering the scheduler while it compiles. A worker that joins the
+    cluster sets its plugins up before it takes tasks. Each worker logs the
+    report (logger ``fastbp.search``) and sends it to the scheduler as an
+    event: ``client.get_events("fastbp-warmup")`` lists, per worker, its
+    address, the seconds, and the kernels compiled and loaded.
+
+    The class derives from ``distributed.WorkerPlugin``, which is imported
+    when ``fastbp.search.WarmupPlugin`` is first looked up, not when
+    :mod:`fastbp.search` is imported.
+
+    Examples
+    --------
+    >>> from fastbp.search import WarmupPlugin
+    >>> plugin = WarmupPlugin(search, dtypes=["float32"])     # doctest: +SKIP
+    >>> client.register_plugin(plugin)                      # doctest: +SKIP
+    >>> client.get_events("fastbp-warmup")                  # doctest: +SKIP
+    """
+
+    # Registering again (other estimators, other dtypes) must replace it.
+    idempotent = False
+
+    def __init__(self, *estimators, dtypes=DTYPES, name=PLUGIN_NAME):
+        self.estimators = tuple(clone(e) for e in estimators)
+        self.dtypes = tuple(_check_dtype(d) for d in dtypes)
+        self.name = name
+        self.report = None
+        self.error = None
+
+    async def setup(self, worker):
+        # In a thread, so that the worker's event loop keeps serving its
+        # connections (the scheduler's messages, heartbeats) during a compile
+        # that can take many seconds.
+        loop = asyncio.get_running_loop()
+        self.report, self.error = await loop.run_in_executor(
+            None, _warm, self.estimators, self.dtypes, f"worker {worker.address}")
+        event = {"worker": worker.address, "ok": self.error is None}
+        if self.report is not None:
+            event.update(seconds=self.report.seconds, compiled=self.report.compiled,
+                         loaded=self.report.loaded, report=str(self.report))
+        else:
+            event["error"] = repr(self.error)
+        worker.log_event(EVENT_TOPIC, event)
+
+
+def _make_warmup_plugin():
+    distributed = _import_distributed()
+
+    class WarmupPlugin(_WarmupPluginBase, distributed.WorkerPlugin):
+        __doc__ = _WarmupPluginBase.__doc__
+
+    # Pickled by reference (fastbp.search.WarmupPlugin): a worker unpickling
+    # a plugin looks the name up through __getattr__ below, which builds the
+    # same class there.
+    WarmupPlugin.__module__ = __name__
+    WarmupPlugin.__qualname__ = "WarmupPlugin"
+    return WarmupPlugin
+
+
+def _warmup_plugin_class():
+    cls = globals().get("WarmupPlugin")
+    if cls is None:
+        cls = globals()["WarmupPlugin"] = _make_warmup_plugin()
+    return cls
+
+
+def __getattr__(name):
+    # WarmupPlugin must subclass distributed.WorkerPlugin (Client.register_plugin
+    # dispatches on it), but importing fastbp.search must not import Dask.
+    if name == "WarmupPlugin":
+        return _warmup_plugin_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"WarmupPlugin"})
+
+
+def _fit_dtypes(X):
+    """The dtype fastbp will train ``X`` in: float32 for float32 data,
+    float64 for anything else."""
+    try:
+        dtype = getattr(X, "dtype", None)
+        if dtype is None and hasattr(X, "dtypes"):  # a DataFrame: all columns float32?
+            kinds = {np.dtype(d) for d in X.dtypes}
+            dtype = np.float32 if kinds == {np.dtype(np.float32)} else None
+        float32 = dtype is not None and np.dtype(dtype) == np.float32
+    except TypeError:  # pandas extension dtypes: converted to float64
+        float32 = False
+    return ("float32",) if float32 else ("float64",)
+
+
+def _has_fastbp(search):
+    """Whether ``search`` fits fastbp estimators (else there is nothing to warm)."""
+    try:
+        _configurations((search,))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------- folds
+
+
+class _PrecomputedFolds:
+    """A splitter returning (train, test) index arrays computed beforehand.
+
+    Set as the search's ``cv`` while it runs: its ``split`` hands back the very
+    array objects that were scattered, which is how joblib's Dask backend
+    recognises them (by identity) and sends futures instead of data.
+
+    It pickles without the folds. scikit-learn passes the search itself to
+    every task (``_fit_and_score(caller=search)``, for its callbacks), so
+    folds travelling with it would be copied into every task; no task
+    splits. Copies (``clone``, ``copy.deepcopy``) keep them.
+    """
+
+    def __init__(self, folds, n_splits, description):
+        self.folds = folds
+        self.n_splits = n_splits
+        self.description = description
+
+    def split(self, X=None, y=None, groups=None):
+        if self.folds is None:
+            raise RuntimeError("These precomputed folds were pickled without their "
+                               "index arrays; only the client can split.")
+        yield from self.folds
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
+
+    def __reduce__(self):
+        return (_PrecomputedFolds, (None, self.n_splits, self.description))
+
+    def __deepcopy__(self, memo):
+        # The index arrays are never written to: sharing them is safe.
+        return _PrecomputedFolds(self.folds, self.n_splits, self.description)
+
+    def __repr__(self):
+        return f"PrecomputedFolds({self.description})"
+
+
+def _precompute_folds(search, X, y, groups):
+    cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
+    folds = [(train, test) for train, test in cv.split(X, y, groups)]
+    return _PrecomputedFolds(folds, len(folds), repr(cv))
+
+
+# ---------------------------------------------------------------------- Dask
+
+
+def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, retries=1,
+                **fit_params):
+    """Fit a hyper-parameter search on a Dask cluster, surviving lost workers.
+
+    Applies, for the duration of the fit, the recipe that lets a search
+    survive the loss of workers with results identical to a local run:
+
+    1. the cross-validation folds are computed here, once, as index arrays;
+    2. ``X``, ``y`` and every fold are copied to every worker (scattered,
+       ``broadcast=True``, under keys unique to this call), and joblib's Dask
+       backend sends tasks those copies, so that no worker holds the only
+       copy of anything a task needs;
+    3. the scheduler's Active Memory Manager is stopped (and restarted
+       afterwards if it was running), since it would otherwise delete those
+       extra copies;
+    4. unless ``warmup=False``, a :class:`WarmupPlugin` is registered: every
+       worker, and every worker that joins later (replacements included),
+       compiles or loads the kernels before its first task. It stays
+       registered after the fit.
+
+    Tasks running on a worker that dies are rerun elsewhere by the
+    scheduler (up to its ``distributed.scheduler.allowed-failures`` times,
+    3 by default, per task).
+
+    Parameters
+    ----------
+    search : GridSearchCV or RandomizedSearchCV
+        The search, fitted in place, like ``search.fit(X, y)``. Its ``cv``
+        and ``n_jobs`` are changed while it runs (to the precomputed folds;
+        to -1, i.e. every thread of the cluster) and restored afterwards;
+        its ``cv`` is split once, here.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+    client : distributed.Client, optional
+        Default: the current client (``distributed.get_client()``).
+    warmup : bool, default True
+        Register a :class:`WarmupPlugin` for the search's configurations
+        (skipped when the search holds no fastbp estimator).
+    dtypes : sequence of {"float32", "float64"}, optional
+        The dtypes to warm up. Default: the one ``X`` trains in (float32 for
+        float32 ``X``, float64 otherwise). Give them if a pipeline step
+        changes the dtype.
+    retries : int, default 1
+        How many times the scheduler reruns a task that raised (a worker
+        running out of memory, a failed transfer). Tasks on a worker that
+        died are rerun regardless (see above). A fit that fails is scored
+        ``error_score`` by scikit-learn and does not raise unless
+        ``error_score="raise"``.
+    **fit_params
+        Passed to ``search.fit``. ``groups`` is used to split (the search
+        then receives the folds).
+
+    Returns
+    -------
+    search
+        The fitted search (the object passed in).
+
+    Notes
+    -----
+    The data is on every worker at once: ``X`` takes ``n_workers`` times its
+    size in the cluster's memory. Fit parameters such as ``sample_weight``
+    are sent by joblib to one worker only; a search using them can fail if
+    that worker dies. Successive-halving searches work but split subsamples
+    of their own, which are not covered by the recipe. Two ``fit_on_dask``
+    calls sharing one cluster at once would race on the Active Memory
+    Manager's state.
+
+    Results are identical to ``search.fit(X, y)`` on one machine, bit for
+    bit, when the estimator's ``random_state`` is fixed and ``cv`` splits
+    deterministically.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from fastbp import MLPClassifier
+    >>> from fastbp.search import fit_on_dask
+    >>> X, y = load_digits(return_X_y=True)
+    >>> search = GridSearchCV(MLPClassifier(max_iter=50, random_state=0),
+    ...                       {"alpha": [1e-4, 1e-2]}, cv=3)
+    >>> with Client(LocalCluster(n_workers=2, threads_per_worker=1)) as client:  # doctest: +SKIP
+    ...     _ = fit_on_dask(search, X, y, client=client)
+    ...     print(client.get_events("fastbp-warmup")[-1][1]["report"])
+    >>> search.cv_results_["mean_test_score"]                 # doctest: +SKIP
+    """
+    distributed = _import_distributed()
+    from joblib import parallel_backend
+
+    client = client if client is not None else distributed.get_client()
+    if dtypes is None:
+        dtypes = _fit_dtypes(X)
+    # Made indexable here, so that the objects scattered are the very ones
+    # the search indexes (joblib matches them by identity).
+    X, y = indexable(X, y)
+    groups = fit_params.pop("groups", None)
+    folds = _precompute_folds(search, X, y, groups)
+
+    if warmup and _has_fastbp(search):
+        # Blocks until every current worker has warmed up.
+        client.register_plugin(_warmup_plugin_class()(search, dtypes=dtypes))
+
+    amm_running = client.amm.running()
+    saved = {k: v for k, v in search.get_params(deep=False).items() if k in ("cv", "n_jobs")}
+    try:
+        if amm_running:
+            client.amm.stop()
+        search.set_params(cv=folds, n_jobs=-1)
+        data = [X] + ([y] if y is not None else [])
+        data += [index for fold in folds.folds for index in fold]
+        with parallel_backend("dask", client=client, retries=retries) as (backend, _):
+            futures = _scatter(client, backend, data)
+            try:
+                search.fit(X, y, **fit_params)
+            finally:
+                # Released now, not whenever the garbage collector frees the
+                # backend (it sits in a reference cycle with joblib's Parallel):
+                # until then a worker death would report them lost.
+                backend.data_futures, backend._scatter = {}, []
+                for future in futures:
+                    future.release()
+    finally:
+        search.set_params(**saved)
+        if amm_running:
+            client.amm.start()
+    return search
+
+
+def _scatter(client, backend, data):
+    """Copy ``data`` to every worker, under keys of its own, and have
+    joblib's Dask backend send those copies' futures in place of the objects.
+
+    ``parallel_backend("dask", scatter=data)`` would do the same under keys
+    derived from the content (``hash=True``): a second search on the same
+    data, started as the first one's copies are being released, gets the
+    same keys, and the first one's release then deletes the second one's
+    data ("already forgotten", data lost with a worker). Unique keys
+    (``hash=False``) make every call independent. joblib matches arguments
+    to scattered data by ``id()``, through its backend's ``data_futures``.
+    """
+    if not isinstance(getattr(backend, "data_futures", None), dict):
+        raise TypeError(  # pragma: no cover - a joblib that changed its Dask backend
+            f"fit_on_dask does not know this version of joblib's Dask backend "
+            f"({type(backend).__module__}.{type(backend).__name__}).")
+    futures = client.scatter(data, broadcast=True, hash=False)
+    # The objects stay referenced as long as the backend: their ids stay theirs.
+    backend._scatter = list(data)
+    backend.data_futures = {id(obj): future for obj, future in zip(data, futures)}
+    return futures
+
+
+# ----------------------------------------------------------------------- Ray
+
+
+class _RayWarmup:
+    """A picklable warm-up callable for Ray: the worker setup hook (which
+    Ray names after ``__name__``) and the pool actors' initialiser."""
+
+    def __init__(self, estimators, dtypes):
+        self.estimators = estimators
+        self.dtypes = dtypes
+        self.__name__ = "fastbp_warmup"
+
+    def __call__(self):
+        _warm(self.estimators, self.dtypes, f"Ray worker pid {os.getpid()}")
+
+
+def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
+               **fit_params):
+    """Fit a hyper-parameter search on Ray, surviving lost workers.
+
+    Runs ``search.fit`` under joblib's Ray backend
+    (``ray.util.joblib.register_ray()``) with its pool's actors configured to
+    restart, and their tasks to be retried, up to ``max_retries`` times
+    (``ray_remote_args={"max_restarts": N, "max_task_retries": N}``; Ray's
+    default, 0, fails the search when a worker dies). Each actor warms up
+    (:func:`fastbp.warmup`) before its first task, restarted actors
+    included.
+
+    Parameters
+    ----------
+    search : GridSearchCV or RandomizedSearchCV
+        Fitted in place, like ``search.fit(X, y)``. Its ``n_jobs`` is set to
+        -1 (every CPU of the Ray cluster) while it runs and restored after.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+    max_retries : int, default 3
+        Restarts of each actor, and retries of each of its tasks, after a
+        worker process dies. Finite, so that a task that kills its worker
+        every time (out of memory) ends the search instead of looping.
+    warmup : bool, default True
+        Warm up the kernels of the search's configurations in every worker
+        (skipped when the search holds no fastbp estimator).
+    dtypes : sequence of {"float32", "float64"}, optional
+        The dtypes to warm up. Default: the one ``X`` trains in.
+    **fit_params
+        Passed to ``search.fit``.
+
+    Returns
+    -------
+    search
+        The fitted search (the object passed in).
+
+    Notes
+    -----
+    If Ray is not initialised yet, this calls ``ray.init`` (which connects
+    to ``RAY_ADDRESS`` if that is set, else starts a local Ray) with a
+    ``worker_process_setup_hook`` that warms up every worker process of the
+    job as it starts. Ray is left running afterwards (``ray.shutdown()``).
+    If you called ``ray.init`` yourself, a job's runtime environment cannot
+    be changed any more and no hook is installed; the actors that run the
+    fits still warm up, in their initialiser, before their first task and
+    after every restart. To have the hook anyway, pass it yourself::
+
+        ray.init(runtime_env={"worker_process_setup_hook":
+                              lambda: fastbp.warmup(search, dtypes=["float64"])})
+
+    Results are identical to ``search.fit(X, y)`` on one machine when the
+    estimator's ``random_state`` is fixed and ``cv`` splits
+    deterministically.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from fastbp import MLPClassifier
+    >>> from fastbp.search import fit_on_ray
+    >>> search = GridSearchCV(MLPClassifier(random_state=0), {"alpha": [1e-4, 1e-2]})
+    >>> fit_on_ray(search, X, y, max_retries=3)      # doctest: +SKIP
+    >>> search.best_params_                          # doctest: +SKIP
+    >>> ray.shutdown()                               # doctest: +SKIP
+    """
+    ray = _import_ray()
+    from joblib import parallel_backend
+    from ray.util.joblib import register_ray
+
+    if not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}.")
+    if dtypes is None:
+        dtypes = _fit_dtypes(X)
+    dtypes = tuple(_check_dtype(d) for d in dtypes)
+    warm = _RayWarmup((clone(search),), dtypes) if warmup and _has_fastbp(search) else None
+
+    if not ray.is_initialized():
+        ray.init(runtime_env={"worker_process_setup_hook": warm} if warm else None)
+    register_ray()
+    backend_args = {"ray_remote_args": {"max_restarts": max_retries,
+                                        "max_task_retries": max_retries}}
+    if warm is not None:
+        # ray.util.multiprocessing.Pool runs it in each actor's constructor,
+        # which Ray reruns when it restarts the actor: replacements warm up
+        # too. Where the setup hook already ran, it only reloads (milliseconds).
+        backend_args.update(initializer=warm)
+
+    saved_n_jobs = search.n_jobs
+    try:
+        search.set_params(n_jobs=-1)
+        with parallel_backend("ray", n_jobs=-1, **backend_args):
+            search.fit(X, y, **fit_params)
+    finally:
+        search.set_params(n_jobs=saved_n_jobs)
+    return search

@@ -1,0 +1,199 @@
+"""fastbp.search on Dask: results identical to a local fit, warm workers
+(replacements included), and a search that survives a killed worker.
+
+Dask is a test dependency (the ``test`` extra): without it this module fails
+to import, as it should, instead of skipping.
+"""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import distributed
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_regression
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, RandomizedSearchCV
+
+import fastbp
+from fastbp.search import EVENT_TOPIC, PLUGIN_NAME, _PrecomputedFolds, fit_on_dask
+
+# Deliberately short fits.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:900] / 16, y[:900]
+
+
+def _grid():
+    return GridSearchCV(
+        fastbp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=40, random_state=0),
+        {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [1e-3, 1e-2]}, cv=3)
+
+
+def assert_same_results(got, expected):
+    """Bit for bit: every per-split and mean test score, and the winner."""
+    keys = [k for k in expected.cv_results_ if "test_score" in k and "rank" not in k]
+    for key in keys:
+        assert got.cv_results_[key].tobytes() == expected.cv_results_[key].tobytes(), key
+    assert got.cv_results_["params"] == expected.cv_results_["params"]
+    assert got.best_params_ == expected.best_params_
+    assert got.best_index_ == expected.best_index_
+
+
+@pytest.fixture(scope="module")
+def local_grid():
+    X, y = _digits()
+    return clone(_grid()).fit(X, y)
+
+
+def test_identical_to_local_fit(client, local_grid):
+    X, y = _digits()
+    search = _grid()
+    cv, n_jobs = search.cv, search.n_jobs
+    assert client.amm.running()
+    assert fit_on_dask(search, X, y, client=client) is search
+    assert_same_results(search, local_grid)
+    # The recipe is undone: the user's parameters, the Active Memory Manager.
+    assert (search.cv, search.n_jobs) == (cv, n_jobs)
+    assert client.amm.running()
+    np.testing.assert_array_equal(search.predict(X), local_grid.predict(X))
+
+
+def test_randomized_regressor_float32(client):
+    """float32 X: warmed in float32, trained in float32, same results."""
+    X, y = make_regression(n_samples=300, n_features=8, noise=1.0, random_state=0)
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    search = RandomizedSearchCV(
+        fastbp.MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0),
+        {"alpha": [1e-4, 1e-3, 1e-2, 1e-1], "batch_size": [32, 64]}, n_iter=4,
+        cv=KFold(3, shuffle=True, random_state=1), random_state=0)
+    local = clone(search).fit(X, y)
+    fit_on_dask(search, X, y, client=client)
+    assert_same_results(search, local)
+    reports = client.run(lambda dask_worker: str(dask_worker.plugins[PLUGIN_NAME].report))
+    assert all("float32" in r and "float64" not in r for r in reports.values()), reports
+
+
+def test_groups_split_the_folds(client):
+    X, y = _digits()
+    groups = np.arange(len(y)) % 4
+    search = GridSearchCV(
+        fastbp.MLPClassifier(hidden_layer_sizes=(16,), max_iter=20, random_state=0),
+        {"alpha": [1e-4, 1e-2]}, cv=GroupKFold(4))
+    local = clone(search).fit(X, y, groups=groups)
+    fit_on_dask(search, X, y, client=client, groups=groups)
+    assert_same_results(search, local)
+
+
+def _warm_in_memory(dask_worker):
+    """Whether a first fit of the grid's configuration in this worker's
+    process finds all its kernels in memory (it neither compiles nor loads
+    any: fastbp counts both), and whether the plugin reported success."""
+    from fastbp.warmup import _cache_counts
+
+    X, y = _digits()
+    before = _cache_counts()
+    clone(_grid().estimator).set_params(max_iter=2).fit(X[:100], y[:100]).predict(X[:10])
+    plugin = dask_worker.plugins.get(PLUGIN_NAME)
+    return (_cache_counts() == before,
+            plugin is not None and plugin.report is not None and plugin.error is None)
+
+
+def test_plugin_warms_every_worker_and_newcomers(client):
+    X, y = _digits()
+    fit_on_dask(_grid(), X, y, client=client)
+    assert set(client.run(_warm_in_memory).values()) == {(True, True)}
+    before = set(client.scheduler_info()["workers"])
+
+    # A worker that joins later warms up before any task reaches it.
+    client.cluster.scale(3)
+    client.wait_for_workers(3, timeout=60)
+    new = set(client.scheduler_info()["workers"]) - before
+    assert len(new) == 1
+    assert client.run(_warm_in_memory, workers=list(new)) == {new.pop(): (True, True)}
+    events = [msg for _, msg in client.get_events(EVENT_TOPIC)]
+    assert all(e["ok"] for e in events)
+    client.cluster.scale(2)
+    client.wait_for_workers(2)
+
+
+def _kill_worker_once_busy(client, fit_done, killed):
+    """Kill (SIGKILL) one worker's process as soon as it is executing a task
+    of the search: the task is lost with it, and must be rerun elsewhere."""
+    pids = client.run(os.getpid)
+    target = min(pids)
+
+    def executing(dask_worker):
+        return len(dask_worker.state.executing)
+
+    while not fit_done.is_set():
+        try:
+            busy = client.run(executing, workers=[target])[target]
+        except Exception:  # noqa: BLE001 - the cluster is changing: try again
+            busy = 0
+        if busy:
+            os.kill(pids[target], signal.SIGKILL)
+            killed.append((target, pids[target], time.perf_counter()))
+            return
+        time.sleep(0.01)
+
+
+def test_survives_a_killed_worker(client, local_grid):
+    X, y = _digits()
+    client.wait_for_workers(2)
+    search = _grid()
+    fit_done, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_worker_once_busy, args=(client, fit_done, killed))
+    killer.start()
+    try:
+        fit_on_dask(search, X, y, client=client)
+        done_at = time.perf_counter()
+    finally:
+        fit_done.set()
+        killer.join()
+    assert killed, "no worker was killed during the search"
+    _, pid, killed_at = killed[0]
+    assert killed_at < done_at
+    assert_same_results(search, local_grid)
+    # The killed process is gone from the cluster (its nanny starts another).
+    assert pid not in client.run(os.getpid).values()
+
+
+def test_warmup_plugin_pickles_by_reference():
+    from fastbp.search import WarmupPlugin
+
+    plugin = WarmupPlugin(fastbp.MLPClassifier(), dtypes=["float32"])
+    assert isinstance(plugin, distributed.WorkerPlugin)
+    copy = pickle.loads(pickle.dumps(plugin))
+    assert type(copy) is WarmupPlugin
+    assert copy.dtypes == ("float32",) and copy.name == PLUGIN_NAME
+
+
+def test_precomputed_folds_travel_without_their_arrays():
+    folds = [(np.arange(5), np.arange(5, 10))]
+    cv = _PrecomputedFolds(folds, 1, "KFold(...)")
+    assert pickle.loads(pickle.dumps(cv)).folds is None
+    assert clone(GridSearchCV(fastbp.MLPClassifier(), {}, cv=cv)).cv.folds is folds
+    assert list(cv.split()) == folds and cv.get_n_splits() == 1
+
+
+def test_importing_does_not_import_dask():
+    code = ("import sys, fastbp.search; "
+            "assert 'distributed' not in sys.modules and 'ray' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
