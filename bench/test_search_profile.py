@@ -1,0 +1,15 @@
+"""``python -m bench.search_profile`` runs end to end (structure only, never a time)."""
+
+import re
+
+from bench import search_profile
+
+
+def test_every_section_reports(capsys):
+    assert search_profile.main(["--top", "3", "--fits", "1", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"empty cache: [\d.]+ s wall, [\d.]+ s CPU; \d+ compiles", out)
+    assert "train_epoch" in out  # the biggest compile is listed
+    assert re.search(r"loading the kernels -?[\d.]+ s", out)
+    assert re.search(r"of the search holds the GIL", out)
+    assert re.search(r"speed-up [\d.]+x", out)
