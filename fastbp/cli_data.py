@@ -125,7 +125,8 @@ def announce(estimator, dtype):
     # The CLI's input is dense; the toolkit options choose the full kernels.
     dropout = estimator.dropout if estimator.dropout is not None else 0
     toolkit = bool(estimator.normalization or estimator.residual or np.any(np.asarray(dropout) > 0)
-                   or (estimator.clip_grad_norm and estimator.solver != "lbfgs"))
+                   or (estimator.clip_grad_norm and estimator.solver != "lbfgs")
+                   or estimator.solver in ("rmsprop", "adagrad", "adamw"))
     announce_compilation(get_backend(estimator.device), dtype, estimator.solver, toolkit)
 
 

@@ -1404,3 +1404,19 @@ def test_lean_kernels_equal_the_full_ones_on_the_default_path(dtype, solver, mon
                     full_model.coefs_ + full_model.intercepts_):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(lean_proba, full_proba)
+
+
+@pytest.mark.parametrize("solver", ["rmsprop", "adagrad", "adamw"])
+def test_solvers_beyond_scikit_learns_run_the_full_kernels(solver, monkeypatch):
+    # The lean update compiles sgd and adam only: any other solver routed
+    # there would silently run sgd's loop.
+    from fastbp import MLPClassifier
+    from fastbp.training.backend import CPUBackend
+
+    calls = []
+    real = CPUBackend.network
+    monkeypatch.setattr(CPUBackend, "network",
+                        lambda self, toolkit: calls.append(toolkit) or real(self, toolkit))
+    X = np.random.RandomState(0).standard_normal((40, 3))
+    MLPClassifier((4,), solver=solver, max_iter=1).fit(X, np.arange(40) % 2)
+    assert calls[0] is True  # the fit; the predictions after it may run lean

@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._cache import will_compile
 from ..exceptions import DivergenceError
-from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
+from ..kernels.codes import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, SGD, SOLVERS
 from ..training.backend import get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
@@ -323,8 +323,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         inp = KernelInput(X)
         backend = get_backend(self.device)
         if self.verbose:
+            stochastic = self.solver in _STOCHASTIC_SOLVERS
             announce_compilation(backend, dtype, self.solver, spec.uses_toolkit(
-                inp.is_sparse, self.clip_grad_norm if self.solver != "lbfgs" else None))
+                inp.is_sparse, self.clip_grad_norm if stochastic else None,
+                SOLVERS[self.solver] if stochastic else SGD))
 
         diverged = None
         with fit_slot():

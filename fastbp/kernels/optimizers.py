@@ -31,6 +31,11 @@ from .activations import cpu_scalar
 from .codes import ADAGRAD, ADAM, ADAMW, RMSPROP
 from .dtypes import like
 
+#: Whether the solvers scikit-learn lacks (rmsprop, adagrad, adamw) are
+#: compiled. :mod:`fastbp.kernels.lean` compiles the update again with it
+#: False: sgd and adam only, their branches typed alone.
+TOOLKIT = True
+
 penalised = cpu_scalar.penalised
 
 
@@ -106,7 +111,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
     gsq = zero
     b1c = like(1, params) - beta_1
     b2c = like(1, params) - beta_2
-    if code == ADAM or code == ADAMW:
+    if code == ADAM or (TOOLKIT and code == ADAMW):
         for i in range(params.shape[0]):
             p = params[i]
             sumsq += p * p
@@ -119,7 +124,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             state_1[i] = m
             state_2[i] = v
             params[i] = p - lr * decay * p - lr_t * m / (np.sqrt(v) + epsilon)
-    elif code == RMSPROP:
+    elif TOOLKIT and code == RMSPROP:
         for i in range(params.shape[0]):
             p = params[i]
             sumsq += p * p
@@ -130,7 +135,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             v = beta_2 * state_1[i] + b2c * g * g
             state_1[i] = v
             params[i] = p - lr * g / (np.sqrt(v) + epsilon)
-    elif code == ADAGRAD:
+    elif TOOLKIT and code == ADAGRAD:
         for i in range(params.shape[0]):
             p = params[i]
             sumsq += p * p
@@ -203,7 +208,7 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
         ``sum(W**2)`` and ``sum(|W|)`` before the update.
     """
     zero = like(0, params)
-    decoupled = code == ADAMW
+    decoupled = TOOLKIT and code == ADAMW
     alpha_g = zero if decoupled else alpha
     decay = alpha if decoupled else zero
     sumsq = 0.0

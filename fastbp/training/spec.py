@@ -52,13 +52,22 @@ class NetworkSpec:
     def has_dropout(self):
         return bool(np.any(self.drops > 0))
 
-    def uses_toolkit(self, sparse, clip=None):
+    def uses_toolkit(self, sparse, clip=None, solver=codes.SGD):
         """Whether a fit or prediction of this network needs the full
         kernels: normalisation, dropout, residual connections, a sparse
-        input or gradient clipping (else the lean ones serve,
-        :mod:`fastbp.kernels.lean`)."""
+        input, gradient clipping or a solver other than sgd and adam (else
+        the lean ones serve, :mod:`fastbp.kernels.lean`).
+
+        Parameters
+        ----------
+        sparse : bool
+        clip : float or None
+        solver : int
+            Solver code of a stochastic fit (``codes.SOLVERS``).
+        """
         return bool(self.norm != codes.NORM_NONE or self.has_dropout
-                    or self.layout.residual.any() or sparse or clip)
+                    or self.layout.residual.any() or sparse or clip
+                    or solver not in (codes.SGD, codes.ADAM))
 
     @property
     def tracks_dead_units(self):
