@@ -1370,9 +1370,9 @@ def test_float32_run_compiles_no_float64_specialisation():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_lean_kernels_equal_the_full_ones_on_the_default_path(dtype, solver, monkeypatch):
-    # kernels.lean compiles network.py again with the toolkit's branches
-    # pruned; on the default path both must compute the same bits.
+def test_lean_kernels_agree_with_the_full_ones_on_the_default_path(dtype, solver, monkeypatch):
+    # kernels.lean compiles network.py and the optimizer update again with
+    # the toolkit's branches pruned; on the default path both must agree.
     from sklearn.datasets import load_digits
 
     from fastbp import MLPClassifier
@@ -1400,10 +1400,16 @@ def test_lean_kernels_equal_the_full_ones_on_the_default_path(dtype, solver, mon
     assert real(CPUBackend(), False) is lean
     monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit: self.kernels)
     full_model, full_proba = fit()
+    # Bit for bit for sgd and lbfgs. Adam's update rounds differently once
+    # the other solvers' loops are pruned (fastmath lets LLVM reassociate
+    # and use reciprocals, and it chooses per function): a few ulps a step.
+    tol = {np.float32: dict(rtol=1e-4, atol=1e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
+    check = (np.testing.assert_array_equal if solver != "adam"
+             else lambda a, b: np.testing.assert_allclose(a, b, **tol[dtype]))
     for a, b in zip(lean_model.coefs_ + lean_model.intercepts_,
                     full_model.coefs_ + full_model.intercepts_):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(lean_proba, full_proba)
+        check(a, b)
+    check(lean_proba, full_proba)
 
 
 @pytest.mark.parametrize("solver", ["rmsprop", "adagrad", "adamw"])

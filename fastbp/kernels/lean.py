@@ -6,9 +6,11 @@ switches off: Numba prunes the branches of normalisation, dropout, residual
 connections, gradient clipping, sparse input and of the solvers
 scikit-learn lacks before typing them, so the kernels that most fits run
 (dense input, sgd or adam, none of those options) compile about 40 %
-faster on a cold cache. The arithmetic is the same source; the trainer
-picks this module where it applies (``NetworkSpec.uses_toolkit``), and the
-full one otherwise.
+faster on a cold cache. The arithmetic is the same source, and gives the
+same bits for sgd and lbfgs; adam's update rounds a few ulps differently
+per step, since fastmath lets LLVM reassociate and use reciprocals as it
+sees fit in each function. The trainer picks this module where it applies
+(``NetworkSpec.uses_toolkit``), and the full one otherwise.
 """
 
 from .._config import recompiled

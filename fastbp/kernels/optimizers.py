@@ -208,7 +208,7 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
         ``sum(W**2)`` and ``sum(|W|)`` before the update.
     """
     zero = like(0, params)
-    decoupled = TOOLKIT and code == ADAMW
+    decoupled = code == ADAMW
     alpha_g = zero if decoupled else alpha
     decay = alpha if decoupled else zero
     sumsq = 0.0
