@@ -245,7 +245,7 @@ def train(args):
           f"samples, {X_train.shape[1]} features, {args.dtype}")
     clf = MLPClassifier(**settings(args, _estimator_params(args)))
     start = time.perf_counter()
-    fit_with_progress(clf, clf, X_train, y_train, X_train.dtype, args.quiet)
+    fit_with_progress(clf, clf, X_train, y_train, args.quiet)
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start

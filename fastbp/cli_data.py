@@ -117,29 +117,19 @@ def settings(args, params):
     return params
 
 
-def announce(estimator, dtype):
-    """Say so before a fit that will compile on a cold cache."""
-    from .estimators.base import announce_compilation
-    from .training.backend import get_backend
-
-    # The CLI's input is dense; the toolkit options choose the full kernels.
-    dropout = estimator.dropout if estimator.dropout is not None else 0
-    toolkit = bool(estimator.normalization or estimator.residual or np.any(np.asarray(dropout) > 0)
-                   or (estimator.clip_grad_norm and estimator.solver != "lbfgs")
-                   or estimator.solver in ("rmsprop", "adagrad", "adamw"))
-    announce_compilation(get_backend(estimator.device), dtype, estimator.solver, toolkit)
-
-
-def fit_with_progress(model, estimator, X, y, dtype, quiet):
+def fit_with_progress(model, estimator, X, y, quiet):
     """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
     cold compile and printing one line per epoch unless ``quiet``."""
-    announce(estimator, dtype)
+    # The fit announces a cold compile itself, once it knows which kernels
+    # it runs (estimators.base.announce_compilation).
+    estimator._announce_compile = True
     if not quiet:
         estimator._on_epoch_end = epoch_printer()
     try:
         model.fit(X, y)
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
+        estimator.__dict__.pop("_announce_compile", None)
 
 
 def write_outputs(args, model, estimator):
@@ -177,7 +167,7 @@ def train_on_file(args, estimator_params):
           f"{args.target!r} ({task})", flush=True)
     start = time.perf_counter()
     # The preprocessing hands the model float64.
-    fit_with_progress(pipe, estimator, X, y, np.float64, args.quiet)
+    fit_with_progress(pipe, estimator, X, y, args.quiet)
     print(f"trained {estimator.n_iter_} epochs in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
     if args.valid:

@@ -63,7 +63,7 @@ _META = "fastbp.json"
 
 # Estimator attributes of a running fit, never saved.
 _RUN_ONLY = ("_skl_callbacks", "_skl_callbacks_to_teardown", "_callback_fit_ctx",
-             "_parent_callback_ctx", "_on_epoch_end")
+             "_parent_callback_ctx", "_on_epoch_end", "_announce_compile")
 
 #: fastbp's own types that a saved model may contain.
 TRUSTED = (

@@ -322,7 +322,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                               residual, dropout, dtype)
         inp = KernelInput(X)
         backend = get_backend(self.device)
-        if self.verbose:
+        if self.verbose or getattr(self, "_announce_compile", False):
             stochastic = self.solver in _STOCHASTIC_SOLVERS
             announce_compilation(backend, dtype, self.solver, spec.uses_toolkit(
                 inp.is_sparse, self.clip_grad_norm if stochastic else None,
