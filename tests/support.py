@@ -2,6 +2,10 @@
 
 import warnings
 
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV
+
+from fastbp import MLPClassifier
 from fastbp._config import python_twin
 
 
@@ -23,3 +27,27 @@ class python_kernels:
 
     def __getattr__(self, name):
         return python_twin(getattr(self._module, name))
+
+
+def search_data():
+    """Digits for the distributed-search tests (900 rows, scaled)."""
+    X, y = load_digits(return_X_y=True)
+    return X[:900] / 16, y[:900]
+
+
+def search_grid():
+    """The distributed-search tests' grid: 6 candidates x 3 folds."""
+    return GridSearchCV(
+        MLPClassifier(hidden_layer_sizes=(32,), max_iter=40, random_state=0),
+        {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [1e-3, 1e-2]}, cv=3)
+
+
+def assert_same_results(got, expected):
+    """Two fitted searches agree bit for bit: every per-split and mean test
+    score, the candidates, and the winner."""
+    keys = [k for k in expected.cv_results_ if "test_score" in k and "rank" not in k]
+    for key in keys:
+        assert got.cv_results_[key].tobytes() == expected.cv_results_[key].tobytes(), key
+    assert got.cv_results_["params"] == expected.cv_results_["params"]
+    assert got.best_params_ == expected.best_params_
+    assert got.best_index_ == expected.best_index_

@@ -17,11 +17,16 @@ import distributed
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, make_regression
+from sklearn.datasets import make_regression
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, RandomizedSearchCV
 
 import fastbp
 from fastbp.search import EVENT_TOPIC, PLUGIN_NAME, _PrecomputedFolds, fit_on_dask
+
+try:
+    from .support import assert_same_results, search_data, search_grid
+except ImportError:  # run as a plain module
+    from support import assert_same_results, search_data, search_grid
 
 # Deliberately short fits.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -35,36 +40,15 @@ def client():
         yield c
 
 
-def _digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:900] / 16, y[:900]
-
-
-def _grid():
-    return GridSearchCV(
-        fastbp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=40, random_state=0),
-        {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [1e-3, 1e-2]}, cv=3)
-
-
-def assert_same_results(got, expected):
-    """Bit for bit: every per-split and mean test score, and the winner."""
-    keys = [k for k in expected.cv_results_ if "test_score" in k and "rank" not in k]
-    for key in keys:
-        assert got.cv_results_[key].tobytes() == expected.cv_results_[key].tobytes(), key
-    assert got.cv_results_["params"] == expected.cv_results_["params"]
-    assert got.best_params_ == expected.best_params_
-    assert got.best_index_ == expected.best_index_
-
-
 @pytest.fixture(scope="module")
 def local_grid():
-    X, y = _digits()
-    return clone(_grid()).fit(X, y)
+    X, y = search_data()
+    return clone(search_grid()).fit(X, y)
 
 
 def test_identical_to_local_fit(client, local_grid):
-    X, y = _digits()
-    search = _grid()
+    X, y = search_data()
+    search = search_grid()
     cv, n_jobs = search.cv, search.n_jobs
     assert client.amm.running()
     assert fit_on_dask(search, X, y, client=client) is search
@@ -91,7 +75,7 @@ def test_randomized_regressor_float32(client):
 
 
 def test_groups_split_the_folds(client):
-    X, y = _digits()
+    X, y = search_data()
     groups = np.arange(len(y)) % 4
     search = GridSearchCV(
         fastbp.MLPClassifier(hidden_layer_sizes=(16,), max_iter=20, random_state=0),
@@ -107,17 +91,17 @@ def _warm_in_memory(dask_worker):
     any: fastbp counts both), and whether the plugin reported success."""
     from fastbp.warmup import _cache_counts
 
-    X, y = _digits()
+    X, y = search_data()
     before = _cache_counts()
-    clone(_grid().estimator).set_params(max_iter=2).fit(X[:100], y[:100]).predict(X[:10])
+    clone(search_grid().estimator).set_params(max_iter=2).fit(X[:100], y[:100]).predict(X[:10])
     plugin = dask_worker.plugins.get(PLUGIN_NAME)
     return (_cache_counts() == before,
             plugin is not None and plugin.report is not None and plugin.error is None)
 
 
 def test_plugin_warms_every_worker_and_newcomers(client):
-    X, y = _digits()
-    fit_on_dask(_grid(), X, y, client=client)
+    X, y = search_data()
+    fit_on_dask(search_grid(), X, y, client=client)
     assert set(client.run(_warm_in_memory).values()) == {(True, True)}
     before = set(client.scheduler_info()["workers"])
 
@@ -155,9 +139,9 @@ def _kill_worker_once_busy(client, fit_done, killed):
 
 
 def test_survives_a_killed_worker(client, local_grid):
-    X, y = _digits()
+    X, y = search_data()
     client.wait_for_workers(2)
-    search = _grid()
+    search = search_grid()
     fit_done, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_worker_once_busy, args=(client, fit_done, killed))
     killer.start()

@@ -18,11 +18,13 @@ import time
 
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV
 
-import fastbp
 from fastbp.search import fit_on_ray
+
+try:
+    from .support import assert_same_results, search_data, search_grid
+except ImportError:  # run as a plain module
+    from support import assert_same_results, search_data, search_grid
 
 pytestmark = [pytest.mark.ray,
               pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
@@ -41,34 +43,15 @@ def ray():
     ray.shutdown()
 
 
-def _digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:900] / 16, y[:900]
-
-
-def _grid():
-    # The grid of tests/test_search.py (not imported: it needs Dask).
-    return GridSearchCV(
-        fastbp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=40, random_state=0),
-        {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [1e-3, 1e-2]}, cv=3)
-
-
-def assert_same_results(got, expected):
-    keys = [k for k in expected.cv_results_ if "test_score" in k and "rank" not in k]
-    for key in keys:
-        assert got.cv_results_[key].tobytes() == expected.cv_results_[key].tobytes(), key
-    assert got.best_params_ == expected.best_params_
-
-
 @pytest.fixture(scope="module")
 def local_grid():
-    X, y = _digits()
-    return clone(_grid()).fit(X, y)
+    X, y = search_data()
+    return clone(search_grid()).fit(X, y)
 
 
 def test_identical_to_local_fit_and_workers_warm(ray, local_grid):
-    X, y = _digits()
-    search = _grid()
+    X, y = search_data()
+    search = search_grid()
     n_jobs = search.n_jobs
     assert fit_on_ray(search, X, y) is search
     assert ray.is_initialized()
@@ -106,8 +89,8 @@ def _pool_actor_running_a_batch():
 
 
 def test_survives_a_killed_worker(ray, local_grid):
-    X, y = _digits()
-    search = _grid()
+    X, y = search_data()
+    search = search_grid()
     done, killed = threading.Event(), []
 
     def kill_once_busy():
