@@ -408,12 +408,18 @@ def main(argv=None) -> int:
 
     text = render(report)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    base = args.out / f"report-{grid.mode}-{stamp}"
-    base.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
-    base.with_suffix(".md").write_text(text)
+    base = save_report(args.out / f"report-{grid.mode}-{stamp}", report, text)
     log(f"saved {base}.json and .md ({report['elapsed_s']:.0f} s)")
     return 0
+
+
+def save_report(base, report, text):
+    """Write ``report`` to ``base``.json and its markdown ``text`` to
+    ``base``.md (creating the directory); return ``base``."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
+    base.with_suffix(".md").write_text(text)
+    return base
 
 
 if __name__ == "__main__":

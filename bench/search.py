@@ -45,7 +45,7 @@ if __package__ in (None, ""):  # run as a script: python bench/search.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.compile_time import REPO_ROOT
-from bench.report import RESULTS_DIR, _err, _git_head, _loadavg, _table
+from bench.report import RESULTS_DIR, _err, _git_head, _loadavg, _table, save_report
 from fastbp.machine import cpu_model
 
 GRIDS = ("readme", "tabular")
@@ -804,10 +804,7 @@ def main(argv=None) -> int:
     report = run(plan, skipped)
     text = render(report)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    base = args.out / ("search-smoke" if plan.smoke else "search")
-    base.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
-    base.with_suffix(".md").write_text(text)
+    base = save_report(args.out / ("search-smoke" if plan.smoke else "search"), report, text)
     log(f"[search] saved {base}.json and .md ({report['elapsed_s']:.0f} s)")
     return 0
 
