@@ -202,14 +202,10 @@ def _grids(search):
 
 
 def _held(obj):
-    """``obj`` and the estimators among its deep parameters."""
-    held = [obj]
-    if hasattr(obj, "estimator") and hasattr(obj.estimator, "get_params"):
-        held += _held(obj.estimator)
-    for value in obj.get_params(deep=True).values():
-        if hasattr(value, "get_params") and not isinstance(value, type):
-            held.append(value)
-    return held
+    """``obj`` and the estimators among its deep parameters (those of a
+    search's ``estimator`` and of a pipeline's steps included)."""
+    return [obj] + [value for value in obj.get_params(deep=True).values()
+                    if hasattr(value, "get_params") and not isinstance(value, type)]
 
 
 def _tiny_fit(est, dtype, sparse=False):
