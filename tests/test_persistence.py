@@ -205,14 +205,20 @@ def test_truncated_file_is_refused(saved):
             fastbp.load(saved)
 
 
+def write_model_file(path, meta, payload):
+    """A fastbp file at ``path``: ``meta`` (a dict, or its JSON as read from
+    another file) and the skops ``payload``, as forged files are built."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("fastbp.json", meta if isinstance(meta, (bytes, str)) else json.dumps(meta))
+        zf.writestr("model.skops", payload)
+    return path
+
+
 def test_modified_model_is_refused(saved, tmp_path):
     with zipfile.ZipFile(saved) as zf:
         meta, payload = zf.read("fastbp.json"), bytearray(zf.read("model.skops"))
     payload[len(payload) // 2] ^= 0xFF
-    forged = tmp_path / "forged.fastbp"
-    with zipfile.ZipFile(forged, "w") as zf:
-        zf.writestr("fastbp.json", meta)
-        zf.writestr("model.skops", bytes(payload))
+    forged = write_model_file(tmp_path / "forged.fastbp", meta, bytes(payload))
     with pytest.raises(ValueError, match="damaged or was modified: the checksum"):
         fastbp.load(forged)
 
@@ -228,10 +234,7 @@ def test_untrusted_types_are_refused(saved, tmp_path):
     payload = sio.dumps(make_pipeline(FunctionTransformer(os.system), MLPClassifier()))
     meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
     meta["sha256"] = hashlib.sha256(payload).hexdigest()
-    forged = tmp_path / "evil.fastbp"
-    with zipfile.ZipFile(forged, "w") as zf:
-        zf.writestr("fastbp.json", json.dumps(meta))
-        zf.writestr("model.skops", payload)
+    forged = write_model_file(tmp_path / "evil.fastbp", meta, payload)
     with pytest.raises(ValueError, match="holds types that fastbp does not load.*system"):
         fastbp.load(forged)
 
@@ -256,10 +259,7 @@ def test_newer_format_is_refused(saved, tmp_path):
     with zipfile.ZipFile(saved) as zf:
         meta, payload = json.loads(zf.read("fastbp.json")), zf.read("model.skops")
     meta["format_version"] = 99
-    newer = tmp_path / "newer.fastbp"
-    with zipfile.ZipFile(newer, "w") as zf:
-        zf.writestr("fastbp.json", json.dumps(meta))
-        zf.writestr("model.skops", payload)
+    newer = write_model_file(tmp_path / "newer.fastbp", meta, payload)
     with pytest.raises(ValueError, match="format version 99.*Upgrade fastbp"):
         fastbp.load(newer)
 
@@ -294,11 +294,7 @@ def _forged_file(tmp_path, schema, name="forged.fastbp"):
     meta = {"format": "fastbp-model", "format_version": 1, "fastbp": fastbp.__version__,
             "scikit-learn": __import__("sklearn").__version__,
             "sha256": hashlib.sha256(payload).hexdigest()}
-    path = tmp_path / name
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("fastbp.json", json.dumps(meta))
-        zf.writestr("model.skops", payload)
-    return path
+    return write_model_file(tmp_path / name, meta, payload)
 
 
 def test_a_file_calling_a_sklearn_function_is_refused(tmp_path):
