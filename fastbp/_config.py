@@ -21,6 +21,12 @@ from ._cache import enable_cache
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
+# For the elementary functions of ``fastbp.kernels.elementary``, whose range
+# reduction and polynomials must run in the order written: no ``reassoc``,
+# and no ``arcp`` (a reciprocal would add a rounding to the float64 Pade
+# quotient).
+ELEMENTARY_FASTMATH = {"nsz", "contract"}
+
 JIT_OPTIONS = {
     "nogil": True,
     "cache": True,

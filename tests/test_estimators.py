@@ -946,3 +946,68 @@ def test_fast_binarize_equals_label_binarizer(labels):
     est.classes_ = est._label_binarizer.classes_
     np.testing.assert_array_equal(est._binarize(y),
                                   est._label_binarizer.transform(y).astype(bool))
+
+
+# ---------------------------------------------------------------------------
+# prediction: the plain-array shortcut past scikit-learn's validation
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_arrays_predict_as_validated_input_does(small, dtype):
+    # A C-contiguous array of the model's dtype skips validate_data; every
+    # other form takes it. Each form must give the same outputs bit for bit.
+    X, y = small
+    X = X.astype(dtype)
+    clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(
+        X, regression_targets(X))
+    other = np.float64 if dtype == np.float32 else np.float32
+    for model, method in ((clf, "predict_proba"), (clf, "predict"), (reg, "predict")):
+        plain = getattr(model, method)(X)
+        read_only = X.copy()
+        read_only.flags.writeable = False
+        for form in (np.asfortranarray(X), X.tolist(), read_only, X[::-1][::-1].copy(),
+                     sp.csr_matrix(X), X.astype(other).astype(dtype).astype(other)
+                     if dtype == np.float64 else X):
+            assert_array_equal(getattr(model, method)(form), plain)
+        # Row by row and in blocks of odd sizes, to rounding: BLAS sums a
+        # product of one row in another order than a product of many.
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        for rows in (slice(0, 1), slice(3, 4), slice(0, 100), slice(7, 300)):
+            assert_allclose(getattr(model, method)(np.ascontiguousarray(X[rows])),
+                            plain[rows], rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_predictions_follow_coefs_changed_in_place(small):
+    # Nothing of the parameters is cached between predictions.
+    X, y = small
+    clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    before = clf.predict_proba(X[:5])
+    clf.coefs_[1] *= 2.0
+    clf.intercepts_[1][:] = 0.0
+    after = clf.predict_proba(X[:5])
+    assert not np.allclose(before, after)
+    ref = sknn.MLPClassifier((16,))
+    for name in ("coefs_", "intercepts_", "n_layers_", "n_outputs_", "out_activation_",
+                 "classes_", "n_features_in_", "_label_binarizer"):
+        setattr(ref, name, getattr(clf, name))
+    ref.activation = clf.activation
+    assert_allclose(after, ref.predict_proba(X[:5]), rtol=1e-12)
+
+
+def test_parameter_arrays_of_the_wrong_size_raise_at_predict(small):
+    X, y = small
+    clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    clf.intercepts_[0] = clf.intercepts_[0][:-1]
+    with pytest.raises(ValueError, match="parameter arrays do not match its architecture"):
+        clf.predict(X[:2])
+
+
+def test_plain_array_from_a_model_fitted_with_feature_names_still_warns(small):
+    pd = pytest.importorskip("pandas")
+    X, y = small
+    df = pd.DataFrame(X, columns=[f"p{i}" for i in range(X.shape[1])])
+    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(df, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(np.ascontiguousarray(X[:3]))

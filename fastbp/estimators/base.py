@@ -16,7 +16,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._cache import will_compile
 from ..exceptions import DivergenceError
@@ -25,7 +25,7 @@ from ..training.backend import get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
-from ..training.predict import Validator, predict_outputs
+from ..training.predict import Validator, chunk_rows, inference_plan
 from ..training.progress import Progress
 from ..training.spec import build_spec
 from ..training.stochastic import fit_stochastic
@@ -205,8 +205,6 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             If scikit-learn's MLP cannot represent this model; the message
             says why.
         """
-        from sklearn.utils.validation import check_is_fitted
-
         from .interop import to_sklearn
 
         check_is_fitted(self)
@@ -624,24 +622,60 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     # -------------------------------------------------------------- predict
 
+    def _check_fitted(self):
+        """scikit-learn's ``check_is_fitted``, after a shortcut for the usual
+        case: it scans every attribute, which costs more than predicting a
+        few rows."""
+        if "coefs_" not in self.__dict__:
+            check_is_fitted(self)
+
+    def _plain_input(self, X, dtype):
+        """Whether ``X`` needs none of scikit-learn's validation: a
+        C-contiguous, writable, native NumPy array of the model's dtype and
+        width, from a model fitted without feature names, and finite.
+
+        Anything else takes :func:`~sklearn.utils.validation.validate_data`,
+        which gives the same result and every error message; this check
+        costs a microsecond where that one costs tens, which matters when
+        predicting a few rows at a time.
+        """
+        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
+                and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
+                and X.flags.c_contiguous and X.flags.writeable
+                and "feature_names_in_" not in self.__dict__
+                and np.isfinite(X).all())
+
     def _forward(self, X):
         """Validated ``X`` through the network: output-layer values."""
-        X = check_raw_input(native_byte_order(X))
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                          dtype=(np.float64, np.float32))
         dtype = self.coefs_[0].dtype
-        if X.dtype != dtype:
-            check_fits_dtype(X, dtype, "X")
-            X = X.astype(dtype)
-        units = [X.shape[1], *[c.shape[1] for c in self.coefs_]]
-        spec, params, running = self._network(units, self._activations, self._normalization,
-                                              self._residual, [0.0] * (len(units) - 2),
-                                              dtype)
-        out = predict_outputs(get_backend(self.device), spec, params, running,
-                              KernelInput(X))
-        bad = ~np.isfinite(out).all(axis=1)
-        if bad.any():
-            rows = np.flatnonzero(bad)
+        if self._plain_input(X, dtype):
+            inp = None
+            n_samples = X.shape[0]
+        else:
+            X = check_raw_input(native_byte_order(X))
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=(np.float64, np.float32))
+            if X.dtype != dtype:
+                check_fits_dtype(X, dtype, "X")
+                X = X.astype(dtype)
+            inp = KernelInput(X)
+            n_samples = inp.n_samples
+        units = (self.n_features_in_, *[c.shape[1] for c in self.coefs_])
+        plan = inference_plan(units, tuple(HIDDEN_ACTIVATIONS[a] for a in self._activations),
+                              arch.normalization_code(self._normalization),
+                              tuple(bool(r) for r in self._residual),
+                              OUTPUT_FUNCTIONS[self.out_activation_], dtype,
+                              chunk_rows(n_samples))
+        layout = plan.spec.layout
+        params = layout.pack(self.coefs_, self.intercepts_, dtype,
+                             self.normalization_scales_, self.normalization_shifts_)
+        running = layout.pack_running(self.running_mean_, self.running_var_, dtype)
+        backend = get_backend(self.device)
+        inputs = backend.put(plan.dense_inputs(X) if inp is None else inp.inputs())
+        out = plan.run(backend, params, running, inputs, n_samples,
+                       inp is not None and inp.is_sparse)
+        if not np.isfinite(out).all():
+            rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             raise ValueError(
                 f"The network's outputs overflowed {dtype.name} for {rows.size} row(s) of X "
                 f"(first: row {rows[0]}): X holds values too large for this model. Rescale "

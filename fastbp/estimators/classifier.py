@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
@@ -205,7 +205,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels (indicator matrix for multilabel targets).
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._decode(self._forward(X))
 
     @available_if(lambda est: est._check_solver())
@@ -250,7 +250,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         proba : ndarray of shape (n_samples, n_classes)
             In the order of ``classes_``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         out = self._forward(X)
         if self.n_outputs_ == 1:
             out = out.ravel()

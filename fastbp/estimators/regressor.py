@@ -6,7 +6,6 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _num_samples,
-    check_is_fitted,
     column_or_1d,
     validate_data,
 )
@@ -136,7 +135,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 

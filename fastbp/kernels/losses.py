@@ -16,15 +16,36 @@ softplus so that no probability is formed and then logged.
 import math
 
 from .._config import entry_kernel, kernel
-from .activations import cpu_scalar
-from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
+from .activations import cpu_scalar, same_memory
+from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
+from .elementary import exp
 
 output_row = cpu_scalar.output_row
+sigmoid = cpu_scalar.sigmoid
+softmax_shift_row = cpu_scalar.softmax_shift_row
+softmax_normalise_row = cpu_scalar.softmax_normalise_row
+softmax_finish_row = cpu_scalar.softmax_finish_row
 softmax_loss_row = cpu_scalar.softmax_loss_row
 logistic_loss_row = cpu_scalar.logistic_loss_row
 poisson_loss_row = cpu_scalar.poisson_loss_row
 squared_loss_row = cpu_scalar.squared_loss_row
+
+
+@kernel
+def exp_block(src, dst):
+    """``dst = exp(src)`` over C-contiguous blocks of one shape, as one flat
+    loop (vectorised; rows of a few outputs are too short to be). ``dst``
+    may be ``src``."""
+    s = src.reshape(src.size)
+    d = dst.reshape(dst.size)
+    if same_memory(s, d):
+        # One array: a two-array loop would take its scalar path when they alias.
+        for k in range(d.shape[0]):
+            d[k] = exp(d[k])
+    else:
+        for k in range(d.shape[0]):
+            d[k] = exp(s[k])
 
 
 @kernel
@@ -34,20 +55,41 @@ def output_activation(z, bias, code):
     Parameters
     ----------
     z : ndarray of shape (n_samples, n_outputs)
+        C-contiguous.
     bias : ndarray of shape (n_outputs,)
     code : int
         Output-function code from :mod:`fastbp.kernels.codes`.
     """
-    for i in range(z.shape[0]):
-        output_row(z, i, bias, code)
+    n = z.shape[0]
+    if code == OUT_SOFTMAX:
+        for i in range(n):
+            softmax_shift_row(z, i, bias)
+        exp_block(z, z)
+        for i in range(n):
+            softmax_normalise_row(z, i)
+    elif code == OUT_LOGISTIC:
+        for i in range(n):
+            output_row(z, i, bias, OUT_IDENTITY)
+        flat = z.reshape(z.size)
+        for k in range(flat.shape[0]):
+            flat[k] = sigmoid(flat[k])
+    else:
+        for i in range(n):
+            output_row(z, i, bias, code)
 
 
 @kernel
 def _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
+    # Shift every row, exponentiate the block into ``delta`` in one
+    # vectorised loop, then finish each row from it.
+    n = z.shape[0]
+    for i in range(n):
+        softmax_shift_row(z, i, bias)
+    exp_block(z, delta)
     total = 0.0
-    for i in range(z.shape[0]):
+    for i in range(n):
         w = sw[i] if has_sw else like(1, z)
-        total += w * softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+        total += w * softmax_finish_row(z, i, delta, y, w, log_eps, log1m_eps, delta)
     return total
 
 

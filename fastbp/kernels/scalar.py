@@ -144,21 +144,14 @@ def output_row(z, i, bias, code):
         Output-function code (``codes.OUT_*``).
     """
     m = z.shape[1]
-    one = like(1, z)
     if code == OUT_SOFTMAX:
-        zmax = like(-math.inf, one)
+        softmax_shift_row(z, i, bias)
         for j in range(m):
-            z[i, j] += bias[j]
-            zmax = max(zmax, z[i, j])
-        s = like(0, one)
-        for j in range(m):
-            z[i, j] = math.exp(z[i, j] - zmax)
-            s += z[i, j]
-        for j in range(m):
-            z[i, j] /= s
+            z[i, j] = math.exp(z[i, j])
+        softmax_normalise_row(z, i)
     elif code == OUT_LOGISTIC:
         for j in range(m):
-            z[i, j] = one / (one + math.exp(-(z[i, j] + bias[j])))
+            z[i, j] = sigmoid(z[i, j] + bias[j])
     elif code == OUT_EXP:
         for j in range(m):
             z[i, j] = math.exp(z[i, j] + bias[j])
@@ -167,26 +160,66 @@ def output_row(z, i, bias, code):
             z[i, j] += bias[j]
 
 
-def softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
-    """Softmax with cross-entropy for one row: see :func:`loss_delta_row`."""
+# Softmax comes in per-row phases around an elementwise exp: a GPU thread
+# runs them for its row, the CPU runs each phase over a whole block so that
+# the exp runs as one long vectorised loop (rows of a few classes are too
+# short to vectorise).
+
+def softmax_shift_row(z, i, bias):
+    """``z[i] = z[i] + bias - max(z[i] + bias)`` (the largest becomes 0, so
+    that ``exp`` cannot overflow)."""
     m = z.shape[1]
-    zero = like(0, w)
-    row = zero
-    zmax = like(-math.inf, w)
+    zmax = like(-math.inf, z)
     for j in range(m):
         z[i, j] += bias[j]
         zmax = max(zmax, z[i, j])
+    for j in range(m):
+        z[i, j] -= zmax
+
+
+def softmax_normalise_row(e, i):
+    """``e[i] /= sum(e[i])``: probabilities from the exponentials."""
+    m = e.shape[1]
+    s = like(0, e)
+    for j in range(m):
+        s += e[i, j]
+    # An explicit reciprocal: fastmath's arcp would otherwise let LLVM
+    # choose per function between dividing and multiplying, and two kernel
+    # sets would round differently.
+    inv = like(1, e) / s
+    for j in range(m):
+        e[i, j] *= inv
+
+
+def softmax_finish_row(z, i, e, y, w, log_eps, log1m_eps, delta):
+    """Cross-entropy and delta of one row, from the shifted
+    pre-activations ``z[i]`` and their exponentials ``e[i]``: ``z[i]``
+    receives the probabilities, ``delta[i]`` (which may be ``e``)
+    ``w * (p - y)``. Returns the row's unweighted loss."""
+    m = z.shape[1]
+    zero = like(0, w)
     s = zero
     for j in range(m):
-        s += math.exp(z[i, j] - zmax)
+        s += e[i, j]
     log_s = math.log(s)
+    inv = like(1, w) / s  # (as in softmax_normalise_row)
+    row = zero
     for j in range(m):
-        logp = z[i, j] - zmax - log_s
         if y[i, j] != zero:
-            row -= y[i, j] * min(max(logp, log_eps), log1m_eps)
-        z[i, j] = math.exp(logp)
-        delta[i, j] = w * (z[i, j] - y[i, j])
+            row -= y[i, j] * min(max(z[i, j] - log_s, log_eps), log1m_eps)
+        p = e[i, j] * inv
+        z[i, j] = p
+        delta[i, j] = w * (p - y[i, j])
     return row
+
+
+def softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
+    """Softmax with cross-entropy for one row: see :func:`loss_delta_row`.
+    The exponentials pass through ``delta``."""
+    softmax_shift_row(z, i, bias)
+    for j in range(z.shape[1]):
+        delta[i, j] = math.exp(z[i, j])
+    return softmax_finish_row(z, i, delta, y, w, log_eps, log1m_eps, delta)
 
 
 def logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
@@ -287,16 +320,17 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
 
 
 # In dependency order: each is compiled after the functions it calls.
-FUNCTIONS = (sigmoid, softplus, activate, derivative, penalised, output_row,
-             softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
+FUNCTIONS = (sigmoid, softplus, activate, derivative, penalised, softmax_shift_row,
+             softmax_normalise_row, softmax_finish_row, output_row, softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
              loss_delta_row)
 
 # The functions that work on a row of arrays rather than on scalars.
-ROW_FUNCTIONS = frozenset({"output_row", "softmax_loss_row", "logistic_loss_row",
+ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row",
+                           "softmax_finish_row", "output_row", "softmax_loss_row", "logistic_loss_row",
                            "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
 
 
-def compile_for(jit, row_jit=None):
+def compile_for(jit, row_jit=None, math_module=math):
     """Every function of :data:`FUNCTIONS`, compiled by ``jit``.
 
     The functions call each other through module globals; each compiled copy
@@ -312,13 +346,16 @@ def compile_for(jit, row_jit=None):
         The decorator for :data:`ROW_FUNCTIONS` (default ``jit``). The CPU
         inlines them into its row loops: called out of line, a call that
         builds three array views costs as much as the row's own work.
+    math_module : module
+        What the formulas' ``math`` names: the CPU passes
+        ``fastbp.kernels.elementary.cpu_math``, whose ``exp`` vectorises.
 
     Returns
     -------
     types.SimpleNamespace
         The compiled functions, by name.
     """
-    scope = dict(globals())
+    scope = dict(globals(), math=math_module)
     compiled = {}
     for func in FUNCTIONS:
         copy = types.FunctionType(func.__code__, scope, func.__name__, func.__defaults__,

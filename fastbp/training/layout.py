@@ -51,6 +51,9 @@ class NetworkLayout:
                 self.be_off[l] = end
                 end += m
         self.n_params = end
+        # Sizes of the per-layer arrays in buffer order, to check them cheaply.
+        norm_sizes = hidden * 2 if self.norm != codes.NORM_NONE else []
+        self._part_sizes = tuple(int(s) for s in (*w_sizes, *fan_out, *norm_sizes))
         acts = list(activations) if activations is not None else [codes.IDENTITY] * self.n_hidden
         self.activations = np.zeros(nl + 1, dtype=np.int64)
         self.activations[1:nl] = acts
@@ -94,15 +97,23 @@ class NetworkLayout:
         Returns
         -------
         params : ndarray of shape (n_params,)
+
+        Raises
+        ------
+        ValueError
+            If an array's size does not match the layout.
         """
-        params = np.empty(self.n_params, dtype=dtype)
-        for l, (w, b) in enumerate(zip(coefs, intercepts)):
-            params[self.w_off[l]:self.w_off[l] + w.size] = np.ravel(w)
-            params[self.b_off[l]:self.b_off[l] + b.size] = b
-        for l, (g, s) in enumerate(zip(scales, shifts), start=1):
-            params[self.g_off[l]:self.g_off[l] + g.size] = g
-            params[self.be_off[l]:self.be_off[l] + s.size] = s
-        return params
+        parts = [np.asarray(p) for p in (*coefs, *intercepts, *scales, *shifts)]
+        sizes = [p.size for p in parts]
+        if len(sizes) != len(self._part_sizes) or any(
+                a != b for a, b in zip(sizes, self._part_sizes)):
+            raise ValueError(
+                "The model's parameter arrays do not match its architecture: expected "
+                f"sizes {list(self._part_sizes)}, got {sizes} (coefs_, then intercepts_, "
+                "then the normalisation scales and shifts).")
+        # One concatenate in the layout's order (weights, biases, scales,
+        # shifts): predicting a few rows packs on every call.
+        return np.concatenate([p.ravel() for p in parts], dtype=dtype, casting="unsafe")
 
     def unpack(self, params):
         """Per-layer views into ``params``.

@@ -1,12 +1,122 @@
 """Forward pass for prediction and validation."""
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..kernels.losses import loss_from_output
+from ..kernels.records import Inputs, Work
+from .spec import build_spec
 from .workspace import Workspace
 
 # Rows per chunk: bounds prediction's memory whatever the number of samples.
 CHUNK = 4096
+
+_NO_INDEX = np.empty(0, dtype=np.int64)
+
+
+class InferencePlan:
+    """What predicting with one network structure needs besides its
+    parameters: the layout tables, the hyper-parameter record and the sizes
+    of the work buffers, for chunks of up to ``chunk`` rows.
+
+    Built once per structure (:func:`inference_plan`) and shared between
+    calls and threads: nothing in it is written by a prediction, and every
+    call allocates its own work buffers.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    dtype : numpy dtype
+    chunk : int
+        Rows per kernel chunk.
+    """
+
+    def __init__(self, spec, dtype, chunk):
+        self.spec, self.dtype, self.chunk = spec, np.dtype(dtype), chunk
+        layout = spec.layout
+        ws = Workspace(layout, chunk, self.dtype, dense_input=False, training=False)
+        self.tables = ws.tables(layout.norm)
+        self.hyper = spec.hyper(self.dtype)
+        self._n_acts, self._n_stats = ws.acts.size, ws.stats.size
+        # Zero-sized buffers (dropout masks, deltas, gradients: unused in
+        # inference) are never written, so every call may share them.
+        self._none = ws.masks
+        self._rng = ws.rng
+        self._no_data = np.empty(0, dtype=self.dtype)
+        self.n_outputs = int(layout.units[-1])
+        self._toolkit = spec.uses_toolkit(False)
+
+    def work(self, running):
+        """A :class:`~fastbp.kernels.records.Work` record with buffers of its
+        own: concurrent predictions must not share activations."""
+        none = self._none
+        return Work(np.empty(self._n_acts, dtype=self.dtype), none, none,
+                    np.empty(self._n_stats, dtype=self.dtype), running, none, self._rng,
+                    none, none, none)
+
+    def dense_inputs(self, X):
+        """The :class:`~fastbp.kernels.records.Inputs` record of a dense,
+        C-contiguous, writable ``X`` of the plan's dtype."""
+        return Inputs(X, self._no_data, _NO_INDEX, _NO_INDEX, False)
+
+    def run(self, backend, params, running, inputs, n_samples, sparse=False):
+        """Output-layer values for the ``n_samples`` rows of ``inputs``.
+
+        Parameters
+        ----------
+        backend : CPUBackend or CUDABackend
+        params : ndarray of shape (n_params,)
+        running : ndarray of shape (n_running,)
+        inputs : Inputs
+            On the backend's device already (``backend.put``).
+        n_samples : int
+        sparse : bool
+            Whether ``inputs`` holds a CSR matrix (the full kernels read it).
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_outputs)
+        """
+        out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
+        put = backend.put
+        out_k = put(out)
+        kernels = backend.network(sparse or self._toolkit)
+        kernels.predict(inputs, put(self.tables), put(self.work(running)), put(params),
+                        self.hyper, self.chunk, out_k)
+        backend.fetch(out_k, out)
+        return out
+
+
+def chunk_rows(n_samples):
+    """Rows per kernel chunk for ``n_samples`` rows: the next power of two,
+    up to :data:`CHUNK`, so that a few plans serve every call size."""
+    return min(CHUNK, 1 << max(int(n_samples) - 1, 0).bit_length())
+
+
+@lru_cache(maxsize=64)
+def inference_plan(units, activations, norm, residual, out_code, dtype, chunk):
+    """The :class:`InferencePlan` of a network structure, built once.
+
+    Parameters
+    ----------
+    units : tuple of int
+        Layer widths, input first.
+    activations : tuple of int
+        Activation code of each hidden layer.
+    norm : int
+        Normalisation code.
+    residual : tuple of bool
+        Skip connection flag of each hidden layer.
+    out_code : int
+        Output function code.
+    dtype : numpy dtype
+        The model's dtype.
+    chunk : int
+        Rows per kernel chunk (:func:`chunk_rows`).
+    """
+    spec = build_spec(units, activations, norm, residual, [0.0] * (len(units) - 2), out_code)
+    return InferencePlan(spec, dtype, chunk)
 
 
 def predict_outputs(backend, spec, params, running, inp, inputs=None):
@@ -29,20 +139,10 @@ def predict_outputs(backend, spec, params, running, inp, inputs=None):
     out : ndarray of shape (n_samples, n_outputs)
         Probabilities for classifiers, predictions for regressors.
     """
-    layout = spec.layout
-    dtype = params.dtype
-    chunk = min(CHUNK, max(inp.n_samples, 1))
-    ws = Workspace(layout, chunk, dtype, dense_input=False, training=False)
-    out = np.empty((inp.n_samples, int(layout.units[-1])), dtype=dtype)
-    put = backend.put
+    plan = InferencePlan(spec, params.dtype, chunk_rows(inp.n_samples))
     if inputs is None:
-        inputs = put(inp.inputs())
-    out_k = put(out)
-    kernels = backend.network(spec.uses_toolkit(inp.is_sparse))
-    kernels.predict(inputs, put(ws.tables(layout.norm)), put(ws.work(running)),
-                    put(params), spec.hyper(dtype), chunk, out_k)
-    backend.fetch(out_k, out)
-    return out
+        inputs = backend.put(inp.inputs())
+    return plan.run(backend, params, running, inputs, inp.n_samples, inp.is_sparse)
 
 
 class Validator:
