@@ -9,9 +9,8 @@ the CPU and in ``fastbp.kernels.cuda`` for the GPU.
 from .._config import inline_kernel, kernel
 from . import scalar
 from .codes import RELU
-from .elementary import cpu_math
 
-cpu_scalar = scalar.compile_for(kernel, row_jit=inline_kernel, math_module=cpu_math)
+cpu_scalar = scalar.compile_for(kernel, row_jit=inline_kernel)
 sigmoid = cpu_scalar.sigmoid
 softplus = cpu_scalar.softplus
 activate = cpu_scalar.activate
@@ -25,24 +24,36 @@ def same_memory(x, y):
     return x.ctypes.data == y.ctypes.data
 
 
-# Each loop has an in-place form over one array. With the arrays passed
-# separately, LLVM vectorises behind a run-time overlap check, which fails
-# exactly when they alias (the default path) and sends the loop to its
-# scalar version: a relu pass then ran 6x slower.
-
 @inline_kernel
 def _bias_activation_loop(h, bias, code, z, a):
     n, m = h.shape
-    if same_memory(h, z) and same_memory(h, a):
-        for i in range(n):
-            for j in range(m):
-                h[i, j] = activate(h[i, j] + bias[j], code)
-    else:
-        for i in range(n):
-            for j in range(m):
-                zz = h[i, j] + bias[j]
-                z[i, j] = zz
-                a[i, j] = activate(zz, code)
+    for i in range(n):
+        for j in range(m):
+            zz = h[i, j] + bias[j]
+            z[i, j] = zz
+            a[i, j] = activate(zz, code)
+
+
+# The relu loops have an in-place form over one array. With the arrays
+# passed separately, LLVM vectorises behind a run-time overlap check, which
+# fails exactly when they alias (the default path) and sends the loop to its
+# scalar version: the relu pass ran 6x slower. (The other activations do not
+# vectorise either way, so they keep one loop: each copy costs compile time.)
+
+@inline_kernel
+def _relu_in_place(x, bias):
+    n, m = x.shape
+    for i in range(n):
+        for j in range(m):
+            x[i, j] = activate(x[i, j] + bias[j], RELU)
+
+
+@inline_kernel
+def _relu_backward_in_place(delta, out):
+    n, m = delta.shape
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = delta[i, j] * derivative(out[i, j], out[i, j], RELU)
 
 
 @kernel
@@ -68,7 +79,10 @@ def bias_activation(h, bias, code, z, a):
     # them anyway (their exp/tanh are scalar library calls) and each one
     # costs compile time.
     if code == RELU:
-        _bias_activation_loop(h, bias, RELU, z, a)
+        if same_memory(h, z) and same_memory(h, a):
+            _relu_in_place(h, bias)
+        else:
+            _bias_activation_loop(h, bias, RELU, z, a)
     else:
         _bias_activation_loop(h, bias, code, z, a)
 
@@ -76,12 +90,7 @@ def bias_activation(h, bias, code, z, a):
 @inline_kernel
 def _activation_backward_loop(delta, mask, has_mask, z, a, code, out):
     n, m = delta.shape
-    if not has_mask and same_memory(out, z) and same_memory(out, a):
-        # Only codes differentiated from ``a`` alone share z's memory with it.
-        for i in range(n):
-            for j in range(m):
-                out[i, j] = delta[i, j] * derivative(out[i, j], out[i, j], code)
-    elif has_mask:
+    if has_mask:
         for i in range(n):
             for j in range(m):
                 out[i, j] = delta[i, j] * mask[i, j] * derivative(z[i, j], a[i, j], code)
@@ -112,7 +121,10 @@ def activation_backward(delta, mask, has_mask, z, a, code, out):
     """
     # As in bias_activation: a vectorised loop of its own for relu.
     if code == RELU:
-        _activation_backward_loop(delta, mask, has_mask, z, a, RELU, out)
+        if not has_mask and same_memory(out, z) and same_memory(out, a):
+            _relu_backward_in_place(delta, out)
+        else:
+            _activation_backward_loop(delta, mask, has_mask, z, a, RELU, out)
     else:
         _activation_backward_loop(delta, mask, has_mask, z, a, code, out)
 

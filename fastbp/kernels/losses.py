@@ -15,21 +15,27 @@ softplus so that no probability is formed and then logged.
 
 import math
 
-from .._config import entry_kernel, kernel
-from .activations import cpu_scalar, same_memory
+from .._config import entry_kernel, inline_kernel, kernel
+from . import scalar
+from .activations import same_memory
 from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
-from .elementary import exp
+from .elementary import cpu_math, exp
 
-output_row = cpu_scalar.output_row
-sigmoid = cpu_scalar.sigmoid
-softmax_shift_row = cpu_scalar.softmax_shift_row
-softmax_normalise_row = cpu_scalar.softmax_normalise_row
-softmax_finish_row = cpu_scalar.softmax_finish_row
-softmax_loss_row = cpu_scalar.softmax_loss_row
-logistic_loss_row = cpu_scalar.logistic_loss_row
-poisson_loss_row = cpu_scalar.poisson_loss_row
-squared_loss_row = cpu_scalar.squared_loss_row
+# The output layer's formulas, compiled against the vectorisable exp. (The
+# hidden activations keep libm's, through ``activations.cpu_scalar``: their
+# loops dispatch on the activation code and do not vectorise, and an
+# inlined exp in each of their branches cost compile time for nothing.)
+cpu_rows = scalar.compile_for(kernel, row_jit=inline_kernel, math_module=cpu_math,
+                              suffix="_vexp")
+output_row = cpu_rows.output_row
+sigmoid = cpu_rows.sigmoid
+softmax_shift_row = cpu_rows.softmax_shift_row
+softmax_normalise_row = cpu_rows.softmax_normalise_row
+softmax_finish_row = cpu_rows.softmax_finish_row
+logistic_loss_row = cpu_rows.logistic_loss_row
+poisson_loss_row = cpu_rows.poisson_loss_row
+squared_loss_row = cpu_rows.squared_loss_row
 
 
 @kernel

@@ -1,0 +1,159 @@
+"""Inference benchmark: ``predict_proba`` of one trained model, fastbp against
+scikit-learn, on 1, 100 and 20,000 rows (and more with ``--rows``).
+
+``python -m bench.inference`` trains the tabular workload's model
+(20 -> 64 -> 4) with fastbp, hands the same weights to scikit-learn
+(``to_sklearn``), and times both systems' ``predict_proba`` on the same rows.
+Each system runs in a child process of its own, one after the other, with
+every thread pool at ``--threads`` (BLAS pools keep spinning after a call,
+so two systems in one process would slow each other down). A time is the
+best of ``--repeats`` rounds of the per-call mean over enough calls to last
+about ``--budget`` seconds; the ratio is scikit-learn's time over
+fastbp's, from the same run.
+
+The tabular model is the issue's case; ``--workload mnist`` times the MNIST
+model (784 -> 256 -> 128 -> 10) instead, its data from ``FASTBP_DATA_DIR``.
+
+Nothing here asserts on a time; ``bench/test_inference.py`` checks the
+structure only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = ("fastbp", "sklearn")
+
+
+def _model(workload, dtype, epochs):
+    """The workload's rows and a fastbp model trained on them (deterministic)."""
+    import warnings
+
+    import numpy as np
+
+    from bench import workloads
+    from fastbp import MLPClassifier
+
+    wl = workloads.tabular() if workload == "tabular" else workloads.mnist(n_train=10000)
+    data = workloads.load_uncached(wl, dtype)
+    X = np.ascontiguousarray(data.X_train)
+    model = MLPClassifier(wl.hidden, max_iter=epochs, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, data.y_train)
+    return X, model
+
+
+def _time_calls(fn, budget, repeats):
+    fn()
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    calls = max(1, int(budget / once))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best, calls
+
+
+def worker(system, workload, dtype, rows, threads, budget, repeats, epochs):
+    """Seconds per ``predict_proba`` call for each row count (child process)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    X, model = _model(workload, dtype, epochs)
+    if system == "sklearn":
+        model = model.to_sklearn()
+    results = {}
+    with threadpool_limits(threads):
+        for n in rows:
+            reps = -(-n // X.shape[0])
+            Xn = np.ascontiguousarray(np.concatenate([X] * reps)[:n])
+            seconds, calls = _time_calls(lambda: model.predict_proba(Xn), budget, repeats)
+            results[str(n)] = {"seconds": seconds, "calls": calls}
+    return results
+
+
+def _run_worker(system, args):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        env[var] = str(args.threads)
+    cmd = [sys.executable, "-m", "bench.inference", "--worker", system,
+           "--workload", args.workload, "--dtype", args.dtype,
+           "--rows", ",".join(map(str, args.rows)), "--threads", str(args.threads),
+           "--budget", str(args.budget), "--repeats", str(args.repeats),
+           "--epochs", str(args.epochs)]
+    out = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(args):
+    """``{system: {rows: {"seconds", "calls"}}}`` and the ratios."""
+    results = {system: _run_worker(system, args) for system in SYSTEMS}
+    ratios = {n: results["sklearn"][n]["seconds"] / results["fastbp"][n]["seconds"]
+              for n in results["fastbp"]}
+    return results, ratios
+
+
+def render(args, results, ratios):
+    lines = [f"predict_proba, {args.workload} model, {args.dtype}, {args.threads} thread(s), "
+             f"best of {args.repeats}:", "",
+             "| rows | fastbp | scikit-learn | ratio |", "|---|---|---|---|"]
+    for n, ratio in ratios.items():
+        f, s = results["fastbp"][n]["seconds"], results["sklearn"][n]["seconds"]
+        lines.append(f"| {int(n):,} | {_fmt(f)} | {_fmt(s)} | {ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+def _fmt(seconds):
+    return f"{seconds * 1e6:.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.inference",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", choices=("tabular", "mnist"), default="tabular")
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--rows", type=lambda s: [int(v) for v in s.split(",")],
+                    default=[1, 100, 20000])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=0.2,
+                    help="seconds per timed round and row count")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=5, help="training epochs of the model")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.workload, args.dtype, args.rows,
+                                args.threads, args.budget, args.repeats, args.epochs)))
+        return 0
+    results, ratios = measure(args)
+    print(render(args, results, ratios))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"args": {k: v for k, v in vars(args).items()
+                                                  if k not in ("json", "worker")},
+                                         "results": results, "ratios": ratios}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
