@@ -1011,3 +1011,28 @@ def test_plain_array_from_a_model_fitted_with_feature_names_still_warns(small):
     clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(df, y)
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         clf.predict(np.ascontiguousarray(X[:3]))
+
+
+def test_partial_fit_on_plain_arrays_trains_as_validated_input_does(small):
+    # Later partial_fit calls with a plain X and integer labels skip
+    # scikit-learn's validation; lists take it. Both must train alike.
+    X, y = small
+    classes = np.unique(y)
+    fast = MLPClassifier((16,), random_state=0)
+    slow = MLPClassifier((16,), random_state=0)
+    for _ in range(3):
+        fast.partial_fit(X, y, classes=classes)
+        slow.partial_fit(X.tolist(), y.tolist(), classes=classes.tolist())
+    for a, b in zip(fast.coefs_ + fast.intercepts_, slow.coefs_ + slow.intercepts_):
+        assert_array_equal(a, b)
+    # A label outside classes_ still fails with scikit-learn's message,
+    # leaving the model as it was.
+    before = [c.copy() for c in fast.coefs_]
+    bad = y.copy()
+    bad[3] = 99
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        fast.partial_fit(X, bad)
+    with pytest.raises(ValueError, match="is not the same as on last call"):
+        fast.partial_fit(X, y, classes=classes[:-1])
+    for a, b in zip(before, fast.coefs_):
+        assert_array_equal(a, b)

@@ -91,6 +91,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):
+        if incremental and not reset and not self.warm_start and self._plain_labels(X, y):
+            Y = self._binarize(y, known_only=True)
+            if Y is not None:
+                self._y_labels = y
+                return X, Y
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -114,10 +119,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._y_labels = y
         return X, self._binarize(y)
 
-    def _binarize(self, y):
+    def _plain_labels(self, X, y):
+        """Whether a later ``partial_fit`` call may skip scikit-learn's
+        validation: ``X`` a plain array (``_plain_input``) and ``y`` a 1-D
+        integer array of single labels, from a model fitted on integer
+        single labels. Its labels are then checked by ``_binarize``; any
+        other input takes the full validation and its error messages. On a
+        small network, that validation cost as much as the epoch."""
+        return ("classes_" in self.__dict__ and type(y) is np.ndarray and y.ndim == 1
+                and y.dtype.kind in "iu" and self.classes_.dtype.kind in "iu"
+                and y.shape[0] == getattr(X, "shape", (None,))[0]
+                and self._plain_input(X, self.coefs_[0].dtype))
+
+    def _binarize(self, y, known_only=False):
         """``LabelBinarizer.transform(y).astype(bool)``, computed directly for
         single-label targets: the binarizer re-derives the target type on
-        every call, which costs more than a small compiled epoch."""
+        every call, which costs more than a small compiled epoch.
+
+        With ``known_only``, None unless every label is in ``classes_`` and
+        the direct computation applies (the caller then validates fully).
+        """
         classes = self.classes_
         if (self._label_binarizer.y_type_ in ("binary", "multiclass") and y.ndim == 1
                 and len(classes) >= 2):
@@ -129,6 +150,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 onehot = np.zeros((len(y), len(classes)), dtype=bool)
                 onehot[np.arange(len(y)), idx] = True
                 return onehot
+        if known_only:
+            return None
         return self._label_binarizer.transform(y).astype(bool)
 
     def _fit(self, X, y, sample_weight, incremental):
@@ -226,6 +249,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self : object
         """
         def first_call():
+            if (classes is not None and "classes_" in self.__dict__
+                    and type(classes) is np.ndarray and classes.dtype == self.classes_.dtype
+                    and np.array_equal(classes, self.classes_)):
+                # The classes of the first call again: nothing to check.
+                return
             if classes is not None:
                 check_classes(classes)
             if _check_partial_fit_first_call(self, classes):
