@@ -12,13 +12,14 @@ range): at most 2 ulp in float32 and in float64; ``inf``, ``-inf``, NaN,
 overflow to ``inf`` and underflow through the subnormals to 0 behave as
 ``math.exp``.
 
-:data:`cpu_math` is the ``math`` module with this ``exp`` in place of libm's:
-:mod:`fastbp.kernels.scalar`'s formulas are compiled for the CPU against it,
-and against the real ``math`` for CUDA, whose ``exp`` is already fast.
+The CPU's output layer calls it where the exponentials of a whole block
+are taken at once (``losses.exp_block``: softmax and the Poisson output);
+elsewhere the scalar formulas keep ``math.exp``, whose loops do not
+vectorise anyway (they dispatch on an activation or output code), and on
+the GPU ``math.exp`` is already fast.
 """
 
 import math
-import types as pytypes
 
 import numpy as np
 from llvmlite import ir
@@ -123,9 +124,3 @@ def _exp(x):
         return _exp64
     return None
 
-
-#: The ``math`` module, with :func:`exp` in place of libm's.
-cpu_math = pytypes.ModuleType("fastbp.kernels.elementary.cpu_math")
-cpu_math.__dict__.update({name: getattr(math, name) for name in dir(math)
-                          if not name.startswith("__")})
-cpu_math.exp = exp

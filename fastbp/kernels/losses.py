@@ -15,27 +15,19 @@ softplus so that no probability is formed and then logged.
 
 import math
 
-from .._config import entry_kernel, inline_kernel, kernel
-from . import scalar
-from .activations import same_memory
-from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
+from .._config import entry_kernel, kernel
+from .activations import cpu_scalar, same_memory
+from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
-from .elementary import cpu_math, exp
+from .elementary import exp
 
-# The output layer's formulas, compiled against the vectorisable exp. (The
-# hidden activations keep libm's, through ``activations.cpu_scalar``: their
-# loops dispatch on the activation code and do not vectorise, and an
-# inlined exp in each of their branches cost compile time for nothing.)
-cpu_rows = scalar.compile_for(kernel, row_jit=inline_kernel, math_module=cpu_math,
-                              suffix="_vexp")
-output_row = cpu_rows.output_row
-sigmoid = cpu_rows.sigmoid
-softmax_shift_row = cpu_rows.softmax_shift_row
-softmax_normalise_row = cpu_rows.softmax_normalise_row
-softmax_finish_row = cpu_rows.softmax_finish_row
-logistic_loss_row = cpu_rows.logistic_loss_row
-poisson_loss_row = cpu_rows.poisson_loss_row
-squared_loss_row = cpu_rows.squared_loss_row
+sigmoid = cpu_scalar.sigmoid
+softmax_shift_row = cpu_scalar.softmax_shift_row
+softmax_normalise_row = cpu_scalar.softmax_normalise_row
+softmax_finish_row = cpu_scalar.softmax_finish_row
+logistic_loss_row = cpu_scalar.logistic_loss_row
+poisson_loss_row = cpu_scalar.poisson_loss_row
+squared_loss_row = cpu_scalar.squared_loss_row
 
 
 @kernel
@@ -66,22 +58,26 @@ def output_activation(z, bias, code):
     code : int
         Output-function code from :mod:`fastbp.kernels.codes`.
     """
-    n = z.shape[0]
+    # Each output function runs over the whole block, the exponentials as
+    # one vectorised loop. (Not through scalar.output_row, whose inlined
+    # copy of every output function cost half a second of compilation.)
+    n, m = z.shape
     if code == OUT_SOFTMAX:
         for i in range(n):
             softmax_shift_row(z, i, bias)
         exp_block(z, z)
         for i in range(n):
             softmax_normalise_row(z, i)
-    elif code == OUT_LOGISTIC:
-        for i in range(n):
-            output_row(z, i, bias, OUT_IDENTITY)
+        return
+    for i in range(n):
+        for j in range(m):
+            z[i, j] += bias[j]
+    if code == OUT_LOGISTIC:
         flat = z.reshape(z.size)
         for k in range(flat.shape[0]):
             flat[k] = sigmoid(flat[k])
-    else:
-        for i in range(n):
-            output_row(z, i, bias, code)
+    elif code == OUT_EXP:
+        exp_block(z, z)
 
 
 @kernel

@@ -330,7 +330,7 @@ ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row",
                            "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
 
 
-def compile_for(jit, row_jit=None, math_module=math, suffix=""):
+def compile_for(jit, row_jit=None):
     """Every function of :data:`FUNCTIONS`, compiled by ``jit``.
 
     The functions call each other through module globals; each compiled copy
@@ -346,24 +346,18 @@ def compile_for(jit, row_jit=None, math_module=math, suffix=""):
         The decorator for :data:`ROW_FUNCTIONS` (default ``jit``). The CPU
         inlines them into its row loops: called out of line, a call that
         builds three array views costs as much as the row's own work.
-    math_module : module
-        What the formulas' ``math`` names: the CPU's output layer passes
-        ``fastbp.kernels.elementary.cpu_math``, whose ``exp`` vectorises.
-    suffix : str
-        Appended to each function's qualified name, which names its on-disk
-        cache entries: a second set compiled for one target needs its own.
 
     Returns
     -------
     types.SimpleNamespace
         The compiled functions, by name.
     """
-    scope = dict(globals(), math=math_module)
+    scope = dict(globals())
     compiled = {}
     for func in FUNCTIONS:
         copy = types.FunctionType(func.__code__, scope, func.__name__, func.__defaults__,
                                   func.__closure__)
-        copy.__qualname__ = func.__qualname__ + suffix
+        copy.__qualname__ = func.__qualname__
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
         deco = row_jit if row_jit is not None and func.__name__ in ROW_FUNCTIONS else jit
