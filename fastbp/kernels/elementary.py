@@ -72,7 +72,10 @@ def _exp32(x):
     # Beyond these bounds the result is inf or 0 anyway; inside them, each
     # half of n keeps 2**(n/2) a normal float32, so subnormal results and
     # overflow come out right.
-    xc = min(max(x, f(-104.0)), f(89.0))
+    # Plain selects, not min/max (each would compile an overload of its own);
+    # a NaN comes out as the upper bound, and the last line returns it.
+    xc = x if x > f(-104.0) else f(-104.0)
+    xc = xc if xc < f(89.0) else f(89.0)
     # Round to nearest by adding and subtracting 1.5 * 2**23 (no reassoc
     # here to fold it away): unlike floor, it stays inline arithmetic in the
     # scalar remainder of a vectorised loop too.
@@ -94,7 +97,8 @@ def _exp32(x):
 
 def _exp64(x):
     f = np.float64
-    xc = min(max(x, f(-746.0)), f(710.0))
+    xc = x if x > f(-746.0) else f(-746.0)
+    xc = xc if xc < f(710.0) else f(710.0)
     fn = (xc * f(_LOG2E) + f(6755399441055744.0)) - f(6755399441055744.0)
     n = np.int64(fn)
     r = xc - fn * f(_LN2_HI_64)
