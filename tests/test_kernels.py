@@ -1505,3 +1505,35 @@ def test_solvers_beyond_scikit_learns_run_the_full_kernels(solver, monkeypatch):
     X = np.random.RandomState(0).standard_normal((40, 3))
     MLPClassifier((4,), solver=solver, max_iter=1).fit(X, np.arange(40) % 2)
     assert calls[0] is True  # the fit; the predictions after it may run lean
+
+
+def test_train_epoch_flushes_subnormals_and_restores_the_callers_mode():
+    # Inside train_epoch subnormals are flushed (fpenv); the caller's
+    # floating-point mode is back when it returns.
+    import platform
+
+    from sklearn.datasets import load_digits
+
+    from fastbp import MLPClassifier
+    from fastbp.kernels import fpenv
+
+    tiny = np.float32(1e-40)  # subnormal in float32
+    assert tiny * np.float32(1.5) != 0
+    X, y = load_digits(return_X_y=True)
+    MLPClassifier((8,), max_iter=2).fit((X[:200] / 16).astype(np.float32), y[:200])
+    assert tiny * np.float32(1.5) != 0, "train_epoch left flush-to-zero on"
+
+    @numba.njit
+    def inside(x, out):
+        # Stored results, as in the kernels: a store cannot move past the
+        # mode switch (a pure product could, and LLVM would CSE the two).
+        old = fpenv.flush_denormals()
+        out[0] = x[0] * np.float32(1.5)
+        fpenv.restore_denormals(old)
+        out[1] = x[1] * np.float32(1.5)
+
+    out = np.ones(2, dtype=np.float32)
+    inside(np.array([tiny, tiny]), out)
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert out[0] == 0
+    assert out[1] != 0

@@ -24,6 +24,10 @@ and nothing is allocated per mini-batch.
 The first layer reads either a dense ``X`` or CSR arrays (``is_sparse``);
 both are always passed (the unused one empty) so that one specialisation per
 dtype covers both.
+
+The entry points run with subnormals flushed to zero
+(:mod:`fastbp.kernels.fpenv`) and put the caller's mode back before they
+return.
 """
 
 import math
@@ -34,6 +38,7 @@ from .._config import entry_kernel, kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .codes import ADAM, ADAMW, NORM_BATCH, NORM_NONE
 from .dropout import dropout_forward
+from .fpenv import flush_denormals, restore_denormals
 from .dtypes import like
 from .losses import output_activation, output_loss_delta
 from .normalization import (
@@ -276,6 +281,9 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     one = dt(1)
     alpha_loss = like(0, params) if h.solver == ADAMW else h.alpha
     total = float(loss_sum)
+    # Subnormals flushed to zero until the epoch's end (see fpenv): nothing
+    # below returns early or raises.
+    mxcsr = flush_denormals()
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         nb = stop - start
@@ -331,6 +339,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
         total += (loss_sum + 0.5 * alpha_loss * sumsq + h.l1 * sumabs) / sw_sum * nb
+    restore_denormals(mxcsr)
     return total, t
 
 
@@ -371,6 +380,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         grads[i] = 0
     total = 0.0
     rows = np.arange(n)
+    mxcsr = flush_denormals()  # as in train_epoch
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         nb = stop - start
@@ -398,7 +408,9 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         sw_sum = float(n)
     scale = params.dtype.type(1.0 / sw_sum)
     sumsq, sumabs = penalised_gradient(params, grads, h.n_weights, h.alpha, h.l1, scale)
-    return (total + 0.5 * h.alpha * sumsq + h.l1 * sumabs) / sw_sum
+    loss = (total + 0.5 * h.alpha * sumsq + h.l1 * sumabs) / sw_sum
+    restore_denormals(mxcsr)
+    return loss
 
 
 @entry_kernel
@@ -426,6 +438,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     # masks, the dead-unit tracker or the generator: the records' own arrays
     # serve (allocating zeroed ones here compiled np.zeros, 0.1 s cold).
     no_masks = params[:0]
+    mxcsr = flush_denormals()  # as in train_epoch
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         nb = stop - start
@@ -438,3 +451,4 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
                net, buf, acts, z)
         output_activation(z, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + net[UNITS, nl]],
                           hyper.out_code)
+    restore_denormals(mxcsr)
