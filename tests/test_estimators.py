@@ -1036,3 +1036,24 @@ def test_partial_fit_on_plain_arrays_trains_as_validated_input_does(small):
         fast.partial_fit(X, y, classes=classes[:-1])
     for a, b in zip(before, fast.coefs_):
         assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("classes", [np.arange(4), np.array([3, 7, 100]), np.array([-5, 2]),
+                                     np.array([10**12, 10**12 + 5, 10**13])], ids=str)
+def test_direct_binarization_matches_label_binarizer(classes):
+    from sklearn.preprocessing import LabelBinarizer
+
+    rng = np.random.default_rng(0)
+    est = MLPClassifier()
+    est.classes_ = classes
+    est._label_binarizer = LabelBinarizer().fit(classes)
+    y = rng.choice(classes, 500)
+    assert_array_equal(est._binarize(y, known_only=True),
+                       est._label_binarizer.transform(y).astype(bool))
+    # A label outside classes_, below, above or in a gap, is not binarized.
+    for unknown in (classes.min() - 1, classes.max() + 1, classes[0] + 1):
+        if unknown in classes:
+            continue
+        bad = y.copy()
+        bad[7] = unknown
+        assert est._binarize(bad, known_only=True) is None

