@@ -1,0 +1,132 @@
+"""The tabular workload's five matrix products per step, through BLAS (Numba's
+``np.dot``, scipy's OpenBLAS) and through plain Numba loops.
+
+``python -m bench.small_products`` prints microseconds per product at
+batch 32 and 200 (float32, the thread count of the environment). It is the
+measurement behind not replacing BLAS with hand-written loops for small
+layers: on the machine of issue 11's closing note, BLAS took 0.2-0.6 us per
+batch-32 product and the loops 0.7-5.5 us. Nothing here asserts.
+"""
+
+import argparse
+import timeit
+
+import numba
+import numpy as np
+
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+
+@numba.njit(fastmath=FASTMATH)
+def blas_nn(a, b, out, reps):
+    for _ in range(reps):
+        np.dot(a, b, out)
+
+
+@numba.njit(fastmath=FASTMATH)
+def blas_tn(a, b, out, reps):
+    for _ in range(reps):
+        np.dot(a.T, b, out)
+
+
+@numba.njit(fastmath=FASTMATH)
+def blas_nt(a, b, out, reps):
+    for _ in range(reps):
+        np.dot(a, b.T, out)
+
+
+@numba.njit(fastmath=FASTMATH)
+def loop_nn(a, b, out, reps):
+    # out = a @ b, vectorised over out's columns.
+    n, k = a.shape
+    m = b.shape[1]
+    for _ in range(reps):
+        for i in range(n):
+            o = out[i]
+            for j in range(m):
+                o[j] = 0
+            for p in range(k):
+                aip = a[i, p]
+                bp = b[p]
+                for j in range(m):
+                    o[j] += aip * bp[j]
+
+
+@numba.njit(fastmath=FASTMATH)
+def loop_dot(a, bt, out, reps):
+    # out = a @ bt.T as dot products over k (for narrow outputs).
+    n, k = a.shape
+    m = bt.shape[0]
+    for _ in range(reps):
+        for i in range(n):
+            for j in range(m):
+                s = a.dtype.type(0)
+                for p in range(k):
+                    s += a[i, p] * bt[j, p]
+                out[i, j] = s
+
+
+@numba.njit(fastmath=FASTMATH)
+def loop_tn(a, b, out, reps):
+    # out = a.T @ b, accumulated row by row.
+    n, k = a.shape
+    m = b.shape[1]
+    for _ in range(reps):
+        out[:] = 0
+        for i in range(n):
+            bi = b[i]
+            for p in range(k):
+                aip = a[i, p]
+                op = out[p]
+                for j in range(m):
+                    op[j] += aip * bi[j]
+
+
+def _time(fn, args, reps):
+    fn(*args, 1)
+    return min(timeit.repeat(lambda: fn(*args, reps), number=1, repeat=5)) / reps
+
+
+def measure(batches=(32, 200), n_in=20, n_hidden=64, n_out=4, reps=2000):
+    """``{batch: {product: (blas_seconds, loop_seconds)}}``."""
+    rng = np.random.default_rng(0)
+    f = np.float32
+    results = {}
+    for nb in batches:
+        X = rng.standard_normal((nb, n_in)).astype(f)
+        W1 = rng.standard_normal((n_in, n_hidden)).astype(f)
+        H = rng.standard_normal((nb, n_hidden)).astype(f)
+        W2 = rng.standard_normal((n_hidden, n_out)).astype(f)
+        W2T = np.ascontiguousarray(W2.T)
+        D = rng.standard_normal((nb, n_out)).astype(f)
+        G = rng.standard_normal((nb, n_hidden)).astype(f)
+        h = np.empty((nb, n_hidden), f)
+        o = np.empty((nb, n_out), f)
+        cases = {
+            "X @ W1": ((blas_nn, (X, W1, h)), (loop_nn, (X, W1, h))),
+            "H @ W2": ((blas_nn, (H, W2, o)), (loop_dot, (H, W2T, o))),
+            "H.T @ D": ((blas_tn, (H, D, np.empty((n_hidden, n_out), f))),
+                        (loop_tn, (H, D, np.empty((n_hidden, n_out), f)))),
+            "D @ W2.T": ((blas_nt, (D, W2, h)), (loop_nn, (D, W2T, h))),
+            "X.T @ G": ((blas_tn, (X, G, np.empty((n_in, n_hidden), f))),
+                        (loop_tn, (X, G, np.empty((n_in, n_hidden), f)))),
+        }
+        results[nb] = {name: (_time(*blas, reps), _time(*loop, reps))
+                       for name, (blas, loop) in cases.items()}
+    return results
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.small_products",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=2000)
+    args = ap.parse_args(argv)
+    for nb, rows in measure(reps=args.reps).items():
+        print(f"batch {nb}:")
+        for name, (blas, loop) in rows.items():
+            print(f"  {name:9s} BLAS {blas * 1e6:6.2f} us   loops {loop * 1e6:6.2f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""``python -m bench.small_products`` runs, and its loops compute the products
+(structure and correctness only, never a time)."""
+
+import numpy as np
+
+from bench import small_products as sp
+
+
+def test_loops_compute_the_same_products():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((7, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    c = rng.standard_normal((7, 3)).astype(np.float32)
+    out = np.empty((7, 3), np.float32)
+    sp.loop_nn(a, b, out, 1)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5)
+    sp.loop_dot(a, np.ascontiguousarray(b.T), out, 1)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5)
+    tn = np.empty((5, 3), np.float32)
+    sp.loop_tn(a, c, tn, 1)
+    np.testing.assert_allclose(tn, a.T @ c, rtol=1e-5)
+
+
+def test_main_prints_every_product(capsys):
+    assert sp.main(["--reps", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in ("X @ W1", "H @ W2", "H.T @ D", "D @ W2.T", "X.T @ G"):
+        assert out.count(name) == 2
