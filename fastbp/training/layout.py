@@ -53,7 +53,7 @@ class NetworkLayout:
         self.n_params = end
         # Sizes of the per-layer arrays in buffer order, to check them cheaply.
         norm_sizes = hidden * 2 if self.norm != codes.NORM_NONE else []
-        self._part_sizes = tuple(int(s) for s in (*w_sizes, *fan_out, *norm_sizes))
+        self._part_sizes = [int(s) for s in (*w_sizes, *fan_out, *norm_sizes)]
         acts = list(activations) if activations is not None else [codes.IDENTITY] * self.n_hidden
         self.activations = np.zeros(nl + 1, dtype=np.int64)
         self.activations[1:nl] = acts
@@ -105,11 +105,10 @@ class NetworkLayout:
         """
         parts = [np.asarray(p) for p in (*coefs, *intercepts, *scales, *shifts)]
         sizes = [p.size for p in parts]
-        if len(sizes) != len(self._part_sizes) or any(
-                a != b for a, b in zip(sizes, self._part_sizes)):
+        if sizes != self._part_sizes:
             raise ValueError(
                 "The model's parameter arrays do not match its architecture: expected "
-                f"sizes {list(self._part_sizes)}, got {sizes} (coefs_, then intercepts_, "
+                f"sizes {self._part_sizes}, got {sizes} (coefs_, then intercepts_, "
                 "then the normalisation scales and shifts).")
         # One concatenate in the layout's order (weights, biases, scales,
         # shifts): predicting a few rows packs on every call.
