@@ -38,8 +38,8 @@ from .._config import entry_kernel, kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .codes import ADAM, ADAMW, NORM_BATCH, NORM_NONE
 from .dropout import dropout_forward
-from .fpenv import flush_denormals, restore_denormals
 from .dtypes import like
+from .fpenv import flush_denormals, restore_denormals
 from .losses import output_activation, output_loss_delta
 from .normalization import (
     batch_norm_backward,

@@ -321,12 +321,12 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
 
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, activate, derivative, penalised, softmax_shift_row,
-             softmax_normalise_row, softmax_finish_row, output_row, softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
-             loss_delta_row)
+             softmax_normalise_row, softmax_finish_row, output_row, softmax_loss_row,
+             logistic_loss_row, poisson_loss_row, squared_loss_row, loss_delta_row)
 
 # The functions that work on a row of arrays rather than on scalars.
-ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row",
-                           "softmax_finish_row", "output_row", "softmax_loss_row", "logistic_loss_row",
+ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softmax_finish_row",
+                           "output_row", "softmax_loss_row", "logistic_loss_row",
                            "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
 
 

@@ -7,7 +7,8 @@ import scipy.sparse as sp
 
 from ..kernels.records import Inputs
 
-_EMPTY_INDEX = np.empty(0, dtype=np.int64)
+#: The CSR index arrays of a dense input (never written, so shared).
+EMPTY_INDEX = np.empty(0, dtype=np.int64)
 
 
 def writable_alias(a):
@@ -64,8 +65,8 @@ class KernelInput:
             self.is_sparse = False
             self.dense = writable_alias(np.ascontiguousarray(X))
             self.data = np.empty(0, dtype=X.dtype)
-            self.indices = _EMPTY_INDEX
-            self.indptr = _EMPTY_INDEX
+            self.indices = EMPTY_INDEX
+            self.indptr = EMPTY_INDEX
 
     def inputs(self):
         """The kernels' :class:`~fastbp.kernels.records.Inputs` record."""

@@ -6,14 +6,12 @@ import numpy as np
 
 from ..kernels.losses import loss_from_output
 from ..kernels.records import Inputs, Work
+from .data import EMPTY_INDEX
 from .spec import build_spec
 from .workspace import Workspace
 
 # Rows per chunk: bounds prediction's memory whatever the number of samples.
 CHUNK = 4096
-
-_NO_INDEX = np.empty(0, dtype=np.int64)
-
 
 class InferencePlan:
     """What predicting with one network structure needs besides its
@@ -58,7 +56,7 @@ class InferencePlan:
     def dense_inputs(self, X):
         """The :class:`~fastbp.kernels.records.Inputs` record of a dense,
         C-contiguous, writable ``X`` of the plan's dtype."""
-        return Inputs(X, self._no_data, _NO_INDEX, _NO_INDEX, False)
+        return Inputs(X, self._no_data, EMPTY_INDEX, EMPTY_INDEX, False)
 
     def run(self, backend, params, running, inputs, n_samples, sparse=False):
         """Output-layer values for the ``n_samples`` rows of ``inputs``.
@@ -80,12 +78,6 @@ class InferencePlan:
         """
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
         kernels = backend.network(sparse or self._toolkit)
-        if backend.name == "cpu":
-            # Arrays stay where they are: skip the backend's copies, which
-            # cost a predicted row's work again on a few rows.
-            kernels.predict(inputs, self.tables, self.work(running), params, self.hyper,
-                            self.chunk, out)
-            return out
         put = backend.put
         out_k = put(out)
         kernels.predict(inputs, put(self.tables), put(self.work(running)), put(params),
