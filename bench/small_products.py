@@ -1,11 +1,14 @@
-"""The tabular workload's five matrix products per step, through BLAS (Numba's
-``np.dot``, scipy's OpenBLAS) and through plain Numba loops.
+"""The tabular workload's five matrix products per step, through SciPy's
+OpenBLAS (Numba's ``np.dot``), through NumPy's OpenBLAS (fastbp's kernels,
+``fastbp.kernels.blas``) and through plain Numba loops.
 
 ``python -m bench.small_products`` prints microseconds per product at
-batch 32 and 200 (float32, the thread count of the environment). It is the
-measurement behind not replacing BLAS with hand-written loops for small
-layers: on the machine of issue 11's closing note, BLAS took 0.2-0.6 us per
-batch-32 product and the loops 0.7-5.5 us. Nothing here asserts.
+batch 32 and 200 (float32, the thread count of the environment);
+``--mnist`` takes the shapes of MNIST's first and last layer (784 -> 256,
+256 -> 10) instead. It is the measurement behind not replacing BLAS with
+hand-written loops for small layers (on the machine of issue 11's closing
+note, BLAS took 0.2-0.6 us per batch-32 product and the loops 0.7-5.5 us),
+and behind calling NumPy's BLAS rather than SciPy's. Nothing here asserts.
 """
 
 import argparse
@@ -14,7 +17,27 @@ import timeit
 import numba
 import numpy as np
 
+from fastbp.kernels import blas as fastbp_blas
+
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+
+@numba.njit(fastmath=FASTMATH)
+def numpy_nn(a, b, out, reps):
+    for _ in range(reps):
+        fastbp_blas.matmul(a, b, out)
+
+
+@numba.njit(fastmath=FASTMATH)
+def numpy_tn(a, b, out, reps):
+    for _ in range(reps):
+        fastbp_blas.matmul_tn(a, b, out)
+
+
+@numba.njit(fastmath=FASTMATH)
+def numpy_nt(a, b, out, reps):
+    for _ in range(reps):
+        fastbp_blas.matmul_nt(a, b, out)
 
 
 @numba.njit(fastmath=FASTMATH)
@@ -88,7 +111,7 @@ def _time(fn, args, reps):
 
 
 def measure(batches=(32, 200), n_in=20, n_hidden=64, n_out=4, reps=2000):
-    """``{batch: {product: (blas_seconds, loop_seconds)}}``."""
+    """``{batch: {product: (scipy_blas_s, numpy_blas_s, loop_s)}}``."""
     rng = np.random.default_rng(0)
     f = np.float32
     results = {}
@@ -102,17 +125,22 @@ def measure(batches=(32, 200), n_in=20, n_hidden=64, n_out=4, reps=2000):
         G = rng.standard_normal((nb, n_hidden)).astype(f)
         h = np.empty((nb, n_hidden), f)
         o = np.empty((nb, n_out), f)
+        hd = np.empty((n_hidden, n_out), f)
+        xg = np.empty((n_in, n_hidden), f)
         cases = {
-            "X @ W1": ((blas_nn, (X, W1, h)), (loop_nn, (X, W1, h))),
-            "H @ W2": ((blas_nn, (H, W2, o)), (loop_dot, (H, W2T, o))),
-            "H.T @ D": ((blas_tn, (H, D, np.empty((n_hidden, n_out), f))),
-                        (loop_tn, (H, D, np.empty((n_hidden, n_out), f)))),
-            "D @ W2.T": ((blas_nt, (D, W2, h)), (loop_nn, (D, W2T, h))),
-            "X.T @ G": ((blas_tn, (X, G, np.empty((n_in, n_hidden), f))),
-                        (loop_tn, (X, G, np.empty((n_in, n_hidden), f)))),
+            "X @ W1": ((blas_nn, (X, W1, h)), (numpy_nn, (X, W1, h)),
+                       (loop_nn, (X, W1, h))),
+            "H @ W2": ((blas_nn, (H, W2, o)), (numpy_nn, (H, W2, o)),
+                       (loop_dot, (H, W2T, o))),
+            "H.T @ D": ((blas_tn, (H, D, hd)), (numpy_tn, (H, D, hd)), (loop_tn, (H, D, hd))),
+            "D @ W2.T": ((blas_nt, (D, W2, h)), (numpy_nt, (D, W2, h)),
+                         (loop_nn, (D, W2T, h))),
+            "X.T @ G": ((blas_tn, (X, G, xg)), (numpy_tn, (X, G, xg)), (loop_tn, (X, G, xg))),
         }
-        results[nb] = {name: (_time(*blas, reps), _time(*loop, reps))
-                       for name, (blas, loop) in cases.items()}
+        # Long products get fewer repetitions (about 0.05 s per timing).
+        n_reps = max(1, min(reps, int(2e7 / (nb * n_in * n_hidden))))
+        results[nb] = {name: tuple(_time(fn, args, n_reps) for fn, args in systems)
+                       for name, systems in cases.items()}
     return results
 
 
@@ -120,11 +148,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.small_products",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=2000)
+    ap.add_argument("--mnist", action="store_true",
+                    help="MNIST's first and last layer (784 -> 256, 256 -> 10)")
     args = ap.parse_args(argv)
-    for nb, rows in measure(reps=args.reps).items():
+    shape = dict(n_in=784, n_hidden=256, n_out=10) if args.mnist else {}
+    print(f"fastbp.kernels.blas.BACKEND = {fastbp_blas.BACKEND}")
+    for nb, rows in measure(reps=args.reps, **shape).items():
         print(f"batch {nb}:")
-        for name, (blas, loop) in rows.items():
-            print(f"  {name:9s} BLAS {blas * 1e6:6.2f} us   loops {loop * 1e6:6.2f} us")
+        for name, (scipy_blas, numpy_blas, loop) in rows.items():
+            print(f"  {name:9s} SciPy BLAS {scipy_blas * 1e6:8.2f} us   NumPy BLAS "
+                  f"{numpy_blas * 1e6:8.2f} us ({scipy_blas / numpy_blas:4.2f}x)   "
+                  f"loops {loop * 1e6:8.2f} us")
     return 0
 
 

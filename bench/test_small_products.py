@@ -26,3 +26,22 @@ def test_main_prints_every_product(capsys):
     out = capsys.readouterr().out
     for name in ("X @ W1", "H @ W2", "H.T @ D", "D @ W2.T", "X.T @ G"):
         assert out.count(name) == 2
+
+
+def test_fastbp_products_match_numba_dot():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((6, 4)).astype(np.float32)
+    b = rng.standard_normal((4, 5)).astype(np.float32)
+    d = rng.standard_normal((6, 5)).astype(np.float32)
+    out, ref = np.empty((6, 5), np.float32), np.empty((6, 5), np.float32)
+    sp.numpy_nn(a, b, out, 1)
+    sp.blas_nn(a, b, ref, 1)
+    np.testing.assert_allclose(out, ref, rtol=1e-5)
+    tn, tn_ref = np.empty((4, 5), np.float32), np.empty((4, 5), np.float32)
+    sp.numpy_tn(a, d, tn, 1)
+    sp.blas_tn(a, d, tn_ref, 1)
+    np.testing.assert_allclose(tn, tn_ref, rtol=1e-5)
+    nt, nt_ref = np.empty((6, 4), np.float32), np.empty((6, 4), np.float32)
+    sp.numpy_nt(d, b, nt, 1)
+    sp.blas_nt(d, b, nt_ref, 1)
+    np.testing.assert_allclose(nt, nt_ref, rtol=1e-5)

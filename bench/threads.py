@@ -67,7 +67,8 @@ def limit_threads(n: int, torch: bool | None = None, numba: bool | None = True):
     from threadpoolctl import threadpool_limits
 
     # threadpoolctl limits only the BLAS libraries loaded when it is entered.
-    # Numba's np.dot (fastbp's kernels, bench.matmul) calls SciPy's OpenBLAS
+    # Numba's np.dot (bench.matmul, and fastbp's kernels where NumPy's own
+    # CBLAS is missing, see fastbp.kernels.blas) calls SciPy's OpenBLAS
     # through scipy.linalg.cython_blas, which is otherwise loaded lazily at
     # the first compilation -- inside the block, unlimited. Load it first.
     want_numba = numba

@@ -1,7 +1,7 @@
 """Process isolation: every timed system runs in its own worker subprocess.
 
-Why: each library brings its own thread pool -- fastbp's kernels call
-SciPy's bundled OpenBLAS through Numba, scikit-learn calls NumPy's OpenBLAS,
+Why: each library brings its own thread pool -- fastbp's kernels and
+scikit-learn call NumPy's OpenBLAS (Numba's np.dot, SciPy's),
 PyTorch its own OpenMP pool -- and an OpenBLAS pool's threads keep spinning
 for about 0.1 s after each call. Interleaving systems in one process lets
 the previous system's spinning pool steal the cores from the next one (on 2

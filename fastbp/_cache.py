@@ -49,9 +49,27 @@ LOCK_TIMEOUT = 600.0
 _file_locks = {}
 
 
+#: What compiled code depends on besides its source and the CPU, by name:
+#: part of every cache key (see :func:`add_cache_key`).
+_key_extras = {}
+
+
+def add_cache_key(name, value):
+    """Make ``value`` part of the cache key of every fastbp kernel.
+
+    For what compiled code depends on that Numba's own key (source, closure,
+    signature, CPU) does not see: which BLAS library the products call, for
+    one. Call it at import, before any kernel compiles or loads.
+    """
+    _key_extras[name] = value
+
+
 class RepairingCache(FunctionCache):
     """Numba's function cache, which rebuilds an entry it cannot read
-    instead of failing every later call."""
+    instead of failing every later call, with fastbp's extra key parts."""
+
+    def _index_key(self, sig, codegen):
+        return super()._index_key(sig, codegen) + (tuple(sorted(_key_extras.items())),)
 
     def load_overload(self, sig, target_context):
         try:

@@ -270,7 +270,7 @@ def info(args):
 
     from . import __version__
     from ._cache import cache_info, clear_cache, will_compile
-    from .kernels import lean, network
+    from .kernels import blas, lean, network
     from .machine import cpu_model
 
     print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
@@ -279,6 +279,8 @@ def info(args):
     for lib in threadpool_info():
         print(f"{lib['user_api']}: {lib['internal_api']} {lib.get('version') or ''} "
               f"({lib['num_threads']} threads) {os.path.basename(lib['filepath'])}")
+    print("kernels' matrix products: " + (f"NumPy's BLAS ({blas.BACKEND[len('numpy:'):]})"
+                                          if blas.NUMPY_BLAS else "SciPy's BLAS (Numba's np.dot)"))
     cache = cache_info()
     if not cache["writable"]:
         print("compile cache: none writable; kernels compile in memory in every process "

@@ -201,5 +201,6 @@ def test_compilation_is_announced_on_a_cold_cache_only(tmp_path):
 def test_info_reports_cpu_blas_cache_and_cuda():
     out = subprocess.run([sys.executable, "-m", "fastbp", "info"], capture_output=True,
                          text=True, check=True).stdout
-    for part in ("fastbp ", "CPU: ", "blas: ", "compile cache: ", "warm for: ", "CUDA: "):
+    for part in ("fastbp ", "CPU: ", "blas: ", "kernels' matrix products: ", "compile cache: ",
+                 "warm for: ", "CUDA: "):
         assert part in out, out

@@ -1,8 +1,8 @@
 """Fits that run at once in the threads of one process, and the BLAS pool
 they share.
 
-The kernels call BLAS (OpenBLAS through SciPy, as Numba links it) for their
-matrix products, and BLAS keeps one pool of threads for the process, by
+The kernels call BLAS (the OpenBLAS that NumPy links, see
+:mod:`fastbp.kernels.blas`) for their matrix products, and BLAS keeps one pool of threads for the process, by
 default one per core. Two fits in two threads (``GridSearchCV(n_jobs=2)``
 under joblib's threading backend) then each ask that pool for every core;
 its workers spin waiting for each other, and on 2 cores the search ran

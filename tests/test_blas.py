@@ -1,0 +1,121 @@
+"""The CPU kernels' matrix products (fastbp.kernels.blas): NumPy's own CBLAS
+called from compiled code, and Numba's np.dot where that is missing."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from fastbp import _cache
+from fastbp.kernels import blas
+
+try:  # tests/ may or may not become a package
+    from .support import python_kernels
+except ImportError:
+    from support import python_kernels
+
+kblas = python_kernels(blas)
+
+DTYPES = [np.float32, np.float64]
+# (m, k, n): single rows and columns, a 1-wide inner dimension, and a
+# mini-batch product.
+SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 4), (6, 9, 1), (32, 20, 64), (33, 70, 10)]
+
+
+def _uses_numpy_openblas():
+    deps = np.show_config(mode="dicts")["Build Dependencies"]
+    return deps["blas"]["name"] == "scipy-openblas"
+
+
+def test_numpy_wheels_blas_is_used():
+    # CI installs NumPy's wheels, whose OpenBLAS exports the ILP64 CBLAS.
+    if not _uses_numpy_openblas():
+        assert blas.BACKEND == "scipy"
+        return
+    if os.environ.get("FASTBP_BLAS", "").lower() == "scipy":
+        assert blas.BACKEND == "scipy"
+        return
+    assert blas.BACKEND.startswith("numpy:scipy_cblas_sgemm64_"), blas.BACKEND
+    assert blas.NUMPY_BLAS
+
+
+def test_backend_is_part_of_every_cache_key():
+    assert _cache._key_extras["blas"] == blas.BACKEND
+    dispatcher = blas.matmul
+    key = dispatcher._cache._index_key((), dispatcher.targetctx.codegen())
+    assert key[-1] == (("blas", blas.BACKEND),)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_products_against_numpy(shape, dtype):
+    m, k, n = shape
+    rng = np.random.default_rng([m, k, n, np.dtype(dtype).itemsize])
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    d = rng.standard_normal((m, n)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    kblas.matmul(a, b, out)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(out, ref, **tol)
+    if blas.NUMPY_BLAS and m > 1 and n > 1:
+        # The very gemm that NumPy's matmul calls (which takes gemv for a
+        # single row or column), with the same arguments.
+        np.testing.assert_array_equal(out, a @ b)
+    grad = np.full((k, n), np.nan, dtype)
+    kblas.matmul_tn(a, d, grad)
+    np.testing.assert_allclose(grad, a.astype(np.float64).T @ d, **tol)
+    back = np.full((m, k), np.nan, dtype)
+    kblas.matmul_nt(d, b, back)
+    np.testing.assert_allclose(back, d.astype(np.float64) @ b.T, **tol)
+    assert out.dtype == grad.dtype == back.dtype == dtype
+
+
+def test_products_on_views_of_a_flat_buffer():
+    # The kernels' operands are C-ordered views into flat work buffers.
+    rng = np.random.default_rng(1)
+    buf = rng.standard_normal(200).astype(np.float32)
+    a = buf[3:3 + 12].reshape(4, 3)
+    b = buf[50:50 + 15].reshape(3, 5)
+    out_buf = np.zeros(40, np.float32)
+    out = out_buf[7:7 + 20].reshape(4, 5)
+    kblas.matmul(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-6, atol=1e-6)
+    assert np.all(out_buf[:7] == 0) and np.all(out_buf[27:] == 0)
+
+
+_FALLBACK = textwrap.dedent("""
+    import numpy as np
+    from fastbp import MLPClassifier
+    from fastbp.kernels import blas
+    assert blas.BACKEND == "scipy" and not blas.NUMPY_BLAS, blas.BACKEND
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    y = np.arange(60) % 3
+    clf = MLPClassifier((7,), max_iter=5, random_state=0).fit(X, y)
+    np.save({path!r}, np.concatenate([c.ravel() for c in clf.coefs_]))
+""")
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+def test_scipy_fallback_trains_the_same_model(tmp_path):
+    # FASTBP_BLAS=scipy (and a NumPy without ILP64 CBLAS) takes Numba's
+    # np.dot; its own cache entries keep the two apart.
+    from fastbp import MLPClassifier
+
+    path = str(tmp_path / "coefs.npy")
+    env = dict(os.environ, FASTBP_BLAS="scipy", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    res = subprocess.run([sys.executable, "-c", _FALLBACK.format(path=path)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    y = np.arange(60) % 3
+    clf = MLPClassifier((7,), max_iter=5, random_state=0).fit(X, y)
+    here = np.concatenate([c.ravel() for c in clf.coefs_])
+    # Two OpenBLAS builds may round a product differently in the last bit.
+    np.testing.assert_allclose(here, np.load(path), rtol=1e-12, atol=1e-14)
