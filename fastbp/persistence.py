@@ -72,6 +72,7 @@ TRUSTED = (
     "fastbp.training.diagnostics.GradientMonitor",
     "fastbp.training.optimizers.StochasticOptimizer",
     "fastbp.training.progress.Progress",
+    "fastbp.training.progress.Series",
 )
 
 

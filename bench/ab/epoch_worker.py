@@ -29,6 +29,7 @@ CASES = {
     "tabular_b32_e20": ("tabular", (64,), 32, 20),
     "tabular_b200_e20": ("tabular", (64,), 200, 20),
     "tabular_b1024_e20": ("tabular", (64,), 1024, 20),
+    "mnist_b32": ("mnist", (256, 128), 32, 3),
     "mnist_b200": ("mnist", (256, 128), 200, 3),
     "mnist_b1024": ("mnist", (256, 128), 1024, 3),
 }

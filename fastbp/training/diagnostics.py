@@ -1,6 +1,7 @@
 """Per-epoch gradient diagnostics: the vanishing, exploding and dead-unit
 warning."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -99,6 +100,13 @@ class GradientMonitor:
                            f"below {VANISHING_RATIO:g} x its weight norm ({w:.3g}) for "
                            f"{VANISHING_EPOCHS} epochs. {_VANISHING_REMEDIES}")
                 return
+
+    def copy(self):
+        """A copy whose arrays are its own."""
+        new = copy.copy(self)
+        new.first_sq = self.first_sq.copy()
+        new.small_epochs = self.small_epochs.copy()
+        return new
 
     def state(self):
         """Everything :meth:`check` changes, for :meth:`restore`."""

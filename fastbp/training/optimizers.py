@@ -7,6 +7,7 @@ act on 'sgd' only); the per-epoch schedules ("step", "exponential",
 "cosine", a callable) act on every stochastic solver.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -65,6 +66,14 @@ class StochasticOptimizer:
         self.state_2 = np.zeros(n_params, dtype=dtype)
         # Dropout generator state (see kernels.dropout); seeded by the caller.
         self.rng_state = np.uint64(0)
+
+    def copy(self):
+        """A copy whose state arrays are its own (what ``copy.deepcopy``
+        gives, at a fraction of its cost per ``partial_fit`` call)."""
+        new = copy.copy(self)
+        new.state_1 = self.state_1.copy()
+        new.state_2 = self.state_2.copy()
+        return new
 
     def epoch_starts(self):
         """Set the learning rate of the coming epoch (per-epoch schedules)."""
