@@ -271,6 +271,7 @@ def info(args):
     from . import __version__
     from ._cache import cache_info, clear_cache, will_compile
     from .kernels import blas, lean, network
+    from .kernels.codes import OUTPUT_FUNCTIONS
     from .machine import cpu_model
 
     print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
@@ -288,8 +289,9 @@ def info(args):
     for directory in cache["directories"]:
         print(f"compile cache: {directory}")
     print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
-    warm = [f"{d} {path}" for d in ("float32", "float64")
-            for path, kernels in (("default path", lean), ("toolkit", network))
+    paths = [(f"default path ({name})", lean.for_output(code))
+             for name, code in OUTPUT_FUNCTIONS.items()] + [("toolkit", network)]
+    warm = [f"{d} {path}" for d in ("float32", "float64") for path, kernels in paths
             if not will_compile(kernels.train_epoch, d)]
     print(f"warm for: {', '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "
           "(fastbp compile fills it)")

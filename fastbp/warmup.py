@@ -218,19 +218,22 @@ def _tiny_fit(est, dtype, sparse=False):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((64, 3)).astype(dtype)
     if isinstance(est, MLPRegressor):
-        y = np.abs(X[:, 0]) + 0.5  # positive: the poisson loss takes it too
+        targets = [np.abs(X[:, 0]) + 0.5]  # positive: the poisson loss takes it too
     else:
-        y = np.arange(64) % 3
+        # Three classes train a softmax output, two a logistic one: the
+        # default path compiles kernels of their own for each.
+        targets = [np.arange(64) % 3, np.arange(64) % 2]
     inputs = [X, sp.csr_matrix(X)] if sparse else [X]
     with warnings.catch_warnings():
         # Two iterations never converge; that is the point.
         warnings.simplefilter("ignore")
         for X in inputs:
-            est.fit(X, y)
-            est.predict(X)
-            est.score(X, y)
-            if hasattr(est, "predict_proba"):
-                est.predict_proba(X)
+            for y in targets:
+                est.fit(X, y)
+                est.predict(X)
+                est.score(X, y)
+                if hasattr(est, "predict_proba"):
+                    est.predict_proba(X)
 
 
 def _cache_counts():

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import fastbp
 from fastbp import DivergenceError, GradientWarning, MLPClassifier, MLPRegressor
 from fastbp.kernels import lean, network
+from fastbp.kernels.codes import OUTPUT_FUNCTIONS
 from fastbp.training import stochastic
 from fastbp.training.diagnostics import GradientMonitor
 
@@ -145,7 +146,7 @@ def test_damaged_cache_entries_are_rebuilt_with_a_warning(tmp_path):
     with open(one("network.train_epoch.lean", ".nbi"), "r+b") as fh:
         fh.truncate(20)                                          # truncated index
     open(one("network.predict.lean", ".nbc"), "wb").close()      # empty data
-    with open(one("losses.output_loss_delta", ".nbc"), "wb") as fh:
+    with open(one("losses.logistic_loss_delta", ".nbc"), "wb") as fh:
         fh.write(os.urandom(300))                                # garbage data
     with open(one("scalar.sigmoid", ".nbi"), "wb") as fh:
         fh.write(b"not a pickle")                                # garbage index
@@ -242,9 +243,10 @@ def _count_epoch_rows(monkeypatch):
             return original(inputs, targets, tables, work, solver, hyper, perm, *rest)
         return spy
 
-    # The default path runs kernels.lean's copy, the toolkit kernels.network's.
-    for module in (network, lean):
-        monkeypatch.setattr(module, "train_epoch", spying(module.train_epoch))
+    # The default path runs kernels.lean's copies (one per output function),
+    # the toolkit kernels.network's.
+    for kernels in [network, *(lean.for_output(code) for code in OUTPUT_FUNCTIONS.values())]:
+        monkeypatch.setattr(kernels, "train_epoch", spying(kernels.train_epoch))
     return seen
 
 
@@ -595,7 +597,8 @@ def test_every_schedule_trains_with_its_default_gamma(digits_data):
 def test_read_only_inputs_share_the_normal_specialisation(blobs, tmp_path):
     X, y = blobs
     quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
-    signatures = (len(lean.train_epoch.signatures), len(lean.predict.signatures))
+    binary = lean.for_output(OUTPUT_FUNCTIONS["logistic"])
+    signatures = (len(binary.train_epoch.signatures), len(binary.predict.signatures))
     path = tmp_path / "X.bin"
     X.tofile(path)
     mapped = np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
@@ -604,7 +607,7 @@ def test_read_only_inputs_share_the_normal_specialisation(blobs, tmp_path):
     for data in (mapped, frozen):
         est = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, data, y)
         est.predict(data)
-    assert (len(lean.train_epoch.signatures), len(lean.predict.signatures)) == signatures
+    assert (len(binary.train_epoch.signatures), len(binary.predict.signatures)) == signatures
 
 
 def test_fastbp_exports_the_hardening_api():
@@ -626,13 +629,14 @@ def test_read_only_targets_and_weights_share_the_specialisation(blobs):
     yr = X[:, 0].copy()
     quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, yr,
           sample_weight=np.ones(len(X)))
-    before = len(lean.train_epoch.signatures)
+    identity = lean.for_output(OUTPUT_FUNCTIONS["identity"])
+    before = len(identity.train_epoch.signatures)
     yr.flags.writeable = False
     sw = np.ones(len(X))
     sw.flags.writeable = False
     quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, yr,
           sample_weight=sw)
-    assert len(lean.train_epoch.signatures) == before
+    assert len(identity.train_epoch.signatures) == before
 
 
 def test_optimizer_state_overflow_is_divergence():

@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from functools import partial
 from types import SimpleNamespace
 
 import numba
@@ -1451,36 +1452,50 @@ def test_float32_run_compiles_no_float64_specialisation():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_lean_kernels_agree_with_the_full_ones_on_the_default_path(dtype, solver, monkeypatch):
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity", "exp"])
+def test_lean_kernels_agree_with_the_full_ones_on_the_default_path(dtype, solver, output,
+                                                                   monkeypatch):
     # kernels.lean compiles network.py and the optimizer update again with
-    # the toolkit's branches pruned; on the default path both must agree.
+    # the toolkit's branches pruned, one copy per output function; on the
+    # default path each must agree with the full kernels.
     from sklearn.datasets import load_digits
 
-    from fastbp import MLPClassifier
+    from fastbp import MLPClassifier, MLPRegressor
     from fastbp.kernels import lean
+    from fastbp.kernels.codes import OUTPUT_FUNCTIONS
     from fastbp.training.backend import CPUBackend
 
     X, y = load_digits(return_X_y=True)
     X = (X[:300] / 16).astype(dtype)
-    y = y[:300]
+    if output == "softmax":
+        make, y = MLPClassifier, y[:300]
+    elif output == "logistic":
+        make, y = MLPClassifier, y[:300] % 2
+    else:
+        make = partial(MLPRegressor, loss="poisson" if output == "exp" else "squared_error")
+        y = (y[:300] + 1.0) / 10
 
     def fit():
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = MLPClassifier((16, 8), solver=solver, max_iter=4, random_state=0).fit(X, y)
-        return model, model.predict_proba(X)
+            model = make(hidden_layer_sizes=(16, 8), solver=solver, max_iter=4,
+                         random_state=0).fit(X, y)
+        return model, (model.predict_proba(X) if output in ("softmax", "logistic")
+                       else model.predict(X))
 
     calls = []
     real = CPUBackend.network
-    monkeypatch.setattr(CPUBackend, "network",
-                        lambda self, toolkit: calls.append(toolkit) or real(self, toolkit))
-    lean_model, lean_proba = fit()
-    assert calls and not any(calls), "the default path must run the lean kernels"
-    assert real(CPUBackend(), False) is lean
-    monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit: self.kernels)
-    full_model, full_proba = fit()
+    monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit, out_code: calls.append(
+        (toolkit, out_code)) or real(self, toolkit, out_code))
+    lean_model, lean_out = fit()
+    code = OUTPUT_FUNCTIONS[output]
+    assert calls and calls[0] == (False, code), "the default path must run the lean kernels"
+    assert real(CPUBackend(), False, code) is lean.for_output(code)
+    assert lean.for_output(code).train_epoch.py_func.__qualname__ == f"train_epoch.lean_{output}"
+    monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit, out_code: self.kernels)
+    full_model, full_out = fit()
     # To a few ulps a step, not bit for bit: fastmath lets LLVM reassociate
     # sums (adam's update, a softmax row's sum of exponentials) and it
     # vectorises each kernel set's inlined copy of a loop its own way.
@@ -1488,7 +1503,7 @@ def test_lean_kernels_agree_with_the_full_ones_on_the_default_path(dtype, solver
     for a, b in zip(lean_model.coefs_ + lean_model.intercepts_,
                     full_model.coefs_ + full_model.intercepts_):
         np.testing.assert_allclose(a, b, **tol[dtype])
-    np.testing.assert_allclose(lean_proba, full_proba, **tol[dtype])
+    np.testing.assert_allclose(lean_out, full_out, **tol[dtype])
 
 
 @pytest.mark.parametrize("solver", ["rmsprop", "adagrad", "adamw"])
@@ -1500,8 +1515,8 @@ def test_solvers_beyond_scikit_learns_run_the_full_kernels(solver, monkeypatch):
 
     calls = []
     real = CPUBackend.network
-    monkeypatch.setattr(CPUBackend, "network",
-                        lambda self, toolkit: calls.append(toolkit) or real(self, toolkit))
+    monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit, out_code: calls.append(
+        toolkit) or real(self, toolkit, out_code))
     X = np.random.RandomState(0).standard_normal((40, 3))
     MLPClassifier((4,), solver=solver, max_iter=1).fit(X, np.arange(40) % 2)
     assert calls[0] is True  # the fit; the predictions after it may run lean

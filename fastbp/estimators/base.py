@@ -82,7 +82,7 @@ def _fresh_random_state(estimator):
     return rng
 
 
-def announce_compilation(backend, dtype, solver, toolkit=False, stream=None):
+def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None):
     """Say so before a fit that will compile its kernels (a cold cache).
 
     Parameters
@@ -90,6 +90,8 @@ def announce_compilation(backend, dtype, solver, toolkit=False, stream=None):
     backend : CPUBackend or CUDABackend
     dtype : numpy dtype
     solver : str
+    out_code : int
+        Output-function code.
     toolkit : bool
         Whether the fit runs the full kernels (``NetworkSpec.uses_toolkit``).
     stream : file, optional
@@ -103,7 +105,7 @@ def announce_compilation(backend, dtype, solver, toolkit=False, stream=None):
 
     if backend.name != "cpu":
         return False
-    kernels = backend.network(toolkit)
+    kernels = backend.network(toolkit, out_code)
     kernel = kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
     if not will_compile(kernel, dtype):
         return False
@@ -360,7 +362,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         backend = get_backend(self.device)
         if self.verbose or getattr(self, "_announce_compile", False):
             stochastic = self.solver in _STOCHASTIC_SOLVERS
-            announce_compilation(backend, dtype, self.solver, spec.uses_toolkit(
+            announce_compilation(backend, dtype, self.solver, spec.out_code, spec.uses_toolkit(
                 inp.is_sparse, self.clip_grad_norm if stochastic else None,
                 SOLVERS[self.solver] if stochastic else SGD))
 

@@ -1,24 +1,34 @@
-"""The default path's whole-network kernels.
+"""The default path's whole-network kernels, one set per output function.
 
 The functions of :mod:`fastbp.kernels.network` and the optimizer update of
 :mod:`fastbp.kernels.optimizers`, compiled again with their ``TOOLKIT``
 switches off: Numba prunes the branches of normalisation, dropout, residual
 connections, gradient clipping, sparse input and of the solvers
-scikit-learn lacks before typing them, so the kernels that most fits run
-(dense input, sgd or adam, none of those options) compile about 40 %
-faster on a cold cache. The arithmetic is the same source, and gives the
-same bits for sgd and lbfgs; adam's update rounds a few ulps differently
-per step, since fastmath lets LLVM reassociate and use reciprocals as it
-sees fit in each function. The trainer picks this module where it applies
-(``NetworkSpec.uses_toolkit``), and the full one otherwise.
+scikit-learn lacks before typing them. Each output function (softmax,
+logistic, identity, exp) gets its own copy of the entry points, which
+calls that function's loss and output kernels directly
+(``losses.BY_OUTPUT``), so that a fit compiles only the one it uses. The
+kernels that most fits run (dense input, sgd or adam, none of those
+options) compile about half as long on a cold cache as the toolkit's.
+
+The arithmetic is the same source, and gives the same bits for sgd and
+lbfgs; adam's update rounds a few ulps differently per step, since
+fastmath lets LLVM reassociate and use reciprocals as it sees fit in each
+function. The trainer picks these kernels where they apply
+(``NetworkSpec.uses_toolkit``), and the full ones otherwise.
 """
+
+import threading
+import types
 
 from .._config import recompiled
 from . import network, optimizers
+from .codes import OUTPUT_FUNCTIONS
+from .losses import BY_OUTPUT
 
 
-def _lean(module, name, **callees):
-    return recompiled(getattr(module, name), f"{name}.lean", TOOLKIT=False, **callees)
+def _lean(module, name, suffix="lean", **callees):
+    return recompiled(getattr(module, name), f"{name}.{suffix}", TOOLKIT=False, **callees)
 
 
 update_range = _lean(optimizers, "update_range")
@@ -27,6 +37,40 @@ linear = _lean(network, "linear")
 forward_hidden = _lean(network, "forward_hidden", linear=linear)
 backward = _lean(network, "backward")
 _network = dict(linear=linear, forward_hidden=forward_hidden, backward=backward)
-train_epoch = _lean(network, "train_epoch", optimizer_step=optimizer_step, **_network)
-loss_and_gradient = _lean(network, "loss_and_gradient", **_network)
-predict = _lean(network, "predict", linear=linear, forward_hidden=forward_hidden)
+
+_OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
+_by_output = {}
+_lock = threading.Lock()
+
+
+def for_output(out_code):
+    """The entry points of the default path for one output function.
+
+    Made once per process and output function; each compiles (or loads from
+    the cache) on its first call, under its own name
+    (``train_epoch.lean_softmax``, ...).
+
+    Parameters
+    ----------
+    out_code : int
+        Output-function code (``codes.OUT_*``).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``train_epoch``, ``loss_and_gradient`` and ``predict``, with the
+        signatures of :mod:`fastbp.kernels.network`'s.
+    """
+    with _lock:
+        if out_code not in _by_output:
+            loss_delta, output = BY_OUTPUT[out_code]
+            suffix = f"lean_{_OUTPUT_NAMES[out_code]}"
+            _by_output[out_code] = types.SimpleNamespace(
+                train_epoch=_lean(network, "train_epoch", suffix,
+                                  optimizer_step=optimizer_step,
+                                  output_loss_delta=loss_delta, **_network),
+                loss_and_gradient=_lean(network, "loss_and_gradient", suffix,
+                                        output_loss_delta=loss_delta, **_network),
+                predict=_lean(network, "predict", suffix, linear=linear,
+                              forward_hidden=forward_hidden, output_activation=output))
+        return _by_output[out_code]

@@ -17,7 +17,7 @@ import math
 
 from .._config import entry_kernel, kernel
 from .activations import cpu_scalar, same_memory
-from .codes import OUT_EXP, OUT_LOGISTIC, OUT_SOFTMAX
+from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
 from .elementary import exp
 
@@ -46,6 +46,58 @@ def exp_block(src, dst):
             d[k] = exp(s[k])
 
 
+# Each output function has kernels of its own, with one signature: the
+# default path (kernels.lean) compiles a copy of the whole-network kernels
+# for each output function, calling these directly, so that a fit compiles
+# the loss it uses and not the other three (0.6 s of a cold first fit).
+# Here ``output_activation`` and ``output_loss_delta`` choose among them at
+# run time, for the toolkit's kernels.
+
+@kernel
+def softmax_output(z, bias, code):
+    """In place ``z = softmax(z + bias)`` row by row (``code`` unused: see
+    :func:`output_activation`)."""
+    # Each phase runs over the whole block, the exponentials as one
+    # vectorised loop (rows of a few classes are too short to vectorise).
+    n = z.shape[0]
+    for i in range(n):
+        softmax_shift_row(z, i, bias)
+    exp_block(z, z)
+    for i in range(n):
+        softmax_normalise_row(z, i)
+
+
+@kernel
+def logistic_output(z, bias, code):
+    """In place ``z = sigmoid(z + bias)`` (see :func:`output_activation`)."""
+    n, m = z.shape
+    for i in range(n):
+        for j in range(m):
+            z[i, j] += bias[j]
+    flat = z.reshape(z.size)
+    for k in range(flat.shape[0]):
+        flat[k] = sigmoid(flat[k])
+
+
+@kernel
+def exp_output(z, bias, code):
+    """In place ``z = exp(z + bias)`` (see :func:`output_activation`)."""
+    n, m = z.shape
+    for i in range(n):
+        for j in range(m):
+            z[i, j] += bias[j]
+    exp_block(z, z)
+
+
+@kernel
+def identity_output(z, bias, code):
+    """In place ``z = z + bias`` (see :func:`output_activation`)."""
+    n, m = z.shape
+    for i in range(n):
+        for j in range(m):
+            z[i, j] += bias[j]
+
+
 @kernel
 def output_activation(z, bias, code):
     """In place ``z = out(z + bias)`` for prediction.
@@ -58,30 +110,20 @@ def output_activation(z, bias, code):
     code : int
         Output-function code from :mod:`fastbp.kernels.codes`.
     """
-    # Each output function runs over the whole block, the exponentials as
-    # one vectorised loop. (Not through scalar.output_row, whose inlined
-    # copy of every output function cost half a second of compilation.)
-    n, m = z.shape
     if code == OUT_SOFTMAX:
-        for i in range(n):
-            softmax_shift_row(z, i, bias)
-        exp_block(z, z)
-        for i in range(n):
-            softmax_normalise_row(z, i)
-        return
-    for i in range(n):
-        for j in range(m):
-            z[i, j] += bias[j]
-    if code == OUT_LOGISTIC:
-        flat = z.reshape(z.size)
-        for k in range(flat.shape[0]):
-            flat[k] = sigmoid(flat[k])
+        softmax_output(z, bias, code)
+    elif code == OUT_LOGISTIC:
+        logistic_output(z, bias, code)
     elif code == OUT_EXP:
-        exp_block(z, z)
+        exp_output(z, bias, code)
+    else:
+        identity_output(z, bias, code)
 
 
 @kernel
-def _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
+def softmax_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+    """Softmax with cross-entropy: see :func:`output_loss_delta` (``code``
+    unused)."""
     # Shift every row, exponentiate the block into ``delta`` in one
     # vectorised loop, then finish each row from it.
     n = z.shape[0]
@@ -92,6 +134,36 @@ def _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta):
     for i in range(n):
         w = sw[i] if has_sw else like(1, z)
         total += w * softmax_finish_row(z, i, delta, y, w, log_eps, log1m_eps, delta)
+    return total
+
+
+@kernel
+def logistic_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+    """Logistic with binary cross-entropy: see :func:`output_loss_delta`."""
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+    return total
+
+
+@kernel
+def poisson_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+    """Exp with half Poisson deviance: see :func:`output_loss_delta`."""
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * poisson_loss_row(z, i, bias, y, w, delta)
+    return total
+
+
+@kernel
+def squared_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+    """Identity with half squared error: see :func:`output_loss_delta`."""
+    total = 0.0
+    for i in range(z.shape[0]):
+        w = sw[i] if has_sw else like(1, z)
+        total += w * squared_loss_row(z, i, bias, y, w, delta)
     return total
 
 
@@ -122,27 +194,24 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     loss_sum : float
         ``sum_i sw_i * loss_i``: divide by the weight sum for the mean.
     """
-    # The softmax loop is a function of its own: with all four output
-    # functions inlined into one body, LLVM optimised it half as well (110
-    # against 72 ns per row of 4 classes). The other three stay here (as
-    # fast as apart, and each function apart costs cold-compile time).
     if code == OUT_SOFTMAX:
-        return _softmax_rows(z, bias, y, sw, has_sw, log_eps, log1m_eps, delta)
-    n = z.shape[0]
-    total = 0.0
+        return softmax_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
     if code == OUT_LOGISTIC:
-        for i in range(n):
-            w = sw[i] if has_sw else like(1, z)
-            total += w * logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
-    elif code == OUT_EXP:
-        for i in range(n):
-            w = sw[i] if has_sw else like(1, z)
-            total += w * poisson_loss_row(z, i, bias, y, w, delta)
-    else:
-        for i in range(n):
-            w = sw[i] if has_sw else like(1, z)
-            total += w * squared_loss_row(z, i, bias, y, w, delta)
-    return total
+        return logistic_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
+    if code == OUT_EXP:
+        return poisson_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
+    return squared_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
+
+
+#: The kernels of each output function, by code: ``(loss_delta, output)``,
+#: each with the signature of :func:`output_loss_delta` and
+#: :func:`output_activation`.
+BY_OUTPUT = {
+    OUT_SOFTMAX: (softmax_loss_delta, softmax_output),
+    OUT_LOGISTIC: (logistic_loss_delta, logistic_output),
+    OUT_EXP: (poisson_loss_delta, exp_output),
+    OUT_IDENTITY: (squared_loss_delta, identity_output),
+}
 
 
 @entry_kernel

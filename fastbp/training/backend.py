@@ -26,11 +26,12 @@ class CPUBackend:
         self.kernels = network
         self._lean = lean
 
-    def network(self, toolkit):
+    def network(self, toolkit, out_code):
         """The whole-network kernels to run: the full ones when the network
         or its input uses the toolkit (``NetworkSpec.uses_toolkit``), else
-        the lean ones, which compile faster (:mod:`fastbp.kernels.lean`)."""
-        return self.kernels if toolkit else self._lean
+        the lean ones of the output function ``out_code``, which compile
+        faster (:mod:`fastbp.kernels.lean`)."""
+        return self.kernels if toolkit else self._lean.for_output(out_code)
 
     def put(self, value):
         """``value`` as the kernels take it: on the CPU, itself (no copy)."""
@@ -67,7 +68,7 @@ class CUDABackend:
 
         self.kernels = network
 
-    def network(self, toolkit):
+    def network(self, toolkit, out_code):
         """The whole-network kernels: on the GPU, one set for every path."""
         return self.kernels
 

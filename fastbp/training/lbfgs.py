@@ -48,7 +48,7 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
     running = np.zeros(layout.n_running, dtype=dtype)
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
-    kernels = backend.network(spec.uses_toolkit(inp.is_sparse))
+    kernels = backend.network(spec.uses_toolkit(inp.is_sparse), spec.out_code)
     put = backend.put
     inputs = put(inp.inputs())
     targets = put(Targets(Y, sw_arg, has_sw))

@@ -77,7 +77,7 @@ class InferencePlan:
         out : ndarray of shape (n_samples, n_outputs)
         """
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
-        kernels = backend.network(sparse or self._toolkit)
+        kernels = backend.network(sparse or self._toolkit, self.spec.out_code)
         put = backend.put
         out_k = put(out)
         kernels.predict(inputs, put(self.tables), put(self.work(running)), put(params),

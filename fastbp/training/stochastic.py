@@ -155,7 +155,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
     put = backend.put
-    kernels = backend.network(spec.uses_toolkit(inp.is_sparse, clip, optimizer.code))
+    kernels = backend.network(spec.uses_toolkit(inp.is_sparse, clip, optimizer.code),
+                              spec.out_code)
     inputs = put(inp.inputs())
     targets = put(Targets(Y, sw_arg, has_sw))
     tables = put(ws.tables(layout.norm))

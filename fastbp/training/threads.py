@@ -2,8 +2,8 @@
 they share.
 
 The kernels call BLAS (the OpenBLAS that NumPy links, see
-:mod:`fastbp.kernels.blas`) for their matrix products, and BLAS keeps one pool of threads for the process, by
-default one per core. Two fits in two threads (``GridSearchCV(n_jobs=2)``
+:mod:`fastbp.kernels.blas`) for their matrix products, and BLAS keeps one
+pool of threads for the process, by default one per core. Two fits in two threads (``GridSearchCV(n_jobs=2)``
 under joblib's threading backend) then each ask that pool for every core;
 its workers spin waiting for each other, and on 2 cores the search ran
 slower than sequentially (up to 37 times slower on a loaded machine).
