@@ -123,3 +123,54 @@ def test_series_compare_by_value():
     assert Series.of([1.0, np.nan]) == Series.of([1.0, np.nan])
     assert Series.of([1.0]) != Series.of([1.0, 2.0])
     assert Series.of([[1.0, 2.0]]) != Series.of([[1.0, 3.0]])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("mode", ["partial_fit", "warm_start_early_stopping"])
+def test_a_failed_call_cuts_the_shared_curves_back(mode, monkeypatch):
+    # loss_curve_ and validation_scores_ are appended in place, as
+    # scikit-learn's are; a call that fails after its epochs ran must take
+    # its values out again, and the next call go on as if it never ran.
+    from fastbp.estimators.base import BaseMLP
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 4))
+    y = np.arange(60) % 3
+
+    def make():
+        if mode == "partial_fit":
+            return MLPClassifier((5,), random_state=0, batch_size=16)
+        return MLPClassifier((5,), random_state=0, max_iter=3, warm_start=True,
+                             early_stopping=True, n_iter_no_change=100)
+
+    def call(est):
+        if mode == "partial_fit":
+            return est.partial_fit(X, y, classes=[0, 1, 2])
+        return est.fit(X, y)
+
+    est, twin = make(), make()
+    for model in (est, twin):
+        call(model)
+        call(model)
+    curve, scores = est.loss_curve_, est.validation_scores_
+    n_curve = len(curve)
+    n_scores = None if scores is None else len(scores)
+
+    real = BaseMLP._set_parameters
+
+    def failing(self, *args):
+        raise RuntimeError("after training")
+
+    monkeypatch.setattr(BaseMLP, "_set_parameters", failing)
+    with pytest.raises(RuntimeError, match="after training"):
+        call(est)
+    assert est.loss_curve_ is curve and len(curve) == n_curve
+    if scores is not None:
+        assert est.validation_scores_ is scores and len(scores) == n_scores
+    monkeypatch.setattr(BaseMLP, "_set_parameters", real)
+    call(est)
+    call(twin)
+    assert est.loss_curve_ == twin.loss_curve_
+    assert est.validation_scores_ == twin.validation_scores_
+    for a, b in zip(est.coefs_, twin.coefs_):
+        np.testing.assert_array_equal(a, b)

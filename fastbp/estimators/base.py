@@ -195,6 +195,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         rng = self.random_state if isinstance(self.random_state,
                                               np.random.RandomState) else None
         rng_state = rng.get_state() if rng is not None else None
+        # The loss curve and validation scores are appended in place (see
+        # Progress.copy): a failed call cuts them back to these lengths.
+        progress = self.__dict__.get("_progress")
+        lengths = progress.lengths() if progress is not None else None
         try:
             if prepare is not None:
                 prepare()
@@ -205,13 +209,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # (see DivergenceError); otherwise the call failed as a whole.
             if exc.epoch > 1:
                 raise
-            self._roll_back(saved, rng, rng_state)
+            self._roll_back(saved, rng, rng_state, progress, lengths)
             raise
         except BaseException:
-            self._roll_back(saved, rng, rng_state)
+            self._roll_back(saved, rng, rng_state, progress, lengths)
             raise
 
-    def _roll_back(self, saved, rng, rng_state):
+    def _roll_back(self, saved, rng, rng_state, progress=None, lengths=None):
         # scikit-learn tears the callbacks of this fit down after it ends,
         # failed or not: their context survives the rollback.
         running = {k: self.__dict__[k] for k in ("_callback_fit_ctx",
@@ -222,6 +226,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self.__dict__.update(running)
         if rng is not None:
             rng.set_state(rng_state)
+        if progress is not None:
+            progress.truncate(lengths)
 
     # ---------------------------------------------------------- interop
 
@@ -527,10 +533,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self.n_iter_ = progress.n_iter
         self.t_ = progress.t
         self.loss_ = progress.loss
-        self.loss_curve_ = list(progress.loss_curve)
+        # The progress's own lists, appended in place by later calls (as
+        # scikit-learn's are); a failed call truncates them back.
+        self.loss_curve_ = progress.loss_curve
         self.best_loss_ = progress.best_loss
-        self.validation_scores_ = (None if progress.validation_scores is None
-                                   else list(progress.validation_scores))
+        self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
         self._no_improvement_count = progress.no_improvement_count
         self.history_ = progress.history_arrays()

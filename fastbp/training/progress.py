@@ -167,20 +167,33 @@ class Progress:
         return new
 
     def copy(self):
-        """A copy that training can update without touching this one.
+        """A copy for the next call to train, at a cost that does not grow
+        with the epochs recorded.
 
-        Cheaper than ``copy.deepcopy`` (which made a long series of
-        ``partial_fit`` calls quadratic): recorded values are never mutated,
-        so copying the lists suffices, and the history's records share
-        their storage (see :class:`Series`).
+        Its history records grow apart from this one's (see :class:`Series`).
+        The loss curve and validation scores stay the same lists, appended
+        in place as scikit-learn's ``loss_curve_`` is: a call that fails
+        puts them back with :meth:`truncate` (copying them made every
+        ``partial_fit`` call cost more than the one before).
         """
         new = copy.copy(self)
-        new.loss_curve = list(self.loss_curve)
         new.history = {key: values.copy() for key, values in self.history.items()}
-        if self.validation_scores is not None:
-            new.validation_scores = list(self.validation_scores)
         new.monitor = None if self.monitor is None else self.monitor.copy()
         return new
+
+    def lengths(self):
+        """How long the loss curve and validation scores are, for
+        :meth:`truncate`."""
+        return (len(self.loss_curve),
+                None if self.validation_scores is None else len(self.validation_scores))
+
+    def truncate(self, lengths):
+        """Drop what was appended to the loss curve and validation scores
+        since :meth:`lengths` returned ``lengths``."""
+        n_curve, n_scores = lengths
+        del self.loss_curve[n_curve:]
+        if n_scores is not None and self.validation_scores is not None:
+            del self.validation_scores[n_scores:]
 
     def history_arrays(self):
         """``history_`` as a dict of read-only arrays (``grad_norm``:
