@@ -204,7 +204,9 @@ loss_ : float
         NaN without relu layers), and with early stopping 'val_loss' and
         'val_score'. A vanishing or exploding gradient raises one
         :class:`fastbp.GradientWarning` per fit. With solver='lbfgs' only
-        'loss' and 'epoch_time' are recorded, once for the whole fit.
+        'loss' and 'epoch_time' are recorded, once for the whole fit. The
+        arrays are read-only views of the records, which later calls extend
+        without copying (copy them to modify them).
 
     normalization_scales_, normalization_shifts_ : list of ndarray
         Learned scale and shift of each normalised hidden layer.

@@ -1,6 +1,7 @@
 """What the trainer needs to know about a network beyond its parameters."""
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -103,6 +104,21 @@ class NetworkSpec:
 
 def build_spec(units, activations, normalization, residual, dropout, out_code):
     """A :class:`NetworkSpec` from names: activation codes, normalisation code,
-    residual flags and dropout rates per hidden layer."""
+    residual flags and dropout rates per hidden layer.
+
+    Built once per structure and shared (its arrays are read-only): every
+    ``partial_fit`` call asks for one, and building it cost 40 us.
+    """
+    return _cached_spec(tuple(int(u) for u in units), tuple(int(a) for a in activations),
+                        int(normalization), tuple(bool(r) for r in residual),
+                        tuple(float(d) for d in dropout), int(out_code))
+
+
+@lru_cache(maxsize=64)
+def _cached_spec(units, activations, normalization, residual, dropout, out_code):
     layout = NetworkLayout(units, activations, normalization, residual)
-    return NetworkSpec(layout, out_code, tuple(dropout))
+    spec = NetworkSpec(layout, out_code, dropout)
+    for value in (*vars(layout).values(), spec.drops):
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return spec

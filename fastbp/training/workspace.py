@@ -40,7 +40,7 @@ class Workspace:
         nl = n - 1
         units = [int(u) for u in layout.units]
         self.drops = (np.zeros(n, dtype=dtype) if drops is None
-                      else np.asarray(drops, dtype=dtype))
+                      else np.array(drops, dtype=dtype))  # a copy: specs are read-only
         buf = np.full((N_BUF_ROWS, n), -1, dtype=np.int64)
         size = 0
 
