@@ -10,6 +10,14 @@ from .._config import inline_kernel, kernel
 from . import scalar
 from .codes import RELU
 
+#: Whether relu gets a vectorised loop for arrays that are not one (the
+#: toolkit's normalisation and dropout keep ``z`` apart). On the default
+#: path relu always runs in place: :mod:`fastbp.kernels.lean` compiles
+#: these kernels again with it False, and that loop is pruned (a relu
+#: that ever ran out of place there would take the shared loop, slower
+#: but the same).
+TOOLKIT = True
+
 cpu_scalar = scalar.compile_for(kernel, row_jit=inline_kernel)
 sigmoid = cpu_scalar.sigmoid
 softplus = cpu_scalar.softplus
@@ -82,11 +90,10 @@ def bias_activation(h, bias, code, z, a):
     # every code ran relu 8x slower). The other activations share one loop;
     # a dedicated loop would not vectorise them anyway (their exp/tanh are
     # scalar library calls) and each one costs compile time.
-    if code == RELU:
-        if same_memory(h, z) and same_memory(h, a):
-            _relu_in_place(h, bias, code)
-        else:
-            _bias_activation_loop(h, bias, code, z, a)
+    if code == RELU and same_memory(h, z) and same_memory(h, a):
+        _relu_in_place(h, bias, code)
+    elif TOOLKIT and code == RELU:  # out of place: normalisation (see TOOLKIT)
+        _bias_activation_loop(h, bias, code, z, a)
     else:
         _bias_activation_loop(h, bias, code, z, a)
 
@@ -121,11 +128,10 @@ def activation_backward(delta, mask, has_mask, z, a, code, out):
         Receives the gradient with respect to ``z``; may alias ``z``/``a``.
     """
     # As in bias_activation: a vectorised loop of its own for relu.
-    if code == RELU:
-        if not has_mask and same_memory(out, z) and same_memory(out, a):
-            _relu_backward_in_place(delta, out, code)
-        else:
-            _activation_backward_loop(delta, mask, has_mask, z, a, code, out)
+    if code == RELU and not has_mask and same_memory(out, z) and same_memory(out, a):
+        _relu_backward_in_place(delta, out, code)
+    elif TOOLKIT and code == RELU:  # with a dropout mask, or out of place
+        _activation_backward_loop(delta, mask, has_mask, z, a, code, out)
     else:
         _activation_backward_loop(delta, mask, has_mask, z, a, code, out)
 

@@ -22,7 +22,7 @@ import threading
 import types
 
 from .._config import recompiled
-from . import network, optimizers
+from . import activations, network, optimizers
 from .codes import OUTPUT_FUNCTIONS
 from .losses import BY_OUTPUT
 
@@ -34,8 +34,10 @@ def _lean(module, name, suffix="lean", **callees):
 update_range = _lean(optimizers, "update_range")
 optimizer_step = _lean(optimizers, "optimizer_step", update_range=update_range)
 linear = _lean(network, "linear")
-forward_hidden = _lean(network, "forward_hidden", linear=linear)
-backward = _lean(network, "backward")
+bias_activation = _lean(activations, "bias_activation")
+activation_backward = _lean(activations, "activation_backward")
+forward_hidden = _lean(network, "forward_hidden", linear=linear, bias_activation=bias_activation)
+backward = _lean(network, "backward", activation_backward=activation_backward)
 _network = dict(linear=linear, forward_hidden=forward_hidden, backward=backward)
 
 _OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
