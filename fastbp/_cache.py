@@ -222,7 +222,10 @@ def will_compile(dispatcher, dtype):
         overloads = cache._cache_file._load_index()
     except Exception:  # damaged: it will be rebuilt, which compiles
         return True
-    return not any(f"array({name}," in str(key[0]) for key in overloads)
+    extras = tuple(sorted(_key_extras.items()))
+    # An entry compiled with other key parts (another BLAS) does not serve.
+    return not any(f"array({name}," in str(key[0]) and key[-1] == extras
+                   for key in overloads)
 
 
 def _cache_files():

@@ -119,3 +119,22 @@ def test_scipy_fallback_trains_the_same_model(tmp_path):
     here = np.concatenate([c.ravel() for c in clf.coefs_])
     # Two OpenBLAS builds may round a product differently in the last bit.
     np.testing.assert_allclose(here, np.load(path), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name, a_shape, b_shape, out_shape", [
+    ("matmul", (3, 4), (5, 2), (3, 2)),      # inner dimensions differ
+    ("matmul", (3, 4), (4, 2), (3, 3)),      # out too wide
+    ("matmul_tn", (4, 3), (5, 2), (3, 2)),
+    ("matmul_tn", (4, 3), (4, 2), (2, 2)),
+    ("matmul_nt", (3, 4), (2, 5), (3, 2)),
+    ("matmul_nt", (3, 4), (2, 4), (4, 2)),
+])
+def test_mismatched_shapes_give_nan_never_out_of_bounds(name, a_shape, b_shape, out_shape):
+    # The kernels' shapes come from the layout tables; a mismatch is a bug,
+    # which must surface (as NaN, then divergence) without touching memory
+    # beyond the operands.
+    buf = np.zeros(100, np.float64)
+    out = buf[10:10 + out_shape[0] * out_shape[1]].reshape(out_shape)
+    getattr(kblas, name)(np.ones(a_shape), np.ones(b_shape), out)
+    assert np.isnan(out).all()
+    assert not np.isnan(buf[:10]).any() and not np.isnan(buf[10 + out.size:]).any()

@@ -174,3 +174,28 @@ def test_a_failed_call_cuts_the_shared_curves_back(mode, monkeypatch):
     assert est.validation_scores_ == twin.validation_scores_
     for a, b in zip(est.coefs_, twin.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_copying_a_progress_leaves_it_as_it_was():
+    p = Progress(early_stopping=False)
+    p.history["loss"].append(1.0)
+    history = p.history
+    q = p.copy()
+    assert p.history is history and q.history is not history
+    q.history["loss"].append(2.0)
+    np.testing.assert_array_equal(p.history["loss"].view(), [1.0])
+    assert not Series().view().flags.writeable
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_unhashable_estimator_subclass_still_fits():
+    class Compared(MLPClassifier):
+        def __eq__(self, other):  # and so no __hash__
+            return self is other
+
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = np.arange(20) % 2
+    a = Compared((4,), random_state=1, max_iter=3).fit(X, y)
+    b = MLPClassifier((4,), random_state=1, max_iter=3).fit(X, y)
+    for u, v in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(u, v)

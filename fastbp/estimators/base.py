@@ -72,7 +72,10 @@ def _fresh_random_state(estimator):
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
         return check_random_state(seed)
     seed = int(seed)
-    kept = _seeded_generators.get(estimator)
+    try:
+        kept = _seeded_generators.get(estimator)
+    except TypeError:  # a subclass that defines __eq__ without __hash__
+        return check_random_state(seed)
     if kept is None or kept[0] != seed:
         kept = (seed, check_random_state(seed), check_random_state(seed))
         _seeded_generators[estimator] = kept

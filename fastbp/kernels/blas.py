@@ -164,6 +164,22 @@ _cblas_nt = intrinsic(_cblas_gemm_typer(False, True))
 
 
 @kernel
+def _poison(out):
+    """Fill ``out`` with NaN.
+
+    What a product of mismatched shapes gives, where BLAS would read and
+    write out of bounds: the layout tables decide every shape, so it is a
+    bug, and NaN surfaces as divergence rather than as corrupted memory.
+    (Kernels do not raise: the entry points restore the caller's
+    floating-point mode on their way out.)
+    """
+    n, m = out.shape
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = np.nan
+
+
+@kernel
 def matmul(a, b, out):
     """``out = a @ b``.
 
@@ -172,9 +188,13 @@ def matmul(a, b, out):
     a : ndarray of shape (m, k), C-contiguous
     b : ndarray of shape (k, n), C-contiguous
     out : ndarray of shape (m, n), C-contiguous
-        Overwritten; must not overlap ``a`` or ``b``.
+        Overwritten; must not overlap ``a`` or ``b``. All NaN when the
+        shapes do not match (see :func:`_poison`).
     """
-    if NUMPY_BLAS:
+    if (a.shape[1] != b.shape[0] or out.shape[0] != a.shape[0]
+            or out.shape[1] != b.shape[1]):
+        _poison(out)
+    elif NUMPY_BLAS:
         _cblas_nn(a, b, out)
     else:
         np.dot(a, b, out)
@@ -184,7 +204,10 @@ def matmul(a, b, out):
 def matmul_tn(a, b, out):
     """``out = a.T @ b``, for ``a`` of shape (k, m) and ``b`` of shape
     (k, n) (as :func:`matmul`)."""
-    if NUMPY_BLAS:
+    if (a.shape[0] != b.shape[0] or out.shape[0] != a.shape[1]
+            or out.shape[1] != b.shape[1]):
+        _poison(out)
+    elif NUMPY_BLAS:
         _cblas_tn(a, b, out)
     else:
         np.dot(a.T, b, out)
@@ -194,7 +217,10 @@ def matmul_tn(a, b, out):
 def matmul_nt(a, b, out):
     """``out = a @ b.T``, for ``a`` of shape (m, k) and ``b`` of shape
     (n, k) (as :func:`matmul`)."""
-    if NUMPY_BLAS:
+    if (a.shape[1] != b.shape[1] or out.shape[0] != a.shape[0]
+            or out.shape[1] != b.shape[0]):
+        _poison(out)
+    elif NUMPY_BLAS:
         _cblas_nt(a, b, out)
     else:
         np.dot(a, b.T, out)

@@ -86,9 +86,7 @@ class Series:
     def view(self):
         """The values as a read-only array: (n,) or (n, row size)."""
         buf = self._store[0]
-        if buf is None:
-            return np.empty(0)
-        out = buf[:self._n]
+        out = np.empty(0) if buf is None else buf[:self._n]
         out.flags.writeable = False
         return out
 
@@ -125,6 +123,8 @@ class Progress:
             self.best_loss = np.inf
 
     def __setstate__(self, state):
+        # (A copy of ``state``: copy.copy passes the original's own dict.)
+        state = dict(state)
         # Models saved before the history became Series hold lists.
         history = state.get("history", {})
         state["history"] = {key: values if isinstance(values, Series) else Series.of(values)

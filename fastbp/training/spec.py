@@ -109,9 +109,13 @@ def build_spec(units, activations, normalization, residual, dropout, out_code):
     Built once per structure and shared (its arrays are read-only): every
     ``partial_fit`` call asks for one, and building it cost 40 us.
     """
+    n_hidden = len(units) - 2
+    activations = [codes.IDENTITY] * n_hidden if activations is None else activations
+    residual = [False] * n_hidden if residual is None else residual
     return _cached_spec(tuple(int(u) for u in units), tuple(int(a) for a in activations),
                         int(normalization), tuple(bool(r) for r in residual),
-                        tuple(float(d) for d in dropout), int(out_code))
+                        tuple(float(d) for d in (dropout if dropout is not None else ())),
+                        int(out_code))
 
 
 @lru_cache(maxsize=64)
