@@ -165,18 +165,18 @@ _cblas_nt = intrinsic(_cblas_gemm_typer(False, True))
 
 @kernel
 def _poison(out):
-    """Fill ``out`` with NaN.
+    """Put a NaN in ``out``.
 
     What a product of mismatched shapes gives, where BLAS would read and
     write out of bounds: the layout tables decide every shape, so it is a
-    bug, and NaN surfaces as divergence rather than as corrupted memory.
-    (Kernels do not raise: the entry points restore the caller's
-    floating-point mode on their way out.)
+    bug, and the NaN spreads through the step and surfaces as divergence
+    rather than as corrupted memory. (Kernels do not raise: the entry
+    points restore the caller's floating-point mode on their way out. One
+    element, not a loop: a fill loop inlined at every product cost 0.3 s of
+    a cold compile.)
     """
-    n, m = out.shape
-    for i in range(n):
-        for j in range(m):
-            out[i, j] = np.nan
+    if out.shape[0] > 0 and out.shape[1] > 0:
+        out[0, 0] = np.nan
 
 
 @kernel
@@ -188,7 +188,7 @@ def matmul(a, b, out):
     a : ndarray of shape (m, k), C-contiguous
     b : ndarray of shape (k, n), C-contiguous
     out : ndarray of shape (m, n), C-contiguous
-        Overwritten; must not overlap ``a`` or ``b``. All NaN when the
+        Overwritten; must not overlap ``a`` or ``b``. Holds a NaN when the
         shapes do not match (see :func:`_poison`).
     """
     if (a.shape[1] != b.shape[0] or out.shape[0] != a.shape[0]
