@@ -20,6 +20,7 @@ function raises at import time. Here:
 """
 
 import glob
+import hashlib
 import os
 import threading
 import warnings
@@ -62,6 +63,43 @@ def add_cache_key(name, value):
     one. Call it at import, before any kernel compiles or loads.
     """
     _key_extras[name] = value
+
+
+def sources_digest(package_dir=os.path.dirname(os.path.abspath(__file__))):
+    """SHA-256 of the sources that compiled kernels are built from.
+
+    Numba keys a cached kernel by its own function's bytecode and stamps
+    the index with its own file, so editing only a callee's module (the
+    products in ``blas.py``, a loss in ``losses.py``) would leave the
+    callers' cached code, with the old callee inlined, loading as if
+    current. Hashing every kernel module and the compile flags closes that
+    for development installs; an installed release hashes the same on every
+    machine, so a cache built for an image still serves.
+
+    Parameters
+    ----------
+    package_dir : str
+        The ``fastbp`` package directory.
+
+    Returns
+    -------
+    str
+        Hex digest over ``kernels/**/*.py`` and ``_config.py``, by relative
+        path, so that a renamed or added module counts too.
+    """
+    digest = hashlib.sha256()
+    paths = sorted(glob.glob(os.path.join(package_dir, "kernels", "**", "*.py"),
+                             recursive=True))
+    for path in [*paths, os.path.join(package_dir, "_config.py")]:
+        digest.update(os.path.relpath(path, package_dir).replace(os.sep, "/").encode())
+        digest.update(b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+add_cache_key("sources", sources_digest())
 
 
 class RepairingCache(FunctionCache):

@@ -162,6 +162,37 @@ def test_damaged_cache_entries_are_rebuilt_with_a_warning(tmp_path):
     assert third["proba"] == first["proba"]
 
 
+def test_cache_key_covers_every_kernel_source(tmp_path):
+    # Numba keys a kernel by its own bytecode only: editing a callee's
+    # module alone (blas.py, losses.py) must still miss the callers' cache.
+    import shutil
+
+    from fastbp import _cache
+
+    package = os.path.dirname(os.path.abspath(fastbp.__file__))
+    copy = tmp_path / "fastbp"
+    shutil.copytree(os.path.join(package, "kernels"), copy / "kernels",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
+    shutil.copy(os.path.join(package, "_config.py"), copy / "_config.py")
+    (copy / "estimators").mkdir()
+    digest = _cache.sources_digest(str(copy))
+    assert digest == _cache.sources_digest() == _cache._key_extras["sources"]
+    key = network.train_epoch._cache._index_key((), network.train_epoch.targetctx.codegen())
+    assert ("sources", digest) in key[-1]
+
+    # Not the kernels: no new key.
+    (copy / "estimators" / "base.py").write_text("# edited\n")
+    assert _cache.sources_digest(str(copy)) == digest
+    seen = {digest}
+    for edit in ["kernels/blas.py", "kernels/cuda/gemm.py", "_config.py"]:
+        with open(copy / edit, "a") as f:
+            f.write("\n# edited\n")
+        seen.add(_cache.sources_digest(str(copy)))
+    (copy / "kernels" / "new_module.py").write_text("")
+    seen.add(_cache.sources_digest(str(copy)))
+    assert len(seen) == 5
+
+
 def test_no_writable_cache_location_still_imports_and_trains():
     # What a read-only install without a writable HOME or NUMBA_CACHE_DIR
     # sees: every Numba cache locator refuses.
