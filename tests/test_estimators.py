@@ -956,7 +956,7 @@ def test_fast_binarize_equals_label_binarizer(labels):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_plain_arrays_predict_as_validated_input_does(small, dtype):
     # A C-contiguous array of the model's dtype skips validate_data; every
-    # other form takes it. Each form must give the same outputs bit for bit.
+    # other form takes it. Each dense form must give the same outputs bit for bit.
     X, y = small
     X = X.astype(dtype)
     clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
@@ -968,15 +968,67 @@ def test_plain_arrays_predict_as_validated_input_does(small, dtype):
         read_only = X.copy()
         read_only.flags.writeable = False
         for form in (np.asfortranarray(X), X.tolist(), read_only, X[::-1][::-1].copy(),
-                     sp.csr_matrix(X), X.astype(other).astype(dtype).astype(other)
+                     X.astype(other).astype(dtype).astype(other)
                      if dtype == np.float64 else X):
             assert_array_equal(getattr(model, method)(form), plain)
-        # Row by row and in blocks of odd sizes, to rounding: BLAS sums a
-        # product of one row in another order than a product of many.
+        # Sparse X, row by row and in blocks of odd sizes, to rounding: the
+        # CSR product sums each row in column order, which BLAS's gemm
+        # matches on some CPUs' kernels and not on others (1 ulp in float32
+        # on AMD Zen), and BLAS sums a product of one row in another order
+        # than a product of many. Outputs near zero come from cancellation,
+        # so the absolute tolerance follows the outputs' scale.
         rtol = 1e-5 if dtype == np.float32 else 1e-12
+        tol = dict(rtol=rtol, atol=rtol * np.abs(plain).max())
+        assert_allclose(getattr(model, method)(sp.csr_matrix(X)), plain, **tol)
         for rows in (slice(0, 1), slice(3, 4), slice(0, 100), slice(7, 300)):
             assert_allclose(getattr(model, method)(np.ascontiguousarray(X[rows])),
-                            plain[rows], rtol=rtol, atol=rtol * 1e-2)
+                            plain[rows], **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_repeated_plain_predictions_call_the_compiled_kernel_directly(small, dtype, monkeypatch):
+    # Calls after the first skip the dispatcher's typing of the arguments;
+    # only the plain form may, since the kept function trusts their types.
+    from fastbp.training import predict as predict_module
+
+    X, y = small
+    X = np.ascontiguousarray(X, dtype=dtype)
+    clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    reference = clf.predict_proba(X)
+    direct = []
+    real = predict_module.compiled_entry
+
+    def spy(dispatcher, args):
+        entry = real(dispatcher, args)
+        assert entry is not None, "no compiled version found for a call just made"
+
+        def counted(*call_args):
+            direct.append(call_args[0].X.dtype)
+            return entry(*call_args)
+        return counted
+
+    predict_module.inference_plan.cache_clear()
+    monkeypatch.setattr(predict_module, "compiled_entry", spy)
+    try:
+        assert_array_equal(clf.predict_proba(X), reference)  # through the dispatcher
+        assert direct == []
+        assert_array_equal(clf.predict_proba(X), reference)
+        assert_array_equal(clf.predict(X), clf.classes_[reference.argmax(axis=1)])
+        assert direct == [np.dtype(dtype)] * 2
+        # Not plain: read-only, unaligned, another dtype. The dispatcher types them.
+        read_only = X.copy()
+        read_only.flags.writeable = False
+        raw = np.zeros(X.nbytes + 1, np.uint8)
+        unaligned = np.frombuffer(raw.data, dtype, count=X.size, offset=1).reshape(X.shape)
+        unaligned[...] = X
+        assert not unaligned.flags.aligned
+        other = X.astype(np.float64 if dtype == np.float32 else np.float32)
+        for form in (read_only, unaligned):
+            assert_array_equal(clf.predict_proba(form), reference)
+        assert_allclose(clf.predict_proba(other), reference, rtol=1e-5, atol=1e-6)
+        assert len(direct) == 2
+    finally:
+        predict_module.inference_plan.cache_clear()
 
 
 def test_predictions_follow_coefs_changed_in_place(small):

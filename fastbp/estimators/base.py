@@ -681,7 +681,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     def _plain_input(self, X, dtype):
         """Whether ``X`` needs none of scikit-learn's validation: a
-        C-contiguous, writable, native NumPy array of the model's dtype and
+        C-contiguous, writable, aligned, native NumPy array of the model's dtype and
         width, from a model fitted without feature names, and finite.
 
         Anything else takes :func:`~sklearn.utils.validation.validate_data`,
@@ -691,7 +691,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """
         return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
                 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
-                and X.flags.c_contiguous and X.flags.writeable
+                and X.flags.c_contiguous and X.flags.writeable and X.flags.aligned
                 and "feature_names_in_" not in self.__dict__
                 and np.isfinite(X).all())
 
@@ -723,7 +723,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         backend = get_backend(self.device)
         inputs = backend.put(plan.dense_inputs(X) if inp is None else inp.inputs())
         out = plan.run(backend, params, running, inputs, n_samples,
-                       inp is not None and inp.is_sparse)
+                       inp is not None and inp.is_sparse, plain=inp is None)
         if not np.isfinite(out).all():
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             raise ValueError(

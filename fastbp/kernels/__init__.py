@@ -18,4 +18,6 @@ sparse
     CSR x dense products for a sparse first layer.
 network
     Whole-epoch training, full-batch loss and gradient, and prediction.
+entry
+    The compiled function behind a dispatcher call, for calls that repeat.
 """

@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..kernels.entry import compiled_entry
 from ..kernels.losses import loss_from_output
 from ..kernels.records import Inputs, Work
 from .data import EMPTY_INDEX
@@ -44,6 +45,8 @@ class InferencePlan:
         self._no_data = np.empty(0, dtype=self.dtype)
         self.n_outputs = int(layout.units[-1])
         self._toolkit = spec.uses_toolkit(False)
+        # Per predict dispatcher: its compiled function for plain calls.
+        self._plain_entries = {}
 
     def work(self, running):
         """A :class:`~fastbp.kernels.records.Work` record with buffers of its
@@ -58,7 +61,7 @@ class InferencePlan:
         C-contiguous, writable ``X`` of the plan's dtype."""
         return Inputs(X, self._no_data, EMPTY_INDEX, EMPTY_INDEX, False)
 
-    def run(self, backend, params, running, inputs, n_samples, sparse=False):
+    def run(self, backend, params, running, inputs, n_samples, sparse=False, plain=False):
         """Output-layer values for the ``n_samples`` rows of ``inputs``.
 
         Parameters
@@ -71,6 +74,12 @@ class InferencePlan:
         n_samples : int
         sparse : bool
             Whether ``inputs`` holds a CSR matrix (the full kernels read it).
+        plain : bool
+            Whether ``inputs`` is :meth:`dense_inputs` of a C-contiguous,
+            writable 2-D ``X`` of the plan's dtype, and ``params`` and
+            ``running`` are C-contiguous, writable and of that dtype: then
+            every argument's type is fixed by the plan, and calls after the
+            first skip the dispatcher's typing of them.
 
         Returns
         -------
@@ -80,8 +89,15 @@ class InferencePlan:
         kernels = backend.network(sparse or self._toolkit, self.spec.out_code)
         put = backend.put
         out_k = put(out)
-        kernels.predict(inputs, put(self.tables), put(self.work(running)), put(params),
-                        self.hyper, self.chunk, out_k)
+        args = (inputs, put(self.tables), put(self.work(running)), put(params), self.hyper,
+                self.chunk, out_k)
+        entry = self._plain_entries.get(kernels.predict) if plain else None
+        if entry is not None:
+            entry(*args)
+        else:
+            kernels.predict(*args)
+            if plain:
+                self._plain_entries[kernels.predict] = compiled_entry(kernels.predict, args)
         backend.fetch(out_k, out)
         return out
 
