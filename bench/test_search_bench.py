@@ -58,3 +58,26 @@ def test_smoke_runs_succeed_and_match_sequential(smoke_report):
         for system in search.SYSTEMS:
             assert row[system]["n"] == 1
             assert row[system]["identical_to_sequential"] is True, (row["grid"], row["backend"], system)
+
+
+def test_one_blas_thread_rows_divide_their_own_sequential_twin():
+    def run(backend, fit_s, grid="readme", system="fastbp"):
+        return {"grid": grid, "backend": backend, "system": system, "cache": "warm",
+                "fit_s": fit_s, "process_s": fit_s + 1, "mean_test_score": [0.5],
+                "best_params": {}}
+
+    runs = [run("sequential", 4.0), run("sequential-1blas", 3.0), run("threading-1blas", 2.0),
+            run("threading", 5.0)]
+    cell = search.summarise(runs, "readme", "threading-1blas", "fastbp", "warm")
+    assert cell["speedup_vs_sequential"] == pytest.approx(1.5)
+    cell = search.summarise(runs, "readme", "threading", "fastbp", "warm")
+    assert cell["speedup_vs_sequential"] == pytest.approx(0.8)
+    rows = [{"grid": "readme", "backend": b, "cache": "warm", "fastbp": {"median_s": s},
+             "sklearn": {}} for b, s in (("sequential-1blas", 3.0), ("threading-1blas", 2.0))]
+    (goal,) = [g for g in search.goals(rows, []) if g["text"].startswith("(c) readme")]
+    assert goal["value"] == pytest.approx(1.5)
+    assert "vs fastbp sequential-1blas" in goal["text"]
+    # Without a one-thread sequential run, the plain one is the baseline.
+    runs = [r for r in runs if r["backend"] != "sequential-1blas"]
+    cell = search.summarise(runs, "readme", "threading-1blas", "fastbp", "warm")
+    assert cell["speedup_vs_sequential"] == pytest.approx(2.0)
