@@ -1553,3 +1553,29 @@ def test_train_epoch_flushes_subnormals_and_restores_the_callers_mode():
     if platform.machine().lower() in ("x86_64", "amd64"):
         assert out[0] == 0
     assert out[1] != 0
+
+
+def test_borrowed_arrays_share_the_callers_memory_and_leave_its_references_alone():
+    # The entry points borrow their arguments without NRT's reference
+    # counting (fastbp.kernels.refcount): views of them must still read and
+    # write the caller's memory, and nothing may be left referenced.
+    import sys
+
+    from fastbp.kernels.refcount import borrowed
+
+    @numba.njit
+    def write_through_views(a, b):
+        a, b = borrowed(a), borrowed(b)
+        view = a[1:5].reshape((2, 2))
+        view[0, 0] = 7.0
+        b[:, 1] = view.sum()
+        return view.sum() + b.shape[0]
+
+    a = np.arange(6.0)
+    b = np.zeros((3, 2))
+    before = sys.getrefcount(a), sys.getrefcount(b)
+    for _ in range(3):
+        assert write_through_views(a, b) == 7 + 2 + 3 + 4 + 3
+    assert a.tolist() == [0, 7, 2, 3, 4, 5]
+    assert b[:, 1].tolist() == [16.0] * 3
+    assert (sys.getrefcount(a), sys.getrefcount(b)) == before
