@@ -1565,10 +1565,11 @@ def test_borrowed_arrays_share_the_callers_memory_and_leave_its_references_alone
 
     @numba.njit
     def write_through_views(a, b):
-        a, b = borrowed(a), borrowed(b)
+        a = borrowed(a)
+        b, scale = borrowed((b, 1.0))  # records too, scalars untouched
         view = a[1:5].reshape((2, 2))
         view[0, 0] = 7.0
-        b[:, 1] = view.sum()
+        b[:, 1] = view.sum() * scale
         return view.sum() + b.shape[0]
 
     a = np.arange(6.0)

@@ -268,6 +268,9 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     t : int
         Updates done after this epoch.
     """
+    # The caller's arrays, without reference counting below (see refcount).
+    inputs, targets, tables, work, solver = borrowed((inputs, targets, tables, work, solver))
+    perm, layer_sq, first_sq = borrowed((perm, layer_sq, first_sq))
     X, data, indices, indptr, is_sparse = inputs
     Y, sw, has_sw = targets
     net, buf, drops, norm = tables
@@ -275,15 +278,6 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     acts, masks, deltas, stats = work.acts, work.masks, work.deltas, work.stats
     running, alive, rng, grads = work.running, work.alive, work.rng, work.grads
     y_buf, sw_buf = work.y_buf, work.sw_buf
-    # The caller's arrays, without reference counting below (see refcount).
-    X, data, indices, indptr = borrowed(X), borrowed(data), borrowed(indices), borrowed(indptr)
-    Y, sw, net, buf = borrowed(Y), borrowed(sw), borrowed(net), borrowed(buf)
-    drops = borrowed(drops)
-    params, state_1, state_2 = borrowed(params), borrowed(state_1), borrowed(state_2)
-    acts, masks, deltas, stats = borrowed(acts), borrowed(masks), borrowed(deltas), borrowed(stats)
-    running, alive, rng, grads = borrowed(running), borrowed(alive), borrowed(rng), borrowed(grads)
-    y_buf, sw_buf, perm = borrowed(y_buf), borrowed(sw_buf), borrowed(perm)
-    layer_sq, first_sq = borrowed(layer_sq), borrowed(first_sq)
     h = hyper
     n = perm.shape[0]
     n_out = Y.shape[1]
@@ -378,18 +372,14 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     loss : float
         Mean weighted loss plus ``(alpha / 2 * sum(W**2) + l1 * sum(|W|)) / sum(sw)``.
     """
+    # The caller's arrays, without reference counting below (see refcount).
+    inputs, targets, tables, work = borrowed((inputs, targets, tables, work))
+    params, grads_chunk = borrowed((params, grads_chunk))
     X, data, indices, indptr, is_sparse = inputs
     Y, sw, has_sw = targets
     net, buf, drops, norm = tables
     acts, masks, deltas, stats = work.acts, work.masks, work.deltas, work.stats
     running, alive, rng, grads = work.running, work.alive, work.rng, work.grads
-    # The caller's arrays, without reference counting below (see refcount).
-    X, data, indices, indptr = borrowed(X), borrowed(data), borrowed(indices), borrowed(indptr)
-    Y, sw, net, buf = borrowed(Y), borrowed(sw), borrowed(net), borrowed(buf)
-    drops = borrowed(drops)
-    params, grads_chunk = borrowed(params), borrowed(grads_chunk)
-    acts, masks, deltas, stats = borrowed(acts), borrowed(masks), borrowed(deltas), borrowed(stats)
-    running, alive, rng, grads = borrowed(running), borrowed(alive), borrowed(rng), borrowed(grads)
     h = hyper
     n = Y.shape[0]
     n_out = Y.shape[1]
@@ -448,13 +438,11 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     out : ndarray of shape (n_samples, n_outputs)
         Receives the output-layer values (probabilities for classifiers).
     """
+    # The caller's arrays, without reference counting below (see refcount).
+    inputs, tables, work, params, out = borrowed((inputs, tables, work, params, out))
     X, data, indices, indptr, is_sparse = inputs
     net, buf, drops, norm = tables
     acts, stats, running = work.acts, work.stats, work.running
-    # The caller's arrays, without reference counting below (see refcount).
-    X, data, indices, indptr = borrowed(X), borrowed(data), borrowed(indices), borrowed(indptr)
-    net, buf, drops, params = borrowed(net), borrowed(buf), borrowed(drops), borrowed(params)
-    acts, stats, running, out = borrowed(acts), borrowed(stats), borrowed(running), borrowed(out)
     n = out.shape[0]
     nl = net.shape[1] - 1
     rows = np.arange(n) if TOOLKIT and is_sparse else indices  # (as in loss_and_gradient)
