@@ -30,8 +30,12 @@ def case_info(case: EpochCase, data: workloads.Dataset, sizes: list[int]) -> dic
 
 def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup: int = 1,
                  standin: bool | None = None, with_peak: bool = True,
-                 tolerate_failures: bool = False, pool: WorkerPool | None = None) -> dict:
+                 tolerate_failures: bool = False, pool: WorkerPool | None = None,
+                 turn_s: float = 0.0) -> dict:
     """Measure ``case`` (see module doc).
+
+    ``turn_s`` > 0 makes each timed value the mean of back-to-back epochs
+    over a turn of at least that many seconds (``WorkerServer.epoch``).
 
     ``tolerate_failures`` (used by the report) turns a system whose worker
     fails to start or raises in its warm-up epoch into a ``skipped`` entry
@@ -63,6 +67,8 @@ def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup
                     raise WorkerError(group.failed[s])
                 failed[s] = group.failed[s]
         runners = {s: group.worker(s) for s in active if s not in failed}
+        for runner in runners.values():
+            runner.turn_s = turn_s
         times = interleaved_epochs(runners, rounds=rounds, warmup=warmup,
                                    failed=failed if tolerate_failures else None,
                                    before_epoch=group.quiesce)
@@ -98,5 +104,6 @@ def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup
                  "settle_ms_median": statistics.median(settle) * 1e3 if settle else None,
                  "settle_ms_max": max(settle) * 1e3 if settle else None}
     return {"case": info, "flops": flops, "gemm_peak": peak,
-            "rounds": rounds, "warmup": warmup, "systems": results, "ratios": ratios,
+            "rounds": rounds, "warmup": warmup, "turn_s": turn_s, "systems": results,
+            "ratios": ratios,
             "skipped": skipped, "isolation": isolation}

@@ -74,6 +74,10 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=lambda s: tuple(map(int, _csv(s))), default=None)
     ap.add_argument("--rounds", type=int, default=None, help="timed epochs per system")
     ap.add_argument("--warmup", type=int, default=None, help="untimed epochs per system first")
+    ap.add_argument("--turn-ms", type=float, default=0.0,
+                    help="time back-to-back epochs over turns of at least this many ms and "
+                         "report their mean (default 0: one epoch per turn, after gc.collect() "
+                         "and the other systems' epochs, i.e. with cold caches)")
     ap.add_argument("--skip", type=_csv, default=[], help=f"sections to skip: {','.join(SECTIONS)}")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for the JSON/markdown")
     args = ap.parse_args(argv)
@@ -153,7 +157,7 @@ def _git_head() -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def run_epochs(grid, systems, standin) -> list[dict]:
+def run_epochs(grid, systems, standin, turn_s: float = 0.0) -> list[dict]:
     rows = []
     for case in grid.cases():
         reason = threads.unavailable_reason(case.threads) or workloads.unavailable_reason(case.workload)
@@ -164,7 +168,7 @@ def run_epochs(grid, systems, standin) -> list[dict]:
         t0 = time.perf_counter()
         try:
             r = epochs.measure_case(case, systems=systems, rounds=grid.rounds, warmup=grid.warmup,
-                                    standin=standin, tolerate_failures=True)
+                                    standin=standin, tolerate_failures=True, turn_s=turn_s)
         except Exception as exc:  # noqa: BLE001 - report the failure, keep measuring
             log(f"[epochs] {case.id}: FAILED: {type(exc).__name__}: {exc}")
             rows.append({"case": {"id": case.id}, "skipped_case": f"FAILED: {_err(exc)}"})
@@ -270,11 +274,18 @@ def render(report: dict) -> str:
         measured = [r for r in rows if "systems" in r]
         peers_present = [p for p in systems if p != "fastbp"]
         rounds, warm = report["grid"]["rounds"], max(1, report["grid"]["warmup"])
+        turn_ms = report["grid"].get("turn_s", 0.0) * 1e3
+        turn = (f"Each round's value is the mean of one system's back-to-back `partial_fit` "
+                f"epochs over a turn of at least {turn_ms:g} ms (a fit's epochs follow each "
+                "other; a lone epoch after `gc.collect()` and the other systems' epochs starts "
+                "with cold caches). " if turn_ms > 0 else
+                "One epoch per round, after `gc.collect()` and the other systems' epochs (cold "
+                "caches: `--turn-ms` amortises that over back-to-back epochs). ")
         out += ["", "## Fit time per epoch", "",
                 f"Median ms/epoch over {rounds} interleaved rounds after {warm} warm-up round(s) "
                 "(compilation excluded), each system in its own worker process started at the "
                 "case's thread count, one process running at a time (`bench/worker.py`). "
-                "`vs X` = time(X) / time(fastbp), measured in the same run: "
+                + turn + "`vs X` = time(X) / time(fastbp), measured in the same run: "
                 ">1 means fastbp is faster.", ""]
         header = ["case", "n"] + [f"{_name(s, standin)} ms" for s in systems] \
             + [f"vs {SHORT[p]}" for p in peers_present if "fastbp" in systems]
@@ -386,9 +397,9 @@ def main(argv=None) -> int:
     report = {"mode": grid.mode, "timestamp": stamp, "environment": environment(standin),
               "systems": systems,
               "grid": {"cases": [c.id for c in grid.cases()], "rounds": grid.rounds,
-                       "warmup": grid.warmup}}
+                       "warmup": grid.warmup, "turn_s": args.turn_ms / 1e3}}
     sections = {
-        "epochs": lambda: run_epochs(grid, systems, standin),
+        "epochs": lambda: run_epochs(grid, systems, standin, args.turn_ms / 1e3),
         "compile": lambda: run_compile(grid, standin) if "fastbp" in systems else None,
         "memory": lambda: run_memory(grid, systems, standin),
         "accuracy": lambda: run_accuracy(grid, systems, standin) if "fastbp" in systems else None,

@@ -51,6 +51,19 @@ def test_worker_runs_with_the_case_threads(sklearn_case):
     assert state["epochs"] >= 1 and state["first_epoch_s"] > 0
 
 
+def test_a_turn_runs_epochs_back_to_back_for_at_least_its_length(sklearn_case):
+    _, group = sklearn_case
+    w = group.worker("sklearn")
+    w.epoch()  # past the first epoch, which is always timed alone
+    before = w.state()["epochs"]
+    reply = w.call("epoch", collect=True, turn_s=0.05)
+    n = reply["turn_epochs"]
+    assert n >= 1 and reply["epochs"] == before + n
+    # The mean over the turn: n epochs lasting at least the turn together.
+    assert reply["s"] * n >= 0.05
+    assert w.call("epoch", collect=True, turn_s=0.0)["turn_epochs"] == 1
+
+
 def test_same_case_reuses_the_worker(sklearn_case):
     pool, group = sklearn_case
     again = pool.for_case(CASE, ["sklearn"], standin=False, peak=False)
