@@ -505,6 +505,8 @@ def sequential_twin(backend: str, measured) -> str:
     parallel row's BLAS setting must match its baseline's."""
     if backend.endswith("-1blas") and "sequential-1blas" in measured:
         return "sequential-1blas"
+    if "sequential" not in measured and "sequential-1blas" in measured:
+        return "sequential-1blas"  # loky's workers run one BLAS thread each anyway
     return "sequential"
 
 
