@@ -91,6 +91,13 @@ def test_fresh_random_state_restarts_the_seed():
     third = _fresh_random_state(est)
     assert third is rng
     np.testing.assert_array_equal(third.randint(1 << 30, size=5), first)
+    # Reseeding in place also forgets a Gaussian draw held back for later.
+    third.standard_normal(3)
+    est._random_state = again
+    fourth = _fresh_random_state(est)
+    assert fourth is third
+    np.testing.assert_array_equal(fourth.standard_normal(4),
+                                  np.random.RandomState(7).standard_normal(4))
     est.set_params(random_state=8)
     np.testing.assert_array_equal(_fresh_random_state(est).randint(1 << 30, size=5),
                                   np.random.RandomState(8).randint(1 << 30, size=5))
