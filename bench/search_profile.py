@@ -14,7 +14,11 @@ fresh child processes:
   fastbp, then loading the kernels;
 * ``threads`` -- a sequential search's share of time outside the kernels
   (GIL held), and the speed-up of two threads each fitting the same model
-  over one thread, inside ``threadpool_limits(1)``.
+  over one thread, inside ``threadpool_limits(1)``;
+* ``peak`` -- the README grid's matrix-product FLOPs (6 per weight, row and
+  epoch actually run), the rate a sequential search reaches, the best
+  one-thread float64 GEMM rate on the grid's shapes, and the rate that 5x
+  a given scikit-learn time would need.
 
 Nothing here asserts; numbers vary with the machine and its load.
 """
@@ -159,6 +163,55 @@ with threadpool_limits(1):
 """
 
 
+PEAK = """
+import time, warnings
+import numpy as np
+warnings.simplefilter("ignore")
+from threadpoolctl import threadpool_limits
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from fastbp import MLPClassifier
+
+X, y = load_digits(return_X_y=True)
+X, _, y, _ = train_test_split(X, y, random_state=0)
+flops = []
+
+class Counting(MLPClassifier):
+    def fit(self, X, y):
+        super().fit(X, y)
+        units = [X.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
+        weights = sum(a * b for a, b in zip(units[:-1], units[1:]))
+        flops.append(6 * weights * X.shape[0] * self.n_iter_)  # forward 2, backward 4
+        return self
+
+grid = {"counting__hidden_layer_sizes": [(64,), (128, 64)], "counting__alpha": [1e-4, 1e-2]}
+with threadpool_limits(1):
+    search = GridSearchCV(make_pipeline(StandardScaler(), Counting(max_iter=100, random_state=0)),
+                          grid)
+    search.fit(X, y)
+    flops.clear()
+    t0 = time.perf_counter()
+    search.fit(X, y)
+    seconds = time.perf_counter() - t0
+    best = 0.0
+    for m, k, n in [(200, 64, 128), (200, 128, 64), (200, 64, 64), (64, 200, 128)]:
+        a, b = np.random.rand(m, k), np.random.rand(k, n)
+        c = a @ b
+        t0 = time.perf_counter()
+        for _ in range(2000):
+            np.matmul(a, b, out=c)
+        best = max(best, 2 * m * k * n * 2000 / (time.perf_counter() - t0))
+total = sum(flops)
+print(f"README grid, sequential, float64: {len(flops)} fits, {total / 1e9:.1f} GFLOP of products "
+      f"in {seconds:.2f} s = {total / seconds / 1e9:.1f} GFLOP/s, {total / seconds / best:.2f} of "
+      f"the best one-thread float64 GEMM rate ({best / 1e9:.1f} GFLOP/s); 5x a scikit-learn "
+      f"search of T s needs {total / 1e9 * 5:.0f}/T GFLOP/s from both cores "
+      f"(two cores' GEMM peak {2 * best / 1e9:.0f})")
+"""
+
+
 def run(code: str, env: dict | None = None) -> str:
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO_ROOT,
                           env=dict(os.environ, **(env or {})), capture_output=True,
@@ -170,7 +223,7 @@ def run(code: str, env: dict | None = None) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="compile,worker,threads")
+    ap.add_argument("--sections", default="compile,worker,threads,peak")
     ap.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     ap.add_argument("--top", type=int, default=15, help="functions listed in 'compile'")
     ap.add_argument("--fits", type=int, default=12, help="fits per thread in 'threads'")
@@ -183,7 +236,9 @@ def main(argv=None) -> int:
     if "worker" in sections:
         print(run(WORKER), "\n")
     if "threads" in sections:
-        print(run(THREADS.format(n=args.fits)))
+        print(run(THREADS.format(n=args.fits)), "\n")
+    if "peak" in sections:
+        print(run(PEAK))
     return 0
 
 
