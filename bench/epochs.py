@@ -35,7 +35,7 @@ def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup
     """Measure ``case`` (see module doc).
 
     ``turn_s`` > 0 makes each timed value the mean of back-to-back epochs
-    over a turn of at least that many seconds (``WorkerServer.epoch``).
+    over a turn of at least that many seconds (``bench.worker``'s ``epoch`` command).
 
     ``tolerate_failures`` (used by the report) turns a system whose worker
     fails to start or raises in its warm-up epoch into a ``skipped`` entry

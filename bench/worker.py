@@ -162,7 +162,7 @@ class Worker:
         self.send(cmd, **kw)
         return self.receive(timeout)
 
-    #: Seconds of back-to-back epochs per timed turn (see ``WorkerServer.epoch``).
+    #: Seconds of back-to-back epochs per timed turn (see ``bench.worker``'s ``epoch`` command).
     turn_s: float = 0.0
 
     def epoch(self, collect: bool = True) -> float:

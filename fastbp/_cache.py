@@ -99,7 +99,15 @@ def sources_digest(package_dir=os.path.dirname(os.path.abspath(__file__))):
     return digest.hexdigest()
 
 
-add_cache_key("sources", sources_digest())
+try:
+    add_cache_key("sources", sources_digest())
+except OSError:  # sources not readable as files (a zip or frozen install): the version
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        add_cache_key("sources", "fastbp " + version("fastbp"))
+    except PackageNotFoundError:
+        add_cache_key("sources", "fastbp unknown")
 
 
 class RepairingCache(FunctionCache):

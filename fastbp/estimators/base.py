@@ -58,8 +58,8 @@ def _fresh_random_state(estimator):
     scikit-learn. Seeding a new generator cost 80 us of each small
     ``partial_fit``; reseeding one kept for the estimator in place
     (``RandomState.seed``, the same legacy seeding as the constructor's, which
-    also clears the cached Gaussian) costs about 1 us. It keeps two and takes the one that ``estimator._random_state``
-    does not hold, so that a failed call, whose rollback puts the previous
+    also clears the cached Gaussian) costs about 1 us. It keeps two and
+    takes the one that ``estimator._random_state`` does not hold, so that a failed call, whose rollback puts the previous
     ``_random_state`` back, leaves that generator as it was. (Kept outside
     the estimator: nothing to save, copy or compare.)
     """

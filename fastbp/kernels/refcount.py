@@ -31,6 +31,9 @@ def _without_owner(context, builder, typ, value):
             item = builder.extract_value(value, i)
             value = builder.insert_value(
                 value, _without_owner(context, builder, member, item), i)
+    elif context.enable_nrt:
+        # Anything else passes through, and the result is a new reference.
+        context.nrt.incref(builder, typ, value)
     return value
 
 

@@ -92,12 +92,15 @@ class InferencePlan:
         args = (inputs, put(self.tables), put(self.work(running)), put(params), self.hyper,
                 self.chunk, out_k)
         entry = self._plain_entries.get(kernels.predict) if plain else None
-        if entry is not None:
+        if entry:
             entry(*args)
         else:
             kernels.predict(*args)
-            if plain:
-                self._plain_entries[kernels.predict] = compiled_entry(kernels.predict, args)
+            if entry is None and plain:
+                # False where there is none to keep (the CUDA backend's
+                # drivers): not looked for again.
+                self._plain_entries[kernels.predict] = (
+                    compiled_entry(kernels.predict, args) or False)
         backend.fetch(out_k, out)
         return out
 
