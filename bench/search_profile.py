@@ -15,10 +15,10 @@ fresh child processes:
 * ``threads`` -- a sequential search's share of time outside the kernels
   (GIL held), and the speed-up of two threads each fitting the same model
   over one thread, inside ``threadpool_limits(1)``;
-* ``peak`` -- the README grid's matrix-product FLOPs (6 per weight, row and
-  epoch actually run, less the first layer's input gradient), the rate a sequential search reaches, the best
-  one-thread float64 GEMM rate on the grid's shapes, and the rate that 5x
-  a given scikit-learn time would need.
+* ``peak`` -- the README grid's matrix-product FLOPs (``bench.flops``, per
+  epoch actually run), the rate a sequential search reaches, the
+  one-thread float64 GEMM peak on the grid's shapes (``bench.gemm_peak``),
+  and the rate that 5x a given scikit-learn time would need.
 
 Nothing here asserts; numbers vary with the machine and its load.
 """
@@ -165,28 +165,28 @@ with threadpool_limits(1):
 
 PEAK = """
 import time, warnings
-import numpy as np
 warnings.simplefilter("ignore")
 from threadpoolctl import threadpool_limits
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from bench import gemm_peak
+from bench.flops import epoch_flops, layer_sizes
 from fastbp import MLPClassifier
 
 X, y = load_digits(return_X_y=True)
 X, _, y, _ = train_test_split(X, y, random_state=0)
 flops = []
 
+sizes_seen = set()
+
 class Counting(MLPClassifier):
     def fit(self, X, y):
         super().fit(X, y)
-        units = [X.shape[1], *self.hidden_layer_sizes, len(self.classes_)]
-        weights = sum(a * b for a, b in zip(units[:-1], units[1:]))
-        # Forward 2 per weight and row, backward 4, less the input gradient
-        # of the first layer, which the kernels skip (as bench.flops counts).
-        per_row = 6 * weights - 2 * units[0] * units[1]
-        flops.append(per_row * X.shape[0] * self.n_iter_)
+        sizes = layer_sizes(X.shape[1], self.hidden_layer_sizes, len(self.classes_))
+        sizes_seen.add(tuple(sizes))
+        flops.append(epoch_flops(X.shape[0], sizes)["total"] * self.n_iter_)
         return self
 
 grid = {"counting__hidden_layer_sizes": [(64,), (128, 64)], "counting__alpha": [1e-4, 1e-2]}
@@ -198,14 +198,8 @@ with threadpool_limits(1):
     t0 = time.perf_counter()
     search.fit(X, y)
     seconds = time.perf_counter() - t0
-    best = 0.0
-    for m, k, n in [(200, 64, 128), (200, 128, 64), (200, 64, 64), (64, 200, 128)]:
-        a, b = np.random.rand(m, k), np.random.rand(k, n)
-        c = a @ b
-        t0 = time.perf_counter()
-        for _ in range(2000):
-            np.matmul(a, b, out=c)
-        best = max(best, 2 * m * k * n * 2000 / (time.perf_counter() - t0))
+    best = 1e9 * max(gemm_peak.measure(len(X), 200, list(sizes), "float64", 1)["peak_gflops"]
+                     for sizes in sizes_seen)
 total = sum(flops)
 print(f"README grid, sequential, float64: {len(flops)} fits, {total / 1e9:.1f} GFLOP of products "
       f"in {seconds:.2f} s = {total / seconds / 1e9:.1f} GFLOP/s, {total / seconds / best:.2f} of "

@@ -59,8 +59,9 @@ def _fresh_random_state(estimator):
     ``partial_fit``; reseeding one kept for the estimator in place
     (``RandomState.seed``, the same legacy seeding as the constructor's, which
     also clears the cached Gaussian) costs about 1 us. It keeps two and
-    takes the one that ``estimator._random_state`` does not hold, so that a failed call, whose rollback puts the previous
-    ``_random_state`` back, leaves that generator as it was. (Kept outside
+    takes the one that ``estimator._random_state`` does not hold, so that
+    a failed call, whose rollback puts the previous ``_random_state``
+    back, leaves that generator as it was. (Kept outside
     the estimator: nothing to save, copy or compare.)
     """
     seed = estimator.random_state
