@@ -18,6 +18,7 @@ import numba
 from numba.core.registry import CPUDispatcher
 
 from ._cache import enable_cache
+from ._cblas import NUMPY_BLAS
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
@@ -44,6 +45,17 @@ JIT_OPTIONS = {
 # import where no cache directory is writable; fastbp._cache attaches a
 # cache that repairs itself and falls back to compiling in memory.
 _NJIT_OPTIONS = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
+#: Whether kernels are compiled with Numba's reference-counting runtime
+#: (NRT). They never allocate: every array they touch is the caller's (or a
+#: view of one), and they return scalars. Without NRT no atomic increment
+#: and decrement is emitted around each view and call, which shortened a
+#: cold first fit by about a tenth (``bench/ab/compile_bench.py``); a kernel
+#: that allocated or returned a new array would fail to compile, not leak.
+#: Numba's ``np.dot``, the products' fallback where NumPy links no ILP64
+#: CBLAS (``fastbp._cblas``), needs NRT; there the entry points borrow their
+#: arrays instead (``fastbp.kernels.refcount``).
+NRT = not NUMPY_BLAS
+_NJIT_OPTIONS["_nrt"] = NRT
 
 
 class InnerKernel(CPUDispatcher):
@@ -67,16 +79,24 @@ class InnerKernel(CPUDispatcher):
 def _compile(func, entry=False, **options):
     if not entry:
         options["no_cpython_wrapper"] = True
-    dispatcher = numba.njit(**_NJIT_OPTIONS, **options)(func)
+    dispatcher = numba.njit(**dict(_NJIT_OPTIONS, **options))(func)
     if not entry:
         dispatcher.__class__ = InnerKernel
     return enable_cache(dispatcher) if JIT_OPTIONS["cache"] else dispatcher
 
 
-def entry_kernel(func):
+def entry_kernel(func=None, *, allocates=False):
     """Compile ``func``, a kernel called from Python (the trainer's entry
-    points), lazily, in nopython mode, with fastbp's shared settings."""
-    return _compile(func, entry=True)
+    points), lazily, in nopython mode, with fastbp's shared settings.
+
+    ``allocates=True`` (as ``@entry_kernel(allocates=True)``) compiles it
+    with the reference-counting runtime whatever :data:`NRT` says: for an
+    entry point that allocates an array on a branch of the toolkit only.
+    Its copies made by :func:`recompiled` follow :data:`NRT` again (the
+    default path prunes such branches)."""
+    if func is None:
+        return lambda f: entry_kernel(f, allocates=allocates)
+    return _compile(func, entry=True, **({"_nrt": True} if allocates else {}))
 
 
 def kernel(func):

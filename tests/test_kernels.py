@@ -7,6 +7,7 @@ kernel's own float32 rounding; any real bug gives errors of order one.
 
 import inspect
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,9 +21,10 @@ import scipy.sparse as sp
 from numba.core import types as nbtypes
 from scipy.special import xlogy
 
+from fastbp import _config as config
 from fastbp._config import FASTMATH
 from fastbp.kernels import activations, codes, dropout, elementary, losses, network, normalization
-from fastbp.kernels import optimizers, sparse
+from fastbp.kernels import blas, optimizers, sparse, views
 from fastbp.kernels.records import Solver, Targets
 from fastbp.training.backend import get_backend
 from fastbp.training.data import KernelInput
@@ -893,13 +895,29 @@ def test_layout_matches_sklearn_pack_order(units, norm):
         np.testing.assert_array_equal(running, expect)
 
 
+@numba.njit
+def _layer_view(buf, offset, n_rows, n_cols):
+    # layer_view is an intrinsic: only compiled code can call it.
+    return views.layer_view(buf, offset, n_rows, n_cols)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
 def test_layer_view_and_gather_rows(dtype):
     buf = np.arange(30, dtype=dtype)
-    v = knet.layer_view(buf, 7, 4, 5)
+    v = _layer_view(buf, 7, 4, 5)
     np.testing.assert_array_equal(v, np.arange(7, 27, dtype=dtype).reshape(4, 5))
+    assert v.flags.c_contiguous and v.strides == (5 * buf.itemsize, buf.itemsize)
     v[1, 2] = -1
     assert buf[7 + 1 * 5 + 2] == -1  # a view, not a copy
+    assert np.shares_memory(v, buf)
+    np.testing.assert_array_equal(_layer_view(buf, 24, 2, 3), buf[24:].reshape(2, 3))
+    assert _layer_view(buf, 0, 0, 5).shape == (0, 5)
+    # A window outside buf (a corrupted layout table) is empty, never out of bounds.
+    for offset, rows, cols in ((25, 2, 3), (-1, 1, 1), (0, -2, 3), (0, 3, -2), (31, 0, 0)):
+        assert _layer_view(buf, offset, rows, cols).shape == (0, 0)
+    frozen = buf.copy()
+    frozen.flags.writeable = False
+    assert not _layer_view(frozen, 0, 2, 2).flags.writeable
     src = np.arange(24, dtype=dtype).reshape(6, 4)
     rows = np.array([5, 0, 0, 3], dtype=np.int64)
     dst = np.full((4, 4), np.nan, dtype)
@@ -1553,6 +1571,50 @@ def test_train_epoch_flushes_subnormals_and_restores_the_callers_mode():
     if platform.machine().lower() in ("x86_64", "amd64"):
         assert out[0] == 0
     assert out[1] != 0
+
+
+def test_kernels_compile_without_reference_counting_and_leave_the_callers_arrays_alone():
+    # fastbp._config compiles every CPU kernel without Numba's NRT: no atomic
+    # increment or decrement around each layer view and call (they were 15 %
+    # of a small network's epoch), and nothing of the caller's left referenced.
+    import sys
+
+    from fastbp._config import kernel
+
+    @kernel
+    def inner(a):
+        view = views.layer_view(a, 1, 2, 2)
+        view[0, 0] = 7.0
+        return view[0, 0] + view[1, 1]
+
+    @numba.njit(**config._NJIT_OPTIONS)
+    def outer(a, b):
+        b[:, 1] = inner(a) + a[1:5].sum()
+        return b.shape[0]
+
+    a = np.arange(6.0)
+    b = np.zeros((3, 2))
+    before = sys.getrefcount(a), sys.getrefcount(b)
+    for _ in range(3):
+        assert outer(a, b) == 3
+    assert a.tolist() == [0, 7, 2, 3, 4, 5]
+    assert b[:, 1].tolist() == [11.0 + 16.0] * 3
+    assert (sys.getrefcount(a), sys.getrefcount(b)) == before
+    assert "NRT_incref" not in "".join(outer.inspect_llvm().values())
+
+    # Every entry point and inner kernel carries the option.
+    from fastbp.kernels import lean
+    from fastbp.kernels.codes import OUT_SOFTMAX
+
+    kernels = [network.train_epoch, network.backward, optimizers.update_range,
+               activations.bias_activation, *vars(lean.for_output(OUT_SOFTMAX)).values()]
+    assert all(k.targetoptions["_nrt"] is config.NRT for k in kernels)
+    # NRT stays off wherever NumPy's CBLAS does the products (CI's wheels).
+    assert config.NRT is (os.environ.get("FASTBP_BLAS", "").lower() == "scipy"
+                          or not blas.NUMPY_BLAS)
+    # The toolkit's loss and predictions allocate for sparse X (np.arange).
+    assert network.loss_and_gradient.targetoptions["_nrt"] is True
+    assert network.predict.targetoptions["_nrt"] is True
 
 
 def test_borrowed_arrays_share_the_callers_memory_and_leave_its_references_alone():

@@ -143,4 +143,5 @@ def track_alive(a, alive):
     n, m = a.shape
     for i in range(n):
         for j in range(m):
-            alive[j] = max(alive[j], a[i, j])
+            v = a[i, j]
+            alive[j] = v if v > alive[j] else alive[j]

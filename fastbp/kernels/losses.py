@@ -247,9 +247,13 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
             yij = y[i, j]
             if code == OUT_SOFTMAX:
                 if yij != 0:
-                    row -= yij * math.log(min(max(pij, eps), 1 - eps))
+                    # min(max(pij, eps), 1 - eps) (see scalar.softmax_finish_row)
+                    q = eps if eps > pij else pij
+                    q = 1 - eps if 1 - eps < q else q
+                    row -= yij * math.log(q)
             elif code == OUT_LOGISTIC:
-                q = min(max(pij, eps), 1 - eps)
+                q = eps if eps > pij else pij
+                q = 1 - eps if 1 - eps < q else q
                 if yij != 0:
                     row -= yij * math.log(q)
                 if yij != 1:

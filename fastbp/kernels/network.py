@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from .._config import entry_kernel, kernel
+from .._config import NRT, entry_kernel, kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .blas import matmul, matmul_nt, matmul_tn
 from .codes import ADAM, ADAMW, NORM_BATCH, NORM_NONE
@@ -42,6 +42,7 @@ from .dropout import dropout_forward
 from .dtypes import like
 from .fpenv import flush_denormals, restore_denormals
 from .refcount import borrowed
+from .views import layer_view
 from .losses import output_activation, output_loss_delta
 from .normalization import (
     batch_norm_backward,
@@ -62,12 +63,6 @@ UNITS, W_OFF, B_OFF, G_OFF, BE_OFF, ACT, RES = range(7)
 N_NET_ROWS = 7
 O_OFF, A_OFF, Z_OFF, H_OFF, M_OFF, D_OFF, S_OFF, R_OFF, AL_OFF = range(9)
 N_BUF_ROWS = 9
-
-
-@kernel
-def layer_view(buf, offset, n_rows, n_cols):
-    """The ``(n_rows, n_cols)`` C-ordered view of ``buf`` at ``offset``."""
-    return buf[offset:offset + n_rows * n_cols].reshape((n_rows, n_cols))
 
 
 @kernel
@@ -268,9 +263,11 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     t : int
         Updates done after this epoch.
     """
-    # The caller's arrays, without reference counting below (see refcount).
-    inputs, targets, tables, work, solver = borrowed((inputs, targets, tables, work, solver))
-    perm, layer_sq, first_sq = borrowed((perm, layer_sq, first_sq))
+    # The caller's arrays, without reference counting below (see refcount;
+    # the default path's copies are compiled without NRT, so nothing to skip).
+    if NRT or TOOLKIT:
+        inputs, targets, tables, work, solver = borrowed((inputs, targets, tables, work, solver))
+        perm, layer_sq, first_sq = borrowed((perm, layer_sq, first_sq))
     X, data, indices, indptr, is_sparse = inputs
     Y, sw, has_sw = targets
     net, buf, drops, norm = tables
@@ -290,7 +287,8 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     # below returns early or raises.
     mxcsr = flush_denormals()
     for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
+        stop = start + batch_size
+        stop = n if n < stop else stop
         nb = stop - start
         rows = perm[start:stop]
         if TOOLKIT and is_sparse:
@@ -348,7 +346,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     return total, t
 
 
-@entry_kernel
+@entry_kernel(allocates=True)  # np.arange, for sparse X only
 def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper, chunk):
     """Full-batch penalised loss and its gradient (L-BFGS, finite differences).
 
@@ -372,9 +370,11 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     loss : float
         Mean weighted loss plus ``(alpha / 2 * sum(W**2) + l1 * sum(|W|)) / sum(sw)``.
     """
-    # The caller's arrays, without reference counting below (see refcount).
-    inputs, targets, tables, work = borrowed((inputs, targets, tables, work))
-    params, grads_chunk = borrowed((params, grads_chunk))
+    # The caller's arrays, without reference counting below (see refcount;
+    # the default path's copies are compiled without NRT, so nothing to skip).
+    if NRT or TOOLKIT:
+        inputs, targets, tables, work = borrowed((inputs, targets, tables, work))
+        params, grads_chunk = borrowed((params, grads_chunk))
     X, data, indices, indptr, is_sparse = inputs
     Y, sw, has_sw = targets
     net, buf, drops, norm = tables
@@ -392,7 +392,8 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     rows = np.arange(n) if TOOLKIT and is_sparse else indices
     mxcsr = flush_denormals()  # as in train_epoch
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+        stop = start + chunk
+        stop = n if n < stop else stop
         nb = stop - start
         x0 = X[:0] if is_sparse else X[start:stop]
         chunk_rows = rows[start:stop]
@@ -423,7 +424,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     return loss
 
 
-@entry_kernel
+@entry_kernel(allocates=True)  # np.arange, for sparse X only
 def predict(inputs, tables, work, params, hyper, chunk, out):
     """Network outputs for every row of ``X``, in chunks (inference mode:
     no dropout, batch norm with running statistics).
@@ -438,8 +439,10 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     out : ndarray of shape (n_samples, n_outputs)
         Receives the output-layer values (probabilities for classifiers).
     """
-    # The caller's arrays, without reference counting below (see refcount).
-    inputs, tables, work, params, out = borrowed((inputs, tables, work, params, out))
+    # The caller's arrays, without reference counting below (see refcount;
+    # the default path's copies are compiled without NRT, so nothing to skip).
+    if NRT or TOOLKIT:
+        inputs, tables, work, params, out = borrowed((inputs, tables, work, params, out))
     X, data, indices, indptr, is_sparse = inputs
     net, buf, drops, norm = tables
     acts, stats, running = work.acts, work.stats, work.running
@@ -452,7 +455,8 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     no_masks = params[:0]
     mxcsr = flush_denormals()  # as in train_epoch
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+        stop = start + chunk
+        stop = n if n < stop else stop
         nb = stop - start
         x0 = X[:0] if is_sparse else X[start:stop]
         forward_hidden(x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,

@@ -172,7 +172,8 @@ def softmax_shift_row(z, i, bias):
     zmax = like(-math.inf, z)
     for j in range(m):
         z[i, j] += bias[j]
-        zmax = max(zmax, z[i, j])
+        v = z[i, j]
+        zmax = v if v > zmax else zmax
     for j in range(m):
         z[i, j] -= zmax
 
@@ -206,7 +207,12 @@ def softmax_finish_row(z, i, e, y, w, log_eps, log1m_eps, delta):
     row = zero
     for j in range(m):
         if y[i, j] != zero:
-            row -= y[i, j] * min(max(z[i, j] - log_s, log_eps), log1m_eps)
+            # min(max(c, log_eps), log1m_eps), spelled out: the builtins
+            # compile an overload of their own (0.2 s of a cold first fit).
+            c = z[i, j] - log_s
+            c = log_eps if log_eps > c else c
+            c = log1m_eps if log1m_eps < c else c
+            row -= y[i, j] * c
         p = e[i, j] * inv
         z[i, j] = p
         delta[i, j] = w * (p - y[i, j])
@@ -231,8 +237,13 @@ def logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
     row = zero
     for j in range(m):
         t = z[i, j] + bias[j]
-        logp = min(max(-softplus(-t), log_eps), log1m_eps)
-        log1mp = min(max(-softplus(t), log_eps), log1m_eps)
+        # Clamped to [log_eps, log1m_eps] (see softmax_finish_row).
+        logp = -softplus(-t)
+        logp = log_eps if log_eps > logp else logp
+        logp = log1m_eps if log1m_eps < logp else logp
+        log1mp = -softplus(t)
+        log1mp = log_eps if log_eps > log1mp else log1mp
+        log1mp = log1m_eps if log1m_eps < log1mp else log1mp
         if y[i, j] != zero:
             row -= y[i, j] * logp
         if y[i, j] != one:

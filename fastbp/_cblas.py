@@ -1,0 +1,77 @@
+"""Which BLAS the kernels' matrix products call, decided once per process.
+
+NumPy's own OpenBLAS through its ILP64 CBLAS symbols where NumPy links
+one (``fastbp.kernels.blas`` explains why and how), Numba's ``np.dot``
+(SciPy's BLAS) otherwise or when ``FASTBP_BLAS=scipy`` asks for it. The
+choice lives apart from the kernels because it also decides how they are
+compiled (``fastbp._config``: Numba's ``np.dot`` needs the
+reference-counting runtime, the CBLAS calls do not) and it is part of every
+cache key.
+"""
+
+import ctypes
+import os
+
+import llvmlite.binding as llvm
+
+from . import _cache
+
+# (sgemm, dgemm): NumPy >= 2 wheels (scipy-openblas64), then NumPy 1.x
+# wheels (openblas64_). Both take 64-bit integers.
+_ILP64_NAMES = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"),
+                ("cblas_sgemm64_", "cblas_dgemm64_"))
+
+
+def _numpy_extension_path():
+    try:
+        from numpy._core import _multiarray_umath
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath
+    return _multiarray_umath.__file__
+
+
+def find_numpy_cblas():
+    """The addresses of the ILP64 CBLAS ``sgemm`` and ``dgemm`` that NumPy
+    links, and their names.
+
+    Returns
+    -------
+    tuple of (str, int, str, int), or None
+        ``(sgemm_name, sgemm_address, dgemm_name, dgemm_address)``; None
+        where NumPy links no BLAS with such symbols.
+    """
+    try:
+        # NumPy loaded its extension, and with it the BLAS, long ago: this
+        # returns a handle to the same objects (nothing is loaded twice).
+        lib = ctypes.CDLL(_numpy_extension_path())
+    except OSError:
+        return None
+    for s_name, d_name in _ILP64_NAMES:
+        try:
+            s_fn, d_fn = getattr(lib, s_name), getattr(lib, d_name)
+        except AttributeError:
+            continue
+        return (s_name, ctypes.cast(s_fn, ctypes.c_void_p).value,
+                d_name, ctypes.cast(d_fn, ctypes.c_void_p).value)
+    return None
+
+
+def _choose():
+    if os.environ.get("FASTBP_BLAS", "").strip().lower() == "scipy":
+        return "scipy", None
+    found = find_numpy_cblas()
+    if found is None:
+        return "scipy", None
+    s_name, s_addr, d_name, d_addr = found
+    llvm.add_symbol("fastbp_sgemm", s_addr)
+    llvm.add_symbol("fastbp_dgemm", d_addr)
+    return f"numpy:{s_name}", found
+
+
+#: Which BLAS the kernels' products call: ``"numpy:<symbol>"`` or
+#: ``"scipy"`` (Numba's ``np.dot``).
+BACKEND, _FOUND = _choose()
+_cache.add_cache_key("blas", BACKEND)
+#: Whether the products call NumPy's CBLAS (a compile-time constant: the
+#: other branch is pruned before typing).
+NUMPY_BLAS = _FOUND is not None
