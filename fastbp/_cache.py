@@ -84,13 +84,15 @@ def sources_digest(package_dir=os.path.dirname(os.path.abspath(__file__))):
     Returns
     -------
     str
-        Hex digest over ``kernels/**/*.py`` and ``_config.py``, by relative
-        path, so that a renamed or added module counts too.
+        Hex digest over ``kernels/**/*.py``, ``_config.py`` and
+        ``_link_only.py`` (how inner kernels are built and cached), by
+        relative path, so that a renamed or added module counts too.
     """
     digest = hashlib.sha256()
     paths = sorted(glob.glob(os.path.join(package_dir, "kernels", "**", "*.py"),
                              recursive=True))
-    for path in [*paths, os.path.join(package_dir, "_config.py")]:
+    for path in [*paths, *(os.path.join(package_dir, name)
+                           for name in ("_config.py", "_link_only.py"))]:
         digest.update(os.path.relpath(path, package_dir).replace(os.sep, "/").encode())
         digest.update(b"\0")
         with open(path, "rb") as f:

@@ -19,6 +19,7 @@ from numba.core.registry import CPUDispatcher
 
 from ._cache import enable_cache
 from ._cblas import NUMPY_BLAS
+from . import _link_only
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
@@ -66,7 +67,9 @@ class InnerKernel(CPUDispatcher):
     kernels took about a tenth of a cold compile, and only the entry points
     are called from Python. Called from Python, it raises (Numba would
     crash, there being no wrapper to call); tests call an inner kernel
-    through :func:`python_twin`.
+    through :func:`python_twin`. Nor is it optimised or turned into machine
+    code on its own: its callers link its IR and optimise it with theirs
+    (:mod:`fastbp._link_only`).
     """
 
     def __call__(self, *args, **kwargs):
@@ -79,6 +82,8 @@ class InnerKernel(CPUDispatcher):
 def _compile(func, entry=False, **options):
     if not entry:
         options["no_cpython_wrapper"] = True
+        if _link_only.SUPPORTED:
+            options["pipeline_class"] = _link_only.LinkOnlyCompiler
     dispatcher = numba.njit(**dict(_NJIT_OPTIONS, **options))(func)
     if not entry:
         dispatcher.__class__ = InnerKernel

@@ -173,7 +173,8 @@ def test_cache_key_covers_every_kernel_source(tmp_path):
     copy = tmp_path / "fastbp"
     shutil.copytree(os.path.join(package, "kernels"), copy / "kernels",
                     ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
-    shutil.copy(os.path.join(package, "_config.py"), copy / "_config.py")
+    for name in ("_config.py", "_link_only.py"):
+        shutil.copy(os.path.join(package, name), copy / name)
     (copy / "estimators").mkdir()
     digest = _cache.sources_digest(str(copy))
     assert digest == _cache.sources_digest() == _cache._key_extras["sources"]
@@ -184,13 +185,13 @@ def test_cache_key_covers_every_kernel_source(tmp_path):
     (copy / "estimators" / "base.py").write_text("# edited\n")
     assert _cache.sources_digest(str(copy)) == digest
     seen = {digest}
-    for edit in ["kernels/blas.py", "kernels/cuda/gemm.py", "_config.py"]:
+    for edit in ["kernels/blas.py", "kernels/cuda/gemm.py", "_config.py", "_link_only.py"]:
         with open(copy / edit, "a") as f:
             f.write("\n# edited\n")
         seen.add(_cache.sources_digest(str(copy)))
     (copy / "kernels" / "new_module.py").write_text("")
     seen.add(_cache.sources_digest(str(copy)))
-    assert len(seen) == 5
+    assert len(seen) == 6
 
 
 def test_no_writable_cache_location_still_imports_and_trains():

@@ -1,0 +1,80 @@
+"""Inner kernels compiled to be linked into their callers, and never run on
+their own.
+
+Numba builds every compiled function as an LLVM library of its own: it
+optimises that library's module in full, then generates its machine code.
+A caller links its callees' optimised IR into its own module, and
+optimises and generates the whole again. In fastbp only the entry points
+(``train_epoch``, ``predict``, ...) run; an inner kernel runs as part of
+them. Its own optimisation, repeated at every level of the call tree, and
+its machine code, never executed, were about a sixth of a cold first fit
+(``bench/ab/compile_bench.py``).
+
+:class:`LinkOnlyCompiler` compiles a function into a
+:class:`LinkOnlyLibrary`, which skips both: its module is checked and kept
+as IR, for the callers to link and optimise once, together. An inner
+kernel has no CPython or C wrapper (``fastbp._config``), so nothing can
+look up its address; its on-disk cache entry is that IR.
+"""
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba.core.codegen import JITCPUCodegen
+from numba.core.compiler import Compiler
+
+
+class LinkOnlyLibrary(JITCPUCodegen._library_class):
+    """A code library whose module is never optimised on its own nor turned
+    into machine code."""
+
+    def _optimize_final_module(self):
+        # The caller's library optimises this IR after linking it in.
+        pass
+
+    def _finalize_final_module(self):
+        self._finalize_dynamic_globals()
+        self._verify_declare_only_symbols()
+        # The module itself is not added to the JIT engine: MCJIT would
+        # generate its machine code at the next engine-wide finalisation.
+        # Numba still stores the function's environment pointer in the
+        # engine's global of that name, so that global alone is added.
+        # (Nothing reads it: a caller links a copy of the IR, globals
+        # included, and fastbp's kernels hold no Python objects.)
+        self._codegen._add_module(llvm.parse_assembly(str(self._globals_only())))
+        self._finalized = True
+
+    def _globals_only(self):
+        module = self._codegen._create_empty_module(self.name + ".globals")
+        for gv in self._final_module.global_variables:
+            if gv.name.startswith("_ZN08NumbaEnv"):
+                copy = ir.GlobalVariable(module, ir.IntType(8).as_pointer(), gv.name)
+                copy.linkage = "common"
+                copy.initializer = ir.Constant(copy.type.pointee, None)
+        return module
+
+    def serialize_using_object_code(self):
+        # No object code exists: cache the IR, which is what callers link.
+        # Numba loads such an entry into an ordinary library, which also
+        # generates machine code for it (unused): that costs only a process
+        # that compiles a caller against a kernel cached earlier.
+        return self.serialize_using_bitcode()
+
+
+#: Whether this Numba has the library internals the above overrides and
+#: calls (all of them since at least 0.60); without them inner kernels are
+#: compiled as ordinary Numba functions.
+SUPPORTED = all(hasattr(LinkOnlyLibrary, name) for name in (
+    "_finalize_dynamic_globals", "_verify_declare_only_symbols", "serialize_using_bitcode",
+    "_optimize_final_module", "_finalize_final_module", "enable_object_caching")) and all(
+    hasattr(JITCPUCodegen, name) for name in ("_add_module", "_create_empty_module"))
+
+
+class LinkOnlyCompiler(Compiler):
+    """Numba's default pipeline, lowering into a :class:`LinkOnlyLibrary`."""
+
+    def compile_extra(self, func):
+        if self.state.library is None:
+            codegen = self.state.targetctx.codegen()
+            self.state.library = LinkOnlyLibrary(codegen, func.__qualname__)
+            self.state.library.enable_object_caching()
+        return super().compile_extra(func)
