@@ -63,7 +63,7 @@ class LinkOnlyLibrary(JITCPUCodegen._library_class):
 #: Whether this Numba has the library internals the above overrides and
 #: calls (all of them since at least 0.60); without them inner kernels are
 #: compiled as ordinary Numba functions.
-SUPPORTED = all(hasattr(LinkOnlyLibrary, name) for name in (
+SUPPORTED = all(hasattr(JITCPUCodegen._library_class, name) for name in (
     "_finalize_dynamic_globals", "_verify_declare_only_symbols", "serialize_using_bitcode",
     "_optimize_final_module", "_finalize_final_module", "enable_object_caching")) and all(
     hasattr(JITCPUCodegen, name) for name in ("_add_module", "_create_empty_module"))

@@ -22,6 +22,7 @@ from .dtypes import like
 from .elementary import exp
 
 sigmoid = cpu_scalar.sigmoid
+clamp = cpu_scalar.clamp
 softmax_shift_row = cpu_scalar.softmax_shift_row
 softmax_normalise_row = cpu_scalar.softmax_normalise_row
 softmax_finish_row = cpu_scalar.softmax_finish_row
@@ -247,13 +248,9 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
             yij = y[i, j]
             if code == OUT_SOFTMAX:
                 if yij != 0:
-                    # min(max(pij, eps), 1 - eps) (see scalar.softmax_finish_row)
-                    q = eps if eps > pij else pij
-                    q = 1 - eps if 1 - eps < q else q
-                    row -= yij * math.log(q)
+                    row -= yij * math.log(clamp(pij, eps, 1 - eps))
             elif code == OUT_LOGISTIC:
-                q = eps if eps > pij else pij
-                q = 1 - eps if 1 - eps < q else q
+                q = clamp(pij, eps, 1 - eps)
                 if yij != 0:
                     row -= yij * math.log(q)
                 if yij != 1:
