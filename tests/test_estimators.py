@@ -6,6 +6,7 @@ same parameters and compares the fitted models; the reference is
 ``sklearn.neural_network``, imported as ``sknn``.
 """
 
+import copy
 import inspect
 import pickle
 import threading
@@ -1032,7 +1033,7 @@ def test_repeated_plain_predictions_call_the_compiled_kernel_directly(small, dty
 
 
 def test_predictions_follow_coefs_changed_in_place(small):
-    # Nothing of the parameters is cached between predictions.
+    # The attributes are views of the buffers that prediction reads.
     X, y = small
     clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
     before = clf.predict_proba(X[:5])
@@ -1046,6 +1047,48 @@ def test_predictions_follow_coefs_changed_in_place(small):
         setattr(ref, name, getattr(clf, name))
     ref.activation = clf.activation
     assert_allclose(after, ref.predict_proba(X[:5]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predictions_follow_replaced_and_copied_parameters(small, dtype):
+    # Prediction reuses the fit's flat buffers only while the attributes
+    # are the views of them that the fit made; a replaced array, a copy
+    # (pickle, deepcopy, skops) or a batch-norm statistic changed in place
+    # all predict as a model built from the attributes alone.
+    X, y = small
+    X = np.ascontiguousarray(X, dtype=dtype)
+    clf = MLPClassifier((16, 8), normalization="batch", max_iter=3,
+                        random_state=0).fit(X, y)
+    params, running, _ = clf._packed
+    assert clf.coefs_[0].base is params and clf.running_mean_[0].base is running
+
+    def reference(model):
+        fresh = copy.copy(model)
+        fresh.__dict__ = {k: v for k, v in model.__dict__.items() if k != "_packed"}
+        fresh.coefs_ = [c.copy() for c in model.coefs_]
+        return fresh.predict_proba(X[:7])
+
+    before = clf.predict_proba(X[:7])
+    assert_array_equal(before, reference(clf))
+    clf.running_var_[0] *= 4.0  # in place: reaches the buffer
+    assert not np.allclose(clf.predict_proba(X[:7]), before)
+    assert_array_equal(clf.predict_proba(X[:7]), reference(clf))
+    clf.coefs_[0] = clf.coefs_[0] * 2  # replaced: packed again
+    assert_array_equal(clf.predict_proba(X[:7]), reference(clf))
+
+    fitted = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    pickled = pickle.dumps(fitted)
+    assert b"_packed" not in pickled  # the parameters are saved once
+    for copied in (pickle.loads(pickled), copy.deepcopy(fitted)):
+        assert "_packed" not in copied.__dict__
+        copied.coefs_[0] *= -1
+        assert_array_equal(copied.predict_proba(X[:7]), reference(copied))
+    assert_array_equal(fitted.predict_proba(X[:7]), reference(fitted))
+    # A NaN in a plain X is found by the kernel, then named by validation.
+    bad = X[:3].copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        fitted.predict(bad)
 
 
 def test_parameter_arrays_of_the_wrong_size_raise_at_predict(small):

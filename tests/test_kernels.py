@@ -1021,14 +1021,15 @@ class Net:
         loss, grad = f(self.params if params is None else params)
         return loss, grad.copy()
 
-    def predict(self, chunk, params=None):
+    def predict(self, chunk, params=None, with_status=False):
         params = self.params if params is None else params
         ws = Workspace(self.layout, chunk, self.dtype, dense_input=False, training=False)
         out = np.full((self.n, self.units[-1]), np.nan, self.dtype)
-        call_by_name(knet.predict, inputs=self.inp.inputs(),
-                     tables=ws.tables(self.layout.norm), work=ws.work(self.running),
-                     params=params, hyper=self.spec.hyper(self.dtype), chunk=chunk, out=out)
-        return out
+        status = call_by_name(
+            knet.predict, inputs=self.inp.inputs(), tables=ws.tables(self.layout.norm),
+            work=ws.work(self.running), params=params, hyper=self.spec.hyper(self.dtype),
+            chunk=chunk, out=out)
+        return (out, status) if with_status else out
 
     def train_epoch(self, solver, batch_size, perm, state_1, state_2, t, *, alpha, lr,
                     l1=0.0, clip=0.0, momentum=0.9, nesterov=True, beta_1=0.9,
@@ -1283,9 +1284,38 @@ def test_predict_vs_naive(hidden, out, sparse, dtype):
     net = Net(units, hidden, out, dtype, n, sparse=sparse, seed="pred")
     ref = net.naive_predict()
     for chunk in (n, 7, 1):  # chunk 7 does not divide 23
-        got = net.predict(chunk)
+        got, status = net.predict(chunk, with_status=True)
         assert got.dtype == dtype
         assert_close(got, ref, dtype, tol=NET_TOL)
+        assert status == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_predict_reports_non_finite_input_and_output(bad, dtype):
+    """One bad value of a dense X in any chunk sets INPUT_NOT_FINITE; the
+    chunk's outputs, even where relu turned the NaN into 0, are checked
+    on their own."""
+    n = 23
+    for row, col in [(0, 0), (22, 4), (9, 2)]:
+        net = Net((5, 6, 3), "relu", "softmax", dtype, n, seed="bad")
+        net.X[row, col] = bad
+        for chunk in (n, 7, 1):
+            out, status = net.predict(chunk, with_status=True)
+            assert status & codes.INPUT_NOT_FINITE
+            assert bool(status & codes.OUTPUT_NOT_FINITE) == (not np.isfinite(out).all())
+    # A CSR X is validated before it reaches the kernel; its rows are not
+    # scanned, but outputs gone non-finite still are.
+    net = Net((5, 6, 3), "identity", "identity", dtype, n, sparse=True, seed="bad")
+    net.X.data[3] = bad
+    out, status = net.predict(7, with_status=True)
+    assert not status & codes.INPUT_NOT_FINITE
+    assert status & codes.OUTPUT_NOT_FINITE and not np.isfinite(out).all()
+    # Finite X, outputs that overflow: a linear output of huge weights.
+    net = Net((5, 6, 3), "identity", "identity", dtype, n, seed="bad")
+    net.params[:] = np.finfo(dtype).max / 4
+    out, status = net.predict(7, with_status=True)
+    assert status == codes.OUTPUT_NOT_FINITE
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)

@@ -62,3 +62,9 @@ ADAGRAD = 3
 ADAMW = 4
 
 SOLVERS = {"sgd": SGD, "adam": ADAM, "rmsprop": RMSPROP, "adagrad": ADAGRAD, "adamw": ADAMW}
+
+# Bits of what ``predict`` returns: which of its values it found not finite.
+# Checking in the kernel, on chunks already in cache, spares a prediction of
+# a few rows two NumPy passes (``isfinite(X)``, ``isfinite(out)``).
+INPUT_NOT_FINITE = 1  # a dense X (a CSR X is checked when validated)
+OUTPUT_NOT_FINITE = 2

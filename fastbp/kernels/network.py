@@ -34,10 +34,10 @@ import math
 
 import numpy as np
 
-from .._config import NRT, entry_kernel, kernel
+from .._config import NRT, entry_kernel, inline_kernel, kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .blas import matmul, matmul_nt, matmul_tn
-from .codes import ADAM, ADAMW, NORM_BATCH, NORM_NONE
+from .codes import ADAM, ADAMW, INPUT_NOT_FINITE, NORM_BATCH, NORM_NONE, OUTPUT_NOT_FINITE
 from .dropout import dropout_forward
 from .dtypes import like
 from .fpenv import flush_denormals, restore_denormals
@@ -216,6 +216,18 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
                 for i in range(nb):
                     for j in range(m):
                         d_prev[i, j] += d[i, j]
+
+
+@inline_kernel
+def all_finite(a):
+    """Whether the 2-D ``a`` holds neither NaN nor infinity."""
+    # ``v * 0`` is NaN exactly for those, and a sum of products vectorises
+    # where an early exit would not (FASTMATH keeps NaN and inf semantics).
+    acc = like(0, a)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            acc += a[i, j] * like(0, a)
+    return acc == 0
 
 
 @entry_kernel
@@ -438,6 +450,13 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
         Rows per chunk; the work buffers must hold this many.
     out : ndarray of shape (n_samples, n_outputs)
         Receives the output-layer values (probabilities for classifiers).
+
+    Returns
+    -------
+    status : int
+        ``codes.INPUT_NOT_FINITE`` if a dense ``X`` holds a NaN or an
+        infinity, plus ``codes.OUTPUT_NOT_FINITE`` if ``out`` does; 0 if
+        neither.
     """
     # The caller's arrays, without reference counting below (see refcount;
     # the default path's copies are compiled without NRT, so nothing to skip).
@@ -454,11 +473,14 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     # serve (allocating zeroed ones here compiled np.zeros, 0.1 s cold).
     no_masks = params[:0]
     mxcsr = flush_denormals()  # as in train_epoch
+    status = 0
     for start in range(0, n, chunk):
         stop = start + chunk
         stop = n if n < stop else stop
         nb = stop - start
         x0 = X[:0] if is_sparse else X[start:stop]
+        if not all_finite(x0):
+            status |= INPUT_NOT_FINITE
         forward_hidden(x0, data, indices, indptr, is_sparse, rows[start:stop], nb, params,
                        net, buf, drops, norm, acts, no_masks, stats, running, no_masks,
                        work.rng, flag(False), hyper.bn_momentum, hyper.norm_eps)
@@ -467,4 +489,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
                net, buf, acts, z)
         output_activation(z, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + net[UNITS, nl]],
                           hyper.out_code)
+        if not all_finite(z):
+            status |= OUTPUT_NOT_FINITE
     restore_denormals(mxcsr)
+    return status

@@ -19,6 +19,9 @@ class CPUBackend:
     are."""
 
     name = "cpu"
+    #: Whether ``predict`` reports a non-finite dense ``X`` itself
+    #: (``codes.INPUT_NOT_FINITE``), so that callers need not scan it.
+    checks_input = True
 
     def __init__(self):
         from ..kernels import lean, network
@@ -57,6 +60,7 @@ class CUDABackend:
     """
 
     name = "cuda"
+    checks_input = False
 
     def __init__(self):
         from ..kernels.cuda import device_status

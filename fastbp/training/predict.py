@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..kernels.codes import OUTPUT_NOT_FINITE
 from ..kernels.entry import compiled_entry
 from ..kernels.losses import loss_from_output
 from ..kernels.records import Inputs, Work
@@ -84,6 +85,10 @@ class InferencePlan:
         Returns
         -------
         out : ndarray of shape (n_samples, n_outputs)
+        status : int
+            ``codes.INPUT_NOT_FINITE`` if a dense ``X`` holds a NaN or an
+            infinity (reported by backends whose ``checks_input`` is
+            true), plus ``codes.OUTPUT_NOT_FINITE`` if ``out`` does.
         """
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
         kernels = backend.network(sparse or self._toolkit, self.spec.out_code)
@@ -93,16 +98,18 @@ class InferencePlan:
                 self.chunk, out_k)
         entry = self._plain_entries.get(kernels.predict) if plain else None
         if entry:
-            entry(*args)
+            status = entry(*args)
         else:
-            kernels.predict(*args)
+            status = kernels.predict(*args)
             if entry is None and plain:
                 # False where there is none to keep (the CUDA backend's
                 # drivers): not looked for again.
                 self._plain_entries[kernels.predict] = (
                     compiled_entry(kernels.predict, args) or False)
         backend.fetch(out_k, out)
-        return out
+        if status is None:  # the GPU's drivers return nothing: check here
+            status = 0 if np.isfinite(out).all() else OUTPUT_NOT_FINITE
+        return out, int(status)
 
 
 def chunk_rows(n_samples):
@@ -155,11 +162,14 @@ def predict_outputs(backend, spec, params, running, inp, inputs=None):
     -------
     out : ndarray of shape (n_samples, n_outputs)
         Probabilities for classifiers, predictions for regressors.
+    finite : bool
+        Whether every value of ``out`` is finite.
     """
     plan = InferencePlan(spec, params.dtype, chunk_rows(inp.n_samples))
     if inputs is None:
         inputs = backend.put(inp.inputs())
-    return plan.run(backend, params, running, inputs, inp.n_samples, inp.is_sparse)
+    out, status = plan.run(backend, params, running, inputs, inp.n_samples, inp.is_sparse)
+    return out, not status & OUTPUT_NOT_FINITE
 
 
 class Validator:
@@ -186,9 +196,9 @@ class Validator:
 
     def evaluate(self, params, running):
         """``(score, loss)`` of ``params``; NaN score for non-finite outputs."""
-        out = predict_outputs(self.backend, self.spec, params, running, self.inp,
-                              self.inputs)
-        if not np.isfinite(out).all():
+        out, finite = predict_outputs(self.backend, self.spec, params, running, self.inp,
+                                      self.inputs)
+        if not finite:
             return np.nan, np.nan
         has_sw = self.sw is not None
         sw = self.sw if has_sw else np.empty(0, dtype=out.dtype)

@@ -88,8 +88,9 @@ CASE_IDS = ["relu-softmax", "tanh-logistic", "residual", "exp-weighted", "sparse
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_predict_matches_cpu(case, dtype):
     spec, params, inp, _, _, running = network_case(dtype=dtype, n=11, **case)
-    cpu = predict_outputs(get_backend("cpu"), spec, params, running, inp)
-    gpu = predict_outputs(get_backend("cuda"), spec, params, running, inp)
+    cpu, cpu_finite = predict_outputs(get_backend("cpu"), spec, params, running, inp)
+    gpu, gpu_finite = predict_outputs(get_backend("cuda"), spec, params, running, inp)
+    assert cpu_finite and gpu_finite
     assert gpu.dtype == cpu.dtype
     assert_rel(gpu, cpu, dtype, factor=10)
 
