@@ -901,6 +901,11 @@ def _layer_view(buf, offset, n_rows, n_cols):
     return views.layer_view(buf, offset, n_rows, n_cols)
 
 
+@numba.njit
+def _flat_view(arr):
+    return views.flat_view(arr)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
 def test_layer_view_and_gather_rows(dtype):
     buf = np.arange(30, dtype=dtype)
@@ -918,6 +923,16 @@ def test_layer_view_and_gather_rows(dtype):
     frozen = buf.copy()
     frozen.flags.writeable = False
     assert not _layer_view(frozen, 0, 2, 2).flags.writeable
+    src = np.arange(24, dtype=dtype).reshape(6, 4)
+    for block in (src, src[2:5], src[:0]):
+        flat = _flat_view(block)
+        np.testing.assert_array_equal(flat, block.ravel())
+        assert flat.flags.c_contiguous and np.shares_memory(flat, src) == (block.size > 0)
+    _flat_view(src[1:3])[1] = -7
+    assert src[1, 1] == -7
+    assert not _flat_view(frozen.reshape(5, 6)).flags.writeable
+    with pytest.raises(numba.core.errors.TypingError):
+        _flat_view(src[:, 1:])  # not C-contiguous: no flat view
     src = np.arange(24, dtype=dtype).reshape(6, 4)
     rows = np.array([5, 0, 0, 3], dtype=np.int64)
     dst = np.full((4, 4), np.nan, dtype)

@@ -42,7 +42,7 @@ from .dropout import dropout_forward
 from .dtypes import like
 from .fpenv import flush_denormals, restore_denormals
 from .refcount import borrowed
-from .views import layer_view
+from .views import flat_view, layer_view
 from .losses import output_activation, output_loss_delta
 from .normalization import (
     batch_norm_backward,
@@ -220,13 +220,14 @@ def backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net,
 
 @inline_kernel
 def all_finite(a):
-    """Whether the 2-D ``a`` holds neither NaN nor infinity."""
-    # ``v * 0`` is NaN exactly for those, and a sum of products vectorises
-    # where an early exit would not (FASTMATH keeps NaN and inf semantics).
+    """Whether the C-contiguous 2-D ``a`` holds neither NaN nor infinity."""
+    # ``v * 0`` is NaN exactly for those, and a sum of products over the
+    # flat view vectorises where an early exit, or an inner loop over a
+    # few columns, would not (FASTMATH keeps NaN and inf semantics).
+    flat = flat_view(a)
     acc = like(0, a)
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            acc += a[i, j] * like(0, a)
+    for k in range(flat.size):
+        acc += flat[k] * like(0, a)
     return acc == 0
 
 

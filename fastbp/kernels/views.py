@@ -71,3 +71,41 @@ def layer_view(typingctx, buf, offset, n_rows, n_cols):
         return result
 
     return view_ty(buf, offset, n_rows, n_cols), codegen
+
+
+@intrinsic
+def flat_view(typingctx, arr):
+    """The 1-D view of a C-contiguous 2-D ``arr``, row after row.
+
+    A loop over it vectorises where two nested loops over a few columns
+    (a dozen features) would run their short inner loop scalar.
+
+    Parameters
+    ----------
+    arr : ndarray of shape (n_rows, n_cols), C-contiguous
+
+    Returns
+    -------
+    ndarray of shape (n_rows * n_cols,)
+        Shares ``arr``'s memory (and its owner, for reference counting).
+    """
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.layout == "C"):
+        return None
+    view_ty = arr.copy(ndim=1, layout="C")
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(signature.args[0])(context, builder, value=args[0])
+        rows, cols = cgutils.unpack_tuple(builder, src.shape, 2)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(view_ty.dtype)))
+        view = context.make_array(view_ty)(context, builder)
+        context.populate_array(view, data=src.data,
+                               shape=cgutils.pack_array(builder, [builder.mul(rows, cols)]),
+                               strides=cgutils.pack_array(builder, [itemsize]),
+                               itemsize=itemsize, meminfo=src.meminfo, parent=src.parent)
+        result = view._getvalue()
+        if context.enable_nrt:
+            context.nrt.incref(builder, view_ty, result)
+        return result
+
+    return view_ty(arr), codegen
