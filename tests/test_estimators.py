@@ -1152,3 +1152,30 @@ def test_direct_binarization_matches_label_binarizer(classes):
         bad = y.copy()
         bad[7] = unknown
         assert est._binarize(bad, known_only=True) is None
+
+
+@pytest.mark.parametrize("labels", [[0, 1], ["b", "a"], [3, 1, 2], ["x", "z", "y", "w"]],
+                         ids=["binary", "binary-str", "multiclass", "multiclass-str"])
+def test_early_stopping_accuracy_matches_accuracy_score(small, labels):
+    # Early stopping scores every epoch through a shortcut past
+    # accuracy_score's validation; it must give the same float, ties included.
+    X, _ = small
+    labels = np.array(labels)
+    rng = np.random.RandomState(0)
+    y = labels[rng.randint(0, len(labels), len(X))]
+    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    n_out = clf.n_outputs_
+    for n in (1, 7, 200):
+        y_val = labels[rng.randint(0, len(labels), n)]
+        for trial in range(5):
+            out = rng.uniform(size=(n, n_out)).astype(np.float32)
+            out[::3] = 0.5  # the binary threshold, and ties for argmax
+            if trial % 2:
+                out = out.astype(np.float64)
+            fast = clf._outputs_scorer(y_val, None)(out)
+            assert isinstance(fast, float)
+            assert fast == clf._score_outputs(out, y_val, None)
+    weights = rng.uniform(size=len(y_val))
+    out = rng.uniform(size=(len(y_val), n_out))
+    assert (clf._outputs_scorer(y_val, weights)(out)
+            == clf._score_outputs(out, y_val, weights))

@@ -621,7 +621,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """``score(outputs, params, running, loss)`` per the ``scoring`` parameter."""
         scoring = self.scoring
         if scoring is None:
-            return lambda out, params, running, loss: self._score_outputs(out, y_val, sw_val)
+            score_outputs = self._outputs_scorer(y_val, sw_val)
+            return lambda out, params, running, loss: score_outputs(out)
         if scoring == "loss":
             return lambda out, params, running, loss: -float(loss)
         scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
@@ -796,6 +797,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     @abstractmethod
     def _score_outputs(self, out, y, sample_weight):
         """Score of raw network outputs against original targets."""
+
+    def _outputs_scorer(self, y, sample_weight):
+        """``score(out)``: :meth:`_score_outputs` against fixed targets,
+        called after every epoch by early stopping."""
+        return lambda out: self._score_outputs(out, y, sample_weight)
 
     def _stratify_labels(self, y):
         return None

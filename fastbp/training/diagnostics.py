@@ -2,6 +2,7 @@
 warning."""
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -48,7 +49,7 @@ class GradientMonitor:
         # Squared gradient norms of the first step, filled by the kernel (in
         # the model's dtype: kernels never mix float widths).
         self.first_sq = np.zeros(n_layers, dtype=dtype)
-        self.small_epochs = np.zeros(n_layers, dtype=int)
+        self.small_epochs = [0] * n_layers
         self.dead_epochs = 0
         self.warned = False
 
@@ -76,11 +77,14 @@ class GradientMonitor:
                        f"for every training sample, for {VANISHING_EPOCHS} epochs up to "
                        f"epoch {epoch}, so no gradient flows through them. {_DEAD_REMEDIES}")
             return
-        grad_norms = np.asarray(grad_norms)
-        first = np.sqrt(self.first_sq.astype(float))
+        # Python floats: NumPy scalars cost a microsecond per comparison,
+        # and this runs after every epoch.
+        grad_norms = [float(g) for g in grad_norms]
+        first = [math.sqrt(v) for v in self.first_sq.tolist()]
+        small = self.small_epochs
         for l, (g, w) in enumerate(zip(grad_norms, weight_norms)):
             layer = f"layer {l + 1} (weights coefs_[{l}])"
-            if not np.isfinite(g):
+            if not math.isfinite(g):
                 self._warn(f"The gradient of {layer} became non-finite at epoch {epoch}: "
                            f"it exploded. {_EXPLODING_REMEDIES}")
                 return
@@ -88,14 +92,11 @@ class GradientMonitor:
                 self._warn(f"The gradient norm of {layer} grew from {first[l]:.3g} to "
                            f"{g:.3g} by epoch {epoch}: it is exploding. {_EXPLODING_REMEDIES}")
                 return
-            if g < VANISHING_RATIO * w:
-                self.small_epochs[l] += 1
-            else:
-                self.small_epochs[l] = 0
-            if self.small_epochs[l] >= VANISHING_EPOCHS and dead_fraction >= DEAD_SHARE:
+            small[l] = small[l] + 1 if g < VANISHING_RATIO * w else 0
+            if small[l] >= VANISHING_EPOCHS and dead_fraction >= DEAD_SHARE:
                 # Not a vanishing gradient: the units stopped responding.
                 continue
-            if self.small_epochs[l] >= VANISHING_EPOCHS:
+            if small[l] >= VANISHING_EPOCHS:
                 self._warn(f"The gradient of {layer} has vanished: its norm {g:.3g} has been "
                            f"below {VANISHING_RATIO:g} x its weight norm ({w:.3g}) for "
                            f"{VANISHING_EPOCHS} epochs. {_VANISHING_REMEDIES}")

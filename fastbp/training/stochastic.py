@@ -73,6 +73,16 @@ class Checkpoint:
             self.random_state.set_state(self.shuffle_state)
 
 
+def all_finite(a):
+    """Whether the 1-D ``a`` holds neither NaN nor infinity.
+
+    Its sum is finite exactly then, unless finite values overflow it: only
+    then does the exact check (a boolean array and a pass over it, three
+    times the cost) run.
+    """
+    return math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())
+
+
 def _divergence_message(epoch, what, previous, optimizer, clip, early_stopping):
     kept = (f"epoch {epoch - 1}, the last finite one" if epoch > 1
             else "the weights from before this call (no epoch of it was finite)")
@@ -177,6 +187,11 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                                       work.running, work.rng], optimizer,
                             random_state if rewind_random_state else None)
     n_batches = -(-n_train // batch_size)
+    # Each layer's weights in ``params``, for the monitor's weight norms.
+    weights = [slice(int(layout.w_off[l]), int(layout.w_off[l] + layout.units[l]
+                                                * layout.units[l + 1]))
+               for l in range(layout.n_layers - 1)]
+    hyper, hyper_key = None, None
     # Multiply-adds of one mini-batch's forward and backward passes.
     batch_macs = 3 * batch_size * spec.layout.n_params
     seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
@@ -201,7 +216,13 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 ws.alive[:] = 0
                 backend.load(work.alive, ws.alive)
                 t_before = optimizer.t
-                hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
+                # Rebuilt only when a schedule moved what it holds (20 us).
+                key = (optimizer.code, optimizer.learning_rate, optimizer.momentum,
+                       optimizer.nesterov, optimizer.beta_1, optimizer.beta_2,
+                       optimizer.epsilon)
+                if key != hyper_key:
+                    hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
+                    hyper_key = key
                 loss_sum = 0.0
                 done = 0
                 while done < n_batches:
@@ -226,10 +247,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 backend.fetch(solver.state_2, optimizer.state_2)
                 # An optimizer state that overflows (Adam's second moment)
                 # freezes its weights silently: divergence too.
-                if not (math.isfinite(loss_sum) and np.isfinite(params).all()
-                        and np.isfinite(running).all()
-                        and np.isfinite(optimizer.state_1).all()
-                        and np.isfinite(optimizer.state_2).all()):
+                if not (math.isfinite(loss_sum) and all_finite(params) and all_finite(running)
+                        and all_finite(optimizer.state_1) and all_finite(optimizer.state_2)):
                     loss = loss_sum / n_train
                     if not math.isfinite(loss):
                         what = f"the training loss became {loss}"
@@ -254,9 +273,10 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 hist["learning_rate"].append(optimizer.learning_rate)
                 hist["grad_norm"].append(grad_norms)
                 hist["dead_fraction"].append(ws.dead_fraction())
-                coefs = layout.unpack(params)[0]
-                monitor.check(grad_norms, [np.linalg.norm(c) for c in coefs], progress.n_iter,
-                              dead_fraction=hist["dead_fraction"][-1])
+                # The Frobenius norms np.linalg.norm gives, without its views.
+                monitor.check(grad_norms, [math.sqrt(np.dot(params[w], params[w]))
+                                           for w in weights],
+                              progress.n_iter, dead_fraction=hist["dead_fraction"][-1])
 
                 val_score = None
                 if early_stopping:
