@@ -1179,3 +1179,18 @@ def test_early_stopping_accuracy_matches_accuracy_score(small, labels):
     out = rng.uniform(size=(len(y_val), n_out))
     assert (clf._outputs_scorer(y_val, weights)(out)
             == clf._score_outputs(out, y_val, weights))
+    # A label the model never saw counts as wrong, as in accuracy_score.
+    unseen = np.array(["q" if labels.dtype.kind == "U" else 99] * 3, dtype=labels.dtype)
+    out = rng.uniform(size=(3, n_out))
+    assert clf._outputs_scorer(unseen, None)(out) == clf._score_outputs(out, unseen, None) == 0
+
+
+def test_early_stopping_with_a_single_class_scores_as_scikit_learn(small):
+    # One class: every output decodes to it, so every validation score is 1.
+    X, _ = small
+    y = np.full(len(X), 7)
+    clf = MLPClassifier((8,), max_iter=5, early_stopping=True, random_state=0).fit(X, y)
+    ref = sknn.MLPClassifier((8,), max_iter=5, early_stopping=True, random_state=0).fit(X, y)
+    assert clf.validation_scores_ == ref.validation_scores_ == [1.0] * clf.n_iter_
+    out = np.random.RandomState(0).uniform(size=(9, 1))
+    assert clf._outputs_scorer(np.full(9, 7), None)(out) == 1.0

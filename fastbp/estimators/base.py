@@ -30,7 +30,7 @@ from ..kernels.codes import (
     SGD,
     SOLVERS,
 )
-from ..training.backend import get_backend
+from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
@@ -715,6 +715,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     # -------------------------------------------------------------- predict
 
+    def __sklearn_is_fitted__(self):
+        """Fitted once a fit has set the weights. (Without this, scikit-learn
+        scans every attribute's name for a trailing underscore, and its
+        ``_fit_context`` asks on every ``partial_fit`` call: 12 us.)"""
+        return "coefs_" in self.__dict__
+
     def _check_fitted(self):
         """scikit-learn's ``check_is_fitted``, after a shortcut for the usual
         case: it scans every attribute, which costs more than predicting a
@@ -753,11 +759,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _forward(self, X, validate=False):
         """Validated ``X`` through the network: output-layer values."""
         dtype = self.coefs_[0].dtype
-        backend = get_backend(self.device)
         # On the CPU the kernel reports a non-finite X, sparing small
         # predictions a NumPy pass; such an X is then validated below.
-        if not validate and self._plain_input(X, dtype,
-                                              check_finite=not backend.checks_input):
+        # (The class only: a bad X is named before a missing GPU.)
+        checks_input = getattr(BACKEND_CLASSES.get(self.device), "checks_input", False)
+        if not validate and self._plain_input(X, dtype, check_finite=not checks_input):
             inp = None
             n_samples = X.shape[0]
         else:
@@ -770,6 +776,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                               OUTPUT_FUNCTIONS[self.out_activation_], dtype,
                               chunk_rows(n_samples))
         params, running = self._flat_parameters(plan.spec.layout, dtype)
+        backend = get_backend(self.device)
         inputs = backend.put(plan.dense_inputs(X) if inp is None else inp.inputs())
         out, status = plan.run(backend, params, running, inputs, n_samples,
                                inp is not None and inp.is_sparse, plain=inp is None)

@@ -245,9 +245,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         call (400 us an epoch).
         """
         binarizer = self._label_binarizer
-        if sample_weight is not None or binarizer.y_type_ not in ("binary", "multiclass"):
-            return lambda out: self._score_outputs(out, y, sample_weight)
+        fallback = lambda out: self._score_outputs(out, y, sample_weight)  # noqa: E731
+        # One class (y_type_ "binary" too) decodes every output to it.
+        if (sample_weight is not None or len(self.classes_) < 2
+                or binarizer.y_type_ not in ("binary", "multiclass")):
+            return fallback
         codes = np.searchsorted(self.classes_, y)
+        if not np.array_equal(self.classes_[np.minimum(codes, len(self.classes_) - 1)], y):
+            return fallback  # a label outside classes_: accuracy_score counts it wrong
         n = len(y)
         if binarizer.y_type_ == "binary":
             threshold = (binarizer.pos_label + binarizer.neg_label) / 2.0

@@ -91,6 +91,8 @@ class CUDABackend:
 
 
 _BACKENDS = {}
+#: The backend class of each device, for what they say without a GPU.
+BACKEND_CLASSES = {"cpu": CPUBackend, "cuda": CUDABackend}
 
 
 def get_backend(device="cpu"):
@@ -109,5 +111,5 @@ def get_backend(device="cpu"):
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}.")
     if device not in _BACKENDS:
-        _BACKENDS[device] = CPUBackend() if device == "cpu" else CUDABackend()
+        _BACKENDS[device] = BACKEND_CLASSES[device]()
     return _BACKENDS[device]

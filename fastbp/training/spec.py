@@ -38,12 +38,16 @@ class NetworkSpec:
     out_code: int
     dropout: tuple = ()
     drops: np.ndarray = field(init=False, repr=False)
+    _structural_toolkit: bool = field(init=False, repr=False)
 
     def __post_init__(self):
         drops = np.zeros(self.layout.n_layers)
         if len(self.dropout):
             drops[1:-1] = self.dropout
         self.drops = drops
+        # Asked on every fit and partial_fit call: answered once.
+        self._structural_toolkit = bool(self.norm != codes.NORM_NONE or self.has_dropout
+                                        or self.layout.residual.any())
 
     @property
     def norm(self):
@@ -66,8 +70,7 @@ class NetworkSpec:
         solver : int
             Solver code of a stochastic fit (``codes.SOLVERS``).
         """
-        return bool(self.norm != codes.NORM_NONE or self.has_dropout
-                    or self.layout.residual.any() or sparse or clip
+        return bool(self._structural_toolkit or sparse or clip
                     or solver not in (codes.SGD, codes.ADAM))
 
     @property
@@ -88,18 +91,28 @@ class NetworkSpec:
         clip : float or None
             Maximum global gradient norm per step.
         """
-        dtype = np.dtype(dtype)
-        dt = dtype.type
-        log_eps, log1m_eps = clipping_bounds(dtype)
         o = optimizer
-        return Hyper(
-            n_weights=self.layout.n_weights, out_code=self.out_code, log_eps=log_eps,
-            log1m_eps=log1m_eps, bn_momentum=dt(BN_MOMENTUM), norm_eps=dt(NORM_EPS),
-            solver=o.code if o else 0, lr=dt(o.learning_rate if o else 0),
-            momentum=dt(o.momentum if o else 0), nesterov=bool(o.nesterov) if o else False,
-            beta_1=dt(o.beta_1 if o else 0), beta_2=dt(o.beta_2 if o else 0),
-            epsilon=dt(o.epsilon if o else 0), alpha=dt(alpha), l1=dt(l1),
-            clip=dt(clip or 0))
+        if o is None:
+            return _hyper(self.layout.n_weights, self.out_code, np.dtype(dtype), 0, 0, 0,
+                          False, 0, 0, 0, alpha, l1, clip or 0)
+        return _hyper(self.layout.n_weights, self.out_code, np.dtype(dtype), o.code,
+                      o.learning_rate, o.momentum, bool(o.nesterov), o.beta_1, o.beta_2,
+                      o.epsilon, alpha, l1, clip or 0)
+
+
+@lru_cache(maxsize=256)
+def _hyper(n_weights, out_code, dtype, solver, lr, momentum, nesterov, beta_1, beta_2,
+           epsilon, alpha, l1, clip):
+    """A :class:`~fastbp.kernels.records.Hyper`, built once per set of values
+    (every epoch and every ``partial_fit`` call asks; building one costs
+    15 us). Records are immutable, so callers share them."""
+    dt = dtype.type
+    log_eps, log1m_eps = clipping_bounds(dtype)
+    return Hyper(
+        n_weights=n_weights, out_code=out_code, log_eps=log_eps, log1m_eps=log1m_eps,
+        bn_momentum=dt(BN_MOMENTUM), norm_eps=dt(NORM_EPS), solver=solver, lr=dt(lr),
+        momentum=dt(momentum), nesterov=nesterov, beta_1=dt(beta_1), beta_2=dt(beta_2),
+        epsilon=dt(epsilon), alpha=dt(alpha), l1=dt(l1), clip=dt(clip))
 
 
 def build_spec(units, activations, normalization, residual, dropout, out_code):

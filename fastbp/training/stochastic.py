@@ -76,9 +76,9 @@ class Checkpoint:
 def all_finite(a):
     """Whether the 1-D ``a`` holds neither NaN nor infinity.
 
-    Its sum is finite exactly then, unless finite values overflow it: only
-    then does the exact check (a boolean array and a pass over it, three
-    times the cost) run.
+    Its sum is finite exactly then, unless finite values overflow it; the
+    exact check (a boolean array and a pass over it, three times the cost)
+    runs only when the sum is not finite.
     """
     return math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())
 
@@ -191,7 +191,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     weights = [slice(int(layout.w_off[l]), int(layout.w_off[l] + layout.units[l]
                                                 * layout.units[l + 1]))
                for l in range(layout.n_layers - 1)]
-    hyper, hyper_key = None, None
     # Multiply-adds of one mini-batch's forward and backward passes.
     batch_macs = 3 * batch_size * spec.layout.n_params
     seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
@@ -216,13 +215,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 ws.alive[:] = 0
                 backend.load(work.alive, ws.alive)
                 t_before = optimizer.t
-                # Rebuilt only when a schedule moved what it holds (20 us).
-                key = (optimizer.code, optimizer.learning_rate, optimizer.momentum,
-                       optimizer.nesterov, optimizer.beta_1, optimizer.beta_2,
-                       optimizer.epsilon)
-                if key != hyper_key:
-                    hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
-                    hyper_key = key
+                hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
                 loss_sum = 0.0
                 done = 0
                 while done < n_batches:

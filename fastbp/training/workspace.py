@@ -1,5 +1,7 @@
 """Work buffers, allocated once per fit (or per prediction call)."""
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..kernels import codes
@@ -37,61 +39,22 @@ class Workspace:
     def __init__(self, layout, batch_size, dtype, dense_input=True, training=True,
                  drops=None, track_dead=False):
         n = layout.n_layers
-        nl = n - 1
-        units = [int(u) for u in layout.units]
         self.drops = (np.zeros(n, dtype=dtype) if drops is None
                       else np.array(drops, dtype=dtype))  # a copy: specs are read-only
-        buf = np.full((N_BUF_ROWS, n), -1, dtype=np.int64)
-        size = 0
-
-        def take(count):
-            nonlocal size
-            start = size
-            size += count
-            return start
-
-        buf[O_OFF, 0] = take(batch_size * units[0] if dense_input else 0)
-        for l in range(1, n):
-            span = batch_size * units[l]
-            hidden = l < nl
-            buf[O_OFF, l] = take(span)
-            separate_a = hidden and (
-                (training and self.drops[l] > 0) or layout.residual[l] == 1)
-            buf[A_OFF, l] = take(span) if separate_a else buf[O_OFF, l]
-            separate_z = hidden and training and (
-                layout.activations[l] in codes.NEEDS_PREACTIVATION)
-            buf[Z_OFF, l] = take(span) if separate_z else buf[A_OFF, l]
-            separate_h = hidden and layout.norm != codes.NORM_NONE
-            buf[H_OFF, l] = take(span) if separate_h else buf[Z_OFF, l]
-        self.acts = np.empty(size, dtype=dtype)
-
-        n_mask = 0
-        n_delta = 0
-        n_stats = 0
-        n_alive = 0
-        for l in range(1, n):
-            span = batch_size * units[l]
-            if training and l < nl and self.drops[l] > 0:
-                buf[M_OFF, l] = n_mask
-                n_mask += span
-            if training:
-                buf[D_OFF, l] = n_delta
-                n_delta += span
-            if layout.norm != codes.NORM_NONE and l < nl:
-                buf[S_OFF, l] = n_stats
-                n_stats += max(units[l], batch_size)
-            if track_dead and l < nl and layout.activations[l] == codes.RELU:
-                buf[AL_OFF, l] = n_alive
-                n_alive += units[l]
-        buf[R_OFF] = layout.r_off
-        self.buf = buf
-        self.net = layout.net_table()
+        # The offsets depend on the structure alone: worked out once, since
+        # every partial_fit call builds a workspace (40 us of them).
+        self.buf, self.net, sizes = _offsets(
+            layout, int(batch_size), bool(dense_input), bool(training),
+            tuple(bool(d > 0) for d in self.drops), bool(track_dead))
+        n_acts, n_mask, n_delta, n_stats, n_alive = sizes
+        self.acts = np.empty(n_acts, dtype=dtype)
         self.masks = np.empty(n_mask, dtype=dtype)
         self.deltas = np.empty(n_delta, dtype=dtype)
         self.stats = np.empty(n_stats, dtype=dtype)
         self.alive = np.zeros(n_alive, dtype=dtype)
+        units = layout.units
         self.grads = np.empty(layout.n_params if training else 0, dtype=dtype)
-        self.y_buf = np.empty(batch_size * units[-1] if training else 0, dtype=dtype)
+        self.y_buf = np.empty(batch_size * int(units[-1]) if training else 0, dtype=dtype)
         self.sw_buf = np.empty(batch_size if training else 0, dtype=dtype)
         self.rng = np.zeros(1, dtype=np.uint64)
         self.batch_size = batch_size
@@ -112,3 +75,58 @@ class Workspace:
         size = self.alive.size
         # The share np.mean(alive == 0) gives, without its temporary.
         return (size - np.count_nonzero(self.alive)) / size if size else np.nan
+
+
+@lru_cache(maxsize=256)
+def _offsets(layout, batch_size, dense_input, training, dropped, track_dead):
+    """The ``buf`` and ``net`` tables of a workspace, and its buffer sizes
+    ``(acts, masks, deltas, stats, alive)``.
+
+    Shared by every workspace of the same structure: the kernels only read
+    the tables.
+    """
+    n = layout.n_layers
+    nl = n - 1
+    units = [int(u) for u in layout.units]
+    buf = np.full((N_BUF_ROWS, n), -1, dtype=np.int64)
+    size = 0
+
+    def take(count):
+        nonlocal size
+        start = size
+        size += count
+        return start
+
+    buf[O_OFF, 0] = take(batch_size * units[0] if dense_input else 0)
+    for l in range(1, n):
+        span = batch_size * units[l]
+        hidden = l < nl
+        buf[O_OFF, l] = take(span)
+        separate_a = hidden and ((training and dropped[l]) or layout.residual[l] == 1)
+        buf[A_OFF, l] = take(span) if separate_a else buf[O_OFF, l]
+        separate_z = hidden and training and (
+            layout.activations[l] in codes.NEEDS_PREACTIVATION)
+        buf[Z_OFF, l] = take(span) if separate_z else buf[A_OFF, l]
+        separate_h = hidden and layout.norm != codes.NORM_NONE
+        buf[H_OFF, l] = take(span) if separate_h else buf[Z_OFF, l]
+
+    n_mask = 0
+    n_delta = 0
+    n_stats = 0
+    n_alive = 0
+    for l in range(1, n):
+        span = batch_size * units[l]
+        if training and l < nl and dropped[l]:
+            buf[M_OFF, l] = n_mask
+            n_mask += span
+        if training:
+            buf[D_OFF, l] = n_delta
+            n_delta += span
+        if layout.norm != codes.NORM_NONE and l < nl:
+            buf[S_OFF, l] = n_stats
+            n_stats += max(units[l], batch_size)
+        if track_dead and l < nl and layout.activations[l] == codes.RELU:
+            buf[AL_OFF, l] = n_alive
+            n_alive += units[l]
+    buf[R_OFF] = layout.r_off
+    return buf, layout.net_table(), (size, n_mask, n_delta, n_stats, n_alive)
