@@ -1,0 +1,15 @@
+"""``python -m bench.toolkit_compile`` runs end to end (structure only, never a time)."""
+
+import re
+
+from bench import toolkit_compile
+
+
+def test_toolkit_compile_reports_every_configuration(capsys):
+    # The suite's own cache, which holds most of these kernels already.
+    assert toolkit_compile.main(["--dtypes", "float64", "--cache-dir",
+                                 toolkit_compile.INHERIT]) == 0
+    text = capsys.readouterr().out
+    assert len(re.findall(r"^float64 \{.*\}\s+[\d.]+ s$", text, re.MULTILINE)) == len(
+        toolkit_compile.CONFIGS)
+    assert re.search(r"^float64 every path [\d.]+ s \(import [\d.]+ s\)$", text, re.MULTILINE)
