@@ -422,10 +422,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
                           arch.normalization_code(normalization), residual, dropout,
                           OUTPUT_FUNCTIONS[self.out_activation_])
-        params = spec.layout.pack(self.coefs_, self.intercepts_, dtype,
-                                  self.normalization_scales_, self.normalization_shifts_)
-        running = spec.layout.pack_running(self.running_mean_, self.running_var_, dtype)
-        return spec, params, running
+        return (spec, *self._pack(spec.layout, dtype))
+
+    def _pack(self, layout, dtype):
+        """New flat buffers of ``dtype`` holding the fitted attributes:
+        ``(params, running)``."""
+        return (layout.pack(self.coefs_, self.intercepts_, dtype, self.normalization_scales_,
+                            self.normalization_shifts_),
+                layout.pack_running(self.running_mean_, self.running_var_, dtype))
 
     def _set_parameters(self, layout, params, running):
         self.__dict__.update(_parameter_attributes(layout, params, running))
@@ -449,9 +453,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     and all(a is v and (a.base is params or a.base is running)
                             for a, v in zip(current, views))):
                 return params, running
-        return (layout.pack(self.coefs_, self.intercepts_, dtype, self.normalization_scales_,
-                            self.normalization_shifts_),
-                layout.pack_running(self.running_mean_, self.running_var_, dtype))
+        return self._pack(layout, dtype)
 
     def __getstate__(self):
         # ``_packed`` holds the parameters a second time: not worth saving

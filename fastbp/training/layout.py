@@ -114,6 +114,12 @@ class NetworkLayout:
         # shifts): predicting a few rows packs on every call.
         return np.concatenate([p.ravel() for p in parts], dtype=dtype, casting="unsafe")
 
+    def weight_slices(self):
+        """Where each layer's weights ``(units[l], units[l + 1])`` lie in
+        ``params``, flattened: a list of slices."""
+        return [slice(int(self.w_off[l]), int(self.w_off[l] + self.units[l] * self.units[l + 1]))
+                for l in range(self.n_layers - 1)]
+
     def unpack(self, params):
         """Per-layer views into ``params``.
 
@@ -126,9 +132,9 @@ class NetworkLayout:
             without normalisation).
         """
         coefs, intercepts, scales, shifts = [], [], [], []
-        for l in range(self.n_layers - 1):
+        for l, w in enumerate(self.weight_slices()):
             fi, fo = int(self.units[l]), int(self.units[l + 1])
-            coefs.append(params[self.w_off[l]:self.w_off[l] + fi * fo].reshape(fi, fo))
+            coefs.append(params[w].reshape(fi, fo))
             intercepts.append(params[self.b_off[l]:self.b_off[l] + fo])
         if self.norm != codes.NORM_NONE:
             for l in range(1, self.n_layers - 1):

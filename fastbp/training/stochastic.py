@@ -188,9 +188,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                             random_state if rewind_random_state else None)
     n_batches = -(-n_train // batch_size)
     # Each layer's weights in ``params``, for the monitor's weight norms.
-    weights = [slice(int(layout.w_off[l]), int(layout.w_off[l] + layout.units[l]
-                                                * layout.units[l + 1]))
-               for l in range(layout.n_layers - 1)]
+    weights = layout.weight_slices()
     # Multiply-adds of one mini-batch's forward and backward passes.
     batch_macs = 3 * batch_size * spec.layout.n_params
     seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
