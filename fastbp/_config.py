@@ -84,6 +84,8 @@ def _compile(func, entry=False, **options):
         options["no_cpython_wrapper"] = True
         if _link_only.SUPPORTED:
             options["pipeline_class"] = _link_only.LinkOnlyCompiler
+    elif _link_only.SUPPORTED:
+        options["pipeline_class"] = _link_only.EntryCompiler
     dispatcher = numba.njit(**dict(_NJIT_OPTIONS, **options))(func)
     if not entry:
         dispatcher.__class__ = InnerKernel
@@ -158,7 +160,10 @@ def python_twin(dispatcher):
     if not isinstance(dispatcher, InnerKernel):
         return dispatcher
     if dispatcher not in _twins:
-        _twins[dispatcher] = numba.njit(**_NJIT_OPTIONS)(dispatcher.py_func)
+        # Its callees internal to it, as an entry point's are.
+        options = ({"pipeline_class": _link_only.EntryCompiler} if _link_only.SUPPORTED
+                   else {})
+        _twins[dispatcher] = numba.njit(**_NJIT_OPTIONS, **options)(dispatcher.py_func)
     return _twins[dispatcher]
 
 
