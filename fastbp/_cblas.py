@@ -56,6 +56,38 @@ def find_numpy_cblas():
     return None
 
 
+# (get, set) of the thread count of the same OpenBLAS, in the same order.
+_THREAD_NAMES = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_"))
+
+
+def find_numpy_blas_threads():
+    """The thread-count getter and setter of the OpenBLAS that NumPy links.
+
+    Returns
+    -------
+    tuple of (ctypes function, ctypes function), or None
+        ``get()`` returns the pool size, ``set(n)`` sets it, for the whole
+        process (as ``threadpoolctl`` would, without its library scan);
+        None where NumPy links no such OpenBLAS.
+    """
+    try:
+        lib = ctypes.CDLL(_numpy_extension_path())
+    except OSError:
+        return None
+    for get_name, set_name in _THREAD_NAMES:
+        try:
+            get, set_ = getattr(lib, get_name), getattr(lib, set_name)
+        except AttributeError:
+            continue
+        get.restype = ctypes.c_int
+        get.argtypes = []
+        set_.restype = None
+        set_.argtypes = [ctypes.c_int]
+        return get, set_
+    return None
+
+
 def _choose():
     if os.environ.get("FASTBP_BLAS", "").strip().lower() == "scipy":
         return "scipy", None

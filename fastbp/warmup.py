@@ -25,6 +25,7 @@ from sklearn.base import clone
 from . import _cache
 from .estimators import MLPClassifier, MLPRegressor
 from .estimators.base import BaseMLP
+from .training.split import forced_split
 
 DTYPES = ("float32", "float64")
 
@@ -234,6 +235,13 @@ def _tiny_fit(est, dtype, sparse=False):
                 est.score(X, y)
                 if hasattr(est, "predict_proba"):
                     est.predict_proba(X)
+        # Large default-path fits split each step between two threads
+        # (fastbp.training.split), with kernels of their own: compiled here
+        # whatever this machine's BLAS pool, since the fits that need them
+        # may run elsewhere (a cluster's workers, an image's users).
+        with forced_split(2):
+            for y in (targets if est.solver != "lbfgs" else []):
+                est.fit(inputs[0], y)
 
 
 def _cache_counts():

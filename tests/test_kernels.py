@@ -24,13 +24,14 @@ from scipy.special import xlogy
 from fastbp import _config as config
 from fastbp._config import FASTMATH
 from fastbp.kernels import activations, codes, dropout, elementary, losses, network, normalization
-from fastbp.kernels import blas, optimizers, sparse, views
+from fastbp.kernels import blas, lean, optimizers, sparse, views
 from fastbp.kernels.records import Solver, Targets
 from fastbp.training.backend import get_backend
 from fastbp.training.data import KernelInput
 from fastbp.training.layout import NetworkLayout
 from fastbp.training.lbfgs import loss_and_gradient_function
 from fastbp.training.spec import BN_MOMENTUM, NORM_EPS, NetworkSpec
+from fastbp.training.split import SplitEpoch
 from fastbp.training.stochastic import clipping_bounds
 from fastbp.training.workspace import Workspace
 
@@ -1062,6 +1063,24 @@ class Net:
         opt = SimpleNamespace(code=codes.SOLVERS[solver], learning_rate=lr,
                               momentum=momentum, nesterov=nesterov, beta_1=beta_1,
                               beta_2=beta_2, epsilon=epsilon)
+        if self.split_parts > 1:
+            # The default path's epoch with each step split between threads,
+            # run as training.stochastic runs it, in ``split_slices`` calls.
+            records = (self.inp.inputs(), Targets(self.Y, self.sw_arg, self.sw is not None),
+                       ws.tables(self.layout.norm), ws.work(self.running),
+                       Solver(self.params, state_1, state_2))
+            epoch = SplitEpoch(lean.for_output(self.spec.out_code), records, self.split_parts)
+            hyper = self.spec.hyper(self.dtype, opt, alpha=alpha, l1=l1, clip=clip)
+            epoch.begin()
+            bounds = np.linspace(0, -(-len(perm) // batch_size), self.split_slices + 1)
+            try:
+                for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int)):
+                    t = epoch.run(hyper, perm[lo * batch_size:hi * batch_size], batch_size,
+                                  t, layer_sq, first_sq)
+            finally:
+                epoch.close()
+            epoch.end(layer_sq, ws.alive)
+            return epoch.loss_sum, t, int(ws.rng[0]), layer_sq, first_sq
         loss_sum, t = call_by_name(
             knet.train_epoch, inputs=self.inp.inputs(),
             targets=Targets(self.Y, self.sw_arg, self.sw is not None),
@@ -1071,6 +1090,12 @@ class Net:
             perm=perm, batch_size=batch_size, t=t, loss_sum=0.0, layer_sq=layer_sq,
             first_sq=first_sq)
         return loss_sum, t, int(ws.rng[0]), layer_sq, first_sq
+
+
+    #: Threads of a split epoch (``fastbp.kernels.split``), and the calls
+    #: it is run in; 1 runs ``train_epoch``.
+    split_parts = 1
+    split_slices = 1
 
 
 def _units_for(base, out):
@@ -1261,6 +1286,70 @@ def test_train_epoch_vs_naive(case, weighted, sparse, dtype):
     p0 = net.params.copy()
     _epoch_check(net, case, n, batch_size, perm, dtype)
     assert not np.allclose(net.params, p0)  # the epoch really moved the parameters
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
+@pytest.mark.parametrize("weighted", [False, True], ids=["nosw", "sw"])
+@pytest.mark.parametrize("case", [dict(solver="sgd", nesterov=False), dict(solver="sgd"),
+                                  dict(solver="adam")], ids=["sgd", "sgd-nesterov", "adam"])
+@pytest.mark.parametrize("parts, batch_size, slices", [(2, 5, 1), (2, 4, 3), (3, 5, 2),
+                                                       (3, 2, 1)],
+                         ids=["2parts", "2parts-3calls", "3parts-2calls", "3parts-empty"])
+def test_train_epoch_split_vs_naive(parts, batch_size, slices, case, weighted, dtype):
+    """Each step split between threads (kernels.split, run by
+    training.split.SplitEpoch) against the reference epoch: every output
+    function, activations that differentiate from the output and from the
+    pre-activation, batches that the parts share unevenly, and with 3 parts
+    and batches of 2, parts with no rows and weight blocks of no rows."""
+    k = ["sgd", "sgd-nesterov", "adam"].index(
+        "adam" if case["solver"] == "adam" else "sgd" if case.get("nesterov") is False
+        else "sgd-nesterov")
+    out = OUTPUTS[(k + 2 * weighted + parts) % 4]
+    hidden = ["relu", "tanh", "elu", "logistic", "mish", "identity"][(k + 3 * weighted
+                                                                      + batch_size) % 6]
+    n = 23
+    net = Net(_units_for((6, 7, 2), out), hidden, out, dtype, n, weighted=weighted,
+              seed="split")
+    net.split_parts, net.split_slices = parts, slices
+    perm = net.rng.permutation(n).astype(np.int64)
+    if weighted:  # a batch whose weights sum to 0 has no mean gradient
+        for s in range(0, n, batch_size):
+            if net.sw[perm[s:s + batch_size]].sum() == 0:
+                net.sw[perm[s]] = 1.0
+    p0 = net.params.copy()
+    _epoch_check(net, case, n, batch_size, perm, dtype, n_epochs=2)
+    assert not np.allclose(net.params, p0)
+
+
+def test_split_epoch_releases_its_threads_when_a_part_fails(monkeypatch):
+    """A part that fails before its kernel runs raises the barrier's abort
+    flag: the parts waiting for it return, and the error reaches the caller
+    (rather than a hang)."""
+    net = Net((4, 5, 3), "relu", "softmax", np.float64, 12, seed="abort")
+    ws = Workspace(net.layout, 4, net.dtype, track_dead=True)
+    state = np.zeros(net.layout.n_params)
+    records = (net.inp.inputs(), Targets(net.Y, net.sw_arg, False),
+               ws.tables(net.layout.norm), ws.work(net.running),
+               Solver(net.params, state, state.copy()))
+    kernels = lean.for_output(net.spec.out_code)
+    real = kernels.train_epoch_split
+
+    def failing(*args):
+        if args[-1].part == 1:
+            raise MemoryError("part 1 could not start")
+        return real(*args)
+
+    epoch = SplitEpoch(SimpleNamespace(train_epoch_split=failing), records, 2)
+    opt = SimpleNamespace(code=codes.SGD, learning_rate=0.1, momentum=0.9, nesterov=True,
+                          beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    hyper = net.spec.hyper(net.dtype, opt, alpha=0.0)
+    sq = np.zeros(2)
+    epoch.begin()
+    with pytest.raises(MemoryError, match="part 1"):
+        epoch.run(hyper, np.arange(12, dtype=np.int64), 4, 0, sq, sq.copy())
+    epoch.close()
+    # Part 0 stopped at its first barrier: no update was applied.
+    np.testing.assert_array_equal(state, 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)

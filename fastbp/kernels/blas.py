@@ -44,8 +44,13 @@ _NO_TRANS = 111
 _TRANS = 112
 
 
-def _cblas_gemm_call(context, builder, signature, args, trans_a, trans_b):
-    """Emit ``out = op(a) @ op(b)`` as one call of NumPy's CBLAS gemm."""
+def _cblas_gemm_call(context, builder, signature, args, trans_a, trans_b, a_col0=None):
+    """Emit ``out = op(a) @ op(b)`` as one call of NumPy's CBLAS gemm.
+
+    With ``a_col0`` (an int64 value; ``trans_a`` only), ``op(a)`` is
+    ``a[:, a_col0:a_col0 + m].T``: the columns are read in place, with
+    ``a``'s row length as the leading dimension.
+    """
     a_ty, b_ty, out_ty = signature.args[:3]
     a, b, out = (context.make_array(ty)(context, builder, val)
                  for ty, val in zip((a_ty, b_ty, out_ty), args[:3]))
@@ -53,6 +58,7 @@ def _cblas_gemm_call(context, builder, signature, args, trans_a, trans_b):
     b_cols = cgutils.unpack_tuple(builder, b.shape, 2)[1]
     m, n = cgutils.unpack_tuple(builder, out.shape, 2)
     k = a_rows if trans_a else a_cols
+    a_data = a.data if a_col0 is None else builder.gep(a.data, [a_col0])
     i32 = ir.IntType(32)
     i64 = ir.IntType(64)
     one = ir.Constant(i64, 1)
@@ -70,7 +76,7 @@ def _cblas_gemm_call(context, builder, signature, args, trans_a, trans_b):
     builder.call(fn, [ir.Constant(i32, _ROW_MAJOR),
                       ir.Constant(i32, _TRANS if trans_a else _NO_TRANS),
                       ir.Constant(i32, _TRANS if trans_b else _NO_TRANS),
-                      m, n, k, ir.Constant(float_ty, 1.0), a.data, at_least_one(a_cols),
+                      m, n, k, ir.Constant(float_ty, 1.0), a_data, at_least_one(a_cols),
                       b.data, at_least_one(b_cols), ir.Constant(float_ty, 0.0), out.data,
                       at_least_one(n)])
     return context.get_dummy_value()
@@ -97,6 +103,20 @@ def _cblas_gemm_typer(trans_a, trans_b):
 _cblas_nn = intrinsic(_cblas_gemm_typer(False, False))
 _cblas_tn = intrinsic(_cblas_gemm_typer(True, False))
 _cblas_nt = intrinsic(_cblas_gemm_typer(False, True))
+
+
+@intrinsic
+def _cblas_tn_cols(typingctx, a, col0, b, out):
+    plain = _cblas_gemm_typer(True, False)(typingctx, a, b, out)
+    if plain is None or not isinstance(col0, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a_ty, col0_ty, b_ty, out_ty = signature.args
+        col0 = context.cast(builder, args[1], col0_ty, types.int64)
+        return _cblas_gemm_call(context, builder, types.void(a_ty, b_ty, out_ty),
+                                (args[0], args[2], args[3]), True, False, a_col0=col0)
+    return types.void(a, col0, b, out), codegen
 
 
 @kernel
@@ -160,3 +180,22 @@ def matmul_nt(a, b, out):
         _cblas_nt(a, b, out)
     else:
         np.dot(a, b.T, out)
+
+
+@kernel
+def matmul_tn_cols(a, col0, b, out):
+    """``out = a[:, col0:col0 + m].T @ b``, for ``a`` of shape (k, n_a),
+    ``b`` of shape (k, n) and ``out`` of shape (m, n), reading ``a``'s
+    columns in place (as :func:`matmul`; a window outside ``a`` poisons
+    ``out``).
+
+    One part of a split step computes its rows of a weight gradient this
+    way (:mod:`fastbp.kernels.split`).
+    """
+    if (a.shape[0] != b.shape[0] or col0 < 0 or col0 + out.shape[0] > a.shape[1]
+            or out.shape[1] != b.shape[1]):
+        _poison(out)
+    elif NUMPY_BLAS:
+        _cblas_tn_cols(a, col0, b, out)
+    else:
+        np.dot(np.ascontiguousarray(a[:, col0:col0 + out.shape[0]]).T, b, out)

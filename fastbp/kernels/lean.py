@@ -22,7 +22,7 @@ import threading
 import types
 
 from .._config import recompiled
-from . import activations, network, optimizers
+from . import activations, network, optimizers, split
 from .codes import OUTPUT_FUNCTIONS
 from .losses import BY_OUTPUT
 
@@ -39,6 +39,7 @@ activation_backward = _lean(activations, "activation_backward")
 forward_hidden = _lean(network, "forward_hidden", linear=linear, bias_activation=bias_activation)
 backward = _lean(network, "backward", activation_backward=activation_backward)
 _network = dict(linear=linear, forward_hidden=forward_hidden, backward=backward)
+update_block = _lean(split, "update_block", update_range=update_range)
 
 _OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
 _by_output = {}
@@ -61,7 +62,8 @@ def for_output(out_code):
     -------
     types.SimpleNamespace
         ``train_epoch``, ``loss_and_gradient`` and ``predict``, with the
-        signatures of :mod:`fastbp.kernels.network`'s.
+        signatures of :mod:`fastbp.kernels.network`'s, and
+        ``train_epoch_split`` (:mod:`fastbp.kernels.split`).
     """
     with _lock:
         if out_code not in _by_output:
@@ -74,5 +76,9 @@ def for_output(out_code):
                 loss_and_gradient=_lean(network, "loss_and_gradient", suffix,
                                         output_loss_delta=loss_delta, **_network),
                 predict=_lean(network, "predict", suffix, linear=linear,
-                              forward_hidden=forward_hidden, output_activation=output))
+                              forward_hidden=forward_hidden, output_activation=output),
+                train_epoch_split=_lean(split, "train_epoch_split", suffix,
+                                        forward_hidden=forward_hidden, linear=linear,
+                                        update_block=update_block,
+                                        output_loss_delta=loss_delta))
         return _by_output[out_code]

@@ -40,3 +40,9 @@ Hyper = namedtuple(
     "Hyper",
     "n_weights out_code log_eps log1m_eps bn_momentum norm_eps solver lr momentum "
     "nesterov beta_1 beta_2 epsilon alpha l1 clip")
+
+#: One part of a split mini-batch step (:mod:`fastbp.kernels.split`): its
+#: number ``part`` of ``n_parts``, a scratch ``buf`` table (int64, the shape
+#: of ``Tables.buf``) for its rows' offsets, and the barrier counters
+#: ``sync`` (int64, ``sync.sync_size(n_parts)``) shared by the parts.
+Split = namedtuple("Split", "part n_parts buf sync")

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.optimize
 
 from ..kernels.records import Targets
+from .threads import host_blas_section
 from .workspace import Workspace
 
 # Rows per chunk of the full-batch pass: bounds the work buffers' size.
@@ -60,8 +61,9 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
 
     def f(params):
         backend.load(params_k, params)
-        loss = kernels.loss_and_gradient(inputs, targets, tables, work, params_k,
-                                         grads_chunk, hyper, chunk)
+        with host_blas_section(backend):
+            loss = kernels.loss_and_gradient(inputs, targets, tables, work, params_k,
+                                             grads_chunk, hyper, chunk)
         backend.fetch(work.grads, ws.grads)
         return loss, ws.grads
 

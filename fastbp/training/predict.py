@@ -10,6 +10,7 @@ from ..kernels.losses import loss_from_output
 from ..kernels.records import Inputs, Work
 from .data import EMPTY_INDEX
 from .spec import build_spec
+from .threads import host_blas_section
 from .workspace import Workspace
 
 # Rows per chunk: bounds prediction's memory whatever the number of samples.
@@ -97,15 +98,16 @@ class InferencePlan:
         args = (inputs, put(self.tables), put(self.work(running)), put(params), self.hyper,
                 self.chunk, out_k)
         entry = self._plain_entries.get(kernels.predict) if plain else None
-        if entry:
-            status = entry(*args)
-        else:
-            status = kernels.predict(*args)
-            if entry is None and plain:
-                # False where there is none to keep (the CUDA backend's
-                # drivers): not looked for again.
-                self._plain_entries[kernels.predict] = (
-                    compiled_entry(kernels.predict, args) or False)
+        with host_blas_section(backend):
+            if entry:
+                status = entry(*args)
+            else:
+                status = kernels.predict(*args)
+                if entry is None and plain:
+                    # False where there is none to keep (the CUDA backend's
+                    # drivers): not looked for again.
+                    self._plain_entries[kernels.predict] = (
+                        compiled_entry(kernels.predict, args) or False)
         backend.fetch(out_k, out)
         if status is None:  # the GPU's drivers return nothing: check here
             status = 0 if np.isfinite(out).all() else OUTPUT_NOT_FINITE

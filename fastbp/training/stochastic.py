@@ -27,6 +27,7 @@ from ..exceptions import DivergenceError
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
 from .progress import ProgressMark
+from .split import SplitEpoch, WholeEpoch, split_parts
 from .spec import clipping_bounds  # noqa: F401 (re-exported)
 from .workspace import Workspace
 
@@ -165,13 +166,20 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
     put = backend.put
-    kernels = backend.network(spec.uses_toolkit(inp.is_sparse, clip, optimizer.code),
-                              spec.out_code)
+    toolkit = spec.uses_toolkit(inp.is_sparse, clip, optimizer.code)
+    kernels = backend.network(toolkit, spec.out_code)
     inputs = put(inp.inputs())
     targets = put(Targets(Y, sw_arg, has_sw))
     tables = put(ws.tables(layout.norm))
     work = put(ws.work(running))
     solver = put(Solver(params, optimizer.state_1, optimizer.state_2))
+    records = (inputs, targets, tables, work, solver)
+    parts = split_parts(backend, toolkit, inp.is_sparse, batch_size, n_train,
+                        layout.n_weights)
+    if parts > 1:
+        epoch = SplitEpoch(kernels, records, parts)
+    else:
+        epoch = WholeEpoch(kernels, records, host_blas=backend.name == "cpu")
     sample_idx = np.arange(n_train, dtype=np.int64)
     if progress.monitor is None:
         progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
@@ -214,7 +222,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 backend.load(work.alive, ws.alive)
                 t_before = optimizer.t
                 hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
-                loss_sum = 0.0
+                epoch.begin()
                 done = 0
                 while done < n_batches:
                     # Slices of whole mini-batches, each at most SLICE_SECONDS
@@ -222,16 +230,17 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     take = min(n_batches - done,
                                max(1, int(SLICE_SECONDS / max(seconds_per_batch, 1e-9))))
                     tic = time.perf_counter()
-                    loss_sum, optimizer.t = kernels.train_epoch(
-                        inputs, targets, tables, work, solver, hyper,
-                        rows[done * batch_size:(done + take) * batch_size], batch_size,
-                        optimizer.t, loss_sum, layer_sq, progress.monitor.first_sq)
+                    optimizer.t = epoch.run(
+                        hyper, rows[done * batch_size:(done + take) * batch_size],
+                        batch_size, optimizer.t, layer_sq, progress.monitor.first_sq)
                     seconds_per_batch = (time.perf_counter() - tic) / take
                     done += take
+                loss_sum = epoch.loss_sum
                 # What the rest of the epoch reads on the host (on the CPU these
                 # are the kernels' own arrays, and nothing is copied).
                 backend.fetch(solver.params, params)
                 backend.fetch(work.alive, ws.alive)
+                epoch.end(layer_sq, ws.alive)
                 backend.fetch(work.rng, ws.rng)
                 backend.fetch(work.running, running)
                 backend.fetch(solver.state_1, optimizer.state_1)
@@ -271,7 +280,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
 
                 val_score = None
                 if early_stopping:
-                    val_score, val_loss = validator.evaluate(params, running)
+                    with epoch.section():
+                        val_score, val_loss = validator.evaluate(params, running)
                     hist["val_score"].append(val_score)
                     hist["val_loss"].append(val_loss)
                 progress.update_no_improvement(early_stopping, tol, val_score, params, running,
@@ -312,6 +322,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         warnings.warn(f"Training interrupted by user after {progress.n_iter} complete "
                       "epoch(s); the model keeps the state at the end of the last one.")
     finally:
+        epoch.close()
         # The optimizer state and running statistics continue in the next
         # partial_fit or warm start.
         backend.fetch(solver.params, params)

@@ -8,23 +8,151 @@ under joblib's threading backend) then each ask that pool for every core;
 its workers spin waiting for each other, and on 2 cores the search ran
 slower than sequentially (up to 37 times slower on a loaded machine).
 
-fastbp does not lower the pool's size itself: the size is a process-wide
-setting, and OpenBLAS's rounding on large products depends on it, so a
-fit's results would then depend on how many other fits were running
-(fastbp guarantees they do not). The user sets it once for the whole
-search, ``threadpoolctl.threadpool_limits(1)`` (what joblib's process
+fastbp does not lower the pool's size for other fits: the size is a
+process-wide setting, and OpenBLAS's rounding on large products depends on
+it, so a fit's results would then depend on how many other fits were
+running (fastbp guarantees they do not). The user sets it once for the
+whole search, ``threadpoolctl.threadpool_limits(1)`` (what joblib's process
 backend does for its workers), and fastbp says so, once per process, when
 it sees overlapping fits oversubscribe the cores.
+
+One fit may pin the pool to one thread while it runs a slice of an epoch
+whose steps it splits between threads of its own
+(:mod:`fastbp.training.split`), as scikit-learn's KMeans does around its
+parallel loops. It does so inside :func:`blas_section`, which every other
+compiled call that runs products (fits, predictions) takes too, so that no
+other fit's or prediction's products run on a pinned pool, and their
+results never depend on what else the process runs.
 """
 
 import threading
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from joblib import cpu_count
 from threadpoolctl import threadpool_info
 
+from .._cblas import NUMPY_BLAS, find_numpy_blas_threads
 from ..exceptions import OversubscriptionWarning
+
+# (get, set) of the kernels' BLAS pool size, where fastbp can control it.
+_pool = find_numpy_blas_threads() if NUMPY_BLAS else None
+
+
+class _PoolGate:
+    """A readers-writer gate on the BLAS pool's size.
+
+    Readers are compiled calls that run products on the pool as the user
+    set it (fits, predictions, the validation score); they run together.
+    A writer is a split epoch's slice, which pins the pool to one thread:
+    it waits for the readers in flight, and new readers wait for it (a
+    waiting writer goes first, so that a stream of predictions cannot
+    starve a fit). A thread that already reads enters again without
+    waiting, so that a call nested in another cannot deadlock behind a
+    waiting writer.
+    """
+
+    def __init__(self, get, set_):
+        self._get, self._set = get, set_
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._readers = 0
+        self._writers_waiting = 0
+        self._pinned_from = None  # the user's size while pinned
+        # Per thread: ``depth``, the reader's nesting; ``pinning``, whether
+        # it holds the pin.
+        self._local = threading.local()
+
+    def size(self):
+        with self._lock:
+            return self._get() if self._pinned_from is None else self._pinned_from
+
+    def shared(self):
+        """The context of a reader (reusable, and cheap: a prediction of a
+        single row takes it)."""
+        return self
+
+    def __enter__(self):
+        state = self._local.__dict__
+        depth = state.get("depth", 0)
+        # The pinning thread's own products between its slices (a split
+        # fit's validation score) run on the pinned pool, as its slices do.
+        if depth == 0 and not state.get("pinning"):
+            with self._lock:
+                while self._pinned_from is not None or self._writers_waiting:
+                    self._cond.wait()
+                self._readers += 1
+        state["depth"] = depth + 1
+
+    def __exit__(self, *exc):
+        state = self._local.__dict__
+        depth = state["depth"] = state["depth"] - 1
+        if depth == 0 and not state.get("pinning"):
+            with self._lock:
+                self._readers -= 1
+                if self._readers == 0 and self._writers_waiting:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def pinned(self):
+        local = self._local
+        if getattr(local, "depth", 0) or getattr(local, "pinning", False):
+            raise RuntimeError("a thread inside a BLAS section cannot pin the pool")
+        with self._lock:
+            self._writers_waiting += 1
+            try:
+                while self._pinned_from is not None or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+                # Readers queued behind this writer (interrupted, or about
+                # to pin) look again.
+                self._cond.notify_all()
+            self._pinned_from = self._get()
+            self._set(1)
+        local.pinning = True
+        try:
+            yield
+        finally:
+            local.pinning = False
+            with self._lock:
+                self._set(self._pinned_from)
+                self._pinned_from = None
+                self._cond.notify_all()
+
+
+_gate = _PoolGate(*_pool) if _pool is not None else None
+
+
+def blas_pool_size():
+    """Threads in the kernels' BLAS pool (NumPy's OpenBLAS), as the user
+    set it (never a pinned size); None where fastbp cannot set it (another
+    BLAS)."""
+    return None if _gate is None else _gate.size()
+
+
+def blas_section(pin=False):
+    """The context in which a compiled call that runs BLAS products runs.
+
+    Parameters
+    ----------
+    pin : bool
+        False: the call's products run on the pool as the user set it,
+        which no split epoch may pin meanwhile (calls of this kind run
+        together). True: the call is a split epoch's slice, whose threads
+        each call one-thread products: the pool is pinned to one thread
+        while it runs, after the calls in flight, and restored after.
+    """
+    if _gate is None:
+        return nullcontext()
+    return _gate.pinned() if pin else _gate.shared()
+
+
+def host_blas_section(backend):
+    """:func:`blas_section` for a compiled call of ``backend``'s kernels:
+    a reader's where they run products on the host's BLAS pool."""
+    return blas_section() if backend.name == "cpu" else nullcontext()
+
 
 _lock = threading.Lock()
 _active = 0

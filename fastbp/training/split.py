@@ -1,0 +1,252 @@
+"""Running an epoch's compiled calls: whole, or with each mini-batch step
+split between threads.
+
+:class:`WholeEpoch` calls the backend's ``train_epoch``. Where the
+kernels' products would run on a BLAS pool of several threads,
+:class:`SplitEpoch` runs ``train_epoch_split`` in that many threads of its
+own instead, each with one-thread products (see
+:mod:`fastbp.kernels.split`): every BLAS product forks and joins its pool,
+which on the small products of a mini-batch cost more than it gained (on 2
+cores, MNIST at batch 32 trained slower with two BLAS threads than with
+one). :func:`split_parts` decides, once per fit, from the pool size the
+user set (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``) and the step's
+size; ``FASTBP_SPLIT=off`` in the environment turns splitting off.
+
+A split fit's results depend on that decision, as a fit's float32 results
+already depend on the pool size through OpenBLAS's rounding: they are the
+same from run to run, and they differ from an unsplit fit's by rounding.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+
+import numpy as np
+from joblib import cpu_count
+
+from ..kernels.records import Split
+from ..kernels.sync import ABORT, sync_size
+from .threads import blas_pool_size, blas_section
+
+#: The most threads a step is split between: the largest split measured
+#: (on 2 cores). With a larger pool the products keep BLAS's threads.
+MAX_PARTS = 2
+#: The fewest batch rows per part.
+MIN_ROWS = 8
+#: The fewest multiply-adds per step (batch rows x weights) worth a split:
+#: below it the two barriers per step cost more than the halved products
+#: save (measured with ``python -m bench.split``).
+MIN_STEP_MACS = 1_000_000
+
+
+def split_parts(backend, toolkit, sparse, batch_size, n_samples, n_weights):
+    """How many threads to split each mini-batch step between (1: none).
+
+    Parameters
+    ----------
+    backend : CPUBackend or CUDABackend
+    toolkit : bool
+        Whether the fit runs the toolkit's kernels (``NetworkSpec.uses_toolkit``):
+        the split exists for the default path only.
+    sparse : bool
+    batch_size, n_samples, n_weights : int
+
+    Returns
+    -------
+    int
+    """
+    if (backend.name != "cpu" or toolkit or sparse
+            or os.environ.get("FASTBP_SPLIT", "auto").strip().lower() == "off"):
+        return 1
+    pool = blas_pool_size()
+    if pool is None:
+        return 1
+    forced = getattr(_forced, "parts", 0)
+    if forced:
+        return forced if min(batch_size, n_samples) >= forced * MIN_ROWS else 1
+    parts = min(pool, cpu_count(), MAX_PARTS) if pool <= MAX_PARTS else 1
+    rows = min(batch_size, n_samples)
+    if parts < 2 or rows < parts * MIN_ROWS or rows * n_weights < MIN_STEP_MACS:
+        return 1
+    return parts
+
+
+_forced = threading.local()
+
+
+@contextmanager
+def forced_split(parts=2):
+    """Split every fit of this thread that can be split (the default path,
+    dense ``X``, a BLAS pool fastbp controls) into ``parts``, whatever its
+    step's size and the pool's: :func:`fastbp.warmup` compiles the split
+    kernels on tiny data this way. Other threads' fits are unaffected."""
+    saved = getattr(_forced, "parts", 0)
+    _forced.parts = parts
+    try:
+        yield
+    finally:
+        _forced.parts = saved
+
+
+class WholeEpoch:
+    """An epoch's calls of ``train_epoch``, one thread per call.
+
+    Parameters
+    ----------
+    kernels : module or namespace
+        The backend's whole-network kernels.
+    records : tuple
+        ``(inputs, targets, tables, work, solver)``, as the kernels take them.
+    host_blas : bool
+        Whether the kernels run their products on the host's BLAS pool
+        (the CPU backend's do; see :func:`fastbp.training.threads.blas_section`).
+    """
+
+    parts = 1
+
+    def __init__(self, kernels, records, host_blas):
+        self.kernels = kernels
+        self.records = records
+        self.host_blas = host_blas
+        self.loss_sum = 0.0
+
+    def begin(self):
+        """Start an epoch: its loss sum from zero."""
+        self.loss_sum = 0.0
+
+    def run(self, hyper, rows, batch_size, t, layer_sq, first_sq):
+        """Train on the mini-batches of ``rows``, after the epoch's earlier
+        slices; returns the updates done after it (``train_epoch``'s
+        ``t``). ``loss_sum`` holds the epoch's sum so far."""
+        with self.section():
+            self.loss_sum, t = self.kernels.train_epoch(
+                *self.records, hyper, rows, batch_size, t, self.loss_sum, layer_sq, first_sq)
+        return t
+
+    def section(self):
+        """The context for the fit's other products between slices (the
+        validation score): the pool as the slices find it."""
+        return blas_section() if self.host_blas else nullcontext()
+
+    def end(self, layer_sq, alive):
+        """End an epoch (nothing to gather here)."""
+
+    def close(self):
+        """Release what the runner holds (nothing here)."""
+
+
+class SplitEpoch(WholeEpoch):
+    """An epoch's calls of ``train_epoch_split``, in ``parts`` threads.
+
+    The calling thread runs part 0; a pool of ``parts - 1`` threads, kept
+    for the fit, runs the others. Each part has its own dead-unit tracker,
+    gradient-norm sums and loss sum, gathered at the epoch's end (loss sums
+    in part order, so that the epoch's loss does not depend on timing or
+    on how the epoch is sliced).
+    """
+
+    def __init__(self, kernels, records, parts):
+        super().__init__(kernels, records, host_blas=True)
+        inputs, targets, tables, work, solver = records
+        self.parts = parts
+        self.sync = np.zeros(sync_size(parts), dtype=np.int64)
+        self.works = [work] + [work._replace(alive=np.zeros_like(work.alive))
+                               for _ in range(parts - 1)]
+        self.splits = [Split(p, parts, np.empty_like(tables.buf), self.sync)
+                       for p in range(parts)]
+        # The other parts' gradient-norm sums, made at the first call (they
+        # take the caller's arrays' shape and dtype).
+        self.layer_sq = [None] * parts
+        self.first_sq = [None] * parts
+        self.sums = [0.0] * parts
+        self.pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="fastbp-split")
+
+    def begin(self):
+        self.sums = [0.0] * self.parts
+        self.loss_sum = 0.0
+        for work in self.works[1:]:
+            work.alive[:] = 0
+        for sq in self.layer_sq[1:]:
+            if sq is not None:
+                sq[:] = 0
+
+    def _part(self, p, hyper, rows, batch_size, t):
+        inputs, targets, tables, _, solver = self.records
+        try:
+            return self.kernels.train_epoch_split(
+                inputs, targets, tables, self.works[p], solver, hyper, rows, batch_size, t,
+                self.sums[p], self.layer_sq[p], self.first_sq[p], self.splits[p])
+        except BaseException:
+            # The other parts wait at a barrier for this one: release them.
+            self.sync[ABORT] = 1
+            raise
+
+    def section(self):
+        # Pinned as the slices are: products on two BLAS threads between
+        # slices would leave OpenBLAS's idle worker spinning for about
+        # 0.1 s (its THREAD_TIMEOUT) on the core a part needs, which
+        # measured twice as slow a split epoch (``python -m bench.split``).
+        return blas_section(pin=True)
+
+    def run(self, hyper, rows, batch_size, t, layer_sq, first_sq):
+        if self.layer_sq[1] is None:
+            self.layer_sq[1:] = [np.zeros_like(layer_sq) for _ in range(self.parts - 1)]
+            self.first_sq[1:] = [np.zeros_like(first_sq) for _ in range(self.parts - 1)]
+        self.layer_sq[0] = layer_sq
+        self.first_sq[0] = first_sq
+        self.sync[:] = 0
+        t_before = t
+        with blas_section(pin=True):
+            futures = []
+            try:
+                for p in range(1, self.parts):
+                    futures.append(self.pool.submit(self._part, p, hyper, rows, batch_size, t))
+                own = self._part(0, hyper, rows, batch_size, t)
+            except BaseException:
+                # Ctrl-C (or an error) before part 0 ran: the parts already
+                # started wait for it at a barrier, so release them. After
+                # it ran, the flag changes nothing: the epoch is abandoned.
+                self.sync[ABORT] = 1
+                raise
+            finally:
+                # Every part ends before the caller reads or restores the
+                # buffers they write.
+                others = [_result(f) for f in futures]
+        results = [own] + others
+        for p, (loss_sum, t_after, completed) in enumerate(results):
+            if not completed:
+                raise RuntimeError("a split training step was abandoned by one of its threads")
+            self.sums[p] = loss_sum
+        if t_before == 0 and t_after > 0:
+            for other in self.first_sq[1:]:
+                first_sq += other
+        self.loss_sum = sum(self.sums)
+        return t_after
+
+    def end(self, layer_sq, alive):
+        """Add the other parts' gradient-norm sums into ``layer_sq`` and
+        their dead-unit trackers into ``alive``."""
+        for sq in self.layer_sq[1:]:
+            if sq is not None:
+                layer_sq += sq
+        for work in self.works[1:]:
+            np.maximum(alive, work.alive, out=alive)
+
+    def close(self):
+        self.pool.shutdown(wait=True)
+
+
+def _result(future):
+    """``future.result()``, waiting however often Ctrl-C interrupts the wait:
+    a part must end before its buffers are read or restored."""
+    interrupted = False
+    while True:
+        try:
+            result = future.result()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
+    return result

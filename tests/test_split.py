@@ -1,0 +1,309 @@
+"""Mini-batch steps split between threads (fastbp.training.split) through
+the estimators: when a fit splits, that a split fit trains the same model
+as an unsplit one up to rounding, repeatably, and leaves the BLAS pool as
+it found it. The kernels themselves are checked against the NumPy
+reference in ``test_kernels.py`` (``test_train_epoch_split_vs_naive``)."""
+
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_limits
+
+from fastbp import MLPClassifier, MLPRegressor
+from fastbp.training import split, stochastic
+from fastbp.training.threads import blas_pool_size
+
+try:
+    from .support import quiet
+except ImportError:  # run as a script
+    from support import quiet
+
+CPU = SimpleNamespace(name="cpu")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    """A 2-core machine whose BLAS pool has 2 threads, where every step is
+    worth a split (the suite's fits are small)."""
+    monkeypatch.setattr(split, "cpu_count", lambda: 2)
+    monkeypatch.setattr(split, "MIN_STEP_MACS", 0)
+    monkeypatch.delenv("FASTBP_SPLIT", raising=False)
+    assert blas_pool_size() is not None, "the kernels' BLAS pool size is not controllable"
+    with threadpool_limits(2, user_api="blas"):
+        yield
+
+
+@pytest.fixture
+def split_epochs(monkeypatch):
+    """The SplitEpoch runners that fits create, recorded."""
+    made = []
+
+    class Recorded(split.SplitEpoch):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(stochastic, "SplitEpoch", Recorded)
+    return made
+
+
+# -- the decision -------------------------------------------------------------
+
+@pytest.mark.parametrize("pool, cores, expected", [(2, 2, 2), (2, 8, 2), (1, 2, 1),
+                                                   (2, 1, 1), (4, 4, 1), (None, 2, 1)])
+def test_split_follows_the_blas_pool(monkeypatch, pool, cores, expected):
+    """Split where BLAS would run 2 threads (at most MAX_PARTS, at most the
+    cores); a larger pool keeps BLAS's threads, and an unknown one is left
+    alone."""
+    monkeypatch.setattr(split, "blas_pool_size", lambda: pool)
+    monkeypatch.setattr(split, "cpu_count", lambda: cores)
+    monkeypatch.delenv("FASTBP_SPLIT", raising=False)
+    assert split.split_parts(CPU, False, False, 32, 60000, 235_000) == expected
+
+
+@pytest.mark.parametrize("backend, toolkit, sparse, batch, n, weights, env", [
+    (CPU, True, False, 32, 60000, 235_000, None),        # toolkit kernels
+    (CPU, False, True, 32, 60000, 235_000, None),        # sparse X
+    (SimpleNamespace(name="cuda"), False, False, 32, 60000, 235_000, None),
+    (CPU, False, False, 32, 60000, 1_600, None),          # 51k MACs per step
+    (CPU, False, False, 200, 10, 235_000, None),           # 10 rows: < 2 x MIN_ROWS
+    (CPU, False, False, 12, 60000, 235_000, None),         # batch < 2 x MIN_ROWS
+    (CPU, False, False, 32, 60000, 235_000, "off"),
+    (CPU, False, False, 32, 60000, 235_000, " OFF "),
+])
+def test_no_split(monkeypatch, backend, toolkit, sparse, batch, n, weights, env):
+    monkeypatch.setattr(split, "blas_pool_size", lambda: 2)
+    monkeypatch.setattr(split, "cpu_count", lambda: 2)
+    if env is None:
+        monkeypatch.delenv("FASTBP_SPLIT", raising=False)
+    else:
+        monkeypatch.setenv("FASTBP_SPLIT", env)
+    assert split.split_parts(backend, toolkit, sparse, batch, n, weights) == 1
+
+
+def test_threshold_is_the_steps_size(monkeypatch):
+    monkeypatch.setattr(split, "blas_pool_size", lambda: 2)
+    monkeypatch.setattr(split, "cpu_count", lambda: 2)
+    monkeypatch.delenv("FASTBP_SPLIT", raising=False)
+    weights = split.MIN_STEP_MACS // 100
+    assert split.split_parts(CPU, False, False, 100, 1000, weights) == 2
+    assert split.split_parts(CPU, False, False, 99, 1000, weights) == 1
+    # a batch larger than the data is the data
+    assert split.split_parts(CPU, False, False, 500, 99, weights) == 1
+
+
+# -- through the estimators ---------------------------------------------------
+
+def _fit(model, X, y, **kw):
+    return quiet(model.fit, X, y, **kw)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-9), (np.float32, 2e-3)])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_split_fit_trains_the_unsplit_model(two_cores, split_epochs, monkeypatch, digits,
+                                            dtype, rtol, solver):
+    X, y = digits
+    X = X.astype(dtype)
+    params = dict(hidden_layer_sizes=(24, 12), batch_size=40, max_iter=4, solver=solver,
+                  learning_rate_init=0.01, random_state=0)
+    model = _fit(MLPClassifier(**params), X, y)
+    assert len(split_epochs) == 1 and split_epochs[0].parts == 2
+    again = _fit(MLPClassifier(**params), X, y)
+    for a, b in zip(model.coefs_ + model.intercepts_, again.coefs_ + again.intercepts_):
+        np.testing.assert_array_equal(a, b)  # repeatable to the bit
+    assert model.loss_curve_ == again.loss_curve_
+
+    monkeypatch.setenv("FASTBP_SPLIT", "off")
+    whole = _fit(MLPClassifier(**params), X, y)
+    assert len(split_epochs) == 2
+    assert model.coefs_[0].dtype == dtype
+    for a, b in zip(model.coefs_ + model.intercepts_, whole.coefs_ + whole.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+    np.testing.assert_allclose(model.loss_curve_, whole.loss_curve_, rtol=rtol)
+    np.testing.assert_allclose(model.history_["grad_norm"], whole.history_["grad_norm"],
+                               rtol=max(rtol, 1e-7))
+    if dtype == np.float64:
+        np.testing.assert_array_equal(model.predict(X), whole.predict(X))
+    assert blas_pool_size() == 2  # unpinned after every slice
+
+
+def test_split_keeps_what_the_epoch_loop_reads(two_cores, split_epochs, monkeypatch, digits):
+    """Early stopping on a validation fraction, sample weights, an
+    uneven last batch, and the dead-unit and gradient-norm diagnostics
+    gathered from both threads."""
+    X, y = digits
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    params = dict(hidden_layer_sizes=(30,), batch_size=70, max_iter=6, early_stopping=True,
+                  validation_fraction=0.2, n_iter_no_change=20, random_state=1)
+    model = _fit(MLPClassifier(**params), X, y, sample_weight=sw)
+    assert split_epochs
+    monkeypatch.setenv("FASTBP_SPLIT", "off")
+    whole = _fit(MLPClassifier(**params), X, y, sample_weight=sw)
+    np.testing.assert_allclose(model.validation_scores_, whole.validation_scores_, rtol=1e-12)
+    np.testing.assert_allclose(model.loss_curve_, whole.loss_curve_, rtol=1e-10)
+    for key in ("grad_norm", "dead_fraction"):
+        np.testing.assert_allclose(np.asarray(model.history_[key], float),
+                                   np.asarray(whole.history_[key], float), rtol=1e-9)
+
+
+def test_split_partial_fit_continues_the_optimizer(two_cores, split_epochs, monkeypatch):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 30))
+    y = X @ rng.normal(size=(30, 2)) + 0.1 * rng.normal(size=(400, 2))
+    params = dict(hidden_layer_sizes=(40,), batch_size=50, random_state=0)
+    model = MLPRegressor(**params)
+    for _ in range(3):
+        model.partial_fit(X, y)
+    assert len(split_epochs) == 3
+    monkeypatch.setenv("FASTBP_SPLIT", "off")
+    whole = MLPRegressor(**params)
+    for _ in range(3):
+        whole.partial_fit(X, y)
+    for a, b in zip(model.coefs_, whole.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert model.t_ == whole.t_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fits_in_threads_next_to_a_split_fit(two_cores, digits):
+    """A split fit pins the pool while its slices run; fits in other
+    threads (split or not) still train what they train alone, and the pool
+    ends as it began."""
+    X, y = digits
+    configs = [dict(hidden_layer_sizes=(32,), batch_size=64),
+               dict(hidden_layer_sizes=(8,), batch_size=10),     # < 2 x MIN_ROWS: whole
+               dict(hidden_layer_sizes=(16, 16), batch_size=100, solver="sgd")]
+    alone = [_fit(MLPClassifier(max_iter=3, random_state=0, **c), X, y) for c in configs]
+    results = [None] * 6
+
+    def work(i):
+        results[i] = _fit(MLPClassifier(max_iter=3, random_state=0, **configs[i % 3]), X, y)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, model in enumerate(results):
+        for a, b in zip(model.coefs_, alone[i % 3].coefs_):
+            np.testing.assert_array_equal(a, b)
+    assert blas_pool_size() == 2
+
+
+# -- the gate on the BLAS pool's size ------------------------------------------
+
+class _FakePool:
+    """A pool size that records what the gate sets."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def get(self):
+        return self.size
+
+    def set(self, n):
+        self.size = n
+
+
+def _gate(size=2):
+    from fastbp.training.threads import _PoolGate
+    pool = _FakePool(size)
+    return _PoolGate(pool.get, pool.set), pool
+
+
+def _started(target):
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_pinning_waits_for_the_calls_in_flight_and_blocks_new_ones():
+    gate, pool = _gate()
+    seen = []
+    reading, pinned, release_reader, release_pin = (threading.Event() for _ in range(4))
+
+    def reader():
+        with gate.shared():
+            reading.set()
+            release_reader.wait(5)
+            seen.append(("read", pool.size))
+
+    def writer():
+        with gate.pinned():
+            pinned.set()
+            seen.append(("pinned", pool.size))
+            release_pin.wait(5)
+
+    r = _started(reader)
+    assert reading.wait(5)
+    w = _started(writer)
+    assert not pinned.wait(0.2), "the pool was pinned under a call in flight"
+    assert gate.size() == 2
+    release_reader.set()
+    r.join(5)
+    assert pinned.wait(5)
+    assert gate.size() == 2, "the user's size is reported while pinned"
+    late = threading.Event()
+    r2 = _started(lambda: (gate.shared().__enter__(), late.set(), gate.__exit__(None, None, None)))
+    assert not late.wait(0.2), "a call ran on the pinned pool"
+    release_pin.set()
+    w.join(5)
+    r2.join(5)
+    assert late.is_set()
+    assert seen == [("read", 2), ("pinned", 1)]
+    assert pool.size == 2
+
+
+def test_nested_calls_and_the_pinning_thread_do_not_deadlock():
+    gate, pool = _gate()
+    inner, writer_waiting = threading.Event(), threading.Event()
+
+    def writer():
+        writer_waiting.set()
+        with gate.pinned():
+            pass
+
+    with gate.shared():
+        w = _started(writer)
+        assert writer_waiting.wait(5)
+        while not gate._writers_waiting:  # the writer is queued behind this call
+            pass
+        with gate.shared():  # the same thread enters again at once
+            inner.set()
+    w.join(5)
+    assert inner.is_set() and not w.is_alive()
+    with gate.pinned():
+        with gate.shared():  # the pinning thread's own products (validation)
+            assert pool.size == 1
+    assert pool.size == 2
+    with gate.shared(), pytest.raises(RuntimeError, match="cannot pin"):
+        with gate.pinned():
+            pass
+
+
+def test_warmup_compiles_the_split_kernels(two_cores, split_epochs, digits):
+    import fastbp
+    from fastbp.warmup import _cache_counts, warmup
+
+    X, y = digits
+    est = MLPClassifier((32,), max_iter=2, random_state=0)
+    with split.forced_split(2):
+        assert split.split_parts(CPU, False, False, 200, 64, 10) == 2
+        assert split.split_parts(CPU, True, False, 200, 64, 10) == 1  # toolkit: never
+    warmup(est, dtypes=["float32"])
+    before = _cache_counts()
+    n_signatures = sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+    split_epochs.clear()
+    quiet(est.fit, X.astype(np.float32), y)
+    assert split_epochs, "the fit did not split"
+    assert _cache_counts() == before, "the warm-up left a split kernel to compile"
+    assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
