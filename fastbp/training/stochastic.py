@@ -213,9 +213,10 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     tasks.begin(params, running)
                 optimizer.epoch_starts()
                 if shuffle:
-                    order = np.arange(n_train)
-                    random_state.shuffle(order)
-                    sample_idx = sample_idx[order]
+                    # In place: the same order as scikit-learn's
+                    # ``sample_idx[shuffled arange]`` (the same swaps), without
+                    # the arange and the gather.
+                    random_state.shuffle(sample_idx)
                 rows = sample_idx if train_rows is None else train_rows[sample_idx]
                 layer_sq[:] = 0
                 ws.alive[:] = 0
