@@ -30,6 +30,23 @@ def _numpy_extension_path():
     return _multiarray_umath.__file__
 
 
+def _numpy_symbols(candidates):
+    """The first pair of ``candidates`` that the library NumPy links
+    exports, as ctypes functions with those names, or None."""
+    try:
+        # NumPy loaded its extension, and with it the BLAS, long ago: this
+        # returns a handle to the same objects (nothing is loaded twice).
+        lib = ctypes.CDLL(_numpy_extension_path())
+    except OSError:
+        return None
+    for names in candidates:
+        try:
+            return [(name, getattr(lib, name)) for name in names]
+        except AttributeError:
+            continue
+    return None
+
+
 def find_numpy_cblas():
     """The addresses of the ILP64 CBLAS ``sgemm`` and ``dgemm`` that NumPy
     links, and their names.
@@ -40,20 +57,12 @@ def find_numpy_cblas():
         ``(sgemm_name, sgemm_address, dgemm_name, dgemm_address)``; None
         where NumPy links no BLAS with such symbols.
     """
-    try:
-        # NumPy loaded its extension, and with it the BLAS, long ago: this
-        # returns a handle to the same objects (nothing is loaded twice).
-        lib = ctypes.CDLL(_numpy_extension_path())
-    except OSError:
+    found = _numpy_symbols(_ILP64_NAMES)
+    if found is None:
         return None
-    for s_name, d_name in _ILP64_NAMES:
-        try:
-            s_fn, d_fn = getattr(lib, s_name), getattr(lib, d_name)
-        except AttributeError:
-            continue
-        return (s_name, ctypes.cast(s_fn, ctypes.c_void_p).value,
-                d_name, ctypes.cast(d_fn, ctypes.c_void_p).value)
-    return None
+    (s_name, s_fn), (d_name, d_fn) = found
+    return (s_name, ctypes.cast(s_fn, ctypes.c_void_p).value,
+            d_name, ctypes.cast(d_fn, ctypes.c_void_p).value)
 
 
 # (get, set) of the thread count of the same OpenBLAS, in the same order.
@@ -71,21 +80,15 @@ def find_numpy_blas_threads():
         process (as ``threadpoolctl`` would, without its library scan);
         None where NumPy links no such OpenBLAS.
     """
-    try:
-        lib = ctypes.CDLL(_numpy_extension_path())
-    except OSError:
+    found = _numpy_symbols(_THREAD_NAMES)
+    if found is None:
         return None
-    for get_name, set_name in _THREAD_NAMES:
-        try:
-            get, set_ = getattr(lib, get_name), getattr(lib, set_name)
-        except AttributeError:
-            continue
-        get.restype = ctypes.c_int
-        get.argtypes = []
-        set_.restype = None
-        set_.argtypes = [ctypes.c_int]
-        return get, set_
-    return None
+    (_, get), (_, set_) = found
+    get.restype = ctypes.c_int
+    get.argtypes = []
+    set_.restype = None
+    set_.argtypes = [ctypes.c_int]
+    return get, set_
 
 
 def _choose():

@@ -69,15 +69,24 @@ SUPPORTED = all(hasattr(JITCPUCodegen._library_class, name) for name in (
     hasattr(JITCPUCodegen, name) for name in ("_add_module", "_create_empty_module"))
 
 
-class LinkOnlyCompiler(Compiler):
-    """Numba's default pipeline, lowering into a :class:`LinkOnlyLibrary`."""
+class _LibraryCompiler(Compiler):
+    """Numba's default pipeline, lowering into a library of
+    ``library_class``."""
+
+    library_class = None
 
     def compile_extra(self, func):
         if self.state.library is None:
             codegen = self.state.targetctx.codegen()
-            self.state.library = LinkOnlyLibrary(codegen, func.__qualname__)
+            self.state.library = self.library_class(codegen, func.__qualname__)
             self.state.library.enable_object_caching()
         return super().compile_extra(func)
+
+
+class LinkOnlyCompiler(_LibraryCompiler):
+    """Numba's default pipeline, lowering into a :class:`LinkOnlyLibrary`."""
+
+    library_class = LinkOnlyLibrary
 
 
 class EntryLibrary(JITCPUCodegen._library_class):
@@ -103,13 +112,7 @@ class EntryLibrary(JITCPUCodegen._library_class):
         super()._optimize_final_module()
 
 
-class EntryCompiler(Compiler):
+class EntryCompiler(_LibraryCompiler):
     """Numba's default pipeline, lowering into an :class:`EntryLibrary`."""
 
-    def compile_extra(self, func):
-        if self.state.library is None:
-            codegen = self.state.targetctx.codegen()
-            self.state.library = EntryLibrary(codegen, func.__qualname__)
-            self.state.library.enable_object_caching()
-        return super().compile_extra(func)
-
+    library_class = EntryLibrary
