@@ -160,7 +160,7 @@ def python_twin(dispatcher):
     if not isinstance(dispatcher, InnerKernel):
         return dispatcher
     if dispatcher not in _twins:
-        # Its callees internal to it, as an entry point's are.
+        # Its callees its own (renamed after it), as an entry point's are.
         options = ({"pipeline_class": _link_only.EntryCompiler} if _link_only.SUPPORTED
                    else {})
         _twins[dispatcher] = numba.njit(**_NJIT_OPTIONS, **options)(dispatcher.py_func)
