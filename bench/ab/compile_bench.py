@@ -16,6 +16,7 @@ usage: python compile_bench.py REPS OUT.json [after-first]
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,16 +52,20 @@ print("BENCH_JSON " + json.dumps({{"import_s": t1 - t0, "first_fit_s": t3 - t2,
 
 def run_child(wt, code, cache):
     env = dict(os.environ, **THREADS, NUMBA_CACHE_DIR=cache, PYTHONPATH=wt)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run([PY, "-c", code], env=env, cwd=wt, capture_output=True, text=True,
                        timeout=900)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
     if p.returncode or not lines:
         raise RuntimeError(f"child failed rc={p.returncode}\n{p.stderr[-3000:]}")
     out = json.loads(lines[-1][len("BENCH_JSON "):])
     assert out["file"].startswith(wt + "/"), (out["file"], wt)
     out["process_s"] = wall
+    # CPU time of the whole child: steadier than wall time on a shared machine.
+    out["process_cpu_s"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     out["overhead_s"] = out["first_fit_s"] - out["fit_s"]
     return out
 
@@ -96,7 +101,8 @@ def main():
                 results.append(rec)
                 print(f"rep{rep} {dtype} {commit:6s} cold: import {cold['import_s']:.2f}s "
                       f"first_fit {cold['first_fit_s']:.2f}s fit {cold['fit_s']:.3f}s "
-                      f"process {cold['process_s']:.1f}s | warm: import {warm['import_s']:.2f}s "
+                      f"process {cold['process_s']:.1f}s cpu {cold['process_cpu_s']:.2f}s | "
+                      f"warm: import {warm['import_s']:.2f}s "
                       f"first_fit {warm['first_fit_s']:.3f}s overhead {warm['overhead_s']:.3f}s | "
                       f"cache {n_files} files {n_bytes/1e6:.1f} MB | load {load:.2f}", flush=True)
                 with open(out_path, "w") as fh:
