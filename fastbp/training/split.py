@@ -20,14 +20,14 @@ same from run to run, and they differ from an unsplit fit's by rounding.
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 from joblib import cpu_count
 
 from ..kernels.records import Split
 from ..kernels.sync import ABORT, sync_size
-from .threads import blas_pool_size, blas_section
+from .threads import blas_pool_size, blas_section, host_blas_section
 
 #: The most threads a step is split between: the largest split measured
 #: (on 2 cores). With a larger pool the products keep BLAS's threads.
@@ -62,10 +62,10 @@ def split_parts(backend, toolkit, sparse, batch_size, n_samples, n_weights):
     pool = blas_pool_size()
     if pool is None:
         return 1
+    rows = min(batch_size, n_samples)
     forced = getattr(_forced, "parts", 0)
     if forced:
-        return forced if min(batch_size, n_samples) >= forced * MIN_ROWS else 1
-    rows = min(batch_size, n_samples)
+        return forced if rows >= forced * MIN_ROWS else 1
     if not 2 <= pool <= MAX_PARTS or rows * n_weights < MIN_STEP_MACS:
         return 1
     # Last: joblib reads the cgroup files on every call (about 0.1 ms, a
@@ -100,17 +100,17 @@ class WholeEpoch:
         The backend's whole-network kernels.
     records : tuple
         ``(inputs, targets, tables, work, solver)``, as the kernels take them.
-    host_blas : bool
-        Whether the kernels run their products on the host's BLAS pool
-        (the CPU backend's do; see :func:`fastbp.training.threads.blas_section`).
+    backend : CPUBackend or CUDABackend
+        Whose kernels they are (see
+        :func:`fastbp.training.threads.host_blas_section`).
     """
 
     parts = 1
 
-    def __init__(self, kernels, records, host_blas):
+    def __init__(self, kernels, records, backend):
         self.kernels = kernels
         self.records = records
-        self.host_blas = host_blas
+        self.backend = backend
         self.loss_sum = 0.0
 
     def begin(self):
@@ -129,7 +129,7 @@ class WholeEpoch:
     def section(self):
         """The context for the fit's other products between slices (the
         validation score): the pool as the slices find it."""
-        return blas_section() if self.host_blas else nullcontext()
+        return host_blas_section(self.backend)
 
     def end(self, layer_sq, alive):
         """End an epoch (nothing to gather here)."""
@@ -149,7 +149,9 @@ class SplitEpoch(WholeEpoch):
     """
 
     def __init__(self, kernels, records, parts):
-        super().__init__(kernels, records, host_blas=True)
+        # The CPU backend's kernels by construction (split_parts); section()
+        # is its own, so no backend is kept.
+        super().__init__(kernels, records, None)
         inputs, targets, tables, work, solver = records
         self.parts = parts
         self.sync = np.zeros(sync_size(parts), dtype=np.int64)

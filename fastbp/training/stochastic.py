@@ -179,7 +179,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     if parts > 1:
         epoch = SplitEpoch(kernels, records, parts)
     else:
-        epoch = WholeEpoch(kernels, records, host_blas=backend.name == "cpu")
+        epoch = WholeEpoch(kernels, records, backend)
     sample_idx = np.arange(n_train, dtype=np.int64)
     if progress.monitor is None:
         progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
