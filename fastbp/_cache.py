@@ -119,7 +119,19 @@ except OSError:  # sources not readable as files (a zip or frozen install): the 
 
 class RepairingCache(FunctionCache):
     """Numba's function cache, which rebuilds an entry it cannot read
-    instead of failing every later call, with fastbp's extra key parts."""
+    instead of failing every later call, with fastbp's extra key parts.
+
+    Parameters
+    ----------
+    py_func : function
+    uses_runtime : bool, default=True
+        Whether the kernel is compiled with Numba's reference-counting
+        runtime (its ``_nrt`` option).
+    """
+
+    def __init__(self, py_func, uses_runtime=True):
+        super().__init__(py_func)
+        self.uses_runtime = uses_runtime
 
     def _index_key(self, sig, codegen):
         return super()._index_key(sig, codegen) + (tuple(sorted(_key_extras.items())),)
@@ -130,10 +142,12 @@ class RepairingCache(FunctionCache):
         # (0.1-0.2 s, most of a warm first fit in a fresh process). A load
         # uses none of them: it links machine code that was lowered when it
         # was saved. A compile still refreshes (Numba's compiler does so
-        # itself). The runtime (NRT) is initialised, because its symbols
-        # must resolve when the toolkit's entry points, which may allocate,
-        # are linked.
-        rtsys.initialize(target_context)
+        # itself). The runtime (NRT) is initialised for a kernel built with
+        # it (the toolkit's entry points that may allocate): linked without
+        # its symbols, they crash the process. The others reference none,
+        # and skip the runtime's own compile (about 20 ms).
+        if self.uses_runtime:
+            rtsys.initialize(target_context)
         try:
             with self._guard_against_spurious_io_errors():
                 return self._load_overload(sig, target_context)
@@ -241,7 +255,8 @@ def enable_cache(dispatcher):
     process) where no cache location is writable."""
     global _warned_no_location
     try:
-        dispatcher._cache = RepairingCache(dispatcher.py_func)
+        dispatcher._cache = RepairingCache(
+            dispatcher.py_func, uses_runtime=dispatcher.targetoptions.get("_nrt", True))
     except RuntimeError as exc:  # Numba: "cannot cache function ...: no locator available"
         with _lock:
             first = not _warned_no_location
