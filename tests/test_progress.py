@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastbp import MLPClassifier
-from fastbp.estimators.base import _fresh_random_state
+from fastbp.estimators.base import _fresh_random_state, _seeded_generators
 from fastbp.training.progress import Progress, Series
 
 
@@ -81,6 +81,8 @@ def test_fresh_random_state_restarts_the_seed():
     rng = _fresh_random_state(est)
     first = rng.randint(1 << 30, size=5)
     np.testing.assert_array_equal(np.random.RandomState(7).randint(1 << 30, size=5), first)
+    # A model fitted once (a search's clones) seeds one generator, not two.
+    assert _seeded_generators[est][2] is None
     est._random_state = rng
     # The other kept generator, from the seed: the one the estimator holds
     # stays as it is (a failed call's rollback puts it back).

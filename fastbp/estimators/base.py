@@ -53,7 +53,7 @@ from .constraints import MLP_CONSTRAINTS
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 
 
-# Per estimator: (seed, two generators) for int seeds; see _fresh_random_state.
+# Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
 _seeded_generators = weakref.WeakKeyDictionary()
 
 
@@ -80,10 +80,18 @@ def _fresh_random_state(estimator):
     except TypeError:  # a subclass that defines __eq__ without __hash__
         return check_random_state(seed)
     if kept is None or kept[0] != seed:
-        kept = (seed, check_random_state(seed), check_random_state(seed))
+        # The second generator waits for a second call: a clone fitted
+        # once (every fit of a search) needs one, and seeding costs 60 us.
+        kept = [seed, check_random_state(seed), None]
         _seeded_generators[estimator] = kept
         return kept[1]
-    rng = kept[2] if estimator.__dict__.get("_random_state") is kept[1] else kept[1]
+    if estimator.__dict__.get("_random_state") is not kept[1]:
+        rng = kept[1]
+    elif kept[2] is None:
+        kept[2] = check_random_state(seed)
+        return kept[2]
+    else:
+        rng = kept[2]
     rng.seed(seed)
     return rng
 
