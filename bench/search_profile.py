@@ -15,6 +15,10 @@ fresh child processes:
 * ``threads`` -- a sequential search's share of time outside the kernels
   (GIL held), and the speed-up of two threads each fitting the same model
   over one thread, inside ``threadpool_limits(1)``;
+* ``refit`` -- the README grid in one warm process, sequential and on two
+  threads (``threadpool_limits(1)``), each fit logged: the speed-up of the
+  cross-validation fits alone, and the share of the threaded search that
+  GridSearchCV's final refit, which runs alone, takes;
 * ``peak`` -- the README grid's matrix-product FLOPs (``bench.flops``, per
   epoch actually run), the rate a sequential search reaches, the
   one-thread float64 GEMM peak on the grid's shapes (``bench.gemm_peak``),
@@ -163,6 +167,55 @@ with threadpool_limits(1):
 """
 
 
+REFIT = """
+import threading, time, warnings
+warnings.simplefilter("ignore")
+from joblib import parallel_backend
+from threadpoolctl import threadpool_limits
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from fastbp import MLPClassifier
+
+X, y = load_digits(return_X_y=True)
+X, _, y, _ = train_test_split(X, y, random_state=0)
+grid = {{"mlpclassifier__hidden_layer_sizes": [(64,), (128, 64)],
+        "mlpclassifier__alpha": [1e-4, 1e-2]}}
+log = []
+fit = MLPClassifier.fit
+
+def logged_fit(self, X, y, **kw):
+    t = time.perf_counter()
+    out = fit(self, X, y, **kw)
+    log.append((t, time.perf_counter()))
+    return out
+
+MLPClassifier.fit = logged_fit
+
+def search(n_jobs):
+    log.clear()
+    s = GridSearchCV(make_pipeline(StandardScaler(), MLPClassifier(max_iter=100, random_state=0)),
+                     grid, n_jobs=n_jobs)
+    t0 = time.perf_counter()
+    s.fit(X, y)
+    return t0, time.perf_counter(), list(log)
+
+with threadpool_limits(1), parallel_backend("threading"):
+    search(1)
+    t0, t1, seq = search(1)
+    u0, u1, par = search(2)
+# The last fit logged is the refit on all the data, after every fold.
+cv_seq = seq[-1][0] - t0
+cv_par = par[-1][0] - u0
+refit = par[-1][1] - par[-1][0]
+print(f"README grid, warm process: sequential {{t1 - t0:.2f}} s, two threads {{u1 - u0:.2f}} s "
+      f"(speed-up {{(t1 - t0) / (u1 - u0):.2f}}x); the {{len(par) - 1}} cross-validation fits "
+      f"alone {{cv_seq:.2f}} s against {{cv_par:.2f}} s ({{cv_seq / cv_par:.2f}}x); the refit, "
+      f"alone on one core, {{refit:.2f}} s = {{refit / (u1 - u0):.0%}} of the threaded search")
+"""
+
+
 PEAK = """
 import time, warnings
 warnings.simplefilter("ignore")
@@ -220,7 +273,7 @@ def run(code: str, env: dict | None = None) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="compile,worker,threads,peak")
+    ap.add_argument("--sections", default="compile,worker,threads,refit,peak")
     ap.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     ap.add_argument("--top", type=int, default=15, help="functions listed in 'compile'")
     ap.add_argument("--fits", type=int, default=12, help="fits per thread in 'threads'")
@@ -234,6 +287,8 @@ def main(argv=None) -> int:
         print(run(WORKER), "\n")
     if "threads" in sections:
         print(run(THREADS.format(n=args.fits)), "\n")
+    if "refit" in sections:
+        print(run(REFIT.format()), "\n")
     if "peak" in sections:
         print(run(PEAK))
     return 0
