@@ -101,6 +101,12 @@ def default_parts(hidden, batch_size, n_features, n_classes, n_rows):
     return parts, min(batch_size, n_rows) * n_weights
 
 
+def _parse_case(text):
+    """``"512x256/32"`` -> ``((512, 256), 32)``."""
+    hidden, batch = text.strip().split("/")
+    return tuple(int(h) for h in hidden.split("x")), int(batch)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.split",
                                  description=__doc__.split("\n\n")[0])
@@ -111,18 +117,16 @@ def main(argv=None):
     ap.add_argument("--rows", type=int, default=0,
                     help="train on this many leading rows (0: all)")
     ap.add_argument("--cases", default="",
-                    help="only these, e.g. 256x128/32,64/200 (hidden/batch)")
+                    help="these instead of the workload's own, e.g. 256x128/32,64/200 "
+                         "(hidden/batch)")
     args = ap.parse_args(argv)
-    only = {c.strip() for c in args.cases.split(",") if c.strip()}
+    only = [_parse_case(c) for c in args.cases.split(",") if c.strip()]
     warnings.simplefilter("ignore")  # fixed-length fits never converge: by design
     print(f"{'workload':<8} {'hidden':<9} {'batch':>5} {'MACs/step':>10} {'default':>7} "
           f"{'split':>9} {'blas2':>9} {'blas1':>9} {'blas2/split':>11} {'blas1/split':>11}")
     for name in args.workloads.split(","):
         X, y = _data(name, args.dtype, args.rows)
-        for hidden, batch_size in CASES[name]:
-            key = f"{'x'.join(map(str, hidden))}/{batch_size}"
-            if only and key not in only:
-                continue
+        for hidden, batch_size in only or CASES[name]:
             parts, macs = default_parts(hidden, batch_size, X.shape[1], len(set(y.tolist())),
                                         len(y))
             ms = run_case(X, y, hidden, batch_size, args.epochs, args.rounds)
