@@ -949,6 +949,71 @@ def test_fast_binarize_equals_label_binarizer(labels):
                                   est._label_binarizer.transform(y).astype(bool))
 
 
+@pytest.mark.parametrize("labels", [
+    np.array([0, 1], dtype=np.int8), np.array([3, 7, 9]), np.array([5], dtype=np.uint16),
+    np.array([2, 40000], dtype=np.uint32), np.arange(12, dtype=np.int32) - 6,
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_fit_input_skips_validation_with_the_same_state(monkeypatch, labels, dtype):
+    # A first fit on a plain float array and 1-D integer labels sets what
+    # validate_data and LabelBinarizer.fit would, without them.
+    from fastbp.estimators import classifier
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 3)).astype(dtype)
+    y = labels[rng.randint(0, len(labels), 40)]
+    y[: len(labels)] = labels
+
+    def state(est):
+        X_out, Y = est._validate_input(X, y, incremental=False, reset=True)
+        binarizer = est._label_binarizer
+        return (X_out, Y, est.classes_, est.n_features_in_, hasattr(est, "feature_names_in_"),
+                {k: v for k, v in vars(binarizer).items()}, binarizer.get_params())
+
+    named = MLPClassifier()
+    named.feature_names_in_ = np.array(["a", "b", "c"], dtype=object)
+    fast = state(named)
+    assert fast[0] is X
+    monkeypatch.setattr(classifier, "_plain_fit_input", lambda X, y: False)
+    named_slow = MLPClassifier()
+    named_slow.feature_names_in_ = np.array(["a", "b", "c"], dtype=object)
+    slow = state(named_slow)
+    assert_array_equal(fast[1], slow[1])
+    assert fast[1].dtype == slow[1].dtype
+    assert_array_equal(fast[2], slow[2])
+    assert fast[2].dtype == slow[2].dtype
+    assert fast[3:5] == slow[3:5] == (3, False)
+    assert fast[5].keys() == slow[5].keys()
+    for key, value in slow[5].items():
+        assert_array_equal(fast[5][key], value)
+        assert np.asarray(fast[5][key]).dtype == np.asarray(value).dtype
+    assert fast[6] == slow[6]
+
+
+def test_plain_fit_input_takes_only_what_validation_would_pass_as_is():
+    from fastbp.estimators.classifier import _plain_fit_input
+
+    X = np.ones((4, 2))
+    y = np.array([0, 1, 0, 1])
+    assert _plain_fit_input(X, y) and _plain_fit_input(X.astype(np.float32), y)
+    bad_X = [X.astype(np.float16), X.astype(int), np.asfortranarray(np.ones((4, 3)))[:, :2],
+             np.ones((0, 2)), np.ones((4, 0)), X.tolist()]
+    nan = X.copy()
+    nan[1, 1] = np.nan
+    bad_X.append(nan)
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    bad_X.append(read_only)
+    for bad in bad_X:
+        assert not _plain_fit_input(bad, y)
+    for bad in (y.astype(float), y.astype(str), y.reshape(-1, 1), y[:3], y.astype(bool),
+                y.tolist()):
+        assert not _plain_fit_input(X, bad)
+    # Such input still fits, through scikit-learn's validation.
+    with pytest.raises(ValueError, match="NaN"):
+        MLPClassifier(max_iter=1).fit(nan, y)
+
+
 # ---------------------------------------------------------------------------
 # prediction: the plain-array shortcut past scikit-learn's validation
 # ---------------------------------------------------------------------------
