@@ -17,8 +17,9 @@ fresh child processes:
   over one thread, inside ``threadpool_limits(1)``;
 * ``refit`` -- the README grid in one warm process, sequential and on two
   threads (``threadpool_limits(1)``), each fit logged: the speed-up of the
-  cross-validation fits alone, and the share of the threaded search that
-  GridSearchCV's final refit, which runs alone, takes;
+  cross-validation phase (everything before the refit), and the share of
+  the threaded search that GridSearchCV's final refit, which runs alone,
+  takes;
 * ``peak`` -- the README grid's matrix-product FLOPs (``bench.flops``, per
   epoch actually run), the rate a sequential search reaches, the
   one-thread float64 GEMM peak on the grid's shapes (``bench.gemm_peak``),
@@ -210,9 +211,10 @@ cv_seq = seq[-1][0] - t0
 cv_par = par[-1][0] - u0
 refit = par[-1][1] - par[-1][0]
 print(f"README grid, warm process: sequential {{t1 - t0:.2f}} s, two threads {{u1 - u0:.2f}} s "
-      f"(speed-up {{(t1 - t0) / (u1 - u0):.2f}}x); the {{len(par) - 1}} cross-validation fits "
-      f"alone {{cv_seq:.2f}} s against {{cv_par:.2f}} s ({{cv_seq / cv_par:.2f}}x); the refit, "
-      f"alone on one core, {{refit:.2f}} s = {{refit / (u1 - u0):.0%}} of the threaded search")
+      f"(speed-up {{(t1 - t0) / (u1 - u0):.2f}}x); the cross-validation phase (everything "
+      f"before the refit: {{len(par) - 1}} fits, scaling, scoring) {{cv_seq:.2f}} s against "
+      f"{{cv_par:.2f}} s ({{cv_seq / cv_par:.2f}}x); the refit's fit, alone on one core, "
+      f"{{refit:.2f}} s = {{refit / (u1 - u0):.0%}} of the threaded search")
 """
 
 

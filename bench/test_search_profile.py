@@ -13,6 +13,7 @@ def test_every_section_reports(capsys):
     assert re.search(r"loading the kernels -?[\d.]+ s", out)
     assert re.search(r"of the search holds the GIL", out)
     assert re.search(r"speed-up [\d.]+x", out)
-    assert re.search(r"the 20 cross-validation fits alone [\d.]+ s against [\d.]+ s "
-                     r"\([\d.]+x\); the refit, alone on one core, [\d.]+ s = \d+%", out)
+    assert re.search(r"the cross-validation phase \(everything before the refit: 20 fits, "
+                     r"scaling, scoring\) [\d.]+ s against [\d.]+ s \([\d.]+x\); the refit's "
+                     r"fit, alone on one core, [\d.]+ s = \d+%", out)
     assert re.search(r"GFLOP/s, [\d.]+ of the best one-thread float64 GEMM rate", out)

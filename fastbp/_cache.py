@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 from filelock import FileLock, Timeout
 from numba.core import sigutils
-from numba.core.caching import FunctionCache
+from numba.core.caching import Cache, FunctionCache
 from numba.core.runtime import rtsys
 
 
@@ -117,6 +117,34 @@ except OSError:  # sources not readable as files (a zip or frozen install): the 
         add_cache_key("sources", "fastbp unknown")
 
 
+# The pieces of Numba's Cache that RepairingCache.load_overload re-uses to
+# load without Numba's registry refresh (tests/test_hardening.py pins the
+# method they come from).
+_LOADS_WITHOUT_REFRESH = all(
+    hasattr(Cache, name) for name in ("_load_overload", "_index_key",
+                                      "_guard_against_spurious_io_errors"))
+
+
+def mentions_runtime(library_data):
+    """Whether serialised library data (object code, bitcode) names a
+    symbol of Numba's runtime: ``NRT_*``, ``nrt_*``, ``_nrt_*``.
+
+    Parameters
+    ----------
+    library_data : bytes, or nested tuples and lists holding bytes
+        What Numba saves of a compiled library (``libdata``).
+
+    Returns
+    -------
+    bool
+    """
+    if isinstance(library_data, (bytes, bytearray)):
+        return b"NRT_" in library_data or b"nrt_" in library_data
+    if isinstance(library_data, (tuple, list)):
+        return any(mentions_runtime(part) for part in library_data)
+    return False
+
+
 class RepairingCache(FunctionCache):
     """Numba's function cache, which rebuilds an entry it cannot read
     instead of failing every later call, with fastbp's extra key parts.
@@ -142,18 +170,34 @@ class RepairingCache(FunctionCache):
         # (0.1-0.2 s, most of a warm first fit in a fresh process). A load
         # uses none of them: it links machine code that was lowered when it
         # was saved. A compile still refreshes (Numba's compiler does so
-        # itself). The runtime (NRT) is initialised for a kernel built with
-        # it (the toolkit's entry points that may allocate): linked without
-        # its symbols, they crash the process. The others reference none,
-        # and skip the runtime's own compile (about 20 ms).
-        if self.uses_runtime:
-            rtsys.initialize(target_context)
+        # itself). Where a Numba release no longer has the private pieces
+        # this relies on, Numba's own load runs instead.
         try:
+            if not _LOADS_WITHOUT_REFRESH:
+                return super().load_overload(sig, target_context)
             with self._guard_against_spurious_io_errors():
-                return self._load_overload(sig, target_context)
+                return self._load_without_refresh(sig, target_context)
         except Exception as exc:  # any damage: unpickling, EOF, bad data
             self._discard(exc)
             return None
+
+    def _load_without_refresh(self, sig, target_context):
+        """Numba's ``Cache._load_overload``, which starts the runtime (NRT)
+        first where the entry needs it."""
+        if not self._enabled:
+            return None
+        data = self._cache_file.load(self._index_key(sig, target_context.codegen()))
+        if data is None:
+            return None
+        # Code that references the runtime's symbols crashes the process
+        # when linked without them (the toolkit's entry points that may
+        # allocate). The others skip the runtime's own compile (about
+        # 20 ms). The flag alone would do for fastbp's kernels; the scan
+        # also covers an entry saved under other flags than the
+        # dispatcher's.
+        if self.uses_runtime or mentions_runtime(data[0]):
+            rtsys.initialize(target_context)
+        return self._impl.rebuild(target_context, data)
 
     def save_overload(self, sig, data):
         try:

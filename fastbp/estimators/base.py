@@ -62,14 +62,15 @@ def _fresh_random_state(estimator):
     generator that starts from the seed.
 
     Every call of ``fit`` and ``partial_fit`` starts from the seed, as in
-    scikit-learn. Seeding a new generator cost 80 us of each small
+    scikit-learn. Seeding a new generator costs 60-80 us of each small
     ``partial_fit``; reseeding one kept for the estimator in place
     (``RandomState.seed``, the same legacy seeding as the constructor's, which
-    also clears the cached Gaussian) costs about 1 us. It keeps two and
-    takes the one that ``estimator._random_state`` does not hold, so that
-    a failed call, whose rollback puts the previous ``_random_state``
-    back, leaves that generator as it was. (Kept outside
-    the estimator: nothing to save, copy or compare.)
+    also clears the cached Gaussian) costs about 1 us. It keeps up to two
+    (the second made on the second call) and takes the one that
+    ``estimator._random_state`` does not hold, so that a failed call, whose
+    rollback puts the previous ``_random_state`` back, leaves that
+    generator as it was. (Kept outside the estimator: nothing to save, copy
+    or compare.)
     """
     seed = estimator.random_state
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
@@ -81,7 +82,7 @@ def _fresh_random_state(estimator):
         return check_random_state(seed)
     if kept is None or kept[0] != seed:
         # The second generator waits for a second call: a clone fitted
-        # once (every fit of a search) needs one, and seeding costs 60 us.
+        # once (every fit of a search) needs one.
         kept = [seed, check_random_state(seed), None]
         _seeded_generators[estimator] = kept
         return kept[1]
