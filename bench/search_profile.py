@@ -14,7 +14,8 @@ fresh child processes:
   fastbp, then loading the kernels;
 * ``threads`` -- a sequential search's share of time outside the kernels
   (GIL held), and the speed-up of two threads each fitting the same model
-  over one thread, inside ``threadpool_limits(1)``;
+  over one thread, inside ``threadpool_limits(1)``, and of two forked
+  processes (no GIL shared);
 * ``refit`` -- the README grid in one warm process, sequential and on two
   threads (``threadpool_limits(1)``), each fit logged: the speed-up of the
   cross-validation phase (everything before the refit), and the share of
@@ -156,6 +157,17 @@ with threadpool_limits(1):
 
     fits(1)
     t0 = time.perf_counter(); fits({n}); one = time.perf_counter() - t0
+    # The same in two forked processes (kernels loaded, no GIL shared):
+    # what the cores give when nothing else is shared.
+    import multiprocessing
+    procs = [multiprocessing.get_context("fork").Process(target=fits, args=({n},))
+             for _ in range(2)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    forked = time.perf_counter() - t0
     workers = [threading.Thread(target=fits, args=({n},)) for _ in range(2)]
     t0 = time.perf_counter()
     for w in workers:
@@ -164,7 +176,8 @@ with threadpool_limits(1):
         w.join()
     two = time.perf_counter() - t0
     print(f"{n} fits in one thread {{one:.2f}} s; {n} in each of two threads {{two:.2f}} s: "
-          f"speed-up {{2 * one / two:.2f}}x")
+          f"speed-up {{2 * one / two:.2f}}x; {n} in each of two processes {{forked:.2f}} s: "
+          f"speed-up {{2 * one / forked:.2f}}x")
 """
 
 

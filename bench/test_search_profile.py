@@ -12,7 +12,8 @@ def test_every_section_reports(capsys):
     assert "train_epoch" in out  # the biggest compile is listed
     assert re.search(r"loading the kernels -?[\d.]+ s", out)
     assert re.search(r"of the search holds the GIL", out)
-    assert re.search(r"speed-up [\d.]+x", out)
+    assert re.search(r"in each of two threads [\d.]+ s: speed-up [\d.]+x; 1 in each of two "
+                     r"processes [\d.]+ s: speed-up [\d.]+x", out)
     assert re.search(r"the cross-validation phase \(everything before the refit: 20 fits, "
                      r"scaling, scoring\) [\d.]+ s against [\d.]+ s \([\d.]+x\); the refit's "
                      r"fit, alone on one core, [\d.]+ s = \d+%", out)
