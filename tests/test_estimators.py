@@ -990,6 +990,33 @@ def test_plain_fit_input_skips_validation_with_the_same_state(monkeypatch, label
     assert fast[6] == slow[6]
 
 
+@pytest.mark.parametrize("labels", [np.array([0, 1], dtype=np.int8), np.array([3, 7, 9]),
+                                    np.arange(12, dtype=np.uint16), np.array(["a", "b", "c"])])
+def test_score_equals_accuracy_score(labels):
+    from sklearn.base import ClassifierMixin
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((90, 4))
+    y = labels[rng.randint(0, len(labels), 90)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    pred = clf.predict(X)
+    wanted = accuracy_score(y, pred)
+    assert clf.score(X, y) == wanted and type(clf.score(X, y)) is float
+    # Labels the model never saw count as wrong, as in accuracy_score.
+    other = y.copy()
+    if other.dtype.kind in "iu":
+        other[:10] = 100
+    assert clf.score(X, other) == accuracy_score(other, pred)
+    w = rng.rand(90)
+    assert clf.score(X, y, sample_weight=w) == ClassifierMixin.score(clf, X, y, sample_weight=w)
+    assert clf.score(X, list(y)) == wanted
+    with pytest.raises(ValueError):
+        clf.score(X, y[:-1])
+
+
 def test_plain_fit_input_takes_only_what_validation_would_pass_as_is():
     from fastbp.estimators.classifier import _plain_fit_input
 

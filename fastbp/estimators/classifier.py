@@ -308,6 +308,33 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._check_fitted()
         return self._decode(self._forward(X))
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``self.predict(X)`` against ``y``, as
+        ``ClassifierMixin.score`` (``accuracy_score``) computes it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        # 1-D integer labels and no weights: the count itself, without
+        # accuracy_score's target-type checks (0.46 ms of each search
+        # fold's score, holding the GIL); the same float, computed exactly.
+        if (sample_weight is None and type(y) is np.ndarray and y.ndim == 1
+                and y.dtype.kind in "iu" and y.shape[0] > 0
+                and getattr(X, "shape", (None,))[0] == y.shape[0]
+                and "classes_" in self.__dict__ and self.classes_.dtype.kind in "iu"):
+            predicted = self.predict(X)
+            if predicted.shape == y.shape:
+                return int(np.count_nonzero(predicted == y)) / y.shape[0]
+        return super().score(X, y, sample_weight=sample_weight)
+
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
