@@ -2,6 +2,7 @@
 warning."""
 
 import copy
+import functools
 import math
 import warnings
 
@@ -32,6 +33,12 @@ _DEAD_REMEDIES = (
 _EXPLODING_REMEDIES = (
     "Remedies: clip_grad_norm=1.0, a smaller learning_rate_init, "
     "normalization='batch' or 'layer', alpha > 0, or standardise the input.")
+
+
+@functools.lru_cache(maxsize=None)
+def _layer_name(index):
+    # Formatted once per layer, not once per layer and epoch.
+    return f"layer {index + 1} (weights coefs_[{index}])"
 
 
 class GradientMonitor:
@@ -79,11 +86,12 @@ class GradientMonitor:
             return
         # Python floats: NumPy scalars cost a microsecond per comparison,
         # and this runs after every epoch.
-        grad_norms = [float(g) for g in grad_norms]
+        grad_norms = (grad_norms.tolist() if isinstance(grad_norms, np.ndarray)
+                      else [float(g) for g in grad_norms])
         first = [math.sqrt(v) for v in self.first_sq.tolist()]
         small = self.small_epochs
         for l, (g, w) in enumerate(zip(grad_norms, weight_norms)):
-            layer = f"layer {l + 1} (weights coefs_[{l}])"
+            layer = _layer_name(l)
             if not math.isfinite(g):
                 self._warn(f"The gradient of {layer} became non-finite at epoch {epoch}: "
                            f"it exploded. {_EXPLODING_REMEDIES}")

@@ -41,18 +41,20 @@ class Series:
         return self.view()[index]
 
     def append(self, value):
-        value = np.asarray(value, dtype=float)
+        n = self._n
         buf, used = self._store
-        if buf is None or used != self._n or self._n == buf.shape[0]:
-            capacity = max(16, 2 * self._n)
-            new = np.empty((capacity, *value.shape))
-            if self._n:
-                new[:self._n] = buf[:self._n]
-            self._store = [new, self._n]
+        if buf is None or used != n or n == buf.shape[0]:
+            value = np.asarray(value, dtype=float)
+            new = np.empty((max(16, 2 * n), *value.shape))
+            if n:
+                new[:n] = buf[:n]
+            self._store = [new, n]
             buf = new
-        buf[self._n] = value
-        self._n += 1
-        self._store[1] = self._n
+        # The assignment converts to float64 (None to NaN), as np.asarray
+        # would, without building an array for every scalar.
+        buf[n] = value
+        self._n = n + 1
+        self._store[1] = n + 1
 
     def truncate(self, n):
         """Forget the values after the first ``n``."""
@@ -215,7 +217,7 @@ class ProgressMark:
     def __init__(self, progress, optimizer):
         self.progress = progress
         self.scalars = {name: getattr(progress, name) for name in self._SCALARS}
-        self.lengths = {key: len(values) for key, values in progress.history.items()}
+        self.lengths = {key: values._n for key, values in progress.history.items()}
         self.n_curve = len(progress.loss_curve)
         self.n_scores = (None if progress.validation_scores is None
                          else len(progress.validation_scores))

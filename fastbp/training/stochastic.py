@@ -56,8 +56,10 @@ class Checkpoint:
         self.random_state = random_state
 
     def take(self):
+        fetch = self.backend.fetch
         for src, copy in zip(self.arrays, self.copies):
-            self.backend.fetch(src, copy)
+            if copy.size:  # no batch-norm statistics: nothing to keep
+                fetch(src, copy)
         self.t = self.optimizer.t
         self.learning_rate = self.optimizer.learning_rate
         self.rng_state = self.optimizer.rng_state
