@@ -1,7 +1,7 @@
 """What the trainer needs to know about a network beyond its parameters."""
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -53,7 +53,9 @@ class NetworkSpec:
     def norm(self):
         return self.layout.norm
 
-    @property
+    # Asked on every fit and partial_fit call of a spec that is built once
+    # per structure and never changes: answered once.
+    @cached_property
     def has_dropout(self):
         return bool(np.any(self.drops > 0))
 
@@ -73,7 +75,7 @@ class NetworkSpec:
         return bool(self._structural_toolkit or sparse or clip
                     or solver not in (codes.SGD, codes.ADAM))
 
-    @property
+    @cached_property
     def tracks_dead_units(self):
         return bool(np.any(self.layout.activations[1:-1] == codes.RELU))
 
