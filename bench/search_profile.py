@@ -168,6 +168,8 @@ with threadpool_limits(1):
     for p in procs:
         p.join()
     forked = time.perf_counter() - t0
+    if any(p.exitcode != 0 for p in procs):
+        raise SystemExit(f"a forked process's fits failed: exit codes {{[p.exitcode for p in procs]}}")
     workers = [threading.Thread(target=fits, args=({n},)) for _ in range(2)]
     t0 = time.perf_counter()
     for w in workers:

@@ -952,6 +952,7 @@ def test_fast_binarize_equals_label_binarizer(labels):
 @pytest.mark.parametrize("labels", [
     np.array([0, 1], dtype=np.int8), np.array([3, 7, 9]), np.array([5], dtype=np.uint16),
     np.array([2, 40000], dtype=np.uint32), np.arange(12, dtype=np.int32) - 6,
+    np.array([1, 4, 6], dtype=">i8"),  # big-endian labels: the slow path's native classes_
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_plain_fit_input_skips_validation_with_the_same_state(monkeypatch, labels, dtype):
@@ -1015,6 +1016,8 @@ def test_score_equals_accuracy_score(labels):
     assert clf.score(X, list(y)) == wanted
     with pytest.raises(ValueError):
         clf.score(X, y[:-1])
+    with pytest.raises(ValueError):  # not an IndexError
+        clf.score(np.array(1.0), y[:1])
 
 
 def test_plain_fit_input_takes_only_what_validation_would_pass_as_is():

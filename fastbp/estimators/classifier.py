@@ -23,12 +23,12 @@ def _plain_fit_input(X, y):
     """Whether a first fit's ``X`` and ``y`` need none of scikit-learn's
     validation: ``X`` a finite, non-empty, C-contiguous, aligned, writable
     float32 or float64 NumPy array (what ``validate_data`` returns as is),
-    ``y`` a 1-D NumPy array of integer labels, one per row."""
+    ``y`` a 1-D NumPy array of native-order integer labels, one per row."""
     return (type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f"
             and X.dtype.itemsize in (4, 8) and X.shape[0] > 0 and X.shape[1] > 0
             and X.flags.c_contiguous and X.flags.aligned and X.flags.writeable
             and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu"
-            and y.shape[0] == X.shape[0] and bool(np.isfinite(X).all()))
+            and y.dtype.isnative and y.shape[0] == X.shape[0] and bool(np.isfinite(X).all()))
 
 
 def _fitted_binarizer(classes):
@@ -162,7 +162,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         small network, that validation cost as much as the epoch."""
         return ("classes_" in self.__dict__ and type(y) is np.ndarray and y.ndim == 1
                 and y.dtype.kind in "iu" and self.classes_.dtype.kind in "iu"
-                and y.shape[0] == getattr(X, "shape", (None,))[0]
+                and getattr(X, "shape", ())[:1] == y.shape
                 and self._plain_input(X, self.coefs_[0].dtype))
 
     def _binarize(self, y, known_only=False):
@@ -328,11 +328,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         # fold's score, holding the GIL); the same float, computed exactly.
         if (sample_weight is None and type(y) is np.ndarray and y.ndim == 1
                 and y.dtype.kind in "iu" and y.shape[0] > 0
-                and getattr(X, "shape", (None,))[0] == y.shape[0]
+                and getattr(X, "shape", ())[:1] == y.shape
                 and "classes_" in self.__dict__ and self.classes_.dtype.kind in "iu"):
             predicted = self.predict(X)
             if predicted.shape == y.shape:
                 return int(np.count_nonzero(predicted == y)) / y.shape[0]
+            return accuracy_score(y, predicted)  # its message, without a second predict
         return super().score(X, y, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
