@@ -97,6 +97,14 @@ def _fresh_random_state(estimator):
     return rng
 
 
+def plain_matrix(X):
+    """Whether ``X`` is a non-empty 2-D NumPy array that scikit-learn's
+    validation would pass on as is, layout-wise: C-contiguous, writable,
+    aligned (dtype, width and finiteness are the caller's to check)."""
+    return (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] > 0
+            and X.flags.c_contiguous and X.flags.writeable and X.flags.aligned)
+
+
 def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None):
     """Say so before a fit that will compile its kernels (a cold cache).
 
@@ -750,9 +758,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         costs a microsecond where that one costs tens, which matters when
         predicting a few rows at a time.
         """
-        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
-                and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
-                and X.flags.c_contiguous and X.flags.writeable and X.flags.aligned
+        return (plain_matrix(X) and X.dtype == dtype and X.shape[1] == self.n_features_in_
                 and "feature_names_in_" not in self.__dict__
                 and (not check_finite or np.isfinite(X).all()))
 

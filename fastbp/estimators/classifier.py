@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
-from .base import BaseMLP
+from .base import BaseMLP, plain_matrix
 from .checks import check_classes
 from .constraints import CLASSIFIER_CONSTRAINTS
 
@@ -24,11 +24,10 @@ def _plain_fit_input(X, y):
     validation: ``X`` a finite, non-empty, C-contiguous, aligned, writable
     float32 or float64 NumPy array (what ``validate_data`` returns as is),
     ``y`` a 1-D NumPy array of native-order integer labels, one per row."""
-    return (type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f"
-            and X.dtype.itemsize in (4, 8) and X.shape[0] > 0 and X.shape[1] > 0
-            and X.flags.c_contiguous and X.flags.aligned and X.flags.writeable
-            and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu"
-            and y.dtype.isnative and y.shape[0] == X.shape[0] and bool(np.isfinite(X).all()))
+    return (plain_matrix(X) and X.dtype.kind == "f" and X.dtype.itemsize in (4, 8)
+            and X.shape[1] > 0 and type(y) is np.ndarray and y.ndim == 1
+            and y.dtype.kind in "iu" and y.dtype.isnative and y.shape[0] == X.shape[0]
+            and bool(np.isfinite(X).all()))
 
 
 def _fitted_binarizer(classes):
@@ -160,10 +159,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         single labels. Its labels are then checked by ``_binarize``; any
         other input takes the full validation and its error messages. On a
         small network, that validation cost as much as the epoch."""
+        return (self._integer_labels(X, y)
+                and self._plain_input(X, self.coefs_[0].dtype))
+
+    def _integer_labels(self, X, y):
+        """Whether ``y`` is a 1-D NumPy array of integer labels, one per row
+        of ``X``, for a model fitted on integer labels."""
         return ("classes_" in self.__dict__ and type(y) is np.ndarray and y.ndim == 1
                 and y.dtype.kind in "iu" and self.classes_.dtype.kind in "iu"
-                and getattr(X, "shape", ())[:1] == y.shape
-                and self._plain_input(X, self.coefs_[0].dtype))
+                and getattr(X, "shape", ())[:1] == y.shape)
 
     def _binarize(self, y, known_only=False):
         """``LabelBinarizer.transform(y).astype(bool)``, computed directly for
@@ -326,10 +330,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         # 1-D integer labels and no weights: the count itself, without
         # accuracy_score's target-type checks (0.46 ms of each search
         # fold's score, holding the GIL); the same float, computed exactly.
-        if (sample_weight is None and type(y) is np.ndarray and y.ndim == 1
-                and y.dtype.kind in "iu" and y.shape[0] > 0
-                and getattr(X, "shape", ())[:1] == y.shape
-                and "classes_" in self.__dict__ and self.classes_.dtype.kind in "iu"):
+        if sample_weight is None and self._integer_labels(X, y) and y.shape[0] > 0:
             predicted = self.predict(X)
             if predicted.shape == y.shape:
                 return int(np.count_nonzero(predicted == y)) / y.shape[0]
