@@ -109,7 +109,9 @@ print(f"import scikit-learn {t1 - t0:.2f} s; then fastbp {t2 - t1:.2f} s; first 
       f"{first:.2f} s, the same again {second:.2f} s: loading the kernels {first - second:.2f} s")
 """
 
-THREADS = """
+# The README grid on digits, shared by the sections below (no braces: the
+# sections after it are formatted with str.format).
+README_GRID = """
 import threading, time, warnings
 warnings.simplefilter("ignore")
 from threadpoolctl import threadpool_limits
@@ -118,14 +120,18 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from fastbp import MLPClassifier
+
+X, y = load_digits(return_X_y=True)
+X, _, y, _ = train_test_split(X, y, random_state=0)
+grid = dict(mlpclassifier__hidden_layer_sizes=[(64,), (128, 64)],
+            mlpclassifier__alpha=[1e-4, 1e-2])
+"""
+
+THREADS = README_GRID + """
 from fastbp.kernels import lean
 from fastbp.kernels.codes import OUT_SOFTMAX
 
 softmax = lean.for_output(OUT_SOFTMAX)  # digits: ten classes
-X, y = load_digits(return_X_y=True)
-X, _, y, _ = train_test_split(X, y, random_state=0)
-grid = {{"mlpclassifier__hidden_layer_sizes": [(64,), (128, 64)],
-        "mlpclassifier__alpha": [1e-4, 1e-2]}}
 
 def search():
     GridSearchCV(make_pipeline(StandardScaler(), MLPClassifier(max_iter=100, random_state=0)),
@@ -183,21 +189,9 @@ with threadpool_limits(1):
 """
 
 
-REFIT = """
-import threading, time, warnings
-warnings.simplefilter("ignore")
+REFIT = README_GRID + """
 from joblib import parallel_backend
-from threadpoolctl import threadpool_limits
-from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from fastbp import MLPClassifier
 
-X, y = load_digits(return_X_y=True)
-X, _, y, _ = train_test_split(X, y, random_state=0)
-grid = {{"mlpclassifier__hidden_layer_sizes": [(64,), (128, 64)],
-        "mlpclassifier__alpha": [1e-4, 1e-2]}}
 log = []
 fit = MLPClassifier.fit
 
@@ -233,20 +227,10 @@ print(f"README grid, warm process: sequential {{t1 - t0:.2f}} s, two threads {{u
 """
 
 
-PEAK = """
-import time, warnings
-warnings.simplefilter("ignore")
-from threadpoolctl import threadpool_limits
-from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+PEAK = README_GRID + """
 from bench import gemm_peak
 from bench.flops import epoch_flops, layer_sizes
-from fastbp import MLPClassifier
 
-X, y = load_digits(return_X_y=True)
-X, _, y, _ = train_test_split(X, y, random_state=0)
 flops = []
 
 sizes_seen = set()
@@ -259,7 +243,7 @@ class Counting(MLPClassifier):
         flops.append(epoch_flops(X.shape[0], sizes)["total"] * self.n_iter_)
         return self
 
-grid = {"counting__hidden_layer_sizes": [(64,), (128, 64)], "counting__alpha": [1e-4, 1e-2]}
+grid = {k.replace("mlpclassifier__", "counting__"): v for k, v in grid.items()}
 with threadpool_limits(1):
     search = GridSearchCV(make_pipeline(StandardScaler(), Counting(max_iter=100, random_state=0)),
                           grid)
