@@ -11,10 +11,13 @@ function raises at import time. Here:
   again and saved afresh;
 - where no location is writable, kernels are compiled in memory, with one
   warning that says why the first fit is slow and how to fix it;
-- a compile that the cache cannot serve takes a lock file in the cache
-  directory, so that one process per machine compiles a kernel while the
-  others wait and then load it (Numba rewrites its index files unlocked,
-  and two processes compiling at once lose each other's entries);
+- a compile that the cache cannot serve takes a lock file of its own
+  (one per kernel and signature, in the cache directory), so that one
+  process per machine compiles a kernel while the others wait and then
+  load it, and processes that need different kernels compile them at
+  once; a kernel's index file is rewritten under a lock of its own (Numba
+  rewrites it unlocked, and two processes saving at once lost each other's
+  entries);
 - :func:`cache_info` and :func:`clear_cache` report and empty the cache
   (``fastbp info`` and ``fastbp info --clear-cache`` on the command line);
 - loading a cached kernel skips the refresh of Numba's typing and lowering
@@ -46,8 +49,10 @@ _dispatchers = []
 _lock = threading.Lock()
 _warned_no_location = False
 
-#: The lock file, one per cache directory, under which kernels compile.
-LOCK_NAME = "fastbp-compile.lock"
+#: The subdirectory of a cache directory that holds the lock files: one
+#: per kernel and signature, under which it compiles, and one per kernel,
+#: under which its index file is rewritten.
+LOCKS_DIR = "fastbp-locks"
 #: Seconds a process waits for another's compile before compiling itself.
 #: A compile takes seconds; only a stalled process holds the lock this long
 #: (a dead one releases it at once: the operating system drops its lock).
@@ -200,6 +205,21 @@ class RepairingCache(FunctionCache):
         return self._impl.rebuild(target_context, data)
 
     def save_overload(self, sig, data):
+        # Numba reads the index, adds this entry and writes it back: two
+        # processes saving two signatures of one kernel at once (float32
+        # and float64) would each drop the other's entry, and could pick
+        # the same data file name. A reader needs no lock: both files are
+        # replaced whole, and an entry whose data is not written yet loads
+        # as a miss.
+        lock = _file_lock(_lock_path(self._cache_file, "index"))
+        if lock is None or not _acquire(lock, "saving a compiled kernel"):
+            return self._save_repairing(sig, data)
+        try:
+            return self._save_repairing(sig, data)
+        finally:
+            lock.release()
+
+    def _save_repairing(self, sig, data):
         try:
             super().save_overload(sig, data)
         except Exception as exc:  # a damaged index, or a full or read-only disk
@@ -230,23 +250,80 @@ class RepairingCache(FunctionCache):
             CacheWarning, stacklevel=2)
 
 
-def compile_lock(directory):
-    """The machine-wide compile lock of the cache ``directory``.
+def _file_lock(path):
+    """The machine-wide lock of the file ``path``, or None where its
+    directory cannot be made (the cache is then read-only, and nothing is
+    saved to race over).
 
-    One lock object per directory and process, reentrant across the
-    process's threads (``thread_local=False``): Numba's own compiler lock
-    already serialises compiles within a process, and a thread compiling a
-    callee must not wait for the lock its caller's thread holds.
+    One lock object per path and process, reentrant across the process's
+    threads (``thread_local=False``): Numba's own compiler lock already
+    serialises compiles within a process, and a thread compiling a callee
+    must not wait for a lock that its caller's thread holds.
 
     Returns
     -------
-    filelock.FileLock
+    filelock.FileLock or None
     """
     with _lock:
-        if directory not in _file_locks:
-            _file_locks[directory] = FileLock(os.path.join(directory, LOCK_NAME),
-                                              thread_local=False)
-        return _file_locks[directory]
+        if path not in _file_locks:
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            except OSError:
+                return None
+            _file_locks[path] = FileLock(path, thread_local=False)
+        return _file_locks[path]
+
+
+def _lock_path(cache_file, suffix):
+    stem = cache_file._index_name[:-len(".nbi")]
+    return os.path.join(cache_file._cache_path, LOCKS_DIR, f"{stem}.{suffix}.lock")
+
+
+def compile_lock(dispatcher, args):
+    """The machine-wide lock under which ``dispatcher`` compiles for the
+    argument types ``args``.
+
+    One per kernel and signature: processes that need the same kernel
+    compile it once (the others wait, then load it), and processes that
+    need different kernels, or another dtype of the same one, compile at
+    once. The locks are taken along the call tree, caller before callee,
+    which has no cycles, so no two processes can wait for each other.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        With a :class:`RepairingCache`.
+    args : tuple of numba types
+
+    Returns
+    -------
+    filelock.FileLock or None
+    """
+    return _file_lock(_lock_path(dispatcher._cache._cache_file, _signature_digest(args)))
+
+
+def _signature_digest(args):
+    # Numba's type names are the same in every process.
+    return hashlib.sha1(str(tuple(args)).encode()).hexdigest()[:16]
+
+
+def compile_lock_name(dispatcher, args):
+    """The file name, under ``LOCKS_DIR`` of the cache directory, of the
+    lock that :func:`compile_lock` takes (for tests and tools that hold a
+    compile back)."""
+    return os.path.basename(_lock_path(dispatcher._cache._cache_file, _signature_digest(args)))
+
+
+def _acquire(lock, what):
+    """Take ``lock``; after :data:`LOCK_TIMEOUT` s, or where the file
+    cannot be locked, warn and go on without it (False)."""
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT)
+        return True
+    except (Timeout, OSError) as exc:
+        warnings.warn(f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); "
+                      f"{what} without it.", CacheWarning, stacklevel=3)
+        return False
 
 
 def _on_disk(dispatcher, sig):
@@ -261,29 +338,23 @@ def _on_disk(dispatcher, sig):
 
 
 def _lock_compiles(dispatcher):
-    """Make ``dispatcher`` compile under its cache directory's lock.
+    """Make ``dispatcher`` compile under the lock of each signature.
 
     Numba calls ``dispatcher.compile(sig)`` whenever a call or a caller's
     type inference meets a signature it has not compiled in this process.
     A signature compiled in memory or present on disk goes straight
-    through; any other waits for the lock, then compiles, or loads what a
-    process that held the lock meanwhile saved.
+    through; any other waits for its lock (:func:`compile_lock`), then
+    compiles, or loads what a process that held the lock meanwhile saved.
     """
     compile_unlocked = dispatcher.compile
-    directory = dispatcher._cache._cache_path
 
     def compile(sig):
         args = tuple(sigutils.normalize_signature(sig)[0])
         if args in dispatcher.overloads or _on_disk(dispatcher, sig):
             return compile_unlocked(sig)
-        lock = compile_lock(directory)
-        try:
-            lock.acquire(timeout=LOCK_TIMEOUT)
-        except (Timeout, OSError) as exc:
-            warnings.warn(
-                f"fastbp waited for the compile lock {lock.lock_file} and gave up ({exc}); "
-                f"compiling {dispatcher.py_func.__qualname__!r} without it.",
-                CacheWarning, stacklevel=2)
+        lock = compile_lock(dispatcher, args)
+        if lock is None or not _acquire(
+                lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
             return compile_unlocked(sig)
         try:
             return compile_unlocked(sig)
@@ -295,7 +366,7 @@ def _lock_compiles(dispatcher):
 
 def enable_cache(dispatcher):
     """Give ``dispatcher`` a :class:`RepairingCache` whose compiles take the
-    cache directory's lock, or compile it in memory (one warning per
+    locks (:func:`compile_lock`), or compile it in memory (one warning per
     process) where no cache location is writable."""
     global _warned_no_location
     try:

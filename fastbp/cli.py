@@ -136,6 +136,9 @@ def build_parser():
     compile_parser.add_argument("--all", action="store_true",
                                 help="every solver and every toolkit path, for both "
                                      "estimators")
+    compile_parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                                help="processes that compile different kernels at once "
+                                     "(-1: one per core)")
     train = sub.add_parser(
         "train", formatter_class=fmt,
         help="train on a built-in dataset or your CSV file",
@@ -317,7 +320,7 @@ def compile_kernels(args):
                                     and solver != "lbfgs")
                       for solver in args.solver or ["adam"]]
     report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
-                    sparse=args.sparse or args.all)
+                    sparse=args.sparse or args.all, n_jobs=args.jobs)
     print(report)
     return 0
 

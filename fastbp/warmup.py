@@ -8,9 +8,11 @@ configuration once on a tiny synthetic problem, which runs exactly the
 kernels (and the specialisations) that real fits of it run, and leaves them
 loaded in this process and saved in the on-disk cache.
 
-Compiles take the cache directory's lock (:mod:`fastbp._cache`): when many
-processes of one machine warm up at once, one compiles and the others wait,
-then load what it saved.
+Each kernel compiles under a lock of its own (:mod:`fastbp._cache`): when
+many processes of one machine warm up at once, one compiles each kernel and
+the others wait, then load what it saved. ``n_jobs`` uses that to compile
+in parallel: worker processes take the configurations, dtypes and input
+kinds in turn, and compile different kernels at once.
 """
 
 import itertools
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 
 from . import _cache
@@ -73,6 +76,7 @@ class WarmupReport:
 
     entries: list = field(default_factory=list)
     seconds: float = 0.0
+    n_jobs: int = 1
 
     @property
     def compiled(self):
@@ -89,12 +93,13 @@ class WarmupReport:
         lines = [f"{'estimator':<{width}}  dtype     seconds  compiled  loaded"]
         lines += [f"{e.estimator:<{width}}  {e.dtype:<8} {e.seconds:8.2f}  {e.compiled:8d}  "
                   f"{e.loaded:6d}" for e in self.entries]
-        lines.append(f"total {self.seconds:.2f} s: {self.compiled} kernels compiled, "
+        jobs = f" by {self.n_jobs} processes" if self.n_jobs > 1 else ""
+        lines.append(f"total {self.seconds:.2f} s: {self.compiled} kernels compiled{jobs}, "
                      f"{self.loaded} loaded from the cache")
         return "\n".join(lines)
 
 
-def warmup(*estimators, dtypes=DTYPES, sparse=False):
+def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     """Compile, or load from the cache, every kernel the given estimators'
     fits, predictions and scores will run.
 
@@ -113,12 +118,21 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False):
         Warm the kernels for a sparse ``X`` too (dense ``X`` without the
         toolkit's options runs lean kernels of its own; sparse ``X`` the
         full ones).
+    n_jobs : int, default None
+        Processes that compile at once, as in joblib: None or 1 compiles
+        here, -1 on every core. With more than one, worker processes
+        (joblib's loky) compile the configurations, dtypes and input kinds
+        in turn, different kernels at once, and this process then loads
+        what they saved. Worth it on a cold cache with several dtypes or
+        configurations (``fastbp compile --all``); on a warm one it only
+        adds the workers' start-up.
 
     Returns
     -------
     WarmupReport
         Per configuration and dtype: seconds, kernels compiled and loaded.
-        ``print(report)`` shows a table.
+        ``print(report)`` shows a table. With ``n_jobs``, an entry's
+        seconds and counts are those of the workers, which ran at once.
 
     Examples
     --------
@@ -129,17 +143,38 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False):
     """
     dtypes = [_check_dtype(d) for d in dtypes]
     configs = _configurations(estimators or (MLPClassifier(),))
-    report = WarmupReport()
+    n_jobs = effective_n_jobs(n_jobs)
+    report = WarmupReport(n_jobs=n_jobs)
     start = time.perf_counter()
-    for est in configs:
-        for dtype in dtypes:
-            hits, misses = _cache_counts()
-            t0 = time.perf_counter()
-            _tiny_fit(est, dtype, sparse)
-            new_hits, new_misses = _cache_counts()
-            report.entries.append(WarmupEntry(
-                _describe(est), dtype, time.perf_counter() - t0,
-                compiled=new_misses - misses, loaded=new_hits - hits))
+    if n_jobs > 1:
+        tasks = _schedule([(est, dtype, part) for est in configs for dtype in dtypes
+                           for part in _parts(est, sparse)])
+        # Workers return (compiled, loaded, seconds) per task, in order.
+        counts = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_warm_part)(est, dtype, part) for est, dtype, part in tasks)
+        totals = {}
+        for (est, dtype, _), part_counts in zip(tasks, counts):
+            key = (id(est), dtype)
+            previous = totals.get(key, (est, 0, 0, 0.0))
+            totals[key] = (est, *(a + b for a, b in zip(previous[1:], part_counts)))
+        for (_, dtype), (est, compiled, loaded, seconds) in totals.items():
+            report.entries.append(WarmupEntry(_describe(est), dtype, seconds, compiled,
+                                              loaded))
+        # What the workers saved, loaded here too: this process is warm.
+        for est in configs:
+            for dtype in dtypes:
+                for part in _parts(est, sparse):
+                    _warm_part(est, dtype, part)
+    else:
+        for est in configs:
+            for dtype in dtypes:
+                compiled, loaded, seconds = 0, 0, 0.0
+                for part in _parts(est, sparse):
+                    part_counts = _warm_part(est, dtype, part)
+                    compiled, loaded, seconds = (a + b for a, b in zip(
+                        (compiled, loaded, seconds), part_counts))
+                report.entries.append(WarmupEntry(_describe(est), dtype, seconds, compiled,
+                                                  loaded))
     report.seconds = time.perf_counter() - start
     return report
 
@@ -209,39 +244,91 @@ def _held(obj):
                     if hasattr(value, "get_params") and not isinstance(value, type)]
 
 
-def _tiny_fit(est, dtype, sparse=False):
+def _parts(est, sparse):
+    """The pieces of warming ``est`` that run kernels of their own, as
+    ``(input kind, target kind)`` pairs: ``input`` is "dense", "sparse"
+    or "split" (dense, each step split between two threads); ``target``
+    indexes :func:`_targets`."""
+    n_targets = 1 if isinstance(est, MLPRegressor) else 2
+    inputs = ["dense", "sparse"] if sparse else ["dense"]
+    if est.solver != "lbfgs":
+        inputs.append("split")
+    return [(kind, target) for kind in inputs for target in range(n_targets)]
+
+
+def _schedule(tasks):
+    """``tasks`` in the order workers should take them: first one task of
+    each group that runs kernels of its own (so that the workers compile
+    different kernels at once rather than wait for each other's), the
+    toolkit's full kernels (sparse input) first as the longest to compile;
+    then L-BFGS's (whose loss and gradient share the inner kernels and the
+    prediction kernel of those groups); then the rest, which mostly load
+    what those compiled."""
+    order = {"sparse": 0, "dense": 1, "split": 2}
+    first, rest, seen = [], [], set()
+    for task in tasks:
+        est, dtype, (kind, target) = task
+        output = "identity" if isinstance(est, MLPRegressor) else target
+        # Sparse input runs the full kernels, one for every output function.
+        group = (dtype, kind, est.solver == "lbfgs", None if kind == "sparse" else output)
+        (rest if group in seen else first).append(task)
+        seen.add(group)
+    return sorted(first, key=lambda task: (task[0].solver == "lbfgs", order[task[2][0]])) + rest
+
+
+def _targets(est, X):
+    if isinstance(est, MLPRegressor):
+        return [np.abs(X[:, 0]) + 0.5]  # positive: the poisson loss takes it too
+    # Three classes train a softmax output, two a logistic one: the default
+    # path compiles kernels of their own for each.
+    return [np.arange(len(X)) % 3, np.arange(len(X)) % 2]
+
+
+def _warm_part(est, dtype, part):
+    """Run one part (:func:`_parts`) of warming ``est`` in ``dtype``.
+
+    Returns
+    -------
+    (compiled, loaded, seconds)
+        Kernel specialisations compiled and loaded here, and wall time.
+    """
+    hits, misses = _cache_counts()
+    start = time.perf_counter()
+    _tiny_fit(est, dtype, *part)
+    new_hits, new_misses = _cache_counts()
+    return new_misses - misses, new_hits - hits, time.perf_counter() - start
+
+
+def _tiny_fit(est, dtype, kind, target):
     """Fit, predict and score a copy of ``est`` on a tiny problem of
-    ``dtype``, dense and (``sparse``) CSR."""
+    ``dtype``: dense, CSR, or dense with each step split between two
+    threads (``kind``), with the ``target``-th target of :func:`_targets`."""
     est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
                                 random_state=0)
     if est.solver == "lbfgs":
         est.set_params(max_fun=4)
     rng = np.random.RandomState(0)
     X = rng.standard_normal((64, 3)).astype(dtype)
-    if isinstance(est, MLPRegressor):
-        targets = [np.abs(X[:, 0]) + 0.5]  # positive: the poisson loss takes it too
-    else:
-        # Three classes train a softmax output, two a logistic one: the
-        # default path compiles kernels of their own for each.
-        targets = [np.arange(64) % 3, np.arange(64) % 2]
-    inputs = [X, sp.csr_matrix(X)] if sparse else [X]
+    y = _targets(est, X)[target]
     with warnings.catch_warnings():
         # Two iterations never converge; that is the point.
         warnings.simplefilter("ignore")
-        for X in inputs:
-            for y in targets:
+        if kind == "split":
+            # Large default-path fits split each step between two threads
+            # (fastbp.training.split), with kernels of their own: compiled
+            # here whatever this machine's BLAS pool, since the fits that
+            # need them may run elsewhere (a cluster's workers, an image's
+            # users).
+            with forced_split(2):
                 est.fit(X, y)
-                est.predict(X)
-                est.score(X, y)
-                if hasattr(est, "predict_proba"):
-                    est.predict_proba(X)
-        # Large default-path fits split each step between two threads
-        # (fastbp.training.split), with kernels of their own: compiled here
-        # whatever this machine's BLAS pool, since the fits that need them
-        # may run elsewhere (a cluster's workers, an image's users).
-        with forced_split(2):
-            for y in (targets if est.solver != "lbfgs" else []):
-                est.fit(inputs[0], y)
+            return
+        if kind == "sparse":
+            X = sp.csr_matrix(X)
+        est.fit(X, y)
+        est.predict(X)
+        est.score(X, y)
+        if hasattr(est, "predict_proba"):
+            est.predict_proba(X)
 
 
 def _cache_counts():

@@ -25,10 +25,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor, OversubscriptionWarning, warmup
-from fastbp._cache import LOCK_NAME
+from fastbp._cache import LOCKS_DIR, compile_lock_name
+from fastbp.kernels import lean
+from fastbp.kernels.codes import OUT_SOFTMAX
 from fastbp.cli import main as cli_main
 from fastbp.training import threads
-from fastbp.warmup import _cache_counts, _configurations
+from fastbp.warmup import _cache_counts, _configurations, _parts, _schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,18 +40,19 @@ import fastbp
 print("ready", flush=True)
 if {wait}:
     sys.stdin.readline()
-report = fastbp.warmup(dtypes={dtypes!r})
+report = fastbp.warmup(dtypes={dtypes!r}, n_jobs={n_jobs!r})
 print(json.dumps({{"compiled": report.compiled, "loaded": report.loaded,
-                   "seconds": report.seconds}}))
+                   "seconds": report.seconds,
+                   "entries": [[e.estimator, e.dtype] for e in report.entries]}}))
 """
 
 
-def start_warmup(cache_dir, dtypes, wait=False):
+def start_warmup(cache_dir, dtypes, wait=False, n_jobs=None):
     """A fresh interpreter that warms the default classifier for ``dtypes``
     in ``cache_dir``; it prints ``ready`` once imported, then (``wait``)
     waits for a line on its stdin before it starts."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    code = textwrap.dedent(_WARM.format(dtypes=dtypes, wait=wait))
+    code = textwrap.dedent(_WARM.format(dtypes=dtypes, wait=wait, n_jobs=n_jobs))
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -67,28 +70,90 @@ def kernel_directory(cache_dir):
     return directory
 
 
+def softmax_epoch_lock(cache_dir, dtype):
+    """The lock file of the default path's softmax ``train_epoch`` for
+    ``dtype`` (its signature as this process compiled or loaded it) in
+    ``cache_dir``, and the kernel's index file name."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration does not converge
+        MLPClassifier(max_iter=1).fit(np.zeros((6, 2), dtype), np.arange(6) % 3)
+    kernel = lean.for_output(OUT_SOFTMAX).train_epoch
+    (args,) = [sig for sig in kernel.signatures if f"array({dtype}," in str(sig[0])]
+    directory = kernel_directory(cache_dir)
+    os.makedirs(os.path.join(directory, LOCKS_DIR), exist_ok=True)
+    return (os.path.join(directory, LOCKS_DIR, compile_lock_name(kernel, args)),
+            os.path.join(directory, kernel._cache._cache_file._index_name))
+
+
 def test_processes_wait_for_each_others_compiles_then_load(tmp_path):
-    # Hold the lock the way a compiling process would, start two cold
-    # processes, and check that neither compiles while it is held.
+    # Hold one kernel's lock the way a compiling process would, start two
+    # cold processes that need it, and check that neither compiles it
+    # while the lock is held.
     procs = [start_warmup(tmp_path, ["float64"], wait=True) for _ in range(2)]
     for proc in procs:
         assert proc.stdout.readline().strip() == "ready"
-    directory = kernel_directory(tmp_path)
-    lock = FileLock(os.path.join(directory, LOCK_NAME))
-    with lock:
+    lock_file, index = softmax_epoch_lock(tmp_path, "float64")
+    with FileLock(lock_file):
         for proc in procs:
             proc.stdin.write("go\n")
             proc.stdin.flush()
         time.sleep(4)
-        saved = [f for f in os.listdir(directory) if f.endswith(".nbi")]
-        assert saved == [], f"a process compiled and saved {saved} while the lock was held"
+        assert not os.path.exists(index), "a process compiled the kernel while its lock was held"
     reports = [finish(p) for p in procs]
     # Each kernel was compiled once, by one of them; the other waited, then
-    # loaded it. (Which one compiles which kernel depends on who gets the
-    # lock first, kernel by kernel.) A cold process on its own compiles:
+    # loaded it. (Which one compiles which kernel depends on who gets its
+    # lock first.) A cold process on its own compiles:
     alone = finish(start_warmup(tmp_path / "alone", ["float64"]))
     assert sum(r["compiled"] for r in reports) == alone["compiled"] > 0
     assert sum(r["loaded"] for r in reports) > 0
+
+
+def test_a_compile_waits_only_for_its_own_kernel_and_dtype(tmp_path):
+    # The float32 lock of a kernel held (as by a process compiling it)
+    # does not hold back a float64 compile of the same kernel: the locks
+    # are per kernel and signature, not per cache. Were it one lock, this
+    # warmup would wait for it (LOCK_TIMEOUT, 600 s) and time out here.
+    proc = start_warmup(tmp_path, ["float64"], wait=True)
+    assert proc.stdout.readline().strip() == "ready"
+    lock_file, index = softmax_epoch_lock(tmp_path, "float32")
+    with FileLock(lock_file):
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert finish(proc, timeout=300)["compiled"] > 0
+        assert os.path.exists(index)
+
+
+def test_parallel_warmup_compiles_each_kernel_once_and_warms_this_process(tmp_path):
+    # n_jobs=2: two worker processes share the configurations' parts; every
+    # kernel is compiled once, by one of them, and all of it is saved.
+    parallel = finish(start_warmup(tmp_path, ["float32", "float64"], n_jobs=2))
+    alone = finish(start_warmup(tmp_path / "alone", ["float32", "float64"]))
+    assert parallel["compiled"] == alone["compiled"] > 0
+    assert parallel["entries"] == alone["entries"] == [
+        ["MLPClassifier()", "float32"], ["MLPClassifier()", "float64"]]
+    again = finish(start_warmup(tmp_path, ["float32", "float64"]))
+    assert again["compiled"] == 0 and again["loaded"] > 0
+
+
+def test_parallel_warmup_takes_distinct_kernels_first():
+    tasks = [(est, dtype, part)
+             for est in (MLPClassifier(), MLPClassifier(solver="lbfgs"), MLPRegressor())
+             for dtype in ("float32", "float64") for part in _parts(est, sparse=True)]
+    order = _schedule(tasks)
+    assert sorted(map(id, order)) == sorted(map(id, tasks))
+    # Sparse X first (the toolkit's full kernels, the longest compile), one
+    # task per dtype, as every output function shares them.
+    assert [(t[1], t[2][0]) for t in order[:2]] == [("float32", "sparse"), ("float64", "sparse")]
+    # A task repeating a group's kernels waits until every group has started.
+    first_repeat = next(i for i, t in enumerate(order)
+                        if t[2] == ("sparse", 1) and t[0].solver != "lbfgs")
+    groups = {(t[1], t[2][0], t[0].solver == "lbfgs",
+               "identity" if isinstance(t[0], MLPRegressor) else t[2][1]) for t in tasks
+              if t[2][0] != "sparse"}
+    assert first_repeat >= len(groups)
+    # L-BFGS after the stochastic solvers, whose kernels it shares.
+    solvers = [t[0].solver for t in order[:first_repeat]]
+    assert solvers == sorted(solvers, key=lambda s: s == "lbfgs")
 
 
 def test_concurrent_compiles_of_two_dtypes_keep_every_cache_entry(tmp_path):
