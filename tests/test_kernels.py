@@ -396,16 +396,32 @@ def test_activation_backward(name, shape, masked, dtype):
     np.testing.assert_array_equal(zz, out)
 
 
+@pytest.mark.parametrize("n", [1, 3, 4, 6, 9])
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
-def test_track_alive(dtype):
+def test_track_alive(dtype, n):
+    # Rows go four at a time, then one by one: every row count from 1 to 9
+    # has a remainder of each size, and each column's largest value sits in
+    # a different row.
     rng = rng_for("alive", dtype)
-    a = np.maximum(rng.standard_normal((6, 5)), 0).astype(dtype)
+    a = np.maximum(rng.standard_normal((n, 5)), 0).astype(dtype)
     a[:, 2] = 0
+    for j in (0, 4):
+        a[(j + n // 2) % n, j] = 20
     alive = np.array([0, 0.5, 0, 10, 0], dtype=dtype)
     ref = np.maximum(f64(alive), f64(a).max(axis=0))
     kact.track_alive(a, alive)
     np.testing.assert_array_equal(alive, ref.astype(dtype))
     assert alive[2] == 0
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 9, 32])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
+def test_bias_gradient(dtype, n):
+    rng = rng_for("bias gradient", dtype)
+    g = rng.standard_normal((n, 13)).astype(dtype)
+    gb = np.full(13, np.nan, dtype=dtype)  # overwritten, not accumulated into
+    knet.bias_gradient(g, gb)
+    np.testing.assert_allclose(gb, f64(g).sum(axis=0), **ELEM_TOL[dtype])
 
 
 # ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from .fpenv import flush_denormals, restore_denormals
 from .losses import output_loss_delta
 from .network import (
     A_OFF, ACT, B_OFF, D_OFF, H_OFF, N_BUF_ROWS, O_OFF, UNITS, W_OFF, Z_OFF,
-    flag, forward_hidden, gather_rows, linear,
+    bias_gradient, flag, forward_hidden, gather_rows, linear,
 )
 from .optimizers import update_range
 from .sync import barrier
@@ -145,12 +145,7 @@ def update_block(nb, part, n_parts, x0, params, grads, state_1, state_2, net, bu
         for l in range(1, nl + 1):
             m = net[UNITS, l]
             g = layer_view(deltas, buf[D_OFF, l], nb, m)
-            gb = grads[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m]
-            for j in range(m):
-                gb[j] = 0
-            for i in range(nb):
-                for j in range(m):
-                    gb[j] += g[i, j]
+            bias_gradient(g, grads[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m])
         update_range(params, grads, state_1, state_2, h.n_weights, params.shape[0],
                      h.solver, zero, zero, scale, one, h.lr, lr_t, h.momentum, h.nesterov,
                      h.beta_1, h.beta_2, h.epsilon, zero)
