@@ -10,3 +10,4 @@ def test_fit_epochs_reports_a_positive_time():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(200, 2) > 0
+    assert module.main(200, 2, "float64") > 0

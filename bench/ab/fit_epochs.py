@@ -9,8 +9,8 @@ case; this one fits many, with warm caches)::
             python bench/ab/fit_epochs.py 32 200
     done; done
 
-Arguments: batch size, epochs. One BLAS thread; the first fit is untimed
-(compilation, caches).
+Arguments: batch size, epochs, and optionally the dtype (default
+float32). One BLAS thread; the first fit is untimed (compilation, caches).
 """
 
 import sys
@@ -25,8 +25,8 @@ from bench import peers, workloads  # noqa: E402
 from fastbp import MLPClassifier  # noqa: E402
 
 
-def main(batch_size: int, epochs: int) -> float:
-    data = workloads.load_uncached(workloads.tabular(10000), "float32", standalone=True)
+def main(batch_size: int, epochs: int, dtype: str = "float32") -> float:
+    data = workloads.load_uncached(workloads.tabular(10000), dtype, standalone=True)
     with threadpool_limits(1):
         est = MLPClassifier(**peers.estimator_params(peers.TrainSpec((64,), batch_size)),
                             max_iter=epochs, tol=0, n_iter_no_change=10**6)
@@ -37,4 +37,4 @@ def main(batch_size: int, epochs: int) -> float:
 
 
 if __name__ == "__main__":
-    print(f"{main(int(sys.argv[1]), int(sys.argv[2])):.2f} ms/epoch")
+    print(f"{main(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:4]):.2f} ms/epoch")
