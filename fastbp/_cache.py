@@ -12,12 +12,14 @@ function raises at import time. Here:
 - where no location is writable, kernels are compiled in memory, with one
   warning that says why the first fit is slow and how to fix it;
 - a compile that the cache cannot serve takes a lock file of its own
-  (one per kernel and signature, in the cache directory), so that one
-  process per machine compiles a kernel while the others wait and then
-  load it, and processes that need different kernels compile them at
-  once; a kernel's index file is rewritten under a lock of its own (Numba
-  rewrites it unlocked, and two processes saving at once lost each other's
-  entries);
+  (one per kernel and signature, under ``fastbp-locks`` in the cache
+  directory), so that one process per machine compiles a kernel while the
+  others wait and then load it, and processes that need different kernels
+  compile them at once;
+- a kernel's index and data files are saved under a lock of its own, data
+  first (Numba writes the index first, unlocked: two processes saving at
+  once lost each other's entries, and a reader could meet an entry whose
+  data was not written yet);
 - :func:`cache_info` and :func:`clear_cache` report and empty the cache
   (``fastbp info`` and ``fastbp info --clear-cache`` on the command line);
 - loading a cached kernel skips the refresh of Numba's typing and lowering
@@ -28,6 +30,7 @@ function raises at import time. Here:
 
 import glob
 import hashlib
+import itertools
 import os
 import threading
 import warnings
@@ -35,7 +38,8 @@ import warnings
 import numpy as np
 from filelock import FileLock, Timeout
 from numba.core import sigutils
-from numba.core.caching import Cache, FunctionCache
+from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.runtime import rtsys
 
 
@@ -53,11 +57,17 @@ _warned_no_location = False
 #: per kernel and signature, under which it compiles, and one per kernel,
 #: under which its index file is rewritten.
 LOCKS_DIR = "fastbp-locks"
-#: Seconds a process waits for another's compile before compiling itself.
-#: A compile takes seconds; only a stalled process holds the lock this long
-#: (a dead one releases it at once: the operating system drops its lock).
+#: Seconds a process waits for another's compile before compiling itself,
+#: or for another's index save before saving anyway. A compile takes
+#: seconds; only a stalled process holds a lock this long (a dead one
+#: releases it at once: the operating system drops its lock).
 LOCK_TIMEOUT = 600.0
 _file_locks = {}
+_warned_lock = False
+# A child made by fork inherits the parent's lock objects, which filelock
+# refuses to use there: the child makes its own (the locks themselves,
+# held by the operating system per open file, stay the parent's).
+os.register_at_fork(after_in_child=_file_locks.clear)
 
 
 #: What compiled code depends on besides its source and the CPU, by name:
@@ -128,6 +138,11 @@ except OSError:  # sources not readable as files (a zip or frozen install): the 
 _LOADS_WITHOUT_REFRESH = all(
     hasattr(Cache, name) for name in ("_load_overload", "_index_key",
                                       "_guard_against_spurious_io_errors"))
+# The pieces of Numba's IndexDataCacheFile that OrderedIndexDataCacheFile.save
+# re-orders (tests/test_hardening.py pins Numba's save).
+_SAVES_IN_ORDER = all(
+    hasattr(IndexDataCacheFile, name) for name in ("_load_index", "_save_index", "_save_data",
+                                                   "_data_name", "save"))
 
 
 def mentions_runtime(library_data):
@@ -150,6 +165,45 @@ def mentions_runtime(library_data):
     return False
 
 
+class OrderedIndexDataCacheFile(IndexDataCacheFile):
+    """Numba's index and data files of one kernel, saved under a lock, data
+    first.
+
+    Numba's ``save`` reads the index, adds the entry, writes the index, and
+    only then the data file. Two processes saving two signatures of one
+    kernel at once (float32 and float64) would each drop the other's entry
+    and could pick the same data file name; and a process reading the
+    index between the two writes would load the data file of that name
+    that an older index left behind (Numba numbers them from 1 again when
+    the kernel's source changes), machine code of another version or
+    signature. Here the save holds the kernel's index lock, writes the data
+    first under a name no file has, then the index. A reader needs no lock:
+    both files are replaced whole (written apart, then renamed).
+    """
+
+    def save(self, key, data):
+        lock = _file_lock(_lock_path(self, "index"))
+        held = lock is not None and _acquire(lock, "saving a compiled kernel")
+        try:
+            overloads = self._load_index()
+            data_name = overloads.get(key)
+            if data_name is None:
+                existing = set(overloads.values())
+                for i in itertools.count(1):
+                    data_name = self._data_name(i)
+                    if data_name not in existing and not os.path.exists(
+                            os.path.join(self._cache_path, data_name)):
+                        break
+                self._save_data(data_name, data)
+                overloads[key] = data_name
+                self._save_index(overloads)
+            else:
+                self._save_data(data_name, data)
+        finally:
+            if held:
+                lock.release()
+
+
 class RepairingCache(FunctionCache):
     """Numba's function cache, which rebuilds an entry it cannot read
     instead of failing every later call, with fastbp's extra key parts.
@@ -165,6 +219,8 @@ class RepairingCache(FunctionCache):
     def __init__(self, py_func, uses_runtime=True):
         super().__init__(py_func)
         self.uses_runtime = uses_runtime
+        if _SAVES_IN_ORDER:
+            self._cache_file.__class__ = OrderedIndexDataCacheFile
 
     def _index_key(self, sig, codegen):
         return super()._index_key(sig, codegen) + (tuple(sorted(_key_extras.items())),)
@@ -205,21 +261,8 @@ class RepairingCache(FunctionCache):
         return self._impl.rebuild(target_context, data)
 
     def save_overload(self, sig, data):
-        # Numba reads the index, adds this entry and writes it back: two
-        # processes saving two signatures of one kernel at once (float32
-        # and float64) would each drop the other's entry, and could pick
-        # the same data file name. A reader needs no lock: both files are
-        # replaced whole, and an entry whose data is not written yet loads
-        # as a miss.
-        lock = _file_lock(_lock_path(self._cache_file, "index"))
-        if lock is None or not _acquire(lock, "saving a compiled kernel"):
-            return self._save_repairing(sig, data)
-        try:
-            return self._save_repairing(sig, data)
-        finally:
-            lock.release()
-
-    def _save_repairing(self, sig, data):
+        # The index and data files are written under the kernel's index
+        # lock (OrderedIndexDataCacheFile).
         try:
             super().save_overload(sig, data)
         except Exception as exc:  # a damaged index, or a full or read-only disk
@@ -232,6 +275,23 @@ class RepairingCache(FunctionCache):
     def _discard(self, exc):
         """Delete this function's index and data files, and say so."""
         cache_file = self._cache_file
+        # Under the index lock: a save of another process is not cut short.
+        lock = _file_lock(_lock_path(cache_file, "index"))
+        held = lock is not None and _acquire(lock, "removing a damaged cache entry")
+        try:
+            removed = self._remove_files()
+        finally:
+            if held:
+                lock.release()
+        warnings.warn(
+            f"fastbp's compile cache in {cache_file._cache_path} held a damaged entry for "
+            f"{self._py_func.__qualname__!r} ({type(exc).__name__}: {exc}); removed "
+            f"{removed or 'nothing'} and compiling it again. To empty the whole cache: "
+            "fastbp info --clear-cache.",
+            CacheWarning, stacklevel=2)
+
+    def _remove_files(self):
+        cache_file = self._cache_file
         removed = []
         stem = cache_file._index_name[:-len(".nbi")]
         for path in [cache_file._index_path,
@@ -242,12 +302,7 @@ class RepairingCache(FunctionCache):
                 removed.append(os.path.basename(path))
             except OSError:
                 pass
-        warnings.warn(
-            f"fastbp's compile cache in {cache_file._cache_path} held a damaged entry for "
-            f"{self._py_func.__qualname__!r} ({type(exc).__name__}: {exc}); removed "
-            f"{removed or 'nothing'} and compiling it again. To empty the whole cache: "
-            "fastbp info --clear-cache.",
-            CacheWarning, stacklevel=2)
+        return removed
 
 
 def _file_lock(path):
@@ -255,10 +310,10 @@ def _file_lock(path):
     directory cannot be made (the cache is then read-only, and nothing is
     saved to race over).
 
-    One lock object per path and process, reentrant across the process's
-    threads (``thread_local=False``): Numba's own compiler lock already
-    serialises compiles within a process, and a thread compiling a callee
-    must not wait for a lock that its caller's thread holds.
+    One lock object per path and process (a forked child makes its own),
+    reentrant across the process's threads (``thread_local=False``):
+    Numba's compiler lock already serialises a process's compiles, and a
+    process holds each lock for one of them at a time.
 
     Returns
     -------
@@ -275,6 +330,7 @@ def _file_lock(path):
 
 
 def _lock_path(cache_file, suffix):
+    # cache_file: Numba's IndexDataCacheFile of a kernel.
     stem = cache_file._index_name[:-len(".nbi")]
     return os.path.join(cache_file._cache_path, LOCKS_DIR, f"{stem}.{suffix}.lock")
 
@@ -286,8 +342,10 @@ def compile_lock(dispatcher, args):
     One per kernel and signature: processes that need the same kernel
     compile it once (the others wait, then load it), and processes that
     need different kernels, or another dtype of the same one, compile at
-    once. The locks are taken along the call tree, caller before callee,
-    which has no cycles, so no two processes can wait for each other.
+    once. A process takes them holding Numba's compiler lock, along the
+    call tree (caller before callee), which has no cycles: no two processes
+    can wait for each other, nor two threads of one process, which take
+    the compiler lock first.
 
     Parameters
     ----------
@@ -316,13 +374,20 @@ def compile_lock_name(dispatcher, args):
 
 def _acquire(lock, what):
     """Take ``lock``; after :data:`LOCK_TIMEOUT` s, or where the file
-    cannot be locked, warn and go on without it (False)."""
+    cannot be locked, go on without it (False), with one warning per
+    process."""
+    global _warned_lock
     try:
         lock.acquire(timeout=LOCK_TIMEOUT)
         return True
-    except (Timeout, OSError) as exc:
-        warnings.warn(f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); "
-                      f"{what} without it.", CacheWarning, stacklevel=3)
+    except Exception as exc:  # Timeout, OSError (permissions), filelock's own
+        with _lock:
+            first = not _warned_lock
+            _warned_lock = True
+        if first:
+            warnings.warn(f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); "
+                          f"{what} without it (and any later lock that fails the same "
+                          "way, without saying so again).", CacheWarning, stacklevel=3)
         return False
 
 
@@ -352,14 +417,18 @@ def _lock_compiles(dispatcher):
         args = tuple(sigutils.normalize_signature(sig)[0])
         if args in dispatcher.overloads or _on_disk(dispatcher, sig):
             return compile_unlocked(sig)
-        lock = compile_lock(dispatcher, args)
-        if lock is None or not _acquire(
-                lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
-            return compile_unlocked(sig)
-        try:
-            return compile_unlocked(sig)
-        finally:
-            lock.release()
+        # Numba's compiler lock first (reentrant; the compile takes it
+        # anyway): a thread holding a file lock never waits for it while
+        # another thread of this process, holding it, waits for a file lock.
+        with global_compiler_lock:
+            lock = compile_lock(dispatcher, args)
+            if lock is None or not _acquire(
+                    lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
+                return compile_unlocked(sig)
+            try:
+                return compile_unlocked(sig)
+            finally:
+                lock.release()
 
     dispatcher.compile = compile
 

@@ -37,6 +37,17 @@ def _positive_int(text):
     return value
 
 
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a process count like 2, or -1, got {text!r}")
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a process count like 2, or -1 for one per "
+                                         "core, got 0")
+    return value
+
+
 def _layer_sizes(text):
     parts = [p for p in text.replace(" ", "").split(",") if p]
     if not parts:
@@ -136,7 +147,7 @@ def build_parser():
     compile_parser.add_argument("--all", action="store_true",
                                 help="every solver and every toolkit path, for both "
                                      "estimators")
-    compile_parser.add_argument("--jobs", type=int, default=1, metavar="N",
+    compile_parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                                 help="processes that compile different kernels at once "
                                      "(-1: one per core)")
     train = sub.add_parser(

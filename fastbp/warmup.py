@@ -72,6 +72,8 @@ class WarmupReport:
     entries : list of WarmupEntry
     seconds : float
         Total wall time.
+    n_jobs : int
+        Processes that compiled (1: this one).
     """
 
     entries: list = field(default_factory=list)
@@ -119,11 +121,12 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         toolkit's options runs lean kernels of its own; sparse ``X`` the
         full ones).
     n_jobs : int, default None
-        Processes that compile at once, as in joblib: None or 1 compiles
-        here, -1 on every core. With more than one, worker processes
-        (joblib's loky) compile the configurations, dtypes and input kinds
-        in turn, different kernels at once, and this process then loads
-        what they saved. Worth it on a cold cache with several dtypes or
+        Processes that compile at once, as in joblib's ``n_jobs``: None or
+        1 compiles here, -1 on every core (never more processes than parts
+        to warm). With more than one, worker processes (joblib's loky)
+        compile the configurations, dtypes and input kinds in turn,
+        different kernels at once, and this process then loads what they
+        saved. Worth it on a cold cache with several dtypes or
         configurations (``fastbp compile --all``); on a warm one it only
         adds the workers' start-up.
 
@@ -132,7 +135,9 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     WarmupReport
         Per configuration and dtype: seconds, kernels compiled and loaded.
         ``print(report)`` shows a table. With ``n_jobs``, an entry's
-        seconds and counts are those of the workers, which ran at once.
+        seconds and loads are the workers' (which ran at once, each loading
+        what another compiled), and its compiles the workers' and this
+        process's.
 
     Examples
     --------
@@ -143,40 +148,49 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     """
     dtypes = [_check_dtype(d) for d in dtypes]
     configs = _configurations(estimators or (MLPClassifier(),))
-    n_jobs = effective_n_jobs(n_jobs)
+    tasks = [(est, dtype, part) for est in configs for dtype in dtypes
+             for part in _parts(est, sparse)]
+    # None is 1 here, whatever joblib's parallel_config says: the caller
+    # asked for no processes.
+    n_jobs = 1 if n_jobs is None else min(effective_n_jobs(n_jobs), len(tasks))
     report = WarmupReport(n_jobs=n_jobs)
     start = time.perf_counter()
     if n_jobs > 1:
-        tasks = _schedule([(est, dtype, part) for est in configs for dtype in dtypes
-                           for part in _parts(est, sparse)])
+        order = _schedule(tasks)
         # Workers return (compiled, loaded, seconds) per task, in order.
         counts = Parallel(n_jobs=n_jobs, backend="loky")(
-            delayed(_warm_part)(est, dtype, part) for est, dtype, part in tasks)
-        totals = {}
-        for (est, dtype, _), part_counts in zip(tasks, counts):
-            key = (id(est), dtype)
-            previous = totals.get(key, (est, 0, 0, 0.0))
-            totals[key] = (est, *(a + b for a, b in zip(previous[1:], part_counts)))
-        for (_, dtype), (est, compiled, loaded, seconds) in totals.items():
-            report.entries.append(WarmupEntry(_describe(est), dtype, seconds, compiled,
-                                              loaded))
-        # What the workers saved, loaded here too: this process is warm.
-        for est in configs:
-            for dtype in dtypes:
-                for part in _parts(est, sparse):
-                    _warm_part(est, dtype, part)
+            delayed(_warm_part)(est, dtype, part) for est, dtype, part in order)
+        # What the workers saved, loaded here too: this process is warm. A
+        # compile here means the workers saw another cache (NUMBA_CACHE_DIR
+        # or FASTBP_BLAS set after import, a key added by code they did not
+        # run): it is counted, and said.
+        here = [_warm_part(*task) for task in tasks]
+        compiled_here = sum(c for c, _, _ in here)
+        if compiled_here:
+            warnings.warn(
+                f"warmup's worker processes did not warm this process's cache: it compiled "
+                f"{compiled_here} kernel(s) again. Set NUMBA_CACHE_DIR and FASTBP_BLAS before "
+                "importing fastbp, or use n_jobs=1.", _cache.CacheWarning, stacklevel=2)
+        counts = dict(zip(map(id, order), counts))
+        counts = [(c + c_here, loaded, seconds) for (c, loaded, seconds), (c_here, _, _)
+                  in zip((counts[id(task)] for task in tasks), here)]
     else:
-        for est in configs:
-            for dtype in dtypes:
-                compiled, loaded, seconds = 0, 0, 0.0
-                for part in _parts(est, sparse):
-                    part_counts = _warm_part(est, dtype, part)
-                    compiled, loaded, seconds = (a + b for a, b in zip(
-                        (compiled, loaded, seconds), part_counts))
-                report.entries.append(WarmupEntry(_describe(est), dtype, seconds, compiled,
-                                                  loaded))
+        counts = [_warm_part(*task) for task in tasks]
+    report.entries = _entries(tasks, counts)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _entries(tasks, counts):
+    """One :class:`WarmupEntry` per configuration and dtype, in the order of
+    ``tasks``, from each task's ``(compiled, loaded, seconds)``."""
+    totals = {}
+    for (est, dtype, _), part_counts in zip(tasks, counts):
+        key = (id(est), dtype)
+        previous = totals.get(key, (est, 0, 0, 0.0))
+        totals[key] = (est, *(a + b for a, b in zip(previous[1:], part_counts)))
+    return [WarmupEntry(_describe(est), dtype, seconds, compiled, loaded)
+            for (_, dtype), (est, compiled, loaded, seconds) in totals.items()]
 
 
 def _check_dtype(dtype):
@@ -258,9 +272,10 @@ def _parts(est, sparse):
 
 def _schedule(tasks):
     """``tasks`` in the order workers should take them: first one task of
-    each group that runs kernels of its own (so that the workers compile
-    different kernels at once rather than wait for each other's), the
-    toolkit's full kernels (sparse input) first as the longest to compile;
+    each group of dtype, input kind, solver family and output function
+    (those choose the entry points; so that the workers compile different
+    kernels at once rather than wait for each other's), the toolkit's full
+    kernels (sparse input) first as the longest to compile;
     then L-BFGS's (whose loss and gradient share the inner kernels and the
     prediction kernel of those groups); then the rest, which mostly load
     what those compiled."""

@@ -279,6 +279,60 @@ def test_loading_cached_kernels_skips_numbas_registry_refresh():
         assert again["user"] == first["user"] == 5.0
 
 
+_FORKED = """
+import json, os, warnings
+import numpy as np
+from fastbp import MLPClassifier
+from fastbp._cache import CacheWarning
+warnings.simplefilter("ignore")
+warnings.simplefilter("error", CacheWarning)  # a lock given up on, say
+X = np.random.RandomState(0).standard_normal((64, 3))
+y = np.arange(64) % 3
+MLPClassifier(max_iter=2).fit(X, y)  # compiles and saves float64, taking locks
+pid = os.fork()
+if pid == 0:
+    code = 1
+    try:  # a new dtype: compiles and saves again, under the same locks' files
+        MLPClassifier(max_iter=2).fit(X.astype(np.float32), y)
+        code = 0
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"child": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def test_a_forked_child_compiles_and_saves(tmp_path):
+    # filelock refuses a lock object made before a fork; the child makes
+    # its own (multiprocessing forks on Linux, after the parent has fitted).
+    result = last_json(run_python(_FORKED, {"NUMBA_CACHE_DIR": str(tmp_path)}))
+    assert result["child"] == 0
+
+
+def test_saves_write_the_data_first_under_a_name_no_file_has(tmp_path):
+    # A data file left by an older index (Numba numbers them from 1 again
+    # when a kernel's source changes) is never reused: a reader between
+    # the index write and the data write would load it as this entry.
+    from fastbp._cache import LOCKS_DIR, OrderedIndexDataCacheFile
+
+    cache = OrderedIndexDataCacheFile(str(tmp_path), "mod.kern-1.py311", ("stamp", 1))
+    (tmp_path / "mod.kern-1.py311.1.nbc").write_bytes(b"stale code")
+    order = []
+    save_data, save_index = cache._save_data, cache._save_index
+    cache._save_data = lambda name, data: (order.append(("data", name)), save_data(name, data))
+    cache._save_index = lambda overloads: (order.append(("index", dict(overloads))),
+                                           save_index(overloads))
+    cache.save(("sig", "float32"), b"new code")
+    assert order == [("data", "mod.kern-1.py311.2.nbc"),
+                     ("index", {("sig", "float32"): "mod.kern-1.py311.2.nbc"})]
+    assert cache.load(("sig", "float32")) == b"new code"
+    cache.save(("sig", "float64"), b"other code")
+    assert cache.load(("sig", "float64")) == b"other code"
+    assert cache.load(("sig", "float32")) == b"new code"
+    assert (tmp_path / "mod.kern-1.py311.1.nbc").read_bytes() == b"stale code"
+    assert (tmp_path / LOCKS_DIR / "mod.kern-1.py311.index.lock").exists()
+
+
 def test_load_without_refresh_follows_numbas_own_load():
     # RepairingCache._load_without_refresh re-implements Numba's private
     # Cache._load_overload, which Numba's load_overload calls after the
@@ -286,14 +340,15 @@ def test_load_without_refresh_follows_numbas_own_load():
     import inspect
     import re
 
-    from numba.core.caching import Cache
+    from numba.core.caching import Cache, IndexDataCacheFile
 
     from fastbp import _cache
 
     def body(method):
         lines = inspect.getsource(method).splitlines()[1:]
         code = [re.sub(r"#.*", "", line).strip() for line in lines]
-        return [line for line in code if line and not line.startswith(('"""', "Load", "using"))]
+        return [line for line in code
+                if line and not line.startswith(('"""', "Load", "using", "Save a new"))]
 
     assert _cache._LOADS_WITHOUT_REFRESH
     assert body(Cache.load_overload) == [
@@ -307,6 +362,22 @@ def test_load_without_refresh_follows_numbas_own_load():
         "if data is not None:",
         "data = self._impl.rebuild(target_context, data)",
         "return data"]
+    # OrderedIndexDataCacheFile.save re-orders Numba's save (data first,
+    # under a lock): the same steps, which a new Numba might change.
+    assert _cache._SAVES_IN_ORDER
+    assert body(IndexDataCacheFile.save) == [
+        "overloads = self._load_index()",
+        "try:",
+        "data_name = overloads[key]",
+        "except KeyError:",
+        "existing = set(overloads.values())",
+        "for i in itertools.count(1):",
+        "data_name = self._data_name(i)",
+        "if data_name not in existing:",
+        "break",
+        "overloads[key] = data_name",
+        "self._save_index(overloads)",
+        "self._save_data(data_name, data)"]
     assert _cache.mentions_runtime(("x", "object", (b"..NRT_MemInfo_alloc..", b"")))
     assert _cache.mentions_runtime([b"nrt_atomic_add"])
     assert not _cache.mentions_runtime(("x", "object", (b"fastbp_sgemm", b"")))

@@ -40,19 +40,25 @@ import fastbp
 print("ready", flush=True)
 if {wait}:
     sys.stdin.readline()
-report = fastbp.warmup(dtypes={dtypes!r}, n_jobs={n_jobs!r})
+from fastbp.warmup import _cache_counts
+hits, misses = _cache_counts()
+report = fastbp.warmup({estimators}dtypes={dtypes!r}, n_jobs={n_jobs!r})
+new_hits, new_misses = _cache_counts()
 print(json.dumps({{"compiled": report.compiled, "loaded": report.loaded,
                    "seconds": report.seconds,
-                   "entries": [[e.estimator, e.dtype] for e in report.entries]}}))
+                   "entries": [[e.estimator, e.dtype] for e in report.entries],
+                   "here": {{"compiled": new_misses - misses, "loaded": new_hits - hits}}}}))
 """
 
 
-def start_warmup(cache_dir, dtypes, wait=False, n_jobs=None):
-    """A fresh interpreter that warms the default classifier for ``dtypes``
+def start_warmup(cache_dir, dtypes, wait=False, n_jobs=None, estimators=""):
+    """A fresh interpreter that warms ``estimators`` (Python source of
+    positional arguments; default: the default classifier) for ``dtypes``
     in ``cache_dir``; it prints ``ready`` once imported, then (``wait``)
     waits for a line on its stdin before it starts."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    code = textwrap.dedent(_WARM.format(dtypes=dtypes, wait=wait, n_jobs=n_jobs))
+    code = textwrap.dedent(_WARM.format(dtypes=dtypes, wait=wait, n_jobs=n_jobs,
+                                        estimators=estimators and estimators + ", "))
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -109,29 +115,41 @@ def test_processes_wait_for_each_others_compiles_then_load(tmp_path):
 
 
 def test_a_compile_waits_only_for_its_own_kernel_and_dtype(tmp_path):
-    # The float32 lock of a kernel held (as by a process compiling it)
-    # does not hold back a float64 compile of the same kernel: the locks
-    # are per kernel and signature, not per cache. Were it one lock, this
-    # warmup would wait for it (LOCK_TIMEOUT, 600 s) and time out here.
-    proc = start_warmup(tmp_path, ["float64"], wait=True)
-    assert proc.stdout.readline().strip() == "ready"
+    # The float32 lock of a kernel held, as by a process compiling it: a
+    # float32 warm-up waits for it, and a float64 one of the same kernel,
+    # started at the same time, does not (one lock per cache, or per
+    # kernel, would hold it back until LOCK_TIMEOUT, 600 s).
+    procs = {dtype: start_warmup(tmp_path, [dtype], wait=True)
+             for dtype in ("float32", "float64")}
+    for proc in procs.values():
+        assert proc.stdout.readline().strip() == "ready"
     lock_file, index = softmax_epoch_lock(tmp_path, "float32")
     with FileLock(lock_file):
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        assert finish(proc, timeout=300)["compiled"] > 0
+        for proc in procs.values():
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        assert finish(procs["float64"], timeout=300)["compiled"] > 0
         assert os.path.exists(index)
+        assert procs["float32"].poll() is None, "the float32 warm-up did not wait for its lock"
+    assert finish(procs["float32"])["compiled"] > 0
 
 
 def test_parallel_warmup_compiles_each_kernel_once_and_warms_this_process(tmp_path):
     # n_jobs=2: two worker processes share the configurations' parts; every
-    # kernel is compiled once, by one of them, and all of it is saved.
-    parallel = finish(start_warmup(tmp_path, ["float32", "float64"], n_jobs=2))
-    alone = finish(start_warmup(tmp_path / "alone", ["float32", "float64"]))
+    # kernel is compiled once, by one of them, and all of it is saved; the
+    # calling process then loads it all, compiling nothing.
+    estimators = "fastbp.MLPRegressor(solver='lbfgs'), fastbp.MLPClassifier()"
+    dtypes = ["float32", "float64"]
+    parallel = finish(start_warmup(tmp_path, dtypes, n_jobs=2, estimators=estimators))
+    alone = finish(start_warmup(tmp_path / "alone", dtypes, estimators=estimators))
     assert parallel["compiled"] == alone["compiled"] > 0
+    assert parallel["here"]["compiled"] == 0 and parallel["here"]["loaded"] > 0
+    # Entries in the order of the arguments and dtypes, whatever order the
+    # workers took the parts in (L-BFGS's last).
     assert parallel["entries"] == alone["entries"] == [
+        ["MLPRegressor(solver='lbfgs')", "float32"], ["MLPRegressor(solver='lbfgs')", "float64"],
         ["MLPClassifier()", "float32"], ["MLPClassifier()", "float64"]]
-    again = finish(start_warmup(tmp_path, ["float32", "float64"]))
+    again = finish(start_warmup(tmp_path, dtypes, estimators=estimators))
     assert again["compiled"] == 0 and again["loaded"] > 0
 
 
@@ -144,13 +162,14 @@ def test_parallel_warmup_takes_distinct_kernels_first():
     # Sparse X first (the toolkit's full kernels, the longest compile), one
     # task per dtype, as every output function shares them.
     assert [(t[1], t[2][0]) for t in order[:2]] == [("float32", "sparse"), ("float64", "sparse")]
-    # A task repeating a group's kernels waits until every group has started.
+    # A task repeating a group's kernels waits until every group has
+    # started. Per dtype, ten groups: sparse X (the full kernels) with a
+    # stochastic solver and with L-BFGS; dense X with each of the two, for
+    # each output function (softmax, logistic; the regressor's identity
+    # with its stochastic solver); split steps for the three outputs.
     first_repeat = next(i for i, t in enumerate(order)
                         if t[2] == ("sparse", 1) and t[0].solver != "lbfgs")
-    groups = {(t[1], t[2][0], t[0].solver == "lbfgs",
-               "identity" if isinstance(t[0], MLPRegressor) else t[2][1]) for t in tasks
-              if t[2][0] != "sparse"}
-    assert first_repeat >= len(groups)
+    assert first_repeat == 20
     # L-BFGS after the stochastic solvers, whose kernels it shares.
     solvers = [t[0].solver for t in order[:first_repeat]]
     assert solvers == sorted(solvers, key=lambda s: s == "lbfgs")
@@ -220,6 +239,12 @@ def test_report_lists_each_configuration_and_dtype():
     text = str(report)
     assert "MLPRegressor(solver='lbfgs')" in text and "kernels compiled" in text
     assert report.seconds >= sum(e.seconds for e in report.entries) * 0.99
+
+
+def test_compile_command_refuses_zero_jobs(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["compile", "--jobs", "0"])
+    assert "-1 for one per core, got 0" in capsys.readouterr().err
 
 
 def test_compile_command_prints_the_report(capsys):
