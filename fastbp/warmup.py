@@ -171,9 +171,9 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
                 f"warmup's worker processes did not warm this process's cache: it compiled "
                 f"{compiled_here} kernel(s) again. Set NUMBA_CACHE_DIR and FASTBP_BLAS before "
                 "importing fastbp, or use n_jobs=1.", _cache.CacheWarning, stacklevel=2)
-        counts = dict(zip(map(id, order), counts))
+        by_task = dict(zip(map(id, order), counts))
         counts = [(c + c_here, loaded, seconds) for (c, loaded, seconds), (c_here, _, _)
-                  in zip((counts[id(task)] for task in tasks), here)]
+                  in zip((by_task[id(task)] for task in tasks), here)]
     else:
         counts = [_warm_part(*task) for task in tasks]
     report.entries = _entries(tasks, counts)

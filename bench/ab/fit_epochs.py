@@ -6,7 +6,7 @@ case; this one fits many, with warm caches)::
 
     for i in 1 2 3; do for side in before after; do
         PYTHONPATH=/tmp/bench_cpu/$side NUMBA_CACHE_DIR=/tmp/bench_cpu/cache_$side \\
-            python bench/ab/fit_epochs.py 32 200
+            python bench/ab/fit_epochs.py 32 200 float64
     done; done
 
 Arguments: batch size, epochs, and optionally the dtype (default
@@ -37,4 +37,6 @@ def main(batch_size: int, epochs: int, dtype: str = "float32") -> float:
 
 
 if __name__ == "__main__":
-    print(f"{main(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:4]):.2f} ms/epoch")
+    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["float32"], ["float64"]):
+        sys.exit("usage: fit_epochs.py BATCH_SIZE EPOCHS [float32|float64]")
+    print(f"{main(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:]):.2f} ms/epoch")

@@ -142,15 +142,18 @@ def track_alive(a, alive):
     for every sample of an epoch is dead."""
     # Four rows per pass over ``alive``: row by row, each row's compare
     # waited for the previous row's stores (a chain through memory), and
-    # the pass cost more than the relu itself (batch 200, tabular).
+    # the pass cost more than the relu itself (batch 200, tabular). Each
+    # compare is the old one, in the old order (a NaN is never kept).
     n, m = a.shape
     i = 0
     while i + 4 <= n:
         for j in range(m):
-            v01 = a[i, j] if a[i, j] > a[i + 1, j] else a[i + 1, j]
-            v23 = a[i + 2, j] if a[i + 2, j] > a[i + 3, j] else a[i + 3, j]
-            v = v01 if v01 > v23 else v23
-            alive[j] = v if v > alive[j] else alive[j]
+            v = alive[j]
+            v = a[i, j] if a[i, j] > v else v
+            v = a[i + 1, j] if a[i + 1, j] > v else v
+            v = a[i + 2, j] if a[i + 2, j] > v else v
+            v = a[i + 3, j] if a[i + 3, j] > v else v
+            alive[j] = v
         i += 4
     for r in range(i, n):
         for j in range(m):
