@@ -161,6 +161,15 @@ with threadpool_limits(1):
         for _ in range(n):
             model.fit(X, y)
 
+    def together(workers):
+        # Seconds from starting the workers to the last one's end.
+        t0 = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return time.perf_counter() - t0
+
     fits(1)
     t0 = time.perf_counter(); fits({n}); one = time.perf_counter() - t0
     # The same in two forked processes (kernels loaded, no GIL shared):
@@ -168,21 +177,10 @@ with threadpool_limits(1):
     import multiprocessing
     procs = [multiprocessing.get_context("fork").Process(target=fits, args=({n},))
              for _ in range(2)]
-    t0 = time.perf_counter()
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    forked = time.perf_counter() - t0
+    forked = together(procs)
     if any(p.exitcode != 0 for p in procs):
         raise SystemExit(f"a forked process's fits failed: exit codes {{[p.exitcode for p in procs]}}")
-    workers = [threading.Thread(target=fits, args=({n},)) for _ in range(2)]
-    t0 = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    two = time.perf_counter() - t0
+    two = together([threading.Thread(target=fits, args=({n},)) for _ in range(2)])
     print(f"{n} fits in one thread {{one:.2f}} s; {n} in each of two threads {{two:.2f}} s: "
           f"speed-up {{2 * one / two:.2f}}x; {n} in each of two processes {{forked:.2f}} s: "
           f"speed-up {{2 * one / forked:.2f}}x")

@@ -28,6 +28,7 @@ function raises at import time. Here:
   only a compile uses.
 """
 
+import contextlib
 import glob
 import hashlib
 import itertools
@@ -36,7 +37,7 @@ import threading
 import warnings
 
 import numpy as np
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from numba.core import sigutils
 from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile
 from numba.core.compiler_lock import global_compiler_lock
@@ -182,9 +183,7 @@ class OrderedIndexDataCacheFile(IndexDataCacheFile):
     """
 
     def save(self, key, data):
-        lock = _file_lock(_lock_path(self, "index"))
-        held = lock is not None and _acquire(lock, "saving a compiled kernel")
-        try:
+        with _holding(_index_lock(self), "saving a compiled kernel"):
             overloads = self._load_index()
             data_name = overloads.get(key)
             if data_name is None:
@@ -199,9 +198,6 @@ class OrderedIndexDataCacheFile(IndexDataCacheFile):
                 self._save_index(overloads)
             else:
                 self._save_data(data_name, data)
-        finally:
-            if held:
-                lock.release()
 
 
 class RepairingCache(FunctionCache):
@@ -276,13 +272,8 @@ class RepairingCache(FunctionCache):
         """Delete this function's index and data files, and say so."""
         cache_file = self._cache_file
         # Under the index lock: a save of another process is not cut short.
-        lock = _file_lock(_lock_path(cache_file, "index"))
-        held = lock is not None and _acquire(lock, "removing a damaged cache entry")
-        try:
+        with _holding(_index_lock(cache_file), "removing a damaged cache entry"):
             removed = self._remove_files()
-        finally:
-            if held:
-                lock.release()
         warnings.warn(
             f"fastbp's compile cache in {cache_file._cache_path} held a damaged entry for "
             f"{self._py_func.__qualname__!r} ({type(exc).__name__}: {exc}); removed "
@@ -335,6 +326,17 @@ def _lock_path(cache_file, suffix):
     return os.path.join(cache_file._cache_path, LOCKS_DIR, f"{stem}.{suffix}.lock")
 
 
+def _index_lock(cache_file):
+    """The lock under which a kernel's index and data files are written."""
+    return _file_lock(_lock_path(cache_file, "index"))
+
+
+def _compile_lock_path(dispatcher, args):
+    # Numba's type names are the same in every process.
+    digest = hashlib.sha1(str(tuple(args)).encode()).hexdigest()[:16]
+    return _lock_path(dispatcher._cache._cache_file, digest)
+
+
 def compile_lock(dispatcher, args):
     """The machine-wide lock under which ``dispatcher`` compiles for the
     argument types ``args``.
@@ -357,19 +359,14 @@ def compile_lock(dispatcher, args):
     -------
     filelock.FileLock or None
     """
-    return _file_lock(_lock_path(dispatcher._cache._cache_file, _signature_digest(args)))
-
-
-def _signature_digest(args):
-    # Numba's type names are the same in every process.
-    return hashlib.sha1(str(tuple(args)).encode()).hexdigest()[:16]
+    return _file_lock(_compile_lock_path(dispatcher, args))
 
 
 def compile_lock_name(dispatcher, args):
     """The file name, under ``LOCKS_DIR`` of the cache directory, of the
     lock that :func:`compile_lock` takes (for tests and tools that hold a
     compile back)."""
-    return os.path.basename(_lock_path(dispatcher._cache._cache_file, _signature_digest(args)))
+    return os.path.basename(_compile_lock_path(dispatcher, args))
 
 
 def _acquire(lock, what):
@@ -389,6 +386,18 @@ def _acquire(lock, what):
                           f"{what} without it (and any later lock that fails the same "
                           "way, without saying so again).", CacheWarning, stacklevel=3)
         return False
+
+
+@contextlib.contextmanager
+def _holding(lock, what):
+    """Hold ``lock`` (a :func:`_file_lock`, or None) for the block where it
+    can be taken (:func:`_acquire`); run the block without it otherwise."""
+    held = lock is not None and _acquire(lock, what)
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
 
 
 def _on_disk(dispatcher, sig):
@@ -420,15 +429,9 @@ def _lock_compiles(dispatcher):
         # Numba's compiler lock first (reentrant; the compile takes it
         # anyway): a thread holding a file lock never waits for it while
         # another thread of this process, holding it, waits for a file lock.
-        with global_compiler_lock:
-            lock = compile_lock(dispatcher, args)
-            if lock is None or not _acquire(
-                    lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
-                return compile_unlocked(sig)
-            try:
-                return compile_unlocked(sig)
-            finally:
-                lock.release()
+        with global_compiler_lock, _holding(compile_lock(dispatcher, args),
+                                            f"compiling {dispatcher.py_func.__qualname__!r}"):
+            return compile_unlocked(sig)
 
     dispatcher.compile = compile
 
