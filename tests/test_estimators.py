@@ -1229,7 +1229,9 @@ def test_partial_fit_on_plain_arrays_trains_as_validated_input_does(small):
 
 
 @pytest.mark.parametrize("classes", [np.arange(4), np.array([3, 7, 100]), np.array([-5, 2]),
-                                     np.array([10**12, 10**12 + 5, 10**13])], ids=str)
+                                     np.array([10**12, 10**12 + 5, 10**13]),
+                                     np.arange(300) * 2],  # no identity kept
+                         ids=lambda c: str(c[:4]))
 def test_direct_binarization_matches_label_binarizer(classes):
     from sklearn.preprocessing import LabelBinarizer
 
@@ -1247,6 +1249,18 @@ def test_direct_binarization_matches_label_binarizer(classes):
         bad = y.copy()
         bad[7] = unknown
         assert est._binarize(bad, known_only=True) is None
+    # The lookup is kept per classes_ array: other classes, other lookup.
+    est.classes_ = classes + 1
+    est._label_binarizer = LabelBinarizer().fit(classes + 1)
+    assert classes[0] in y and est._binarize(y, known_only=True) is None
+    shifted = y + 1
+    assert_array_equal(est._binarize(shifted, known_only=True),
+                       est._label_binarizer.transform(shifted).astype(bool))
+    # A copy drops the lookup and builds it again.
+    copied = pickle.loads(pickle.dumps(est))
+    assert "_class_lookup_cache" not in vars(copied)
+    assert_array_equal(copied._binarize(shifted, known_only=True),
+                       est._binarize(shifted, known_only=True))
 
 
 @pytest.mark.parametrize("labels", [[0, 1], ["b", "a"], [3, 1, 2], ["x", "z", "y", "w"]],

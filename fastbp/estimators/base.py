@@ -37,7 +37,7 @@ from ..training.optimizers import StochasticOptimizer
 from ..training.predict import Validator, chunk_rows, inference_plan
 from ..training.progress import Progress
 from ..training.spec import build_spec
-from ..training.stochastic import fit_stochastic
+from ..training.stochastic import all_finite, fit_stochastic
 from ..training.threads import fit_slot
 from . import architecture as arch
 from . import callbacks
@@ -51,6 +51,11 @@ from .checks import (
 from .constraints import MLP_CONSTRAINTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
+# What BaseMLP._complete_fitted_state fills in where it is missing.
+_FITTED_STATE = frozenset((
+    "normalization_scales_", "normalization_shifts_", "running_mean_", "running_var_",
+    "_residual", "_normalization", "_optimizer", "n_outputs_", "n_layers_", "_activations",
+    "out_activation_"))
 
 
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
@@ -320,6 +325,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """Fill in what fastbp keeps beyond scikit-learn's fitted attributes
         for a model whose ``coefs_`` and ``intercepts_`` were set by hand (as
         scikit-learn's own tests do), so that training continues from them."""
+        present = self.__dict__.keys()
+        if present >= _FITTED_STATE and ("_progress" in present
+                                         or self.solver not in _STOCHASTIC_SOLVERS):
+            return  # a model fastbp fitted: every partial_fit call asks
         n_hidden = len(self.coefs_) - 1
         defaults = {"normalization_scales_": [], "normalization_shifts_": [],
                     "running_mean_": [], "running_var_": [], "_residual": [False] * n_hidden,
@@ -421,7 +430,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             else:
                 self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight)
 
-        if not (np.isfinite(params).all() and np.isfinite(running).all()):
+        if not (all_finite(params) and all_finite(running)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
                 "contain large values and need to be preprocessed.")
@@ -435,11 +444,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     def _network(self, units, activations, normalization, residual, dropout, dtype):
         """This model's network: its spec, and its parameters and batch-norm
-        statistics packed into flat buffers of ``dtype``."""
+        statistics in new flat buffers of ``dtype``, for a fit to train."""
         spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
                           arch.normalization_code(normalization), residual, dropout,
                           OUTPUT_FUNCTIONS[self.out_activation_])
-        return (spec, *self._pack(spec.layout, dtype))
+        return (spec, *self._flat_parameters(spec.layout, dtype, copy=True))
 
     def _pack(self, layout, dtype):
         """New flat buffers of ``dtype`` holding the fitted attributes:
@@ -451,15 +460,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _set_parameters(self, layout, params, running):
         self.__dict__.update(_parameter_attributes(layout, params, running))
 
-    def _flat_parameters(self, layout, dtype):
+    def _flat_parameters(self, layout, dtype, copy=False):
         """The parameters and running statistics as the kernels take them:
         flat buffers of ``dtype``.
 
         While the fitted attributes are the very views of the buffers that
         the fit left (``_packed``), those buffers, which every in-place
-        change of the attributes reaches; else (attributes replaced,
-        loaded, or of another dtype) packed again, which costs a prediction
-        of a few rows a fifth of its time.
+        change of the attributes reaches (with ``copy``, copies of them:
+        one copy each, where packing concatenates every layer's arrays);
+        else (attributes replaced, loaded, or of another dtype) packed
+        again, which costs a prediction of a few rows a fifth of its time.
         """
         packed = self.__dict__.get("_packed")
         if packed is not None:
@@ -469,15 +479,17 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             if (params.dtype == dtype and len(current) == len(views)
                     and all(a is v and (a.base is params or a.base is running)
                             for a, v in zip(current, views))):
-                return params, running
+                return (params.copy(), running.copy()) if copy else (params, running)
         return self._pack(layout, dtype)
 
     def __getstate__(self):
         # ``_packed`` holds the parameters a second time: not worth saving
         # (pickle, skops, deepcopy), and the copies' attributes are no
-        # longer its views.
+        # longer its views. The classifier's label lookup is rebuilt on
+        # first use.
         state = dict(super().__getstate__())
         state.pop("_packed", None)
+        state.pop("_class_lookup_cache", None)
         return state
 
     def _check_warm_start(self, units, dtype, activations, residual):

@@ -30,6 +30,11 @@ def _plain_fit_input(X, y):
             and bool(np.isfinite(X).all()))
 
 
+# The most classes whose identity matrix a model keeps for binarising
+# labels (64 KiB).
+_KEPT_IDENTITY = 256
+
+
 def _fitted_binarizer(classes):
     """``LabelBinarizer().fit(y)`` for 1-D integer ``y`` whose sorted unique
     labels are ``classes``: its three fitted attributes, set directly."""
@@ -186,7 +191,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     return (idx == 1).reshape(-1, 1)
                 # Rows of the identity, gathered with take (fancy indexing
                 # took 14x longer).
-                return np.eye(len(classes), dtype=bool).take(idx, axis=0)
+                identity = self._class_lookup()[2]
+                if identity is None:
+                    identity = np.eye(len(classes), dtype=bool)
+                return identity.take(idx, axis=0)
         if known_only:
             return None
         return self._label_binarizer.transform(y).astype(bool)
@@ -195,20 +203,38 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """Position of each label of ``y`` in ``classes_``, or None if a label
         is not there."""
         classes = self.classes_
-        if (y.dtype.kind in "iu" and classes.dtype.kind in "iu" and y.size
-                and classes[-1] - classes[0] < 4 * len(classes) + 1024):
+        table = self._class_lookup()[1] if y.dtype.kind in "iu" and y.size else None
+        if table is not None:
             # Small integer labels: a lookup table, a few times faster than
             # a binary search.
             lo = classes[0]
             if y.min() < lo or y.max() > classes[-1]:
                 return None
-            table = np.full(int(classes[-1] - lo) + 1, -1, dtype=np.intp)
-            table[classes - lo] = np.arange(len(classes))
             idx = table[y - lo]
             return None if idx.min() < 0 else idx
         idx = np.searchsorted(classes, y)
         np.clip(idx, 0, len(classes) - 1, out=idx)
         return idx if np.array_equal(classes[idx], y) else None
+
+    def _class_lookup(self):
+        """``(classes_, table, identity)`` for ``_class_indices`` and
+        ``_binarize``, built once per ``classes_`` array, not once per
+        ``partial_fit`` call: ``table[label - classes_[0]]`` is a label's
+        position in ``classes_`` (-1 for none; None unless the labels are
+        small integers), ``identity`` the boolean identity matrix (None for
+        more than ``_KEPT_IDENTITY`` classes, not worth keeping)."""
+        cached = self.__dict__.get("_class_lookup_cache")
+        classes = self.classes_
+        if cached is not None and cached[0] is classes:
+            return cached
+        table = None
+        if classes.dtype.kind in "iu" and classes[-1] - classes[0] < 4 * len(classes) + 1024:
+            table = np.full(int(classes[-1] - classes[0]) + 1, -1, dtype=np.intp)
+            table[classes - classes[0]] = np.arange(len(classes))
+        k = len(classes)
+        cached = (classes, table, np.eye(k, dtype=bool) if k <= _KEPT_IDENTITY else None)
+        self._class_lookup_cache = cached
+        return cached
 
     def _fit(self, X, y, sample_weight, incremental):
         try:

@@ -1,7 +1,6 @@
 """Per-epoch gradient diagnostics: the vanishing, exploding and dead-unit
 warning."""
 
-import copy
 import functools
 import math
 import warnings
@@ -112,7 +111,9 @@ class GradientMonitor:
 
     def copy(self):
         """A copy whose arrays are its own."""
-        new = copy.copy(self)
+        # A shallow copy without copy.copy's reduce protocol.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
         new.first_sq = self.first_sq.copy()
         new.small_epochs = self.small_epochs.copy()
         return new

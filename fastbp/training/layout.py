@@ -67,6 +67,23 @@ class NetworkLayout:
             for l, m in enumerate(hidden, start=1):
                 self.r_off[l] = self.n_running
                 self.n_running += 2 * m
+        # Where each per-layer array lies, as Python slices: worked out once,
+        # since every partial_fit call unpacks its new buffers (and a layout
+        # is shared by every fit of its structure, see ``build_spec``).
+        self._weights = tuple(
+            slice(int(self.w_off[l]), int(self.w_off[l]) + int(fan_in[l] * fan_out[l]))
+            for l in range(nl))
+        self._coef_shapes = tuple((int(fan_in[l]), int(fan_out[l])) for l in range(nl))
+        self._biases = tuple(slice(int(self.b_off[l]), int(self.b_off[l] + fan_out[l]))
+                             for l in range(nl))
+        self._norm_parts = (() if self.norm == codes.NORM_NONE else tuple(
+            (slice(int(self.g_off[l]), int(self.g_off[l]) + m),
+             slice(int(self.be_off[l]), int(self.be_off[l]) + m))
+            for l, m in enumerate(hidden, start=1)))
+        self._running_parts = tuple(
+            (slice(int(self.r_off[l]), int(self.r_off[l]) + m),
+             slice(int(self.r_off[l]) + m, int(self.r_off[l]) + 2 * m))
+            for l, m in enumerate(hidden, start=1) if self.r_off[l] >= 0)
 
     @property
     def n_layers(self):
@@ -116,9 +133,8 @@ class NetworkLayout:
 
     def weight_slices(self):
         """Where each layer's weights ``(units[l], units[l + 1])`` lie in
-        ``params``, flattened: a list of slices."""
-        return [slice(int(self.w_off[l]), int(self.w_off[l] + self.units[l] * self.units[l + 1]))
-                for l in range(self.n_layers - 1)]
+        ``params``, flattened: a tuple of slices."""
+        return self._weights
 
     def unpack(self, params):
         """Per-layer views into ``params``.
@@ -131,16 +147,10 @@ class NetworkLayout:
             Normalisation parameters of each hidden layer (empty lists
             without normalisation).
         """
-        coefs, intercepts, scales, shifts = [], [], [], []
-        for l, w in enumerate(self.weight_slices()):
-            fi, fo = int(self.units[l]), int(self.units[l + 1])
-            coefs.append(params[w].reshape(fi, fo))
-            intercepts.append(params[self.b_off[l]:self.b_off[l] + fo])
-        if self.norm != codes.NORM_NONE:
-            for l in range(1, self.n_layers - 1):
-                m = int(self.units[l])
-                scales.append(params[self.g_off[l]:self.g_off[l] + m])
-                shifts.append(params[self.be_off[l]:self.be_off[l] + m])
+        coefs = [params[w].reshape(shape) for w, shape in zip(self._weights, self._coef_shapes)]
+        intercepts = [params[b] for b in self._biases]
+        scales = [params[g] for g, _ in self._norm_parts]
+        shifts = [params[be] for _, be in self._norm_parts]
         return coefs, intercepts, scales, shifts
 
     def pack_running(self, means, variances, dtype):
@@ -154,11 +164,5 @@ class NetworkLayout:
 
     def unpack_running(self, running):
         """Per-layer ``(means, variances)`` views of the running statistics."""
-        means, variances = [], []
-        for l in range(1, self.n_layers - 1):
-            if self.r_off[l] < 0:
-                continue
-            m = int(self.units[l])
-            means.append(running[self.r_off[l]:self.r_off[l] + m])
-            variances.append(running[self.r_off[l] + m:self.r_off[l] + 2 * m])
-        return means, variances
+        return ([running[mean] for mean, _ in self._running_parts],
+                [running[var] for _, var in self._running_parts])

@@ -7,7 +7,6 @@ act on 'sgd' only); the per-epoch schedules ("step", "exponential",
 "cosine", a callable) act on every stochastic solver.
 """
 
-import copy
 import math
 
 import numpy as np
@@ -70,7 +69,9 @@ class StochasticOptimizer:
     def copy(self):
         """A copy whose state arrays are its own (what ``copy.deepcopy``
         gives, at a fraction of its cost per ``partial_fit`` call)."""
-        new = copy.copy(self)
+        # A shallow copy without copy.copy's reduce protocol.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
         new.state_1 = self.state_1.copy()
         new.state_2 = self.state_2.copy()
         return new

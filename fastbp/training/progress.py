@@ -1,6 +1,5 @@
 """What the epoch loop records: losses, scores, diagnostics, best parameters."""
 
-import copy
 
 import numpy as np
 
@@ -178,7 +177,10 @@ class Progress:
         puts them back with :meth:`truncate` (copying them made every
         ``partial_fit`` call cost more than the one before).
         """
-        new = copy.copy(self)
+        # A shallow copy without copy.copy's reduce protocol, which would
+        # also run __setstate__'s conversion of old pickles.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
         new.history = {key: values.copy() for key, values in self.history.items()}
         new.monitor = None if self.monitor is None else self.monitor.copy()
         return new

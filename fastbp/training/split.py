@@ -56,17 +56,21 @@ def split_parts(backend, toolkit, sparse, batch_size, n_samples, n_weights):
     -------
     int
     """
-    if (backend.name != "cpu" or toolkit or sparse
+    if backend.name != "cpu" or toolkit or sparse:
+        return 1
+    rows = min(batch_size, n_samples)
+    forced = getattr(_forced, "parts", 0)
+    # The step's size first: it rules out most small fits (each
+    # partial_fit call asks) before the environment and the pool are read.
+    if ((not forced and rows * n_weights < MIN_STEP_MACS)
             or os.environ.get("FASTBP_SPLIT", "auto").strip().lower() == "off"):
         return 1
     pool = blas_pool_size()
     if pool is None:
         return 1
-    rows = min(batch_size, n_samples)
-    forced = getattr(_forced, "parts", 0)
     if forced:
         return forced if rows >= forced * MIN_ROWS else 1
-    if not 2 <= pool <= MAX_PARTS or rows * n_weights < MIN_STEP_MACS:
+    if not 2 <= pool <= MAX_PARTS:
         return 1
     # Last: joblib reads the cgroup files on every call (about 0.1 ms, a
     # twentieth of a small network's partial_fit).

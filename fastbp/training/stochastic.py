@@ -81,9 +81,10 @@ def all_finite(a):
 
     Its sum is finite exactly then, unless finite values overflow it; the
     exact check (a boolean array and a pass over it, three times the cost)
-    runs only when the sum is not finite.
+    runs only when the sum is not finite. An empty ``a`` (no batch-norm
+    statistics) is finite without a reduction's set-up.
     """
-    return math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())
+    return not a.size or math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())
 
 
 def _divergence_message(epoch, what, previous, optimizer, clip, early_stopping):

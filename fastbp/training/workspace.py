@@ -45,7 +45,7 @@ class Workspace:
         # every partial_fit call builds a workspace (40 us of them).
         self.buf, self.net, sizes = _offsets(
             layout, int(batch_size), bool(dense_input), bool(training),
-            tuple(bool(d > 0) for d in self.drops), bool(track_dead))
+            tuple((self.drops > 0).tolist()), bool(track_dead))
         n_acts, n_mask, n_delta, n_stats, n_alive = sizes
         self.acts = np.empty(n_acts, dtype=dtype)
         self.masks = np.empty(n_mask, dtype=dtype)
