@@ -218,8 +218,10 @@ class ProgressMark:
 
     def __init__(self, progress, optimizer):
         self.progress = progress
-        self.scalars = {name: getattr(progress, name) for name in self._SCALARS}
-        self.lengths = {key: values._n for key, values in progress.history.items()}
+        # The whole (shallow) attribute dict: one copy, cheaper than picking
+        # the scalars out one by one, after every epoch.
+        self.scalars = progress.__dict__.copy()
+        self.lengths = [(values, values._n) for values in progress.history.values()]
         self.n_curve = len(progress.loss_curve)
         self.n_scores = (None if progress.validation_scores is None
                          else len(progress.validation_scores))
@@ -229,10 +231,10 @@ class ProgressMark:
 
     def restore(self):
         p = self.progress
-        for name, value in self.scalars.items():
-            setattr(p, name, value)
-        for key, n in self.lengths.items():
-            p.history[key].truncate(n)
+        for name in self._SCALARS:
+            setattr(p, name, self.scalars[name])
+        for values, n in self.lengths:
+            values.truncate(n)
         del p.loss_curve[self.n_curve:]
         if self.n_scores is not None:
             del p.validation_scores[self.n_scores:]

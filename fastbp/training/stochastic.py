@@ -272,15 +272,19 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 if verbose:
                     print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
 
-                grad_norms = np.sqrt(layer_sq.astype(float) / max(optimizer.t - t_before, 1))
+                # In Python floats: the float64 values NumPy's astype, divide
+                # and sqrt give, without three arrays for a few layers.
+                steps = max(optimizer.t - t_before, 1)
+                grad_norms = [math.sqrt(v / steps) for v in layer_sq.tolist()]
+                dead_fraction = ws.dead_fraction()
                 hist["loss"].append(progress.loss)
                 hist["learning_rate"].append(optimizer.learning_rate)
                 hist["grad_norm"].append(grad_norms)
-                hist["dead_fraction"].append(ws.dead_fraction())
+                hist["dead_fraction"].append(dead_fraction)
                 # The Frobenius norms np.linalg.norm gives, without its views.
                 monitor.check(grad_norms, [math.sqrt(np.dot(params[w], params[w]))
                                            for w in weights],
-                              progress.n_iter, dead_fraction=hist["dead_fraction"][-1])
+                              progress.n_iter, dead_fraction=dead_fraction)
 
                 val_score = None
                 if early_stopping:
