@@ -2,6 +2,7 @@
 (structure and correctness only, never a time)."""
 
 import numpy as np
+import pytest
 
 from bench import small_products as sp
 
@@ -21,11 +22,14 @@ def test_loops_compute_the_same_products():
     np.testing.assert_allclose(tn, a.T @ c, rtol=1e-5)
 
 
-def test_main_prints_every_product(capsys):
-    assert sp.main(["--reps", "2"]) == 0
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_main_prints_every_product(capsys, dtype):
+    assert sp.main(["--reps", "2", "--dtype", dtype]) == 0
     out = capsys.readouterr().out
+    assert dtype in out.splitlines()[0]
     for name in ("X @ W1", "H @ W2", "H.T @ D", "D @ W2.T", "X.T @ G"):
         assert out.count(name) == 2
+    assert out.count("us per step") == 2
 
 
 def test_fastbp_products_match_numba_dot():
