@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import neural_network as sknn
 from sklearn.base import clone
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
@@ -1261,6 +1261,50 @@ def test_direct_binarization_matches_label_binarizer(classes):
     assert "_class_lookup_cache" not in vars(copied)
     assert_array_equal(copied._binarize(shifted, known_only=True),
                        est._binarize(shifted, known_only=True))
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([-100, 100], dtype=np.int8), np.array([-100, 0, 100], dtype=np.int8),
+    np.array([-20000, 20000], dtype=np.int16), np.array([-2 * 10**9, 2 * 10**9], dtype=np.int32),
+    np.array([np.iinfo(np.int64).min, 0, np.iinfo(np.int64).max]),
+    np.array([0, 2**63, 2**64 - 1], dtype=np.uint64),
+], ids=lambda c: f"{c.dtype}{c.tolist()}")
+def test_integer_labels_whose_span_overflows_their_dtype(labels):
+    # The span of the labels (and a label's offset from the lowest) does
+    # not fit the labels' dtype: scikit-learn fits these, and so must fastbp.
+    X, y = load_iris(return_X_y=True)
+    yy = labels[y % len(labels)]
+    ours = MLPClassifier((5,), max_iter=3, random_state=0)
+    theirs = sknn.MLPClassifier((5,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, yy)
+        theirs.fit(X, yy)
+        assert_array_equal(ours.predict(X), theirs.predict(X))
+        ours.partial_fit(X, yy)
+        theirs.partial_fit(X, yy)
+    assert_array_equal(ours.classes_, theirs.classes_)
+    assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_label_lookup_follows_classes_changed_in_place():
+    X, _ = load_iris(return_X_y=True)
+    y = np.arange(150) % 3
+    est = MLPClassifier((3,), max_iter=2).fit(X, y)
+    est.partial_fit(X, y)
+    est.classes_[1:] = [2, 3]  # the binarizer's classes_ too: the same array
+    labels = np.array([0, 2, 3, 0])
+    assert_array_equal(est._binarize(labels, known_only=True),
+                       est._label_binarizer.transform(labels).astype(bool))
+
+
+def test_int64_labels_against_uint64_classes():
+    X, _ = load_iris(return_X_y=True)
+    y = np.arange(150) % 3
+    est = MLPClassifier((3,), max_iter=2).partial_fit(X, y, classes=np.arange(3, dtype=np.uint64))
+    before = [c.copy() for c in est.coefs_]
+    est.partial_fit(X, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, est.coefs_))
 
 
 @pytest.mark.parametrize("labels", [[0, 1], ["b", "a"], [3, 1, 2], ["x", "z", "y", "w"]],

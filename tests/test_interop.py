@@ -38,6 +38,24 @@ def test_to_sklearn_predicts_the_same(digits, activation, solver, dtype):
     assert sk.n_iter_ == est.n_iter_ and sk.classes_.tolist() == est.classes_.tolist()
 
 
+@pytest.mark.parametrize("hidden, activation", [
+    ((8, 8), ["relu", "relu"]),  # per layer, one name: a list scikit-learn cannot hash
+    ((5,), ["tanh"]),
+    ((), "gelu"),  # no hidden layer: the activation is never applied
+])
+def test_to_sklearn_copy_predicts_and_trains(digits, hidden, activation):
+    from sklearn.base import clone
+
+    X, y = digits
+    est = quiet(MLPClassifier(hidden, activation=activation, max_iter=3,
+                              random_state=0).fit, X, y)
+    sk = est.to_sklearn()
+    assert isinstance(sk.activation, str)
+    np.testing.assert_allclose(sk.predict_proba(X), est.predict_proba(X), atol=1e-13)
+    quiet(sk.partial_fit, X, y)
+    quiet(clone(sk).fit, X, y)
+
+
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])
 def test_regressor_to_sklearn(digits, loss):
     X, y = digits

@@ -51,11 +51,6 @@ from .checks import (
 from .constraints import MLP_CONSTRAINTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
-# What BaseMLP._complete_fitted_state fills in where it is missing.
-_FITTED_STATE = frozenset((
-    "normalization_scales_", "normalization_shifts_", "running_mean_", "running_var_",
-    "_residual", "_normalization", "_optimizer", "n_outputs_", "n_layers_", "_activations",
-    "out_activation_"))
 
 
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
@@ -321,27 +316,33 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         return from_sklearn(cls, model)
 
+    # What _complete_fitted_state fills in, beyond ``_progress``.
+    _COMPLETED = frozenset((
+        "normalization_scales_", "normalization_shifts_", "running_mean_", "running_var_",
+        "_residual", "_normalization", "_optimizer", "n_outputs_", "n_layers_",
+        "_activations", "out_activation_"))
+
     def _complete_fitted_state(self):
         """Fill in what fastbp keeps beyond scikit-learn's fitted attributes
         for a model whose ``coefs_`` and ``intercepts_`` were set by hand (as
         scikit-learn's own tests do), so that training continues from them."""
         present = self.__dict__.keys()
-        if present >= _FITTED_STATE and ("_progress" in present
-                                         or self.solver not in _STOCHASTIC_SOLVERS):
+        if present >= self._COMPLETED and ("_progress" in present
+                                           or self.solver not in _STOCHASTIC_SOLVERS):
             return  # a model fastbp fitted: every partial_fit call asks
         n_hidden = len(self.coefs_) - 1
-        defaults = {"normalization_scales_": [], "normalization_shifts_": [],
-                    "running_mean_": [], "running_var_": [], "_residual": [False] * n_hidden,
-                    "_normalization": None, "_optimizer": None,
-                    "n_outputs_": np.shape(self.coefs_[-1])[1],
-                    "n_layers_": len(self.coefs_) + 1}
+        defaults = {"normalization_scales_": list, "normalization_shifts_": list,
+                    "running_mean_": list, "running_var_": list,
+                    "_residual": lambda: [False] * n_hidden,
+                    "_normalization": lambda: None, "_optimizer": lambda: None,
+                    "n_outputs_": lambda: np.shape(self.coefs_[-1])[1],
+                    "n_layers_": lambda: len(self.coefs_) + 1,
+                    "_activations": lambda: arch.hidden_activations(self.activation, n_hidden),
+                    "out_activation_": self._output_activation}
+        assert defaults.keys() == self._COMPLETED
         for name, value in defaults.items():
             if not hasattr(self, name):
-                setattr(self, name, value)
-        if not hasattr(self, "_activations"):
-            self._activations = arch.hidden_activations(self.activation, n_hidden)
-        if not hasattr(self, "out_activation_"):
-            self.out_activation_ = self._output_activation()
+                setattr(self, name, value())
         if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
             self._progress = Progress(self.early_stopping)
 
@@ -485,11 +486,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def __getstate__(self):
         # ``_packed`` holds the parameters a second time: not worth saving
         # (pickle, skops, deepcopy), and the copies' attributes are no
-        # longer its views. The classifier's label lookup is rebuilt on
-        # first use.
+        # longer its views.
         state = dict(super().__getstate__())
         state.pop("_packed", None)
-        state.pop("_class_lookup_cache", None)
         return state
 
     def _check_warm_start(self, units, dtype, activations, residual):

@@ -35,6 +35,14 @@ def _plain_fit_input(X, y):
 _KEPT_IDENTITY = 256
 
 
+def _label_offsets(labels, lowest):
+    """``labels - lowest`` as int64, for integer labels at or above
+    ``lowest`` and at most a lookup table's span above it: computed in
+    int64 (wrapping), since the labels' own dtype may not hold the
+    difference (int8 labels -100 and 100; uint64 labels above 2**63)."""
+    return np.subtract(labels, lowest, dtype=np.int64, casting="unsafe")
+
+
 def _fitted_binarizer(classes):
     """``LabelBinarizer().fit(y)`` for 1-D integer ``y`` whose sorted unique
     labels are ``classes``: its three fitted attributes, set directly."""
@@ -206,35 +214,52 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         table = self._class_lookup()[1] if y.dtype.kind in "iu" and y.size else None
         if table is not None:
             # Small integer labels: a lookup table, a few times faster than
-            # a binary search.
-            lo = classes[0]
-            if y.min() < lo or y.max() > classes[-1]:
+            # a binary search. (Bounds as Python ints: int64 labels against
+            # uint64 classes would compare as floats.)
+            if int(y.min()) < int(classes[0]) or int(y.max()) > int(classes[-1]):
                 return None
-            idx = table[y - lo]
+            idx = table[_label_offsets(y, classes[0])]
             return None if idx.min() < 0 else idx
         idx = np.searchsorted(classes, y)
         np.clip(idx, 0, len(classes) - 1, out=idx)
         return idx if np.array_equal(classes[idx], y) else None
 
     def _class_lookup(self):
-        """``(classes_, table, identity)`` for ``_class_indices`` and
-        ``_binarize``, built once per ``classes_`` array, not once per
-        ``partial_fit`` call: ``table[label - classes_[0]]`` is a label's
-        position in ``classes_`` (-1 for none; None unless the labels are
-        small integers), ``identity`` the boolean identity matrix (None for
-        more than ``_KEPT_IDENTITY`` classes, not worth keeping)."""
+        """``(classes, table, identity)`` for ``_class_indices`` and
+        ``_binarize``, built once per set of classes, not once per
+        ``partial_fit`` call.
+
+        ``classes`` is a private copy of ``classes_`` (the lookup is rebuilt
+        when ``classes_`` no longer equals it, even changed in place);
+        ``table[label - classes_[0]]`` is a label's position in ``classes_``
+        (-1 for none; None unless the classes are integers less than about
+        ``4 * n_classes`` apart); ``identity`` the boolean identity matrix
+        (None for 2 classes, which need none, and for more than
+        ``_KEPT_IDENTITY``, not worth keeping).
+        """
         cached = self.__dict__.get("_class_lookup_cache")
         classes = self.classes_
-        if cached is not None and cached[0] is classes:
+        if (cached is not None and cached[0].dtype == classes.dtype
+                and np.array_equal(cached[0], classes)):
             return cached
-        table = None
-        if classes.dtype.kind in "iu" and classes[-1] - classes[0] < 4 * len(classes) + 1024:
-            table = np.full(int(classes[-1] - classes[0]) + 1, -1, dtype=np.intp)
-            table[classes - classes[0]] = np.arange(len(classes))
         k = len(classes)
-        cached = (classes, table, np.eye(k, dtype=bool) if k <= _KEPT_IDENTITY else None)
+        table = None
+        if classes.dtype.kind in "iu" and k:
+            # In Python ints: the span of int8 labels -100 and 100 overflows int8.
+            span = int(classes[-1]) - int(classes[0])
+            if span < 4 * k + 1024:
+                table = np.full(span + 1, -1, dtype=np.intp)
+                table[_label_offsets(classes, classes[0])] = np.arange(k)
+        identity = np.eye(k, dtype=bool) if 2 < k <= _KEPT_IDENTITY else None
+        cached = (classes.copy(), table, identity)
         self._class_lookup_cache = cached
         return cached
+
+    def __getstate__(self):
+        # The label lookup is rebuilt on first use.
+        state = super().__getstate__()
+        state.pop("_class_lookup_cache", None)
+        return state
 
     def _fit(self, X, y, sample_weight, incremental):
         try:

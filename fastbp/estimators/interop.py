@@ -16,6 +16,7 @@ import numpy as np
 from ..training.layout import NetworkLayout
 from ..training.optimizers import StochasticOptimizer
 from ..training.progress import Progress
+from .architecture import hidden_activations
 
 SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 SKLEARN_SOLVERS = ("lbfgs", "sgd", "adam")
@@ -37,11 +38,17 @@ def _sklearn_class(est):
             else neural_network.MLPRegressor)
 
 
+def _hidden_activations(est):
+    """The activation name of each hidden layer of the fitted ``est``."""
+    activations = getattr(est, "_activations", None)
+    if activations is None:  # weights set by hand
+        activations = hidden_activations(est.activation, len(est.coefs_) - 1)
+    return list(activations)
+
+
 def why_not_sklearn(est):
     """Why scikit-learn's MLP cannot represent ``est``, or None if it can."""
-    activations = getattr(est, "_activations", None)
-    if activations is None:
-        activations = [est.activation] * (len(est.coefs_) - 1)
+    activations = _hidden_activations(est)
     if len(set(activations)) > 1:
         return (f"its hidden layers use different activations {list(activations)}; "
                 "scikit-learn's MLP has one activation for all hidden layers")
@@ -82,6 +89,12 @@ def to_sklearn(est):
         params["learning_rate"] = "constant"
     if not np.isfinite(params.get("n_iter_no_change", 10)):
         params["n_iter_no_change"] = 10
+    # One name for every hidden layer, which scikit-learn can hash and
+    # knows: a per-layer list ["tanh", "tanh"] becomes "tanh", and a
+    # network without hidden layers, whose activation is never applied,
+    # takes scikit-learn's default.
+    activations = _hidden_activations(est)
+    params["activation"] = activations[0] if activations else "relu"
     out = cls(**params)
     out.coefs_ = [np.array(c, copy=True) for c in est.coefs_]
     out.intercepts_ = [np.array(b, copy=True) for b in est.intercepts_]
