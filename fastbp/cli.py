@@ -14,6 +14,7 @@ Example
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -171,7 +172,8 @@ def build_parser():
     train.add_argument("--plot", default=None, help="write the training curves (PNG) here")
     train.add_argument("--set", action="append", metavar="PARAM=VALUE",
                        help="any other estimator parameter, e.g. --set momentum=0.95 "
-                            "(repeatable)")
+                            "or --set shuffle=false (repeatable; Python literals, "
+                            "true/false for booleans)")
     train.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="digits (scikit-learn), tabular (synthetic 10000x20, 4 classes) "
                             "or mnist (needs --data-dir or FASTBP_DATA_DIR); default digits")
@@ -246,7 +248,8 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import CLIError, fit_with_progress, settings, train_on_file, write_outputs
+    from .cli_data import (CLIError, check_outputs, fit_with_progress, settings,
+                           train_on_file, write_outputs)
 
     if args.data is not None:
         if args.target is None:
@@ -254,6 +257,7 @@ def train(args):
         return train_on_file(args, _estimator_params(args))
     if args.target is not None:
         raise CLIError("--target applies to --data; the built-in datasets have their own")
+    check_outputs(args)
     X_train, y_train, X_test, y_test = _load(args)
     print(f"dataset {args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test "
           f"samples, {X_train.shape[1]} features, {args.dtype}")
@@ -275,8 +279,6 @@ def train(args):
 
 
 def info(args):
-    import os
-
     import numba
     import numpy
     import sklearn
@@ -349,10 +351,29 @@ def main(argv=None):
     command = {"train": train, "predict": predict_file, "evaluate": evaluate_file}
     try:
         return command[args.command](args)
-    except (CLIError, FileNotFoundError, ValueError, TypeError, ImportError) as exc:
+    except BrokenPipeError:
+        raise  # handled in run()
+    except OSError as exc:
+        # "[Errno 21] Is a directory: 'out'" as "out: Is a directory".
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc
+        print(f"fastbp: error: {text}", file=sys.stderr)
+        return 2
+    except (CLIError, ValueError, TypeError, ImportError, RuntimeError) as exc:
         print(f"fastbp: error: {exc}", file=sys.stderr)
         return 2
 
 
+def run(argv=None):
+    """:func:`main`, quiet when its reader goes away (``fastbp info | head``)."""
+    try:
+        return main(argv)
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull, so that flushing it at
+        # exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(run())

@@ -43,18 +43,55 @@ def read_table(path):
 def split_target(frame, target, path):
     if target not in frame.columns:
         raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})")
+    missing = frame[target].isna().to_numpy()
+    if missing.any():
+        rows = [int(r) + 2 for r in np.flatnonzero(missing)[:5]]  # file lines, header first
+        raise CLIError(f"{path}: the target column {target!r} has {int(missing.sum())} "
+                       f"missing value(s) (lines {rows}{' ...' if missing.sum() > 5 else ''}); "
+                       "drop or fill those rows")
     return frame.drop(columns=[target]), frame[target].to_numpy()
 
 
-def infer_task(y, task):
+def check_features(X, path):
+    """Refuse missing values in the feature columns, naming them (the
+    estimator's own message names no column)."""
+    missing = [c for c in X.columns if X[c].isna().any()]
+    if missing:
+        raise CLIError(f"{path}: column(s) {missing} have missing values; fill or drop "
+                       "them first (fastbp does not impute)")
+
+
+def check_output_path(path, option):
+    """Refuse an output path that cannot be written, before any training."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path}: is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{option} {path}: the directory {directory} does not exist")
+
+
+def infer_task(y, task, target="target"):
     """'classification' or 'regression', from ``--task`` or the target."""
-    if task != "auto":
-        return task
     from sklearn.utils.multiclass import type_of_target
 
     kind = type_of_target(y)
-    return "regression" if kind in ("continuous", "continuous-multioutput") else \
-        "classification"
+    continuous = kind in ("continuous", "continuous-multioutput")
+    if task == "classification" and continuous:
+        example = next(v for v in np.asarray(y, dtype=float) if v != int(v))
+        raise CLIError(f"--task classification needs class labels, and {target!r} holds "
+                       f"non-integer numbers (for example {example:g}); use --task "
+                       "regression, or round the column to classes")
+    if task != "auto":
+        return task
+    if continuous:
+        return "regression"
+    n_classes = len(np.unique(y))
+    if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" and n_classes > 50:
+        print(f"note: {target!r} holds {n_classes} distinct integers and is treated as "
+              "class labels; pass --task regression if it is a quantity", file=sys.stderr)
+    return "classification"
 
 
 def build_pipeline(X, estimator):
@@ -87,10 +124,14 @@ def parse_settings(pairs):
         if "=" not in pair:
             raise CLIError(f"--set expects key=value, got {pair!r}")
         key, text = pair.split("=", 1)
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
+        if text.strip().lower() in ("true", "false"):
+            # Booleans as a shell user writes them, not only Python's True.
+            value = text.strip().lower() == "true"
+        else:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                value = text
         params[key.strip()] = value
     return params
 
@@ -122,14 +163,37 @@ def fit_with_progress(model, estimator, X, y, quiet):
     cold compile and printing one line per epoch unless ``quiet``."""
     # The fit announces a cold compile itself, once it knows which kernels
     # it runs (estimators.base.announce_compilation).
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     estimator._announce_compile = True
     if not quiet:
         estimator._on_epoch_end = epoch_printer()
     try:
-        model.fit(X, y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X, y)
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            # One line a command-line user can act on, not a warning's
+            # source location.
+            print(f"note: training stopped at the epoch limit ({estimator.max_iter}) "
+                  "before the loss stopped improving; pass a larger --epochs to train "
+                  "longer", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+
+
+def check_outputs(args):
+    """``--model-out``, ``--history-out`` and ``--plot`` checked before training."""
+    for option, path in (("--model-out", args.model_out), ("--history-out", args.history_out),
+                         ("--plot", args.plot)):
+        check_output_path(path, option)
 
 
 def write_outputs(args, model, estimator):
@@ -152,9 +216,11 @@ def train_on_file(args, estimator_params):
     """``fastbp train --data FILE --target COLUMN``."""
     import fastbp
 
+    check_outputs(args)
     frame = read_table(args.data)
     X, y = split_target(frame, args.target, args.data)
-    task = infer_task(y, args.task)
+    check_features(X, args.data)
+    task = infer_task(y, args.task, args.target)
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
     try:
         estimator = cls(**settings(args, estimator_params))
@@ -235,9 +301,11 @@ def predict_file(args):
     """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
     import pandas as pd
 
+    check_output_path(args.out, "--out")
     pipe = load_model(args.model)
     frame = read_table(args.data)
     X = features_for(pipe, frame, args.data)
+    check_features(X, args.data)
     if args.proba:
         if pipe.fastbp_task_ != "classification":
             raise CLIError("--proba needs a classifier; this model is a regressor")
@@ -257,8 +325,10 @@ def evaluate_file(args):
     if pipe.fastbp_target_ not in frame.columns:
         raise CLIError(f"{args.data} has no target column {pipe.fastbp_target_!r} to "
                        "evaluate against")
-    X = features_for(pipe, frame, args.data)
-    report(pipe, X, frame[pipe.fastbp_target_].to_numpy())
+    X, y = split_target(frame, pipe.fastbp_target_, args.data)
+    X = features_for(pipe, X, args.data)
+    check_features(X, args.data)
+    report(pipe, X, y)
     return 0
 
 

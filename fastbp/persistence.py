@@ -180,13 +180,32 @@ def save(obj, path):
     TypeError
         If the object holds something that cannot be saved without pickle
         (a ``learning_rate`` or ``scoring`` callable).
+    sklearn.exceptions.NotFittedError
+        If no fastbp model it holds is fitted.
+    IsADirectoryError, FileNotFoundError
+        If ``path`` is a directory, or its directory does not exist.
     """
     sio = _skops_io()
     estimators = _fastbp_estimators(obj)
     if not estimators:
         raise TypeError(f"fastbp.save saves fastbp models; {type(obj).__name__} holds none. "
                         "Use skops.io.dump for other scikit-learn objects.")
+    if not any(hasattr(est, "coefs_") for est in estimators):
+        from sklearn.exceptions import NotFittedError
+
+        raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
+                             "saves a trained model. Call fit first.")
     _check_saveable(estimators)
+    # The destination's problems, named after it rather than after the
+    # temporary file written beside it.
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file "
+                                "name, for example model.fastbp inside it")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save to {path}: the directory {directory} does "
+                                "not exist")
     import sklearn
     import skops
 
@@ -214,8 +233,6 @@ def save(obj, path):
                           if hasattr(e, "coefs_")}),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -140,27 +140,100 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
     (["evaluate", "--model", "{model}", "--data", "{nolabel}"], "no target column 'label'"),
     (["predict", "--model", "{regmodel}", "--data", "{train}", "--out", "{out}", "--proba"],
      "--proba needs a classifier"),
+    # Output paths are checked before any work, and named.
+    (["predict", "--model", "{model}", "--data", "{train}", "--out", "{nodir}/p.csv"],
+     "the directory"),
+    (["predict", "--model", "{model}", "--data", "{train}", "--out", "{adir}"],
+     "--out {adir}: is a directory"),
+    (["train", "--data", "{train}", "--target", "label", "--history-out", "{nodir}/h.csv"],
+     "--history-out"),
+    (["train", "--data", "{train}", "--target", "label", "--model-out", "{adir}"],
+     "--model-out {adir}: is a directory"),
+    (["train", "--data", "{train}", "--target", "label", "--plot", "{nodir}/h.png"],
+     "--plot"),
+    # Missing values, named by column and line.
+    (["train", "--data", "{nantarget}", "--target", "label"],
+     "the target column 'label' has 1 missing value(s) (lines [5])"),
+    (["train", "--data", "{nanfeature}", "--target", "label"],
+     "column(s) ['x2'] have missing values"),
+    (["evaluate", "--model", "{model}", "--data", "{nanfeature}"],
+     "column(s) ['x2'] have missing values"),
+    (["train", "--data", "{reg}", "--target", "label", "--task", "classification"],
+     "--task classification needs class labels"),
 ])
 def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
     paths = {"train": tmp_path / "train.csv", "missing": tmp_path / "missing.csv",
              "model": tmp_path / "m.fastbp", "regmodel": tmp_path / "r.fastbp",
              "nocolour": tmp_path / "nocolour.csv", "extra": tmp_path / "extra.csv",
-             "nolabel": tmp_path / "nolabel.csv", "out": tmp_path / "out.csv"}
-    _write_csv(paths["train"], 60, "classification", 0)
+             "nolabel": tmp_path / "nolabel.csv", "out": tmp_path / "out.csv",
+             "nodir": tmp_path / "nodir", "adir": tmp_path / "adir",
+             "nantarget": tmp_path / "nantarget.csv", "nanfeature": tmp_path / "nanfeat.csv",
+             "reg": tmp_path / "reg.csv"}
+    paths["adir"].mkdir()
+    frame = _write_csv(paths["train"], 60, "classification", 0)
+    frame.loc[3, "label"] = None
+    frame.to_csv(paths["nantarget"], index=False)
+    frame = _write_csv(paths["nanfeature"], 60, "classification", 0)
+    frame.loc[7, "x2"] = np.nan
+    frame.to_csv(paths["nanfeature"], index=False)
     _write_csv(paths["nocolour"], 10, "classification", 1, drop=["colour"])
     _write_csv(paths["extra"], 10, "classification", 1, extra="surprise")
     _write_csv(paths["nolabel"], 10, "classification", 1, drop=["label"])
-    reg = tmp_path / "reg.csv"
+    reg = paths["reg"]
     _write_csv(reg, 60, "regression", 0)
     assert main(["train", "--data", str(paths["train"]), "--target", "label", "--epochs", "2",
                  "--quiet", "--model-out", str(paths["model"])]) == 0
     assert main(["train", "--data", str(reg), "--target", "label", "--epochs", "2",
                  "--quiet", "--model-out", str(paths["regmodel"])]) == 0
     capsys.readouterr()
-    argv = [a.format(**{k: str(v) for k, v in paths.items()}) for a in args]
+    names = {k: str(v) for k, v in paths.items()}
+    argv = [a.format(**names) for a in args]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("fastbp: error: ") and message in err, err
+    assert err.startswith("fastbp: error: ") and message.format(**names) in err, err
+
+
+def test_other_failures_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
+    # A RuntimeError (device="cuda" without a GPU) or an OSError from deep
+    # inside a command is one line and exit status 2, not a traceback.
+    import fastbp.cli as cli
+
+    for exc in (RuntimeError("no usable GPU"),
+                IsADirectoryError(21, "Is a directory", "out")):
+        def fail(args, exc=exc):
+            raise exc
+        monkeypatch.setattr(cli, "train", fail)
+        assert main(["train"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("fastbp: error: "), err
+    assert "out: Is a directory" in err
+
+
+def test_booleans_as_a_shell_user_writes_them():
+    from fastbp.cli_data import parse_settings
+
+    assert parse_settings(["early_stopping=true", "shuffle=False", "nesterovs_momentum=TRUE",
+                           "alpha=0.1", "solver=sgd"]) == {
+        "early_stopping": True, "shuffle": False, "nesterovs_momentum": True, "alpha": 0.1,
+        "solver": "sgd"}
+
+
+def test_a_fit_that_hits_the_epoch_limit_gets_a_one_line_note(tmp_path, capsys):
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: training stopped at the epoch limit (2)" in err
+    assert "ConvergenceWarning" not in err and "warnings.warn" not in err
+
+
+def test_output_closed_early_is_not_a_traceback():
+    # ``fastbp info | head -1``: the reader goes away.
+    proc = subprocess.run(f"{sys.executable} -m fastbp info | head -1", shell=True,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.stdout.startswith("fastbp ")
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
 
 
 def test_clip_grad_norm_zero_is_rejected(capsys):

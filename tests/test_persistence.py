@@ -305,6 +305,27 @@ def test_save_refuses_objects_without_a_fastbp_model(tmp_path):
         fastbp.save(StandardScaler(), tmp_path / "x.fastbp")
 
 
+def test_save_refuses_an_unfitted_model(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    for obj in (MLPClassifier(), make_pipeline(StandardScaler(), MLPRegressor())):
+        with pytest.raises(NotFittedError, match="not fitted yet: fastbp.save saves a trained"):
+            fastbp.save(obj, tmp_path / "u.fastbp")
+    assert not os.listdir(tmp_path)
+
+
+def test_save_names_the_destination_it_cannot_write(data, tmp_path):
+    # Not the temporary file it writes first beside it.
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    with pytest.raises(IsADirectoryError, match=f"cannot save to {tmp_path}: it is a dir"):
+        fastbp.save(est, tmp_path)
+    missing = tmp_path / "nowhere" / "m.fastbp"
+    with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):
+        fastbp.save(est, missing)
+    assert not os.listdir(tmp_path)
+
+
 def _shift(X):
     return X + 1.0
 

@@ -132,8 +132,10 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     kernel = kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
     if not will_compile(kernel, dtype):
         return False
+    # Measured on 2 cores (README, "Hyper-parameter search and compile time").
+    seconds = "10-15" if toolkit else "4-6"
     print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
-          "this machine, about 10-20 s on 2 cores; cached on disk afterwards)...",
+          f"this machine, about {seconds} s on 2 cores; cached on disk afterwards)...",
           file=stream or sys.stdout, flush=True)
     return True
 
