@@ -18,6 +18,21 @@ def _pyplot():
     return plt
 
 
+def _trained_model(estimator):
+    """The model inside ``estimator`` whose history to plot: a Pipeline's
+    last step, a search's best estimator, a target transformer's regressor
+    (nested as deep as they go)."""
+    while True:
+        if hasattr(estimator, "steps"):
+            estimator = estimator.steps[-1][1]
+        elif hasattr(estimator, "best_estimator_"):
+            estimator = estimator.best_estimator_
+        elif hasattr(estimator, "regressor_"):
+            estimator = estimator.regressor_
+        else:
+            return estimator
+
+
 class TrainingHistoryDisplay:
     """Training history visualisation.
 
@@ -53,7 +68,12 @@ class TrainingHistoryDisplay:
 
         Parameters
         ----------
-        estimator : fitted fastbp estimator
+        estimator : fitted estimator
+            A fastbp model, or what holds one as its last step or fitted
+            model: a Pipeline (what ``fastbp train --data`` saves), a
+            search's ``best_estimator_``, a ``TransformedTargetRegressor``.
+            A model without ``history_`` (one converted from scikit-learn)
+            plots its ``loss_curve_`` and ``validation_scores_``.
         ax : array of 3 matplotlib Axes, default=None
             Where to draw; a new figure with three panels if None.
         **kwargs
@@ -66,11 +86,20 @@ class TrainingHistoryDisplay:
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(estimator)
-        history = getattr(estimator, "history_", None)
+        model = _trained_model(estimator)
+        history = getattr(model, "history_", None)
+        if not history and getattr(model, "loss_curve_", None):
+            history = {"loss": np.asarray(model.loss_curve_, dtype=float)}
+            scores = getattr(model, "validation_scores_", None)
+            if scores:
+                history["val_score"] = np.asarray(scores, dtype=float)
         if not history or "loss" not in history:
-            raise ValueError(f"{type(estimator).__name__} has no training history to plot "
-                             "(history_ is empty).")
-        return cls(history, estimator_name=type(estimator).__name__).plot(ax=ax, **kwargs)
+            raise ValueError(f"{type(model).__name__} has no training history to plot "
+                             "(no history_ or loss_curve_).")
+        name = type(model).__name__
+        if model is not estimator:
+            name = f"{type(estimator).__name__}: {name}"
+        return cls(history, estimator_name=name).plot(ax=ax, **kwargs)
 
     def plot(self, ax=None, *, title=None):
         """Draw the three panels.

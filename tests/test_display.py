@@ -65,3 +65,45 @@ def test_unfitted_and_lbfgs(fitted):
         lbfgs = MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(X, y)
     disp = TrainingHistoryDisplay.from_estimator(lbfgs)   # one point: the final loss
     assert disp.lines_["loss"].get_ydata().tolist() == [lbfgs.loss_]
+
+
+def test_what_holds_a_model_plots_the_model():
+    # A Pipeline (what ``fastbp train --data`` saves), a search, a target
+    # transformer: the model inside them, named after both.
+    import matplotlib.pyplot as plt
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from fastbp import MLPRegressor
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=3)).fit(X, y)
+        search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2).fit(X, y)
+        ttr = TransformedTargetRegressor(MLPRegressor(hidden_layer_sizes=(4,), max_iter=3),
+                                         transformer=StandardScaler()).fit(X, y * 10.0)
+    for holder, model in ((pipe, pipe[-1]), (search, search.best_estimator_[-1]),
+                          (ttr, ttr.regressor_)):
+        disp = TrainingHistoryDisplay.from_estimator(holder)
+        np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(), model.history_["loss"])
+        assert disp.figure_._suptitle.get_text() == (
+            f"{type(holder).__name__}: {type(model).__name__}")
+        plt.close(disp.figure_)
+
+
+def test_a_model_from_scikit_learn_plots_its_loss_curve():
+    import matplotlib.pyplot as plt
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkMLP((4,), max_iter=4, early_stopping=True, random_state=0).fit(X / 16, y)
+    model = MLPClassifier.from_sklearn(sk)
+    disp = TrainingHistoryDisplay.from_estimator(model)
+    np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(), sk.loss_curve_)
+    np.testing.assert_array_equal(disp.lines_["val_score"].get_ydata(), sk.validation_scores_)
+    plt.close(disp.figure_)

@@ -1287,6 +1287,28 @@ def test_integer_labels_whose_span_overflows_their_dtype(labels):
     assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
+@pytest.mark.parametrize("model_dtype, other", [(np.float64, np.float32),
+                                                 (np.float32, np.float64)])
+def test_partial_fit_goes_on_in_the_model_dtype(model_dtype, other):
+    # As its predictions do: X of the other dtype is cast to the model's,
+    # the same as the caller casting it; values beyond float32 are refused.
+    X, y = load_iris(return_X_y=True)
+    a = MLPClassifier((4,), random_state=0).partial_fit(X.astype(model_dtype), y,
+                                                        classes=[0, 1, 2])
+    b = clone(a).partial_fit(X.astype(model_dtype), y, classes=[0, 1, 2])
+    a.partial_fit(X.astype(other), y)
+    b.partial_fit(X.astype(other).astype(model_dtype), y)
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert u.dtype == model_dtype
+        assert_array_equal(u, v)
+    if model_dtype == np.float32:
+        before = [c.copy() for c in a.coefs_]
+        with pytest.raises(ValueError, match="beyond float32's range"):
+            a.partial_fit(X * 1e300, y)
+        for u, v in zip(before, a.coefs_):
+            assert_array_equal(u, v)
+
+
 def test_label_lookup_follows_classes_changed_in_place():
     X, _ = load_iris(return_X_y=True)
     y = np.arange(150) % 3

@@ -97,6 +97,13 @@ def _fresh_random_state(estimator):
     return rng
 
 
+def _in_dtype(X, dtype):
+    """``X`` (validated; dense or sparse) cast to the model's ``dtype``,
+    refused where its values overflow it."""
+    check_fits_dtype(X, dtype, "X")
+    return X.astype(dtype)
+
+
 def plain_matrix(X):
     """Whether ``X`` is a non-empty 2-D NumPy array that scikit-learn's
     validation would pass on as is, layout-wise: C-contiguous, writable,
@@ -381,6 +388,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         X = check_raw_input(native_byte_order(X))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if incremental and not first_pass and X.dtype != np.asarray(self.coefs_[0]).dtype:
+            # partial_fit goes on in the model's dtype, as its predictions
+            # do (a warm fit refuses instead: it could start afresh).
+            X = _in_dtype(X, np.asarray(self.coefs_[0]).dtype)
         if sample_weight is not None:
             sample_weight = native_byte_order(np.asarray(sample_weight)
                                               if isinstance(sample_weight, list)
@@ -782,8 +793,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         if X.dtype != dtype:
-            check_fits_dtype(X, dtype, "X")
-            X = X.astype(dtype)
+            X = _in_dtype(X, dtype)
         return KernelInput(X)
 
     def _forward(self, X, validate=False):
