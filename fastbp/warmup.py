@@ -113,7 +113,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         parameter grids and distributions of a search are expanded, so that
         e.g. ``solver=["adam", "lbfgs"]`` warms both solvers. Without any:
         the default ``MLPClassifier()``.
-    dtypes : sequence of {"float32", "float64"}, default both
+    dtypes : {"float32", "float64"} or a sequence of them, default both
         The dtypes of ``X`` to be fitted (a float32 ``X`` trains in
         float32, anything else in float64).
     sparse : bool, default False
@@ -146,6 +146,8 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     >>> report.compiled >= 0
     True
     """
+    if isinstance(dtypes, (str, np.dtype, type)):
+        dtypes = [dtypes]  # one dtype, not the characters of its name
     dtypes = [_check_dtype(d) for d in dtypes]
     configs = _configurations(estimators or (MLPClassifier(),))
     tasks = [(est, dtype, part) for est in configs for dtype in dtypes

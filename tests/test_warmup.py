@@ -241,6 +241,13 @@ def test_report_lists_each_configuration_and_dtype():
     assert report.seconds >= sum(e.seconds for e in report.entries) * 0.99
 
 
+def test_one_dtype_given_alone():
+    # "float64", not the characters of its name ("dtypes must be among ..., got 'f'").
+    for one in ("float64", np.float64, np.dtype("float64")):
+        report = warmup(MLPClassifier(), dtypes=one)
+        assert [e.dtype for e in report.entries] == ["float64"]
+
+
 def test_compile_command_refuses_zero_jobs(capsys):
     with pytest.raises(SystemExit):
         cli_main(["compile", "--jobs", "0"])
