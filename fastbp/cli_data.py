@@ -94,6 +94,18 @@ def infer_task(y, task, target="target"):
     return "classification"
 
 
+def note_target_scale(y, target):
+    """Say so when a regression target is far from unit scale: the network
+    fits it as it is (as scikit-learn's MLPRegressor does), and such a
+    target trains slowly."""
+    values = np.asarray(y, dtype=float)
+    mean, std = float(values.mean()), float(values.std())
+    if std > 0 and (std > 10 or std < 0.1 or abs(mean) > 10 * std):
+        print(f"note: the target {target!r} has mean {mean:.4g} and standard deviation "
+              f"{std:.4g}; the network fits it unscaled, which trains slowly: a column "
+              "standardised to mean 0 and deviation 1 trains much faster", file=sys.stderr)
+
+
 def build_pipeline(X, estimator):
     """Standardise numeric columns, one-hot encode the others, then ``estimator``."""
     from sklearn.compose import ColumnTransformer
@@ -221,6 +233,8 @@ def train_on_file(args, estimator_params):
     X, y = split_target(frame, args.target, args.data)
     check_features(X, args.data)
     task = infer_task(y, args.task, args.target)
+    if task == "regression":
+        note_target_scale(y, args.target)
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
     try:
         estimator = cls(**settings(args, estimator_params))

@@ -228,6 +228,19 @@ def test_a_fit_that_hits_the_epoch_limit_gets_a_one_line_note(tmp_path, capsys):
     assert "ConvergenceWarning" not in err and "warnings.warn" not in err
 
 
+def test_a_regression_target_far_from_unit_scale_gets_a_note(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(80)
+    for scale, noted in ((1.0, False), (500.0, True)):
+        path = tmp_path / f"price{scale}.csv"
+        pd.DataFrame({"x": x, "price": scale * (3 * x + 0.5)}).to_csv(path, index=False)
+        assert main(["train", "--data", str(path), "--target", "price", "--epochs", "1",
+                     "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert ("note: the target 'price' has mean" in err) == noted, err
+
+
 def test_output_closed_early_is_not_a_traceback():
     # ``fastbp info | head -1``: the reader goes away.
     proc = subprocess.run(f"{sys.executable} -m fastbp info | head -1", shell=True,

@@ -500,6 +500,21 @@ def test_divergence_in_the_first_epoch_leaves_a_fitted_model_unchanged(blobs):
         np.testing.assert_array_equal(a, b)
 
 
+def test_lbfgs_from_a_non_finite_loss_is_divergence_not_a_silent_nan(blobs):
+    # scikit-learn keeps loss_ = nan and n_iter_ = 0 here, with only a
+    # ConvergenceWarning; fastbp refuses, and the fitted model is unchanged.
+    X, y = blobs
+    est = quiet(MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20,
+                             random_state=0, warm_start=True).fit, X, y.astype(float))
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(est).items()}
+    with pytest.raises(DivergenceError, match="solver='lbfgs' the loss is (nan|inf) at the "
+                                              "starting weights"):
+        quiet(est.fit, X * 1e200, y.astype(float))
+    assert est.loss_ == before["loss_"] and est.n_iter_ == before["n_iter_"]
+    for a, b in zip(est.coefs_, before["coefs_"]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_dead_units_are_diagnosed_as_dead_not_vanishing():
     monitor = GradientMonitor(2)
     monitor.first_sq[:] = 1.0

@@ -6,6 +6,7 @@ fitted attributes and random-number order, and hands arrays to
 """
 
 import copy
+import math
 import numbers
 import time
 import weakref
@@ -539,6 +540,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         finally:
             if tasks is not None:
                 tasks.close(params, np.zeros(0, dtype=params.dtype))
+        if not math.isfinite(result.fun):
+            # L-BFGS cannot step from a non-finite loss: scipy stops at once
+            # ("ABNORMAL"), and the model would keep a NaN loss_ silently.
+            raise DivergenceError(
+                f"Training diverged: with solver='lbfgs' the loss is {float(result.fun)} at "
+                "the starting weights, so L-BFGS cannot take a step. The model keeps its "
+                "state from before this call. To fix it, standardise X (and y for a "
+                "regressor), for example with sklearn.preprocessing.StandardScaler.",
+                epoch=1)
         if result.get("interrupted", False):
             self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
         else:
