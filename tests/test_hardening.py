@@ -515,6 +515,15 @@ def test_lbfgs_from_a_non_finite_loss_is_divergence_not_a_silent_nan(blobs):
         np.testing.assert_array_equal(a, b)
 
 
+def test_non_finite_weights_are_named_not_blamed_on_x(blobs):
+    X, y = blobs
+    est = quiet(MLPClassifier((4,), activation="tanh", max_iter=5, random_state=0).fit, X, y)
+    est.coefs_[1][0, 0] = np.nan  # in place: the buffer predictions read
+    with pytest.raises(ValueError, match=r"parameters hold NaN or infinite values \(in "
+                                         r"coefs_\)"):
+        est.predict_proba(X[:3])
+
+
 def test_dead_units_are_diagnosed_as_dead_not_vanishing():
     monitor = GradientMonitor(2)
     monitor.first_sq[:] = 1.0

@@ -834,6 +834,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # Validation names the problem.
             return self._forward(X, validate=True)
         if status & OUTPUT_NOT_FINITE:
+            if not (all_finite(params) and all_finite(running)):
+                # Weights set by hand or loaded, not X (a fit never keeps them).
+                bad = [name for name in ("coefs_", "intercepts_", "normalization_scales_",
+                                         "normalization_shifts_", "running_mean_",
+                                         "running_var_")
+                       if not all(np.isfinite(a).all() for a in getattr(self, name))]
+                raise ValueError(f"The model's parameters hold NaN or infinite values (in "
+                                 f"{', '.join(bad)}): it cannot predict. Fit it again, or "
+                                 "set finite weights.")
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             raise ValueError(
                 f"The network's outputs overflowed {dtype.name} for {rows.size} row(s) of X "
