@@ -11,3 +11,4 @@ def test_fit_epochs_reports_a_positive_time():
     spec.loader.exec_module(module)
     assert module.main(200, 2) > 0
     assert module.main(200, 2, "float64") > 0
+    assert module.main(32, 1, "float32", 3000) > 0

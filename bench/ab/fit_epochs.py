@@ -10,7 +10,9 @@ case; this one fits many, with warm caches)::
     done; done
 
 Arguments: batch size, epochs, and optionally the dtype (default
-float32). One BLAS thread; the first fit is untimed (compilation, caches).
+float32) and the number of rows of the tabular workload (default 10000;
+200000 makes ``X`` larger than a core's L2 cache in both dtypes). One BLAS
+thread; the first fit is untimed (compilation, caches).
 """
 
 import sys
@@ -25,8 +27,8 @@ from bench import peers, workloads  # noqa: E402
 from fastbp import MLPClassifier  # noqa: E402
 
 
-def main(batch_size: int, epochs: int, dtype: str = "float32") -> float:
-    data = workloads.load_uncached(workloads.tabular(10000), dtype, standalone=True)
+def main(batch_size: int, epochs: int, dtype: str = "float32", rows: int = 10000) -> float:
+    data = workloads.load_uncached(workloads.tabular(rows), dtype, standalone=True)
     with threadpool_limits(1):
         est = MLPClassifier(**peers.estimator_params(peers.TrainSpec((64,), batch_size)),
                             max_iter=epochs, tol=0, n_iter_no_change=10**6)
@@ -37,6 +39,8 @@ def main(batch_size: int, epochs: int, dtype: str = "float32") -> float:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["float32"], ["float64"]):
-        sys.exit("usage: fit_epochs.py BATCH_SIZE EPOCHS [float32|float64]")
-    print(f"{main(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:]):.2f} ms/epoch")
+    if (len(sys.argv) not in (3, 4, 5) or sys.argv[3:4] not in ([], ["float32"], ["float64"])
+            or not all(a.isdigit() for a in sys.argv[1:3] + sys.argv[4:])):
+        sys.exit("usage: fit_epochs.py BATCH_SIZE EPOCHS [float32|float64 [ROWS]]")
+    args = [int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:4], *map(int, sys.argv[4:])]
+    print(f"{main(*args):.2f} ms/epoch")

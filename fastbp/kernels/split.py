@@ -227,10 +227,14 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         if sw_sum == 0:
             continue  # no gradient (as in train_epoch), for every part alike
         part_rows(buf, net[UNITS], r0, pbuf)
+        # This part's rows of the next batch, prefetched (see train_epoch).
+        after = stop + batch_size
+        n_next = (n if n < after else after) - stop
+        upcoming = perm[stop + n_next * part // n_parts:stop + n_next * (part + 1) // n_parts]
         x0 = layer_view(acts, pbuf[O_OFF, 0], mine, n_features)
-        gather_rows(X, rows, x0)
+        gather_rows(X, rows, x0, upcoming)
         yb = layer_view(y_buf, r0 * n_out, mine, n_out)
-        gather_rows(Y, rows, yb)
+        gather_rows(Y, rows, yb, upcoming)
         swb = sw_buf[r0:r1]
         if has_sw:
             for r in range(mine):
