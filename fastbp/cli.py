@@ -351,8 +351,8 @@ def main(argv=None):
     command = {"train": train, "predict": predict_file, "evaluate": evaluate_file}
     try:
         return command[args.command](args)
-    except BrokenPipeError:
-        raise  # handled in run()
+    except (BrokenPipeError, NotImplementedError, RecursionError):
+        raise  # the first handled in run(); the others are fastbp's bugs: a traceback
     except OSError as exc:
         # "[Errno 21] Is a directory: 'out'" as "out: Is a directory".
         text = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc
@@ -370,8 +370,11 @@ def run(argv=None):
     except BrokenPipeError:
         # Python's advice: point stdout at devnull, so that flushing it at
         # exit does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # a stdout without a file descriptor
+            pass
         return 1
 
 

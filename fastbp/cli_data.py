@@ -52,24 +52,38 @@ def split_target(frame, target, path):
     return frame.drop(columns=[target]), frame[target].to_numpy()
 
 
+def numeric_columns(X):
+    """The columns the pipeline standardises (the others are one-hot
+    encoded, a missing value becoming a category of its own)."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return [c for c in X.columns
+            if is_numeric_dtype(X[c].dtype) and not is_bool_dtype(X[c].dtype)]
+
+
 def check_features(X, path):
-    """Refuse missing values in the feature columns, naming them (the
-    estimator's own message names no column)."""
-    missing = [c for c in X.columns if X[c].isna().any()]
+    """Refuse missing values in the numeric feature columns, naming them
+    (the estimator's own message names no column)."""
+    missing = [c for c in numeric_columns(X) if X[c].isna().any()]
     if missing:
-        raise CLIError(f"{path}: column(s) {missing} have missing values; fill or drop "
-                       "them first (fastbp does not impute)")
+        raise CLIError(f"{path}: numeric column(s) {missing} have missing values; fill or "
+                       "drop them first (fastbp does not impute)")
 
 
 def check_output_path(path, option):
     """Refuse an output path that cannot be written, before any training."""
     if path is None:
         return
+    if not path:
+        raise CLIError(f"{option}: an empty path")
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a directory; give a file name")
-    directory = os.path.dirname(os.path.abspath(path))
+    # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
+    directory = os.path.dirname(path) or os.curdir
     if not os.path.isdir(directory):
         raise CLIError(f"{option} {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise CLIError(f"{option} {path}: the directory {directory} is not writable")
 
 
 def infer_task(y, task, target="target"):
@@ -112,10 +126,7 @@ def build_pipeline(X, estimator):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-    numeric = [c for c in X.columns
-               if is_numeric_dtype(X[c].dtype) and not is_bool_dtype(X[c].dtype)]
+    numeric = numeric_columns(X)
     other = [c for c in X.columns if c not in numeric]
     steps = []
     if numeric:
@@ -182,23 +193,32 @@ def fit_with_progress(model, estimator, X, y, quiet):
     estimator._announce_compile = True
     if not quiet:
         estimator._on_epoch_end = epoch_printer()
+    notes = []
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        # A ConvergenceWarning becomes one line after the fit, which a
+        # command-line user can act on, rather than its source location;
+        # every other warning shows at once, as it is.
+        if issubclass(category, ConvergenceWarning):
+            notes.append(str(message))
+        else:
+            shown(message, category, filename, lineno, file, line)
+
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
+        with warnings.catch_warnings():  # puts showwarning back
+            warnings.showwarning = show
             model.fit(X, y)
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
-    for warning in caught:
-        if issubclass(warning.category, ConvergenceWarning):
-            # One line a command-line user can act on, not a warning's
-            # source location.
-            print(f"note: training stopped at the epoch limit ({estimator.max_iter}) "
-                  "before the loss stopped improving; pass a larger --epochs to train "
-                  "longer", file=sys.stderr)
+    if notes:
+        if estimator.solver != "lbfgs" and estimator.n_iter_ >= estimator.max_iter:
+            note = (f"training stopped at the epoch limit ({estimator.max_iter}) before the "
+                    "loss stopped improving; pass a larger --epochs to train longer")
         else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
+            note = " ".join(notes[0].split())  # scipy's reason, on one line
+        print(f"note: {note}", file=sys.stderr)
 
 
 def check_outputs(args):

@@ -21,8 +21,8 @@ def _pyplot():
 def _trained_model(estimator):
     """The model inside ``estimator`` whose history to plot: a Pipeline's
     last step, a search's best estimator, a target transformer's regressor
-    (nested as deep as they go)."""
-    while True:
+    (nested as deep as they go, within reason)."""
+    for _ in range(32):
         if hasattr(estimator, "steps"):
             estimator = estimator.steps[-1][1]
         elif hasattr(estimator, "best_estimator_"):
@@ -30,7 +30,8 @@ def _trained_model(estimator):
         elif hasattr(estimator, "regressor_"):
             estimator = estimator.regressor_
         else:
-            return estimator
+            break
+    return estimator
 
 
 class TrainingHistoryDisplay:

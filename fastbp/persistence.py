@@ -199,7 +199,8 @@ def save(obj, path):
     # The destination's problems, named after it rather than after the
     # temporary file written beside it.
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
+    directory = os.path.dirname(path) or os.curdir
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file "
                                 "name, for example model.fastbp inside it")
@@ -233,7 +234,10 @@ def save(obj, path):
                           if hasattr(e, "coefs_")}),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+    except OSError as exc:  # e.g. a directory this user cannot write
+        raise type(exc)(exc.errno, f"cannot save to {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:

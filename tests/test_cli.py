@@ -155,9 +155,13 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
     (["train", "--data", "{nantarget}", "--target", "label"],
      "the target column 'label' has 1 missing value(s) (lines [5])"),
     (["train", "--data", "{nanfeature}", "--target", "label"],
-     "column(s) ['x2'] have missing values"),
+     "numeric column(s) ['x2'] have missing values"),
     (["evaluate", "--model", "{model}", "--data", "{nanfeature}"],
-     "column(s) ['x2'] have missing values"),
+     "numeric column(s) ['x2'] have missing values"),
+    (["train", "--data", "{train}", "--target", "label", "--model-out", "{nodir}/../m.fastbp"],
+     "the directory {nodir}/.. does not exist"),
+    (["train", "--data", "{train}", "--target", "label", "--model-out", ""],
+     "--model-out: an empty path"),
     (["train", "--data", "{reg}", "--target", "label", "--task", "classification"],
      "--task classification needs class labels"),
 ])
@@ -226,6 +230,48 @@ def test_a_fit_that_hits_the_epoch_limit_gets_a_one_line_note(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "note: training stopped at the epoch limit (2)" in err
     assert "ConvergenceWarning" not in err and "warnings.warn" not in err
+
+
+def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
+    # The exploding-gradient warning that explains a divergence is shown
+    # (only ConvergenceWarning becomes a note, after a fit that succeeds).
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(200), rng.standard_normal(200)
+    path = tmp_path / "reg.csv"
+    pd.DataFrame({"a": a, "b": b, "y": 3 * a + 1}).to_csv(path, index=False)
+    # In a process of its own: pytest records warnings rather than showing them.
+    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(path),
+                           "--target", "y", "--epochs", "20", "--quiet", "--solver", "sgd",
+                           "--set", "learning_rate_init=0.5"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 2
+    err = proc.stderr
+    assert "GradientWarning" in err and "exploding" in err, err
+    assert "fastbp: error: Training diverged" in err and "note:" not in err
+
+
+def test_lbfgs_convergence_note_gives_scipys_reason(tmp_path, capsys):
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "100",
+                 "--quiet", "--solver", "lbfgs", "--set", "max_fun=3"]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "lbfgs failed to converge" in notes[0], err
+    assert "epoch limit" not in err
+
+
+def test_missing_categories_are_a_category(tmp_path, capsys):
+    # The one-hot encoder takes a missing category as a category of its own.
+    train_csv = tmp_path / "train.csv"
+    frame = _write_csv(train_csv, 80, "classification", 0)
+    frame.loc[::3, "colour"] = None
+    frame.to_csv(train_csv, index=False)
+    model = tmp_path / "m.fastbp"
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model)]) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(train_csv)]) == 0
 
 
 def test_a_regression_target_far_from_unit_scale_gets_a_note(tmp_path, capsys):

@@ -323,6 +323,9 @@ def test_save_names_the_destination_it_cannot_write(data, tmp_path):
     missing = tmp_path / "nowhere" / "m.fastbp"
     with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):
         fastbp.save(est, missing)
+    # Not normalised away: the system would refuse the path all the same.
+    with pytest.raises(FileNotFoundError, match=r"the directory .*nowhere/\.\. does not"):
+        fastbp.save(est, os.path.join(tmp_path, "nowhere", "..", "m.fastbp"))
     assert not os.listdir(tmp_path)
 
 
