@@ -7,6 +7,7 @@ Risky cases (a crash would take pytest down, or a process-wide setting is
 at stake) run in a subprocess.
 """
 
+import copy
 import json
 import os
 import signal
@@ -515,13 +516,20 @@ def test_lbfgs_from_a_non_finite_loss_is_divergence_not_a_silent_nan(blobs):
         np.testing.assert_array_equal(a, b)
 
 
-def test_non_finite_weights_are_named_not_blamed_on_x(blobs):
+@pytest.mark.parametrize("activation", ["tanh", "relu"])  # relu would hide a NaN
+@pytest.mark.parametrize("where", ["coefs_", "intercepts_"])
+def test_non_finite_weights_are_named_not_blamed_on_x(blobs, activation, where):
     X, y = blobs
-    est = quiet(MLPClassifier((4,), activation="tanh", max_iter=5, random_state=0).fit, X, y)
-    est.coefs_[1][0, 0] = np.nan  # in place: the buffer predictions read
-    with pytest.raises(ValueError, match=r"parameters hold NaN or infinite values \(in "
-                                         r"coefs_\)"):
-        est.predict_proba(X[:3])
+    for kind in (MLPClassifier, MLPRegressor):
+        est = quiet(kind(hidden_layer_sizes=(4,), activation=activation, max_iter=5,
+                         random_state=0).fit, X, y)
+        getattr(est, where)[0].flat[0] = np.nan  # in place: the buffer predictions read
+        with pytest.raises(ValueError, match=r"parameters hold NaN or infinite values \(in "
+                                             rf"{where}\)"):
+            est.predict(X[:3])
+        # A copy (no packed buffer: its arrays are packed again) the same.
+        with pytest.raises(ValueError, match="parameters hold NaN"):
+            copy.deepcopy(est).predict(X[:3])
 
 
 def test_dead_units_are_diagnosed_as_dead_not_vanishing():

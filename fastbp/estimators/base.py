@@ -28,6 +28,7 @@ from ..kernels.codes import (
     INPUT_NOT_FINITE,
     OUTPUT_FUNCTIONS,
     OUTPUT_NOT_FINITE,
+    PARAMS_NOT_FINITE,
     SGD,
     SOLVERS,
 )
@@ -834,7 +835,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # Validation names the problem.
             return self._forward(X, validate=True)
         if status & OUTPUT_NOT_FINITE:
-            if not (all_finite(params) and all_finite(running)):
+            # (The CPU kernel checks the parameters; the GPU's drivers do not.)
+            if status & PARAMS_NOT_FINITE or not (all_finite(params) and all_finite(running)):
                 # Weights set by hand or loaded, not X (a fit never keeps them).
                 bad = [name for name in ("coefs_", "intercepts_", "normalization_scales_",
                                          "normalization_shifts_", "running_mean_",

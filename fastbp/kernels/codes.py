@@ -68,3 +68,4 @@ SOLVERS = {"sgd": SGD, "adam": ADAM, "rmsprop": RMSPROP, "adagrad": ADAGRAD, "ad
 # a few rows two NumPy passes (``isfinite(X)``, ``isfinite(out)``).
 INPUT_NOT_FINITE = 1  # a dense X (a CSR X is checked when validated)
 OUTPUT_NOT_FINITE = 2
+PARAMS_NOT_FINITE = 4  # the model's own parameters or running statistics

@@ -38,7 +38,9 @@ from .._config import NRT, entry_kernel, inline_kernel, kernel
 from .activations import activation_backward, bias_activation, track_alive
 from .prefetch import prefetch_line
 from .blas import matmul, matmul_nt, matmul_tn
-from .codes import ADAM, ADAMW, INPUT_NOT_FINITE, NORM_BATCH, NORM_NONE, OUTPUT_NOT_FINITE
+from .codes import (
+    ADAM, ADAMW, INPUT_NOT_FINITE, NORM_BATCH, NORM_NONE, OUTPUT_NOT_FINITE, PARAMS_NOT_FINITE,
+)
 from .dropout import dropout_forward
 from .dtypes import like
 from .fpenv import flush_denormals, restore_denormals
@@ -491,7 +493,8 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     status : int
         ``codes.INPUT_NOT_FINITE`` if a dense ``X`` holds a NaN or an
         infinity, plus ``codes.OUTPUT_NOT_FINITE`` if ``out`` does; 0 if
-        neither.
+        neither. ``codes.PARAMS_NOT_FINITE | codes.OUTPUT_NOT_FINITE``, with
+        ``out`` not computed, if ``params`` or the running statistics do.
     """
     # The caller's arrays, without reference counting below (see refcount;
     # the default path's copies are compiled without NRT, so nothing to skip).
@@ -507,6 +510,12 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     # masks, the dead-unit tracker or the generator: the records' own arrays
     # serve (allocating zeroed ones here compiled np.zeros, 0.1 s cold).
     no_masks = params[:0]
+    # Weights set by hand or loaded may be NaN, which relu would turn into
+    # finite outputs (max(NaN, 0) is 0): one pass over them, a fraction of
+    # the products that read them anyway.
+    if not (all_finite(layer_view(params, 0, 1, params.shape[0]))
+            and all_finite(layer_view(running, 0, 1, running.shape[0]))):
+        return PARAMS_NOT_FINITE | OUTPUT_NOT_FINITE
     mxcsr = flush_denormals()  # as in train_epoch
     status = 0
     for start in range(0, n, chunk):
