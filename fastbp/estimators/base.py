@@ -327,33 +327,35 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         return from_sklearn(cls, model)
 
-    # What _complete_fitted_state fills in, beyond ``_progress``.
-    _COMPLETED = frozenset((
-        "normalization_scales_", "normalization_shifts_", "running_mean_", "running_var_",
-        "_residual", "_normalization", "_optimizer", "n_outputs_", "n_layers_",
-        "_activations", "out_activation_"))
+    # What _complete_fitted_state fills in where it is missing (beyond
+    # ``_progress``): each attribute's default, from the model and its
+    # number of hidden layers.
+    _FILLED_IN = {
+        "normalization_scales_": lambda est, n_hidden: [],
+        "normalization_shifts_": lambda est, n_hidden: [],
+        "running_mean_": lambda est, n_hidden: [],
+        "running_var_": lambda est, n_hidden: [],
+        "_residual": lambda est, n_hidden: [False] * n_hidden,
+        "_normalization": lambda est, n_hidden: None,
+        "_optimizer": lambda est, n_hidden: None,
+        "n_outputs_": lambda est, n_hidden: np.shape(est.coefs_[-1])[1],
+        "n_layers_": lambda est, n_hidden: n_hidden + 2,
+        "_activations": lambda est, n_hidden: arch.hidden_activations(est.activation, n_hidden),
+        "out_activation_": lambda est, n_hidden: est._output_activation(),
+    }
 
     def _complete_fitted_state(self):
         """Fill in what fastbp keeps beyond scikit-learn's fitted attributes
         for a model whose ``coefs_`` and ``intercepts_`` were set by hand (as
         scikit-learn's own tests do), so that training continues from them."""
         present = self.__dict__.keys()
-        if present >= self._COMPLETED and ("_progress" in present
-                                           or self.solver not in _STOCHASTIC_SOLVERS):
+        if present >= self._FILLED_IN.keys() and ("_progress" in present
+                                                  or self.solver not in _STOCHASTIC_SOLVERS):
             return  # a model fastbp fitted: every partial_fit call asks
         n_hidden = len(self.coefs_) - 1
-        defaults = {"normalization_scales_": list, "normalization_shifts_": list,
-                    "running_mean_": list, "running_var_": list,
-                    "_residual": lambda: [False] * n_hidden,
-                    "_normalization": lambda: None, "_optimizer": lambda: None,
-                    "n_outputs_": lambda: np.shape(self.coefs_[-1])[1],
-                    "n_layers_": lambda: len(self.coefs_) + 1,
-                    "_activations": lambda: arch.hidden_activations(self.activation, n_hidden),
-                    "out_activation_": self._output_activation}
-        assert defaults.keys() == self._COMPLETED
-        for name, value in defaults.items():
+        for name, default in self._FILLED_IN.items():
             if not hasattr(self, name):
-                setattr(self, name, value())
+                setattr(self, name, default(self, n_hidden))
         if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
             self._progress = Progress(self.early_stopping)
 
@@ -390,10 +392,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         X = check_raw_input(native_byte_order(X))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        if incremental and not first_pass and X.dtype != np.asarray(self.coefs_[0]).dtype:
+        model_dtype = None if first_pass else np.asarray(self.coefs_[0]).dtype
+        if incremental and not first_pass and X.dtype != model_dtype:
             # partial_fit goes on in the model's dtype, as its predictions
             # do (a warm fit refuses instead: it could start afresh).
-            X = _in_dtype(X, np.asarray(self.coefs_[0]).dtype)
+            X = _in_dtype(X, model_dtype)
         if sample_weight is not None:
             sample_weight = native_byte_order(np.asarray(sample_weight)
                                               if isinstance(sample_weight, list)
