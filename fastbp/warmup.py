@@ -316,12 +316,30 @@ def _warm_part(est, dtype, part):
     return new_misses - misses, new_hits - hits, time.perf_counter() - start
 
 
+def _tiny_problem_overrides(est):
+    """The settings of ``est`` that hold only for the user's own data: its
+    labels (``class_weight``), its task's metric (``scoring``) and its row
+    count (``validation_fraction``), replaced by ones the tiny problem
+    meets. None of them changes which kernels run: class weights reach the
+    kernels as sample weights, which ``"balanced"`` gives too, and a
+    scorer calls the prediction kernels that :func:`_tiny_fit` runs."""
+    params = est.get_params(deep=False)
+    overrides = {}
+    if params.get("class_weight") is not None:
+        overrides["class_weight"] = "balanced"
+    if params.get("scoring") is not None:
+        overrides["scoring"] = None
+    if params.get("early_stopping"):
+        overrides["validation_fraction"] = 0.25  # 16 of the 64 rows
+    return overrides
+
+
 def _tiny_fit(est, dtype, kind, target):
     """Fit, predict and score a copy of ``est`` on a tiny problem of
     ``dtype``: dense, CSR, or dense with each step split between two
     threads (``kind``), with the ``target``-th target of :func:`_targets`."""
     est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
-                                random_state=0)
+                                random_state=0, **_tiny_problem_overrides(est))
     if est.solver == "lbfgs":
         est.set_params(max_fun=4)
     rng = np.random.RandomState(0)

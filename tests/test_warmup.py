@@ -18,6 +18,7 @@ import pytest
 from filelock import FileLock
 from joblib import parallel_backend
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -206,6 +207,26 @@ def test_after_warmup_real_fits_compile_nothing():
     search.predict(X)
     assert _cache_counts() == before
     assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
+
+
+def test_warmup_of_settings_that_fit_only_the_users_data():
+    # class_weight names the user's labels, scoring suits the user's task
+    # and validation_fraction the user's row count: the warm-up's tiny
+    # problem has none of them, and must still warm what the real fit runs.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((400, 4))
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    models = [MLPClassifier(class_weight={"no": 1, "yes": 3}, max_iter=2),
+              MLPClassifier(early_stopping=True, scoring="roc_auc", max_iter=2),
+              MLPClassifier(early_stopping=True, validation_fraction=0.01, max_iter=2)]
+    report = warmup(*models, dtypes="float64")
+    assert len(report.entries) == 3
+    before = _cache_counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for model in models:
+            model.fit(X, y).predict_proba(X)
+    assert _cache_counts()[1] == before[1]  # nothing compiled
 
 
 def test_configurations_expand_searches_and_drop_duplicates():
