@@ -108,6 +108,37 @@ def test_a_callback_stops_stochastic_training(digits):
     assert stop.ends[-1] == ("fit", 0) and stop.ends.count(("fit", 0)) == 1
 
 
+def test_an_interrupt_with_early_stopping_keeps_and_names_the_best_weights(digits):
+    # Ctrl-C (here raised by a callback at the end of epoch 5): counters and
+    # optimizer state are epoch 5's; with early stopping the weights are,
+    # as at the end of any such fit, the best validation score's (epoch 1's,
+    # since every later epoch scores worse), and the warning says so.
+    X, y = digits
+
+    class Interrupt(StopAfter):
+        def on_fit_task_end(self, estimator, context):
+            if context.task_name == "epoch" and context.task_id == 4:
+                raise KeyboardInterrupt
+
+    def worsening():
+        calls = iter(range(0, -1000, -1))
+        return lambda est, X, y: next(calls)
+
+    kw = dict(hidden_layer_sizes=(8,), random_state=0, early_stopping=True,
+              n_iter_no_change=100)
+    with pytest.warns(UserWarning, match="interrupted by user after 5 complete epoch.*"
+                                         "weights: with early_stopping=True, those of the best"):
+        est = MLPClassifier(max_iter=50, scoring=worsening(), **kw).set_callbacks(
+            Interrupt(0, "")).fit(X, y)
+    assert est.n_iter_ == 5
+    _same_weights(est, quiet(MLPClassifier(max_iter=1, scoring=worsening(), **kw).fit, X, y))
+    # Without early stopping: the last epoch's weights, and the plain message.
+    with pytest.warns(UserWarning, match="at the end of the last one[.]$"):
+        est = MLPClassifier((8,), max_iter=50, random_state=0).set_callbacks(
+            Interrupt(0, "")).fit(X, y)
+    _same_weights(est, quiet(MLPClassifier((8,), max_iter=5, random_state=0).fit, X, y))
+
+
 def test_a_callback_stops_lbfgs(digits):
     X, y = digits
     stop = StopAfter(4, "lbfgs-iter")
