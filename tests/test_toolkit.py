@@ -1165,6 +1165,22 @@ def test_unknown_scorer_name_raises(small):
     assert not hasattr(est, "coefs_")
 
 
+def test_a_scoring_unfit_for_the_task_is_named_and_changes_nothing(small):
+    # The metric's own message ("continuous is not supported") names neither
+    # the parameter nor the validation set; a fitted model stays as it was.
+    X, y = small
+    reg = MLPRegressor(hidden_layer_sizes=(5,), scoring="accuracy", **ES)
+    with pytest.raises(ValueError, match=r"scoring='accuracy' could not score the validation "
+                                         r"set of MLPRegressor.*continuous"):
+        reg.fit(X, X[:, 0])
+    assert not hasattr(reg, "coefs_")
+    clf = quiet_fit(MLPClassifier((5,), **ES), X, y % 3)
+    before = flat(clf).copy()
+    with pytest.raises(ValueError, match="scoring='f1' could not score"):
+        clf.set_params(scoring="f1", warm_start=True).fit(X, y % 3)
+    assert_array_equal(flat(clf), before)
+
+
 def test_history_has_validation_keys_only_with_early_stopping(small):
     X, y = small
     plain = quiet_fit(MLPClassifier((10,), max_iter=3, random_state=0), X, y)

@@ -687,7 +687,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         def score(out, params, running, loss):
             model = self._snapshot(spec.layout, params, running)
             kwargs = {} if sw_val is None else {"sample_weight": sw_val}
-            return float(scorer(model, X_val, y_val, **kwargs))
+            try:
+                return float(scorer(model, X_val, y_val, **kwargs))
+            except (ValueError, TypeError) as exc:
+                # The metric's own message names neither the parameter nor
+                # the validation set (e.g. "continuous is not supported").
+                raise ValueError(
+                    f"scoring={scoring!r} could not score the validation set of "
+                    f"{type(self).__name__} (early_stopping=True): {exc}") from exc
 
         return score
 
