@@ -984,6 +984,38 @@ def test_class_weight_dict_and_product_with_sample_weight(small):
     assert not np.allclose(flat(a), flat(c))
 
 
+def test_class_weight_list_of_dicts_for_multilabel_targets(small):
+    # One dict per output, keyed by 0 and 1: a row's weight is the product
+    # over its outputs, as compute_sample_weight has it (and 'balanced').
+    X, y = small
+    Y = np.column_stack([y % 2, (y // 2) % 2, y < 2]).astype(int)
+    cw = [{0: 1.0, 1: 3.0}, {0: 0.5, 1: 1.0}, {1: 2.0}]
+    kw = dict(hidden_layer_sizes=(10,), max_iter=3, random_state=0)
+    a = quiet_fit(MLPClassifier(class_weight=cw, **kw), X, Y)
+    b = quiet_fit(MLPClassifier(**kw), X, Y, sample_weight=compute_sample_weight(cw, Y))
+    assert_bitwise_same(a, b)
+    c = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X, Y)
+    d = quiet_fit(MLPClassifier(**kw), X, Y, sample_weight=compute_sample_weight("balanced", Y))
+    assert_bitwise_same(c, d)
+    assert not np.allclose(flat(a), flat(c))
+    # partial_fit takes the list too
+    e = MLPClassifier(class_weight=cw, **kw)
+    e.partial_fit(X, Y, classes=[0, 1, 2])
+    f = MLPClassifier(**kw)
+    f.partial_fit(X, Y, classes=[0, 1, 2], sample_weight=compute_sample_weight(cw, Y))
+    assert_bitwise_same(e, f)
+    # What does not fit the targets is refused before training, by name.
+    for bad, match in [({0: 1.0, 1: 3.0}, "multilabel targets, class_weight is 'balanced' or "
+                                          "a list of one dict per output [(]3 here[)]"),
+                       (cw[:2], "a list of 3 dicts"), ([{0: 1, 2: 5}] * 3, "a list of 3 dicts")]:
+        est = MLPClassifier(class_weight=bad, **kw)
+        with pytest.raises(ValueError, match=match):
+            est.fit(X, Y)
+        assert not hasattr(est, "coefs_")
+    with pytest.raises(ValueError, match="list of dicts .one per output. is for multilabel"):
+        MLPClassifier(class_weight=cw, **kw).fit(X, y)
+
+
 def test_class_weight_with_string_labels(small):
     X, y = small
     labels = np.array(["cat", "dog", "eel"])[y % 3]

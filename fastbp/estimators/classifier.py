@@ -66,11 +66,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     ----------
     {params}
 
-    class_weight : dict, 'balanced' or None, default=None
+    class_weight : dict, list of dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight`` as in
         scikit-learn's linear models: a dict ``{{label: weight}}``, or
-        'balanced' for ``n_samples / (n_classes * bincount(y))``. Not
-        'balanced' in ``partial_fit`` (pass a dict computed over all data).
+        'balanced' for ``n_samples / (n_classes * bincount(y))``. For
+        multilabel targets, a list of one dict per output keyed by 0 and 1
+        (a row's weight is the product over its outputs, as
+        ``sklearn.utils.class_weight.compute_sample_weight`` computes it),
+        or 'balanced'. Not 'balanced' in ``partial_fit`` (pass dicts
+        computed over all data).
 
     Attributes
     ----------
@@ -278,9 +282,28 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "with sklearn.utils.class_weight.compute_class_weight over all the data "
                 "and pass class_weight as a dict.")
         labels = self._y_labels
+        multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
+        if multilabel and isinstance(self.class_weight, dict):
+            raise ValueError(
+                "For multilabel targets, class_weight is 'balanced' or a list of one dict "
+                f"per output ({len(self.classes_)} here), each keyed by 0 and 1, as "
+                "sklearn.utils.class_weight.compute_sample_weight takes it; got a dict.")
+        if isinstance(self.class_weight, list):
+            if not multilabel:
+                raise ValueError(
+                    "class_weight as a list of dicts (one per output) is for multilabel "
+                    f"targets; for these {self._label_binarizer.y_type_} targets pass one "
+                    "dict {label: weight}, or 'balanced'.")
+            if (len(self.class_weight) != len(self.classes_)
+                    or not all(isinstance(w, dict) and set(w) <= {0, 1}
+                               for w in self.class_weight)):
+                raise ValueError(
+                    f"class_weight for these multilabel targets is a list of "
+                    f"{len(self.classes_)} dicts (one per output), each keyed by 0 and/or "
+                    f"1; got {self.class_weight!r}.")
         if isinstance(self.class_weight, dict):
             unknown = set(self.class_weight) - set(np.asarray(self.classes_).tolist())
-            if unknown and self._label_binarizer.y_type_ != "multilabel-indicator":
+            if unknown:
                 raise ValueError(
                     f"class_weight has labels {sorted(unknown, key=str)} that are not in "
                     f"classes_ {list(self.classes_)}.")

@@ -68,5 +68,5 @@ MLP_CONSTRAINTS.update(TOOLKIT_CONSTRAINTS)
 REGRESSOR_CONSTRAINTS.update(TOOLKIT_CONSTRAINTS)
 CLASSIFIER_CONSTRAINTS = {
     **MLP_CONSTRAINTS,
-    "class_weight": [None, dict, StrOptions({"balanced"})],
+    "class_weight": [None, dict, list, StrOptions({"balanced"})],
 }
