@@ -140,7 +140,9 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
 
     clip_grad_norm : float or None, default=None
         Clip the global gradient norm of every step to this value (PyTorch's
-        ``clip_grad_norm_``). Stochastic solvers only.
+        ``clip_grad_norm_``). Stochastic solvers only: ``solver='lbfgs'``
+        ignores it, as ``adam`` ignores ``momentum`` (so that one grid can
+        hold both solvers).
 
     scoring : None, 'loss', str or callable, default=None
         Validation score for early stopping: None uses the estimator's
