@@ -209,6 +209,42 @@ def test_tensorboard_callback_writes_the_history(digits, tmp_path):
         np.testing.assert_allclose(values, h["grad_norm"][:, layer], rtol=1e-6)
 
 
+def test_tensorboard_runs_follow_partial_fit_streams_and_warm_starts(digits, tmp_path):
+    # A stream of partial_fit calls draws one curve in one run; a fresh fit
+    # starts another; a warm start goes on with the run it continues.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    est = MLPClassifier((8,), max_iter=3, random_state=0).set_callbacks(board)
+    for _ in range(4):
+        quiet(est.partial_fit, X, y, classes=np.unique(y))
+    (stream,) = board.run_dirs_
+    steps, values = zip(*_read_scalars(stream)["epoch/loss"])
+    assert sorted(steps) == [1, 2, 3, 4]
+    quiet(est.fit, X, y)
+    quiet(est.set_params(warm_start=True).fit, X, y)
+    assert len(board.run_dirs_) == 2
+    steps, values = zip(*_read_scalars(board.run_dirs_[1])["epoch/loss"])
+    assert sorted(steps) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(sorted(values, key=lambda v: -v)[:1], [max(est.history_["loss"])],
+                               rtol=1e-6)
+    # lbfgs has no epochs: no run (and no empty directory).
+    quiet(MLPClassifier((8,), solver="lbfgs", max_iter=3).set_callbacks(board).fit, X, y)
+    assert len(board.run_dirs_) == 2
+
+
+def test_tensorboard_on_a_pipeline_warns_and_writes_nothing(digits, tmp_path):
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=2, random_state=0))
+    with pytest.warns(UserWarning, match="Pipeline fits none itself: nothing is written"):
+        pipe.set_callbacks(board).fit(X, y)
+    assert board.run_dirs_ == [] and not any(tmp_path.iterdir())
+
+
 def test_scoring_monitor_inside_a_search(digits):
     X, y = digits
     monitor = ScoringMonitor(scoring="accuracy")
