@@ -63,8 +63,11 @@ def test_unfitted_and_lbfgs(fitted):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lbfgs = MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(X, y)
-    disp = TrainingHistoryDisplay.from_estimator(lbfgs)   # one point: the final loss
-    assert disp.lines_["loss"].get_ydata().tolist() == [lbfgs.loss_]
+    disp = TrainingHistoryDisplay.from_estimator(lbfgs)   # one point per iteration
+    ydata = disp.lines_["loss"].get_ydata().tolist()
+    assert len(ydata) == lbfgs.n_iter_ == 3
+    assert ydata == lbfgs.history_["loss"].tolist() and ydata[-1] == lbfgs.loss_
+    assert ydata[0] > ydata[-1]
 
 
 def test_what_holds_a_model_plots_the_model():

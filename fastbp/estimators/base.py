@@ -558,8 +558,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         else:
             self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
-        self.history_ = {"loss": np.array([self.loss_]),
-                         "epoch_time": np.array([time.perf_counter() - start])}
+        # One entry per L-BFGS iteration (its loss and seconds); a fit that
+        # stopped before its first iteration has its final loss alone.
+        if result.loss_curve:
+            self.history_ = {"loss": np.array(result.loss_curve),
+                             "epoch_time": np.array(result.iteration_times)}
+        else:
+            self.history_ = {"loss": np.array([self.loss_]),
+                             "epoch_time": np.array([time.perf_counter() - start])}
         if self.verbose:
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")

@@ -5,6 +5,7 @@ keeps the input's dtype: a float32 model stays float32 (scipy works in
 float64 internally; only its iterate is cast back for each evaluation).
 """
 
+import time
 import warnings
 
 import numpy as np
@@ -93,13 +94,18 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     -------
     result : scipy.optimize.OptimizeResult
         After Ctrl-C, ``interrupted`` is True and ``x`` the best iterate
-        evaluated (``params`` holds it too).
+        evaluated (``params`` holds it too). ``loss_curve`` and
+        ``iteration_times`` hold each completed iteration's loss and
+        seconds.
     """
     f = loss_and_gradient_function(backend, spec, inp, Y, sw, alpha=alpha, l1=l1,
                                    dtype=params.dtype)
     # The lowest finite loss evaluated so far, and where: what an
     # interrupted fit keeps.
     best = {"loss": np.inf, "x": params.astype(np.float64), "nfev": 0, "nit": 0}
+    # Each iteration's loss and the seconds it took: the fit's history.
+    curve, times = [], []
+    last = [time.perf_counter()]
 
     def loss_grad(x):
         params[:] = x
@@ -117,6 +123,10 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
 
     def count_iteration(intermediate_result):
         best["nit"] += 1
+        now = time.perf_counter()
+        curve.append(float(intermediate_result.fun))
+        times.append(now - last[0])
+        last[0] = now
         if tasks is not None:
             x = as_params(intermediate_result.x)
             stop = tasks.end(x, no_running)
@@ -139,6 +149,8 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
                       f"{best['loss']:.6g}).")
         return scipy.optimize.OptimizeResult(
             x=best["x"], fun=best["loss"], nit=best["nit"], nfev=best["nfev"],
-            success=False, status=99, message="interrupted by user", interrupted=True)
+            success=False, status=99, message="interrupted by user", interrupted=True,
+            loss_curve=curve, iteration_times=times)
     params[:] = result.x
+    result.loss_curve, result.iteration_times = curve, times
     return result
