@@ -21,8 +21,10 @@ class CLIError(Exception):
     """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
 
 
-def read_table(path):
-    """A CSV file as a DataFrame (clear errors for a missing or empty file)."""
+def read_table(path, text_columns=()):
+    """A CSV file as a DataFrame (clear errors for a missing or empty file);
+    ``text_columns`` are read as text whatever they hold (a model's
+    categorical columns: "1" and "2" must stay the categories they were)."""
     try:
         import pandas as pd
     except ImportError as exc:
@@ -30,13 +32,18 @@ def read_table(path):
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
     if not path.lower().endswith((".csv", ".csv.gz", ".txt")):
-        raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz)")
+        raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt)")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={c: str for c in text_columns} or None)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
     if frame.empty:
         raise CLIError(f"{path} holds no rows")
+    if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+        raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
+                       "separated by ';', and fastbp reads comma-separated files; "
+                       "convert it first (for example pandas.read_csv(path, sep=';')"
+                       ".to_csv(new_path, index=False))")
     return frame
 
 
@@ -59,6 +66,25 @@ def numeric_columns(X):
 
     return [c for c in X.columns
             if is_numeric_dtype(X[c].dtype) and not is_bool_dtype(X[c].dtype)]
+
+
+def note_text_in_numbers(X):
+    """A note for each text column whose values are numbers but for a few:
+    it is one-hot encoded as text, one category per distinct number."""
+    import pandas as pd
+
+    for c in X.columns:
+        if c in numeric_columns(X):
+            continue
+        values = X[c].dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        stray = values[numbers.isna()].unique()
+        if len(values) >= 10 and numbers.notna().mean() >= 0.9 and len(stray):
+            shown = ", ".join(repr(v) for v in stray[:3])
+            print(f"note: column {c!r} holds numbers but for {len(stray)} text value(s) "
+                  f"({shown}), so it is one-hot encoded as text, one category per distinct "
+                  "value; if those mark missing values, drop or fill them so that the "
+                  "column is standardised as a number", file=sys.stderr)
 
 
 def check_features(X, path):
@@ -120,8 +146,10 @@ def note_target_scale(y, target):
               "standardised to mean 0 and deviation 1 trains much faster", file=sys.stderr)
 
 
-def build_pipeline(X, estimator):
-    """Standardise numeric columns, one-hot encode the others, then ``estimator``."""
+def build_pipeline(X, estimator, dtype=np.float64):
+    """Standardise numeric columns, one-hot encode the others, then
+    ``estimator``, which gets ``dtype`` (the scaler keeps float32 numeric
+    columns float32)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -133,7 +161,8 @@ def build_pipeline(X, estimator):
         steps.append(("numeric", StandardScaler(), numeric))
     if other:
         steps.append(("categorical", OneHotEncoder(handle_unknown="ignore",
-                                                   sparse_output=False), other))
+                                                   sparse_output=False,
+                                                   dtype=np.dtype(dtype).type), other))
     return Pipeline([("preprocess", ColumnTransformer(steps)), ("model", estimator)])
 
 
@@ -226,6 +255,16 @@ def check_outputs(args):
     for option, path in (("--model-out", args.model_out), ("--history-out", args.history_out),
                          ("--plot", args.plot)):
         check_output_path(path, option)
+    if args.plot:
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+        except ImportError as exc:
+            raise CLIError('--plot needs matplotlib: pip install "fastbp[plot]"') from exc
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        suffix = os.path.splitext(args.plot)[1].lstrip(".").lower()
+        if suffix not in kinds:
+            raise CLIError(f"--plot {args.plot}: the file name must end in one of "
+                           f"{', '.join('.' + k for k in sorted(kinds))} (the image format)")
 
 
 def write_outputs(args, model, estimator):
@@ -252,29 +291,86 @@ def train_on_file(args, estimator_params):
     frame = read_table(args.data)
     X, y = split_target(frame, args.target, args.data)
     check_features(X, args.data)
+    note_text_in_numbers(X)
     task = infer_task(y, args.task, args.target)
     if task == "regression":
+        y = regression_target(y, args.target, args.data)
         note_target_scale(y, args.target)
+    # The validation file, read before training: a problem with it must not
+    # cost the trained model.
+    valid = None
+    if args.valid:
+        valid_frame = read_table(args.valid, _text_columns(X))
+        valid_X, valid_y = split_target(valid_frame, args.target, args.valid)
+        valid_X = _matching_columns(list(X.columns), valid_X, args.valid)
+        check_features(valid_X, args.valid)
+        _check_numeric(numeric_columns(X), valid_X, args.valid)
+        if task == "regression":
+            valid_y = regression_target(valid_y, args.target, args.valid)
+        valid = (valid_X, valid_y)
+    dtype = np.dtype(args.dtype)
+    numeric = numeric_columns(X)
+    X = X.astype({c: dtype for c in numeric})
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
     try:
         estimator = cls(**settings(args, estimator_params))
     except TypeError as exc:
         raise CLIError(str(exc)) from exc
-    pipe = build_pipeline(X, estimator)
+    pipe = build_pipeline(X, estimator, dtype)
     pipe.fastbp_target_ = args.target
     pipe.fastbp_task_ = task
     print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
-          f"{args.target!r} ({task})", flush=True)
+          f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
-    # The preprocessing hands the model float64.
     fit_with_progress(pipe, estimator, X, y, args.quiet)
     print(f"trained {estimator.n_iter_} epochs in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
-    if args.valid:
-        valid = read_table(args.valid)
-        report(pipe, *split_target(valid, args.target, args.valid), brief=True)
     write_outputs(args, pipe, estimator)
+    if valid is not None:
+        print(f"validation file {args.valid}:")
+        report(pipe, *valid, brief=True)
     return 0
+
+
+def regression_target(y, target, path):
+    """The target of a regression as float64, or an error naming the column."""
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"{path}: --task regression needs a numeric target, and the column "
+                       f"{target!r} holds text ({exc})") from exc
+
+
+def _text_columns(X):
+    """The feature columns the pipeline one-hot encodes."""
+    numeric = set(numeric_columns(X))
+    return [c for c in X.columns if c not in numeric]
+
+
+def _matching_columns(expected, data, path):
+    """``data``'s columns in the order of ``expected``, or an error naming
+    the ones missing or unexpected."""
+    missing = [c for c in expected if c not in data.columns]
+    extra = [c for c in data.columns if c not in expected]
+    if missing or extra:
+        raise CLIError(f"{path} does not have the model's columns: "
+                       + "; ".join(p for p in (f"missing {missing}" if missing else "",
+                                               f"unexpected {extra}" if extra else "") if p))
+    return data[expected]
+
+
+def _check_numeric(numeric, X, path):
+    """Refuse text in a column that training standardised as a number."""
+    import pandas as pd
+
+    for c in numeric:
+        if not (pd.api.types.is_numeric_dtype(X[c].dtype)
+                or pd.api.types.is_bool_dtype(X[c].dtype)):
+            values = X[c].dropna()
+            stray = values[pd.to_numeric(values, errors="coerce").isna()].unique()
+            raise CLIError(f"{path}: column {c!r} was numeric in training and holds text "
+                           f"here ({', '.join(repr(v) for v in stray[:3])}); fix or drop "
+                           "those rows")
 
 
 def write_history(estimator, path):
@@ -308,6 +404,8 @@ def write_plot(estimator, path):
 def load_model(path):
     import fastbp
 
+    if not os.path.exists(path):
+        raise CLIError(f"no such file: {path}")
     try:
         pipe = fastbp.load(path)
     except (OSError, ValueError) as exc:
@@ -318,17 +416,31 @@ def load_model(path):
     return pipe
 
 
+def model_columns(pipe):
+    """The saved model's numeric (standardised) and text (one-hot encoded)
+    feature columns."""
+    columns = {"numeric": [], "categorical": []}
+    for name, _, cols in pipe.named_steps["preprocess"].transformers_:
+        if name in columns:
+            columns[name] = list(cols)
+    return columns["numeric"], columns["categorical"]
+
+
+def read_for_model(pipe, path):
+    """``path`` read with the model's text columns as text: "1" and "2"
+    stay the categories that training saw, even where no other value of
+    the column is text."""
+    return read_table(path, model_columns(pipe)[1])
+
+
 def features_for(pipe, frame, path):
-    """The model's feature columns of ``frame``, matched by name."""
-    expected = list(pipe.feature_names_in_)
+    """The model's feature columns of ``frame``, matched by name, and
+    checked against what training saw."""
     data = frame.drop(columns=[pipe.fastbp_target_], errors="ignore")
-    missing = [c for c in expected if c not in data.columns]
-    extra = [c for c in data.columns if c not in expected]
-    if missing or extra:
-        raise CLIError(f"{path} does not have the model's columns: "
-                       + "; ".join(p for p in (f"missing {missing}" if missing else "",
-                                               f"unexpected {extra}" if extra else "") if p))
-    return data[expected]
+    X = _matching_columns(list(pipe.feature_names_in_), data, path)
+    check_features(X, path)
+    _check_numeric(model_columns(pipe)[0], X, path)
+    return X
 
 
 def predict_file(args):
@@ -337,9 +449,8 @@ def predict_file(args):
 
     check_output_path(args.out, "--out")
     pipe = load_model(args.model)
-    frame = read_table(args.data)
+    frame = read_for_model(pipe, args.data)
     X = features_for(pipe, frame, args.data)
-    check_features(X, args.data)
     if args.proba:
         if pipe.fastbp_task_ != "classification":
             raise CLIError("--proba needs a classifier; this model is a regressor")
@@ -355,13 +466,14 @@ def predict_file(args):
 def evaluate_file(args):
     """``fastbp evaluate --model M --data FILE``."""
     pipe = load_model(args.model)
-    frame = read_table(args.data)
+    frame = read_for_model(pipe, args.data)
     if pipe.fastbp_target_ not in frame.columns:
         raise CLIError(f"{args.data} has no target column {pipe.fastbp_target_!r} to "
                        "evaluate against")
     X, y = split_target(frame, pipe.fastbp_target_, args.data)
     X = features_for(pipe, X, args.data)
-    check_features(X, args.data)
+    if pipe.fastbp_task_ == "regression":
+        y = regression_target(y, pipe.fastbp_target_, args.data)
     report(pipe, X, y)
     return 0
 

@@ -164,6 +164,20 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
      "--model-out: an empty path"),
     (["train", "--data", "{reg}", "--target", "label", "--task", "classification"],
      "--task classification needs class labels"),
+    (["train", "--data", "{train}", "--target", "label", "--task", "regression"],
+     "--task regression needs a numeric target, and the column 'label' holds text"),
+    # The validation file and the plot's format, before training.
+    (["train", "--data", "{train}", "--target", "label", "--valid", "{missing}"],
+     "no such file"),
+    (["train", "--data", "{train}", "--target", "label", "--valid", "{nocolour}"],
+     "missing ['colour']"),
+    (["train", "--data", "{train}", "--target", "label", "--plot", "{adir}/h.xyz"],
+     "--plot {adir}/h.xyz: the file name must end in one of"),
+    (["predict", "--model", "{missing}", "--data", "{train}", "--out", "{out}"],
+     "no such file: {missing}"),
+    (["train", "--data", "{semicolons}", "--target", "label"], "seem separated by ';'"),
+    (["predict", "--model", "{model}", "--data", "{qmark}", "--out", "{out}"],
+     "column 'x2' was numeric in training and holds text here ('?')"),
 ])
 def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
     paths = {"train": tmp_path / "train.csv", "missing": tmp_path / "missing.csv",
@@ -172,7 +186,8 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
              "nolabel": tmp_path / "nolabel.csv", "out": tmp_path / "out.csv",
              "nodir": tmp_path / "nodir", "adir": tmp_path / "adir",
              "nantarget": tmp_path / "nantarget.csv", "nanfeature": tmp_path / "nanfeat.csv",
-             "reg": tmp_path / "reg.csv"}
+             "reg": tmp_path / "reg.csv", "semicolons": tmp_path / "semi.csv",
+             "qmark": tmp_path / "qmark.csv"}
     paths["adir"].mkdir()
     frame = _write_csv(paths["train"], 60, "classification", 0)
     frame.loc[3, "label"] = None
@@ -185,6 +200,10 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
     _write_csv(paths["nolabel"], 10, "classification", 1, drop=["label"])
     reg = paths["reg"]
     _write_csv(reg, 60, "regression", 0)
+    frame = _write_csv(paths["qmark"], 10, "classification", 1).astype({"x2": object})
+    frame.loc[4, "x2"] = "?"
+    frame.to_csv(paths["qmark"], index=False)
+    frame.to_csv(paths["semicolons"], index=False, sep=";")
     assert main(["train", "--data", str(paths["train"]), "--target", "label", "--epochs", "2",
                  "--quiet", "--model-out", str(paths["model"])]) == 0
     assert main(["train", "--data", str(reg), "--target", "label", "--epochs", "2",
@@ -195,6 +214,59 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("fastbp: error: ") and message.format(**names) in err, err
+
+
+def test_validation_file_is_checked_before_training(tmp_path, capsys):
+    # A problem with --valid costs no training: it is found first.
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--valid", str(tmp_path / "nope.csv"),
+                 "--model-out", str(tmp_path / "m.fastbp")]) == 2
+    out, err = capsys.readouterr()
+    assert "epoch" not in out and "no such file" in err
+
+
+def test_codes_that_look_numeric_stay_categories_and_dtype_is_kept(tmp_path, capsys):
+    # Training sees the codes "1", "2" and "A" (text); a file to predict that
+    # holds only "1" and "2" is read as the same categories, not as numbers.
+    pd = pytest.importorskip("pandas")
+    import fastbp
+
+    rng = np.random.default_rng(0)
+    n = 200
+    code = rng.choice(["1", "2", "A"], n)
+    x = rng.standard_normal(n)
+    label = np.where((code == "1") | (x > 1), "yes", "no")
+    pd.DataFrame({"x": x, "code": code, "label": label}).to_csv(tmp_path / "t.csv",
+                                                                index=False)
+    keep = code != "A"
+    pd.DataFrame({"x": x[keep], "code": code[keep]}).to_csv(tmp_path / "p.csv", index=False)
+    for dtype in ("float32", "float64"):
+        model = tmp_path / f"m{dtype}.fastbp"
+        assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                     "--epochs", "30", "--quiet", "--hidden-layer-sizes", "8",
+                     "--learning-rate-init", "0.02", "--dtype", dtype,
+                     "--model-out", str(model)]) == 0
+        pipe = fastbp.load(model)
+        assert pipe[-1].coefs_[0].dtype == np.dtype(dtype)
+        out = tmp_path / "out.csv"
+        assert main(["predict", "--model", str(model), "--data", str(tmp_path / "p.csv"),
+                     "--out", str(out)]) == 0
+        predicted = pd.read_csv(out)["label"].to_numpy()
+        expected = pipe.predict(pd.DataFrame({"x": x[keep], "code": code[keep]}))
+        np.testing.assert_array_equal(predicted, expected)
+        assert (predicted == label[keep]).mean() > 0.9
+
+
+def test_a_numeric_column_with_stray_text_gets_a_note(tmp_path, capsys):
+    frame = _write_csv(tmp_path / "t.csv", 100, "classification", 0).astype({"x2": object})
+    frame.loc[[3, 9], "x2"] = "?"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                 "--epochs", "2", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: column 'x2' holds numbers but for 1 text value(s) ('?')" in err
 
 
 def test_other_failures_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
