@@ -1213,6 +1213,27 @@ def test_a_scoring_unfit_for_the_task_is_named_and_changes_nothing(small):
     assert_array_equal(flat(clf), before)
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["es-then-not", "not-then-es"])
+def test_warm_start_switching_early_stopping_keeps_one_entry_per_epoch(small, first):
+    # Epochs trained without validation have NaN validation entries, so
+    # that every history_ series (and the plot, and --history-out) has one
+    # value per epoch.
+    X, y = small
+    est = quiet_fit(MLPClassifier((8,), max_iter=4, early_stopping=first,
+                                  n_iter_no_change=100, random_state=0), X, y)
+    quiet_fit(est.set_params(warm_start=True, early_stopping=not first), X, y)
+    h = est.history_
+    assert len(h["loss"]) == len(h["val_loss"]) == len(h["val_score"]) == 8
+    validated = np.arange(8) < 4 if first else np.arange(8) >= 4
+    assert np.all(np.isfinite(h["val_score"][validated]))
+    assert np.all(np.isnan(h["val_score"][~validated]))
+    assert np.all(np.isnan(h["val_loss"][~validated]))
+    from fastbp import TrainingHistoryDisplay
+
+    disp = TrainingHistoryDisplay.from_estimator(est)
+    assert len(disp.lines_["loss"].get_ydata()) == 8
+
+
 def test_history_has_validation_keys_only_with_early_stopping(small):
     X, y = small
     plain = quiet_fit(MLPClassifier((10,), max_iter=3, random_state=0), X, y)

@@ -1,6 +1,8 @@
 """What the epoch loop records: losses, scores, diagnostics, best parameters."""
 
 
+import math
+
 import numpy as np
 
 HISTORY_KEYS = ("loss", "val_loss", "val_score", "learning_rate", "epoch_time",
@@ -165,6 +167,12 @@ class Progress:
         new = Progress(early_stopping)
         new.loss_curve, new.history, new.t = self.loss_curve, self.history, self.t
         new.monitor = self.monitor
+        if early_stopping:
+            # The epochs trained without validation have none: NaN, so that
+            # every history_ entry keeps one value per epoch.
+            for key in ("val_loss", "val_score"):
+                for _ in range(len(self.history["loss"]) - len(self.history[key])):
+                    self.history[key].append(math.nan)
         return new
 
     def copy(self):

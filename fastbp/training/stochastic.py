@@ -292,6 +292,11 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                         val_score, val_loss = validator.evaluate(params, running)
                     hist["val_score"].append(val_score)
                     hist["val_loss"].append(val_loss)
+                elif len(hist["val_score"]):
+                    # A warm start that turned early stopping off: the
+                    # validation entries go on, NaN, one per epoch.
+                    hist["val_score"].append(math.nan)
+                    hist["val_loss"].append(math.nan)
                 progress.update_no_improvement(early_stopping, tol, val_score, params, running,
                                                verbose)
                 optimizer.iteration_ends(progress.t)
