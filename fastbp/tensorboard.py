@@ -9,9 +9,66 @@ PyTorch): ``pip install "fastbp[tensorboard]"``, imported when a fit starts.
 Requires scikit-learn 1.9's callback API.
 """
 
+import itertools
 import os
+import struct
+import threading
+import time
 import warnings
 import weakref
+
+#: Numbers the event files this process opens: two files opened within
+#: the same second would otherwise share a name (TensorBoard's names hold
+#: the second and the host), and the second would truncate the first.
+_file_numbers = itertools.count(1)
+
+
+class _EventFile:
+    """A TensorBoard event file written synchronously: each scalar is in
+    the file's buffer when ``add_scalar`` returns, and on disk after
+    ``flush`` (tensorboardX's ``SummaryWriter`` queues events to a thread
+    of its own, and its ``flush`` does not wait for the queue)."""
+
+    def __init__(self, run_dir):
+        import socket
+
+        from tensorboardX.proto import event_pb2
+
+        self._event_pb2 = event_pb2
+        name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}"
+                f".{os.getpid()}.{next(_file_numbers):08d}")
+        self._file = open(os.path.join(run_dir, name), "wb")  # noqa: SIM115 - kept open
+        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def _write(self, event):
+        from tensorboardX.record_writer import masked_crc32c
+
+        data = event.SerializeToString()
+        header = struct.pack("<Q", len(data))
+        self._file.write(header + struct.pack("<I", masked_crc32c(header)) + data
+                         + struct.pack("<I", masked_crc32c(data)))
+
+    def add_scalar(self, tag, value, step):
+        from tensorboardX.summary import scalar
+
+        self._write(self._event_pb2.Event(wall_time=time.time(), step=step,
+                                          summary=scalar(tag, value)))
+
+    def flush(self):
+        self._file.flush()
+
+    def close(self):
+        self._file.close()
+
+
+class _Run:
+    """One estimator's run: its directory, and its open event file."""
+
+    __slots__ = ("path", "writer", "closer", "fresh")
+
+    def __init__(self):
+        self.path = self.writer = self.closer = None
+        self.fresh = True  # no epoch of the current call written yet
 
 
 class TensorBoardCallback:
@@ -20,43 +77,54 @@ class TensorBoardCallback:
     Parameters
     ----------
     log_dir : str or path-like
-        Directory of the event files (one per fit, in a subdirectory named
-        after the estimator and a counter when ``per_fit_subdir``).
+        Directory of the runs: with ``per_fit_subdir``, one subdirectory per
+        run, named after the estimator and the first free number
+        (``MLPClassifier-1``, ``MLPClassifier-2``, ...; claimed atomically,
+        so that the fits of a search's worker processes, or of a script run
+        again, never share one).
     per_fit_subdir : bool, default=True
-        Give every fit its own run directory, as TensorBoard expects when
-        comparing runs. A ``partial_fit`` call, or a ``warm_start`` fit,
-        continues the run of the same estimator's previous call, so that a
-        stream of calls draws one curve.
+        Give every run its own directory, as TensorBoard expects when
+        comparing runs. Without it every run writes to ``log_dir`` itself,
+        and the curves of separate fits overlay each other's steps.
 
     Notes
     -----
+    A run is one fit: ``fit`` starts one, and a ``partial_fit`` call or a
+    ``warm_start`` fit goes on with the run of the same estimator's
+    previous call (its steps count the epochs of ``history_``), so that a
+    stream of calls draws one curve. The run's event file stays open
+    between those calls (flushed at the end of each), and closes when a new
+    run of the estimator starts or the estimator is garbage collected.
+
     Set it on the fastbp estimator itself: it is not propagated from a
     Pipeline or a search to the estimators inside them (it warns and writes
-    nothing there). In a search with ``n_jobs``, each worker process writes
-    its fits' runs itself; ``run_dirs_`` lists only this process's.
-    ``solver='lbfgs'`` has no epochs, and writes no run.
+    nothing there). Fits in threads may share it. In a search with
+    ``n_jobs``, each worker process writes the runs of its fits itself;
+    ``run_dirs_`` lists only this process's. ``solver='lbfgs'`` has no
+    epochs, and writes no run.
 
     Attributes
     ----------
     run_dirs_ : list of str
-        The run directories written so far.
+        The run directories this process has written to so far.
     """
 
     def __init__(self, log_dir, *, per_fit_subdir=True):
         self.log_dir = os.fspath(log_dir)
         self.per_fit_subdir = per_fit_subdir
         self.run_dirs_ = []
-        self._writer = None
-        self._estimator = None  # the fit in progress (weakly)
-        self._opened = 0  # writers opened so far
-        # The last run's estimator (weakly) and directory: a partial_fit
-        # or warm_start fit of that estimator continues its run.
-        self._last = None
+        self._lock = threading.Lock()
+        self._runs = weakref.WeakKeyDictionary()  # estimator -> _Run
 
     def __getstate__(self):
-        # Copied into a search's worker processes: a writer and a weak
-        # reference do not pickle, and belong to this process's fits.
-        return {**self.__dict__, "_writer": None, "_estimator": None, "_last": None}
+        # Copied into a search's worker processes: writers, weak references
+        # and locks belong to this process's fits.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_runs")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._runs = weakref.WeakKeyDictionary()
 
     def setup(self, estimator, context):
         from .estimators.base import BaseMLP
@@ -69,63 +137,78 @@ class TensorBoardCallback:
                 f"{type(estimator).__name__} fits none itself: nothing is written. Set it "
                 "on the MLPClassifier or MLPRegressor inside, for example "
                 "pipeline[-1].set_callbacks(...) or search.estimator[-1].set_callbacks(...).",
-                UserWarning, stacklevel=2)
+                UserWarning, stacklevel=3)
             return
         try:
             import tensorboardX  # noqa: F401 - its absence is said before training
         except ImportError as exc:
             raise ImportError('TensorBoardCallback needs tensorboardX: pip install '
                               '"fastbp[tensorboard]"') from exc
-        self._estimator = weakref.ref(estimator)
+        with self._lock:
+            run = self._runs.get(estimator)
+            if run is None:
+                run = self._runs[estimator] = _Run()
+            run.fresh = True
 
-    def _open(self, estimator, step):
-        """The writer of this fit's run, opened at its first epoch: the run
-        of the estimator's previous call if this one goes on with its
-        history (``partial_fit``, ``warm_start``), else a new one."""
-        from tensorboardX import SummaryWriter
+    def _claim(self, estimator):
+        """A run directory of its own for a new run of ``estimator``."""
+        if not self.per_fit_subdir:
+            os.makedirs(self.log_dir, exist_ok=True)
+            return self.log_dir
+        os.makedirs(self.log_dir, exist_ok=True)
+        for number in itertools.count(len(self.run_dirs_) + 1):
+            path = os.path.join(self.log_dir, f"{type(estimator).__name__}-{number}")
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            return path
 
-        last = self._last
-        if step > 1 and last is not None and last[0]() is estimator:
-            run = last[1]
-        else:
-            run = self.log_dir
-            if self.per_fit_subdir:
-                run = os.path.join(self.log_dir,
-                                   f"{type(estimator).__name__}-{len(self.run_dirs_) + 1}")
-            self.run_dirs_.append(run)
-        self._last = (weakref.ref(estimator), run)
-        # Event files are named by the second and the host: a run opened
-        # again within the same second (partial_fit calls) would truncate
-        # its previous file without a suffix of its own.
-        self._opened += 1
-        self._writer = SummaryWriter(logdir=run,
-                                     filename_suffix=f".{os.getpid()}.{self._opened}")
+    def _writer(self, estimator, step):
+        """The writer of ``estimator``'s run at its epoch ``step`` (opened
+        at a call's first epoch): the run goes on if this call goes on with
+        the history of the previous one, else a new run starts."""
+        with self._lock:
+            run = self._runs.get(estimator)
+            if run is None:
+                return None
+            if run.fresh:
+                run.fresh = False
+                if step == 1 or run.writer is None:
+                    if run.closer is not None:
+                        run.closer()  # the previous run's writer
+                    run.path = self._claim(estimator)
+                    if run.path not in self.run_dirs_:
+                        self.run_dirs_.append(run.path)
+                    run.writer = _EventFile(run.path)
+                    run.closer = weakref.finalize(estimator, run.writer.close)
+            return run.writer
 
     def on_fit_task_begin(self, estimator, context):
         pass
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        if (context.task_name != "epoch" or fitted_estimator is None
-                or self._estimator is None or self._estimator() is not estimator):
+        if context.task_name != "epoch" or fitted_estimator is None:
             return False
         history = getattr(fitted_estimator, "history_", None)
         if not history or not len(history.get("loss", ())):
             return False
         step = len(history["loss"])
-        if self._writer is None:
-            self._open(estimator, step)
+        writer = self._writer(estimator, step)
+        if writer is None:
+            return False
         for key in ("loss", "val_loss", "val_score", "learning_rate"):
             values = history.get(key, ())
-            if len(values) == step:
-                self._writer.add_scalar(f"epoch/{key}", float(values[-1]), step)
+            if len(values) == step and values[-1] == values[-1]:  # not NaN
+                writer.add_scalar(f"epoch/{key}", float(values[-1]), step)
         grad = history.get("grad_norm")
         if grad is not None and len(grad) == step:
             for layer, value in enumerate(grad[-1]):
-                self._writer.add_scalar(f"grad_norm/layer_{layer + 1}", float(value), step)
+                writer.add_scalar(f"grad_norm/layer_{layer + 1}", float(value), step)
         return False
 
     def teardown(self, estimator, context):
-        self._estimator = None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        with self._lock:
+            run = self._runs.get(estimator)
+            if run is not None and run.writer is not None:
+                run.writer.flush()

@@ -127,7 +127,8 @@ def test_an_interrupt_with_early_stopping_keeps_and_names_the_best_weights(digit
     kw = dict(hidden_layer_sizes=(8,), random_state=0, early_stopping=True,
               n_iter_no_change=100)
     with pytest.warns(UserWarning, match="interrupted by user after 5 complete epoch.*"
-                                         "weights: with early_stopping=True, those of the best"):
+                                         "weights and batch-norm statistics: with "
+                                         "early_stopping=True, those of the best"):
         est = MLPClassifier(max_iter=50, scoring=worsening(), **kw).set_callbacks(
             Interrupt(0, "")).fit(X, y)
     assert est.n_iter_ == 5
@@ -235,6 +236,45 @@ def test_tensorboard_runs_follow_partial_fit_streams_and_warm_starts(digits, tmp
     # lbfgs has no epochs: no run (and no empty directory).
     quiet(MLPClassifier((8,), solver="lbfgs", max_iter=3).set_callbacks(board).fit, X, y)
     assert len(board.run_dirs_) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MLPClassifier-1", "MLPClassifier-2"]
+
+
+def test_tensorboard_streams_of_two_estimators_interleaved(digits, tmp_path):
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    a = MLPClassifier((8,), random_state=0).set_callbacks(board)
+    b = MLPClassifier((6,), random_state=1).set_callbacks(board)
+    for _ in range(3):
+        for est in (a, b):
+            quiet(est.partial_fit, X, y, classes=np.unique(y))
+    assert len(board.run_dirs_) == 2
+    for run, est in zip(board.run_dirs_, (a, b)):
+        steps, values = zip(*sorted(_read_scalars(run)["epoch/loss"]))
+        assert steps == (1, 2, 3)
+        np.testing.assert_allclose(values, est.history_["loss"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_tensorboard_in_a_parallel_search_gives_each_fit_its_run(digits, tmp_path, backend):
+    # Every fit of the search, in threads or in worker processes that each
+    # hold a copy of the callback, gets a run directory of its own.
+    from joblib import parallel_backend
+
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    search = GridSearchCV(MLPClassifier((8,), max_iter=3, random_state=0).set_callbacks(board),
+                          {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)
+    with parallel_backend(backend):
+        quiet(search.fit, X, y)
+    runs = sorted(tmp_path.iterdir())
+    assert len(runs) == 2 * 2 + 1  # the candidates' folds, and the refit
+    for run in runs:
+        steps, _ = zip(*sorted(_read_scalars(run)["epoch/loss"]))
+        assert steps == (1, 2, 3), run
 
 
 def test_tensorboard_on_a_pipeline_warns_and_writes_nothing(digits, tmp_path):
