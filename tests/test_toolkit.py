@@ -1014,6 +1014,23 @@ def test_class_weight_list_of_dicts_for_multilabel_targets(small):
         assert not hasattr(est, "coefs_")
     with pytest.raises(ValueError, match="list of dicts .one per output. is for multilabel"):
         MLPClassifier(class_weight=cw, **kw).fit(X, y)
+    # An output that is all 0, and partial_fit calls whose batch lacks a
+    # class: classes not named weigh 1, as in compute_sample_weight's full
+    # dicts (it refused dicts naming some classes of y and not others).
+    Z = Y.copy()
+    Z[:, 2] = 0
+    full = [{0: 1.0, 1: 3.0}, {0: 0.5, 1: 1.0}, {0: 1.0, 1: 2.0}]
+    g = quiet_fit(MLPClassifier(class_weight=cw, **kw), X, Z)
+    h = quiet_fit(MLPClassifier(**kw), X, Z, sample_weight=compute_sample_weight(full, Z))
+    assert_bitwise_same(g, h)
+    stream = MLPClassifier(class_weight=cw, **kw)
+    stream.partial_fit(X, Y, classes=[0, 1, 2])
+    stream.partial_fit(X, Z)
+    single = MLPClassifier(class_weight={0: 1.0, 1: 3.0}, **kw)
+    single.partial_fit(X, y % 3, classes=[0, 1, 2])
+    single.partial_fit(X[y % 3 == 2], y[y % 3 == 2] % 3)  # a batch of class 2 alone
+    with pytest.raises(ValueError, match="pass class_weight as a list of one dict"):
+        MLPClassifier(class_weight="balanced", **kw).fit(X, Y).partial_fit(X, Y)
 
 
 def test_class_weight_with_string_labels(small):
@@ -1202,13 +1219,13 @@ def test_a_scoring_unfit_for_the_task_is_named_and_changes_nothing(small):
     # the parameter nor the validation set; a fitted model stays as it was.
     X, y = small
     reg = MLPRegressor(hidden_layer_sizes=(5,), scoring="accuracy", **ES)
-    with pytest.raises(ValueError, match=r"scoring='accuracy' could not score the validation "
-                                         r"set of MLPRegressor.*continuous"):
+    with pytest.raises(ValueError, match=r"scoring='accuracy' raised while scoring the "
+                                         r"validation set of MLPRegressor.*continuous"):
         reg.fit(X, X[:, 0])
     assert not hasattr(reg, "coefs_")
     clf = quiet_fit(MLPClassifier((5,), **ES), X, y % 3)
     before = flat(clf).copy()
-    with pytest.raises(ValueError, match="scoring='f1' could not score"):
+    with pytest.raises(ValueError, match="scoring='f1' raised while scoring"):
         clf.set_params(scoring="f1", warm_start=True).fit(X, y % 3)
     assert_array_equal(flat(clf), before)
 

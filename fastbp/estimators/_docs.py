@@ -204,11 +204,14 @@ loss_ : float
         layer's weight-gradient norm, before clipping), 'dead_fraction'
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
-        'val_score'. A vanishing or exploding gradient raises one
-        :class:`fastbp.GradientWarning` per fit. With solver='lbfgs' only
-        'loss' and 'epoch_time' are recorded, once for the whole fit. The
-        arrays are read-only views of the records, which later calls extend
-        without copying (copy them to modify them).
+        'val_score' (NaN for the epochs of a warm start trained without it).
+        A vanishing or exploding gradient raises one
+        :class:`fastbp.GradientWarning` per fit. The arrays are read-only
+        views of the records, which later calls extend without copying (copy
+        them to modify them). With solver='lbfgs', 'loss' and 'epoch_time'
+        per iteration, in new arrays at every fit (after Ctrl-C, ``loss_`` is
+        the best loss evaluated, which may be below the last completed
+        iteration's).
 
     normalization_scales_, normalization_shifts_ : list of ndarray
         Learned scale and shift of each normalised hidden layer.

@@ -141,7 +141,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     kernel = kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
     if not will_compile(kernel, dtype):
         return False
-    # Measured on 2 cores (README, "Hyper-parameter search and compile time").
+    # Measured on 2 cores (README, Performance: "Compile time").
     seconds = "10-15" if toolkit else "4-6"
     print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
           f"this machine, about {seconds} s on 2 cores; cached on disk afterwards)...",
@@ -698,8 +698,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             except (ValueError, TypeError) as exc:
                 # The metric's own message names neither the parameter nor
                 # the validation set (e.g. "continuous is not supported").
-                raise ValueError(
-                    f"scoring={scoring!r} could not score the validation set of "
+                kind = TypeError if isinstance(exc, TypeError) else ValueError
+                raise kind(
+                    f"scoring={scoring!r} raised while scoring the validation set of "
                     f"{type(self).__name__} (early_stopping=True): {exc}") from exc
 
         return score

@@ -275,14 +275,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         # As scikit-learn's linear models: sample_weight * class_weight[y].
         if self.class_weight is None:
             return sample_weight
+        multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
         if incremental and self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' is not supported for partial_fit: the class "
                 "frequencies of one call are not those of the data set. Compute them "
                 "with sklearn.utils.class_weight.compute_class_weight over all the data "
-                "and pass class_weight as a dict.")
+                "and pass class_weight as "
+                + ("a list of one dict {0: weight, 1: weight} per output."
+                   if multilabel else "a dict."))
         labels = self._y_labels
-        multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
         if multilabel and isinstance(self.class_weight, dict):
             raise ValueError(
                 "For multilabel targets, class_weight is 'balanced' or a list of one dict "
@@ -307,7 +309,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 raise ValueError(
                     f"class_weight has labels {sorted(unknown, key=str)} that are not in "
                     f"classes_ {list(self.classes_)}.")
-        weights = compute_sample_weight(self.class_weight, labels).astype(dtype)
+        # Every class of the model in the dicts, weight 1 where not named (a
+        # class absent from one call, or an output that is all 0, is then
+        # not an error: compute_sample_weight refuses a dict that names some
+        # classes of y but not all of them).
+        class_weight = self.class_weight
+        if isinstance(class_weight, list):
+            class_weight = [{0: w.get(0, 1.0), 1: w.get(1, 1.0)} for w in class_weight]
+        elif isinstance(class_weight, dict):
+            class_weight = {c: class_weight.get(c, 1.0)
+                            for c in np.asarray(self.classes_).tolist()}
+        weights = compute_sample_weight(class_weight, labels).astype(dtype)
         return weights if sample_weight is None else sample_weight * weights
 
     def _output_activation(self):
