@@ -199,14 +199,22 @@ def save(obj, path):
     # The destination's problems, named after it rather than after the
     # temporary file written beside it.
     path = os.fspath(path)
+    shown = path
+    if os.path.islink(path):
+        # Through the link, as open(path, "wb") would write: replacing the
+        # link itself would leave its target as it was.
+        path = os.path.realpath(path)
     # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
     directory = os.path.dirname(path) or os.curdir
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file "
                                 "name, for example model.fastbp inside it")
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot save to {path}: the directory {directory} does "
+        raise FileNotFoundError(f"cannot save to {shown}: the directory {directory} does "
                                 "not exist")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        # The atomic replace below would go through where open() would not.
+        raise PermissionError(f"cannot save to {shown}: the file exists and is read-only")
     import sklearn
     import skops
 
@@ -237,7 +245,7 @@ def save(obj, path):
     try:
         fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
     except OSError as exc:  # e.g. a directory this user cannot write
-        raise type(exc)(exc.errno, f"cannot save to {path}: {exc.strerror}") from exc
+        raise type(exc)(exc.errno, f"cannot save to {shown}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
@@ -245,8 +253,10 @@ def save(obj, path):
                 zf.writestr(_MODEL, payload)
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp creates the file private (0600); give it the usual mode.
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        # mkstemp creates the file private (0600); give it the mode of the
+        # file it replaces, or the usual one.
+        os.chmod(tmp, (os.stat(path).st_mode & 0o7777) if os.path.exists(path)
+                 else 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -276,9 +286,10 @@ def _read(path):
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             if not {_META, _MODEL} <= names:
+                # A damaged central directory can hide the members too.
                 raise ValueError(
-                    f"{path} is not a fastbp model file: it is a zip archive without "
-                    f"{_META} and {_MODEL}.")
+                    f"{path} is not a fastbp model file, or it is damaged: it is a zip "
+                    f"archive without {_META} and {_MODEL}.")
             meta = json.loads(zf.read(_META))
             payload = zf.read(_MODEL)
     except zipfile.BadZipFile as exc:
@@ -290,8 +301,9 @@ def _read(path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a fastbp model file (its {_META} does not "
                          f"declare format {FORMAT!r}).")
-    version = meta.get("format_version", 0)
-    if not isinstance(version, int):
+    version = meta.get("format_version")
+    # Every file fastbp writes has a version from 1 up (bool is an int too).
+    if type(version) is not int or version < 1:
         raise ValueError(f"{path} is damaged: its format_version is {version!r}.")
     if version > FORMAT_VERSION:
         raise ValueError(

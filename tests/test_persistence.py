@@ -279,7 +279,8 @@ def test_foreign_zip_is_refused(tmp_path):
     path = tmp_path / "x.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("readme.txt", "hi")
-    with pytest.raises(ValueError, match="zip archive without fastbp.json"):
+    with pytest.raises(ValueError, match="or it is damaged: it is a zip archive without "
+                                         "fastbp.json"):
         fastbp.load(path)
 
 
@@ -290,6 +291,42 @@ def test_newer_format_is_refused(saved, tmp_path):
     newer = write_model_file(tmp_path / "newer.fastbp", meta, payload)
     with pytest.raises(ValueError, match="format version 99.*Upgrade fastbp"):
         fastbp.load(newer)
+
+
+@pytest.mark.parametrize("version", [0, -5, True, "1", None])
+def test_a_format_version_fastbp_never_writes_is_refused(saved, tmp_path, version):
+    with zipfile.ZipFile(saved) as zf:
+        meta, payload = json.loads(zf.read("fastbp.json")), zf.read("model.skops")
+    if version is None:
+        del meta["format_version"]
+    else:
+        meta["format_version"] = version
+    odd = write_model_file(tmp_path / "odd.fastbp", meta, payload)
+    with pytest.raises(ValueError, match="is damaged: its format_version is"):
+        fastbp.load(odd)
+
+
+def test_save_over_a_link_and_a_read_only_file_as_open_would(data, tmp_path):
+    # Through a symbolic link to its target (the link stays a link); a
+    # read-only file keeps its mode, or is refused where this user could not
+    # write it (root can).
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    target = tmp_path / "target.fastbp"
+    fastbp.save(est, target)
+    link = tmp_path / "link.fastbp"
+    link.symlink_to(target)
+    before = target.stat().st_mtime_ns
+    fastbp.save(est, link)
+    assert link.is_symlink() and target.stat().st_mtime_ns >= before
+    target.chmod(0o444)
+    if os.access(target, os.W_OK):  # root
+        fastbp.save(est, target)
+        assert target.stat().st_mode & 0o777 == 0o444
+    else:
+        with pytest.raises(PermissionError, match="exists and is read-only"):
+            fastbp.save(est, target)
+    np.testing.assert_array_equal(fastbp.load(link).predict(X), est.predict(X))
 
 
 def test_callable_parameters_cannot_be_saved(data, tmp_path):
