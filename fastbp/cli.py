@@ -102,6 +102,16 @@ def _positive(text):
     return value
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, but for options without one
+    (``None``) and switches (``False``): "(default: None)" says nothing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser():
     from . import __version__
 
@@ -109,7 +119,7 @@ def build_parser():
         prog="fastbp", description="Fast multilayer perceptrons trained by backpropagation.")
     parser.add_argument("--version", action="version", version=f"fastbp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _DefaultsHelp
     predict = sub.add_parser(
         "predict", formatter_class=fmt, help="predict with a saved model on a CSV file",
         description="Apply a model saved by 'fastbp train --data ... --model-out' to a CSV "
@@ -138,9 +148,9 @@ def build_parser():
                     "of one machine that run it at once compile once: the others wait, "
                     "then load.")
     compile_parser.add_argument("--dtype", action="append", choices=("float32", "float64"),
-                                help="dtype of X to warm (repeatable; default: both)")
+                                help="dtype of X to warm (repeatable; none given: both)")
     compile_parser.add_argument("--solver", action="append", choices=SOLVERS,
-                                help="solver to warm (repeatable; default: adam)")
+                                help="solver to warm (repeatable; none given: adam)")
     compile_parser.add_argument("--early-stopping", action="store_true",
                                 help="warm the early-stopping path too")
     compile_parser.add_argument("--sparse", action="store_true",
@@ -161,31 +171,33 @@ def build_parser():
     train.add_argument("--data", default=None, help="your CSV file (instead of --dataset)")
     train.add_argument("--target", default=None, help="the target column of --data")
     train.add_argument("--task", choices=("auto", "classification", "regression"),
-                       default="auto", help="inferred from the target by default")
+                       default="auto", help="auto infers it from the target")
     train.add_argument("--valid", default=None,
                        help="a labelled CSV file to score the trained model on")
     train.add_argument("--validation-fraction", type=_fraction, default=None,
-                       help="hold out this share for early stopping, with per-epoch "
-                            "validation scores")
+                       help="hold out this share for early stopping (which it turns "
+                            "on: training may end early, with the best epoch's weights), "
+                            "with per-epoch validation scores")
     train.add_argument("--model-out", default=None, help="save the model here (no pickle)")
     train.add_argument("--history-out", default=None, help="write history_ as CSV here")
-    train.add_argument("--plot", default=None, help="write the training curves (PNG) here")
+    train.add_argument("--plot", default=None,
+                       help="write the training curves here (PNG, PDF, SVG...: by suffix)")
     train.add_argument("--set", action="append", metavar="PARAM=VALUE",
                        help="any other estimator parameter, e.g. --set momentum=0.95 "
                             "or --set shuffle=false (repeatable; Python literals, "
                             "true/false for booleans)")
     train.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="digits (scikit-learn), tabular (synthetic 10000x20, 4 classes) "
-                            "or mnist (needs --data-dir or FASTBP_DATA_DIR); default digits")
+                            "or mnist (needs --data-dir or FASTBP_DATA_DIR)")
     train.add_argument("--data-dir", default=None,
-                       help="directory holding the MNIST IDX files (default: $FASTBP_DATA_DIR)")
+                       help="directory holding the MNIST IDX files (none given: $FASTBP_DATA_DIR)")
     train.add_argument("--hidden-layer-sizes", type=_layer_sizes, default=(100,),
-                       metavar="N[,N...]", help="hidden layer widths, default 100")
+                       metavar="N[,N...]", help="hidden layer widths")
     train.add_argument("--solver", choices=SOLVERS, default="adam")
     train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     train.add_argument("--init", choices=INITS, default="glorot_uniform")
     train.add_argument("--learning-rate", choices=SCHEDULES, default="constant",
-                       help="learning-rate schedule, default constant")
+                       help="learning-rate schedule")
     train.add_argument("--alpha", type=_non_negative, default=0.0001, help="L2 penalty")
     train.add_argument("--l1", type=_non_negative, default=0.0, help="L1 penalty")
     train.add_argument("--dropout", type=_dropout, default=0.0, metavar="P[,P...]",
@@ -197,11 +209,12 @@ def build_parser():
                        help="clip the global gradient norm of each step (> 0)")
     train.add_argument("--early-stopping", action="store_true")
     train.add_argument("--epochs", type=_positive_int, default=30,
-                       help="max_iter: epochs (or L-BFGS iterations), default 30")
+                       help="max_iter: epochs (or L-BFGS iterations)")
     train.add_argument("--batch-size", type=_batch_size, default="auto",
-                       help="mini-batch size or 'auto' (min(200, n)), default auto")
+                       help="mini-batch size or 'auto' (min(200, n))")
     train.add_argument("--learning-rate-init", type=float, default=0.001)
-    train.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    train.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                       help="dtype of X, and so of the model (--data too)")
     train.add_argument("--random-state", type=int, default=0)
     train.add_argument("--test-size", type=_fraction, default=0.25,
                        help="held-out share for digits/tabular (MNIST uses its test set)")
