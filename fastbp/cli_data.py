@@ -49,7 +49,12 @@ def read_table(path, text_columns=()):
 
 def split_target(frame, target, path):
     if target not in frame.columns:
-        raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})")
+        hint = ""
+        if all(_is_number(c) for c in frame.columns):
+            hint = ("; its first line holds numbers, not column names: add a header line "
+                    "naming the columns")
+        raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})"
+                       + hint)
     missing = frame[target].isna().to_numpy()
     if missing.any():
         rows = [int(r) + 2 for r in np.flatnonzero(missing)[:5]]  # file lines, header first
@@ -57,6 +62,14 @@ def split_target(frame, target, path):
                        f"missing value(s) (lines {rows}{' ...' if missing.sum() > 5 else ''}); "
                        "drop or fill those rows")
     return frame.drop(columns=[target]), frame[target].to_numpy()
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def numeric_columns(X):

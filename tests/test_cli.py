@@ -176,6 +176,8 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
     (["predict", "--model", "{missing}", "--data", "{train}", "--out", "{out}"],
      "no such file: {missing}"),
     (["train", "--data", "{semicolons}", "--target", "label"], "seem separated by ';'"),
+    (["train", "--data", "{noheader}", "--target", "label"],
+     "its first line holds numbers, not column names: add a header line"),
     (["predict", "--model", "{model}", "--data", "{qmark}", "--out", "{out}"],
      "column 'x2' was numeric in training and holds text here ('?')"),
 ])
@@ -187,7 +189,7 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
              "nodir": tmp_path / "nodir", "adir": tmp_path / "adir",
              "nantarget": tmp_path / "nantarget.csv", "nanfeature": tmp_path / "nanfeat.csv",
              "reg": tmp_path / "reg.csv", "semicolons": tmp_path / "semi.csv",
-             "qmark": tmp_path / "qmark.csv"}
+             "qmark": tmp_path / "qmark.csv", "noheader": tmp_path / "noheader.csv"}
     paths["adir"].mkdir()
     frame = _write_csv(paths["train"], 60, "classification", 0)
     frame.loc[3, "label"] = None
@@ -204,6 +206,7 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
     frame.loc[4, "x2"] = "?"
     frame.to_csv(paths["qmark"], index=False)
     frame.to_csv(paths["semicolons"], index=False, sep=";")
+    frame[["x1", "x2"]].to_csv(paths["noheader"], index=False, header=False)
     assert main(["train", "--data", str(paths["train"]), "--target", "label", "--epochs", "2",
                  "--quiet", "--model-out", str(paths["model"])]) == 0
     assert main(["train", "--data", str(reg), "--target", "label", "--epochs", "2",
