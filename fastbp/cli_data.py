@@ -355,9 +355,11 @@ def regression_target(y, target, path):
 
 
 def _text_columns(X):
-    """The feature columns the pipeline one-hot encodes."""
-    numeric = set(numeric_columns(X))
-    return [c for c in X.columns if c not in numeric]
+    """The feature columns read as text (a bool column, also one-hot
+    encoded, keeps its values True and False)."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    return [c for c in X.columns if is_object_dtype(X[c].dtype) or is_string_dtype(X[c].dtype)]
 
 
 def _matching_columns(expected, data, path):
@@ -430,13 +432,17 @@ def load_model(path):
 
 
 def model_columns(pipe):
-    """The saved model's numeric (standardised) and text (one-hot encoded)
-    feature columns."""
-    columns = {"numeric": [], "categorical": []}
-    for name, _, cols in pipe.named_steps["preprocess"].transformers_:
-        if name in columns:
-            columns[name] = list(cols)
-    return columns["numeric"], columns["categorical"]
+    """The saved model's numeric (standardised) feature columns, and those
+    of its one-hot encoded columns whose categories are text (not a bool
+    column's True and False)."""
+    numeric, text = [], []
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name == "numeric":
+            numeric = list(cols)
+        elif name == "categorical":
+            text = [c for c, categories in zip(cols, encoder.categories_)
+                    if any(isinstance(v, str) for v in categories)]
+    return numeric, text
 
 
 def read_for_model(pipe, path):

@@ -241,10 +241,13 @@ def test_codes_that_look_numeric_stay_categories_and_dtype_is_kept(tmp_path, cap
     code = rng.choice(["1", "2", "A"], n)
     x = rng.standard_normal(n)
     label = np.where((code == "1") | (x > 1), "yes", "no")
-    pd.DataFrame({"x": x, "code": code, "label": label}).to_csv(tmp_path / "t.csv",
-                                                                index=False)
+    flag = x > 0  # a bool column: one-hot encoded, read back as True and False
+    label = np.where((code == "1") | (x > 1) | (flag & (code == "2")), "yes", "no")
+    pd.DataFrame({"x": x, "code": code, "flag": flag, "label": label}).to_csv(
+        tmp_path / "t.csv", index=False)
     keep = code != "A"
-    pd.DataFrame({"x": x[keep], "code": code[keep]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"x": x[keep], "code": code[keep], "flag": flag[keep]}).to_csv(
+        tmp_path / "p.csv", index=False)
     for dtype in ("float32", "float64"):
         model = tmp_path / f"m{dtype}.fastbp"
         assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
@@ -257,9 +260,13 @@ def test_codes_that_look_numeric_stay_categories_and_dtype_is_kept(tmp_path, cap
         assert main(["predict", "--model", str(model), "--data", str(tmp_path / "p.csv"),
                      "--out", str(out)]) == 0
         predicted = pd.read_csv(out)["label"].to_numpy()
-        expected = pipe.predict(pd.DataFrame({"x": x[keep], "code": code[keep]}))
+        expected = pipe.predict(pd.DataFrame({"x": x[keep], "code": code[keep],
+                                              "flag": flag[keep]}))
         np.testing.assert_array_equal(predicted, expected)
-        assert (predicted == label[keep]).mean() > 0.9
+        assert (predicted == label[keep]).mean() > 0.85
+        # Every one-hot column of a row is set: no value was an unknown category.
+        onehot = pipe[0].transform(pd.read_csv(tmp_path / "p.csv", dtype={"code": str}))
+        assert np.all(onehot[:, 1:].sum(axis=1) == 2)
 
 
 def test_a_numeric_column_with_stray_text_gets_a_note(tmp_path, capsys):
