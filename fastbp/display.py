@@ -34,6 +34,12 @@ def _trained_model(estimator):
     return estimator
 
 
+def _not_recorded(ax):
+    # An empty panel says why (lbfgs, or a model converted from scikit-learn).
+    ax.text(0.5, 0.5, "not recorded for this model", transform=ax.transAxes,
+            ha="center", va="center", color="0.4")
+
+
 class TrainingHistoryDisplay:
     """Training history visualisation.
 
@@ -49,6 +55,9 @@ class TrainingHistoryDisplay:
         ``grad_norm`` of shape (n_epochs, n_layers) and ``learning_rate``
         of shape (n_epochs,).
     estimator_name : str, default=None
+    step_name : str, default="epoch"
+        What one entry of the history is: "iteration" for
+        ``solver='lbfgs'`` (:meth:`from_estimator` sets it).
 
     Attributes
     ----------
@@ -59,9 +68,10 @@ class TrainingHistoryDisplay:
     lines_ : dict of str to matplotlib Line2D or list of Line2D
     """
 
-    def __init__(self, history, *, estimator_name=None):
+    def __init__(self, history, *, estimator_name=None, step_name="epoch"):
         self.history = history
         self.estimator_name = estimator_name
+        self.step_name = step_name
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, **kwargs):
@@ -100,7 +110,8 @@ class TrainingHistoryDisplay:
         name = type(model).__name__
         if model is not estimator:
             name = f"{type(estimator).__name__}: {name}"
-        return cls(history, estimator_name=name).plot(ax=ax, **kwargs)
+        step = "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
+        return cls(history, estimator_name=name, step_name=step).plot(ax=ax, **kwargs)
 
     def plot(self, ax=None, *, title=None):
         """Draw the three panels.
@@ -130,7 +141,7 @@ class TrainingHistoryDisplay:
         lines["loss"], = ax[0].plot(epochs, h["loss"], label="training loss")
         if len(h.get("val_loss", ())):
             lines["val_loss"], = ax[0].plot(epochs, h["val_loss"], label="validation loss")
-        ax[0].set_xlabel("epoch")
+        ax[0].set_xlabel(self.step_name)
         ax[0].set_ylabel("loss")
         handles = list(lines.values())
         if len(h.get("val_score", ())):
@@ -151,12 +162,16 @@ class TrainingHistoryDisplay:
             if np.all(grad[np.isfinite(grad)] > 0):
                 ax[1].set_yscale("log")
             ax[1].legend(loc="best")
-        ax[1].set_xlabel("epoch")
+        else:
+            _not_recorded(ax[1])
+        ax[1].set_xlabel(self.step_name)
         ax[1].set_ylabel("gradient norm (RMS over steps)")
         ax[1].set_title("gradient norm per layer")
         if len(h.get("learning_rate", ())):
             lines["learning_rate"], = ax[2].plot(epochs, h["learning_rate"])
-        ax[2].set_xlabel("epoch")
+        else:
+            _not_recorded(ax[2])
+        ax[2].set_xlabel(self.step_name)
         ax[2].set_ylabel("learning rate")
         ax[2].set_title("learning rate")
         fig.suptitle(title if title is not None else (self.estimator_name or ""))

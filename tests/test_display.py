@@ -68,6 +68,9 @@ def test_unfitted_and_lbfgs(fitted):
     assert len(ydata) == lbfgs.n_iter_ == 3
     assert ydata == lbfgs.history_["loss"].tolist() and ydata[-1] == lbfgs.loss_
     assert ydata[0] > ydata[-1]
+    assert disp.axes_[0].get_xlabel() == "iteration"
+    for empty in disp.axes_[1:]:  # no gradient norms or learning rate: said so
+        assert [t.get_text() for t in empty.texts] == ["not recorded for this model"]
 
 
 def test_what_holds_a_model_plots_the_model():
