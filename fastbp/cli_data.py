@@ -81,18 +81,25 @@ def numeric_columns(X):
             if is_numeric_dtype(X[c].dtype) and not is_bool_dtype(X[c].dtype)]
 
 
+def _text_among_numbers(column):
+    """How many of ``column``'s values (missing ones aside) there are, the
+    share of them that read as numbers, and the distinct ones that do not."""
+    import pandas as pd
+
+    values = column.dropna()
+    numbers = pd.to_numeric(values, errors="coerce")
+    return len(values), float(numbers.notna().mean()), values[numbers.isna()].unique()
+
+
 def note_text_in_numbers(X):
     """A note for each text column whose values are numbers but for a few:
     it is one-hot encoded as text, one category per distinct number."""
-    import pandas as pd
-
+    numeric = set(numeric_columns(X))
     for c in X.columns:
-        if c in numeric_columns(X):
+        if c in numeric:
             continue
-        values = X[c].dropna()
-        numbers = pd.to_numeric(values, errors="coerce")
-        stray = values[numbers.isna()].unique()
-        if len(values) >= 10 and numbers.notna().mean() >= 0.9 and len(stray):
+        n_values, share, stray = _text_among_numbers(X[c])
+        if n_values >= 10 and share >= 0.9 and len(stray):
             shown = ", ".join(repr(v) for v in stray[:3])
             print(f"note: column {c!r} holds numbers but for {len(stray)} text value(s) "
                   f"({shown}), so it is one-hot encoded as text, one category per distinct "
@@ -315,9 +322,7 @@ def train_on_file(args, estimator_params):
     if args.valid:
         valid_frame = read_table(args.valid, _text_columns(X))
         valid_X, valid_y = split_target(valid_frame, args.target, args.valid)
-        valid_X = _matching_columns(list(X.columns), valid_X, args.valid)
-        check_features(valid_X, args.valid)
-        _check_numeric(numeric_columns(X), valid_X, args.valid)
+        valid_X = _checked_features(valid_X, list(X.columns), numeric_columns(X), args.valid)
         if task == "regression":
             valid_y = regression_target(valid_y, args.target, args.valid)
         valid = (valid_X, valid_y)
@@ -374,18 +379,22 @@ def _matching_columns(expected, data, path):
     return data[expected]
 
 
-def _check_numeric(numeric, X, path):
-    """Refuse text in a column that training standardised as a number."""
-    import pandas as pd
+def _checked_features(data, expected, numeric, path):
+    """``data``'s feature columns, in the order ``expected`` (training's),
+    checked as training saw them: no column missing or unexpected, no
+    missing value in a numeric column, no text in a column that training
+    standardised as a number (``numeric``)."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+    X = _matching_columns(expected, data, path)
+    check_features(X, path)
     for c in numeric:
-        if not (pd.api.types.is_numeric_dtype(X[c].dtype)
-                or pd.api.types.is_bool_dtype(X[c].dtype)):
-            values = X[c].dropna()
-            stray = values[pd.to_numeric(values, errors="coerce").isna()].unique()
+        if not (is_numeric_dtype(X[c].dtype) or is_bool_dtype(X[c].dtype)):
+            stray = _text_among_numbers(X[c])[2]
             raise CLIError(f"{path}: column {c!r} was numeric in training and holds text "
                            f"here ({', '.join(repr(v) for v in stray[:3])}); fix or drop "
                            "those rows")
+    return X
 
 
 def write_history(estimator, path):
@@ -456,10 +465,7 @@ def features_for(pipe, frame, path):
     """The model's feature columns of ``frame``, matched by name, and
     checked against what training saw."""
     data = frame.drop(columns=[pipe.fastbp_target_], errors="ignore")
-    X = _matching_columns(list(pipe.feature_names_in_), data, path)
-    check_features(X, path)
-    _check_numeric(model_columns(pipe)[0], X, path)
-    return X
+    return _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path)
 
 
 def predict_file(args):

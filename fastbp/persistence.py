@@ -207,7 +207,7 @@ def save(obj, path):
     # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
     directory = os.path.dirname(path) or os.curdir
     if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file "
+        raise IsADirectoryError(f"cannot save to {shown}: it is a directory; give a file "
                                 "name, for example model.fastbp inside it")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {shown}: the directory {directory} does "

@@ -62,12 +62,12 @@ class _EventFile:
 
 
 class _Run:
-    """One estimator's run: its directory, and its open event file."""
+    """One estimator's run: its open event file."""
 
-    __slots__ = ("path", "writer", "closer", "fresh")
+    __slots__ = ("writer", "closer", "fresh")
 
     def __init__(self):
-        self.path = self.writer = self.closer = None
+        self.writer = self.closer = None
         self.fresh = True  # no epoch of the current call written yet
 
 
@@ -152,10 +152,9 @@ class TensorBoardCallback:
 
     def _claim(self, estimator):
         """A run directory of its own for a new run of ``estimator``."""
-        if not self.per_fit_subdir:
-            os.makedirs(self.log_dir, exist_ok=True)
-            return self.log_dir
         os.makedirs(self.log_dir, exist_ok=True)
+        if not self.per_fit_subdir:
+            return self.log_dir
         for number in itertools.count(len(self.run_dirs_) + 1):
             path = os.path.join(self.log_dir, f"{type(estimator).__name__}-{number}")
             try:
@@ -177,10 +176,10 @@ class TensorBoardCallback:
                 if step == 1 or run.writer is None:
                     if run.closer is not None:
                         run.closer()  # the previous run's writer
-                    run.path = self._claim(estimator)
-                    if run.path not in self.run_dirs_:
-                        self.run_dirs_.append(run.path)
-                    run.writer = _EventFile(run.path)
+                    path = self._claim(estimator)
+                    if path not in self.run_dirs_:
+                        self.run_dirs_.append(path)
+                    run.writer = _EventFile(path)
                     run.closer = weakref.finalize(estimator, run.writer.close)
             return run.writer
 

@@ -332,11 +332,10 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
     except KeyboardInterrupt:
-        kept = ("the model keeps the state at the end of the last one"
-                if not (early_stopping and progress.best_params is not None) else
-                "the model keeps the state at the end of the last one, except its "
-                "weights and batch-norm statistics: with early_stopping=True, those of "
-                "the best validation score")
+        kept = "the model keeps the state at the end of the last one"
+        if early_stopping and progress.best_params is not None:
+            kept += (", except its weights and batch-norm statistics: with "
+                     "early_stopping=True, those of the best validation score")
         warnings.warn(f"Training interrupted by user after {progress.n_iter} complete "
                       f"epoch(s); {kept}.")
     finally:
