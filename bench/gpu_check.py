@@ -59,7 +59,8 @@ from sklearn.exceptions import ConvergenceWarning
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 # Small problems launch small grids by design. Numba's other performance
 # warnings (a host array passed to a kernel: a copy per launch) stay visible.
-warnings.filterwarnings("ignore", message="Grid size", category=NumbaPerformanceWarning)
+# (numba-cuda's message starts with an ANSI bold code.)
+warnings.filterwarnings("ignore", message=".*Grid size", category=NumbaPerformanceWarning)
 
 #: Relative tolerance of the parity checks, per dtype.
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
@@ -288,9 +289,14 @@ def check_parity(cfg, results):
           f"{cfg['parity_batch']}, 1 epoch, shuffle (unless the label says otherwise)")
     print("rel = max|cuda - cpu| / max|cpu| over all layers; verdict on coefs_ and "
           "intercepts_")
+    print("f64 ref (float32 cases): the same fit in float64 on the CPU, and each float32 "
+          "model's rel from it,\n  cuda | cpu. Adam divides each update by sqrt(v): where a "
+          "gradient is near 0, float32 rounding\n  alone moves the weight by up to the "
+          "learning rate, so a float32 model is compared with its\n  dtype's own floor: "
+          "PASS(f64) = cuda no further from float64 than 2x the CPU's float32 model")
     print("(fit s: seconds of each fit, cuda/cpu; the first of each dtype compiles)\n")
     print(f"{'case':<40} {'coefs_ rel':>11} {'intercepts_':>11} {'loss_ rel':>10} "
-          f"{'tol':>7}  {'verdict':<7} {'fit s':>11}")
+          f"{'tol':>7}  {'verdict':<9} {'fit s':>11}  {'f64 ref: cuda | cpu':>21}")
     verdicts = results["parity"] = {}
     models = {}
     for label, dtype, X, y, params, keep in cases:
@@ -306,12 +312,23 @@ def check_parity(cfg, results):
             ri = rel_diff(gpu.intercepts_, cpu.intercepts_)
             rl = abs(gpu.loss_ - cpu.loss_) / max(abs(cpu.loss_), 1e-300)
             ok = max(rc, ri) <= tol
+            verdict = "PASS" if ok else "FAIL"
+            ref = ""
+            if np.dtype(dtype) == np.float32:
+                exact = fit(X.astype(np.float64), y, "cpu", **params)
+                g64 = max(rel_diff(gpu.coefs_, exact.coefs_),
+                          rel_diff(gpu.intercepts_, exact.intercepts_))
+                c64 = max(rel_diff(cpu.coefs_, exact.coefs_),
+                          rel_diff(cpu.intercepts_, exact.intercepts_))
+                ref = f"{g64:.2e} | {c64:.2e}"
+                if not ok and g64 <= max(2 * c64, tol):
+                    ok, verdict = True, "PASS(f64)"
             types_ok = all(isinstance(c, np.ndarray) and c.dtype == np.dtype(dtype)
                            for c in gpu.coefs_ + gpu.intercepts_)
             note = "" if types_ok else "  (fitted attributes are not NumPy arrays of the dtype!)"
             verdicts[label] = ok and types_ok
             print(f"{label:<40} {rc:>11.2e} {ri:>11.2e} {rl:>10.2e} {tol:>7.0e}  "
-                  f"{'PASS' if ok else 'FAIL':<7} {seconds:>11}{note}", flush=True)
+                  f"{verdict:<9} {seconds:>11}  {ref:>21}{note}", flush=True)
             if keep:
                 models[np.dtype(dtype)] = (gpu, Xc)
         except Exception as exc:
@@ -428,15 +445,19 @@ def blocking_copy_clock():
         owner.copy_to_host = original
 
 
-def time_driver_epoch(call, t):
+def time_driver_epoch(call, t, perm):
     """Run one epoch through the driver and time it.
 
     Parameters
     ----------
     call : inspect.BoundArguments
-        Arguments of a captured ``train_epoch`` call.
+        Arguments of a captured ``train_epoch`` call (the fit calls the
+        driver once per slice of about 0.1 s of an epoch).
     t : int
         Update count to continue from.
+    perm : ndarray of int64
+        The epoch's row order: every training row, so that one call runs a
+        whole epoch.
 
     Returns
     -------
@@ -456,6 +477,7 @@ def time_driver_epoch(call, t):
     args["layer_sq"] = np.zeros_like(args["layer_sq"])
     args["first_sq"] = np.array(args["first_sq"], copy=True)
     args["t"] = t
+    args["perm"] = perm
     start_event, end_event = cuda.event(), cuda.event()
     cuda.synchronize()
     with blocking_copy_clock() as copies:
@@ -477,7 +499,11 @@ def time_driver_epoch(call, t):
 
 
 def measure_steps(X, y, cfg, args, results):
-    """Per-step host and device times of the GPU driver at each batch size."""
+    """Per-step host and device times of the GPU driver at each batch size,
+    with launches marshalled once (fastbp's path) and plainly (numba-cuda's
+    own marshalling on every launch)."""
+    from fastbp.kernels.cuda import launch
+
     hidden = cfg["hidden"]
     n_layers = len(hidden) + 1
     # From fastbp/kernels/cuda/network.py: L forward products, one loss
@@ -486,13 +512,17 @@ def measure_steps(X, y, cfg, args, results):
     launches = 3 * n_layers + 1
     repeats = max(1, args.epochs)
     print(f"Network {X.shape[1]}-{'-'.join(map(str, hidden))}-{cfg['n_classes']}, float32, "
-          f"adam; {launches} kernel launches per step; median of {repeats} epoch(s) after a "
-          "warm-up epoch (the fit that compiles and builds the records)")
+          f"adam; {launches} kernel launches per step; one driver call per epoch (all "
+          f"{X.shape[0]} rows); median of {repeats} epoch(s) after a warm-up fit")
     print("host = launch loop until the final blocking copy; events = CUDA events "
-          "around the epoch; wall = until synchronised\n")
-    print("| batch | steps | host us/step | events us/step | wall us/step | host us/launch |")
-    print("|---:|---:|---:|---:|---:|---:|")
+          "around the epoch; wall = until synchronised")
+    print("launches: marshalled = fastbp's Launch (arguments marshalled once per call); "
+          "plain = kernel[grid, block](*args)\n")
+    print("| batch | launches | steps | host us/step | events us/step | wall us/step "
+          "| host us/launch |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     per_step = results["per_step"] = {}
+    rng = np.random.default_rng(0)
     for b in cfg["batches"]:
         steps = math.ceil(X.shape[0] / b)
         try:
@@ -503,21 +533,27 @@ def measure_steps(X, y, cfg, args, results):
                 raise RuntimeError("the fit did not call the CUDA driver's train_epoch")
             call = calls[-1]
             t = int(call.arguments["t"]) + steps
-            hosts, events, walls = [], [], []
-            for _ in range(repeats):
-                h, e, w, t = time_driver_epoch(call, t)
-                hosts.append(h)
-                events.append(e)
-                walls.append(w)
+            for mode in ("marshalled", "plain"):
+                launch.PLAIN = mode == "plain"
+                try:
+                    hosts, events, walls = [], [], []
+                    h, e, w, t = time_driver_epoch(call, t, rng.permutation(X.shape[0]))
+                    for _ in range(repeats):
+                        h, e, w, t = time_driver_epoch(call, t, rng.permutation(X.shape[0]))
+                        hosts.append(h)
+                        events.append(e)
+                        walls.append(w)
+                finally:
+                    launch.PLAIN = False
+                # Seconds per epoch -> microseconds per step.
+                h, e, w = (None if v is None else v / steps * 1e6
+                           for v in (median(hosts), median(events), median(walls)))
+                per_step.setdefault(b, {})[mode] = dict(host=h, events=e, wall=w)
+                print(f"| {b} | {mode} | {steps} | {fmt(h, 1)} | {fmt(e, 1)} | {fmt(w, 1)} | "
+                      f"{fmt(None if h is None else h / launches, 2)} |", flush=True)
             del call, calls  # release the device records
-            # Seconds per epoch -> microseconds per step.
-            h, e, w = (None if v is None else v / steps * 1e6
-                       for v in (median(hosts), median(events), median(walls)))
-            per_step[b] = dict(host=h, events=e, wall=w)
-            print(f"| {b} | {steps} | {fmt(h, 1)} | {fmt(e, 1)} | {fmt(w, 1)} | "
-                  f"{fmt(None if h is None else h / launches, 2)} |", flush=True)
         except Exception as exc:
-            print(f"| {b} | {steps} | ERROR {short_error(exc)} | | | |", flush=True)
+            print(f"| {b} | | {steps} | ERROR {short_error(exc)} | | | |", flush=True)
             traceback.print_exc(limit=-3)
 
 
@@ -730,6 +766,8 @@ def summarise(cfg, args, results):
 
     def get(table, b, key):
         return table.get(b, {}).get(key)
+
+    step = {b: modes.get("marshalled", {}) for b, modes in step.items()}
 
     def ratio(a, b):
         return None if a is None or b is None or b == 0 else a / b

@@ -179,13 +179,13 @@ CUDA_OPTIONS = {"fastmath": False}
 def cuda_kernel(func):
     """Compile ``func`` as a CUDA kernel with fastbp's settings (imports
     ``numba.cuda`` on first use only)."""
-    from numba import cuda
+    from .kernels.cuda.compat import numba_cuda
 
-    return cuda.jit(**CUDA_OPTIONS)(func)
+    return numba_cuda().jit(**CUDA_OPTIONS)(func)
 
 
 def cuda_device(func):
     """Compile ``func`` as a CUDA device function with fastbp's settings."""
-    from numba import cuda
+    from .kernels.cuda.compat import numba_cuda
 
-    return cuda.jit(device=True, **CUDA_OPTIONS)(func)
+    return numba_cuda().jit(device=True, **CUDA_OPTIONS)(func)

@@ -4,8 +4,14 @@
 before numba is imported, so it runs in a process of its own:
 ``tests/test_cuda_simulator.py`` starts it and fails if any of it fails or
 skips. Collected in this process, it would run without the simulator.
+
+On a machine with a GPU, ``FASTBP_CUDA_TEST_DEVICE=gpu python -m pytest
+tests/cuda`` runs the same suite on the real device instead (see
+``tests/cuda/conftest.py``).
 """
 
 import os
 
-collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["cuda"]
+_CUDA_SUITE = (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+               or os.environ.get("FASTBP_CUDA_TEST_DEVICE") == "gpu")
+collect_ignore = [] if _CUDA_SUITE else ["cuda"]

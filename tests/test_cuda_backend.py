@@ -130,3 +130,31 @@ def test_import_and_cpu_fit_never_import_numba_cuda():
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "CUDA []" in res.stdout, res.stdout
+
+
+def test_kernels_compile_with_numpy_without_row_stack():
+    """NumPy 2.5 removed ``np.row_stack``, which numba-cuda 0.30 registers
+    an overload of at its first compile (NVIDIA/numba-cuda#907): every
+    compile failed. fastbp's kernels still compile, and NumPy is left as it
+    was. Removing the name here reproduces NumPy 2.5 on an older NumPy."""
+    code = (
+        "import numpy as np, fastbp\n"
+        "from numba import cuda, types\n"
+        "import numba.cuda.dispatcher as d\n"
+        "from types import SimpleNamespace\n"
+        "d.get_current_device = lambda: SimpleNamespace(compute_capability=(9, 0))\n"
+        "if hasattr(np, 'row_stack'):\n"
+        "    del np.row_stack\n"
+        "from fastbp.kernels.cuda import gemm\n"
+        "g = gemm.build(np.float32, 64, 64, 16, 4, 4)\n"
+        "sig = tuple(types.int64[:, ::1] if n == 'tab' else types.int64[::1]\n"
+        "            if n == 'perm' else types.float32[::1] if n in ('params', 'acts',\n"
+        "            'masks', 'deltas') else types.float32 if n == 'drop_prev' else\n"
+        "            types.int64 for n in ('l', 'nb', 'tab', 'params', 'acts', 'masks',\n"
+        "            'deltas', 'drop_prev'))\n"
+        "ptx, _ = cuda.compile_ptx(g.delta.py_func, sig, cc=(9, 0))\n"
+        "print('PTX', '.entry' in ptx, 'ROW_STACK', hasattr(np, 'row_stack'))\n")
+    res = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "PTX True ROW_STACK False" in res.stdout, res.stdout

@@ -27,6 +27,7 @@ from ..codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
 from ..network import B_OFF, D_OFF, N_NET_ROWS, O_OFF, UNITS
 from ..records import Inputs, Tables, Targets
 from . import gemm, optimizers
+from .launch import Launch
 from .losses import output_activation, output_loss_delta
 from .normalization import (
     batch_norm_backward,
@@ -174,7 +175,11 @@ class _Launcher:
         self.delta = [None, None] + [(_grid(self.units[l - 1], tn), _grid(rows, tm))
                                      for l in range(2, nl + 1)]
         self.col = [None] + [_grid(u, THREADS) for u in self.units[1:]]
+        # Grids cover ``rows``, the largest batch: a smaller one (the last)
+        # leaves blocks idle rather than needing launches of its own.
+        self.rows = rows
         self.row = _grid(rows, THREADS)
+        self._launches = {}
         m = self.units[nl]
         o = int(tables.buf[O_OFF, nl])
         d = int(tables.buf[D_OFF, nl])
@@ -183,6 +188,15 @@ class _Launcher:
         # Prediction's work record has no deltas or targets.
         self.delta_out = _rows(work.deltas, d, rows, m)
         self.y_out = _rows(work.y_buf, 0, rows, m)
+
+    def _launch(self, key, kernel, grid, block, args, varying=(1,)):
+        """``kernel[grid, block](*args)`` through a :class:`Launch` built at
+        the first call for ``key``: later calls of that key pass only the
+        ``varying`` arguments anew (the rest must be the same objects)."""
+        launch = self._launches.get(key)
+        if launch is None:
+            launch = self._launches[key] = Launch(kernel, grid, block, args, varying)
+        launch(*[args[p] for p in varying])
 
     def forward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, work, seed, step,
                 training, eps, momentum):
@@ -194,18 +208,21 @@ class _Launcher:
             hidden = l < nl
             drop = self.drops[l] if training else self.drops[l] * 0
             plain = not hidden or self.norm == NORM_NONE
-            self.g.forward[self.fwd[l], self.g.block](
-                l, nb, tab, x, x_off, ldx, perm, p0, use_perm, params, work.acts, work.masks,
-                work.alive, drop, seed, step, training,
-                gemm.EPI_HIDDEN if hidden and plain else gemm.EPI_STORE)
+            self._launch(
+                ("forward", l), self.g.forward, self.fwd[l], self.g.block,
+                (l, nb, tab, x, x_off, ldx, perm, p0, use_perm, params, work.acts, work.masks,
+                 work.alive, drop, seed, step, training,
+                 gemm.EPI_HIDDEN if hidden and plain else gemm.EPI_STORE), (1, 4, 7, 15))
             if hidden and self.norm == NORM_BATCH:
-                batch_norm_forward[self.col[l], THREADS](
-                    l, nb, tab, params, work.acts, work.stats, work.running, work.masks,
-                    work.alive, drop, seed, step, training, momentum, eps)
+                self._launch(
+                    ("batch_norm_forward", l), batch_norm_forward, self.col[l], THREADS,
+                    (l, nb, tab, params, work.acts, work.stats, work.running, work.masks,
+                     work.alive, drop, seed, step, training, momentum, eps), (1, 11))
             elif hidden and self.norm == NORM_LAYER:
-                layer_norm_forward[self.row, THREADS](
-                    l, nb, tab, params, work.acts, work.stats, work.masks, work.alive, drop,
-                    seed, step, training, eps)
+                self._launch(
+                    ("layer_norm_forward", l), layer_norm_forward, self.row, THREADS,
+                    (l, nb, tab, params, work.acts, work.stats, work.masks, work.alive, drop,
+                     seed, step, training, eps), (1, 10))
 
     def backward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, grads, work,
                  accumulate):
@@ -215,33 +232,44 @@ class _Launcher:
         tab = self.tab
         for l in range(nl, 0, -1):
             if l < nl and self.norm == NORM_BATCH:
-                batch_norm_backward[self.col[l], THREADS](l, nb, tab, params, work.acts,
-                                                          work.stats, grads, accumulate)
+                self._launch(("batch_norm_backward", l), batch_norm_backward, self.col[l],
+                             THREADS, (l, nb, tab, params, work.acts, work.stats, grads,
+                                       accumulate))
             elif l < nl and self.norm == NORM_LAYER:
-                layer_norm_param_grads[self.col[l], THREADS](l, nb, tab, work.acts, grads,
-                                                             accumulate)
-                layer_norm_backward[self.row, THREADS](l, nb, tab, params, work.acts,
-                                                       work.stats)
+                self._launch(("layer_norm_param_grads", l), layer_norm_param_grads,
+                             self.col[l], THREADS, (l, nb, tab, work.acts, grads, accumulate))
+                self._launch(("layer_norm_backward", l), layer_norm_backward, self.row,
+                             THREADS, (l, nb, tab, params, work.acts, work.stats))
             # A normalised layer has no bias (beta shifts it): its gradient is 0.
-            self.g.weight_grad[self.wgrad[l], self.g.block](
-                l, nb, tab, x, x_off, ldx, perm, p0, use_perm, work.acts, work.deltas, grads,
-                accumulate, l == nl or self.norm == NORM_NONE)
+            self._launch(
+                ("weight_grad", l), self.g.weight_grad, self.wgrad[l], self.g.block,
+                (l, nb, tab, x, x_off, ldx, perm, p0, use_perm, work.acts, work.deltas, grads,
+                 accumulate, l == nl or self.norm == NORM_NONE), (1, 4, 7))
             if l > 1:
-                self.g.delta[self.delta[l], self.g.block](
-                    l, nb, tab, params, work.acts, work.masks, work.deltas, self.drops[l - 1])
+                self._launch(
+                    ("delta", l), self.g.delta, self.delta[l], self.g.block,
+                    (l, nb, tab, params, work.acts, work.masks, work.deltas,
+                     self.drops[l - 1]))
 
+    def loss_delta(self, nb, params, targets, perm, p0, use_perm, h, record, at):
+        """Output function, loss (added to ``record[at]``) and output delta."""
+        self._launch(
+            "output_loss_delta", output_loss_delta, self.row, THREADS,
+            (nb, params, self.bias_out, self.z_out, self.delta_out, targets.Y, targets.sw,
+             targets.has_sw, perm, p0, use_perm, self.y_out, h.out_code, h.log_eps,
+             h.log1m_eps, record, at), (0, 9, 16))
 
-def _first_layer(inputs, perm_d, p0, nb, use_perm, rows):
-    """``(x, x_off, ldx, perm, p0, use_perm)`` for the first layer: the
-    dense ``X`` read in place, or a sparse batch densified into scratch."""
-    if not inputs.is_sparse:
-        ldx = inputs.n_features
-        return inputs.x_flat, (0 if use_perm else p0 * ldx), ldx, perm_d, p0, use_perm
-    xb = _scratch("xb", rows * inputs.n_features, inputs.dtype)
-    densify_rows[_grid(nb, THREADS), THREADS](inputs.data, inputs.indices, inputs.indptr,
-                                               perm_d, p0, use_perm, nb, inputs.n_features,
-                                               xb)
-    return xb, 0, inputs.n_features, perm_d, 0, False
+    def first_layer(self, inputs, perm_d, p0, nb, use_perm):
+        """``(x, x_off, ldx, perm, p0, use_perm)`` for the first layer: the
+        dense ``X`` read in place, or a sparse batch densified into scratch."""
+        if not inputs.is_sparse:
+            ldx = inputs.n_features
+            return inputs.x_flat, (0 if use_perm else p0 * ldx), ldx, perm_d, p0, use_perm
+        xb = _scratch("xb", self.rows * inputs.n_features, inputs.dtype)
+        self._launch("densify_rows", densify_rows, self.row, THREADS,
+                     (inputs.data, inputs.indices, inputs.indptr, perm_d, p0, use_perm, nb,
+                      inputs.n_features, xb), (4, 6))
+        return xb, 0, inputs.n_features, perm_d, 0, False
 
 
 def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
@@ -279,27 +307,27 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         start = int(starts[b])
         nb = int(sizes[b])
         at = s * ncol
-        x, x_off, ldx, xperm, p0, use_perm = _first_layer(inputs, perm_d, start, nb, True,
-                                                          batch_size)
+        x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, perm_d, start, nb, True)
         run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, seed, t,
                     True, h.norm_eps, h.bn_momentum)
-        output_loss_delta[_grid(nb, THREADS), THREADS](
-            nb, params, run.bias_out, run.z_out, run.delta_out, targets.Y, targets.sw,
-            targets.has_sw, perm_d, start, True, run.y_out, h.out_code, h.log_eps,
-            h.log1m_eps, record, at + optimizers.REC_LOSS)
+        run.loss_delta(nb, params, targets, perm_d, start, True, h, record,
+                       at + optimizers.REC_LOSS)
         run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, False)
         scale = dt(1) / dt(sums[b])
         if h.clip > 0:
-            run.o.gradient_norm_sq[_grid(params.shape[0], THREADS), THREADS](
-                h.n_weights, params, work.grads, alpha_loss, h.l1, scale, record, at)
+            run._launch("gradient_norm_sq", run.o.gradient_norm_sq,
+                        _grid(params.shape[0], THREADS), THREADS,
+                        (h.n_weights, params, work.grads, alpha_loss, h.l1, scale, record, at),
+                        (5, 7))
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or decoupled:
             lr_t = dt(h.lr * np.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
-        run.o.optimizer_step[opt_blocks, THREADS](
-            run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
-            h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
-            h.epsilon, h.clip)
+        run._launch(
+            "optimizer_step", run.o.optimizer_step, opt_blocks, THREADS,
+            (run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
+             h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
+             h.epsilon, h.clip), (7, 11, 13))
     record[:record_host.size].copy_to_host(record_host.reshape(-1))
     rec = record_host[:len(active)]
     cols = optimizers
@@ -330,14 +358,11 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     none = _scratch("no_perm", 1, np.int64)
     for start in range(0, n, chunk):
         nb = min(chunk, n - start)
-        x, x_off, ldx, xperm, p0, use_perm = _first_layer(inputs, none, start, nb, False,
-                                                          chunk)
+        x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, none, start, nb, False)
         run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, True,
                     h.norm_eps, h.bn_momentum)
-        output_loss_delta[_grid(nb, THREADS), THREADS](
-            nb, params, run.bias_out, run.z_out, run.delta_out, targets.Y, targets.sw,
-            targets.has_sw, none, start, False, run.y_out, h.out_code, h.log_eps,
-            h.log1m_eps, record, optimizers.REC_LOSS)
+        run.loss_delta(nb, params, targets, none, start, False, h, record,
+                       optimizers.REC_LOSS)
         run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, True)
     sw_sum = float(np.sum(targets.host_sw, dtype=np.float64)) if targets.has_sw else float(n)
     run.o.penalised_gradient[_grid(params.shape[0], THREADS), THREADS](
@@ -356,12 +381,11 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     none = _scratch("no_perm", 1, np.int64)
     for start in range(0, n, chunk):
         nb = min(chunk, n - start)
-        x, x_off, ldx, xperm, p0, use_perm = _first_layer(inputs, none, start, nb, False,
-                                                          chunk)
+        x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, none, start, nb, False)
         run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, False,
                     hyper.norm_eps, hyper.bn_momentum)
-        output_activation[_grid(nb, THREADS), THREADS](nb, params, run.bias_out, run.z_out,
-                                                       hyper.out_code, out, start)
+        run._launch("output_activation", output_activation, run.row, THREADS,
+                    (nb, params, run.bias_out, run.z_out, hyper.out_code, out, start), (0, 6))
 
 
 __all__ = ["train_epoch", "loss_and_gradient", "predict", "to_device", "configure",

@@ -1,0 +1,49 @@
+"""``numba.cuda`` made usable with the NumPy that is installed.
+
+numba-cuda 0.30 (its last release: the package is in maintenance) registers
+an overload of ``np.row_stack`` when its NumPy registries first load, at the
+first kernel compile. NumPy 2.5 removed ``np.row_stack``, so with it every
+compile fails with ``AttributeError: module 'numpy' has no attribute
+'row_stack'`` (NVIDIA/numba-cuda#907, closed without a fix). numba 0.67
+guards the same overload; numba-cuda never will.
+"""
+
+import importlib
+import threading
+
+_lock = threading.Lock()
+_ready = False
+
+
+def numba_cuda():
+    """The ``numba.cuda`` module, with its NumPy registries loaded.
+
+    Where NumPy lacks ``row_stack``, the registries are loaded with
+    ``np.row_stack`` aliased to ``np.vstack`` (which it always was) for the
+    duration of that import alone: NumPy's namespace is left as it was.
+
+    Returns
+    -------
+    module
+    """
+    global _ready
+    from numba import config, cuda
+
+    if _ready or config.ENABLE_CUDASIM:  # the simulator compiles nothing
+        return cuda
+    with _lock:
+        if not _ready:
+            import numpy as np
+
+            if hasattr(np, "row_stack"):
+                _ready = True
+                return cuda
+            np.row_stack = np.vstack
+            try:
+                # The module whose import registers the overload (loaded by
+                # the typing context at the first compile otherwise).
+                importlib.import_module("numba.cuda.np.arrayobj")
+            finally:
+                del np.row_stack
+            _ready = True
+    return cuda

@@ -1,0 +1,142 @@
+"""Kernel launches whose arguments are marshalled once.
+
+``kernel[grid, block](*args)`` costs numba-cuda a typing pass over every
+argument (to find the compiled kernel), a launch configuration (with its
+grid-size check), and, per array, a Python walk that turns it into its
+``5 + 2 * ndim`` kernel parameters. For fastbp's kernels, six or seven flat
+arrays and a dozen scalars each, that was about 90 us per launch on an H200
+machine's host (``bench/gpu_check.py``, 2026-12-04): ten times the kernels'
+own run time at batch 32, so every step was launch-bound.
+
+A :class:`Launch` does that work once per epoch slice: it keeps the
+marshalled parameter list and, per launch, rewrites only the scalars that
+change between steps (the batch's row count and offset, the step count, the
+record row). The arrays must stay the same objects for the launch's
+lifetime, which holds within ``train_epoch``.
+
+It reads numba-cuda's launch internals (``_Kernel._prepare_args``, the
+compiled function's handle, ``cuda.core.launch``), which the 0.30 series
+(in maintenance) keeps; anything missing, and the simulator, fall back to
+the plain launch with the same arguments, so results never depend on the
+path (``FASTBP_CUDA_LAUNCH=plain`` forces the fallback, to compare).
+"""
+
+import ctypes
+import os
+import warnings
+
+from numba import config
+
+from .compat import numba_cuda
+
+#: Launch plainly (numba-cuda's own marshalling on every launch); set from
+#: ``FASTBP_CUDA_LAUNCH=plain``, or by a benchmark comparing the two paths.
+PLAIN = os.environ.get("FASTBP_CUDA_LAUNCH") == "plain"
+
+
+class Launch:
+    """``dispatcher[grid, block](*args)``, marshalled once.
+
+    Parameters
+    ----------
+    dispatcher : numba.cuda dispatcher
+        A kernel from :func:`fastbp._config.cuda_kernel`.
+    grid, block : int or tuple of int
+    args : sequence
+        Every argument, as for a plain launch.
+    varying : sequence of int
+        Positions in ``args`` of the scalars (integers, floats, booleans)
+        that each call passes anew, in that order.
+    """
+
+    def __init__(self, dispatcher, grid, block, args, varying=()):
+        self.dispatcher = dispatcher
+        self.grid = grid
+        self.block = block
+        self.args = list(args)
+        self.varying = tuple(varying)
+        self._fast = None
+        if not (PLAIN or config.ENABLE_CUDASIM):
+            try:
+                self._fast = _Marshalled(dispatcher, grid, block, self.args, self.varying)
+            except Exception:  # noqa: BLE001 - an internal that moved: launch plainly
+                self._fast = None
+
+    @property
+    def marshalled(self):
+        """Whether calls skip numba-cuda's per-launch marshalling."""
+        return self._fast is not None
+
+    def __call__(self, *values):
+        """Launch with ``values`` for the ``varying`` arguments."""
+        if self._fast is not None:
+            self._fast(values)
+            return
+        args = self.args
+        for position, value in zip(self.varying, values):
+            args[position] = value
+        # Configured anew each time: the simulator's ``kernel[grid, block]``
+        # reconfigures the kernel object itself.
+        _configure(self.dispatcher, self.grid, self.block)(*args)
+
+
+def _configure(dispatcher, grid, block):
+    """``dispatcher[grid, block]`` without numba-cuda's warning that a grid
+    under 128 blocks under-uses the GPU: a small network's grids are small
+    by design, and the warning would repeat for every layer of every fit."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Grid size")
+        return dispatcher[grid, block]
+
+
+class _Marshalled:
+    """The parameter list of one compiled kernel, and setters for the
+    varying scalars in it."""
+
+    def __init__(self, dispatcher, grid, block, args, varying):
+        from numba.cuda import dispatcher as numba_dispatcher
+
+        numba_cuda()
+        configured = _configure(dispatcher, grid, block)
+        kernel = dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
+        if getattr(kernel, "debug", False) or getattr(kernel, "cooperative", False) \
+                or getattr(kernel, "extensions", None):
+            raise NotImplementedError("debug, cooperative or extended kernels launch plainly")
+        params = []
+        starts = []
+        for ty, value in zip(kernel.argument_types, args):
+            starts.append(len(params))
+            kernel._prepare_args(ty, value, configured.stream, [], params)
+        self.setters = []
+        for position in varying:
+            at = starts[position]
+            current = params[at]
+            if isinstance(current, (ctypes.c_int64, ctypes.c_int32, ctypes.c_uint64,
+                                    ctypes.c_double, ctypes.c_float)):
+                self.setters.append((at, current))
+            elif isinstance(current, bool):
+                self.setters.append((at, None))
+            else:
+                raise NotImplementedError(f"argument {position} is not a scalar")
+        self.params = params
+        if numba_dispatcher.CUDA_CORE_GE_1_0:
+            cfg = numba_dispatcher.LaunchConfig(
+                grid=configured.griddim, block=configured.blockdim,
+                shmem_size=configured.sharedmem, is_cooperative=False)
+        else:  # pragma: no cover - older cuda.core
+            cfg = numba_dispatcher.LaunchConfig(
+                grid=configured.griddim, block=configured.blockdim,
+                shmem_size=configured.sharedmem, cooperative_launch=False)
+        self.config = cfg
+        self.stream = configured.stream
+        self.function = kernel._codelibrary.get_cufunc().kernel
+        self.launch = numba_dispatcher.launch
+
+    def __call__(self, values):
+        params = self.params
+        for (at, holder), value in zip(self.setters, values):
+            if holder is None:
+                params[at] = bool(value)
+            else:
+                holder.value = value
+        self.launch(self.stream, self.config, self.function, *params)
