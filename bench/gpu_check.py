@@ -500,8 +500,7 @@ def time_driver_epoch(call, t, perm):
 
 def measure_steps(X, y, cfg, args, results):
     """Per-step host and device times of the GPU driver at each batch size,
-    with launches marshalled once (fastbp's path) and plainly (numba-cuda's
-    own marshalling on every launch)."""
+    for each launch path of :mod:`fastbp.kernels.cuda.launch`."""
     from fastbp.kernels.cuda import launch
 
     hidden = cfg["hidden"]
@@ -516,8 +515,8 @@ def measure_steps(X, y, cfg, args, results):
           f"{X.shape[0]} rows); median of {repeats} epoch(s) after a warm-up fit")
     print("host = launch loop until the final blocking copy; events = CUDA events "
           "around the epoch; wall = until synchronised")
-    print("launches: marshalled = fastbp's Launch (arguments marshalled once per call); "
-          "plain = kernel[grid, block](*args)\n")
+    print("launches: marshalled = fastbp's Launch (arguments marshalled once per driver "
+          "call);\n  plain = kernel[grid, block](*args), numba-cuda marshalling every launch\n")
     print("| batch | launches | steps | host us/step | events us/step | wall us/step "
           "| host us/launch |")
     print("|---:|---|---:|---:|---:|---:|---:|")
@@ -534,7 +533,8 @@ def measure_steps(X, y, cfg, args, results):
             call = calls[-1]
             t = int(call.arguments["t"]) + steps
             for mode in ("marshalled", "plain"):
-                launch.PLAIN = mode == "plain"
+                launch.MODE = mode
+                launch.PATHS.clear()
                 try:
                     hosts, events, walls = [], [], []
                     h, e, w, t = time_driver_epoch(call, t, rng.permutation(X.shape[0]))
@@ -544,12 +544,16 @@ def measure_steps(X, y, cfg, args, results):
                         events.append(e)
                         walls.append(w)
                 finally:
-                    launch.PLAIN = False
+                    launch.MODE = "marshalled"
                 # Seconds per epoch -> microseconds per step.
                 h, e, w = (None if v is None else v / steps * 1e6
                            for v in (median(hosts), median(events), median(walls)))
                 per_step.setdefault(b, {})[mode] = dict(host=h, events=e, wall=w)
-                print(f"| {b} | {mode} | {steps} | {fmt(h, 1)} | {fmt(e, 1)} | {fmt(w, 1)} | "
+                # The paths the launches took (a path that failed to bind
+                # falls back to the next).
+                took = ",".join(sorted(launch.PATHS))
+                print(f"| {b} | {mode}{'' if took == mode else ' (took ' + took + ')'} | "
+                      f"{steps} | {fmt(h, 1)} | {fmt(e, 1)} | {fmt(w, 1)} | "
                       f"{fmt(None if h is None else h / launches, 2)} |", flush=True)
             del call, calls  # release the device records
         except Exception as exc:

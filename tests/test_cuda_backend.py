@@ -158,3 +158,4 @@ def test_kernels_compile_with_numpy_without_row_stack():
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "PTX True ROW_STACK False" in res.stdout, res.stdout
+

@@ -4,23 +4,31 @@
 argument (to find the compiled kernel), a launch configuration (with its
 grid-size check), and, per array, a Python walk that turns it into its
 ``5 + 2 * ndim`` kernel parameters. For fastbp's kernels, six or seven flat
-arrays and a dozen scalars each, that was about 90 us per launch on an H200
-machine's host (``bench/gpu_check.py``, 2026-12-04): ten times the kernels'
-own run time at batch 32, so every step was launch-bound.
+arrays and a dozen scalars each, that was 78 to 128 us per launch on an H200
+machine's host (``bench/gpu_check.py``, 2026-12-04): 2.5 to 4 times the
+kernels' own time at batch 32, so every step waited for the host.
 
 A :class:`Launch` does that work once per epoch slice: it keeps the
 marshalled parameter list and, per launch, rewrites only the scalars that
 change between steps (the batch's row count and offset, the step count, the
-record row). The arrays must stay the same objects for the launch's
-lifetime, which holds within ``train_epoch``.
+record row) before calling ``cuda.core.launch`` as numba-cuda does. The
+arrays must stay the same objects for the launch's lifetime, which holds
+within ``train_epoch``. On the H200 machine the host's cost fell from 120
+to 16 us per launch at batch 1024 (``bench/gpu_check.py``), and steps at
+batch 32 became bound by the kernels' own time.
+
+A launch straight through ``cuLaunchKernel`` with a parameter array built
+once was tried too: it measured 19 us per launch, no faster (cuda-python's
+wrapper has its own cost), and was not kept.
 
 It reads numba-cuda's launch internals (``_Kernel._prepare_args``, the
-compiled function's handle, ``cuda.core.launch``), which the 0.30 series
-(in maintenance) keeps; anything missing, and the simulator, fall back to
-the plain launch with the same arguments, so results never depend on the
-path (``FASTBP_CUDA_LAUNCH=plain`` forces the fallback, to compare).
+compiled function), which the 0.30 series (in maintenance) keeps; anything
+missing, and the simulator, fall back to the plain launch with the same
+arguments, so results never depend on the path.
+``FASTBP_CUDA_LAUNCH=plain`` forces the fallback, to compare.
 """
 
+import collections
 import ctypes
 import os
 import warnings
@@ -29,9 +37,14 @@ from numba import config
 
 from .compat import numba_cuda
 
-#: Launch plainly (numba-cuda's own marshalling on every launch); set from
-#: ``FASTBP_CUDA_LAUNCH=plain``, or by a benchmark comparing the two paths.
-PLAIN = os.environ.get("FASTBP_CUDA_LAUNCH") == "plain"
+#: How launches go: ``"marshalled"`` (parameters marshalled once, then
+#: ``cuda.core.launch`` as numba-cuda calls it) or ``"plain"``
+#: (``kernel[grid, block](*args)``). From ``FASTBP_CUDA_LAUNCH``; a
+#: benchmark may set it between fits to compare them.
+MODE = "plain" if os.environ.get("FASTBP_CUDA_LAUNCH") == "plain" else "marshalled"
+
+#: How many :class:`Launch` objects took each path (read by benchmarks).
+PATHS = collections.Counter()
 
 
 class Launch:
@@ -56,16 +69,18 @@ class Launch:
         self.args = list(args)
         self.varying = tuple(varying)
         self._fast = None
-        if not (PLAIN or config.ENABLE_CUDASIM):
+        if MODE == "marshalled" and not config.ENABLE_CUDASIM:
             try:
                 self._fast = _Marshalled(dispatcher, grid, block, self.args, self.varying)
             except Exception:  # noqa: BLE001 - an internal that moved: launch plainly
                 self._fast = None
+        PATHS[self.path] += 1
 
     @property
-    def marshalled(self):
-        """Whether calls skip numba-cuda's per-launch marshalling."""
-        return self._fast is not None
+    def path(self):
+        """How calls launch: ``"marshalled"`` or ``"plain"`` (see
+        :data:`MODE`)."""
+        return "plain" if self._fast is None else "marshalled"
 
     def __call__(self, *values):
         """Launch with ``values`` for the ``varying`` arguments."""
@@ -127,9 +142,7 @@ class _Marshalled:
             cfg = numba_dispatcher.LaunchConfig(
                 grid=configured.griddim, block=configured.blockdim,
                 shmem_size=configured.sharedmem, cooperative_launch=False)
-        self.config = cfg
-        self.stream = configured.stream
-        self.function = kernel._codelibrary.get_cufunc().kernel
+        self.head = (configured.stream, cfg, kernel._codelibrary.get_cufunc().kernel)
         self.launch = numba_dispatcher.launch
 
     def __call__(self, values):
@@ -138,5 +151,6 @@ class _Marshalled:
             if holder is None:
                 params[at] = bool(value)
             else:
+                # ctypes scalars: cuda.core reads their value at the launch.
                 holder.value = value
-        self.launch(self.stream, self.config, self.function, *params)
+        self.launch(*self.head, *params)
