@@ -158,4 +158,17 @@ def test_kernels_compile_with_numpy_without_row_stack():
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "PTX True ROW_STACK False" in res.stdout, res.stdout
+    # The control: without fastbp's loader, numba-cuda's first compile fails.
+    plain = (
+        "import numpy as np\n"
+        "from numba import cuda, types\n"
+        "if hasattr(np, 'row_stack'):\n"
+        "    del np.row_stack\n"
+        "def k(a):\n"
+        "    a[0] = 1.0\n"
+        "cuda.compile_ptx(k, (types.float32[::1],), cc=(9, 0))\n")
+    res = subprocess.run([sys.executable, "-W", "ignore", "-c", plain], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode != 0 and "row_stack" in res.stderr, (
+        "numba-cuda compiles without np.row_stack now: fastbp.kernels.cuda.compat can go")
 

@@ -31,9 +31,8 @@ from fastbp.training.backend import get_backend
 from fastbp.training.data import KernelInput
 from fastbp.training.layout import NetworkLayout
 from fastbp.training.lbfgs import loss_and_gradient_function
-from fastbp.training.spec import BN_MOMENTUM, NORM_EPS, NetworkSpec
+from fastbp.training.spec import NetworkSpec, clipping_bounds
 from fastbp.training.split import SplitEpoch
-from fastbp.training.stochastic import clipping_bounds
 from fastbp.training.workspace import Workspace
 
 try:  # tests/ may or may not become a package

@@ -28,7 +28,6 @@ from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
 from .progress import ProgressMark
 from .split import SplitEpoch, WholeEpoch, split_parts
-from .spec import clipping_bounds  # noqa: F401 (re-exported)
 from .workspace import Workspace
 
 # The longest a compiled call runs before Python can react to Ctrl-C.

@@ -21,8 +21,16 @@ if not (_SIMULATOR or _ON_GPU):  # pragma: no cover
 
 from fastbp.kernels.cuda import network  # noqa: E402
 
-if _SIMULATOR or os.environ.get("FASTBP_CUDA_TEST_TILES") != "default":
-    network.configure(tiles=(4, 4, 4, 2, 2), threads=8)
+
+@pytest.fixture(autouse=True, scope="module")
+def _tiny_tiles():
+    """Tiny tiles and blocks for this suite's modules only (on a GPU, other
+    CUDA tests of the same process keep the production sizes)."""
+    before = network.TILES, network.THREADS
+    if _SIMULATOR or os.environ.get("FASTBP_CUDA_TEST_TILES") != "default":
+        network.configure(tiles=(4, 4, 4, 2, 2), threads=8)
+    yield
+    network.configure(tiles=before[0], threads=before[1])
 
 
 @pytest.fixture(autouse=True)

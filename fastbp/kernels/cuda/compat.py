@@ -15,12 +15,20 @@ _lock = threading.Lock()
 _ready = False
 
 
+def _row_stack(tup):
+    """NumPy's removed ``row_stack``: ``vstack``."""
+    import numpy as np
+
+    return np.vstack(tup)
+
+
 def numba_cuda():
     """The ``numba.cuda`` module, with its NumPy registries loaded.
 
-    Where NumPy lacks ``row_stack``, the registries are loaded with
-    ``np.row_stack`` aliased to ``np.vstack`` (which it always was) for the
-    duration of that import alone: NumPy's namespace is left as it was.
+    Where NumPy lacks ``row_stack``, the registries are loaded with a
+    stand-in ``np.row_stack`` for the duration of that import alone: NumPy's
+    namespace is left as it was. (A function of its own rather than
+    ``np.vstack``, which would get its overload registered twice.)
 
     Returns
     -------
@@ -38,11 +46,13 @@ def numba_cuda():
             if hasattr(np, "row_stack"):
                 _ready = True
                 return cuda
-            np.row_stack = np.vstack
+            np.row_stack = _row_stack
             try:
                 # The module whose import registers the overload (loaded by
                 # the typing context at the first compile otherwise).
                 importlib.import_module("numba.cuda.np.arrayobj")
+            except ModuleNotFoundError:  # a numba-cuda laid out otherwise
+                pass
             finally:
                 del np.row_stack
             _ready = True

@@ -69,11 +69,19 @@ class Launch:
         self.args = list(args)
         self.varying = tuple(varying)
         self._fast = None
-        if MODE == "marshalled" and not config.ENABLE_CUDASIM:
+        self._configured = None
+        if config.ENABLE_CUDASIM:
+            pass
+        elif MODE == "marshalled":
             try:
                 self._fast = _Marshalled(dispatcher, grid, block, self.args, self.varying)
-            except Exception:  # noqa: BLE001 - an internal that moved: launch plainly
-                self._fast = None
+            except Exception as exc:  # noqa: BLE001 - an internal that moved
+                if type(exc).__name__ in ("TypingError", "LoweringError", "UnsupportedError"):
+                    raise  # the kernel's own error, not the launch path's
+                _fall_back(exc)
+        if self._fast is None and not config.ENABLE_CUDASIM:
+            self._configured = _configure(dispatcher, grid, block)
+        # A benchmark's tally (not exact under threads).
         PATHS[self.path] += 1
 
     @property
@@ -90,9 +98,25 @@ class Launch:
         args = self.args
         for position, value in zip(self.varying, values):
             args[position] = value
-        # Configured anew each time: the simulator's ``kernel[grid, block]``
-        # reconfigures the kernel object itself.
-        _configure(self.dispatcher, self.grid, self.block)(*args)
+        if self._configured is not None:
+            self._configured(*args)
+        else:
+            # Configured anew each time: the simulator's ``kernel[grid,
+            # block]`` reconfigures the kernel object itself.
+            _configure(self.dispatcher, self.grid, self.block)(*args)
+
+
+_warned = []
+
+
+def _fall_back(exc):
+    """Say once per process why launches take numba-cuda's own path."""
+    if not _warned:
+        _warned.append(exc)
+        warnings.warn(
+            "fastbp's CUDA launches fall back to numba-cuda's own argument marshalling, "
+            f"which costs the host about 100 us per launch ({type(exc).__name__}: {exc}). "
+            "Training is slower but computes the same.", RuntimeWarning, stacklevel=4)
 
 
 def _configure(dispatcher, grid, block):
@@ -115,8 +139,10 @@ class _Marshalled:
         configured = _configure(dispatcher, grid, block)
         kernel = dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
         if getattr(kernel, "debug", False) or getattr(kernel, "cooperative", False) \
-                or getattr(kernel, "extensions", None):
-            raise NotImplementedError("debug, cooperative or extended kernels launch plainly")
+                or getattr(kernel, "extensions", None) \
+                or getattr(kernel, "launch_config_sensitive", False):
+            raise NotImplementedError("debug, cooperative, extended or launch-configuration-"
+                                      "sensitive kernels launch plainly")
         params = []
         starts = []
         for ty, value in zip(kernel.argument_types, args):
