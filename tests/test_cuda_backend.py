@@ -121,13 +121,18 @@ def test_device_parameter_is_validated():
         MLPClassifier(device="gpu").fit(np.zeros((4, 2)), [0, 1, 0, 1])
 
 
+def _python(code):
+    """Run ``code`` in a fresh interpreter (warnings off), capturing its output."""
+    return subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                          text=True, timeout=600)
+
+
 def test_import_and_cpu_fit_never_import_numba_cuda():
     code = ("import sys, numpy as np, fastbp\n"
             "fastbp.MLPClassifier((3,), max_iter=2).fit(np.eye(4), [0, 1, 0, 1])\n"
             "bad = [m for m in sys.modules if m.startswith(('numba.cuda', 'numba_cuda'))]\n"
             "print('CUDA', bad)\n")
-    res = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
-                         text=True, timeout=600)
+    res = _python(code)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "CUDA []" in res.stdout, res.stdout
 
@@ -154,8 +159,7 @@ def test_kernels_compile_with_numpy_without_row_stack():
         "            'deltas', 'drop_prev'))\n"
         "ptx, _ = cuda.compile_ptx(g.delta.py_func, sig, cc=(9, 0))\n"
         "print('PTX', '.entry' in ptx, 'ROW_STACK', hasattr(np, 'row_stack'))\n")
-    res = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
-                         text=True, timeout=600)
+    res = _python(code)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "PTX True ROW_STACK False" in res.stdout, res.stdout
     # The control: without fastbp's loader, numba-cuda's first compile fails.
@@ -167,8 +171,7 @@ def test_kernels_compile_with_numpy_without_row_stack():
         "def k(a):\n"
         "    a[0] = 1.0\n"
         "cuda.compile_ptx(k, (types.float32[::1],), cc=(9, 0))\n")
-    res = subprocess.run([sys.executable, "-W", "ignore", "-c", plain], capture_output=True,
-                         text=True, timeout=600)
+    res = _python(plain)
     assert res.returncode != 0 and "row_stack" in res.stderr, (
         "numba-cuda compiles without np.row_stack now: fastbp.kernels.cuda.compat can go")
 
