@@ -27,7 +27,12 @@ What it prints, section by section:
 3. **Per-step time** at MNIST shapes (784-256-128-10, float32, adam) at batch
    32, 200 and 1024, calling the GPU driver's ``train_epoch`` directly: the
    host's time to launch an epoch's kernels, and the epoch's time until the
-   device has finished (CUDA events and wall clock), each divided by steps.
+   device has finished (CUDA events and wall clock), each divided by steps;
+   with launches marshalled once (fastbp's path) and plain.
+   3b. **Device time per kernel** of a step (forward, loss, weight gradient,
+   delta and optimizer kernels, per layer), from CUDA events around each
+   launch over the first 200 steps of an epoch: where the device's time
+   goes.
 4. **Per-epoch time** on MNIST-sized data at the same batch sizes: fastbp on
    the GPU and on the CPU, and PyTorch on the GPU (eager with fused Adam, and
    the same step captured in a CUDA graph), as a markdown table.
@@ -566,6 +571,90 @@ def measure_steps(X, y, cfg, args, results):
             traceback.print_exc(limit=-3)
 
 
+@contextlib.contextmanager
+def kernel_clock():
+    """CUDA events around every launch of :class:`fastbp.kernels.cuda.launch.Launch`.
+
+    Yields
+    ------
+    marks : list of (str, event, event)
+        The kernel's name (with its layer for the per-layer kernels) and the
+        events recorded just before and just after its launch.
+    """
+    from numba import cuda
+
+    from fastbp.kernels.cuda import launch
+
+    original = launch.Launch.__call__
+    marks = []
+
+    def timed(self, *values):
+        name = self.dispatcher.py_func.__name__
+        if name in LAYERED:
+            name = f"{name} {self.args[0]}"
+        start, end = cuda.event(), cuda.event()
+        start.record()
+        original(self, *values)
+        end.record()
+        marks.append((name, start, end))
+
+    launch.Launch.__call__ = timed
+    try:
+        yield marks
+    finally:
+        launch.Launch.__call__ = original
+
+
+#: Kernels whose first argument is the layer they work on.
+LAYERED = {"forward", "weight_grad", "delta", "batch_norm_forward", "batch_norm_backward",
+           "layer_norm_forward", "layer_norm_backward", "layer_norm_param_grads"}
+
+
+def measure_kernels(X, y, cfg, args, results):
+    """Device time of each kernel of a step, from CUDA events around each
+    launch over the first steps of an epoch (at most 200)."""
+    from numba import cuda
+
+    hidden = cfg["hidden"]
+    print(f"Network {X.shape[1]}-{'-'.join(map(str, hidden))}-{cfg['n_classes']}, float32, "
+          "adam; CUDA events around each launch (an event pair adds about a microsecond "
+          "of device time); microseconds per step, mean over the steps timed\n")
+    rows = results["per_kernel"] = {}
+    rng = np.random.default_rng(1)
+    for b in cfg["batches"]:
+        try:
+            with capture_train_epoch() as calls:
+                fit(X, y, "cuda", hidden_layer_sizes=hidden, batch_size=b, max_iter=1,
+                    shuffle=True, **ADAM)
+            call = calls[-1]
+            steps = min(200, math.ceil(X.shape[0] / b))
+            perm = rng.permutation(X.shape[0])[:steps * b]
+            t = int(call.arguments["t"]) + math.ceil(len(call.arguments["perm"]) / b)
+            with kernel_clock() as marks:
+                time_driver_epoch(call, t, perm)
+            cuda.synchronize()
+            totals = {}
+            for name, start, end in marks:
+                try:
+                    seconds = cuda.event_elapsed_time(start, end) / 1e3
+                except Exception:  # the simulator records no time
+                    seconds = float("nan")
+                totals[name] = totals.get(name, 0.0) + seconds
+            rows[b] = {name: total / steps * 1e6 for name, total in totals.items()}
+            del call, calls
+        except Exception as exc:
+            print(f"  batch {b}: ERROR {short_error(exc)}", flush=True)
+            traceback.print_exc(limit=-3)
+    names = sorted({n for r in rows.values() for n in r},
+                   key=lambda n: (n.split()[0], n))
+    batches = [b for b in cfg["batches"] if b in rows]
+    print("| kernel | " + " | ".join(f"batch {b}" for b in batches) + " |")
+    print("|---|" + "---:|" * len(batches))
+    for name in names:
+        print(f"| {name} | " + " | ".join(fmt(rows[b].get(name), 1) for b in batches) + " |")
+    print("| **sum** | " + " | ".join(fmt(sum(rows[b].values()), 1) for b in batches) + " |")
+
+
 # --------------------------------------------------------------- 4. per epoch
 
 def fastbp_epochs(X, y, hidden, device, batch, epochs, warmup):
@@ -871,6 +960,13 @@ def main(argv=None):
         if X is None:
             raise Skip("no data")
         measure_steps(X, y, cfg, args, results)
+
+    with section("3b. Device time per kernel", results, "per_kernel"):
+        if not cuda_ok:
+            raise Skip(f"CUDA not usable: {results['cuda_problem']}")
+        if X is None:
+            raise Skip("no data")
+        measure_kernels(X, y, cfg, args, results)
 
     with section("4. Per-epoch time", results, "per_epoch"):
         if X is None:
