@@ -55,6 +55,7 @@ import sys
 import time
 import traceback
 import warnings
+from unittest import mock
 
 import numpy as np
 from numba.core.errors import NumbaPerformanceWarning
@@ -414,11 +415,28 @@ def capture_train_epoch():
         calls.append(signature.bind(*args, **kwargs))
         return original(*args, **kwargs)
 
-    network.train_epoch = spy
-    try:
+    with mock.patch.object(network, "train_epoch", spy):
         yield calls
-    finally:
-        network.train_epoch = original
+
+
+def driver_call(X, y, hidden, batch):
+    """A one-epoch fit's last ``train_epoch`` call, to replay.
+
+    Returns
+    -------
+    call : inspect.BoundArguments
+        The epoch's last slice (the fit calls the driver about every 0.1 s).
+    t : int
+        The update count where the fit ended: the slice's own count plus
+        its steps.
+    """
+    with capture_train_epoch() as calls:
+        fit(X, y, "cuda", hidden_layer_sizes=hidden, batch_size=batch, max_iter=1,
+            shuffle=True, **ADAM)
+    if not calls:
+        raise RuntimeError("the fit did not call the CUDA driver's train_epoch")
+    call = calls[-1]
+    return call, int(call.arguments["t"]) + math.ceil(len(call.arguments["perm"]) / batch)
 
 
 @contextlib.contextmanager
@@ -445,11 +463,8 @@ def blocking_copy_clock():
         starts.append(time.perf_counter())
         return original(self, *args, **kwargs)
 
-    owner.copy_to_host = timed
-    try:
+    with mock.patch.object(owner, "copy_to_host", timed):
         yield starts
-    finally:
-        owner.copy_to_host = original
 
 
 def time_driver_epoch(call, t, perm):
@@ -532,15 +547,7 @@ def measure_steps(X, y, cfg, args, results):
     for b in cfg["batches"]:
         steps = math.ceil(X.shape[0] / b)
         try:
-            with capture_train_epoch() as calls:
-                fit(X, y, "cuda", hidden_layer_sizes=hidden, batch_size=b, max_iter=1,
-                    shuffle=True, **ADAM)
-            if not calls:
-                raise RuntimeError("the fit did not call the CUDA driver's train_epoch")
-            call = calls[-1]
-            # The captured call is the epoch's last slice: its update count
-            # plus the slice's steps is where the fit ended.
-            t = int(call.arguments["t"]) + math.ceil(len(call.arguments["perm"]) / b)
+            call, t = driver_call(X, y, hidden, b)
             previous = launch.MODE
             for mode in ("marshalled", "plain"):
                 launch.MODE = mode
@@ -565,7 +572,7 @@ def measure_steps(X, y, cfg, args, results):
                 print(f"| {b} | {mode}{'' if took == mode else ' (took ' + took + ')'} | "
                       f"{steps} | {fmt(h, 1)} | {fmt(e, 1)} | {fmt(w, 1)} | "
                       f"{fmt(None if h is None else h / launches, 2)} |", flush=True)
-            del call, calls  # release the device records
+            del call  # release the device records
         except Exception as exc:
             print(f"| {b} | | {steps} | ERROR {short_error(exc)} | | | |", flush=True)
             traceback.print_exc(limit=-3)
@@ -598,11 +605,8 @@ def kernel_clock():
         end.record()
         marks.append((name, start, end))
 
-    launch.Launch.__call__ = timed
-    try:
+    with mock.patch.object(launch.Launch, "__call__", timed):
         yield marks
-    finally:
-        launch.Launch.__call__ = original
 
 
 #: Kernels whose first argument is the layer they work on.
@@ -623,13 +627,9 @@ def measure_kernels(X, y, cfg, args, results):
     rng = np.random.default_rng(1)
     for b in cfg["batches"]:
         try:
-            with capture_train_epoch() as calls:
-                fit(X, y, "cuda", hidden_layer_sizes=hidden, batch_size=b, max_iter=1,
-                    shuffle=True, **ADAM)
-            call = calls[-1]
+            call, t = driver_call(X, y, hidden, b)
             steps = min(200, math.ceil(X.shape[0] / b))
             perm = rng.permutation(X.shape[0])[:steps * b]
-            t = int(call.arguments["t"]) + math.ceil(len(call.arguments["perm"]) / b)
             with kernel_clock() as marks:
                 time_driver_epoch(call, t, perm)
             cuda.synchronize()
@@ -641,7 +641,7 @@ def measure_kernels(X, y, cfg, args, results):
                     seconds = float("nan")
                 totals[name] = totals.get(name, 0.0) + seconds
             rows[b] = {name: total / steps * 1e6 for name, total in totals.items()}
-            del call, calls
+            del call
         except Exception as exc:
             print(f"  batch {b}: ERROR {short_error(exc)}", flush=True)
             traceback.print_exc(limit=-3)
@@ -945,32 +945,31 @@ def main(argv=None):
     results.setdefault("cuda_problem", cuda_problem())
     cuda_ok = results["cuda_problem"] is None
 
-    with section("2. Parity: device='cuda' vs device='cpu'", results, "parity"):
-        if not cuda_ok:
+    def require(cuda=True, data=True):
+        """Skip the section without a usable GPU (``cuda``) or data."""
+        if cuda and not cuda_ok:
             raise Skip(f"CUDA not usable: {results['cuda_problem']}")
-        check_parity(cfg, results)
+        if data and X is None:
+            raise Skip("no data")
 
     X = y = None
+    with section("2. Parity: device='cuda' vs device='cpu'", results, "parity"):
+        require(data=False)
+        check_parity(cfg, results)
+
     with section("Data", results, "data"):
         X, y = load_data(cfg, results)
 
     with section("3. Per-step time of the GPU driver (train_epoch)", results, "per_step"):
-        if not cuda_ok:
-            raise Skip(f"CUDA not usable: {results['cuda_problem']}")
-        if X is None:
-            raise Skip("no data")
+        require()
         measure_steps(X, y, cfg, args, results)
 
     with section("3b. Device time per kernel", results, "per_kernel"):
-        if not cuda_ok:
-            raise Skip(f"CUDA not usable: {results['cuda_problem']}")
-        if X is None:
-            raise Skip("no data")
+        require()
         measure_kernels(X, y, cfg, args, results)
 
     with section("4. Per-epoch time", results, "per_epoch"):
-        if X is None:
-            raise Skip("no data")
+        require(cuda=False)
         measure_epochs(X, y, cfg, args, results)
 
     with section("5. Summary", results, "summary"):

@@ -127,14 +127,20 @@ def _python(code):
                           text=True, timeout=600)
 
 
+def _stdout_of(code):
+    """The output of ``code`` run by :func:`_python`, which must succeed."""
+    res = _python(code)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
 def test_import_and_cpu_fit_never_import_numba_cuda():
     code = ("import sys, numpy as np, fastbp\n"
             "fastbp.MLPClassifier((3,), max_iter=2).fit(np.eye(4), [0, 1, 0, 1])\n"
             "bad = [m for m in sys.modules if m.startswith(('numba.cuda', 'numba_cuda'))]\n"
             "print('CUDA', bad)\n")
-    res = _python(code)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "CUDA []" in res.stdout, res.stdout
+    out = _stdout_of(code)
+    assert "CUDA []" in out, out
 
 
 def test_kernels_compile_with_numpy_without_row_stack():
@@ -159,9 +165,8 @@ def test_kernels_compile_with_numpy_without_row_stack():
         "            'deltas', 'drop_prev'))\n"
         "ptx, _ = cuda.compile_ptx(g.delta.py_func, sig, cc=(9, 0))\n"
         "print('PTX', '.entry' in ptx, 'ROW_STACK', hasattr(np, 'row_stack'))\n")
-    res = _python(code)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "PTX True ROW_STACK False" in res.stdout, res.stdout
+    out = _stdout_of(code)
+    assert "PTX True ROW_STACK False" in out, out
     # The control: without fastbp's loader, numba-cuda's first compile fails.
     plain = (
         "import numpy as np\n"
