@@ -616,14 +616,32 @@ LAYERED = {"forward", "weight_grad", "delta", "batch_norm_forward", "batch_norm_
 
 def measure_kernels(X, y, cfg, args, results):
     """Device time of each kernel of a step, from CUDA events around each
-    launch over the first steps of an epoch (at most 200)."""
+    launch over the first steps of an epoch (at most 200): one table for the
+    configured tiles, or one per ``--tiles``."""
+    from fastbp.kernels.cuda import network
+
+    if not args.tiles:
+        kernel_table(X, y, cfg, results.setdefault("per_kernel", {}))
+        return
+    configured = network.TILES
+    try:
+        for spec in args.tiles:
+            tiles = tuple(int(v) for v in spec.split(","))
+            network.configure(tiles=tiles)
+            print(f"\nTiles (tile_m, tile_n, tile_k, reg_m, reg_n) = {tiles}")
+            kernel_table(X, y, cfg, results.setdefault("per_kernel", {}).setdefault(tiles, {}))
+    finally:
+        network.configure(tiles=configured)
+
+
+def kernel_table(X, y, cfg, rows):
+    """Print and fill ``rows[batch][kernel]``: microseconds per step."""
     from numba import cuda
 
     hidden = cfg["hidden"]
     print(f"Network {X.shape[1]}-{'-'.join(map(str, hidden))}-{cfg['n_classes']}, float32, "
           "adam; CUDA events around each launch (an event pair adds about a microsecond "
           "of device time); microseconds per step, mean over the steps timed\n")
-    rows = results["per_kernel"] = {}
     rng = np.random.default_rng(1)
     for b in cfg["batches"]:
         try:
@@ -923,6 +941,12 @@ def parse_args(argv=None):
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
     p.add_argument("--epochs", type=int, default=None,
                    help="timed epochs per GPU case (default 3; 1 with --smoke)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated sections to run, of: parity, steps, kernels, epochs "
+                        "(default: all)")
+    p.add_argument("--tiles", action="append", default=None, metavar="TM,TN,TK,RM,RN",
+                   help="product tiles for section 3b, repeatable: one per-kernel table "
+                        "for each (default: the configured tiles)")
     return p.parse_args(argv)
 
 
@@ -953,7 +977,14 @@ def main(argv=None):
             raise Skip("no data")
 
     X = y = None
+    only = None if args.only is None else set(args.only.split(","))
+
+    def wanted(name):
+        if only is not None and name not in only:
+            raise Skip("not in --only")
+
     with section("2. Parity: device='cuda' vs device='cpu'", results, "parity"):
+        wanted("parity")
         require(data=False)
         check_parity(cfg, results)
 
@@ -961,14 +992,17 @@ def main(argv=None):
         X, y = load_data(cfg, results)
 
     with section("3. Per-step time of the GPU driver (train_epoch)", results, "per_step"):
+        wanted("steps")
         require()
         measure_steps(X, y, cfg, args, results)
 
     with section("3b. Device time per kernel", results, "per_kernel"):
+        wanted("kernels")
         require()
         measure_kernels(X, y, cfg, args, results)
 
     with section("4. Per-epoch time", results, "per_epoch"):
+        wanted("epochs")
         require(cuda=False)
         measure_epochs(X, y, cfg, args, results)
 
