@@ -21,9 +21,11 @@ from fastbp import MLPClassifier
 # from this set, arrays of the model's dtype unless listed otherwise.
 INT_ARRAYS_2D = {"tab"}
 INT_ARRAYS = {"perm", "indices", "indptr"}
+INT32_ARRAYS = {"counts"}
 FLOAT_ARRAYS_2D = {"Y", "out", "z", "delta", "y"}
 FLOAT_ARRAYS = {"x", "params", "acts", "masks", "alive", "grads", "deltas", "stats",
-                "running", "record", "y_buf", "sw", "data", "a", "state_1", "state_2", "xb"}
+                "running", "record", "y_buf", "sw", "data", "a", "state_1", "state_2", "xb",
+                "ws"}
 INTS = {"l", "nb", "x_off", "ldx", "p0", "seed", "step", "epilogue", "code", "at",
         "n_weights", "solver", "row0", "n_features", "bias_at"}
 BOOLS = {"use_perm", "training", "accumulate", "bias_grad", "has_sw", "nesterov"}
@@ -38,6 +40,8 @@ def _signature(kernel, ft):
             sig.append(types.int64[:, ::1])
         elif name in INT_ARRAYS:
             sig.append(types.int64[::1])
+        elif name in INT32_ARRAYS:
+            sig.append(types.int32[::1])
         elif name in FLOAT_ARRAYS_2D:
             sig.append(ft[:, ::1])
         elif name in FLOAT_ARRAYS:
@@ -158,11 +162,11 @@ def test_kernels_compile_with_numpy_without_row_stack():
         "    del np.row_stack\n"
         "from fastbp.kernels.cuda import gemm\n"
         "g = gemm.build(np.float32, 64, 64, 16, 4, 4)\n"
-        "sig = tuple(types.int64[:, ::1] if n == 'tab' else types.int64[::1]\n"
-        "            if n == 'perm' else types.float32[::1] if n in ('params', 'acts',\n"
-        "            'masks', 'deltas') else types.float32 if n == 'drop_prev' else\n"
+        "sig = tuple(types.int64[:, ::1] if n == 'tab' else types.int32[::1]\n"
+        "            if n == 'counts' else types.float32[::1] if n in ('params', 'acts',\n"
+        "            'masks', 'deltas', 'ws') else types.float32 if n == 'drop_prev' else\n"
         "            types.int64 for n in ('l', 'nb', 'tab', 'params', 'acts', 'masks',\n"
-        "            'deltas', 'drop_prev'))\n"
+        "            'deltas', 'drop_prev', 'ws', 'counts'))\n"
         "ptx, _ = cuda.compile_ptx(g.delta.py_func, sig, cc=(9, 0))\n"
         "print('PTX', '.entry' in ptx, 'ROW_STACK', hasattr(np, 'row_stack'))\n")
     out = _stdout_of(code)
@@ -180,3 +184,22 @@ def test_kernels_compile_with_numpy_without_row_stack():
     assert res.returncode != 0 and "row_stack" in res.stderr, (
         "numba-cuda compiles without np.row_stack now: fastbp.kernels.cuda.compat can go")
 
+
+
+def test_split_k_plan(monkeypatch):
+    """How far a product is split along its depth: towards the target
+    blocks, whole panels of at least ``SPLIT_PANELS`` per split, none empty,
+    and not at all when the grid already fills the GPU or splitting is off."""
+    from fastbp.kernels.cuda import network
+
+    monkeypatch.setattr(network, "SPLIT_BLOCKS", 264)
+    monkeypatch.setattr(network, "SPLIT_PANELS", 4)
+    # MNIST's first layer at batch 32 (4 blocks, 49 panels): 10 splits of 5.
+    assert network._split((4, 1), 784, 16) == (4, 1, 10)
+    # The output layer's weight gradient at batch 1024 (2 blocks, 64 panels).
+    assert network._split((1, 2), 1024, 16) == (1, 2, 16)
+    assert network._split((4, 13), 1024, 16) == (4, 13, 6)  # 11, 11, ..., 9 panels
+    assert network._split((16, 17), 1024, 16) == (16, 17, 1)
+    assert network._split((1, 1), 48, 16) == (1, 1, 1)  # 3 panels: too shallow
+    monkeypatch.setattr(network, "SPLIT_BLOCKS", 0)
+    assert network._split((4, 1), 784, 16) == (4, 1, 1)

@@ -111,6 +111,65 @@ def test_loss_and_gradient_match_cpu(case, dtype):
     assert_rel(g_gpu, g_cpu, dtype, factor=10)
 
 
+@pytest.mark.parametrize("tiles", [(6, 4, 5, 2, 2), (4, 8, 3, 1, 4)],
+                         ids=["6x4x5", "4x8x3"])
+@pytest.mark.parametrize("case", [CASES[2], CASES[4]], ids=["residual", "sparse"])
+def test_uneven_tiles_match_cpu(case, tiles):
+    """Tiles whose threads do not divide the panels (6 threads for 30- and
+    20-element panels; 8 for 12 and 24), and panels deeper or shallower than
+    the layers: every partial fetch round and edge of a product."""
+    from fastbp.kernels.cuda import network
+
+    dtype = np.float64
+    spec, params, inp, Y, sw, _ = network_case(dtype=dtype, n=13, **case)
+    results = []
+    before = network.TILES
+    try:
+        network.configure(tiles=tiles)
+        for device in ("cpu", "cuda"):
+            f = loss_and_gradient_function(get_backend(device), spec, inp, Y, sw, alpha=0.1,
+                                           l1=0.01, dtype=np.dtype(dtype), chunk=5)
+            loss, grad = f(params.copy())
+            results.append((loss, grad.copy()))
+    finally:
+        network.configure(tiles=before)
+    (l_cpu, g_cpu), (l_gpu, g_gpu) = results
+    np.testing.assert_allclose(l_gpu, l_cpu, rtol=10 * RTOL[dtype])
+    assert_rel(g_gpu, g_cpu, dtype, factor=10)
+
+
+@pytest.fixture
+def split_products():
+    """Split every product along its depth, as far as one panel per split
+    (see ``fastbp.kernels.cuda.gemm``)."""
+    from fastbp.kernels.cuda import network
+
+    before = network.SPLIT_BLOCKS, network.SPLIT_PANELS
+    network.configure(split_blocks=64, split_panels=1)
+    yield
+    network.configure(split_blocks=before[0], split_panels=before[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", [CASES[2], CASES[4], CASES[5]],
+                         ids=["residual", "sparse", "batchnorm"])
+def test_split_products_match_cpu(case, dtype, split_products):
+    """Split-K products (partial tiles combined by the last block of each
+    tile) give the CPU's loss and gradient, and the same bits every run."""
+    spec, params, inp, Y, sw, _ = network_case(dtype=dtype, n=13, **case)
+    results = []
+    for device in ("cpu", "cuda", "cuda"):
+        f = loss_and_gradient_function(get_backend(device), spec, inp, Y, sw, alpha=0.1,
+                                       l1=0.01, dtype=np.dtype(dtype), chunk=5)
+        loss, grad = f(params.copy())
+        results.append((loss, grad.copy()))
+    (l_cpu, g_cpu), (l_gpu, g_gpu), (l_again, g_again) = results
+    np.testing.assert_allclose(l_gpu, l_cpu, rtol=10 * RTOL[dtype])
+    assert_rel(g_gpu, g_cpu, dtype, factor=10)
+    assert l_again == l_gpu
+    np.testing.assert_array_equal(g_again, g_gpu)
+
+
 def _fit_pair(Est, X, y, *, fit_kw=None, **kw):
     kw.setdefault("random_state", 0)
     models = []
@@ -145,6 +204,19 @@ def test_one_epoch_matches_cpu(solver, dtype):
     np.testing.assert_allclose(gpu.history_["dead_fraction"],
                                cpu.history_["dead_fraction"])
     assert gpu.t_ == cpu.t_ and gpu.n_iter_ == cpu.n_iter_
+
+
+def test_one_epoch_with_split_products_matches_cpu(split_products):
+    """A training epoch (forward, weight-gradient and delta products all
+    split) and prediction match the CPU."""
+    dtype = np.float64
+    X, y = _data(dtype, n=20)
+    cpu, gpu = _fit_pair(MLPClassifier, X, y, hidden_layer_sizes=(9, 6), solver="adam",
+                         max_iter=1, batch_size=16, learning_rate_init=0.05, alpha=0.01)
+    for a, b in zip(gpu.coefs_ + gpu.intercepts_, cpu.coefs_ + cpu.intercepts_):
+        assert_rel(a, b, dtype)
+    np.testing.assert_allclose(gpu.loss_, cpu.loss_, rtol=RTOL[dtype])
+    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), dtype, factor=10)
 
 
 # Options whose result is deterministic: GPU and CPU models must agree.

@@ -43,13 +43,21 @@ from .sparse import densify_rows
 #: them (the simulator tests use tiny ones).
 TILES = (64, 64, 16, 4, 4)
 THREADS = 256
+#: Split-K (see :mod:`.gemm`): a product is split along its depth until it
+#: has about ``SPLIT_BLOCKS`` blocks (None: twice the GPU's multiprocessors;
+#: 0: never split), each split keeping at least ``SPLIT_PANELS`` panels.
+SPLIT_BLOCKS = None
+SPLIT_PANELS = 4
 
 _built = {}
 _local = threading.local()
 
 
-def configure(tiles=None, threads=None):
-    """Set the tile sizes and threads per block of later launches.
+_UNSET = object()
+
+
+def configure(tiles=None, threads=None, split_blocks=_UNSET, split_panels=None):
+    """Set the tile sizes, threads per block and split-K of later launches.
 
     Parameters
     ----------
@@ -57,12 +65,45 @@ def configure(tiles=None, threads=None):
         ``(tile_m, tile_n, tile_k, reg_m, reg_n)``.
     threads : int, optional
         Threads per block of the element-wise kernels (a power of two).
+    split_blocks : int or None, optional
+        Blocks a product is split towards (``SPLIT_BLOCKS``): None for
+        twice the GPU's multiprocessors, 0 to never split.
+    split_panels : int, optional
+        Fewest panels of depth ``tile_k`` per split (``SPLIT_PANELS``).
     """
-    global TILES, THREADS
+    global TILES, THREADS, SPLIT_BLOCKS, SPLIT_PANELS
     if tiles is not None:
         TILES = tuple(int(t) for t in tiles)
     if threads is not None:
         THREADS = int(threads)
+    if split_blocks is not _UNSET:
+        SPLIT_BLOCKS = None if split_blocks is None else int(split_blocks)
+    if split_panels is not None:
+        SPLIT_PANELS = max(int(split_panels), 1)
+
+
+def _split_target():
+    """Blocks to split a product towards: ``SPLIT_BLOCKS``, or twice the
+    current GPU's multiprocessors (0 under the simulator, which has none)."""
+    if SPLIT_BLOCKS is not None:
+        return SPLIT_BLOCKS
+    try:
+        return 2 * int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
+    except Exception:  # the simulator's device has no such attribute
+        return 0
+
+
+def _split(grid, depth, tile_k):
+    """``grid`` with a third dimension: the splits of a product of depth
+    ``depth`` (see :mod:`.gemm`), 1 when it already has blocks enough."""
+    blocks = grid[0] * grid[1]
+    panels = max((depth + tile_k - 1) // tile_k, 1)
+    splits = min(-(-_split_target() // blocks), panels // SPLIT_PANELS)
+    if splits <= 1:
+        return (grid[0], grid[1], 1)
+    # Even shares of whole panels, none empty.
+    span = -(-panels // splits)
+    return (grid[0], grid[1], -(-panels // span))
 
 
 def _kernels(dtype):
@@ -141,6 +182,16 @@ def _scratch(name, size, dtype):
     return arr
 
 
+def _zeros(name, size, dtype):
+    """Like :func:`_scratch`, zero-filled when allocated: the split
+    products' tile counts, which every launch leaves at zero again."""
+    cache = _local.__dict__.setdefault("scratch", {})
+    arr = cache.get(name)
+    if arr is None or arr.shape[0] < size or arr.dtype != np.dtype(dtype):
+        arr = cache[name] = cuda.to_device(np.zeros(max(int(size), 1), dtype=dtype))
+    return arr
+
+
 def _rows(buf, offset, rows, m):
     """``buf[offset:offset + rows * m]`` viewed as ``(rows, m)``, or None
     when ``buf`` is a placeholder too small for it."""
@@ -168,12 +219,18 @@ class _Launcher:
         nl = len(self.units) - 1
         # Grid sizes only: the simulator's ``kernel[grid, block]`` reconfigures
         # the kernel object itself, so configured launchers cannot be kept.
-        self.fwd = [None] + [(_grid(self.units[l], tn), _grid(rows, tm))
-                             for l in range(1, nl + 1)]
-        self.wgrad = [None] + [(_grid(self.units[l], tn), _grid(self.units[l - 1], tm))
-                               for l in range(1, nl + 1)]
-        self.delta = [None, None] + [(_grid(self.units[l - 1], tn), _grid(rows, tm))
-                                     for l in range(2, nl + 1)]
+        tk = self.g.depth
+        self.fwd = [None] + [_split((_grid(self.units[l], tn), _grid(rows, tm)),
+                                    self.units[l - 1], tk) for l in range(1, nl + 1)]
+        self.wgrad = [None] + [_split((_grid(self.units[l], tn), _grid(self.units[l - 1], tm)),
+                                      rows, tk) for l in range(1, nl + 1)]
+        self.delta = [None, None] + [_split((_grid(self.units[l - 1], tn), _grid(rows, tm)),
+                                            self.units[l], tk) for l in range(2, nl + 1)]
+        # Partial tiles and per-tile counts of the split products.
+        grids = [g for g in self.fwd + self.wgrad + self.delta if g is not None]
+        self.ws = _scratch("split_ws", max(g[0] * g[1] * g[2] * tm * tn if g[2] > 1 else 0
+                                           for g in grids), dtype)
+        self.counts = _zeros("split_counts", max(g[0] * g[1] for g in grids), np.int32)
         self.col = [None] + [_grid(u, THREADS) for u in self.units[1:]]
         # Grids cover ``rows``, the largest batch: a smaller one (the last)
         # leaves blocks idle rather than needing launches of its own.
@@ -212,7 +269,8 @@ class _Launcher:
                 ("forward", l), self.g.forward, self.fwd[l], self.g.block,
                 (l, nb, tab, x, x_off, ldx, perm, p0, use_perm, params, work.acts, work.masks,
                  work.alive, drop, seed, step, training,
-                 gemm.EPI_HIDDEN if hidden and plain else gemm.EPI_STORE), (1, 4, 7, 15))
+                 gemm.EPI_HIDDEN if hidden and plain else gemm.EPI_STORE, self.ws, self.counts),
+                (1, 4, 7, 15))
             if hidden and self.norm == NORM_BATCH:
                 self._launch(
                     ("batch_norm_forward", l), batch_norm_forward, self.col[l], THREADS,
@@ -244,12 +302,13 @@ class _Launcher:
             self._launch(
                 ("weight_grad", l), self.g.weight_grad, self.wgrad[l], self.g.block,
                 (l, nb, tab, x, x_off, ldx, perm, p0, use_perm, work.acts, work.deltas, grads,
-                 accumulate, l == nl or self.norm == NORM_NONE), (1, 4, 7))
+                 accumulate, l == nl or self.norm == NORM_NONE, self.ws, self.counts),
+                (1, 4, 7))
             if l > 1:
                 self._launch(
                     ("delta", l), self.g.delta, self.delta[l], self.g.block,
                     (l, nb, tab, params, work.acts, work.masks, work.deltas,
-                     self.drops[l - 1]))
+                     self.drops[l - 1], self.ws, self.counts))
 
     def loss_delta(self, nb, params, targets, perm, p0, use_perm, h, record, at):
         """Output function, loss (added to ``record[at]``) and output delta."""
