@@ -30,7 +30,7 @@ from bench.flops import epoch_flops
 
 
 def _available() -> list[str]:
-    return [s for s in peers.SYSTEMS if not peers.unavailable_reason(s)]
+    return [s for s in peers.default_systems() if not peers.unavailable_reason(s)]
 
 
 def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if, epoch_workers):

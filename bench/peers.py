@@ -6,6 +6,9 @@ Systems (keys used throughout the suite and in the JSON):
 ``sklearn``      sklearn.neural_network.MLPClassifier.partial_fit
 ``torch``        PyTorch CPU, plain mini-batch loop, torch.optim.Adam
 ``torch_fused``  the same with ``Adam(fused=True)``
+``cuda``         fastbp.MLPClassifier(device="cuda").partial_fit, on the GPU
+                 (only where one is usable; each epoch copies the data to
+                 the GPU and the model back, as ``partial_fit`` does)
 
 Every system trains the same network the same way: layer widths
 ``[n_features, *hidden, n_out]``, ReLU hidden units, softmax output with
@@ -38,8 +41,15 @@ import numpy as np
 from . import subject
 from .threads import torch_available
 
-SYSTEMS = ("fastbp", "sklearn", "torch", "torch_fused")
-PEERS = ("sklearn", "torch", "torch_fused")
+SYSTEMS = ("fastbp", "sklearn", "torch", "torch_fused", "cuda")
+PEERS = ("sklearn", "torch", "torch_fused", "cuda")
+#: Systems that need a GPU: in the defaults only where one is usable.
+GPU_SYSTEMS = ("cuda",)
+
+
+def default_systems(standin: bool | None = None) -> list[str]:
+    """Every CPU system, and the GPU systems where a GPU is usable."""
+    return [s for s in SYSTEMS if s not in GPU_SYSTEMS or not unavailable_reason(s, standin)]
 
 
 @dataclass(frozen=True)
@@ -76,12 +86,12 @@ def glorot_uniform(sizes: list[int], seed: int, dtype) -> list[tuple[np.ndarray,
 class EstimatorRunner:
     """fastbp or scikit-learn: one epoch = one ``partial_fit`` call."""
 
-    def __init__(self, cls: type, spec: TrainSpec, label: str):
-        self.cls, self.spec, self.label = cls, spec, label
+    def __init__(self, cls: type, spec: TrainSpec, label: str, **extra):
+        self.cls, self.spec, self.label, self.extra = cls, spec, label, extra
 
     def prepare(self, X, y, classes):
         self.X, self.y, self.classes = X, y, np.asarray(classes)
-        self.est = self.cls(**estimator_params(self.spec))
+        self.est = self.cls(**estimator_params(self.spec), **self.extra)
         return self
 
     def epoch(self):
@@ -90,7 +100,7 @@ class EstimatorRunner:
     def fit(self, epochs: int):
         from sklearn.exceptions import ConvergenceWarning
 
-        self.est = self.cls(**estimator_params(self.spec), max_iter=epochs)
+        self.est = self.cls(**estimator_params(self.spec), **self.extra, max_iter=epochs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.est.fit(self.X, self.y)
@@ -214,7 +224,21 @@ def unavailable_reason(system: str, standin: bool | None = None) -> str | None:
         return None
     if system == "sklearn":
         return None
+    if system == "cuda":
+        return cuda_unavailable_reason(standin)
     return f"unknown system {system!r}"
+
+
+def cuda_unavailable_reason(standin: bool | None = None) -> str | None:
+    """Why the ``cuda`` system cannot run here (no GPU, no numba-cuda), or None."""
+    reason = subject.unavailable_reason(standin)
+    if reason:
+        return reason
+    if subject.standin_requested() if standin is None else standin:
+        return "the stand-in (scikit-learn) has no GPU path"
+    from fastbp.kernels.cuda import device_status
+
+    return device_status()
 
 
 def make_runner(system: str, spec: TrainSpec, standin: bool | None = None):
@@ -232,4 +256,7 @@ def make_runner(system: str, spec: TrainSpec, standin: bool | None = None):
         return TorchRunner(spec, fused=False, label="torch")
     if system == "torch_fused":
         return TorchRunner(spec, fused=True, label="torch(fused Adam)")
+    if system == "cuda":
+        subj = subject.load_subject(False)
+        return EstimatorRunner(subj.cls, spec, f"{subj.label} (cuda)", device="cuda")
     raise ValueError(f"unknown system {system!r}")

@@ -44,7 +44,8 @@ from fastbp.machine import cpu_model  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SECTIONS = ("epochs", "compile", "memory", "accuracy")
-SHORT = {"fastbp": "fastbp", "sklearn": "sklearn", "torch": "torch", "torch_fused": "torch fused"}
+SHORT = {"fastbp": "fastbp", "sklearn": "sklearn", "torch": "torch", "torch_fused": "torch fused",
+         "cuda": "fastbp cuda"}
 
 
 def log(msg: str) -> None:
@@ -66,8 +67,9 @@ def parse_args(argv=None):
                       help="the CI smoke grid")
     ap.add_argument("--standin", action="store_true", default=None,
                     help="benchmark scikit-learn in place of fastbp (harness check)")
-    ap.add_argument("--systems", type=_csv, default=list(peers.SYSTEMS),
-                    help=f"comma list from {','.join(peers.SYSTEMS)}")
+    ap.add_argument("--systems", type=_csv, default=None,
+                    help=f"comma list from {','.join(peers.SYSTEMS)} (default: all, with "
+                         "cuda only where a GPU is usable)")
     ap.add_argument("--workloads", type=_csv, default=None, help="comma list: tabular,mnist")
     ap.add_argument("--batch-sizes", type=lambda s: tuple(map(int, _csv(s))), default=None)
     ap.add_argument("--dtypes", type=lambda s: tuple(_csv(s)), default=None)
@@ -82,6 +84,8 @@ def parse_args(argv=None):
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for the JSON/markdown")
     args = ap.parse_args(argv)
     args.mode = args.mode or "quick"
+    if args.systems is None:
+        args.systems = peers.default_systems(args.standin)
     for s in args.systems:
         if s not in peers.SYSTEMS:
             ap.error(f"unknown system {s!r}")
@@ -203,7 +207,9 @@ def run_memory(grid, systems, standin) -> dict:
     if reason:
         return {"skipped": reason}
     out = {"results": [], "skipped": {}}
-    for s in (s for s in systems if s != "torch_fused"):
+    # Host memory only: torch_fused's equals torch's, and the GPU's is not
+    # the process's RSS.
+    for s in (s for s in systems if s not in ("torch_fused", "cuda")):
         reason = peers.unavailable_reason(s, standin)
         if reason:
             out["skipped"][s] = reason
@@ -287,8 +293,16 @@ def render(report: dict) -> str:
                 "case's thread count, one process running at a time (`bench/worker.py`). "
                 + turn + "`vs X` = time(X) / time(fastbp), measured in the same run: "
                 ">1 means fastbp is faster.", ""]
+        # The GPU is fastbp too: its column says how much faster it is than
+        # fastbp on the CPU, rather than how much slower it is than fastbp.
+        cpu_peers = [p for p in peers_present if p not in peers.GPU_SYSTEMS]
+        gpu = [p for p in peers_present if p in peers.GPU_SYSTEMS and "fastbp" in systems]
         header = ["case", "n"] + [f"{_name(s, standin)} ms" for s in systems] \
-            + [f"vs {SHORT[p]}" for p in peers_present if "fastbp" in systems]
+            + [f"vs {SHORT[p]}" for p in cpu_peers if "fastbp" in systems] \
+            + [f"{SHORT[p]} speed-up" for p in gpu]
+        if gpu:  # out[-2] is the paragraph above, out[-1] the blank line after it
+            out[-2] += (" `fastbp cuda speed-up` = time(fastbp) / time(fastbp cuda), the same "
+                        "run: fastbp's GPU over its CPU.")
         body = []
         for r in rows:
             if "systems" not in r:
@@ -299,7 +313,8 @@ def render(report: dict) -> str:
             line += [f"{res[s]['median_ms']:.1f}" if s in res else "n/a" for s in systems]
             if "fastbp" in systems:
                 fr = r["ratios"].get("fastbp", {})
-                line += [f"{fr[p]:.2f}x" if p in fr else "n/a" for p in peers_present]
+                line += [f"{fr[p]:.2f}x" if p in fr else "n/a" for p in cpu_peers]
+                line += [f"{r['ratios'][p]['fastbp']:.2f}x" if p in fr else "n/a" for p in gpu]
             body.append(line)
         out.append(_table(header, body))
 
@@ -315,7 +330,10 @@ def render(report: dict) -> str:
             res, peak = r["systems"], r["gemm_peak"]
             line = [r["case"]["id"], f"{r['flops']['total'] / 1e9:.3f}", f"{peak['peak_gflops']:.1f}",
                     f"{peak['floor_s'] * 1e3:.1f}"]
-            line += [f"{res[s]['gflops']:.2f} ({100 * res[s]['share_of_peak']:.0f}%)" if s in res else "n/a"
+            # The peak is the CPU's: a GPU's share of it would mean nothing.
+            line += ["n/a" if s not in res else f"{res[s]['gflops']:.2f} (GPU)"
+                     if s in peers.GPU_SYSTEMS else
+                     f"{res[s]['gflops']:.2f} ({100 * res[s]['share_of_peak']:.0f}%)"
                      for s in systems]
             body.append(line)
         out.append(_table(header, body))

@@ -454,7 +454,7 @@ class _Child:
         runner = peers.make_runner(system, spec, kw.get("standin"))  # imports the library
         # Limit the pools now loaded (the environment already did, at load).
         self._limit(threads, torch=system.startswith("torch"),
-                    numba=system == "fastbp" and not kw.get("standin"))
+                    numba=system in ("fastbp", "cuda") and not kw.get("standin"))
         wl = dict(kw["workload"])
         wl["hidden"] = tuple(wl["hidden"])
         # The same loader as everywhere else, uncached (a later case frees it).
