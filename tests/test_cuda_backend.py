@@ -203,3 +203,27 @@ def test_split_k_plan(monkeypatch):
     assert network._split((1, 1), 48, 16) == (1, 1, 1)  # 3 panels: too shallow
     monkeypatch.setattr(network, "SPLIT_BLOCKS", 0)
     assert network._split((4, 1), 784, 16) == (4, 1, 1)
+
+
+def test_a_kept_launch_matches_only_what_it_marshalled():
+    """``Launch.matches`` compares what marshalling captured: scalar values
+    of the same type, and device arrays by address, shape, strides and
+    type (not by identity: a view built anew of the same memory matches)."""
+    from fastbp.kernels.cuda.launch import _same
+
+    class Device:
+        def __init__(self, ptr, shape=(4,), strides=(8,), typestr="<f8"):
+            self.__cuda_array_interface__ = dict(data=(ptr, False), shape=shape,
+                                                 strides=strides, typestr=typestr)
+
+    assert _same(Device(100), Device(100))
+    assert not _same(Device(100), Device(108))
+    assert not _same(Device(100), Device(100, shape=(3,)))
+    assert not _same(Device(100), Device(100, typestr="<f4"))
+    assert _same(np.float32(0.5), np.float32(0.5))
+    assert not _same(np.float32(0.5), np.float32(0.25))
+    assert not _same(np.float32(0.5), np.float64(0.5))
+    assert not _same(np.float64("nan"), np.float64("nan"))
+    assert _same(3, 3) and not _same(3, 4) and not _same(True, 1)
+    host = np.zeros(3)
+    assert not _same(host, host)  # copied at marshalling: its values may have changed since

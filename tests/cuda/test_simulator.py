@@ -219,6 +219,37 @@ def test_one_epoch_with_split_products_matches_cpu(split_products):
     assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), dtype, factor=10)
 
 
+def test_launches_are_kept_between_driver_calls(monkeypatch):
+    """A fit's driver calls (one per epoch here) reuse the launches the
+    first one marshalled; a launch whose fixed arguments change (sgd's
+    learning rate under ``invscaling``) is rebuilt, and the model still
+    matches the CPU's."""
+    from fastbp.kernels.cuda import network
+
+    built = []
+
+    class Counting(network.Launch):
+        def __init__(self, dispatcher, *args, **kwargs):
+            built.append(dispatcher.py_func.__name__)
+            super().__init__(dispatcher, *args, **kwargs)
+
+    monkeypatch.setattr(network, "Launch", Counting)
+    X, y = _data(np.float64)
+    kw = dict(hidden_layer_sizes=(5,), max_iter=3, batch_size=7, learning_rate_init=0.05,
+              random_state=0, tol=0, n_iter_no_change=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPClassifier(device="cuda", solver="adam", **kw).fit(X, y)
+    # forward x2, loss, weight gradient x2, delta, optimizer: once each.
+    assert sorted(built) == sorted(["forward", "forward", "output_loss_delta", "weight_grad",
+                                    "weight_grad", "delta", "optimizer_step"])
+    built.clear()
+    cpu, gpu = _fit_pair(MLPClassifier, X, y, solver="sgd", learning_rate="invscaling", **kw)
+    assert built.count("optimizer_step") == 3 and built.count("forward") == 2
+    for a, b in zip(gpu.coefs_ + gpu.intercepts_, cpu.coefs_ + cpu.intercepts_):
+        assert_rel(a, b, np.float64)
+
+
 # Options whose result is deterministic: GPU and CPU models must agree.
 TOOLKIT = [
     dict(solver="rmsprop", activation="gelu"),

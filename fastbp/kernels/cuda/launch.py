@@ -33,6 +33,8 @@ import ctypes
 import os
 import warnings
 
+import numpy as np
+
 from numba import config
 
 from .compat import numba_cuda
@@ -84,6 +86,19 @@ class Launch:
         # A benchmark's tally (not exact under threads).
         PATHS[self.path] += 1
 
+    def matches(self, dispatcher, grid, block, args):
+        """Whether this launch can serve ``dispatcher[grid, block](*args)``:
+        the same kernel and configuration, and every argument outside
+        ``varying`` the same scalar value, or an array at the same device
+        address with the same shape, strides and type (what is
+        marshalled)."""
+        if dispatcher is not self.dispatcher or grid != self.grid or block != self.block \
+                or len(args) != len(self.args):
+            return False
+        varying = self.varying
+        return all(p in varying or _same(a, b)
+                   for p, (a, b) in enumerate(zip(args, self.args)))
+
     @property
     def path(self):
         """How calls launch: ``"marshalled"`` or ``"plain"`` (see
@@ -104,6 +119,30 @@ class Launch:
             # Configured anew each time: the simulator's ``kernel[grid,
             # block]`` reconfigures the kernel object itself.
             _configure(self.dispatcher, self.grid, self.block)(*args)
+
+
+def _same(a, b):
+    """Whether ``a`` marshals as ``b`` did (see :meth:`Launch.matches`)."""
+    if isinstance(a, np.ndarray):
+        # A host array is copied to the device when marshalled: a kept
+        # launch would read the copy, not the array's current values.
+        return False
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (bool, int, float, np.generic)):
+        return bool(a == b)
+    ai = getattr(a, "__cuda_array_interface__", None)
+    bi = getattr(b, "__cuda_array_interface__", None)
+    if ai is None:
+        # The simulator's device arrays wrap host memory and expose it.
+        ai = getattr(a, "__array_interface__", None)
+        bi = getattr(b, "__array_interface__", None)
+    if ai is not None and bi is not None:
+        return (ai["data"][0] == bi["data"][0] and ai["shape"] == bi["shape"]
+                and ai["strides"] == bi["strides"] and ai["typestr"] == bi["typestr"])
+    return False
 
 
 _warned = []

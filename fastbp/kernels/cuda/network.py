@@ -124,6 +124,10 @@ class DeviceTables:
         self.net, self.buf, self.drops, self.norm = tables
         self.table = cuda.to_device(np.ascontiguousarray(np.vstack([self.net, self.buf])))
         self.units = [int(u) for u in self.net[UNITS]]
+        # Marshalled launches, kept between the driver calls of one fit (an
+        # epoch runs in slices of about 0.1 s, each a call): marshalling a
+        # step's kernels costs the host about 4 ms (H200 machine).
+        self.launches = {}
 
 
 class DeviceTargets:
@@ -236,7 +240,8 @@ class _Launcher:
         # leaves blocks idle rather than needing launches of its own.
         self.rows = rows
         self.row = _grid(rows, THREADS)
-        self._launches = {}
+        self._launches = tables.launches
+        self._checked = set()
         m = self.units[nl]
         o = int(tables.buf[O_OFF, nl])
         d = int(tables.buf[D_OFF, nl])
@@ -247,12 +252,16 @@ class _Launcher:
         self.y_out = _rows(work.y_buf, 0, rows, m)
 
     def _launch(self, key, kernel, grid, block, args, varying=(1,)):
-        """``kernel[grid, block](*args)`` through a :class:`Launch` built at
-        the first call for ``key``: later calls of that key pass only the
-        ``varying`` arguments anew (the rest must be the same objects)."""
+        """``kernel[grid, block](*args)`` through the :class:`Launch` kept
+        for ``key``: the one an earlier call of this fit built when it
+        matches these arguments, else a new one. Later calls of ``key`` on
+        this launcher pass only the ``varying`` arguments anew (the rest
+        must stay the same)."""
         launch = self._launches.get(key)
-        if launch is None:
-            launch = self._launches[key] = Launch(kernel, grid, block, args, varying)
+        if key not in self._checked:
+            if launch is None or not launch.matches(kernel, grid, block, args):
+                launch = self._launches[key] = Launch(kernel, grid, block, args, varying)
+            self._checked.add(key)
         launch(*[args[p] for p in varying])
 
     def forward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, work, seed, step,
