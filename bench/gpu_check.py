@@ -6,6 +6,9 @@ Run from the repository root::
     python bench/gpu_check.py --no-cpu        # skip the (slow) fastbp CPU epochs
     python bench/gpu_check.py --no-torch      # skip the PyTorch baselines
     python bench/gpu_check.py --epochs 5      # more timed epochs per case
+    python bench/gpu_check.py --only steps,kernels --tiles 64,64,16,4,4 \
+        --tiles 64,64,16,4,4,0 --tiles 32,32,32,2,2   # per-kernel times per tile
+                                                      # shape (,0: no split-K)
 
     # Without a GPU: the CUDA simulator, tiny shapes (slow: minutes)
     NUMBA_ENABLE_CUDASIM=1 python bench/gpu_check.py --smoke --no-torch
