@@ -28,11 +28,14 @@ def case_info(case: EpochCase, data: workloads.Dataset, sizes: list[int]) -> dic
             "batch_size": case.batch_size, "dtype": case.dtype, "threads": case.threads}
 
 
-def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup: int = 1,
+def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1,
                  standin: bool | None = None, with_peak: bool = True,
                  tolerate_failures: bool = False, pool: WorkerPool | None = None,
                  turn_s: float = 0.0) -> dict:
     """Measure ``case`` (see module doc).
+
+    ``systems`` defaults to :func:`bench.peers.default_systems` (the GPU
+    system only where a GPU is usable).
 
     ``turn_s`` > 0 makes each timed value the mean of back-to-back epochs
     over a turn of at least that many seconds (``bench.worker``'s ``epoch`` command).
@@ -47,6 +50,8 @@ def measure_case(case: EpochCase, systems=peers.SYSTEMS, rounds: int = 3, warmup
 
     warmup = max(warmup, 1)  # the first epoch (init, compilation) is never timed
     standin = subject.standin_requested() if standin is None else bool(standin)
+    if systems is None:
+        systems = peers.default_systems(standin)
     data = workloads.load(case.workload, case.dtype)
     sizes = layer_sizes(data.n_features, case.workload.hidden, data.n_classes)
     n = data.X_train.shape[0]

@@ -71,6 +71,9 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)
 # (numba-cuda's message starts with an ANSI bold code.)
 warnings.filterwarnings("ignore", message=".*Grid size", category=NumbaPerformanceWarning)
 
+#: Section names of ``--only``.
+SECTIONS = {"parity", "steps", "kernels", "epochs"}
+
 #: Relative tolerance of the parity checks, per dtype.
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 
@@ -630,6 +633,8 @@ def measure_kernels(X, y, cfg, args, results):
     try:
         for spec in args.tiles:
             values = tuple(int(v) for v in spec.split(","))
+            if len(values) not in (5, 6):
+                raise ValueError(f"--tiles {spec}: give TM,TN,TK,RM,RN[,SPLIT]")
             tiles, split = values[:5], (values[5] if len(values) > 5 else configured[1])
             network.configure(tiles=tiles, split_blocks=split)
             print(f"\nTiles (tile_m, tile_n, tile_k, reg_m, reg_n) = {tiles}, split-K "
@@ -682,7 +687,7 @@ def kernel_table(X, y, cfg, rows):
     print("|---|" + "---:|" * len(batches))
     for name in names:
         print(f"| {name} | " + " | ".join(fmt(rows[b].get(name), 1) for b in batches) + " |")
-    print("| **sum** | " + " | ".join(fmt(sum(rows[b].values()), 1) for b in batches) + " |")
+    print("| **sum of medians** | " + " | ".join(fmt(sum(rows[b].values()), 1) for b in batches) + " |")
 
 
 # --------------------------------------------------------------- 4. per epoch
@@ -991,6 +996,9 @@ def main(argv=None):
 
     X = y = None
     only = None if args.only is None else set(args.only.split(","))
+    if only is not None and not only <= SECTIONS:
+        raise SystemExit(f"--only: unknown section(s) {sorted(only - SECTIONS)}; "
+                         f"choose from {sorted(SECTIONS)}")
 
     def wanted(name):
         if only is not None and name not in only:

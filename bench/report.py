@@ -302,7 +302,9 @@ def render(report: dict) -> str:
             + [f"{SHORT[p]} speed-up" for p in gpu]
         if gpu:  # out[-2] is the paragraph above, out[-1] the blank line after it
             out[-2] += (" `fastbp cuda speed-up` = time(fastbp) / time(fastbp cuda), the same "
-                        "run: fastbp's GPU over its CPU.")
+                        "run: fastbp's GPU over its CPU. Each GPU `partial_fit` copies the data "
+                        "to the GPU and the model back, so it understates a `fit` epoch's "
+                        "speed-up (`bench/gpu_check.py` times those).")
         body = []
         for r in rows:
             if "systems" not in r:

@@ -227,3 +227,21 @@ def test_a_kept_launch_matches_only_what_it_marshalled():
     assert _same(3, 3) and not _same(3, 4) and not _same(True, 1)
     host = np.zeros(3)
     assert not _same(host, host)  # copied at marshalling: its values may have changed since
+
+
+def test_a_kept_launch_needs_the_same_kernel_grid_and_scalar_types():
+    """``Launch.matches`` (no GPU needed: the object is built by hand): a
+    varying scalar may change value but not type (its marshalled holder
+    keeps the first type); a fixed one must keep its value."""
+    from fastbp.kernels.cuda.launch import Launch
+
+    kernel, other = object(), object()
+    kept = Launch.__new__(Launch)
+    kept.dispatcher, kept.grid, kept.block = kernel, (4, 1, 2), (16, 16)
+    kept.args, kept.varying = [3, np.float32(0.1), np.float32(0.5)], (0, 1)
+    assert kept.matches(kernel, (4, 1, 2), (16, 16), [7, np.float32(0.9), np.float32(0.5)])
+    assert not kept.matches(kernel, (4, 1, 2), (16, 16), [7.0, np.float32(0.9), np.float32(0.5)])
+    assert not kept.matches(kernel, (4, 1, 2), (16, 16), [7, np.float64(0.9), np.float32(0.5)])
+    assert not kept.matches(kernel, (4, 1, 2), (16, 16), [7, np.float32(0.9), np.float32(0.4)])
+    assert not kept.matches(kernel, (4, 1, 1), (16, 16), [7, np.float32(0.9), np.float32(0.5)])
+    assert not kept.matches(other, (4, 1, 2), (16, 16), [7, np.float32(0.9), np.float32(0.5)])

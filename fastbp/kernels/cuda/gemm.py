@@ -24,7 +24,8 @@ layout table ``tab`` (``net`` over ``buf``, see ``kernels.network``):
     layers, whose kernels do the rest).
 ``weight_grad``
     ``layer_input.T @ g`` into the layer's gradient, with the bias gradient
-    (column sums of ``g``) reduced by the first row of blocks.
+    (column sums of ``g``) reduced by the first row of blocks of the first
+    split.
 ``delta``
     ``g @ W.T``, the gradient for the previous layer's output, plus the
     residual path; epilogue: dropout mask and the activation derivative.
@@ -203,6 +204,8 @@ def build(dtype, tile_m, tile_n, tile_k, reg_m, reg_n):
         cuda.syncthreads()
         if not flag[0]:
             return False
+        # The acquire side: the other blocks' partials, fenced before their
+        # counts, are read only after this block saw the last count.
         cuda.threadfence()
         for u in range(RM):
             for v in range(RN):
@@ -284,11 +287,12 @@ def build(dtype, tile_m, tile_n, tile_k, reg_m, reg_n):
         g = deltas if last else acts
         g_off = tab[B + D_OFF, l] if last else tab[B + Z_OFF, l]
         if cuda.blockIdx.y == 0 and cuda.blockIdx.z == 0:
-            # Column sums of g by the first row of blocks: each thread adds a
-            # strided share of the rows, then one thread per column adds the
-            # shares in a fixed order (deterministic, unlike atomics). One
-            # thread per column alone ran nb dependent loads: 0.9 ms a step
-            # at batch 1024 on an H200.
+            # Column sums of g by the first row of blocks of the first split
+            # (a block-uniform branch, so its barrier is safe): each thread
+            # adds a strided share of the rows, then one thread per column
+            # adds the shares in a fixed order (deterministic, unlike
+            # atomics). One thread per column alone ran nb dependent loads:
+            # 0.9 ms a step at batch 1024 on an H200.
             for v in range(RN):
                 j = c0 + tx * RN + v
                 s = like(0, grads)

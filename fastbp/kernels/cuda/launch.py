@@ -8,12 +8,13 @@ arrays and a dozen scalars each, that was 78 to 128 us per launch on an H200
 machine's host (``bench/gpu_check.py``, 2026-12-04): 2.5 to 4 times the
 kernels' own time at batch 32, so every step waited for the host.
 
-A :class:`Launch` does that work once per epoch slice: it keeps the
-marshalled parameter list and, per launch, rewrites only the scalars that
-change between steps (the batch's row count and offset, the step count, the
-record row) before calling ``cuda.core.launch`` as numba-cuda does. The
-arrays must stay the same objects for the launch's lifetime, which holds
-within ``train_epoch``. On the H200 machine the host's cost fell from 120
+A :class:`Launch` does that work once: it keeps the marshalled parameter
+list and, per launch, rewrites only the scalars that change between steps
+(the batch's row count and offset, the step count, the record row) before
+calling ``cuda.core.launch`` as numba-cuda does. ``kernels.cuda.network``
+keeps a fit's launches between its driver calls (an epoch runs in slices)
+and reuses one only when :meth:`Launch.matches` the new call: the same
+device memory and the same fixed scalars. On the H200 machine the host's cost fell from 120
 to 16 us per launch at batch 1024 (``bench/gpu_check.py``), and steps at
 batch 32 became bound by the kernels' own time.
 
@@ -96,7 +97,9 @@ class Launch:
                 or len(args) != len(self.args):
             return False
         varying = self.varying
-        return all(p in varying or _same(a, b)
+        # A varying scalar is written into the holder marshalled for its
+        # first value: it must keep that type.
+        return all(type(a) is type(b) if p in varying else _same(a, b)
                    for p, (a, b) in enumerate(zip(args, self.args)))
 
     @property

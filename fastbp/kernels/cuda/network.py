@@ -101,7 +101,8 @@ def _split(grid, depth, tile_k):
     splits = min(-(-_split_target() // blocks), panels // SPLIT_PANELS)
     if splits <= 1:
         return (grid[0], grid[1], 1)
-    # Even shares of whole panels, none empty.
+    # Even shares of whole panels, none empty at this depth (a shorter last
+    # batch leaves trailing splits empty: they add zero tiles).
     span = -(-panels // splits)
     return (grid[0], grid[1], -(-panels // span))
 
@@ -240,8 +241,8 @@ class _Launcher:
         # leaves blocks idle rather than needing launches of its own.
         self.rows = rows
         self.row = _grid(rows, THREADS)
-        self._launches = tables.launches
-        self._checked = set()
+        self._kept = tables.launches
+        self._launches = {}
         m = self.units[nl]
         o = int(tables.buf[O_OFF, nl])
         d = int(tables.buf[D_OFF, nl])
@@ -258,10 +259,13 @@ class _Launcher:
         this launcher pass only the ``varying`` arguments anew (the rest
         must stay the same)."""
         launch = self._launches.get(key)
-        if key not in self._checked:
+        if launch is None:
+            # Checked once, then held by this launcher: another launcher of
+            # the same tables may replace the kept one meanwhile.
+            launch = self._kept.get(key)
             if launch is None or not launch.matches(kernel, grid, block, args):
-                launch = self._launches[key] = Launch(kernel, grid, block, args, varying)
-            self._checked.add(key)
+                launch = self._kept[key] = Launch(kernel, grid, block, args, varying)
+            self._launches[key] = launch
         launch(*[args[p] for p in varying])
 
     def forward(self, x, x_off, ldx, perm, p0, use_perm, nb, params, work, seed, step,
