@@ -170,6 +170,17 @@ def build(dtype, tile_m, tile_n, tile_k, reg_m, reg_n):
             cuda.syncthreads()
 
     @cuda_device
+    def layer_input(l, x, x_off, ldx, p0, use_perm, acts, tab):
+        """Layer ``l``'s input as a product operand ``(src, offset, row
+        stride, perm offset, use_perm)``: ``x`` (rows through ``perm`` when
+        ``use_perm``) for the first layer, else the previous layer's output
+        in ``acts``. One product call site per kernel, not one per source:
+        each call inlines a whole product."""
+        if l == 1:
+            return x, x_off, ldx, p0, use_perm
+        return acts, tab[B + O_OFF, l - 1], tab[UNITS, l - 1], 0, False
+
+    @cuda_device
     def k_range(K):
         """This block's share ``[kb, ke)`` of a depth-``K`` product: whole
         panels, split evenly over ``gridDim.z`` (empty for trailing splits
@@ -240,14 +251,9 @@ def build(dtype, tile_m, tile_n, tile_k, reg_m, reg_n):
         N = tab[UNITS, l]
         w_off = tab[W_OFF, l - 1]
         kb, ke = k_range(K)
-        if l == 1:
-            product(acc, sa, sb, x, x_off, ldx, False, perm, p0, use_perm,
-                    params, w_off, N, False, perm, 0, False, nb, N, kb, ke, r0, c0, ty, tx,
-                    tid)
-        else:
-            product(acc, sa, sb, acts, tab[B + O_OFF, l - 1], K, False, perm, 0, False,
-                    params, w_off, N, False, perm, 0, False, nb, N, kb, ke, r0, c0, ty, tx,
-                    tid)
+        src, off, ld, q0, through_perm = layer_input(l, x, x_off, ldx, p0, use_perm, acts, tab)
+        product(acc, sa, sb, src, off, ld, False, perm, q0, through_perm,
+                params, w_off, N, False, perm, 0, False, nb, N, kb, ke, r0, c0, ty, tx, tid)
         if not split_done(acc, ws, counts, flag, ty, tx, tid):
             return
         b_off = tab[B_OFF, l - 1]
@@ -314,14 +320,9 @@ def build(dtype, tile_m, tile_n, tile_k, reg_m, reg_n):
                         else:
                             grads[b_off + j] = s
         kb, ke = k_range(nb)
-        if l == 1:
-            product(acc, sa, sb, x, x_off, ldx, True, perm, p0, use_perm,
-                    g, g_off, N, False, perm, 0, False, fan_in, N, kb, ke, r0, c0, ty, tx,
-                    tid)
-        else:
-            product(acc, sa, sb, acts, tab[B + O_OFF, l - 1], fan_in, True, perm, 0, False,
-                    g, g_off, N, False, perm, 0, False, fan_in, N, kb, ke, r0, c0, ty, tx,
-                    tid)
+        src, off, ld, q0, through_perm = layer_input(l, x, x_off, ldx, p0, use_perm, acts, tab)
+        product(acc, sa, sb, src, off, ld, True, perm, q0, through_perm,
+                g, g_off, N, False, perm, 0, False, fan_in, N, kb, ke, r0, c0, ty, tx, tid)
         if not split_done(acc, ws, counts, flag, ty, tx, tid):
             return
         w_off = tab[W_OFF, l - 1]
