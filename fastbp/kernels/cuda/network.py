@@ -177,23 +177,16 @@ def to_device(value):
     return value
 
 
-def _scratch(name, size, dtype):
+def _scratch(name, size, dtype, zeroed=False):
     """A device array of at least ``size`` elements, reused between calls
-    of this thread (one per name)."""
+    of this thread (one per name); ``zeroed`` fills a new one with zeros
+    (the split products' tile counts, which every launch leaves at zero)."""
     cache = _local.__dict__.setdefault("scratch", {})
     arr = cache.get(name)
     if arr is None or arr.shape[0] < size or arr.dtype != np.dtype(dtype):
-        arr = cache[name] = cuda.device_array(max(int(size), 1), dtype=dtype)
-    return arr
-
-
-def _zeros(name, size, dtype):
-    """Like :func:`_scratch`, zero-filled when allocated: the split
-    products' tile counts, which every launch leaves at zero again."""
-    cache = _local.__dict__.setdefault("scratch", {})
-    arr = cache.get(name)
-    if arr is None or arr.shape[0] < size or arr.dtype != np.dtype(dtype):
-        arr = cache[name] = cuda.to_device(np.zeros(max(int(size), 1), dtype=dtype))
+        n = max(int(size), 1)
+        arr = cache[name] = (cuda.to_device(np.zeros(n, dtype=dtype)) if zeroed else
+                             cuda.device_array(n, dtype=dtype))
     return arr
 
 
@@ -235,7 +228,8 @@ class _Launcher:
         grids = [g for g in self.fwd + self.wgrad + self.delta if g is not None]
         self.ws = _scratch("split_ws", max(g[0] * g[1] * g[2] * tm * tn if g[2] > 1 else 0
                                            for g in grids), dtype)
-        self.counts = _zeros("split_counts", max(g[0] * g[1] for g in grids), np.int32)
+        self.counts = _scratch("split_counts", max(g[0] * g[1] for g in grids), np.int32,
+                               zeroed=True)
         self.col = [None] + [_grid(u, THREADS) for u in self.units[1:]]
         # Grids cover ``rows``, the largest batch: a smaller one (the last)
         # leaves blocks idle rather than needing launches of its own.
