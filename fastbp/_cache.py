@@ -37,7 +37,7 @@ import threading
 import warnings
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from numba.core import sigutils
 from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile
 from numba.core.compiler_lock import global_compiler_lock
@@ -331,10 +331,10 @@ def _index_lock(cache_file):
     return _file_lock(_lock_path(cache_file, "index"))
 
 
-def _compile_lock_path(dispatcher, args):
+def _compile_lock_path(dispatcher, args, role=""):
     # Numba's type names are the same in every process.
     digest = hashlib.sha1(str(tuple(args)).encode()).hexdigest()[:16]
-    return _lock_path(dispatcher._cache._cache_file, digest)
+    return _lock_path(dispatcher._cache._cache_file, digest + role)
 
 
 def compile_lock(dispatcher, args):
@@ -411,6 +411,82 @@ def _on_disk(dispatcher, sig):
         return False
 
 
+_waiting = threading.local()
+
+
+class while_waiting:
+    """Spend a wait for another process's compile on ``task``.
+
+    In this block, the first time this thread calls a kernel that another
+    process is compiling (its :func:`compile_lock` is held elsewhere),
+    ``task()`` runs before the wait: typically compiling what the caller
+    will need next, which would otherwise wait in turn once the lock is
+    free. It runs once, outside Numba's compiler lock, and in one process
+    per kernel and signature: a third process waits as before. An
+    exception it raises is dropped (the fit it serves runs whatever the
+    task did), except an interrupt.
+
+    A class, not a generator: every fit enters one (under a microsecond).
+
+    Parameters
+    ----------
+    task : callable
+        Called without arguments.
+    """
+
+    __slots__ = ("task", "saved")
+
+    def __init__(self, task):
+        self.task = task
+
+    def __enter__(self):
+        self.saved = getattr(_waiting, "task", None)
+        _waiting.task = self.task
+        return self
+
+    def __exit__(self, *exc):
+        _waiting.task = self.saved
+
+
+def _busy(lock):
+    """Whether another process holds ``lock`` (a :func:`_file_lock`) now."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    except Exception:  # a file that cannot be locked: compiles go on without it
+        return False
+    lock.release()
+    return False
+
+
+def _spend_the_wait(dispatcher, args, lock):
+    """Run this thread's :func:`while_waiting` task if ``lock`` is held by
+    another process and no compile is under way in this thread (the task
+    compiles and runs kernels of its own; inside a compile, Numba's
+    compiler lock would stop the other threads of a split step)."""
+    task = getattr(_waiting, "task", None)
+    if task is None or lock is None or global_compiler_lock.is_locked() or not _busy(lock):
+        return
+    _waiting.task = None  # once, and not from within itself
+    # One process per kernel and signature spends its wait: the task's
+    # kernels are the same for all of them, and a third would wait for
+    # the second's compiles instead of the first's.
+    claim = _file_lock(_compile_lock_path(dispatcher, args, ".idle"))
+    if claim is None:
+        return
+    try:
+        claim.acquire(timeout=0)
+    except Exception:  # another process spends its wait (or no lock file)
+        return
+    try:
+        task()
+    except Exception:  # noqa: BLE001 - see while_waiting
+        pass
+    finally:
+        claim.release()
+
+
 def _lock_compiles(dispatcher):
     """Make ``dispatcher`` compile under the lock of each signature.
 
@@ -426,11 +502,12 @@ def _lock_compiles(dispatcher):
         args = tuple(sigutils.normalize_signature(sig)[0])
         if args in dispatcher.overloads or _on_disk(dispatcher, sig):
             return compile_unlocked(sig)
+        lock = compile_lock(dispatcher, args)
+        _spend_the_wait(dispatcher, args, lock)
         # Numba's compiler lock first (reentrant; the compile takes it
         # anyway): a thread holding a file lock never waits for it while
         # another thread of this process, holding it, waits for a file lock.
-        with global_compiler_lock, _holding(compile_lock(dispatcher, args),
-                                            f"compiling {dispatcher.py_func.__qualname__!r}"):
+        with global_compiler_lock, _holding(lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
             return compile_unlocked(sig)
 
     dispatcher.compile = compile

@@ -345,6 +345,8 @@ def _tiny_fit(est, dtype, kind, target):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((64, 3)).astype(dtype)
     y = _targets(est, X)[target]
+    if kind == "sparse":
+        X = sp.csr_matrix(X)
     with warnings.catch_warnings():
         # Two iterations never converge; that is the point.
         warnings.simplefilter("ignore")
@@ -356,14 +358,38 @@ def _tiny_fit(est, dtype, kind, target):
             # users).
             with forced_split(2):
                 est.fit(X, y)
-            return
-        if kind == "sparse":
-            X = sp.csr_matrix(X)
-        est.fit(X, y)
+        else:
+            est.fit(X, y)
+        # The split fit's predictions run the same kernels as any other's.
         est.predict(X)
         est.score(X, y)
         if hasattr(est, "predict_proba"):
             est.predict_proba(X)
+
+
+def warm_twins(est, dtype, target):
+    """Compile what a fit of ``est`` in ``dtype`` will want after its own
+    kernels: the kernels of the same fit split between two threads, and
+    predictions (a tiny fit of a copy of ``est``, split, then predicted
+    and scored).
+
+    A cold fit that finds another process compiling its own kernels runs
+    this while it waits (:func:`fastbp._cache.while_waiting`): in a
+    parallel search from an empty cache, one worker compiles the training
+    kernels, another these, and the parent's refit, whose steps are split
+    between the cores that the workers shared, loads them.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        Not changed (a fit in progress, say).
+    dtype : numpy dtype
+    target : int
+        Index of the target of :func:`_targets` whose output function the
+        fit trains (0: softmax, or the regressor's; 1: logistic).
+    """
+    twin = type(est)(**est.get_params(deep=False))
+    _tiny_fit(twin, np.dtype(dtype).name, "split", target)
 
 
 def _cache_counts():

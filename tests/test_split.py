@@ -290,6 +290,66 @@ def test_nested_calls_and_the_pinning_thread_do_not_deadlock():
             pass
 
 
+def test_a_reader_may_leave_its_section_for_a_block_and_pin_inside_it():
+    # A fit waiting for another process's compile is inside its compiled
+    # call's section but runs no products: it leaves the section to warm
+    # the split kernels, whose fit pins the pool, then enters it again.
+    gate, pool = _gate()
+    with gate.shared():
+        with gate.shared():
+            with gate.released():
+                assert gate._readers == 0
+                with gate.pinned():
+                    assert pool.size == 1
+            assert gate._readers == 1 and gate._local.depth == 2
+    assert gate._readers == 0 and pool.size == 2
+    with gate.released():  # no reader: nothing to leave
+        assert gate._readers == 0
+    with gate.pinned(), gate.released():  # the pinning thread keeps its pin
+        assert pool.size == 1
+
+
+def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
+    gate, pool = _gate()
+    out, go, back, pinned, release_pin = (threading.Event() for _ in range(5))
+
+    def reader():
+        with gate.shared():
+            with gate.released():
+                out.set()
+                go.wait(5)
+            back.set()
+            assert pool.size == 2
+
+    def writer():
+        with gate.pinned():
+            pinned.set()
+            release_pin.wait(5)
+
+    r = _started(reader)
+    assert out.wait(5)
+    w = _started(writer)
+    assert pinned.wait(5), "the pool could not be pinned while the reader was out"
+    go.set()
+    assert not back.wait(0.2), "the reader came back into a pinned pool"
+    release_pin.set()
+    assert back.wait(5)
+    r.join(5)
+    w.join(5)
+    assert gate._readers == 0 and pool.size == 2
+
+
+def test_a_fit_inside_another_in_one_thread_is_not_counted():
+    from fastbp.training import threads
+
+    before = threads.active_fits()
+    with threads.fit_slot():
+        with threads.fit_slot():
+            assert threads.active_fits() == before + 1
+        assert threads.active_fits() == before + 1
+    assert threads.active_fits() == before
+
+
 def test_warmup_compiles_the_split_kernels(two_cores, split_epochs, digits):
     import fastbp
     from fastbp.warmup import _cache_counts, warmup

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 
@@ -176,6 +177,150 @@ def test_parallel_warmup_takes_distinct_kernels_first():
     assert solvers == sorted(solvers, key=lambda s: s == "lbfgs")
 
 
+_FIT_WHILE_LOCKED = """
+import json, sys, warnings
+import numpy as np
+from threadpoolctl import threadpool_limits
+from fastbp import MLPClassifier
+from fastbp.training.split import forced_split
+from fastbp.warmup import _cache_counts
+print("ready", flush=True)
+sys.stdin.readline()
+X = np.random.RandomState(0).standard_normal((60, 5))
+y = np.arange(60) % 3
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # one iteration does not converge
+    if {split}:
+        with forced_split(2):
+            MLPClassifier(max_iter=1).fit(X, y).predict(X)
+    else:
+        with threadpool_limits(1):  # a loky worker's pool: this fit is not split
+            MLPClassifier(max_iter=1).fit(X, y)
+print(json.dumps({{"compiled": _cache_counts()[1]}}))
+"""
+
+
+def start_fit(cache_dir, split=False):
+    """A fresh interpreter that fits a small softmax classifier in float64
+    (its steps split between two threads, or on one BLAS thread, unsplit)
+    once it reads a line, as :func:`start_warmup` does."""
+    # A 2-core machine, where the refit of a search splits its steps.
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), LOKY_MAX_CPU_COUNT="2")
+    env.pop("FASTBP_SPLIT", None)
+    return subprocess.Popen([sys.executable, "-c", _FIT_WHILE_LOCKED.format(split=split)],
+                            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _index_names():
+    kernels = lean.for_output(OUT_SOFTMAX)
+    return {name: getattr(kernels, name)._cache._cache_file._index_name
+            for name in ("train_epoch_split", "predict")}
+
+
+def test_a_fit_waiting_for_another_process_compiles_its_split_and_predict_kernels(tmp_path):
+    # A search's loky workers all need the same training kernel: one
+    # compiles it, and another, instead of idling, compiles the kernels
+    # the search needs next (the predictions that score each fit, and the
+    # split steps of the refit on every core), which a fit of its own
+    # would otherwise compile or wait for in turn.
+    proc = start_fit(tmp_path)
+    assert proc.stdout.readline().strip() == "ready"
+    lock_file, train_index = softmax_epoch_lock(tmp_path, "float64")
+    directory = kernel_directory(tmp_path)
+    wanted = [os.path.join(directory, name) for name in _index_names().values()]
+    with FileLock(lock_file):
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not all(map(os.path.exists, wanted)) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the waiting fit did not compile its twins"
+            time.sleep(0.2)
+        assert all(map(os.path.exists, wanted)), proc.communicate()
+        assert not os.path.exists(train_index), "the fit compiled its kernel under the lock"
+        assert proc.poll() is None, "the fit ended while its kernel's lock was held"
+    assert finish(proc)["compiled"] > 0
+    # What it compiled while it waited serves a split fit and its predictions.
+    assert finish(start_fit(tmp_path, split=True))["compiled"] == 0
+
+
+def test_one_process_spends_a_wait_and_the_others_just_wait(tmp_path):
+    # The claim on spending the wait for this kernel is held, as by a
+    # second process doing so: a third only waits.
+    proc = start_fit(tmp_path)
+    assert proc.stdout.readline().strip() == "ready"
+    lock_file, train_index = softmax_epoch_lock(tmp_path, "float64")
+    split_index = os.path.join(kernel_directory(tmp_path), _index_names()["train_epoch_split"])
+    with FileLock(lock_file), FileLock(lock_file[:-len(".lock")] + ".idle.lock"):
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        time.sleep(4)
+        assert not os.path.exists(split_index), "a second process spent its wait compiling"
+        assert proc.poll() is None
+    assert finish(proc)["compiled"] > 0
+    assert not os.path.exists(split_index)
+
+
+def _held_elsewhere(path):
+    """A process that holds the file lock ``path`` until its stdin closes."""
+    code = ("import sys\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\n"
+            "lock.acquire()\n"
+            "print('held', flush=True)\nsys.stdin.read()")
+    proc = subprocess.Popen([sys.executable, "-c", code, path], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_wait_is_spent_once_only_where_another_process_compiles():
+    from numba.core.compiler_lock import global_compiler_lock
+
+    from fastbp import _cache
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration does not converge
+        MLPClassifier(max_iter=1).fit(np.zeros((6, 2)), np.arange(6) % 3)
+    kernel = lean.for_output(OUT_SOFTMAX).train_epoch
+    args = next(sig for sig in kernel.signatures if "array(float64," in str(sig[0]))
+    lock = _cache.compile_lock(kernel, args)
+    calls = []
+
+    def spend(task=lambda: calls.append(1)):
+        with _cache.while_waiting(task):
+            _cache._spend_the_wait(kernel, args, lock)
+            _cache._spend_the_wait(kernel, args, lock)  # once per block
+
+    spend()
+    assert calls == [], "a free lock is no wait"
+    holder = _held_elsewhere(lock.lock_file)
+    try:
+        spend()
+        assert calls == [1]
+        with global_compiler_lock:  # inside a compile: Numba's lock would stop split steps
+            spend()
+        assert calls == [1]
+
+        def fails():
+            calls.append(2)
+            raise ValueError("a warm-up that fails")
+
+        spend(fails)  # dropped: the fit it serves goes on
+        assert calls == [1, 2]
+        with pytest.raises(KeyboardInterrupt):
+            spend(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+        claimer = _held_elsewhere(lock.lock_file[:-len(".lock")] + ".idle.lock")
+        try:
+            spend()
+        finally:
+            claimer.communicate("")
+        assert calls == [1, 2], "two processes spent one wait"
+        spend()  # the claim is released after each spent wait
+        assert calls == [1, 2, 1]
+    finally:
+        holder.communicate("")
+    assert getattr(_cache._waiting, "task", None) is None
+
+
 def test_concurrent_compiles_of_two_dtypes_keep_every_cache_entry(tmp_path):
     # Numba rewrites a kernel's index file without a lock; two processes
     # compiling float32 and float64 at once used to lose one's entries.
@@ -288,6 +433,24 @@ def blas_threads():
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
+def in_another_fit_slot():
+    """Take a fit slot in another thread, as a second fit running at once
+    would; returns the fits counted then, or what the slot raised."""
+    out = []
+
+    def run():
+        try:
+            with threads.fit_slot():
+                out.append(threads.active_fits())
+        except Exception as exc:  # noqa: BLE001 - returned to the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    return out[0]
+
+
 def test_overlapping_fits_with_oversubscribed_blas_warn_once(monkeypatch):
     monkeypatch.setattr(threads, "_checked", False)
     original = blas_threads()
@@ -295,10 +458,8 @@ def test_overlapping_fits_with_oversubscribed_blas_warn_once(monkeypatch):
         warnings.simplefilter("always")
         monkeypatch.setattr(threads, "cpu_count", lambda: 2)
         with threads.fit_slot():
-            with threads.fit_slot():
-                assert threads.active_fits() == 2
-            with threads.fit_slot():
-                pass
+            assert in_another_fit_slot() == 2
+            assert in_another_fit_slot() == 2
     messages = [str(w.message) for w in seen if w.category is OversubscriptionWarning]
     assert len(messages) == 1
     assert "2 fastbp fits" in messages[0] and "threadpool_limits(1)" in messages[0]
@@ -311,8 +472,8 @@ def test_no_warning_when_blas_threads_fit_the_cores(monkeypatch):
     with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("error", OversubscriptionWarning)
         monkeypatch.setattr(threads, "cpu_count", lambda: 2)
-        with threads.fit_slot(), threads.fit_slot():
-            pass
+        with threads.fit_slot():
+            assert in_another_fit_slot() == 2
 
 
 def test_slot_is_released_when_a_fit_fails():

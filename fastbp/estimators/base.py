@@ -6,6 +6,7 @@ fitted attributes and random-number order, and hands arrays to
 """
 
 import copy
+import functools
 import math
 import numbers
 import time
@@ -21,12 +22,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._cache import will_compile
+from .._cache import while_waiting, will_compile
 from ..exceptions import DivergenceError
 from ..kernels.codes import (
     HIDDEN_ACTIVATIONS,
     INPUT_NOT_FINITE,
     OUTPUT_FUNCTIONS,
+    OUT_LOGISTIC,
     OUTPUT_NOT_FINITE,
     PARAMS_NOT_FINITE,
     SGD,
@@ -39,8 +41,9 @@ from ..training.optimizers import StochasticOptimizer
 from ..training.predict import Validator, chunk_rows, inference_plan
 from ..training.progress import Progress
 from ..training.spec import build_spec
+from ..training.split import split_parts, splits_here
 from ..training.stochastic import all_finite, fit_stochastic
-from ..training.threads import fit_slot
+from ..training.threads import fit_slot, outside_blas_section
 from . import architecture as arch
 from . import callbacks
 from .checks import (
@@ -147,6 +150,31 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
           f"this machine, about {seconds} s on 2 cores; cached on disk afterwards)...",
           file=stream or sys.stdout, flush=True)
     return True
+
+
+def _spend_a_compile_wait(estimator, backend, spec, sparse, dtype, batch_size, n_train):
+    """What a stochastic fit of ``estimator`` does where it would wait for
+    another process compiling its kernels (:func:`fastbp._cache.while_waiting`):
+    compile the twins of its kernels that split each step between threads,
+    and the predictions (:func:`fastbp.warmup.warm_twins`), as
+    :func:`fastbp.warmup` would. A search's one-thread workers compile
+    their fits' kernels, and its refit, on every core, splits its steps if
+    they are large. Decided here, not per fit: a fit pays nothing for it
+    unless it waits."""
+    stochastic = SOLVERS[estimator.solver]
+    if (backend.name != "cpu" or sparse
+            or spec.uses_toolkit(False, estimator.clip_grad_norm, stochastic)
+            or not splits_here()
+            or split_parts(backend, False, False, batch_size, n_train,
+                           spec.layout.n_weights) > 1):
+        return
+    # Imported here: fastbp.warmup builds on the estimators.
+    from ..warmup import warm_twins
+
+    # The waiting fit's compiled call has not started: its BLAS section
+    # holds no product, and a split fit could not pin the pool inside it.
+    with outside_blas_section():
+        warm_twins(estimator, dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
 
 
 def _parameter_attributes(layout, params, running):
@@ -620,17 +648,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         tasks = self._fit_tasks(layout, X, y, sample_weight,
                                 1 if incremental else self.max_iter, "epoch", progress)
+        waiting = while_waiting(functools.partial(
+            _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params.dtype,
+            batch_size, n_train))
         try:
-            fit_stochastic(
-                backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
-                alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm,
-                batch_size=batch_size, shuffle=self.shuffle, max_iter=self.max_iter,
-                tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                random_state=self._random_state, incremental=incremental,
-                train_rows=train_rows, validator=validator, verbose=self.verbose,
-                rewind_random_state=isinstance(self.random_state, np.random.RandomState),
-                # Set by the command line for its progress lines; not a parameter.
-                on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks)
+            with waiting:
+                fit_stochastic(
+                    backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
+                    alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm,
+                    batch_size=batch_size, shuffle=self.shuffle, max_iter=self.max_iter,
+                    tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                    random_state=self._random_state, incremental=incremental,
+                    train_rows=train_rows, validator=validator, verbose=self.verbose,
+                    rewind_random_state=isinstance(self.random_state, np.random.RandomState),
+                    # Set by the command line for its progress lines; not a parameter.
+                    on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks)
         finally:
             if tasks is not None:
                 tasks.close(params, running)

@@ -78,6 +78,19 @@ def split_parts(backend, toolkit, sparse, batch_size, n_samples, n_weights):
     return parts if parts >= 2 and rows >= parts * MIN_ROWS else 1
 
 
+def splits_here():
+    """Whether a process of this machine whose BLAS pool has every core (a
+    process's default) splits large steps (:func:`split_parts`): a search's
+    refit, say, where its fits ran in one-thread workers.
+
+    Returns
+    -------
+    bool
+    """
+    return (os.environ.get("FASTBP_SPLIT", "auto").strip().lower() != "off"
+            and 2 <= cpu_count() <= MAX_PARTS)
+
+
 _forced = threading.local()
 
 

@@ -120,6 +120,30 @@ class _PoolGate:
                 self._pinned_from = None
                 self._cond.notify_all()
 
+    @contextmanager
+    def released(self):
+        """Leave this thread's reader section for the block, and enter it
+        again after (waiting as a new reader does). Nothing changes in a
+        thread that holds the pin or is no reader."""
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if not depth or getattr(local, "pinning", False):
+            yield
+            return
+        with self._lock:
+            self._readers -= 1
+            if self._readers == 0 and self._writers_waiting:
+                self._cond.notify_all()
+        local.depth = 0
+        try:
+            yield
+        finally:
+            with self._lock:
+                while self._pinned_from is not None or self._writers_waiting:
+                    self._cond.wait()
+                self._readers += 1
+            local.depth = depth
+
 
 _gate = _PoolGate(*_pool) if _pool is not None else None
 
@@ -129,6 +153,14 @@ def blas_pool_size():
     set it (never a pinned size); None where fastbp cannot set it (another
     BLAS)."""
     return None if _gate is None else _gate.size()
+
+
+def outside_blas_section():
+    """A block of a thread inside :func:`blas_section` that runs none of
+    the section's products (it waits for another process's compile) and
+    may run fits of its own, split ones included: the thread leaves the
+    section for the block."""
+    return nullcontext() if _gate is None else _gate.released()
 
 
 def blas_section(pin=False):
@@ -157,6 +189,10 @@ def host_blas_section(backend):
 _lock = threading.Lock()
 _active = 0
 _checked = False
+# Whether this thread is running a fit: one inside another (the warm-up a
+# fit runs while another process compiles its kernels) does not run at
+# once with it, so it is not counted.
+_running = threading.local()
 
 
 def active_fits():
@@ -166,19 +202,25 @@ def active_fits():
 
 @contextmanager
 def fit_slot():
-    """Count one running fit; the first time two overlap, check that their
-    BLAS threads fit the machine's cores."""
+    """Count one running fit (one that runs inside another, in its thread,
+    counts as that one); the first time two overlap, check that their BLAS
+    threads fit the machine's cores."""
     global _active, _checked
+    if getattr(_running, "fit", False):
+        yield
+        return
     with _lock:
         _active += 1
         check = _active >= 2 and not _checked
         _checked = _checked or check
         active = _active
-    if check:
-        _warn_if_oversubscribed(active)
     try:
+        _running.fit = True
+        if check:
+            _warn_if_oversubscribed(active)
         yield
     finally:
+        _running.fit = False
         with _lock:
             _active -= 1
 
