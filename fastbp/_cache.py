@@ -16,6 +16,8 @@ function raises at import time. Here:
   directory), so that one process per machine compiles a kernel while the
   others wait and then load it, and processes that need different kernels
   compile them at once;
+- a fit that would wait for another process's compile may spend the
+  wait compiling what it needs next (:class:`while_waiting`);
 - a kernel's index and data files are saved under a lock of its own, data
   first (Numba writes the index first, unlocked: two processes saving at
   once lost each other's entries, and a reader could meet an entry whose
@@ -421,10 +423,10 @@ class while_waiting:
     process is compiling (its :func:`compile_lock` is held elsewhere),
     ``task()`` runs before the wait: typically compiling what the caller
     will need next, which would otherwise wait in turn once the lock is
-    free. It runs once, outside Numba's compiler lock, and in one process
-    per kernel and signature: a third process waits as before. An
-    exception it raises is dropped (the fit it serves runs whatever the
-    task did), except an interrupt.
+    free. It runs once, outside Numba's compiler lock, never from within
+    another task, and in one process per kernel and signature: a third
+    process waits as before. An exception it raises is dropped (the fit it
+    serves runs whatever the task did), except an interrupt.
 
     A class, not a generator: every fit enters one (under a microsecond).
 
@@ -466,9 +468,11 @@ def _spend_the_wait(dispatcher, args, lock):
     compiles and runs kernels of its own; inside a compile, Numba's
     compiler lock would stop the other threads of a split step)."""
     task = getattr(_waiting, "task", None)
-    if task is None or lock is None or global_compiler_lock.is_locked() or not _busy(lock):
+    # Not from within a task: its fits arm tasks of their own.
+    if (task is None or lock is None or getattr(_waiting, "spending", False)
+            or global_compiler_lock.is_locked() or not _busy(lock)):
         return
-    _waiting.task = None  # once, and not from within itself
+    _waiting.task = None  # once
     # One process per kernel and signature spends its wait: the task's
     # kernels are the same for all of them, and a third would wait for
     # the second's compiles instead of the first's.
@@ -479,11 +483,13 @@ def _spend_the_wait(dispatcher, args, lock):
         claim.acquire(timeout=0)
     except Exception:  # another process spends its wait (or no lock file)
         return
+    _waiting.spending = True
     try:
         task()
     except Exception:  # noqa: BLE001 - see while_waiting
         pass
     finally:
+        _waiting.spending = False
         claim.release()
 
 

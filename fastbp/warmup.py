@@ -29,6 +29,7 @@ from . import _cache
 from .estimators import MLPClassifier, MLPRegressor
 from .estimators.base import BaseMLP
 from .training.split import forced_split
+from .training.stochastic import INTERRUPTED
 
 DTYPES = ("float32", "float64")
 
@@ -338,8 +339,10 @@ def _tiny_fit(est, dtype, kind, target):
     """Fit, predict and score a copy of ``est`` on a tiny problem of
     ``dtype``: dense, CSR, or dense with each step split between two
     threads (``kind``), with the ``target``-th target of :func:`_targets`."""
+    # batch_size: every size runs the same kernels, and a split needs 16 rows.
     est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
-                                random_state=0, **_tiny_problem_overrides(est))
+                                random_state=0, batch_size="auto",
+                                **_tiny_problem_overrides(est))
     if est.solver == "lbfgs":
         est.set_params(max_fun=4)
     rng = np.random.RandomState(0)
@@ -347,9 +350,9 @@ def _tiny_fit(est, dtype, kind, target):
     y = _targets(est, X)[target]
     if kind == "sparse":
         X = sp.csr_matrix(X)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as seen:
         # Two iterations never converge; that is the point.
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("always")
         if kind == "split":
             # Large default-path fits split each step between two threads
             # (fastbp.training.split), with kernels of their own: compiled
@@ -360,6 +363,10 @@ def _tiny_fit(est, dtype, kind, target):
                 est.fit(X, y)
         else:
             est.fit(X, y)
+        # A fit turns Ctrl-C into a warning and keeps its model; a warm-up
+        # has no model to keep, and stops.
+        if any(str(w.message).startswith(INTERRUPTED) for w in seen):
+            raise KeyboardInterrupt
         # The split fit's predictions run the same kernels as any other's.
         est.predict(X)
         est.score(X, y)

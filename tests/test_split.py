@@ -307,11 +307,18 @@ def test_a_reader_may_leave_its_section_for_a_block_and_pin_inside_it():
         assert gate._readers == 0
     with gate.pinned(), gate.released():  # the pinning thread keeps its pin
         assert pool.size == 1
+    with gate.shared():
+        with pytest.raises(ValueError), gate.released():
+            raise ValueError("a failed warm-up")
+        assert gate._readers == 1 and gate._local.depth == 1
+    assert gate._readers == 0
 
 
 def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
     gate, pool = _gate()
     out, go, back, pinned, release_pin = (threading.Event() for _ in range(5))
+
+    sizes = []
 
     def reader():
         with gate.shared():
@@ -319,7 +326,7 @@ def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
                 out.set()
                 go.wait(5)
             back.set()
-            assert pool.size == 2
+            sizes.append(pool.size)
 
     def writer():
         with gate.pinned():
@@ -336,6 +343,7 @@ def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
     assert back.wait(5)
     r.join(5)
     w.join(5)
+    assert sizes == [2], "the reader came back into a pinned pool"
     assert gate._readers == 0 and pool.size == 2
 
 

@@ -261,6 +261,56 @@ def test_one_process_spends_a_wait_and_the_others_just_wait(tmp_path):
     assert not os.path.exists(split_index)
 
 
+_FIT_WAITING_ALWAYS = """
+import json, warnings
+import numpy as np
+from threadpoolctl import threadpool_limits
+import importlib
+from fastbp import MLPClassifier
+cache, warmup = (importlib.import_module(f"fastbp.{m}") for m in ("_cache", "warmup"))
+cache._busy = lambda lock: True  # every compile finds another process compiling
+calls = []
+warm_twins = warmup.warm_twins
+warmup.warm_twins = lambda *a: (calls.append(1), warm_twins(*a))
+X = np.random.RandomState(0).standard_normal((60, 5))
+with warnings.catch_warnings(), threadpool_limits(1):
+    warnings.simplefilter("ignore")  # one iteration does not converge
+    MLPClassifier(max_iter=1, batch_size=8).fit(X, np.arange(60) % 3)
+print(json.dumps({"calls": len(calls)}))
+"""
+
+
+def test_a_spent_wait_does_not_spend_another(tmp_path):
+    # The warm-up's own fits wait for kernels too (the lock of each looks
+    # held here): none of them spends a wait, whatever the user's batch
+    # size (8 rows cannot be split: the warm-up fits its own).
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), LOKY_MAX_CPU_COUNT="2")
+    env.pop("FASTBP_SPLIT", None)
+    proc = subprocess.run([sys.executable, "-c", _FIT_WAITING_ALWAYS], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"calls": 1}
+    split_index = os.path.join(kernel_directory(tmp_path), _index_names()["train_epoch_split"])
+    assert os.path.exists(split_index)
+
+
+def test_ctrl_c_in_a_warm_up_fit_stops_the_warm_up(monkeypatch):
+    # A fit keeps its model after Ctrl-C and warns; a warm-up stops.
+    from fastbp.training import split as split_module
+    from fastbp.warmup import _tiny_fit
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(split_module.SplitEpoch, "run", interrupted)
+    predicted = []
+    monkeypatch.setattr(MLPClassifier, "predict", lambda *a: predicted.append(1))
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_fit(MLPClassifier(), "float64", "split", 0)
+    assert predicted == []
+    assert threads.active_fits() == 0
+
+
 def _held_elsewhere(path):
     """A process that holds the file lock ``path`` until its stdin closes."""
     code = ("import sys\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\n"

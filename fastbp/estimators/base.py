@@ -43,7 +43,7 @@ from ..training.progress import Progress
 from ..training.spec import build_spec
 from ..training.split import split_parts, splits_here
 from ..training.stochastic import all_finite, fit_stochastic
-from ..training.threads import fit_slot, outside_blas_section
+from ..training.threads import active_fits, blas_pool_size, fit_slot, outside_blas_section
 from . import architecture as arch
 from . import callbacks
 from .checks import (
@@ -164,9 +164,12 @@ def _spend_a_compile_wait(estimator, backend, spec, sparse, dtype, batch_size, n
     stochastic = SOLVERS[estimator.solver]
     if (backend.name != "cpu" or sparse
             or spec.uses_toolkit(False, estimator.clip_grad_norm, stochastic)
-            or not splits_here()
+            or not splits_here() or blas_pool_size() is None
             or split_parts(backend, False, False, batch_size, n_train,
-                           spec.layout.n_weights) > 1):
+                           spec.layout.n_weights) > 1
+            # Fits in other threads: the warm-up's fit would pin their
+            # BLAS pool, and silence their warnings, for seconds.
+            or active_fits() > 1):
         return
     # Imported here: fastbp.warmup builds on the estimators.
     from ..warmup import warm_twins

@@ -30,6 +30,9 @@ from .progress import ProgressMark
 from .split import SplitEpoch, WholeEpoch, split_parts
 from .workspace import Workspace
 
+#: How the warning of a fit stopped by Ctrl-C begins (the fit keeps its
+#: model; :func:`fastbp.warmup` stops instead).
+INTERRUPTED = "Training interrupted by user"
 # The longest a compiled call runs before Python can react to Ctrl-C.
 SLICE_SECONDS = 0.1
 # Assumed speed (multiply-adds per second) before a fit has measured one:
@@ -335,8 +338,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         if early_stopping and progress.best_params is not None:
             kept += (", except its weights and batch-norm statistics: with "
                      "early_stopping=True, those of the best validation score")
-        warnings.warn(f"Training interrupted by user after {progress.n_iter} complete "
-                      f"epoch(s); {kept}.")
+        warnings.warn(f"{INTERRUPTED} after {progress.n_iter} complete epoch(s); {kept}.")
     finally:
         epoch.close()
         # The optimizer state and running statistics continue in the next

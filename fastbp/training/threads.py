@@ -131,18 +131,25 @@ class _PoolGate:
             yield
             return
         with self._lock:
+            local.depth = 0
             self._readers -= 1
             if self._readers == 0 and self._writers_waiting:
                 self._cond.notify_all()
-        local.depth = 0
         try:
             yield
         finally:
+            # Back in, interrupted or not: the section's exit will leave.
+            interrupted = None
             with self._lock:
                 while self._pinned_from is not None or self._writers_waiting:
-                    self._cond.wait()
+                    try:
+                        self._cond.wait()
+                    except KeyboardInterrupt as exc:
+                        interrupted = exc
                 self._readers += 1
-            local.depth = depth
+                local.depth = depth
+            if interrupted is not None:
+                raise interrupted
 
 
 _gate = _PoolGate(*_pool) if _pool is not None else None
