@@ -120,3 +120,21 @@ def test_a_caller_compiled_later_links_the_cached_inner_kernel(tmp_path):
     third = run(["thrice", "twice"])
     assert (third["thrice"], third["twice"]) == (18.0, 12.0)
     assert third["thrice_hits"] == third["twice_hits"] == 1
+
+
+def test_kernels_compile_without_the_passes_they_do_not_need():
+    from fastbp._link_only import UNNEEDED_PASSES, EntryCompiler, LinkOnlyCompiler
+
+    # Every kernel compiles through these pipelines: the passes are gone,
+    # and the rest are Numba's, in Numba's order.
+    for compiler in (EntryCompiler, LinkOnlyCompiler):
+        state = compiler.__new__(compiler)
+        state.state = numba.core.compiler.StateDict(func_ir=None,
+                                                    flags=numba.core.compiler.Flags())
+        (pm,) = compiler.define_pipelines(state)
+        (full,) = numba.core.compiler.Compiler.define_pipelines(state)
+        names = [cls.__name__ for cls, _ in pm.passes]
+        assert names == [cls.__name__ for cls, _ in full.passes
+                         if cls.__name__ not in UNNEEDED_PASSES]
+        assert set(UNNEEDED_PASSES) <= {cls.__name__ for cls, _ in full.passes}
+        assert {"TranslateByteCode", "NopythonTypeInference", "NativeLowering"} <= set(names)
