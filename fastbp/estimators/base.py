@@ -145,7 +145,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     if not will_compile(kernel, dtype):
         return False
     # Measured on 2 cores (README, Performance: "Compile time").
-    seconds = "10-15" if toolkit else "4-6"
+    seconds = "6-10" if toolkit else "4-6"
     print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
           f"this machine, about {seconds} s on 2 cores; cached on disk afterwards)...",
           file=stream or sys.stdout, flush=True)
