@@ -138,3 +138,39 @@ def test_kernels_compile_without_the_passes_they_do_not_need():
                          if cls.__name__ not in UNNEEDED_PASSES]
         assert set(UNNEEDED_PASSES) <= {cls.__name__ for cls, _ in full.passes}
         assert {"TranslateByteCode", "NopythonTypeInference", "NativeLowering"} <= set(names)
+
+
+def test_no_kernel_holds_what_the_dropped_passes_handle():
+    # A closure, a comprehension or a ``with`` block in a kernel needs a
+    # pass that fastbp's pipelines leave out (UNNEEDED_PASSES): Numba would
+    # fail with "make_function" or "enter_with". Found here first.
+    import dis
+    import importlib
+    import pkgutil
+    import types
+
+    from numba.core.registry import CPUDispatcher
+
+    import fastbp
+    from fastbp._link_only import _LibraryCompiler
+
+    def code_tree(code):
+        yield code
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                yield from code_tree(const)
+
+    kernels = {}
+    for info in pkgutil.walk_packages(fastbp.__path__, "fastbp."):
+        if ".cuda" in info.name or info.name.endswith("__main__"):
+            continue
+        for value in vars(importlib.import_module(info.name)).values():
+            if (isinstance(value, CPUDispatcher)
+                    and issubclass(value._compiler.pipeline_class, _LibraryCompiler)):
+                kernels[id(value)] = value
+    assert len(kernels) > 30
+    needs = {"MAKE_FUNCTION", "BEFORE_WITH", "SETUP_WITH"}
+    found = {d.py_func.__qualname__: sorted(needs & {i.opname for c in code_tree(d.py_func.__code__)
+                                                    for i in dis.get_instructions(c)})
+             for d in kernels.values()}
+    assert {name: ops for name, ops in found.items() if ops} == {}

@@ -144,7 +144,8 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     kernel = kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
     if not will_compile(kernel, dtype):
         return False
-    # Measured on 2 cores (README, Performance: "Compile time").
+    # Measured on 2 cores (README, Performance: "Compile time"; the
+    # toolkit's first fit in docs/performance-log.md, "Numba's pipeline").
     seconds = "6-10" if toolkit else "4-6"
     print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
           f"this machine, about {seconds} s on 2 cores; cached on disk afterwards)...",
