@@ -192,22 +192,23 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # one iteration does not converge
     if {split}:
         with forced_split(2):
-            MLPClassifier(max_iter=1).fit(X, y).predict(X)
+            MLPClassifier(max_iter=1, **{params}).fit(X, y).predict(X)
     else:
         with threadpool_limits(1):  # a loky worker's pool: this fit is not split
-            MLPClassifier(max_iter=1).fit(X, y)
+            MLPClassifier(max_iter=1, **{params}).fit(X, y)
 print(json.dumps({{"compiled": _cache_counts()[1]}}))
 """
 
 
-def start_fit(cache_dir, split=False):
+def start_fit(cache_dir, split=False, **params):
     """A fresh interpreter that fits a small softmax classifier in float64
-    (its steps split between two threads, or on one BLAS thread, unsplit)
-    once it reads a line, as :func:`start_warmup` does."""
+    (its steps split between two threads, or on one BLAS thread, unsplit;
+    with ``params``) once it reads a line, as :func:`start_warmup` does."""
     # A 2-core machine, where the refit of a search splits its steps.
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), LOKY_MAX_CPU_COUNT="2")
     env.pop("FASTBP_SPLIT", None)
-    return subprocess.Popen([sys.executable, "-c", _FIT_WHILE_LOCKED.format(split=split)],
+    code = _FIT_WHILE_LOCKED.format(split=split, params=params)
+    return subprocess.Popen([sys.executable, "-c", code],
                             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -242,6 +243,34 @@ def test_a_fit_waiting_for_another_process_compiles_its_split_and_predict_kernel
     assert finish(proc)["compiled"] > 0
     # What it compiled while it waited serves a split fit and its predictions.
     assert finish(start_fit(tmp_path, split=True))["compiled"] == 0
+
+
+def test_a_toolkit_fit_waiting_for_its_kernel_compiles_its_predictions(tmp_path):
+    # A batch-norm fit runs the toolkit's kernels, which have no split
+    # twin; its wait still compiles the prediction kernel its model runs.
+    from fastbp.kernels import network as full
+
+    proc = start_fit(tmp_path, normalization="batch")
+    assert proc.stdout.readline().strip() == "ready"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration does not converge
+        MLPClassifier(max_iter=1, normalization="batch").fit(np.zeros((6, 2)), np.arange(6) % 3)
+    (args,) = [sig for sig in full.train_epoch.signatures if "array(float64," in str(sig[0])]
+    directory = kernel_directory(tmp_path)
+    os.makedirs(os.path.join(directory, LOCKS_DIR), exist_ok=True)
+    lock_file = os.path.join(directory, LOCKS_DIR, compile_lock_name(full.train_epoch, args))
+    predict_index = os.path.join(directory, full.predict._cache._cache_file._index_name)
+    train_index = os.path.join(directory, full.train_epoch._cache._cache_file._index_name)
+    with FileLock(lock_file):
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not os.path.exists(predict_index) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the waiting fit did not compile its predictions"
+            time.sleep(0.2)
+        assert os.path.exists(predict_index), proc.communicate()
+        assert not os.path.exists(train_index)
+    assert finish(proc)["compiled"] > 0
 
 
 def test_one_process_spends_a_wait_and_the_others_just_wait(tmp_path):

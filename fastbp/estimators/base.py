@@ -38,7 +38,7 @@ from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
-from ..training.predict import Validator, chunk_rows, inference_plan
+from ..training.predict import Validator, chunk_rows, inference_plan, warm_predict
 from ..training.progress import Progress
 from ..training.spec import build_spec
 from ..training.split import split_parts, splits_here
@@ -153,32 +153,37 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     return True
 
 
-def _spend_a_compile_wait(estimator, backend, spec, sparse, dtype, batch_size, n_train):
+def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, batch_size,
+                          n_train):
     """What a stochastic fit of ``estimator`` does where it would wait for
-    another process compiling its kernels (:func:`fastbp._cache.while_waiting`):
-    compile the twins of its kernels that split each step between threads,
-    and the predictions (:func:`fastbp.warmup.warm_twins`), as
-    :func:`fastbp.warmup` would. A search's one-thread workers compile
-    their fits' kernels, and its refit, on every core, splits its steps if
-    they are large. Decided here, not per fit: a fit pays nothing for it
-    unless it waits."""
-    stochastic = SOLVERS[estimator.solver]
-    if (backend.name != "cpu" or sparse
-            or spec.uses_toolkit(False, estimator.clip_grad_norm, stochastic)
-            or not splits_here() or blas_pool_size() is None
-            or split_parts(backend, False, False, batch_size, n_train,
-                           spec.layout.n_weights) > 1
-            # Fits in other threads: the warm-up's fit would pin their
-            # BLAS pool, and silence their warnings, for seconds.
-            or active_fits() > 1):
-        return
-    # Imported here: fastbp.warmup builds on the estimators.
-    from ..warmup import warm_twins
+    another process compiling its kernels (:func:`fastbp._cache.while_waiting`),
+    decided then (a fit pays nothing for it unless it waits):
 
+    - compile the prediction kernel its model will run, which scores each
+      fit of a search (:func:`fastbp.training.predict.warm_predict`);
+    - on the default path, compile the twins of its kernels that split each
+      step between threads (:func:`fastbp.warmup.warm_twins`), as
+      :func:`fastbp.warmup` would: a search's one-thread workers compile
+      their fits' kernels, and its refit, on every core, splits its steps
+      if they are large.
+    """
+    # Fits in other threads: the warm-up's split fit would pin their BLAS
+    # pool, and silence their warnings, for seconds.
+    if backend.name != "cpu" or sparse or active_fits() > 1:
+        return
     # The waiting fit's compiled call has not started: its BLAS section
     # holds no product, and a split fit could not pin the pool inside it.
     with outside_blas_section():
-        warm_twins(estimator, dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
+        warm_predict(backend, spec, params, running)
+        if (spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
+                or not splits_here() or blas_pool_size() is None
+                or split_parts(backend, False, False, batch_size, n_train,
+                               spec.layout.n_weights) > 1):
+            return
+        # Imported here: fastbp.warmup builds on the estimators.
+        from ..warmup import warm_twins
+
+        warm_twins(estimator, params.dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
 
 
 def _parameter_attributes(layout, params, running):
@@ -653,7 +658,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tasks = self._fit_tasks(layout, X, y, sample_weight,
                                 1 if incremental else self.max_iter, "epoch", progress)
         waiting = while_waiting(functools.partial(
-            _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params.dtype,
+            _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params, running,
             batch_size, n_train))
         try:
             with waiting:

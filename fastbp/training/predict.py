@@ -178,6 +178,30 @@ def predict_outputs(backend, spec, params, running, inp, inputs=None, plan=None)
     return out, not status & OUTPUT_NOT_FINITE
 
 
+def warm_predict(backend, spec, params, running):
+    """Compile, or load from the cache, the prediction kernel that a model
+    of ``spec`` will run, by predicting one row of zeros through the plan
+    its ``predict`` builds (:func:`inference_plan`, plain dense input).
+
+    Parameters
+    ----------
+    backend : CPUBackend or CUDABackend
+    spec : NetworkSpec
+        A fit's (its dropout plays no part in prediction).
+    params : ndarray of shape (n_params,)
+    running : ndarray of shape (n_running,)
+        Read only.
+    """
+    layout = spec.layout
+    hidden = slice(1, len(layout.units) - 1)
+    plan = inference_plan(tuple(int(u) for u in layout.units),
+                          tuple(int(a) for a in layout.activations[hidden]), layout.norm,
+                          tuple(bool(r) for r in layout.residual[hidden]), spec.out_code,
+                          params.dtype, chunk_rows(1))
+    X = np.zeros((1, int(layout.units[0])), dtype=params.dtype)
+    plan.run(backend, params, running, backend.put(plan.dense_inputs(X)), 1, plain=True)
+
+
 class Validator:
     """Scores and losses of the current parameters on held-out data.
 
