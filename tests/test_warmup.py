@@ -193,10 +193,14 @@ with warnings.catch_warnings():
     if {split}:
         with forced_split(2):
             MLPClassifier(max_iter=1, **{params}).fit(X, y).predict(X)
+        predicted = None
     else:
         with threadpool_limits(1):  # a loky worker's pool: this fit is not split
-            MLPClassifier(max_iter=1, **{params}).fit(X, y)
-print(json.dumps({{"compiled": _cache_counts()[1]}}))
+            model = MLPClassifier(max_iter=1, **{params}).fit(X, y)
+        fitted = _cache_counts()[1]
+        model.predict(X), model.predict_proba(X[:1]), model.score(X, y)
+        predicted = _cache_counts()[1] - fitted
+print(json.dumps({{"compiled": _cache_counts()[1], "predict_compiled": predicted}}))
 """
 
 
@@ -240,7 +244,9 @@ def test_a_fit_waiting_for_another_process_compiles_its_split_and_predict_kernel
         assert all(map(os.path.exists, wanted)), proc.communicate()
         assert not os.path.exists(train_index), "the fit compiled its kernel under the lock"
         assert proc.poll() is None, "the fit ended while its kernel's lock was held"
-    assert finish(proc)["compiled"] > 0
+    report = finish(proc)
+    assert report["compiled"] > 0
+    assert report["predict_compiled"] == 0, "the wait compiled another prediction kernel"
     # What it compiled while it waited serves a split fit and its predictions.
     assert finish(start_fit(tmp_path, split=True))["compiled"] == 0
 
@@ -270,7 +276,9 @@ def test_a_toolkit_fit_waiting_for_its_kernel_compiles_its_predictions(tmp_path)
             time.sleep(0.2)
         assert os.path.exists(predict_index), proc.communicate()
         assert not os.path.exists(train_index)
-    assert finish(proc)["compiled"] > 0
+    report = finish(proc)
+    assert report["compiled"] > 0
+    assert report["predict_compiled"] == 0, "the wait compiled another prediction kernel"
 
 
 def test_one_process_spends_a_wait_and_the_others_just_wait(tmp_path):

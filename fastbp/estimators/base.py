@@ -167,15 +167,16 @@ def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, bat
       their fits' kernels, and its refit, on every core, splits its steps
       if they are large.
     """
-    # Fits in other threads: the warm-up's split fit would pin their BLAS
-    # pool, and silence their warnings, for seconds.
-    if backend.name != "cpu" or sparse or active_fits() > 1:
+    if backend.name != "cpu" or sparse:
         return
     # The waiting fit's compiled call has not started: its BLAS section
     # holds no product, and a split fit could not pin the pool inside it.
     with outside_blas_section():
         warm_predict(backend, spec, params, running)
-        if (spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
+        # Fits in other threads: the warm-up's split fit would pin their
+        # BLAS pool, and silence their warnings, for seconds.
+        if (active_fits() > 1
+                or spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
                 or not splits_here() or blas_pool_size() is None
                 or split_parts(backend, False, False, batch_size, n_train,
                                spec.layout.n_weights) > 1):
