@@ -62,8 +62,7 @@ def split_parts(backend, toolkit, sparse, batch_size, n_samples, n_weights):
     forced = getattr(_forced, "parts", 0)
     # The step's size first: it rules out most small fits (each
     # partial_fit call asks) before the environment and the pool are read.
-    if ((not forced and rows * n_weights < MIN_STEP_MACS)
-            or os.environ.get("FASTBP_SPLIT", "auto").strip().lower() == "off"):
+    if (not forced and rows * n_weights < MIN_STEP_MACS) or _switched_off():
         return 1
     pool = blas_pool_size()
     if pool is None:
@@ -87,8 +86,12 @@ def splits_here():
     -------
     bool
     """
-    return (os.environ.get("FASTBP_SPLIT", "auto").strip().lower() != "off"
-            and 2 <= cpu_count() <= MAX_PARTS)
+    return not _switched_off() and 2 <= cpu_count() <= MAX_PARTS
+
+
+def _switched_off():
+    """Whether ``FASTBP_SPLIT=off`` is in the environment."""
+    return os.environ.get("FASTBP_SPLIT", "auto").strip().lower() == "off"
 
 
 _forced = threading.local()
