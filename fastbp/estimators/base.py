@@ -34,6 +34,7 @@ from ..kernels.codes import (
     SGD,
     SOLVERS,
 )
+from ..training.ahead import compile_ahead
 from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
@@ -470,11 +471,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                               residual, dropout, dtype)
         inp = KernelInput(X)
         backend = get_backend(self.device)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        toolkit = spec.uses_toolkit(inp.is_sparse, self.clip_grad_norm if stochastic else None,
+                                    SOLVERS[self.solver] if stochastic else SGD)
         if self.verbose or getattr(self, "_announce_compile", False):
-            stochastic = self.solver in _STOCHASTIC_SOLVERS
-            announce_compilation(backend, dtype, self.solver, spec.out_code, spec.uses_toolkit(
-                inp.is_sparse, self.clip_grad_norm if stochastic else None,
-                SOLVERS[self.solver] if stochastic else SGD))
+            announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit)
+        if backend.name == "cpu":
+            kernels = backend.network(toolkit, spec.out_code)
+            compile_ahead(backend, spec, dtype, kernels.train_epoch if stochastic
+                          else kernels.loss_and_gradient)
 
         diverged = None
         with fit_slot():
