@@ -118,7 +118,7 @@ def inline_kernel(func):
     return _compile(func, inline="always")
 
 
-def recompiled(dispatcher, qualname, **names):
+def recompiled(dispatcher, qualname, *, allocates=False, **names):
     """``dispatcher``'s function compiled again as a kernel of its own, with
     some of its module's global names bound to other values.
 
@@ -135,6 +135,10 @@ def recompiled(dispatcher, qualname, **names):
         The copy's name, which also names its on-disk cache entries: Numba
         keys them by name and bytecode, which the copy shares, not by
         globals.
+    allocates : bool, default=False
+        Compile the copy with the reference-counting runtime, as
+        :func:`entry_kernel` does with ``allocates=True`` (a copy that keeps
+        the branches that allocate).
     **names
         Global names of the function's module, rebound for the copy.
     """
@@ -143,7 +147,8 @@ def recompiled(dispatcher, qualname, **names):
                               func.__defaults__, func.__closure__)
     copy.__qualname__ = qualname
     copy.__doc__ = func.__doc__
-    return _compile(copy, entry=not isinstance(dispatcher, InnerKernel))
+    return _compile(copy, entry=not isinstance(dispatcher, InnerKernel),
+                    **({"_nrt": True} if allocates else {}))
 
 
 _twins = {}

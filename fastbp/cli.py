@@ -299,7 +299,7 @@ def info(args):
 
     from . import __version__
     from ._cache import cache_info, clear_cache, will_compile
-    from .kernels import blas, lean, network
+    from .kernels import blas, full, lean
     from .kernels.codes import OUTPUT_FUNCTIONS
     from .machine import cpu_model
 
@@ -318,8 +318,9 @@ def info(args):
     for directory in cache["directories"]:
         print(f"compile cache: {directory}")
     print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
-    paths = [(f"default path ({name})", lean.for_output(code))
-             for name, code in OUTPUT_FUNCTIONS.items()] + [("toolkit", network)]
+    paths = [(f"{path} ({name})", kernels.for_output(code))
+             for path, kernels in (("default path", lean), ("toolkit", full))
+             for name, code in OUTPUT_FUNCTIONS.items()]
     warm = [f"{d} {path}" for d in ("float32", "float64") for path, kernels in paths
             if not will_compile(kernels.train_epoch, d)]
     print(f"warm for: {', '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "

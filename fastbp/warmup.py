@@ -287,8 +287,9 @@ def _schedule(tasks):
     for task in tasks:
         est, dtype, (kind, target) = task
         output = "identity" if isinstance(est, MLPRegressor) else target
-        # Sparse input runs the full kernels, one for every output function.
-        group = (dtype, kind, est.solver == "lbfgs", None if kind == "sparse" else output)
+        # Dense and sparse input run entry points of their own for each
+        # output function (kernels.lean, kernels.full).
+        group = (dtype, kind, est.solver == "lbfgs", output)
         (rest if group in seen else first).append(task)
         seen.add(group)
     return sorted(first, key=lambda task: (task[0].solver == "lbfgs", order[task[2][0]])) + rest

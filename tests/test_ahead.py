@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _COLD_FIT = """
 import json, warnings
 import numpy as np
+import fastbp
 from fastbp.training import ahead
 from fastbp.warmup import _cache_counts
 rng = np.random.RandomState(0)

@@ -27,8 +27,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
 from fastbp import DivergenceError, GradientWarning, MLPClassifier, MLPRegressor
-from fastbp.kernels import lean, network
-from fastbp.kernels.codes import OUTPUT_FUNCTIONS
+from fastbp.kernels import full, lean, network
+from fastbp.kernels.codes import OUT_LOGISTIC, OUTPUT_FUNCTIONS
 from fastbp.training import stochastic
 from fastbp.training.diagnostics import GradientMonitor
 
@@ -231,7 +231,8 @@ import numpy as np, scipy.sparse as sp
 import numba.core.base
 from numba.core.runtime import rtsys
 from fastbp import MLPClassifier
-from fastbp.kernels import network
+from fastbp.kernels import full
+from fastbp.kernels.codes import OUT_SOFTMAX
 
 refreshes = []
 refresh = numba.core.base.BaseContext.refresh
@@ -239,8 +240,8 @@ numba.core.base.BaseContext.refresh = lambda self: (refreshes.append(1), refresh
 if os.environ.get("FLAGS_OFF"):
     # Entries saved with the runtime, loaded by dispatchers that say they
     # have none: the scan of the code must still start it.
-    network.predict._cache.uses_runtime = False
-    network.loss_and_gradient._cache.uses_runtime = False
+    full.for_output(OUT_SOFTMAX).predict._cache.uses_runtime = False
+    full.for_output(OUT_SOFTMAX).loss_and_gradient._cache.uses_runtime = False
 rng = np.random.RandomState(0)
 X, y = rng.rand(200, 8), rng.randint(0, 3, 200)
 dense = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y).predict_proba(X)
@@ -570,13 +571,14 @@ def test_epoch_slicing_does_not_change_results(blobs, monkeypatch):
               dropout=0.2)
     whole = quiet(MLPClassifier(**kw).fit, X, y)
     calls = {"n": 0}
-    original = network.train_epoch
+    kernels = full.for_output(OUT_LOGISTIC)  # the toolkit's (dropout), two classes
+    original = kernels.train_epoch
 
     def counting(*args):
         calls["n"] += 1
         return original(*args)
 
-    monkeypatch.setattr(network, "train_epoch", counting)
+    monkeypatch.setattr(kernels, "train_epoch", counting)
     monkeypatch.setattr(stochastic, "SLICE_SECONDS", 1e-9)  # one batch per call
     sliced = quiet(MLPClassifier(**kw).fit, X, y)
     assert calls["n"] == 4 * 12

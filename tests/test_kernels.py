@@ -1602,7 +1602,10 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
                 est.fit(Xi, y, sample_weight=sw)
                 assert est.coefs_[0].dtype == np.float32, est
                 est.predict(Xi)
-    bad = []
+    from fastbp.kernels import full, lean
+    from fastbp.kernels.codes import OUTPUT_FUNCTIONS
+
+    found = []
     for mod in (activations, dropout, losses, network, normalization, optimizers, sparse):
         for name in dir(mod):
             k = getattr(mod, name)
@@ -1610,21 +1613,31 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
                 continue
             if k.py_func.__module__ not in (mod.__name__, "fastbp.kernels.scalar"):
                 continue
-            names = list(inspect.signature(k.py_func).parameters)
-            for sig in k.signatures:
-                flat = []
-                for a, t in zip(names, sig):
-                    if isinstance(t, nbtypes.BaseNamedTuple):
-                        flat += [(a + "." + f, ft) for f, ft in
-                                 zip(t.instance_class._fields, t.types)]
-                    else:
-                        flat.append((a, t))
-                args = [a for a, t in flat
-                        if ((isinstance(t, nbtypes.Array) and t.dtype == nbtypes.float64)
-                            or t == nbtypes.float64)
-                        and (name, a) != ("train_epoch", "loss_sum")]
-                if args:
-                    bad.append((mod.__name__.rsplit(".", 1)[-1] + "." + name, args))
+            found.append((mod.__name__.rsplit(".", 1)[-1] + "." + name, k))
+    # The entry points the estimators run: network's, compiled again per
+    # output function.
+    for per_output in (full, lean):
+        for code in OUTPUT_FUNCTIONS.values():
+            found += [(k.py_func.__qualname__, k)
+                      for k in vars(per_output.for_output(code)).values()]
+    bad = []
+    for qualname, k in found:
+        name = k.py_func.__name__
+        names = list(inspect.signature(k.py_func).parameters)
+        for sig in k.signatures:
+            flat = []
+            for a, t in zip(names, sig):
+                if isinstance(t, nbtypes.BaseNamedTuple):
+                    flat += [(a + "." + f, ft) for f, ft in
+                             zip(t.instance_class._fields, t.types)]
+                else:
+                    flat.append((a, t))
+            args = [a for a, t in flat
+                    if ((isinstance(t, nbtypes.Array) and t.dtype == nbtypes.float64)
+                        or t == nbtypes.float64)
+                    and (name, a) != ("train_epoch", "loss_sum")]
+            if args:
+                bad.append((qualname, args))
     print("BAD", sorted(set((k, tuple(a)) for k, a in bad)))
 """)
 
@@ -1785,9 +1798,15 @@ def test_kernels_compile_without_reference_counting_and_leave_the_callers_arrays
     # NRT stays off wherever NumPy's CBLAS does the products (CI's wheels).
     assert config.NRT is (os.environ.get("FASTBP_BLAS", "").lower() == "scipy"
                           or not blas.NUMPY_BLAS)
-    # The toolkit's loss and predictions allocate for sparse X (np.arange).
-    assert network.loss_and_gradient.targetoptions["_nrt"] is True
-    assert network.predict.targetoptions["_nrt"] is True
+    # The toolkit's loss and predictions allocate for sparse X (np.arange),
+    # in each output function's copy too.
+    from fastbp.kernels import full
+
+    toolkit = full.for_output(OUT_SOFTMAX)
+    for k in (network.loss_and_gradient, network.predict, toolkit.loss_and_gradient,
+              toolkit.predict):
+        assert k.targetoptions["_nrt"] is True
+    assert toolkit.train_epoch.targetoptions["_nrt"] is config.NRT
 
 
 def test_borrowed_arrays_share_the_callers_memory_and_leave_its_references_alone():

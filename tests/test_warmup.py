@@ -156,22 +156,26 @@ def test_parallel_warmup_compiles_each_kernel_once_and_warms_this_process(tmp_pa
 
 
 def test_parallel_warmup_takes_distinct_kernels_first():
-    tasks = [(est, dtype, part)
-             for est in (MLPClassifier(), MLPClassifier(solver="lbfgs"), MLPRegressor())
+    # The last classifier runs the same kernels as the first.
+    estimators = (MLPClassifier(), MLPClassifier(solver="lbfgs"), MLPRegressor(),
+                  MLPClassifier(alpha=0.1))
+    tasks = [(est, dtype, part) for est in estimators
              for dtype in ("float32", "float64") for part in _parts(est, sparse=True)]
     order = _schedule(tasks)
     assert sorted(map(id, order)) == sorted(map(id, tasks))
     # Sparse X first (the toolkit's full kernels, the longest compile), one
-    # task per dtype, as every output function shares them.
-    assert [(t[1], t[2][0]) for t in order[:2]] == [("float32", "sparse"), ("float64", "sparse")]
+    # task per dtype and output function (softmax, logistic, identity).
+    assert [t[2][0] for t in order[:6]] == ["sparse"] * 6
+    assert {(t[1], type(t[0]).__name__, t[2][1]) for t in order[:6]} == {
+        (dtype, name, target) for dtype in ("float32", "float64")
+        for name, target in (("MLPClassifier", 0), ("MLPClassifier", 1), ("MLPRegressor", 0))}
     # A task repeating a group's kernels waits until every group has
-    # started. Per dtype, ten groups: sparse X (the full kernels) with a
-    # stochastic solver and with L-BFGS; dense X with each of the two, for
-    # each output function (softmax, logistic; the regressor's identity
-    # with its stochastic solver); split steps for the three outputs.
-    first_repeat = next(i for i, t in enumerate(order)
-                        if t[2] == ("sparse", 1) and t[0].solver != "lbfgs")
-    assert first_repeat == 20
+    # started. Per dtype, thirteen groups: sparse and dense X, each with a
+    # stochastic solver for the three outputs and with L-BFGS for the two
+    # classifier outputs; split steps for the three outputs.
+    first_repeat = next(i for i, t in enumerate(order) if t[0] is estimators[-1])
+    assert first_repeat == 26
+    assert all(t[0] is estimators[-1] for t in order[first_repeat:])
     # L-BFGS after the stochastic solvers, whose kernels it shares.
     solvers = [t[0].solver for t in order[:first_repeat]]
     assert solvers == sorted(solvers, key=lambda s: s == "lbfgs")
@@ -254,8 +258,9 @@ def test_a_fit_waiting_for_another_process_compiles_its_split_and_predict_kernel
 def test_a_toolkit_fit_waiting_for_its_kernel_compiles_its_predictions(tmp_path):
     # A batch-norm fit runs the toolkit's kernels, which have no split
     # twin; its wait still compiles the prediction kernel its model runs.
-    from fastbp.kernels import network as full
+    from fastbp.kernels import full as toolkit
 
+    full = toolkit.for_output(OUT_SOFTMAX)
     proc = start_fit(tmp_path, normalization="batch")
     assert proc.stdout.readline().strip() == "ready"
     with warnings.catch_warnings():

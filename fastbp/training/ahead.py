@@ -94,13 +94,15 @@ def compile_ahead(backend, spec, dtype, train_kernel):
     subprocess.Popen or None
         The helper, if one was started.
     """
+    dtype = np.dtype(dtype)
+    key = (id(train_kernel), dtype)
+    if key in _asked:  # every fit but a kernel's first in this process
+        return None
     from .._cache import RepairingCache, will_compile
 
     mode = os.environ.get(ENV, "auto")
     if backend.name != "cpu" or mode == "0":
         return None
-    dtype = np.dtype(dtype)
-    key = (id(train_kernel), dtype.str)
     with _lock:
         if key in _asked:
             return None

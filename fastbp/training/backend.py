@@ -14,9 +14,9 @@ DEVICES = ("cpu", "cuda")
 
 
 class CPUBackend:
-    """Kernels of :mod:`fastbp.kernels.network`, and of
-    :mod:`fastbp.kernels.lean` for the default path; arrays stay where they
-    are."""
+    """Kernels of :mod:`fastbp.kernels.network`, compiled per output
+    function (:mod:`fastbp.kernels.full`, and :mod:`fastbp.kernels.lean`
+    for the default path); arrays stay where they are."""
 
     name = "cpu"
     #: Whether ``predict`` reports a non-finite dense ``X`` itself
@@ -24,17 +24,18 @@ class CPUBackend:
     checks_input = True
 
     def __init__(self):
-        from ..kernels import lean, network
+        from ..kernels import full, lean, network
 
         self.kernels = network
-        self._lean = lean
+        self._full, self._lean = full, lean
 
     def network(self, toolkit, out_code):
-        """The whole-network kernels to run: the full ones when the network
-        or its input uses the toolkit (``NetworkSpec.uses_toolkit``), else
-        the lean ones of the output function ``out_code``, which compile
-        faster (:mod:`fastbp.kernels.lean`)."""
-        return self.kernels if toolkit else self._lean.for_output(out_code)
+        """The whole-network kernels to run for the output function
+        ``out_code``: the full ones when the network or its input uses the
+        toolkit (``NetworkSpec.uses_toolkit``; :mod:`fastbp.kernels.full`),
+        else the lean ones, which compile faster
+        (:mod:`fastbp.kernels.lean`)."""
+        return (self._full if toolkit else self._lean).for_output(out_code)
 
     def put(self, value):
         """``value`` as the kernels take it: on the CPU, itself (no copy)."""

@@ -1,0 +1,60 @@
+"""The toolkit's whole-network kernels, one set per output function.
+
+The entry points of :mod:`fastbp.kernels.network` (normalisation,
+dropout, residual connections, gradient clipping, sparse input, every
+solver), compiled again for one output function each: they call that
+function's loss and output kernels directly (``losses.BY_OUTPUT``)
+instead of :func:`~fastbp.kernels.losses.output_loss_delta` and
+:func:`~fastbp.kernels.losses.output_activation`, which branch between
+all four. A fit then types, lowers and optimises only the one it uses
+(about 0.4 s of a cold toolkit fit; ``docs/performance-log.md``). The inner
+kernels (forward and backward passes, the optimizer update) are shared
+by all four sets, so a second output function compiles only its entry
+points. The arithmetic is the same source, and gives the same bits.
+"""
+
+import threading
+import types
+
+from .._config import recompiled
+from . import network
+from .codes import OUTPUT_FUNCTIONS
+from .losses import BY_OUTPUT
+
+_OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
+_by_output = {}
+_lock = threading.Lock()
+
+
+def for_output(out_code):
+    """The toolkit's entry points for one output function.
+
+    Made once per process and output function; each compiles (or loads from
+    the cache) on its first call, under its own name
+    (``train_epoch.full_softmax``, ...).
+
+    Parameters
+    ----------
+    out_code : int
+        Output-function code (``codes.OUT_*``).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``train_epoch``, ``loss_and_gradient`` and ``predict``, with the
+        signatures of :mod:`fastbp.kernels.network`'s.
+    """
+    with _lock:
+        if out_code not in _by_output:
+            loss_delta, output = BY_OUTPUT[out_code]
+            suffix = f"full_{_OUTPUT_NAMES[out_code]}"
+            _by_output[out_code] = types.SimpleNamespace(
+                train_epoch=recompiled(network.train_epoch, f"train_epoch.{suffix}",
+                                       output_loss_delta=loss_delta),
+                # np.arange for sparse X, as in network's own.
+                loss_and_gradient=recompiled(network.loss_and_gradient,
+                                             f"loss_and_gradient.{suffix}", allocates=True,
+                                             output_loss_delta=loss_delta),
+                predict=recompiled(network.predict, f"predict.{suffix}", allocates=True,
+                                   output_activation=output))
+        return _by_output[out_code]
