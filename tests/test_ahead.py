@@ -124,15 +124,34 @@ def test_no_helper_where_a_kernel_is_compiled_or_cached(monkeypatch, starts):
     assert starts == []
 
 
-def test_idle_core_reads_the_affinity_and_the_load(monkeypatch):
+def test_idle_core_reads_the_affinity_and_the_runnable_tasks(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    # The calling thread is one of the runnable tasks.
+    monkeypatch.setattr(ahead, "_runnable", lambda: 1)
+    assert ahead.idle_core()
+    monkeypatch.setattr(ahead, "_runnable", lambda: 2)
+    assert not ahead.idle_core()
+    # A median: one sample's burst of another process does not count.
+    samples = iter([1, 3, 1, 1, 1])
+    monkeypatch.setattr(ahead, "_runnable", lambda: next(samples))
+    assert ahead.idle_core()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(ahead, "_runnable", lambda: 1)
+    assert not ahead.idle_core()
+    # Without /proc/stat: the load average.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(ahead, "_runnable", lambda: None)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.0, 0.0))
     assert ahead.idle_core()
     monkeypatch.setattr(os, "getloadavg", lambda: (1.6, 0.0, 0.0))
     assert not ahead.idle_core()
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert not ahead.idle_core()
+
+
+def test_runnable_counts_the_calling_thread():
+    runnable = ahead._runnable()
+    assert runnable is None or runnable >= 1
+    if sys.platform.startswith("linux"):
+        assert runnable is not None
 
 
 def _alive(pid):

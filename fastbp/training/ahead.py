@@ -19,8 +19,8 @@ where:
 
 - the fit's own training kernel is about to be compiled, and the
   prediction kernel is not cached either;
-- the process may run on at least two cores and the load average leaves
-  one of them idle;
+- the process may run on at least two cores and one of them is idle
+  (:func:`idle_core`);
 - the compile cache is on disk (a helper's compile would otherwise be
   lost);
 - the environment variable ``FASTBP_COMPILE_AHEAD`` is unset or ``auto``
@@ -37,6 +37,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -54,15 +55,43 @@ os.register_at_fork(after_in_child=_helpers.clear)
 _asked = set()
 
 
+def _runnable():
+    """Tasks running or ready to run on the machine now, the calling thread
+    included (``procs_running`` of Linux's ``/proc/stat``), or None where
+    that is not known."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"procs_running"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def idle_core():
-    """Whether this process may run on two cores or more, and the machine's
-    one-minute load average leaves one of them idle."""
+    """Whether this process may run on two cores or more, and one of them
+    is idle besides the one the calling thread runs on.
+
+    On Linux, from the machine's runnable tasks: the median of five samples
+    a millisecond apart (a one-minute load average would count the fit's
+    own process, busy since it started). Elsewhere, from the load average.
+    """
     try:
         n_cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         n_cpus = os.cpu_count() or 1
     if n_cpus < 2:
         return False
+    samples = []
+    for _ in range(5):
+        runnable = _runnable()
+        if runnable is None:
+            break
+        samples.append(runnable)
+        time.sleep(0.001)
+    if samples:
+        return sorted(samples)[len(samples) // 2] - 1 <= n_cpus - 2
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # not Unix, or unknown
