@@ -7,7 +7,8 @@ function's loss and output kernels directly (``losses.BY_OUTPUT``)
 instead of :func:`~fastbp.kernels.losses.output_loss_delta` and
 :func:`~fastbp.kernels.losses.output_activation`, which branch between
 all four. A fit then types, lowers and optimises only the one it uses
-(about 0.4 s of a cold toolkit fit; ``docs/performance-log.md``). The inner
+(about 1 s of a cold toolkit fit and its first ``predict``;
+``docs/performance-log.md``). The inner
 kernels (forward and backward passes, the optimizer update) are shared
 by all four sets, so a second output function compiles only its entry
 points. The arithmetic is the same source, and gives the same bits.
