@@ -344,6 +344,10 @@ def _tiny_fit(est, dtype, kind, target):
     est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
                                 random_state=0, batch_size="auto",
                                 **_tiny_problem_overrides(est))
+    # clone passes the callbacks on: the user's progress bar, monitor or
+    # TensorBoard writer would report these fits as theirs.
+    if hasattr(est, "set_callbacks"):
+        est.set_callbacks()
     if est.solver == "lbfgs":
         est.set_params(max_fun=4)
     rng = np.random.RandomState(0)

@@ -325,3 +325,20 @@ def test_callbacks_are_torn_down_after_a_failed_fit(digits):
         quiet(est.fit, X, y)
     assert recorder.calls == ["setup", "teardown"]
     assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_warmup_runs_no_callback_of_the_estimator(solver):
+    # fastbp.warmup fits tiny copies of the estimators it is given; the
+    # callbacks set on them belong to the user's fits, not to those.
+    import fastbp
+
+    stop = StopAfter(100, "epoch")
+    model = MLPClassifier(solver=solver).set_callbacks(stop)
+    fastbp.warmup(model, dtypes="float64")
+    assert stop.ends == []
+    assert model._skl_callbacks == [stop]  # still the user's
+    quiet(model.set_params(max_iter=2).fit, np.random.RandomState(0).rand(30, 3),
+          np.arange(30) % 3)
+    assert stop.ends, "the callback is not called at all: this test could not fail"
+
