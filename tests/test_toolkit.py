@@ -1153,6 +1153,39 @@ def test_early_stopping_with_batch_norm_and_dropout_restores_best(small):
     assert_allclose(est.validation_scores_, -est.history_["val_loss"], rtol=1e-12)
 
 
+def test_early_stopping_with_dropout_validates_with_the_models_prediction_kernel(
+        small, monkeypatch):
+    """Inference applies no dropout: validation runs the prediction plan
+    (and kernel) of the model's own predict, which a dropout network shares
+    with the same network without dropout, rather than the toolkit's
+    (compiled once more for nothing)."""
+    from fastbp.training import predict as predict_module
+
+    plans = []
+    real = predict_module.Validator.__init__
+
+    def recording(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        plans.append(self.plan)
+
+    monkeypatch.setattr(predict_module.Validator, "__init__", recording)
+    X, y = small
+    est = quiet_fit(MLPClassifier((10,), dropout=0.3, scoring="loss", **ES), X, y)
+    (plan,) = plans
+    assert not plan._toolkit
+    assert plan.spec.uses_toolkit(False) is False
+    # The same plan as the model's predict builds, for as many rows.
+    from fastbp.kernels.codes import HIDDEN_ACTIVATIONS, NORM_NONE, OUTPUT_FUNCTIONS
+
+    units = (est.n_features_in_, *[c.shape[1] for c in est.coefs_])
+    assert plan is predict_module.inference_plan(
+        units, (HIDDEN_ACTIVATIONS["relu"],), NORM_NONE, (False,),
+        OUTPUT_FUNCTIONS[est.out_activation_], est.coefs_[0].dtype, plan.chunk)
+    val = _validation_rows(est, X, y)
+    assert_allclose(-log_loss(y[val], est.predict_proba(X[val]), labels=est.classes_),
+                    est.best_validation_score_, rtol=1e-12)
+
+
 def test_scoring_with_sample_weight(small):
     X, y = small
     sw = np.random.RandomState(0).uniform(0.1, 3, len(X))

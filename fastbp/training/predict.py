@@ -145,6 +145,27 @@ def inference_plan(units, activations, norm, residual, out_code, dtype, chunk):
     return InferencePlan(spec, dtype, chunk)
 
 
+def inference_plan_of(spec, dtype, chunk):
+    """The :func:`inference_plan` that a model of the training ``spec``
+    predicts with: its structure, without dropout, which inference does not
+    apply (a dropout network runs the prediction kernel of the same network
+    without it).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    dtype : numpy dtype
+    chunk : int
+        Rows per kernel chunk (:func:`chunk_rows`).
+    """
+    layout = spec.layout
+    hidden = slice(1, len(layout.units) - 1)
+    return inference_plan(tuple(int(u) for u in layout.units),
+                          tuple(int(a) for a in layout.activations[hidden]), layout.norm,
+                          tuple(bool(r) for r in layout.residual[hidden]), spec.out_code,
+                          np.dtype(dtype), chunk)
+
+
 def predict_outputs(backend, spec, params, running, inp, inputs=None, plan=None):
     """Output-layer values for every row of ``inp`` (inference mode).
 
@@ -192,13 +213,8 @@ def warm_predict(backend, spec, params, running):
     running : ndarray of shape (n_running,)
         Read only.
     """
-    layout = spec.layout
-    hidden = slice(1, len(layout.units) - 1)
-    plan = inference_plan(tuple(int(u) for u in layout.units),
-                          tuple(int(a) for a in layout.activations[hidden]), layout.norm,
-                          tuple(bool(r) for r in layout.residual[hidden]), spec.out_code,
-                          params.dtype, chunk_rows(1))
-    X = np.zeros((1, int(layout.units[0])), dtype=params.dtype)
+    plan = inference_plan_of(spec, params.dtype, chunk_rows(1))
+    X = np.zeros((1, int(spec.layout.units[0])), dtype=params.dtype)
     plan.run(backend, params, running, backend.put(plan.dense_inputs(X)), 1, plain=True)
 
 
@@ -223,7 +239,9 @@ class Validator:
         self.backend, self.spec, self.inp, self.Y, self.sw = backend, spec, inp, Y, sw
         self.inputs = backend.put(inp.inputs())
         self.score = score
-        self.plan = InferencePlan(spec, Y.dtype, chunk_rows(inp.n_samples))
+        # The model's own predict plan: validation scores what predict
+        # would, with the same kernel, compiled once for both.
+        self.plan = inference_plan_of(spec, Y.dtype, chunk_rows(inp.n_samples))
 
     def evaluate(self, params, running):
         """``(score, loss)`` of ``params``; NaN score for non-finite outputs."""
