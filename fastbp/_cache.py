@@ -364,6 +364,13 @@ def compile_lock(dispatcher, args):
     return _file_lock(_compile_lock_path(dispatcher, args))
 
 
+def ahead_claim_path(dispatcher, dtype):
+    """The lock file that a helper process compiling ``dispatcher`` for
+    ``dtype`` ahead of a fit holds (:mod:`fastbp.training.ahead`): one
+    helper per kernel and dtype on a machine."""
+    return _compile_lock_path(dispatcher, (str(np.dtype(dtype)),), ".ahead")
+
+
 def compile_lock_name(dispatcher, args):
     """The file name, under ``LOCKS_DIR`` of the cache directory, of the
     lock that :func:`compile_lock` takes (for tests and tools that hold a

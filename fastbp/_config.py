@@ -100,7 +100,8 @@ def entry_kernel(func=None, *, allocates=False):
     with the reference-counting runtime whatever :data:`NRT` says: for an
     entry point that allocates an array on a branch of the toolkit only.
     Its copies made by :func:`recompiled` follow :data:`NRT` again (the
-    default path prunes such branches)."""
+    default path prunes such branches) unless made with ``allocates=True``
+    (the toolkit's per-output copies keep them)."""
     if func is None:
         return lambda f: entry_kernel(f, allocates=allocates)
     return _compile(func, entry=True, **({"_nrt": True} if allocates else {}))

@@ -286,7 +286,8 @@ def _schedule(tasks):
     first, rest, seen = [], [], set()
     for task in tasks:
         est, dtype, (kind, target) = task
-        output = "identity" if isinstance(est, MLPRegressor) else target
+        output = ((est.loss if est.loss == "poisson" else "identity")
+                  if isinstance(est, MLPRegressor) else target)
         # Dense and sparse input run entry points of their own for each
         # output function (kernels.lean, kernels.full).
         group = (dtype, kind, est.solver == "lbfgs", output)

@@ -18,8 +18,7 @@ collect_ignore = [] if _CUDA_SUITE else ["cuda"]
 
 # A fit that compiles on a cold cache may start a helper process that
 # compiles its prediction kernel meanwhile (fastbp.training.ahead), where
-# the load average leaves a core idle: whether it does depends on the
-# machine's load, and tests that count what a process compiles would count
+# a core is idle: whether it does depends on the machine's load, and tests that count what a process compiles would count
 # less when it did. Off in this process and the processes it starts, unless
 # the environment says otherwise; tests/test_ahead.py turns it on.
 os.environ.setdefault("FASTBP_COMPILE_AHEAD", "0")

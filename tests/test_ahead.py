@@ -7,9 +7,11 @@ Cold compiles run in fresh interpreters with a temporary
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -66,66 +68,151 @@ def test_a_cold_fit_has_its_prediction_kernel_compiled_by_a_helper(tmp_path, par
     assert ahead_on["proba"] == ahead_off["proba"]
 
 
-def _spec():
+def _spec(dropout=0.0):
     # Nothing below compiles: compile_ahead's checks are replaced (starts).
     from fastbp.kernels.codes import HIDDEN_ACTIVATIONS, NORM_NONE, OUT_IDENTITY
     from fastbp.training.spec import build_spec
 
-    return build_spec([3, 4, 1], [HIDDEN_ACTIVATIONS["relu"]], NORM_NONE, [False], [0.0],
+    return build_spec([3, 4, 1], [HIDDEN_ACTIVATIONS["relu"]], NORM_NONE, [False], [dropout],
                       OUT_IDENTITY)
 
 
 @pytest.fixture
-def starts(monkeypatch):
+def starts(monkeypatch, tmp_path):
     """The helpers ``compile_ahead`` would start, recorded instead, with the
-    kernels looking uncompiled and a clean record of what was asked."""
+    kernels looking uncompiled, a clean record of what was asked, and the
+    claims in ``tmp_path``."""
     started = []
-    monkeypatch.setattr(ahead, "_start", lambda spec, dtype: started.append((spec, dtype)))
+    monkeypatch.setattr(ahead, "_start", lambda spec, dtype, *rest: started.append((spec, dtype)))
     monkeypatch.setattr(ahead, "_asked", set())
     monkeypatch.setattr(_cache, "will_compile", lambda kernel, dtype: True)
+    monkeypatch.setattr(_cache, "ahead_claim_path",
+                        lambda kernel, dtype: str(tmp_path / f"{id(kernel)}-{dtype}.lock"))
     monkeypatch.setattr(ahead, "idle_core", lambda: True)
     return started
 
 
+def _train_kernel(spec):
+    return CPUBackend().network(spec.uses_toolkit(False), spec.out_code).train_epoch
+
+
 @pytest.mark.parametrize("mode, idle, expected", [
-    ("auto", True, 1), ("auto", False, 0), ("1", False, 1), ("0", True, 0)])
+    ("auto", True, 1), ("auto", False, 0), ("1", False, 1), ("0", True, 0), ("on", False, 1),
+    (" Off ", True, 0), ("false", True, 0), ("no", True, 0), ("true", False, 1)])
 def test_a_helper_starts_where_the_mode_and_the_load_allow(monkeypatch, starts, mode, idle,
                                                           expected):
     spec = _spec()
     monkeypatch.setenv(ahead.ENV, mode)
     monkeypatch.setattr(ahead, "idle_core", lambda: idle)
-    backend = CPUBackend()
-    kernel = backend.network(False, spec.out_code).train_epoch
-    ahead.compile_ahead(backend, spec, np.float64, kernel)
+    ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec))
     assert len(starts) == expected
+
+
+def test_an_unknown_mode_is_auto_and_said_once(monkeypatch, starts):
+    monkeypatch.setenv(ahead.ENV, "sometimes")
+    monkeypatch.setattr(ahead, "_warned_mode", False)
+    spec = _spec()
+    with pytest.warns(RuntimeWarning, match="FASTBP_COMPILE_AHEAD='sometimes'"):
+        ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec))
+    assert len(starts) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ahead.compile_ahead(CPUBackend(), spec, np.float32, _train_kernel(spec))
 
 
 def test_a_helper_starts_once_per_kernel_and_dtype(monkeypatch, starts):
     spec = _spec()
     monkeypatch.setenv(ahead.ENV, "1")
-    backend = CPUBackend()
-    kernel = backend.network(False, spec.out_code).train_epoch
     for dtype in (np.float64, np.float64, np.float32, np.float32):
-        ahead.compile_ahead(backend, spec, dtype, kernel)
+        ahead.compile_ahead(CPUBackend(), spec, dtype, _train_kernel(spec))
     assert [np.dtype(d) for _, d in starts] == [np.dtype(np.float64), np.dtype(np.float32)]
 
 
 def test_no_helper_where_a_kernel_is_compiled_or_cached(monkeypatch, starts):
     spec = _spec()
     monkeypatch.setenv(ahead.ENV, "1")
-    backend = CPUBackend()
-    kernels = backend.network(False, spec.out_code)
+    kernels = CPUBackend().network(False, spec.out_code)
     compiled = {kernels.train_epoch}
     monkeypatch.setattr(_cache, "will_compile", lambda kernel, dtype: kernel not in compiled)
-    ahead.compile_ahead(backend, spec, np.float64, kernels.train_epoch)
+    ahead.compile_ahead(CPUBackend(), spec, np.float64, kernels.train_epoch)
     # The training kernel cold, the prediction kernel compiled: nothing to gain.
     compiled = {kernels.predict}
-    ahead.compile_ahead(backend, spec, np.float32, kernels.train_epoch)
+    ahead.compile_ahead(CPUBackend(), spec, np.float32, kernels.train_epoch)
     assert starts == []
 
 
-def test_idle_core_reads_the_affinity_and_the_runnable_tasks(monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+def test_the_prediction_kernel_asked_about_is_the_one_predict_runs(monkeypatch, starts):
+    # Inference applies no dropout: a dropout network's model predicts with
+    # the default path's kernel, not the toolkit's that its fit trains with.
+    asked = []
+    monkeypatch.setattr(_cache, "will_compile",
+                        lambda kernel, dtype: asked.append(kernel) or True)
+    monkeypatch.setenv(ahead.ENV, "1")
+    spec = _spec(dropout=0.5)
+    ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec))
+    backend = CPUBackend()
+    assert asked == [backend.network(True, spec.out_code).train_epoch,
+                     backend.network(False, spec.out_code).predict]
+    assert len(starts) == 1
+
+
+def test_no_helper_for_sparse_x_a_frozen_app_or_a_claimed_kernel(monkeypatch, starts, tmp_path):
+    from filelock import FileLock
+
+    monkeypatch.setenv(ahead.ENV, "1")
+    spec = _spec()
+    ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec), sparse=True)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    ahead.compile_ahead(CPUBackend(), spec, np.float32, _train_kernel(spec))
+    monkeypatch.delattr(sys, "frozen")
+    assert starts == []
+    # Another process's helper holds the claim on this kernel and dtype.
+    monkeypatch.setattr(ahead, "_asked", set())
+    claim = _cache.ahead_claim_path(CPUBackend().network(False, spec.out_code).predict,
+                                    np.dtype(np.float64))
+    with FileLock(claim):
+        ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec))
+        assert starts == []
+    ahead.compile_ahead(CPUBackend(), spec, np.float32, _train_kernel(spec))
+    assert len(starts) == 1
+
+
+def test_compile_ahead_never_raises(monkeypatch, starts):
+    def broken(*args):
+        raise RuntimeError("no helper today")
+
+    monkeypatch.setattr(ahead, "_start", broken)
+    monkeypatch.setenv(ahead.ENV, "1")
+    spec = _spec()
+    assert ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec)) is None
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_a_helper_leaves_at_once_where_another_holds_the_claim(tmp_path, held):
+    # The payload is not a pickle: a helper that went on past the claim
+    # would fail on it (exit 1); one that finds the claim held exits 0
+    # before reading it.
+    from filelock import FileLock
+
+    claim = str(tmp_path / "claim.lock")
+    lock = FileLock(claim)
+    if held:
+        lock.acquire()
+    try:
+        helper = subprocess.Popen([sys.executable, "-c", ahead._BOOTSTRAP], cwd=ROOT,
+                                  stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        with helper.stdin:
+            pickle.dump((sys.path, claim, b"not a pickle"), helper.stdin)
+        assert helper.wait(timeout=120) == (0 if held else 1)
+    finally:
+        if held:
+            lock.release()
+
+
+def test_idle_core_reads_the_cores_and_the_runnable_tasks(monkeypatch):
+    import joblib
+
+    monkeypatch.setattr(joblib, "cpu_count", lambda: 2)
     # The calling thread is one of the runnable tasks.
     monkeypatch.setattr(ahead, "_runnable", lambda: 1)
     assert ahead.idle_core()
@@ -135,11 +222,11 @@ def test_idle_core_reads_the_affinity_and_the_runnable_tasks(monkeypatch):
     samples = iter([1, 3, 1, 1, 1])
     monkeypatch.setattr(ahead, "_runnable", lambda: next(samples))
     assert ahead.idle_core()
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(joblib, "cpu_count", lambda: 1)  # one core (a cgroup's quota, say)
     monkeypatch.setattr(ahead, "_runnable", lambda: 1)
     assert not ahead.idle_core()
     # Without /proc/stat: the load average.
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(joblib, "cpu_count", lambda: 2)
     monkeypatch.setattr(ahead, "_runnable", lambda: None)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.0, 0.0))
     assert ahead.idle_core()

@@ -1699,7 +1699,8 @@ def test_lean_kernels_agree_with_the_full_ones_on_the_default_path(dtype, solver
         "the default path must run the lean kernels of its output function"
     assert real(CPUBackend(), False, code) is lean.for_output(code)
     assert lean.for_output(code).train_epoch.py_func.__qualname__ == f"train_epoch.lean_{output}"
-    monkeypatch.setattr(CPUBackend, "network", lambda self, toolkit, out_code: self.kernels)
+    monkeypatch.setattr(CPUBackend, "network",
+                        lambda self, toolkit, out_code: real(self, True, out_code))
     full_model, full_out = fit()
     # To a few ulps a step, not bit for bit: fastmath lets LLVM reassociate
     # sums (adam's update, a softmax row's sum of exponentials) and it

@@ -479,7 +479,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if backend.name == "cpu":
             kernels = backend.network(toolkit, spec.out_code)
             compile_ahead(backend, spec, dtype, kernels.train_epoch if stochastic
-                          else kernels.loss_and_gradient)
+                          else kernels.loss_and_gradient, inp.is_sparse)
 
         diverged = None
         with fit_slot():

@@ -48,6 +48,8 @@ OUTPUT_FUNCTIONS = {
     "logistic": OUT_LOGISTIC,
     "exp": OUT_EXP,
 }
+#: Output-function names by code (the suffixes of the per-output kernels).
+OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
 
 NORM_NONE = 0
 NORM_BATCH = 1

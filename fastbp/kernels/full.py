@@ -11,7 +11,9 @@ all four. A fit then types, lowers and optimises only the one it uses
 ``docs/performance-log.md``). The inner
 kernels (forward and backward passes, the optimizer update) are shared
 by all four sets, so a second output function compiles only its entry
-points. The arithmetic is the same source, and gives the same bits.
+points. The arithmetic is the same source; as with the default path's
+copies, LLVM may vectorise or reassociate it differently in each copy
+(fastmath), a few ulps apart.
 """
 
 import threading
@@ -19,10 +21,9 @@ import types
 
 from .._config import recompiled
 from . import network
-from .codes import OUTPUT_FUNCTIONS
+from .codes import OUTPUT_NAMES
 from .losses import BY_OUTPUT
 
-_OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
 _by_output = {}
 _lock = threading.Lock()
 
@@ -48,7 +49,7 @@ def for_output(out_code):
     with _lock:
         if out_code not in _by_output:
             loss_delta, output = BY_OUTPUT[out_code]
-            suffix = f"full_{_OUTPUT_NAMES[out_code]}"
+            suffix = f"full_{OUTPUT_NAMES[out_code]}"
             _by_output[out_code] = types.SimpleNamespace(
                 train_epoch=recompiled(network.train_epoch, f"train_epoch.{suffix}",
                                        output_loss_delta=loss_delta),

@@ -23,7 +23,7 @@ import types
 
 from .._config import recompiled
 from . import activations, network, optimizers, split
-from .codes import OUTPUT_FUNCTIONS
+from .codes import OUTPUT_NAMES
 from .losses import BY_OUTPUT
 
 
@@ -41,7 +41,6 @@ backward = _lean(network, "backward", activation_backward=activation_backward)
 _network = dict(linear=linear, forward_hidden=forward_hidden, backward=backward)
 update_block = _lean(split, "update_block", update_range=update_range)
 
-_OUTPUT_NAMES = {code: name for name, code in OUTPUT_FUNCTIONS.items()}
 _by_output = {}
 _lock = threading.Lock()
 
@@ -68,7 +67,7 @@ def for_output(out_code):
     with _lock:
         if out_code not in _by_output:
             loss_delta, output = BY_OUTPUT[out_code]
-            suffix = f"lean_{_OUTPUT_NAMES[out_code]}"
+            suffix = f"lean_{OUTPUT_NAMES[out_code]}"
             _by_output[out_code] = types.SimpleNamespace(
                 train_epoch=_lean(network, "train_epoch", suffix,
                                   optimizer_step=optimizer_step,

@@ -240,7 +240,9 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
     n, m = p.shape
     total = 0.0
     wsum = 0.0
-    # In p's type: ``1 - eps`` alone is a float64, which made clamp mix widths.
+    # In p's type: ``1 - eps`` alone is a float64, which made clamp mix
+    # widths. The logs stay in float64, as the sums are (and as they were
+    # when that bound made clamp return a float64).
     hi = like(1, p) - eps
     for i in range(n):
         w = sw[i] if has_sw else like(1, p)
@@ -250,9 +252,9 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
             yij = y[i, j]
             if code == OUT_SOFTMAX:
                 if yij != 0:
-                    row -= yij * math.log(clamp(pij, eps, hi))
+                    row -= yij * math.log(float(clamp(pij, eps, hi)))
             elif code == OUT_LOGISTIC:
-                q = clamp(pij, eps, hi)
+                q = float(clamp(pij, eps, hi))
                 if yij != 0:
                     row -= yij * math.log(q)
                 if yij != 1:

@@ -24,9 +24,8 @@ class CPUBackend:
     checks_input = True
 
     def __init__(self):
-        from ..kernels import full, lean, network
+        from ..kernels import full, lean
 
-        self.kernels = network
         self._full, self._lean = full, lean
 
     def network(self, toolkit, out_code):

@@ -58,6 +58,12 @@ class InferencePlan:
                     np.empty(self._n_stats, dtype=self.dtype), running, none, self._rng,
                     none, none, none)
 
+    def kernels(self, backend, sparse=False):
+        """The whole-network kernels that predict with this plan on
+        ``backend`` (``backend.network``): the toolkit's for a sparse ``X``
+        or a network that uses the toolkit in inference."""
+        return backend.network(sparse or self._toolkit, self.spec.out_code)
+
     def dense_inputs(self, X):
         """The :class:`~fastbp.kernels.records.Inputs` record of a dense,
         C-contiguous, writable ``X`` of the plan's dtype."""
@@ -92,7 +98,7 @@ class InferencePlan:
             true), plus ``codes.OUTPUT_NOT_FINITE`` if ``out`` does.
         """
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
-        kernels = backend.network(sparse or self._toolkit, self.spec.out_code)
+        kernels = self.kernels(backend, sparse)
         put = backend.put
         out_k = put(out)
         args = (inputs, put(self.tables), put(self.work(running)), put(params), self.hyper,
