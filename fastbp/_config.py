@@ -12,6 +12,8 @@ reductions (``reassoc``), fuse multiply-adds (``contract``) and use reciprocals
 (``arcp``), which is what the optimizer and activation loops need.
 """
 
+import functools
+import threading
 import types
 
 import numba
@@ -150,6 +152,25 @@ def recompiled(dispatcher, qualname, *, allocates=False, **names):
     copy.__doc__ = func.__doc__
     return _compile(copy, entry=not isinstance(dispatcher, InnerKernel),
                     **({"_nrt": True} if allocates else {}))
+
+
+def made_once(make):
+    """``make``, whose result for each argument is made at its first call
+    and returned again at the later ones.
+
+    For the sets of kernels made per output function: under a lock, since
+    two threads that both made a set would each compile its kernels.
+    """
+    made, lock = {}, threading.Lock()
+
+    @functools.wraps(make)
+    def once(key):
+        with lock:
+            if key not in made:
+                made[key] = make(key)
+            return made[key]
+
+    return once
 
 
 _twins = {}

@@ -16,18 +16,14 @@ copies, LLVM may vectorise or reassociate it differently in each copy
 (fastmath), a few ulps apart.
 """
 
-import threading
 import types
 
-from .._config import recompiled
+from .._config import made_once, recompiled
 from . import network
 from .codes import OUTPUT_NAMES
 from .losses import BY_OUTPUT
 
-_by_output = {}
-_lock = threading.Lock()
-
-
+@made_once
 def for_output(out_code):
     """The toolkit's entry points for one output function.
 
@@ -46,17 +42,13 @@ def for_output(out_code):
         ``train_epoch``, ``loss_and_gradient`` and ``predict``, with the
         signatures of :mod:`fastbp.kernels.network`'s.
     """
-    with _lock:
-        if out_code not in _by_output:
-            loss_delta, output = BY_OUTPUT[out_code]
-            suffix = f"full_{OUTPUT_NAMES[out_code]}"
-            _by_output[out_code] = types.SimpleNamespace(
-                train_epoch=recompiled(network.train_epoch, f"train_epoch.{suffix}",
-                                       output_loss_delta=loss_delta),
-                # np.arange for sparse X, as in network's own.
-                loss_and_gradient=recompiled(network.loss_and_gradient,
-                                             f"loss_and_gradient.{suffix}", allocates=True,
-                                             output_loss_delta=loss_delta),
-                predict=recompiled(network.predict, f"predict.{suffix}", allocates=True,
-                                   output_activation=output))
-        return _by_output[out_code]
+    loss_delta, output = BY_OUTPUT[out_code]
+    suffix = f"full_{OUTPUT_NAMES[out_code]}"
+    return types.SimpleNamespace(
+        train_epoch=recompiled(network.train_epoch, f"train_epoch.{suffix}",
+                               output_loss_delta=loss_delta),
+        # np.arange for sparse X, as in network's own.
+        loss_and_gradient=recompiled(network.loss_and_gradient, f"loss_and_gradient.{suffix}",
+                                     allocates=True, output_loss_delta=loss_delta),
+        predict=recompiled(network.predict, f"predict.{suffix}", allocates=True,
+                           output_activation=output))

@@ -18,10 +18,9 @@ function. The trainer picks these kernels where they apply
 (``NetworkSpec.uses_toolkit``), and the full ones otherwise.
 """
 
-import threading
 import types
 
-from .._config import recompiled
+from .._config import made_once, recompiled
 from . import activations, network, optimizers, split
 from .codes import OUTPUT_NAMES
 from .losses import BY_OUTPUT
@@ -41,10 +40,7 @@ backward = _lean(network, "backward", activation_backward=activation_backward)
 _network = dict(linear=linear, forward_hidden=forward_hidden, backward=backward)
 update_block = _lean(split, "update_block", update_range=update_range)
 
-_by_output = {}
-_lock = threading.Lock()
-
-
+@made_once
 def for_output(out_code):
     """The entry points of the default path for one output function.
 
@@ -64,20 +60,17 @@ def for_output(out_code):
         signatures of :mod:`fastbp.kernels.network`'s, and
         ``train_epoch_split`` (:mod:`fastbp.kernels.split`).
     """
-    with _lock:
-        if out_code not in _by_output:
-            loss_delta, output = BY_OUTPUT[out_code]
-            suffix = f"lean_{OUTPUT_NAMES[out_code]}"
-            _by_output[out_code] = types.SimpleNamespace(
-                train_epoch=_lean(network, "train_epoch", suffix,
-                                  optimizer_step=optimizer_step,
-                                  output_loss_delta=loss_delta, **_network),
-                loss_and_gradient=_lean(network, "loss_and_gradient", suffix,
-                                        output_loss_delta=loss_delta, **_network),
-                predict=_lean(network, "predict", suffix, linear=linear,
-                              forward_hidden=forward_hidden, output_activation=output),
-                train_epoch_split=_lean(split, "train_epoch_split", suffix,
-                                        forward_hidden=forward_hidden, linear=linear,
-                                        update_block=update_block,
-                                        output_loss_delta=loss_delta))
-        return _by_output[out_code]
+    loss_delta, output = BY_OUTPUT[out_code]
+    suffix = f"lean_{OUTPUT_NAMES[out_code]}"
+    return types.SimpleNamespace(
+        train_epoch=_lean(network, "train_epoch", suffix,
+                          optimizer_step=optimizer_step,
+                          output_loss_delta=loss_delta, **_network),
+        loss_and_gradient=_lean(network, "loss_and_gradient", suffix,
+                                output_loss_delta=loss_delta, **_network),
+        predict=_lean(network, "predict", suffix, linear=linear,
+                      forward_hidden=forward_hidden, output_activation=output),
+        train_epoch_split=_lean(split, "train_epoch_split", suffix,
+                                forward_hidden=forward_hidden, linear=linear,
+                                update_block=update_block,
+                                output_loss_delta=loss_delta))
