@@ -116,8 +116,11 @@ def test_an_unknown_mode_is_auto_and_said_once(monkeypatch, starts):
         ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec))
     assert len(starts) == 1
     with warnings.catch_warnings():
+        # compile_ahead swallows exceptions: a second warning, made one
+        # here, would show as a helper not started.
         warnings.simplefilter("error")
         ahead.compile_ahead(CPUBackend(), spec, np.float32, _train_kernel(spec))
+    assert len(starts) == 2
 
 
 def test_a_helper_starts_once_per_kernel_and_dtype(monkeypatch, starts):
@@ -139,6 +142,11 @@ def test_no_helper_where_a_kernel_is_compiled_or_cached(monkeypatch, starts):
     compiled = {kernels.predict}
     ahead.compile_ahead(CPUBackend(), spec, np.float32, kernels.train_epoch)
     assert starts == []
+    # Control: both cold, a helper.
+    compiled = set()
+    monkeypatch.setattr(ahead, "_asked", set())
+    ahead.compile_ahead(CPUBackend(), spec, np.float32, kernels.train_epoch)
+    assert len(starts) == 1
 
 
 def test_the_prediction_kernel_asked_about_is_the_one_predict_runs(monkeypatch, starts):
@@ -178,13 +186,17 @@ def test_no_helper_for_sparse_x_a_frozen_app_or_a_claimed_kernel(monkeypatch, st
 
 
 def test_compile_ahead_never_raises(monkeypatch, starts):
+    calls = []
+
     def broken(*args):
+        calls.append(args)
         raise RuntimeError("no helper today")
 
     monkeypatch.setattr(ahead, "_start", broken)
     monkeypatch.setenv(ahead.ENV, "1")
     spec = _spec()
     assert ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec)) is None
+    assert len(calls) == 1  # it got as far as starting one
 
 
 @pytest.mark.parametrize("held", [True, False])

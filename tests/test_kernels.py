@@ -632,6 +632,21 @@ def test_loss_from_output(out, weighted, dtype):
     np.testing.assert_allclose(got, ref, rtol=NET_TOL[dtype]["rtol"])
 
 
+@pytest.mark.parametrize("out", ["softmax", "logistic"])
+def test_loss_from_output_takes_float32_logs_in_float64(out):
+    """The validation loss of a float32 model sums float64 logs of its
+    clipped probabilities (float32 logs would be some 1e-8 off)."""
+    rng = rng_for("lfo64", out)
+    n, m = 9, 3
+    p = naive.output_activation(2 * rng.standard_normal((n, m)), np.zeros(m),
+                                out).astype(np.float32)
+    Y = make_Y(out, n, m, np.float32, rng)
+    ref = naive.output_loss(f64(Y), f64(p), out, None, eps=eps_of(np.float32))
+    got = kloss.loss_from_output(p, Y, np.empty(0, np.float32), False,
+                                 codes.OUTPUT_FUNCTIONS[out], np.float32(eps_of(np.float32)))
+    np.testing.assert_allclose(got, ref, rtol=1e-13)
+
+
 def test_clipping_bounds_are_logs_of_eps():
     for dtype in DTYPES:
         le, l1me = clipping_bounds(np.dtype(dtype))

@@ -15,6 +15,8 @@ softplus so that no probability is formed and then logged.
 
 import math
 
+import numpy as np
+
 from .._config import entry_kernel, kernel
 from .activations import cpu_scalar, same_memory
 from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
@@ -252,9 +254,9 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
             yij = y[i, j]
             if code == OUT_SOFTMAX:
                 if yij != 0:
-                    row -= yij * math.log(float(clamp(pij, eps, hi)))
+                    row -= yij * math.log(np.float64(clamp(pij, eps, hi)))
             elif code == OUT_LOGISTIC:
-                q = float(clamp(pij, eps, hi))
+                q = np.float64(clamp(pij, eps, hi))
                 if yij != 0:
                     row -= yij * math.log(q)
                 if yij != 1:

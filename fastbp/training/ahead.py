@@ -56,9 +56,19 @@ _lock = threading.Lock()
 _helpers = []
 _stops_at_exit = False
 _warned_mode = False
-# A forked child does not own its parent's helpers (nor stops them at exit).
+
+
+def _after_fork_in_child():
+    # A forked child does not own its parent's helpers (nor stops them at
+    # exit), and a lock held by another thread at the fork would never be
+    # released in it.
+    global _lock
+    _lock = threading.Lock()
+    _helpers.clear()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_helpers.clear)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 # (kernel id, dtype) pairs already asked about in this process: asking
 # again reads the cache index from disk, and the answer is settled.
 _asked = set()
@@ -198,7 +208,7 @@ def _compile_ahead(backend, spec, dtype, train_kernel, sparse, key):
 # The helper's first lines: it imports from the parent's ``sys.path`` (an
 # uninstalled checkout, a notebook's added path), then takes the claim on
 # this prediction kernel before it imports fastbp, and leaves if another
-# helper holds it.
+# helper holds it (a parent's probe, _busy, holds it for an instant).
 _BOOTSTRAP = """\
 import pickle, sys
 path, claim, payload = pickle.load(sys.stdin.buffer)
@@ -206,7 +216,7 @@ sys.path[:] = path
 from filelock import FileLock, Timeout
 held = FileLock(claim)
 try:
-    held.acquire(timeout=0)
+    held.acquire(timeout=0.2)  # not 0: a parent may be probing it
 except Timeout:
     raise SystemExit(0)
 from fastbp.training.ahead import _main

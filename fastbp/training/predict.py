@@ -22,7 +22,9 @@ class InferencePlan:
     of the work buffers, for chunks of up to ``chunk`` rows.
 
     Built once per structure (:func:`inference_plan`) and shared between
-    calls and threads: nothing in it is written by a prediction, and every
+    calls and threads (validation and ``predict``): a prediction writes
+    nothing in it but a memo of each kernel's compiled function for plain
+    calls (one dict entry, the same whichever thread sets it), and every
     call allocates its own work buffers.
 
     Parameters
