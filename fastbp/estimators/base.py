@@ -118,6 +118,15 @@ def plain_matrix(X):
             and X.flags.c_contiguous and X.flags.writeable and X.flags.aligned)
 
 
+def training_kernel(backend, solver, out_code, toolkit):
+    """The compiled entry point that a fit with ``solver`` runs on the CPU
+    ``backend``: L-BFGS's loss and gradient, or the stochastic solvers'
+    epoch, of the full kernels where ``toolkit`` (``NetworkSpec.uses_toolkit``)
+    and of the lean ones otherwise."""
+    kernels = backend.network(toolkit, out_code)
+    return kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
+
+
 def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None):
     """Say so before a fit that will compile its kernels (a cold cache).
 
@@ -141,9 +150,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
 
     if backend.name != "cpu":
         return False
-    kernels = backend.network(toolkit, out_code)
-    kernel = kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
-    if not will_compile(kernel, dtype):
+    if not will_compile(training_kernel(backend, solver, out_code, toolkit), dtype):
         return False
     # Measured on 2 cores (README, Performance: "Compile time"; the
     # toolkit's first fit in docs/performance-log.md, "Numba's pipeline").
@@ -477,9 +484,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if self.verbose or getattr(self, "_announce_compile", False):
             announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit)
         if backend.name == "cpu":
-            kernels = backend.network(toolkit, spec.out_code)
-            compile_ahead(backend, spec, dtype, kernels.train_epoch if stochastic
-                          else kernels.loss_and_gradient, inp.is_sparse)
+            compile_ahead(backend, spec, dtype,
+                          training_kernel(backend, self.solver, spec.out_code, toolkit),
+                          inp.is_sparse)
 
         diverged = None
         with fit_slot():
