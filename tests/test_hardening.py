@@ -418,6 +418,42 @@ def test_targets_and_weights_beyond_float32_range_are_refused(blobs):
         MLPClassifier((4,), max_iter=2).fit(X32, y, sample_weight=np.full(len(X), 1e39))
 
 
+
+def test_partial_fit_checks_float64_targets_against_a_float32_model(blobs):
+    # partial_fit casts X to the model's float32: y must fit float32 too,
+    # and a failed call leaves the model as it was.
+    X, _ = blobs
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=2).partial_fit,
+                X.astype(np.float32), X[:, 0].astype(np.float32))
+    before = [c.copy() for c in reg.coefs_]
+    with pytest.raises(ValueError, match=r"y holds values beyond float32's range"):
+        reg.partial_fit(X, np.full(len(X), 1e39))
+    with pytest.raises(ValueError, match=r"too large for a squared-error loss in float32"):
+        reg.partial_fit(X, np.full(len(X), 1e20))
+    assert all(np.array_equal(a, b) for a, b in zip(before, reg.coefs_))
+    quiet(reg.partial_fit, X, X[:, 1])  # ordinary float64 targets still go on
+    assert reg.coefs_[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("class_weight, message", [
+    ({0: -1.0}, r"class_weight\[0\] is -1.0: class weights must be finite and non-negative"),
+    ({0: np.nan}, r"class_weight\[0\] is nan"),
+    ({0: np.inf}, r"class_weight\[0\] is inf"),
+    ({0: "heavy"}, r"class_weight\[0\] is 'heavy', not a number"),
+    ({0: 0, 1: 0, 2: 0}, r"gives every sample of this call a weight of zero"),
+])
+def test_bad_class_weights_are_refused_as_sample_weights_are(class_weight, message):
+    # A negative class weight turned the loss upside down and all-zero
+    # weights trained on nothing, both silently; NaN blamed the weights' sum.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 4)), np.arange(30) % 3
+    clf = MLPClassifier((4,), max_iter=3, random_state=0, class_weight=class_weight)
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coefs_")
+    # A zero weight for some classes only is allowed: they leave the loss.
+    quiet(MLPClassifier((4,), max_iter=3, random_state=0, class_weight={0: 0.0}).fit, X, y)
+
 # ---------------------------------------------------------------------------
 # 4. divergence: stop at once, keep the last finite epoch, say what to do
 # ---------------------------------------------------------------------------

@@ -174,3 +174,34 @@ def test_onnx_export_through_skl2onnx_matches(digits, kind):
         np.testing.assert_allclose(proba, est.predict_proba(X), atol=1e-6)
     else:
         np.testing.assert_allclose(outputs[0].ravel(), est.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_export_of_a_float64_classifier_without_zipmap(digits):
+    # The README's recipe for float64 classifiers: onnxruntime refuses
+    # skl2onnx's ZipMap on doubles, and zipmap=False gives plain arrays.
+    import onnxruntime as rt
+    from skl2onnx import to_onnx
+
+    X, y = digits
+    X = X.astype(np.float64)
+    est = quiet(MLPClassifier((12,), max_iter=4, random_state=0).fit, X, y)
+    model = to_onnx(est.to_sklearn(), X[:1], options={"zipmap": False})
+    session = rt.InferenceSession(model.SerializeToString(),
+                                  providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X})
+    np.testing.assert_array_equal(labels, est.predict(X))
+    np.testing.assert_allclose(proba, est.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_to_sklearn_of_an_early_stopping_model_warm_starts_in_sklearn(digits):
+    # scikit-learn's warm fit puts its best weights back when no epoch beats
+    # the best score, so the copy must carry them (an AttributeError before).
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0, early_stopping=True,
+              n_iter_no_change=3)
+    ours = quiet(MLPClassifier(**kw).fit, X, y)
+    copy_ = ours.to_sklearn().set_params(warm_start=True, max_iter=3)
+    for a, b in zip(copy_._best_coefs, ours.coefs_):
+        np.testing.assert_array_equal(a, b)
+    quiet(copy_.fit, X, y)
+    assert len(copy_.loss_curve_) > len(ours.loss_curve_)  # it trained on

@@ -48,7 +48,7 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         directly.
 
     learning_rate_init : float, default=0.001
-        Initial step size ('sgd' and 'adam').
+        Initial step size of every stochastic solver.
 
     power_t : float, default=0.5
         Exponent of 'invscaling'.
@@ -88,10 +88,12 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Share of the training data held out for early stopping.
 
     beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates.
+        Decay rates of the first and second moment estimates: both for
+        'adam' and 'adamw'; ``beta_2`` is also 'rmsprop''s decay rate.
 
     epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
+        Numerical-stability constant of 'adam', 'adamw', 'rmsprop' and
+        'adagrad' (added to the root of the second moment).
 
     n_iter_no_change : int, default=10
         Epochs without ``tol`` improvement before stopping.

@@ -1,5 +1,7 @@
 """fastbp.MLPClassifier."""
 
+import math
+
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
@@ -41,6 +43,25 @@ def _label_offsets(labels, lowest):
     int64 (wrapping), since the labels' own dtype may not hold the
     difference (int8 labels -100 and 100; uint64 labels above 2**63)."""
     return np.subtract(labels, lowest, dtype=np.int64, casting="unsafe")
+
+
+def _check_class_weight_values(class_weight):
+    """Refuse a ``class_weight`` dict (or list of dicts) with a weight that is
+    not a finite, non-negative number, as ``sample_weight``'s are refused:
+    a negative weight turns the loss upside down, and NaN poisons it."""
+    dicts = class_weight if isinstance(class_weight, list) else [class_weight]
+    for weights in dicts:
+        if not isinstance(weights, dict):
+            continue  # the caller's own check names a malformed list
+        for label, weight in weights.items():
+            try:
+                value = float(weight)
+            except (TypeError, ValueError):
+                raise ValueError(f"class_weight[{label!r}] is {weight!r}, not a number.") from None
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"class_weight[{label!r}] is {value}: class weights must be finite and "
+                    "non-negative (0 leaves a class out of the loss).")
 
 
 def _fitted_binarizer(classes):
@@ -314,13 +335,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         # not an error: compute_sample_weight refuses a dict that names some
         # classes of y but not all of them).
         class_weight = self.class_weight
+        if isinstance(class_weight, (dict, list)):
+            _check_class_weight_values(class_weight)
         if isinstance(class_weight, list):
             class_weight = [{0: w.get(0, 1.0), 1: w.get(1, 1.0)} for w in class_weight]
         elif isinstance(class_weight, dict):
             class_weight = {c: class_weight.get(c, 1.0)
                             for c in np.asarray(self.classes_).tolist()}
         weights = compute_sample_weight(class_weight, labels).astype(dtype)
-        return weights if sample_weight is None else sample_weight * weights
+        combined = weights if sample_weight is None else sample_weight * weights
+        if not np.any(combined > 0):
+            raise ValueError(
+                "class_weight (times sample_weight, if given) gives every sample of this "
+                "call a weight of zero: nothing to train on. Give at least one class "
+                "present in y a positive weight.")
+        return combined
 
     def _output_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":

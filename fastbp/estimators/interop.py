@@ -101,6 +101,12 @@ def to_sklearn(est):
     for name in _SHARED_FITTED:
         if hasattr(est, name):
             setattr(out, name, copy.deepcopy(getattr(est, name)))
+    if getattr(est, "validation_scores_", None) is not None:
+        # An early-stopping fit ends on its best epoch's weights, which
+        # scikit-learn keeps apart: a warm fit that never beats that score
+        # puts them back, and fails without them.
+        out._best_coefs = [np.array(c, copy=True) for c in est.coefs_]
+        out._best_intercepts = [np.array(b, copy=True) for b in est.intercepts_]
     return out
 
 

@@ -81,9 +81,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 "y.astype(float).")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        check_fits_dtype(y, X.dtype, "y")
+        # partial_fit goes on in the model's dtype (BaseMLP._fit casts X to
+        # it next): y must fit that dtype, not the incoming X's.
+        target_dtype = X.dtype
+        if incremental and not reset and "coefs_" in self.__dict__:
+            target_dtype = np.asarray(self.coefs_[0]).dtype
+        check_fits_dtype(y, target_dtype, "y")
         if self.loss == "squared_error":
-            check_squared_error_range(y, X.dtype)
+            check_squared_error_range(y, target_dtype)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):
