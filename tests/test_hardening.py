@@ -409,6 +409,20 @@ def test_outputs_that_overflow_raise_instead_of_nan(blobs):
         reg.predict(huge)
 
 
+def test_outputs_overflowing_from_huge_weights_name_the_weights_too(blobs):
+    # Weights kept from a fit that diverged (DivergenceError keeps the last
+    # finite epoch) can overflow the outputs of ordinary X: the message
+    # must not blame X alone, and gives the weights' largest magnitude.
+    X, _ = blobs
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=5).fit,
+                X, X[:, 0])
+    reg.coefs_[0] *= 1e300
+    reg.coefs_[1] *= 1e300
+    with pytest.raises(ValueError, match=r"or the model's weights are too large \(largest "
+                                         r"magnitude [0-9.]+e\+(29[0-9]|30[0-9])"):
+        reg.predict(X)
+
+
 def test_targets_and_weights_beyond_float32_range_are_refused(blobs):
     X, y = blobs
     X32 = X.astype(np.float32)

@@ -205,3 +205,28 @@ def test_to_sklearn_of_an_early_stopping_model_warm_starts_in_sklearn(digits):
         np.testing.assert_array_equal(a, b)
     quiet(copy_.fit, X, y)
     assert len(copy_.loss_curve_) > len(ours.loss_curve_)  # it trained on
+
+
+@pytest.mark.parametrize("cls", [MLPRegressor, sknn.MLPRegressor])
+def test_weights_set_by_hand_predict_as_in_sklearn(cls):
+    # scikit-learn's MLP predicts from coefs_/intercepts_ and a few fitted
+    # attributes set by hand; fastbp filled in the rest only for training
+    # (predict raised AttributeError: no n_features_in_, no _activations).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 4))
+    coefs = [rng.standard_normal((4, 3)), rng.standard_normal((3, 1))]
+    intercepts = [rng.standard_normal(3), rng.standard_normal(1)]
+
+    def hand_set(model_cls):
+        model = model_cls(hidden_layer_sizes=(3,), activation="tanh")
+        model.coefs_ = [c.copy() for c in coefs]
+        model.intercepts_ = [b.copy() for b in intercepts]
+        model.n_outputs_, model.n_layers_, model.out_activation_ = 1, 3, "identity"
+        return model
+
+    expected = np.tanh(X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
+    np.testing.assert_allclose(hand_set(cls).predict(X), expected.ravel(), rtol=1e-12)
+    if cls is MLPRegressor:
+        # The width comes from the weights: a wrong one is named, never read.
+        with pytest.raises(ValueError, match="X has 3 features, but MLPRegressor is expecting 4"):
+            hand_set(cls).predict(X[:, :3])

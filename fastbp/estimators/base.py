@@ -384,6 +384,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         "_residual": lambda est, n_hidden: [False] * n_hidden,
         "_normalization": lambda est, n_hidden: None,
         "_optimizer": lambda est, n_hidden: None,
+        "n_features_in_": lambda est, n_hidden: np.shape(est.coefs_[0])[0],
         "n_outputs_": lambda est, n_hidden: np.shape(est.coefs_[-1])[1],
         "n_layers_": lambda est, n_hidden: n_hidden + 2,
         "_activations": lambda est, n_hidden: arch.hidden_activations(est.activation, n_hidden),
@@ -880,6 +881,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     def _forward(self, X, validate=False):
         """Validated ``X`` through the network: output-layer values."""
+        if "_activations" not in self.__dict__ or "n_features_in_" not in self.__dict__:
+            # Weights set by hand, as scikit-learn's MLP allows before
+            # predict: what a fit would also have set, from them.
+            self._complete_fitted_state()
         dtype = self.coefs_[0].dtype
         # On the CPU the kernel reports a non-finite X, sparing small
         # predictions a NumPy pass; such an X is then validated below.
@@ -917,10 +922,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                  f"{', '.join(bad)}): it cannot predict. Fit it again, or "
                                  "set finite weights.")
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+            # Either side can be at fault: X out of the training data's
+            # scale, or weights kept from a fit that diverged (DivergenceError
+            # keeps the last finite epoch, whose weights may be huge).
+            largest = float(np.max(np.abs(params))) if params.size else 0.0
             raise ValueError(
                 f"The network's outputs overflowed {dtype.name} for {rows.size} row(s) of X "
-                f"(first: row {rows[0]}): X holds values too large for this model. Rescale "
-                "X as the training data was scaled.")
+                f"(first: row {rows[0]}): X holds values too large for this model, or the "
+                f"model's weights are too large (largest magnitude {largest:.3g}; a fit that "
+                "ended in a DivergenceError keeps its last finite epoch). Rescale X as the "
+                "training data was scaled, or fit the model again.")
         return out
 
     # ---------------------------------------------------------- subclasses
