@@ -22,6 +22,7 @@ from .activations import cpu_scalar, same_memory
 from .codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX
 from .dtypes import like
 from .elementary import exp
+from .views import flat_view
 
 sigmoid = cpu_scalar.sigmoid
 clamp = cpu_scalar.clamp
@@ -38,8 +39,8 @@ def exp_block(src, dst):
     """``dst = exp(src)`` over C-contiguous blocks of one shape, as one flat
     loop (vectorised; rows of a few outputs are too short to be). ``dst``
     may be ``src``."""
-    s = src.reshape(src.size)
-    d = dst.reshape(dst.size)
+    s = flat_view(src)
+    d = flat_view(dst)
     if same_memory(s, d):
         # One array: a two-array loop would take its scalar path when they alias.
         for k in range(d.shape[0]):
@@ -77,7 +78,7 @@ def logistic_output(z, bias, code):
     for i in range(n):
         for j in range(m):
             z[i, j] += bias[j]
-    flat = z.reshape(z.size)
+    flat = flat_view(z)
     for k in range(flat.shape[0]):
         flat[k] = sigmoid(flat[k])
 
@@ -266,7 +267,10 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
                     row += yij * math.log(yij / pij)
                 row += pij - yij
             else:
-                row += 0.5 * (pij - yij) ** 2 / m
+                # ``d * d``, not ``d ** 2``: the same bits, without Numba's
+                # integer-power helper (see network.train_epoch's lr_t).
+                d = pij - yij
+                row += 0.5 * d * d / m
         total += w * row
         wsum += w
     return total / wsum

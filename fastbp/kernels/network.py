@@ -345,8 +345,9 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         else:
             x0 = layer_view(acts, buf[O_OFF, 0], nb, net[UNITS, 0])
             gather_rows(X, rows, x0, upcoming)
-        # (Not layer_view(y_buf, 0, ...): a literal offset compiles a layer_view of its own.)
-        yb = y_buf[:nb * n_out].reshape((nb, n_out))
+        # (An int64 offset: a literal 0 would type, and compile, a layer_view
+        # of its own.)
+        yb = layer_view(y_buf, np.int64(0), nb, n_out)
         gather_rows(Y, rows, yb, upcoming)
         swb = sw_buf[:nb]
         if has_sw:
@@ -382,7 +383,11 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or h.solver == ADAMW:
-            lr_t = dt(h.lr * math.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
+            # C's pow, as scikit-learn's ``beta_2 ** t`` on Python floats (an
+            # integer power is Numba's repeated squaring, which rounds
+            # otherwise, and whose helper's module a cached kernel imports).
+            lr_t = dt(h.lr * math.sqrt(1 - math.pow(h.beta_2, dt(t)))
+                      / (1 - math.pow(h.beta_1, dt(t))))
         sumsq, sumabs = optimizer_step(
             params, grads, state_1, state_2, net[UNITS], net[W_OFF], h.n_weights, h.solver,
             h.alpha, h.l1, scale, coef, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1,

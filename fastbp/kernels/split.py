@@ -257,7 +257,8 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or h.solver == ADAMW:
-            lr_t = dt(h.lr * math.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
+            lr_t = dt(h.lr * math.sqrt(1 - math.pow(h.beta_2, dt(t)))
+                      / (1 - math.pow(h.beta_1, dt(t))))
         sumsq, sumabs = update_block(nb, part, n_parts,
                                      layer_view(acts, buf[O_OFF, 0], nb, n_features),
                                      params, grads, state_1, state_2, net, buf, acts, deltas,

@@ -7,6 +7,12 @@ into a call of Numba's C helper ``numba_attempt_nocopy_reshape`` (1.7 % of
 a float32 tabular epoch at batch 32, by ``perf``) and a kernel of its own
 (0.2 s of a cold first fit). :func:`layer_view` builds the view's array
 structure in place instead: a pointer, two extents and two strides.
+
+No kernel calls ``reshape`` at all (:func:`flat_view` is the flat view): a
+cached kernel's environment names the module of every function it
+compiled in, and ``reshape``'s helper lives in ``numba.np.arrayobj``,
+which each process then imports, with Numba's string support, when it
+loads the kernel from the cache: about 20 ms of a warm first fit.
 """
 
 from llvmlite import ir
