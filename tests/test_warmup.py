@@ -446,6 +446,44 @@ def test_after_warmup_real_fits_compile_nothing():
     assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
 
 
+_NUMBA_MODULES_OF_A_WARM_FIT = """
+import json, sys, warnings
+import numpy as np
+import fastbp
+before = set(sys.modules)
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.standard_normal((64, 6))
+y = np.arange(64) % 3
+for dtype in ("float32", "float64"):
+    Xd = X.astype(dtype)
+    model = fastbp.MLPClassifier((8,), max_iter=2, random_state=0).fit(Xd, y)
+    model.predict_proba(Xd)
+    model.partial_fit(Xd, y)
+    fastbp.MLPClassifier((8,), max_iter=2, early_stopping=True, random_state=0).fit(Xd, y)
+    fastbp.MLPClassifier((8,), max_iter=2, solver="lbfgs", random_state=0).fit(Xd, y)
+    fastbp.MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, solver="sgd",
+                        random_state=0).fit(Xd, X[:, :2]).predict(Xd)
+print(json.dumps(sorted(m for m in set(sys.modules) - before
+                        if m.split(".")[0] in ("numba", "llvmlite"))))
+"""
+
+
+def test_fits_that_load_their_kernels_import_none_of_numbas_modules():
+    # A cached kernel's environment names the module of every function
+    # compiled into it, and loading the kernel imports that module: a
+    # kernel that called ``reshape`` made every new process import
+    # numba.np.arrayobj (about 20 ms of each warm first fit).
+    env = dict(os.environ, FASTBP_COMPILE_AHEAD="0")
+    runs = []
+    for _ in range(2):  # the first fills the cache where it is cold
+        proc = subprocess.run([sys.executable, "-c", _NUMBA_MODULES_OF_A_WARM_FIT], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert runs[-1] == []
+
+
 def test_warmup_of_settings_that_fit_only_the_users_data():
     # class_weight names the user's labels, scoring suits the user's task
     # and validation_fraction the user's row count: the warm-up's tiny
