@@ -134,6 +134,28 @@ def test_signature_matches_sklearn(name):
     assert {k: params[k] for k in ref_params} == ref_params
 
 
+def test_parameter_names_are_sklearns_for_each_class_and_subclass():
+    # The names are worked out once per class (BaseMLP._get_param_names):
+    # a subclass with a parameter of its own gets its own list.
+    from sklearn.base import BaseEstimator
+
+    class Wider(fastbp.MLPClassifier):
+        def __init__(self, hidden_layer_sizes=(100,), *, alpha=0.0001, extra=1):
+            super().__init__(hidden_layer_sizes, alpha=alpha)
+            self.extra = extra
+
+    for cls in (fastbp.MLPClassifier, fastbp.MLPRegressor, Wider):
+        for _ in range(2):
+            assert cls._get_param_names() == BaseEstimator._get_param_names.__func__(cls)
+    assert Wider._get_param_names() == ["alpha", "extra", "hidden_layer_sizes"]
+    assert "extra" not in fastbp.MLPClassifier._get_param_names()
+    names = fastbp.MLPClassifier._get_param_names()
+    names.append("mutated")  # a caller's copy: the next call is unchanged
+    assert "mutated" not in fastbp.MLPClassifier._get_param_names()
+    model = Wider(extra=5, alpha=0.5)
+    assert model.get_params()["extra"] == 5 and clone(model).get_params()["alpha"] == 0.5
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
 @pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
 def test_fitted_attributes_match_sklearn(small, name, solver):
