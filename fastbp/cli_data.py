@@ -132,6 +132,33 @@ def check_output_path(path, option):
         raise CLIError(f"{option} {path}: the directory {directory} is not writable")
 
 
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links, and case-insensitive file systems
+    except OSError:
+        return False
+
+
+def refuse_overwriting(outputs, inputs):
+    """Refuse, before any work, an output path that names an input file or
+    another output: writing it would destroy the data or the model.
+
+    Parameters
+    ----------
+    outputs, inputs : list of (str, str or None)
+        ``(option, path)`` pairs; a ``None`` path is not given.
+    """
+    outputs = [(o, p) for o, p in outputs if p]
+    inputs = [(o, p) for o, p in inputs if p]
+    for i, (option, path) in enumerate(outputs):
+        for other, other_path in inputs + outputs[:i]:
+            if _same_file(path, other_path):
+                raise CLIError(f"{option} {path} is the same file as {other} {other_path}; "
+                               f"writing it would overwrite {other_path}. Give another path")
+
+
 def infer_task(y, task, target="target"):
     """'classification' or 'regression', from ``--task`` or the target."""
     from sklearn.utils.multiclass import type_of_target
@@ -272,15 +299,20 @@ def fit_with_progress(model, estimator, X, y, quiet):
 
 def check_outputs(args):
     """``--model-out``, ``--history-out`` and ``--plot`` checked before training."""
-    for option, path in (("--model-out", args.model_out), ("--history-out", args.history_out),
-                         ("--plot", args.plot)):
+    outputs = [("--model-out", args.model_out), ("--history-out", args.history_out),
+               ("--plot", args.plot)]
+    for option, path in outputs:
         check_output_path(path, option)
+    refuse_overwriting(outputs, [("--data", args.data), ("--valid", args.valid)])
     if args.plot:
         try:
             from matplotlib.backend_bases import FigureCanvasBase
         except ImportError as exc:
             raise CLIError('--plot needs matplotlib: pip install "fastbp[plot]"') from exc
-        kinds = FigureCanvasBase.get_supported_filetypes()
+        kinds = dict(FigureCanvasBase.get_supported_filetypes())  # the class's own dict
+        # PGF is LaTeX source that matplotlib compiles with a TeX installation
+        # to measure text: without one it would fail after the training.
+        kinds.pop("pgf", None)
         suffix = os.path.splitext(args.plot)[1].lstrip(".").lower()
         if suffix not in kinds:
             raise CLIError(f"--plot {args.plot}: the file name must end in one of "
@@ -305,6 +337,8 @@ def write_outputs(args, model, estimator):
 
 def train_on_file(args, estimator_params):
     """``fastbp train --data FILE --target COLUMN``."""
+    import pandas as pd
+
     import fastbp
 
     check_outputs(args)
@@ -313,6 +347,11 @@ def train_on_file(args, estimator_params):
     check_features(X, args.data)
     note_text_in_numbers(X)
     task = infer_task(y, args.task, args.target)
+    if task == "classification" and len(pd.unique(y)) < 2:
+        # Most likely the wrong column, or filtered data; a one-class
+        # model would predict that class whatever it reads.
+        raise CLIError(f"{args.data}: the target column {args.target!r} holds a single "
+                       f"class ({pd.unique(y)[0]!r}); a classifier needs at least two")
     if task == "regression":
         y = regression_target(y, args.target, args.data)
         note_target_scale(y, args.target)
@@ -473,6 +512,7 @@ def predict_file(args):
     import pandas as pd
 
     check_output_path(args.out, "--out")
+    refuse_overwriting([("--out", args.out)], [("--model", args.model), ("--data", args.data)])
     pipe = load_model(args.model)
     frame = read_for_model(pipe, args.data)
     X = features_for(pipe, frame, args.data)

@@ -332,8 +332,9 @@ def load(path):
     ------
     ValueError
         If the file is not a fastbp model file, is truncated, damaged or
-        modified, was written by a newer format, or holds types outside
-        scikit-learn's, NumPy's and fastbp's own.
+        modified, was written by a newer format, holds types outside
+        scikit-learn's, NumPy's and fastbp's own, or holds a fastbp model
+        whose state is inconsistent (edited by hand).
     """
     sio = _skops_io()
     meta, payload = _read(path)
@@ -356,4 +357,36 @@ def load(path):
             warnings.warn(f"{os.fspath(path)} was saved with {key} {meta.get(key)}; this is "
                           f"{key} {current}. Check its predictions before relying on it.",
                           UserWarning, stacklevel=2)
-    return sio.loads(payload, trusted=list(untrusted))
+    model = sio.loads(payload, trusted=list(untrusted))
+    for est in _fastbp_models(model):
+        try:
+            est._check_loaded_state()
+        except ValueError as exc:
+            raise ValueError(
+                f"{os.fspath(path)} holds a {type(est).__name__} whose state is inconsistent: "
+                f"{exc}. The file was edited after it was saved, or saved from a model "
+                "whose attributes were set by hand.") from exc
+    return model
+
+
+def _fastbp_models(obj):
+    """The fastbp estimators in ``obj``: itself, or inside a Pipeline, a
+    search, or any other scikit-learn meta-estimator (their attributes)."""
+    from sklearn.base import BaseEstimator
+
+    from .estimators.base import BaseMLP
+
+    stack, seen = [obj], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseMLP):
+            yield item
+        elif isinstance(item, BaseEstimator):
+            stack.extend(vars(item).values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())

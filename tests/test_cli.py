@@ -164,6 +164,8 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
      "--model-out: an empty path"),
     (["train", "--data", "{reg}", "--target", "label", "--task", "classification"],
      "--task classification needs class labels"),
+    (["train", "--data", "{oneclass}", "--target", "label"],
+     "the target column 'label' holds a single class ('yes'); a classifier needs at least two"),
     (["train", "--data", "{train}", "--target", "label", "--task", "regression"],
      "--task regression needs a numeric target, and the column 'label' holds text"),
     # The validation file and the plot's format, before training.
@@ -175,6 +177,9 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
      "--plot {adir}/h.xyz: the file name must end in one of"),
     (["predict", "--model", "{missing}", "--data", "{train}", "--out", "{out}"],
      "no such file: {missing}"),
+    # LaTeX source that needs a TeX installation: refused before training.
+    (["train", "--data", "{train}", "--target", "label", "--plot", "{adir}/h.pgf"],
+     "--plot {adir}/h.pgf: the file name must end in one of"),
     (["train", "--data", "{semicolons}", "--target", "label"], "seem separated by ';'"),
     (["train", "--data", "{noheader}", "--target", "label"],
      "its first line holds numbers, not column names: add a header line"),
@@ -189,7 +194,8 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
              "nodir": tmp_path / "nodir", "adir": tmp_path / "adir",
              "nantarget": tmp_path / "nantarget.csv", "nanfeature": tmp_path / "nanfeat.csv",
              "reg": tmp_path / "reg.csv", "semicolons": tmp_path / "semi.csv",
-             "qmark": tmp_path / "qmark.csv", "noheader": tmp_path / "noheader.csv"}
+             "qmark": tmp_path / "qmark.csv", "noheader": tmp_path / "noheader.csv",
+             "oneclass": tmp_path / "oneclass.csv"}
     paths["adir"].mkdir()
     frame = _write_csv(paths["train"], 60, "classification", 0)
     frame.loc[3, "label"] = None
@@ -202,6 +208,8 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
     _write_csv(paths["nolabel"], 10, "classification", 1, drop=["label"])
     reg = paths["reg"]
     _write_csv(reg, 60, "regression", 0)
+    frame = _write_csv(paths["oneclass"], 10, "classification", 1)
+    frame.assign(label="yes").to_csv(paths["oneclass"], index=False)
     frame = _write_csv(paths["qmark"], 10, "classification", 1).astype({"x2": object})
     frame.loc[4, "x2"] = "?"
     frame.to_csv(paths["qmark"], index=False)
@@ -217,6 +225,43 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("fastbp: error: ") and message.format(**names) in err, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model-out", "{train}"], "--model-out {train} is the same file as --data"),
+    (["train", "--history-out", "{adir}/../train.csv"],
+     "--history-out {adir}/../train.csv is the same file as --data {train}"),
+    (["train", "--valid", "{valid}", "--plot", "{valid}"],
+     "--plot {valid} is the same file as --valid"),
+    (["train", "--model-out", "{out}", "--history-out", "{out}"],
+     "--history-out {out} is the same file as --model-out {out}"),
+    (["predict", "--out", "{train}"], "--out {train} is the same file as --data"),
+    (["predict", "--out", "{model}"], "--out {model} is the same file as --model"),
+    (["predict", "--out", "{link}"], "--out {link} is the same file as --data {train}"),
+])
+def test_outputs_that_would_overwrite_an_input_are_refused(tmp_path, capsys, args, message):
+    # Before, each of these trained (or predicted) and then wrote over the
+    # data, the model or the other output.
+    paths = {"train": tmp_path / "train.csv", "valid": tmp_path / "valid.csv",
+             "model": tmp_path / "m.fastbp", "out": tmp_path / "out.csv",
+             "adir": tmp_path / "adir", "link": tmp_path / "link.csv"}
+    paths["adir"].mkdir()
+    _write_csv(paths["train"], 60, "classification", 0)
+    _write_csv(paths["valid"], 20, "classification", 1)
+    paths["link"].symlink_to(paths["train"])
+    assert main(["train", "--data", str(paths["train"]), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(paths["model"])]) == 0
+    before = {k: p.read_bytes() for k, p in paths.items() if p.is_file()}
+    capsys.readouterr()
+    names = {k: str(v) for k, v in paths.items()}
+    command, *rest = [a.format(**names) for a in args]
+    common = (["--data", names["train"], "--target", "label", "--epochs", "2", "--quiet"]
+              if command == "train" else ["--model", names["model"], "--data", names["train"]])
+    assert main([command, *common, *rest]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("fastbp: error: ") and message.format(**names) in err, err
+    assert "epoch" not in out and "predictions" not in out
+    assert {k: p.read_bytes() for k, p in paths.items() if p.is_file()} == before
 
 
 def test_validation_file_is_checked_before_training(tmp_path, capsys):

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -788,6 +789,42 @@ def test_batch_norm_over_single_samples_is_rejected(blobs):
         MLPClassifier((4,), normalization="batch", batch_size=1).fit(X, y)
     with pytest.raises(ValueError, match="mini-batches hold a single sample"):
         MLPClassifier((4,), normalization="batch").partial_fit(X[:1], y[:1], classes=[0, 1])
+
+
+@pytest.mark.parametrize("n_rows, batch_size, hint", [(201, "auto", 199), (41, 10, 9),
+                                                      (13, 4, 5)])
+def test_batch_norm_with_a_last_batch_of_one_sample_is_rejected(n_rows, batch_size, hint):
+    # Trained, the one-row batch shrank running_var_ towards zero each epoch.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(n_rows, 3), np.arange(n_rows) % 2
+    est = MLPClassifier((4,), normalization="batch", batch_size=batch_size, max_iter=2)
+    with pytest.raises(ValueError, match=f"the last mini-batch of each epoch would hold a "
+                                         f"single sample.*for example batch_size={hint}"):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")
+    # The suggested size trains, and the running variances stay near 1.
+    est = quiet(est.set_params(batch_size=hint, max_iter=20, random_state=0).fit, X, y)
+    assert np.all(est.running_var_[0] > 0.05)
+
+
+@pytest.mark.parametrize("scale, n_iter", [(1e7, 2), (1e9, 1)])
+def test_lbfgs_that_cannot_resolve_its_float32_loss_warns(scale, n_iter):
+    # Targets around 1e7 or more give a float32 loss of 1e13 or more, whose
+    # rounding swamps what L-BFGS measures: it stops after one or two
+    # iterations, barely trained, with status 0. scikit-learn is silent.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 5).astype(np.float32)
+    y = (X @ rng.randn(5) * scale + scale).astype(np.float32)
+    with pytest.warns(ConvergenceWarning, match=f"L-BFGS stopped after {n_iter} "
+                                                "iteration.*float32 cannot resolve"):
+        est = MLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
+    assert est.n_iter_ == n_iter and est.score(X, y) < 0.6
+    # Standardised, the same fit trains without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = MLPRegressor(solver="lbfgs", random_state=0, max_iter=5000).fit(
+            X, (y - y.mean()) / y.std())
+    assert est.n_iter_ > 10 and est.score(X, (y - y.mean()) / y.std()) > 0.99
 
 
 def test_layer_norm_over_a_single_unit_is_rejected(blobs):

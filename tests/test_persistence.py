@@ -251,6 +251,40 @@ def test_modified_model_is_refused(saved, tmp_path):
         fastbp.load(forged)
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: setattr(m, "out_activation_", "bogus"), "out_activation_ 'bogus' is not one of"),
+    (lambda m: setattr(m, "activation", "bogus"), "The 'activation' parameter"),
+    (lambda m: setattr(m, "_activations", ["bogus"]), "activations \\['bogus'\\]"),
+    (lambda m: m.coefs_.__setitem__(1, m.coefs_[1][:2]), "layer 2's coefs_ \\(2, 10\\)"),
+    (lambda m: m.coefs_.__setitem__(0, m.coefs_[0].astype(np.int64)),
+     "all float32 or all float64, not \\['float64', 'int64'\\]"),
+    (lambda m: setattr(m, "n_layers_", 5), "n_layers_ is 5, and the weights give 3"),
+])
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, message,
+                                                          in_pipeline):
+    # Before, load succeeded and predict failed inside: KeyError: 'bogus', a
+    # shape error in a product, or "data type not inexact".
+    import hashlib
+
+    import skops.io as sio
+
+    X, y = data
+    est = _model("clf", {}, np.float64, X, y)
+    edit(est)
+    obj = est
+    if in_pipeline:
+        obj = make_pipeline(StandardScaler().fit(X), est)
+    payload = sio.dumps(obj)
+    meta = {"format": "fastbp-model", "format_version": 1, "fastbp": fastbp.__version__,
+            "scikit-learn": __import__("sklearn").__version__,
+            "sha256": hashlib.sha256(payload).hexdigest()}
+    path = write_model_file(tmp_path / "edited.fastbp", meta, payload)
+    with pytest.raises(ValueError, match=f"edited.fastbp holds a MLPClassifier whose state is "
+                                         f"inconsistent: .*{message}"):
+        fastbp.load(path)
+
+
 def test_untrusted_types_are_refused(saved, tmp_path):
     """A file whose model holds a type outside scikit-learn's, NumPy's and
     fastbp's own (here a forged one, with a matching checksum)."""

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -425,6 +426,48 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
             self._progress = Progress(self.early_stopping)
 
+    def _check_loaded_state(self):
+        """Raise ``ValueError`` when a loaded model's state is inconsistent.
+
+        A file whose checksum matches may still hold state edited by hand,
+        which ``predict`` would trip over deep inside (a ``KeyError`` for an
+        unknown activation, a shape error in a product); :func:`fastbp.load`
+        calls this on every fastbp model it loads.
+        """
+        self._validate_params()
+        if "coefs_" not in self.__dict__:
+            return
+        coefs, intercepts = self.coefs_, getattr(self, "intercepts_", None)
+        if not (isinstance(coefs, list) and isinstance(intercepts, list)
+                and len(coefs) == len(intercepts) >= 1
+                and all(isinstance(a, np.ndarray) for a in coefs + intercepts)):
+            raise ValueError("coefs_ and intercepts_ must be lists of arrays of one length")
+        dtypes = sorted({a.dtype.name for a in coefs + intercepts})
+        if dtypes not in (["float32"], ["float64"]):
+            raise ValueError(f"coefs_ and intercepts_ must be all float32 or all float64, "
+                             f"not {dtypes}")
+        for i, (W, b) in enumerate(zip(coefs, intercepts)):
+            if W.ndim != 2 or b.shape != (W.shape[1],) or (
+                    i and W.shape[0] != coefs[i - 1].shape[1]):
+                raise ValueError(
+                    f"layer {i + 1}'s coefs_ {W.shape} and intercepts_ {b.shape} do not fit "
+                    f"the layers around them ({[c.shape for c in coefs]})")
+        expected = {"n_layers_": len(coefs) + 1, "n_outputs_": coefs[-1].shape[1],
+                    "n_features_in_": coefs[0].shape[0]}
+        for name, value in expected.items():
+            if name in self.__dict__ and self.__dict__[name] != value:
+                raise ValueError(f"{name} is {self.__dict__[name]!r}, and the weights give "
+                                 f"{value}")
+        out = self.__dict__.get("out_activation_", "identity")
+        if out not in OUTPUT_FUNCTIONS:
+            raise ValueError(f"out_activation_ {out!r} is not one of "
+                             f"{sorted(OUTPUT_FUNCTIONS)}")
+        hidden = self.__dict__.get("_activations", ["relu"] * (len(coefs) - 1))
+        if (not isinstance(hidden, list) or len(hidden) != len(coefs) - 1
+                or any(a not in HIDDEN_ACTIVATIONS for a in hidden)):
+            raise ValueError(f"the hidden layers' activations {hidden!r} are not one known "
+                             f"activation per hidden layer")
+
     def _hidden_sizes(self):
         return check_hidden_layer_sizes(self.hidden_layer_sizes)
 
@@ -517,7 +560,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 except DivergenceError as exc:
                     diverged = exc
             else:
-                self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight)
+                self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
+                                fresh=first_pass)
 
         if not (all_finite(params) and all_finite(running)):
             raise ValueError(
@@ -603,7 +647,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
-    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight):
+    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh):
         start = time.perf_counter()
         tasks = self._fit_tasks(spec.layout, X, y, sample_weight, self.max_iter + 1,
                                 "lbfgs-iter")
@@ -627,6 +671,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
         else:
             self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+            if fresh:
+                _warn_if_loss_unresolved(result, self.tol, params.dtype)
         self.loss_ = float(result.fun)
         # One entry per L-BFGS iteration (its loss and seconds); a fit that
         # stopped before its first iteration has its final loss alone.
@@ -680,13 +726,18 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch_size = min(max(int(self.batch_size), 1), n_train)  # np.clip: 12 us
-        if self.normalization == "batch" and batch_size == 1:
+        if self.normalization == "batch" and (batch_size == 1 or n_train % batch_size == 1):
+            # A one-row batch normalises every unit to beta and has no
+            # variance for the running statistics: PyTorch refuses it too.
+            which = ("fit's mini-batches hold" if batch_size == 1 else
+                     "the last mini-batch of each epoch would hold")
             raise ValueError(
-                "normalization='batch' normalises each unit over a mini-batch, and this "
-                f"fit's mini-batches hold a single sample (batch_size={self.batch_size!r}, "
-                f"{n_train} training sample(s)): every output would be the same. Use "
-                "batch_size >= 2 (and pass at least 2 samples to partial_fit), or "
-                "normalization='layer' or None.")
+                "normalization='batch' normalises each unit over a mini-batch, and "
+                f"{which} a single sample (batch_size={self.batch_size!r}, {n_train} "
+                f"training sample(s)): its outputs would all be the same, and the running "
+                f"variance would shrink. Use a batch_size that leaves no batch of one "
+                f"sample{_batch_size_hint(n_train, batch_size)} (and pass at least 2 "
+                "samples to partial_fit), or normalization='layer' or None.")
 
         tasks = self._fit_tasks(layout, X, y, sample_weight,
                                 1 if incremental else self.max_iter, "epoch", progress)
@@ -996,3 +1047,37 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _batch_size_hint(n_train, batch_size):
+    """``", for example batch_size=B"`` with B the nearest valid size, or ``""``."""
+    for delta in range(1, batch_size + 1):
+        for b in (batch_size - delta, batch_size + delta):
+            if 2 <= b <= n_train and n_train % b != 1:
+                return f", for example batch_size={b}"
+    return ""
+
+
+def _warn_if_loss_unresolved(result, tol, dtype):
+    """Warn when L-BFGS "converged" from fresh weights within a few iterations.
+
+    scipy stops when the loss's relative change falls below about 2e-9.
+    With targets around 1e7 or more, a float32 loss of 1e13 or more rounds
+    away the changes of L-BFGS's line search, and it stops after one or two
+    iterations, untrained, with status 0 (scikit-learn's MLP is silent
+    there). Trained from random weights, a real fit does not flatten within
+    ten iterations, while its gradient is above ``tol``.
+    """
+    if result.nit >= 10 or result.status != 0:
+        return
+    grad = np.abs(np.asarray(result.jac))
+    largest = float(grad.max()) if grad.size else 0.0
+    if largest <= tol:
+        return
+    warnings.warn(
+        f"L-BFGS stopped after {result.nit} iteration(s), with the loss's gradient still "
+        f"{largest:.3g}: at a loss of {float(result.fun):.6g}, {np.dtype(dtype).name} "
+        "cannot resolve the changes that L-BFGS measures its progress by, so the model "
+        "is barely trained. Standardise the targets (for example with "
+        "sklearn.compose.TransformedTargetRegressor and a StandardScaler) and X, or "
+        "train in float64.", ConvergenceWarning)
