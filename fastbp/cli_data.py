@@ -108,12 +108,17 @@ def note_text_in_numbers(X):
 
 
 def check_features(X, path):
-    """Refuse missing values in the numeric feature columns, naming them
-    (the estimator's own message names no column)."""
-    missing = [c for c in numeric_columns(X) if X[c].isna().any()]
+    """Refuse missing and infinite values in the numeric feature columns,
+    naming them (the estimator's own message names no column)."""
+    numeric = numeric_columns(X)
+    missing = [c for c in numeric if X[c].isna().any()]
     if missing:
         raise CLIError(f"{path}: numeric column(s) {missing} have missing values; fill or "
                        "drop them first (fastbp does not impute)")
+    infinite = [c for c in numeric if np.isinf(X[c].to_numpy(dtype=float)).any()]
+    if infinite:
+        raise CLIError(f"{path}: numeric column(s) {infinite} hold infinite values (inf); "
+                       "replace or drop them first")
 
 
 def check_output_path(path, option):
@@ -174,6 +179,17 @@ def infer_task(y, task, target="target"):
         return task
     if continuous:
         return "regression"
+    if np.asarray(y).dtype.kind not in "iufb":
+        import pandas as pd
+
+        n_values, share, stray = _text_among_numbers(pd.Series(y))
+        if n_values >= 10 and share >= 0.9 and len(stray):
+            # "12.5, 7.1, ?": read as text, it would become 1000 classes.
+            shown = ", ".join(repr(v) for v in stray[:3])
+            raise CLIError(f"the target column {target!r} holds numbers but for "
+                           f"{len(stray)} text value(s) ({shown}), so its task is unclear: "
+                           "drop or fill those rows for a regression, or pass --task "
+                           "classification if every value is a class label")
     n_classes = len(np.unique(y))
     if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" and n_classes > 50:
         print(f"note: {target!r} holds {n_classes} distinct integers and is treated as "
@@ -254,6 +270,11 @@ def settings(args, params):
     if args.validation_fraction is not None:
         params.update(early_stopping=True, validation_fraction=args.validation_fraction)
     params.update(parse_settings(args.set))
+    if params.get("solver") == "lbfgs" and params.get("early_stopping"):
+        # scikit-learn's MLP ignores early_stopping with lbfgs, silently.
+        raise CLIError("--validation-fraction (early stopping) needs a stochastic solver: "
+                       "lbfgs minimises the full-batch loss and has no epochs to stop "
+                       "early; use --solver adam, or score a held-out file with --valid")
     return params
 
 
@@ -289,9 +310,13 @@ def fit_with_progress(model, estimator, X, y, quiet):
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
     if notes:
-        if estimator.solver != "lbfgs" and estimator.n_iter_ >= estimator.max_iter:
+        if estimator.n_iter_ >= estimator.max_iter:
+            # scikit-learn's message names max_iter; on the command line it is --epochs.
             note = (f"training stopped at the epoch limit ({estimator.max_iter}) before the "
-                    "loss stopped improving; pass a larger --epochs to train longer")
+                    "loss stopped improving; pass a larger --epochs to train longer"
+                    if estimator.solver != "lbfgs" else
+                    f"L-BFGS stopped at its iteration limit (--epochs {estimator.max_iter}) "
+                    "before converging; pass a larger --epochs to train longer")
         else:
             note = " ".join(notes[0].split())  # scipy's reason, on one line
         print(f"note: {note}", file=sys.stderr)

@@ -164,6 +164,14 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
      "--model-out: an empty path"),
     (["train", "--data", "{reg}", "--target", "label", "--task", "classification"],
      "--task classification needs class labels"),
+    (["train", "--data", "{regq}", "--target", "label"],
+     "the target column 'label' holds numbers but for 1 text value(s) ('?'), so its task is "
+     "unclear"),
+    (["train", "--data", "{inffeature}", "--target", "label"],
+     "numeric column(s) ['x2'] hold infinite values"),
+    (["train", "--data", "{train}", "--target", "label", "--solver", "lbfgs",
+      "--validation-fraction", "0.2"], "--validation-fraction (early stopping) needs a "
+                                       "stochastic solver"),
     (["train", "--data", "{oneclass}", "--target", "label"],
      "the target column 'label' holds a single class ('yes'); a classifier needs at least two"),
     (["train", "--data", "{train}", "--target", "label", "--task", "regression"],
@@ -195,7 +203,8 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
              "nantarget": tmp_path / "nantarget.csv", "nanfeature": tmp_path / "nanfeat.csv",
              "reg": tmp_path / "reg.csv", "semicolons": tmp_path / "semi.csv",
              "qmark": tmp_path / "qmark.csv", "noheader": tmp_path / "noheader.csv",
-             "oneclass": tmp_path / "oneclass.csv"}
+             "oneclass": tmp_path / "oneclass.csv", "regq": tmp_path / "regq.csv",
+             "inffeature": tmp_path / "inffeature.csv"}
     paths["adir"].mkdir()
     frame = _write_csv(paths["train"], 60, "classification", 0)
     frame.loc[3, "label"] = None
@@ -208,6 +217,12 @@ def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message)
     _write_csv(paths["nolabel"], 10, "classification", 1, drop=["label"])
     reg = paths["reg"]
     _write_csv(reg, 60, "regression", 0)
+    frame = _write_csv(paths["regq"], 60, "regression", 0).astype({"label": object})
+    frame.loc[[4, 8], "label"] = "?"
+    frame.to_csv(paths["regq"], index=False)
+    frame = _write_csv(paths["inffeature"], 60, "classification", 0)
+    frame.loc[5, "x2"] = np.inf
+    frame.to_csv(paths["inffeature"], index=False)
     frame = _write_csv(paths["oneclass"], 10, "classification", 1)
     frame.assign(label="yes").to_csv(paths["oneclass"], index=False)
     frame = _write_csv(paths["qmark"], 10, "classification", 1).astype({"x2": object})
@@ -387,6 +402,17 @@ def test_lbfgs_convergence_note_gives_scipys_reason(tmp_path, capsys):
     notes = [line for line in err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "lbfgs failed to converge" in notes[0], err
     assert "epoch limit" not in err
+
+
+def test_lbfgs_at_its_iteration_limit_names_epochs(tmp_path, capsys):
+    # scikit-learn's message names max_iter, which the command line calls --epochs.
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "3",
+                 "--quiet", "--solver", "lbfgs"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: L-BFGS stopped at its iteration limit (--epochs 3) before "
+                     "converging; pass a larger --epochs to train longer"]
 
 
 def test_missing_categories_are_a_category(tmp_path, capsys):
