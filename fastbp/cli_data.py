@@ -34,7 +34,10 @@ def read_table(path, text_columns=()):
     if not path.lower().endswith((".csv", ".csv.gz", ".txt")):
         raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt)")
     try:
-        frame = pd.read_csv(path, dtype={c: str for c in text_columns} or None)
+        # index_col=False: a trailing comma on every data line must not
+        # turn the first column into the index and shift the names.
+        frame = pd.read_csv(path, dtype={c: str for c in text_columns} or None,
+                            index_col=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
     if frame.empty:
@@ -57,11 +60,45 @@ def split_target(frame, target, path):
                        + hint)
     missing = frame[target].isna().to_numpy()
     if missing.any():
-        rows = [int(r) + 2 for r in np.flatnonzero(missing)[:5]]  # file lines, header first
+        where = _file_lines(path, np.flatnonzero(missing)[:5], len(frame))
         raise CLIError(f"{path}: the target column {target!r} has {int(missing.sum())} "
-                       f"missing value(s) (lines {rows}{' ...' if missing.sum() > 5 else ''}); "
+                       f"missing value(s) ({where}{' ...' if missing.sum() > 5 else ''}); "
                        "drop or fill those rows")
     return frame.drop(columns=[target]), frame[target].to_numpy()
+
+
+def _file_lines(path, rows, n_rows):
+    """``"lines [...]"``: the file's line numbers of the data ``rows``
+    (pandas skips blank lines, so a row's number is not its line's), or
+    ``"data rows [...]"`` where the file does not map line for line (a
+    quoted field over several lines)."""
+    import gzip
+
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+            lines = [n for n, line in enumerate(f, 1) if line.strip()][1:]  # after the header
+    except OSError:
+        lines = []
+    if len(lines) == n_rows:
+        return f"lines {[lines[r] for r in rows]}"
+    return f"data rows {[int(r) + 1 for r in rows]}, counting from 1 after the header"
+
+
+def keep_written_codes(y, path, target):
+    """``y`` as text when the file writes its integers with leading zeros
+    ("007", "012"): such a column holds codes, and its classes (and the
+    predictions written later) keep the zeros, as the feature columns'
+    codes do."""
+    if np.asarray(y).dtype.kind not in "iu":
+        return y
+    import pandas as pd
+
+    # Read again as text: pandas parsed "007" as 7 (the same rows, in order).
+    text = pd.read_csv(path, usecols=[target], dtype=str)[target].str.strip()
+    if text.str.match(r"[+-]?0\d").any():
+        return text.to_numpy(dtype=object)
+    return y
 
 
 def _is_number(text):
@@ -369,6 +406,7 @@ def train_on_file(args, estimator_params):
     check_outputs(args)
     frame = read_table(args.data)
     X, y = split_target(frame, args.target, args.data)
+    y = keep_written_codes(y, args.data, args.target)
     check_features(X, args.data)
     note_text_in_numbers(X)
     task = infer_task(y, args.task, args.target)
@@ -384,7 +422,8 @@ def train_on_file(args, estimator_params):
     # cost the trained model.
     valid = None
     if args.valid:
-        valid_frame = read_table(args.valid, _text_columns(X))
+        text_target = [args.target] if np.asarray(y).dtype.kind == "O" else []
+        valid_frame = read_table(args.valid, _text_columns(X) + text_target)
         valid_X, valid_y = split_target(valid_frame, args.target, args.valid)
         valid_X = _checked_features(valid_X, list(X.columns), numeric_columns(X), args.valid)
         if task == "regression":
@@ -522,7 +561,12 @@ def read_for_model(pipe, path):
     """``path`` read with the model's text columns as text: "1" and "2"
     stay the categories that training saw, even where no other value of
     the column is text."""
-    return read_table(path, model_columns(pipe)[1])
+    text = model_columns(pipe)[1]
+    if pipe.fastbp_task_ == "classification" and np.asarray(pipe.classes_).dtype.kind in "OUS":
+        # Labels the model knows as text ("007", or "1" among "x" and "y")
+        # are compared as text, whatever this file's column holds.
+        text = [*text, pipe.fastbp_target_]
+    return read_table(path, text)
 
 
 def features_for(pipe, frame, path):

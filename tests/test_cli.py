@@ -329,6 +329,48 @@ def test_codes_that_look_numeric_stay_categories_and_dtype_is_kept(tmp_path, cap
         assert np.all(onehot[:, 1:].sum(axis=1) == 2)
 
 
+def test_target_codes_keep_their_leading_zeros(tmp_path, capsys):
+    # Before, "007" became the class 7: predictions lost the zeros, and
+    # evaluate compared 7 with "007".
+    pd = pytest.importorskip("pandas")
+    frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
+    frame["label"] = np.where(frame["label"] == "yes", "007", "012")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model, out = tmp_path / "m.fastbp", tmp_path / "p.csv"
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label", "--epochs",
+                 "30", "--quiet", "--model-out", str(model), "--valid",
+                 str(tmp_path / "t.csv")]) == 0
+    assert fastbp_load(model).classes_.tolist() == ["007", "012"]
+    assert main(["predict", "--model", str(model), "--data", str(tmp_path / "t.csv"),
+                 "--out", str(out)]) == 0
+    written = pd.read_csv(out, dtype=str)["label"]
+    assert set(written) <= {"007", "012"} and len(written) == 120
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "t.csv")]) == 0
+    assert float(capsys.readouterr().out.split("accuracy: ")[1].split()[0]) > 0.7
+
+
+def test_blank_lines_and_trailing_commas_are_read_as_written(tmp_path, capsys):
+    # Before: a trailing comma made the first column the index (every name
+    # shifted: "numeric column(s) ['t'] have missing values"), and a blank
+    # line put the missing target of line 6 on "line 5".
+    (tmp_path / "trail.csv").write_text("a,b,t\n" + "".join(
+        f"{i / 10},{-i / 7},{'yes' if i % 2 else 'no'},\n" for i in range(30)))
+    assert main(["train", "--data", str(tmp_path / "trail.csv"), "--target", "t",
+                 "--epochs", "1", "--quiet"]) == 0
+    assert "2 feature columns, target 't' (classification)" in capsys.readouterr().out
+    (tmp_path / "blank.csv").write_text(
+        "a,b,t\n0.1,0.2,yes\n0.3,0.1,no\n\n0.6,1.7,yes\n,,\n0.1,0.5,no\n")
+    assert main(["train", "--data", str(tmp_path / "blank.csv"), "--target", "t"]) == 2
+    assert "has 1 missing value(s) (lines [6])" in capsys.readouterr().err
+
+
+def fastbp_load(path):
+    import fastbp
+
+    return fastbp.load(path)
+
+
 def test_a_numeric_column_with_stray_text_gets_a_note(tmp_path, capsys):
     frame = _write_csv(tmp_path / "t.csv", 100, "classification", 0).astype({"x2": object})
     frame.loc[[3, 9], "x2"] = "?"
