@@ -328,7 +328,6 @@ def fit_with_progress(model, estimator, X, y, quiet):
     if not quiet:
         estimator._on_epoch_end = epoch_printer()
     notes = []
-    shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
         # A ConvergenceWarning becomes one line after the fit, which a
@@ -337,7 +336,10 @@ def fit_with_progress(model, estimator, X, y, quiet):
         if issubclass(category, ConvergenceWarning):
             notes.append(str(message))
         else:
-            shown(message, category, filename, lineno, file, line)
+            # One line, as the notes and errors are: Python's own format
+            # adds the source file and line, which mean nothing here.
+            print(f"warning: {category.__name__}: {' '.join(str(message).split())}",
+                  file=sys.stderr, flush=True)
 
     try:
         with warnings.catch_warnings():  # puts showwarning back
