@@ -379,6 +379,11 @@ def main(argv=None):
 
 def run(argv=None):
     """:func:`main`, quiet when its reader goes away (``fastbp info | head``)."""
+    for stream in (sys.stdout, sys.stderr):
+        # A column name that the terminal's encoding lacks ("größe" under
+        # PYTHONIOENCODING=ascii) is escaped rather than a traceback.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return main(argv)
     except BrokenPipeError:

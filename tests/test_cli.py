@@ -1,5 +1,6 @@
 """The ``fastbp train`` console script."""
 
+import os
 import subprocess
 import sys
 
@@ -434,6 +435,21 @@ def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
     assert "warning: GradientWarning: " in err and "exploding" in err, err
     assert ".py:" not in err and "warnings.warn" not in err, err  # no source lines
     assert "fastbp: error: Training diverged" in err and "note:" not in err
+
+
+def test_names_the_terminal_cannot_encode_are_escaped(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"größe": rng.standard_normal(40),
+                  "klasse": np.where(rng.standard_normal(40) > 0, "jä", "nein")}).to_csv(
+        path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(path),
+                           "--target", "größe", "--epochs", "1",
+                           "--quiet"], capture_output=True, timeout=600,
+                          env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert b"target 'gr\\xf6\\xdfe' (regression)" in proc.stdout, proc.stdout
 
 
 def test_lbfgs_convergence_note_gives_scipys_reason(tmp_path, capsys):
