@@ -610,8 +610,29 @@ def evaluate_file(args):
     X = features_for(pipe, X, args.data)
     if pipe.fastbp_task_ == "regression":
         y = regression_target(y, pipe.fastbp_target_, args.data)
+    else:
+        y = _labels_like_classes(y, pipe.classes_, pipe.fastbp_target_, args.data)
     report(pipe, X, y)
     return 0
+
+
+def _labels_like_classes(y, classes, target, path):
+    """``y`` as numbers where the model's classes are numbers, or an error
+    naming the text among them (scikit-learn's metrics refuse a mix of
+    text and numbers with a message about types)."""
+    if np.asarray(classes).dtype.kind not in "iufb" or np.asarray(y).dtype.kind != "O":
+        return y
+    import pandas as pd
+
+    values = pd.Series(y)
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = values[numbers.isna()].unique()
+    if len(text):
+        raise CLIError(f"{path}: the target column {target!r} holds text "
+                       f"({', '.join(repr(v) for v in text[:3])}) where the model's classes "
+                       f"are numbers ({np.asarray(classes)[:5].tolist()}); drop or fix those "
+                       "rows")
+    return numbers.to_numpy()
 
 
 def report(pipe, X, y, brief=False):

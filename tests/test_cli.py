@@ -366,6 +366,26 @@ def test_blank_lines_and_trailing_commas_are_read_as_written(tmp_path, capsys):
     assert "has 1 missing value(s) (lines [6])" in capsys.readouterr().err
 
 
+def test_evaluate_names_text_among_numeric_labels(tmp_path, capsys):
+    pytest.importorskip("pandas")
+    frame = _write_csv(tmp_path / "t.csv", 60, "classification", 0)
+    frame["label"] = (frame["label"] == "yes").astype(int)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model = tmp_path / "m.fastbp"
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label", "--epochs",
+                 "2", "--quiet", "--model-out", str(model)]) == 0
+    frame = frame.astype({"label": object})
+    frame.loc[3, "label"] = "?"
+    frame.to_csv(tmp_path / "q.csv", index=False)
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "q.csv")]) == 2
+    assert ("the target column 'label' holds text ('?') where the model's classes are "
+            "numbers ([0, 1])") in capsys.readouterr().err
+    frame.loc[3, "label"] = 1
+    frame.to_csv(tmp_path / "q.csv", index=False)
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "q.csv")]) == 0
+
+
 def fastbp_load(path):
     import fastbp
 
