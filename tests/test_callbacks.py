@@ -154,6 +154,33 @@ def test_a_callback_stops_lbfgs(digits):
     assert len([e for e in stop.ends if e[0] == "lbfgs-iter"]) == 6
 
 
+class IterationsSeen:
+    """Records ``fitted_estimator.n_iter_`` at the end of each subtask."""
+
+    def setup(self, estimator, context):
+        self.seen = []
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name != "fit" and fitted_estimator is not None:
+            self.seen.append(fitted_estimator.n_iter_)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_fitted_estimator_counts_the_iterations_so_far(digits, solver):
+    # With lbfgs it kept the n_iter_ of before the fit (0 on a first fit).
+    X, y = digits
+    seen = IterationsSeen()
+    est = quiet(MLPClassifier((8,), solver=solver, max_iter=4, random_state=0)
+                .set_callbacks(seen).fit, X, y)
+    assert seen.seen[:est.n_iter_] == list(range(1, est.n_iter_ + 1)), seen.seen
+
+
 def test_partial_fit_is_one_epoch_task(digits):
     X, y = digits
     stop = StopAfter(99, "epoch")

@@ -857,11 +857,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if not callbacks.active(self):
             return None
 
-        def snapshot(params, running):
+        def snapshot(params, running, n_ended):
             attributes = self._fitted_attributes(layout, params, running)
             if progress is not None:
                 attributes.update(history_=progress.history_arrays(), n_iter_=progress.n_iter,
                                   loss_=progress.loss, loss_curve_=list(progress.loss_curve))
+            else:  # L-BFGS: one subtask per iteration
+                attributes.update(n_iter_=n_ended)
             return attributes
 
         # Hooks see the targets as given (a classifier's y is binarised here).

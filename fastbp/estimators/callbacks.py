@@ -44,9 +44,10 @@ class FitTasks:
     max_subtasks : int
         Epochs (or iterations) at most.
     snapshot : callable
-        ``snapshot(params, running) -> dict`` of the fitted attributes that
-        make a copy of the estimator ready to predict (built only when a
-        callback asks for ``fitted_estimator``).
+        ``snapshot(params, running, n_ended) -> dict`` of the fitted
+        attributes that make a copy of the estimator ready to predict (built
+        only when a callback asks for ``fitted_estimator``); ``n_ended`` is
+        the number of subtasks ended so far (L-BFGS's ``n_iter_``).
     task_name : str
     """
 
@@ -57,6 +58,7 @@ class FitTasks:
         self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
         self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
         self.current = None
+        self.n_ended = 0
         # A meta-estimator (GridSearchCV) propagates its context whether or
         # not it holds callbacks; without any, a subtask per epoch would
         # cost 30 us for nothing. (Assumed present if the context's list
@@ -66,7 +68,8 @@ class FitTasks:
     def _attributes(self, params, running):
         # Lazy: evaluated by scikit-learn only for hooks that take
         # ``fitted_estimator``; copies, as training goes on in place.
-        return lambda: self.snapshot(params.copy(), running.copy())
+        n_ended = self.n_ended
+        return lambda: self.snapshot(params.copy(), running.copy(), n_ended)
 
     def begin(self, params, running):
         """Start the next subtask."""
@@ -82,6 +85,7 @@ class FitTasks:
         if not self.per_epoch:
             return False
         current, self.current = self.current, None
+        self.n_ended += 1
         return bool(current.call_on_fit_task_end(
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
             reconstruction_attributes=self._attributes(params, running)))
