@@ -506,13 +506,15 @@ def write_history(estimator, path):
     import pandas as pd
 
     h = estimator.history_
-    columns = {"epoch": np.arange(1, len(h["loss"]) + 1)}
+    # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
+    index = "iteration" if estimator.solver == "lbfgs" else "epoch"
+    columns = {index: np.arange(1, len(h["loss"]) + 1)}
     for key, values in h.items():
         values = np.asarray(values)
         if values.ndim == 2:
             for layer in range(values.shape[1]):
                 columns[f"{key}_layer{layer + 1}"] = values[:, layer]
-        elif len(values) == len(columns["epoch"]):
+        elif len(values) == len(columns[index]):
             columns[key] = values
     pd.DataFrame(columns).to_csv(path, index=False)
 

@@ -1,4 +1,30 @@
-"""Warnings and errors specific to fastbp."""
+"""Warnings and errors specific to fastbp, and where its warnings point."""
+
+import os
+import sys
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# scikit-learn's fit wrapper (``_fit_context``) stands between a user's
+# ``fit`` call and fastbp's.
+_SKLEARN_BASE = os.path.join("sklearn", "base.py")
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn``, attributed to the first frame outside fastbp (and
+    scikit-learn's fit wrapper): the user's ``fit`` line, which filters by
+    ``module`` and ``-W`` then match.
+
+    Parameters
+    ----------
+    message : str
+    category : type of Warning
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE)
+                                 or frame.f_code.co_filename.endswith(_SKLEARN_BASE)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class GradientWarning(UserWarning):

@@ -1,10 +1,13 @@
 """scikit-learn's callback API (sklearn.callback, 1.9) on fastbp's estimators."""
 
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.callback import ProgressBar, ScoringMonitor
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -179,6 +182,23 @@ def test_fitted_estimator_counts_the_iterations_so_far(digits, solver):
     est = quiet(MLPClassifier((8,), solver=solver, max_iter=4, random_state=0)
                 .set_callbacks(seen).fit, X, y)
     assert seen.seen[:est.n_iter_] == list(range(1, est.n_iter_ + 1)), seen.seen
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_hooks_get_the_dataframe_the_fit_got(digits, solver):
+    # Before, hooks got the validated array, and fitted_estimator (fitted
+    # with the column names) warned "X does not have valid feature names"
+    # at every epoch.
+    pd = pytest.importorskip("pandas")
+    X, y = digits
+    frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(X.shape[1])])
+    monitor = ScoringMonitor(scoring="accuracy")
+    est = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0).set_callbacks(monitor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(frame, y)
+    assert list(est.feature_names_in_) == list(frame.columns)
 
 
 def test_partial_fit_is_one_epoch_task(digits):

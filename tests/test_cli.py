@@ -492,6 +492,10 @@ def test_lbfgs_at_its_iteration_limit_names_epochs(tmp_path, capsys):
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert notes == ["note: L-BFGS stopped at its iteration limit (--epochs 3) before "
                      "converging; pass a larger --epochs to train longer"]
+    # Its history's rows are iterations, as the plot calls them.
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "3",
+                 "--quiet", "--solver", "lbfgs", "--history-out", str(tmp_path / "h.csv")]) == 0
+    assert (tmp_path / "h.csv").read_text().splitlines()[0] == "iteration,loss,epoch_time"
 
 
 def test_missing_categories_are_a_category(tmp_path, capsys):

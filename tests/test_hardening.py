@@ -827,6 +827,24 @@ def test_lbfgs_that_cannot_resolve_its_float32_loss_warns(scale, n_iter):
     assert est.n_iter_ > 10 and est.score(X, (y - y.mean()) / y.std()) > 0.99
 
 
+def test_training_warnings_point_at_the_callers_line():
+    # They pointed inside fastbp (estimators/base.py, training/stochastic.py),
+    # so that filters by module and -W did not match the user's code.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 3), np.arange(60) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)  # ConvergenceWarning
+        MLPClassifier((32,), solver="sgd", learning_rate_init=10.0, max_iter=30,
+                      n_iter_no_change=100, random_state=0).fit(  # dead units: GradientWarning
+            *load_digits(return_X_y=True))
+        MLPRegressor(solver="lbfgs", random_state=0).fit(  # L-BFGS's unresolved loss
+            X.astype(np.float32), (X @ [1.0, 2.0, 3.0] * 1e9 + 1e9).astype(np.float32))
+    kinds = {w.category.__name__: w.filename for w in caught}
+    assert {"ConvergenceWarning", "GradientWarning"} <= kinds.keys(), kinds
+    assert all(f == __file__ for f in kinds.values()), kinds
+
+
 def test_layer_norm_over_a_single_unit_is_rejected(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="hidden layer 2 of \\[4, 1\\] has a single unit"):

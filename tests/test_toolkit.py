@@ -841,6 +841,41 @@ def test_per_epoch_schedules(tiny, solver, schedule, expected):
                     rtol=1e-12)
 
 
+def test_cosine_goes_on_past_max_iter_in_a_partial_fit_stream(tiny):
+    # Clamped at max_iter, the rate stayed 0 from then on, and a stream
+    # stopped learning silently. PyTorch's closed form goes back up.
+    X, y = tiny
+    est = MLPClassifier((5,), learning_rate="cosine", learning_rate_init=LR0, max_iter=5,
+                        random_state=0)
+    weights = []
+    for _ in range(8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GradientWarning)
+            est.partial_fit(X, y, classes=np.unique(y))
+        weights.append(flat(est).copy())
+    assert_allclose(est.history_["learning_rate"],
+                    [0.5 * LR0 * (1 + np.cos(np.pi * e / 5)) for e in range(8)], atol=1e-18)
+    assert np.array_equal(weights[5], weights[4])  # epoch 5: the rate is 0
+    assert not np.array_equal(weights[7], weights[6])
+
+
+def test_a_changed_loss_is_refused_when_training_continues(tiny):
+    # Before, the old output function (and loss) trained on under the new name.
+    X, y = tiny
+    y = y.astype(float) + 1.0
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0), X, y)
+    est.set_params(loss="poisson", warm_start=True)
+    with pytest.raises(ValueError, match="loss changed since the last fit .*'exp'.*"
+                                         "'identity'.*set warm_start=False"):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match="loss changed since the last fit.*call fit to start "
+                                         "a new model"):
+        est.partial_fit(X, y)
+    assert est.out_activation_ == "identity" and est.n_iter_ == 3
+    est.set_params(warm_start=False)
+    assert quiet_fit(est, X, y).out_activation_ == "exp"
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_schedule_is_applied_not_only_recorded(tiny, solver):
     """A callable reproducing 'step' trains the same model, bitwise; the

@@ -43,7 +43,9 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         'step' multiplies it by ``gamma`` every ``step_size`` epochs
         (PyTorch's StepLR); 'exponential' by ``gamma`` every epoch
         (ExponentialLR); 'cosine' anneals it from ``learning_rate_init`` to 0
-        over ``max_iter`` epochs (CosineAnnealingLR, eta_min=0); a callable
+        over ``max_iter`` epochs (CosineAnnealingLR, eta_min=0; a
+        ``partial_fit`` stream past ``max_iter`` epochs follows the cosine
+        back up, as PyTorch's closed form does); a callable
         ``f(epoch, learning_rate_init) -> lr`` (epoch counted from 0) sets it
         directly.
 

@@ -24,7 +24,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._cache import while_waiting, will_compile
-from ..exceptions import DivergenceError
+from ..exceptions import DivergenceError, warn_at_caller
 from ..kernels.codes import (
     HIDDEN_ACTIVATIONS,
     INPUT_NOT_FINITE,
@@ -499,6 +499,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 
+        # Callback hooks get X as the caller passed it: a DataFrame keeps
+        # the column names that fitted_estimator was fitted with.
+        hooks_X = X
         X = check_raw_input(native_byte_order(X))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         model_dtype = None if first_pass else np.asarray(self.coefs_[0]).dtype
@@ -534,7 +537,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if first_pass:
             self._initialize(Y, units, X.dtype, activations)
         else:
-            self._check_warm_start(units, X.dtype, activations, residual)
+            self._check_warm_start(units, X.dtype, activations, residual, incremental)
         dtype = self.coefs_[0].dtype
 
         spec, params, running = self._network(units, activations, self.normalization,
@@ -556,12 +559,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             if self.solver in _STOCHASTIC_SOLVERS:
                 try:
                     self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
-                                         sample_weight, incremental)
+                                         sample_weight, incremental, hooks_X)
                 except DivergenceError as exc:
                     diverged = exc
             else:
                 self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
-                                fresh=first_pass)
+                                fresh=first_pass, hooks_X=hooks_X)
 
         if not (all_finite(params) and all_finite(running)):
             raise ValueError(
@@ -623,33 +626,42 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         state.pop("_packed", None)
         return state
 
-    def _check_warm_start(self, units, dtype, activations, residual):
+    def _check_warm_start(self, units, dtype, activations, residual, incremental):
+        # partial_fit ignores warm_start: its way to a new model is fit.
+        restart = ("call fit to start a new model" if incremental
+                   else "set warm_start=False to start a new model")
         shapes = [c.shape for c in self.coefs_]
         if shapes != list(zip(units[:-1], units[1:])):
             raise ValueError(
                 f"The network's shape changed since the last fit: layers {shapes} cannot "
-                f"be trained with layer sizes {units}. Set warm_start=False to start a "
-                "new model.")
+                f"be trained with layer sizes {units}. To fix it, {restart}.")
         previous = getattr(self, "_activations", None)
         if previous is not None and list(previous) != list(activations):
             raise ValueError(
                 f"activation changed since the last fit ({previous} -> {activations}); "
-                "set warm_start=False to start a new model.")
+                f"{restart}.")
         if getattr(self, "_residual", None) is not None and list(self._residual) != list(residual):
-            raise ValueError("residual changed since the last fit; set warm_start=False to "
-                             "start a new model.")
+            raise ValueError(f"residual changed since the last fit; {restart}.")
         if getattr(self, "_normalization", None) != self.normalization:
-            raise ValueError(
-                "normalization changed since the last fit; set warm_start=False to start "
-                "a new model.")
+            raise ValueError(f"normalization changed since the last fit; {restart}.")
+        output = self._output_activation()
+        if output != self.out_activation_:
+            # A regressor's loss decides its output function: continuing
+            # would train the old loss under the new name.
+            changed = (f"loss changed since the last fit (its output function would be "
+                       f"{output!r}, and the model has {self.out_activation_!r})"
+                       if getattr(self, "loss", None) in ("squared_error", "poisson") else
+                       f"the output function changed since the last fit "
+                       f"({self.out_activation_!r} -> {output!r})")
+            raise ValueError(f"{changed}; {restart}.")
         if dtype != self.coefs_[0].dtype:
             raise ValueError(
                 f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
-    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh):
+    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh, hooks_X):
         start = time.perf_counter()
-        tasks = self._fit_tasks(spec.layout, X, y, sample_weight, self.max_iter + 1,
+        tasks = self._fit_tasks(spec.layout, hooks_X, y, sample_weight, self.max_iter + 1,
                                 "lbfgs-iter")
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
@@ -687,7 +699,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                   f"loss = {self.loss_:.8f}")
 
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
-                        incremental):
+                        incremental, hooks_X):
         layout = spec.layout
         if not incremental or getattr(self, "_optimizer", None) is None:
             optimizer = StochasticOptimizer(
@@ -739,7 +751,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"sample{_batch_size_hint(n_train, batch_size)} (and pass at least 2 "
                 "samples to partial_fit), or normalization='layer' or None.")
 
-        tasks = self._fit_tasks(layout, X, y, sample_weight,
+        tasks = self._fit_tasks(layout, hooks_X, y, sample_weight,
                                 1 if incremental else self.max_iter, "epoch", progress)
         waiting = while_waiting(functools.partial(
             _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params, running,
@@ -1076,7 +1088,7 @@ def _warn_if_loss_unresolved(result, tol, dtype):
     largest = float(grad.max()) if grad.size else 0.0
     if largest <= tol:
         return
-    warnings.warn(
+    warn_at_caller(
         f"L-BFGS stopped after {result.nit} iteration(s), with the loss's gradient still "
         f"{largest:.3g}: at a loss of {float(result.fun):.6g}, {np.dtype(dtype).name} "
         "cannot resolve the changes that L-BFGS measures its progress by, so the model "

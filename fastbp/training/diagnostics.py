@@ -3,11 +3,10 @@ warning."""
 
 import functools
 import math
-import warnings
 
 import numpy as np
 
-from ..exceptions import GradientWarning
+from ..exceptions import GradientWarning, warn_at_caller
 
 # A layer's gradient norm below this fraction of its weight norm is vanishing.
 VANISHING_RATIO = 1e-7
@@ -128,4 +127,4 @@ class GradientMonitor:
 
     def _warn(self, message):
         self.warned = True
-        warnings.warn(message, GradientWarning, stacklevel=4)
+        warn_at_caller(message, GradientWarning)

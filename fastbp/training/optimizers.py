@@ -41,7 +41,8 @@ class StochasticOptimizer:
         Decay factor of "step" and "exponential"; None for the schedule's
         default (:data:`DEFAULT_GAMMA`).
     t_max : int
-        Epochs over which "cosine" anneals to 0 (``max_iter``).
+        Epochs over which "cosine" anneals to 0 (``max_iter``); past them
+        the cosine goes on, as PyTorch's CosineAnnealingLR's closed form.
     """
 
     def __init__(self, solver, n_params, dtype, learning_rate_init, lr_schedule,
@@ -100,8 +101,10 @@ class StochasticOptimizer:
         elif s == "exponential":
             self.learning_rate = lr0 * self.gamma ** e
         elif s == "cosine":
-            self.learning_rate = 0.5 * lr0 * (1 + math.cos(math.pi * min(e, self.t_max)
-                                                           / self.t_max))
+            # PyTorch's closed form, unclamped: a partial_fit stream that
+            # outlives t_max sees the rate rise again (period 2 * t_max)
+            # rather than stay at 0 and stop training silently.
+            self.learning_rate = 0.5 * lr0 * (1 + math.cos(math.pi * e / self.t_max))
 
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch (``time_step``: samples seen)."""

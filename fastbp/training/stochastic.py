@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..exceptions import DivergenceError
+from ..exceptions import DivergenceError, warn_at_caller
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
 from .progress import ProgressMark
@@ -330,7 +330,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
             if incremental:
                 break
             if progress.n_iter == max_iter:
-                warnings.warn(
+                warn_at_caller(
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
     except KeyboardInterrupt:
