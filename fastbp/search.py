@@ -46,6 +46,7 @@ Examples
 
 import asyncio
 import logging
+import numbers
 import os
 
 import numpy as np
@@ -53,7 +54,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import indexable
 
-from .warmup import DTYPES, _check_dtype, _configurations
+from .warmup import DTYPES, _check_dtypes, _configurations
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -127,7 +128,7 @@ class _WarmupPluginBase:
         What the workers will fit: fastbp estimators, or searches and
         pipelines holding them (see :func:`fastbp.warmup`). Unfitted copies
         travel to the workers.
-    dtypes : sequence of {"float32", "float64"}, default both
+    dtypes : {"float32", "float64"} or a sequence of them, default both
         The dtypes of ``X`` that will be fitted.
     name : str, default "fastbp-warmup"
         The plugin's name on the scheduler; registering a plugin of the same
@@ -168,7 +169,7 @@ class _WarmupPluginBase:
 
     def __init__(self, *estimators, dtypes=DTYPES, name=PLUGIN_NAME):
         self.estimators = tuple(clone(e) for e in estimators)
-        self.dtypes = tuple(_check_dtype(d) for d in dtypes)
+        self.dtypes = _check_dtypes(dtypes)
         self.name = name
         self.report = None
         self.error = None
@@ -234,6 +235,16 @@ def _fit_dtypes(X):
     except TypeError:  # pandas extension dtypes: converted to float64
         float32 = False
     return ("float32",) if float32 else ("float64",)
+
+
+def _check_search(search, function):
+    """Refuse what is not a hyper-parameter search, naming it (an estimator
+    failed inside with "'MLPClassifier' object has no attribute 'cv'")."""
+    if not all(hasattr(search, a) for a in ("cv", "estimator", "fit", "n_jobs")):
+        raise TypeError(
+            f"{function} fits a hyper-parameter search (GridSearchCV, RandomizedSearchCV), "
+            f"got {type(search).__name__}. To fit one estimator, wrap it in a search or call "
+            "its fit inside joblib.parallel_backend.")
 
 
 def _has_fastbp(search):
@@ -333,7 +344,7 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     warmup : bool, default True
         Register a :class:`WarmupPlugin` for the search's configurations
         (skipped when the search holds no fastbp estimator).
-    dtypes : sequence of {"float32", "float64"}, optional
+    dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in (float32 for
         float32 ``X``, float64 otherwise). Give them if a pipeline step
         changes the dtype.
@@ -381,12 +392,16 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     ...     print(client.get_events("fastbp-warmup")[-1][1]["report"])
     >>> search.cv_results_["mean_test_score"]                 # doctest: +SKIP
     """
+    _check_search(search, "fit_on_dask")
+    # An invalid retries reached the scheduler, which logged an error and
+    # never ran the task: the search waited forever.
+    if not isinstance(retries, numbers.Integral) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be a non-negative int, got {retries!r}.")
+    dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     distributed = _import_distributed()
     from joblib import parallel_backend
 
     client = client if client is not None else distributed.get_client()
-    if dtypes is None:
-        dtypes = _fit_dtypes(X)
     # Made indexable here, so that the objects scattered are the very ones
     # the search indexes (joblib matches them by identity).
     X, y = indexable(X, y)
@@ -488,7 +503,7 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     warmup : bool, default True
         Warm up the kernels of the search's configurations in every worker
         (skipped when the search holds no fastbp estimator).
-    dtypes : sequence of {"float32", "float64"}, optional
+    dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in.
     **fit_params
         Passed to ``search.fit``.
@@ -530,11 +545,11 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     from joblib import parallel_backend
     from ray.util.joblib import register_ray
 
-    if not isinstance(max_retries, int) or max_retries < 0:
+    _check_search(search, "fit_on_ray")
+    if (not isinstance(max_retries, numbers.Integral) or isinstance(max_retries, bool)
+            or max_retries < 0):
         raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}.")
-    if dtypes is None:
-        dtypes = _fit_dtypes(X)
-    dtypes = tuple(_check_dtype(d) for d in dtypes)
+    dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     warm = _RayWarmup((clone(search),), dtypes) if warmup and _has_fastbp(search) else None
 
     if not ray.is_initialized():

@@ -147,9 +147,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     >>> report.compiled >= 0
     True
     """
-    if isinstance(dtypes, (str, np.dtype, type)):
-        dtypes = [dtypes]  # one dtype, not the characters of its name
-    dtypes = [_check_dtype(d) for d in dtypes]
+    dtypes = list(_check_dtypes(dtypes))
     configs = _configurations(estimators or (MLPClassifier(),))
     tasks = [(est, dtype, part) for est in configs for dtype in dtypes
              for part in _parts(est, sparse)]
@@ -194,6 +192,13 @@ def _entries(tasks, counts):
         totals[key] = (est, *(a + b for a, b in zip(previous[1:], part_counts)))
     return [WarmupEntry(_describe(est), dtype, seconds, compiled, loaded)
             for (_, dtype), (est, compiled, loaded, seconds) in totals.items()]
+
+
+def _check_dtypes(dtypes):
+    """``dtypes`` (one dtype or a sequence of them) as a tuple of names."""
+    if isinstance(dtypes, (str, np.dtype, type)):
+        dtypes = [dtypes]  # one dtype, not the characters of its name
+    return tuple(_check_dtype(d) for d in dtypes)
 
 
 def _check_dtype(dtype):

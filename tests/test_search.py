@@ -181,3 +181,28 @@ def test_importing_does_not_import_dask():
     code = ("import sys, fastbp.search; "
             "assert 'distributed' not in sys.modules and 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda s, X, y: fit_on_dask(s.estimator, X, y), TypeError,
+     "fit_on_dask fits a hyper-parameter search .*got MLPClassifier"),
+    # "x" reached the scheduler, which never ran the tasks: the search hung.
+    (lambda s, X, y: fit_on_dask(s, X, y, retries="x"), ValueError,
+     "retries must be a non-negative int, got 'x'"),
+    (lambda s, X, y: fit_on_dask(s, X, y, retries=-1), ValueError,
+     "retries must be a non-negative int, got -1"),
+    (lambda s, X, y: fit_on_dask(s, X, y, dtypes=["float16"], warmup=False), ValueError,
+     "dtypes must be among .* got 'float16'"),
+])
+def test_misuse_is_refused_before_any_cluster_work(call, error, message):
+    # No client exists here: each is refused before one is looked for.
+    X, y = np.zeros((8, 2)), np.arange(8) % 2
+    search = GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}, cv=2)
+    with pytest.raises(error, match=message):
+        call(search, X, y)
+
+
+def test_one_dtype_is_a_dtype_not_its_characters():
+    # dtypes="float32" failed with "got 'l'" (its second character).
+    search = GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}, cv=2)
+    assert fastbp.search.WarmupPlugin(search, dtypes="float32").dtypes == ("float32",)
