@@ -337,6 +337,12 @@ def info(args):
 def compile_kernels(args):
     from . import MLPClassifier, MLPRegressor, warmup
 
+    if args.all and (args.solver or args.early_stopping):
+        # --all warms every solver with and without early stopping already.
+        given = "--solver" if args.solver else "--early-stopping"
+        print(f"fastbp compile: error: {given} narrows what is warmed, and --all warms "
+              "everything; give one or the other", file=sys.stderr)
+        return 2
     if args.all:
         estimators = [cls(solver=solver, early_stopping=solver != "lbfgs")
                       for cls in (MLPClassifier, MLPRegressor) for solver in SOLVERS]

@@ -198,7 +198,14 @@ def _check_dtypes(dtypes):
     """``dtypes`` (one dtype or a sequence of them) as a tuple of names."""
     if isinstance(dtypes, (str, np.dtype, type)):
         dtypes = [dtypes]  # one dtype, not the characters of its name
-    return tuple(_check_dtype(d) for d in dtypes)
+    if dtypes is None or not hasattr(dtypes, "__iter__"):
+        raise TypeError(f"dtypes must be 'float32', 'float64' or a sequence of them, "
+                        f"got {dtypes!r}.")
+    names = tuple(_check_dtype(d) for d in dtypes)
+    if not names:
+        raise ValueError("dtypes is empty: there would be nothing to warm up. Give "
+                         "'float32', 'float64' or both.")
+    return names
 
 
 def _check_dtype(dtype):
@@ -228,6 +235,9 @@ def _expand(obj):
     itself, or those it holds, with each point of a search's grid."""
     if isinstance(obj, BaseMLP):
         return [obj]
+    if isinstance(obj, type):
+        raise TypeError(f"warmup takes estimators, got the class {obj.__name__}; pass an "
+                        f"instance, such as {obj.__name__}().")
     if not hasattr(obj, "get_params"):
         raise TypeError(f"warmup takes estimators, got {type(obj).__name__}.")
     grids = _grids(obj)
@@ -243,16 +253,21 @@ def _expand(obj):
 
 def _grids(search):
     """The parameter combinations of a search that can change a fastbp
-    path (``[{}]`` for anything that is not a search)."""
+    path, or put a fastbp estimator in (``[{}]`` for anything that is not
+    a search)."""
     spaces = getattr(search, "param_grid", None) or getattr(search, "param_distributions", None)
     if spaces is None:
         return [{}]
     combos = []
     for space in spaces if isinstance(spaces, list) else [spaces]:
         # Distributions are sampled at fit time; their lists are the choices.
+        # A key whose choices are estimators (a pipeline step swapped whole)
+        # counts too: its fastbp candidates are found in the clones.
         items = [(k, list(v)) for k, v in space.items()
-                 if k.split("__")[-1] in _PATH_PARAMS and hasattr(v, "__iter__")
-                 and not isinstance(v, str)]
+                 if hasattr(v, "__iter__") and not isinstance(v, str)
+                 and (k.split("__")[-1] in _PATH_PARAMS
+                      or any(hasattr(c, "get_params") and not isinstance(c, type)
+                             for c in v))]
         keys = [k for k, _ in items]
         combos += [dict(zip(keys, values))
                    for values in itertools.product(*(v for _, v in items))]

@@ -518,9 +518,31 @@ def test_configurations_expand_searches_and_drop_duplicates():
     assert sorted(c.activation for c in configs) == ["relu", "tanh"]
 
 
+def test_estimators_that_a_grid_puts_in_whole_are_warmed():
+    # Before: "found no fastbp estimator" where the default step is not
+    # fastbp's, and only the default MLPClassifier() where it is.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    for default in (LogisticRegression(), MLPClassifier()):
+        grid = GridSearchCV(Pipeline([("scale", StandardScaler()), ("clf", default)]),
+                            {"clf": [MLPClassifier(solver="lbfgs"),
+                                     MLPClassifier(normalization="batch", dropout=0.1),
+                                     LogisticRegression()]})
+        configs = _configurations([grid])
+        found = {(c.solver, c.normalization) for c in configs}
+        assert {("lbfgs", None), ("adam", "batch")} <= found, found
+
+
 def test_warmup_rejects_what_it_cannot_warm():
     with pytest.raises(ValueError, match="dtypes must be among"):
         warmup(dtypes=["float16"])
+    with pytest.raises(ValueError, match="dtypes is empty"):
+        warmup(dtypes=[])
+    with pytest.raises(TypeError, match="dtypes must be 'float32', 'float64' or a sequence"):
+        warmup(dtypes=None)
+    with pytest.raises(TypeError, match="got the class MLPClassifier; pass an instance"):
+        warmup(MLPClassifier)
     with pytest.raises(ValueError, match="no fastbp estimator"):
         warmup(StandardScaler())
     with pytest.raises(TypeError, match="takes estimators"):
@@ -542,6 +564,13 @@ def test_one_dtype_given_alone():
     for one in ("float64", np.float64, np.dtype("float64")):
         report = warmup(MLPClassifier(), dtypes=one)
         assert [e.dtype for e in report.entries] == ["float64"]
+
+
+@pytest.mark.parametrize("narrowing", [["--solver", "sgd"], ["--early-stopping"]])
+def test_compile_command_refuses_all_with_a_narrowing_option(capsys, narrowing):
+    # --solver was ignored under --all, silently.
+    assert cli_main(["compile", "--all", *narrowing]) == 2
+    assert f"{narrowing[0]} narrows what is warmed, and --all" in capsys.readouterr().err
 
 
 def test_compile_command_refuses_zero_jobs(capsys):
