@@ -577,9 +577,15 @@ def will_compile(dispatcher, dtype):
         overloads = cache._cache_file._load_index()
     except Exception:  # damaged: it will be rebuilt, which compiles
         return True
-    extras = tuple(sorted(_key_extras.items()))
-    # An entry compiled with other key parts (another BLAS) does not serve.
-    return not any(f"array({name}," in str(key[0]) and key[-1] == extras
+    try:
+        # Everything in an index key but the signature: this machine's CPU
+        # name and features, the kernel's bytecode hash, fastbp's extras
+        # (the BLAS). An entry compiled with any other (an image built on
+        # another CPU, an older fastbp) does not serve.
+        rest = cache._index_key(None, dispatcher.targetctx.codegen())[1:]
+    except Exception:
+        return True
+    return not any(f"array({name}," in str(key[0]) and tuple(key[1:]) == rest
                    for key in overloads)
 
 

@@ -572,3 +572,22 @@ def test_info_reports_cpu_blas_cache_and_cuda():
     for part in ("fastbp ", "CPU: ", "blas: ", "kernels' matrix products: ", "compile cache: ",
                  "warm for: ", "CUDA: "):
         assert part in out, out
+
+
+def test_info_is_warm_only_for_kernels_compiled_for_this_cpu(tmp_path):
+    # A cache filled under another CPU name (an image built elsewhere) was
+    # reported warm, and the next fit compiled everything.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    generic = {**env, "NUMBA_CPU_NAME": "generic", "NUMBA_CPU_FEATURES": ""}
+    fit = ("import numpy as np, warnings; warnings.simplefilter('ignore'); "
+           "from fastbp import MLPClassifier; "
+           "MLPClassifier((4,), max_iter=1).fit(np.random.rand(12, 3), np.arange(12) % 3)")
+    subprocess.run([sys.executable, "-c", fit], env=generic, check=True, timeout=600)
+
+    def warm_for(environ):
+        out = subprocess.run([sys.executable, "-m", "fastbp", "info"], env=environ,
+                             capture_output=True, text=True, check=True, timeout=600).stdout
+        return next(line for line in out.splitlines() if line.startswith("warm for: "))
+
+    assert "float64 default path (softmax)" in warm_for(generic)
+    assert "nothing yet" in warm_for(env)
