@@ -103,7 +103,8 @@ def test_device_cuda_without_gpu_raises_clear_error():
     X = np.random.default_rng(0).standard_normal((20, 3))
     y = np.arange(20) % 2
     clf = MLPClassifier((4,), max_iter=2, device="cuda")
-    with pytest.raises(RuntimeError, match=r"(?s)device='cuda'.*GPU.*pip install"):
+    with pytest.raises(RuntimeError, match=r"(?s)device='cuda' found no (NVIDIA driver|usable)"
+                                           r".*GPU"):
         clf.fit(X, y)
     assert not hasattr(clf, "coefs_")
     fitted = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
@@ -116,6 +117,32 @@ def test_device_cuda_without_gpu_raises_clear_error():
     for a, b in zip(fitted.coefs_, before):
         np.testing.assert_array_equal(a, b)
     assert MLPClassifier((4,), max_iter=2).fit(X, y).score(X, y) >= 0
+
+
+@pytest.mark.parametrize("driver, compilers, expected", [
+    (False, True, "found no NVIDIA driver \\(libcuda cannot be loaded\\).*GPU packages .* are "
+                  "installed"),
+    (False, False, "found no NVIDIA driver.*compiler libraries are missing too: install them "
+                   "with pip install"),
+    (True, True, "the driver loads, but numba.cuda.is_available\\(\\) is False.*nvidia-smi"),
+])
+def test_the_no_gpu_message_names_what_is_missing(monkeypatch, driver, compilers, expected):
+    # It said "no GPU, no NVIDIA driver, or no CUDA libraries" and advised
+    # installing the packages, also where they were installed.
+    import ctypes
+
+    from numba.cuda.cudadrv import nvvm
+
+    from fastbp.kernels import cuda as cuda_kernels
+
+    def cdll(name, *args, **kwargs):
+        if not driver:
+            raise OSError(f"{name}: cannot open shared object file")
+        return object()
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    monkeypatch.setattr(nvvm, "is_available", lambda: compilers)
+    assert re.search(expected, cuda_kernels._why_no_gpu(), re.S), cuda_kernels._why_no_gpu()
 
 
 def test_device_parameter_is_validated():

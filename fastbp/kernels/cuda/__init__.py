@@ -37,8 +37,31 @@ def device_status():
                 "Install an NVIDIA driver (>= 525 for CUDA 12) and the GPU packages with: "
                 f"{_INSTALL}")
     if not available:
-        return ("device='cuda' found no usable NVIDIA GPU: numba.cuda.is_available() is "
-                "False (no GPU, no NVIDIA driver, or no CUDA libraries). On a machine with "
-                f"an NVIDIA GPU and driver >= 525, install the GPU packages with: {_INSTALL}. "
-                "Use device='cpu' otherwise.")
+        return _why_no_gpu()
     return None
+
+
+def _why_no_gpu():
+    """Which of the driver and the compiler libraries is missing, where
+    ``numba.cuda.is_available()`` is False: installing the packages again
+    does not help a machine without a driver."""
+    import ctypes
+    import sys
+
+    try:
+        from numba.cuda.cudadrv import nvvm
+        compilers = bool(nvvm.is_available())
+    except Exception:
+        compilers = False
+    packages = ("the GPU packages (numba-cuda and the CUDA compiler libraries) are installed"
+                if compilers else
+                f"the CUDA compiler libraries are missing too: install them with {_INSTALL}")
+    try:
+        ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+    except OSError:
+        return ("device='cuda' found no NVIDIA driver (libcuda cannot be loaded): this "
+                "machine has no NVIDIA GPU, or its driver (>= 525 for CUDA 12) is not "
+                f"installed; {packages}. Use device='cpu' here.")
+    return ("device='cuda' found no usable NVIDIA GPU: the driver loads, but "
+            "numba.cuda.is_available() is False (no GPU visible to this process: check "
+            f"nvidia-smi and CUDA_VISIBLE_DEVICES); {packages}.")
