@@ -34,10 +34,7 @@ def read_table(path, text_columns=()):
     if not path.lower().endswith((".csv", ".csv.gz", ".txt")):
         raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt)")
     try:
-        # index_col=False: a trailing comma on every data line must not
-        # turn the first column into the index and shift the names.
-        frame = pd.read_csv(path, dtype={c: str for c in text_columns} or None,
-                            index_col=False)
+        frame = _read_csv(path, dtype={c: str for c in text_columns} or None)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
     if frame.empty:
@@ -47,6 +44,20 @@ def read_table(path, text_columns=()):
                        "separated by ';', and fastbp reads comma-separated files; "
                        "convert it first (for example pandas.read_csv(path, sep=';')"
                        ".to_csv(new_path, index=False))")
+    return frame
+
+
+def _read_csv(path, **options):
+    """``pandas.read_csv`` of ``path``, read again without an index where a
+    trailing comma on every data line made pandas take the first column for
+    row names (the names then shift, and the last column is all empty). A
+    file with real row names (R's write.table) keeps them as the index."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, **options)
+    if (not isinstance(frame.index, pd.RangeIndex) and frame.shape[1]
+            and frame.iloc[:, -1].isna().all()):
+        frame = pd.read_csv(path, index_col=False, **options)
     return frame
 
 
@@ -64,7 +75,14 @@ def split_target(frame, target, path):
         raise CLIError(f"{path}: the target column {target!r} has {int(missing.sum())} "
                        f"missing value(s) ({where}{' ...' if missing.sum() > 5 else ''}); "
                        "drop or fill those rows")
-    return frame.drop(columns=[target]), frame[target].to_numpy()
+    y = frame[target].to_numpy()
+    if y.dtype.kind == "f":
+        infinite = np.flatnonzero(np.isinf(y))
+        if len(infinite):
+            raise CLIError(f"{path}: the target column {target!r} holds {len(infinite)} "
+                           f"infinite value(s) ({_file_lines(path, infinite[:5], len(y))}); "
+                           "drop or fix those rows")
+    return frame.drop(columns=[target]), y
 
 
 def _file_lines(path, rows, n_rows):
@@ -92,10 +110,8 @@ def keep_written_codes(y, path, target):
     codes do."""
     if np.asarray(y).dtype.kind not in "iu":
         return y
-    import pandas as pd
-
     # Read again as text: pandas parsed "007" as 7 (the same rows, in order).
-    text = pd.read_csv(path, usecols=[target], dtype=str)[target].str.strip()
+    text = _read_csv(path, dtype=str)[target].str.strip()
     if text.str.match(r"[+-]?0\d").any():
         return text.to_numpy(dtype=object)
     return y
@@ -309,9 +325,13 @@ def settings(args, params):
     params.update(parse_settings(args.set))
     if params.get("solver") == "lbfgs" and params.get("early_stopping"):
         # scikit-learn's MLP ignores early_stopping with lbfgs, silently.
-        raise CLIError("--validation-fraction (early stopping) needs a stochastic solver: "
-                       "lbfgs minimises the full-batch loss and has no epochs to stop "
-                       "early; use --solver adam, or score a held-out file with --valid")
+        given = ("--validation-fraction" if args.validation_fraction is not None
+                 else "--early-stopping" if getattr(args, "early_stopping", False)
+                 else "--set early_stopping=True")
+        held_out = ", or score a held-out file with --valid" if args.data else ""
+        raise CLIError(f"{given} (early stopping) needs a stochastic solver: lbfgs "
+                       "minimises the full-batch loss and has no epochs to stop early; use "
+                       f"--solver adam{held_out}")
     return params
 
 
@@ -458,10 +478,11 @@ def train_on_file(args, estimator_params):
 def regression_target(y, target, path):
     """The target of a regression as float64, or an error naming the column."""
     try:
-        return np.asarray(y, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise CLIError(f"{path}: --task regression needs a numeric target, and the column "
                        f"{target!r} holds text ({exc})") from exc
+    return y
 
 
 def _text_columns(X):

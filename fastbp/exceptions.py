@@ -12,8 +12,9 @@ _SKLEARN_BASE = os.path.join("sklearn", "base.py")
 
 def warn_at_caller(message, category):
     """``warnings.warn``, attributed to the first frame outside fastbp (and
-    scikit-learn's fit wrapper): the user's ``fit`` line, which filters by
-    ``module`` and ``-W`` then match.
+    scikit-learn's fit wrapper): the line that called ``fit``, the user's
+    own or a meta-estimator's (a Pipeline's), which filters by ``module``
+    and ``-W`` then match.
 
     Parameters
     ----------

@@ -363,9 +363,9 @@ def load(path):
             est._check_loaded_state()
         except ValueError as exc:
             raise ValueError(
-                f"{os.fspath(path)} holds a {type(est).__name__} whose state is inconsistent: "
-                f"{exc}. The file was edited after it was saved, or saved from a model "
-                "whose attributes were set by hand.") from exc
+                f"{os.fspath(path)} holds an {type(est).__name__} whose fitted state is "
+                f"inconsistent: {str(exc).rstrip('.')}. Was the file edited after it was "
+                "saved, or saved from a model whose attributes were set by hand?") from exc
     return model
 
 

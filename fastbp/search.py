@@ -237,14 +237,16 @@ def _fit_dtypes(X):
     return ("float32",) if float32 else ("float64",)
 
 
-def _check_search(search, function):
-    """Refuse what is not a hyper-parameter search, naming it (an estimator
-    failed inside with "'MLPClassifier' object has no attribute 'cv'")."""
-    if not all(hasattr(search, a) for a in ("cv", "estimator", "fit", "n_jobs")):
+def _check_search(search, function, needs):
+    """Refuse what lacks the attributes ``needs`` that ``function`` uses,
+    naming it (an estimator failed inside fit_on_dask with
+    "'MLPClassifier' object has no attribute 'cv'")."""
+    if not all(hasattr(search, a) for a in needs):
+        what = ("a hyper-parameter search (GridSearchCV, RandomizedSearchCV)" if "cv" in needs
+                else "an estimator that fits in parallel (an n_jobs parameter)")
         raise TypeError(
-            f"{function} fits a hyper-parameter search (GridSearchCV, RandomizedSearchCV), "
-            f"got {type(search).__name__}. To fit one estimator, wrap it in a search or call "
-            "its fit inside joblib.parallel_backend.")
+            f"{function} fits {what}, got {type(search).__name__}. To fit one estimator, "
+            "wrap it in a search or call its fit inside joblib.parallel_backend.")
 
 
 def _has_fastbp(search):
@@ -392,7 +394,7 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     ...     print(client.get_events("fastbp-warmup")[-1][1]["report"])
     >>> search.cv_results_["mean_test_score"]                 # doctest: +SKIP
     """
-    _check_search(search, "fit_on_dask")
+    _check_search(search, "fit_on_dask", ("cv", "estimator", "fit", "n_jobs"))
     # An invalid retries reached the scheduler, which logged an error and
     # never ran the task: the search waited forever.
     if not isinstance(retries, numbers.Integral) or isinstance(retries, bool) or retries < 0:
@@ -545,7 +547,8 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     from joblib import parallel_backend
     from ray.util.joblib import register_ray
 
-    _check_search(search, "fit_on_ray")
+    # Any meta-estimator with n_jobs (BaggingClassifier, OneVsRestClassifier).
+    _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
     if (not isinstance(max_retries, numbers.Integral) or isinstance(max_retries, bool)
             or max_retries < 0):
         raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}.")

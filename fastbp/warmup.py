@@ -265,13 +265,19 @@ def _grids(search):
         # counts too: its fastbp candidates are found in the clones.
         items = [(k, list(v)) for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
-                 and (k.split("__")[-1] in _PATH_PARAMS
-                      or any(hasattr(c, "get_params") and not isinstance(c, type)
-                             for c in v))]
+                 and (k.split("__")[-1] in _PATH_PARAMS or _holds_fastbp(v))]
         keys = [k for k, _ in items]
         combos += [dict(zip(keys, values))
                    for values in itertools.product(*(v for _, v in items))]
     return combos or [{}]
+
+
+def _holds_fastbp(choices):
+    """Whether a grid entry's ``choices`` put a fastbp estimator in (only
+    such keys are expanded: crossing every swapped-in scaler would multiply
+    the candidates for nothing)."""
+    return any(hasattr(c, "get_params") and not isinstance(c, type)
+               and any(isinstance(h, BaseMLP) for h in _held(c)) for c in choices)
 
 
 def _held(obj):

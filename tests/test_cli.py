@@ -386,6 +386,46 @@ def test_evaluate_names_text_among_numeric_labels(tmp_path, capsys):
     assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "q.csv")]) == 0
 
 
+def test_row_names_stay_an_index_and_trailing_commas_keep_codes(tmp_path, capsys):
+    # R's write.table: a header one field shorter, the rows named. Reading
+    # every file without an index put the names in column 'a' and shifted
+    # the rest; and a trailing-comma file lost its target's leading zeros.
+    rows = [(i / 10, -i / 7, "001" if i % 2 else "000") for i in range(30)]
+    (tmp_path / "named.csv").write_text(
+        "a,b,t\n" + "".join(f"r{i},{a},{b},{t}\n" for i, (a, b, t) in enumerate(rows)))
+    model = tmp_path / "m.fastbp"
+    assert main(["train", "--data", str(tmp_path / "named.csv"), "--target", "t", "--epochs",
+                 "1", "--quiet", "--model-out", str(model)]) == 0
+    assert "30 rows, 2 feature columns, target 't' (classification)" in capsys.readouterr().out
+    assert fastbp_load(model).classes_.tolist() == ["000", "001"]
+    (tmp_path / "trail.csv").write_text(
+        "a,b,t\n" + "".join(f"{a},{b},{t},\n" for a, b, t in rows))
+    assert main(["train", "--data", str(tmp_path / "trail.csv"), "--target", "t", "--epochs",
+                 "1", "--quiet", "--model-out", str(model)]) == 0
+    assert fastbp_load(model).classes_.tolist() == ["000", "001"]
+
+
+def test_lbfgs_early_stopping_error_names_the_option_given(tmp_path, capsys):
+    _write_csv(tmp_path / "t.csv", 30, "classification", 0)
+    for option in (["--early-stopping"], ["--set", "early_stopping=True"]):
+        assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                     "--solver", "lbfgs", *option]) == 2
+        assert f"{' '.join(option)} (early stopping) needs a stochastic solver" in \
+            capsys.readouterr().err
+    assert main(["train", "--solver", "lbfgs", "--early-stopping"]) == 2
+    err = capsys.readouterr().err
+    assert "--early-stopping (early stopping)" in err and "--valid" not in err
+
+
+def test_an_infinite_regression_target_is_named(tmp_path, capsys):
+    frame = _write_csv(tmp_path / "r.csv", 30, "regression", 0)
+    frame.loc[6, "label"] = np.inf
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "r.csv"), "--target", "label"]) == 2
+    assert ("the target column 'label' holds 1 infinite value(s) (lines [8])"
+            in capsys.readouterr().err)
+
+
 def fastbp_load(path):
     import fastbp
 

@@ -280,9 +280,23 @@ def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, 
             "scikit-learn": __import__("sklearn").__version__,
             "sha256": hashlib.sha256(payload).hexdigest()}
     path = write_model_file(tmp_path / "edited.fastbp", meta, payload)
-    with pytest.raises(ValueError, match=f"edited.fastbp holds a MLPClassifier whose state is "
-                                         f"inconsistent: .*{message}"):
+    with pytest.raises(ValueError, match=f"edited.fastbp holds an MLPClassifier whose fitted "
+                                         f"state is inconsistent: .*{message}"):
         fastbp.load(path)
+
+
+def test_a_search_whose_template_holds_a_placeholder_loads(data, tmp_path):
+    # The grid replaces the template's activation=None: only fitted models
+    # are checked.
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = data
+    search = GridSearchCV(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, activation=None,
+                                       random_state=0), {"activation": ["relu", "tanh"]}, cv=2)
+    quiet(search.fit, X, (y % 3).astype(float))
+    fastbp.save(search, tmp_path / "s.fastbp")
+    loaded = fastbp.load(tmp_path / "s.fastbp")
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
 
 
 def test_untrusted_types_are_refused(saved, tmp_path):

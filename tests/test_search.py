@@ -206,3 +206,14 @@ def test_one_dtype_is_a_dtype_not_its_characters():
     # dtypes="float32" failed with "got 'l'" (its second character).
     search = GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}, cv=2)
     assert fastbp.search.WarmupPlugin(search, dtypes="float32").dtypes == ("float32",)
+
+
+def test_fit_on_ray_takes_any_meta_estimator_with_n_jobs():
+    # Its check asked for a search's cv, which fit_on_ray does not use.
+    from sklearn.ensemble import BaggingClassifier
+
+    from fastbp.search import _check_search
+
+    _check_search(BaggingClassifier(fastbp.MLPClassifier()), "fit_on_ray", ("fit", "n_jobs"))
+    with pytest.raises(TypeError, match="fit_on_ray fits an estimator that fits in parallel"):
+        _check_search(fastbp.MLPClassifier(), "fit_on_ray", ("fit", "n_jobs"))

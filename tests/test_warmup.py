@@ -532,6 +532,18 @@ def test_estimators_that_a_grid_puts_in_whole_are_warmed():
         configs = _configurations([grid])
         found = {(c.solver, c.normalization) for c in configs}
         assert {("lbfgs", None), ("adam", "batch")} <= found, found
+    # Keys whose choices hold no fastbp estimator are not crossed in: four
+    # such keys of 7 choices multiplied the clones by 2,401.
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler
+
+    from fastbp.warmup import _grids
+
+    scalers = [StandardScaler(), MinMaxScaler(), RobustScaler(), None]
+    grid = GridSearchCV(Pipeline([("a", StandardScaler()), ("b", StandardScaler()),
+                                  ("clf", MLPClassifier())]),
+                        {"a": scalers, "b": scalers,
+                         "clf": [MLPClassifier(solver="lbfgs"), MLPClassifier()]})
+    assert len(_grids(grid)) == 2
 
 
 def test_warmup_rejects_what_it_cannot_warm():

@@ -434,9 +434,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         unknown activation, a shape error in a product); :func:`fastbp.load`
         calls this on every fastbp model it loads.
         """
-        self._validate_params()
         if "coefs_" not in self.__dict__:
+            # An unfitted template (a search's estimator, whose grid may
+            # replace a placeholder parameter) is checked when it is fitted.
             return
+        self._validate_params()
         coefs, intercepts = self.coefs_, getattr(self, "intercepts_", None)
         if not (isinstance(coefs, list) and isinstance(intercepts, list)
                 and len(coefs) == len(intercepts) >= 1
@@ -738,18 +740,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch_size = min(max(int(self.batch_size), 1), n_train)  # np.clip: 12 us
-        if self.normalization == "batch" and (batch_size == 1 or n_train % batch_size == 1):
-            # A one-row batch normalises every unit to beta and has no
-            # variance for the running statistics: PyTorch refuses it too.
-            which = ("fit's mini-batches hold" if batch_size == 1 else
-                     "the last mini-batch of each epoch would hold")
+        if self.normalization == "batch" and batch_size == 1:
             raise ValueError(
-                "normalization='batch' normalises each unit over a mini-batch, and "
-                f"{which} a single sample (batch_size={self.batch_size!r}, {n_train} "
-                f"training sample(s)): its outputs would all be the same, and the running "
-                f"variance would shrink. Use a batch_size that leaves no batch of one "
-                f"sample{_batch_size_hint(n_train, batch_size)} (and pass at least 2 "
-                "samples to partial_fit), or normalization='layer' or None.")
+                "normalization='batch' normalises each unit over a mini-batch, and this "
+                f"fit's mini-batches hold a single sample (batch_size={self.batch_size!r}, "
+                f"{n_train} training sample(s)): every output would be the same. Use "
+                "batch_size >= 2 (and pass at least 2 samples to partial_fit), or "
+                "normalization='layer' or None.")
 
         tasks = self._fit_tasks(layout, hooks_X, y, sample_weight,
                                 1 if incremental else self.max_iter, "epoch", progress)
@@ -1063,15 +1060,6 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         return tags
 
 
-def _batch_size_hint(n_train, batch_size):
-    """``", for example batch_size=B"`` with B the nearest valid size, or ``""``."""
-    for delta in range(1, batch_size + 1):
-        for b in (batch_size - delta, batch_size + delta):
-            if 2 <= b <= n_train and n_train % b != 1:
-                return f", for example batch_size={b}"
-    return ""
-
-
 def _warn_if_loss_unresolved(result, tol, dtype):
     """Warn when L-BFGS "converged" from fresh weights within a few iterations.
 
@@ -1084,6 +1072,7 @@ def _warn_if_loss_unresolved(result, tol, dtype):
     """
     if result.nit >= 10 or result.status != 0:
         return
+    float32 = np.dtype(dtype) == np.float32
     grad = np.abs(np.asarray(result.jac))
     largest = float(grad.max()) if grad.size else 0.0
     if largest <= tol:
@@ -1093,5 +1082,5 @@ def _warn_if_loss_unresolved(result, tol, dtype):
         f"{largest:.3g}: at a loss of {float(result.fun):.6g}, {np.dtype(dtype).name} "
         "cannot resolve the changes that L-BFGS measures its progress by, so the model "
         "is barely trained. Standardise the targets (for example with "
-        "sklearn.compose.TransformedTargetRegressor and a StandardScaler) and X, or "
-        "train in float64.", ConvergenceWarning)
+        "sklearn.compose.TransformedTargetRegressor and a StandardScaler) and X"
+        + (", or train in float64." if float32 else "."), ConvergenceWarning)

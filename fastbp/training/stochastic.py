@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..exceptions import DivergenceError, warn_at_caller
+from ..kernels.codes import NORM_BATCH
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
 from .progress import ProgressMark
@@ -165,6 +166,13 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     dtype = params.dtype
     early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
+    # Batch norm cannot train on a one-row batch (every unit would be
+    # normalised to its shift, and the running variance would shrink): where
+    # the epoch's last batch would hold one row, that row sits the epoch
+    # out, as PyTorch's drop_last does (a different row each shuffled epoch).
+    n_used = n_train
+    if spec.norm == NORM_BATCH and n_train > batch_size and n_train % batch_size == 1:
+        n_used = n_train - 1
     ws = Workspace(layout, batch_size, dtype, dense_input=not inp.is_sparse,
                    drops=spec.drops, track_dead=spec.tracks_dead_units)
     ws.rng[0] = optimizer.rng_state
@@ -199,7 +207,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     checkpoint = Checkpoint(backend, [solver.params, solver.state_1, solver.state_2,
                                       work.running, work.rng], optimizer,
                             random_state if rewind_random_state else None)
-    n_batches = -(-n_train // batch_size)
+    n_batches = -(-n_used // batch_size)
     # Each layer's weights in ``params``, for the monitor's weight norms.
     weights = layout.weight_slices()
     # Multiply-adds of one mini-batch's forward and backward passes.
@@ -223,6 +231,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     # the arange and the gather.
                     random_state.shuffle(sample_idx)
                 rows = sample_idx if train_rows is None else train_rows[sample_idx]
+                if n_used < n_train:
+                    rows = rows[:n_used]
                 layer_sq[:] = 0
                 ws.alive[:] = 0
                 backend.load(work.alive, ws.alive)
@@ -255,7 +265,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 # freezes its weights silently: divergence too.
                 if not (math.isfinite(loss_sum) and all_finite(params) and all_finite(running)
                         and all_finite(optimizer.state_1) and all_finite(optimizer.state_2)):
-                    loss = loss_sum / n_train
+                    loss = loss_sum / n_used
                     if not math.isfinite(loss):
                         what = f"the training loss became {loss}"
                     elif not (np.isfinite(params).all() and np.isfinite(running).all()):
@@ -268,8 +278,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     break
                 optimizer.rng_state = ws.rng[0]
                 progress.n_iter += 1
-                progress.loss = loss_sum / n_train
-                progress.t += n_train
+                progress.loss = loss_sum / n_used
+                progress.t += n_used
                 progress.loss_curve.append(progress.loss)
                 if verbose:
                     print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
