@@ -144,6 +144,14 @@ def _text_among_numbers(column):
     return len(values), float(numbers.notna().mean()), values[numbers.isna()].unique()
 
 
+def _stray_text(column):
+    """The distinct text values of a ``column`` that holds numbers but for a
+    few (at least 10 values, 90 % of them numbers; a "?" for a missing
+    value, say), or an empty sequence."""
+    n_values, share, stray = _text_among_numbers(column)
+    return stray if n_values >= 10 and share >= 0.9 else stray[:0]
+
+
 def note_text_in_numbers(X):
     """A note for each text column whose values are numbers but for a few:
     it is one-hot encoded as text, one category per distinct number."""
@@ -151,8 +159,8 @@ def note_text_in_numbers(X):
     for c in X.columns:
         if c in numeric:
             continue
-        n_values, share, stray = _text_among_numbers(X[c])
-        if n_values >= 10 and share >= 0.9 and len(stray):
+        stray = _stray_text(X[c])
+        if len(stray):
             shown = ", ".join(repr(v) for v in stray[:3])
             print(f"note: column {c!r} holds numbers but for {len(stray)} text value(s) "
                   f"({shown}), so it is one-hot encoded as text, one category per distinct "
@@ -235,8 +243,8 @@ def infer_task(y, task, target="target"):
     if np.asarray(y).dtype.kind not in "iufb":
         import pandas as pd
 
-        n_values, share, stray = _text_among_numbers(pd.Series(y))
-        if n_values >= 10 and share >= 0.9 and len(stray):
+        stray = _stray_text(pd.Series(y))
+        if len(stray):
             # "12.5, 7.1, ?": read as text, it would become 1000 classes.
             shown = ", ".join(repr(v) for v in stray[:3])
             raise CLIError(f"the target column {target!r} holds numbers but for "
@@ -432,11 +440,12 @@ def train_on_file(args, estimator_params):
     check_features(X, args.data)
     note_text_in_numbers(X)
     task = infer_task(y, args.task, args.target)
-    if task == "classification" and len(pd.unique(y)) < 2:
+    classes = pd.unique(y) if task == "classification" else None
+    if classes is not None and len(classes) < 2:
         # Most likely the wrong column, or filtered data; a one-class
         # model would predict that class whatever it reads.
         raise CLIError(f"{args.data}: the target column {args.target!r} holds a single "
-                       f"class ({pd.unique(y)[0]!r}); a classifier needs at least two")
+                       f"class ({classes[0]!r}); a classifier needs at least two")
     if task == "regression":
         y = regression_target(y, args.target, args.data)
         note_target_scale(y, args.target)
@@ -478,11 +487,10 @@ def train_on_file(args, estimator_params):
 def regression_target(y, target, path):
     """The target of a regression as float64, or an error naming the column."""
     try:
-        y = np.asarray(y, dtype=np.float64)
+        return np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise CLIError(f"{path}: --task regression needs a numeric target, and the column "
                        f"{target!r} holds text ({exc})") from exc
-    return y
 
 
 def _text_columns(X):

@@ -249,6 +249,12 @@ def _check_search(search, function, needs):
             "wrap it in a search or call its fit inside joblib.parallel_backend.")
 
 
+def _check_count(value, name):
+    """Refuse a retry count that is not a non-negative int (bools included)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
+
+
 def _has_fastbp(search):
     """Whether ``search`` fits fastbp estimators (else there is nothing to warm)."""
     try:
@@ -397,8 +403,7 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     _check_search(search, "fit_on_dask", ("cv", "estimator", "fit", "n_jobs"))
     # An invalid retries reached the scheduler, which logged an error and
     # never ran the task: the search waited forever.
-    if not isinstance(retries, numbers.Integral) or isinstance(retries, bool) or retries < 0:
-        raise ValueError(f"retries must be a non-negative int, got {retries!r}.")
+    _check_count(retries, "retries")
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     distributed = _import_distributed()
     from joblib import parallel_backend
@@ -549,9 +554,7 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
 
     # Any meta-estimator with n_jobs (BaggingClassifier, OneVsRestClassifier).
     _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
-    if (not isinstance(max_retries, numbers.Integral) or isinstance(max_retries, bool)
-            or max_retries < 0):
-        raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}.")
+    _check_count(max_retries, "max_retries")
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     warm = _RayWarmup((clone(search),), dtypes) if warmup and _has_fastbp(search) else None
 

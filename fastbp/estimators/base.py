@@ -1072,11 +1072,11 @@ def _warn_if_loss_unresolved(result, tol, dtype):
     """
     if result.nit >= 10 or result.status != 0:
         return
-    float32 = np.dtype(dtype) == np.float32
     grad = np.abs(np.asarray(result.jac))
     largest = float(grad.max()) if grad.size else 0.0
     if largest <= tol:
         return
+    float32 = np.dtype(dtype) == np.float32
     warn_at_caller(
         f"L-BFGS stopped after {result.nit} iteration(s), with the loss's gradient still "
         f"{largest:.3g}: at a loss of {float(result.fun):.6g}, {np.dtype(dtype).name} "
