@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
+from fastbp.estimators.base import _keep_spare_workspace, _spare_workspace
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 
@@ -1248,6 +1249,77 @@ def test_partial_fit_on_plain_arrays_trains_as_validated_input_does(small):
         fast.partial_fit(X, y, classes=classes[:-1])
     for a, b in zip(before, fast.coefs_):
         assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("params", [{}, {"normalization": "batch", "dropout": 0.2}],
+                         ids=["lean", "toolkit"])
+def test_a_partial_fit_stream_reuses_its_work_buffers_without_changing_results(small, params):
+    # Each call reuses the work buffers the call before released, where
+    # they fit its batch size: the results must be those of fresh buffers
+    # (the dropout masks, batch statistics and dead-unit tracker included).
+    X, y = small
+    classes = np.unique(y)
+    reused = MLPClassifier((16, 8), batch_size=64, random_state=0, **params)
+    fresh = clone(reused)
+    batches = [slice(0, 100), slice(100, 200), slice(200, 257), slice(300, 400),
+               slice(400, 430), slice(430, 500)]  # 57 and 30 rows: smaller batches
+    kept = []
+    for rows in batches:
+        reused.partial_fit(X[rows], y[rows], classes=classes)
+        kept.append(_spare_workspace(reused))
+        _keep_spare_workspace(fresh, None)
+        fresh.partial_fit(X[rows], y[rows], classes=classes)
+    assert kept[1] is kept[0] and kept[3] is not kept[2] and kept[5] is not kept[4]
+    for a, b in zip(_fitted_arrays(reused), _fitted_arrays(fresh)):
+        assert_array_equal(a, b)
+    # A saved or copied model has no work buffers, and a fit keeps none.
+    assert _spare_workspace(pickle.loads(pickle.dumps(reused))) is None
+    assert _spare_workspace(copy.deepcopy(reused)) is None
+    assert _spare_workspace(copy.copy(reused)) is None
+    reused.set_params(max_iter=2).fit(X[:100], y[:100])
+    assert _spare_workspace(reused) is None
+
+
+def _fitted_arrays(model):
+    return [*model.coefs_, *model.intercepts_, *model.running_mean_, *model.running_var_,
+            *model.normalization_scales_, *model.normalization_shifts_]
+
+
+def test_shallow_copies_of_a_stream_train_in_threads_as_one_after_the_other(small):
+    # Copies of a model never share its spare work buffers, and a call that
+    # finds the spare held by a concurrent call of the same model makes its
+    # own.
+    from fastbp.training.workspace import Workspace
+
+    X, y = small
+    model = MLPClassifier((32,), batch_size=32, random_state=0)
+    model.partial_fit(X[:64], y[:64], classes=np.unique(y))
+    spare = _spare_workspace(model)
+    spec = spare._spec
+    held = Workspace.reuse(spare, spec, 32, spare.acts.dtype, True)
+    assert held is spare
+    assert Workspace.reuse(spare, spec, 32, spare.acts.dtype, True) is not spare
+    held.release()
+
+    def stream(m, offset):
+        for i in range(40):
+            start = (offset + 32 * i) % 468
+            rows = slice(start, start + 32)
+            m.partial_fit(X[rows], y[rows])
+        return m
+
+    expected = [stream(copy.copy(model), offset) for offset in (0, 250)]
+    copies = [copy.copy(model), copy.copy(model)]
+    assert _spare_workspace(copies[0]) is None
+    threads = [threading.Thread(target=stream, args=(m, offset))
+               for m, offset in zip(copies, (0, 250))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(copies, expected):
+        for a, b in zip(got.coefs_ + got.intercepts_, want.coefs_ + want.intercepts_):
+            assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("classes", [np.arange(4), np.array([3, 7, 100]), np.array([-5, 2]),

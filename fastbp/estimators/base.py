@@ -64,6 +64,37 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 _seeded_generators = weakref.WeakKeyDictionary()
 
 
+# Per estimator: the work buffers its last partial_fit call released.
+_spare_workspaces = weakref.WeakKeyDictionary()
+
+
+def _spare_workspace(estimator):
+    """The work buffers ``estimator``'s last ``partial_fit`` call released,
+    or None: a stream of calls reuses them (``Workspace.reuse``), sparing
+    each small call its allocations.
+
+    Kept outside the estimator, as the seeded generators are: scratch
+    memory, never saved, copied or compared, and a failed call that wrote
+    into it leaves the model itself exactly as it was.
+    """
+    try:
+        return _spare_workspaces.get(estimator)
+    except TypeError:  # a subclass that defines __eq__ without __hash__
+        return None
+
+
+def _keep_spare_workspace(estimator, workspace):
+    """Keep ``workspace`` for ``estimator``'s next ``partial_fit`` call; None
+    drops it (a fit keeps none: megabytes at MNIST's shapes)."""
+    try:
+        if workspace is None:
+            _spare_workspaces.pop(estimator, None)
+        else:
+            _spare_workspaces[estimator] = workspace
+    except TypeError:
+        pass
+
+
 def _fresh_random_state(estimator):
     """``check_random_state(estimator.random_state)``: for an int seed, a
     generator that starts from the seed.
@@ -568,7 +599,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
                                 fresh=first_pass, hooks_X=hooks_X)
 
-        if not (all_finite(params) and all_finite(running)):
+        # The epoch loop has checked the stochastic solvers' every epoch.
+        if not (stochastic or (all_finite(params) and all_finite(running))):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
                 "contain large values and need to be preprocessed.")
@@ -755,7 +787,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             batch_size, n_train))
         try:
             with waiting:
-                fit_stochastic(
+                workspace = fit_stochastic(
                     backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
                     alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm,
                     batch_size=batch_size, shuffle=self.shuffle, max_iter=self.max_iter,
@@ -764,7 +796,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     train_rows=train_rows, validator=validator, verbose=self.verbose,
                     rewind_random_state=isinstance(self.random_state, np.random.RandomState),
                     # Set by the command line for its progress lines; not a parameter.
-                    on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks)
+                    on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks,
+                    spare=_spare_workspace(self) if incremental else None)
+            _keep_spare_workspace(self, workspace if incremental else None)
         finally:
             if tasks is not None:
                 tasks.close(params, running)
@@ -948,7 +982,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """
         return (plain_matrix(X) and X.dtype == dtype and X.shape[1] == self.n_features_in_
                 and "feature_names_in_" not in self.__dict__
-                and (not check_finite or np.isfinite(X).all()))
+                and (not check_finite or all_finite(X.reshape(-1))))
 
     def _validated_input(self, X, dtype):
         """``X`` through scikit-learn's validation, in ``dtype``, as a

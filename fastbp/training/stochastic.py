@@ -111,7 +111,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                    alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
                    random_state, incremental, train_rows=None, validator=None,
                    verbose=False, rewind_random_state=True, on_epoch_end=None,
-                   tasks=None):
+                   tasks=None, spare=None):
     """Train ``params`` (and ``running``) in place with a stochastic solver.
 
     Parameters
@@ -161,10 +161,15 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         scikit-learn callback tasks (``estimators.callbacks``): one subtask
         per epoch; training stops after an epoch whose ``end`` returns True.
         The caller closes them.
+    spare : Workspace, optional
+        The workspace this function returned to an earlier call of the same
+        model, to reuse where it fits (``Workspace.reuse``).
+
+    Returns
+    -------
+    workspace : Workspace
+        The work buffers this call used, for the next call's ``spare``.
     """
-    layout = spec.layout
-    dtype = params.dtype
-    early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
     # Batch norm cannot train on a one-row batch (every unit would be
     # normalised to its shift, and the running variance would shrink): where
@@ -173,8 +178,28 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     n_used = n_train
     if spec.norm == NORM_BATCH and n_train > batch_size and n_train % batch_size == 1:
         n_used = n_train - 1
-    ws = Workspace(layout, batch_size, dtype, dense_input=not inp.is_sparse,
-                   drops=spec.drops, track_dead=spec.tracks_dead_units)
+    ws = Workspace.reuse(spare, spec, batch_size, params.dtype, not inp.is_sparse)
+    try:
+        _train(ws, backend, spec, params, running, inp, Y, sw, optimizer, progress,
+               alpha=alpha, l1=l1, clip=clip, batch_size=batch_size, shuffle=shuffle,
+               max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+               random_state=random_state, incremental=incremental, n_train=n_train,
+               n_used=n_used, train_rows=train_rows, validator=validator, verbose=verbose,
+               rewind_random_state=rewind_random_state, on_epoch_end=on_epoch_end,
+               tasks=tasks)
+    finally:
+        ws.release()
+    return ws
+
+
+def _train(ws, backend, spec, params, running, inp, Y, sw, optimizer, progress, *, alpha,
+           l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change, random_state,
+           incremental, n_train, n_used, train_rows, validator, verbose,
+           rewind_random_state, on_epoch_end, tasks):
+    """:func:`fit_stochastic`'s epochs, in the workspace ``ws``."""
+    layout = spec.layout
+    dtype = params.dtype
+    early_stopping = validator is not None
     ws.rng[0] = optimizer.rng_state
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
