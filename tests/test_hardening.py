@@ -917,6 +917,48 @@ def test_underflowing_sample_weights_say_so(blobs):
         MLPClassifier((4,), max_iter=2).fit(X, y, sample_weight=np.full(len(X), 1e307))
 
 
+def test_weights_that_are_zero_in_float32_are_named_so(blobs):
+    # Cast to a float32 model's dtype, 1e-300 is 0: scikit-learn's message
+    # then said the weights were all zero, which they are not.
+    X, y = blobs
+    X = X.astype(np.float32)
+    model = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    before = [c.copy() for c in model.coefs_]
+    for call in (model.fit, model.partial_fit):
+        with pytest.raises(ValueError, match="below float32's smallest number.*largest 1e-300"):
+            call(X, y, sample_weight=np.full(len(X), 1e-300))
+    for a, b in zip(before, model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # Small weights that survive the cast train (as in scikit-learn, their
+    # sum stands for the number of samples in the alpha penalty).
+    quiet(MLPClassifier((4,), max_iter=2, alpha=0).fit, X, y,
+          sample_weight=np.full(len(X), 1e-30))
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"alpha": -50.0}, "alpha"), ({"alpha": float("nan")}, "alpha"), ({"alpha": "foo"}, "alpha"),
+    ({"batch_size": 2.5}, "batch_size"), ({"batch_size": 0}, "batch_size"),
+    ({"momentum": 2.0}, "momentum"), ({"beta_1": 1.5}, "beta_1"), ({"tol": -1.0}, "tol"),
+    ({"learning_rate_init": 0.0}, "learning_rate_init")])
+def test_parameters_changed_within_a_partial_fit_stream_are_checked(blobs, params, name):
+    # scikit-learn checks parameters in fit and in a first partial_fit call
+    # only: alpha=-50 set between calls trained to a negative loss.
+    X, y = blobs
+    model = MLPClassifier((4,), random_state=0).partial_fit(X, y, classes=[0, 1])
+    model.partial_fit(X, y)
+    before = copy.deepcopy(model.__dict__)
+    model.set_params(**params)
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of MLPClassifier"):
+        model.partial_fit(X, y)
+    assert model.n_iter_ == before["n_iter_"] and model.t_ == before["t_"]
+    for a, b in zip(before["coefs_"], model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # Valid again: the stream goes on, checked once more.
+    model.set_params(**{k: before[k] for k in params})
+    model.partial_fit(X, y)
+    assert model.t_ == before["t_"] + len(X)
+
+
 def test_every_schedule_trains_with_its_default_gamma(digits_data):
     X, y = digits_data
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)

@@ -109,6 +109,36 @@ def test_from_sklearn_continues_as_sklearn_would(digits, solver):
     assert est.loss_curve_ == pytest.approx(sk.loss_curve_, rel=1e-14)
 
 
+@pytest.mark.parametrize("params", [{"solver": "adam"},
+                                    {"solver": "sgd", "learning_rate": "invscaling"},
+                                    {"solver": "sgd", "nesterovs_momentum": False}],
+                         ids=["adam", "sgd-invscaling", "sgd-momentum"])
+def test_to_sklearn_carries_the_optimizer_state(digits, params):
+    # The copy's partial_fit goes on as the model's, and from_sklearn of the
+    # copy gets the state back: the README's round trip loses nothing.
+    X, y = digits
+    est = MLPClassifier((10,), batch_size=50, learning_rate_init=0.01, random_state=0,
+                        **params)
+    for _ in range(3):
+        quiet(est.partial_fit, X, y, classes=np.unique(y))
+    sk = est.to_sklearn()
+    back = MLPClassifier.from_sklearn(sk)
+    for model in (est, sk, back):
+        quiet(model.partial_fit, X, y)
+    for other in (sk, back):
+        for a, b in zip(est.coefs_ + est.intercepts_, other.coefs_ + other.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+        assert other.loss_ == pytest.approx(est.loss_, rel=1e-13)
+
+
+def test_to_sklearn_of_a_solver_sklearn_lacks_starts_its_optimizer_afresh(digits):
+    X, y = digits
+    est = quiet(MLPClassifier((10,), solver="rmsprop", max_iter=2, random_state=0).fit, X, y)
+    sk = est.to_sklearn()
+    assert sk.solver == "adam" and not hasattr(sk, "_optimizer")
+    quiet(sk.partial_fit, X, y)  # scikit-learn makes its own
+
+
 def test_from_sklearn_lbfgs_regressor_warm_start(digits):
     X, y = digits
     yr = (y % 4).astype(float)
@@ -149,6 +179,23 @@ def test_weights_set_by_hand_train_like_sklearn():
     ref.partial_fit(X, y, classes=[0, 1])
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_weights_set_by_hand_train_without_n_features_in(labels):
+    # The README: weights set by hand predict and train, the input width
+    # taken from coefs_[0]. Integer labels took a shortcut that read
+    # n_features_in_ before anything had set it.
+    rs = np.random.RandomState(0)
+    X, y = rs.randn(60, 5), rs.randint(0, 3, 60)
+    if labels == "str":
+        y = np.array(list("abc"))[y]
+    est = MLPClassifier((5,), random_state=0)
+    est.coefs_ = [rs.randn(5, 5) * 0.3, rs.randn(5, 3) * 0.3]
+    est.intercepts_ = [np.zeros(5), np.zeros(3)]
+    est.partial_fit(X, y, classes=np.unique(y))
+    assert est.n_features_in_ == 5 and est.n_iter_ == 1
+    est.partial_fit(X, y)
 
 
 @pytest.mark.parametrize("kind", ["clf", "reg"])

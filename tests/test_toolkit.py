@@ -477,6 +477,24 @@ def test_dropout_masks_follow_random_state(small):
             assert not np.array_equal(flat(models[0]), flat(models[1]))
 
 
+def test_dropout_turned_on_within_a_stream_draws_its_seed_from_random_state(small):
+    # A stream's dropout generator is seeded at its first call with dropout
+    # on: turned on after the first call, it stayed at the unseeded state
+    # whatever random_state was.
+    X, y = small
+    losses = {}
+    for seed in (0, 1, 0):
+        est = MLPClassifier((10,), batch_size=32, shuffle=False, random_state=0)
+        est.partial_fit(X, y, classes=np.unique(y))
+        est.set_params(dropout=0.5, random_state=seed)
+        est.partial_fit(X, y)
+        losses.setdefault(seed, []).append(est.loss_)
+        est.partial_fit(X, y)  # seeded once: the next call goes on from it
+        losses[seed].append(est.loss_)
+    assert losses[0][0] != losses[1][0]
+    assert len({tuple(v) for v in losses.values()}) == 2
+
+
 # ---------------------------------------------------------------------------
 # dropout
 # ---------------------------------------------------------------------------

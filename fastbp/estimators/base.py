@@ -9,6 +9,7 @@ import copy
 import functools
 import math
 import numbers
+import operator
 import time
 import weakref
 import warnings
@@ -53,6 +54,7 @@ from .checks import (
     check_hidden_layer_sizes,
     check_raw_input,
     check_sample_weight_scale,
+    check_weights_survive_dtype,
     native_byte_order,
 )
 from .constraints import MLP_CONSTRAINTS
@@ -245,6 +247,10 @@ def _parameter_attributes(layout, params, running):
 #: ``BaseMLP._get_param_names`` of each class (weakly: a class defined in a
 #: loop may go).
 _PARAM_NAMES = weakref.WeakKeyDictionary()
+#: Per estimator: the parameter values a ``partial_fit`` call last checked;
+#: per class, what reads them.
+_CHECKED_PARAMS = weakref.WeakKeyDictionary()
+_PARAM_READERS = weakref.WeakKeyDictionary()
 
 
 class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
@@ -525,7 +531,38 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         residual = arch.residual_flags(self.residual, hidden_sizes)
         return activations, dropout, residual
 
+    def _check_changed_params(self):
+        """Check the parameters where they changed since the last
+        ``partial_fit`` call checked them.
+
+        scikit-learn checks them in ``fit`` and in a first ``partial_fit``
+        call only, so that a parameter changed with ``set_params`` in a
+        stream (``alpha=-50``) went on unchecked: it trained, or failed with
+        a message that did not name it. Comparing the values costs a
+        microsecond or two; checking them all, 75 us of a small call.
+        (A list changed in place compares equal: the per-layer parameters
+        are checked at every call anyway, as they are turned into layers.)
+        """
+        read = _PARAM_READERS.get(type(self))
+        if read is None:
+            read = _PARAM_READERS[type(self)] = operator.itemgetter(*self._get_param_names())
+        try:
+            values = read(self.__dict__)
+            if _CHECKED_PARAMS.get(self) == values:
+                return
+        except (KeyError, TypeError, ValueError):  # a parameter deleted; an array's
+            values = None                          # ambiguous comparison; no hash
+        self._validate_params()
+        if values is not None:
+            try:
+                _CHECKED_PARAMS[self] = values
+            except TypeError:
+                pass
+
     def _fit(self, X, y, sample_weight, incremental):
+        if incremental and "coefs_" in self.__dict__:
+            # (A first call's are checked by scikit-learn's _fit_context.)
+            self._check_changed_params()
         hidden_sizes = self._hidden_sizes()
         activations, dropout, residual = self._architecture(hidden_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -548,6 +585,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                               else sample_weight)
             if isinstance(sample_weight, np.ndarray):
                 check_fits_dtype(sample_weight, X.dtype, "sample_weight")
+                check_weights_survive_dtype(sample_weight, X.dtype)
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
             if not np.any(sample_weight > 0):
@@ -759,7 +797,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             train_rows, validator = self._validation_split(backend, spec, inp, X, y, Y,
                                                            sample_weight)
             n_train = len(train_rows)
-        if spec.has_dropout and (not incremental or self._optimizer is None):
+        # A stream's dropout generator is seeded once: at its first call with
+        # dropout on (0 is the state of one never seeded; a seeded splitmix64
+        # state, advanced by a fixed odd step, is 0 once in 2**64 draws).
+        if spec.has_dropout and (not incremental or self._optimizer is None
+                                 or optimizer.rng_state == 0):
             # Drawn only when dropout is on, and after the validation split,
             # so that scikit-learn's random sequence is untouched otherwise.
             optimizer.rng_state = np.uint64(self._random_state.randint(2**31 - 1))
@@ -980,7 +1022,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         costs a microsecond where that one costs tens, which matters when
         predicting a few rows at a time.
         """
-        return (plain_matrix(X) and X.dtype == dtype and X.shape[1] == self.n_features_in_
+        # (n_features_in_ is missing on weights set by hand before a fit.)
+        return (plain_matrix(X) and X.dtype == dtype
+                and X.shape[1] == self.__dict__.get("n_features_in_")
                 and "feature_names_in_" not in self.__dict__
                 and (not check_finite or all_finite(X.reshape(-1))))
 

@@ -108,6 +108,24 @@ def check_fits_dtype(a, dtype, name):
             "or fit on float64 data for a float64 model.")
 
 
+def check_weights_survive_dtype(sample_weight, dtype):
+    """Raise a ``ValueError`` if every positive weight of the float array
+    ``sample_weight`` is zero in the narrower ``dtype`` (scikit-learn's
+    message would then call the weights all zero, which they are not).
+    """
+    dtype = np.dtype(dtype)
+    if sample_weight.dtype.kind != "f" or sample_weight.dtype.itemsize <= dtype.itemsize:
+        return
+    largest = float(np.max(sample_weight, initial=0.0))
+    if largest > 0 and not dtype.type(largest) > 0:
+        raise ValueError(
+            f"sample_weight's positive weights are all below {dtype.name}'s smallest "
+            f"number (largest {largest:.3g}), and this model computes in {dtype.name}, "
+            "where they are zero. Rescale sample_weight (for example to a mean of 1: "
+            "as in scikit-learn, their sum plays the part of the number of samples "
+            "in the alpha penalty), or fit on float64 data for a float64 model.")
+
+
 def check_sample_weight_scale(sample_weight, dtype):
     """Raise a ``ValueError`` if sample weights underflow or overflow ``dtype``.
 
@@ -121,7 +139,7 @@ def check_sample_weight_scale(sample_weight, dtype):
         raise ValueError(
             f"sample_weight sums to {total} in {np.dtype(dtype).name} (largest weight "
             f"{float(sample_weight.max()):.3g}): the weight sums overflow. Rescale "
-            "sample_weight; only ratios between weights matter.")
+            "sample_weight, for example to a mean of 1.")
     positive = sample_weight[sample_weight > 0]
     if positive.size == 0:
         return
@@ -131,7 +149,7 @@ def check_sample_weight_scale(sample_weight, dtype):
         raise ValueError(
             f"sample_weight holds positive weights too small for {np.dtype(dtype).name} "
             f"(smallest {smallest:.3g}, below {tiny:.3g}): the per-batch weight sums "
-            "underflow. Rescale sample_weight; only ratios between weights matter.")
+            "underflow. Rescale sample_weight, for example to a mean of 1.")
 
 
 def check_hidden_layer_sizes(sizes):

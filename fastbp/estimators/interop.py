@@ -71,6 +71,11 @@ def to_sklearn(est):
     that scikit-learn lacks is replaced by its default ('adam', 'constant'),
     which matters only if the copy is trained further.
 
+    The optimizer state of an 'sgd' or 'adam' model with one of
+    scikit-learn's schedules (velocities and learning rate; moments and
+    step count) goes with it, so that the copy's ``partial_fit`` continues
+    as the model's would, and :func:`from_sklearn` of the copy gets it back.
+
     Raises
     ------
     ValueError
@@ -107,7 +112,43 @@ def to_sklearn(est):
         # puts them back, and fails without them.
         out._best_coefs = [np.array(c, copy=True) for c in est.coefs_]
         out._best_intercepts = [np.array(b, copy=True) for b in est.intercepts_]
+    optimizer = _sklearn_optimizer(est, out)
+    if optimizer is not None:
+        out._optimizer = optimizer
     return out
+
+
+def _sklearn_optimizer(est, out):
+    """scikit-learn's ``_optimizer`` for ``out`` (the copy of ``est``), holding
+    ``est``'s optimizer state; None where the solver or schedule has no
+    scikit-learn equivalent, or ``est`` has no state (L-BFGS, weights set by
+    hand)."""
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+    state = est.__dict__.get("_optimizer")
+    if (state is None or est.solver != out.solver or est.solver not in ("sgd", "adam")
+            or est.learning_rate != out.learning_rate):
+        return None
+    # scikit-learn updates coefs_ + intercepts_ in place through these.
+    params = out.coefs_ + out.intercepts_
+    layout = NetworkLayout([est.coefs_[0].shape[0]] + [c.shape[1] for c in est.coefs_])
+
+    def per_layer(flat):
+        coefs, intercepts, _, _ = layout.unpack(flat)
+        return [np.array(a, copy=True) for a in coefs + intercepts]
+
+    if est.solver == "sgd":
+        optimizer = SGDOptimizer(params, out.learning_rate_init, out.learning_rate,
+                                 out.momentum, out.nesterovs_momentum, out.power_t)
+        optimizer.velocities = per_layer(state.state_1)
+        optimizer.learning_rate = state.learning_rate
+    else:
+        optimizer = AdamOptimizer(params, out.learning_rate_init, out.beta_1, out.beta_2,
+                                  out.epsilon)
+        optimizer.ms = per_layer(state.state_1)
+        optimizer.vs = per_layer(state.state_2)
+        optimizer.t = state.t
+    return optimizer
 
 
 def from_sklearn(cls, model):
