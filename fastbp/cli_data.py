@@ -58,6 +58,11 @@ def _read_csv(path, **options):
     if (not isinstance(frame.index, pd.RangeIndex) and frame.shape[1]
             and frame.iloc[:, -1].isna().all()):
         frame = pd.read_csv(path, index_col=False, **options)
+    # A trailing comma on the header line too: pandas names the empty
+    # last field "Unnamed: N", and that column is empty on every line.
+    if (frame.shape[1] > 1 and str(frame.columns[-1]).startswith("Unnamed: ")
+            and frame.iloc[:, -1].isna().all()):
+        frame = frame.iloc[:, :-1]
     return frame
 
 

@@ -360,6 +360,13 @@ def test_blank_lines_and_trailing_commas_are_read_as_written(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "trail.csv"), "--target", "t",
                  "--epochs", "1", "--quiet"]) == 0
     assert "2 feature columns, target 't' (classification)" in capsys.readouterr().out
+    # A trailing comma on the header line too: pandas named the empty field
+    # "Unnamed: 3", and train blamed that column's missing values.
+    (tmp_path / "trail2.csv").write_text("a,b,t,\n" + "".join(
+        f"{i / 10},{-i / 7},{'yes' if i % 2 else 'no'},\n" for i in range(30)))
+    assert main(["train", "--data", str(tmp_path / "trail2.csv"), "--target", "t",
+                 "--epochs", "1", "--quiet"]) == 0
+    assert "2 feature columns, target 't' (classification)" in capsys.readouterr().out
     (tmp_path / "blank.csv").write_text(
         "a,b,t\n0.1,0.2,yes\n0.3,0.1,no\n\n0.6,1.7,yes\n,,\n0.1,0.5,no\n")
     assert main(["train", "--data", str(tmp_path / "blank.csv"), "--target", "t"]) == 2
