@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
-from fastbp.estimators.base import _keep_spare_workspace, _spare_workspace
+from fastbp.estimators.base import _keep, _spare_workspaces, _take
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 
@@ -1266,18 +1266,18 @@ def test_a_partial_fit_stream_reuses_its_work_buffers_without_changing_results(s
     kept = []
     for rows in batches:
         reused.partial_fit(X[rows], y[rows], classes=classes)
-        kept.append(_spare_workspace(reused))
-        _keep_spare_workspace(fresh, None)
+        kept.append(_spare_workspaces.get(reused))
+        _take(_spare_workspaces, fresh)
         fresh.partial_fit(X[rows], y[rows], classes=classes)
     assert kept[1] is kept[0] and kept[3] is not kept[2] and kept[5] is not kept[4]
     for a, b in zip(_fitted_arrays(reused), _fitted_arrays(fresh)):
         assert_array_equal(a, b)
     # A saved or copied model has no work buffers, and a fit keeps none.
-    assert _spare_workspace(pickle.loads(pickle.dumps(reused))) is None
-    assert _spare_workspace(copy.deepcopy(reused)) is None
-    assert _spare_workspace(copy.copy(reused)) is None
+    assert _spare_workspaces.get(pickle.loads(pickle.dumps(reused))) is None
+    assert _spare_workspaces.get(copy.deepcopy(reused)) is None
+    assert _spare_workspaces.get(copy.copy(reused)) is None
     reused.set_params(max_iter=2).fit(X[:100], y[:100])
-    assert _spare_workspace(reused) is None
+    assert _spare_workspaces.get(reused) is None
 
 
 def _fitted_arrays(model):
@@ -1286,20 +1286,20 @@ def _fitted_arrays(model):
 
 
 def test_shallow_copies_of_a_stream_train_in_threads_as_one_after_the_other(small):
-    # Copies of a model never share its spare work buffers, and a call that
-    # finds the spare held by a concurrent call of the same model makes its
+    # Copies of a model never share its spare work buffers, and a call takes
+    # the spare out, so that a concurrent call of the same model makes its
     # own.
     from fastbp.training.workspace import Workspace
 
     X, y = small
     model = MLPClassifier((32,), batch_size=32, random_state=0)
     model.partial_fit(X[:64], y[:64], classes=np.unique(y))
-    spare = _spare_workspace(model)
+    spare = _take(_spare_workspaces, model)  # as a call takes it
+    assert spare is not None and _take(_spare_workspaces, model) is None
     spec = spare._spec
-    held = Workspace.reuse(spare, spec, 32, spare.acts.dtype, True)
-    assert held is spare
-    assert Workspace.reuse(spare, spec, 32, spare.acts.dtype, True) is not spare
-    held.release()
+    assert Workspace.reuse(spare, spec, 32, spare.acts.dtype, True) is spare
+    assert Workspace.reuse(None, spec, 32, spare.acts.dtype, True) is not spare
+    _keep(_spare_workspaces, model, spare)
 
     def stream(m, offset):
         for i in range(40):
@@ -1310,7 +1310,7 @@ def test_shallow_copies_of_a_stream_train_in_threads_as_one_after_the_other(smal
 
     expected = [stream(copy.copy(model), offset) for offset in (0, 250)]
     copies = [copy.copy(model), copy.copy(model)]
-    assert _spare_workspace(copies[0]) is None
+    assert _spare_workspaces.get(copies[0]) is None
     threads = [threading.Thread(target=stream, args=(m, offset))
                for m, offset in zip(copies, (0, 250))]
     for t in threads:

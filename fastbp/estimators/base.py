@@ -66,33 +66,25 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 _seeded_generators = weakref.WeakKeyDictionary()
 
 
-# Per estimator: the work buffers its last partial_fit call released.
+# Per estimator: the work buffers its last partial_fit call used.
 _spare_workspaces = weakref.WeakKeyDictionary()
 
 
-def _spare_workspace(estimator):
-    """The work buffers ``estimator``'s last ``partial_fit`` call released,
-    or None: a stream of calls reuses them (``Workspace.reuse``), sparing
-    each small call its allocations.
-
-    Kept outside the estimator, as the seeded generators are: scratch
-    memory, never saved, copied or compared, and a failed call that wrote
-    into it leaves the model itself exactly as it was.
-    """
+def _take(store, estimator):
+    """What the weak per-estimator ``store`` keeps for ``estimator``, taken
+    out of it (None if nothing, or if ``estimator`` cannot be a weak key:
+    a subclass that defines __eq__ without __hash__)."""
     try:
-        return _spare_workspaces.get(estimator)
-    except TypeError:  # a subclass that defines __eq__ without __hash__
+        return store.pop(estimator, None)
+    except TypeError:
         return None
 
 
-def _keep_spare_workspace(estimator, workspace):
-    """Keep ``workspace`` for ``estimator``'s next ``partial_fit`` call; None
-    drops it (a fit keeps none: megabytes at MNIST's shapes)."""
+def _keep(store, estimator, value):
+    """Keep ``value`` for ``estimator`` in the weak ``store`` (not kept where
+    ``estimator`` cannot be a weak key)."""
     try:
-        if workspace is None:
-            _spare_workspaces.pop(estimator, None)
-        else:
-            _spare_workspaces[estimator] = workspace
+        store[estimator] = value
     except TypeError:
         pass
 
@@ -546,18 +538,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         read = _PARAM_READERS.get(type(self))
         if read is None:
             read = _PARAM_READERS[type(self)] = operator.itemgetter(*self._get_param_names())
+        checked = _take(_CHECKED_PARAMS, self)
         try:
             values = read(self.__dict__)
-            if _CHECKED_PARAMS.get(self) == values:
-                return
-        except (KeyError, TypeError, ValueError):  # a parameter deleted; an array's
-            values = None                          # ambiguous comparison; no hash
-        self._validate_params()
+            unchanged = checked == values
+        except (KeyError, ValueError):  # a parameter deleted; an array's ambiguous
+            values, unchanged = None, False  # comparison
+        if not unchanged:
+            self._validate_params()
         if values is not None:
-            try:
-                _CHECKED_PARAMS[self] = values
-            except TypeError:
-                pass
+            _keep(_CHECKED_PARAMS, self, values)
 
     def _fit(self, X, y, sample_weight, incremental):
         if incremental and "coefs_" in self.__dict__:
@@ -827,6 +817,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         waiting = while_waiting(functools.partial(
             _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params, running,
             batch_size, n_train))
+        # Taken out for this call (a concurrent call of the same model finds
+        # none); a fit keeps none: megabytes at MNIST's shapes.
+        spare = _take(_spare_workspaces, self)
+        if not incremental:
+            spare = None
         try:
             with waiting:
                 workspace = fit_stochastic(
@@ -839,8 +834,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     rewind_random_state=isinstance(self.random_state, np.random.RandomState),
                     # Set by the command line for its progress lines; not a parameter.
                     on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks,
-                    spare=_spare_workspace(self) if incremental else None)
-            _keep_spare_workspace(self, workspace if incremental else None)
+                    spare=spare)
+            if incremental:
+                _keep(_spare_workspaces, self, workspace)
         finally:
             if tasks is not None:
                 tasks.close(params, running)

@@ -170,6 +170,9 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     workspace : Workspace
         The work buffers this call used, for the next call's ``spare``.
     """
+    layout = spec.layout
+    dtype = params.dtype
+    early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
     # Batch norm cannot train on a one-row batch (every unit would be
     # normalised to its shift, and the running variance would shrink): where
@@ -178,28 +181,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     n_used = n_train
     if spec.norm == NORM_BATCH and n_train > batch_size and n_train % batch_size == 1:
         n_used = n_train - 1
-    ws = Workspace.reuse(spare, spec, batch_size, params.dtype, not inp.is_sparse)
-    try:
-        _train(ws, backend, spec, params, running, inp, Y, sw, optimizer, progress,
-               alpha=alpha, l1=l1, clip=clip, batch_size=batch_size, shuffle=shuffle,
-               max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
-               random_state=random_state, incremental=incremental, n_train=n_train,
-               n_used=n_used, train_rows=train_rows, validator=validator, verbose=verbose,
-               rewind_random_state=rewind_random_state, on_epoch_end=on_epoch_end,
-               tasks=tasks)
-    finally:
-        ws.release()
-    return ws
-
-
-def _train(ws, backend, spec, params, running, inp, Y, sw, optimizer, progress, *, alpha,
-           l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change, random_state,
-           incremental, n_train, n_used, train_rows, validator, verbose,
-           rewind_random_state, on_epoch_end, tasks):
-    """:func:`fit_stochastic`'s epochs, in the workspace ``ws``."""
-    layout = spec.layout
-    dtype = params.dtype
-    early_stopping = validator is not None
+    ws = Workspace.reuse(spare, spec, batch_size, dtype, not inp.is_sparse)
     ws.rng[0] = optimizer.rng_state
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
@@ -392,3 +374,4 @@ def _train(ws, backend, spec, params, running, inp, Y, sw, optimizer, progress, 
         epoch, what, previous = diverged
         raise DivergenceError(_divergence_message(epoch, what, previous, optimizer, clip,
                                                   early_stopping), epoch=epoch)
+    return ws

@@ -1,6 +1,5 @@
 """Work buffers, allocated once per fit (or per prediction call)."""
 
-import threading
 from functools import lru_cache
 
 import numpy as np
@@ -59,37 +58,30 @@ class Workspace:
         self.sw_buf = np.empty(batch_size if training else 0, dtype=dtype)
         self.rng = np.zeros(1, dtype=np.uint64)
         self.batch_size = batch_size
-        # See reuse(): what the buffers were made for, and who holds them.
+        # See reuse(): what the buffers were made for.
         self._made_for = self._spec = None
-        self._holder = threading.Lock()
 
     @classmethod
     def reuse(cls, spare, spec, batch_size, dtype, dense_input):
-        """A training workspace for ``spec``, held by the caller until
-        :meth:`release`: ``spare`` (one an earlier call of the same model
-        released) where it was made for the same structure and no other
-        call holds it, else a new one.
+        """A training workspace for ``spec``: ``spare`` (one an earlier call
+        of the same model used) where it was made for the same structure,
+        else a new one.
 
         Every buffer is scratch or reloaded before the kernels read it, so
         a stream of ``partial_fit`` calls need not allocate its buffers
-        again at each call. (A call that finds the spare held, by a
-        concurrent call of the same model, makes its own.)
+        again at each call. (The caller takes the spare out of where it
+        keeps it, so that a concurrent call of the same model cannot get
+        it too.)
         """
         # The spec by identity (specs are built once per structure, and
         # comparing them would compare arrays).
         made_for = (id(spec), int(batch_size), np.dtype(dtype), bool(dense_input))
-        if (spare is not None and spare._made_for == made_for and spare._spec is spec
-                and spare._holder.acquire(blocking=False)):
+        if spare is not None and spare._made_for == made_for and spare._spec is spec:
             return spare
         ws = cls(spec.layout, batch_size, dtype, dense_input=dense_input, drops=spec.drops,
                  track_dead=spec.tracks_dead_units)
         ws._made_for, ws._spec = made_for, spec
-        ws._holder.acquire()
         return ws
-
-    def release(self):
-        """Let a later call :meth:`reuse` this workspace."""
-        self._holder.release()
 
     def tables(self, norm):
         """The :class:`~fastbp.kernels.records.Tables` record."""
