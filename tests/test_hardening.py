@@ -807,7 +807,7 @@ def test_batch_norm_leaves_out_a_one_row_last_batch(n_rows, batch_size):
         np.testing.assert_array_equal(a, b)
     assert full.loss_curve_ == less.loss_curve_ and full.t_ == less.t_
     shuffled = quiet(MLPClassifier(**{**kw, "shuffle": True, "max_iter": 30}).fit, X, y)
-    assert np.all(shuffled.running_var_[0] > 0.01)
+    assert np.all(shuffled.running_var_[0] > 0.05)
 
 
 @pytest.mark.parametrize("scale, n_iter", [(1e7, 2), (1e9, 1)])
