@@ -26,6 +26,8 @@ ACTIVATIONS = ("relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "sel
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal")
 SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosine")
 DATASETS = ("digits", "tabular", "mnist")
+DEFAULT_DATASET = "digits"
+DEFAULT_TEST_SIZE = 0.25
 
 
 def _positive_int(text):
@@ -186,9 +188,12 @@ def build_parser():
                        help="any other estimator parameter, e.g. --set momentum=0.95 "
                             "or --set shuffle=false (repeatable; Python literals, "
                             "true/false for booleans)")
-    train.add_argument("--dataset", choices=DATASETS, default="digits",
+    # The built-in datasets' options default to None, so that train can
+    # tell them apart from a value given with --data, which ignores them.
+    train.add_argument("--dataset", choices=DATASETS, default=None,
                        help="digits (scikit-learn), tabular (synthetic 10000x20, 4 classes) "
-                            "or mnist (needs --data-dir or FASTBP_DATA_DIR)")
+                            "or mnist (needs --data-dir or FASTBP_DATA_DIR) "
+                            f"(default: {DEFAULT_DATASET})")
     train.add_argument("--data-dir", default=None,
                        help="directory holding the MNIST IDX files (none given: $FASTBP_DATA_DIR)")
     train.add_argument("--hidden-layer-sizes", type=_layer_sizes, default=(100,),
@@ -216,8 +221,9 @@ def build_parser():
     train.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                        help="dtype of X, and so of the model (--data too)")
     train.add_argument("--random-state", type=int, default=0)
-    train.add_argument("--test-size", type=_fraction, default=0.25,
-                       help="held-out share for digits/tabular (MNIST uses its test set)")
+    train.add_argument("--test-size", type=_fraction, default=None,
+                       help="held-out share for digits/tabular (MNIST uses its test set) "
+                            f"(default: {DEFAULT_TEST_SIZE})")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     for action in train._actions:
         if action.help is None:
@@ -267,9 +273,23 @@ def train(args):
     if args.data is not None:
         if args.target is None:
             raise CLIError("--data needs --target, the name of the column to predict")
+        for option in ("dataset", "test_size", "data_dir"):
+            if getattr(args, option) is not None:
+                raise CLIError(f"--{option.replace('_', '-')} applies to the built-in "
+                               "datasets; --data trains on your file (hold data out "
+                               "with --valid or --validation-fraction)")
         return train_on_file(args, _estimator_params(args))
     if args.target is not None:
         raise CLIError("--target applies to --data; the built-in datasets have their own")
+    if args.dataset is None:
+        args.dataset = DEFAULT_DATASET
+    if args.dataset == "mnist" and args.test_size is not None:
+        raise CLIError("--test-size applies to digits and tabular; MNIST has its own "
+                       "test set")
+    if args.dataset != "mnist" and args.data_dir is not None:
+        raise CLIError("--data-dir applies to --dataset mnist")
+    if args.test_size is None:
+        args.test_size = DEFAULT_TEST_SIZE
     check_outputs(args)
     X_train, y_train, X_test, y_test = _load(args)
     print(f"dataset {args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test "

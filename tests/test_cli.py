@@ -194,6 +194,15 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
      "its first line holds numbers, not column names: add a header line"),
     (["predict", "--model", "{model}", "--data", "{qmark}", "--out", "{out}"],
      "column 'x2' was numeric in training and holds text here ('?')"),
+    # The built-in datasets' options, which --data would ignore.
+    (["train", "--data", "{train}", "--target", "label", "--dataset", "digits"],
+     "--dataset applies to the built-in datasets; --data trains on your file"),
+    (["train", "--data", "{train}", "--target", "label", "--test-size", "0.5"],
+     "--test-size applies to the built-in datasets"),
+    (["train", "--data", "{train}", "--target", "label", "--data-dir", "{adir}"],
+     "--data-dir applies to the built-in datasets"),
+    (["train", "--dataset", "mnist", "--test-size", "0.5"], "MNIST has its own test set"),
+    (["train", "--data-dir", "{adir}"], "--data-dir applies to --dataset mnist"),
 ])
 def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
     paths = {"train": tmp_path / "train.csv", "missing": tmp_path / "missing.csv",
@@ -598,6 +607,7 @@ def test_help_shows_defaults():
     out = subprocess.run([sys.executable, "-m", "fastbp", "train", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "(default: 30)" in out and "(default: adam)" in out
+    assert "(default: digits)" in out and "(default: 0.25)" in out
 
 
 def test_compilation_is_announced_on_a_cold_cache_only(tmp_path):

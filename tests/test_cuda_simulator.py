@@ -10,12 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.timeout(1500) if hasattr(pytest.mark, "timeout") else (lambda f: f)
 def test_cuda_simulator_suite():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     res = subprocess.run(
