@@ -485,6 +485,7 @@ def train_on_file(args, estimator_params):
     write_outputs(args, pipe, estimator)
     if valid is not None:
         print(f"validation file {args.valid}:")
+        note_unseen_categories(pipe, valid[0], args.valid)
         report(pipe, *valid, brief=True)
     return 0
 
@@ -611,7 +612,34 @@ def features_for(pipe, frame, path):
     """The model's feature columns of ``frame``, matched by name, and
     checked against what training saw."""
     data = frame.drop(columns=[pipe.fastbp_target_], errors="ignore")
-    return _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path)
+    X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path)
+    note_unseen_categories(pipe, X, path)
+    return X
+
+
+def note_unseen_categories(pipe, X, path):
+    """A note for each one-hot encoded column of ``X`` that holds
+    categories training never saw: the encoder (``handle_unknown="ignore"``,
+    scikit-learn's usual choice for new data) encodes them as none of the
+    known ones, which the model was never trained on."""
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name != "categorical":
+            continue
+        # The encoder's own matching (missing values included): a row's block
+        # of a column is all zeros exactly where its value is unknown.
+        codes = np.asarray(encoder.transform(X[cols]))
+        start = 0
+        for c, categories in zip(cols, encoder.categories_):
+            block = codes[:, start:start + len(categories)]
+            start += len(categories)
+            unseen = block.sum(axis=1) == 0
+            if unseen.any():
+                values = X[c][unseen].unique()
+                shown = ", ".join(repr(v) for v in values[:3])
+                more = f" and {len(values) - 3} more" if len(values) > 3 else ""
+                print(f"note: {path}: column {c!r} holds categories training never saw "
+                      f"({shown}{more}; {int(unseen.sum())} row(s)): they are encoded as "
+                      "none of the known ones", file=sys.stderr)
 
 
 def predict_file(args):

@@ -566,6 +566,32 @@ def test_missing_categories_are_a_category(tmp_path, capsys):
     assert main(["evaluate", "--model", str(model), "--data", str(train_csv)]) == 0
 
 
+def test_categories_training_never_saw_get_a_note(tmp_path, capsys):
+    train_csv, new_csv = tmp_path / "train.csv", tmp_path / "new.csv"
+    frame = _write_csv(train_csv, 80, "classification", 0)
+    model = tmp_path / "m.fastbp"
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model)]) == 0
+    capsys.readouterr()
+    # Known categories: no note.
+    assert main(["evaluate", "--model", str(model), "--data", str(train_csv)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    frame.loc[[1, 4, 9], "colour"] = ["purple", "purple", None]
+    frame.to_csv(new_csv, index=False)
+    for command in (["evaluate"], ["predict", "--out", str(tmp_path / "p.csv")]):
+        assert main([*command, "--model", str(model), "--data", str(new_csv)]) == 0
+        notes = [line for line in capsys.readouterr().err.splitlines()
+                 if line.startswith("note:")]
+        assert notes == [f"note: {new_csv}: column 'colour' holds categories training never "
+                         "saw ('purple', nan; 3 row(s)): they are encoded as none of the "
+                         "known ones"], notes
+    # A validation file given to train, too.
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--valid", str(new_csv)]) == 0
+    assert f"note: {new_csv}: column 'colour' holds categories training never saw" in \
+        capsys.readouterr().err
+
+
 def test_a_regression_target_far_from_unit_scale_gets_a_note(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
