@@ -169,7 +169,7 @@ def build_parser():
         description="Train a fastbp model on a built-in dataset (MLPClassifier, with test "
                     "accuracy) or on your CSV file (--data, --target: the task is inferred, "
                     "numeric columns are standardised and the others one-hot encoded), "
-                    "printing one line per epoch.")
+                    "printing one line per epoch (per iteration for --solver lbfgs).")
     train.add_argument("--data", default=None, help="your CSV file (instead of --dataset)")
     train.add_argument("--target", default=None, help="the target column of --data")
     train.add_argument("--task", choices=("auto", "classification", "regression"),

@@ -317,14 +317,15 @@ def parse_settings(pairs):
     return params
 
 
-def epoch_printer(stream=None):
-    """One line per epoch, as Keras's ``verbose=2``."""
+def epoch_printer(stream=None, unit="epoch"):
+    """One line per epoch (or L-BFGS ``unit="iteration"``), as Keras's
+    ``verbose=2``."""
     def on_epoch_end(epoch, max_iter, history):
-        parts = [f"epoch {epoch}/{max_iter}", f"{history['epoch_time'][-1]:.2f}s",
+        parts = [f"{unit} {epoch}/{max_iter}", f"{history['epoch_time'][-1]:.2f}s",
                  f"loss {history['loss'][-1]:.4f}"]
-        if history["val_loss"]:
+        if history.get("val_loss"):
             parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
-        if history["val_score"]:
+        if history.get("val_score"):
             parts.append(f"val_score {history['val_score'][-1]:.4f}")
         print(" - ".join(parts), file=stream or sys.stdout, flush=True)
     return on_epoch_end
@@ -359,7 +360,8 @@ def fit_with_progress(model, estimator, X, y, quiet):
 
     estimator._announce_compile = True
     if not quiet:
-        estimator._on_epoch_end = epoch_printer()
+        estimator._on_epoch_end = epoch_printer(
+            unit="iteration" if estimator.solver == "lbfgs" else "epoch")
     notes = []
 
     def show(message, category, filename, lineno, file=None, line=None):

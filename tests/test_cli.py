@@ -539,6 +539,25 @@ def test_lbfgs_convergence_note_gives_scipys_reason(tmp_path, capsys):
     assert "epoch limit" not in err
 
 
+def test_lbfgs_prints_a_line_per_iteration(tmp_path, capsys):
+    import fastbp
+
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "3",
+                 "--solver", "lbfgs", "--history-out", str(tmp_path / "h.csv")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("iteration ")]
+    # The losses printed are the history's, one line per iteration.
+    losses = np.loadtxt(tmp_path / "h.csv", delimiter=",", skiprows=1, usecols=1)
+    assert [line.split(" - ")[0] for line in lines] == ["iteration 1/3", "iteration 2/3",
+                                                       "iteration 3/3"], lines
+    assert [line.split(" - ")[-1] for line in lines] == [f"loss {v:.4f}" for v in losses]
+    # The hook is the command line's only: a plain fit prints nothing.
+    fastbp.MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(np.eye(4), [0, 1, 0, 1])
+    assert capsys.readouterr().out == ""
+
+
 def test_lbfgs_at_its_iteration_limit_names_epochs(tmp_path, capsys):
     # scikit-learn's message names max_iter, which the command line calls --epochs.
     train_csv = tmp_path / "train.csv"

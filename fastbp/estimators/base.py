@@ -728,7 +728,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
                                l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
-                               tol=self.tol, tasks=tasks)
+                               tol=self.tol, tasks=tasks,
+                               on_iteration_end=getattr(self, "_on_epoch_end", None))
         finally:
             if tasks is not None:
                 tasks.close(params, np.zeros(0, dtype=params.dtype))

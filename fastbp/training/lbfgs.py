@@ -72,7 +72,7 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
 
 
 def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol,
-              tasks=None):
+              tasks=None, on_iteration_end=None):
     """Minimise the penalised loss with L-BFGS-B, updating ``params`` in place.
 
     Parameters
@@ -89,6 +89,10 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         scikit-learn callback tasks: one subtask per iteration, driven from
         scipy's callback; a stop request ends the minimisation. The caller
         closes them.
+    on_iteration_end : callable, optional
+        ``on_iteration_end(iteration, max_iter, history)`` after each
+        iteration, with ``history["loss"]`` and ``history["epoch_time"]``
+        the iterations' so far (the command line's progress lines).
 
     Returns
     -------
@@ -127,6 +131,8 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         curve.append(float(intermediate_result.fun))
         times.append(now - last[0])
         last[0] = now
+        if on_iteration_end is not None:
+            on_iteration_end(best["nit"], max_iter, {"loss": curve, "epoch_time": times})
         if tasks is not None:
             x = as_params(intermediate_result.x)
             stop = tasks.end(x, no_running)
