@@ -7,7 +7,11 @@ both estimators and prints the microseconds per call (best of 5 timings of
 ``--calls`` calls) after 100 calls and after ``--warm`` more, with the
 time of the compiled epoch alone, measured inside the same calls. A call
 whose cost grows with the calls before it shows as a larger late figure.
-Nothing here asserts.
+Where PyTorch is installed, it also times PyTorch's eager training step on
+the same batch as a peer: the same network, ``Adam`` at the same learning
+rate, one thread, the batch taken from NumPy (``torch.from_numpy``), then forward, loss,
+backward, step and ``zero_grad``; it validates nothing, keeps no history and
+cannot roll a failed step back. Nothing here asserts.
 """
 
 import argparse
@@ -58,7 +62,51 @@ def measure(batch=32, calls=200, warm=5000):
         out[name] = (early, late)
         if name == "fastbp":
             out["fastbp epoch_time"] = float(np.min(est.history_["epoch_time"][-calls:]))
+    step = _torch_step(X, y)
+    if step is not None:
+        for _ in range(100):
+            step()
+        early = _time_steps(step, calls)
+        for _ in range(warm):
+            step()
+        out["PyTorch step"] = (early, _time_steps(step, calls))
     return out
+
+
+def _torch_step(X, y):
+    """One PyTorch training step on ``(X, y)`` as a callable, or None
+    without PyTorch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    # One thread, as the README's command runs fastbp: a step this small
+    # gains nothing from more.
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 64), torch.nn.ReLU(),
+                                torch.nn.Linear(64, 4))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        xb, yb = torch.from_numpy(X), torch.from_numpy(y)
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _time_steps(step, calls, repeats=5):
+    best = np.inf
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        for _ in range(calls):
+            step()
+        best = min(best, (time.perf_counter() - tic) / calls)
+    return best
 
 
 def main(argv=None):
@@ -77,6 +125,11 @@ def main(argv=None):
           f"{s_early * 1e6:7.1f} us   ratio {s_early / f_early:5.2f}x")
     print(f"  after {101 + 5 * args.calls + args.warm:,} calls:  fastbp {f_late * 1e6:7.1f} us   "
           f"scikit-learn {s_late * 1e6:7.1f} us   ratio {s_late / f_late:5.2f}x")
+    if "PyTorch step" in res:
+        t_early, t_late = res["PyTorch step"]
+        print(f"  PyTorch's eager step (peer): {t_early * 1e6:7.1f} us after 100 steps, "
+              f"{t_late * 1e6:7.1f} us later; ratio PyTorch/fastbp {t_early / f_early:5.2f}x, "
+              f"{t_late / f_late:5.2f}x")
     print(f"  fastbp's epoch inside a call (history_['epoch_time'], best): "
           f"{res['fastbp epoch_time'] * 1e6:.1f} us")
     return 0

@@ -1,6 +1,8 @@
 """``python -m bench.partial_fit`` runs and reports both systems (structure
 only, never a time)."""
 
+import importlib.util
+
 from bench import partial_fit as pf
 
 
@@ -9,3 +11,5 @@ def test_main_prints_both_systems(capsys):
     out = capsys.readouterr().out
     assert out.count("fastbp") >= 3 and out.count("scikit-learn") == 2
     assert "after 100 calls" in out and "epoch inside a call" in out
+    # PyTorch's step is a peer where PyTorch is installed (not in CI).
+    assert ("PyTorch's eager step" in out) == (importlib.util.find_spec("torch") is not None)
