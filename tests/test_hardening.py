@@ -909,12 +909,84 @@ def test_classes_with_nan_names_classes(blobs):
         MLPClassifier((4,)).partial_fit(X, y, classes=[0, 1, np.nan])
 
 
-def test_underflowing_sample_weights_say_so(blobs):
+@pytest.mark.parametrize("dtype, scale, alpha", [
+    (np.float32, 2.0 ** 120, 1e-4),   # 200 x 5e35-ish: 1/sum flushed to zero before
+    (np.float32, 2.0 ** -100, 1e-4),
+    (np.float64, 2.0 ** 1000, 1e-4),  # the float64 sum overflowed before
+    (np.float64, 2.0 ** -1060, 0.0),  # subnormal weights: their sum underflowed
+])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs", "adamw"])
+def test_sample_weights_far_from_one_train_the_objective_they_define(blobs, dtype, scale,
+                                                                      alpha, solver):
+    # Uniform weights c with penalty alpha * c define the objective of unit
+    # weights with alpha (scikit-learn divides the penalty by the weights'
+    # sum); c a power of two, the fits agree bit for bit (adamw's decay is
+    # not divided by the sum: the same alpha).
     X, y = blobs
-    with pytest.raises(ValueError, match="too small for float64.*underflow"):
-        MLPClassifier((4,), max_iter=2).fit(X, y, sample_weight=np.full(len(X), 1e-320))
-    with pytest.raises(ValueError, match="overflow"):
-        MLPClassifier((4,), max_iter=2).fit(X, y, sample_weight=np.full(len(X), 1e307))
+    X = X.astype(dtype)
+    kw = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0, solver=solver)
+    # (No penalty with subnormal weights: alpha * scale would round.)
+    l1 = 1e-3 if alpha else 0.0
+    a_c = alpha if solver == "adamw" else alpha * scale
+    scaled = quiet(MLPClassifier(alpha=a_c, l1=l1 * scale, **kw).fit, X, y,
+                   sample_weight=np.full(len(X), scale))
+    unit = quiet(MLPClassifier(alpha=alpha, l1=l1, **kw).fit, X, y,
+                 sample_weight=np.ones(len(X)))
+    assert scaled.n_iter_ == unit.n_iter_ > 1
+    assert scaled.loss_ == unit.loss_
+    for a, b in zip(scaled.coefs_ + scaled.intercepts_, unit.coefs_ + unit.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_huge_float32_weights_train_as_scikit_learn_does():
+    # helper-35's report: float32 weights of 5e35 (sum 1e38, finite) left
+    # the model untrained, silently (lbfgs: n_iter_ 0); scikit-learn trains.
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 5)
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    sw = np.full(200, 5e35)
+    for solver in ("lbfgs", "adam"):
+        kw = dict(hidden_layer_sizes=(7,), random_state=0, max_iter=20, solver=solver)
+        ours = quiet(MLPClassifier(**kw).fit, X.astype(np.float32), y, sample_weight=sw)
+        theirs = quiet(SkMLP(**kw).fit, X, y, sample_weight=sw)
+        assert ours.n_iter_ == theirs.n_iter_
+        # float32 against float64: a loss of about 2e-4 after 20 iterations.
+        np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-2)
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+        # In float64, scikit-learn's parity.
+        ours = quiet(MLPClassifier(**kw).fit, X, y, sample_weight=sw)
+        np.testing.assert_allclose(ours.loss_curve_ if solver == "adam" else ours.loss_,
+                                   theirs.loss_curve_ if solver == "adam" else theirs.loss_,
+                                   rtol=1e-10)
+        for a, b in zip(ours.coefs_, theirs.coefs_):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, small", [(np.float32, 1e-40), (np.float64, 1e-320)])
+def test_weights_below_the_normal_range_of_the_largest_say_so(blobs, dtype, small):
+    X, y = blobs
+    X = X.astype(dtype)
+    sw = np.r_[small, np.ones(len(X) - 1)]
+    model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    before = [c.copy() for c in model.coefs_]
+    name = np.dtype(dtype).name
+    with pytest.raises(ValueError, match=rf"smallest positive weight \({small:.3g}\) is more "
+                                         rf"than {name}'s range.*flush.*Set those weights to 0"):
+        model.fit(X, y, sample_weight=sw)
+    for a, b in zip(before, model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # Set to 0, as the message says: it trains.
+    sw[0] = 0
+    quiet(model.fit, X, y, sample_weight=sw)
+
+
+def test_weights_beyond_a_float32_models_range_get_advice_that_keeps_them_positive(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="Rescale sample_weight \\(divide it by its mean"):
+        MLPClassifier((4,), max_iter=2).fit(X.astype(np.float32), y,
+                                            sample_weight=np.full(len(X), 1e39))
 
 
 def test_weights_that_are_zero_in_float32_are_named_so(blobs):

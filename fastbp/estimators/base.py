@@ -53,7 +53,7 @@ from .checks import (
     check_fits_dtype,
     check_hidden_layer_sizes,
     check_raw_input,
-    check_sample_weight_scale,
+    sample_weight_exponent,
     check_weights_survive_dtype,
     native_byte_order,
 )
@@ -582,8 +582,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 raise ValueError("sample_weight sums to zero: at least one sample must "
                                  "have a positive weight.")
         sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
+        # The weights as the caller gave them (validated), for the callback
+        # hooks and the validation scorer; the kernels get them scaled by
+        # 2**weight_exp, with alpha and l1 (see sample_weight_exponent).
+        hooks_sw, weight_exp = sample_weight, 0
         if sample_weight is not None:
-            check_sample_weight_scale(sample_weight, X.dtype)
+            weight_exp = sample_weight_exponent(sample_weight, X.dtype)
+            if weight_exp:
+                sample_weight = np.ldexp(sample_weight, weight_exp)
         # Read-only targets or weights (joblib's memmaps) share the normal
         # kernel specialisation, as X does.
         Y = writable_alias(self._targets_as_matrix(y, X.dtype))
@@ -620,12 +626,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             if self.solver in _STOCHASTIC_SOLVERS:
                 try:
                     self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
-                                         sample_weight, incremental, hooks_X)
+                                         sample_weight, incremental, hooks_X, hooks_sw,
+                                         weight_exp)
                 except DivergenceError as exc:
                     diverged = exc
             else:
                 self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
-                                fresh=first_pass, hooks_X=hooks_X)
+                                fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
+                                weight_exp=weight_exp)
 
         # The epoch loop has checked the stochastic solvers' every epoch.
         if not (stochastic or (all_finite(params) and all_finite(running))):
@@ -721,13 +729,22 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
-    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh, hooks_X):
+    def _penalties(self, weight_exp):
+        """``alpha`` and ``l1`` as the kernels take them with weights scaled by
+        ``2**weight_exp``: scaled alike, but adamw's decoupled decay, which
+        no weight sum divides."""
+        alpha = self.alpha if self.solver == "adamw" else math.ldexp(self.alpha, weight_exp)
+        return alpha, math.ldexp(self.l1, weight_exp)
+
+    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh, hooks_X,
+                   hooks_sw, weight_exp):
         start = time.perf_counter()
-        tasks = self._fit_tasks(spec.layout, hooks_X, y, sample_weight, self.max_iter + 1,
+        tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter + 1,
                                 "lbfgs-iter")
+        alpha, l1 = self._penalties(weight_exp)
         try:
-            result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=self.alpha,
-                               l1=self.l1, max_iter=self.max_iter, max_fun=self.max_fun,
+            result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=alpha,
+                               l1=l1, max_iter=self.max_iter, max_fun=self.max_fun,
                                tol=self.tol, tasks=tasks,
                                on_iteration_end=getattr(self, "_on_epoch_end", None))
         finally:
@@ -762,7 +779,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                   f"loss = {self.loss_:.8f}")
 
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
-                        incremental, hooks_X):
+                        incremental, hooks_X, hooks_sw, weight_exp):
         layout = spec.layout
         if not incremental or getattr(self, "_optimizer", None) is None:
             optimizer = StochasticOptimizer(
@@ -786,7 +803,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         n_train = inp.n_samples
         if self.early_stopping:
             train_rows, validator = self._validation_split(backend, spec, inp, X, y, Y,
-                                                           sample_weight)
+                                                           sample_weight, hooks_sw)
             n_train = len(train_rows)
         # A stream's dropout generator is seeded once: at its first call with
         # dropout on (0 is the state of one never seeded; a seeded splitmix64
@@ -813,13 +830,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "batch_size >= 2 (and pass at least 2 samples to partial_fit), or "
                 "normalization='layer' or None.")
 
-        tasks = self._fit_tasks(layout, hooks_X, y, sample_weight,
+        tasks = self._fit_tasks(layout, hooks_X, y, hooks_sw,
                                 1 if incremental else self.max_iter, "epoch", progress)
         waiting = while_waiting(functools.partial(
             _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params, running,
             batch_size, n_train))
         # Taken out for this call (a concurrent call of the same model finds
         # none); a fit keeps none: megabytes at MNIST's shapes.
+        alpha, l1 = self._penalties(weight_exp)
         spare = _take(_spare_workspaces, self)
         if not incremental:
             spare = None
@@ -827,7 +845,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             with waiting:
                 workspace = fit_stochastic(
                     backend, spec, params, running, inp, Y, sample_weight, optimizer, progress,
-                    alpha=self.alpha, l1=self.l1, clip=self.clip_grad_norm,
+                    alpha=alpha, l1=l1, clip=self.clip_grad_norm,
                     batch_size=batch_size, shuffle=self.shuffle, max_iter=self.max_iter,
                     tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                     random_state=self._random_state, incremental=incremental,
@@ -861,8 +879,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._no_improvement_count = progress.no_improvement_count
         self.history_ = progress.history_arrays()
 
-    def _validation_split(self, backend, spec, inp, X, y, Y, sample_weight):
-        """Split off the validation rows; return them and a :class:`Validator`."""
+    def _validation_split(self, backend, spec, inp, X, y, Y, sample_weight, scorer_sw):
+        """Split off the validation rows; return them and a :class:`Validator`
+        (whose kernels take ``sample_weight``, scaled as the training's; the
+        scorer gets ``scorer_sw``, the caller's)."""
         stratify = self._stratify_labels(y)
         rows = np.arange(inp.n_samples, dtype=np.int64)
         # Splitting row numbers draws exactly what splitting X would, and
@@ -882,7 +902,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         inp_val = inp.take(val_rows)
         y_val = self._validation_targets(y[val_rows])
         sw_val = None if sample_weight is None else sample_weight[val_rows]
-        score = self._validation_scorer(spec, X[val_rows], y_val, sw_val)
+        score = self._validation_scorer(spec, X[val_rows], y_val,
+                                        None if scorer_sw is None else scorer_sw[val_rows])
         validator = Validator(backend, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
                               sw_val, score)
         return np.ascontiguousarray(train_rows), validator

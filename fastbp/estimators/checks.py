@@ -11,6 +11,7 @@ wrong thing, is checked here, before any kernel sees the data:
 - byte order: kernels are compiled for native-endian arrays only.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -100,12 +101,14 @@ def check_fits_dtype(a, dtype, name):
         return
     limit = float(np.finfo(dtype).max)
     biggest = float(np.max(np.abs(values)))
+    # Standardising weights would make them negative.
+    remedy = ("divide it by its mean, say" if name == "sample_weight"
+              else "for example with sklearn.preprocessing.StandardScaler")
     if biggest > limit:
         raise ValueError(
             f"{name} holds values beyond {dtype.name}'s range (largest magnitude "
             f"{biggest:.3g} > {limit:.3g}), and this model computes in {dtype.name}. "
-            f"Rescale {name} (for example with sklearn.preprocessing.StandardScaler), "
-            "or fit on float64 data for a float64 model.")
+            f"Rescale {name} ({remedy}), or fit on float64 data for a float64 model.")
 
 
 def check_weights_survive_dtype(sample_weight, dtype):
@@ -126,30 +129,54 @@ def check_weights_survive_dtype(sample_weight, dtype):
             "in the alpha penalty), or fit on float64 data for a float64 model.")
 
 
-def check_sample_weight_scale(sample_weight, dtype):
-    """Raise a ``ValueError`` if sample weights underflow or overflow ``dtype``.
+#: Largest weights in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are used as
+#: they are; others are scaled by a power of two (:func:`sample_weight_exponent`).
+SAFE_EXPONENT = 16
 
-    Weights are normalised by their sum per mini-batch; a sum that is a
-    subnormal number divides the gradient into ``inf``, and a sum that
-    overflows makes every gradient zero.
+
+def sample_weight_exponent(sample_weight, dtype):
+    """The power of two ``k`` by which the kernels' copy of ``sample_weight``
+    is scaled, with ``alpha`` and ``l1``, or a ``ValueError``.
+
+    The kernels scale each mini-batch's gradient by the reciprocal of its
+    weight sum. Weights far from 1 take that reciprocal, or the weighted
+    terms, below ``dtype``'s smallest normal number, which the kernels flush
+    to zero (uniform float32 weights of 5e35 left the model untrained,
+    silently). Scaling the weights and both penalties by ``2**k`` leaves the
+    objective unchanged (scikit-learn's penalty divides by the weight sum),
+    and, a power of two, every rounding too: where the unscaled arithmetic
+    stays in range, the results are bit for bit the same.
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,)
+        Finite, non-negative weights of ``dtype``, at least one positive.
+    dtype : numpy dtype
+        The model's.
+
+    Returns
+    -------
+    int
+        0 where the largest weight is within ``2**±SAFE_EXPONENT`` (no
+        scaling); else the ``k`` that brings it into ``[0.5, 1)``.
     """
-    with np.errstate(over="ignore"):  # an overflowing sum is what is checked
-        total = float(np.sum(sample_weight, dtype=sample_weight.dtype))
-    if not np.isfinite(total):
-        raise ValueError(
-            f"sample_weight sums to {total} in {np.dtype(dtype).name} (largest weight "
-            f"{float(sample_weight.max()):.3g}): the weight sums overflow. Rescale "
-            "sample_weight, for example to a mean of 1.")
     positive = sample_weight[sample_weight > 0]
-    if positive.size == 0:
-        return
-    tiny = np.finfo(dtype).tiny
-    smallest = float(positive.min())
-    if float(positive.sum()) < tiny or smallest < tiny:
+    largest, smallest = float(positive.max()), float(positive.min())
+    k = 0
+    if not 2.0 ** -SAFE_EXPONENT <= largest <= 2.0 ** SAFE_EXPONENT:
+        k = -math.frexp(largest)[1]
+    tiny = float(np.finfo(dtype).tiny)
+    if math.ldexp(smallest, k) < tiny:
+        name = np.dtype(dtype).name
+        wider = (", or fit on float64 data for a float64 model" if name == "float32" else "")
         raise ValueError(
-            f"sample_weight holds positive weights too small for {np.dtype(dtype).name} "
-            f"(smallest {smallest:.3g}, below {tiny:.3g}): the per-batch weight sums "
-            "underflow. Rescale sample_weight, for example to a mean of 1.")
+            f"sample_weight's smallest positive weight ({smallest:.3g}) is more than "
+            f"{name}'s range of normal numbers ({1 / tiny:.3g}) below its largest "
+            f"({largest:.3g}): fastbp's compiled kernels flush such numbers to zero "
+            "(for speed), so that row would count as weightless, and a mini-batch of "
+            "only such rows would take no step where scikit-learn takes a full one. Set "
+            f"those weights to 0{wider}.")
+    return k
 
 
 def check_hidden_layer_sizes(sizes):
