@@ -1446,6 +1446,21 @@ def test_gradient_warning_vanishing_deep_logistic(digits):
     msg = str(grad_warnings[0].message)
     assert "vanished" in msg and "layer 1" in msg and "coefs_[0]" in msg
     assert "Remedies" in msg and "he_uniform" in msg
+    assert "points at X" not in msg  # deeper layers' gradients are small too
+
+
+@pytest.mark.parametrize("make_X", [lambda X: X * 1e-12, lambda X: sp.csr_matrix(X.shape)],
+                         ids=["tiny", "all-zero sparse"])
+def test_a_vanishing_first_layer_alone_points_at_X(digits, make_X):
+    # helper-35: tiny or all-zero X warned with remedies about depth and
+    # activations only; the deep net above keeps them without this hint.
+    X, y = digits
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        MLPClassifier((32,), max_iter=6, random_state=0).fit(make_X(X), y)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, GradientWarning)]
+    assert len(msgs) == 1 and "coefs_[0]" in msgs[0], msgs
+    assert "points at X" in msgs[0] and "StandardScaler" in msgs[0]
 
 
 def test_gradient_warning_vanishing_with_default_alpha(digits):

@@ -20,6 +20,10 @@ _VANISHING_REMEDIES = (
     "Remedies: activation='relu' (or 'leaky_relu', 'elu', 'gelu') with "
     "init='he_uniform'/'he_normal', normalization='batch' or 'layer', "
     "residual=True, fewer layers, or a larger learning_rate_init.")
+_VANISHING_INPUT = (
+    "Only this first layer's is small, which points at X: features that are tiny, "
+    "constant or all zero give it no gradient (standardise X, for example with "
+    "sklearn.preprocessing.StandardScaler). ")
 # Share of the tracked (relu) units that output zero for every sample of an
 # epoch above which the network is dead rather than its gradient vanishing.
 DEAD_SHARE = 0.9
@@ -103,9 +107,13 @@ class GradientMonitor:
                 # Not a vanishing gradient: the units stopped responding.
                 continue
             if small[l] >= VANISHING_EPOCHS:
+                # The input layer's gradient is X's features times the deltas:
+                # alone small, it points at X's scale rather than at depth.
+                data = (_VANISHING_INPUT if l == 0 and not any(small[1:])
+                        else "")
                 self._warn(f"The gradient of {layer} has vanished: its norm {g:.3g} has been "
                            f"below {VANISHING_RATIO:g} x its weight norm ({w:.3g}) for "
-                           f"{VANISHING_EPOCHS} epochs. {_VANISHING_REMEDIES}")
+                           f"{VANISHING_EPOCHS} epochs. {data}{_VANISHING_REMEDIES}")
                 return
 
     def copy(self):
