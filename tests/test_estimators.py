@@ -767,6 +767,21 @@ def test_sparse_regressor_and_partial_fit(small):
     assert_same_model(ref, b)
 
 
+def test_sparse_targets_train_as_dense_ones(small):
+    # scikit-learn's validation lets a sparse multi-output y through, and
+    # fastbp failed with NumPy's "setting an array element with a sequence".
+    X, _ = small
+    Y = regression_targets(X)
+    kw = dict(hidden_layer_sizes=(8,), random_state=0, max_iter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPRegressor(**kw).fit(X, Y)
+        sparse_fits = [MLPRegressor(**kw).fit(X, fmt(Y)) for fmt in (sp.csr_matrix, sp.csc_matrix)]
+    for fmt, sparse in zip((sp.csr_matrix, sp.csc_matrix), sparse_fits):
+        assert_array_equal(flat(sparse), flat(dense))
+        sparse.partial_fit(X, fmt(Y))
+
+
 def test_non_contiguous_input(small):
     X, y = small
     Xf = np.asfortranarray(X)

@@ -1,6 +1,7 @@
 """fastbp.MLPRegressor."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
@@ -81,6 +82,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 "y.astype(float).")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if sp.issparse(y):
+            # scikit-learn's validation lets a sparse multi-output y through
+            # (its MLP then fails in a solver); the kernels take targets dense.
+            y = y.toarray()
         # partial_fit goes on in the model's dtype (BaseMLP._fit casts X to
         # it next): y must fit that dtype, not the incoming X's.
         target_dtype = X.dtype
