@@ -537,9 +537,14 @@ def test_column_vector_y_warns_and_is_raveled(data):
     from sklearn.exceptions import DataConversionWarning
 
     X, y, _ = data
-    with pytest.warns(DataConversionWarning, match="column-vector y was passed"):
+    with pytest.warns(DataConversionWarning, match="column-vector y was passed") as rec:
         est = make("clf", "fresh").fit(X, y.reshape(-1, 1))
+    # At the caller's line, as fastbp's own warnings are (helper-35).
+    assert [w.filename for w in rec if w.category is DataConversionWarning] == [__file__]
     assert est.n_outputs_ == 10
+    with pytest.warns(DataConversionWarning) as rec:
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(X, y.reshape(-1, 1).astype(float))
+    assert [w.filename for w in rec if w.category is DataConversionWarning] == [__file__]
     ref = make("clf", "fresh").fit(X, y)
     assert_array_equal(est.coefs_[0], ref.coefs_[0])
 

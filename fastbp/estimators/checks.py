@@ -129,6 +129,21 @@ def check_weights_survive_dtype(sample_weight, dtype):
             "in the alpha penalty), or fit on float64 data for a float64 model.")
 
 
+def column_vector_as_1d(y):
+    """``y`` of shape (n, 1) as (n,), with scikit-learn's
+    ``DataConversionWarning`` (``column_or_1d(y, warn=True)``'s words),
+    attributed to the caller's line rather than to fastbp's."""
+    from sklearn.exceptions import DataConversionWarning
+    from sklearn.utils.validation import column_or_1d
+
+    from ..exceptions import warn_at_caller
+
+    warn_at_caller("A column-vector y was passed when a 1d array was expected. Please "
+                   "change the shape of y to (n_samples, ), for example using ravel().",
+                   DataConversionWarning)
+    return column_or_1d(y)
+
+
 #: Largest weights in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are used as
 #: they are; others are scaled by a power of two (:func:`sample_weight_exponent`).
 SAFE_EXPONENT = 16

@@ -13,11 +13,11 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, plain_matrix
-from .checks import check_classes
+from .checks import check_classes, column_vector_as_1d
 from .constraints import CLASSIFIER_CONSTRAINTS
 
 
@@ -170,7 +170,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+            y = column_vector_as_1d(y)
         if refit_labels:
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)

@@ -7,13 +7,12 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _num_samples,
-    column_or_1d,
     validate_data,
 )
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
-from .checks import check_fits_dtype, check_squared_error_range
+from .checks import check_fits_dtype, check_squared_error_range, column_vector_as_1d
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -95,7 +94,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if self.loss == "squared_error":
             check_squared_error_range(y, target_dtype)
         if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+            y = column_vector_as_1d(y)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("loss='poisson' requires non-negative targets y; "
                              f"got a minimum of {np.min(y)}.")
