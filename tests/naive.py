@@ -567,11 +567,17 @@ def adagrad_update(p, g, s, lr, epsilon):
 
 
 def adamw_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon, decay, decay_mask):
-    """Decoupled weight decay ``p -= lr * decay * p`` (where ``decay_mask``),
-    then scikit-learn's Adam step on the unpenalised gradient."""
+    """torch.optim.AdamW: decoupled weight decay ``p -= lr * decay * p``
+    (where ``decay_mask``), then Adam's step on the unpenalised gradient
+    with bias-corrected moments, ``eps`` added to ``sqrt(v_hat)`` (not to
+    ``sqrt(v)`` as in scikit-learn's Adam)."""
+    t += 1
     p = p - lr * decay * p * decay_mask
-    (p,), (m,), (v,), t = adam_update([p], [g], [m], [v], t, lr, beta_1, beta_2, epsilon)
-    return p, m, v, t
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g ** 2
+    m_hat = m / (1 - beta_1 ** t)
+    v_hat = v / (1 - beta_2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + epsilon), m, v, t
 
 
 def clip_coefficient(g, max_norm):

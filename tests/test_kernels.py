@@ -758,12 +758,15 @@ def test_optimizer_step(solver, kw, l1, clip_coef, dtype):
             float(b1), float(b2), float(eps), float(alpha), wmask)
         step = t if solver in ("adam", "adamw") else 1
         lr_t = dt(float(lr) * np.sqrt(1 - float(b2) ** step) / (1 - float(b1) ** step))
+        # train_epoch's epsilon for adamw: PyTorch's, with the bias
+        # correction folded into lr_t (the reference divides by sqrt(v_hat) + eps).
+        eps_t = dt(float(eps) * np.sqrt(1 - float(b2) ** step)) if solver == "adamw" else eps
         sumsq, sumabs = call_by_name(
             kopt.optimizer_step, params=params, grads=raw.copy(), state_1=s1, state_2=s2,
             units=lay.units, w_off=lay.w_off, n_weights=nw, code=code, alpha=alpha,
             l1=dt(l1), scale=scale, clip_coef=dt(clip_coef), lr=lr, lr_t=lr_t,
             momentum=momentum, nesterov=kw.get("nesterov", False), beta_1=b1, beta_2=b2,
-            epsilon=eps, layer_sq=layer_sq)
+            epsilon=eps_t, layer_sq=layer_sq)
         np.testing.assert_allclose(sumsq, sumsq_ref, rtol=NET_TOL[dtype]["rtol"])
         np.testing.assert_allclose(sumabs, sumabs_ref, rtol=NET_TOL[dtype]["rtol"])
         assert_close(params, r_flat, dtype, tol=NET_TOL)

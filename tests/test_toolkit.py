@@ -14,8 +14,10 @@ and ``fastbp/estimators/_docs.py``):
   ``p += momentum v - lr g``.
 * adam: ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
   ``p -= lr_t m / (sqrt(v) + eps)``, ``lr_t = lr sqrt(1-b2^t) / (1-b1^t)``.
-* adamw: weights first decay ``W -= lr alpha W``, then adam with ``g``
-  (no ``alpha`` in ``g``); biases are not decayed.
+* adamw (torch.optim.AdamW): weights first decay ``W -= lr alpha W``, then
+  ``p -= lr m_hat / (sqrt(v_hat) + eps)`` with the bias-corrected moments
+  ``m_hat = m / (1-b1^t)``, ``v_hat = v / (1-b2^t)`` of ``g`` (no ``alpha`` in
+  ``g``); biases are not decayed.
 * rmsprop: ``v = b2 v + (1-b2) g^2``, ``p -= lr g / (sqrt(v) + eps)``.
 * adagrad: ``s += g^2``, ``p -= lr g / (sqrt(s) + eps)``.
 * clipping: ``g *= clip / (||g|| + 1e-6)`` when ``||g|| > clip``, ``||g||`` the
@@ -734,8 +736,12 @@ def closed_form_steps(case, p0, grad_fn, n_steps, lr, alpha, l1, n, is_weight, c
                 p = p - is_weight * lr * alpha * p
             s1 = b1 * s1 + (1 - b1) * g
             s2 = b2 * s2 + (1 - b2) * g * g
-            lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-            p = p - lr_t * s1 / (np.sqrt(s2) + eps)
+            if solver == "adamw":
+                # torch.optim.AdamW: eps beside the bias-corrected sqrt(v).
+                p = p - lr * (s1 / (1 - b1 ** t)) / (np.sqrt(s2 / (1 - b2 ** t)) + eps)
+            else:
+                lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+                p = p - lr_t * s1 / (np.sqrt(s2) + eps)
         elif solver == "rmsprop":
             s1 = kw["beta_2"] * s1 + (1 - kw["beta_2"]) * g * g
             p = p - lr * g / (np.sqrt(s1) + kw["epsilon"])

@@ -15,14 +15,19 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     solver : {'lbfgs', 'sgd', 'adam', 'rmsprop', 'adagrad', 'adamw'}, default='adam'
         'lbfgs' runs scipy's L-BFGS-B over the flat parameter vector with a
         compiled full-batch loss and gradient (float32 models stay float32;
-        no dropout or batch norm). 'sgd': SGD with (Nesterov) momentum.
-        'adam': Kingma and Ba's Adam. 'rmsprop': v = beta_2 v + (1 - beta_2)
+        no dropout or batch norm). 'sgd': SGD with (Nesterov) momentum, in
+        scikit-learn's velocity form ``v = momentum v - lr g`` (a changed
+        learning rate scales new gradients only; PyTorch's SGD rescales the
+        whole momentum at once). 'adam': Kingma and Ba's Adam, in
+        scikit-learn's form (epsilon added to sqrt(v) before the bias
+        correction, which PyTorch's Adam adds after). 'rmsprop': v = beta_2 v + (1 - beta_2)
         g^2, step lr g / (sqrt(v) + epsilon) (PyTorch's form, epsilon outside
         the root; ``beta_2`` is the decay rate, no momentum). 'adagrad':
         s += g^2, step lr g / (sqrt(s) + epsilon) (epsilon outside the root).
         'adamw': Adam with decoupled weight decay: ``alpha`` is no longer an
-        L2 penalty but the decay ``W -= lr * alpha * W`` of each step
-        (PyTorch's AdamW). Each epoch of a stochastic solver is one compiled
+        L2 penalty but the decay ``W -= lr * alpha * W`` of each step, then
+        ``W -= lr m_hat / (sqrt(v_hat) + epsilon)`` with bias-corrected
+        moments (PyTorch's AdamW, which decays biases too). Each epoch of a stochastic solver is one compiled
         call.
 
     alpha : float, default=0.0001

@@ -18,7 +18,9 @@ Update rules (``g`` the penalised, scaled gradient):
   (scikit-learn's form: epsilon outside the square root, bias correction
   folded into the step).
 * adamw: adam on the unpenalised gradient, after the decoupled decay
-  ``p -= lr alpha p`` of the weights (PyTorch's AdamW).
+  ``p -= lr alpha p`` of the weights; the caller passes
+  ``eps sqrt(1-b2^t)`` as ``eps``, which makes the step PyTorch's AdamW,
+  ``lr m_hat / (sqrt(v_hat) + eps)`` with bias-corrected moments.
 * rmsprop: ``v = b2 v + (1-b2) g^2``, ``p -= lr g / (sqrt(v) + eps)``
   (PyTorch's form, epsilon outside the square root; decay rate ``beta_2``).
 * adagrad: ``s += g^2``, ``p -= lr g / (sqrt(s) + eps)`` (epsilon outside).

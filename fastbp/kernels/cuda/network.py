@@ -389,11 +389,13 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         lr_t = h.lr
         if h.solver == ADAM or decoupled:
             lr_t = dt(h.lr * np.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
+        # PyTorch's AdamW epsilon, as the CPU's train_epoch takes it.
+        eps = dt(h.epsilon * np.sqrt(1 - h.beta_2 ** t)) if decoupled else h.epsilon
         run._launch(
             "optimizer_step", run.o.optimizer_step, opt_blocks, THREADS,
             (run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
              h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
-             h.epsilon, h.clip), (7, 11, 13))
+             eps, h.clip), (7, 11, 13, 18))
     record[:record_host.size].copy_to_host(record_host.reshape(-1))
     rec = record_host[:len(active)]
     cols = optimizers
