@@ -300,7 +300,8 @@ def train(args):
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start
-    print(f"epochs run: {clf.n_iter_}, final training loss: {clf.loss_:.6f}")
+    unit = "iterations" if clf.solver == "lbfgs" else "epochs"
+    print(f"{unit} run: {clf.n_iter_}, final training loss: {clf.loss_:.6f}")
     print(f"test accuracy: {accuracy:.4f}")
     dead = clf.history_.get("dead_fraction") if hasattr(clf, "history_") else None
     if dead is not None and len(dead) and np.isfinite(dead[-1]):

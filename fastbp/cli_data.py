@@ -482,7 +482,8 @@ def train_on_file(args, estimator_params):
           f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
     fit_with_progress(pipe, estimator, X, y, args.quiet)
-    print(f"trained {estimator.n_iter_} epochs in {time.perf_counter() - start:.2f} s, "
+    unit = "iterations" if estimator.solver == "lbfgs" else "epochs"
+    print(f"trained {estimator.n_iter_} {unit} in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
     write_outputs(args, pipe, estimator)
     if valid is not None:
@@ -637,11 +638,21 @@ def note_unseen_categories(pipe, X, path):
             unseen = block.sum(axis=1) == 0
             if unseen.any():
                 values = X[c][unseen].unique()
-                shown = ", ".join(repr(v) for v in values[:3])
+                shown = ", ".join(_shown_category(v) for v in values[:3])
                 more = f" and {len(values) - 3} more" if len(values) > 3 else ""
                 print(f"note: {path}: column {c!r} holds categories training never saw "
                       f"({shown}{more}; {int(unseen.sum())} row(s)): they are encoded as "
                       "none of the known ones", file=sys.stderr)
+
+
+def _shown_category(value, width=40):
+    """A category as a note shows it: a missing value by name, a long one cut."""
+    import pandas as pd
+
+    if pd.isna(value):
+        return "a missing value"
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def predict_file(args):

@@ -546,13 +546,14 @@ def test_lbfgs_prints_a_line_per_iteration(tmp_path, capsys):
     _write_csv(train_csv, 60, "classification", 0)
     assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "3",
                  "--solver", "lbfgs", "--history-out", str(tmp_path / "h.csv")]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines()
-             if line.startswith("iteration ")]
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("iteration ")]
     # The losses printed are the history's, one line per iteration.
     losses = np.loadtxt(tmp_path / "h.csv", delimiter=",", skiprows=1, usecols=1)
     assert [line.split(" - ")[0] for line in lines] == ["iteration 1/3", "iteration 2/3",
                                                        "iteration 3/3"], lines
     assert [line.split(" - ")[-1] for line in lines] == [f"loss {v:.4f}" for v in losses]
+    assert "trained 3 iterations in" in out
     # The hook is the command line's only: a plain fit prints nothing.
     fastbp.MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(np.eye(4), [0, 1, 0, 1])
     assert capsys.readouterr().out == ""
@@ -602,8 +603,8 @@ def test_categories_training_never_saw_get_a_note(tmp_path, capsys):
         notes = [line for line in capsys.readouterr().err.splitlines()
                  if line.startswith("note:")]
         assert notes == [f"note: {new_csv}: column 'colour' holds categories training never "
-                         "saw ('purple', nan; 3 row(s)): they are encoded as none of the "
-                         "known ones"], notes
+                         "saw ('purple', a missing value; 3 row(s)): they are encoded as "
+                         "none of the known ones"], notes
     # A validation file given to train, too.
     assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
                  "--quiet", "--valid", str(new_csv)]) == 0

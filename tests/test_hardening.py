@@ -964,22 +964,45 @@ def test_huge_float32_weights_train_as_scikit_learn_does():
             np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype, small", [(np.float32, 1e-40), (np.float64, 1e-320)])
-def test_weights_below_the_normal_range_of_the_largest_say_so(blobs, dtype, small):
+@pytest.mark.parametrize("dtype, small, span", [(np.float32, 1e-44, 146),
+                                                (np.float64, 1e-320, 1063)])
+def test_weights_spanning_more_than_the_dtype_holds_say_so(blobs, dtype, small, span):
     X, y = blobs
     X = X.astype(dtype)
     sw = np.r_[small, np.ones(len(X) - 1)]
     model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
     before = [c.copy() for c in model.coefs_]
     name = np.dtype(dtype).name
-    with pytest.raises(ValueError, match=rf"smallest positive weight \({small:.3g}\) is more "
-                                         rf"than {name}'s range.*flush.*Set those weights to 0"):
+    small = float(dtype(small))
+    with pytest.raises(ValueError, match=rf"span more than {name} holds: the smallest "
+                                         rf"\({small:.3g}\) is about 2\*\*{span} times.*"
+                                         r"flush.*Set those weights to 0"):
         model.fit(X, y, sample_weight=sw)
     for a, b in zip(before, model.coefs_):
         np.testing.assert_array_equal(a, b)
     # Set to 0, as the message says: it trains.
     sw[0] = 0
     quiet(model.fit, X, y, sample_weight=sw)
+
+
+@pytest.mark.parametrize("weights", [
+    [2.0 ** -15, 2.0 ** -130],  # the largest in range, the smallest subnormal
+    [2.0 ** 17, 2.0 ** -120],   # scaled to bring the largest near 1, the smallest would be
+    [1.0, 1e-40],               # helper-35: refused before, though a scaling keeps both
+])
+def test_weights_a_scaling_keeps_normal_train_the_objective_they_define(blobs, weights):
+    # (helper-36) The scaling chosen keeps the smallest positive weight a
+    # normal number where some power of two can: the model is then the one
+    # of the same weights times that power in float64, where none is needed.
+    X, y = blobs
+    sw = np.resize(np.asarray(weights), len(X))
+    kw = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0, alpha=0.0, batch_size=2,
+              shuffle=False)
+    ours = quiet(MLPClassifier(**kw).fit, X.astype(np.float32), y,
+                 sample_weight=sw.astype(np.float32))
+    ref = quiet(MLPClassifier(**kw).fit, X, y, sample_weight=sw)
+    for a, b in zip(ours.coefs_, ref.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_weights_beyond_a_float32_models_range_get_advice_that_keeps_them_positive(blobs):

@@ -157,10 +157,11 @@ def sample_weight_exponent(sample_weight, dtype):
     weight sum. Weights far from 1 take that reciprocal, or the weighted
     terms, below ``dtype``'s smallest normal number, which the kernels flush
     to zero (uniform float32 weights of 5e35 left the model untrained,
-    silently). Scaling the weights and both penalties by ``2**k`` leaves the
-    objective unchanged (scikit-learn's penalty divides by the weight sum),
-    and, a power of two, every rounding too: where the unscaled arithmetic
-    stays in range, the results are bit for bit the same.
+    silently); a weight below it counts as zero. Scaling the weights and both
+    penalties by ``2**k`` leaves the objective unchanged (scikit-learn's
+    penalty divides by the weight sum), and, a power of two, every rounding
+    too: where the unscaled arithmetic stays in range, the results are bit
+    for bit the same.
 
     Parameters
     ----------
@@ -172,26 +173,39 @@ def sample_weight_exponent(sample_weight, dtype):
     Returns
     -------
     int
-        0 where the largest weight is within ``2**±SAFE_EXPONENT`` (no
-        scaling); else the ``k`` that brings it into ``[0.5, 1)``.
+        0 where the largest weight is within ``2**±SAFE_EXPONENT`` and the
+        smallest positive one a normal number (no scaling); else the ``k``
+        closest to the one that brings the largest into ``[0.5, 1)`` that
+        keeps the largest at most ``2**SAFE_EXPONENT`` and the smallest
+        normal.
     """
     positive = sample_weight[sample_weight > 0]
     largest, smallest = float(positive.max()), float(positive.min())
-    k = 0
-    if not 2.0 ** -SAFE_EXPONENT <= largest <= 2.0 ** SAFE_EXPONENT:
-        k = -math.frexp(largest)[1]
     tiny = float(np.finfo(dtype).tiny)
-    if math.ldexp(smallest, k) < tiny:
+    ceiling = 2.0 ** SAFE_EXPONENT
+    wanted = 0 if 1 / ceiling <= largest <= ceiling else -math.frexp(largest)[1]
+    # The range of k that keeps both ends in bounds (log2 first, then exact).
+    k_lo = math.ceil(math.log2(tiny) - math.log2(smallest))
+    while math.ldexp(smallest, k_lo) < tiny:
+        k_lo += 1
+    while k_lo > -2000 and math.ldexp(smallest, k_lo - 1) >= tiny:
+        k_lo -= 1
+    k_hi = math.floor(math.log2(ceiling) - math.log2(largest))
+    while math.ldexp(largest, k_hi) > ceiling:
+        k_hi -= 1
+    if k_lo > k_hi:
         name = np.dtype(dtype).name
         wider = (", or fit on float64 data for a float64 model" if name == "float32" else "")
         raise ValueError(
-            f"sample_weight's smallest positive weight ({smallest:.3g}) is more than "
-            f"{name}'s range of normal numbers ({1 / tiny:.3g}) below its largest "
-            f"({largest:.3g}): fastbp's compiled kernels flush such numbers to zero "
-            "(for speed), so that row would count as weightless, and a mini-batch of "
-            "only such rows would take no step where scikit-learn takes a full one. Set "
-            f"those weights to 0{wider}.")
-    return k
+            f"sample_weight's positive weights span more than {name} holds: the smallest "
+            f"({smallest:.3g}) is about 2**{math.log2(largest) - math.log2(smallest):.0f} "
+            f"times below the largest ({largest:.3g}), beyond the "
+            f"2**{SAFE_EXPONENT - math.log2(tiny):.0f} within which fastbp's "
+            "compiled kernels, which flush subnormal numbers to zero (for speed), keep "
+            "both normal; that row would count as weightless, and a mini-batch of only "
+            "such rows would take no step where scikit-learn takes a full one. Set those "
+            f"weights to 0{wider}.")
+    return min(max(wanted, k_lo), k_hi)
 
 
 def check_hidden_layer_sizes(sizes):
