@@ -53,9 +53,9 @@ from .checks import (
     check_fits_dtype,
     check_hidden_layer_sizes,
     check_raw_input,
-    sample_weight_exponent,
     check_weights_survive_dtype,
     native_byte_order,
+    sample_weight_exponent,
 )
 from .constraints import MLP_CONSTRAINTS
 
