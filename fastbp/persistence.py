@@ -73,6 +73,9 @@ TRUSTED = (
     "fastbp.training.optimizers.StochasticOptimizer",
     "fastbp.training.progress.Progress",
     "fastbp.training.progress.Series",
+    # A dtype (SimpleImputer's _fit_dtype): built from a type code, it can
+    # name no function to call.
+    "numpy.dtype",
 )
 
 
@@ -282,6 +285,9 @@ def read_metadata(path):
 
 def _read(path):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot load {path}: it is a directory; give the model "
+                                "file's name, for example model.fastbp inside it")
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())

@@ -259,6 +259,13 @@ def test_modified_model_is_refused(saved, tmp_path):
     (lambda m: m.coefs_.__setitem__(0, m.coefs_[0].astype(np.int64)),
      "all float32 or all float64, not \\['float64', 'int64'\\]"),
     (lambda m: setattr(m, "n_layers_", 5), "n_layers_ is 5, and the weights give 3"),
+    # helper-38: each loaded, then predicted wrongly or failed inside.
+    (lambda m: setattr(m, "_residual", [True]), "skip connections \\[True\\] do not fit"),
+    (lambda m: setattr(m, "out_activation_", "identity"),
+     "out_activation_ 'identity' does not fit 'multiclass' targets"),
+    (lambda m: setattr(m, "classes_", m.classes_ + 1), "differ from the labels the model"),
+    (lambda m: setattr(m, "running_mean_", [np.zeros(3)]), "running_mean_ holds \\[\\(3,\\)\\]"),
+    (lambda m: m.coefs_.__setitem__(0, m.coefs_[0].astype(">f8")), "byte order"),
 ])
 @pytest.mark.parametrize("in_pipeline", [False, True])
 def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, message,
@@ -283,6 +290,23 @@ def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, 
     with pytest.raises(ValueError, match=f"edited.fastbp holds an MLPClassifier whose fitted "
                                          f"state is inconsistent: .*{message}"):
         fastbp.load(path)
+
+
+def test_a_pipeline_with_an_imputer_round_trips(data, tmp_path):
+    # helper-38: SimpleImputer keeps a numpy.dtype, which save refused.
+    from sklearn.impute import SimpleImputer
+
+    X, y = data
+    pipe = quiet(make_pipeline(SimpleImputer(), MLPClassifier((4,), max_iter=2,
+                                                              random_state=0)).fit, X, y)
+    fastbp.save(pipe, tmp_path / "p.fastbp")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "p.fastbp").predict(X),
+                                  pipe.predict(X))
+
+
+def test_loading_a_directory_names_it(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        fastbp.load(tmp_path)
 
 
 def test_a_search_whose_template_holds_a_placeholder_loads(data, tmp_path):

@@ -498,6 +498,40 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 or any(a not in HIDDEN_ACTIVATIONS for a in hidden)):
             raise ValueError(f"the hidden layers' activations {hidden!r} are not one known "
                              f"activation per hidden layer")
+        widths = [W.shape[1] for W in coefs[:-1]]
+        # A skip connection between layers of unequal widths would make the
+        # kernels read one layer's activations as another's (no bounds check).
+        allowed = arch.residual_flags(True, widths) if widths else []
+        residual = self.__dict__.get("_residual", [False] * len(widths))
+        if (not isinstance(residual, list) or len(residual) != len(widths)
+                or any(bool(r) and not ok for r, ok in zip(residual, allowed))):
+            raise ValueError(f"the skip connections {residual!r} do not fit the hidden "
+                             f"layers' widths {widths} (one flag per layer, True only "
+                             "where a layer is as wide as the one before it)")
+        normalization = self.__dict__.get("_normalization", None)
+        expected_stats = {
+            "normalization_scales_": normalization is not None,
+            "normalization_shifts_": normalization is not None,
+            "running_mean_": normalization == "batch",
+            "running_var_": normalization == "batch"}
+        for name, used in expected_stats.items():
+            stats = self.__dict__.get(name, [])
+            shapes = [np.shape(a) for a in stats] if isinstance(stats, list) else None
+            if shapes != ([(w,) for w in widths] if used else []) or any(
+                    not isinstance(a, np.ndarray) or a.dtype != coefs[0].dtype for a in stats):
+                raise ValueError(f"{name} holds {shapes}, where the model's normalization "
+                                 f"{normalization!r} and hidden widths {widths} need "
+                                 f"{[(w,) for w in widths] if used else []} in "
+                                 f"{coefs[0].dtype.name}")
+        arrays = [*coefs, *intercepts, *(a for name in expected_stats
+                                        for a in self.__dict__.get(name, []))]
+        if not all(a.dtype.isnative for a in arrays):
+            raise ValueError("the weights must be in this machine's byte order")
+        self._check_loaded_outputs(out)
+
+    def _check_loaded_outputs(self, out):
+        """Raise ``ValueError`` where the output function ``out`` and the
+        fitted labels do not fit this kind of model (:meth:`_check_loaded_state`)."""
 
     def _hidden_sizes(self):
         return check_hidden_layer_sizes(self.hidden_layer_sizes)

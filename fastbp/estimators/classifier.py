@@ -353,6 +353,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "present in y a positive weight.")
         return combined
 
+    def _check_loaded_outputs(self, out):
+        binarizer, classes = self.__dict__.get("_label_binarizer"), self.__dict__.get("classes_")
+        if binarizer is None or classes is None:
+            raise ValueError("a fitted classifier needs classes_ and its label binarizer")
+        if not np.array_equal(np.asarray(binarizer.classes_), np.asarray(classes)):
+            raise ValueError(f"classes_ {np.asarray(classes).tolist()} differ from the labels "
+                             f"the model decodes, {np.asarray(binarizer.classes_).tolist()}")
+        y_type = getattr(binarizer, "y_type_", None)
+        n_out = self.coefs_[-1].shape[1]
+        wanted = 1 if y_type == "binary" else len(classes)
+        if y_type not in ("binary", "multiclass", "multilabel-indicator") or n_out != wanted:
+            raise ValueError(f"{n_out} output unit(s) do not fit {len(classes)} class(es) of "
+                             f"{y_type!r} targets")
+        if out != self._output_activation():
+            raise ValueError(f"out_activation_ {out!r} does not fit {y_type!r} targets, "
+                             f"which need {self._output_activation()!r}")
+
     def _output_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax"

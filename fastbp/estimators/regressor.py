@@ -100,6 +100,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                              f"got a minimum of {np.min(y)}.")
         return X, y
 
+    def _check_loaded_outputs(self, out):
+        if out != self._output_activation():
+            raise ValueError(f"out_activation_ {out!r} does not fit loss={self.loss!r}, "
+                             f"which needs {self._output_activation()!r}")
+
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"
 
