@@ -12,6 +12,7 @@ Requires scikit-learn 1.9's callback API.
 import itertools
 import os
 import struct
+import tempfile
 import threading
 import time
 import warnings
@@ -144,6 +145,14 @@ class TensorBoardCallback:
         except ImportError as exc:
             raise ImportError('TensorBoardCallback needs tensorboardX: pip install '
                               '"fastbp[tensorboard]"') from exc
+        # A log directory that cannot be written fails here, before the
+        # first epoch trains, rather than when that epoch's scalars are written.
+        try:
+            os.makedirs(self.log_dir, exist_ok=True)
+            os.rmdir(tempfile.mkdtemp(prefix=".fastbp-probe-", dir=self.log_dir))
+        except OSError as exc:
+            raise OSError(f"TensorBoardCallback cannot write its runs in "
+                          f"{self.log_dir!r}: {exc}") from exc
         with self._lock:
             run = self._runs.get(estimator)
             if run is None:

@@ -260,6 +260,23 @@ def test_tensorboard_callback_writes_the_history(digits, tmp_path):
         np.testing.assert_allclose(values, h["grad_norm"][:, layer], rtol=1e-6)
 
 
+def test_a_log_directory_that_cannot_be_written_fails_before_training(digits, tmp_path):
+    # helper-38: it failed after the first epoch, with an OSError that did
+    # not name TensorBoard.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    (tmp_path / "afile").write_text("")
+    est = MLPClassifier((8,), max_iter=3, random_state=0)
+    est.set_callbacks(TensorBoardCallback(tmp_path / "afile" / "runs"))
+    epochs = []
+    est._on_epoch_end = lambda epoch, max_iter, history: epochs.append(epoch)
+    with pytest.raises(OSError, match="TensorBoardCallback cannot write its runs in .*afile"):
+        est.fit(X, y)
+    assert epochs == [] and not hasattr(est, "coefs_")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_tensorboard_runs_follow_partial_fit_streams_and_warm_starts(digits, tmp_path):
     # A stream of partial_fit calls draws one curve in one run; a fresh fit
     # starts another; a warm start goes on with the run it continues.
