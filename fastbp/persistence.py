@@ -130,9 +130,10 @@ def _skops_io():
     return skops.io
 
 
-def _fastbp_estimators(obj, seen=None):
-    """The fastbp estimators inside ``obj`` (itself, a Pipeline's steps, a
-    search's best estimator, ...)."""
+def _estimators(obj, seen=None):
+    """The scikit-learn and fastbp objects inside ``obj`` (itself, a
+    Pipeline's steps, a search's best estimator, ...), fastbp's estimators
+    as leaves."""
     from .estimators.base import BaseMLP
 
     seen = set() if seen is None else seen
@@ -148,10 +149,18 @@ def _fastbp_estimators(obj, seen=None):
     elif isinstance(obj, (list, tuple)):
         values = list(obj)
     elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("sklearn", "fastbp"):
+        found.append(obj)
         values = list(vars(obj).values())
     for value in values:
-        found.extend(_fastbp_estimators(value, seen))
+        found.extend(_estimators(value, seen))
     return found
+
+
+def _fastbp_estimators(obj):
+    """The fastbp estimators inside ``obj``."""
+    from .estimators.base import BaseMLP
+
+    return [est for est in _estimators(obj) if isinstance(est, BaseMLP)]
 
 
 def _check_saveable(estimators):
@@ -223,9 +232,10 @@ def save(obj, path):
 
     from . import __version__
 
-    # Callbacks and their contexts belong to a running fit, not to the model.
+    # Callbacks and their contexts belong to a running fit, not to the model
+    # (a Pipeline's or a search's too: set_callbacks(ProgressBar()) on it).
     held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY if k in est.__dict__})
-            for est in estimators]
+            for est in _estimators(obj)]
     try:
         payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
     finally:

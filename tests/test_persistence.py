@@ -494,6 +494,16 @@ def test_callbacks_are_not_saved(data, tmp_path):
     loaded = fastbp.load(tmp_path / "m.fastbp")
     assert not hasattr(loaded, "_skl_callbacks")
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    # Nor a Pipeline's (helper-38: save refused the ScoringMonitor's type),
+    # which keeps them after saving.
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=2, random_state=0))
+    monitor = ScoringMonitor(scoring="accuracy")
+    quiet(pipe.set_callbacks(monitor).fit, X, y)
+    fastbp.save(pipe, tmp_path / "p.fastbp")
+    assert pipe._skl_callbacks == [monitor]
+    loaded = fastbp.load(tmp_path / "p.fastbp")
+    assert not hasattr(loaded, "_skl_callbacks")
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
 
 
 def test_save_refuses_what_load_would_refuse(data, tmp_path):
