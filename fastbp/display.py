@@ -113,7 +113,7 @@ class TrainingHistoryDisplay:
         step = "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
         return cls(history, estimator_name=name, step_name=step).plot(ax=ax, **kwargs)
 
-    def plot(self, ax=None, *, title=None):
+    def plot(self, ax=None, *, title=None, **kwargs):
         """Draw the three panels.
 
         Parameters
@@ -121,11 +121,17 @@ class TrainingHistoryDisplay:
         ax : array of 3 matplotlib Axes, default=None
         title : str, default=None
             Figure title (the estimator's name by default).
+        **kwargs
+            Line properties for every curve (``linewidth``, ``alpha``,
+            ``marker``, ...), passed to matplotlib's ``plot``.
 
         Returns
         -------
         self : TrainingHistoryDisplay
         """
+        if "loss" not in self.history:
+            raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "
+                             f"(its keys here: {sorted(self.history)})")
         plt = _pyplot()
         if ax is None:
             fig, ax = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
@@ -138,16 +144,17 @@ class TrainingHistoryDisplay:
         h = self.history
         epochs = np.arange(1, len(h["loss"]) + 1)
         lines = {}
-        lines["loss"], = ax[0].plot(epochs, h["loss"], label="training loss")
+        lines["loss"], = ax[0].plot(epochs, h["loss"], **{"label": "training loss", **kwargs})
         if len(h.get("val_loss", ())):
-            lines["val_loss"], = ax[0].plot(epochs, h["val_loss"], label="validation loss")
+            lines["val_loss"], = ax[0].plot(epochs, h["val_loss"],
+                                            **{"label": "validation loss", **kwargs})
         ax[0].set_xlabel(self.step_name)
         ax[0].set_ylabel("loss")
         handles = list(lines.values())
         if len(h.get("val_score", ())):
             twin = ax[0].twinx()
-            lines["val_score"], = twin.plot(epochs, h["val_score"], color="C2",
-                                            label="validation score")
+            lines["val_score"], = twin.plot(
+                epochs, h["val_score"], **{"color": "C2", "label": "validation score", **kwargs})
             twin.set_ylabel("validation score")
             handles.append(lines["val_score"])
         ax[0].legend(handles=handles, loc="best")
@@ -157,7 +164,7 @@ class TrainingHistoryDisplay:
         if grad.ndim == 2 and grad.size:
             for layer in range(grad.shape[1]):
                 line, = ax[1].plot(epochs[:len(grad)], grad[:, layer],
-                                   label=f"layer {layer + 1}")
+                                   **{"label": f"layer {layer + 1}", **kwargs})
                 lines["grad_norm"].append(line)
             if np.all(grad[np.isfinite(grad)] > 0):
                 ax[1].set_yscale("log")
@@ -168,7 +175,7 @@ class TrainingHistoryDisplay:
         ax[1].set_ylabel("gradient norm (RMS over steps)")
         ax[1].set_title("gradient norm per layer")
         if len(h.get("learning_rate", ())):
-            lines["learning_rate"], = ax[2].plot(epochs, h["learning_rate"])
+            lines["learning_rate"], = ax[2].plot(epochs, h["learning_rate"], **kwargs)
         else:
             _not_recorded(ax[2])
         ax[2].set_xlabel(self.step_name)

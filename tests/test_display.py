@@ -54,6 +54,20 @@ def test_draws_on_given_axes(fitted, tmp_path):
     plt.close(fig)
 
 
+def test_line_properties_pass_through_and_an_empty_history_is_named(fitted):
+    import matplotlib.pyplot as plt
+
+    # helper-38: scikit-learn's Displays take matplotlib keywords.
+    disp = TrainingHistoryDisplay.from_estimator(fitted, linewidth=3, alpha=0.5)
+    lines = [disp.lines_["loss"], disp.lines_["val_loss"], disp.lines_["val_score"],
+             disp.lines_["learning_rate"], *disp.lines_["grad_norm"]]
+    assert all(line.get_linewidth() == 3 and line.get_alpha() == 0.5 for line in lines)
+    assert disp.lines_["loss"].get_label() == "training loss"
+    plt.close(disp.figure_)
+    with pytest.raises(ValueError, match="history holds no 'loss'"):
+        TrainingHistoryDisplay({}).plot()
+
+
 def test_unfitted_and_lbfgs(fitted):
     from sklearn.exceptions import NotFittedError
 
