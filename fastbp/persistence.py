@@ -130,37 +130,39 @@ def _skops_io():
     return skops.io
 
 
-def _estimators(obj, seen=None):
-    """The scikit-learn and fastbp objects inside ``obj`` (itself, a
-    Pipeline's steps, a search's best estimator, ...), fastbp's estimators
-    as leaves."""
+def _objects(obj):
+    """The scikit-learn and fastbp objects in ``obj``: itself, or inside a
+    Pipeline, a search, or any other meta-estimator (their attributes, lists
+    and dicts), fastbp's estimators as leaves."""
+    from sklearn.base import BaseEstimator
+
     from .estimators.base import BaseMLP
 
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return []
-    seen.add(id(obj))
-    if isinstance(obj, BaseMLP):
-        return [obj]
-    found = []
-    values = []
-    if isinstance(obj, dict):
-        values = list(obj.values())
-    elif isinstance(obj, (list, tuple)):
-        values = list(obj)
-    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("sklearn", "fastbp"):
-        found.append(obj)
-        values = list(vars(obj).values())
-    for value in values:
-        found.extend(_estimators(value, seen))
+    found, stack, seen = [], [obj], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseMLP):
+            found.append(item)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif hasattr(item, "__dict__") and (
+                isinstance(item, BaseEstimator)
+                or type(item).__module__.split(".")[0] in ("sklearn", "fastbp")):
+            found.append(item)
+            stack.extend(reversed(list(vars(item).values())))
     return found
 
 
-def _fastbp_estimators(obj):
-    """The fastbp estimators inside ``obj``."""
+def _fastbp_models(objects):
+    """The fastbp estimators among :func:`_objects`' ``objects``."""
     from .estimators.base import BaseMLP
 
-    return [est for est in _estimators(obj) if isinstance(est, BaseMLP)]
+    return [item for item in objects if isinstance(item, BaseMLP)]
 
 
 def _check_saveable(estimators):
@@ -198,7 +200,8 @@ def save(obj, path):
         If ``path`` is a directory, or its directory does not exist.
     """
     sio = _skops_io()
-    estimators = _fastbp_estimators(obj)
+    objects = _objects(obj)
+    estimators = _fastbp_models(objects)
     if not estimators:
         raise TypeError(f"fastbp.save saves fastbp models; {type(obj).__name__} holds none. "
                         "Use skops.io.dump for other scikit-learn objects.")
@@ -235,7 +238,7 @@ def save(obj, path):
     # Callbacks and their contexts belong to a running fit, not to the model
     # (a Pipeline's or a search's too: set_callbacks(ProgressBar()) on it).
     held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY if k in est.__dict__})
-            for est in _estimators(obj)]
+            for est in objects]
     try:
         payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
     finally:
@@ -374,7 +377,7 @@ def load(path):
                           f"{key} {current}. Check its predictions before relying on it.",
                           UserWarning, stacklevel=2)
     model = sio.loads(payload, trusted=list(untrusted))
-    for est in _fastbp_models(model):
+    for est in _fastbp_models(_objects(model)):
         try:
             est._check_loaded_state()
         except ValueError as exc:
@@ -383,26 +386,3 @@ def load(path):
                 f"inconsistent: {str(exc).rstrip('.')}. Was the file edited after it was "
                 "saved, or saved from a model whose attributes were set by hand?") from exc
     return model
-
-
-def _fastbp_models(obj):
-    """The fastbp estimators in ``obj``: itself, or inside a Pipeline, a
-    search, or any other scikit-learn meta-estimator (their attributes)."""
-    from sklearn.base import BaseEstimator
-
-    from .estimators.base import BaseMLP
-
-    stack, seen = [obj], set()
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, BaseMLP):
-            yield item
-        elif isinstance(item, BaseEstimator):
-            stack.extend(vars(item).values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
