@@ -183,16 +183,12 @@ def sample_weight_exponent(sample_weight, dtype):
     largest, smallest = float(positive.max()), float(positive.min())
     tiny = float(np.finfo(dtype).tiny)
     ceiling = 2.0 ** SAFE_EXPONENT
-    wanted = 0 if 1 / ceiling <= largest <= ceiling else -math.frexp(largest)[1]
-    # The range of k that keeps both ends in bounds (log2 first, then exact).
-    k_lo = math.ceil(math.log2(tiny) - math.log2(smallest))
-    while math.ldexp(smallest, k_lo) < tiny:
-        k_lo += 1
-    while k_lo > -2000 and math.ldexp(smallest, k_lo - 1) >= tiny:
-        k_lo -= 1
-    k_hi = math.floor(math.log2(ceiling) - math.log2(largest))
-    while math.ldexp(largest, k_hi) > ceiling:
-        k_hi -= 1
+    mantissa, exponent = math.frexp(largest)  # largest = mantissa * 2**exponent
+    wanted = 0 if 1 / ceiling <= largest <= ceiling else -exponent
+    # The range of k that keeps both ends in bounds, exactly: tiny is a power
+    # of two, 2**(frexp(tiny)[1] - 1), and a mantissa lies in [0.5, 1).
+    k_lo = math.frexp(tiny)[1] - math.frexp(smallest)[1]
+    k_hi = SAFE_EXPONENT - exponent + (mantissa == 0.5)
     if k_lo > k_hi:
         name = np.dtype(dtype).name
         wider = (", or fit on float64 data for a float64 model" if name == "float32" else "")
