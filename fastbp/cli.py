@@ -267,7 +267,7 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, fit_with_progress, settings,
+    from .cli_data import (CLIError, check_outputs, fit_with_progress, settings, step_name,
                            train_on_file, write_outputs)
 
     if args.data is not None:
@@ -300,8 +300,7 @@ def train(args):
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start
-    unit = "iterations" if clf.solver == "lbfgs" else "epochs"
-    print(f"{unit} run: {clf.n_iter_}, final training loss: {clf.loss_:.6f}")
+    print(f"{step_name(clf)}s run: {clf.n_iter_}, final training loss: {clf.loss_:.6f}")
     print(f"test accuracy: {accuracy:.4f}")
     dead = clf.history_.get("dead_fraction") if hasattr(clf, "history_") else None
     if dead is not None and len(dead) and np.isfinite(dead[-1]):

@@ -317,6 +317,12 @@ def parse_settings(pairs):
     return params
 
 
+def step_name(estimator):
+    """What one entry of ``estimator``'s history is: an L-BFGS iteration, or
+    an epoch."""
+    return "iteration" if estimator.solver == "lbfgs" else "epoch"
+
+
 def epoch_printer(stream=None, unit="epoch"):
     """One line per epoch (or L-BFGS ``unit="iteration"``), as Keras's
     ``verbose=2``."""
@@ -360,8 +366,7 @@ def fit_with_progress(model, estimator, X, y, quiet):
 
     estimator._announce_compile = True
     if not quiet:
-        estimator._on_epoch_end = epoch_printer(
-            unit="iteration" if estimator.solver == "lbfgs" else "epoch")
+        estimator._on_epoch_end = epoch_printer(unit=step_name(estimator))
     notes = []
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -482,8 +487,7 @@ def train_on_file(args, estimator_params):
           f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
     fit_with_progress(pipe, estimator, X, y, args.quiet)
-    unit = "iterations" if estimator.solver == "lbfgs" else "epochs"
-    print(f"trained {estimator.n_iter_} {unit} in {time.perf_counter() - start:.2f} s, "
+    print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
     write_outputs(args, pipe, estimator)
     if valid is not None:
@@ -545,7 +549,7 @@ def write_history(estimator, path):
 
     h = estimator.history_
     # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
-    index = "iteration" if estimator.solver == "lbfgs" else "epoch"
+    index = step_name(estimator)
     columns = {index: np.arange(1, len(h["loss"]) + 1)}
     for key, values in h.items():
         values = np.asarray(values)
