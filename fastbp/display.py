@@ -34,10 +34,69 @@ def _trained_model(estimator):
     return estimator
 
 
+_NOT_RECORDED = "fastbp-not-recorded"
+
+
 def _not_recorded(ax):
     # An empty panel says why (lbfgs, or a model converted from scikit-learn).
     ax.text(0.5, 0.5, "not recorded for this model", transform=ax.transAxes,
-            ha="center", va="center", color="0.4")
+            ha="center", va="center", color="0.4", gid=_NOT_RECORDED)
+
+
+def _recorded(ax):
+    # A model that records the panel's values, drawn beside one that did
+    # not: the panel is no longer empty.
+    for text in list(ax.texts):
+        if text.get_gid() == _NOT_RECORDED:
+            text.remove()
+
+
+def _twin_of(ax):
+    """The validation-score axis an earlier plot put on ``ax``, if any,
+    so that a second model's curves join it instead of stacking a new one."""
+    for other in ax.get_shared_x_axes().get_siblings(ax):
+        if other is ax or other.yaxis.get_label_position() != "right":
+            continue
+        spec = ax.get_subplotspec()
+        if (other.get_subplotspec() == spec if spec is not None
+                else other.get_position().bounds == ax.get_position().bounds):
+            return other
+    return None
+
+
+def _history_of(model):
+    """``model``'s per-epoch records, as long as its ``loss_curve_``.
+
+    A model converted from scikit-learn has no ``history_`` of its
+    scikit-learn epochs, and ``partial_fit`` records only its own: those
+    epochs get their loss (and validation score) from ``loss_curve_`` (and
+    ``validation_scores_``) and NaN elsewhere, so that every epoch stands at
+    its own number.
+    """
+    history = dict(getattr(model, "history_", None) or {})
+    curve = np.asarray(_list_or_empty(model, "loss_curve_"), dtype=float)
+    n_before = len(curve) - len(history.get("loss", ()))
+    if not history:
+        if not len(curve):
+            return history
+        history = {"loss": curve}
+    elif n_before > 0:
+        history = {key: np.concatenate([np.full((n_before,) + np.shape(v)[1:], np.nan),
+                                        np.asarray(v, dtype=float)])
+                   for key, v in history.items()}
+        history["loss"] = curve
+    scores = np.asarray(_list_or_empty(model, "validation_scores_"), dtype=float)
+    if len(scores) and "val_score" not in history:
+        history["val_score"] = np.full(len(history["loss"]), np.nan)
+        history["val_score"][:len(scores)] = scores[:len(history["loss"])]
+    elif len(scores) and n_before > 0:
+        history["val_score"][:n_before] = scores[:n_before]
+    return history
+
+
+def _list_or_empty(model, name):
+    values = getattr(model, name, None)
+    return [] if values is None else values
 
 
 class TrainingHistoryDisplay:
@@ -45,7 +104,15 @@ class TrainingHistoryDisplay:
 
     Build it with :meth:`from_estimator` (or from a ``history_`` dict), then
     call :meth:`plot`. As scikit-learn's Display objects, the plotting
-    results are kept in ``figure_`` and ``axes_``.
+    results are kept in ``figure_`` and ``axes_``. To compare models, draw
+    each onto the same axes with a ``name``::
+
+        disp = TrainingHistoryDisplay.from_estimator(adam, name="adam")
+        TrainingHistoryDisplay.from_estimator(sgd, ax=disp.axes_, name="sgd")
+
+    On the loss panel each model has one colour: the training loss solid,
+    the validation loss dashed and the validation score (right axis)
+    dotted.
 
     Parameters
     ----------
@@ -53,8 +120,11 @@ class TrainingHistoryDisplay:
         A fitted estimator's ``history_``: ``loss`` of shape (n_epochs,),
         optionally ``val_loss`` and ``val_score`` of shape (n_epochs,),
         ``grad_norm`` of shape (n_epochs, n_layers) and ``learning_rate``
-        of shape (n_epochs,).
+        of shape (n_epochs,). NaN entries are gaps (epochs where the value
+        was not recorded).
     estimator_name : str, default=None
+        The figure's title, and the curves' name when :meth:`plot` gets no
+        ``name``.
     step_name : str, default="epoch"
         What one entry of the history is: "iteration" for
         ``solver='lbfgs'`` (:meth:`from_estimator` sets it).
@@ -62,9 +132,10 @@ class TrainingHistoryDisplay:
     Attributes
     ----------
     figure_ : matplotlib Figure
-    axes_ : ndarray of matplotlib Axes, shape (3,)
+    axes_ : ndarray of matplotlib Axes, shape (3,) or (1,)
         Loss (with the validation score on a twin axis), gradient norms,
-        learning rate.
+        learning rate; only the loss panel when :meth:`plot` was given one
+        Axes.
     lines_ : dict of str to matplotlib Line2D or list of Line2D
     """
 
@@ -74,7 +145,7 @@ class TrainingHistoryDisplay:
         self.step_name = step_name
 
     @classmethod
-    def from_estimator(cls, estimator, *, ax=None, **kwargs):
+    def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
         """Plot a fitted estimator's training history.
 
         Parameters
@@ -83,10 +154,14 @@ class TrainingHistoryDisplay:
             A fastbp model, or what holds one as its last step or fitted
             model: a Pipeline (what ``fastbp train --data`` saves), a
             search's ``best_estimator_``, a ``TransformedTargetRegressor``.
-            A model without ``history_`` (one converted from scikit-learn)
-            plots its ``loss_curve_`` and ``validation_scores_``.
-        ax : array of 3 matplotlib Axes, default=None
-            Where to draw; a new figure with three panels if None.
+            A model converted from scikit-learn plots its ``loss_curve_``
+            and ``validation_scores_`` for the epochs scikit-learn trained.
+        ax : matplotlib Axes or array of 3 Axes, default=None
+            Where to draw (see :meth:`plot`); a new figure with three
+            panels if None.
+        name : str, default=None
+            Names the curves in the legends, for comparing models on the
+            same axes; the estimator's name titles the figure if None.
         **kwargs
             Passed to :meth:`plot`.
 
@@ -98,32 +173,37 @@ class TrainingHistoryDisplay:
 
         check_is_fitted(estimator)
         model = _trained_model(estimator)
-        history = getattr(model, "history_", None)
-        if not history and getattr(model, "loss_curve_", None):
-            history = {"loss": np.asarray(model.loss_curve_, dtype=float)}
-            scores = getattr(model, "validation_scores_", None)
-            if scores:
-                history["val_score"] = np.asarray(scores, dtype=float)
-        if not history or "loss" not in history:
+        history = _history_of(model)
+        if "loss" not in history:
             raise ValueError(f"{type(model).__name__} has no training history to plot "
                              "(no history_ or loss_curve_).")
-        name = type(model).__name__
+        estimator_name = type(model).__name__
         if model is not estimator:
-            name = f"{type(estimator).__name__}: {name}"
+            estimator_name = f"{type(estimator).__name__}: {estimator_name}"
         step = "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
-        return cls(history, estimator_name=name, step_name=step).plot(ax=ax, **kwargs)
+        display = cls(history, estimator_name=estimator_name, step_name=step)
+        return display.plot(ax=ax, name=name, **kwargs)
 
-    def plot(self, ax=None, *, title=None, **kwargs):
-        """Draw the three panels.
+    def plot(self, ax=None, *, name=None, title=None, **kwargs):
+        """Draw the panels.
 
         Parameters
         ----------
-        ax : array of 3 matplotlib Axes, default=None
+        ax : matplotlib Axes or array of 3 Axes, default=None
+            Three Axes get the loss, gradient-norm and learning-rate panels;
+            a single Axes the loss panel alone. Axes that already hold an
+            earlier plot get this one's curves beside it (pass ``name``). A
+            new figure with three panels if None.
+        name : str, default=None
+            Prefixes every curve's legend label (``"adam: training loss"``).
+            None labels the curves by what they are only.
         title : str, default=None
-            Figure title (the estimator's name by default).
+            The figure's title: ``estimator_name`` on a new figure, or on
+            given axes whose figure has no title yet; given axes keep their
+            figure's title otherwise.
         **kwargs
             Line properties for every curve (``linewidth``, ``alpha``,
-            ``marker``, ...), passed to matplotlib's ``plot``.
+            ``marker``, ``color``, ...), passed to matplotlib's ``plot``.
 
         Returns
         -------
@@ -135,52 +215,83 @@ class TrainingHistoryDisplay:
         plt = _pyplot()
         if ax is None:
             fig, ax = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+            new_figure = True
         else:
-            ax = np.asarray(ax).ravel()
-            if ax.size != 3:
-                raise ValueError(f"ax must hold 3 Axes (loss, gradient norms, learning "
-                                 f"rate); got {ax.size}.")
+            ax = np.asarray(ax, dtype=object).ravel()
+            if ax.size not in (1, 3):
+                raise ValueError(f"ax must be one Axes (the loss panel) or hold 3 Axes "
+                                 f"(loss, gradient norms, learning rate); got {ax.size}.")
             fig = ax[0].figure
+            new_figure = False
+
+        def label(what):
+            return what if name is None else f"{name}: {what}"
+
         h = self.history
         epochs = np.arange(1, len(h["loss"]) + 1)
         lines = {}
-        lines["loss"], = ax[0].plot(epochs, h["loss"], **{"label": "training loss", **kwargs})
+        lines["loss"], = ax[0].plot(epochs, h["loss"], **{"label": label("training loss"),
+                                                          **kwargs})
+        # One colour per model: the validation curves take the training
+        # loss's, told apart by their dashes.
+        same = {"color": lines["loss"].get_color()}
         if len(h.get("val_loss", ())):
-            lines["val_loss"], = ax[0].plot(epochs, h["val_loss"],
-                                            **{"label": "validation loss", **kwargs})
+            lines["val_loss"], = ax[0].plot(
+                epochs, h["val_loss"],
+                **{**same, "linestyle": "--", "label": label("validation loss"), **kwargs})
         ax[0].set_xlabel(self.step_name)
         ax[0].set_ylabel("loss")
-        handles = list(lines.values())
+        twin = _twin_of(ax[0])
         if len(h.get("val_score", ())):
-            twin = ax[0].twinx()
+            if twin is None:
+                twin = ax[0].twinx()
+                twin.set_ylabel("validation score")
             lines["val_score"], = twin.plot(
-                epochs, h["val_score"], **{"color": "C2", "label": "validation score", **kwargs})
-            twin.set_ylabel("validation score")
-            handles.append(lines["val_score"])
-        ax[0].legend(handles=handles, loc="best")
+                epochs, h["val_score"],
+                **{**same, "linestyle": ":", "label": label("validation score"), **kwargs})
+        handles, labels = ax[0].get_legend_handles_labels()
+        if twin is not None:
+            more = twin.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        ax[0].legend(handles, labels, loc="best")
         ax[0].set_title("loss")
-        grad = np.asarray(h.get("grad_norm", np.empty((0, 0))), dtype=float)
-        lines["grad_norm"] = []
-        if grad.ndim == 2 and grad.size:
-            for layer in range(grad.shape[1]):
-                line, = ax[1].plot(epochs[:len(grad)], grad[:, layer],
-                                   **{"label": f"layer {layer + 1}", **kwargs})
-                lines["grad_norm"].append(line)
-            if np.all(grad[np.isfinite(grad)] > 0):
-                ax[1].set_yscale("log")
-            ax[1].legend(loc="best")
-        else:
-            _not_recorded(ax[1])
-        ax[1].set_xlabel(self.step_name)
-        ax[1].set_ylabel("gradient norm (RMS over steps)")
-        ax[1].set_title("gradient norm per layer")
-        if len(h.get("learning_rate", ())):
-            lines["learning_rate"], = ax[2].plot(epochs, h["learning_rate"], **kwargs)
-        else:
-            _not_recorded(ax[2])
-        ax[2].set_xlabel(self.step_name)
-        ax[2].set_ylabel("learning rate")
-        ax[2].set_title("learning rate")
-        fig.suptitle(title if title is not None else (self.estimator_name or ""))
+        if ax.size == 3:
+            lines["grad_norm"] = self._plot_grad_norms(ax[1], epochs, label, kwargs)
+            if len(h.get("learning_rate", ())):
+                _recorded(ax[2])
+                lines["learning_rate"], = ax[2].plot(
+                    epochs, h["learning_rate"],
+                    **{**({} if name is None else {"label": name}), **kwargs})
+                if ax[2].get_legend_handles_labels()[0]:
+                    ax[2].legend(loc="best")
+            elif not ax[2].lines:
+                _not_recorded(ax[2])
+            ax[2].set_xlabel(self.step_name)
+            ax[2].set_ylabel("learning rate")
+            ax[2].set_title("learning rate")
+        if title is not None:
+            fig.suptitle(title)
+        elif new_figure or fig._suptitle is None or not fig._suptitle.get_text():
+            fig.suptitle(self.estimator_name or "")
         self.figure_, self.axes_, self.lines_ = fig, ax, lines
         return self
+
+    def _plot_grad_norms(self, ax, epochs, label, kwargs):
+        grad = np.asarray(self.history.get("grad_norm", np.empty((0, 0))), dtype=float)
+        lines = []
+        if grad.ndim == 2 and grad.size:
+            _recorded(ax)
+            for layer in range(grad.shape[1]):
+                line, = ax.plot(epochs[:len(grad)], grad[:, layer],
+                                **{"label": label(f"layer {layer + 1}"), **kwargs})
+                lines.append(line)
+            finite = [v for line in ax.lines for v in np.asarray(line.get_ydata(), float)
+                      if np.isfinite(v)]
+            ax.set_yscale("log" if finite and min(finite) > 0 else "linear")
+            ax.legend(loc="best")
+        elif not ax.lines:
+            _not_recorded(ax)
+        ax.set_xlabel(self.step_name)
+        ax.set_ylabel("gradient norm (RMS over steps)")
+        ax.set_title("gradient norm per layer")
+        return lines

@@ -49,9 +49,72 @@ def test_draws_on_given_axes(fitted, tmp_path):
     assert disp.figure_ is fig and disp.axes_[0] is ax[0]
     fig.savefig(tmp_path / "h.png")
     assert (tmp_path / "h.png").stat().st_size > 1000
-    with pytest.raises(ValueError, match="ax must hold 3 Axes"):
+    with pytest.raises(ValueError, match="ax must be one Axes .* or hold 3 Axes"):
         TrainingHistoryDisplay.from_estimator(fitted, ax=ax[:2])
     plt.close(fig)
+
+
+def test_one_axes_gets_the_loss_panel(fitted):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    disp = TrainingHistoryDisplay.from_estimator(fitted, ax=ax)
+    assert list(disp.axes_) == [ax] and disp.figure_ is fig
+    np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(), fitted.history_["loss"])
+    assert "grad_norm" not in disp.lines_ and "learning_rate" not in disp.lines_
+    assert len(fig.axes) == 2   # the loss Axes and its validation-score twin
+    plt.close(fig)
+
+
+def test_models_compared_on_the_same_axes(fitted):
+    # scikit-learn's Displays overlay with ``ax=`` and ``name=``: the second
+    # model joins the first one's validation-score axis (one twin, not one
+    # per plot), the legends name both, and each model keeps one colour.
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = MLPClassifier((16, 8), max_iter=4, early_stopping=True, solver="sgd",
+                              random_state=0).fit(X / 16, y)
+    first = TrainingHistoryDisplay.from_estimator(fitted, name="adam")
+    second = TrainingHistoryDisplay.from_estimator(other, ax=first.axes_, name="sgd")
+    fig = first.figure_
+    assert second.figure_ is fig and len(fig.axes) == 4
+    assert second.lines_["val_score"].axes is first.lines_["val_score"].axes
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["adam: training loss", "adam: validation loss",
+                      "sgd: training loss", "sgd: validation loss",
+                      "adam: validation score", "sgd: validation score"]
+    for disp in (first, second):
+        colors = {disp.lines_[k].get_color() for k in ("loss", "val_loss", "val_score")}
+        assert len(colors) == 1
+        assert [disp.lines_[k].get_linestyle() for k in ("loss", "val_loss", "val_score")] == [
+            "-", "--", ":"]
+    assert first.lines_["loss"].get_color() != second.lines_["loss"].get_color()
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+        "adam: layer 1", "adam: layer 2", "adam: layer 3",
+        "sgd: layer 1", "sgd: layer 2", "sgd: layer 3"]
+    assert [t.get_text() for t in fig.axes[2].get_legend().get_texts()] == ["adam", "sgd"]
+    # The figure keeps its title; a third plot onto the axes keeps one twin.
+    assert fig._suptitle.get_text() == "MLPClassifier"
+    TrainingHistoryDisplay.from_estimator(other, ax=first.axes_, name="again")
+    assert len(fig.axes) == 4
+    plt.close(fig)
+
+
+def test_a_panel_said_empty_fills_when_a_model_records_it(fitted):
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lbfgs = MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(X, y)
+    disp = TrainingHistoryDisplay.from_estimator(lbfgs, name="lbfgs")
+    assert all(a.texts for a in disp.axes_[1:])
+    TrainingHistoryDisplay.from_estimator(fitted, ax=disp.axes_, name="adam")
+    assert not any(a.texts for a in disp.axes_[1:])
+    plt.close(disp.figure_)
 
 
 def test_line_properties_pass_through_and_an_empty_history_is_named(fitted):
@@ -126,4 +189,31 @@ def test_a_model_from_scikit_learn_plots_its_loss_curve():
     disp = TrainingHistoryDisplay.from_estimator(model)
     np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(), sk.loss_curve_)
     np.testing.assert_array_equal(disp.lines_["val_score"].get_ydata(), sk.validation_scores_)
+    plt.close(disp.figure_)
+
+
+def test_a_model_from_scikit_learn_trained_on_plots_every_epoch():
+    # helper-38: the epochs scikit-learn trained, then fastbp's partial_fit
+    # epochs at their own numbers (not from 1), with NaN gaps where
+    # scikit-learn recorded nothing (gradient norms, learning rate).
+    import matplotlib.pyplot as plt
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkMLP((4,), max_iter=4, random_state=0).fit(X / 16, y)
+    model = MLPClassifier.from_sklearn(sk)
+    model.partial_fit(X / 16, y)
+    model.partial_fit(X / 16, y)
+    assert len(model.history_["loss"]) == 2 and len(model.loss_curve_) == 6
+    disp = TrainingHistoryDisplay.from_estimator(model)
+    np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(), model.loss_curve_)
+    np.testing.assert_array_equal(disp.lines_["loss"].get_xdata(), np.arange(1, 7))
+    rates = disp.lines_["learning_rate"].get_ydata()
+    assert np.isnan(rates[:4]).all()
+    np.testing.assert_array_equal(rates[4:], model.history_["learning_rate"])
+    grad = disp.lines_["grad_norm"][0].get_ydata()
+    assert np.isnan(grad[:4]).all()
+    np.testing.assert_array_equal(grad[4:], model.history_["grad_norm"][:, 0])
     plt.close(disp.figure_)
