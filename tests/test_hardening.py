@@ -879,6 +879,37 @@ def test_regressor_with_string_targets_says_so(blobs):
         MLPRegressor(hidden_layer_sizes=(4,), loss="poisson").fit(X, y)
 
 
+@pytest.mark.parametrize("dtype, na", [("Float64", False), ("Int64", False), ("category", False),
+                                       ("string", False), ("Float64", True), ("Int64", True)])
+def test_regressor_takes_pandas_extension_targets_as_scikit_learn_does(blobs, dtype, na):
+    # helper-39: a pandas extension dtype is no NumPy dtype, and the string
+    # check raised "Cannot interpret 'Float64Dtype()' as a data type".
+    # scikit-learn trains on these (numeric strings included) and names NA.
+    pd = pytest.importorskip("pandas")
+    from sklearn.neural_network import MLPRegressor as SkMLP
+
+    X, _ = blobs
+    values = np.round(X[:, 0] * 3)
+    y = pd.Series(values.astype(int) if dtype == "Int64" else values)
+    if dtype == "string":
+        y = y.astype(str)
+    y = y.astype(dtype)
+    if na:
+        y.iloc[0] = pd.NA
+    for fit in ("fit", "partial_fit"):
+        results = []
+        for cls in (MLPRegressor, SkMLP):
+            est = cls(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+            try:
+                results.append(quiet(getattr(est, fit), X, y).predict(X[:5]))
+            except ValueError as exc:
+                results.append(str(exc))
+        if na:
+            assert results == ["Input y contains NaN."] * 2
+        else:
+            np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
 @pytest.mark.parametrize("sizes, shown", [(("4",), "'4' of type str"),
                                           ((5.7,), "5.7 of type float"),
                                           ((4, True), "True of type bool")])

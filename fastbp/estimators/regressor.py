@@ -73,11 +73,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             scoring=scoring, device=device)
 
     def _validate_input(self, X, y, incremental, reset):
-        y_kind = getattr(np.asarray(y) if isinstance(y, list) else y, "dtype", None)
-        if y_kind is not None and np.dtype(y_kind).kind in "USV":
+        y_dtype = getattr(np.asarray(y) if isinstance(y, list) else y, "dtype", None)
+        # A pandas extension dtype (Float64, Int64, string, category) is no
+        # NumPy dtype: validation converts it as scikit-learn's does.
+        if getattr(y_dtype, "kind", None) in ("U", "S", "V"):
             raise ValueError(
                 f"{type(self).__name__} needs numeric targets y; got an array of dtype "
-                f"{np.dtype(y_kind)} (strings). Convert y to numbers first, for example "
+                f"{y_dtype} (strings). Convert y to numbers first, for example "
                 "y.astype(float).")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
