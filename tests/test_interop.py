@@ -277,3 +277,50 @@ def test_weights_set_by_hand_predict_as_in_sklearn(cls):
         # The width comes from the weights: a wrong one is named, never read.
         with pytest.raises(ValueError, match="X has 3 features, but MLPRegressor is expecting 4"):
             hand_set(cls).predict(X[:, :3])
+
+
+@pytest.mark.parametrize("widths", [(2, 8), (5, 5, 5), (6,)])
+def test_weights_replaced_by_hand_with_other_widths_predict_what_they_define(digits, widths):
+    # helper-39: a fitted residual model, its weights then replaced with
+    # other widths in scikit-learn's way, kept the fit's skip connections
+    # and activations: the kernels added a 2-wide layer into a 20000-wide
+    # one (garbage), and a third hidden layer failed with NumPy's broadcast
+    # error. The weights now define the model, as they do in scikit-learn's
+    # MLP; residual=True connects the equal widths among them.
+    X, y = digits
+    est = quiet(MLPClassifier((4, 4), residual=True, activation="tanh", max_iter=2,
+                              random_state=0).fit, X, y)
+    rng = np.random.default_rng(0)
+    units = (X.shape[1], *widths, 10)
+    coefs = [rng.standard_normal((a, b)) * 0.3 for a, b in zip(units[:-1], units[1:])]
+    intercepts = [rng.standard_normal(b) * 0.1 for b in units[1:]]
+    est.coefs_, est.intercepts_ = coefs, intercepts
+    h = np.tanh(X @ coefs[0] + intercepts[0])
+    for W, b in zip(coefs[1:-1], intercepts[1:-1]):
+        h = np.tanh(h @ W + b) + (h if W.shape[0] == W.shape[1] else 0)
+    z = h @ coefs[-1] + intercepts[-1]
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(est.predict_proba(X), expected, rtol=1e-10, atol=1e-15)
+    assert est.n_layers_ == len(widths) + 2
+
+
+def test_weights_replaced_by_hand_beside_learned_normalisation_are_named(digits):
+    # Learned normalisation statistics of the old widths cannot be derived
+    # again from the parameters: said, never read with the new weights.
+    X, y = digits
+    est = quiet(MLPClassifier((4, 4), normalization="layer", max_iter=2,
+                              random_state=0).fit, X, y)
+    before = est.predict_proba(X[:3])
+    est.coefs_ = [np.ones((64, 6)), np.ones((6, 6)), np.ones((6, 10))]
+    est.intercepts_ = [np.zeros(6), np.zeros(6), np.zeros(10)]
+    with pytest.raises(ValueError, match=r"parameter arrays do not match its architecture.*"
+                                         r"got \[384, 36, 60, 6, 6, 10, 4, 4, 4, 4\]"):
+        est.predict_proba(X[:3])
+    # Three hidden layers beside two layers' statistics: named by the check
+    # of a loaded model's state.
+    est.coefs_ = [np.ones((64, 4)), np.ones((4, 4)), np.ones((4, 4)), np.ones((4, 10))]
+    est.intercepts_ = [np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(10)]
+    with pytest.raises(ValueError, match=r"normalization_scales_ holds \[\(4,\), \(4,\)\]"):
+        est.predict_proba(X[:3])
+    assert before.shape == (3, 10)

@@ -60,6 +60,8 @@ from .checks import (
 from .constraints import MLP_CONSTRAINTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
+# BaseMLP._flat_parameters: the caller did not look up the packed buffers.
+_UNKNOWN = object()
 
 
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
@@ -501,7 +503,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         widths = [W.shape[1] for W in coefs[:-1]]
         # A skip connection between layers of unequal widths would make the
         # kernels read one layer's activations as another's (no bounds check).
-        allowed = arch.residual_flags(True, widths) if widths else []
+        allowed = [False] + [a == b for a, b in zip(widths[:-1], widths[1:])] if widths else []
         residual = self.__dict__.get("_residual", [False] * len(widths))
         if (not isinstance(residual, list) or len(residual) != len(widths)
                 or any(bool(r) and not ok for r, ok in zip(residual, allowed))):
@@ -700,7 +702,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _set_parameters(self, layout, params, running):
         self.__dict__.update(_parameter_attributes(layout, params, running))
 
-    def _flat_parameters(self, layout, dtype, copy=False):
+    def _flat_parameters(self, layout, dtype, copy=False, buffers=_UNKNOWN):
         """The parameters and running statistics as the kernels take them:
         flat buffers of ``dtype``.
 
@@ -710,17 +712,55 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         one copy each, where packing concatenates every layer's arrays);
         else (attributes replaced, loaded, or of another dtype) packed
         again, which costs a prediction of a few rows a fifth of its time.
+        ``buffers``: what :meth:`_packed_buffers` returned, where the caller
+        asked already.
         """
-        packed = self.__dict__.get("_packed")
-        if packed is not None:
-            params, running, views = packed
-            current = (*self.coefs_, *self.intercepts_, *self.normalization_scales_,
-                       *self.normalization_shifts_, *self.running_mean_, *self.running_var_)
-            if (params.dtype == dtype and len(current) == len(views)
-                    and all(a is v and (a.base is params or a.base is running)
-                            for a, v in zip(current, views))):
-                return (params.copy(), running.copy()) if copy else (params, running)
+        packed = self._packed_buffers() if buffers is _UNKNOWN else buffers
+        if packed is not None and packed[0].dtype == dtype:
+            params, running = packed
+            return (params.copy(), running.copy()) if copy else (params, running)
         return self._pack(layout, dtype)
+
+    def _packed_buffers(self):
+        """``(params, running)``, the flat buffers of the last fit, while
+        the fitted attributes are still their very views; else None
+        (attributes replaced by hand, or loaded)."""
+        packed = self.__dict__.get("_packed")
+        if packed is None:
+            return None
+        params, running, views = packed
+        current = (*self.coefs_, *self.intercepts_, *self.normalization_scales_,
+                   *self.normalization_shifts_, *self.running_mean_, *self.running_var_)
+        if len(current) == len(views) and all(a is v and (a.base is params or a.base is running)
+                                              for a, v in zip(current, views)):
+            return params, running
+        return None
+
+    def _fit_state_to_weights(self):
+        """Make the per-layer state that a fit derived from its weights (the
+        hidden layers' activations and skip connections, the layer counts)
+        fit the weights now in ``coefs_``, where they were replaced by hand
+        with other widths, as scikit-learn allows: derived again from the
+        parameters, as for weights set on an unfitted model.
+
+        Without it the kernels would apply a skip connection between layers
+        of unequal widths, reading one layer's activations as another's (no
+        bounds check), and predict garbage. Learned normalisation
+        statistics cannot be derived again: :meth:`_check_loaded_state` then
+        names what does not fit.
+        """
+        widths = [np.shape(W)[1] for W in self.coefs_[:-1]]
+        equal = [False] + [a == b for a, b in zip(widths[:-1], widths[1:])]
+        residual, activations = self._residual, self._activations
+        if (isinstance(residual, list) and len(residual) == len(widths)
+                and all(ok or not r for r, ok in zip(residual, equal))
+                and isinstance(activations, list) and len(activations) == len(widths)):
+            return
+        self._residual = [bool(self.residual) and ok for ok in equal]
+        self._activations = arch.hidden_activations(self.activation, len(widths))
+        self.n_layers_ = len(widths) + 2
+        self.n_outputs_ = np.shape(self.coefs_[-1])[1]
+        self._check_loaded_state()
 
     def __getstate__(self):
         # ``_packed`` holds the parameters a second time: not worth saving
@@ -1096,6 +1136,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # Weights set by hand, as scikit-learn's MLP allows before
             # predict: what a fit would also have set, from them.
             self._complete_fitted_state()
+        buffers = self._packed_buffers()
+        if buffers is None:
+            self._fit_state_to_weights()
         dtype = self.coefs_[0].dtype
         # On the CPU the kernel reports a non-finite X, sparing small
         # predictions a NumPy pass; such an X is then validated below.
@@ -1113,7 +1156,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                               tuple(bool(r) for r in self._residual),
                               OUTPUT_FUNCTIONS[self.out_activation_], dtype,
                               chunk_rows(n_samples))
-        params, running = self._flat_parameters(plan.spec.layout, dtype)
+        params, running = self._flat_parameters(plan.spec.layout, dtype, buffers=buffers)
         backend = get_backend(self.device)
         inputs = backend.put(plan.dense_inputs(X) if inp is None else inp.inputs())
         out, status = plan.run(backend, params, running, inputs, n_samples,
