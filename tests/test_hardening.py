@@ -1169,3 +1169,20 @@ def test_inner_kernel_called_from_python_raises_instead_of_crashing():
     """)
     assert proc.returncode == 0, proc.stderr
     assert "inner kernel" in proc.stdout and "python_twin" in proc.stdout
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("penalty", ["alpha", "l1"])
+def test_a_divergence_a_penalty_may_cause_names_it(blobs, solver, penalty):
+    # helper-39: alpha=1e308 diverged with advice on the learning rate,
+    # clipping and scaling only; the penalty was never named.
+    X, y = blobs
+    est = MLPClassifier((4,), solver=solver, max_iter=3, random_state=0, **{penalty: 1e308})
+    with pytest.raises(DivergenceError, match=rf"The penalty may be the cause: {penalty}=1e\+308"):
+        quiet(est.fit, X, y)
+    # A divergence with the usual penalty does not blame it.
+    X, y = _regression_data()
+    with pytest.raises(DivergenceError) as info:
+        quiet(MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.5,
+                           max_iter=300, random_state=0).fit, X, y)
+    assert "penalty" not in str(info.value)

@@ -665,7 +665,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                          sample_weight, incremental, hooks_X, hooks_sw,
                                          weight_exp)
                 except DivergenceError as exc:
-                    diverged = exc
+                    diverged = self._with_penalty_advice(exc)
             else:
                 self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
                                 fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
@@ -831,8 +831,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"Training diverged: with solver='lbfgs' the loss is {float(result.fun)} at "
                 "the starting weights, so L-BFGS cannot take a step. The model keeps its "
                 "state from before this call. To fix it, standardise X (and y for a "
-                "regressor), for example with sklearn.preprocessing.StandardScaler.",
-                epoch=1)
+                "regressor), for example with sklearn.preprocessing.StandardScaler."
+                + self._penalty_advice(), epoch=1)
         if result.get("interrupted", False):
             self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
         else:
@@ -851,6 +851,22 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if self.verbose:
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")
+
+    def _penalty_advice(self):
+        """A sentence for a divergence message where ``alpha`` or ``l1`` is
+        large enough to be the cause (the trainer's advice names the
+        learning rate, clipping and scaling only); else ""."""
+        large = [f"{name}={value:g}" for name, value in (("alpha", self.alpha), ("l1", self.l1))
+                 if value > 1]
+        if not large:
+            return ""
+        return (f" The penalty may be the cause: {' and '.join(large)} (values above 1 "
+                "weigh the penalty over the data, and can overflow the loss or make each "
+                "step overshoot); try values between 1e-5 and 1e-1.")
+
+    def _with_penalty_advice(self, exc):
+        advice = self._penalty_advice()
+        return DivergenceError(str(exc) + advice, epoch=exc.epoch) if advice else exc
 
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
                         incremental, hooks_X, hooks_sw, weight_exp):
@@ -1054,7 +1070,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(units)
         self.out_activation_ = self._output_activation()
-        self.coefs_, self.intercepts_ = [], []
+        # Lists built whole, then set: a thread that predicts with this model
+        # meanwhile (unsupported, but possible) never meets a part of the
+        # network whose last layer is a hidden one.
+        coefs, intercepts = [], []
         for i, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
             # scikit-learn's Glorot factor follows the hidden activation (the
             # output layer's that of the last hidden layer; without hidden
@@ -1065,15 +1084,17 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 act = self.activation if isinstance(self.activation, str) else "relu"
             coef, intercept = arch.init_layer(self._random_state, self.init, fan_in,
                                               fan_out, act, dtype)
-            self.coefs_.append(coef)
-            self.intercepts_.append(intercept)
+            coefs.append(coef)
+            intercepts.append(intercept)
         hidden = units[1:-1]
+        if self.normalization is not None:
+            # A normalised layer has no bias: beta shifts it.
+            for i in range(len(hidden)):
+                intercepts[i] = np.zeros_like(intercepts[i])
+        self.coefs_, self.intercepts_ = coefs, intercepts
         if self.normalization is not None:
             self.normalization_scales_ = [np.ones(m, dtype=dtype) for m in hidden]
             self.normalization_shifts_ = [np.zeros(m, dtype=dtype) for m in hidden]
-            # A normalised layer has no bias: beta shifts it.
-            for i in range(len(hidden)):
-                self.intercepts_[i] = np.zeros_like(self.intercepts_[i])
         else:
             self.normalization_scales_, self.normalization_shifts_ = [], []
         if self.normalization == "batch":
