@@ -4,7 +4,11 @@ as an unsplit one up to rounding, repeatably, and leaves the BLAS pool as
 it found it. The kernels themselves are checked against the NumPy
 reference in ``test_kernels.py`` (``test_train_epoch_split_vs_naive``)."""
 
+import os
+import signal
 import threading
+import time
+import traceback
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from fastbp import MLPClassifier, MLPRegressor
 from fastbp.training import split, stochastic
-from fastbp.training.threads import blas_pool_size
+from fastbp.training import threads
+from fastbp.training.threads import blas_pool_size, blas_section
 
 try:
     from .support import quiet
@@ -345,6 +350,76 @@ def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
     w.join(5)
     assert sizes == [2], "the reader came back into a pinned pool"
     assert gate._readers == 0 and pool.size == 2
+
+
+def _exit_code_of_a_forked_child(check, timeout=60):
+    """Run ``check()`` in a child made by fork and return the child's exit
+    code (0: it returned). A child still running after ``timeout`` seconds
+    is killed and fails the test, so that a hang cannot hang the run."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            check()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            # Never back into the parent's test run.
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the child made by fork was still running after {timeout} s")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("held", ["pin", "reader", "lock"])
+def test_a_child_forked_while_another_thread_holds_the_gate_fits_and_predicts(
+        two_cores, split_epochs, digits, held):
+    """A child made by fork (multiprocessing's default on Linux) while
+    another thread of the parent pins the pool (a split fit's slice), reads
+    it (a prediction) or holds the gate's lock: only the forking thread
+    lives in the child, so that none of those would ever be released
+    there. The child starts with a gate of its own and the pool size the
+    user set, and fits (split) and predicts as the parent does."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), batch_size=64, max_iter=2, random_state=0)
+    # Compiled here: the child only runs the kernels.
+    model = _fit(MLPClassifier(**params), X, y)
+    assert len(split_epochs) == 1
+    expected = model.predict(X)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with (threads._gate._lock if held == "lock" else blas_section(pin=held == "pin")):
+            inside.set()
+            release.wait(120)
+
+    def child():
+        assert threads._pool[0]() == 2, "the child's pool is left pinned to one thread"
+        again = _fit(MLPClassifier(**params), X, y)
+        assert len(split_epochs) == 2, "the child's fit did not split"
+        for a, b in zip(model.coefs_ + model.intercepts_, again.coefs_ + again.intercepts_):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(again.predict(X), expected)
+        np.testing.assert_array_equal(model.predict(X), expected)
+        assert threads._pool[0]() == 2 and blas_pool_size() == 2
+
+    thread = _started(hold)
+    try:
+        assert inside.wait(5)
+        assert threads._pool[0]() == (1 if held == "pin" else 2)
+        assert _exit_code_of_a_forked_child(child) == 0
+    finally:
+        release.set()
+        thread.join(5)
+    assert blas_pool_size() == 2 and threads._gate._readers == 0
 
 
 def test_a_fit_inside_another_in_one_thread_is_not_counted():

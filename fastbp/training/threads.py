@@ -25,6 +25,7 @@ other fit's or prediction's products run on a pinned pool, and their
 results never depend on what else the process runs.
 """
 
+import os
 import threading
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -151,6 +152,28 @@ class _PoolGate:
             if interrupted is not None:
                 raise interrupted
 
+    def after_fork_in_child(self):
+        """Make the gate of a child made by fork a fresh one.
+
+        Only the forking thread lives in the child: the readers, the
+        pinning writer and the waiting writers of the parent's other
+        threads never leave their sections there, and a lock one of them
+        held at the fork is never released, so that the child's first fit
+        or prediction would wait for good. The forking thread keeps its own
+        part (it leaves its sections in the child as in the parent); a pin
+        it does not hold is undone, restoring the pool size the user set
+        (the child inherits the parent's pinned size of one thread).
+        """
+        state = self._local.__dict__
+        pinning = state.get("pinning", False)
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._readers = 1 if state.get("depth", 0) and not pinning else 0
+        self._writers_waiting = 0
+        if self._pinned_from is not None and not pinning:
+            self._set(self._pinned_from)
+            self._pinned_from = None
+
 
 _gate = _PoolGate(*_pool) if _pool is not None else None
 
@@ -200,6 +223,21 @@ _checked = False
 # fit runs while another process compiles its kernels) does not run at
 # once with it, so it is not counted.
 _running = threading.local()
+
+
+def _after_fork_in_child():
+    # The child runs none of the parent's other threads' fits (a count
+    # that included them would warn of oversubscription for nothing), and
+    # a lock one of them held at the fork would never be released in it.
+    global _lock, _active
+    _lock = threading.Lock()
+    _active = 1 if getattr(_running, "fit", False) else 0
+    if _gate is not None:
+        _gate.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def active_fits():
