@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -202,6 +203,42 @@ def test_fits_in_threads_next_to_a_split_fit(two_cores, digits):
         for a, b in zip(model.coefs_, alone[i % 3].coefs_):
             np.testing.assert_array_equal(a, b)
     assert blas_pool_size() == 2
+
+
+def test_a_scorer_that_hands_its_work_to_another_thread_runs_outside_the_pin(
+        two_cores, split_epochs, digits):
+    """A split fit pins the BLAS pool around its own validation kernels,
+    not around the user's scorer: a scorer whose predictions run in another
+    thread (which would wait for the pin while the fit waited for it) ends,
+    and scores what the same scorer scores in the fit's own thread."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(24,), batch_size=40, max_iter=3, early_stopping=True,
+                  validation_fraction=0.2, n_iter_no_change=20, random_state=0)
+    worker = ThreadPoolExecutor(1)
+
+    def offloaded(est, X_val, y_val):
+        # Bounded, so that a deadlock fails the fit (and releases the pin)
+        # rather than hanging the run.
+        return worker.submit(est.score, X_val, y_val).result(timeout=60)
+
+    results = {}
+
+    def fit():
+        try:
+            results["model"] = _fit(MLPClassifier(scoring=offloaded, **params), X, y)
+        except BaseException as exc:
+            results["error"] = exc
+
+    thread = _started(fit)
+    thread.join(120)
+    worker.shutdown(wait=False)
+    assert not thread.is_alive(), "the split fit is still waiting for its scorer's thread"
+    assert "error" not in results, f"the split fit failed: {results['error']!r}"
+    assert split_epochs and split_epochs[0].parts == 2
+    inline = _fit(MLPClassifier(scoring=lambda est, X_val, y_val: est.score(X_val, y_val),
+                                **params), X, y)
+    assert results["model"].validation_scores_ == inline.validation_scores_
+    assert blas_pool_size() == 2 and threads._gate._readers == 0
 
 
 # -- the gate on the BLAS pool's size ------------------------------------------

@@ -1,5 +1,6 @@
 """Forward pass for prediction and validation."""
 
+from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
@@ -241,24 +242,42 @@ class Validator:
     score : callable
         ``score(outputs, params, running, loss) -> float``, higher is better
         (``loss`` is the validation loss of ``outputs``).
+    score_calls_model : bool, default=False
+        Whether ``score`` calls the user's scorer on a model of ``params``
+        (``scoring`` a string or a callable), which predicts through the
+        model's public API, in BLAS sections of its own.
     """
 
-    def __init__(self, backend, spec, inp, Y, sw, score):
+    def __init__(self, backend, spec, inp, Y, sw, score, score_calls_model=False):
         self.backend, self.spec, self.inp, self.Y, self.sw = backend, spec, inp, Y, sw
         self.inputs = backend.put(inp.inputs())
         self.score = score
+        self.score_calls_model = score_calls_model
         # The model's own predict plan: validation scores what predict
         # would, with the same kernel, compiled once for both.
         self.plan = inference_plan_of(spec, Y.dtype, chunk_rows(inp.n_samples))
 
-    def evaluate(self, params, running):
-        """``(score, loss)`` of ``params``; NaN score for non-finite outputs."""
-        out, finite = predict_outputs(self.backend, self.spec, params, running, self.inp,
-                                      self.inputs, self.plan)
-        if not finite:
-            return np.nan, np.nan
-        has_sw = self.sw is not None
-        sw = self.sw if has_sw else np.empty(0, dtype=out.dtype)
-        loss = loss_from_output(out, self.Y, sw, has_sw, self.spec.out_code,
-                                out.dtype.type(np.finfo(out.dtype).eps))
+    def evaluate(self, params, running, section=nullcontext):
+        """``(score, loss)`` of ``params``; NaN score for non-finite outputs.
+
+        ``section()`` is the context that the validator's own compiled calls
+        run in: the epoch's (:meth:`fastbp.training.split.WholeEpoch.section`;
+        a split fit's pins the BLAS pool). A score that calls the user's
+        scorer runs after it, outside: the scorer's predictions take
+        sections of their own, and one in another thread (a scorer may hand
+        its work to one) would wait for the pin while the fit waited for
+        it. They run as the model's predict does after the fit, whichever
+        thread runs them.
+        """
+        with section():
+            out, finite = predict_outputs(self.backend, self.spec, params, running, self.inp,
+                                          self.inputs, self.plan)
+            if not finite:
+                return np.nan, np.nan
+            has_sw = self.sw is not None
+            sw = self.sw if has_sw else np.empty(0, dtype=out.dtype)
+            loss = loss_from_output(out, self.Y, sw, has_sw, self.spec.out_code,
+                                    out.dtype.type(np.finfo(out.dtype).eps))
+            if not self.score_calls_model:
+                return self.score(out, params, running, loss), float(loss)
         return self.score(out, params, running, loss), float(loss)

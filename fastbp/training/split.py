@@ -148,7 +148,9 @@ class WholeEpoch:
 
     def section(self):
         """The context for the fit's other products between slices (the
-        validation score): the pool as the slices find it."""
+        validation kernels; the user's scorer runs outside it, see
+        :meth:`fastbp.training.predict.Validator.evaluate`): the pool as the
+        slices find it."""
         return host_blas_section(self.backend)
 
     def end(self, layer_sq, alive):

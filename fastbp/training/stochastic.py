@@ -148,7 +148,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     train_rows : ndarray of int64, optional
         The rows of ``X`` to train on (the rest is the validation set).
     validator : object, optional
-        ``validator.evaluate(params, running) -> (score, loss)``; enables
+        ``validator.evaluate(params, running, section) -> (score, loss)``,
+        whose compiled calls run in ``section()`` (the epoch's); enables
         early stopping.
     verbose : bool
     rewind_random_state : bool
@@ -307,8 +308,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
 
                 val_score = None
                 if early_stopping:
-                    with epoch.section():
-                        val_score, val_loss = validator.evaluate(params, running)
+                    val_score, val_loss = validator.evaluate(params, running, epoch.section)
                     hist["val_score"].append(val_score)
                     hist["val_loss"].append(val_loss)
                 elif len(hist["val_score"]):
