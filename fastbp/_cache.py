@@ -67,6 +67,8 @@ LOCKS_DIR = "fastbp-locks"
 LOCK_TIMEOUT = 600.0
 _file_locks = {}
 _warned_lock = False
+# Set once a wait for a lock has timed out (see _acquire).
+_gave_up_waiting = False
 # A child made by fork inherits the parent's lock objects, which filelock
 # refuses to use there: the child makes its own (the locks themselves,
 # held by the operating system per open file, stay the parent's).
@@ -381,19 +383,28 @@ def compile_lock_name(dispatcher, args):
 def _acquire(lock, what):
     """Take ``lock``; after :data:`LOCK_TIMEOUT` s, or where the file
     cannot be locked, go on without it (False), with one warning per
-    process."""
-    global _warned_lock
+    process.
+
+    Once a wait has timed out, the process tries every later lock once,
+    without waiting: a stalled process holds the lock of a kernel and those
+    of the kernels it calls, and waiting the full timeout again for each
+    of them would stall this one for as many times as long.
+    """
+    global _warned_lock, _gave_up_waiting
     try:
-        lock.acquire(timeout=LOCK_TIMEOUT)
+        lock.acquire(timeout=0 if _gave_up_waiting else LOCK_TIMEOUT)
         return True
     except Exception as exc:  # Timeout, OSError (permissions), filelock's own
         with _lock:
             first = not _warned_lock
             _warned_lock = True
+            if isinstance(exc, Timeout):
+                _gave_up_waiting = True
         if first:
             warnings.warn(f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); "
-                          f"{what} without it (and any later lock that fails the same "
-                          "way, without saying so again).", CacheWarning, stacklevel=3)
+                          f"{what} without it (and without waiting for any later lock "
+                          "that is held, or that fails the same way, without saying so "
+                          "again).", CacheWarning, stacklevel=3)
         return False
 
 

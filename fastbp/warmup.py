@@ -158,9 +158,14 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     start = time.perf_counter()
     if n_jobs > 1:
         order = _schedule(tasks)
-        # Workers return (compiled, loaded, seconds) per task, in order.
-        counts = Parallel(n_jobs=n_jobs, backend="loky")(
-            delayed(_warm_part)(est, dtype, part) for est, dtype, part in order)
+        # Workers return (compiled, loaded, seconds) per task, in order, and
+        # the cache's warnings (a damaged entry, a lock given up), said here.
+        results = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_warm_in_worker)(est, dtype, part) for est, dtype, part in order)
+        counts = [result for result, _ in results]
+        for message in dict.fromkeys(m for _, messages in results for m in messages):
+            warnings.warn(f"in a warmup worker process: {message}", _cache.CacheWarning,
+                          stacklevel=2)
         # What the workers saved, loaded here too: this process is warm. A
         # compile here means the workers saw another cache (NUMBA_CACHE_DIR
         # or FASTBP_BLAS set after import, a key added by code they did not
@@ -345,6 +350,32 @@ def _warm_part(est, dtype, part):
     return new_misses - misses, new_hits - hits, time.perf_counter() - start
 
 
+def _warm_in_worker(est, dtype, part):
+    """:func:`_warm_part` in a worker process: its counts, and the messages
+    of the :class:`~fastbp.CacheWarning` it raised, for the parent to say
+    (a worker's warnings reach no one)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", _cache.CacheWarning)
+        counts = _warm_part(est, dtype, part)
+    messages = []
+    for w in seen:
+        if issubclass(w.category, _cache.CacheWarning):
+            messages.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return counts, messages
+
+
+def _pass_on(seen):
+    """Warn again the :class:`~fastbp.CacheWarning` among the recorded
+    warnings ``seen``: a warm-up drops its fits' own warnings, but the
+    cache's (a damaged entry rebuilt, a lock given up) are the caller's
+    to see."""
+    for w in seen:
+        if issubclass(w.category, _cache.CacheWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def _tiny_problem_overrides(est):
     """The settings of ``est`` that hold only for the user's own data: its
     labels (``class_weight``), its task's metric (``scoring``) and its row
@@ -382,28 +413,33 @@ def _tiny_fit(est, dtype, kind, target):
     y = _targets(est, X)[target]
     if kind == "sparse":
         X = sp.csr_matrix(X)
-    with warnings.catch_warnings(record=True) as seen:
-        # Two iterations never converge; that is the point.
-        warnings.simplefilter("always")
-        if kind == "split":
-            # Large default-path fits split each step between two threads
-            # (fastbp.training.split), with kernels of their own: compiled
-            # here whatever this machine's BLAS pool, since the fits that
-            # need them may run elsewhere (a cluster's workers, an image's
-            # users).
-            with forced_split(2):
+    seen = []
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            # Two iterations never converge; that is the point.
+            warnings.simplefilter("always")
+            if kind == "split":
+                # Large default-path fits split each step between two threads
+                # (fastbp.training.split), with kernels of their own: compiled
+                # here whatever this machine's BLAS pool, since the fits that
+                # need them may run elsewhere (a cluster's workers, an image's
+                # users).
+                with forced_split(2):
+                    est.fit(X, y)
+            else:
                 est.fit(X, y)
-        else:
-            est.fit(X, y)
-        # A fit turns Ctrl-C into a warning and keeps its model; a warm-up
-        # has no model to keep, and stops.
-        if any(str(w.message).startswith(INTERRUPTED) for w in seen):
-            raise KeyboardInterrupt
-        # The split fit's predictions run the same kernels as any other's.
-        est.predict(X)
-        est.score(X, y)
-        if hasattr(est, "predict_proba"):
-            est.predict_proba(X)
+            # A fit turns Ctrl-C into a warning and keeps its model; a warm-up
+            # has no model to keep, and stops.
+            if any(str(w.message).startswith(INTERRUPTED) for w in seen):
+                raise KeyboardInterrupt
+            # The split fit's predictions run the same kernels as any other's.
+            est.predict(X)
+            est.score(X, y)
+            if hasattr(est, "predict_proba"):
+                est.predict_proba(X)
+    finally:
+        # After the block: warnings raised in it are recorded, not shown.
+        _pass_on(seen)
 
 
 def warm_twins(est, dtype, target):

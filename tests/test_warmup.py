@@ -413,6 +413,74 @@ def test_a_wait_is_spent_once_only_where_another_process_compiles():
     assert getattr(_cache._waiting, "task", None) is None
 
 
+def test_after_giving_up_one_lock_a_process_does_not_wait_again_for_each(tmp_path,
+                                                                      monkeypatch):
+    # A stalled process holds the lock of a kernel and those of its callees:
+    # a process that gave up waiting for the first went on to wait the full
+    # LOCK_TIMEOUT (600 s) again for each callee's lock.
+    from fastbp import _cache
+
+    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 2.0)
+    monkeypatch.setattr(_cache, "_warned_lock", False)
+    monkeypatch.setattr(_cache, "_gave_up_waiting", False, raising=False)
+    paths = [str(tmp_path / f"kernel{i}.lock") for i in range(3)]
+    holders = [_held_elsewhere(path) for path in paths]
+    try:
+        start = time.perf_counter()
+        with pytest.warns(fastbp.CacheWarning, match="gave up"):
+            assert _cache._acquire(_cache._file_lock(paths[0]), "compiling") is False
+        assert time.perf_counter() - start >= 1.9
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # said once
+            for path in paths[1:]:
+                assert _cache._acquire(_cache._file_lock(path), "compiling") is False
+        assert time.perf_counter() - start < 1.0, "waited the full timeout again"
+    finally:
+        for holder in holders:
+            holder.communicate("")
+    # A free lock is still taken.
+    lock = _cache._file_lock(str(tmp_path / "free.lock"))
+    assert _cache._acquire(lock, "compiling") is True
+    lock.release()
+
+
+_CACHE_WARNING_IN_A_FIT = """
+import json, os, warnings
+import fastbp
+from fastbp import MLPClassifier
+PARENT = os.getpid()
+
+class WarnsInWorkers(MLPClassifier):
+    def fit(self, X, y):
+        if os.getpid() != PARENT or {serial}:
+            warnings.warn("cache entry damaged (test)", fastbp.CacheWarning)
+        return super().fit(X, y)
+
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    fastbp.warmup(WarnsInWorkers(), dtypes="float64", n_jobs={n_jobs})
+print(json.dumps([str(w.message) for w in seen
+                  if issubclass(w.category, fastbp.CacheWarning)]))
+"""
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_warmup_passes_cache_warnings_on(n_jobs):
+    # The warm-up's fits record their warnings (two iterations never
+    # converge), which swallowed the cache's own: a damaged entry, a lock
+    # given up. With n_jobs, the workers' reach this process.
+    code = _CACHE_WARNING_IN_A_FIT.format(n_jobs=n_jobs, serial=n_jobs == 1)
+    env = dict(os.environ, LOKY_MAX_CPU_COUNT="2")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen and all("cache entry damaged (test)" in m for m in seen), seen
+    if n_jobs > 1:
+        assert len(seen) == 1, "one warning per message, not one per worker task"
+
+
 def test_concurrent_compiles_of_two_dtypes_keep_every_cache_entry(tmp_path):
     # Numba rewrites a kernel's index file without a lock; two processes
     # compiling float32 and float64 at once used to lose one's entries.
