@@ -112,8 +112,11 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         fastbp estimators, or any scikit-learn meta-estimator holding them
         (``Pipeline``, ``GridSearchCV``, ``RandomizedSearchCV``, ...); the
         parameter grids and distributions of a search are expanded, so that
-        e.g. ``solver=["adam", "lbfgs"]`` warms both solvers. Without any:
-        the default ``MLPClassifier()``.
+        e.g. ``solver=["adam", "lbfgs"]`` warms both solvers, and
+        ``dropout=scipy.stats.uniform(0.1, 0.3)`` the kernels of a dropout
+        fit (a seeded draw off the default stands for them all, and the
+        default too where the distribution draws it). Without any: the
+        default ``MLPClassifier()``.
     dtypes : {"float32", "float64"} or a sequence of them, default both
         The dtypes of ``X`` to be fitted (a float32 ``X`` trains in
         float32, anything else in float64).
@@ -267,14 +270,61 @@ def _grids(search):
     for space in spaces if isinstance(spaces, list) else [spaces]:
         # Distributions are sampled at fit time; their lists are the choices.
         # A key whose choices are estimators (a pipeline step swapped whole)
-        # counts too: its fastbp candidates are found in the clones.
+        # counts too: its fastbp candidates are found in the clones. A
+        # scipy.stats distribution of a path parameter gives representatives
+        # of its draws (_drawn).
         items = [(k, list(v)) for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
                  and (k.split("__")[-1] in _PATH_PARAMS or _holds_fastbp(v))]
+        items += [(k, _drawn(v, _default(search, k))) for k, v in space.items()
+                  if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS]
         keys = [k for k, _ in items]
         combos += [dict(zip(keys, values))
                    for values in itertools.product(*(v for _, v in items))]
     return combos or [{}]
+
+
+#: Draws taken from a distribution of a path parameter (:func:`_drawn`).
+_N_DRAWS = 16
+
+
+def _drawn(distribution, default):
+    """Values that stand for what ``distribution`` (a scipy.stats one, or
+    anything with ``rvs``) draws for a path parameter: the first draw that
+    differs from ``default``, and ``default`` itself if a draw equals it.
+
+    Which kernels run depends on whether such a parameter is on (a
+    dropout rate or a clipping norm is a number the kernels read), so one
+    value off the default warms what every such draw runs. The draws are
+    seeded: the same search warms the same values.
+    """
+    draws = distribution.rvs(size=_N_DRAWS, random_state=0)
+    draws = [d.item() if hasattr(d, "item") else d for d in np.ravel(draws)]
+    kept = [next((d for d in draws if not _equal(d, default)), default)]
+    if any(_equal(d, default) for d in draws) and not _equal(kept[0], default):
+        kept.append(default)
+    return kept
+
+
+def _equal(a, b):
+    try:
+        return bool(a == b)
+    except Exception:  # arrays, objects that do not compare
+        return repr(a) == repr(b)
+
+
+def _default(search, key):
+    """The default of the parameter ``key`` (``step__name``) of the
+    estimator that ``search`` tunes: that of its class where it is a fastbp
+    estimator, its current value otherwise (None where not found)."""
+    base = getattr(search, "estimator", None)
+    if base is None or not hasattr(base, "get_params"):
+        return None
+    prefix, _, name = key.rpartition("__")
+    owner = base.get_params(deep=True).get(prefix) if prefix else base
+    if isinstance(owner, BaseMLP):
+        return type(owner)().get_params(deep=False).get(name)
+    return base.get_params(deep=True).get(key)
 
 
 def _holds_fastbp(choices):

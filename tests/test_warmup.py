@@ -586,6 +586,60 @@ def test_configurations_expand_searches_and_drop_duplicates():
     assert sorted(c.activation for c in configs) == ["relu", "tanh"]
 
 
+_FIT_A_DRAWN_VALUE_AFTER_WARMUP = """
+import json, warnings
+import numpy as np
+from scipy.stats import loguniform, uniform
+from sklearn.model_selection import RandomizedSearchCV
+import fastbp
+from fastbp import MLPClassifier
+from fastbp.warmup import _cache_counts
+search = RandomizedSearchCV(MLPClassifier(max_iter=2, random_state=0),
+                            {{"{param}": {distribution}, "alpha": [1e-4, 1e-2]}},
+                            n_iter=2, cv=2, random_state=0)
+fastbp.warmup(search, dtypes="float64")
+before = _cache_counts()
+signatures = sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+warnings.simplefilter("ignore")
+X = np.random.RandomState(0).standard_normal((80, 4))
+MLPClassifier(max_iter=2, {param}={value}).fit(X, np.arange(80) % 3).predict_proba(X)
+print(json.dumps({{"unchanged": _cache_counts() == before,
+                   "signatures": sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+                                 - signatures}}))
+"""
+
+
+@pytest.mark.parametrize("param, distribution, value", [
+    ("dropout", "uniform(0.1, 0.3)", 0.2),
+    ("clip_grad_norm", "loguniform(0.1, 10)", 1.0)])
+def test_distributions_of_path_parameters_are_warmed(param, distribution, value):
+    # A distribution on a path parameter was skipped: the toolkit kernels
+    # that dropout or clipping runs were left to the search's first fit.
+    # In a process of its own: this one may have loaded them already.
+    code = _FIT_A_DRAWN_VALUE_AFTER_WARMUP.format(param=param, distribution=distribution,
+                                                  value=value)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"unchanged": True,
+                                                               "signatures": 0}
+
+
+def test_distributions_keep_a_value_off_the_default_and_the_default_if_drawn():
+    from scipy.stats import bernoulli, uniform
+
+    from fastbp.warmup import _grids
+
+    search = RandomizedSearchCV(make_pipeline(StandardScaler(), MLPClassifier()),
+                                {"mlpclassifier__dropout": uniform(0.1, 0.3)}, n_iter=2)
+    (grid,) = _grids(search)
+    assert 0.1 <= grid["mlpclassifier__dropout"] <= 0.4
+    # A discrete one that draws the default (no early stopping) keeps it too.
+    search = RandomizedSearchCV(MLPClassifier(), {"early_stopping": bernoulli(0.5)}, n_iter=2)
+    assert sorted(bool(g["early_stopping"]) for g in _grids(search)) == [False, True]
+    assert len(_configurations([search])) == 2
+
+
 def test_estimators_that_a_grid_puts_in_whole_are_warmed():
     # Before: "found no fastbp estimator" where the default step is not
     # fastbp's, and only the default MLPClassifier() where it is.
