@@ -159,7 +159,8 @@ def build_parser():
                                 help="warm the kernels for sparse X too")
     compile_parser.add_argument("--all", action="store_true",
                                 help="every solver and every toolkit path, for both "
-                                     "estimators")
+                                     "estimators (the regressor's squared error and "
+                                     "poisson losses)")
     compile_parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                                 help="processes that compile different kernels at once "
                                      "(-1: one per core)")
@@ -364,8 +365,12 @@ def compile_kernels(args):
               "everything; give one or the other", file=sys.stderr)
         return 2
     if args.all:
-        estimators = [cls(solver=solver, early_stopping=solver != "lbfgs")
-                      for cls in (MLPClassifier, MLPRegressor) for solver in SOLVERS]
+        # The regressor's poisson loss trains an output function (exp) with
+        # kernels of its own.
+        estimators = [cls(solver=solver, early_stopping=solver != "lbfgs", **params)
+                      for cls, params in ((MLPClassifier, {}), (MLPRegressor, {}),
+                                          (MLPRegressor, {"loss": "poisson"}))
+                      for solver in SOLVERS]
         estimators += [MLPClassifier(normalization=norm, dropout=0.1)
                        for norm in ("batch", "layer")]
     else:

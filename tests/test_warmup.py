@@ -713,6 +713,23 @@ def test_compile_command_refuses_zero_jobs(capsys):
     assert "-1 for one per core, got 0" in capsys.readouterr().err
 
 
+def test_compile_all_warms_every_solver_of_both_regressor_losses(monkeypatch, capsys):
+    # --all warmed MLPRegressor's squared error only: a poisson fit (an
+    # output function of its own, so kernels of its own) compiled later.
+    from fastbp.cli import SOLVERS
+
+    given = []
+    monkeypatch.setattr(fastbp, "warmup", lambda *estimators, **kwargs: given.extend(estimators)
+                        or "report")
+    assert cli_main(["compile", "--all"]) == 0
+    configs = _configurations(given)
+    for cls, loss in ((MLPClassifier, "log_loss"), (MLPRegressor, "squared_error"),
+                      (MLPRegressor, "poisson")):
+        solvers = {c.solver for c in configs
+                   if type(c) is cls and getattr(c, "loss", None) == loss}
+        assert solvers == set(SOLVERS), (cls.__name__, loss)
+
+
 def test_compile_command_prints_the_report(capsys):
     assert cli_main(["compile", "--dtype", "float64", "--solver", "lbfgs"]) == 0
     out = capsys.readouterr().out
