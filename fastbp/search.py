@@ -50,6 +50,7 @@ import numbers
 import os
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import indexable
@@ -94,7 +95,7 @@ def _import_ray():
 # ---------------------------------------------------------------- warming up
 
 
-def _warm(estimators, dtypes, where):
+def _warm(estimators, dtypes, where, sparse=False):
     """Run :func:`fastbp.warmup`, logging its report; never raise.
 
     A failed warm-up must not take a worker down with it (a Dask worker
@@ -102,7 +103,7 @@ def _warm(estimators, dtypes, where):
     the fits would still compile what they need, only later.
     """
     try:
-        report = _warmup(*estimators, dtypes=dtypes)
+        report = _warmup(*estimators, dtypes=dtypes, sparse=sparse)
     except Exception as exc:  # noqa: BLE001 - logged and returned, see above
         logger.warning("fastbp warmup failed on %s: %r; fits there will compile "
                        "their kernels on first use.", where, exc)
@@ -130,6 +131,8 @@ class _WarmupPluginBase:
         travel to the workers.
     dtypes : {"float32", "float64"} or a sequence of them, default both
         The dtypes of ``X`` that will be fitted.
+    sparse : bool, default False
+        Warm the kernels for a sparse ``X`` too (see :func:`fastbp.warmup`).
     name : str, default "fastbp-warmup"
         The plugin's name on the scheduler; registering a plugin of the same
         name replaces it.
@@ -167,9 +170,12 @@ class _WarmupPluginBase:
     # Registering again (other estimators, other dtypes) must replace it.
     idempotent = False
 
-    def __init__(self, *estimators, dtypes=DTYPES, name=PLUGIN_NAME):
+    def __init__(self, *estimators, dtypes=DTYPES, sparse=False, name=PLUGIN_NAME):
         self.estimators = tuple(clone(e) for e in estimators)
         self.dtypes = _check_dtypes(dtypes)
+        if not isinstance(sparse, bool):
+            raise TypeError(f"sparse must be True or False, got {sparse!r}.")
+        self.sparse = sparse
         self.name = name
         self.report = None
         self.error = None
@@ -180,7 +186,8 @@ class _WarmupPluginBase:
         # that can take many seconds.
         loop = asyncio.get_running_loop()
         self.report, self.error = await loop.run_in_executor(
-            None, _warm, self.estimators, self.dtypes, f"worker {worker.address}")
+            None, _warm, self.estimators, self.dtypes, f"worker {worker.address}",
+            self.sparse)
         event = {"worker": worker.address, "ok": self.error is None}
         if self.report is not None:
             event.update(seconds=self.report.seconds, compiled=self.report.compiled,
@@ -331,8 +338,8 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
        extra copies;
     4. unless ``warmup=False``, a :class:`WarmupPlugin` is registered: every
        worker, and every worker that joins later (replacements included),
-       compiles or loads the kernels before its first task. It stays
-       registered after the fit.
+       compiles or loads the kernels before its first task (the sparse
+       ones too when ``X`` is sparse). It stays registered after the fit.
 
     Tasks running on a worker that dies are rerun elsewhere by the
     scheduler (up to its ``distributed.scheduler.allowed-failures`` times,
@@ -348,7 +355,8 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
     client : distributed.Client, optional
-        Default: the current client (``distributed.get_client()``).
+        Default: the current client (``distributed.get_client()``). A
+        closed client, or none at all, is refused (ValueError).
     warmup : bool, default True
         Register a :class:`WarmupPlugin` for the search's configurations
         (skipped when the search holds no fastbp estimator).
@@ -408,7 +416,7 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     distributed = _import_distributed()
     from joblib import parallel_backend
 
-    client = client if client is not None else distributed.get_client()
+    client = _running_client(distributed, client)
     # Made indexable here, so that the objects scattered are the very ones
     # the search indexes (joblib matches them by identity).
     X, y = indexable(X, y)
@@ -416,8 +424,10 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     folds = _precompute_folds(search, X, y, groups)
 
     if warmup and _has_fastbp(search):
-        # Blocks until every current worker has warmed up.
-        client.register_plugin(_warmup_plugin_class()(search, dtypes=dtypes))
+        # Blocks until every current worker has warmed up. Sparse X runs
+        # kernels of its own (the toolkit's).
+        client.register_plugin(_warmup_plugin_class()(search, dtypes=dtypes,
+                                                      sparse=scipy.sparse.issparse(X)))
 
     amm_running = client.amm.running()
     saved = {k: v for k, v in search.get_params(deep=False).items() if k in ("cv", "n_jobs")}
@@ -443,6 +453,27 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
         if amm_running:
             client.amm.start()
     return search
+
+
+def _running_client(distributed, client):
+    """``client``, or the current client where None, refused unless it is
+    running (a closed one failed deep inside with "IOLoop is closed" or
+    "'NoneType' object has no attribute 'amm_handler'")."""
+    if client is None:
+        try:
+            client = distributed.get_client()
+        except ValueError as exc:  # "No global client found and no address provided"
+            raise ValueError(
+                "fit_on_dask found no Dask client: pass client=distributed.Client(...), or "
+                "create one first (distributed.Client(address) becomes the current "
+                "client).") from exc
+    status = getattr(client, "status", None)
+    if status != "running":
+        raise ValueError(
+            f"fit_on_dask needs a running Dask client; the client given is {status!r}"
+            + (" (it was closed: create a new distributed.Client)" if status == "closed"
+               else "") + ".")
+    return client
 
 
 def _scatter(client, backend, data):

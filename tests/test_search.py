@@ -117,6 +117,37 @@ def test_plugin_warms_every_worker_and_newcomers(client):
     client.wait_for_workers(2)
 
 
+def _sparse_fit_in_memory(dask_worker):
+    """Whether a first fit of the grid's configuration on sparse X in this
+    worker's process finds all its kernels in memory, and the plugin's
+    ``sparse``."""
+    import scipy.sparse
+
+    from fastbp.warmup import _cache_counts
+
+    X, y = search_data()
+    X = scipy.sparse.csr_matrix(X[:100])
+    before = _cache_counts()
+    clone(search_grid().estimator).set_params(max_iter=2).fit(X, y[:100]).predict(X[:10])
+    return _cache_counts() == before, getattr(dask_worker.plugins[PLUGIN_NAME], "sparse", None)
+
+
+def test_sparse_x_warms_the_sparse_kernels(client):
+    # The plugin warmed dense kernels only: each worker's first fit on
+    # sparse X loaded (or compiled) the toolkit's sparse kernels itself.
+    import scipy.sparse
+
+    X, y = search_data()
+    search = GridSearchCV(clone(search_grid().estimator).set_params(max_iter=2),
+                          {"alpha": [1e-4, 1e-2]}, cv=2)
+    fit_on_dask(search, scipy.sparse.csr_matrix(X), y, client=client)
+    # Fresh worker processes, warmed by the plugin alone (the search's own
+    # fits loaded the kernels in the old ones).
+    client.restart()
+    client.wait_for_workers(2, timeout=60)
+    assert set(client.run(_sparse_fit_in_memory).values()) == {(True, True)}
+
+
 def _kill_worker_once_busy(client, fit_done, killed):
     """Kill (SIGKILL) one worker's process as soon as it is executing a task
     of the search: the task is lost with it, and must be rerun elsewhere."""
@@ -166,7 +197,7 @@ def test_warmup_plugin_pickles_by_reference():
     assert isinstance(plugin, distributed.WorkerPlugin)
     copy = pickle.loads(pickle.dumps(plugin))
     assert type(copy) is WarmupPlugin
-    assert copy.dtypes == ("float32",) and copy.name == PLUGIN_NAME
+    assert copy.dtypes == ("float32",) and copy.name == PLUGIN_NAME and copy.sparse is False
 
 
 def test_precomputed_folds_travel_without_their_arrays():
@@ -200,6 +231,35 @@ def test_misuse_is_refused_before_any_cluster_work(call, error, message):
     search = GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}, cv=2)
     with pytest.raises(error, match=message):
         call(search, X, y)
+
+
+def test_a_closed_client_or_none_is_refused_by_name(monkeypatch):
+    # A closed client failed with "IOLoop is closed" (RuntimeError) or
+    # "'NoneType' object has no attribute 'amm_handler'" (warmup=False).
+    X, y = np.zeros((8, 2)), np.arange(8) % 2
+    search = GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}, cv=2)
+    closed = distributed.Client(processes=False, n_workers=0, dashboard_address=None,
+                                set_as_default=False)
+    closed.close()
+    for warmup in (True, False):
+        with pytest.raises(ValueError, match="running Dask client; the client given is "
+                                             "'closed' .it was closed"):
+            fit_on_dask(search, X, y, client=closed, warmup=warmup)
+    # No current client (the module's cluster is one: what Dask raises without).
+    def no_client():
+        raise ValueError("No global client found and no address provided")
+
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    with pytest.raises(ValueError, match="fit_on_dask found no Dask client: pass client="):
+        fit_on_dask(search, X, y)
+
+
+def test_warmup_plugin_sparse_must_be_a_bool():
+    from fastbp.search import WarmupPlugin
+
+    assert WarmupPlugin(fastbp.MLPClassifier()).sparse is False
+    with pytest.raises(TypeError, match="sparse must be True or False, got 'yes'"):
+        WarmupPlugin(fastbp.MLPClassifier(), sparse="yes")
 
 
 def test_one_dtype_is_a_dtype_not_its_characters():
