@@ -35,12 +35,13 @@ import glob
 import hashlib
 import itertools
 import os
+import tempfile
 import threading
 import warnings
 
 import numpy as np
 from filelock import FileLock, Timeout
-from numba.core import sigutils
+from numba.core import config, sigutils
 from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.runtime import rtsys
@@ -55,6 +56,7 @@ class CacheWarning(UserWarning):
 _dispatchers = []
 _lock = threading.Lock()
 _warned_no_location = False
+_warned_fallback = False
 
 #: The subdirectory of a cache directory that holds the lock files: one
 #: per kernel and signature, under which it compiles, and one per kernel,
@@ -557,10 +559,43 @@ def enable_cache(dispatcher):
                 "NUMBA_CACHE_DIR to a writable directory to keep them.",
                 CacheWarning, stacklevel=3)
         return dispatcher
+    _check_cache_dir(dispatcher._cache)
     _lock_compiles(dispatcher)
     with _lock:
         _dispatchers.append(dispatcher)
     return dispatcher
+
+
+def _check_cache_dir(cache):
+    """Warn, once per process, where NUMBA_CACHE_DIR is set but ``cache``
+    (a :class:`RepairingCache`) is elsewhere: Numba falls back, without a
+    word, to the package's ``__pycache__`` or ``~/.cache/numba`` when that
+    directory cannot be made or written (a read-only image layer, a path
+    under a file), and a cache built there is not the one the user meant
+    to fill or to ship."""
+    global _warned_fallback
+    wanted = config.CACHE_DIR
+    if not wanted or _warned_fallback:
+        return
+    here = os.path.realpath(cache._cache_path)
+    root = os.path.realpath(wanted)
+    if os.path.commonpath([here, root]) == root:
+        return
+    with _lock:
+        first = not _warned_fallback
+        _warned_fallback = True
+    if not first:
+        return
+    try:  # what Numba's locator tried
+        os.makedirs(wanted, exist_ok=True)
+        tempfile.TemporaryFile(dir=wanted).close()
+        why = "Numba did not use it"
+    except OSError as exc:
+        why = f"{type(exc).__name__}: {exc}"
+    warnings.warn(
+        f"fastbp's compile cache is not in NUMBA_CACHE_DIR={wanted} ({why}): Numba put it "
+        f"in {cache._cache_path} instead. Point NUMBA_CACHE_DIR at a writable directory "
+        "to cache there.", CacheWarning, stacklevel=4)
 
 
 def will_compile(dispatcher, dtype):
@@ -617,6 +652,13 @@ def _cache_files():
     return found
 
 
+def saves_to_disk():
+    """Whether compiled kernels are saved to an on-disk cache (False where
+    no cache location was writable: they compile in memory, in every
+    process)."""
+    return not _warned_no_location
+
+
 def cache_info():
     """Where fastbp's compiled kernels are cached, and how much is there.
 
@@ -636,7 +678,7 @@ def cache_info():
             except OSError:
                 pass
     return {"directories": sorted(files), "n_files": sum(len(v) for v in files.values()),
-            "n_bytes": n_bytes, "writable": not _warned_no_location}
+            "n_bytes": n_bytes, "writable": saves_to_disk()}
 
 
 def clear_cache():

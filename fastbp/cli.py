@@ -357,6 +357,7 @@ def info(args):
 
 def compile_kernels(args):
     from . import MLPClassifier, MLPRegressor, warmup
+    from ._cache import saves_to_disk
 
     if args.all and (args.solver or args.early_stopping):
         # --all warms every solver with and without early stopping already.
@@ -377,6 +378,13 @@ def compile_kernels(args):
         estimators = [MLPClassifier(solver=solver, early_stopping=args.early_stopping
                                     and solver != "lbfgs")
                       for solver in args.solver or ["adam"]]
+    if not saves_to_disk():
+        # Compiling would take its seconds and keep nothing for later processes.
+        print("fastbp: error: no directory for the compile cache is writable, so kernels "
+              "compile in memory only and nothing compiled here would be saved; set "
+              "NUMBA_CACHE_DIR to a writable directory and run fastbp compile again",
+              file=sys.stderr)
+        return 1
     report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
                     sparse=args.sparse or args.all, n_jobs=args.jobs)
     print(report)

@@ -187,6 +187,12 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         counts = [_warm_part(*task) for task in tasks]
     report.entries = _entries(tasks, counts)
     report.seconds = time.perf_counter() - start
+    if not _cache.saves_to_disk():
+        warnings.warn(
+            "warmup compiled in memory only: no directory for fastbp's compile cache is "
+            "writable, so nothing was saved, and every other process will compile again. "
+            "Set the environment variable NUMBA_CACHE_DIR to a writable directory.",
+            _cache.CacheWarning, stacklevel=2)
     return report
 
 

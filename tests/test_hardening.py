@@ -210,6 +210,60 @@ def test_no_writable_cache_location_still_imports_and_trains():
     assert out["info"]["writable"] is False
 
 
+_NO_LOCATOR = """
+    import numba.core.caching as caching
+    for cls in caching.CacheImpl._locator_classes:
+        cls.from_function = classmethod(lambda cls, py_func, py_file: None)
+"""
+
+
+def test_compile_and_warmup_without_a_writable_cache_say_nothing_was_saved():
+    # `fastbp compile` printed its report and exited 0, having saved
+    # nothing; warmup() said nothing either (one warning at import only).
+    proc = run_python(textwrap.dedent(_NO_LOCATOR) + textwrap.dedent("""
+        import sys, warnings
+        warnings.simplefilter("ignore")
+        from fastbp.cli import main
+        sys.exit(main(["compile", "--dtype", "float64", "--solver", "lbfgs"]))
+    """))
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("fastbp: error: "), proc.stderr
+    assert "nothing" in proc.stderr and "NUMBA_CACHE_DIR" in proc.stderr
+    proc = run_python(textwrap.dedent(_NO_LOCATOR) + textwrap.dedent("""
+        import json, warnings
+        import fastbp
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fastbp.warmup(fastbp.MLPClassifier(solver="lbfgs"), dtypes="float64")
+        print(json.dumps([str(w.message) for w in caught
+                          if issubclass(w.category, fastbp.CacheWarning)]))
+    """))
+    (message,) = last_json(proc)
+    assert "nothing was saved" in message and "NUMBA_CACHE_DIR" in message
+
+
+def test_an_unusable_numba_cache_dir_is_named_with_where_the_cache_went(tmp_path):
+    # Numba silently caches elsewhere (the package's __pycache__, or
+    # ~/.cache/numba) when NUMBA_CACHE_DIR cannot be used.
+    (tmp_path / "a_file").write_text("")
+    cache_dir = str(tmp_path / "a_file" / "cache")
+    proc = run_python("""
+        import json, warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import fastbp
+        print(json.dumps({"messages": [str(w.message) for w in caught
+                                       if issubclass(w.category, fastbp.CacheWarning)],
+                          "info": fastbp.compile_cache_info()}))
+    """, {"NUMBA_CACHE_DIR": cache_dir})
+    out = last_json(proc)
+    (message,) = out["messages"]
+    (directory,) = out["info"]["directories"]
+    assert f"NUMBA_CACHE_DIR={cache_dir}" in message
+    assert "Not a directory" in message
+    assert directory in message and not directory.startswith(cache_dir)
+
+
 def test_cache_info_and_clear(tmp_path):
     env = {"NUMBA_CACHE_DIR": str(tmp_path)}
     last_json(run_python(_FIT_AND_REPORT, env))
