@@ -163,7 +163,7 @@ def build_parser():
                                      "poisson losses)")
     compile_parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                                 help="processes that compile different kernels at once "
-                                     "(-1: one per core)")
+                                     "(-1: one per core; at most one per core)")
     train = sub.add_parser(
         "train", formatter_class=fmt,
         help="train on a built-in dataset or your CSV file",
@@ -362,7 +362,7 @@ def compile_kernels(args):
     if args.all and (args.solver or args.early_stopping):
         # --all warms every solver with and without early stopping already.
         given = "--solver" if args.solver else "--early-stopping"
-        print(f"fastbp compile: error: {given} narrows what is warmed, and --all warms "
+        print(f"fastbp: error: {given} narrows what is warmed, and --all warms "
               "everything; give one or the other", file=sys.stderr)
         return 2
     if args.all:
@@ -385,8 +385,13 @@ def compile_kernels(args):
               "NUMBA_CACHE_DIR to a writable directory and run fastbp compile again",
               file=sys.stderr)
         return 1
+    from joblib import cpu_count
+
+    # More processes than cores only share the cores, each with a copy of
+    # fastbp's memory.
+    jobs = min(args.jobs, cpu_count()) if args.jobs > 0 else args.jobs
     report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
-                    sparse=args.sparse or args.all, n_jobs=args.jobs)
+                    sparse=bool(args.sparse or args.all), n_jobs=jobs)
     print(report)
     return 0
 

@@ -16,6 +16,7 @@ kinds in turn, and compile different kernels at once.
 """
 
 import itertools
+import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -151,6 +152,14 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     True
     """
     dtypes = list(_check_dtypes(dtypes))
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"sparse must be True or False, got {sparse!r}.")
+    if n_jobs is not None and (not isinstance(n_jobs, numbers.Integral)
+                               or isinstance(n_jobs, (bool, np.bool_))):
+        raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}.")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must not be 0: give a process count like 2, -1 for one per "
+                         "core, or None (or 1) to compile in this process.")
     configs = _configurations(estimators or (MLPClassifier(),))
     tasks = [(est, dtype, part) for est in configs for dtype in dtypes
              for part in _parts(est, sparse)]

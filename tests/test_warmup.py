@@ -681,6 +681,14 @@ def test_warmup_rejects_what_it_cannot_warm():
         warmup(StandardScaler())
     with pytest.raises(TypeError, match="takes estimators"):
         warmup("MLPClassifier")
+    # n_jobs="2" failed deep in joblib; sparse="no" warmed the sparse kernels.
+    for n_jobs in ("2", 2.0, True):
+        with pytest.raises(TypeError, match="n_jobs must be an int or None, got"):
+            warmup(n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="n_jobs must not be 0"):
+        warmup(n_jobs=0)
+    with pytest.raises(TypeError, match="sparse must be True or False, got 'no'"):
+        warmup(sparse="no")
 
 
 def test_report_lists_each_configuration_and_dtype():
@@ -704,7 +712,22 @@ def test_one_dtype_given_alone():
 def test_compile_command_refuses_all_with_a_narrowing_option(capsys, narrowing):
     # --solver was ignored under --all, silently.
     assert cli_main(["compile", "--all", *narrowing]) == 2
-    assert f"{narrowing[0]} narrows what is warmed, and --all" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # The other subcommands' prefix (was "fastbp compile: error:").
+    assert err.startswith(f"fastbp: error: {narrowing[0]} narrows what is warmed, and --all")
+
+
+def test_compile_jobs_are_capped_at_the_cpu_count(monkeypatch):
+    from joblib import cpu_count
+
+    given = []
+    monkeypatch.setattr(fastbp, "warmup", lambda *estimators, **kwargs: given.append(kwargs)
+                        or "report")
+    for jobs, expected in (("1000", cpu_count()), ("1", 1), ("-1", -1)):
+        assert cli_main(["compile", "--jobs", jobs]) == 0
+        assert given[-1]["n_jobs"] == expected
+    assert "at most one per core" in fastbp.cli.build_parser()._subparsers._group_actions[0] \
+        .choices["compile"].format_help()
 
 
 def test_compile_command_refuses_zero_jobs(capsys):
