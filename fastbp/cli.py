@@ -230,6 +230,8 @@ def build_parser():
         if action.help is None:
             # Every option shows its default in --help.
             action.help = f"the estimator's {action.dest}"
+    # For main: an unknown option is reported with its subcommand's usage.
+    parser.commands = sub.choices
     return parser
 
 
@@ -268,8 +270,8 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, fit_with_progress, settings, step_name,
-                           train_on_file, write_outputs)
+    from .cli_data import (CLIError, check_outputs, fit_with_progress, make_estimator,
+                           step_name, train_on_file, write_outputs)
 
     if args.data is not None:
         if args.target is None:
@@ -295,7 +297,7 @@ def train(args):
     X_train, y_train, X_test, y_test = _load(args)
     print(f"dataset {args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test "
           f"samples, {X_train.shape[1]} features, {args.dtype}")
-    clf = MLPClassifier(**settings(args, _estimator_params(args)))
+    clf = make_estimator(MLPClassifier, args, _estimator_params(args))
     start = time.perf_counter()
     fit_with_progress(clf, clf, X_train, y_train, args.quiet)
     fit_time = time.perf_counter() - start
@@ -399,7 +401,11 @@ def compile_kernels(args):
 def main(argv=None):
     """Entry point of the ``fastbp`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse's own report names the top-level usage, not the
+        # subcommand's whose options the user was writing.
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "info":
         return info(args)
     if args.command == "compile":

@@ -337,6 +337,25 @@ def epoch_printer(stream=None, unit="epoch"):
     return on_epoch_end
 
 
+def make_estimator(cls, args, params):
+    """``cls(**settings(args, params))``, where a ``--set`` name that
+    ``cls`` has no parameter of is named with its closest parameters
+    (Python's "__init__() got an unexpected keyword argument" named neither
+    the option nor what was meant)."""
+    import difflib
+
+    params = settings(args, params)
+    known = cls().get_params(deep=False)
+    for name in params:
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=3)
+            hint = (f"; did you mean {' or '.join(close)}?" if close
+                    else f"; its parameters: {', '.join(sorted(known))}")
+            raise CLIError(f"--set {name}=...: {cls.__name__} has no parameter "
+                           f"{name!r}{hint}")
+    return cls(**params)
+
+
 def settings(args, params):
     """``params`` with ``--validation-fraction`` and ``--set`` applied."""
     params = dict(params)
@@ -476,10 +495,7 @@ def train_on_file(args, estimator_params):
     numeric = numeric_columns(X)
     X = X.astype({c: dtype for c in numeric})
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
-    try:
-        estimator = cls(**settings(args, estimator_params))
-    except TypeError as exc:
-        raise CLIError(str(exc)) from exc
+    estimator = make_estimator(cls, args, estimator_params)
     pipe = build_pipeline(X, estimator, dtype)
     pipe.fastbp_target_ = args.target
     pipe.fastbp_task_ = task

@@ -305,10 +305,14 @@ def _read(path):
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             if not {_META, _MODEL} <= names:
-                # A damaged central directory can hide the members too.
+                # A damaged central directory can hide the members too, and a
+                # file cut short ends in the directory of the skops archive
+                # stored inside it (helper-43): what was read is shown.
+                shown = ", ".join(sorted(names)[:4]) + (", ..." if len(names) > 4 else "")
                 raise ValueError(
-                    f"{path} is not a fastbp model file, or it is damaged: it is a zip "
-                    f"archive without {_META} and {_MODEL}.")
+                    f"{path} is not a fastbp model file, or it is truncated or damaged: the "
+                    f"zip archive read from it has no {_META} and {_MODEL} (it lists "
+                    f"{shown or 'nothing'}).")
             meta = json.loads(zf.read(_META))
             payload = zf.read(_MODEL)
     except zipfile.BadZipFile as exc:

@@ -36,13 +36,29 @@ def test_train_toolkit_options(capsys):
     (["--epochs", "-1"], "expected a positive integer"),
     (["--dropout", "1.5"], "dropout rates must be in [0, 1)"),
     (["--dtype", "float16"], "invalid choice: 'float16'"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--bogus"], "fastbp train: error: unrecognized arguments: --bogus"),
 ])
 def test_invalid_options_exit_2_with_message(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", *args])
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    # helper-43: the usage shown is the subcommand's, whose options these are.
+    assert err.startswith("usage: fastbp train ")
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("hiden_layer_sizes=3", "--set hiden_layer_sizes=...: MLPClassifier has no parameter "
+                            "'hiden_layer_sizes'; did you mean hidden_layer_sizes?"),
+    ("zzz=1", "MLPClassifier has no parameter 'zzz'; its parameters: activation, alpha,"),
+])
+def test_set_names_an_unknown_parameter_and_what_was_meant(pair, message, capsys):
+    # helper-43: Python's "__init__() got an unexpected keyword argument"
+    # named neither --set nor the parameter meant.
+    assert main(["train", "--set", pair, "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastbp: error: ") and message in err
 
 
 def test_missing_mnist_is_a_clear_error(tmp_path, capsys, monkeypatch):

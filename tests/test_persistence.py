@@ -351,9 +351,22 @@ def test_foreign_zip_is_refused(tmp_path):
     path = tmp_path / "x.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("readme.txt", "hi")
-    with pytest.raises(ValueError, match="or it is damaged: it is a zip archive without "
-                                         "fastbp.json"):
+    with pytest.raises(ValueError, match="truncated or damaged: the zip archive read from it "
+                                         r"has no fastbp.json and model.skops \(it lists "
+                                         r"readme.txt\)"):
         fastbp.load(path)
+
+
+@pytest.mark.parametrize("keep", [3000, -100, -1])
+def test_a_truncated_file_is_named_truncated(saved, tmp_path, keep):
+    # helper-43: cut short at the end, the file ended in the directory of
+    # the skops archive stored inside it, and the message said only that
+    # the archive lacked fastbp's members.
+    data = open(saved, "rb").read()
+    cut = tmp_path / "cut.fastbp"
+    cut.write_bytes(data[:keep])
+    with pytest.raises(ValueError, match="or it is truncated or damaged"):
+        fastbp.load(cut)
 
 
 def test_newer_format_is_refused(saved, tmp_path):
