@@ -51,6 +51,17 @@ def _recorded(ax):
             text.remove()
 
 
+def _set_step_label(ax, step_name):
+    # An L-BFGS model's iterations beside another's epochs: the axis names
+    # both.
+    shown = ax.get_xlabel()
+    if shown and step_name not in shown.split(" / "):
+        step_name = f"{shown} / {step_name}"
+    elif shown:
+        step_name = shown
+    ax.set_xlabel(step_name)
+
+
 def _twin_of(ax):
     """The validation-score axis an earlier plot put on ``ax``, if any,
     so that a second model's curves join it instead of stacking a new one."""
@@ -85,12 +96,15 @@ def _history_of(model):
                                         np.asarray(v, dtype=float)])
                    for key, v in history.items()}
         history["loss"] = curve
+    # Validation scores are placed only where they cover every epoch of the
+    # loss curve: a shorter list (early stopping turned on or off between
+    # fits) does not say which epochs it scored.
     scores = np.asarray(_list_or_empty(model, "validation_scores_"), dtype=float)
-    if len(scores) and "val_score" not in history:
-        history["val_score"] = np.full(len(history["loss"]), np.nan)
-        history["val_score"][:len(scores)] = scores[:len(history["loss"])]
-    elif len(scores) and n_before > 0:
-        history["val_score"][:n_before] = scores[:n_before]
+    if len(scores) == len(history["loss"]):
+        if "val_score" not in history:
+            history["val_score"] = scores
+        elif n_before > 0:
+            history["val_score"][:n_before] = scores[:n_before]
     return history
 
 
@@ -239,7 +253,7 @@ class TrainingHistoryDisplay:
             lines["val_loss"], = ax[0].plot(
                 epochs, h["val_loss"],
                 **{**same, "linestyle": "--", "label": label("validation loss"), **kwargs})
-        ax[0].set_xlabel(self.step_name)
+        _set_step_label(ax[0], self.step_name)
         ax[0].set_ylabel("loss")
         twin = _twin_of(ax[0])
         if len(h.get("val_score", ())):
@@ -266,7 +280,7 @@ class TrainingHistoryDisplay:
                     ax[2].legend(loc="best")
             elif not ax[2].lines:
                 _not_recorded(ax[2])
-            ax[2].set_xlabel(self.step_name)
+            _set_step_label(ax[2], self.step_name)
             ax[2].set_ylabel("learning rate")
             ax[2].set_title("learning rate")
         if title is not None:
@@ -291,7 +305,7 @@ class TrainingHistoryDisplay:
             ax.legend(loc="best")
         elif not ax.lines:
             _not_recorded(ax)
-        ax.set_xlabel(self.step_name)
+        _set_step_label(ax, self.step_name)
         ax.set_ylabel("gradient norm (RMS over steps)")
         ax.set_title("gradient norm per layer")
         return lines

@@ -217,3 +217,29 @@ def test_a_model_from_scikit_learn_trained_on_plots_every_epoch():
     assert np.isnan(grad[:4]).all()
     np.testing.assert_array_equal(grad[4:], model.history_["grad_norm"][:, 0])
     plt.close(disp.figure_)
+
+
+def test_scores_that_miss_epochs_are_not_placed_and_steps_are_named(fitted):
+    # helper-44: a model converted from scikit-learn, then warm-started with
+    # early stopping, has validation scores for its last epochs only: the
+    # display raised NumPy's broadcast error. An lbfgs model drawn beside
+    # an epoch-based one names both steps on the shared axes.
+    import matplotlib.pyplot as plt
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkMLP((4,), max_iter=5, random_state=0).fit(X / 16, y)
+        model = MLPClassifier.from_sklearn(sk).set_params(warm_start=True, max_iter=3,
+                                                          early_stopping=True)
+        model.fit(X / 16, y)
+        lbfgs = MLPClassifier((4,), solver="lbfgs", max_iter=3).fit(X, y)
+    assert len(model.loss_curve_) == 8 and len(model.validation_scores_) == 3
+    disp = TrainingHistoryDisplay.from_estimator(model, name="converted")
+    scores = disp.lines_["val_score"].get_ydata()
+    assert len(scores) == 8 and np.isnan(scores[:5]).all()
+    np.testing.assert_array_equal(scores[5:], model.history_["val_score"])
+    TrainingHistoryDisplay.from_estimator(lbfgs, ax=disp.axes_, name="lbfgs")
+    assert disp.axes_[0].get_xlabel() == "epoch / iteration"
+    plt.close(disp.figure_)

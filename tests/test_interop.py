@@ -302,7 +302,7 @@ def test_weights_replaced_by_hand_with_other_widths_predict_what_they_define(dig
     expected = np.exp(z - z.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(est.predict_proba(X), expected, rtol=1e-10, atol=1e-15)
-    assert est.n_layers_ == len(widths) + 2
+    assert est._residual == [False, True]   # the fit's, for its own weights
 
 
 def test_weights_replaced_by_hand_beside_learned_normalisation_are_named(digits):
@@ -321,6 +321,38 @@ def test_weights_replaced_by_hand_beside_learned_normalisation_are_named(digits)
     # of a loaded model's state.
     est.coefs_ = [np.ones((64, 4)), np.ones((4, 4)), np.ones((4, 4)), np.ones((4, 10))]
     est.intercepts_ = [np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(10)]
-    with pytest.raises(ValueError, match=r"normalization_scales_ holds \[\(4,\), \(4,\)\]"):
+    with pytest.raises(ValueError, match=r"parameter arrays do not match its architecture"):
         est.predict_proba(X[:3])
     assert before.shape == (3, 10)
+
+
+def test_the_fits_own_weights_put_back_predict_as_before(digits):
+    # helper-44: the first version of the fix stored the state it derived
+    # for replaced weights, so the fit's arrays put back were read with
+    # skip connections between layers of unequal widths (or failed).
+    X, y = digits
+    est = quiet(MLPClassifier((6, 4, 4), residual=True, max_iter=2, random_state=0).fit,
+                X, y)
+    before = est.predict_proba(X)
+    kept = est.coefs_, est.intercepts_
+    rng = np.random.default_rng(0)
+    for widths in ((6, 6, 4), (6, 4)):
+        units = (64, *widths, 10)
+        est.coefs_ = [rng.standard_normal(s) for s in zip(units[:-1], units[1:])]
+        est.intercepts_ = [np.zeros(b) for b in units[1:]]
+        est.predict_proba(X[:2])
+        est.coefs_, est.intercepts_ = kept
+        np.testing.assert_array_equal(est.predict_proba(X), before)
+
+
+def test_weights_set_by_hand_connect_as_the_residual_parameter_says(digits):
+    # helper-44: weights set on an unfitted model got no skip connection,
+    # the same weights on a fitted residual model got them.
+    X, y = digits
+    fitted = quiet(MLPClassifier((4, 4), residual=True, max_iter=2, random_state=0).fit,
+                   X, y)
+    fresh = MLPClassifier((4, 4), residual=True)
+    fresh.coefs_ = [c.copy() for c in fitted.coefs_]
+    fresh.intercepts_ = [b.copy() for b in fitted.intercepts_]
+    fresh.classes_, fresh.n_outputs_, fresh.out_activation_ = fitted.classes_, 10, "softmax"
+    np.testing.assert_allclose(fresh.predict_proba(X), fitted.predict_proba(X), rtol=1e-12)

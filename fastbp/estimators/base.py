@@ -64,6 +64,12 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 _UNKNOWN = object()
 
 
+def _equal_widths(widths):
+    """Per hidden layer, whether it is as wide as the one before it (where
+    a skip connection can join them; never the first)."""
+    return [i > 0 and widths[i] == widths[i - 1] for i in range(len(widths))]
+
+
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
 _seeded_generators = weakref.WeakKeyDictionary()
 
@@ -432,7 +438,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         "normalization_shifts_": lambda est, n_hidden: [],
         "running_mean_": lambda est, n_hidden: [],
         "running_var_": lambda est, n_hidden: [],
-        "_residual": lambda est, n_hidden: [False] * n_hidden,
+        # What a fit of ``residual`` on these widths would connect.
+        "_residual": lambda est, n_hidden: [
+            bool(est.residual) and ok
+            for ok in _equal_widths([np.shape(W)[1] for W in est.coefs_[:-1]])],
         "_normalization": lambda est, n_hidden: None,
         "_optimizer": lambda est, n_hidden: None,
         "n_features_in_": lambda est, n_hidden: np.shape(est.coefs_[0])[0],
@@ -503,7 +512,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         widths = [W.shape[1] for W in coefs[:-1]]
         # A skip connection between layers of unequal widths would make the
         # kernels read one layer's activations as another's (no bounds check).
-        allowed = [False] + [a == b for a, b in zip(widths[:-1], widths[1:])] if widths else []
+        allowed = _equal_widths(widths)
         residual = self.__dict__.get("_residual", [False] * len(widths))
         if (not isinstance(residual, list) or len(residual) != len(widths)
                 or any(bool(r) and not ok for r, ok in zip(residual, allowed))):
@@ -736,31 +745,31 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             return params, running
         return None
 
-    def _fit_state_to_weights(self):
-        """Make the per-layer state that a fit derived from its weights (the
-        hidden layers' activations and skip connections, the layer counts)
-        fit the weights now in ``coefs_``, where they were replaced by hand
-        with other widths, as scikit-learn allows: derived again from the
-        parameters, as for weights set on an unfitted model.
+    def _layers_for_weights(self):
+        """The hidden layers' activations and skip connections to predict
+        with: the fit's, where they still fit the weights in ``coefs_``;
+        else derived from the parameters for those weights' widths, as for
+        weights set on an unfitted model (``_FILLED_IN``).
 
-        Without it the kernels would apply a skip connection between layers
-        of unequal widths, reading one layer's activations as another's (no
-        bounds check), and predict garbage. Learned normalisation
-        statistics cannot be derived again: :meth:`_check_loaded_state` then
-        names what does not fit.
+        Weights replaced by hand with other widths (as scikit-learn's MLP
+        allows) would otherwise keep the fit's skip connections, and the
+        kernels would add one layer's activations into a layer of another
+        width (no bounds check): garbage. Nothing is stored: putting the
+        fit's own arrays back predicts with the fit's state again.
+
+        Returns
+        -------
+        activations : list of str, one per hidden layer
+        residual : list of bool, one per hidden layer
         """
-        widths = [np.shape(W)[1] for W in self.coefs_[:-1]]
-        equal = [False] + [a == b for a, b in zip(widths[:-1], widths[1:])]
+        widths = [W.shape[1] for W in self.coefs_[:-1]]
         residual, activations = self._residual, self._activations
         if (isinstance(residual, list) and len(residual) == len(widths)
-                and all(ok or not r for r, ok in zip(residual, equal))
-                and isinstance(activations, list) and len(activations) == len(widths)):
-            return
-        self._residual = [bool(self.residual) and ok for ok in equal]
-        self._activations = arch.hidden_activations(self.activation, len(widths))
-        self.n_layers_ = len(widths) + 2
-        self.n_outputs_ = np.shape(self.coefs_[-1])[1]
-        self._check_loaded_state()
+                and isinstance(activations, list) and len(activations) == len(widths)
+                and all(ok or not r for r, ok in zip(residual, _equal_widths(widths)))):
+            return activations, residual
+        return (arch.hidden_activations(self.activation, len(widths)),
+                [bool(self.residual) and ok for ok in _equal_widths(widths)])
 
     def __getstate__(self):
         # ``_packed`` holds the parameters a second time: not worth saving
@@ -1158,8 +1167,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # predict: what a fit would also have set, from them.
             self._complete_fitted_state()
         buffers = self._packed_buffers()
-        if buffers is None:
-            self._fit_state_to_weights()
+        activations, residual = (self._activations, self._residual) if buffers is not None \
+            else self._layers_for_weights()
         dtype = self.coefs_[0].dtype
         # On the CPU the kernel reports a non-finite X, sparing small
         # predictions a NumPy pass; such an X is then validated below.
@@ -1172,9 +1181,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             inp = self._validated_input(X, dtype)
             n_samples = inp.n_samples
         units = (self.n_features_in_, *[c.shape[1] for c in self.coefs_])
-        plan = inference_plan(units, tuple(HIDDEN_ACTIVATIONS[a] for a in self._activations),
+        plan = inference_plan(units, tuple(HIDDEN_ACTIVATIONS[a] for a in activations),
                               arch.normalization_code(self._normalization),
-                              tuple(bool(r) for r in self._residual),
+                              tuple(bool(r) for r in residual),
                               OUTPUT_FUNCTIONS[self.out_activation_], dtype,
                               chunk_rows(n_samples))
         params, running = self._flat_parameters(plan.spec.layout, dtype, buffers=buffers)
