@@ -37,6 +37,7 @@ import itertools
 import os
 import tempfile
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -69,8 +70,9 @@ LOCKS_DIR = "fastbp-locks"
 LOCK_TIMEOUT = 600.0
 _file_locks = {}
 _warned_lock = False
-# Set once a wait for a lock has timed out (see _acquire).
-_gave_up_waiting = False
+# Until when (time.monotonic()) a process that has given up waiting for a
+# lock tries the others without waiting (see _acquire).
+_hurry_until = 0.0
 # A child made by fork inherits the parent's lock objects, which filelock
 # refuses to use there: the child makes its own (the locks themselves,
 # held by the operating system per open file, stay the parent's).
@@ -387,26 +389,29 @@ def _acquire(lock, what):
     cannot be locked, go on without it (False), with one warning per
     process.
 
-    Once a wait has timed out, the process tries every later lock once,
-    without waiting: a stalled process holds the lock of a kernel and those
-    of the kernels it calls, and waiting the full timeout again for each
-    of them would stall this one for as many times as long.
+    Once a wait has timed out, the process tries the locks it meets in the
+    next :data:`LOCK_TIMEOUT` s once each, without waiting: a stalled
+    process holds the lock of a kernel and those of the kernels it calls,
+    and waiting the full timeout again for each of them would stall this
+    one for as many times as long. Later on it waits again (a long-lived
+    worker keeps sharing compiles with the others).
     """
-    global _warned_lock, _gave_up_waiting
+    global _warned_lock, _hurry_until
+    hurry = time.monotonic() < _hurry_until
     try:
-        lock.acquire(timeout=0 if _gave_up_waiting else LOCK_TIMEOUT)
+        lock.acquire(timeout=0 if hurry else LOCK_TIMEOUT)
         return True
     except Exception as exc:  # Timeout, OSError (permissions), filelock's own
         with _lock:
             first = not _warned_lock
             _warned_lock = True
-            if isinstance(exc, Timeout):
-                _gave_up_waiting = True
+            if isinstance(exc, Timeout) and not hurry:
+                _hurry_until = time.monotonic() + LOCK_TIMEOUT
         if first:
             warnings.warn(f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); "
-                          f"{what} without it (and without waiting for any later lock "
-                          "that is held, or that fails the same way, without saying so "
-                          "again).", CacheWarning, stacklevel=3)
+                          f"{what} without it (and without waiting for a lock held in "
+                          f"the next {LOCK_TIMEOUT:g} s, or for one that fails the same "
+                          "way, without saying so again).", CacheWarning, stacklevel=3)
         return False
 
 
@@ -579,8 +584,11 @@ def _check_cache_dir(cache):
         return
     here = os.path.realpath(cache._cache_path)
     root = os.path.realpath(wanted)
-    if os.path.commonpath([here, root]) == root:
-        return
+    try:
+        if os.path.commonpath([here, root]) == root:
+            return
+    except ValueError:  # on two Windows drives: elsewhere indeed
+        pass
     with _lock:
         first = not _warned_fallback
         _warned_fallback = True

@@ -173,9 +173,9 @@ class _WarmupPluginBase:
     def __init__(self, *estimators, dtypes=DTYPES, sparse=False, name=PLUGIN_NAME):
         self.estimators = tuple(clone(e) for e in estimators)
         self.dtypes = _check_dtypes(dtypes)
-        if not isinstance(sparse, bool):
+        if not isinstance(sparse, (bool, np.bool_)):
             raise TypeError(f"sparse must be True or False, got {sparse!r}.")
-        self.sparse = sparse
+        self.sparse = bool(sparse)
         self.name = name
         self.report = None
         self.error = None

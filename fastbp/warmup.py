@@ -115,9 +115,12 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         parameter grids and distributions of a search are expanded, so that
         e.g. ``solver=["adam", "lbfgs"]`` warms both solvers, and
         ``dropout=scipy.stats.uniform(0.1, 0.3)`` the kernels of a dropout
-        fit (a seeded draw off the default stands for them all, and the
-        default too where the distribution draws it). Without any: the
-        default ``MLPClassifier()``.
+        fit (16 seeded draws: for a number, one off the default stands for
+        them all, with the default where drawn; for a choice such as a
+        solver, every distinct one drawn). A distribution that cannot be
+        drawn from as scikit-learn does (``rvs(random_state=...)``) is
+        left to the search's own fits. Without any: the default
+        ``MLPClassifier()``.
     dtypes : {"float32", "float64"} or a sequence of them, default both
         The dtypes of ``X`` to be fitted (a float32 ``X`` trains in
         float32, anything else in float64).
@@ -291,8 +294,10 @@ def _grids(search):
         items = [(k, list(v)) for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
                  and (k.split("__")[-1] in _PATH_PARAMS or _holds_fastbp(v))]
-        items += [(k, _drawn(v, _default(search, k))) for k, v in space.items()
-                  if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS]
+        drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k)))
+                 for k, v in space.items()
+                 if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS]
+        items += [(k, values) for k, values in drawn if values]
         keys = [k for k, _ in items]
         combos += [dict(zip(keys, values))
                    for values in itertools.product(*(v for _, v in items))]
@@ -301,20 +306,40 @@ def _grids(search):
 
 #: Draws taken from a distribution of a path parameter (:func:`_drawn`).
 _N_DRAWS = 16
+#: The path parameters that are numbers: which kernels run depends only on
+#: whether they are off (their default) or on, not on the value.
+_NUMERIC_PATH_PARAMS = ("dropout", "clip_grad_norm")
+#: The path parameters that are booleans (a distribution may draw 0 and 1).
+_BOOL_PATH_PARAMS = ("early_stopping", "residual")
 
 
-def _drawn(distribution, default):
+def _drawn(distribution, name, default):
     """Values that stand for what ``distribution`` (a scipy.stats one, or
-    anything with ``rvs``) draws for a path parameter: the first draw that
-    differs from ``default``, and ``default`` itself if a draw equals it.
+    anything with ``rvs(random_state=...)``, as scikit-learn's
+    ``ParameterSampler`` calls it) draws for the path parameter ``name``.
 
-    Which kernels run depends on whether such a parameter is on (a
-    dropout rate or a clipping norm is a number the kernels read), so one
-    value off the default warms what every such draw runs. The draws are
-    seeded: the same search warms the same values.
+    For a number (a dropout rate, a clipping norm), which kernels run
+    depends only on whether it is off: the first draw off ``default``
+    stands for every such draw, and ``default`` itself is kept if drawn.
+    For the others (a solver, an activation, a flag), every distinct value
+    drawn is kept. The draws are seeded: the same search warms the same
+    values. None where the distribution cannot be drawn from that way (the
+    search's own fits then compile what it draws).
     """
-    draws = distribution.rvs(size=_N_DRAWS, random_state=0)
-    draws = [d.item() if hasattr(d, "item") else d for d in np.ravel(draws)]
+    rng = np.random.RandomState(0)
+    try:
+        draws = [distribution.rvs(random_state=rng) for _ in range(_N_DRAWS)]
+    except Exception:  # noqa: BLE001 - not a distribution warmup can use
+        return None
+    draws = [d.item() if hasattr(d, "item") else d for d in draws]
+    if name in _BOOL_PATH_PARAMS:
+        draws = [bool(d) for d in draws]
+    if name not in _NUMERIC_PATH_PARAMS:
+        kept = []
+        for d in draws:
+            if not any(_equal(d, k) for k in kept):
+                kept.append(d)
+        return kept
     kept = [next((d for d in draws if not _equal(d, default)), default)]
     if any(_equal(d, default) for d in draws) and not _equal(kept[0], default):
         kept.append(default)

@@ -260,6 +260,8 @@ def test_warmup_plugin_sparse_must_be_a_bool():
     assert WarmupPlugin(fastbp.MLPClassifier()).sparse is False
     with pytest.raises(TypeError, match="sparse must be True or False, got 'yes'"):
         WarmupPlugin(fastbp.MLPClassifier(), sparse="yes")
+    # As warmup() takes it (helper-44): NumPy's bool too.
+    assert WarmupPlugin(fastbp.MLPClassifier(), sparse=np.True_).sparse is True
 
 
 def test_one_dtype_is_a_dtype_not_its_characters():

@@ -422,7 +422,7 @@ def test_after_giving_up_one_lock_a_process_does_not_wait_again_for_each(tmp_pat
 
     monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 2.0)
     monkeypatch.setattr(_cache, "_warned_lock", False)
-    monkeypatch.setattr(_cache, "_gave_up_waiting", False, raising=False)
+    monkeypatch.setattr(_cache, "_hurry_until", 0.0)
     paths = [str(tmp_path / f"kernel{i}.lock") for i in range(3)]
     holders = [_held_elsewhere(path) for path in paths]
     try:
@@ -436,6 +436,11 @@ def test_after_giving_up_one_lock_a_process_does_not_wait_again_for_each(tmp_pat
             for path in paths[1:]:
                 assert _cache._acquire(_cache._file_lock(path), "compiling") is False
         assert time.perf_counter() - start < 1.0, "waited the full timeout again"
+        # helper-44: for a while only; a long-lived process waits again later.
+        monkeypatch.setattr(_cache, "_hurry_until", time.monotonic() - 1)
+        start = time.perf_counter()
+        assert _cache._acquire(_cache._file_lock(paths[1]), "compiling") is False
+        assert time.perf_counter() - start >= 1.9
     finally:
         for holder in holders:
             holder.communicate("")
@@ -636,8 +641,36 @@ def test_distributions_keep_a_value_off_the_default_and_the_default_if_drawn():
     assert 0.1 <= grid["mlpclassifier__dropout"] <= 0.4
     # A discrete one that draws the default (no early stopping) keeps it too.
     search = RandomizedSearchCV(MLPClassifier(), {"early_stopping": bernoulli(0.5)}, n_iter=2)
-    assert sorted(bool(g["early_stopping"]) for g in _grids(search)) == [False, True]
+    assert sorted(g["early_stopping"] for g in _grids(search)) == [False, True]
     assert len(_configurations([search])) == 2
+
+
+class _Choice:
+    """A distribution as scikit-learn's ParameterSampler calls it:
+    ``rvs(random_state=...)``, no ``size``."""
+
+    def __init__(self, options):
+        self.options = options
+
+    def rvs(self, random_state=None):
+        return self.options[random_state.randint(len(self.options))]
+
+
+class _Broken:
+    def rvs(self, random_state=None):
+        raise RuntimeError("no draws here")
+
+
+def test_distributions_of_choices_keep_every_choice_drawn():
+    # helper-44: a distribution over solvers warmed one of them (the first
+    # off the default), and rvs(size=...) failed on one that takes no size.
+    from fastbp.warmup import _grids
+
+    search = RandomizedSearchCV(
+        MLPClassifier(), {"solver": _Choice(["adam", "sgd", "lbfgs", "rmsprop"]),
+                          "dropout": _Broken()}, n_iter=2)
+    assert sorted(g["solver"] for g in _grids(search)) == ["adam", "lbfgs", "rmsprop", "sgd"]
+    assert {s.solver for s in _configurations([search])} == {"adam", "sgd", "lbfgs", "rmsprop"}
 
 
 def test_estimators_that_a_grid_puts_in_whole_are_warmed():
