@@ -1004,7 +1004,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         score = self._validation_scorer(spec, X[val_rows], y_val,
                                         None if scorer_sw is None else scorer_sw[val_rows])
         validator = Validator(backend, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
-                              sw_val, score, score_calls_model=self.scoring not in (None, "loss"))
+                              sw_val, score, user_scorer=callable(self.scoring))
         return np.ascontiguousarray(train_rows), validator
 
     def _validation_scorer(self, spec, X_val, y_val, sw_val):
