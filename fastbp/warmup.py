@@ -294,7 +294,8 @@ def _grids(search):
         items = [(k, list(v)) for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
                  and (k.split("__")[-1] in _PATH_PARAMS or _holds_fastbp(v))]
-        drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k)))
+        drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k),
+                            _accepts(search, k)))
                  for k, v in space.items()
                  if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS]
         items += [(k, values) for k, values in drawn if values]
@@ -313,7 +314,7 @@ _NUMERIC_PATH_PARAMS = ("dropout", "clip_grad_norm")
 _BOOL_PATH_PARAMS = ("early_stopping", "residual")
 
 
-def _drawn(distribution, name, default):
+def _drawn(distribution, name, default, accepts=lambda value: True):
     """Values that stand for what ``distribution`` (a scipy.stats one, or
     anything with ``rvs(random_state=...)``, as scikit-learn's
     ``ParameterSampler`` calls it) draws for the path parameter ``name``.
@@ -322,8 +323,11 @@ def _drawn(distribution, name, default):
     depends only on whether it is off: the first draw off ``default``
     stands for every such draw, and ``default`` itself is kept if drawn.
     For the others (a solver, an activation, a flag), every distinct value
-    drawn is kept. The draws are seeded: the same search warms the same
-    values. None where the distribution cannot be drawn from that way (the
+    drawn is kept. Draws that ``accepts(value)`` refuses (a dropout rate of
+    1 from ``randint(0, 2)``) are left out: the search's fits of them fail
+    before training, and warming them would fail the warm-up. The draws are
+    seeded: the same search warms the same values. None where the
+    distribution cannot be drawn from that way, or draws nothing valid (the
     search's own fits then compile what it draws).
     """
     rng = np.random.RandomState(0)
@@ -334,6 +338,9 @@ def _drawn(distribution, name, default):
     draws = [d.item() if hasattr(d, "item") else d for d in draws]
     if name in _BOOL_PATH_PARAMS:
         draws = [bool(d) for d in draws]
+    draws = [d for d in draws if accepts(d)]
+    if not draws:
+        return None
     if name not in _NUMERIC_PATH_PARAMS:
         kept = []
         for d in draws:
@@ -353,18 +360,44 @@ def _equal(a, b):
         return repr(a) == repr(b)
 
 
+def _owner(search, key):
+    """The estimator that ``search`` tunes whose parameter ``key``
+    (``step__name``) is, and the parameter's name (None, name where not
+    found)."""
+    base = getattr(search, "estimator", None)
+    prefix, _, name = key.rpartition("__")
+    if base is None or not hasattr(base, "get_params"):
+        return None, name
+    return (base.get_params(deep=True).get(prefix) if prefix else base), name
+
+
 def _default(search, key):
     """The default of the parameter ``key`` (``step__name``) of the
     estimator that ``search`` tunes: that of its class where it is a fastbp
     estimator, its current value otherwise (None where not found)."""
-    base = getattr(search, "estimator", None)
-    if base is None or not hasattr(base, "get_params"):
-        return None
-    prefix, _, name = key.rpartition("__")
-    owner = base.get_params(deep=True).get(prefix) if prefix else base
+    owner, name = _owner(search, key)
     if isinstance(owner, BaseMLP):
         return type(owner)().get_params(deep=False).get(name)
-    return base.get_params(deep=True).get(key)
+    base = getattr(search, "estimator", None)
+    return base.get_params(deep=True).get(key) if hasattr(base, "get_params") else None
+
+
+def _accepts(search, key):
+    """``accepts(value)``: whether the fastbp estimator that owns ``key``
+    takes ``value`` for it (scikit-learn's parameter validation, which its
+    fits run first); everything where the owner is not fastbp's."""
+    owner, name = _owner(search, key)
+    if not isinstance(owner, BaseMLP):
+        return lambda value: True
+
+    def accepts(value):
+        try:
+            clone(owner).set_params(**{name: value})._validate_params()
+        except (TypeError, ValueError):  # InvalidParameterError is both
+            return False
+        return True
+
+    return accepts
 
 
 def _holds_fastbp(choices):

@@ -673,6 +673,21 @@ def test_distributions_of_choices_keep_every_choice_drawn():
     assert {s.solver for s in _configurations([search])} == {"adam", "sgd", "lbfgs", "rmsprop"}
 
 
+def test_draws_the_estimator_refuses_are_not_warmed():
+    # helper-44: randint(0, 2) for dropout draws 1, which the estimator
+    # refuses: warming it failed the whole warm-up, where the search's own
+    # fits of it would fail alone (error_score).
+    from scipy.stats import randint, uniform
+
+    from fastbp.warmup import _grids
+
+    search = RandomizedSearchCV(
+        make_pipeline(StandardScaler(), MLPClassifier()),
+        {"mlpclassifier__dropout": randint(0, 2),
+         "mlpclassifier__clip_grad_norm": uniform(-1, 0.5)}, n_iter=2)
+    assert _grids(search) == [{"mlpclassifier__dropout": 0}]
+
+
 def test_estimators_that_a_grid_puts_in_whole_are_warmed():
     # Before: "found no fastbp estimator" where the default step is not
     # fastbp's, and only the default MLPClassifier() where it is.
