@@ -304,6 +304,17 @@ def test_a_pipeline_with_an_imputer_round_trips(data, tmp_path):
                                   pipe.predict(X))
 
 
+def test_residual_without_hidden_layers_round_trips(data, tmp_path):
+    # residual=True with no hidden layer kept one skip-connection flag for
+    # zero layers, which load's consistency check then refused as edited.
+    X, y = data
+    est = quiet(MLPClassifier((), residual=True, max_iter=2, random_state=0).fit, X, y)
+    assert est._residual == []
+    fastbp.save(est, tmp_path / "m.fastbp")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "m.fastbp").predict_proba(X),
+                                  est.predict_proba(X))
+
+
 def test_loading_a_directory_names_it(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a directory"):
         fastbp.load(tmp_path)

@@ -41,12 +41,21 @@ def dropout_rates(dropout, n_hidden):
     return [float(r) for r in rates]
 
 
-def residual_flags(residual, hidden_sizes):
-    """Which hidden layers get a skip connection from the previous one."""
-    flags = [False] + [a == b for a, b in zip(hidden_sizes[:-1], hidden_sizes[1:])]
+def equal_widths(hidden_sizes):
+    """Per hidden layer, whether it is as wide as the one before it: where
+    a skip connection can join them (never the first)."""
+    return [i > 0 and hidden_sizes[i] == hidden_sizes[i - 1]
+            for i in range(len(hidden_sizes))]
+
+
+def residual_flags(residual, hidden_sizes, warn=True):
+    """Which hidden layers get a skip connection from the previous one (one
+    flag per hidden layer; ``warn``: say so where ``residual`` connects
+    none)."""
+    flags = equal_widths(hidden_sizes)
     if not residual:
         return [False] * len(hidden_sizes)
-    if not any(flags):
+    if warn and not any(flags):
         warnings.warn(
             f"residual=True but no two consecutive hidden layers have the same width "
             f"(hidden_layer_sizes={tuple(hidden_sizes)}), so no skip connection was "

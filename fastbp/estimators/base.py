@@ -64,12 +64,6 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 _UNKNOWN = object()
 
 
-def _equal_widths(widths):
-    """Per hidden layer, whether it is as wide as the one before it (where
-    a skip connection can join them; never the first)."""
-    return [i > 0 and widths[i] == widths[i - 1] for i in range(len(widths))]
-
-
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
 _seeded_generators = weakref.WeakKeyDictionary()
 
@@ -439,9 +433,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         "running_mean_": lambda est, n_hidden: [],
         "running_var_": lambda est, n_hidden: [],
         # What a fit of ``residual`` on these widths would connect.
-        "_residual": lambda est, n_hidden: [
-            bool(est.residual) and ok
-            for ok in _equal_widths([np.shape(W)[1] for W in est.coefs_[:-1]])],
+        "_residual": lambda est, n_hidden: arch.residual_flags(
+            est.residual, [np.shape(W)[1] for W in est.coefs_[:-1]], warn=False),
         "_normalization": lambda est, n_hidden: None,
         "_optimizer": lambda est, n_hidden: None,
         "n_features_in_": lambda est, n_hidden: np.shape(est.coefs_[0])[0],
@@ -512,7 +505,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         widths = [W.shape[1] for W in coefs[:-1]]
         # A skip connection between layers of unequal widths would make the
         # kernels read one layer's activations as another's (no bounds check).
-        allowed = _equal_widths(widths)
+        allowed = arch.equal_widths(widths)
         residual = self.__dict__.get("_residual", [False] * len(widths))
         if (not isinstance(residual, list) or len(residual) != len(widths)
                 or any(bool(r) and not ok for r, ok in zip(residual, allowed))):
@@ -766,10 +759,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         residual, activations = self._residual, self._activations
         if (isinstance(residual, list) and len(residual) == len(widths)
                 and isinstance(activations, list) and len(activations) == len(widths)
-                and all(ok or not r for r, ok in zip(residual, _equal_widths(widths)))):
+                and all(ok or not r for r, ok in zip(residual, arch.equal_widths(widths)))):
             return activations, residual
         return (arch.hidden_activations(self.activation, len(widths)),
-                [bool(self.residual) and ok for ok in _equal_widths(widths)])
+                arch.residual_flags(self.residual, widths, warn=False))
 
     def __getstate__(self):
         # ``_packed`` holds the parameters a second time: not worth saving
