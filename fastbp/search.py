@@ -55,7 +55,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import indexable
 
-from .warmup import DTYPES, _check_dtypes, _configurations
+from .warmup import DTYPES, _check_dtypes, _check_sparse, _configurations
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -173,9 +173,7 @@ class _WarmupPluginBase:
     def __init__(self, *estimators, dtypes=DTYPES, sparse=False, name=PLUGIN_NAME):
         self.estimators = tuple(clone(e) for e in estimators)
         self.dtypes = _check_dtypes(dtypes)
-        if not isinstance(sparse, (bool, np.bool_)):
-            raise TypeError(f"sparse must be True or False, got {sparse!r}.")
-        self.sparse = bool(sparse)
+        self.sparse = _check_sparse(sparse)
         self.name = name
         self.report = None
         self.error = None

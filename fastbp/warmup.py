@@ -155,8 +155,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     True
     """
     dtypes = list(_check_dtypes(dtypes))
-    if not isinstance(sparse, (bool, np.bool_)):
-        raise TypeError(f"sparse must be True or False, got {sparse!r}.")
+    sparse = _check_sparse(sparse)
     if n_jobs is not None and (not isinstance(n_jobs, numbers.Integral)
                                or isinstance(n_jobs, (bool, np.bool_))):
         raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}.")
@@ -232,6 +231,13 @@ def _check_dtypes(dtypes):
         raise ValueError("dtypes is empty: there would be nothing to warm up. Give "
                          "'float32', 'float64' or both.")
     return names
+
+
+def _check_sparse(sparse):
+    """``sparse`` as a bool (NumPy's too), or TypeError."""
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"sparse must be True or False, got {sparse!r}.")
+    return bool(sparse)
 
 
 def _check_dtype(dtype):
