@@ -57,7 +57,8 @@ class CacheWarning(UserWarning):
 _dispatchers = []
 _lock = threading.Lock()
 _warned_no_location = False
-_warned_fallback = False
+# Whether _check_cache_dir has run (for the first kernel: it decides for all).
+_cache_dir_checked = False
 
 #: The subdirectory of a cache directory that holds the lock files: one
 #: per kernel and signature, under which it compiles, and one per kernel,
@@ -572,15 +573,22 @@ def enable_cache(dispatcher):
 
 
 def _check_cache_dir(cache):
-    """Warn, once per process, where NUMBA_CACHE_DIR is set but ``cache``
-    (a :class:`RepairingCache`) is elsewhere: Numba falls back, without a
-    word, to the package's ``__pycache__`` or ``~/.cache/numba`` when that
+    """Warn where NUMBA_CACHE_DIR is set but ``cache`` (a
+    :class:`RepairingCache`) is elsewhere: Numba falls back, without a word,
+    to the package's ``__pycache__`` or ``~/.cache/numba`` when that
     directory cannot be made or written (a read-only image layer, a path
-    under a file), and a cache built there is not the one the user meant
-    to fill or to ship."""
-    global _warned_fallback
+    under a file), and a cache built there is not the one the user meant to
+    fill or to ship.
+
+    Once per process, for the first kernel: Numba's locator decides alike
+    for every kernel of the package (the same directory, made and written
+    or not), and the import of the others need not ask again.
+    """
+    global _cache_dir_checked
+    with _lock:
+        checked, _cache_dir_checked = _cache_dir_checked, True
     wanted = config.CACHE_DIR
-    if not wanted or _warned_fallback:
+    if checked or not wanted:
         return
     here = os.path.realpath(cache._cache_path)
     root = os.path.realpath(wanted)
@@ -589,11 +597,6 @@ def _check_cache_dir(cache):
             return
     except ValueError:  # on two Windows drives: elsewhere indeed
         pass
-    with _lock:
-        first = not _warned_fallback
-        _warned_fallback = True
-    if not first:
-        return
     try:  # what Numba's locator tried
         os.makedirs(wanted, exist_ok=True)
         tempfile.TemporaryFile(dir=wanted).close()
