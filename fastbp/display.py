@@ -299,9 +299,11 @@ class TrainingHistoryDisplay:
                 line, = ax.plot(epochs[:len(grad)], grad[:, layer],
                                 **{"label": label(f"layer {layer + 1}"), **kwargs})
                 lines.append(line)
-            finite = [v for line in ax.lines for v in np.asarray(line.get_ydata(), float)
-                      if np.isfinite(v)]
-            ax.set_yscale("log" if finite and min(finite) > 0 else "linear")
+            # Every model's curves on these axes decide (one log axis for all).
+            values = np.concatenate([np.asarray(line.get_ydata(), dtype=float)
+                                     for line in ax.lines])
+            finite = values[np.isfinite(values)]
+            ax.set_yscale("log" if finite.size and finite.min() > 0 else "linear")
             ax.legend(loc="best")
         elif not ax.lines:
             _not_recorded(ax)
