@@ -157,6 +157,29 @@ def test_a_callback_stops_lbfgs(digits):
     assert len([e for e in stop.ends if e[0] == "lbfgs-iter"]) == 6
 
 
+class BuggyHook(StopAfter):
+    """A hook with a bug: ``next`` on an exhausted iterator at its third
+    subtask's end."""
+
+    def on_fit_task_end(self, estimator, context):
+        super().on_fit_task_end(estimator, context)
+        if len(self.ends) == 3:
+            next(iter(()))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_hook_raising_stop_iteration_fails_the_fit(digits, solver):
+    # scipy reads StopIteration from its callback as a request to stop:
+    # before, an lbfgs fit ended quietly after 3 iterations, as if converged.
+    X, y = digits
+    est = MLPClassifier((8,), solver=solver, max_iter=20, random_state=0)
+    with pytest.raises((RuntimeError, StopIteration)) as info:
+        quiet(est.set_callbacks(BuggyHook(0, "")).fit, X, y)
+    if solver == "lbfgs":
+        assert info.type is RuntimeError and "raised StopIteration" in str(info.value)
+    assert not hasattr(est, "coefs_")  # the failed fit left nothing behind
+
+
 class IterationsSeen:
     """Records ``fitted_estimator.n_iter_`` at the end of each subtask."""
 

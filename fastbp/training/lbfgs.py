@@ -71,6 +71,19 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
     return f
 
 
+def _hook(call, *args):
+    """``call(*args)``, with a StopIteration escaping it raised as a
+    RuntimeError: scipy's ``minimize`` reads StopIteration from its callback
+    as a request to stop, so a hook's bug (``next`` on an exhausted
+    iterator) would end the fit quietly, as if a callback had asked to
+    (PEP 479 does the same for generators)."""
+    try:
+        return call(*args)
+    except StopIteration as exc:
+        raise RuntimeError(f"A callback raised StopIteration during an L-BFGS fit: "
+                           f"{exc!r}") from exc
+
+
 def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol,
               tasks=None, on_iteration_end=None):
     """Minimise the penalised loss with L-BFGS-B, updating ``params`` in place.
@@ -132,11 +145,12 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         times.append(now - last[0])
         last[0] = now
         if on_iteration_end is not None:
-            on_iteration_end(best["nit"], max_iter, {"loss": curve, "epoch_time": times})
+            _hook(on_iteration_end, best["nit"], max_iter,
+                  {"loss": curve, "epoch_time": times})
         if tasks is not None:
             x = as_params(intermediate_result.x)
-            stop = tasks.end(x, no_running)
-            tasks.begin(x, no_running)
+            stop = _hook(tasks.end, x, no_running)
+            _hook(tasks.begin, x, no_running)
             if stop:
                 raise StopIteration
 
