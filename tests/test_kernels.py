@@ -1559,8 +1559,8 @@ def test_no_signature_mixes_float_widths():
     """Run the whole-network kernels in both dtypes, then inspect every
     kernel's signatures: none mixes float32 and float64 arguments (arrays or
     float scalars), the rule of ``fastbp.kernels``."""
-    for dtype, sparse in [(d, s) for d in DTYPES for s in (False, True)]:
-        net = Net((4, 5, 5, 3), ["relu", "swish"], "softmax", dtype, 9, sparse=sparse,
+    for dtype, is_sparse in [(d, s) for d in DTYPES for s in (False, True)]:
+        net = Net((4, 5, 5, 3), ["relu", "swish"], "softmax", dtype, 9, sparse=is_sparse,
                   weighted=True, seed="sig", norm="batch", residual=[False, True],
                   drops=[0.2, 0.2])
         net.loss_and_gradient(0.1, 0.01, chunk=4)
