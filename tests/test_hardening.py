@@ -839,9 +839,9 @@ def test_call_inside_another_threads_limit_leaves_settings_as_found(digits_data)
 
 def test_batch_norm_over_single_samples_is_rejected(blobs):
     X, y = blobs
-    with pytest.raises(ValueError, match="mini-batches hold a single sample"):
+    with pytest.raises(ValueError, match="mini-batches hold 1 sample each"):
         MLPClassifier((4,), normalization="batch", batch_size=1).fit(X, y)
-    with pytest.raises(ValueError, match="mini-batches hold a single sample"):
+    with pytest.raises(ValueError, match="mini-batches hold 1 sample each"):
         MLPClassifier((4,), normalization="batch").partial_fit(X[:1], y[:1], classes=[0, 1])
 
 

@@ -43,7 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, get_scorer, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 
 import fastbp
 from fastbp import GradientWarning, MLPClassifier, MLPRegressor
@@ -1041,6 +1041,39 @@ def test_class_weight_dict_and_product_with_sample_weight(small):
     d = quiet_fit(MLPClassifier(**kw), X, y, sample_weight=sw * compute_sample_weight(cw, y))
     assert_bitwise_same(c, d)
     assert not np.allclose(flat(a), flat(c))
+
+
+def test_balanced_class_weight_counts_the_sample_weights(small):
+    # 'balanced' counts each class by its weights, as scikit-learn's
+    # LogisticRegression and compute_class_weight(sample_weight=...) do:
+    # weighting a row by 2 trains what repeating it trains. Before, the
+    # counts ignored sample_weight, and the two models differed.
+    X, y = small
+    y = np.where(y < 3, y, 3)
+    sw = np.random.RandomState(0).randint(0, 3, len(y)).astype(float)
+    sw[:3] = 1.0
+    kw = dict(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5, random_state=0)
+    weighted = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X, y, sample_weight=sw)
+    rows = np.repeat(np.arange(len(y)), sw.astype(int))
+    repeated = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X[rows], y[rows])
+    assert_allclose(flat(weighted), flat(repeated), rtol=1e-9, atol=1e-12)
+    # The rows' weights are scikit-learn's.
+    classes = np.unique(y)
+    per_class = compute_class_weight("balanced", classes=classes, y=y, sample_weight=sw)
+    expected = quiet_fit(MLPClassifier(**kw), X, y,
+                         sample_weight=sw * per_class[np.searchsorted(classes, y)])
+    assert_array_equal(flat(weighted), flat(expected))
+    # A class whose rows all weigh 0 trains (the formula's infinite weight
+    # times 0 would be NaN), and for multilabel targets each output counts
+    # alike.
+    zero = np.where(y == 3, 0.0, 1.0)
+    est = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X, y, sample_weight=zero)
+    assert np.isfinite(flat(est)).all()
+    Y = np.column_stack([y % 2, y < 2]).astype(int)
+    rows = np.repeat(np.arange(len(y)), sw.astype(int))
+    a = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X, Y, sample_weight=sw)
+    b = quiet_fit(MLPClassifier(class_weight="balanced", **kw), X[rows], Y[rows])
+    assert_allclose(flat(a), flat(b), rtol=1e-9, atol=1e-12)
 
 
 def test_class_weight_list_of_dicts_for_multilabel_targets(small):

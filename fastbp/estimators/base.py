@@ -917,7 +917,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if self.normalization == "batch" and batch_size == 1:
             raise ValueError(
                 "normalization='batch' normalises each unit over a mini-batch, and this "
-                f"fit's mini-batches hold a single sample (batch_size={self.batch_size!r}, "
+                f"fit's mini-batches hold 1 sample each (batch_size={self.batch_size!r}, "
                 f"{n_train} training sample(s)): every output would be the same. Use "
                 "batch_size >= 2 (and pass at least 2 samples to partial_fit), or "
                 "normalization='layer' or None.")

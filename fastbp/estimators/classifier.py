@@ -90,7 +90,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     class_weight : dict, list of dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight`` as in
         scikit-learn's linear models: a dict ``{{label: weight}}``, or
-        'balanced' for ``n_samples / (n_classes * bincount(y))``. For
+        'balanced' for ``n_samples / (n_classes * bincount(y))``, the counts
+        weighted by ``sample_weight`` when it is given (as in scikit-learn's
+        LogisticRegression: weighting a row by 2 is repeating it). For
         multilabel targets, a list of one dict per output keyed by 0 and 1
         (a row's weight is the product over its outputs, as
         ``sklearn.utils.class_weight.compute_sample_weight`` computes it),
@@ -344,7 +346,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         elif isinstance(class_weight, dict):
             class_weight = {c: class_weight.get(c, 1.0)
                             for c in np.asarray(self.classes_).tolist()}
-        weights = compute_sample_weight(class_weight, labels).astype(dtype)
+        if class_weight == "balanced" and sample_weight is not None:
+            weights = _balanced_sample_weight(labels, sample_weight).astype(dtype)
+        else:
+            weights = compute_sample_weight(class_weight, labels).astype(dtype)
         combined = weights if sample_weight is None else sample_weight * weights
         if not np.any(combined > 0):
             raise ValueError(
@@ -544,6 +549,37 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _balanced_sample_weight(labels, sample_weight):
+    """Each row's 'balanced' class weight, from class counts weighted by
+    ``sample_weight``, the product over the outputs of multilabel targets.
+
+    ``compute_class_weight("balanced", ..., sample_weight=...)``'s formula,
+    ``sum(counts) / (n_classes * counts)``, per output, as scikit-learn's
+    LogisticRegression and forests weigh it. A class whose rows all weigh 0
+    gets 0 (not the formula's infinity, whose product with those zeros
+    would be NaN).
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    weights : ndarray of float64, shape (n_samples,)
+    """
+    columns = labels.reshape(labels.shape[0], -1)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    weights = np.ones(columns.shape[0])
+    for k in range(columns.shape[1]):
+        _, index = np.unique(columns[:, k], return_inverse=True)
+        counts = np.bincount(index.ravel(), weights=sample_weight)
+        per_class = np.zeros_like(counts)
+        np.divide(counts.sum(), counts.shape[0] * counts, out=per_class, where=counts > 0)
+        weights *= per_class[index.ravel()]
+    return weights
 
 
 MLPClassifier.__doc__ = MLPClassifier.__doc__.format(

@@ -172,6 +172,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._transactional_fit(X, y, sample_weight, incremental=True)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # As scikit-learn's PoissonRegressor: tools that read the tags
+        # (its estimator checks among them) give this loss valid targets.
+        tags.target_tags.positive_only = self.loss == "poisson"
+        return tags
+
 
 MLPRegressor.__doc__ = MLPRegressor.__doc__.format(
     params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)
