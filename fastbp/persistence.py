@@ -76,6 +76,12 @@ TRUSTED = (
     # A dtype (SimpleImputer's _fit_dtype): built from a type code, it can
     # name no function to call.
     "numpy.dtype",
+    # Containers of fitted ensembles (VotingClassifier's and
+    # StackingClassifier's named_estimators_, CalibratedClassifierCV's
+    # calibrated_classifiers_): built from their stored attributes, they
+    # call nothing.
+    "sklearn.utils._bunch.Bunch",
+    "sklearn.calibration._CalibratedClassifier",
 )
 
 
@@ -102,8 +108,12 @@ def _allowed(name):
     except Exception:  # not importable: not allowed
         return False
     if isinstance(obj, type):
-        if module in ("sklearn.metrics._scorer", "sklearn.model_selection._split"):
-            return True  # scorers (some, like _PassthroughScorer, not _BaseScorer) and splitters
+        if (module in ("sklearn.metrics._scorer", "sklearn.model_selection._split")
+                and obj.__module__ == module):
+            # Scorers (some, like _PassthroughScorer, not _BaseScorer) and
+            # splitters defined there; not what those modules import
+            # (functools.partial, abc.ABCMeta, itertools.chain).
+            return True
         from sklearn.base import BaseEstimator
         from sklearn.metrics._scorer import _BaseScorer
         from sklearn.model_selection._split import BaseCrossValidator, BaseShuffleSplit
@@ -165,7 +175,16 @@ def _fastbp_models(objects):
     return [item for item in objects if isinstance(item, BaseMLP)]
 
 
-def _check_saveable(estimators):
+def _check_saveable(objects, estimators):
+    for item in objects:
+        if "_metadata_request" in getattr(item, "__dict__", {}):
+            # skops recurses without end on scikit-learn's MetadataRequest
+            # (a RecursionError from deep inside it).
+            raise TypeError(
+                f"{type(item).__name__} holds metadata routing requests (set by "
+                "set_fit_request, set_score_request, ...), which skops cannot save. Save "
+                "the model before setting them, set them again after loading, or save "
+                "with pickle or joblib if you trust every reader.")
     for est in estimators:
         from sklearn.metrics._scorer import _BaseScorer
 
@@ -210,7 +229,7 @@ def save(obj, path):
 
         raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
                              "saves a trained model. Call fit first.")
-    _check_saveable(estimators)
+    _check_saveable(objects, estimators)
     # The destination's problems, named after it rather than after the
     # temporary file written beside it.
     path = os.fspath(path)
@@ -381,7 +400,12 @@ def load(path):
                           f"{key} {current}. Check its predictions before relying on it.",
                           UserWarning, stacklevel=2)
     model = sio.loads(payload, trusted=list(untrusted))
-    for est in _fastbp_models(_objects(model)):
+    estimators = _fastbp_models(_objects(model))
+    if not estimators:
+        # save never writes one: a file built by other means.
+        raise ValueError(f"{os.fspath(path)} holds a {type(model).__name__}, not a fastbp "
+                         "model or an object holding one")
+    for est in estimators:
         try:
             est._check_loaded_state()
         except ValueError as exc:

@@ -266,6 +266,18 @@ def test_modified_model_is_refused(saved, tmp_path):
     (lambda m: setattr(m, "classes_", m.classes_ + 1), "differ from the labels the model"),
     (lambda m: setattr(m, "running_mean_", [np.zeros(3)]), "running_mean_ holds \\[\\(3,\\)\\]"),
     (lambda m: m.coefs_.__setitem__(0, m.coefs_[0].astype(">f8")), "byte order"),
+    # helper-45: the optimizer state, which the kernels index unchecked. A
+    # short state_2 loaded, and the next partial_fit corrupted the heap.
+    (lambda m: setattr(m._optimizer, "state_2", m._optimizer.state_2[:3].copy()),
+     "state_2 is an array of shape \\(3,\\) and dtype float64, where its 535 "
+     "parameters need 535 values of float64"),
+    (lambda m: setattr(m._optimizer, "state_1", m._optimizer.state_1.astype(np.float32)),
+     "state_1 is an array of shape \\(535,\\) and dtype float32"),
+    (lambda m: setattr(m._optimizer, "code", 99), "names solver 'adam' with code 99"),
+    (lambda m: setattr(m, "_optimizer", {"state_1": None}), "_optimizer is a dict"),
+    (lambda m: setattr(m._progress, "loss_curve", None), "training record"),
+    (lambda m: setattr(m._progress.monitor, "first_sq", np.zeros(7)),
+     "gradient monitor's record does not fit"),
 ])
 @pytest.mark.parametrize("in_pipeline", [False, True])
 def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, message,
@@ -290,6 +302,27 @@ def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, 
     with pytest.raises(ValueError, match=f"edited.fastbp holds an MLPClassifier whose fitted "
                                          f"state is inconsistent: .*{message}"):
         fastbp.load(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: setattr(m._optimizer, "state_2", m._optimizer.state_2[:3].copy()),
+     "state_2 is an array of shape \\(3,\\)"),
+    (lambda m: setattr(m._optimizer, "state_1", list(m._optimizer.state_1)), "state_1 is list"),
+    (lambda m: setattr(m._progress.monitor, "first_sq", np.zeros(7)),
+     "gradient monitor's record does not fit"),
+])
+def test_partial_fit_refuses_training_state_that_does_not_fit(data, edit, message):
+    # The kernels index this state unchecked: a short state_2 set by hand
+    # (or loaded before load checked it) corrupted the heap. The model is
+    # left as it was.
+    X, y = data
+    est = _model("clf", {}, np.float64, X, y)
+    edit(est)
+    weights = [W.copy() for W in est.coefs_]
+    with pytest.raises(ValueError, match=message):
+        est.partial_fit(X, y)
+    for W, before in zip(est.coefs_, weights):
+        np.testing.assert_array_equal(W, before)
 
 
 def test_a_pipeline_with_an_imputer_round_trips(data, tmp_path):
@@ -549,3 +582,67 @@ def test_scorer_objects_can_be_saved(data, tmp_path):
                               scoring=make_scorer(balanced_accuracy_score)).fit, X, y)
     fastbp.save(est, tmp_path / "m.fastbp")
     np.testing.assert_array_equal(fastbp.load(tmp_path / "m.fastbp").predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("kind", ["voting", "stacking", "calibrated"])
+def test_ensembles_holding_a_model_round_trip(data, tmp_path, kind):
+    # helper-45: refused, for their Bunch and _CalibratedClassifier.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+
+    X, y = data
+    model = MLPClassifier((4,), max_iter=3, random_state=0)
+    obj = {"voting": lambda: VotingClassifier([("a", model)], voting="soft"),
+           "stacking": lambda: StackingClassifier([("a", model)], cv=2),
+           "calibrated": lambda: CalibratedClassifierCV(model, cv=2)}[kind]()
+    quiet(obj.fit, X, y)
+    fastbp.save(obj, tmp_path / "e.fastbp")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "e.fastbp").predict_proba(X),
+                                  obj.predict_proba(X))
+
+
+def test_metadata_requests_are_refused_by_name(data, tmp_path):
+    # helper-45: a RecursionError from deep inside skops.
+    import sklearn
+
+    X, y = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = MLPClassifier((4,), max_iter=2).set_fit_request(sample_weight=True)
+        quiet(est.fit, X, y, sample_weight=np.ones(len(y)))
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                             quiet(MLPClassifier((4,), max_iter=2).fit, X, y))
+        for obj, holder in ((est, "MLPClassifier"), (pipe, "StandardScaler")):
+            with pytest.raises(TypeError, match=f"{holder} holds metadata routing requests"):
+                fastbp.save(obj, tmp_path / "m.fastbp")
+            assert not (tmp_path / "m.fastbp").exists()
+
+
+def test_a_file_holding_no_model_is_refused(saved, tmp_path):
+    # helper-45: a forged file whose model.skops held a dict loaded as one.
+    import hashlib
+
+    import skops.io as sio
+
+    for content in ({"a": np.arange(3)}, np.arange(3)):
+        payload = sio.dumps(content)
+        meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
+        meta["sha256"] = hashlib.sha256(payload).hexdigest()
+        path = write_model_file(tmp_path / "none.fastbp", meta, payload)
+        with pytest.raises(ValueError, match="not a fastbp model or an object holding one"):
+            fastbp.load(path)
+
+
+@pytest.mark.parametrize("name, allowed", [
+    ("sklearn.metrics._scorer._PassthroughScorer", True),
+    ("sklearn.model_selection._split.KFold", True),
+    # helper-45: what those modules import was allowed too; skops may call
+    # an allowed type with arguments from the file.
+    ("sklearn.metrics._scorer.partial", False),
+    ("sklearn.metrics._scorer.Counter", False),
+    ("sklearn.model_selection._split.ABCMeta", False),
+    ("sklearn.model_selection._split.chain", False),
+])
+def test_the_allow_list_takes_scorers_and_splitters_defined_there(name, allowed):
+    from fastbp.persistence import _allowed
+
+    assert _allowed(name) is allowed

@@ -42,7 +42,7 @@ from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
 from ..training.predict import Validator, chunk_rows, inference_plan, warm_predict
-from ..training.progress import Progress
+from ..training.progress import HISTORY_KEYS, Progress, Series
 from ..training.spec import build_spec
 from ..training.split import split_parts, splits_here
 from ..training.stochastic import all_finite, fit_stochastic
@@ -532,6 +532,36 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if not all(a.dtype.isnative for a in arrays):
             raise ValueError("the weights must be in this machine's byte order")
         self._check_loaded_outputs(out)
+        self._check_loaded_training_state(
+            sum(a.size for a in (*coefs, *intercepts,
+                                 *self.__dict__.get("normalization_scales_", []),
+                                 *self.__dict__.get("normalization_shifts_", []))),
+            len(coefs), coefs[0].dtype)
+
+    def _check_loaded_training_state(self, n_params, n_layers, dtype):
+        """Raise ``ValueError`` where the state that ``partial_fit`` and a
+        warm start go on from (optimizer, stopping rule, history) does not
+        fit the weights: the kernels read the optimizer's arrays unchecked."""
+        optimizer = self.__dict__.get("_optimizer")
+        if optimizer is not None:
+            if not isinstance(optimizer, StochasticOptimizer):
+                raise ValueError(f"_optimizer is a {type(optimizer).__name__}, not fastbp's "
+                                 "optimizer state")
+            optimizer.check(n_params, dtype)
+        progress = self.__dict__.get("_progress")
+        if progress is None:
+            return
+        scores = getattr(progress, "validation_scores", None)
+        history = getattr(progress, "history", None)
+        if not (isinstance(progress, Progress)
+                and isinstance(getattr(progress, "loss_curve", None), list)
+                and (scores is None or isinstance(scores, list))
+                and isinstance(history, dict) and set(history) == set(HISTORY_KEYS)
+                and all(isinstance(v, Series) for v in history.values())):
+            raise ValueError("the training record (_progress) is not the loss curve, "
+                             "validation scores and history fastbp keeps")
+        if progress.monitor is not None:
+            progress.monitor.check_fits(n_layers, dtype)
 
     def _check_loaded_outputs(self, out):
         """Raise ``ValueError`` where the output function ``out`` and the
@@ -880,9 +910,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 self.power_t, self.beta_1, self.beta_2, self.epsilon,
                 step_size=self.step_size, gamma=self.gamma, t_max=self.max_iter)
         else:
+            self._optimizer.check(layout.n_params, params.dtype)
             optimizer = self._optimizer.copy()
-            if optimizer.state_1.shape[0] != layout.n_params:
-                raise ValueError("The network changed since the last partial_fit.")
         progress = getattr(self, "_progress", None)
         if progress is None:
             progress = Progress(self.early_stopping)

@@ -62,6 +62,21 @@ class GradientMonitor:
         self.dead_epochs = 0
         self.warned = False
 
+    def check_fits(self, n_layers, dtype):
+        """Raise ``ValueError`` unless the monitor's record fits ``n_layers``
+        weight layers of ``dtype``: the kernel writes ``first_sq`` by layer,
+        unchecked (a model file edited by hand could hold any array)."""
+        first = self.__dict__.get("first_sq")
+        small = self.__dict__.get("small_epochs")
+        if not (type(first) is np.ndarray and first.shape == (n_layers,)
+                and first.dtype == dtype and first.dtype.isnative
+                and first.flags.c_contiguous
+                and isinstance(small, list) and len(small) == n_layers):
+            raise ValueError(
+                f"The gradient monitor's record does not fit this network's {n_layers} "
+                f"weight layer(s) in {np.dtype(dtype).name}: the model's training state "
+                "was edited.")
+
     def check(self, grad_norms, weight_norms, epoch, dead_fraction=np.nan):
         """Inspect one epoch's per-layer norms (RMS over its steps of the
         data-loss gradient) and the share of dead relu units; warn at most

@@ -77,6 +77,32 @@ class StochasticOptimizer:
         new.state_2 = self.state_2.copy()
         return new
 
+    def check(self, n_params, dtype):
+        """Raise ``ValueError`` unless this state fits a network of
+        ``n_params`` parameters in ``dtype``.
+
+        The kernels index both state arrays by the parameters' offsets,
+        without bounds checks: state that does not fit (a network changed
+        between ``partial_fit`` calls, a model file edited by hand and its
+        checksum recomputed) would have them write past an array's end.
+        """
+        if codes.SOLVERS.get(self.solver) != self.code:
+            raise ValueError(f"The optimizer state names solver {self.solver!r} with code "
+                             f"{self.code!r}, which is not one of fastbp's solvers "
+                             f"{sorted(codes.SOLVERS)}.")
+        for name in ("state_1", "state_2"):
+            state = self.__dict__.get(name)
+            if not (type(state) is np.ndarray and state.shape == (n_params,)
+                    and state.dtype == dtype and state.dtype.isnative
+                    and state.flags.c_contiguous):
+                held = (f"an array of shape {state.shape} and dtype {state.dtype}"
+                        if isinstance(state, np.ndarray) else type(state).__name__)
+                raise ValueError(
+                    f"The optimizer state does not fit this network: {name} is {held}, "
+                    f"where its {n_params} parameters need {n_params} values of "
+                    f"{np.dtype(dtype).name} (the network changed since the last "
+                    "partial_fit, or the state was edited).")
+
     def epoch_starts(self):
         """Set the learning rate of the coming epoch (per-epoch schedules)."""
         s, e, lr0 = self.lr_schedule, self.epoch, self.learning_rate_init
