@@ -152,6 +152,30 @@ def test_from_sklearn_lbfgs_regressor_warm_start(digits):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_from_sklearn_of_models_without_a_stochastic_record(digits, early_stopping):
+    # helper-45: an lbfgs model set to adam (to fine-tune it), and weights
+    # set by hand, predict in scikit-learn; from_sklearn raised
+    # AttributeError: no attribute 'best_loss_'. They convert, and train on
+    # from a fresh stopping state.
+    X, y = digits
+    yr = (y % 4).astype(float)
+    rng = np.random.RandomState(0)
+    trained = quiet(sknn.MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=5,
+                                      random_state=0).fit, X, yr)
+    trained.set_params(solver="adam", early_stopping=early_stopping)
+    by_hand = sknn.MLPRegressor(hidden_layer_sizes=(3,), early_stopping=early_stopping)
+    by_hand.coefs_ = [rng.randn(X.shape[1], 3), rng.randn(3, 1)]
+    by_hand.intercepts_ = [np.zeros(3), np.zeros(1)]
+    by_hand.n_layers_, by_hand.out_activation_, by_hand.n_outputs_ = 3, "identity", 1
+    for sk in (trained, by_hand):
+        est = MLPRegressor.from_sklearn(sk)
+        np.testing.assert_allclose(est.predict(X), sk.predict(X), rtol=1e-12, atol=1e-12)
+        if not early_stopping:  # (partial_fit refuses early stopping, as scikit-learn's)
+            quiet(est.partial_fit, X, yr)
+            assert est.n_iter_ == 1 and np.isfinite(est.loss_)
+
+
 def test_from_sklearn_type_errors(digits):
     X, y = digits
     sk = quiet(sknn.MLPClassifier((4,), max_iter=2).fit, X, y)

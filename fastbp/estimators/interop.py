@@ -195,11 +195,15 @@ def from_sklearn(cls, model):
         progress.t = getattr(model, "t_", 0)
         progress.n_iter = getattr(model, "n_iter_", 0)
         progress.no_improvement_count = getattr(model, "_no_improvement_count", 0)
+        # A model trained by lbfgs and then set to a stochastic solver, or
+        # one whose weights were set by hand, has none of these: it goes on
+        # from a fresh stopping state.
         if model.early_stopping:
-            progress.validation_scores = list(model.validation_scores_ or [])
-            progress.best_validation_score = model.best_validation_score_
+            progress.validation_scores = list(getattr(model, "validation_scores_", None) or [])
+            progress.best_validation_score = getattr(model, "best_validation_score_",
+                                                     progress.best_validation_score)
         else:
-            progress.best_loss = model.best_loss_
+            progress.best_loss = getattr(model, "best_loss_", progress.best_loss)
         est._progress = progress
     else:
         est._progress = None
