@@ -27,13 +27,16 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         'adamw': Adam with decoupled weight decay: ``alpha`` is no longer an
         L2 penalty but the decay ``W -= lr * alpha * W`` of each step, then
         ``W -= lr m_hat / (sqrt(v_hat) + epsilon)`` with bias-corrected
-        moments (PyTorch's AdamW, which decays biases too). Each epoch of a stochastic solver is one compiled
-        call.
+        moments (PyTorch's AdamW, except that biases and normalisation
+        parameters are not decayed, as they are not penalised by the other
+        solvers). Each epoch of a stochastic solver is one compiled call.
 
     alpha : float, default=0.0001
         Strength of the L2 penalty, ``alpha / 2 * ||W||^2`` divided by the
-        sum of sample weights (biases and normalisation parameters are not
-        penalised). With solver='adamw', the decoupled weight decay.
+        sum of the sample weights of each mini-batch (of all samples for
+        'lbfgs'), as scikit-learn's MLP divides it by the batch's size
+        (biases and normalisation parameters are not penalised). With
+        solver='adamw', the decoupled weight decay.
 
     batch_size : int or 'auto', default='auto'
         Mini-batch size of the stochastic solvers; 'auto' is
@@ -127,7 +130,8 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
 
     l1 : float, default=0.0
         Strength of an L1 penalty on the weights, ``l1 * ||W||_1`` divided by
-        the sum of sample weights (scaled like ``alpha``).
+        the sum of the sample weights of each mini-batch (scaled like
+        ``alpha``).
 
     dropout : float or list of float, default=0.0
         Inverted-dropout rate in [0, 1) of each hidden layer's output (one
@@ -140,8 +144,10 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         and shift (``normalization_scales_``, ``normalization_shifts_``;
         such layers have no bias). 'batch' uses batch statistics in training
         and running statistics (``running_mean_``, ``running_var_``, momentum
-        0.1, PyTorch's convention, eps 1e-5) at prediction; 'layer'
-        normalises each sample over its units.
+        0.1, PyTorch's convention, eps 1e-5) at prediction; its batch
+        statistics are unweighted, as PyTorch's BatchNorm's: with
+        ``sample_weight``, a row weighing 0 still enters its batch's mean and
+        variance. 'layer' normalises each sample over its units.
 
     residual : bool, default=False
         Add identity skip connections between consecutive hidden layers of
@@ -209,7 +215,7 @@ loss_ : float
 
     history_ : dict of ndarray
         Per-epoch records: 'loss', 'learning_rate', 'epoch_time',
-        'grad_norm' (n_epochs, n_layers: RMS over the epoch's steps of each
+        'grad_norm' (n_epochs, n_layers_ - 1: RMS over the epoch's steps of each
         layer's weight-gradient norm, before clipping), 'dead_fraction'
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
