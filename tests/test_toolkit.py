@@ -1782,6 +1782,42 @@ def test_integer_sample_weight_equals_repeated_rows(small, combo):
     assert_models_close(a, b, rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_batch_of_zero_weights_takes_no_part_in_the_loss(solver):
+    # helper-46: the kernels skip a batch whose weights are all 0, but the
+    # epoch's loss was divided by every row: with the first of two batches
+    # all 0, loss_ was half the loss of the same weights in one batch.
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(20, 3))
+    y = np.r_[np.zeros(10, int), np.ones(10, int)]
+    sw = np.r_[np.zeros(10), np.ones(10)]
+    kw = dict(hidden_layer_sizes=(3,), shuffle=False, max_iter=1, random_state=0,
+              alpha=1e-2, solver=solver, learning_rate_init=1e-12)
+    one = quiet_fit(MLPClassifier(batch_size=20, **kw), X, y, sample_weight=sw)
+    two = quiet_fit(MLPClassifier(batch_size=10, **kw), X, y, sample_weight=sw)
+    assert_allclose(two.loss_, one.loss_, rtol=1e-9)
+
+
+def test_training_rows_that_all_weigh_zero_are_refused():
+    # Early stopping can split every weighted row off into the validation
+    # set: before, the fit trained nothing and reported a loss of 0.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    sw = np.zeros(40)
+    sw[[0, 1]] = 1.0
+    for seed in range(40):
+        est = MLPClassifier((3,), early_stopping=True, validation_fraction=0.5,
+                            random_state=seed, max_iter=3)
+        try:
+            quiet_fit(est, X, y, sample_weight=sw)
+        except ValueError as exc:
+            assert "Every training sample has sample_weight 0" in str(exc)
+            assert not hasattr(est, "coefs_")
+            break
+    else:
+        pytest.fail("no seed split both weighted rows into the validation set")
+
+
 @pytest.mark.parametrize("combo", ["batch", "dropout", "everything"])
 def test_sample_weight_changes_model(small, combo):
     X, y = small

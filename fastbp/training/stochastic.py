@@ -79,6 +79,19 @@ class Checkpoint:
             self.random_state.set_state(self.shuffle_state)
 
 
+def rows_that_train(sw, rows, batch_size):
+    """How many of ``rows`` lie in mini-batches of ``batch_size`` whose
+    weights ``sw`` are not all 0.
+
+    The kernels skip a batch whose weights sum to 0 (it has no gradient):
+    its rows take no part in the epoch's loss either.
+    """
+    starts = np.arange(0, rows.shape[0], batch_size)
+    trains = np.logical_or.reduceat(sw[rows] > 0, starts)
+    sizes = np.diff(np.append(starts, rows.shape[0]))
+    return int(sizes[trains].sum())
+
+
 def all_finite(a):
     """Whether the 1-D ``a`` holds neither NaN nor infinity.
 
@@ -206,6 +219,17 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     else:
         epoch = WholeEpoch(kernels, records, backend)
     sample_idx = np.arange(n_train, dtype=np.int64)
+    # Rows whose weight is 0 can fill a whole mini-batch, which trains
+    # nothing: the epoch's loss is the mean over the rows of the batches that
+    # trained (scikit-learn divides by zero there). Counted per epoch only
+    # where such rows exist.
+    train_sw = (sw if train_rows is None else sw[train_rows]) if has_sw else None
+    zero_rows = has_sw and not bool(np.all(train_sw))
+    if zero_rows and not np.any(train_sw):
+        raise ValueError(
+            "Every training sample has sample_weight 0 (the samples that weigh are all in "
+            "the validation set early stopping split off): nothing to train on. Give "
+            "training samples positive weights, or change validation_fraction.")
     if progress.monitor is None:
         progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
     monitor = progress.monitor
@@ -264,6 +288,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     seconds_per_batch = (time.perf_counter() - tic) / take
                     done += take
                 loss_sum = epoch.loss_sum
+                n_loss = rows_that_train(sw, rows, batch_size) if zero_rows else n_used
                 # What the rest of the epoch reads on the host (on the CPU these
                 # are the kernels' own arrays, and nothing is copied).
                 backend.fetch(solver.params, params)
@@ -277,7 +302,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 # freezes its weights silently: divergence too.
                 if not (math.isfinite(loss_sum) and all_finite(params) and all_finite(running)
                         and all_finite(optimizer.state_1) and all_finite(optimizer.state_2)):
-                    loss = loss_sum / n_used
+                    loss = loss_sum / max(n_loss, 1)
                     if not math.isfinite(loss):
                         what = f"the training loss became {loss}"
                     elif not (np.isfinite(params).all() and np.isfinite(running).all()):
@@ -290,7 +315,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     break
                 optimizer.rng_state = ws.rng[0]
                 progress.n_iter += 1
-                progress.loss = loss_sum / n_used
+                progress.loss = loss_sum / max(n_loss, 1)
                 progress.t += n_used
                 progress.loss_curve.append(progress.loss)
                 if verbose:
