@@ -65,6 +65,44 @@ _META = "fastbp.json"
 _RUN_ONLY = ("_skl_callbacks", "_skl_callbacks_to_teardown", "_callback_fit_ctx",
              "_parent_callback_ctx", "_on_epoch_end", "_announce_compile")
 
+# Where a saved object keeps its metadata routing requests, as plain dicts.
+_REQUESTS = "_fastbp_metadata_requests"
+
+
+def _plain_requests(request):
+    """``{method: {parameter: request}}`` of a scikit-learn MetadataRequest,
+    for the methods whose requests were set (plain values: True, False,
+    None, an alias string)."""
+    plain = {}
+    for method, requests in vars(request).items():
+        values = getattr(requests, "requests", None)
+        if isinstance(values, dict) and values:
+            plain[method] = dict(values)
+    return plain
+
+
+def _set_requests(obj, plain):
+    """Set the routing requests :func:`_plain_requests` recorded on ``obj``
+    again, through its own ``set_<method>_request`` methods; anything but
+    what save writes is an error (the file is not trusted)."""
+    import sklearn
+    from sklearn.utils._metadata_requests import SIMPLE_METHODS
+
+    if not (isinstance(plain, dict) and all(
+            method in SIMPLE_METHODS and isinstance(values, dict)
+            and all(isinstance(k, str) and (v is None or isinstance(v, (bool, str)))
+                    for k, v in values.items())
+            for method, values in plain.items())):
+        raise ValueError(f"the metadata routing requests of its {type(obj).__name__} are "
+                         "not what fastbp.save writes")
+    with sklearn.config_context(enable_metadata_routing=True):
+        for method, values in plain.items():
+            setter = getattr(obj, f"set_{method}_request", None)
+            if setter is None:
+                raise ValueError(f"its {type(obj).__name__} has no {method} requests to set")
+            setter(**values)
+
+
 #: fastbp's own types that a saved model may contain.
 TRUSTED = (
     "fastbp.estimators.classifier.MLPClassifier",
@@ -175,16 +213,7 @@ def _fastbp_models(objects):
     return [item for item in objects if isinstance(item, BaseMLP)]
 
 
-def _check_saveable(objects, estimators):
-    for item in objects:
-        if "_metadata_request" in getattr(item, "__dict__", {}):
-            # skops recurses without end on scikit-learn's MetadataRequest
-            # (a RecursionError from deep inside it).
-            raise TypeError(
-                f"{type(item).__name__} holds metadata routing requests (set by "
-                "set_fit_request, set_score_request, ...), which skops cannot save. Save "
-                "the model before setting them, set them again after loading, or save "
-                "with pickle or joblib if you trust every reader.")
+def _check_saveable(estimators):
     for est in estimators:
         from sklearn.metrics._scorer import _BaseScorer
 
@@ -229,7 +258,7 @@ def save(obj, path):
 
         raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
                              "saves a trained model. Call fit first.")
-    _check_saveable(objects, estimators)
+    _check_saveable(estimators)
     # The destination's problems, named after it rather than after the
     # temporary file written beside it.
     path = os.fspath(path)
@@ -256,12 +285,20 @@ def save(obj, path):
 
     # Callbacks and their contexts belong to a running fit, not to the model
     # (a Pipeline's or a search's too: set_callbacks(ProgressBar()) on it).
-    held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY if k in est.__dict__})
+    held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY + ("_metadata_request",)
+                   if k in est.__dict__})
             for est in objects]
     try:
+        # skops recurses without end on scikit-learn's MetadataRequest (a
+        # RecursionError): the routing requests (set_fit_request, ...) are
+        # saved as plain dicts, and load sets them again.
+        for est, attributes in held:
+            if "_metadata_request" in attributes:
+                est.__dict__[_REQUESTS] = _plain_requests(attributes["_metadata_request"])
         payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
     finally:
         for est, attributes in held:
+            est.__dict__.pop(_REQUESTS, None)
             est.__dict__.update(attributes)
     refused = _refused_types(sio, payload)
     if refused:
@@ -400,7 +437,15 @@ def load(path):
                           f"{key} {current}. Check its predictions before relying on it.",
                           UserWarning, stacklevel=2)
     model = sio.loads(payload, trusted=list(untrusted))
-    estimators = _fastbp_models(_objects(model))
+    objects = _objects(model)
+    for item in objects:
+        plain = getattr(item, "__dict__", {}).pop(_REQUESTS, None)
+        if plain is not None:
+            try:
+                _set_requests(item, plain)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{os.fspath(path)} is damaged or was edited: {exc}") from exc
+    estimators = _fastbp_models(objects)
     if not estimators:
         # save never writes one: a file built by other means.
         raise ValueError(f"{os.fspath(path)} holds a {type(model).__name__}, not a fastbp "

@@ -601,20 +601,50 @@ def test_ensembles_holding_a_model_round_trip(data, tmp_path, kind):
                                   obj.predict_proba(X))
 
 
-def test_metadata_requests_are_refused_by_name(data, tmp_path):
-    # helper-45: a RecursionError from deep inside skops.
+def test_metadata_requests_round_trip(data, tmp_path):
+    # helper-45: save failed with a RecursionError from deep inside skops
+    # for anything holding a routing request (set_fit_request, ...).
     import sklearn
 
     X, y = data
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
     with sklearn.config_context(enable_metadata_routing=True):
-        est = MLPClassifier((4,), max_iter=2).set_fit_request(sample_weight=True)
-        quiet(est.fit, X, y, sample_weight=np.ones(len(y)))
+        est = MLPClassifier((4,), max_iter=2, random_state=0).set_fit_request(
+            sample_weight=True).set_score_request(sample_weight="w")
+        quiet(est.fit, X, y, sample_weight=w)
         pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
-                             quiet(MLPClassifier((4,), max_iter=2).fit, X, y))
-        for obj, holder in ((est, "MLPClassifier"), (pipe, "StandardScaler")):
-            with pytest.raises(TypeError, match=f"{holder} holds metadata routing requests"):
-                fastbp.save(obj, tmp_path / "m.fastbp")
-            assert not (tmp_path / "m.fastbp").exists()
+                             MLPClassifier((4,), max_iter=2, random_state=0)
+                             .set_fit_request(sample_weight=True))
+        quiet(pipe.fit, X, y, sample_weight=w)
+        for obj in (est, pipe):
+            fastbp.save(obj, tmp_path / "m.fastbp")
+            loaded = fastbp.load(tmp_path / "m.fastbp")
+            assert str(loaded.get_metadata_routing()) == str(obj.get_metadata_routing())
+            np.testing.assert_array_equal(loaded.predict_proba(X), obj.predict_proba(X))
+            assert "_fastbp_metadata_requests" not in vars(obj)  # put back as it was
+        # The loaded pipeline routes the weights as the saved one did.
+        quiet(loaded.fit, X, y, sample_weight=w)
+        for a, b in zip(loaded[-1].coefs_, pipe[-1].coefs_):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("requests", [
+    {"fit": {"sample_weight": 3}}, {"bogus": {}}, {"fit": "x"}, ["fit"],
+])
+def test_edited_metadata_requests_are_refused(saved, tmp_path, requests):
+    import hashlib
+
+    import skops.io as sio
+
+    est = fastbp.load(saved)
+    est.__dict__["_fastbp_metadata_requests"] = requests
+    payload = sio.dumps(est)
+    meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    path = write_model_file(tmp_path / "r.fastbp", meta, payload)
+    with pytest.raises(ValueError, match="damaged or was edited: .*metadata routing "
+                                         "requests|damaged or was edited: its"):
+        fastbp.load(path)
 
 
 def test_a_file_holding_no_model_is_refused(saved, tmp_path):
