@@ -187,14 +187,34 @@ def check_features(X, path):
                        "replace or drop them first")
 
 
-def check_output_path(path, option):
-    """Refuse an output path that cannot be written, before any training."""
+def check_output_path(path, option, special_ok=False):
+    """Refuse an output path that cannot be written, before any training.
+
+    Parameters
+    ----------
+    path : str or None
+        The path given; ``None`` when the option was not.
+    option : str
+        The option's name, for the message.
+    special_ok : bool, default=False
+        Whether an existing device or named pipe may be written through
+        (``predict --out /dev/stdout``). The model is saved by replacing
+        the file at its path, which would put a regular file in the place
+        of ``/dev/null`` or a pipe; the history and plot are refused alike,
+        as files. A symbolic link is judged by what it points to.
+    """
+    from .persistence import special_file
+
     if path is None:
         return
     if not path:
         raise CLIError(f"{option}: an empty path")
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a directory; give a file name")
+    kind = None if special_ok else special_file(path)
+    if kind is not None:
+        raise CLIError(f"{option} {path}: it is {kind}, not a regular file; give the name "
+                       "of a file to write")
     # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
     directory = os.path.dirname(path) or os.curdir
     if not os.path.isdir(directory):
@@ -679,7 +699,7 @@ def predict_file(args):
     """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
     import pandas as pd
 
-    check_output_path(args.out, "--out")
+    check_output_path(args.out, "--out", special_ok=True)
     refuse_overwriting([("--out", args.out)], [("--model", args.model), ("--data", args.data)])
     pipe = load_model(args.model)
     frame = read_for_model(pipe, args.data)

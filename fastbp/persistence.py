@@ -31,6 +31,7 @@ skops is an optional dependency: ``pip install "fastbp[io]"``.
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -121,6 +122,35 @@ TRUSTED = (
     "sklearn.utils._bunch.Bunch",
     "sklearn.calibration._CalibratedClassifier",
 )
+
+
+def special_file(path):
+    """What ``path`` is, in words, when it exists and is neither a regular
+    file nor a directory (a device, a FIFO, a socket), following symbolic
+    links; ``None`` otherwise.
+
+    Saving replaces the file at ``path`` with a new one: over ``/dev/null``
+    or a named pipe that would put a regular file in its place.
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    str or None
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # absent, or a dangling link: written as a new file
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def _allowed(name):
@@ -246,6 +276,10 @@ def save(obj, path):
         If no fastbp model it holds is fitted.
     IsADirectoryError, FileNotFoundError
         If ``path`` is a directory, or its directory does not exist.
+    OSError
+        If ``path`` exists and is not a regular file (``/dev/null``, a
+        named pipe), which saving would replace with one. A symbolic link
+        is followed: its target is what is checked and written.
     """
     sio = _skops_io()
     objects = _objects(obj)
@@ -275,6 +309,13 @@ def save(obj, path):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {shown}: the directory {directory} does "
                                 "not exist")
+    kind = special_file(path)
+    if kind is not None:
+        # The atomic replace below would swap the device or pipe for a
+        # regular file (as root, /dev/null itself).
+        linked = "" if shown == path else f" (a link to {path})"
+        raise OSError(f"cannot save to {shown}{linked}: it is {kind}, not a regular file; "
+                      "give the name of a file, for example model.fastbp")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         # The atomic replace below would go through where open() would not.
         raise PermissionError(f"cannot save to {shown}: the file exists and is read-only")

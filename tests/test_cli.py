@@ -305,6 +305,56 @@ def test_outputs_that_would_overwrite_an_input_are_refused(tmp_path, capsys, arg
     assert {k: p.read_bytes() for k, p in paths.items() if p.is_file()} == before
 
 
+@pytest.mark.parametrize("option, name", [("--model-out", "m.fastbp"),
+                                          ("--history-out", "h.csv"), ("--plot", "h.png")])
+def test_an_output_that_is_not_a_regular_file_is_refused_before_training(
+        tmp_path, capsys, option, name):
+    # Before, --model-out replaced a named pipe (or, as root, /dev/null)
+    # with a regular file after training, and the history and plot were
+    # written into the pipe. A named pipe stands for any special file here.
+    import fcntl
+
+    train_csv, fifo = tmp_path / "train.csv", tmp_path / name
+    _write_csv(train_csv, 60, "classification", 0)
+    os.mkfifo(fifo)
+    link = tmp_path / f"link-{name}"
+    link.symlink_to(fifo)
+    # A reader holds the pipe open with room to spare, so that a write the
+    # check misses cannot block the test.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fcntl.fcntl(reader, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        for path in (fifo, link):
+            assert main(["train", "--data", str(train_csv), "--target", "label",
+                         "--epochs", "2", "--quiet", option, str(path)]) == 2
+            out, err = capsys.readouterr()
+            assert err == (f"fastbp: error: {option} {path}: it is a named pipe (FIFO), not a "
+                           "regular file; give the name of a file to write\n"), err
+            assert "trained" not in out
+            assert fifo.is_fifo() and link.is_symlink()
+    finally:
+        os.close(reader)
+
+
+def test_predict_out_may_be_a_named_pipe(tmp_path, capsys):
+    # predict writes --out through, as open() does (/dev/stdout): the node stays.
+    pd = pytest.importorskip("pandas")
+    train_csv, model, fifo = tmp_path / "train.csv", tmp_path / "m.fastbp", tmp_path / "p"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model)]) == 0
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert main(["predict", "--model", str(model), "--data", str(train_csv),
+                     "--out", str(fifo)]) == 0
+        with os.fdopen(reader, "rb", closefd=False) as stream:
+            assert len(pd.read_csv(stream)) == 60
+    finally:
+        os.close(reader)
+    assert fifo.is_fifo()
+
+
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
     # A problem with --valid costs no training: it is found first.
     train_csv = tmp_path / "train.csv"

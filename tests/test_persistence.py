@@ -458,6 +458,24 @@ def test_save_over_a_link_and_a_read_only_file_as_open_would(data, tmp_path):
     np.testing.assert_array_equal(fastbp.load(link).predict(X), est.predict(X))
 
 
+def test_save_refuses_a_special_file_and_leaves_it_as_it_was(data, tmp_path):
+    # Before, the atomic replace put a regular file in the place of a named
+    # pipe (and, as root, of /dev/null); a pipe stands for any special file.
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    fifo, link = tmp_path / "pipe.fastbp", tmp_path / "link.fastbp"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    with pytest.raises(OSError, match=f"cannot save to {fifo}: it is a named pipe \\(FIFO\\), "
+                                      "not a regular file"):
+        fastbp.save(est, fifo)
+    with pytest.raises(OSError, match=f"cannot save to {link} \\(a link to {fifo}\\): it is "
+                                      "a named pipe"):
+        fastbp.save(est, link)
+    assert fifo.is_fifo() and link.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["link.fastbp", "pipe.fastbp"]  # no temporary file
+
+
 def test_callable_parameters_cannot_be_saved(data, tmp_path):
     X, y = data
     est = quiet(MLPClassifier((4,), max_iter=2, learning_rate=lambda e, lr: lr).fit, X, y)
