@@ -39,12 +39,34 @@ def read_table(path, text_columns=()):
         raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
     if frame.empty:
         raise CLIError(f"{path} holds no rows")
+    repeated = _repeated_names(path)
+    if repeated:
+        # pandas reads a second "churn" as "churn.1": --target would pick the
+        # first, and the other would train as a feature under a new name.
+        first = repeated[0]
+        raise CLIError(f"{path}: the header line names the column(s) {repeated} more than "
+                       f"once, and they would be read as different columns ({first!r} and "
+                       f"{first + '.1'!r}); give each column a name of its own")
     if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
         raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
                        "separated by ';', and fastbp reads comma-separated files; "
                        "convert it first (for example pandas.read_csv(path, sep=';')"
                        ".to_csv(new_path, index=False))")
     return frame
+
+
+def _repeated_names(path):
+    """The names that the header line of ``path`` gives more than once, as
+    written (pandas renames the repeats, so that a real column named
+    ``age.1`` cannot be told from a second ``age`` by the names it gives);
+    an empty field (a trailing comma) is no name."""
+    names = _read_csv(path, header=None, nrows=1, dtype=str).iloc[0].dropna().tolist()
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
 
 
 def _read_csv(path, **options):

@@ -355,6 +355,39 @@ def test_predict_out_may_be_a_named_pipe(tmp_path, capsys):
     assert fifo.is_fifo()
 
 
+def test_repeated_header_names_are_refused_in_every_file_read(tmp_path, capsys):
+    # Before, pandas read a second 'label' as 'label.1': --target label
+    # trained on the first, with the real labels leaking in as a feature;
+    # and 'x1,x1' trained on 'x1' and 'x1.1' without a word.
+    pd = pytest.importorskip("pandas")
+    good, model = tmp_path / "good.csv", tmp_path / "m.fastbp"
+    frame = _write_csv(good, 60, "classification", 0)
+    assert main(["train", "--data", str(good), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model)]) == 0
+    target_twice, feature_twice = tmp_path / "target2.csv", tmp_path / "feature2.csv"
+    frame.assign(other=frame["label"].iloc[::-1].to_numpy()).to_csv(
+        target_twice, index=False, header=["x1", "x2", "colour", "label", "label"])
+    frame.assign(x3=frame["x1"]).to_csv(feature_twice, index=False,
+                                        header=["x1", "x2", "colour", "label", "x1"])
+    capsys.readouterr()
+    for path, names in ((target_twice, "['label']"), (feature_twice, "['x1']")):
+        for argv in (["train", "--data", str(path), "--target", "label"],
+                     ["train", "--data", str(good), "--target", "label", "--valid", str(path)],
+                     ["predict", "--model", str(model), "--data", str(path),
+                      "--out", str(tmp_path / "p.csv")],
+                     ["evaluate", "--model", str(model), "--data", str(path)]):
+            assert main(argv) == 2, argv
+            out, err = capsys.readouterr()
+            assert err.startswith(f"fastbp: error: {path}: the header line names the "
+                                  f"column(s) {names} more than once"), err
+            assert "epoch" not in out and "accuracy" not in out
+    # A column really named 'x1.1' beside 'x1' is two columns, and is read.
+    pd.read_csv(good).assign(**{"x1.1": 0.5}).to_csv(tmp_path / "dotted.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "dotted.csv"), "--target", "label",
+                 "--epochs", "1", "--quiet"]) == 0
+    assert "4 feature columns" in capsys.readouterr().out
+
+
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
     # A problem with --valid costs no training: it is found first.
     train_csv = tmp_path / "train.csv"
