@@ -310,8 +310,7 @@ def train(args):
         print(f"dead relu units in the last epoch: {dead[-1]:.1%}")
     print(f"wall time: {total:.2f} s (fit {fit_time:.2f} s, including compilation "
           "or cache loading on a first run)")
-    write_outputs(args, clf, clf)
-    return 0
+    return 0 if write_outputs(args, clf, clf) else 2
 
 
 def info(args):
@@ -410,20 +409,15 @@ def main(argv=None):
         return info(args)
     if args.command == "compile":
         return compile_kernels(args)
-    from .cli_data import CLIError, evaluate_file, predict_file
+    from .cli_data import REPORTED_ERRORS, error_message, evaluate_file, predict_file
 
     command = {"train": train, "predict": predict_file, "evaluate": evaluate_file}
     try:
         return command[args.command](args)
     except (BrokenPipeError, NotImplementedError, RecursionError):
         raise  # the first handled in run(); the others are fastbp's bugs: a traceback
-    except OSError as exc:
-        # "[Errno 21] Is a directory: 'out'" as "out: Is a directory".
-        text = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc
-        print(f"fastbp: error: {text}", file=sys.stderr)
-        return 2
-    except (CLIError, ValueError, TypeError, ImportError, RuntimeError) as exc:
-        print(f"fastbp: error: {exc}", file=sys.stderr)
+    except REPORTED_ERRORS as exc:
+        print(f"fastbp: error: {error_message(exc)}", file=sys.stderr)
         return 2
 
 

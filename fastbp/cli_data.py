@@ -240,9 +240,15 @@ def check_output_path(path, option, special_ok=False):
     # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
     directory = os.path.dirname(path) or os.curdir
     if not os.path.isdir(directory):
-        raise CLIError(f"{option} {path}: the directory {directory} does not exist")
+        problem = "is a file, not a directory" if os.path.exists(directory) else "does not exist"
+        raise CLIError(f"{option} {path}: the directory {directory} {problem}")
     if not os.access(directory, os.W_OK):
         raise CLIError(f"{option} {path}: the directory {directory} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        # Checked now, as fastbp.save would after training: the model and
+        # every output after it would be lost.
+        raise CLIError(f"{option} {path}: the file exists and is read-only; make it "
+                       "writable or give another path")
 
 
 def _same_file(a, b):
@@ -484,20 +490,55 @@ def check_outputs(args):
                            f"{', '.join('.' + k for k in sorted(kinds))} (the image format)")
 
 
+def error_message(exc):
+    """``exc`` as the one line after ``fastbp: error:`` ("[Errno 21] Is a
+    directory: 'out'" as "out: Is a directory")."""
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+#: The failures the command line reports in one line ``fastbp: error: ...``
+#: (any other exception is fastbp's bug, and shows its traceback).
+REPORTED_ERRORS = (CLIError, OSError, ValueError, TypeError, ImportError, RuntimeError)
+
+
 def write_outputs(args, model, estimator):
     """``--model-out`` (``model``, saved without pickle), ``--history-out``
-    and ``--plot`` (``estimator``'s history)."""
-    if args.model_out:
-        import fastbp
+    and ``--plot`` (``estimator``'s history).
 
-        fastbp.save(model, args.model_out)
-        print(f"model saved to {args.model_out}")
-    if args.history_out:
-        write_history(estimator, args.history_out)
-        print(f"history written to {args.history_out}")
-    if args.plot:
-        write_plot(estimator, args.plot)
-        print(f"plot written to {args.plot}")
+    Each is written even where one before it failed (the trained model is
+    not lost to a plot that cannot be written), and each failure is printed
+    as ``fastbp: error: ...``.
+
+    Returns
+    -------
+    bool
+        Whether every output given was written.
+    """
+    import fastbp
+
+    outputs = [("--model-out", args.model_out, lambda path: fastbp.save(model, path),
+                "model saved to"),
+               ("--history-out", args.history_out,
+                lambda path: write_history(estimator, path), "history written to"),
+               ("--plot", args.plot, lambda path: write_plot(estimator, path),
+                "plot written to")]
+    written = True
+    for option, path, write, done in outputs:
+        if not path:
+            continue
+        try:
+            write(path)
+        except REPORTED_ERRORS as exc:
+            # The path once: "could not write --plot p.png: Permission denied".
+            own = isinstance(exc, OSError) and exc.filename == path and exc.strerror
+            print(f"fastbp: error: could not write {option} {path}: "
+                  f"{exc.strerror if own else error_message(exc)}", file=sys.stderr, flush=True)
+            written = False
+        else:
+            print(f"{done} {path}", flush=True)
+    return written
 
 
 def train_on_file(args, estimator_params):
@@ -547,12 +588,12 @@ def train_on_file(args, estimator_params):
     fit_with_progress(pipe, estimator, X, y, args.quiet)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
-    write_outputs(args, pipe, estimator)
+    written = write_outputs(args, pipe, estimator)
     if valid is not None:
         print(f"validation file {args.valid}:")
         note_unseen_categories(pipe, valid[0], args.valid)
         report(pipe, *valid, brief=True)
-    return 0
+    return 0 if written else 2
 
 
 def regression_target(y, target, path):

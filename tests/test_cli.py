@@ -388,6 +388,60 @@ def test_repeated_header_names_are_refused_in_every_file_read(tmp_path, capsys):
     assert "4 feature columns" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("option, name", [("--model-out", "m.fastbp"),
+                                          ("--history-out", "h.csv"), ("--plot", "h.png")])
+def test_a_read_only_output_file_is_refused_before_training(tmp_path, capsys, monkeypatch,
+                                                             option, name):
+    # Before, only the directory was checked: a read-only --model-out failed
+    # after training, losing the model. os.access stands in for the file's
+    # mode, which root (who may run this) ignores.
+    train_csv, output = tmp_path / "train.csv", tmp_path / name
+    _write_csv(train_csv, 60, "classification", 0)
+    output.write_bytes(b"kept")
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
+        False if os.fspath(path) == str(output) and mode & os.W_OK
+        else access(path, mode, **kw)))
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", option, str(output)]) == 2
+    out, err = capsys.readouterr()
+    assert err == (f"fastbp: error: {option} {output}: the file exists and is read-only; "
+                   "make it writable or give another path\n"), err
+    assert "trained" not in out and output.read_bytes() == b"kept"
+    # A directory that is a file: named as such (it "did not exist").
+    assert main(["train", "--data", str(train_csv), "--target", "label",
+                 option, f"{train_csv}/{name}"]) == 2
+    assert f"the directory {train_csv} is a file, not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("failing", ["--model-out", "--plot"])
+def test_an_output_that_fails_after_training_spares_the_others(tmp_path, capsys, monkeypatch,
+                                                               failing):
+    # Before, the first failure ended the command: a model that could not
+    # be saved skipped --history-out and --plot (and the --valid scores).
+    import fastbp
+    import fastbp.cli_data as cli_data
+
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    paths = {"--model-out": tmp_path / "m.fastbp", "--history-out": tmp_path / "h.csv",
+             "--plot": tmp_path / "h.png"}
+
+    def fail(*args):
+        raise PermissionError(13, "Permission denied", str(paths[failing]))
+    monkeypatch.setattr(fastbp, "save", fail) if failing == "--model-out" else \
+        monkeypatch.setattr(cli_data, "write_plot", fail)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--valid", str(train_csv),
+                 *[a for option, path in paths.items() for a in (option, str(path))]]) == 2
+    out, err = capsys.readouterr()
+    assert (f"fastbp: error: could not write {failing} {paths[failing]}: "
+            "Permission denied\n") in err, err
+    assert "accuracy: " in out
+    for option, path in paths.items():
+        assert path.exists() == (option != failing), option
+
+
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
     # A problem with --valid costs no training: it is found first.
     train_csv = tmp_path / "train.csv"
