@@ -28,6 +28,9 @@ SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosin
 DATASETS = ("digits", "tabular", "mnist")
 DEFAULT_DATASET = "digits"
 DEFAULT_TEST_SIZE = 0.25
+# The exit status of a command stopped by Ctrl-C, as the shell gives one
+# that SIGINT killed (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def _positive_int(text):
@@ -271,7 +274,7 @@ def _estimator_params(args):
 def train(args):
     from . import MLPClassifier
     from .cli_data import (CLIError, check_outputs, fit_with_progress, make_estimator,
-                           step_name, train_on_file, write_outputs)
+                           say_interrupted, step_name, train_on_file, write_outputs)
 
     if args.data is not None:
         if args.target is None:
@@ -299,7 +302,7 @@ def train(args):
           f"samples, {X_train.shape[1]} features, {args.dtype}")
     clf = make_estimator(MLPClassifier, args, _estimator_params(args))
     start = time.perf_counter()
-    fit_with_progress(clf, clf, X_train, y_train, args.quiet)
+    interrupted = fit_with_progress(clf, clf, X_train, y_train, args.quiet)
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start
@@ -310,7 +313,10 @@ def train(args):
         print(f"dead relu units in the last epoch: {dead[-1]:.1%}")
     print(f"wall time: {total:.2f} s (fit {fit_time:.2f} s, including compilation "
           "or cache loading on a first run)")
-    return 0 if write_outputs(args, clf, clf) else 2
+    written = write_outputs(args, clf, clf)
+    if interrupted:
+        return say_interrupted(clf, saved=written and bool(args.model_out))
+    return 0 if written else 2
 
 
 def info(args):
@@ -422,7 +428,8 @@ def main(argv=None):
 
 
 def run(argv=None):
-    """:func:`main`, quiet when its reader goes away (``fastbp info | head``)."""
+    """:func:`main`, quiet when its reader goes away (``fastbp info | head``)
+    and one line, exit status 130, on Ctrl-C."""
     for stream in (sys.stdout, sys.stderr):
         # A column name that the terminal's encoding lacks ("größe" under
         # PYTHONIOENCODING=ascii) is escaped rather than a traceback.
@@ -430,6 +437,13 @@ def run(argv=None):
             stream.reconfigure(errors="backslashreplace")
     try:
         return main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C outside a fit (which ends early and keeps its model: see
+        # cli_data.say_interrupted): while importing, reading or saving. A
+        # save in progress leaves no file behind (fastbp.save renames a
+        # complete one into place).
+        print("fastbp: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Python's advice: point stdout at devnull, so that flushing it at
         # exit does not raise again.

@@ -424,23 +424,36 @@ def settings(args, params):
 
 def fit_with_progress(model, estimator, X, y, quiet):
     """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
-    cold compile and printing one line per epoch unless ``quiet``."""
+    cold compile and printing one line per epoch unless ``quiet``.
+
+    Returns
+    -------
+    bool
+        Whether Ctrl-C ended the fit early: the estimator then keeps the
+        state of its last complete epoch (or best L-BFGS iterate), a partly
+        trained model that :func:`say_interrupted` names as such.
+    """
     # The fit announces a cold compile itself, once it knows which kernels
     # it runs (estimators.base.announce_compilation).
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
+    from .training.stochastic import INTERRUPTED
+
     estimator._announce_compile = True
     if not quiet:
         estimator._on_epoch_end = epoch_printer(unit=step_name(estimator))
-    notes = []
+    notes, interrupted = [], []
 
     def show(message, category, filename, lineno, file=None, line=None):
         # A ConvergenceWarning becomes one line after the fit, which a
         # command-line user can act on, rather than its source location;
         # every other warning shows at once, as it is.
-        if issubclass(category, ConvergenceWarning):
+        if str(message).startswith(INTERRUPTED):
+            # Said once the outputs are written, with what they hold.
+            interrupted.append(str(message))
+        elif issubclass(category, ConvergenceWarning):
             notes.append(str(message))
         else:
             # One line, as the notes and errors are: Python's own format
@@ -451,10 +464,15 @@ def fit_with_progress(model, estimator, X, y, quiet):
     try:
         with warnings.catch_warnings():  # puts showwarning back
             warnings.showwarning = show
+            # Whatever the filters (-W ignore, a second fit in one process),
+            # an interrupted fit must be seen: it decides the exit status.
+            warnings.filterwarnings("always", message=INTERRUPTED)
             model.fit(X, y)
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
+    if interrupted:
+        return True
     if notes:
         if estimator.n_iter_ >= estimator.max_iter:
             # scikit-learn's message names max_iter; on the command line it is --epochs.
@@ -466,6 +484,21 @@ def fit_with_progress(model, estimator, X, y, quiet):
         else:
             note = " ".join(notes[0].split())  # scipy's reason, on one line
         print(f"note: {note}", file=sys.stderr)
+    return False
+
+
+def say_interrupted(estimator, saved):
+    """Print, last, that Ctrl-C ended the fit of ``estimator`` early, and
+    return the exit status of an interrupted command: a model saved
+    (``saved``) or scored after an interrupted fit is partly trained, and
+    ``fastbp train && deploy`` must not take it for a finished one."""
+    from .cli import EXIT_INTERRUPTED
+
+    unit = step_name(estimator)
+    what = "the model saved is" if saved else "the model (not saved) is"
+    print(f"fastbp: training interrupted after {estimator.n_iter_} of {estimator.max_iter} "
+          f"{unit}s: {what} partly trained", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
 
 
 def check_outputs(args):
@@ -585,7 +618,7 @@ def train_on_file(args, estimator_params):
     print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
           f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
-    fit_with_progress(pipe, estimator, X, y, args.quiet)
+    interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {estimator.loss_:.6f}")
     written = write_outputs(args, pipe, estimator)
@@ -593,6 +626,8 @@ def train_on_file(args, estimator_params):
         print(f"validation file {args.valid}:")
         note_unseen_categories(pipe, valid[0], args.valid)
         report(pipe, *valid, brief=True)
+    if interrupted:
+        return say_interrupted(estimator, saved=written and bool(args.model_out))
     return 0 if written else 2
 
 

@@ -442,6 +442,107 @@ def test_an_output_that_fails_after_training_spares_the_others(tmp_path, capsys,
         assert path.exists() == (option != failing), option
 
 
+def _interrupt_at(monkeypatch, step):
+    """Make the per-epoch printer of the next fits press Ctrl-C once
+    ``step`` epochs (or L-BFGS iterations) are complete."""
+    import fastbp.cli_data as cli_data
+
+    printer = cli_data.epoch_printer
+
+    def epoch_printer(stream=None, unit="epoch"):
+        show = printer(stream, unit)
+
+        def on_epoch_end(epoch, max_iter, history):
+            show(epoch, max_iter, history)
+            if epoch == step:
+                raise KeyboardInterrupt
+        return on_epoch_end
+    monkeypatch.setattr(cli_data, "epoch_printer", epoch_printer)
+
+
+@pytest.mark.parametrize("solver, unit", [("adam", "epochs"), ("lbfgs", "iterations")])
+def test_an_interrupted_fit_saves_its_model_and_says_it_is_partly_trained(
+        tmp_path, capsys, monkeypatch, solver, unit):
+    # Before, Ctrl-C during the fit printed a UserWarning line, saved the
+    # model and exited 0: 'train && deploy' shipped a partly trained model.
+    train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 60, "classification", 0)
+    _interrupt_at(monkeypatch, 3)
+    common = ["train", "--data", str(train_csv), "--target", "label", "--epochs", "50",
+              "--solver", solver, "--history-out", str(tmp_path / "h.csv")]
+    assert main([*common, "--model-out", str(model)]) == 130
+    out, err = capsys.readouterr()
+    assert f"model saved to {model}" in out and fastbp_load(model)[-1].n_iter_ == 3
+    assert err.endswith(f"fastbp: training interrupted after 3 of 50 {unit}: the model saved "
+                        "is partly trained\n"), err
+    assert "UserWarning" not in err and "note:" not in err
+    assert main(common) == 130
+    assert capsys.readouterr().err.endswith(f"fastbp: training interrupted after 3 of 50 "
+                                            f"{unit}: the model (not saved) is partly trained\n")
+    # The built-in datasets too.
+    assert main(["train", "--epochs", "50", "--hidden-layer-sizes", "8", "--solver", solver,
+                 "--model-out", str(model)]) == 130
+    assert capsys.readouterr().err.endswith("the model saved is partly trained\n")
+
+
+def test_ctrl_c_outside_a_fit_is_one_line_and_leaves_no_half_written_model(
+        tmp_path, capsys, monkeypatch):
+    # Before, Ctrl-C while reading the data or saving the model printed a
+    # KeyboardInterrupt traceback.
+    import fastbp.cli as cli
+
+    train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 60, "classification", 0)
+    argv = ["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+            "--quiet", "--model-out", str(model)]
+    assert cli.run(argv) == 0
+    before = model.read_bytes()
+    capsys.readouterr()
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    def run(argv):
+        try:
+            return cli.run(argv)
+        except KeyboardInterrupt:  # would end the test session
+            pytest.fail("Ctrl-C escaped fastbp.cli.run as a KeyboardInterrupt")
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", ctrl_c)  # while the model is being written
+        assert run([*argv, "--epochs", "3"]) == 130
+    assert capsys.readouterr().err.endswith("\nfastbp: interrupted\n")
+    assert model.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["m.fastbp", "train.csv"]  # no temporary file
+    monkeypatch.setattr(cli, "train", ctrl_c)
+    assert run(["train"]) == 130
+    assert capsys.readouterr().err == "fastbp: interrupted\n"
+
+
+def test_sigint_during_training_exits_130_with_the_model_saved(tmp_path):
+    # A real Ctrl-C (SIGINT) in a process of its own, once an epoch is printed.
+    import signal
+
+    pytest.importorskip("pandas")
+    train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 2000, "classification", 0)
+    proc = subprocess.Popen([sys.executable, "-m", "fastbp", "train", "--data", str(train_csv),
+                             "--target", "label", "--epochs", "100000", "--batch-size", "8",
+                             "--model-out", str(model)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 2/"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert f"model saved to {model}" in out and model.exists()
+    assert "Traceback" not in err
+    assert "of 100000 epochs: the model saved is partly trained" in err.splitlines()[-1], err
+
+
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
     # A problem with --valid costs no training: it is found first.
     train_csv = tmp_path / "train.csv"
