@@ -174,7 +174,8 @@ def build_parser():
                     "accuracy) or on your CSV file (--data, --target: the task is inferred, "
                     "numeric columns are standardised and the others one-hot encoded), "
                     "printing one line per epoch (per iteration for --solver lbfgs).")
-    train.add_argument("--data", default=None, help="your CSV file (instead of --dataset)")
+    train.add_argument("--data", default=None,
+                       help="your CSV file, or .tsv file (tab-separated) (instead of --dataset)")
     train.add_argument("--target", default=None, help="the target column of --data")
     train.add_argument("--task", choices=("auto", "classification", "regression"),
                        default="auto", help="auto infers it from the target")

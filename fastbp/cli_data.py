@@ -31,14 +31,25 @@ def read_table(path, text_columns=()):
         raise CLIError(f"reading data files needs pandas: {_CLI_EXTRA}") from exc
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
-    if not path.lower().endswith((".csv", ".csv.gz", ".txt")):
-        raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt)")
+    if not path.lower().endswith((".csv", ".csv.gz", ".txt") + _TAB_SEPARATED):
+        raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt; .tsv and "
+                       ".tsv.gz as tab-separated)")
     try:
         frame = _read_csv(path, dtype={c: str for c in text_columns} or None)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
     if frame.empty:
         raise CLIError(f"{path} holds no rows")
+    if frame.shape[1] == 1 and "\t" in str(frame.columns[0]) and _separator(path) != "\t":
+        raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
+                       "separated by tabs, and fastbp reads a .csv or .txt file "
+                       "comma-separated; name it .tsv (or .tsv.gz), which is read "
+                       "tab-separated")
+    if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+        raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
+                       "separated by ';', and fastbp reads comma-separated files (or "
+                       "tab-separated .tsv files); convert it first (for example "
+                       "pandas.read_csv(path, sep=';').to_csv(new_path, index=False))")
     repeated = _repeated_names(path)
     if repeated:
         # pandas reads a second "churn" as "churn.1": --target would pick the
@@ -47,11 +58,6 @@ def read_table(path, text_columns=()):
         raise CLIError(f"{path}: the header line names the column(s) {repeated} more than "
                        f"once, and they would be read as different columns ({first!r} and "
                        f"{first + '.1'!r}); give each column a name of its own")
-    if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
-        raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
-                       "separated by ';', and fastbp reads comma-separated files; "
-                       "convert it first (for example pandas.read_csv(path, sep=';')"
-                       ".to_csv(new_path, index=False))")
     return frame
 
 
@@ -69,13 +75,25 @@ def _repeated_names(path):
     return repeated
 
 
+#: The file names read as tab-separated values.
+_TAB_SEPARATED = (".tsv", ".tsv.gz")
+
+
+def _separator(path):
+    """The field separator of ``path``: a tab for .tsv and .tsv.gz files,
+    a comma otherwise."""
+    return "\t" if path.lower().endswith(_TAB_SEPARATED) else ","
+
+
 def _read_csv(path, **options):
-    """``pandas.read_csv`` of ``path``, read again without an index where a
-    trailing comma on every data line made pandas take the first column for
-    row names (the names then shift, and the last column is all empty). A
-    file with real row names (R's write.table) keeps them as the index."""
+    """``pandas.read_csv`` of ``path`` (tab-separated for a .tsv file), read
+    again without an index where a trailing comma on every data line made
+    pandas take the first column for row names (the names then shift, and
+    the last column is all empty). A file with real row names (R's
+    write.table) keeps them as the index."""
     import pandas as pd
 
+    options = {"sep": _separator(path), **options}
     frame = pd.read_csv(path, **options)
     if (not isinstance(frame.index, pd.RangeIndex) and frame.shape[1]
             and frame.iloc[:, -1].isna().all()):

@@ -543,6 +543,33 @@ def test_sigint_during_training_exits_130_with_the_model_saved(tmp_path):
     assert "of 100000 epochs: the model saved is partly trained" in err.splitlines()[-1], err
 
 
+def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
+    # Before, a .tsv file was refused ("only CSV files are read"), and a
+    # tab-separated .csv file failed with "has no column 'label' (columns:
+    # ['x1\\tx2\\tcolour\\tlabel'])" and no hint.
+    pd = pytest.importorskip("pandas")
+    frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
+    frame["label"] = np.where(frame["label"] == "yes", "007", "012")  # codes, kept as written
+    frame.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    frame.to_csv(tmp_path / "t.tsv.gz", sep="\t", index=False)
+    model, out = tmp_path / "m.fastbp", tmp_path / "p.csv"
+    assert main(["train", "--data", str(tmp_path / "t.tsv"), "--target", "label", "--epochs",
+                 "20", "--quiet", "--valid", str(tmp_path / "t.tsv.gz"),
+                 "--model-out", str(model)]) == 0
+    assert "3 feature columns, target 'label' (classification)" in capsys.readouterr().out
+    assert fastbp_load(model).classes_.tolist() == ["007", "012"]
+    assert main(["predict", "--model", str(model), "--data", str(tmp_path / "t.tsv.gz"),
+                 "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 120
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "t.tsv")]) == 0
+    frame.to_csv(tmp_path / "tabs.csv", sep="\t", index=False)
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "tabs.csv"), "--target", "label"]) == 2
+    assert ("its fields seem separated by tabs, and fastbp reads a .csv or .txt file "
+            "comma-separated; name it .tsv (or .tsv.gz), which is read tab-separated"
+            in capsys.readouterr().err)
+
+
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
     # A problem with --valid costs no training: it is found first.
     train_csv = tmp_path / "train.csv"
