@@ -197,9 +197,50 @@ def _stray_text(column):
     return stray if n_values >= 10 and share >= 0.9 else stray[:0]
 
 
+#: A text column (or class target) with more distinct values than this, and
+#: than half its rows, holds nearly one value per row: numbers written as
+#: text ("38,913.77", "12.5%") or an ID, not categories. Ordinary categories
+#: (a country, a product line) repeat.
+MANY_VALUES = 50
+
+
+def _nearly_all_distinct(n_distinct, n_values):
+    """Whether ``n_distinct`` values among ``n_values`` are nearly one per
+    value (:data:`MANY_VALUES`)."""
+    return n_distinct > MANY_VALUES and n_distinct > n_values / 2
+
+
+def _written_numbers(values):
+    """Whether the text ``values`` are numbers written with thousands
+    separators, percent or currency signs ("38,913.77", "12.5 %", "$1,200"):
+    nine in ten of them read as numbers once those are taken out, and some
+    had one (codes such as "02134" are numbers without any)."""
+    import pandas as pd
+
+    text = pd.Series(values).dropna().astype(str)
+    marks = r"[,%$\u20ac\u00a3]"
+    plain = text.str.replace(marks, "", regex=True).str.replace(r"\s", "", regex=True)
+    return (bool(text.str.contains(marks).any())
+            and pd.to_numeric(plain, errors="coerce").notna().mean() >= 0.9)
+
+
+def _like_numbers_or_id(values):
+    """What text ``values`` with nearly one distinct value per row look like,
+    for a message, with a few of them shown."""
+    shown = ", ".join(repr(v) for v in values[:3])
+    if _written_numbers(values):
+        return (f"numbers written as text ({shown}: thousands separators, '%' or a currency "
+                "sign)")
+    return f"an ID or free text ({shown})"
+
+
 def note_text_in_numbers(X):
     """A note for each text column whose values are numbers but for a few:
-    it is one-hot encoded as text, one category per distinct number."""
+    it is one-hot encoded as text, one category per distinct number; and
+    for each text column with nearly one distinct value per row (numbers
+    written as text, an ID), which one-hot encoding makes into nearly one
+    column per row, from which the model learns nothing that holds for new
+    rows."""
     numeric = set(numeric_columns(X))
     for c in X.columns:
         if c in numeric:
@@ -211,6 +252,14 @@ def note_text_in_numbers(X):
                   f"({shown}), so it is one-hot encoded as text, one category per distinct "
                   "value; if those mark missing values, drop or fill them so that the "
                   "column is standardised as a number", file=sys.stderr)
+            continue
+        values = X[c].dropna().unique()
+        if _nearly_all_distinct(len(values), X[c].notna().sum()):
+            print(f"note: column {c!r} holds {len(values)} distinct text values in "
+                  f"{len(X)} rows, and is one-hot encoded into as many columns; it looks "
+                  f"like {_like_numbers_or_id(values)}: write numbers as plain numbers "
+                  "(38913.77) so that the column is standardised, and drop an ID column",
+                  file=sys.stderr)
 
 
 def check_features(X, path):
@@ -322,11 +371,32 @@ def infer_task(y, task, target="target"):
                            f"{len(stray)} text value(s) ({shown}), so its task is unclear: "
                            "drop or fill those rows for a regression, or pass --task "
                            "classification if every value is a class label")
+    _refuse_one_class_per_row(y, target)
     n_classes = len(np.unique(y))
     if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" and n_classes > 50:
         print(f"note: {target!r} holds {n_classes} distinct integers and is treated as "
               "class labels; pass --task regression if it is a quantity", file=sys.stderr)
     return "classification"
+
+
+def _refuse_one_class_per_row(y, target):
+    """Refuse a class target with nearly one distinct value per row (300
+    classes in 300 rows): numbers written as text ("38,913.77", "12.5%"), a
+    quantity, or an ID, from which a classifier learns nothing."""
+    import pandas as pd
+
+    classes = pd.unique(pd.Series(y))
+    if not _nearly_all_distinct(len(classes), len(y)):
+        return
+    if np.asarray(y).dtype.kind in "iufb":
+        what = (f"{len(classes)} distinct numbers in {len(y)} rows, nearly one class per "
+                "row: pass --task regression if it is a quantity")
+    else:
+        what = (f"{len(classes)} distinct values in {len(y)} rows, nearly one class per row: "
+                f"it looks like {_like_numbers_or_id(classes)}; write a quantity as plain "
+                "numbers (38913.77), or choose another --target")
+    raise CLIError(f"the target column {target!r} holds {what}, or pass --task classification "
+                   "if every value is a class label")
 
 
 def note_target_scale(y, target):

@@ -570,6 +570,57 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
             in capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("values, message", [
+    (lambda v: [f"{x:,.2f}" for x in v], "300 distinct values in 300 rows, nearly one class "
+     "per row: it looks like numbers written as text ('38,913.77', "),
+    (lambda v: [f"{x / 1000:.1f}%" for x in v], "it looks like numbers written as text "
+     "('38.9%', "),
+    (lambda v: [f"cust-{i:04d}" for i in range(len(v))], "it looks like an ID or free text "
+     "('cust-0000', "),
+    (lambda v: np.round(v).astype(int), "300 distinct numbers in 300 rows, nearly one class "
+     "per row: pass --task regression if it is a quantity"),
+], ids=["thousands", "percent", "id", "integers"])
+def test_a_target_with_one_class_per_row_is_refused(tmp_path, capsys, values, message):
+    # Before, a price written '38,913.77' (text) trained 300 classes out of
+    # 300 rows without a word.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    amount = np.concatenate([[38913.77], rng.uniform(1000, 90000, 299)])
+    x = rng.standard_normal(300)
+    pd.DataFrame({"x": x, "price": values(amount)}).to_csv(tmp_path / "t.csv", index=False)
+    argv = ["train", "--data", str(tmp_path / "t.csv"), "--target", "price", "--epochs", "1",
+            "--quiet"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("fastbp: error: the target column 'price' holds ") and \
+        message in err and err.endswith(
+            ", or pass --task classification if every value is a class label\n"), err
+    assert "trained" not in out
+    assert main([*argv, "--task", "classification"]) == 0  # as asked
+
+
+def test_a_text_feature_with_one_value_per_row_gets_a_note(tmp_path, capsys):
+    # Before, an income written '38,913.77' became 300 one-hot columns
+    # without a note. Ordinary categories, even many, get none.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    income = np.concatenate([[38913.77], rng.uniform(1000, 90000, 299)])
+    frame = pd.DataFrame({"income": [f"{x:,.2f}" for x in income],
+                          "city": [f"city{i}" for i in rng.integers(0, 60, 300)],
+                          "colour": rng.choice(["red", "green"], 300),
+                          "label": rng.choice(["yes", "no"], 300)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                 "--epochs", "1", "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "distinct" in line]
+    assert len(notes) == 1 and notes[0].startswith(
+        "note: column 'income' holds 300 distinct text values in 300 rows, and is one-hot "
+        "encoded into as many columns; it looks like numbers written as text ('38,913.77', ")
+    assert notes[0].endswith(": thousands separators, '%' or a currency sign): write numbers "
+                             "as plain numbers (38913.77) so that the column is standardised, "
+                             "and drop an ID column"), notes
+
+
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
     # A problem with --valid costs no training: it is found first.
     train_csv = tmp_path / "train.csv"
