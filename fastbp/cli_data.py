@@ -148,18 +148,49 @@ def _file_lines(path, rows, n_rows):
     return f"data rows {[int(r) + 1 for r in rows]}, counting from 1 after the header"
 
 
-def keep_written_codes(y, path, target):
-    """``y`` as text when the file writes its integers with leading zeros
-    ("007", "012"): such a column holds codes, and its classes (and the
-    predictions written later) keep the zeros, as the feature columns'
-    codes do."""
-    if np.asarray(y).dtype.kind not in "iu":
-        return y
+def keep_written_codes(frame, path):
+    """``frame`` with each column of whole numbers that the file ``path``
+    writes with leading zeros ("007", "02134") as text.
+
+    Such a column holds codes (a zip code, a class label), not quantities:
+    a feature stays a category (one-hot encoded, not standardised) and a
+    target's classes, and so the predictions written later, keep the zeros.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ``path`` as :func:`read_table` read it.
+    path : str
+
+    Returns
+    -------
+    DataFrame
+    """
+    candidates = [c for c in frame.columns if _whole_numbers(frame[c])]
+    if not candidates:
+        return frame
     # Read again as text: pandas parsed "007" as 7 (the same rows, in order).
-    text = _read_csv(path, dtype=str)[target].str.strip()
-    if text.str.match(r"[+-]?0\d").any():
-        return text.to_numpy(dtype=object)
-    return y
+    text = _read_csv(path, dtype=str)
+    codes = {}
+    for c in candidates:
+        written = text[c].str.strip()
+        present = written.dropna()  # a missing code stays a missing value
+        if (present.str.fullmatch(r"[+-]?\d+").all()
+                and present.str.match(r"[+-]?0\d").any()):
+            codes[c] = written.to_numpy(dtype=object)
+    return frame.assign(**codes) if codes else frame
+
+
+def _whole_numbers(column):
+    """Whether ``column`` holds integers, or floats that are all whole
+    numbers (integers with a missing value among them)."""
+    kind = column.dtype.kind
+    if kind in "iu":
+        return True
+    if kind != "f":
+        return False
+    values = column.dropna().to_numpy()
+    return len(values) > 0 and bool(np.all(np.isfinite(values) & (values == np.round(values))))
 
 
 def _is_number(text):
@@ -669,9 +700,8 @@ def train_on_file(args, estimator_params):
     import fastbp
 
     check_outputs(args)
-    frame = read_table(args.data)
+    frame = keep_written_codes(read_table(args.data), args.data)
     X, y = split_target(frame, args.target, args.data)
-    y = keep_written_codes(y, args.data, args.target)
     check_features(X, args.data)
     note_text_in_numbers(X)
     task = infer_task(y, args.task, args.target)

@@ -692,6 +692,43 @@ def test_target_codes_keep_their_leading_zeros(tmp_path, capsys):
     assert float(capsys.readouterr().out.split("accuracy: ")[1].split()[0]) > 0.7
 
 
+def test_feature_codes_keep_their_leading_zeros(tmp_path, capsys):
+    # Before, a zip column '02134', '00501', '10001' was read as numbers and
+    # standardised, while a target written so was kept as codes.
+    pd = pytest.importorskip("pandas")
+    import fastbp
+
+    frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
+    zips = np.array(["02134", "00501", "10001"])[np.arange(120) % 3]
+    frame.assign(zip=zips).to_csv(tmp_path / "t.csv", index=False)
+    # One zip missing: a whole-number column with a gap (floats to pandas).
+    frame.assign(zip=np.where(np.arange(120) == 5, "", zips)).to_csv(tmp_path / "gap.csv",
+                                                                    index=False)
+    # A file to predict whose zips have no leading zero: still codes.
+    frame.assign(zip="10001").drop(columns="label").to_csv(tmp_path / "p.csv", index=False)
+    for data in ("t.csv", "gap.csv"):
+        model = tmp_path / f"m-{data}.fastbp"
+        assert main(["train", "--data", str(tmp_path / data), "--target", "label",
+                     "--epochs", "2", "--quiet", "--model-out", str(model),
+                     "--valid", str(tmp_path / "t.csv")]) == 0
+        pipe = fastbp.load(model)
+        columns = {name: list(cols) for name, _, cols in pipe[0].transformers_}
+        assert columns["numeric"] == ["x1", "x2"], columns
+        assert columns["categorical"] == ["colour", "zip"], columns
+        categories = pipe[0].named_transformers_["categorical"].categories_[1]
+        assert {"00501", "02134", "10001"} <= set(categories), categories
+        assert main(["predict", "--model", str(model), "--data", str(tmp_path / "p.csv"),
+                     "--out", str(tmp_path / "out.csv")]) == 0
+        assert "never saw" not in capsys.readouterr().err
+        assert len(pd.read_csv(tmp_path / "out.csv")) == 120
+    # Plain numbers stay numbers (no leading zero, or a lone 0).
+    frame.assign(count=np.arange(120) % 7).to_csv(tmp_path / "n.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "n.csv"), "--target", "label",
+                 "--epochs", "1", "--quiet", "--model-out", str(tmp_path / "n.fastbp")]) == 0
+    pipe = fastbp.load(tmp_path / "n.fastbp")
+    assert "count" in list(pipe[0].transformers_[0][2])
+
+
 def test_blank_lines_and_trailing_commas_are_read_as_written(tmp_path, capsys):
     # Before: a trailing comma made the first column the index (every name
     # shifted: "numeric column(s) ['t'] have missing values"), and a blank
