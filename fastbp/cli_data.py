@@ -167,7 +167,7 @@ def keep_written_codes(frame, path):
     DataFrame
     """
     candidates = [c for c in frame.columns if _whole_numbers(frame[c])]
-    if not candidates:
+    if not candidates or not _may_write_leading_zeros(path):
         return frame
     # Read again as text: pandas parsed "007" as 7 (the same rows, in order).
     text = _read_csv(path, dtype=str)
@@ -179,6 +179,32 @@ def keep_written_codes(frame, path):
                 and present.str.match(r"[+-]?0\d").any()):
             codes[c] = written.to_numpy(dtype=object)
     return frame.assign(**codes) if codes else frame
+
+
+def _may_write_leading_zeros(path):
+    """Whether some field of the file ``path`` may start with a leading zero
+    ("007", '"+012"'; "0.5" and "0" do not): only then is it read a second
+    time, as text. A vectorised scan of its bytes costs a fraction of that
+    read (a pixel file of 60,000 rows and 785 integer columns, 2 loaded
+    cores: 1.8 s against 11 s and gigabytes of strings)."""
+    import gzip
+
+    # What may come before a code's first digit: a separator, a line's
+    # start, spaces, a quote or a sign.
+    before = np.zeros(256, dtype=bool)
+    before[np.frombuffer(b',\t;\n\r "+-', dtype=np.uint8)] = True
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    previous = b"\n"  # the file's start is a line's start
+    with opener(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 24)
+            if not chunk:
+                return False
+            raw = np.frombuffer(previous + chunk, dtype=np.uint8)
+            zero = raw[1:-1] == ord("0")
+            if np.any(zero & before[raw[:-2]] & (raw[2:] >= ord("0")) & (raw[2:] <= ord("9"))):
+                return True
+            previous = chunk[-2:]
 
 
 def _whole_numbers(column):

@@ -692,6 +692,26 @@ def test_target_codes_keep_their_leading_zeros(tmp_path, capsys):
     assert float(capsys.readouterr().out.split("accuracy: ")[1].split()[0]) > 0.7
 
 
+@pytest.mark.parametrize("text, written", [
+    (b"a,b\n007,1\n", True), (b"a,b\n7,1\n", False), (b"a,b\n0.5,0\n", False),
+    (b'a,b\n"012",1\n', True), (b"a,b\n1, 05\n", True), (b"a,b\n+012,1\n", True),
+    (b"a\n0\n0\n", False), (b"a,b\n10,100\n", False), (b"a\tb\n1\t02\n", True),
+])
+def test_the_scan_for_leading_zeros_finds_what_the_second_read_needs(tmp_path, text,
+                                                                    written):
+    # The file is read again as text only where a field may start with a
+    # leading zero: a file of integers without any (pixels) is read once.
+    import gzip
+
+    from fastbp.cli_data import _may_write_leading_zeros
+
+    (tmp_path / "d.csv").write_bytes(text)
+    assert _may_write_leading_zeros(str(tmp_path / "d.csv")) is written
+    with gzip.open(tmp_path / "d.csv.gz", "wb") as fh:
+        fh.write(text)
+    assert _may_write_leading_zeros(str(tmp_path / "d.csv.gz")) is written
+
+
 def test_feature_codes_keep_their_leading_zeros(tmp_path, capsys):
     # Before, a zip column '02134', '00501', '10001' was read as numbers and
     # standardised, while a target written so was kept as codes.
