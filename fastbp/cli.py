@@ -131,7 +131,8 @@ def build_parser():
                     "file whose columns match the training file's (by name).")
     predict.add_argument("--model", required=True, help="the saved model (.fastbp)")
     predict.add_argument("--data", required=True, help="CSV file to predict")
-    predict.add_argument("--out", required=True, help="CSV file to write")
+    predict.add_argument("--out", required=True,
+                         help="CSV file to write; - for standard output")
     predict.add_argument("--proba", action="store_true",
                          help="class probabilities instead of labels (classifiers)")
     evaluate = sub.add_parser(

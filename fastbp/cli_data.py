@@ -941,8 +941,12 @@ def predict_file(args):
     """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
     import pandas as pd
 
-    check_output_path(args.out, "--out", special_ok=True)
-    refuse_overwriting([("--out", args.out)], [("--model", args.model), ("--data", args.data)])
+    # "-" is standard output (a shell pipeline), as for most tools.
+    to_stdout = args.out == "-"
+    if not to_stdout:
+        check_output_path(args.out, "--out", special_ok=True)
+        refuse_overwriting([("--out", args.out)],
+                           [("--model", args.model), ("--data", args.data)])
     pipe = load_model(args.model)
     frame = read_for_model(pipe, args.data)
     X = features_for(pipe, frame, args.data)
@@ -953,8 +957,18 @@ def predict_file(args):
         out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
     else:
         out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
-    out.to_csv(args.out, index=False)
-    print(f"{len(out)} predictions written to {args.out}")
+    if to_stdout:
+        out.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    else:
+        out.to_csv(args.out, index=False)
+    # Beside predictions written to a pipe or device (/dev/stdout), the
+    # status line goes to stderr, out of the data's way.
+    from .persistence import special_file
+
+    status = sys.stderr if to_stdout or special_file(args.out) else sys.stdout
+    print(f"{len(out)} predictions written to "
+          f"{'standard output' if to_stdout else args.out}", file=status)
     return 0
 
 

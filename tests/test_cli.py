@@ -136,6 +136,15 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
         proba = pd.read_csv(preds)
         assert list(proba.columns) == ["proba_no", "proba_yes"]
         np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        # "-" is standard output: the CSV alone there, the status on stderr
+        # (before, a file named "-" was written).
+        capsys.readouterr()
+        assert main(["predict", "--model", str(model), "--data", str(test_csv),
+                     "--out", "-", "--proba"]) == 0
+        captured = capsys.readouterr()
+        assert captured.out == preds.read_text()
+        assert "100 predictions written to standard output" in captured.err
+        assert not os.path.exists("-")
     else:
         r2 = float(out.split("R2: ")[1].split()[0])
         assert r2 > 0.8 and "MAE" in out and "RMSE" in out
