@@ -304,6 +304,23 @@ def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, 
         fastbp.load(path)
 
 
+def test_a_model_saved_before_the_monitor_kept_a_list_loads_and_trains(data, tmp_path):
+    # helper-50: files saved before 8ad0d10 hold the gradient monitor's
+    # small_epochs as an integer array; the state check refused every such
+    # adam model as "edited". They are converted as they load.
+    X, y = data
+    est = _model("clf", {}, np.float64, X, y)
+    est._progress.monitor.small_epochs = np.zeros(2, dtype=np.int64)  # as those files hold
+    fastbp.save(est, tmp_path / "old.fastbp")
+    loaded = fastbp.load(tmp_path / "old.fastbp")
+    assert loaded._progress.monitor.small_epochs == [0, 0]
+    loaded.partial_fit(X, y)
+    est._progress.monitor.small_epochs = [0, 0]
+    est.partial_fit(X, y)
+    for a, b in zip(loaded.coefs_, est.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda m: setattr(m._optimizer, "state_2", m._optimizer.state_2[:3].copy()),
      "state_2 is an array of shape \\(3,\\)"),

@@ -62,6 +62,14 @@ class GradientMonitor:
         self.dead_epochs = 0
         self.warned = False
 
+    def __setstate__(self, state):
+        # Models saved before 8ad0d10 hold small_epochs as an integer array.
+        state = dict(state)
+        small = state.get("small_epochs")
+        if isinstance(small, np.ndarray) and small.ndim == 1 and small.dtype.kind in "iu":
+            state["small_epochs"] = [int(v) for v in small]
+        self.__dict__.update(state)
+
     def check_fits(self, n_layers, dtype):
         """Raise ``ValueError`` unless the monitor's record fits ``n_layers``
         weight layers of ``dtype``: the kernel writes ``first_sq`` by layer,
