@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from .cli_data import EXIT_INTERRUPTED
+
 SOLVERS = ("adam", "sgd", "lbfgs", "rmsprop", "adagrad", "adamw")
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "selu",
                "softplus", "swish", "mish", "gelu")
@@ -28,9 +30,6 @@ SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosin
 DATASETS = ("digits", "tabular", "mnist")
 DEFAULT_DATASET = "digits"
 DEFAULT_TEST_SIZE = 0.25
-# The exit status of a command stopped by Ctrl-C, as the shell gives one
-# that SIGINT killed (128 + 2).
-EXIT_INTERRUPTED = 130
 
 
 def _positive_int(text):
@@ -275,8 +274,9 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, fit_with_progress, make_estimator,
-                           say_interrupted, step_name, train_on_file, write_outputs)
+    from .cli_data import (CLIError, check_outputs, final_loss, fit_with_progress,
+                           make_estimator, say_interrupted, step_name, train_on_file,
+                           write_outputs)
 
     if args.data is not None:
         if args.target is None:
@@ -308,7 +308,7 @@ def train(args):
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start
-    print(f"{step_name(clf)}s run: {clf.n_iter_}, final training loss: {clf.loss_:.6f}")
+    print(f"{step_name(clf)}s run: {clf.n_iter_}, final training loss: {final_loss(clf)}")
     print(f"test accuracy: {accuracy:.4f}")
     dead = clf.history_.get("dead_fraction") if hasattr(clf, "history_") else None
     if dead is not None and len(dead) and np.isfinite(dead[-1]):

@@ -66,7 +66,10 @@ def _repeated_names(path):
     written (pandas renames the repeats, so that a real column named
     ``age.1`` cannot be told from a second ``age`` by the names it gives);
     an empty field (a trailing comma) is no name."""
-    names = _read_csv(path, header=None, nrows=1, dtype=str).iloc[0].dropna().tolist()
+    # As written: "null" or "NA" are names here, not missing values.
+    names = [name for name in _read_csv(path, header=None, nrows=1, dtype=str,
+                                        keep_default_na=False, na_filter=False).iloc[0]
+             if name != ""]
     seen, repeated = set(), []
     for name in names:
         if name in seen and name not in repeated:
@@ -178,7 +181,12 @@ def keep_written_codes(frame, path):
         if (present.str.fullmatch(r"[+-]?\d+").all()
                 and present.str.match(r"[+-]?0\d").any()):
             codes[c] = written.to_numpy(dtype=object)
-    return frame.assign(**codes) if codes else frame
+    if not codes:
+        return frame
+    frame = frame.copy()
+    for c, written in codes.items():  # (assign(**codes) refuses a column named "self")
+        frame[c] = written
+    return frame
 
 
 def _may_write_leading_zeros(path):
@@ -192,7 +200,7 @@ def _may_write_leading_zeros(path):
     # What may come before a code's first digit: a separator, a line's
     # start, spaces, a quote or a sign.
     before = np.zeros(256, dtype=bool)
-    before[np.frombuffer(b',\t;\n\r "+-', dtype=np.uint8)] = True
+    before[np.frombuffer(b',\t;\n\r\f\v "+-', dtype=np.uint8)] = True
     opener = gzip.open if path.lower().endswith(".gz") else open
     previous = b"\n"  # the file's start is a line's start
     with opener(path, "rb") as fh:
@@ -254,6 +262,10 @@ def _stray_text(column):
     return stray if n_values >= 10 and share >= 0.9 else stray[:0]
 
 
+#: The exit status of a command stopped by Ctrl-C, as the shell gives one
+#: that SIGINT killed (128 + 2).
+EXIT_INTERRUPTED = 130
+
 #: A text column (or class target) with more distinct values than this, and
 #: than half its rows, holds nearly one value per row: numbers written as
 #: text ("38,913.77", "12.5%") or an ID, not categories. Ordinary categories
@@ -312,11 +324,14 @@ def note_text_in_numbers(X):
             continue
         values = X[c].dropna().unique()
         if _nearly_all_distinct(len(values), X[c].notna().sum()):
+            # Codes kept as text on purpose (keep_written_codes: "02134")
+            # get no advice to write them as numbers.
+            advice = ("write numbers as plain numbers (38913.77) so that the column is "
+                      "standardised" if _written_numbers(values)
+                      else "drop the column if it is an ID")
             print(f"note: column {c!r} holds {len(values)} distinct text values in "
                   f"{len(X)} rows, and is one-hot encoded into as many columns; it looks "
-                  f"like {_like_numbers_or_id(values)}: write numbers as plain numbers "
-                  "(38913.77) so that the column is standardised, and drop an ID column",
-                  file=sys.stderr)
+                  f"like {_like_numbers_or_id(values)}: {advice}", file=sys.stderr)
 
 
 def check_features(X, path):
@@ -632,13 +647,18 @@ def fit_with_progress(model, estimator, X, y, quiet):
     return False
 
 
+def final_loss(estimator):
+    """The training loss of the last complete epoch, for a status line; a
+    Ctrl-C during the first epoch leaves none (``loss_`` is None)."""
+    loss = getattr(estimator, "loss_", None)
+    return "none (no epoch completed)" if loss is None else f"{loss:.6f}"
+
+
 def say_interrupted(estimator, saved):
     """Print, last, that Ctrl-C ended the fit of ``estimator`` early, and
     return the exit status of an interrupted command: a model saved
     (``saved``) or scored after an interrupted fit is partly trained, and
     ``fastbp train && deploy`` must not take it for a finished one."""
-    from .cli import EXIT_INTERRUPTED
-
     unit = step_name(estimator)
     what = "the model saved is" if saved else "the model (not saved) is"
     print(f"fastbp: training interrupted after {estimator.n_iter_} of {estimator.max_iter} "
@@ -764,7 +784,7 @@ def train_on_file(args, estimator_params):
     start = time.perf_counter()
     interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
-          f"final loss {estimator.loss_:.6f}")
+          f"final loss {final_loss(estimator)}")
     written = write_outputs(args, pipe, estimator)
     if valid is not None:
         print(f"validation file {args.valid}:")
@@ -822,6 +842,31 @@ def _checked_features(data, expected, numeric, path):
     return X
 
 
+def replace_atomically(path, write):
+    """Write the file ``path`` through ``write(tmp)`` into a new file beside
+    it, then rename that onto ``path``: a Ctrl-C or an error midway leaves
+    ``path`` as it was, not a truncated CSV that reads as a complete one
+    (``fastbp.save`` writes models so too)."""
+    import tempfile
+
+    from .persistence import _UMASK
+
+    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp",
+                               dir=os.path.dirname(path) or os.curdir)
+    os.close(fd)
+    try:
+        write(tmp)
+        # mkstemp makes the file private (0600): the mode of the file
+        # replaced, or the usual one.
+        os.chmod(tmp, (os.stat(path).st_mode & 0o7777) if os.path.exists(path)
+                 else 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def write_history(estimator, path):
     import pandas as pd
 
@@ -836,7 +881,7 @@ def write_history(estimator, path):
                 columns[f"{key}_layer{layer + 1}"] = values[:, layer]
         elif len(values) == len(columns[index]):
             columns[key] = values
-    pd.DataFrame(columns).to_csv(path, index=False)
+    replace_atomically(path, lambda tmp: pd.DataFrame(columns).to_csv(tmp, index=False))
 
 
 def write_plot(estimator, path):
@@ -848,7 +893,11 @@ def write_plot(estimator, path):
     from .display import TrainingHistoryDisplay
 
     disp = TrainingHistoryDisplay.from_estimator(estimator)
-    disp.figure_.savefig(path, dpi=110)
+    # The format from the name given (check_outputs checked it), not from
+    # the temporary file's.
+    image_format = os.path.splitext(path)[1][1:].lower()
+    replace_atomically(path, lambda tmp: disp.figure_.savefig(tmp, dpi=110,
+                                                              format=image_format))
     plt.close(disp.figure_)
 
 
@@ -957,16 +1006,19 @@ def predict_file(args):
         out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
     else:
         out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
+    from .persistence import special_file
+
+    special = not to_stdout and special_file(args.out) is not None
     if to_stdout:
         out.to_csv(sys.stdout, index=False)
         sys.stdout.flush()
+    elif special:
+        out.to_csv(args.out, index=False)  # through the device or pipe, in place
     else:
-        out.to_csv(args.out, index=False)
+        replace_atomically(args.out, lambda tmp: out.to_csv(tmp, index=False))
     # Beside predictions written to a pipe or device (/dev/stdout), the
     # status line goes to stderr, out of the data's way.
-    from .persistence import special_file
-
-    status = sys.stderr if to_stdout or special_file(args.out) else sys.stdout
+    status = sys.stderr if to_stdout or special else sys.stdout
     print(f"{len(out)} predictions written to "
           f"{'standard output' if to_stdout else args.out}", file=status)
     return 0

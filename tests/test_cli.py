@@ -390,6 +390,12 @@ def test_repeated_header_names_are_refused_in_every_file_read(tmp_path, capsys):
             assert err.startswith(f"fastbp: error: {path}: the header line names the "
                                   f"column(s) {names} more than once"), err
             assert "epoch" not in out and "accuracy" not in out
+    # helper-50: names that pandas reads as missing values ('null', 'NA')
+    # were dropped before the count, and so not refused.
+    frame.assign(other=frame["x1"]).to_csv(tmp_path / "null2.csv", index=False,
+                                           header=["null", "x2", "colour", "label", "null"])
+    assert main(["train", "--data", str(tmp_path / "null2.csv"), "--target", "label"]) == 2
+    assert "names the column(s) ['null'] more than once" in capsys.readouterr().err
     # A column really named 'x1.1' beside 'x1' is two columns, and is read.
     pd.read_csv(good).assign(**{"x1.1": 0.5}).to_csv(tmp_path / "dotted.csv", index=False)
     assert main(["train", "--data", str(tmp_path / "dotted.csv"), "--target", "label",
@@ -492,6 +498,54 @@ def test_an_interrupted_fit_saves_its_model_and_says_it_is_partly_trained(
     assert main(["train", "--epochs", "50", "--hidden-layer-sizes", "8", "--solver", solver,
                  "--model-out", str(model)]) == 130
     assert capsys.readouterr().err.endswith("the model saved is partly trained\n")
+
+
+def test_ctrl_c_in_the_first_epoch_exits_130(tmp_path, capsys, monkeypatch):
+    # helper-50: with no epoch complete, loss_ is None, and formatting it
+    # failed: "fastbp: error: unsupported format string passed to
+    # NoneType.__format__", exit 2, nothing saved.
+    from fastbp.training.optimizers import StochasticOptimizer
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(StochasticOptimizer, "epoch_starts", ctrl_c)
+    train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "50",
+                 "--model-out", str(model)]) == 130
+    out, err = capsys.readouterr()
+    assert "final loss none (no epoch completed)" in out
+    assert err.endswith("interrupted after 0 of 50 epochs: the model saved is partly "
+                        "trained\n"), err
+    assert main(["train", "--epochs", "50", "--hidden-layer-sizes", "8"]) == 130
+    assert "final training loss: none (no epoch completed)" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_writing_the_history_leaves_the_old_file(tmp_path, capsys, monkeypatch):
+    # helper-50: --history-out (and predict --out) were written in place: a
+    # Ctrl-C midway left a truncated CSV that reads as a complete one.
+    import pandas as pd
+
+    import fastbp.cli as cli
+
+    train_csv, history = tmp_path / "train.csv", tmp_path / "h.csv"
+    _write_csv(train_csv, 60, "classification", 0)
+    history.write_text("old\n")
+    write = pd.DataFrame.to_csv
+
+    def interrupted(frame, path, **kw):
+        with open(path, "w") as fh:
+            fh.write("epoch,loss\n1,0.")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    assert cli.run(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                    "--quiet", "--history-out", str(history)]) == 130
+    assert history.read_text() == "old\n"
+    assert sorted(os.listdir(tmp_path)) == ["h.csv", "train.csv"]  # no temporary file
+    monkeypatch.setattr(pd.DataFrame, "to_csv", write)
+    assert cli.run(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                    "--quiet", "--history-out", str(history)]) == 0
+    assert pd.read_csv(history)["epoch"].tolist() == [1, 2]
 
 
 def test_ctrl_c_outside_a_fit_is_one_line_and_leaves_no_half_written_model(
@@ -626,8 +680,8 @@ def test_a_text_feature_with_one_value_per_row_gets_a_note(tmp_path, capsys):
         "note: column 'income' holds 300 distinct text values in 300 rows, and is one-hot "
         "encoded into as many columns; it looks like numbers written as text ('38,913.77', ")
     assert notes[0].endswith(": thousands separators, '%' or a currency sign): write numbers "
-                             "as plain numbers (38913.77) so that the column is standardised, "
-                             "and drop an ID column"), notes
+                             "as plain numbers (38913.77) so that the column is "
+                             "standardised"), notes
 
 
 def test_validation_file_is_checked_before_training(tmp_path, capsys):
@@ -719,6 +773,21 @@ def test_the_scan_for_leading_zeros_finds_what_the_second_read_needs(tmp_path, t
     with gzip.open(tmp_path / "d.csv.gz", "wb") as fh:
         fh.write(text)
     assert _may_write_leading_zeros(str(tmp_path / "d.csv.gz")) is written
+
+
+def test_many_distinct_codes_kept_as_text_are_not_called_numbers(tmp_path, capsys):
+    # helper-50: 300 zip codes written with leading zeros (kept as text on
+    # purpose) got the advice to "write numbers as plain numbers"; and a
+    # column named 'self' holding such codes failed in DataFrame.assign.
+    frame = _write_csv(tmp_path / "t.csv", 300, "classification", 0)
+    zips = np.array([f"{v:05d}" for v in range(300)])
+    frame["self"] = zips
+    frame.to_csv(tmp_path / "z.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "z.csv"), "--target", "label",
+                 "--epochs", "1", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "column 'self' holds 300 distinct text values" in err
+    assert "drop the column if it is an ID" in err and "plain numbers" not in err
 
 
 def test_feature_codes_keep_their_leading_zeros(tmp_path, capsys):
