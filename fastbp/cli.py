@@ -260,6 +260,26 @@ def _load(args):
     return (np.ascontiguousarray(X_train), y_train, np.ascontiguousarray(X_test), y_test)
 
 
+# The estimator parameter that each option of ``train`` sets.
+_OPTION_PARAMS = {
+    "hidden_layer_sizes": "hidden_layer_sizes", "activation": "activation",
+    "solver": "solver", "batch_size": "batch_size", "epochs": "max_iter",
+    "learning_rate_init": "learning_rate_init", "random_state": "random_state",
+    "init": "init", "learning_rate": "learning_rate", "alpha": "alpha", "l1": "l1",
+    "dropout": "dropout", "normalization": "normalization", "residual": "residual",
+    "clip_grad_norm": "clip_grad_norm", "early_stopping": "early_stopping",
+    "validation_fraction": "validation_fraction"}
+
+
+def _options_given(args):
+    """``{parameter: option}`` for the options of ``train`` given a value
+    other than their default: a ``--set`` of the same parameter would
+    override one of them silently (cli_data.settings refuses it)."""
+    defaults = vars(build_parser().parse_args(["train"]))
+    return {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()
+            if getattr(args, attr) != defaults[attr]}
+
+
 def _estimator_params(args):
     return dict(
         hidden_layer_sizes=args.hidden_layer_sizes, activation=args.activation,
@@ -278,6 +298,7 @@ def train(args):
                            make_estimator, say_interrupted, step_name, train_on_file,
                            write_outputs)
 
+    args.options_given = _options_given(args)
     if args.data is not None:
         if args.target is None:
             raise CLIError("--data needs --target, the name of the column to predict")

@@ -569,7 +569,12 @@ def settings(args, params):
     params = dict(params)
     if args.validation_fraction is not None:
         params.update(early_stopping=True, validation_fraction=args.validation_fraction)
-    params.update(parse_settings(args.set))
+    settings_given = parse_settings(args.set)
+    for name, option in getattr(args, "options_given", {}).items():
+        if name in settings_given:
+            # The later one would win without a word (--epochs 3 --set max_iter=5).
+            raise CLIError(f"{option} and --set {name}=... both set {name}: give it once")
+    params.update(settings_given)
     if params.get("solver") == "lbfgs" and params.get("early_stopping"):
         # scikit-learn's MLP ignores early_stopping with lbfgs, silently.
         given = ("--validation-fraction" if args.validation_fraction is not None

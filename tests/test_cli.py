@@ -48,6 +48,21 @@ def test_invalid_options_exit_2_with_message(args, message, capsys):
     assert err.startswith("usage: fastbp train ")
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "3", "--set", "max_iter=5"], "--epochs and --set max_iter=... both set "
+                                               "max_iter: give it once"),
+    (["--validation-fraction", "0.2", "--set", "validation_fraction=0.3"],
+     "--validation-fraction and --set validation_fraction=... both set"),
+    (["--solver", "sgd", "--set", "solver=adam"], "--solver and --set solver=..."),
+])
+def test_an_option_and_a_set_of_its_parameter_are_refused(argv, message, capsys):
+    # helper-47: the later one won without a word (--epochs 3 --set
+    # max_iter=5 trained 5 epochs). A --set of a parameter whose option is
+    # left at its default still applies.
+    assert main(["train", *argv, "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("pair, message", [
     ("hiden_layer_sizes=3", "--set hiden_layer_sizes=...: MLPClassifier has no parameter "
                             "'hiden_layer_sizes'; did you mean hidden_layer_sizes?"),
