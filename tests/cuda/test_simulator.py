@@ -293,6 +293,24 @@ def test_regressor_sparse_poisson_matches_cpu(dtype):
     assert_rel(gpu.predict(X), cpu.predict(X), dtype, factor=100)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_float32_losses_whose_sum_a_float32_cannot_hold_match_cpu(solver):
+    # helper-49: the GPU added a batch's weighted row losses in a float32
+    # record, the CPU in a float64: finite row losses of 5e33 times weights
+    # of 6e4 overflowed on the GPU only, which raised DivergenceError.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 3)).astype(np.float32)
+    y = np.full(16, 1e17, np.float32)
+    sw = np.full(16, 6e4, np.float32)
+    cpu, gpu = _fit_pair(MLPRegressor, X, y, fit_kw={"sample_weight": sw}, solver=solver,
+                         hidden_layer_sizes=(4,), max_iter=2, batch_size=5)
+    assert np.isfinite(cpu.loss_) and cpu.loss_ > 1e33
+    assert_rel(gpu.loss_, cpu.loss_, np.float32, factor=10)
+    if solver == "adam":
+        assert_rel(np.asarray(gpu.loss_curve_), np.asarray(cpu.loss_curve_), np.float32,
+                   factor=10)
+
+
 def test_dropout_trains_and_is_reproducible():
     X, y = _data(np.float64, n=16)
     kw = dict(hidden_layer_sizes=(8, 6), dropout=[0.5, 0.25], max_iter=3, batch_size=8,

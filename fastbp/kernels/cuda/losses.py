@@ -22,8 +22,9 @@ def output_loss_delta(nb, params, bias_at, z, delta, Y, sw, has_sw, perm, p0, us
     costs integer-to-float64 size checks); the bias is
     ``params[bias_at:bias_at + m]``.
     Row ``i``'s targets are ``Y[perm[p0 + i]]`` (``Y[p0 + i]`` without
-    ``use_perm``), gathered into ``y``; ``sum_i sw_i loss_i`` is added to
-    ``record[at]``.
+    ``use_perm``), gathered into ``y``; ``sum_i sw_i loss_i / P`` is added to
+    ``record[at]``, ``P`` the power of two at least ``z.shape[0]`` (the
+    largest batch, :func:`loss_unit`).
     """
     i = cuda.grid(1)
     if i >= nb:
@@ -35,7 +36,22 @@ def output_loss_delta(nb, params, bias_at, z, delta, Y, sw, has_sw, perm, p0, us
     w = sw[r] if has_sw else like(1, params)
     loss = loss_delta_row(z, i, params[bias_at:bias_at + m], y, w, code, log_eps, log1m_eps,
                           delta)
-    cuda.atomic.add(record, at, w * loss)
+    # The record is in the model's dtype, where the sum of a batch's finite
+    # row losses can overflow a float32 (the CPU sums them in a float64):
+    # each term divided by P, the sum stays below the largest term. Division
+    # by a power of two is exact, so the host's product by P gives back the
+    # sum the plain atomic adds gave.
+    unit = 1
+    while unit < z.shape[0]:
+        unit *= 2
+    cuda.atomic.add(record, at, (w * loss) / like(unit, params))
+
+
+def loss_unit(rows):
+    """``P``, by which :func:`output_loss_delta` divides each weighted row
+    loss of batches of at most ``rows`` rows: the power of two at least
+    ``rows``."""
+    return 1 << max(int(rows) - 1, 0).bit_length()
 
 
 @cuda_kernel

@@ -28,7 +28,7 @@ from ..network import B_OFF, D_OFF, N_NET_ROWS, O_OFF, UNITS
 from ..records import Inputs, Tables, Targets
 from . import gemm, optimizers
 from .launch import Launch
-from .losses import output_activation, output_loss_delta
+from .losses import loss_unit, output_activation, output_loss_delta
 from .normalization import (
     batch_norm_backward,
     batch_norm_forward,
@@ -400,7 +400,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     rec = record_host[:len(active)]
     cols = optimizers
     total = float(loss_sum) + float(np.sum(
-        (rec[:, cols.REC_LOSS].astype(np.float64)
+        (rec[:, cols.REC_LOSS].astype(np.float64) * loss_unit(run.rows)
          + 0.5 * float(alpha_loss) * rec[:, cols.REC_SUMSQ]
          + float(h.l1) * rec[:, cols.REC_SUMABS]) / sums[active] * sizes[active]))
     if len(active):
@@ -437,7 +437,8 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         h.n_weights, params, work.grads, h.alpha, h.l1, dt(1.0 / sw_sum), record, 0)
     record[:record_host.size].copy_to_host(record_host)
     r = record_host.astype(np.float64)
-    return (r[optimizers.REC_LOSS] + 0.5 * float(h.alpha) * r[optimizers.REC_SUMSQ]
+    return (r[optimizers.REC_LOSS] * loss_unit(run.rows)
+            + 0.5 * float(h.alpha) * r[optimizers.REC_SUMSQ]
             + float(h.l1) * r[optimizers.REC_SUMABS]) / sw_sum
 
 
