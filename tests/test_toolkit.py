@@ -1312,6 +1312,33 @@ def test_scoring_scorer_name_and_callable(small):
     assert not np.allclose(acc.validation_scores_, named.validation_scores_)
 
 
+@pytest.mark.parametrize("Est, first, second", [
+    (MLPClassifier, None, "loss"), (MLPRegressor, None, "neg_mean_squared_error"),
+])
+def test_a_warm_fit_under_another_scoring_is_not_judged_by_the_old_best(Est, first,
+                                                                         second):
+    # helper-51: the old best (an accuracy of 0.25, an R^2) stayed the bar
+    # for scores on another scale (minus a loss): no epoch of the warm fit
+    # beat it, and the fit ended on the first fit's weights, bit for bit.
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(200, 5, n_informative=3, random_state=0)
+    y = y if Est is MLPClassifier else X[:, 0] + 0.5 * X[:, 1]
+    est = quiet_fit(Est(hidden_layer_sizes=(8,), random_state=0, max_iter=5,
+                        early_stopping=True, learning_rate_init=0.01, scoring=first), X, y)
+    before = flat(est)
+    est.set_params(warm_start=True, scoring=second, max_iter=50)
+    quiet_fit(est, X, y)
+    scores = est.validation_scores_[-est.n_iter_:]
+    assert est.best_validation_score_ == max(scores)
+    assert not np.array_equal(flat(est), before)
+    # The same scoring again: the best score carries over, as before.
+    best = est.best_validation_score_
+    est.set_params(max_iter=2)
+    quiet_fit(est, X, y)
+    assert est.best_validation_score_ >= best
+
+
 def test_scoring_callable_sees_current_epoch(small):
     """The scorer's model holds the weights of the epoch being scored (its
     predictions change from epoch to epoch)."""

@@ -915,8 +915,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         progress = getattr(self, "_progress", None)
         if progress is None:
             progress = Progress(self.early_stopping)
+            progress.scoring = _scoring_name(self.scoring)
         else:
-            progress = progress.copy().for_mode(self.early_stopping)
+            progress = progress.copy().for_mode(self.early_stopping,
+                                                _scoring_name(self.scoring))
         if not incremental:
             progress.monitor = None  # GradientWarning: once per fit
 
@@ -1283,6 +1285,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _scoring_name(scoring):
+    """What the validation scores of ``scoring`` are measured by, comparable
+    across fits and a save and load: the name, or a scorer object's repr
+    (``make_scorer(balanced_accuracy_score, ...)``)."""
+    return scoring if scoring is None or isinstance(scoring, str) else repr(scoring)
 
 
 def _warn_if_loss_unresolved(result, tol, dtype):

@@ -158,13 +158,27 @@ class Progress:
             if self.loss_curve[-1] < self.best_loss:
                 self.best_loss = self.loss_curve[-1]
 
-    def for_mode(self, early_stopping):
+    def for_mode(self, early_stopping, scoring=None):
         """This record, converted if ``early_stopping`` changed since it was
         made (a warm start with the other mode): the loss curve, history and
-        sample count carry over; the stopping state starts afresh."""
+        sample count carry over; the stopping state starts afresh.
+
+        ``scoring`` names the validation score (``None``, a scorer's name or
+        repr). Where it differs from the one this record's best score was
+        measured with, the best score, its weights and the no-improvement
+        count start afresh too (updated in place): an accuracy is no bar for
+        a loss. A record saved before it kept the name is taken as measured
+        with ``scoring``.
+        """
         if (self.validation_scores is not None) == bool(early_stopping):
+            if early_stopping and self.__dict__.get("scoring", scoring) != scoring:
+                self.best_validation_score = -np.inf
+                self.best_params = self.best_running = None
+                self.no_improvement_count = 0
+            self.scoring = scoring
             return self
         new = Progress(early_stopping)
+        new.scoring = scoring
         new.loss_curve, new.history, new.t = self.loss_curve, self.history, self.t
         new.monitor = self.monitor
         if early_stopping:
