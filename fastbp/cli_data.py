@@ -1065,11 +1065,26 @@ def _labels_like_classes(y, classes, target, path):
     return numbers.to_numpy()
 
 
+def pd_unique(values):
+    """The distinct ``values`` in the order they first appear, as Python
+    objects (mixed text and numbers, which ``np.unique`` cannot sort)."""
+    import pandas as pd
+
+    return pd.unique(pd.Series(np.asarray(values, dtype=object))).tolist()
+
+
 def report(pipe, X, y, brief=False):
     from sklearn import metrics
 
     pred = pipe.predict(X)
     if pipe.fastbp_task_ == "classification":
+        unseen = [c for c in pd_unique(y) if c not in set(np.asarray(pipe.classes_).tolist())]
+        if unseen:
+            # The model cannot predict them: their rows count as errors.
+            shown = ", ".join(repr(c) for c in unseen[:5])
+            print(f"note: {len(unseen)} class(es) of these rows the model never saw in "
+                  f"training ({shown}{', ...' if len(unseen) > 5 else ''}): it cannot "
+                  "predict them, and their rows count as errors", file=sys.stderr)
         print(f"accuracy: {metrics.accuracy_score(y, pred):.4f}")
         if not brief:
             print(metrics.classification_report(y, pred, zero_division=0))

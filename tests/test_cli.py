@@ -1176,3 +1176,22 @@ def test_info_is_warm_only_for_kernels_compiled_for_this_cpu(tmp_path):
 
     assert "float64 default path (softmax)" in warm_for(generic)
     assert "nothing yet" in warm_for(env)
+
+
+def test_a_class_training_never_saw_is_noted_when_evaluating(tmp_path, capsys):
+    # helper-47: evaluate and --valid counted rows of an unseen class as
+    # errors without a word.
+    train_csv, test_csv, model = tmp_path / "t.csv", tmp_path / "v.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 60, "classification", 0)
+    frame = _write_csv(test_csv, 30, "classification", 1)
+    frame.loc[:4, "label"] = "maybe"
+    frame.to_csv(test_csv, index=False)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model), "--valid", str(test_csv)]) == 0
+    note = ("note: 1 class(es) of these rows the model never saw in training ('maybe'): it "
+            "cannot predict them, and their rows count as errors")
+    assert note in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(model), "--data", str(test_csv)]) == 0
+    assert note in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(model), "--data", str(train_csv)]) == 0
+    assert "never saw" not in capsys.readouterr().err
