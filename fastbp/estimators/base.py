@@ -910,6 +910,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 self.power_t, self.beta_1, self.beta_2, self.epsilon,
                 step_size=self.step_size, gamma=self.gamma, t_max=self.max_iter)
         else:
+            # What a previous call left (or a hand, or an edited file) is
+            # read by the kernels unchecked: checked here, where it comes
+            # back in, before the copy.
             self._optimizer.check(layout.n_params, params.dtype)
             optimizer = self._optimizer.copy()
         progress = getattr(self, "_progress", None)
@@ -921,6 +924,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                                 _scoring_name(self.scoring))
         if not incremental:
             progress.monitor = None  # GradientWarning: once per fit
+        elif progress.monitor is not None:
+            progress.monitor.check_fits(layout.n_layers - 1, params.dtype)
 
         train_rows, validator = None, None
         n_train = inp.n_samples

@@ -186,10 +186,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     """
     layout = spec.layout
     dtype = params.dtype
-    # What a previous call left is read by the kernels unchecked.
-    optimizer.check(layout.n_params, dtype)
-    if progress.monitor is not None:
-        progress.monitor.check_fits(layout.n_layers - 1, dtype)
     early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
     # Batch norm cannot train on a one-row batch (every unit would be
