@@ -281,15 +281,13 @@ def _options_given(args):
 
 
 def _estimator_params(args):
-    return dict(
-        hidden_layer_sizes=args.hidden_layer_sizes, activation=args.activation,
-        solver=args.solver, batch_size=args.batch_size, max_iter=args.epochs,
-        learning_rate_init=args.learning_rate_init, random_state=args.random_state,
-        init=args.init, learning_rate=args.learning_rate, alpha=args.alpha, l1=args.l1,
-        dropout=args.dropout,
-        normalization=None if args.normalization == "none" else args.normalization,
-        residual=args.residual, clip_grad_norm=args.clip_grad_norm,
-        early_stopping=args.early_stopping)
+    # --validation-fraction also turns early stopping on: cli_data.settings
+    # applies it.
+    params = {param: getattr(args, attr) for attr, param in _OPTION_PARAMS.items()
+              if attr != "validation_fraction"}
+    if args.normalization == "none":
+        params["normalization"] = None
+    return params
 
 
 def train(args):
