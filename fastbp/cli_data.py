@@ -847,31 +847,6 @@ def _checked_features(data, expected, numeric, path):
     return X
 
 
-def replace_atomically(path, write):
-    """Write the file ``path`` through ``write(tmp)`` into a new file beside
-    it, then rename that onto ``path``: a Ctrl-C or an error midway leaves
-    ``path`` as it was, not a truncated CSV that reads as a complete one
-    (``fastbp.save`` writes models so too)."""
-    import tempfile
-
-    from .persistence import _UMASK
-
-    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp",
-                               dir=os.path.dirname(path) or os.curdir)
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes the file private (0600): the mode of the file
-        # replaced, or the usual one.
-        os.chmod(tmp, (os.stat(path).st_mode & 0o7777) if os.path.exists(path)
-                 else 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_history(estimator, path):
     import pandas as pd
 
@@ -886,6 +861,8 @@ def write_history(estimator, path):
                 columns[f"{key}_layer{layer + 1}"] = values[:, layer]
         elif len(values) == len(columns[index]):
             columns[key] = values
+    from .persistence import replace_atomically
+
     replace_atomically(path, lambda tmp: pd.DataFrame(columns).to_csv(tmp, index=False))
 
 
@@ -900,6 +877,8 @@ def write_plot(estimator, path):
     disp = TrainingHistoryDisplay.from_estimator(estimator)
     # The format from the name given (check_outputs checked it), not from
     # the temporary file's.
+    from .persistence import replace_atomically
+
     image_format = os.path.splitext(path)[1][1:].lower()
     replace_atomically(path, lambda tmp: disp.figure_.savefig(tmp, dpi=110,
                                                               format=image_format))
@@ -1011,7 +990,7 @@ def predict_file(args):
         out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
     else:
         out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
-    from .persistence import special_file
+    from .persistence import replace_atomically, special_file
 
     special = not to_stdout and special_file(args.out) is not None
     if to_stdout:
@@ -1065,20 +1044,18 @@ def _labels_like_classes(y, classes, target, path):
     return numbers.to_numpy()
 
 
-def pd_unique(values):
-    """The distinct ``values`` in the order they first appear, as Python
-    objects (mixed text and numbers, which ``np.unique`` cannot sort)."""
-    import pandas as pd
-
-    return pd.unique(pd.Series(np.asarray(values, dtype=object))).tolist()
-
-
 def report(pipe, X, y, brief=False):
     from sklearn import metrics
 
     pred = pipe.predict(X)
     if pipe.fastbp_task_ == "classification":
-        unseen = [c for c in pd_unique(y) if c not in set(np.asarray(pipe.classes_).tolist())]
+        import pandas as pd
+
+        # In the order they first appear (np.unique cannot sort a mix of
+        # text and numbers).
+        known = set(np.asarray(pipe.classes_).tolist())
+        unseen = [c for c in pd.unique(pd.Series(np.asarray(y, dtype=object)))
+                  if c not in known]
         if unseen:
             # The model cannot predict them: their rows count as errors.
             shown = ", ".join(repr(c) for c in unseen[:5])

@@ -355,17 +355,43 @@ def save(obj, path):
                           if hasattr(e, "coefs_")}),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
-    except OSError as exc:  # e.g. a directory this user cannot write
-        raise type(exc)(exc.errno, f"cannot save to {shown}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp):
+        with open(tmp, "wb") as fh:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
                 zf.writestr(_META, json.dumps(meta, indent=1))
                 zf.writestr(_MODEL, payload)
             fh.flush()
             os.fsync(fh.fileno())
+
+    replace_atomically(path, write, failure=f"cannot save to {shown}")
+
+
+def replace_atomically(path, write, failure=None):
+    """Write the file ``path`` through ``write(tmp)`` into a new file beside
+    it, then rename that onto ``path``: a Ctrl-C or an error midway leaves
+    ``path`` as it was, not a truncated file that reads as a complete one.
+
+    Parameters
+    ----------
+    path : str
+        The file to write; its directory must exist.
+    write : callable
+        ``write(tmp)`` writes the whole content to the path ``tmp``.
+    failure : str, optional
+        Where the temporary file cannot be made (a directory this user
+        cannot write), the error's message starts with it ("cannot save to
+        m.fastbp") rather than naming the temporary file.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp",
+                                   dir=os.path.dirname(path) or os.curdir)
+    except OSError as exc:
+        if failure is None:
+            raise
+        raise type(exc)(exc.errno, f"{failure}: {exc.strerror}") from exc
+    os.close(fd)
+    try:
+        write(tmp)
         # mkstemp creates the file private (0600); give it the mode of the
         # file it replaces, or the usual one.
         os.chmod(tmp, (os.stat(path).st_mode & 0o7777) if os.path.exists(path)
