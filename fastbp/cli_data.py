@@ -88,6 +88,29 @@ def _separator(path):
     return "\t" if path.lower().endswith(_TAB_SEPARATED) else ","
 
 
+def write_table(frame, path, in_place=False):
+    """Write ``frame`` to ``path`` as fastbp reads tables: tab-separated for
+    a .tsv name, gzip-compressed for a .gz name, comma-separated otherwise.
+
+    Written to a temporary file and renamed onto ``path``
+    (:func:`~fastbp.persistence.replace_atomically`), or straight through
+    ``path`` where ``in_place`` (a device or pipe, which cannot be renamed
+    onto).
+    """
+    # The compression is named, not inferred: pandas would infer it from the
+    # temporary file's name, and write plain text under a .gz name.
+    def write(target):
+        frame.to_csv(target, sep=_separator(path), index=False,
+                     compression="gzip" if path.lower().endswith(".gz") else None)
+
+    if in_place:
+        write(path)
+    else:
+        from .persistence import replace_atomically
+
+        replace_atomically(path, write)
+
+
 def _read_csv(path, **options):
     """``pandas.read_csv`` of ``path`` (tab-separated for a .tsv file), read
     again without an index where a trailing comma on every data line made
@@ -861,9 +884,7 @@ def write_history(estimator, path):
                 columns[f"{key}_layer{layer + 1}"] = values[:, layer]
         elif len(values) == len(columns[index]):
             columns[key] = values
-    from .persistence import replace_atomically
-
-    replace_atomically(path, lambda tmp: pd.DataFrame(columns).to_csv(tmp, index=False))
+    write_table(pd.DataFrame(columns), path)
 
 
 def write_plot(estimator, path):
@@ -990,16 +1011,14 @@ def predict_file(args):
         out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
     else:
         out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
-    from .persistence import replace_atomically, special_file
+    from .persistence import special_file
 
     special = not to_stdout and special_file(args.out) is not None
     if to_stdout:
         out.to_csv(sys.stdout, index=False)
         sys.stdout.flush()
-    elif special:
-        out.to_csv(args.out, index=False)  # through the device or pipe, in place
     else:
-        replace_atomically(args.out, lambda tmp: out.to_csv(tmp, index=False))
+        write_table(out, args.out, in_place=special)
     # Beside predictions written to a pipe or device (/dev/stdout), the
     # status line goes to stderr, out of the data's way.
     status = sys.stderr if to_stdout or special else sys.stdout

@@ -648,6 +648,29 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
             in capsys.readouterr().err)
 
 
+def test_outputs_are_written_as_their_names_say(tmp_path):
+    # Before, a .tsv output was written comma-separated, and a .csv.gz one
+    # as plain text under a .gz name (pandas inferred the compression from
+    # the temporary file's name), which pandas then failed to read back.
+    pd = pytest.importorskip("pandas")
+    frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
+    model = tmp_path / "m.fastbp"
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label", "--epochs",
+                 "3", "--quiet", "--model-out", str(model),
+                 "--history-out", str(tmp_path / "h.tsv")]) == 0
+    history = pd.read_csv(tmp_path / "h.tsv", sep="\t")
+    assert history.columns[:2].tolist() == ["epoch", "loss"] and len(history) == 3
+    expected = fastbp_load(model).predict(frame.drop(columns="label"))
+    for name, sep in [("p.tsv", "\t"), ("p.csv.gz", ","), ("p.tsv.gz", "\t"), ("p.csv", ",")]:
+        assert main(["predict", "--model", str(model), "--data", str(tmp_path / "t.csv"),
+                     "--out", str(tmp_path / name)]) == 0
+        written = pd.read_csv(tmp_path / name, sep=sep)
+        assert written.columns.tolist() == ["label"], name
+        np.testing.assert_array_equal(written["label"], expected)
+    with open(tmp_path / "p.csv.gz", "rb") as f:
+        assert f.read(2) == b"\x1f\x8b"  # gzip's magic number
+
+
 @pytest.mark.parametrize("values, message", [
     (lambda v: [f"{x:,.2f}" for x in v], "300 distinct values in 300 rows, nearly one class "
      "per row: it looks like numbers written as text ('38,913.77', "),
