@@ -627,7 +627,7 @@ def fit_with_progress(model, estimator, X, y, quiet):
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from .training.stochastic import INTERRUPTED
+    from .training.progress import INTERRUPTED
 
     estimator._announce_compile = True
     if not quiet:

@@ -30,7 +30,7 @@ from . import _cache
 from .estimators import MLPClassifier, MLPRegressor
 from .estimators.base import BaseMLP
 from .training.split import forced_split
-from .training.stochastic import INTERRUPTED
+from .training.progress import INTERRUPTED
 
 DTYPES = ("float32", "float64")
 

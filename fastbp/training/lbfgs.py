@@ -12,6 +12,7 @@ import numpy as np
 import scipy.optimize
 
 from ..kernels.records import Targets
+from .progress import INTERRUPTED
 from .threads import host_blas_section
 from .workspace import Workspace
 
@@ -164,7 +165,7 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
     except KeyboardInterrupt:
         params[:] = best["x"]
-        warnings.warn(f"Training interrupted by user after {best['nit']} L-BFGS "
+        warnings.warn(f"{INTERRUPTED} after {best['nit']} L-BFGS "
                       f"iteration(s); the model keeps the best iterate found (loss "
                       f"{best['loss']:.6g}).")
         return scipy.optimize.OptimizeResult(

@@ -5,6 +5,10 @@ import math
 
 import numpy as np
 
+#: How the warning of a fit stopped by Ctrl-C begins, whichever solver ran
+#: (the fit keeps its model; the CLI and :func:`fastbp.warmup` read it).
+INTERRUPTED = "Training interrupted by user"
+
 HISTORY_KEYS = ("loss", "val_loss", "val_score", "learning_rate", "epoch_time",
                 "grad_norm", "dead_fraction")
 

@@ -27,13 +27,10 @@ from ..exceptions import DivergenceError, warn_at_caller
 from ..kernels.codes import NORM_BATCH
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
-from .progress import ProgressMark
+from .progress import INTERRUPTED, ProgressMark
 from .split import SplitEpoch, WholeEpoch, split_parts
 from .workspace import Workspace
 
-#: How the warning of a fit stopped by Ctrl-C begins (the fit keeps its
-#: model; :func:`fastbp.warmup` stops instead).
-INTERRUPTED = "Training interrupted by user"
 # The longest a compiled call runs before Python can react to Ctrl-C.
 SLICE_SECONDS = 0.1
 # Assumed speed (multiply-adds per second) before a fit has measured one:
