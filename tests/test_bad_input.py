@@ -248,6 +248,16 @@ CASES = [
                                     params={"early_stopping": True,
                                             "validation_fraction": 0.05}),
          "The validation set is too small", modes=("fresh",)),
+    # Before, scikit-learn's reason ran into the advice with no full stop
+    # ("... number of classes = 2 Pass more samples").
+    Case("validation_set_fewer_rows_than_classes", ("clf",),
+         lambda X, y, Y, k, m: dict(y=y > 4,
+                                    params={"early_stopping": True,
+                                            "validation_fraction": 0.001}),
+         "could not split a validation set (validation_fraction=0.001) from 200 sample(s): "
+         "The test_size = 1 should be greater or equal to the number of classes = 2. "
+         "Raise validation_fraction, pass more samples, or set early_stopping=False.",
+         modes=("fresh",)),
     Case("training_diverges", ("clf", "reg"),
          lambda X, y, Y, k, m: dict(X=X * 1e200),
          "Training diverged at epoch 1", model={"solver": "sgd", "batch_size": 50}),

@@ -1023,7 +1023,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             raise ValueError(
                 f"early_stopping=True could not split a validation set "
                 f"(validation_fraction={self.validation_fraction}) from {inp.n_samples} "
-                f"sample(s): {exc} Pass more samples, or set early_stopping=False.") from exc
+                f"sample(s): {str(exc).rstrip('.')}. Raise validation_fraction, pass more "
+                "samples, or set early_stopping=False.") from exc
         if len(val_rows) < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
