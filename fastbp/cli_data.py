@@ -888,22 +888,20 @@ def write_history(estimator, path):
 
 
 def write_plot(estimator, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure of its own, not pyplot's: no backend to switch (the caller's,
+    # a notebook's, stays as it was) and no figure left open in pyplot.
+    from matplotlib.figure import Figure
 
     from .display import TrainingHistoryDisplay
-
-    disp = TrainingHistoryDisplay.from_estimator(estimator)
-    # The format from the name given (check_outputs checked it), not from
-    # the temporary file's.
     from .persistence import replace_atomically
 
+    figure = Figure(figsize=(13, 3.8), layout="constrained")
+    disp = TrainingHistoryDisplay.from_estimator(estimator, ax=figure.subplots(1, 3))
+    # The format from the name given (check_outputs checked it), not from
+    # the temporary file's.
     image_format = os.path.splitext(path)[1][1:].lower()
     replace_atomically(path, lambda tmp: disp.figure_.savefig(tmp, dpi=110,
                                                               format=image_format))
-    plt.close(disp.figure_)
 
 
 def load_model(path):

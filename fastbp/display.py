@@ -87,6 +87,11 @@ def _history_of(model):
     history = dict(getattr(model, "history_", None) or {})
     curve = np.asarray(_list_or_empty(model, "loss_curve_"), dtype=float)
     n_before = len(curve) - len(history.get("loss", ()))
+    if history and n_before > 0 and not np.array_equal(curve[n_before:], history["loss"]):
+        # A curve that does not end with this history's epochs is an
+        # earlier fit's: an L-BFGS fit leaves the stochastic solver's
+        # loss_curve_ before it as it was (as scikit-learn does).
+        n_before = 0
     if not history:
         if not len(curve):
             return history
@@ -106,6 +111,14 @@ def _history_of(model):
         elif n_before > 0:
             history["val_score"][:n_before] = scores[:n_before]
     return history
+
+
+def _step_name(model):
+    """What one entry of ``model``'s history is, by what recorded it: an
+    L-BFGS fit records its iterations' loss and time only, a stochastic fit
+    its epochs' learning rate too (whatever ``solver`` was set to since)."""
+    history = getattr(model, "history_", None)
+    return "iteration" if history and "learning_rate" not in history else "epoch"
 
 
 def _list_or_empty(model, name):
@@ -194,8 +207,7 @@ class TrainingHistoryDisplay:
         estimator_name = type(model).__name__
         if model is not estimator:
             estimator_name = f"{type(estimator).__name__}: {estimator_name}"
-        step = "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
-        display = cls(history, estimator_name=estimator_name, step_name=step)
+        display = cls(history, estimator_name=estimator_name, step_name=_step_name(model))
         return display.plot(ax=ax, name=name, **kwargs)
 
     def plot(self, ax=None, *, name=None, title=None, **kwargs):
@@ -217,7 +229,9 @@ class TrainingHistoryDisplay:
             figure's title otherwise.
         **kwargs
             Line properties for every curve (``linewidth``, ``alpha``,
-            ``marker``, ``color``, ...), passed to matplotlib's ``plot``.
+            ``marker``, ``color``, ...), passed to matplotlib's ``plot``;
+            short names (``c``, ``ls``, ``lw``) too. ``label`` is taken as
+            ``name``, since each curve's label says what it shows.
 
         Returns
         -------
@@ -227,17 +241,31 @@ class TrainingHistoryDisplay:
             raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "
                              f"(its keys here: {sorted(self.history)})")
         plt = _pyplot()
+        from matplotlib.cbook import normalize_kwargs
+        from matplotlib.lines import Line2D
+
+        # "c" and "color" are one property: the curves below set the long
+        # names, which matplotlib refuses beside the short ones.
+        kwargs = normalize_kwargs(kwargs, Line2D)
+        if "label" in kwargs:
+            if name is not None:
+                raise TypeError("pass name= or label=, not both: name prefixes every "
+                                "curve's label")
+            name = kwargs.pop("label")
         if ax is None:
             fig, ax = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
-            new_figure = True
-        else:
-            ax = np.asarray(ax, dtype=object).ravel()
-            if ax.size not in (1, 3):
-                raise ValueError(f"ax must be one Axes (the loss panel) or hold 3 Axes "
-                                 f"(loss, gradient norms, learning rate); got {ax.size}.")
-            fig = ax[0].figure
-            new_figure = False
+            try:
+                return self._draw(fig, ax, True, name, title, kwargs)
+            except BaseException:
+                plt.close(fig)  # not left open behind the error
+                raise
+        ax = np.asarray(ax, dtype=object).ravel()
+        if ax.size not in (1, 3):
+            raise ValueError(f"ax must be one Axes (the loss panel) or hold 3 Axes "
+                             f"(loss, gradient norms, learning rate); got {ax.size}.")
+        return self._draw(ax[0].figure, ax, False, name, title, kwargs)
 
+    def _draw(self, fig, ax, new_figure, name, title, kwargs):
         def label(what):
             return what if name is None else f"{name}: {what}"
 
@@ -267,6 +295,11 @@ class TrainingHistoryDisplay:
         if twin is not None:
             more = twin.get_legend_handles_labels()
             handles, labels = handles + more[0], labels + more[1]
+            # The twin is drawn above ax[0], and with it the score curve
+            # across ax[0]'s legend: ax[0] goes on top, its background
+            # hidden so that the score curve still shows.
+            ax[0].set_zorder(twin.get_zorder() + 1)
+            ax[0].patch.set_visible(False)
         ax[0].legend(handles, labels, loc="best")
         ax[0].set_title("loss")
         if ax.size == 3:

@@ -648,6 +648,27 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
             in capsys.readouterr().err)
 
 
+def test_plot_keeps_the_callers_matplotlib_backend(tmp_path):
+    # helper-54: --plot switched matplotlib to Agg (in a notebook, later
+    # figures stopped showing inline) and drew through pyplot.
+    pytest.importorskip("pandas")
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    _write_csv(tmp_path / "t.csv", 60, "classification", 0)
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                     "--epochs", "2", "--quiet", "--plot", str(tmp_path / "h.png")]) == 0
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
+    with open(tmp_path / "h.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"  # by the name, whatever the backend
+    assert plt.get_fignums() == []
+
+
 def test_outputs_are_written_as_their_names_say(tmp_path):
     # Before, a .tsv output was written comma-separated, and a .csv.gz one
     # as plain text under a .gz name (pandas inferred the compression from

@@ -243,3 +243,67 @@ def test_scores_that_miss_epochs_are_not_placed_and_steps_are_named(fitted):
     TrainingHistoryDisplay.from_estimator(lbfgs, ax=disp.axes_, name="lbfgs")
     assert disp.axes_[0].get_xlabel() == "epoch / iteration"
     plt.close(disp.figure_)
+
+
+def test_an_lbfgs_fit_after_a_stochastic_one_plots_its_own_iterations():
+    # helper-54: an L-BFGS fit leaves the earlier adam fit's loss_curve_ (as
+    # scikit-learn does); the display took that longer curve for epochs
+    # trained before and plotted the 20 adam epochs, labelled "iteration".
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier((8,), max_iter=20, random_state=0).fit(X / 16, y)
+        adam_curve = list(model.loss_curve_)
+        for warm_start in (False, True):
+            model.set_params(solver="lbfgs", max_iter=5, warm_start=warm_start).fit(X / 16, y)
+            assert model.loss_curve_ == adam_curve  # what misled the display
+            disp = TrainingHistoryDisplay.from_estimator(model)
+            np.testing.assert_array_equal(disp.lines_["loss"].get_ydata(),
+                                          model.history_["loss"])
+            assert len(model.history_["loss"]) == 5
+            assert disp.axes_[0].get_xlabel() == "iteration"
+            plt.close(disp.figure_)
+        # The axis names what the history records, not the solver set since.
+        model.set_params(solver="adam", max_iter=3, warm_start=False).fit(X / 16, y)
+        model.set_params(solver="lbfgs")
+    disp = TrainingHistoryDisplay.from_estimator(model)
+    assert disp.axes_[0].get_xlabel() == "epoch"
+    plt.close(disp.figure_)
+
+
+def test_short_line_property_names_and_label(fitted):
+    # helper-54: c= and ls= raised "Got both 'color' and 'c'" (and left the
+    # new figure open), and label= named every curve alike.
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    disp = TrainingHistoryDisplay.from_estimator(fitted, c="red", ls="-.", lw=2)
+    for line in (disp.lines_["loss"], disp.lines_["val_loss"], disp.lines_["val_score"]):
+        assert line.get_color() == "red" and line.get_linewidth() == 2
+    assert disp.lines_["loss"].get_linestyle() == "-."
+    plt.close(disp.figure_)
+    disp = TrainingHistoryDisplay.from_estimator(fitted, label="mine")
+    assert [t.get_text() for t in disp.axes_[0].get_legend().get_texts()] == [
+        "mine: training loss", "mine: validation loss", "mine: validation score"]
+    plt.close(disp.figure_)
+    with pytest.raises(TypeError, match="pass name= or label=, not both"):
+        TrainingHistoryDisplay.from_estimator(fitted, name="a", label="b")
+    with pytest.raises(AttributeError):
+        TrainingHistoryDisplay.from_estimator(fitted, no_such_property=1)
+    assert plt.get_fignums() == before  # the failed plot's figure is closed
+
+
+def test_the_legend_is_drawn_above_the_score_curve(fitted):
+    # helper-54: the score's twin axis is drawn above the loss axis, and the
+    # dotted score curve crossed the legend.
+    import matplotlib.pyplot as plt
+
+    disp = TrainingHistoryDisplay.from_estimator(fitted)
+    twin = disp.lines_["val_score"].axes
+    assert twin is not disp.axes_[0]
+    assert disp.axes_[0].get_zorder() > twin.get_zorder()
+    assert disp.axes_[0].get_legend() is not None and twin.get_legend() is None
+    assert not disp.axes_[0].patch.get_visible()  # the twin's curve still shows
+    plt.close(disp.figure_)
