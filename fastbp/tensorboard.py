@@ -92,8 +92,9 @@ class TensorBoardCallback:
     -----
     A run is one fit: ``fit`` starts one, and a ``partial_fit`` call or a
     ``warm_start`` fit goes on with the run of the same estimator's
-    previous call (its steps count the epochs of ``history_``), so that a
-    stream of calls draws one curve. The run's event file stays open
+    previous call (its steps number the epochs as ``loss_curve_`` does, a
+    model converted from scikit-learn's first), so that a stream of calls
+    draws one curve. The run's event file stays open
     between those calls (flushed at the end of each), and closes when a new
     run of the estimator starts or the estimator is garbage collected.
 
@@ -173,9 +174,10 @@ class TensorBoardCallback:
             return path
 
     def _writer(self, estimator, step):
-        """The writer of ``estimator``'s run at its epoch ``step`` (opened
-        at a call's first epoch): the run goes on if this call goes on with
-        the history of the previous one, else a new run starts."""
+        """The writer of ``estimator``'s run at the epoch ``step`` of its
+        ``history_`` (opened at a call's first epoch): the run goes on if
+        this call goes on with the history of the previous one, else a new
+        run starts."""
         with self._lock:
             run = self._runs.get(estimator)
             if run is None:
@@ -201,16 +203,20 @@ class TensorBoardCallback:
         history = getattr(fitted_estimator, "history_", None)
         if not history or not len(history.get("loss", ())):
             return False
-        step = len(history["loss"])
-        writer = self._writer(estimator, step)
+        n = len(history["loss"])
+        writer = self._writer(estimator, n)
         if writer is None:
             return False
+        # Steps number the epochs as loss_curve_ does: a model converted
+        # from scikit-learn has its epochs there, not in history_.
+        curve = getattr(fitted_estimator, "loss_curve_", None) or ()
+        step = len(curve) if len(curve) > n and curve[-1] == history["loss"][-1] else n
         for key in ("loss", "val_loss", "val_score", "learning_rate"):
             values = history.get(key, ())
-            if len(values) == step and values[-1] == values[-1]:  # not NaN
+            if len(values) == n and values[-1] == values[-1]:  # not NaN
                 writer.add_scalar(f"epoch/{key}", float(values[-1]), step)
         grad = history.get("grad_norm")
-        if grad is not None and len(grad) == step:
+        if grad is not None and len(grad) == n:
             for layer, value in enumerate(grad[-1]):
                 writer.add_scalar(f"grad_norm/layer_{layer + 1}", float(value), step)
         return False

@@ -146,8 +146,12 @@ def test_an_interrupt_with_early_stopping_keeps_and_names_the_best_weights(digit
 def test_a_callback_stops_lbfgs(digits):
     X, y = digits
     stop = StopAfter(4, "lbfgs-iter")
-    est = quiet(MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0)
-                .set_callbacks(stop).fit, X, y)
+    with warnings.catch_warnings():
+        # helper-52: a stop asked for warned "lbfgs failed to converge ...
+        # `callback` raised `StopIteration`"; a stochastic solver's is silent.
+        warnings.simplefilter("error")
+        est = MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0) \
+            .set_callbacks(stop).fit(X, y)
     assert est.n_iter_ == 5
     # history_ has each iteration's loss and time, the last the fitted loss.
     assert est.history_["loss"].shape == est.history_["epoch_time"].shape == (5,)
@@ -262,6 +266,72 @@ def _read_scalars(run_dir):
             for value in event.summary.value:
                 scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
     return scalars
+
+
+class KeepSnapshots(IterationsSeen):
+    """Keeps every subtask's ``fitted_estimator``."""
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name != "fit" and fitted_estimator is not None:
+            self.seen.append(fitted_estimator)
+
+
+def test_fitted_estimator_is_detached_from_the_live_model(digits):
+    # helper-52: the snapshot shared the live model's loss curve and an
+    # optimizer state of the call before: a partial_fit of it appended to
+    # the live model's loss_curve_. Its validation_scores_, best scores and
+    # t_ were the previous fit's, or missing on a first fit.
+    X, y = digits
+    keep = KeepSnapshots()
+    model = MLPClassifier((16,), max_iter=4, early_stopping=True, n_iter_no_change=50,
+                          random_state=0).set_callbacks(keep)
+    quiet(model.fit, X, y)
+    keep.seen.clear()
+    quiet(model.fit, X, y)  # a refit: the snapshots are of this fit
+    assert len(keep.seen) == 4
+    n_train = len(X) - round(len(X) * model.validation_fraction)
+    for k, snap in enumerate(keep.seen, start=1):
+        assert snap.n_iter_ == k and snap.loss_curve_ == model.loss_curve_[:k]
+        assert snap.validation_scores_ == model.validation_scores_[:k]
+        assert snap.best_validation_score_ == max(model.validation_scores_[:k])
+        assert snap.t_ == k * n_train and snap._optimizer is None
+        np.testing.assert_array_equal(snap.history_["loss"], model.history_["loss"][:k])
+    live = (list(model.loss_curve_), list(model.validation_scores_),
+            model.history_["loss"].copy(), model.t_)
+    snap = keep.seen[1].set_params(early_stopping=False)
+    snap.set_callbacks()
+    quiet(snap.partial_fit, X, y)
+    assert len(snap.loss_curve_) == len(snap.history_["loss"]) == 3
+    assert (model.loss_curve_, model.validation_scores_, model.t_) == (*live[:2], live[3])
+    np.testing.assert_array_equal(model.history_["loss"], live[2])
+
+
+def test_lbfgs_fitted_estimator_has_the_loss_and_history_so_far(digits):
+    # helper-52: an L-BFGS snapshot set n_iter_ alone: its loss_ and
+    # history_ were the adam fit's before it (or missing on a first fit).
+    X, y = digits
+    keep = KeepSnapshots()
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    quiet(model.set_params(solver="lbfgs", max_iter=4).set_callbacks(keep).fit, X, y)
+    ran = [snap for snap in keep.seen if snap.n_iter_ > 0]
+    assert [snap.n_iter_ for snap in ran[:4]] == [1, 2, 3, 4]
+    for snap in ran[:4]:
+        k = snap.n_iter_
+        np.testing.assert_array_equal(snap.history_["loss"], model.history_["loss"][:k])
+        assert snap.history_["epoch_time"].shape == (k,)
+        assert snap.loss_ == model.history_["loss"][k - 1]
+
+
+def test_diagnostic_warnings_count_the_epochs_of_a_partial_fit_stream(digits):
+    # helper-52: the epoch named was the call's (always 1 in partial_fit):
+    # "... for 3 epochs up to epoch 1" after 4 epochs.
+    X, y = digits
+    model = MLPClassifier((16,), random_state=0)
+    quiet(model.partial_fit, X, y, classes=np.unique(y))
+    model.intercepts_[0][:] = -1e3  # every relu unit dead
+    with pytest.warns(UserWarning, match="for 3 epochs up to epoch 4,"):
+        for _ in range(3):
+            model.partial_fit(X, y)
 
 
 def test_tensorboard_callback_writes_the_history(digits, tmp_path):

@@ -91,6 +91,21 @@ def _keep(store, estimator, value):
         pass
 
 
+def _progress_attributes(optimizer, progress):
+    """The fitted attributes that describe a stochastic fit's training so far
+    (its ``optimizer`` state, None to start the next call's afresh)."""
+    return {
+        "_optimizer": optimizer, "_progress": progress, "n_iter_": progress.n_iter,
+        "t_": progress.t, "loss_": progress.loss,
+        # The progress's own lists, appended in place by later calls (as
+        # scikit-learn's are); a failed call truncates them back.
+        "loss_curve_": progress.loss_curve, "best_loss_": progress.best_loss,
+        "validation_scores_": progress.validation_scores,
+        "best_validation_score_": progress.best_validation_score,
+        "_no_improvement_count": progress.no_improvement_count,
+        "history_": progress.history_arrays()}
+
+
 def _fresh_random_state(estimator):
     """``check_random_state(estimator.random_state)``: for an int seed, a
     generator that starts from the seed.
@@ -867,6 +882,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 + self._penalty_advice(), epoch=1)
         if result.get("interrupted", False):
             self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
+        elif result.get("stopped_by_callback", False):
+            # Asked for, as a stochastic solver's stop is: no warning.
+            self.n_iter_ = int(result.nit)
         else:
             self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
             if fresh:
@@ -993,19 +1011,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     def _keep_progress(self, optimizer, progress):
         """Set the fitted attributes that describe the training so far."""
-        self._optimizer = optimizer
-        self._progress = progress
-        self.n_iter_ = progress.n_iter
-        self.t_ = progress.t
-        self.loss_ = progress.loss
-        # The progress's own lists, appended in place by later calls (as
-        # scikit-learn's are); a failed call truncates them back.
-        self.loss_curve_ = progress.loss_curve
-        self.best_loss_ = progress.best_loss
-        self.validation_scores_ = progress.validation_scores
-        self.best_validation_score_ = progress.best_validation_score
-        self._no_improvement_count = progress.no_improvement_count
-        self.history_ = progress.history_arrays()
+        self.__dict__.update(_progress_attributes(optimizer, progress))
 
     def _validation_split(self, backend, spec, inp, X, y, Y, sample_weight, scorer_sw):
         """Split off the validation rows; return them and a :class:`Validator`
@@ -1084,18 +1090,22 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """scikit-learn callback tasks for this fit, or None without callbacks.
 
         A ``fitted_estimator`` passed to a hook predicts with the weights of
-        that point, and (stochastic solvers) carries the history so far.
+        that point, and carries the loss and history so far, detached from
+        the live model's: training it (``partial_fit``) changes neither, and
+        starts its optimizer afresh.
         """
         if not callbacks.active(self):
             return None
 
-        def snapshot(params, running, n_ended):
+        def snapshot(params, running, n_ended, iterations):
             attributes = self._fitted_attributes(layout, params, running)
             if progress is not None:
-                attributes.update(history_=progress.history_arrays(), n_iter_=progress.n_iter,
-                                  loss_=progress.loss, loss_curve_=list(progress.loss_curve))
+                attributes.update(_progress_attributes(None, progress.detached()))
             else:  # L-BFGS: one subtask per iteration
-                attributes.update(n_iter_=n_ended)
+                history = {key: np.array(values[:n_ended]) for key, values in
+                           (iterations or {"loss": [], "epoch_time": []}).items()}
+                attributes.update(n_iter_=n_ended, history_=history,
+                                  loss_=float(history["loss"][-1]) if n_ended else None)
             return attributes
 
         # Hooks see the targets as given (a classifier's y is binarised here).

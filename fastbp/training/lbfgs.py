@@ -114,7 +114,8 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         After Ctrl-C, ``interrupted`` is True and ``x`` the best iterate
         evaluated (``params`` holds it too). ``loss_curve`` and
         ``iteration_times`` hold each completed iteration's loss and
-        seconds.
+        seconds; ``stopped_by_callback`` says whether a callback's stop
+        request ended it.
     """
     f = loss_and_gradient_function(backend, spec, inp, Y, sw, alpha=alpha, l1=l1,
                                    dtype=params.dtype)
@@ -150,13 +151,15 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
                   {"loss": curve, "epoch_time": times})
         if tasks is not None:
             x = as_params(intermediate_result.x)
-            stop = _hook(tasks.end, x, no_running)
-            _hook(tasks.begin, x, no_running)
+            iterations = {"loss": curve, "epoch_time": times}
+            stop = _hook(tasks.end, x, no_running, iterations)
+            _hook(tasks.begin, x, no_running, iterations)
             if stop:
+                best["stopped"] = True
                 raise StopIteration
 
     if tasks is not None:
-        tasks.begin(params.copy(), no_running)
+        tasks.begin(params.copy(), no_running, {"loss": curve, "epoch_time": times})
 
     try:
         result = scipy.optimize.minimize(
@@ -174,4 +177,5 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             loss_curve=curve, iteration_times=times)
     params[:] = result.x
     result.loss_curve, result.iteration_times = curve, times
+    result.stopped_by_callback = best.get("stopped", False)
     return result

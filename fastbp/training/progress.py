@@ -211,6 +211,15 @@ class Progress:
         new.monitor = None if self.monitor is None else self.monitor.copy()
         return new
 
+    def detached(self):
+        """A copy that shares nothing this record goes on to change: what a
+        callback's ``fitted_estimator`` keeps while training goes on."""
+        new = self.copy()
+        new.loss_curve = list(self.loss_curve)
+        if self.validation_scores is not None:
+            new.validation_scores = list(self.validation_scores)
+        return new
+
     def lengths(self):
         """How long the loss curve and validation scores are, for
         :meth:`truncate`."""

@@ -326,7 +326,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 # The Frobenius norms np.linalg.norm gives, without its views.
                 monitor.check(grad_norms, [math.sqrt(np.dot(params[w], params[w]))
                                            for w in weights],
-                              progress.n_iter, dead_fraction=dead_fraction)
+                              len(progress.loss_curve), dead_fraction=dead_fraction)
 
                 val_score = None
                 if early_stopping:
