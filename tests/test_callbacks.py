@@ -499,3 +499,22 @@ def test_warmup_runs_no_callback_of_the_estimator(solver):
           np.arange(30) % 3)
     assert stop.ends, "the callback is not called at all: this test could not fail"
 
+
+
+def test_tensorboard_steps_follow_the_epochs_of_a_model_from_scikit_learn(digits, tmp_path):
+    # helper-52: the steps restarted at 1, where loss_curve_ and the
+    # training-history plot number these epochs 5 and 6.
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    sk = quiet(SkMLP((8,), max_iter=4, random_state=0).fit, X, y)
+    board = TensorBoardCallback(tmp_path)
+    model = MLPClassifier.from_sklearn(sk).set_callbacks(board)
+    for _ in range(2):
+        quiet(model.partial_fit, X, y)
+    (run,) = board.run_dirs_
+    steps, values = zip(*_read_scalars(run)["epoch/loss"])
+    assert sorted(steps) == [5, 6] and len(model.loss_curve_) == 6
+    np.testing.assert_allclose(values, model.loss_curve_[4:], rtol=1e-6)
