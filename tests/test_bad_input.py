@@ -197,6 +197,23 @@ CASES = [
     Case("object_strings_in_X", ("clf", "reg"),
          lambda X, y, Y, k, m: dict(X=np.where(X > 0.5, "high", "low").astype(object)),
          "could not convert string to float"),
+    # helper-53: a float cast parsed numeric strings and counted dates;
+    # scikit-learn's MLP refuses strings at predict, not at fit.
+    Case("numeric_strings_in_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=X.astype(str)),
+         "X holds strings (dtype <U"),
+    Case("dates_in_X", ("clf",),
+         lambda X, y, Y, k, m: dict(X=(X * 1000).astype("datetime64[s]")),
+         "X holds dates (dtype datetime64[s]), and fastbp needs numbers"),
+    Case("dates_as_regression_targets", ("reg",),
+         lambda X, y, Y, k, m: dict(y=np.arange(N).astype("datetime64[D]")),
+         "needs numeric targets y; y holds dates (dtype datetime64[D])"),
+    Case("time_spans_as_regression_targets", ("reg",),
+         lambda X, y, Y, k, m: dict(y=np.arange(N).astype("m8[s]")),
+         "needs numeric targets y; y holds time spans (dtype timedelta64[s])"),
+    Case("string_tuple_as_regression_targets", ("reg",),
+         lambda X, y, Y, k, m: dict(y=tuple(np.arange(N).astype(str))),
+         "needs numeric targets y; y holds strings (dtype <U"),
     Case("y_wrong_length", ("clf", "reg"),
          lambda X, y, Y, k, m: dict(y=_target(k, y, Y)[:-3]),
          "inconsistent numbers of samples: [200, 197]"),
@@ -226,6 +243,23 @@ CASES = [
          lambda X, y, Y, k, m: dict(sample_weight=_with(np.ones((N, 1)), 3, 0,
                                                         np.nan).ravel()),
          "Input sample_weight contains NaN"),
+    # helper-53: a bare "OverflowError: math range error" (alpha scaled with
+    # the weights past float64).
+    Case("sample_weight_too_small_for_alpha", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(sample_weight=np.full(N, 1e-320)),
+         "sample_weight is too small for alpha=0.0001: as in scikit-learn, the penalty is "
+         "divided by the sum of the weights"),
+    # helper-53: cast to inf without a word, then a DivergenceError blaming
+    # the learning rate.
+    Case("class_weight_beyond_float32", ("clf",),
+         lambda X, y, Y, k, m: dict(X=X.astype(np.float32),
+                                    params={"class_weight": {0: 1e39}}),
+         "class_weight holds values beyond float32's range", modes=("fresh",)),
+    Case("class_weight_times_sample_weight_beyond_float32", ("clf",),
+         lambda X, y, Y, k, m: dict(X=X.astype(np.float32), sample_weight=np.full(N, 1e30),
+                                    params={"class_weight": {0: 1e10}}),
+         "class_weight times sample_weight holds values beyond float32's range",
+         modes=("fresh",)),
     Case("all_zero_sample_weight", ("clf",),
          lambda X, y, Y, k, m: dict(sample_weight=np.zeros(N)),
          "Sample weights must contain at least one non-zero number"),
@@ -416,6 +450,8 @@ PREDICT_CASES = [
     ("complex", lambda X: X + 0j, "Complex data not supported"),
     ("strings", lambda X: np.full(X.shape, "a", dtype=object),
      "could not convert string to float"),
+    ("numeric_strings", lambda X: X.astype(str), "X holds strings (dtype <U"),
+    ("dates", lambda X: X.astype("datetime64[s]"), "X holds dates (dtype datetime64[s])"),
     ("empty", lambda X: X[:0], "Found array with 0 sample(s)"),
 ]
 

@@ -1240,3 +1240,20 @@ def test_a_divergence_a_penalty_may_cause_names_it(blobs, solver, penalty):
         quiet(MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.5,
                            max_iter=300, random_state=0).fit, X, y)
     assert "penalty" not in str(info.value)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_divergence_of_a_penalty_over_tiny_weights_names_it(blobs, solver):
+    # helper-53: uniform float32 weights of 1e-30 with the default alpha
+    # diverged blaming the learning rate and scaling: scikit-learn divides
+    # the penalty by the weights' sum, which made alpha 6e25 times the data.
+    X, y = blobs
+    X = X.astype(np.float32)
+    weights = np.full(len(X), 1e-30)
+    est = MLPClassifier((4,), solver=solver, max_iter=3, random_state=0)
+    with pytest.raises(DivergenceError, match=r"The penalty may be the cause: alpha=0.0001 "
+                       r"\(\S+ relative to sample_weight's scale\)\. .* or sample weights "
+                       r"nearer 1\.$"):
+        quiet(est.fit, X, y, sample_weight=weights)
+    quiet(est.set_params(alpha=0).fit, X, y, sample_weight=weights)  # the penalty it was
+    assert np.isfinite(est.loss_)

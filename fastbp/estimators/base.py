@@ -672,6 +672,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if sample_weight is not None:
             weight_exp = sample_weight_exponent(sample_weight, X.dtype)
             if weight_exp:
+                self._check_scaled_penalties(weight_exp, X.dtype, sample_weight)
                 sample_weight = np.ldexp(sample_weight, weight_exp)
         # Read-only targets or weights (joblib's memmaps) share the normal
         # kernel specialisation, as X does.
@@ -712,7 +713,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                          sample_weight, incremental, hooks_X, hooks_sw,
                                          weight_exp)
                 except DivergenceError as exc:
-                    diverged = self._with_penalty_advice(exc)
+                    diverged = self._with_penalty_advice(exc, weight_exp)
             else:
                 self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
                                 fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
@@ -879,7 +880,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "the starting weights, so L-BFGS cannot take a step. The model keeps its "
                 "state from before this call. To fix it, standardise X (and y for a "
                 "regressor), for example with sklearn.preprocessing.StandardScaler."
-                + self._penalty_advice(), epoch=1)
+                + self._penalty_advice(weight_exp), epoch=1)
         if result.get("interrupted", False):
             self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
         elif result.get("stopped_by_callback", False):
@@ -902,20 +903,46 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")
 
-    def _penalty_advice(self):
+    def _check_scaled_penalties(self, weight_exp, dtype, sample_weight):
+        """Refuse weights so small that ``alpha`` or ``l1`` over their scale
+        (``2**weight_exp``, see :meth:`_penalties`) exceeds ``dtype``: the
+        penalty would be inf, and the loss NaN (or ``math.ldexp`` overflow)."""
+        limit = float(np.finfo(dtype).max)
+        for name, value in (("alpha", self.alpha), ("l1", self.l1)):
+            try:
+                scaled = self._penalties(weight_exp)[0 if name == "alpha" else 1]
+            except OverflowError:
+                scaled = math.inf
+            if scaled > limit:
+                raise ValueError(
+                    f"sample_weight is too small for {name}={value:g}: as in scikit-learn, "
+                    "the penalty is divided by the sum of the weights, and with weights "
+                    f"this small (largest {float(np.max(sample_weight)):.3g}) it outweighs "
+                    f"the data by more than {np.dtype(dtype).name} holds. Rescale "
+                    f"sample_weight (for example to a mean of 1), or lower {name}.")
+
+    def _penalty_advice(self, weight_exp=0):
         """A sentence for a divergence message where ``alpha`` or ``l1`` is
         large enough to be the cause (the trainer's advice names the
-        learning rate, clipping and scaling only); else ""."""
-        large = [f"{name}={value:g}" for name, value in (("alpha", self.alpha), ("l1", self.l1))
-                 if value > 1]
+        learning rate, clipping and scaling only); else "".
+
+        With weights scaled by ``2**weight_exp`` (weights far from 1), what
+        counts is the penalty over their scale, as the kernels take it.
+        """
+        scaled = self._penalties(weight_exp)
+        large = [f"{name}={value:g}" + ("" if weight_exp == 0 or s == value else
+                                         f" ({s:.3g} relative to sample_weight's scale)")
+                 for (name, value), s in zip((("alpha", self.alpha), ("l1", self.l1)), scaled)
+                 if s > 1]
         if not large:
             return ""
-        return (f" The penalty may be the cause: {' and '.join(large)} (values above 1 "
+        return (f" The penalty may be the cause: {' and '.join(large)}. Values above 1 "
                 "weigh the penalty over the data, and can overflow the loss or make each "
-                "step overshoot); try values between 1e-5 and 1e-1.")
+                "step overshoot; try values between 1e-5 and 1e-1"
+                + (", or sample weights nearer 1." if weight_exp > 0 else "."))
 
-    def _with_penalty_advice(self, exc):
-        advice = self._penalty_advice()
+    def _with_penalty_advice(self, exc, weight_exp=0):
+        advice = self._penalty_advice(weight_exp)
         return DivergenceError(str(exc) + advice, epoch=exc.epoch) if advice else exc
 
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,

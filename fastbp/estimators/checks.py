@@ -44,9 +44,39 @@ def check_sparse_structure(X, name="X"):
             f"scipy.sparse.{X.format}_matrix from valid arrays.") from exc
 
 
+#: NumPy dtype kinds that are no numbers, which a cast to float would
+#: still convert (numeric strings parsed, dates counted from 1970).
+_NOT_NUMBERS = {"U": "strings", "S": "bytes", "V": "structured records", "M": "dates",
+                "m": "time spans"}
+
+
+def not_numbers(dtypes):
+    """What the first of ``dtypes`` that holds no numbers holds
+    (:data:`_NOT_NUMBERS`), as ``"strings (dtype <U3)"``; None if all hold
+    numbers. pandas' extension dtypes pass (their conversion says what
+    fails)."""
+    for dtype in dtypes:
+        if isinstance(dtype, np.dtype) and dtype.kind in _NOT_NUMBERS:
+            return f"{_NOT_NUMBERS[dtype.kind]} (dtype {dtype})"
+    return None
+
+
+def check_not_numbers(dtypes, name):
+    """Raise a ``ValueError`` naming the input ``name`` if any of its
+    ``dtypes`` holds no numbers (:func:`not_numbers`)."""
+    what = not_numbers(dtypes)
+    if what is not None:
+        raise ValueError(f"{name} holds {what}, and fastbp needs numbers. Convert {name} to "
+                         f"numbers first (for example {name}.astype(float) for numbers "
+                         "written as text), or encode it (sklearn.preprocessing."
+                         "OneHotEncoder for categories).")
+
+
 def check_raw_input(X, name="X"):
     """``X``, after the checks that must come before scikit-learn's
-    conversion: sparse structure, no columns, complex numbers in a list."""
+    conversion: sparse structure, no columns, complex numbers in a list,
+    strings or dates (scikit-learn's float conversion would parse or count
+    them; its MLP refuses strings at predict but not at fit)."""
     check_sparse_structure(X, name)
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) == 2 and shape[1] == 0:
@@ -55,11 +85,16 @@ def check_raw_input(X, name="X"):
                          f"minimum of 1 is required: {name} needs at least one column.")
     if isinstance(X, (list, tuple)):
         try:
-            kind = np.asarray(X).dtype.kind
+            dtype = np.asarray(X).dtype
         except (ValueError, TypeError):  # ragged: scikit-learn's message says so
             return X
-        if kind == "c":
+        if dtype.kind == "c":
             raise ValueError(f"{name} holds complex numbers; fastbp needs real numbers.")
+        check_not_numbers([dtype], name)
+    elif isinstance(getattr(X, "dtype", None), np.dtype):
+        check_not_numbers([X.dtype], name)
+    elif hasattr(X, "dtypes"):  # a DataFrame's columns
+        check_not_numbers(list(X.dtypes), name)
     return X
 
 
@@ -102,7 +137,7 @@ def check_fits_dtype(a, dtype, name):
     limit = float(np.finfo(dtype).max)
     biggest = float(np.max(np.abs(values)))
     # Standardising weights would make them negative.
-    remedy = ("divide it by its mean, say" if name == "sample_weight"
+    remedy = ("divide it by its mean, say" if "weight" in name
               else "for example with sklearn.preprocessing.StandardScaler")
     if biggest > limit:
         raise ValueError(

@@ -17,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, plain_matrix
-from .checks import check_classes, column_vector_as_1d
+from .checks import check_classes, check_fits_dtype, column_vector_as_1d
 from .constraints import CLASSIFIER_CONSTRAINTS
 
 
@@ -347,9 +347,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             class_weight = {c: class_weight.get(c, 1.0)
                             for c in np.asarray(self.classes_).tolist()}
         if class_weight == "balanced" and sample_weight is not None:
-            weights = _balanced_sample_weight(labels, sample_weight).astype(dtype)
+            weights = _balanced_sample_weight(labels, sample_weight)
         else:
-            weights = compute_sample_weight(class_weight, labels).astype(dtype)
+            weights = compute_sample_weight(class_weight, labels)
+        # Checked in float64 first: weights beyond the model's range would
+        # be inf, and train NaN (a DivergenceError blaming the learning rate).
+        weights = np.asarray(weights, dtype=np.float64)
+        wide = weights if sample_weight is None else sample_weight * weights
+        name = "class_weight" if sample_weight is None else "class_weight times sample_weight"
+        if not np.all(np.isfinite(wide)):
+            raise ValueError(f"{name} overflows float64; rescale the weights (divide them by "
+                             "their mean, say).")
+        check_fits_dtype(wide, dtype, name)
+        weights = weights.astype(dtype)
         combined = weights if sample_weight is None else sample_weight * weights
         if not np.any(combined > 0):
             raise ValueError(

@@ -12,7 +12,8 @@ from sklearn.utils.validation import (
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
-from .checks import check_fits_dtype, check_squared_error_range, column_vector_as_1d
+from .checks import (check_fits_dtype, check_squared_error_range, column_vector_as_1d,
+                     not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -73,14 +74,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             scoring=scoring, device=device)
 
     def _validate_input(self, X, y, incremental, reset):
-        y_dtype = getattr(np.asarray(y) if isinstance(y, list) else y, "dtype", None)
+        y_dtype = getattr(np.asarray(y) if isinstance(y, (list, tuple)) else y, "dtype", None)
         # A pandas extension dtype (Float64, Int64, string, category) is no
-        # NumPy dtype: validation converts it as scikit-learn's does.
-        if getattr(y_dtype, "kind", None) in ("U", "S", "V"):
+        # NumPy dtype: validation converts it as scikit-learn's does. Dates
+        # and numeric strings it would pass or parse: a regressor's targets
+        # are numbers.
+        what = not_numbers([y_dtype])
+        if what is not None:
             raise ValueError(
-                f"{type(self).__name__} needs numeric targets y; got an array of dtype "
-                f"{y_dtype} (strings). Convert y to numbers first, for example "
-                "y.astype(float).")
+                f"{type(self).__name__} needs numeric targets y; y holds {what}. Convert y "
+                "to numbers first (for example y.astype(float) for numbers written as "
+                "text); for class labels, use MLPClassifier.")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if sp.issparse(y):
