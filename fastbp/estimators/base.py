@@ -53,7 +53,9 @@ from .checks import (
     check_fits_dtype,
     check_hidden_layer_sizes,
     check_raw_input,
+    check_real,
     check_weights_survive_dtype,
+    naming,
     native_byte_order,
     sample_weight_exponent,
 )
@@ -657,10 +659,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                               if isinstance(sample_weight, list)
                                               else sample_weight)
             if isinstance(sample_weight, np.ndarray):
+                check_real(sample_weight.dtype, "sample_weight")
                 check_fits_dtype(sample_weight, X.dtype, "sample_weight")
                 check_weights_survive_dtype(sample_weight, X.dtype)
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            with naming("sample_weight"):
+                sample_weight = _check_sample_weight(
+                    sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight sums to zero: at least one sample must "
                                  "have a positive weight.")
@@ -1221,8 +1225,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """``X`` through scikit-learn's validation, in ``dtype``, as a
         :class:`~fastbp.training.data.KernelInput`."""
         X = check_raw_input(native_byte_order(X))
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                          dtype=(np.float64, np.float32))
+        with naming("X"):
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=(np.float64, np.float32))
         if X.dtype != dtype:
             X = _in_dtype(X, dtype)
         return KernelInput(X)

@@ -11,6 +11,7 @@ wrong thing, is checked here, before any kernel sees the data:
 - byte order: kernels are compiled for native-endian arrays only.
 """
 
+import contextlib
 import math
 import numbers
 
@@ -68,8 +69,43 @@ def check_not_numbers(dtypes, name):
     if what is not None:
         raise ValueError(f"{name} holds {what}, and fastbp needs numbers. Convert {name} to "
                          f"numbers first (for example {name}.astype(float) for numbers "
-                         "written as text), or encode it (sklearn.preprocessing."
-                         "OneHotEncoder for categories).")
+                         "written as text)" + (", or encode it (sklearn.preprocessing."
+                                               "OneHotEncoder for categories)."
+                                               if name == "X" else "."))
+
+
+#: How scikit-learn's validation says a conversion to float failed, without
+#: saying which input failed.
+_CONVERSION_FAILURES = ("could not convert", "Complex data not supported",
+                        "float() argument must be")
+
+
+@contextlib.contextmanager
+def naming(name):
+    """Re-raise a conversion failure of scikit-learn's validation within
+    the block ("could not convert string to float: 'a'") with the input
+    ``name`` in front of its first line (the rest prints the array)."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        if not message.startswith(_CONVERSION_FAILURES):
+            raise
+        raise type(exc)(f"{name}: {message.splitlines()[0]}") from exc
+
+
+def complex_refusal(name):
+    """The message refusing complex ``name``: scikit-learn's words (which
+    its estimator checks look for), and which input holds them."""
+    return f"Complex data not supported: {name} holds complex numbers; fastbp needs real numbers."
+
+
+def check_real(dtype, name):
+    """Raise a ``ValueError`` naming ``name`` if its NumPy ``dtype`` is
+    complex or holds no numbers (:func:`not_numbers`)."""
+    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+        raise ValueError(complex_refusal(name))
+    check_not_numbers([dtype], name)
 
 
 def check_raw_input(X, name="X"):
@@ -88,13 +124,12 @@ def check_raw_input(X, name="X"):
             dtype = np.asarray(X).dtype
         except (ValueError, TypeError):  # ragged: scikit-learn's message says so
             return X
-        if dtype.kind == "c":
-            raise ValueError(f"{name} holds complex numbers; fastbp needs real numbers.")
-        check_not_numbers([dtype], name)
+        check_real(dtype, name)
     elif isinstance(getattr(X, "dtype", None), np.dtype):
-        check_not_numbers([X.dtype], name)
+        check_real(X.dtype, name)
     elif hasattr(X, "dtypes"):  # a DataFrame's columns
-        check_not_numbers(list(X.dtypes), name)
+        for dtype in X.dtypes:
+            check_real(dtype, name)
     return X
 
 

@@ -17,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, plain_matrix
-from .checks import check_classes, check_fits_dtype, column_vector_as_1d
+from .checks import check_classes, check_fits_dtype, column_vector_as_1d, naming
 from .constraints import CLASSIFIER_CONSTRAINTS
 
 
@@ -169,8 +169,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self.classes_ = self._label_binarizer.classes_
             self._y_labels = y
             return X, self._binarize(y)
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+        with naming("X"):  # y holds labels: not converted to float
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                                 dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_vector_as_1d(y)
         if refit_labels:

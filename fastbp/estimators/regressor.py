@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
 from .checks import (check_fits_dtype, check_squared_error_range, column_vector_as_1d,
-                     not_numbers)
+                     complex_refusal, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -85,8 +85,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 f"{type(self).__name__} needs numeric targets y; y holds {what}. Convert y "
                 "to numbers first (for example y.astype(float) for numbers written as "
                 "text); for class labels, use MLPClassifier.")
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if getattr(y_dtype, "kind", None) == "c":
+            raise ValueError(complex_refusal("y"))
+        if getattr(y_dtype, "kind", None) == "O":
+            # Converted here, where a failure can name y (validate_data's
+            # "could not convert string to float" does not say whether X or y).
+            with naming("y"):
+                np.asarray(y, dtype=np.float64)
+        with naming("X"):
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                                 y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if sp.issparse(y):
             # scikit-learn's validation lets a sparse multi-output y through
             # (its MLP then fails in a solver); the kernels take targets dense.
