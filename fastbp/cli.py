@@ -306,8 +306,15 @@ def train(args):
                                "datasets; --data trains on your file (hold data out "
                                "with --valid or --validation-fraction)")
         return train_on_file(args, _estimator_params(args))
+    # --data's options, which a built-in dataset would ignore.
     if args.target is not None:
         raise CLIError("--target applies to --data; the built-in datasets have their own")
+    if args.valid is not None:
+        raise CLIError("--valid applies to --data; the built-in datasets are scored on "
+                       "their own test set (--test-size)")
+    if args.task != "auto":
+        raise CLIError("--task applies to --data; the built-in datasets are "
+                       "classification tasks")
     if args.dataset is None:
         args.dataset = DEFAULT_DATASET
     if args.dataset == "mnist" and args.test_size is not None:

@@ -243,6 +243,9 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
      "--data-dir applies to the built-in datasets"),
     (["train", "--dataset", "mnist", "--test-size", "0.5"], "MNIST has its own test set"),
     (["train", "--data-dir", "{adir}"], "--data-dir applies to --dataset mnist"),
+    # helper-55: --data's own options were ignored on a built-in dataset.
+    (["train", "--valid", "{missing}"], "--valid applies to --data"),
+    (["train", "--dataset", "digits", "--task", "regression"], "--task applies to --data"),
 ])
 def test_csv_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
     paths = {"train": tmp_path / "train.csv", "missing": tmp_path / "missing.csv",
