@@ -45,6 +45,10 @@ def read_table(path, text_columns=()):
                        "separated by tabs, and fastbp reads a .csv or .txt file "
                        "comma-separated; name it .tsv (or .tsv.gz), which is read "
                        "tab-separated")
+    if frame.shape[1] == 1 and "," in str(frame.columns[0]) and _separator(path) == "\t":
+        raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
+                       "separated by commas, and fastbp reads a .tsv file tab-separated; "
+                       "name it .csv (or .csv.gz), which is read comma-separated")
     if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
         raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
                        "separated by ';', and fastbp reads comma-separated files (or "

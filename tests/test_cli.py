@@ -643,6 +643,11 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
                  "--out", str(out)]) == 0
     assert len(pd.read_csv(out)) == 120
     assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "t.tsv")]) == 0
+    frame.to_csv(tmp_path / "commas.tsv", index=False)
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "commas.tsv"), "--target", "label"]) == 2
+    assert ("its fields seem separated by commas, and fastbp reads a .tsv file "
+            "tab-separated; name it .csv" in capsys.readouterr().err)  # helper-55
     frame.to_csv(tmp_path / "tabs.csv", sep="\t", index=False)
     capsys.readouterr()
     assert main(["train", "--data", str(tmp_path / "tabs.csv"), "--target", "label"]) == 2
