@@ -55,6 +55,9 @@ class CacheWarning(UserWarning):
 
 # Every cached fastbp dispatcher, for cache_info and clear_cache.
 _dispatchers = []
+# Every fastbp dispatcher that compiles in memory (no writable cache
+# location), for warmup's count of what it compiled.
+_uncached = []
 _lock = threading.Lock()
 _warned_no_location = False
 # Whether _check_cache_dir has run (for the first kernel: it decides for all).
@@ -564,6 +567,8 @@ def enable_cache(dispatcher):
                 "of each process waits 10-30 s. Set the environment variable "
                 "NUMBA_CACHE_DIR to a writable directory to keep them.",
                 CacheWarning, stacklevel=3)
+        with _lock:
+            _uncached.append(dispatcher)
         return dispatcher
     _check_cache_dir(dispatcher._cache)
     _lock_compiles(dispatcher)

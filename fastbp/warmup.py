@@ -28,7 +28,9 @@ from sklearn.base import clone
 
 from . import _cache
 from .estimators import MLPClassifier, MLPRegressor
+from .estimators.architecture import residual_flags
 from .estimators.base import BaseMLP
+from .estimators.checks import check_hidden_layer_sizes
 from .training.split import forced_split
 from .training.progress import INTERRUPTED
 
@@ -39,6 +41,11 @@ DTYPES = ("float32", "float64")
 # these compile the same kernels, so only one of them is fitted.
 _PATH_PARAMS = ("solver", "early_stopping", "normalization", "dropout", "residual",
                 "clip_grad_norm", "activation", "loss", "device", "scoring")
+# Parameters that change the path only with another: whether residual=True
+# connects any layers depends on hidden_layer_sizes (equal widths). A grid's
+# choices of them are expanded; configurations are told apart by the
+# connections they make (_path_key), not by the sizes.
+_SHAPE_PARAMS = ("hidden_layer_sizes",)
 
 
 @dataclass
@@ -241,7 +248,10 @@ def _check_sparse(sparse):
 
 
 def _check_dtype(dtype):
-    name = np.dtype(dtype).name
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:  # NumPy's "data type 'nope' not understood" names no argument
+        name = None
     if name not in DTYPES:
         raise ValueError(f"dtypes must be among {DTYPES}, got {dtype!r}.")
     return name
@@ -253,13 +263,26 @@ def _configurations(objects):
     found = {}
     for obj in objects:
         for est in _expand(obj):
-            params = est.get_params(deep=False)
-            key = (type(est).__name__,) + tuple(repr(params.get(p)) for p in _PATH_PARAMS)
-            found.setdefault(key, est)
+            found.setdefault(_path_key(est), est)
     if not found:
         raise ValueError("warmup found no fastbp estimator in "
                          f"{[type(o).__name__ for o in objects]}.")
     return list(found.values())
+
+
+def _path_key(est):
+    """What of ``est`` chooses the kernels its fits run: its class, its
+    path parameters, and whether ``residual`` connects any layers."""
+    params = est.get_params(deep=False)
+    residual = params.get("residual")
+    if residual:
+        try:
+            residual = any(residual_flags(residual, check_hidden_layer_sizes(
+                params.get("hidden_layer_sizes")), warn=False))
+        except (TypeError, ValueError):  # the fit says what is wrong
+            pass
+    return (type(est).__name__,) + tuple(
+        repr(residual if p == "residual" else params.get(p)) for p in _PATH_PARAMS)
 
 
 def _expand(obj):
@@ -297,9 +320,16 @@ def _grids(search):
         # counts too: its fastbp candidates are found in the clones. A
         # scipy.stats distribution of a path parameter gives representatives
         # of its draws (_drawn).
+        for k, v in space.items():
+            if hasattr(v, "__iter__") and not isinstance(v, str) and not list(v):
+                # The search refuses it too; warming the estimator's own
+                # value instead would warm what no fit runs.
+                raise ValueError(f"the search's grid gives {k!r} no values to try: give "
+                                 "it a non-empty list.")
         items = [(k, list(v)) for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
-                 and (k.split("__")[-1] in _PATH_PARAMS or _holds_fastbp(v))]
+                 and (k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS
+                      or _holds_fastbp(v))]
         drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k),
                             _accepts(search, k)))
                  for k, v in space.items()
@@ -597,11 +627,15 @@ def warm_twins(est, dtype, target):
 
 
 def _cache_counts():
-    """Cache hits and misses of every fastbp kernel so far in this process."""
+    """Cache hits and misses of every fastbp kernel so far in this process
+    (a kernel without a cache, where no directory is writable, counts each
+    compile as a miss)."""
     hits = misses = 0
     for dispatcher in list(_cache._dispatchers):
         hits += sum(dispatcher._cache_hits.values())
         misses += sum(dispatcher._cache_misses.values())
+    for dispatcher in list(_cache._uncached):
+        misses += len(dispatcher.overloads)
     return hits, misses
 
 

@@ -234,12 +234,15 @@ def test_compile_and_warmup_without_a_writable_cache_say_nothing_was_saved():
         import fastbp
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fastbp.warmup(fastbp.MLPClassifier(solver="lbfgs"), dtypes="float64")
-        print(json.dumps([str(w.message) for w in caught
-                          if issubclass(w.category, fastbp.CacheWarning)]))
+            report = fastbp.warmup(fastbp.MLPClassifier(solver="lbfgs"), dtypes="float64")
+        print(json.dumps([[str(w.message) for w in caught
+                           if issubclass(w.category, fastbp.CacheWarning)], report.compiled]))
     """))
-    (message,) = last_json(proc)
+    (message,), compiled = last_json(proc)
     assert "nothing was saved" in message and "NUMBA_CACHE_DIR" in message
+    # helper-56: the report said "0 kernels compiled" (read: the cache was
+    # warm) when it had compiled every kernel in memory.
+    assert compiled > 0
 
 
 def test_an_unusable_numba_cache_dir_is_named_with_where_the_cache_went(tmp_path):

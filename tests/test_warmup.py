@@ -519,6 +519,22 @@ def test_after_warmup_real_fits_compile_nothing():
     assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
 
 
+def test_after_warmup_a_residual_search_compiles_nothing():
+    # helper-56: the (8, 8) candidates' residual connections need the full
+    # kernels, which warmup left to the search's fits (7 s compiling).
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16, y[:200]
+    search = GridSearchCV(MLPClassifier(residual=True, max_iter=2, random_state=0),
+                          {"hidden_layer_sizes": [(8,), (8, 8)]}, cv=2)
+    warmup(search, dtypes=["float64"])
+    before = _cache_counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    search.predict_proba(X)
+    assert _cache_counts() == before
+
+
 _NUMBA_MODULES_OF_A_WARM_FIT = """
 import json, sys, warnings
 import numpy as np
@@ -589,6 +605,13 @@ def test_configurations_expand_searches_and_drop_duplicates():
     rand = RandomizedSearchCV(MLPClassifier(), {"activation": ["relu", "tanh"]}, n_iter=2)
     configs = _configurations([rand, MLPClassifier(), MLPClassifier()])
     assert sorted(c.activation for c in configs) == ["relu", "tanh"]
+    # helper-56: whether residual=True connects layers depends on the sizes
+    # (equal widths), which were neither expanded nor told apart: a grid of
+    # (8,) and (8, 8) warmed the lean kernels only.
+    search = GridSearchCV(MLPClassifier(residual=True),
+                          {"hidden_layer_sizes": [(8,), (8, 8), (16,), (16, 16)]})
+    configs = _configurations([search])
+    assert sorted(tuple(c.hidden_layer_sizes) for c in configs) == [(8,), (8, 8)]
 
 
 _FIT_A_DRAWN_VALUE_AFTER_WARMUP = """
@@ -719,6 +742,12 @@ def test_estimators_that_a_grid_puts_in_whole_are_warmed():
 def test_warmup_rejects_what_it_cannot_warm():
     with pytest.raises(ValueError, match="dtypes must be among"):
         warmup(dtypes=["float16"])
+    # helper-56: NumPy's bare "data type 'nope' not understood"; a grid's
+    # empty list warmed the estimator's own value (the search refuses it).
+    with pytest.raises(ValueError, match="dtypes must be among .*, got 'nope'"):
+        warmup(dtypes=["nope"])
+    with pytest.raises(ValueError, match="grid gives 'solver' no values to try"):
+        warmup(GridSearchCV(MLPClassifier(), {"solver": []}))
     with pytest.raises(ValueError, match="dtypes is empty"):
         warmup(dtypes=[])
     with pytest.raises(TypeError, match="dtypes must be 'float32', 'float64' or a sequence"):
