@@ -504,13 +504,14 @@ class _RayWarmup:
     """A picklable warm-up callable for Ray: the worker setup hook (which
     Ray names after ``__name__``) and the pool actors' initialiser."""
 
-    def __init__(self, estimators, dtypes):
+    def __init__(self, estimators, dtypes, sparse=False):
         self.estimators = estimators
         self.dtypes = dtypes
+        self.sparse = sparse
         self.__name__ = "fastbp_warmup"
 
     def __call__(self):
-        _warm(self.estimators, self.dtypes, f"Ray worker pid {os.getpid()}")
+        _warm(self.estimators, self.dtypes, f"Ray worker pid {os.getpid()}", self.sparse)
 
 
 def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
@@ -523,7 +524,7 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     (``ray_remote_args={"max_restarts": N, "max_task_retries": N}``; Ray's
     default, 0, fails the search when a worker dies). Each actor warms up
     (:func:`fastbp.warmup`) before its first task, restarted actors
-    included.
+    included (the sparse kernels too when ``X`` is sparse).
 
     Parameters
     ----------
@@ -585,7 +586,9 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
     _check_count(max_retries, "max_retries")
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
-    warm = _RayWarmup((clone(search),), dtypes) if warmup and _has_fastbp(search) else None
+    # Sparse X runs kernels of its own (the toolkit's).
+    warm = (_RayWarmup((clone(search),), dtypes, scipy.sparse.issparse(X))
+            if warmup and _has_fastbp(search) else None)
 
     if not ray.is_initialized():
         ray.init(runtime_env={"worker_process_setup_hook": warm} if warm else None)

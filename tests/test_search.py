@@ -12,16 +12,18 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import distributed
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, RandomizedSearchCV
 
 import fastbp
-from fastbp.search import EVENT_TOPIC, PLUGIN_NAME, _PrecomputedFolds, fit_on_dask
+from fastbp.search import EVENT_TOPIC, PLUGIN_NAME, _PrecomputedFolds, fit_on_dask, fit_on_ray
 
 try:
     from .support import assert_same_results, search_data, search_grid
@@ -279,3 +281,42 @@ def test_fit_on_ray_takes_any_meta_estimator_with_n_jobs():
     _check_search(BaggingClassifier(fastbp.MLPClassifier()), "fit_on_ray", ("fit", "n_jobs"))
     with pytest.raises(TypeError, match="fit_on_ray fits an estimator that fits in parallel"):
         _check_search(fastbp.MLPClassifier(), "fit_on_ray", ("fit", "n_jobs"))
+
+
+class _RayStarted(Exception):
+    """Raised by the stand-in ray.init: the test has what it looks at."""
+
+
+@pytest.fixture
+def fake_ray(monkeypatch):
+    """Enough of Ray's modules for fit_on_ray to reach ray.init, whose
+    runtime_env arguments are recorded (Ray is not a test dependency: the
+    Ray tests proper are in test_search_ray.py)."""
+    inits = []
+
+    def init(runtime_env=None, **kwargs):
+        inits.append(runtime_env)
+        raise _RayStarted
+
+    ray = types.ModuleType("ray")
+    ray.is_initialized, ray.init = (lambda: False), init
+    ray.util = types.ModuleType("ray.util")
+    ray.util.joblib = types.ModuleType("ray.util.joblib")
+    ray.util.joblib.register_ray = lambda: None
+    for module in (ray, ray.util, ray.util.joblib):
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    return inits
+
+
+def test_fit_on_ray_warms_the_sparse_kernels_for_sparse_x(fake_ray, monkeypatch):
+    # The Ray workers' warm-up ignored a sparse X (fit_on_dask's did not):
+    # every worker's first sparse fit compiled or loaded the sparse kernels.
+    warmed = []
+    monkeypatch.setattr(fastbp.search, "_warm",
+                        lambda estimators, dtypes, where, sparse=False: warmed.append(sparse))
+    X, y = search_data()
+    for data in (X, scipy.sparse.csr_matrix(X)):
+        with pytest.raises(_RayStarted):
+            fit_on_ray(search_grid(), data, y)
+        fake_ray[-1]["worker_process_setup_hook"]()
+    assert warmed == [False, True]
