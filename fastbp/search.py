@@ -260,6 +260,23 @@ def _check_count(value, name):
         raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
 
 
+def _check_fit_params(search, function, fit_params):
+    """Refuse the search's own parameters given as fit parameters: search.fit
+    passed them on to every fit, which failed ("All the 6 fits failed", or
+    "fit() got an unexpected keyword argument 'n_jobs'") only after the data
+    was sent and the workers had warmed up."""
+    if "n_jobs" in fit_params:
+        raise TypeError(
+            f"{function} got n_jobs={fit_params['n_jobs']!r} as a fit parameter, which "
+            f"search.fit would pass to every fit: drop it ({function} runs the search "
+            "with n_jobs=-1, every CPU of the cluster, whatever the search's n_jobs).")
+    if "cv" in fit_params and hasattr(search, "cv"):
+        raise TypeError(
+            f"{function} got cv={fit_params['cv']!r} as a fit parameter, which search.fit "
+            "would pass to every fit: set it on the search instead "
+            f"(search.set_params(cv={fit_params['cv']!r})).")
+
+
 def _has_fastbp(search):
     """Whether ``search`` fits fastbp estimators (else there is nothing to warm)."""
     try:
@@ -370,7 +387,8 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
         ``error_score="raise"``.
     **fit_params
         Passed to ``search.fit``. ``groups`` is used to split (the search
-        then receives the folds).
+        then receives the folds). ``cv`` and ``n_jobs`` are refused
+        (TypeError): they are the search's, not fit parameters.
 
     Returns
     -------
@@ -410,6 +428,7 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     # An invalid retries reached the scheduler, which logged an error and
     # never ran the task: the search waited forever.
     _check_count(retries, "retries")
+    _check_fit_params(search, "fit_on_dask", fit_params)
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     distributed = _import_distributed()
     from joblib import parallel_backend
@@ -543,7 +562,9 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in.
     **fit_params
-        Passed to ``search.fit``.
+        Passed to ``search.fit``. ``n_jobs``, and ``cv`` where the search
+        has one, are refused (TypeError): they are the search's, not fit
+        parameters.
 
     Returns
     -------
@@ -585,6 +606,7 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     # Any meta-estimator with n_jobs (BaggingClassifier, OneVsRestClassifier).
     _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
     _check_count(max_retries, "max_retries")
+    _check_fit_params(search, "fit_on_ray", fit_params)
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     # Sparse X runs kernels of its own (the toolkit's).
     warm = (_RayWarmup((clone(search),), dtypes, scipy.sparse.issparse(X))

@@ -226,6 +226,13 @@ def test_importing_does_not_import_dask():
      "retries must be a non-negative int, got -1"),
     (lambda s, X, y: fit_on_dask(s, X, y, dtypes=["float16"], warmup=False), ValueError,
      "dtypes must be among .* got 'float16'"),
+    # The search passed these on to every fit, which failed ("All the 6 fits
+    # failed") after the data was scattered and the workers warmed.
+    (lambda s, X, y: fit_on_dask(s, X, y, n_jobs=2), TypeError,
+     r"fit_on_dask got n_jobs=2 as a fit parameter.*: drop it \(fit_on_dask runs"),
+    (lambda s, X, y: fit_on_dask(s, X, y, cv=2), TypeError,
+     r"fit_on_dask got cv=2 as a fit parameter.*set it on the search instead "
+     r"\(search.set_params\(cv=2\)\)"),
 ])
 def test_misuse_is_refused_before_any_cluster_work(call, error, message):
     # No client exists here: each is refused before one is looked for.
@@ -320,3 +327,15 @@ def test_fit_on_ray_warms_the_sparse_kernels_for_sparse_x(fake_ray, monkeypatch)
             fit_on_ray(search_grid(), data, y)
         fake_ray[-1]["worker_process_setup_hook"]()
     assert warmed == [False, True]
+
+
+@pytest.mark.parametrize("param, message", [("n_jobs", r"drop it \(fit_on_ray runs"),
+                                            ("cv", "set it on the search instead")])
+def test_fit_on_ray_refuses_the_search_s_parameters_before_starting_ray(fake_ray, param,
+                                                                        message):
+    # As fit_on_dask (search.fit passed them on to every fit), after ray.init.
+    X, y = search_data()
+    with pytest.raises(TypeError, match=f"fit_on_ray got {param}=2 as a fit parameter.*"
+                                        + message):
+        fit_on_ray(search_grid(), X, y, **{param: 2})
+    assert fake_ray == []
