@@ -371,7 +371,9 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
     client : distributed.Client, optional
         Default: the current client (``distributed.get_client()``). A
-        closed client, or none at all, is refused (ValueError).
+        closed client, or none at all, is refused (ValueError), and so is
+        anything else, such as a scheduler's address (TypeError: pass
+        ``distributed.Client(address)``).
     warmup : bool, default True
         Register a :class:`WarmupPlugin` for the search's configurations
         (skipped when the search holds no fastbp estimator).
@@ -473,9 +475,9 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
 
 
 def _running_client(distributed, client):
-    """``client``, or the current client where None, refused unless it is
-    running (a closed one failed deep inside with "IOLoop is closed" or
-    "'NoneType' object has no attribute 'amm_handler'")."""
+    """``client``, or the current client where None, refused unless it is a
+    running Client (a closed one failed deep inside with "IOLoop is closed"
+    or "'NoneType' object has no attribute 'amm_handler'")."""
     if client is None:
         try:
             client = distributed.get_client()
@@ -484,6 +486,13 @@ def _running_client(distributed, client):
                 "fit_on_dask found no Dask client: pass client=distributed.Client(...), or "
                 "create one first (distributed.Client(address) becomes the current "
                 "client).") from exc
+    if not isinstance(client, distributed.Client):
+        # A scheduler's address was refused as a client whose status is None.
+        address = repr(client) if isinstance(client, str) else "address"
+        raise TypeError(
+            f"fit_on_dask needs a distributed.Client as client, got "
+            f"{type(client).__name__} {client!r}: pass "
+            f"client=distributed.Client({address}).")
     status = getattr(client, "status", None)
     if status != "running":
         raise ValueError(

@@ -263,6 +263,16 @@ def test_a_closed_client_or_none_is_refused_by_name(monkeypatch):
         fit_on_dask(search, X, y)
 
 
+def test_a_scheduler_address_is_refused_as_client_by_name():
+    # It was refused as "the client given is None" (its status).
+    X, y = np.zeros((8, 2)), np.arange(8) % 2
+    search = GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}, cv=2)
+    with pytest.raises(TypeError, match=r"needs a distributed.Client as client, got str "
+                                        r"'tcp://127.0.0.1:8786': pass client="
+                                        r"distributed.Client\('tcp://127.0.0.1:8786'\)\.$"):
+        fit_on_dask(search, X, y, client="tcp://127.0.0.1:8786")
+
+
 def test_warmup_plugin_sparse_must_be_a_bool():
     from fastbp.search import WarmupPlugin
 
