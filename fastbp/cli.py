@@ -377,10 +377,23 @@ def info(args):
     paths = [(f"{path} ({name})", kernels.for_output(code))
              for path, kernels in (("default path", lean), ("toolkit", full))
              for name, code in OUTPUT_FUNCTIONS.items()]
-    warm = [f"{d} {path}" for d in ("float32", "float64") for path, kernels in paths
-            if not will_compile(kernels.train_epoch, d)]
-    print(f"warm for: {', '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "
-          "(fastbp compile fills it)")
+    if not cache["writable"]:
+        print("warm for: nothing (no cache is kept: every process compiles its kernels)")
+    else:
+        # Warm for a solver once its training kernel (the stochastic solvers
+        # and L-BFGS have their own) and the predict kernel (the model's
+        # predict, and early stopping's scores) are both cached: either
+        # missing compiles, seconds.
+        warm = []
+        for d in ("float32", "float64"):
+            for path, kernels in paths:
+                solvers = [name for name, kernel in (("stochastic solvers", kernels.train_epoch),
+                                                     ("lbfgs", kernels.loss_and_gradient))
+                           if not will_compile(kernel, d)]
+                if solvers and not will_compile(kernels.predict, d):
+                    warm.append(f"{d} {path} for {' and '.join(solvers)}")
+        print(f"warm for: {'; '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "
+              "(fastbp compile fills it)")
     from .kernels.cuda import device_status
 
     problem = device_status()

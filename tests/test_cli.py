@@ -1216,9 +1216,10 @@ def test_info_is_warm_only_for_kernels_compiled_for_this_cpu(tmp_path):
     # reported warm, and the next fit compiled everything.
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     generic = {**env, "NUMBA_CPU_NAME": "generic", "NUMBA_CPU_FEATURES": ""}
+    # A fit and a predict: a path is warm once both kernels are cached.
     fit = ("import numpy as np, warnings; warnings.simplefilter('ignore'); "
-           "from fastbp import MLPClassifier; "
-           "MLPClassifier((4,), max_iter=1).fit(np.random.rand(12, 3), np.arange(12) % 3)")
+           "from fastbp import MLPClassifier; X = np.random.rand(12, 3); "
+           "MLPClassifier((4,), max_iter=1).fit(X, np.arange(12) % 3).predict(X)")
     subprocess.run([sys.executable, "-c", fit], env=generic, check=True, timeout=600)
 
     def warm_for(environ):
@@ -1228,6 +1229,40 @@ def test_info_is_warm_only_for_kernels_compiled_for_this_cpu(tmp_path):
 
     assert "float64 default path (softmax)" in warm_for(generic)
     assert "nothing yet" in warm_for(env)
+
+
+def _warm_for(env):
+    out = subprocess.run([sys.executable, "-m", "fastbp", "info"], env=env,
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    return next(line for line in out.splitlines() if line.startswith("warm for: "))
+
+
+def test_info_says_which_solvers_are_warm(tmp_path):
+    # Only the stochastic solvers' epoch kernel was looked at: after an
+    # L-BFGS compile info said "nothing yet", and after an Adam compile it
+    # called the path warm though an L-BFGS fit compiled.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "fastbp", "compile", "--solver", "lbfgs",
+                    "--dtype", "float64"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    warm = _warm_for(env)
+    assert "float64 default path (softmax) for lbfgs" in warm, warm
+    assert "stochastic" not in warm and "float32" not in warm, warm
+
+
+def test_info_without_a_writable_cache_says_none_is_kept():
+    # It said "(fastbp compile fills it)", and fastbp compile refuses then.
+    code = ("import numba.core.caching as caching, sys, warnings\n"
+            "for cls in caching.CacheImpl._locator_classes:\n"
+            "    cls.from_function = classmethod(lambda cls, py_func, py_file: None)\n"
+            "warnings.simplefilter('ignore')\n"
+            "from fastbp.cli import main\n"
+            "sys.exit(main(['info']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=600).stdout
+    assert ("warm for: nothing (no cache is kept: every process compiles its kernels)\n"
+            in out), out
+    assert "fastbp compile" not in out, out
 
 
 def test_a_class_training_never_saw_is_noted_when_evaluating(tmp_path, capsys):
