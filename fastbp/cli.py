@@ -367,6 +367,9 @@ def info(args):
               f"({lib['num_threads']} threads) {os.path.basename(lib['filepath'])}")
     print("kernels' matrix products: " + (f"NumPy's BLAS ({blas.BACKEND[len('numpy:'):]})"
                                           if blas.NUMPY_BLAS else "SciPy's BLAS (Numba's np.dot)"))
+    if args.clear_cache:
+        # First: what follows describes the cache it leaves.
+        print(f"removed {clear_cache()} cached files")
     cache = cache_info()
     if not cache["writable"]:
         print("compile cache: none writable; kernels compile in memory in every process "
@@ -398,8 +401,6 @@ def info(args):
 
     problem = device_status()
     print("CUDA: available (device='cuda')" if problem is None else f"CUDA: {problem}")
-    if args.clear_cache:
-        print(f"removed {clear_cache()} cached files")
     return 0
 
 

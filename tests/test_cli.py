@@ -1250,6 +1250,22 @@ def test_info_says_which_solvers_are_warm(tmp_path):
     assert "stochastic" not in warm and "float32" not in warm, warm
 
 
+def test_info_clear_cache_reports_the_cache_it_leaves(tmp_path):
+    # It reported the files and warm paths it was about to delete.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "fastbp", "compile", "--solver", "lbfgs",
+                    "--dtype", "float64"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    out = subprocess.run([sys.executable, "-m", "fastbp", "info", "--clear-cache"], env=env,
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    lines = out.splitlines()
+    removed = next(i for i, line in enumerate(lines) if line.startswith("removed "))
+    assert int(lines[removed].split()[1]) > 0, out
+    assert lines.index("cached files: 0 (0.0 MiB)") > removed, out
+    assert "warm for: nothing yet (the first fit compiles) (fastbp compile fills it)" in lines
+    assert _warm_for(env).startswith("warm for: nothing yet"), out
+
+
 def test_info_without_a_writable_cache_says_none_is_kept():
     # It said "(fastbp compile fills it)", and fastbp compile refuses then.
     code = ("import numba.core.caching as caching, sys, warnings\n"
