@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from .display import step_name
+
 _CLI_EXTRA = 'pip install "fastbp[cli]"'
 
 
@@ -550,12 +552,6 @@ def parse_settings(pairs):
                 value = text
         params[key.strip()] = value
     return params
-
-
-def step_name(estimator):
-    """What one entry of ``estimator``'s history is: an L-BFGS iteration, or
-    an epoch."""
-    return "iteration" if estimator.solver == "lbfgs" else "epoch"
 
 
 def epoch_printer(stream=None, unit="epoch"):

@@ -113,12 +113,16 @@ def _history_of(model):
     return history
 
 
-def _step_name(model):
-    """What one entry of ``model``'s history is, by what recorded it: an
-    L-BFGS fit records its iterations' loss and time only, a stochastic fit
-    its epochs' learning rate too (whatever ``solver`` was set to since)."""
+def step_name(model):
+    """What one entry of ``model``'s history is: "iteration" (L-BFGS) or
+    "epoch". By what recorded it where ``model`` is fitted (an L-BFGS fit
+    records its iterations' loss and time only, a stochastic fit its epochs'
+    learning rate too, whatever ``solver`` was set to since); by ``solver``
+    before its fit."""
     history = getattr(model, "history_", None)
-    return "iteration" if history and "learning_rate" not in history else "epoch"
+    if history:
+        return "iteration" if "learning_rate" not in history else "epoch"
+    return "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
 
 
 def _list_or_empty(model, name):
@@ -207,7 +211,7 @@ class TrainingHistoryDisplay:
         estimator_name = type(model).__name__
         if model is not estimator:
             estimator_name = f"{type(estimator).__name__}: {estimator_name}"
-        display = cls(history, estimator_name=estimator_name, step_name=_step_name(model))
+        display = cls(history, estimator_name=estimator_name, step_name=step_name(model))
         return display.plot(ax=ax, name=name, **kwargs)
 
     def plot(self, ax=None, *, name=None, title=None, **kwargs):

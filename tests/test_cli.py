@@ -664,6 +664,7 @@ def test_plot_keeps_the_callers_matplotlib_backend(tmp_path):
     import matplotlib.pyplot as plt
 
     _write_csv(tmp_path / "t.csv", 60, "classification", 0)
+    figures = plt.get_fignums()
     backend = matplotlib.get_backend()
     matplotlib.use("svg")
     try:
@@ -674,7 +675,7 @@ def test_plot_keeps_the_callers_matplotlib_backend(tmp_path):
         matplotlib.use(backend)
     with open(tmp_path / "h.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"  # by the name, whatever the backend
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == figures
 
 
 def test_outputs_are_written_as_their_names_say(tmp_path):
