@@ -306,13 +306,17 @@ def test_fitted_estimator_is_detached_from_the_live_model(digits):
     np.testing.assert_array_equal(model.history_["loss"], live[2])
 
 
-def test_lbfgs_fitted_estimator_has_the_loss_and_history_so_far(digits):
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_lbfgs_fitted_estimator_has_the_loss_and_history_so_far(digits, warm_start):
     # helper-52: an L-BFGS snapshot set n_iter_ alone: its loss_ and
     # history_ were the adam fit's before it (or missing on a first fit).
+    # helper-59: and it shared the adam fit's optimizer and loss curve with
+    # the live model, which a partial_fit of the snapshot then appended to.
     X, y = digits
     keep = KeepSnapshots()
     model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
-    quiet(model.set_params(solver="lbfgs", max_iter=4).set_callbacks(keep).fit, X, y)
+    quiet(model.set_params(solver="lbfgs", max_iter=4, warm_start=warm_start)
+          .set_callbacks(keep).fit, X, y)
     ran = [snap for snap in keep.seen if snap.n_iter_ > 0]
     assert [snap.n_iter_ for snap in ran[:4]] == [1, 2, 3, 4]
     for snap in ran[:4]:
@@ -320,6 +324,13 @@ def test_lbfgs_fitted_estimator_has_the_loss_and_history_so_far(digits):
         np.testing.assert_array_equal(snap.history_["loss"], model.history_["loss"][:k])
         assert snap.history_["epoch_time"].shape == (k,)
         assert snap.loss_ == model.history_["loss"][k - 1]
+        assert snap._optimizer is None and snap.loss_curve_ == model.loss_curve_
+        assert snap.loss_curve_ is not model.loss_curve_
+    curve = list(model.loss_curve_)
+    snap = ran[1].set_params(solver="adam")
+    snap.set_callbacks()
+    quiet(snap.partial_fit, X, y)
+    assert model.loss_curve_ == curve and snap.loss_curve_ != curve
 
 
 def test_diagnostic_warnings_count_the_epochs_of_a_partial_fit_stream(digits):

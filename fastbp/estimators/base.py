@@ -865,14 +865,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh, hooks_X,
                    hooks_sw, weight_exp):
         start = time.perf_counter()
+        iterations = {"loss": [], "epoch_time": []}
         tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter + 1,
-                                "lbfgs-iter")
+                                "lbfgs-iter", iterations=iterations)
         alpha, l1 = self._penalties(weight_exp)
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=alpha,
                                l1=l1, max_iter=self.max_iter, max_fun=self.max_fun,
                                tol=self.tol, tasks=tasks,
-                               on_iteration_end=getattr(self, "_on_epoch_end", None))
+                               on_iteration_end=getattr(self, "_on_epoch_end", None),
+                               history=iterations)
         finally:
             if tasks is not None:
                 tasks.close(params, np.zeros(0, dtype=params.dtype))
@@ -1117,24 +1119,34 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         return model
 
     def _fit_tasks(self, layout, X, y, sample_weight, max_subtasks, task_name,
-                   progress=None):
+                   progress=None, iterations=None):
         """scikit-learn callback tasks for this fit, or None without callbacks.
 
         A ``fitted_estimator`` passed to a hook predicts with the weights of
         that point, and carries the loss and history so far, detached from
         the live model's: training it (``partial_fit``) changes neither, and
-        starts its optimizer afresh.
+        starts its optimizer afresh. ``progress`` is a stochastic fit's
+        record; ``iterations`` an L-BFGS fit's lists of the iterations'
+        ``loss`` and ``epoch_time``, which ``fit_lbfgs`` appends to.
         """
         if not callbacks.active(self):
             return None
 
-        def snapshot(params, running, n_ended, iterations):
+        def snapshot(params, running, n_ended):
             attributes = self._fitted_attributes(layout, params, running)
-            if progress is not None:
-                attributes.update(_progress_attributes(None, progress.detached()))
-            else:  # L-BFGS: one subtask per iteration
-                history = {key: np.array(values[:n_ended]) for key, values in
-                           (iterations or {"loss": [], "epoch_time": []}).items()}
+            # scikit-learn copies the live estimator and sets these on the
+            # copy: what is not set here is shared with the live model.
+            record = progress if progress is not None else self.__dict__.get("_progress")
+            if record is not None:
+                attributes.update(_progress_attributes(None, record.detached()))
+            else:  # an L-BFGS fit's: an earlier stochastic fit's lists, copied
+                attributes["_optimizer"] = None
+                attributes.update({name: list(self.__dict__[name])
+                                   for name in ("loss_curve_", "validation_scores_")
+                                   if isinstance(self.__dict__.get(name), list)})
+            if progress is None:  # L-BFGS: one subtask per iteration
+                history = {key: np.array(values[:n_ended])
+                           for key, values in (iterations or {}).items()}
                 attributes.update(n_iter_=n_ended, history_=history,
                                   loss_=float(history["loss"][-1]) if n_ended else None)
             return attributes

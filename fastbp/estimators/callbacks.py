@@ -59,7 +59,6 @@ class FitTasks:
         self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
         self.current = None
         self.n_ended = 0
-        self.iterations = None
         # A meta-estimator (GridSearchCV) propagates its context whether or
         # not it holds callbacks; without any, a subtask per epoch would
         # cost 30 us for nothing. (Assumed present if the context's list
@@ -69,15 +68,11 @@ class FitTasks:
     def _attributes(self, params, running):
         # Lazy: evaluated by scikit-learn only for hooks that take
         # ``fitted_estimator``; copies, as training goes on in place.
-        n_ended, iterations = self.n_ended, self.iterations
-        return lambda: self.snapshot(params.copy(), running.copy(), n_ended, iterations)
+        n_ended = self.n_ended
+        return lambda: self.snapshot(params.copy(), running.copy(), n_ended)
 
-    def begin(self, params, running, iterations=None):
-        """Start the next subtask. ``iterations`` (L-BFGS) holds the lists
-        of the ended iterations' ``loss`` and ``epoch_time`` so far, which
-        the training appends to."""
-        if iterations is not None:
-            self.iterations = iterations
+    def begin(self, params, running):
+        """Start the next subtask."""
         if not self.per_epoch:
             return
         self.current = self.root.subcontext(task_name=self.task_name)
@@ -85,10 +80,8 @@ class FitTasks:
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
             reconstruction_attributes=self._attributes(params, running))
 
-    def end(self, params, running, iterations=None):
+    def end(self, params, running):
         """End the current subtask; True when a callback asks to stop."""
-        if iterations is not None:
-            self.iterations = iterations
         if not self.per_epoch:
             return False
         current, self.current = self.current, None

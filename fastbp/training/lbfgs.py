@@ -86,7 +86,7 @@ def _hook(call, *args):
 
 
 def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun, tol,
-              tasks=None, on_iteration_end=None):
+              tasks=None, on_iteration_end=None, history=None):
     """Minimise the penalised loss with L-BFGS-B, updating ``params`` in place.
 
     Parameters
@@ -107,6 +107,10 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         ``on_iteration_end(iteration, max_iter, history)`` after each
         iteration, with ``history["loss"]`` and ``history["epoch_time"]``
         the iterations' so far (the command line's progress lines).
+    history : dict, optional
+        ``{"loss": [], "epoch_time": []}``, lists to append each
+        iteration's loss and seconds to as it ends (the callbacks'
+        snapshots read them); new lists if None.
 
     Returns
     -------
@@ -123,7 +127,9 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     # interrupted fit keeps.
     best = {"loss": np.inf, "x": params.astype(np.float64), "nfev": 0, "nit": 0}
     # Each iteration's loss and the seconds it took: the fit's history.
-    curve, times = [], []
+    if history is None:
+        history = {"loss": [], "epoch_time": []}
+    curve, times = history["loss"], history["epoch_time"]
     last = [time.perf_counter()]
 
     def loss_grad(x):
@@ -151,15 +157,14 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
                   {"loss": curve, "epoch_time": times})
         if tasks is not None:
             x = as_params(intermediate_result.x)
-            iterations = {"loss": curve, "epoch_time": times}
-            stop = _hook(tasks.end, x, no_running, iterations)
-            _hook(tasks.begin, x, no_running, iterations)
+            stop = _hook(tasks.end, x, no_running)
+            _hook(tasks.begin, x, no_running)
             if stop:
                 best["stopped"] = True
                 raise StopIteration
 
     if tasks is not None:
-        tasks.begin(params.copy(), no_running, {"loss": curve, "epoch_time": times})
+        tasks.begin(params.copy(), no_running)
 
     try:
         result = scipy.optimize.minimize(
