@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
@@ -223,6 +224,23 @@ CASES = [
     Case("time_spans_as_regression_targets", ("reg",),
          lambda X, y, Y, k, m: dict(y=np.arange(N).astype("m8[s]")),
          "needs numeric targets y; y holds time spans (dtype timedelta64[s])"),
+    # helper-59: pandas' string and zoned-date dtypes are no NumPy dtypes,
+    # and passed; complex or string y was blamed on X.
+    Case("numeric_string_columns_in_X", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(X=pd.DataFrame(X).astype("string")),
+         "X holds strings (dtype string)"),
+    Case("zoned_dates_as_regression_targets", ("reg",),
+         lambda X, y, Y, k, m: dict(y=pd.Series(pd.date_range("2020", periods=N, tz="UTC"))),
+         "needs numeric targets y; y holds dates (dtype datetime64["),
+    Case("string_frame_as_regression_targets", ("reg",),
+         lambda X, y, Y, k, m: dict(y=pd.DataFrame({"a": ["1.5"] * N}).astype("string")),
+         "needs numeric targets y; y holds strings (dtype string)"),
+    Case("complex_labels", ("clf",),
+         lambda X, y, Y, k, m: dict(y=y + 1j), "y: Complex data not supported"),
+    Case("string_series_as_sample_weight", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(sample_weight=pd.Series(["1"] * N).astype("string")),
+         "sample_weight holds strings (dtype string)"),
+    # helper-58: compute_sample_weight looked class "1" up as 1.
     Case("string_tuple_as_regression_targets", ("reg",),
          lambda X, y, Y, k, m: dict(y=tuple(np.arange(N).astype(str))),
          "needs numeric targets y; y holds strings (dtype <U"),
@@ -623,3 +641,44 @@ def test_scalar_and_list_sample_weight(data):
     a = make("clf", "fresh").fit(X, y, sample_weight=2.0)
     b = make("clf", "fresh").fit(X, y, sample_weight=[2.0] * N)
     assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+def test_class_weight_keys_that_read_as_integers(data):
+    # helper-58: labels "1" and "2" with class_weight={"1": 1, "2": 3}
+    # failed ("The classes, [1, 2], are not in class_weight"), and a dict
+    # naming only "a" of labels "1" and "a" failed alike: the weights were
+    # looked up by int(label). They weigh as the same sample weights do.
+    X, y, _ = data
+    labels = np.where(y % 2 == 0, "1", "2")
+    weighted = make("clf", "fresh", class_weight={"1": 1.0, "2": 3.0}).fit(X, labels)
+    same = make("clf", "fresh").fit(X, labels, sample_weight=np.where(labels == "1", 1.0, 3.0))
+    for a, b in zip(weighted.coefs_, same.coefs_):
+        assert_array_equal(a, b)
+    labels = np.where(y % 2 == 0, "1", "a")
+    weighted = make("clf", "fresh", class_weight={"a": 2.0}).fit(X, labels)
+    same = make("clf", "fresh").fit(X, labels, sample_weight=np.where(labels == "a", 2.0, 1.0))
+    for a, b in zip(weighted.coefs_, same.coefs_):
+        assert_array_equal(a, b)
+
+
+def test_class_weight_and_sample_weight_round_once_as_their_product_does(data):
+    # helper-58: in a float32 model the caller's weights were cast first and
+    # then multiplied (two roundings): not the model that the same product,
+    # given as sample_weight, trains.
+    X, y, _ = data
+    X = X.astype(np.float32)
+    rng = np.random.RandomState(0)
+    sw = rng.uniform(0.5, 1.5, len(y))
+    cw = {c: 1 / (c + 3) for c in range(10)}
+    a = make("clf", "fresh", class_weight=cw).fit(X, y, sample_weight=sw)
+    b = make("clf", "fresh").fit(X, y, sample_weight=sw * np.array([cw[c] for c in y]))
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(u, v)
+
+
+def test_r2_with_overflowing_weights_names_the_weights(data):
+    # helper-58: the message blamed y ("Rescale y", largest magnitude 2.4).
+    X, _, Y = data
+    model = make("reg", "fresh").fit(X, Y)
+    with pytest.raises(ValueError, match="the sum of sample_weight overflows float64"):
+        model.score(X, Y, sample_weight=np.full(len(X), 1e307))

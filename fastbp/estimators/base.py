@@ -658,13 +658,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             sample_weight = native_byte_order(np.asarray(sample_weight)
                                               if isinstance(sample_weight, list)
                                               else sample_weight)
+            check_real(sample_weight, "sample_weight")
             if isinstance(sample_weight, np.ndarray):
-                check_real(sample_weight.dtype, "sample_weight")
                 check_fits_dtype(sample_weight, X.dtype, "sample_weight")
                 check_weights_survive_dtype(sample_weight, X.dtype)
+            # In float64 where class weights multiply them: the product is
+            # cast once (_combine_class_weight).
+            sw_dtype = X.dtype if getattr(self, "class_weight", None) is None else np.float64
             with naming("sample_weight"):
                 sample_weight = _check_sample_weight(
-                    sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+                    sample_weight, X, dtype=sw_dtype, ensure_non_negative=True)
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight sums to zero: at least one sample must "
                                  "have a positive weight.")

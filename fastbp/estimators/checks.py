@@ -54,12 +54,31 @@ _NOT_NUMBERS = {"U": "strings", "S": "bytes", "V": "structured records", "M": "d
 def not_numbers(dtypes):
     """What the first of ``dtypes`` that holds no numbers holds
     (:data:`_NOT_NUMBERS`), as ``"strings (dtype <U3)"``; None if all hold
-    numbers. pandas' extension dtypes pass (their conversion says what
-    fails)."""
+    numbers. pandas' extension dtypes count by their kind (a zoned
+    datetime's is "M") and their strings as strings; the others (Int64,
+    category, ...) pass, and their conversion says what fails."""
     for dtype in dtypes:
-        if isinstance(dtype, np.dtype) and dtype.kind in _NOT_NUMBERS:
-            return f"{_NOT_NUMBERS[dtype.kind]} (dtype {dtype})"
+        kind = getattr(dtype, "kind", None)
+        if type(dtype).__name__ == "StringDtype":  # pandas' "string" and "str"
+            kind = "U"
+        if kind in _NOT_NUMBERS:
+            return f"{_NOT_NUMBERS[kind]} (dtype {dtype})"
     return None
+
+
+def dtypes_of(value):
+    """The dtypes an input holds: an array's or Series' one, a DataFrame's
+    distinct ones (once each: a wide frame has thousands of columns), a
+    list's as NumPy reads it; none where that cannot be told."""
+    if hasattr(value, "dtypes") and not hasattr(value, "dtype"):  # a DataFrame
+        return set(value.dtypes.tolist())
+    if isinstance(value, (list, tuple)):
+        try:
+            return [np.asarray(value).dtype]
+        except (ValueError, TypeError):  # ragged: scikit-learn's message says so
+            return []
+    dtype = getattr(value, "dtype", None)
+    return [] if dtype is None else [dtype]
 
 
 def check_not_numbers(dtypes, name):
@@ -81,17 +100,41 @@ _CONVERSION_FAILURES = ("could not convert", "Complex data not supported",
 
 
 @contextlib.contextmanager
-def naming(name):
+def naming(name, *others):
     """Re-raise a conversion failure of scikit-learn's validation within
-    the block ("could not convert string to float: 'a'") with the input
-    ``name`` in front of its first line (the rest prints the array)."""
+    the block ("could not convert string to float: 'a'") with the input's
+    name in front of its first line (the rest prints the array).
+
+    ``name`` is the input's name, or, where the block validates several
+    (``validate_data(X, y)``), the first of ``(name, value)`` pairs,
+    ``others`` the rest: the failure is then put on the first that fails to
+    convert alone (checked only on this error path).
+    """
     try:
         yield
     except (ValueError, TypeError) as exc:
         message = str(exc)
         if not message.startswith(_CONVERSION_FAILURES):
             raise
+        if others:
+            candidates = [name, *others]
+            name = next((n for n, value in candidates[:-1] if not _converts(value)),
+                        candidates[-1][0])
         raise type(exc)(f"{name}: {message.splitlines()[0]}") from exc
+
+
+def _converts(value):
+    """Whether ``value`` alone converts to float, as scikit-learn's
+    validation converts it."""
+    from sklearn.utils import check_array
+
+    try:
+        check_array(value, accept_sparse=True, dtype=np.float64, ensure_all_finite=False,
+                    ensure_2d=False, allow_nd=True, ensure_min_samples=0,
+                    ensure_min_features=0)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def complex_refusal(name):
@@ -100,12 +143,13 @@ def complex_refusal(name):
     return f"Complex data not supported: {name} holds complex numbers; fastbp needs real numbers."
 
 
-def check_real(dtype, name):
-    """Raise a ``ValueError`` naming ``name`` if its NumPy ``dtype`` is
-    complex or holds no numbers (:func:`not_numbers`)."""
-    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+def check_real(value, name):
+    """Raise a ``ValueError`` naming the input ``name`` if ``value`` holds
+    complex numbers or no numbers (:func:`not_numbers`)."""
+    dtypes = dtypes_of(value)
+    if any(getattr(dtype, "kind", None) == "c" for dtype in dtypes):
         raise ValueError(complex_refusal(name))
-    check_not_numbers([dtype], name)
+    check_not_numbers(dtypes, name)
 
 
 def check_raw_input(X, name="X"):
@@ -119,17 +163,7 @@ def check_raw_input(X, name="X"):
         # scikit-learn's wording (an empty DataFrame fails inside NumPy there).
         raise ValueError(f"Found array with 0 feature(s) (shape={tuple(shape)}) while a "
                          f"minimum of 1 is required: {name} needs at least one column.")
-    if isinstance(X, (list, tuple)):
-        try:
-            dtype = np.asarray(X).dtype
-        except (ValueError, TypeError):  # ragged: scikit-learn's message says so
-            return X
-        check_real(dtype, name)
-    elif isinstance(getattr(X, "dtype", None), np.dtype):
-        check_real(X.dtype, name)
-    elif hasattr(X, "dtypes"):  # a DataFrame's columns
-        for dtype in X.dtypes:
-            check_real(dtype, name)
+    check_real(X, name)
     return X
 
 

@@ -169,7 +169,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self.classes_ = self._label_binarizer.classes_
             self._y_labels = y
             return X, self._binarize(y)
-        with naming("X"):  # y holds labels: not converted to float
+        with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                                  dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -349,19 +349,25 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                             for c in np.asarray(self.classes_).tolist()}
         if class_weight == "balanced" and sample_weight is not None:
             weights = _balanced_sample_weight(labels, sample_weight)
+        elif isinstance(class_weight, dict):
+            # By position in classes_: compute_sample_weight looks each class
+            # up as int(class) where it can, and a label "1" is no key 1.
+            per_class = np.array(list(class_weight.values()), dtype=np.float64)
+            weights = per_class[self._class_indices(np.asarray(labels))]
         else:
             weights = compute_sample_weight(class_weight, labels)
-        # Checked in float64 first: weights beyond the model's range would
-        # be inf, and train NaN (a DivergenceError blaming the learning rate).
+        # In float64 (sample_weight too, validated so), checked, then cast
+        # once: weights beyond the model's range would be inf and train NaN
+        # (a DivergenceError blaming the learning rate), and the product
+        # rounds once, as the same weights given as sample_weight do.
         weights = np.asarray(weights, dtype=np.float64)
-        wide = weights if sample_weight is None else sample_weight * weights
+        combined = weights if sample_weight is None else sample_weight * weights
         name = "class_weight" if sample_weight is None else "class_weight times sample_weight"
-        if not np.all(np.isfinite(wide)):
+        if not np.all(np.isfinite(combined)):
             raise ValueError(f"{name} overflows float64; rescale the weights (divide them by "
                              "their mean, say).")
-        check_fits_dtype(wide, dtype, name)
-        weights = weights.astype(dtype)
-        combined = weights if sample_weight is None else sample_weight * weights
+        check_fits_dtype(combined, dtype, name)
+        combined = combined.astype(dtype)
         if not np.any(combined > 0):
             raise ValueError(
                 "class_weight (times sample_weight, if given) gives every sample of this "

@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
 from .checks import (check_fits_dtype, check_squared_error_range, column_vector_as_1d,
-                     complex_refusal, naming, not_numbers)
+                     complex_refusal, dtypes_of, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -74,25 +74,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             scoring=scoring, device=device)
 
     def _validate_input(self, X, y, incremental, reset):
-        y_dtype = getattr(np.asarray(y) if isinstance(y, (list, tuple)) else y, "dtype", None)
-        # A pandas extension dtype (Float64, Int64, string, category) is no
-        # NumPy dtype: validation converts it as scikit-learn's does. Dates
-        # and numeric strings it would pass or parse: a regressor's targets
-        # are numbers.
-        what = not_numbers([y_dtype])
+        # Dates and numbers written as text validation would pass or parse:
+        # a regressor's targets are numbers.
+        y_dtypes = dtypes_of(y)
+        what = not_numbers(y_dtypes)
         if what is not None:
             raise ValueError(
                 f"{type(self).__name__} needs numeric targets y; y holds {what}. Convert y "
                 "to numbers first (for example y.astype(float) for numbers written as "
                 "text); for class labels, use MLPClassifier.")
-        if getattr(y_dtype, "kind", None) == "c":
+        if any(getattr(dtype, "kind", None) == "c" for dtype in y_dtypes):
             raise ValueError(complex_refusal("y"))
-        if getattr(y_dtype, "kind", None) == "O":
-            # Converted here, where a failure can name y (validate_data's
-            # "could not convert string to float" does not say whether X or y).
-            with naming("y"):
-                np.asarray(y, dtype=np.float64)
-        with naming("X"):
+        with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                                  y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if sp.issparse(y):
@@ -146,6 +139,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         result = super().score(X, y, sample_weight=sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
+            if sample_weight is not None and not np.isfinite(
+                    np.sum(np.asarray(sample_weight, dtype=np.float64))):
+                raise ValueError(
+                    "R^2 is undefined for these weights: the sum of sample_weight overflows "
+                    f"float64 (largest weight {float(np.max(sample_weight)):.3g}). Rescale "
+                    "sample_weight (divide it by its mean, say).")
             raise ValueError(
                 "R^2 is undefined for these targets: the squared deviations of y overflow "
                 f"float64 (largest magnitude {float(np.max(np.abs(np.asarray(y, float)))):.3g})."
