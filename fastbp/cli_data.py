@@ -892,10 +892,10 @@ def write_plot(estimator, path):
     # a notebook's, stays as it was) and no figure left open in pyplot.
     from matplotlib.figure import Figure
 
-    from .display import TrainingHistoryDisplay
+    from .display import FIGURE_KW, TrainingHistoryDisplay
     from .persistence import replace_atomically
 
-    figure = Figure(figsize=(13, 3.8), layout="constrained")
+    figure = Figure(**FIGURE_KW)
     disp = TrainingHistoryDisplay.from_estimator(estimator, ax=figure.subplots(1, 3))
     # The format from the name given (check_outputs checked it), not from
     # the temporary file's.

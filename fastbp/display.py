@@ -34,6 +34,9 @@ def _trained_model(estimator):
     return estimator
 
 
+#: The figure of the three panels (pyplot's, or the CLI's own Figure).
+FIGURE_KW = {"figsize": (13, 3.8), "layout": "constrained"}
+
 _NOT_RECORDED = "fastbp-not-recorded"
 
 
@@ -86,12 +89,7 @@ def _history_of(model):
     """
     history = dict(getattr(model, "history_", None) or {})
     curve = np.asarray(_list_or_empty(model, "loss_curve_"), dtype=float)
-    n_before = len(curve) - len(history.get("loss", ()))
-    if history and n_before > 0 and not np.array_equal(curve[n_before:], history["loss"]):
-        # A curve that does not end with this history's epochs is an
-        # earlier fit's: an L-BFGS fit leaves the stochastic solver's
-        # loss_curve_ before it as it was (as scikit-learn does).
-        n_before = 0
+    n_before = epochs_before(model)
     if not history:
         if not len(curve):
             return history
@@ -113,6 +111,24 @@ def _history_of(model):
     return history
 
 
+def epochs_before(model):
+    """How many entries of ``model``'s ``loss_curve_`` come before the
+    epochs its ``history_`` records: those scikit-learn trained, for a
+    model converted from it. 0 where the curve does not end with the
+    history's epochs: it is an earlier fit's, which an L-BFGS fit leaves as
+    it was (as scikit-learn does).
+
+    The ends are compared, not the whole tail: TensorBoardCallback asks at
+    every epoch.
+    """
+    loss = (getattr(model, "history_", None) or {}).get("loss", ())
+    curve = _list_or_empty(model, "loss_curve_")
+    n_before = len(curve) - len(loss)
+    if n_before <= 0 or not len(loss):
+        return 0
+    return n_before if curve[n_before] == loss[0] and curve[-1] == loss[-1] else 0
+
+
 def step_name(model):
     """What one entry of ``model``'s history is: "iteration" (L-BFGS) or
     "epoch". By what recorded it where ``model`` is fitted (an L-BFGS fit
@@ -121,7 +137,7 @@ def step_name(model):
     before its fit."""
     history = getattr(model, "history_", None)
     if history:
-        return "iteration" if "learning_rate" not in history else "epoch"
+        return "iteration" if set(history) <= {"loss", "epoch_time"} else "epoch"
     return "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
 
 
@@ -244,7 +260,9 @@ class TrainingHistoryDisplay:
         if "loss" not in self.history:
             raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "
                              f"(its keys here: {sorted(self.history)})")
-        plt = _pyplot()
+        # pyplot only for a figure of its own: drawing on given Axes (the
+        # CLI's Figure) needs neither its import nor its figure manager.
+        plt = _pyplot() if ax is None else None
         from matplotlib.cbook import normalize_kwargs
         from matplotlib.lines import Line2D
 
@@ -257,7 +275,7 @@ class TrainingHistoryDisplay:
                                 "curve's label")
             name = kwargs.pop("label")
         if ax is None:
-            fig, ax = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+            fig, ax = plt.subplots(1, 3, **FIGURE_KW)
             try:
                 return self._draw(fig, ax, True, name, title, kwargs)
             except BaseException:

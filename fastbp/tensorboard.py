@@ -18,6 +18,8 @@ import time
 import warnings
 import weakref
 
+from .display import epochs_before
+
 #: Numbers the event files this process opens: two files opened within
 #: the same second would otherwise share a name (TensorBoard's names hold
 #: the second and the host), and the second would truncate the first.
@@ -209,8 +211,7 @@ class TensorBoardCallback:
             return False
         # Steps number the epochs as loss_curve_ does: a model converted
         # from scikit-learn has its epochs there, not in history_.
-        curve = getattr(fitted_estimator, "loss_curve_", None) or ()
-        step = len(curve) if len(curve) > n and curve[-1] == history["loss"][-1] else n
+        step = n + epochs_before(fitted_estimator)
         for key in ("loss", "val_loss", "val_score", "learning_rate"):
             values = history.get(key, ())
             if len(values) == n and values[-1] == values[-1]:  # not NaN
