@@ -270,19 +270,26 @@ def _configurations(objects):
     return list(found.values())
 
 
+def _connects(params):
+    """Whether ``residual`` connects any layers of these parameters'
+    network (the sizes decide: equal widths); ``residual`` itself where the
+    sizes are invalid (the fit says what is wrong)."""
+    residual = params.get("residual")
+    if residual:
+        try:
+            return any(residual_flags(residual, check_hidden_layer_sizes(
+                params.get("hidden_layer_sizes")), warn=False))
+        except (TypeError, ValueError):
+            pass
+    return residual
+
+
 def _path_key(est):
     """What of ``est`` chooses the kernels its fits run: its class, its
     path parameters, and whether ``residual`` connects any layers."""
     params = est.get_params(deep=False)
-    residual = params.get("residual")
-    if residual:
-        try:
-            residual = any(residual_flags(residual, check_hidden_layer_sizes(
-                params.get("hidden_layer_sizes")), warn=False))
-        except (TypeError, ValueError):  # the fit says what is wrong
-            pass
     return (type(est).__name__,) + tuple(
-        repr(residual if p == "residual" else params.get(p)) for p in _PATH_PARAMS)
+        repr(_connects(params) if p == "residual" else params.get(p)) for p in _PATH_PARAMS)
 
 
 def _expand(obj):
@@ -644,4 +651,7 @@ def _describe(est):
     default = type(est)().get_params(deep=False)
     changed = [f"{p}={params[p]!r}" for p in _PATH_PARAMS
                if p in params and repr(params[p]) != repr(default[p])]
+    if params.get("residual") and _connects(params):
+        # The sizes are what tell this configuration from its lean twin.
+        changed.append(f"hidden_layer_sizes={params['hidden_layer_sizes']!r}")
     return f"{type(est).__name__}({', '.join(changed)})"

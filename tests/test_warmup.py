@@ -526,7 +526,10 @@ def test_after_warmup_a_residual_search_compiles_nothing():
     X, y = X[:200] / 16, y[:200]
     search = GridSearchCV(MLPClassifier(residual=True, max_iter=2, random_state=0),
                           {"hidden_layer_sizes": [(8,), (8, 8)]}, cv=2)
-    warmup(search, dtypes=["float64"])
+    report = warmup(search, dtypes=["float64"])
+    assert sorted(e.estimator for e in report.entries) == [
+        "MLPClassifier(residual=True)",
+        "MLPClassifier(residual=True, hidden_layer_sizes=(8, 8))"]
     before = _cache_counts()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
