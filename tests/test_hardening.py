@@ -1262,3 +1262,24 @@ def test_a_divergence_of_a_penalty_over_tiny_weights_names_it(blobs, solver):
         quiet(est.fit, X, y, sample_weight=weights)
     quiet(est.set_params(alpha=0).fit, X, y, sample_weight=weights)  # the penalty it was
     assert np.isfinite(est.loss_)
+
+
+@pytest.mark.parametrize("params", [{"solver": "rmsprop"}, {"learning_rate": "constant"}])
+def test_a_solver_or_schedule_changed_within_a_partial_fit_stream_is_refused(blobs, params):
+    # helper-60: the stream went on with its first optimizer and schedule,
+    # the new setting ignored without a word (as in scikit-learn).
+    X, y = blobs
+    model = MLPClassifier((4,), random_state=0, learning_rate="exponential", gamma=0.5)
+    model.partial_fit(X, y, classes=[0, 1])
+    before = copy.deepcopy(model.__dict__)
+    model.set_params(**params)
+    (name, value), = params.items()
+    with pytest.raises(ValueError, match=f"{name} changed from .* to '{value}' within a "
+                       "partial_fit stream.*or call fit to start afresh"):
+        model.partial_fit(X, y)
+    assert model.t_ == before["t_"]
+    for a, b in zip(before["coefs_"], model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    quiet(model.fit, X, y)  # afresh: the new setting is used
+    assert model._optimizer.solver == model.solver
+    model.partial_fit(X, y)

@@ -81,7 +81,11 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Print progress in scikit-learn's format.
 
     warm_start : bool, default=False
-        Start ``fit`` from the previous solution.
+        Start ``fit`` from the previous solution: its weights, with the
+        optimizer's state and the learning-rate schedule started afresh
+        (``partial_fit`` goes on with both; a ``solver`` or
+        ``learning_rate`` changed within a ``partial_fit`` stream is
+        refused).
 
     momentum : float, default=0.9
         Momentum of 'sgd', in [0, 1].
@@ -119,14 +123,15 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         sqrt(2 / fan_in), std sqrt(1 / fan_in) respectively, and zero biases.
 
     step_size : int, default=10
-        Epochs between decays of learning_rate='step'.
+        Epochs between decays of learning_rate='step'; the other schedules
+        ignore it (so that one grid can hold them all).
 
     gamma : float, default=None
         Decay factor of learning_rate='step' and 'exponential'. None picks
         each schedule's own default: 0.1 for 'step' (every ``step_size``
         epochs, as PyTorch's StepLR) and 0.95 for 'exponential' (every
         epoch; 0.1 would divide the rate by 10 each epoch and stop training
-        within a few epochs).
+        within a few epochs). The other schedules ignore it.
 
     l1 : float, default=0.0
         Strength of an L1 penalty on the weights, ``l1 * ||W||_1`` divided by

@@ -954,6 +954,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         advice = self._penalty_advice(weight_exp)
         return DivergenceError(str(exc) + advice, epoch=exc.epoch) if advice else exc
 
+    def _check_stream_optimizer(self, optimizer):
+        """Refuse a ``solver`` or ``learning_rate`` schedule changed within a
+        ``partial_fit`` stream: the stream goes on with its optimizer's state
+        and schedule, and would ignore the new setting without a word (as
+        scikit-learn's does)."""
+        for name, was in (("solver", optimizer.solver), ("learning_rate", optimizer.lr_schedule)):
+            now = getattr(self, name)
+            if now is not was and now != was:
+                raise ValueError(
+                    f"{name} changed from {was!r} to {now!r} within a partial_fit stream, "
+                    f"which goes on with the optimizer state and schedule of {was!r}. Set "
+                    f"{name} back, or call fit to start afresh with {now!r}.")
+
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
                         incremental, hooks_X, hooks_sw, weight_exp):
         layout = spec.layout
@@ -968,6 +981,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # read by the kernels unchecked: checked here, where it comes
             # back in, before the copy.
             self._optimizer.check(layout.n_params, params.dtype)
+            self._check_stream_optimizer(self._optimizer)
             optimizer = self._optimizer.copy()
         progress = getattr(self, "_progress", None)
         if progress is None:
