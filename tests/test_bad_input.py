@@ -279,6 +279,11 @@ CASES = [
          lambda X, y, Y, k, m: dict(sample_weight=np.full(N, 1e-320)),
          "sample_weight is too small for alpha=0.0001: as in scikit-learn, the penalty is "
          "divided by the sum of the weights"),
+    # An overflow of the scaled l1 was put on alpha ("too small for alpha=0").
+    Case("sample_weight_too_small_for_l1", ("clf", "reg"),
+         lambda X, y, Y, k, m: dict(sample_weight=np.full(N, 1e-320),
+                                    params={"alpha": 0.0, "l1": 1e-4}),
+         "sample_weight is too small for l1=0.0001", modes=("fresh",)),
     # helper-53: cast to inf without a word, then a DivergenceError blaming
     # the learning rate.
     Case("class_weight_beyond_float32", ("clf",),

@@ -108,6 +108,15 @@ def _progress_attributes(optimizer, progress):
         "history_": progress.history_arrays()}
 
 
+def _ldexp_or_inf(value, exp):
+    """``value * 2**exp``, or inf where that overflows float64 (where
+    ``math.ldexp`` raises a bare OverflowError)."""
+    try:
+        return math.ldexp(value, exp)
+    except OverflowError:
+        return math.inf
+
+
 def _fresh_random_state(estimator):
     """``check_random_state(estimator.random_state)``: for an int seed, a
     generator that starts from the seed.
@@ -861,9 +870,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _penalties(self, weight_exp):
         """``alpha`` and ``l1`` as the kernels take them with weights scaled by
         ``2**weight_exp``: scaled alike, but adamw's decoupled decay, which
-        no weight sum divides."""
-        alpha = self.alpha if self.solver == "adamw" else math.ldexp(self.alpha, weight_exp)
-        return alpha, math.ldexp(self.l1, weight_exp)
+        no weight sum divides. inf where the scaled value overflows float64
+        (:meth:`_check_scaled_penalties` refuses it before any fit)."""
+        alpha = self.alpha if self.solver == "adamw" else _ldexp_or_inf(self.alpha, weight_exp)
+        return alpha, _ldexp_or_inf(self.l1, weight_exp)
 
     def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh, hooks_X,
                    hooks_sw, weight_exp):
@@ -915,13 +925,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _check_scaled_penalties(self, weight_exp, dtype, sample_weight):
         """Refuse weights so small that ``alpha`` or ``l1`` over their scale
         (``2**weight_exp``, see :meth:`_penalties`) exceeds ``dtype``: the
-        penalty would be inf, and the loss NaN (or ``math.ldexp`` overflow)."""
+        penalty would be inf, and the loss NaN."""
         limit = float(np.finfo(dtype).max)
-        for name, value in (("alpha", self.alpha), ("l1", self.l1)):
-            try:
-                scaled = self._penalties(weight_exp)[0 if name == "alpha" else 1]
-            except OverflowError:
-                scaled = math.inf
+        for (name, value), scaled in zip((("alpha", self.alpha), ("l1", self.l1)),
+                                         self._penalties(weight_exp)):
             if scaled > limit:
                 raise ValueError(
                     f"sample_weight is too small for {name}={value:g}: as in scikit-learn, "
@@ -1163,7 +1170,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                    if isinstance(self.__dict__.get(name), list)})
             if progress is None:  # L-BFGS: one subtask per iteration
                 history = {key: np.array(values[:n_ended])
-                           for key, values in (iterations or {}).items()}
+                           for key, values in iterations.items()}
                 attributes.update(n_iter_=n_ended, history_=history,
                                   loss_=float(history["loss"][-1]) if n_ended else None)
             return attributes
