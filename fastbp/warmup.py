@@ -651,7 +651,7 @@ def _describe(est):
     default = type(est)().get_params(deep=False)
     changed = [f"{p}={params[p]!r}" for p in _PATH_PARAMS
                if p in params and repr(params[p]) != repr(default[p])]
-    if params.get("residual") and _connects(params):
+    if _connects(params):
         # The sizes are what tell this configuration from its lean twin.
         changed.append(f"hidden_layer_sizes={params['hidden_layer_sizes']!r}")
     return f"{type(est).__name__}({', '.join(changed)})"

@@ -137,18 +137,20 @@ def _converts(value):
     return True
 
 
-def complex_refusal(name):
-    """The message refusing complex ``name``: scikit-learn's words (which
-    its estimator checks look for), and which input holds them."""
-    return f"Complex data not supported: {name} holds complex numbers; fastbp needs real numbers."
+def check_complex(dtypes, name):
+    """Raise a ``ValueError`` naming the input ``name`` if any of its
+    ``dtypes`` is complex: scikit-learn's words (which its estimator checks
+    look for), and which input holds them."""
+    if any(getattr(dtype, "kind", None) == "c" for dtype in dtypes):
+        raise ValueError(f"Complex data not supported: {name} holds complex numbers; "
+                         "fastbp needs real numbers.")
 
 
 def check_real(value, name):
     """Raise a ``ValueError`` naming the input ``name`` if ``value`` holds
     complex numbers or no numbers (:func:`not_numbers`)."""
     dtypes = dtypes_of(value)
-    if any(getattr(dtype, "kind", None) == "c" for dtype in dtypes):
-        raise ValueError(complex_refusal(name))
+    check_complex(dtypes, name)
     check_not_numbers(dtypes, name)
 
 

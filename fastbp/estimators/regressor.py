@@ -12,8 +12,8 @@ from sklearn.utils.validation import (
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
-from .checks import (check_fits_dtype, check_squared_error_range, column_vector_as_1d,
-                     complex_refusal, dtypes_of, naming, not_numbers)
+from .checks import (check_complex, check_fits_dtype, check_squared_error_range,
+                     column_vector_as_1d, dtypes_of, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -83,8 +83,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 f"{type(self).__name__} needs numeric targets y; y holds {what}. Convert y "
                 "to numbers first (for example y.astype(float) for numbers written as "
                 "text); for class labels, use MLPClassifier.")
-        if any(getattr(dtype, "kind", None) == "c" for dtype in y_dtypes):
-            raise ValueError(complex_refusal("y"))
+        check_complex(y_dtypes, "y")
         with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                                  y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
