@@ -1267,7 +1267,8 @@ def test_a_divergence_of_a_penalty_over_tiny_weights_names_it(blobs, solver):
 @pytest.mark.parametrize("params", [{"solver": "rmsprop"}, {"learning_rate": "constant"}])
 def test_a_solver_or_schedule_changed_within_a_partial_fit_stream_is_refused(blobs, params):
     # helper-60: the stream went on with its first optimizer and schedule,
-    # the new setting ignored without a word (as in scikit-learn).
+    # the new setting ignored without a word (as in scikit-learn). The
+    # optimizer's hyper-parameters are taken instead (test_toolkit).
     X, y = blobs
     model = MLPClassifier((4,), random_state=0, learning_rate="exponential", gamma=0.5)
     model.partial_fit(X, y, classes=[0, 1])

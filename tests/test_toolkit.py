@@ -883,6 +883,52 @@ def test_cosine_goes_on_past_max_iter_in_a_partial_fit_stream(tiny):
     assert not np.array_equal(weights[7], weights[6])
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
+def test_a_learning_rate_set_within_a_partial_fit_stream_takes_effect(tiny, solver):
+    # The stream kept its first learning_rate_init without a word (as
+    # scikit-learn's does); a PyTorch user who lowers a param group's lr
+    # mid-run sees the next step take it. One full-batch step is linear in
+    # the rate, the state it reads being the same.
+    X, y = tiny
+    est = MLPClassifier((5,), solver=solver, learning_rate_init=LR0, momentum=0.0,
+                        alpha=0.0, batch_size=len(X), shuffle=False, random_state=0)
+    est.partial_fit(X, y, classes=np.unique(y))
+    same, doubled = copy.deepcopy(est), copy.deepcopy(est).set_params(learning_rate_init=2 * LR0)
+    start = flat(est).copy()
+    same.partial_fit(X, y)
+    doubled.partial_fit(X, y)
+    assert_allclose(flat(doubled) - start, 2 * (flat(same) - start), rtol=1e-9, atol=1e-15)
+    assert doubled.history_["learning_rate"][-1] == 2 * LR0
+    assert doubled._optimizer.state_1.shape == same._optimizer.state_1.shape  # state goes on
+
+
+def test_optimizer_hyper_parameters_set_within_a_stream_take_effect(tiny):
+    X, y = tiny
+    est = MLPClassifier((5,), solver="adam", random_state=0)
+    est.partial_fit(X, y, classes=np.unique(y))
+    t = est._optimizer.t
+    est.set_params(beta_1=0.5, beta_2=0.9, epsilon=1e-6, learning_rate="step", gamma=0.5)
+    with pytest.raises(ValueError, match="learning_rate changed"):
+        est.partial_fit(X, y)  # a schedule is still refused: its state would not fit
+    est.set_params(learning_rate="constant").partial_fit(X, y)
+    o = est._optimizer
+    assert (o.beta_1, o.beta_2, o.epsilon, o.t) == (0.5, 0.9, 1e-6, 2 * t)
+
+
+@pytest.mark.parametrize("schedule, divisions", [("adaptive", 2), ("invscaling", 0)])
+def test_a_retuned_schedule_follows_the_new_initial_rate(schedule, divisions):
+    from fastbp.training.optimizers import StochasticOptimizer
+
+    o = StochasticOptimizer("sgd", 3, np.float64, 0.1, schedule, 0.9, True, 0.5,
+                            0.9, 0.999, 1e-8)
+    o.epoch = 4
+    o.learning_rate = 0.1 / 5 ** divisions if schedule == "adaptive" else 0.1 / 101 ** 0.5
+    o.retune(0.3, 0.9, True, 0.25, 0.9, 0.999, 1e-8, 10, None, 200, samples_seen=100)
+    expected = 0.3 / 5 ** divisions if schedule == "adaptive" else 0.3 / 101 ** 0.25
+    assert o.learning_rate == pytest.approx(expected, rel=1e-15)
+    assert o.learning_rate_init == 0.3 and o.power_t == 0.25
+
+
 def test_a_changed_loss_is_refused_when_training_continues(tiny):
     # Before, the old output function (and loss) trained on under the new name.
     X, y = tiny

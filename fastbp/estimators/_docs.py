@@ -83,8 +83,10 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     warm_start : bool, default=False
         Start ``fit`` from the previous solution: its weights, with the
         optimizer's state and the learning-rate schedule started afresh
-        (``partial_fit`` goes on with both; a ``solver`` or
-        ``learning_rate`` changed within a ``partial_fit`` stream is
+        (``partial_fit`` goes on with both, and takes the optimizer's
+        hyper-parameters set since its last call, ``learning_rate_init``
+        included, as a PyTorch param group takes a new ``lr``; a ``solver``
+        or ``learning_rate`` changed within a ``partial_fit`` stream is
         refused).
 
     momentum : float, default=0.9

@@ -977,7 +977,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
                         incremental, hooks_X, hooks_sw, weight_exp):
         layout = spec.layout
-        if not incremental or getattr(self, "_optimizer", None) is None:
+        resumed = incremental and getattr(self, "_optimizer", None) is not None
+        if not resumed:
             optimizer = StochasticOptimizer(
                 self.solver, layout.n_params, params.dtype, self.learning_rate_init,
                 self.learning_rate, self.momentum, self.nesterovs_momentum,
@@ -997,6 +998,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         else:
             progress = progress.copy().for_mode(self.early_stopping,
                                                 _scoring_name(self.scoring))
+        if resumed:
+            optimizer.retune(self.learning_rate_init, self.momentum, self.nesterovs_momentum,
+                             self.power_t, self.beta_1, self.beta_2, self.epsilon,
+                             self.step_size, self.gamma, self.max_iter, progress.t)
         if not incremental:
             progress.monitor = None  # GradientWarning: once per fit
         elif progress.monitor is not None:

@@ -77,6 +77,44 @@ class StochasticOptimizer:
         new.state_2 = self.state_2.copy()
         return new
 
+    def retune(self, learning_rate_init, momentum, nesterov, power_t, beta_1, beta_2,
+               epsilon, step_size, gamma, t_max, samples_seen):
+        """Take hyper-parameters set since the last ``partial_fit`` call, as a
+        PyTorch param group takes a new ``lr``: the state (moments,
+        velocities, step and epoch counts) goes on under the new values.
+
+        The rate the schedule has reached follows ``learning_rate_init``:
+        "invscaling" is recomputed for the samples seen, "adaptive" keeps
+        the divisions by 5 it made (scaled by the new over the old
+        ``learning_rate_init``), and the per-epoch schedules recompute it at
+        the next epoch's start.
+
+        Parameters
+        ----------
+        learning_rate_init, momentum, power_t, beta_1, beta_2, epsilon : float
+        nesterov : bool
+        step_size : int
+        gamma : float or None
+        t_max : int
+        samples_seen : int
+            Samples the stream has trained on (``invscaling``'s time step).
+        """
+        old, new = self.learning_rate_init, float(learning_rate_init)
+        self.learning_rate_init = new
+        self.power_t = power_t
+        if self.solver == "sgd" and self.lr_schedule == "invscaling" and self.epoch:
+            self.learning_rate = new / (samples_seen + 1) ** power_t
+        elif self.solver == "sgd" and self.lr_schedule == "adaptive":
+            self.learning_rate *= new / old
+        else:
+            self.learning_rate = new
+        self.momentum, self.nesterov = momentum, bool(nesterov)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        if gamma is None:
+            gamma = DEFAULT_GAMMA.get(
+                self.lr_schedule if isinstance(self.lr_schedule, str) else "", 0.1)
+        self.step_size, self.gamma, self.t_max = step_size, gamma, t_max
+
     def check(self, n_params, dtype):
         """Raise ``ValueError`` unless this state fits a network of
         ``n_params`` parameters in ``dtype``.
