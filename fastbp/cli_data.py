@@ -916,7 +916,28 @@ def load_model(path):
     if not hasattr(pipe, "fastbp_target_"):
         raise CLIError(f"{path} was not written by 'fastbp train --data' (it has no "
                        "recorded target column); load it with fastbp.load in Python.")
+    _predict_where_possible(pipe, path)
     return pipe
+
+
+def _predict_where_possible(pipe, path):
+    """A model trained with ``--set device=cuda`` predicts on the CPU where
+    there is no usable GPU: the commands have no option to set it back, as
+    Python's ``set_params(device="cpu")`` does."""
+    from .estimators.base import BaseMLP
+
+    on_gpu = [step for _, step in pipe.steps
+              if isinstance(step, BaseMLP) and step.device == "cuda"]
+    if not on_gpu:
+        return
+    from .kernels.cuda import device_status
+
+    problem = device_status()
+    if problem is not None:
+        for step in on_gpu:
+            step.set_params(device="cpu")
+        print(f"note: {path} was trained with device='cuda', and this machine cannot run "
+              f"it ({problem.rstrip('.')}); it predicts on the CPU.", file=sys.stderr)
 
 
 def model_columns(pipe):

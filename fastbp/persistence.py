@@ -44,7 +44,8 @@ FORMAT = "fastbp-model"
 
 def _read_umask():
     # os.umask can only be read by setting it, which changes it for every
-    # thread for a moment: read it from /proc where there is one.
+    # thread for a moment: read it from /proc where there is one. Read at
+    # each save, since a process may tighten it after importing fastbp.
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -57,7 +58,6 @@ def _read_umask():
     return mask
 
 
-_UMASK = _read_umask()
 FORMAT_VERSION = 1
 _MODEL = "model.skops"
 _META = "fastbp.json"
@@ -271,7 +271,12 @@ def save(obj, path):
     ------
     TypeError
         If the object holds something that cannot be saved without pickle
-        (a ``learning_rate`` or ``scoring`` callable).
+        (a ``learning_rate`` or ``scoring`` callable), or holds no fastbp
+        model, or only an unfitted one while itself fitted (a search that
+        chose another estimator).
+    ValueError
+        If a fastbp model's state is one :func:`load` would refuse
+        (parameters or attributes set by hand that do not fit together).
     sklearn.exceptions.NotFittedError
         If no fastbp model it holds is fitted.
     IsADirectoryError, FileNotFoundError
@@ -289,10 +294,33 @@ def save(obj, path):
                         "Use skops.io.dump for other scikit-learn objects.")
     if not any(hasattr(est, "coefs_") for est in estimators):
         from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
 
+        if obj is not estimators[0]:
+            try:
+                check_is_fitted(obj)
+            except (NotFittedError, TypeError):
+                pass
+            else:
+                # A search that chose another estimator: fitted, but what
+                # it holds of fastbp is its untrained template.
+                raise TypeError(
+                    f"fastbp.save saves fastbp models; this fitted {type(obj).__name__} "
+                    "holds no trained one (only an unfitted template, such as a search's "
+                    "candidate it did not choose). Use skops.io.dump for other "
+                    "scikit-learn objects.")
         raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
                              "saves a trained model. Call fit first.")
     _check_saveable(estimators)
+    for est in estimators:
+        # What load would refuse, refused here, when the model is still at
+        # hand, rather than in production when the file is read.
+        try:
+            est._check_loaded_state()
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot save this {type(est).__name__}: its state is inconsistent, and "
+                f"fastbp.load would refuse the file: {str(exc).rstrip('.')}.") from exc
     # The destination's problems, named after it rather than after the
     # temporary file written beside it.
     path = os.fspath(path)
@@ -395,7 +423,7 @@ def replace_atomically(path, write, failure=None):
         # mkstemp creates the file private (0600); give it the mode of the
         # file it replaces, or the usual one.
         os.chmod(tmp, (os.stat(path).st_mode & 0o7777) if os.path.exists(path)
-                 else 0o666 & ~_UMASK)
+                 else 0o666 & ~_read_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -420,10 +448,18 @@ def read_metadata(path):
 
 
 def _read(path):
-    path = os.fspath(path)
+    # Bytes as save takes them (zipfile would take bytes for a file object).
+    path = os.fsdecode(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot load {path}: it is a directory; give the model "
                                 "file's name, for example model.fastbp inside it")
+    kind = special_file(path)
+    if kind is not None:
+        # A named pipe would block the reader forever, and /dev/zero would
+        # be read without end in search of the zip's directory.
+        raise ValueError(f"cannot load {path}: it is {kind}, not a model file")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"cannot load {path}: no such file")
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -444,6 +480,13 @@ def _read(path):
     except (EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError,
             NotImplementedError, KeyError) as exc:
         raise ValueError(f"{path} is damaged: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        if isinstance(exc, (PermissionError, FileNotFoundError)):
+            raise
+        # A damaged central directory sends zipfile seeking before the
+        # file's start ("[Errno 22] Invalid argument").
+        raise ValueError(f"{path} is not a fastbp model file, or it is truncated or "
+                         f"damaged ({exc}).") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a fastbp model file (its {_META} does not "
                          f"declare format {FORMAT!r}).")

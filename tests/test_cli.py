@@ -1299,3 +1299,29 @@ def test_a_class_training_never_saw_is_noted_when_evaluating(tmp_path, capsys):
     assert note in capsys.readouterr().err
     assert main(["evaluate", "--model", str(model), "--data", str(train_csv)]) == 0
     assert "never saw" not in capsys.readouterr().err
+
+
+def test_a_model_trained_on_the_gpu_predicts_on_a_machine_without_one(tmp_path, capsys):
+    # helper-62: predict and evaluate failed with device='cuda''s "Use
+    # device='cpu' here", which no command-line option could do.
+    import fastbp
+    from fastbp.kernels.cuda import device_status
+
+    assert device_status() is not None, "this test needs a machine without a usable GPU"
+    data, model = tmp_path / "d.csv", tmp_path / "m.fastbp"
+    _write_csv(data, 60, "classification", 0)
+    assert main(["train", "--data", str(data), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model)]) == 0
+    expected, preds = tmp_path / "e.csv", tmp_path / "p.csv"
+    assert main(["predict", "--model", str(model), "--data", str(data), "--out",
+                 str(expected)]) == 0
+    pipe = fastbp.load(model)
+    pipe[-1].set_params(device="cuda")
+    fastbp.save(pipe, model)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model), "--data", str(data), "--out",
+                 str(preds)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {model} was trained with device='cuda'" in err and "on the CPU" in err
+    assert preds.read_text() == expected.read_text()
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0

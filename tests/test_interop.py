@@ -380,3 +380,58 @@ def test_weights_set_by_hand_connect_as_the_residual_parameter_says(digits):
     fresh.intercepts_ = [b.copy() for b in fitted.intercepts_]
     fresh.classes_, fresh.n_outputs_, fresh.out_activation_ = fitted.classes_, 10, "softmax"
     np.testing.assert_allclose(fresh.predict_proba(X), fitted.predict_proba(X), rtol=1e-12)
+
+
+def test_to_sklearn_keeps_an_endless_patience(digits):
+    # helper-62: n_iter_no_change=inf became 10 in the copy, with the
+    # model's no-improvement count kept: its warm fit stopped at once.
+    X, y = digits
+    est = quiet(MLPClassifier((10,), n_iter_no_change=np.inf, tol=1e3, max_iter=8,
+                              random_state=0).fit, X, y)
+    sk = est.to_sklearn()
+    assert sk.n_iter_no_change == np.inf
+    quiet(sk.set_params(warm_start=True).fit, X, y)
+    assert sk.n_iter_ == 8
+
+
+@pytest.mark.parametrize("fitted, now", [("adam", "sgd"), ("sgd", "adam")])
+def test_conversions_follow_the_optimizer_state_not_a_solver_set_since(digits, fitted, now):
+    # helper-62: to_sklearn read set_params' solver and made Adam's moments
+    # SGD velocities; from_sklearn raised AttributeError ('velocities').
+    X, y = digits
+    est = quiet(MLPClassifier((10,), solver=fitted, max_iter=2, random_state=0).fit, X, y)
+    sk = est.set_params(solver=now).to_sklearn()
+    assert sk.solver == now and not hasattr(sk, "_optimizer")  # its own, afresh
+    model = quiet(sknn.MLPClassifier((10,), solver=fitted, max_iter=2, random_state=0).fit,
+                  X, y)
+    back = MLPClassifier.from_sklearn(model.set_params(solver=now))
+    assert back._optimizer.solver == fitted
+    # scikit-learn's partial_fit goes on with its old optimizer; fastbp's
+    # refuses the changed solver, as within its own streams.
+    with pytest.raises(ValueError, match=f"solver changed from '{fitted}' to '{now}'"):
+        back.partial_fit(X, y)
+
+
+def test_conversions_copy_the_random_state_rather_than_share_it(digits):
+    X, y = digits
+    est = quiet(MLPClassifier((10,), max_iter=2, random_state=np.random.RandomState(0)).fit,
+                X, y)
+    sk = est.to_sklearn()
+    assert sk.random_state is not est.random_state
+    assert MLPClassifier.from_sklearn(sk).random_state is not sk.random_state
+    before = est.random_state.get_state()[1].copy()
+    quiet(sk.fit, X, y)  # draws from the copy's generator only
+    np.testing.assert_array_equal(est.random_state.get_state()[1], before)
+
+
+def test_to_sklearn_of_a_custom_scoring_starts_early_stopping_afresh(digits):
+    # helper-62: minus-losses were copied as scores scikit-learn compares
+    # with its accuracies.
+    X, y = digits
+    est = quiet(MLPClassifier((10,), early_stopping=True, scoring="loss", max_iter=5,
+                              random_state=0).fit, X, y)
+    assert est.best_validation_score_ < 0
+    sk = est.to_sklearn()
+    assert sk.validation_scores_ == [] and sk.best_validation_score_ == -np.inf
+    quiet(sk.set_params(warm_start=True, max_iter=3).fit, X, y)
+    assert all(0 <= s <= 1 for s in sk.validation_scores_)

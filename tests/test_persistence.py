@@ -304,14 +304,17 @@ def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, 
         fastbp.load(path)
 
 
-def test_a_model_saved_before_the_monitor_kept_a_list_loads_and_trains(data, tmp_path):
+def test_a_model_saved_before_the_monitor_kept_a_list_loads_and_trains(data, tmp_path,
+                                                                       monkeypatch):
     # helper-50: files saved before 8ad0d10 hold the gradient monitor's
     # small_epochs as an integer array; the state check refused every such
     # adam model as "edited". They are converted as they load.
     X, y = data
     est = _model("clf", {}, np.float64, X, y)
     est._progress.monitor.small_epochs = np.zeros(2, dtype=np.int64)  # as those files hold
-    fastbp.save(est, tmp_path / "old.fastbp")
+    with monkeypatch.context() as m:  # save as fastbp then did, without today's check
+        m.setattr(MLPClassifier, "_check_loaded_state", lambda self: None)
+        fastbp.save(est, tmp_path / "old.fastbp")
     loaded = fastbp.load(tmp_path / "old.fastbp")
     assert loaded._progress.monitor.small_epochs == [0, 0]
     loaded.partial_fit(X, y)
@@ -711,3 +714,65 @@ def test_the_allow_list_takes_scorers_and_splitters_defined_there(name, allowed)
     from fastbp.persistence import _allowed
 
     assert _allowed(name) is allowed
+
+
+def test_save_refuses_a_state_load_would_refuse(data, tmp_path):
+    # helper-62: the file was written, and load refused it, asking whether
+    # it had been edited.
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    est.set_params(batch_size=0)
+    with pytest.raises(ValueError, match="cannot save this MLPClassifier: its state is "
+                                         "inconsistent.*'batch_size'"):
+        fastbp.save(est, tmp_path / "m.fastbp")
+    assert not os.listdir(tmp_path)
+
+
+def test_save_names_a_fitted_search_that_chose_another_estimator(data, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    X, y = data
+    search = quiet(GridSearchCV(Pipeline([("clf", LogisticRegression())]),
+                                {"clf": [MLPClassifier((2,), max_iter=1, random_state=0),
+                                         LogisticRegression(max_iter=500)]}, cv=2).fit, X, y)
+    assert isinstance(search.best_estimator_[-1], LogisticRegression)
+    with pytest.raises(TypeError, match="this fitted GridSearchCV holds no trained one"):
+        fastbp.save(search, tmp_path / "g.fastbp")
+
+
+def test_load_refuses_special_files_and_takes_bytes_paths(saved, tmp_path):
+    # helper-62: a named pipe blocked load forever, /dev/zero was read
+    # without end, and a bytes path was taken for a file object.
+    fifo = tmp_path / "pipe.fastbp"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="it is a named pipe \\(FIFO\\), not a model file"):
+        fastbp.load(fifo)
+    with pytest.raises(ValueError, match="/dev/zero: it is a character device"):
+        fastbp.load("/dev/zero")
+    assert isinstance(fastbp.load(os.fsencode(saved)), MLPClassifier)
+    with pytest.raises(FileNotFoundError, match="cannot load .*absent.fastbp: no such file"):
+        fastbp.load(tmp_path / "absent.fastbp")
+
+
+def test_a_damaged_directory_offset_is_named(saved):
+    # helper-62: zipfile's seek before the file's start came out as a bare
+    # "OSError: [Errno 22] Invalid argument".
+    raw = bytearray(saved.read_bytes())
+    raw[-3] ^= 0x80  # the end record's offset of the central directory, high byte
+    saved.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{saved} is not a fastbp model file, or it is "
+                                         "truncated or damaged"):
+        fastbp.load(saved)
+
+
+def test_save_follows_the_umask_of_the_moment(data, tmp_path):
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    old = os.umask(0o077)
+    try:
+        fastbp.save(est, tmp_path / "m.fastbp")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "m.fastbp").st_mode & 0o777 == 0o600

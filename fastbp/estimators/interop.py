@@ -87,13 +87,15 @@ def to_sklearn(est):
         raise ValueError(f"This {type(est).__name__} cannot become a scikit-learn MLP: "
                          f"{reason}.")
     cls = _sklearn_class(est)
-    params = {k: v for k, v in est.get_params().items() if k in cls().get_params()}
+    params = _copied_params(est, cls)
     if params.get("solver") not in SKLEARN_SOLVERS:
         params["solver"] = "adam"
     if params.get("learning_rate") not in SKLEARN_SCHEDULES:
         params["learning_rate"] = "constant"
-    if not np.isfinite(params.get("n_iter_no_change", 10)):
-        params["n_iter_no_change"] = 10
+    patience_dropped = False
+    if not np.isfinite(params.get("n_iter_no_change", 10)) and not _accepts(
+            cls, "n_iter_no_change", params["n_iter_no_change"]):
+        params["n_iter_no_change"], patience_dropped = 10, True
     # One name for every hidden layer, which scikit-learn can hash and
     # knows: a per-layer list ["tanh", "tanh"] becomes "tanh", and a
     # network without hidden layers, whose activation is never applied,
@@ -106,6 +108,18 @@ def to_sklearn(est):
     for name in _SHARED_FITTED:
         if hasattr(est, name):
             setattr(out, name, copy.deepcopy(getattr(est, name)))
+    if patience_dropped:
+        # Counted against an endless patience; against 10, a warm fit of
+        # the copy would stop at once.
+        out._no_improvement_count = 0
+    if getattr(est, "scoring", None) is not None and hasattr(out, "best_validation_score_"):
+        # Scores of another scorer (a loss, an F1) than scikit-learn's
+        # accuracy or R², which a warm fit of the copy would compare with
+        # its own: its early stopping starts afresh, as fastbp's does when
+        # scoring changes.
+        out.validation_scores_ = []
+        out.best_validation_score_ = -np.inf
+        out._no_improvement_count = 0
     if getattr(est, "validation_scores_", None) is not None:
         # An early-stopping fit ends on its best epoch's weights, which
         # scikit-learn keeps apart: a warm fit that never beats that score
@@ -126,8 +140,10 @@ def _sklearn_optimizer(est, out):
     from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
     state = est.__dict__.get("_optimizer")
-    if (state is None or est.solver != out.solver or est.solver not in ("sgd", "adam")
-            or est.learning_rate != out.learning_rate):
+    # The state's own solver and schedule, which set_params since the fit
+    # may no longer name: Adam's moments are no SGD velocities.
+    if (state is None or state.solver != out.solver or state.solver not in ("sgd", "adam")
+            or state.lr_schedule != out.learning_rate):
         return None
     # scikit-learn updates coefs_ + intercepts_ in place through these.
     params = out.coefs_ + out.intercepts_
@@ -137,7 +153,7 @@ def _sklearn_optimizer(est, out):
         coefs, intercepts, _, _ = layout.unpack(flat)
         return [np.array(a, copy=True) for a in coefs + intercepts]
 
-    if est.solver == "sgd":
+    if state.solver == "sgd":
         optimizer = SGDOptimizer(params, out.learning_rate_init, out.learning_rate,
                                  out.momentum, out.nesterovs_momentum, out.power_t)
         optimizer.velocities = per_layer(state.state_1)
@@ -173,8 +189,7 @@ def from_sklearn(cls, model):
                         f"sklearn.neural_network.{expected.__name__}, got "
                         f"{type(model).__name__}.")
     check_is_fitted(model)
-    params = {k: v for k, v in model.get_params().items() if k in cls().get_params()}
-    est = cls(**params)
+    est = cls(**_copied_params(model, cls))
     dtype = model.coefs_[0].dtype
     est.coefs_ = [np.array(c, copy=True) for c in model.coefs_]
     est.intercepts_ = [np.array(b, copy=True) for b in model.intercepts_]
@@ -210,19 +225,56 @@ def from_sklearn(cls, model):
     return est
 
 
+def _copied_params(est, cls):
+    """``est``'s parameters that ``cls`` has, copied as ``sklearn.base.clone``
+    copies them: a ``RandomState`` shared by the two models would tie the
+    one's training to the other's."""
+    from sklearn.base import clone
+
+    names = cls().get_params()
+    return {k: clone(v, safe=False) for k, v in est.get_params(deep=False).items()
+            if k in names}
+
+
+def _accepts(cls, name, value):
+    """Whether ``cls``'s parameter constraints take ``value`` for ``name``."""
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    try:
+        validate_parameter_constraints({name: cls._parameter_constraints[name]},
+                                       {name: value}, caller_name=cls.__name__)
+    except (InvalidParameterError, KeyError):
+        return False
+    return True
+
+
 def _convert_optimizer(model, est, dtype):
-    """fastbp's optimizer holding the state of scikit-learn's ``_optimizer``."""
+    """fastbp's optimizer holding the state of scikit-learn's ``_optimizer``.
+
+    The state's own optimizer decides, not ``model.solver``, which
+    ``set_params`` may have changed since the fit: scikit-learn's
+    ``partial_fit`` goes on with that optimizer, and fastbp's then refuses
+    the changed solver, as it does for its own streams.
+    """
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
     sk = getattr(model, "_optimizer", None)
-    if model.solver not in ("sgd", "adam") or sk is None:
+    if model.solver not in ("sgd", "adam") or not isinstance(sk, (SGDOptimizer,
+                                                                  AdamOptimizer)):
         return None
+    solver = "sgd" if isinstance(sk, SGDOptimizer) else "adam"
     units = [est.coefs_[0].shape[0]] + [c.shape[1] for c in est.coefs_]
     layout = NetworkLayout(units)
     optimizer = StochasticOptimizer(
-        model.solver, layout.n_params, dtype, model.learning_rate_init, model.learning_rate,
-        model.momentum, model.nesterovs_momentum, model.power_t, model.beta_1, model.beta_2,
-        model.epsilon, t_max=model.max_iter)
+        solver, layout.n_params, dtype, sk.learning_rate_init,
+        sk.lr_schedule if solver == "sgd" else model.learning_rate,
+        getattr(sk, "momentum", model.momentum), getattr(sk, "nesterov",
+                                                         model.nesterovs_momentum),
+        getattr(sk, "power_t", model.power_t), getattr(sk, "beta_1", model.beta_1),
+        getattr(sk, "beta_2", model.beta_2), getattr(sk, "epsilon", model.epsilon),
+        t_max=model.max_iter)
     n = len(est.coefs_)
-    if model.solver == "sgd":
+    if solver == "sgd":
         optimizer.state_1[:] = layout.pack(sk.velocities[:n], sk.velocities[n:], dtype)
         optimizer.learning_rate = float(sk.learning_rate)
     else:
