@@ -145,6 +145,26 @@ def test_the_no_gpu_message_names_what_is_missing(monkeypatch, driver, compilers
     assert re.search(expected, cuda_kernels._why_no_gpu(), re.S), cuda_kernels._why_no_gpu()
 
 
+@pytest.mark.parametrize("compilers", [False, True])
+def test_a_gpu_without_the_compiler_libraries_is_named(monkeypatch, compilers):
+    # helper-64: with a GPU, the compiler libraries went unchecked, and
+    # numba-cuda installed without its CUDA 12 extra failed at the first
+    # compile with numba-cuda's own message.
+    from numba import cuda
+    from numba.cuda.cudadrv import nvvm
+
+    from fastbp.kernels import cuda as cuda_kernels
+
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    monkeypatch.setattr(nvvm, "is_available", lambda: compilers)
+    message = cuda_kernels.device_status()
+    if compilers:
+        assert message is None
+    else:
+        assert re.search("found a GPU, but not the CUDA compiler libraries.*"
+                         "pip install \"fastbp\[cuda\]\"", message), message
+
+
 def test_device_parameter_is_validated():
     from sklearn.utils._param_validation import InvalidParameterError
 

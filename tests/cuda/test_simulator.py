@@ -378,3 +378,61 @@ def test_gradient_warning_on_the_gpu():
     assert caught["cuda"], "no GradientWarning on the GPU"
     assert [m.split(":")[0] for m in caught["cuda"]] == \
         [m.split(":")[0] for m in caught["cpu"]]
+
+
+@pytest.mark.parametrize("n_outputs, rows", [(1, 1), (1, 2), (2, 1)])
+def test_one_or_two_rows_of_a_model_with_few_outputs_predict_like_cpu(n_outputs, rows):
+    # helper-64: a prediction's workspace has no deltas (offset -1), whose
+    # one-element placeholder a view of rows x outputs <= 2 seemed to fit:
+    # "cannot reshape array of size 0 into shape (1,1)".
+    X, y = _data(np.float64, n=20)
+    target = (y % 2) if n_outputs == 1 else X[:, :2]
+    Est = MLPClassifier if n_outputs == 1 else MLPRegressor
+    gpu, cpu = (_fit_pair(Est, X, target, hidden_layer_sizes=(3,), max_iter=2)[::-1])
+    np.testing.assert_array_equal(gpu.predict(X[:rows]), cpu.predict(X[:rows]))
+    if Est is MLPClassifier:
+        assert_rel(gpu.predict_proba(X[:rows]), cpu.predict_proba(X[:rows]), np.float64,
+                   factor=10)
+
+
+def test_clipping_a_float32_gradient_whose_squared_norm_a_float32_cannot_hold():
+    # helper-64: each block's sum of squares went into a float32 record,
+    # where the sum of squares that each fit overflowed: the norm was inf,
+    # and clipping scaled every step to 0 (the CPU sums in float64).
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((16, 20)) * 20).astype(np.float32)
+    y = (rng.standard_normal(16) * 1.5e18).astype(np.float32)
+    cpu, gpu = _fit_pair(MLPRegressor, X, y, hidden_layer_sizes=(40,), solver="sgd",
+                         max_iter=2, batch_size=16, tol=0, n_iter_no_change=99,
+                         clip_grad_norm=1.0, learning_rate_init=0.01)
+    # Stuck, the GPU's weights moved by 1e-8 where the CPU's moved by 6e-3
+    # (a loss of 4e35 hides steps of lr x clip).
+    for g, c in zip(gpu.coefs_, cpu.coefs_):
+        assert_rel(g, c, np.float32, factor=10)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_sparse_x_densifies_in_chunks_within_the_budget(monkeypatch, solver):
+    # helper-64: prediction densified chunks of up to 4096 rows of a sparse
+    # X (3 GiB for 200,000 features), kept for the rest of the process.
+    from fastbp.kernels.cuda import network
+
+    X, y = _data(np.float64, n=15, f=6)
+    X[X < 0.3] = 0
+    X = sp.csr_matrix(X)
+    budget = 3 * 6 * 8  # three float64 rows
+    monkeypatch.setattr(network, "SPARSE_DENSIFY_BYTES", budget)
+    asked = []
+    real = network._scratch
+
+    def scratch(name, size, dtype, zeroed=False):
+        if name == "xb":
+            asked.append(size * np.dtype(dtype).itemsize)
+        return real(name, size, dtype, zeroed)
+
+    monkeypatch.setattr(network, "_scratch", scratch)
+    cpu, gpu = _fit_pair(MLPClassifier, X, y, hidden_layer_sizes=(4,), solver=solver,
+                         max_iter=2, batch_size=3)
+    assert_rel(gpu.coefs_[0], cpu.coefs_[0], np.float64)
+    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), np.float64, factor=10)
+    assert asked and max(asked) <= budget

@@ -38,7 +38,21 @@ def device_status():
                 f"{_INSTALL}")
     if not available:
         return _why_no_gpu()
+    if not _compilers_available():
+        # A GPU with numba-cuda installed without its CUDA 12 extra: the
+        # first kernel would fail to compile, with numba-cuda's message.
+        return ("device='cuda' found a GPU, but not the CUDA compiler libraries (NVVM) "
+                f"that compile fastbp's kernels. Install them with: {_INSTALL}")
     return None
+
+
+def _compilers_available():
+    """Whether numba-cuda finds NVVM, the compiler of its kernels."""
+    try:
+        from numba.cuda.cudadrv import nvvm
+        return bool(nvvm.is_available())
+    except Exception:
+        return False
 
 
 def _why_no_gpu():
@@ -48,11 +62,7 @@ def _why_no_gpu():
     import ctypes
     import sys
 
-    try:
-        from numba.cuda.cudadrv import nvvm
-        compilers = bool(nvvm.is_available())
-    except Exception:
-        compilers = False
+    compilers = _compilers_available()
     packages = ("the GPU packages (numba-cuda and the CUDA compiler libraries) are installed"
                 if compilers else
                 f"the CUDA compiler libraries are missing too: install them with {_INSTALL}")

@@ -48,6 +48,10 @@ THREADS = 256
 #: 0: never split), each split keeping at least ``SPLIT_PANELS`` panels.
 SPLIT_BLOCKS = None
 SPLIT_PANELS = 4
+#: The most bytes a chunk of a sparse X densifies into for prediction and
+#: L-BFGS: 4096 rows of 200,000 features would take 3 GiB (a training
+#: batch, ``batch_size`` rows, is what the user chose).
+SPARSE_DENSIFY_BYTES = 256 << 20
 
 _built = {}
 _local = threading.local()
@@ -192,8 +196,10 @@ def _scratch(name, size, dtype, zeroed=False):
 
 def _rows(buf, offset, rows, m):
     """``buf[offset:offset + rows * m]`` viewed as ``(rows, m)``, or None
-    when ``buf`` is a placeholder too small for it."""
-    if buf.shape[0] < offset + rows * m:
+    when ``buf`` is a placeholder too small for it, or the workspace has no
+    such part (offset -1: a prediction's deltas, whose one-element
+    placeholder a view of one or two rows of one output would fit)."""
+    if offset < 0 or buf.shape[0] < offset + rows * m:
         return None
     return buf[offset:offset + rows * m].reshape(rows, m)
 
@@ -410,6 +416,15 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     return total, t
 
 
+def _chunk_for(inputs, dtype, chunk):
+    """Rows per chunk: ``chunk``, fewer where a sparse X's chunk would
+    densify into more than :data:`SPARSE_DENSIFY_BYTES`."""
+    if not inputs.is_sparse:
+        return chunk
+    per_row = max(inputs.n_features, 1) * np.dtype(dtype).itemsize
+    return max(1, min(chunk, SPARSE_DENSIFY_BYTES // per_row))
+
+
 def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper, chunk):
     """Full-batch penalised loss and gradient on the GPU (see
     :func:`fastbp.kernels.network.loss_and_gradient`); the gradient is left
@@ -418,6 +433,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     h = hyper
     dt = params.dtype.type
     n = targets.Y.shape[0]
+    chunk = _chunk_for(inputs, params.dtype, chunk)
     run = _Launcher(tables, params.dtype, chunk, work)
     record_host = np.zeros(optimizers.REC_LAYERS, dtype=params.dtype)
     record = _scratch("lbfgs_record", record_host.size, params.dtype)
@@ -446,6 +462,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     """Network outputs for every row on the GPU (see
     :func:`fastbp.kernels.network.predict`); ``out`` is a device array."""
     n = out.shape[0]
+    chunk = _chunk_for(inputs, params.dtype, chunk)
     run = _Launcher(tables, params.dtype, chunk, work)
     none = _scratch("no_perm", 1, np.int64)
     for start in range(0, n, chunk):

@@ -63,6 +63,20 @@ def build(dtype, threads):
             s //= 2
 
     @cuda_device
+    def norm_unit(n):
+        """The power of two by which :func:`gradient_norm_sq` divides each
+        square of ``n`` parameters: T times the power of two at least its
+        blocks. The float32 record would overflow where squares that each
+        fit sum past its range (the CPU sums them in a float64); divided,
+        the sum stays below the largest square, and a power of two divides
+        exactly."""
+        blocks = (n + T - 1) // T
+        unit = 1
+        while unit < blocks:
+            unit *= 2
+        return unit * T
+
+    @cuda_device
     def locate(tab, n_weights, blk, tid):
         """``(index, layer)`` of this thread's parameter: blocks are laid
         out layer by layer over the weights, then over the rest (layer -1)."""
@@ -91,7 +105,8 @@ def build(dtype, threads):
         one = like(1, params)
         coef = one
         if clip > zero:
-            gnorm = math.sqrt(record[at + REC_GNORM_SQ])
+            gnorm = (math.sqrt(record[at + REC_GNORM_SQ])
+                     * math.sqrt(like(norm_unit(params.shape[0]), params)))
             if gnorm > clip:
                 coef = clip / (gnorm + like(1e-6, params))
         sq = zero
@@ -140,8 +155,9 @@ def build(dtype, threads):
 
     @cuda_kernel
     def gradient_norm_sq(n_weights, params, grads, alpha, l1, scale, record, at):
-        """Add the squared global norm of the penalised, scaled gradient to
-        ``record[at + REC_GNORM_SQ]`` (``alpha`` is 0 for adamw)."""
+        """Add the squared global norm of the penalised, scaled gradient,
+        divided by ``norm_unit(n_params)``, to ``record[at + REC_GNORM_SQ]``
+        (``alpha`` is 0 for adamw)."""
         sh = cuda.shared.array((3, T), nbt)
         tid = cuda.threadIdx.x
         idx = cuda.blockIdx.x * T + tid
@@ -151,7 +167,8 @@ def build(dtype, threads):
                 g = penalised(params[idx], grads[idx], alpha, l1, scale)
             else:
                 g = grads[idx] * scale
-        reduce3(sh, tid, g * g, like(0, params), like(0, params))
+        reduce3(sh, tid, g * g / like(norm_unit(params.shape[0]), params), like(0, params),
+                like(0, params))
         if tid == 0:
             cuda.atomic.add(record, at + REC_GNORM_SQ, sh[0, 0])
 
