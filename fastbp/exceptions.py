@@ -2,12 +2,46 @@
 
 import os
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # scikit-learn's fit wrapper (``_fit_context``) stands between a user's
 # ``fit`` call and fastbp's.
 _SKLEARN_BASE = os.path.join("sklearn", "base.py")
+
+
+# Per thread: the list recording fastbp's warnings where they are kept
+# quiet (:func:`quiet_in_this_thread`), or None.
+_quiet = threading.local()
+
+
+@contextmanager
+def quiet_in_this_thread():
+    """Record the training warnings fastbp raises in this thread within the
+    block, rather than show them; those of other threads show as ever.
+
+    ``warnings.catch_warnings`` changes the filters of the whole process, so
+    that a warm-up in one thread swallowed the warnings of fits in the
+    others (their Ctrl-C's "interrupted" among them).
+
+    Yields
+    ------
+    list of (str, type)
+        The messages and categories recorded.
+    """
+    outer = getattr(_quiet, "record", None)
+    _quiet.record = record = []
+    try:
+        yield record
+    finally:
+        _quiet.record = outer
+
+
+def quiet_here():
+    """Whether this thread is inside :func:`quiet_in_this_thread`."""
+    return getattr(_quiet, "record", None) is not None
 
 
 def warn_at_caller(message, category):
@@ -21,6 +55,10 @@ def warn_at_caller(message, category):
     message : str
     category : type of Warning
     """
+    record = getattr(_quiet, "record", None)
+    if record is not None:
+        record.append((str(message), category))
+        return
     frame, level = sys._getframe(1), 2
     while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE)
                                  or frame.f_code.co_filename.endswith(_SKLEARN_BASE)):

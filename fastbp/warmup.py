@@ -32,6 +32,7 @@ from .estimators.architecture import residual_flags
 from .estimators.base import BaseMLP
 from .estimators.checks import check_hidden_layer_sizes
 from .training.split import forced_split
+from .exceptions import quiet_in_this_thread
 from .training.progress import INTERRUPTED
 
 DTYPES = ("float32", "float64")
@@ -532,16 +533,6 @@ def _warm_in_worker(est, dtype, part):
     return counts, messages
 
 
-def _pass_on(seen):
-    """Warn again the :class:`~fastbp.CacheWarning` among the recorded
-    warnings ``seen``: a warm-up drops its fits' own warnings, but the
-    cache's (a damaged entry rebuilt, a lock given up) are the caller's
-    to see."""
-    for w in seen:
-        if issubclass(w.category, _cache.CacheWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
 def _tiny_problem_overrides(est):
     """The settings of ``est`` that hold only for the user's own data: its
     labels (``class_weight``), its task's metric (``scoring``) and its row
@@ -579,33 +570,30 @@ def _tiny_fit(est, dtype, kind, target):
     y = _targets(est, X)[target]
     if kind == "sparse":
         X = sp.csr_matrix(X)
-    seen = []
-    try:
-        with warnings.catch_warnings(record=True) as seen:
-            # Two iterations never converge; that is the point.
-            warnings.simplefilter("always")
-            if kind == "split":
-                # Large default-path fits split each step between two threads
-                # (fastbp.training.split), with kernels of their own: compiled
-                # here whatever this machine's BLAS pool, since the fits that
-                # need them may run elsewhere (a cluster's workers, an image's
-                # users).
-                with forced_split(2):
-                    est.fit(X, y)
-            else:
+    # Two iterations never converge, which is the point: the fits' own
+    # warnings are kept quiet, in this thread alone (a process-wide
+    # catch_warnings swallowed other threads' warnings); the cache's
+    # (a damaged entry rebuilt, a lock given up) are the caller's to see.
+    with quiet_in_this_thread() as seen:
+        if kind == "split":
+            # Large default-path fits split each step between two threads
+            # (fastbp.training.split), with kernels of their own: compiled
+            # here whatever this machine's BLAS pool, since the fits that
+            # need them may run elsewhere (a cluster's workers, an image's
+            # users).
+            with forced_split(2):
                 est.fit(X, y)
-            # A fit turns Ctrl-C into a warning and keeps its model; a warm-up
-            # has no model to keep, and stops.
-            if any(str(w.message).startswith(INTERRUPTED) for w in seen):
-                raise KeyboardInterrupt
-            # The split fit's predictions run the same kernels as any other's.
-            est.predict(X)
-            est.score(X, y)
-            if hasattr(est, "predict_proba"):
-                est.predict_proba(X)
-    finally:
-        # After the block: warnings raised in it are recorded, not shown.
-        _pass_on(seen)
+        else:
+            est.fit(X, y)
+        # A fit turns Ctrl-C into a warning and keeps its model; a warm-up
+        # has no model to keep, and stops.
+        if any(message.startswith(INTERRUPTED) for message, _ in seen):
+            raise KeyboardInterrupt
+        # The split fit's predictions run the same kernels as any other's.
+        est.predict(X)
+        est.score(X, y)
+        if hasattr(est, "predict_proba"):
+            est.predict_proba(X)
 
 
 def warm_twins(est, dtype, target):

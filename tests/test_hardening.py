@@ -764,6 +764,46 @@ def test_sigint_during_lbfgs_keeps_the_best_iterate():
     assert out["finite"] and np.isfinite(out["fitted_loss"])
 
 
+@pytest.mark.parametrize("evaluations", [0, 3])
+def test_ctrl_c_in_lbfgs_is_an_interrupt_not_a_divergence(digits_data, monkeypatch,
+                                                          evaluations):
+    # helper-61: Ctrl-C before L-BFGS's first loss evaluation finished was
+    # a DivergenceError "the loss is inf at the starting weights ...
+    # standardise X" (exit status 2 on the command line, not 130). With no
+    # iterate to keep, the interrupt goes on, and the model stays as it was.
+    from fastbp.training import lbfgs
+
+    X, y = digits_data
+    model = quiet(MLPClassifier((8,), solver="lbfgs", max_iter=3, random_state=0).fit, X, y)
+    before = copy.deepcopy(model.__dict__)
+    real = lbfgs.loss_and_gradient_function
+
+    def interrupted_after(*args, **kwargs):
+        f, calls = real(*args, **kwargs), []
+
+        def g(params):
+            calls.append(1)
+            if len(calls) > evaluations:
+                raise KeyboardInterrupt
+            return f(params)
+        return g
+
+    monkeypatch.setattr(lbfgs, "loss_and_gradient_function", interrupted_after)
+    model.set_params(max_iter=50, warm_start=False)
+    if evaluations == 0:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X, y)
+        assert model.n_iter_ == before["n_iter_"] and model.loss_ == before["loss_"]
+        for a, b in zip(before["coefs_"], model.coefs_):
+            np.testing.assert_array_equal(a, b)
+    else:
+        with pytest.warns(UserWarning, match="interrupted by user.*best iterate") as caught:
+            model.fit(X, y)
+        assert np.isfinite(model.loss_)
+        # Attributed to the line that called fit, as fastbp's other warnings.
+        assert [w.filename for w in caught if "interrupted" in str(w.message)] == [__file__]
+
+
 # ---------------------------------------------------------------------------
 # 6. threads: results independent of concurrency, settings left as found
 # ---------------------------------------------------------------------------
@@ -776,6 +816,20 @@ def _blas_threads():
 def digits_data():
     X, y = load_digits(return_X_y=True)
     return X / 16.0, y
+
+
+def test_predict_refuses_buffers_that_do_not_fit_its_network(digits_data, monkeypatch):
+    # helper-61: a fit of another network in another thread could replace
+    # the attributes between predict's reads, and the kernel then read its
+    # layout's offsets in buffers of another size (out of bounds).
+    X, y = digits_data
+    small = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    big = quiet(MLPClassifier((40,), max_iter=2, random_state=0).fit, X, y)
+    theirs = big._packed_buffers()
+    monkeypatch.setattr(small, "_flat_parameters", lambda *args, **kwargs: theirs)
+    with pytest.raises(RuntimeError, match="changed while it predicted .* each thread must "
+                                           "use its own estimator"):
+        small.predict(X)
 
 
 def test_concurrent_fits_and_predicts_equal_sequential(digits_data):

@@ -1,6 +1,8 @@
 """to_sklearn / from_sklearn, and models whose weights were set by hand."""
 
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn import neural_network as sknn
@@ -435,3 +437,31 @@ def test_to_sklearn_of_a_custom_scoring_starts_early_stopping_afresh(digits):
     assert sk.validation_scores_ == [] and sk.best_validation_score_ == -np.inf
     quiet(sk.set_params(warm_start=True, max_iter=3).fit, X, y)
     assert all(0 <= s <= 1 for s in sk.validation_scores_)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_weights_set_by_hand_on_a_normalised_model(digits, norm):
+    # helper-63: the model was taken for one without normalisation: with
+    # its scales and statistics set too, predict refused the sizes; with
+    # weights alone it predicted without normalising; partial_fit said
+    # "normalization changed since the last fit" of a model never fitted.
+    X, y = digits
+    y = y.astype(float)
+    src = quiet(MLPRegressor(hidden_layer_sizes=(8,), normalization=norm, max_iter=5, random_state=0).fit, X, y)
+    names = ["coefs_", "intercepts_", "normalization_scales_", "normalization_shifts_",
+             "running_mean_", "running_var_"]
+    full = MLPRegressor(hidden_layer_sizes=(8,), normalization=norm)
+    for name in names:
+        setattr(full, name, [a.copy() for a in getattr(src, name)])
+    np.testing.assert_array_equal(full.predict(X), src.predict(X))
+    bare = MLPRegressor(hidden_layer_sizes=(8,), normalization=norm)
+    bare.coefs_, bare.intercepts_ = src.coefs_, src.intercepts_
+    fresh = copy.deepcopy(src)  # its normalisation layers as a fit starts them
+    fresh.normalization_scales_ = [np.ones_like(a) for a in src.normalization_scales_]
+    fresh.normalization_shifts_ = [np.zeros_like(a) for a in src.normalization_shifts_]
+    fresh.running_mean_ = [np.zeros_like(a) for a in src.running_mean_]
+    fresh.running_var_ = [np.ones_like(a) for a in src.running_var_]
+    np.testing.assert_array_equal(bare.predict(X), fresh.predict(X))
+    for model in (full, bare):
+        quiet(model.partial_fit, X, y)
+        assert np.isfinite(model.loss_)

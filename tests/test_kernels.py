@@ -696,6 +696,18 @@ def test_penalised_gradient_and_norm(l1, dtype):
     assert_close(g, ref, dtype)
 
 
+def test_gradient_norm_sq_of_a_float32_gradient_past_the_square_root_of_its_range():
+    # helper-63: each square was taken in float32: components above 1.8e19
+    # made the norm inf, and clipping then scaled every step to 0.
+    lay, params, grads = _opt_problem(np.float32)
+    g = grads[0] * np.float32(1e20)
+    one = np.float32(1)
+    ref = _naive_penalised(params, g, lay.n_weights, 0.0, 0.0, 1.0)
+    norm_sq = kopt.gradient_norm_sq(params, g, lay.n_weights, np.float32(0), np.float32(0), one)
+    assert np.isfinite(norm_sq)
+    np.testing.assert_allclose(norm_sq, np.sum(ref ** 2), rtol=1e-5)
+
+
 SOLVER_CASES = [
     ("sgd", dict(nesterov=False)),
     ("sgd", dict(nesterov=True)),

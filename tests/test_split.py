@@ -487,3 +487,19 @@ def test_warmup_compiles_the_split_kernels(two_cores, split_epochs, digits):
     assert split_epochs, "the fit did not split"
     assert _cache_counts() == before, "the warm-up left a split kernel to compile"
     assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
+
+
+def test_a_size_set_during_a_pin_is_not_overwritten_at_its_end():
+    # helper-61: threadpool_limits(1) entered in another thread before a
+    # pin (saving 2) and left during it (restoring 2) was undone when the
+    # pin ended and put back the 1 it had read: the pool stayed at one
+    # thread for the rest of the process.
+    gate, pool = _gate(2)
+    pool.size = 1  # the other thread's limits, entered first
+    with gate.pinned():
+        assert pool.size == 1
+        pool.size = 2  # ... and left during the pin
+    assert pool.size == 2
+    with gate.pinned():
+        assert pool.size == 1
+    assert pool.size == 2  # an undisturbed pin restores what it found

@@ -1971,3 +1971,45 @@ def test_warm_start_rejects_changed_activation_or_residual():
             est.set_params(activation="relu", residual=True).fit(X, y)
     for a, b in zip(before, est.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_clipping_a_float32_gradient_past_the_square_root_of_its_range():
+    # helper-63: the norm overflowed, every step was scaled to 0 (the loss
+    # never moved), and the GradientWarning offered clip_grad_norm=1.0,
+    # which was set.
+    rng = np.random.RandomState(0)
+    X = (rng.randn(200, 3) * 1e10).astype(np.float32)
+    y = (X @ np.array([1, -2, 0.5]) + 1e10).astype(np.float32)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        est = MLPRegressor(hidden_layer_sizes=(4,), activation="identity", solver="sgd",
+                           learning_rate_init=1e-3, max_iter=5, random_state=0,
+                           clip_grad_norm=1.0).fit(X, y)
+    assert len(set(est.loss_curve_)) > 1, "no step was taken"
+    messages = [str(w.message) for w in seen if issubclass(w.category, GradientWarning)]
+    assert not any("clip_grad_norm=1.0" in m for m in messages)
+
+
+@pytest.mark.parametrize("param, value, expected", [
+    ("dropout", np.array(0.2), [0.2, 0.2]),
+    ("activation", np.array("tanh"), ["tanh", "tanh"]),
+    ("activation", {"tanh", "relu"}, "a set, whose order is not the layers'"),
+    ("dropout", {0.1: 1, 0.2: 2}, "a dict, whose order is not the layers'"),
+])
+def test_per_layer_parameters_of_one_value_or_an_ordered_sequence(tiny, param, value,
+                                                                   expected):
+    # helper-63: a 0-d array raised "iteration over a 0-d array", naming
+    # no parameter; a set gave the layers an order that changed with
+    # PYTHONHASHSEED.
+    from fastbp.estimators import architecture as arch
+
+    X, y = tiny
+    est = MLPClassifier((4, 4), max_iter=1, random_state=0, **{param: value})
+    if isinstance(expected, list):
+        resolve = arch.dropout_rates if param == "dropout" else arch.hidden_activations
+        assert resolve(value, 2) == expected
+        quiet_fit(est, X, y)
+    else:
+        with pytest.raises(ValueError, match=f"{param} must be one value or a sequence.*"
+                                             f"{expected}"):
+            quiet_fit(est, X, y)

@@ -865,7 +865,7 @@ def in_another_fit_slot():
 
 
 def test_overlapping_fits_with_oversubscribed_blas_warn_once(monkeypatch):
-    monkeypatch.setattr(threads, "_checked", False)
+    monkeypatch.setattr(threads, "_checked_at", threads._UNCHECKED)
     original = blas_threads()
     with threadpool_limits(2, user_api="blas"), warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
@@ -881,12 +881,29 @@ def test_overlapping_fits_with_oversubscribed_blas_warn_once(monkeypatch):
 
 
 def test_no_warning_when_blas_threads_fit_the_cores(monkeypatch):
-    monkeypatch.setattr(threads, "_checked", False)
+    monkeypatch.setattr(threads, "_checked_at", threads._UNCHECKED)
     with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("error", OversubscriptionWarning)
         monkeypatch.setattr(threads, "cpu_count", lambda: 2)
         with threads.fit_slot():
             assert in_another_fit_slot() == 2
+
+
+def test_an_overlap_after_one_under_limits_is_checked_again(monkeypatch):
+    # helper-61: the first overlap alone was checked; one inside
+    # threadpool_limits(1) left every later, oversubscribed overlap silent.
+    monkeypatch.setattr(threads, "_checked_at", threads._UNCHECKED)
+    monkeypatch.setattr(threads, "cpu_count", lambda: 2)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            with threadpool_limits(1, user_api="blas"), threads.fit_slot():
+                assert in_another_fit_slot() == 2
+        assert not [w for w in seen if w.category is OversubscriptionWarning]
+        for _ in range(2):
+            with threadpool_limits(2, user_api="blas"), threads.fit_slot():
+                assert in_another_fit_slot() == 2
+    assert len([w for w in seen if w.category is OversubscriptionWarning]) == 1
 
 
 def test_slot_is_released_when_a_fit_fails():
@@ -917,3 +934,43 @@ def test_threaded_search_in_the_recipe_gives_the_sequential_results():
                                   sequential.cv_results_["mean_test_score"])
     for a, b in zip(threaded.best_estimator_[-1].coefs_, sequential.best_estimator_[-1].coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_warm_up_in_another_thread_leaves_this_threads_warnings_alone(monkeypatch):
+    # helper-61: the warm-up's process-wide catch_warnings recorded the
+    # warnings of fits in other threads (and dropped them), an "interrupted"
+    # one among them, which it then took for its own Ctrl-C.
+    main = threading.current_thread()
+    inside, done = threading.Event(), threading.Event()
+    real_fit = MLPClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        if threading.current_thread() is not main and not inside.is_set():
+            inside.set()  # within the warm-up's first tiny fit
+            done.wait(60)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLPClassifier, "fit", fit)
+    X, y = load_digits(return_X_y=True)
+    errors = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        worker = threading.Thread(target=lambda: _collect(errors, warmup, MLPClassifier((3,)),
+                                                          dtypes=["float64"]))
+        worker.start()
+        try:
+            assert inside.wait(60)
+            real_fit(MLPClassifier((3,), max_iter=1, random_state=0), X[:100] / 16, y[:100])
+        finally:
+            done.set()
+            worker.join(120)
+    assert not errors
+    mine = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
+    assert len(mine) == 1 and mine[0].filename == __file__
+
+
+def _collect(errors, f, *args, **kwargs):
+    try:
+        f(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - reported by the test
+        errors.append(exc)

@@ -10,7 +10,12 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         'relu' max(0, x); 'leaky_relu' x or 0.01 x; 'elu' x or exp(x) - 1;
         'selu' 1.0507 (x or 1.67326 (exp(x) - 1)); 'softplus'
         log(1 + exp(x)); 'swish' x sigmoid(x); 'mish' x tanh(softplus(x));
-        'gelu' x Phi(x) (exact erf form). Each has its exact derivative.
+        'gelu' x Phi(x) (exact erf form). Each has its exact derivative,
+        computed from the activation's output where the formula allows it
+        (as scikit-learn does for 'tanh' and 'logistic'): in saturated
+        units ('tanh', 'logistic', 'elu', 'selu' below x = -10 in float32)
+        that derivative, under 1e-4, keeps its absolute accuracy (1e-7 in
+        float32) rather than its relative one.
 
     solver : {'lbfgs', 'sgd', 'adam', 'rmsprop', 'adagrad', 'adamw'}, default='adam'
         'lbfgs' runs scipy's L-BFGS-B over the flat parameter vector with a
@@ -162,7 +167,10 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
 
     clip_grad_norm : float or None, default=None
         Clip the global gradient norm of every step to this value (PyTorch's
-        ``clip_grad_norm_``). Stochastic solvers only: ``solver='lbfgs'``
+        ``clip_grad_norm_``), over every parameter, normalisation's included,
+        with the ``alpha`` and ``l1`` penalties in the gradient, as when
+        PyTorch's loss holds them (``adamw``'s decoupled decay is no
+        gradient, and stays out). Stochastic solvers only: ``solver='lbfgs'``
         ignores it, as ``adam`` ignores ``momentum`` (so that one grid can
         hold both solvers).
 
@@ -223,7 +231,8 @@ loss_ : float
     history_ : dict of ndarray
         Per-epoch records: 'loss', 'learning_rate', 'epoch_time',
         'grad_norm' (n_epochs, n_layers_ - 1: RMS over the epoch's steps of each
-        layer's weight-gradient norm, before clipping), 'dead_fraction'
+        layer's weight-gradient norm, of the data loss alone: before
+        clipping, without the penalties), 'dead_fraction'
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
         'val_score' (NaN for the epochs of a warm start trained without it).

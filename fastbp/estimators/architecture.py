@@ -1,19 +1,31 @@
 """Resolving the toolkit's per-layer parameters into per-layer lists, with
 errors that name the parameter."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
 
+from ..exceptions import warn_at_caller
 from ..kernels.codes import HIDDEN_ACTIVATIONS, NORMALIZATIONS
 
 
 def per_layer(name, value, n_hidden):
     """``value`` as a list with one entry per hidden layer."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # np.array(0.2), np.array("tanh"): one value
     if isinstance(value, (str, Real)) and not isinstance(value, bool):
         return [value] * n_hidden
-    values = list(value)
+    if isinstance(value, (set, frozenset, dict)):
+        # Their order is not the layers' (a set of strings is iterated in
+        # an order that changes with PYTHONHASHSEED).
+        raise ValueError(f"{name} must be one value or a sequence with one per hidden layer "
+                         f"(a list or tuple); got a {type(value).__name__}, whose order is "
+                         "not the layers'.")
+    try:
+        values = list(value)
+    except TypeError:
+        raise ValueError(f"{name} must be one value or a sequence with one per hidden "
+                         f"layer; got {value!r}.") from None
     if len(values) != n_hidden:
         raise ValueError(
             f"{name} has {len(values)} entries but the network has {n_hidden} hidden "
@@ -56,7 +68,7 @@ def residual_flags(residual, hidden_sizes, warn=True):
     if not residual:
         return [False] * len(hidden_sizes)
     if warn and not any(flags):
-        warnings.warn(
+        warn_at_caller(
             f"residual=True but no two consecutive hidden layers have the same width "
             f"(hidden_layer_sizes={tuple(hidden_sizes)}), so no skip connection was "
             "added. Use equal widths, e.g. (64, 64, 64), to get residual connections.",

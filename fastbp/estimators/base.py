@@ -25,7 +25,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._cache import while_waiting, will_compile
-from ..exceptions import DivergenceError, warn_at_caller
+from ..exceptions import DivergenceError, quiet_here, warn_at_caller
 from ..kernels.codes import (
     HIDDEN_ACTIVATIONS,
     INPUT_NOT_FINITE,
@@ -273,6 +273,15 @@ _CHECKED_PARAMS = weakref.WeakKeyDictionary()
 _PARAM_READERS = weakref.WeakKeyDictionary()
 
 
+def _per_hidden_layer(est, make, present):
+    """``make(width)`` for each hidden layer of the weights set by hand on
+    ``est``, in their dtype, where ``present``; else an empty list."""
+    if not present:
+        return []
+    dtype = np.asarray(est.coefs_[0]).dtype
+    return [make(np.shape(W)[1], dtype=dtype) for W in est.coefs_[:-1]]
+
+
 class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`."""
 
@@ -453,15 +462,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     # What _complete_fitted_state fills in where it is missing (beyond
     # ``_progress``): each attribute's default, from the model and its
     # number of hidden layers.
+    # ``normalization``'s layers start as _initialize starts them (scale 1,
+    # shift 0; running mean 0 and variance 1), unless set by hand too.
     _FILLED_IN = {
-        "normalization_scales_": lambda est, n_hidden: [],
-        "normalization_shifts_": lambda est, n_hidden: [],
-        "running_mean_": lambda est, n_hidden: [],
-        "running_var_": lambda est, n_hidden: [],
+        "normalization_scales_": lambda est, n_hidden: _per_hidden_layer(
+            est, np.ones, est.normalization is not None),
+        "normalization_shifts_": lambda est, n_hidden: _per_hidden_layer(
+            est, np.zeros, est.normalization is not None),
+        "running_mean_": lambda est, n_hidden: _per_hidden_layer(
+            est, np.zeros, est.normalization == "batch"),
+        "running_var_": lambda est, n_hidden: _per_hidden_layer(
+            est, np.ones, est.normalization == "batch"),
         # What a fit of ``residual`` on these widths would connect.
         "_residual": lambda est, n_hidden: arch.residual_flags(
             est.residual, [np.shape(W)[1] for W in est.coefs_[:-1]], warn=False),
-        "_normalization": lambda est, n_hidden: None,
+        "_normalization": lambda est, n_hidden: est.normalization,
         "_optimizer": lambda est, n_hidden: None,
         "n_features_in_": lambda est, n_hidden: np.shape(est.coefs_[0])[0],
         "n_outputs_": lambda est, n_hidden: np.shape(est.coefs_[-1])[1],
@@ -906,7 +921,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # Asked for, as a stochastic solver's stop is: no warning.
             self.n_iter_ = int(result.nit)
         else:
-            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+            # scikit-learn's check warns through warnings.warn, which no
+            # thread can keep quiet for itself alone (a warm-up's fit).
+            self.n_iter_ = (min(int(result.nit), self.max_iter) if quiet_here() else
+                            _check_optimize_result("lbfgs", result, self.max_iter))
             if fresh:
                 _warn_if_loss_unresolved(result, self.tol, params.dtype)
         self.loss_ = float(result.fun)
@@ -1300,6 +1318,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                               OUTPUT_FUNCTIONS[self.out_activation_], dtype,
                               chunk_rows(n_samples))
         params, running = self._flat_parameters(plan.spec.layout, dtype, buffers=buffers)
+        layout = plan.spec.layout
+        if params.size != layout.n_params or running.size != layout.n_running:
+            # The kernel indexes both by the layout, unchecked: a fit of
+            # another network in another thread replaced the attributes
+            # between the reads above.
+            raise RuntimeError(
+                f"This {type(self).__name__} changed while it predicted (a fit, "
+                "partial_fit or set of its attributes in another thread): each thread "
+                "must use its own estimator.")
         backend = get_backend(self.device)
         inputs = backend.put(plan.dense_inputs(X) if inp is None else inp.inputs())
         out, status = plan.run(backend, params, running, inputs, n_samples,

@@ -52,12 +52,15 @@ def gradient_norm_sq(params, grads, n_weights, alpha, l1, scale):
     alpha, l1, scale : float
         ``alpha`` is 0 for adamw (decoupled decay is not a gradient).
     """
+    # Each square in float64 (Numba's float() keeps float32): a float32
+    # component above 1.8e19 squared to inf, the norm with it, and
+    # clipping then scaled every step to 0.
     total = 0.0
     for i in range(n_weights):
-        g = penalised(params[i], grads[i], alpha, l1, scale)
+        g = np.float64(penalised(params[i], grads[i], alpha, l1, scale))
         total += g * g
     for i in range(n_weights, params.shape[0]):
-        g = grads[i] * scale
+        g = np.float64(grads[i] * scale)
         total += g * g
     return total
 

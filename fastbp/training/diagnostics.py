@@ -35,6 +35,10 @@ _DEAD_REMEDIES = (
 _EXPLODING_REMEDIES = (
     "Remedies: clip_grad_norm=1.0, a smaller learning_rate_init, "
     "normalization='batch' or 'layer', alpha > 0, or standardise the input.")
+# Where clipping is on already, it bounds the steps, not the gradient.
+_EXPLODING_REMEDIES_CLIPPED = (
+    "Remedies: standardise the input, normalization='batch' or 'layer', a smaller "
+    "learning_rate_init, or alpha > 0.")
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,7 +89,7 @@ class GradientMonitor:
                 f"weight layer(s) in {np.dtype(dtype).name}: the model's training state "
                 "was edited.")
 
-    def check(self, grad_norms, weight_norms, epoch, dead_fraction=np.nan):
+    def check(self, grad_norms, weight_norms, epoch, dead_fraction=np.nan, clip=None):
         """Inspect one epoch's per-layer norms (RMS over its steps of the
         data-loss gradient) and the share of dead relu units; warn at most
         once per fit.
@@ -97,6 +101,8 @@ class GradientMonitor:
         dead_fraction : float
             Share of relu units that output zero for every sample of the
             epoch (NaN when no unit is tracked).
+        clip : float or None
+            The fit's ``clip_grad_norm``: set, the remedies do not offer it.
         """
         if self.warned:
             return
@@ -115,15 +121,21 @@ class GradientMonitor:
                       else [float(g) for g in grad_norms])
         first = [math.sqrt(v) for v in self.first_sq.tolist()]
         small = self.small_epochs
+        remedies = _EXPLODING_REMEDIES if not clip else _EXPLODING_REMEDIES_CLIPPED
         for l, (g, w) in enumerate(zip(grad_norms, weight_norms)):
             layer = _layer_name(l)
             if not math.isfinite(g):
-                self._warn(f"The gradient of {layer} became non-finite at epoch {epoch}: "
-                           f"it exploded. {_EXPLODING_REMEDIES}")
+                # The squares are summed in the model's dtype (for speed): in
+                # float32 a finite gradient above 1.8e19 overflows them.
+                what = ("became non-finite" if self.first_sq.dtype != np.float32 else
+                        "became non-finite, or too large for float32 (its squared norm "
+                        "overflowed)")
+                self._warn(f"The gradient of {layer} {what} at epoch {epoch}: "
+                           f"it exploded. {remedies}")
                 return
             if first[l] > 0 and g > EXPLODING_GROWTH * first[l]:
                 self._warn(f"The gradient norm of {layer} grew from {first[l]:.3g} to "
-                           f"{g:.3g} by epoch {epoch}: it is exploding. {_EXPLODING_REMEDIES}")
+                           f"{g:.3g} by epoch {epoch}: it is exploding. {remedies}")
                 return
             small[l] = small[l] + 1 if g < VANISHING_RATIO * w else 0
             if small[l] >= VANISHING_EPOCHS and dead_fraction >= DEAD_SHARE:

@@ -6,11 +6,11 @@ float64 internally; only its iterate is cast back for each evaluation).
 """
 
 import time
-import warnings
 
 import numpy as np
 import scipy.optimize
 
+from ..exceptions import warn_at_caller
 from ..kernels.records import Targets
 from .progress import INTERRUPTED
 from .threads import host_blas_section
@@ -173,9 +173,13 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
     except KeyboardInterrupt:
         params[:] = best["x"]
-        warnings.warn(f"{INTERRUPTED} after {best['nit']} L-BFGS "
-                      f"iteration(s); the model keeps the best iterate found (loss "
-                      f"{best['loss']:.6g}).")
+        if not np.isfinite(best["loss"]):
+            # No loss evaluation finished: there is no iterate to keep, and
+            # an inf loss would read as a divergence. The caller's rollback
+            # keeps the model from before this call.
+            raise
+        warn_at_caller(f"{INTERRUPTED} after {best['nit']} L-BFGS iteration(s); the model "
+                       f"keeps the best iterate found (loss {best['loss']:.6g}).", UserWarning)
         return scipy.optimize.OptimizeResult(
             x=best["x"], fun=best["loss"], nit=best["nit"], nfev=best["nfev"],
             success=False, status=99, message="interrupted by user", interrupted=True,

@@ -18,7 +18,6 @@ the end of the last complete epoch (see :class:`Checkpoint`):
 
 import math
 import time
-import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -326,7 +325,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 # The Frobenius norms np.linalg.norm gives, without its views.
                 monitor.check(grad_norms, [math.sqrt(np.dot(params[w], params[w]))
                                            for w in weights],
-                              len(progress.loss_curve), dead_fraction=dead_fraction)
+                              len(progress.loss_curve), dead_fraction=dead_fraction, clip=clip)
 
                 val_score = None
                 if early_stopping:
@@ -377,7 +376,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         if early_stopping and progress.best_params is not None:
             kept += (", except its weights and batch-norm statistics: with "
                      "early_stopping=True, those of the best validation score")
-        warnings.warn(f"{INTERRUPTED} after {progress.n_iter} complete epoch(s); {kept}.")
+        warn_at_caller(f"{INTERRUPTED} after {progress.n_iter} complete epoch(s); {kept}.",
+                       UserWarning)
     finally:
         epoch.close()
         # The optimizer state and running statistics continue in the next

@@ -117,7 +117,12 @@ class _PoolGate:
         finally:
             local.pinning = False
             with self._lock:
-                self._set(self._pinned_from)
+                # Restored only where the pin still holds: a size set
+                # meanwhile (threadpool_limits leaving its block in another
+                # thread) is the newer setting, and putting back the one
+                # read at the pin would leave the pool at that stale size.
+                if self._get() == 1:
+                    self._set(self._pinned_from)
                 self._pinned_from = None
                 self._cond.notify_all()
 
@@ -218,7 +223,11 @@ def host_blas_section(backend):
 
 _lock = threading.Lock()
 _active = 0
-_checked = False
+# The BLAS pool size at the last oversubscription check, or _WARNED once
+# it has warned: overlapping fits are checked again where the size changed
+# (the first overlap may run inside threadpool_limits(1), a later one not).
+_WARNED, _UNCHECKED = object(), object()
+_checked_at = _UNCHECKED
 # Whether this thread is running a fit: one inside another (the warm-up a
 # fit runs while another process compiles its kernels) does not run at
 # once with it, so it is not counted.
@@ -248,21 +257,24 @@ def active_fits():
 @contextmanager
 def fit_slot():
     """Count one running fit (one that runs inside another, in its thread,
-    counts as that one); the first time two overlap, check that their BLAS
-    threads fit the machine's cores."""
-    global _active, _checked
+    counts as that one); where two overlap under a BLAS pool size not yet
+    checked, check that their BLAS threads fit the machine's cores (a
+    warning is given once per process)."""
+    global _active, _checked_at
     if getattr(_running, "fit", False):
         yield
         return
+    size = blas_pool_size()
     with _lock:
         _active += 1
-        check = _active >= 2 and not _checked
-        _checked = _checked or check
+        check = _active >= 2 and _checked_at is not _WARNED and _checked_at != size
+        if check:
+            _checked_at = size
         active = _active
     try:
         _running.fit = True
-        if check:
-            _warn_if_oversubscribed(active)
+        if check and _warn_if_oversubscribed(active):
+            _checked_at = _WARNED
         yield
     finally:
         _running.fit = False
@@ -271,6 +283,8 @@ def fit_slot():
 
 
 def _warn_if_oversubscribed(active):
+    """Warn where ``active`` fits' BLAS threads exceed the cores; return
+    whether it warned."""
     cores = cpu_count()
     pools = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
     threads = max((lib["num_threads"] for lib in pools), default=1)
@@ -284,3 +298,5 @@ def _warn_if_oversubscribed(active):
             "search.fit(X, y)`), or use joblib's default process backend. See "
             "'Scaling a search' in fastbp's README.",
             OversubscriptionWarning, stacklevel=4)
+        return True
+    return False
