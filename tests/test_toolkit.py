@@ -1428,6 +1428,107 @@ def test_a_scoring_unfit_for_the_task_is_named_and_changes_nothing(small):
     assert_array_equal(flat(clf), before)
 
 
+def test_a_validation_score_that_is_not_finite_is_an_error(small):
+    # helper-65: NaN scores never improved, and the fit ended on its first
+    # weights, untrained, without a word.
+    X, y = small
+    clf = quiet_fit(MLPClassifier((5,), **ES), X, y)
+    before = flat(clf).copy()
+    clf.set_params(warm_start=True, scoring=lambda est, X, y: float("nan"))
+    with pytest.raises(ValueError, match="scoring=.* gave nan on the validation set of "
+                                         "MLPClassifier .* at epoch 1: early stopping "
+                                         "compares the scores of its epochs"):
+        clf.fit(X, y)
+    assert_array_equal(flat(clf), before)
+
+
+def test_validation_rows_that_all_weigh_0_are_named(small):
+    X, y = small
+    est = MLPClassifier((5,), **ES)
+    probe = quiet_fit(MLPClassifier((5,), **ES), X, y)
+    sw = np.ones(len(X))
+    sw[_validation_rows(probe, X, y)] = 0
+    for scoring in (None, "loss"):
+        with pytest.raises(ValueError, match=r"split off .* validation sample\(s\) whose "
+                                             "sample weights .* are all 0"):
+            est.set_params(scoring=scoring).fit(X, y, sample_weight=sw)
+        assert not hasattr(est, "coefs_")
+
+
+def test_a_scorer_of_three_arguments_takes_weighted_fits(small):
+    # helper-65: the docstring's scorer(estimator, X, y) was called with
+    # sample_weight= where weights were given: a TypeError.
+    X, y = small
+    sw = np.random.RandomState(0).uniform(0.5, 2, len(X))
+
+    def plain(est, X, y):
+        return est.score(X, y)
+
+    def weighted(est, X, y, sample_weight=None):
+        return est.score(X, y, sample_weight=sample_weight)
+
+    unweighted = quiet_fit(MLPClassifier((5,), scoring="accuracy", **ES), X, y,
+                           sample_weight=sw)
+    assert quiet_fit(MLPClassifier((5,), scoring=plain, **ES), X, y,
+                     sample_weight=sw).n_iter_ >= 1
+    quiet_fit(MLPClassifier((5,), scoring=plain, class_weight="balanced", **ES), X, y)
+    both = quiet_fit(MLPClassifier((5,), scoring=weighted, **ES), X, y, sample_weight=sw)
+    assert_allclose(both.validation_scores_, unweighted.validation_scores_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("returned, kind, match", [
+    (None, TypeError, "returned None for the validation set .*, not a number"),
+    ([0.5], TypeError, r"returned \[0.5\] for the validation set .*, not a number"),
+    ("0.5", TypeError, "returned '0.5' for the validation set .*, not a number"),
+])
+def test_a_scorer_that_returns_no_number_is_named(small, returned, kind, match):
+    X, y = small
+    est = MLPClassifier((5,), scoring=lambda est, X, y: returned, **ES)
+    with pytest.raises(kind, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")
+
+
+def test_other_errors_of_a_scorer_say_where_they_were_raised(small):
+    X, y = small
+
+    def broken(est, X, y):
+        raise KeyError("column")
+
+    with pytest.raises(KeyError) as info:
+        MLPClassifier((5,), scoring=broken, **ES).fit(X, y)
+    assert any("raised by scoring=" in note for note in info.value.__notes__)
+
+
+def test_a_scorer_sees_the_training_so_far(small):
+    # helper-65: its estimator carried the fitted attributes from before
+    # the call (n_iter_ 0, no loss_curve_ in a first fit).
+    X, y = small
+    seen = []
+
+    def scorer(est, X, y):
+        seen.append((est.n_iter_, len(est.loss_curve_), est.t_))
+        return est.score(X, y)
+
+    est = quiet_fit(MLPClassifier((5,), scoring=scorer, **ES), X, y)
+    n_train = len(X) - len(_validation_rows(est, X, y))
+    assert seen == [(i, i, i * n_train) for i in range(1, est.n_iter_ + 1)]
+
+
+def test_a_callable_scoring_is_named_the_same_after_a_load():
+    # helper-65: it was named by its repr, which holds its address: a warm
+    # fit after a load in another process took it for another scoring and
+    # dropped the best score.
+    import functools
+
+    from fastbp.estimators.base import _scoring_name
+    from sklearn.metrics import make_scorer, f1_score
+
+    assert _scoring_name(_validation_rows) == f"{__name__}._validation_rows"
+    assert " at 0x" not in _scoring_name(functools.partial(_validation_rows, 1))
+    assert _scoring_name(make_scorer(f1_score)) == repr(make_scorer(f1_score))
+
+
 @pytest.mark.parametrize("first", [True, False], ids=["es-then-not", "not-then-es"])
 def test_warm_start_switching_early_stopping_keeps_one_entry_per_epoch(small, first):
     # Epochs trained without validation have NaN validation entries, so

@@ -236,7 +236,10 @@ loss_ : float
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
         'val_score' (NaN for the epochs of a warm start trained without it).
-        A vanishing or exploding gradient raises one
+        It records the epochs fastbp trained: for a model from
+        ``from_sklearn``, ``loss_curve_`` and ``validation_scores_`` begin
+        with scikit-learn's epochs, which it has no record of, and
+        ``history_`` with the first epoch after them. A vanishing or exploding gradient raises one
         :class:`fastbp.GradientWarning` per fit. The arrays are read-only
         views of the records, which later calls extend without copying (copy
         them to modify them). With solver='lbfgs', 'loss' and 'epoch_time'

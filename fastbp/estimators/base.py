@@ -7,6 +7,7 @@ fitted attributes and random-number order, and hands arrays to
 
 import copy
 import functools
+import inspect
 import math
 import numbers
 import operator
@@ -1029,7 +1030,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         n_train = inp.n_samples
         if self.early_stopping:
             train_rows, validator = self._validation_split(backend, spec, inp, X, y, Y,
-                                                           sample_weight, hooks_sw)
+                                                           sample_weight, hooks_sw, progress)
             n_train = len(train_rows)
         # A stream's dropout generator is seeded once: at its first call with
         # dropout on (0 is the state of one never seeded; a seeded splitmix64
@@ -1093,10 +1094,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """Set the fitted attributes that describe the training so far."""
         self.__dict__.update(_progress_attributes(optimizer, progress))
 
-    def _validation_split(self, backend, spec, inp, X, y, Y, sample_weight, scorer_sw):
+    def _validation_split(self, backend, spec, inp, X, y, Y, sample_weight, scorer_sw,
+                          progress):
         """Split off the validation rows; return them and a :class:`Validator`
         (whose kernels take ``sample_weight``, scaled as the training's; the
-        scorer gets ``scorer_sw``, the caller's)."""
+        scorer gets ``scorer_sw``, the caller's, and an estimator carrying
+        ``progress``, the training so far)."""
         stratify = self._stratify_labels(y)
         rows = np.arange(inp.n_samples, dtype=np.int64)
         # Splitting row numbers draws exactly what splitting X would, and
@@ -1114,16 +1117,24 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if len(val_rows) < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
+        sw_val = None if sample_weight is None else sample_weight[val_rows]
+        if sw_val is not None and not (sw_val > 0).any():
+            # Every score and loss of the split would be 0 / 0.
+            raise ValueError(
+                f"early_stopping=True split off {len(val_rows)} validation sample(s) whose "
+                "sample weights (times class_weight) are all 0: they cannot score the "
+                "model. Give some of them weight, or change random_state or "
+                "validation_fraction for another split.")
         inp_val = inp.take(val_rows)
         y_val = self._validation_targets(y[val_rows])
-        sw_val = None if sample_weight is None else sample_weight[val_rows]
         score = self._validation_scorer(spec, X[val_rows], y_val,
-                                        None if scorer_sw is None else scorer_sw[val_rows])
+                                        None if scorer_sw is None else scorer_sw[val_rows],
+                                        progress)
         validator = Validator(backend, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
                               sw_val, score, user_scorer=callable(self.scoring))
         return np.ascontiguousarray(train_rows), validator
 
-    def _validation_scorer(self, spec, X_val, y_val, sw_val):
+    def _validation_scorer(self, spec, X_val, y_val, sw_val, progress):
         """``score(outputs, params, running, loss)`` per the ``scoring`` parameter."""
         scoring = self.scoring
         if scoring is None:
@@ -1132,19 +1143,42 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if scoring == "loss":
             return lambda out, params, running, loss: -float(loss)
         scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
+        # A plain scorer(estimator, X, y), as the docstring gives it (and as
+        # scikit-learn's searches call one), gets no weights it cannot take.
+        kwargs = ({} if sw_val is None or not _takes_sample_weight(scorer)
+                  else {"sample_weight": sw_val})
+        subject = f"scoring={scoring!r}"
+        place = f"the validation set of {type(self).__name__} (early_stopping=True)"
 
         def score(out, params, running, loss):
-            model = self._snapshot(spec.layout, params, running)
-            kwargs = {} if sw_val is None else {"sample_weight": sw_val}
+            model = self._snapshot(spec.layout, params, running, progress)
             try:
-                return float(scorer(model, X_val, y_val, **kwargs))
+                value = scorer(model, X_val, y_val, **kwargs)
             except (ValueError, TypeError) as exc:
                 # The metric's own message names neither the parameter nor
                 # the validation set (e.g. "continuous is not supported").
                 kind = TypeError if isinstance(exc, TypeError) else ValueError
-                raise kind(
-                    f"scoring={scoring!r} raised while scoring the validation set of "
-                    f"{type(self).__name__} (early_stopping=True): {exc}") from exc
+                raise kind(f"{subject} raised while scoring {place}: {exc}") from exc
+            except Exception as exc:
+                exc.add_note(f"(raised by {subject} while scoring {place})")
+                raise
+            returned = f"{subject} returned {value!r} for {place}, not a number."
+            if isinstance(value, (str, bytes)) or np.ndim(value) != 0:
+                raise TypeError(returned)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(returned) from None
+            if not math.isfinite(value):
+                # A NaN is never an improvement, and the fit would end on its
+                # first weights, untrained, without a word.
+                raise ValueError(
+                    f"{subject} gave {value} on {place} at epoch {progress.n_iter}: early "
+                    "stopping compares the scores of its epochs and cannot compare that. "
+                    "Use a scoring defined on every validation split (roc_auc is not where "
+                    "a class is missing from it), a larger validation_fraction, or "
+                    "early_stopping=False.")
+            return value
 
         return score
 
@@ -1156,11 +1190,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "_residual": arch.residual_flags(self.residual, list(layout.units[1:-1])),
                 "_normalization": self.normalization}
 
-    def _snapshot(self, layout, params, running):
-        """A shallow copy of this estimator holding ``params`` (for scorers)."""
+    def _snapshot(self, layout, params, running, progress=None):
+        """A shallow copy of this estimator holding ``params`` (for scorers),
+        and the training so far from ``progress``, detached."""
         model = copy.copy(self)
         model.__dict__ = dict(self.__dict__)
         model.__dict__.update(self._fitted_attributes(layout, params.copy(), running.copy()))
+        if progress is not None:
+            model.__dict__.update(_progress_attributes(None, progress.detached()))
         # Validation rows are passed as arrays: do not check column names.
         model.__dict__.pop("feature_names_in_", None)
         return model
@@ -1405,9 +1442,36 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
 def _scoring_name(scoring):
     """What the validation scores of ``scoring`` are measured by, comparable
-    across fits and a save and load: the name, or a scorer object's repr
-    (``make_scorer(balanced_accuracy_score, ...)``)."""
-    return scoring if scoring is None or isinstance(scoring, str) else repr(scoring)
+    across fits and a save and load: the name, a scorer object's repr
+    (``make_scorer(balanced_accuracy_score, ...)``), or a function's module
+    and qualified name (its repr holds its address, which a load changes)."""
+    if scoring is None or isinstance(scoring, str):
+        return scoring
+    if isinstance(scoring, functools.partial):
+        return (f"partial({_scoring_name(scoring.func)}, {scoring.args!r}, "
+                f"{scoring.keywords!r})")
+    name = getattr(scoring, "__qualname__", None)
+    if name is not None:
+        return f"{getattr(scoring, '__module__', None)}.{name}"
+    text = repr(scoring)
+    if " at 0x" in text:  # object's default repr: its class says what it is
+        cls = type(scoring)
+        return f"{cls.__module__}.{cls.__qualname__}"
+    return text
+
+
+def _takes_sample_weight(scorer):
+    """Whether ``scorer`` takes a ``sample_weight`` keyword: scikit-learn's
+    scorer objects, and callables that name it or take ``**kwargs``."""
+    from sklearn.metrics._scorer import _BaseScorer
+
+    if isinstance(scorer, _BaseScorer):
+        return True
+    try:
+        parameters = inspect.signature(scorer).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def _warn_if_loss_unresolved(result, tol, dtype):
