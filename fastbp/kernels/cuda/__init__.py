@@ -38,12 +38,19 @@ def device_status():
                 f"{_INSTALL}")
     if not available:
         return _why_no_gpu()
-    if not _compilers_available():
+    if not _simulated() and not _compilers_available():
         # A GPU with numba-cuda installed without its CUDA 12 extra: the
         # first kernel would fail to compile, with numba-cuda's message.
         return ("device='cuda' found a GPU, but not the CUDA compiler libraries (NVVM) "
                 f"that compile fastbp's kernels. Install them with: {_INSTALL}")
     return None
+
+
+def _simulated():
+    """Whether numba-cuda's simulator runs the kernels (it compiles none)."""
+    from numba import config
+
+    return bool(getattr(config, "ENABLE_CUDASIM", False))
 
 
 def _compilers_available():
