@@ -687,3 +687,34 @@ def test_r2_with_overflowing_weights_names_the_weights(data):
     model = make("reg", "fresh").fit(X, Y)
     with pytest.raises(ValueError, match="the sum of sample_weight overflows float64"):
         model.score(X, Y, sample_weight=np.full(len(X), 1e307))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_non_finite_x_under_assume_finite_is_named_at_predict(data, activation):
+    # helper-66: with scikit-learn's assume_finite=True, a NaN row got a
+    # plausible probability (relu) or "outputs overflowed ... values too
+    # large" (tanh); the kernel had reported the input.
+    import sklearn
+
+    X, y, _ = data
+    est = MLPClassifier((5,), activation=activation, max_iter=3, random_state=0).fit(X, y)
+    bad = X[:5].copy()
+    bad[3, 1] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+            est.predict_proba(bad)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_non_finite_x_under_assume_finite_is_named_at_fit(data, solver):
+    # It was a DivergenceError advising a lower learning rate.
+    import sklearn
+
+    X, y, _ = data
+    bad = X.copy()
+    bad[3, 1] = np.inf
+    est = MLPClassifier((5,), solver=solver, max_iter=3, random_state=0)
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+            est.fit(bad, y)
+    assert not hasattr(est, "coefs_")

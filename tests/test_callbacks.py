@@ -93,6 +93,23 @@ def test_scoring_monitor_logs_every_epoch(digits):
     assert epochs[2]["accuracy"] == three.score(X, y)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_scoring_monitor_gets_the_callers_weights_not_times_class_weight(digits, solver):
+    # helper-66: the hooks got sample_weight times class_weight, so a
+    # ScoringMonitor's "accuracy" was class-weighted (0.29 for a model of
+    # accuracy 0.81, with no weights passed).
+    X, y = digits
+    weights = {c: 10.0 ** (c % 3) for c in np.unique(y)}
+    sw = np.random.RandomState(0).uniform(0.5, 2, len(y))
+    for given in (None, sw):
+        monitor = ScoringMonitor(scoring="accuracy")
+        est = quiet(MLPClassifier((8,), max_iter=3, solver=solver, random_state=0,
+                                  class_weight=weights).set_callbacks(monitor).fit,
+                    X, y, sample_weight=given)
+        last = [r for r in monitor.get_logs().data if r["task_name"] != "fit"][-1]
+        assert last["accuracy"] == est.score(X, y, sample_weight=given)
+
+
 def test_scoring_monitor_on_a_regressor(digits):
     X, y = digits
     monitor = ScoringMonitor(scoring="r2")

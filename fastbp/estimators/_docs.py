@@ -178,7 +178,11 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Validation score for early stopping: None uses the estimator's
         ``score`` (scikit-learn's behaviour); 'loss' uses minus the
         validation loss; otherwise a scikit-learn scorer name or a callable
-        ``scorer(estimator, X, y)``.
+        ``scorer(estimator, X, y)``. The validation rows are weighted as the
+        training loss weighs them, by ``sample_weight`` times
+        ``class_weight``; a callable gets them as ``sample_weight=`` where
+        it takes that keyword (a scorer object does). A score that is not
+        finite is an error.
 
     device : {'cpu', 'cuda'}, default='cpu'
         Where training and prediction run. 'cuda' runs the numba.cuda

@@ -696,11 +696,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight sums to zero: at least one sample must "
                                  "have a positive weight.")
-        sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
         # The weights as the caller gave them (validated), for the callback
-        # hooks and the validation scorer; the kernels get them scaled by
-        # 2**weight_exp, with alpha and l1 (see sample_weight_exponent).
-        hooks_sw, weight_exp = sample_weight, 0
+        # hooks, as scikit-learn's estimators pass them (not times
+        # class_weight: a ScoringMonitor's accuracy would be class-weighted).
+        hooks_sw = sample_weight
+        sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
+        # The kernels get them times class_weight, scaled by 2**weight_exp,
+        # with alpha and l1 (see sample_weight_exponent).
+        weight_exp = 0
         if sample_weight is not None:
             weight_exp = sample_weight_exponent(sample_weight, X.dtype)
             if weight_exp:
@@ -745,11 +748,18 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                          sample_weight, incremental, hooks_X, hooks_sw,
                                          weight_exp)
                 except DivergenceError as exc:
+                    # Not a divergence where the data held NaN or infinity
+                    # (assume_finite=True skipped validation's check).
+                    _refuse_non_finite_input(X, Y, sample_weight)
                     diverged = self._with_penalty_advice(exc, weight_exp)
             else:
-                self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
-                                fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
-                                weight_exp=weight_exp)
+                try:
+                    self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
+                                    fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
+                                    weight_exp=weight_exp)
+                except DivergenceError:
+                    _refuse_non_finite_input(X, Y, sample_weight)
+                    raise
 
         # The epoch loop has checked the stochastic solvers' every epoch.
         if not (stochastic or (all_finite(params) and all_finite(running))):
@@ -1029,8 +1039,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         train_rows, validator = None, None
         n_train = inp.n_samples
         if self.early_stopping:
+            # The validation score weighs its rows as the training loss does
+            # (times class_weight), unscaled: exactly, by a power of two.
+            scorer_sw = None if sample_weight is None else np.ldexp(sample_weight, -weight_exp)
             train_rows, validator = self._validation_split(backend, spec, inp, X, y, Y,
-                                                           sample_weight, hooks_sw, progress)
+                                                           sample_weight, scorer_sw, progress)
             n_train = len(train_rows)
         # A stream's dropout generator is seeded once: at its first call with
         # dropout on (0 is the state of one never seeded; a seeded splitmix64
@@ -1371,6 +1384,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if status & INPUT_NOT_FINITE and inp is None:
             # Validation names the problem.
             return self._forward(X, validate=True)
+        if status & (INPUT_NOT_FINITE | OUTPUT_NOT_FINITE):
+            # A validated X that is not finite: scikit-learn's
+            # assume_finite=True skipped the check (the GPU does not report
+            # its input: its outputs come out NaN).
+            _refuse_non_finite_input(
+                X if inp is None else (inp.data if inp.is_sparse else inp.dense))
         if status & OUTPUT_NOT_FINITE:
             # (The CPU kernel checks the parameters; the GPU's drivers do not.)
             if status & PARAMS_NOT_FINITE or not (all_finite(params) and all_finite(running)):
@@ -1438,6 +1457,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _refuse_non_finite_input(X, Y=None, sample_weight=None):
+    """Raise scikit-learn's ``ValueError`` for an ``X`` (targets ``Y``,
+    ``sample_weight``) holding NaN or infinity, which validation lets
+    through under ``sklearn.set_config(assume_finite=True)``: called where
+    the kernels' results point at the data, before blaming the model."""
+    for name, value in (("X", X), ("y", Y), ("sample_weight", sample_weight)):
+        if value is None:
+            continue
+        data = value.data if hasattr(value, "tocsr") else np.asarray(value)
+        if data.dtype.kind in "fc" and not np.isfinite(data).all():
+            raise ValueError(
+                f"Input {name} contains NaN or infinity. (scikit-learn's "
+                "assume_finite=True skipped the check that would have said so.)")
 
 
 def _scoring_name(scoring):

@@ -97,7 +97,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         (a row's weight is the product over its outputs, as
         ``sklearn.utils.class_weight.compute_sample_weight`` computes it),
         or 'balanced'. Not 'balanced' in ``partial_fit`` (pass dicts
-        computed over all data).
+        computed over all data). As with ``sample_weight`` (scikit-learn's
+        MLP formula), each mini-batch's loss is its rows' weighted mean:
+        weights change the model through their ratios within a batch, so
+        with ``batch_size=1`` they cancel, save in the penalty's share.
 
     Attributes
     ----------
