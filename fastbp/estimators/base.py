@@ -1111,8 +1111,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                           progress):
         """Split off the validation rows; return them and a :class:`Validator`
         (whose kernels take ``sample_weight``, scaled as the training's; the
-        scorer gets ``scorer_sw``, the caller's, and an estimator carrying
-        ``progress``, the training so far)."""
+        scorer gets ``scorer_sw``, the same weights unscaled, and an
+        estimator carrying ``progress``, the training so far)."""
         stratify = self._stratify_labels(y)
         rows = np.arange(inp.n_samples, dtype=np.int64)
         # Splitting row numbers draws exactly what splitting X would, and

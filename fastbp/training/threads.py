@@ -264,12 +264,15 @@ def fit_slot():
     if getattr(_running, "fit", False):
         yield
         return
-    size = blas_pool_size()
     with _lock:
         _active += 1
-        check = _active >= 2 and _checked_at is not _WARNED and _checked_at != size
-        if check:
-            _checked_at = size
+        check = False
+        if _active >= 2 and _checked_at is not _WARNED:
+            # (Read only where fits overlap: a lone partial_fit asks here.)
+            size = blas_pool_size()
+            check = _checked_at != size
+            if check:
+                _checked_at = size
         active = _active
     try:
         _running.fit = True
