@@ -42,10 +42,8 @@ import numpy as np
 FORMAT = "fastbp-model"
 
 
-def _read_umask():
-    # os.umask can only be read by setting it, which changes it for every
-    # thread for a moment: read it from /proc where there is one. Read at
-    # each save, since a process may tighten it after importing fastbp.
+def _proc_umask():
+    """The umask from /proc, or None where there is none (macOS)."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -53,9 +51,27 @@ def _read_umask():
                     return int(line.split()[1], 8)
     except OSError:
         pass
+    return None
+
+
+def _set_umask_read():
+    # os.umask can only be read by setting it, which changes it for every
+    # thread for a moment: done once, at import, where /proc cannot say.
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_IMPORT_UMASK = _proc_umask()
+if _IMPORT_UMASK is None:
+    _IMPORT_UMASK = _set_umask_read()
+
+
+def _read_umask():
+    """The umask now where /proc says it (a process may tighten it after
+    importing fastbp), else the one read at import."""
+    mask = _proc_umask()
+    return _IMPORT_UMASK if mask is None else mask
 
 
 FORMAT_VERSION = 1

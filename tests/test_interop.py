@@ -465,3 +465,39 @@ def test_weights_set_by_hand_on_a_normalised_model(digits, norm):
     for model in (full, bare):
         quiet(model.partial_fit, X, y)
         assert np.isfinite(model.loss_)
+
+
+def test_from_sklearn_records_that_its_scores_are_sklearns(digits):
+    # helper-67: a warm fit with another scoring compared minus-losses with
+    # scikit-learn's accuracies, kept the old best, and ended on the weights
+    # it started from.
+    X, y = digits
+    sk = quiet(sknn.MLPClassifier((10,), early_stopping=True, max_iter=5,
+                                  random_state=0).fit, X, y)
+    est = MLPClassifier.from_sklearn(sk)
+    before = [c.copy() for c in est.coefs_]
+    quiet(est.set_params(warm_start=True, scoring="neg_log_loss", max_iter=5).fit, X, y)
+    assert est.best_validation_score_ < 0
+    assert not all(np.array_equal(a, b) for a, b in zip(before, est.coefs_))
+
+
+def test_to_sklearn_takes_a_learning_rate_set_within_the_stream(digits):
+    # helper-67: the copy went on at the stream's old rate, which fastbp's
+    # next partial_fit would not.
+    X, y = digits
+    est = MLPClassifier((10,), solver="sgd", learning_rate_init=0.001, random_state=0)
+    quiet(est.partial_fit, X, y, classes=np.unique(y))
+    est.set_params(learning_rate_init=0.1)
+    sk = est.to_sklearn()
+    quiet(est.partial_fit, X, y)
+    quiet(sk.partial_fit, X, y)
+    for a, b in zip(est.coefs_, sk.coefs_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_to_sklearn_resets_early_stopping_by_the_scoring_the_scores_were_measured_with(digits):
+    X, y = digits
+    est = quiet(MLPClassifier((10,), early_stopping=True, scoring="neg_log_loss",
+                              max_iter=5, random_state=0).fit, X, y)
+    sk = est.set_params(scoring=None).to_sklearn()
+    assert sk.best_validation_score_ == -np.inf and sk.validation_scores_ == []

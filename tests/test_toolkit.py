@@ -1527,6 +1527,24 @@ def test_a_callable_scoring_is_named_the_same_after_a_load():
     assert _scoring_name(_validation_rows) == f"{__name__}._validation_rows"
     assert " at 0x" not in _scoring_name(functools.partial(_validation_rows, 1))
     assert _scoring_name(make_scorer(f1_score)) == repr(make_scorer(f1_score))
+    # helper-67: lambdas and closures share their qualified names, so two
+    # of them were taken for one scoring (a warm fit kept the old best).
+    first, second = (lambda e, X, y: 0.0), (lambda e, X, y: 1.0)
+    assert _scoring_name(first) != _scoring_name(second)
+
+
+def test_a_scorer_object_of_a_metric_without_weights_takes_class_weighted_fits(small):
+    # helper-67: make_scorer of a metric of (y_true, y_pred) got
+    # sample_weight= whenever class_weight was set: a TypeError.
+    from sklearn.metrics import make_scorer
+
+    def hit_rate(y_true, y_pred):
+        return float(np.mean(y_true == y_pred))
+
+    X, y = small
+    est = quiet_fit(MLPClassifier((5,), scoring=make_scorer(hit_rate),
+                                  class_weight="balanced", **ES), X, y)
+    assert est.n_iter_ >= 1
 
 
 @pytest.mark.parametrize("first", [True, False], ids=["es-then-not", "not-then-es"])

@@ -237,7 +237,7 @@ def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, bat
     with outside_blas_section():
         warm_predict(backend, spec, params, running)
         # Fits in other threads: the warm-up's split fit would pin their
-        # BLAS pool, and silence their warnings, for seconds.
+        # BLAS pool for seconds.
         if (active_fits() > 1
                 or spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
                 or not splits_here() or blas_pool_size() is None
@@ -1173,7 +1173,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 kind = TypeError if isinstance(exc, TypeError) else ValueError
                 raise kind(f"{subject} raised while scoring {place}: {exc}") from exc
             except Exception as exc:
-                exc.add_note(f"(raised by {subject} while scoring {place})")
+                if hasattr(exc, "add_note"):  # Python 3.11 on
+                    exc.add_note(f"(raised by {subject} while scoring {place})")
                 raise
             returned = f"{subject} returned {value!r} for {place}, not a number."
             if isinstance(value, (str, bytes)) or np.ndim(value) != 0:
@@ -1485,13 +1486,17 @@ def _scoring_name(scoring):
         return (f"partial({_scoring_name(scoring.func)}, {scoring.args!r}, "
                 f"{scoring.keywords!r})")
     name = getattr(scoring, "__qualname__", None)
-    if name is not None:
-        return f"{getattr(scoring, '__module__', None)}.{name}"
-    text = repr(scoring)
-    if " at 0x" in text:  # object's default repr: its class says what it is
-        cls = type(scoring)
-        return f"{cls.__module__}.{cls.__qualname__}"
-    return text
+    owner = getattr(scoring, "__self__", None)
+    if (isinstance(name, str) and "<" not in name
+            and (owner is None or " at 0x" not in repr(owner))):
+        # A module's function (or a method of an object with a repr of its
+        # own): the same after a load. Lambdas and closures (<lambda>,
+        # <locals>) share their qualified names, and pickle cannot save them.
+        return (f"{getattr(scoring, '__module__', None)}.{name}"
+                + ("" if owner is None else f" of {owner!r}"))
+    # Anything else by its repr: an object's default one holds its address,
+    # which tells two scorers apart at the cost of a load telling them apart.
+    return repr(scoring)
 
 
 def _takes_sample_weight(scorer):
@@ -1500,7 +1505,11 @@ def _takes_sample_weight(scorer):
     from sklearn.metrics._scorer import _BaseScorer
 
     if isinstance(scorer, _BaseScorer):
-        return True
+        # A scorer object passes the weights on to its metric, which may
+        # not take them (make_scorer of a metric of y_true and y_pred).
+        scorer = getattr(scorer, "_score_func", None)
+        if scorer is None:
+            return True
     try:
         parameters = inspect.signature(scorer).parameters.values()
     except (TypeError, ValueError):

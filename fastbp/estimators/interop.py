@@ -112,11 +112,14 @@ def to_sklearn(est):
         # Counted against an endless patience; against 10, a warm fit of
         # the copy would stop at once.
         out._no_improvement_count = 0
-    if getattr(est, "scoring", None) is not None and hasattr(out, "best_validation_score_"):
+    progress = est.__dict__.get("_progress")
+    recorded = getattr(progress, "scoring", getattr(est, "scoring", None))
+    if recorded is not None and hasattr(out, "best_validation_score_"):
         # Scores of another scorer (a loss, an F1) than scikit-learn's
-        # accuracy or R², which a warm fit of the copy would compare with
-        # its own: its early stopping starts afresh, as fastbp's does when
-        # scoring changes.
+        # accuracy or R² (the scoring they were measured with, which
+        # set_params may have changed since), which a warm fit of the copy
+        # would compare with its own: its early stopping starts afresh, as
+        # fastbp's does when scoring changes.
         out.validation_scores_ = []
         out.best_validation_score_ = -np.inf
         out._no_improvement_count = 0
@@ -145,6 +148,14 @@ def _sklearn_optimizer(est, out):
     if (state is None or state.solver != out.solver or state.solver not in ("sgd", "adam")
             or state.lr_schedule != out.learning_rate):
         return None
+    # Hyper-parameters set since the last partial_fit, which fastbp's next
+    # call would take (StochasticOptimizer.retune): the copy goes on with
+    # them too.
+    progress = est.__dict__.get("_progress")
+    state = state.copy()
+    state.retune(est.learning_rate_init, est.momentum, est.nesterovs_momentum, est.power_t,
+                 est.beta_1, est.beta_2, est.epsilon, est.step_size, est.gamma, est.max_iter,
+                 getattr(progress, "t", 0))
     # scikit-learn updates coefs_ + intercepts_ in place through these.
     params = out.coefs_ + out.intercepts_
     layout = NetworkLayout([est.coefs_[0].shape[0]] + [c.shape[1] for c in est.coefs_])
@@ -205,6 +216,9 @@ def from_sklearn(cls, model):
     est._optimizer = _convert_optimizer(model, est, dtype)
     if model.solver in ("sgd", "adam"):
         progress = Progress(model.early_stopping)
+        # scikit-learn's validation scores are its estimator's score: a warm
+        # fit with another scoring starts the best score afresh.
+        progress.scoring = None
         progress.loss_curve = list(getattr(model, "loss_curve_", []))
         progress.loss = getattr(model, "loss_", None)
         progress.t = getattr(model, "t_", 0)

@@ -167,8 +167,9 @@ class Progress:
         made (a warm start with the other mode): the loss curve, history and
         sample count carry over; the stopping state starts afresh.
 
-        ``scoring`` names the validation score (``None``, a scorer's name or
-        repr). Where it differs from the one this record's best score was
+        ``scoring`` names the validation score (``None``, a scorer's name,
+        a function's qualified name or a repr: see
+        ``fastbp.estimators.base._scoring_name``). Where it differs from the one this record's best score was
         measured with, the best score, its weights and the no-improvement
         count start afresh too (updated in place): an accuracy is no bar for
         a loss. A record saved before it kept the name is taken as measured

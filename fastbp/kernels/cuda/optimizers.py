@@ -63,18 +63,22 @@ def build(dtype, threads):
             s //= 2
 
     @cuda_device
-    def norm_unit(n):
+    def norm_scale(n):
         """The power of two by which :func:`gradient_norm_sq` divides each
-        square of ``n`` parameters: T times the power of two at least its
-        blocks. The float32 record would overflow where squares that each
-        fit sum past its range (the CPU sums them in a float64); divided,
-        the sum stays below the largest square, and a power of two divides
-        exactly."""
+        component of ``n`` parameters before squaring it: the square root
+        (rounded up) of T times the power of two at least its blocks. The
+        float32 record would overflow where squares sum past its range, or
+        a component above 1.8e19 squared (the CPU squares and sums in
+        float64); scaled, the sum stays below the largest scaled square,
+        and a power of two scales exactly."""
         blocks = (n + T - 1) // T
-        unit = 1
-        while unit < blocks:
+        unit = T
+        while unit < blocks * T:
             unit *= 2
-        return unit * T
+        scale = 1
+        while scale * scale < unit:
+            scale *= 2
+        return scale
 
     @cuda_device
     def locate(tab, n_weights, blk, tid):
@@ -106,7 +110,7 @@ def build(dtype, threads):
         coef = one
         if clip > zero:
             gnorm = (math.sqrt(record[at + REC_GNORM_SQ])
-                     * math.sqrt(like(norm_unit(params.shape[0]), params)))
+                     * like(norm_scale(params.shape[0]), params))
             if gnorm > clip:
                 coef = clip / (gnorm + like(1e-6, params))
         sq = zero
@@ -156,8 +160,8 @@ def build(dtype, threads):
     @cuda_kernel
     def gradient_norm_sq(n_weights, params, grads, alpha, l1, scale, record, at):
         """Add the squared global norm of the penalised, scaled gradient,
-        divided by ``norm_unit(n_params)``, to ``record[at + REC_GNORM_SQ]``
-        (``alpha`` is 0 for adamw)."""
+        divided by ``norm_scale(n_params)**2``, to
+        ``record[at + REC_GNORM_SQ]`` (``alpha`` is 0 for adamw)."""
         sh = cuda.shared.array((3, T), nbt)
         tid = cuda.threadIdx.x
         idx = cuda.blockIdx.x * T + tid
@@ -167,8 +171,8 @@ def build(dtype, threads):
                 g = penalised(params[idx], grads[idx], alpha, l1, scale)
             else:
                 g = grads[idx] * scale
-        reduce3(sh, tid, g * g / like(norm_unit(params.shape[0]), params), like(0, params),
-                like(0, params))
+        g = g / like(norm_scale(params.shape[0]), params)
+        reduce3(sh, tid, g * g, like(0, params), like(0, params))
         if tid == 0:
             cuda.atomic.add(record, at + REC_GNORM_SQ, sh[0, 0])
 
