@@ -742,24 +742,22 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         diverged = None
         with fit_slot():
-            if self.solver in _STOCHASTIC_SOLVERS:
-                try:
+            try:
+                if stochastic:
                     self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
                                          sample_weight, incremental, hooks_X, hooks_sw,
                                          weight_exp)
-                except DivergenceError as exc:
-                    # Not a divergence where the data held NaN or infinity
-                    # (assume_finite=True skipped validation's check).
-                    _refuse_non_finite_input(X, Y, sample_weight)
-                    diverged = self._with_penalty_advice(exc, weight_exp)
-            else:
-                try:
+                else:
                     self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
                                     fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
                                     weight_exp=weight_exp)
-                except DivergenceError:
-                    _refuse_non_finite_input(X, Y, sample_weight)
+            except DivergenceError as exc:
+                # Not a divergence where the data held NaN or infinity
+                # (assume_finite=True skipped validation's check).
+                _refuse_non_finite_input(X, Y, sample_weight)
+                if not stochastic:  # L-BFGS keeps the model from before
                     raise
+                diverged = self._with_penalty_advice(exc, weight_exp)
 
         # The epoch loop has checked the stochastic solvers' every epoch.
         if not (stochastic or (all_finite(params) and all_finite(running))):
@@ -1003,6 +1001,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     f"which goes on with the optimizer state and schedule of {was!r}. Set "
                     f"{name} back, or call fit to start afresh with {now!r}.")
 
+    def _retune(self, optimizer, samples_seen):
+        """Give a stream's ``optimizer`` this estimator's hyper-parameters,
+        as they may have been set since its last call (see
+        :meth:`StochasticOptimizer.retune`); ``samples_seen``: the stream's
+        ``t_``."""
+        optimizer.retune(self.learning_rate_init, self.momentum, self.nesterovs_momentum,
+                         self.power_t, self.beta_1, self.beta_2, self.epsilon,
+                         self.step_size, self.gamma, self.max_iter, samples_seen)
+
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
                         incremental, hooks_X, hooks_sw, weight_exp):
         layout = spec.layout
@@ -1028,9 +1035,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             progress = progress.copy().for_mode(self.early_stopping,
                                                 _scoring_name(self.scoring))
         if resumed:
-            optimizer.retune(self.learning_rate_init, self.momentum, self.nesterovs_momentum,
-                             self.power_t, self.beta_1, self.beta_2, self.epsilon,
-                             self.step_size, self.gamma, self.max_iter, progress.t)
+            self._retune(optimizer, progress.t)
         if not incremental:
             progress.monitor = None  # GradientWarning: once per fit
         elif progress.monitor is not None:
@@ -1469,7 +1474,8 @@ def _refuse_non_finite_input(X, Y=None, sample_weight=None):
         if value is None:
             continue
         data = value.data if hasattr(value, "tocsr") else np.asarray(value)
-        if data.dtype.kind in "fc" and not np.isfinite(data).all():
+        # all_finite: a sum, where X is finite, not a boolean array of X's size.
+        if data.dtype.kind in "fc" and not all_finite(data.ravel()):
             raise ValueError(
                 f"Input {name} contains NaN or infinity. (scikit-learn's "
                 "assume_finite=True skipped the check that would have said so.)")

@@ -151,11 +151,8 @@ def _sklearn_optimizer(est, out):
     # Hyper-parameters set since the last partial_fit, which fastbp's next
     # call would take (StochasticOptimizer.retune): the copy goes on with
     # them too.
-    progress = est.__dict__.get("_progress")
     state = state.copy()
-    state.retune(est.learning_rate_init, est.momentum, est.nesterovs_momentum, est.power_t,
-                 est.beta_1, est.beta_2, est.epsilon, est.step_size, est.gamma, est.max_iter,
-                 getattr(progress, "t", 0))
+    est._retune(state, getattr(est.__dict__.get("_progress"), "t", 0))
     # scikit-learn updates coefs_ + intercepts_ in place through these.
     params = out.coefs_ + out.intercepts_
     layout = NetworkLayout([est.coefs_[0].shape[0]] + [c.shape[1] for c in est.coefs_])

@@ -50,18 +50,14 @@ class StochasticOptimizer:
                  step_size=10, gamma=None, t_max=200):
         self.solver = solver
         self.code = codes.SOLVERS[solver]
-        self.learning_rate_init = float(learning_rate_init)
-        self.learning_rate = float(learning_rate_init)
         self.lr_schedule = lr_schedule
-        self.momentum = momentum
-        self.nesterov = bool(nesterov)
-        self.power_t = power_t
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        if gamma is None:
-            gamma = DEFAULT_GAMMA.get(lr_schedule if isinstance(lr_schedule, str) else "", 0.1)
-        self.step_size, self.gamma, self.t_max = step_size, gamma, t_max
+        self.learning_rate_init = self.learning_rate = float(learning_rate_init)
         self.t = 0
         self.epoch = 0
+        # The hyper-parameters as a stream's later calls set them: at epoch
+        # 0, the rate is learning_rate_init whatever the schedule.
+        self.retune(learning_rate_init, momentum, nesterov, power_t, beta_1, beta_2, epsilon,
+                    step_size, gamma, t_max, samples_seen=0)
         self.state_1 = np.zeros(n_params, dtype=dtype)
         self.state_2 = np.zeros(n_params, dtype=dtype)
         # Dropout generator state (see kernels.dropout); seeded by the caller.

@@ -65,18 +65,15 @@ def build(dtype, threads):
     @cuda_device
     def norm_scale(n):
         """The power of two by which :func:`gradient_norm_sq` divides each
-        component of ``n`` parameters before squaring it: the square root
-        (rounded up) of T times the power of two at least its blocks. The
-        float32 record would overflow where squares sum past its range, or
-        a component above 1.8e19 squared (the CPU squares and sums in
-        float64); scaled, the sum stays below the largest scaled square,
-        and a power of two scales exactly."""
-        blocks = (n + T - 1) // T
-        unit = T
-        while unit < blocks * T:
-            unit *= 2
+        component of ``n`` parameters before squaring it: the least whose
+        square is at least the threads of its blocks. The float32 record
+        would overflow where squares sum past its range, or a component
+        above 1.8e19 squared (the CPU squares and sums in float64); scaled,
+        the sum stays below the largest scaled square, and a power of two
+        scales exactly."""
+        threads = (n + T - 1) // T * T
         scale = 1
-        while scale * scale < unit:
+        while scale * scale < threads:
             scale *= 2
         return scale
 
