@@ -481,7 +481,8 @@ def run(argv=None):
         return main(argv)
     except KeyboardInterrupt:
         # Ctrl-C outside a fit (which ends early and keeps its model: see
-        # cli_data.say_interrupted): while importing, reading or saving. A
+        # cli_data.say_interrupted), or before its first epoch ended (with
+        # nothing trained to keep): while importing, reading or saving. A
         # save in progress leaves no file behind (fastbp.save renames a
         # complete one into place).
         print("fastbp: interrupted", file=sys.stderr)

@@ -619,7 +619,9 @@ def fit_with_progress(model, estimator, X, y, quiet):
     bool
         Whether Ctrl-C ended the fit early: the estimator then keeps the
         state of its last complete epoch (or best L-BFGS iterate), a partly
-        trained model that :func:`say_interrupted` names as such.
+        trained model that :func:`say_interrupted` names as such. Ctrl-C
+        before the first epoch (or loss evaluation) ended leaves nothing
+        trained: the ``KeyboardInterrupt`` goes on (:func:`fastbp.cli.run`).
     """
     # The fit announces a cold compile itself, once it knows which kernels
     # it runs (estimators.base.announce_compilation).
@@ -676,10 +678,8 @@ def fit_with_progress(model, estimator, X, y, quiet):
 
 
 def final_loss(estimator):
-    """The training loss of the last complete epoch, for a status line; a
-    Ctrl-C during the first epoch leaves none (``loss_`` is None)."""
-    loss = getattr(estimator, "loss_", None)
-    return "none (no epoch completed)" if loss is None else f"{loss:.6f}"
+    """The training loss of the last complete epoch, for a status line."""
+    return f"{estimator.loss_:.6f}"
 
 
 def say_interrupted(estimator, saved):

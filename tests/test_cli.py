@@ -518,10 +518,14 @@ def test_an_interrupted_fit_saves_its_model_and_says_it_is_partly_trained(
     assert capsys.readouterr().err.endswith("the model saved is partly trained\n")
 
 
-def test_ctrl_c_in_the_first_epoch_exits_130(tmp_path, capsys, monkeypatch):
-    # helper-50: with no epoch complete, loss_ is None, and formatting it
+def test_ctrl_c_in_the_first_epoch_exits_130_and_saves_nothing(tmp_path, capsys,
+                                                                monkeypatch):
+    # helper-50: with no epoch complete, loss_ was None, and formatting it
     # failed: "fastbp: error: unsupported format string passed to
-    # NoneType.__format__", exit 2, nothing saved.
+    # NoneType.__format__", exit 2. helper-71: such a fit kept an untrained
+    # model, saved as "partly trained"; now nothing is trained, so nothing
+    # is saved, and the interrupt ends the command.
+    import fastbp.cli as cli
     from fastbp.training.optimizers import StochasticOptimizer
 
     def ctrl_c(self):
@@ -529,14 +533,15 @@ def test_ctrl_c_in_the_first_epoch_exits_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(StochasticOptimizer, "epoch_starts", ctrl_c)
     train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
     _write_csv(train_csv, 60, "classification", 0)
-    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "50",
-                 "--model-out", str(model)]) == 130
+    assert cli.run(["train", "--data", str(train_csv), "--target", "label", "--epochs", "50",
+                    "--model-out", str(model)]) == 130
     out, err = capsys.readouterr()
-    assert "final loss none (no epoch completed)" in out
-    assert err.endswith("interrupted after 0 of 50 epochs: the model saved is partly "
-                        "trained\n"), err
-    assert main(["train", "--epochs", "50", "--hidden-layer-sizes", "8"]) == 130
-    assert "final training loss: none (no epoch completed)" in capsys.readouterr().out
+    assert err.endswith("fastbp: interrupted\n"), err
+    assert "trained" not in out and not model.exists()
+    assert cli.run(["train", "--epochs", "50", "--hidden-layer-sizes", "8",
+                    "--model-out", str(model)]) == 130
+    assert capsys.readouterr().err.endswith("fastbp: interrupted\n")
+    assert not model.exists()
 
 
 def test_ctrl_c_while_writing_the_history_leaves_the_old_file(tmp_path, capsys, monkeypatch):

@@ -804,6 +804,71 @@ def test_ctrl_c_in_lbfgs_is_an_interrupt_not_a_divergence(digits_data, monkeypat
         assert [w.filename for w in caught if "interrupted" in str(w.message)] == [__file__]
 
 
+def _interrupt_slice(monkeypatch, at):
+    """Ctrl-C in the ``at``-th compiled slice from now (one mini-batch each)
+    while ``at[0]`` is set; returns the switch."""
+    from fastbp.training import split
+
+    monkeypatch.setattr(stochastic, "SLICE_SECONDS", 1e-12)
+    count = {"n": 0}
+    for cls in (split.WholeEpoch, split.SplitEpoch):
+        def run(self, *args, _real=cls.run, **kwargs):
+            count["n"] += 1
+            if at[0] is not None and count["n"] >= at[0]:
+                at[0] = None
+                raise KeyboardInterrupt
+            return _real(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "run", run)
+    return count
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_ctrl_c_before_a_calls_first_epoch_ends_undoes_the_call(digits_data, monkeypatch,
+                                                                 dropout):
+    # helper-71: a first partial_fit interrupted within its epoch kept an
+    # initialised, untrained model (n_iter_=0, a warning); the next call,
+    # no longer a first one, skipped the initial draws and trained another
+    # model than an uninterrupted stream. With no epoch of the call to
+    # keep, the call is undone and the interrupt goes on, as L-BFGS's
+    # before its first evaluation; so Ctrl-C also stops a loop of
+    # partial_fit calls rather than being swallowed by one of them.
+    X, y = digits_data
+    kw = dict(hidden_layer_sizes=(16,), random_state=0, batch_size=100, dropout=dropout)
+    flat = lambda m: np.concatenate([c.ravel() for c in m.coefs_ + m.intercepts_])  # noqa: E731
+    expected = MLPClassifier(**kw)
+    for _ in range(3):
+        expected.partial_fit(X, y, classes=np.arange(10))
+
+    at = [None]
+    count = _interrupt_slice(monkeypatch, at)
+    model = MLPClassifier(**kw)
+    at[0] = count["n"] + 4
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y, classes=np.arange(10))
+    assert not hasattr(model, "coefs_") and not hasattr(model, "n_iter_")
+    model.partial_fit(X, y, classes=np.arange(10))
+    before = copy.deepcopy(model.__dict__)
+    at[0] = count["n"] + 4  # mid-stream: the model stays as it was
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y)
+    assert model.n_iter_ == before["n_iter_"] and model.t_ == before["t_"]
+    assert model.loss_curve_ == before["loss_curve_"]
+    for a, b in zip(before["coefs_"], model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    for _ in range(2):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(flat(model), flat(expected))
+    assert model.loss_curve_ == expected.loss_curve_
+
+    # A warm fit's first epoch: the model from before the call.
+    model.set_params(warm_start=True, max_iter=5)
+    at[0] = count["n"] + 2
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    np.testing.assert_array_equal(flat(model), flat(expected))
+    assert model.n_iter_ == expected.n_iter_ and model.loss_curve_ == expected.loss_curve_
+
+
 # ---------------------------------------------------------------------------
 # 6. threads: results independent of concurrency, settings left as found
 # ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ the end of the last complete epoch (see :class:`Checkpoint`):
   calls, so an epoch longer than :data:`SLICE_SECONDS` runs as several
   calls over consecutive slices of its sample order (the results do not
   depend on the slicing). The interrupted epoch is undone, the fit ends
-  with a warning, and the model is usable.
+  with a warning, and the model is usable; where no epoch of the call
+  completed, the interrupt goes on and the caller undoes the whole call.
 - **Divergence.** The first epoch whose loss or parameters are not finite
   is undone, and :class:`~fastbp.exceptions.DivergenceError` is raised.
 """
@@ -372,6 +373,14 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
     except KeyboardInterrupt:
+        if progress.n_iter == 0:
+            # No epoch of this call completed, so it has nothing to keep: the
+            # caller rolls the call back and the interrupt goes on, as
+            # L-BFGS's before its first loss evaluation. Ctrl-C then stops a
+            # loop of partial_fit calls (an epoch each), and an interrupted
+            # first call leaves no initialised, untrained model whose next
+            # call would skip the initial draws (and train another model).
+            raise
         kept = "the model keeps the state at the end of the last one"
         if early_stopping and progress.best_params is not None:
             kept += (", except its weights and batch-norm statistics: with "
