@@ -273,7 +273,14 @@ class RepairingCache(FunctionCache):
         # lock (OrderedIndexDataCacheFile).
         try:
             super().save_overload(sig, data)
-        except Exception as exc:  # a damaged index, or a full or read-only disk
+        except OSError as exc:
+            # A full, read-only or forbidden disk, not damage: Numba writes
+            # each file beside its place and renames it in, so the entries
+            # there are whole, and they stay (discarding them made the next
+            # process compile what it could have loaded). This compile
+            # stays in memory.
+            _warn_unsaved(self._cache_file._cache_path, exc)
+        except Exception as exc:  # a damaged index
             self._discard(exc)
             try:
                 super().save_overload(sig, data)
@@ -306,6 +313,23 @@ class RepairingCache(FunctionCache):
             except OSError:
                 pass
         return removed
+
+
+_unsaved_warned = set()
+
+
+def _warn_unsaved(directory, exc):
+    """Say, once per directory and error, that compiled kernels could not
+    be saved to the cache in ``directory`` (``exc``, an ``OSError``)."""
+    key = (directory, exc.errno)
+    if key in _unsaved_warned:
+        return
+    _unsaved_warned.add(key)
+    warnings.warn(
+        f"fastbp could not save compiled kernels to its compile cache in {directory} "
+        f"({exc.strerror or exc}): this process keeps them in memory, and the next one "
+        "compiles them again. The entries already there are kept. Free space on that disk, "
+        "or set NUMBA_CACHE_DIR to a writable directory.", CacheWarning, stacklevel=3)
 
 
 def _file_lock(path):

@@ -304,14 +304,43 @@ def _expand(obj):
     if not hasattr(obj, "get_params"):
         raise TypeError(f"warmup takes estimators, got {type(obj).__name__}.")
     grids = _grids(obj)
-    found = []
+    found, refused = [], []
     for grid in grids:
         candidate = clone(obj)
         if grid:
             base = candidate.estimator if hasattr(candidate, "estimator") else candidate
             base.set_params(**grid)
-        found += [v for v in _held(candidate) if isinstance(v, BaseMLP)]
+            # A point of the grid that a fit refuses before it trains (lbfgs
+            # with dropout) scores NaN in the search: nothing to warm. The
+            # other points still are.
+            for v in _held(candidate):
+                if isinstance(v, BaseMLP):
+                    problem = _refusal(v)
+                    if problem is None:
+                        found.append(v)
+                    else:
+                        refused.append(problem)
+        else:
+            found += [v for v in _held(candidate) if isinstance(v, BaseMLP)]
+        # A search held (in a pipeline, or a search's nested one): its grid
+        # too.
+        for held in _held(candidate)[1:]:
+            if _grids(held) != [{}]:
+                found += _expand(held)
+    if refused and not found:
+        raise refused[0]  # every point: the search's fits would all fail
     return found
+
+
+def _refusal(est):
+    """The error with which a fit of ``est`` refuses its parameters before
+    it trains, or None."""
+    try:
+        est._validate_params()
+        est._architecture(est._hidden_sizes())
+    except (TypeError, ValueError) as exc:
+        return exc
+    return None
 
 
 def _grids(search):

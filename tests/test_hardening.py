@@ -164,6 +164,47 @@ def test_damaged_cache_entries_are_rebuilt_with_a_warning(tmp_path):
     assert third["proba"] == first["proba"]
 
 
+_FIT_ON_A_FULL_DISK = """
+    import errno, json, sys, warnings
+    import numpy as np
+    from numba.core import caching
+    if sys.argv[1] == "full":
+        def full(self, filepath):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        caching.IndexDataCacheFile._open_for_write = full
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import fastbp
+        from fastbp.warmup import _cache_counts
+        X = np.random.RandomState(0).rand(30, 3).astype(sys.argv[2])
+        fastbp.MLPClassifier((4,), max_iter=2, random_state=0).fit(X, np.arange(30) % 2)
+    print(json.dumps({"misses": _cache_counts()[1],
+                      "cache_warnings": [str(w.message) for w in caught
+                                         if issubclass(w.category, fastbp.CacheWarning)]}))
+"""
+
+
+def test_a_full_disk_keeps_the_cache_entries_and_says_so_once(tmp_path):
+    # helper-69: a save that failed for a full disk was taken for a damaged
+    # entry: each kernel's index and data files were deleted (25 warnings
+    # of "damaged" entries), and the next process compiled what it could
+    # have loaded.
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    code = textwrap.dedent(_FIT_ON_A_FULL_DISK)
+    run = lambda *argv: last_json(subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=600,
+        env={**os.environ, **env}, cwd=os.path.dirname(os.path.dirname(fastbp.__file__))))
+    assert run("ok", "float64")["cache_warnings"] == []
+    files = sorted(p.name for p in tmp_path.rglob("*.nb[ic]"))
+    full = run("full", "float32")
+    assert full["misses"] > 0
+    (message,) = full["cache_warnings"]
+    assert "could not save compiled kernels" in message and "No space left" in message
+    assert sorted(p.name for p in tmp_path.rglob("*.nb[ic]")) == files
+    again = run("ok", "float64")
+    assert again == {"misses": 0, "cache_warnings": []}
+
+
 def test_cache_key_covers_every_kernel_source(tmp_path):
     # Numba keys a kernel by its own bytecode only: editing a callee's
     # module alone (blas.py, losses.py) must still miss the callers' cache.
@@ -489,6 +530,50 @@ def test_targets_and_weights_beyond_float32_range_are_refused(blobs):
     with pytest.raises(ValueError, match=r"sample_weight holds values beyond float32"):
         MLPClassifier((4,), max_iter=2).fit(X32, y, sample_weight=np.full(len(X), 1e39))
 
+
+
+def test_missing_and_infinite_targets_in_an_object_y_are_named(blobs):
+    # helper-70: scikit-learn checks an object y for NaN only, before it
+    # becomes floats (None turns into NaN after it): the fit trained an
+    # epoch, then blamed "scikit-learn's assume_finite=True", which was not
+    # set; an infinite target was called "too large for a squared-error loss".
+    import pandas as pd
+
+    X, _ = blobs
+    target = list(X[:-1, 0])
+    for loss in ("squared_error", "poisson"):
+        for y in (pd.Series(target + [None], dtype=object), target + [None]):
+            with pytest.raises(ValueError, match=r"Input y contains NaN \(a missing value"):
+                MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, loss=loss).fit(X, y)
+    with pytest.raises(ValueError, match=r"Input y contains infinity"):
+        MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(
+            X, np.array(target + [np.inf], dtype=object))
+
+
+def test_squared_errors_summed_over_many_outputs_are_checked_against_their_dtype(blobs):
+    # helper-70: each of 64 float32 targets was within the per-value bound
+    # (4.6e18), but a row's loss sums 64 squares in float32: the fit
+    # diverged in its first epoch, and the message blamed the learning rate.
+    X, _ = blobs
+    X32 = X.astype(np.float32)
+    Y = np.tile(X32[:, :1], (1, 64)) * np.float32(1e18)
+    with pytest.raises(ValueError, match=r"too large for a squared-error loss in float32 .*"
+                                         r"summed over 64 outputs"):
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X32, Y)
+    quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit, X32, Y[:, :1])
+
+
+def test_r2_of_float32_targets_is_computed_in_float64(blobs):
+    # helper-70: r2_score works in float32 where y and the predictions
+    # both are, and the squared deviations of targets a float32 model fits
+    # overflowed it: "R^2 is undefined ... overflow float64".
+    X, _ = blobs
+    X32 = X.astype(np.float32)
+    y = (X32[:, 0] * np.float32(1e18)).astype(np.float32)
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=3).fit, X32, y)
+    score = reg.score(X32, y)
+    assert np.isfinite(score)
+    assert score == pytest.approx(reg.score(X32, y.astype(np.float64)), rel=1e-12)
 
 
 def test_partial_fit_checks_float64_targets_against_a_float32_model(blobs):

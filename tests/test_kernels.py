@@ -647,6 +647,19 @@ def test_loss_from_output_takes_float32_logs_in_float64(out):
     np.testing.assert_allclose(got, ref, rtol=1e-13)
 
 
+def test_float32_poisson_loss_takes_its_log_of_a_quotient_in_float64():
+    """helper-70: ``log(y / p)`` divided in float32 first, and a tiny
+    prediction of a large count overflowed to inf where the loss is
+    finite (about 9.1e11 here)."""
+    p = np.array([[1e-30], [1.0]], np.float32)
+    Y = np.array([[1e10], [2.0]], np.float32)
+    ref = naive.output_loss(f64(Y), f64(p), "exp", None, eps=eps_of(np.float32))
+    got = kloss.loss_from_output(p, Y, np.empty(0, np.float32), False,
+                                 codes.OUTPUT_FUNCTIONS["exp"], np.float32(eps_of(np.float32)))
+    assert np.isfinite(ref)
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
 def test_clipping_bounds_are_logs_of_eps():
     for dtype in DTYPES:
         le, l1me = clipping_bounds(np.dtype(dtype))

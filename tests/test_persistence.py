@@ -225,6 +225,22 @@ def saved(data, tmp_path):
     return path
 
 
+def test_a_regressor_whose_loss_was_set_after_its_fit_saves_and_predicts_as_trained(
+        data, tmp_path):
+    # helper-70: the state check compared out_activation_ with the output
+    # the loss *parameter* needs, so set_params(loss="poisson") on a fitted
+    # squared-error model made save refuse it as inconsistent, though it
+    # predicts (with the output it was trained with) and pickles.
+    X, y = data
+    reg = _model("reg", {}, np.float64, X, y.astype(float))
+    expected = reg.predict(X)
+    reg.set_params(loss="poisson")
+    fastbp.save(reg, tmp_path / "r.fastbp")
+    loaded = fastbp.load(tmp_path / "r.fastbp")
+    assert loaded.out_activation_ == "identity" and loaded.loss == "poisson"
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+
+
 def test_truncated_file_is_refused(saved):
     blob = saved.read_bytes()
     for size in (0, 10, len(blob) // 2, len(blob) - 5):

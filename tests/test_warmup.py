@@ -617,6 +617,29 @@ def test_configurations_expand_searches_and_drop_duplicates():
     assert sorted(tuple(c.hidden_layer_sizes) for c in configs) == [(8,), (8, 8)]
 
 
+def test_grid_points_a_fit_refuses_are_skipped_and_nested_searches_expanded():
+    # helper-69: one point a fit refuses before training (lbfgs with
+    # dropout, which the search scores NaN) made the whole warm-up raise,
+    # and fit_on_dask's workers warmed nothing; a search inside a pipeline
+    # or another search was not expanded, so its lbfgs point compiled in
+    # the real fit.
+    search = GridSearchCV(MLPClassifier(), {"solver": ["adam", "lbfgs"],
+                                            "dropout": [0.0, 0.2]})
+    configs = _configurations([search])
+    assert sorted((c.solver, c.dropout) for c in configs) == [
+        ("adam", 0.0), ("adam", 0.2), ("lbfgs", 0.0)]
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        _configurations([GridSearchCV(MLPClassifier(solver="lbfgs"), {"dropout": [0.1, 0.2]})])
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        warmup(MLPClassifier(solver="lbfgs", dropout=0.1), dtypes="float64")
+    inner = GridSearchCV(MLPClassifier(), {"solver": ["adam", "lbfgs"],
+                                           "early_stopping": [False, True]})
+    for outer in (make_pipeline(StandardScaler(), inner), GridSearchCV(inner, {"cv": [2, 3]})):
+        configs = _configurations([outer])
+        assert sorted((c.solver, c.early_stopping) for c in configs) == [
+            ("adam", False), ("adam", True), ("lbfgs", False), ("lbfgs", True)]
+
+
 _FIT_A_DRAWN_VALUE_AFTER_WARMUP = """
 import json, warnings
 import numpy as np

@@ -17,6 +17,7 @@ import warnings
 from abc import ABC, abstractmethod
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer
@@ -1476,9 +1477,9 @@ def _refuse_non_finite_input(X, Y=None, sample_weight=None):
         data = value.data if hasattr(value, "tocsr") else np.asarray(value)
         # all_finite: a sum, where X is finite, not a boolean array of X's size.
         if data.dtype.kind in "fc" and not all_finite(data.ravel()):
-            raise ValueError(
-                f"Input {name} contains NaN or infinity. (scikit-learn's "
-                "assume_finite=True skipped the check that would have said so.)")
+            skipped = (" (scikit-learn's assume_finite=True skipped the check that would "
+                       "have said so.)" if get_config()["assume_finite"] else "")
+            raise ValueError(f"Input {name} contains NaN or infinity.{skipped}")
 
 
 def _scoring_name(scoring):

@@ -345,17 +345,31 @@ def check_classes(classes):
                 f"label, and a label cannot be NaN or None. Got {list(values)}.")
 
 
+def check_finite_targets(y):
+    """Raise a ``ValueError`` naming ``y`` if the float targets ``y`` hold
+    NaN or infinity (an object ``y``'s None becomes NaN only as it turns
+    into floats, after scikit-learn's check)."""
+    if y.dtype.kind != "f" or np.isfinite(y).all():
+        return
+    what = ("NaN (a missing value: None or NaN)" if np.isnan(y).any() else "infinity")
+    raise ValueError(f"Input y contains {what}; the targets must all be finite numbers. "
+                     "Drop or fill those rows.")
+
+
 def check_squared_error_range(y, dtype):
     """Raise a ``ValueError`` if regression targets are so large that their
     squared errors overflow ``dtype``: the loss, its gradient scale and R^2
-    would all be infinite or NaN."""
+    would all be infinite or NaN. A row's squared errors are summed over its
+    outputs, so the bound shrinks with their number."""
     if y.size == 0 or y.dtype.kind != "f":
         return
-    limit = float(np.sqrt(np.finfo(dtype).max)) / 4
+    n_outputs = y.shape[1] if y.ndim == 2 else 1
+    limit = float(np.sqrt(np.finfo(dtype).max / n_outputs)) / 4
     biggest = float(np.max(np.abs(y)))
     if biggest > limit:
+        across = f", summed over {n_outputs} outputs," if n_outputs > 1 else ""
         raise ValueError(
             f"y holds values too large for a squared-error loss in {np.dtype(dtype).name} "
-            f"(largest magnitude {biggest:.3g}; their squares overflow above about "
+            f"(largest magnitude {biggest:.3g}; their squares{across} overflow above about "
             f"{limit:.3g}). Rescale y, for example with "
             "sklearn.compose.TransformedTargetRegressor and a StandardScaler.")

@@ -2,6 +2,7 @@
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
@@ -12,8 +13,9 @@ from sklearn.utils.validation import (
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
-from .checks import (check_complex, check_fits_dtype, check_squared_error_range,
-                     column_vector_as_1d, dtypes_of, naming, not_numbers)
+from .checks import (check_complex, check_finite_targets, check_fits_dtype,
+                     check_squared_error_range, column_vector_as_1d, dtypes_of, naming,
+                     not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -91,6 +93,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             # scikit-learn's validation lets a sparse multi-output y through
             # (its MLP then fails in a solver); the kernels take targets dense.
             y = y.toarray()
+        if not get_config()["assume_finite"]:
+            # scikit-learn checks an object y (None, np.inf, Decimal) for NaN
+            # only, before it becomes floats: None turns into NaN after it.
+            check_finite_targets(y)
         # partial_fit goes on in the model's dtype (BaseMLP._fit casts X to
         # it next): y must fit that dtype, not the incoming X's.
         target_dtype = X.dtype
@@ -107,16 +113,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return X, y
 
     def _check_loaded_outputs(self, out):
-        if out != self._output_activation():
-            raise ValueError(f"out_activation_ {out!r} does not fit loss={self.loss!r}, "
-                             f"which needs {self._output_activation()!r}")
+        # Either output: the model predicts with the one it was trained with
+        # until its next fit, whatever set_params(loss=...) said since.
+        if out not in ("identity", "exp"):
+            raise ValueError(f"out_activation_ {out!r} is not a regressor's output function "
+                             "('identity' for loss='squared_error', 'exp' for 'poisson')")
 
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _score_outputs(self, out, y, sample_weight):
         pred = out.ravel() if out.shape[1] == 1 else out
-        return r2_score(y, pred, sample_weight=sample_weight)
+        return _r2_in_float64(y, pred, sample_weight)
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of the predictions, as
@@ -136,7 +144,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         score : float
         """
-        result = super().score(X, y, sample_weight=sample_weight)
+        result = _r2_in_float64(y, self.predict(X), sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
             if sample_weight is not None and not np.isfinite(
                     np.sum(np.asarray(sample_weight, dtype=np.float64))):
@@ -188,6 +196,15 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         # (its estimator checks among them) give this loss valid targets.
         tags.target_tags.positive_only = self.loss == "poisson"
         return tags
+
+
+def _r2_in_float64(y, pred, sample_weight):
+    """scikit-learn's ``r2_score``, in float64 where ``y`` and ``pred`` are
+    float32: it works in their dtype, and squared deviations of targets a
+    float32 model fits overflow float32 (R^2 came out NaN)."""
+    if pred.dtype == np.float32 and all(d == np.float32 for d in dtypes_of(y)):
+        y, pred = np.asarray(y, dtype=np.float64), pred.astype(np.float64)
+    return r2_score(y, pred, sample_weight=sample_weight)
 
 
 MLPRegressor.__doc__ = MLPRegressor.__doc__.format(

@@ -264,7 +264,9 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
                     row -= (1 - yij) * math.log(1 - q)
             elif code == OUT_EXP:
                 if yij > 0:
-                    row += yij * math.log(yij / pij)
+                    # Two float64 logs: a float32 quotient overflows (a tiny
+                    # prediction of a large count) where the loss does not.
+                    row += yij * (math.log(np.float64(yij)) - math.log(np.float64(pij)))
                 row += pij - yij
             else:
                 # ``d * d``, not ``d ** 2``: the same bits, without Numba's
