@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
+import numbers
 import os
 import threading
 import zlib
@@ -266,7 +267,7 @@ def _resolve_mnist_files(data_dir):
         if not env:
             raise DatasetNotFoundError(
                 "MNIST: no data directory given: data_dir is None and the "
-                f"environment variable {DATA_DIR_ENV} is not set. "
+                f"environment variable {DATA_DIR_ENV} is not set (or empty). "
                 + _WHERE_TO_PUT
                 + " "
                 + _WHERE_TO_GET
@@ -274,6 +275,17 @@ def _resolve_mnist_files(data_dir):
         data_dir, origin = env, f"{DATA_DIR_ENV}={env!r}"
     else:
         origin = f"data_dir={os.fspath(data_dir)!r}"
+        # As an empty FASTBP_DATA_DIR: an unset variable expanded in a
+        # script (--data-dir "$DIR"), not the current directory, which
+        # Path("") would be.
+        if not os.fspath(data_dir):
+            raise DatasetNotFoundError(
+                "MNIST: data_dir is an empty string; pass the directory "
+                f"holding the files, or None to use {DATA_DIR_ENV}. "
+                + _WHERE_TO_PUT
+                + " "
+                + _WHERE_TO_GET
+            )
     root = Path(os.path.expanduser(os.fspath(data_dir)))
     if not root.is_dir():
         raise DatasetNotFoundError(
@@ -284,13 +296,17 @@ def _resolve_mnist_files(data_dir):
     candidates = [root]
     if (root / "mnist").is_dir():
         candidates.append(root / "mnist")
-    # Use the first directory holding any MNIST file; report against it.
-    chosen = root
+    # The first directory holding all four files; where none does, the one
+    # holding the most is reported (the first of those tied), as the set
+    # the user meant: a stray file beside a complete mnist/ is no reason
+    # to fail.
+    chosen = found = None
     for d in candidates:
-        if any(_find_file(d, n) is not None for n in names):
-            chosen = d
-            break
-    found = {n: _find_file(chosen, n) for n in names}
+        here = {n: _find_file(d, n) for n in names}
+        if found is None or sum(p is not None for p in here.values()) > sum(
+            p is not None for p in found.values()
+        ):
+            chosen, found = d, here
     missing = [n for n, p in found.items() if p is None]
     if missing:
         looked = " and ".join(repr(str(d)) for d in candidates)
@@ -418,8 +434,10 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True):
     ----------
     data_dir : str, os.PathLike or None, default=None
         Directory holding the four files, or a parent directory with an
-        ``mnist/`` subfolder holding them. When None, the environment
-        variable ``FASTBP_DATA_DIR`` is used instead.
+        ``mnist/`` subfolder holding them (the directory itself is read
+        where it holds all four). When None, the environment variable
+        ``FASTBP_DATA_DIR`` is used instead; an empty string is refused, as
+        an empty ``FASTBP_DATA_DIR`` counts as not set.
     dtype : floating dtype, default=np.float32
         dtype of the returned images.
     verify : bool, default=True
@@ -457,8 +475,9 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True):
     Raises
     ------
     DatasetNotFoundError
-        (a :class:`FileNotFoundError`) if no directory is given, it does not
-        exist, or any of the four files is missing. The message says where
+        (a :class:`FileNotFoundError`) if no directory is given (or an
+        empty string), it does not exist, or any of the four files is
+        missing. The message says where
         the files were looked for, where to put them and where to get them.
     DatasetError
         (a :class:`ValueError`) if a file is corrupt: invalid gzip, truncated,
@@ -550,8 +569,9 @@ def make_tabular(
     """Make a seeded, standardised synthetic classification problem.
 
     A thin wrapper around :func:`sklearn.datasets.make_classification` with
-    two Gaussian clusters per class placed on the vertices of a hypercube in
-    the informative subspace, ``class_sep=1.0`` and 1 % of labels flipped at
+    two Gaussian clusters per class (one where the informative features are
+    too few for two, see ``n_informative``) placed on the vertices of a
+    hypercube in the informative subspace, ``class_sep=1.0`` and 1 % of labels flipped at
     random (``flip_y=0.01``), so that a good model reaches high but not
     perfect accuracy. The features are then standardised to zero mean and
     unit variance (statistics taken over all ``n_samples`` rows).
@@ -570,8 +590,11 @@ def make_tabular(
         Number of informative features. When None,
         ``max(n_features // 2, ceil(log2(2 * n_classes)))``, the minimum
         being what ``make_classification`` needs to place two clusters per
-        class on distinct hypercube vertices. Of the remaining features,
-        half (rounded down) are redundant and the rest noise.
+        class on distinct hypercube vertices, or all ``n_features`` where
+        they are fewer. With fewer informative features than that minimum
+        (given or by default), each class is one cluster, which needs
+        ``2**n_informative >= n_classes``. Of the remaining features, half
+        (rounded down) are redundant and the rest noise.
     random_state : int, numpy.random.RandomState or None, default=0
         Seed; the same integer gives the same data on every call.
     dtype : floating dtype, default=np.float32
@@ -587,23 +610,36 @@ def make_tabular(
     Raises
     ------
     ValueError
-        If ``dtype`` is not floating point, ``n_classes < 2``, or the numbers
-        of features are inconsistent (e.g. ``n_informative > n_features``).
+        If ``dtype`` is not floating point, a size is not an integer,
+        ``n_classes < 2``, or the numbers of features are inconsistent
+        (e.g. ``n_informative > n_features``, or too few features for
+        ``n_classes``).
     """
     from sklearn.datasets import make_classification
 
     dt = _float_dtype(dtype)
+    sizes = {"n_samples": n_samples, "n_features": n_features, "n_classes": n_classes}
+    if n_informative is not None:
+        sizes["n_informative"] = n_informative
+    for name, value in sizes.items():
+        # Not int(): it truncates 2.7 rows to 2 without a word.
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
     n_samples, n_features, n_classes = int(n_samples), int(n_features), int(n_classes)
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
     n_clusters_per_class = 2
     need = int(np.ceil(np.log2(n_classes * n_clusters_per_class)))
     if n_informative is None:
-        n_informative = max(n_features // 2, need)
-        if n_informative > n_features:
+        # Every feature, one cluster per class (below), where two per class
+        # need more.
+        n_informative = min(max(n_features // 2, need), n_features)
+        if 2**n_informative < n_classes:
+            fewest = need - 1  # ceil(log2(n_classes)): one cluster per class
             raise ValueError(
                 f"n_features={n_features} is too small for n_classes="
-                f"{n_classes}: at least {need} features are needed"
+                f"{n_classes}: at least {fewest} feature"
+                f"{'s are' if fewest > 1 else ' is'} needed"
             )
     n_informative = int(n_informative)
     if not 1 <= n_informative <= n_features:

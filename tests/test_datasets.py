@@ -154,7 +154,7 @@ def test_module_does_not_import_numba():
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert "numba" not in imported
-    assert imported <= {"__future__", "gzip", "hashlib", "math", "os", "threading",
+    assert imported <= {"__future__", "gzip", "hashlib", "math", "numbers", "os", "threading",
                         "zlib", "collections", "pathlib", "numpy", "sklearn"}, imported
 
 
@@ -491,13 +491,44 @@ def test_load_mnist_parent_with_mnist_subfolder(monkeypatch, tmp_path, fake_mnis
     assert ytr.shape == (60000,)
 
 
-def test_load_mnist_prefers_files_over_subfolder(tmp_path, fake_mnist_blobs):
-    # A partial set directly in the directory is reported, not silently
-    # replaced by the subfolder.
+def test_load_mnist_prefers_files_over_subfolder(tmp_path, fake_mnist_blobs,
+                                                  fake_mnist_arrays):
+    # A complete set directly in the directory is read, not the subfolder's.
+    make_fake_dir(tmp_path / "mnist", fake_mnist_blobs)
+    labels = (fake_mnist_arrays["t10k-labels-idx1-ubyte"] + 1) % 10
+    make_fake_dir(tmp_path, fake_mnist_blobs,
+                  override={"t10k-labels-idx1-ubyte": idx_bytes(labels)})
+    *_, yte = load_mnist(tmp_path, verify=False)
+    np.testing.assert_array_equal(yte, labels)
+
+
+def test_load_mnist_a_stray_file_beside_a_complete_subfolder(tmp_path, fake_mnist_blobs,
+                                                             fake_mnist_arrays):
+    # helper-68: one MNIST file in the directory made it the one read, and
+    # the complete set in its mnist/ subfolder was reported missing.
     make_fake_dir(tmp_path / "mnist", fake_mnist_blobs)
     make_fake_dir(tmp_path, fake_mnist_blobs, skip=NAMES[1:])
-    with pytest.raises(DatasetNotFoundError, match=r"missing file\(s\) train-labels-idx1-ubyte \(or"):
+    *_, yte = load_mnist(tmp_path, verify=False)
+    np.testing.assert_array_equal(yte, fake_mnist_arrays["t10k-labels-idx1-ubyte"])
+    # Where neither is complete, the fuller set's missing files are named.
+    (tmp_path / "mnist" / NAMES[3]).unlink()
+    with pytest.raises(DatasetNotFoundError) as ei:
         load_mnist(tmp_path, verify=False)
+    msg = str(ei.value)
+    assert f"missing file(s) {NAMES[3]} (or {NAMES[3]}.gz) in {str(tmp_path / 'mnist')!r}" in msg
+
+
+def test_load_mnist_refuses_an_empty_data_dir(monkeypatch, tmp_path, fake_mnist_blobs):
+    # helper-68: data_dir="" (--data-dir "$UNSET") read the current
+    # directory, where an empty FASTBP_DATA_DIR counts as not set.
+    make_fake_dir(tmp_path, fake_mnist_blobs)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FASTBP_DATA_DIR", str(tmp_path))
+    with pytest.raises(DatasetNotFoundError, match="data_dir is an empty string"):
+        load_mnist("", verify=False)
+    monkeypatch.setenv("FASTBP_DATA_DIR", "")
+    with pytest.raises(DatasetNotFoundError, match="FASTBP_DATA_DIR is not set"):
+        load_mnist(verify=False)
 
 
 def test_load_mnist_never_touches_network(monkeypatch, tmp_path):
@@ -728,6 +759,31 @@ def test_make_tabular_is_learnable():
     X, y = make_tabular(n_samples=3000, random_state=0)
     acc = LogisticRegression(max_iter=500).fit(X[:2000], y[:2000]).score(X[2000:], y[2000:])
     assert 0.5 < acc < 0.99  # informative, but not trivially separable
+
+
+def test_make_tabular_few_features_take_one_cluster_per_class_by_default():
+    # helper-68: n_informative=2 worked, but its default asked for the
+    # three features of two clusters per class and raised.
+    X, y = make_tabular(100, n_features=2, n_classes=4)
+    X2, y2 = make_tabular(100, n_features=2, n_classes=4, n_informative=2)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert X.shape == (100, 2) and set(np.unique(y)) == {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="n_features=2 is too small for n_classes=5: "
+                                         "at least 3 features are needed"):
+        make_tabular(100, n_features=2, n_classes=5)
+
+
+@pytest.mark.parametrize("name", ["n_samples", "n_features", "n_classes", "n_informative"])
+@pytest.mark.parametrize("value", [2.7, 3.0, True, "3"])
+def test_make_tabular_refuses_sizes_that_are_not_integers(name, value):
+    # helper-68: int() truncated them without a word (n_samples=2.7 gave
+    # 2 rows).
+    with pytest.raises(ValueError, match=f"{name} must be an integer, got {value!r}"):
+        make_tabular(**{"n_samples": 100, "n_features": 4, "n_classes": 2, name: value})
+    X, y = make_tabular(**{"n_samples": 100, "n_features": 4, "n_classes": 2,
+                           name: np.int64(3)})
+    assert X.shape == (3 if name == "n_samples" else 100, 3 if name == "n_features" else 4)
 
 
 @pytest.mark.parametrize(
