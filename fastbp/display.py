@@ -101,9 +101,13 @@ def _history_of(model):
         history["loss"] = curve
     # Validation scores are placed only where they cover every epoch of the
     # loss curve: a shorter list (early stopping turned on or off between
-    # fits) does not say which epochs it scored.
+    # fits) does not say which epochs it scored. And only along a stochastic
+    # record, whose loss is that curve: an L-BFGS fit records iterations,
+    # and leaves the earlier stochastic fit's scores as they were (as
+    # scikit-learn does), which may happen to count as many.
     scores = np.asarray(_list_or_empty(model, "validation_scores_"), dtype=float)
-    if len(scores) == len(history["loss"]):
+    if (len(scores) == len(history["loss"]) == len(curve)
+            and not _records_iterations(getattr(model, "history_", None))):
         if "val_score" not in history:
             history["val_score"] = scores
         elif n_before > 0:
@@ -137,13 +141,47 @@ def step_name(model):
     before its fit."""
     history = getattr(model, "history_", None)
     if history:
-        return "iteration" if set(history) <= {"loss", "epoch_time"} else "epoch"
+        return "iteration" if _records_iterations(history) else "epoch"
     return "iteration" if getattr(model, "solver", None) == "lbfgs" else "epoch"
+
+
+def _records_iterations(history):
+    # An L-BFGS fit records its iterations' loss and time only.
+    return bool(history) and set(history) <= {"loss", "epoch_time"}
+
+
+def _loss_has_penalty(model):
+    """Whether ``model``'s training loss (``loss_curve_``, ``history_['loss']``)
+    holds a penalty, by its ``alpha``, ``l1`` and ``solver`` as set: the
+    objective minimised, where the validation loss is the data loss alone.
+    adamw's ``alpha`` is a decay of the weights, outside the loss."""
+    alpha = 0 if getattr(model, "solver", None) == "adamw" else getattr(model, "alpha", 0)
+    return bool((alpha or 0) > 0 or (getattr(model, "l1", 0) or 0) > 0)
 
 
 def _list_or_empty(model, name):
     values = getattr(model, name, None)
     return [] if values is None else values
+
+
+def _check_lengths(history):
+    """Raise ValueError naming the first entry of ``history`` that is not one
+    value per entry of its ``loss`` (a row per entry for ``grad_norm``, one
+    column per layer); an empty entry is one not recorded."""
+    loss = history["loss"]
+    if np.ndim(loss) != 1:
+        raise ValueError(f"history['loss'] must be 1-dimensional, one value per epoch; "
+                         f"got shape {np.shape(loss)}")
+    n = len(loss)
+    for key, values in history.items():
+        shape = np.shape(values)
+        if shape and shape[0] == 0:
+            continue
+        ndim = 2 if key == "grad_norm" else 1
+        if len(shape) != ndim or shape[0] != n:
+            what = "rows (epochs) by layers" if key == "grad_norm" else "values"
+            raise ValueError(f"history[{key!r}] has shape {shape}, but history['loss'] has "
+                             f"{n} entries: it must hold {n} {what} (one per epoch), or none")
 
 
 class TrainingHistoryDisplay:
@@ -175,6 +213,11 @@ class TrainingHistoryDisplay:
     step_name : str, default="epoch"
         What one entry of the history is: "iteration" for
         ``solver='lbfgs'`` (:meth:`from_estimator` sets it).
+    penalized : bool, default=False
+        Whether ``loss`` includes the L2/L1 penalty, as a fitted model's
+        does where ``alpha`` or ``l1`` is set (:meth:`from_estimator` sets
+        it): its curve is then labelled "training loss + penalty", since
+        ``val_loss`` is the data loss alone and sits below it by as much.
 
     Attributes
     ----------
@@ -186,10 +229,11 @@ class TrainingHistoryDisplay:
     lines_ : dict of str to matplotlib Line2D or list of Line2D
     """
 
-    def __init__(self, history, *, estimator_name=None, step_name="epoch"):
+    def __init__(self, history, *, estimator_name=None, step_name="epoch", penalized=False):
         self.history = history
         self.estimator_name = estimator_name
         self.step_name = step_name
+        self.penalized = penalized
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
@@ -208,7 +252,9 @@ class TrainingHistoryDisplay:
             panels if None.
         name : str, default=None
             Names the curves in the legends, for comparing models on the
-            same axes; the estimator's name titles the figure if None.
+            same axes. If None the curves are labelled by what they are
+            only, and the estimator's name (``estimator_name``) titles the
+            figure.
         **kwargs
             Passed to :meth:`plot`.
 
@@ -227,7 +273,13 @@ class TrainingHistoryDisplay:
         estimator_name = type(model).__name__
         if model is not estimator:
             estimator_name = f"{type(estimator).__name__}: {estimator_name}"
-        display = cls(history, estimator_name=estimator_name, step_name=step_name(model))
+        display = cls(history, estimator_name=estimator_name, step_name=step_name(model),
+                      penalized=_loss_has_penalty(model))
+        if name is None and "label" not in kwargs:
+            # "" rather than None: the curves of a model plotted without a
+            # name stay unprefixed (plot would name them after
+            # estimator_name, which titles the figure).
+            name = ""
         return display.plot(ax=ax, name=name, **kwargs)
 
     def plot(self, ax=None, *, name=None, title=None, **kwargs):
@@ -242,7 +294,9 @@ class TrainingHistoryDisplay:
             new figure with three panels if None.
         name : str, default=None
             Prefixes every curve's legend label (``"adam: training loss"``).
-            None labels the curves by what they are only.
+            None takes ``estimator_name`` (as scikit-learn's Displays do);
+            ``""``, or None without an ``estimator_name``, labels the curves
+            by what they are only.
         title : str, default=None
             The figure's title: ``estimator_name`` on a new figure, or on
             given axes whose figure has no title yet; given axes keep their
@@ -260,6 +314,9 @@ class TrainingHistoryDisplay:
         if "loss" not in self.history:
             raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "
                              f"(its keys here: {sorted(self.history)})")
+        # Before anything is drawn: matplotlib's own error comes after the
+        # first curve is on the caller's axes, and names no entry.
+        _check_lengths(self.history)
         # pyplot only for a figure of its own: drawing on given Axes (the
         # CLI's Figure) needs neither its import nor its figure manager.
         plt = _pyplot() if ax is None else None
@@ -274,6 +331,8 @@ class TrainingHistoryDisplay:
                 raise TypeError("pass name= or label=, not both: name prefixes every "
                                 "curve's label")
             name = kwargs.pop("label")
+        if name is None:
+            name = self.estimator_name
         if ax is None:
             fig, ax = plt.subplots(1, 3, **FIGURE_KW)
             try:
@@ -289,13 +348,13 @@ class TrainingHistoryDisplay:
 
     def _draw(self, fig, ax, new_figure, name, title, kwargs):
         def label(what):
-            return what if name is None else f"{name}: {what}"
+            return f"{name}: {what}" if name else what
 
         h = self.history
         epochs = np.arange(1, len(h["loss"]) + 1)
         lines = {}
-        lines["loss"], = ax[0].plot(epochs, h["loss"], **{"label": label("training loss"),
-                                                          **kwargs})
+        training = "training loss + penalty" if self.penalized else "training loss"
+        lines["loss"], = ax[0].plot(epochs, h["loss"], **{"label": label(training), **kwargs})
         # One colour per model: the validation curves take the training
         # loss's, told apart by their dashes.
         same = {"color": lines["loss"].get_color()}
@@ -329,8 +388,7 @@ class TrainingHistoryDisplay:
             if len(h.get("learning_rate", ())):
                 _recorded(ax[2])
                 lines["learning_rate"], = ax[2].plot(
-                    epochs, h["learning_rate"],
-                    **{**({} if name is None else {"label": name}), **kwargs})
+                    epochs, h["learning_rate"], **{**({"label": name} if name else {}), **kwargs})
                 if ax[2].get_legend_handles_labels()[0]:
                     ax[2].legend(loc="best")
             elif not ax[2].lines:

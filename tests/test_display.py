@@ -83,8 +83,8 @@ def test_models_compared_on_the_same_axes(fitted):
     assert second.figure_ is fig and len(fig.axes) == 4
     assert second.lines_["val_score"].axes is first.lines_["val_score"].axes
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == ["adam: training loss", "adam: validation loss",
-                      "sgd: training loss", "sgd: validation loss",
+    assert legend == ["adam: training loss + penalty", "adam: validation loss",
+                      "sgd: training loss + penalty", "sgd: validation loss",
                       "adam: validation score", "sgd: validation score"]
     for disp in (first, second):
         colors = {disp.lines_[k].get_color() for k in ("loss", "val_loss", "val_score")}
@@ -125,7 +125,7 @@ def test_line_properties_pass_through_and_an_empty_history_is_named(fitted):
     lines = [disp.lines_["loss"], disp.lines_["val_loss"], disp.lines_["val_score"],
              disp.lines_["learning_rate"], *disp.lines_["grad_norm"]]
     assert all(line.get_linewidth() == 3 and line.get_alpha() == 0.5 for line in lines)
-    assert disp.lines_["loss"].get_label() == "training loss"
+    assert disp.lines_["loss"].get_label() == "training loss + penalty"
     plt.close(disp.figure_)
     with pytest.raises(ValueError, match="history holds no 'loss'"):
         TrainingHistoryDisplay({}).plot()
@@ -286,7 +286,7 @@ def test_short_line_property_names_and_label(fitted):
     plt.close(disp.figure_)
     disp = TrainingHistoryDisplay.from_estimator(fitted, label="mine")
     assert [t.get_text() for t in disp.axes_[0].get_legend().get_texts()] == [
-        "mine: training loss", "mine: validation loss", "mine: validation score"]
+        "mine: training loss + penalty", "mine: validation loss", "mine: validation score"]
     plt.close(disp.figure_)
     with pytest.raises(TypeError, match="pass name= or label=, not both"):
         TrainingHistoryDisplay.from_estimator(fitted, name="a", label="b")
@@ -307,3 +307,95 @@ def test_the_legend_is_drawn_above_the_score_curve(fitted):
     assert disp.axes_[0].get_legend() is not None and twin.get_legend() is None
     assert not disp.axes_[0].patch.get_visible()  # the twin's curve still shows
     plt.close(disp.figure_)
+
+
+def test_an_lbfgs_fit_does_not_plot_the_earlier_fits_validation_scores():
+    # helper-68: L-BFGS leaves the earlier adam fit's validation_scores_ (as
+    # scikit-learn does); as many as the L-BFGS iterations, they were drawn
+    # against them as this fit's scores.
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier((16,), max_iter=5, random_state=0, early_stopping=True,
+                              n_iter_no_change=50).fit(X / 16, y)
+        model.set_params(solver="lbfgs").fit(X / 16, y)
+    assert len(model.validation_scores_) == len(model.history_["loss"]) == 5
+    disp = TrainingHistoryDisplay.from_estimator(model)
+    assert set(disp.lines_) == {"loss", "grad_norm"} and not disp.lines_["grad_norm"]
+    assert len(disp.figure_.axes) == 3  # no validation-score twin
+    plt.close(disp.figure_)
+
+
+def test_the_training_loss_is_labelled_with_its_penalty(fitted):
+    # helper-68: history_['loss'] holds the L2/L1 penalty, 'val_loss' the
+    # data loss alone; drawn side by side without a word, a sizeable alpha
+    # put the validation loss below the training loss.
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = MLPClassifier((16,), max_iter=3, alpha=0.0, early_stopping=True,
+                              random_state=0).fit(X / 16, y)
+    for model, training in ((fitted, "training loss + penalty"), (plain, "training loss")):
+        disp = TrainingHistoryDisplay.from_estimator(model)
+        assert [t.get_text() for t in disp.axes_[0].get_legend().get_texts()] == [
+            training, "validation loss", "validation score"]
+        plt.close(disp.figure_)
+    from fastbp.display import _loss_has_penalty
+
+    assert _loss_has_penalty(MLPClassifier(alpha=0.0, l1=1e-3))
+    assert not _loss_has_penalty(MLPClassifier(solver="adamw", alpha=0.1))  # a decay
+    assert _loss_has_penalty(MLPClassifier(solver="lbfgs", alpha=0.1))
+    disp = TrainingHistoryDisplay({"loss": [2.0, 1.0]}, penalized=True).plot()
+    assert disp.lines_["loss"].get_label() == "training loss + penalty"
+    plt.close(disp.figure_)
+
+
+def test_estimator_name_names_the_curves_when_plot_gets_no_name():
+    # helper-68: documented as the curves' name when plot gets no name, it
+    # titled the figure only, and two runs on one axes both read "training
+    # loss".
+    import matplotlib.pyplot as plt
+
+    first = TrainingHistoryDisplay({"loss": [3.0, 2.0], "learning_rate": [0.1, 0.1]},
+                                   estimator_name="run A").plot()
+    TrainingHistoryDisplay({"loss": [2.5, 1.5], "learning_rate": [0.2, 0.2]},
+                           estimator_name="run B").plot(ax=first.axes_)
+    assert [t.get_text() for t in first.axes_[0].get_legend().get_texts()] == [
+        "run A: training loss", "run B: training loss"]
+    assert [t.get_text() for t in first.axes_[2].get_legend().get_texts()] == [
+        "run A", "run B"]
+    assert first.figure_._suptitle.get_text() == "run A"
+    # A name given wins; "" labels the curves by what they are only.
+    disp = TrainingHistoryDisplay({"loss": [1.0]}, estimator_name="run A").plot(ax=plt.gca(),
+                                                                                 name="")
+    assert disp.lines_["loss"].get_label() == "training loss"
+    plt.close("all")
+
+
+def test_entries_of_another_length_are_refused_before_drawing():
+    # helper-68: matplotlib's "x and y must have same first dimension" came
+    # after the loss curve was drawn on the caller's axes, naming no entry.
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3)
+    before = plt.get_fignums()
+    for history, key in (({"loss": [1, 2, 3], "val_loss": [1, 2]}, "val_loss"),
+                         ({"loss": [1, 2], "grad_norm": np.ones((3, 2))}, "grad_norm"),
+                         ({"loss": [1, 2], "grad_norm": np.ones(2)}, "grad_norm"),
+                         ({"loss": [1, 2], "epoch_time": [0.1]}, "epoch_time")):
+        with pytest.raises(ValueError, match=rf"history\['{key}'\] has shape"):
+            TrainingHistoryDisplay(history).plot(ax=ax)
+        with pytest.raises(ValueError, match=rf"history\['{key}'\]"):
+            TrainingHistoryDisplay(history).plot()
+    assert not any(a.lines for a in ax) and plt.get_fignums() == before
+    with pytest.raises(ValueError, match=r"history\['loss'\] must be 1-dimensional"):
+        TrainingHistoryDisplay({"loss": np.ones((2, 2))}).plot(ax=ax)
+    # Entries not recorded (empty) are no error.
+    disp = TrainingHistoryDisplay({"loss": [1, 2], "val_loss": [],
+                                   "grad_norm": np.empty((0, 2))}).plot(ax=ax)
+    assert set(disp.lines_) == {"loss", "grad_norm"}
+    plt.close(fig)
