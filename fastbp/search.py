@@ -26,7 +26,10 @@ that fragile or slow out of the box, and this module fixes both in one call:
 
 Results are those of a local ``search.fit`` bit for bit, whichever workers
 the fits ran on and however many were lost, as long as the estimator's
-``random_state`` is fixed (each fit is then deterministic).
+``random_state`` is fixed (each fit is then deterministic) and the local
+search runs with the workers' BLAS thread count: a fit's last digits depend
+on it, and Dask's nanny starts workers with one thread (compare with a local
+search under ``threadpoolctl.threadpool_limits(1)``).
 
 Dask and Ray are optional: ``pip install "fastbp[dask]"`` or
 ``pip install "fastbp[ray]"``. This module imports them only when called.
@@ -408,8 +411,10 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     Manager's state.
 
     Results are identical to ``search.fit(X, y)`` on one machine, bit for
-    bit, when the estimator's ``random_state`` is fixed and ``cv`` splits
-    deterministically.
+    bit, when the estimator's ``random_state`` is fixed, ``cv`` splits
+    deterministically, and the local search runs with the workers' BLAS
+    thread count (one, as Dask's nanny starts them: compare with a local
+    search under ``threadpoolctl.threadpool_limits(1)``).
 
     Examples
     --------
