@@ -25,6 +25,17 @@ from .display import epochs_before
 #: the second and the host), and the second would truncate the first.
 _file_numbers = itertools.count(1)
 
+#: What each loss tag holds, said once per run (TensorBoard shows it under
+#: the chart's information icon): the two losses differ by the penalties.
+_DESCRIPTIONS = {
+    "epoch/loss": ("Training loss of each epoch, with the penalties (alpha's L2 and l1, "
+                   "though not adamw's decoupled weight decay), as scikit-learn's "
+                   "loss_curve_: history_['loss']."),
+    "epoch/val_loss": ("Validation loss of each epoch (early_stopping=True), of the data "
+                       "alone: without the penalties that epoch/loss includes. "
+                       "history_['val_loss']."),
+}
+
 
 class _EventFile:
     """A TensorBoard event file written synchronously: each scalar is in
@@ -40,7 +51,9 @@ class _EventFile:
         self._event_pb2 = event_pb2
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}"
                 f".{os.getpid()}.{next(_file_numbers):08d}")
-        self._file = open(os.path.join(run_dir, name), "wb")  # noqa: SIM115 - kept open
+        self.path = os.path.join(run_dir, name)
+        self._described = set()
+        self._file = open(self.path, "wb")  # noqa: SIM115 - kept open
         self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def _write(self, event):
@@ -54,8 +67,23 @@ class _EventFile:
     def add_scalar(self, tag, value, step):
         from tensorboardX.summary import scalar
 
+        description = ""
+        if tag in _DESCRIPTIONS and tag not in self._described:
+            # TensorBoard reads a tag's description from its first event.
+            self._described.add(tag)
+            description = _DESCRIPTIONS[tag]
         self._write(self._event_pb2.Event(wall_time=time.time(), step=step,
-                                          summary=scalar(tag, value)))
+                                          summary=scalar(tag, value,
+                                                         summary_description=description)))
+
+    def unlinked(self):
+        """Whether the file is gone from its run directory (deleted, or
+        moved away with it): what is written to it then is lost."""
+        try:
+            return (os.fstat(self._file.fileno()).st_nlink == 0
+                    or not os.path.exists(self.path))
+        except (OSError, ValueError):  # ValueError: closed
+            return True
 
     def flush(self):
         self._file.flush()
@@ -64,14 +92,41 @@ class _EventFile:
         self._file.close()
 
 
-class _Run:
-    """One estimator's run: its open event file."""
+def _close_quietly(writer):
+    # Run at garbage collection or at exit, where an error (a full disk)
+    # has no caller to go to: Python would print its traceback over a
+    # program that had handled everything it was given.
+    try:
+        writer.close()
+    except OSError:
+        pass
 
-    __slots__ = ("writer", "closer", "fresh")
+
+class _Run:
+    """One estimator's run: its open event file, and the last epoch
+    written to it (its step and training loss), which the run's next
+    epoch must follow."""
+
+    __slots__ = ("writer", "closer", "fresh", "last_step", "last_loss")
 
     def __init__(self):
         self.writer = self.closer = None
         self.fresh = True  # no epoch of the current call written yet
+        self.last_step = self.last_loss = None
+
+    def continued_by(self, loss, step):
+        """Whether an epoch at ``step``, whose history's training losses
+        are ``loss``, follows the last one written: the epoch before it is
+        the one this run ends with (not another fit's, unseen, nor one of a
+        call rolled back after it was written) and the file is still there."""
+        return (self.writer is not None and self.last_step is not None and len(loss) >= 2
+                and step == self.last_step + 1 and float(loss[-2]) == self.last_loss
+                and not self.writer.unlinked())
+
+    def close(self):
+        if self.closer is not None:
+            self.closer()  # detaches the finalizer too
+        self.writer = self.closer = None
 
 
 class TensorBoardCallback:
@@ -96,16 +151,26 @@ class TensorBoardCallback:
     ``warm_start`` fit goes on with the run of the same estimator's
     previous call (its steps number the epochs as ``loss_curve_`` does, a
     model converted from scikit-learn's first), so that a stream of calls
-    draws one curve. The run's event file stays open
-    between those calls (flushed at the end of each), and closes when a new
-    run of the estimator starts or the estimator is garbage collected.
+    draws one curve. It goes on only where the call's first epoch follows
+    the last one the run holds (the step after it, from the epoch the run
+    ended with); otherwise (a fit the callback did not see came between, a
+    call was rolled back after its epochs were written, the run's file was
+    deleted) a new run starts. The run's event file stays open between
+    those calls, and closes when a new run of the estimator starts or the
+    estimator is garbage collected. Each epoch's scalars are flushed at its
+    end; a failure to write them (a full disk) fails the call, which then
+    leaves the model as it was.
+
+    ``epoch/loss`` is the training loss with the penalties (``alpha``,
+    ``l1``), as ``loss_curve_``; ``epoch/val_loss`` the validation loss of
+    the data alone. Each tag's description in TensorBoard says so.
 
     Set it on the fastbp estimator itself: it is not propagated from a
     Pipeline or a search to the estimators inside them (it warns and writes
     nothing there). Fits in threads may share it. In a search with
     ``n_jobs``, each worker process writes the runs of its fits itself;
     ``run_dirs_`` lists only this process's. ``solver='lbfgs'`` has no
-    epochs, and writes no run.
+    epochs, and writes no run (the callback says so once).
 
     Attributes
     ----------
@@ -117,6 +182,7 @@ class TensorBoardCallback:
         self.log_dir = os.fspath(log_dir)
         self.per_fit_subdir = per_fit_subdir
         self.run_dirs_ = []
+        self._said_lbfgs = False
         self._lock = threading.Lock()
         self._runs = weakref.WeakKeyDictionary()  # estimator -> _Run
 
@@ -142,6 +208,16 @@ class TensorBoardCallback:
                 "on the MLPClassifier or MLPRegressor inside, for example "
                 "pipeline[-1].set_callbacks(...) or search.estimator[-1].set_callbacks(...).",
                 UserWarning, stacklevel=3)
+            return
+        if estimator.solver == "lbfgs":
+            # No epochs: nothing to write, so neither tensorboardX nor the
+            # directory is needed.
+            if not getattr(self, "_said_lbfgs", False):  # (pickled before it)
+                self._said_lbfgs = True
+                warnings.warn(
+                    "TensorBoardCallback writes per-epoch scalars, and solver='lbfgs' has no "
+                    f"epochs: nothing is written for this fit of {type(estimator).__name__} "
+                    "(said once per callback).", UserWarning, stacklevel=3)
             return
         try:
             import tensorboardX  # noqa: F401 - its absence is said before training
@@ -175,26 +251,29 @@ class TensorBoardCallback:
                 continue
             return path
 
-    def _writer(self, estimator, step):
-        """The writer of ``estimator``'s run at the epoch ``step`` of its
-        ``history_`` (opened at a call's first epoch): the run goes on if
-        this call goes on with the history of the previous one, else a new
-        run starts."""
+    def _run(self, estimator, loss, step):
+        """``estimator``'s run, for the epoch at ``step`` whose history's
+        training losses are ``loss``. At a call's first epoch the run goes
+        on if this epoch follows the last one it wrote, else a new run
+        starts."""
         with self._lock:
             run = self._runs.get(estimator)
             if run is None:
                 return None
             if run.fresh:
                 run.fresh = False
-                if step == 1 or run.writer is None:
-                    if run.closer is not None:
-                        run.closer()  # the previous run's writer
-                    path = self._claim(estimator)
+                if not run.continued_by(loss, step):
+                    run.close()
+                    try:
+                        path = self._claim(estimator)
+                        run.writer = _EventFile(path)
+                    except OSError as exc:
+                        raise OSError(f"TensorBoardCallback cannot start a run in "
+                                      f"{self.log_dir!r}: {exc}") from exc
                     if path not in self.run_dirs_:
                         self.run_dirs_.append(path)
-                    run.writer = _EventFile(path)
-                    run.closer = weakref.finalize(estimator, run.writer.close)
-            return run.writer
+                    run.closer = weakref.finalize(estimator, _close_quietly, run.writer)
+            return run
 
     def on_fit_task_begin(self, estimator, context):
         pass
@@ -205,25 +284,37 @@ class TensorBoardCallback:
         history = getattr(fitted_estimator, "history_", None)
         if not history or not len(history.get("loss", ())):
             return False
-        n = len(history["loss"])
-        writer = self._writer(estimator, n)
-        if writer is None:
-            return False
+        loss = history["loss"]
+        n = len(loss)
         # Steps number the epochs as loss_curve_ does: a model converted
         # from scikit-learn has its epochs there, not in history_.
         step = n + epochs_before(fitted_estimator)
-        for key in ("loss", "val_loss", "val_score", "learning_rate"):
-            values = history.get(key, ())
-            if len(values) == n and values[-1] == values[-1]:  # not NaN
-                writer.add_scalar(f"epoch/{key}", float(values[-1]), step)
-        grad = history.get("grad_norm")
-        if grad is not None and len(grad) == n:
-            for layer, value in enumerate(grad[-1]):
-                writer.add_scalar(f"grad_norm/layer_{layer + 1}", float(value), step)
+        run = self._run(estimator, loss, step)
+        if run is None:
+            return False
+        writer = run.writer
+        try:
+            for key in ("loss", "val_loss", "val_score", "learning_rate"):
+                values = history.get(key, ())
+                if len(values) == n and values[-1] == values[-1]:  # not NaN
+                    writer.add_scalar(f"epoch/{key}", float(values[-1]), step)
+            grad = history.get("grad_norm")
+            if grad is not None and len(grad) == n:
+                for layer, value in enumerate(grad[-1]):
+                    writer.add_scalar(f"grad_norm/layer_{layer + 1}", float(value), step)
+            # On disk at every epoch's end: TensorBoard shows a slow fit as
+            # it trains, and a killed process leaves whole records. And a
+            # failure (a full disk) fails the call here, which then leaves
+            # the model as it was, not in teardown, after the fit committed.
+            writer.flush()
+        except OSError as exc:
+            with self._lock:
+                run.close()  # what it holds is lost: the next call starts a run
+            raise OSError(f"TensorBoardCallback could not write its event file "
+                          f"{writer.path!r}: {exc}") from exc
+        run.last_step, run.last_loss = step, float(loss[-1])
         return False
 
     def teardown(self, estimator, context):
-        with self._lock:
-            run = self._runs.get(estimator)
-            if run is not None and run.writer is not None:
-                run.writer.flush()
+        # Nothing left to write: every epoch was flushed at its end.
+        pass

@@ -546,3 +546,273 @@ def test_tensorboard_steps_follow_the_epochs_of_a_model_from_scikit_learn(digits
     steps, values = zip(*_read_scalars(run)["epoch/loss"])
     assert sorted(steps) == [5, 6] and len(model.loss_curve_) == 6
     np.testing.assert_allclose(values, model.loss_curve_[4:], rtol=1e-6)
+
+
+def _event_tags(run_dir):
+    """[(tag, step, summary_description)] of ``run_dir``'s events, in order."""
+    import glob
+    import os
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    events = []
+    for path in sorted(glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            events += [(v.tag, event.step, v.metadata.summary_description)
+                       for v in event.summary.value]
+    return events
+
+
+def _fitted_state(model):
+    return ([a.copy() for a in model.coefs_ + model.intercepts_], list(model.loss_curve_),
+            model.n_iter_, model.t_, len(model.history_["loss"]))
+
+
+def _assert_same_state(before, model):
+    after = _fitted_state(model)
+    for u, v in zip(before[0], after[0]):
+        np.testing.assert_array_equal(u, v)
+    assert before[1:] == after[1:]
+
+
+def test_a_tensorboard_write_that_fails_fails_the_call_before_it_commits(digits, tmp_path):
+    # helper-72: the event file was flushed in teardown only, which
+    # scikit-learn runs after the fit: a full disk raised OSError over a
+    # model already trained (and changed), and the finalizer printed
+    # another traceback at exit.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    model = MLPClassifier((8,), random_state=0).set_callbacks(board)
+    quiet(model.partial_fit, X, y, classes=np.unique(y))
+    before = _fitted_state(model)
+    run = board._runs[model]
+    run.writer._file = open("/dev/full", "wb")  # noqa: SIM115 - the run closes it
+    with pytest.raises(OSError, match="TensorBoardCallback could not write its event "
+                                      "file .*MLPClassifier-1"):
+        quiet(model.partial_fit, X, y)
+    _assert_same_state(before, model)
+    # The next call starts a run of its own, and writes it.
+    quiet(model.partial_fit, X, y)
+    assert len(board.run_dirs_) == 2
+    assert [s for t, s, _ in _event_tags(board.run_dirs_[1]) if t == "epoch/loss"] == [2]
+
+
+def test_the_tensorboard_finalizer_prints_no_traceback(digits, tmp_path, monkeypatch):
+    # helper-72: a run's event file closed at garbage collection (or exit)
+    # on a full disk printed an OSError traceback no one could handle.
+    import gc
+
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    model = MLPClassifier((8,), random_state=0).set_callbacks(board)
+    quiet(model.partial_fit, X, y, classes=np.unique(y))
+    writer = board._runs[model].writer
+    writer._file = open("/dev/full", "wb")  # noqa: SIM115 - the finalizer closes it
+    writer.add_scalar("epoch/loss", 1.0, 2)  # buffered, unwritable
+    unraisable = []
+    monkeypatch.setattr("sys.unraisablehook", unraisable.append)
+    del model
+    gc.collect()
+    assert writer._file.closed
+    assert unraisable == []
+
+
+def test_tensorboard_scalars_are_on_disk_at_each_epoch_end(digits, tmp_path):
+    # helper-72: they stayed in Python's buffer until teardown: TensorBoard
+    # saw nothing of a slow fit, and a killed process left a cut record.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+
+    class ReadTheLog(StopAfter):
+        def __init__(self):
+            super().__init__(10**6, "epoch")
+            self.seen = []
+
+        def on_fit_task_end(self, estimator, context):
+            if context.task_name == "epoch":
+                (run,) = board.run_dirs_
+                self.seen.append([s for t, s, _ in _event_tags(run) if t == "epoch/loss"])
+
+    reader = ReadTheLog()
+    quiet(MLPClassifier((8,), max_iter=3, random_state=0).set_callbacks(board, reader).fit, X, y)
+    assert reader.seen == [[1], [1, 2], [1, 2, 3]]
+
+
+def test_tensorboard_does_not_continue_a_run_with_another_models_epochs(digits, tmp_path):
+    # helper-72: a partial_fit after a fit the callback did not see went on
+    # with the old run, at the next step number, with another model's loss.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    model = MLPClassifier((8,), max_iter=5, random_state=0).set_callbacks(board)
+    quiet(model.fit, X, y)
+    for max_iter in (3, 5):  # the next step 4 (or 6, with another loss)
+        model.set_callbacks()
+        quiet(model.set_params(random_state=1, max_iter=max_iter).fit, X, y)
+        model.set_callbacks(board)
+        quiet(model.partial_fit, X, y)
+        assert [s for t, s, _ in _event_tags(board.run_dirs_[0])
+                if t == "epoch/loss"] == [1, 2, 3, 4, 5]
+        loss = [(s, v) for t, s, v in _event_tags(board.run_dirs_[-1]) if t == "epoch/loss"]
+        assert [s for s, _ in loss] == [max_iter + 1]
+    assert len(board.run_dirs_) == 3
+    # A stream the callback saw whole goes on with its run.
+    quiet(model.partial_fit, X, y)
+    assert len(board.run_dirs_) == 3
+    steps, values = zip(*sorted(_read_scalars(board.run_dirs_[-1])["epoch/loss"]))
+    assert steps == (6, 7)
+    np.testing.assert_allclose(values, model.history_["loss"][-2:], rtol=1e-6)
+
+
+def test_tensorboard_writes_no_step_twice_in_a_run_after_a_rolled_back_call(digits, tmp_path):
+    # helper-72: the epoch of a call rolled back after the callback logged
+    # it stayed in the run, and the next call wrote the same step again.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+
+    class FailOnce(StopAfter):
+        def __init__(self):
+            super().__init__(10**6, "epoch")
+            self.armed = False
+
+        def on_fit_task_end(self, estimator, context):
+            if self.armed and context.task_name == "epoch":
+                self.armed = False
+                raise RuntimeError("callback failed")
+
+    fail = FailOnce()
+    model = MLPClassifier((8,), random_state=0).set_callbacks(board, fail)
+    quiet(model.partial_fit, X, y, classes=np.unique(y))
+    fail.armed = True
+    with pytest.raises(RuntimeError, match="callback failed"):
+        quiet(model.partial_fit, X, y)
+    for _ in range(2):
+        quiet(model.partial_fit, X, y)
+    for run in board.run_dirs_:
+        steps = [s for t, s, _ in _event_tags(run) if t == "epoch/loss"]
+        assert len(steps) == len(set(steps)), (run, steps)
+    steps, values = zip(*sorted(_read_scalars(board.run_dirs_[-1])["epoch/loss"]))
+    assert steps == (2, 3)
+    np.testing.assert_allclose(values, model.history_["loss"][1:], rtol=1e-6)
+
+
+def test_tensorboard_starts_a_new_run_where_its_file_was_deleted(digits, tmp_path):
+    # helper-72: a stream's event file stays open between calls; after the
+    # log directory was deleted, later epochs went to an unlinked file.
+    import os
+    import shutil
+
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path / "runs")
+    model = MLPClassifier((8,), random_state=0).set_callbacks(board)
+    quiet(model.partial_fit, X, y, classes=np.unique(y))
+    shutil.rmtree(tmp_path / "runs")
+    quiet(model.partial_fit, X, y)
+    (run,) = [path for path in board.run_dirs_ if os.path.isdir(path)]
+    assert [s for t, s, _ in _event_tags(run) if t == "epoch/loss"] == [2]
+
+
+def test_tensorboard_says_which_loss_has_the_penalty(digits, tmp_path):
+    # helper-72: epoch/loss includes the alpha penalty (loss_curve_) and
+    # epoch/val_loss does not; the tags gave no hint.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    quiet(MLPClassifier((8,), max_iter=3, early_stopping=True, alpha=1.0, random_state=0)
+          .set_callbacks(board).fit, X, y)
+    events = _event_tags(board.run_dirs_[0])
+    described = {t: d for t, s, d in events if d}
+    assert "with the penalties" in described["epoch/loss"]
+    assert "without the penalties" in described["epoch/val_loss"]
+    # Once per tag and run: TensorBoard reads it from the first event.
+    assert [t for t, s, d in events if d].count("epoch/loss") == 1
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_failed_fit_ends_no_root_task_with_a_fitted_estimator(digits, solver):
+    # helper-72: the root "fit" task's on_fit_task_end got a snapshot of a
+    # model the failed call then rolled back; scikit-learn's estimators end
+    # the root task on success only.
+    X, y = digits
+    roots = []
+
+    class Fail(StopAfter):
+        def __init__(self):
+            super().__init__(10**6, "epoch")
+            self.armed = True
+
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "fit":
+                roots.append(fitted_estimator)
+            elif self.armed and context.task_id == 1:
+                raise RuntimeError("callback failed")
+
+    fail = Fail()
+    model = MLPClassifier((8,), solver=solver, max_iter=5, random_state=0).set_callbacks(fail)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        quiet(model.fit, X, y)
+    assert roots == [] and not hasattr(model, "coefs_")
+    fail.armed = False
+    quiet(model.fit, X, y)
+    assert len(roots) == 1 and roots[0] is not None
+
+
+def test_tensorboard_warns_that_lbfgs_writes_nothing(digits, tmp_path):
+    # helper-72: with solver='lbfgs' the callback needed tensorboardX and a
+    # writable directory, created it, and wrote nothing, silently.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path / "runs")
+    model = MLPClassifier((8,), solver="lbfgs", max_iter=3).set_callbacks(board)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="TensorBoardCallback writes per-epoch scalars, "
+                                             "and solver='lbfgs'"):
+            model.fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    assert not [w for w in caught if "TensorBoardCallback" in str(w.message)]  # once
+    assert board.run_dirs_ == [] and not (tmp_path / "runs").exists()
+
+
+def test_exploding_gradients_are_detected_after_from_sklearn(digits):
+    # helper-72: the monitor took its baseline at optimizer step 1, which a
+    # stream converted from scikit-learn (or a warm fit) never takes: its
+    # baseline stayed 0, and an exploding gradient never warned.
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    from fastbp import GradientWarning
+
+    X, y = digits
+    sk = quiet(SkMLP((8,), max_iter=2, random_state=0).fit, X, y)
+    model = MLPClassifier.from_sklearn(sk)
+    quiet(model.partial_fit, X, y)
+    assert (model._progress.monitor.first_sq > 0).all()
+    with pytest.warns(GradientWarning, match="it is exploding"):
+        for _ in range(3):
+            model.partial_fit(X * 1e5, y)
+    # A warm fit's monitor starts with the fit, and its optimizer goes on.
+    warm = quiet(MLPClassifier((8,), max_iter=2, random_state=0).fit, X, y)
+    quiet(warm.set_params(warm_start=True).fit, X, y)
+    assert (warm._progress.monitor.first_sq > 0).all()

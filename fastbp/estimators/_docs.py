@@ -240,6 +240,9 @@ loss_ : float
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
         'val_score' (NaN for the epochs of a warm start trained without it).
+        'loss' includes the penalties (``alpha``'s L2, but not adamw's
+        decoupled decay, and ``l1``), as ``loss_curve_`` does; 'val_loss'
+        is the validation data's loss alone, without them.
         It records the epochs fastbp trained: for a model from
         ``from_sklearn``, ``loss_curve_`` and ``validation_scores_`` begin
         with scikit-learn's epochs, which it has no record of, and

@@ -907,15 +907,17 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter + 1,
                                 "lbfgs-iter", iterations=iterations)
         alpha, l1 = self._penalties(weight_exp)
+        succeeded = False
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=alpha,
                                l1=l1, max_iter=self.max_iter, max_fun=self.max_fun,
                                tol=self.tol, tasks=tasks,
                                on_iteration_end=getattr(self, "_on_epoch_end", None),
                                history=iterations)
+            succeeded = math.isfinite(result.fun)  # else refused below
         finally:
             if tasks is not None:
-                tasks.close(params, np.zeros(0, dtype=params.dtype))
+                tasks.close(params, np.zeros(0, dtype=params.dtype), succeeded)
         if not math.isfinite(result.fun):
             # L-BFGS cannot step from a non-finite loss: scipy stops at once
             # ("ABNORMAL"), and the model would keep a NaN loss_ silently.
@@ -1087,6 +1089,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         spare = _take(_spare_workspaces, self)
         if not incremental:
             spare = None
+        succeeded = False
         try:
             with waiting:
                 workspace = fit_stochastic(
@@ -1102,9 +1105,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     spare=spare)
             if incremental:
                 _keep(_spare_workspaces, self, workspace)
+            succeeded = True
         finally:
             if tasks is not None:
-                tasks.close(params, running)
+                tasks.close(params, running, succeeded)
             # Also after a DivergenceError: the trainer has returned every
             # piece of state to the last finite epoch.
             self._keep_progress(optimizer, progress)

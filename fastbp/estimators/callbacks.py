@@ -90,12 +90,17 @@ class FitTasks:
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
             reconstruction_attributes=self._attributes(params, running)))
 
-    def close(self, params, running):
+    def close(self, params, running, succeeded):
         """End a subtask left open (an interrupted epoch, L-BFGS's last
-        unrun iteration) as empty, then the root task."""
+        unrun iteration) as empty, then, if the fit ``succeeded``, the root
+        task: as scikit-learn's estimators, which end it on success only (a
+        failed call is rolled back, and its ``fitted_estimator`` would be a
+        model that never was)."""
         if self.current is not None:
             self.current.call_on_fit_task_end(estimator=self.estimator)
             self.current = None
+        if not succeeded:
+            return
         self.root.call_on_fit_task_end(
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
             reconstruction_attributes=self._attributes(params, running))

@@ -12,8 +12,8 @@ from ..exceptions import GradientWarning, warn_at_caller
 VANISHING_RATIO = 1e-7
 # ...for this many consecutive epochs.
 VANISHING_EPOCHS = 3
-# A layer's gradient norm this many times that of the first training step
-# is exploding.
+# A layer's gradient norm this many times that of the monitor's first
+# training step (or first epoch, see GradientMonitor.check) is exploding.
 EXPLODING_GROWTH = 1e3
 
 _VANISHING_REMEDIES = (
@@ -65,6 +65,8 @@ class GradientMonitor:
         self.small_epochs = [0] * n_layers
         self.dead_epochs = 0
         self.warned = False
+        # Whether check has seen an epoch (and so first_sq is complete).
+        self.baselined = False
 
     def __setstate__(self, state):
         # Models saved before 8ad0d10 hold small_epochs as an integer array.
@@ -119,6 +121,8 @@ class GradientMonitor:
         # and this runs after every epoch.
         grad_norms = (grad_norms.tolist() if isinstance(grad_norms, np.ndarray)
                       else [float(g) for g in grad_norms])
+        if not self.__dict__.get("baselined", False):  # (unset in older pickles)
+            self._baseline(grad_norms)
         first = [math.sqrt(v) for v in self.first_sq.tolist()]
         small = self.small_epochs
         remedies = _EXPLODING_REMEDIES if not clip else _EXPLODING_REMEDIES_CLIPPED
@@ -151,6 +155,18 @@ class GradientMonitor:
                            f"{VANISHING_EPOCHS} epochs. {data}{_VANISHING_REMEDIES}")
                 return
 
+    def _baseline(self, grad_norms):
+        # The kernels record the first step's norms at optimizer step 1,
+        # which a monitor that starts on a stream already under way never
+        # sees: a model from scikit-learn (its Adam step goes on), a warm
+        # fit (one monitor per fit). Its layers take this first epoch's
+        # norms instead, or detection stayed off for good.
+        self.baselined = True
+        largest = float(np.finfo(self.first_sq.dtype).max)
+        for l, g in enumerate(grad_norms):
+            if self.first_sq[l] == 0 and g * g <= largest:  # (not NaN, nor overflowing)
+                self.first_sq[l] = g * g
+
     def copy(self):
         """A copy whose arrays are its own."""
         # A shallow copy without copy.copy's reduce protocol.
@@ -162,11 +178,15 @@ class GradientMonitor:
 
     def state(self):
         """Everything :meth:`check` changes, for :meth:`restore`."""
-        return self.small_epochs.copy(), self.dead_epochs, self.warned
+        baselined = self.__dict__.get("baselined", False)
+        return (self.small_epochs.copy(), self.dead_epochs, self.warned, baselined,
+                None if baselined else self.first_sq.copy())
 
     def restore(self, state):
-        small_epochs, self.dead_epochs, self.warned = state
+        small_epochs, self.dead_epochs, self.warned, self.baselined, first_sq = state
         self.small_epochs[:] = small_epochs
+        if first_sq is not None:
+            self.first_sq[:] = first_sq  # in place: the epoch's kernels hold it
 
     def _warn(self, message):
         self.warned = True
