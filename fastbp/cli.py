@@ -106,6 +106,25 @@ def _positive(text):
     return value
 
 
+class _Given(argparse.Action):
+    """Mixed into ``train``'s actions: each option given on the command
+    line is named in ``args.given``, whatever its value (``--epochs 30``
+    gives the default, and still clashes with ``--set max_iter=2``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        given = getattr(namespace, "given", None) or set()
+        namespace.given = given | {self.dest}
+
+
+class _GivenStore(_Given, argparse._StoreAction):
+    pass
+
+
+class _GivenStoreTrue(_Given, argparse._StoreTrueAction):
+    pass
+
+
 class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
     """Each option's default in its help, but for options without one
     (``None``) and switches (``False``): "(default: None)" says nothing."""
@@ -174,6 +193,11 @@ def build_parser():
                     "accuracy) or on your CSV file (--data, --target: the task is inferred, "
                     "numeric columns are standardised and the others one-hot encoded), "
                     "printing one line per epoch (per iteration for --solver lbfgs).")
+    # args.given: the options given (see _options_given).
+    train.register("action", None, _GivenStore)
+    train.register("action", "store", _GivenStore)
+    train.register("action", "store_true", _GivenStoreTrue)
+    train.set_defaults(given=None)
     train.add_argument("--data", default=None,
                        help="your CSV file, or .tsv file (tab-separated) (instead of --dataset)")
     train.add_argument("--target", default=None, help="the target column of --data")
@@ -272,12 +296,17 @@ _OPTION_PARAMS = {
 
 
 def _options_given(args):
-    """``{parameter: option}`` for the options of ``train`` given a value
-    other than their default: a ``--set`` of the same parameter would
-    override one of them silently (cli_data.settings refuses it)."""
-    defaults = vars(build_parser().parse_args(["train"]))
-    return {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()
-            if getattr(args, attr) != defaults[attr]}
+    """``{parameter: option}`` for the options of ``train`` given on the
+    command line, whatever their value (``--epochs 30``, the default): a
+    ``--set`` of the same parameter would override one of them silently
+    (cli_data.settings refuses it). ``--validation-fraction`` sets
+    ``early_stopping`` too."""
+    given = getattr(args, "given", None) or set()
+    options = {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()
+               if attr in given}
+    if "validation_fraction" in given:
+        options.setdefault("early_stopping", "--validation-fraction")
+    return options
 
 
 def _estimator_params(args):
@@ -292,9 +321,9 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, final_loss, fit_with_progress,
-                           make_estimator, say_interrupted, step_name, train_on_file,
-                           write_outputs)
+    from .cli_data import (CLIError, check_outputs, epochs_option, final_loss,
+                           fit_with_progress, make_estimator, say_interrupted, step_name,
+                           train_on_file, write_outputs)
 
     args.options_given = _options_given(args)
     if args.data is not None:
@@ -330,7 +359,8 @@ def train(args):
           f"samples, {X_train.shape[1]} features, {args.dtype}")
     clf = make_estimator(MLPClassifier, args, _estimator_params(args))
     start = time.perf_counter()
-    interrupted = fit_with_progress(clf, clf, X_train, y_train, args.quiet)
+    interrupted = fit_with_progress(clf, clf, X_train, y_train, args.quiet,
+                                    epochs_option(args))
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start

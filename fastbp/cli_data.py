@@ -11,6 +11,7 @@ The name of the target column is saved with it.
 import os
 import sys
 import time
+import zlib
 
 import numpy as np
 
@@ -23,23 +24,60 @@ class CLIError(Exception):
     """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
 
 
-def read_table(path, text_columns=()):
-    """A CSV file as a DataFrame (clear errors for a missing or empty file);
-    ``text_columns`` are read as text whatever they hold (a model's
-    categorical columns: "1" and "2" must stay the categories they were)."""
+def read_table(path, text_columns=(), stripped=(), bools=()):
+    """A CSV file as a DataFrame (clear errors for a missing or empty file,
+    one that cannot be decompressed or decoded).
+
+    Only an empty field is a missing value in a text column: "None", "NA"
+    or "null" there are values (a class "None"). A column of numbers or of
+    True and False with such marks among them (R writes "NA") has them as
+    missing values, as pandas reads them.
+
+    Parameters
+    ----------
+    path : str
+    text_columns : sequence of str, default=()
+        Columns read as text whatever they hold (a model's categorical
+        columns: "1" and "2" must stay the categories they were).
+    stripped : sequence of str, default=()
+        Those of ``text_columns`` whose values lose their surrounding
+        spaces, as codes did in training (:func:`keep_written_codes`: the
+        file "x, 02139" trains the code "02139").
+    bools : sequence of str, default=()
+        Columns that training read as True and False: their "True" and
+        "False" are those values even where another value of the column
+        (an "unknown") made it text.
+    """
     try:
         import pandas as pd
     except ImportError as exc:
         raise CLIError(f"reading data files needs pandas: {_CLI_EXTRA}") from exc
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
-    if not path.lower().endswith((".csv", ".csv.gz", ".txt") + _TAB_SEPARATED):
+    if not path.lower().endswith(TABLE_SUFFIXES):
         raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt; .tsv and "
                        ".tsv.gz as tab-separated)")
     try:
         frame = _read_csv(path, dtype={c: str for c in text_columns} or None)
+        # The header line too, once more: a damaged file fails here rather
+        # than in the check of the names below.
+        repeated = _repeated_names(path)
+    except UnicodeDecodeError as exc:
+        raise CLIError(_not_utf8(path, exc)) from exc
     except (ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        # A truncated or damaged .gz file, or plain text under a .gz name.
+        hint = (" (a file named .gz is read as gzip-compressed)"
+                if path.lower().endswith(".gz") else "")
+        raise CLIError(f"{path} could not be read: {error_message(exc)}{hint}") from exc
+    frame = _missing_marks_as_missing(frame, set(text_columns))
+    for c in stripped:
+        if c in frame.columns:
+            frame[c] = frame[c].str.strip()
+    for c in bools:
+        if c in frame.columns:
+            frame[c] = _as_bools(frame[c])
     if frame.empty:
         raise CLIError(f"{path} holds no rows")
     if frame.shape[1] == 1 and "\t" in str(frame.columns[0]) and _separator(path) != "\t":
@@ -56,7 +94,6 @@ def read_table(path, text_columns=()):
                        "separated by ';', and fastbp reads comma-separated files (or "
                        "tab-separated .tsv files); convert it first (for example "
                        "pandas.read_csv(path, sep=';').to_csv(new_path, index=False))")
-    repeated = _repeated_names(path)
     if repeated:
         # pandas reads a second "churn" as "churn.1": --target would pick the
         # first, and the other would train as a feature under a new name.
@@ -86,6 +123,83 @@ def _repeated_names(path):
 
 #: The file names read as tab-separated values.
 _TAB_SEPARATED = (".tsv", ".tsv.gz")
+
+#: The file names that :func:`read_table` reads, and so that the tables
+#: fastbp writes (``predict --out``, ``--history-out``) may have.
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".txt") + _TAB_SEPARATED
+
+#: The marks that pandas reads as missing values by default. fastbp reads
+#: them so only in a column of numbers or of True and False: in a text
+#: column they may be values (a severity "None", a code "NA").
+MISSING_MARKS = frozenset([
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"])
+
+#: The values that pandas reads as True and False.
+_TRUE, _FALSE = frozenset(["True", "TRUE", "true"]), frozenset(["False", "FALSE", "false"])
+
+
+def _missing_marks_as_missing(frame, text_columns):
+    """``frame`` with the :data:`MISSING_MARKS` of each column, but for the
+    ``text_columns``, as missing values where the column's other values are
+    all numbers (the column then of numbers), or all True and False: as
+    pandas reads such a column by default."""
+    import pandas as pd
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    converted = {}
+    for c in frame.columns:
+        column = frame[c]
+        if c in text_columns or not (is_object_dtype(column.dtype)
+                                     or is_string_dtype(column.dtype)):
+            continue
+        present = column.dropna()
+        marks = present.isin(MISSING_MARKS)
+        if not marks.any():
+            continue
+        rest = present[~marks]
+        if pd.to_numeric(rest, errors="coerce").notna().all():
+            converted[c] = pd.to_numeric(column.mask(column.isin(MISSING_MARKS)))
+        elif rest.isin(_TRUE | _FALSE).all():
+            converted[c] = _as_bools(column.mask(column.isin(MISSING_MARKS)))
+    if not converted:
+        return frame
+    frame = frame.copy()
+    for c, values in converted.items():  # (assign(**converted) refuses a column named "self")
+        frame[c] = values
+    return frame
+
+
+def _as_bools(column):
+    """``column`` with its "True" and "False" (and "TRUE", "true", ...) as
+    the values True and False, its other values as they are."""
+    from pandas.api.types import is_bool_dtype
+
+    if is_bool_dtype(column.dtype):
+        return column
+    values = column.astype(object)
+    return values.mask(values.isin(_TRUE), True).mask(values.isin(_FALSE), False)
+
+
+def _not_utf8(path, exc):
+    """The message for a file that is not UTF-8 text, with what to do."""
+    with _open_table(path) as fh:
+        start = fh.read(2)
+    utf16 = start in (b"\xff\xfe", b"\xfe\xff")  # its byte order mark
+    what = "UTF-16 text" if utf16 else f"not UTF-8 text ({exc})"
+    encoding = "utf-16" if utf16 else "latin-1"
+    return (f"{path} is {what}, and fastbp reads UTF-8 files; save it as UTF-8 (a "
+            "spreadsheet's 'CSV UTF-8' format, or pandas.read_csv(path, "
+            f"encoding='{encoding}').to_csv(new_path, index=False)"
+            f"{'' if utf16 else ' for a Latin-1 or Windows file'})")
+
+
+def _open_table(path):
+    """``path`` opened for reading bytes, decompressed where it is a .gz
+    file."""
+    import gzip
+
+    return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
 
 
 def _separator(path):
@@ -125,7 +239,10 @@ def _read_csv(path, **options):
     write.table) keeps them as the index."""
     import pandas as pd
 
-    options = {"sep": _separator(path), **options}
+    # Only an empty field is missing as read: read_table reads the other
+    # marks pandas takes for missing where the column is not text.
+    options = {"sep": _separator(path), "keep_default_na": False, "na_values": [""],
+               **options}
     frame = pd.read_csv(path, **options)
     if (not isinstance(frame.index, pd.RangeIndex) and frame.shape[1]
             and frame.iloc[:, -1].isna().all()):
@@ -205,8 +322,13 @@ def keep_written_codes(frame, path):
     text = _read_csv(path, dtype=str)
     codes = {}
     for c in candidates:
+        # Spaces around a code are not part of it (pandas read " 02134" as a
+        # number): read_for_model strips them again in the files read later.
         written = text[c].str.strip()
-        present = written.dropna()  # a missing code stays a missing value
+        # A missing code stays a missing value (the column is of numbers:
+        # an "NA" was one).
+        written = written.mask(written.isin(MISSING_MARKS))
+        present = written.dropna()
         if (present.str.fullmatch(r"[+-]?\d+").all()
                 and present.str.match(r"[+-]?0\d").any()):
             codes[c] = written.to_numpy(dtype=object)
@@ -363,6 +485,68 @@ def note_text_in_numbers(X):
                   f"like {_like_numbers_or_id(values)}: {advice}", file=sys.stderr)
 
 
+def note_missing_marks_kept(frame):
+    """A note for each text column of ``frame`` (the target's included)
+    that holds a mark pandas would have read as a missing value ("None",
+    "NA"): it is a value here (read_table), a category or class."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    for c in frame.columns:
+        if not (is_object_dtype(frame[c].dtype) or is_string_dtype(frame[c].dtype)):
+            continue
+        marks = frame[c][frame[c].isin(MISSING_MARKS)]
+        if len(marks):
+            shown = ", ".join(repr(v) for v in marks.unique()[:3])
+            print(f"note: column {c!r} holds {shown} ({len(marks)} row(s)), read as a value "
+                  "of the column: in a text column only an empty field is a missing value",
+                  file=sys.stderr)
+
+
+def note_row_numbers(X):
+    """A note for a first column without a name (pandas names it
+    ``Unnamed: 0``) that holds the row numbers: the index that
+    ``DataFrame.to_csv`` writes unless ``index=False``, which would train
+    as a feature."""
+    if not len(X.columns) or not str(X.columns[0]).startswith("Unnamed: 0"):
+        return
+    values = X.iloc[:, 0]
+    if (values.dtype.kind in "iu" and values.is_monotonic_increasing and values.is_unique):
+        print(f"note: column {X.columns[0]!r} (a header field without a name) holds the "
+              "row numbers, as pandas writes a DataFrame's index (to_csv without "
+              "index=False), and trains as a feature; drop it, or write the file with "
+              "index=False", file=sys.stderr)
+
+
+def _physical_memory():
+    """This machine's memory in bytes, or ``None`` where it is not known."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_one_hot_size(X, dtype, path):
+    """Refuse, before the encoding, one-hot encoded columns that would not
+    fit in memory: the encoder writes a dense array of one column per
+    distinct value (an ID of 200,000 values in 200,000 rows: 149 GiB in
+    float32), which fails with a MemoryError, or takes the machine's
+    memory, only after minutes."""
+    memory = _physical_memory()
+    numeric = set(numeric_columns(X))
+    widths = {c: X[c].nunique(dropna=False) for c in X.columns if c not in numeric}
+    size = len(X) * sum(widths.values()) * np.dtype(dtype).itemsize
+    # Half: the pipeline copies the encoded array, and the network trains on it.
+    if memory is None or size <= memory / 2:
+        return
+    widest = sorted(widths, key=widths.get, reverse=True)[:3]
+    shown = ", ".join(f"{c!r} ({widths[c]} distinct values)" for c in widest)
+    raise CLIError(f"{path}: one-hot encoding the text column(s) {shown} would take "
+                   f"{len(X)} rows x {sum(widths.values())} columns of {np.dtype(dtype)}, "
+                   f"{size / 2**30:.1f} GiB, more than half this machine's memory "
+                   f"({memory / 2**30:.1f} GiB); drop such a column if it is an ID or "
+                   "free text, or group its values into fewer categories")
+
+
 def check_features(X, path):
     """Refuse missing and infinite values in the numeric feature columns,
     naming them (the estimator's own message names no column)."""
@@ -417,6 +601,19 @@ def check_output_path(path, option, special_ok=False):
         # every output after it would be lost.
         raise CLIError(f"{option} {path}: the file exists and is read-only; make it "
                        "writable or give another path")
+
+
+def check_table_name(path, option):
+    """Refuse a name for a table (:func:`write_table`) that fastbp would not
+    read back (:data:`TABLE_SUFFIXES`): it would be written as CSV whatever
+    the name says (``p.parquet``, ``p.csv.zip``). A device or named pipe
+    (``/dev/stdout``) has any name."""
+    from .persistence import special_file
+
+    if path and not path.lower().endswith(TABLE_SUFFIXES) and special_file(path) is None:
+        raise CLIError(f"{option} {path}: the file name must end in .csv, .txt or .csv.gz "
+                       "(comma-separated), or .tsv or .tsv.gz (tab-separated): fastbp "
+                       "writes no other format")
 
 
 def _same_file(a, b):
@@ -542,6 +739,9 @@ def parse_settings(pairs):
         if "=" not in pair:
             raise CLIError(f"--set expects key=value, got {pair!r}")
         key, text = pair.split("=", 1)
+        if key.strip() in params:
+            # The later one would win without a word.
+            raise CLIError(f"--set {key.strip()}=... is given more than once: give it once")
         if text.strip().lower() in ("true", "false"):
             # Booleans as a shell user writes them, not only Python's True.
             value = text.strip().lower() == "true"
@@ -610,9 +810,17 @@ def settings(args, params):
     return params
 
 
-def fit_with_progress(model, estimator, X, y, quiet):
+def epochs_option(args):
+    """How the command line set ``max_iter``, for a note on the limit:
+    ``--epochs``, or ``--set max_iter=...``."""
+    return "--set max_iter=..." if "max_iter" in parse_settings(args.set) else "--epochs"
+
+
+def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
     """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
-    cold compile and printing one line per epoch unless ``quiet``.
+    cold compile and printing one line per epoch unless ``quiet``; a note
+    on a fit that reaches ``max_iter`` names ``limit_option``, the option
+    that set it (:func:`epochs_option`).
 
     Returns
     -------
@@ -666,11 +874,15 @@ def fit_with_progress(model, estimator, X, y, quiet):
     if notes:
         if estimator.n_iter_ >= estimator.max_iter:
             # scikit-learn's message names max_iter; on the command line it is --epochs.
+            larger = ("a larger --epochs" if limit_option == "--epochs"
+                      else limit_option.replace("...", "N") + " with a larger N")
+            limit = (f"--epochs {estimator.max_iter}" if limit_option == "--epochs"
+                     else limit_option.replace("...", str(estimator.max_iter)))
             note = (f"training stopped at the epoch limit ({estimator.max_iter}) before the "
-                    "loss stopped improving; pass a larger --epochs to train longer"
+                    f"loss stopped improving; pass {larger} to train longer"
                     if estimator.solver != "lbfgs" else
-                    f"L-BFGS stopped at its iteration limit (--epochs {estimator.max_iter}) "
-                    "before converging; pass a larger --epochs to train longer")
+                    f"L-BFGS stopped at its iteration limit ({limit}) "
+                    f"before converging; pass {larger} to train longer")
         else:
             note = " ".join(notes[0].split())  # scipy's reason, on one line
         print(f"note: {note}", file=sys.stderr)
@@ -701,6 +913,7 @@ def check_outputs(args):
     for option, path in outputs:
         check_output_path(path, option)
     refuse_overwriting(outputs, [("--data", args.data), ("--valid", args.valid)])
+    check_table_name(args.history_out, "--history-out")
     if args.plot:
         try:
             from matplotlib.backend_bases import FigureCanvasBase
@@ -721,12 +934,16 @@ def error_message(exc):
     directory: 'out'" as "out: Is a directory")."""
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, MemoryError):
+        # NumPy's says what it could not allocate; Python's own says nothing.
+        return f"out of memory{': ' + str(exc) if str(exc) else ''}"
     return str(exc)
 
 
 #: The failures the command line reports in one line ``fastbp: error: ...``
 #: (any other exception is fastbp's bug, and shows its traceback).
-REPORTED_ERRORS = (CLIError, OSError, ValueError, TypeError, ImportError, RuntimeError)
+REPORTED_ERRORS = (CLIError, OSError, ValueError, TypeError, ImportError, RuntimeError,
+                   MemoryError)
 
 
 def write_outputs(args, model, estimator):
@@ -777,6 +994,8 @@ def train_on_file(args, estimator_params):
     frame = keep_written_codes(read_table(args.data), args.data)
     X, y = split_target(frame, args.target, args.data)
     check_features(X, args.data)
+    note_missing_marks_kept(frame)
+    note_row_numbers(X)
     note_text_in_numbers(X)
     task = infer_task(y, args.task, args.target)
     classes = pd.unique(y) if task == "classification" else None
@@ -792,14 +1011,25 @@ def train_on_file(args, estimator_params):
     # cost the trained model.
     valid = None
     if args.valid:
-        text_target = [args.target] if np.asarray(y).dtype.kind == "O" else []
-        valid_frame = read_table(args.valid, _text_columns(X) + text_target)
+        # Read as read_for_model reads a file for the model trained here.
+        text = _text_columns(X)
+        stripped = [c for c in text if not _spaced(X[c].unique())]
+        if np.asarray(y).dtype.kind == "O":
+            text.append(args.target)
+            if not _spaced(classes):
+                stripped.append(args.target)
+        valid_frame = read_table(args.valid, text, stripped, _bool_columns(X))
         valid_X, valid_y = split_target(valid_frame, args.target, args.valid)
         valid_X = _checked_features(valid_X, list(X.columns), numeric_columns(X), args.valid)
         if task == "regression":
             valid_y = regression_target(valid_y, args.target, args.valid)
+        else:
+            # As evaluate checks its labels: text among the classes 0 and 1
+            # must be refused now, not after the training.
+            valid_y = _labels_like_classes(valid_y, classes, args.target, args.valid)
         valid = (valid_X, valid_y)
     dtype = np.dtype(args.dtype)
+    check_one_hot_size(X, dtype, args.data)
     numeric = numeric_columns(X)
     X = X.astype({c: dtype for c in numeric})
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
@@ -810,7 +1040,7 @@ def train_on_file(args, estimator_params):
     print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
           f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
-    interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet)
+    interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet, epochs_option(args))
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {final_loss(estimator)}")
     written = write_outputs(args, pipe, estimator)
@@ -833,11 +1063,22 @@ def regression_target(y, target, path):
 
 
 def _text_columns(X):
-    """The feature columns read as text (a bool column, also one-hot
-    encoded, keeps its values True and False)."""
+    """The feature columns read as text (a column of True and False, also
+    one-hot encoded, keeps those values, missing ones among them or not)."""
     from pandas.api.types import is_object_dtype, is_string_dtype
 
-    return [c for c in X.columns if is_object_dtype(X[c].dtype) or is_string_dtype(X[c].dtype)]
+    return [c for c in X.columns
+            if (is_object_dtype(X[c].dtype) or is_string_dtype(X[c].dtype))
+            and not _all_bools(X[c].unique())]
+
+
+def _bool_columns(X):
+    """The feature columns of True and False (missing values among them or
+    not)."""
+    from pandas.api.types import is_bool_dtype
+
+    return [c for c in X.columns if is_bool_dtype(X[c].dtype)
+            or (X[c].dtype.kind == "O" and _all_bools(X[c].unique()))]
 
 
 def _matching_columns(expected, data, path):
@@ -955,15 +1196,44 @@ def model_columns(pipe):
 
 
 def read_for_model(pipe, path):
-    """``path`` read with the model's text columns as text: "1" and "2"
-    stay the categories that training saw, even where no other value of
-    the column is text."""
+    """``path`` read as training read its file: the model's text columns as
+    text ("1" and "2" stay the categories that training saw, even where no
+    other value of the column is text), without the spaces around their
+    values where training had none (codes: :func:`keep_written_codes`), and
+    its True and False columns as True and False."""
     text = model_columns(pipe)[1]
+    categories = dict(_model_categories(pipe))
+    stripped = [c for c in text if not _spaced(categories[c])]
+    bools = [c for c, values in categories.items() if _all_bools(values)]
     if pipe.fastbp_task_ == "classification" and np.asarray(pipe.classes_).dtype.kind in "OUS":
         # Labels the model knows as text ("007", or "1" among "x" and "y")
         # are compared as text, whatever this file's column holds.
         text = [*text, pipe.fastbp_target_]
-    return read_table(path, text)
+        if not _spaced(pipe.classes_):
+            stripped.append(pipe.fastbp_target_)
+    return read_table(path, text, stripped, bools)
+
+
+def _model_categories(pipe):
+    """``(column, categories)`` for each one-hot encoded column of a saved
+    model."""
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name == "categorical":
+            yield from zip(cols, encoder.categories_)
+
+
+def _spaced(values):
+    """Whether some text among ``values`` starts or ends with a space."""
+    return any(isinstance(v, str) and v != v.strip() for v in values)
+
+
+def _all_bools(values):
+    """Whether ``values``, missing ones aside, are True and False only (and
+    some are)."""
+    import pandas as pd
+
+    present = [v for v in values if not pd.isna(v)]
+    return bool(present) and all(isinstance(v, (bool, np.bool_)) for v in present)
 
 
 def features_for(pipe, frame, path):
@@ -1020,6 +1290,7 @@ def predict_file(args):
         check_output_path(args.out, "--out", special_ok=True)
         refuse_overwriting([("--out", args.out)],
                            [("--model", args.model), ("--data", args.data)])
+        check_table_name(args.out, "--out")
     pipe = load_model(args.model)
     frame = read_for_model(pipe, args.data)
     X = features_for(pipe, frame, args.data)

@@ -1330,3 +1330,275 @@ def test_a_model_trained_on_the_gpu_predicts_on_a_machine_without_one(tmp_path, 
     assert f"note: {model} was trained with device='cuda'" in err and "on the CPU" in err
     assert preds.read_text() == expected.read_text()
     assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+
+
+# helper-73: the command line on a user's own CSV files.
+
+def _train_quiet(data, target, *options):
+    return main(["train", "--data", str(data), "--target", target, "--epochs", "2",
+                 "--quiet", *options])
+
+
+def test_codes_after_a_space_are_the_codes_training_saw_in_later_files(tmp_path, capsys):
+    # helper-73: "0.822, 02139, a": training kept the zip codes without
+    # their space ("02139"), later files with it (" 02139"), so every row of
+    # the very file trained on was an unseen category.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    zips = np.array(["02139", "00501", "10001"])
+    lines = ["x, zip, y"] + [f"{x:.3f}, {zips[i % 3]}, {'a' if x > 0 else 'b'}"
+                             for i, x in enumerate(rng.standard_normal(90))]
+    data = tmp_path / "t.csv"
+    data.write_text("\n".join(lines) + "\n")
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(data, " y", "--model-out", str(model), "--valid", str(data)) == 0
+    assert set(fastbp_load(model)[0].named_transformers_["categorical"].categories_[0]) == \
+        set(zips)
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+    assert main(["predict", "--model", str(model), "--data", str(data),
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    assert "never saw" not in capsys.readouterr().err
+    # Text categories that training read with their spaces keep them.
+    (tmp_path / "s.csv").write_text("x,c,y\n" + "".join(
+        f"{i / 9:.2f}, {'u' if i % 2 else 'v'},{'a' if i % 3 else 'b'}\n" for i in range(30)))
+    assert _train_quiet(tmp_path / "s.csv", "y", "--model-out", str(model)) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "s.csv")]) == 0
+    assert "never saw" not in capsys.readouterr().err
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 90
+
+
+def test_true_and_false_stay_values_where_a_later_file_holds_another(tmp_path, capsys):
+    # helper-73: one "unknown" made pandas read the column as text, and
+    # 'True' is not True: every row was an unseen category.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(60)
+    frame = pd.DataFrame({"x": x, "flag": x > 0, "y": np.where(x > 0.3, "a", "b")})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    odd = frame.astype({"flag": object})
+    odd.loc[3, "flag"] = "unknown"
+    odd.to_csv(tmp_path / "odd.csv", index=False)
+    # A gap in the training column: True, False and missing values (object).
+    gap = frame.astype({"flag": object})
+    gap.loc[5, "flag"] = None
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(tmp_path / "t.csv", "y", "--model-out", str(model),
+                        "--valid", str(tmp_path / "odd.csv")) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "odd.csv")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "never saw" in line]
+    assert len(notes) == 2 and all("('unknown'; 1 row(s))" in n for n in notes), notes
+    assert _train_quiet(tmp_path / "gap.csv", "y", "--valid", str(tmp_path / "gap.csv")) == 0
+    assert "never saw" not in capsys.readouterr().err
+
+
+def test_valid_labels_are_checked_before_training(tmp_path, capsys):
+    # helper-73: classes 0 and 1, and a '?' in the --valid file: the model
+    # was trained and saved, then "Mix of label input types".
+    pd = pytest.importorskip("pandas")
+    frame = _write_csv(tmp_path / "t.csv", 60, "classification", 0)
+    frame["label"] = (frame["label"] == "yes").astype(int)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame = frame.astype({"label": object})
+    frame.loc[3, "label"] = "?"
+    frame.to_csv(tmp_path / "q.csv", index=False)
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(tmp_path / "t.csv", "label", "--valid", str(tmp_path / "q.csv"),
+                        "--model-out", str(model)) == 2
+    out, err = capsys.readouterr()
+    assert err == ("fastbp: error: " + str(tmp_path / "q.csv") + ": the target column "
+                   "'label' holds text ('?') where the model's classes are numbers ([1, 0]); "
+                   "drop or fix those rows\n")
+    assert "trained" not in out and not model.exists()
+    assert pd.read_csv(tmp_path / "q.csv")["label"].tolist().count("?") == 1
+
+
+def test_none_and_na_are_values_of_a_text_column_and_missing_among_numbers(tmp_path,
+                                                                         capsys):
+    # helper-73: a target None/Mild/Severe was refused: "has 102 missing
+    # value(s)" (pandas reads "None", "NA", "null" as missing by default).
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(90)
+    severity = np.array(["None", "Mild", "Severe"])[np.digitize(x, [-0.4, 0.4])]
+    region = np.array(["NA", "EU", "null"])[np.arange(90) % 3]
+    pd.DataFrame({"x": x, "region": region, "severity": severity}).to_csv(
+        tmp_path / "t.csv", index=False)
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(tmp_path / "t.csv", "severity", "--model-out", str(model),
+                        "--valid", str(tmp_path / "t.csv")) == 0
+    err = capsys.readouterr().err
+    assert ("note: column 'severity' holds 'None' (" in err
+            and "read as a value of the column: in a text column only an empty field is a "
+                "missing value" in err)
+    assert "column 'region' holds 'NA', 'null' (60 row(s))" in err
+    pipe = fastbp_load(model)
+    assert sorted(pipe.classes_) == ["Mild", "None", "Severe"]
+    assert set(pipe[0].named_transformers_["categorical"].categories_[0]) == \
+        {"EU", "NA", "null"}
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "t.csv")]) == 0
+    assert "never saw" not in capsys.readouterr().err
+    # R's "NA" among numbers is still a missing value, in a feature...
+    frame = _write_csv(tmp_path / "r.csv", 30, "classification", 0).astype({"x2": object})
+    frame.loc[4, "x2"] = "NA"
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    assert _train_quiet(tmp_path / "r.csv", "label") == 2
+    assert "numeric column(s) ['x2'] have missing values" in capsys.readouterr().err
+    # ... and in a numeric target.
+    frame = _write_csv(tmp_path / "n.csv", 30, "regression", 0).astype({"label": object})
+    frame.loc[4, "label"] = "NA"
+    frame.to_csv(tmp_path / "n.csv", index=False)
+    assert _train_quiet(tmp_path / "n.csv", "label") == 2
+    assert "the target column 'label' has 1 missing value(s) (lines [6])" in \
+        capsys.readouterr().err
+
+
+def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path, capsys,
+                                                                        monkeypatch):
+    # helper-73: an ID column of 200,000 values was one-hot encoded into a
+    # dense array: a MemoryError traceback, exit 1.
+    import fastbp.cli_data as cli_data
+
+    pd = pytest.importorskip("pandas")
+    n = 20000
+    pd.DataFrame({"x": np.arange(n) / n, "id": [f"c{i}" for i in range(n)],
+                  "y": np.arange(n) % 2}).to_csv(tmp_path / "t.csv", index=False)
+    # 20000 x 20001 float32 columns, 1.5 GiB: more than half of 1 GiB.
+    monkeypatch.setattr(cli_data, "_physical_memory", lambda: 2**30)
+    assert _train_quiet(tmp_path / "t.csv", "y") == 2
+    out, err = capsys.readouterr()
+    assert (f"fastbp: error: {tmp_path / 't.csv'}: one-hot encoding the text column(s) 'id' "
+            "(20000 distinct values) would take 20000 rows x 20000 columns of float32, "
+            "1.5 GiB, more than half this machine's memory (1.0 GiB); drop such a column"
+            in err) and "trained" not in out
+
+    # A MemoryError that still happens is one line, as the other errors.
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1.50 GiB for an array with shape (20000, "
+                          "20000) and data type float32")
+
+    monkeypatch.setattr(cli_data, "_physical_memory", lambda: None)
+    monkeypatch.setattr(cli_data, "fit_with_progress", out_of_memory)
+    assert _train_quiet(tmp_path / "t.csv", "y") == 2
+    assert capsys.readouterr().err.endswith(
+        "fastbp: error: out of memory: Unable to allocate 1.50 GiB for an array with shape "
+        "(20000, 20000) and data type float32\n")
+
+
+def test_a_damaged_or_mislabelled_gz_file_is_named(tmp_path, capsys):
+    # helper-73: a truncated .gz was an EOFError traceback; plain text named
+    # .csv.gz was "Not a gzipped file (b'a,')" without the file's name.
+    import gzip
+
+    frame = _write_csv(tmp_path / "t.csv", 200, "classification", 0)
+    packed = gzip.compress(frame.to_csv(index=False).encode())
+    (tmp_path / "cut.csv.gz").write_bytes(packed[:len(packed) // 2])
+    (tmp_path / "plain.csv.gz").write_bytes((tmp_path / "t.csv").read_bytes())
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(tmp_path / "t.csv", "label", "--model-out", str(model)) == 0
+    capsys.readouterr()
+    for name, problem in [("cut.csv.gz", "Compressed file ended before the end-of-stream "
+                                         "marker was reached"),
+                          ("plain.csv.gz", "Not a gzipped file (b'x1')")]:
+        path = str(tmp_path / name)
+        for argv in (["train", "--data", path, "--target", "label"],
+                     ["evaluate", "--model", str(model), "--data", path]):
+            assert main(argv) == 2
+            assert capsys.readouterr().err == (
+                f"fastbp: error: {path} could not be read: {problem} (a file named .gz is "
+                "read as gzip-compressed)\n")
+
+
+@pytest.mark.parametrize("option, name", [
+    ("--out", "p.parquet"), ("--out", "p.xlsx"), ("--out", "p.json"), ("--out", "p.csv.bz2"),
+    ("--out", "p.csv.zip"), ("--out", "p.csv.xz"), ("--history-out", "h.json")])
+def test_output_tables_in_other_formats_are_refused(tmp_path, capsys, option, name):
+    # helper-73: they were written as plain CSV whatever the name said.
+    _write_csv(tmp_path / "t.csv", 30, "classification", 0)
+    model = tmp_path / "m.fastbp"
+    if option == "--out":
+        assert _train_quiet(tmp_path / "t.csv", "label", "--model-out", str(model)) == 0
+        argv = ["predict", "--model", str(model), "--data", str(tmp_path / "t.csv")]
+    else:
+        argv = ["train", "--data", str(tmp_path / "t.csv"), "--target", "label"]
+    capsys.readouterr()
+    assert main([*argv, option, str(tmp_path / name)]) == 2
+    out, err = capsys.readouterr()
+    assert err == (f"fastbp: error: {option} {tmp_path / name}: the file name must end in "
+                   ".csv, .txt or .csv.gz (comma-separated), or .tsv or .tsv.gz "
+                   "(tab-separated): fastbp writes no other format\n")
+    assert not (tmp_path / name).exists() and "trained" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "30", "--set", "max_iter=2"],
+     "--epochs and --set max_iter=... both set max_iter: give it once"),
+    (["--solver", "adam", "--set", "solver=sgd"],
+     "--solver and --set solver=... both set solver: give it once"),
+    (["--validation-fraction", "0.2", "--set", "early_stopping=false"],
+     "--validation-fraction and --set early_stopping=... both set early_stopping: give it "
+     "once"),
+    (["--early-stopping", "--set", "early_stopping=false"],
+     "--early-stopping and --set early_stopping=... both set early_stopping: give it once"),
+    (["--set", "max_iter=2", "--set", "max_iter=3"],
+     "--set max_iter=... is given more than once: give it once"),
+])
+def test_an_option_given_at_its_default_and_a_set_are_refused(tmp_path, capsys, argv,
+                                                              message):
+    # helper-73: --epochs 30 (the default) was taken for an option not
+    # given, and trained 2 epochs; the last of two --set won.
+    _write_csv(tmp_path / "t.csv", 30, "classification", 0)
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                 "--quiet", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"fastbp: error: {message}\n" and "trained" not in out
+
+
+def test_the_epoch_limit_note_names_the_set_that_gave_it(tmp_path, capsys):
+    # helper-73: after --set max_iter=3 the note said "pass a larger
+    # --epochs", which is refused with it.
+    _write_csv(tmp_path / "t.csv", 30, "classification", 0)
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                 "--quiet", "--set", "max_iter=3"]) == 0
+    assert ("note: training stopped at the epoch limit (3) before the loss stopped "
+            "improving; pass --set max_iter=N with a larger N to train longer\n"
+            in capsys.readouterr().err)
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                 "--quiet", "--set", "max_iter=3", "--solver", "lbfgs"]) == 0
+    assert ("note: L-BFGS stopped at its iteration limit (--set max_iter=3) before "
+            "converging; pass --set max_iter=N with a larger N to train longer\n"
+            in capsys.readouterr().err)
+
+
+def test_a_written_index_column_gets_a_note(tmp_path, capsys):
+    # helper-73: df.to_csv(path) writes the index as a column without a
+    # name, which trained as a feature without a word.
+    frame = _write_csv(tmp_path / "t.csv", 30, "classification", 0)
+    frame.to_csv(tmp_path / "i.csv")
+    assert _train_quiet(tmp_path / "i.csv", "label") == 0
+    out, err = capsys.readouterr()
+    assert "4 feature columns" in out
+    assert ("note: column 'Unnamed: 0' (a header field without a name) holds the row "
+            "numbers, as pandas writes a DataFrame's index (to_csv without index=False), "
+            "and trains as a feature; drop it, or write the file with index=False") in err
+    assert _train_quiet(tmp_path / "t.csv", "label") == 0
+    assert "row numbers" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("encoding, says", [
+    ("latin-1", ["is not UTF-8 text ('utf-8' codec can't decode byte 0xf6 in position ",
+                 "and fastbp reads UTF-8 files; save it as UTF-8 (a spreadsheet's 'CSV UTF-8' "
+                 "format, or pandas.read_csv(path, encoding='latin-1').to_csv(new_path, "
+                 "index=False) for a Latin-1 or Windows file)"]),
+    ("utf-16", ["is UTF-16 text, and fastbp reads UTF-8 files; save it as UTF-8 (a "
+                "spreadsheet's 'CSV UTF-8' format, or pandas.read_csv(path, "
+                "encoding='utf-16').to_csv(new_path, index=False))"])])
+def test_a_file_not_in_utf8_says_to_save_it_so(tmp_path, capsys, encoding, says):
+    # helper-73: "could not be read as CSV: 'utf-8' codec can't decode",
+    # with no remedy.
+    text = "city,x,y\nK\u00f6ln,1,a\nBonn,2,b\n"
+    (tmp_path / "t.csv").write_bytes(text.encode(encoding))
+    assert _train_quiet(tmp_path / "t.csv", "y") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastbp: error: {tmp_path / 't.csv'} {says[0]}")
+    assert all(part in err for part in says), err
