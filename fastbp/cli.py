@@ -463,7 +463,7 @@ def compile_kernels(args):
               "compile in memory only and nothing compiled here would be saved; set "
               "NUMBA_CACHE_DIR to a writable directory and run fastbp compile again",
               file=sys.stderr)
-        return 1
+        return 2  # as every other error of the command line
     from joblib import cpu_count
 
     # More processes than cores only share the cores, each with a copy of

@@ -1217,6 +1217,16 @@ def test_info_reports_cpu_blas_cache_and_cuda():
         assert part in out, out
 
 
+def test_compile_without_a_writable_cache_is_an_error_of_status_2(capsys, monkeypatch):
+    # helper-69: it exited 1, every other command-line error 2 (README).
+    from fastbp import _cache
+
+    monkeypatch.setattr(_cache, "saves_to_disk", lambda: False)
+    assert main(["compile", "--dtype", "float64"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "fastbp: error: no directory for the compile cache is writable")
+
+
 def test_info_is_warm_only_for_kernels_compiled_for_this_cpu(tmp_path):
     # A cache filled under another CPU name (an image built elsewhere) was
     # reported warm, and the next fit compiled everything.
