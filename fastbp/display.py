@@ -152,9 +152,14 @@ def _records_iterations(history):
 
 def _loss_has_penalty(model):
     """Whether ``model``'s training loss (``loss_curve_``, ``history_['loss']``)
-    holds a penalty, by its ``alpha``, ``l1`` and ``solver`` as set: the
-    objective minimised, where the validation loss is the data loss alone.
-    adamw's ``alpha`` is a decay of the weights, outside the loss."""
+    holds a penalty: the objective minimised, where the validation loss is
+    the data loss alone. As its last fit recorded it; else (a model from
+    scikit-learn, or saved before fits recorded it) by its ``alpha``,
+    ``l1`` and ``solver`` as set. adamw's ``alpha`` is a decay of the
+    weights, outside the loss."""
+    recorded = getattr(model, "__dict__", {}).get("_penalised_loss")
+    if recorded is not None:
+        return recorded
     alpha = 0 if getattr(model, "solver", None) == "adamw" else getattr(model, "alpha", 0)
     return bool((alpha or 0) > 0 or (getattr(model, "l1", 0) or 0) > 0)
 

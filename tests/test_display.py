@@ -354,6 +354,25 @@ def test_the_training_loss_is_labelled_with_its_penalty(fitted):
     plt.close(disp.figure_)
 
 
+def test_the_penalty_label_follows_the_fit_not_parameters_set_since():
+    # helper-78: the label read alpha, l1 and solver as set at plot time:
+    # set_params(alpha=0.5) after a fit without a penalty labelled its
+    # curve "+ penalty", and adam set to adamw since lost it.
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    for trained, changed, expected in ((dict(alpha=0.0), dict(alpha=0.5), "training loss"),
+                                       (dict(alpha=0.1), dict(solver="adamw"),
+                                        "training loss + penalty")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = MLPClassifier((8,), max_iter=2, random_state=0, **trained).fit(X / 16, y)
+        model.set_params(**changed)
+        disp = TrainingHistoryDisplay.from_estimator(model)
+        assert disp.lines_["loss"].get_label() == expected
+        plt.close(disp.figure_)
+
+
 def test_estimator_name_names_the_curves_when_plot_gets_no_name():
     # helper-68: documented as the curves' name when plot gets no name, it
     # titled the figure only, and two runs on one axes both read "training

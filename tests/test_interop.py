@@ -2,6 +2,7 @@
 
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -278,6 +279,75 @@ def test_to_sklearn_of_an_early_stopping_model_warm_starts_in_sklearn(digits):
         np.testing.assert_array_equal(a, b)
     quiet(copy_.fit, X, y)
     assert len(copy_.loss_curve_) > len(ours.loss_curve_)  # it trained on
+
+
+def test_a_classifier_with_weights_set_by_hand_and_no_classes_is_not_fitted(digits):
+    # helper-78: predict raised AttributeError '_label_binarizer' after
+    # filling in half the fitted state, and a second call another error.
+    from sklearn.exceptions import NotFittedError
+
+    X, y = digits
+    rng = np.random.RandomState(0)
+    model = MLPClassifier((8,))
+    model.coefs_ = [rng.randn(64, 8), rng.randn(8, 10)]
+    model.intercepts_ = [np.zeros(8), np.zeros(10)]
+    before = dict(model.__dict__)
+    for _ in range(2):
+        for method in (model.predict, model.predict_proba):
+            with pytest.raises(NotFittedError, match=r"weights set by hand .* no classes.*"
+                                                     r"partial_fit\(X, y, classes=\.\.\.\)"):
+                method(X[:2])
+    assert model.__dict__.keys() == before.keys()
+    quiet(model.partial_fit, X, y, classes=np.arange(10))
+    assert model.predict(X[:2]).shape == (2,)
+
+
+def test_weights_set_by_hand_of_other_widths_than_the_parameters_are_named(digits):
+    # helper-78: "The network's shape changed since the last fit ... call
+    # fit", though nothing was fitted, and fit throws the weights away.
+    X, y = digits
+    rng = np.random.RandomState(0)
+    model = MLPRegressor(hidden_layer_sizes=(100,))
+    model.coefs_ = [rng.randn(64, 8), rng.randn(8, 1)]
+    model.intercepts_ = [np.zeros(8), np.zeros(1)]
+    with pytest.raises(ValueError, match=r"weights set by hand have hidden layers of \[8\] "
+                                         r"units, and hidden_layer_sizes is \(100,\): set "
+                                         r"hidden_layer_sizes=\(8,\)"):
+        model.partial_fit(X, y * 1.0)
+    with pytest.raises(ValueError, match=r"weights set by hand take 64 features to 1 outputs, "
+                                         r"and this data has 32 features"):
+        model.set_params(hidden_layer_sizes=(8,)).partial_fit(X[:, :32], y * 1.0)
+    quiet(model.partial_fit, X, y * 1.0)
+
+
+@pytest.mark.parametrize("settings, lost", [
+    (dict(solver="rmsprop"), "solver='rmsprop' (the copy has 'adam'"),
+    (dict(solver="adamw", alpha=0.1), "becomes an L2 penalty"),
+    (dict(learning_rate="cosine"), "learning_rate='cosine' (the copy has 'constant'"),
+    (dict(dropout=0.3), "dropout=0.3 (dropped)"),
+    (dict(l1=1e-4, clip_grad_norm=1.0), "l1=0.0001 (dropped); clip_grad_norm=1.0 (dropped)"),
+])
+def test_to_sklearn_says_which_training_settings_the_copy_lacks(digits, settings, lost):
+    # helper-78: the README's round trip ("and back, optimizer state
+    # included") changed these without a word: a partial_fit after it
+    # trained another model.
+    X, y = digits
+    model = quiet(MLPClassifier((8,), max_iter=2, random_state=0, **settings).fit, X, y)
+    with pytest.warns(UserWarning, match="lacks some of its training settings") as caught:
+        model.to_sklearn()
+    assert lost in str(caught[0].message) and caught[0].filename == __file__
+    plain = quiet(MLPClassifier((8,), max_iter=2, random_state=0).fit, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain.to_sklearn()
+
+
+def test_from_sklearn_of_a_fastbp_model_says_so(digits):
+    X, y = digits
+    model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    with pytest.raises(TypeError, match=r"got fastbp\.estimators\.classifier\.MLPClassifier "
+                                        r"\(a fastbp model already"):
+        MLPClassifier.from_sklearn(model)
 
 
 @pytest.mark.parametrize("cls", [MLPRegressor, sknn.MLPRegressor])

@@ -495,12 +495,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if present >= self._FILLED_IN.keys() and ("_progress" in present
                                                   or self.solver not in _STOCHASTIC_SOLVERS):
             return  # a model fastbp fitted: every partial_fit call asks
+        self._check_weights_alone_suffice()
         n_hidden = len(self.coefs_) - 1
-        for name, default in self._FILLED_IN.items():
-            if not hasattr(self, name):
-                setattr(self, name, default(self, n_hidden))
+        # Every value first, then all at once: one that fails leaves no
+        # half-filled state for the next call to trip over differently.
+        filled = {name: default(self, n_hidden) for name, default in self._FILLED_IN.items()
+                  if not hasattr(self, name)}
+        self.__dict__.update(filled)
         if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
             self._progress = Progress(self.early_stopping)
+
+    def _check_weights_alone_suffice(self):
+        """Raise ``NotFittedError`` where weights set by hand are not enough
+        to predict with (a classifier needs its classes)."""
 
     def _check_loaded_state(self):
         """Raise ``ValueError`` when a loaded model's state is inconsistent.
@@ -769,6 +776,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._activations = activations
         self._residual = residual
         self._normalization = self.normalization
+        # Whether the training loss (loss_curve_, history_) holds a penalty,
+        # as trained: set_params since does not change the curve's meaning
+        # (TrainingHistoryDisplay labels it). adamw's alpha is a decay of
+        # the weights, outside the loss.
+        self._penalised_loss = bool((self.alpha > 0 and self.solver != "adamw")
+                                    or self.l1 > 0)
         if diverged is not None:
             raise diverged
         return self
@@ -864,6 +877,18 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         restart = ("call fit to start a new model" if incremental
                    else "set warm_start=False to start a new model")
         shapes = [c.shape for c in self.coefs_]
+        if shapes != list(zip(units[:-1], units[1:])) and "n_iter_" not in self.__dict__:
+            # Weights set by hand, never fitted: "changed since the last
+            # fit" would send to fit, which throws them away.
+            widths = [shape[1] for shape in shapes[:-1]]
+            if widths != units[1:-1]:
+                raise ValueError(
+                    f"The weights set by hand have hidden layers of {widths} units, and "
+                    f"hidden_layer_sizes is {self.hidden_layer_sizes!r}: set "
+                    f"hidden_layer_sizes={tuple(widths)!r} to train from them.")
+            raise ValueError(
+                f"The weights set by hand take {shapes[0][0]} features to {shapes[-1][1]} "
+                f"outputs, and this data has {units[0]} features and {units[-1]} outputs.")
         if shapes != list(zip(units[:-1], units[1:])):
             raise ValueError(
                 f"The network's shape changed since the last fit: layers {shapes} cannot "

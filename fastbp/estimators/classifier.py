@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
@@ -395,6 +396,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError(f"out_activation_ {out!r} does not fit {y_type!r} targets, "
                              f"which need {self._output_activation()!r}")
 
+    def _check_weights_alone_suffice(self):
+        # Without its labels (or out_activation_ set by hand too) the
+        # output function is unknown.
+        if "_label_binarizer" not in self.__dict__ and "out_activation_" not in self.__dict__:
+            raise self._without_classes()
+
+    def _without_classes(self):
+        return NotFittedError(
+            f"This {type(self).__name__} has weights set by hand (coefs_, intercepts_) but "
+            "no classes, so its outputs cannot be decoded into labels. Call "
+            "partial_fit(X, y, classes=...) to train on from these weights, or fit.")
+
     def _output_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":
             return "softmax"
@@ -421,9 +434,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 and n_samples - n_val >= n_classes)
 
     def _decode(self, out):
+        binarizer = self.__dict__.get("_label_binarizer")
+        if binarizer is None:
+            raise self._without_classes()
         if self.n_outputs_ == 1:
             out = out.ravel()
-        return self._label_binarizer.inverse_transform(out)
+        return binarizer.inverse_transform(out)
 
     def _validation_targets(self, y):
         return self._label_binarizer.inverse_transform(y)

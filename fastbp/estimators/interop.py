@@ -13,6 +13,7 @@ import copy
 
 import numpy as np
 
+from ..exceptions import warn_at_caller
 from ..training.layout import NetworkLayout
 from ..training.optimizers import StochasticOptimizer
 from ..training.progress import Progress
@@ -88,6 +89,13 @@ def to_sklearn(est):
                          f"{reason}.")
     cls = _sklearn_class(est)
     params = _copied_params(est, cls)
+    lost = _training_settings_lost(est)
+    if lost:
+        warn_at_caller(
+            f"to_sklearn: the copy predicts as this {type(est).__name__} does, but "
+            "scikit-learn's MLP lacks some of its training settings, so the copy (and "
+            "from_sklearn of it) would train on otherwise: " + "; ".join(lost) + ".",
+            UserWarning)
     if params.get("solver") not in SKLEARN_SOLVERS:
         params["solver"] = "adam"
     if params.get("learning_rate") not in SKLEARN_SCHEDULES:
@@ -133,6 +141,35 @@ def to_sklearn(est):
     if optimizer is not None:
         out._optimizer = optimizer
     return out
+
+
+def _training_settings_lost(est):
+    """What of ``est``'s training settings a scikit-learn copy drops or
+    changes, each as ``"name=value (what the copy does)"``."""
+    lost = []
+    solver = est.solver
+    if solver == "adamw":
+        lost.append("solver='adamw' (the copy has 'adam', without this model's optimizer "
+                    "state, and alpha, a decoupled weight decay here, becomes an L2 penalty)")
+    elif solver not in SKLEARN_SOLVERS:
+        lost.append(f"solver={solver!r} (the copy has 'adam', without this model's "
+                    "optimizer state)")
+    if solver != "lbfgs" and est.learning_rate not in SKLEARN_SCHEDULES:
+        lost.append(f"learning_rate={est.learning_rate!r} (the copy has 'constant', without "
+                    "this model's optimizer state)")
+    for name, default in (("dropout", 0.0), ("l1", 0.0), ("clip_grad_norm", None),
+                          ("class_weight", None), ("scoring", None)):
+        value = getattr(est, name, default)
+        if not _is_default(value, default):
+            lost.append(f"{name}={value!r} (dropped)")
+    return lost
+
+
+def _is_default(value, default):
+    if value is None or default is None:
+        return value is default
+    # A number, or one per hidden layer (dropout).
+    return bool(np.all(np.asarray(value, dtype=float) == default))
 
 
 def _sklearn_optimizer(est, out):
@@ -193,9 +230,11 @@ def from_sklearn(cls, model):
 
     expected = _sklearn_class(cls.__new__(cls))
     if not isinstance(model, expected):
+        got = f"{type(model).__module__}.{type(model).__qualname__}"
+        if isinstance(model, cls):
+            got += " (a fastbp model already: use it as it is, or clone it)"
         raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted "
-                        f"sklearn.neural_network.{expected.__name__}, got "
-                        f"{type(model).__name__}.")
+                        f"sklearn.neural_network.{expected.__name__}, got {got}.")
     check_is_fitted(model)
     est = cls(**_copied_params(model, cls))
     dtype = model.coefs_[0].dtype
