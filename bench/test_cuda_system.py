@@ -1,7 +1,7 @@
 """The benchmark suite's ``cuda`` system (fastbp with ``device="cuda"``):
 where it appears, how it is built, and how the report shows it. Needs no
-GPU and no PyTorch, so it runs in CI (``test_peers.py`` skips without
-PyTorch)."""
+GPU and no PyTorch, so it runs in CI (``test_peers.py``'s PyTorch test
+skips without PyTorch)."""
 
 from __future__ import annotations
 
