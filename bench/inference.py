@@ -4,12 +4,16 @@ scikit-learn, on 1, 100 and 20,000 rows (and more with ``--rows``).
 ``python -m bench.inference`` trains the tabular workload's model
 (20 -> 64 -> 4) with fastbp, hands the same weights to scikit-learn
 (``to_sklearn``), and times both systems' ``predict_proba`` on the same rows.
-Each system runs in a child process of its own, one after the other, with
-every thread pool at ``--threads`` (BLAS pools keep spinning after a call,
-so two systems in one process would slow each other down). A time is the
-best of ``--repeats`` rounds of the per-call mean over enough calls to last
-about ``--budget`` seconds; the ratio is scikit-learn's time over
-fastbp's, from the same run.
+Each system runs in a child process of its own, with every thread pool at
+``--threads`` (BLAS pools keep spinning after a call, so two systems in one
+process would slow each other down). The systems alternate over
+``--rounds`` rounds, each round running fastbp's child then
+scikit-learn's (A B A B ...), so a drift of a shared machine hits both.
+In a child, a time is the best of ``--repeats`` timings of the per-call
+mean over enough calls to last about ``--budget`` seconds; each round
+gives a ratio, scikit-learn's time over fastbp's, and the table shows the
+median of the rounds' ratios (with their range) and of each system's
+times.
 
 The tabular model is the issue's case; ``--workload mnist`` times the MNIST
 model (784 -> 256 -> 128 -> 10) instead, its data from ``FASTBP_DATA_DIR``.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -70,13 +75,14 @@ def _time_calls(fn, budget, repeats):
 def worker(system, workload, dtype, rows, threads, budget, repeats, epochs):
     """Seconds per ``predict_proba`` call for each row count (child process)."""
     import numpy as np
-    from threadpoolctl import threadpool_limits
+
+    from bench.threads import limit_threads
 
     X, model = _model(workload, dtype, epochs)
     if system == "sklearn":
         model = model.to_sklearn()
     results = {}
-    with threadpool_limits(threads):
+    with limit_threads(threads):
         for n in rows:
             reps = -(-n // X.shape[0])
             Xn = np.ascontiguousarray(np.concatenate([X] * reps)[:n])
@@ -101,20 +107,38 @@ def _run_worker(system, args):
 
 
 def measure(args):
-    """``{system: {rows: {"seconds", "calls"}}}`` and the ratios."""
-    results = {system: _run_worker(system, args) for system in SYSTEMS}
-    ratios = {n: results["sklearn"][n]["seconds"] / results["fastbp"][n]["seconds"]
-              for n in results["fastbp"]}
-    return results, ratios
+    """Alternating rounds of the children (see the module doc).
+
+    Returns ``{system: {rows: {"seconds", "calls", "rounds"}}}`` (seconds:
+    the median over the rounds; rounds: each round's seconds), the median
+    ratio per row count and each round's ratios.
+    """
+    runs = {system: [] for system in SYSTEMS}
+    for _ in range(args.rounds):
+        for system in SYSTEMS:
+            runs[system].append(_run_worker(system, args))
+    results = {system: {n: {"seconds": statistics.median(r[n]["seconds"] for r in rounds),
+                            "calls": rounds[-1][n]["calls"],
+                            "rounds": [r[n]["seconds"] for r in rounds]}
+                        for n in rounds[0]}
+               for system, rounds in runs.items()}
+    round_ratios = {n: [s / f for s, f in zip(results["sklearn"][n]["rounds"],
+                                              results["fastbp"][n]["rounds"])]
+                    for n in results["fastbp"]}
+    ratios = {n: statistics.median(r) for n, r in round_ratios.items()}
+    return results, ratios, round_ratios
 
 
-def render(args, results, ratios):
+def render(args, results, ratios, round_ratios):
     lines = [f"predict_proba, {args.workload} model, {args.dtype}, {args.threads} thread(s), "
-             f"best of {args.repeats}:", "",
-             "| rows | fastbp | scikit-learn | ratio |", "|---|---|---|---|"]
+             f"medians of {args.rounds} alternating round(s), each the best of {args.repeats}:",
+             "", "| rows | fastbp | scikit-learn | ratio | rounds' ratios |",
+             "|---|---|---|---|---|"]
     for n, ratio in ratios.items():
         f, s = results["fastbp"][n]["seconds"], results["sklearn"][n]["seconds"]
-        lines.append(f"| {int(n):,} | {_fmt(f)} | {_fmt(s)} | {ratio:.2f}x |")
+        low, high = min(round_ratios[n]), max(round_ratios[n])
+        lines.append(f"| {int(n):,} | {_fmt(f)} | {_fmt(s)} | {ratio:.2f}x | "
+                     f"{low:.2f}-{high:.2f}x |")
     return "\n".join(lines)
 
 
@@ -132,11 +156,18 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget", type=float, default=0.2,
                     help="seconds per timed round and row count")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="timings per row count in a child; its time is the best")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating rounds, each running every system's child once")
     ap.add_argument("--epochs", type=int, default=5, help="training epochs of the model")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for name in ("rounds", "repeats", "threads"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    return args
 
 
 def main(argv=None):
@@ -145,13 +176,14 @@ def main(argv=None):
         print(json.dumps(worker(args.worker, args.workload, args.dtype, args.rows,
                                 args.threads, args.budget, args.repeats, args.epochs)))
         return 0
-    results, ratios = measure(args)
-    print(render(args, results, ratios))
+    results, ratios, round_ratios = measure(args)
+    print(render(args, results, ratios, round_ratios))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"args": {k: v for k, v in vars(args).items()
                                                   if k not in ("json", "worker")},
-                                         "results": results, "ratios": ratios}, indent=1))
+                                         "results": results, "ratios": ratios,
+                                         "round_ratios": round_ratios}, indent=1))
     return 0
 
 

@@ -9,11 +9,33 @@ from bench import inference
 def test_inference_bench_reports_every_row_count(capsys, tmp_path):
     out_json = tmp_path / "inference.json"
     assert inference.main(["--rows", "1,7", "--budget", "0.002", "--repeats", "1",
-                           "--epochs", "1", "--threads", "1", "--json", str(out_json)]) == 0
+                           "--rounds", "2", "--epochs", "1", "--threads", "1",
+                           "--json", str(out_json)]) == 0
     text = capsys.readouterr().out
+    assert "medians of 2 alternating round(s), each the best of 1" in text
     for rows in ("1", "7"):
-        assert re.search(rf"\| {rows} \| [\d.]+ (us|ms) \| [\d.]+ (us|ms) \| [\d.]+x \|", text)
+        assert re.search(rf"\| {rows} \| [\d.]+ (us|ms) \| [\d.]+ (us|ms) \| [\d.]+x \| "
+                         rf"[\d.]+-[\d.]+x \|", text)
     report = json.loads(out_json.read_text())
     assert set(report["results"]) == {"fastbp", "sklearn"}
     assert set(report["ratios"]) == {"1", "7"}
     assert all(r > 0 for r in report["ratios"].values())
+    assert all(len(r) == 2 for r in report["round_ratios"].values())
+
+
+def test_systems_alternate_and_ratios_are_per_round(monkeypatch):
+    # helper-77: each system ran once, in a fixed order, so a drift of the
+    # machine between the two runs went into the ratio.
+    order = []
+    seconds = {"fastbp": iter([1.0, 2.0, 4.0]), "sklearn": iter([10.0, 10.0, 10.0])}
+
+    def fake_worker(system, args):
+        order.append(system)
+        return {"5": {"seconds": next(seconds[system]), "calls": 3}}
+
+    monkeypatch.setattr(inference, "_run_worker", fake_worker)
+    args = inference.parse_args(["--rows", "5", "--rounds", "3"])
+    results, ratios, round_ratios = inference.measure(args)
+    assert order == ["fastbp", "sklearn"] * 3
+    assert round_ratios == {"5": [10.0, 5.0, 2.5]} and ratios == {"5": 5.0}
+    assert results["fastbp"]["5"] == {"seconds": 2.0, "calls": 3, "rounds": [1.0, 2.0, 4.0]}
