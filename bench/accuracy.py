@@ -5,16 +5,26 @@ draws, see :mod:`bench.peers`) for the same number of epochs with the same
 settings; fastbp and scikit-learn through ``fit(max_iter=epochs)``, PyTorch
 through its epoch loop. Shuffling orders differ between libraries, so the
 accuracies agree statistically, not bit for bit.
+
+``train_s`` times the same work for every system: building its model
+(estimator or PyTorch module, initial weights, for fastbp loading or
+compiling its kernels) and training it, at ``setting.threads`` threads. The
+systems run one after another in this process, each once, after the
+previous one's thread pools have gone quiet: a rough figure beside the
+accuracy, not a speed comparison (that is the epoch table's, from
+alternating runs).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 from . import peers, workloads
 from .threads import limit_threads
+from .worker import wait_quiet
 from .workloads import FitSetting
 
 
@@ -31,11 +41,16 @@ def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | 
             if reason:
                 skipped[s] = reason
                 continue
-            runner = peers.make_runner(s, spec, standin).prepare(data.X_train, data.y_train,
-                                                                 data.classes)
+            runner = peers.make_runner(s, spec, standin)
+            # The previous system's BLAS threads spin for a while after its
+            # last call; let them sleep before the next timer starts.
+            wait_quiet([os.getpid()])
+            # helper-77: the timer covered fastbp's and scikit-learn's model
+            # building (inside fit) but not PyTorch's (prepare): it covers
+            # prepare and fit for every system.
             t0 = time.perf_counter()
             try:
-                runner.fit(setting.epochs)
+                runner.prepare(data.X_train, data.y_train, data.classes).fit(setting.epochs)
             except Exception as exc:  # noqa: BLE001
                 if not tolerate_failures:
                     raise

@@ -37,8 +37,9 @@ def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1
     ``systems`` defaults to :func:`bench.peers.default_systems` (the GPU
     system only where a GPU is usable).
 
-    ``turn_s`` > 0 makes each timed value the mean of back-to-back epochs
-    over a turn of at least that many seconds (``bench.worker``'s ``epoch`` command).
+    ``turn_s`` > 0 makes each timed value a turn's: a first epoch, then
+    back-to-back epochs for at least ``turn_s`` seconds, timed as their
+    mean without the first (``bench.worker``'s ``epoch`` command).
 
     ``tolerate_failures`` (used by the report) turns a system whose worker
     fails to start or raises in its warm-up epoch into a ``skipped`` entry

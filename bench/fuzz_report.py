@@ -9,9 +9,9 @@ Prints the number of cases and calls, the outcomes per call, and the most
 frequent error messages (first 90 characters).
 """
 
+import argparse
 import collections
 import json
-import sys
 
 
 def main(path):
@@ -31,4 +31,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    ap = argparse.ArgumentParser(prog="python bench/fuzz_report.py",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("log", help="the JSON-lines file a fuzz run wrote (FASTBP_FUZZ_LOG)")
+    main(ap.parse_args().log)

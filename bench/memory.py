@@ -156,5 +156,26 @@ def _child(directory: str) -> None:
         "fit_s": fit_s, "label": runner.label}))
 
 
+def main(argv=None) -> int:
+    """The child's entry point: ``python -m bench.memory DIR``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.memory",
+        description="The child process of bench.memory.measure(): trains the system "
+                    "described in DIR/meta.json on DIR/X.npy and DIR/y.npy and prints its "
+                    "peak RSS as a BENCH_JSON line. measure() writes DIR; for the memory "
+                    "table run `python -m bench.report --skip epochs,compile,accuracy`.")
+    ap.add_argument("directory", help="directory written by bench.memory.measure()")
+    args = ap.parse_args(argv)
+    missing = [f for f in ("meta.json", "X.npy", "y.npy")
+               if not os.path.isfile(os.path.join(args.directory, f))]
+    if missing:
+        ap.error(f"{args.directory!r} lacks {', '.join(missing)}: it must be a directory "
+                 "written by bench.memory.measure()")
+    _child(args.directory)
+    return 0
+
+
 if __name__ == "__main__":
-    _child(sys.argv[1])
+    sys.exit(main())

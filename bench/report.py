@@ -44,6 +44,8 @@ from fastbp.machine import cpu_model  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SECTIONS = ("epochs", "compile", "memory", "accuracy")
+WORKLOADS = ("tabular", "mnist")
+DTYPES = ("float32", "float64")
 SHORT = {"fastbp": "fastbp", "sklearn": "sklearn", "torch": "torch", "torch_fused": "torch fused",
          "cuda": "fastbp cuda"}
 
@@ -70,16 +72,21 @@ def parse_args(argv=None):
     ap.add_argument("--systems", type=_csv, default=None,
                     help=f"comma list from {','.join(peers.SYSTEMS)} (default: all, with "
                          "cuda only where a GPU is usable)")
-    ap.add_argument("--workloads", type=_csv, default=None, help="comma list: tabular,mnist")
+    ap.add_argument("--workloads", type=_csv, default=None,
+                    help=f"comma list from {','.join(WORKLOADS)}")
     ap.add_argument("--batch-sizes", type=lambda s: tuple(map(int, _csv(s))), default=None)
-    ap.add_argument("--dtypes", type=lambda s: tuple(_csv(s)), default=None)
-    ap.add_argument("--threads", type=lambda s: tuple(map(int, _csv(s))), default=None)
-    ap.add_argument("--rounds", type=int, default=None, help="timed epochs per system")
+    ap.add_argument("--dtypes", type=lambda s: tuple(_csv(s)), default=None,
+                    help=f"comma list from {','.join(DTYPES)}")
+    ap.add_argument("--threads", type=lambda s: tuple(map(int, _csv(s))), default=None,
+                    help="comma list of thread counts (the accuracy fits use the first)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="timed turns per system (at least 1)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed epochs per system first")
     ap.add_argument("--turn-ms", type=float, default=0.0,
-                    help="time back-to-back epochs over turns of at least this many ms and "
-                         "report their mean (default 0: one epoch per turn, after gc.collect() "
-                         "and the other systems' epochs, i.e. with cold caches)")
+                    help="make each turn a first epoch, then back-to-back epochs for at least "
+                         "this many ms, and time it as their mean, leaving the first out "
+                         "(default 0: one epoch per turn, after gc.collect() and the other "
+                         "systems' turns, i.e. with cold caches)")
     ap.add_argument("--skip", type=_csv, default=[], help=f"sections to skip: {','.join(SECTIONS)}")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for the JSON/markdown")
     args = ap.parse_args(argv)
@@ -92,6 +99,16 @@ def parse_args(argv=None):
     for s in args.skip:
         if s not in SECTIONS:
             ap.error(f"unknown section {s!r}")
+    # helper-77: an unknown workload gave empty tables and exit 0, an
+    # unknown dtype ran float64 under its name, --rounds 0 failed every case.
+    for w in args.workloads or ():
+        if w not in WORKLOADS:
+            ap.error(f"unknown workload {w!r} in --workloads (choose from {', '.join(WORKLOADS)})")
+    for dt in args.dtypes or ():
+        if dt not in DTYPES:
+            ap.error(f"unknown dtype {dt!r} in --dtypes (choose from {', '.join(DTYPES)})")
+    if args.rounds is not None and args.rounds < 1:
+        ap.error(f"--rounds must be at least 1, got {args.rounds}")
     return args
 
 
@@ -104,6 +121,8 @@ def build_grid(args) -> workloads.Grid:
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
+    if args.threads:  # helper-77: the accuracy fits ignored --threads
+        changes["accuracy"] = replace(g.accuracy, threads=args.threads[0])
     return replace(g, **changes)
 
 
@@ -281,12 +300,13 @@ def render(report: dict) -> str:
         peers_present = [p for p in systems if p != "fastbp"]
         rounds, warm = report["grid"]["rounds"], max(1, report["grid"]["warmup"])
         turn_ms = report["grid"].get("turn_s", 0.0) * 1e3
-        turn = (f"Each round's value is the mean of one system's back-to-back `partial_fit` "
-                f"epochs over a turn of at least {turn_ms:g} ms (a fit's epochs follow each "
-                "other; a lone epoch after `gc.collect()` and the other systems' epochs starts "
-                "with cold caches). " if turn_ms > 0 else
+        turn = (f"Each round, every system takes a turn of back-to-back `partial_fit` "
+                f"epochs: a first epoch, then epochs for at least {turn_ms:g} ms (at least "
+                "one); its value is the mean of the epochs after the first (a fit's epochs "
+                "follow each other, while the turn's first epoch, after `gc.collect()` and "
+                "the other systems' turns, starts with cold caches). " if turn_ms > 0 else
                 "One epoch per round, after `gc.collect()` and the other systems' epochs (cold "
-                "caches: `--turn-ms` amortises that over back-to-back epochs). ")
+                "caches: `--turn-ms` times warm epochs instead). ")
         out += ["", "## Fit time per epoch", "",
                 f"Median ms/epoch over {rounds} interleaved rounds after {warm} warm-up round(s) "
                 "(compilation excluded), each system in its own worker process started at the "
@@ -395,7 +415,11 @@ def render(report: dict) -> str:
         else:
             out += [f"{acc['workload']}: {acc['n_train']} train / {acc['n_test']} test rows, "
                     f"{acc['epochs']} epochs, batch {acc['batch_size']}, {acc['dtype']}, same initial "
-                    "weights; train s includes fastbp's compilation (warm cache unless cold).", ""]
+                    f"weights, {acc.get('threads', 1)} thread(s). train s: one fit per system, one "
+                    "after another in one process, from building the model (for fastbp, loading "
+                    "its compiled kernels, or compiling them on a cold cache) to the end of "
+                    "training; a single run, not alternated: compare speeds in the epoch table.",
+                    ""]
             header = ["system", "test accuracy", "final train loss", "train s"]
             out.append(_table(header, [[_name(s, standin), f"{v['accuracy']:.4f}",
                                         "" if v["final_loss"] is None else f"{v['final_loss']:.4f}",

@@ -58,10 +58,46 @@ def test_a_turn_runs_epochs_back_to_back_for_at_least_its_length(sklearn_case):
     before = w.state()["epochs"]
     reply = w.call("epoch", collect=True, turn_s=0.05)
     n = reply["turn_epochs"]
-    assert n >= 1 and reply["epochs"] == before + n
-    # The mean over the turn: n epochs lasting at least the turn together.
-    assert reply["s"] * n >= 0.05
+    assert n >= 2 and reply["epochs"] == before + n
+    # The mean over the epochs after the first, which together last the turn.
+    assert reply["s"] * (n - 1) >= 0.05 and reply["first_s"] > 0
+    # helper-77: however short the turn, the first epoch is not its figure.
+    assert w.call("epoch", collect=True, turn_s=1e-9)["turn_epochs"] == 2
     assert w.call("epoch", collect=True, turn_s=0.0)["turn_epochs"] == 1
+
+
+class _ColdFirstRunner:
+    """An epoch costs 10 s of a fake clock right after a switch of systems
+    (the turn's first), 1 s back to back."""
+
+    def __init__(self, clock):
+        self.clock, self.cold = clock, True
+
+    def epoch(self):
+        self.clock.now += 10.0 if self.cold else 1.0
+        self.cold = False
+
+
+def test_a_turn_leaves_its_cold_first_epoch_out(monkeypatch):
+    # helper-77: a turn's figure was the mean of all its epochs, so a fast
+    # system's turn averaged many warm epochs while a slow peer's was its
+    # one cold epoch. Every turn's figure is now its warm epochs' mean.
+    import types
+
+    from bench import worker
+
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(worker, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    child = worker._Child()
+    runner = child.runner = _ColdFirstRunner(clock)
+    assert child.epoch(turn_s=0.0)["s"] == 10.0  # the worker's first epoch, alone
+    for turn_s, n_after_first in ((0.5, 1), (3.0, 3)):
+        runner.cold = True
+        reply = child.epoch(turn_s=turn_s)
+        assert reply["s"] == 1.0 and reply["first_s"] == 10.0
+        assert reply["turn_epochs"] == 1 + n_after_first
+    runner.cold = True
+    assert child.epoch(turn_s=0.0) == {"s": 10.0, "epochs": 8, "turn_epochs": 1}
 
 
 def test_same_case_reuses_the_worker(sklearn_case):

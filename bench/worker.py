@@ -20,9 +20,10 @@ scikit-learn in one process, 0.10 s in a process of their own). So:
   loader as the rest of the suite (:func:`bench.workloads.load`: same
   workload, subset and dtype, hence the same bytes for every system), and
   builds its runner (:mod:`bench.peers`);
-* the parent then asks one worker at a time for one epoch; the worker times
-  it itself (``gc.collect()`` first, then ``perf_counter`` around the epoch)
-  and replies with the seconds. Meanwhile the other workers sit in a
+* the parent then asks one worker at a time for one epoch (or one turn of
+  epochs, see :meth:`_Child.epoch`); the worker times it itself
+  (``gc.collect()`` first, then ``perf_counter`` around the epoch) and
+  replies with the seconds. Meanwhile the other workers sit in a
   blocking read, so their pools sleep. Before each request the parent waits
   until every worker has gone quiet (:func:`wait_quiet`: no
   more CPU time on any of their threads, read from ``/proc``), so the
@@ -162,12 +163,14 @@ class Worker:
         self.send(cmd, **kw)
         return self.receive(timeout)
 
-    #: Seconds of back-to-back epochs per timed turn (see ``bench.worker``'s ``epoch`` command).
+    #: Seconds of back-to-back epochs per timed turn, after the turn's
+    #: first epoch (see :meth:`_Child.epoch`); 0: one epoch per turn.
     turn_s: float = 0.0
 
     def epoch(self, collect: bool = True) -> float:
         """One turn of epochs (one epoch unless :attr:`turn_s` is set); the
-        wall time per epoch in seconds as measured inside the worker."""
+        wall time per timed epoch in seconds as measured inside the worker
+        (with a turn, the mean of its epochs after the first)."""
         return self.call("epoch", collect=collect, turn_s=self.turn_s)["s"]
 
     def timed_epoch(self) -> float:  # the bench.timing runner interface
@@ -467,31 +470,47 @@ class _Child:
                 "threads": thread_report()}
 
     def epoch(self, collect: bool = True, turn_s: float = 0.0) -> dict:
-        """Epochs back to back until ``turn_s`` seconds have passed (at
-        least one); the mean seconds per epoch.
+        """One turn: the mean seconds per epoch of its timed epochs.
 
-        With ``turn_s`` 0 every timed epoch follows ``gc.collect()`` and the
-        other systems' epochs, so it starts with cold caches: noise for a
-        40 ms epoch, a large share of a 2 ms one. A turn of, say, 50 ms
-        amortises that start as a fit's consecutive epochs do.
+        ``turn_s`` 0: one epoch, timed alone. It follows ``gc.collect()``
+        and the other systems' turns, so it starts with cold caches: noise
+        for a 40 ms epoch, a large share of a 2 ms one.
+
+        ``turn_s`` > 0: a first epoch, then epochs back to back until those
+        after the first have lasted ``turn_s`` together (at least one); the
+        turn's figure is their mean, and the first epoch, the one made cold
+        by the switch of systems, is left out (its time is returned as
+        ``first_s``). Every system's turn so runs at least two epochs, and
+        every system's figure is of warm epochs (helper-77: when the turn
+        averaged all its epochs, a 50 ms turn compared the mean of 25 warm
+        2 ms epochs of one system with one cold 60 ms epoch of another).
+
+        A worker's very first epoch (initialisation, compilation) is always
+        timed alone and only recorded (``first_epoch_s``).
         """
         if self.runner is None:
             raise RuntimeError("epoch before setup")
         if collect:
             gc.collect()
+        t0 = time.perf_counter()
+        self.runner.epoch()
+        first = time.perf_counter() - t0
+        self.epochs += 1
+        if self.first_epoch_s is None:
+            self.first_epoch_s = first  # initialisation and compilation, alone
+            turn_s = 0.0
+        if turn_s <= 0:
+            return {"s": first, "epochs": self.epochs, "turn_epochs": 1}
         n = 0
         t0 = time.perf_counter()
         while True:
             self.runner.epoch()
             n += 1
             t = time.perf_counter() - t0
-            if self.first_epoch_s is None:
-                self.first_epoch_s = t  # initialisation and compilation, alone
-                break
             if t >= turn_s:
                 break
         self.epochs += n
-        return {"s": t / n, "epochs": self.epochs, "turn_epochs": n}
+        return {"s": t / n, "first_s": first, "epochs": self.epochs, "turn_epochs": n + 1}
 
     def collect(self) -> dict:
         gc.collect()
