@@ -6,7 +6,10 @@ Usage (from a checkout or worktree; MNIST from ``$FASTBP_DATA_DIR``)::
 
 Five fits of (256, 128) are interrupted 1.3-4.5 s after they start; prints
 the latency of each (ms), the epochs completed, and whether the counters
-agree with the optimizer's step count.
+agree with the optimizer's step count. An interrupt within the first epoch
+undoes the fit as a whole (the model stays unfitted, and the
+``KeyboardInterrupt`` goes on): reported as ``"rolled back"``, consistent
+where the model holds no fitted state.
 """
 import argparse
 import json
@@ -50,16 +53,20 @@ def main(argv=None):
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=fire, daemon=True).start()
+        rolled_back = False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 est.fit(Xtr, ytr)
             except KeyboardInterrupt:
-                pass
+                rolled_back = True
         lat = time.perf_counter() - sent["t"]
-        ok = getattr(est, "n_iter_", None)
-        consistent = (hasattr(est, "loss_curve_") and len(est.loss_curve_) == est.n_iter_
-                      and est._optimizer.t == est.n_iter_ * -(-len(Xtr) // bs))
+        if rolled_back:
+            ok, consistent = "rolled back", not hasattr(est, "coefs_")
+        else:
+            ok = getattr(est, "n_iter_", None)
+            consistent = (hasattr(est, "loss_curve_") and len(est.loss_curve_) == est.n_iter_
+                          and est._optimizer.t == est.n_iter_ * -(-len(Xtr) // bs))
         out.append((round(lat * 1e3, 1), ok, consistent))
     print(json.dumps({"batch": bs, "runs [latency ms, n_iter_, consistent]": out}))
     return 0

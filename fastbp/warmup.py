@@ -310,23 +310,25 @@ def _expand(obj):
         if grid:
             base = candidate.estimator if hasattr(candidate, "estimator") else candidate
             base.set_params(**grid)
+        held = _held(candidate)
+        # A search held (in a pipeline, or a search's nested one) trains
+        # the points of its grid, not its template as it stands: its grid
+        # is expanded, and the estimators inside it are left to that.
+        searches = [h for h in held[1:] if _grids(h) != [{}]]
+        inside = {id(v) for search in searches for v in _held(search)[1:]}
+        for v in held:
+            if not isinstance(v, BaseMLP) or id(v) in inside:
+                continue
             # A point of the grid that a fit refuses before it trains (lbfgs
             # with dropout) scores NaN in the search: nothing to warm. The
             # other points still are.
-            for v in _held(candidate):
-                if isinstance(v, BaseMLP):
-                    problem = _refusal(v)
-                    if problem is None:
-                        found.append(v)
-                    else:
-                        refused.append(problem)
-        else:
-            found += [v for v in _held(candidate) if isinstance(v, BaseMLP)]
-        # A search held (in a pipeline, or a search's nested one): its grid
-        # too.
-        for held in _held(candidate)[1:]:
-            if _grids(held) != [{}]:
-                found += _expand(held)
+            problem = _refusal(v) if grid else None
+            if problem is None:
+                found.append(v)
+            else:
+                refused.append(problem)
+        for search in searches:
+            found += _expand(search)
     if refused and not found:
         raise refused[0]  # every point: the search's fits would all fail
     return found

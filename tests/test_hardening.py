@@ -954,6 +954,27 @@ def test_ctrl_c_before_a_calls_first_epoch_ends_undoes_the_call(digits_data, mon
     assert model.n_iter_ == expected.n_iter_ and model.loss_curve_ == expected.loss_curve_
 
 
+def test_ctrl_c_in_a_partial_fit_epochs_end_hooks_stops_the_loop_too(digits_data):
+    # helper-82: an interrupt that landed in the epoch's end hooks (a
+    # callback, a TensorBoard write) came after the epoch counted as
+    # complete, and partial_fit swallowed it with a warning: 3 of 40 real
+    # Ctrl-Cs in a loop with TensorBoardCallback did not stop it.
+    X, y = digits_data
+    model = MLPClassifier((8,), random_state=0)
+    model.partial_fit(X, y, classes=np.arange(10))
+    before = copy.deepcopy(model.__dict__)
+
+    def interrupted(epoch, max_iter, history):
+        raise KeyboardInterrupt
+    model._on_epoch_end = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y)
+    del model._on_epoch_end
+    assert model.n_iter_ == before["n_iter_"] and model.loss_curve_ == before["loss_curve_"]
+    for a, b in zip(before["coefs_"], model.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---------------------------------------------------------------------------
 # 6. threads: results independent of concurrency, settings left as found
 # ---------------------------------------------------------------------------

@@ -326,6 +326,7 @@ def test_weights_set_by_hand_of_other_widths_than_the_parameters_are_named(digit
     (dict(learning_rate="cosine"), "learning_rate='cosine' (the copy has 'constant'"),
     (dict(dropout=0.3), "dropout=0.3 (dropped)"),
     (dict(l1=1e-4, clip_grad_norm=1.0), "l1=0.0001 (dropped); clip_grad_norm=1.0 (dropped)"),
+    (dict(init="he_normal"), "init='he_normal' (dropped"),
 ])
 def test_to_sklearn_says_which_training_settings_the_copy_lacks(digits, settings, lost):
     # helper-78: the README's round trip ("and back, optimizer state

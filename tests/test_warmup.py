@@ -638,6 +638,11 @@ def test_grid_points_a_fit_refuses_are_skipped_and_nested_searches_expanded():
         configs = _configurations([outer])
         assert sorted((c.solver, c.early_stopping) for c in configs) == [
             ("adam", False), ("adam", True), ("lbfgs", False), ("lbfgs", True)]
+    # helper-82: the nested search's template, which no fit trains as it
+    # stands, was warmed too, and failed the warm-up where it is invalid.
+    inner = GridSearchCV(MLPClassifier(solver="lbfgs", dropout=0.2), {"solver": ["adam", "sgd"]})
+    for outer in (make_pipeline(StandardScaler(), inner), GridSearchCV(inner, {"cv": [2, 3]})):
+        assert sorted(c.solver for c in _configurations([outer])) == ["adam", "sgd"]
 
 
 _FIT_A_DRAWN_VALUE_AFTER_WARMUP = """

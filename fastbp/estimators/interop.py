@@ -162,6 +162,9 @@ def _training_settings_lost(est):
         value = getattr(est, name, default)
         if not _is_default(value, default):
             lost.append(f"{name}={value!r} (dropped)")
+    if est.init != "glorot_uniform":
+        lost.append(f"init={est.init!r} (dropped: a fresh fit of the copy draws "
+                    "scikit-learn's glorot_uniform weights)")
     return lost
 
 

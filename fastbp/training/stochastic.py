@@ -373,13 +373,15 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
     except KeyboardInterrupt:
-        if progress.n_iter == 0:
+        if progress.n_iter == 0 or incremental:
             # No epoch of this call completed, so it has nothing to keep: the
             # caller rolls the call back and the interrupt goes on, as
             # L-BFGS's before its first loss evaluation. Ctrl-C then stops a
-            # loop of partial_fit calls (an epoch each), and an interrupted
-            # first call leaves no initialised, untrained model whose next
-            # call would skip the initial draws (and train another model).
+            # loop of partial_fit calls (an epoch each: also where it lands
+            # in the epoch's end hooks, after the epoch completed), and an
+            # interrupted first call leaves no initialised, untrained model
+            # whose next call would skip the initial draws (and train
+            # another model).
             raise
         kept = "the model keeps the state at the end of the last one"
         if early_stopping and progress.best_params is not None:
