@@ -24,7 +24,7 @@ class CLIError(Exception):
     """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
 
 
-def read_table(path, text_columns=(), stripped=(), bools=()):
+def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     """A CSV file as a DataFrame (clear errors for a missing or empty file,
     one that cannot be decompressed or decoded).
 
@@ -47,6 +47,11 @@ def read_table(path, text_columns=(), stripped=(), bools=()):
         Columns that training read as True and False: their "True" and
         "False" are those values even where another value of the column
         (an "unknown") made it text.
+    marks_missing : sequence of str, default=()
+        Those of ``text_columns`` whose "NA", "None" ... are missing values
+        all the same: codes (:func:`keep_written_codes`), a column of
+        numbers as training read it, and every text column of a model
+        trained before only empty fields were missing in text.
     """
     try:
         import pandas as pd
@@ -75,6 +80,9 @@ def read_table(path, text_columns=(), stripped=(), bools=()):
     for c in stripped:
         if c in frame.columns:
             frame[c] = frame[c].str.strip()
+    for c in marks_missing:
+        if c in frame.columns:
+            frame[c] = frame[c].mask(frame[c].isin(MISSING_MARKS))
     for c in bools:
         if c in frame.columns:
             frame[c] = _as_bools(frame[c])
@@ -313,11 +321,16 @@ def keep_written_codes(frame, path):
 
     Returns
     -------
-    DataFrame
+    frame : DataFrame
+    codes : list of str
+        The columns kept as text: their "NA" (and pandas' other marks) are
+        missing values, as in the column of numbers they were read as, and
+        files read later must read them so (``marks_missing`` of
+        :func:`read_table`).
     """
     candidates = [c for c in frame.columns if _whole_numbers(frame[c])]
     if not candidates or not _may_write_leading_zeros(path):
-        return frame
+        return frame, []
     # Read again as text: pandas parsed "007" as 7 (the same rows, in order).
     text = _read_csv(path, dtype=str)
     codes = {}
@@ -333,11 +346,11 @@ def keep_written_codes(frame, path):
                 and present.str.match(r"[+-]?0\d").any()):
             codes[c] = written.to_numpy(dtype=object)
     if not codes:
-        return frame
+        return frame, []
     frame = frame.copy()
     for c, written in codes.items():  # (assign(**codes) refuses a column named "self")
         frame[c] = written
-    return frame
+    return frame, list(codes)
 
 
 def _may_write_leading_zeros(path):
@@ -991,7 +1004,7 @@ def train_on_file(args, estimator_params):
     import fastbp
 
     check_outputs(args)
-    frame = keep_written_codes(read_table(args.data), args.data)
+    frame, codes = keep_written_codes(read_table(args.data), args.data)
     X, y = split_target(frame, args.target, args.data)
     check_features(X, args.data)
     note_missing_marks_kept(frame)
@@ -1018,7 +1031,7 @@ def train_on_file(args, estimator_params):
             text.append(args.target)
             if not _spaced(classes):
                 stripped.append(args.target)
-        valid_frame = read_table(args.valid, text, stripped, _bool_columns(X))
+        valid_frame = read_table(args.valid, text, stripped, _bool_columns(X), codes)
         valid_X, valid_y = split_target(valid_frame, args.target, args.valid)
         valid_X = _checked_features(valid_X, list(X.columns), numeric_columns(X), args.valid)
         if task == "regression":
@@ -1037,6 +1050,8 @@ def train_on_file(args, estimator_params):
     pipe = build_pipeline(X, estimator, dtype)
     pipe.fastbp_target_ = args.target
     pipe.fastbp_task_ = task
+    # The text columns whose "NA" is a missing value (read_for_model).
+    pipe.fastbp_marks_missing_ = codes
     print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
           f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
@@ -1211,7 +1226,11 @@ def read_for_model(pipe, path):
         text = [*text, pipe.fastbp_target_]
         if not _spaced(pipe.classes_):
             stripped.append(pipe.fastbp_target_)
-    return read_table(path, text, stripped, bools)
+    # A model trained before only empty fields were missing in text read
+    # "NA", "None" ... as missing everywhere, as pandas does, and learned
+    # them so.
+    marks = getattr(pipe, "fastbp_marks_missing_", text)
+    return read_table(path, text, stripped, bools, marks)
 
 
 def _model_categories(pipe):

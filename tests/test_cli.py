@@ -1612,3 +1612,54 @@ def test_a_file_not_in_utf8_says_to_save_it_so(tmp_path, capsys, encoding, says)
     err = capsys.readouterr().err
     assert err.startswith(f"fastbp: error: {tmp_path / 't.csv'} {says[0]}")
     assert all(part in err for part in says), err
+
+
+def _coded_file(path, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = 200
+    zips = rng.choice(["02134", "10001", "NA", "02139"], n)
+    x = rng.standard_normal(n)
+    label = np.where(x + (zips == "NA") > 0.3, "yes", "no")
+    pd.DataFrame({"zip": zips, "x": x, "label": label}).to_csv(path, index=False)
+
+
+def test_an_na_among_codes_is_missing_in_every_file_the_model_reads(tmp_path, capsys):
+    # helper-82: training read the "NA" of a column of leading-zero codes as
+    # a missing value, as among numbers; evaluate, predict and --valid read
+    # it as the category "NA", which training never saw: on the training
+    # file itself, every such row was noted as unseen and scored otherwise.
+    data, model = tmp_path / "codes.csv", tmp_path / "m.fastbp"
+    _coded_file(data)
+    assert main(["train", "--data", str(data), "--target", "label", "--epochs", "5",
+                 "--quiet", "--valid", str(data), "--model-out", str(model)]) == 0
+    assert "never saw" not in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+    assert "never saw" not in capsys.readouterr().err
+
+
+def test_a_model_trained_before_text_kept_its_marks_reads_them_as_missing(tmp_path, capsys):
+    # helper-82: a model saved before only empty fields were missing in
+    # text had read "NA" as missing, and learned it as the missing
+    # category; reading its files with "NA" as a value made every such row
+    # an unseen category. (Trained here on empty fields, as it read them.)
+    import fastbp
+    import pandas as pd
+
+    trained, data, model = tmp_path / "t.csv", tmp_path / "na.csv", tmp_path / "m.fastbp"
+    _write_csv(data, 200, "classification", 0)
+    frame = pd.read_csv(data)
+    frame.loc[::3, "colour"] = "NA"
+    frame.to_csv(data, index=False)
+    frame.loc[::3, "colour"] = ""
+    frame.to_csv(trained, index=False)
+    assert main(["train", "--data", str(trained), "--target", "label", "--epochs", "5",
+                 "--quiet", "--model-out", str(model)]) == 0
+    pipe = fastbp_load(model)
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+    assert "never saw ('NA'" in capsys.readouterr().err  # a model of now: "NA" is a value
+    del pipe.fastbp_marks_missing_  # as a model saved before it
+    fastbp.save(pipe, model)
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+    assert "never saw" not in capsys.readouterr().err
