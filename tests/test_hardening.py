@@ -267,7 +267,7 @@ def test_compile_and_warmup_without_a_writable_cache_say_nothing_was_saved():
         from fastbp.cli import main
         sys.exit(main(["compile", "--dtype", "float64", "--solver", "lbfgs"]))
     """))
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)  # as every CLI error
     assert proc.stderr.startswith("fastbp: error: "), proc.stderr
     assert "nothing" in proc.stderr and "NUMBA_CACHE_DIR" in proc.stderr
     proc = run_python(textwrap.dedent(_NO_LOCATOR) + textwrap.dedent("""
