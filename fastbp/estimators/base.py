@@ -43,7 +43,13 @@ from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
-from ..training.predict import Validator, chunk_rows, inference_plan, warm_predict
+from ..training.predict import (
+    Validator,
+    chunk_rows,
+    inference_plan,
+    predict_rows,
+    warm_predict,
+)
 from ..training.progress import HISTORY_KEYS, Progress, Series
 from ..training.spec import build_spec
 from ..training.split import split_parts, splits_here
@@ -1175,7 +1181,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "validation_fraction for another split.")
         inp_val = inp.take(val_rows)
         y_val = self._validation_targets(y[val_rows])
-        score = self._validation_scorer(spec, X[val_rows], y_val,
+        # Only a scorer of scikit-learn's kind predicts from X's rows (a copy
+        # of them); the others score the validator's outputs.
+        scores_X = not (self.scoring is None or self.scoring == "loss")
+        score = self._validation_scorer(spec, X[val_rows] if scores_X else None, y_val,
                                         None if scorer_sw is None else scorer_sw[val_rows],
                                         progress)
         validator = Validator(backend, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
@@ -1183,7 +1192,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         return np.ascontiguousarray(train_rows), validator
 
     def _validation_scorer(self, spec, X_val, y_val, sw_val, progress):
-        """``score(outputs, params, running, loss)`` per the ``scoring`` parameter."""
+        """``score(outputs, params, running, loss)`` per the ``scoring`` parameter
+        (``X_val`` is None where ``scoring`` is None or "loss": unread)."""
         scoring = self.scoring
         if scoring is None:
             score_outputs = self._outputs_scorer(y_val, sw_val)
@@ -1367,15 +1377,17 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 and (not check_finite or all_finite(X.reshape(-1))))
 
     def _validated_input(self, X, dtype):
-        """``X`` through scikit-learn's validation, in ``dtype``, as a
-        :class:`~fastbp.training.data.KernelInput`."""
+        """``X`` through scikit-learn's validation, checked to fit ``dtype``
+        but not converted (float32 or float64, any layout, dense, CSR or
+        CSC): :func:`~fastbp.training.predict.predict_rows` converts it a
+        block of rows at a time."""
         X = check_raw_input(native_byte_order(X))
         with naming("X"):
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=(np.float64, np.float32))
         if X.dtype != dtype:
-            X = _in_dtype(X, dtype)
-        return KernelInput(X)
+            check_fits_dtype(X, dtype, "X")
+        return X
 
     def _forward(self, X, validate=False):
         """Validated ``X`` through the network: output-layer values."""
@@ -1391,12 +1403,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # predictions a NumPy pass; such an X is then validated below.
         # (The class only: a bad X is named before a missing GPU.)
         checks_input = getattr(BACKEND_CLASSES.get(self.device), "checks_input", False)
-        if not validate and self._plain_input(X, dtype, check_finite=not checks_input):
-            inp = None
-            n_samples = X.shape[0]
-        else:
-            inp = self._validated_input(X, dtype)
-            n_samples = inp.n_samples
+        plain = not validate and self._plain_input(X, dtype, check_finite=not checks_input)
+        if not plain:
+            X = self._validated_input(X, dtype)
+        n_samples = X.shape[0]
         units = (self.n_features_in_, *[c.shape[1] for c in self.coefs_])
         plan = inference_plan(units, tuple(HIDDEN_ACTIVATIONS[a] for a in activations),
                               arch.normalization_code(self._normalization),
@@ -1414,18 +1424,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "partial_fit or set of its attributes in another thread): each thread "
                 "must use its own estimator.")
         backend = get_backend(self.device)
-        inputs = backend.put(plan.dense_inputs(X) if inp is None else inp.inputs())
-        out, status = plan.run(backend, params, running, inputs, n_samples,
-                               inp is not None and inp.is_sparse, plain=inp is None)
-        if status & INPUT_NOT_FINITE and inp is None:
+        if plain:
+            out, status = plan.run(backend, params, running,
+                                   backend.put(plan.dense_inputs(X)), n_samples, plain=True)
+        else:
+            out, status = predict_rows(plan, backend, params, running, X)
+        if status & INPUT_NOT_FINITE and plain:
             # Validation names the problem.
             return self._forward(X, validate=True)
         if status & (INPUT_NOT_FINITE | OUTPUT_NOT_FINITE):
             # A validated X that is not finite: scikit-learn's
             # assume_finite=True skipped the check (the GPU does not report
             # its input: its outputs come out NaN).
-            _refuse_non_finite_input(
-                X if inp is None else (inp.data if inp.is_sparse else inp.dense))
+            _refuse_non_finite_input(X)
         if status & OUTPUT_NOT_FINITE:
             # (The CPU kernel checks the parameters; the GPU's drivers do not.)
             if status & PARAMS_NOT_FINITE or not (all_finite(params) and all_finite(running)):

@@ -206,7 +206,10 @@ def check_fits_dtype(a, dtype, name):
     if values.size == 0 or values.dtype.kind != "f" or values.dtype.itemsize <= dtype.itemsize:
         return
     limit = float(np.finfo(dtype).max)
-    biggest = float(np.max(np.abs(values)))
+    # The largest magnitude from the extremes: np.abs would build a
+    # temporary the size of ``a`` (X, on every prediction of a float64 X by
+    # a float32 model). NaN (assume_finite=True) propagates either way.
+    biggest = max(-float(np.min(values)), float(np.max(values)))
     # Standardising weights would make them negative.
     remedy = ("divide it by its mean, say" if "weight" in name
               else "for example with sklearn.preprocessing.StandardScaler")

@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import validate_data
 
+from ..training.stochastic import all_finite
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, plain_matrix
 from .checks import check_classes, check_fits_dtype, column_vector_as_1d, naming
@@ -30,7 +31,7 @@ def _plain_fit_input(X, y):
     return (plain_matrix(X) and X.dtype.kind == "f" and X.dtype.itemsize in (4, 8)
             and X.shape[1] > 0 and type(y) is np.ndarray and y.ndim == 1
             and y.dtype.kind in "iu" and y.dtype.isnative and y.shape[0] == X.shape[0]
-            and bool(np.isfinite(X).all()))
+            and all_finite(X.reshape(-1)))
 
 
 # The most classes whose identity matrix a model keeps for binarising

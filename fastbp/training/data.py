@@ -40,33 +40,63 @@ class KernelInput:
 
     Kernels always receive both a dense array and CSR arrays (the unused
     side empty), so one specialisation per dtype serves dense and sparse.
-    A dense ``X`` that is already C-contiguous is used as is, never copied;
-    read-only memory is read through :func:`writable_alias`.
+    A dense ``X`` that is already C-contiguous and of ``dtype`` is used as
+    is, never copied, as are a CSR matrix's arrays of that dtype and int64
+    indices; read-only memory is read through :func:`writable_alias`. (A
+    CSC matrix is converted to CSR, a copy.)
 
     Parameters
     ----------
     X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
         Validated input, float32 or float64.
+    dtype : numpy dtype, optional
+        The kernels' dtype, where it differs from ``X``'s (the values are
+        then converted, as ``X.astype(dtype)`` would; the caller checks that
+        they fit it).
     """
 
-    def __init__(self, X):
+    def __init__(self, X, dtype=None):
         self._source = X  # keeps the memory of writable aliases alive
         self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
+        self.dtype = np.dtype(X.dtype if dtype is None else dtype)
         if sp.issparse(X):
             X = X.tocsr()
-            self.is_sparse = True
-            self.dense = np.empty((0, self.n_features), dtype=X.dtype)
-            self.data = writable_alias(np.ascontiguousarray(X.data))
-            # One index type for every sparse input keeps one specialisation.
-            self.indices = X.indices.astype(np.int64)
-            self.indptr = X.indptr.astype(np.int64)
+            self._set_csr(X.data, X.indices, X.indptr)
         else:
             self.is_sparse = False
-            self.dense = writable_alias(np.ascontiguousarray(X))
-            self.data = np.empty(0, dtype=X.dtype)
+            self.dense = writable_alias(np.ascontiguousarray(X, dtype=self.dtype))
+            self.data = np.empty(0, dtype=self.dtype)
             self.indices = EMPTY_INDEX
             self.indptr = EMPTY_INDEX
+
+    def _set_csr(self, data, indices, indptr):
+        """Take the CSR arrays ``data``, ``indices`` and ``indptr``."""
+        self.is_sparse = True
+        self.dense = np.empty((0, self.n_features), dtype=self.dtype)
+        self.data = writable_alias(np.ascontiguousarray(data, dtype=self.dtype))
+        # One index type for every sparse input keeps one specialisation
+        # (int64 indices as they are: astype would copy them).
+        self.indices = writable_alias(np.ascontiguousarray(indices, dtype=np.int64))
+        self.indptr = writable_alias(np.ascontiguousarray(indptr, dtype=np.int64))
+
+    @classmethod
+    def rows_of(cls, X, start, stop, dtype):
+        """Rows ``start:stop`` of ``X`` (validated, dense or CSR) as a
+        ``KernelInput`` in ``dtype``: views of ``X`` where the kernels read
+        it as it is, else a conversion of those rows alone (scipy's row
+        slicing would copy a CSR matrix's rows first)."""
+        if not sp.issparse(X):
+            return cls(X[start:stop], dtype)
+        if (start, stop) == (0, X.shape[0]):
+            return cls(X, dtype)
+        new = cls.__new__(cls)
+        new._source = X
+        new.n_samples, new.n_features = stop - start, X.shape[1]
+        new.dtype = np.dtype(dtype)
+        lo, hi = X.indptr[start], X.indptr[stop]
+        new._set_csr(X.data[lo:hi], X.indices[lo:hi],
+                     np.subtract(X.indptr[start:stop + 1], lo, dtype=np.int64))
+        return new
 
     def inputs(self):
         """The kernels' :class:`~fastbp.kernels.records.Inputs` record."""

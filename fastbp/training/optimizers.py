@@ -15,6 +15,10 @@ from ..kernels import codes
 
 PER_EPOCH_SCHEDULES = ("step", "exponential", "cosine")
 
+#: The solvers that keep a second state array (``state_2``): the others'
+#: is empty.
+TWO_STATES = ("adam", "adamw")
+
 # Decay factor per schedule when ``gamma`` is None: "step" decays every
 # ``step_size`` epochs, "exponential" every epoch, so one value cannot serve
 # both (0.1 per epoch stops training after a few epochs).
@@ -59,7 +63,10 @@ class StochasticOptimizer:
         self.retune(learning_rate_init, momentum, nesterov, power_t, beta_1, beta_2, epsilon,
                     step_size, gamma, t_max, samples_seen=0)
         self.state_1 = np.zeros(n_params, dtype=dtype)
-        self.state_2 = np.zeros(n_params, dtype=dtype)
+        # The second moment: Adam's and AdamW's only (the kernels read an
+        # empty one for the others, which would copy, checkpoint and save
+        # a full array of zeros).
+        self.state_2 = np.zeros(n_params if solver in TWO_STATES else 0, dtype=dtype)
         # Dropout generator state (see kernels.dropout); seeded by the caller.
         self.rng_state = np.uint64(0)
 
@@ -70,7 +77,9 @@ class StochasticOptimizer:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.state_1 = self.state_1.copy()
-        new.state_2 = self.state_2.copy()
+        # The full state_2 of zeros that models saved by earlier versions
+        # keep for every solver is left behind: unread.
+        new.state_2 = (self.state_2 if self.solver in TWO_STATES else self.state_2[:0]).copy()
         return new
 
     def retune(self, learning_rate_init, momentum, nesterov, power_t, beta_1, beta_2,
@@ -119,6 +128,8 @@ class StochasticOptimizer:
         without bounds checks: state that does not fit (a network changed
         between ``partial_fit`` calls, a model file edited by hand and its
         checksum recomputed) would have them write past an array's end.
+        ``state_2`` of a solver outside :data:`TWO_STATES`, unread, may be
+        empty or full (the zeros that models saved by earlier versions hold).
         """
         if codes.SOLVERS.get(self.solver) != self.code:
             raise ValueError(f"The optimizer state names solver {self.solver!r} with code "
@@ -126,7 +137,10 @@ class StochasticOptimizer:
                              f"{sorted(codes.SOLVERS)}.")
         for name in ("state_1", "state_2"):
             state = self.__dict__.get(name)
-            if not (type(state) is np.ndarray and state.shape == (n_params,)
+            shapes = [(n_params,)]
+            if name == "state_2" and self.solver not in TWO_STATES:
+                shapes.append((0,))
+            if not (type(state) is np.ndarray and state.shape in shapes
                     and state.dtype == dtype and state.dtype.isnative
                     and state.flags.c_contiguous):
                 held = (f"an array of shape {state.shape} and dtype {state.dtype}"
@@ -134,8 +148,9 @@ class StochasticOptimizer:
                 raise ValueError(
                     f"The optimizer state does not fit this network: {name} is {held}, "
                     f"where its {n_params} parameters need {n_params} values of "
-                    f"{np.dtype(dtype).name} (the network changed since the last "
-                    "partial_fit, or the state was edited).")
+                    f"{np.dtype(dtype).name}" + ("" if len(shapes) == 1 else " (or none)")
+                    + " (the network changed since the last partial_fit, or the state was "
+                    "edited).")
 
     def epoch_starts(self):
         """Set the learning rate of the coming epoch (per-epoch schedules)."""

@@ -4,12 +4,13 @@ from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
 
-from ..kernels.codes import OUTPUT_NOT_FINITE
+from ..kernels.codes import INPUT_NOT_FINITE, OUTPUT_NOT_FINITE, PARAMS_NOT_FINITE
 from ..kernels.entry import compiled_entry
 from ..kernels.losses import loss_from_output
 from ..kernels.records import Inputs, Work
-from .data import EMPTY_INDEX
+from .data import EMPTY_INDEX, KernelInput
 from .spec import build_spec
 from .threads import host_blas_section
 from .workspace import Workspace
@@ -72,7 +73,8 @@ class InferencePlan:
         C-contiguous, writable ``X`` of the plan's dtype."""
         return Inputs(X, self._no_data, EMPTY_INDEX, EMPTY_INDEX, False)
 
-    def run(self, backend, params, running, inputs, n_samples, sparse=False, plain=False):
+    def run(self, backend, params, running, inputs, n_samples, sparse=False, plain=False,
+            out=None):
         """Output-layer values for the ``n_samples`` rows of ``inputs``.
 
         Parameters
@@ -91,6 +93,9 @@ class InferencePlan:
             ``running`` are C-contiguous, writable and of that dtype: then
             every argument's type is fixed by the plan, and calls after the
             first skip the dispatcher's typing of them.
+        out : ndarray of shape (n_samples, n_outputs), optional
+            C-contiguous, of the plan's dtype: receives the values (rows of
+            a larger output, for :func:`predict_rows`); a new array if None.
 
         Returns
         -------
@@ -100,7 +105,8 @@ class InferencePlan:
             infinity (reported by backends whose ``checks_input`` is
             true), plus ``codes.OUTPUT_NOT_FINITE`` if ``out`` does.
         """
-        out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
+        if out is None:
+            out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
         kernels = self.kernels(backend, sparse)
         put = backend.put
         out_k = put(out)
@@ -121,6 +127,60 @@ class InferencePlan:
         if status is None:  # the GPU's drivers return nothing: check here
             status = 0 if np.isfinite(out).all() else OUTPUT_NOT_FINITE
         return out, int(status)
+
+
+def predict_rows(plan, backend, params, running, X):
+    """Output-layer values for every row of a validated ``X`` that the
+    kernels cannot read as it is, converted a block of rows at a time.
+
+    Converting all of ``X`` (another dtype, F order: a DataFrame's, int32
+    CSR indices) would copy it whole, on every call, where the CPU kernel
+    reads :attr:`InferencePlan.chunk` rows at a time: each block is one of
+    the plan's chunks, so the kernel sees the chunks it would see in ``X``
+    converted whole, and computes the same values. (On the GPU, one block.)
+
+    Parameters
+    ----------
+    plan : InferencePlan
+        Built for all of ``X``'s rows (:func:`chunk_rows`).
+    backend : CPUBackend or CUDABackend
+    params : ndarray of shape (n_params,)
+    running : ndarray of shape (n_running,)
+    X : ndarray or CSR/CSC matrix of shape (n_samples, n_features)
+        Validated, float32 or float64, of any layout; values that fit the
+        plan's dtype (the caller checks).
+
+    Returns
+    -------
+    out : ndarray of shape (n_samples, n_outputs)
+    status : int
+        As :meth:`InferencePlan.run`'s, over the blocks computed: the first
+        block whose input or parameters are not finite is the last (the
+        caller raises).
+    """
+    n_samples = X.shape[0]
+    sparse = sp.issparse(X)
+    if sparse:
+        X = X.tocsr()  # (of CSC, a copy: its rows are not stored together)
+    block = plan.chunk
+    if backend.name != "cpu":
+        # One block: the GPU holds all of X anyway, each call copies the
+        # parameters to it, and its sparse kernel's chunks (by the densified
+        # size of a row) need not divide the plan's.
+        block = max(n_samples, 1)
+    out = np.empty((n_samples, plan.n_outputs), dtype=plan.dtype)
+    status = 0
+    for start in range(0, n_samples, block):
+        stop = min(start + block, n_samples)
+        inputs = backend.put(KernelInput.rows_of(X, start, stop, plan.dtype).inputs())
+        _, code = plan.run(backend, params, running, inputs, stop - start, sparse,
+                           out=out[start:stop])
+        # Let this block's conversion go before the next one's is made.
+        inputs = None
+        status |= code
+        if code & (INPUT_NOT_FINITE | PARAMS_NOT_FINITE):
+            break
+    return out, status
 
 
 def chunk_rows(n_samples):

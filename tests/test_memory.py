@@ -1,0 +1,256 @@
+"""Memory: copies of the input that prediction and training need not make.
+
+helper-79 measured, with tracemalloc, full-size copies of X that
+scikit-learn's MLP does not make: each test bounds a peak well below the
+input's size where the copy made it at least as large, after a first call
+that compiles and fills the caches, and checks that the results are the
+same, bit for bit, as with an input that needs no conversion.
+"""
+
+import pickle
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastbp
+from fastbp import MLPClassifier, MLPRegressor
+from fastbp.estimators.checks import check_fits_dtype
+from fastbp.estimators.classifier import _plain_fit_input
+from fastbp.training.predict import CHUNK
+
+# More rows than one kernel chunk: prediction converts X a block at a time.
+N_ROWS = 8 * CHUNK + 123
+N_FEATURES = 64
+
+
+def peak_bytes(f):
+    """The tracemalloc peak of a call of ``f``, after a first call (kernels
+    compiled, caches filled); and the second call's result."""
+    f()
+    tracemalloc.start()
+    try:
+        result = f()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, result
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((N_ROWS, N_FEATURES)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X[:500], y[:500])
+        reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(
+            X[:500], X[:500, 0])
+    return clf, reg
+
+
+@pytest.mark.parametrize("which", ["clf", "reg"])
+def test_predicting_float64_input_with_a_float32_model_copies_no_whole_x(data, models, which):
+    # helper-79: check_fits_dtype's np.abs made a float64 temporary of X's
+    # size, then a float32 copy of all of X was made (152.6 MiB against
+    # scikit-learn's 13.0 for a 153 MiB X).
+    X, _ = data
+    model = models[0] if which == "clf" else models[1]
+    predict = model.predict_proba if which == "clf" else model.predict
+    X64 = X.astype(np.float64)
+    peak, out = peak_bytes(lambda: predict(X64))
+    assert peak < 0.5 * X64.nbytes, peak / X64.nbytes
+    np.testing.assert_array_equal(out, predict(X))  # X64 holds X's values exactly
+    np.testing.assert_array_equal(out, predict(X64 + 0.0))
+
+
+@pytest.mark.parametrize("layout", ["F", "DataFrame", "strided"])
+def test_predicting_non_contiguous_input_copies_no_whole_x(data, models, layout):
+    # helper-79: F-ordered arrays and DataFrames were made C-contiguous
+    # whole, on every call (76.9 MiB against scikit-learn's 6.5 for a
+    # 76 MiB float32 X).
+    X, _ = data
+    clf = models[0]
+    if layout == "F":
+        given = np.asfortranarray(X)
+    elif layout == "strided":
+        wide = np.repeat(X, 2, axis=1)
+        wide[:, ::2] = X
+        given = wide[:, ::2]
+    else:
+        import pandas as pd
+
+        given = pd.DataFrame(X)
+        clf = MLPClassifier((16,), max_iter=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(given.iloc[:500], data[1][:500])
+    peak, out = peak_bytes(lambda: clf.predict_proba(given))
+    assert peak < 0.5 * X.nbytes, peak / X.nbytes
+    np.testing.assert_array_equal(out, clf.predict_proba(np.ascontiguousarray(X)))
+
+
+def test_checking_that_values_fit_a_dtype_makes_no_temporary(data):
+    # helper-79: np.max(np.abs(X)) built an array of X's size (also on
+    # every partial_fit of float64 X on a float32 model).
+    X64 = data[0].astype(np.float64)
+    peak, _ = peak_bytes(lambda: check_fits_dtype(X64, np.float32, "X"))
+    assert peak < 0.05 * X64.nbytes
+    big = X64.copy()
+    big[7, 3] = -1e39
+    with pytest.raises(ValueError, match=r"X holds values beyond float32's range \(largest "
+                       r"magnitude 1e\+39"):
+        check_fits_dtype(big, np.float32, "X")
+
+
+def test_partial_fit_of_float64_input_on_a_float32_model_copies_x_once(data, models):
+    # helper-79: besides the float32 copy the kernels train on, the range
+    # check made a float64 temporary of X's size.
+    X, y = data
+    X64 = X.astype(np.float64)
+    clf = models[0]
+    states = []
+
+    def step(X_given):
+        model = pickle.loads(pickle.dumps(clf))
+        model.partial_fit(X_given, y)
+        states.append(model.coefs_)
+
+    peak, _ = peak_bytes(lambda: step(X64))
+    assert peak < 0.8 * X64.nbytes, peak / X64.nbytes
+    step(X)
+    for a, b in zip(states[-2], states[-1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("data_dtype", [np.float32, np.float64])
+def test_predicting_sparse_input_converts_a_block_at_a_time(models, index_dtype,
+                                                            data_dtype):
+    # helper-79: the indices were converted to int64 whole on every call
+    # (astype copies even int64 ones), and float64 data to float32 whole.
+    clf = models[0]
+    X = sp.random(N_ROWS, N_FEATURES, density=0.2, format="csr", random_state=0,
+                  dtype=np.float32)
+    reference = clf.predict_proba(X)
+    X = X.astype(data_dtype)
+    X.indices = X.indices.astype(index_dtype)
+    X.indptr = X.indptr.astype(index_dtype)
+    size = X.data.nbytes + X.indices.nbytes
+    peak, out = peak_bytes(lambda: clf.predict_proba(X))
+    assert peak < 0.5 * size + clf.predict_proba(X[:1]).itemsize * 3 * N_ROWS, peak / size
+    np.testing.assert_array_equal(out, reference)
+    np.testing.assert_array_equal(out, clf.predict_proba(X.toarray()))
+
+
+def test_fitting_sparse_input_with_int64_indices_does_not_copy_them():
+    # helper-79: X.indices.astype(np.int64) copied int64 indices too.
+    rng = np.random.RandomState(0)
+    X = sp.random(N_ROWS, N_FEATURES, density=0.5, format="csr", random_state=0,
+                  dtype=np.float32)
+    X.indices = X.indices.astype(np.int64)
+    X.indptr = X.indptr.astype(np.int64)
+    y = rng.randint(0, 2, N_ROWS)
+
+    def fit():
+        return MLPClassifier((2,), max_iter=1, batch_size=N_ROWS, random_state=0).fit(X, y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peak, model = peak_bytes(fit)
+        reference = fit().coefs_
+        X32 = X.copy()
+        X32.indices = X32.indices.astype(np.int32)
+        X32.indptr = X32.indptr.astype(np.int32)
+        from_int32 = MLPClassifier((2,), max_iter=1, batch_size=N_ROWS,
+                                   random_state=0).fit(X32, y).coefs_
+    assert peak < 0.5 * X.indices.nbytes, peak / X.indices.nbytes
+    for a, b, c in zip(model.coefs_, reference, from_int32):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_the_classifiers_plain_input_check_builds_no_boolean_array(data):
+    # helper-79: np.isfinite(X).all() built a boolean array of X's size on
+    # every fit of a plain float array (19.1 MiB against scikit-learn's 5.3).
+    X, y = data
+    peak, plain = peak_bytes(lambda: _plain_fit_input(X, y))
+    assert plain
+    assert peak < 0.05 * X.nbytes, peak / X.nbytes
+    bad = X.copy()
+    bad[5, 5] = np.nan
+    assert not _plain_fit_input(bad, y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MLPClassifier((2,), max_iter=1).fit(bad, y)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+def test_only_adam_keeps_a_second_optimizer_state(data, solver):
+    # helper-79: sgd, rmsprop and adagrad allocated, copied at every
+    # partial_fit and epoch checkpoint, and saved a second state of every
+    # parameter that they never read.
+    X, y = data
+    X, y = X[:300], y[:300]
+    model = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    model.partial_fit(X, y)
+    n_params = model._optimizer.state_1.size
+    assert model._optimizer.state_2.size == (n_params if solver.startswith("adam") else 0)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "rmsprop", "adagrad"])
+def test_models_saved_with_a_full_second_state_go_on_as_before(data, tmp_path, solver):
+    # helper-79: models saved before the change hold a state_2 of zeros for
+    # every solver: they load, and train on exactly as without it.
+    X, y = data
+    X, y = X[:300], y[:300]
+    model = MLPClassifier((8,), solver=solver, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    old = pickle.loads(pickle.dumps(model))
+    old._optimizer.state_2 = np.zeros_like(old._optimizer.state_1)
+    fastbp.save(old, tmp_path / "old.skops")
+    loaded = fastbp.load(tmp_path / "old.skops")
+    for resumed in (old, loaded):
+        resumed.partial_fit(X, y)
+    model.partial_fit(X, y)
+    for resumed in (old, loaded):
+        for a, b in zip(resumed.coefs_, model.coefs_):
+            np.testing.assert_array_equal(a, b)
+        assert resumed._optimizer.state_2.size == 0  # left behind
+    short = pickle.loads(pickle.dumps(model))
+    short._optimizer.state_2 = np.zeros(3)
+    with pytest.raises(ValueError, match=r"state_2 is an array of shape \(3,\).* \(or none\)"):
+        short.partial_fit(X, y)
+
+
+def test_early_stopping_copies_the_validation_rows_of_x_once(data):
+    # helper-79: the validation rows were copied twice, once for the
+    # kernels and once for a scorer, which only scoring of scikit-learn's
+    # kind (a name but "loss", a callable) reads.
+    X, y = data
+    X64 = X.astype(np.float64)
+
+    def fit(**params):
+        return MLPClassifier((2,), max_iter=1, early_stopping=True, validation_fraction=0.5,
+                             random_state=0, **params).fit(X64, y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peak, model = peak_bytes(fit)
+        scored = fit(scoring="accuracy")
+    assert peak < 0.85 * X64.nbytes, peak / X64.nbytes
+    np.testing.assert_array_equal(model.coefs_[0], scored.coefs_[0])
+    assert model.validation_scores_ == scored.validation_scores_
