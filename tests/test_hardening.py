@@ -532,6 +532,25 @@ def test_targets_and_weights_beyond_float32_range_are_refused(blobs):
 
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_a_sparse_x_with_nan_under_assume_finite_is_refused_at_predict(blobs, fmt):
+    # helper-83: the kernels check a dense X's chunks, not a sparse X's
+    # values: with assume_finite=True (validation's check skipped), relu
+    # turned a NaN into 0 and tanh saturated on inf, and the predictions
+    # came out finite and wrong, where a dense X raises.
+    import sklearn
+
+    X, _ = blobs
+    for activation, bad in (("relu", np.nan), ("tanh", np.inf)):
+        reg = quiet(MLPRegressor(hidden_layer_sizes=(8,), activation=activation, max_iter=3,
+                                 random_state=0).fit, X, X.sum(axis=1))
+        row = X[:1].copy()
+        row[0, 0] = bad
+        with sklearn.config_context(assume_finite=True):
+            with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+                reg.predict(sp.csr_matrix(row).asformat(fmt))
+
+
 def test_missing_and_infinite_targets_in_an_object_y_are_named(blobs):
     # helper-70: scikit-learn checks an object y for NaN only, before it
     # becomes floats (None turns into NaN after it): the fit trained an

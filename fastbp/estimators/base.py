@@ -17,6 +17,7 @@ import warnings
 from abc import ABC, abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -1387,6 +1388,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                               dtype=(np.float64, np.float32))
         if X.dtype != dtype:
             check_fits_dtype(X, dtype, "X")
+        if sp.issparse(X) and get_config()["assume_finite"]:
+            # The kernels check a dense X's chunks, not a sparse X's values
+            # (validation does, unless assume_finite=True skipped it): relu
+            # turned a NaN into 0, tanh saturated on inf, and the outputs
+            # came out finite and wrong.
+            _refuse_non_finite_input(X)
         return X
 
     def _forward(self, X, validate=False):
