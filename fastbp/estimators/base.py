@@ -1377,24 +1377,37 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 and "feature_names_in_" not in self.__dict__
                 and (not check_finite or all_finite(X.reshape(-1))))
 
-    def _validated_input(self, X, dtype):
+    def _validated_input(self, X, dtype, kernel_checks_dense=True):
         """``X`` through scikit-learn's validation, checked to fit ``dtype``
         but not converted (float32 or float64, any layout, dense, CSR or
         CSC): :func:`~fastbp.training.predict.predict_rows` converts it a
-        block of rows at a time."""
+        block of rows at a time. ``kernel_checks_dense``: whether the
+        backend's kernel reports a dense ``X`` that is not finite (the
+        CPU's)."""
         X = check_raw_input(native_byte_order(X))
         with naming("X"):
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=(np.float64, np.float32))
         if X.dtype != dtype:
             check_fits_dtype(X, dtype, "X")
-        if sp.issparse(X) and get_config()["assume_finite"]:
-            # The kernels check a dense X's chunks, not a sparse X's values
-            # (validation does, unless assume_finite=True skipped it): relu
-            # turned a NaN into 0, tanh saturated on inf, and the outputs
-            # came out finite and wrong.
+        if (sp.issparse(X) or not kernel_checks_dense) and get_config()["assume_finite"]:
+            # The CPU kernels check a dense X's chunks, not a sparse X's
+            # values, and the GPU's neither (validation does, unless
+            # assume_finite=True skipped it): relu turned a NaN into 0, tanh
+            # saturated on inf, and the outputs came out finite and wrong.
             _refuse_non_finite_input(X)
         return X
+
+    def _refuse_non_finite_parameters(self):
+        """Raise ``ValueError`` naming the fitted attributes that hold NaN or
+        infinity: weights set by hand or loaded, not X (a fit never keeps
+        them)."""
+        bad = [name for name in ("coefs_", "intercepts_", "normalization_scales_",
+                                 "normalization_shifts_", "running_mean_", "running_var_")
+               if not all(np.isfinite(a).all() for a in getattr(self, name))]
+        raise ValueError(f"The model's parameters hold NaN or infinite values (in "
+                         f"{', '.join(bad)}): it cannot predict. Fit it again, or set "
+                         "finite weights.")
 
     def _forward(self, X, validate=False):
         """Validated ``X`` through the network: output-layer values."""
@@ -1412,7 +1425,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         checks_input = getattr(BACKEND_CLASSES.get(self.device), "checks_input", False)
         plain = not validate and self._plain_input(X, dtype, check_finite=not checks_input)
         if not plain:
-            X = self._validated_input(X, dtype)
+            X = self._validated_input(X, dtype, kernel_checks_dense=checks_input)
         n_samples = X.shape[0]
         units = (self.n_features_in_, *[c.shape[1] for c in self.coefs_])
         plan = inference_plan(units, tuple(HIDDEN_ACTIVATIONS[a] for a in activations),
@@ -1431,6 +1444,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "partial_fit or set of its attributes in another thread): each thread "
                 "must use its own estimator.")
         backend = get_backend(self.device)
+        if not backend.checks_input and not (all_finite(params) and all_finite(running)):
+            # The CPU kernel checks the parameters; the GPU's does not, and
+            # relu turns a NaN weight's products into 0: outputs that look
+            # like probabilities.
+            self._refuse_non_finite_parameters()
         if plain:
             out, status = plan.run(backend, params, running,
                                    backend.put(plan.dense_inputs(X)), n_samples, plain=True)
@@ -1441,20 +1459,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             return self._forward(X, validate=True)
         if status & (INPUT_NOT_FINITE | OUTPUT_NOT_FINITE):
             # A validated X that is not finite: scikit-learn's
-            # assume_finite=True skipped the check (the GPU does not report
-            # its input: its outputs come out NaN).
+            # assume_finite=True skipped the check.
             _refuse_non_finite_input(X)
         if status & OUTPUT_NOT_FINITE:
             # (The CPU kernel checks the parameters; the GPU's drivers do not.)
             if status & PARAMS_NOT_FINITE or not (all_finite(params) and all_finite(running)):
-                # Weights set by hand or loaded, not X (a fit never keeps them).
-                bad = [name for name in ("coefs_", "intercepts_", "normalization_scales_",
-                                         "normalization_shifts_", "running_mean_",
-                                         "running_var_")
-                       if not all(np.isfinite(a).all() for a in getattr(self, name))]
-                raise ValueError(f"The model's parameters hold NaN or infinite values (in "
-                                 f"{', '.join(bad)}): it cannot predict. Fit it again, or "
-                                 "set finite weights.")
+                self._refuse_non_finite_parameters()
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             # Either side can be at fault: X out of the training data's
             # scale, or weights kept from a fit that diverged (DivergenceError

@@ -436,3 +436,26 @@ def test_a_sparse_x_densifies_in_chunks_within_the_budget(monkeypatch, solver):
     assert_rel(gpu.coefs_[0], cpu.coefs_[0], np.float64)
     assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), np.float64, factor=10)
     assert asked and max(asked) <= budget
+
+
+def test_nan_weights_or_x_under_assume_finite_are_refused_as_on_the_cpu():
+    # helper-84: the GPU's predict checks neither its weights nor (where
+    # assume_finite=True skipped validation) X, and relu turns NaN into 0:
+    # NaN weights, or a NaN in a dense or CSR X, gave ordinary-looking
+    # probabilities where the CPU raises.
+    import sklearn
+
+    X, y = _data(np.float64, n=12, f=3)
+    cpu, gpu = _fit_pair(MLPClassifier, X, y, hidden_layer_sizes=(4,), batch_size=4,
+                         max_iter=2)
+    bad = X[:2].copy()
+    bad[0, 1] = np.nan
+    for model in (cpu, gpu):
+        with sklearn.config_context(assume_finite=True):
+            for rows in (bad, sp.csr_matrix(bad)):
+                with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+                    model.predict_proba(rows)
+        model.coefs_[0][:] = np.nan
+        with pytest.raises(ValueError, match=r"parameters hold NaN or infinite values "
+                                             r"\(in coefs_\)"):
+            model.predict_proba(X[:2])
