@@ -718,3 +718,28 @@ def test_non_finite_x_under_assume_finite_is_named_at_fit(data, solver):
         with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
             est.fit(bad, y)
     assert not hasattr(est, "coefs_")
+
+
+def test_labels_of_mixed_types_are_named():
+    # Left alone in stop 41 (scikit-learn's MLP raises the same): an object
+    # y, or partial_fit's classes, mixing numbers and strings failed with
+    # NumPy's "'<' not supported between instances of 'str' and 'int'",
+    # which names neither the argument nor the remedy.
+    X = np.random.default_rng(0).random((6, 2))
+    mixed = np.array([1, "a", 2, "b", 1, "a"], dtype=object)
+    with pytest.raises(ValueError, match=r"y mixes labels of different types \(1 \(int\), "
+                                         r"'a' \(str\)\).*y\.astype\(str\)"):
+        MLPClassifier((2,), max_iter=1).fit(X, mixed)
+    with pytest.raises(ValueError, match=r"classes mixes labels of different types"):
+        MLPClassifier((2,), max_iter=1).partial_fit(X, mixed,
+                                                    classes=np.array([1, 2, "a", "b"],
+                                                                     dtype=object))
+    model = MLPClassifier((2,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, np.array(["a", "b"] * 3, dtype=object))
+    before = [c.copy() for c in model.coefs_]
+    with pytest.raises(ValueError, match=r"y mixes labels of different types"):
+        model.partial_fit(X, mixed)
+    for a, b in zip(before, model.coefs_):
+        np.testing.assert_array_equal(a, b)

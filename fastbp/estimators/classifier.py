@@ -1,5 +1,6 @@
 """fastbp.MLPClassifier."""
 
+import contextlib
 import math
 
 import numpy as np
@@ -74,6 +75,28 @@ def _fitted_binarizer(classes):
     binarizer.sparse_input_ = False
     binarizer.classes_ = classes
     return binarizer
+
+
+@contextlib.contextmanager
+def _one_type_of_labels(y, name="y"):
+    """Name a ``y`` (or ``classes``, ``name``) whose labels mix types
+    (numbers and strings) where sorting them into classes fails: NumPy's
+    ``TypeError`` ("'<' not supported between instances of 'str' and
+    'int'") names neither the argument nor the remedy."""
+    try:
+        yield
+    except TypeError as exc:
+        if getattr(y, "dtype", None) != object:
+            raise
+        by_type = {}
+        for value in np.ravel(y):
+            by_type.setdefault(type(value).__name__, value)
+        if len(by_type) < 2:
+            raise
+        examples = ", ".join(f"{v!r} ({t})" for t, v in sorted(by_type.items()))
+        raise ValueError(
+            f"{name} mixes labels of different types ({examples}), which cannot be sorted "
+            f"into classes: give labels of one type, for example {name}.astype(str).") from exc
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -181,10 +204,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y = column_vector_as_1d(y)
         if refit_labels:
             self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            with _one_type_of_labels(y):
+                self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
+            with _one_type_of_labels(y):
+                classes = unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError(
@@ -538,12 +563,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 return
             if classes is not None:
                 check_classes(classes)
-            if _check_partial_fit_first_call(self, classes):
+            with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
+                first = _check_partial_fit_first_call(self, classes)
+            if first:
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
                     self._label_binarizer.fit(y)
                 else:
-                    self._label_binarizer.fit(classes)
+                    with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
+                        self._label_binarizer.fit(classes)
 
         return self._transactional_fit(X, y, sample_weight, incremental=True,
                                        prepare=first_call)
