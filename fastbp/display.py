@@ -153,15 +153,15 @@ def _records_iterations(history):
 def _loss_has_penalty(model):
     """Whether ``model``'s training loss (``loss_curve_``, ``history_['loss']``)
     holds a penalty: the objective minimised, where the validation loss is
-    the data loss alone. As its last fit recorded it; else (a model from
-    scikit-learn, or saved before fits recorded it) by its ``alpha``,
-    ``l1`` and ``solver`` as set. adamw's ``alpha`` is a decay of the
-    weights, outside the loss."""
-    recorded = getattr(model, "__dict__", {}).get("_penalised_loss")
+    the data loss alone. As its last fit recorded it; else (a model
+    converted from scikit-learn, or saved before fits recorded it) by its
+    parameters as set."""
+    recorded = model.__dict__.get("_penalised_loss")
     if recorded is not None:
         return recorded
-    alpha = 0 if getattr(model, "solver", None) == "adamw" else getattr(model, "alpha", 0)
-    return bool((alpha or 0) > 0 or (getattr(model, "l1", 0) or 0) > 0)
+    holds = getattr(model, "_loss_holds_penalty", None)
+    # scikit-learn's own MLP: alpha's L2, its one penalty.
+    return holds() if holds is not None else bool(model.alpha > 0)
 
 
 def _list_or_empty(model, name):

@@ -21,6 +21,11 @@ from fastbp.estimators.checks import check_fits_dtype
 from fastbp.estimators.classifier import _plain_fit_input
 from fastbp.training.predict import CHUNK
 
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
+
 # More rows than one kernel chunk: prediction converts X a block at a time.
 N_ROWS = 8 * CHUNK + 123
 N_FEATURES = 64
@@ -50,11 +55,9 @@ def data():
 @pytest.fixture(scope="module")
 def models(data):
     X, y = data
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf = MLPClassifier((16,), max_iter=3, random_state=0).fit(X[:500], y[:500])
-        reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(
-            X[:500], X[:500, 0])
+    clf = quiet(MLPClassifier((16,), max_iter=3, random_state=0).fit, X[:500], y[:500])
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit,
+                X[:500], X[:500, 0])
     return clf, reg
 
 
@@ -90,10 +93,8 @@ def test_predicting_non_contiguous_input_copies_no_whole_x(data, models, layout)
         import pandas as pd
 
         given = pd.DataFrame(X)
-        clf = MLPClassifier((16,), max_iter=3, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(given.iloc[:500], data[1][:500])
+        clf = quiet(MLPClassifier((16,), max_iter=3, random_state=0).fit,
+                    given.iloc[:500], data[1][:500])
     peak, out = peak_bytes(lambda: clf.predict_proba(given))
     assert peak < 0.5 * X.nbytes, peak / X.nbytes
     np.testing.assert_array_equal(out, clf.predict_proba(np.ascontiguousarray(X)))
@@ -200,10 +201,7 @@ def test_only_adam_keeps_a_second_optimizer_state(data, solver):
     # parameter that they never read.
     X, y = data
     X, y = X[:300], y[:300]
-    model = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X, y)
+    model = quiet(MLPClassifier((8,), solver=solver, max_iter=3, random_state=0).fit, X, y)
     model.partial_fit(X, y)
     n_params = model._optimizer.state_1.size
     assert model._optimizer.state_2.size == (n_params if solver.startswith("adam") else 0)
@@ -215,10 +213,7 @@ def test_models_saved_with_a_full_second_state_go_on_as_before(data, tmp_path, s
     # every solver: they load, and train on exactly as without it.
     X, y = data
     X, y = X[:300], y[:300]
-    model = MLPClassifier((8,), solver=solver, max_iter=2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X, y)
+    model = quiet(MLPClassifier((8,), solver=solver, max_iter=2, random_state=0).fit, X, y)
     old = pickle.loads(pickle.dumps(model))
     old._optimizer.state_2 = np.zeros_like(old._optimizer.state_1)
     fastbp.save(old, tmp_path / "old.skops")

@@ -783,12 +783,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._activations = activations
         self._residual = residual
         self._normalization = self.normalization
-        # Whether the training loss (loss_curve_, history_) holds a penalty,
-        # as trained: set_params since does not change the curve's meaning
-        # (TrainingHistoryDisplay labels it). adamw's alpha is a decay of
-        # the weights, outside the loss.
-        self._penalised_loss = bool((self.alpha > 0 and self.solver != "adamw")
-                                    or self.l1 > 0)
+        # As trained: set_params since does not change the curve's meaning
+        # (TrainingHistoryDisplay labels it).
+        self._penalised_loss = self._loss_holds_penalty()
         if diverged is not None:
             raise diverged
         return self
@@ -1398,6 +1395,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             _refuse_non_finite_input(X)
         return X
 
+    def _loss_holds_penalty(self):
+        """Whether a fit with the parameters as set minimises a training
+        loss (``loss_curve_``, ``history_['loss']``) that holds a penalty:
+        ``alpha``'s L2 (not adamw's, a decay of the weights outside the
+        loss) or ``l1``; the validation loss is the data loss alone."""
+        return bool((self.alpha > 0 and self.solver != "adamw") or self.l1 > 0)
+
     def _refuse_non_finite_parameters(self):
         """Raise ``ValueError`` naming the fitted attributes that hold NaN or
         infinity: weights set by hand or loaded, not X (a fit never keeps
@@ -1444,7 +1448,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "partial_fit or set of its attributes in another thread): each thread "
                 "must use its own estimator.")
         backend = get_backend(self.device)
-        if not backend.checks_input and not (all_finite(params) and all_finite(running)):
+        if not checks_input and not (all_finite(params) and all_finite(running)):
             # The CPU kernel checks the parameters; the GPU's does not, and
             # relu turns a NaN weight's products into 0: outputs that look
             # like probabilities.
@@ -1462,8 +1466,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # assume_finite=True skipped the check.
             _refuse_non_finite_input(X)
         if status & OUTPUT_NOT_FINITE:
-            # (The CPU kernel checks the parameters; the GPU's drivers do not.)
-            if status & PARAMS_NOT_FINITE or not (all_finite(params) and all_finite(running)):
+            # (The CPU kernel checks the parameters; the GPU's were checked
+            # before its launch.)
+            if status & PARAMS_NOT_FINITE:
                 self._refuse_non_finite_parameters()
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             # Either side can be at fault: X out of the training data's

@@ -563,6 +563,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 return
             if classes is not None:
                 check_classes(classes)
+            # (Sorting them there, it has sorted them for the binarizer.)
             with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
                 first = _check_partial_fit_first_call(self, classes)
             if first:
@@ -570,8 +571,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 if type_of_target(y).startswith("multilabel"):
                     self._label_binarizer.fit(y)
                 else:
-                    with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
-                        self._label_binarizer.fit(classes)
+                    self._label_binarizer.fit(classes)
 
         return self._transactional_fit(X, y, sample_weight, incremental=True,
                                        prepare=first_call)

@@ -74,6 +74,9 @@ class GradientMonitor:
         small = state.get("small_epochs")
         if isinstance(small, np.ndarray) and small.ndim == 1 and small.dtype.kind in "iu":
             state["small_epochs"] = [int(v) for v in small]
+        # Models saved before the monitor took its own baseline: it takes
+        # one at its next epoch (see _baseline).
+        state.setdefault("baselined", False)
         self.__dict__.update(state)
 
     def check_fits(self, n_layers, dtype):
@@ -121,7 +124,7 @@ class GradientMonitor:
         # and this runs after every epoch.
         grad_norms = (grad_norms.tolist() if isinstance(grad_norms, np.ndarray)
                       else [float(g) for g in grad_norms])
-        if not self.__dict__.get("baselined", False):  # (unset in older pickles)
+        if not self.baselined:
             self._baseline(grad_norms)
         first = [math.sqrt(v) for v in self.first_sq.tolist()]
         small = self.small_epochs
@@ -178,9 +181,8 @@ class GradientMonitor:
 
     def state(self):
         """Everything :meth:`check` changes, for :meth:`restore`."""
-        baselined = self.__dict__.get("baselined", False)
-        return (self.small_epochs.copy(), self.dead_epochs, self.warned, baselined,
-                None if baselined else self.first_sq.copy())
+        return (self.small_epochs.copy(), self.dead_epochs, self.warned, self.baselined,
+                None if self.baselined else self.first_sq.copy())
 
     def restore(self, state):
         small_epochs, self.dead_epochs, self.warned, self.baselined, first_sq = state
