@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -712,6 +712,17 @@ def test_divergence_in_the_first_epoch_leaves_a_fitted_model_unchanged(blobs):
     assert est.n_iter_ == before["n_iter_"] and est.loss_curve_ == before["loss_curve_"]
     for a, b in zip(est.coefs_, before["coefs_"]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_batch_norm_running_variance_overflow_is_named_as_such():
+    # helper-88: float32 batch statistics (summed in float64) of X at 1e20
+    # train, but their running variance overflows float32 when stored; the
+    # message blamed the weights, which stayed finite.
+    X, y = make_classification(200, 6, n_informative=4, random_state=0)
+    est = MLPClassifier((8,), normalization="batch", max_iter=1, random_state=0)
+    with pytest.raises(DivergenceError,
+                       match="the batch-norm running statistics overflowed float32"):
+        quiet(est.fit, (X * 1e20).astype(np.float32), y)
 
 
 def test_lbfgs_from_a_non_finite_loss_is_divergence_not_a_silent_nan(blobs):

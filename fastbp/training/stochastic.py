@@ -298,8 +298,13 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     loss = loss_sum / max(n_loss, 1)
                     if not math.isfinite(loss):
                         what = f"the training loss became {loss}"
-                    elif not (np.isfinite(params).all() and np.isfinite(running).all()):
+                    elif not np.isfinite(params).all():
                         what = f"the weights became non-finite (training loss {loss:.6g})"
+                    elif not np.isfinite(running).all():
+                        # The batch statistics are summed in float64; storing a
+                        # variance of X's squared scale can overflow float32.
+                        what = (f"the batch-norm running statistics overflowed {dtype} "
+                                f"(training loss {loss:.6g})")
                     else:
                         what = (f"the optimizer state overflowed (training loss {loss:.6g}), "
                                 "which would freeze the weights")
