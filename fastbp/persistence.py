@@ -85,6 +85,93 @@ _RUN_ONLY = ("_skl_callbacks", "_skl_callbacks_to_teardown", "_callback_fit_ctx"
 # Where a saved object keeps its metadata routing requests, as plain dicts.
 _REQUESTS = "_fastbp_metadata_requests"
 
+# Where a saved object keeps, as lists of (key, value) pairs, its dicts whose
+# keys skops would not rebuild as they were (a class_weight {False: 5.0,
+# True: 1.0} of boolean labels), and lists of them (a multilabel
+# class_weight): {attribute: ["dict", pairs] or ["list" or "tuple", [pairs,
+# ...]]}.
+_KEYED = "_fastbp_keyed_dicts"
+
+
+def _same_key(a, b):
+    # The type too: 1 and True are equal keys, and so are 1 and np.int64(1).
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def _keys_round_trip(sio, d):
+    """Whether skops rebuilds the keys of the dict ``d`` as they are.
+
+    skops writes keys as JSON strings and calls each key's type on its
+    string when loading: ``bool("False")`` is True, so a dict ``{False: a,
+    True: b}`` comes back as ``{True: b}``, and ``{1: a, "1": b}`` loses a
+    key. Tried on the keys themselves rather than predicted, so that what
+    this skops does is what counts.
+    """
+    if all(type(k) is str for k in d):
+        return True
+    try:
+        data = sio.dumps(dict.fromkeys(d))
+        # The user's own keys, just written: their types may be rebuilt.
+        back = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    except Exception:  # keys skops cannot store at all (None, a tuple)
+        return False
+    return len(back) == len(d) and all(_same_key(a, b) for a, b in zip(d, back))
+
+
+def _keyed_dicts(sio, obj):
+    """``{attribute: encoded}`` for the attributes of ``obj`` that are dicts,
+    or lists or tuples of dicts, whose keys skops would change (see
+    :data:`_KEYED`)."""
+    found = {}
+    # What skops writes: a class's __getstate__ may leave caches out.
+    try:
+        state = obj.__getstate__()
+    except Exception:  # no state of its own to give: its __dict__ is written
+        state = None
+    saved = state.keys() if isinstance(state, dict) else vars(obj).keys()
+    for name, value in vars(obj).items():
+        if name not in saved:
+            continue
+        if type(value) is dict:
+            if not _keys_round_trip(sio, value):
+                found[name] = ["dict", [[k, v] for k, v in value.items()]]
+        elif (isinstance(value, (list, tuple)) and value
+              and all(type(d) is dict for d in value)
+              and not all(_keys_round_trip(sio, d) for d in value)):
+            found[name] = ["list" if isinstance(value, list) else "tuple",
+                           [[[k, v] for k, v in d.items()] for d in value]]
+    return found
+
+
+def _set_keyed_dicts(obj, encoded):
+    """Set the attributes :func:`_keyed_dicts` encoded on ``obj`` again;
+    anything but what save writes is an error (the file is not trusted)."""
+    def pairs_ok(pairs):
+        return isinstance(pairs, list) and all(
+            isinstance(p, list) and len(p) == 2 for p in pairs)
+
+    if not (isinstance(encoded, dict) and all(
+            isinstance(name, str) and name not in vars(obj)
+            and isinstance(entry, list) and len(entry) == 2
+            and (entry[0] == "dict" and pairs_ok(entry[1])
+                 or entry[0] in ("list", "tuple") and isinstance(entry[1], list)
+                 and all(pairs_ok(p) for p in entry[1]))
+            for name, entry in encoded.items())):
+        raise ValueError(f"the dict attributes of its {type(obj).__name__} are not what "
+                         "fastbp.save writes")
+    try:
+        rebuilt = {}
+        for name, (kind, content) in encoded.items():
+            if kind == "dict":
+                rebuilt[name] = {k: v for k, v in content}
+            else:
+                dicts = [{k: v for k, v in pairs} for pairs in content]
+                rebuilt[name] = dicts if kind == "list" else tuple(dicts)
+    except TypeError as exc:  # an unhashable key
+        raise ValueError(f"the dict attributes of its {type(obj).__name__} are not what "
+                         f"fastbp.save writes ({exc})") from exc
+    obj.__dict__.update(rebuilt)
+
 
 def _plain_requests(request):
     """``{method: {parameter: request}}`` of a scikit-learn MetadataRequest,
@@ -374,6 +461,12 @@ def save(obj, path):
                    if k in est.__dict__})
             for est in objects]
     try:
+        for est, attributes in held:
+            keyed = _keyed_dicts(sio, est)
+            for name in keyed:
+                attributes[name] = est.__dict__.pop(name)
+            if keyed:
+                est.__dict__[_KEYED] = keyed
         # skops recurses without end on scikit-learn's MetadataRequest (a
         # RecursionError): the routing requests (set_fit_request, ...) are
         # saved as plain dicts, and load sets them again.
@@ -384,6 +477,7 @@ def save(obj, path):
     finally:
         for est, attributes in held:
             est.__dict__.pop(_REQUESTS, None)
+            est.__dict__.pop(_KEYED, None)
             est.__dict__.update(attributes)
     refused = _refused_types(sio, payload)
     if refused:
@@ -566,11 +660,14 @@ def load(path):
     objects = _objects(model)
     for item in objects:
         plain = getattr(item, "__dict__", {}).pop(_REQUESTS, None)
-        if plain is not None:
-            try:
+        keyed = getattr(item, "__dict__", {}).pop(_KEYED, None)
+        try:
+            if keyed is not None:
+                _set_keyed_dicts(item, keyed)
+            if plain is not None:
                 _set_requests(item, plain)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{os.fspath(path)} is damaged or was edited: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{os.fspath(path)} is damaged or was edited: {exc}") from exc
     estimators = _fastbp_models(objects)
     if not estimators:
         # save never writes one: a file built by other means.

@@ -792,3 +792,76 @@ def test_save_follows_the_umask_of_the_moment(data, tmp_path):
     finally:
         os.umask(old)
     assert os.stat(tmp_path / "m.fastbp").st_mode & 0o777 == 0o600
+
+
+def _same_keys(a, b):
+    return list(a) == list(b) and [type(k) for k in a] == [type(k) for k in b]
+
+
+def test_class_weight_with_boolean_labels_round_trips(data, tmp_path):
+    # helper-85: skops rebuilds a dict's keys as type(key)(its JSON string),
+    # and bool("False") is True: {False: 5.0, True: 1.0} came back as
+    # {True: 1.0}, and a warm fit after load trained on other weights.
+    X, y = data
+    y = y % 2 == 0
+    weights = {False: 5.0, True: 1.0}
+    est = quiet(MLPClassifier((4,), max_iter=2, random_state=0, class_weight=weights).fit,
+                X, y)
+    fastbp.save(est, tmp_path / "m.fastbp")
+    assert est.class_weight is weights  # put back as it was
+    assert "_fastbp_keyed_dicts" not in vars(est)
+    loaded = fastbp.load(tmp_path / "m.fastbp")
+    assert loaded.class_weight == weights and _same_keys(loaded.class_weight, weights)
+    assert "_fastbp_keyed_dicts" not in vars(loaded)
+    for model in (est, loaded):
+        model.set_params(warm_start=True, max_iter=3)
+        quiet(model.fit, X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, loaded.coefs_ + loaded.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_class_weight_keys_keep_their_values_and_types(data, tmp_path):
+    # helper-85: NumPy booleans (a multilabel class_weight, one dict per
+    # output) were changed as Python's are; NumPy integers and strings
+    # round-trip through skops itself.
+    X, y = data
+    Y = np.column_stack([y % 2 == 0, y < 5]).astype(int)
+    multilabel = [{np.False_: 3.0, np.True_: 1.0}, {False: 1.0, True: 2.0}]
+    est = quiet(MLPClassifier((4,), max_iter=2, random_state=0,
+                              class_weight=multilabel).fit, X, Y)
+    fastbp.save(est, tmp_path / "m.fastbp")
+    loaded = fastbp.load(tmp_path / "m.fastbp")
+    assert isinstance(loaded.class_weight, list)
+    for a, b in zip(loaded.class_weight, multilabel):
+        assert a == b and _same_keys(a, b)
+    for labels in (y.astype(np.int64), np.array([f"c{v}" for v in y], dtype=object)):
+        keys = np.unique(labels)
+        weights = dict(zip(keys, np.linspace(1.0, 2.0, len(keys))))
+        est = quiet(MLPClassifier((4,), max_iter=2, random_state=0,
+                                  class_weight=weights).fit, X, labels)
+        fastbp.save(est, tmp_path / "m.fastbp")
+        loaded = fastbp.load(tmp_path / "m.fastbp")
+        assert loaded.class_weight == weights and _same_keys(loaded.class_weight, weights)
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+@pytest.mark.parametrize("encoded", [
+    ["class_weight"], {"class_weight": ["dict", [[False]]]},
+    {"class_weight": ["set", []]}, {"class_weight": ["dict", [[[1], 2.0]]]},
+])
+def test_edited_dict_attributes_are_refused(saved, tmp_path, encoded):
+    # helper-85: the encoded dicts come from the file, which is not trusted.
+    import hashlib
+
+    import skops.io as sio
+
+    est = fastbp.load(saved)
+    del est.__dict__["class_weight"]
+    est.__dict__["_fastbp_keyed_dicts"] = encoded
+    payload = sio.dumps(est)
+    meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    path = write_model_file(tmp_path / "k.fastbp", meta, payload)
+    with pytest.raises(ValueError, match="damaged or was edited: the dict attributes of its "
+                                         "MLPClassifier are not what fastbp.save writes"):
+        fastbp.load(path)
