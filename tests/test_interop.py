@@ -572,3 +572,50 @@ def test_to_sklearn_resets_early_stopping_by_the_scoring_the_scores_were_measure
                               max_iter=5, random_state=0).fit, X, y)
     sk = est.set_params(scoring=None).to_sklearn()
     assert sk.best_validation_score_ == -np.inf and sk.validation_scores_ == []
+
+
+def _hand_set(model, rng, widths=(4, 4), n_in=3, n_out=1):
+    units = [n_in, *widths, n_out]
+    model.coefs_ = [rng.normal(size=shape) for shape in zip(units[:-1], units[1:])]
+    model.intercepts_ = [rng.normal(size=n) for n in units[1:]]
+    return model
+
+
+def test_to_sklearn_of_weights_set_by_hand_predicts_as_the_model(digits):
+    # helper-85: to_sklearn did not complete the fitted state as predict
+    # does: the copy had no n_layers_ or out_activation_ (AttributeError in
+    # its predict).
+    X = np.random.default_rng(1).normal(size=(20, 3))
+    reg = _hand_set(MLPRegressor((4, 4)), np.random.default_rng(0))
+    sk = reg.to_sklearn()
+    np.testing.assert_allclose(sk.predict(X), reg.predict(X), rtol=1e-12, atol=1e-12)
+    Xd, _ = digits
+    clf = _hand_set(MLPClassifier((8,), activation="tanh"), np.random.default_rng(0),
+                    widths=(8,), n_in=64, n_out=10)
+    clf.classes_, clf.n_outputs_, clf.out_activation_ = np.arange(10), 10, "softmax"
+    np.testing.assert_allclose(clf.to_sklearn().predict_proba(Xd), clf.predict_proba(Xd),
+                               rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("params, reason", [
+    (dict(residual=True), "residual connections"),
+    (dict(normalization="layer"), "normalization='layer'"),
+])
+def test_to_sklearn_refuses_weights_set_by_hand_it_cannot_represent(params, reason):
+    # helper-85: with the fitted state not completed, the skip connections
+    # and normalisation that predict applies to weights set by hand were
+    # not seen, and the copy predicted otherwise.
+    reg = _hand_set(MLPRegressor((4, 4), **params), np.random.default_rng(0))
+    with pytest.raises(ValueError, match=f"cannot become a scikit-learn MLP: {reason}"):
+        reg.to_sklearn()
+
+
+def test_to_sklearn_of_a_classifier_with_weights_set_by_hand_and_no_classes(digits):
+    # helper-85: the copy came out, unable to predict (no classes).
+    from sklearn.exceptions import NotFittedError
+
+    clf = _hand_set(MLPClassifier((8,)), np.random.default_rng(0), widths=(8,), n_in=64,
+                    n_out=10)
+    with pytest.raises(NotFittedError, match=r"weights set by hand .* no classes.*"
+                                             r"partial_fit\(X, y, classes=\.\.\.\)"):
+        clf.to_sklearn()

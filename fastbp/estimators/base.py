@@ -440,10 +440,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         ValueError
             If scikit-learn's MLP cannot represent this model; the message
             says why.
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted, or is a classifier with weights set
+            by hand but no classes.
         """
         from .interop import to_sklearn
 
         check_is_fitted(self)
+        # Weights set by hand: what a fit would have set with them (the
+        # layers' activations, residual connections and normalisation, the
+        # output function), as predict completes it, so that the copy has
+        # them and what scikit-learn cannot represent is refused. A
+        # classifier without classes raises NotFittedError here.
+        self._complete_fitted_state()
         return to_sklearn(self)
 
     @classmethod
