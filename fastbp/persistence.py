@@ -425,8 +425,9 @@ def save(obj, path):
                 f"cannot save this {type(est).__name__}: its state is inconsistent, and "
                 f"fastbp.load would refuse the file: {str(exc).rstrip('.')}.") from exc
     # The destination's problems, named after it rather than after the
-    # temporary file written beside it.
-    path = os.fspath(path)
+    # temporary file written beside it. Bytes as str, as load reads them:
+    # the temporary file's str prefix does not mix with a bytes directory.
+    path = os.fsdecode(os.fspath(path))
     shown = path
     if os.path.islink(path):
         # Through the link, as open(path, "wb") would write: replacing the

@@ -865,3 +865,17 @@ def test_edited_dict_attributes_are_refused(saved, tmp_path, encoded):
     with pytest.raises(ValueError, match="damaged or was edited: the dict attributes of its "
                                          "MLPClassifier are not what fastbp.save writes"):
         fastbp.load(path)
+
+
+def test_save_takes_a_bytes_path_with_a_directory(data, tmp_path, monkeypatch):
+    # helper-85: TypeError "Can't mix bytes and non-bytes in path
+    # components" from the temporary file beside a bytes b"sub/m.fastbp".
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    fastbp.save(est, b"sub/m.fastbp")
+    fastbp.save(est, os.fsencode(tmp_path / "m.fastbp"))
+    for path in (tmp_path / "sub" / "m.fastbp", tmp_path / "m.fastbp"):
+        np.testing.assert_array_equal(fastbp.load(path).predict_proba(X), est.predict_proba(X))
+    assert sorted(os.listdir(tmp_path / "sub")) == ["m.fastbp"]
