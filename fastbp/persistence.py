@@ -591,6 +591,12 @@ def _read(path):
     except (EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError,
             NotImplementedError, KeyError) as exc:
         raise ValueError(f"{path} is damaged: {type(exc).__name__}: {exc}") from exc
+    except RuntimeError as exc:
+        # A flipped flag bit makes zipfile ask for a password ("is
+        # encrypted", a RuntimeError, which fastbp never writes), and a
+        # fastbp.json nested without end exhausts json's recursion (a
+        # RecursionError, one too).
+        raise ValueError(f"{path} is damaged: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:
         if isinstance(exc, (PermissionError, FileNotFoundError)):
             raise

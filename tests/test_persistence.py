@@ -879,3 +879,22 @@ def test_save_takes_a_bytes_path_with_a_directory(data, tmp_path, monkeypatch):
     for path in (tmp_path / "sub" / "m.fastbp", tmp_path / "m.fastbp"):
         np.testing.assert_array_equal(fastbp.load(path).predict_proba(X), est.predict_proba(X))
     assert sorted(os.listdir(tmp_path / "sub")) == ["m.fastbp"]
+
+
+def test_an_encrypted_flag_and_a_deeply_nested_metadata_are_named_damage(saved, tmp_path):
+    # helper-85: a RuntimeError ("File 'model.skops' is encrypted, password
+    # required for extraction") for one flipped bit, and a RecursionError
+    # for a fastbp.json nested without end, where load promises a
+    # ValueError naming the file.
+    raw = bytearray(saved.read_bytes())
+    raw[raw.rfind(b"PK\x01\x02") + 8] ^= 1  # the last member's "encrypted" flag
+    flipped = tmp_path / "flipped.fastbp"
+    flipped.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{flipped} is damaged: RuntimeError: .*encrypted"):
+        fastbp.load(flipped)
+    with zipfile.ZipFile(saved) as zf:
+        payload = zf.read("model.skops")
+    deep = write_model_file(tmp_path / "deep.fastbp", "[" * 100000 + "]" * 100000, payload)
+    for read in (fastbp.load, fastbp.persistence.read_metadata):
+        with pytest.raises(ValueError, match=f"{deep} is damaged: RecursionError"):
+            read(deep)
