@@ -23,7 +23,9 @@ unexpected types. :func:`save` refuses to write what :func:`load` would
 refuse. Everything a fitted estimator
 holds, optimizer state and training history included, is saved, so a loaded
 model predicts bit for bit as before and continues training (``partial_fit``,
-``warm_start``) exactly as if it had never been saved.
+``warm_start``) exactly as if it had never been saved. Callbacks
+(``set_callbacks``) belong to a run, not to the model: :func:`save` warns
+that it leaves them out.
 
 skops is an optional dependency: ``pip install "fastbp[io]"``.
 """
@@ -388,6 +390,13 @@ def save(obj, path):
         If ``path`` exists and is not a regular file (``/dev/null``, a
         named pipe), which saving would replace with one. A symbolic link
         is followed: its target is what is checked and written.
+
+    Warns
+    -----
+    UserWarning
+        If the object holds callbacks (``set_callbacks``): they belong to a
+        run and are not saved; call ``set_callbacks`` again after
+        :func:`load`.
     """
     sio = _skops_io()
     objects = _objects(obj)
@@ -458,6 +467,15 @@ def save(obj, path):
 
     # Callbacks and their contexts belong to a running fit, not to the model
     # (a Pipeline's or a search's too: set_callbacks(ProgressBar()) on it).
+    # Said rather than done silently: pickle and clone keep them, and the
+    # loaded model would train without its monitor, early stop or
+    # TensorBoard writer.
+    dropped = []
+    for est in objects:
+        callbacks = est.__dict__.get("_skl_callbacks") or []
+        if callbacks:
+            names = ", ".join(type(c).__name__ for c in callbacks)
+            dropped.append(f"{type(est).__name__}'s {names}")
     held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY + ("_metadata_request",)
                    if k in est.__dict__})
             for est in objects]
@@ -503,6 +521,11 @@ def save(obj, path):
             os.fsync(fh.fileno())
 
     replace_atomically(path, write, failure=f"cannot save to {shown}")
+    if dropped:
+        warnings.warn(
+            f"fastbp.save does not save callbacks ({'; '.join(dropped)}): they belong to a "
+            "run, not to the model. Call set_callbacks(...) again after fastbp.load to "
+            "train the loaded model with them.", UserWarning, stacklevel=2)
 
 
 def replace_atomically(path, write, failure=None):

@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 
 import numpy as np
@@ -601,7 +602,12 @@ def test_callbacks_are_not_saved(data, tmp_path):
     X, y = data
     est = quiet(MLPClassifier((4,), max_iter=2, random_state=0)
                 .set_callbacks(ScoringMonitor(scoring="accuracy")).fit, X, y)
-    fastbp.save(est, tmp_path / "m.fastbp")
+    # helper-85: dropped silently, where pickle and clone keep them.
+    with pytest.warns(UserWarning, match=r"fastbp.save does not save callbacks "
+                                         r"\(MLPClassifier's ScoringMonitor\).*Call "
+                                         r"set_callbacks\(\.\.\.\) again after fastbp.load"):
+        fastbp.save(est, tmp_path / "m.fastbp")
+    assert len(est._skl_callbacks) == 1
     loaded = fastbp.load(tmp_path / "m.fastbp")
     assert not hasattr(loaded, "_skl_callbacks")
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
@@ -610,11 +616,19 @@ def test_callbacks_are_not_saved(data, tmp_path):
     pipe = make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=2, random_state=0))
     monitor = ScoringMonitor(scoring="accuracy")
     quiet(pipe.set_callbacks(monitor).fit, X, y)
-    fastbp.save(pipe, tmp_path / "p.fastbp")
+    with pytest.warns(UserWarning, match="does not save callbacks \\(Pipeline's "
+                                         "ScoringMonitor\\)"):
+        fastbp.save(pipe, tmp_path / "p.fastbp")
     assert pipe._skl_callbacks == [monitor]
     loaded = fastbp.load(tmp_path / "p.fastbp")
     assert not hasattr(loaded, "_skl_callbacks")
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+    # None set, or set_callbacks() with none: nothing to say.
+    est.set_callbacks()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastbp.save(est, tmp_path / "m.fastbp")
+        fastbp.save(loaded, tmp_path / "p.fastbp")
 
 
 def test_save_refuses_what_load_would_refuse(data, tmp_path):
