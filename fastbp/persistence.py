@@ -383,7 +383,8 @@ def save(obj, path):
         If a fastbp model's state is one :func:`load` would refuse
         (parameters or attributes set by hand that do not fit together).
     sklearn.exceptions.NotFittedError
-        If no fastbp model it holds is fitted.
+        If no fastbp model it holds is fitted, or one is a classifier with
+        weights set by hand but no classes.
     IsADirectoryError, FileNotFoundError
         If ``path`` is a directory, or its directory does not exist.
     OSError
@@ -425,6 +426,12 @@ def save(obj, path):
                              "saves a trained model. Call fit first.")
     _check_saveable(estimators)
     for est in estimators:
+        if "coefs_" in est.__dict__:
+            # Weights set by hand without what predicting needs (a
+            # classifier's classes): not fitted, as predict says, with its
+            # remedy, rather than an "inconsistent state" below. An unfitted
+            # template (a search's) is not checked.
+            est._check_weights_alone_suffice()
         # What load would refuse, refused here, when the model is still at
         # hand, rather than in production when the file is read.
         try:

@@ -912,3 +912,25 @@ def test_an_encrypted_flag_and_a_deeply_nested_metadata_are_named_damage(saved, 
     for read in (fastbp.load, fastbp.persistence.read_metadata):
         with pytest.raises(ValueError, match=f"{deep} is damaged: RecursionError"):
             read(deep)
+
+
+def test_save_of_a_classifier_with_weights_set_by_hand_and_no_classes_is_not_fitted(
+        data, tmp_path):
+    # helper-85: "ValueError: cannot save ...: its state is inconsistent",
+    # where predict raises NotFittedError with the remedy.
+    from sklearn.exceptions import NotFittedError
+
+    X, y = data
+    rng = np.random.RandomState(0)
+    est = MLPClassifier((4,))
+    est.coefs_ = [rng.randn(64, 4), rng.randn(4, 10)]
+    est.intercepts_ = [np.zeros(4), np.zeros(10)]
+    for obj in (est, make_pipeline(StandardScaler().fit(X), est)):
+        with pytest.raises(NotFittedError, match=r"weights set by hand .* no classes.*"
+                                                 r"partial_fit\(X, y, classes=\.\.\.\)"):
+            fastbp.save(obj, tmp_path / "m.fastbp")
+    assert not os.listdir(tmp_path)
+    quiet(est.partial_fit, X, y, classes=np.arange(10))
+    fastbp.save(est, tmp_path / "m.fastbp")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "m.fastbp").predict(X),
+                                  est.predict(X))
