@@ -249,8 +249,11 @@ def _read_csv(path, **options):
 
     # Only an empty field is missing as read: read_table reads the other
     # marks pandas takes for missing where the column is not text.
+    # Not low_memory: pandas would parse a file of more than 262,144 rows
+    # in chunks, each typed on its own, and a column could come out ints
+    # in one and text in the next (which the encoder refuses).
     options = {"sep": _separator(path), "keep_default_na": False, "na_values": [""],
-               **options}
+               "low_memory": False, **options}
     frame = pd.read_csv(path, **options)
     if (not isinstance(frame.index, pd.RangeIndex) and frame.shape[1]
             and frame.iloc[:, -1].isna().all()):

@@ -1663,3 +1663,23 @@ def test_a_model_trained_before_text_kept_its_marks_reads_them_as_missing(tmp_pa
     fastbp.save(pipe, model)
     assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
     assert "never saw" not in capsys.readouterr().err
+
+
+# helper-86: the command line on large and unusual files.
+
+def test_a_file_over_pandas_chunk_reads_a_column_as_one_type(tmp_path):
+    # helper-86: pandas parses a file of more than 262,144 rows in chunks
+    # (low_memory): a column of numbers in the first chunk and text after
+    # came out ints and str, which the encoder refused ("uniformly strings
+    # or numbers"), after a raw DtypeWarning.
+    import warnings
+
+    from fastbp.cli_data import read_table
+
+    path = tmp_path / "big.csv"
+    # A feature and a class target, each with one text value at the end.
+    path.write_text("c,y\n" + "1,0\n" * 270_000 + "x,b\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_table(str(path))
+    assert set(map(type, frame["c"])) == {str} and set(map(type, frame["y"])) == {str}
