@@ -45,8 +45,9 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
         file "x, 02139" trains the code "02139").
     bools : sequence of str, default=()
         Columns that training read as True and False: their "True" and
-        "False" are those values even where another value of the column
-        (an "unknown") made it text.
+        "False" are those values, and their "NA" (and pandas' other marks)
+        missing values, even where another value of the column (an
+        "unknown") made it text.
     marks_missing : sequence of str, default=()
         Those of ``text_columns`` whose "NA", "None" ... are missing values
         all the same: codes (:func:`keep_written_codes`), a column of
@@ -85,7 +86,9 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
             frame[c] = frame[c].mask(frame[c].isin(MISSING_MARKS))
     for c in bools:
         if c in frame.columns:
-            frame[c] = _as_bools(frame[c])
+            # Training read a "NA" among True and False as a missing value
+            # (_missing_marks_as_missing), whatever other value is here.
+            frame[c] = _as_bools(frame[c].mask(frame[c].isin(MISSING_MARKS)))
     if frame.empty:
         raise CLIError(f"{path} holds no rows")
     if frame.shape[1] == 1 and "\t" in str(frame.columns[0]) and _separator(path) != "\t":

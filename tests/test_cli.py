@@ -1683,3 +1683,31 @@ def test_a_file_over_pandas_chunk_reads_a_column_as_one_type(tmp_path):
         warnings.simplefilter("error")
         frame = read_table(str(path))
     assert set(map(type, frame["c"])) == {str} and set(map(type, frame["y"])) == {str}
+
+
+def test_an_na_among_true_and_false_stays_missing_beside_another_value(tmp_path, capsys):
+    # helper-86: training read the "NA" of a True/False column as a missing
+    # value; a later file with one more value ("unknown") read it as the
+    # text "NA", a category training never saw, and the predictions of
+    # those rows changed without a word.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(60)
+    flag = np.where(x > 0, "True", "False").astype(object)
+    flag[::4] = "NA"
+    frame = pd.DataFrame({"x": x, "flag": flag, "y": np.where(x > 0.3, "a", "b")})
+    trained, odd = tmp_path / "t.csv", tmp_path / "odd.csv"
+    frame.to_csv(trained, index=False)
+    pd.concat([frame, pd.DataFrame({"x": [0.1], "flag": ["unknown"], "y": ["a"]})]).to_csv(
+        odd, index=False)
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(trained, "y", "--model-out", str(model), "--valid", str(odd)) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(odd)]) == 0
+    for data, out in ((trained, "p.csv"), (odd, "p_odd.csv")):
+        assert main(["predict", "--model", str(model), "--data", str(data), "--proba",
+                     "--out", str(tmp_path / out)]) == 0
+    # --valid, evaluate and the prediction on odd.csv: only "unknown" is new.
+    notes = [line for line in capsys.readouterr().err.splitlines() if "never saw" in line]
+    assert len(notes) == 3 and all("('unknown'; 1 row(s))" in n for n in notes), notes
+    proba = pd.read_csv(tmp_path / "p.csv").to_numpy()
+    assert np.array_equal(pd.read_csv(tmp_path / "p_odd.csv").to_numpy()[:-1], proba)
