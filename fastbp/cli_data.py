@@ -730,17 +730,24 @@ def note_target_scale(y, target):
 
 def build_pipeline(X, estimator, dtype=np.float64):
     """Standardise numeric columns, one-hot encode the others, then
-    ``estimator``, which gets ``dtype`` (the scaler keeps float32 numeric
-    columns float32)."""
+    ``estimator``, which gets ``dtype``.
+
+    The numeric columns are standardised as read (float64) and only then
+    cast to ``dtype``: cast first, float32 would round Unix timestamps
+    (1.7e9) to steps of 128 seconds, in training only, since files read
+    later reach the scaler as read. The cast is ``numpy.float32`` itself,
+    a type that ``fastbp.load`` rebuilds (no function of fastbp's own)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
     numeric = numeric_columns(X)
     other = [c for c in X.columns if c not in numeric]
     steps = []
     if numeric:
-        steps.append(("numeric", StandardScaler(), numeric))
+        cast = FunctionTransformer(np.dtype(dtype).type, feature_names_out="one-to-one")
+        steps.append(("numeric", Pipeline([("scale", StandardScaler()), ("cast", cast)]),
+                      numeric))
     if other:
         steps.append(("categorical", OneHotEncoder(handle_unknown="ignore",
                                                    sparse_output=False,
@@ -1049,8 +1056,6 @@ def train_on_file(args, estimator_params):
         valid = (valid_X, valid_y)
     dtype = np.dtype(args.dtype)
     check_one_hot_size(X, dtype, args.data)
-    numeric = numeric_columns(X)
-    X = X.astype({c: dtype for c in numeric})
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
     estimator = make_estimator(cls, args, estimator_params)
     pipe = build_pipeline(X, estimator, dtype)

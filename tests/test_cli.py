@@ -1711,3 +1711,25 @@ def test_an_na_among_true_and_false_stays_missing_beside_another_value(tmp_path,
     assert len(notes) == 3 and all("('unknown'; 1 row(s))" in n for n in notes), notes
     proba = pd.read_csv(tmp_path / "p.csv").to_numpy()
     assert np.array_equal(pd.read_csv(tmp_path / "p_odd.csv").to_numpy()[:-1], proba)
+
+
+def test_numbers_are_standardised_before_the_cast_to_float32(tmp_path, capsys):
+    # helper-86: number columns were cast to float32 before the scaler:
+    # Unix timestamps (1.7e9 give or take a few hundred seconds) collapsed
+    # to a few distinct values in training, while later files were scaled
+    # from float64, so the model predicted differently on its own file.
+    pd = pytest.importorskip("pandas")
+    from fastbp.cli_data import read_for_model, split_target
+
+    seconds = np.random.default_rng(0).permutation(300)
+    data, model = tmp_path / "ts.csv", tmp_path / "m.fastbp"
+    pd.DataFrame({"ts": 1_700_000_000 + seconds,
+                  "y": np.where(seconds > 150, "late", "early")}).to_csv(data, index=False)
+    assert _train_quiet(data, "y", "--model-out", str(model)) == 0
+    pipe = fastbp_load(model)
+    X = split_target(read_for_model(pipe, str(data)), "y", str(data))[0]
+    scaled = pipe[:-1].transform(X)
+    assert scaled.dtype == np.float32  # the model's dtype
+    assert len(np.unique(scaled)) == 300
+    # The scaler learned the spread of the seconds, not of float32's steps of 128.
+    assert np.allclose(scaled[:, 0], (seconds - seconds.mean()) / seconds.std(), atol=1e-5)
