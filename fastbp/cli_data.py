@@ -1383,6 +1383,28 @@ def _labels_like_classes(y, classes, target, path):
     return numbers.to_numpy()
 
 
+def _comparable_labels(y, pred, classes):
+    """``y`` and the predictions ``pred`` as labels that scikit-learn's
+    metrics compare: as text where ``y`` holds a number that is not an
+    integer (0.5) among integer or True/False ``classes``, which the
+    metrics would refuse as "a mix of continuous and binary targets"; such
+    a label is a class the model never predicts, and its rows errors."""
+    y = np.asarray(y)
+    kind = np.asarray(classes).dtype.kind
+    if y.dtype.kind != "f" or kind not in "iub" or np.all(y == np.round(y)):
+        return y, pred
+
+    def text(value):
+        if value != round(value):
+            return str(value)
+        if kind == "b" and value in (0, 1):
+            return str(bool(value))  # as a prediction True reads
+        return str(int(value))
+
+    return (np.array([text(v) for v in y], dtype=object),
+            np.array([str(v) for v in np.asarray(pred).tolist()], dtype=object))
+
+
 def report(pipe, X, y, brief=False):
     from sklearn import metrics
 
@@ -1401,6 +1423,7 @@ def report(pipe, X, y, brief=False):
             print(f"note: {len(unseen)} class(es) of these rows the model never saw in "
                   f"training ({shown}{', ...' if len(unseen) > 5 else ''}): it cannot "
                   "predict them, and their rows count as errors", file=sys.stderr)
+        y, pred = _comparable_labels(y, pred, pipe.classes_)
         print(f"accuracy: {metrics.accuracy_score(y, pred):.4f}")
         if not brief:
             print(metrics.classification_report(y, pred, zero_division=0))

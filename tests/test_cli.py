@@ -1733,3 +1733,31 @@ def test_numbers_are_standardised_before_the_cast_to_float32(tmp_path, capsys):
     assert len(np.unique(scaled)) == 300
     # The scaler learned the spread of the seconds, not of float32's steps of 128.
     assert np.allclose(scaled[:, 0], (seconds - seconds.mean()) / seconds.std(), atol=1e-5)
+
+
+def test_a_label_that_is_no_integer_among_integer_classes_counts_as_an_error(tmp_path,
+                                                                             capsys):
+    # helper-86: a 0.5 among the classes 0 and 1 was noted as counting as an
+    # error, then scikit-learn refused "a mix of continuous and binary
+    # targets" (exit 2), for --valid after the model was trained and saved.
+    frame = _write_csv(tmp_path / "t.csv", 60, "classification", 0)
+    frame["label"] = (frame["label"] == "yes").astype(int)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame = frame.astype({"label": float})
+    frame.loc[3, "label"], frame.loc[4, "label"] = 0.5, 7
+    frame.to_csv(tmp_path / "v.csv", index=False)
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(tmp_path / "t.csv", "label", "--valid", str(tmp_path / "v.csv"),
+                        "--model-out", str(model)) == 0
+    out, err = capsys.readouterr()
+    note = "note: 2 class(es) of these rows the model never saw in training (0.5, 7"
+    assert note in err and "error" not in err.replace("count as errors", "")
+    valid_accuracy = float(out.split("accuracy: ")[1].split()[0])
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "v.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert note in err and float(out.split("accuracy: ")[1].split()[0]) == valid_accuracy
+    # The rows of 0.5 and 7 are errors, the others scored as they are.
+    pipe = fastbp_load(model)
+    pred = pipe.predict(frame.drop(columns=["label"]))
+    assert valid_accuracy == pytest.approx(round(np.mean(pred == frame["label"]), 4))
+    assert "'0.5'" in out and "'7'" in out  # among the labels of the confusion matrix
