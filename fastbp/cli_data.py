@@ -1315,7 +1315,7 @@ def predict_file(args):
     import pandas as pd
 
     # "-" is standard output (a shell pipeline), as for most tools.
-    to_stdout = args.out == "-"
+    to_stdout = args.out == "-" or _names_standard_output(args.out)
     if not to_stdout:
         check_output_path(args.out, "--out", special_ok=True)
         refuse_overwriting([("--out", args.out)],
@@ -1343,8 +1343,24 @@ def predict_file(args):
     # status line goes to stderr, out of the data's way.
     status = sys.stderr if to_stdout or special else sys.stdout
     print(f"{len(out)} predictions written to "
-          f"{'standard output' if to_stdout else args.out}", file=status)
+          f"{'standard output' if args.out == '-' else args.out}", file=status)
     return 0
+
+
+def _names_standard_output(path):
+    """Whether ``path`` is a name of this process's standard output
+    (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``), whatever it
+    leads to: a terminal, a pipe, or a file the shell redirected it to
+    (``> preds.csv``), whose name is no table name, and which replacing
+    would take from under the shell's redirection."""
+    if not os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        # A file named as such (--out p.csv > p.csv) is written as its name says.
+        return False
+    try:
+        own, named = os.fstat(1), os.stat(path)
+    except OSError:  # no standard output, or no such device
+        return False
+    return (own.st_dev, own.st_ino) == (named.st_dev, named.st_ino)
 
 
 def evaluate_file(args):

@@ -1761,3 +1761,20 @@ def test_a_label_that_is_no_integer_among_integer_classes_counts_as_an_error(tmp
     pred = pipe.predict(frame.drop(columns=["label"]))
     assert valid_accuracy == pytest.approx(round(np.mean(pred == frame["label"]), 4))
     assert "'0.5'" in out and "'7'" in out  # among the labels of the confusion matrix
+
+
+@pytest.mark.parametrize("out", ["/dev/stdout", "/dev/fd/1"])
+def test_predict_out_dev_stdout_redirected_to_a_file_is_standard_output(tmp_path, out):
+    # helper-86: "predict --out /dev/stdout > preds.csv" was refused: the
+    # path led to a regular file whose name did not end in .csv.
+    pd = pytest.importorskip("pandas")
+    train_csv, model, preds = tmp_path / "t.csv", tmp_path / "m.fastbp", tmp_path / "p.out"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert _train_quiet(train_csv, "label", "--model-out", str(model)) == 0
+    with open(preds, "w") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "fastbp", "predict", "--model",
+                               str(model), "--data", str(train_csv), "--out", out],
+                              stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == f"60 predictions written to {out}\n"
+    assert pd.read_csv(preds)["label"].isin(["yes", "no"]).sum() == 60
