@@ -228,11 +228,21 @@ def write_table(frame, path, in_place=False):
     ``path`` where ``in_place`` (a device or pipe, which cannot be renamed
     onto).
     """
-    # The compression is named, not inferred: pandas would infer it from the
-    # temporary file's name, and write plain text under a .gz name.
+    # Compressed here, not by pandas: pandas would infer the compression
+    # from the temporary file's name (plain text under a .gz name), and
+    # record that name in the gzip header, which gunzip -N restores.
     def write(target):
-        frame.to_csv(target, sep=_separator(path), index=False,
-                     compression="gzip" if path.lower().endswith(".gz") else None)
+        if not path.lower().endswith(".gz"):
+            frame.to_csv(target, sep=_separator(path), index=False)
+            return
+        import gzip
+        import io
+
+        # GzipFile records the base name of filename, less its ".gz".
+        with open(target, "wb") as raw, \
+                gzip.GzipFile(filename=path, mode="wb", fileobj=raw) as packed, \
+                io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+            frame.to_csv(text, sep=_separator(path), index=False)
 
     if in_place:
         write(path)

@@ -1778,3 +1778,25 @@ def test_predict_out_dev_stdout_redirected_to_a_file_is_standard_output(tmp_path
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == f"60 predictions written to {out}\n"
     assert pd.read_csv(preds)["label"].isin(["yes", "no"]).sum() == 60
+
+
+def _gzip_name(path):
+    """The file name a gzip header records (FNAME), or None."""
+    data = path.read_bytes()
+    assert data[:2] == b"\x1f\x8b"
+    if not data[3] & 0x08:
+        return None
+    return data[10:data.index(b"\0", 10)].decode()
+
+
+def test_gz_outputs_record_their_own_name(tmp_path):
+    # helper-86: the header named the temporary file written before the
+    # rename (".fastbp-xxxx.tmp"), which gunzip -N restores.
+    pd = pytest.importorskip("pandas")
+    from fastbp.cli_data import read_table, write_table
+
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    for name in ("p.csv.gz", "h.tsv.gz"):  # predict --out, --history-out
+        write_table(frame, str(tmp_path / name))
+        assert _gzip_name(tmp_path / name) == name[:-3]
+        assert read_table(str(tmp_path / name)).equals(frame)
