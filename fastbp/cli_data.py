@@ -1041,7 +1041,7 @@ def train_on_file(args, estimator_params):
         raise CLIError(f"{args.data}: the target column {args.target!r} holds a single "
                        f"class ({classes[0]!r}); a classifier needs at least two")
     if task == "regression":
-        y = regression_target(y, args.target, args.data)
+        y = regression_target(y, args.target, args.data, "--task regression")
         note_target_scale(y, args.target)
     # The validation file, read before training: a problem with it must not
     # cost the trained model.
@@ -1089,13 +1089,28 @@ def train_on_file(args, estimator_params):
     return 0 if written else 2
 
 
-def regression_target(y, target, path):
-    """The target of a regression as float64, or an error naming the column."""
+def regression_target(y, target, path, option=None):
+    """The target of a regression as float64, or an error naming the
+    column, its text and their lines, and ``option`` where one asked for a
+    regression (``--task regression``): else the model is a regressor."""
+    import pandas as pd
+
     try:
         return np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise CLIError(f"{path}: --task regression needs a numeric target, and the column "
-                       f"{target!r} holds text ({exc})") from exc
+        error = exc
+    values = pd.Series(np.asarray(y, dtype=object))
+    rows = np.flatnonzero(pd.to_numeric(values, errors="coerce").isna().to_numpy())
+    if len(rows):
+        shown = ", ".join(repr(v) for v in values.iloc[rows].unique()[:3])
+        found = (f"{shown}: {_file_lines(path, rows[:5], len(values))}"
+                 f"{' ...' if len(rows) > 5 else ''}")
+    else:
+        found = str(error)  # what pandas reads as a number, and float() not
+    need = (f"{option} needs a numeric target, and the column" if option
+            else "the model is a regressor, and the target column")
+    raise CLIError(f"{path}: {need} {target!r} holds text ({found}); drop or fix those rows"
+                   ) from error
 
 
 def _text_columns(X):
@@ -1394,18 +1409,26 @@ def _labels_like_classes(y, classes, target, path):
     """``y`` as numbers where the model's classes are numbers, or an error
     naming the text among them (scikit-learn's metrics refuse a mix of
     text and numbers with a message about types)."""
-    if np.asarray(classes).dtype.kind not in "iufb" or np.asarray(y).dtype.kind != "O":
+    kind = np.asarray(classes).dtype.kind
+    if kind not in "iufb" or np.asarray(y).dtype.kind != "O":
         return y
     import pandas as pd
 
     values = pd.Series(y)
+    if kind == "b":
+        # "True" and "False" are the classes, though another value (an
+        # "unknown") made the column text.
+        values = _as_bools(values)
+        if _all_bools(values):
+            return values.to_numpy(dtype=bool)
     numbers = pd.to_numeric(values, errors="coerce")
     text = values[numbers.isna()].unique()
     if len(text):
+        known = ("True and False" if kind == "b"
+                 else f"numbers ({np.asarray(classes)[:5].tolist()})")
         raise CLIError(f"{path}: the target column {target!r} holds text "
                        f"({', '.join(repr(v) for v in text[:3])}) where the model's classes "
-                       f"are numbers ({np.asarray(classes)[:5].tolist()}); drop or fix those "
-                       "rows")
+                       f"are {known}; drop or fix those rows")
     return numbers.to_numpy()
 
 

@@ -1800,3 +1800,54 @@ def test_gz_outputs_record_their_own_name(tmp_path):
         write_table(frame, str(tmp_path / name))
         assert _gzip_name(tmp_path / name) == name[:-3]
         assert read_table(str(tmp_path / name)).equals(frame)
+
+
+def test_text_in_a_regression_target_names_the_rows_not_an_option(tmp_path, capsys):
+    # helper-86: evaluate and --valid said "--task regression needs a
+    # numeric target ... (could not convert string to float: '?')", an
+    # option evaluate has not and the user never gave, and no line.
+    pd = pytest.importorskip("pandas")
+    train_csv, odd, model = tmp_path / "t.csv", tmp_path / "q.csv", tmp_path / "m.fastbp"
+    frame = _write_csv(train_csv, 60, "regression", 0).astype({"label": object})
+    frame.loc[[2, 6], "label"] = "?"
+    frame.to_csv(odd, index=False)
+    message = (f"fastbp: error: {odd}: the model is a regressor, and the target column "
+               "'label' holds text ('?': lines [4, 8]); drop or fix those rows\n")
+    assert _train_quiet(train_csv, "label", "--valid", str(odd)) == 2
+    assert capsys.readouterr().err == message
+    assert _train_quiet(train_csv, "label", "--model-out", str(model)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(odd)]) == 2
+    assert capsys.readouterr().err == message
+    # Training on it with --task regression names that option.
+    assert _train_quiet(odd, "label", "--task", "regression") == 2
+    assert capsys.readouterr().err == (
+        f"fastbp: error: {odd}: --task regression needs a numeric target, and the column "
+        "'label' holds text ('?': lines [4, 8]); drop or fix those rows\n")
+    assert pd.read_csv(odd)["label"].tolist().count("?") == 2
+
+
+def test_text_among_true_and_false_labels_is_named_alone(tmp_path, capsys):
+    # helper-86: a model of the classes True and False, and one "unknown"
+    # in the file evaluated: "holds text ('unknown', 'True', 'False') where
+    # the model's classes are numbers ([False, True])".
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(60)
+    frame = pd.DataFrame({"x": x, "y": x > 0})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame = frame.astype({"y": object})
+    frame.loc[5, "y"] = "unknown"
+    frame.to_csv(tmp_path / "u.csv", index=False)
+    model = tmp_path / "m.fastbp"
+    assert _train_quiet(tmp_path / "t.csv", "y", "--model-out", str(model)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "u.csv")]) == 2
+    assert capsys.readouterr().err == (
+        f"fastbp: error: {tmp_path / 'u.csv'}: the target column 'y' holds text "
+        "('unknown') where the model's classes are True and False; drop or fix those rows\n")
+    # Without it, "True" and "False" are the classes, in a file read as text too.
+    frame.loc[5, "y"] = "TRUE"
+    frame.to_csv(tmp_path / "u.csv", index=False)
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "u.csv")]) == 0
+    assert "labels [False, True]" in capsys.readouterr().out
