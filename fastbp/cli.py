@@ -483,6 +483,19 @@ def main(argv=None):
         # argparse's own report names the top-level usage, not the
         # subcommand's whose options the user was writing.
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    import warnings
+
+    from .cli_data import show_warning
+
+    with warnings.catch_warnings():  # puts showwarning back (main called from Python)
+        # Every command's warnings (scikit-learn's in evaluate, pandas'),
+        # not only the fit's (fit_with_progress), as one line.
+        warnings.showwarning = show_warning
+        return _command(args)
+
+
+def _command(args):
+    """Run the command of the parsed ``args``; its exit status."""
     if args.command == "info":
         return info(args)
     if args.command == "compile":

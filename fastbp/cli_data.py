@@ -890,10 +890,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
         elif issubclass(category, ConvergenceWarning):
             notes.append(str(message))
         else:
-            # One line, as the notes and errors are: Python's own format
-            # adds the source file and line, which mean nothing here.
-            print(f"warning: {category.__name__}: {' '.join(str(message).split())}",
-                  file=sys.stderr, flush=True)
+            show_warning(message, category, filename, lineno, file, line)
 
     try:
         with warnings.catch_warnings():  # puts showwarning back
@@ -923,6 +920,15 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
             note = " ".join(notes[0].split())  # scipy's reason, on one line
         print(f"note: {note}", file=sys.stderr)
     return False
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` of the command line: one line ``warning:
+    Category: message`` on stderr, as the notes and errors are. Python's
+    own format adds the source file and line, which mean nothing to a
+    command-line user."""
+    print(f"warning: {category.__name__}: {' '.join(str(message).split())}",
+          file=sys.stderr, flush=True)
 
 
 def final_loss(estimator):

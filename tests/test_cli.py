@@ -1851,3 +1851,20 @@ def test_text_among_true_and_false_labels_is_named_alone(tmp_path, capsys):
     frame.to_csv(tmp_path / "u.csv", index=False)
     assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "u.csv")]) == 0
     assert "labels [False, True]" in capsys.readouterr().out
+
+
+def test_warnings_of_evaluate_and_predict_are_one_line(tmp_path):
+    # helper-86: scikit-learn's warnings outside a fit (R² of one row)
+    # showed Python's format, with the source file and line; training's are
+    # one "warning: ..." line.
+    train_csv, one, model = tmp_path / "t.csv", tmp_path / "one.csv", tmp_path / "m.fastbp"
+    frame = _write_csv(train_csv, 60, "regression", 0)
+    frame.iloc[:1].to_csv(one, index=False)
+    assert _train_quiet(train_csv, "label", "--model-out", str(model)) == 0
+    # In a process of its own: pytest records warnings rather than showing them.
+    proc = subprocess.run([sys.executable, "-m", "fastbp", "evaluate", "--model", str(model),
+                           "--data", str(one)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("warning: UndefinedMetricWarning: R^2 score is not "
+                                  "well-defined"), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and ".py:" not in proc.stderr
