@@ -1035,6 +1035,9 @@ def train_on_file(args, estimator_params):
     check_outputs(args)
     frame, codes = keep_written_codes(read_table(args.data), args.data)
     X, y = split_target(frame, args.target, args.data)
+    if not X.shape[1]:
+        raise CLIError(f"{args.data} has no feature columns besides the target "
+                       f"{args.target!r}: add the columns to predict it from")
     check_features(X, args.data)
     note_missing_marks_kept(frame)
     note_row_numbers(X)

@@ -1868,3 +1868,14 @@ def test_warnings_of_evaluate_and_predict_are_one_line(tmp_path):
     assert proc.stderr.startswith("warning: UndefinedMetricWarning: R^2 score is not "
                                   "well-defined"), proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and ".py:" not in proc.stderr
+
+
+def test_a_file_with_only_the_target_column_is_refused_by_name(tmp_path, capsys):
+    # helper-86: scikit-learn's "Found array with 0 feature(s)" named
+    # neither the file nor what it lacked.
+    path = tmp_path / "onlyy.csv"
+    path.write_text("y\n" + "a\nb\n" * 10)
+    assert _train_quiet(path, "y") == 2
+    assert capsys.readouterr().err == (
+        f"fastbp: error: {path} has no feature columns besides the target 'y': add the "
+        "columns to predict it from\n")
