@@ -4,11 +4,16 @@ as an unsplit one up to rounding, repeatably, and leaves the BLAS pool as
 it found it. The kernels themselves are checked against the NumPy
 reference in ``test_kernels.py`` (``test_train_epoch_split_vs_naive``)."""
 
+import dis
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import traceback
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -238,7 +243,7 @@ def test_a_scorer_that_hands_its_work_to_another_thread_runs_outside_the_pin(
     inline = _fit(MLPClassifier(scoring=lambda est, X_val, y_val: est.score(X_val, y_val),
                                 **params), X, y)
     assert results["model"].validation_scores_ == inline.validation_scores_
-    assert blas_pool_size() == 2 and threads._gate._readers == 0
+    assert blas_pool_size() == 2 and not threads._gate._depths
 
 
 # -- the gate on the BLAS pool's size ------------------------------------------
@@ -317,7 +322,7 @@ def test_nested_calls_and_the_pinning_thread_do_not_deadlock():
     with gate.shared():
         w = _started(writer)
         assert writer_waiting.wait(5)
-        while not gate._writers_waiting:  # the writer is queued behind this call
+        while not gate._queue:  # the writer is queued behind this call
             pass
         with gate.shared():  # the same thread enters again at once
             inner.set()
@@ -340,20 +345,20 @@ def test_a_reader_may_leave_its_section_for_a_block_and_pin_inside_it():
     with gate.shared():
         with gate.shared():
             with gate.released():
-                assert gate._readers == 0
+                assert not gate._depths
                 with gate.pinned():
                     assert pool.size == 1
-            assert gate._readers == 1 and gate._local.depth == 2
-    assert gate._readers == 0 and pool.size == 2
+            assert gate._depths[threading.get_ident()][0] == 2 and len(gate._depths) == 1
+    assert not gate._depths and pool.size == 2
     with gate.released():  # no reader: nothing to leave
-        assert gate._readers == 0
+        assert not gate._depths
     with gate.pinned(), gate.released():  # the pinning thread keeps its pin
         assert pool.size == 1
     with gate.shared():
         with pytest.raises(ValueError), gate.released():
             raise ValueError("a failed warm-up")
-        assert gate._readers == 1 and gate._local.depth == 1
-    assert gate._readers == 0
+        assert gate._depths[threading.get_ident()][0] == 1 and len(gate._depths) == 1
+    assert not gate._depths
 
 
 def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
@@ -386,7 +391,7 @@ def test_a_reader_that_left_waits_for_a_pin_to_end_before_it_comes_back():
     r.join(5)
     w.join(5)
     assert sizes == [2], "the reader came back into a pinned pool"
-    assert gate._readers == 0 and pool.size == 2
+    assert not gate._depths and pool.size == 2
 
 
 def _exit_code_of_a_forked_child(check, timeout=60):
@@ -456,7 +461,7 @@ def test_a_child_forked_while_another_thread_holds_the_gate_fits_and_predicts(
     finally:
         release.set()
         thread.join(5)
-    assert blas_pool_size() == 2 and threads._gate._readers == 0
+    assert blas_pool_size() == 2 and not threads._gate._depths
 
 
 def test_a_fit_inside_another_in_one_thread_is_not_counted():
@@ -503,3 +508,233 @@ def test_a_size_set_during_a_pin_is_not_overwritten_at_its_end():
     with gate.pinned():
         assert pool.size == 1
     assert pool.size == 2  # an undisturbed pin restores what it found
+
+
+# -- Ctrl-C, starvation and the interpreter's exit (helper-87) -----------------
+
+def _gate_is_clear(gate, size=2):
+    """Whether a reader and a writer in another thread get through, after
+    which the pool has ``size`` threads."""
+    def other():
+        with gate.shared():
+            pass
+        with gate.pinned():
+            pass
+
+    thread = _started(other)
+    thread.join(10)
+    return not thread.is_alive() and threads._pool[0]() == size
+
+
+def _interrupted_at(event, scenario):
+    """Run ``scenario()`` with KeyboardInterrupt raised at the ``event``-th
+    point of the gate's code where CPython runs a signal's handler (its
+    eval breaker: a function's start, right after a call, a loop's jump
+    back); returns whether it was raised (False: there are fewer points).
+    Line events would also stop where no signal can (inside a ``with``
+    statement's exit, before the lock's ``__exit__`` is called)."""
+    seen = [0]
+    raised = [False]
+    last = {}
+
+    def local(frame, kind, arg):
+        if kind == "opcode":
+            before = last.get(frame)
+            last[frame] = dis.opname[frame.f_code.co_code[frame.f_lasti]]
+            if before in (None, "CALL", "CALL_FUNCTION_EX", "JUMP_BACKWARD"):
+                seen[0] += 1
+                if seen[0] == event:
+                    raised[0] = True
+                    raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, kind, arg):
+        if frame.f_code.co_filename != threads.__file__:
+            return None
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return local
+
+    sys.settrace(tracer)
+    try:
+        scenario()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(None)
+    return raised[0]
+
+
+def test_ctrl_c_anywhere_in_the_gate_leaves_it_usable(two_cores, split_epochs, digits):
+    # helper-87: a Ctrl-C between a change of the gate's state and the try
+    # that undoes it (a reader counted before its depth was set, a pin or a
+    # waiting writer before their try) left the BLAS gate held for good:
+    # 3 of 200 single Ctrl-Cs during a loop of predictions, after which a
+    # split fit waited forever. Here Ctrl-C is raised at every line of the
+    # gate in turn, in the calls a fit and a prediction make (where an
+    # exit is interrupted at its very call, which no context manager can
+    # guard, the next caller finds its section over).
+    gate = threads._gate
+    X, y = digits
+
+    def nested():
+        with gate.shared(), gate.shared():
+            pass
+
+    def pinned_with_validation():
+        with gate.pinned(), gate.shared():
+            pass
+
+    def released():
+        with gate.shared(), gate.released():
+            pass
+
+    def queued():
+        # A reader and a writer that wait their turns behind another
+        # thread's pin.
+        holding, release = threading.Event(), threading.Event()
+
+        def pin():
+            with gate.pinned():
+                holding.set()
+                release.wait(10)
+
+        thread = _started(pin)
+        holding.wait(10)
+        waiter = _started(lambda: (time.sleep(0.05), release.set()))
+        try:
+            with gate.shared():
+                pass
+            with gate.pinned():
+                pass
+        finally:
+            release.set()
+            waiter.join(10)
+            thread.join(10)
+
+    for scenario in (nested, pinned_with_validation, released, queued):
+        event = 1
+        while _interrupted_at(event, scenario):
+            assert _gate_is_clear(gate), (
+                f"Ctrl-C at point {event} of {scenario.__name__} left the gate held")
+            event += 1
+        assert event > 5, f"{scenario.__name__} ran no lines of the gate"
+    results = {}
+    fit = _started(lambda: results.update(model=_fit(MLPClassifier((16,), max_iter=2,
+                                                                   batch_size=64), X, y)))
+    fit.join(120)
+    assert not fit.is_alive(), "a split fit after the interrupts is still waiting"
+    assert "model" in results and split_epochs
+
+
+def test_a_prediction_queued_behind_a_pin_goes_before_the_same_fits_next_pin():
+    # helper-87: a split fit that released its pin pinned again at once
+    # (holding the GIL), so that predictions queued behind its slice found
+    # the pool pinned again and waited for the whole fit (11.5 s beside
+    # two split fits, where the README promises the wait of a slice).
+    gate, pool = _gate()
+    order = []
+    first, go = threading.Event(), threading.Event()
+
+    def fit():
+        for i in range(20):
+            with gate.pinned():
+                order.append(f"pin {i}")
+                if i == 0:
+                    first.set()
+                    go.wait(10)
+
+    def predict():
+        with gate.shared():
+            order.append("read")
+
+    writer = _started(fit)
+    assert first.wait(10)
+    reader = _started(predict)
+    while not gate._queue:  # the prediction queues behind the slice
+        time.sleep(0.001)
+    go.set()
+    writer.join(10)
+    reader.join(10)
+    assert order.index("read") == 1, f"the prediction waited for pins {order}"
+    assert pool.size == 2 and not gate._depths and not gate._queue
+
+
+def test_a_split_fit_in_a_thread_outlives_the_main_script(tmp_path):
+    # helper-87: CPython shuts every concurrent.futures executor down when
+    # the main script ends, before it joins the threads still running; a
+    # split fit in one of them then failed with "cannot schedule new
+    # futures after shutdown" (and so did one in an atexit handler).
+    script = tmp_path / "background.py"
+    script.write_text(textwrap.dedent("""
+        import atexit, threading, time, warnings
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+        from sklearn.datasets import load_digits
+        from fastbp import MLPClassifier
+        from fastbp.training import split
+        warnings.simplefilter("ignore")
+        X, y = load_digits(return_X_y=True)
+        X = X[:600] / 16.0
+        y = y[:600]
+        made, started = [], threading.Event()
+
+        class Recorded(split.SplitEpoch):
+            def __init__(self, *args):
+                super().__init__(*args)
+                made.append(self)
+                started.set()
+
+        import fastbp.training.stochastic as stochastic
+        stochastic.SplitEpoch = Recorded
+
+        def fit(name):
+            with threadpool_limits(2, user_api="blas"), split.forced_split(2):
+                model = MLPClassifier((16,), max_iter=40, batch_size=64, tol=0,
+                                      n_iter_no_change=1000, random_state=0)
+                model.fit(X, y)
+            print(name, "fitted", model.n_iter_, len(made), flush=True)
+
+        atexit.register(fit, "atexit")
+        threading.Thread(target=fit, args=("thread",)).start()
+        started.wait(60)
+        print("main ends", flush=True)
+    """))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=root,
+                          env=dict(os.environ, PYTHONPATH=root + os.pathsep
+                                   + os.environ.get("PYTHONPATH", "")))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("\n")
+    assert "main ends" in lines, proc.stdout
+    assert any(line.startswith("thread fitted 40") for line in lines), proc.stdout + proc.stderr
+    assert any(line.startswith("atexit fitted 40") for line in lines), proc.stdout + proc.stderr
+    assert lines.index("main ends") < [i for i, line in enumerate(lines)
+                                       if line.startswith("thread fitted")][0], proc.stdout
+
+
+@pytest.mark.parametrize("value, parts", [("off", 1), ("0", 1), ("False", 1), (" no ", 1),
+                                          ("auto", 2), ("", 2)])
+def test_fastbp_split_reads_the_usual_spellings_of_off(monkeypatch, value, parts):
+    # helper-87: only "off" turned the split off; 0, false and no were
+    # ignored without a word.
+    monkeypatch.setattr(split, "blas_pool_size", lambda: 2)
+    monkeypatch.setattr(split, "cpu_count", lambda: 2)
+    monkeypatch.setenv("FASTBP_SPLIT", value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert split.split_parts(CPU, False, False, 32, 60000, 235_000) == parts
+
+
+def test_an_unknown_fastbp_split_value_is_named_once(monkeypatch):
+    monkeypatch.setattr(split, "blas_pool_size", lambda: 2)
+    monkeypatch.setattr(split, "cpu_count", lambda: 2)
+    monkeypatch.setattr(split, "_warned_mode", False)
+    monkeypatch.setenv("FASTBP_SPLIT", "never")
+    with pytest.warns(RuntimeWarning, match="FASTBP_SPLIT='never' is not one of auto, "
+                                            "0/off/false/no: taken as auto"):
+        assert split.split_parts(CPU, False, False, 32, 60000, 235_000) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert split.split_parts(CPU, False, False, 32, 60000, 235_000) == 2

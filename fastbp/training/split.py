@@ -10,7 +10,8 @@ which on the small products of a mini-batch cost more than it gained (on 2
 cores, MNIST at batch 32 trained slower with two BLAS threads than with
 one). :func:`split_parts` decides, once per fit, from the pool size the
 user set (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``) and the step's
-size; ``FASTBP_SPLIT=off`` in the environment turns splitting off.
+size; ``FASTBP_SPLIT=off`` (or 0, false, no) in the environment turns
+splitting off.
 
 A split fit's results depend on that decision, as a fit's float32 results
 already depend on the pool size through OpenBLAS's rounding: they are the
@@ -18,13 +19,14 @@ same from run to run, and they differ from an unsplit fit's by rounding.
 """
 
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 from joblib import cpu_count
 
+from ..exceptions import warn_at_caller
 from ..kernels.records import Split
 from ..kernels.sync import ABORT, sync_size
 from .threads import blas_pool_size, blas_section, host_blas_section
@@ -89,9 +91,25 @@ def splits_here():
     return not _switched_off() and 2 <= cpu_count() <= MAX_PARTS
 
 
+ENV = "FASTBP_SPLIT"
+_OFF = ("0", "off", "false", "no")
+_warned_mode = False
+
+
 def _switched_off():
-    """Whether ``FASTBP_SPLIT=off`` is in the environment."""
-    return os.environ.get("FASTBP_SPLIT", "auto").strip().lower() == "off"
+    """Whether :data:`ENV` turns splitting off (0, off, false or no; auto
+    or unset splits where it pays; any other value is taken as auto, with
+    one warning)."""
+    global _warned_mode
+    value = os.environ.get(ENV, "auto").strip().lower()
+    if value in _OFF:
+        return True
+    if value not in ("", "auto") and not _warned_mode:
+        _warned_mode = True
+        warn_at_caller(f"{ENV}={value!r} is not one of auto, 0/off/false/no: taken as auto "
+                       "(steps are split where it pays; set it to off to never split).",
+                       RuntimeWarning)
+    return False
 
 
 _forced = threading.local()
@@ -163,11 +181,11 @@ class WholeEpoch:
 class SplitEpoch(WholeEpoch):
     """An epoch's calls of ``train_epoch_split``, in ``parts`` threads.
 
-    The calling thread runs part 0; a pool of ``parts - 1`` threads, kept
-    for the fit, runs the others. Each part has its own dead-unit tracker,
-    gradient-norm sums and loss sum, gathered at the epoch's end (loss sums
-    in part order, so that the epoch's loss does not depend on timing or
-    on how the epoch is sliced).
+    The calling thread runs part 0; ``parts - 1`` threads of the runner's
+    own (:class:`_Worker`), kept for the fit, run the others. Each part has
+    its own dead-unit tracker, gradient-norm sums and loss sum, gathered at
+    the epoch's end (loss sums in part order, so that the epoch's loss does
+    not depend on timing or on how the epoch is sliced).
     """
 
     def __init__(self, kernels, records, parts):
@@ -186,7 +204,9 @@ class SplitEpoch(WholeEpoch):
         self.layer_sq = [None] * parts
         self.first_sq = [None] * parts
         self.sums = [0.0] * parts
-        self.pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="fastbp-split")
+        # Started at the first slice, inside the fit's try whose finally
+        # closes the runner.
+        self.workers = []
 
     def begin(self):
         self.sums = [0.0] * self.parts
@@ -224,10 +244,17 @@ class SplitEpoch(WholeEpoch):
         self.sync[:] = 0
         t_before = t
         with blas_section(pin=True):
-            futures = []
+            handed = []
             try:
-                for p in range(1, self.parts):
-                    futures.append(self.pool.submit(self._part, p, hyper, rows, batch_size, t))
+                while len(self.workers) < self.parts - 1:
+                    worker = _Worker(f"fastbp-split-{len(self.workers) + 1}")
+                    # Kept before it starts: a start that Ctrl-C interrupts
+                    # may still have started the thread, which close() ends.
+                    self.workers.append(worker)
+                    worker.start()
+                for p, worker in enumerate(self.workers, 1):
+                    worker.hand(self._part, p, hyper, rows, batch_size, t)
+                    handed.append(worker)
                 own = self._part(0, hyper, rows, batch_size, t)
             except BaseException:
                 # Ctrl-C (or an error) before part 0 ran: the parts already
@@ -238,7 +265,7 @@ class SplitEpoch(WholeEpoch):
             finally:
                 # Every part ends before the caller reads or restores the
                 # buffers they write.
-                others = [_result(f) for f in futures]
+                others = [worker.result() for worker in handed]
         results = [own] + others
         for p, (loss_sum, t_after, completed) in enumerate(results):
             if not completed:
@@ -260,19 +287,81 @@ class SplitEpoch(WholeEpoch):
             np.maximum(alive, work.alive, out=alive)
 
     def close(self):
-        self.pool.shutdown(wait=True)
+        for worker in self.workers:
+            worker.close()
 
 
-def _result(future):
-    """``future.result()``, waiting however often Ctrl-C interrupts the wait:
-    a part must end before its buffers are read or restored."""
-    interrupted = False
-    while True:
-        try:
-            result = future.result()
-            break
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        raise KeyboardInterrupt
-    return result
+class _Worker:
+    """A thread of a split fit's own that runs the parts it is handed, one
+    at a time, until closed.
+
+    Not a ``ThreadPoolExecutor``: at the interpreter's exit,
+    ``concurrent.futures`` shuts every executor down before it joins the
+    threads still running, and a split fit running in one of them (or in
+    an ``atexit`` handler) had its next slice refused ("cannot schedule new
+    futures after shutdown"). A daemon thread: a fit's thread killed at
+    exit (a daemon itself) never closes it, and it must not keep the
+    process alive.
+
+    Parameters
+    ----------
+    name : str
+        The thread's name.
+    """
+
+    def __init__(self, name):
+        self._tasks = queue.SimpleQueue()
+        # Released by the thread when a part ends; its outcome, (True,
+        # result) or (False, exception), is in _outcome.
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._outcome = None
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def hand(self, fn, *args):
+        """Run ``fn(*args)`` in the thread; :meth:`result` waits for it."""
+        self._tasks.put((fn, args))
+
+    def result(self):
+        """The result of the part handed last, waiting however often Ctrl-C
+        interrupts the wait (a part must end before its buffers are read or
+        restored); the part's exception is raised here."""
+        interrupted = False
+        while True:
+            try:
+                self._done.acquire()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+        ok, value = self._outcome
+        self._outcome = None
+        if interrupted:
+            raise KeyboardInterrupt
+        if not ok:
+            raise value
+        return value
+
+    def close(self):
+        """End the thread (after the part it runs, if any)."""
+        self._tasks.put(None)
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _serve(self):
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            fn, args = task
+            try:
+                outcome = (True, fn(*args))
+            except BaseException as exc:
+                outcome = (False, exc)
+            # Nothing of the fit is held while the thread waits.
+            task = fn = args = None
+            self._outcome = outcome
+            outcome = None
+            self._done.release()

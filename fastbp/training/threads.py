@@ -25,7 +25,9 @@ other fit's or prediction's products run on a pinned pool, and their
 results never depend on what else the process runs.
 """
 
+import itertools
 import os
+import sys
 import threading
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -40,128 +42,227 @@ from ..exceptions import OversubscriptionWarning
 _pool = find_numpy_blas_threads() if NUMPY_BLAS else None
 
 
+#: Seconds a waiter waits before it looks for sections left by an
+#: interrupted exit (see :class:`_PoolGate`).
+_POLL = 0.1
+
+
+def _runs(frame, top):
+    """Whether ``frame`` is ``top`` or one of its callers."""
+    while top is not None:
+        if top is frame:
+            return True
+        top = top.f_back
+    return False
+
+
 class _PoolGate:
     """A readers-writer gate on the BLAS pool's size.
 
     Readers are compiled calls that run products on the pool as the user
     set it (fits, predictions, the validation score); they run together.
     A writer is a split epoch's slice, which pins the pool to one thread:
-    it waits for the readers in flight, and new readers wait for it (a
-    waiting writer goes first, so that a stream of predictions cannot
-    starve a fit). A thread that already reads enters again without
-    waiting, so that a call nested in another cannot deadlock behind a
-    waiting writer.
+    it waits for the readers in flight. Callers that must wait take their
+    turns in the order they came: readers that queue behind a writer wait
+    for its slice (a stream of predictions cannot starve a fit), and enter
+    before any writer that queues after them, the same fit's next slice
+    included (split fits cannot starve a prediction: it waits for the
+    slices queued before it, not for the fits). A thread that already
+    reads enters again without waiting, so that a call nested in another
+    cannot deadlock behind a waiting writer.
+
+    Ctrl-C raises KeyboardInterrupt in the main thread at any call, and a
+    gate left with a reader counted or the pool pinned makes every later
+    fit or prediction wait for good. Each change of state is one store (a
+    thread's entry in ``_depths``, the pin in ``_pin``, a turn in
+    ``_queue``) made inside a ``try`` that undoes it, and an exit repeats
+    its idempotent steps until they are done. The one point no context
+    manager can guard is the call of its ``__exit__``: so each section
+    records the frame of its ``with`` statement, and a section whose frame
+    no longer runs is over (the thread's next call, and a waiter every
+    :data:`_POLL` seconds, forget it). Waiters wait on a lock of their own
+    rather than a Condition, whose notify can be interrupted between
+    releasing a waiter and forgetting it (a later notify then fails with
+    "release unlocked lock").
     """
 
     def __init__(self, get, set_):
         self._get, self._set = get, set_
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._readers = 0
-        self._writers_waiting = 0
-        self._pinned_from = None  # the user's size while pinned
-        # Per thread: ``depth``, the reader's nesting; ``pinning``, whether
-        # it holds the pin.
-        self._local = threading.local()
+        # Thread ident: (depth of its reader sections, the frame of the
+        # outermost one's with statement); the pinning thread's own
+        # sections included (they run on the pinned pool).
+        self._depths = {}
+        # (the pinning thread's ident, the user's size, the frame of the
+        # pin's with statement) while pinned.
+        self._pin = None
+        # Turn number: (whether a writer waits, its wake lock), in the
+        # order the turns were taken.
+        self._queue = {}
+        self._turns = itertools.count()
 
     def size(self):
         with self._lock:
-            return self._get() if self._pinned_from is None else self._pinned_from
+            pin = self._pin
+            return self._get() if pin is None else pin[1]
 
     def shared(self):
         """The context of a reader (reusable, and cheap: a prediction of a
         single row takes it)."""
         return self
 
-    def __enter__(self):
-        state = self._local.__dict__
-        depth = state.get("depth", 0)
-        # The pinning thread's own products between its slices (a split
-        # fit's validation score) run on the pinned pool, as its slices do.
-        if depth == 0 and not state.get("pinning"):
-            with self._lock:
-                while self._pinned_from is not None or self._writers_waiting:
-                    self._cond.wait()
-                self._readers += 1
-        state["depth"] = depth + 1
-
-    def __exit__(self, *exc):
-        state = self._local.__dict__
-        depth = state["depth"] = state["depth"] - 1
-        if depth == 0 and not state.get("pinning"):
-            with self._lock:
-                self._readers -= 1
-                if self._readers == 0 and self._writers_waiting:
-                    self._cond.notify_all()
-
-    @contextmanager
     def pinned(self):
-        local = self._local
-        if getattr(local, "depth", 0) or getattr(local, "pinning", False):
-            raise RuntimeError("a thread inside a BLAS section cannot pin the pool")
-        with self._lock:
-            self._writers_waiting += 1
-            try:
-                while self._pinned_from is not None or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-                # Readers queued behind this writer (interrupted, or about
-                # to pin) look again.
-                self._cond.notify_all()
-            self._pinned_from = self._get()
-            self._set(1)
-        local.pinning = True
-        try:
-            yield
-        finally:
-            local.pinning = False
-            with self._lock:
-                # Restored only where the pin still holds: a size set
-                # meanwhile (threadpool_limits leaving its block in another
-                # thread) is the newer setting, and putting back the one
-                # read at the pin would leave the pool at that stale size.
-                if self._get() == 1:
-                    self._set(self._pinned_from)
-                self._pinned_from = None
-                self._cond.notify_all()
+        """The context of a writer, which pins the pool to one thread."""
+        return _Pinned(self)
 
-    @contextmanager
     def released(self):
         """Leave this thread's reader section for the block, and enter it
         again after (waiting as a new reader does). Nothing changes in a
         thread that holds the pin or is no reader."""
-        local = self._local
-        depth = getattr(local, "depth", 0)
-        if not depth or getattr(local, "pinning", False):
-            yield
-            return
-        with self._lock:
-            local.depth = 0
-            self._readers -= 1
-            if self._readers == 0 and self._writers_waiting:
-                self._cond.notify_all()
+        return _Released(self)
+
+    def _pinner(self):
+        pin = self._pin
+        return None if pin is None else pin[0]
+
+    def _may_enter(self, turn, writer):
+        """Under the lock: whether a caller holding ``turn`` (None: no turn
+        taken) may enter now."""
+        if self._pin is not None:
+            return False
+        if writer:
+            if self._depths:
+                return False
+            if turn is None:
+                return not self._queue
+            return next(iter(self._queue)) == turn
+        for queued, (queued_writer, _) in self._queue.items():
+            if queued == turn:
+                return True
+            if queued_writer:
+                return False
+        return True
+
+    def _wake_all(self):
+        """Under the lock: let every waiter look again."""
+        for _, wake in self._queue.values():
+            if wake.locked():
+                wake.release()
+
+    def _forget_stale(self, me=None, top=None):
+        """Under the lock: forget the sections whose with statement no
+        longer runs, of every thread, or of ``me`` (whose frame is ``top``).
+        Returns whether any was forgotten."""
+        frames = {me: top} if me is not None else sys._current_frames()
+        stale = False
+        for ident, (_, frame) in list(self._depths.items()):
+            if ident in frames and not _runs(frame, frames[ident]) or (
+                    me is None and ident not in frames):
+                del self._depths[ident]
+                stale = True
+        pin = self._pin
+        if pin is not None and (pin[0] in frames and not _runs(pin[2], frames[pin[0]])
+                                or me is None and pin[0] not in frames):
+            self._unpin(pin[0])
+            stale = True
+        if stale:
+            self._wake_all()
+        return stale
+
+    def _admit(self, me, writer, entry):
+        """Wait for this thread's turn, and take the pin (``writer``; entry
+        is the with statement's frame) or enter as a reader (``entry`` is
+        its ``_depths`` entry); undone if interrupted."""
+        turn = None
         try:
-            yield
-        finally:
-            # Back in, interrupted or not: the section's exit will leave.
-            interrupted = None
+            while True:
+                with self._lock:
+                    if self._may_enter(turn, writer):
+                        self._queue.pop(turn, None)
+                        if writer:
+                            self._pin = (me, self._get(), entry)
+                            self._set(1)
+                        else:
+                            self._depths[me] = entry
+                        self._wake_all()
+                        return
+                    if turn is None:
+                        wake = threading.Lock()
+                        wake.acquire()
+                        turn = next(self._turns)
+                        self._queue[turn] = (writer, wake)
+                if not wake.acquire(timeout=_POLL):
+                    with self._lock:
+                        self._forget_stale()
+        except BaseException:
             with self._lock:
-                while self._pinned_from is not None or self._writers_waiting:
-                    try:
-                        self._cond.wait()
-                    except KeyboardInterrupt as exc:
-                        interrupted = exc
-                self._readers += 1
-                local.depth = depth
-            if interrupted is not None:
-                raise interrupted
+                self._queue.pop(turn, None)
+                if writer:
+                    self._unpin(me)
+                else:
+                    self._depths.pop(me, None)
+                self._wake_all()
+            raise
+
+    def _unpin(self, me):
+        """Under the lock: end ``me``'s pin if it holds one (again after an
+        interruption: each step is idempotent)."""
+        pin = self._pin
+        if pin is None or pin[0] != me:
+            return
+        # Restored only where the pin still holds: a size set meanwhile
+        # (threadpool_limits leaving its block in another thread) is the
+        # newer setting, and putting back the one read at the pin would
+        # leave the pool at that stale size. (A block that restores one
+        # thread cannot be told from the pin, and is undone.)
+        if self._get() == 1:
+            self._set(pin[1])
+        self._pin = None
+
+    def __enter__(self):
+        me = threading.get_ident()
+        top = sys._getframe(1)
+        entry = self._depths.get(me)
+        # Nested, or the pinning thread's own products between its slices
+        # (a split fit's validation score): they run on the pool as the
+        # thread already holds it, unless what it holds was left by an
+        # interrupted exit.
+        if entry is not None or self._pinner() == me:
+            with self._lock:
+                self._forget_stale(me, top)
+                entry = self._depths.get(me)
+                if entry is not None:
+                    self._depths[me] = (entry[0] + 1, entry[1])
+                    return
+                if self._pinner() == me:
+                    self._depths[me] = (1, top)
+                    return
+        self._admit(me, False, (1, top))
+
+    def __exit__(self, *exc):
+        interrupted = None
+        while True:
+            try:
+                me = threading.get_ident()
+                entry = self._depths.get(me)
+                if entry is not None and entry[0] > 1:
+                    self._depths[me] = (entry[0] - 1, entry[1])
+                elif entry is not None:
+                    with self._lock:
+                        self._depths.pop(me, None)
+                        self._wake_all()
+                # (None: left already, by an interrupted released().)
+                break
+            except KeyboardInterrupt as err:
+                interrupted = err
+        if interrupted is not None:
+            raise interrupted
 
     def after_fork_in_child(self):
         """Make the gate of a child made by fork a fresh one.
 
         Only the forking thread lives in the child: the readers, the
-        pinning writer and the waiting writers of the parent's other
+        pinning writer and the waiting callers of the parent's other
         threads never leave their sections there, and a lock one of them
         held at the fork is never released, so that the child's first fit
         or prediction would wait for good. The forking thread keeps its own
@@ -169,15 +270,77 @@ class _PoolGate:
         it does not hold is undone, restoring the pool size the user set
         (the child inherits the parent's pinned size of one thread).
         """
-        state = self._local.__dict__
-        pinning = state.get("pinning", False)
+        me = threading.get_ident()
+        entry = self._depths.get(me)
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._readers = 1 if state.get("depth", 0) and not pinning else 0
-        self._writers_waiting = 0
-        if self._pinned_from is not None and not pinning:
-            self._set(self._pinned_from)
-            self._pinned_from = None
+        self._depths = {me: entry} if entry is not None else {}
+        self._queue = {}
+        pin = self._pin
+        if pin is not None and pin[0] != me:
+            self._set(pin[1])
+            self._pin = None
+
+
+class _Pinned:
+    """:meth:`_PoolGate.pinned`'s context (a class rather than a generator:
+    an interrupted generator's cleanup would run whenever it is collected,
+    after the gate moved on)."""
+
+    def __init__(self, gate):
+        self._gate = gate
+
+    def __enter__(self):
+        gate = self._gate
+        me = threading.get_ident()
+        top = sys._getframe(1)
+        if gate._depths.get(me) is not None or gate._pinner() == me:
+            with gate._lock:
+                gate._forget_stale(me, top)
+            if gate._depths.get(me) is not None or gate._pinner() == me:
+                raise RuntimeError("a thread inside a BLAS section cannot pin the pool")
+        gate._admit(me, True, top)
+
+    def __exit__(self, *exc):
+        gate = self._gate
+        interrupted = None
+        while True:
+            try:
+                me = threading.get_ident()
+                with gate._lock:
+                    gate._unpin(me)
+                    gate._wake_all()
+                break
+            except KeyboardInterrupt as err:
+                interrupted = err
+        if interrupted is not None:
+            raise interrupted
+
+
+class _Released:
+    """:meth:`_PoolGate.released`'s context."""
+
+    def __init__(self, gate):
+        self._gate = gate
+        self._entry = None
+
+    def __enter__(self):
+        gate = self._gate
+        me = threading.get_ident()
+        entry = gate._depths.get(me)
+        if entry is None or gate._pinner() == me:
+            return
+        # Interrupted after the thread left, the enclosing sections' exits
+        # find nothing to leave.
+        with gate._lock:
+            gate._depths.pop(me, None)
+            gate._wake_all()
+        self._entry = entry
+
+    def __exit__(self, *exc):
+        if self._entry is not None:
+            # Back in as it was, waiting as a new reader does; interrupted
+            # while waiting, the thread stays out (as above).
+            self._gate._admit(threading.get_ident(), False, self._entry)
 
 
 _gate = _PoolGate(*_pool) if _pool is not None else None
