@@ -80,7 +80,10 @@ class _PoolGate:
     manager can guard is the call of its ``__exit__``: so each section
     records the frame of its ``with`` statement, and a section whose frame
     no longer runs is over (the thread's next call, and a waiter every
-    :data:`_POLL` seconds, forget it). Waiters wait on a lock of their own
+    :data:`_POLL` seconds, forget it). So a section is entered by a ``with``
+    statement of a plain function: a generator's frame leaves the stack at
+    each ``yield``, and a section around one would be taken as over. Waiters
+    wait on a lock of their own
     rather than a Condition, whose notify can be interrupted between
     releasing a waiter and forgetting it (a later notify then fails with
     "release unlocked lock").
