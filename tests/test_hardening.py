@@ -740,6 +740,37 @@ def test_lbfgs_from_a_non_finite_loss_is_divergence_not_a_silent_nan(blobs):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", [">f8", ">f4", "int64", "float16", "mixed"])
+def test_weights_set_by_hand_of_any_dtype_predict_and_train(dtype):
+    # helper-92: big-endian weights failed in numba's typing ("non-precise
+    # type pyobject"), integer ones with "data type not inexact", float16
+    # with NotImplementedError; scikit-learn predicts with all of them, in
+    # float64 for a float64 X.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(20, 3), rng.randn(20)
+    weights = [rng.randn(3, 4), rng.randn(4, 1), rng.randn(4), rng.randn(1)]
+    if dtype == "int64":
+        weights = [np.round(w) for w in weights]
+    if dtype == "float16":
+        weights = [w.astype(np.float16) for w in weights]
+    given = ([weights[0].astype(np.float32), *weights[1:]] if dtype == "mixed"
+             else [w.astype(dtype) for w in weights])
+    exact = [np.asarray(w, dtype=np.float64) for w in given]
+    expected = np.tanh(X @ exact[0] + exact[2]) @ exact[1] + exact[3]
+    est = MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="sgd",
+                       random_state=0)
+    est.coefs_, est.intercepts_ = given[:2], given[2:]
+    native32 = dtype == ">f4"
+    out = est.predict(X)
+    assert out.dtype == (np.float32 if native32 else np.float64)
+    np.testing.assert_allclose(out, expected[:, 0], rtol=1e-5 if native32 else 1e-12)
+    # And train on from them, in that dtype (partial_fit casts X to it).
+    quiet(est.partial_fit, X, y)
+    assert est.coefs_[0].dtype == est.predict(X).dtype == (np.float32 if native32 else
+                                                           np.float64)
+    assert est.coefs_[0].dtype.isnative and est.n_iter_ == 1
+
+
 @pytest.mark.parametrize("activation", ["tanh", "relu"])  # relu would hide a NaN
 @pytest.mark.parametrize("where", ["coefs_", "intercepts_"])
 def test_non_finite_weights_are_named_not_blamed_on_x(blobs, activation, where):

@@ -287,7 +287,7 @@ def _per_hidden_layer(est, make, present):
     ``est``, in their dtype, where ``present``; else an empty list."""
     if not present:
         return []
-    dtype = np.asarray(est.coefs_[0]).dtype
+    dtype = est._weights_dtype()
     return [make(np.shape(W)[1], dtype=dtype) for W in est.coefs_[:-1]]
 
 
@@ -521,6 +521,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
             self._progress = Progress(self.early_stopping)
 
+    def _weights_dtype(self):
+        """The dtype this model predicts and trains in: float32 where every
+        array of ``coefs_`` and ``intercepts_`` is float32, else float64.
+
+        A fit leaves them all of one dtype, float32 or float64, in native
+        byte order. Weights set by hand may be big-endian, integer, float16
+        or of mixed dtypes, which the kernels do not take: they are packed
+        in this dtype (big-endian values unchanged), and predict as
+        scikit-learn's MLP does, in float64 for a float64 ``X``.
+        """
+        if all(np.asarray(a).dtype.kind == "f" and np.asarray(a).dtype.itemsize == 4
+               for a in (*self.coefs_, *self.intercepts_)):
+            return np.dtype(np.float32)
+        return np.dtype(np.float64)
+
     def _check_weights_alone_suffice(self):
         """Raise ``NotFittedError`` where weights set by hand are not enough
         to predict with (a classifier needs its classes)."""
@@ -698,7 +713,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         hooks_X = X
         X = check_raw_input(native_byte_order(X))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        model_dtype = None if first_pass else np.asarray(self.coefs_[0]).dtype
+        model_dtype = None if first_pass else self._weights_dtype()
         if incremental and not first_pass and X.dtype != model_dtype:
             # partial_fit goes on in the model's dtype, as its predictions
             # do (a warm fit refuses instead: it could start afresh).
@@ -748,7 +763,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             self._initialize(Y, units, X.dtype, activations)
         else:
             self._check_warm_start(units, X.dtype, activations, residual, incremental)
-        dtype = self.coefs_[0].dtype
+        dtype = self._weights_dtype()
 
         spec, params, running = self._network(units, activations, self.normalization,
                                               residual, dropout, dtype)
@@ -925,9 +940,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                        f"the output function changed since the last fit "
                        f"({self.out_activation_!r} -> {output!r})")
             raise ValueError(f"{changed}; {restart}.")
-        if dtype != self.coefs_[0].dtype:
+        if dtype != self._weights_dtype():
             raise ValueError(
-                f"X has dtype {dtype} but the model was fitted with {self.coefs_[0].dtype}; "
+                f"X has dtype {dtype} but the model was fitted with {self._weights_dtype()}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
     def _penalties(self, weight_exp):
@@ -1431,7 +1446,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         buffers = self._packed_buffers()
         activations, residual = (self._activations, self._residual) if buffers is not None \
             else self._layers_for_weights()
-        dtype = self.coefs_[0].dtype
+        dtype = buffers[0].dtype if buffers is not None else self._weights_dtype()
         # On the CPU the kernel reports a non-finite X, sparing small
         # predictions a NumPy pass; such an X is then validated below.
         # (The class only: a bad X is named before a missing GPU.)

@@ -101,7 +101,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         # it next): y must fit that dtype, not the incoming X's.
         target_dtype = X.dtype
         if incremental and not reset and "coefs_" in self.__dict__:
-            target_dtype = np.asarray(self.coefs_[0]).dtype
+            target_dtype = self._weights_dtype()
         check_fits_dtype(y, target_dtype, "y")
         if self.loss == "squared_error":
             check_squared_error_range(y, target_dtype)
