@@ -776,6 +776,31 @@ def test_a_failed_fit_ends_no_root_task_with_a_fitted_estimator(digits, solver):
     assert len(roots) == 1 and roots[0] is not None
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_fit_failed_by_its_convergence_warning_ends_no_root_task(digits, solver):
+    # helper-92: L-BFGS ended the root "fit" task before scikit-learn's
+    # convergence check, which a ConvergenceWarning filter made an error
+    # that rolled the call back: the callback saw a fit succeed that never
+    # was (adam checks within its epochs, before the root task ends).
+    X, y = digits
+    roots = []
+
+    class Roots(StopAfter):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "fit":
+                roots.append(fitted_estimator)
+
+    model = MLPClassifier((6,), solver=solver, max_iter=5, random_state=0).set_callbacks(
+        Roots(10**6, "epoch"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="(?i)converge"):
+            model.fit(X, y)
+    assert roots == [] and not hasattr(model, "coefs_")
+    quiet(model.fit, X, y)
+    assert len(roots) == 1 and roots[0].n_iter_ == 5
+
+
 def test_tensorboard_warns_that_lbfgs_writes_nothing(digits, tmp_path):
     # helper-72: with solver='lbfgs' the callback needed tensorboardX and a
     # writable directory, created it, and wrote nothing, silently.

@@ -740,6 +740,52 @@ def test_lbfgs_from_a_non_finite_loss_is_divergence_not_a_silent_nan(blobs):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.fixture(scope="module")
+def poisson_counts():
+    rng = np.random.RandomState(0)
+    return rng.randn(100, 4), rng.poisson(5, 100) * 1.0
+
+
+def test_lbfgs_stalled_at_its_start_by_an_overflow_is_divergence(poisson_counts):
+    # helper-92: the poisson loss overflowed (exp) at L-BFGS's first trial
+    # step; the line search went back to the starting weights and scipy
+    # took that for convergence (status 0). The fit kept its untrained
+    # starting weights with a warning that blamed float32's precision, and
+    # a warm start from such weights changed nothing, silently.
+    X, y = poisson_counts
+    Xs = (X * 100).astype(np.float32)
+    kw = dict(loss="poisson", hidden_layer_sizes=(10,), random_state=0)
+    est = MLPRegressor(solver="lbfgs", max_iter=200, **kw)
+    stalled = "the loss overflowed to inf or NaN at 1 trial step.* from the starting weights"
+    with pytest.raises(DivergenceError, match=stalled + r".*standardise X"):
+        est.fit(Xs, y)
+    assert not hasattr(est, "coefs_")
+    # The same starting weights (an adam epoch too small to move them) as
+    # a warm start: refused, and the model keeps them.
+    warm = quiet(MLPRegressor(solver="adam", learning_rate_init=1e-30, max_iter=1, **kw).fit,
+                 X.astype(np.float32), y)
+    before = [c.copy() for c in warm.coefs_]
+    warm.set_params(solver="lbfgs", warm_start=True, max_iter=200)
+    with pytest.raises(DivergenceError, match=stalled):
+        warm.fit(Xs, y)
+    for a, b in zip(warm.coefs_, before):
+        np.testing.assert_array_equal(a, b)
+    assert warm.n_iter_ == 1 and warm.solver == "lbfgs"
+
+
+def test_lbfgs_stopped_later_by_an_overflow_warns_that_it_did_not_converge(poisson_counts):
+    # helper-92: after some progress, an overflow at a trial step stopped
+    # L-BFGS the same way, and scikit-learn's check, seeing status 0, was
+    # silent: a partly trained model passed for a converged one.
+    X, y = poisson_counts
+    with pytest.warns(ConvergenceWarning, match=r"L-BFGS stopped after 4 iteration\(s\) "
+                                                "because the loss overflowed to inf or NaN at "
+                                                "a trial step, not because it converged"):
+        est = MLPRegressor(loss="poisson", hidden_layer_sizes=(10,), solver="lbfgs",
+                           random_state=1, max_iter=200).fit(X * 100, y)
+    assert est.n_iter_ == 4 and est.loss_ < est.history_["loss"][0]
+
+
 @pytest.mark.parametrize("dtype", [">f8", ">f4", "int64", "float16", "mixed"])
 def test_weights_set_by_hand_of_any_dtype_predict_and_train(dtype):
     # helper-92: big-endian weights failed in numba's typing ("non-precise
@@ -1153,16 +1199,20 @@ def test_batch_norm_leaves_out_a_one_row_last_batch(n_rows, batch_size):
     assert np.all(shuffled.running_var_[0] > 0.05)
 
 
-@pytest.mark.parametrize("scale, n_iter", [(1e7, 2), (1e9, 1)])
-def test_lbfgs_that_cannot_resolve_its_float32_loss_warns(scale, n_iter):
-    # Targets around 1e7 or more give a float32 loss of 1e13 or more, whose
-    # rounding swamps what L-BFGS measures: it stops after one or two
-    # iterations, barely trained, with status 0. scikit-learn is silent.
+@pytest.mark.parametrize("scale, n_iter, why", [
+    # helper-92: at 1e7 the loss overflowed float32 at a trial step before
+    # the stop (inf, then the iterate again): that is what stopped it.
+    (1e7, 2, "the loss overflowed to inf or NaN at a trial step"),
+    (1e9, 1, "float32 cannot resolve")])
+def test_lbfgs_that_cannot_resolve_its_float32_loss_warns(scale, n_iter, why):
+    # Targets around 1e9 give a float32 loss of 1e18, whose rounding swamps
+    # what L-BFGS measures: it stops after one or two iterations, barely
+    # trained, with status 0. scikit-learn is silent.
     rng = np.random.RandomState(0)
     X = rng.randn(200, 5).astype(np.float32)
     y = (X @ rng.randn(5) * scale + scale).astype(np.float32)
     with pytest.warns(ConvergenceWarning, match=f"L-BFGS stopped after {n_iter} "
-                                                "iteration.*float32 cannot resolve"):
+                                                f"iteration.*{why}"):
         est = MLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
     assert est.n_iter_ == n_iter and est.score(X, y) < 0.6
     # Standardised, the same fit trains without the warning.

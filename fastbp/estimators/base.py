@@ -74,6 +74,10 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 # BaseMLP._flat_parameters: the caller did not look up the packed buffers.
 _UNKNOWN = object()
 
+# scikit-learn's words for it.
+_NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may "
+                       "contain large values and need to be preprocessed.")
+
 
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
 _seeded_generators = weakref.WeakKeyDictionary()
@@ -800,9 +804,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         # The epoch loop has checked the stochastic solvers' every epoch.
         if not (stochastic or (all_finite(params) and all_finite(running))):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may "
-                "contain large values and need to be preprocessed.")
+            raise ValueError(_NON_FINITE_WEIGHTS)
         self._set_parameters(spec.layout, params, running)
         self._activations = activations
         self._residual = residual
@@ -960,6 +962,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter + 1,
                                 "lbfgs-iter", iterations=iterations)
         alpha, l1 = self._penalties(weight_exp)
+        # The root task ends (as succeeded) only once every check below has
+        # passed: a DivergenceError, a ConvergenceWarning made an error, or
+        # non-finite weights roll the call back, and its fitted_estimator
+        # would be a model that never was.
         succeeded = False
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=alpha,
@@ -967,31 +973,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                tol=self.tol, tasks=tasks,
                                on_iteration_end=getattr(self, "_on_epoch_end", None),
                                history=iterations)
-            succeeded = math.isfinite(result.fun)  # else refused below
+            self._check_lbfgs_result(result, fresh, params, weight_exp)
+            succeeded = True
         finally:
             if tasks is not None:
                 tasks.close(params, np.zeros(0, dtype=params.dtype), succeeded)
-        if not math.isfinite(result.fun):
-            # L-BFGS cannot step from a non-finite loss: scipy stops at once
-            # ("ABNORMAL"), and the model would keep a NaN loss_ silently.
-            raise DivergenceError(
-                f"Training diverged: with solver='lbfgs' the loss is {float(result.fun)} at "
-                "the starting weights, so L-BFGS cannot take a step. The model keeps its "
-                "state from before this call. To fix it, standardise X (and y for a "
-                "regressor), for example with sklearn.preprocessing.StandardScaler."
-                + self._penalty_advice(weight_exp), epoch=1)
-        if result.get("interrupted", False):
-            self.n_iter_ = int(result.nit)  # fit_lbfgs has warned
-        elif result.get("stopped_by_callback", False):
-            # Asked for, as a stochastic solver's stop is: no warning.
-            self.n_iter_ = int(result.nit)
-        else:
-            # scikit-learn's check warns through warnings.warn, which no
-            # thread can keep quiet for itself alone (a warm-up's fit).
-            self.n_iter_ = (min(int(result.nit), self.max_iter) if quiet_here() else
-                            _check_optimize_result("lbfgs", result, self.max_iter))
-            if fresh:
-                _warn_if_loss_unresolved(result, self.tol, params.dtype)
         self.loss_ = float(result.fun)
         # One entry per L-BFGS iteration (its loss and seconds); a fit that
         # stopped before its first iteration has its final loss alone.
@@ -1004,6 +990,56 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if self.verbose:
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")
+
+    def _check_lbfgs_result(self, result, fresh, params, weight_exp):
+        """Refuse an L-BFGS fit that diverged, warn about one that stopped
+        untrained, and set ``n_iter_``."""
+        if not math.isfinite(result.fun):
+            # L-BFGS cannot step from a non-finite loss: scipy stops at once
+            # ("ABNORMAL"), and the model would keep a NaN loss_ silently.
+            raise DivergenceError(
+                f"Training diverged: with solver='lbfgs' the loss is {float(result.fun)} at "
+                "the starting weights, so L-BFGS cannot take a step. The model keeps its "
+                "state from before this call. To fix it, standardise X (and y for a "
+                "regressor), for example with sklearn.preprocessing.StandardScaler."
+                + self._penalty_advice(weight_exp), epoch=1)
+        asked = result.get("interrupted", False) or result.get("stopped_by_callback", False)
+        if result.get("stalled_by_overflow", False) and not asked:
+            if not result.progressed:
+                # scipy took the line search's retreat to the starting
+                # weights for convergence (status 0): the model would keep
+                # them, untrained, silently on a warm start.
+                raise DivergenceError(
+                    f"Training diverged: with solver='lbfgs' the loss overflowed to inf or "
+                    f"NaN at {result.non_finite_evaluations} trial step(s) from the starting "
+                    f"weights (loss {result.start_loss:.6g}), and L-BFGS stopped there "
+                    "without making progress. The model keeps its state from before this "
+                    "call. To fix it, standardise X (and y for a regressor), for example "
+                    "with sklearn.preprocessing.StandardScaler."
+                    + self._penalty_advice(weight_exp), epoch=1)
+            # In place of scikit-learn's check, which would call it
+            # converged (status 0) or blame the line search alone.
+            warn_at_caller(
+                f"L-BFGS stopped after {result.nit} iteration(s) because the loss overflowed "
+                f"to inf or NaN at a trial step, not because it converged (scipy: "
+                f"{result.message}): the model is only partly trained (loss "
+                f"{float(result.fun):.6g}, from {result.start_loss:.6g} at the start). "
+                "Standardise X (and y for a regressor), for example with "
+                "sklearn.preprocessing.StandardScaler.", ConvergenceWarning)
+            self.n_iter_ = min(int(result.nit), self.max_iter)
+        elif asked:
+            # fit_lbfgs has warned of an interrupt; a callback's stop is
+            # asked for, as a stochastic solver's stop is: no warning.
+            self.n_iter_ = int(result.nit)
+        else:
+            # scikit-learn's check warns through warnings.warn, which no
+            # thread can keep quiet for itself alone (a warm-up's fit).
+            self.n_iter_ = (min(int(result.nit), self.max_iter) if quiet_here() else
+                            _check_optimize_result("lbfgs", result, self.max_iter))
+            if fresh:
+                _warn_if_loss_unresolved(result, self.tol, params.dtype)
+        if not all_finite(params):
+            raise ValueError(_NON_FINITE_WEIGHTS)
 
     def _check_scaled_penalties(self, weight_exp, dtype, sample_weight):
         """Refuse weights so small that ``alpha`` or ``l1`` over their scale

@@ -19,6 +19,11 @@ from .workspace import Workspace
 # Rows per chunk of the full-batch pass: bounds the work buffers' size.
 CHUNK = 4096
 
+# scipy's L-BFGS-B stops once an iteration lowers the loss by no more than
+# this fraction of it (``ftol``, its default): an iteration that lowered it
+# by more made progress.
+FTOL = 1e7 * np.finfo(float).eps
+
 
 def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
                                chunk=CHUNK):
@@ -119,13 +124,25 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         evaluated (``params`` holds it too). ``loss_curve`` and
         ``iteration_times`` hold each completed iteration's loss and
         seconds; ``stopped_by_callback`` says whether a callback's stop
-        request ended it.
+        request ended it. ``start_loss`` is the loss at the starting
+        weights; ``non_finite_evaluations`` counts the trial steps whose
+        loss was inf or NaN; ``stalled_by_overflow`` says whether one came
+        after the last iteration that lowered the loss by more than scipy's
+        ``ftol`` (the stop is then the overflow's doing, whatever
+        ``status`` says), and ``progressed`` whether any iteration did.
     """
     f = loss_and_gradient_function(backend, spec, inp, Y, sw, alpha=alpha, l1=l1,
                                    dtype=params.dtype)
     # The lowest finite loss evaluated so far, and where: what an
     # interrupted fit keeps.
     best = {"loss": np.inf, "x": params.astype(np.float64), "nfev": 0, "nit": 0}
+    # Non-finite losses: in all, and since the last iteration that made
+    # progress (see FTOL). A trial step whose loss overflows sends the line
+    # search back towards the iterate, and scipy can then take the
+    # iteration that did not move for convergence ("RELATIVE REDUCTION OF
+    # F", status 0): stopped by the overflow, not converged.
+    overflow = {"total": 0, "since_progress": 0, "progressed": False, "start": None,
+                "last": None}
     # Each iteration's loss and the seconds it took: the fit's history.
     if history is None:
         history = {"loss": [], "epoch_time": []}
@@ -136,7 +153,12 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         params[:] = x
         loss, grad = f(params)
         best["nfev"] += 1
-        if np.isfinite(loss) and loss < best["loss"]:
+        if overflow["start"] is None:
+            overflow["start"] = overflow["last"] = float(loss)
+        if not np.isfinite(loss):
+            overflow["total"] += 1
+            overflow["since_progress"] += 1
+        elif loss < best["loss"]:
             best["loss"] = float(loss)
             best["x"] = np.array(x, dtype=np.float64)
         return loss, grad.astype(np.float64)
@@ -148,6 +170,11 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
 
     def count_iteration(intermediate_result):
         best["nit"] += 1
+        loss, before = float(intermediate_result.fun), overflow["last"]
+        if before - loss > FTOL * max(abs(before), abs(loss), 1.0):
+            overflow["since_progress"] = 0
+            overflow["progressed"] = True
+        overflow["last"] = loss
         now = time.perf_counter()
         curve.append(float(intermediate_result.fun))
         times.append(now - last[0])
@@ -187,4 +214,8 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     params[:] = result.x
     result.loss_curve, result.iteration_times = curve, times
     result.stopped_by_callback = best.get("stopped", False)
+    result.start_loss = overflow["start"]
+    result.non_finite_evaluations = overflow["total"]
+    result.stalled_by_overflow = overflow["since_progress"] > 0
+    result.progressed = overflow["progressed"]
     return result
