@@ -743,3 +743,22 @@ def test_labels_of_mixed_types_are_named():
         model.partial_fit(X, mixed)
     for a, b in zip(before, model.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_balanced_class_weight_with_sample_weight_on_a_sparse_multilabel_y():
+    # helper-94: a sparse indicator y with class_weight="balanced" and
+    # sample_weight failed in np.bincount ("The weights and list don't have
+    # the same length"): its columns were counted sparse, as one-row matrices.
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    Y = (rng.rand(40, 3) > 0.3).astype(int)
+    sw = rng.rand(40) + 0.5
+
+    def fitted(y):
+        return MLPClassifier((4,), max_iter=3, random_state=0,
+                             class_weight="balanced").fit(X, y, sample_weight=sw)
+
+    dense, sparse = fitted(Y), fitted(sp.csr_matrix(Y))
+    for a, b in zip(dense.coefs_ + dense.intercepts_, sparse.coefs_ + sparse.intercepts_):
+        assert_array_equal(a, b)
+    assert dense.loss_curve_ == sparse.loss_curve_

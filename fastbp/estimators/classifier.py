@@ -4,6 +4,7 @@ import contextlib
 import math
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
@@ -628,18 +629,23 @@ def _balanced_sample_weight(labels, sample_weight):
 
     Parameters
     ----------
-    labels : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+    labels : ndarray of shape (n_samples,) or (n_samples, n_outputs), or sparse matrix
+        A sparse matrix is a multilabel indicator.
     sample_weight : ndarray of shape (n_samples,)
 
     Returns
     -------
     weights : ndarray of float64, shape (n_samples,)
     """
-    columns = labels.reshape(labels.shape[0], -1)
+    sparse = sp.issparse(labels)
+    columns = labels.tocsc() if sparse else labels.reshape(labels.shape[0], -1)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     weights = np.ones(columns.shape[0])
     for k in range(columns.shape[1]):
-        _, index = np.unique(columns[:, k], return_inverse=True)
+        # A sparse indicator's column, dense (one at a time): its implicit
+        # zeros are rows of class 0 too.
+        column = columns[:, [k]].toarray().ravel() if sparse else columns[:, k]
+        _, index = np.unique(column, return_inverse=True)
         counts = np.bincount(index.ravel(), weights=sample_weight)
         per_class = np.zeros_like(counts)
         np.divide(counts.sum(), counts.shape[0] * counts, out=per_class, where=counts > 0)
