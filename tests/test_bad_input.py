@@ -762,3 +762,47 @@ def test_balanced_class_weight_with_sample_weight_on_a_sparse_multilabel_y():
     for a, b in zip(dense.coefs_ + dense.intercepts_, sparse.coefs_ + sparse.intercepts_):
         assert_array_equal(a, b)
     assert dense.loss_curve_ == sparse.loss_curve_
+
+
+def test_float32_regressor_scores_integer_and_list_targets_in_float64():
+    # helper-94: R^2 was computed in float64 for a float32 model only where y
+    # was float32 too; integer or list targets went to r2_score with float32
+    # predictions, which it computes in float32, and squared deviations of
+    # about 1e39 overflowed: score raised a false "R^2 is undefined", and
+    # early stopping on int64 targets scored NaN every epoch (no warning).
+    rng = np.random.RandomState(0)
+    X = rng.randn(4000, 3).astype(np.float32)
+    y = np.clip(rng.randn(4000), -4, 4) * 1.1e18  # whole numbers: exact as int64
+
+    model = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    expected = model.score(X, y)
+    assert np.isfinite(expected)
+    assert model.score(X, y.astype(np.int64)) == expected
+    assert model.score(X, y.tolist()) == expected
+
+    def stopped(target):
+        return MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0,
+                            early_stopping=True).fit(X, target)
+
+    as_floats, as_ints = stopped(y), stopped(y.astype(np.int64))
+    assert np.all(np.isfinite(as_ints.validation_scores_))
+    assert as_ints.validation_scores_ == as_floats.validation_scores_
+    assert as_ints.best_validation_score_ == as_floats.best_validation_score_
+
+
+def test_integer_targets_too_large_for_a_squared_error_are_named():
+    # helper-94: the range check ran on float targets only; uint64 targets
+    # whose squares overflow float32 trained to an infinite loss, a
+    # DivergenceError blaming the learning rate.
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3).astype(np.float32)
+    Y = (rng.rand(40, 8) * 1.8e19).astype(np.uint64)
+    for target in (Y, Y.astype(np.float64)):
+        with pytest.raises(ValueError, match="y holds values too large for a squared-error "
+                                             "loss in float32"):
+            MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, target)
+    # int64's smallest, whose absolute value wraps in int64.
+    low = np.full(40, np.iinfo(np.int64).min)
+    with pytest.raises(ValueError, match=r"largest magnitude 9\.22e\+18"):
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, low)
+

@@ -364,11 +364,14 @@ def check_squared_error_range(y, dtype):
     squared errors overflow ``dtype``: the loss, its gradient scale and R^2
     would all be infinite or NaN. A row's squared errors are summed over its
     outputs, so the bound shrinks with their number."""
-    if y.size == 0 or y.dtype.kind != "f":
+    if y.size == 0 or y.dtype.kind not in "iuf":
         return
     n_outputs = y.shape[1] if y.ndim == 2 else 1
     limit = float(np.sqrt(np.finfo(dtype).max / n_outputs)) / 4
-    biggest = float(np.max(np.abs(y)))
+    # From the extremes, as Python floats: np.abs would wrap int64's
+    # smallest (and build a copy of y). Integer targets are trained as the
+    # model's floats, so they are bounded alike.
+    biggest = max(-float(np.min(y)), float(np.max(y)))
     if biggest > limit:
         across = f", summed over {n_outputs} outputs," if n_outputs > 1 else ""
         raise ValueError(

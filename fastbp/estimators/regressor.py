@@ -199,11 +199,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
 
 def _r2_in_float64(y, pred, sample_weight):
-    """scikit-learn's ``r2_score``, in float64 where ``y`` and ``pred`` are
-    float32: it works in their dtype, and squared deviations of targets a
-    float32 model fits overflow float32 (R^2 came out NaN)."""
-    if pred.dtype == np.float32 and all(d == np.float32 for d in dtypes_of(y)):
-        y, pred = np.asarray(y, dtype=np.float64), pred.astype(np.float64)
+    """scikit-learn's ``r2_score``, in float64 where ``pred`` is float32: it
+    works in the floating dtype of its inputs (float32 for integer, boolean
+    or list targets too), and squared deviations of targets a float32 model
+    fits overflow float32 (R^2 came out NaN)."""
+    if pred.dtype == np.float32:
+        try:
+            values = np.asarray(y)
+        except (TypeError, ValueError):  # ragged: r2_score's message says so
+            values = None
+        if values is not None and values.dtype.kind in "biuf":
+            y, pred = np.asarray(values, dtype=np.float64), pred.astype(np.float64)
     return r2_score(y, pred, sample_weight=sample_weight)
 
 
