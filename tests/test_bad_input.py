@@ -806,3 +806,13 @@ def test_integer_targets_too_large_for_a_squared_error_are_named():
     with pytest.raises(ValueError, match=r"largest magnitude 9\.22e\+18"):
         MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, low)
 
+
+def test_regressor_scores_the_sparse_targets_it_fits():
+    # helper-94: fit densifies a sparse multi-output y, but score passed it
+    # on to r2_score, which refused it (InvalidParameterError).
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    Y = rng.randn(60, 2)
+    model = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    model.fit(X, sp.csr_matrix(Y))
+    assert model.score(X, sp.csr_matrix(Y)) == model.score(X, Y)

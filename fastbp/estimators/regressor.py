@@ -144,6 +144,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         score : float
         """
+        if sp.issparse(y):
+            y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
         result = _r2_in_float64(y, self.predict(X), sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
             if sample_weight is not None and not np.isfinite(
