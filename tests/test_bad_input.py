@@ -816,3 +816,25 @@ def test_regressor_scores_the_sparse_targets_it_fits():
     model = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
     model.fit(X, sp.csr_matrix(Y))
     assert model.score(X, sp.csr_matrix(Y)) == model.score(X, Y)
+
+
+@pytest.mark.parametrize("form", ["series", "scalar", "object"])
+@pytest.mark.parametrize("value, match", [
+    (1e-50, "sample_weight's positive weights are all below float32's smallest number"),
+    (1e39, r"sample_weight holds values beyond float32's range"),
+])
+def test_sample_weight_of_every_form_is_checked_against_a_float32_model(form, value, match):
+    # helper-94: only an ndarray (or a list) was checked against the
+    # model's dtype; a Series or scalar of 1e-50 got scikit-learn's "Sample
+    # weights must contain at least one non-zero number", and of 1e39 "Input
+    # sample_weight contains NaN or infinity".
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3).astype(np.float32)
+    y = np.array([0, 1] * 20)
+    weights = np.full(40, value)
+    given = {"series": pd.Series(weights), "scalar": value,
+             "object": weights.astype(object)}[form]
+    model = MLPClassifier((4,), max_iter=3, random_state=0)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y, sample_weight=given)
+    assert not hasattr(model, "coefs_")

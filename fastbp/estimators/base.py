@@ -727,9 +727,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                               if isinstance(sample_weight, list)
                                               else sample_weight)
             check_real(sample_weight, "sample_weight")
-            if isinstance(sample_weight, np.ndarray):
-                check_fits_dtype(sample_weight, X.dtype, "sample_weight")
-                check_weights_survive_dtype(sample_weight, X.dtype)
+            # A Series, a scalar or an object array is checked as the floats
+            # it stands for (scikit-learn's conversion would call weights
+            # below float32's range all zero, and those above it infinite);
+            # one that does not convert is named by scikit-learn's validation.
+            weights = sample_weight
+            if not isinstance(weights, np.ndarray) or weights.dtype == object:
+                try:
+                    weights = np.asarray(weights, dtype=np.float64)
+                except (TypeError, ValueError, OverflowError):
+                    weights = None
+            if weights is not None:
+                check_fits_dtype(weights, X.dtype, "sample_weight")
+                check_weights_survive_dtype(weights, X.dtype)
             # In float64 where class weights multiply them: the product is
             # cast once (_combine_class_weight).
             sw_dtype = X.dtype if getattr(self, "class_weight", None) is None else np.float64
