@@ -838,3 +838,25 @@ def test_sample_weight_of_every_form_is_checked_against_a_float32_model(form, va
     with pytest.raises(ValueError, match=match):
         model.fit(X, y, sample_weight=given)
     assert not hasattr(model, "coefs_")
+
+
+def test_multilabel_partial_fit_classes_must_be_the_indicator_columns(tmp_path):
+    # helper-94: classes=[0, 1, 2, 3] for a 3-output indicator was taken
+    # (as scikit-learn takes it): classes_ named 4 outputs of a 3-output
+    # model, and fastbp.save refused the model. fastbp refuses the classes.
+    import fastbp
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    Y = (rng.rand(40, 3) > 0.5).astype(int)
+    for classes in ([0, 1, 2, 3], [5, 6, 7]):
+        model = MLPClassifier((4,), random_state=0)
+        with pytest.raises(ValueError, match=r"y is a multilabel indicator of 3 outputs, "
+                                             r"whose labels are its column indices \[0, 1, 2\]"):
+            model.partial_fit(X, Y, classes=classes)
+        assert not hasattr(model, "classes_")
+    model = MLPClassifier((4,), random_state=0).partial_fit(X, Y, classes=[0, 1, 2])
+    model.partial_fit(X, Y)
+    assert_array_equal(model.classes_, [0, 1, 2])
+    fastbp.save(model, tmp_path / "model.fastbp")
+

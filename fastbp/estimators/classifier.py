@@ -100,6 +100,18 @@ def _one_type_of_labels(y, name="y"):
             f"into classes: give labels of one type, for example {name}.astype(str).") from exc
 
 
+def _check_multilabel_classes(classes, y):
+    """Raise a ``ValueError`` unless partial_fit's ``classes`` are the
+    column indices of the multilabel indicator ``y``, its labels: the model
+    predicts one output per column, and ``classes_`` names them."""
+    columns = unique_labels(y)
+    if not (len(classes) == len(columns) and np.array_equal(classes, columns)):
+        raise ValueError(
+            f"y is a multilabel indicator of {len(columns)} outputs, whose labels are its "
+            f"column indices {columns.tolist()}; classes must be those, since the model "
+            f"predicts one output per column. Got classes={np.asarray(classes).tolist()}.")
+
+
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier, trained by compiled backpropagation.
 
@@ -570,6 +582,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if first:
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
+                    # (scikit-learn takes any superset of them: its classes_
+                    # then name outputs the model does not have.)
+                    _check_multilabel_classes(self.classes_, y)
                     self._label_binarizer.fit(y)
                 else:
                     self._label_binarizer.fit(classes)
