@@ -860,3 +860,30 @@ def test_multilabel_partial_fit_classes_must_be_the_indicator_columns(tmp_path):
     assert_array_equal(model.classes_, [0, 1, 2])
     fastbp.save(model, tmp_path / "model.fastbp")
 
+
+@pytest.mark.parametrize("dtype, shown", [
+    ("string", "<NA>"), ("Int64", "<NA>"), ("boolean", "<NA>"), ("category", "NaN"),
+    (object, "None"),
+])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_missing_labels_in_a_pandas_y_are_named(method, dtype, shown):
+    # helper-94: a pandas "string" y holding <NA> failed inside
+    # scikit-learn with "TypeError: boolean value of NA is ambiguous"
+    # (partial_fit's Int64 and boolean: "Input contains NaN", without y;
+    # category and object: NumPy's "'<' not supported" while sorting).
+    X = np.random.RandomState(0).randn(6, 2)
+    labels = [True, False] * 3 if dtype == "boolean" else (
+        [1, 2] * 3 if dtype == "Int64" else ["a", "b"] * 3)
+    labels[3] = None
+    y = pd.Series(labels, dtype=dtype)
+    classes = sorted({v for v in labels if v is not None})
+    model = MLPClassifier((2,), max_iter=2, random_state=0)
+    call = (model.fit if method == "fit"
+            else lambda X, y: model.partial_fit(X, y, classes=classes))
+    with pytest.raises(ValueError, match=rf"Input y contains {shown} \(a missing value\) in "
+                                         r"1 row\(s\), the first at position 3"):
+        call(X, y)
+    with pytest.raises(ValueError, match=r"Input y contains <NA>"):
+        call(X, pd.DataFrame({"label": y.astype("string")}))
+    assert not hasattr(model, "classes_")
+

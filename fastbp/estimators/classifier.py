@@ -100,6 +100,26 @@ def _one_type_of_labels(y, name="y"):
             f"into classes: give labels of one type, for example {name}.astype(str).") from exc
 
 
+def _check_no_missing_labels(y):
+    """Raise a ``ValueError`` naming ``y`` if a pandas ``y`` holds missing
+    values (NaN, None, ``pd.NA``): scikit-learn's label checks failed on
+    ``pd.NA`` with "boolean value of NA is ambiguous", or tried to sort
+    NaN among strings. Other inputs are left to scikit-learn's checks."""
+    isna = getattr(y, "isna", None)
+    if isna is None:
+        return
+    missing = np.asarray(isna())
+    rows = missing.any(axis=1) if missing.ndim == 2 else missing
+    if not rows.any():
+        return
+    value = np.asarray(y, dtype=object)[missing][0]
+    what = "NaN" if isinstance(value, (float, np.floating)) else repr(value)
+    raise ValueError(
+        f"Input y contains {what} (a missing value) in {np.count_nonzero(rows)} row(s), the "
+        f"first at position {int(np.flatnonzero(rows)[0])}: every sample needs a class "
+        "label. Drop those rows or fill them with a label.")
+
+
 def _check_multilabel_classes(classes, y):
     """Raise a ``ValueError`` unless partial_fit's ``classes`` are the
     column indices of the multilabel indicator ``y``, its labels: the model
@@ -210,6 +230,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self.classes_ = self._label_binarizer.classes_
             self._y_labels = y
             return X, self._binarize(y)
+        _check_no_missing_labels(y)
         with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                                  dtype=(np.float64, np.float32), reset=reset)
@@ -580,6 +601,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
                 first = _check_partial_fit_first_call(self, classes)
             if first:
+                _check_no_missing_labels(y)
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
                     # (scikit-learn takes any superset of them: its classes_
