@@ -887,3 +887,9 @@ def test_missing_labels_in_a_pandas_y_are_named(method, dtype, shown):
         call(X, pd.DataFrame({"label": y.astype("string")}))
     assert not hasattr(model, "classes_")
 
+
+def test_empty_partial_fit_classes_are_named():
+    # helper-94 (minor): classes=[] said "y has 0 samples: []".
+    X = np.random.RandomState(0).randn(6, 2)
+    with pytest.raises(ValueError, match="classes is empty"):
+        MLPClassifier((2,)).partial_fit(X, np.array([0, 1] * 3), classes=[])

@@ -338,9 +338,13 @@ def check_hidden_layer_sizes(sizes):
 
 
 def check_classes(classes):
-    """Raise a ``ValueError`` if ``partial_fit``'s ``classes`` holds a
-    missing value (NaN or None), naming ``classes``."""
+    """Raise a ``ValueError`` if ``partial_fit``'s ``classes`` is empty or
+    holds a missing value (NaN or None), naming ``classes``."""
     values = np.asarray(classes, dtype=object).ravel()
+    if values.size == 0:
+        # (scikit-learn's label checks would say "y has 0 samples".)
+        raise ValueError("classes is empty: partial_fit's first call needs every class "
+                         "label across all calls (np.unique of the whole y, say).")
     for v in values:
         if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
             raise ValueError(
