@@ -817,6 +817,25 @@ def test_weights_set_by_hand_of_any_dtype_predict_and_train(dtype):
     assert est.coefs_[0].dtype.isnative and est.n_iter_ == 1
 
 
+def test_an_edited_layer_of_a_float32_model_trains_on_in_float32(blobs):
+    # helper-97: a float64 output layer put into a fitted float32 model (transfer
+    # learning) made the model float64 (every array float32, else float64):
+    # partial_fit refused its float32 optimizer state, a warm fit said the
+    # model "was fitted with float64", and predict_proba turned float64.
+    X, y = blobs
+    X = X.astype(np.float32)
+    est = quiet(MLPClassifier((8,), max_iter=5, random_state=0).fit, X, y)
+    rng = np.random.RandomState(1)
+    est.coefs_[-1] = rng.normal(scale=0.1, size=est.coefs_[-1].shape)
+    est.intercepts_[-1] = np.zeros(est.intercepts_[-1].shape)
+    assert est.predict_proba(X[:3]).dtype == np.float32
+    quiet(est.partial_fit, X, y)
+    assert est.coefs_[-1].dtype == est.intercepts_[-1].dtype == np.float32
+    est.coefs_[-1] = est.coefs_[-1].astype(np.float64)
+    quiet(est.set_params(warm_start=True, max_iter=2).fit, X, y)
+    assert all(a.dtype == np.float32 for a in (*est.coefs_, *est.intercepts_))
+
+
 @pytest.mark.parametrize("activation", ["tanh", "relu"])  # relu would hide a NaN
 @pytest.mark.parametrize("where", ["coefs_", "intercepts_"])
 def test_non_finite_weights_are_named_not_blamed_on_x(blobs, activation, where):

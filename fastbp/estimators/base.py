@@ -526,15 +526,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             self._progress = Progress(self.early_stopping)
 
     def _weights_dtype(self):
-        """The dtype this model predicts and trains in: float32 where every
-        array of ``coefs_`` and ``intercepts_`` is float32, else float64.
+        """The dtype this model predicts and trains in.
 
-        A fit leaves them all of one dtype, float32 or float64, in native
-        byte order. Weights set by hand may be big-endian, integer, float16
-        or of mixed dtypes, which the kernels do not take: they are packed
-        in this dtype (big-endian values unchanged), and predict as
-        scikit-learn's MLP does, in float64 for a float64 ``X``.
+        A model a fit trained keeps the fit's dtype, that of ``coefs_[0]``
+        (float32 or float64): an array edited since (a float64 output layer
+        put in for transfer learning) is packed in it, as the optimizer
+        state that goes on with it is. Weights set by hand on a model no
+        fit trained may be big-endian, integer, float16 or of mixed dtypes,
+        which the kernels do not take: they compute in float32 where every
+        array of ``coefs_`` and ``intercepts_`` is float32, else in float64
+        (as scikit-learn's MLP predicts for a float64 ``X``), packed in it
+        (big-endian values unchanged).
         """
+        first = np.asarray(self.coefs_[0]).dtype
+        if "n_iter_" in self.__dict__ and first.kind == "f" and first.itemsize in (4, 8):
+            return np.dtype(np.float32 if first.itemsize == 4 else np.float64)
         if all(np.asarray(a).dtype.kind == "f" and np.asarray(a).dtype.itemsize == 4
                for a in (*self.coefs_, *self.intercepts_)):
             return np.dtype(np.float32)
@@ -952,9 +958,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                        f"the output function changed since the last fit "
                        f"({self.out_activation_!r} -> {output!r})")
             raise ValueError(f"{changed}; {restart}.")
-        if dtype != self._weights_dtype():
+        model_dtype = self._weights_dtype()
+        if dtype != model_dtype:
             raise ValueError(
-                f"X has dtype {dtype} but the model was fitted with {self._weights_dtype()}; "
+                f"X has dtype {dtype} but the model was fitted with {model_dtype}; "
                 "pass data of the same dtype, or set warm_start=False.")
 
     def _penalties(self, weight_exp):
