@@ -1100,26 +1100,50 @@ def train_on_file(args, estimator_params):
 
 def regression_target(y, target, path, option=None):
     """The target of a regression as float64, or an error naming the
-    column, its text and their lines, and ``option`` where one asked for a
-    regression (``--task regression``): else the model is a regressor."""
+    column, its text and their lines.
+
+    Text is read as ``--task auto`` reads it (pandas' ``to_numeric``), so
+    that a value the automatic task detection takes for text ("1_000",
+    "0x10") is not a number here: Python's ``float`` would read "1_000" as
+    1000 and "nan" as a missing value.
+
+    Parameters
+    ----------
+    y : array-like
+        The target column, without missing values (``split_target``).
+    target : str
+        The column's name, for the message.
+    path : str
+        The file it was read from, for the message and its line numbers.
+    option : str, optional
+        The option that asked for a regression (``--task regression``),
+        named in the message; else the model is a regressor.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+
+    Raises
+    ------
+    CLIError
+        If the column holds values that do not read as numbers.
+    """
     import pandas as pd
 
-    try:
-        return np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        error = exc
-    values = pd.Series(np.asarray(y, dtype=object))
-    rows = np.flatnonzero(pd.to_numeric(values, errors="coerce").isna().to_numpy())
-    if len(rows):
-        shown = ", ".join(repr(v) for v in values.iloc[rows].unique()[:3])
-        found = (f"{shown}: {_file_lines(path, rows[:5], len(values))}"
-                 f"{' ...' if len(rows) > 5 else ''}")
-    else:
-        found = str(error)  # what pandas reads as a number, and float() not
+    y = np.asarray(y)
+    if y.dtype.kind in "iufb":
+        return y.astype(np.float64)
+    values = pd.Series(y.astype(object))
+    numbers = pd.to_numeric(values, errors="coerce")
+    rows = np.flatnonzero(numbers.isna().to_numpy())
+    if not len(rows):
+        return numbers.to_numpy(dtype=np.float64)
+    shown = ", ".join(repr(v) for v in values.iloc[rows].unique()[:3])
+    found = (f"{shown}: {_file_lines(path, rows[:5], len(values))}"
+             f"{' ...' if len(rows) > 5 else ''}")
     need = (f"{option} needs a numeric target, and the column" if option
             else "the model is a regressor, and the target column")
-    raise CLIError(f"{path}: {need} {target!r} holds text ({found}); drop or fix those rows"
-                   ) from error
+    raise CLIError(f"{path}: {need} {target!r} holds text ({found}); drop or fix those rows")
 
 
 def _text_columns(X):

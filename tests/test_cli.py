@@ -1827,6 +1827,32 @@ def test_text_in_a_regression_target_names_the_rows_not_an_option(tmp_path, caps
     assert pd.read_csv(odd)["label"].tolist().count("?") == 2
 
 
+def test_a_regression_target_reads_numbers_as_task_detection_does(tmp_path, capsys):
+    # helper-97: --task regression read "1_000" as 1000 (Python's float
+    # takes underscores) and trained on it, where --task auto, reading the
+    # column with pandas' to_numeric, took the same file's "1_000" for text.
+    train_csv, odd, model = tmp_path / "t.csv", tmp_path / "u.csv", tmp_path / "m.fastbp"
+    frame = _write_csv(train_csv, 60, "regression", 0).astype({"label": object})
+    frame.loc[[3, 7], "label"] = "1_000"
+    frame.to_csv(odd, index=False)
+    assert _train_quiet(odd, "label", "--task", "regression") == 2
+    assert capsys.readouterr().err == (
+        f"fastbp: error: {odd}: --task regression needs a numeric target, and the column "
+        "'label' holds text ('1_000': lines [5, 9]); drop or fix those rows\n")
+    # --valid and evaluate read the target the same way.
+    assert _train_quiet(train_csv, "label", "--valid", str(odd)) == 2
+    assert "holds text ('1_000': lines [5, 9])" in capsys.readouterr().err
+    assert _train_quiet(train_csv, "label", "--model-out", str(model)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(odd)]) == 2
+    assert "holds text ('1_000': lines [5, 9])" in capsys.readouterr().err
+    # Numbers held as text (a column that pandas read as text) still read.
+    from fastbp.cli_data import regression_target
+
+    y = regression_target(np.array([" 2.5", "+1e3", 3, True], dtype=object), "label", str(odd))
+    assert y.dtype == np.float64 and y.tolist() == [2.5, 1000.0, 3.0, 1.0]
+
+
 def test_text_among_true_and_false_labels_is_named_alone(tmp_path, capsys):
     # helper-86: a model of the classes True and False, and one "unknown"
     # in the file evaluated: "holds text ('unknown', 'True', 'False') where
