@@ -120,29 +120,132 @@ def _keys_round_trip(sio, d):
     return len(back) == len(d) and all(_same_key(a, b) for a, b in zip(d, back))
 
 
-def _keyed_dicts(sio, obj):
-    """``{attribute: encoded}`` for the attributes of ``obj`` that are dicts,
-    or lists or tuples of dicts, whose keys skops would change (see
-    :data:`_KEYED`)."""
-    found = {}
-    # What skops writes: a class's __getstate__ may leave caches out.
+def _keys_kept(sio, d, memo):
+    """:func:`_keys_round_trip`, remembered in ``memo`` by the keys' types
+    and values: a search's candidates repeat the same few dicts (one per
+    parameter value) in ``cv_results_``, ``param_grid`` and
+    ``best_params_``, and each round trip through skops costs milliseconds.
+    """
+    if all(type(k) is str for k in d):
+        return True
+    # The type too: 1 and True are equal keys skops rebuilds differently.
+    key = tuple((type(k), k) for k in d)
+    kept = memo.get(key)
+    if kept is None:
+        kept = memo[key] = _keys_round_trip(sio, d)
+    return kept
+
+
+def _saved_attributes(obj):
+    """``{name: value}`` of what skops writes of ``obj``: its
+    ``__getstate__``, which may leave caches out, else its ``__dict__``."""
     try:
         state = obj.__getstate__()
     except Exception:  # no state of its own to give: its __dict__ is written
         state = None
-    saved = state.keys() if isinstance(state, dict) else vars(obj).keys()
+    return state if isinstance(state, dict) else vars(obj)
+
+
+def _keyed_dicts(sio, obj, memo=None):
+    """``{attribute: encoded}`` for the attributes of ``obj`` that are dicts,
+    or lists or tuples of dicts, whose keys skops would change (see
+    :data:`_KEYED`)."""
+    memo = {} if memo is None else memo
+    found = {}
+    saved = _saved_attributes(obj).keys()
     for name, value in vars(obj).items():
         if name not in saved:
             continue
         if type(value) is dict:
-            if not _keys_round_trip(sio, value):
+            if not _keys_kept(sio, value, memo):
                 found[name] = ["dict", [[k, v] for k, v in value.items()]]
         elif (isinstance(value, (list, tuple)) and value
               and all(type(d) is dict for d in value)
-              and not all(_keys_round_trip(sio, d) for d in value)):
+              and not all(_keys_kept(sio, d, memo) for d in value)):
             found[name] = ["list" if isinstance(value, list) else "tuple",
                            [[[k, v] for k, v in d.items()] for d in value]]
     return found
+
+
+# What may hold a dict, as skops writes it; anything else is a value, or an
+# object of its own that save looks into on its own (:func:`_objects`).
+_CONTAINERS = (dict, list, tuple, np.ndarray)
+
+
+def _refuse_nested_keyed_dicts(sio, obj, keyed, memo):
+    """Refuse a dict inside an attribute of ``obj`` (a search's
+    ``best_params_``, ``param_grid``, ``cv_results_``) whose keys skops
+    would change: only an attribute's own dict, or its list of dicts, is
+    encoded (:func:`_keyed_dicts`, the names ``keyed``), and a nested
+    ``{False: 5.0, True: 1.0}`` would load as ``{True: 1.0}``, so that
+    refitting the loaded search, or a clone given its ``best_params_``,
+    would train on other weights without a word.
+
+    Parameters
+    ----------
+    sio : module
+        ``skops.io``.
+    obj : object
+        One of the objects :func:`save` writes (:func:`_objects`).
+    keyed : collection of str
+        The attributes of ``obj`` that :func:`_keyed_dicts` encodes: their
+        own keys are kept, the values they map to are looked into.
+    memo : dict
+        :func:`_keys_kept`'s memory, shared across the objects saved.
+
+    Raises
+    ------
+    ValueError
+        Naming the dict's path from ``obj``'s class, its keys, and the
+        remedies.
+    """
+    owner = type(obj).__name__
+    stack = []
+    for name, value in _saved_attributes(obj).items():
+        if name in keyed:
+            dicts = [("", value)] if type(value) is dict else [
+                (f"[{i}]", d) for i, d in enumerate(value)]
+            stack.extend((v, f"{owner}.{name}{at}[{k!r}]")
+                         for at, d in dicts for k, v in d.items()
+                         if isinstance(v, _CONTAINERS))
+        elif isinstance(value, _CONTAINERS):
+            stack.append((value, f"{owner}.{name}"))
+    stack.reverse()
+    seen = set()
+    while stack:
+        value, path = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict):
+            if not _keys_kept(sio, value, memo):
+                keys = ", ".join(repr(k) for k in list(value)[:5])
+                more = ", ..." if len(value) > 5 else ""
+                raise ValueError(
+                    f"cannot save {path}: it is a dict whose keys ({keys}{more}) skops would "
+                    "not rebuild as they are (it writes a key as text and rebuilds it with "
+                    "the key's type, and bool('False') is True; a None or tuple key it "
+                    "cannot write at all), so the loaded copy would "
+                    "hold other keys, and other class weights or parameters, without a "
+                    "word. Use labels whose keys skops keeps, integers (y.astype(int)) or "
+                    "strings; or, for a search, save its best_estimator_ (a model's own "
+                    "class_weight is kept); or save with pickle or joblib if you trust "
+                    "every reader.")
+            # Paths are made only for containers: most values are numbers.
+            inner = [(v, f"{path}[{k!r}]") for k, v in value.items()
+                     if isinstance(v, _CONTAINERS)]
+        elif isinstance(value, (list, tuple)):
+            inner = [(v, f"{path}[{i}]") for i, v in enumerate(value)
+                     if isinstance(v, _CONTAINERS)]
+        elif value.dtype == object:  # an ndarray; a masked one's data too
+            data = np.ma.getdata(value)
+            inner = [
+                (v, f"{path}[{', '.join(str(j) for j in np.unravel_index(i, data.shape))}]")
+                for i, v in enumerate(data.ravel()) if isinstance(v, _CONTAINERS)]
+        else:  # numbers: no dict in them
+            continue
+        # Reversed, so that the first dict in the attributes' order is named.
+        stack.extend(reversed(inner))
 
 
 def _set_keyed_dicts(obj, encoded):
@@ -381,7 +484,11 @@ def save(obj, path):
         chose another estimator).
     ValueError
         If a fastbp model's state is one :func:`load` would refuse
-        (parameters or attributes set by hand that do not fit together).
+        (parameters or attributes set by hand that do not fit together), or
+        if a dict nested in an attribute (a search's ``best_params_``,
+        ``param_grid`` or ``cv_results_`` with a ``class_weight`` of
+        ``{False: ..., True: ...}``) has keys skops would rebuild as other
+        keys: the message names the dict's path.
     sklearn.exceptions.NotFittedError
         If no fastbp model it holds is fitted, or one is a classifier with
         weights set by hand but no classes.
@@ -486,9 +593,12 @@ def save(obj, path):
     held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY + ("_metadata_request",)
                    if k in est.__dict__})
             for est in objects]
+    memo = {}
     try:
         for est, attributes in held:
-            keyed = _keyed_dicts(sio, est)
+            keyed = _keyed_dicts(sio, est, memo)
+            # Before the attributes are moved: the paths named are the user's.
+            _refuse_nested_keyed_dicts(sio, est, keyed, memo)
             for name in keyed:
                 attributes[name] = est.__dict__.pop(name)
             if keyed:

@@ -9,6 +9,7 @@ foreign files are refused with a message that names the problem.
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -857,6 +858,82 @@ def test_class_weight_keys_keep_their_values_and_types(data, tmp_path):
         loaded = fastbp.load(tmp_path / "m.fastbp")
         assert loaded.class_weight == weights and _same_keys(loaded.class_weight, weights)
         np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+def test_a_search_over_boolean_class_weights_is_refused_not_corrupted(data, tmp_path):
+    # helper-97: only an attribute's own dict was kept; the search's
+    # param_grid, best_params_ and cv_results_ held {False: 5.0, True: 1.0}
+    # inside, and loaded with {True: 1.0}: refitting the loaded search, or a
+    # clone given its best_params_, trained on other weights without a word.
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = data
+    y = y % 2 == 0
+    weights = {False: 5.0, True: 1.0}
+    search = quiet(GridSearchCV(
+        make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=2, random_state=0)),
+        {"mlpclassifier__class_weight": [weights, None]}, cv=2).fit, X, y)
+    path = tmp_path / "s.fastbp"
+    with pytest.raises(ValueError, match=(
+            r"cannot save GridSearchCV.param_grid\['mlpclassifier__class_weight'\]\[0\]: it "
+            r"is a dict whose keys \(False, True\) skops would not rebuild as they are.*"
+            r"y.astype\(int\).*pickle or joblib")):
+        fastbp.save(search, path)
+    assert not os.listdir(tmp_path)
+    # The search is left as it was, its estimators' class_weight among it.
+    assert search.param_grid["mlpclassifier__class_weight"][0] is weights
+    for est in (search.estimator[-1], search.best_estimator_[-1]):
+        assert "_fastbp_keyed_dicts" not in vars(est)
+    # Each place is looked into, the masked param_ column of cv_results_
+    # among them.
+    search.best_params_ = search.cv_results_["params"][0]
+    for name, shown in [("param_grid", "best_params_['mlpclassifier__class_weight']"),
+                        ("best_params_", "cv_results_['param_mlpclassifier__class_weight'][0]")]:
+        delattr(search, name)
+        with pytest.raises(ValueError, match=f"cannot save GridSearchCV.{re.escape(shown)}: "):
+            fastbp.save(search, path)
+    search.cv_results_.pop("param_mlpclassifier__class_weight")
+    with pytest.raises(ValueError, match=re.escape(
+            "cannot save GridSearchCV.cv_results_['params'][0]['mlpclassifier__class_weight']")):
+        fastbp.save(search, path)
+    # A model's own class_weight is kept: its best estimator saves.
+    search.best_estimator_[-1].set_params(class_weight=weights)
+    fastbp.save(search.best_estimator_, path)
+    assert fastbp.load(path)[-1].class_weight == weights
+
+
+def test_dicts_nested_in_object_arrays_are_looked_into(data, tmp_path):
+    # helper-97: a masked object array, as cv_results_' param_ columns are,
+    # is looked into, masked values aside from its mask; and dicts whose
+    # keys survive are checked once per set of keys, however many there are.
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    column = np.ma.masked_array(np.array([None, [{False: 5.0, True: 1.0}]], dtype=object),
+                                mask=[True, False])
+    est.search_log_ = {"param": column}
+    with pytest.raises(ValueError, match=r"cannot save MLPClassifier.search_log_\['param'\]"
+                                         r"\[1\]\[0\]: it is a dict whose keys"):
+        fastbp.save(est, tmp_path / "m.fastbp")
+    del est.search_log_
+    calls = []
+    keys_round_trip = fastbp.persistence._keys_round_trip
+
+    def counted(sio, d):
+        calls.append(d)
+        return keys_round_trip(sio, d)
+
+    grid = {"mlpclassifier__class_weight": [{0: w, 1: 1.0} for w in np.linspace(1, 5, 20)],
+            "mlpclassifier__alpha": [1e-4, 1e-2]}
+    search = quiet(GridSearchCV(
+        make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=2, random_state=0)),
+        grid, cv=2).fit, X, y % 2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fastbp.persistence, "_keys_round_trip", counted)
+        fastbp.save(search, tmp_path / "s.fastbp")
+    assert len(calls) == 1
+    assert fastbp.load(tmp_path / "s.fastbp").best_params_ == search.best_params_
 
 
 @pytest.mark.parametrize("encoded", [
