@@ -29,7 +29,7 @@ from joblib import cpu_count
 from ..exceptions import warn_at_caller
 from ..kernels.records import Split
 from ..kernels.sync import ABORT, sync_size
-from .threads import blas_pool_size, blas_section, host_blas_section
+from .threads import blas_pool_size, blas_section, host_blas_section, reap_blas_sections
 
 #: The most threads a step is split between: the largest split measured
 #: (on 2 cores). With a larger pool the products keep BLAS's threads.
@@ -175,7 +175,10 @@ class WholeEpoch:
         """End an epoch (nothing to gather here)."""
 
     def close(self):
-        """Release what the runner holds (nothing here)."""
+        """Release what the runner holds: the sections of this thread that
+        an interrupted exit left (see
+        :func:`fastbp.training.threads.reap_blas_sections`)."""
+        reap_blas_sections()
 
 
 class SplitEpoch(WholeEpoch):
@@ -207,6 +210,9 @@ class SplitEpoch(WholeEpoch):
         # Started at the first slice, inside the fit's try whose finally
         # closes the runner.
         self.workers = []
+        # The process they were started in: a child made by fork (an epoch
+        # callback's) has none of their threads.
+        self._pid = os.getpid()
 
     def begin(self):
         self.sums = [0.0] * self.parts
@@ -243,18 +249,22 @@ class SplitEpoch(WholeEpoch):
         self.first_sq[0] = first_sq
         self.sync[:] = 0
         t_before = t
+        if os.getpid() != self._pid:
+            # The parent's threads, idle between slices at the fork, do not
+            # run here: parts handed to them would never end. They hold
+            # nothing to release in this process.
+            self.workers = []
+            self._pid = os.getpid()
         with blas_section(pin=True):
-            handed = []
             try:
                 while len(self.workers) < self.parts - 1:
-                    worker = _Worker(f"fastbp-split-{len(self.workers) + 1}")
+                    worker = _Worker(f"fastbp-split-{len(self.workers) + 1}", self.sync)
                     # Kept before it starts: a start that Ctrl-C interrupts
                     # may still have started the thread, which close() ends.
                     self.workers.append(worker)
                     worker.start()
                 for p, worker in enumerate(self.workers, 1):
                     worker.hand(self._part, p, hyper, rows, batch_size, t)
-                    handed.append(worker)
                 own = self._part(0, hyper, rows, batch_size, t)
             except BaseException:
                 # Ctrl-C (or an error) before part 0 ran: the parts already
@@ -264,8 +274,10 @@ class SplitEpoch(WholeEpoch):
                 raise
             finally:
                 # Every part ends before the caller reads or restores the
-                # buffers they write.
-                others = [worker.result() for worker in handed]
+                # buffers they write, and before the pin ends. Pending, not
+                # a list of the parts handed: Ctrl-C right after a hand
+                # queued its part would leave that part out of the list.
+                others = _results(self.workers)
         results = [own] + others
         for p, (loss_sum, t_after, completed) in enumerate(results):
             if not completed:
@@ -287,8 +299,32 @@ class SplitEpoch(WholeEpoch):
             np.maximum(alive, work.alive, out=alive)
 
     def close(self):
-        for worker in self.workers:
-            worker.close()
+        try:
+            for worker in self.workers:
+                worker.close()
+        finally:
+            reap_blas_sections()
+
+
+def _results(workers):
+    """Wait for the part of every pending worker of ``workers``, all of
+    them even where one fails or Ctrl-C interrupts a wait; returns their
+    results in order, or raises the first failure (an interruption
+    first)."""
+    results, failure = [], None
+    for worker in workers:
+        if not worker.pending:
+            continue
+        try:
+            results.append(worker.result())
+        except KeyboardInterrupt as exc:
+            failure = exc
+        except BaseException as exc:
+            if failure is None:
+                failure = exc
+    if failure is not None:
+        raise failure
+    return results
 
 
 class _Worker:
@@ -307,10 +343,18 @@ class _Worker:
     ----------
     name : str
         The thread's name.
+    sync : ndarray of int64
+        The parts' barrier counters and abort flag (see
+        :mod:`fastbp.kernels.sync`), raised where a part fails.
     """
 
-    def __init__(self, name):
+    def __init__(self, name, sync):
         self._tasks = queue.SimpleQueue()
+        self._sync = sync
+        # Whether a part was handed whose result has not been taken:
+        # set before the part is queued, so that an interruption right
+        # after the queueing cannot leave it unawaited.
+        self.pending = False
         # Released by the thread when a part ends; its outcome, (True,
         # result) or (False, exception), is in _outcome.
         self._done = threading.Lock()
@@ -323,6 +367,8 @@ class _Worker:
 
     def hand(self, fn, *args):
         """Run ``fn(*args)`` in the thread; :meth:`result` waits for it."""
+        # (No signal handler runs between the store and the put's call.)
+        self.pending = True
         self._tasks.put((fn, args))
 
     def result(self):
@@ -338,6 +384,7 @@ class _Worker:
                 interrupted = True
         ok, value = self._outcome
         self._outcome = None
+        self.pending = False
         if interrupted:
             raise KeyboardInterrupt
         if not ok:
@@ -359,6 +406,10 @@ class _Worker:
             try:
                 outcome = (True, fn(*args))
             except BaseException as exc:
+                # Failed before the part's own handler raised the flag
+                # (SplitEpoch._part), the other parts would wait at a
+                # barrier for this one for good: release them.
+                self._sync[ABORT] = 1
                 outcome = (False, exc)
             # Nothing of the fit is held while the thread waits.
             task = fn = args = None

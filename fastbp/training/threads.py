@@ -42,6 +42,11 @@ from ..exceptions import OversubscriptionWarning
 _pool = find_numpy_blas_threads() if NUMPY_BLAS else None
 
 
+# (Bound once: a one-row prediction enters and leaves a section, and the
+# uncontended path is a handful of such calls.)
+_get_ident = threading.get_ident
+_getframe = sys._getframe
+
 #: Seconds a waiter waits before it looks for sections left by an
 #: interrupted exit (see :class:`_PoolGate`).
 _POLL = 0.1
@@ -79,8 +84,9 @@ class _PoolGate:
     its idempotent steps until they are done. The one point no context
     manager can guard is the call of its ``__exit__``: so each section
     records the frame of its ``with`` statement, and a section whose frame
-    no longer runs is over (the thread's next call, and a waiter every
-    :data:`_POLL` seconds, forget it). So a section is entered by a ``with``
+    no longer runs is over (the thread's next call, a waiter every
+    :data:`_POLL` seconds, and a fit's cleanup through :meth:`reap` forget
+    it). So a section is entered by a ``with``
     statement of a plain function: a generator's frame leaves the stack at
     each ``yield``, and a section around one would be taken as over. Waiters
     wait on a lock of their own
@@ -222,9 +228,37 @@ class _PoolGate:
             self._set(pin[1])
         self._pin = None
 
-    def __enter__(self):
+    def reap(self):
+        """Forget this thread's sections whose ``with`` statement no longer
+        runs (an exit interrupted at its call), now rather than at the
+        thread's next call: a pin left so keeps the pool at one thread for
+        the user's own products, and its frame keeps the fit's arrays."""
         me = threading.get_ident()
-        top = sys._getframe(1)
+        if self._depths.get(me) is None and self._pinner() != me:
+            return
+        with self._lock:
+            self._forget_stale(me, sys._getframe())
+
+    def __enter__(self):
+        me = _get_ident()
+        top = _getframe(1)
+        fresh = (1, top)
+        # The common case (no pin, no one waiting, not nested) without
+        # _admit's turn taking, which made the uncontended section half as
+        # dear again (a one-row prediction pays it). The undo pops only the
+        # entry stored here.
+        try:
+            with self._lock:
+                if self._pin is None and not self._queue and me not in self._depths:
+                    self._depths[me] = fresh
+                    return
+        except BaseException:
+            with self._lock:
+                if self._depths.get(me) is fresh:
+                    del self._depths[me]
+                    if self._queue:
+                        self._wake_all()
+            raise
         entry = self._depths.get(me)
         # Nested, or the pinning thread's own products between its slices
         # (a split fit's validation score): they run on the pool as the
@@ -238,22 +272,23 @@ class _PoolGate:
                     self._depths[me] = (entry[0] + 1, entry[1])
                     return
                 if self._pinner() == me:
-                    self._depths[me] = (1, top)
+                    self._depths[me] = fresh
                     return
-        self._admit(me, False, (1, top))
+        self._admit(me, False, fresh)
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         interrupted = None
         while True:
             try:
-                me = threading.get_ident()
+                me = _get_ident()
                 entry = self._depths.get(me)
                 if entry is not None and entry[0] > 1:
                     self._depths[me] = (entry[0] - 1, entry[1])
                 elif entry is not None:
                     with self._lock:
                         self._depths.pop(me, None)
-                        self._wake_all()
+                        if self._queue:
+                            self._wake_all()
                 # (None: left already, by an interrupted released().)
                 break
             except KeyboardInterrupt as err:
@@ -273,7 +308,7 @@ class _PoolGate:
         it does not hold is undone, restoring the pool size the user set
         (the child inherits the parent's pinned size of one thread).
         """
-        me = threading.get_ident()
+        me = _get_ident()
         entry = self._depths.get(me)
         self._lock = threading.Lock()
         self._depths = {me: entry} if entry is not None else {}
@@ -379,6 +414,15 @@ def blas_section(pin=False):
     if _gate is None:
         return nullcontext()
     return _gate.pinned() if pin else _gate.shared()
+
+
+def reap_blas_sections():
+    """Forget this thread's :func:`blas_section` blocks whose exit Ctrl-C
+    interrupted at its very call (see :class:`_PoolGate`): a fit's cleanup
+    calls it, so that a pin left so does not keep the pool at one thread,
+    and the fit's arrays alive, until the thread's next compiled call."""
+    if _gate is not None:
+        _gate.reap()
 
 
 def host_blas_section(backend):
