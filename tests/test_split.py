@@ -943,3 +943,56 @@ def test_an_uncontended_reader_takes_no_turn_and_wakes_no_one(monkeypatch):
         with gate.shared():
             pass
     assert calls == [] and not gate._depths and pool.size == 2
+
+
+def test_a_second_ctrl_c_just_after_a_parts_wait_returned_does_not_hang():
+    # helper-99: the worker's done signal was a lock the waiter acquired;
+    # Ctrl-C landing just after the acquire returned (a signal handler runs
+    # right after a C call returns, inside the loop's try) made result()
+    # acquire it again, and wait for good.
+    worker = split._Worker("fastbp-split-test", np.zeros(8, dtype=np.int64))
+
+    class InterruptedOnceAfterReturning:
+        """The worker's done signal, whose first wait is interrupted just
+        after it returned."""
+
+        def __init__(self, real):
+            self.real, self.fired = real, False
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def _after(self, result):
+            if not self.fired:
+                self.fired = True
+                raise KeyboardInterrupt
+            return result
+
+        def wait(self, *args, **kwargs):  # an Event's
+            return self._after(self.real.wait(*args, **kwargs))
+
+        def acquire(self, *args, **kwargs):  # a Lock's
+            return self._after(self.real.acquire(*args, **kwargs))
+
+    worker._done = InterruptedOnceAfterReturning(worker._done)
+    worker.start()
+    outcome = []
+
+    def wait():
+        try:
+            outcome.append(worker.result())
+        except KeyboardInterrupt:
+            outcome.append("interrupted")
+
+    try:
+        worker.hand(lambda: 42)
+        t = threading.Thread(target=wait, daemon=True)
+        t.start()
+        t.join(20)
+        assert not t.is_alive(), "result() waited for good after an interrupted wait"
+        assert worker._done.fired and outcome == ["interrupted"] and not worker.pending
+        # The next part's result is its own.
+        worker.hand(lambda: 7)
+        assert worker.result() == 7
+    finally:
+        worker.close()

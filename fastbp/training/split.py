@@ -355,10 +355,11 @@ class _Worker:
         # set before the part is queued, so that an interruption right
         # after the queueing cannot leave it unawaited.
         self.pending = False
-        # Released by the thread when a part ends; its outcome, (True,
-        # result) or (False, exception), is in _outcome.
-        self._done = threading.Lock()
-        self._done.acquire()
+        # Set by the thread when a part ends; its outcome, (True, result)
+        # or (False, exception), is in _outcome. An event, not a lock held
+        # until then: a wait that Ctrl-C interrupts just after it returned
+        # is repeated, and a lock acquired a second time would wait for good.
+        self._done = threading.Event()
         self._outcome = None
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
@@ -378,10 +379,11 @@ class _Worker:
         interrupted = False
         while True:
             try:
-                self._done.acquire()
+                self._done.wait()
                 break
             except KeyboardInterrupt:
                 interrupted = True
+        self._done.clear()
         ok, value = self._outcome
         self._outcome = None
         self.pending = False
@@ -415,4 +417,4 @@ class _Worker:
             task = fn = args = None
             self._outcome = outcome
             outcome = None
-            self._done.release()
+            self._done.set()
