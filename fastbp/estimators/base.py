@@ -71,6 +71,9 @@ from .checks import (
 from .constraints import MLP_CONSTRAINTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
+# The dtypes the kernels take as they are (native float32 and float64).
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
 # BaseMLP._flat_parameters: the caller did not look up the packed buffers.
 _UNKNOWN = object()
 
@@ -538,6 +541,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         (as scikit-learn's MLP predicts for a float64 ``X``), packed in it
         (big-endian values unchanged).
         """
+        first = getattr(self.coefs_[0], "dtype", None)
+        if first in _NATIVE_FLOATS and "n_iter_" in self.__dict__:
+            return first  # (every partial_fit call asks: a fit's own dtype, at once)
         first = np.asarray(self.coefs_[0]).dtype
         if "n_iter_" in self.__dict__ and first.kind == "f" and first.itemsize in (4, 8):
             return np.dtype(np.float32 if first.itemsize == 4 else np.float64)
@@ -783,7 +789,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             self._initialize(Y, units, X.dtype, activations)
         else:
             self._check_warm_start(units, X.dtype, activations, residual, incremental)
-        dtype = self._weights_dtype()
+        # (A first fit's weights are X's dtype; a later one's model dtype X
+        # was checked or cast to above.)
+        dtype = X.dtype
 
         spec, params, running = self._network(units, activations, self.normalization,
                                               residual, dropout, dtype)
