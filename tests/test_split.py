@@ -985,7 +985,8 @@ def test_a_second_ctrl_c_just_after_a_parts_wait_returned_does_not_hang():
             outcome.append("interrupted")
 
     try:
-        worker.hand(lambda: 42)
+        # A part that takes a while, so that the wait blocks and returns.
+        worker.hand(lambda: (time.sleep(0.3), 42)[1])
         t = threading.Thread(target=wait, daemon=True)
         t.start()
         t.join(20)
@@ -996,3 +997,52 @@ def test_a_second_ctrl_c_just_after_a_parts_wait_returned_does_not_hang():
         assert worker.result() == 7
     finally:
         worker.close()
+
+
+def test_a_second_ctrl_c_at_a_results_call_still_waits_for_the_part(
+        two_cores, split_epochs, digits, monkeypatch):
+    # helper-100: a first Ctrl-C as part 0 starts, and a second at the very
+    # call of _Worker.result (before its own retry loop), let the pin end
+    # while part 1 still ran: result() never waited.
+    log = []
+    part = split.SplitEpoch._part
+
+    def logged(self, p, *args):
+        if p == 0:
+            raise KeyboardInterrupt  # the first Ctrl-C, before part 0's try
+        log.append("part 1 starts")
+        time.sleep(0.2)  # late, as a busy core makes it
+        try:
+            return part(self, p, *args)
+        finally:
+            log.append("part 1 ends")
+
+    pinned_exit = threads._Pinned.__exit__
+
+    def exit_logged(self, *exc):
+        try:
+            return pinned_exit(self, *exc)
+        finally:
+            log.append("pin released")
+
+    monkeypatch.setattr(split.SplitEpoch, "_part", logged)
+    monkeypatch.setattr(threads._Pinned, "__exit__", exit_logged)
+    tracer = _raising_at(split._Worker.result.__code__, "call")
+    results = {}
+
+    def fit():
+        sys.settrace(tracer)
+        try:
+            _fit(MLPClassifier((16,), max_iter=2, batch_size=64, random_state=0), *digits)
+        except BaseException as exc:
+            results["error"] = exc
+        finally:
+            sys.settrace(None)
+
+    thread = _started(fit)
+    thread.join(120)
+    assert not thread.is_alive(), "the interrupted split fit is still running"
+    assert tracer.fired and isinstance(results.get("error"), KeyboardInterrupt), results
+    assert "part 1 starts" in log and log.index("part 1 ends") < log.index("pin released"), (
+        f"the part ran on after the pin ended: {log}")
+    assert _gate_is_clear(threads._gate)

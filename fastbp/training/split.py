@@ -277,7 +277,20 @@ class SplitEpoch(WholeEpoch):
                 # buffers they write, and before the pin ends. Pending, not
                 # a list of the parts handed: Ctrl-C right after a hand
                 # queued its part would leave that part out of the list.
+                # The waits first, each repeated however often Ctrl-C
+                # interrupts it: an interrupt at the call of result() (or
+                # of _results) would skip its own retries.
+                interrupted = None
+                while True:
+                    try:
+                        for worker in self.workers:
+                            worker.wait()
+                        break
+                    except KeyboardInterrupt as exc:
+                        interrupted = exc
                 others = _results(self.workers)
+                if interrupted is not None:
+                    raise interrupted
         results = [own] + others
         for p, (loss_sum, t_after, completed) in enumerate(results):
             if not completed:
@@ -355,12 +368,16 @@ class _Worker:
         # set before the part is queued, so that an interruption right
         # after the queueing cannot leave it unawaited.
         self.pending = False
-        # Set by the thread when a part ends; its outcome, (True, result)
-        # or (False, exception), is in _outcome. An event, not a lock held
-        # until then: a wait that Ctrl-C interrupts just after it returned
-        # is repeated, and a lock acquired a second time would wait for good.
-        self._done = threading.Event()
+        # The part's outcome, (True, result) or (False, exception), set by
+        # the thread when the part ends: what a wait checks. _done, held
+        # but while released by the thread after it set the outcome, only
+        # wakes the waiter. A wait that Ctrl-C interrupts anywhere repeats
+        # a check (an Event's wait could lose its Condition's lock there,
+        # "release unlocked lock", and a lock acquired a second time after
+        # its release was taken would wait for good).
         self._outcome = None
+        self._done = threading.Lock()
+        self._done.acquire()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def start(self):
@@ -379,11 +396,10 @@ class _Worker:
         interrupted = False
         while True:
             try:
-                self._done.wait()
+                self.wait()
                 break
             except KeyboardInterrupt:
                 interrupted = True
-        self._done.clear()
         ok, value = self._outcome
         self._outcome = None
         self.pending = False
@@ -392,6 +408,12 @@ class _Worker:
         if not ok:
             raise value
         return value
+
+    def wait(self):
+        """Wait until the part handed last has ended (at once if none is
+        pending); Ctrl-C interrupts it, and a repeated call checks again."""
+        while self.pending and self._outcome is None:
+            self._done.acquire(timeout=1.0)
 
     def close(self):
         """End the thread (after the part it runs, if any)."""
@@ -417,4 +439,8 @@ class _Worker:
             task = fn = args = None
             self._outcome = outcome
             outcome = None
-            self._done.set()
+            # Only this thread releases it, so the check cannot race; a
+            # release the waiter did not need (it saw the outcome first) is
+            # left standing, and its next wait takes it and checks again.
+            if self._done.locked():
+                self._done.release()
