@@ -792,20 +792,21 @@ def test_a_pin_whose_exit_ctrl_c_interrupts_at_its_call_ends_with_the_fit(two_co
     assert ref() is None, "the interrupted pin still holds the fit's arrays"
 
 
-def test_a_part_handed_just_before_ctrl_c_ends_before_the_pin(
-        two_cores, split_epochs, digits, monkeypatch):
-    # helper-96: Ctrl-C right after _Worker.hand queued its part (its put
-    # had run; the list of handed parts was not yet updated) left that part
-    # unawaited: it ran on after the pin was released, and while the fit
-    # restored the buffers it writes.
+def _late_part_1_under_ctrl_c(monkeypatch, digits, tracer, interrupt_part_0=False):
+    """Fit a split model in a thread under the trace function ``tracer``
+    (:func:`_raising_at`), with part 1 late by 0.2 s (as a busy core makes
+    it) and, where ``interrupt_part_0``, a KeyboardInterrupt as part 0
+    starts; check that the fit ends in the interrupt, and return the order
+    of part 1's start and end and the pin's release."""
     log = []
     part = split.SplitEpoch._part
 
     def logged(self, p, *args):
-        if p != 1:
+        if p == 0:
+            if interrupt_part_0:
+                raise KeyboardInterrupt
             return part(self, p, *args)
         log.append("part 1 starts")
-        # Late, as a busy core makes it: the slice's caller must wait.
         time.sleep(0.2)
         try:
             return part(self, p, *args)
@@ -822,7 +823,6 @@ def test_a_part_handed_just_before_ctrl_c_ends_before_the_pin(
 
     monkeypatch.setattr(split.SplitEpoch, "_part", logged)
     monkeypatch.setattr(threads._Pinned, "__exit__", exit_logged)
-    tracer = _raising_at(split._Worker.hand.__code__, "return")
     results = {}
 
     def fit():
@@ -838,6 +838,17 @@ def test_a_part_handed_just_before_ctrl_c_ends_before_the_pin(
     thread.join(120)
     assert not thread.is_alive(), "the interrupted split fit is still running"
     assert tracer.fired and isinstance(results.get("error"), KeyboardInterrupt), results
+    return log
+
+
+def test_a_part_handed_just_before_ctrl_c_ends_before_the_pin(
+        two_cores, split_epochs, digits, monkeypatch):
+    # helper-96: Ctrl-C right after _Worker.hand queued its part (its put
+    # had run; the list of handed parts was not yet updated) left that part
+    # unawaited: it ran on after the pin was released, and while the fit
+    # restored the buffers it writes.
+    tracer = _raising_at(split._Worker.hand.__code__, "return")
+    log = _late_part_1_under_ctrl_c(monkeypatch, digits, tracer)
     for epoch in split_epochs:  # every part ended (the workers are closed)
         assert all(not worker._thread.is_alive() for worker in epoch.workers)
     assert "part 1 starts" in log and log.index("part 1 ends") < log.index("pin released"), (
@@ -1004,45 +1015,9 @@ def test_a_second_ctrl_c_at_a_results_call_still_waits_for_the_part(
     # helper-100: a first Ctrl-C as part 0 starts, and a second at the very
     # call of _Worker.result (before its own retry loop), let the pin end
     # while part 1 still ran: result() never waited.
-    log = []
-    part = split.SplitEpoch._part
-
-    def logged(self, p, *args):
-        if p == 0:
-            raise KeyboardInterrupt  # the first Ctrl-C, before part 0's try
-        log.append("part 1 starts")
-        time.sleep(0.2)  # late, as a busy core makes it
-        try:
-            return part(self, p, *args)
-        finally:
-            log.append("part 1 ends")
-
-    pinned_exit = threads._Pinned.__exit__
-
-    def exit_logged(self, *exc):
-        try:
-            return pinned_exit(self, *exc)
-        finally:
-            log.append("pin released")
-
-    monkeypatch.setattr(split.SplitEpoch, "_part", logged)
-    monkeypatch.setattr(threads._Pinned, "__exit__", exit_logged)
     tracer = _raising_at(split._Worker.result.__code__, "call")
-    results = {}
-
-    def fit():
-        sys.settrace(tracer)
-        try:
-            _fit(MLPClassifier((16,), max_iter=2, batch_size=64, random_state=0), *digits)
-        except BaseException as exc:
-            results["error"] = exc
-        finally:
-            sys.settrace(None)
-
-    thread = _started(fit)
-    thread.join(120)
-    assert not thread.is_alive(), "the interrupted split fit is still running"
-    assert tracer.fired and isinstance(results.get("error"), KeyboardInterrupt), results
+    # The first Ctrl-C as part 0 starts, before its try.
+    log = _late_part_1_under_ctrl_c(monkeypatch, digits, tracer, interrupt_part_0=True)
     assert "part 1 starts" in log and log.index("part 1 ends") < log.index("pin released"), (
         f"the part ran on after the pin ended: {log}")
     assert _gate_is_clear(threads._gate)
