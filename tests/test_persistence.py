@@ -260,6 +260,20 @@ def write_model_file(path, meta, payload):
     return path
 
 
+def rewritten_model_file(saved, path, obj):
+    """A fastbp file at ``path`` holding ``obj`` (written by skops) under the
+    metadata of the file ``saved``, its checksum made to match: a file edited
+    by someone who knows the format."""
+    import hashlib
+
+    import skops.io as sio
+
+    payload = sio.dumps(obj)
+    meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    return write_model_file(path, meta, payload)
+
+
 def test_modified_model_is_refused(saved, tmp_path):
     with zipfile.ZipFile(saved) as zf:
         meta, payload = zf.read("fastbp.json"), bytearray(zf.read("model.skops"))
@@ -701,16 +715,9 @@ def test_metadata_requests_round_trip(data, tmp_path):
     {"fit": {"sample_weight": 3}}, {"bogus": {}}, {"fit": "x"}, ["fit"],
 ])
 def test_edited_metadata_requests_are_refused(saved, tmp_path, requests):
-    import hashlib
-
-    import skops.io as sio
-
     est = fastbp.load(saved)
     est.__dict__["_fastbp_metadata_requests"] = requests
-    payload = sio.dumps(est)
-    meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
-    meta["sha256"] = hashlib.sha256(payload).hexdigest()
-    path = write_model_file(tmp_path / "r.fastbp", meta, payload)
+    path = rewritten_model_file(saved, tmp_path / "r.fastbp", est)
     with pytest.raises(ValueError, match="damaged or was edited: .*metadata routing "
                                          "requests|damaged or was edited: its"):
         fastbp.load(path)
@@ -718,15 +725,8 @@ def test_edited_metadata_requests_are_refused(saved, tmp_path, requests):
 
 def test_a_file_holding_no_model_is_refused(saved, tmp_path):
     # helper-45: a forged file whose model.skops held a dict loaded as one.
-    import hashlib
-
-    import skops.io as sio
-
     for content in ({"a": np.arange(3)}, np.arange(3)):
-        payload = sio.dumps(content)
-        meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
-        meta["sha256"] = hashlib.sha256(payload).hexdigest()
-        path = write_model_file(tmp_path / "none.fastbp", meta, payload)
+        path = rewritten_model_file(saved, tmp_path / "none.fastbp", content)
         with pytest.raises(ValueError, match="not a fastbp model or an object holding one"):
             fastbp.load(path)
 
@@ -942,17 +942,10 @@ def test_dicts_nested_in_object_arrays_are_looked_into(data, tmp_path):
 ])
 def test_edited_dict_attributes_are_refused(saved, tmp_path, encoded):
     # helper-85: the encoded dicts come from the file, which is not trusted.
-    import hashlib
-
-    import skops.io as sio
-
     est = fastbp.load(saved)
     del est.__dict__["class_weight"]
     est.__dict__["_fastbp_keyed_dicts"] = encoded
-    payload = sio.dumps(est)
-    meta = json.loads(zipfile.ZipFile(saved).read("fastbp.json"))
-    meta["sha256"] = hashlib.sha256(payload).hexdigest()
-    path = write_model_file(tmp_path / "k.fastbp", meta, payload)
+    path = rewritten_model_file(saved, tmp_path / "k.fastbp", est)
     with pytest.raises(ValueError, match="damaged or was edited: the dict attributes of its "
                                          "MLPClassifier are not what fastbp.save writes"):
         fastbp.load(path)
