@@ -116,7 +116,7 @@ def test_fastbp_kernel(benchmark, epoch_case, kernel_name, skip_if):
         # Inner kernels have no CPython wrapper; their twin does.
         fn = python_twin(getattr(importlib.import_module(f"fastbp.kernels.{module}"), attr))
     except (ImportError, AttributeError) as exc:
-        pytest.skip(f"fastbp.kernels.{module}.{attr} not available: {exc}")
+        skip_if(f"fastbp.kernels.{module}.{attr} not available: {exc}")
     args = build(case.batch_size, case.workload.sizes, np.dtype(case.dtype), np.random.RandomState(0))
     benchmark.group = f"fastbp kernel {kernel_name}"
     benchmark.extra_info.update(case=case.id, kernel=f"fastbp.kernels.{module}.{attr}")
@@ -124,6 +124,6 @@ def test_fastbp_kernel(benchmark, epoch_case, kernel_name, skip_if):
         try:
             fn(*args)  # compile outside the timing; also checks the signature
         except Exception as exc:  # noqa: BLE001 - the hook must not break the suite
-            pytest.skip(f"fastbp.kernels.{module}.{attr}{tuple(type(a).__name__ for a in args)} "
-                        f"failed ({type(exc).__name__}: {str(exc)[:200]}); update FASTBP_KERNELS")
+            skip_if(f"fastbp.kernels.{module}.{attr}{tuple(type(a).__name__ for a in args)} "
+                    f"failed ({type(exc).__name__}: {str(exc)[:200]}); update FASTBP_KERNELS")
         benchmark(fn, *args)

@@ -18,6 +18,8 @@ so each case is set up once.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bench import peers, workloads
@@ -52,7 +54,7 @@ def pytest_generate_tests(metafunc):
                              ids=[f"{c.id}-{s.kind}{s.layer}" for c, s in pairs])
     if "system" in metafunc.fixturenames:
         # The GPU systems only where a GPU is: not skipped items on every CPU.
-        metafunc.parametrize("system", peers.default_systems())
+        metafunc.parametrize("system", [system_param(s) for s in peers.default_systems()])
     if "compile_dtype" in metafunc.fixturenames:
         metafunc.parametrize("compile_dtype", grid.compile_dtypes)
 
@@ -91,13 +93,36 @@ def bench_grid(request) -> workloads.Grid:
     return _grid(request.config)
 
 
+def system_param(system: str):
+    """``system`` as a parameter, marked ``torch`` where it needs PyTorch.
+
+    PyTorch is the bench extra's, not the test extra's: its systems are
+    deselected unless asked for (``python -m pytest bench -m torch``), as the
+    tests' own PyTorch and Ray tests are, rather than skipped in every CI run.
+    """
+    if system in peers.TORCH_SYSTEMS:
+        return pytest.param(system, marks=pytest.mark.torch)
+    return system
+
+
+def ci_strict() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 @pytest.fixture
 def skip_if():
-    """``skip_if(reason, ...)`` skips with the first non-empty reason."""
+    """``skip_if(reason, ...)`` skips with the first non-empty reason.
+
+    Under ``CI=true`` it fails instead: there a bench that needs something
+    missing (MNIST, a second core, PyTorch asked for with ``-m torch``) is a
+    broken set-up, not an optional peer.
+    """
 
     def check(*reasons):
         for reason in reasons:
             if reason:
+                if ci_strict():
+                    pytest.fail(f"CI=true but {reason}")
                 pytest.skip(reason)
 
     return check

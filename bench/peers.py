@@ -43,6 +43,7 @@ from .threads import torch_available
 
 SYSTEMS = ("fastbp", "sklearn", "torch", "torch_fused", "cuda")
 PEERS = ("sklearn", "torch", "torch_fused", "cuda")
+TORCH_SYSTEMS = ("torch", "torch_fused")
 #: Systems that need a GPU: in the defaults only where one is usable.
 GPU_SYSTEMS = ("cuda",)
 

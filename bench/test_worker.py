@@ -14,6 +14,7 @@ import time
 import pytest
 
 from bench import workloads
+from bench.conftest import ci_strict
 from bench.worker import Worker, WorkerError, wait_quiet
 
 CASE = workloads.EpochCase(workloads.tabular(300), batch_size=64, dtype="float64", threads=1)
@@ -31,6 +32,8 @@ def sklearn_case(skip_if_no_data, epoch_workers):
 def skip_if_no_data():
     reason = workloads.unavailable_reason(CASE.workload)
     if reason:
+        if ci_strict():
+            pytest.fail(f"CI=true but {reason}")
         pytest.skip(reason)
 
 
