@@ -841,3 +841,145 @@ def test_exploding_gradients_are_detected_after_from_sklearn(digits):
     warm = quiet(MLPClassifier((8,), max_iter=2, random_state=0).fit, X, y)
     quiet(warm.set_params(warm_start=True).fit, X, y)
     assert (warm._progress.monitor.first_sq > 0).all()
+
+
+class RootEnd(StopAfter):
+    """At the root task's end: what the live estimator and the
+    ``fitted_estimator`` hold, and a checkpoint saved with ``fastbp.save``;
+    raises ``error`` there if set."""
+
+    def __init__(self, path, error=None):
+        super().__init__(10**6, "epoch")
+        self.path, self.error, self.seen = path, error, None
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, X=None, y=None):
+        if context.parent is not None:
+            return False
+        import fastbp
+
+        if self.error is not None:
+            raise self.error
+        fastbp.save(estimator, self.path)
+        self.seen = {name: (getattr(estimator, "n_iter_", None), getattr(estimator, "loss_", None),
+                            [c.copy() for c in model.coefs_], model.score(X, y))
+                     for name, model in (("live", estimator), ("snapshot", fitted_estimator))}
+        self.seen["curve"] = list(getattr(estimator, "loss_curve_", []))
+        self.seen["history"] = estimator.history_["loss"].copy()
+        return False
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_the_root_task_ends_with_the_fitted_model(digits, solver, tmp_path):
+    # helper-102: the root "fit" task ended before the fit set its weights,
+    # n_iter_ and loss_ (adam: and after it had appended to loss_curve_): a
+    # checkpoint saved there was the untrained (or previous) model. As in
+    # scikit-learn, the root hook gets the model fit returns.
+    import fastbp
+
+    X, y = digits
+    model = quiet(MLPClassifier((8,), solver=solver, max_iter=3, random_state=0).fit,
+                  X[:100], y[:100])
+    root = RootEnd(tmp_path / "ckpt.fastbp")
+    model.set_params(warm_start=True, max_iter=6).set_callbacks(root)
+    quiet(model.fit, X, y)
+    final = (model.n_iter_, model.loss_, model.coefs_, model.score(X, y))
+    for name in ("live", "snapshot"):
+        n_iter, loss, coefs, score = root.seen[name]
+        assert (n_iter, loss, score) == (final[0], final[1], final[3]), name
+        for a, b in zip(coefs, final[2]):
+            np.testing.assert_array_equal(a, b)
+    assert root.seen["curve"] == list(getattr(model, "loss_curve_", []))
+    np.testing.assert_array_equal(root.seen["history"], model.history_["loss"])
+    saved = fastbp.load(tmp_path / "ckpt.fastbp")
+    assert (saved.n_iter_, saved.loss_) == final[:2]
+    np.testing.assert_array_equal(saved.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_root_hook_that_raises_rolls_the_call_back(digits, solver, tmp_path):
+    # helper-102: the root task now ends once the fit has set the model,
+    # still within the call: a hook that raises there fails the call, which
+    # leaves the model as it was.
+    X, y = digits
+    model = quiet(MLPClassifier((8,), solver=solver, max_iter=3, random_state=0).fit,
+                  X[:100], y[:100])
+    before = ([a.copy() for a in model.coefs_ + model.intercepts_], model.n_iter_,
+              model.loss_, list(getattr(model, "loss_curve_", [])))
+    model.set_params(warm_start=True).set_callbacks(
+        RootEnd(tmp_path / "ckpt.fastbp", RuntimeError("root hook failed")))
+    with pytest.raises(RuntimeError, match="root hook failed"):
+        quiet(model.fit, X, y)
+    for a, b in zip(before[0], model.coefs_ + model.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert (model.n_iter_, model.loss_, list(getattr(model, "loss_curve_", []))) == before[1:]
+    assert not hasattr(model, "_callback_fit_ctx")  # torn down
+
+
+class KeepBest(StopAfter):
+    """Keeps the ``fitted_estimator`` of the epoch of lowest loss."""
+
+    def __init__(self):
+        super().__init__(10**6, "epoch")
+        self.best, self.best_loss = None, np.inf
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch" and fitted_estimator.loss_ < self.best_loss:
+            self.best, self.best_loss = fitted_estimator, fitted_estimator.loss_
+        return False
+
+
+def test_a_kept_fitted_estimator_holds_no_context_of_the_fit(digits):
+    # helper-102: the snapshot (copy.copy, through __getstate__) kept the
+    # live fit's callback context: trained later, with a ProgressBar it
+    # raised KeyError(UUID) over bad input's ValueError, and inside a
+    # search that propagated its ProgressBar it failed on valid data.
+    import copy
+    import pickle
+
+    X, y = digits
+    keep = KeepBest()
+    quiet(MLPClassifier((8,), max_iter=3, random_state=0)
+          .set_callbacks(keep, ProgressBar()).fit, X, y)
+    best = keep.best
+    assert not {"_callback_fit_ctx", "_skl_callbacks_to_teardown",
+                "_parent_callback_ctx"} & set(best.__dict__)
+    assert len(best._skl_callbacks) == 2  # its settings stay
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        quiet(best.partial_fit, X_nan, y)
+    keep = KeepBest()
+    search = GridSearchCV(MLPClassifier((8,), max_iter=3, random_state=0).set_callbacks(keep),
+                          {"alpha": [1e-4]}, cv=2)
+    quiet(search.set_callbacks(ProgressBar(max_propagation_depth=None)).fit, X, y)
+    best = keep.best
+    epochs = len(best.loss_curve_)
+    quiet(best.set_params(warm_start=True).fit, X, y)
+    assert best.n_iter_ == 3 and len(best.loss_curve_) == epochs + 3
+    # Pickling and copying still carry the model and its callbacks.
+    for twin in (pickle.loads(pickle.dumps(best)), copy.deepcopy(best)):
+        np.testing.assert_array_equal(twin.predict(X), best.predict(X))
+        assert len(twin._skl_callbacks) == len(best._skl_callbacks)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_training_a_fitted_estimator_leaves_the_callers_random_state(digits, solver):
+    # helper-102: the snapshot shared a RandomState passed as random_state
+    # with the live fit, which draws its shuffles from it: a hook training
+    # each epoch's fitted_estimator changed the live model.
+    X, y = digits
+
+    class TrainSnapshots(StopAfter):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "epoch":
+                fitted_estimator.set_callbacks()
+                fitted_estimator.partial_fit(X, y)
+            return False
+
+    kw = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=4, batch_size=32)
+    plain = quiet(MLPClassifier(random_state=np.random.RandomState(0), **kw).fit, X, y)
+    model = MLPClassifier(random_state=np.random.RandomState(0), **kw).set_callbacks(
+        TrainSnapshots(10**6, "epoch"))
+    quiet(model.fit, X, y)
+    _same_weights(plain, model)
+    assert model.loss_ == plain.loss_

@@ -807,17 +807,17 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                           training_kernel(backend, self.solver, spec.out_code, toolkit),
                           inp.is_sparse)
 
-        diverged = None
+        diverged = tasks = None
         with fit_slot():
             try:
                 if stochastic:
-                    self._fit_stochastic(backend, spec, params, running, inp, X, y, Y,
-                                         sample_weight, incremental, hooks_X, hooks_sw,
-                                         weight_exp)
+                    tasks = self._fit_stochastic(backend, spec, params, running, inp, X, y,
+                                                 Y, sample_weight, incremental, hooks_X,
+                                                 hooks_sw, weight_exp)
                 else:
-                    self._fit_lbfgs(backend, spec, params, inp, X, y, Y, sample_weight,
-                                    fresh=first_pass, hooks_X=hooks_X, hooks_sw=hooks_sw,
-                                    weight_exp=weight_exp)
+                    tasks = self._fit_lbfgs(backend, spec, params, inp, X, y, Y,
+                                            sample_weight, fresh=first_pass, hooks_X=hooks_X,
+                                            hooks_sw=hooks_sw, weight_exp=weight_exp)
             except DivergenceError as exc:
                 # Not a divergence where the data held NaN or infinity
                 # (assume_finite=True skipped validation's check).
@@ -838,6 +838,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._penalised_loss = self._loss_holds_penalty()
         if diverged is not None:
             raise diverged
+        if tasks is not None:
+            # Last, with every fitted attribute set (the root hook gets the
+            # model fit returns), and still inside the call's transaction:
+            # a hook that raises here rolls the call back.
+            tasks.end_root(params, running)
         return self
 
     def _network(self, units, activations, normalization, residual, dropout, dtype):
@@ -924,6 +929,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # longer its views.
         state = dict(super().__getstate__())
         state.pop("_packed", None)
+        # The context of a running fit (scikit-learn's): a copy is no part
+        # of that fit. A hook's fitted_estimator (copy.copy) that kept it
+        # would, when trained later, end tasks that are not its own
+        # (KeyError over its real error). Its callbacks (_skl_callbacks)
+        # stay: they are its settings.
+        for key in ("_callback_fit_ctx", "_skl_callbacks_to_teardown",
+                    "_parent_callback_ctx"):
+            state.pop(key, None)
         return state
 
     def _check_warm_start(self, units, dtype, activations, residual, incremental):
@@ -987,11 +1000,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter + 1,
                                 "lbfgs-iter", iterations=iterations)
         alpha, l1 = self._penalties(weight_exp)
-        # The root task ends (as succeeded) only once every check below has
-        # passed: a DivergenceError, a ConvergenceWarning made an error, or
-        # non-finite weights roll the call back, and its fitted_estimator
+        # The root task is ended by _fit, once the fit has succeeded and set
+        # the model: a DivergenceError, a ConvergenceWarning made an error,
+        # or non-finite weights roll the call back, and its fitted_estimator
         # would be a model that never was.
-        succeeded = False
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=alpha,
                                l1=l1, max_iter=self.max_iter, max_fun=self.max_fun,
@@ -999,10 +1011,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                on_iteration_end=getattr(self, "_on_epoch_end", None),
                                history=iterations)
             self._check_lbfgs_result(result, fresh, params, weight_exp)
-            succeeded = True
         finally:
             if tasks is not None:
-                tasks.close(params, np.zeros(0, dtype=params.dtype), succeeded)
+                tasks.close_subtask()
         self.loss_ = float(result.fun)
         # One entry per L-BFGS iteration (its loss and seconds); a fit that
         # stopped before its first iteration has its final loss alone.
@@ -1015,6 +1026,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if self.verbose:
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")
+        return tasks
 
     def _check_lbfgs_result(self, result, fresh, params, weight_exp):
         """Refuse an L-BFGS fit that diverged, warn about one that stopped
@@ -1203,7 +1215,6 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         spare = _take(_spare_workspaces, self)
         if not incremental:
             spare = None
-        succeeded = False
         try:
             with waiting:
                 workspace = fit_stochastic(
@@ -1219,13 +1230,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     spare=spare)
             if incremental:
                 _keep(_spare_workspaces, self, workspace)
-            succeeded = True
         finally:
+            # (The root task is ended by _fit, once the call has succeeded
+            # and set the model.)
             if tasks is not None:
-                tasks.close(params, running, succeeded)
+                tasks.close_subtask()
             # Also after a DivergenceError: the trainer has returned every
             # piece of state to the last finite epoch.
             self._keep_progress(optimizer, progress)
+        return tasks
 
     def _keep_progress(self, optimizer, progress):
         """Set the fitted attributes that describe the training so far."""
@@ -1350,16 +1363,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         A ``fitted_estimator`` passed to a hook predicts with the weights of
         that point, and carries the loss and history so far, detached from
-        the live model's: training it (``partial_fit``) changes neither, and
-        starts its optimizer afresh. ``progress`` is a stochastic fit's
+        the live model's: training it (``partial_fit``) changes neither (a
+        ``RandomState`` passed as ``random_state`` is copied), and starts its
+        optimizer afresh. ``progress`` is a stochastic fit's
         record; ``iterations`` an L-BFGS fit's lists of the iterations'
         ``loss`` and ``epoch_time``, which ``fit_lbfgs`` appends to.
         """
         if not callbacks.active(self):
             return None
 
-        def snapshot(params, running, n_ended):
+        def snapshot(params, running, n_ended, final):
             attributes = self._fitted_attributes(layout, params, running)
+            if isinstance(self.random_state, np.random.RandomState):
+                # The caller's generator, which the live fit draws from in
+                # place: a copy's fit would shift the live fit's draws.
+                attributes["random_state"] = copy.deepcopy(self.random_state)
             # scikit-learn copies the live estimator and sets these on the
             # copy: what is not set here is shared with the live model.
             record = progress if progress is not None else self.__dict__.get("_progress")
@@ -1370,7 +1388,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 attributes.update({name: list(self.__dict__[name])
                                    for name in ("loss_curve_", "validation_scores_")
                                    if isinstance(self.__dict__.get(name), list)})
-            if progress is None:  # L-BFGS: one subtask per iteration
+            if progress is None and final:  # the fit's, as _fit_lbfgs set them
+                attributes.update(n_iter_=self.n_iter_, loss_=self.loss_,
+                                  history_={key: values.copy()
+                                            for key, values in self.history_.items()})
+            elif progress is None:  # L-BFGS: one subtask per iteration
                 history = {key: np.array(values[:n_ended])
                            for key, values in iterations.items()}
                 attributes.update(n_iter_=n_ended, history_=history,

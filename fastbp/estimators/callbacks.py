@@ -44,10 +44,12 @@ class FitTasks:
     max_subtasks : int
         Epochs (or iterations) at most.
     snapshot : callable
-        ``snapshot(params, running, n_ended) -> dict`` of the fitted
+        ``snapshot(params, running, n_ended, final) -> dict`` of the fitted
         attributes that make a copy of the estimator ready to predict (built
         only when a callback asks for ``fitted_estimator``); ``n_ended`` is
-        the number of subtasks ended so far (L-BFGS's ``n_iter_``).
+        the number of subtasks ended so far (L-BFGS's ``n_iter_``), and
+        ``final`` says the fit has ended and set its fitted attributes (the
+        root task's end).
     task_name : str
     """
 
@@ -65,11 +67,11 @@ class FitTasks:
         # cannot be read.)
         self.per_epoch = bool(getattr(self.root, "_callbacks", True))
 
-    def _attributes(self, params, running):
+    def _attributes(self, params, running, final=False):
         # Lazy: evaluated by scikit-learn only for hooks that take
         # ``fitted_estimator``; copies, as training goes on in place.
         n_ended = self.n_ended
-        return lambda: self.snapshot(params.copy(), running.copy(), n_ended)
+        return lambda: self.snapshot(params.copy(), running.copy(), n_ended, final)
 
     def begin(self, params, running):
         """Start the next subtask."""
@@ -90,17 +92,21 @@ class FitTasks:
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
             reconstruction_attributes=self._attributes(params, running)))
 
-    def close(self, params, running, succeeded):
+    def close_subtask(self):
         """End a subtask left open (an interrupted epoch, L-BFGS's last
-        unrun iteration) as empty, then, if the fit ``succeeded``, the root
-        task: as scikit-learn's estimators, which end it on success only (a
-        failed call is rolled back, and its ``fitted_estimator`` would be a
-        model that never was)."""
+        unrun iteration) as empty; whether or not the fit goes on to
+        succeed."""
         if self.current is not None:
             self.current.call_on_fit_task_end(estimator=self.estimator)
             self.current = None
-        if not succeeded:
-            return
+
+    def end_root(self, params, running):
+        """End the root task, once the fit has succeeded and every fitted
+        attribute is set: as scikit-learn's estimators, whose root hook
+        gets the fitted model (a checkpoint saved there is the one ``fit``
+        returns). A failed call never gets here: it is rolled back, and its
+        ``fitted_estimator`` would be a model that never was."""
+        self.close_subtask()
         self.root.call_on_fit_task_end(
             estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
-            reconstruction_attributes=self._attributes(params, running))
+            reconstruction_attributes=self._attributes(params, running, final=True))
