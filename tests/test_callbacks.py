@@ -962,6 +962,36 @@ def test_a_kept_fitted_estimator_holds_no_context_of_the_fit(digits):
         assert len(twin._skl_callbacks) == len(best._skl_callbacks)
 
 
+class CtrlCInHook(StopAfter):
+    """Ctrl-C landing in the end hook of epoch ``n`` (0-based)."""
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "epoch" and context.task_id == self.n:
+            raise KeyboardInterrupt
+        return False
+
+
+def test_ctrl_c_in_an_epoch_end_hook_takes_that_epochs_stopping_rule_step(digits):
+    # helper-102: the stopping rule's step (adaptive SGD divides its
+    # learning rate, the no-improvement count starts again) ran after the
+    # end hooks; an interrupt there kept the epoch without it, and a
+    # following partial_fit went on unlike uninterrupted training.
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive", tol=10.0,
+              n_iter_no_change=1, random_state=0)
+    plain = quiet(MLPClassifier(max_iter=3, **kw).fit, X, y)
+    cut = MLPClassifier(max_iter=10, **kw).set_callbacks(CtrlCInHook(2, "epoch"))
+    with pytest.warns(UserWarning, match="interrupted by user after 3 complete epoch"):
+        cut.fit(X, y)
+    assert cut._optimizer.learning_rate == plain._optimizer.learning_rate < 1e-3
+    assert cut._no_improvement_count == plain._no_improvement_count
+    cut.set_callbacks()
+    for model in (plain, cut):
+        quiet(model.partial_fit, X, y)
+    _same_weights(plain, cut)
+    np.testing.assert_array_equal(plain.history_["learning_rate"], cut.history_["learning_rate"])
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_training_a_fitted_estimator_leaves_the_callers_random_state(digits, solver):
     # helper-102: the snapshot shared a RandomState passed as random_state

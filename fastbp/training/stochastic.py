@@ -244,6 +244,27 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
     diverged = None
 
+    def stopping_rule():
+        """The no-improvement rule's step at an epoch's end: whether it
+        stops the training (else, past ``n_iter_no_change``, adaptive SGD's
+        learning rate is divided and the count starts again)."""
+        if progress.no_improvement_count <= n_iter_no_change:
+            return False
+        if early_stopping:
+            msg = ("Validation score did not improve more than "
+                   "tol=%f for %d consecutive epochs." % (tol, n_iter_no_change))
+        else:
+            msg = ("Training loss did not improve more than tol=%f"
+                   " for %d consecutive epochs." % (tol, n_iter_no_change))
+        if optimizer.trigger_stopping(msg, verbose):
+            return True
+        progress.no_improvement_count = 0
+        return False
+
+    # Whether the last complete epoch's stopping-rule step is still to run:
+    # it runs after the epoch's end hooks, and a Ctrl-C landing in them
+    # keeps that epoch, so its step is taken on the way out.
+    rule_pending = False
     try:
         progress.n_iter = 0
         for _ in range(max_iter):
@@ -354,22 +375,16 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 mark.restore()
                 raise
             # The epoch is complete: what the hooks report is never undone.
+            rule_pending = True
             if on_epoch_end is not None:
                 on_epoch_end(progress.n_iter, max_iter, hist)
             stop_requested = tasks is not None and tasks.end(params, running)
 
-            if stop_requested:
+            if stop_requested:  # (before the rule's step, which it skips)
                 break
-            if progress.no_improvement_count > n_iter_no_change:
-                if early_stopping:
-                    msg = ("Validation score did not improve more than "
-                           "tol=%f for %d consecutive epochs." % (tol, n_iter_no_change))
-                else:
-                    msg = ("Training loss did not improve more than tol=%f"
-                           " for %d consecutive epochs." % (tol, n_iter_no_change))
-                if optimizer.trigger_stopping(msg, verbose):
-                    break
-                progress.no_improvement_count = 0
+            rule_pending = False
+            if stopping_rule():
+                break
 
             if incremental:
                 break
@@ -388,6 +403,13 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
             # whose next call would skip the initial draws (and train
             # another model).
             raise
+        if rule_pending:
+            # The interrupt landed in the end hooks of an epoch that is
+            # kept: its stopping-rule step (adaptive SGD's learning
+            # rate, the no-improvement count) is part of that epoch's end,
+            # so that a following partial_fit goes on as uninterrupted
+            # training would.
+            stopping_rule()
         kept = "the model keeps the state at the end of the last one"
         if early_stopping and progress.best_params is not None:
             kept += (", except its weights and batch-norm statistics: with "
