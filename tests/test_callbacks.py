@@ -1013,3 +1013,22 @@ def test_training_a_fitted_estimator_leaves_the_callers_random_state(digits, sol
     quiet(model.fit, X, y)
     _same_weights(plain, model)
     assert model.loss_ == plain.loss_
+
+
+@pytest.mark.parametrize("make", ["lbfgs", "pipeline"])
+def test_tensorboard_warnings_point_at_the_fit_call(digits, tmp_path, make):
+    # helper-102: the warnings named fastbp's callbacks.py (lbfgs) or
+    # scikit-learn's pipeline.py (a Pipeline), where a filter by module or
+    # a -W option could not reach them.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    model = (MLPClassifier((8,), solver="lbfgs", max_iter=2) if make == "lbfgs" else
+             make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=2)))
+    model.set_callbacks(TensorBoardCallback(tmp_path / "runs"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    said = [w for w in caught if "TensorBoardCallback" in str(w.message)]
+    assert len(said) == 1 and said[0].filename == __file__, [(w.filename, w.lineno)
+                                                             for w in said]
