@@ -8,8 +8,10 @@ from contextlib import contextmanager
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # scikit-learn's fit wrapper (``_fit_context``) stands between a user's
-# ``fit`` call and fastbp's.
+# ``fit`` call and fastbp's, and its callback machinery between a fit and
+# a callback's hooks.
 _SKLEARN_BASE = os.path.join("sklearn", "base.py")
+_SKLEARN_CALLBACK = os.path.join("sklearn", "callback", "")
 
 
 # Per thread: the list recording fastbp's warnings where they are kept
@@ -44,24 +46,33 @@ def quiet_here():
     return getattr(_quiet, "record", None) is not None
 
 
-def warn_at_caller(message, category):
+def warn_at_caller(message, category, estimator=None):
     """``warnings.warn``, attributed to the first frame outside fastbp (and
-    scikit-learn's fit wrapper): the line that called ``fit``, the user's
-    own or a meta-estimator's (a Pipeline's), which filters by ``module``
-    and ``-W`` then match.
+    scikit-learn's fit wrapper and callback machinery): the line that
+    called ``fit``, the user's own or a meta-estimator's (a Pipeline's),
+    which filters by ``module`` and ``-W`` then match.
 
     Parameters
     ----------
     message : str
     category : type of Warning
+    estimator : object, optional
+        The estimator whose ``fit`` the warning is about, where that may be
+        a meta-estimator (a callback's ``setup`` gets the Pipeline it was set
+        on): the frames of its own methods are stepped over too, so the
+        warning names the line that called its ``fit``.
     """
     record = getattr(_quiet, "record", None)
     if record is not None:
         record.append((str(message), category))
         return
     frame, level = sys._getframe(1), 2
-    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE)
-                                 or frame.f_code.co_filename.endswith(_SKLEARN_BASE)):
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith(_PACKAGE) or name.endswith(_SKLEARN_BASE)
+                or _SKLEARN_CALLBACK in name
+                or (estimator is not None and frame.f_locals.get("self") is estimator)):
+            break
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
 

@@ -12,15 +12,13 @@ Requires scikit-learn 1.9's callback API.
 import itertools
 import os
 import struct
-import sys
 import tempfile
 import threading
 import time
-import warnings
 import weakref
 
 from .display import epochs_before
-from .exceptions import _PACKAGE, _SKLEARN_BASE
+from .exceptions import warn_at_caller
 
 #: Numbers the event files this process opens: two files opened within
 #: the same second would otherwise share a name (TensorBoard's names hold
@@ -102,27 +100,6 @@ def _close_quietly(writer):
         writer.close()
     except OSError:
         pass
-
-
-def _warn_at_fit_caller(message, estimator):
-    """A ``UserWarning`` attributed to the line that called ``estimator``'s
-    fit (the user's, or a meta-estimator's that fits it), as
-    :func:`~fastbp.exceptions.warn_at_caller` attributes fastbp's warnings.
-
-    ``setup`` runs inside that fit, below scikit-learn's callback machinery
-    (``sklearn/callback``), which ``warn_at_caller`` does not step over,
-    and, for a meta-estimator such as a Pipeline, below the
-    meta-estimator's own fit: those frames are stepped over too.
-    """
-    machinery = os.path.join("sklearn", "callback", "")
-    frame, level = sys._getframe(1), 2
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if not (name.startswith(_PACKAGE) or name.endswith(_SKLEARN_BASE)
-                or machinery in name or frame.f_locals.get("self") is estimator):
-            break
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 class _Run:
@@ -225,22 +202,22 @@ class TensorBoardCallback:
         if not isinstance(estimator, BaseMLP):
             # Not auto-propagated: a Pipeline's or a search's own fit has
             # no epochs, and its inner estimators never call this callback.
-            _warn_at_fit_caller(
+            warn_at_caller(
                 f"TensorBoardCallback records the epochs of fastbp's estimators, and "
                 f"{type(estimator).__name__} fits none itself: nothing is written. Set it "
                 "on the MLPClassifier or MLPRegressor inside, for example "
                 "pipeline[-1].set_callbacks(...) or search.estimator[-1].set_callbacks(...).",
-                estimator)
+                UserWarning, estimator)
             return
         if estimator.solver == "lbfgs":
             # No epochs: nothing to write, so neither tensorboardX nor the
             # directory is needed.
             if not getattr(self, "_said_lbfgs", False):  # (pickled before it)
                 self._said_lbfgs = True
-                _warn_at_fit_caller(
+                warn_at_caller(
                     "TensorBoardCallback writes per-epoch scalars, and solver='lbfgs' has no "
                     f"epochs: nothing is written for this fit of {type(estimator).__name__} "
-                    "(said once per callback).", estimator)
+                    "(said once per callback).", UserWarning, estimator)
             return
         try:
             import tensorboardX  # noqa: F401 - its absence is said before training
