@@ -714,6 +714,29 @@ def test_divergence_in_the_first_epoch_leaves_a_fitted_model_unchanged(blobs):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("solver, call", [("sgd", "warm fit"), ("adam", "warm fit"),
+                                          ("lbfgs", "warm fit"), ("sgd", "partial_fit"),
+                                          ("adam", "partial_fit")])
+def test_a_nan_weight_set_by_hand_is_named_not_taken_for_divergence(blobs, solver, call):
+    # helper-105: a warm fit from a NaN weight set by hand raised
+    # DivergenceError ("the loss was 1.13 after the epoch before", which was
+    # the previous call's), advising a lower learning rate or standardised X.
+    X, y = blobs
+    est = quiet(MLPClassifier((4,), solver=solver, batch_size=10, max_iter=2,
+                              random_state=0).fit, X, y)
+    est.coefs_[1][0, 0] = np.nan
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+              for k, v in vars(est).items()}
+    train = est.set_params(warm_start=True).fit if call == "warm fit" else est.partial_fit
+    with pytest.raises(ValueError, match=r"parameters hold NaN or infinite values \(in "
+                                         r"coefs_\): training cannot start") as info:
+        quiet(train, X, y)
+    assert not isinstance(info.value, DivergenceError)
+    assert est.n_iter_ == before["n_iter_"] and est.loss_ == before["loss_"]
+    for a, b in zip(est.coefs_, before["coefs_"]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_batch_norm_running_variance_overflow_is_named_as_such():
     # helper-88: float32 batch statistics (summed in float64) of X at 1e20
     # train, but their running variance overflows float32 when stored; the

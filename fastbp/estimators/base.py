@@ -822,6 +822,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 # Not a divergence where the data held NaN or infinity
                 # (assume_finite=True skipped validation's check).
                 _refuse_non_finite_input(X, Y, sample_weight)
+                # Nor where a warm or incremental fit started from weights
+                # set by hand that hold NaN or infinity: the advice to lower
+                # the learning rate would not help.
+                bad = [] if first_pass else self._non_finite_parameters()
+                if bad:
+                    raise ValueError(
+                        f"The model's parameters hold NaN or infinite values (in "
+                        f"{', '.join(bad)}): training cannot start from them. Set finite "
+                        "weights, or fit from scratch (warm_start=False).") from exc
                 if not stochastic:  # L-BFGS keeps the model from before
                     raise
                 diverged = self._with_penalty_advice(exc, weight_exp)
@@ -1509,13 +1518,18 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         loss) or ``l1``; the validation loss is the data loss alone."""
         return bool((self.alpha > 0 and self.solver != "adamw") or self.l1 > 0)
 
+    def _non_finite_parameters(self):
+        """The fitted attributes that hold NaN or infinity (weights set by
+        hand or loaded: a fit never keeps them)."""
+        return [name for name in ("coefs_", "intercepts_", "normalization_scales_",
+                                  "normalization_shifts_", "running_mean_", "running_var_")
+                if not all(np.isfinite(a).all() for a in getattr(self, name, ()))]
+
     def _refuse_non_finite_parameters(self):
         """Raise ``ValueError`` naming the fitted attributes that hold NaN or
         infinity: weights set by hand or loaded, not X (a fit never keeps
         them)."""
-        bad = [name for name in ("coefs_", "intercepts_", "normalization_scales_",
-                                 "normalization_shifts_", "running_mean_", "running_var_")
-               if not all(np.isfinite(a).all() for a in getattr(self, name))]
+        bad = self._non_finite_parameters()
         raise ValueError(f"The model's parameters hold NaN or infinite values (in "
                          f"{', '.join(bad)}): it cannot predict. Fit it again, or set "
                          "finite weights.")
