@@ -51,14 +51,17 @@ import asyncio
 import logging
 import numbers
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse
+import sklearn
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
+from sklearn.utils.metadata_routing import get_routing_for_object, process_routing
 from sklearn.utils.validation import indexable
 
-from .warmup import DTYPES, _check_dtypes, _check_sparse, _configurations
+from .warmup import DTYPES, _check_dtypes, _check_sparse, _clone_without_cv, _expand
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -174,7 +177,10 @@ class _WarmupPluginBase:
     idempotent = False
 
     def __init__(self, *estimators, dtypes=DTYPES, sparse=False, name=PLUGIN_NAME):
-        self.estimators = tuple(clone(e) for e in estimators)
+        # Without a search's cv, which a generator of splits makes uncopyable
+        # (and which no warm-up uses).
+        self.estimators = tuple(_clone_without_cv(e) if hasattr(e, "get_params") else clone(e)
+                                for e in estimators)
         self.dtypes = _check_dtypes(dtypes)
         self.sparse = _check_sparse(sparse)
         self.name = name
@@ -234,12 +240,17 @@ def __dir__():
 def _fit_dtypes(X):
     """The dtype fastbp will train ``X`` in: float32 for float32 data,
     float64 for anything else."""
+    # Byte order aside: big-endian float32 trains in float32 too, and
+    # np.dtype(">f4") == np.float32 is False on a little-endian machine.
+    def native(d):
+        return np.dtype(d).newbyteorder("=")
+
     try:
         dtype = getattr(X, "dtype", None)
         if dtype is None and hasattr(X, "dtypes"):  # a DataFrame: all columns float32?
-            kinds = {np.dtype(d) for d in X.dtypes}
+            kinds = {native(d) for d in X.dtypes}
             dtype = np.float32 if kinds == {np.dtype(np.float32)} else None
-        float32 = dtype is not None and np.dtype(dtype) == np.float32
+        float32 = dtype is not None and native(dtype) == np.float32
     except TypeError:  # pandas extension dtypes: converted to float64
         float32 = False
     return ("float32",) if float32 else ("float64",)
@@ -280,13 +291,28 @@ def _check_fit_params(search, function, fit_params):
             f"(search.set_params(cv={fit_params['cv']!r})).")
 
 
-def _has_fastbp(search):
-    """Whether ``search`` fits fastbp estimators (else there is nothing to warm)."""
+def _check_warmup(warmup, function):
+    """Refuse a ``warmup`` that is not a bool (NumPy's too): "no" is truthy,
+    and warmed up."""
+    if not isinstance(warmup, (bool, np.bool_)):
+        raise TypeError(f"{function}: warmup must be True or False, got {warmup!r}.")
+
+
+def _has_fastbp(search, function):
+    """Whether ``search`` fits fastbp estimators (else there is nothing to warm).
+
+    Where its configurations cannot be expanded (a grid whose every point a
+    fit refuses, an estimator that cannot be copied), the warm-up is skipped
+    with a warning naming why: the search's own fits say more, or compile
+    what they need on first use.
+    """
     try:
-        _configurations((search,))
-    except (ValueError, TypeError):
+        return bool(_expand(search))
+    except (ValueError, TypeError) as exc:
+        warnings.warn(f"{function} skips the warm-up: fastbp.warmup cannot expand the "
+                      f"search ({type(exc).__name__}: {exc}); each worker will compile or "
+                      "load the kernels in its first fit instead.", stacklevel=3)
         return False
-    return True
 
 
 # --------------------------------------------------------------------- folds
@@ -303,12 +329,18 @@ class _PrecomputedFolds:
     every task (``_fit_and_score(caller=search)``, for its callbacks), so
     folds travelling with it would be copied into every task; no task
     splits. Copies (``clone``, ``copy.deepcopy``) keep them.
+
+    With metadata routing enabled, it requests what the splitter it stands
+    for requested (``routing``, that splitter's routing): the search then
+    routes ``groups`` as a local fit would, to the estimators that request
+    it too, and refuses it where nothing does.
     """
 
-    def __init__(self, folds, n_splits, description):
+    def __init__(self, folds, n_splits, description, routing=None):
         self.folds = folds
         self.n_splits = n_splits
         self.description = description
+        self.routing = get_routing_for_object(routing)
 
     def split(self, X=None, y=None, groups=None):
         if self.folds is None:
@@ -319,21 +351,37 @@ class _PrecomputedFolds:
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.n_splits
 
+    def get_metadata_routing(self):
+        return get_routing_for_object(self.routing)
+
     def __reduce__(self):
-        return (_PrecomputedFolds, (None, self.n_splits, self.description))
+        return (_PrecomputedFolds, (None, self.n_splits, self.description, self.routing))
 
     def __deepcopy__(self, memo):
         # The index arrays are never written to: sharing them is safe.
-        return _PrecomputedFolds(self.folds, self.n_splits, self.description)
+        return _PrecomputedFolds(self.folds, self.n_splits, self.description, self.routing)
 
     def __repr__(self):
         return f"PrecomputedFolds({self.description})"
 
 
-def _precompute_folds(search, X, y, groups):
+def _split_params(search, fit_params):
+    """What ``search.fit(X, y, **fit_params)`` passes its splitter's
+    ``split``, refusing (TypeError) what metadata routing routes nowhere,
+    as that fit would; without routing, ``groups``, taken out of
+    ``fit_params``: the search then receives the folds."""
+    if sklearn.get_config()["enable_metadata_routing"]:
+        return process_routing(search, "fit", **fit_params).splitter.split
+    return {"groups": fit_params.pop("groups", None)}
+
+
+def _precompute_folds(search, X, y, split_params):
+    # The routing of the cv given (an int, a generator: none), as the search
+    # routes it, not of the splitter check_cv makes of it.
+    routing = get_routing_for_object(search.cv)
     cv = check_cv(search.cv, y, classifier=is_classifier(search.estimator))
-    folds = [(train, test) for train, test in cv.split(X, y, groups)]
-    return _PrecomputedFolds(folds, len(folds), repr(cv))
+    folds = [(train, test) for train, test in cv.split(X, y, **split_params)]
+    return _PrecomputedFolds(folds, len(folds), repr(cv), routing)
 
 
 # ---------------------------------------------------------------------- Dask
@@ -379,7 +427,8 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
         ``distributed.Client(address)``).
     warmup : bool, default True
         Register a :class:`WarmupPlugin` for the search's configurations
-        (skipped when the search holds no fastbp estimator).
+        (skipped when the search holds no fastbp estimator, and, with a
+        warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in (float32 for
         float32 ``X``, float64 otherwise). Give them if a pipeline step
@@ -392,8 +441,13 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
         ``error_score="raise"``.
     **fit_params
         Passed to ``search.fit``. ``groups`` is used to split (the search
-        then receives the folds). ``cv`` and ``n_jobs`` are refused
-        (TypeError): they are the search's, not fit parameters.
+        then receives the folds); with metadata routing enabled
+        (``sklearn.set_config(enable_metadata_routing=True)``), the search
+        receives it too and routes it as a local fit does, to the
+        estimators that request it (a nested search's ``GroupKFold``), and
+        what it would route nowhere is refused here (TypeError), before
+        any cluster work. ``cv`` and ``n_jobs`` are refused (TypeError):
+        they are the search's, not fit parameters.
 
     Returns
     -------
@@ -435,8 +489,12 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     # An invalid retries reached the scheduler, which logged an error and
     # never ran the task: the search waited forever.
     _check_count(retries, "retries")
+    _check_warmup(warmup, "fit_on_dask")
     _check_fit_params(search, "fit_on_dask", fit_params)
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
+    # Before any cluster work: metadata that routing sends nowhere is refused
+    # here, as search.fit refuses it.
+    split_params = _split_params(search, fit_params)
     distributed = _import_distributed()
     from joblib import parallel_backend
 
@@ -444,10 +502,9 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     # Made indexable here, so that the objects scattered are the very ones
     # the search indexes (joblib matches them by identity).
     X, y = indexable(X, y)
-    groups = fit_params.pop("groups", None)
-    folds = _precompute_folds(search, X, y, groups)
+    folds = _precompute_folds(search, X, y, split_params)
 
-    if warmup and _has_fastbp(search):
+    if warmup and _has_fastbp(search, "fit_on_dask"):
         # Blocks until every current worker has warmed up. Sparse X runs
         # kernels of its own (the toolkit's).
         client.register_plugin(_warmup_plugin_class()(search, dtypes=dtypes,
@@ -474,6 +531,16 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
                     future.release()
     finally:
         search.set_params(**saved)
+        # scikit-learn keeps the checked cv it split (_checked_cv_orig): the
+        # folds, every index array, for the model's life. A local fit keeps
+        # the splitter, or, for an iterable of splits, the splits.
+        if getattr(search, "_checked_cv_orig", None) is folds:
+            cv = saved["cv"]
+            iterable = not (cv is None or isinstance(cv, numbers.Integral)
+                            or hasattr(cv, "split"))
+            search._checked_cv_orig = check_cv(
+                folds.folds if iterable else cv, y,
+                classifier=is_classifier(search.estimator))
         if amm_running:
             client.amm.start()
     return search
@@ -572,7 +639,8 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
         every time (out of memory) ends the search instead of looping.
     warmup : bool, default True
         Warm up the kernels of the search's configurations in every worker
-        (skipped when the search holds no fastbp estimator).
+        (skipped when the search holds no fastbp estimator, and, with a
+        warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in.
     **fit_params
@@ -613,18 +681,22 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     >>> search.best_params_                          # doctest: +SKIP
     >>> ray.shutdown()                               # doctest: +SKIP
     """
+    # Any meta-estimator with n_jobs (BaggingClassifier, OneVsRestClassifier).
+    _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
+    _check_count(max_retries, "max_retries")
+    _check_warmup(warmup, "fit_on_ray")
+    _check_fit_params(search, "fit_on_ray", fit_params)
+    dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
+    # After the checks, as fit_on_dask: misuse is refused by name with or
+    # without Ray installed.
     ray = _import_ray()
     from joblib import parallel_backend
     from ray.util.joblib import register_ray
 
-    # Any meta-estimator with n_jobs (BaggingClassifier, OneVsRestClassifier).
-    _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
-    _check_count(max_retries, "max_retries")
-    _check_fit_params(search, "fit_on_ray", fit_params)
-    dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
-    # Sparse X runs kernels of its own (the toolkit's).
-    warm = (_RayWarmup((clone(search),), dtypes, scipy.sparse.issparse(X))
-            if warmup and _has_fastbp(search) else None)
+    # Sparse X runs kernels of its own (the toolkit's). Without a search's
+    # cv, which a generator of splits makes uncopyable.
+    warm = (_RayWarmup((_clone_without_cv(search),), dtypes, scipy.sparse.issparse(X))
+            if warmup and _has_fastbp(search, "fit_on_ray") else None)
 
     if not ray.is_initialized():
         ray.init(runtime_env={"worker_process_setup_hook": warm} if warm else None)

@@ -15,6 +15,7 @@ in parallel: worker processes take the configurations, dtypes and input
 kinds in turn, and compile different kernels at once.
 """
 
+import copy
 import itertools
 import numbers
 import time
@@ -293,6 +294,15 @@ def _path_key(est):
         repr(_connects(params) if p == "residual" else params.get(p)) for p in _PATH_PARAMS)
 
 
+def _clone_without_cv(obj):
+    """``clone(obj)``, a search's ``cv`` left out: it plays no part in what
+    the search trains, and one that is an iterable of splits (a generator,
+    which scikit-learn takes) cannot be copied."""
+    if "cv" in obj.get_params(deep=False):
+        obj = copy.copy(obj).set_params(cv=None)
+    return clone(obj)
+
+
 def _expand(obj):
     """Every fastbp estimator that fitting ``obj`` may train: ``obj``
     itself, or those it holds, with each point of a search's grid."""
@@ -306,7 +316,7 @@ def _expand(obj):
     grids = _grids(obj)
     found, refused = [], []
     for grid in grids:
-        candidate = clone(obj)
+        candidate = _clone_without_cv(obj)
         if grid:
             base = candidate.estimator if hasattr(candidate, "estimator") else candidate
             base.set_params(**grid)

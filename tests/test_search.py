@@ -18,12 +18,14 @@ import distributed
 import numpy as np
 import pytest
 import scipy.sparse
+import sklearn
 from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, RandomizedSearchCV
 
 import fastbp
-from fastbp.search import EVENT_TOPIC, PLUGIN_NAME, _PrecomputedFolds, fit_on_dask, fit_on_ray
+from fastbp.search import (EVENT_TOPIC, PLUGIN_NAME, _fit_dtypes, _PrecomputedFolds,
+                           fit_on_dask, fit_on_ray)
 
 try:
     from .support import assert_same_results, search_data, search_grid
@@ -59,6 +61,9 @@ def test_identical_to_local_fit(client, local_grid):
     assert (search.cv, search.n_jobs) == (cv, n_jobs)
     assert client.amm.running()
     np.testing.assert_array_equal(search.predict(X), local_grid.predict(X))
+    # helper-107: the search kept the precomputed folds, every index array,
+    # as scikit-learn's _checked_cv_orig for the model's life.
+    assert repr(search._checked_cv_orig) == repr(local_grid._checked_cv_orig)
 
 
 def test_randomized_regressor_float32(client):
@@ -85,6 +90,80 @@ def test_groups_split_the_folds(client):
     local = clone(search).fit(X, y, groups=groups)
     fit_on_dask(search, X, y, client=client, groups=groups)
     assert_same_results(search, local)
+
+
+def _small_classifier():
+    return fastbp.MLPClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+
+
+def test_metadata_routing_routes_groups_as_a_local_fit(client):
+    # helper-107: fit_on_dask kept groups to split the outer folds and
+    # never passed it on: with routing enabled, an inner GroupKFold search got
+    # no groups ("All the 6 fits failed"), and groups that nothing requests,
+    # which search.fit refuses, were accepted.
+    X, y = search_data()
+    X, y, groups = X[:300], y[:300], np.arange(300) % 6
+
+    def nested():
+        inner = GridSearchCV(_small_classifier(), {"alpha": [1e-4, 1e-2]}, cv=GroupKFold(2))
+        return GridSearchCV(inner, {"estimator__learning_rate_init": [1e-3, 1e-2]},
+                            cv=GroupKFold(3))
+
+    plain = GridSearchCV(_small_classifier(), {"alpha": [1e-4]}, cv=KFold(3))
+    with sklearn.config_context(enable_metadata_routing=True):
+        local = nested().fit(X, y, groups=groups)
+        search = fit_on_dask(nested(), X, y, client=client, groups=groups)
+        assert_same_results(search, local)
+        message = r"GridSearchCV.fit got unexpected argument\(s\) \{'groups'\}"
+        with pytest.raises(TypeError, match=message):
+            clone(plain).fit(X, y, groups=groups)
+        # Refused before any cluster work (the client is not even looked at).
+        with pytest.raises(TypeError, match=message):
+            fit_on_dask(clone(plain), X, y, client="not a client", groups=groups)
+
+
+def test_precomputed_folds_request_what_their_splitter_requested():
+    folds = _PrecomputedFolds([], 0, "GroupKFold(...)", GroupKFold(2))
+    for copy in (folds, pickle.loads(pickle.dumps(folds)), clone(folds, safe=False)):
+        assert copy.get_metadata_routing().split.requests == {"groups": True}
+    assert _PrecomputedFolds([], 0, "KFold(...)").get_metadata_routing().split.requests == {}
+
+
+def test_a_generator_cv_is_warmed_up(client):
+    # helper-107: copying the search for the warm-up failed on the generator
+    # (TypeError), which was taken for "no fastbp estimator": no plugin.
+    X, y = search_data()
+    X, y = X[:300], y[:300]
+    splits = list(KFold(3).split(X))
+    local = GridSearchCV(_small_classifier(), {"alpha": [1e-4, 1e-2]}, cv=splits).fit(X, y)
+    client.unregister_worker_plugin(PLUGIN_NAME)
+    search = GridSearchCV(_small_classifier(), {"alpha": [1e-4, 1e-2]},
+                          cv=(split for split in splits))
+    fit_on_dask(search, X, y, client=client)
+    assert set(client.run(lambda dask_worker: PLUGIN_NAME in dask_worker.plugins).values()) \
+        == {True}
+    assert_same_results(search, local)
+    # As a local fit, it keeps the splits (a generator can be split only once).
+    assert repr(search._checked_cv_orig) == repr(local._checked_cv_orig)
+
+
+def test_warmup_takes_a_search_with_a_generator_cv():
+    # helper-107: both failed with "cannot pickle 'generator' object".
+    X = np.zeros((9, 2))
+    search = GridSearchCV(_small_classifier(), {"alpha": [1e-4]},
+                          cv=(split for split in KFold(3).split(X)))
+    assert fastbp.warmup(search, dtypes="float64").entries
+    plugin = fastbp.search.WarmupPlugin(search, dtypes="float64")
+    assert plugin.estimators[0].estimator.get_params() == search.estimator.get_params()
+    # The search's own cv is untouched.
+    assert len(list(search.cv)) == 3
+
+
+def test_big_endian_float32_warms_float32():
+    # helper-107: ">f4" trains in float32, but the plugin warmed float64.
+    X = np.zeros((4, 2), dtype=">f4")
+    assert _fit_dtypes(X) == ("float32",)
+    assert _fit_dtypes(X.astype(">f8")) == ("float64",)
 
 
 def _warm_in_memory(dask_worker):
@@ -226,6 +305,9 @@ def test_importing_does_not_import_dask():
      "retries must be a non-negative int, got -1"),
     (lambda s, X, y: fit_on_dask(s, X, y, dtypes=["float16"], warmup=False), ValueError,
      "dtypes must be among .* got 'float16'"),
+    # helper-107: "no" is truthy, and warmed up.
+    (lambda s, X, y: fit_on_dask(s, X, y, warmup="no"), TypeError,
+     "fit_on_dask: warmup must be True or False, got 'no'"),
     # The search passed these on to every fit, which failed ("All the 6 fits
     # failed") after the data was scattered and the workers warmed.
     (lambda s, X, y: fit_on_dask(s, X, y, n_jobs=2), TypeError,
@@ -349,3 +431,36 @@ def test_fit_on_ray_refuses_the_search_s_parameters_before_starting_ray(fake_ray
                                         + message):
         fit_on_ray(search_grid(), X, y, **{param: 2})
     assert fake_ray == []
+
+
+def test_fit_on_ray_warns_where_the_warm_up_cannot_expand_the_search(fake_ray):
+    # helper-107: any error expanding the search was taken for "no fastbp
+    # estimator" and the warm-up silently skipped (here: a nested search's
+    # generator cv, which no copy takes).
+    X, y = search_data()
+    inner = GridSearchCV(_small_classifier(), {"alpha": [1e-4]},
+                         cv=(split for split in KFold(3).split(X)))
+    with pytest.warns(UserWarning, match="fit_on_ray skips the warm-up: fastbp.warmup cannot "
+                                         "expand the search .*cannot pickle 'generator'"):
+        with pytest.raises(_RayStarted):
+            fit_on_ray(GridSearchCV(inner, {"estimator__alpha": [1e-4]}), X, y)
+    assert fake_ray == [None]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda X, y: fit_on_ray(fastbp.MLPClassifier(), X, y), TypeError,
+     "fit_on_ray fits an estimator that fits in parallel"),
+    (lambda X, y: fit_on_ray(search_grid(), X, y, max_retries=-1), ValueError,
+     "max_retries must be a non-negative int, got -1"),
+    (lambda X, y: fit_on_ray(search_grid(), X, y, warmup="no"), TypeError,
+     "fit_on_ray: warmup must be True or False, got 'no'"),
+])
+def test_fit_on_ray_refuses_misuse_without_ray_installed(monkeypatch, call, error, message):
+    # helper-107: Ray was imported first, so without it these raised
+    # ImportError instead of what fit_on_dask raises.
+    monkeypatch.setitem(sys.modules, "ray", None)  # what "not installed" looks like
+    X, y = np.zeros((8, 2)), np.arange(8) % 2
+    with pytest.raises(error, match=message):
+        call(X, y)
+    with pytest.raises(ImportError, match="fit_on_ray needs Ray"):
+        fit_on_ray(search_grid(), X, y)
