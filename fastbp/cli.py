@@ -268,11 +268,8 @@ def _load(args):
 
     dtype = np.dtype(args.dtype)
     if args.dataset == "mnist":
-        try:
-            return datasets.load_mnist(args.data_dir, dtype=dtype)
-        except FileNotFoundError as exc:
-            raise FileNotFoundError(f"{exc} (pass the directory with --data-dir, or set "
-                                    "FASTBP_DATA_DIR)") from exc
+        # The errors say how to pass the directory here: with --data-dir.
+        return datasets.load_mnist(args.data_dir, dtype=dtype, cli_option="--data-dir")
     if args.dataset == "digits":
         X, y = datasets.load_digits(dtype=dtype, scale=True)
     else:

@@ -95,13 +95,19 @@ _WHERE_TO_GET = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/ (TensorFlow). "
     "MNIST is licensed CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)."
 )
-_WHERE_TO_PUT = (
-    "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each optionally with "
-    "a .gz suffix) in one directory and pass it as load_mnist(data_dir=...) or "
-    f"set the environment variable {DATA_DIR_ENV} to it (or to a parent "
-    "directory holding it as an 'mnist/' subfolder)."
-)
+
+
+def _where_to_put(cli_option=None):
+    # A command-line tool's user passes the directory with its option, not
+    # as load_mnist's argument.
+    how = f"with {cli_option}" if cli_option else "as load_mnist(data_dir=...)"
+    return (
+        "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each optionally with "
+        f"a .gz suffix) in one directory and pass it {how} or "
+        f"set the environment variable {DATA_DIR_ENV} to it (or to a parent "
+        "directory holding it as an 'mnist/' subfolder)."
+    )
 
 
 class DatasetError(ValueError):
@@ -130,8 +136,9 @@ class _BadIdx(Exception):
 # ---------------------------------------------------------------------------
 
 
-def _float_dtype(dtype):
-    dt = np.dtype(dtype)
+def _float_dtype(dtype, default):
+    # np.dtype(None) is float64, whatever the function's documented default.
+    dt = np.dtype(default if dtype is None else dtype)
     if dt.kind != "f":
         raise ValueError(
             f"dtype must be a floating-point type (e.g. np.float32 or "
@@ -145,7 +152,7 @@ def _corrupt(path, what, *, hint=True):
     if hint:
         msg += (
             " The file is not a valid copy of the original; replace it. "
-            + _WHERE_TO_PUT
+            + _where_to_put()
             + " "
             + _WHERE_TO_GET
         )
@@ -260,37 +267,42 @@ def _find_file(directory, name):
     return None
 
 
-def _resolve_mnist_files(data_dir):
-    """Map each MNIST file name to an existing path, or raise."""
+def _resolve_mnist_files(data_dir, cli_option=None):
+    """Map each MNIST file name to an existing path, or raise.
+
+    ``cli_option`` names ``data_dir`` in the messages as a command-line
+    tool's option (see :func:`load_mnist`).
+    """
+    where_to_put = _where_to_put(cli_option) + " " + _WHERE_TO_GET
     if data_dir is None:
         env = os.environ.get(DATA_DIR_ENV)
         if not env:
+            given = f"no {cli_option}" if cli_option else "data_dir is None"
             raise DatasetNotFoundError(
-                "MNIST: no data directory given: data_dir is None and the "
+                f"MNIST: no data directory given: {given} and the "
                 f"environment variable {DATA_DIR_ENV} is not set (or empty). "
-                + _WHERE_TO_PUT
-                + " "
-                + _WHERE_TO_GET
+                + where_to_put
             )
         data_dir, origin = env, f"{DATA_DIR_ENV}={env!r}"
     else:
-        origin = f"data_dir={os.fspath(data_dir)!r}"
+        origin = (f"{cli_option} {os.fspath(data_dir)!r}" if cli_option
+                  else f"data_dir={os.fspath(data_dir)!r}")
         # As an empty FASTBP_DATA_DIR: an unset variable expanded in a
         # script (--data-dir "$DIR"), not the current directory, which
         # Path("") would be.
         if not os.fspath(data_dir):
+            name, unset = ((cli_option, f"leave {cli_option} out") if cli_option
+                           else ("data_dir", "None"))
             raise DatasetNotFoundError(
-                "MNIST: data_dir is an empty string; pass the directory "
-                f"holding the files, or None to use {DATA_DIR_ENV}. "
-                + _WHERE_TO_PUT
-                + " "
-                + _WHERE_TO_GET
+                f"MNIST: {name} is an empty string; pass the directory "
+                f"holding the files, or {unset} to use {DATA_DIR_ENV}. "
+                + where_to_put
             )
     root = Path(os.path.expanduser(os.fspath(data_dir)))
     if not root.is_dir():
         raise DatasetNotFoundError(
             f"MNIST: the data directory {str(root)!r} (from {origin}) does not "
-            "exist or is not a directory. " + _WHERE_TO_PUT + " " + _WHERE_TO_GET
+            "exist or is not a directory. " + where_to_put
         )
     names = list(MNIST_SHA256)
     candidates = [root]
@@ -314,9 +326,7 @@ def _resolve_mnist_files(data_dir):
             "MNIST: missing file(s) "
             + ", ".join(f"{n} (or {n}.gz)" for n in missing)
             + f" in {str(chosen)!r} (from {origin}; looked in {looked}). "
-            + _WHERE_TO_PUT
-            + " "
-            + _WHERE_TO_GET
+            + where_to_put
         )
     return found
 
@@ -422,7 +432,8 @@ def _load_mnist_raw(files, verify, cache):
     return result
 
 
-def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True):
+def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True,
+               cli_option=None):
     """Load MNIST, the standard 60,000/10,000 train/test split.
 
     Reads the four original IDX files ``train-images-idx3-ubyte``,
@@ -438,8 +449,9 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True):
         where it holds all four). When None, the environment variable
         ``FASTBP_DATA_DIR`` is used instead; an empty string is refused, as
         an empty ``FASTBP_DATA_DIR`` counts as not set.
-    dtype : floating dtype, default=np.float32
-        dtype of the returned images.
+    dtype : floating dtype or None, default=np.float32
+        dtype of the returned images; None takes the default (not NumPy's
+        float64).
     verify : bool, default=True
         Check the sha256 of each uncompressed file against the published
         checksums (:data:`MNIST_SHA256`). Magic numbers, shapes and label range
@@ -459,6 +471,11 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True):
         returned arrays are always fresh and writable: the cache holds only
         the raw bytes, and each call converts them to ``dtype`` anew, so
         modifying a returned array never affects later calls.
+    cli_option : str or None, default=None
+        The command-line option that sets ``data_dir`` (``fastbp train``
+        passes ``"--data-dir"``): the error messages then tell the user
+        to pass the directory with it, rather than as
+        ``load_mnist(data_dir=...)``.
 
     Returns
     -------
@@ -500,8 +517,8 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True):
     >>> X_train.shape, X_train.dtype, y_train.dtype  # doctest: +SKIP
     ((60000, 784), dtype('float32'), dtype('int64'))
     """
-    dt = _float_dtype(dtype)
-    files = _resolve_mnist_files(data_dir)
+    dt = _float_dtype(dtype, np.float32)
+    files = _resolve_mnist_files(data_dir, cli_option)
     xtr, ytr, xte, yte = _load_mnist_raw(files, bool(verify), bool(cache))
 
     def _scale(images):
@@ -529,8 +546,8 @@ def load_digits(dtype=np.float64, *, scale=False):
 
     Parameters
     ----------
-    dtype : floating dtype, default=np.float64
-        dtype of ``X``.
+    dtype : floating dtype or None, default=np.float64
+        dtype of ``X``; None takes the default.
     scale : bool, default=False
         By default the pixels are left raw, integers 0..16 (counts of set
         pixels in 4x4 blocks of the original 32x32 bitmaps). With
@@ -550,7 +567,7 @@ def load_digits(dtype=np.float64, *, scale=False):
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 
-    dt = _float_dtype(dtype)
+    dt = _float_dtype(dtype, np.float64)
     X, y = _sk_load_digits(return_X_y=True)
     X = np.asarray(X, dtype=np.float64)
     if scale:
@@ -597,8 +614,8 @@ def make_tabular(
         (rounded down) are redundant and the rest noise.
     random_state : int, numpy.random.RandomState or None, default=0
         Seed; the same integer gives the same data on every call.
-    dtype : floating dtype, default=np.float32
-        dtype of ``X``.
+    dtype : floating dtype or None, default=np.float32
+        dtype of ``X``; None takes the default (not NumPy's float64).
 
     Returns
     -------
@@ -617,7 +634,7 @@ def make_tabular(
     """
     from sklearn.datasets import make_classification
 
-    dt = _float_dtype(dtype)
+    dt = _float_dtype(dtype, np.float32)
     sizes = {"n_samples": n_samples, "n_features": n_features, "n_classes": n_classes}
     if n_informative is not None:
         sizes["n_informative"] = n_informative

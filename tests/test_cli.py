@@ -83,6 +83,22 @@ def test_missing_mnist_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert "fastbp: error:" in err and "FASTBP_DATA_DIR" in err
 
 
+def test_missing_mnist_errors_speak_of_the_command_line(tmp_path, capsys, monkeypatch):
+    # helper-106: the errors described load_mnist's data_dir and None, and
+    # the hint appended to each said to pass --data-dir where it was given.
+    monkeypatch.delenv("FASTBP_DATA_DIR", raising=False)
+    for data_dir, expected in (([str(tmp_path / "nowhere")], "(from --data-dir '"),
+                               ([""], "--data-dir is an empty string"),
+                               ([], "no --data-dir and the environment variable")):
+        assert main(["train", "--dataset", "mnist", "--epochs", "1",
+                     *(["--data-dir", *data_dir] if data_dir else [])]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("fastbp: error: MNIST: ") and expected in err
+        assert "pass it with --data-dir or set the environment variable FASTBP_DATA_DIR" in err
+        assert "(pass the directory with --data-dir" not in err  # the hint said it twice
+        assert not any(api in err for api in ("load_mnist(", "data_dir", "None"))
+
+
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "fastbp.cli", "train", "--help"],
                          capture_output=True, text=True, check=True).stdout

@@ -355,6 +355,16 @@ def test_load_mnist_dtype(tmp_path, fake_mnist_blobs, dtype):
     assert Xtr.min() == 0.0 and Xtr.max() == 1.0
 
 
+def test_dtype_none_takes_the_documented_default(tmp_path, fake_mnist_blobs):
+    # helper-106: np.dtype(None) is float64, which dtype=None gave where
+    # float32 is the default.
+    d = make_fake_dir(tmp_path / "m", fake_mnist_blobs)
+    Xtr, _, Xte, _ = load_mnist(d, dtype=None, verify=False)
+    assert Xtr.dtype == Xte.dtype == np.float32
+    assert make_tabular(100, dtype=None)[0].dtype == np.float32
+    assert load_digits(dtype=None)[0].dtype == np.float64
+
+
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, "U3"])
 def test_load_mnist_rejects_non_float_dtype(tmp_path, fake_mnist_blobs, dtype):
     d = make_fake_dir(tmp_path / "m", fake_mnist_blobs)
@@ -529,6 +539,34 @@ def test_load_mnist_refuses_an_empty_data_dir(monkeypatch, tmp_path, fake_mnist_
     monkeypatch.setenv("FASTBP_DATA_DIR", "")
     with pytest.raises(DatasetNotFoundError, match="FASTBP_DATA_DIR is not set"):
         load_mnist(verify=False)
+
+
+def test_load_mnist_errors_name_a_command_line_option(monkeypatch, tmp_path):
+    # helper-106: fastbp train's errors described the Python API
+    # ("from data_dir=...", "load_mnist(data_dir=...)", "or None"), the
+    # CLI then told the user to pass --data-dir, which they had.
+    monkeypatch.delenv("FASTBP_DATA_DIR", raising=False)
+    missing = tmp_path / "nowhere"
+    for data_dir, expected in ((missing, f"(from --data-dir {str(missing)!r})"),
+                               ("", "--data-dir is an empty string; pass the directory "
+                                    "holding the files, or leave --data-dir out"),
+                               (None, "no --data-dir and the environment variable "
+                                      "FASTBP_DATA_DIR is not set"),
+                               (tmp_path, f"(from --data-dir {str(tmp_path)!r}; looked in")):
+        with pytest.raises(DatasetNotFoundError) as ei:
+            load_mnist(data_dir, cli_option="--data-dir")
+        msg = str(ei.value)
+        assert expected in msg
+        assert "pass it with --data-dir or set the environment variable FASTBP_DATA_DIR" in msg
+        assert not any(api in msg for api in ("load_mnist(", "data_dir", "None"))
+    # The Python API's own wording stays.
+    for data_dir, expected in ((missing, f"(from data_dir={str(missing)!r})"),
+                               ("", "or None to use FASTBP_DATA_DIR"),
+                               (None, "data_dir is None")):
+        with pytest.raises(DatasetNotFoundError) as ei:
+            load_mnist(data_dir)
+        assert expected in str(ei.value)
+        assert "pass it as load_mnist(data_dir=...)" in str(ei.value)
 
 
 def test_load_mnist_never_touches_network(monkeypatch, tmp_path):
