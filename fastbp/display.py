@@ -34,6 +34,30 @@ def _trained_model(estimator):
     return estimator
 
 
+def _no_history_message(model):
+    """Why ``model``, which records no training history, has none to plot:
+    a search fitted with ``refit=False``, or what holds several fitted
+    models, says which to plot instead."""
+    name = type(model).__name__
+    if hasattr(model, "cv_results_") and not hasattr(model, "best_estimator_"):
+        return (f"{name} was fitted with refit=False: no best_estimator_ to plot. Fit it "
+                "with refit=True, or fit the model with its best_params_ and plot that.")
+    estimators = getattr(model, "estimators_", None)
+    # A list of models (a Pipeline among them would be taken apart by
+    # np.ravel), or an array of them (gradient boosting's trees).
+    estimators = (list(estimators.ravel()) if isinstance(estimators, np.ndarray)
+                  else list(estimators or ()))
+    held = {"estimators_": estimators,
+            "calibrated_classifiers_": [calibrated.estimator for calibrated
+                                        in getattr(model, "calibrated_classifiers_", None) or ()]}
+    for attribute, example in (("estimators_", "estimators_[0]"),
+                               ("calibrated_classifiers_", "calibrated_classifiers_[0].estimator")):
+        if any("loss" in _history_of(_trained_model(est)) for est in held[attribute]):
+            return (f"{name} holds several fitted models in {attribute}; plot one of them, "
+                    f"e.g. its {example}.")
+    return f"{name} has no training history to plot (no history_ or loss_curve_)."
+
+
 #: The figure of the three panels (pyplot's, or the CLI's own Figure).
 FIGURE_KW = {"figsize": (13, 3.8), "layout": "constrained"}
 
@@ -189,6 +213,31 @@ def _check_lengths(history):
                              f"{n} entries: it must hold {n} {what} (one per epoch), or none")
 
 
+def _set_title(ax, title):
+    # The caller's own title for the Axes stays.
+    if not ax.get_title():
+        ax.set_title(title)
+
+
+#: How each validation curve is drawn, beside the solid training loss.
+_VALIDATION_LINESTYLES = {"val_loss": ("validation loss", ("--", "dashed")),
+                          "val_score": ("validation score", (":", "dotted"))}
+
+
+def _check_linestyle(history, kwargs):
+    """Refuse a ``linestyle`` that would draw the training loss as one of
+    the validation curves is drawn: in one colour, they would be the same."""
+    linestyle = kwargs.get("linestyle")
+    if not isinstance(linestyle, str):
+        return
+    for key, (what, styles) in _VALIDATION_LINESTYLES.items():
+        if linestyle in styles and len(history.get(key, ())):
+            raise ValueError(
+                f"linestyle={linestyle!r} is the {what}'s: the training loss is drawn with "
+                f"the linestyle given, the validation loss dashed and the validation score "
+                f"dotted, in one colour per model. Pass another linestyle, or a color.")
+
+
 class TrainingHistoryDisplay:
     """Training history visualisation.
 
@@ -213,7 +262,8 @@ class TrainingHistoryDisplay:
         of shape (n_epochs,). NaN entries are gaps (epochs where the value
         was not recorded).
     estimator_name : str, default=None
-        The figure's title, and the curves' name when :meth:`plot` gets no
+        The figure's title (on a figure of the display's own, see
+        :meth:`plot`), and the curves' name when :meth:`plot` gets no
         ``name``.
     step_name : str, default="epoch"
         What one entry of the history is: "iteration" for
@@ -239,6 +289,8 @@ class TrainingHistoryDisplay:
         self.estimator_name = estimator_name
         self.step_name = step_name
         self.penalized = penalized
+        # The name the last draw labelled the curves with, for a redraw.
+        self._drawn_name = None
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
@@ -258,8 +310,8 @@ class TrainingHistoryDisplay:
         name : str, default=None
             Names the curves in the legends, for comparing models on the
             same axes. If None the curves are labelled by what they are
-            only, and the estimator's name (``estimator_name``) titles the
-            figure.
+            only, and the estimator's name (``estimator_name``) titles a
+            figure of the display's own (see :meth:`plot`'s ``title``).
         **kwargs
             Passed to :meth:`plot`.
 
@@ -273,8 +325,7 @@ class TrainingHistoryDisplay:
         model = _trained_model(estimator)
         history = _history_of(model)
         if "loss" not in history:
-            raise ValueError(f"{type(model).__name__} has no training history to plot "
-                             "(no history_ or loss_curve_).")
+            raise ValueError(_no_history_message(model))
         estimator_name = type(model).__name__
         if model is not estimator:
             estimator_name = f"{type(estimator).__name__}: {estimator_name}"
@@ -299,18 +350,28 @@ class TrainingHistoryDisplay:
             new figure with three panels if None.
         name : str, default=None
             Prefixes every curve's legend label (``"adam: training loss"``).
-            None takes ``estimator_name`` (as scikit-learn's Displays do);
-            ``""``, or None without an ``estimator_name``, labels the curves
-            by what they are only.
+            None takes the name this display's previous draw used (a redraw
+            labels the curves alike, :meth:`from_estimator`'s included),
+            else ``estimator_name`` (as scikit-learn's Displays do); ``""``,
+            or None without either, labels the curves by what they are
+            only.
         title : str, default=None
-            The figure's title: ``estimator_name`` on a new figure, or on
-            given axes whose figure has no title yet; given axes keep their
-            figure's title otherwise.
+            The figure's title. If None, ``estimator_name`` titles a figure
+            of the display's own that has no title yet: a new figure, or
+            one holding only the given Axes (as ``fastbp train --plot``
+            makes). A figure holding other Axes too is the caller's, and
+            keeps its title or none, as scikit-learn's Displays leave it. Each panel's title ("loss", ...) is set only
+            on Axes that have none.
         **kwargs
             Line properties for every curve (``linewidth``, ``alpha``,
             ``marker``, ``color``, ...), passed to matplotlib's ``plot``;
             short names (``c``, ``ls``, ``lw``) too. ``label`` is taken as
-            ``name``, since each curve's label says what it shows.
+            ``name``, since each curve's label says what it shows. The
+            validation loss stays dashed and the validation score dotted:
+            ``linestyle`` (or ``dashes``) sets the training loss and the
+            other panels' curves, and a linestyle that would draw the
+            training loss as a validation curve drawn beside it (``"--"``,
+            ``":"``) is refused.
 
         Returns
         -------
@@ -337,7 +398,8 @@ class TrainingHistoryDisplay:
                                 "curve's label")
             name = kwargs.pop("label")
         if name is None:
-            name = self.estimator_name
+            name = self._drawn_name if self._drawn_name is not None else self.estimator_name
+        _check_linestyle(self.history, kwargs)
         if ax is None:
             fig, ax = plt.subplots(1, 3, **FIGURE_KW)
             try:
@@ -349,9 +411,13 @@ class TrainingHistoryDisplay:
         if ax.size not in (1, 3):
             raise ValueError(f"ax must be one Axes (the loss panel) or hold 3 Axes "
                              f"(loss, gradient norms, learning rate); got {ax.size}.")
-        return self._draw(ax[0].figure, ax, False, name, title, kwargs)
+        fig = ax[0].figure
+        # A figure of the given Axes alone (fastbp train --plot's) is
+        # this display's to title; one holding other Axes is the caller's.
+        own_figure = all(any(a is given for given in ax) for a in fig.axes)
+        return self._draw(fig, ax, own_figure, name, title, kwargs)
 
-    def _draw(self, fig, ax, new_figure, name, title, kwargs):
+    def _draw(self, fig, ax, own_figure, name, title, kwargs):
         def label(what):
             return f"{name}: {what}" if name else what
 
@@ -363,10 +429,14 @@ class TrainingHistoryDisplay:
         # One colour per model: the validation curves take the training
         # loss's, told apart by their dashes.
         same = {"color": lines["loss"].get_color()}
+        # The validation curves keep their dashes whatever linestyle was
+        # given: the training loss alone takes it (_check_linestyle refused
+        # one of theirs).
+        styled = {k: v for k, v in kwargs.items() if k not in ("linestyle", "dashes")}
         if len(h.get("val_loss", ())):
             lines["val_loss"], = ax[0].plot(
                 epochs, h["val_loss"],
-                **{**same, "linestyle": "--", "label": label("validation loss"), **kwargs})
+                **{**same, "label": label("validation loss"), **styled, "linestyle": "--"})
         _set_step_label(ax[0], self.step_name)
         ax[0].set_ylabel("loss")
         twin = _twin_of(ax[0])
@@ -376,7 +446,7 @@ class TrainingHistoryDisplay:
                 twin.set_ylabel("validation score")
             lines["val_score"], = twin.plot(
                 epochs, h["val_score"],
-                **{**same, "linestyle": ":", "label": label("validation score"), **kwargs})
+                **{**same, "label": label("validation score"), **styled, "linestyle": ":"})
         handles, labels = ax[0].get_legend_handles_labels()
         if twin is not None:
             more = twin.get_legend_handles_labels()
@@ -387,7 +457,7 @@ class TrainingHistoryDisplay:
             ax[0].set_zorder(twin.get_zorder() + 1)
             ax[0].patch.set_visible(False)
         ax[0].legend(handles, labels, loc="best")
-        ax[0].set_title("loss")
+        _set_title(ax[0], "loss")
         if ax.size == 3:
             lines["grad_norm"] = self._plot_grad_norms(ax[1], epochs, label, kwargs)
             if len(h.get("learning_rate", ())):
@@ -400,12 +470,13 @@ class TrainingHistoryDisplay:
                 _not_recorded(ax[2])
             _set_step_label(ax[2], self.step_name)
             ax[2].set_ylabel("learning rate")
-            ax[2].set_title("learning rate")
+            _set_title(ax[2], "learning rate")
         if title is not None:
             fig.suptitle(title)
-        elif new_figure or fig._suptitle is None or not fig._suptitle.get_text():
+        elif own_figure and (fig._suptitle is None or not fig._suptitle.get_text()):
             fig.suptitle(self.estimator_name or "")
         self.figure_, self.axes_, self.lines_ = fig, ax, lines
+        self._drawn_name = name
         return self
 
     def _plot_grad_norms(self, ax, epochs, label, kwargs):
@@ -427,5 +498,5 @@ class TrainingHistoryDisplay:
             _not_recorded(ax)
         _set_step_label(ax, self.step_name)
         ax.set_ylabel("gradient norm (RMS over steps)")
-        ax.set_title("gradient norm per layer")
+        _set_title(ax, "gradient norm per layer")
         return lines

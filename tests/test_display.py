@@ -418,3 +418,104 @@ def test_entries_of_another_length_are_refused_before_drawing():
                                    "grad_norm": np.empty((0, 2))}).plot(ax=ax)
     assert set(disp.lines_) == {"loss", "grad_norm"}
     plt.close(fig)
+
+
+def test_drawing_on_the_callers_axes_keeps_their_titles(fitted):
+    # helper-106: each plot on a panel of the caller's figure replaced that
+    # Axes' title with "loss" and gave the whole figure the first model's
+    # name; scikit-learn's Displays leave a caller's figure untitled.
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    fig, (left, right) = plt.subplots(1, 2)
+    left.set_title("scaled + adam")
+    TrainingHistoryDisplay.from_estimator(fitted, ax=left)
+    TrainingHistoryDisplay.from_estimator(fitted, ax=right)
+    assert fig._suptitle is None
+    assert (left.get_title(), right.get_title()) == ("scaled + adam", "loss")
+    TrainingHistoryDisplay.from_estimator(fitted, ax=right, title="both")
+    assert fig._suptitle.get_text() == "both"
+    plt.close(fig)
+    # A figure of the given Axes alone, as fastbp train --plot makes, is
+    # the display's own: titled after the model, each panel after itself.
+    figure = Figure()
+    disp = TrainingHistoryDisplay.from_estimator(fitted, ax=figure.subplots(1, 3))
+    assert figure._suptitle.get_text() == "MLPClassifier"
+    assert [a.get_title() for a in disp.axes_] == [
+        "loss", "gradient norm per layer", "learning rate"]
+
+
+def test_what_holds_several_models_or_none_says_which_to_plot():
+    # helper-106: a search fitted with refit=False, a MultiOutputRegressor
+    # or a CalibratedClassifierCV said "has no training history to plot".
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from fastbp import MLPRegressor
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16
+    y = y[:300]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = GridSearchCV(MLPClassifier((4,), max_iter=2), {"alpha": [1e-4, 1e-3]}, cv=2,
+                              refit=False).fit(X, y)
+        multi = MultiOutputRegressor(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2)).fit(
+            X, np.column_stack([y, -y]).astype(float))
+        calibrated = CalibratedClassifierCV(MLPClassifier((4,), max_iter=2), cv=2).fit(X, y)
+        piped = make_pipeline(StandardScaler(), search).fit(X, y)
+    for holder, message in (
+            (search, "GridSearchCV was fitted with refit=False: no best_estimator_ to plot"),
+            (piped, "refit=False"),
+            (multi, "MultiOutputRegressor holds several fitted models in estimators_; "
+                    r"plot one of them, e\.g\. its estimators_\[0\]"),
+            (calibrated, "holds several fitted models in calibrated_classifiers_; plot one "
+                         r"of them, e\.g\. its calibrated_classifiers_\[0\]\.estimator")):
+        with pytest.raises(ValueError, match=message):
+            TrainingHistoryDisplay.from_estimator(holder)
+    import matplotlib.pyplot as plt
+
+    for model in (multi.estimators_[0], calibrated.calibrated_classifiers_[0].estimator):
+        plt.close(TrainingHistoryDisplay.from_estimator(model).figure_)
+
+
+def test_a_linestyle_given_leaves_the_validation_curves_dashed_and_dotted(fitted):
+    # helper-106: ls=":" drew the training loss, the validation loss and
+    # the validation score alike, in one colour and dotted.
+    import matplotlib.pyplot as plt
+
+    disp = TrainingHistoryDisplay.from_estimator(fitted, ls="-.", marker="o")
+    assert [disp.lines_[k].get_linestyle() for k in ("loss", "val_loss", "val_score")] == [
+        "-.", "--", ":"]
+    assert disp.lines_["learning_rate"].get_linestyle() == "-."
+    assert all(disp.lines_[k].get_marker() == "o" for k in ("loss", "val_loss", "val_score"))
+    plt.close(disp.figure_)
+    before = plt.get_fignums()
+    for linestyle, what in ((":", "validation score"), ("dashed", "validation loss")):
+        with pytest.raises(ValueError, match=f"linestyle='{linestyle}' is the {what}'s"):
+            TrainingHistoryDisplay.from_estimator(fitted, ls=linestyle)
+    assert plt.get_fignums() == before
+    # Without validation curves, any linestyle is the training loss's own.
+    disp = TrainingHistoryDisplay({"loss": [2.0, 1.0]}).plot(linestyle=":")
+    assert disp.lines_["loss"].get_linestyle() == ":"
+    plt.close(disp.figure_)
+
+
+def test_a_redraw_labels_the_curves_as_the_first_draw(fitted):
+    # helper-106: from_estimator's curves read "training loss + penalty",
+    # the same display's plot() "MLPClassifier: training loss + penalty".
+    import matplotlib.pyplot as plt
+
+    for kwargs, expected in (({}, "training loss + penalty"),
+                             ({"name": "adam"}, "adam: training loss + penalty"),
+                             ({"label": "mine"}, "mine: training loss + penalty")):
+        disp = TrainingHistoryDisplay.from_estimator(fitted, **kwargs)
+        first = disp.figure_
+        assert disp.plot().lines_["loss"].get_label() == expected
+        plt.close(first)
+        plt.close(disp.figure_)
+    assert disp.plot(name="").lines_["loss"].get_label() == "training loss + penalty"
+    plt.close(disp.figure_)
