@@ -360,8 +360,9 @@ class TrainingHistoryDisplay:
             of the display's own that has no title yet: a new figure, or
             one holding only the given Axes (as ``fastbp train --plot``
             makes). A figure holding other Axes too is the caller's, and
-            keeps its title or none, as scikit-learn's Displays leave it. Each panel's title ("loss", ...) is set only
-            on Axes that have none.
+            keeps its title or none, as scikit-learn's Displays leave it.
+            Each panel's title ("loss", ...) is set only on Axes that have
+            none.
         **kwargs
             Line properties for every curve (``linewidth``, ``alpha``,
             ``marker``, ``color``, ...), passed to matplotlib's ``plot``;
