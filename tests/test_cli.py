@@ -627,8 +627,11 @@ def test_sigint_during_training_exits_130_with_the_model_saved(tmp_path):
     pytest.importorskip("pandas")
     train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
     _write_csv(train_csv, 2000, "classification", 0)
+    # No stopping rule: its own convergence ended this fit after about 100
+    # epochs (0.08 s), sooner than a loaded machine sent the signal (exit 0).
     proc = subprocess.Popen([sys.executable, "-m", "fastbp", "train", "--data", str(train_csv),
                              "--target", "label", "--epochs", "100000", "--batch-size", "8",
+                             "--set", "n_iter_no_change=1000000",
                              "--model-out", str(model)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
