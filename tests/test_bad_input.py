@@ -10,6 +10,11 @@ call.
 """
 
 import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 
@@ -893,3 +898,196 @@ def test_empty_partial_fit_classes_are_named():
     X = np.random.RandomState(0).randn(6, 2)
     with pytest.raises(ValueError, match="classes is empty"):
         MLPClassifier((2,)).partial_fit(X, np.array([0, 1] * 3), classes=[])
+
+
+def _isolated(code):
+    """The JSON that ``code`` prints last, run in a fresh interpreter: before
+    the fixes it tests, the cases crashed the process (a failure here, with
+    the interpreter's exit status and stderr, rather than a dead pytest)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=root,
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=root + os.pathsep
+                                   + os.environ.get("PYTHONPATH", "")))
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_malformed_coo_lil_bsr_and_dia_x_are_refused_before_any_kernel():
+    # helper-104: only CSR, CSC and BSR were checked. A COO or LIL X with a
+    # column outside the matrix was converted to CSR as it was, and the
+    # kernels read and wrote past the weights (random predictions, fits
+    # that "succeeded", segfaults); a row outside it, or a LIL row with
+    # more values than indices, corrupted memory in scipy's conversion; a
+    # DIA matrix with more offsets than diagonals was read past its data.
+    out = _isolated("""
+        import json, warnings
+        import numpy as np, scipy.sparse as sp
+        from fastbp import MLPClassifier, MLPRegressor
+        warnings.simplefilter("ignore")
+        X = sp.random(60, 8, density=0.3, random_state=0, format="coo")
+        y = np.arange(60) % 2
+        def damaged(kind):
+            if kind.startswith("coo"):
+                bad = X.copy()
+                if kind == "coo_col": bad.col[0] = 100000
+                elif kind == "coo_col_one_past": bad.col[0] = 8
+                elif kind == "coo_row": bad.row[0] = 500
+                elif kind == "coo_negative_row": bad.row[0] = -1
+                elif kind == "coo_array_col":
+                    bad = sp.coo_array(X.copy()); bad.coords[1][0] = 50
+                return bad
+            if kind.startswith("lil"):
+                bad = X.tolil()
+                if kind == "lil_col": bad.rows[0] = [100]; bad.data[0] = [1.0]
+                elif kind == "lil_negative_col": bad.rows[0] = [-1]; bad.data[0] = [1.0]
+                elif kind == "lil_more_values": bad.rows[0] = [1]; bad.data[0] = [1.0] * 10**5
+                return bad
+            if kind == "bsr_col":
+                bad = sp.bsr_matrix(X.toarray(), blocksize=(2, 2))
+                bad.indices = bad.indices.copy(); bad.indices[0] = 100
+                return bad
+            bad = sp.dia_matrix(X.toarray())
+            bad.offsets = np.arange(-59, 8).repeat(10**3)
+            return bad
+        clf = MLPClassifier((3,), max_iter=2, random_state=0).fit(X.tocsr(), y)
+        reg = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X.tocsr(), y * 1.0)
+        before = [c.copy() for c in clf.coefs_ + reg.coefs_]
+        calls = {
+            "fit": lambda A: MLPClassifier((3,), max_iter=2).fit(A, y),
+            "regressor_fit": lambda A: MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(A, y * 1.0),
+            "partial_fit": lambda A: MLPClassifier((3,)).partial_fit(A, y, classes=[0, 1]),
+            "predict": clf.predict, "predict_proba": clf.predict_proba,
+            "regressor_predict": reg.predict,
+            "score": lambda A: clf.score(A, y),
+        }
+        out = {}
+        for kind in ("coo_col", "coo_col_one_past", "coo_row", "coo_negative_row",
+                     "coo_array_col", "lil_col", "lil_negative_col", "lil_more_values",
+                     "bsr_col", "dia_offsets"):
+            for call, f in calls.items():
+                try:
+                    f(damaged(kind))
+                    out[f"{kind}-{call}"] = "no error"
+                except ValueError as exc:
+                    out[f"{kind}-{call}"] = str(exc)
+        out["unchanged"] = all(np.array_equal(a, b)
+                               for a, b in zip(before, clf.coefs_ + reg.coefs_))
+        print(json.dumps(out))
+    """)
+    assert out.pop("unchanged") is True
+    assert len(out) == 70
+    expected = {"coo_col": "col indices must be < 8", "coo_col_one_past": "col indices must be < 8",
+                "coo_row": "row indices must be < 60", "coo_negative_row": "row indices must be >= 0",
+                "coo_array_col": "col indices must be < 8", "lil_col": "column indices must be < 8",
+                "lil_negative_col": "column indices must be >= 0",
+                "lil_more_values": "row 0 has 1 column indices and 100000 values",
+                "bsr_col": "column index values must be < 4",
+                "dia_offsets": "67000 offsets for data of shape"}
+    for case, message in out.items():
+        kind = case.split("-")[0]
+        fmt = kind.split("_")[0].upper()
+        assert message.startswith(f"X is a malformed {fmt} matrix of shape (60, 8): "), (
+            case, message)
+        assert expected[kind] in message, (case, message)
+
+
+def test_a_malformed_sparse_y_is_refused():
+    # helper-104: a sparse y (multilabel indicator, multi-output targets)
+    # was never checked: validation, the label binarizer and toarray
+    # trusted its indices; an index past its columns wrote outside the
+    # dense targets and the fit "succeeded", a negative one aborted the
+    # interpreter (munmap_chunk(): invalid pointer), a COO row outside it
+    # crashed scipy's conversion.
+    out = _isolated("""
+        import json, warnings
+        import numpy as np, scipy.sparse as sp
+        from fastbp import MLPClassifier, MLPRegressor
+        warnings.simplefilter("ignore")
+        rng = np.random.RandomState(0)
+        X = rng.randn(60, 5)
+        Y = (np.random.RandomState(1).rand(60, 3) > 0.5).astype(float)
+        def damaged(kind):
+            if kind == "csr_col":
+                bad = sp.csr_matrix(Y); bad.indices[0] = 7
+            elif kind == "csr_negative_col":
+                bad = sp.csr_matrix(Y); bad.indices[0] = -1
+            elif kind == "csc_row":
+                bad = sp.csc_matrix(Y); bad.indices[0] = 10**6
+            elif kind == "coo_row":
+                bad = sp.coo_matrix(Y); bad.row[0] = 10**6
+            else:
+                bad = sp.lil_matrix(Y); bad.rows[0] = [9]; bad.data[0] = [1.0]
+            return bad
+        clf = MLPClassifier((3,), max_iter=2, random_state=0).fit(X, Y.astype(int))
+        reg = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, Y)
+        before = [c.copy() for c in clf.coefs_ + reg.coefs_]
+        calls = {
+            "fit": lambda B: MLPClassifier((3,), max_iter=2).fit(X, B),
+            "partial_fit": lambda B: MLPClassifier((3,)).partial_fit(X, B, classes=[0, 1, 2]),
+            "later_partial_fit": lambda B: clf.partial_fit(X, B),
+            "score": lambda B: clf.score(X, B),
+            "regressor_fit": lambda B: MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(X, B),
+            "regressor_partial_fit": lambda B: reg.partial_fit(X, B),
+            "regressor_score": lambda B: reg.score(X, B),
+        }
+        out = {}
+        for kind in ("csr_col", "csr_negative_col", "csc_row", "coo_row", "lil_col"):
+            for call, f in calls.items():
+                try:
+                    f(damaged(kind))
+                    out[f"{kind}-{call}"] = "no error"
+                except ValueError as exc:
+                    out[f"{kind}-{call}"] = str(exc)
+        out["unchanged"] = all(np.array_equal(a, b)
+                               for a, b in zip(before, clf.coefs_ + reg.coefs_))
+        print(json.dumps(out))
+    """)
+    assert out.pop("unchanged") is True
+    assert len(out) == 35
+    expected = {"csr_col": "indices must be < 3", "csr_negative_col": "indices must be >= 0",
+                "csc_row": "indices must be < 60", "coo_row": "row indices must be < 60",
+                "lil_col": "column indices must be < 3"}
+    for case, message in out.items():
+        kind = case.split("-")[0]
+        fmt = kind.split("_")[0].upper()
+        assert message.startswith(f"y is a malformed {fmt} matrix of shape (60, 3): "), (
+            case, message)
+        assert expected[kind] in message, (case, message)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_checking_a_sparse_x_leaves_the_callers_matrix_as_it_was(fmt):
+    # helper-104: scipy's check_format(full_check=True), which checked the
+    # structure, rebound the caller's arrays: int32 indptr became a new
+    # int64 one, data and indices past indptr[-1] were pruned, big-endian
+    # indices were made native ("no call modifies your arrays").
+    rng = np.random.RandomState(0)
+    y = np.arange(60) % 2
+    canonical = sp.random(60, 8, density=0.3, random_state=0, format=fmt)
+
+    def given(index_dtype):
+        X = canonical.copy()
+        X.indptr = X.indptr.astype(np.int32)
+        X.indices = np.r_[X.indices, np.zeros(20, int)].astype(index_dtype)  # spare room
+        X.data = np.r_[X.data, rng.rand(20)]
+        return X
+
+    reference = MLPClassifier((3,), max_iter=2, random_state=0).fit(canonical, y)
+    for index_dtype in (np.int64, np.dtype(">i4")):
+        X = given(index_dtype)
+        arrays = (X.data, X.indices, X.indptr)
+        copies = [a.copy() for a in arrays]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = MLPClassifier((3,), max_iter=2, random_state=0).fit(X, y)
+            proba = model.predict_proba(X)
+            model.partial_fit(X, y)
+        assert all(a is b for a, b in zip((X.data, X.indices, X.indptr), arrays))
+        for a, b in zip(arrays, copies):
+            assert a.dtype == b.dtype
+            assert_array_equal(a, b)
+        for a, b in zip(reference.coefs_, MLPClassifier(
+                (3,), max_iter=2, random_state=0).fit(given(index_dtype), y).coefs_):
+            assert_array_equal(a, b)
+        assert_array_equal(proba, reference.predict_proba(canonical))

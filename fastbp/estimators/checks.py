@@ -12,6 +12,7 @@ wrong thing, is checked here, before any kernel sees the data:
 """
 
 import contextlib
+import itertools
 import math
 import numbers
 
@@ -22,27 +23,156 @@ import scipy.sparse as sp
 def check_sparse_structure(X, name="X"):
     """Raise a ``ValueError`` if sparse ``X`` has a malformed index structure.
 
-    Checks what scipy's full format check covers for compressed formats:
-    the length and monotonicity of ``indptr``, the lengths of ``indices``
-    and ``data``, and that every index lies inside the matrix.
+    scipy trusts a matrix's index arrays: its conversions to CSR (which
+    scikit-learn's validation makes of COO, LIL, DIA and BSR input) and the
+    kernels read and write where they point, so an index outside the
+    matrix corrupted memory or was read as another entry. Checked, for
+    the formats whose conversion or use trusts them:
+
+    - CSR, CSC and BSR: what scipy's full format check covers, with its
+      words: the length and monotonicity of ``indptr``, the lengths of
+      ``indices`` and ``data``, and that every stored index lies inside
+      the matrix;
+    - COO: that the coordinate arrays match ``data`` and lie inside it;
+    - LIL: one list of column indices and one of values per row, of equal
+      lengths, the indices inside the matrix;
+    - DIA: one offset per diagonal of ``data``.
+
+    (A DOK matrix's keys are checked as they are set, and again by its
+    conversion.) Nothing is modified: scipy's ``check_format`` rebinds
+    the caller's arrays, pruned and converted.
 
     Parameters
     ----------
     X : object
-        Anything; only scipy sparse matrices in CSR, CSC or BSR format are
-        checked.
+        Anything; only scipy sparse matrices and arrays are checked.
     name : str
         The argument's name, for the message.
     """
-    if not sp.issparse(X) or X.format not in ("csr", "csc", "bsr"):
+    if not sp.issparse(X):
         return
-    try:
-        X.check_format(full_check=True)
-    except ValueError as exc:
+    check = _STRUCTURE_CHECKS.get(X.format)
+    problem = None if check is None else check(X)
+    if problem is not None:
+        what, how = problem
         raise ValueError(
-            f"{name} is a malformed {X.format.upper()} matrix of shape {X.shape}: {exc}. "
-            "Its indices or indptr are inconsistent with its shape; build it with "
-            f"scipy.sparse.{X.format}_matrix from valid arrays.") from exc
+            f"{name} is a malformed {X.format.upper()} matrix of shape {X.shape}: {what}. "
+            f"{how}; build it with scipy.sparse.{X.format}_matrix from valid arrays.")
+
+
+def _index_problem(indices, bound, what):
+    """What is wrong with the index array ``indices`` (a view of the
+    stored ones) for an axis of length ``bound``, or None. ``what`` names
+    them in the message, as scipy's checks do."""
+    if indices.dtype.kind not in "iu":
+        return f"{what} must be integers, not {indices.dtype}"
+    if indices.size == 0:
+        return None
+    if int(np.max(indices)) >= bound:
+        return f"{what} must be < {bound}"
+    if int(np.min(indices)) < 0:
+        return f"{what} must be >= 0"
+    return None
+
+
+def _compressed_problem(X):
+    """A CSR, CSC or BSR matrix's structure problem (see
+    :func:`check_sparse_structure`), or None."""
+    how = "Its indices or indptr are inconsistent with its shape"
+    indptr, indices, data = X.indptr, X.indices, X.data
+    if X.format == "bsr":
+        rows, cols = X.blocksize
+        if indices.ndim != 1 or indptr.ndim != 1:
+            return "indices, and indptr should be 1-D", how
+        if data.ndim != 3 or data.shape[1:] != (rows, cols):
+            return f"data should be 3-D, of blocks of shape {(rows, cols)}", how
+        n_major, n_minor = X.shape[0] // rows, X.shape[1] // cols
+        messages = ("column index values", "index pointer values must form a "
+                    "non-decreasing sequence")
+    else:
+        if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
+            return "data, indices, and indptr should be 1-D", how
+        n_major, n_minor = X.shape if X.format == "csr" else X.shape[::-1]
+        messages = ("indices", "indptr must be a non-decreasing sequence")
+    if indptr.dtype.kind not in "iu":
+        return f"indptr must hold integers, not {indptr.dtype}", how
+    if len(indptr) != n_major + 1:
+        return f"index pointer size {len(indptr)} should be {n_major + 1}", how
+    if indptr[0] != 0:
+        return "index pointer should start with 0", how
+    if len(indices) != len(data):
+        return "indices and data should have the same size", how
+    end = int(indptr[-1])
+    if end > len(indices):
+        return ("Last value of index pointer should be less than the size of index and "
+                "data arrays"), how
+    # Entries past indptr[-1] are spare room, never read.
+    problem = _index_problem(indices[:end], n_minor, messages[0])
+    if problem is not None:
+        return problem, how
+    if n_major and np.any(indptr[1:] < indptr[:-1]):
+        return messages[1], how
+    return None
+
+
+def _coo_problem(X):
+    """A COO matrix's structure problem, or None: scipy's conversion to
+    CSR counts entries per row at their row index, unchecked."""
+    how = "Its row or column indices are inconsistent with its shape"
+    coords = X.coords if hasattr(X, "coords") else (X.row, X.col)
+    if len(coords) != len(X.shape):
+        return (f"it has {len(coords)} index arrays for a shape of {len(X.shape)} "
+                "dimensions"), how
+    if X.data.ndim != 1 or any(c.ndim != 1 or len(c) != len(X.data) for c in coords):
+        return "its index arrays and data should be 1-D arrays of the same length", how
+    names = ("row indices", "col indices") if len(coords) == 2 else (
+        [f"axis {axis} indices" for axis in range(len(coords))])
+    for indices, bound, what in zip(coords, X.shape, names):
+        problem = _index_problem(indices, bound, what)
+        if problem is not None:
+            return problem, how
+    return None
+
+
+def _lil_problem(X):
+    """A LIL matrix's structure problem, or None: scipy's conversion to
+    CSR sizes its arrays by the lengths of ``rows`` and copies ``data``'s
+    lists and the indices into them, unchecked."""
+    how = "Its rows or data are inconsistent with its shape"
+    n_rows = X.shape[0]
+    if X.rows.shape != (n_rows,) or X.data.shape != (n_rows,):
+        return (f"rows and data should hold one list per row ({n_rows}); they have shapes "
+                f"{X.rows.shape} and {X.data.shape}"), how
+    try:
+        lengths = np.fromiter(map(len, X.rows), dtype=np.int64, count=n_rows)
+        data_lengths = np.fromiter(map(len, X.data), dtype=np.int64, count=n_rows)
+        columns = np.fromiter(itertools.chain.from_iterable(X.rows), dtype=np.int64,
+                              count=int(lengths.sum()))
+    except (TypeError, ValueError, OverflowError):
+        return "rows should hold lists of integer column indices", how
+    differ = np.flatnonzero(lengths != data_lengths)
+    if differ.size:
+        i = int(differ[0])
+        return (f"row {i} has {lengths[i]} column indices and {data_lengths[i]} "
+                "values"), how
+    problem = _index_problem(columns, X.shape[1], "column indices")
+    return None if problem is None else (problem, how)
+
+
+def _dia_problem(X):
+    """A DIA matrix's structure problem, or None: scipy's conversion to
+    CSR reads as many diagonals of ``data`` as there are offsets."""
+    offsets, data = X.offsets, X.data
+    if data.ndim != 2 or offsets.ndim != 1 or len(offsets) != data.shape[0]:
+        return (f"it has {offsets.size} offsets for data of shape {data.shape}, one per "
+                "diagonal (row of data)",
+                "Its offsets are inconsistent with its data")
+    return None
+
+
+_STRUCTURE_CHECKS = {"csr": _compressed_problem, "csc": _compressed_problem,
+                     "bsr": _compressed_problem, "coo": _coo_problem, "lil": _lil_problem,
+                     "dia": _dia_problem}
 
 
 #: NumPy dtype kinds that are no numbers, which a cast to float would

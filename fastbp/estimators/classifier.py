@@ -21,7 +21,8 @@ from sklearn.utils.validation import validate_data
 from ..training.stochastic import all_finite
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, plain_matrix
-from .checks import check_classes, check_fits_dtype, column_vector_as_1d, naming
+from .checks import (check_classes, check_fits_dtype, check_sparse_structure,
+                     column_vector_as_1d, naming)
 from .constraints import CLASSIFIER_CONSTRAINTS
 
 
@@ -213,6 +214,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):
+        # helper-104: validation and the label binarizer convert a sparse
+        # indicator y, trusting its indices (an index outside it wrote
+        # outside the array).
+        check_sparse_structure(y, "y")
         if incremental and not reset and not self.warm_start and self._plain_labels(X, y):
             Y = self._binarize(y, known_only=True)
             if Y is not None:
@@ -562,6 +567,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         score : float
         """
+        # (accuracy_score's sparse arithmetic trusts a sparse y's indices.)
+        check_sparse_structure(y, "y")
         # 1-D integer labels and no weights: the count itself, without
         # accuracy_score's target-type checks (0.46 ms of each search
         # fold's score, holding the GIL); the same float, computed exactly.
@@ -601,6 +608,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
                 first = _check_partial_fit_first_call(self, classes)
             if first:
+                # (type_of_target converts a LIL y to CSR.)
+                check_sparse_structure(y, "y")
                 _check_no_missing_labels(y)
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):

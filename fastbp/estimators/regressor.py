@@ -14,8 +14,8 @@ from sklearn.utils.validation import (
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
 from .checks import (check_complex, check_finite_targets, check_fits_dtype,
-                     check_squared_error_range, column_vector_as_1d, dtypes_of, naming,
-                     not_numbers)
+                     check_sparse_structure, check_squared_error_range, column_vector_as_1d,
+                     dtypes_of, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 
 
@@ -76,6 +76,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             scoring=scoring, device=device)
 
     def _validate_input(self, X, y, incremental, reset):
+        # helper-104: validation converts a sparse y to CSR, and toarray
+        # densifies it, trusting its indices (an index outside it wrote
+        # outside the array).
+        check_sparse_structure(y, "y")
         # Dates and numbers written as text validation would pass or parse:
         # a regressor's targets are numbers.
         y_dtypes = dtypes_of(y)
@@ -145,6 +149,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         score : float
         """
         if sp.issparse(y):
+            check_sparse_structure(y, "y")
             y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
         result = _r2_in_float64(y, self.predict(X), sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
