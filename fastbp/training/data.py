@@ -103,9 +103,25 @@ class KernelInput:
         return Inputs(self.dense, self.data, self.indices, self.indptr, self.is_sparse)
 
     def take(self, rows):
-        """The rows ``rows`` as a new ``KernelInput``."""
-        if self.is_sparse:
-            X = sp.csr_matrix((self.data, self.indices, self.indptr),
-                              shape=(self.n_samples, self.n_features))
-            return KernelInput(X[rows])
-        return KernelInput(self.dense[rows])
+        """The rows ``rows`` (an integer array) as a new ``KernelInput``.
+
+        A CSR input's rows are gathered from its arrays directly: a scipy
+        matrix of them converted int64 indices that fit int32, copying all
+        of them to take a tenth (early stopping's validation rows).
+        """
+        if not self.is_sparse:
+            return KernelInput(self.dense[rows])
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        # Entry k of output row i comes from starts[i] + (k - indptr[i]).
+        where = np.repeat(starts - indptr[:-1], counts)
+        where += np.arange(int(indptr[-1]), dtype=np.int64)
+        new = KernelInput.__new__(KernelInput)
+        new._source = None
+        new.n_samples, new.n_features = len(rows), self.n_features
+        new.dtype = self.dtype
+        new._set_csr(self.data[where], self.indices[where], indptr)
+        return new
