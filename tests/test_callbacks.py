@@ -233,7 +233,7 @@ def test_hooks_get_the_dataframe_the_fit_got(digits, solver):
     # Before, hooks got the validated array, and fitted_estimator (fitted
     # with the column names) warned "X does not have valid feature names"
     # at every epoch.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, y = digits
     frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(X.shape[1])])
     monitor = ScoringMonitor(scoring="accuracy")

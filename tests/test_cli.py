@@ -113,7 +113,7 @@ import numpy as np  # noqa: E402
 
 
 def _write_csv(path, n, task, seed, drop=None, extra=None):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(seed)
     x1, x2 = rng.standard_normal(n), rng.standard_normal(n)
     colour = rng.choice(["red", "green", "blue"], n)
@@ -381,7 +381,7 @@ def test_an_output_that_is_not_a_regular_file_is_refused_before_training(
 
 def test_predict_out_may_be_a_named_pipe(tmp_path, capsys):
     # predict writes --out through, as open() does (/dev/stdout): the node stays.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     train_csv, model, fifo = tmp_path / "train.csv", tmp_path / "m.fastbp", tmp_path / "p"
     _write_csv(train_csv, 60, "classification", 0)
     assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
@@ -402,7 +402,7 @@ def test_repeated_header_names_are_refused_in_every_file_read(tmp_path, capsys):
     # Before, pandas read a second 'label' as 'label.1': --target label
     # trained on the first, with the real labels leaking in as a feature;
     # and 'x1,x1' trained on 'x1' and 'x1.1' without a word.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     good, model = tmp_path / "good.csv", tmp_path / "m.fastbp"
     frame = _write_csv(good, 60, "classification", 0)
     assert main(["train", "--data", str(good), "--target", "label", "--epochs", "2",
@@ -624,7 +624,7 @@ def test_sigint_during_training_exits_130_with_the_model_saved(tmp_path):
     # A real Ctrl-C (SIGINT) in a process of its own, once an epoch is printed.
     import signal
 
-    pytest.importorskip("pandas")
+    import pandas  # noqa: F401 - the CSV reading needs it
     train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
     _write_csv(train_csv, 2000, "classification", 0)
     # No stopping rule: its own convergence ended this fit after about 100
@@ -652,7 +652,7 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
     # Before, a .tsv file was refused ("only CSV files are read"), and a
     # tab-separated .csv file failed with "has no column 'label' (columns:
     # ['x1\\tx2\\tcolour\\tlabel'])" and no hint.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
     frame["label"] = np.where(frame["label"] == "yes", "007", "012")  # codes, kept as written
     frame.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
@@ -683,7 +683,7 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
 def test_plot_keeps_the_callers_matplotlib_backend(tmp_path):
     # helper-54: --plot switched matplotlib to Agg (in a notebook, later
     # figures stopped showing inline) and drew through pyplot.
-    pytest.importorskip("pandas")
+    import pandas  # noqa: F401 - the CSV reading needs it
     import matplotlib
     import matplotlib.pyplot as plt
 
@@ -706,7 +706,7 @@ def test_outputs_are_written_as_their_names_say(tmp_path):
     # Before, a .tsv output was written comma-separated, and a .csv.gz one
     # as plain text under a .gz name (pandas inferred the compression from
     # the temporary file's name), which pandas then failed to read back.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
     model = tmp_path / "m.fastbp"
     assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label", "--epochs",
@@ -738,7 +738,7 @@ def test_outputs_are_written_as_their_names_say(tmp_path):
 def test_a_target_with_one_class_per_row_is_refused(tmp_path, capsys, values, message):
     # Before, a price written '38,913.77' (text) trained 300 classes out of
     # 300 rows without a word.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     amount = np.concatenate([[38913.77], rng.uniform(1000, 90000, 299)])
     x = rng.standard_normal(300)
@@ -757,7 +757,7 @@ def test_a_target_with_one_class_per_row_is_refused(tmp_path, capsys, values, me
 def test_a_text_feature_with_one_value_per_row_gets_a_note(tmp_path, capsys):
     # Before, an income written '38,913.77' became 300 one-hot columns
     # without a note. Ordinary categories, even many, get none.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     income = np.concatenate([[38913.77], rng.uniform(1000, 90000, 299)])
     frame = pd.DataFrame({"income": [f"{x:,.2f}" for x in income],
@@ -790,7 +790,7 @@ def test_validation_file_is_checked_before_training(tmp_path, capsys):
 def test_codes_that_look_numeric_stay_categories_and_dtype_is_kept(tmp_path, capsys):
     # Training sees the codes "1", "2" and "A" (text); a file to predict that
     # holds only "1" and "2" is read as the same categories, not as numbers.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     import fastbp
 
     rng = np.random.default_rng(0)
@@ -829,7 +829,7 @@ def test_codes_that_look_numeric_stay_categories_and_dtype_is_kept(tmp_path, cap
 def test_target_codes_keep_their_leading_zeros(tmp_path, capsys):
     # Before, "007" became the class 7: predictions lost the zeros, and
     # evaluate compared 7 with "007".
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
     frame["label"] = np.where(frame["label"] == "yes", "007", "012")
     frame.to_csv(tmp_path / "t.csv", index=False)
@@ -885,7 +885,7 @@ def test_many_distinct_codes_kept_as_text_are_not_called_numbers(tmp_path, capsy
 def test_feature_codes_keep_their_leading_zeros(tmp_path, capsys):
     # Before, a zip column '02134', '00501', '10001' was read as numbers and
     # standardised, while a target written so was kept as codes.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     import fastbp
 
     frame = _write_csv(tmp_path / "t.csv", 120, "classification", 0)
@@ -942,7 +942,7 @@ def test_blank_lines_and_trailing_commas_are_read_as_written(tmp_path, capsys):
 
 
 def test_evaluate_names_text_among_numeric_labels(tmp_path, capsys):
-    pytest.importorskip("pandas")
+    import pandas  # noqa: F401 - the CSV reading needs it
     frame = _write_csv(tmp_path / "t.csv", 60, "classification", 0)
     frame["label"] = (frame["label"] == "yes").astype(int)
     frame.to_csv(tmp_path / "t.csv", index=False)
@@ -1055,7 +1055,7 @@ def test_a_fit_that_hits_the_epoch_limit_gets_a_one_line_note(tmp_path, capsys):
 def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
     # The exploding-gradient warning that explains a divergence is shown
     # (only ConvergenceWarning becomes a note, after a fit that succeeds).
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(200), rng.standard_normal(200)
     path = tmp_path / "reg.csv"
@@ -1073,7 +1073,7 @@ def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
 
 
 def test_names_the_terminal_cannot_encode_are_escaped(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     path = tmp_path / "d.csv"
     pd.DataFrame({"größe": rng.standard_normal(40),
@@ -1172,7 +1172,7 @@ def test_categories_training_never_saw_get_a_note(tmp_path, capsys):
 
 
 def test_a_regression_target_far_from_unit_scale_gets_a_note(tmp_path, capsys):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     x = rng.standard_normal(80)
     for scale, noted in ((1.0, False), (500.0, True)):
@@ -1372,7 +1372,7 @@ def test_codes_after_a_space_are_the_codes_training_saw_in_later_files(tmp_path,
     # helper-73: "0.822, 02139, a": training kept the zip codes without
     # their space ("02139"), later files with it (" 02139"), so every row of
     # the very file trained on was an unseen category.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     zips = np.array(["02139", "00501", "10001"])
     lines = ["x, zip, y"] + [f"{x:.3f}, {zips[i % 3]}, {'a' if x > 0 else 'b'}"
@@ -1399,7 +1399,7 @@ def test_codes_after_a_space_are_the_codes_training_saw_in_later_files(tmp_path,
 def test_true_and_false_stay_values_where_a_later_file_holds_another(tmp_path, capsys):
     # helper-73: one "unknown" made pandas read the column as text, and
     # 'True' is not True: every row was an unseen category.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     x = rng.standard_normal(60)
     frame = pd.DataFrame({"x": x, "flag": x > 0, "y": np.where(x > 0.3, "a", "b")})
@@ -1424,7 +1424,7 @@ def test_true_and_false_stay_values_where_a_later_file_holds_another(tmp_path, c
 def test_valid_labels_are_checked_before_training(tmp_path, capsys):
     # helper-73: classes 0 and 1, and a '?' in the --valid file: the model
     # was trained and saved, then "Mix of label input types".
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     frame = _write_csv(tmp_path / "t.csv", 60, "classification", 0)
     frame["label"] = (frame["label"] == "yes").astype(int)
     frame.to_csv(tmp_path / "t.csv", index=False)
@@ -1446,7 +1446,7 @@ def test_none_and_na_are_values_of_a_text_column_and_missing_among_numbers(tmp_p
                                                                          capsys):
     # helper-73: a target None/Mild/Severe was refused: "has 102 missing
     # value(s)" (pandas reads "None", "NA", "null" as missing by default).
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     x = rng.standard_normal(90)
     severity = np.array(["None", "Mild", "Severe"])[np.digitize(x, [-0.4, 0.4])]
@@ -1488,7 +1488,7 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
     # dense array: a MemoryError traceback, exit 1.
     import fastbp.cli_data as cli_data
 
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     n = 20000
     pd.DataFrame({"x": np.arange(n) / n, "id": [f"c{i}" for i in range(n)],
                   "y": np.arange(n) % 2}).to_csv(tmp_path / "t.csv", index=False)
@@ -1709,7 +1709,7 @@ def test_an_na_among_true_and_false_stays_missing_beside_another_value(tmp_path,
     # value; a later file with one more value ("unknown") read it as the
     # text "NA", a category training never saw, and the predictions of
     # those rows changed without a word.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     x = rng.standard_normal(60)
     flag = np.where(x > 0, "True", "False").astype(object)
@@ -1737,7 +1737,7 @@ def test_numbers_are_standardised_before_the_cast_to_float32(tmp_path, capsys):
     # Unix timestamps (1.7e9 give or take a few hundred seconds) collapsed
     # to a few distinct values in training, while later files were scaled
     # from float64, so the model predicted differently on its own file.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     from fastbp.cli_data import read_for_model, split_target
 
     seconds = np.random.default_rng(0).permutation(300)
@@ -1786,7 +1786,7 @@ def test_a_label_that_is_no_integer_among_integer_classes_counts_as_an_error(tmp
 def test_predict_out_dev_stdout_redirected_to_a_file_is_standard_output(tmp_path, out):
     # helper-86: "predict --out /dev/stdout > preds.csv" was refused: the
     # path led to a regular file whose name did not end in .csv.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     train_csv, model, preds = tmp_path / "t.csv", tmp_path / "m.fastbp", tmp_path / "p.out"
     _write_csv(train_csv, 60, "classification", 0)
     assert _train_quiet(train_csv, "label", "--model-out", str(model)) == 0
@@ -1811,7 +1811,7 @@ def _gzip_name(path):
 def test_gz_outputs_record_their_own_name(tmp_path):
     # helper-86: the header named the temporary file written before the
     # rename (".fastbp-xxxx.tmp"), which gunzip -N restores.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     from fastbp.cli_data import read_table, write_table
 
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
@@ -1825,7 +1825,7 @@ def test_text_in_a_regression_target_names_the_rows_not_an_option(tmp_path, caps
     # helper-86: evaluate and --valid said "--task regression needs a
     # numeric target ... (could not convert string to float: '?')", an
     # option evaluate has not and the user never gave, and no line.
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     train_csv, odd, model = tmp_path / "t.csv", tmp_path / "q.csv", tmp_path / "m.fastbp"
     frame = _write_csv(train_csv, 60, "regression", 0).astype({"label": object})
     frame.loc[[2, 6], "label"] = "?"
@@ -1876,7 +1876,7 @@ def test_text_among_true_and_false_labels_is_named_alone(tmp_path, capsys):
     # helper-86: a model of the classes True and False, and one "unknown"
     # in the file evaluated: "holds text ('unknown', 'True', 'False') where
     # the model's classes are numbers ([False, True])".
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     rng = np.random.default_rng(0)
     x = rng.standard_normal(60)
     frame = pd.DataFrame({"x": x, "y": x > 0})

@@ -708,7 +708,7 @@ def test_float32_partial_fit(small):
 
 
 def test_pandas_input(small):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, y = small
     cols = [f"pixel_{i}" for i in range(X.shape[1])]
     df = pd.DataFrame(X, columns=cols)
@@ -1233,7 +1233,7 @@ def test_parameter_arrays_of_the_wrong_size_raise_at_predict(small):
 
 
 def test_plain_array_from_a_model_fitted_with_feature_names_still_warns(small):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, y = small
     df = pd.DataFrame(X, columns=[f"p{i}" for i in range(X.shape[1])])
     clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(df, y)

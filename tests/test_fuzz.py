@@ -106,7 +106,7 @@ def _container(X, kind, rng, tmpdir):
     if kind == "list":
         return X.tolist()
     if kind == "dataframe":
-        pd = pytest.importorskip("pandas")
+        import pandas as pd
         return pd.DataFrame(X)
     if kind == "noncontiguous":
         wide = np.repeat(X, 2, axis=1) if X.ndim == 2 else X

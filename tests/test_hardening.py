@@ -1296,7 +1296,7 @@ def test_layer_norm_over_a_single_unit_is_rejected(blobs):
 
 @pytest.mark.parametrize("byteorder", [">f8", ">f4"])
 def test_big_endian_input_trains_like_native(blobs, byteorder):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, y = blobs
     native = X.astype(byteorder.replace(">", "<"))
     a = quiet(MLPClassifier((4,), max_iter=3, random_state=0).fit,
@@ -1322,7 +1322,7 @@ def test_regressor_takes_pandas_extension_targets_as_scikit_learn_does(blobs, dt
     # scikit-learn trains on these and names NA. (Numbers written as text,
     # pandas' "string" dtype, are refused by name: see test_bad_input.py's
     # string_frame_as_regression_targets.)
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     from sklearn.neural_network import MLPRegressor as SkMLP
 
     X, _ = blobs

@@ -9,7 +9,7 @@ copy of any formula.
 
 Every constant goes through ``like(value, ref)`` and every accumulator starts
 in the argument's type, so that float32 code stays float32 on both targets
-(``tests/cuda/test_ptx.py`` checks the PTX for float64 instructions).
+(``tests/test_cuda_backend.py`` checks the PTX for float64 instructions).
 
 Activations are differentiated from their output ``a = f(z)`` where that is
 cheaper, so that the forward pass may overwrite ``z``; swish, mish and gelu
