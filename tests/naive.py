@@ -314,6 +314,40 @@ def dropout_mask(shape, rate, state):
     return mask, state
 
 
+# The GPU's dropout masks: no stream, each entry a hash of its coordinates
+# (splitmix64's finaliser of a linear combination of seed, update number,
+# layer, row and unit; the uniform keeps the hash's top 24 bits).
+# helper-115: the GPU's hash had no reference, so a mask without the
+# 1 / (1 - rate) rescaling passed every GPU test.
+
+_COUNTER_STEP_MUL = 0xD1B54A32D192ED03
+_COUNTER_LAYER_MUL = 0x8CB92BA72F3D8DD7
+_COUNTER_ROW_MUL = 0xABC98388FB8FAC03
+
+
+def _splitmix_finaliser(x):
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def counter_dropout_mask(seed, step, layer, shape, rate):
+    """Inverted-dropout mask of hidden layer ``layer`` (1 for the first) at
+    update ``step`` (0 for a fit's first): entry ``(i, j)`` is 0 where
+    ``u < rate``, else ``1 / (1 - rate)``, with
+    ``u = (h >> 40) / 2**24`` and
+    ``h = mix(seed + golden + step * S + layer * L + i * R + j)`` (mod 2**64)."""
+    n, m = shape
+    mask = np.empty(shape)
+    for i in range(n):
+        for j in range(m):
+            x = (int(seed) + 0x9E3779B97F4A7C15 + int(step) * _COUNTER_STEP_MUL
+                 + int(layer) * _COUNTER_LAYER_MUL + i * _COUNTER_ROW_MUL + j) & _M64
+            u = (_splitmix_finaliser(x) >> 40) * 2.0 ** -24
+            mask[i, j] = 1 / (1 - rate) if u >= rate else 0.0
+    return mask
+
+
 # ---------------------------------------------------------------------------
 # Parameter packing: all weights, then all biases (scikit-learn's _pack
 # order), then the normalisation scales, then the shifts

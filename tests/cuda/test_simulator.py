@@ -459,3 +459,84 @@ def test_nan_weights_or_x_under_assume_finite_are_refused_as_on_the_cpu():
         with pytest.raises(ValueError, match=r"parameters hold NaN or infinite values "
                                              r"\(in coefs_\)"):
             model.predict_proba(X[:2])
+
+
+def _record_gpu_dropout_calls(monkeypatch):
+    """Wrap the GPU's ``train_epoch`` to keep, per call, what a NumPy
+    reference needs to redo it: the parameters before and after, the
+    stream seed, the first update number, the rows and batch size, and
+    each dropped layer's mask buffer as the call left it (its last batch)."""
+    from fastbp.kernels.cuda import network
+    from fastbp.kernels.network import M_OFF
+
+    calls = []
+    real = network.train_epoch
+
+    def recording(inputs, targets, tables, work, solver, hyper, perm, batch_size, t, *rest):
+        before = solver.params.copy_to_host()
+        seed = int(work.rng.copy_to_host()[0])
+        out = real(inputs, targets, tables, work, solver, hyper, perm, batch_size, t, *rest)
+        host_masks = work.masks.copy_to_host()
+        n = len(perm)
+        last = min(batch_size, n - (n - 1) // batch_size * batch_size)
+        masks = {}
+        for l in range(1, len(tables.units) - 1):
+            if tables.drops[l] > 0:
+                at, m = int(tables.buf[M_OFF, l]), tables.units[l]
+                masks[l] = host_masks[at:at + last * m].reshape(last, m)
+        calls.append(dict(before=before, after=solver.params.copy_to_host(), seed=seed, t=t,
+                          rows=np.array(perm), batch_size=batch_size, masks=masks,
+                          t_after=out[1]))
+        return out
+
+    monkeypatch.setattr(network, "train_epoch", recording)
+    return calls
+
+
+def test_dropout_masks_and_sgd_steps_match_numpy(monkeypatch):
+    # helper-115: the GPU's dropout was checked only against itself (two
+    # runs agree, and differ from no dropout): masks without the
+    # 1 / (1 - rate) rescaling, or a backward pass that ignored the mask,
+    # still passed. Here each call's masks must be the hash's
+    # (tests/naive.py, written from its definition), and its sgd steps those
+    # of the NumPy backward pass under those masks, in float64.
+    import naive
+
+    rates = [0.5, 0.25]
+    X, y = _data(np.float64, n=10, f=4)
+    calls = _record_gpu_dropout_calls(monkeypatch)
+    lr, alpha = 0.3, 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gpu = MLPClassifier((5, 4), activation="tanh", dropout=rates, solver="sgd",
+                            momentum=0.0, learning_rate_init=lr, alpha=alpha, batch_size=4,
+                            max_iter=2, shuffle=True, random_state=0,
+                            device="cuda").fit(X, y)
+    units = [X.shape[1], 5, 4, len(gpu.classes_)]
+    Y = (y[:, None] == gpu.classes_[None, :]).astype(np.float64)
+    # Three batches an epoch (4, 4, 2 rows), two epochs: six updates, in as
+    # many calls as the trainer's slicing made.
+    assert sum(c["t_after"] - c["t"] for c in calls) == 6
+    assert calls[0]["seed"] != 0
+    for c in calls:
+        flat = c["before"].astype(np.float64)
+        t = c["t"]
+        for start in range(0, len(c["rows"]), c["batch_size"]):
+            idx = c["rows"][start:start + c["batch_size"]]
+            masks = [naive.counter_dropout_mask(c["seed"], t, k + 1, (len(idx), units[k + 1]),
+                                                rates[k]) for k in range(2)]
+            P = naive.unpack(flat, units)
+            _, grads, _ = naive.backprop(X[idx], Y[idx], None, P, "tanh", "softmax", alpha,
+                                         masks=masks)
+            flat = flat - lr * naive.pack(grads)
+            t += 1
+        assert t == c["t_after"]
+        # The mask buffers hold the call's last batch: exactly the hash's.
+        for k in range(2):
+            np.testing.assert_array_equal(c["masks"][k + 1], masks[k])
+        assert_rel(c["after"] - c["before"], flat - c["before"], np.float64)
+    # Masks drop some units and keep others, in both layers (else the test
+    # would not tell a mask from its absence).
+    every = [naive.counter_dropout_mask(calls[0]["seed"], t, k + 1, (4, units[k + 1]),
+                                        rates[k]) for t in range(6) for k in range(2)]
+    assert all(0 < np.count_nonzero(m) < m.size for m in every)
