@@ -260,6 +260,49 @@ def test_toolkit_gradient_finite_differences(case, out, n_out, sparse):
     prob.check(what=str(case))
 
 
+NAIVE_DROPOUT = [dict(), dict(residual=[False, True]), dict(norm="batch"),
+                 dict(norm="layer", residual=[False, True])]
+NAIVE_DROPOUT_IDS = ["plain", "residual", "batchnorm", "layernorm-residual"]
+
+
+@pytest.mark.parametrize("case", NAIVE_DROPOUT, ids=NAIVE_DROPOUT_IDS)
+def test_naive_backprop_with_dropout_masks_finite_differences(case):
+    """The reference's own masked backward pass: with the masks fixed, its
+    gradient is the slope of its masked loss."""
+    # helper-115: naive.backprop's mask handling was never checked by
+    # finite differences, yet the kernels' dropout gradients (and the GPU's,
+    # tests/cuda) are checked against it.
+    units, hidden, n = (4, 5, 5, 3), ["tanh", "gelu"], 9
+    norm = case.get("norm")
+    rng = rng_for("naive-dropout", *NAIVE_DROPOUT_IDS[NAIVE_DROPOUT.index(case)])
+    P = naive.random_params(units, rng, norm=norm)
+    X = rng.standard_normal((n, units[0]))
+    Y = make_targets("softmax", n, units[-1], rng)
+    sw = rng.uniform(0.2, 2.0, n)
+    masks, state = [], 7
+    for m, rate in zip(units[1:-1], (0.4, 0.25)):
+        mask, state = naive.dropout_mask((n, m), rate, state)
+        masks.append(mask)
+    assert all(0 < np.count_nonzero(m) < m.size for m in masks)
+
+    def backprop(params):
+        return naive.backprop(X, Y, sw, naive.unpack(params, units, norm), hidden, "softmax",
+                              0.3, norm=norm, residual=case.get("residual"), masks=masks)
+
+    p0 = naive.pack(P)
+    loss, grads, _ = backprop(p0)
+    g = naive.pack(grads)
+    assert g.size == p0.size
+    fd = np.empty(p0.size)
+    for i in range(p0.size):
+        p = p0.copy()
+        p[i] += H
+        lp = backprop(p)[0]
+        p[i] -= 2 * H
+        fd[i] = (lp - backprop(p)[0]) / (2 * H)
+    check_close(g, fd, loss, f"naive dropout {case}")
+
+
 @pytest.mark.parametrize("out,n_out", OUT_CASES, ids=OUT_IDS)
 def test_larger_net_random_coordinates(out, n_out):
     """A 3-hidden-layer net of a few hundred parameters: 60 random coordinates,

@@ -663,6 +663,64 @@ def test_training_step_gradient_matches_finite_differences(tiny, case):
     assert_allclose(est.loss_, loss_of(p0), rtol=1e-12)
 
 
+DROPOUT_GRADIENT_CASES = {
+    "plain": dict(hidden_layer_sizes=(5, 4), activation=["tanh", "gelu"],
+                  dropout=[0.4, 0.25]),
+    "layer_residual": dict(hidden_layer_sizes=(5, 5), normalization="layer", residual=True,
+                           activation=["mish", "logistic"], dropout=0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DROPOUT_GRADIENT_CASES))
+def test_dropout_training_step_gradient_matches_finite_differences(tiny, case):
+    """With the masks fixed (the CPU's splitmix64 stream, replicated), one
+    full-batch sgd step (lr 1, no momentum, alpha 0) moves every parameter
+    by minus the gradient of the masked NumPy training loss."""
+    # helper-115: the dropout backward pass had no finite-difference check
+    # (only the normalisation's had, above): a backward pass that dropped
+    # the mask's 1 / (1 - rate) while the forward pass kept it went unseen.
+    X, y = tiny
+    kw = dict(DROPOUT_GRADIENT_CASES[case])
+    rates = kw.pop("dropout")
+    base = quiet_fit(MLPClassifier(**kw, learning_rate_init=0.05, max_iter=3, random_state=1,
+                                   batch_size=8), X, y)
+    est = copy.deepcopy(base).set_params(warm_start=True, solver="sgd", momentum=0.0,
+                                         learning_rate_init=1.0, batch_size=len(X),
+                                         shuffle=False, max_iter=1, alpha=0.0,
+                                         dropout=rates, random_state=5)
+    quiet_fit(est, X, y)
+    widths = list(kw["hidden_layer_sizes"])
+    rates = rates if isinstance(rates, list) else [rates] * len(widths)
+    seed = np.random.RandomState(5).randint(2 ** 31 - 1)
+    u = splitmix_uniforms(seed, len(X) * sum(widths))
+    masks, at = [], 0
+    for m, rate in zip(widths, rates):
+        draw = u[at:at + len(X) * m].reshape(len(X), m)
+        masks.append(np.where(draw >= rate, 1 / (1 - rate), 0.0))
+        at += len(X) * m
+    assert all(0 < np.count_nonzero(m) < m.size for m in masks)
+    P = params_of(base)
+    Y = one_hot(y, base.classes_)
+    p0 = flat(base).astype(float)
+    sizes = [a.size for a in base.coefs_ + base.intercepts_
+             + base.normalization_scales_ + base.normalization_shifts_]
+
+    def loss_of(vec):
+        Q = dict(P)
+        parts = np.split(vec, np.cumsum(sizes)[:-1])
+        n = len(base.coefs_)
+        k = len(base.normalization_scales_)
+        Q["coefs"] = [p.reshape(c.shape) for p, c in zip(parts[:n], base.coefs_)]
+        Q["intercepts"] = parts[n:2 * n]
+        Q["scales"] = parts[2 * n:2 * n + k]
+        Q["shifts"] = parts[2 * n + k:]
+        return mean_loss_np(Q, X, Y, training=True, masks=masks)
+
+    grad = numerical_gradient(loss_of, p0)
+    assert_allclose(p0 - flat(est), grad, rtol=1e-5, atol=1e-8)
+    assert_allclose(est.loss_, loss_of(p0), rtol=1e-12)
+
+
 @pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
 def test_activation_forward_and_gradient(tiny, activation):
     """Each activation: predict_proba equals the NumPy forward pass, and one
