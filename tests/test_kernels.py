@@ -23,7 +23,7 @@ from numba.core import types as nbtypes
 from scipy.special import xlogy
 
 from fastbp import _config as config
-from fastbp._config import FASTMATH
+from fastbp._config import FASTMATH, python_twin
 from fastbp.kernels import activations, codes, dropout, elementary, losses, network, normalization
 from fastbp.kernels import blas, lean, optimizers, sparse, views
 from fastbp.kernels.records import Solver, Targets
@@ -394,6 +394,36 @@ def test_activation_backward(name, shape, masked, dtype):
     kact.activation_backward(delta, mask, masked, zz, a if code not in
                              codes.NEEDS_PREACTIVATION else a.copy(), code, zz)
     np.testing.assert_array_equal(zz, out)
+
+
+@pytest.mark.parametrize("kernels", ["full", "lean"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", [h for h in HIDDEN
+                                  if codes.HIDDEN_ACTIVATIONS[h] not in codes.NEEDS_PREACTIVATION])
+def test_activation_backward_in_place(name, shape, dtype, kernels):
+    """The backward pass's call on the default path, where the workspace
+    lays a hidden layer's pre-activation, activation and gradient on one
+    array (the activation is differentiated from its output) and, without
+    dropout, passes that array as the unread mask: ``out``, ``z``, ``a`` and
+    ``mask`` are the same array, overwritten with the gradient."""
+    # helper-115: no test passed them as one array, which is the only way
+    # into relu's in-place loop (_relu_backward_in_place): that loop scaled
+    # by 1.5 passed every case of test_activation_backward.
+    backward = (kact.activation_backward if kernels == "full"
+                else python_twin(lean.activation_backward))
+    rng = rng_for("act_back_in_place", name, shape, dtype)
+    z = (2 * rng.standard_normal(shape)).astype(dtype)
+    if name in ("relu", "leaky_relu") and z.size > 2:
+        z.flat[:2] = 0.0
+    x = naive.activate(f64(z), name).astype(dtype)
+    delta = rng.standard_normal(shape).astype(dtype)
+    ref = f64(delta) * naive.derivative(f64(z), name)
+    code = codes.HIDDEN_ACTIVATIONS[name]
+    backward(delta, x, False, x, x, code, x)
+    assert x.dtype == dtype
+    tol = {k: dict(rtol=v["rtol"] * 4, atol=eps_of(k) * 4) for k, v in ELEM_TOL.items()}
+    assert_close(x, ref, dtype, tol=tol)
 
 
 @pytest.mark.parametrize("n", [1, 3, 4, 6, 9])
