@@ -279,13 +279,14 @@ class RepairingCache(FunctionCache):
             # there are whole, and they stay (discarding them made the next
             # process compile what it could have loaded). This compile
             # stays in memory.
+            _count_unsaved()
             _warn_unsaved(self._cache_file._cache_path, exc)
         except Exception as exc:  # a damaged index
             self._discard(exc)
             try:
                 super().save_overload(sig, data)
             except Exception:  # still unwritable: keep the in-memory compile
-                pass
+                _count_unsaved()
 
     def _discard(self, exc):
         """Delete this function's index and data files, and say so."""
@@ -316,6 +317,29 @@ class RepairingCache(FunctionCache):
 
 
 _unsaved_warned = set()
+# Compiled specialisations that could not be saved: the warning above is
+# said once, and a warm-up needs the count (a full disk saves a few
+# kernels, then none).
+_n_unsaved = 0
+
+
+def _count_unsaved():
+    global _n_unsaved
+    with _lock:
+        _n_unsaved += 1
+
+
+def n_unsaved():
+    """Kernel specialisations compiled in this process that could not be
+    saved to the on-disk cache (a full or read-only disk), so far.
+
+    Returns
+    -------
+    int
+        0 where every compile was saved, or where no cache location is
+        writable at all (:func:`saves_to_disk` says that).
+    """
+    return _n_unsaved
 
 
 def _warn_unsaved(directory, exc):

@@ -469,6 +469,14 @@ def compile_kernels(args):
     report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
                     sparse=bool(args.sparse or args.all), n_jobs=jobs)
     print(report)
+    if report.unsaved:
+        # helper-103: a full disk saved 4 of 42 kernels, and this exited 0.
+        print(f"fastbp: error: {report.unsaved} of the {report.compiled} kernels compiled "
+              "could not be saved to the compile cache (see the warning above), so other "
+              "processes will compile them again; free space on its disk or set "
+              "NUMBA_CACHE_DIR to a writable directory, and run fastbp compile again",
+              file=sys.stderr)
+        return 2
     return 0
 
 

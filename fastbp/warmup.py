@@ -65,6 +65,14 @@ class WarmupEntry:
         Kernel specialisations compiled here.
     loaded : int
         Kernel specialisations loaded from the on-disk cache.
+    unsaved : int
+        Of those compiled, the ones that could not be saved to the on-disk
+        cache (a full or read-only disk): other processes compile them
+        again.
+    device : str
+        The estimator's ``device``. On ``"cuda"`` the counts are of the CPU
+        kernels only: the CUDA kernels compile in each process, and are
+        not cached on disk.
     """
 
     estimator: str
@@ -72,6 +80,8 @@ class WarmupEntry:
     seconds: float
     compiled: int
     loaded: int
+    unsaved: int = 0
+    device: str = "cpu"
 
 
 @dataclass
@@ -101,14 +111,30 @@ class WarmupReport:
         """Kernel specialisations loaded from the on-disk cache."""
         return sum(e.loaded for e in self.entries)
 
+    @property
+    def unsaved(self):
+        """Kernel specialisations compiled that could not be saved to the
+        on-disk cache (0 when every compile was saved)."""
+        return sum(e.unsaved for e in self.entries)
+
     def __str__(self):
         width = max([len(e.estimator) for e in self.entries] + [9])
         lines = [f"{'estimator':<{width}}  dtype     seconds  compiled  loaded"]
         lines += [f"{e.estimator:<{width}}  {e.dtype:<8} {e.seconds:8.2f}  {e.compiled:8d}  "
                   f"{e.loaded:6d}" for e in self.entries]
         jobs = f" by {self.n_jobs} processes" if self.n_jobs > 1 else ""
-        lines.append(f"total {self.seconds:.2f} s: {self.compiled} kernels compiled{jobs}, "
-                     f"{self.loaded} loaded from the cache")
+        # A full disk saves a few kernels, then none: a total of compiles
+        # alone read as a warm cache.
+        unsaved = (f" ({self.unsaved} of them could not be saved to the cache)"
+                   if self.unsaved else "")
+        lines.append(f"total {self.seconds:.2f} s: {self.compiled} kernels compiled{jobs}"
+                     f"{unsaved}, {self.loaded} loaded from the cache")
+        if any(e.device == "cuda" for e in self.entries):
+            # The counts see the CPU's cache only: a CUDA entry's seconds
+            # of compiling would otherwise read as "0 compiled".
+            lines.append("device='cuda': the CUDA kernels were compiled in this process only; "
+                         "they are not cached on disk, so every process compiles them again "
+                         "(the counts above are of CPU kernels)")
         return "\n".join(lines)
 
 
@@ -147,14 +173,19 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         configurations (``fastbp compile --all``); on a warm one it only
         adds the workers' start-up.
 
+        Where no cache directory is writable, it compiles here whatever
+        ``n_jobs`` says: the workers' compiles could not be saved for this
+        process to load.
+
     Returns
     -------
     WarmupReport
-        Per configuration and dtype: seconds, kernels compiled and loaded.
-        ``print(report)`` shows a table. With ``n_jobs``, an entry's
-        seconds and loads are the workers' (which ran at once, each loading
-        what another compiled), and its compiles the workers' and this
-        process's.
+        Per configuration and dtype: seconds, kernels compiled and loaded,
+        and compiles that could not be saved (``unsaved``: a full or
+        read-only disk). ``print(report)`` shows a table. With ``n_jobs``,
+        an entry's seconds and loads are the workers' (which ran at once,
+        each loading what another compiled), and its compiles the workers'
+        and this process's.
 
     Examples
     --------
@@ -175,8 +206,11 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     tasks = [(est, dtype, part) for est in configs for dtype in dtypes
              for part in _parts(est, sparse)]
     # None is 1 here, whatever joblib's parallel_config says: the caller
-    # asked for no processes.
-    n_jobs = 1 if n_jobs is None else min(effective_n_jobs(n_jobs), len(tasks))
+    # asked for no processes. Without a writable cache the workers' compiles
+    # would be lost with them, and this process compile everything again
+    # (helper-103: 122 kernels compiled for 42).
+    n_jobs = (1 if n_jobs is None or not _cache.saves_to_disk()
+              else min(effective_n_jobs(n_jobs), len(tasks)))
     report = WarmupReport(n_jobs=n_jobs)
     start = time.perf_counter()
     if n_jobs > 1:
@@ -194,14 +228,17 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         # or FASTBP_BLAS set after import, a key added by code they did not
         # run): it is counted, and said.
         here = [_warm_part(*task) for task in tasks]
-        compiled_here = sum(c for c, _, _ in here)
-        if compiled_here:
+        compiled_here = sum(c for c, _, _, _ in here)
+        # Where the workers could not save (a full disk), the compiles here
+        # are that, which their warning forwarded above already says.
+        if compiled_here and not sum(result[3] for result in counts):
             warnings.warn(
                 f"warmup's worker processes did not warm this process's cache: it compiled "
                 f"{compiled_here} kernel(s) again. Set NUMBA_CACHE_DIR and FASTBP_BLAS before "
                 "importing fastbp, or use n_jobs=1.", _cache.CacheWarning, stacklevel=2)
         by_task = dict(zip(map(id, order), counts))
-        counts = [(c + c_here, loaded, seconds) for (c, loaded, seconds), (c_here, _, _)
+        counts = [(c + c_here, loaded, seconds, unsaved + unsaved_here)
+                  for (c, loaded, seconds, unsaved), (c_here, _, _, unsaved_here)
                   in zip((by_task[id(task)] for task in tasks), here)]
     else:
         counts = [_warm_part(*task) for task in tasks]
@@ -218,14 +255,15 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
 
 def _entries(tasks, counts):
     """One :class:`WarmupEntry` per configuration and dtype, in the order of
-    ``tasks``, from each task's ``(compiled, loaded, seconds)``."""
+    ``tasks``, from each task's ``(compiled, loaded, seconds, unsaved)``."""
     totals = {}
     for (est, dtype, _), part_counts in zip(tasks, counts):
         key = (id(est), dtype)
-        previous = totals.get(key, (est, 0, 0, 0.0))
+        previous = totals.get(key, (est, 0, 0, 0.0, 0))
         totals[key] = (est, *(a + b for a, b in zip(previous[1:], part_counts)))
-    return [WarmupEntry(_describe(est), dtype, seconds, compiled, loaded)
-            for (_, dtype), (est, compiled, loaded, seconds) in totals.items()]
+    return [WarmupEntry(_describe(est), dtype, seconds, compiled, loaded, unsaved,
+                        str(getattr(est, "device", "cpu")))
+            for (_, dtype), (est, compiled, loaded, seconds, unsaved) in totals.items()]
 
 
 def _check_dtypes(dtypes):
@@ -250,8 +288,10 @@ def _check_sparse(sparse):
 
 
 def _check_dtype(dtype):
+    # helper-103: np.dtype(None) is float64, so [None] warmed float64 where
+    # dtypes=None is refused.
     try:
-        name = np.dtype(dtype).name
+        name = None if dtype is None else np.dtype(dtype).name
     except TypeError:  # NumPy's "data type 'nope' not understood" names no argument
         name = None
     if name not in DTYPES:
@@ -264,12 +304,25 @@ def _configurations(objects):
     ``objects``, as unfitted estimators."""
     found = {}
     for obj in objects:
-        for est in _expand(obj):
+        expanded = _expand(obj)
+        # The tiny fits replace max_iter, batch_size and random_state with
+        # their own: where no search could set them (helper-103), a value
+        # that the user's fits refuse is refused here, as it is for tol.
+        if not any(_is_search(h) for h in _held(obj)):
+            for est in expanded:
+                est._validate_params()
+        for est in expanded:
             found.setdefault(_path_key(est), est)
     if not found:
         raise ValueError("warmup found no fastbp estimator in "
                          f"{[type(o).__name__ for o in objects]}.")
     return list(found.values())
+
+
+def _is_search(obj):
+    """Whether ``obj`` tunes parameters (a grid or distributions)."""
+    return (getattr(obj, "param_grid", None) is not None
+            or getattr(obj, "param_distributions", None) is not None)
 
 
 def _connects(params):
@@ -367,8 +420,9 @@ def _grids(search):
         # Distributions are sampled at fit time; their lists are the choices.
         # A key whose choices are estimators (a pipeline step swapped whole)
         # counts too: its fastbp candidates are found in the clones. A
-        # scipy.stats distribution of a path parameter gives representatives
-        # of its draws (_drawn).
+        # scipy.stats distribution of a path parameter, or of the sizes
+        # (which decide whether residual connects layers: helper-103),
+        # gives representatives of its draws (_drawn).
         for k, v in space.items():
             if hasattr(v, "__iter__") and not isinstance(v, str) and not list(v):
                 # The search refuses it too; warming the estimator's own
@@ -382,7 +436,7 @@ def _grids(search):
         drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k),
                             _accepts(search, k)))
                  for k, v in space.items()
-                 if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS]
+                 if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS]
         items += [(k, values) for k, values in drawn if values]
         keys = [k for k, _ in items]
         combos += [dict(zip(keys, values))
@@ -548,14 +602,17 @@ def _warm_part(est, dtype, part):
 
     Returns
     -------
-    (compiled, loaded, seconds)
-        Kernel specialisations compiled and loaded here, and wall time.
+    (compiled, loaded, seconds, unsaved)
+        Kernel specialisations compiled and loaded here, wall time, and the
+        compiles that could not be saved to the on-disk cache.
     """
     hits, misses = _cache_counts()
+    unsaved = _cache.n_unsaved()
     start = time.perf_counter()
     _tiny_fit(est, dtype, *part)
     new_hits, new_misses = _cache_counts()
-    return new_misses - misses, new_hits - hits, time.perf_counter() - start
+    return (new_misses - misses, new_hits - hits, time.perf_counter() - start,
+            _cache.n_unsaved() - unsaved)
 
 
 def _warm_in_worker(est, dtype, part):
@@ -678,9 +735,12 @@ def _cache_counts():
 def _describe(est):
     params = est.get_params(deep=False)
     default = type(est)().get_params(deep=False)
-    changed = [f"{p}={params[p]!r}" for p in _PATH_PARAMS
+    connects = _connects(params)
+    changed = [f"{p}={params[p]!r}" + (" (no connections)" if p == "residual"
+                                       and not connects else "")
+               for p in _PATH_PARAMS
                if p in params and repr(params[p]) != repr(default[p])]
-    if _connects(params):
+    if connects:
         # The sizes are what tell this configuration from its lean twin.
         changed.append(f"hidden_layer_sizes={params['hidden_layer_sizes']!r}")
     return f"{type(est).__name__}({', '.join(changed)})"

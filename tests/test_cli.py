@@ -1246,6 +1246,41 @@ def test_compile_without_a_writable_cache_is_an_error_of_status_2(capsys, monkey
         "fastbp: error: no directory for the compile cache is writable")
 
 
+_COMPILE_ON_A_DISK_THAT_FILLS = """
+import errno, sys
+import fastbp._cache as cache
+saved = []
+save = cache.OrderedIndexDataCacheFile.save
+
+def save_until_full(self, key, data):
+    # A disk with room for three kernels' files: Numba raises OSError(ENOSPC).
+    if len(saved) >= 3:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    saved.append(key)
+    return save(self, key, data)
+
+cache.OrderedIndexDataCacheFile.save = save_until_full
+from fastbp.cli import main
+sys.exit(main(["compile", "--dtype", "float64", "--solver", "lbfgs"]))
+"""
+
+
+def test_compile_that_could_not_save_its_kernels_is_an_error(tmp_path):
+    # helper-103: on a full disk it saved 4 of 42 kernels, said so in one
+    # CacheWarning, reported "42 kernels compiled" and exited 0.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "FASTBP_COMPILE_AHEAD": "0"}
+    proc = subprocess.run([sys.executable, "-c", _COMPILE_ON_A_DISK_THAT_FILLS], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    total = proc.stdout.splitlines()[-1]
+    compiled = int(total.split(": ")[1].split()[0])
+    assert f"({compiled - 3} of them could not be saved to the cache)" in total, total
+    assert proc.stderr.splitlines()[-1].startswith(
+        f"fastbp: error: {compiled - 3} of the {compiled} kernels compiled could not be saved "
+        "to the compile cache"), proc.stderr
+    assert "No space left on device" in proc.stderr
+
+
 def test_info_is_warm_only_for_kernels_compiled_for_this_cpu(tmp_path):
     # A cache filled under another CPU name (an image built elsewhere) was
     # reported warm, and the next fit compiled everything.

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
-from fastbp import MLPClassifier, MLPRegressor, OversubscriptionWarning, warmup
+from fastbp import MLPClassifier, MLPRegressor, OversubscriptionWarning, WarmupReport, warmup
 from fastbp._cache import LOCKS_DIR, compile_lock_name
 from fastbp.kernels import lean
 from fastbp.kernels.codes import OUT_SOFTMAX
@@ -527,9 +527,44 @@ def test_after_warmup_a_residual_search_compiles_nothing():
     search = GridSearchCV(MLPClassifier(residual=True, max_iter=2, random_state=0),
                           {"hidden_layer_sizes": [(8,), (8, 8)]}, cv=2)
     report = warmup(search, dtypes=["float64"])
+    # helper-103: the (8,) configuration connects no layers (lean kernels),
+    # and says so.
     assert sorted(e.estimator for e in report.entries) == [
-        "MLPClassifier(residual=True)",
+        "MLPClassifier(residual=True (no connections))",
         "MLPClassifier(residual=True, hidden_layer_sizes=(8, 8))"]
+    before = _cache_counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    search.predict_proba(X)
+    assert _cache_counts() == before
+
+
+class _Sizes:
+    """A distribution of ``hidden_layer_sizes`` (``rvs`` as scikit-learn's
+    ParameterSampler calls it): two equal layers of 32 or 64."""
+
+    def rvs(self, random_state=None):
+        width = int(random_state.choice([32, 64]))
+        return (width, width)
+
+
+def test_after_warmup_a_search_drawing_residual_sizes_compiles_nothing():
+    # helper-103: a distribution of hidden_layer_sizes was not drawn from:
+    # warmup fitted the template's (100,), which connects no layers (lean
+    # kernels), reported it as residual=True, and the search's (w, w) fits
+    # compiled the full kernels.
+    from fastbp.warmup import _grids
+
+    search = RandomizedSearchCV(MLPClassifier(residual=True, max_iter=2, random_state=0),
+                                {"hidden_layer_sizes": _Sizes()}, n_iter=2, cv=2,
+                                random_state=0)
+    assert sorted(g["hidden_layer_sizes"] for g in _grids(search)) == [(32, 32), (64, 64)]
+    report = warmup(search, dtypes=["float64"])
+    assert [e.estimator for e in report.entries] == [
+        "MLPClassifier(residual=True, hidden_layer_sizes=(32, 32))"]
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16, y[:200]
     before = _cache_counts()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -783,6 +818,9 @@ def test_warmup_rejects_what_it_cannot_warm():
         warmup(dtypes=[])
     with pytest.raises(TypeError, match="dtypes must be 'float32', 'float64' or a sequence"):
         warmup(dtypes=None)
+    # helper-103: np.dtype(None) is float64, so [None] warmed float64.
+    with pytest.raises(ValueError, match="dtypes must be among .*, got None"):
+        warmup(dtypes=[None])
     with pytest.raises(TypeError, match="got the class MLPClassifier; pass an instance"):
         warmup(MLPClassifier)
     with pytest.raises(ValueError, match="no fastbp estimator"):
@@ -797,6 +835,65 @@ def test_warmup_rejects_what_it_cannot_warm():
         warmup(n_jobs=0)
     with pytest.raises(TypeError, match="sparse must be True or False, got 'no'"):
         warmup(sparse="no")
+
+
+def test_warmup_refuses_settings_the_users_fits_refuse():
+    # helper-103: the tiny fits replace max_iter, batch_size and
+    # random_state, so these warmed "OK" while tol=-1 was refused; the
+    # user's own fits refuse them all.
+    for params, name in (({"max_iter": 0}, "max_iter"), ({"batch_size": 0}, "batch_size"),
+                         ({"random_state": "x"}, "random_state"), ({"tol": -1}, "tol")):
+        for est in (MLPClassifier(**params), make_pipeline(StandardScaler(),
+                                                             MLPRegressor(**params))):
+            with pytest.raises(ValueError, match=f"The '{name}' parameter of MLP"):
+                warmup(est, dtypes="float64")
+    # A search may set them for every fit: its template's value is not what
+    # trains, and is left to the search.
+    search = GridSearchCV(MLPClassifier(max_iter=0), {"max_iter": [2, 5]})
+    assert len(_configurations([search])) == 1
+
+
+def test_warmup_without_a_writable_cache_compiles_here_whatever_n_jobs(monkeypatch):
+    # helper-103: with n_jobs=2 and no writable cache, the workers compiled
+    # 80 kernels that nothing could keep, this process compiled all 42
+    # again, and a warning blamed NUMBA_CACHE_DIR and FASTBP_BLAS set after
+    # import.
+    warmup_module = sys.modules["fastbp.warmup"]  # fastbp.warmup is the function
+
+    def no_workers(*args, **kwargs):
+        raise AssertionError("warmup started worker processes")
+
+    monkeypatch.setattr(fastbp._cache, "saves_to_disk", lambda: False)
+    monkeypatch.setattr(warmup_module, "Parallel", no_workers)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        report = warmup(MLPClassifier(), dtypes="float64", n_jobs=2)
+    assert report.n_jobs == 1
+    messages = [str(w.message) for w in seen if issubclass(w.category, fastbp.CacheWarning)]
+    assert len(messages) == 1 and messages[0].startswith("warmup compiled in memory only"), \
+        messages
+
+
+def test_report_says_what_could_not_be_saved_and_that_cuda_kernels_are_not_cached():
+    # helper-103: a full disk's failed saves were in no report (only in one
+    # warning), and a device='cuda' warm-up reported 0 compiled after its
+    # seconds of CUDA compiles, which the counts of the CPU cache miss.
+    from fastbp.warmup import _entries
+
+    cpu, cuda = MLPClassifier(), MLPClassifier(device="cuda")
+    tasks = [(cpu, "float64", ("dense", 0)), (cpu, "float64", ("split", 0)),
+             (cuda, "float64", ("dense", 0))]
+    report = WarmupReport(entries=_entries(tasks, [(30, 0, 5.0, 26), (12, 0, 2.0, 12),
+                                                   (0, 0, 9.0, 0)]))
+    assert [(e.compiled, e.unsaved, e.device) for e in report.entries] == [
+        (42, 38, "cpu"), (0, 0, "cuda")]
+    assert report.unsaved == 38
+    lines = str(report).splitlines()
+    assert "42 kernels compiled (38 of them could not be saved to the cache)" in lines[-2]
+    assert lines[-1].startswith("device='cuda': the CUDA kernels were compiled in this process "
+                                "only; they are not cached on disk"), lines
+    assert "could not be saved" not in str(WarmupReport(entries=_entries(tasks[:1], [
+        (30, 0, 5.0, 0)]))), "said where every compile was saved"
 
 
 def test_report_lists_each_configuration_and_dtype():
@@ -830,7 +927,7 @@ def test_compile_jobs_are_capped_at_the_cpu_count(monkeypatch):
 
     given = []
     monkeypatch.setattr(fastbp, "warmup", lambda *estimators, **kwargs: given.append(kwargs)
-                        or "report")
+                        or WarmupReport())
     for jobs, expected in (("1000", cpu_count()), ("1", 1), ("-1", -1)):
         assert cli_main(["compile", "--jobs", jobs]) == 0
         assert given[-1]["n_jobs"] == expected
@@ -851,7 +948,7 @@ def test_compile_all_warms_every_solver_of_both_regressor_losses(monkeypatch, ca
 
     given = []
     monkeypatch.setattr(fastbp, "warmup", lambda *estimators, **kwargs: given.extend(estimators)
-                        or "report")
+                        or WarmupReport())
     assert cli_main(["compile", "--all"]) == 0
     configs = _configurations(given)
     for cls, loss in ((MLPClassifier, "log_loss"), (MLPRegressor, "squared_error"),
