@@ -671,6 +671,15 @@ def test_class_weight_keys_that_read_as_integers(data):
         assert_array_equal(a, b)
 
 
+def test_class_weight_of_unknown_labels_lists_the_classes_as_written(data):
+    # helper-114: the message listed classes_ as NumPy scalar reprs
+    # ("[np.int64(0), np.int64(1), ...]").
+    X, y, _ = data
+    with pytest.raises(ValueError, match=r"class_weight has labels \[42\] that are not in "
+                                         r"classes_ \[0, 1, 2\]\.$"):
+        make("clf", "fresh", class_weight={42: 2.0}).fit(X, y % 3)
+
+
 def test_class_weight_and_sample_weight_round_once_as_their_product_does(data):
     # helper-58: in a float32 model the caller's weights were cast first and
     # then multiplied (two roundings): not the model that the same product,

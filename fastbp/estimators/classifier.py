@@ -403,7 +403,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if unknown:
                 raise ValueError(
                     f"class_weight has labels {sorted(unknown, key=str)} that are not in "
-                    f"classes_ {list(self.classes_)}.")
+                    f"classes_ {np.asarray(self.classes_).tolist()}.")
         # Every class of the model in the dicts, weight 1 where not named (a
         # class absent from one call, or an output that is all 0, is then
         # not an error: compute_sample_weight refuses a dict that names some
