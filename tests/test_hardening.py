@@ -1241,6 +1241,44 @@ def test_batch_norm_leaves_out_a_one_row_last_batch(n_rows, batch_size):
     assert np.all(shuffled.running_var_[0] > 0.05)
 
 
+def test_batch_norm_that_leaves_out_the_only_weighed_row_is_refused():
+    # helper-113: where the one row batch norm leaves out (5 % 2 == 1) was
+    # the only one with a positive weight, every batch weighed 0 and was
+    # skipped: the fit "succeeded" untrained, loss_curve_ [0.0, 0.0, 0.0],
+    # with a false 100%-dead-units GradientWarning. Shuffled, any epoch could
+    # leave that row out and record 0.0 (best_loss_, the convergence count).
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(5, 3), rng.randn(5)
+    kw = dict(hidden_layer_sizes=(4,), normalization="batch", batch_size=2, max_iter=3,
+              random_state=0)
+    with pytest.raises(ValueError, match="sample_weight 0 but the last, which "
+                                         "normalization='batch' leaves out.*nothing to train"):
+        MLPRegressor(**kw, shuffle=False).fit(X, y, sample_weight=[0, 0, 0, 0, 1.0])
+    for weighed in (1, 4):
+        sw = np.zeros(5)
+        sw[weighed] = 1.0
+        with pytest.raises(ValueError, match="sample_weight 0 but one.*nothing to train "
+                                             "on. Choose a batch_size"):
+            MLPRegressor(**kw, shuffle=True).fit(X, y, sample_weight=sw)
+    # A failed partial_fit leaves the fitted model as it was.
+    model = quiet(MLPRegressor(**kw, shuffle=True).fit, X, y)
+    before = [c.copy() for c in model.coefs_]
+    with pytest.raises(ValueError, match="sample_weight 0 but one"):
+        model.partial_fit(X, y, sample_weight=[0, 0, 1.0, 0, 0])
+    for a, b in zip(before, model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # Fits in which every epoch trains a batch are kept, and record no 0.0.
+    for shuffle, sw in ((False, [0, 1.0, 0, 0, 0]), (True, [0, 1.0, 0, 0, 1.0])):
+        model = quiet(MLPRegressor(**{**kw, "max_iter": 20}, shuffle=shuffle).fit, X, y,
+                      sample_weight=sw)
+        assert min(model.loss_curve_) > 0
+    # Without batch norm, or with no row left over, the one row trains.
+    quiet(MLPRegressor(**{**kw, "normalization": None}, shuffle=True).fit, X, y,
+          sample_weight=[0, 0, 0, 0, 1.0])
+    quiet(MLPRegressor(**{**kw, "batch_size": 3}, shuffle=True).fit, X, y,
+          sample_weight=[0, 0, 0, 0, 1.0])
+
+
 @pytest.mark.parametrize("scale, n_iter, why", [
     # helper-92: at 1e7 the loss overflowed float32 at a trial step before
     # the stop (inf, then the iterate again): that is what stopped it.

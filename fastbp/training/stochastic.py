@@ -223,6 +223,25 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
             "Every training sample has sample_weight 0 (the samples that weigh are all in "
             "the validation set early stopping split off): nothing to train on. Give "
             "training samples positive weights, or change validation_fraction.")
+    if zero_rows and n_used < n_train and np.count_nonzero(train_sw) == 1:
+        # Batch norm leaves out the last row (unshuffled) or any row
+        # (shuffled): where that can be the only row that weighs, an epoch
+        # trains no batch, and would record a loss of 0.0 over 0 rows.
+        if not shuffle and train_sw[-1]:
+            raise ValueError(
+                "Every training sample has sample_weight 0 but the last, which "
+                "normalization='batch' leaves out of every epoch (the number of training "
+                f"samples, {n_train}, % batch_size={batch_size} is 1, and batch norm cannot "
+                "train on a one-row batch): nothing to train on. Choose a batch_size that "
+                "leaves no single row over, or give other training samples positive weights.")
+        if shuffle:
+            raise ValueError(
+                "Every training sample has sample_weight 0 but one, and "
+                "normalization='batch' leaves a random row out of each shuffled epoch (the "
+                f"number of training samples, {n_train}, % batch_size={batch_size} is 1, and "
+                "batch norm cannot train on a one-row batch): an epoch that leaves that one "
+                "out would have nothing to train on. Choose a batch_size that leaves no "
+                "single row over, or give more training samples positive weights.")
     if progress.monitor is None:
         progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
     monitor = progress.monitor
