@@ -30,7 +30,8 @@ INTS = {"l", "nb", "x_off", "ldx", "p0", "seed", "step", "epilogue", "code", "at
         "n_weights", "solver", "row0", "n_features", "bias_at"}
 BOOLS = {"use_perm", "training", "accumulate", "bias_grad", "has_sw", "nesterov"}
 FLOATS = {"drop", "momentum", "eps", "log_eps", "log1m_eps", "alpha", "l1", "scale", "lr",
-          "lr_t", "beta_1", "beta_2", "epsilon", "clip", "value", "drop_prev"}
+          "lr_t", "beta_1", "beta_2", "beta_1c", "beta_2c", "epsilon", "clip", "value",
+          "drop_prev"}
 
 
 def _signature(kernel, ft):

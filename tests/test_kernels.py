@@ -821,7 +821,8 @@ def test_optimizer_step(solver, kw, l1, clip_coef, dtype):
             units=lay.units, w_off=lay.w_off, n_weights=nw, code=code, alpha=alpha,
             l1=dt(l1), scale=scale, clip_coef=dt(clip_coef), lr=lr, lr_t=lr_t,
             momentum=momentum, nesterov=kw.get("nesterov", False), beta_1=b1, beta_2=b2,
-            epsilon=eps_t, layer_sq=layer_sq)
+            beta_1c=dt(1 - float(b1)), beta_2c=dt(1 - float(b2)), epsilon=eps_t,
+            layer_sq=layer_sq)
         np.testing.assert_allclose(sumsq, sumsq_ref, rtol=NET_TOL[dtype]["rtol"])
         np.testing.assert_allclose(sumabs, sumabs_ref, rtol=NET_TOL[dtype]["rtol"])
         assert_close(params, r_flat, dtype, tol=NET_TOL)

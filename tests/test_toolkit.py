@@ -835,6 +835,30 @@ def _plain_net_helpers(base, X, y):
     return grad_fn, loss_fn, unpack, is_weight
 
 
+@pytest.mark.parametrize("solver", ["rmsprop", "adam"])
+def test_float32_decay_rates_round_once(solver):
+    """helper-113: a float32 fit with beta_2 = 0.999 stays within float32
+    rounding of the float64 fit of the same data. ``1 - beta_2`` (rmsprop's
+    and adam's second-moment weight) and the bias corrections were computed
+    from the float32 beta_2, 0.99900001287, whose ``1 - beta_2`` is 1.3e-5
+    off (relative): the float32 rmsprop model lay 7.5e-6 from the float64
+    one, adam's 1.2e-6; computed in double and rounded once, about 2e-7 (as
+    with beta_2 = 1 - 2**-10, exact in float32)."""
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(64, 6, noise=1.0, random_state=0)
+    X, y = X.astype(np.float32), (y / 50).astype(np.float32)
+    kw = dict(hidden_layer_sizes=(6, 6), activation="tanh", solver=solver, batch_size=16,
+              learning_rate_init=0.01, beta_2=0.999, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f32 = MLPRegressor(**kw).fit(X, y)
+        f64 = MLPRegressor(**kw).fit(X.astype(np.float64), y.astype(np.float64))
+    assert f32.coefs_[0].dtype == np.float32 and f64.coefs_[0].dtype == np.float64
+    dist = max(np.abs(a - b).max() / np.abs(b).max() for a, b in zip(f32.coefs_, f64.coefs_))
+    assert dist < 6e-7, dist
+
+
 @pytest.mark.parametrize("case", sorted(OPT_CASES))
 def test_optimizer_steps_match_closed_form(tiny, case):
     """Two full-batch steps (max_iter=2, batch_size=n, shuffle=False) from

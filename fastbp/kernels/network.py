@@ -386,18 +386,23 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
             # C's pow, as scikit-learn's ``beta_2 ** t`` on Python floats (an
             # integer power is Numba's repeated squaring, which rounds
             # otherwise, and whose helper's module a cached kernel imports).
-            lr_t = dt(h.lr * math.sqrt(1 - math.pow(h.beta_2, dt(t)))
-                      / (1 - math.pow(h.beta_1, dt(t))))
+            # In double, from the betas that ``1 - beta`` (computed in double
+            # and rounded once) gives back: the float32 beta_2 = 0.999 makes
+            # 1 - beta_2**t 1.3e-5 off (relative) at t = 1. One scalar per
+            # step, rounded once, as the clipping coefficient.
+            lr_t = dt(h.lr * math.sqrt(1.0 - math.pow(1.0 - np.float64(h.beta_2c), np.float64(t)))
+                      / (1.0 - math.pow(1.0 - np.float64(h.beta_1c), np.float64(t))))
         eps = h.epsilon
         if TOOLKIT and h.solver == ADAMW:
             # PyTorch's AdamW divides by sqrt(v / (1 - beta_2**t)) + eps; with
             # the bias correction folded into lr_t (scikit-learn's Adam, whose
             # eps stays beside sqrt(v)), that is sqrt(v) + eps sqrt(1 - beta_2**t).
-            eps = dt(h.epsilon * math.sqrt(1 - math.pow(h.beta_2, dt(t))))
+            eps = dt(h.epsilon
+                     * math.sqrt(1.0 - math.pow(1.0 - np.float64(h.beta_2c), np.float64(t))))
         sumsq, sumabs = optimizer_step(
             params, grads, state_1, state_2, net[UNITS], net[W_OFF], h.n_weights, h.solver,
             h.alpha, h.l1, scale, coef, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1,
-            h.beta_2, eps, layer_sq)
+            h.beta_2, h.beta_1c, h.beta_2c, eps, layer_sq)
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]

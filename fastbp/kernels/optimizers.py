@@ -88,7 +88,8 @@ def penalised_gradient(params, grads, n_weights, alpha, l1, scale):
 
 @kernel
 def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale,
-                 clip_coef, lr, lr_t, momentum, nesterov, beta_1, beta_2, epsilon, decay):
+                 clip_coef, lr, lr_t, momentum, nesterov, beta_1, beta_2, beta_1c, beta_2c,
+                 epsilon, decay):
     """Update ``params[lo:hi]``; one branch-free loop per solver.
 
     The solver is chosen outside the loops (a branch per element would stop
@@ -114,8 +115,11 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
     sumsq = zero
     sumabs = zero
     gsq = zero
-    b1c = like(1, params) - beta_1
-    b2c = like(1, params) - beta_2
+    # ``1 - beta`` as the caller computed it in double: ``1 - beta_2`` in
+    # the dtype would subtract the rounded beta (float32 0.999 is 1.3e-5
+    # off in 1 - beta_2).
+    b1c = beta_1c
+    b2c = beta_2c
     if code == ADAM or (TOOLKIT and code == ADAMW):
         for i in range(params.shape[0]):
             p = params[i]
@@ -170,7 +174,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
 @kernel
 def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
                    code, alpha, l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
-                   beta_1, beta_2, epsilon, layer_sq):
+                   beta_1, beta_2, beta_1c, beta_2c, epsilon, layer_sq):
     """Penalise, scale, clip and apply one update to every parameter.
 
     Parameters
@@ -193,6 +197,9 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
     lr, lr_t, momentum : float
     nesterov : bool
     beta_1, beta_2, epsilon : float
+    beta_1c, beta_2c : float
+        ``1 - beta_1`` and ``1 - beta_2``, computed in double by the caller
+        and rounded once to the dtype.
     layer_sq : ndarray of shape (n_layers - 1,)
         Each layer's squared data-loss weight-gradient norm is added here
         (penalties excluded: an L2 term alone would mask a vanishing
@@ -214,11 +221,11 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
         hi = lo + units[l] * units[l + 1]
         sq, ab, gsq = update_range(params, grads, state_1, state_2, lo, hi, code, alpha_g,
                                    l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
-                                   beta_1, beta_2, epsilon, decay)
+                                   beta_1, beta_2, beta_1c, beta_2c, epsilon, decay)
         sumsq += sq
         sumabs += ab
         layer_sq[l] += gsq
     update_range(params, grads, state_1, state_2, n_weights, params.shape[0], code, zero,
                  zero, scale, clip_coef, lr, lr_t, momentum, nesterov, beta_1, beta_2,
-                 epsilon, zero)
+                 beta_1c, beta_2c, epsilon, zero)
     return sumsq, sumabs

@@ -34,6 +34,8 @@ connections or clipping. The trainer decides when to split
 
 import math
 
+import numpy as np
+
 from .._config import entry_kernel, kernel
 from .activations import derivative
 from .blas import matmul_nt, matmul_tn_cols
@@ -137,7 +139,8 @@ def update_block(nb, part, n_parts, x0, params, grads, state_1, state_2, net, bu
         matmul_tn_cols(a, i0, g, layer_view(grads, lo, i1 - i0, m))
         sq, ab, gsq = update_range(params, grads, state_1, state_2, lo, hi, h.solver,
                                    alpha_g, h.l1, scale, one, h.lr, lr_t, h.momentum,
-                                   h.nesterov, h.beta_1, h.beta_2, h.epsilon, decay)
+                                   h.nesterov, h.beta_1, h.beta_2, h.beta_1c, h.beta_2c,
+                                   h.epsilon, decay)
         sumsq += sq
         sumabs += ab
         layer_sq[l - 1] += gsq
@@ -148,7 +151,7 @@ def update_block(nb, part, n_parts, x0, params, grads, state_1, state_2, net, bu
             bias_gradient(g, grads[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m])
         update_range(params, grads, state_1, state_2, h.n_weights, params.shape[0],
                      h.solver, zero, zero, scale, one, h.lr, lr_t, h.momentum, h.nesterov,
-                     h.beta_1, h.beta_2, h.epsilon, zero)
+                     h.beta_1, h.beta_2, h.beta_1c, h.beta_2c, h.epsilon, zero)
     return sumsq, sumabs
 
 
@@ -257,8 +260,9 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or h.solver == ADAMW:
-            lr_t = dt(h.lr * math.sqrt(1 - math.pow(h.beta_2, dt(t)))
-                      / (1 - math.pow(h.beta_1, dt(t))))
+            # As train_epoch: from the betas in double (1 - the double 1 - beta).
+            lr_t = dt(h.lr * math.sqrt(1.0 - math.pow(1.0 - np.float64(h.beta_2c), np.float64(t)))
+                      / (1.0 - math.pow(1.0 - np.float64(h.beta_1c), np.float64(t))))
         sumsq, sumabs = update_block(nb, part, n_parts,
                                      layer_view(acts, buf[O_OFF, 0], nb, n_features),
                                      params, grads, state_1, state_2, net, buf, acts, deltas,

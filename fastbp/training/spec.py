@@ -114,6 +114,8 @@ def _hyper(n_weights, out_code, dtype, solver, lr, momentum, nesterov, beta_1, b
         n_weights=n_weights, out_code=out_code, log_eps=log_eps, log1m_eps=log1m_eps,
         bn_momentum=dt(BN_MOMENTUM), norm_eps=dt(NORM_EPS), solver=solver, lr=dt(lr),
         momentum=dt(momentum), nesterov=nesterov, beta_1=dt(beta_1), beta_2=dt(beta_2),
+        # 1 - beta in double, rounded once (not 1 - the rounded beta).
+        beta_1c=dt(1.0 - float(beta_1)), beta_2c=dt(1.0 - float(beta_2)),
         epsilon=dt(epsilon), alpha=dt(alpha), l1=dt(l1), clip=dt(clip))
 
 

@@ -394,14 +394,18 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or decoupled:
-            lr_t = dt(h.lr * np.sqrt(1 - h.beta_2 ** t) / (1 - h.beta_1 ** t))
+            # In double from 1 - (1 - beta) as the CPU's train_epoch (h.beta_2
+            # is the float32 one: its power in float32 was 1.3e-5 off at t = 1).
+            lr_t = dt(float(h.lr) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t))
+                      / (1.0 - (1.0 - float(h.beta_1c)) ** float(t)))
         # PyTorch's AdamW epsilon, as the CPU's train_epoch takes it.
-        eps = dt(h.epsilon * np.sqrt(1 - h.beta_2 ** t)) if decoupled else h.epsilon
+        eps = (dt(float(h.epsilon) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t)))
+               if decoupled else h.epsilon)
         run._launch(
             "optimizer_step", run.o.optimizer_step, opt_blocks, THREADS,
             (run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
              h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
-             eps, h.clip), (7, 11, 13, 18))
+             h.beta_1c, h.beta_2c, eps, h.clip), (7, 11, 13, 20))
     record[:record_host.size].copy_to_host(record_host.reshape(-1))
     rec = record_host[:len(active)]
     cols = optimizers

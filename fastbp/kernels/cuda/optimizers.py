@@ -94,11 +94,13 @@ def build(dtype, threads):
     @cuda_kernel
     def optimizer_step(tab, n_weights, params, grads, state_1, state_2, record, at,
                        solver, alpha, l1, scale, lr, lr_t, momentum, nesterov, beta_1,
-                       beta_2, epsilon, clip):
+                       beta_2, beta_1c, beta_2c, epsilon, clip):
         """Penalise, scale, clip and apply one update to every parameter;
         add ``sum(W**2)``, ``sum(|W|)`` (before the update) and each layer's
         squared data-gradient norm to ``record[at:]``. Clipping reads the
-        global norm that :func:`gradient_norm_sq` left in the record."""
+        global norm that :func:`gradient_norm_sq` left in the record.
+        ``beta_1c``/``beta_2c`` are ``1 - beta_1``/``1 - beta_2`` computed in
+        double on the host and rounded once (not ``1 -`` the rounded beta)."""
         sh = cuda.shared.array((3, T), nbt)
         tid = cuda.threadIdx.x
         idx, layer = locate(tab, n_weights, cuda.blockIdx.x, tid)
@@ -127,13 +129,13 @@ def build(dtype, threads):
                 gsq = gd * gd
             g = penalised(p, grads[idx], a_g, l1_g, scale) * coef
             if solver == ADAM or solver == ADAMW:
-                m = beta_1 * state_1[idx] + (one - beta_1) * g
-                v = beta_2 * state_2[idx] + (one - beta_2) * g * g
+                m = beta_1 * state_1[idx] + beta_1c * g
+                v = beta_2 * state_2[idx] + beta_2c * g * g
                 state_1[idx] = m
                 state_2[idx] = v
                 params[idx] = p - lr * decay * p - lr_t * m / (math.sqrt(v) + epsilon)
             elif solver == RMSPROP:
-                v = beta_2 * state_1[idx] + (one - beta_2) * g * g
+                v = beta_2 * state_1[idx] + beta_2c * g * g
                 state_1[idx] = v
                 params[idx] = p - lr * g / (math.sqrt(v) + epsilon)
             elif solver == ADAGRAD:
