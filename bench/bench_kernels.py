@@ -83,7 +83,7 @@ def _activation_backward_args(batch, sizes, dt, rng):
 def _optimizer_step_args(batch, sizes, dt, rng):
     # optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights, code,
     #                alpha, l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
-    #                beta_1, beta_2, epsilon, layer_sq), Adam.
+    #                beta_1, beta_2, beta_1c, beta_2c, epsilon, layer_sq), Adam.
     fans = list(zip(sizes[:-1], sizes[1:]))
     n_weights = sum(fi * fo for fi, fo in fans)
     n_params = n_weights + sum(sizes[1:])
@@ -94,7 +94,7 @@ def _optimizer_step_args(batch, sizes, dt, rng):
             np.zeros(n_params, dt), np.zeros(n_params, dt),
             np.asarray(sizes, np.int64), w_off, n_weights, _codes().ADAM,
             s(1e-4), s(0.0), s(1.0 / batch), s(1.0), s(1e-3), s(1e-3), s(0.9), False,
-            s(0.9), s(0.999), s(1e-8), np.zeros(len(fans), dt))
+            s(0.9), s(0.999), s(1 - 0.9), s(1 - 0.999), s(1e-8), np.zeros(len(fans), dt))
 
 
 FASTBP_KERNELS = {

@@ -24,10 +24,11 @@ def measure(fraction=0.1, dtype=np.float32, number=10):
 
     @numba.njit
     def flushed_step(params, grads, s1, s2, units, w_off, n_weights, code, alpha, l1, scale,
-                     clip, lr, lr_t, momentum, nesterov, beta_1, beta_2, eps, layer_sq):
+                     clip, lr, lr_t, momentum, nesterov, beta_1, beta_2, beta_1c, beta_2c, eps,
+                     layer_sq):
         old = fpenv.flush_denormals()
         step(params, grads, s1, s2, units, w_off, n_weights, code, alpha, l1, scale, clip, lr,
-             lr_t, momentum, nesterov, beta_1, beta_2, eps, layer_sq)
+             lr_t, momentum, nesterov, beta_1, beta_2, beta_1c, beta_2c, eps, layer_sq)
         fpenv.restore_denormals(old)
 
     rng = np.random.default_rng(0)
@@ -67,7 +68,7 @@ def measure(fraction=0.1, dtype=np.float32, number=10):
                 np.copyto(s2, s2_init)
                 fn(p, g, s1, s2, units, w_off, n_weights, codes.ADAM, f(1e-4), f(0),
                    f(1 / 32), f(1), f(1e-3), f(1e-3), f(0.9), False, f(0.9), f(0.999),
-                   f(1e-8), np.zeros(3, f))
+                   f(1 - 0.9), f(1 - 0.999), f(1e-8), np.zeros(3, f))
             run()
             out[state, mode] = min(timeit.repeat(run, number=number, repeat=5)) / number
     return out
