@@ -154,14 +154,19 @@ def test_predicting_sparse_input_converts_a_block_at_a_time(models, index_dtype,
     np.testing.assert_array_equal(out, clf.predict_proba(X.toarray()))
 
 
-def test_fitting_sparse_input_with_int64_indices_does_not_copy_them():
-    # helper-79: X.indices.astype(np.int64) copied int64 indices too.
-    rng = np.random.RandomState(0)
+def _csr_with_int64_indices():
+    """A float32 CSR X (half its entries stored) with int64 indices, which
+    the kernels read as they are, and binary labels."""
     X = sp.random(N_ROWS, N_FEATURES, density=0.5, format="csr", random_state=0,
                   dtype=np.float32)
     X.indices = X.indices.astype(np.int64)
     X.indptr = X.indptr.astype(np.int64)
-    y = rng.randint(0, 2, N_ROWS)
+    return X, np.random.RandomState(0).randint(0, 2, N_ROWS)
+
+
+def test_fitting_sparse_input_with_int64_indices_does_not_copy_them():
+    # helper-79: X.indices.astype(np.int64) copied int64 indices too.
+    X, y = _csr_with_int64_indices()
 
     def fit():
         return MLPClassifier((2,), max_iter=1, batch_size=N_ROWS, random_state=0).fit(X, y)
@@ -257,12 +262,7 @@ def test_early_stopping_takes_the_validation_rows_of_sparse_x_without_copying_x(
     # input to take its validation rows, and scipy's constructor converted
     # int64 indices that fit int32, copying all of them (12.8 MB against
     # 1.0 MB without early stopping, for 16 MB of indices).
-    rng = np.random.RandomState(0)
-    X = sp.random(N_ROWS, N_FEATURES, density=0.5, format="csr", random_state=0,
-                  dtype=np.float32)
-    X.indices = X.indices.astype(np.int64)
-    X.indptr = X.indptr.astype(np.int64)
-    y = rng.randint(0, 2, N_ROWS)
+    X, y = _csr_with_int64_indices()
 
     def fit():
         return MLPClassifier((2,), max_iter=1, batch_size=N_ROWS, early_stopping=True,

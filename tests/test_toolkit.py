@@ -294,6 +294,22 @@ def flat(est):
     return np.hstack([np.ravel(a) for a in arrs])
 
 
+def unflat(vec, est, P):
+    """``params_of(est)``'s dict ``P`` with the parameters of ``vec`` (laid
+    out as :func:`flat` lays out ``est``'s) in place of the model's."""
+    sizes = [a.size for a in est.coefs_ + est.intercepts_
+             + est.normalization_scales_ + est.normalization_shifts_]
+    parts = np.split(vec, np.cumsum(sizes)[:-1])
+    n = len(est.coefs_)
+    k = len(est.normalization_scales_)
+    Q = dict(P)
+    Q["coefs"] = [p.reshape(c.shape) for p, c in zip(parts[:n], est.coefs_)]
+    Q["intercepts"] = parts[n:2 * n]
+    Q["scales"] = parts[2 * n:2 * n + k]
+    Q["shifts"] = parts[2 * n + k:]
+    return Q
+
+
 def state(est):
     """Everything that defines a fitted model, as a list of arrays."""
     out = [np.asarray(a) for a in est.coefs_ + est.intercepts_]
@@ -646,17 +662,7 @@ def test_training_step_gradient_matches_finite_differences(tiny, case):
     p0 = flat(base).astype(float)
 
     def loss_of(vec):
-        Q = dict(P)
-        sizes = [a.size for a in base.coefs_ + base.intercepts_
-                 + base.normalization_scales_ + base.normalization_shifts_]
-        parts = np.split(vec, np.cumsum(sizes)[:-1])
-        n = len(base.coefs_)
-        k = len(base.normalization_scales_)
-        Q["coefs"] = [p.reshape(c.shape) for p, c in zip(parts[:n], base.coefs_)]
-        Q["intercepts"] = parts[n:2 * n]
-        Q["scales"] = parts[2 * n:2 * n + k]
-        Q["shifts"] = parts[2 * n + k:]
-        return mean_loss_np(Q, X, Y, training=True)
+        return mean_loss_np(unflat(vec, base, P), X, Y, training=True)
 
     grad = numerical_gradient(loss_of, p0)
     assert_allclose(p0 - flat(est), grad, rtol=1e-5, atol=1e-8)
@@ -702,19 +708,9 @@ def test_dropout_training_step_gradient_matches_finite_differences(tiny, case):
     P = params_of(base)
     Y = one_hot(y, base.classes_)
     p0 = flat(base).astype(float)
-    sizes = [a.size for a in base.coefs_ + base.intercepts_
-             + base.normalization_scales_ + base.normalization_shifts_]
 
     def loss_of(vec):
-        Q = dict(P)
-        parts = np.split(vec, np.cumsum(sizes)[:-1])
-        n = len(base.coefs_)
-        k = len(base.normalization_scales_)
-        Q["coefs"] = [p.reshape(c.shape) for p, c in zip(parts[:n], base.coefs_)]
-        Q["intercepts"] = parts[n:2 * n]
-        Q["scales"] = parts[2 * n:2 * n + k]
-        Q["shifts"] = parts[2 * n + k:]
-        return mean_loss_np(Q, X, Y, training=True, masks=masks)
+        return mean_loss_np(unflat(vec, base, P), X, Y, training=True, masks=masks)
 
     grad = numerical_gradient(loss_of, p0)
     assert_allclose(p0 - flat(est), grad, rtol=1e-5, atol=1e-8)

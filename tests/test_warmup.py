@@ -519,6 +519,15 @@ def test_after_warmup_real_fits_compile_nothing():
     assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
 
 
+def _assert_fits_and_predicts_without_compiling(search, X, y):
+    before = _cache_counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    search.predict_proba(X)
+    assert _cache_counts() == before
+
+
 def test_after_warmup_a_residual_search_compiles_nothing():
     # helper-56: the (8, 8) candidates' residual connections need the full
     # kernels, which warmup left to the search's fits (7 s compiling).
@@ -532,12 +541,7 @@ def test_after_warmup_a_residual_search_compiles_nothing():
     assert sorted(e.estimator for e in report.entries) == [
         "MLPClassifier(residual=True (no connections))",
         "MLPClassifier(residual=True, hidden_layer_sizes=(8, 8))"]
-    before = _cache_counts()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        search.fit(X, y)
-    search.predict_proba(X)
-    assert _cache_counts() == before
+    _assert_fits_and_predicts_without_compiling(search, X, y)
 
 
 class _Sizes:
@@ -565,12 +569,7 @@ def test_after_warmup_a_search_drawing_residual_sizes_compiles_nothing():
         "MLPClassifier(residual=True, hidden_layer_sizes=(32, 32))"]
     X, y = load_digits(return_X_y=True)
     X, y = X[:200] / 16, y[:200]
-    before = _cache_counts()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        search.fit(X, y)
-    search.predict_proba(X)
-    assert _cache_counts() == before
+    _assert_fits_and_predicts_without_compiling(search, X, y)
 
 
 _NUMBA_MODULES_OF_A_WARM_FIT = """
