@@ -61,7 +61,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.metadata_routing import get_routing_for_object, process_routing
 from sklearn.utils.validation import indexable
 
-from .warmup import DTYPES, _check_dtypes, _check_sparse, _clone_without_cv, _expand
+from .warmup import DTYPES, _check_dtypes, _check_flag, _clone_without_cv, _expand
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -182,7 +182,7 @@ class _WarmupPluginBase:
         self.estimators = tuple(_clone_without_cv(e) if hasattr(e, "get_params") else clone(e)
                                 for e in estimators)
         self.dtypes = _check_dtypes(dtypes)
-        self.sparse = _check_sparse(sparse)
+        self.sparse = _check_flag(sparse, "sparse")
         self.name = name
         self.report = None
         self.error = None
@@ -289,13 +289,6 @@ def _check_fit_params(search, function, fit_params):
             f"{function} got cv={fit_params['cv']!r} as a fit parameter, which search.fit "
             "would pass to every fit: set it on the search instead "
             f"(search.set_params(cv={fit_params['cv']!r})).")
-
-
-def _check_warmup(warmup, function):
-    """Refuse a ``warmup`` that is not a bool (NumPy's too): "no" is truthy,
-    and warmed up."""
-    if not isinstance(warmup, (bool, np.bool_)):
-        raise TypeError(f"{function}: warmup must be True or False, got {warmup!r}.")
 
 
 def _has_fastbp(search, function):
@@ -489,7 +482,7 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     # An invalid retries reached the scheduler, which logged an error and
     # never ran the task: the search waited forever.
     _check_count(retries, "retries")
-    _check_warmup(warmup, "fit_on_dask")
+    _check_flag(warmup, "warmup", "fit_on_dask: ")
     _check_fit_params(search, "fit_on_dask", fit_params)
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     # Before any cluster work: metadata that routing sends nowhere is refused
@@ -684,7 +677,7 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     # Any meta-estimator with n_jobs (BaggingClassifier, OneVsRestClassifier).
     _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
     _check_count(max_retries, "max_retries")
-    _check_warmup(warmup, "fit_on_ray")
+    _check_flag(warmup, "warmup", "fit_on_ray: ")
     _check_fit_params(search, "fit_on_ray", fit_params)
     dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
     # After the checks, as fit_on_dask: misuse is refused by name with or

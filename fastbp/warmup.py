@@ -195,7 +195,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     True
     """
     dtypes = list(_check_dtypes(dtypes))
-    sparse = _check_sparse(sparse)
+    sparse = _check_flag(sparse, "sparse")
     if n_jobs is not None and (not isinstance(n_jobs, numbers.Integral)
                                or isinstance(n_jobs, (bool, np.bool_))):
         raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}.")
@@ -280,11 +280,13 @@ def _check_dtypes(dtypes):
     return names
 
 
-def _check_sparse(sparse):
-    """``sparse`` as a bool (NumPy's too), or TypeError."""
-    if not isinstance(sparse, (bool, np.bool_)):
-        raise TypeError(f"sparse must be True or False, got {sparse!r}.")
-    return bool(sparse)
+def _check_flag(value, name, where=""):
+    """``value`` as a bool (NumPy's too), or a TypeError naming ``name``
+    (after ``where``, the function's name and ": ", where given): "no" is
+    truthy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}{name} must be True or False, got {value!r}.")
+    return bool(value)
 
 
 def _check_dtype(dtype):
