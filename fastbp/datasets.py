@@ -147,12 +147,12 @@ def _float_dtype(dtype, default):
     return dt
 
 
-def _corrupt(path, what, *, hint=True):
+def _corrupt(path, what, *, hint=True, cli_option=None):
     msg = f"MNIST file {os.fspath(path)!r}: {what}."
     if hint:
         msg += (
             " The file is not a valid copy of the original; replace it. "
-            + _where_to_put()
+            + _where_to_put(cli_option)
             + " "
             + _WHERE_TO_GET
         )
@@ -331,12 +331,12 @@ def _resolve_mnist_files(data_dir, cli_option=None):
     return found
 
 
-def _load_mnist_file(path, name):
+def _load_mnist_file(path, name, cli_option=None):
     """Read and structurally check one MNIST file; return ``(bytes, array)``."""
     try:
         data = _read_bytes(path)
     except _BadIdx as exc:
-        raise _corrupt(path, str(exc)) from None
+        raise _corrupt(path, str(exc), cli_option=cli_option) from None
     magic_expected, shape_expected = _MNIST_LAYOUT[name]
     if len(data) >= 4:
         magic = int.from_bytes(data[:4], "big")
@@ -347,32 +347,40 @@ def _load_mnist_file(path, name):
                 f"wrong IDX magic number {magic} (0x{magic:08x}), expected "
                 f"{magic_expected} (0x{magic_expected:08x}) for an MNIST "
                 f"{kind} file; is it misnamed or swapped with another file?",
+                cli_option=cli_option,
             )
     try:
         _, arr = _parse_idx(data)
     except _BadIdx as exc:
-        raise _corrupt(path, str(exc)) from None
+        raise _corrupt(path, str(exc), cli_option=cli_option) from None
     if arr.shape != shape_expected:
         raise _corrupt(
-            path, f"wrong shape {arr.shape}, expected {shape_expected}"
+            path, f"wrong shape {arr.shape}, expected {shape_expected}",
+            cli_option=cli_option,
         )
     if magic_expected == _LABELS_MAGIC:
         top = int(arr.max()) if arr.size else 0
         if top > 9:
-            raise _corrupt(path, f"label value {top} is outside 0..9")
+            raise _corrupt(path, f"label value {top} is outside 0..9",
+                           cli_option=cli_option)
     return data, arr
 
 
-def _verify_mnist_file(path, name, data):
+def _verify_mnist_file(path, name, data, cli_option=None):
     digest = hashlib.sha256(data).hexdigest()
     if digest != MNIST_SHA256[name]:
+        # The command line always verifies; its way to other data in the
+        # same format is a CSV file, not an argument it does not have.
+        other = ("convert them to CSV and pass them with --data" if cli_option
+                 else "read those with fastbp.datasets.read_idx or pass "
+                 "verify=False")
         raise _corrupt(
             path,
             f"wrong sha256 checksum of the uncompressed content: got "
             f"{digest}, expected {MNIST_SHA256[name]} (a corrupt copy, or "
             "a different dataset in the same format such as "
-            "Fashion-MNIST; read those with fastbp.datasets.read_idx or "
-            "pass verify=False)",
+            f"Fashion-MNIST; {other})",
+            cli_option=cli_option,
         )
 
 
@@ -402,7 +410,7 @@ def _cache_key(files):
     return tuple(key)
 
 
-def _load_mnist_raw(files, verify, cache):
+def _load_mnist_raw(files, verify, cache, cli_option=None):
     key = _cache_key(files) if cache else None
     if cache:
         with _cache_lock:
@@ -412,10 +420,10 @@ def _load_mnist_raw(files, verify, cache):
                 return hit[1]
     # Structural checks of all four files first (cheap, and more telling than
     # a checksum mismatch), then the checksums.
-    loaded = {n: _load_mnist_file(files[n], n) for n in MNIST_SHA256}
+    loaded = {n: _load_mnist_file(files[n], n, cli_option) for n in MNIST_SHA256}
     if verify:
         for n, (data, _) in loaded.items():
-            _verify_mnist_file(files[n], n, data)
+            _verify_mnist_file(files[n], n, data, cli_option)
     raw = {n: arr for n, (_, arr) in loaded.items()}
     del loaded
     xtr, ytr = raw["train-images-idx3-ubyte"], raw["train-labels-idx1-ubyte"]
@@ -519,7 +527,7 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True,
     """
     dt = _float_dtype(dtype, np.float32)
     files = _resolve_mnist_files(data_dir, cli_option)
-    xtr, ytr, xte, yte = _load_mnist_raw(files, bool(verify), bool(cache))
+    xtr, ytr, xte, yte = _load_mnist_raw(files, bool(verify), bool(cache), cli_option)
 
     def _scale(images):
         flat = images.reshape(images.shape[0], -1)

@@ -569,6 +569,28 @@ def test_load_mnist_errors_name_a_command_line_option(monkeypatch, tmp_path):
         assert "pass it as load_mnist(data_dir=...)" in str(ei.value)
 
 
+def test_corrupt_mnist_file_errors_name_a_command_line_option(tmp_path, fake_mnist_blobs):
+    # A corrupt or foreign file reached from fastbp train told the user to
+    # pass load_mnist(data_dir=...) or verify=False, which the CLI does not
+    # have; helper-106's fix had covered only the missing-file messages.
+    good = make_fake_dir(tmp_path / "good", fake_mnist_blobs)
+    bad = make_fake_dir(tmp_path / "bad", fake_mnist_blobs,
+                        override={NAMES[1]: fake_mnist_blobs[NAMES[1]][:-3]})
+    for data_dir, verify, what in ((good, True, "wrong sha256"), (bad, False, "truncated")):
+        with pytest.raises(DatasetError, match=what) as ei:
+            load_mnist(data_dir, verify=verify, cache=False, cli_option="--data-dir")
+        msg = str(ei.value)
+        assert "pass it with --data-dir or set the environment variable" in msg
+        assert not any(api in msg for api in ("load_mnist(", "data_dir", "verify=False"))
+        with pytest.raises(DatasetError, match=what) as ei:
+            load_mnist(data_dir, verify=verify, cache=False)
+        assert "pass it as load_mnist(data_dir=...)" in str(ei.value)
+    assert "pass them with --data" in str(
+        pytest.raises(DatasetError, load_mnist, good, cache=False, cli_option="--data-dir").value)
+    assert "read_idx or pass verify=False" in str(
+        pytest.raises(DatasetError, load_mnist, good, cache=False).value)
+
+
 def test_load_mnist_never_touches_network(monkeypatch, tmp_path):
     def no_network(*args, **kwargs):
         raise AssertionError("load_mnist attempted a network connection")
