@@ -1,9 +1,10 @@
-"""Inference benchmark: ``predict_proba`` of one trained model, fastbp against
-scikit-learn, on 1, 100 and 20,000 rows (and more with ``--rows``).
+"""Inference benchmark: ``predict_proba`` (or ``--method predict``) of one
+trained model, fastbp against scikit-learn, on 1, 100 and 20,000 rows (and
+more with ``--rows``).
 
 ``python -m bench.inference`` trains the tabular workload's model
 (20 -> 64 -> 4) with fastbp, hands the same weights to scikit-learn
-(``to_sklearn``), and times both systems' ``predict_proba`` on the same rows.
+(``to_sklearn``), and times both systems' ``--method`` on the same rows.
 Each system runs in a child process of its own, with every thread pool at
 ``--threads`` (BLAS pools keep spinning after a call, so two systems in one
 process would slow each other down). The systems alternate over
@@ -72,8 +73,9 @@ def _time_calls(fn, budget, repeats):
     return best, calls
 
 
-def worker(system, workload, dtype, rows, threads, budget, repeats, epochs):
-    """Seconds per ``predict_proba`` call for each row count (child process)."""
+def worker(system, workload, dtype, rows, threads, budget, repeats, epochs,
+           method="predict_proba"):
+    """Seconds per ``method`` call for each row count (child process)."""
     import numpy as np
 
     from bench.threads import limit_threads
@@ -82,11 +84,12 @@ def worker(system, workload, dtype, rows, threads, budget, repeats, epochs):
     if system == "sklearn":
         model = model.to_sklearn()
     results = {}
+    predict = getattr(model, method)
     with limit_threads(threads):
         for n in rows:
             reps = -(-n // X.shape[0])
             Xn = np.ascontiguousarray(np.concatenate([X] * reps)[:n])
-            seconds, calls = _time_calls(lambda: model.predict_proba(Xn), budget, repeats)
+            seconds, calls = _time_calls(lambda: predict(Xn), budget, repeats)
             results[str(n)] = {"seconds": seconds, "calls": calls}
     return results
 
@@ -100,7 +103,7 @@ def _run_worker(system, args):
            "--workload", args.workload, "--dtype", args.dtype,
            "--rows", ",".join(map(str, args.rows)), "--threads", str(args.threads),
            "--budget", str(args.budget), "--repeats", str(args.repeats),
-           "--epochs", str(args.epochs)]
+           "--epochs", str(args.epochs), "--method", args.method]
     out = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -130,7 +133,7 @@ def measure(args):
 
 
 def render(args, results, ratios, round_ratios):
-    lines = [f"predict_proba, {args.workload} model, {args.dtype}, {args.threads} thread(s), "
+    lines = [f"{args.method}, {args.workload} model, {args.dtype}, {args.threads} thread(s), "
              f"medians of {args.rounds} alternating round(s), each the best of {args.repeats}:",
              "", "| rows | fastbp | scikit-learn | ratio | rounds' ratios |",
              "|---|---|---|---|---|"]
@@ -161,6 +164,8 @@ def parse_args(argv=None):
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating rounds, each running every system's child once")
     ap.add_argument("--epochs", type=int, default=5, help="training epochs of the model")
+    ap.add_argument("--method", choices=("predict_proba", "predict"),
+                    default="predict_proba", help="the prediction method timed")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -174,7 +179,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.workload, args.dtype, args.rows,
-                                args.threads, args.budget, args.repeats, args.epochs)))
+                                args.threads, args.budget, args.repeats, args.epochs,
+                                args.method)))
         return 0
     results, ratios, round_ratios = measure(args)
     print(render(args, results, ratios, round_ratios))

@@ -23,6 +23,27 @@ def test_inference_bench_reports_every_row_count(capsys, tmp_path):
     assert all(len(r) == 2 for r in report["round_ratios"].values())
 
 
+def test_inference_bench_times_the_method_asked_for(capsys, monkeypatch):
+    calls = []
+    from fastbp import MLPClassifier
+    from sklearn.neural_network import MLPClassifier as SkMLP
+    for cls in (MLPClassifier, SkMLP):
+        for method in ("predict", "predict_proba"):
+            original = getattr(cls, method)
+
+            def spy(self, X, _method=method, _original=original):
+                calls.append(_method)
+                return _original(self, X)
+
+            monkeypatch.setattr(cls, method, spy)
+    for system in ("fastbp", "sklearn"):
+        calls.clear()
+        inference.worker(system, "tabular", "float32", [3], 1, 0.001, 1, 1, method="predict")
+        assert calls and set(calls) == {"predict"}
+    assert inference.parse_args(["--method", "predict"]).method == "predict"
+    assert inference.parse_args([]).method == "predict_proba"
+
+
 def test_systems_alternate_and_ratios_are_per_round(monkeypatch):
     # helper-77: each system ran once, in a fixed order, so a drift of the
     # machine between the two runs went into the ratio.

