@@ -1032,3 +1032,120 @@ def test_tensorboard_warnings_point_at_the_fit_call(digits, tmp_path, make):
     said = [w for w in caught if "TensorBoardCallback" in str(w.message)]
     assert len(said) == 1 and said[0].filename == __file__, [(w.filename, w.lineno)
                                                              for w in said]
+
+
+class CtrlCInRootHook(StopAfter):
+    """Ctrl-C landing in the root task's end hook."""
+
+    def __init__(self):
+        super().__init__(10**6, "epoch")
+
+    def on_fit_task_end(self, estimator, context):
+        if context.parent is None:
+            raise KeyboardInterrupt
+        return False
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_ctrl_c_in_the_root_end_hook_keeps_the_fit(digits, solver):
+    # helper-119: the root hook runs inside the call's transaction, and
+    # Ctrl-C there (a progress bar's last render, a checkpoint's save)
+    # rolled every epoch back; in an epoch's end hook it keeps them. Fit
+    # keeps the whole fit, with the interrupt's warning; partial_fit's
+    # interrupt goes on and rolls its call back, as in its epoch's hook.
+    X, y = digits
+    plain = quiet(MLPClassifier((8,), solver=solver, max_iter=4, random_state=0).fit, X, y)
+    model = MLPClassifier((8,), solver=solver, max_iter=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="interrupted by user in the fit's end hooks.*"
+                                             r"keeps the whole fit \(n_iter_=4\)"):
+            try:
+                model.set_callbacks(CtrlCInRootHook()).fit(X, y)
+            except KeyboardInterrupt:  # (would end the test session)
+                pytest.fail("Ctrl-C in the root end hook threw the fit away")
+    assert model.n_iter_ == plain.n_iter_ == 4 and model.loss_ == plain.loss_
+    _same_weights(model, plain)
+    assert not hasattr(model, "_callback_fit_ctx")  # torn down
+    if solver == "lbfgs":
+        return
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y)
+    assert model.n_iter_ == 4 and model.loss_ == plain.loss_
+    _same_weights(model, plain)
+
+
+class KeepLast(StopAfter):
+    """Keeps the last epoch's ``fitted_estimator``."""
+
+    def __init__(self):
+        super().__init__(10**6, "epoch")
+        self.last = None
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch":
+            self.last = fitted_estimator
+        return False
+
+
+def test_a_kept_fitted_estimator_holds_none_of_a_searchs_callbacks(digits):
+    # helper-119: a snapshot taken in a search kept the ProgressBar the
+    # search propagated (scikit-learn takes it back from the live model
+    # only): given to a search with a ProgressBar, it raised TypeError
+    # ("can't have auto-propagated callbacks").
+    X, y = digits
+    keep = KeepLast()
+    search = GridSearchCV(MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(keep),
+                          {"alpha": [1e-4]}, cv=2)
+    quiet(search.set_callbacks(ProgressBar(max_propagation_depth=None)).fit, X, y)
+    assert keep.last._skl_callbacks == [keep]
+    again = GridSearchCV(keep.last, {"alpha": [1e-3]}, cv=2, error_score="raise")
+    quiet(again.set_callbacks(ProgressBar()).fit, X, y)
+    assert again.best_estimator_.n_iter_ == 2
+    # A snapshot of a search's fit without callbacks of its own holds none.
+
+    class Propagated(KeepLast):
+        max_propagation_depth = None  # auto-propagated (scikit-learn's protocol)
+
+    propagated = Propagated()
+    quiet(GridSearchCV(MLPClassifier((8,), max_iter=2, random_state=0), {"alpha": [1e-4]},
+                       cv=2).set_callbacks(propagated).fit, X, y)
+    assert propagated.last._skl_callbacks == []
+    assert not callbacks.active(propagated.last)
+    quiet(GridSearchCV(propagated.last, {"alpha": [1e-3]}, cv=2, error_score="raise")
+          .set_callbacks(ProgressBar()).fit, X, y)
+
+
+class SaveAtRoot(StopAfter):
+    """Saves the model with ``fastbp.save`` at the root task's end, and
+    keeps what the live estimator and its ``fitted_estimator`` hold."""
+
+    def __init__(self, path):
+        super().__init__(10**6, "epoch")
+        self.path, self.seen = path, None
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.parent is None:
+            import fastbp
+
+            fastbp.save(estimator, self.path)
+            self.seen = (set(estimator.__dict__), set(fitted_estimator.__dict__))
+        return False
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_the_root_hook_sees_no_training_labels(digits, solver, tmp_path):
+    # helper-119: the classifier dropped its copy of the training y
+    # (_y_labels) after the root hook had run: the hook, its
+    # fitted_estimator and a checkpoint saved there held n_samples labels
+    # that the model fit returns does not.
+    import fastbp
+
+    X, y = digits
+    root = SaveAtRoot(tmp_path / "root.fastbp")
+    model = quiet(MLPClassifier((8,), solver=solver, max_iter=3, random_state=0,
+                                class_weight="balanced").set_callbacks(root).fit, X, y)
+    live, snapshot = root.seen
+    assert "_y_labels" not in live | snapshot
+    assert live == set(model.__dict__) | {"_callback_fit_ctx", "_skl_callbacks_to_teardown"}
+    assert "_y_labels" not in fastbp.load(tmp_path / "root.fastbp").__dict__

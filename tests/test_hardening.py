@@ -732,6 +732,12 @@ def test_a_nan_weight_set_by_hand_is_named_not_taken_for_divergence(blobs, solve
                                          r"coefs_\): training cannot start") as info:
         quiet(train, X, y)
     assert not isinstance(info.value, DivergenceError)
+    # helper-119: partial_fit, which ignores warm_start, was told to set
+    # warm_start=False; its way to a new model is fit.
+    if call == "partial_fit":
+        assert "call fit" in str(info.value) and "warm_start" not in str(info.value)
+    else:
+        assert "warm_start=False" in str(info.value)
     assert est.n_iter_ == before["n_iter_"] and est.loss_ == before["loss_"]
     for a, b in zip(est.coefs_, before["coefs_"]):
         np.testing.assert_array_equal(a, b)

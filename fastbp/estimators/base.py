@@ -51,7 +51,7 @@ from ..training.predict import (
     predict_rows,
     warm_predict,
 )
-from ..training.progress import HISTORY_KEYS, Progress, Series
+from ..training.progress import HISTORY_KEYS, INTERRUPTED, Progress, Series
 from ..training.spec import build_spec
 from ..training.split import split_parts, splits_here
 from ..training.stochastic import all_finite, fit_stochastic
@@ -827,10 +827,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 # the learning rate would not help.
                 bad = [] if first_pass else self._non_finite_parameters()
                 if bad:
+                    # partial_fit ignores warm_start: its way to a new model is fit.
+                    restart = ("call fit to start a new model" if incremental
+                               else "fit from scratch (warm_start=False)")
                     raise ValueError(
                         f"The model's parameters hold NaN or infinite values (in "
                         f"{', '.join(bad)}): training cannot start from them. Set finite "
-                        "weights, or fit from scratch (warm_start=False).") from exc
+                        f"weights, or {restart}.") from exc
                 if not stochastic:  # L-BFGS keeps the model from before
                     raise
                 diverged = self._with_penalty_advice(exc, weight_exp)
@@ -847,12 +850,29 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._penalised_loss = self._loss_holds_penalty()
         if diverged is not None:
             raise diverged
+        # The root hook gets the model fit returns, without what the fit
+        # kept of its inputs for itself.
+        self._drop_fit_inputs()
         if tasks is not None:
-            # Last, with every fitted attribute set (the root hook gets the
-            # model fit returns), and still inside the call's transaction:
-            # a hook that raises here rolls the call back.
-            tasks.end_root(params, running)
+            # Last, with every fitted attribute set, and still inside the
+            # call's transaction: a hook that raises here rolls the call back.
+            try:
+                tasks.end_root(params, running)
+            except KeyboardInterrupt:
+                # Ctrl-C in an end hook after training ended, as in an
+                # epoch's: fit keeps the training, with the same warning;
+                # partial_fit's interrupt goes on and the call is rolled
+                # back, so that Ctrl-C stops a loop of partial_fit calls.
+                if incremental:
+                    raise
+                warn_at_caller(
+                    f"{INTERRUPTED} in the fit's end hooks, after training had ended; "
+                    f"the model keeps the whole fit (n_iter_={self.n_iter_}).", UserWarning)
         return self
+
+    def _drop_fit_inputs(self):
+        """Forget what ``_fit`` kept of its inputs for its own use (a
+        classifier's training labels), before its root hook sees the model."""
 
     def _network(self, units, activations, normalization, residual, dropout, dtype):
         """This model's network: its spec, and its parameters and batch-norm
@@ -1383,6 +1403,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         def snapshot(params, running, n_ended, final):
             attributes = self._fitted_attributes(layout, params, running)
+            # Its settings, not the search's callbacks for this fit, which
+            # scikit-learn takes back from the live model only.
+            attributes["_skl_callbacks"] = callbacks.own_callbacks(self)
             if isinstance(self.random_state, np.random.RandomState):
                 # The caller's generator, which the live fit draws from in
                 # place: a copy's fit would shift the live fit's draws.

@@ -14,7 +14,7 @@ pays nothing but one attribute lookup.
 """
 
 try:
-    from sklearn.callback import CallbackSupportMixin
+    from sklearn.callback import AutoPropagatedCallback, CallbackSupportMixin
     HAVE_CALLBACKS = True
 except ImportError:  # scikit-learn < 1.9
     HAVE_CALLBACKS = False
@@ -26,8 +26,31 @@ except ImportError:  # scikit-learn < 1.9
 def active(estimator):
     """Whether ``estimator``'s fit must drive callbacks (set on it, or
     propagated from a meta-estimator such as ``GridSearchCV``)."""
-    return HAVE_CALLBACKS and (hasattr(estimator, "_skl_callbacks")
+    # (An empty list: a fitted_estimator whose callbacks were all
+    # propagated, see own_callbacks.)
+    return HAVE_CALLBACKS and (bool(getattr(estimator, "_skl_callbacks", None))
                                or hasattr(estimator, "_parent_callback_ctx"))
+
+
+def own_callbacks(estimator):
+    """The callbacks set on ``estimator`` itself: without those a
+    meta-estimator propagated to it for the fit under way, which
+    scikit-learn takes back from the estimator when that fit ends (a copy
+    made during the fit would keep them, and a search given the copy
+    refuses auto-propagated callbacks on its sub-estimator).
+
+    Returns
+    -------
+    list
+    """
+    callbacks = list(getattr(estimator, "_skl_callbacks", []))
+    if not hasattr(estimator, "_parent_callback_ctx"):
+        return callbacks
+    # scikit-learn's own rule (it sets up none of these for the
+    # sub-estimator's fit): under a meta-estimator, an estimator holds no
+    # auto-propagated callback of its own, as propagation refuses one.
+    return [callback for callback in callbacks
+            if not isinstance(callback, AutoPropagatedCallback)]
 
 
 class FitTasks:

@@ -363,8 +363,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _fit(self, X, y, sample_weight, incremental):
         try:
             return super()._fit(X, y, sample_weight, incremental)
-        finally:
-            self.__dict__.pop("_y_labels", None)
+        finally:  # a failed fit never reaches _drop_fit_inputs
+            self._drop_fit_inputs()
+
+    def _drop_fit_inputs(self):
+        # The whole training y: no part of the model (a checkpoint saved by
+        # the root hook would hold it).
+        self.__dict__.pop("_y_labels", None)
 
     def _combine_class_weight(self, y, sample_weight, dtype, incremental):
         # As scikit-learn's linear models: sample_weight * class_weight[y].
