@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from fastbp import MLPClassifier, MLPRegressor
+from fastbp.estimators.checks import check_sparse_structure
 
 N = 200
 MODES = ["fresh", "warm_fit", "partial_fit"]
@@ -999,6 +1000,43 @@ def test_malformed_coo_lil_bsr_and_dia_x_are_refused_before_any_kernel():
         assert message.startswith(f"X is a malformed {fmt} matrix of shape (60, 8): "), (
             case, message)
         assert expected[kind] in message, (case, message)
+
+
+def test_non_integer_lil_indices_and_repeated_dia_offsets_are_refused():
+    # helper-119: a LIL row's column indices were converted to int64
+    # unchecked, so 2.9 was read as column 2 and True as column 1 (a COO,
+    # CSR or BSR matrix with such indices is refused); DIA offsets set to
+    # repeat after construction, which scipy's constructor refuses, had
+    # their diagonals summed.
+    rng = np.random.RandomState(0)
+    y = rng.rand(40)
+    for index, shown in ((2.9, "float"), (np.float64(2.0), "float64"), (True, "bool"),
+                         (np.bool_(False), "bool"), ("2", "str")):
+        X = sp.lil_matrix((40, 3))
+        for i in range(40):
+            X.rows[i] = [0, index] if i == 5 else [1]
+            X.data[i] = [1.0, 2.0] if i == 5 else [float(rng.rand())]
+        with pytest.raises(ValueError, match=(
+                r"X is a malformed LIL matrix of shape \(40, 3\): column indices must be "
+                rf"integers, not {shown}\. Its rows or data")):
+            MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
+        assert X.rows[5] == [0, index]  # only read
+    # Integers of any type are indices, as scipy reads them.
+    X = sp.lil_matrix((3, 3))
+    X.rows[0], X.data[0] = [np.int32(0), np.uint8(2), 1], [1.0, 2.0, 3.0]
+    check_sparse_structure(X)
+
+    D = sp.dia_matrix((np.ones((2, 3)), [0, 1]), shape=(3, 3))
+    offsets = np.array([0, 0])
+    D.offsets = offsets
+    with pytest.raises(ValueError, match=(
+            r"X is a malformed DIA matrix of shape \(3, 3\): offset array contains "
+            r"duplicate values\. Each diagonal")):
+        check_sparse_structure(D)
+    with pytest.raises(ValueError, match="offset array contains duplicate values"):
+        MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(D, y[:3])
+    assert D.offsets is offsets and list(offsets) == [0, 0]
+    check_sparse_structure(sp.dia_matrix((np.ones((2, 3)), [1, -1]), shape=(3, 3)))
 
 
 def test_a_malformed_sparse_y_is_refused():

@@ -35,8 +35,8 @@ def check_sparse_structure(X, name="X"):
       the matrix;
     - COO: that the coordinate arrays match ``data`` and lie inside it;
     - LIL: one list of column indices and one of values per row, of equal
-      lengths, the indices inside the matrix;
-    - DIA: one offset per diagonal of ``data``.
+      lengths, the indices integers inside the matrix;
+    - DIA: one offset per diagonal of ``data``, no two alike.
 
     (A DOK matrix's keys are checked as they are set, and again by its
     conversion.) Nothing is modified: scipy's ``check_format`` rebinds
@@ -146,6 +146,15 @@ def _lil_problem(X):
     try:
         lengths = np.fromiter(map(len, X.rows), dtype=np.int64, count=n_rows)
         data_lengths = np.fromiter(map(len, X.data), dtype=np.int64, count=n_rows)
+        # The types first: the int64 conversion below (and scipy's own to
+        # CSR) truncates a float index, reading 2.9 as column 2, and takes
+        # True for column 1, where the other formats refuse both.
+        kinds = set(map(type, itertools.chain.from_iterable(X.rows)))
+        not_integer = [kind for kind in kinds if not issubclass(kind, numbers.Integral)
+                       or issubclass(kind, (bool, np.bool_))]
+        if not_integer:
+            return ("column indices must be integers, not "
+                    f"{', '.join(sorted(kind.__name__ for kind in not_integer))}"), how
         columns = np.fromiter(itertools.chain.from_iterable(X.rows), dtype=np.int64,
                               count=int(lengths.sum()))
     except (TypeError, ValueError, OverflowError):
@@ -167,6 +176,11 @@ def _dia_problem(X):
         return (f"it has {offsets.size} offsets for data of shape {data.shape}, one per "
                 "diagonal (row of data)",
                 "Its offsets are inconsistent with its data")
+    # scipy's constructor refuses repeated offsets, which its conversion
+    # sums into one diagonal; set afterwards they pass unchecked.
+    if len(np.unique(offsets)) != len(offsets):
+        return ("offset array contains duplicate values",
+                "Each diagonal (row of data) needs an offset of its own")
     return None
 
 
