@@ -1222,6 +1222,8 @@ def write_plot(estimator, path):
 
     figure = Figure(**FIGURE_KW)
     disp = TrainingHistoryDisplay.from_estimator(estimator, ax=figure.subplots(1, 3))
+    # The display titles only figures of its own: Axes given are the caller's.
+    figure.suptitle(disp.estimator_name)
     # The format from the name given (check_outputs checked it), not from
     # the temporary file's.
     image_format = os.path.splitext(path)[1][1:].lower()

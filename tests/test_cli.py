@@ -680,6 +680,26 @@ def test_tab_separated_files_are_read_as_tsv_and_named_as_csv(tmp_path, capsys):
             in capsys.readouterr().err)
 
 
+def test_plot_is_titled_after_the_model(tmp_path, monkeypatch):
+    # helper-119: the display titled any figure holding only the given Axes,
+    # the caller's too; it now titles only a figure of its own, and --plot,
+    # which draws on a Figure it makes, names the model itself as before.
+    from matplotlib.figure import Figure
+
+    titles = []
+    savefig = Figure.savefig
+
+    def recording(figure, *args, **kwargs):
+        titles.append(figure._suptitle and figure._suptitle.get_text())
+        return savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording)
+    _write_csv(tmp_path / "t.csv", 60, "classification", 0)
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "label",
+                 "--epochs", "2", "--quiet", "--plot", str(tmp_path / "h.png")]) == 0
+    assert titles == ["MLPClassifier"]
+
+
 def test_plot_keeps_the_callers_matplotlib_backend(tmp_path):
     # helper-54: --plot switched matplotlib to Agg (in a notebook, later
     # figures stopped showing inline) and drew through pyplot.
