@@ -262,8 +262,8 @@ class TrainingHistoryDisplay:
         of shape (n_epochs,). NaN entries are gaps (epochs where the value
         was not recorded).
     estimator_name : str, default=None
-        The figure's title (on a figure of the display's own, see
-        :meth:`plot`), and the curves' name when :meth:`plot` gets no
+        The figure's title (on the figure :meth:`plot` makes when given no
+        ``ax``), and the curves' name when :meth:`plot` gets no
         ``name``.
     step_name : str, default="epoch"
         What one entry of the history is: "iteration" for
@@ -310,8 +310,8 @@ class TrainingHistoryDisplay:
         name : str, default=None
             Names the curves in the legends, for comparing models on the
             same axes. If None the curves are labelled by what they are
-            only, and the estimator's name (``estimator_name``) titles a
-            figure of the display's own (see :meth:`plot`'s ``title``).
+            only, and the estimator's name (``estimator_name``) titles the
+            figure made when ``ax`` is None (see :meth:`plot`'s ``title``).
         **kwargs
             Passed to :meth:`plot`.
 
@@ -356,13 +356,11 @@ class TrainingHistoryDisplay:
             or None without either, labels the curves by what they are
             only.
         title : str, default=None
-            The figure's title. If None, ``estimator_name`` titles a figure
-            of the display's own that has no title yet: a new figure, or
-            one holding only the given Axes (as ``fastbp train --plot``
-            makes). A figure holding other Axes too is the caller's, and
-            keeps its title or none, as scikit-learn's Displays leave it.
-            Each panel's title ("loss", ...) is set only on Axes that have
-            none.
+            The figure's title. If None, ``estimator_name`` titles the new
+            figure drawn when ``ax`` is None; the figure of Axes given is
+            the caller's, and keeps its title or none, as scikit-learn's
+            Displays leave it. Each panel's title ("loss", ...) is set only
+            on Axes that have none.
         **kwargs
             Line properties for every curve (``linewidth``, ``alpha``,
             ``marker``, ``color``, ...), passed to matplotlib's ``plot``;
@@ -412,11 +410,10 @@ class TrainingHistoryDisplay:
         if ax.size not in (1, 3):
             raise ValueError(f"ax must be one Axes (the loss panel) or hold 3 Axes "
                              f"(loss, gradient norms, learning rate); got {ax.size}.")
-        fig = ax[0].figure
-        # A figure of the given Axes alone (fastbp train --plot's) is
-        # this display's to title; one holding other Axes is the caller's.
-        own_figure = all(any(a is given for given in ax) for a in fig.axes)
-        return self._draw(fig, ax, own_figure, name, title, kwargs)
+        # Given Axes are on the caller's figure, whatever else it holds: its
+        # title is the caller's to set (title=), as scikit-learn's Displays
+        # leave it.
+        return self._draw(ax[0].figure, ax, False, name, title, kwargs)
 
     def _draw(self, fig, ax, own_figure, name, title, kwargs):
         def label(what):
@@ -474,7 +471,7 @@ class TrainingHistoryDisplay:
             _set_title(ax[2], "learning rate")
         if title is not None:
             fig.suptitle(title)
-        elif own_figure and (fig._suptitle is None or not fig._suptitle.get_text()):
+        elif own_figure:
             fig.suptitle(self.estimator_name or "")
         self.figure_, self.axes_, self.lines_ = fig, ax, lines
         self._drawn_name = name

@@ -436,13 +436,25 @@ def test_drawing_on_the_callers_axes_keeps_their_titles(fitted):
     TrainingHistoryDisplay.from_estimator(fitted, ax=right, title="both")
     assert fig._suptitle.get_text() == "both"
     plt.close(fig)
-    # A figure of the given Axes alone, as fastbp train --plot makes, is
-    # the display's own: titled after the model, each panel after itself.
-    figure = Figure()
-    disp = TrainingHistoryDisplay.from_estimator(fitted, ax=figure.subplots(1, 3))
-    assert figure._suptitle.get_text() == "MLPClassifier"
+    # helper-119: a figure holding only the given Axes (plt.subplots() or
+    # plt.subplots(1, 3) passed as ax) was taken for the display's own and
+    # titled "MLPClassifier"; the caller's figure, it stays untitled unless
+    # title= is given. Each panel is titled after itself.
+    fig, ax = plt.subplots()
+    TrainingHistoryDisplay.from_estimator(fitted, ax=ax)
+    assert fig._suptitle is None and ax.get_title() == "loss"
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3)
+    disp = TrainingHistoryDisplay.from_estimator(fitted, ax=axes)
+    assert fig._suptitle is None
     assert [a.get_title() for a in disp.axes_] == [
         "loss", "gradient norm per layer", "learning rate"]
+    plt.close(fig)
+    figure = Figure()
+    TrainingHistoryDisplay.from_estimator(fitted, ax=figure.subplots(1, 3))
+    assert figure._suptitle is None
+    TrainingHistoryDisplay.from_estimator(fitted, ax=figure.axes[:3], title="mine")
+    assert figure._suptitle.get_text() == "mine"
 
 
 def test_what_holds_several_models_or_none_says_which_to_plot():
