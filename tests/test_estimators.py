@@ -1511,3 +1511,94 @@ def test_early_stopping_with_a_single_class_scores_as_scikit_learn(small):
     assert clf.validation_scores_ == ref.validation_scores_ == [1.0] * clf.n_iter_
     out = np.random.RandomState(0).uniform(size=(9, 1))
     assert clf._outputs_scorer(np.full(9, 7), None)(out) == 1.0
+
+
+# helper-120's review found these (fixed by helper-129).
+
+
+@pytest.mark.parametrize("change", [{"max_iter": 200.0}, {"random_state": 0.0},
+                                    {"batch_size": 50.0}, {"shuffle": 1}])
+def test_partial_fit_checks_a_changed_parameter_that_compares_equal(small, change):
+    # helper-120: set_params(max_iter=200.0) between partial_fit calls went
+    # unchecked because 200.0 == 200 (a TypeError deep in training; a float
+    # batch_size trained on); fit refuses each.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = small
+    clf = MLPClassifier((8,), random_state=0, batch_size=50, max_iter=200,
+                        learning_rate="cosine")
+    clf.partial_fit(X, y, classes=np.unique(y))
+    clf.partial_fit(X, y)  # keeps the checked values
+    clf.set_params(**change)
+    with pytest.raises(InvalidParameterError, match=f"'{next(iter(change))}' parameter"):
+        clf.partial_fit(X, y)
+    # Equal values of the same types still train on.
+    clf.set_params(max_iter=200, random_state=0, batch_size=50, shuffle=True)
+    clf.partial_fit(X, y)
+    clf.partial_fit(X, y)
+
+
+def _weights_by_hand(model, widths):
+    rng = np.random.RandomState(0)
+    model.coefs_ = [rng.randn(a, b) for a, b in zip(widths, widths[1:])]
+    model.intercepts_ = [np.zeros(b) for b in widths[1:]]
+    return model
+
+
+@pytest.mark.parametrize("bad", [{"normalization": "Batch"}, {"residual": "no"},
+                                 {"loss": "bogus"}])
+def test_weights_by_hand_check_the_parameters_and_keep_nothing_on_failure(small, bad):
+    # helper-120: predict from weights set by hand used unchecked
+    # parameters (a KeyError for normalization="Batch", residual="no" read
+    # as True, loss="bogus" ignored) and kept them, so that no set_params
+    # brought the model back.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, _ = small
+    name = next(iter(bad))
+    reg = _weights_by_hand(MLPRegressor(hidden_layer_sizes=(4, 4), **bad), [64, 4, 4, 1])
+    for call in (reg.predict, lambda X: reg.to_sklearn()):
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+            call(X[:5])
+    assert set(reg.__dict__) - set(reg.get_params()) == {"coefs_", "intercepts_"}
+    reg.set_params(**{name: MLPRegressor().get_params()[name]})
+    good = _weights_by_hand(MLPRegressor(hidden_layer_sizes=(4, 4)), [64, 4, 4, 1])
+    assert_allclose(reg.predict(X[:5]), good.predict(X[:5]))
+    reg.partial_fit(X[:50], X[:50, 0])
+
+
+def test_a_stored_unknown_normalization_is_named():
+    # helper-120: the kernels' code for an unknown normalization was a
+    # KeyError that did not say what was wrong.
+    from fastbp.estimators import architecture as arch
+
+    with pytest.raises(ValueError, match="normalization must be 'batch', 'layer' or None; "
+                                         "got 'Batch'"):
+        arch.normalization_code("Batch")
+    with pytest.raises(ValueError, match="normalization must be"):
+        arch.normalization_code(["batch"])
+
+
+@pytest.mark.parametrize("fraction, advice", [(0.999, "Lower validation_fraction"),
+                                              (0.985, "Lower validation_fraction"),
+                                              (0.001, "Raise validation_fraction")])
+def test_early_stopping_split_error_says_which_way_to_move_the_fraction(small, fraction,
+                                                                         advice):
+    # helper-120: a split that left the training side empty (or with fewer
+    # rows than classes) advised raising validation_fraction.
+    X, y = small
+    y = (y[:100] > 4).astype(int)
+    with pytest.raises(ValueError, match=f"could not split .*{advice}, pass more samples"):
+        MLPClassifier((8,), early_stopping=True, validation_fraction=fraction).fit(X[:100], y)
+
+
+def test_hidden_layer_sizes_as_a_zero_d_array_is_one_layer(small):
+    # helper-120: np.array(8) passed the "array-like" constraint, then
+    # failed with "iteration over a 0-d array", naming nothing.
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(np.array(8), max_iter=2, random_state=0).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(64, 8), (8, 10)]
+    with pytest.raises(ValueError, match="hidden_layer_sizes must hold integers"):
+        MLPClassifier(np.array(8.5), max_iter=2).fit(X, y)

@@ -77,7 +77,12 @@ def residual_flags(residual, hidden_sizes, warn=True):
 
 
 def normalization_code(normalization):
-    return NORMALIZATIONS[normalization]
+    """The kernels' code for ``normalization``, or a ``ValueError`` naming it."""
+    try:
+        return NORMALIZATIONS[normalization]
+    except (KeyError, TypeError):  # TypeError: an unhashable value
+        raise ValueError(f"normalization must be 'batch', 'layer' or None; got "
+                         f"{normalization!r}.") from None
 
 
 def glorot_factor(activation_name):

@@ -519,6 +519,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                                   or self.solver not in _STOCHASTIC_SOLVERS):
             return  # a model fastbp fitted: every partial_fit call asks
         self._check_weights_alone_suffice()
+        # What is filled in comes from the parameters, which no fit checked
+        # (normalization="Batch" failed deep in predict, after being kept as
+        # the model's own): checked here, once, as fit checks them.
+        self._validate_params()
         n_hidden = len(self.coefs_) - 1
         # Every value first, then all at once: one that fails leaves no
         # half-filled state for the next call to trip over differently.
@@ -695,8 +699,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         scikit-learn checks them in ``fit`` and in a first ``partial_fit``
         call only, so that a parameter changed with ``set_params`` in a
         stream (``alpha=-50``) went on unchecked: it trained, or failed with
-        a message that did not name it. Comparing the values costs a
-        microsecond or two; checking them all, 75 us of a small call.
+        a message that did not name it. Comparing the values costs a few
+        microseconds; checking them all, 75 us of a small call. Their types
+        are compared too: ``200.0 == 200``, yet fit refuses
+        ``max_iter=200.0`` (which failed deep inside training unchecked).
         (A list changed in place compares equal: the per-layer parameters
         are checked at every call anyway, as they are turned into layers.)
         """
@@ -706,9 +712,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         checked = _take(_CHECKED_PARAMS, self)
         try:
             values = read(self.__dict__)
-            unchanged = checked == values
-        except (KeyError, ValueError):  # a parameter deleted; an array's ambiguous
-            values, unchanged = None, False  # comparison
+        except KeyError:  # a parameter deleted
+            values = None
+        try:
+            unchanged = (values is not None and checked == values
+                         and all(map(operator.is_, map(type, checked), map(type, values))))
+        except Exception:  # an array's ambiguous comparison, an __eq__ that raises:
+            unchanged = False  # check them all
         if not unchanged:
             self._validate_params()
         if values is not None:
@@ -1288,11 +1298,24 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 rows, random_state=self._random_state,
                 test_size=self.validation_fraction, stratify=stratify)
         except ValueError as exc:
+            # The side that came out too small says which way to move
+            # validation_fraction (train_test_split takes ceil(fraction * n)
+            # validation rows; a stratified split needs a row per class on
+            # each side).
+            n_val = math.ceil(self.validation_fraction * inp.n_samples)
+            need = 1 if stratify is None else len(np.unique(stratify))
+            if inp.n_samples - n_val < need:
+                advice = "Lower validation_fraction, pass more samples"
+            elif n_val < need:
+                advice = "Raise validation_fraction" + (
+                    ", pass more samples" if self.validation_fraction else "")
+            else:
+                advice = "Pass more samples"
             raise ValueError(
                 f"early_stopping=True could not split a validation set "
                 f"(validation_fraction={self.validation_fraction}) from {inp.n_samples} "
-                f"sample(s): {str(exc).rstrip('.')}. Raise validation_fraction, pass more "
-                "samples, or set early_stopping=False.") from exc
+                f"sample(s): {str(exc).rstrip('.')}. {advice}, or set "
+                "early_stopping=False.") from exc
         if len(val_rows) < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")

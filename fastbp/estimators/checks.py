@@ -468,6 +468,8 @@ def check_hidden_layer_sizes(sizes):
     -------
     list of int
     """
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 0:
+        sizes = sizes.item()  # np.array(8): one layer, as the int 8 is
     if not hasattr(sizes, "__iter__") or isinstance(sizes, str):
         sizes = [sizes]
     sizes = list(sizes)
