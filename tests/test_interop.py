@@ -586,7 +586,7 @@ def test_to_sklearn_of_weights_set_by_hand_predicts_as_the_model(digits):
     # does: the copy had no n_layers_ or out_activation_ (AttributeError in
     # its predict).
     X = np.random.default_rng(1).normal(size=(20, 3))
-    reg = _hand_set(MLPRegressor((4, 4)), np.random.default_rng(0))
+    reg = _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4)), np.random.default_rng(0))
     sk = reg.to_sklearn()
     np.testing.assert_allclose(sk.predict(X), reg.predict(X), rtol=1e-12, atol=1e-12)
     Xd, _ = digits
@@ -605,7 +605,7 @@ def test_to_sklearn_refuses_weights_set_by_hand_it_cannot_represent(params, reas
     # helper-85: with the fitted state not completed, the skip connections
     # and normalisation that predict applies to weights set by hand were
     # not seen, and the copy predicted otherwise.
-    reg = _hand_set(MLPRegressor((4, 4), **params), np.random.default_rng(0))
+    reg = _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4), **params), np.random.default_rng(0))
     with pytest.raises(ValueError, match=f"cannot become a scikit-learn MLP: {reason}"):
         reg.to_sklearn()
 
