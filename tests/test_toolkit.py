@@ -1051,6 +1051,107 @@ def test_callable_schedule_must_return_positive(tiny):
     assert not hasattr(est, "coefs_")
 
 
+@pytest.mark.parametrize("schedule", [
+    dict(learning_rate="exponential", gamma=1e42),
+    dict(learning_rate="step", step_size=1, gamma=1e42),
+], ids=["exponential", "step"])
+def test_a_schedule_whose_rate_overflows_the_dtype_is_refused(tiny, schedule):
+    # helper-120: a gamma above 1 whose rate overflowed raised a bare
+    # OverflowError in float64; in float32 the rate was cast to inf (with a
+    # RuntimeWarning) and the DivergenceError that followed blamed
+    # learning_rate_init. Epoch 1's rate, 1e-3 * 1e42, is beyond float32's.
+    X, y = tiny
+    X32 = X.astype(np.float32)
+    est = quiet_fit(MLPClassifier((5,), max_iter=2, warm_start=True, random_state=0), X32, y)
+    before = [c.copy() for c in est.coefs_ + est.intercepts_]
+    n_iter, curve = est.n_iter_, list(est.loss_curve_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=rf"learning_rate='{schedule['learning_rate']}' "
+                                             r"with gamma=1e\+42 .* epoch 1 .*1e\+39, "
+                                             r"beyond the largest float32.*Lower gamma"):
+            quiet_fit(est.set_params(**schedule), X32, y)
+    # The refused call leaves the model as it was.
+    for a, b in zip(before, est.coefs_ + est.intercepts_):
+        assert_array_equal(a, b)
+    assert est.n_iter_ == n_iter and est.loss_curve_ == curve
+    # float64 holds that rate.
+    quiet_fit(clone(est).set_params(max_iter=2), X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("schedule, k, gamma", [("exponential", 2, 1e200),
+                                                ("step", 2, 1e200),
+                                                ("exponential", 2, 1e155)])
+def test_a_schedule_rate_beyond_python_floats_is_refused(schedule, k, gamma, dtype):
+    # helper-120: lr0 * gamma ** e raised OverflowError (errno 34). Where
+    # gamma ** k alone overflows but the rate does not (1e-3 * 1e310),
+    # float64 holds the rate.
+    from fastbp.training.optimizers import StochasticOptimizer
+
+    o = StochasticOptimizer("sgd", 3, dtype, 1e-3, schedule, 0.9, True, 0.5, 0.9, 0.999,
+                            1e-8, step_size=1, gamma=gamma)
+    o.epoch = k
+    if gamma == 1e155 and dtype == np.float64:
+        o.epoch_starts()
+        assert o.learning_rate == pytest.approx(1e307, rel=1e-12)
+        return
+    with pytest.raises(ValueError, match=rf"gamma=1e\+{int(np.log10(gamma))} .* epoch {k} "
+                                         rf".*gamma\*\*{k} = "):
+        o.epoch_starts()
+    assert o.learning_rate == 1e-3  # left as it was
+
+
+def test_a_callable_or_initial_rate_beyond_the_dtype_is_refused(tiny):
+    # helper-120: float32 cast these to inf, with a RuntimeWarning, and
+    # training diverged.
+    X, y = tiny
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"learning_rate callable returned 1e\+300 at "
+                                             "epoch 1, beyond the largest float32"):
+            quiet_fit(MLPClassifier((5,), max_iter=3, random_state=0,
+                                    learning_rate=lambda e, lr0: lr0 if e < 1 else 1e300),
+                      X32, y)
+        with pytest.raises(ValueError, match=r"learning_rate_init=1e\+300\) is 1e\+300, "
+                                             "beyond the largest float32.*Lower "
+                                             "learning_rate_init"):
+            quiet_fit(MLPClassifier((5,), max_iter=3, random_state=0,
+                                    learning_rate_init=1e300), X32, y)
+
+
+@pytest.mark.parametrize("schedule, blamed", [
+    (dict(learning_rate="exponential", gamma=1e30),
+     "which learning_rate='exponential' with gamma=1e+30 raised above learning_rate_init "
+     "(0.001). "),
+    (dict(learning_rate=lambda e, lr0: lr0 * 1e30 ** e),
+     "which the learning_rate callable raised above learning_rate_init (0.001). "),
+    (dict(learning_rate_init=1e30), None),
+], ids=["exponential", "callable", "constant"])
+def test_divergence_names_the_epoch_rate_and_the_schedule_that_raised_it(tiny, schedule,
+                                                                         blamed):
+    # helper-120: the advice was to lower learning_rate_init (0.001) where
+    # gamma had raised the rate to 1e57.
+    from fastbp import DivergenceError
+
+    X, y = tiny
+    kw = {"learning_rate_init": 1e-3, **schedule}
+    est = MLPClassifier((5,), solver="sgd", max_iter=8, random_state=0, **kw)
+    with pytest.raises(DivergenceError) as info:
+        quiet_fit(est, X, y)
+    epoch, msg = info.value.epoch, str(info.value)
+    lr0 = kw["learning_rate_init"]
+    rate = lr0 if blamed is None else lr0 * 1e30 ** (epoch - 1)
+    assert f"The learning rate of epoch {epoch} was {rate:g}" in msg
+    assert f"lower learning_rate_init (now {lr0:g})" in msg
+    if blamed is None:
+        assert "raised above" not in msg and "gamma" not in msg
+    else:
+        assert blamed in msg
+        assert ("lower gamma" if "gamma" in kw else "callable return lower rates") in msg
+
+
 def test_invscaling_keeps_sklearn_behaviour(small):
     X, y = small
     n = len(X)

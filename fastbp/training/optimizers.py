@@ -24,6 +24,8 @@ TWO_STATES = ("adam", "adamw")
 # both (0.1 per epoch stops training after a few epochs).
 DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class StochasticOptimizer:
     """State of a stochastic solver across epochs and ``partial_fit`` calls.
@@ -153,8 +155,14 @@ class StochasticOptimizer:
                     "edited).")
 
     def epoch_starts(self):
-        """Set the learning rate of the coming epoch (per-epoch schedules)."""
+        """Set the learning rate of the coming epoch (per-epoch schedules).
+
+        Raises ``ValueError`` where the rate is not finite or beyond the
+        largest value of the model's dtype: the kernels read it in that
+        dtype, where it would be infinite (and their updates NaN).
+        """
         s, e, lr0 = self.lr_schedule, self.epoch, self.learning_rate_init
+        lr = self.learning_rate
         if callable(s):
             value = s(e, lr0)
             try:
@@ -170,16 +178,61 @@ class StochasticOptimizer:
                 raise ValueError(
                     f"The learning_rate callable returned {lr!r} at epoch {e}; it must "
                     "return a positive finite float.")
-            self.learning_rate = lr
         elif s == "step":
-            self.learning_rate = lr0 * self.gamma ** (e // self.step_size)
+            lr = self._decayed(e // self.step_size)
         elif s == "exponential":
-            self.learning_rate = lr0 * self.gamma ** e
+            lr = self._decayed(e)
         elif s == "cosine":
             # PyTorch's closed form, unclamped: a partial_fit stream that
             # outlives t_max sees the rate rise again (period 2 * t_max)
             # rather than stay at 0 and stop training silently.
-            self.learning_rate = 0.5 * lr0 * (1 + math.cos(math.pi * e / self.t_max))
+            lr = 0.5 * lr0 * (1 + math.cos(math.pi * e / self.t_max))
+        # Checked before it is kept, so that a refused epoch leaves the rate
+        # as it was; a rate every dtype holds skips the dtype's look-up.
+        if not lr <= _FLOAT32_MAX:
+            self._check_rate_fits(lr)
+        self.learning_rate = lr
+
+    def _decayed(self, k):
+        """``learning_rate_init * gamma ** k``, infinite where it overflows
+        (a ``gamma`` above 1 raises the rate every step; Python's power
+        raises ``OverflowError`` there, NumPy's warns)."""
+        lr0, gamma = self.learning_rate_init, float(self.gamma)
+        try:
+            return lr0 * gamma ** k
+        except OverflowError:
+            # gamma ** k alone may overflow where the product does not.
+            try:
+                return math.exp(math.log(lr0) + k * math.log(gamma))
+            except OverflowError:
+                return math.inf
+
+    def _check_rate_fits(self, lr):
+        """Refuse a learning rate ``lr`` for the coming epoch that the model's
+        dtype cannot hold, naming the parameter that set it."""
+        dtype = self.state_1.dtype
+        largest = float(np.finfo(dtype).max)
+        if lr <= largest:
+            return
+        s, e = self.lr_schedule, self.epoch
+        where = (f"beyond the largest {dtype.name} ({largest:g}), the model's dtype"
+                 if math.isfinite(lr) else "not finite")
+        if callable(s):
+            raise ValueError(
+                f"The learning_rate callable returned {lr!r} at epoch {e}, {where}; it must "
+                "return a rate the model's dtype holds.")
+        if s in ("step", "exponential"):
+            k = e // self.step_size if s == "step" else e
+            every = f"{self.step_size} epochs" if s == "step" else "epoch"
+            raise ValueError(
+                f"learning_rate={s!r} with gamma={float(self.gamma):g} sets the learning rate of "
+                f"epoch {e} (counted from 0) to learning_rate_init * gamma**{k} = {lr:g}, "
+                f"{where} (a gamma above 1 raises the rate every {every}). Lower gamma "
+                "(below 1 to decay the rate), or choose another learning_rate schedule.")
+        raise ValueError(
+            f"The learning rate of epoch {e} (counted from 0; learning_rate={s!r}, "
+            f"learning_rate_init={self.learning_rate_init:g}) is {lr:g}, {where}. Lower "
+            "learning_rate_init.")
 
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch (``time_step``: samples seen)."""

@@ -100,21 +100,38 @@ def all_finite(a):
     return not a.size or math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())
 
 
-def _divergence_message(epoch, what, previous, optimizer, clip, early_stopping):
+def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
+                        early_stopping):
+    """The message of a :class:`DivergenceError` at ``epoch`` of the call,
+    whose learning rate was ``learning_rate``: ``optimizer``'s, restored to
+    the last finite epoch, is that epoch's."""
     kept = (f"epoch {epoch - 1}, the last finite one" if epoch > 1
             else "the weights from before this call (no epoch of it was finite)")
     if early_stopping:
         kept += "; with early_stopping=True, those of the best validation score"
     before = ("" if previous is None
               else f" (the loss was {previous:.6g} after the epoch before)")
-    advice = [f"lower learning_rate_init (now {optimizer.learning_rate_init:g})"]
+    lr0, schedule = optimizer.learning_rate_init, optimizer.lr_schedule
+    rate = f"The learning rate of epoch {epoch} was {learning_rate:g}"
+    advice = []
+    # A schedule that raised the rate (a gamma above 1, a callable) is the
+    # likelier cause than learning_rate_init, which it multiplies.
+    if learning_rate > lr0 and callable(schedule):
+        rate += (f", which the learning_rate callable raised above learning_rate_init "
+                 f"({lr0:g})")
+        advice.append("have the learning_rate callable return lower rates")
+    elif learning_rate > lr0 and schedule in ("step", "exponential"):
+        rate += (f", which learning_rate={schedule!r} with "
+                 f"gamma={float(optimizer.gamma):g} raised above learning_rate_init ({lr0:g})")
+        advice.append("lower gamma (below 1 to decay the rate)")
+    advice.append(f"lower learning_rate_init (now {lr0:g})")
     if not clip:
         advice.append("set clip_grad_norm (for example 1.0)")
     advice.append("standardise X, and y for a regressor (for example with "
                   "sklearn.preprocessing.StandardScaler)")
     return (f"Training diverged at epoch {epoch}: {what}{before}. "
-            f"Training stopped there, and the model keeps the state of {kept}. To fix it, "
-            f"{', '.join(advice[:-1])} or {advice[-1]}.")
+            f"{rate}. Training stopped there, and the model keeps the state of {kept}. "
+            f"To fix it, {', '.join(advice[:-1])} or {advice[-1]}.")
 
 
 def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
@@ -348,7 +365,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     else:
                         what = (f"the optimizer state overflowed (training loss {loss:.6g}), "
                                 "which would freeze the weights")
-                    diverged = (progress.n_iter + 1, what, progress.loss)
+                    diverged = (progress.n_iter + 1, what, progress.loss,
+                                optimizer.learning_rate)
                     checkpoint.restore()
                     break
                 optimizer.rng_state = ws.rng[0]
@@ -450,7 +468,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         params[:] = progress.best_params
         running[:] = progress.best_running
     if diverged is not None:
-        epoch, what, previous = diverged
-        raise DivergenceError(_divergence_message(epoch, what, previous, optimizer, clip,
-                                                  early_stopping), epoch=epoch)
+        epoch, what, previous, learning_rate = diverged
+        raise DivergenceError(_divergence_message(epoch, what, previous, learning_rate,
+                                                  optimizer, clip, early_stopping),
+                              epoch=epoch)
     return ws
