@@ -1152,6 +1152,25 @@ def test_divergence_names_the_epoch_rate_and_the_schedule_that_raised_it(tiny, s
         assert ("lower gamma" if "gamma" in kw else "callable return lower rates") in msg
 
 
+@pytest.mark.parametrize("dtype, clip", [(np.float64, 1e-320), (np.float32, 1e-40),
+                                         (np.float32, 1e-39)])
+def test_a_clip_grad_norm_below_the_dtypes_normal_range_is_refused(tiny, dtype, clip):
+    # helper-120: the kernels flush subnormals to zero and read a clip of 0
+    # as none, so such a clip trained as clip_grad_norm=None, silently.
+    X, y = tiny
+    est = MLPClassifier((5,), solver="sgd", max_iter=2, random_state=0, clip_grad_norm=clip)
+    with pytest.raises(ValueError, match=f"clip_grad_norm={clip!r} is below the smallest "
+                                         f"normal {np.dtype(dtype).name}"):
+        quiet_fit(est, X.astype(dtype), y)
+    assert not hasattr(est, "coefs_")
+    # The smallest normal value clips (every step to nearly 0).
+    tiny_clip = float(np.finfo(dtype).tiny)
+    clipped = quiet_fit(est.set_params(clip_grad_norm=tiny_clip), X.astype(dtype), y)
+    assert len(set(clipped.loss_curve_)) == 1 or np.ptp(clipped.loss_curve_) < 1e-6
+    if dtype == np.float32:  # float64 holds 1e-39 as a normal value
+        quiet_fit(clone(est).set_params(clip_grad_norm=clip), X, y)
+
+
 def test_invscaling_keeps_sklearn_behaviour(small):
     X, y = small
     n = len(X)

@@ -200,6 +200,14 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     """
     layout = spec.layout
     dtype = params.dtype
+    if clip is not None and not clip >= np.finfo(dtype).tiny:
+        # The kernels flush subnormals to zero, and read a clip of 0 as no
+        # clipping: the smallest clips would turn clipping off silently.
+        raise ValueError(
+            f"clip_grad_norm={float(clip)!r} is below the smallest normal {dtype.name} "
+            f"({np.finfo(dtype).tiny:g}), the model's dtype, where it rounds to 0 or a "
+            "subnormal and would turn clipping off. Set clip_grad_norm to at least that, "
+            "or None for no clipping.")
     early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
     # Batch norm cannot train on a one-row batch (every unit would be
