@@ -621,7 +621,8 @@ def make_tabular(
         ``2**n_informative >= n_classes``. Of the remaining features, half
         (rounded down) are redundant and the rest noise.
     random_state : int, numpy.random.RandomState or None, default=0
-        Seed; the same integer gives the same data on every call.
+        Seed (an integer in 0..2**32 - 1); the same integer gives the same
+        data on every call.
     dtype : floating dtype or None, default=np.float32
         dtype of ``X``; None takes the default (not NumPy's float64).
 
@@ -636,7 +637,11 @@ def make_tabular(
     ------
     ValueError
         If ``dtype`` is not floating point, a size is not an integer,
-        ``n_classes < 2``, or the numbers of features are inconsistent
+        ``n_samples < 1``, ``n_features < 1``, ``n_classes < 2``,
+        ``random_state`` is not one of the kinds above (a
+        ``numpy.random.Generator`` among them, which
+        ``make_classification`` does not take), or the numbers of
+        features are inconsistent
         (e.g. ``n_informative > n_features``, or too few features for
         ``n_classes``).
     """
@@ -651,8 +656,20 @@ def make_tabular(
         if not isinstance(value, numbers.Integral) or isinstance(value, bool):
             raise ValueError(f"{name} must be an integer, got {value!r}")
     n_samples, n_features, n_classes = int(n_samples), int(n_features), int(n_classes)
+    # make_classification would refuse these too, but in its own name
+    # (helper-127: make_tabular(0) blamed make_classification's n_samples).
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    if n_features < 1:
+        raise ValueError(f"n_features must be at least 1, got {n_features}")
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    if not (random_state is None or isinstance(random_state, np.random.RandomState)
+            or (isinstance(random_state, numbers.Integral) and 0 <= random_state < 2**32)):
+        raise ValueError(
+            "random_state must be None, a numpy.random.RandomState or an integer in "
+            f"0..2**32 - 1, got {random_state!r}"
+        )
     n_clusters_per_class = 2
     need = int(np.ceil(np.log2(n_classes * n_clusters_per_class)))
     if n_informative is None:

@@ -859,3 +859,35 @@ def test_make_tabular_refuses_sizes_that_are_not_integers(name, value):
 def test_make_tabular_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_tabular(n_samples=100, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(n_samples=0), "n_samples must be at least 1, got 0"),
+        (dict(n_samples=-3), "n_samples must be at least 1, got -3"),
+        (dict(n_samples=np.int64(0)), "n_samples must be at least 1, got 0"),
+        (dict(n_features=0), "n_features must be at least 1, got 0"),
+        (dict(n_features=-1, n_informative=1), "n_features must be at least 1, got -1"),
+        (dict(random_state=-1), "random_state must be None, a numpy.random.RandomState or "
+                                "an integer in 0..2\\*\\*32 - 1, got -1"),
+        (dict(random_state=2**32), "random_state must be .*, got 4294967296"),
+        (dict(random_state="x"), "random_state must be .*, got 'x'"),
+        (dict(random_state=np.random.default_rng(0)), "random_state must be .*, got Generator"),
+    ],
+)
+def test_make_tabular_refuses_out_of_range_arguments_in_its_own_name(kwargs, match):
+    # helper-127: these reached make_classification, whose
+    # InvalidParameterError named make_classification, not make_tabular.
+    kwargs = {"n_samples": 100, **kwargs}
+    with pytest.raises(ValueError, match=match) as info:
+        make_tabular(**kwargs)
+    assert "make_classification" not in str(info.value)
+
+
+def test_make_tabular_takes_the_extreme_sizes_and_seeds():
+    # The checks above stop at the bounds make_classification accepts.
+    X, y = make_tabular(n_samples=1, n_features=1, n_classes=2)
+    assert X.shape == (1, 1) and y.shape == (1,)
+    for seed in (0, 2**32 - 1, np.random.RandomState(0), None):
+        assert make_tabular(n_samples=5, n_features=2, n_classes=2, random_state=seed)[0].shape == (5, 2)
