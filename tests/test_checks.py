@@ -9,6 +9,10 @@ pass, or a new one that fails, fails the test.
 
 import functools
 
+import numpy as np
+import pytest
+from sklearn.metrics import get_scorer_names, make_scorer, accuracy_score
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastbp import MLPClassifier, MLPRegressor
@@ -122,3 +126,27 @@ def _expected_failures(estimator):
                          expected_failed_checks=_expected_failures, xfail_strict=True)
 def test_sklearn_estimator_checks_with_every_option(estimator, check, monkeypatch):
     _run(check, estimator, monkeypatch)
+
+
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_scoring_that_names_no_scorer_is_refused_at_fit(Est, early_stopping):
+    # helper-124: any str passed, so scoring="nope" fitted (and was saved
+    # and cloned) wherever early stopping was off, the only time it is
+    # read; every other enumerated parameter is refused whether used or
+    # not, so a grid's typo went unnoticed.
+    X = np.random.RandomState(0).rand(20, 3)
+    y = np.arange(20) % 2
+    est = Est(hidden_layer_sizes=(4,), max_iter=1, scoring="nope", early_stopping=early_stopping)
+    with pytest.raises(InvalidParameterError,
+                       match=f"The 'scoring' parameter of {Est.__name__} must be .*"
+                             "Got 'nope' instead"):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("scoring", [None, "loss", make_scorer(accuracy_score),
+                                     lambda est, X, y: 0.0, *get_scorer_names()])
+def test_every_scorer_name_loss_none_and_callables_are_accepted(scoring):
+    MLPClassifier(scoring=scoring)._validate_params()
+    MLPRegressor(scoring=scoring)._validate_params()

@@ -5,6 +5,7 @@ style: each parameter maps to the values it accepts, and a violation raises
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.metrics import get_scorer_names
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 MLP_CONSTRAINTS = {
@@ -60,7 +61,10 @@ TOOLKIT_CONSTRAINTS = {
     "normalization": [None, StrOptions({"batch", "layer"})],
     "residual": ["boolean"],
     "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
-    "scoring": [None, str, callable],
+    # Scorer names, as scikit-learn's own estimators declare them: any str
+    # let a typo through every fit without early stopping, the one place it
+    # is read (helper-124). "loss" is fastbp's own.
+    "scoring": [None, StrOptions(set(get_scorer_names()) | {"loss"}), callable],
     "device": [StrOptions({"cpu", "cuda"})],
 }
 
