@@ -3,6 +3,10 @@
 ``fastbp.MLPClassifier`` and ``fastbp.MLPRegressor`` are drop-in replacements
 for scikit-learn's MLP estimators whose training epochs run as single
 Numba-compiled calls.
+
+``fastbp.warmup`` is the function :func:`fastbp.warmup.warmup`, not its
+module (so is ``import fastbp.warmup as w``); the module's public names,
+``WarmupReport`` and ``WarmupEntry``, are exported here beside it.
 """
 
 from . import datasets
@@ -14,11 +18,14 @@ from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning, OversubscriptionWarning
 from .persistence import load, save
 from .tensorboard import TensorBoardCallback
-from .warmup import WarmupReport, warmup
+# Binds fastbp.warmup to the function, over the submodule (which stays in
+# sys.modules): hence WarmupEntry here, which was reachable only as
+# "from fastbp.warmup import WarmupEntry" (helper-124).
+from .warmup import WarmupEntry, WarmupReport, warmup
 
 __version__ = "0.1.0"
 
 __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
-           "MLPRegressor", "OversubscriptionWarning", "TensorBoardCallback", "TrainingHistoryDisplay", "WarmupReport",
-           "__version__", "clear_compile_cache", "compile_cache_info", "datasets", "load",
-           "save", "warmup"]
+           "MLPRegressor", "OversubscriptionWarning", "TensorBoardCallback", "TrainingHistoryDisplay",
+           "WarmupEntry", "WarmupReport", "__version__", "clear_compile_cache",
+           "compile_cache_info", "datasets", "load", "save", "warmup"]

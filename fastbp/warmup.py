@@ -13,6 +13,10 @@ many processes of one machine warm up at once, one compiles each kernel and
 the others wait, then load what it saved. ``n_jobs`` uses that to compile
 in parallel: worker processes take the configurations, dtypes and input
 kinds in turn, and compile different kernels at once.
+
+``fastbp.warmup`` names the function :func:`warmup`, not this module; its
+public names (:func:`warmup`, :class:`WarmupReport`, :class:`WarmupEntry`)
+are all exported by :mod:`fastbp`.
 """
 
 import copy
@@ -35,6 +39,8 @@ from .estimators.checks import check_hidden_layer_sizes
 from .training.split import forced_split
 from .exceptions import quiet_in_this_thread
 from .training.progress import INTERRUPTED
+
+__all__ = ["WarmupEntry", "WarmupReport", "warmup"]
 
 DTYPES = ("float32", "float64")
 
@@ -91,10 +97,20 @@ class WarmupReport:
     Attributes
     ----------
     entries : list of WarmupEntry
+        One per configuration and dtype, in the order warmed.
     seconds : float
         Total wall time.
     n_jobs : int
         Processes that compiled (1: this one).
+    compiled : int
+        Kernel specialisations compiled, over all entries (0 when the cache
+        was warm). Read-only.
+    loaded : int
+        Kernel specialisations loaded from the on-disk cache, over all
+        entries. Read-only.
+    unsaved : int
+        Of those compiled, the ones that could not be saved to the on-disk
+        cache (0 when every compile was saved). Read-only.
     """
 
     entries: list = field(default_factory=list)

@@ -895,6 +895,37 @@ def test_report_says_what_could_not_be_saved_and_that_cuda_kernels_are_not_cache
         (30, 0, 5.0, 0)]))), "said where every compile was saved"
 
 
+def test_warmup_names_are_all_reachable_from_fastbp():
+    # helper-124: "import fastbp.warmup as wm" gives the function (fastbp's
+    # attribute shadows the submodule), so WarmupEntry, which a report's
+    # entries hold, was reachable only by "from fastbp.warmup import ...".
+    import fastbp.warmup as wm
+    from fastbp import WarmupEntry, WarmupReport, warmup as function
+    module = sys.modules["fastbp.warmup"]
+
+    assert wm is function is module.warmup
+    assert WarmupEntry is module.WarmupEntry and WarmupReport is module.WarmupReport
+    assert set(module.__all__) <= set(fastbp.__all__)
+    assert {"WarmupEntry", "WarmupReport", "warmup"} <= set(fastbp.__all__)
+    report = WarmupReport(entries=[WarmupEntry("MLPClassifier()", "float64", 0.5, 3, 4, 1)])
+    assert (report.compiled, report.loaded, report.unsaved) == (3, 4, 1)
+
+
+@pytest.mark.parametrize("name", ["WarmupReport", "WarmupEntry"])
+def test_warmup_report_and_entry_document_every_attribute(name):
+    # helper-124: WarmupReport's Attributes section left out compiled,
+    # loaded and unsaved, which its example reads.
+    import dataclasses
+
+    cls = getattr(sys.modules["fastbp.warmup"], name)
+
+    names = [f.name for f in dataclasses.fields(cls)]
+    names += [name for name, value in vars(cls).items() if isinstance(value, property)]
+    section = cls.__doc__.split("Attributes\n    ----------\n", 1)[1]
+    missing = [name for name in names if f"\n    {name} : " not in "\n" + section]
+    assert not missing, f"{cls.__name__}'s Attributes section lacks {missing}"
+
+
 def test_report_lists_each_configuration_and_dtype():
     report = warmup(MLPClassifier(), MLPRegressor(solver="lbfgs"), dtypes=["float32", "float64"])
     assert [(e.estimator, e.dtype) for e in report.entries] == [
