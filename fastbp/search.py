@@ -37,9 +37,11 @@ Dask and Ray are optional: ``pip install "fastbp[dask]"`` or
 Examples
 --------
 >>> from distributed import Client                            # doctest: +SKIP
+>>> from sklearn.datasets import load_digits
 >>> from sklearn.model_selection import GridSearchCV
 >>> from fastbp import MLPClassifier
 >>> from fastbp.search import fit_on_dask
+>>> X, y = load_digits(return_X_y=True)
 >>> client = Client("scheduler-address:8786")                # doctest: +SKIP
 >>> search = GridSearchCV(MLPClassifier(random_state=0),
 ...                       {"alpha": [1e-4, 1e-3], "hidden_layer_sizes": [(32,), (64,)]})
@@ -167,7 +169,12 @@ class _WarmupPluginBase:
 
     Examples
     --------
-    >>> from fastbp.search import WarmupPlugin
+    >>> from distributed import Client                        # doctest: +SKIP
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from fastbp import MLPClassifier
+    >>> from fastbp.search import WarmupPlugin                # doctest: +SKIP
+    >>> search = GridSearchCV(MLPClassifier(random_state=0), {"alpha": [1e-4, 1e-2]})
+    >>> client = Client("scheduler-address:8786")            # doctest: +SKIP
     >>> plugin = WarmupPlugin(search, dtypes=["float32"])     # doctest: +SKIP
     >>> client.register_plugin(plugin)                      # doctest: +SKIP
     >>> client.get_events("fastbp-warmup")                  # doctest: +SKIP
@@ -666,10 +673,14 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
 
     Examples
     --------
+    >>> import ray                                   # doctest: +SKIP
+    >>> from sklearn.datasets import load_digits
     >>> from sklearn.model_selection import GridSearchCV
     >>> from fastbp import MLPClassifier
     >>> from fastbp.search import fit_on_ray
-    >>> search = GridSearchCV(MLPClassifier(random_state=0), {"alpha": [1e-4, 1e-2]})
+    >>> X, y = load_digits(return_X_y=True)
+    >>> search = GridSearchCV(MLPClassifier(max_iter=50, random_state=0),
+    ...                       {"alpha": [1e-4, 1e-2]}, cv=3)
     >>> fit_on_ray(search, X, y, max_retries=3)      # doctest: +SKIP
     >>> search.best_params_                          # doctest: +SKIP
     >>> ray.shutdown()                               # doctest: +SKIP

@@ -1004,3 +1004,14 @@ def test_save_of_a_classifier_with_weights_set_by_hand_and_no_classes_is_not_fit
     fastbp.save(est, tmp_path / "m.fastbp")
     np.testing.assert_array_equal(fastbp.load(tmp_path / "m.fastbp").predict(X),
                                   est.predict(X))
+
+
+def test_the_module_exports_only_what_the_readme_documents():
+    # helper-124: with no __all__, the command line's helpers
+    # replace_atomically and special_file read as public API.
+    import fastbp.persistence as persistence
+
+    namespace = {}
+    exec("from fastbp.persistence import *", namespace)
+    assert set(namespace) - {"__builtins__"} == {"load", "read_metadata", "save"}
+    assert persistence.save is fastbp.save and persistence.load is fastbp.load

@@ -471,3 +471,46 @@ def test_fit_on_ray_refuses_misuse_without_ray_installed(monkeypatch, call, erro
         call(X, y)
     with pytest.raises(ImportError, match="fit_on_ray needs Ray"):
         fit_on_ray(search_grid(), X, y)
+
+
+def _example_names(docstring):
+    """The names an Examples section reads and the names it defines."""
+    import ast
+    import builtins
+    import doctest
+
+    source = "\n".join(example.source for example in doctest.DocTestParser().get_examples(
+        docstring))
+    tree = ast.parse(source)
+    defined, read = set(vars(builtins)), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, ast.alias):
+            defined.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+    return read, defined
+
+
+def test_every_example_of_the_search_module_defines_what_it_uses():
+    # helper-124: fit_on_ray's example used X, y and ray without defining
+    # them (as did the module's and WarmupPlugin's), so it could not be
+    # copied and run; skipped lines count, they are what a reader runs.
+    import ast
+
+    import fastbp.search as search_module
+
+    with open(search_module.__file__, encoding="utf-8") as f:
+        module = ast.parse(f.read())
+    docstrings = {"fastbp.search": ast.get_docstring(module)}
+    docstrings.update((node.name, ast.get_docstring(node)) for node in ast.walk(module)
+                      if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                      and ast.get_docstring(node) and ">>>" in ast.get_docstring(node))
+    assert {"fastbp.search", "fit_on_dask", "fit_on_ray", "_WarmupPluginBase"} <= set(docstrings)
+    undefined = {}
+    for name, docstring in docstrings.items():
+        read, defined = _example_names(docstring)
+        if read - defined:
+            undefined[name] = sorted(read - defined)
+    assert not undefined, f"examples use names they never define: {undefined}"
