@@ -19,6 +19,15 @@ import types
 import numba
 from numba.core.registry import CPUDispatcher
 
+if numba.config.DISABLE_JIT:
+    # With the JIT off, njit returns plain functions where fastbp needs
+    # dispatchers (their caches, signatures and compiled twins): say so
+    # rather than fail on a dispatcher attribute at import.
+    raise ImportError(
+        "fastbp needs Numba's JIT compiler, which NUMBA_DISABLE_JIT=1 turns off; unset "
+        "NUMBA_DISABLE_JIT to import fastbp (its tests check every kernel against a NumPy "
+        "reference, tests/naive.py).")
+
 from ._cache import enable_cache
 from ._cblas import NUMPY_BLAS
 from . import _link_only

@@ -721,5 +721,6 @@ def _balanced_sample_weight(labels, sample_weight):
     return weights
 
 
-MLPClassifier.__doc__ = MLPClassifier.__doc__.format(
-    params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)
+if MLPClassifier.__doc__:  # None under python -OO, which strips docstrings
+    MLPClassifier.__doc__ = MLPClassifier.__doc__.format(
+        params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)

@@ -220,5 +220,6 @@ def _r2_in_float64(y, pred, sample_weight):
     return r2_score(y, pred, sample_weight=sample_weight)
 
 
-MLPRegressor.__doc__ = MLPRegressor.__doc__.format(
-    params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)
+if MLPRegressor.__doc__:  # None under python -OO, which strips docstrings
+    MLPRegressor.__doc__ = MLPRegressor.__doc__.format(
+        params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)
