@@ -1602,3 +1602,26 @@ def test_hidden_layer_sizes_as_a_zero_d_array_is_one_layer(small):
     assert [c.shape for c in clf.coefs_] == [(64, 8), (8, 10)]
     with pytest.raises(ValueError, match="hidden_layer_sizes must hold integers"):
         MLPClassifier(np.array(8.5), max_iter=2).fit(X, y)
+
+
+def test_weights_by_hand_refill_after_set_params_but_a_fit_keeps_its_own(small):
+    # helper-131 (found by helper-121): predict from weights set by hand
+    # kept what it filled in for good, so a later set_params was ignored
+    # (and not checked). A fit's model keeps what it was trained with.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = small
+    reg = _weights_by_hand(MLPRegressor(hidden_layer_sizes=(4, 4)), [64, 4, 4, 1])
+    relu = reg.predict(X[:5])
+    with pytest.raises(InvalidParameterError, match="'normalization' parameter"):
+        reg.set_params(normalization="Batch").predict(X[:5])
+    tanh = reg.set_params(normalization=None, activation="tanh").predict(X[:5])
+    assert not np.allclose(tanh, relu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.set_params(max_iter=2, random_state=0).fit(X, y)
+    fitted = reg.predict(X[:5])
+    assert_allclose(reg.set_params(activation="relu", normalization="layer").predict(X[:5]),
+                    fitted)
+    assert reg._activations == ["tanh", "tanh"] and reg.n_features_in_ == 64
+    assert "_filled_state" not in reg.__dict__

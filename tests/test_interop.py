@@ -619,3 +619,101 @@ def test_to_sklearn_of_a_classifier_with_weights_set_by_hand_and_no_classes(digi
     with pytest.raises(NotFittedError, match=r"weights set by hand .* no classes.*"
                                              r"partial_fit\(X, y, classes=\.\.\.\)"):
         clf.to_sklearn()
+
+
+# helper-131 (found by helper-121): the first predict from weights set by
+# hand kept what it filled in (activations, skip connections,
+# normalisation, input width) for good: a later set_params or coefs_ of
+# another width was ignored, unlike scikit-learn, whose MLP reads its
+# parameters and weights at every predict.
+
+@pytest.mark.parametrize("params", [dict(activation="tanh"), dict(residual=True),
+                                    dict(normalization="layer"), dict(loss="poisson")])
+def test_weights_set_by_hand_follow_set_params_after_a_predict(params):
+    X = np.random.default_rng(1).normal(size=(20, 3))
+
+    def model():
+        return _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4), activation="relu"),
+                         np.random.default_rng(0))
+
+    first = model()
+    before = first.predict(X)
+    after = first.set_params(**params).predict(X)
+    expected = model().set_params(**params).predict(X)  # set before the first predict
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, expected, rtol=1e-12, atol=1e-12)
+    first.set_params(**{name: MLPRegressor().get_params()[name] for name in params})
+    np.testing.assert_allclose(first.predict(X), before, rtol=1e-12, atol=1e-12)
+
+
+def test_weights_set_by_hand_predict_as_sklearn_after_set_params():
+    # The finding's own case: scikit-learn predicts with tanh.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 20))
+    coefs = [rng.standard_normal((20, 4)), rng.standard_normal((4, 1))]
+    intercepts = [rng.standard_normal(4), rng.standard_normal(1)]
+    ours, ref = (cls(hidden_layer_sizes=(4,), activation="relu")
+                 for cls in (MLPRegressor, sknn.MLPRegressor))
+    for m in (ours, ref):
+        m.coefs_, m.intercepts_ = list(coefs), list(intercepts)
+        m.n_layers_, m.n_outputs_, m.out_activation_ = 3, 1, "identity"
+    ours.predict(X)
+    for m in (ours, ref):
+        m.set_params(activation="tanh")
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("norm", [None, "layer"])
+def test_weights_replaced_by_hand_after_a_predict_give_the_input_width(norm):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 10))
+    model = _hand_set(MLPRegressor(hidden_layer_sizes=(4,), normalization=norm), rng,
+                      widths=(4,), n_in=10)
+    model.predict(X)
+    # Another input width, and other hidden widths: what they define, as
+    # for weights set on a model that never predicted.
+    for n_in, width in ((6, 4), (6, 7)):
+        model.coefs_ = [rng.normal(size=(n_in, width)), rng.normal(size=(width, 1))]
+        model.intercepts_ = [rng.normal(size=width), rng.normal(size=1)]
+        fresh = MLPRegressor(hidden_layer_sizes=(4,), normalization=norm)
+        fresh.coefs_, fresh.intercepts_ = list(model.coefs_), list(model.intercepts_)
+        np.testing.assert_allclose(model.predict(X[:, :n_in]), fresh.predict(X[:, :n_in]),
+                                   rtol=1e-12, atol=1e-12)
+        assert model.n_features_in_ == n_in
+        with pytest.raises(ValueError, match=f"X has 10 features, but MLPRegressor is "
+                                             f"expecting {n_in}"):
+            model.predict(X)
+
+
+def test_weights_set_by_hand_train_with_the_parameters_set_after_a_predict():
+    # partial_fit refused ("activation changed since the last fit"): no
+    # fit had trained the relu it named.
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+
+    def model():
+        return _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4), activation="relu",
+                                      solver="sgd", random_state=0),
+                         np.random.default_rng(0))
+
+    late = model()
+    late.predict(X)
+    late.set_params(activation="tanh").partial_fit(X, y)
+    early = model().set_params(activation="tanh").partial_fit(X, y)
+    for a, b in zip(late.coefs_ + late.intercepts_, early.coefs_ + early.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    # Trained now: it predicts with what it was trained with, as any fit's.
+    trained = late.predict(X)
+    np.testing.assert_array_equal(late.set_params(activation="relu").predict(X), trained)
+    assert late._activations == ["tanh", "tanh"]
+
+
+def test_to_sklearn_of_weights_set_by_hand_follows_set_params_after_a_predict():
+    X = np.random.default_rng(1).normal(size=(20, 3))
+    reg = _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4)), np.random.default_rng(0))
+    reg.predict(X)
+    sk = reg.set_params(activation="tanh").to_sklearn()
+    assert sk.activation == "tanh"
+    np.testing.assert_allclose(sk.predict(X), reg.predict(X), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="cannot become a scikit-learn MLP: residual"):
+        reg.set_params(residual=True).to_sklearn()

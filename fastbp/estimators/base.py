@@ -513,11 +513,27 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _complete_fitted_state(self):
         """Fill in what fastbp keeps beyond scikit-learn's fitted attributes
         for a model whose ``coefs_`` and ``intercepts_`` were set by hand (as
-        scikit-learn's own tests do), so that training continues from them."""
+        scikit-learn's own tests do), so that training continues from them.
+
+        What is filled in is recorded (``_filled_state``) until a fit trains
+        the model: no fit chose it, so, as scikit-learn's MLP reads its
+        parameters and weights at every predict, it is filled in again where
+        ``coefs_`` no longer have the shapes it was filled in for (and after
+        ``set_params``, which forgets it).
+        """
+        state = self.__dict__.get("_filled_state")
+        if state is not None:
+            if "n_iter_" in self.__dict__:
+                # A fit trained the model since: what it holds is the fit's.
+                del self.__dict__["_filled_state"]
+                state = None
+            elif state[0] != [np.shape(W) for W in self.coefs_]:
+                self._forget_filled_state()
+                state = None
         present = self.__dict__.keys()
         if present >= self._FILLED_IN.keys() and ("_progress" in present
                                                   or self.solver not in _STOCHASTIC_SOLVERS):
-            return  # a model fastbp fitted: every partial_fit call asks
+            return  # a model fastbp fitted (or filled in): every partial_fit call asks
         self._check_weights_alone_suffice()
         # What is filled in comes from the parameters, which no fit checked
         # (normalization="Batch" failed deep in predict, after being kept as
@@ -528,9 +544,47 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # half-filled state for the next call to trip over differently.
         filled = {name: default(self, n_hidden) for name, default in self._FILLED_IN.items()
                   if not hasattr(self, name)}
-        self.__dict__.update(filled)
         if not hasattr(self, "_progress") and self.solver in _STOCHASTIC_SOLVERS:
-            self._progress = Progress(self.early_stopping)
+            filled["_progress"] = Progress(self.early_stopping)
+        self.__dict__.update(filled)
+        if "n_iter_" not in self.__dict__:
+            # (With what was filled in before for these weights and is
+            # still there.)
+            self._filled_state = ([np.shape(W) for W in self.coefs_],
+                                  {**(state[1] if state is not None else {}), **filled})
+
+    def _forget_filled_state(self):
+        """Drop what :meth:`_complete_fitted_state` filled in for weights set
+        by hand (not what was set by hand since), for the next use of the
+        weights to fill it in again from the parameters and weights then."""
+        state = self.__dict__.pop("_filled_state", None)
+        if state is None or "n_iter_" in self.__dict__:
+            return
+        for name, value in state[1].items():
+            if self.__dict__.get(name) is value:
+                del self.__dict__[name]
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        As scikit-learn's ``set_params``. A model a fit trained predicts
+        with the architecture it was trained with until its next fit; one
+        whose weights were set by hand, with what the parameters say now.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
+        super().set_params(**params)
+        if "_filled_state" in self.__dict__:
+            self._forget_filled_state()
+        return self
 
     def _weights_dtype(self):
         """The dtype this model predicts and trains in.
@@ -1582,9 +1636,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
     def _forward(self, X, validate=False):
         """Validated ``X`` through the network: output-layer values."""
-        if "_activations" not in self.__dict__ or "n_features_in_" not in self.__dict__:
+        if ("_activations" not in self.__dict__ or "n_features_in_" not in self.__dict__
+                or "_filled_state" in self.__dict__):
             # Weights set by hand, as scikit-learn's MLP allows before
-            # predict: what a fit would also have set, from them.
+            # predict: what a fit would also have set, from them (again
+            # where they were replaced by others since).
             self._complete_fitted_state()
         buffers = self._packed_buffers()
         activations, residual = (self._activations, self._residual) if buffers is not None \
