@@ -683,6 +683,12 @@ def test_weights_replaced_by_hand_after_a_predict_give_the_input_width(norm):
         with pytest.raises(ValueError, match=f"X has 10 features, but MLPRegressor is "
                                              f"expecting {n_in}"):
             model.predict(X)
+    # partial_fit straight after the replacement (no predict between) checked X
+    # against the replaced weights' width ("expecting 6", for the new 3).
+    model.coefs_ = [rng.normal(size=(3, 4)), rng.normal(size=(4, 1))]
+    model.intercepts_ = [rng.normal(size=4), rng.normal(size=1)]
+    model.partial_fit(X[:, :3], rng.normal(size=20))
+    assert model.n_features_in_ == 3 and model.coefs_[0].shape == (3, 4)
 
 
 def test_weights_set_by_hand_train_with_the_parameters_set_after_a_predict():

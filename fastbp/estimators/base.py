@@ -792,6 +792,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # the column names that fitted_estimator was fitted with.
         hooks_X = X
         X = check_raw_input(native_byte_order(X))
+        if not first_pass and "_filled_state" in self.__dict__:
+            # Weights set by hand and replaced since: X is checked against
+            # the input width of the weights there are now.
+            self._complete_fitted_state()
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         model_dtype = None if first_pass else self._weights_dtype()
         if incremental and not first_pass and X.dtype != model_dtype:
