@@ -1191,6 +1191,35 @@ def test_failed_fit_rewinds_numpys_global_generator_with_random_state_none(digit
     assert _same_global_state(np.random.get_state(), before)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("how", ["in_place", "replaced"])
+def test_a_negative_running_variance_is_named_not_blamed_on_x(digits_data, activation, how):
+    # helper-130 (found by helper-121): batch norm took the square root of
+    # a negative running_var_ set by hand, and predict blamed X ("outputs
+    # overflowed float64 ... X holds values too large"), or, through relu,
+    # which turns NaN into 0, predicted without a word; partial_fit kept
+    # the negative variance, and early stopping scored NaN.
+    X, y = digits_data
+    fitted = quiet(MLPClassifier((8,), normalization="batch", activation=activation,
+                                 max_iter=2, random_state=0).fit, X, y)
+    model = copy.deepcopy(fitted)
+    if how == "in_place":
+        model.running_var_[0][3] = -1.0
+    else:
+        model.running_var_ = [np.where(np.arange(8) == 3, -1.0, model.running_var_[0])]
+    match = "running_var_ holds negative variances \\(in hidden layer\\(s\\) 1\\)"
+    if not (how == "in_place" and activation == "relu"):
+        # (The fit's own statistics edited in place are checked only where
+        # an output is not finite: a check per prediction would cost each.)
+        with pytest.raises(ValueError, match=match):
+            model.predict(X[:5])
+    with pytest.raises(ValueError, match=match):
+        model.partial_fit(X, y)
+    model.set_params(warm_start=True, early_stopping=True)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y)
+
+
 # ---------------------------------------------------------------------------
 # 6. threads: results independent of concurrency, settings left as found
 # ---------------------------------------------------------------------------

@@ -336,6 +336,24 @@ def test_edited_state_with_a_matching_checksum_is_refused(data, tmp_path, edit, 
         fastbp.load(path)
 
 
+def test_a_negative_running_variance_is_refused_at_save_and_load(data, tmp_path):
+    # helper-130 (found by helper-121): a negative running_var_ saved and
+    # loaded, and predict then blamed X ("outputs overflowed ... X holds
+    # values too large"): batch norm took the square root of -1.
+    X, y = data
+    est = _model("clf", dict(normalization="batch", activation="tanh"), np.float64, X, y)
+    fastbp.save(est, tmp_path / "good.fastbp")
+    est.running_var_[0][2] = -1.0
+    with pytest.raises(ValueError, match="cannot save this MLPClassifier: its state is "
+                                         "inconsistent.*running_var_ holds negative "
+                                         "variances \\(in hidden layer\\(s\\) 1\\)"):
+        fastbp.save(est, tmp_path / "neg.fastbp")
+    path = rewritten_model_file(tmp_path / "good.fastbp", tmp_path / "neg.fastbp", est)
+    with pytest.raises(ValueError, match="neg.fastbp holds an MLPClassifier whose fitted "
+                                         "state is inconsistent: running_var_ holds negative"):
+        fastbp.load(path)
+
+
 def test_a_model_saved_before_the_monitor_kept_a_list_loads_and_trains(data, tmp_path,
                                                                        monkeypatch):
     # helper-50: files saved before 8ad0d10 hold the gradient monitor's

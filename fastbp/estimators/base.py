@@ -703,6 +703,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                         for a in self.__dict__.get(name, []))]
         if not all(a.dtype.isnative for a in arrays):
             raise ValueError("the weights must be in this machine's byte order")
+        self._refuse_negative_variances()
         self._check_loaded_outputs(out)
         self._check_loaded_training_state(
             sum(a.size for a in (*coefs, *intercepts,
@@ -874,6 +875,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             self._initialize(Y, units, X.dtype, activations)
         else:
             self._check_warm_start(units, X.dtype, activations, residual, incremental)
+            # Training normalises by batch statistics, but early stopping's
+            # validation and the statistics the fit keeps read these.
+            self._refuse_negative_variances()
         # (A first fit's weights are X's dtype; a later one's model dtype X
         # was checked or cast to above.)
         dtype = X.dtype
@@ -970,6 +974,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _pack(self, layout, dtype):
         """New flat buffers of ``dtype`` holding the fitted attributes:
         ``(params, running)``."""
+        # Statistics set by hand or loaded: checked here, where packing
+        # costs far more than the check.
+        self._refuse_negative_variances()
         return (layout.pack(self.coefs_, self.intercepts_, dtype, self.normalization_scales_,
                             self.normalization_shifts_),
                 layout.pack_running(self.running_mean_, self.running_var_, dtype))
@@ -1646,6 +1653,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                   "normalization_shifts_", "running_mean_", "running_var_")
                 if not all(np.isfinite(a).all() for a in getattr(self, name, ()))]
 
+    def _refuse_negative_variances(self):
+        """Raise ``ValueError`` where ``running_var_`` holds a negative
+        value: batch normalisation divides by its square root, NaN, which
+        the outputs would otherwise show as an overflow blamed on X (or relu
+        would hide as 0). A fit never keeps one: set by hand or loaded."""
+        layers = [i for i, var in enumerate(self.__dict__.get("running_var_", ()), start=1)
+                  if np.any(np.less(var, 0))]
+        if layers:
+            raise ValueError(
+                f"running_var_ holds negative variances (in hidden layer(s) "
+                f"{', '.join(map(str, layers))}): batch normalization takes their square "
+                "root. Set running variances >= 0, or fit the model again.")
+
     def _refuse_non_finite_parameters(self):
         """Raise ``ValueError`` naming the fitted attributes that hold NaN or
         infinity: weights set by hand or loaded, not X (a fit never keeps
@@ -1697,6 +1717,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # relu turns a NaN weight's products into 0: outputs that look
             # like probabilities.
             self._refuse_non_finite_parameters()
+        if not checks_input and running.size:
+            # Nor the square root of a negative variance (a domain error
+            # under the CUDA simulator).
+            self._refuse_negative_variances()
         if plain:
             out, status = plan.run(backend, params, running,
                                    backend.put(plan.dense_inputs(X)), n_samples, plain=True)
@@ -1714,6 +1738,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # before its launch.)
             if status & PARAMS_NOT_FINITE:
                 self._refuse_non_finite_parameters()
+            self._refuse_negative_variances()
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             # Either side can be at fault: X out of the training data's
             # scale, or weights kept from a fit that diverged (DivergenceError
