@@ -735,6 +735,30 @@ def test_non_finite_x_under_assume_finite_is_named_at_fit(data, solver):
     assert not hasattr(est, "coefs_")
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_non_finite_float64_x_for_a_float32_model_under_assume_finite(data, value, sparse):
+    # helper-130 (found by helper-121): inf in a float64 X given to a
+    # float32 model was "X holds values beyond float32's range (largest
+    # magnitude inf > 3.4e+38) ... Rescale X", not the message a NaN gets.
+    import sklearn
+
+    X, y, _ = data
+    est = MLPClassifier((5,), max_iter=3, random_state=0).fit(X.astype(np.float32), y)
+    bad = X[:5].astype(np.float64)
+    bad[3, 1] = value
+    if sparse:
+        bad = sp.csr_matrix(bad)
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity. \\(scikit"):
+            est.predict(bad)
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+            est.partial_fit(bad, y[:5])
+        with pytest.raises(ValueError, match="Input sample_weight contains NaN or infinity"):
+            est.partial_fit(X[:5].astype(np.float32), y[:5],
+                            sample_weight=np.array([1, 1, 1, value, 1]))
+
+
 def test_labels_of_mixed_types_are_named():
     # Left alone in stop 41 (scikit-learn's MLP raises the same): an object
     # y, or partial_fit's classes, mixing numbers and strings failed with

@@ -66,6 +66,7 @@ from .checks import (
     check_weights_survive_dtype,
     naming,
     native_byte_order,
+    refuse_non_finite,
     sample_weight_exponent,
 )
 from .constraints import MLP_CONSTRAINTS
@@ -1808,9 +1809,7 @@ def _refuse_non_finite_input(X, Y=None, sample_weight=None):
         data = value.data if hasattr(value, "tocsr") else np.asarray(value)
         # all_finite: a sum, where X is finite, not a boolean array of X's size.
         if data.dtype.kind in "fc" and not all_finite(data.ravel()):
-            skipped = (" (scikit-learn's assume_finite=True skipped the check that would "
-                       "have said so.)" if get_config()["assume_finite"] else "")
-            raise ValueError(f"Input {name} contains NaN or infinity.{skipped}")
+            refuse_non_finite(name)
 
 
 def _scoring_name(scoring):

@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 
 
 def check_sparse_structure(X, name="X"):
@@ -330,6 +331,15 @@ def native_byte_order(X):
     return X
 
 
+def refuse_non_finite(name):
+    """Raise scikit-learn's ``ValueError`` for the input ``name`` holding
+    NaN or infinity, which validation lets through under
+    ``sklearn.set_config(assume_finite=True)`` (the message says so then)."""
+    skipped = (" (scikit-learn's assume_finite=True skipped the check that would "
+               "have said so.)" if get_config()["assume_finite"] else "")
+    raise ValueError(f"Input {name} contains NaN or infinity.{skipped}")
+
+
 def check_fits_dtype(a, dtype, name):
     """Raise a ``ValueError`` if finite values of ``a`` overflow ``dtype``.
 
@@ -339,7 +349,9 @@ def check_fits_dtype(a, dtype, name):
     Parameters
     ----------
     a : ndarray or sparse matrix
-        Validated, finite input.
+        Validated input: finite, unless ``assume_finite=True`` skipped
+        that check (NaN or infinity are then refused as such, not as out
+        of range).
     dtype : numpy dtype
         The dtype the model computes in.
     name : str
@@ -357,6 +369,8 @@ def check_fits_dtype(a, dtype, name):
     # Standardising weights would make them negative.
     remedy = ("divide it by its mean, say" if "weight" in name
               else "for example with sklearn.preprocessing.StandardScaler")
+    if not math.isfinite(biggest):
+        refuse_non_finite(name)
     if biggest > limit:
         raise ValueError(
             f"{name} holds values beyond {dtype.name}'s range (largest magnitude "
