@@ -1127,6 +1127,37 @@ def test_a_malformed_sparse_y_is_refused():
         assert expected[kind] in message, (case, message)
 
 
+@pytest.mark.parametrize("fmt", ["csr", "coo"])
+def test_a_one_dimensional_sparse_array_is_named(data, fmt):
+    # helper-130 (found by helper-121): a 1-D scipy sparse array as X or y
+    # failed inside the structure check ("not enough values to unpack
+    # (expected 2, got 1)"), or, a 1-D COO y at fit, in scikit-learn's
+    # type_of_target (UnboundLocalError).
+    X, y, _ = data
+    make_array = getattr(sp, f"{fmt}_array")
+    clf = MLPClassifier((3,), max_iter=2, random_state=0).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, y * 1.0)
+    n, d = X.shape
+    row = f"X must be 2-D, got a sparse array of shape \\({d},\\)\\. Reshape it"
+    for call in (clf.predict, clf.predict_proba, reg.predict):
+        with pytest.raises(ValueError, match=row):
+            call(make_array(X[0]))
+    with pytest.raises(ValueError, match=f"X must be 2-D, got a sparse array of shape \\({n},"):
+        MLPClassifier((3,), max_iter=2).fit(make_array(X[:, 0]), y)
+    column = (f"y must be 2-D, got a sparse array of shape \\({n},\\)\\. Pass 1-D targets "
+              "as a dense array")
+    calls = [lambda Y: MLPClassifier((3,), max_iter=2).fit(X, Y),
+             lambda Y: MLPClassifier((3,)).partial_fit(X, Y, classes=np.unique(y)),
+             lambda Y: copy.deepcopy(clf).partial_fit(X, Y),
+             lambda Y: clf.score(X, Y),
+             lambda Y: MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(X, Y),
+             lambda Y: copy.deepcopy(reg).partial_fit(X, Y),
+             lambda Y: reg.score(X, Y)]
+    for call in calls:
+        with pytest.raises(ValueError, match=column):
+            call(make_array(y))
+
+
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_checking_a_sparse_x_leaves_the_callers_matrix_as_it_was(fmt):
     # helper-104: scipy's check_format(full_check=True), which checked the

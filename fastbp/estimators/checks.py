@@ -52,6 +52,16 @@ def check_sparse_structure(X, name="X"):
     """
     if not sp.issparse(X):
         return
+    if X.ndim != 2:
+        # A 1-D sparse array (scipy's csr_array of a row; a column taken
+        # out of a sparse array): the per-format checks read two axes.
+        if name == "y":
+            advice = "Pass 1-D targets as a dense array (y.toarray())"
+        else:
+            advice = (f"Reshape it to one row per sample ({name}.reshape(1, -1) for a "
+                      "single sample)")
+        raise ValueError(f"{name} must be 2-D, got a sparse array of shape {X.shape}. "
+                         f"{advice}.")
     check = _STRUCTURE_CHECKS.get(X.format)
     problem = None if check is None else check(X)
     if problem is not None:
