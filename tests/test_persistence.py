@@ -6,6 +6,7 @@ continues training exactly as the unsaved one. Damaged, modified and
 foreign files are refused with a message that names the problem.
 """
 
+import copy
 import json
 import os
 import pickle
@@ -393,6 +394,47 @@ def test_partial_fit_refuses_training_state_that_does_not_fit(data, edit, messag
         est.partial_fit(X, y)
     for W, before in zip(est.coefs_, weights):
         np.testing.assert_array_equal(W, before)
+
+
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_training_goes_on_from_memory_mapped_state(data, tmp_path, mode):
+    # helper-130 (found by helper-121): a model whose arrays are np.memmap
+    # (joblib.load with mmap_mode, or joblib.Parallel sending a model
+    # whose arrays exceed max_nbytes to its workers) could not partial_fit:
+    # "state_1 is an array of shape (n,) and dtype float64, where its n
+    # parameters need n values of float64", the type refused. Training now
+    # goes on from private copies; the files are never written.
+    X, y = data
+    est = _model("clf", dict(normalization="batch", solver="adam"), np.float64, X, y)
+    expected = copy.deepcopy(est).partial_fit(X, y)
+    files = {}
+
+    def mapped(name, a):
+        path = tmp_path / f"{name}.npy"
+        np.save(path, a)
+        files[path] = path.read_bytes()
+        return np.load(path, mmap_mode=mode)
+
+    def mapped_model():
+        model = copy.deepcopy(est)
+        model._optimizer.state_1 = mapped("state_1", est._optimizer.state_1)
+        model._optimizer.state_2 = mapped("state_2", est._optimizer.state_2)
+        for name in ("coefs_", "intercepts_", "running_mean_", "running_var_"):
+            setattr(model, name, [mapped(f"{name}{i}", a)
+                                  for i, a in enumerate(getattr(est, name))])
+        return model
+
+    model = mapped_model().partial_fit(X, y)
+    for a, b in zip(model.coefs_ + model.running_var_,
+                    expected.coefs_ + expected.running_var_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model._optimizer.state_2, expected._optimizer.state_2)
+    expected = quiet(copy.deepcopy(est).set_params(warm_start=True, max_iter=2).fit, X, y)
+    model = quiet(mapped_model().set_params(warm_start=True, max_iter=2).fit, X, y)
+    for a, b in zip(model.coefs_ + model.running_var_,
+                    expected.coefs_ + expected.running_var_):
+        np.testing.assert_array_equal(a, b)
+    assert all(path.read_bytes() == content for path, content in files.items())
 
 
 def test_a_pipeline_with_an_imputer_round_trips(data, tmp_path):

@@ -78,10 +78,14 @@ class StochasticOptimizer:
         # A shallow copy without copy.copy's reduce protocol.
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.state_1 = self.state_1.copy()
+        # Plain, writable, C-contiguous arrays whatever the state was (a
+        # read-only np.memmap of a model joblib loaded with mmap_mode, which
+        # the kernels write in place): the caller's never are.
+        new.state_1 = np.array(self.state_1, order="C")
         # The full state_2 of zeros that models saved by earlier versions
         # keep for every solver is left behind: unread.
-        new.state_2 = (self.state_2 if self.solver in TWO_STATES else self.state_2[:0]).copy()
+        new.state_2 = np.array(self.state_2 if self.solver in TWO_STATES
+                               else self.state_2[:0], order="C")
         return new
 
     def retune(self, learning_rate_init, momentum, nesterov, power_t, beta_1, beta_2,
@@ -132,6 +136,9 @@ class StochasticOptimizer:
         checksum recomputed) would have them write past an array's end.
         ``state_2`` of a solver outside :data:`TWO_STATES`, unread, may be
         empty or full (the zeros that models saved by earlier versions hold).
+        Any array of the right shape and dtype fits, read-only, strided or
+        an ndarray subclass (joblib's memmaps) included: training goes on
+        from a plain copy (:meth:`copy`).
         """
         if codes.SOLVERS.get(self.solver) != self.code:
             raise ValueError(f"The optimizer state names solver {self.solver!r} with code "
@@ -142,9 +149,9 @@ class StochasticOptimizer:
             shapes = [(n_params,)]
             if name == "state_2" and self.solver not in TWO_STATES:
                 shapes.append((0,))
-            if not (type(state) is np.ndarray and state.shape in shapes
-                    and state.dtype == dtype and state.dtype.isnative
-                    and state.flags.c_contiguous):
+            # (A dtype in the other byte order differs from ``dtype``.)
+            if not (isinstance(state, np.ndarray) and state.shape in shapes
+                    and state.dtype == dtype):
                 held = (f"an array of shape {state.shape} and dtype {state.dtype}"
                         if isinstance(state, np.ndarray) else type(state).__name__)
                 raise ValueError(
