@@ -226,8 +226,29 @@ _VALIDATION_LINESTYLES = {"val_loss": ("validation loss", ("--", "dashed")),
 
 def _check_linestyle(history, kwargs):
     """Refuse a ``linestyle`` that would draw the training loss as one of
-    the validation curves is drawn: in one colour, they would be the same."""
+    the validation curves is drawn: in one colour, they would be the same.
+
+    A dash pattern (``dashes=``, or an ``(offset, (on, off, ...))``
+    linestyle) is refused wherever a validation curve is drawn: its dashes
+    can look like either."""
     linestyle = kwargs.get("linestyle")
+    dashes = kwargs.get("dashes")
+    if isinstance(linestyle, tuple) and len(linestyle) == 2 and linestyle[1]:
+        pattern = f"linestyle={linestyle!r}"
+    elif dashes is not None and len(dashes):
+        pattern = f"dashes={dashes!r}"
+    else:
+        pattern = None
+    if pattern is not None:
+        drawn = [what for key, (what, _) in _VALIDATION_LINESTYLES.items()
+                 if len(history.get(key, ()))]
+        if drawn:
+            raise ValueError(
+                f"{pattern} draws the training loss with a dash pattern, which can look "
+                f"like the {' or the '.join(drawn)}: the validation loss is drawn dashed "
+                "and the validation score dotted, in one colour per model. Pass a solid "
+                "or dash-dot linestyle ('-', '-.'), or a color.")
+        return
     if not isinstance(linestyle, str):
         return
     for key, (what, styles) in _VALIDATION_LINESTYLES.items():
@@ -370,7 +391,8 @@ class TrainingHistoryDisplay:
             ``linestyle`` (or ``dashes``) sets the training loss and the
             other panels' curves, and a linestyle that would draw the
             training loss as a validation curve drawn beside it (``"--"``,
-            ``":"``) is refused.
+            ``":"``, or any dash pattern: ``dashes=`` or an ``(offset,
+            (on, off, ...))`` linestyle) is refused.
 
         Returns
         -------

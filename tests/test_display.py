@@ -516,6 +516,31 @@ def test_a_linestyle_given_leaves_the_validation_curves_dashed_and_dotted(fitted
     plt.close(disp.figure_)
 
 
+def test_a_dash_pattern_is_refused_beside_the_validation_curves(fitted):
+    # helper-130 (found by helper-124): "--" and ":" were refused, but
+    # dashes=[2, 2] or linestyle=(0, (5, 5)) drew the training loss dashed
+    # like the validation loss, against plot's docstring.
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    for kwargs, given in ((dict(dashes=[2, 2]), "dashes=\\[2, 2\\]"),
+                          (dict(linestyle=(0, (5, 5))), "linestyle=\\(0, \\(5, 5\\)\\)"),
+                          (dict(ls=(0, (1, 1))), "linestyle=\\(0, \\(1, 1\\)\\)"),
+                          (dict(linestyle="-", dashes=(4, 2)), "dashes=\\(4, 2\\)")):
+        with pytest.raises(ValueError, match=f"{given} draws the training loss with a dash "
+                                             "pattern, which can look like the validation "
+                                             "loss or the validation score"):
+            TrainingHistoryDisplay.from_estimator(fitted, **kwargs)
+    assert plt.get_fignums() == before
+    # A solid pattern, and any pattern where no validation curve is drawn.
+    disp = TrainingHistoryDisplay.from_estimator(fitted, linestyle=(0, None))
+    assert len(disp.lines_["loss"].get_xdata()) == len(fitted.loss_curve_)
+    plt.close(disp.figure_)
+    disp = TrainingHistoryDisplay({"loss": [2.0, 1.0]}).plot(dashes=[2, 2])
+    assert disp.lines_["loss"].get_linestyle() == "--"
+    plt.close(disp.figure_)
+
+
 def test_a_redraw_labels_the_curves_as_the_first_draw(fitted):
     # helper-106: from_estimator's curves read "training loss + penalty",
     # the same display's plot() "MLPClassifier: training loss + penalty".
