@@ -895,6 +895,10 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
     try:
         with warnings.catch_warnings():  # puts showwarning back
             warnings.showwarning = show
+            # The limit reached is the CLI's own note, whatever the filters:
+            # PYTHONWARNINGS=error raised it out of the fit, before show()
+            # saw it, and no model was saved (helper-123).
+            warnings.simplefilter("always", ConvergenceWarning)
             # Whatever the filters (-W ignore, a second fit in one process),
             # an interrupted fit must be seen: it decides the exit status.
             warnings.filterwarnings("always", message=INTERRUPTED)
@@ -1376,6 +1380,11 @@ def predict_file(args):
 
     # "-" is standard output (a shell pipeline), as for most tools.
     to_stdout = args.out == "-" or _names_standard_output(args.out)
+    if to_stdout and sys.stdout is None:
+        # Python's sys.stdout where the shell closed it (>&-): to_csv(None)
+        # returned the table as a string and wrote nothing (helper-123).
+        raise CLIError("--out -: standard output is closed, so the predictions could not "
+                       "be written; give a file name, or run with standard output open")
     if not to_stdout:
         check_output_path(args.out, "--out", special_ok=True)
         refuse_overwriting([("--out", args.out)],

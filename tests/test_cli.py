@@ -1072,6 +1072,42 @@ def test_a_fit_that_hits_the_epoch_limit_gets_a_one_line_note(tmp_path, capsys):
     assert "ConvergenceWarning" not in err and "warnings.warn" not in err
 
 
+def test_the_epoch_limit_is_a_note_even_when_warnings_are_errors(tmp_path):
+    # helper-136: under PYTHONWARNINGS=error (or python -W error) the fit's
+    # ConvergenceWarning was raised out of it: a traceback, exit status 1,
+    # no model saved and no note (helper-123's review).
+    train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 60, "classification", 0)
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    for solver in ("adam", "lbfgs"):
+        proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--data",
+                               str(train_csv), "--target", "label", "--epochs", "2", "--quiet",
+                               "--solver", solver, "--model-out", str(model)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        assert "note: " in proc.stderr and "--epochs" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and "ConvergenceWarning" not in proc.stderr
+        assert model.exists()
+        model.unlink()
+
+
+def test_predict_to_a_closed_standard_output_is_an_error(tmp_path, capsys, monkeypatch):
+    # helper-136: `fastbp predict --out - >&-` ended in a traceback
+    # (sys.stdout is None there, and to_csv(None) wrote nothing), exit
+    # status 1 (helper-123's review).
+    train_csv, model = tmp_path / "train.csv", tmp_path / "m.fastbp"
+    _write_csv(train_csv, 60, "classification", 0)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
+                 "--quiet", "--model-out", str(model)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["predict", "--model", str(model), "--data", str(train_csv),
+                 "--out", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastbp: error: --out -: standard output is closed"), err
+    assert len(err.splitlines()) == 1, err
+
+
 def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
     # The exploding-gradient warning that explains a divergence is shown
     # (only ConvergenceWarning becomes a note, after a fit that succeeds).
