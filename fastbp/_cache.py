@@ -35,6 +35,7 @@ import glob
 import hashlib
 import itertools
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -62,6 +63,33 @@ _lock = threading.Lock()
 _warned_no_location = False
 # Whether _check_cache_dir has run (for the first kernel: it decides for all).
 _cache_dir_checked = False
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_outside_fastbp(message, category):
+    """``warnings.warn``, attributed to the first frame outside fastbp and
+    Python's import machinery: for a warning said while fastbp is imported
+    (the kernels are made then), the line that imported it, where a fixed
+    ``stacklevel`` named a line of fastbp's own (``_config.py``) and
+    depended on which module was imported first (helper-123).
+
+    Parameters
+    ----------
+    message : str
+    category : type of Warning
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None:
+        name = frame.f_code.co_filename
+        # warnings.warn skips importlib's frames when it counts stacklevel.
+        internal = "importlib" in name and "_bootstrap" in name
+        if not (internal or name.startswith(_PACKAGE)):
+            break
+        level += not internal
+        frame = frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
 
 #: The subdirectory of a cache directory that holds the lock files: one
 #: per kernel and signature, under which it compiles, and one per kernel,
@@ -609,12 +637,12 @@ def enable_cache(dispatcher):
             first = not _warned_no_location
             _warned_no_location = True
         if first:
-            warnings.warn(
+            warn_outside_fastbp(
                 "fastbp found no writable directory for its compile cache ("
                 f"{exc}), so every process compiles its kernels in memory: the first fit "
                 "of each process waits 10-30 s. Set the environment variable "
                 "NUMBA_CACHE_DIR to a writable directory to keep them.",
-                CacheWarning, stacklevel=3)
+                CacheWarning)
         with _lock:
             _uncached.append(dispatcher)
         return dispatcher
@@ -656,10 +684,26 @@ def _check_cache_dir(cache):
         why = "Numba did not use it"
     except OSError as exc:
         why = f"{type(exc).__name__}: {exc}"
-    warnings.warn(
+    warn_outside_fastbp(
         f"fastbp's compile cache is not in NUMBA_CACHE_DIR={wanted} ({why}): Numba put it "
         f"in {cache._cache_path} instead. Point NUMBA_CACHE_DIR at a writable directory "
-        "to cache there.", CacheWarning, stacklevel=4)
+        "to cache there.", CacheWarning)
+
+
+def compiles_in_memory(dispatcher):
+    """Whether ``dispatcher`` compiles in memory only, for want of a
+    writable cache location: what it compiles is lost with the process.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+
+    Returns
+    -------
+    bool
+    """
+    with _lock:
+        return any(d is dispatcher for d in _uncached)
 
 
 def will_compile(dispatcher, dtype):

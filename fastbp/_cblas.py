@@ -92,8 +92,16 @@ def find_numpy_blas_threads():
 
 
 def _choose():
-    if os.environ.get("FASTBP_BLAS", "").strip().lower() == "scipy":
+    asked = os.environ.get("FASTBP_BLAS", "").strip().lower()
+    if asked == "scipy":
         return "scipy", None
+    if asked not in ("", "numpy"):
+        # helper-123: a typo (FASTBP_BLAS=scpiy) took NumPy's BLAS without a
+        # word, as FASTBP_SPLIT and FASTBP_COMPILE_AHEAD do not.
+        _cache.warn_outside_fastbp(
+            f"FASTBP_BLAS={asked!r} is not one of numpy, scipy: taken as numpy (the "
+            "kernels call NumPy's BLAS where NumPy links one; set it to scipy for "
+            "Numba's np.dot).", RuntimeWarning)
     found = find_numpy_cblas()
     if found is None:
         return "scipy", None

@@ -139,3 +139,35 @@ def test_mismatched_shapes_give_nan_never_out_of_bounds(name, a_shape, b_shape, 
     getattr(kblas, name)(np.ones(a_shape), np.ones(b_shape), out)
     assert np.isnan(out).any()
     assert not np.isnan(buf[:10]).any() and not np.isnan(buf[10 + out.size:]).any()
+
+
+_BACKEND_AND_WARNINGS = """
+import json, warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from fastbp import _cblas
+print(json.dumps([_cblas.BACKEND, [[w.category.__name__, str(w.message), w.filename]
+                                   for w in caught if "FASTBP_BLAS" in str(w.message)]]))
+"""
+
+
+def test_an_unknown_fastbp_blas_warns_and_takes_the_default():
+    # helper-136: FASTBP_BLAS=bogus took NumPy's BLAS without a word, where
+    # FASTBP_SPLIT and FASTBP_COMPILE_AHEAD warn on a value they do not know
+    # (helper-123's review).
+    import json
+
+    def run(value):
+        env = dict(os.environ, FASTBP_BLAS=value)
+        proc = subprocess.run([sys.executable, "-c", _BACKEND_AND_WARNINGS], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.splitlines()[-1])
+
+    default, quiet = run("numpy")
+    assert quiet == []
+    backend, ((category, message, filename),) = run("bogus")
+    assert backend == default
+    assert category == "RuntimeWarning"
+    assert message.startswith("FASTBP_BLAS='bogus' is not one of numpy, scipy: taken as numpy")
+    assert filename == "<string>"  # the line that imported fastbp, not fastbp's own

@@ -1284,6 +1284,43 @@ def test_compilation_is_announced_on_a_cold_cache_only(tmp_path):
     assert "compiling" not in warm.stdout
 
 
+_NO_WRITABLE_CACHE = """
+import json, sys, warnings
+import numba.core.caching as caching
+# What a read-only install without a writable HOME or NUMBA_CACHE_DIR sees.
+for cls in caching.CacheImpl._locator_classes:
+    cls.from_function = classmethod(lambda cls, py_func, py_file: None)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import fastbp
+print(json.dumps([[w.filename, str(w.message)] for w in caught
+                  if issubclass(w.category, fastbp.CacheWarning)]))
+from fastbp.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_compilation_without_a_writable_cache_is_announced_as_in_memory():
+    # helper-136: with no writable cache location every process printed
+    # "first use on this machine ... cached on disk afterwards" and compiled
+    # again; and the CacheWarning named fastbp/_config.py, not the import
+    # (helper-123's review).
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _NO_WRITABLE_CACHE, "train", "--epochs", "1",
+                           "--quiet", "--hidden-layer-sizes", "8", "--dtype", "float64"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    ((filename, message),) = json.loads(lines[0])
+    assert "no writable directory" in message
+    assert filename == "<string>"  # the line that imported fastbp
+    (notice,) = [line for line in lines if "compiling" in line]
+    assert notice.startswith("fastbp: compiling the float64 kernels for adam in memory"), notice
+    assert "every process compiles them again" in notice and "NUMBA_CACHE_DIR" in notice
+    assert "cached on disk" not in notice and "first use on this machine" not in notice
+
+
 def test_info_reports_cpu_blas_cache_and_cuda():
     out = subprocess.run([sys.executable, "-m", "fastbp", "info"], capture_output=True,
                          text=True, check=True).stdout

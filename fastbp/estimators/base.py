@@ -236,16 +236,27 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     """
     import sys
 
+    from .._cache import compiles_in_memory
+
     if backend.name != "cpu":
         return False
-    if not will_compile(training_kernel(backend, solver, out_code, toolkit), dtype):
+    kernel = training_kernel(backend, solver, out_code, toolkit)
+    if not will_compile(kernel, dtype):
         return False
     # Measured on 2 cores (README, Performance: "Compile time"; the
     # toolkit's first fit in docs/performance-log.md, "Numba's pipeline").
     seconds = "6-10" if toolkit else "4-6"
-    print(f"fastbp: compiling the {np.dtype(dtype).name} kernels for {solver} (first use on "
-          f"this machine, about {seconds} s on 2 cores; cached on disk afterwards)...",
-          file=stream or sys.stdout, flush=True)
+    name = np.dtype(dtype).name
+    if compiles_in_memory(kernel):
+        # helper-123: no cache location is writable (a read-only install and
+        # HOME), yet this promised a cache on disk in every process.
+        text = (f"compiling the {name} kernels for {solver} in memory (about {seconds} s on "
+                "2 cores; no writable compile cache, so every process compiles them again: "
+                "set NUMBA_CACHE_DIR to a writable directory)")
+    else:
+        text = (f"compiling the {name} kernels for {solver} (first use on this machine, "
+                f"about {seconds} s on 2 cores; cached on disk afterwards)")
+    print(f"fastbp: {text}...", file=stream or sys.stdout, flush=True)
     return True
 
 
