@@ -27,7 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._cache import while_waiting, will_compile
+from .._cache import compiles_in_memory, while_waiting, will_compile
 from ..exceptions import DivergenceError, quiet_here, warn_at_caller
 from ..kernels.codes import (
     HIDDEN_ACTIVATIONS,
@@ -235,8 +235,6 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
         Whether it will compile.
     """
     import sys
-
-    from .._cache import compiles_in_memory
 
     if backend.name != "cpu":
         return False
