@@ -9,6 +9,7 @@ PyTorch): ``pip install "fastbp[tensorboard]"``, imported when a fit starts.
 Requires scikit-learn 1.9's callback API.
 """
 
+import errno
 import itertools
 import os
 import struct
@@ -100,6 +101,41 @@ def _close_quietly(writer):
         writer.close()
     except OSError:
         pass
+
+
+def _file_in_the_way(path):
+    """The existing file that is not a directory where ``path`` or one of
+    its parents should be one, or None."""
+    path = os.path.abspath(path)
+    while True:
+        if os.path.exists(path):
+            return None if os.path.isdir(path) else path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def _reraised(exc, message):
+    """``exc`` (an OSError) again, its message starting with ``message``:
+    of its own type, with its errno and file name, so that ``except
+    PermissionError`` still catches it."""
+    if exc.errno is None:
+        return type(exc)(f"{message}: {exc}")
+    return type(exc)(exc.errno, f"{message}: {exc.strerror}", exc.filename)
+
+
+def _explained(exc, message, log_dir):
+    """``exc``, an OSError from making or writing in ``log_dir``, again
+    with ``message`` first: a file in the way is named as one (makedirs
+    says "File exists" when it is ``log_dir`` itself, and "Not a directory"
+    when it is a parent)."""
+    blocking = _file_in_the_way(log_dir)
+    if blocking is None:
+        return _reraised(exc, message)
+    what = "log_dir" if blocking == os.path.abspath(log_dir) else "log_dir's parent"
+    return NotADirectoryError(errno.ENOTDIR, f"{message}: {what} is a file, not a directory",
+                              blocking)
 
 
 class _Run:
@@ -230,8 +266,8 @@ class TensorBoardCallback:
             os.makedirs(self.log_dir, exist_ok=True)
             os.rmdir(tempfile.mkdtemp(prefix=".fastbp-probe-", dir=self.log_dir))
         except OSError as exc:
-            raise OSError(f"TensorBoardCallback cannot write its runs in "
-                          f"{self.log_dir!r}: {exc}") from exc
+            raise _explained(exc, f"TensorBoardCallback cannot write its runs in "
+                                  f"{self.log_dir!r}", self.log_dir) from exc
         with self._lock:
             run = self._runs.get(estimator)
             if run is None:
@@ -268,8 +304,8 @@ class TensorBoardCallback:
                         path = self._claim(estimator)
                         run.writer = _EventFile(path)
                     except OSError as exc:
-                        raise OSError(f"TensorBoardCallback cannot start a run in "
-                                      f"{self.log_dir!r}: {exc}") from exc
+                        raise _explained(exc, f"TensorBoardCallback cannot start a run in "
+                                              f"{self.log_dir!r}", self.log_dir) from exc
                     if path not in self.run_dirs_:
                         self.run_dirs_.append(path)
                     run.closer = weakref.finalize(estimator, _close_quietly, run.writer)
@@ -310,8 +346,8 @@ class TensorBoardCallback:
         except OSError as exc:
             with self._lock:
                 run.close()  # what it holds is lost: the next call starts a run
-            raise OSError(f"TensorBoardCallback could not write its event file "
-                          f"{writer.path!r}: {exc}") from exc
+            raise _reraised(exc, f"TensorBoardCallback could not write its event file "
+                                 f"{writer.path!r}") from exc
         run.last_step, run.last_loss = step, float(loss[-1])
         return False
 

@@ -1,6 +1,7 @@
 """scikit-learn's callback API (sklearn.callback, 1.9) on fastbp's estimators."""
 
 
+import errno
 import warnings
 
 import numpy as np
@@ -398,6 +399,54 @@ def test_a_log_directory_that_cannot_be_written_fails_before_training(digits, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
+@pytest.mark.parametrize("log_dir, what", [("afile", "log_dir"),
+                                           ("afile/runs", "log_dir's parent")])
+def test_a_log_directory_that_is_a_file_is_said_to_be_one(digits, tmp_path, log_dir, what):
+    # helper-134: a bare OSError (errno None) said "[Errno 17] File exists"
+    # for log_dir itself, and "Not a directory" for a file above it.
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    (tmp_path / "afile").write_text("")
+    est = MLPClassifier((8,), max_iter=3, random_state=0)
+    est.set_callbacks(TensorBoardCallback(tmp_path / log_dir))
+    with pytest.raises(NotADirectoryError, match=f"TensorBoardCallback cannot write its runs "
+                                                 f"in .*: {what} is a file, not a directory"
+                       ) as info:
+        est.fit(X, y)
+    assert info.value.errno == errno.ENOTDIR
+    assert info.value.filename == str(tmp_path / "afile")
+
+
+def test_a_log_directory_error_keeps_its_type_and_errno(digits, tmp_path, monkeypatch):
+    # helper-134: every OSError became a bare OSError with errno None, which
+    # "except PermissionError" no longer caught.
+    import fastbp.tensorboard
+    from fastbp import TensorBoardCallback
+
+    def refused(*args, dir=None, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", dir)
+
+    X, y = digits
+    monkeypatch.setattr(fastbp.tensorboard.tempfile, "mkdtemp", refused)
+    est = MLPClassifier((8,), max_iter=3, random_state=0)
+    est.set_callbacks(TensorBoardCallback(tmp_path))
+    with pytest.raises(PermissionError, match="TensorBoardCallback cannot write its runs in "
+                                              ".*: Permission denied") as info:
+        est.fit(X, y)
+    assert info.value.errno == errno.EACCES and info.value.filename == str(tmp_path)
+    monkeypatch.undo()
+
+    def full(path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(fastbp.tensorboard, "_EventFile", full)
+    with pytest.raises(OSError, match="TensorBoardCallback cannot start a run in .*: No space "
+                                      "left on device") as info:
+        est.fit(X, y)
+    assert info.value.errno == errno.ENOSPC
+
+
 def test_tensorboard_runs_follow_partial_fit_streams_and_warm_starts(digits, tmp_path):
     # A stream of partial_fit calls draws one curve in one run; a fresh fit
     # starts another; a warm start goes on with the run it continues.
@@ -597,8 +646,10 @@ def test_a_tensorboard_write_that_fails_fails_the_call_before_it_commits(digits,
     run = board._runs[model]
     run.writer._file = open("/dev/full", "wb")  # noqa: SIM115 - the run closes it
     with pytest.raises(OSError, match="TensorBoardCallback could not write its event "
-                                      "file .*MLPClassifier-1"):
+                                      "file .*MLPClassifier-1.*: No space left") as info:
         quiet(model.partial_fit, X, y)
+    # helper-134: its errno was lost (a bare OSError, errno None).
+    assert info.value.errno == errno.ENOSPC
     _assert_same_state(before, model)
     # The next call starts a run of its own, and writes it.
     quiet(model.partial_fit, X, y)
