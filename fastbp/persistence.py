@@ -336,6 +336,31 @@ TRUSTED = (
 )
 
 
+def file_in_the_way(path):
+    """The nearest of ``path`` and its parents that exists, when it is not
+    a directory: a file where a directory is needed (the system says "Not
+    a directory", or "File exists" to ``os.makedirs``); ``None`` otherwise.
+
+    Parameters
+    ----------
+    path : str
+        A directory's path; not normalised, so ``a/..`` still needs ``a``.
+
+    Returns
+    -------
+    str or None
+    """
+    path = path.rstrip(os.sep) or path  # "f/" is f, not a child of it
+    while path:
+        if os.path.exists(path):
+            return None if os.path.isdir(path) else path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+    return None
+
+
 def special_file(path):
     """What ``path`` is, in words, when it exists and is neither a regular
     file nor a directory (a device, a FIFO, a socket), following symbolic
@@ -496,8 +521,9 @@ def save(obj, path):
     sklearn.exceptions.NotFittedError
         If no fastbp model it holds is fitted, or one is a classifier with
         weights set by hand but no classes.
-    IsADirectoryError, FileNotFoundError
-        If ``path`` is a directory, or its directory does not exist.
+    IsADirectoryError, FileNotFoundError, NotADirectoryError
+        If ``path`` is a directory, or its directory does not exist, or is
+        a file.
     OSError
         If ``path`` exists and is not a regular file (``/dev/null``, a
         named pipe), which saving would replace with one. A symbolic link
@@ -566,6 +592,11 @@ def save(obj, path):
         raise IsADirectoryError(f"cannot save to {shown}: it is a directory; give a file "
                                 "name, for example model.fastbp inside it")
     if not os.path.isdir(directory):
+        blocking = file_in_the_way(directory)
+        if blocking is not None:
+            # helper-134: said "the directory ... does not exist" of a file.
+            raise NotADirectoryError(f"cannot save to {shown}: {blocking} is a file, not a "
+                                     "directory")
         raise FileNotFoundError(f"cannot save to {shown}: the directory {directory} does "
                                 "not exist")
     kind = special_file(path)
@@ -714,6 +745,10 @@ def _read(path):
         # be read without end in search of the zip's directory.
         raise ValueError(f"cannot load {path}: it is {kind}, not a model file")
     if not os.path.exists(path):
+        blocking = file_in_the_way(os.path.dirname(path))
+        if blocking is not None:
+            raise NotADirectoryError(f"cannot load {path}: {blocking} is a file, not a "
+                                     "directory")
         raise FileNotFoundError(f"cannot load {path}: no such file")
     try:
         with zipfile.ZipFile(path) as zf:
@@ -784,7 +819,11 @@ def load(path):
         If the file is not a fastbp model file, is truncated, damaged or
         modified, was written by a newer format, holds types outside
         scikit-learn's, NumPy's and fastbp's own, or holds a fastbp model
-        whose state is inconsistent (edited by hand).
+        whose state is inconsistent (edited by hand), or if ``path`` is a
+        device, a named pipe or a socket (its content is not a model file).
+    IsADirectoryError, FileNotFoundError, NotADirectoryError
+        If ``path`` is a directory, or does not exist, or a file stands
+        where one of its directories should be.
     """
     sio = _skops_io()
     meta, payload = _read(path)

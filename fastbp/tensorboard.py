@@ -20,6 +20,7 @@ import weakref
 
 from .display import epochs_before
 from .exceptions import warn_at_caller
+from .persistence import file_in_the_way
 
 #: Numbers the event files this process opens: two files opened within
 #: the same second would otherwise share a name (TensorBoard's names hold
@@ -103,19 +104,6 @@ def _close_quietly(writer):
         pass
 
 
-def _file_in_the_way(path):
-    """The existing file that is not a directory where ``path`` or one of
-    its parents should be one, or None."""
-    path = os.path.abspath(path)
-    while True:
-        if os.path.exists(path):
-            return None if os.path.isdir(path) else path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-
-
 def _reraised(exc, message):
     """``exc`` (an OSError) again, its message starting with ``message``:
     of its own type, with its errno and file name, so that ``except
@@ -130,10 +118,10 @@ def _explained(exc, message, log_dir):
     with ``message`` first: a file in the way is named as one (makedirs
     says "File exists" when it is ``log_dir`` itself, and "Not a directory"
     when it is a parent)."""
-    blocking = _file_in_the_way(log_dir)
+    blocking = file_in_the_way(log_dir)
     if blocking is None:
         return _reraised(exc, message)
-    what = "log_dir" if blocking == os.path.abspath(log_dir) else "log_dir's parent"
+    what = "log_dir" if blocking == (log_dir.rstrip(os.sep) or log_dir) else "log_dir's parent"
     return NotADirectoryError(errno.ENOTDIR, f"{message}: {what} is a file, not a directory",
                               blocking)
 

@@ -625,6 +625,23 @@ def test_save_names_the_destination_it_cannot_write(data, tmp_path):
     assert not os.listdir(tmp_path)
 
 
+def test_a_file_where_a_directory_should_be_is_named(data, tmp_path):
+    # helper-134: save said "the directory .../afile does not exist" of a
+    # regular file, and load "no such file".
+    X, y = data
+    est = quiet(MLPClassifier((4,), max_iter=2).fit, X, y)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for path in (afile / "m.fastbp", afile / "sub" / "m.fastbp"):
+        with pytest.raises(NotADirectoryError, match=f"cannot save to {path}: {afile} is a "
+                                                     "file, not a directory"):
+            fastbp.save(est, path)
+        with pytest.raises(NotADirectoryError, match=f"cannot load {path}: {afile} is a "
+                                                     "file, not a directory"):
+            fastbp.load(path)
+    assert os.listdir(tmp_path) == ["afile"] and afile.read_text() == ""
+
+
 def _shift(X):
     return X + 1.0
 
