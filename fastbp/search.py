@@ -276,8 +276,13 @@ def _check_search(search, function, needs):
 
 
 def _check_count(value, name):
-    """Refuse a retry count that is not a non-negative int (bools included)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+    """Refuse a retry count that is not a non-negative int: TypeError for
+    what is no int (bools and whole floats included), ValueError for a
+    negative one."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a non-negative int, got {value!r} "
+                        f"({type(value).__name__}).")
+    if value < 0:
         raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
 
 

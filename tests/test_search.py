@@ -306,8 +306,15 @@ def test_importing_does_not_import_dask():
     (lambda s, X, y: fit_on_dask(s.estimator, X, y), TypeError,
      "fit_on_dask fits a hyper-parameter search .*got MLPClassifier"),
     # "x" reached the scheduler, which never ran the tasks: the search hung.
-    (lambda s, X, y: fit_on_dask(s, X, y, retries="x"), ValueError,
-     "retries must be a non-negative int, got 'x'"),
+    # helper-134: a ValueError, where what is wrong is the type.
+    (lambda s, X, y: fit_on_dask(s, X, y, retries="x"), TypeError,
+     r"retries must be a non-negative int, got 'x' \(str\)"),
+    (lambda s, X, y: fit_on_dask(s, X, y, retries="1"), TypeError,
+     r"retries must be a non-negative int, got '1' \(str\)"),
+    (lambda s, X, y: fit_on_dask(s, X, y, retries=1.0), TypeError,
+     r"retries must be a non-negative int, got 1.0 \(float\)"),
+    (lambda s, X, y: fit_on_dask(s, X, y, retries=True), TypeError,
+     r"retries must be a non-negative int, got True \(bool\)"),
     (lambda s, X, y: fit_on_dask(s, X, y, retries=-1), ValueError,
      "retries must be a non-negative int, got -1"),
     (lambda s, X, y: fit_on_dask(s, X, y, dtypes=["float16"], warmup=False), ValueError,
@@ -459,6 +466,11 @@ def test_fit_on_ray_warns_where_the_warm_up_cannot_expand_the_search(fake_ray):
      "fit_on_ray fits an estimator that fits in parallel"),
     (lambda X, y: fit_on_ray(search_grid(), X, y, max_retries=-1), ValueError,
      "max_retries must be a non-negative int, got -1"),
+    # helper-134: a ValueError, where what is wrong is the type.
+    (lambda X, y: fit_on_ray(search_grid(), X, y, max_retries="3"), TypeError,
+     r"max_retries must be a non-negative int, got '3' \(str\)"),
+    (lambda X, y: fit_on_ray(search_grid(), X, y, max_retries=3.0), TypeError,
+     r"max_retries must be a non-negative int, got 3.0 \(float\)"),
     (lambda X, y: fit_on_ray(search_grid(), X, y, warmup="no"), TypeError,
      "fit_on_ray: warmup must be True or False, got 'no'"),
 ])
