@@ -320,6 +320,67 @@ def test_weights_set_by_hand_of_other_widths_than_the_parameters_are_named(digit
     quiet(model.partial_fit, X, y * 1.0)
 
 
+def _unchained(n_features=5):
+    """A regressor whose hand-set coefs_[1] is (6, 4) where coefs_[0] gives
+    4 units (it needs 4 rows)."""
+    rng = np.random.RandomState(0)
+    model = MLPRegressor(hidden_layer_sizes=(4, 6))
+    model.coefs_ = [rng.randn(n_features, 4), rng.randn(6, 4), rng.randn(6, 1)]
+    model.intercepts_ = [rng.randn(4), rng.randn(6), rng.randn(1)]
+    return model
+
+
+@pytest.mark.parametrize("use", [
+    lambda m, X, y: m.predict(X),
+    lambda m, X, y: m.partial_fit(X, y),
+    lambda m, X, y: m.set_params(hidden_layer_sizes=(4, 4)).partial_fit(X, y),
+    lambda m, X, y: m.set_params(warm_start=True, max_iter=2).fit(X, y),
+    lambda m, X, y: m.to_sklearn(),
+], ids=["predict", "partial_fit", "partial_fit-as-advised", "warm-fit", "to_sklearn"])
+def test_hand_set_weights_that_do_not_chain_are_named(use):
+    # helper-134: widths read from the columns alone sent partial_fit to
+    # hidden_layer_sizes=(4, 4), after which it said "take 5 features to 1
+    # outputs, and this data has 5 features and 1 outputs"; predict listed
+    # flat sizes that name no array; to_sklearn made a copy that failed.
+    rng = np.random.RandomState(1)
+    X, y = rng.randn(20, 5), rng.randn(20)
+    with pytest.raises(ValueError, match=r"weights set by hand do not fit together: "
+                                         r"coefs_\[1\] has shape \(6, 4\), but coefs_\[0\] "
+                                         r"gives 4 units: coefs_\[1\] needs 4 rows"):
+        use(_unchained(), X, y)
+
+
+def test_hand_set_intercepts_that_do_not_fit_their_weights_are_named():
+    # helper-134: named by the flat sizes of every array.
+    rng = np.random.RandomState(1)
+    X, y = rng.randn(20, 5), rng.randn(20)
+    model = _unchained()
+    model.coefs_[1] = rng.randn(4, 6)
+    model.intercepts_[1] = rng.randn(5)
+    with pytest.raises(ValueError, match=r"intercepts_\[1\] has shape \(5,\), but "
+                                         r"coefs_\[1\] gives 6 units: intercepts_\[1\] "
+                                         r"needs shape \(6,\)"):
+        model.predict(X)
+    model.intercepts_[1] = np.zeros(6)
+    assert model.predict(X).shape == (20,)
+    quiet(model.partial_fit, X, y)
+
+
+def test_fitted_weights_replaced_by_ones_that_do_not_chain_are_named(digits):
+    # helper-134: the same for a fitted model's weights replaced since,
+    # named by predict's packing and by partial_fit's check of the shapes.
+    X, y = digits
+    est = quiet(MLPClassifier((4, 4), max_iter=2, random_state=0).fit, X, y)
+    est.coefs_[1] = np.ones((5, 4))
+    chain = r"coefs_\[1\] has shape \(5, 4\), but coefs_\[0\] gives 4 units"
+    with pytest.raises(ValueError, match=r"parameter arrays do not match its architecture: "
+                                         + chain):
+        est.predict(X[:3])
+    with pytest.raises(ValueError, match=r"coefs_ and intercepts_ do not fit together: "
+                                         + chain):
+        est.partial_fit(X, y)
+
+
 @pytest.mark.parametrize("settings, lost", [
     (dict(solver="rmsprop"), "solver='rmsprop' (the copy has 'adam'"),
     (dict(solver="adamw", alpha=0.1), "becomes an L2 penalty"),
@@ -411,8 +472,10 @@ def test_weights_replaced_by_hand_beside_learned_normalisation_are_named(digits)
     before = est.predict_proba(X[:3])
     est.coefs_ = [np.ones((64, 6)), np.ones((6, 6)), np.ones((6, 10))]
     est.intercepts_ = [np.zeros(6), np.zeros(6), np.zeros(10)]
-    with pytest.raises(ValueError, match=r"parameter arrays do not match its architecture.*"
-                                         r"got \[384, 36, 60, 6, 6, 10, 4, 4, 4, 4\]"):
+    with pytest.raises(ValueError, match=r"parameter arrays do not match its architecture: "
+                                         r"normalization_scales_\[0\] has shape \(4,\), "
+                                         r"where this network of layer widths "
+                                         r"\[64, 6, 6, 10\] needs \(6,\)"):
         est.predict_proba(X[:3])
     # Three hidden layers beside two layers' statistics: named by the check
     # of a loaded model's state.

@@ -42,6 +42,7 @@ from ..kernels.codes import (
 from ..training.ahead import compile_ahead
 from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
+from ..training.layout import chain_problem
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer
 from ..training.predict import (
@@ -562,6 +563,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                                   or self.solver not in _STOCHASTIC_SOLVERS):
             return  # a model fastbp fitted (or filled in): every partial_fit call asks
         self._check_weights_alone_suffice()
+        # Weights set by hand that do not chain, named before anything is
+        # filled in from their widths (helper-134's review): predict,
+        # partial_fit, a warm fit and to_sklearn all come here first.
+        intercepts = self.__dict__.get("intercepts_")
+        problem = None if intercepts is None else chain_problem(self.coefs_, intercepts)
+        if problem is not None:
+            raise ValueError(f"The weights set by hand do not fit together: {problem}.")
         # What is filled in comes from the parameters, which no fit checked
         # (normalization="Batch" failed deep in predict, after being kept as
         # the model's own): checked here, once, as fit checks them.
@@ -1075,6 +1083,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         restart = ("call fit to start a new model" if incremental
                    else "set warm_start=False to start a new model")
         shapes = [c.shape for c in self.coefs_]
+        if shapes != list(zip(units[:-1], units[1:])):
+            # Layers that do not chain first (helper-134's review): the
+            # widths below, read from the columns alone, blamed
+            # hidden_layer_sizes, then the data, for a mismatch between
+            # two of the weights.
+            problem = chain_problem(self.coefs_, self.intercepts_)
+            if problem is not None:
+                raise ValueError(
+                    f"The weights in coefs_ and intercepts_ do not fit together: {problem}.")
         if shapes != list(zip(units[:-1], units[1:])) and "n_iter_" not in self.__dict__:
             # Weights set by hand, never fitted: "changed since the last
             # fit" would send to fit, which throws them away.

@@ -7,6 +7,39 @@ from ..kernels import codes
 from ..kernels.network import ACT, B_OFF, BE_OFF, G_OFF, N_NET_ROWS, RES, UNITS, W_OFF
 
 
+def chain_problem(coefs, intercepts):
+    """What keeps ``coefs`` and ``intercepts`` (``coefs_`` and
+    ``intercepts_``) from being one network's layers, naming the array;
+    None where they chain.
+
+    Each ``coefs[i]`` must be 2-d, take as many rows as ``coefs[i - 1]``
+    gives units (columns), and ``intercepts[i]`` hold one value per unit
+    of ``coefs[i]``. Widths read from the columns alone would blame the
+    input, the output or ``hidden_layer_sizes`` for a mismatch between two
+    hidden layers (helper-134's review).
+
+    Returns
+    -------
+    problem : str or None
+    """
+    if len(coefs) != len(intercepts):
+        return (f"coefs_ holds {len(coefs)} arrays and intercepts_ {len(intercepts)}: "
+                "they need one of each per layer")
+    previous = None
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        shape = np.shape(W)
+        if len(shape) != 2:
+            return f"coefs_[{i}] has shape {shape}: it needs two dimensions (inputs, units)"
+        if previous is not None and shape[0] != previous:
+            return (f"coefs_[{i}] has shape {shape}, but coefs_[{i - 1}] gives {previous} "
+                    f"units: coefs_[{i}] needs {previous} rows")
+        if np.size(b) != shape[1]:
+            return (f"intercepts_[{i}] has shape {np.shape(b)}, but coefs_[{i}] gives "
+                    f"{shape[1]} units: intercepts_[{i}] needs shape ({shape[1]},)")
+        previous = shape[1]
+    return None
+
+
 class NetworkLayout:
     """Architecture plus offsets of every parameter in one flat buffer.
 
@@ -118,18 +151,42 @@ class NetworkLayout:
         Raises
         ------
         ValueError
-            If an array's size does not match the layout.
+            If an array's size does not match the layout; the message names
+            the first array that does not fit, by its shape.
         """
         parts = [np.asarray(p) for p in (*coefs, *intercepts, *scales, *shifts)]
         sizes = [p.size for p in parts]
         if sizes != self._part_sizes:
-            raise ValueError(
-                "The model's parameter arrays do not match its architecture: expected "
-                f"sizes {self._part_sizes}, got {sizes} (coefs_, then intercepts_, "
-                "then the normalisation scales and shifts).")
+            raise ValueError("The model's parameter arrays do not match its architecture: "
+                             f"{self._misfit(coefs, intercepts, scales, shifts)}.")
         # One concatenate in the layout's order (weights, biases, scales,
         # shifts): predicting a few rows packs on every call.
         return np.concatenate([p.ravel() for p in parts], dtype=dtype, casting="unsafe")
+
+    def _misfit(self, coefs, intercepts, scales, shifts):
+        """The first of the arrays :meth:`pack` refused, named, with the
+        shape it has and the shape the layout needs (flat sizes name no
+        array: helper-134's review)."""
+        problem = chain_problem(coefs, intercepts)
+        if problem is not None:
+            return problem
+        hidden = [(int(m),) for m in self.units[1:-1]]
+        groups = [("coefs_", coefs, list(self._coef_shapes)),
+                  ("intercepts_", intercepts, [(int(m),) for m in self.units[1:]])]
+        if self.norm != codes.NORM_NONE or len(scales) or len(shifts):
+            groups += [("normalization_scales_", scales,
+                        hidden if self.norm != codes.NORM_NONE else []),
+                       ("normalization_shifts_", shifts,
+                        hidden if self.norm != codes.NORM_NONE else [])]
+        for name, arrays, shapes in groups:
+            if len(arrays) != len(shapes):
+                return (f"{name} holds {len(arrays)} arrays, where this network of layer "
+                        f"widths {self.units.tolist()} needs {len(shapes)}")
+            for i, (a, shape) in enumerate(zip(arrays, shapes)):
+                if np.size(a) != int(np.prod(shape)):
+                    return (f"{name}[{i}] has shape {np.shape(a)}, where this network of "
+                            f"layer widths {self.units.tolist()} needs {shape}")
+        return "their sizes do not fit its layer widths " + str(self.units.tolist())
 
     def weight_slices(self):
         """Where each layer's weights ``(units[l], units[l + 1])`` lie in
