@@ -1959,6 +1959,69 @@ def test_gradient_warning_exploding_large_learning_rate(digits):
     assert "clip_grad_norm" in str(grad_warnings[0].message)
 
 
+def test_growth_from_a_near_zero_gradient_is_not_called_exploding():
+    # helper-134: inputs scaled by 1e-7 gave coefs_[1] a first gradient norm
+    # of 6.5e-8, and 8.7e-5 by epoch 1 warned "it is exploding" with
+    # clip_grad_norm=1.0, which would do nothing.
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, 10, random_state=0)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        MLPClassifier((16,), init="he_uniform", max_iter=50, random_state=0).fit(X * 1e-7, y)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, GradientWarning)]
+    assert not [m for m in msgs if "exploding" in m], msgs
+    # What is wrong is named instead: X's scale.
+    assert len(msgs) == 1 and "vanished" in msgs[0] and "points at X" in msgs[0], msgs
+    # The monitor alone: a thousandfold growth to a norm that is small both
+    # in absolute terms and beside the weights is no explosion; to one
+    # above 1, or above the weights' norm, it is.
+    from fastbp.training.diagnostics import GradientMonitor
+
+    for grad, weights, exploding in [(1e-4, 1.6, False), (2.0, 5.0, True),
+                                     (0.5, 0.1, True)]:
+        monitor = GradientMonitor(1)
+        monitor.first_sq[:] = 1e-16  # a first norm of 1e-8: every case grew 1e4-fold or more
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            monitor.check([grad], [weights], 1)
+        assert any("exploding" in str(w.message) for w in rec) == exploding, (grad, weights)
+
+
+@pytest.mark.parametrize("clip", [None, 1.0])
+def test_dead_units_offer_clipping_only_where_it_is_off(clip):
+    # helper-134: with clip_grad_norm=1.0 set, the dead-relu warning still
+    # offered clip_grad_norm=1.0 (the exploding warning already did not).
+    from fastbp.training.diagnostics import GradientMonitor
+
+    monitor = GradientMonitor(2)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        for epoch in range(1, 4):
+            monitor.check([1e-12, 1e-12], [10.0, 10.0], epoch, dead_fraction=1.0, clip=clip)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, GradientWarning)]
+    assert len(msgs) == 1 and "dead" in msgs[0] and "smaller learning_rate_init" in msgs[0]
+    assert ("clip_grad_norm" in msgs[0]) == (clip is None), msgs[0]
+
+
+def test_dead_units_of_a_clipped_fit_are_not_told_to_clip():
+    # helper-134's reproduction: the same through partial_fit.
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(300, 10, random_state=0)
+    rng = np.random.RandomState(0)
+    est = MLPRegressor(hidden_layer_sizes=(16,), clip_grad_norm=1.0, random_state=0)
+    est.coefs_ = [rng.randn(10, 16) * 0.01, rng.randn(16, 1)]
+    est.intercepts_ = [np.full(16, -100.0), np.zeros(1)]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            est.partial_fit(X, y)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, GradientWarning)]
+    assert len(msgs) == 1 and "relu units are dead" in msgs[0], msgs
+    assert "clip_grad_norm" not in msgs[0]
+
+
 # ---------------------------------------------------------------------------
 # residual, architecture validation
 # ---------------------------------------------------------------------------

@@ -13,8 +13,12 @@ VANISHING_RATIO = 1e-7
 # ...for this many consecutive epochs.
 VANISHING_EPOCHS = 3
 # A layer's gradient norm this many times that of the monitor's first
-# training step (or first epoch, see GradientMonitor.check) is exploding.
+# training step (or first epoch, see GradientMonitor.check) is exploding,
+# if it is also large (EXPLODING_NORM).
 EXPLODING_GROWTH = 1e3
+# ...and above this, or above the layer's weight norm: growth from a first
+# gradient near zero (tiny inputs) is not an explosion (helper-134's review).
+EXPLODING_NORM = 1.0
 
 _VANISHING_REMEDIES = (
     "Remedies: activation='relu' (or 'leaky_relu', 'elu', 'gelu') with "
@@ -32,6 +36,13 @@ _DEAD_REMEDIES = (
     "weights where no input activates them. Remedies: a smaller "
     "learning_rate_init, clip_grad_norm=1.0, activation='leaky_relu' or 'elu' "
     "(which never die), or normalization='batch'.")
+# Where clipping is on already, offering it again reads as if it were not
+# (helper-134's review).
+_DEAD_REMEDIES_CLIPPED = (
+    "This usually follows too large a learning rate, which pushes the units' "
+    "weights where no input activates them. Remedies: a smaller "
+    "learning_rate_init, activation='leaky_relu' or 'elu' (which never die), or "
+    "normalization='batch'.")
 _EXPLODING_REMEDIES = (
     "Remedies: clip_grad_norm=1.0, a smaller learning_rate_init, "
     "normalization='batch' or 'layer', alpha > 0, or standardise the input.")
@@ -99,6 +110,18 @@ class GradientMonitor:
         data-loss gradient) and the share of dead relu units; warn at most
         once per fit.
 
+        A layer's gradient is exploding where its norm is both
+        ``EXPLODING_GROWTH`` times that of the first step (or epoch) and
+        large: above ``EXPLODING_NORM`` (where ``clip_grad_norm=1.0``, the
+        remedy offered, starts to act) or above the layer's weight norm
+        (steps of the weights' own size). Growth alone misfires where the
+        first gradient was near zero: inputs scaled by 1e-7 give a layer a
+        first norm of 6e-8, and a thousandfold of that is still nothing.
+        It has vanished where its norm stays below ``VANISHING_RATIO``
+        times its weight norm for ``VANISHING_EPOCHS`` epochs, and the
+        network is dead where at least ``DEAD_SHARE`` of its relu units
+        output zero for as many epochs.
+
         Parameters
         ----------
         grad_norms, weight_norms : sequence of float, length n_layers
@@ -116,9 +139,10 @@ class GradientMonitor:
         else:
             self.dead_epochs = 0
         if self.dead_epochs >= VANISHING_EPOCHS:
+            remedies = _DEAD_REMEDIES if not clip else _DEAD_REMEDIES_CLIPPED
             self._warn(f"{dead_fraction:.0%} of the relu units are dead: they output zero "
                        f"for every training sample, for {VANISHING_EPOCHS} epochs up to "
-                       f"epoch {epoch}, so no gradient flows through them. {_DEAD_REMEDIES}")
+                       f"epoch {epoch}, so no gradient flows through them. {remedies}")
             return
         # Python floats: NumPy scalars cost a microsecond per comparison,
         # and this runs after every epoch.
@@ -140,7 +164,8 @@ class GradientMonitor:
                 self._warn(f"The gradient of {layer} {what} at epoch {epoch}: "
                            f"it exploded. {remedies}")
                 return
-            if first[l] > 0 and g > EXPLODING_GROWTH * first[l]:
+            if (first[l] > 0 and g > EXPLODING_GROWTH * first[l]
+                    and (g > EXPLODING_NORM or g > w)):
                 self._warn(f"The gradient norm of {layer} grew from {first[l]:.3g} to "
                            f"{g:.3g} by epoch {epoch}: it is exploding. {remedies}")
                 return
