@@ -1121,6 +1121,29 @@ def test_a_callable_or_initial_rate_beyond_the_dtype_is_refused(tiny):
                                     learning_rate_init=1e300), X32, y)
 
 
+def test_a_callable_of_another_signature_is_named_as_learning_rate(tiny):
+    # helper-134: MLPClassifier(learning_rate=lambda e: 0.1) failed with
+    # Python's bare "<lambda>() takes 1 positional argument but 2 were
+    # given", naming no parameter.
+    X, y = tiny
+    for schedule, why in [(lambda e: 0.1, "takes 1 positional argument"),
+                          (lambda e, lr0, step: lr0, "missing 1 required positional")]:
+        with pytest.raises(TypeError, match=r"learning_rate callable .* cannot be called as "
+                                            r"learning_rate\(epoch, learning_rate_init\)"
+                                            rf".*{why}") as info:
+            quiet_fit(MLPClassifier((5,), max_iter=2, learning_rate=schedule), X, y)
+        assert isinstance(info.value.__cause__, TypeError)
+
+    # A TypeError raised inside a callable that takes (epoch, lr0) is its
+    # own: not blamed on the signature.
+    def broken(epoch, lr0):
+        return lr0 + "a typo"
+
+    with pytest.raises(TypeError, match="unsupported operand") as info:
+        quiet_fit(MLPClassifier((5,), max_iter=2, learning_rate=broken), X, y)
+    assert "learning_rate callable" not in str(info.value)
+
+
 @pytest.mark.parametrize("schedule, blamed", [
     (dict(learning_rate="exponential", gamma=1e30),
      "which learning_rate='exponential' with gamma=1e+30 raised above learning_rate_init "

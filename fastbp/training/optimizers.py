@@ -7,6 +7,7 @@ act on 'sgd' only); the per-epoch schedules ("step", "exponential",
 "cosine", a callable) act on every stochastic solver.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -171,7 +172,28 @@ class StochasticOptimizer:
         s, e, lr0 = self.lr_schedule, self.epoch, self.learning_rate_init
         lr = self.learning_rate
         if callable(s):
-            value = s(e, lr0)
+            try:
+                value = s(e, lr0)
+            except TypeError as exc:
+                # helper-134's review: a callable of another signature
+                # failed with Python's bare "takes 1 positional argument",
+                # naming no parameter. A TypeError from the body of one
+                # that takes (epoch, lr0) is its own, and goes on as it is.
+                try:
+                    signature = inspect.signature(s)
+                except (TypeError, ValueError):  # none to read (some builtins)
+                    raise exc from None
+                try:
+                    signature.bind(e, lr0)
+                except TypeError:
+                    pass
+                else:
+                    raise
+                raise TypeError(
+                    f"The learning_rate callable {s!r} cannot be called as "
+                    "learning_rate(epoch, learning_rate_init), as fastbp calls it at the "
+                    f"start of every epoch: {exc}. It must take those two arguments and "
+                    "return that epoch's learning rate.") from exc
             try:
                 lr = float(value)
                 if isinstance(value, (str, bytes)) or np.ndim(value) != 0:
