@@ -437,6 +437,27 @@ def test_training_goes_on_from_memory_mapped_state(data, tmp_path, mode):
     assert all(path.read_bytes() == content for path, content in files.items())
 
 
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_a_model_joblib_loads_memory_mapped_trains_on(data, tmp_path, mode):
+    # helper-121's repro, which still failed after the optimizer state was
+    # taken (helper-130): joblib.load maps every array, the gradient
+    # monitor's record too, which was refused as "training state was edited".
+    import joblib
+
+    X, y = data
+    est = _model("clf", dict(solver="adam"), np.float64, X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(est, path)
+    content = path.read_bytes()
+    model = joblib.load(path, mmap_mode=mode)
+    assert isinstance(model._progress.monitor.first_sq, np.memmap)
+    model.partial_fit(X, y)
+    expected = copy.deepcopy(est).partial_fit(X, y)
+    for a, b in zip(model.coefs_ + model.intercepts_, expected.coefs_ + expected.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert path.read_bytes() == content
+
+
 def test_a_pipeline_with_an_imputer_round_trips(data, tmp_path):
     # helper-38: SimpleImputer keeps a numpy.dtype, which save refused.
     from sklearn.impute import SimpleImputer

@@ -96,9 +96,11 @@ class GradientMonitor:
         unchecked (a model file edited by hand could hold any array)."""
         first = self.__dict__.get("first_sq")
         small = self.__dict__.get("small_epochs")
-        if not (type(first) is np.ndarray and first.shape == (n_layers,)
-                and first.dtype == dtype and first.dtype.isnative
-                and first.flags.c_contiguous
+        # Any array of the shape and dtype (a dtype in the other byte order
+        # differs): a read-only np.memmap of a model joblib loaded with
+        # mmap_mode included, which training copies (:meth:`copy`).
+        if not (isinstance(first, np.ndarray) and first.shape == (n_layers,)
+                and first.dtype == dtype
                 and isinstance(small, list) and len(small) == n_layers):
             raise ValueError(
                 f"The gradient monitor's record does not fit this network's {n_layers} "
@@ -200,7 +202,9 @@ class GradientMonitor:
         # A shallow copy without copy.copy's reduce protocol.
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.first_sq = self.first_sq.copy()
+        # A plain, writable, C-contiguous array, which the kernels write in
+        # place, whatever the record held (a memmap: the caller's file is not).
+        new.first_sq = np.array(self.first_sq, order="C")
         new.small_epochs = self.small_epochs.copy()
         return new
 
