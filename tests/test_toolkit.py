@@ -1042,13 +1042,34 @@ def test_schedule_is_applied_not_only_recorded(tiny, solver):
     assert_bitwise_same(same, const)
 
 
-def test_callable_schedule_must_return_positive(tiny):
+@pytest.mark.parametrize("bad", [-1e-3, float("nan"), float("-inf")])
+def test_callable_schedule_must_return_a_non_negative_rate(tiny, bad):
     X, y = tiny
-    est = MLPClassifier((5,), learning_rate=lambda e, lr0: lr0 if e < 2 else 0.0,
+    est = MLPClassifier((5,), learning_rate=lambda e, lr0: lr0 if e < 2 else bad,
                         max_iter=4, random_state=0)
-    with pytest.raises(ValueError, match="learning_rate"):
+    with pytest.raises(ValueError, match="learning_rate callable returned .* at epoch 2; it "
+                                         "must return a non-negative finite float"):
         quiet_fit(est, X, y)
     assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_callable_schedule_may_warm_up_from_zero(tiny, solver):
+    # helper-132: a warm-up from 0 (lr0 * min(1, epoch / 5), which PyTorch's
+    # LambdaLR takes) was refused, though 'cosine' itself reaches 0.
+    X, y = tiny
+    kw = dict(hidden_layer_sizes=(5,), solver=solver, random_state=0, max_iter=1)
+    warm = quiet_fit(MLPClassifier(learning_rate=lambda e, lr0: lr0 * min(1, e / 5), **kw),
+                     X, y)
+    assert warm.history_["learning_rate"][0] == 0.0
+    # An epoch at rate 0 takes no step: the weights stay those drawn at the start.
+    frozen = quiet_fit(MLPClassifier(learning_rate=lambda e, lr0: 0.0, **kw), X, y)
+    other = quiet_fit(MLPClassifier(learning_rate=lambda e, lr0: 0.0,
+                                    learning_rate_init=0.5, **kw), X, y)
+    assert_bitwise_same(warm, frozen)
+    assert_bitwise_same(frozen, other)
+    warm.partial_fit(X, y)
+    assert warm.history_["learning_rate"][1] == pytest.approx(warm.learning_rate_init / 5)
 
 
 @pytest.mark.parametrize("schedule", [

@@ -60,7 +60,7 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         ``partial_fit`` stream past ``max_iter`` epochs follows the cosine
         back up, as PyTorch's closed form does); a callable
         ``f(epoch, learning_rate_init) -> lr`` (epoch counted from 0) sets it
-        directly.
+        directly: a finite ``lr >= 0`` (an epoch at 0 takes no step).
 
     learning_rate_init : float, default=0.001
         Initial step size of every stochastic solver.

@@ -201,12 +201,14 @@ class StochasticOptimizer:
             except (TypeError, ValueError):
                 raise TypeError(
                     f"The learning_rate callable returned {value!r} (of type "
-                    f"{type(value).__name__}) at epoch {e}; it must return a positive "
+                    f"{type(value).__name__}) at epoch {e}; it must return a non-negative "
                     "finite float, the learning rate of that epoch.") from None
-            if not (np.isfinite(lr) and lr > 0):
+            # 0 is a rate: a warm-up from 0 (PyTorch's LambdaLR takes one), and
+            # where 'cosine' itself arrives at the end of its period.
+            if not (np.isfinite(lr) and lr >= 0):
                 raise ValueError(
                     f"The learning_rate callable returned {lr!r} at epoch {e}; it must "
-                    "return a positive finite float.")
+                    "return a non-negative finite float.")
         elif s == "step":
             lr = self._decayed(e // self.step_size)
         elif s == "exponential":
