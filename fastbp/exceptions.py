@@ -1,5 +1,6 @@
 """Warnings and errors specific to fastbp, and where its warnings point."""
 
+import contextlib
 import os
 import sys
 import threading
@@ -12,6 +13,9 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # a callback's hooks.
 _SKLEARN_BASE = os.path.join("sklearn", "base.py")
 _SKLEARN_CALLBACK = os.path.join("sklearn", "callback", "")
+# A warning raised while fastbp enters one of its context managers (a fit's
+# slot) has contextlib's frames between it and the caller.
+_CONTEXTLIB = os.path.abspath(contextlib.__file__)
 
 
 # Per thread: the list recording fastbp's warnings where they are kept
@@ -41,9 +45,79 @@ def quiet_in_this_thread():
         _quiet.record = outer
 
 
-def quiet_here():
-    """Whether this thread is inside :func:`quiet_in_this_thread`."""
-    return getattr(_quiet, "record", None) is not None
+class _Held:
+    """The warnings of one fit call's training, held until the call has kept
+    or undone its model (:func:`held_until_committed`)."""
+
+    __slots__ = ("frame", "training", "warnings")
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.training = False
+        self.warnings = []
+
+
+@contextmanager
+def held_until_committed():
+    """Hold the warnings that the training of the calling fit call gives
+    (from :func:`training_begins` on), for :func:`issue_held` to give once
+    the call has kept its model or undone the call.
+
+    With warnings made errors (``-W error``, ``simplefilter("error")``), a
+    ``ConvergenceWarning`` or Ctrl-C's warning raised mid-fit would fail
+    the call and throw the trained model away; held, the model is kept and
+    the warning still raised, as scikit-learn's MLP does. Per thread; a fit
+    inside this one (in a callback's hook) holds its own, and what a
+    callback's code warns stays where it is.
+
+    Yields
+    ------
+    _Held
+    """
+    outer = getattr(_quiet, "held", None)
+    # The frame of the fit call (the caller of this context manager's
+    # ``__enter__``): a warning whose caller is found through it is its own.
+    _quiet.held = held = _Held(sys._getframe(2))
+    try:
+        yield held
+    finally:
+        _quiet.held = outer
+        # The frame holds ``held`` in its locals: no cycle keeps the fit's
+        # data alive until the garbage collector runs.
+        held.frame = None
+
+
+def training_begins():
+    """Hold fastbp's warnings in this thread from here to the end of the fit
+    call (see :func:`held_until_committed`); those before (about the
+    settings, the environment or the data) are given at once, so that an
+    error filter stops the call before it trains."""
+    held = getattr(_quiet, "held", None)
+    if held is not None:
+        held.training = True
+
+
+def issue_held(held, failure=None):
+    """Give the warnings ``held``, attributed to the line that called the
+    fit, as :func:`warn_at_caller` does.
+
+    Parameters
+    ----------
+    held : _Held
+    failure : BaseException, optional
+        The exception the call is failing with: a warning that a filter
+        makes an error does not replace it (the failure is what the call
+        raises), and is added to its notes instead.
+    """
+    for message, category, estimator in held.warnings:
+        try:
+            _warn(message, category, estimator, sys._getframe(1), 3)
+        except Warning as raised:
+            if failure is None:
+                raise
+            if hasattr(failure, "add_note"):  # Python >= 3.11
+                failure.add_note(f"fastbp also warned, as an error here: "
+                                 f"{type(raised).__name__}: {raised}")
 
 
 def warn_at_caller(message, category, estimator=None):
@@ -51,6 +125,9 @@ def warn_at_caller(message, category, estimator=None):
     scikit-learn's fit wrapper and callback machinery): the line that
     called ``fit``, the user's own or a meta-estimator's (a Pipeline's),
     which filters by ``module`` and ``-W`` then match.
+
+    Within a fit call's training, the warning is held until the call has
+    kept its model (see :func:`held_until_committed`).
 
     Parameters
     ----------
@@ -66,11 +143,22 @@ def warn_at_caller(message, category, estimator=None):
     if record is not None:
         record.append((str(message), category))
         return
-    frame, level = sys._getframe(1), 2
+    held = getattr(_quiet, "held", None)
+    _warn(message, category, estimator, sys._getframe(1), 3,
+          held if held is not None and held.training else None)
+
+
+def _warn(message, category, estimator, frame, level, held=None):
+    """Warn from the first frame at or above ``frame`` (the frame that
+    ``stacklevel=level`` names) outside fastbp, or hold the warning in
+    ``held`` where the way there passes the frame of ``held``'s fit call."""
     while frame is not None:
+        if held is not None and frame is held.frame:
+            held.warnings.append((message, category, estimator))
+            return
         name = frame.f_code.co_filename
         if not (name.startswith(_PACKAGE) or name.endswith(_SKLEARN_BASE)
-                or _SKLEARN_CALLBACK in name
+                or _SKLEARN_CALLBACK in name or name == _CONTEXTLIB
                 or (estimator is not None and frame.f_locals.get("self") is estimator)):
             break
         frame, level = frame.f_back, level + 1

@@ -828,11 +828,13 @@ def test_a_failed_fit_ends_no_root_task_with_a_fitted_estimator(digits, solver):
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_a_fit_failed_by_its_convergence_warning_ends_no_root_task(digits, solver):
+def test_a_convergence_warning_made_an_error_ends_the_root_task_with_the_fit(digits, solver):
     # helper-92: L-BFGS ended the root "fit" task before scikit-learn's
     # convergence check, which a ConvergenceWarning filter made an error
     # that rolled the call back: the callback saw a fit succeed that never
-    # was (adam checks within its epochs, before the root task ends).
+    # was. helper-123: the warning is now given once the call has kept its
+    # model, as scikit-learn's MLP keeps it: the fit the root task ended
+    # with is the one the model has.
     X, y = digits
     roots = []
 
@@ -847,9 +849,39 @@ def test_a_fit_failed_by_its_convergence_warning_ends_no_root_task(digits, solve
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning, match="(?i)converge"):
             model.fit(X, y)
-    assert roots == [] and not hasattr(model, "coefs_")
-    quiet(model.fit, X, y)
-    assert len(roots) == 1 and roots[0].n_iter_ == 5
+    assert len(roots) == 1 and roots[0].n_iter_ == model.n_iter_ == 5
+    np.testing.assert_array_equal(roots[0].coefs_[0], model.coefs_[0])
+
+
+def test_a_warning_given_in_a_hook_stays_where_it_is(digits):
+    # helper-123: training's own warnings are held until the fit has kept
+    # its model; a fit run by a hook is the hook's: its warning is given
+    # there, at the hook's line, before the outer fit's own.
+    X, y = digits
+
+    class FitsAnother(StopAfter):
+        def on_fit_task_end(self, estimator, context, **kwargs):
+            if context.task_name == "epoch" and context.task_id == 0:
+                MLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)  # warns here
+
+    model = MLPClassifier((6,), max_iter=3, random_state=0).set_callbacks(
+        FitsAnother(10**6, "epoch"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    converge = [w for w in caught if w.category is ConvergenceWarning]
+    assert ["(1)" in str(w.message) for w in converge] == [True, False]
+    assert [w.filename for w in converge] == [__file__, __file__]
+    assert converge[0].lineno != converge[1].lineno  # the hook's line, then the fit's
+    # Made an error, the hook's warning fails the outer fit there, as any
+    # error of a hook does, and the call is undone.
+    model = MLPClassifier((6,), max_iter=3, random_state=0).set_callbacks(
+        FitsAnother(10**6, "epoch"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="Maximum iterations [(]1[)]"):
+            model.fit(X, y)
+    assert not hasattr(model, "coefs_")
 
 
 def test_tensorboard_warns_that_lbfgs_writes_nothing(digits, tmp_path):

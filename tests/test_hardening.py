@@ -1418,6 +1418,200 @@ def test_training_warnings_point_at_the_callers_line():
                                                          for w in caught]
 
 
+def _flat(model):
+    return np.concatenate([c.ravel() for c in model.coefs_ + model.intercepts_])
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_convergence_warning_made_an_error_keeps_the_trained_model(digits_data, solver):
+    # helper-123: the warning was raised mid-fit, before the call kept its
+    # model, and rolled the whole trained fit back (a warm fit's too);
+    # scikit-learn's MLP keeps the model and raises.
+    X, y = digits_data
+    kw = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=5, random_state=0)
+    expected = quiet(MLPClassifier(**kw).fit, X, y)
+    model = MLPClassifier(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="(?i)converge"):
+            model.fit(X, y)
+    assert model.n_iter_ == 5
+    np.testing.assert_array_equal(_flat(model), _flat(expected))
+    # A warm fit keeps its epochs as well.
+    model.set_params(warm_start=True)
+    expected.set_params(warm_start=True)
+    quiet(expected.fit, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            model.fit(X, y)
+    np.testing.assert_array_equal(_flat(model), _flat(expected))
+    if solver == "adam":
+        assert len(model.loss_curve_) == 10 and model.loss_curve_ == expected.loss_curve_
+
+
+def test_ctrl_c_under_warnings_made_errors_keeps_what_its_warning_says(digits_data,
+                                                                       monkeypatch):
+    # helper-123: under simplefilter("error"), Ctrl-C's warning ("the model
+    # keeps the state at the end of the last one") was raised before the
+    # call kept that state, and the call was rolled back: unfitted.
+    from fastbp.training import lbfgs
+
+    X, y = digits_data
+
+    def interrupt_at_3(epoch, max_iter, history):
+        if epoch == 3:
+            raise KeyboardInterrupt
+    model = MLPClassifier((8,), max_iter=50, random_state=0)
+    model._on_epoch_end = interrupt_at_3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="interrupted by user after 3 complete epoch"):
+            model.fit(X, y)
+    del model._on_epoch_end
+    assert model.n_iter_ == 3
+    np.testing.assert_array_equal(
+        _flat(model), _flat(quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)))
+
+    real = lbfgs.loss_and_gradient_function
+
+    def interrupted_after_5(*args, **kwargs):
+        f, calls = real(*args, **kwargs), []
+
+        def g(params):
+            calls.append(1)
+            if len(calls) > 5:
+                raise KeyboardInterrupt
+            return f(params)
+        return g
+
+    monkeypatch.setattr(lbfgs, "loss_and_gradient_function", interrupted_after_5)
+    model = MLPClassifier((8,), solver="lbfgs", max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="interrupted by user.*best iterate"):
+            model.fit(X, y)
+    assert model.n_iter_ >= 1 and np.isfinite(model.loss_) and model.predict(X).shape == y.shape
+
+
+def test_warnings_held_to_the_end_of_a_failed_fit_keep_their_order():
+    # helper-123: training's warnings are given when the call ends. Before
+    # a failure, they come first, once each, as they did (where an error
+    # filter raises one, the failure stays what the call raises, and says
+    # so in its notes).
+    X, y = _regression_data()
+
+    def schedule(epoch, lr0):
+        return lr0 if epoch < 3 else 1e4
+
+    kw = dict(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=1e-4,
+              learning_rate=schedule, max_iter=50, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DivergenceError) as info:
+            MLPRegressor(**kw).fit(X, y)
+    assert [w.category for w in caught] == [GradientWarning]
+    assert caught[0].filename == __file__ and "exploding" in str(caught[0].message)
+    model = MLPRegressor(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergenceError) as raised:
+            model.fit(X, y)
+    assert raised.value.epoch == info.value.epoch
+    assert model.n_iter_ == raised.value.epoch - 1  # the finite epochs, kept
+    if sys.version_info >= (3, 11):
+        assert "GradientWarning" in "".join(raised.value.__notes__)
+
+
+def test_oversubscription_and_compile_ahead_warnings_point_at_the_callers_line(
+        digits_data, monkeypatch):
+    # helper-134: OversubscriptionWarning (a fixed stacklevel) named
+    # estimators/base.py, as did FASTBP_COMPILE_AHEAD's and L-BFGS's
+    # ConvergenceWarning (scikit-learn's check, called from there).
+    from fastbp.training import ahead, threads
+
+    X, y = digits_data
+    monkeypatch.setattr(threads, "_checked_at", threads._UNCHECKED)
+    monkeypatch.setattr(threads, "cpu_count", lambda: 1)
+    monkeypatch.setenv(ahead.ENV, "bogus")
+    monkeypatch.setattr(ahead, "_warned_mode", False)
+    monkeypatch.setattr(ahead, "_asked", set())
+    monkeypatch.setattr(ahead, "_compile_ahead", lambda *args: None)
+    inside, leave = threading.Event(), threading.Event()
+
+    def another_fit():
+        with threads.fit_slot():
+            inside.set()
+            leave.wait(60)
+
+    other = threading.Thread(target=another_fit)
+    other.start()
+    try:
+        inside.wait(60)
+        with threadpool_limits(2, user_api="blas"), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            MLPClassifier((8,), solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
+    finally:
+        leave.set()
+        other.join(60)
+    kinds = [w.category for w in caught]
+    assert fastbp.OversubscriptionWarning in kinds and ConvergenceWarning in kinds
+    assert any("FASTBP_COMPILE_AHEAD='bogus'" in str(w.message) for w in caught)
+    assert [w.filename for w in caught] == [__file__] * len(caught), [
+        (w.category, w.filename) for w in caught]
+    assert any("lbfgs failed to converge after 2 iteration(s)" in str(w.message)
+               and "max_iter=2" in str(w.message) for w in caught)
+
+
+def test_the_compile_ahead_warning_made_an_error_is_raised_not_swallowed(digits_data,
+                                                                        monkeypatch):
+    # helper-134: compile_ahead's catch-all caught the warning a filter had
+    # made an error, after noting it as given: it was never seen.
+    from fastbp.training import ahead
+
+    X, y = digits_data
+    monkeypatch.setenv(ahead.ENV, "bogus")
+    monkeypatch.setattr(ahead, "_warned_mode", False)
+    monkeypatch.setattr(ahead, "_asked", set())
+    monkeypatch.setattr(ahead, "_compile_ahead", lambda *args: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(RuntimeWarning, match="FASTBP_COMPILE_AHEAD='bogus'"):
+            MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+
+
+def test_huge_finite_float32_weights_leak_no_overflow_warning():
+    # helper-134: the monitor's weight norm (a float32 dot product)
+    # overflowed: NumPy's "overflow encountered in dot", pointing into
+    # fastbp, failed the call under warnings made errors.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3).astype(np.float32)
+    y = (X @ [40.0, 80.0, 20.0] * 10).astype(np.float32)
+    model = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", random_state=0)
+    quiet(model.partial_fit, X, y)
+    model.set_params(learning_rate_init=1e30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model.partial_fit(X, y)
+    assert np.all([np.isfinite(c).all() for c in model.coefs_])
+    assert max(float(np.abs(c).max()) for c in model.coefs_) > 1e20
+
+
+def test_finite_input_whose_sum_overflows_gets_the_overflow_error_not_numpys_warning(blobs):
+    # helper-140 (as helper-134's weight norms): the finiteness check's sum
+    # of X overflowed: "overflow encountered in reduce", pointing into
+    # fastbp, and under warnings made errors that warning replaced the
+    # ValueError naming the overflow.
+    X, _ = blobs
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=5).fit,
+                X.astype(np.float32), X[:, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="outputs overflowed float32 for 2 row"):
+            reg.predict(np.full((2, 6), 3e38, dtype=np.float32))
+
+
 def test_layer_norm_over_a_single_unit_is_rejected(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="hidden layer 2 of \\[4, 1\\] has a single unit"):

@@ -24,11 +24,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._cache import compiles_in_memory, while_waiting, will_compile
-from ..exceptions import DivergenceError, quiet_here, warn_at_caller
+from ..exceptions import DivergenceError, held_until_committed, issue_held, warn_at_caller
 from ..kernels.codes import (
     HIDDEN_ACTIVATIONS,
     INPUT_NOT_FINITE,
@@ -424,21 +423,31 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # Progress.copy): a failed call cuts them back to these lengths.
         progress = self.__dict__.get("_progress")
         lengths = progress.lengths() if progress is not None else None
-        try:
-            if prepare is not None:
-                prepare()
-            return self._fit(X, y, sample_weight, incremental)
-        except DivergenceError as exc:
-            # After at least one finite epoch of this call, the model was
-            # left, on purpose and consistently, at the last finite epoch
-            # (see DivergenceError); otherwise the call failed as a whole.
-            if exc.epoch > 1:
+        # Training's warnings (ConvergenceWarning, Ctrl-C's, GradientWarning)
+        # are given once the call has kept its model: one that an error
+        # filter raised mid-fit would roll a whole trained fit back (and
+        # Ctrl-C's would say the model keeps what it then does not).
+        with held_until_committed() as held:
+            try:
+                if prepare is not None:
+                    prepare()
+                fitted = self._fit(X, y, sample_weight, incremental)
+            except DivergenceError as exc:
+                # After at least one finite epoch of this call, the model was
+                # left, on purpose and consistently, at the last finite epoch
+                # (see DivergenceError); otherwise the call failed as a whole.
+                if exc.epoch > 1:
+                    issue_held(held, failure=exc)
+                    raise
+                self._roll_back(saved, rng, rng_state, progress, lengths)
+                issue_held(held, failure=exc)
                 raise
-            self._roll_back(saved, rng, rng_state, progress, lengths)
-            raise
-        except BaseException:
-            self._roll_back(saved, rng, rng_state, progress, lengths)
-            raise
+            except BaseException as exc:
+                self._roll_back(saved, rng, rng_state, progress, lengths)
+                issue_held(held, failure=exc)
+                raise
+        issue_held(held)
+        return fitted
 
     def _roll_back(self, saved, rng, rng_state, progress=None, lengths=None):
         # scikit-learn tears the callbacks of this fit down after it ends,
@@ -1149,9 +1158,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                 "lbfgs-iter", iterations=iterations)
         alpha, l1 = self._penalties(weight_exp)
         # The root task is ended by _fit, once the fit has succeeded and set
-        # the model: a DivergenceError, a ConvergenceWarning made an error,
-        # or non-finite weights roll the call back, and its fitted_estimator
-        # would be a model that never was.
+        # the model: a DivergenceError or non-finite weights roll the call
+        # back, and its fitted_estimator would be a model that never was.
+        # (A ConvergenceWarning is held until the call has kept the model.)
         try:
             result = fit_lbfgs(backend, spec, params, inp, Y, sample_weight, alpha=alpha,
                                l1=l1, max_iter=self.max_iter, max_fun=self.max_fun,
@@ -1217,10 +1226,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # asked for, as a stochastic solver's stop is: no warning.
             self.n_iter_ = int(result.nit)
         else:
-            # scikit-learn's check warns through warnings.warn, which no
-            # thread can keep quiet for itself alone (a warm-up's fit).
-            self.n_iter_ = (min(int(result.nit), self.max_iter) if quiet_here() else
-                            _check_optimize_result("lbfgs", result, self.max_iter))
+            self.n_iter_ = min(int(result.nit), self.max_iter)
+            if result.status != 0:
+                _warn_lbfgs_not_converged(result, self.n_iter_, self.max_iter)
             if fresh:
                 _warn_if_loss_unresolved(result, self.tol, params.dtype)
         if not all_finite(params):
@@ -1878,6 +1886,25 @@ def _takes_sample_weight(scorer):
     except (TypeError, ValueError):
         return False
     return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _warn_lbfgs_not_converged(result, n_iter, max_iter):
+    """scikit-learn's ``ConvergenceWarning`` for an L-BFGS fit that stopped
+    unconverged, in its words (``sklearn.utils.optimize._check_optimize_result``).
+
+    scikit-learn's check warns through ``warnings.warn`` from inside fastbp:
+    the warning named a line of this module rather than the caller's (so
+    filters by module missed it), and a warm-up's fit could not keep it
+    quiet for its thread alone.
+    """
+    message = (f"lbfgs failed to converge after {n_iter} iteration(s) "
+               f"(status={result.status}):\n{result.message}\n")
+    if n_iter == max_iter:
+        message += ("\nIncrease the number of iterations to improve the convergence "
+                    f"(max_iter={max_iter}).")
+    message += ("\nYou might also want to scale the data as shown in:\n"
+                "    https://scikit-learn.org/stable/modules/preprocessing.html")
+    warn_at_caller(message, ConvergenceWarning)
 
 
 def _warn_if_loss_unresolved(result, tol, dtype):

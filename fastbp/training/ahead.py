@@ -42,9 +42,10 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 
 import numpy as np
+
+from ..exceptions import warn_at_caller
 
 #: The environment variable that turns helpers off (``0``), on whatever
 #: the load (``1``), or leaves the choice to :func:`idle_core` (``auto``).
@@ -85,8 +86,8 @@ def _mode():
         return "on"
     if value not in ("", "auto") and not _warned_mode:
         _warned_mode = True
-        warnings.warn(f"{ENV}={value!r} is not one of auto, 0/off, 1/on: taken as auto.",
-                      RuntimeWarning, stacklevel=4)
+        warn_at_caller(f"{ENV}={value!r} is not one of auto, 0/off, 1/on: taken as auto.",
+                       RuntimeWarning)
     return "auto"
 
 
@@ -174,17 +175,19 @@ def compile_ahead(backend, spec, dtype, train_kernel, sparse=False):
     key = (id(train_kernel), dtype)
     if key in _asked:  # every fit but a kernel's first in this process
         return None
+    # Outside the try: its warning, made an error by a filter, reaches the
+    # caller (it is given once, and was swallowed there).
+    mode = _mode()
     try:
-        return _compile_ahead(backend, spec, dtype, train_kernel, sparse, key)
+        return _compile_ahead(backend, spec, dtype, train_kernel, sparse, key, mode)
     except Exception:  # noqa: BLE001 - see the docstring
         return None
 
 
-def _compile_ahead(backend, spec, dtype, train_kernel, sparse, key):
+def _compile_ahead(backend, spec, dtype, train_kernel, sparse, key, mode):
     from .. import _cache
     from .predict import chunk_rows, inference_plan_of
 
-    mode = _mode()
     if backend.name != "cpu" or sparse or mode == "off" or getattr(sys, "frozen", False):
         return None
     with _lock:

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import scipy.optimize
 
-from ..exceptions import warn_at_caller
+from ..exceptions import training_begins, warn_at_caller
 from ..kernels.records import Targets
 from .progress import INTERRUPTED
 from .threads import host_blas_section
@@ -193,6 +193,8 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     if tasks is not None:
         tasks.begin(params.copy(), no_running)
 
+    # From here the warnings describe the training (see held_until_committed).
+    training_begins()
     try:
         result = scipy.optimize.minimize(
             loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..exceptions import DivergenceError, warn_at_caller
+from ..exceptions import DivergenceError, training_begins, warn_at_caller
 from ..kernels.codes import NORM_BATCH
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
@@ -95,9 +95,15 @@ def all_finite(a):
     Its sum is finite exactly then, unless finite values overflow it; the
     exact check (a boolean array and a pass over it, three times the cost)
     runs only when the sum is not finite. An empty ``a`` (no batch-norm
-    statistics) is finite without a reduction's set-up.
+    statistics) is finite without a reduction's set-up. An overflowing sum
+    is no event to warn of (NumPy's RuntimeWarning pointed into fastbp, and
+    an error filter made it fail the call in place of the check's answer).
     """
-    return not a.size or math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())
+    if not a.size:
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(a)
+    return math.isfinite(total) or bool(np.isfinite(a).all())
 
 
 def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
@@ -310,6 +316,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     # it runs after the epoch's end hooks, and a Ctrl-C landing in them
     # keeps that epoch, so its step is taken on the way out.
     rule_pending = False
+    # From here the warnings describe the training (see held_until_committed).
+    training_begins()
     try:
         progress.n_iter = 0
         for _ in range(max_iter):
@@ -395,10 +403,14 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 hist["learning_rate"].append(optimizer.learning_rate)
                 hist["grad_norm"].append(grad_norms)
                 hist["dead_fraction"].append(dead_fraction)
-                # The Frobenius norms np.linalg.norm gives, without its views.
-                monitor.check(grad_norms, [math.sqrt(np.dot(params[w], params[w]))
-                                           for w in weights],
-                              len(progress.loss_curve), dead_fraction=dead_fraction, clip=clip)
+                # The Frobenius norms np.linalg.norm gives, without its views:
+                # inf where the sum of squares overflows the dtype (a norm
+                # above 1.8e19 in float32), as that gives, but without
+                # NumPy's overflow warning (an error under -W error).
+                with np.errstate(over="ignore"):
+                    weight_norms = [math.sqrt(np.dot(params[w], params[w])) for w in weights]
+                monitor.check(grad_norms, weight_norms, len(progress.loss_curve),
+                              dead_fraction=dead_fraction, clip=clip)
 
                 val_score = None
                 if early_stopping:

@@ -29,14 +29,13 @@ import itertools
 import os
 import sys
 import threading
-import warnings
 from contextlib import contextmanager, nullcontext
 
 from joblib import cpu_count
 from threadpoolctl import threadpool_info
 
 from .._cblas import NUMPY_BLAS, find_numpy_blas_threads
-from ..exceptions import OversubscriptionWarning
+from ..exceptions import OversubscriptionWarning, warn_at_caller
 
 # (get, set) of the kernels' BLAS pool size, where fastbp can control it.
 _pool = find_numpy_blas_threads() if NUMPY_BLAS else None
@@ -502,7 +501,7 @@ def _warn_if_oversubscribed(active):
     pools = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
     threads = max((lib["num_threads"] for lib in pools), default=1)
     if threads * active > cores:
-        warnings.warn(
+        warn_at_caller(
             f"{active} fastbp fits are running at once in threads of this process, and "
             f"each may use {threads} BLAS threads on {cores} cores: the BLAS pool "
             "oversubscribes the cores, and a parallel search can run slower than a "
@@ -510,6 +509,6 @@ def _warn_if_oversubscribed(active):
             "(for example `with threadpool_limits(1), parallel_backend('threading'): "
             "search.fit(X, y)`), or use joblib's default process backend. See "
             "'Scaling a search' in fastbp's README.",
-            OversubscriptionWarning, stacklevel=4)
+            OversubscriptionWarning)
         return True
     return False
