@@ -14,6 +14,7 @@ Example
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -318,9 +319,9 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, epochs_option, final_loss,
-                           fit_with_progress, make_estimator, say_interrupted, step_name,
-                           train_on_file, write_outputs)
+    from .cli_data import (CLIError, check_outputs, command_line_advice, epochs_option,
+                           final_loss, fit_with_progress, make_estimator, say_interrupted,
+                           step_name, train_on_file, write_outputs)
 
     args.options_given = _options_given(args)
     if args.data is not None:
@@ -356,8 +357,9 @@ def train(args):
           f"samples, {X_train.shape[1]} features, {args.dtype}")
     clf = make_estimator(MLPClassifier, args, _estimator_params(args))
     start = time.perf_counter()
-    interrupted = fit_with_progress(clf, clf, X_train, y_train, args.quiet,
-                                    epochs_option(args))
+    interrupted = fit_with_progress(
+        clf, clf, X_train, y_train, args.quiet, epochs_option(args),
+        functools.partial(command_line_advice, estimator=clf, args=args))
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
     total = time.perf_counter() - start

@@ -8,6 +8,7 @@ Pipeline, so ``predict`` and ``evaluate`` apply exactly what training saw.
 The name of the target column is saved with it.
 """
 
+import functools
 import os
 import sys
 import time
@@ -852,11 +853,112 @@ def epochs_option(args):
     return "--set max_iter=..." if "max_iter" in parse_settings(args.set) else "--epochs"
 
 
-def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
+# The options of train that take no value: the parameter's True is the
+# option alone (--residual), and its False has only --set.
+_SWITCHES = ("residual", "early_stopping")
+# Parameters that the library's advice names bare ("alpha > 0", "lower
+# gamma") although they are no identifiers with an underscore: English
+# words such as "loss" or "solver" stay words.
+_BARE_PARAMS = ("alpha", "gamma", "l1")
+# A parameter's value in the advice, and the alternatives after it:
+# activation='relu' (or 'leaky_relu', 'elu'), init='he_uniform'/'he_normal'.
+_VALUE = r"'[^']*'|[\w.+-]+"
+_ALTERNATIVES = r"(?:\s*(?:/|,|\(or|or)\s*'[^']*')*"
+# The library's advice to standardise X (and y): the command line feeds
+# the network standardised features already (build_pipeline; the built-in
+# datasets come scaled), and fits a regression target as read.
+_SCALER = r" \(for example with sklearn\.preprocessing\.StandardScaler\)"
+_STANDARDISE_ITEM = (r"standardise (?:X, and y for a regressor|X|the input)"
+                     rf"(?:{_SCALER})?")
+_STANDARDISE_SENTENCE = (r"To fix it, standardise X \(and y for a regressor\), "
+                         r"for example with sklearn\.preprocessing\.StandardScaler\.")
+_STANDARDISE_ASIDE = r" \(standardise X, for example with sklearn\.preprocessing\.StandardScaler\)"
+# Where a list of remedies starts, for the " or " before its last one.
+_LIST_STARTS = ("To fix it, ", "Remedies: ")
+
+
+def command_line_advice(message, estimator, args, target=None):
+    """The advice of a :class:`~fastbp.exceptions.DivergenceError` or a
+    :class:`~fastbp.exceptions.GradientWarning` as a command-line user
+    acts on it: each parameter it names as the option that sets it
+    (``learning_rate_init`` as ``--learning-rate-init``, ``gamma=2`` as
+    ``--set gamma=2``, or as ``--set`` where ``args`` set it so), and no
+    advice to standardise X, which ``fastbp train`` did.
+
+    Parameters
+    ----------
+    message : str
+    estimator : MLPClassifier or MLPRegressor
+        The fitted estimator, whose parameter names are translated.
+    args : argparse.Namespace
+        ``train``'s arguments.
+    target : str or None
+        The regression target column, fitted unscaled: the advice to
+        standardise y names it. None for a classifier.
+    """
+    import re
+
+    from .cli import _OPTION_PARAMS
+
+    options = {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()}
+    given = parse_settings(args.set)
+    names = sorted(estimator.get_params(deep=False), key=len, reverse=True)
+
+    def option(match):
+        name, value, alternatives = match.group("name", "value", "alternatives")
+        if value is None and "_" not in name and name not in _BARE_PARAMS:
+            return match.group(0)  # a word of the text ("loss"), not the parameter
+        # The command line's choices are written unquoted (--normalization batch).
+        value = value.strip("'") if value is not None else "..."
+        if name in given or name not in options:
+            # Set by --set already: its option too would be refused (settings).
+            return f"--set {name}={value}"
+        if value == "...":
+            return options[name]
+        if name in _SWITCHES:
+            return options[name] if value == "True" else f"--set {name}={value}"
+        return f"{options[name]} {value}" + alternatives.replace("'", "")
+
+    message = re.sub(rf"(?<![\w.'-])(?P<name>{'|'.join(map(re.escape, names))})"
+                     rf"(?:=(?P<value>{_VALUE})(?P<alternatives>{_ALTERNATIVES}))?(?![\w=])",
+                     option, message)
+    scale_target = (f"standardise the target column {target!r} (fastbp train "
+                    "standardises the numeric feature columns, not the target)")
+    message = re.sub(_STANDARDISE_ASIDE, "", message)
+    if target is not None:
+        # Functions, not replacement strings: a column name may hold backslashes.
+        message = re.sub(_STANDARDISE_SENTENCE, lambda m: f"To fix it, {scale_target}.",
+                         message)
+        return re.sub(_STANDARDISE_ITEM, lambda m: scale_target, message)
+    message = re.sub(r" ?" + _STANDARDISE_SENTENCE, "", message)
+    match = re.search(rf"(?P<before>,? or |, )?{_STANDARDISE_ITEM}(?P<after>, )?", message)
+    if match is None:
+        return message
+    if match.group("after") or not match.group("before") or "or" not in match.group("before"):
+        # The first (or a middle) remedy: its comma goes with it.
+        return (message[:match.start()] + (match.group("before") or "")
+                + message[match.end():])
+    # The last remedy: the one before it takes its " or ".
+    head = message[:match.start()]
+    start = max((head.rfind(lead) + len(lead) for lead in _LIST_STARTS if lead in head),
+                default=len(head))
+    depth, cut = 0, -1
+    for i in range(start, len(head)):
+        depth += {"(": 1, ")": -1}.get(head[i], 0)
+        if depth == 0 and head.startswith(", ", i):
+            cut = i
+    if cut >= 0:
+        head = head[:cut] + match.group("before") + head[cut + 2:]
+    return head + message[match.end():]
+
+
+def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", advise=None):
     """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
     cold compile and printing one line per epoch unless ``quiet``; a note
     on a fit that reaches ``max_iter`` names ``limit_option``, the option
-    that set it (:func:`epochs_option`).
+    that set it (:func:`epochs_option`). ``advise``, given, rewrites the
+    advice of a ``GradientWarning`` and of a ``DivergenceError`` for the
+    command line (:func:`command_line_advice`).
 
     Returns
     -------
@@ -873,6 +975,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
 
     from sklearn.exceptions import ConvergenceWarning
 
+    from .exceptions import DivergenceError, GradientWarning
     from .training.progress import INTERRUPTED
 
     estimator._announce_compile = True
@@ -889,6 +992,8 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
             interrupted.append(str(message))
         elif issubclass(category, ConvergenceWarning):
             notes.append(str(message))
+        elif advise is not None and issubclass(category, GradientWarning):
+            show_warning(advise(str(message)), category, filename, lineno, file, line)
         else:
             show_warning(message, category, filename, lineno, file, line)
 
@@ -903,6 +1008,11 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs"):
             # an interrupted fit must be seen: it decides the exit status.
             warnings.filterwarnings("always", message=INTERRUPTED)
             model.fit(X, y)
+    except DivergenceError as exc:
+        if advise is None:
+            raise
+        # helper-142: its advice named Python parameters, and standardising X.
+        raise DivergenceError(advise(str(exc)), epoch=exc.epoch) from None
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
@@ -1089,7 +1199,10 @@ def train_on_file(args, estimator_params):
     print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
           f"{args.target!r} ({task}), {dtype}", flush=True)
     start = time.perf_counter()
-    interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet, epochs_option(args))
+    advise = functools.partial(command_line_advice, estimator=estimator, args=args,
+                               target=args.target if task == "regression" else None)
+    interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet, epochs_option(args),
+                                    advise)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {final_loss(estimator)}")
     written = write_outputs(args, pipe, estimator)

@@ -1128,6 +1128,103 @@ def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
     assert "fastbp: error: Training diverged" in err and "note:" not in err
 
 
+# Advice in the library's words, none of them in the command line's.
+_PYTHON_ADVICE = ("learning_rate_init", "clip_grad_norm", "lower gamma", "with gamma=",
+                  "learning_rate=", "standardise X", "StandardScaler",
+                  "standardise the input", "early_stopping")
+
+
+def test_divergence_and_gradient_advice_name_the_options(tmp_path):
+    # helper-134: a diverging fit advised lower learning_rate_init, set
+    # clip_grad_norm and standardise X (with sklearn's StandardScaler) to a
+    # command-line user, whose X train had standardised already.
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(200), rng.standard_normal(200)
+    path = tmp_path / "reg.csv"
+    pd.DataFrame({"a": a, "b": b, "t": 1000 * a + 5000}).to_csv(path, index=False)
+    # In a process of its own: pytest records warnings rather than showing them.
+    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(path),
+                           "--target", "t", "--solver", "sgd", "--learning-rate-init", "1.0",
+                           "--epochs", "5", "--quiet"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    warning = [line for line in lines if line.startswith("warning: GradientWarning: ")]
+    error = [line for line in lines if line.startswith("fastbp: error: Training diverged")]
+    assert len(warning) == 1 and len(error) == 1, proc.stderr
+    assert ("Remedies: --clip-grad-norm 1.0, a smaller --learning-rate-init, "
+            "--normalization batch or layer, --alpha > 0, or standardise the target "
+            "column 't'") in warning[0], warning
+    assert ("To fix it, lower --learning-rate-init (now 1), set --clip-grad-norm (for "
+            "example 1.0) or standardise the target column 't'") in error[0], error
+    for text in _PYTHON_ADVICE:
+        assert text not in warning[0] + error[0], text
+
+
+def test_divergence_advice_of_a_classifier_drops_standardising(tmp_path, capsys):
+    # helper-134: a classifier's target needs no scaling, and its X is
+    # standardised: the advice ends with the options; gamma, without an
+    # option of its own, is --set gamma=...
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(200), rng.standard_normal(200)
+    path = tmp_path / "cls.csv"
+    pd.DataFrame({"a": a, "b": b, "t": np.where(a > 0, "x", "y")}).to_csv(path, index=False)
+    code = main(["train", "--data", str(path), "--target", "t", "--solver", "sgd",
+                 "--learning-rate-init", "0.1", "--learning-rate", "exponential",
+                 "--set", "gamma=1000", "--epochs", "8", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    error = [line for line in err.splitlines() if line.startswith("fastbp: error:")]
+    assert len(error) == 1 and "Training diverged" in error[0], err
+    assert "which --learning-rate exponential with --set gamma=1000 raised above " \
+           "--learning-rate-init (0.1)" in error[0], error
+    assert error[0].endswith("To fix it, lower --set gamma=... (below 1 to decay the rate), "
+                             "lower --learning-rate-init (now 0.1) or set --clip-grad-norm "
+                             "(for example 1.0)."), error
+    for text in _PYTHON_ADVICE:
+        assert text not in error[0], text
+
+
+def test_command_line_advice_translates_each_phrasing():
+    # helper-134: the remedies of every GradientWarning and of L-BFGS's
+    # divergence, as the command line words them.
+    import argparse
+
+    import fastbp
+    from fastbp.cli_data import command_line_advice
+    from fastbp.training import diagnostics
+
+    reg, clf = fastbp.MLPRegressor(), fastbp.MLPClassifier()
+    args = argparse.Namespace(set=None)
+    assert command_line_advice(diagnostics._VANISHING_REMEDIES, clf, args) == (
+        "Remedies: --activation relu (or leaky_relu, elu, gelu) with --init "
+        "he_uniform/he_normal, --normalization batch or layer, --residual, fewer layers, "
+        "or a larger --learning-rate-init.")
+    # Clipping on: the first remedy, standardising, goes with its comma.
+    assert command_line_advice(diagnostics._EXPLODING_REMEDIES_CLIPPED, clf, args) == (
+        "Remedies: --normalization batch or layer, a smaller --learning-rate-init, "
+        "or --alpha > 0.")
+    assert "(standardise" not in command_line_advice(diagnostics._VANISHING_INPUT, clf, args)
+    # A parameter set with --set is advised as --set: its option too is refused.
+    given = argparse.Namespace(set=["learning_rate_init=0.5"])
+    assert command_line_advice(diagnostics._DEAD_REMEDIES, clf, given).endswith(
+        "Remedies: a smaller --set learning_rate_init=..., --clip-grad-norm 1.0, "
+        "--activation leaky_relu or elu (which never die), or --normalization batch.")
+    lbfgs = ("Training diverged: with solver='lbfgs' the loss is nan at the starting "
+             "weights, so L-BFGS cannot take a step. The model keeps its state from before "
+             "this call. To fix it, standardise X (and y for a regressor), for example with "
+             "sklearn.preprocessing.StandardScaler. The penalty may be the cause: alpha=5.")
+    assert command_line_advice(lbfgs, reg, args, target="price") == (
+        "Training diverged: with --solver lbfgs the loss is nan at the starting weights, so "
+        "L-BFGS cannot take a step. The model keeps its state from before this call. To "
+        "fix it, standardise the target column 'price' (fastbp train standardises the "
+        "numeric feature columns, not the target). The penalty may be the cause: --alpha 5.")
+    assert command_line_advice(lbfgs, clf, args).endswith(
+        "before this call. The penalty may be the cause: --alpha 5.")
+
+
 def test_names_the_terminal_cannot_encode_are_escaped(tmp_path):
     import pandas as pd
     rng = np.random.default_rng(0)
