@@ -1187,13 +1187,36 @@ def test_divergence_names_the_epoch_rate_and_the_schedule_that_raised_it(tiny, s
     epoch, msg = info.value.epoch, str(info.value)
     lr0 = kw["learning_rate_init"]
     rate = lr0 if blamed is None else lr0 * 1e30 ** (epoch - 1)
-    assert f"The learning rate of epoch {epoch} was {rate:g}" in msg
+    assert f"Training diverged at epoch {epoch}: " in msg
+    assert f"The learning rate of that epoch was {rate:g}" in msg
     assert f"lower learning_rate_init (now {lr0:g})" in msg
     if blamed is None:
         assert "raised above" not in msg and "gamma" not in msg
     else:
         assert blamed in msg
         assert ("lower gamma" if "gamma" in kw else "callable return lower rates") in msg
+
+
+def test_divergence_in_a_stream_names_the_epoch_as_loss_curve_counts_it(tiny):
+    # helper-132: in a partial_fit stream, "diverged at epoch 1 ... the
+    # learning rate of epoch 1 was 8.1e+29" named the call's first epoch,
+    # which history_ and the schedule count as the third (rate 1e-3 * 0.9**2).
+    from fastbp import DivergenceError
+
+    X, y = tiny
+    est = MLPClassifier((5,), solver="sgd", learning_rate="step", step_size=1, gamma=0.9,
+                        random_state=0)
+    est.partial_fit(X, y, classes=np.unique(y)).partial_fit(X, y)
+    est.set_params(learning_rate_init=1e300)
+    with pytest.raises(DivergenceError) as info:
+        for _ in range(5):  # saturated units can keep the first huge epoch finite
+            est.partial_fit(X, y)
+    msg, before = str(info.value), len(est.loss_curve_)
+    assert info.value.epoch == 1 and before >= 2
+    assert msg.startswith(f"Training diverged at epoch 1 of this call (epoch {before + 1} of "
+                          "the model's training, as loss_curve_ counts them): ")
+    assert f"The learning rate of that epoch was {1e300 * 0.9 ** before:g}" in msg
+    assert est.history_["learning_rate"][1] == pytest.approx(1e-3 * 0.9)
 
 
 @pytest.mark.parametrize("dtype, clip", [(np.float64, 1e-320), (np.float32, 1e-40),

@@ -107,18 +107,27 @@ def all_finite(a):
 
 
 def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
-                        early_stopping):
+                        early_stopping, trained_before=0):
     """The message of a :class:`DivergenceError` at ``epoch`` of the call,
     whose learning rate was ``learning_rate``: ``optimizer``'s, restored to
     the last finite epoch, is that epoch's."""
-    kept = (f"epoch {epoch - 1}, the last finite one" if epoch > 1
+    # Epochs are counted within the call; in a partial_fit stream or a warm
+    # fit, where loss_curve_, history_ and the schedules count on from the
+    # epochs ``trained_before``, that count is given too (helper-132: the
+    # epoch named was another epoch of history_, at another rate).
+    of_call, where = "", f"epoch {epoch}"
+    if trained_before:
+        of_call = " of this call"
+        where = (f"epoch {epoch} of this call (epoch {trained_before + epoch} of the "
+                 "model's training, as loss_curve_ counts them)")
+    kept = (f"epoch {epoch - 1}{of_call}, the last finite one" if epoch > 1
             else "the weights from before this call (no epoch of it was finite)")
     if early_stopping:
         kept += "; with early_stopping=True, those of the best validation score"
     before = ("" if previous is None
               else f" (the loss was {previous:.6g} after the epoch before)")
     lr0, schedule = optimizer.learning_rate_init, optimizer.lr_schedule
-    rate = f"The learning rate of epoch {epoch} was {learning_rate:g}"
+    rate = f"The learning rate of that epoch was {learning_rate:g}"
     advice = []
     # A schedule that raised the rate (a gamma above 1, a callable) is the
     # likelier cause than learning_rate_init, which it multiplies.
@@ -135,7 +144,7 @@ def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
         advice.append("set clip_grad_norm (for example 1.0)")
     advice.append("standardise X, and y for a regressor (for example with "
                   "sklearn.preprocessing.StandardScaler)")
-    return (f"Training diverged at epoch {epoch}: {what}{before}. "
+    return (f"Training diverged at {where}: {what}{before}. "
             f"{rate}. Training stopped there, and the model keeps the state of {kept}. "
             f"To fix it, {', '.join(advice[:-1])} or {advice[-1]}.")
 
@@ -490,7 +499,9 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         running[:] = progress.best_running
     if diverged is not None:
         epoch, what, previous, learning_rate = diverged
+        trained_before = len(progress.loss_curve) - progress.n_iter
         raise DivergenceError(_divergence_message(epoch, what, previous, learning_rate,
-                                                  optimizer, clip, early_stopping),
+                                                  optimizer, clip, early_stopping,
+                                                  trained_before),
                               epoch=epoch)
     return ws
