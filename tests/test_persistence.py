@@ -355,6 +355,33 @@ def test_a_negative_running_variance_is_refused_at_save_and_load(data, tmp_path)
         fastbp.load(path)
 
 
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_a_bias_before_a_normalised_layer_is_refused_at_save_and_load(data, tmp_path, norm):
+    # helper-141 (found by helper-132): intercepts_[0] of a normalised
+    # layer, which the kernels ignore, was saved and loaded edited, and the
+    # loaded model predicted as if it were zero.
+    X, y = data
+    est = _model("clf", dict(normalization=norm), np.float64, X, y)
+    fastbp.save(est, tmp_path / "good.fastbp")
+    est.intercepts_[0] = np.linspace(-50.0, 50.0, 7)
+    bias = rf"intercepts_\[0\] holds non-zero values.*\(normalization='{norm}'\)"
+    with pytest.raises(ValueError, match="cannot save this MLPClassifier: its state is "
+                                         f"inconsistent.*{bias}"):
+        fastbp.save(est, tmp_path / "bias.fastbp")
+    path = rewritten_model_file(tmp_path / "good.fastbp", tmp_path / "bias.fastbp", est)
+    with pytest.raises(ValueError, match="bias.fastbp holds an MLPClassifier whose fitted "
+                                         f"state is inconsistent: {bias}"):
+        fastbp.load(path)
+    # A loaded model's arrays are its own, not the kernels' buffers: an
+    # edit in place is refused where they are packed.
+    loaded = fastbp.load(tmp_path / "good.fastbp")
+    loaded.intercepts_[0][:] = 1.0
+    with pytest.raises(ValueError, match=bias):
+        loaded.predict(X)
+    with pytest.raises(ValueError, match=bias):
+        quiet(loaded.partial_fit, X, y)
+
+
 def test_a_model_saved_before_the_monitor_kept_a_list_loads_and_trains(data, tmp_path,
                                                                        monkeypatch):
     # helper-50: files saved before 8ad0d10 hold the gradient monitor's

@@ -595,6 +595,106 @@ def test_normalization_predict_matches_numpy(small, norm, dtype, tol):
         assert_allclose(est.predict_proba(X[:1]), proba[:1], rtol=tol, atol=tol)
 
 
+def _ported_network(norm, X, b1=None):
+    """Weights of a network with a bias before its normalisation (PyTorch's
+    Linear(5, 4) -> BatchNorm1d / LayerNorm -> ReLU -> Linear(4, 2), in
+    eval mode), and its outputs for ``X``; the bias ``b1``, or a random one."""
+    rng = np.random.RandomState(0)
+    W1, drawn = rng.normal(size=(5, 4)), rng.normal(size=4)
+    b1 = drawn if b1 is None else b1
+    gamma, beta = rng.uniform(0.5, 2.0, size=4), rng.normal(size=4)
+    mean, var = rng.normal(size=4), rng.uniform(0.5, 2.0, size=4)
+    W2, b2 = rng.normal(size=(4, 2)), rng.normal(size=2)
+    h = X @ W1 + b1
+    if norm == "layer":
+        mean, var = h.mean(axis=1, keepdims=True), h.var(axis=1, keepdims=True)
+    out = np.maximum((h - mean) / np.sqrt(var + 1e-5) * gamma + beta, 0.0) @ W2 + b2
+    params = dict(coefs_=[W1, W2], intercepts_=[b1, b2], normalization_scales_=[gamma],
+                  normalization_shifts_=[beta])
+    if norm == "batch":
+        params.update(running_mean_=[mean], running_var_=[var])
+    return params, out
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_a_bias_set_before_a_normalised_layer_is_refused_not_ignored(tiny, norm):
+    # helper-141 (found by helper-132): the kernels add no bias before a
+    # normalisation, and a ported network's intercepts_[0] was ignored
+    # without a word (predictions off by 0.17 for batch norm, 0.78 for
+    # layer norm).
+    X = tiny[0]
+    params, expected = _ported_network(norm, X)
+    est = MLPRegressor(hidden_layer_sizes=(4,), normalization=norm)
+    est.__dict__.update(params)
+    match = (r"intercepts_\[0\] holds non-zero values, but hidden layer 1 is normalised "
+             rf"\(normalization='{norm}'\).*")
+    match += (r"subtract intercepts_\[0\] from running_mean_\[0\]" if norm == "batch"
+              else "cannot be represented in fastbp")
+    with pytest.raises(ValueError, match=match):
+        est.predict(X)
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(X, expected)
+    zeros = np.zeros(4)
+    if norm == "batch":
+        # The advice: folded into the running mean, the bias predicts as
+        # the original network.
+        est.running_mean_ = [params["running_mean_"][0] - params["intercepts_"][0]]
+        est.intercepts_ = [zeros, params["intercepts_"][1]]
+        assert_allclose(est.predict(X), expected, rtol=1e-12, atol=1e-12)
+    else:
+        # One bias for every unit is what layer normalization removes.
+        params, expected = _ported_network(norm, X, b1=np.full(4, 3.0))
+        est.__dict__.update(params)
+        with pytest.raises(ValueError, match=match):
+            est.predict(X)
+        est.intercepts_ = [zeros, params["intercepts_"][1]]
+        assert_allclose(est.predict(X), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_a_fitted_normalised_layers_bias_cannot_be_set(small, norm):
+    # helper-141 (found by helper-132): a fitted model's intercepts_[0],
+    # edited in place or replaced, changed nothing, and partial_fit and
+    # fastbp.save kept the edited values for ever.
+    X, y = small
+    est = quiet_fit(MLPClassifier((8,), normalization=norm, max_iter=3, random_state=0),
+                    X, y)
+    proba = est.predict_proba(X)
+    edited = np.linspace(-50.0, 50.0, 8)
+    # In place (the kernels' own buffers, where noticing an edit would cost
+    # every prediction): refused at once.
+    with pytest.raises(ValueError, match="read-only"):
+        est.intercepts_[0][:] = edited
+    assert_array_equal(est.intercepts_[0], 0.0)
+    est.intercepts_[1][:] += 0.0  # the output layer's bias is used, and writable
+    assert_array_equal(est.predict_proba(X), proba)
+    kept = est.intercepts_[0]
+    est.intercepts_[0] = edited
+    match = rf"intercepts_\[0\] holds non-zero values.*\(normalization='{norm}'\)"
+    with pytest.raises(ValueError, match=match):
+        est.predict_proba(X)
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(X, y)
+    est.set_params(warm_start=True)
+    with pytest.raises(ValueError, match=match):
+        quiet_fit(est, X, y)
+    assert_array_equal(est.intercepts_[0], edited)  # the failed calls changed nothing
+    # A copy's arrays are its own, not the kernels' buffers: an edit in
+    # place is refused where they are packed.
+    est.intercepts_[0] = kept
+    for twin in (copy.deepcopy(est), pickle.loads(pickle.dumps(est))):
+        twin.intercepts_[0][:] = edited
+        with pytest.raises(ValueError, match=match):
+            twin.predict_proba(X)
+        with pytest.raises(ValueError, match=match):
+            twin.partial_fit(X, y)
+    assert_array_equal(est.predict_proba(X), proba)
+    est.partial_fit(X, y)
+    # Training goes on with zero biases, and keeps them read-only.
+    assert not est.intercepts_[0].flags.writeable and est.intercepts_[1].flags.writeable
+    assert_array_equal(est.intercepts_[0], 0.0)
+
+
 def test_batch_norm_running_statistics_update(small):
     """Running statistics after one epoch (shuffle=False, two batches in a
     known order) equal PyTorch's momentum-0.1 update with the unbiased batch

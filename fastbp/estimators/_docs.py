@@ -154,7 +154,8 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     normalization : {None, 'batch', 'layer'}, default=None
         Normalise each hidden layer's pre-activation, with learnable scale
         and shift (``normalization_scales_``, ``normalization_shifts_``;
-        such layers have no bias). 'batch' uses batch statistics in training
+        such layers have no bias: their ``intercepts_`` stay zero, see
+        there). 'batch' uses batch statistics in training
         and running statistics (``running_mean_``, ``running_var_``, momentum
         0.1, PyTorch's convention, eps 1e-5) at prediction; its batch
         statistics are unweighted, as PyTorch's BatchNorm's: with
@@ -215,7 +216,16 @@ loss_ : float
         Weight matrix of each layer.
 
     intercepts_ : list of ndarray of shape (fan_out,)
-        Bias vector of each layer.
+        Bias vector of each layer. A hidden layer that ``normalization``
+        normalises has none (the normalisation's shift plays its part): its
+        array is zeros, read-only in a fitted model, and a non-zero one set
+        by hand or loaded is refused with a ``ValueError`` (at prediction,
+        training, :func:`fastbp.save` and :func:`fastbp.load`) rather than
+        ignored. Porting a network with such a bias (PyTorch's
+        ``Linear(bias=True)`` before ``BatchNorm1d``): subtract it from
+        ``running_mean_``, as batch normalization removes it anyway; before
+        ``LayerNorm`` a bias that differs between units cannot be
+        represented.
 
     n_features_in_ : int
         Number of features seen during fit.

@@ -31,6 +31,8 @@ from ..exceptions import DivergenceError, held_until_committed, issue_held, warn
 from ..kernels.codes import (
     HIDDEN_ACTIVATIONS,
     INPUT_NOT_FINITE,
+    NORM_NONE,
+    NORMALIZATIONS,
     OUTPUT_FUNCTIONS,
     OUT_LOGISTIC,
     OUTPUT_NOT_FINITE,
@@ -298,6 +300,15 @@ def _parameter_attributes(layout, params, running):
     prediction find the buffers again."""
     coefs, intercepts, scales, shifts = layout.unpack(params)
     running_mean, running_var = layout.unpack_running(running)
+    if layout.norm != NORM_NONE:
+        # helper-141 (found by helper-132): the kernels ignore a normalised
+        # hidden layer's bias, which a fit keeps at zero. Read-only: an edit
+        # in place would reach these buffers and change nothing, silently,
+        # and noticing one at predict would cost every prediction a pass
+        # over the biases. A replaced array is refused where it is packed
+        # (BaseMLP._refuse_normalized_intercepts).
+        for b in intercepts[:-1]:
+            b.flags.writeable = False
     owners = params.base is None and running.base is None
     return {"coefs_": coefs, "intercepts_": intercepts,
             "normalization_scales_": scales, "normalization_shifts_": shifts,
@@ -731,6 +742,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         if not all(a.dtype.isnative for a in arrays):
             raise ValueError("the weights must be in this machine's byte order")
         self._refuse_negative_variances()
+        self._refuse_normalized_intercepts(normalization)
         self._check_loaded_outputs(out)
         self._check_loaded_training_state(
             sum(a.size for a in (*coefs, *intercepts,
@@ -1004,9 +1016,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # Statistics set by hand or loaded: checked here, where packing
         # costs far more than the check.
         self._refuse_negative_variances()
-        return (layout.pack(self.coefs_, self.intercepts_, dtype, self.normalization_scales_,
-                            self.normalization_shifts_),
-                layout.pack_running(self.running_mean_, self.running_var_, dtype))
+        params = layout.pack(self.coefs_, self.intercepts_, dtype, self.normalization_scales_,
+                             self.normalization_shifts_)
+        # The hidden layers' biases lie together, before the output layer's:
+        # one look at them, as a loaded model packs at every prediction.
+        if layout.norm != NORM_NONE and params[layout.n_weights:layout.b_off[-1]].any():
+            self._refuse_normalized_intercepts(
+                next(name for name, code in NORMALIZATIONS.items() if code == layout.norm))
+        return params, layout.pack_running(self.running_mean_, self.running_var_, dtype)
 
     def _set_parameters(self, layout, params, running):
         self.__dict__.update(_parameter_attributes(layout, params, running))
@@ -1700,6 +1717,40 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"running_var_ holds negative variances (in hidden layer(s) "
                 f"{', '.join(map(str, layers))}): batch normalization takes their square "
                 "root. Set running variances >= 0, or fit the model again.")
+
+    def _refuse_normalized_intercepts(self, normalization):
+        """Raise ``ValueError`` where a hidden layer that ``normalization``
+        normalises has a non-zero ``intercepts_`` array.
+
+        The kernels add no bias before a normalisation (its shift plays that
+        part), so such values would be ignored without a word: weights
+        ported from a network with a bias before its normalisation (PyTorch's
+        ``Linear`` before ``BatchNorm1d`` or ``LayerNorm``), or a file edited,
+        would predict wrongly. A fit keeps these arrays zero.
+        """
+        if normalization is None:
+            return
+        for i, b in enumerate(self.intercepts_[:-1]):
+            if not np.any(b):  # (NaN counts as non-zero)
+                continue
+            ignored = (f"intercepts_[{i}] holds non-zero values, but hidden layer {i + 1} "
+                       f"is normalised (normalization={normalization!r}), and fastbp adds "
+                       "no bias before a normalisation: its shift, "
+                       f"normalization_shifts_[{i}], plays that part, and intercepts_[{i}] "
+                       "would be ignored.")
+            if normalization == "batch":
+                raise ValueError(
+                    f"{ignored} Batch normalization removes a constant added to each unit, "
+                    "in training and at prediction alike, so fold the bias into the "
+                    f"running mean: subtract intercepts_[{i}] from running_mean_[{i}], then "
+                    f"set intercepts_[{i}] to zeros.")
+            raise ValueError(
+                f"{ignored} Layer normalization takes its mean and variance across the "
+                "layer's units, so a bias that differs between units cannot be folded "
+                "into its other parameters: a network with such a bias before a layer "
+                "normalization (PyTorch's Linear(bias=True) before LayerNorm) cannot be "
+                "represented in fastbp. (A bias equal for every unit is removed by the "
+                f"normalization: set intercepts_[{i}] to zeros.)")
 
     def _refuse_non_finite_parameters(self):
         """Raise ``ValueError`` naming the fitted attributes that hold NaN or
