@@ -696,8 +696,12 @@ def test_weights_set_by_hand_follow_set_params_after_a_predict(params):
     X = np.random.default_rng(1).normal(size=(20, 3))
 
     def model():
-        return _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4), activation="relu"),
-                         np.random.default_rng(0))
+        m = _hand_set(MLPRegressor(hidden_layer_sizes=(4, 4), activation="relu"),
+                      np.random.default_rng(0))
+        if "normalization" in params:
+            # A normalised layer has no bias: a non-zero one is refused.
+            m.intercepts_[:-1] = [np.zeros_like(b) for b in m.intercepts_[:-1]]
+        return m
 
     first = model()
     before = first.predict(X)
@@ -732,12 +736,15 @@ def test_weights_replaced_by_hand_after_a_predict_give_the_input_width(norm):
     X = rng.normal(size=(20, 10))
     model = _hand_set(MLPRegressor(hidden_layer_sizes=(4,), normalization=norm), rng,
                       widths=(4,), n_in=10)
+    # A normalised layer has no bias: a non-zero one is refused.
+    hidden_bias = 1.0 if norm is None else 0.0
+    model.intercepts_[0] *= hidden_bias
     model.predict(X)
     # Another input width, and other hidden widths: what they define, as
     # for weights set on a model that never predicted.
     for n_in, width in ((6, 4), (6, 7)):
         model.coefs_ = [rng.normal(size=(n_in, width)), rng.normal(size=(width, 1))]
-        model.intercepts_ = [rng.normal(size=width), rng.normal(size=1)]
+        model.intercepts_ = [rng.normal(size=width) * hidden_bias, rng.normal(size=1)]
         fresh = MLPRegressor(hidden_layer_sizes=(4,), normalization=norm)
         fresh.coefs_, fresh.intercepts_ = list(model.coefs_), list(model.intercepts_)
         np.testing.assert_allclose(model.predict(X[:, :n_in]), fresh.predict(X[:, :n_in]),
@@ -749,7 +756,7 @@ def test_weights_replaced_by_hand_after_a_predict_give_the_input_width(norm):
     # partial_fit straight after the replacement (no predict between) checked X
     # against the replaced weights' width ("expecting 6", for the new 3).
     model.coefs_ = [rng.normal(size=(3, 4)), rng.normal(size=(4, 1))]
-    model.intercepts_ = [rng.normal(size=4), rng.normal(size=1)]
+    model.intercepts_ = [rng.normal(size=4) * hidden_bias, rng.normal(size=1)]
     model.partial_fit(X[:, :3], rng.normal(size=20))
     assert model.n_features_in_ == 3 and model.coefs_[0].shape == (3, 4)
 
