@@ -1338,6 +1338,27 @@ def test_a_clip_grad_norm_below_the_dtypes_normal_range_is_refused(tiny, dtype, 
         quiet_fit(clone(est).set_params(clip_grad_norm=clip), X, y)
 
 
+@pytest.mark.parametrize("solver", ["adam", "adamw", "rmsprop", "adagrad"])
+def test_an_epsilon_below_the_dtypes_normal_range_is_refused(solver):
+    # helper-143: a float32 epsilon of 1e-39 is subnormal, read as 0 by the
+    # kernels; an always-zero feature's weight then stepped by 0/0 and the
+    # fit "diverged", its advice about the learning rate.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5)).astype(np.float32)
+    X[:, 0] = 0.0
+    y = (X[:, 1] > 0).astype(int)
+    est = MLPClassifier((8,), solver=solver, epsilon=1e-39, alpha=0.0, max_iter=3,
+                        random_state=0)
+    with pytest.raises(ValueError, match=r"epsilon=1e-39 is below the smallest normal "
+                                         r"float32 \(1.17549e-38\)"):
+        quiet_fit(est, X, y)
+    assert not hasattr(est, "coefs_")
+    # float64 holds it as a normal value and trains, as scikit-learn does.
+    assert np.isfinite(quiet_fit(est, X.astype(np.float64), y).loss_)
+    # sgd reads no epsilon.
+    quiet_fit(clone(est).set_params(solver="sgd"), X, y)
+
+
 def test_invscaling_keeps_sklearn_behaviour(small):
     X, y = small
     n = len(X)

@@ -216,6 +216,15 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     """
     layout = spec.layout
     dtype = params.dtype
+    if optimizer.solver != "sgd" and not optimizer.epsilon >= np.finfo(dtype).tiny:
+        # The kernels flush subnormals to zero: an epsilon there is 0, and a
+        # weight whose gradient is 0 (an always-zero feature) steps by 0/0,
+        # a NaN blamed on the learning rate (helper-143).
+        raise ValueError(
+            f"epsilon={float(optimizer.epsilon)!r} is below the smallest normal {dtype.name} "
+            f"({np.finfo(dtype).tiny:g}), the model's dtype, where it rounds to 0 or a "
+            f"subnormal, which {optimizer.solver}'s division by sqrt(v) + epsilon needs to "
+            "keep off 0/0. Set epsilon to at least that (scikit-learn's default is 1e-8).")
     if clip is not None and not clip >= np.finfo(dtype).tiny:
         # The kernels flush subnormals to zero, and read a clip of 0 as no
         # clipping: the smallest clips would turn clipping off silently.
