@@ -1134,6 +1134,8 @@ def test_predicted_labels_are_the_binarizers_decisions(small, dtype):
         "binary -1/+1": np.where(y < 5, -1, 1),
         "multiclass strings": np.array(["a", "b", "c"], dtype=object)[y % 3],
         "multilabel": np.c_[y % 2, y < 5, y == 7].astype(int),
+        # helper-145: a sparse y's labels came back dense, the binarizer's CSR.
+        "sparse multilabel": sp.csr_matrix(np.c_[y % 2, y < 5, y == 7].astype(int)),
     }
     for name, target in targets.items():
         clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, target)
@@ -1145,11 +1147,17 @@ def test_predicted_labels_are_the_binarizers_decisions(small, dtype):
         binarizer = clf._label_binarizer
         expected = binarizer.inverse_transform(out.ravel() if clf.n_outputs_ == 1 else out)
         got = clf._decode(out)
-        assert got.dtype == expected.dtype, name
-        assert_array_equal(got, expected, err_msg=name)
-        assert_array_equal(clf.predict(X), binarizer.inverse_transform(
+        assert type(got) is type(expected) and got.dtype == expected.dtype, name
+
+        def dense(a):
+            return a.toarray() if sp.issparse(a) else a
+
+        assert_array_equal(dense(got), dense(expected), err_msg=name)
+        predicted = clf.predict(X)
+        assert type(predicted) is type(expected), name
+        assert_array_equal(dense(predicted), dense(binarizer.inverse_transform(
             clf.predict_proba(X)[:, 1:] if clf.n_outputs_ == 1 else
-            clf.predict_proba(X)), err_msg=name)
+            clf.predict_proba(X))), err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1208,11 +1208,25 @@ def test_a_negative_running_variance_is_named_not_blamed_on_x(digits_data, activ
     else:
         model.running_var_ = [np.where(np.arange(8) == 3, -1.0, model.running_var_[0])]
     match = "running_var_ holds negative variances \\(in hidden layer\\(s\\) 1\\)"
-    if not (how == "in_place" and activation == "relu"):
-        # (The fit's own statistics edited in place are checked only where
-        # an output is not finite: a check per prediction would cost each.)
+    # Edited in place too, under relu (which turned the NaN into 0: finite,
+    # wrong outputs on the CPU where the GPU refused, helper-145).
+    with pytest.raises(ValueError, match=match):
+        model.predict(X[:5])
+    # In place in a fitted model's own statistics (views of the buffers the
+    # kernels read), and negative though var + eps is not: refused on either
+    # device alike.
+    for value in (-1.0, -1e-7):
+        model = quiet(MLPClassifier((8,), normalization="batch", activation=activation,
+                                    max_iter=2, random_state=0).fit, X, y)
+        model.predict(X[:5])
+        model.running_var_[0][3] = value
         with pytest.raises(ValueError, match=match):
-            model.predict(X[:5])
+            model.predict_proba(X[:5])
+    model = copy.deepcopy(fitted)
+    if how == "in_place":
+        model.running_var_[0][3] = -1.0
+    else:
+        model.running_var_ = [np.where(np.arange(8) == 3, -1.0, model.running_var_[0])]
     with pytest.raises(ValueError, match=match):
         model.partial_fit(X, y)
     model.set_params(warm_start=True, early_stopping=True)

@@ -1803,9 +1803,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # relu turns a NaN weight's products into 0: outputs that look
             # like probabilities.
             self._refuse_non_finite_parameters()
-        if not checks_input and running.size:
+        if running.size:
             # Nor the square root of a negative variance (a domain error
-            # under the CUDA simulator).
+            # under the CUDA simulator), on either device: on the CPU, relu
+            # turned its NaN into 0 and predicted finite, wrong outputs from
+            # a running_var_ edited in place (helper-145). Batch-norm models
+            # only, a pass over their hidden units' variances.
             self._refuse_negative_variances()
         if plain:
             out, status = plan.run(backend, params, running,

@@ -525,7 +525,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 return np.repeat(classes[0], len(out))
             return classes[(out > threshold).view(np.uint8)]
         if y_type == "multilabel-indicator" and out.ndim == 2:
-            return (out > threshold).astype(np.int64)
+            labels = (out > threshold).astype(np.int64)
+            # Fitted on a sparse y, the binarizer gives CSR, as scikit-learn's MLP.
+            return sp.csr_matrix(labels) if binarizer.sparse_input_ else labels
         return binarizer.inverse_transform(out)
 
     def _validation_targets(self, y):
