@@ -1130,67 +1130,6 @@ def test_ctrl_c_in_a_partial_fit_epochs_end_hooks_stops_the_loop_too(digits_data
         np.testing.assert_array_equal(a, b)
 
 
-def _same_global_state(a, b):
-    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
-
-
-def test_ctrl_c_rewinds_numpys_global_generator_with_random_state_none(digits_data,
-                                                                       monkeypatch):
-    # helper-130 (found by helper-122): only a RandomState passed as
-    # random_state was rewound when Ctrl-C undid an unfinished epoch; with
-    # random_state=None the fit draws from NumPy's global generator, whose
-    # undone epoch's shuffle stayed drawn, so a following partial_fit did
-    # not continue as uninterrupted training would.
-    X, y = digits_data
-    kw = dict(hidden_layer_sizes=(16,), batch_size=100, random_state=None)
-    flat = lambda m: np.concatenate([c.ravel() for c in m.coefs_ + m.intercepts_])  # noqa: E731
-    np.random.seed(0)
-    expected = quiet(MLPClassifier(**kw, max_iter=2).fit, X, y).partial_fit(X, y)
-    expected_state = np.random.get_state()
-
-    at = [None]
-    count = _interrupt_slice(monkeypatch, at)  # one mini-batch per slice
-    np.random.seed(0)
-    model = MLPClassifier(**kw, max_iter=5)
-    at[0] = count["n"] + 2 * 18 + 5  # 18 batches per epoch: in the third one
-    with pytest.warns(UserWarning, match="interrupted by user after 2 complete"):
-        model.fit(X, y)
-    model.partial_fit(X, y)
-    np.testing.assert_array_equal(flat(model), flat(expected))
-    assert model.loss_curve_ == expected.loss_curve_
-    assert _same_global_state(np.random.get_state(), expected_state)
-
-    # A partial_fit interrupted within its epoch is undone as a whole.
-    before = np.random.get_state()
-    at[0] = count["n"] + 5
-    with pytest.raises(KeyboardInterrupt):
-        model.partial_fit(X, y)
-    assert _same_global_state(np.random.get_state(), before)
-
-
-def test_failed_fit_rewinds_numpys_global_generator_with_random_state_none(digits_data):
-    # helper-130 (found by helper-122): a scorer that fails at epoch 3 of
-    # an early-stopping fit rolled the call back but left the draws of its
-    # initialisation, split and shuffles taken from NumPy's global
-    # generator (random_state=None), unlike those of a RandomState.
-    X, y = digits_data
-    epochs = []
-
-    def scorer(estimator, X_val, y_val, sample_weight=None):
-        epochs.append(1)
-        if len(epochs) == 3:
-            raise RuntimeError("scorer failed")
-        return 0.0
-
-    np.random.seed(0)
-    before = np.random.get_state()
-    model = MLPClassifier((8,), max_iter=5, early_stopping=True, scoring=scorer)
-    with pytest.raises(RuntimeError, match="scorer failed"):
-        model.fit(X, y)
-    assert not hasattr(model, "coefs_")
-    assert _same_global_state(np.random.get_state(), before)
-
-
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("how", ["in_place", "replaced"])
 def test_a_negative_running_variance_is_named_not_blamed_on_x(digits_data, activation, how):

@@ -136,23 +136,6 @@ def _ldexp_or_inf(value, exp):
         return math.inf
 
 
-def _shared_generator(random_state):
-    """The generator a fit with this ``random_state`` draws from in place
-    and that outlives the call, or None for one private to the call (an
-    int seed's).
-
-    That is a ``RandomState`` passed as ``random_state``, and NumPy's global
-    generator for None (what ``check_random_state`` returns): a call that
-    fails or undoes an epoch rewinds it, so that what the next call draws
-    does not depend on the failure.
-    """
-    if isinstance(random_state, np.random.RandomState):
-        return random_state
-    if random_state is None or random_state is np.random:
-        return np.random.mtrand._rand
-    return None
-
-
 def _fresh_random_state(estimator):
     """``check_random_state(estimator.random_state)``: for an int seed, a
     generator that starts from the seed.
@@ -424,11 +407,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # works on copies, and every attribute set before the failure is
         # rolled back here.
         saved = dict(self.__dict__)
-        # A RandomState passed as ``random_state``, or NumPy's global one
-        # for None, is drawn from in place (initialisation, split,
-        # shuffles): rewind it too, so that a failed call does not shift
-        # what the next call draws.
-        rng = _shared_generator(self.random_state)
+        # A RandomState passed as ``random_state`` is drawn from in place
+        # (initialisation, split, shuffles): rewind it too, so that a failed
+        # call does not shift what the next call draws.
+        rng = self.random_state if isinstance(self.random_state,
+                                              np.random.RandomState) else None
         rng_state = rng.get_state() if rng is not None else None
         # The loss curve and validation scores are appended in place (see
         # Progress.copy): a failed call cuts them back to these lengths.
@@ -1397,7 +1380,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                     random_state=self._random_state, incremental=incremental,
                     train_rows=train_rows, validator=validator, verbose=self.verbose,
-                    rewind_random_state=_shared_generator(self.random_state) is not None,
+                    rewind_random_state=isinstance(self.random_state, np.random.RandomState),
                     # Set by the command line for its progress lines; not a parameter.
                     on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks,
                     spare=spare)

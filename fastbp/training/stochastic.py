@@ -196,8 +196,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     verbose : bool
     rewind_random_state : bool
         Whether an undone epoch also rewinds ``random_state`` (needed when
-        it outlives the call: the caller's ``RandomState``, or NumPy's
-        global one; a generator private to the call needs not).
+        the caller owns it; a generator private to the call needs not).
     on_epoch_end : callable, optional
         ``on_epoch_end(epoch, max_iter, history)`` after each complete
         epoch (the command line's progress lines).
