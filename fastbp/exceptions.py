@@ -57,8 +57,7 @@ class _Held:
         self.warnings = []
 
 
-@contextmanager
-def held_until_committed():
+class held_until_committed:  # noqa: N801 - a context manager, named as contextlib's
     """Hold the warnings that the training of the calling fit call gives
     (from :func:`training_begins` on), for :func:`issue_held` to give once
     the call has kept its model or undone the call.
@@ -70,21 +69,31 @@ def held_until_committed():
     inside this one (in a callback's hook) holds its own, and what a
     callback's code warns stays where it is.
 
-    Yields
-    ------
-    _Held
+    A class rather than a generator: every ``partial_fit`` call enters it,
+    and contextlib's machinery cost it twice as much.
     """
-    outer = getattr(_quiet, "held", None)
-    # The frame of the fit call (the caller of this context manager's
-    # ``__enter__``): a warning whose caller is found through it is its own.
-    _quiet.held = held = _Held(sys._getframe(2))
-    try:
-        yield held
-    finally:
-        _quiet.held = outer
-        # The frame holds ``held`` in its locals: no cycle keeps the fit's
-        # data alive until the garbage collector runs.
-        held.frame = None
+
+    __slots__ = ("_outer", "_held")
+
+    def __enter__(self):
+        """Start holding.
+
+        Returns
+        -------
+        _Held
+        """
+        self._outer = getattr(_quiet, "held", None)
+        # The frame of the fit call (the caller of ``__enter__``): a warning
+        # whose caller is found through it is its own.
+        _quiet.held = self._held = _Held(sys._getframe(1))
+        return self._held
+
+    def __exit__(self, *exc_info):
+        _quiet.held = self._outer
+        # The frame holds the record in its locals: no cycle keeps the
+        # fit's data alive until the garbage collector runs.
+        self._held.frame = None
+        return False
 
 
 def training_begins():

@@ -950,7 +950,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 diverged = self._with_penalty_advice(exc, weight_exp)
 
         # The epoch loop has checked the stochastic solvers' every epoch.
-        if not (stochastic or (all_finite(params) and all_finite(running))):
+        if not (stochastic or all_finite(params, running)):
             raise ValueError(_NON_FINITE_WEIGHTS)
         self._set_parameters(spec.layout, params, running)
         self._activations = activations
@@ -1694,7 +1694,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         the outputs would otherwise show as an overflow blamed on X (or relu
         would hide as 0). A fit never keeps one: set by hand or loaded."""
         layers = [i for i, var in enumerate(self.__dict__.get("running_var_", ()), start=1)
-                  if np.any(np.less(var, 0))]
+                  if var.size and np.any(np.less(var, 0))]
         if layers:
             raise ValueError(
                 f"running_var_ holds negative variances (in hidden layer(s) "
@@ -1781,7 +1781,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "partial_fit or set of its attributes in another thread): each thread "
                 "must use its own estimator.")
         backend = get_backend(self.device)
-        if not checks_input and not (all_finite(params) and all_finite(running)):
+        if not checks_input and not all_finite(params, running):
             # The CPU kernel checks the parameters; the GPU's does not, and
             # relu turns a NaN weight's products into 0: outputs that look
             # like probabilities.

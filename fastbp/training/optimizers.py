@@ -28,6 +28,13 @@ DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _own_copy(a):
+    """A plain, writable, C-contiguous copy of ``a``, whatever ``a`` is (a
+    read-only np.memmap of a model joblib loaded with mmap_mode): the
+    kernels write it in place, and the caller's file never."""
+    return a.copy() if type(a) is np.ndarray else np.array(a, order="C")
+
+
 class StochasticOptimizer:
     """State of a stochastic solver across epochs and ``partial_fit`` calls.
 
@@ -79,14 +86,11 @@ class StochasticOptimizer:
         # A shallow copy without copy.copy's reduce protocol.
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        # Plain, writable, C-contiguous arrays whatever the state was (a
-        # read-only np.memmap of a model joblib loaded with mmap_mode, which
-        # the kernels write in place): the caller's never are.
-        new.state_1 = np.array(self.state_1, order="C")
+        new.state_1 = _own_copy(self.state_1)
         # The full state_2 of zeros that models saved by earlier versions
         # keep for every solver is left behind: unread.
-        new.state_2 = np.array(self.state_2 if self.solver in TWO_STATES
-                               else self.state_2[:0], order="C")
+        new.state_2 = _own_copy(self.state_2 if self.solver in TWO_STATES
+                                else self.state_2[:0])
         return new
 
     def retune(self, learning_rate_init, momentum, nesterov, power_t, beta_1, beta_2,

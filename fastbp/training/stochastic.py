@@ -89,21 +89,35 @@ def rows_that_train(sw, rows, batch_size):
     return int(sizes[trains].sum())
 
 
-def all_finite(a):
-    """Whether the 1-D ``a`` holds neither NaN nor infinity.
+def all_finite(*arrays):
+    """Whether each 1-D array of ``arrays`` holds neither NaN nor infinity.
 
     Its sum is finite exactly then, unless finite values overflow it; the
     exact check (a boolean array and a pass over it, three times the cost)
-    runs only when the sum is not finite. An empty ``a`` (no batch-norm
+    runs only when the sum is not finite. An empty array (no batch-norm
     statistics) is finite without a reduction's set-up. An overflowing sum
     is no event to warn of (NumPy's RuntimeWarning pointed into fastbp, and
-    an error filter made it fail the call in place of the check's answer).
+    an error filter made it fail the call in place of the check's answer):
+    one ``np.errstate`` for all the arrays (see :func:`_sums_finite` for
+    callers inside one already).
     """
-    if not a.size:
-        return True
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(a)
-    return math.isfinite(total) or bool(np.isfinite(a).all())
+        return _sums_finite(arrays)
+
+
+def _sums_finite(arrays):
+    """:func:`all_finite` of ``arrays``, where NumPy's overflow and invalid
+    warnings are off already."""
+    for a in arrays:
+        if a.size and not (math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())):
+            return False
+    return True
+
+
+#: The smallest normal value of each dtype: what the kernels, which flush
+#: subnormal numbers to zero, read as other than 0 (np.finfo costs a
+#: microsecond a look-up).
+_TINY = {np.dtype(t): float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
 
 
 def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
@@ -215,21 +229,22 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     """
     layout = spec.layout
     dtype = params.dtype
-    if optimizer.solver != "sgd" and not optimizer.epsilon >= np.finfo(dtype).tiny:
+    tiny = _TINY[dtype]
+    if optimizer.solver != "sgd" and not optimizer.epsilon >= tiny:
         # The kernels flush subnormals to zero: an epsilon there is 0, and a
         # weight whose gradient is 0 (an always-zero feature) steps by 0/0,
         # a NaN blamed on the learning rate (helper-143).
         raise ValueError(
             f"epsilon={float(optimizer.epsilon)!r} is below the smallest normal {dtype.name} "
-            f"({np.finfo(dtype).tiny:g}), the model's dtype, where it rounds to 0 or a "
+            f"({tiny:g}), the model's dtype, where it rounds to 0 or a "
             f"subnormal, which {optimizer.solver}'s division by sqrt(v) + epsilon needs to "
             "keep off 0/0. Set epsilon to at least that (scikit-learn's default is 1e-8).")
-    if clip is not None and not clip >= np.finfo(dtype).tiny:
+    if clip is not None and not clip >= tiny:
         # The kernels flush subnormals to zero, and read a clip of 0 as no
         # clipping: the smallest clips would turn clipping off silently.
         raise ValueError(
             f"clip_grad_norm={float(clip)!r} is below the smallest normal {dtype.name} "
-            f"({np.finfo(dtype).tiny:g}), the model's dtype, where it rounds to 0 or a "
+            f"({tiny:g}), the model's dtype, where it rounds to 0 or a "
             "subnormal and would turn clipping off. Set clip_grad_norm to at least that, "
             "or None for no clipping.")
     early_stopping = validator is not None
@@ -384,8 +399,17 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 backend.fetch(solver.state_2, optimizer.state_2)
                 # An optimizer state that overflows (Adam's second moment)
                 # freezes its weights silently: divergence too.
-                if not (math.isfinite(loss_sum) and all_finite(params) and all_finite(running)
-                        and all_finite(optimizer.state_1) and all_finite(optimizer.state_2)):
+                # One errstate for the epoch's checks and weight norms (see
+                # all_finite); a norm is inf where its square overflows the
+                # dtype (above 1.8e19 in float32), as np.linalg.norm gives,
+                # without NumPy's overflow warning (an error under -W error).
+                # The Frobenius norms without np.linalg.norm's views.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    finite = math.isfinite(loss_sum) and _sums_finite(
+                        (params, running, optimizer.state_1, optimizer.state_2))
+                    weight_norms = [math.sqrt(np.dot(params[w], params[w]))
+                                    for w in weights] if finite else None
+                if not finite:
                     loss = loss_sum / max(n_loss, 1)
                     if not math.isfinite(loss):
                         what = f"the training loss became {loss}"
@@ -420,12 +444,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 hist["learning_rate"].append(optimizer.learning_rate)
                 hist["grad_norm"].append(grad_norms)
                 hist["dead_fraction"].append(dead_fraction)
-                # The Frobenius norms np.linalg.norm gives, without its views:
-                # inf where the sum of squares overflows the dtype (a norm
-                # above 1.8e19 in float32), as that gives, but without
-                # NumPy's overflow warning (an error under -W error).
-                with np.errstate(over="ignore"):
-                    weight_norms = [math.sqrt(np.dot(params[w], params[w])) for w in weights]
                 monitor.check(grad_norms, weight_norms, len(progress.loss_curve),
                               dead_fraction=dead_fraction, clip=clip)
 
