@@ -296,3 +296,94 @@ def test_kernel_input_take_gathers_the_rows_of_sparse_x(index_dtype):
         assert got.indices.dtype == got.indptr.dtype == np.int64
         taken = sp.csr_matrix((got.data, got.indices, got.indptr), shape=(len(rows), 7))
         np.testing.assert_array_equal(taken.toarray(), X[rows].toarray())
+
+
+def _workspace_bytes(workspace):
+    """The bytes of a workspace's buffers."""
+    return sum(a.nbytes for a in vars(workspace).values() if isinstance(a, np.ndarray))
+
+
+def test_spare_work_buffers_are_kept_for_the_last_few_models_trained_only(data):
+    # helper-133: each model trained with partial_fit kept its last call's
+    # work buffers for as long as it lived, unseen by pickle and
+    # sys.getsizeof (20 MNIST-sized models held 4.55 MB each, against
+    # 2.14 MB of weights).
+    from fastbp.estimators.base import _spare_workspaces
+
+    X, y = data
+    classes = np.unique(y)
+    most = _spare_workspaces.most
+    models = []
+    for seed in range(3 * most):
+        model = MLPClassifier((16,), batch_size=32, random_state=seed)
+        models.append(model.partial_fit(X[:100], y[:100], classes=classes))
+    spares = [_spare_workspaces.get(m) for m in models]
+    held = [s for s in spares if s is not None]
+    assert 0 < len(held) <= most, len(held)
+    assert len(_spare_workspaces) <= most
+    # The last models trained keep theirs.
+    assert all(s is not None for s in spares[-len(held):])
+    one = _workspace_bytes(held[-1])
+    assert sum(map(_workspace_bytes, held)) <= most * one
+
+    # A stream keeps reusing its buffers, and so do streams that take
+    # turns, as many as the store keeps.
+    streams = models[:most]
+    for _ in range(3):
+        for model in streams:
+            before = _spare_workspaces.get(model)
+            model.partial_fit(X[100:200], y[100:200])
+            after = _spare_workspaces.get(model)
+            assert after is not None
+            assert before is None or after is before
+    assert all(_spare_workspaces.get(m) is not None for m in streams)
+    assert all(_spare_workspaces.get(m) is None for m in models[most:])
+
+
+def test_the_spare_store_hands_a_spare_to_one_call_at_a_time_under_threads():
+    # helper-133: the store evicts its oldest spares while concurrent calls
+    # take and keep theirs; it must neither fail nor hand one spare to two
+    # calls at once (two threads share each key, as concurrent calls of one
+    # model do, and models come and go). A smoke test: the races it looks
+    # for need a thread switch inside a few bytecodes.
+    import sys
+    import threading
+
+    from fastbp.estimators.base import _RecentSpares, _keep, _take
+
+    class Model:
+        pass
+
+    store = _RecentSpares(2)
+    in_use, guard, errors = set(), threading.Lock(), []
+
+    def stream(model):
+        try:
+            for i in range(3000):
+                spare = _take(store, model)
+                if spare is None:
+                    spare = object()
+                with guard:
+                    assert id(spare) not in in_use
+                    in_use.add(id(spare))
+                with guard:
+                    in_use.discard(id(spare))
+                _keep(store, model, spare)
+                if i % 500 == 0:
+                    _keep(store, Model(), object())  # a model that dies at once
+        except Exception as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        models = [Model() for _ in range(4)]
+        threads = [threading.Thread(target=stream, args=(m,)) for m in models + models]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors
+    assert len(store) <= store.most

@@ -89,8 +89,45 @@ _NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input 
 _seeded_generators = weakref.WeakKeyDictionary()
 
 
-# Per estimator: the work buffers its last partial_fit call used.
-_spare_workspaces = weakref.WeakKeyDictionary()
+class _RecentSpares(weakref.WeakKeyDictionary):
+    """A :class:`weakref.WeakKeyDictionary` that keeps the values of only the
+    ``most`` estimators stored last: a store of spare work buffers.
+
+    Spares are only worth keeping for the estimators a stream is training
+    now; kept for every model that ever had a ``partial_fit`` call, they
+    held megabytes per model, out of sight of pickle and ``sys.getsizeof``,
+    for as long as the model lived (helper-133).
+
+    Parameters
+    ----------
+    most : int
+        How many estimators' values are kept at most.
+    """
+
+    def __init__(self, most):
+        super().__init__()
+        self.most = most
+
+    def __setitem__(self, key, value):
+        # Stored anew at the end, so that the oldest value is evicted first.
+        self.pop(key, None)
+        super().__setitem__(key, value)
+        # Found in a copy (a single dict operation, which the GIL keeps
+        # whole): a concurrent call's pop, or a weak reference's callback,
+        # cannot then change the dict while it is read. Two concurrent
+        # calls may evict one value too many: a spare less, never a spare
+        # shared.
+        while len(self.data) > self.most:
+            oldest = next(iter(self.data.copy()), None)
+            if oldest is None:
+                break
+            self.data.pop(oldest, None)
+
+
+# Per estimator: the work buffers its last partial_fit call used, for the
+# few estimators trained last (each call of a stream keeps its spare anew,
+# as the most recent).
+_spare_workspaces = _RecentSpares(4)
 
 
 def _take(store, estimator):
