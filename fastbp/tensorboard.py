@@ -55,7 +55,11 @@ class _EventFile:
                 f".{os.getpid()}.{next(_file_numbers):08d}")
         self.path = os.path.join(run_dir, name)
         self._described = set()
-        self._file = open(self.path, "wb")  # noqa: SIM115 - kept open
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed at each call's end
+        stat = os.fstat(self._file.fileno())
+        # Which file the run wrote: one put at its path since (the
+        # directory deleted and made again) is not this run's.
+        self._identity = (stat.st_dev, stat.st_ino)
         self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def _write(self, event):
@@ -82,10 +86,25 @@ class _EventFile:
         """Whether the file is gone from its run directory (deleted, or
         moved away with it): what is written to it then is lost."""
         try:
-            return (os.fstat(self._file.fileno()).st_nlink == 0
-                    or not os.path.exists(self.path))
-        except (OSError, ValueError):  # ValueError: closed
+            stat = os.stat(self.path)
+        except OSError:
             return True
+        return (stat.st_dev, stat.st_ino) != self._identity
+
+    def reopen(self):
+        """Open the file again, closed since the call that wrote it ended,
+        to append the epochs of a call that goes on with its run: its
+        records are self-framed, so the run stays one file.
+
+        Raises
+        ------
+        FileNotFoundError
+            The file is gone: it is not made again, without its header.
+        """
+        if not self._file.closed:
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        self._file = os.fdopen(fd, "ab")
 
     def flush(self):
         self._file.flush()
@@ -127,9 +146,9 @@ def _explained(exc, message, log_dir):
 
 
 class _Run:
-    """One estimator's run: its open event file, and the last epoch
-    written to it (its step and training loss), which the run's next
-    epoch must follow."""
+    """One estimator's run: its event file (open during a call), and the
+    last epoch written to it (its step and training loss), which the run's
+    next epoch must follow."""
 
     __slots__ = ("writer", "closer", "fresh", "last_step", "last_loss")
 
@@ -179,11 +198,12 @@ class TensorBoardCallback:
     the last one the run holds (the step after it, from the epoch the run
     ended with); otherwise (a fit the callback did not see came between, a
     call was rolled back after its epochs were written, the run's file was
-    deleted) a new run starts. The run's event file stays open between
-    those calls, and closes when a new run of the estimator starts or the
-    estimator is garbage collected. Each epoch's scalars are flushed at its
-    end; a failure to write them (a full disk) fails the call, which then
-    leaves the model as it was.
+    deleted) a new run starts. The run's event file is open only while a
+    call runs: it closes when the call ends, failed or not, and a call that
+    goes on with the run appends to it, so fitted estimators kept in memory
+    hold no open file. Each epoch's scalars are flushed at its end; a
+    failure to write them (a full disk) fails the call, which then leaves
+    the model as it was.
 
     ``epoch/loss`` is the training loss with the penalties (``alpha``,
     ``l1``), as ``loss_curve_``; ``epoch/val_loss`` the validation loss of
@@ -286,18 +306,43 @@ class TensorBoardCallback:
                 return None
             if run.fresh:
                 run.fresh = False
-                if not run.continued_by(loss, step):
-                    run.close()
+                if run.continued_by(loss, step):
                     try:
-                        path = self._claim(estimator)
-                        run.writer = _EventFile(path)
+                        run.writer.reopen()
+                    except FileNotFoundError:
+                        run.close()  # deleted since it was checked: a new run
                     except OSError as exc:
-                        raise _explained(exc, f"TensorBoardCallback cannot start a run in "
-                                              f"{self.log_dir!r}", self.log_dir) from exc
-                    if path not in self.run_dirs_:
-                        self.run_dirs_.append(path)
-                    run.closer = weakref.finalize(estimator, _close_quietly, run.writer)
+                        raise _reraised(exc, f"TensorBoardCallback could not reopen its event "
+                                             f"file {run.writer.path!r}") from exc
+                else:
+                    run.close()
+                if run.writer is None:
+                    self._start(run, estimator)
             return run
+
+    def _start(self, run, estimator):
+        """Open the event file of a new run of ``estimator`` in ``run``."""
+        try:
+            path = self._claim(estimator)
+            try:
+                writer = _EventFile(path)
+            except BaseException:
+                if path != self.log_dir:
+                    # The run directory was made for this file alone: an
+                    # empty one would show in TensorBoard as a run with no data.
+                    try:
+                        os.rmdir(path)
+                    except OSError:
+                        pass
+                raise
+        except OSError as exc:
+            raise _explained(exc, f"TensorBoardCallback cannot start a run in "
+                                  f"{self.log_dir!r}", self.log_dir) from exc
+        run.writer = writer
+        if path not in self.run_dirs_:
+            self.run_dirs_.append(path)
+        # Should teardown never run (the process ends within a fit).
+        run.closer = weakref.finalize(estimator, _close_quietly, writer)
 
     def on_fit_task_begin(self, estimator, context):
         pass
@@ -340,5 +385,12 @@ class TensorBoardCallback:
         return False
 
     def teardown(self, estimator, context):
-        # Nothing left to write: every epoch was flushed at its end.
-        pass
+        # The call's end, failed or not: its file closes, or every fitted
+        # estimator kept (an ensemble, a list of results) would hold a file
+        # descriptor until the process ran out of them. Quietly: every
+        # epoch was flushed at its end, so nothing is left to lose, and
+        # teardown runs after the fit has committed.
+        with self._lock:
+            run = self._runs.get(estimator)
+            if run is not None and run.writer is not None:
+                _close_quietly(run.writer)

@@ -781,6 +781,112 @@ def test_tensorboard_starts_a_new_run_where_its_file_was_deleted(digits, tmp_pat
     assert [s for t, s, _ in _event_tags(run) if t == "epoch/loss"] == [2]
 
 
+def _files_open_under(path):
+    """The files under ``path`` this process holds open (Linux's /proc)."""
+    import os
+
+    opened = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since it was listed (listdir's own)
+            continue
+        if target.startswith(str(path) + os.sep):
+            opened.append(target)
+    return opened
+
+
+def test_fitted_estimators_kept_hold_no_tensorboard_file_open(digits, tmp_path):
+    # helper-133 (fixed by helper-147): every fitted estimator kept its
+    # event file open until it was garbage collected; an ensemble or a list
+    # of results took a file descriptor each, until fits (and every other
+    # open() of the process) failed with "Too many open files".
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    models = [quiet(MLPClassifier((4,), max_iter=2, random_state=seed).set_callbacks(board).fit,
+                    X[:100], y[:100]) for seed in range(12)]
+    assert len(board.run_dirs_) == len(models)
+    assert _files_open_under(tmp_path) == []
+    # A call that fails closes its file too.
+    model = models[0].set_params(warm_start=True)
+
+    class FailAtSecondEpoch(StopAfter):
+        def __init__(self):
+            super().__init__(10**6, "epoch")
+            self.epochs = 0
+
+        def on_fit_task_end(self, estimator, context):
+            if context.task_name == "epoch":
+                self.epochs += 1
+                if self.epochs == 2:
+                    assert _files_open_under(tmp_path) != []  # written during the call
+                    raise RuntimeError("callback failed")
+
+    model.set_callbacks(board, FailAtSecondEpoch())
+    with pytest.raises(RuntimeError, match="callback failed"):
+        quiet(model.fit, X[:100], y[:100])
+    assert _files_open_under(tmp_path) == []
+
+
+def test_a_tensorboard_stream_appends_its_epochs_to_one_file(digits, tmp_path):
+    # helper-133 (fixed by helper-147): the file now closes at each call's
+    # end; the calls that go on with the run reopen it to append, so a
+    # stream is still one file, whose records all read back in order.
+    import glob
+    import os
+
+    from tensorboardX.proto import event_pb2
+
+    from fastbp import TensorBoardCallback
+
+    X, y = digits
+    board = TensorBoardCallback(tmp_path)
+    model = MLPClassifier((8,), random_state=0).set_callbacks(board)
+    for _ in range(4):
+        quiet(model.partial_fit, X, y, classes=np.unique(y))
+        assert _files_open_under(tmp_path) == []
+    quiet(model.set_params(warm_start=True, max_iter=2).fit, X, y)
+    (run,) = board.run_dirs_
+    (path,) = glob.glob(os.path.join(run, "events.out.tfevents.*"))
+    with open(path, "rb") as fh:
+        first = fh.read(12 + 64)
+    (length,) = np.frombuffer(first[:8], "<u8")
+    assert event_pb2.Event.FromString(first[12:12 + int(length)]).file_version == "brain.Event:2"
+    loss = [(s, d) for t, s, d in _event_tags(run) if t == "epoch/loss"]
+    assert [s for s, _ in loss] == [1, 2, 3, 4, 5, 6]
+    assert [bool(d) for _, d in loss] == [True] + [False] * 5  # described once
+    _, values = zip(*_read_scalars(run)["epoch/loss"])
+    np.testing.assert_allclose(values, model.history_["loss"], rtol=1e-6)
+
+
+def test_a_tensorboard_run_that_cannot_open_its_file_leaves_no_directory(
+        digits, tmp_path, monkeypatch):
+    # helper-133 (fixed by helper-147): the run directory was made before
+    # its file was opened, and stayed behind, empty, when that failed.
+    import os
+
+    import fastbp.tensorboard
+    from fastbp import TensorBoardCallback
+
+    def too_many(path, mode):
+        raise OSError(errno.EMFILE, "Too many open files", path)
+
+    X, y = digits
+    monkeypatch.setattr(fastbp.tensorboard, "open", too_many, raising=False)
+    board = TensorBoardCallback(tmp_path)
+    model = MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(board)
+    with pytest.raises(OSError, match="TensorBoardCallback cannot start a run in .*: Too many "
+                                      "open files") as info:
+        quiet(model.fit, X, y)
+    assert info.value.errno == errno.EMFILE
+    assert list(tmp_path.iterdir()) == [] and board.run_dirs_ == []
+    monkeypatch.undo()
+    quiet(model.fit, X, y)
+    assert [os.path.basename(p) for p in board.run_dirs_] == ["MLPClassifier-1"]
+
+
 def test_tensorboard_says_which_loss_has_the_penalty(digits, tmp_path):
     # helper-72: epoch/loss includes the alpha penalty (loss_curve_) and
     # epoch/val_loss does not; the tags gave no hint.
