@@ -864,6 +864,9 @@ _BARE_PARAMS = ("alpha", "gamma", "l1")
 # activation='relu' (or 'leaky_relu', 'elu'), init='he_uniform'/'he_normal'.
 _VALUE = r"'[^']*'|[\w.+-]+"
 _ALTERNATIVES = r"(?:\s*(?:/|,|\(or|or)\s*'[^']*')*"
+# A bound after a bare parameter ("alpha > 0"): pasted into a shell,
+# "--alpha > 0" would redirect the output to a file named 0.
+_BOUND = r" > (?P<bound>\d+(?:\.\d+)?)"
 # The library's advice to standardise X (and y): the command line feeds
 # the network standardised features already (build_pipeline; the built-in
 # datasets come scaled), and fits a regression target as read.
@@ -905,22 +908,26 @@ def command_line_advice(message, estimator, args, target=None):
     names = sorted(estimator.get_params(deep=False), key=len, reverse=True)
 
     def option(match):
-        name, value, alternatives = match.group("name", "value", "alternatives")
+        name, value, alternatives, bound = match.group("name", "value", "alternatives",
+                                                       "bound")
         if value is None and "_" not in name and name not in _BARE_PARAMS:
             return match.group(0)  # a word of the text ("loss"), not the parameter
         # The command line's choices are written unquoted (--normalization batch).
         value = value.strip("'") if value is not None else "..."
+        alternatives = (alternatives or "").replace("'", "")
+        bound = f" with a value above {bound}" if bound is not None else ""
         if name in given or name not in options:
             # Set by --set already: its option too would be refused (settings).
-            return f"--set {name}={value}"
+            return f"--set {name}={value}" + alternatives + bound
         if value == "...":
-            return options[name]
+            return options[name] + bound
         if name in _SWITCHES:
             return options[name] if value == "True" else f"--set {name}={value}"
-        return f"{options[name]} {value}" + alternatives.replace("'", "")
+        return f"{options[name]} {value}" + alternatives
 
     message = re.sub(rf"(?<![\w.'-])(?P<name>{'|'.join(map(re.escape, names))})"
-                     rf"(?:=(?P<value>{_VALUE})(?P<alternatives>{_ALTERNATIVES}))?(?![\w=])",
+                     rf"(?:=(?P<value>{_VALUE})(?P<alternatives>{_ALTERNATIVES})|{_BOUND})?"
+                     r"(?![\w=])",
                      option, message)
     scale_target = (f"standardise the target column {target!r} (fastbp train "
                     "standardises the numeric feature columns, not the target)")

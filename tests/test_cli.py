@@ -1154,8 +1154,8 @@ def test_divergence_and_gradient_advice_name_the_options(tmp_path):
     error = [line for line in lines if line.startswith("fastbp: error: Training diverged")]
     assert len(warning) == 1 and len(error) == 1, proc.stderr
     assert ("Remedies: --clip-grad-norm 1.0, a smaller --learning-rate-init, "
-            "--normalization batch or layer, --alpha > 0, or standardise the target "
-            "column 't'") in warning[0], warning
+            "--normalization batch or layer, --alpha with a value above 0, or standardise "
+            "the target column 't'") in warning[0], warning
     assert ("To fix it, lower --learning-rate-init (now 1), set --clip-grad-norm (for "
             "example 1.0) or standardise the target column 't'") in error[0], error
     for text in _PYTHON_ADVICE:
@@ -1205,7 +1205,7 @@ def test_command_line_advice_translates_each_phrasing():
     # Clipping on: the first remedy, standardising, goes with its comma.
     assert command_line_advice(diagnostics._EXPLODING_REMEDIES_CLIPPED, clf, args) == (
         "Remedies: --normalization batch or layer, a smaller --learning-rate-init, "
-        "or --alpha > 0.")
+        "or --alpha with a value above 0.")
     assert "(standardise" not in command_line_advice(diagnostics._VANISHING_INPUT, clf, args)
     # A parameter set with --set is advised as --set: its option too is refused.
     given = argparse.Namespace(set=["learning_rate_init=0.5"])
@@ -1223,6 +1223,34 @@ def test_command_line_advice_translates_each_phrasing():
         "numeric feature columns, not the target). The penalty may be the cause: --alpha 5.")
     assert command_line_advice(lbfgs, clf, args).endswith(
         "before this call. The penalty may be the cause: --alpha 5.")
+
+
+def test_command_line_advice_keeps_the_alternatives_of_a_set_parameter():
+    # helper-144: a parameter given with --set was advised as --set
+    # activation=relu) -- its alternatives dropped, a ")" left over -- and
+    # "alpha > 0" as "--alpha > 0", which a shell turns into a redirect.
+    import argparse
+
+    import fastbp
+    from fastbp.cli_data import command_line_advice
+    from fastbp.training import diagnostics
+
+    clf = fastbp.MLPClassifier()
+    activation = argparse.Namespace(set=["activation=tanh"])
+    assert command_line_advice(diagnostics._VANISHING_REMEDIES, clf, activation) == (
+        "Remedies: --set activation=relu (or leaky_relu, elu, gelu) with --init "
+        "he_uniform/he_normal, --normalization batch or layer, --residual, fewer layers, "
+        "or a larger --learning-rate-init.")
+    assert command_line_advice(diagnostics._DEAD_REMEDIES, clf, activation).endswith(
+        "--set activation=leaky_relu or elu (which never die), or --normalization batch.")
+    both = argparse.Namespace(set=["normalization=batch", "alpha=0.1"])
+    assert command_line_advice(diagnostics._EXPLODING_REMEDIES, clf, both) == (
+        "Remedies: --clip-grad-norm 1.0, a smaller --learning-rate-init, --set "
+        "normalization=batch or layer, or --set alpha=... with a value above 0.")
+    args = argparse.Namespace(set=None)
+    for message in (diagnostics._EXPLODING_REMEDIES, diagnostics._EXPLODING_REMEDIES_CLIPPED):
+        assert command_line_advice(message, clf, args).endswith(
+            ", or --alpha with a value above 0.")
 
 
 def test_names_the_terminal_cannot_encode_are_escaped(tmp_path):
