@@ -233,7 +233,8 @@ def _check_linestyle(history, kwargs):
     can look like either."""
     linestyle = kwargs.get("linestyle")
     dashes = kwargs.get("dashes")
-    if isinstance(linestyle, tuple) and len(linestyle) == 2 and linestyle[1]:
+    if (isinstance(linestyle, tuple) and len(linestyle) == 2 and linestyle[1] is not None
+            and len(linestyle[1])):
         pattern = f"linestyle={linestyle!r}"
     elif dashes is not None and len(dashes):
         pattern = f"dashes={dashes!r}"

@@ -541,6 +541,19 @@ def test_a_dash_pattern_is_refused_beside_the_validation_curves(fitted):
     plt.close(disp.figure_)
 
 
+def test_a_dash_pattern_given_as_an_array_is_judged_not_crashed_on(fitted):
+    # helper-144: linestyle=(0, np.array([5., 5.])) raised "The truth value
+    # of an array ... is ambiguous", even with no validation curve to clash with.
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(ValueError, match="draws the training loss with a dash pattern"):
+        TrainingHistoryDisplay.from_estimator(fitted, linestyle=(0, np.array([5.0, 5.0])))
+    disp = TrainingHistoryDisplay({"loss": [2.0, 1.0]}).plot(
+        linestyle=(0, np.array([5.0, 5.0])))
+    assert disp.lines_["loss"].get_linestyle() == "--"
+    plt.close(disp.figure_)
+
+
 def test_a_redraw_labels_the_curves_as_the_first_draw(fitted):
     # helper-106: from_estimator's curves read "training loss + penalty",
     # the same display's plot() "MLPClassifier: training loss + penalty".
