@@ -1144,8 +1144,9 @@ def test_a_one_dimensional_sparse_array_is_named(data, fmt):
             call(make_array(X[0]))
     with pytest.raises(ValueError, match=f"X must be 2-D, got a sparse array of shape \\({n},"):
         MLPClassifier((3,), max_iter=2).fit(make_array(X[:, 0]), y)
-    column = (f"y must be 2-D, got a sparse array of shape \\({n},\\)\\. Pass 1-D targets "
-              "as a dense array")
+    # helper-144: "y must be 2-D" contradicted the 1-D dense y every fit takes.
+    column = (f"^A sparse y must be 2-D \\(multilabel indicators or multi-output targets\\), "
+              f"got a sparse array of shape \\({n},\\)\\. Pass 1-D targets as a dense array")
     calls = [lambda Y: MLPClassifier((3,), max_iter=2).fit(X, Y),
              lambda Y: MLPClassifier((3,)).partial_fit(X, Y, classes=np.unique(y)),
              lambda Y: copy.deepcopy(clf).partial_fit(X, Y),

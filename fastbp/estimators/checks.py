@@ -56,12 +56,14 @@ def check_sparse_structure(X, name="X"):
         # A 1-D sparse array (scipy's csr_array of a row; a column taken
         # out of a sparse array): the per-format checks read two axes.
         if name == "y":
-            advice = "Pass 1-D targets as a dense array (y.toarray())"
-        else:
-            advice = (f"Reshape it to one row per sample ({name}.reshape(1, -1) for a "
-                      "single sample)")
+            # A 1-D dense y is the usual one: only a sparse y must be 2-D.
+            raise ValueError(
+                "A sparse y must be 2-D (multilabel indicators or multi-output targets), "
+                f"got a sparse array of shape {X.shape}. Pass 1-D targets as a dense "
+                "array (y.toarray()).")
         raise ValueError(f"{name} must be 2-D, got a sparse array of shape {X.shape}. "
-                         f"{advice}.")
+                         f"Reshape it to one row per sample ({name}.reshape(1, -1) for a "
+                         "single sample).")
     check = _STRUCTURE_CHECKS.get(X.format)
     problem = None if check is None else check(X)
     if problem is not None:
