@@ -35,7 +35,6 @@ import glob
 import hashlib
 import itertools
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -47,6 +46,8 @@ from numba.core import config, sigutils
 from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.runtime import rtsys
+
+from .exceptions import warn_at_caller
 
 
 class CacheWarning(UserWarning):
@@ -64,31 +65,24 @@ _warned_no_location = False
 # Whether _check_cache_dir has run (for the first kernel: it decides for all).
 _cache_dir_checked = False
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
 
 def warn_outside_fastbp(message, category):
     """``warnings.warn``, attributed to the first frame outside fastbp and
-    Python's import machinery: for a warning said while fastbp is imported
-    (the kernels are made then), the line that imported it, where a fixed
-    ``stacklevel`` named a line of fastbp's own (``_config.py``) and
-    depended on which module was imported first (helper-123).
+    Python's import machinery (:func:`~fastbp.exceptions.warn_at_caller`):
+    for a warning said while fastbp is imported (the kernels are made
+    then), the line that imported it, where a fixed ``stacklevel`` named a
+    line of fastbp's own (``_config.py``) and depended on which module was
+    imported first (helper-123).
+
+    Given at once, also within a fit or a warm-up that keeps its fits'
+    warnings quiet: the cache's state is the caller's to know.
 
     Parameters
     ----------
     message : str
     category : type of Warning
     """
-    frame, level = sys._getframe(1), 2
-    while frame is not None:
-        name = frame.f_code.co_filename
-        # warnings.warn skips importlib's frames when it counts stacklevel.
-        internal = "importlib" in name and "_bootstrap" in name
-        if not (internal or name.startswith(_PACKAGE)):
-            break
-        level += not internal
-        frame = frame.f_back
-    warnings.warn(message, category, stacklevel=level)
+    warn_at_caller(message, category, at_once=True)
 
 
 #: The subdirectory of a cache directory that holds the lock files: one

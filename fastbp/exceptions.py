@@ -129,11 +129,13 @@ def issue_held(held, failure=None):
                                  f"{type(raised).__name__}: {raised}")
 
 
-def warn_at_caller(message, category, estimator=None):
+def warn_at_caller(message, category, estimator=None, *, at_once=False):
     """``warnings.warn``, attributed to the first frame outside fastbp (and
-    scikit-learn's fit wrapper and callback machinery): the line that
-    called ``fit``, the user's own or a meta-estimator's (a Pipeline's),
-    which filters by ``module`` and ``-W`` then match.
+    scikit-learn's fit wrapper and callback machinery, and Python's import
+    machinery): the line that called ``fit``, the user's own or a
+    meta-estimator's (a Pipeline's), or for a warning said while fastbp is
+    imported, the line that imported it; filters by ``module`` and ``-W``
+    then match.
 
     Within a fit call's training, the warning is held until the call has
     kept its model (see :func:`held_until_committed`).
@@ -147,7 +149,15 @@ def warn_at_caller(message, category, estimator=None):
         a meta-estimator (a callback's ``setup`` gets the Pipeline it was set
         on): the frames of its own methods are stepped over too, so the
         warning names the line that called its ``fit``.
+    at_once : bool, default=False
+        Give the warning now, neither held by a fit's training nor recorded
+        by :func:`quiet_in_this_thread`: for warnings about the environment
+        (the compile cache, ``FASTBP_BLAS``), given once per process, which
+        a warm-up that keeps its fits quiet must not swallow.
     """
+    if at_once:
+        _warn(message, category, estimator, sys._getframe(1), 3)
+        return
     record = getattr(_quiet, "record", None)
     if record is not None:
         record.append((str(message), category))
@@ -166,11 +176,15 @@ def _warn(message, category, estimator, frame, level, held=None):
             held.warnings.append((message, category, estimator))
             return
         name = frame.f_code.co_filename
-        if not (name.startswith(_PACKAGE) or name.endswith(_SKLEARN_BASE)
+        # Between a module of fastbp's imported by another (fastbp/_cache
+        # by fastbp/_config) lie importlib's frames; warnings.warn skips
+        # them when it counts stacklevel, so they add no level.
+        internal = "importlib" in name and "_bootstrap" in name
+        if not (internal or name.startswith(_PACKAGE) or name.endswith(_SKLEARN_BASE)
                 or _SKLEARN_CALLBACK in name or name == _CONTEXTLIB
                 or (estimator is not None and frame.f_locals.get("self") is estimator)):
             break
-        frame, level = frame.f_back, level + 1
+        frame, level = frame.f_back, level + (not internal)
     warnings.warn(message, category, stacklevel=level)
 
 

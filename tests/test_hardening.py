@@ -1518,6 +1518,50 @@ def test_oversubscription_and_compile_ahead_warnings_point_at_the_callers_line(
                and "max_iter=2" in str(w.message) for w in caught)
 
 
+def test_a_warning_at_import_names_the_importing_line_past_nested_imports(tmp_path,
+                                                                          monkeypatch):
+    # helper-144: warn_at_caller stopped at the first importlib frame, so a
+    # warning said by a fastbp module that another fastbp module imports
+    # (fastbp/_cache by fastbp/_config) named the importing module of
+    # fastbp's own; _cache walked the frames again, past importlib's, to
+    # avoid it. Here "outer" imports "inner", both taken for fastbp's.
+    from fastbp import exceptions
+
+    (tmp_path / "fastbp_outer_probe.py").write_text("import fastbp_inner_probe\n")
+    (tmp_path / "fastbp_inner_probe.py").write_text(
+        "from fastbp.exceptions import warn_at_caller\n"
+        "warn_at_caller('said at import', UserWarning)\n")
+    monkeypatch.setattr(exceptions, "_PACKAGE", str(tmp_path) + os.sep)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("fastbp_outer_probe", "fastbp_inner_probe"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        __import__("fastbp_outer_probe")  # an import statement's frames, no others
+    assert [(str(w.message), w.filename) for w in caught] == [("said at import", __file__)]
+
+
+def test_the_caches_warnings_are_not_swallowed_by_a_quiet_warmup():
+    # helper-149 (with helper-144's finding above): _cache now warns through
+    # warn_at_caller, which records the warnings of a quiet warm-up's fits
+    # and holds those of a fit's training; the cache's, once per process,
+    # must still be said at once, at the caller's line.
+    from fastbp import _cache
+    from fastbp.exceptions import held_until_committed, quiet_in_this_thread, training_begins
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with quiet_in_this_thread() as seen:
+            _cache.warn_outside_fastbp("the cache, quiet", _cache.CacheWarning)
+        with held_until_committed() as held:
+            training_begins()
+            _cache.warn_outside_fastbp("the cache, held", _cache.CacheWarning)
+    assert seen == [] and held.warnings == []
+    assert [(str(w.message), w.category, w.filename) for w in caught] == [
+        ("the cache, quiet", _cache.CacheWarning, __file__),
+        ("the cache, held", _cache.CacheWarning, __file__)]
+
+
 def test_the_compile_ahead_warning_made_an_error_is_raised_not_swallowed(digits_data,
                                                                         monkeypatch):
     # helper-134: compile_ahead's catch-all caught the warning a filter had
