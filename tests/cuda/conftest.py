@@ -9,7 +9,9 @@ the configuration users run is the one tested.
 """
 
 import os
+import sys
 
+import numpy as np
 import pytest
 
 _SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
@@ -20,6 +22,70 @@ if not (_SIMULATOR or _ON_GPU):  # pragma: no cover
                        "FASTBP_CUDA_TEST_DEVICE=gpu")
 
 from fastbp.kernels.cuda import network  # noqa: E402
+
+#: The interpreter's thread switch interval under the simulator, which runs
+#: a block's threads as Python threads. With the default 5 ms a thread runs
+#: long stretches before another gets the GIL, so few of the orders a GPU
+#: may run a block's threads in are tried between barriers; at 10 us they
+#: interleave finely. The simulator, whose block manager polls its threads,
+#: is faster too: a layer-norm fit took 1.7 s instead of 10.9 s
+#: (helper-146).
+SWITCH_INTERVAL = 1e-5
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fine_interleaving():
+    """Fine-grained thread switches for the simulator's kernels, with its
+    shared arrays made safe for them (see :func:`_locked_shared_arrays`)."""
+    if not _SIMULATOR:
+        yield
+        return
+    from numba.cuda.simulator import kernelapi
+
+    before = sys.getswitchinterval(), kernelapi.FakeCUDAShared.array
+    kernelapi.FakeCUDAShared.array = _locked_shared_arrays(before[1])
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    yield
+    sys.setswitchinterval(before[0])
+    kernelapi.FakeCUDAShared.array = before[1]
+
+
+def _locked_shared_arrays(array):
+    """numba-cuda's simulated ``cuda.shared.array`` under a lock.
+
+    The simulator looks a block's shared array up by the calling line and
+    creates it when missing, without a lock: two threads of a block that
+    both miss it each create one and work on different arrays, and the
+    block's reduction or product reads garbage. With 10 us switches this
+    broke a third of the suite's runs (a GPU prediction 0.43 from the CPU's,
+    fits that did not repeat); with 5 ms switches it takes a preemption at
+    that line, which a loaded machine gives now and then: the likely cause
+    of ``test_toolkit_matches_cpu[layernorm-residual-float32]`` failing
+    once in CI at 3.2e-3, and never on a rerun (helper-146). The kernels
+    are not at fault: each thread gets the array of its block on a GPU.
+    """
+    import threading
+
+    from numba.cuda import types
+    from numba.cuda.np import numpy_support
+
+    lock = threading.Lock()
+
+    def locked(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:
+            return array(self, shape, dtype, alignment)  # not looked up by line
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        # The simulator's key: the calling file and line.
+        frame = sys._getframe(1)
+        caller = (frame.f_code.co_filename, frame.f_lineno)
+        with lock:
+            res = self._allocations.get(caller)
+            if res is None:
+                res = self._allocations[caller] = np.empty(shape, dtype)
+        return res
+
+    return locked
 
 
 @pytest.fixture(autouse=True, scope="module")

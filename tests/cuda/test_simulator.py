@@ -155,7 +155,8 @@ def split_products():
                          ids=["residual", "sparse", "batchnorm"])
 def test_split_products_match_cpu(case, dtype, split_products):
     """Split-K products (partial tiles combined by the last block of each
-    tile) give the CPU's loss and gradient, and the same bits every run."""
+    tile) give the CPU's loss and gradient, and the same gradient bits every
+    run."""
     spec, params, inp, Y, sw, _ = network_case(dtype=dtype, n=13, **case)
     results = []
     for device in ("cpu", "cuda", "cuda"):
@@ -166,7 +167,11 @@ def test_split_products_match_cpu(case, dtype, split_products):
     (l_cpu, g_cpu), (l_gpu, g_gpu), (l_again, g_again) = results
     np.testing.assert_allclose(l_gpu, l_cpu, rtol=10 * RTOL[dtype])
     assert_rel(g_gpu, g_cpu, dtype, factor=10)
-    assert l_again == l_gpu
+    # The loss is added with atomics (README), in whatever order a block's
+    # threads reach them: the same to rounding, not bit for bit, which the
+    # simulator showed once its threads interleaved finely (helper-146).
+    # The gradient has no atomic sum: the same bits.
+    np.testing.assert_allclose(l_again, l_gpu, rtol=RTOL[dtype])
     np.testing.assert_array_equal(g_again, g_gpu)
 
 
