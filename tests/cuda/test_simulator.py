@@ -282,9 +282,47 @@ def test_toolkit_matches_cpu(options, dtype):
     kw.update(options)
     sw = np.linspace(0.5, 1.5, len(y)).astype(dtype)
     cpu, gpu = _fit_pair(MLPClassifier, X, y, fit_kw=dict(sample_weight=sw), **kw)
-    for a, b in zip(gpu.coefs_, cpu.coefs_):
-        assert_rel(a, b, dtype, factor=100)
+    errors = [rel_err(a, b) for a, b in zip(gpu.coefs_, cpu.coefs_)]
+    if max(errors) > RTOL[dtype] * 100:
+        # helper-146: [layernorm-residual-float32] failed once in CI (3.2e-3)
+        # and never again here; refitting says which device moved.
+        cpu2, gpu2 = _fit_pair(MLPClassifier, X, y, fit_kw=dict(sample_weight=sw), **kw)
+        pytest.fail(f"relative errors per layer {[f'{e:.3g}' for e in errors]}; refitted, "
+                    f"the CPU repeats its weights: {_same_weights(cpu, cpu2)}, the GPU: "
+                    f"{_same_weights(gpu, gpu2)}; the refits differ by "
+                    f"{max(rel_err(a, b) for a, b in zip(gpu2.coefs_, cpu2.coefs_)):.3g}")
     assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), dtype, factor=100)
+
+
+def _same_weights(a, b):
+    return all(np.array_equal(p, q) for p, q in zip(a.coefs_ + a.intercepts_,
+                                                    b.coefs_ + b.intercepts_))
+
+
+@pytest.mark.parametrize("normalization", ["layer", "batch"])
+def test_normalised_residual_fits_repeat_bit_for_bit(normalization):
+    """helper-146: ``test_toolkit_matches_cpu[layernorm-residual-float32]``
+    failed once in CI, 3.2e-3 from the CPU; about 30 GPU fits of that case
+    here (alone, under load, in suite order) gave the same bits. No
+    atomic sum reaches these weights (no clipping, no lbfgs, and ``tol``
+    cannot stop two epochs), so GPU fits must repeat bit for bit, however a
+    block's threads interleave (``conftest.py`` makes them switch every
+    10 us): a missing barrier in the products or a kernel that reads what
+    another thread of its block writes would show here (a product without
+    its second barrier failed both cases), and so did the simulator's
+    unlocked shared arrays (the batch-norm case failed before
+    ``conftest.py`` locked them)."""
+    X, y = _data(np.float32, n=16)
+    sw = np.linspace(0.5, 1.5, len(y)).astype(np.float32)
+    kw = dict(hidden_layer_sizes=(6, 6), normalization=normalization, residual=True,
+              max_iter=2, batch_size=6, learning_rate_init=0.02, random_state=0,
+              device="cuda")
+    fits = []
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(MLPClassifier(**kw).fit(X, y, sample_weight=sw))
+    assert all(_same_weights(fits[0], f) for f in fits[1:])
 
 
 @pytest.mark.parametrize("solver", ["rmsprop", "adam"])
