@@ -1108,19 +1108,25 @@ def test_predict_to_a_closed_standard_output_is_an_error(tmp_path, capsys, monke
     assert len(err.splitlines()) == 1, err
 
 
-def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
-    # The exploding-gradient warning that explains a divergence is shown
-    # (only ConvergenceWarning becomes a note, after a fit that succeeds).
+def _train_on_a_linear_target(tmp_path, target, scale, offset, *options):
+    """``fastbp train`` on 200 rows of two standard-normal features and
+    ``target = scale * a + offset``, in a process of its own: pytest records
+    warnings rather than showing them."""
     import pandas as pd
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(200), rng.standard_normal(200)
     path = tmp_path / "reg.csv"
-    pd.DataFrame({"a": a, "b": b, "y": 3 * a + 1}).to_csv(path, index=False)
-    # In a process of its own: pytest records warnings rather than showing them.
-    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(path),
-                           "--target", "y", "--epochs", "20", "--quiet", "--solver", "sgd",
-                           "--set", "learning_rate_init=0.5"], capture_output=True, text=True,
-                          timeout=600)
+    pd.DataFrame({"a": a, "b": b, target: scale * a + offset}).to_csv(path, index=False)
+    return subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(path),
+                           "--target", target, "--quiet", *options], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
+    # The exploding-gradient warning that explains a divergence is shown
+    # (only ConvergenceWarning becomes a note, after a fit that succeeds).
+    proc = _train_on_a_linear_target(tmp_path, "y", 3, 1, "--epochs", "20", "--solver", "sgd",
+                                     "--set", "learning_rate_init=0.5")
     assert proc.returncode == 2
     err = proc.stderr
     assert "warning: GradientWarning: " in err and "exploding" in err, err
@@ -1138,16 +1144,8 @@ def test_divergence_and_gradient_advice_name_the_options(tmp_path):
     # helper-134: a diverging fit advised lower learning_rate_init, set
     # clip_grad_norm and standardise X (with sklearn's StandardScaler) to a
     # command-line user, whose X train had standardised already.
-    import pandas as pd
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal(200), rng.standard_normal(200)
-    path = tmp_path / "reg.csv"
-    pd.DataFrame({"a": a, "b": b, "t": 1000 * a + 5000}).to_csv(path, index=False)
-    # In a process of its own: pytest records warnings rather than showing them.
-    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(path),
-                           "--target", "t", "--solver", "sgd", "--learning-rate-init", "1.0",
-                           "--epochs", "5", "--quiet"], capture_output=True, text=True,
-                          timeout=600)
+    proc = _train_on_a_linear_target(tmp_path, "t", 1000, 5000, "--solver", "sgd",
+                                     "--learning-rate-init", "1.0", "--epochs", "5")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
     warning = [line for line in lines if line.startswith("warning: GradientWarning: ")]
