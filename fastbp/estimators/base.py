@@ -935,8 +935,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         else:
             self._check_warm_start(units, X.dtype, activations, residual, incremental)
             # Training normalises by batch statistics, but early stopping's
-            # validation and the statistics the fit keeps read these.
-            self._refuse_negative_variances()
+            # validation and the statistics the fit keeps read these
+            # (batch norm's only: no pass over the others' empty arrays).
+            if self._normalization == "batch":
+                self._refuse_negative_variances()
         # (A first fit's weights are X's dtype; a later one's model dtype X
         # was checked or cast to above.)
         dtype = X.dtype
