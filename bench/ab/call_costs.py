@@ -33,18 +33,20 @@ def best_per_call(fn, calls, rounds=15):
     return best * 1e6
 
 
-def main(label):
+def main(label, rounds=15, warm=100):
+    """Print and return ``(partial_fit µs, predict µs)`` a call."""
     warnings.simplefilter("ignore")
     X, y = make_classification(2000, 20, n_classes=4, n_informative=8, random_state=0)
     X = X.astype(np.float32)
     Xb, yb = X[:32], y[:32]
     model = MLPClassifier(hidden_layer_sizes=(64,), random_state=0, batch_size=32)
     model.partial_fit(Xb, yb, classes=np.unique(y))
-    for _ in range(100):
+    for _ in range(warm):
         model.partial_fit(Xb, yb)
-    fit_us = best_per_call(lambda: model.partial_fit(Xb, yb), 200)
-    predict_us = best_per_call(lambda: model.predict(Xb[:1]), 1000)
+    fit_us = best_per_call(lambda: model.partial_fit(Xb, yb), 200, rounds)
+    predict_us = best_per_call(lambda: model.predict(Xb[:1]), 1000, rounds)
     print(f"{label} partial_fit {fit_us:.1f} us, predict (1 row) {predict_us:.2f} us")
+    return fit_us, predict_us
 
 
 if __name__ == "__main__":
