@@ -463,18 +463,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 if prepare is not None:
                     prepare()
                 fitted = self._fit(X, y, sample_weight, incremental)
-            except DivergenceError as exc:
-                # After at least one finite epoch of this call, the model was
-                # left, on purpose and consistently, at the last finite epoch
-                # (see DivergenceError); otherwise the call failed as a whole.
-                if exc.epoch > 1:
-                    issue_held(held, failure=exc)
-                    raise
-                self._roll_back(saved, rng, rng_state, progress, lengths)
-                issue_held(held, failure=exc)
-                raise
             except BaseException as exc:
-                self._roll_back(saved, rng, rng_state, progress, lengths)
+                # After at least one finite epoch of this call, a divergence
+                # left the model, on purpose and consistently, at the last
+                # finite epoch (see DivergenceError); otherwise the call
+                # failed as a whole.
+                if not (isinstance(exc, DivergenceError) and exc.epoch > 1):
+                    self._roll_back(saved, rng, rng_state, progress, lengths)
                 issue_held(held, failure=exc)
                 raise
         issue_held(held)
@@ -1035,9 +1030,6 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _pack(self, layout, dtype):
         """New flat buffers of ``dtype`` holding the fitted attributes:
         ``(params, running)``."""
-        # Statistics set by hand or loaded: checked here, where packing
-        # costs far more than the check.
-        self._refuse_negative_variances()
         params = layout.pack(self.coefs_, self.intercepts_, dtype, self.normalization_scales_,
                              self.normalization_shifts_)
         # The hidden layers' biases lie together, before the output layer's:
@@ -1131,7 +1123,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         restart = ("call fit to start a new model" if incremental
                    else "set warm_start=False to start a new model")
         shapes = [c.shape for c in self.coefs_]
-        if shapes != list(zip(units[:-1], units[1:])):
+        expected = list(zip(units[:-1], units[1:]))
+        if shapes != expected:
             # Layers that do not chain first (helper-134's review): the
             # widths below, read from the columns alone, blamed
             # hidden_layer_sizes, then the data, for a mismatch between
@@ -1140,19 +1133,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             if problem is not None:
                 raise ValueError(
                     f"The weights in coefs_ and intercepts_ do not fit together: {problem}.")
-        if shapes != list(zip(units[:-1], units[1:])) and "n_iter_" not in self.__dict__:
-            # Weights set by hand, never fitted: "changed since the last
-            # fit" would send to fit, which throws them away.
-            widths = [shape[1] for shape in shapes[:-1]]
-            if widths != units[1:-1]:
+            if "n_iter_" not in self.__dict__:
+                # Weights set by hand, never fitted: "changed since the last
+                # fit" would send to fit, which throws them away.
+                widths = [shape[1] for shape in shapes[:-1]]
+                if widths != units[1:-1]:
+                    raise ValueError(
+                        f"The weights set by hand have hidden layers of {widths} units, and "
+                        f"hidden_layer_sizes is {self.hidden_layer_sizes!r}: set "
+                        f"hidden_layer_sizes={tuple(widths)!r} to train from them.")
                 raise ValueError(
-                    f"The weights set by hand have hidden layers of {widths} units, and "
-                    f"hidden_layer_sizes is {self.hidden_layer_sizes!r}: set "
-                    f"hidden_layer_sizes={tuple(widths)!r} to train from them.")
-            raise ValueError(
-                f"The weights set by hand take {shapes[0][0]} features to {shapes[-1][1]} "
-                f"outputs, and this data has {units[0]} features and {units[-1]} outputs.")
-        if shapes != list(zip(units[:-1], units[1:])):
+                    f"The weights set by hand take {shapes[0][0]} features to "
+                    f"{shapes[-1][1]} outputs, and this data has {units[0]} features and "
+                    f"{units[-1]} outputs.")
             raise ValueError(
                 f"The network's shape changed since the last fit: layers {shapes} cannot "
                 f"be trained with layer sizes {units}. To fix it, {restart}.")
@@ -1849,7 +1842,6 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # before its launch.)
             if status & PARAMS_NOT_FINITE:
                 self._refuse_non_finite_parameters()
-            self._refuse_negative_variances()
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             # Either side can be at fault: X out of the training data's
             # scale, or weights kept from a fit that diverged (DivergenceError
