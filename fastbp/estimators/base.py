@@ -56,7 +56,7 @@ from ..training.predict import (
 from ..training.progress import HISTORY_KEYS, INTERRUPTED, Progress, Series
 from ..training.spec import build_spec
 from ..training.split import split_parts, splits_here
-from ..training.stochastic import all_finite, fit_stochastic
+from ..training.stochastic import POISSON_SCALING_ADVICE, all_finite, fit_stochastic
 from ..training.threads import active_fits, blas_pool_size, fit_slot, outside_blas_section
 from . import architecture as arch
 from . import callbacks
@@ -1146,6 +1146,13 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     f"The weights set by hand take {shapes[0][0]} features to "
                     f"{shapes[-1][1]} outputs, and this data has {units[0]} features and "
                     f"{units[-1]} outputs.")
+            n_outputs = getattr(self, "n_outputs_", shapes[-1][1])
+            if units[-1] != n_outputs:
+                # helper-151: the layer sizes alone never said that y changed.
+                raise ValueError(
+                    f"y has {units[-1]} output(s), and the model was fitted with "
+                    f"n_outputs_={n_outputs}. Pass y with {n_outputs} output(s), or "
+                    f"{restart}.")
             raise ValueError(
                 f"The network's shape changed since the last fit: layers {shapes} cannot "
                 f"be trained with layer sizes {units}. To fix it, {restart}.")
@@ -1226,8 +1233,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             raise DivergenceError(
                 f"Training diverged: with solver='lbfgs' the loss is {float(result.fun)} at "
                 "the starting weights, so L-BFGS cannot take a step. The model keeps its "
-                "state from before this call. To fix it, standardise X (and y for a "
-                "regressor), for example with sklearn.preprocessing.StandardScaler."
+                "state from before this call. To fix it, " + self._scaling_advice() + "."
                 + self._penalty_advice(weight_exp), epoch=1)
         asked = result.get("interrupted", False) or result.get("stopped_by_callback", False)
         if result.get("stalled_by_overflow", False) and not asked:
@@ -1240,8 +1246,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     f"NaN at {result.non_finite_evaluations} trial step(s) from the starting "
                     f"weights (loss {result.start_loss:.6g}), and L-BFGS stopped there "
                     "without making progress. The model keeps its state from before this "
-                    "call. To fix it, standardise X (and y for a regressor), for example "
-                    "with sklearn.preprocessing.StandardScaler."
+                    "call. To fix it, " + self._scaling_advice() + "."
                     + self._penalty_advice(weight_exp), epoch=1)
             # In place of scikit-learn's check, which would call it
             # converged (status 0) or blame the line search alone.
@@ -1250,8 +1255,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"to inf or NaN at a trial step, not because it converged (scipy: "
                 f"{result.message}): the model is only partly trained (loss "
                 f"{float(result.fun):.6g}, from {result.start_loss:.6g} at the start). "
-                "Standardise X (and y for a regressor), for example with "
-                "sklearn.preprocessing.StandardScaler.", ConvergenceWarning)
+                + self._scaling_advice(capital=True) + ".", ConvergenceWarning)
             self.n_iter_ = min(int(result.nit), self.max_iter)
         elif asked:
             # fit_lbfgs has warned of an interrupt; a callback's stop is
@@ -1280,6 +1284,15 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     f"this small (largest {float(np.max(sample_weight)):.3g}) it outweighs "
                     f"the data by more than {np.dtype(dtype).name} holds. Rescale "
                     f"sample_weight (for example to a mean of 1), or lower {name}.")
+
+    def _scaling_advice(self, capital=False):
+        """The advice to rescale the data in a divergence message: for the
+        Poisson loss's exp output, y divided by a positive constant, as
+        standardised targets (negative) are refused (helper-151)."""
+        advice = (POISSON_SCALING_ADVICE if self._output_activation() == "exp" else
+                  "standardise X (and y for a regressor), for example with "
+                  "sklearn.preprocessing.StandardScaler")
+        return advice[0].upper() + advice[1:] if capital else advice
 
     def _penalty_advice(self, weight_exp=0):
         """A sentence for a divergence message where ``alpha`` or ``l1`` is
@@ -1494,7 +1507,21 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         scoring = self.scoring
         if scoring is None:
             score_outputs = self._outputs_scorer(y_val, sw_val)
-            return lambda out, params, running, loss: score_outputs(out)
+
+            def default_score(out, params, running, loss):
+                value = float(score_outputs(out))
+                if not math.isfinite(value):
+                    # helper-151: a NaN is never an improvement, and the fit
+                    # kept its untrained starting weights without a word.
+                    raise ValueError(
+                        f"The default validation score of {type(self).__name__} "
+                        f"(scoring=None) gave {value} at epoch {progress.n_iter}: early "
+                        "stopping cannot compare it. Rescale y (for example with "
+                        "sklearn.compose.TransformedTargetRegressor and a StandardScaler), "
+                        "or set scoring='loss' or early_stopping=False.")
+                return value
+
+            return default_score
         if scoring == "loss":
             return lambda out, params, running, loss: -float(loss)
         scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring

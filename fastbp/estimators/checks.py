@@ -535,11 +535,20 @@ def check_finite_targets(y):
                      "Drop or fill those rows.")
 
 
-def check_squared_error_range(y, dtype):
+def check_squared_error_range(y, dtype, batch_size=None, n_rows=None):
     """Raise a ``ValueError`` if regression targets are so large that their
     squared errors overflow ``dtype``: the loss, its gradient scale and R^2
     would all be infinite or NaN. A row's squared errors are summed over its
-    outputs, so the bound shrinks with their number."""
+    outputs, so the bound shrinks with their number.
+
+    With ``batch_size`` and ``n_rows`` (a stochastic solver's mini-batch
+    and the rows of its epoch), the sums a training epoch forms in float64
+    are bounded too: each mini-batch's loss sum times its number of rows
+    (``batch_size**2`` half squared errors), and the epoch's loss, the sum
+    of those over ``n_rows`` (``n_rows`` of them). Either overflowing ended
+    the first epoch in a ``DivergenceError`` that blamed the learning rate
+    (helper-151).
+    """
     if y.size == 0 or y.dtype.kind not in "iuf":
         return
     n_outputs = y.shape[1] if y.ndim == 2 else 1
@@ -555,3 +564,20 @@ def check_squared_error_range(y, dtype):
             f"(largest magnitude {biggest:.3g}; their squares{across} overflow above about "
             f"{limit:.3g}). Rescale y, for example with "
             "sklearn.compose.TransformedTargetRegressor and a StandardScaler.")
+    if batch_size is None or n_rows is None or n_rows < 1:
+        return
+    # The untrained model predicts about 0, so a row's loss is about half
+    # its largest squared target (the mean over outputs is no larger); the
+    # kernels accumulate the epoch in float64, whatever the model's dtype.
+    batch = max(1, min(int(batch_size), int(n_rows)))
+    count = max(batch * batch, int(n_rows))
+    epoch_limit = float(np.sqrt(2.0) * np.sqrt(np.finfo(np.float64).max / count))
+    if biggest > epoch_limit:
+        where = (f"batch_size={batch} (each mini-batch's loss sum is weighed by its "
+                 f"{batch} rows)" if batch * batch >= n_rows else
+                 f"{n_rows} training rows (the epoch's loss sums over them)")
+        raise ValueError(
+            f"y's largest magnitude {biggest:.3g} is too large for training at {where}: "
+            f"the loss sums overflow float64 above about {epoch_limit:.3g}. Rescale y, for "
+            "example with sklearn.compose.TransformedTargetRegressor and a StandardScaler"
+            + (", or lower batch_size." if batch * batch >= n_rows and batch > 1 else "."))

@@ -1,5 +1,7 @@
 """fastbp.MLPRegressor."""
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
@@ -90,9 +92,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 "to numbers first (for example y.astype(float) for numbers written as "
                 "text); for class labels, use MLPClassifier.")
         check_complex(y_dtypes, "y")
-        with naming(("X", X), ("y", y)):
-            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                                 y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        try:
+            with naming(("X", X), ("y", y)):
+                X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                                     multi_output=True, y_numeric=True,
+                                     dtype=(np.float64, np.float32), reset=reset)
+        except ValueError as exc:
+            # helper-151: NumPy's message for ragged rows names neither
+            # input; it is put on y where y alone is ragged.
+            message = str(exc)
+            if not message.startswith("setting an array element with a sequence") or (
+                    _converts_to_floats(y)):
+                raise
+            raise ValueError(f"y: {message.splitlines()[0]}") from exc
         if sp.issparse(y):
             # scikit-learn's validation lets a sparse multi-output y through
             # (its MLP then fails in a solver); the kernels take targets dense.
@@ -108,7 +120,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             target_dtype = self._weights_dtype()
         check_fits_dtype(y, target_dtype, "y")
         if self.loss == "squared_error":
-            check_squared_error_range(y, target_dtype)
+            # The mini-batches and epoch that BaseMLP._fit will form (the
+            # validation rows, ceil(fraction * n), train none); L-BFGS sums
+            # its loss over every row, as an epoch of one-row batches would.
+            n_rows = _num_samples(y)
+            if self.solver == "lbfgs":
+                batch_size = 1
+            else:
+                if self.early_stopping:
+                    n_rows -= math.ceil(self.validation_fraction * n_rows)
+                batch_size = 200 if self.batch_size == "auto" else self.batch_size
+            check_squared_error_range(y, target_dtype, batch_size, n_rows)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_vector_as_1d(y)
         if self.loss == "poisson" and np.any(y < 0):
@@ -151,17 +173,26 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if sp.issparse(y):
             check_sparse_structure(y, "y")
             y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
+        if sample_weight is not None and not np.isfinite(
+                np.sum(np.asarray(sample_weight, dtype=np.float64))):
+            # (helper-58) Refused as before, though R^2 of weights scaled
+            # alike (as _r2_in_float64 scales them) would be defined.
+            raise ValueError(
+                "R^2 is undefined for these weights: the sum of sample_weight overflows "
+                f"float64 (largest weight {float(np.max(sample_weight)):.3g}). Rescale "
+                "sample_weight (divide it by its mean, say).")
         result = _r2_in_float64(y, self.predict(X), sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
-            if sample_weight is not None and not np.isfinite(
-                    np.sum(np.asarray(sample_weight, dtype=np.float64))):
-                raise ValueError(
-                    "R^2 is undefined for these weights: the sum of sample_weight overflows "
-                    f"float64 (largest weight {float(np.max(sample_weight)):.3g}). Rescale "
-                    "sample_weight (divide it by its mean, say).")
+            values = np.asarray(y, dtype=np.float64)
+            if not np.isfinite(values).all():
+                # helper-151: under assume_finite=True a NaN in y got the
+                # overflow message ("largest magnitude nan").
+                what = "NaN" if np.isnan(values).any() else "infinity"
+                raise ValueError(f"R^2 is undefined for these targets: y contains {what}. "
+                                 "Drop or fill those rows.")
             raise ValueError(
                 "R^2 is undefined for these targets: the squared deviations of y overflow "
-                f"float64 (largest magnitude {float(np.max(np.abs(np.asarray(y, float)))):.3g})."
+                f"float64 (largest magnitude {float(np.max(np.abs(values))):.3g})."
                 " Rescale y.")
         return result
 
@@ -205,6 +236,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return tags
 
 
+def _converts_to_floats(y):
+    """Whether ``y`` converts to a float array (False for ragged rows)."""
+    if sp.issparse(y):
+        return True
+    try:
+        np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _r2_in_float64(y, pred, sample_weight):
     """scikit-learn's ``r2_score``, in float64 where ``pred`` is float32: it
     works in the floating dtype of its inputs (float32 for integer, boolean
@@ -217,7 +259,28 @@ def _r2_in_float64(y, pred, sample_weight):
             values = None
         if values is not None and values.dtype.kind in "biuf":
             y, pred = np.asarray(values, dtype=np.float64), pred.astype(np.float64)
+    if sample_weight is not None:
+        sample_weight = _unit_scale(sample_weight)
     return r2_score(y, pred, sample_weight=sample_weight)
+
+
+def _unit_scale(sample_weight):
+    """``sample_weight`` times the power of two that brings its largest
+    magnitude into [0.5, 1): R^2 is the same for weights scaled alike, and
+    weights near 1e300 times squared deviations overflowed float64
+    (helper-151: a NaN validation score kept the untrained model). A power
+    of two scales exactly, so R^2 stays bitwise scikit-learn's for weights
+    whose products do not overflow."""
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        return sample_weight  # r2_score's validation names the problem
+    if weights.ndim != 1 or weights.size == 0:
+        return sample_weight
+    largest = float(np.max(np.abs(weights)))
+    if not (math.isfinite(largest) and largest > 0):
+        return sample_weight
+    return np.ldexp(weights, -math.frexp(largest)[1])
 
 
 if MLPRegressor.__doc__:  # None under python -OO, which strips docstrings

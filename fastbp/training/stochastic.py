@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..exceptions import DivergenceError, training_begins, warn_at_caller
-from ..kernels.codes import NORM_BATCH
+from ..kernels.codes import NORM_BATCH, OUT_EXP
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
 from .progress import INTERRUPTED, ProgressMark
@@ -132,11 +132,22 @@ def _refuse_subnormal(name, value, dtype, why, remedy):
             f"least that{remedy}.")
 
 
+#: The advice to rescale the data where the output is exp (loss='poisson'):
+#: standardised targets would be negative, which that loss refuses
+#: (helper-151).
+POISSON_SCALING_ADVICE = (
+    "standardise X (for example with sklearn.preprocessing.StandardScaler) and divide y "
+    "by a positive constant, not standardise it, as loss='poisson' needs y >= 0 (for "
+    "example with sklearn.compose.TransformedTargetRegressor and a "
+    "sklearn.preprocessing.MaxAbsScaler)")
+
+
 def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
-                        early_stopping, trained_before=0):
+                        early_stopping, trained_before=0, exp_output=False):
     """The message of a :class:`DivergenceError` at ``epoch`` of the call,
     whose learning rate was ``learning_rate``: ``optimizer``'s, restored to
-    the last finite epoch, is that epoch's."""
+    the last finite epoch, is that epoch's. ``exp_output``: the model's
+    output is exp (loss='poisson')."""
     # Epochs are counted within the call; in a partial_fit stream or a warm
     # fit, where loss_curve_, history_ and the schedules count on from the
     # epochs ``trained_before``, that count is given too (helper-132: the
@@ -168,7 +179,8 @@ def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
     advice.append(f"lower learning_rate_init (now {lr0:g})")
     if not clip:
         advice.append("set clip_grad_norm (for example 1.0)")
-    advice.append("standardise X, and y for a regressor (for example with "
+    advice.append(POISSON_SCALING_ADVICE if exp_output else
+                  "standardise X, and y for a regressor (for example with "
                   "sklearn.preprocessing.StandardScaler)")
     return (f"Training diverged at {where}: {what}{before}. "
             f"{rate}. Training stopped there, and the model keeps the state of {kept}. "
@@ -532,6 +544,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         trained_before = len(progress.loss_curve) - progress.n_iter
         raise DivergenceError(_divergence_message(epoch, what, previous, learning_rate,
                                                   optimizer, clip, early_stopping,
-                                                  trained_before),
+                                                  trained_before, spec.out_code == OUT_EXP),
                               epoch=epoch)
     return ws
