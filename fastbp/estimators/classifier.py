@@ -437,6 +437,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         weights = np.asarray(weights, dtype=np.float64)
         combined = weights if sample_weight is None else sample_weight * weights
         name = "class_weight" if sample_weight is None else "class_weight times sample_weight"
+        limit = float(np.finfo(dtype).max)
+        if multilabel and combined.size and not float(np.max(combined)) <= limit:
+            # helper-155: a row's weight is the product of its outputs'
+            # class weights, which can leave the range where no weight does
+            # (the message blamed the weights, and dividing them by their
+            # mean would not do).
+            biggest = float(np.max(combined))
+            reach = ("overflows float64" if not math.isfinite(biggest)
+                     else f"reaches {biggest:.3g}, beyond {np.dtype(dtype).name}'s range "
+                          f"({limit:.3g}), in which this model computes")
+            also = "" if sample_weight is None else " (times its sample_weight)"
+            raise ValueError(
+                f"The weight of a row under class_weight{also}, the product of its "
+                f"weights over the {len(self.classes_)} outputs, {reach}; no single "
+                "class_weight value need be out of range for that. Lower the per-output "
+                "weights, so that their product over the outputs stays in range"
+                + ("" if np.dtype(dtype) == np.float64
+                   else ", or fit on float64 data for a float64 model") + ".")
         if not np.all(np.isfinite(combined)):
             raise ValueError(f"{name} overflows float64; rescale the weights (divide them by "
                              "their mean, say).")

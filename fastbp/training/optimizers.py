@@ -35,6 +35,18 @@ def _own_copy(a):
     return a.copy() if type(a) is np.ndarray else np.array(a, order="C")
 
 
+def _invscaled(lr0, time_step, power_t):
+    """"invscaling"'s rate after ``time_step`` samples: scikit-learn's
+    ``lr0 / (time_step + 1) ** power_t``, bit for bit, and 0 where the power
+    overflows a float (a large ``power_t``), as the quotient does in NumPy
+    floats; Python's power raised a bare ``OverflowError`` there
+    (helper-155), as scikit-learn's does."""
+    try:
+        return lr0 / (time_step + 1) ** power_t
+    except OverflowError:
+        return 0.0
+
+
 class StochasticOptimizer:
     """State of a stochastic solver across epochs and ``partial_fit`` calls.
 
@@ -119,7 +131,7 @@ class StochasticOptimizer:
         self.learning_rate_init = new
         self.power_t = power_t
         if self.solver == "sgd" and self.lr_schedule == "invscaling" and self.epoch:
-            self.learning_rate = new / (samples_seen + 1) ** power_t
+            self.learning_rate = _invscaled(new, samples_seen, power_t)
         elif self.solver == "sgd" and self.lr_schedule == "adaptive":
             self.learning_rate *= new / old
         else:
@@ -273,7 +285,7 @@ class StochasticOptimizer:
         """Update the learning rate after an epoch (``time_step``: samples seen)."""
         self.epoch += 1
         if self.solver == "sgd" and self.lr_schedule == "invscaling":
-            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+            self.learning_rate = _invscaled(self.learning_rate_init, time_step, self.power_t)
 
     def trigger_stopping(self, msg, verbose):
         """Whether to stop after no improvement; "adaptive" SGD divides lr by 5."""

@@ -1,5 +1,6 @@
 """Forward pass for prediction and validation."""
 
+import math
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -287,6 +288,33 @@ def warm_predict(backend, spec, params, running):
     plan.run(backend, params, running, backend.put(plan.dense_inputs(X)), 1, plain=True)
 
 
+def _loss(spec, out, Y, sw):
+    """The loss of the outputs ``out`` against ``Y``, weighted by ``sw``
+    (or None), in float64, as validation takes it."""
+    has_sw = sw is not None
+    return loss_from_output(out, Y, sw if has_sw else np.empty(0, dtype=out.dtype), has_sw,
+                            spec.out_code, out.dtype.type(np.finfo(out.dtype).eps))
+
+
+def fits_rows(backend, spec, params, running, inp, Y, sw, rows):
+    """Whether ``params`` give finite outputs and a finite loss on the rows
+    ``rows`` of ``inp`` (targets ``Y``, weights ``sw`` or None, of all rows).
+
+    Tells diverged weights from input rows out of their range where
+    validation is not finite: a copy of the rows, predicted once.
+    """
+    if inp.is_sparse:
+        X = sp.csr_matrix((inp.data, inp.indices, inp.indptr),
+                          shape=(inp.n_samples, inp.n_features))[rows]
+    else:
+        X = inp.dense[rows]
+    out, finite = predict_outputs(backend, spec, params, running, KernelInput(X))
+    if not finite:
+        return False
+    return bool(np.isfinite(_loss(spec, out, np.ascontiguousarray(Y[rows]),
+                                  None if sw is None else np.ascontiguousarray(sw[rows]))))
+
+
 class Validator:
     """Scores and losses of the current parameters on held-out data.
 
@@ -317,7 +345,9 @@ class Validator:
         self.plan = inference_plan_of(spec, Y.dtype, chunk_rows(inp.n_samples))
 
     def evaluate(self, params, running, section=nullcontext):
-        """``(score, loss)`` of ``params``; NaN score for non-finite outputs.
+        """``(score, loss)`` of ``params``; a NaN score, unscored, where the
+        outputs or the loss are not finite (a NaN loss for non-finite
+        outputs): the caller refuses it (see :meth:`refuse`).
 
         ``section()`` is the context that the validation runs in: the
         epoch's (:meth:`fastbp.training.split.WholeEpoch.section`; a split
@@ -336,10 +366,33 @@ class Validator:
                                           self.inputs, self.plan)
             if not finite:
                 return np.nan, np.nan
-            has_sw = self.sw is not None
-            sw = self.sw if has_sw else np.empty(0, dtype=out.dtype)
-            loss = loss_from_output(out, self.Y, sw, has_sw, self.spec.out_code,
-                                    out.dtype.type(np.finfo(out.dtype).eps))
+            loss = _loss(self.spec, out, self.Y, self.sw)
+            if not np.isfinite(loss):
+                # Squared errors overflow (above 1.3e154 in float64) before
+                # the outputs do.
+                return np.nan, float(loss)
             if not self.user_scorer:
                 return self.score(out, params, running, loss), float(loss)
         return self.score(out, params, running, loss), float(loss)
+
+    def refuse(self, loss, epoch):
+        """Raise the ``ValueError`` of a validation set whose outputs (a NaN
+        ``loss``) or loss were not finite at ``epoch`` of the call, where
+        the training rows' were: early stopping could compare no score, and
+        would end on the weights it started from, untrained."""
+        inp = self.inp
+        values = inp.data if inp.is_sparse else inp.dense
+        with np.errstate(over="ignore", invalid="ignore"):
+            biggest = float(np.max(np.abs(values))) if values.size else 0.0
+        what = ("the network's outputs on it are not finite, though on the training rows "
+                "they are" if math.isnan(loss) else
+                f"its loss is {loss}, though the training rows' is finite")
+        raise ValueError(
+            f"Early stopping cannot score the validation set (the validation_fraction of "
+            f"the rows that early_stopping=True holds out) at epoch {epoch}: {what}, so "
+            "validation rows are out of the range the network handles. Early stopping "
+            "compares the epochs' validation "
+            "scores, and would keep the untrained starting weights. The validation rows of "
+            f"X reach a magnitude of {biggest:.3g}: standardise X (for example with "
+            "sklearn.preprocessing.StandardScaler) or remove its extreme rows, or set "
+            "early_stopping=False.")

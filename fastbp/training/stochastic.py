@@ -27,6 +27,7 @@ from ..exceptions import DivergenceError, training_begins, warn_at_caller
 from ..kernels.codes import NORM_BATCH, OUT_EXP
 from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
+from .predict import fits_rows
 from .progress import INTERRUPTED, ProgressMark
 from .split import SplitEpoch, WholeEpoch, split_parts
 from .workspace import Workspace
@@ -466,6 +467,23 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 val_score = None
                 if early_stopping:
                     val_score, val_loss = validator.evaluate(params, running, epoch.section)
+                    if not math.isfinite(val_loss):
+                        # helper-155: a NaN or -inf score is never an
+                        # improvement, and the fit ended on its starting
+                        # weights without a word. Rows of the validation set
+                        # out of range (the training rows' loss is finite)
+                        # fail the call (a ValueError: rolled back); weights
+                        # that diverged fail as a training loss that does.
+                        if fits_rows(backend, spec, params, running, inp, Y, sw, train_rows):
+                            validator.refuse(val_loss, progress.n_iter)
+                        what = ("the weights it ended on give non-finite outputs or loss "
+                                f"on the training rows as on the validation set (training "
+                                f"loss {progress.loss:.6g} during the epoch)")
+                        checkpoint.restore()
+                        mark.restore()
+                        diverged = (progress.n_iter + 1, what, progress.loss,
+                                    optimizer.learning_rate)
+                        break
                     hist["val_score"].append(val_score)
                     hist["val_loss"].append(val_loss)
                 elif len(hist["val_score"]):
