@@ -106,7 +106,7 @@ def training_begins():
         held.training = True
 
 
-def issue_held(held, failure=None):
+def issue_held(held, failure=None, undone=False):
     """Give the warnings ``held``, attributed to the line that called the
     fit, as :func:`warn_at_caller` does.
 
@@ -117,7 +117,20 @@ def issue_held(held, failure=None):
         The exception the call is failing with: a warning that a filter
         makes an error does not replace it (the failure is what the call
         raises), and is added to its notes instead.
+    undone : bool, default=False
+        Whether the failed call was undone (its model rolled back): the
+        warnings are then added to ``failure``'s notes rather than given,
+        as what they say of the training (Ctrl-C's "the model keeps the
+        state at the end of the last epoch") no longer holds, while they
+        may explain the failure (a gradient that exploded before a
+        divergence).
     """
+    if undone and failure is not None:
+        if hasattr(failure, "add_note"):  # Python >= 3.11
+            for message, category, _ in held.warnings:
+                failure.add_note(f"fastbp warned during the training this call undid: "
+                                 f"{category.__name__}: {message}")
+        return
     for message, category, estimator in held.warnings:
         try:
             _warn(message, category, estimator, sys._getframe(1), 3)

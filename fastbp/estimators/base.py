@@ -468,9 +468,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 # left the model, on purpose and consistently, at the last
                 # finite epoch (see DivergenceError); otherwise the call
                 # failed as a whole.
-                if not (isinstance(exc, DivergenceError) and exc.epoch > 1):
+                undone = not (isinstance(exc, DivergenceError) and exc.epoch > 1)
+                if undone:
                     self._roll_back(saved, rng, rng_state, progress, lengths)
-                issue_held(held, failure=exc)
+                # (Those of an undone call as the exception's notes: the
+                # model they speak of is gone.)
+                issue_held(held, failure=exc, undone=undone)
                 raise
         issue_held(held)
         return fitted
@@ -573,26 +576,49 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         "out_activation_": lambda est, n_hidden: est._output_activation(),
     }
 
+    # The parameters each attribute of ``_FILLED_IN`` (and ``_progress``)
+    # is derived from, besides the shapes of ``coefs_``: a change of one of
+    # them (by ``set_params`` or by assignment, as scikit-learn's MLP reads
+    # its parameters at every predict) fills the attribute in again; a
+    # change of any other keeps it, with whatever was edited in it in place.
+    _FILLED_FROM = {
+        "normalization_scales_": ("normalization",),
+        "normalization_shifts_": ("normalization",),
+        "running_mean_": ("normalization",),
+        "running_var_": ("normalization",),
+        "_residual": ("residual",),
+        "_normalization": ("normalization",),
+        "_activations": ("activation",),
+        "out_activation_": ("loss",),
+        "_progress": ("early_stopping",),
+    }
+
     def _complete_fitted_state(self):
         """Fill in what fastbp keeps beyond scikit-learn's fitted attributes
         for a model whose ``coefs_`` and ``intercepts_`` were set by hand (as
         scikit-learn's own tests do), so that training continues from them.
 
-        What is filled in is recorded (``_filled_state``) until a fit trains
-        the model: no fit chose it, so, as scikit-learn's MLP reads its
-        parameters and weights at every predict, it is filled in again where
-        ``coefs_`` no longer have the shapes it was filled in for (and after
-        ``set_params``, which forgets it).
+        What is filled in is recorded (``_filled_state``, with the shapes of
+        ``coefs_`` and the parameters it came from) until a fit trains the
+        model: no fit chose it, so, as scikit-learn's MLP reads its
+        parameters and weights at every predict, an attribute is filled in
+        again where ``coefs_`` no longer have the shapes it was filled in
+        for, or where a parameter it derives from (``_FILLED_FROM``) has
+        changed since; the parameters are then checked again. What was
+        assigned by hand since is kept, and so is what was edited in place
+        (a ``running_mean_`` that a bias was folded into). A model a fit
+        trained predicts with what it was trained with until its next fit.
         """
         state = self.__dict__.get("_filled_state")
+        checked = False
         if state is not None:
             if "n_iter_" in self.__dict__:
                 # A fit trained the model since: what it holds is the fit's.
                 del self.__dict__["_filled_state"]
                 state = None
-            elif state[0] != [np.shape(W) for W in self.coefs_]:
-                self._forget_filled_state()
-                state = None
+            else:
+                state, checked = self._drop_stale_filled_state(state)
+                self._filled_state = state
         present = self.__dict__.keys()
         if present >= self._FILLED_IN.keys() and ("_progress" in present
                                                   or self.solver not in _STOCHASTIC_SOLVERS):
@@ -608,7 +634,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # What is filled in comes from the parameters, which no fit checked
         # (normalization="Batch" failed deep in predict, after being kept as
         # the model's own): checked here, once, as fit checks them.
-        self._validate_params()
+        if not checked:
+            self._validate_params()
         n_hidden = len(self.coefs_) - 1
         # Every value first, then all at once: one that fails leaves no
         # half-filled state for the next call to trip over differently.
@@ -621,40 +648,56 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # (With what was filled in before for these weights and is
             # still there.)
             self._filled_state = ([np.shape(W) for W in self.coefs_],
-                                  {**(state[1] if state is not None else {}), **filled})
+                                  {**(state[1] if state is not None else {}), **filled},
+                                  self._filled_from_params())
 
-    def _forget_filled_state(self):
-        """Drop what :meth:`_complete_fitted_state` filled in for weights set
-        by hand (not what was set by hand since), for the next use of the
-        weights to fill it in again from the parameters and weights then."""
-        state = self.__dict__.pop("_filled_state", None)
-        if state is None or "n_iter_" in self.__dict__:
-            return
-        for name, value in state[1].items():
-            if self.__dict__.get(name) is value:
-                del self.__dict__[name]
-
-    def set_params(self, **params):
-        """Set the parameters of this estimator.
-
-        As scikit-learn's ``set_params``. A model a fit trained predicts
-        with the architecture it was trained with until its next fit; one
-        whose weights were set by hand, with what the parameters say now.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
+    def _drop_stale_filled_state(self, state):
+        """Drop from the model what ``state`` (its ``_filled_state``) says
+        was filled in for ``coefs_`` of other shapes or from parameters
+        changed since (``_FILLED_FROM``), where it is still what was filled
+        in, not what was assigned by hand since.
 
         Returns
         -------
-        self : estimator instance
-            Estimator instance.
+        state : tuple
+            ``state`` without what was dropped, for the parameters and
+            shapes now.
+        checked : bool
+            Whether the parameters changed, and were checked again.
         """
-        super().set_params(**params)
-        if "_filled_state" in self.__dict__:
-            self._forget_filled_state()
-        return self
+        shapes, filled, before = state
+        params = self._filled_from_params()
+        changed = {name for name, value in params.items()
+                   if name not in before or not self._same_param(value, before[name])}
+        if changed:
+            # Checked before anything is dropped: a bad value leaves the
+            # model as it was, for a good one to find.
+            self._validate_params()
+        now = [np.shape(W) for W in self.coefs_]
+        stale = set(filled) if shapes != now else {
+            name for name in filled if changed.intersection(self._FILLED_FROM.get(name, ()))}
+        for name in stale:
+            if self.__dict__.get(name) is filled[name]:
+                del self.__dict__[name]
+        kept = {name: value for name, value in filled.items() if name not in stale}
+        return (now, kept, params), bool(changed)
+
+    def _filled_from_params(self):
+        # Lists copied: one changed in place (activation per layer) then
+        # compares as changed.
+        return {name: list(value) if isinstance(value, list) else value
+                for name, value in self.get_params(deep=False).items()}
+
+    @staticmethod
+    def _same_param(a, b):
+        # Types compared too, as _check_changed_params does: 200.0 == 200,
+        # yet only one of them passes the checks.
+        if a is b:
+            return True
+        try:
+            return type(a) is type(b) and bool(a == b)
+        except Exception:  # an array's ambiguous comparison: taken as changed
+            return False
 
     def _weights_dtype(self):
         """The dtype this model predicts and trains in.
@@ -925,6 +968,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._random_state = _fresh_random_state(self)
         if not first_pass:
             self._complete_fitted_state()
+        # This fit commits to these weights: what was filled in for them is
+        # its own from here (helper-154: a hook's set_params mid-fit dropped
+        # it, and n_features_in_ with it); a rollback restores the record.
+        self.__dict__.pop("_filled_state", None)
         if first_pass:
             self._initialize(Y, units, X.dtype, activations)
         else:

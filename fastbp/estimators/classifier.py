@@ -487,8 +487,47 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _check_weights_alone_suffice(self):
         # Without its labels (or out_activation_ set by hand too) the
         # output function is unknown.
-        if "_label_binarizer" not in self.__dict__ and "out_activation_" not in self.__dict__:
+        if "_label_binarizer" in self.__dict__:
+            return
+        if "classes_" in self.__dict__:
+            # classes_ set by hand with the weights (helper-154: refused as
+            # "no classes"): they decode the outputs, as partial_fit's
+            # classes would.
+            self._label_binarizer = self._binarizer_from_classes()
+        elif "out_activation_" not in self.__dict__:
             raise self._without_classes()
+
+    def _binarizer_from_classes(self, y=None):
+        """The label binarizer for ``classes_`` set by hand (no fit or
+        ``partial_fit`` built one), checked against the output layer; for
+        multilabel ``y`` (a ``partial_fit``'s), that of its columns.
+
+        Raises
+        ------
+        ValueError
+            Where ``classes_`` are not a 1-D array of sorted unique labels,
+            or name more or fewer classes than ``coefs_[-1]`` gives outputs.
+        """
+        classes = self.classes_
+        try:
+            ok = (isinstance(classes, np.ndarray) and classes.ndim == 1 and classes.size
+                  and np.array_equal(np.unique(classes), classes))
+        except TypeError:  # labels of mixed types do not sort
+            ok = False
+        if not ok:
+            raise ValueError(f"classes_ set by hand must be a non-empty 1-D array of sorted, "
+                             f"unique labels (as np.unique gives); got {classes!r}.")
+        binarizer = LabelBinarizer()
+        if y is not None and type_of_target(y).startswith("multilabel"):
+            _check_multilabel_classes(classes, y)
+            return binarizer.fit(y)
+        binarizer.fit(classes)
+        n_out = np.shape(self.coefs_[-1])[-1] if "coefs_" in self.__dict__ else None
+        wanted = 1 if binarizer.y_type_ == "binary" else len(classes)
+        if n_out is not None and n_out != wanted:
+            raise ValueError(f"classes_ set by hand name {len(classes)} class(es), which need "
+                             f"{wanted} output unit(s), but coefs_[-1] gives {n_out}.")
+        return binarizer
 
     def _without_classes(self):
         return NotFittedError(
@@ -544,8 +583,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return classes[(out > threshold).view(np.uint8)]
         if y_type == "multilabel-indicator" and out.ndim == 2:
             labels = (out > threshold).astype(np.int64)
-            # Fitted on a sparse y, the binarizer gives CSR, as scikit-learn's MLP.
-            return sp.csr_matrix(labels) if binarizer.sparse_input_ else labels
+            if not binarizer.sparse_input_:
+                return labels
+            # Fitted on a sparse y, the binarizer gives CSR, as scikit-learn's
+            # MLP: a csr_array where its sparse_interface setting says
+            # "sparray" (helper-154: always a csr_matrix here).
+            try:
+                from sklearn.utils import _align_api_if_sparse
+            except ImportError:  # scikit-learn < 1.9: always a csr_matrix
+                return sp.csr_matrix(labels)
+            return _align_api_if_sparse(sp.csr_matrix(labels))
         return binarizer.inverse_transform(out)
 
     def _validation_targets(self, y):
@@ -649,6 +696,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             # (Sorting them there, it has sorted them for the binarizer.)
             with _one_type_of_labels(np.asarray(classes, dtype=object), "classes"):
                 first = _check_partial_fit_first_call(self, classes)
+            if not first and "_label_binarizer" not in self.__dict__:
+                # classes_ set by hand with the weights, no binarizer
+                # (helper-154: an AttributeError): built from them.
+                check_sparse_structure(y, "y")
+                self._label_binarizer = self._binarizer_from_classes(y)
             if first:
                 # (type_of_target converts a LIL y to CSR.)
                 check_sparse_structure(y, "y")

@@ -14,7 +14,7 @@ import copy
 import numpy as np
 
 from ..exceptions import warn_at_caller
-from ..training.layout import NetworkLayout
+from ..training.layout import NetworkLayout, chain_problem
 from ..training.optimizers import StochasticOptimizer
 from ..training.progress import Progress
 from .architecture import hidden_activations
@@ -81,8 +81,16 @@ def to_sklearn(est):
     ------
     ValueError
         For a model scikit-learn cannot represent (other activations, mixed
-        activations, normalisation, residual connections), saying which.
+        activations, normalisation, residual connections), saying which, or
+        whose ``coefs_`` and ``intercepts_`` do not chain.
     """
+    # Checked for every model (helper-154): weights replaced by hand in a
+    # fitted model are not checked on the way here, and the copy failed
+    # at its first predict with a bare matmul error.
+    problem = chain_problem(est.coefs_, est.intercepts_)
+    if problem is not None:
+        raise ValueError(f"This {type(est).__name__} cannot become a scikit-learn MLP: its "
+                         f"weights do not fit together: {problem}.")
     reason = why_not_sklearn(est)
     if reason is not None:
         raise ValueError(f"This {type(est).__name__} cannot become a scikit-learn MLP: "

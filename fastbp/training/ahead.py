@@ -87,7 +87,7 @@ def _mode():
     if value not in ("", "auto") and not _warned_mode:
         _warned_mode = True
         warn_at_caller(f"{ENV}={value!r} is not one of auto, 0/off, 1/on: taken as auto.",
-                       RuntimeWarning)
+                       RuntimeWarning, at_once=True)
     return "auto"
 
 

@@ -108,7 +108,7 @@ def _switched_off():
         _warned_mode = True
         warn_at_caller(f"{ENV}={value!r} is not one of auto, 0/off/false/no: taken as auto "
                        "(steps are split where it pays; set it to off to never split).",
-                       RuntimeWarning)
+                       RuntimeWarning, at_once=True)
     return False
 
 

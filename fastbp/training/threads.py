@@ -509,6 +509,6 @@ def _warn_if_oversubscribed(active):
             "(for example `with threadpool_limits(1), parallel_backend('threading'): "
             "search.fit(X, y)`), or use joblib's default process backend. See "
             "'Scaling a search' in fastbp's README.",
-            OversubscriptionWarning)
+            OversubscriptionWarning, at_once=True)
         return True
     return False
