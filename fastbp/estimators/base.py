@@ -1274,11 +1274,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _check_lbfgs_result(self, result, fresh, params, weight_exp):
         """Refuse an L-BFGS fit that diverged, warn about one that stopped
         untrained, and set ``n_iter_``."""
+        start_loss = result.get("start_loss", result.fun)
         if not math.isfinite(result.fun):
             # L-BFGS cannot step from a non-finite loss: scipy stops at once
             # ("ABNORMAL"), and the model would keep a NaN loss_ silently.
+            # result.fun is the returned weights' loss, the last finite
+            # iterate's where any (fit_lbfgs): non-finite, the start's was.
+            # (scipy's own fun, a failed trial step's, blamed a finite
+            # start; helper-150.)
             raise DivergenceError(
-                f"Training diverged: with solver='lbfgs' the loss is {float(result.fun)} at "
+                f"Training diverged: with solver='lbfgs' the loss is {float(start_loss)} at "
                 "the starting weights, so L-BFGS cannot take a step. The model keeps its "
                 "state from before this call. To fix it, " + self._scaling_advice() + "."
                 + self._penalty_advice(weight_exp), epoch=1)
@@ -1291,7 +1296,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 raise DivergenceError(
                     f"Training diverged: with solver='lbfgs' the loss overflowed to inf or "
                     f"NaN at {result.non_finite_evaluations} trial step(s) from the starting "
-                    f"weights (loss {result.start_loss:.6g}), and L-BFGS stopped there "
+                    f"weights (loss {start_loss:.6g}), and L-BFGS stopped there "
                     "without making progress. The model keeps its state from before this "
                     "call. To fix it, " + self._scaling_advice() + "."
                     + self._penalty_advice(weight_exp), epoch=1)
@@ -1301,7 +1306,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 f"L-BFGS stopped after {result.nit} iteration(s) because the loss overflowed "
                 f"to inf or NaN at a trial step, not because it converged (scipy: "
                 f"{result.message}): the model is only partly trained (loss "
-                f"{float(result.fun):.6g}, from {result.start_loss:.6g} at the start). "
+                f"{float(result.fun):.6g}, from {start_loss:.6g} at the start). "
                 + self._scaling_advice(capital=True) + ".", ConvergenceWarning)
             self.n_iter_ = min(int(result.nit), self.max_iter)
         elif asked:

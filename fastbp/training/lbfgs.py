@@ -120,8 +120,13 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     Returns
     -------
     result : scipy.optimize.OptimizeResult
-        After Ctrl-C, ``interrupted`` is True and ``x`` the best iterate
-        evaluated (``params`` holds it too). ``loss_curve`` and
+        ``fun`` is the loss at ``x`` (scipy's is the last trial step's
+        where a line search failed); ``x`` is the last iterate whose loss
+        is finite, where any (scipy can take one that overflowed for the
+        next), and ``nit`` and the history count up to it. After Ctrl-C, ``interrupted`` is True
+        and ``x`` the best iterate evaluated (``params`` holds it too);
+        Ctrl-C before the first iteration ended raises the
+        ``KeyboardInterrupt`` (nothing trained to keep). ``loss_curve`` and
         ``iteration_times`` hold each completed iteration's loss and
         seconds; ``stopped_by_callback`` says whether a callback's stop
         request ended it. ``start_loss`` is the loss at the starting
@@ -143,6 +148,11 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     # F", status 0): stopped by the overflow, not converged.
     overflow = {"total": 0, "since_progress": 0, "progressed": False, "start": None,
                 "last": None}
+    # The last iterate whose loss is finite (the start until an iteration
+    # ends): scipy's line search, given up on trial steps that overflowed,
+    # can take one of them for the next iterate (scipy 1.17 does), and the
+    # fit returns this one instead, with its loss.
+    finite = {"x": best["x"], "loss": None, "nit": 0}
     # Each iteration's loss and the seconds it took: the fit's history.
     if history is None:
         history = {"loss": [], "epoch_time": []}
@@ -154,7 +164,7 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         loss, grad = f(params)
         best["nfev"] += 1
         if overflow["start"] is None:
-            overflow["start"] = overflow["last"] = float(loss)
+            overflow["start"] = overflow["last"] = finite["loss"] = float(loss)
         if not np.isfinite(loss):
             overflow["total"] += 1
             overflow["since_progress"] += 1
@@ -175,6 +185,9 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             overflow["since_progress"] = 0
             overflow["progressed"] = True
         overflow["last"] = loss
+        if np.isfinite(loss):
+            finite.update(x=np.array(intermediate_result.x, dtype=np.float64), loss=loss,
+                          nit=best["nit"])
         now = time.perf_counter()
         curve.append(float(intermediate_result.fun))
         times.append(now - last[0])
@@ -202,10 +215,13 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
     except KeyboardInterrupt:
         params[:] = best["x"]
-        if not np.isfinite(best["loss"]):
-            # No loss evaluation finished: there is no iterate to keep, and
-            # an inf loss would read as a divergence. The caller's rollback
-            # keeps the model from before this call.
+        if not best["nit"] or not np.isfinite(best["loss"]):
+            # No iteration finished (the start's evaluation is no training:
+            # kept, it read as a fit of 0 iterations, over a warm model's
+            # n_iter_ and history_; helper-150), or no loss evaluation did
+            # (an inf loss would read as a divergence): nothing to keep, as
+            # a stochastic fit's first epoch. The caller's rollback keeps
+            # the model, and the random state, from before this call.
             raise
         warn_at_caller(f"{INTERRUPTED} after {best['nit']} L-BFGS iteration(s); the model "
                        f"keeps the best iterate found (loss {best['loss']:.6g}).", UserWarning)
@@ -213,6 +229,17 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             x=best["x"], fun=best["loss"], nit=best["nit"], nfev=best["nfev"],
             success=False, status=99, message="interrupted by user", interrupted=True,
             loss_curve=curve, iteration_times=times)
+    # The loss at the returned x (helper-150): scipy's ``fun`` is the last
+    # evaluation's, which after a failed line search ("ABNORMAL", status 2)
+    # is a rejected trial step's (x is put back to the last iterate, f is
+    # not). The last iterate's loss is overflow["last"].
+    if overflow["last"] is not None:
+        result.fun = overflow["last"]
+        if not np.isfinite(result.fun) and np.isfinite(finite["loss"]):
+            # An iterate that overflowed is no model: back to the last
+            # finite one, and the history up to it.
+            result.x, result.fun, result.nit = finite["x"], finite["loss"], finite["nit"]
+            del curve[finite["nit"]:], times[finite["nit"]:]
     params[:] = result.x
     result.loss_curve, result.iteration_times = curve, times
     result.stopped_by_callback = best.get("stopped", False)
