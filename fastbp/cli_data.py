@@ -973,7 +973,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
         Whether Ctrl-C ended the fit early: the estimator then keeps the
         state of its last complete epoch (or best L-BFGS iterate), a partly
         trained model that :func:`say_interrupted` names as such. Ctrl-C
-        before the first epoch (or loss evaluation) ended leaves nothing
+        before the first epoch (or L-BFGS iteration) ended leaves nothing
         trained: the ``KeyboardInterrupt`` goes on (:func:`fastbp.cli.run`).
     """
     # The fit announces a cold compile itself, once it knows which kernels
@@ -1037,6 +1037,13 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
                     if estimator.solver != "lbfgs" else
                     f"L-BFGS stopped at its iteration limit ({limit}) "
                     f"before converging; pass {larger} to train longer")
+        elif estimator.solver == "lbfgs" and "EVALUATIONS EXCEEDS LIMIT" in notes[0]:
+            # scipy's reason for a max_fun stop, and scikit-learn's advice
+            # to scale data that the command line standardised already
+            # (helper-150): max_fun is set by --set alone.
+            note = (f"L-BFGS stopped at its limit of loss evaluations (--set "
+                    f"max_fun={estimator.max_fun}) before converging; pass --set max_fun=N "
+                    f"with a larger N to train longer")
         else:
             note = " ".join(notes[0].split())  # scipy's reason, on one line
         print(f"note: {note}", file=sys.stderr)

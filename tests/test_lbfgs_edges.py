@@ -3,6 +3,8 @@ searches that fail on inf or NaN losses, the limit of loss evaluations on
 the command line, and a compile cut short while its kernel is saved
 (helper-150's review of the L-BFGS path)."""
 
+import importlib.util
+import os
 import warnings
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 
-from fastbp import DivergenceError, MLPClassifier
+from fastbp import CacheWarning, DivergenceError, MLPClassifier
 from fastbp.training import lbfgs
 
 try:
@@ -192,3 +194,21 @@ def test_loss_after_a_failed_line_search_is_the_returned_models(monkeypatch):
                           + [b.ravel() for b in model.intercepts_])
     at_model = [loss for loss, p in evaluated if np.array_equal(np.sort(p), np.sort(flat))]
     assert at_model and at_model[-1] == model.loss_
+
+
+def test_max_fun_stop_on_the_command_line_names_its_option(tmp_path, capsys):
+    # helper-150: the note was scipy's "TOTAL NO. OF F,G EVALUATIONS EXCEEDS
+    # LIMIT" with scikit-learn's advice to scale the data (standardised
+    # by the command line already), and no word of --set max_fun.
+    from fastbp.cli import main
+
+    train_csv = tmp_path / "train.csv"
+    _write_csv(train_csv)
+    assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "50",
+                 "--quiet", "--solver", "lbfgs", "--set", "max_fun=8"]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: L-BFGS stopped at its limit of loss evaluations (--set "
+                     "max_fun=8) before converging; pass --set max_fun=N with a larger N to "
+                     "train longer"], err
+    assert "scale the data" not in err
