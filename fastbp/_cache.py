@@ -303,8 +303,16 @@ class RepairingCache(FunctionCache):
             # stays in memory.
             _count_unsaved()
             _warn_unsaved(self._cache_file._cache_path, exc)
-        except Exception as exc:  # a damaged index
-            self._discard(exc)
+        except Exception as exc:
+            if isinstance(exc, RuntimeError) and str(exc).startswith("no compiled object yet"):
+                # Not damage (helper-150): LLVM's notice of the object code
+                # (a ctypes callback) was cut short, by Ctrl-C during the
+                # compile (llvmlite drops the KeyboardInterrupt), and Numba
+                # has none to save. Nothing was written; the compile works
+                # in memory, and the next process compiles it again.
+                _count_unsaved()
+                return
+            self._discard(exc)  # a damaged index
             try:
                 super().save_overload(sig, data)
             except Exception:  # still unwritable: keep the in-memory compile

@@ -212,3 +212,44 @@ def test_max_fun_stop_on_the_command_line_names_its_option(tmp_path, capsys):
                      "max_fun=8) before converging; pass --set max_fun=N with a larger N to "
                      "train longer"], err
     assert "scale the data" not in err
+
+
+def test_a_save_without_object_code_is_no_damaged_cache_entry(tmp_path, monkeypatch):
+    # helper-150: Ctrl-C while LLVM hands a compile's object code to Numba
+    # (a ctypes callback, which drops the KeyboardInterrupt) leaves none to
+    # save: Numba's RuntimeError "no compiled object yet" was taken for a
+    # damaged index, whose files were deleted, with a false CacheWarning.
+    from numba import njit
+    from numba.core import codegen, config
+
+    from fastbp import _cache
+
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "interrupted_kernel.py"
+    source.write_text("def twice(x):\n    return 2 * x\n")
+    spec = importlib.util.spec_from_file_location("interrupted_kernel", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dispatcher = _cache.enable_cache(njit(module.twice))
+    assert isinstance(dispatcher._cache, _cache.RepairingCache)
+    assert dispatcher(1) == 2  # a whole entry, saved
+
+    def saved():
+        return sorted(os.path.relpath(os.path.join(d, f), tmp_path / "cache")
+                      for d, _, files in os.walk(tmp_path / "cache") for f in files
+                      if f.endswith((".nbi", ".nbc")))
+
+    before = saved()
+    assert any(f.endswith(".nbc") for f in before)
+
+    def no_object(self):
+        raise RuntimeError(f"no compiled object yet for {self}")
+
+    monkeypatch.setattr(codegen.CodeLibrary, "_get_compiled_object", no_object)
+    unsaved = _cache.n_unsaved()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert dispatcher(1.5) == 3.0  # compiled, in memory
+    assert [str(w.message) for w in caught if issubclass(w.category, CacheWarning)] == []
+    assert saved() == before
+    assert _cache.n_unsaved() == unsaved + 1
