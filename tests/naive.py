@@ -266,8 +266,17 @@ def csr_rows_tdot(data, indices, indptr, rows, delta, n_features):
 def normalise(h, axis, eps):
     """``(xhat, inv_std)`` of ``h`` over ``axis`` (biased variance)."""
     mean = h.mean(axis=axis, keepdims=True)
-    var = ((h - mean) ** 2).mean(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):
+        var = ((h - mean) ** 2).mean(axis=axis, keepdims=True)
     inv = 1 / np.sqrt(var + eps)
+    # Where the squares overflow (deviations above 1.3e154 in float64), the
+    # same sums scaled by the largest deviation (helper-155).
+    big = np.abs(h - mean).max(axis=axis, keepdims=True)
+    over = np.isinf(var) & np.isfinite(big)
+    if over.any():
+        big = np.where(over, big, 1.0)
+        scaled = (((h - mean) / big) ** 2).mean(axis=axis, keepdims=True)
+        inv = np.where(over, 1 / (big * np.sqrt(scaled + eps / big / big)), inv)
     return (h - mean) * inv, inv, mean, var
 
 
@@ -618,7 +627,12 @@ def clip_coefficient(g, max_norm):
     """torch.nn.utils.clip_grad_norm_'s coefficient (1 when not clipping)."""
     if not max_norm:
         return 1.0
-    total = np.sqrt(np.sum(g ** 2))
+    with np.errstate(over="ignore"):
+        total = np.sqrt(np.sum(g ** 2))
+    big = np.max(np.abs(g))
+    if np.isinf(total) and np.isfinite(big):
+        # The squares overflow (helper-155): the norm, scaled.
+        total = big * np.sqrt(np.sum((g / big) ** 2))
     return max_norm / (total + 1e-6) if total > max_norm else 1.0
 
 

@@ -53,7 +53,7 @@ from .normalization import (
     layer_norm_backward,
     layer_norm_forward,
 )
-from .optimizers import gradient_norm_sq, optimizer_step, penalised_gradient
+from .optimizers import add_penalty, gradient_norm, optimizer_step, penalised_gradient
 from .sparse import csr_rows_dot, csr_rows_tdot
 
 #: Whether the toolkit's branches are compiled: normalisation, dropout,
@@ -376,8 +376,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         scale = one / dt(sw_sum)
         coef = one
         if TOOLKIT and h.clip > 0:
-            gnorm = math.sqrt(gradient_norm_sq(params, grads, h.n_weights, alpha_loss, h.l1,
-                                               scale))
+            gnorm = gradient_norm(params, grads, h.n_weights, alpha_loss, h.l1, scale)
             if gnorm > h.clip:
                 coef = dt(h.clip / (gnorm + 1e-6))
         t += 1
@@ -406,7 +405,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
-        total += (loss_sum + 0.5 * alpha_loss * sumsq + h.l1 * sumabs) / sw_sum * nb
+        total += add_penalty(loss_sum, alpha_loss, h.l1, sumsq, sumabs) / sw_sum * nb
     restore_denormals(mxcsr)
     return total, t
 
@@ -484,7 +483,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         sw_sum = float(n)
     scale = params.dtype.type(1.0 / sw_sum)
     sumsq, sumabs = penalised_gradient(params, grads, h.n_weights, h.alpha, h.l1, scale)
-    loss = (total + 0.5 * h.alpha * sumsq + h.l1 * sumabs) / sw_sum
+    loss = add_penalty(total, h.alpha, h.l1, sumsq, sumabs) / sw_sum
     restore_denormals(mxcsr)
     return loss
 

@@ -20,6 +20,39 @@ from .activations import activate
 
 
 @kernel
+def scaled_inv_std(x, mean, eps):
+    """``1 / sqrt(var + eps)`` of ``x`` about ``mean``, summed scaled by the
+    largest deviation.
+
+    The fallback of the forward passes where the variance, summed as is,
+    overflows to inf (float64 deviations above about 1.3e154): ``inv``
+    was then 0 and every normalised value 0, so that every row got the
+    same prediction. Scaled, it is the true ``inv`` (finite and positive),
+    the one the backward passes read. Deviations themselves infinite keep
+    ``inv = 0``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,)
+        One row (layer norm) or column (batch norm) of pre-activations.
+    mean : float
+    eps : float
+    """
+    big = 0.0
+    for k in range(x.shape[0]):
+        big = max(big, abs(x[k] - mean))
+    if not big < math.inf:
+        return 0.0
+    var = 0.0
+    for k in range(x.shape[0]):
+        d = (x[k] - mean) / big
+        var += d * d
+    var /= x.shape[0]
+    # eps / big**2, without the square's overflow.
+    return 1 / (big * math.sqrt(var + eps / big / big))
+
+
+@kernel
 def batch_norm_forward(h, gamma, beta, eps, training, running_mean, running_var,
                        momentum, inv_std, code, z, a):
     """Batch norm + activation.
@@ -60,6 +93,8 @@ def batch_norm_forward(h, gamma, beta, eps, training, running_mean, running_var,
             mean = running_mean[j]
             var = running_var[j]
         inv = 1 / math.sqrt(var + eps)
+        if training and var == math.inf:  # once per unit and batch
+            inv = scaled_inv_std(h[:, j], mean, eps)
         inv_std[j] = inv
         mj = h.dtype.type(mean)
         ij = h.dtype.type(inv)
@@ -125,6 +160,8 @@ def layer_norm_forward(h, gamma, beta, eps, inv_std, code, z, a):
             var += d * d
         var /= m
         inv = 1 / math.sqrt(var + eps)
+        if var == math.inf:  # once per row
+            inv = scaled_inv_std(h[i], mean, eps)
         inv_std[i] = inv
         mi = h.dtype.type(mean)
         ii = h.dtype.type(inv)

@@ -26,6 +26,8 @@ Update rules (``g`` the penalised, scaled gradient):
 * adagrad: ``s += g^2``, ``p -= lr g / (sqrt(s) + eps)`` (epsilon outside).
 """
 
+import math
+
 import numpy as np
 
 from .._config import kernel
@@ -66,6 +68,84 @@ def gradient_norm_sq(params, grads, n_weights, alpha, l1, scale):
 
 
 @kernel
+def gradient_norm(params, grads, n_weights, alpha, l1, scale):
+    """Global norm of the penalised, scaled gradient (for clipping).
+
+    :func:`gradient_norm_sq`'s root, except where that square overflows
+    while every component is finite (float64 components above about
+    1.3e154): the norm is then summed again scaled by the largest component,
+    so that clipping scales by the true norm rather than to 0.
+
+    Parameters
+    ----------
+    params, grads : ndarray of shape (n_params,)
+    n_weights : int
+    alpha, l1, scale : float
+        As :func:`gradient_norm_sq`.
+
+    Returns
+    -------
+    float
+        The norm; inf or NaN only where a component is.
+    """
+    total = gradient_norm_sq(params, grads, n_weights, alpha, l1, scale)
+    # inf (not NaN) only: NaN means a NaN component, which no scaling mends.
+    if total != math.inf:
+        return math.sqrt(total)
+    # Only on overflow: the normal path pays one comparison per step.
+    big = 0.0
+    for i in range(n_weights):
+        big = max(big, abs(np.float64(penalised(params[i], grads[i], alpha, l1, scale))))
+    for i in range(n_weights, params.shape[0]):
+        big = max(big, abs(np.float64(grads[i] * scale)))
+    if not big < math.inf:  # an infinite component (or NaN): the norm is too
+        return math.sqrt(total)
+    total = 0.0
+    for i in range(n_weights):
+        g = np.float64(penalised(params[i], grads[i], alpha, l1, scale)) / big
+        total += g * g
+    for i in range(n_weights, params.shape[0]):
+        g = np.float64(grads[i] * scale) / big
+        total += g * g
+    return big * math.sqrt(total)
+
+
+@kernel
+def square_and_abs_sums(params, lo, hi):
+    """``sum(p**2)`` and ``sum(|p|)`` over ``params[lo:hi]``, in float64.
+
+    The fallback of :func:`optimizer_step` and :func:`penalised_gradient`
+    where their sums, in the parameters' dtype, overflow: float32 weights
+    above about 1.8e19 square to inf, and an L2 penalty of ``alpha = 0``
+    times inf made the loss NaN (a false divergence). In float64 the sums
+    of float32 values cannot overflow.
+    """
+    sumsq = 0.0
+    sumabs = 0.0
+    for i in range(lo, hi):
+        p = np.float64(params[i])
+        sumsq += p * p
+        sumabs += abs(p)
+    return sumsq, sumabs
+
+
+@kernel
+def add_penalty(loss, alpha, l1, sumsq, sumabs):
+    """``loss + 0.5 * alpha * sumsq + l1 * sumabs``, without the terms whose
+    coefficient is 0.
+
+    A model whose squared weights overflow (float64 weights above about
+    1.3e154) has ``sumsq`` inf; with ``alpha = 0`` the product was NaN, and
+    a model that carries no L2 penalty failed as diverged.
+    """
+    if alpha != 0:
+        loss += 0.5 * alpha * sumsq
+    if l1 != 0:
+        loss += l1 * sumabs
+    return loss
+
+
+@kernel
 def penalised_gradient(params, grads, n_weights, alpha, l1, scale):
     """In place ``grads = penalised gradient`` (for L-BFGS).
 
@@ -83,6 +163,10 @@ def penalised_gradient(params, grads, n_weights, alpha, l1, scale):
         grads[i] = penalised(p, grads[i], alpha, l1, scale)
     for i in range(n_weights, params.shape[0]):
         grads[i] *= scale
+    if not (sumsq < math.inf and sumabs < math.inf):
+        # Once per call: the squares (in the dtype) overflowed, or a weight
+        # is not finite (then so are these sums again).
+        sumsq, sumabs = square_and_abs_sums(params, 0, n_weights)
     return sumsq, sumabs
 
 
@@ -208,7 +292,12 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
     Returns
     -------
     sumsq, sumabs : float
-        ``sum(W**2)`` and ``sum(|W|)`` before the update.
+        ``sum(W**2)`` and ``sum(|W|)`` before the update. Where a layer's
+        sums overflow the dtype (float32 weights above about 1.8e19), they
+        are summed again in float64 from that layer's weights after the
+        update: the pre-update values are gone, and summing every step in
+        float64 slowed the float32 update loop (it stops computing in one
+        width); the penalty then lags by the one step's change.
     """
     zero = like(0, params)
     decoupled = code == ADAMW
@@ -222,6 +311,8 @@ def optimizer_step(params, grads, state_1, state_2, units, w_off, n_weights,
         sq, ab, gsq = update_range(params, grads, state_1, state_2, lo, hi, code, alpha_g,
                                    l1, scale, clip_coef, lr, lr_t, momentum, nesterov,
                                    beta_1, beta_2, beta_1c, beta_2c, epsilon, decay)
+        if not (sq < math.inf and ab < math.inf):  # once per layer and step
+            sq, ab = square_and_abs_sums(params, lo, hi)
         sumsq += sq
         sumabs += ab
         layer_sq[l] += gsq

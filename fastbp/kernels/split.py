@@ -47,7 +47,7 @@ from .network import (
     A_OFF, ACT, B_OFF, D_OFF, H_OFF, N_BUF_ROWS, O_OFF, UNITS, W_OFF, Z_OFF,
     bias_gradient, flag, forward_hidden, gather_rows, linear,
 )
-from .optimizers import update_range
+from .optimizers import add_penalty, square_and_abs_sums, update_range
 from .sync import barrier
 from .views import layer_view
 
@@ -141,6 +141,8 @@ def update_block(nb, part, n_parts, x0, params, grads, state_1, state_2, net, bu
                                    alpha_g, h.l1, scale, one, h.lr, lr_t, h.momentum,
                                    h.nesterov, h.beta_1, h.beta_2, h.beta_1c, h.beta_2c,
                                    h.epsilon, decay)
+        if not (sq < math.inf and ab < math.inf):  # as optimizer_step
+            sq, ab = square_and_abs_sums(params, lo, hi)
         sumsq += sq
         sumabs += ab
         layer_sq[l - 1] += gsq
@@ -274,6 +276,6 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
-        total += (part_loss + 0.5 * alpha_loss * sumsq + h.l1 * sumabs) / sw_sum * nb
+        total += add_penalty(part_loss, alpha_loss, h.l1, sumsq, sumabs) / sw_sum * nb
     restore_denormals(mxcsr)
     return total, t, completed

@@ -344,6 +344,17 @@ class _Launcher:
         return xb, 0, inputs.n_features, perm_d, 0, False
 
 
+def _add_penalty(loss, alpha, l1, sumsq, sumabs):
+    """``loss + 0.5 * alpha * sumsq + l1 * sumabs`` without the terms whose
+    coefficient is 0 (:func:`fastbp.kernels.optimizers.add_penalty`: an
+    overflowing ``sumsq`` times ``alpha = 0`` made the loss NaN)."""
+    if alpha != 0:
+        loss = loss + 0.5 * float(alpha) * sumsq
+    if l1 != 0:
+        loss = loss + float(l1) * sumabs
+    return loss
+
+
 def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
                 loss_sum, layer_sq, first_sq):
     """One epoch of mini-batch training on the GPU (see
@@ -410,9 +421,9 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     rec = record_host[:len(active)]
     cols = optimizers
     total = float(loss_sum) + float(np.sum(
-        (rec[:, cols.REC_LOSS].astype(np.float64) * loss_unit(run.rows)
-         + 0.5 * float(alpha_loss) * rec[:, cols.REC_SUMSQ]
-         + float(h.l1) * rec[:, cols.REC_SUMABS]) / sums[active] * sizes[active]))
+        _add_penalty(rec[:, cols.REC_LOSS].astype(np.float64) * loss_unit(run.rows),
+                     alpha_loss, h.l1, rec[:, cols.REC_SUMSQ], rec[:, cols.REC_SUMABS])
+        / sums[active] * sizes[active]))
     if len(active):
         layer_sq += rec[:, cols.REC_LAYERS:].sum(axis=0, dtype=layer_sq.dtype)
         if t0 == 0:
@@ -457,9 +468,8 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         h.n_weights, params, work.grads, h.alpha, h.l1, dt(1.0 / sw_sum), record, 0)
     record[:record_host.size].copy_to_host(record_host)
     r = record_host.astype(np.float64)
-    return (r[optimizers.REC_LOSS] * loss_unit(run.rows)
-            + 0.5 * float(h.alpha) * r[optimizers.REC_SUMSQ]
-            + float(h.l1) * r[optimizers.REC_SUMABS]) / sw_sum
+    return _add_penalty(r[optimizers.REC_LOSS] * loss_unit(run.rows), h.alpha, h.l1,
+                        r[optimizers.REC_SUMSQ], r[optimizers.REC_SUMABS]) / sw_sum
 
 
 def predict(inputs, tables, work, params, hyper, chunk, out):

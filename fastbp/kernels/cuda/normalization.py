@@ -11,10 +11,31 @@ import math
 
 from numba import cuda
 
-from ..._config import cuda_kernel
+from ..._config import cuda_device, cuda_kernel
 from ..dtypes import like
 from ..network import ACT, BE_OFF, G_OFF, H_OFF, R_OFF, S_OFF, UNITS, Z_OFF
 from .activations import B, activate, finish_unit
+
+
+@cuda_device
+def scaled_inv_std(acts, off, stride, n, mean, eps):
+    """``1 / sqrt(var + eps)`` of ``n`` values at ``acts[off::stride]``,
+    summed scaled by the largest deviation from ``mean``: the fallback
+    where the variance overflows (:func:`fastbp.kernels.normalization.
+    scaled_inv_std`; here float32 too, whose statistics are float32 on the
+    GPU). Infinite deviations keep ``inv = 0``."""
+    zero = like(0, acts)
+    big = zero
+    for k in range(n):
+        big = max(big, abs(acts[off + k * stride] - mean))
+    if not big < math.inf:
+        return zero
+    var = zero
+    for k in range(n):
+        d = (acts[off + k * stride] - mean) / big
+        var += d * d
+    var /= like(n, acts)
+    return like(1, acts) / (big * math.sqrt(var + eps / big / big))
 
 
 @cuda_kernel
@@ -49,6 +70,8 @@ def batch_norm_forward(l, nb, tab, params, acts, stats, running, masks, alive, d
         mean = running[r + j]
         var = running[r + m + j]
     inv = one / math.sqrt(var + eps)
+    if training and var == math.inf:  # once per unit and batch
+        inv = scaled_inv_std(acts, h_off + j, m, nb, mean, eps)
     stats[tab[B + S_OFF, l] + j] = inv
     gamma = params[tab[G_OFF, l] + j]
     beta = params[tab[BE_OFF, l] + j]
@@ -84,6 +107,8 @@ def layer_norm_forward(l, nb, tab, params, acts, stats, masks, alive, drop, seed
         var += d * d
     var /= like(m, params)
     inv = one / math.sqrt(var + eps)
+    if var == math.inf:  # once per row
+        inv = scaled_inv_std(acts, h_off, 1, m, mean, eps)
     stats[tab[B + S_OFF, l] + i] = inv
     code = tab[ACT, l]
     g_off = tab[G_OFF, l]
