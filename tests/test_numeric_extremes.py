@@ -105,12 +105,6 @@ def test_optimizer_step_sums_float32_squares_past_its_range(code):
     np.testing.assert_allclose(sumabs, np.abs(w).sum(), rtol=1e-6)
 
 
-def test_a_zero_penalty_of_overflowing_weights_is_zero():
-    # helper-155: alpha = 0 times an infinite sum(W**2) made the loss NaN.
-    assert kopt.add_penalty(1.5, np.float64(0), np.float64(0), math.inf, math.inf) == 1.5
-    assert kopt.add_penalty(1.5, np.float64(0.5), np.float64(0), 4.0, math.inf) == 2.5
-
-
 # ---------------------------------------------------------------------------
 # Gradient clipping by a norm whose square overflows
 # ---------------------------------------------------------------------------

@@ -36,6 +36,8 @@ def scaled_inv_std(x, mean, eps):
     x : ndarray of shape (n,)
         One row (layer norm) or column (batch norm) of pre-activations.
     mean : float
+        In ``x``'s dtype (float32 statistics, summed in float64, do not
+        overflow: only float64 ones come here).
     eps : float
     """
     big = 0.0
@@ -94,7 +96,7 @@ def batch_norm_forward(h, gamma, beta, eps, training, running_mean, running_var,
             var = running_var[j]
         inv = 1 / math.sqrt(var + eps)
         if training and var == math.inf:  # once per unit and batch
-            inv = scaled_inv_std(h[:, j], mean, eps)
+            inv = scaled_inv_std(h[:, j], h.dtype.type(mean), eps)
         inv_std[j] = inv
         mj = h.dtype.type(mean)
         ij = h.dtype.type(inv)
@@ -161,7 +163,7 @@ def layer_norm_forward(h, gamma, beta, eps, inv_std, code, z, a):
         var /= m
         inv = 1 / math.sqrt(var + eps)
         if var == math.inf:  # once per row
-            inv = scaled_inv_std(h[i], mean, eps)
+            inv = scaled_inv_std(h[i], h.dtype.type(mean), eps)
         inv_std[i] = inv
         mi = h.dtype.type(mean)
         ii = h.dtype.type(inv)

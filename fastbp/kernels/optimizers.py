@@ -130,22 +130,6 @@ def square_and_abs_sums(params, lo, hi):
 
 
 @kernel
-def add_penalty(loss, alpha, l1, sumsq, sumabs):
-    """``loss + 0.5 * alpha * sumsq + l1 * sumabs``, without the terms whose
-    coefficient is 0.
-
-    A model whose squared weights overflow (float64 weights above about
-    1.3e154) has ``sumsq`` inf; with ``alpha = 0`` the product was NaN, and
-    a model that carries no L2 penalty failed as diverged.
-    """
-    if alpha != 0:
-        loss += 0.5 * alpha * sumsq
-    if l1 != 0:
-        loss += l1 * sumabs
-    return loss
-
-
-@kernel
 def penalised_gradient(params, grads, n_weights, alpha, l1, scale):
     """In place ``grads = penalised gradient`` (for L-BFGS).
 

@@ -346,8 +346,8 @@ class _Launcher:
 
 def _add_penalty(loss, alpha, l1, sumsq, sumabs):
     """``loss + 0.5 * alpha * sumsq + l1 * sumabs`` without the terms whose
-    coefficient is 0 (:func:`fastbp.kernels.optimizers.add_penalty`: an
-    overflowing ``sumsq`` times ``alpha = 0`` made the loss NaN)."""
+    coefficient is 0 (as the CPU's train_epoch: an overflowing ``sumsq``
+    times ``alpha = 0`` made the loss NaN)."""
     if alpha != 0:
         loss = loss + 0.5 * float(alpha) * sumsq
     if l1 != 0:
