@@ -69,6 +69,26 @@ def _check_class_weight_values(class_weight):
                     "non-negative (0 leaves a class out of the loss).")
 
 
+def _check_class_weight_keys(weights, classes, name, of):
+    """Refuse a ``class_weight`` dict ``weights`` by scikit-learn's rule
+    (``compute_class_weight``): it may name labels that are not
+    ``classes`` only if it names every class. A dict made for all the
+    data set's classes then fits a subset of them (a cross-validation fold
+    without a rare class); one naming some of ``classes`` and nothing else
+    leaves the others at weight 1. ``of`` names ``classes`` in the message.
+    """
+    missing = [c for c in classes if c not in weights]
+    if not missing or len(classes) - len(missing) == len(weights):
+        return
+    known = set(classes)
+    unknown = sorted((label for label in weights if label not in known), key=str)
+    raise ValueError(
+        f"{name} leaves out the classes {missing}, so it may name only classes (as "
+        "scikit-learn's compute_class_weight requires; a dict naming every class may "
+        f"name other labels too): give {missing} a weight, or drop the labels that are "
+        f"no class. {name} has labels {unknown} that are not in {of} {classes}.")
+
+
 def _fitted_binarizer(classes):
     """``LabelBinarizer().fit(y)`` for 1-D integer ``y`` whose sorted unique
     labels are ``classes``: its three fitted attributes, set directly."""
@@ -148,14 +168,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     class_weight : dict, list of dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight`` as in
-        scikit-learn's linear models: a dict ``{{label: weight}}``, or
-        'balanced' for ``n_samples / (n_classes * bincount(y))``, the counts
-        weighted by ``sample_weight`` when it is given (as in scikit-learn's
-        LogisticRegression: weighting a row by 2 is repeating it). For
-        multilabel targets, a list of one dict per output keyed by 0 and 1
-        (a row's weight is the product over its outputs, as
-        ``sklearn.utils.class_weight.compute_sample_weight`` computes it),
-        or 'balanced'. Not 'balanced' in ``partial_fit`` (pass dicts
+        scikit-learn's linear models: a dict ``{{label: weight}}`` (classes
+        it leaves out weigh 1; it may name labels that are no class only if
+        it names every class, as scikit-learn's ``compute_class_weight``
+        requires, so a dict for all the data suits a fold without a rare
+        class), or 'balanced' for ``n_samples / (n_classes * bincount(y))``,
+        the counts weighted by ``sample_weight`` when it is given (as in
+        scikit-learn's LogisticRegression: weighting a row by 2 is repeating
+        it). For multilabel targets, a list of one dict per output keyed by
+        0 and 1, other keys as above (a row's weight is the product over its
+        outputs, as ``sklearn.utils.class_weight.compute_sample_weight``
+        computes it), or 'balanced'. Not 'balanced' in ``partial_fit`` (pass dicts
         computed over all data). As with ``sample_weight`` (scikit-learn's
         MLP formula), each mini-batch's loss is its rows' weighted mean:
         weights change the model through their ratios within a batch, so
@@ -397,22 +420,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"targets; for these {self._label_binarizer.y_type_} targets pass one "
                     "dict {label: weight}, or 'balanced'.")
             if (len(self.class_weight) != len(self.classes_)
-                    or not all(isinstance(w, dict) and set(w) <= {0, 1}
-                               for w in self.class_weight)):
+                    or not all(isinstance(w, dict) for w in self.class_weight)):
                 raise ValueError(
                     f"class_weight for these multilabel targets is a list of "
                     f"{len(self.classes_)} dicts (one per output), each keyed by 0 and/or "
                     f"1; got {self.class_weight!r}.")
+            for k, weights in enumerate(self.class_weight):
+                _check_class_weight_keys(
+                    weights, [0, 1], f"class_weight[{k}] (output {k}'s dict, in a list of "
+                    f"{len(self.classes_)} dicts, one per output)", "its classes")
         if isinstance(self.class_weight, dict):
-            unknown = set(self.class_weight) - set(np.asarray(self.classes_).tolist())
-            if unknown:
-                raise ValueError(
-                    f"class_weight has labels {sorted(unknown, key=str)} that are not in "
-                    f"classes_ {np.asarray(self.classes_).tolist()}.")
-        # Every class of the model in the dicts, weight 1 where not named (a
-        # class absent from one call, or an output that is all 0, is then
-        # not an error: compute_sample_weight refuses a dict that names some
-        # classes of y but not all of them).
+            _check_class_weight_keys(self.class_weight, np.asarray(self.classes_).tolist(),
+                                     "class_weight", "classes_")
+        # Every class of the model in the dicts, weight 1 where not named,
+        # labels that are no class left out (a class absent from one call,
+        # or an output that is all 0, is then not an error:
+        # compute_sample_weight refuses a dict that names some classes of y
+        # but not all of them, and labels that y lacks).
         class_weight = self.class_weight
         if isinstance(class_weight, (dict, list)):
             _check_class_weight_values(class_weight)
