@@ -121,3 +121,32 @@ def test_multilabel_class_weight_dicts_follow_the_same_rule(multilabel):
                                          r"dicts, one per output. leaves out the classes \[1\]"):
         est.fit(X, Y)
     assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_changed_target_type_is_refused_by_name(multilabel, how):
+    # helper-161: a multilabel model took 1-D labels 0..2 (its column
+    # indices) as one-hot rows and trained on them, no error; a single-label
+    # model given an indicator failed with the binarizer's "The object was
+    # not fitted with multilabel input.".
+    X, Y = multilabel
+    kw = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    for first, then, said in [
+            (Y, Y.argmax(1), r"y is 1-D \(single class labels\), and this model was fitted "
+                             r"on a multilabel indicator of 3 outputs"),
+            (Y.argmax(1), Y, r"y is 2-D with 3 columns \(multilabel indicator rows\), and "
+                             r"this model was fitted on single class labels \(multiclass\)")]:
+        model = quiet(MLPClassifier(**kw).fit, X, first)
+        before = weights_of(model)
+        with pytest.raises(ValueError, match=said + r".*fit with warm_start=False"):
+            if how == "partial_fit":
+                model.partial_fit(X, then)
+            else:
+                model.set_params(warm_start=True).fit(X, then)
+        for a, b in zip(before, weights_of(model)):
+            assert_array_equal(a, b)
+        # The same type still trains (the partial_fit fast path included).
+        if how == "partial_fit":
+            model.partial_fit(X, first)
+        else:
+            quiet(model.fit, X, first)

@@ -270,6 +270,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            # helper-161: the label sets alone match where a multilabel
+            # model's column indices are the 1-D labels (trained as one-hot
+            # rows, no error), and the binarizer's message for the reverse
+            # named neither y nor the remedy.
+            multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
+            if multilabel != (y.ndim == 2):
+                fitted = (f"a multilabel indicator of {len(self.classes_)} outputs"
+                          if multilabel else
+                          f"single class labels ({self._label_binarizer.y_type_})")
+                given = ("1-D (single class labels)" if y.ndim == 1 else
+                         f"2-D with {y.shape[1]} columns (multilabel indicator rows)")
+                raise ValueError(
+                    f"y is {given}, and this model was fitted on {fitted}: the target "
+                    "type cannot change between partial_fit or warm-start fits. Pass y "
+                    "of the type it was fitted on, or train anew on this y (fit with "
+                    "warm_start=False).")
             with _one_type_of_labels(y):
                 classes = unique_labels(y)
             if self.warm_start:
