@@ -150,3 +150,37 @@ def test_a_changed_target_type_is_refused_by_name(multilabel, how):
             model.partial_fit(X, first)
         else:
             quiet(model.fit, X, first)
+
+
+@pytest.mark.parametrize("y, shown", [
+    (["a", "b", "a", None, "b", "a"], "None"),
+    (np.array(["a", "b", "a", None, "b", "a"], dtype=object), "None"),
+    (np.array([1, 2, 1, None, 2, 1], dtype=object), "None"),
+    (["a", "b", "a", float("nan"), "b", "a"], "NaN"),  # was read as the label 'nan'
+    (np.array(["a", "b", "a", np.nan, "b", "a"], dtype=object), "NaN"),
+])
+def test_none_or_nan_among_labels_is_a_missing_value(y, shown):
+    # helper-161: None in a list or object array was called a type mix,
+    # whose advice (y.astype(str)) made None a class; a pandas y with the
+    # same values got the missing-value message.
+    X = np.random.default_rng(0).random((6, 3))
+    said = (rf"Input y contains {shown} \(a missing value\) in 1 row\(s\), the first at "
+            r"position 3.*Drop those rows or fill them")
+    with pytest.raises(ValueError, match=said):
+        MLPClassifier((3,), max_iter=2).fit(X, y)
+    classes = ["a", "b"] if isinstance(y, list) or y[0] == "a" else [1, 2]
+    with pytest.raises(ValueError, match=said):
+        MLPClassifier((3,), max_iter=2).partial_fit(X, y, classes=classes)
+    model = MLPClassifier((3,), max_iter=2, random_state=0)
+    model.partial_fit(X, np.array(classes * 3), classes=classes)
+    with pytest.raises(ValueError, match=said):
+        model.partial_fit(X, y)
+
+
+def test_missing_multilabel_indicator_entry_is_named():
+    # helper-161: a None in a list-of-lists indicator.
+    X = np.random.default_rng(0).random((4, 3))
+    Y = [[0, 1], [1, None], [0, 1], [1, 0]]
+    with pytest.raises(ValueError, match=r"Input y contains None \(a missing value\) in "
+                                         r"1 row\(s\), the first at position 1"):
+        MLPClassifier((3,), max_iter=2).fit(X, Y)

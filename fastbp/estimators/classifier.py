@@ -122,15 +122,31 @@ def _one_type_of_labels(y, name="y"):
 
 
 def _check_no_missing_labels(y):
-    """Raise a ``ValueError`` naming ``y`` if a pandas ``y`` holds missing
-    values (NaN, None, ``pd.NA``): scikit-learn's label checks failed on
-    ``pd.NA`` with "boolean value of NA is ambiguous", or tried to sort
-    NaN among strings. Other inputs are left to scikit-learn's checks."""
+    """Raise a ``ValueError`` naming ``y`` if it holds missing values (NaN,
+    None, ``pd.NA``): scikit-learn's label checks failed on ``pd.NA`` with
+    "boolean value of NA is ambiguous", or tried to sort NaN or None among
+    strings (a type mix, whose remedy made None a class), or read a list's
+    NaN among strings as the label 'nan'. Only pandas inputs, object arrays
+    and other sequences are looked at: a numeric or string array has no
+    None, and scikit-learn's checks name a float NaN."""
     isna = getattr(y, "isna", None)
-    if isna is None:
+    if isna is not None:
+        missing = np.asarray(isna())
+    elif (isinstance(y, np.ndarray) and y.dtype != object) or sp.issparse(y):
         return
-    missing = np.asarray(isna())
-    rows = missing.any(axis=1) if missing.ndim == 2 else missing
+    else:
+        # helper-161: a list's or object array's None and NaN (NaN as
+        # "not equal to itself", as pandas finds it).
+        try:
+            if np.asarray(y).dtype.kind in "biuf":
+                return  # numbers: scikit-learn's checks name a NaN
+            values = np.asarray(y, dtype=object)
+            missing = np.equal(values, None) | np.not_equal(values, values)
+        except (TypeError, ValueError):
+            return  # ragged, or values that do not compare: scikit-learn's checks name it
+        if not isinstance(missing, np.ndarray) or missing.dtype != bool:
+            return
+    rows = missing.any(axis=tuple(range(1, missing.ndim))) if missing.ndim > 1 else missing
     if not rows.any():
         return
     value = np.asarray(y, dtype=object)[missing][0]
