@@ -49,9 +49,16 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     args = ap.parse_args(argv)
+    from bench.report import _loadavg, environment_header, script_environment
+
+    env = script_environment()
+    lines = []
     for name in args.configs.split(","):
         us = per_epoch_us(args.epochs, args.repeats, **CONFIGS[name])
-        print(f"{name:<15} {us:8.1f} us per epoch")
+        lines.append(f"{name:<15} {us:8.1f} us per epoch")
+    env["loadavg_end"] = _loadavg()
+    print(environment_header(env))
+    print("\n".join(lines))
     return 0
 
 

@@ -104,9 +104,13 @@ def _run_worker(system, args):
            "--rows", ",".join(map(str, args.rows)), "--threads", str(args.threads),
            "--budget", str(args.budget), "--repeats", str(args.repeats),
            "--epochs", str(args.epochs), "--method", args.method]
-    out = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    # helper-153: check=True raised CalledProcessError with the child's
+    # stderr, and so its reason (MNIST missing, an import error), thrown away.
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"{system} child failed (rc={proc.returncode}):\n"
+                           f"{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def measure(args):
@@ -153,7 +157,8 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.inference",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--workload", choices=("tabular", "mnist"), default="tabular")
-    ap.add_argument("--dtype", default="float32")
+    # helper-153: any other name ran a float64 model under that name.
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--rows", type=lambda s: [int(v) for v in s.split(",")],
                     default=[1, 100, 20000])
     ap.add_argument("--threads", type=int, default=2)
@@ -172,6 +177,11 @@ def parse_args(argv=None):
     for name in ("rounds", "repeats", "threads"):
         if getattr(args, name) < 1:
             ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    # helper-153: 0 rows failed in the child with "need at least one array
+    # to concatenate".
+    for n in args.rows:
+        if n < 1:
+            ap.error(f"--rows must be at least 1 each, got {n}")
     return args
 
 
@@ -182,14 +192,20 @@ def main(argv=None):
                                 args.threads, args.budget, args.repeats, args.epochs,
                                 args.method)))
         return 0
+    from bench.report import _loadavg, environment_header, script_environment
+
+    env = script_environment()
     results, ratios, round_ratios = measure(args)
+    env["loadavg_end"] = _loadavg()
+    print(environment_header(env))
     print(render(args, results, ratios, round_ratios))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"args": {k: v for k, v in vars(args).items()
                                                   if k not in ("json", "worker")},
+                                         "environment": env,
                                          "results": results, "ratios": ratios,
-                                         "round_ratios": round_ratios}, indent=1))
+                                         "round_ratios": round_ratios}, indent=1, default=str))
     return 0
 
 

@@ -8,10 +8,12 @@ after ``--warm`` more, with the time of the compiled epoch alone, measured
 inside the same calls. A call whose cost grows with the calls before it
 shows as a larger late figure. Where PyTorch is installed, it also times
 PyTorch's eager training step on the same batch as a peer: the same
-network, ``Adam`` at the same learning rate, the batch taken from NumPy
-(``torch.from_numpy``), then forward, loss, backward, step and
-``zero_grad``; it validates nothing, keeps no history and cannot roll a
-failed step back.
+network from the same initial weights (scikit-learn's Glorot draws),
+``Adam`` at the same learning rate with scikit-learn's L2 penalty
+(``alpha / n_batch`` as weight decay of the weights) and epsilon
+placement, the replica of :class:`bench.peers.TorchRunner` with the batch
+as its one mini-batch (forward, loss, backward, step); it validates
+nothing, keeps no history and cannot roll a failed step back.
 
 Each timing is ``--rounds`` rounds in which the systems take turns of
 ``--calls`` calls (A B C A B C ...); a figure is a system's median per-call
@@ -93,7 +95,7 @@ def measure(batch=32, calls=200, warm=5000, rounds=5, threads=1):
         for name, est in ests.items():
             est.partial_fit(X, y, classes=classes)
             turns[name] = functools.partial(est.partial_fit, X, y)
-        step = _torch_step(X, y)
+        step = _torch_step(X, y, batch)
         if step is not None:
             turns["PyTorch step"] = step
         for call in turns.values():
@@ -108,27 +110,29 @@ def measure(batch=32, calls=200, warm=5000, rounds=5, threads=1):
     return {"early": early, "late": late, "fastbp epoch_time": epoch_time}
 
 
-def _torch_step(X, y):
+def _torch_runner(X, y, batch):
+    """PyTorch's replica of the estimators' training on ``(X, y)``, set up
+    to take one Adam step per ``epoch()``, or None without PyTorch.
+
+    helper-153: the step was PyTorch's defaults (its own initial weights, no
+    L2 penalty), not the network the estimators train.
+    """
+    from bench.peers import TorchRunner, TrainSpec
+    from bench.threads import torch_available
+
+    if not torch_available():
+        return None
+    # Estimators' defaults: alpha 1e-4, lr 1e-3, random_state 0. One batch
+    # per step, so shuffling it would only reorder its rows.
+    spec = TrainSpec(hidden=(64,), batch_size=batch, random_state=0, shuffle=False)
+    return TorchRunner(spec, fused=False, label="PyTorch step").prepare(X, y, np.arange(4))
+
+
+def _torch_step(X, y, batch=None):
     """One PyTorch training step on ``(X, y)`` as a callable, or None
     without PyTorch."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 64), torch.nn.ReLU(),
-                                torch.nn.Linear(64, 4))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step():
-        xb, yb = torch.from_numpy(X), torch.from_numpy(y)
-        loss = loss_fn(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    runner = _torch_runner(X, y, batch or len(X))
+    return None if runner is None else runner.epoch
 
 
 def main(argv=None):
@@ -148,7 +152,12 @@ def main(argv=None):
             ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.warm < 0:
         ap.error(f"--warm must be at least 0, got {args.warm}")
+    from bench.report import _loadavg, environment_header, script_environment
+
+    env = script_environment()
     res = measure(args.batch, args.calls, args.warm, args.rounds, args.threads)
+    env["loadavg_end"] = _loadavg()
+    print(environment_header(env))
     (early, early_ratio), (late, late_ratio) = res["early"], res["late"]
     print(f"partial_fit, {args.batch} rows x 20 features, (64,) hidden, 4 classes, float32, "
           f"{args.threads} thread(s); medians of {args.rounds} alternating rounds of "

@@ -74,7 +74,8 @@ def parse_args(argv=None):
                          "cuda only where a GPU is usable)")
     ap.add_argument("--workloads", type=_csv, default=None,
                     help=f"comma list from {','.join(WORKLOADS)}")
-    ap.add_argument("--batch-sizes", type=lambda s: tuple(map(int, _csv(s))), default=None)
+    ap.add_argument("--batch-sizes", type=lambda s: tuple(map(int, _csv(s))), default=None,
+                    help="comma list of batch sizes (each at least 1)")
     ap.add_argument("--dtypes", type=lambda s: tuple(_csv(s)), default=None,
                     help=f"comma list from {','.join(DTYPES)}")
     ap.add_argument("--threads", type=lambda s: tuple(map(int, _csv(s))), default=None,
@@ -109,6 +110,13 @@ def parse_args(argv=None):
             ap.error(f"unknown dtype {dt!r} in --dtypes (choose from {', '.join(DTYPES)})")
     if args.rounds is not None and args.rounds < 1:
         ap.error(f"--rounds must be at least 1, got {args.rounds}")
+    # helper-153: --threads 0 made fastbp "not importable" and timed
+    # scikit-learn under "t0"; --batch-sizes 0 failed every case with a
+    # ZeroDivisionError; both exited 0.
+    for name in ("threads", "batch_sizes"):
+        for n in getattr(args, name) or ():
+            if n < 1:
+                ap.error(f"--{name.replace('_', '-')} must be at least 1 each, got {n}")
     return args
 
 
@@ -123,7 +131,29 @@ def build_grid(args) -> workloads.Grid:
             changes[name] = value
     if args.threads:  # helper-77: the accuracy fits ignored --threads
         changes["accuracy"] = replace(g.accuracy, threads=args.threads[0])
+    # helper-153: --dtypes and --workloads reached the epoch table only; the
+    # compile section still compiled both dtypes, and memory and accuracy
+    # ran MNIST float32 whatever was asked for.
+    if args.dtypes:
+        changes["compile_dtypes"] = tuple(dt for dt in g.compile_dtypes if dt in args.dtypes)
+        for name in ("memory", "accuracy"):
+            setting = changes.get(name, getattr(g, name))
+            if setting.dtype not in args.dtypes:
+                changes[name] = replace(setting, dtype=args.dtypes[0])
+    if args.workloads:
+        for name in ("memory", "accuracy"):
+            if getattr(g, name).workload.name not in args.workloads:
+                changes[name] = None
     return replace(g, **changes)
+
+
+def _left_out(section: str, grid) -> str | None:
+    """Why --dtypes or --workloads leave ``section`` nothing to measure."""
+    if section == "compile" and not grid.compile_dtypes:
+        return "no dtype of --dtypes is compiled in this mode (see bench/workloads.py)"
+    if section in ("memory", "accuracy") and getattr(grid, section) is None:
+        return "measured on MNIST only, which --workloads leaves out"
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -156,6 +186,36 @@ def environment(standin: bool) -> dict:
     return env
 
 
+def environment_line(env: dict, timestamp: str) -> str:
+    """Date, commit, CPU and versions of :func:`environment` on one line."""
+    return (f"{timestamp} · git {env['git']} · {env['cpu']} ({env['cpu_count']} cores) · "
+            f"Python {env['python']} · numpy {env['numpy']} · scikit-learn {env['sklearn']} · "
+            f"numba {env['numba']} · torch {env['torch'] or 'not installed'} · "
+            f"fastbp: {env['fastbp']}")
+
+
+def script_environment() -> dict:
+    """:func:`environment` with a timestamp, for the ``python -m bench.*``
+    scripts that measure fastbp itself (no stand-in).
+
+    helper-153: bench.inference, bench.partial_fit and bench.epoch_overhead
+    recorded no date, CPU, commit, versions or load, so their figures could
+    not be placed.
+    """
+    env = environment(False)
+    env["timestamp"] = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    return env
+
+
+def environment_header(env: dict) -> str:
+    """The printed header of :func:`script_environment`: one line of
+    machine and versions, one of the load averages (``loadavg_end`` once
+    set)."""
+    end = f", at end {env['loadavg_end']}" if "loadavg_end" in env else ""
+    return (environment_line(env, env["timestamp"]) + "\n"
+            f"load average (1/5/15 min) at start {env['loadavg_start']}{end}")
+
+
 def _loadavg():
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -163,14 +223,23 @@ def _loadavg():
         return None
 
 
-def _git_head() -> str | None:
+DIRTY_DIRS = ("fastbp", "bench")
+
+
+def _git_head(root: Path | None = None) -> str | None:
+    """The short commit of ``root`` (the repository by default), with
+    ``+dirty(fastbp/, bench/)`` naming the folders that hold uncommitted
+    changes."""
     try:
-        root = Path(__file__).resolve().parents[1]
+        root = root or Path(__file__).resolve().parents[1]
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                               text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "fastbp"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head + ("+dirty(fastbp/)" if dirty else "") if head else None
+        # helper-153: a change under bench/ changes what is measured too.
+        status = subprocess.run(["git", "status", "--porcelain", "--", *DIRTY_DIRS], cwd=root,
+                                capture_output=True, text=True, timeout=10).stdout
+        dirty = [d for d in DIRTY_DIRS
+                 if any(line[3:].strip('"').startswith(d + "/") for line in status.splitlines())]
+        return head + (f"+dirty({', '.join(d + '/' for d in dirty)})" if dirty else "") if head else None
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -203,7 +272,7 @@ def run_epochs(grid, systems, standin, turn_s: float = 0.0) -> list[dict]:
 
 
 def run_compile(grid, standin) -> list[dict] | dict:
-    reason = subject.unavailable_reason(standin)
+    reason = _left_out("compile", grid) or subject.unavailable_reason(standin)
     if reason:
         return {"skipped": reason}
     out = []
@@ -222,7 +291,7 @@ def run_compile(grid, standin) -> list[dict] | dict:
 
 def run_memory(grid, systems, standin) -> dict:
     setting = grid.memory
-    reason = workloads.unavailable_reason(setting.workload)
+    reason = _left_out("memory", grid) or workloads.unavailable_reason(setting.workload)
     if reason:
         return {"skipped": reason}
     out = {"results": [], "skipped": {}}
@@ -246,7 +315,7 @@ def run_memory(grid, systems, standin) -> dict:
 
 def run_accuracy(grid, systems, standin) -> dict:
     setting = grid.accuracy
-    reason = workloads.unavailable_reason(setting.workload)
+    reason = _left_out("accuracy", grid) or workloads.unavailable_reason(setting.workload)
     if reason:
         return {"skipped": reason}
     r = accuracy.measure(setting, systems=[s for s in systems if s != "torch_fused"], standin=standin,
@@ -283,9 +352,7 @@ def render(report: dict) -> str:
     env, standin = report["environment"], report["environment"]["standin"]
     systems = report["systems"]
     out = [f"# fastbp benchmark report ({report['mode']})", "",
-           f"{report['timestamp']} · git {env['git']} · {env['cpu']} ({env['cpu_count']} cores) · "
-           f"Python {env['python']} · numpy {env['numpy']} · scikit-learn {env['sklearn']} · "
-           f"numba {env['numba']} · torch {env['torch'] or 'not installed'} · fastbp: {env['fastbp']}",
+           environment_line(env, report["timestamp"]),
            "", f"Load average (1/5/15 min) at start {env['loadavg_start']}, at end "
            f"{env.get('loadavg_end')}: other work on the machine shows up as noise, mostly in "
            "the multi-threaded rows. Compare systems only within one report."]
@@ -465,7 +532,16 @@ def main(argv=None) -> int:
     print(text)
     base = save_report(args.out / f"report-{grid.mode}-{stamp}", report, text)
     log(f"saved {base}.json and .md ({report['elapsed_s']:.0f} s)")
+    if isinstance(report.get("epochs"), list) and not measured_cases(report["epochs"]):
+        # helper-153: a run whose every case failed or was skipped exited 0.
+        log("no epoch case was measured")
+        return 1
     return 0
+
+
+def measured_cases(rows: list[dict]) -> int:
+    """How many epoch cases timed at least one system."""
+    return sum(1 for r in rows if r.get("systems"))
 
 
 def save_report(base, report, text):

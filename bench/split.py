@@ -111,7 +111,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.split",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", default="tabular,mnist")
-    ap.add_argument("--dtype", default="float32")
+    # helper-153: any other name ran float64 under that name.
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rows", type=int, default=0,

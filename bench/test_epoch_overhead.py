@@ -10,3 +10,5 @@ def test_epoch_overhead_reports_every_config(capsys):
     text = capsys.readouterr().out
     for name in epoch_overhead.CONFIGS:
         assert re.search(rf"^{name}\s+[\d.]+ us per epoch$", text, re.MULTILINE), text
+    # helper-153: no date, CPU, commit, versions or load were printed.
+    assert " · git " in text and "load average (1/5/15 min) at start" in text

@@ -13,6 +13,8 @@ def test_inference_bench_reports_every_row_count(capsys, tmp_path):
                            "--json", str(out_json)]) == 0
     text = capsys.readouterr().out
     assert "medians of 2 alternating round(s), each the best of 1" in text
+    assert re.search(r"^\d{4}-\d\d-\d\d [\d:]+ · git ", text, re.MULTILINE)  # helper-153
+    assert "load average (1/5/15 min) at start" in text
     for rows in ("1", "7"):
         assert re.search(rf"\| {rows} \| [\d.]+ (us|ms) \| [\d.]+ (us|ms) \| [\d.]+x \| "
                          rf"[\d.]+-[\d.]+x \|", text)
@@ -21,6 +23,9 @@ def test_inference_bench_reports_every_row_count(capsys, tmp_path):
     assert set(report["ratios"]) == {"1", "7"}
     assert all(r > 0 for r in report["ratios"].values())
     assert all(len(r) == 2 for r in report["round_ratios"].values())
+    # helper-153: the JSON recorded no date, CPU, commit, versions or load.
+    for key in ("timestamp", "git", "cpu", "numpy", "fastbp", "loadavg_start", "loadavg_end"):
+        assert key in report["environment"]
 
 
 def test_inference_bench_times_the_method_asked_for(capsys, monkeypatch):
@@ -60,3 +65,34 @@ def test_systems_alternate_and_ratios_are_per_round(monkeypatch):
     assert order == ["fastbp", "sklearn"] * 3
     assert round_ratios == {"5": [10.0, 5.0, 2.5]} and ratios == {"5": 5.0}
     assert results["fastbp"]["5"] == {"seconds": 2.0, "calls": 3, "rounds": [1.0, 2.0, 4.0]}
+
+
+def test_a_failed_child_reports_its_reason(monkeypatch):
+    # helper-153: the child's stderr was thrown away; a missing MNIST read
+    # only "CalledProcessError ... returned non-zero exit status 1".
+    import subprocess
+
+    import pytest
+
+    def fake_run(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, stdout="",
+                                           stderr="Traceback ...\nOSError: set FASTBP_DATA_DIR\n")
+
+    monkeypatch.setattr(inference.subprocess, "run", fake_run)
+    args = inference.parse_args(["--workload", "mnist"])
+    with pytest.raises(RuntimeError, match="set FASTBP_DATA_DIR") as exc:
+        inference._run_worker("fastbp", args)
+    assert "rc=1" in str(exc.value)
+
+
+def test_bad_values_are_refused(capsys):
+    import pytest
+
+    # helper-153: float16 timed a float64 model under the float16 label;
+    # --rows 0 failed in the child with "need at least one array to concatenate".
+    for argv, message in ((["--dtype", "float16"], "invalid choice: 'float16'"),
+                          (["--rows", "1,0"], "--rows must be at least 1 each, got 0")):
+        with pytest.raises(SystemExit) as exc:
+            inference.parse_args(argv)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err

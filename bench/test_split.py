@@ -14,3 +14,13 @@ def test_split_bench_reports_every_mode(capsys):
     assert [(h, b) for h, b, _ in rows] == [("64", "32"), ("256", "200")], text
     # 400 rows x (20x64 + 64x4) weights at batch 32: far below the threshold
     assert rows[0][2] == "whole"
+
+
+def test_an_unknown_dtype_is_refused(capsys):
+    # helper-153: float16 ran float64 under the float16 label.
+    import pytest
+
+    with pytest.raises(SystemExit) as exc:
+        split.main(["--dtype", "float16"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'float16'" in capsys.readouterr().err

@@ -13,3 +13,14 @@ def test_toolkit_compile_reports_every_configuration(capsys):
     line = r"^float64 \{.*\}\s+[\d.]+ s \(first predictions [\d.]+ s\)$"
     assert len(re.findall(line, text, re.MULTILINE)) == len(toolkit_compile.CONFIGS)
     assert re.search(r"^float64 every path [\d.]+ s \(import [\d.]+ s\)$", text, re.MULTILINE)
+
+
+def test_an_unknown_dtype_is_refused(capsys):
+    # helper-153: float16 compiled and timed float64 under the float16 label.
+    import pytest
+
+    with pytest.raises(SystemExit) as exc:
+        toolkit_compile.main(["--dtypes", "float32,float16", "--cache-dir",
+                              toolkit_compile.INHERIT])
+    assert exc.value.code == 2
+    assert "unknown dtype 'float16' in --dtypes" in capsys.readouterr().err

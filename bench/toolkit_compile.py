@@ -78,7 +78,12 @@ def main(argv=None):
                     help="NUMBA_CACHE_DIR for the child (default: a new empty one; "
                          f"{INHERIT!r}: this process's)")
     args = ap.parse_args(argv)
-    for dtype in args.dtypes.split(","):
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    # helper-153: any other name ran float64 under that name.
+    for dtype in dtypes:
+        if dtype not in ("float32", "float64"):
+            ap.error(f"unknown dtype {dtype!r} in --dtypes (choose from float32, float64)")
+    for dtype in dtypes:
         result = measure(dtype, args.cache_dir)
         for cfg, seconds, predict in zip(CONFIGS, result["seconds"], result["predict_s"]):
             print(f"{dtype} {json.dumps(cfg):<45} {seconds:7.2f} s "
