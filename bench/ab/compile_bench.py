@@ -10,8 +10,12 @@ The child runs with cwd = the worktree and PYTHONPATH = the worktree, so the
 worktree's fastbp is the one imported (checked: the child reports
 fastbp.__file__ and the parent asserts it lies in that worktree).
 
+The two sides alternate which runs first from one repeat to the next
+(before first in even repeats; ``after-first`` starts with after). The end
+prints each dtype's medians and the median paired after/before ratio of
+the cold and the warm first-fit overhead; OUT.json keeps every record.
+
 usage: python compile_bench.py REPS OUT.json [after-first]
-(after-first: each pair runs AFTER then BEFORE, to counterbalance drift)
 """
 
 import json
@@ -22,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from ab_stats import order, summary
 
 ROOT = os.environ.get("AB_ROOT", "/tmp/bench_cpu")
 COMMITS = {"before": f"{ROOT}/before", "after": f"{ROOT}/after"}
@@ -79,13 +85,14 @@ def dir_stats(d):
     return n, size
 
 
-def main():
-    reps, out_path = int(sys.argv[1]), sys.argv[2]
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    reps, out_path = int(argv[0]), argv[1]
+    shift = 1 if "after-first" in argv[2:] else 0
     results = []
     for rep in range(reps):
         for dtype in ("float32", "float64"):
-            order = ("after", "before") if "after-first" in sys.argv[3:] else ("before", "after")
-            for commit in order:
+            for commit in order(rep + shift):
                 wt = COMMITS[commit]
                 code = CHILD.format(dtype=dtype)
                 cache = tempfile.mkdtemp(prefix="fastbp-numba-cache-", dir=ROOT)
@@ -107,6 +114,11 @@ def main():
                       f"cache {n_files} files {n_bytes/1e6:.1f} MB | load {load:.2f}", flush=True)
                 with open(out_path, "w") as fh:
                     json.dump(results, fh, indent=1)
+    for part in ("cold", "warm"):
+        print(f"{part} first-fit overhead:")
+        for line in summary(results, lambda r: r["dtype"], lambda r: r[part]["overhead_s"]):
+            print("  " + line)
+    return results
 
 
 if __name__ == "__main__":

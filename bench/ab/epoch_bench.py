@@ -6,7 +6,9 @@ bench/worker.py: the parent asks one worker at a time for one fit, the other
 sits in a blocking read. Before each request the parent waits until both
 workers are quiet (bench.worker.wait_quiet logic, /proc schedstat).
 Per fit: median of history_["epoch_time"][1:] (epochs after the first).
-Order per rep: for each case, before then after (B, A, B, A, ...).
+Order: for each case, before then after in even repeats, after then before
+in odd ones. The end prints each case's medians and the median paired
+after/before ratio; OUT.json keeps every record.
 
 usage: python epoch_bench.py REPS OUT.json [case,case,...]
 """
@@ -18,6 +20,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from ab_stats import order, summary
 
 ROOT = os.environ.get("AB_ROOT", "/tmp/bench_cpu")
 COMMITS = {"before": f"{ROOT}/before", "after": f"{ROOT}/after"}
@@ -80,10 +84,11 @@ class Worker:
             self.p.kill()
 
 
-def main():
-    reps, out_path = int(sys.argv[1]), sys.argv[2]
-    cases = sys.argv[3].split(",") if len(sys.argv) > 3 else CASES
-    workers = {c: Worker(c) for c in ("before", "after")}
+def main(argv=None, make_worker=None):
+    argv = sys.argv[1:] if argv is None else argv
+    reps, out_path = int(argv[0]), argv[1]
+    cases = argv[2].split(",") if len(argv) > 2 else CASES
+    workers = {c: (make_worker or Worker)(c) for c in ("before", "after")}
     info = {}
     try:
         for c, w in workers.items():  # started together, warm-ups run concurrently (untimed)
@@ -96,7 +101,7 @@ def main():
         results = []
         for rep in range(reps):
             for case in cases:
-                for c in ("before", "after"):
+                for c in order(rep):
                     settle = wait_quiet(pids)
                     load = os.getloadavg()[0]
                     r = workers[c].ask(case)
@@ -113,6 +118,10 @@ def main():
     finally:
         for w in workers.values():
             w.close()
+    print("median epoch after the first:")
+    for line in summary(results, lambda r: r["case"], lambda r: r["median_after_first"]):
+        print("  " + line)
+    return results
 
 
 if __name__ == "__main__":
