@@ -406,24 +406,35 @@ def info(args):
     for directory in cache["directories"]:
         print(f"compile cache: {directory}")
     print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
-    paths = [(f"{path} ({name})", kernels.for_output(code))
-             for path, kernels in (("default path", lean), ("toolkit", full))
-             for name, code in OUTPUT_FUNCTIONS.items()]
     if not cache["writable"]:
         print("warm for: nothing (no cache is kept: every process compiles its kernels)")
     else:
-        # Warm for a solver once its training kernel (the stochastic solvers
-        # and L-BFGS have their own) and the predict kernel (the model's
-        # predict, and early stopping's scores) are both cached: either
-        # missing compiles, seconds.
+        from .training.split import splits_here
+
+        # Fits and predictions are told apart (helper-152): a network with
+        # dropout alone trains with the toolkit's kernels and predicts with
+        # the default path's, and was reported cold once warmed. The
+        # toolkit's training serves every solver but lbfgs with any option,
+        # and rmsprop, adagrad and adamw without one.
+        split = splits_here()
+        roles = {
+            "default path": lambda k: (
+                # Large fits split their steps where this machine splits
+                # them, with a kernel of their own (helper-152).
+                ("sgd/adam fits", [k.train_epoch] + ([k.train_epoch_split] if split else [])),
+                ("lbfgs fits", [k.loss_and_gradient]), ("predictions", [k.predict])),
+            "toolkit": lambda k: (
+                ("sgd/adam/rmsprop/adagrad/adamw fits", [k.train_epoch]),
+                ("lbfgs fits", [k.loss_and_gradient]), ("predictions", [k.predict])),
+        }
         warm = []
         for d in ("float32", "float64"):
-            for path, kernels in paths:
-                solvers = [name for name, kernel in (("stochastic solvers", kernels.train_epoch),
-                                                     ("lbfgs", kernels.loss_and_gradient))
-                           if not will_compile(kernel, d)]
-                if solvers and not will_compile(kernels.predict, d):
-                    warm.append(f"{d} {path} for {' and '.join(solvers)}")
+            for path, kernels in (("default path", lean), ("toolkit", full)):
+                for name, code in OUTPUT_FUNCTIONS.items():
+                    done = [role for role, needed in roles[path](kernels.for_output(code))
+                            if not any(will_compile(kernel, d) for kernel in needed)]
+                    if done:
+                        warm.append(f"{d} {path} ({name}) for {', '.join(done)}")
         print(f"warm for: {'; '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "
               "(fastbp compile fills it)")
     from .kernels.cuda import device_status

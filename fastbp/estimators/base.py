@@ -228,16 +228,38 @@ def plain_matrix(X):
             and X.flags.c_contiguous and X.flags.writeable and X.flags.aligned)
 
 
-def training_kernel(backend, solver, out_code, toolkit):
+def training_kernel(backend, solver, out_code, toolkit, parts=1):
     """The compiled entry point that a fit with ``solver`` runs on the CPU
     ``backend``: L-BFGS's loss and gradient, or the stochastic solvers'
     epoch, of the full kernels where ``toolkit`` (``NetworkSpec.uses_toolkit``)
-    and of the lean ones otherwise."""
+    and of the lean ones otherwise; the split epoch where ``parts``
+    (:func:`fit_split_parts`) is above 1."""
     kernels = backend.network(toolkit, out_code)
-    return kernels.loss_and_gradient if solver == "lbfgs" else kernels.train_epoch
+    if solver == "lbfgs":
+        return kernels.loss_and_gradient
+    # helper-152: a split fit compiled its own kernel unannounced, and info
+    # called the cache warm for it.
+    return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
 
 
-def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None):
+def fit_split_parts(estimator, backend, toolkit, sparse, n_samples, n_weights):
+    """The threads each step of a stochastic fit of ``estimator`` on
+    ``n_samples`` rows will be split between (:func:`split_parts`), known
+    before the fit draws its validation rows: those are the
+    ``validation_fraction`` that early stopping holds out (rounded up, as
+    scikit-learn's split does)."""
+    n_train = n_samples
+    if estimator.early_stopping:
+        n_train = max(n_samples - math.ceil(estimator.validation_fraction * n_samples), 1)
+    if estimator.batch_size == "auto":
+        batch_size = min(200, n_train)
+    else:
+        batch_size = min(max(int(estimator.batch_size), 1), n_train)
+    return split_parts(backend, toolkit, sparse, batch_size, n_train, n_weights)
+
+
+def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None,
+                         parts=1):
     """Say so before a fit that will compile its kernels (a cold cache).
 
     Parameters
@@ -250,6 +272,8 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     toolkit : bool
         Whether the fit runs the full kernels (``NetworkSpec.uses_toolkit``).
     stream : file, optional
+    parts : int, default 1
+        The threads each step is split between (:func:`fit_split_parts`).
 
     Returns
     -------
@@ -260,7 +284,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
 
     if backend.name != "cpu":
         return False
-    kernel = training_kernel(backend, solver, out_code, toolkit)
+    kernel = training_kernel(backend, solver, out_code, toolkit, parts)
     if not will_compile(kernel, dtype):
         return False
     # Measured on 2 cores (README, Performance: "Compile time"; the
@@ -992,11 +1016,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         stochastic = self.solver in _STOCHASTIC_SOLVERS
         toolkit = spec.uses_toolkit(inp.is_sparse, self.clip_grad_norm if stochastic else None,
                                     SOLVERS[self.solver] if stochastic else SGD)
+        parts = (fit_split_parts(self, backend, toolkit, inp.is_sparse, inp.n_samples,
+                                 spec.layout.n_weights) if stochastic else 1)
         if self.verbose or getattr(self, "_announce_compile", False):
-            announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit)
+            announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit,
+                                 parts=parts)
         if backend.name == "cpu":
             compile_ahead(backend, spec, dtype,
-                          training_kernel(backend, self.solver, spec.out_code, toolkit),
+                          training_kernel(backend, self.solver, spec.out_code, toolkit, parts),
                           inp.is_sparse)
 
         diverged = tasks = None
