@@ -19,11 +19,14 @@ public names (:func:`warmup`, :class:`WarmupReport`, :class:`WarmupEntry`)
 are all exported by :mod:`fastbp`.
 """
 
+import collections
 import copy
 import itertools
 import numbers
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -219,7 +222,12 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         raise ValueError("n_jobs must not be 0: give a process count like 2, -1 for one per "
                          "core, or None (or 1) to compile in this process.")
     configs = _configurations(estimators or (MLPClassifier(),))
-    tasks = [(est, dtype, part) for est in configs for dtype in dtypes
+    # helper-152: what the workers get (and what the fits here run) is the
+    # tiny problem's copy: the user's scorer, callbacks and schedule need
+    # not pickle, and are not called. The report names the user's.
+    tiny = [_tiny_representative(est) for est in configs]
+    named = {id(t): est for t, est in zip(tiny, configs)}
+    tasks = [(est, dtype, part) for est in tiny for dtype in dtypes
              for part in _parts(est, sparse)]
     # None is 1 here, whatever joblib's parallel_config says: the caller
     # asked for no processes. Without a writable cache the workers' compiles
@@ -258,7 +266,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
                   in zip((by_task[id(task)] for task in tasks), here)]
     else:
         counts = [_warm_part(*task) for task in tasks]
-    report.entries = _entries(tasks, counts)
+    report.entries = _entries(tasks, counts, named)
     report.seconds = time.perf_counter() - start
     if not _cache.saves_to_disk():
         warnings.warn(
@@ -269,14 +277,17 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     return report
 
 
-def _entries(tasks, counts):
+def _entries(tasks, counts, named=None):
     """One :class:`WarmupEntry` per configuration and dtype, in the order of
-    ``tasks``, from each task's ``(compiled, loaded, seconds, unsaved)``."""
+    ``tasks``, from each task's ``(compiled, loaded, seconds, unsaved)``;
+    ``named`` maps ``id`` of a task's estimator to the one it stands for
+    (the user's, which the entry describes)."""
+    named = named or {}
     totals = {}
     for (est, dtype, _), part_counts in zip(tasks, counts):
         key = (id(est), dtype)
-        previous = totals.get(key, (est, 0, 0, 0.0, 0))
-        totals[key] = (est, *(a + b for a, b in zip(previous[1:], part_counts)))
+        previous = totals.get(key, (named.get(id(est), est), 0, 0, 0.0, 0))
+        totals[key] = (previous[0], *(a + b for a, b in zip(previous[1:], part_counts)))
     return [WarmupEntry(_describe(est), dtype, seconds, compiled, loaded, unsaved,
                         str(getattr(est, "device", "cpu")))
             for (_, dtype), (est, compiled, loaded, seconds, unsaved) in totals.items()]
@@ -284,7 +295,9 @@ def _entries(tasks, counts):
 
 def _check_dtypes(dtypes):
     """``dtypes`` (one dtype or a sequence of them) as a tuple of names."""
-    if isinstance(dtypes, (str, np.dtype, type)):
+    # helper-152: bytes too, which iterate as ints (b"float64" was refused
+    # as "got 102").
+    if isinstance(dtypes, (str, bytes, np.dtype, type)):
         dtypes = [dtypes]  # one dtype, not the characters of its name
     if dtypes is None or not hasattr(dtypes, "__iter__"):
         raise TypeError(f"dtypes must be 'float32', 'float64' or a sequence of them, "
@@ -624,13 +637,16 @@ def _warm_part(est, dtype, part):
         Kernel specialisations compiled and loaded here, wall time, and the
         compiles that could not be saved to the on-disk cache.
     """
-    hits, misses = _cache_counts()
     unsaved = _cache.n_unsaved()
     start = time.perf_counter()
-    _tiny_fit(est, dtype, *part)
-    new_hits, new_misses = _cache_counts()
-    return (new_misses - misses, new_hits - hits, time.perf_counter() - start,
-            _cache.n_unsaved() - unsaved)
+    with _counted_here(split=part[0] == "split") as tally:
+        _tiny_fit(est, dtype, *part)
+    seconds = time.perf_counter() - start
+    # The cache counts unsaved compiles per process: another thread's
+    # unsaved compiles are not this part's, and there are never more of
+    # them than it compiled.
+    return (tally.misses, tally.hits, seconds,
+            min(_cache.n_unsaved() - unsaved, tally.misses))
 
 
 def _warm_in_worker(est, dtype, part):
@@ -647,6 +663,55 @@ def _warm_in_worker(est, dtype, part):
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return counts, messages
+
+
+def _tiny_widths(sizes):
+    """Hidden widths of 4 and 5 that stand for ``sizes`` in a tiny fit:
+    as many layers, and equal consecutive widths where, and only where,
+    ``sizes`` has them (what ``residual`` connects). No kernel depends on
+    the widths themselves; a large network's copy would cost the warm-up
+    its memory and seconds (helper-152: 1.3 GB and 9.6 s for
+    ``(4096, 4096)``, 0.15 s for ``(16, 16)``). Sizes that are not valid
+    are kept, for the fit to refuse as the user's would."""
+    try:
+        sizes = check_hidden_layer_sizes(sizes)
+    except (TypeError, ValueError):
+        return sizes
+    widths = []
+    for i, size in enumerate(sizes):
+        if i and size == sizes[i - 1]:
+            widths.append(widths[-1])
+        else:
+            widths.append(5 if widths and widths[-1] == 4 else 4)
+    return tuple(widths)
+
+
+def _tiny_representative(est):
+    """An unfitted copy of ``est`` set for the tiny problem of
+    :func:`_tiny_fit`, with the same kernels to run: nothing of the user's
+    that the tiny fits do not need goes with it (to a worker process, which
+    must pickle it) or is called by them (helper-152: a scorer holding a
+    lock failed ``n_jobs=2``, and a ``learning_rate`` callable was called
+    at every tiny epoch)."""
+    params = est.get_params(deep=False)
+    # batch_size: every size runs the same kernels, and a split needs 16 rows.
+    params.update(max_iter=2, verbose=False, warm_start=False, random_state=0,
+                  batch_size="auto", **_tiny_problem_overrides(est))
+    if "hidden_layer_sizes" in params:
+        params["hidden_layer_sizes"] = _tiny_widths(params["hidden_layer_sizes"])
+    if callable(params.get("learning_rate")):
+        # A schedule is the rate of each epoch, computed here in Python:
+        # the kernels are those of a constant rate.
+        params["learning_rate"] = "constant"
+    if params.get("solver") == "lbfgs":
+        params["max_fun"] = 4
+    # Built from the parameters rather than cloned: a clone passes the
+    # callbacks on (the user's progress bar, monitor or TensorBoard writer
+    # would report these fits as theirs), and copies what is replaced.
+    tiny = clone(type(est)(**params))
+    if hasattr(tiny, "set_callbacks"):
+        tiny.set_callbacks()
+    return tiny
 
 
 def _tiny_problem_overrides(est):
@@ -671,16 +736,7 @@ def _tiny_fit(est, dtype, kind, target):
     """Fit, predict and score a copy of ``est`` on a tiny problem of
     ``dtype``: dense, CSR, or dense with each step split between two
     threads (``kind``), with the ``target``-th target of :func:`_targets`."""
-    # batch_size: every size runs the same kernels, and a split needs 16 rows.
-    est = clone(est).set_params(max_iter=2, verbose=False, warm_start=False,
-                                random_state=0, batch_size="auto",
-                                **_tiny_problem_overrides(est))
-    # clone passes the callbacks on: the user's progress bar, monitor or
-    # TensorBoard writer would report these fits as theirs.
-    if hasattr(est, "set_callbacks"):
-        est.set_callbacks()
-    if est.solver == "lbfgs":
-        est.set_params(max_fun=4)
+    est = _tiny_representative(est)
     rng = np.random.RandomState(0)
     X = rng.standard_normal((64, 3)).astype(dtype)
     y = _targets(est, X)[target]
@@ -740,7 +796,8 @@ def warm_twins(est, dtype, target):
 def _cache_counts():
     """Cache hits and misses of every fastbp kernel so far in this process
     (a kernel without a cache, where no directory is writable, counts each
-    compile as a miss)."""
+    compile as a miss), in all its threads (:func:`_counted_here` counts
+    one thread's)."""
     hits = misses = 0
     for dispatcher in list(_cache._dispatchers):
         hits += sum(dispatcher._cache_hits.values())
@@ -762,3 +819,108 @@ def _describe(est):
         # The sizes are what tell this configuration from its lean twin.
         changed.append(f"hidden_layer_sizes={params['hidden_layer_sizes']!r}")
     return f"{type(est).__name__}({', '.join(changed)})"
+
+
+# Counting one thread's loads and compiles (helper-152: a warm-up's report
+# counted those of fits running in other threads, 26 compiles for 0).
+# Numba adds 1 to a dispatcher's ``_cache_hits`` or ``_cache_misses`` in
+# the thread that loads or compiles: those counters are replaced by ones
+# that also add to the tally of that thread's measurement.
+
+#: The name of the threads a split fit runs its other parts in
+#: (:class:`fastbp.training.split.SplitEpoch`): the first of them to call
+#: the split kernel may be the one that compiles it.
+_SPLIT_THREADS = "fastbp-split-"
+_tallies = {}  # thread ident: its _Tally, while it measures
+_tallies_lock = threading.Lock()
+
+
+@dataclass
+class _Tally:
+    hits: int = 0
+    misses: int = 0
+    split: bool = False  # takes the compiles of split fits' threads
+
+
+class _TallyingCounter(collections.Counter):
+    """A dispatcher's ``_cache_hits`` (``kind="hits"``) or
+    ``_cache_misses`` that adds what Numba adds to it to the tally of the
+    thread that adds it, where that thread measures."""
+
+    def __init__(self, counts=(), kind=None):
+        super().__init__(counts)
+        self.kind = kind
+
+    def __setitem__(self, key, value):
+        added = value - self.get(key, 0)
+        super().__setitem__(key, value)
+        if added > 0 and self.kind is not None and _tallies:
+            _tally(self.kind, added)
+
+
+def _tally(kind, added):
+    thread = threading.current_thread()
+    with _tallies_lock:
+        tally = _tallies.get(thread.ident)
+        if tally is not None:
+            targets = [tally]
+        elif thread.name.startswith(_SPLIT_THREADS):
+            # A split part's thread is not the fit's own; it is counted
+            # where split fits are measured (another thread's split fit
+            # compiling at the same moment would be counted there too).
+            targets = [t for t in _tallies.values() if t.split]
+        else:
+            targets = []
+        for tally in targets:
+            setattr(tally, kind, getattr(tally, kind) + added)
+
+
+def _watch_dispatchers():
+    """Give every fastbp kernel made so far tallying counters; returns
+    them."""
+    dispatchers = list(_cache._dispatchers) + list(_cache._uncached)
+    new = [d for d in dispatchers if not isinstance(d._cache_misses, _TallyingCounter)]
+    if new:
+        from numba.core.compiler_lock import global_compiler_lock
+
+        # Numba adds to the counters under its compiler lock: none is
+        # lost between the copy and the swap.
+        with global_compiler_lock:
+            for d in new:
+                if not isinstance(d._cache_misses, _TallyingCounter):
+                    d._cache_hits = _TallyingCounter(d._cache_hits, "hits")
+                    d._cache_misses = _TallyingCounter(d._cache_misses, "misses")
+    return dispatchers
+
+
+@contextmanager
+def _counted_here(split=False):
+    """Count the kernel loads and compiles of this thread (and, with
+    ``split``, of split fits' part threads) in the block: yields a
+    :class:`_Tally`, whose ``hits`` and ``misses`` are final at its end.
+
+    A kernel first made during the block (the kernels of an output
+    function are made at its first fit) is counted whole, as its counts
+    can only be of the block's fits unless another thread uses it at once.
+    """
+    before = {id(d) for d in _watch_dispatchers()}
+    tally = _Tally(split=split)
+    ident = threading.get_ident()
+    with _tallies_lock:
+        outer = _tallies.get(ident)
+        _tallies[ident] = tally
+    try:
+        yield tally
+    finally:
+        with _tallies_lock:
+            if outer is None:
+                del _tallies[ident]
+            else:
+                _tallies[ident] = outer
+        for d in _watch_dispatchers():
+            if id(d) not in before:
+                tally.hits += sum(d._cache_hits.values())
+                tally.misses += sum(d._cache_misses.values())
+        if outer is not None:
+            outer.hits += tally.hits
+            outer.misses += tally.misses
