@@ -19,14 +19,11 @@ public names (:func:`warmup`, :class:`WarmupReport`, :class:`WarmupEntry`)
 are all exported by :mod:`fastbp`.
 """
 
-import collections
 import copy
 import itertools
 import numbers
-import threading
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -637,16 +634,13 @@ def _warm_part(est, dtype, part):
         Kernel specialisations compiled and loaded here, wall time, and the
         compiles that could not be saved to the on-disk cache.
     """
+    hits, misses = _cache_counts()
     unsaved = _cache.n_unsaved()
     start = time.perf_counter()
-    with _counted_here(split=part[0] == "split") as tally:
-        _tiny_fit(est, dtype, *part)
-    seconds = time.perf_counter() - start
-    # The cache counts unsaved compiles per process: another thread's
-    # unsaved compiles are not this part's, and there are never more of
-    # them than it compiled.
-    return (tally.misses, tally.hits, seconds,
-            min(_cache.n_unsaved() - unsaved, tally.misses))
+    _tiny_fit(est, dtype, *part)
+    new_hits, new_misses = _cache_counts()
+    return (new_misses - misses, new_hits - hits, time.perf_counter() - start,
+            _cache.n_unsaved() - unsaved)
 
 
 def _warm_in_worker(est, dtype, part):
@@ -796,8 +790,7 @@ def warm_twins(est, dtype, target):
 def _cache_counts():
     """Cache hits and misses of every fastbp kernel so far in this process
     (a kernel without a cache, where no directory is writable, counts each
-    compile as a miss), in all its threads (:func:`_counted_here` counts
-    one thread's)."""
+    compile as a miss), in all its threads."""
     hits = misses = 0
     for dispatcher in list(_cache._dispatchers):
         hits += sum(dispatcher._cache_hits.values())
@@ -820,107 +813,3 @@ def _describe(est):
         changed.append(f"hidden_layer_sizes={params['hidden_layer_sizes']!r}")
     return f"{type(est).__name__}({', '.join(changed)})"
 
-
-# Counting one thread's loads and compiles (helper-152: a warm-up's report
-# counted those of fits running in other threads, 26 compiles for 0).
-# Numba adds 1 to a dispatcher's ``_cache_hits`` or ``_cache_misses`` in
-# the thread that loads or compiles: those counters are replaced by ones
-# that also add to the tally of that thread's measurement.
-
-#: The name of the threads a split fit runs its other parts in
-#: (:class:`fastbp.training.split.SplitEpoch`): the first of them to call
-#: the split kernel may be the one that compiles it.
-_SPLIT_THREADS = "fastbp-split-"
-_tallies = {}  # thread ident: its _Tally, while it measures
-_tallies_lock = threading.Lock()
-
-
-@dataclass
-class _Tally:
-    hits: int = 0
-    misses: int = 0
-    split: bool = False  # takes the compiles of split fits' threads
-
-
-class _TallyingCounter(collections.Counter):
-    """A dispatcher's ``_cache_hits`` (``kind="hits"``) or
-    ``_cache_misses`` that adds what Numba adds to it to the tally of the
-    thread that adds it, where that thread measures."""
-
-    def __init__(self, counts=(), kind=None):
-        super().__init__(counts)
-        self.kind = kind
-
-    def __setitem__(self, key, value):
-        added = value - self.get(key, 0)
-        super().__setitem__(key, value)
-        if added > 0 and self.kind is not None and _tallies:
-            _tally(self.kind, added)
-
-
-def _tally(kind, added):
-    thread = threading.current_thread()
-    with _tallies_lock:
-        tally = _tallies.get(thread.ident)
-        if tally is not None:
-            targets = [tally]
-        elif thread.name.startswith(_SPLIT_THREADS):
-            # A split part's thread is not the fit's own; it is counted
-            # where split fits are measured (another thread's split fit
-            # compiling at the same moment would be counted there too).
-            targets = [t for t in _tallies.values() if t.split]
-        else:
-            targets = []
-        for tally in targets:
-            setattr(tally, kind, getattr(tally, kind) + added)
-
-
-def _watch_dispatchers():
-    """Give every fastbp kernel made so far tallying counters; returns
-    them."""
-    dispatchers = list(_cache._dispatchers) + list(_cache._uncached)
-    new = [d for d in dispatchers if not isinstance(d._cache_misses, _TallyingCounter)]
-    if new:
-        from numba.core.compiler_lock import global_compiler_lock
-
-        # Numba adds to the counters under its compiler lock: none is
-        # lost between the copy and the swap.
-        with global_compiler_lock:
-            for d in new:
-                if not isinstance(d._cache_misses, _TallyingCounter):
-                    d._cache_hits = _TallyingCounter(d._cache_hits, "hits")
-                    d._cache_misses = _TallyingCounter(d._cache_misses, "misses")
-    return dispatchers
-
-
-@contextmanager
-def _counted_here(split=False):
-    """Count the kernel loads and compiles of this thread (and, with
-    ``split``, of split fits' part threads) in the block: yields a
-    :class:`_Tally`, whose ``hits`` and ``misses`` are final at its end.
-
-    A kernel first made during the block (the kernels of an output
-    function are made at its first fit) is counted whole, as its counts
-    can only be of the block's fits unless another thread uses it at once.
-    """
-    before = {id(d) for d in _watch_dispatchers()}
-    tally = _Tally(split=split)
-    ident = threading.get_ident()
-    with _tallies_lock:
-        outer = _tallies.get(ident)
-        _tallies[ident] = tally
-    try:
-        yield tally
-    finally:
-        with _tallies_lock:
-            if outer is None:
-                del _tallies[ident]
-            else:
-                _tallies[ident] = outer
-        for d in _watch_dispatchers():
-            if id(d) not in before:
-                tally.hits += sum(d._cache_hits.values())
-                tally.misses += sum(d._cache_misses.values())
-        if outer is not None:
-            outer.hits += tally.hits
-            outer.misses += tally.misses

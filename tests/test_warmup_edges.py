@@ -134,53 +134,6 @@ def test_tiny_widths_keep_the_layers_and_where_they_connect():
     assert tiny.hidden_layer_sizes == (4, 4, 5) and tiny.residual
 
 
-def test_the_report_counts_this_threads_compiles_only(monkeypatch):
-    # helper-152: the counts were the process's: a fit compiling in another
-    # thread during a warm-up made it report 26 compiles for 0.
-    import sys
-
-    module = sys.modules["fastbp.warmup"]
-
-    dispatcher = lean.for_output(OUT_SOFTMAX).train_epoch
-    tiny_fit = module._tiny_fit
-
-    def in_thread(name):
-        # Numba adds to the counter in the thread that compiles.
-        def compile_there():
-            dispatcher._cache_misses["sig"] += 1
-        thread = threading.Thread(target=compile_there, name=name)
-        thread.start()
-        thread.join()
-
-    def with_another_threads_compile(est, dtype, kind, target):
-        tiny_fit(est, dtype, kind, target)
-        in_thread("a user's fit")
-
-    monkeypatch.setattr(module, "_tiny_fit", with_another_threads_compile)
-    report = warmup(MLPClassifier(), dtypes="float64")
-    assert report.compiled == 0, report
-
-    def with_a_split_threads_compile(est, dtype, kind, target):
-        tiny_fit(est, dtype, kind, target)
-        if kind == "split":  # the split kernel may compile in a part's thread
-            in_thread("fastbp-split-1")
-
-    monkeypatch.setattr(module, "_tiny_fit", with_a_split_threads_compile)
-    report = warmup(MLPClassifier(), dtypes="float64")
-    assert report.compiled == 2, report  # the split part of each output function
-
-    def with_its_own_compile(est, dtype, kind, target):
-        tiny_fit(est, dtype, kind, target)
-        dispatcher._cache_misses["sig"] += 1
-
-    monkeypatch.setattr(module, "_tiny_fit", with_its_own_compile)
-    try:
-        report = warmup(MLPClassifier(), dtypes="float64")
-    finally:
-        dispatcher._cache_misses.pop("sig", None)
-    assert report.compiled == 4, report  # dense and split, for 2 and 3 classes
-
-
 def test_workers_get_no_scorer_callbacks_or_schedule_of_the_users():
     # helper-152: warmup(n_jobs=2) sent the user's estimator to the workers
     # as it was: a scorer holding a lock failed with PicklingError; and the
