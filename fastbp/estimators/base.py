@@ -217,7 +217,11 @@ def _in_dtype(X, dtype):
     """``X`` (validated; dense or sparse) cast to the model's ``dtype``,
     refused where its values overflow it."""
     check_fits_dtype(X, dtype, "X")
-    return X.astype(dtype)
+    if sp.issparse(X):
+        return X.astype(dtype)
+    # C order in the one conversion: astype kept a DataFrame's F order, and
+    # KernelInput copied all of X a second time to read it (helper-162).
+    return np.asarray(X, dtype=dtype, order="C")
 
 
 def plain_matrix(X):
@@ -1570,10 +1574,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 "validation_fraction for another split.")
         inp_val = inp.take(val_rows)
         y_val = self._validation_targets(y[val_rows])
-        # Only a scorer of scikit-learn's kind predicts from X's rows (a copy
-        # of them); the others score the validator's outputs.
+        # Only a scorer of scikit-learn's kind predicts from X's rows; the
+        # others score the validator's outputs.
         scores_X = not (self.scoring is None or self.scoring == "loss")
-        score = self._validation_scorer(spec, X[val_rows] if scores_X else None, y_val,
+        X_val = None
+        if scores_X and type(X) is np.ndarray and not inp_val.is_sparse:
+            # The rows just taken, not a second copy of them (helper-162):
+            # the same values and dtype, read-only so that a scorer cannot
+            # change what the validator reads.
+            X_val = inp_val.dense.view()
+            X_val.flags.writeable = False
+        elif scores_X:
+            X_val = X[val_rows]
+        score = self._validation_scorer(spec, X_val, y_val,
                                         None if scorer_sw is None else scorer_sw[val_rows],
                                         progress)
         validator = Validator(backend, spec, inp_val, np.ascontiguousarray(Y[val_rows]),
@@ -1794,15 +1807,23 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _validated_input(self, X, dtype, kernel_checks_dense=True):
         """``X`` through scikit-learn's validation, checked to fit ``dtype``
         but not converted (float32 or float64, any layout, dense, CSR or
-        CSC): :func:`~fastbp.training.predict.predict_rows` converts it a
-        block of rows at a time. ``kernel_checks_dense``: whether the
+        CSC; a NumPy array of integers, bools or float16 as it is):
+        :func:`~fastbp.training.predict.predict_rows` converts it a block of
+        rows at a time. ``kernel_checks_dense``: whether the
         backend's kernel reports a dense ``X`` that is not finite (the
         CPU's)."""
         X = check_raw_input(native_byte_order(X))
+        # An integer, bool or float16 array stays as it is: predict_rows
+        # converts its blocks (helper-162: validation converted all of it to
+        # float64, eight times a uint8 X, for a float32 model too). Its
+        # values fit float32 and float64, and float16's non-finite ones are
+        # refused by validation as before.
+        keep = (type(X) is np.ndarray
+                and (X.dtype.kind in "biu" or X.dtype == np.float16))
         with naming("X"):
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                              dtype=(np.float64, np.float32))
-        if X.dtype != dtype:
+                              dtype=None if keep else (np.float64, np.float32))
+        if not keep and X.dtype != dtype:
             check_fits_dtype(X, dtype, "X")
         if (sp.issparse(X) or not kernel_checks_dense) and get_config()["assume_finite"]:
             # The CPU kernels check a dense X's chunks, not a sparse X's

@@ -81,12 +81,19 @@ class KernelInput:
 
     @classmethod
     def rows_of(cls, X, start, stop, dtype):
-        """Rows ``start:stop`` of ``X`` (validated, dense or CSR) as a
+        """Rows ``start:stop`` of ``X`` (validated, dense or CSR; a dense
+        ``X`` may also hold integers, bools or float16) as a
         ``KernelInput`` in ``dtype``: views of ``X`` where the kernels read
         it as it is, else a conversion of those rows alone (scipy's row
         slicing would copy a CSR matrix's rows first)."""
         if not sp.issparse(X):
-            return cls(X[start:stop], dtype)
+            rows = X[start:stop]
+            if rows.dtype.kind in "iu" and rows.dtype.itemsize > 4 and dtype != np.float64:
+                # Through float64, as validation converted all of X before
+                # (helper-162): rounding a 64-bit integer to float32 directly
+                # can differ from rounding it twice.
+                rows = rows.astype(np.float64)
+            return cls(rows, dtype)
         if (start, stop) == (0, X.shape[0]):
             return cls(X, dtype)
         new = cls.__new__(cls)
