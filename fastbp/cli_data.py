@@ -746,8 +746,11 @@ def build_pipeline(X, estimator, dtype=np.float64):
     The numeric columns are standardised as read (float64) and only then
     cast to ``dtype``: cast first, float32 would round Unix timestamps
     (1.7e9) to steps of 128 seconds, in training only, since files read
-    later reach the scaler as read. The cast is ``numpy.float32`` itself,
-    a type that ``fastbp.load`` rebuilds (no function of fastbp's own)."""
+    later reach the scaler as read. The cast is NumPy's ``positive`` ufunc
+    with ``dtype`` and ``order="C"``, which ``fastbp.load`` rebuilds (no
+    function of fastbp's own): one copy, in the C order the model trains
+    from. (``numpy.float32`` kept the scaler's F order, that of a
+    DataFrame's values, and the model copied it all again.)"""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -756,7 +759,9 @@ def build_pipeline(X, estimator, dtype=np.float64):
     other = [c for c in X.columns if c not in numeric]
     steps = []
     if numeric:
-        cast = FunctionTransformer(np.dtype(dtype).type, feature_names_out="one-to-one")
+        cast = FunctionTransformer(np.positive, kw_args={"dtype": np.dtype(dtype).type,
+                                                         "order": "C"},
+                                   feature_names_out="one-to-one")
         steps.append(("numeric", Pipeline([("scale", StandardScaler()), ("cast", cast)]),
                       numeric))
     if other:
