@@ -68,7 +68,12 @@ def _all_gpu_kernels(dtype):
                   ("optimizer_step", "gradient_norm_sq", "penalised_gradient", "fill")})
     for mod in (losses, normalization, sparse):
         for name, obj in vars(mod).items():
-            if hasattr(obj, "py_func") and not getattr(obj, "_device", False) \
+            # (numba-cuda marks a device function in targetoptions, not in
+            # _device: scaled_inv_std, the first in these modules, was
+            # taken for a kernel; helper-170.)
+            device = getattr(obj, "_device", False) or getattr(
+                obj, "targetoptions", {}).get("device", False)
+            if hasattr(obj, "py_func") and not device \
                     and hasattr(obj, "specialize") and obj.py_func.__module__ == mod.__name__:
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
     return found
