@@ -107,6 +107,29 @@ def _positive(text):
     return value
 
 
+def _positive_finite(text):
+    # A learning rate: float() reads "nan" and "inf", which the estimator
+    # refuses only after the data is read, naming its Python parameter.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    # A random seed: NumPy refuses a negative one only once the fit starts.
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 class _Given(argparse.Action):
     """Mixed into ``train``'s actions: each option given on the command
     line is named in ``args.given``, whatever its value (``--epochs 30``
@@ -247,10 +270,10 @@ def build_parser():
                        help="max_iter: epochs (or L-BFGS iterations)")
     train.add_argument("--batch-size", type=_batch_size, default="auto",
                        help="mini-batch size or 'auto' (min(200, n))")
-    train.add_argument("--learning-rate-init", type=float, default=0.001)
+    train.add_argument("--learning-rate-init", type=_positive_finite, default=0.001)
     train.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                        help="dtype of X, and so of the model (--data too)")
-    train.add_argument("--random-state", type=int, default=0)
+    train.add_argument("--random-state", type=_non_negative_int, default=0)
     train.add_argument("--test-size", type=_fraction, default=None,
                        help="held-out share for digits/tabular (MNIST uses its test set) "
                             f"(default: {DEFAULT_TEST_SIZE})")
@@ -319,8 +342,8 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, command_line_advice, epochs_option,
-                           final_loss, fit_with_progress, make_estimator, say_interrupted,
+    from .cli_data import (CLIError, check_outputs, command_line_advice, final_loss,
+                           fit_or_write_history, make_estimator, say_interrupted,
                            step_name, train_on_file, write_outputs)
 
     args.options_given = _options_given(args)
@@ -357,8 +380,8 @@ def train(args):
           f"samples, {X_train.shape[1]} features, {args.dtype}")
     clf = make_estimator(MLPClassifier, args, _estimator_params(args))
     start = time.perf_counter()
-    interrupted = fit_with_progress(
-        clf, clf, X_train, y_train, args.quiet, epochs_option(args),
+    interrupted = fit_or_write_history(
+        clf, clf, X_train, y_train, args,
         functools.partial(command_line_advice, estimator=clf, args=args))
     fit_time = time.perf_counter() - start
     accuracy = clf.score(X_test, y_test)
@@ -514,19 +537,21 @@ def main(argv=None):
 
 def _command(args):
     """Run the command of the parsed ``args``; its exit status."""
-    if args.command == "info":
-        return info(args)
-    if args.command == "compile":
-        return compile_kernels(args)
-    from .cli_data import REPORTED_ERRORS, error_message, evaluate_file, predict_file
+    from .cli_data import (REPORTED_ERRORS, error_message, evaluate_file, one_line,
+                           predict_file)
 
-    command = {"train": train, "predict": predict_file, "evaluate": evaluate_file}
+    # info and compile too: their output to a full disk (> /dev/full) is
+    # an OSError to report in one line, not a traceback (helper-163).
+    command = {"train": train, "predict": predict_file, "evaluate": evaluate_file,
+               "info": info, "compile": compile_kernels}
     try:
         return command[args.command](args)
     except (BrokenPipeError, NotImplementedError, RecursionError):
         raise  # the first handled in run(); the others are fastbp's bugs: a traceback
     except REPORTED_ERRORS as exc:
-        print(f"fastbp: error: {error_message(exc)}", file=sys.stderr)
+        # One line, whatever the message holds (scikit-learn's add advice on
+        # a line of their own; pandas' end in a newline) (helper-163).
+        print(f"fastbp: error: {one_line(error_message(exc))}", file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,7 @@ Pipeline, so ``predict`` and ``evaluate`` apply exactly what training saw.
 The name of the target column is saved with it.
 """
 
+import argparse
 import functools
 import os
 import sys
@@ -69,10 +70,20 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
         # The header line too, once more: a damaged file fails here rather
         # than in the check of the names below.
         repeated = _repeated_names(path)
+        # The model's columns, written in another Unicode form here (NFD
+        # "größe"): read as text under the file's spelling, then named as
+        # the model names them.
+        spelled = {c: t for t in text_columns for c in frame.columns
+                   if t not in frame.columns and c != t and _nfc(c) == _nfc(t)}
+        if spelled:
+            frame = _read_csv(path, dtype={c: str for c in [*text_columns, *spelled]})
+        frame = _nfc_renamed(frame, [*text_columns, *stripped, *bools, *marks_missing],
+                             path)
     except UnicodeDecodeError as exc:
         raise CLIError(_not_utf8(path, exc)) from exc
     except (ValueError, pd.errors.ParserError) as exc:
-        raise CLIError(f"{path} could not be read as CSV: {exc}") from exc
+        # One line: pandas' message for a ragged line ends in a newline.
+        raise CLIError(f"{path} could not be read as CSV: {one_line(str(exc))}") from exc
     except (OSError, EOFError, zlib.error) as exc:
         # A truncated or damaged .gz file, or plain text under a .gz name.
         hint = (" (a file named .gz is read as gzip-compressed)"
@@ -105,7 +116,13 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
         raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
                        "separated by ';', and fastbp reads comma-separated files (or "
                        "tab-separated .tsv files); convert it first (for example "
-                       "pandas.read_csv(path, sep=';').to_csv(new_path, index=False))")
+                       "pandas.read_csv(path, sep=';').to_csv(new_path, index=False), with "
+                       "decimal=',' too where numbers are written 3,5)")
+    if repeated and _header_of_numbers(frame.columns):
+        # helper-163: a file without a header line, whose first data line
+        # repeats a number, was refused for naming columns twice.
+        raise CLIError(f"{path}: its first line holds numbers, not column names (and "
+                       "repeats some): add a header line naming the columns")
     if repeated:
         # pandas reads a second "churn" as "churn.1": --target would pick the
         # first, and the other would train as a feature under a new name.
@@ -114,6 +131,13 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                        f"once, and they would be read as different columns ({first!r} and "
                        f"{first + '.1'!r}); give each column a name of its own")
     return frame
+
+
+def _header_of_numbers(names):
+    """Whether most of the header's ``names`` are numbers: the file's first
+    line is data (an Iris file's "5.1,3.5,1.4,0.2,Iris-setosa"), not a
+    header."""
+    return sum(_is_number(name) for name in names) > len(names) / 2
 
 
 def _repeated_names(path):
@@ -280,10 +304,41 @@ def _read_csv(path, **options):
     return frame
 
 
+def _nfc(name):
+    """``name`` in Unicode's composed form (NFC), as most editors write it."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name) if isinstance(name, str) else name
+
+
+def _nfc_renamed(frame, names, path):
+    """``frame`` with each column that is not one of ``names`` but equals
+    one in Unicode's composed form (NFC) renamed to it: "größe" written
+    decomposed (NFD, as macOS may) looks the same, and was reported missing
+    and unexpected at once (helper-163). Two columns that would take one
+    name are refused."""
+    wanted = {}
+    for name in names:
+        if name not in frame.columns:
+            wanted.setdefault(_nfc(name), []).append(name)
+    renames = {}
+    for c in frame.columns:
+        matches = wanted.get(_nfc(c), []) if c not in names else []
+        if len(matches) != 1:
+            continue
+        if matches[0] in renames.values():
+            other = next(k for k, v in renames.items() if v == matches[0])
+            raise CLIError(f"{path}: columns {other!r} and {c!r} are both the column "
+                           f"{matches[0]!r} written in different Unicode forms; keep one")
+        renames[c] = matches[0]
+    return frame.rename(columns=renames) if renames else frame
+
+
 def split_target(frame, target, path):
+    frame = _nfc_renamed(frame, [target], path)
     if target not in frame.columns:
         hint = ""
-        if all(_is_number(c) for c in frame.columns):
+        if _header_of_numbers(frame.columns):
             hint = ("; its first line holds numbers, not column names: add a header line "
                     "naming the columns")
         raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})"
@@ -504,7 +559,16 @@ def note_text_in_numbers(X):
                   "column is standardised as a number", file=sys.stderr)
             continue
         values = X[c].dropna().unique()
-        if _nearly_all_distinct(len(values), X[c].notna().sum()):
+        if _written_numbers(values) and not _nearly_all_distinct(len(values),
+                                                                X[c].notna().sum()):
+            # helper-163: "4,400" or "3%" in 40 distinct values trained as
+            # categories without a word.
+            shown = ", ".join(repr(v) for v in values[:3])
+            print(f"note: column {c!r} holds numbers written as text ({shown}: thousands "
+                  "separators, '%' or a currency sign), and is one-hot encoded as text, "
+                  f"one category per distinct value ({len(values)}); write numbers as plain "
+                  "numbers (38913.77) so that the column is standardised", file=sys.stderr)
+        elif _nearly_all_distinct(len(values), X[c].notna().sum()):
             # Codes kept as text on purpose (keep_written_codes: "02134")
             # get no advice to write them as numbers.
             advice = ("write numbers as plain numbers (38913.77) so that the column is "
@@ -555,25 +619,50 @@ def _physical_memory():
         return None
 
 
+#: The files that hold this process's cgroup memory limit: cgroup v2's,
+#: then v1's ("max", or a huge number, where there is none).
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def _available_memory():
+    """The memory this process may use, in bytes: the machine's, or its
+    container's (cgroup) limit where lower; ``None`` where neither is
+    known. A container sees the host's memory in sysconf, and is killed
+    at its own limit (helper-163)."""
+    limits = [_physical_memory()]
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    limits = [m for m in limits if m]
+    return min(limits) if limits else None
+
+
 def check_one_hot_size(X, dtype, path):
     """Refuse, before the encoding, one-hot encoded columns that would not
     fit in memory: the encoder writes a dense array of one column per
     distinct value (an ID of 200,000 values in 200,000 rows: 149 GiB in
     float32), which fails with a MemoryError, or takes the machine's
     memory, only after minutes."""
-    memory = _physical_memory()
+    memory = _available_memory()
     numeric = set(numeric_columns(X))
     widths = {c: X[c].nunique(dropna=False) for c in X.columns if c not in numeric}
     size = len(X) * sum(widths.values()) * np.dtype(dtype).itemsize
-    # Half: the pipeline copies the encoded array, and the network trains on it.
-    if memory is None or size <= memory / 2:
+    # The fit's peak is twice the encoded array (the pipeline copies it; the
+    # network trains on it), and it must stay within half the memory: a
+    # budget of half (helper-163) let through fits that took all of it.
+    if memory is None or 2 * size <= memory / 2:
         return
     widest = sorted(widths, key=widths.get, reverse=True)[:3]
     shown = ", ".join(f"{c!r} ({widths[c]} distinct values)" for c in widest)
     raise CLIError(f"{path}: one-hot encoding the text column(s) {shown} would take "
                    f"{len(X)} rows x {sum(widths.values())} columns of {np.dtype(dtype)}, "
-                   f"{size / 2**30:.1f} GiB, more than half this machine's memory "
-                   f"({memory / 2**30:.1f} GiB); drop such a column if it is an ID or "
+                   f"{size / 2**30:.1f} GiB (the fit needs twice that), more than a quarter of the "
+                   f"memory available ({memory / 2**30:.1f} GiB); drop such a column if it is an ID or "
                    "free text, or group its values into fewer categories")
 
 
@@ -589,6 +678,21 @@ def check_features(X, path):
     if infinite:
         raise CLIError(f"{path}: numeric column(s) {infinite} hold infinite values (inf); "
                        "replace or drop them first")
+    for c in numeric:
+        # helper-163: values beyond about 1e154 overflow the scaler's
+        # variance to inf, and scikit-learn then reported "Input X contains
+        # NaN" of a file without one, naming no column.
+        values = X[c].to_numpy(dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(values.mean()) and np.isfinite(values.std())
+        if not finite:
+            size = np.abs(values)
+            rows = np.argsort(-size, kind="stable")[:5]
+            raise CLIError(f"{path}: numeric column {c!r} holds values too large to "
+                           f"standardise (up to {size.max():.6g}, {_file_lines(path, rows, len(values))}): "
+                           "its mean or standard deviation overflows; drop those rows or "
+                           "rescale the column (a sentinel such as 1e308 marks a missing "
+                           "value: drop or fill it)")
 
 
 def check_output_path(path, option, special_ok=False):
@@ -983,6 +1087,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
     """
     # The fit announces a cold compile itself, once it knows which kernels
     # it runs (estimators.base.announce_compilation).
+    import re
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -1024,7 +1129,14 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
         if advise is None:
             raise
         # helper-142: its advice named Python parameters, and standardising X.
-        raise DivergenceError(advise(str(exc)), epoch=exc.epoch) from None
+        # helper-163: the command line saves no model after a divergence, so
+        # what the estimator keeps is not what the user gets.
+        message = re.sub(r"Training stopped there, and the model keeps the state of .*?\. "
+                         r"(?=To fix it)", "Training stopped there, and no model was saved. ",
+                         advise(str(exc)))
+        message = message.replace("The model keeps its state from before this call. ",
+                                  "No model was saved. ")
+        raise DivergenceError(message, epoch=exc.epoch) from None
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
@@ -1104,6 +1216,12 @@ def check_outputs(args):
                            f"{', '.join('.' + k for k in sorted(kinds))} (the image format)")
 
 
+def one_line(text):
+    """``text``'s lines joined by spaces, blank ones dropped (the spaces
+    within a line, a column name's among them, kept as they are)."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def error_message(exc):
     """``exc`` as the one line after ``fastbp: error:`` ("[Errno 21] Is a
     directory: 'out'" as "out: Is a directory")."""
@@ -1157,6 +1275,22 @@ def write_outputs(args, model, estimator):
         else:
             print(f"{done} {path}", flush=True)
     return written
+
+
+def fit_or_write_history(model, estimator, X, y, args, advise):
+    """:func:`fit_with_progress` of ``train``; after a divergence, the
+    ``--history-out`` of the epochs before it (what diagnosing it needs),
+    written before the error goes on, and no other output (helper-163)."""
+    from .exceptions import DivergenceError
+
+    try:
+        return fit_with_progress(model, estimator, X, y, args.quiet, epochs_option(args),
+                                 advise)
+    except DivergenceError:
+        if args.history_out and hasattr(estimator, "history_"):
+            write_outputs(argparse.Namespace(model_out=None, history_out=args.history_out,
+                                             plot=None), None, estimator)
+        raise
 
 
 def train_on_file(args, estimator_params):
@@ -1220,13 +1354,13 @@ def train_on_file(args, estimator_params):
     start = time.perf_counter()
     advise = functools.partial(command_line_advice, estimator=estimator, args=args,
                                target=args.target if task == "regression" else None)
-    interrupted = fit_with_progress(pipe, estimator, X, y, args.quiet, epochs_option(args),
-                                    advise)
+    interrupted = fit_or_write_history(pipe, estimator, X, y, args, advise)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {final_loss(estimator)}")
     written = write_outputs(args, pipe, estimator)
     if valid is not None:
         print(f"validation file {args.valid}:")
+        check_standardised_range(pipe, valid[0], args.valid)
         note_unseen_categories(pipe, valid[0], args.valid)
         report(pipe, *valid, brief=True)
     if interrupted:
@@ -1304,6 +1438,7 @@ def _bool_columns(X):
 def _matching_columns(expected, data, path):
     """``data``'s columns in the order of ``expected``, or an error naming
     the ones missing or unexpected."""
+    data = _nfc_renamed(data, expected, path)
     missing = [c for c in expected if c not in data.columns]
     extra = [c for c in data.columns if c not in expected]
     if missing or extra:
@@ -1465,10 +1600,37 @@ def _all_bools(values):
 def features_for(pipe, frame, path):
     """The model's feature columns of ``frame``, matched by name, and
     checked against what training saw."""
-    data = frame.drop(columns=[pipe.fastbp_target_], errors="ignore")
+    data = _nfc_renamed(frame, [pipe.fastbp_target_], path).drop(
+        columns=[pipe.fastbp_target_], errors="ignore")
     X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path)
+    check_standardised_range(pipe, X, path)
     note_unseen_categories(pipe, X, path)
     return X
+
+
+def check_standardised_range(pipe, X, path):
+    """Refuse values of ``X`` whose standardised value (the model's scaler)
+    is beyond the range of the model's dtype (3.4e38 in float32), naming
+    the column and lines: the cast made them infinite, and scikit-learn's
+    error named neither (helper-163)."""
+    model = pipe.named_steps["model"]
+    coefs = getattr(model, "coefs_", None)
+    dtype = np.dtype(coefs[0].dtype) if coefs else np.dtype(np.float32)
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name != "numeric":
+            continue
+        scaler = encoder.named_steps["scale"]
+        values = X[list(cols)].to_numpy(dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            scaled = np.abs((values - scaler.mean_) / scaler.scale_)
+        beyond = ~(scaled <= np.finfo(dtype).max)
+        for j in np.flatnonzero(beyond.any(axis=0)):
+            rows = np.flatnonzero(beyond[:, j])
+            raise CLIError(f"{path}: numeric column {cols[j]!r} holds values too large for "
+                           f"the model (up to {np.abs(values[rows, j]).max():.6g}, "
+                           f"{_file_lines(path, rows[:5], len(X))}"
+                           f"{' ...' if len(rows) > 5 else ''}): standardised, they are "
+                           f"beyond the range of {dtype}; drop or fix those rows")
 
 
 def note_unseen_categories(pipe, X, path):
@@ -1539,7 +1701,13 @@ def predict_file(args):
         out.to_csv(sys.stdout, index=False)
         sys.stdout.flush()
     else:
-        write_table(out, args.out, in_place=special)
+        try:
+            write_table(out, args.out, in_place=special)
+        except OSError as exc:
+            # helper-163: a full disk said only "No space left on device", and
+            # an unwritable directory named the temporary file, not --out.
+            raise CLIError(f"could not write --out {args.out}: "
+                           f"{exc.strerror or error_message(exc)}") from exc
     # Beside predictions written to a pipe or device (/dev/stdout), the
     # status line goes to stderr, out of the data's way.
     status = sys.stderr if to_stdout or special else sys.stdout
@@ -1568,6 +1736,7 @@ def evaluate_file(args):
     """``fastbp evaluate --model M --data FILE``."""
     pipe = load_model(args.model)
     frame = read_for_model(pipe, args.data)
+    frame = _nfc_renamed(frame, [pipe.fastbp_target_], args.data)
     if pipe.fastbp_target_ not in frame.columns:
         raise CLIError(f"{args.data} has no target column {pipe.fastbp_target_!r} to "
                        "evaluate against")

@@ -1746,13 +1746,14 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
     n = 20000
     pd.DataFrame({"x": np.arange(n) / n, "id": [f"c{i}" for i in range(n)],
                   "y": np.arange(n) % 2}).to_csv(tmp_path / "t.csv", index=False)
-    # 20000 x 20001 float32 columns, 1.5 GiB: more than half of 1 GiB.
-    monkeypatch.setattr(cli_data, "_physical_memory", lambda: 2**30)
+    # 20000 x 20001 float32 columns, 1.5 GiB: more than a quarter of 1 GiB.
+    monkeypatch.setattr(cli_data, "_available_memory", lambda: 2**30)
     assert _train_quiet(tmp_path / "t.csv", "y") == 2
     out, err = capsys.readouterr()
     assert (f"fastbp: error: {tmp_path / 't.csv'}: one-hot encoding the text column(s) 'id' "
             "(20000 distinct values) would take 20000 rows x 20000 columns of float32, "
-            "1.5 GiB, more than half this machine's memory (1.0 GiB); drop such a column"
+            "1.5 GiB (the fit needs twice that), more than a quarter of the memory available "
+            "(1.0 GiB); drop such a column"
             in err) and "trained" not in out
 
     # A MemoryError that still happens is one line, as the other errors.
@@ -1760,7 +1761,7 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
         raise MemoryError("Unable to allocate 1.50 GiB for an array with shape (20000, "
                           "20000) and data type float32")
 
-    monkeypatch.setattr(cli_data, "_physical_memory", lambda: None)
+    monkeypatch.setattr(cli_data, "_available_memory", lambda: None)
     monkeypatch.setattr(cli_data, "fit_with_progress", out_of_memory)
     assert _train_quiet(tmp_path / "t.csv", "y") == 2
     assert capsys.readouterr().err.endswith(
