@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -121,6 +122,17 @@ def _one_type_of_labels(y, name="y"):
             f"into classes: give labels of one type, for example {name}.astype(str).") from exc
 
 
+def _is_missing(value):
+    """Whether one label is None or a value not equal to itself (NaN)."""
+    if value is None:
+        return True
+    try:
+        unequal = value != value
+        return isinstance(unequal, (bool, np.bool_)) and bool(unequal)
+    except Exception:  # a value that does not compare is no missing value
+        return False
+
+
 def _check_no_missing_labels(y):
     """Raise a ``ValueError`` naming ``y`` if it holds missing values (NaN,
     None, ``pd.NA``): scikit-learn's label checks failed on ``pd.NA`` with
@@ -141,11 +153,17 @@ def _check_no_missing_labels(y):
             if np.asarray(y).dtype.kind in "biuf":
                 return  # numbers: scikit-learn's checks name a NaN
             values = np.asarray(y, dtype=object)
-            missing = np.equal(values, None) | np.not_equal(values, values)
         except (TypeError, ValueError):
-            return  # ragged, or values that do not compare: scikit-learn's checks name it
-        if not isinstance(missing, np.ndarray) or missing.dtype != bool:
-            return
+            return  # ragged: scikit-learn's checks name it
+        # helper-169: np.equal and np.not_equal gave object arrays where y
+        # held pd.NA (which compares as NA), and the check gave up. pandas
+        # names its NA, NaT, None and NaN; without pandas imported no pd.NA
+        # exists, and each value is looked at alone.
+        pandas = sys.modules.get("pandas")
+        if pandas is not None:
+            missing = np.asarray(pandas.isna(values), dtype=bool)
+        else:
+            missing = np.frompyfunc(_is_missing, 1, 1)(values).astype(bool)
     rows = missing.any(axis=tuple(range(1, missing.ndim))) if missing.ndim > 1 else missing
     if not rows.any():
         return
@@ -290,6 +308,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             # model's column indices are the 1-D labels (trained as one-hot
             # rows, no error), and the binarizer's message for the reverse
             # named neither y nor the remedy.
+            if "_label_binarizer" not in self.__dict__:
+                # classes_ set by hand with the weights, no binarizer
+                # (helper-169: an AttributeError in a warm-start fit, as
+                # partial_fit's was): built from them.
+                self._label_binarizer = self._binarizer_from_classes(y)
             multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
             if multilabel != (y.ndim == 2):
                 fitted = (f"a multilabel indicator of {len(self.classes_)} outputs"
