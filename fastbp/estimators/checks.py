@@ -544,10 +544,13 @@ def check_squared_error_range(y, dtype, batch_size=None, n_rows=None):
     With ``batch_size`` and ``n_rows`` (a stochastic solver's mini-batch
     and the rows of its epoch), the sums a training epoch forms in float64
     are bounded too: each mini-batch's loss sum times its number of rows
-    (``batch_size**2`` half squared errors), and the epoch's loss, the sum
-    of those over ``n_rows`` (``n_rows`` of them). Either overflowing ended
+    (``batch_size`` times the half squared errors of its rows), and the
+    epoch's loss, the sum of those over ``n_rows``. Either overflowing ended
     the first epoch in a ``DivergenceError`` that blamed the learning rate
-    (helper-151).
+    (helper-151). The bound is the worst case of the rows of y: the
+    ``batch_size`` largest in one mini-batch, the ``n_rows`` largest in the
+    epoch (helper-169: it assumed every row as large as the largest, and
+    refused targets with one large value that trained).
     """
     if y.size == 0 or y.dtype.kind not in "iuf":
         return
@@ -564,20 +567,36 @@ def check_squared_error_range(y, dtype, batch_size=None, n_rows=None):
             f"(largest magnitude {biggest:.3g}; their squares{across} overflow above about "
             f"{limit:.3g}). Rescale y, for example with "
             "sklearn.compose.TransformedTargetRegressor and a StandardScaler.")
-    if batch_size is None or n_rows is None or n_rows < 1:
+    if batch_size is None or n_rows is None or n_rows < 1 or not biggest > 0:
         return
     # The untrained model predicts about 0, so a row's loss is about half
     # its largest squared target (the mean over outputs is no larger); the
     # kernels accumulate the epoch in float64, whatever the model's dtype.
+    # The rows' squares are taken relative to the largest, in (0, 1], so
+    # that the check itself overflows nothing.
     batch = max(1, min(int(batch_size), int(n_rows)))
-    count = max(batch * batch, int(n_rows))
+    rows = np.abs(np.asarray(y, dtype=np.float64))
+    if rows.ndim == 2:
+        rows = rows.max(axis=1)
+    rows /= biggest
+    rows *= rows
+    n_rows = min(int(n_rows), rows.size)
+
+    def largest(k):
+        # The sum of the k largest relative squares.
+        if k >= rows.size:
+            return float(np.sum(rows))
+        return float(np.sum(np.partition(rows, rows.size - k)[rows.size - k:]))
+
+    per_batch, per_epoch = batch * largest(batch), largest(n_rows)
+    count = max(per_batch, per_epoch)
     epoch_limit = float(np.sqrt(2.0) * np.sqrt(np.finfo(np.float64).max / count))
     if biggest > epoch_limit:
         where = (f"batch_size={batch} (each mini-batch's loss sum is weighed by its "
-                 f"{batch} rows)" if batch * batch >= n_rows else
+                 f"{batch} rows)" if per_batch >= per_epoch else
                  f"{n_rows} training rows (the epoch's loss sums over them)")
         raise ValueError(
             f"y's largest magnitude {biggest:.3g} is too large for training at {where}: "
             f"the loss sums overflow float64 above about {epoch_limit:.3g}. Rescale y, for "
             "example with sklearn.compose.TransformedTargetRegressor and a StandardScaler"
-            + (", or lower batch_size." if batch * batch >= n_rows and batch > 1 else "."))
+            + (", or lower batch_size." if per_batch >= per_epoch and batch > 1 else "."))

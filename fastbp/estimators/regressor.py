@@ -173,14 +173,20 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if sp.issparse(y):
             check_sparse_structure(y, "y")
             y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
-        if sample_weight is not None and not np.isfinite(
-                np.sum(np.asarray(sample_weight, dtype=np.float64))):
-            # (helper-58) Refused as before, though R^2 of weights scaled
-            # alike (as _r2_in_float64 scales them) would be defined.
-            raise ValueError(
-                "R^2 is undefined for these weights: the sum of sample_weight overflows "
-                f"float64 (largest weight {float(np.max(sample_weight)):.3g}). Rescale "
-                "sample_weight (divide it by its mean, say).")
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            with np.errstate(over="ignore"):
+                overflows = (np.isfinite(weights).all()
+                             and not np.isfinite(np.sum(weights)))
+            if overflows:
+                # (helper-58) Refused as before, though R^2 of weights scaled
+                # alike (as _r2_in_float64 scales them) would be defined.
+                # Only finite weights (helper-169): scikit-learn's check names
+                # a NaN or infinite one.
+                raise ValueError(
+                    "R^2 is undefined for these weights: the sum of sample_weight overflows "
+                    f"float64 (largest weight magnitude {float(np.max(np.abs(weights))):.3g})."
+                    " Rescale sample_weight (divide it by its mean, say).")
         result = _r2_in_float64(y, self.predict(X), sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
             values = np.asarray(y, dtype=np.float64)
