@@ -1020,6 +1020,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         stochastic = self.solver in _STOCHASTIC_SOLVERS
         toolkit = spec.uses_toolkit(inp.is_sparse, self.clip_grad_norm if stochastic else None,
                                     SOLVERS[self.solver] if stochastic else SGD)
+        # Decided once, here (helper-169: fit_stochastic decided it again,
+        # a second split_parts per partial_fit call): the kernel compiled
+        # ahead is the one the fit runs.
         parts = (fit_split_parts(self, backend, toolkit, inp.is_sparse, inp.n_samples,
                                  spec.layout.n_weights) if stochastic else 1)
         if self.verbose or getattr(self, "_announce_compile", False):
@@ -1036,7 +1039,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 if stochastic:
                     tasks = self._fit_stochastic(backend, spec, params, running, inp, X, y,
                                                  Y, sample_weight, incremental, hooks_X,
-                                                 hooks_sw, weight_exp)
+                                                 hooks_sw, weight_exp, parts)
                 else:
                     tasks = self._fit_lbfgs(backend, spec, params, inp, X, y, Y,
                                             sample_weight, fresh=first_pass, hooks_X=hooks_X,
@@ -1424,7 +1427,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                          self.step_size, self.gamma, self.max_iter, samples_seen)
 
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
-                        incremental, hooks_X, hooks_sw, weight_exp):
+                        incremental, hooks_X, hooks_sw, weight_exp, parts=None):
         layout = spec.layout
         resumed = incremental and getattr(self, "_optimizer", None) is not None
         if not resumed:
@@ -1511,7 +1514,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     rewind_random_state=isinstance(self.random_state, np.random.RandomState),
                     # Set by the command line for its progress lines; not a parameter.
                     on_epoch_end=getattr(self, "_on_epoch_end", None), tasks=tasks,
-                    spare=spare)
+                    spare=spare, parts=parts)
             if incremental:
                 _keep(_spare_workspaces, self, workspace)
         finally:

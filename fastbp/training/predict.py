@@ -379,8 +379,10 @@ class Validator:
     def refuse(self, loss, epoch):
         """Raise the ``ValueError`` of a validation set whose outputs (a NaN
         ``loss``) or loss were not finite at ``epoch`` of the call, where
-        the training rows' were: early stopping could compare no score, and
-        would end on the weights it started from, untrained."""
+        the training rows' were, before any epoch of the call had a finite
+        score: early stopping could choose no weights of the call by its
+        scores, and would end on those it started from (a warm start's, on
+        the best weights of the calls before it)."""
         inp = self.inp
         values = inp.data if inp.is_sparse else inp.dense
         with np.errstate(over="ignore", invalid="ignore"):
@@ -392,8 +394,10 @@ class Validator:
             f"Early stopping cannot score the validation set (the validation_fraction of "
             f"the rows that early_stopping=True holds out) at epoch {epoch}: {what}, so "
             "validation rows are out of the range the network handles. Early stopping "
-            "compares the epochs' validation "
-            "scores, and would keep the untrained starting weights. The validation rows of "
+            "keeps the weights of the best validation score, and no epoch of this fit has "
+            "had a finite one: it would end on the weights it started from (a warm start's "
+            "on those of the best score of the fits before it). The "
+            "validation rows of "
             f"X reach a magnitude of {biggest:.3g}: standardise X (for example with "
             "sklearn.preprocessing.StandardScaler) or remove its extreme rows, or set "
             "early_stopping=False.")

@@ -192,7 +192,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                    alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
                    random_state, incremental, train_rows=None, validator=None,
                    verbose=False, rewind_random_state=True, on_epoch_end=None,
-                   tasks=None, spare=None):
+                   tasks=None, spare=None, parts=None):
     """Train ``params`` (and ``running``) in place with a stochastic solver.
 
     Parameters
@@ -246,6 +246,11 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     spare : Workspace, optional
         The workspace this function returned to an earlier call of the same
         model, to reuse where it fits (``Workspace.reuse``).
+    parts : int, optional
+        The threads each step is split between, where the caller has
+        decided it (``fastbp.estimators.base.fit_split_parts``, which gives
+        what :func:`fastbp.training.split.split_parts` gives here); by
+        default decided here.
 
     Returns
     -------
@@ -286,8 +291,9 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     work = put(ws.work(running))
     solver = put(Solver(params, optimizer.state_1, optimizer.state_2))
     records = (inputs, targets, tables, work, solver)
-    parts = split_parts(backend, toolkit, inp.is_sparse, batch_size, n_train,
-                        layout.n_weights)
+    if parts is None:
+        parts = split_parts(backend, toolkit, inp.is_sparse, batch_size, n_train,
+                            layout.n_weights)
     if parts > 1:
         epoch = SplitEpoch(kernels, records, parts)
     else:
@@ -343,6 +349,13 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     batch_macs = 3 * batch_size * spec.layout.n_params
     seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
     diverged = None
+    # Whether an epoch of this call has had a finite validation score: until
+    # one has, a validation set it cannot score is refused (see
+    # Validator.refuse). A warm start's earlier best score does not count:
+    # it was measured on the validation rows of an earlier call, and a call
+    # whose own rows are never scored would end on those weights, its
+    # training discarded without a word.
+    scored = False
 
     def stopping_rule():
         """The no-improvement rule's step at an epoch's end: whether it
@@ -472,18 +485,26 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                         # improvement, and the fit ended on its starting
                         # weights without a word. Rows of the validation set
                         # out of range (the training rows' loss is finite)
-                        # fail the call (a ValueError: rolled back); weights
+                        # fail the call (a ValueError: rolled back) while no
+                        # epoch of it has had a finite score; after one has,
+                        # the epoch is a non-improvement (a NaN score) and
+                        # the best finite epoch is kept (helper-169). Weights
                         # that diverged fail as a training loss that does.
-                        if fits_rows(backend, spec, params, running, inp, Y, sw, train_rows):
+                        if not fits_rows(backend, spec, params, running, inp, Y, sw,
+                                         train_rows):
+                            what = ("the weights it ended on give non-finite outputs or "
+                                    "loss on the training rows as on the validation set "
+                                    f"(training loss {progress.loss:.6g} during the epoch)")
+                            checkpoint.restore()
+                            mark.restore()
+                            diverged = (progress.n_iter + 1, what, progress.loss,
+                                        optimizer.learning_rate)
+                            break
+                        if not scored:
                             validator.refuse(val_loss, progress.n_iter)
-                        what = ("the weights it ended on give non-finite outputs or loss "
-                                f"on the training rows as on the validation set (training "
-                                f"loss {progress.loss:.6g} during the epoch)")
-                        checkpoint.restore()
-                        mark.restore()
-                        diverged = (progress.n_iter + 1, what, progress.loss,
-                                    optimizer.learning_rate)
-                        break
+                        val_score = math.nan
+                    elif math.isfinite(val_score):
+                        scored = True
                     hist["val_score"].append(val_score)
                     hist["val_loss"].append(val_loss)
                 elif len(hist["val_score"]):
