@@ -355,6 +355,26 @@ def _add_penalty(loss, alpha, l1, sumsq, sumabs):
     return loss
 
 
+def _penalty_sums(rec, dtype):
+    """``sum(W**2)`` and ``sum(|W|)`` of each record row (``rec`` 2-D, or
+    one row): the record's columns as they are, unless a block's sum went
+    past the bound to a ``*_BIG`` column (float32 weights above about
+    1.8e19, helper-170): then in float64, that column scaled back, where the
+    CPU's float64 fallback sums them too (an inf penalty had made a false
+    divergence)."""
+    cols = optimizers
+    sumsq = rec[..., cols.REC_SUMSQ]
+    sumabs = rec[..., cols.REC_SUMABS]
+    big_sq = rec[..., cols.REC_SUMSQ_BIG]
+    big_ab = rec[..., cols.REC_SUMABS_BIG]
+    if np.any(big_sq != 0) or np.any(big_ab != 0):  # on the host, once per call
+        k = optimizers.big_exp(dtype)
+        with np.errstate(over="ignore"):
+            sumsq = sumsq.astype(np.float64) + np.ldexp(big_sq.astype(np.float64), 2 * k)
+            sumabs = sumabs.astype(np.float64) + np.ldexp(big_ab.astype(np.float64), k)
+    return sumsq, sumabs
+
+
 def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, t,
                 loss_sum, layer_sq, first_sq):
     """One epoch of mini-batch training on the GPU (see
@@ -420,9 +440,10 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     record[:record_host.size].copy_to_host(record_host.reshape(-1))
     rec = record_host[:len(active)]
     cols = optimizers
+    sumsq, sumabs = _penalty_sums(rec, params.dtype)
     total = float(loss_sum) + float(np.sum(
         _add_penalty(rec[:, cols.REC_LOSS].astype(np.float64) * loss_unit(run.rows),
-                     alpha_loss, h.l1, rec[:, cols.REC_SUMSQ], rec[:, cols.REC_SUMABS])
+                     alpha_loss, h.l1, sumsq, sumabs)
         / sums[active] * sizes[active]))
     if len(active):
         layer_sq += rec[:, cols.REC_LAYERS:].sum(axis=0, dtype=layer_sq.dtype)
@@ -468,8 +489,9 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         h.n_weights, params, work.grads, h.alpha, h.l1, dt(1.0 / sw_sum), record, 0)
     record[:record_host.size].copy_to_host(record_host)
     r = record_host.astype(np.float64)
+    sumsq, sumabs = _penalty_sums(r, params.dtype)
     return _add_penalty(r[optimizers.REC_LOSS] * loss_unit(run.rows), h.alpha, h.l1,
-                        r[optimizers.REC_SUMSQ], r[optimizers.REC_SUMABS]) / sw_sum
+                        float(sumsq), float(sumabs)) / sw_sum
 
 
 def predict(inputs, tables, work, params, hyper, chunk, out):

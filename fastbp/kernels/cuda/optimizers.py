@@ -8,6 +8,13 @@ squared gradient norm, the global norm for clipping) are reduced per block
 in shared memory and added to the epoch record with one atomic per block.
 Each block of :func:`optimizer_step` lies within one weight layer (or the
 biases and normalisation parameters), so that its layer sum is one number.
+
+A block sum of ``2**90`` or more (float32; ``2**900`` in float64) goes,
+summed again with each term scaled by ``2**-80`` (``2**-600``; squares by
+its square), to a column of its own (``*_BIG``): added as they are, such
+sums overflowed the record where the CPU's did not (its penalty sums are
+float64, its clipping norm rescaled; helper-170). The normal path pays one
+comparison per block; the rescaled sum runs only in a block past the bound.
 """
 
 import math
@@ -25,7 +32,16 @@ from ..network import UNITS, W_OFF
 penalised = scalar.compile_for(cuda_device).penalised
 
 # Columns of a step's row in the epoch record.
-REC_LOSS, REC_SUMSQ, REC_SUMABS, REC_GNORM_SQ, REC_LAYERS = range(5)
+# ``REC_SUMSQ_BIG``, ``REC_SUMABS_BIG``, ``REC_GNORM_BIG``: the block sums past
+# the bound, their terms scaled by ``2**-big_exp`` (see :func:`build`).
+(REC_LOSS, REC_SUMSQ, REC_SUMABS, REC_GNORM_SQ, REC_SUMSQ_BIG, REC_SUMABS_BIG,
+ REC_GNORM_BIG, REC_LAYERS) = range(8)
+
+
+def big_exp(dtype):
+    """The power of two ``k`` by which the ``*_BIG`` columns' terms are
+    divided (squares by ``2**(2k)``): 80 in float32, 600 in float64."""
+    return 80 if np.dtype(dtype) == np.float32 else 600
 
 
 def build(dtype, threads):
@@ -37,7 +53,7 @@ def build(dtype, threads):
     types.SimpleNamespace
         ``optimizer_step``, ``gradient_norm_sq``, ``penalised_gradient``,
         ``fill``, ``blocks(tab_host, n_weights, n_params)`` (the grid of
-        ``optimizer_step``) and ``threads``.
+        ``optimizer_step``), ``threads`` and ``big_exp``.
     """
     from types import SimpleNamespace
 
@@ -45,6 +61,47 @@ def build(dtype, threads):
         raise ValueError("threads per block must be a power of two")
     nbt = numba.from_dtype(np.dtype(dtype))
     T = threads
+    f32 = np.dtype(dtype) == np.float32
+    K = big_exp(dtype)
+    # Constants of the dtype (a Python float would type the code float64).
+    # Block sums below LARGE cannot overflow their column (that would take
+    # 2**38 blocks in float32, 2**124 in float64). Scaled by DOWN, the
+    # largest finite term squared, times 2**31 terms, stays finite; a block
+    # sum past LARGE is at least 2**-70 (2**-300) scaled, so the terms that
+    # underflow there are negligible beside it.
+    DOWN = np.dtype(dtype).type(2.0 ** -K)
+    UP = np.dtype(dtype).type(2.0 ** K)
+    LARGE = np.dtype(dtype).type(2.0 ** (90 if f32 else 900))
+
+    @cuda_device
+    def reduce_row(sh, row, tid, v):
+        """Block sum of ``v`` in ``sh[row, 0]`` (valid in every thread)."""
+        sh[row, tid] = v
+        cuda.syncthreads()
+        s = T // 2
+        while s > 0:
+            if tid < s:
+                sh[row, tid] += sh[row, tid + s]
+            cuda.syncthreads()
+            s //= 2
+
+    @cuda_device
+    def add_block_sum(sh, row, big_row, tid, x, square, record, col, col_big):
+        """Add the block sum that :func:`reduce3` left in ``sh[row, 0]`` to
+        ``record[col]``; past ``LARGE`` (or inf), add instead the block sum
+        of ``x * DOWN`` (squared when ``square``; ``x`` is this thread's
+        term before squaring) to ``record[col_big]``, reduced in
+        ``sh[big_row]`` (a row no thread reads meanwhile)."""
+        total = sh[row, 0]  # final for every thread after reduce3's barrier
+        if total >= LARGE:  # the same in every thread of the block
+            d = x * DOWN
+            if square:
+                d = d * d
+            reduce_row(sh, big_row, tid, d)
+            if tid == 0:
+                cuda.atomic.add(record, col_big, sh[big_row, 0])
+        elif tid == 0:
+            cuda.atomic.add(record, col, total)
 
     @cuda_device
     def reduce3(sh, tid, a, b, c):
@@ -101,17 +158,26 @@ def build(dtype, threads):
         global norm that :func:`gradient_norm_sq` left in the record.
         ``beta_1c``/``beta_2c`` are ``1 - beta_1``/``1 - beta_2`` computed in
         double on the host and rounded once (not ``1 -`` the rounded beta)."""
-        sh = cuda.shared.array((3, T), nbt)
+        sh = cuda.shared.array((5, T), nbt)
         tid = cuda.threadIdx.x
         idx, layer = locate(tab, n_weights, cuda.blockIdx.x, tid)
         zero = like(0, params)
         one = like(1, params)
         coef = one
         if clip > zero:
-            gnorm = (math.sqrt(record[at + REC_GNORM_SQ])
-                     * like(norm_scale(params.shape[0]), params))
+            gsq = record[at + REC_GNORM_SQ]
+            gbig = record[at + REC_GNORM_BIG]
+            if gbig > zero:
+                # helper-170: squares too large for the record (float64
+                # gradients past 1e154) were summed scaled by DOWN**2; the
+                # norm was inf and clipping froze the weights.
+                gnorm = (math.sqrt(gsq * DOWN * DOWN + gbig) * UP
+                         * like(norm_scale(params.shape[0]), params))
+            else:
+                gnorm = math.sqrt(gsq) * like(norm_scale(params.shape[0]), params)
             if gnorm > clip:
                 coef = clip / (gnorm + like(1e-6, params))
+        pw = zero
         sq = zero
         ab = zero
         gsq = zero
@@ -123,6 +189,7 @@ def build(dtype, threads):
             decay = alpha if weight and decoupled else zero
             p = params[idx]
             if weight:
+                pw = p
                 sq = p * p
                 ab = abs(p)
                 gd = grads[idx] * scale
@@ -151,9 +218,11 @@ def build(dtype, threads):
                     params[idx] = p + v
         if layer >= 0:
             reduce3(sh, tid, sq, ab, gsq)
+            add_block_sum(sh, 0, 3, tid, pw, True, record, at + REC_SUMSQ,
+                          at + REC_SUMSQ_BIG)
+            add_block_sum(sh, 1, 4, tid, abs(pw), False, record, at + REC_SUMABS,
+                          at + REC_SUMABS_BIG)
             if tid == 0:
-                cuda.atomic.add(record, at + REC_SUMSQ, sh[0, 0])
-                cuda.atomic.add(record, at + REC_SUMABS, sh[1, 0])
                 cuda.atomic.add(record, at + REC_LAYERS + layer, sh[2, 0])
 
     @cuda_kernel
@@ -172,30 +241,31 @@ def build(dtype, threads):
                 g = grads[idx] * scale
         g = g / like(norm_scale(params.shape[0]), params)
         reduce3(sh, tid, g * g, like(0, params), like(0, params))
-        if tid == 0:
-            cuda.atomic.add(record, at + REC_GNORM_SQ, sh[0, 0])
+        add_block_sum(sh, 0, 1, tid, g, True, record, at + REC_GNORM_SQ, at + REC_GNORM_BIG)
 
     @cuda_kernel
     def penalised_gradient(n_weights, params, grads, alpha, l1, scale, record, at):
         """In place ``grads = penalised, scaled gradient`` (L-BFGS); add
         ``sum(W**2)`` and ``sum(|W|)`` to the record."""
-        sh = cuda.shared.array((3, T), nbt)
+        sh = cuda.shared.array((5, T), nbt)
         tid = cuda.threadIdx.x
         idx = cuda.blockIdx.x * T + tid
         sq = like(0, params)
         ab = like(0, params)
+        pw = like(0, params)
         if idx < params.shape[0]:
             p = params[idx]
             if idx < n_weights:
+                pw = p
                 sq = p * p
                 ab = abs(p)
                 grads[idx] = penalised(p, grads[idx], alpha, l1, scale)
             else:
                 grads[idx] *= scale
         reduce3(sh, tid, sq, ab, like(0, params))
-        if tid == 0:
-            cuda.atomic.add(record, at + REC_SUMSQ, sh[0, 0])
-            cuda.atomic.add(record, at + REC_SUMABS, sh[1, 0])
+        add_block_sum(sh, 0, 3, tid, pw, True, record, at + REC_SUMSQ, at + REC_SUMSQ_BIG)
+        add_block_sum(sh, 1, 4, tid, abs(pw), False, record, at + REC_SUMABS,
+                      at + REC_SUMABS_BIG)
 
     @cuda_kernel
     def fill(a, value):
@@ -212,4 +282,4 @@ def build(dtype, threads):
 
     return SimpleNamespace(optimizer_step=optimizer_step, gradient_norm_sq=gradient_norm_sq,
                            penalised_gradient=penalised_gradient, fill=fill, blocks=blocks,
-                           threads=T)
+                           threads=T, big_exp=K)
