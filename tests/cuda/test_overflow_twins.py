@@ -107,3 +107,28 @@ def test_float32_penalty_of_weights_whose_squares_overflow_matches_cpu(solver):
     assert np.isfinite(cpu.loss_) and cpu.loss_ > 1e32
     np.testing.assert_allclose(gpu.loss_, cpu.loss_, rtol=1e-5)
     assert rel_err(_flat(gpu), _flat(cpu)) <= 1e-5
+
+
+@pytest.mark.parametrize("scale", [1e19, 3e19])
+def test_float32_batch_norm_whose_variance_overflows_trains_like_cpu(scale):
+    # helper-170: inv had a fallback, but the running variance took the
+    # float32 batch variance, inf at both scales: the GPU fit raised
+    # "the batch-norm running statistics overflowed float32" where the
+    # CPU's (float64 statistics) trained.
+    X, y = make_classification(24, 4, n_informative=3, n_redundant=0, random_state=0)
+    X = (X * scale).astype(np.float32)
+    models = []
+    for device in ("cpu", "cuda"):
+        m = MLPClassifier((4,), activation="tanh", normalization="batch", max_iter=1,
+                          batch_size=12, random_state=0, device=device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            models.append(m.fit(X, y))
+    cpu, gpu = models
+    np.testing.assert_allclose(gpu.loss_, cpu.loss_, rtol=1e-5)
+    for g, c in zip(gpu.running_var_, cpu.running_var_):
+        assert np.all(np.isfinite(g))
+        assert rel_err(g, c) <= 1e-5
+    for g, c in zip(gpu.running_mean_, cpu.running_mean_):
+        assert rel_err(g, c) <= 1e-5
+    assert rel_err(_flat(gpu), _flat(cpu)) <= 1e-5

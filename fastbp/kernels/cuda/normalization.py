@@ -18,24 +18,56 @@ from .activations import B, activate, finish_unit
 
 
 @cuda_device
+def scaled_var(acts, off, stride, n, mean):
+    """``(big, var_s)``: the largest deviation of ``n`` values at
+    ``acts[off::stride]`` from ``mean``, and their variance scaled by
+    ``big**2`` (the variance is ``big**2 * var_s``, ``var_s`` in
+    ``[1/n, 1]``); ``var_s`` is 0 where ``big`` is 0 or not finite."""
+    zero = like(0, acts)
+    big = zero
+    for k in range(n):
+        big = max(big, abs(acts[off + k * stride] - mean))
+    if not big < math.inf or big == zero:
+        return big, zero
+    var = zero
+    for k in range(n):
+        d = (acts[off + k * stride] - mean) / big
+        var += d * d
+    return big, var / like(n, acts)
+
+
+@cuda_device
 def scaled_inv_std(acts, off, stride, n, mean, eps):
     """``1 / sqrt(var + eps)`` of ``n`` values at ``acts[off::stride]``,
     summed scaled by the largest deviation from ``mean``: the fallback
     where the variance overflows (:func:`fastbp.kernels.normalization.
     scaled_inv_std`; here float32 too, whose statistics are float32 on the
     GPU). Infinite deviations keep ``inv = 0``."""
-    zero = like(0, acts)
-    big = zero
-    for k in range(n):
-        big = max(big, abs(acts[off + k * stride] - mean))
+    big, var = scaled_var(acts, off, stride, n, mean)
     if not big < math.inf:
-        return zero
-    var = zero
-    for k in range(n):
-        d = (acts[off + k * stride] - mean) / big
-        var += d * d
-    var /= like(n, acts)
+        return like(0, acts)
     return like(1, acts) / (big * math.sqrt(var + eps / big / big))
+
+
+@cuda_device
+def running_var_overflowed(acts, off, stride, nb, mean, var, old, momentum):
+    """The running variance ``(1 - momentum) * old + momentum * unbiased``
+    where, in float32, it came out inf (helper-170): the batch variance
+    overflowed (deviations above about 1.8e19; inv had its fallback, the
+    running variance took the inf). The CPU computes it in float64 and
+    rounds it once; here it is ordered so that no intermediate exceeds a
+    finite result: ``momentum * big * (var_s * nb / (nb - 1)) * big``. A
+    finite ``var`` whose ``var * nb`` rounds past the range (it is the sum
+    of squares just divided, so only at the range's edge) takes
+    ``momentum * var * (nb / (nb - 1))``."""
+    one = like(1, acts)
+    c = like(nb, acts) / like(nb - 1, acts) if nb > 1 else one
+    if var == math.inf:
+        big, var_s = scaled_var(acts, off, stride, nb, mean)
+        add = momentum * big * (var_s * c) * big  # inf where big is
+    else:
+        add = momentum * var * c
+    return (one - momentum) * old + add
 
 
 @cuda_kernel
@@ -64,7 +96,13 @@ def batch_norm_forward(l, nb, tab, params, acts, stats, running, masks, alive, d
         unbiased = var * like(nb, params) / like(nb - 1, params) if nb > 1 else var
         r = tab[B + R_OFF, l]
         running[r + j] = (one - momentum) * running[r + j] + momentum * mean
-        running[r + m + j] = (one - momentum) * running[r + m + j] + momentum * unbiased
+        rv = (one - momentum) * running[r + m + j] + momentum * unbiased
+        # Float32 only (a constant test; the float64 CPU overflows alike):
+        # once per unit and batch, where the running variance overflowed.
+        if rv == math.inf and like(1e39, params) == like(math.inf, params):
+            rv = running_var_overflowed(acts, h_off + j, m, nb, mean, var,
+                                        running[r + m + j], momentum)
+        running[r + m + j] = rv
     else:
         r = tab[B + R_OFF, l]
         mean = running[r + j]
