@@ -144,7 +144,10 @@ def _check_no_missing_labels(y):
     isna = getattr(y, "isna", None)
     if isna is not None:
         missing = np.asarray(isna())
-    elif (isinstance(y, np.ndarray) and y.dtype != object) or sp.issparse(y):
+    elif (y is None or (isinstance(y, np.ndarray) and y.dtype != object)
+          or sp.issparse(y) or np.isscalar(y)):
+        # (y=None, or a scalar, is not labels with a missing one: scikit-learn's
+        # validation names it, "requires y to be passed" for None.)
         return
     else:
         # helper-161: a list's or object array's None and NaN (NaN as
