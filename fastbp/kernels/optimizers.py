@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from .._config import kernel
+from .._config import inline_kernel, kernel
 from .activations import cpu_scalar
 from .codes import ADAGRAD, ADAM, ADAMW, RMSPROP
 from .dtypes import like
@@ -110,7 +110,7 @@ def gradient_norm(params, grads, n_weights, alpha, l1, scale):
     return big * math.sqrt(total)
 
 
-@kernel
+@inline_kernel
 def square_and_abs_sums(params, lo, hi):
     """``sum(p**2)`` and ``sum(|p|)`` over ``params[lo:hi]``, in float64.
 
