@@ -118,7 +118,7 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                        "tab-separated .tsv files); convert it first (for example "
                        "pandas.read_csv(path, sep=';').to_csv(new_path, index=False), with "
                        "decimal=',' too where numbers are written 3,5)")
-    if repeated and _header_of_numbers(frame.columns):
+    if repeated and _header_of_numbers(frame):
         # helper-163: a file without a header line, whose first data line
         # repeats a number, was refused for naming columns twice.
         raise CLIError(f"{path}: its first line holds numbers, not column names (and "
@@ -133,11 +133,30 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     return frame
 
 
-def _header_of_numbers(names):
-    """Whether most of the header's ``names`` are numbers: the file's first
-    line is data (an Iris file's "5.1,3.5,1.4,0.2,Iris-setosa"), not a
-    header."""
-    return sum(_is_number(name) for name in names) > len(names) / 2
+def _header_of_numbers(frame):
+    """Whether the header of ``frame`` reads as one of its data rows: some
+    names are numbers, and each name is a number exactly where its column
+    holds numbers (an Iris file's "5.1,3.5,1.4,0.2,Iris-setosa"), so the
+    file's first line is data, not a header. (helper-173: a majority of
+    numbers called a real header of years, "2019,2020,2021,label", data.)"""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    import pandas as pd
+
+    def holds_numbers(column):
+        # Mostly numbers: codes kept as written ("007") are text columns of
+        # numbers, and a "?" for a missing value leaves one numeric.
+        if is_bool_dtype(column):
+            return False
+        if is_numeric_dtype(column):
+            return True
+        values = column.dropna()
+        return bool(pd.to_numeric(values, errors="coerce").notna().mean() > 0.5) \
+            if len(values) else False
+
+    numbers = [_is_number(name) for name in frame.columns]
+    return any(numbers) and all(number == holds_numbers(frame[name])
+                                for name, number in zip(frame.columns, numbers))
 
 
 def _repeated_names(path):
@@ -338,7 +357,7 @@ def split_target(frame, target, path):
     frame = _nfc_renamed(frame, [target], path)
     if target not in frame.columns:
         hint = ""
-        if _header_of_numbers(frame.columns):
+        if _header_of_numbers(frame):
             hint = ("; its first line holds numbers, not column names: add a header line "
                     "naming the columns")
         raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})"
@@ -666,7 +685,7 @@ def check_one_hot_size(X, dtype, path):
                    "free text, or group its values into fewer categories")
 
 
-def check_features(X, path):
+def check_features(X, path, training=True):
     """Refuse missing and infinite values in the numeric feature columns,
     naming them (the estimator's own message names no column)."""
     numeric = numeric_columns(X)
@@ -678,7 +697,10 @@ def check_features(X, path):
     if infinite:
         raise CLIError(f"{path}: numeric column(s) {infinite} hold infinite values (inf); "
                        "replace or drop them first")
-    for c in numeric:
+    # (A file to predict is standardised by the training file's scaler,
+    # whose range check_standardised_range checks: its own statistics do
+    # not matter; helper-173.)
+    for c in numeric if training else ():
         # helper-163: values beyond about 1e154 overflow the scaler's
         # variance to inf, and scikit-learn then reported "Input X contains
         # NaN" of a file without one, naming no column.
@@ -687,7 +709,10 @@ def check_features(X, path):
             finite = np.isfinite(values.mean()) and np.isfinite(values.std())
         if not finite:
             size = np.abs(values)
-            rows = np.argsort(-size, kind="stable")[:5]
+            # The rows whose squares alone would overflow the sum of n of
+            # them (helper-173: the five largest named ordinary values too).
+            big = np.flatnonzero(~(size <= np.sqrt(np.finfo(np.float64).max / len(size))))
+            rows = big[np.argsort(-size[big], kind="stable")][:5]
             raise CLIError(f"{path}: numeric column {c!r} holds values too large to "
                            f"standardise (up to {size.max():.6g}, {_file_lines(path, rows, len(values))}): "
                            "its mean or standard deviation overflows; drop those rows or "
@@ -1342,6 +1367,13 @@ def train_on_file(args, estimator_params):
         valid = (valid_X, valid_y)
     dtype = np.dtype(args.dtype)
     check_one_hot_size(X, dtype, args.data)
+    if valid is not None:
+        # Before training, as the README promises of --valid (helper-173:
+        # checked after it, the refusal came with the model already saved
+        # and exit status 2): the pipeline's scaler will hold exactly these
+        # statistics of the training file.
+        _check_scaled_range(valid[0], numeric_columns(X), *_scaler_statistics(X), dtype,
+                            args.valid)
     cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
     estimator = make_estimator(cls, args, estimator_params)
     pipe = build_pipeline(X, estimator, dtype)
@@ -1360,7 +1392,6 @@ def train_on_file(args, estimator_params):
     written = write_outputs(args, pipe, estimator)
     if valid is not None:
         print(f"validation file {args.valid}:")
-        check_standardised_range(pipe, valid[0], args.valid)
         note_unseen_categories(pipe, valid[0], args.valid)
         report(pipe, *valid, brief=True)
     if interrupted:
@@ -1456,7 +1487,7 @@ def _checked_features(data, expected, numeric, path):
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     X = _matching_columns(expected, data, path)
-    check_features(X, path)
+    check_features(X, path, training=False)
     for c in numeric:
         if not (is_numeric_dtype(X[c].dtype) or is_bool_dtype(X[c].dtype)):
             stray = _text_among_numbers(X[c])[2]
@@ -1620,17 +1651,37 @@ def check_standardised_range(pipe, X, path):
         if name != "numeric":
             continue
         scaler = encoder.named_steps["scale"]
-        values = X[list(cols)].to_numpy(dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            scaled = np.abs((values - scaler.mean_) / scaler.scale_)
-        beyond = ~(scaled <= np.finfo(dtype).max)
-        for j in np.flatnonzero(beyond.any(axis=0)):
-            rows = np.flatnonzero(beyond[:, j])
-            raise CLIError(f"{path}: numeric column {cols[j]!r} holds values too large for "
-                           f"the model (up to {np.abs(values[rows, j]).max():.6g}, "
-                           f"{_file_lines(path, rows[:5], len(X))}"
-                           f"{' ...' if len(rows) > 5 else ''}): standardised, they are "
-                           f"beyond the range of {dtype}; drop or fix those rows")
+        _check_scaled_range(X, list(cols), scaler.mean_, scaler.scale_, dtype, path)
+
+
+def _scaler_statistics(X):
+    """The ``mean_`` and ``scale_`` that the pipeline's ``StandardScaler``
+    will learn from the numeric columns of the training file ``X``."""
+    from sklearn.preprocessing import StandardScaler
+
+    cols = numeric_columns(X)
+    if not cols:
+        return np.empty(0), np.empty(0)
+    scaler = StandardScaler().fit(X[cols].to_numpy(dtype=np.float64))
+    return scaler.mean_, scaler.scale_
+
+
+def _check_scaled_range(X, cols, mean, scale, dtype, path):
+    """Refuse values of the columns ``cols`` of ``X`` that, standardised by
+    ``mean`` and ``scale``, are beyond the range of ``dtype``."""
+    if not cols:
+        return
+    values = X[list(cols)].to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        scaled = np.abs((values - mean) / scale)
+    beyond = ~(scaled <= np.finfo(dtype).max)
+    for j in np.flatnonzero(beyond.any(axis=0)):
+        rows = np.flatnonzero(beyond[:, j])
+        raise CLIError(f"{path}: numeric column {cols[j]!r} holds values too large for "
+                       f"the model (up to {np.abs(values[rows, j]).max():.6g}, "
+                       f"{_file_lines(path, rows[:5], len(X))}"
+                       f"{' ...' if len(rows) > 5 else ''}): standardised, they are "
+                       f"beyond the range of {dtype}; drop or fix those rows")
 
 
 def note_unseen_categories(pipe, X, path):
