@@ -33,14 +33,20 @@ DEFAULT_DATASET = "digits"
 DEFAULT_TEST_SIZE = 0.25
 
 
-def _positive_int(text):
+def _parsed(text, convert, ok, wanted):
+    """``convert(text)`` where ``ok`` of it, else the ``ArgumentTypeError``
+    that says what was ``wanted`` (argparse prints it with the option)."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
     return value
+
+
+def _positive_int(text):
+    return _parsed(text, int, lambda v: v >= 1, "a positive integer")
 
 
 def _jobs(text):
@@ -66,13 +72,7 @@ def _batch_size(text):
 
 
 def _non_negative(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+    return _parsed(text, float, lambda v: v >= 0, "a number >= 0")
 
 
 def _dropout(text):
@@ -88,46 +88,22 @@ def _dropout(text):
 
 
 def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
-    return value
+    return _parsed(text, float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def _positive(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return value
+    return _parsed(text, float, lambda v: v > 0, "a number > 0")
 
 
 def _positive_finite(text):
     # A learning rate: float() reads "nan" and "inf", which the estimator
     # refuses only after the data is read, naming its Python parameter.
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    if not (value > 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
-    return value
+    return _parsed(text, float, lambda v: v > 0 and np.isfinite(v), "a finite number > 0")
 
 
 def _non_negative_int(text):
     # A random seed: NumPy refuses a negative one only once the fit starts.
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
+    return _parsed(text, int, lambda v: v >= 0, "a whole number >= 0")
 
 
 class _Given(argparse.Action):
