@@ -246,19 +246,31 @@ def training_kernel(backend, solver, out_code, toolkit, parts=1):
     return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
 
 
-def fit_split_parts(estimator, backend, toolkit, sparse, n_samples, n_weights):
-    """The threads each step of a stochastic fit of ``estimator`` on
-    ``n_samples`` rows will be split between (:func:`split_parts`), known
-    before the fit draws its validation rows: those are the
-    ``validation_fraction`` that early stopping holds out (rounded up, as
-    scikit-learn's split does)."""
+def batch_rows(batch_size, n_train):
+    """The rows of each mini-batch that a stochastic fit with the parameter
+    ``batch_size`` forms of ``n_train`` training rows: ``min(200, n_train)``
+    for "auto", as scikit-learn's, else ``batch_size`` clipped to
+    ``[1, n_train]``."""
+    if batch_size == "auto":
+        return min(200, n_train)
+    return min(max(int(batch_size), 1), n_train)  # np.clip: 12 us
+
+
+def planned_batches(estimator, n_samples):
+    """``(n_train, batch_size)`` of a stochastic fit of ``estimator`` on
+    ``n_samples`` rows, known before the fit draws its validation rows:
+    those are the ``validation_fraction`` that early stopping holds out
+    (rounded up, as scikit-learn's split does)."""
     n_train = n_samples
     if estimator.early_stopping:
         n_train = max(n_samples - math.ceil(estimator.validation_fraction * n_samples), 1)
-    if estimator.batch_size == "auto":
-        batch_size = min(200, n_train)
-    else:
-        batch_size = min(max(int(estimator.batch_size), 1), n_train)
+    return n_train, batch_rows(estimator.batch_size, n_train)
+
+
+def fit_split_parts(estimator, backend, toolkit, sparse, n_samples, n_weights):
+    """The threads each step of a stochastic fit of ``estimator`` on
+    ``n_samples`` rows will be split between (:func:`split_parts`)."""
+    n_train, batch_size = planned_batches(estimator, n_samples)
     return split_parts(backend, toolkit, sparse, batch_size, n_train, n_weights)
 
 
@@ -1475,14 +1487,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # so that scikit-learn's random sequence is untouched otherwise.
             optimizer.rng_state = np.uint64(self._random_state.randint(2**31 - 1))
 
-        if self.batch_size == "auto":
-            batch_size = min(200, n_train)
-        else:
-            if self.batch_size > n_train:
-                # scikit-learn's message, word for word.
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped")
-            batch_size = min(max(int(self.batch_size), 1), n_train)  # np.clip: 12 us
+        if self.batch_size != "auto" and self.batch_size > n_train:
+            # scikit-learn's message, word for word.
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                          "It is going to be clipped")
+        batch_size = batch_rows(self.batch_size, n_train)
         if self.normalization == "batch" and batch_size == 1:
             raise ValueError(
                 "normalization='batch' normalises each unit over a mini-batch, and this "

@@ -14,7 +14,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
-from .base import BaseMLP
+from .base import BaseMLP, planned_batches
 from .checks import (check_complex, check_finite_targets, check_fits_dtype,
                      check_sparse_structure, check_squared_error_range, column_vector_as_1d,
                      dtypes_of, naming, not_numbers)
@@ -127,9 +127,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             if self.solver == "lbfgs":
                 batch_size = 1
             else:
-                if self.early_stopping:
-                    n_rows -= math.ceil(self.validation_fraction * n_rows)
-                batch_size = 200 if self.batch_size == "auto" else self.batch_size
+                n_rows, batch_size = planned_batches(self, n_rows)
             check_squared_error_range(y, target_dtype, batch_size, n_rows)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_vector_as_1d(y)
