@@ -783,8 +783,8 @@ def warm_twins(est, dtype, target):
         Index of the target of :func:`_targets` whose output function the
         fit trains (0: softmax, or the regressor's; 1: logistic).
     """
-    twin = type(est)(**est.get_params(deep=False))
-    _tiny_fit(twin, np.dtype(dtype).name, "split", target)
+    # (_tiny_fit fits a copy of its own, built from the parameters.)
+    _tiny_fit(est, np.dtype(dtype).name, "split", target)
 
 
 def _cache_counts():
