@@ -304,12 +304,7 @@ def fits_rows(backend, spec, params, running, inp, Y, sw, rows):
     Tells diverged weights from input rows out of their range where
     validation is not finite: a copy of the rows, predicted once.
     """
-    if inp.is_sparse:
-        X = sp.csr_matrix((inp.data, inp.indices, inp.indptr),
-                          shape=(inp.n_samples, inp.n_features))[rows]
-    else:
-        X = inp.dense[rows]
-    out, finite = predict_outputs(backend, spec, params, running, KernelInput(X))
+    out, finite = predict_outputs(backend, spec, params, running, inp.take(rows))
     if not finite:
         return False
     return bool(np.isfinite(_loss(spec, out, np.ascontiguousarray(Y[rows]),
