@@ -20,8 +20,10 @@ def _pyplot():
 
 def _trained_model(estimator):
     """The model inside ``estimator`` whose history to plot: a Pipeline's
-    last step, a search's best estimator, a target transformer's regressor
-    (nested as deep as they go, within reason)."""
+    last step, a search's best estimator, a target transformer's regressor,
+    a meta-estimator's one fitted ``estimator_`` (SelfTrainingClassifier,
+    RANSACRegressor) where that holds a history (nested as deep as they go,
+    within reason)."""
     for _ in range(32):
         if hasattr(estimator, "steps"):
             estimator = estimator.steps[-1][1]
@@ -29,6 +31,12 @@ def _trained_model(estimator):
             estimator = estimator.best_estimator_
         elif hasattr(estimator, "regressor_"):
             estimator = estimator.regressor_
+        elif (getattr(estimator, "estimator_", None) is not None
+              and "loss" not in _history_of(estimator)
+              and "loss" in _history_of(_trained_model(estimator.estimator_))):
+            # Only a fitted one with a history: a bagging ensemble's
+            # estimator_ is the unfitted template of its estimators_.
+            estimator = estimator.estimator_
         else:
             break
     return estimator
@@ -36,8 +44,8 @@ def _trained_model(estimator):
 
 def _no_history_message(model):
     """Why ``model``, which records no training history, has none to plot:
-    a search fitted with ``refit=False``, or what holds several fitted
-    models, says which to plot instead."""
+    a search fitted with ``refit=False``, or what holds fitted models, says
+    which to plot instead (the first that has a history)."""
     name = type(model).__name__
     if hasattr(model, "cv_results_") and not hasattr(model, "best_estimator_"):
         return (f"{name} was fitted with refit=False: no best_estimator_ to plot. Fit it "
@@ -50,11 +58,23 @@ def _no_history_message(model):
     held = {"estimators_": estimators,
             "calibrated_classifiers_": [calibrated.estimator for calibrated
                                         in getattr(model, "calibrated_classifiers_", None) or ()]}
-    for attribute, example in (("estimators_", "estimators_[0]"),
-                               ("calibrated_classifiers_", "calibrated_classifiers_[0].estimator")):
-        if any("loss" in _history_of(_trained_model(est)) for est in held[attribute]):
-            return (f"{name} holds several fitted models in {attribute}; plot one of them, "
-                    f"e.g. its {example}.")
+    for attribute, example in (("estimators_", "estimators_[{}]"),
+                               ("calibrated_classifiers_", "calibrated_classifiers_[{}].estimator")):
+        # The first with a history: a stack's first model may be one that
+        # records none (LogisticRegression).
+        index = next((i for i, est in enumerate(held[attribute])
+                      if "loss" in _history_of(_trained_model(est))), None)
+        if index is None:
+            continue
+        if len(held[attribute]) == 1:
+            return (f"{name} holds one fitted model in {attribute}; plot it: its "
+                    f"{example.format(index)}.")
+        return (f"{name} holds several fitted models in {attribute}; plot one of them, "
+                f"e.g. its {example.format(index)}.")
+    inner = getattr(model, "estimator_", None)
+    if inner is not None and not estimators:
+        return (f"{name} has no training history to plot, nor has its fitted estimator_ "
+                f"({type(inner).__name__}): no history_ or loss_curve_.")
     return f"{name} has no training history to plot (no history_ or loss_curve_)."
 
 
@@ -62,6 +82,9 @@ def _no_history_message(model):
 FIGURE_KW = {"figsize": (13, 3.8), "layout": "constrained"}
 
 _NOT_RECORDED = "fastbp-not-recorded"
+# Tags the validation-score twin this module makes: a right-hand twin the
+# caller made on the same Axes (samples/s, say) is theirs, not a score axis.
+_SCORE_TWIN = "fastbp-val-score"
 
 
 def _not_recorded(ax):
@@ -93,7 +116,7 @@ def _twin_of(ax):
     """The validation-score axis an earlier plot put on ``ax``, if any,
     so that a second model's curves join it instead of stacking a new one."""
     for other in ax.get_shared_x_axes().get_siblings(ax):
-        if other is ax or other.yaxis.get_label_position() != "right":
+        if other is ax or other.get_gid() != _SCORE_TWIN:
             continue
         spec = ax.get_subplotspec()
         if (other.get_subplotspec() == spec if spec is not None
@@ -464,6 +487,7 @@ class TrainingHistoryDisplay:
         if len(h.get("val_score", ())):
             if twin is None:
                 twin = ax[0].twinx()
+                twin.set_gid(_SCORE_TWIN)
                 twin.set_ylabel("validation score")
             lines["val_score"], = twin.plot(
                 epochs, h["val_score"],
