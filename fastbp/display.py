@@ -87,9 +87,12 @@ _NOT_RECORDED = "fastbp-not-recorded"
 _SCORE_TWIN = "fastbp-val-score"
 
 
-def _not_recorded(ax):
-    # An empty panel says why (lbfgs, or a model converted from scikit-learn).
-    ax.text(0.5, 0.5, "not recorded for this model", transform=ax.transAxes,
+def _not_recorded(ax, text="not recorded for this model"):
+    # An empty panel says why (lbfgs, or a model converted from scikit-learn;
+    # or a history given by hand that has none). One such text per panel,
+    # however many models without one are drawn onto it.
+    _recorded(ax)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes,
             ha="center", va="center", color="0.4", gid=_NOT_RECORDED)
 
 
@@ -236,6 +239,45 @@ def _check_lengths(history):
                              f"{n} entries: it must hold {n} {what} (one per epoch), or none")
 
 
+#: The entries drawn as curves, one float per epoch.
+_CURVES = ("loss", "val_loss", "val_score", "learning_rate")
+
+
+def _as_history(history):
+    """``history`` as the panels draw it: each drawn entry a float array
+    (lists too, as ``pandas.read_csv(path).to_dict("list")`` gives them),
+    and ``grad_norm`` assembled from the ``grad_norm_layer1``, ...
+    columns of a ``--history-out`` CSV where it is not given itself.
+    ``history`` itself is left as it was."""
+    history = dict(history)
+    for key in (*_CURVES, "grad_norm"):
+        if key in history:
+            history[key] = _floats(history, key)
+    layers = {}
+    for key in history:
+        if key.startswith("grad_norm_layer") and key[len("grad_norm_layer"):].isdigit():
+            layers[int(key[len("grad_norm_layer"):])] = key
+    if layers and "grad_norm" not in history:
+        if sorted(layers) != list(range(1, len(layers) + 1)):
+            raise ValueError(f"history has the gradient-norm columns {sorted(layers.values())}: "
+                             f"they must be grad_norm_layer1 to grad_norm_layer{len(layers)}, "
+                             "one per layer, with none missing")
+        columns = {key: _floats(history, key) for key in layers.values()}
+        # Before they are stacked: numpy's error for columns of other
+        # lengths names none of them.
+        _check_lengths({"loss": history["loss"], **columns})
+        history["grad_norm"] = np.column_stack([columns[layers[k]] for k in sorted(layers)])
+    return history
+
+
+def _floats(history, key):
+    try:
+        return np.asarray(history[key], dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"history[{key!r}] must hold numbers (NaN where not recorded): "
+                         f"{exc}") from None
+
+
 def _set_title(ax, title):
     # The caller's own title for the Axes stays.
     if not ax.get_title():
@@ -305,7 +347,10 @@ class TrainingHistoryDisplay:
         optionally ``val_loss`` and ``val_score`` of shape (n_epochs,),
         ``grad_norm`` of shape (n_epochs, n_layers) and ``learning_rate``
         of shape (n_epochs,). NaN entries are gaps (epochs where the value
-        was not recorded).
+        was not recorded). Lists are taken as arrays, and the columns
+        ``grad_norm_layer1``, ``grad_norm_layer2``, ... of a ``fastbp train
+        --history-out`` CSV as ``grad_norm``, so that the CSV read back
+        plots: ``TrainingHistoryDisplay(pd.read_csv(path).to_dict("list"))``.
     estimator_name : str, default=None
         The figure's title (on the figure :meth:`plot` makes when given no
         ``ax``), and the curves' name when :meth:`plot` gets no
@@ -336,6 +381,13 @@ class TrainingHistoryDisplay:
         self.penalized = penalized
         # The name the last draw labelled the curves with, for a redraw.
         self._drawn_name = None
+        # Whether the history is a model's (from_estimator): a panel it
+        # lacks is one the model does not record, where a history given by
+        # hand (a --history-out CSV read back) may just not hold it.
+        self._of_model = False
+
+    def _missing(self, what):
+        return "not recorded for this model" if self._of_model else f"no {what} in this history"
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
@@ -376,6 +428,7 @@ class TrainingHistoryDisplay:
             estimator_name = f"{type(estimator).__name__}: {estimator_name}"
         display = cls(history, estimator_name=estimator_name, step_name=step_name(model),
                       penalized=_loss_has_penalty(model))
+        display._of_model = True
         if name is None and "label" not in kwargs:
             # "" rather than None: the curves of a model plotted without a
             # name stay unprefixed (plot would name them after
@@ -425,9 +478,10 @@ class TrainingHistoryDisplay:
         if "loss" not in self.history:
             raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "
                              f"(its keys here: {sorted(self.history)})")
+        history = _as_history(self.history)
         # Before anything is drawn: matplotlib's own error comes after the
         # first curve is on the caller's axes, and names no entry.
-        _check_lengths(self.history)
+        _check_lengths(history)
         # pyplot only for a figure of its own: drawing on given Axes (the
         # CLI's Figure) needs neither its import nor its figure manager.
         plt = _pyplot() if ax is None else None
@@ -444,11 +498,11 @@ class TrainingHistoryDisplay:
             name = kwargs.pop("label")
         if name is None:
             name = self._drawn_name if self._drawn_name is not None else self.estimator_name
-        _check_linestyle(self.history, kwargs)
+        _check_linestyle(history, kwargs)
         if ax is None:
             fig, ax = plt.subplots(1, 3, **FIGURE_KW)
             try:
-                return self._draw(fig, ax, True, name, title, kwargs)
+                return self._draw(history, fig, ax, True, name, title, kwargs)
             except BaseException:
                 plt.close(fig)  # not left open behind the error
                 raise
@@ -459,13 +513,12 @@ class TrainingHistoryDisplay:
         # Given Axes are on the caller's figure, whatever else it holds: its
         # title is the caller's to set (title=), as scikit-learn's Displays
         # leave it.
-        return self._draw(ax[0].figure, ax, False, name, title, kwargs)
+        return self._draw(history, ax[0].figure, ax, False, name, title, kwargs)
 
-    def _draw(self, fig, ax, own_figure, name, title, kwargs):
+    def _draw(self, h, fig, ax, own_figure, name, title, kwargs):
         def label(what):
             return f"{name}: {what}" if name else what
 
-        h = self.history
         epochs = np.arange(1, len(h["loss"]) + 1)
         lines = {}
         training = "training loss + penalty" if self.penalized else "training loss"
@@ -504,7 +557,7 @@ class TrainingHistoryDisplay:
         ax[0].legend(handles, labels, loc="best")
         _set_title(ax[0], "loss")
         if ax.size == 3:
-            lines["grad_norm"] = self._plot_grad_norms(ax[1], epochs, label, kwargs)
+            lines["grad_norm"] = self._plot_grad_norms(ax[1], h, epochs, label, kwargs)
             if len(h.get("learning_rate", ())):
                 _recorded(ax[2])
                 lines["learning_rate"], = ax[2].plot(
@@ -512,7 +565,7 @@ class TrainingHistoryDisplay:
                 if ax[2].get_legend_handles_labels()[0]:
                     ax[2].legend(loc="best")
             elif not ax[2].lines:
-                _not_recorded(ax[2])
+                _not_recorded(ax[2], self._missing("learning rate"))
             _set_step_label(ax[2], self.step_name)
             ax[2].set_ylabel("learning rate")
             _set_title(ax[2], "learning rate")
@@ -524,8 +577,8 @@ class TrainingHistoryDisplay:
         self._drawn_name = name
         return self
 
-    def _plot_grad_norms(self, ax, epochs, label, kwargs):
-        grad = np.asarray(self.history.get("grad_norm", np.empty((0, 0))), dtype=float)
+    def _plot_grad_norms(self, ax, h, epochs, label, kwargs):
+        grad = np.asarray(h.get("grad_norm", np.empty((0, 0))), dtype=float)
         lines = []
         if grad.ndim == 2 and grad.size:
             _recorded(ax)
@@ -540,7 +593,7 @@ class TrainingHistoryDisplay:
             ax.set_yscale("log" if finite.size and finite.min() > 0 else "linear")
             ax.legend(loc="best")
         elif not ax.lines:
-            _not_recorded(ax)
+            _not_recorded(ax, self._missing("gradient norms"))
         _set_step_label(ax, self.step_name)
         ax.set_ylabel("gradient norm (RMS over steps)")
         _set_title(ax, "gradient norm per layer")

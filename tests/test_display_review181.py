@@ -86,3 +86,40 @@ def test_what_holds_models_names_one_with_a_history_and_counts_them(data):
     with pytest.raises(ValueError, match=r"holds one fitted model in calibrated_classifiers_; "
                                          r"plot it: its calibrated_classifiers_\[0\]\.estimator\."):
         TrainingHistoryDisplay.from_estimator(calibrated)
+
+
+def test_a_history_out_csv_read_back_plots_its_gradient_norms(tmp_path):
+    import pandas as pd
+
+    # The columns fastbp train --history-out writes.
+    frame = pd.DataFrame({"epoch": [1, 2, 3], "loss": [1.0, 0.6, 0.4],
+                          "val_loss": [1.1, 0.7, 0.5], "val_score": [0.5, 0.6, 0.7],
+                          "learning_rate": [1e-3, 1e-3, 1e-3], "epoch_time": [0.1, 0.1, 0.1],
+                          "grad_norm_layer1": [0.5, 0.2, 0.1],
+                          "grad_norm_layer2": [0.3, np.nan, 0.05],
+                          "dead_fraction": [0.0, 0.0, 0.1]})
+    frame.to_csv(tmp_path / "h.csv", index=False)
+    history = pd.read_csv(tmp_path / "h.csv").to_dict("list")
+    disp = TrainingHistoryDisplay(history).plot()
+    assert [line.get_label() for line in disp.lines_["grad_norm"]] == ["layer 1", "layer 2"]
+    np.testing.assert_array_equal(disp.lines_["grad_norm"][1].get_ydata(), [0.3, np.nan, 0.05])
+    assert not disp.axes_[1].texts
+    assert disp.axes_[1].get_yscale() == "log"
+    assert "grad_norm" not in history  # the caller's dict is left as it was
+
+
+def test_a_history_without_gradient_norms_says_so():
+    disp = TrainingHistoryDisplay({"loss": [1.0, 0.5]}).plot()
+    assert [t.get_text() for t in disp.axes_[1].texts] == ["no gradient norms in this history"]
+    assert [t.get_text() for t in disp.axes_[2].texts] == ["no learning rate in this history"]
+    # Drawn again onto the same axes: still one text per panel.
+    TrainingHistoryDisplay({"loss": [1.0, 0.5]}).plot(ax=disp.axes_)
+    assert len(disp.axes_[1].texts) == 1
+    with pytest.raises(ValueError, match=r"grad_norm_layer1 to grad_norm_layer2"):
+        TrainingHistoryDisplay({"loss": [1.0], "grad_norm_layer1": [1.0],
+                                "grad_norm_layer3": [1.0]}).plot()
+    with pytest.raises(ValueError, match=r"history\['grad_norm_layer2'\] has shape \(1,\)"):
+        TrainingHistoryDisplay({"loss": [1.0, 0.5], "grad_norm_layer1": [1.0, 0.5],
+                                "grad_norm_layer2": [1.0]}).plot()
+    with pytest.raises(ValueError, match=r"history\['loss'\] must hold numbers"):
+        TrainingHistoryDisplay({"loss": ["a", "b"]}).plot()
