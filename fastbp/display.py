@@ -336,9 +336,15 @@ class TrainingHistoryDisplay:
         disp = TrainingHistoryDisplay.from_estimator(adam, name="adam")
         TrainingHistoryDisplay.from_estimator(sgd, ax=disp.axes_, name="sgd")
 
-    On the loss panel each model has one colour: the training loss solid,
-    the validation loss dashed and the validation score (right axis)
-    dotted.
+    Each model has one colour on every panel: on the loss panel the
+    training loss solid, the validation loss dashed and the validation
+    score (right axis) dotted; on the gradient-norm panel its layers told
+    apart by linestyle. The loss axis is logarithmic where the finite
+    losses drawn on it are positive and span more than 3 orders of
+    magnitude (a diverging fit's), unless the caller set a scale on it.
+    A finite value with no finite neighbour (a one-epoch history, or a
+    value between NaN or inf entries) is drawn as a point where no
+    ``marker`` is given, since no line joins it.
 
     Parameters
     ----------
@@ -465,8 +471,9 @@ class TrainingHistoryDisplay:
             short names (``c``, ``ls``, ``lw``) too. ``label`` is taken as
             ``name``, since each curve's label says what it shows. The
             validation loss stays dashed and the validation score dotted:
-            ``linestyle`` (or ``dashes``) sets the training loss and the
-            other panels' curves, and a linestyle that would draw the
+            ``linestyle`` (or ``dashes``) sets the training loss, the
+            learning rate and the first layer's gradient norm (the other
+            layers take other linestyles), and a linestyle that would draw the
             training loss as a validation curve drawn beside it (``"--"``,
             ``":"``, or any dash pattern: ``dashes=`` or an ``(offset,
             (on, off, ...))`` linestyle) is refused.
@@ -516,24 +523,27 @@ class TrainingHistoryDisplay:
         return self._draw(history, ax[0].figure, ax, False, name, title, kwargs)
 
     def _draw(self, h, fig, ax, own_figure, name, title, kwargs):
+        from matplotlib.ticker import MaxNLocator
+
         def label(what):
             return f"{name}: {what}" if name else what
 
         epochs = np.arange(1, len(h["loss"]) + 1)
         lines = {}
         training = "training loss + penalty" if self.penalized else "training loss"
-        lines["loss"], = ax[0].plot(epochs, h["loss"], **{"label": label(training), **kwargs})
-        # One colour per model: the validation curves take the training
-        # loss's, told apart by their dashes.
+        lines["loss"] = _plot(ax[0], epochs, h["loss"], {"label": label(training), **kwargs})
+        # One colour per model, on every panel: the validation curves take
+        # the training loss's, told apart by their dashes.
         same = {"color": lines["loss"].get_color()}
         # The validation curves keep their dashes whatever linestyle was
         # given: the training loss alone takes it (_check_linestyle refused
         # one of theirs).
         styled = {k: v for k, v in kwargs.items() if k not in ("linestyle", "dashes")}
         if len(h.get("val_loss", ())):
-            lines["val_loss"], = ax[0].plot(
-                epochs, h["val_loss"],
-                **{**same, "label": label("validation loss"), **styled, "linestyle": "--"})
+            lines["val_loss"] = _plot(
+                ax[0], epochs, h["val_loss"],
+                {**same, "label": label("validation loss"), **styled, "linestyle": "--"})
+        _set_loss_scale(ax[0])
         _set_step_label(ax[0], self.step_name)
         ax[0].set_ylabel("loss")
         twin = _twin_of(ax[0])
@@ -542,9 +552,9 @@ class TrainingHistoryDisplay:
                 twin = ax[0].twinx()
                 twin.set_gid(_SCORE_TWIN)
                 twin.set_ylabel("validation score")
-            lines["val_score"], = twin.plot(
-                epochs, h["val_score"],
-                **{**same, "label": label("validation score"), **styled, "linestyle": ":"})
+            lines["val_score"] = _plot(
+                twin, epochs, h["val_score"],
+                {**same, "label": label("validation score"), **styled, "linestyle": ":"})
         handles, labels = ax[0].get_legend_handles_labels()
         if twin is not None:
             more = twin.get_legend_handles_labels()
@@ -557,11 +567,12 @@ class TrainingHistoryDisplay:
         ax[0].legend(handles, labels, loc="best")
         _set_title(ax[0], "loss")
         if ax.size == 3:
-            lines["grad_norm"] = self._plot_grad_norms(ax[1], h, epochs, label, kwargs)
+            lines["grad_norm"] = self._plot_grad_norms(ax[1], h, epochs, label, kwargs, same)
             if len(h.get("learning_rate", ())):
                 _recorded(ax[2])
-                lines["learning_rate"], = ax[2].plot(
-                    epochs, h["learning_rate"], **{**({"label": name} if name else {}), **kwargs})
+                lines["learning_rate"] = _plot(
+                    ax[2], epochs, h["learning_rate"],
+                    {**({"label": name} if name else {}), **kwargs, **same})
                 if ax[2].get_legend_handles_labels()[0]:
                     ax[2].legend(loc="best")
             elif not ax[2].lines:
@@ -569,6 +580,9 @@ class TrainingHistoryDisplay:
             _set_step_label(ax[2], self.step_name)
             ax[2].set_ylabel("learning rate")
             _set_title(ax[2], "learning rate")
+        for panel in ax:
+            # Epochs are whole: no tick at 2.5, nor at 0.98 for one epoch.
+            panel.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         if title is not None:
             fig.suptitle(title)
         elif own_figure:
@@ -577,15 +591,24 @@ class TrainingHistoryDisplay:
         self._drawn_name = name
         return self
 
-    def _plot_grad_norms(self, ax, h, epochs, label, kwargs):
+    def _plot_grad_norms(self, ax, h, epochs, label, kwargs, same):
         grad = np.asarray(h.get("grad_norm", np.empty((0, 0))), dtype=float)
         lines = []
         if grad.ndim == 2 and grad.size:
             _recorded(ax)
+            # The model's one colour, its layers told apart by linestyle:
+            # one colour per layer would repeat another model's colour (or
+            # be one colour for all, where color= is given).
+            given = "linestyle" in kwargs or "dashes" in kwargs
+            styled = {k: v for k, v in kwargs.items() if k not in ("linestyle", "dashes")}
+            styles = _layer_linestyles(kwargs.get("linestyle") if given else None)
             for layer in range(grad.shape[1]):
-                line, = ax.plot(epochs[:len(grad)], grad[:, layer],
-                                **{"label": label(f"layer {layer + 1}"), **kwargs})
-                lines.append(line)
+                # A linestyle given is the first layer's, as it is the
+                # training loss's.
+                props = ({**kwargs} if layer == 0 and given
+                         else {**styled, "linestyle": next(styles)})
+                lines.append(_plot(ax, epochs[:len(grad)], grad[:, layer],
+                                   {"label": label(f"layer {layer + 1}"), **props, **same}))
             # Every model's curves on these axes decide (one log axis for all).
             values = np.concatenate([np.asarray(line.get_ydata(), dtype=float)
                                      for line in ax.lines])
@@ -598,3 +621,58 @@ class TrainingHistoryDisplay:
         ax.set_ylabel("gradient norm (RMS over steps)")
         _set_title(ax, "gradient norm per layer")
         return lines
+
+
+#: matplotlib's names of its four linestyles, by their short ones.
+_NAMED_LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":", "dashdot": "-."}
+
+
+def _layer_linestyles(taken=None):
+    """The linestyles of a model's layers on the gradient-norm panel, in
+    turn: matplotlib's four, then dash patterns, without ``taken`` (the
+    first layer's, given by the caller)."""
+    taken = _NAMED_LINESTYLES.get(taken, taken)
+    for style in ("-", "--", ":", "-."):
+        if style != taken:
+            yield style
+    length = 6
+    while True:
+        yield (0, (length, 2, 1, 2))
+        length += 3
+
+
+def _lone_points(values):
+    """The indices of the finite ``values`` with no finite neighbour: a
+    line joins none of them, so that without a marker they do not show
+    (one epoch, or one between NaN entries)."""
+    finite = np.isfinite(np.asarray(values, dtype=float))
+    before = np.concatenate([[False], finite[:-1]])
+    after = np.concatenate([finite[1:], [False]])
+    return np.flatnonzero(finite & ~before & ~after).tolist()
+
+
+def _plot(ax, x, y, props):
+    """Draw one curve; where the caller gave no ``marker``, its values that
+    no line joins are drawn as points, so that every finite value shows."""
+    if "marker" not in props:
+        lone = _lone_points(y)
+        if lone:
+            props = {**props, "marker": "o", "markevery": lone}
+    line, = ax.plot(x, y, **props)
+    return line
+
+
+def _set_loss_scale(ax):
+    """A log y scale on the loss panel where its finite losses (every
+    model's drawn there) are positive and span more than 3 orders of
+    magnitude, as a diverging fit's do: on a linear axis all but the
+    largest sit flat at 0. A scale the caller set (any but linear) stays."""
+    chosen = getattr(ax, "_fastbp_loss_scale", None)
+    if ax.get_yscale() not in ("linear", chosen):
+        return
+    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.lines])
+    finite = values[np.isfinite(values)]
+    scale = ("log" if finite.size and finite.min() > 0 and finite.max() / finite.min() > 1e3
+             else "linear")
+    ax.set_yscale(scale)
+    ax._fastbp_loss_scale = scale

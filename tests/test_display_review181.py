@@ -123,3 +123,85 @@ def test_a_history_without_gradient_norms_says_so():
                                 "grad_norm_layer2": [1.0]}).plot()
     with pytest.raises(ValueError, match=r"history\['loss'\] must hold numbers"):
         TrainingHistoryDisplay({"loss": ["a", "b"]}).plot()
+
+
+def _shown_points(line):
+    """The indices of ``line``'s data drawn as markers (none without one)."""
+    if line.get_marker() in ("None", "", None, " "):
+        return []
+    every = line.get_markevery()
+    return list(range(len(line.get_ydata()))) if every is None else list(every)
+
+
+def test_a_one_epoch_history_shows_its_points(data):
+    import matplotlib.pyplot as plt
+
+    X, y = data
+    y = (y > 4).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(
+            X, y, classes=[0, 1])
+    disp = TrainingHistoryDisplay.from_estimator(model)
+    drawn = [disp.lines_["loss"], disp.lines_["learning_rate"], *disp.lines_["grad_norm"]]
+    assert all(_shown_points(line) == [0] for line in drawn)
+    disp.figure_.canvas.draw()   # the legend draws such a line too
+    # Whole epochs only on the x axis: 1, not 0.96 ... 1.04.
+    ticks = [t for t in disp.axes_[0].get_xticks()
+             if disp.axes_[0].get_xlim()[0] <= t <= disp.axes_[0].get_xlim()[1]]
+    assert ticks == [1]
+    plt.close(disp.figure_)
+
+
+def test_finite_points_between_gaps_show_and_a_marker_given_is_kept():
+    history = {"loss": np.array([1.0, np.inf, 0.5, np.nan]),
+               "val_score": np.array([0.1, np.nan, np.inf, 0.3]),
+               "grad_norm": np.array([[1.0, 1.0], [np.inf, 2.0], [np.nan, 3.0], [1e-3, 4.0]])}
+    disp = TrainingHistoryDisplay(history).plot()
+    assert _shown_points(disp.lines_["loss"]) == [0, 2]
+    assert _shown_points(disp.lines_["val_score"]) == [0, 3]
+    layer1, layer2 = disp.lines_["grad_norm"]
+    assert _shown_points(layer1) == [0, 3]
+    assert _shown_points(layer2) == []   # a joined line needs no marker
+    disp.figure_.canvas.draw()
+    # The caller's marker is theirs, on every point.
+    disp = TrainingHistoryDisplay(history).plot(marker="s")
+    assert disp.lines_["loss"].get_marker() == "s"
+    assert _shown_points(disp.lines_["loss"]) == [0, 1, 2, 3]
+
+
+def test_a_model_keeps_one_colour_and_its_layers_differ_by_linestyle():
+    history = {"loss": np.array([1.0, 0.5, 0.3]), "learning_rate": np.array([1e-3] * 3),
+               "grad_norm": np.array([[1.0, 2.0, 3.0]] * 3)}
+    red = TrainingHistoryDisplay(history).plot(c="red")
+    layers = red.lines_["grad_norm"]
+    assert {line.get_color() for line in layers} == {"red"}
+    assert len({line.get_linestyle() for line in layers}) == 3
+    first = TrainingHistoryDisplay(history).plot(name="a")
+    second = TrainingHistoryDisplay(history).plot(ax=first.axes_, name="b")
+    for disp in (first, second):
+        colour = disp.lines_["loss"].get_color()
+        assert {line.get_color() for line in disp.lines_["grad_norm"]} == {colour}
+        assert disp.lines_["learning_rate"].get_color() == colour
+    assert first.lines_["loss"].get_color() != second.lines_["loss"].get_color()
+    # A linestyle given is the first layer's; the others still differ.
+    dashdot = TrainingHistoryDisplay(history).plot(ls="-.")
+    styles = [line.get_linestyle() for line in dashdot.lines_["grad_norm"]]
+    assert styles[0] == "-." and len(set(styles)) == 3
+
+
+def test_losses_spanning_orders_of_magnitude_get_a_log_axis():
+    import matplotlib.pyplot as plt
+
+    diverged = {"loss": np.array([1.2e6, 3e40, 2.3e223, np.nan])}
+    disp = TrainingHistoryDisplay(diverged).plot()
+    assert disp.axes_[0].get_yscale() == "log"
+    # A model with a non-positive loss on the same axes: linear again.
+    TrainingHistoryDisplay({"loss": np.array([0.0, 1.0])}).plot(ax=disp.axes_, name="b")
+    assert disp.axes_[0].get_yscale() == "linear"
+    # An ordinary fit stays linear; a scale the caller set stays.
+    assert TrainingHistoryDisplay({"loss": [1.0, 0.5]}).plot().axes_[0].get_yscale() == "linear"
+    fig, ax = plt.subplots()
+    ax.set_yscale("symlog")
+    TrainingHistoryDisplay(diverged).plot(ax=ax)
+    assert ax.get_yscale() == "symlog"
