@@ -802,11 +802,21 @@ def refuse_overwriting(outputs, inputs):
                                f"writing it would overwrite {other_path}. Give another path")
 
 
+def _plain(value):
+    """A NumPy scalar as the Python value it holds, for messages
+    (``np.int64(1)`` reads ``1``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def infer_task(y, task, target="target"):
     """'classification' or 'regression', from ``--task`` or the target."""
     from sklearn.utils.multiclass import type_of_target
 
-    kind = type_of_target(y)
+    # (Its check for whole numbers casts to int64, which warns "invalid
+    # value encountered in cast" for values beyond int64: a warning that
+    # tells the user nothing about their data.)
+    with np.errstate(invalid="ignore"):
+        kind = type_of_target(y)
     continuous = kind in ("continuous", "continuous-multioutput")
     if task == "classification" and continuous:
         example = next(v for v in np.asarray(y, dtype=float) if v != int(v))
@@ -1340,7 +1350,7 @@ def train_on_file(args, estimator_params):
         # Most likely the wrong column, or filtered data; a one-class
         # model would predict that class whatever it reads.
         raise CLIError(f"{args.data}: the target column {args.target!r} holds a single "
-                       f"class ({classes[0]!r}); a classifier needs at least two")
+                       f"class ({_plain(classes[0])!r}); a classifier needs at least two")
     if task == "regression":
         y = regression_target(y, args.target, args.data, "--task regression")
         note_target_scale(y, args.target)
