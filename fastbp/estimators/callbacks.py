@@ -116,8 +116,9 @@ class FitTasks:
             reconstruction_attributes=self._attributes(params, running)))
 
     def close_subtask(self):
-        """End a subtask left open (an interrupted epoch, L-BFGS's last
-        unrun iteration) as empty; whether or not the fit goes on to
+        """End a subtask left open by an interrupted epoch or L-BFGS
+        iteration (Ctrl-C, an exception, a failed line search) as empty,
+        with no ``fitted_estimator``; whether or not the fit goes on to
         succeed."""
         if self.current is not None:
             self.current.call_on_fit_task_end(estimator=self.estimator)

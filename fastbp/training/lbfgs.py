@@ -105,9 +105,11 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
     alpha, l1, tol : float
     max_iter, max_fun : int
     tasks : FitTasks, optional
-        scikit-learn callback tasks: one subtask per iteration, driven from
-        scipy's callback; a stop request ends the minimisation. The caller
-        closes them.
+        scikit-learn callback tasks: one subtask per iteration, begun at its
+        first loss evaluation and ended from scipy's callback, so that a fit
+        of ``nit`` iterations ends ``nit`` of them, each with its model; a
+        stop request ends the minimisation. The caller closes a subtask an
+        exception or a failed line search left open.
     on_iteration_end : callable, optional
         ``on_iteration_end(iteration, max_iter, history)`` after each
         iteration, with ``history["loss"]`` and ``history["epoch_time"]``
@@ -158,13 +160,25 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         history = {"loss": [], "epoch_time": []}
     curve, times = history["loss"], history["epoch_time"]
     last = [time.perf_counter()]
+    # Each iteration's task begins at its first loss evaluation, from the
+    # iterate held here, not as the iteration before it ends: scipy stops
+    # (convergence, max_iter, max_fun, a callback's request) only after
+    # the start's evaluation or at an iteration's end, and a task begun
+    # there would run no iteration, left for the caller to end without a
+    # model (a hook reading its fitted_estimator got None; fix-185).
+    opening = {"x": None}
 
     def loss_grad(x):
+        if opening["x"] is not None:
+            start, opening["x"] = opening["x"], None
+            _hook(tasks.begin, start, no_running)
         params[:] = x
         loss, grad = f(params)
         best["nfev"] += 1
         if overflow["start"] is None:
             overflow["start"] = overflow["last"] = finite["loss"] = float(loss)
+            if tasks is not None:
+                opening["x"] = params.copy()
         if not np.isfinite(loss):
             overflow["total"] += 1
             overflow["since_progress"] += 1
@@ -174,9 +188,6 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
         return loss, grad.astype(np.float64)
 
     no_running = np.zeros(0, dtype=params.dtype)
-
-    def as_params(x):
-        return np.asarray(x, dtype=params.dtype)
 
     def count_iteration(intermediate_result):
         best["nit"] += 1
@@ -196,15 +207,12 @@ def fit_lbfgs(backend, spec, params, inp, Y, sw, *, alpha, l1, max_iter, max_fun
             _hook(on_iteration_end, best["nit"], max_iter,
                   {"loss": curve, "epoch_time": times})
         if tasks is not None:
-            x = as_params(intermediate_result.x)
-            stop = _hook(tasks.end, x, no_running)
-            _hook(tasks.begin, x, no_running)
-            if stop:
+            # A copy: scipy updates its iterate in place.
+            x = np.array(intermediate_result.x, dtype=params.dtype)
+            if _hook(tasks.end, x, no_running):
                 best["stopped"] = True
                 raise StopIteration
-
-    if tasks is not None:
-        tasks.begin(params.copy(), no_running)
+            opening["x"] = x
 
     # From here the warnings describe the training (see held_until_committed).
     training_begins()

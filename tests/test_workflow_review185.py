@@ -1,0 +1,91 @@
+"""Findings of a PyTorch-user workflow review (fix-185): L-BFGS's callback
+tasks, and checkpoints saved from a callback."""
+
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from fastbp import MLPClassifier
+
+pytest.importorskip("sklearn.callback")
+
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+class Hooks:
+    """Records each iteration task's begin and end, with the end's
+    ``fitted_estimator``; asks to stop once it has ``stop_at`` iterations."""
+
+    def __init__(self, stop_at=None):
+        self.stop_at, self.begins, self.ends = stop_at, [], []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        if context.task_name != "fit":
+            self.begins.append(context.task_id)
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "fit":
+            return False
+        self.ends.append((context.task_id, fitted_estimator))
+        # Reads the snapshot, as a checkpoint or early-stopping callback
+        # does: an end without one fails the fit.
+        return self.stop_at is not None and fitted_estimator.n_iter_ >= self.stop_at
+
+
+def _check_ends(hooks, model):
+    assert [task_id for task_id, _ in hooks.ends] == list(range(model.n_iter_))
+    assert hooks.begins == list(range(model.n_iter_))
+    assert [fitted.n_iter_ for _, fitted in hooks.ends] == list(range(1, model.n_iter_ + 1))
+
+
+def test_a_callback_stopping_lbfgs_gets_no_extra_end(digits):
+    X, y = digits
+    hooks = Hooks(stop_at=3)
+    model = quiet(MLPClassifier((32,), random_state=0, max_iter=50, solver="lbfgs")
+                  .set_callbacks(hooks).fit, X, y)
+    assert model.n_iter_ == 3
+    _check_ends(hooks, model)
+
+
+def test_lbfgs_stopped_by_max_iter_ends_one_task_per_iteration(digits):
+    X, y = digits
+    hooks = Hooks()
+    model = quiet(MLPClassifier((32,), random_state=0, max_iter=4, solver="lbfgs")
+                  .set_callbacks(hooks).fit, X, y)
+    assert model.n_iter_ == 4
+    _check_ends(hooks, model)
+    np.testing.assert_array_equal(hooks.ends[-1][1].predict(X), model.predict(X))
+
+
+def test_lbfgs_converged_at_the_start_begins_no_task(digits):
+    X, y = digits
+    hooks = Hooks()
+    model = quiet(MLPClassifier((8,), random_state=0, max_iter=50, solver="lbfgs", tol=1.0)
+                  .set_callbacks(hooks).fit, X[:50], y[:50])
+    assert model.n_iter_ == 0
+    assert hooks.ends == [] and hooks.begins == []
+
+
+def test_lbfgs_converged_ends_one_task_per_iteration(digits):
+    X, y = digits
+    hooks = Hooks()
+    model = quiet(MLPClassifier((8,), random_state=0, max_iter=500, solver="lbfgs",
+                                tol=1e-3).set_callbacks(hooks).fit, X[:100], y[:100])
+    assert 0 < model.n_iter_ < 500
+    _check_ends(hooks, model)
