@@ -534,7 +534,9 @@ def save(obj, path):
     UserWarning
         If the object holds callbacks (``set_callbacks``): they belong to a
         run and are not saved; call ``set_callbacks`` again after
-        :func:`load`.
+        :func:`load`. Not when called from a hook of the fit those callbacks
+        drive (a checkpoint saved by one of them), where they are left out
+        silently.
     """
     sio = _skops_io()
     objects = _objects(obj)
@@ -619,10 +621,15 @@ def save(obj, path):
     # Said rather than done silently: pickle and clone keep them, and the
     # loaded model would train without its monitor, early stop or
     # TensorBoard writer.
+    # Not from a hook of the fit they drive (a checkpoint callback saving
+    # its fitted_estimator, which holds them too): said at every epoch, the
+    # warning would only be noise to the callback that saves.
+    from .estimators.callbacks import saved_from_own_hook
+
     dropped = []
     for est in objects:
         callbacks = est.__dict__.get("_skl_callbacks") or []
-        if callbacks:
+        if callbacks and not saved_from_own_hook(est):
             names = ", ".join(type(c).__name__ for c in callbacks)
             dropped.append(f"{type(est).__name__}'s {names}")
     held = [(est, {k: est.__dict__.pop(k) for k in _RUN_ONLY + ("_metadata_request",)

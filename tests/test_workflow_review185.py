@@ -1,6 +1,8 @@
 """Findings of a PyTorch-user workflow review (fix-185): L-BFGS's callback
 tasks, and checkpoints saved from a callback."""
 
+import warnings
+
 
 import numpy as np
 import pytest
@@ -89,3 +91,54 @@ def test_lbfgs_converged_ends_one_task_per_iteration(digits):
                                 tol=1e-3).set_callbacks(hooks).fit, X[:100], y[:100])
     assert 0 < model.n_iter_ < 500
     _check_ends(hooks, model)
+
+
+class Checkpoint(Hooks):
+    """Saves each epoch's ``fitted_estimator`` with ``fastbp.save``, and the
+    live model too where ``live``; with ``other`` (an estimator with
+    callbacks of its own), saves that as well."""
+
+    def __init__(self, directory, live=False, other=None):
+        super().__init__()
+        self.directory, self.live, self.other = directory, live, other
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        import fastbp
+
+        if context.task_name != "fit":
+            fastbp.save(fitted_estimator, self.directory / f"epoch{context.task_id}.fastbp")
+            if self.live:
+                fastbp.save(estimator, self.directory / "live.fastbp")
+            if self.other is not None:
+                fastbp.save(self.other, self.directory / "other.fastbp")
+        return False
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_checkpoint_saved_from_a_hook_does_not_warn(digits, solver, tmp_path):
+    import fastbp
+
+    X, y = digits
+    checkpoint = Checkpoint(tmp_path, live=True)
+    model = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=Warning, message=".*(converge|Maximum)")
+        warnings.filterwarnings("error", message="fastbp.save does not save callbacks")
+        model.set_callbacks(checkpoint).fit(X, y)
+    saved = sorted(path.name for path in tmp_path.iterdir())
+    assert saved == [f"epoch{i}.fastbp" for i in range(model.n_iter_)] + ["live.fastbp"]
+    loaded = fastbp.load(tmp_path / f"epoch{model.n_iter_ - 1}.fastbp")
+    assert not hasattr(loaded, "_skl_callbacks")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    # Outside the fit's hooks, the model with its callbacks still warns.
+    with pytest.warns(UserWarning, match="does not save callbacks .*Checkpoint"):
+        fastbp.save(model, tmp_path / "after.fastbp")
+
+
+def test_a_model_with_other_callbacks_saved_from_a_hook_still_warns(digits, tmp_path):
+    X, y = digits
+    other = quiet(MLPClassifier((8,), max_iter=1, random_state=0).set_callbacks(Hooks()).fit,
+                  X, y)
+    checkpoint = Checkpoint(tmp_path, other=other)
+    with pytest.warns(UserWarning, match="does not save callbacks .*Hooks"):
+        MLPClassifier((8,), max_iter=1, random_state=0).set_callbacks(checkpoint).fit(X, y)

@@ -13,6 +13,9 @@ No context is created when no callback is set, so a fit without callbacks
 pays nothing but one attribute lookup.
 """
 
+import contextlib
+import threading
+
 try:
     from sklearn.callback import AutoPropagatedCallback, CallbackSupportMixin
     HAVE_CALLBACKS = True
@@ -53,6 +56,37 @@ def own_callbacks(estimator):
             if not isinstance(callback, AutoPropagatedCallback)]
 
 
+class _RunningHooks(threading.local):
+    """Per thread, the callbacks of each fit whose hooks are being called
+    (a stack: a search's fit runs its sub-estimators' within its own)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_running = _RunningHooks()
+
+
+@contextlib.contextmanager
+def _hooks_of(estimator):
+    # Identities: the callbacks are alive (the live estimator holds them)
+    # for as long as the entry is.
+    _running.stack.append({id(c) for c in getattr(estimator, "_skl_callbacks", ())})
+    try:
+        yield
+    finally:
+        _running.stack.pop()
+
+
+def saved_from_own_hook(estimator):
+    """Whether every callback set on ``estimator`` belongs to a fit whose
+    hook is running in this thread: a checkpoint a callback saves of the
+    live model or of its ``fitted_estimator`` (which holds the same
+    callbacks), which ``fastbp.save`` need not warn about at every epoch."""
+    ids = {id(c) for c in estimator.__dict__.get("_skl_callbacks") or ()}
+    return bool(ids) and any(ids <= running for running in _running.stack)
+
+
 class FitTasks:
     """The callback tasks of one fit: the root task, and one subtask per
     epoch (or L-BFGS iteration).
@@ -81,7 +115,8 @@ class FitTasks:
         self.snapshot = snapshot
         self.task_name = task_name
         self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
-        self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
+        with _hooks_of(estimator):
+            self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
         self.current = None
         self.n_ended = 0
         # A meta-estimator (GridSearchCV) propagates its context whether or
@@ -101,9 +136,10 @@ class FitTasks:
         if not self.per_epoch:
             return
         self.current = self.root.subcontext(task_name=self.task_name)
-        self.current.call_on_fit_task_begin(
-            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
-            reconstruction_attributes=self._attributes(params, running))
+        with _hooks_of(self.estimator):
+            self.current.call_on_fit_task_begin(
+                estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+                reconstruction_attributes=self._attributes(params, running))
 
     def end(self, params, running):
         """End the current subtask; True when a callback asks to stop."""
@@ -111,9 +147,10 @@ class FitTasks:
             return False
         current, self.current = self.current, None
         self.n_ended += 1
-        return bool(current.call_on_fit_task_end(
-            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
-            reconstruction_attributes=self._attributes(params, running)))
+        with _hooks_of(self.estimator):
+            return bool(current.call_on_fit_task_end(
+                estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+                reconstruction_attributes=self._attributes(params, running)))
 
     def close_subtask(self):
         """End a subtask left open by an interrupted epoch or L-BFGS
@@ -121,7 +158,8 @@ class FitTasks:
         with no ``fitted_estimator``; whether or not the fit goes on to
         succeed."""
         if self.current is not None:
-            self.current.call_on_fit_task_end(estimator=self.estimator)
+            with _hooks_of(self.estimator):
+                self.current.call_on_fit_task_end(estimator=self.estimator)
             self.current = None
 
     def end_root(self, params, running):
@@ -131,6 +169,7 @@ class FitTasks:
         returns). A failed call never gets here: it is rolled back, and its
         ``fitted_estimator`` would be a model that never was."""
         self.close_subtask()
-        self.root.call_on_fit_task_end(
-            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
-            reconstruction_attributes=self._attributes(params, running, final=True))
+        with _hooks_of(self.estimator):
+            self.root.call_on_fit_task_end(
+                estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata,
+                reconstruction_attributes=self._attributes(params, running, final=True))
