@@ -34,7 +34,9 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         ``W -= lr m_hat / (sqrt(v_hat) + epsilon)`` with bias-corrected
         moments (PyTorch's AdamW, except that biases and normalisation
         parameters are not decayed, as they are not penalised by the other
-        solvers). Each epoch of a stochastic solver is one compiled call.
+        solvers; PyTorch decays them by default: to match, put them in a
+        parameter group with ``weight_decay=0``). Each epoch of a stochastic
+        solver is one compiled call.
 
     alpha : float, default=0.0001
         Strength of the L2 penalty, ``alpha / 2 * ||W||^2`` divided by the
