@@ -252,6 +252,10 @@ loss_ : float
         (share of relu units that were zero for every sample of the epoch;
         NaN without relu layers), and with early stopping 'val_loss' and
         'val_score' (NaN for the epochs of a warm start trained without it).
+        'epoch_time' is each epoch's wall-clock seconds; the first epoch of
+        a process's first fit of a configuration includes compiling the
+        kernel or loading it from the cache (``fastbp.warmup``, or any
+        earlier fit of it in the process, removes that).
         'loss' includes the penalties (``alpha``'s L2, but not adamw's
         decoupled decay, and ``l1``), as ``loss_curve_`` does; 'val_loss'
         is the validation data's loss alone, without them.
