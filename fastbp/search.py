@@ -28,8 +28,12 @@ Results are those of a local ``search.fit`` bit for bit, whichever workers
 the fits ran on and however many were lost, as long as the estimator's
 ``random_state`` is fixed (each fit is then deterministic) and the local
 search runs with the workers' BLAS thread count: a fit's last digits depend
-on it, and Dask's nanny starts workers with one thread (compare with a local
-search under ``threadpoolctl.threadpool_limits(1)``).
+on it, and Dask's nanny (as Ray, by default) starts workers with one thread
+(compare with a local search under ``threadpoolctl.threadpool_limits(1)``).
+The refit of the best candidate runs in the calling process, as in a local
+search; both functions run it with one BLAS thread too, whatever this
+process's pool, so that ``best_estimator_`` matches that local search as
+``cv_results_`` does.
 
 Dask and Ray are optional: ``pip install "fastbp[dask]"`` or
 ``pip install "fastbp[ray]"``. This module imports them only when called.
@@ -62,6 +66,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.utils.metadata_routing import get_routing_for_object, process_routing
 from sklearn.utils.validation import indexable
+from threadpoolctl import threadpool_limits
 
 from .warmup import DTYPES, _check_dtypes, _check_flag, _clone_without_cv, _expand
 from .warmup import warmup as _warmup
@@ -473,7 +478,11 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     bit, when the estimator's ``random_state`` is fixed, ``cv`` splits
     deterministically, and the local search runs with the workers' BLAS
     thread count (one, as Dask's nanny starts them: compare with a local
-    search under ``threadpoolctl.threadpool_limits(1)``).
+    search under ``threadpoolctl.threadpool_limits(1)``). The refit of the
+    best candidate runs here, in the calling process, as scikit-learn runs
+    it: under ``threadpool_limits(1)``, so that ``best_estimator_`` is that
+    local search's too (with this process's whole BLAS pool, a large
+    float32 fit split its steps between threads and rounded differently).
 
     Examples
     --------
@@ -526,7 +535,12 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
         with parallel_backend("dask", client=client, retries=retries) as (backend, _):
             futures = _scatter(client, backend, data)
             try:
-                search.fit(X, y, **fit_params)
+                # The folds' fits run on the workers, one BLAS thread each;
+                # the refit runs here, and with this process's pool its
+                # last digits (or a float32 fit's split steps) would differ
+                # from the one-thread fits the promise compares with.
+                with threadpool_limits(1):
+                    search.fit(X, y, **fit_params)
             finally:
                 # Released now, not whenever the garbage collector frees the
                 # backend (it sits in a reference cycle with joblib's Parallel):
@@ -672,9 +686,15 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
         ray.init(runtime_env={"worker_process_setup_hook":
                               lambda: fastbp.warmup(search, dtypes=["float64"])})
 
-    Results are identical to ``search.fit(X, y)`` on one machine when the
-    estimator's ``random_state`` is fixed and ``cv`` splits
-    deterministically.
+    Results are identical to ``search.fit(X, y)`` on one machine, bit for
+    bit, when the estimator's ``random_state`` is fixed, ``cv`` splits
+    deterministically, and the local search runs with the workers' BLAS
+    thread count: one unless the environment says otherwise (Ray sets an
+    actor's ``OMP_NUM_THREADS`` to its CPUs, one, where it is not set), so
+    compare with a local search under ``threadpoolctl.threadpool_limits(1)``.
+    The refit of the best candidate runs here, in the calling process, as
+    scikit-learn runs it: under ``threadpool_limits(1)``, so that
+    ``best_estimator_`` is that local search's too.
 
     Examples
     --------
@@ -721,7 +741,8 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     saved_n_jobs = search.n_jobs
     try:
         search.set_params(n_jobs=-1)
-        with parallel_backend("ray", n_jobs=-1, **backend_args):
+        # As in fit_on_dask: the refit, here, with the workers' one thread.
+        with parallel_backend("ray", n_jobs=-1, **backend_args), threadpool_limits(1):
             search.fit(X, y, **fit_params)
     finally:
         search.set_params(n_jobs=saved_n_jobs)
