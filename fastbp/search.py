@@ -68,7 +68,8 @@ from sklearn.utils.metadata_routing import get_routing_for_object, process_routi
 from sklearn.utils.validation import indexable
 from threadpoolctl import threadpool_limits
 
-from .warmup import DTYPES, _check_dtypes, _check_flag, _clone_without_cv, _expand
+from .warmup import (DTYPES, _check_dtypes, _check_flag, _clone_without_cv, _expand, _grids,
+                     _held, _holds_fastbp, _is_search)
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -325,6 +326,58 @@ def _has_fastbp(search, function):
         return False
 
 
+def _check_sparse(sparse, function):
+    """``sparse`` as a bool, or None (auto); a TypeError naming it
+    otherwise ("no" is truthy)."""
+    if sparse is None:
+        return None
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"{function}: sparse must be True, False or None (auto), "
+                        f"got {sparse!r}.")
+    return bool(sparse)
+
+
+def _behind_steps(obj):
+    """Whether fitting ``obj`` trains a fastbp estimator on what other steps
+    of a pipeline made of ``X`` (at any point of a search's grid, nested
+    searches included), rather than on ``X`` itself.
+
+    Any step before it counts, ``"passthrough"`` included: a search may
+    swap a transformer in there.
+    """
+    for grid in _grids(obj):
+        candidate = _clone_without_cv(obj)
+        if grid:
+            base = candidate.estimator if hasattr(candidate, "estimator") else candidate
+            base.set_params(**grid)
+        held = _held(candidate)
+        for h in held:
+            steps = getattr(h, "steps", None)
+            if isinstance(steps, list) and any(
+                    isinstance(step, tuple) and len(step) >= 2 and _holds_fastbp([step[1]])
+                    for step in steps[1:]):
+                return True
+        if any(_is_search(h) and _behind_steps(h) for h in held[1:]):
+            return True
+    return False
+
+
+def _warm_inputs(search, X, dtypes, sparse):
+    """The dtypes and whether sparse, to warm up for fitting ``search`` on
+    ``X``: as given, where given (not None); otherwise from ``X`` (the dtype
+    it trains in; sparse where it is sparse), unless a fastbp estimator sits
+    behind other pipeline steps: what reaches it is then theirs, whose dtype
+    and kind ``X`` does not tell (a ``TfidfVectorizer`` makes a sparse
+    matrix of text, float32 with ``dtype=np.float32``), and both dtypes and
+    the sparse kernels are warmed."""
+    behind = (dtypes is None or sparse is None) and _behind_steps(search)
+    if dtypes is None:
+        dtypes = DTYPES if behind else _fit_dtypes(X)
+    if sparse is None:
+        sparse = behind or scipy.sparse.issparse(X)
+    return dtypes, sparse
+
+
 # --------------------------------------------------------------------- folds
 
 
@@ -397,8 +450,8 @@ def _precompute_folds(search, X, y, split_params):
 # ---------------------------------------------------------------------- Dask
 
 
-def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, retries=1,
-                **fit_params):
+def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, sparse=None,
+                retries=1, **fit_params):
     """Fit a hyper-parameter search on a Dask cluster, surviving lost workers.
 
     Applies, for the duration of the fit, the recipe that lets a search
@@ -415,7 +468,8 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     4. unless ``warmup=False``, a :class:`WarmupPlugin` is registered: every
        worker, and every worker that joins later (replacements included),
        compiles or loads the kernels before its first task (the sparse
-       ones too when ``X`` is sparse). It stays registered after the fit.
+       ones too where the fits may receive a sparse matrix, see
+       ``sparse``). It stays registered after the fit.
 
     Tasks running on a worker that dies are rerun elsewhere by the
     scheduler (up to its ``distributed.scheduler.allowed-failures`` times,
@@ -441,8 +495,16 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
         warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in (float32 for
-        float32 ``X``, float64 otherwise). Give them if a pipeline step
-        changes the dtype.
+        float32 ``X``, float64 otherwise); both where a fastbp estimator
+        sits behind other pipeline steps, which may change the dtype (give
+        the one they make, e.g. ``"float32"`` after
+        ``TfidfVectorizer(dtype=np.float32)``, to warm only that).
+    sparse : bool or None, default None
+        Warm the kernels for a sparse input too. None: where ``X`` is
+        sparse, or where a fastbp estimator sits behind other pipeline
+        steps (a ``TfidfVectorizer`` or a ``OneHotEncoder`` hands it a
+        sparse matrix of a dense or text ``X``). Give False to skip them
+        where those steps make a dense array.
     retries : int, default 1
         How many times the scheduler reruns a task that raised (a worker
         running out of memory, a failed transfer). Tasks on a worker that
@@ -504,8 +566,9 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     # never ran the task: the search waited forever.
     _check_count(retries, "retries")
     _check_flag(warmup, "warmup", "fit_on_dask: ")
+    sparse = _check_sparse(sparse, "fit_on_dask")
     _check_fit_params(search, "fit_on_dask", fit_params)
-    dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
+    dtypes = None if dtypes is None else _check_dtypes(dtypes)
     # Before any cluster work: metadata that routing sends nowhere is refused
     # here, as search.fit refuses it.
     split_params = _split_params(search, fit_params)
@@ -519,10 +582,10 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, ret
     folds = _precompute_folds(search, X, y, split_params)
 
     if warmup and _has_fastbp(search, "fit_on_dask"):
-        # Blocks until every current worker has warmed up. Sparse X runs
+        # Blocks until every current worker has warmed up. Sparse input runs
         # kernels of its own (the toolkit's).
-        client.register_plugin(_warmup_plugin_class()(search, dtypes=dtypes,
-                                                      sparse=scipy.sparse.issparse(X)))
+        dtypes, sparse = _warm_inputs(search, X, dtypes, sparse)
+        client.register_plugin(_warmup_plugin_class()(search, dtypes=dtypes, sparse=sparse))
 
     amm_running = client.amm.running()
     saved = {k: v for k, v in search.get_params(deep=False).items() if k in ("cv", "n_jobs")}
@@ -633,7 +696,7 @@ class _RayWarmup:
         _warm(self.estimators, self.dtypes, f"Ray worker pid {os.getpid()}", self.sparse)
 
 
-def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
+def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None, sparse=None,
                **fit_params):
     """Fit a hyper-parameter search on Ray, surviving lost workers.
 
@@ -643,7 +706,8 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     (``ray_remote_args={"max_restarts": N, "max_task_retries": N}``; Ray's
     default, 0, fails the search when a worker dies). Each actor warms up
     (:func:`fastbp.warmup`) before its first task, restarted actors
-    included (the sparse kernels too when ``X`` is sparse).
+    included (the sparse kernels too where the fits may receive a sparse
+    matrix, see ``sparse``).
 
     Parameters
     ----------
@@ -661,7 +725,15 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
         (skipped when the search holds no fastbp estimator, and, with a
         warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
-        The dtypes to warm up. Default: the one ``X`` trains in.
+        The dtypes to warm up. Default: the one ``X`` trains in; both where a
+        fastbp estimator sits behind other pipeline steps, which may change
+        the dtype (give the one they make to warm only that).
+    sparse : bool or None, default None
+        Warm the kernels for a sparse input too. None: where ``X`` is
+        sparse, or where a fastbp estimator sits behind other pipeline
+        steps (a ``TfidfVectorizer`` or a ``OneHotEncoder`` hands it a
+        sparse matrix). Give False to skip them where those steps make a
+        dense array.
     **fit_params
         Passed to ``search.fit``. ``n_jobs``, and ``cv`` where the search
         has one, are refused (TypeError): they are the search's, not fit
@@ -714,18 +786,21 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None,
     _check_search(search, "fit_on_ray", ("fit", "n_jobs"))
     _check_count(max_retries, "max_retries")
     _check_flag(warmup, "warmup", "fit_on_ray: ")
+    sparse = _check_sparse(sparse, "fit_on_ray")
     _check_fit_params(search, "fit_on_ray", fit_params)
-    dtypes = _fit_dtypes(X) if dtypes is None else _check_dtypes(dtypes)
+    dtypes = None if dtypes is None else _check_dtypes(dtypes)
     # After the checks, as fit_on_dask: misuse is refused by name with or
     # without Ray installed.
     ray = _import_ray()
     from joblib import parallel_backend
     from ray.util.joblib import register_ray
 
-    # Sparse X runs kernels of its own (the toolkit's). Without a search's
-    # cv, which a generator of splits makes uncopyable.
-    warm = (_RayWarmup((_clone_without_cv(search),), dtypes, scipy.sparse.issparse(X))
-            if warmup and _has_fastbp(search, "fit_on_ray") else None)
+    # Sparse input runs kernels of its own (the toolkit's). Without a
+    # search's cv, which a generator of splits makes uncopyable.
+    warm = None
+    if warmup and _has_fastbp(search, "fit_on_ray"):
+        warm = _RayWarmup((_clone_without_cv(search),),
+                          *_warm_inputs(search, X, dtypes, sparse))
 
     if not ray.is_initialized():
         ray.init(runtime_env={"worker_process_setup_hook": warm} if warm else None)

@@ -2,16 +2,20 @@
 thread, and the warm-up's ``sparse`` (auto for a pipeline whose steps make
 the matrix the fastbp step receives)."""
 
+import distributed
 import numpy as np
 import pytest
 from joblib import cpu_count
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import fastbp
-from fastbp.search import fit_on_dask
+from fastbp.search import fit_on_dask, fit_on_ray
 from fastbp.training.split import splits_here
 
 try:
@@ -24,6 +28,8 @@ except ImportError:  # run as a plain module
 # test_search's cluster (two worker processes, one thread each), started
 # once for this module too.
 client = search_tests.client
+# Stand-in Ray modules that record ray.init's runtime_env.
+fake_ray = search_tests.fake_ray
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -64,3 +70,109 @@ def test_refit_runs_with_the_workers_one_blas_thread(client):
     assert_same_results(search, one_thread)
     assert _same_weights(search.best_estimator_, one_thread.best_estimator_)
     np.testing.assert_array_equal(search.predict_proba(X), one_thread.predict_proba(X))
+
+
+# ------------------------------------------------------- warm-up: sparse
+
+
+@pytest.fixture(scope="module")
+def inprocess_client():
+    """Workers in this process: a spy on fastbp.search._warm sees their
+    warm-up."""
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=":0", set_as_default=False) as c:
+        yield c
+
+
+@pytest.fixture
+def warmed(monkeypatch):
+    """What each warm-up was asked to warm: (dtypes, sparse)."""
+    calls = []
+
+    def spy(estimators, dtypes, where, sparse=False):
+        calls.append((tuple(dtypes), sparse))
+        return None, None
+
+    monkeypatch.setattr(fastbp.search, "_warm", spy)
+    return calls
+
+
+def _text():
+    rng = np.random.RandomState(0)
+    words = np.array(["spam", "eggs", "ham", "toast", "jam", "tea"])
+    docs = [" ".join(rng.choice(words, 5)) for _ in range(40)]
+    return docs, np.array(["spam" in d for d in docs])
+
+
+def _tfidf_search(dtype=np.float64):
+    return GridSearchCV(
+        make_pipeline(TfidfVectorizer(dtype=dtype),
+                      fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)),
+        {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2)
+
+
+def test_a_pipeline_s_sparse_matrix_is_warmed_in_auto_mode(inprocess_client, warmed):
+    # review-182: only sparse X warmed the sparse kernels; a TfidfVectorizer
+    # hands the fastbp step a sparse matrix of text X (and float32 with
+    # dtype=np.float32, where float64 alone was warmed), so every worker
+    # compiled or loaded them in its first task.
+    docs, y = _text()
+    fit_on_dask(_tfidf_search(np.float32), docs, y, client=inprocess_client)
+    assert warmed == [(("float32", "float64"), True)]
+
+
+def test_sparse_and_dtypes_given_are_honoured(inprocess_client, warmed):
+    docs, y = _text()
+    fit_on_dask(_tfidf_search(), docs, y, client=inprocess_client, sparse=False,
+                dtypes="float64")
+    fit_on_dask(_tfidf_search(), docs, y, client=inprocess_client, sparse=np.True_)
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:60] / 16, y[:60]
+    bare = GridSearchCV(fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2,
+                                             random_state=0), {"alpha": [1e-4]}, cv=2)
+    fit_on_dask(clone(bare), X, y, client=inprocess_client)  # auto: X is dense
+    fit_on_dask(clone(bare), X, y, client=inprocess_client, sparse=True)
+    # A scaler in front: what reaches the fastbp step is the scaler's.
+    scaled = GridSearchCV(make_pipeline(StandardScaler(), clone(bare.estimator)),
+                          {"mlpclassifier__alpha": [1e-4]}, cv=2)
+    fit_on_dask(scaled, X, y, client=inprocess_client)
+    assert warmed == [(("float64",), False), (("float32", "float64"), True),
+                      (("float64",), False), (("float64",), True),
+                      (("float32", "float64"), True)]
+
+
+def test_a_fastbp_step_swapped_in_by_the_grid_counts():
+    from fastbp.search import _behind_steps
+    from sklearn.linear_model import LogisticRegression
+
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    swapped = GridSearchCV(pipe, {"logisticregression": [fastbp.MLPClassifier()]})
+    assert _behind_steps(swapped)
+    assert not _behind_steps(GridSearchCV(pipe, {"logisticregression__C": [1.0]}))
+    assert not _behind_steps(GridSearchCV(fastbp.MLPClassifier(), {"alpha": [1e-4]}))
+    nested = GridSearchCV(GridSearchCV(make_pipeline(StandardScaler(), fastbp.MLPClassifier()),
+                                       {"mlpclassifier__alpha": [1e-4]}), {"cv": [2]})
+    assert _behind_steps(nested)
+
+
+def test_fit_on_ray_takes_sparse_too(fake_ray, monkeypatch):
+    warmed = []
+    monkeypatch.setattr(fastbp.search, "_warm",
+                        lambda estimators, dtypes, where, sparse=False:
+                        warmed.append((tuple(dtypes), sparse)))
+    docs, y = _text()
+    for sparse in (None, False):
+        with pytest.raises(search_tests._RayStarted):
+            fit_on_ray(_tfidf_search(np.float32), docs, y, sparse=sparse)
+        fake_ray[-1]["worker_process_setup_hook"]()
+    assert warmed == [(("float32", "float64"), True), (("float32", "float64"), False)]
+
+
+@pytest.mark.parametrize("function", [fit_on_dask, fit_on_ray])
+def test_sparse_must_be_a_bool_or_none(function):
+    # Refused before any cluster work (no client here, and Ray is not
+    # installed): "no" is truthy.
+    search, X, y = _splitting_search()
+    with pytest.raises(TypeError, match=f"{function.__name__}: sparse must be True, False "
+                                        "or None \\(auto\\), got 'no'"):
+        function(search, X, y, sparse="no")
