@@ -362,15 +362,39 @@ def _behind_steps(obj):
     return False
 
 
+def _numeric_dense(X):
+    """Whether ``X`` is dense numbers (an array, or a DataFrame of numeric
+    columns), which pipeline steps in front of an estimator mostly pass on
+    dense and in their dtype (a scaler, an imputer)."""
+    if scipy.sparse.issparse(X):
+        return False
+    if hasattr(X, "dtypes") and not hasattr(X, "dtype"):  # a DataFrame
+        try:
+            from pandas.api.types import is_numeric_dtype
+
+            return all(is_numeric_dtype(d) for d in X.dtypes)
+        except Exception:  # another library's frame: warm for anything
+            return False
+    dtype = getattr(X, "dtype", None)
+    try:
+        return dtype is not None and np.dtype(dtype).kind in "biuf"
+    except TypeError:
+        return False
+
+
 def _warm_inputs(search, X, dtypes, sparse):
     """The dtypes and whether sparse, to warm up for fitting ``search`` on
     ``X``: as given, where given (not None); otherwise from ``X`` (the dtype
-    it trains in; sparse where it is sparse), unless a fastbp estimator sits
-    behind other pipeline steps: what reaches it is then theirs, whose dtype
-    and kind ``X`` does not tell (a ``TfidfVectorizer`` makes a sparse
-    matrix of text, float32 with ``dtype=np.float32``), and both dtypes and
-    the sparse kernels are warmed."""
-    behind = (dtypes is None or sparse is None) and _behind_steps(search)
+    it trains in; sparse where it is sparse), unless ``X`` is not dense
+    numbers (text, objects, categories) and a fastbp estimator sits behind
+    other pipeline steps: what reaches it is then theirs, whose dtype and
+    kind ``X`` does not tell (a ``TfidfVectorizer`` makes a sparse matrix
+    of text, float32 with ``dtype=np.float32``), and both dtypes and the
+    sparse kernels are warmed. Dense numbers behind a scaler (the common
+    pipeline) warm what ``X`` itself would: three times the compiling for
+    kernels such a search never runs would slow every cold worker."""
+    behind = ((dtypes is None or sparse is None) and not _numeric_dense(X)
+              and _behind_steps(search))
     if dtypes is None:
         dtypes = DTYPES if behind else _fit_dtypes(X)
     if sparse is None:
@@ -495,16 +519,18 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, spa
         warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in (float32 for
-        float32 ``X``, float64 otherwise); both where a fastbp estimator
-        sits behind other pipeline steps, which may change the dtype (give
-        the one they make, e.g. ``"float32"`` after
-        ``TfidfVectorizer(dtype=np.float32)``, to warm only that).
+        float32 ``X``, float64 otherwise); both where ``X`` is not dense
+        numbers (text, categories) and a fastbp estimator sits behind other
+        pipeline steps, which make its input (give the dtype they make,
+        e.g. ``"float32"`` after ``TfidfVectorizer(dtype=np.float32)``, to
+        warm only that; or where steps change the dtype of numbers).
     sparse : bool or None, default None
         Warm the kernels for a sparse input too. None: where ``X`` is
-        sparse, or where a fastbp estimator sits behind other pipeline
-        steps (a ``TfidfVectorizer`` or a ``OneHotEncoder`` hands it a
-        sparse matrix of a dense or text ``X``). Give False to skip them
-        where those steps make a dense array.
+        sparse, or where ``X`` is not dense numbers and a fastbp estimator
+        sits behind other pipeline steps (a ``TfidfVectorizer`` or a
+        ``OneHotEncoder`` hands it a sparse matrix of text). Give True where
+        steps make a sparse matrix of numbers (a ``OneHotEncoder`` of
+        integer codes), False where steps make a dense array of text.
     retries : int, default 1
         How many times the scheduler reruns a task that raised (a worker
         running out of memory, a failed transfer). Tasks on a worker that
@@ -725,15 +751,17 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None, sp
         (skipped when the search holds no fastbp estimator, and, with a
         warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
-        The dtypes to warm up. Default: the one ``X`` trains in; both where a
-        fastbp estimator sits behind other pipeline steps, which may change
-        the dtype (give the one they make to warm only that).
+        The dtypes to warm up. Default: the one ``X`` trains in; both where
+        ``X`` is not dense numbers and a fastbp estimator sits behind other
+        pipeline steps, which make its input (give the dtype they make to
+        warm only that).
     sparse : bool or None, default None
         Warm the kernels for a sparse input too. None: where ``X`` is
-        sparse, or where a fastbp estimator sits behind other pipeline
-        steps (a ``TfidfVectorizer`` or a ``OneHotEncoder`` hands it a
-        sparse matrix). Give False to skip them where those steps make a
-        dense array.
+        sparse, or where ``X`` is not dense numbers and a fastbp estimator
+        sits behind other pipeline steps (a ``TfidfVectorizer`` or a
+        ``OneHotEncoder`` hands it a sparse matrix of text). Give True where
+        steps make a sparse matrix of numbers, False where they make a dense
+        array of text.
     **fit_params
         Passed to ``search.fit``. ``n_jobs``, and ``cv`` where the search
         has one, are refused (TypeError): they are the search's, not fit

@@ -132,12 +132,28 @@ def test_sparse_and_dtypes_given_are_honoured(inprocess_client, warmed):
                                              random_state=0), {"alpha": [1e-4]}, cv=2)
     fit_on_dask(clone(bare), X, y, client=inprocess_client)  # auto: X is dense
     fit_on_dask(clone(bare), X, y, client=inprocess_client, sparse=True)
-    # A scaler in front: what reaches the fastbp step is the scaler's.
+    # A scaler in front of dense numbers passes them on dense, in their
+    # dtype: the README's pipeline warms what X itself would, not three
+    # times the kernels; a DataFrame with a text column, which an encoder
+    # in front turns into numbers, warms for anything.
     scaled = GridSearchCV(make_pipeline(StandardScaler(), clone(bare.estimator)),
                           {"mlpclassifier__alpha": [1e-4]}, cv=2)
-    fit_on_dask(scaled, X, y, client=inprocess_client)
+    fit_on_dask(clone(scaled), X, y, client=inprocess_client)
+    fit_on_dask(clone(scaled), X.astype(np.float32), y, client=inprocess_client)
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"a": X[:, 0], "colour": np.where(y % 2, "red", "blue")})
+    encoded = GridSearchCV(
+        make_pipeline(make_column_transformer((OneHotEncoder(), ["colour"]),
+                                              remainder="passthrough"),
+                      clone(bare.estimator)),
+        {"mlpclassifier__alpha": [1e-4]}, cv=2)
+    fit_on_dask(encoded, frame, y, client=inprocess_client)
     assert warmed == [(("float64",), False), (("float32", "float64"), True),
                       (("float64",), False), (("float64",), True),
+                      (("float64",), False), (("float32",), False),
                       (("float32", "float64"), True)]
 
 
