@@ -1312,6 +1312,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         else:
             self.history_ = {"loss": np.array([self.loss_]),
                              "epoch_time": np.array([time.perf_counter() - start])}
+        # L-BFGS moved the weights from where an earlier stochastic fit's
+        # moments, velocities and schedule were measured: a partial_fit
+        # after it starts its optimizer afresh, as after a cold L-BFGS fit
+        # (it resumed Adam's, or refused another solver as a change within
+        # its stream). The stochastic record (_progress) goes on, as
+        # history_ and loss_curve_ are documented to. A failed call gets
+        # the old optimizer back from _transactional_fit's rollback.
+        self._optimizer = None
         if self.verbose:
             print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                   f"loss = {self.loss_:.8f}")
