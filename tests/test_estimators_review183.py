@@ -80,3 +80,61 @@ def test_a_failed_warm_lbfgs_fit_keeps_the_old_optimizer(blobs, monkeypatch):
     assert model._optimizer is optimizer
     for a, b in zip(coefs, model.coefs_):
         assert_array_equal(a, b)
+
+
+# ------------------------------- 2. learning_rate changes within a stream
+
+
+@pytest.mark.parametrize("solver", ["adam", "rmsprop"])
+@pytest.mark.parametrize("first,then", [("constant", "invscaling"),
+                                        ("invscaling", "adaptive"),
+                                        ("adaptive", "constant")])
+def test_non_sgd_stream_takes_a_schedule_that_acts_on_sgd_alone(blobs, solver, first, then):
+    X, y = blobs
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, random_state=0)
+    changed = MLPClassifier(learning_rate=first, **kw)
+    same = MLPClassifier(learning_rate=first, **kw)
+    for model in (changed, same):
+        model.partial_fit(X, y, classes=[0, 1])
+    changed.set_params(learning_rate=then)
+    for _ in range(2):
+        changed.partial_fit(X, y)
+        same.partial_fit(X, y)
+    assert changed._optimizer.lr_schedule == then
+    for a, b in zip(changed.coefs_, same.coefs_):
+        assert_array_equal(a, b)
+    # A schedule that acts on every solver is still refused, named from
+    # the one the stream now has.
+    changed.set_params(learning_rate="step")
+    with pytest.raises(ValueError, match=f"learning_rate changed from '{then}' to 'step' "
+                                         "within a partial_fit stream"):
+        changed.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("first,then", [("constant", "invscaling"), ("constant", "cosine")])
+def test_schedule_changes_stay_refused_where_they_act(blobs, first, then):
+    X, y = blobs
+    for solver in (["sgd", "adam"] if then == "cosine" else ["sgd"]):
+        model = MLPClassifier((4,), solver=solver, learning_rate=first, random_state=0)
+        model.partial_fit(X, y, classes=[0, 1])
+        model.set_params(learning_rate=then)
+        with pytest.raises(ValueError, match=f"learning_rate changed from '{first}' to "
+                                             f"'{then}'"):
+            model.partial_fit(X, y)
+        assert model._optimizer.lr_schedule == first
+
+
+def test_a_failed_call_leaves_the_streams_schedule(blobs, monkeypatch):
+    X, y = blobs
+    model = MLPClassifier((4,), solver="adam", random_state=0)
+    model.partial_fit(X, y, classes=[0, 1])
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("in training")
+
+    # Taken on the call's copy, which a failure then drops.
+    monkeypatch.setattr(base, "fit_stochastic", fail)
+    model.set_params(learning_rate="invscaling")
+    with pytest.raises(RuntimeError, match="in training"):
+        model.partial_fit(X, y)
+    assert model._optimizer.lr_schedule == "constant"

@@ -1428,14 +1428,29 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         """Refuse a ``solver`` or ``learning_rate`` schedule changed within a
         ``partial_fit`` stream: the stream goes on with its optimizer's state
         and schedule, and would ignore the new setting without a word (as
-        scikit-learn's does)."""
+        scikit-learn's does).
+
+        Solvers other than 'sgd' take every step at ``learning_rate_init``
+        under 'constant', 'invscaling' and 'adaptive' alike (scikit-learn's
+        schedules act on SGD alone): a change among those three changes
+        nothing, and is taken (a grid search over ``learning_rate`` with an
+        Adam model fitted by ``partial_fit`` was refused). ``optimizer`` is
+        this call's copy, given the new name, so that a later refusal names
+        the schedule the estimator had.
+        """
         for name, was in (("solver", optimizer.solver), ("learning_rate", optimizer.lr_schedule)):
             now = getattr(self, name)
-            if now is not was and now != was:
-                raise ValueError(
-                    f"{name} changed from {was!r} to {now!r} within a partial_fit stream, "
-                    f"which goes on with the optimizer state and schedule of {was!r}. Set "
-                    f"{name} back, or call fit to start afresh with {now!r}.")
+            if now is was or now == was:
+                continue
+            if (name == "learning_rate" and optimizer.solver != "sgd"
+                    and isinstance(was, str) and isinstance(now, str)
+                    and {was, now} <= {"constant", "invscaling", "adaptive"}):
+                optimizer.lr_schedule = now
+                continue
+            raise ValueError(
+                f"{name} changed from {was!r} to {now!r} within a partial_fit stream, "
+                f"which goes on with the optimizer state and schedule of {was!r}. Set "
+                f"{name} back, or call fit to start afresh with {now!r}.")
 
     def _retune(self, optimizer, samples_seen):
         """Give a stream's ``optimizer`` this estimator's hyper-parameters,
@@ -1461,8 +1476,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # read by the kernels unchecked: checked here, where it comes
             # back in, before the copy.
             self._optimizer.check(layout.n_params, params.dtype)
-            self._check_stream_optimizer(self._optimizer)
+            # (Checked on the copy, which takes an equivalent schedule's
+            # name: the kept optimizer changes only with a call that
+            # succeeds.)
             optimizer = self._optimizer.copy()
+            self._check_stream_optimizer(optimizer)
         progress = getattr(self, "_progress", None)
         if progress is None:
             progress = Progress(self.early_stopping)
