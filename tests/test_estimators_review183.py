@@ -138,3 +138,58 @@ def test_a_failed_call_leaves_the_streams_schedule(blobs, monkeypatch):
     with pytest.raises(RuntimeError, match="in training"):
         model.partial_fit(X, y)
     assert model._optimizer.lr_schedule == "constant"
+
+
+# ------------------------------------------- 3. sparse integer X, predict
+
+
+def _peak(f):
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out = f()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_sparse_integer_X_is_converted_a_block_at_a_time():
+    rng = np.random.default_rng(0)
+    X = sp.random(40_000, 1000, density=0.01, format="csr", random_state=0)
+    X.data = rng.integers(-100, 100, X.nnz).astype(np.int8)
+    model = quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit,
+                  X[:300].astype(np.float64), rng.random(300))
+    model.predict(X[:10])  # compiled before it is measured
+    out, peak = _peak(lambda: model.predict(X))
+    whole = X.nnz * (8 + 8)  # float64 data and int64 indices
+    assert peak < whole / 4
+    assert_array_equal(out, model.predict(X.astype(np.float64)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["bool", "uint8", "int64", "uint64", "csc"])
+def test_sparse_integer_X_predicts_as_its_float64_conversion(dtype, kind):
+    rng = np.random.default_rng(1)
+    X = sp.random(3000, 30, density=0.2, format="csr", random_state=1)
+    if kind == "bool":
+        X.data = X.data > 0.5
+    elif kind in ("int64", "uint64"):
+        # Beyond 2**53, and values that float32 rounds otherwise directly
+        # than through float64 (as validation converted all of X before).
+        wide = np.dtype(kind).type
+        X.data = rng.integers(0, 2**62, X.nnz, dtype=wide) >> wide(rng.integers(0, 60))
+        X.data[::5] = wide(2**60 + 2**36 + 1)
+        assert (X.data[:1].astype(np.float32) != X.data[:1].astype(np.float64)
+                .astype(np.float32)).all()
+    else:
+        X.data = rng.integers(0, 256, X.nnz).astype(np.uint8)
+        if kind == "csc":
+            X = X.tocsc()
+    # Linear, so that an input's rounding shows in the outputs.
+    model = quiet(MLPRegressor(hidden_layer_sizes=(4,), activation="identity", max_iter=2,
+                               random_state=0).fit,
+                  rng.random((50, 30)).astype(dtype), rng.random(50))
+    expected = model.predict(X.astype(np.float64))
+    got = model.predict(X)
+    assert got.dtype == dtype
+    assert_array_equal(got, expected)

@@ -1847,19 +1847,23 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _validated_input(self, X, dtype, kernel_checks_dense=True):
         """``X`` through scikit-learn's validation, checked to fit ``dtype``
         but not converted (float32 or float64, any layout, dense, CSR or
-        CSC; a NumPy array of integers, bools or float16 as it is):
+        CSC; a NumPy array of integers, bools or float16, or a sparse
+        matrix of integers or bools, as it is):
         :func:`~fastbp.training.predict.predict_rows` converts it a block of
         rows at a time. ``kernel_checks_dense``: whether the
         backend's kernel reports a dense ``X`` that is not finite (the
         CPU's)."""
         X = check_raw_input(native_byte_order(X))
-        # An integer, bool or float16 array stays as it is: predict_rows
-        # converts its blocks (helper-162: validation converted all of it to
-        # float64, eight times a uint8 X, for a float32 model too). Its
-        # values fit float32 and float64, and float16's non-finite ones are
-        # refused by validation as before.
-        keep = (type(X) is np.ndarray
-                and (X.dtype.kind in "biu" or X.dtype == np.float16))
+        # An integer, bool or float16 array stays as it is, as does a sparse
+        # matrix of integers or bools (validation makes it CSR or CSC, of
+        # the same dtype): predict_rows converts its blocks (helper-162:
+        # validation converted all of it to float64, eight times a uint8 X,
+        # for a float32 model too; fix-183: a sparse one's indices too).
+        # Their values fit float32 and float64, and float16's non-finite
+        # ones are refused by validation as before.
+        keep = ((type(X) is np.ndarray
+                 and (X.dtype.kind in "biu" or X.dtype == np.float16))
+                or (sp.issparse(X) and X.dtype.kind in "biu"))
         with naming("X"):
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=None if keep else (np.float64, np.float32))

@@ -81,27 +81,32 @@ class KernelInput:
 
     @classmethod
     def rows_of(cls, X, start, stop, dtype):
-        """Rows ``start:stop`` of ``X`` (validated, dense or CSR; a dense
-        ``X`` may also hold integers, bools or float16) as a
-        ``KernelInput`` in ``dtype``: views of ``X`` where the kernels read
-        it as it is, else a conversion of those rows alone (scipy's row
-        slicing would copy a CSR matrix's rows first)."""
+        """Rows ``start:stop`` of ``X`` (validated, dense or CSR; ``X`` or a
+        CSR matrix's data may also hold integers or bools, a dense ``X``
+        float16) as a ``KernelInput`` in ``dtype``: views of ``X`` where the
+        kernels read it as it is, else a conversion of those rows alone
+        (scipy's row slicing would copy a CSR matrix's rows first)."""
+        # Through float64, as validation converted all of X before
+        # (helper-162): rounding a 64-bit integer to float32 directly can
+        # differ from rounding it twice.
+        wide = (X.dtype.kind in "iu" and X.dtype.itemsize > 4
+                and np.dtype(dtype) != np.float64)
         if not sp.issparse(X):
             rows = X[start:stop]
-            if rows.dtype.kind in "iu" and rows.dtype.itemsize > 4 and dtype != np.float64:
-                # Through float64, as validation converted all of X before
-                # (helper-162): rounding a 64-bit integer to float32 directly
-                # can differ from rounding it twice.
+            if wide:
                 rows = rows.astype(np.float64)
             return cls(rows, dtype)
-        if (start, stop) == (0, X.shape[0]):
+        if (start, stop) == (0, X.shape[0]) and not wide:
             return cls(X, dtype)
         new = cls.__new__(cls)
         new._source = X
         new.n_samples, new.n_features = stop - start, X.shape[1]
         new.dtype = np.dtype(dtype)
         lo, hi = X.indptr[start], X.indptr[stop]
-        new._set_csr(X.data[lo:hi], X.indices[lo:hi],
+        data = X.data[lo:hi]
+        if wide:
+            data = data.astype(np.float64)
+        new._set_csr(data, X.indices[lo:hi],
                      np.subtract(X.indptr[start:stop + 1], lo, dtype=np.int64))
         return new
 
