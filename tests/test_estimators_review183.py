@@ -193,3 +193,16 @@ def test_sparse_integer_X_predicts_as_its_float64_conversion(dtype, kind):
     got = model.predict(X)
     assert got.dtype == dtype
     assert_array_equal(got, expected)
+
+
+# --------------------------------------------- 4. a 3-D sparse X's message
+
+
+def test_a_3d_sparse_X_gets_no_single_sample_hint(blobs):
+    X, y = blobs
+    model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    bad = sp.coo_array(np.zeros((4, 5, 15)))
+    with pytest.raises(ValueError, match=r"got a sparse array of shape \(4, 5, 15\)\.$"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match=r"reshape\(1, -1\) for a single sample"):
+        model.predict(sp.coo_array(np.zeros(4)))

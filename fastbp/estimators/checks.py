@@ -54,16 +54,19 @@ def check_sparse_structure(X, name="X"):
         return
     if X.ndim != 2:
         # A 1-D sparse array (scipy's csr_array of a row; a column taken
-        # out of a sparse array): the per-format checks read two axes.
+        # out of a sparse array), or a COO array of more axes: the
+        # per-format checks read two axes.
         if name == "y":
             # A 1-D dense y is the usual one: only a sparse y must be 2-D.
+            hint = (" Pass 1-D targets as a dense array (y.toarray())." if X.ndim == 1
+                    else "")
             raise ValueError(
                 "A sparse y must be 2-D (multilabel indicators or multi-output targets), "
-                f"got a sparse array of shape {X.shape}. Pass 1-D targets as a dense "
-                "array (y.toarray()).")
-        raise ValueError(f"{name} must be 2-D, got a sparse array of shape {X.shape}. "
-                         f"Reshape it to one row per sample ({name}.reshape(1, -1) for a "
-                         "single sample).")
+                f"got a sparse array of shape {X.shape}.{hint}")
+        # The reshape hint fits a 1-D array (a single sample) only.
+        hint = (f" Reshape it to one row per sample ({name}.reshape(1, -1) for a single "
+                "sample)." if X.ndim == 1 else "")
+        raise ValueError(f"{name} must be 2-D, got a sparse array of shape {X.shape}.{hint}")
     check = _STRUCTURE_CHECKS.get(X.format)
     problem = None if check is None else check(X)
     if problem is not None:
