@@ -160,9 +160,12 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         there). 'batch' uses batch statistics in training
         and running statistics (``running_mean_``, ``running_var_``, momentum
         0.1, PyTorch's convention, eps 1e-5) at prediction; its batch
-        statistics are unweighted, as PyTorch's BatchNorm's: with
-        ``sample_weight``, a row weighing 0 still enters its batch's mean and
-        variance. 'layer' normalises each sample over its units.
+        statistics are unweighted, as PyTorch's ``BatchNorm1d``'s (which
+        takes no sample weights): a row with ``sample_weight`` 0 still
+        enters its batch's mean and variance, and through them the training
+        of the other rows and ``running_mean_``, ``running_var_``. To leave
+        a row out of them, remove it from ``X`` rather than weigh it 0.
+        'layer' normalises each sample over its units.
 
     residual : bool, default=False
         Add identity skip connections between consecutive hidden layers of
