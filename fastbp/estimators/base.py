@@ -1286,7 +1286,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                    hooks_sw, weight_exp):
         start = time.perf_counter()
         iterations = {"loss": [], "epoch_time": []}
-        tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter + 1,
+        # One task per iteration, begun at its first evaluation (fit_lbfgs):
+        # at most max_iter, the count a progress bar shows.
+        tasks = self._fit_tasks(spec.layout, hooks_X, y, hooks_sw, self.max_iter,
                                 "lbfgs-iter", iterations=iterations)
         alpha, l1 = self._penalties(weight_exp)
         # The root task is ended by _fit, once the fit has succeeded and set

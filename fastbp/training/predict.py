@@ -148,8 +148,8 @@ def predict_rows(plan, backend, params, running, X):
     params : ndarray of shape (n_params,)
     running : ndarray of shape (n_running,)
     X : ndarray or CSR/CSC matrix of shape (n_samples, n_features)
-        Validated, float32 or float64, of any layout (a dense ``X`` may also
-        hold integers, bools or float16); values that fit the plan's dtype
+        Validated, float32 or float64, of any layout (``X`` may also hold
+        integers or bools, and a dense ``X`` float16); values that fit the plan's dtype
         (the caller checks).
 
     Returns
