@@ -661,16 +661,70 @@ def _available_memory():
     return min(limits) if limits else None
 
 
-def check_one_hot_size(X, dtype, path):
-    """Refuse, before the encoding, one-hot encoded columns that would not
-    fit in memory: the encoder writes a dense array of one column per
-    distinct value (an ID of 200,000 values in 200,000 rows: 149 GiB in
-    float32), which fails with a MemoryError, or takes the machine's
-    memory, only after minutes."""
-    memory = _available_memory()
+#: The density (share of nonzero entries) below which the encoded features
+#: reach the model as a CSR matrix rather than a dense array: scikit-learn's
+#: ``ColumnTransformer`` default. One-hot encoded columns of many values
+#: (an ID) are nearly all zeros.
+SPARSE_THRESHOLD = 0.3
+
+
+def encoded_size(X, dtype):
+    """What :func:`build_pipeline` will encode ``X`` into, estimated before
+    the encoding.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The feature columns of the training file.
+    dtype : numpy.dtype
+        The model's dtype.
+
+    Returns
+    -------
+    sparse : bool
+        Whether the encoding is a CSR matrix (its density below
+        :data:`SPARSE_THRESHOLD`, as ``ColumnTransformer`` decides).
+    nnz : int
+        The entries it stores: every numeric value, and one a row for each
+        one-hot encoded column.
+    n_columns : int
+        Its columns: one a numeric column, one a distinct value of each
+        one-hot encoded column.
+    size : int
+        Its size in bytes: the values and their column indices, and the row
+        pointers, where sparse; rows x columns where dense.
+    widths : dict
+        The distinct values of each one-hot encoded column.
+    """
     numeric = set(numeric_columns(X))
     widths = {c: X[c].nunique(dropna=False) for c in X.columns if c not in numeric}
-    size = len(X) * sum(widths.values()) * np.dtype(dtype).itemsize
+    n_rows = len(X)
+    n_columns = len(numeric) + sum(widths.values())
+    nnz = n_rows * (len(numeric) + len(widths))
+    itemsize = np.dtype(dtype).itemsize
+    dense = n_rows * n_columns
+    # ColumnTransformer counts a dense block as all nonzero, as here, and
+    # builds a dense result where no block is sparse (no text column).
+    sparse = bool(widths) and dense > 0 and nnz / dense < SPARSE_THRESHOLD
+    if not sparse:
+        return False, nnz, n_columns, dense * itemsize, widths
+    # scipy's index dtype: int32 while the indices and nnz fit in it.
+    index = 4 if max(nnz, n_columns) <= np.iinfo(np.int32).max else 8
+    return True, nnz, n_columns, nnz * (itemsize + index) + (n_rows + 1) * index, widths
+
+
+def check_one_hot_size(X, dtype, path):
+    """Refuse, before the encoding, one-hot encoded columns that would not
+    fit in memory, naming them.
+
+    The estimate is of what :func:`build_pipeline` builds
+    (:func:`encoded_size`): a CSR matrix, by its nonzeros, where the one-hot
+    columns make it mostly zeros (an ID of 200,000 values in 200,000 rows:
+    2.4 MB in float32, where a dense array took 149 GiB), a dense array
+    otherwise. Too big, the fit fails with a MemoryError, or takes the
+    machine's memory, only after minutes."""
+    memory = _available_memory()
+    sparse, nnz, n_columns, size, widths = encoded_size(X, dtype)
     # The fit's peak is twice the encoded array (the pipeline copies it; the
     # network trains on it), and it must stay within half the memory: a
     # budget of half (helper-163) let through fits that took all of it.
@@ -678,11 +732,19 @@ def check_one_hot_size(X, dtype, path):
         return
     widest = sorted(widths, key=widths.get, reverse=True)[:3]
     shown = ", ".join(f"{c!r} ({widths[c]} distinct values)" for c in widest)
-    raise CLIError(f"{path}: one-hot encoding the text column(s) {shown} would take "
-                   f"{len(X)} rows x {sum(widths.values())} columns of {np.dtype(dtype)}, "
-                   f"{size / 2**30:.1f} GiB (the fit needs twice that), more than a quarter of the "
-                   f"memory available ({memory / 2**30:.1f} GiB); drop such a column if it is an ID or "
+    what = (f"a sparse matrix of {nnz} stored values of {np.dtype(dtype)} ({len(X)} rows x "
+            f"{n_columns} columns)" if sparse
+            else f"{len(X)} rows x {n_columns} columns of {np.dtype(dtype)}")
+    raise CLIError(f"{path}: one-hot encoding the text column(s) {shown} would take {what}, "
+                   f"{_in_units(size)} (the fit needs twice that), more than a quarter of the "
+                   f"memory available ({_in_units(memory)}); drop such a column if it is an ID or "
                    "free text, or group its values into fewer categories")
+
+
+def _in_units(size):
+    """``size`` bytes in GiB, or in MiB below a tenth of one (a sparse
+    encoding's size read "0.0 GiB")."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 / 10 else f"{size / 2**20:.1f} MiB"
 
 
 def check_features(X, path, training=True):
@@ -880,7 +942,9 @@ def note_target_scale(y, target):
 
 def build_pipeline(X, estimator, dtype=np.float64):
     """Standardise numeric columns, one-hot encode the others, then
-    ``estimator``, which gets ``dtype``.
+    ``estimator``, which gets ``dtype``: a CSR matrix where the encoding is
+    mostly zeros (:data:`SPARSE_THRESHOLD`; text columns of many values), a
+    dense array otherwise (:func:`encoded_size` tells which, beforehand).
 
     The numeric columns are standardised as read (float64) and only then
     cast to ``dtype``: cast first, float32 would round Unix timestamps
@@ -904,10 +968,16 @@ def build_pipeline(X, estimator, dtype=np.float64):
         steps.append(("numeric", Pipeline([("scale", StandardScaler()), ("cast", cast)]),
                       numeric))
     if other:
+        # CSR, so that an ID-like column of thousands of values costs memory
+        # by its nonzeros (one a row), not rows x values (fix-184): the
+        # estimators train on CSR without densifying it.
         steps.append(("categorical", OneHotEncoder(handle_unknown="ignore",
-                                                   sparse_output=False,
+                                                   sparse_output=True,
                                                    dtype=np.dtype(dtype).type), other))
-    return Pipeline([("preprocess", ColumnTransformer(steps)), ("model", estimator)])
+    # scikit-learn's rule: dense where more than SPARSE_THRESHOLD of the
+    # result is nonzero (few categories), for the dense kernels are faster.
+    preprocess = ColumnTransformer(steps, sparse_threshold=SPARSE_THRESHOLD)
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
 def parse_settings(pairs):
@@ -1703,13 +1773,15 @@ def note_unseen_categories(pipe, X, path):
         if name != "categorical":
             continue
         # The encoder's own matching (missing values included): a row's block
-        # of a column is all zeros exactly where its value is unknown.
-        codes = np.asarray(encoder.transform(X[cols]))
+        # of a column is all zeros exactly where its value is unknown. CSR
+        # where the model's encoder writes it (fix-184; dense in older
+        # models): np.asarray made it a 0-d object array.
+        codes = encoder.transform(X[cols])
         start = 0
         for c, categories in zip(cols, encoder.categories_):
             block = codes[:, start:start + len(categories)]
             start += len(categories)
-            unseen = block.sum(axis=1) == 0
+            unseen = np.asarray(block.sum(axis=1)).ravel() == 0
             if unseen.any():
                 values = X[c][unseen].unique()
                 shown = ", ".join(_shown_category(v) for v in values[:3])
