@@ -1746,14 +1746,16 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
     n = 20000
     pd.DataFrame({"x": np.arange(n) / n, "id": [f"c{i}" for i in range(n)],
                   "y": np.arange(n) % 2}).to_csv(tmp_path / "t.csv", index=False)
-    # 20000 x 20001 float32 columns, 1.5 GiB: more than a quarter of 1 GiB.
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 2**30)
+    # Since fix-184 the encoding is a CSR matrix where it is mostly zeros:
+    # 40,000 stored float32 values and their indices, about 0.4 MiB (the
+    # dense array was 1.5 GiB), more than a quarter of 1 MiB.
+    monkeypatch.setattr(cli_data, "_available_memory", lambda: 2**20)
     assert _train_quiet(tmp_path / "t.csv", "y") == 2
     out, err = capsys.readouterr()
     assert (f"fastbp: error: {tmp_path / 't.csv'}: one-hot encoding the text column(s) 'id' "
-            "(20000 distinct values) would take 20000 rows x 20000 columns of float32, "
-            "1.5 GiB (the fit needs twice that), more than a quarter of the memory available "
-            "(1.0 GiB); drop such a column"
+            "(20000 distinct values) would take a sparse matrix of 40000 stored values of "
+            "float32 (20000 rows x 20001 columns), 0.4 MiB (the fit needs twice that), more "
+            "than a quarter of the memory available (1.0 MiB); drop such a column"
             in err) and "trained" not in out
 
     # A MemoryError that still happens is one line, as the other errors.
