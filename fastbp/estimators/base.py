@@ -775,10 +775,24 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         unknown activation, a shape error in a product); :func:`fastbp.load`
         calls this on every fastbp model it loads.
         """
-        if "coefs_" not in self.__dict__:
+        present = self.__dict__
+        if "coefs_" not in present:
             # An unfitted template (a search's estimator, whose grid may
             # replace a placeholder parameter) is checked when it is fitted.
+            # One that holds what a fit sets is a fitted model whose weights
+            # were taken out: it loaded, and predict called it unfitted,
+            # though fastbp.save writes trained models only.
+            held = [name for name in _FIT_SETS if name in present]
+            if held:
+                shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+                raise ValueError(f"it is an unfitted or incomplete model: it has {shown} "
+                                 "but no coefs_")
             return
+        missing = self._missing_fitted_attributes()
+        if missing:
+            raise ValueError(f"it is missing the fitted attribute(s) {', '.join(missing)}, "
+                             "which a model trained in its configuration holds (predict "
+                             "or partial_fit would fail on them)")
         self._validate_params()
         coefs, intercepts = self.coefs_, getattr(self, "intercepts_", None)
         if not (isinstance(coefs, list) and isinstance(intercepts, list)
@@ -847,6 +861,33 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                  *self.__dict__.get("normalization_scales_", []),
                                  *self.__dict__.get("normalization_shifts_", []))),
             len(coefs), coefs[0].dtype)
+
+    def _missing_fitted_attributes(self):
+        """The attributes, in :data:`_FIT_SETS`' order, that this model
+        holding ``coefs_`` lacks and that nothing fills in before they are
+        read (:meth:`_check_loaded_state`).
+
+        For weights set by hand, predict fills in what a fit would also have
+        set (:meth:`_complete_fitted_state`), where ``_activations`` or
+        ``n_features_in_`` is missing or it filled some in before
+        (``_filled_state``): only ``intercepts_`` is needed there. A model a
+        fit trained (``n_iter_``; or a training record not filled in) reads
+        them all, and its counts and, with a stochastic solver, its training
+        record (which ``partial_fit`` goes on from).
+        """
+        present = self.__dict__
+        trained = "n_iter_" in present or ("_progress" in present
+                                           and "_filled_state" not in present)
+        if not trained and ("_filled_state" in present or "_activations" not in present
+                            or "n_features_in_" not in present):
+            needed = ("intercepts_",)
+        else:
+            needed = ("intercepts_", *self._FILLED_IN)
+            if trained:
+                needed += ("n_iter_", "t_")
+                if self.solver in _STOCHASTIC_SOLVERS:
+                    needed += ("_progress",)
+        return [name for name in needed if name not in present]
 
     def _check_loaded_training_state(self, n_params, n_layers, dtype):
         """Raise ``ValueError`` where the state that ``partial_fit`` and a
@@ -2071,6 +2112,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+# Attributes a fit sets besides ``coefs_``: a model holding one of them is
+# no unfitted template (:meth:`BaseMLP._check_loaded_state`).
+_FIT_SETS = ("intercepts_", *BaseMLP._FILLED_IN, "n_iter_", "t_", "loss_", "classes_",
+             "_label_binarizer", "_progress")
 
 
 def _refuse_non_finite_input(X, Y=None, sample_weight=None):

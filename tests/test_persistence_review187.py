@@ -1,0 +1,133 @@
+"""fix-187: model files edited by hand (their checksum recomputed) that
+fastbp.load accepted, and that failed later, deep inside predict,
+partial_fit or the command line."""
+
+import hashlib
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import fastbp
+from fastbp import MLPClassifier, MLPRegressor
+
+pytest.importorskip("skops")
+
+
+def edited_copy(saved, path, edit):
+    """A copy at ``path`` of the fastbp file ``saved`` whose object
+    ``edit(obj)`` changed (or replaced, where it returns one), rebuilt with
+    skops and its checksum recomputed: it passes the integrity check, as
+    the reviewer's files did."""
+    import skops.io as sio
+
+    with zipfile.ZipFile(saved) as zf:
+        meta = json.loads(zf.read("fastbp.json"))
+        payload = zf.read("model.skops")
+    obj = sio.loads(payload, trusted=sio.get_untrusted_types(data=payload))
+    replaced = edit(obj)
+    if replaced is not None:
+        obj = replaced
+    payload = sio.dumps(obj)
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("fastbp.json", json.dumps(meta))
+        zf.writestr("model.skops", payload)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16.0, y[:300]
+
+
+def _fit(cls, X, y, **kw):
+    params = dict(hidden_layer_sizes=(6,), max_iter=2, random_state=0)
+    params.update(kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(**params).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def saved(data, tmp_path_factory):
+    """A batch-normalised classifier trained with Adam, saved."""
+    X, y = data
+    path = tmp_path_factory.mktemp("saved") / "m.fastbp"
+    fastbp.save(_fit(MLPClassifier, X, y, normalization="batch", solver="adam"), path)
+    return path
+
+
+def _delete(name):
+    def edit(model):
+        del model.__dict__[name]
+    return edit
+
+
+# ---------------------------------------------------------------- finding 1
+
+@pytest.mark.parametrize("name", [
+    "running_mean_", "running_var_", "normalization_scales_", "normalization_shifts_",
+    "_normalization", "_residual", "n_outputs_", "n_layers_", "_activations",
+    "out_activation_", "n_features_in_", "_optimizer", "intercepts_"])
+def test_a_fitted_attribute_deleted_is_refused_at_load(saved, tmp_path, data, name):
+    # Before: load succeeded, and predict raised "AttributeError:
+    # 'MLPClassifier' object has no attribute ..." (the checks read a
+    # missing attribute as its default).
+    path = edited_copy(saved, tmp_path / "e.fastbp", _delete(name))
+    with pytest.raises(ValueError, match=f"e.fastbp holds an MLPClassifier whose fitted "
+                                         f"state is inconsistent: .*missing .*{name}"):
+        fastbp.load(path)
+
+
+@pytest.mark.parametrize("name", [
+    "running_mean_", "running_var_", "normalization_scales_", "normalization_shifts_"])
+def test_statistics_deleted_from_a_model_without_normalization_are_refused(
+        data, tmp_path, name):
+    # The reviewer's case: the check read a missing list as the empty one a
+    # model without normalization holds, and predict raised AttributeError.
+    X, y = data
+    fastbp.save(_fit(MLPClassifier, X, y), tmp_path / "m.fastbp")
+    path = edited_copy(tmp_path / "m.fastbp", tmp_path / "e.fastbp", _delete(name))
+    with pytest.raises(ValueError, match=f"inconsistent: it is missing the fitted "
+                                         f"attribute\\(s\\) {name}, "):
+        fastbp.load(path)
+
+
+def test_a_model_without_coefs_is_refused_as_unfitted_or_incomplete(saved, tmp_path):
+    # Before: it loaded, and predict raised NotFittedError, though save
+    # refuses an unfitted model.
+    path = edited_copy(saved, tmp_path / "e.fastbp", _delete("coefs_"))
+    with pytest.raises(ValueError, match="unfitted or incomplete model: it has "
+                                         "intercepts_, .* but no coefs_"):
+        fastbp.load(path)
+
+
+def test_weights_set_by_hand_still_save_and_load(tmp_path):
+    # What predict fills in for weights set by hand is no missing attribute.
+    rng = np.random.default_rng(0)
+    model = MLPRegressor(hidden_layer_sizes=(3,))
+    model.coefs_ = [rng.normal(size=(4, 3)), rng.normal(size=(3, 1))]
+    model.intercepts_ = [np.zeros(3), np.zeros(1)]
+    fastbp.save(model, tmp_path / "h.fastbp")
+    X = rng.normal(size=(5, 4))
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "h.fastbp").predict(X),
+                                  model.predict(X))
+
+
+def test_a_search_template_without_coefs_still_loads(data, tmp_path):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = GridSearchCV(MLPClassifier(hidden_layer_sizes=(4,), max_iter=1,
+                                            random_state=0),
+                              {"alpha": [1e-4, 1e-3]}, cv=2).fit(X, y)
+    fastbp.save(search, tmp_path / "s.fastbp")
+    loaded = fastbp.load(tmp_path / "s.fastbp")
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
