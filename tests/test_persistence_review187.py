@@ -4,6 +4,7 @@ partial_fit or the command line."""
 
 import hashlib
 import json
+import re
 import warnings
 import zipfile
 
@@ -131,3 +132,87 @@ def test_a_search_template_without_coefs_still_loads(data, tmp_path):
     fastbp.save(search, tmp_path / "s.fastbp")
     loaded = fastbp.load(tmp_path / "s.fastbp")
     np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
+
+
+# ---------------------------------------------------------------- finding 2
+
+def _set_optimizer(name, value):
+    def edit(model):
+        setattr(model._optimizer, name, value)
+    return edit
+
+
+@pytest.mark.parametrize("name, value, message", [
+    # Before: a Numba TypingError after compiling for a str, an
+    # OverflowError, a DivergenceError blaming the learning rate.
+    ("t", "x", "t is 'x'"),
+    ("t", 2 ** 70, "t is 1180591620717411303424"),
+    ("t", -1e6, "t is -1000000.0"),
+    ("t", -1, "t is -1"),
+    ("t", True, "t is True"),
+    # Before: a TypeError in the schedule.
+    ("epoch", "x", "epoch is 'x'"),
+    ("epoch", -3, "epoch is -3"),
+    # Before: a TypeError inside training.
+    ("rng_state", None, "rng_state is None"),
+    ("rng_state", np.float64(3), "rng_state is np.float64\\(3.0\\)"),
+    ("rng_state", np.zeros(2, np.uint64), "rng_state is"),
+    ("learning_rate", float("nan"), "learning_rate is nan"),
+    ("learning_rate", "x", "learning_rate is 'x'"),
+    ("beta_1", None, "beta_1 is None"),
+    ("lr_schedule", "bogus", "lr_schedule is 'bogus'"),
+    ("step_size", 0, "step_size is 0"),
+    ("nesterov", "yes", "nesterov is 'yes'"),
+])
+def test_an_edited_optimizer_state_is_refused_at_load(saved, tmp_path, name, value,
+                                                      message):
+    path = edited_copy(saved, tmp_path / "e.fastbp", _set_optimizer(name, value))
+    with pytest.raises(ValueError, match=f"inconsistent: The optimizer state's "
+                                         f"{message}"):
+        fastbp.load(path)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("t_", "x"), ("t_", -1), ("t_", 1.5), ("n_iter_", "x"), ("n_iter_", True),
+    ("n_iter_", np.int64(-2)), ("best_loss_", None), ("best_loss_", "x"),
+    ("best_loss_", float("nan"))])
+def test_edited_public_training_counts_are_refused_at_load(saved, tmp_path, name, value):
+    # Before: they loaded, and were shown as the model's until its next fit.
+    path = edited_copy(saved, tmp_path / "e.fastbp",
+                       lambda model: setattr(model, name, value))
+    with pytest.raises(ValueError, match=re.escape(f"inconsistent: {name} is {value!r}")):
+        fastbp.load(path)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("t", "x"), ("n_iter", -1), ("best_loss", None), ("no_improvement_count", 0.5)])
+def test_edited_counts_of_the_training_record_are_refused_at_load(saved, tmp_path, name,
+                                                                  value):
+    path = edited_copy(saved, tmp_path / "e.fastbp",
+                       lambda model: setattr(model._progress, name, value))
+    with pytest.raises(ValueError, match=re.escape(f"inconsistent: the training record's "
+                                                   f"{name} is {value!r}")):
+        fastbp.load(path)
+
+
+@pytest.mark.parametrize("kw", [dict(solver="sgd", early_stopping=True),
+                                dict(solver="lbfgs"),
+                                dict(solver="adam", learning_rate="step")])
+def test_legitimate_training_states_load_and_continue(data, tmp_path, kw):
+    # best_loss_ None (early stopping), no best_loss_ at all (lbfgs), NumPy
+    # integers for the counts: as fits set them.
+    X, y = data
+    model = _fit(MLPClassifier, X, y, **kw)
+    if model.__dict__.get("_optimizer") is not None:
+        model._optimizer.t = np.int64(model._optimizer.t)
+        model._optimizer.epoch = np.int32(model._optimizer.epoch)
+    fastbp.save(model, tmp_path / "m.fastbp")
+    loaded = fastbp.load(tmp_path / "m.fastbp")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    if kw["solver"] == "adam":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded.partial_fit(X, y)
+            model.partial_fit(X, y)
+        assert (loaded.n_iter_, loaded.t_) == (model.n_iter_, model.t_)
+        np.testing.assert_array_equal(loaded.coefs_[0], model.coefs_[0])

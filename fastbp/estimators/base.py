@@ -892,7 +892,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _check_loaded_training_state(self, n_params, n_layers, dtype):
         """Raise ``ValueError`` where the state that ``partial_fit`` and a
         warm start go on from (optimizer, stopping rule, history) does not
-        fit the weights: the kernels read the optimizer's arrays unchecked."""
+        fit the weights: the kernels read the optimizer's arrays unchecked.
+        Its counts and best loss, and the public copies of them (``t_``,
+        ``n_iter_``, ``best_loss_``), must be what a fit sets: shown as the
+        model's until its next fit, they are what ``partial_fit`` goes on
+        from (the training record's)."""
         optimizer = self.__dict__.get("_optimizer")
         if optimizer is not None:
             if not isinstance(optimizer, StochasticOptimizer):
@@ -900,19 +904,32 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                                  "optimizer state")
             optimizer.check(n_params, dtype)
         progress = self.__dict__.get("_progress")
-        if progress is None:
-            return
-        scores = getattr(progress, "validation_scores", None)
-        history = getattr(progress, "history", None)
-        if not (isinstance(progress, Progress)
-                and isinstance(getattr(progress, "loss_curve", None), list)
-                and (scores is None or isinstance(scores, list))
-                and isinstance(history, dict) and set(history) == set(HISTORY_KEYS)
-                and all(isinstance(v, Series) for v in history.values())):
-            raise ValueError("the training record (_progress) is not the loss curve, "
-                             "validation scores and history fastbp keeps")
-        if progress.monitor is not None:
-            progress.monitor.check_fits(n_layers, dtype)
+        if progress is not None:
+            scores = getattr(progress, "validation_scores", None)
+            history = getattr(progress, "history", None)
+            if not (isinstance(progress, Progress)
+                    and isinstance(getattr(progress, "loss_curve", None), list)
+                    and (scores is None or isinstance(scores, list))
+                    and isinstance(history, dict) and set(history) == set(HISTORY_KEYS)
+                    and all(isinstance(v, Series) for v in history.values())):
+                raise ValueError("the training record (_progress) is not the loss curve, "
+                                 "validation scores and history fastbp keeps")
+            record = vars(progress)
+            for name in ("t", "n_iter", "no_improvement_count"):
+                _check_loaded_count(f"the training record's {name}", record.get(name, None))
+            # Early stopping keeps no best training loss (scikit-learn's None).
+            early = scores is not None
+            _check_loaded_best_loss("the training record's best_loss",
+                                    record.get("best_loss", None), early)
+            if progress.monitor is not None:
+                progress.monitor.check_fits(n_layers, dtype)
+        else:
+            early = bool(getattr(self, "early_stopping", False))
+        for name in ("t_", "n_iter_"):
+            if name in self.__dict__:
+                _check_loaded_count(name, self.__dict__[name])
+        if "best_loss_" in self.__dict__:
+            _check_loaded_best_loss("best_loss_", self.__dict__["best_loss_"], early)
 
     def _check_loaded_outputs(self, out):
         """Raise ``ValueError`` where the output function ``out`` and the
@@ -2118,6 +2135,30 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 # no unfitted template (:meth:`BaseMLP._check_loaded_state`).
 _FIT_SETS = ("intercepts_", *BaseMLP._FILLED_IN, "n_iter_", "t_", "loss_", "classes_",
              "_label_binarizer", "_progress")
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _check_loaded_count(name, value):
+    """Refuse a loaded count ``name`` (samples seen, epochs) that is not an
+    integer from 0 within int64, as fits and ``partial_fit`` keep them."""
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            and 0 <= value <= _INT64_MAX):
+        raise ValueError(f"{name} is {value!r}, where a fit keeps a count from 0 (an "
+                         "integer within int64)")
+
+
+def _check_loaded_best_loss(name, value, early):
+    """Refuse a loaded best training loss ``name`` that is not a real number
+    (never NaN: no loss compares below one), or None where early stopping
+    (``early``) keeps none."""
+    if value is None and early:
+        return
+    if not (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)) and not math.isnan(value)):
+        kept = "a real number, or None with early stopping" if early else \
+            "a real number (None only with early stopping, which this model's record is not)"
+        raise ValueError(f"{name} is {value!r}, where a fit keeps {kept}")
 
 
 def _refuse_non_finite_input(X, Y=None, sample_weight=None):

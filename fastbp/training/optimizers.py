@@ -26,6 +26,14 @@ TWO_STATES = ("adam", "adamw")
 DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+# The learning-rate schedules a model may hold by name.
+_SCHEDULES = ("constant", "invscaling", "adaptive", *PER_EPOCH_SCHEDULES)
+
+# The optimizer's real-valued hyper-parameters and its current rate.
+_RATES = ("learning_rate_init", "learning_rate", "momentum", "power_t", "beta_1", "beta_2",
+          "epsilon", "gamma")
 
 
 def _own_copy(a):
@@ -155,12 +163,15 @@ class StochasticOptimizer:
         empty or full (the zeros that models saved by earlier versions hold).
         Any array of the right shape and dtype fits, read-only, strided or
         an ndarray subclass (joblib's memmaps) included: training goes on
-        from a plain copy (:meth:`copy`).
+        from a plain copy (:meth:`copy`). The counts, the dropout
+        generator's state and the hyper-parameters must be of the kinds
+        training keeps (:meth:`_check_scalars`).
         """
         if codes.SOLVERS.get(self.solver) != self.code:
             raise ValueError(f"The optimizer state names solver {self.solver!r} with code "
                              f"{self.code!r}, which is not one of fastbp's solvers "
                              f"{sorted(codes.SOLVERS)}.")
+        self._check_scalars()
         for name in ("state_1", "state_2"):
             state = self.__dict__.get(name)
             shapes = [(n_params,)]
@@ -177,6 +188,52 @@ class StochasticOptimizer:
                     f"{np.dtype(dtype).name}" + ("" if len(shapes) == 1 else " (or none)")
                     + " (the network changed since the last partial_fit, or the state was "
                     "edited).")
+
+    def _check_scalars(self):
+        """Raise ``ValueError`` where a count, the dropout generator's state
+        or a hyper-parameter is not of the kind training keeps there: the
+        kernels take ``t`` and ``rng_state`` as int64 and uint64 (a str had
+        Numba compile for it and fail, 2**70 overflowed, a float counted
+        steps from -1e6), and the schedules compute with the others."""
+        d = self.__dict__
+        problem = None
+        for name in ("t", "epoch"):
+            value = d.get(name)
+            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                    and 0 <= value <= _INT64_MAX):
+                problem = name, value, "a count from 0 (an integer within int64)"
+                break
+        else:
+            rng = d.get("rng_state")
+            # (A 0-d uint64 array is what ws.rng[0] also takes.)
+            if not (isinstance(rng, np.uint64) or isinstance(rng, np.ndarray)
+                    and rng.shape == () and rng.dtype == np.uint64):
+                problem = "rng_state", rng, "a numpy.uint64, the dropout generator's state"
+        if problem is None:
+            for name in _RATES:
+                value = d.get(name)
+                if not (isinstance(value, (int, float, np.integer, np.floating))
+                        and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)):
+                    problem = name, value, "a finite real number"
+                    break
+        if problem is None:
+            for name in ("step_size", "t_max"):
+                value = d.get(name)
+                if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                        and 1 <= value <= _INT64_MAX):
+                    problem = name, value, "a positive integer"
+                    break
+        if problem is None and not isinstance(d.get("nesterov"), (bool, np.bool_)):
+            problem = "nesterov", d.get("nesterov"), "True or False"
+        schedule = d.get("lr_schedule")
+        # A callable is a model's own (fastbp.save refuses to write one).
+        if problem is None and not (callable(schedule) or isinstance(schedule, str)
+                                    and schedule in _SCHEDULES):
+            problem = "lr_schedule", schedule, f"one of {list(_SCHEDULES)} or a callable"
+        if problem is not None:
+            name, value, wanted = problem
+            raise ValueError(f"The optimizer state's {name} is {value!r}, where training "
+                             f"keeps {wanted} (the state was edited).")
 
     def epoch_starts(self):
         """Set the learning rate of the coming epoch (per-epoch schedules).
