@@ -1625,8 +1625,61 @@ def load_model(path):
     if not hasattr(pipe, "fastbp_target_"):
         raise CLIError(f"{path} was not written by 'fastbp train --data' (it has no "
                        "recorded target column); load it with fastbp.load in Python.")
+    problem = _cli_model_problem(pipe)
+    if problem is not None:
+        # predict and evaluate read these unchecked: a KeyError or an
+        # AttributeError with a traceback, or an error naming no cause.
+        raise CLIError(f"{path} was not written by 'fastbp train' (or was changed since): "
+                       f"{problem}; load it with fastbp.load in Python.")
     _predict_where_possible(pipe, path)
     return pipe
+
+
+def _cli_model_problem(pipe):
+    """What in the loaded object ``pipe`` is not what ``fastbp train``
+    writes (:func:`build_pipeline` and the attributes it records), in words,
+    or None: the structure predict and evaluate read."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from .estimators.classifier import MLPClassifier
+    from .estimators.regressor import MLPRegressor
+
+    if not isinstance(pipe, Pipeline):
+        return f"what it holds is not a Pipeline but {type(pipe).__name__}"
+    steps = pipe.steps
+    names = [step[0] if isinstance(step, tuple) and len(step) == 2 else step
+             for step in steps] if isinstance(steps, list) else steps
+    if names != ["preprocess", "model"]:
+        return f"its steps are {names!r}, not ['preprocess', 'model']"
+    preprocess, model = steps[0][1], steps[1][1]
+    transformers = getattr(preprocess, "transformers_", None)
+    if not (isinstance(preprocess, ColumnTransformer) and isinstance(transformers, list)):
+        return ("its preprocess step is not a fitted ColumnTransformer but "
+                f"{type(preprocess).__name__}")
+    for entry in transformers:
+        if not (isinstance(entry, tuple) and len(entry) == 3):
+            return "its preprocess step's transformers are not (name, encoder, columns)"
+        name, encoder, _ = entry
+        if name == "numeric" and not (isinstance(encoder, Pipeline)
+                                      and "scale" in encoder.named_steps):
+            return "its preprocess step's numeric columns have no scale step"
+        if name == "categorical" and not hasattr(encoder, "categories_"):
+            return "its preprocess step's categorical columns have no fitted encoder"
+    target = pipe.fastbp_target_
+    if not isinstance(target, str):
+        return f"fastbp_target_ is {target!r}, not a column name"
+    task = getattr(pipe, "fastbp_task_", None)
+    kinds = {"classification": MLPClassifier, "regression": MLPRegressor}
+    if not (isinstance(task, str) and task in kinds):
+        return f"fastbp_task_ is {task!r}, not 'classification' or 'regression'"
+    if not isinstance(model, kinds[task]):
+        return f"fastbp_task_ {task!r} does not fit its {type(model).__name__} model step"
+    # Absent from models trained before fastbp recorded it (read_for_model).
+    marks = getattr(pipe, "fastbp_marks_missing_", [])
+    if not (isinstance(marks, list) and all(isinstance(c, str) for c in marks)):
+        return f"fastbp_marks_missing_ is {marks!r}, not a list of column names"
+    return None
 
 
 def _predict_where_possible(pipe, path):

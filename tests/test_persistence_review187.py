@@ -216,3 +216,84 @@ def test_legitimate_training_states_load_and_continue(data, tmp_path, kw):
             model.partial_fit(X, y)
         assert (loaded.n_iter_, loaded.t_) == (model.n_iter_, model.t_)
         np.testing.assert_array_equal(loaded.coefs_[0], model.coefs_[0])
+
+
+# ---------------------------------------------------------------- finding 3
+
+@pytest.fixture(scope="module")
+def cli_model(tmp_path_factory):
+    import pandas as pd
+
+    from fastbp.cli import main
+
+    folder = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n),
+                          "colour": rng.choice(["red", "green", "blue"], n)})
+    frame["churn"] = np.where(frame.age + rng.normal(0, 10, n) > 50, "yes", "no")
+    frame.to_csv(folder / "c.csv", index=False)
+    assert main(["train", "--data", str(folder / "c.csv"), "--target", "churn",
+                 "--epochs", "2", "--quiet", "--model-out", str(folder / "c.fastbp")]) == 0
+    return folder / "c.fastbp", folder / "c.csv"
+
+
+def _rename_preprocess(pipe):
+    pipe.steps[0] = ("prep", pipe.steps[0][1])
+
+
+def _bare_model(pipe):
+    model = pipe.steps[-1][1]
+    model.fastbp_target_ = "churn"
+    return model
+
+
+def _set(name, value):
+    def edit(pipe):
+        setattr(pipe, name, value)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    # Before: KeyError 'preprocess' with a traceback (exit 1).
+    (_rename_preprocess, "its steps are \\['prep', 'model'\\], not \\['preprocess', "
+                         "'model'\\]"),
+    # Before: AttributeError "no attribute 'steps'" with a traceback.
+    (_bare_model, "what it holds is not a Pipeline but MLPClassifier"),
+    # Before: "Value after * must be an iterable, not int".
+    (_set("fastbp_marks_missing_", 5), "fastbp_marks_missing_ is 5, not a list of column "
+                                       "names"),
+    # Before: "could not convert string to float: 'yes'".
+    (_set("fastbp_task_", "bogus"), "fastbp_task_ is 'bogus', not 'classification' or "
+                                    "'regression'"),
+    (_set("fastbp_task_", "regression"), "fastbp_task_ 'regression' does not fit its "
+                                         "MLPClassifier"),
+    (_set("fastbp_target_", 3), "fastbp_target_ is 3, not a column name"),
+])
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_an_edited_cli_model_is_a_one_line_error(cli_model, tmp_path, capsys, edit,
+                                                 message, command):
+    from fastbp.cli import main
+
+    path, data = cli_model
+    edited = edited_copy(path, tmp_path / "e.fastbp", edit)
+    args = [command, "--model", str(edited), "--data", str(data)]
+    if command == "predict":
+        args += ["--out", str(tmp_path / "p.csv")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("fastbp: error:")]
+    assert len(lines) == 1 and err.endswith(lines[0] + "\n"), err
+    assert "Traceback" not in err
+    assert "was not written by 'fastbp train' (or was changed since)" in lines[0]
+    assert re.search(message, lines[0]), lines[0]
+
+
+def test_an_unedited_cli_model_still_predicts(cli_model, tmp_path, capsys):
+    from fastbp.cli import main
+
+    path, data = cli_model
+    copy = edited_copy(path, tmp_path / "same.fastbp", lambda pipe: None)
+    assert main(["predict", "--model", str(copy), "--data", str(data),
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    assert (tmp_path / "p.csv").read_text().startswith("churn\n")
