@@ -494,6 +494,24 @@ def _check_saveable(estimators):
                     "or joblib if you trust every reader.")
 
 
+def _refuse_being_fitted(obj, estimators):
+    """Refuse a fastbp model that a fit or partial_fit call is training.
+
+    Until the call has set the model, the estimator holds what it held
+    before (the initial weights of a first fit, the last fit's history):
+    saved from an epoch hook, that file would load as a trained model.
+    """
+    from .estimators.base import is_being_fitted
+
+    for est in estimators:
+        if is_being_fitted(est):
+            inside = "" if est is obj else f" (in this {type(obj).__name__})"
+            raise ValueError(
+                f"{type(est).__name__}{inside} is being fitted: save the fitted_estimator "
+                "the callback hook receives (a snapshot of this epoch's model), or save "
+                "after fit returns.")
+
+
 def save(obj, path):
     """Save a fitted estimator (or a Pipeline or search holding one), without pickle.
 
@@ -512,7 +530,9 @@ def save(obj, path):
         model, or only an unfitted one while itself fitted (a search that
         chose another estimator).
     ValueError
-        If a fastbp model's state is one :func:`load` would refuse
+        If a fastbp model it holds is being fitted (saved from a callback
+        hook: save the hook's ``fitted_estimator``), or if a fastbp
+        model's state is one :func:`load` would refuse
         (parameters or attributes set by hand that do not fit together), or
         if a dict nested in an attribute (a search's ``best_params_``,
         ``param_grid`` or ``cv_results_`` with a ``class_weight`` of
@@ -544,6 +564,7 @@ def save(obj, path):
     if not estimators:
         raise TypeError(f"fastbp.save saves fastbp models; {type(obj).__name__} holds none. "
                         "Use skops.io.dump for other scikit-learn objects.")
+    _refuse_being_fitted(obj, estimators)
     if not any(hasattr(est, "coefs_") for est in estimators):
         from sklearn.exceptions import NotFittedError
         from sklearn.utils.validation import check_is_fitted

@@ -80,6 +80,20 @@ _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # BaseMLP._flat_parameters: the caller did not look up the packed buffers.
 _UNKNOWN = object()
 
+# The ids of the estimators a fit or partial_fit call is training, until
+# the call has set the model: fastbp.save refuses them (an epoch hook that
+# saved the estimator itself wrote its initial weights as a fitted model).
+# Kept out of the estimators: nothing in their __dict__ changes (pickles,
+# clones, a hook's fitted_estimator, scikit-learn's estimator checks). An
+# estimator is alive while its call runs, so its id names no other.
+_TRAINING = set()
+
+
+def is_being_fitted(estimator):
+    """Whether a fit or partial_fit call on ``estimator`` is training it
+    and has not yet set the model it trains."""
+    return id(estimator) in _TRAINING
+
 # scikit-learn's words for it.
 _NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may "
                        "contain large values and need to be preprocessed.")
@@ -498,6 +512,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # are given once the call has kept its model: one that an error
         # filter raised mid-fit would roll a whole trained fit back (and
         # Ctrl-C's would say the model keeps what it then does not).
+        # (A hook that fits this estimator again, inside this call, leaves
+        # the mark to this call.)
+        marked = id(self) not in _TRAINING
+        _TRAINING.add(id(self))
         with held_until_committed() as held:
             try:
                 if prepare is not None:
@@ -515,6 +533,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 # model they speak of is gone.)
                 issue_held(held, failure=exc, undone=undone)
                 raise
+            finally:
+                if marked:
+                    _TRAINING.discard(id(self))
         issue_held(held)
         return fitted
 
@@ -1149,6 +1170,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # The root hook gets the model fit returns, without what the fit
         # kept of its inputs for itself.
         self._drop_fit_inputs()
+        # The model is set: the root hook may save it.
+        _TRAINING.discard(id(self))
         if tasks is not None:
             # Last, with every fitted attribute set, and still inside the
             # call's transaction: a hook that raises here rolls the call back.
