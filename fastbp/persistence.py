@@ -430,6 +430,44 @@ def _allowed(name):
     return attr in sklearn.metrics.__all__ and getattr(sklearn.metrics, attr) is obj
 
 
+def _check_array_members(payload):
+    """Raise ``ValueError`` where an array member (``.npy``) of the skops
+    archive ``payload`` declares more data than it holds.
+
+    ``np.load`` allocates what the header declares before reading: a header
+    edited to shape ``(10**12,)`` would ask for terabytes (a MemoryError),
+    or for gigabytes it then fails to fill. Only the headers are read.
+    """
+    import io
+    import math
+
+    fmt = np.lib.format
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as fh:
+                try:
+                    version = fmt.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = fmt.read_array_header_1_0(fh)
+                    elif version == (2, 0):
+                        shape, _, dtype = fmt.read_array_header_2_0(fh)
+                    else:  # np.save writes 1.0 (2.0 for huge headers) without pickle
+                        raise ValueError(f".npy format version {version}, which skops "
+                                         "does not write")
+                except ValueError as exc:  # cut short, or not a header numpy reads
+                    raise ValueError(f"its array {info.filename} has no valid .npy "
+                                     f"header ({exc})") from exc
+                held = info.file_size - fh.tell()
+            if dtype.hasobject:  # np.load refuses it without pickle, allocating nothing
+                continue
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > held:
+                raise ValueError(f"its array {info.filename} declares shape {shape} of "
+                                 f"{dtype} ({declared} bytes) and holds {held} bytes")
+
+
 def _refused_types(sio, payload):
     """The types of ``payload`` that :func:`load` would refuse."""
     return sorted(t for t in set(sio.get_untrusted_types(data=payload)) if not _allowed(t))
@@ -874,7 +912,19 @@ def load(path):
             warnings.warn(f"{os.fspath(path)} was saved with {key} {meta.get(key)}; this is "
                           f"{key} {current}. Check its predictions before relying on it.",
                           UserWarning, stacklevel=2)
-    model = sio.loads(payload, trusted=list(untrusted))
+    try:
+        # Before numpy allocates what a header declares: a 77 kB file may
+        # declare terabytes.
+        _check_array_members(payload)
+        model = sio.loads(payload, trusted=list(untrusted))
+    except Exception as exc:
+        # What a file whose checksum was recomputed can make rebuilding
+        # raise (a missing key, an array member cut short, a JSON value that
+        # does not parse, a state a type's __setstate__ refuses): a damaged
+        # file, as the docstring says, not a traceback from deep inside
+        # skops. (Ctrl-C, a BaseException, goes on as it is.)
+        raise ValueError(f"{os.fspath(path)} is damaged: its model cannot be rebuilt "
+                         f"({type(exc).__name__}: {exc})") from exc
     objects = _objects(model)
     for item in objects:
         plain = getattr(item, "__dict__", {}).pop(_REQUESTS, None)

@@ -143,3 +143,131 @@ def test_a_failed_fit_leaves_no_mark(data, tmp_path):
     # Rolled back, and no longer being fitted: it saves.
     fastbp.save(model.set_callbacks(), tmp_path / "m.fastbp")
     assert fastbp.load(tmp_path / "m.fastbp").n_iter_ == 2
+
+
+# ------------------------------------------- 2: damaged skops content
+
+
+@pytest.fixture(scope="module")
+def saved(data, tmp_path_factory):
+    X, y = data
+    model = quiet(MLPClassifier((6,), max_iter=2, random_state=0).fit, X, y)
+    path = tmp_path_factory.mktemp("saved") / "model.fastbp"
+    fastbp.save(model, path)
+    return path
+
+
+def edited(saved, path, edit_schema=None, edit_members=None):
+    """The file ``saved`` with its skops archive edited as a reviewer would:
+    ``edit_schema(schema)`` changes the JSON schema in place,
+    ``edit_members(members)`` the {name: bytes} of its other members; the
+    checksum in fastbp.json is recomputed, so that only the content is
+    wrong."""
+    with zipfile.ZipFile(saved) as outer:
+        meta = json.loads(outer.read("fastbp.json"))
+        payload = outer.read("model.skops")
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        members = {name: inner.read(name) for name in inner.namelist()}
+    schema = json.loads(members.pop("schema.json"))
+    if edit_schema is not None:
+        edit_schema(schema)
+    if edit_members is not None:
+        edit_members(members)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as inner:
+        inner.writestr("schema.json", json.dumps(schema))
+        for name, content in members.items():
+            inner.writestr(name, content)
+    payload = buf.getvalue()
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    with zipfile.ZipFile(path, "w") as outer:
+        outer.writestr("fastbp.json", json.dumps(meta))
+        outer.writestr("model.skops", payload)
+    return path
+
+
+def nodes(node, where):
+    """The schema's nodes for which ``where(node)`` holds, depth first."""
+    if isinstance(node, dict):
+        if where(node):
+            yield node
+        for value in node.values():
+            yield from nodes(value, where)
+    elif isinstance(node, list):
+        for value in node:
+            yield from nodes(value, where)
+
+
+def _series(schema):
+    return next(nodes(schema, lambda n: n.get("__class__") == "Series"))
+
+
+def _drop_values(schema):
+    del _series(schema)["content"]["content"]["values"]
+
+
+def _int_values(schema):
+    _series(schema)["content"]["content"]["values"] = {
+        "__class__": "int", "__module__": "builtins", "__loader__": "JsonNode",
+        "content": "5", "is_json": True, "__id__": 1}
+
+
+def _bad_json(schema):
+    node = next(nodes(schema, lambda n: n.get("__loader__") == "JsonNode"
+                      and n.get("content") not in ("null", None)))
+    node["content"] = "{not json"
+
+
+def _npy_names(members):
+    return sorted(name for name in members if name.endswith(".npy"))
+
+
+def _truncated_npy(members):
+    name = _npy_names(members)[0]
+    members[name] = members[name][:20]
+
+
+def _huge_npy(members):
+    name = _npy_names(members)[0]
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    members[name] = buf.getvalue() + b"\0" * 64
+
+
+@pytest.mark.parametrize("schema_edit, member_edit, detail", [
+    (_drop_values, None, r"Series\) holds a dict without values"),
+    (_int_values, None, r"Series\) holds values int"),
+    (_bad_json, None, "JSONDecodeError"),
+    (None, _truncated_npy, r"array \d+\.npy has no valid \.npy header"),
+    (None, _huge_npy, r"declares shape \(1000000000000,\) of float64"),
+])
+def test_damaged_skops_content_is_a_value_error_naming_the_path(
+        saved, tmp_path, schema_edit, member_edit, detail):
+    path = edited(saved, tmp_path / "edited.fastbp", schema_edit, member_edit)
+    with pytest.raises(ValueError, match=rf"^{__import__('re').escape(str(path))} is "
+                       rf"damaged: .*{detail}"):
+        fastbp.load(path)
+
+
+def test_the_unedited_copy_loads(saved, tmp_path, data):
+    # The editing itself keeps a file loadable: the errors above are the edits'.
+    X, _ = data
+    path = edited(saved, tmp_path / "same.fastbp")
+    np.testing.assert_array_equal(fastbp.load(path).predict_proba(X),
+                                  fastbp.load(saved).predict_proba(X))
+
+
+def test_series_and_progress_refuse_a_state_that_is_not_theirs():
+    from fastbp.training.progress import Progress, Series
+
+    with pytest.raises(ValueError, match="Series"):
+        Series().__setstate__({"values": np.array(["a"])})
+    series = Series()
+    series.__setstate__({"values": [1.0, 2.0]})
+    np.testing.assert_array_equal(series.view(), [1.0, 2.0])
+    progress = object.__new__(Progress)
+    with pytest.raises(ValueError, match="history 'loss' is not a sequence of numbers"):
+        progress.__setstate__({"history": {"loss": 3}})
+    with pytest.raises(ValueError, match="holds a list, not its attributes"):
+        progress.__setstate__([])

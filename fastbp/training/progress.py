@@ -85,9 +85,25 @@ class Series:
         return {"values": self.view().copy()}
 
     def __setstate__(self, state):
+        # A state from a file (skops) may have been edited: refused here
+        # with what is wrong, rather than a KeyError or a TypeError.
+        values = state.get("values") if isinstance(state, dict) else None
+        if isinstance(values, (list, tuple)):
+            try:
+                values = np.asarray(values, dtype=float)
+            except (TypeError, ValueError):
+                values = None
+        if not (isinstance(values, np.ndarray) and values.dtype.kind in "biuf"
+                and values.ndim in (1, 2)):
+            held = (f"values {type(values).__name__}" if isinstance(state, dict)
+                    and "values" in state else f"a {type(state).__name__} without values")
+            if isinstance(values, np.ndarray):
+                held = f"values of dtype {values.dtype} and shape {values.shape}"
+            raise ValueError(f"a training record (Series) holds {held}, where it needs a "
+                             "1- or 2-dimensional array of numbers")
         self._store = [None, 0]
         self._n = 0
-        for value in state["values"]:
+        for value in values:
             self.append(value)
 
     def view(self):
@@ -130,12 +146,29 @@ class Progress:
             self.best_loss = np.inf
 
     def __setstate__(self, state):
+        # A state from a file (skops) may have been edited: refused here
+        # with what is wrong, rather than an AttributeError or a TypeError.
+        if not isinstance(state, dict):
+            raise ValueError(f"the training record (Progress) holds a "
+                             f"{type(state).__name__}, not its attributes")
         # (A copy of ``state``: copy.copy passes the original's own dict.)
         state = dict(state)
         # Models saved before the history became Series hold lists.
         history = state.get("history", {})
-        state["history"] = {key: values if isinstance(values, Series) else Series.of(values)
-                            for key, values in history.items()}
+        if not isinstance(history, dict):
+            raise ValueError(f"the training record's history is a {type(history).__name__}, "
+                             "not a dict of records")
+        converted = {}
+        for key, values in history.items():
+            if isinstance(values, Series):
+                converted[key] = values
+                continue
+            try:
+                converted[key] = Series.of(values)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"the training record's history {key!r} is not a sequence "
+                                 f"of numbers ({exc})") from exc
+        state["history"] = converted
         self.__dict__.update(state)
 
     def update_no_improvement(self, early_stopping, tol, val_score, params, running,
