@@ -532,6 +532,96 @@ def _check_saveable(estimators):
                     "or joblib if you trust every reader.")
 
 
+# A fitted model's arrays of weights and normalisation statistics.
+_WEIGHTS = ("coefs_", "intercepts_", "normalization_scales_", "normalization_shifts_",
+            "running_mean_", "running_var_")
+
+
+def _weights_as_predicted(est):
+    """``{attribute: list of arrays}`` for the weights of ``est`` that
+    :func:`save` writes otherwise than they are held: as ``predict`` packs
+    them, contiguous arrays of the model's dtype in this machine's byte
+    order, in lists.
+
+    A model whose weights were memory-mapped (``joblib.load(...,
+    mmap_mode="r")``), put in a tuple, given a float64 output layer
+    (transfer learning) or the other byte order predicts all the same:
+    the file holds what it predicts with. What cannot be converted is left
+    as it is, for :meth:`_check_loaded_state` to name.
+    """
+    if "coefs_" not in est.__dict__:
+        return {}
+    try:
+        dtype = est._weights_dtype()
+    except Exception:  # weights that are no arrays: the state check says so
+        return {}
+    converted = {}
+    for name in _WEIGHTS:
+        arrays = est.__dict__.get(name)
+        if not isinstance(arrays, (list, tuple)):
+            continue
+        try:
+            new = [np.ascontiguousarray(np.asarray(a), dtype=dtype) for a in arrays]
+        except (TypeError, ValueError):
+            continue
+        if type(arrays) is not list or any(a is not b for a, b in zip(new, arrays)):
+            converted[name] = new
+    return converted
+
+
+def _plain_array(value):
+    """``value`` with each memory-mapped array in it (joblib's
+    ``mmap_mode``), in lists, tuples and dicts too, as a plain ndarray (a
+    view, no copy): skops would write the type ``numpy.memmap``, which load
+    does not rebuild. ``value`` itself where it holds none."""
+    if isinstance(value, np.ndarray):
+        return np.asarray(value) if isinstance(value, np.memmap) else value
+    if type(value) in (list, tuple):
+        new = [_plain_array(v) for v in value]
+        if all(a is b for a, b in zip(new, value)):
+            return value
+        return new if type(value) is list else tuple(new)
+    if type(value) is dict:
+        new = {k: _plain_array(v) for k, v in value.items()}
+        if all(new[k] is v for k, v in value.items()):
+            return value
+        return new
+    return value
+
+
+def _plain_arrays(obj):
+    """``{attribute: value}`` for the attributes of ``obj`` that hold a
+    memory-mapped array (:func:`_plain_array`), with plain arrays instead."""
+    state = getattr(obj, "__dict__", {})
+    return {name: new for name, value in state.items()
+            if (new := _plain_array(value)) is not value}
+
+
+def _held_within(objects):
+    """The fastbp and scikit-learn objects that the fastbp models among
+    ``objects`` hold, at any depth, that are not ``objects`` themselves
+    (:func:`_objects` does not look into a fastbp model)."""
+    from .estimators.base import BaseMLP
+
+    seen = {id(item) for item in objects}
+    stack = [v for item in objects if isinstance(item, BaseMLP) for v in vars(item).values()]
+    found = []
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif (hasattr(item, "__dict__") and not isinstance(item, type)
+              and type(item).__module__.split(".")[0] in ("sklearn", "fastbp")):
+            found.append(item)
+            stack.extend(vars(item).values())
+    return found
+
+
 def _refuse_being_fitted(obj, estimators):
     """Refuse a fastbp model that a fit or partial_fit call is training.
 
@@ -623,6 +713,8 @@ def save(obj, path):
         raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
                              "saves a trained model. Call fit first.")
     _check_saveable(estimators)
+    # The weights as predict packs them: what the file holds.
+    weights = {id(est): _weights_as_predicted(est) for est in estimators}
     for est in estimators:
         if "coefs_" in est.__dict__:
             # Weights set by hand without what predicting needs (a
@@ -631,9 +723,13 @@ def save(obj, path):
             # template (a search's) is not checked.
             est._check_weights_alone_suffice()
         # What load would refuse, refused here, when the model is still at
-        # hand, rather than in production when the file is read.
+        # hand, rather than in production when the file is read: checked
+        # on a copy holding the weights as they will be written.
+        probe = object.__new__(type(est))
+        probe.__dict__.update(est.__dict__)
+        probe.__dict__.update(weights[id(est)])
         try:
-            est._check_loaded_state()
+            probe._check_loaded_state()
         except ValueError as exc:
             raise ValueError(
                 f"cannot save this {type(est).__name__}: its state is inconsistent, and "
@@ -695,13 +791,29 @@ def save(obj, path):
                    if k in est.__dict__})
             for est in objects]
     memo = {}
+    nested = []
     try:
+        # Written as plain arrays, the weights as predict packs them; the
+        # originals are put back below, so that the model in memory is as
+        # it was.
+        for est, attributes in held:
+            replaced = {**_plain_arrays(est), **weights.get(id(est), {})}
+            attributes.update({name: est.__dict__[name] for name in replaced})
+            est.__dict__.update(replaced)
+        # And in what a fastbp model holds (its optimizer, training record
+        # and label binarizer), which _objects does not list.
+        for sub in _held_within(objects):
+            replaced = _plain_arrays(sub)
+            if replaced:
+                nested.append((sub, {name: sub.__dict__[name] for name in replaced}))
+                sub.__dict__.update(replaced)
         for est, attributes in held:
             keyed = _keyed_dicts(sio, est, memo)
             # Before the attributes are moved: the paths named are the user's.
             _refuse_nested_keyed_dicts(sio, est, keyed, memo)
             for name in keyed:
-                attributes[name] = est.__dict__.pop(name)
+                value = est.__dict__.pop(name)
+                attributes.setdefault(name, value)
             if keyed:
                 est.__dict__[_KEYED] = keyed
         # skops recurses without end on scikit-learn's MetadataRequest (a
@@ -712,6 +824,8 @@ def save(obj, path):
                 est.__dict__[_REQUESTS] = _plain_requests(attributes["_metadata_request"])
         payload = sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
     finally:
+        for sub, attributes in nested:
+            sub.__dict__.update(attributes)
         for est, attributes in held:
             est.__dict__.pop(_REQUESTS, None)
             est.__dict__.pop(_KEYED, None)
@@ -726,7 +840,7 @@ def save(obj, path):
         "format": FORMAT, "format_version": FORMAT_VERSION, "type": type(obj).__name__,
         "fastbp": __version__, "scikit-learn": sklearn.__version__,
         "skops": skops.__version__, "numpy": np.__version__,
-        "dtypes": sorted({str(e.coefs_[0].dtype) for e in estimators
+        "dtypes": sorted({str(e._weights_dtype()) for e in estimators
                           if hasattr(e, "coefs_")}),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }

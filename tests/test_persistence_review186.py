@@ -271,3 +271,76 @@ def test_series_and_progress_refuse_a_state_that_is_not_theirs():
         progress.__setstate__({"history": {"loss": 3}})
     with pytest.raises(ValueError, match="holds a list, not its attributes"):
         progress.__setstate__([])
+
+
+# ------------------------------- 3: models that predict, saved as they predict
+
+
+def _saved_and_loaded(model, tmp_path):
+    fastbp.save(model, tmp_path / "m.fastbp")
+    return fastbp.load(tmp_path / "m.fastbp")
+
+
+def _assert_same_predictions(loaded, model, X):
+    a, b = loaded.predict_proba(X), model.predict_proba(X)
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def float32_model(data):
+    X, y = data
+    return quiet(MLPClassifier((6,), max_iter=2, random_state=0).fit, X.astype(np.float32), y)
+
+
+def test_a_memory_mapped_model_saves(data, tmp_path):
+    import joblib
+
+    X, y = data
+    model = quiet(MLPClassifier((6,), normalization="batch", max_iter=2,
+                                random_state=0).fit, X, y)
+    joblib.dump(model, tmp_path / "m.joblib")
+    mapped = joblib.load(tmp_path / "m.joblib", mmap_mode="r")
+    assert isinstance(mapped.coefs_[0], np.memmap)
+    loaded = _saved_and_loaded(mapped, tmp_path)
+    _assert_same_predictions(loaded, mapped, X)
+    assert type(loaded.coefs_[0]) is np.ndarray and type(loaded.classes_) is np.ndarray
+    # The model in memory is as it was.
+    assert isinstance(mapped.coefs_[0], np.memmap)
+    assert isinstance(mapped._optimizer.state_1, np.memmap)
+    # And the loaded copy trains on as the mapped one does.
+    a = quiet(loaded.partial_fit, X, y)
+    b = quiet(mapped.partial_fit, X, y)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+def test_a_float64_output_layer_on_a_float32_model_saves(float32_model, data, tmp_path):
+    X, _ = data
+    model = float32_model
+    model.coefs_[-1] = model.coefs_[-1].astype(np.float64) * 1.1
+    loaded = _saved_and_loaded(model, tmp_path)
+    _assert_same_predictions(loaded, model, X.astype(np.float32))
+    assert model.coefs_[-1].dtype == np.float64  # unchanged in memory
+    assert fastbp.persistence.read_metadata(tmp_path / "m.fastbp")["dtypes"] == ["float32"]
+
+
+def test_big_endian_weights_save(float32_model, data, tmp_path):
+    X, _ = data
+    model = float32_model
+    model.coefs_ = [c.astype(">f4") for c in model.coefs_]
+    model.intercepts_ = [b.astype(">f4") for b in model.intercepts_]
+    loaded = _saved_and_loaded(model, tmp_path)
+    _assert_same_predictions(loaded, model, X.astype(np.float32))
+    assert not model.coefs_[0].dtype.isnative  # unchanged in memory
+    assert loaded.coefs_[0].dtype == np.float32 and loaded.coefs_[0].dtype.isnative
+
+
+def test_weights_in_a_tuple_or_a_list_save(float32_model, data, tmp_path):
+    X, _ = data
+    model = float32_model
+    model.coefs_ = tuple(model.coefs_)
+    model.intercepts_[1] = model.intercepts_[1].tolist()
+    loaded = _saved_and_loaded(model, tmp_path)
+    _assert_same_predictions(loaded, model, X.astype(np.float32))
+    assert type(model.coefs_) is tuple and type(model.intercepts_[1]) is list
+    assert type(loaded.coefs_) is list and type(loaded.intercepts_[1]) is np.ndarray
