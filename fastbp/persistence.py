@@ -390,6 +390,44 @@ def special_file(path):
     return "a special file"
 
 
+# Parts of scikit-learn that deciding about a file never imports: importing
+# sklearn.experimental.enable_* changes scikit-learn (it adds the
+# experimental estimators to their public modules), and tests and conftest
+# modules are no library (they may import pytest and set global state).
+_NOT_IMPORTED = ("experimental", "tests", "test", "conftest", "externals")
+
+
+def _sklearn_attribute(module, attr):
+    """``attr`` of the scikit-learn module ``module``, or None.
+
+    A name in a file is untrusted: deciding about it must not import what
+    a user would not. A module already imported is looked in as it is;
+    otherwise only its public package is imported, as ``import
+    sklearn.linear_model`` would (which imports the private modules that
+    define its classes), and then a module of public packages with at
+    most a private last part (``sklearn.model_selection._search_successive_halving``).
+    Nothing in ``sklearn.experimental``, tests, or a private package is
+    imported for a file.
+    """
+    import importlib
+    import sys
+
+    parts = module.split(".")
+    if parts[0] != "sklearn" or len(parts) < 2 or any(
+            part in _NOT_IMPORTED or part.startswith(("test", "__")) for part in parts[1:]):
+        return None
+    try:
+        found = sys.modules.get(module)
+        if found is None and not parts[1].startswith("_"):
+            importlib.import_module(".".join(parts[:2]))
+            found = sys.modules.get(module)
+            if found is None and not any(part.startswith("_") for part in parts[1:-1]):
+                found = importlib.import_module(module)
+        return None if found is None else getattr(found, attr, None)
+    except Exception:  # not importable, or a module __getattr__ that raises: not allowed
+        return None
+
+
 def _allowed(name):
     """Whether ``load`` may rebuild the type or function ``name`` (beyond
     skops' own allow-list).
@@ -401,16 +439,11 @@ def _allowed(name):
     (``ConstructorFromReduceNode``), so a prefix rule such as "anything in
     sklearn" would let a file call any function scikit-learn defines.
     """
-    import importlib
-
     if name in TRUSTED:
         return True
     module, _, attr = name.rpartition(".")
-    if not module.startswith("sklearn."):
-        return False
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except Exception:  # not importable: not allowed
+    obj = _sklearn_attribute(module, attr)
+    if obj is None:
         return False
     if isinstance(obj, type):
         if (module in ("sklearn.metrics._scorer", "sklearn.model_selection._split")

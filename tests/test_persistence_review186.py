@@ -344,3 +344,72 @@ def test_weights_in_a_tuple_or_a_list_save(float32_model, data, tmp_path):
     _assert_same_predictions(loaded, model, X.astype(np.float32))
     assert type(model.coefs_) is tuple and type(model.intercepts_[1]) is list
     assert type(loaded.coefs_) is list and type(loaded.intercepts_[1]) is np.ndarray
+
+
+# ------------------------------------- 4: no import for a refused file
+
+
+def test_a_refused_file_imports_no_experimental_module(saved, data, tmp_path):
+    X, y = data
+
+    def rename(schema):
+        schema["__module__"] = "sklearn.experimental.enable_halving_search_cv"
+        schema["__class__"] = "NoSuchThing"
+
+    forged = edited(saved, tmp_path / "forged.fastbp", rename)
+    pipe = quiet(make_pipeline(StandardScaler(), MLPClassifier((6,), max_iter=2,
+                                                                random_state=0)).fit, X, y)
+    fastbp.save(pipe, tmp_path / "pipe.fastbp")
+    expected = pipe.predict_proba(X[:5]).tolist()
+    code = textwrap.dedent(f"""
+        import json, sys
+        import fastbp, sklearn.model_selection
+        try:
+            fastbp.load({str(forged)!r})
+        except ValueError as exc:
+            refused = "holds types that fastbp does not load" in str(exc)
+        else:
+            refused = False
+        halving = "HalvingGridSearchCV" in vars(sklearn.model_selection)
+        # (Importing skops imports sklearn.experimental itself, not its enablers.)
+        experimental = [m for m in sys.modules if m.startswith("sklearn.experimental.enable")]
+        # scikit-learn's classes in its private modules still load.
+        pipe = fastbp.load({str(tmp_path / "pipe.fastbp")!r})
+        print(json.dumps([refused, halving, experimental,
+                          pipe.predict_proba({X[:5].tolist()!r}).tolist()]))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    refused, halving, experimental, proba = json.loads(proc.stdout.splitlines()[-1])
+    assert refused and not halving and experimental == []
+    assert proba == expected
+
+
+@pytest.mark.parametrize("name", [
+    "sklearn.experimental.enable_halving_search_cv.NoSuchThing",
+    "sklearn.utils.tests.test_pprint.LogisticRegression",
+    "sklearn.conftest.NoSuchThing",
+    "sklearn.__check_build.NoSuchThing",
+])
+def test_allowed_refuses_names_in_modules_it_does_not_import(name):
+    import sys
+
+    from fastbp.persistence import _allowed
+
+    module = name.rpartition(".")[0]
+    was_imported = module in sys.modules
+    assert not _allowed(name)
+    assert (module in sys.modules) == was_imported
+
+
+@pytest.mark.parametrize("name", [
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.model_selection._split.KFold",
+    "sklearn.metrics._scorer._PassthroughScorer",
+    "sklearn.metrics._classification.accuracy_score",
+])
+def test_allowed_still_allows_scikit_learns_classes(name):
+    from fastbp.persistence import _allowed
+
+    assert _allowed(name)
