@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fastbp
-from fastbp import MLPClassifier, MLPRegressor
+from fastbp import MLPClassifier
 
 try:
     from .support import quiet
