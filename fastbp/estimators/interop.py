@@ -76,6 +76,10 @@ def to_sklearn(est):
     scikit-learn's schedules (velocities and learning rate; moments and
     step count) goes with it, so that the copy's ``partial_fit`` continues
     as the model's would, and :func:`from_sklearn` of the copy gets it back.
+    Where ``early_stopping`` was switched since the fit, the copy's stopping
+    record is the one fastbp's next call would start afresh (a warm fit
+    with early stopping then draws scikit-learn's validation split, not
+    fastbp's).
 
     Raises
     ------
@@ -130,7 +134,8 @@ def to_sklearn(est):
         out._no_improvement_count = 0
     progress = est.__dict__.get("_progress")
     recorded = getattr(progress, "scoring", getattr(est, "scoring", None))
-    if recorded is not None and hasattr(out, "best_validation_score_"):
+    trained_es = getattr(est, "validation_scores_", None) is not None
+    if recorded is not None and trained_es:
         # Scores of another scorer (a loss, an F1) than scikit-learn's
         # accuracy or R² (the scoring they were measured with, which
         # set_params may have changed since), which a warm fit of the copy
@@ -139,7 +144,20 @@ def to_sklearn(est):
         out.validation_scores_ = []
         out.best_validation_score_ = -np.inf
         out._no_improvement_count = 0
-    if getattr(est, "validation_scores_", None) is not None:
+    if progress is not None and trained_es != bool(out.early_stopping):
+        # early_stopping switched since the fit: scikit-learn reads the
+        # record of the mode it trains in (None for the other, which its
+        # partial_fit or warm fit failed on), so the copy gets the record
+        # fastbp's next call converts to (Progress.for_mode): the loss
+        # curve goes on, the stopping state starts afresh.
+        out._no_improvement_count = 0
+        if out.early_stopping:
+            out.validation_scores_, out.best_validation_score_ = [], -np.inf
+            out.best_loss_ = None
+        else:
+            out.validation_scores_ = out.best_validation_score_ = None
+            out.best_loss_ = np.inf
+    if getattr(out, "validation_scores_", None) is not None:
         # An early-stopping fit ends on its best epoch's weights, which
         # scikit-learn keeps apart: a warm fit that never beats that score
         # puts them back, and fails without them.
@@ -262,7 +280,11 @@ def from_sklearn(cls, model):
     est._normalization = None
     est._optimizer = _convert_optimizer(model, est, dtype)
     if model.solver in ("sgd", "adam"):
-        progress = Progress(model.early_stopping)
+        # The mode the record was made in, not the one set since: the next
+        # call converts the record (Progress.for_mode) where they differ,
+        # which it cannot see from a record made for the new mode.
+        trained_es = getattr(model, "validation_scores_", None) is not None
+        progress = Progress(trained_es)
         # scikit-learn's validation scores are its estimator's score: a warm
         # fit with another scoring starts the best score afresh.
         progress.scoring = None
@@ -274,12 +296,17 @@ def from_sklearn(cls, model):
         # A model trained by lbfgs and then set to a stochastic solver, or
         # one whose weights were set by hand, has none of these: it goes on
         # from a fresh stopping state.
-        if model.early_stopping:
-            progress.validation_scores = list(getattr(model, "validation_scores_", None) or [])
-            progress.best_validation_score = getattr(model, "best_validation_score_",
-                                                     progress.best_validation_score)
+        # (scikit-learn keeps None for the mode it did not train in, which
+        # a comparison with the next epoch's loss or score cannot take.)
+        if trained_es:
+            progress.validation_scores = list(model.validation_scores_)
+            best = getattr(model, "best_validation_score_", None)
+            if best is not None:
+                progress.best_validation_score = best
         else:
-            progress.best_loss = getattr(model, "best_loss_", progress.best_loss)
+            best = getattr(model, "best_loss_", None)
+            if best is not None:
+                progress.best_loss = best
         est._progress = progress
     else:
         est._progress = None
