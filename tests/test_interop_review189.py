@@ -4,7 +4,9 @@ before a conversion, and metadata-routing requests across it."""
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn import neural_network as sknn
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from fastbp import MLPClassifier
@@ -107,3 +109,46 @@ def test_to_sklearn_of_a_scoring_without_early_stopping_keeps_its_loss_record(di
         assert other.best_loss_ == pytest.approx(est.best_loss_, rel=1e-13)
         assert other._no_improvement_count == est._no_improvement_count
 
+
+def _requests(model):
+    return {method: dict(getattr(model.get_metadata_routing(), method).requests)
+            for method in ("fit", "score")}
+
+
+def test_conversions_keep_the_metadata_routing_requests(digits):
+    # They were dropped, as sklearn.base.clone does not: a pipeline routing
+    # sample_weight to its last step refused the converted copy.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits
+    sw = np.linspace(0.5, 1.5, len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = quiet(MLPClassifier(**KW).set_fit_request(sample_weight=True)
+                    .set_score_request(sample_weight="w").fit, X, y)
+        wanted = {"fit": {"sample_weight": True}, "score": {"sample_weight": "w"}}
+        assert _requests(clone(est)) == wanted
+        sk = est.to_sklearn()
+        assert _requests(sk) == wanted
+        assert _requests(MLPClassifier.from_sklearn(sk)) == wanted
+        # Routing errors name the copy, not the model it came from.
+        assert sk.get_metadata_routing().owner is sk
+
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = quiet(make_pipeline(scaler, MLPClassifier(**KW)
+                                   .set_fit_request(sample_weight=True)
+                                   .set_score_request(sample_weight=True)).fit,
+                     X, y, sample_weight=sw)
+        expected = pipe.score(X, y, sample_weight=sw)
+        pipe.steps[-1] = (pipe.steps[-1][0], pipe[-1].to_sklearn())
+        assert pipe.score(X, y, sample_weight=sw) == pytest.approx(expected, rel=1e-12)
+
+
+def test_from_sklearn_keeps_the_metadata_routing_requests(digits):
+    X, y = digits
+    with sklearn.config_context(enable_metadata_routing=True):
+        sk = quiet(sknn.MLPClassifier(**KW).set_fit_request(sample_weight=False).fit, X, y)
+        est = MLPClassifier.from_sklearn(sk)
+        assert _requests(est) == {"fit": {"sample_weight": False},
+                                  "score": {"sample_weight": None}}
+        assert est.get_metadata_routing().owner is est

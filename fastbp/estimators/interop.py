@@ -123,6 +123,7 @@ def to_sklearn(est):
     activations = _hidden_activations(est)
     params["activation"] = activations[0] if activations else "relu"
     out = cls(**params)
+    _copy_metadata_requests(est, out)
     out.coefs_ = [np.array(c, copy=True) for c in est.coefs_]
     out.intercepts_ = [np.array(b, copy=True) for b in est.intercepts_]
     for name in _SHARED_FITTED:
@@ -266,6 +267,7 @@ def from_sklearn(cls, model):
                         f"sklearn.neural_network.{expected.__name__}, got {got}.")
     check_is_fitted(model)
     est = cls(**_copied_params(model, cls))
+    _copy_metadata_requests(model, est)
     dtype = model.coefs_[0].dtype
     est.coefs_ = [np.array(c, copy=True) for c in model.coefs_]
     est.intercepts_ = [np.array(b, copy=True) for b in model.intercepts_]
@@ -322,6 +324,33 @@ def _copied_params(est, cls):
     names = cls().get_params()
     return {k: clone(v, safe=False) for k, v in est.get_params(deep=False).items()
             if k in names}
+
+
+def _copy_metadata_requests(src, dst):
+    """Give ``dst`` the metadata-routing requests set on ``src``
+    (``set_fit_request`` and the like), as ``sklearn.base.clone`` keeps
+    them: without them, a pipeline that routes ``sample_weight`` to the
+    model refuses the converted copy.
+
+    Only the requests of parameters that ``dst``'s method takes too: routed
+    to a method without it, the metadata would fail the call.
+    """
+    if "_metadata_request" not in vars(src):
+        return
+    from sklearn.utils._metadata_requests import SIMPLE_METHODS
+
+    mine = src._get_metadata_request()
+    # dst's own defaults, owned by dst (a copy of src's would name src in
+    # routing errors).
+    theirs = dst._get_metadata_request()
+    for method in SIMPLE_METHODS:
+        source, target = getattr(mine, method, None), getattr(theirs, method, None)
+        if source is None or target is None:
+            continue
+        for param, alias in source.requests.items():
+            if param in target.requests:
+                target.add_request(param=param, alias=copy.deepcopy(alias))
+    dst._metadata_request = theirs
 
 
 def _accepts(cls, name, value):
