@@ -1,6 +1,10 @@
 """Review 189 of the scikit-learn interop: an early-stopping mode switched
-before a conversion, and metadata-routing requests across it."""
+before a conversion, metadata-routing requests across it, and what the
+README says of hyper-parameters set before from_sklearn and of the Poisson
+regressor's tags."""
 
+
+import copy
 
 import numpy as np
 import pytest
@@ -152,3 +156,30 @@ def test_from_sklearn_keeps_the_metadata_routing_requests(digits):
         assert _requests(est) == {"fit": {"sample_weight": False},
                                   "score": {"sample_weight": None}}
         assert est.get_metadata_routing().owner is est
+
+
+def test_from_sklearn_takes_hyper_parameters_set_since_the_fit(digits):
+    # As the README says: scikit-learn's kept optimizer would go on with
+    # the momentum it was trained with; fastbp takes the one set since, as
+    # in its own streams.
+    X, y = digits
+    sk = quiet(sknn.MLPClassifier(solver="sgd", momentum=0.9, **KW).fit, X, y)
+    sk.set_params(momentum=0.5)
+    est = MLPClassifier.from_sklearn(sk)
+    as_set = copy.deepcopy(sk)
+    as_set._optimizer.momentum = 0.5
+    for model in (est, sk, as_set):
+        quiet(model.partial_fit, X, y)
+    assert_same_weights(est, as_set)
+    assert not np.allclose(est.coefs_[0], sk.coefs_[0], rtol=0, atol=1e-6)
+
+
+def test_a_poisson_regressor_says_it_needs_non_negative_targets():
+    from sklearn.linear_model import PoissonRegressor
+
+    from fastbp import MLPRegressor
+
+    tags = MLPRegressor(loss="poisson").__sklearn_tags__().target_tags
+    assert tags.positive_only == PoissonRegressor().__sklearn_tags__().target_tags.positive_only
+    assert tags.positive_only
+    assert not MLPRegressor().__sklearn_tags__().target_tags.positive_only

@@ -3,10 +3,11 @@
 :func:`to_sklearn` turns a fitted fastbp model into a fitted
 ``sklearn.neural_network.MLPClassifier``/``MLPRegressor`` with the same
 weights, for every model that scikit-learn's MLP can represent, so that
-every tool that knows scikit-learn's MLP (skl2onnx, skops, inspection)
-works on it. :func:`from_sklearn` goes the other way, optimizer state
-included, so that training continues in fastbp exactly as it would have in
-scikit-learn.
+the tools that know scikit-learn's MLP (skl2onnx, skops, inspection) work
+on it (skl2onnx has no converter for a Poisson regressor's exp output, for
+scikit-learn's own neither). :func:`from_sklearn` goes the other way,
+optimizer state included, so that training continues in fastbp as it would
+have in scikit-learn with the parameters the model was trained with.
 """
 
 import copy
@@ -247,7 +248,10 @@ def from_sklearn(cls, model):
 
     The optimizer state (SGD velocities, Adam moments and step count) and
     the stopping state are converted too, so that ``partial_fit`` or a warm
-    ``fit`` continue as scikit-learn would.
+    ``fit`` continue as scikit-learn would with the parameters the model
+    was trained with. Hyper-parameters set on it since (``momentum``,
+    ``learning_rate_init``, ``beta_1``, ...), which scikit-learn's kept
+    optimizer ignores, take effect at the next call, as in a fastbp stream.
 
     Parameters
     ----------
