@@ -95,7 +95,8 @@ def test_lbfgs_converged_ends_one_task_per_iteration(digits):
 
 class Checkpoint(Hooks):
     """Saves each epoch's ``fitted_estimator`` with ``fastbp.save``, and the
-    live model too where ``live``; with ``other`` (an estimator with
+    live model at the fit's end (its root hook: mid-fit, ``save`` refuses
+    it, fix-186) where ``live``; with ``other`` (an estimator with
     callbacks of its own), saves that as well."""
 
     def __init__(self, directory, live=False, other=None):
@@ -107,10 +108,10 @@ class Checkpoint(Hooks):
 
         if context.task_name != "fit":
             fastbp.save(fitted_estimator, self.directory / f"epoch{context.task_id}.fastbp")
-            if self.live:
-                fastbp.save(estimator, self.directory / "live.fastbp")
             if self.other is not None:
                 fastbp.save(self.other, self.directory / "other.fastbp")
+        elif self.live:
+            fastbp.save(estimator, self.directory / "live.fastbp")
         return False
 
 

@@ -80,9 +80,10 @@ def _hooks_of(estimator):
 
 def saved_from_own_hook(estimator):
     """Whether every callback set on ``estimator`` belongs to a fit whose
-    hook is running in this thread: a checkpoint a callback saves of the
-    live model or of its ``fitted_estimator`` (which holds the same
-    callbacks), which ``fastbp.save`` need not warn about at every epoch."""
+    hook is running in this thread: a checkpoint a callback saves of its
+    ``fitted_estimator`` (which holds the same callbacks), or of the live
+    model from the root hook (mid-fit, ``fastbp.save`` refuses it), which
+    ``fastbp.save`` need not warn about at every epoch."""
     ids = {id(c) for c in estimator.__dict__.get("_skl_callbacks") or ()}
     return bool(ids) and any(ids <= running for running in _running.stack)
 
