@@ -45,7 +45,7 @@ from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.layout import chain_problem
 from ..training.lbfgs import fit_lbfgs
-from ..training.optimizers import StochasticOptimizer
+from ..training.optimizers import StochasticOptimizer, same_schedule
 from ..training.predict import (
     Validator,
     chunk_rows,
@@ -1525,9 +1525,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             now = getattr(self, name)
             if now is was or now == was:
                 continue
-            if (name == "learning_rate" and optimizer.solver != "sgd"
-                    and isinstance(was, str) and isinstance(now, str)
-                    and {was, now} <= {"constant", "invscaling", "adaptive"}):
+            # (to_sklearn keeps the state by the same rule.)
+            if name == "learning_rate" and same_schedule(optimizer.solver, was, now):
                 optimizer.lr_schedule = now
                 continue
             raise ValueError(

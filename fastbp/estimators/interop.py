@@ -16,7 +16,7 @@ import numpy as np
 
 from ..exceptions import warn_at_caller
 from ..training.layout import NetworkLayout, chain_problem
-from ..training.optimizers import StochasticOptimizer
+from ..training.optimizers import StochasticOptimizer, same_schedule
 from ..training.progress import Progress
 from .architecture import hidden_activations
 
@@ -212,9 +212,11 @@ def _sklearn_optimizer(est, out):
 
     state = est.__dict__.get("_optimizer")
     # The state's own solver and schedule, which set_params since the fit
-    # may no longer name: Adam's moments are no SGD velocities.
+    # may no longer name: Adam's moments are no SGD velocities. A schedule
+    # that partial_fit takes as no change keeps the state here too, so that
+    # the copy's partial_fit goes on as the model's.
     if (state is None or state.solver != out.solver or state.solver not in ("sgd", "adam")
-            or state.lr_schedule != out.learning_rate):
+            or not same_schedule(state.solver, state.lr_schedule, out.learning_rate)):
         return None
     # Hyper-parameters set since the last partial_fit, which fastbp's next
     # call would take (StochasticOptimizer.retune): the copy goes on with

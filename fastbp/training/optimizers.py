@@ -28,12 +28,31 @@ DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT64_MAX = int(np.iinfo(np.int64).max)
 
+# scikit-learn's schedules: they act on 'sgd' alone.
+_SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
+
 # The learning-rate schedules a model may hold by name.
-_SCHEDULES = ("constant", "invscaling", "adaptive", *PER_EPOCH_SCHEDULES)
+_SCHEDULES = (*_SKLEARN_SCHEDULES, *PER_EPOCH_SCHEDULES)
 
 # The optimizer's real-valued hyper-parameters and its current rate.
 _RATES = ("learning_rate_init", "learning_rate", "momentum", "power_t", "beta_1", "beta_2",
           "epsilon", "gamma")
+
+
+def same_schedule(solver, was, now):
+    """Whether the learning-rate schedule ``now`` trains ``solver`` as
+    ``was`` does, so that a stream may go on with the optimizer state of
+    ``was``: the same schedule, or two of scikit-learn's ('constant',
+    'invscaling', 'adaptive') for a solver other than 'sgd', which takes
+    every step at ``learning_rate_init`` under all three.
+
+    One rule for ``partial_fit`` and ``to_sklearn``: the copy's
+    ``partial_fit`` goes on as the model's only where both agree on it.
+    """
+    if now is was or now == was:
+        return True
+    return (solver != "sgd" and isinstance(was, str) and isinstance(now, str)
+            and {was, now} <= set(_SKLEARN_SCHEDULES))
 
 
 def _own_copy(a):
