@@ -45,7 +45,7 @@ from ..training.backend import BACKEND_CLASSES, get_backend
 from ..training.data import KernelInput, writable_alias
 from ..training.layout import chain_problem
 from ..training.lbfgs import fit_lbfgs
-from ..training.optimizers import StochasticOptimizer, same_schedule
+from ..training.optimizers import StochasticOptimizer, is_count, is_real, same_schedule
 from ..training.predict import (
     Validator,
     chunk_rows,
@@ -2158,14 +2158,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 _FIT_SETS = ("intercepts_", *BaseMLP._FILLED_IN, "n_iter_", "t_", "loss_", "classes_",
              "_label_binarizer", "_progress")
 
-_INT64_MAX = int(np.iinfo(np.int64).max)
-
 
 def _check_loaded_count(name, value):
     """Refuse a loaded count ``name`` (samples seen, epochs) that is not an
     integer from 0 within int64, as fits and ``partial_fit`` keep them."""
-    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            and 0 <= value <= _INT64_MAX):
+    if not is_count(value):
         raise ValueError(f"{name} is {value!r}, where a fit keeps a count from 0 (an "
                          "integer within int64)")
 
@@ -2176,8 +2173,8 @@ def _check_loaded_best_loss(name, value, early):
     (``early``) keeps none."""
     if value is None and early:
         return
-    if not (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)) and not math.isnan(value)):
+    # Infinite before the first epoch's loss.
+    if not is_real(value, infinite=True):
         kept = "a real number, or None with early stopping" if early else \
             "a real number (None only with early stopping, which this model's record is not)"
         raise ValueError(f"{name} is {value!r}, where a fit keeps {kept}")

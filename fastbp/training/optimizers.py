@@ -39,6 +39,22 @@ _RATES = ("learning_rate_init", "learning_rate", "momentum", "power_t", "beta_1"
           "epsilon", "gamma")
 
 
+def is_count(value, lowest=0):
+    """Whether ``value`` is an integer (NumPy's too, never a bool) from
+    ``lowest`` within int64, as training keeps its counts."""
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            and lowest <= value <= _INT64_MAX)
+
+
+def is_real(value, infinite=False):
+    """Whether ``value`` is a real number (NumPy's too, never a bool, never
+    NaN), finite unless ``infinite``."""
+    if not (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_))):
+        return False
+    return not math.isnan(value) if infinite else math.isfinite(value)
+
+
 def same_schedule(solver, was, now):
     """Whether the learning-rate schedule ``now`` trains ``solver`` as
     ``was`` does, so that a stream may go on with the optimizer state of
@@ -218,8 +234,7 @@ class StochasticOptimizer:
         problem = None
         for name in ("t", "epoch"):
             value = d.get(name)
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                    and 0 <= value <= _INT64_MAX):
+            if not is_count(value):
                 problem = name, value, "a count from 0 (an integer within int64)"
                 break
         else:
@@ -231,15 +246,13 @@ class StochasticOptimizer:
         if problem is None:
             for name in _RATES:
                 value = d.get(name)
-                if not (isinstance(value, (int, float, np.integer, np.floating))
-                        and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)):
+                if not is_real(value):
                     problem = name, value, "a finite real number"
                     break
         if problem is None:
             for name in ("step_size", "t_max"):
                 value = d.get(name)
-                if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                        and 1 <= value <= _INT64_MAX):
+                if not is_count(value, lowest=1):
                     problem = name, value, "a positive integer"
                     break
         if problem is None and not isinstance(d.get("nesterov"), (bool, np.bool_)):
