@@ -327,14 +327,16 @@ def _has_fastbp(search, function):
 
 
 def _check_sparse(sparse, function):
-    """``sparse`` as a bool, or None (auto); a TypeError naming it
-    otherwise ("no" is truthy)."""
+    """``sparse`` as a bool, or None (auto); a TypeError naming it and
+    ``function`` otherwise ("no" is truthy)."""
     if sparse is None:
         return None
-    if not isinstance(sparse, (bool, np.bool_)):
+    try:
+        return _check_flag(sparse, "sparse", f"{function}: ")
+    except TypeError:
+        # _check_flag's message leaves out None, which is taken here.
         raise TypeError(f"{function}: sparse must be True, False or None (auto), "
-                        f"got {sparse!r}.")
-    return bool(sparse)
+                        f"got {sparse!r}.") from None
 
 
 def _behind_steps(obj):
