@@ -713,7 +713,64 @@ def encoded_size(X, dtype):
     return True, nnz, n_columns, nnz * (itemsize + index) + (n_rows + 1) * index, widths
 
 
-def check_one_hot_size(X, dtype, path):
+#: The arrays of ``n_params`` values each stochastic solver keeps beside the
+#: weights and their gradient: Adam's and AdamW's two moments, one
+#: (velocity, or sum of squares) for the others, plain SGD included, whose
+#: velocity array the optimizer allocates whatever the momentum.
+_SOLVER_STATES = {"adam": 2, "adamw": 2, "sgd": 1, "rmsprop": 1, "adagrad": 1}
+
+#: The float64 vectors of ``n_params`` values scipy's L-BFGS-B keeps:
+#: ``2 m + 2`` for its ``m = 10`` correction pairs (default ``maxcor``), its
+#: iterate and its gradient.
+_LBFGS_VECTORS = 2 * 10 + 2
+
+
+def network_size(estimator, n_columns, n_outputs, dtype):
+    """The memory the network's parameters take while ``estimator`` fits
+    on ``n_columns`` encoded columns.
+
+    Parameters
+    ----------
+    estimator : fastbp.MLPClassifier or fastbp.MLPRegressor
+        The estimator to fit; its ``hidden_layer_sizes`` and ``solver`` are
+        read.
+    n_columns : int
+        The encoded columns, the first layer's inputs.
+    n_outputs : int
+        The output units: the classes (one for two), or 1 for a target.
+    dtype : numpy.dtype
+        The model's dtype.
+
+    Returns
+    -------
+    first_layer : tuple of int or None
+        The first layer's weights, ``(n_columns, units)``.
+    size : int
+        Bytes: the weights, their gradient and the solver's state arrays.
+        0 (and ``first_layer`` ``None``) where ``hidden_layer_sizes`` or
+        ``solver`` is not valid: the fit names that.
+    """
+    from .estimators.checks import check_hidden_layer_sizes
+
+    params = estimator.get_params(deep=False)
+    solver = params.get("solver")
+    try:
+        hidden = check_hidden_layer_sizes(params.get("hidden_layer_sizes"))
+    except (ValueError, TypeError):
+        return None, 0
+    if solver != "lbfgs" and solver not in _SOLVER_STATES:
+        return None, 0
+    units = [n_columns, *hidden, n_outputs]
+    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:]))
+    itemsize = np.dtype(dtype).itemsize
+    if solver == "lbfgs":
+        size = n_params * (2 * itemsize + _LBFGS_VECTORS * 8)
+    else:
+        size = n_params * itemsize * (2 + _SOLVER_STATES[solver])
+    return (n_columns, units[1]), size
+
+
+def check_one_hot_size(X, dtype, path, estimator=None, n_outputs=1):
     """Refuse, before the encoding, one-hot encoded columns that would not
     fit in memory, naming them.
 
@@ -721,24 +778,64 @@ def check_one_hot_size(X, dtype, path):
     (:func:`encoded_size`): a CSR matrix, by its nonzeros, where the one-hot
     columns make it mostly zeros (an ID of 200,000 values in 200,000 rows:
     2.4 MB in float32, where a dense array took 149 GiB), a dense array
-    otherwise. Too big, the fit fails with a MemoryError, or takes the
-    machine's memory, only after minutes."""
+    otherwise; and, given ``estimator``, of the network the encoding feeds
+    (:func:`network_size`): one input per encoded column, so the same ID
+    makes a first layer of 200,001 x 100 weights, 76 MB in float32 and
+    about 300 MB with Adam's state, far more than its CSR. Too big, the fit
+    fails with a MemoryError, or takes the machine's memory, only after
+    minutes.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The feature columns of the training file.
+    dtype : numpy.dtype
+        The model's dtype.
+    path : str
+        The training file, for the message.
+    estimator : fastbp.MLPClassifier or fastbp.MLPRegressor, optional
+        The estimator to fit; without it only the encoding is counted.
+    n_outputs : int, default=1
+        The network's output units (see :func:`network_size`).
+
+    Raises
+    ------
+    CLIError
+        If the fit would need more than half the memory available.
+    """
     memory = _available_memory()
     sparse, nnz, n_columns, size, widths = encoded_size(X, dtype)
+    if memory is None:
+        return
+    first_layer, network = ((None, 0) if estimator is None
+                            else network_size(estimator, n_columns, n_outputs, dtype))
     # The fit's peak is twice the encoded array (the pipeline copies it; the
-    # network trains on it), and it must stay within half the memory: a
-    # budget of half (helper-163) let through fits that took all of it.
-    if memory is None or 2 * size <= memory / 2:
+    # network trains on it) beside the network's parameters, and it must
+    # stay within half the memory: a budget of half (helper-163) let
+    # through fits that took all of it.
+    if 2 * size + network <= memory / 2:
         return
     widest = sorted(widths, key=widths.get, reverse=True)[:3]
     shown = ", ".join(f"{c!r} ({widths[c]} distinct values)" for c in widest)
     what = (f"a sparse matrix of {nnz} stored values of {np.dtype(dtype)} ({len(X)} rows x "
             f"{n_columns} columns)" if sparse
             else f"{len(X)} rows x {n_columns} columns of {np.dtype(dtype)}")
+    if 2 * size <= memory / 2:
+        # The encoding fits: the network it feeds does not (helper-193: a
+        # CSR of 0.5 MiB fed 61 MiB of weights and Adam's moments).
+        solver = estimator.get_params(deep=False)["solver"]
+        raise CLIError(
+            f"{path}: one-hot encoding the text column(s) {shown} would take {what}, "
+            f"{_in_units(size)} (the fit needs twice that), and a first layer of "
+            f"{first_layer[0]} x {first_layer[1]} weights: the network's parameters take "
+            f"{_in_units(network)} with the {solver} solver's state, more than half the memory "
+            f"available ({_in_units(memory)}) together; drop such a column if it is an ID "
+            "or free text, group its values into fewer categories, or give the first "
+            "hidden layer fewer units (--hidden-layer-sizes)")
     raise CLIError(f"{path}: one-hot encoding the text column(s) {shown} would take {what}, "
                    f"{_in_units(size)} (the fit needs twice that), more than a quarter of the "
-                   f"memory available ({_in_units(memory)}); drop such a column if it is an ID or "
-                   "free text, or group its values into fewer categories")
+                   f"memory available ({_in_units(memory)}); drop such a column if it is an ID "
+                   "or free text, or group its values into fewer categories")
 
 
 def _in_units(size):
@@ -1446,7 +1543,12 @@ def train_on_file(args, estimator_params):
             valid_y = _labels_like_classes(valid_y, classes, args.target, args.valid)
         valid = (valid_X, valid_y)
     dtype = np.dtype(args.dtype)
-    check_one_hot_size(X, dtype, args.data)
+    cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
+    estimator = make_estimator(cls, args, estimator_params)
+    # The first layer has one input per encoded column: with an ID column
+    # its weights, not the sparse encoding, take the memory.
+    n_outputs = 1 if classes is None or len(classes) == 2 else len(classes)
+    check_one_hot_size(X, dtype, args.data, estimator, n_outputs)
     if valid is not None:
         # Before training, as the README promises of --valid (helper-173:
         # checked after it, the refusal came with the model already saved
@@ -1454,8 +1556,6 @@ def train_on_file(args, estimator_params):
         # statistics of the training file.
         _check_scaled_range(valid[0], numeric_columns(X), *_scaler_statistics(X), dtype,
                             args.valid)
-    cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
-    estimator = make_estimator(cls, args, estimator_params)
     pipe = build_pipeline(X, estimator, dtype)
     pipe.fastbp_target_ = args.target
     pipe.fastbp_task_ = task
