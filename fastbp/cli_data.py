@@ -1761,8 +1761,7 @@ def _cli_model_problem(pipe):
         if not (isinstance(entry, tuple) and len(entry) == 3):
             return "its preprocess step's transformers are not (name, encoder, columns)"
         name, encoder, _ = entry
-        if name == "numeric" and not (isinstance(encoder, Pipeline)
-                                      and "scale" in encoder.named_steps):
+        if name == "numeric" and _numeric_scaler(encoder) is None:
             return "its preprocess step's numeric columns have no scale step"
         if name == "categorical" and not hasattr(encoder, "categories_"):
             return "its preprocess step's categorical columns have no fitted encoder"
@@ -1779,6 +1778,24 @@ def _cli_model_problem(pipe):
     marks = getattr(pipe, "fastbp_marks_missing_", [])
     if not (isinstance(marks, list) and all(isinstance(c, str) for c in marks)):
         return f"fastbp_marks_missing_ is {marks!r}, not a list of column names"
+    return None
+
+
+def _numeric_scaler(encoder):
+    """The fitted ``StandardScaler`` of a saved model's numeric columns, or
+    None: the ``scale`` step of :func:`build_pipeline`'s scale and cast
+    Pipeline, or the encoder itself in models written before that cast
+    (5d21400), which hold a bare scaler and keep loading."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if isinstance(encoder, Pipeline):
+        encoder = encoder.named_steps.get("scale")
+    # Fitted, with both statistics (with_mean=False or with_std=False
+    # leave one None): check_standardised_range reads them.
+    if (isinstance(encoder, StandardScaler) and getattr(encoder, "mean_", None) is not None
+            and getattr(encoder, "scale_", None) is not None):
+        return encoder
     return None
 
 
@@ -1883,7 +1900,9 @@ def check_standardised_range(pipe, X, path):
     for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
         if name != "numeric":
             continue
-        scaler = encoder.named_steps["scale"]
+        # A model without the cast step (5d21400) scales to float64, and its
+        # network casts that to its dtype: the same range applies.
+        scaler = _numeric_scaler(encoder)
         _check_scaled_range(X, list(cols), scaler.mean_, scaler.scale_, dtype, path)
 
 

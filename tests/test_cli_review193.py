@@ -81,3 +81,79 @@ def test_train_refuses_a_first_layer_that_does_not_fit(tmp_path, monkeypatch, ca
     assert "a first layer of 20000 x 100 weights" in err
     assert "61.0 MiB with the adam solver's state" in err
     assert not model.exists()
+
+
+def _old_layout_model(tmp_path, task="classification"):
+    """A model as ``fastbp train --data`` wrote it before 5d21400: a bare
+    StandardScaler for the numeric columns (no scale and cast Pipeline),
+    fitted on numeric columns cast to float32 first, as train did then."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n) * 10,
+                          "colour": rng.choice(["red", "green", "blue"], size=n)})
+    frame["y"] = np.where(frame["x"] + (frame["colour"] == "red") > 0.5, "yes", "no")
+    if task == "regression":
+        frame["y"] = frame["x"] * 2.0 + frame["z"] / 10
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    X = frame.drop(columns="y").astype({"x": np.float32, "z": np.float32})
+    preprocess = ColumnTransformer([
+        ("numeric", StandardScaler(), ["x", "z"]),
+        ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False,
+                                      dtype=np.float32), ["colour"])])
+    cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
+    pipe = Pipeline([("preprocess", preprocess),
+                     ("model", cls(hidden_layer_sizes=(8,), max_iter=5, random_state=0))])
+    pipe.fit(X, frame["y"])
+    pipe.fastbp_target_ = "y"
+    pipe.fastbp_task_ = task
+    pipe.fastbp_marks_missing_ = []
+    fastbp.save(pipe, tmp_path / "old.fastbp")
+    return pipe, frame
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_model_written_before_the_cast_step_predicts(tmp_path, capsys, task):
+    pipe, frame = _old_layout_model(tmp_path, task)
+    model = tmp_path / "old.fastbp"
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(model), "--data", str(tmp_path / "new.csv"),
+                 "--out", str(out)]) == 0
+    predicted = pd.read_csv(out)["y"]
+    # As the model predicted before 5d21400: the file's numeric columns
+    # standardised as read (float64), the model casting to its dtype.
+    expected = pipe.predict(frame.drop(columns="y"))
+    if task == "classification":
+        np.testing.assert_array_equal(predicted, expected)
+    else:
+        np.testing.assert_allclose(predicted, expected, rtol=1e-6)
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "new.csv")]) == 0
+    capsys.readouterr()
+
+
+def test_a_bare_scaler_model_still_checks_the_standardised_range(tmp_path, capsys):
+    pipe, frame = _old_layout_model(tmp_path)
+    frame.loc[3, "z"] = 1e300
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    assert main(["predict", "--model", str(tmp_path / "old.fastbp"), "--data",
+                 str(tmp_path / "huge.csv"), "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "numeric column 'z' holds values too large for the model" in err
+    assert "beyond the range of float32" in err
+
+
+def test_a_numeric_step_of_another_kind_is_still_refused(tmp_path, capsys):
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipe, _ = _old_layout_model(tmp_path)
+    preprocess = pipe.named_steps["preprocess"]
+    name, _, cols = preprocess.transformers_[0]
+    scaler = MinMaxScaler().fit(np.zeros((2, len(cols))))
+    preprocess.transformers_[0] = (name, scaler, cols)
+    fastbp.save(pipe, tmp_path / "changed.fastbp")
+    assert main(["predict", "--model", str(tmp_path / "changed.fastbp"), "--data",
+                 str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "its preprocess step's numeric columns have no scale step" in capsys.readouterr().err
