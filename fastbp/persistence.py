@@ -1037,6 +1037,9 @@ def load(path):
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         If ``path`` is a directory, or does not exist, or a file stands
         where one of its directories should be.
+    MemoryError
+        If this process cannot allocate the model an intact file holds
+        (the message names the file, and does not call it damaged).
     """
     sio = _skops_io()
     meta, payload = _read(path)
@@ -1064,6 +1067,15 @@ def load(path):
         # declare terabytes.
         _check_array_members(payload)
         model = sio.loads(payload, trusted=list(untrusted))
+    except MemoryError as exc:
+        # Not damage: an intact model larger than what this process can
+        # allocate now (a declared size the file does not hold was refused
+        # above, as damage). Told as such, so that the file is not thrown away.
+        raise MemoryError(f"not enough memory to load {os.fspath(path)}: rebuilding its "
+                          f"model failed ({exc}); the file itself was read intact") from exc
+    except RecursionError:
+        # Nor is Python's recursion limit, reached by a deeply nested object.
+        raise
     except Exception as exc:
         # What a file whose checksum was recomputed can make rebuilding
         # raise (a missing key, an array member cut short, a JSON value that

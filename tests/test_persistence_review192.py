@@ -1,0 +1,91 @@
+"""fix-192: fastbp.load, the "being fitted" mark, and save's callbacks
+warning, after a review of persistence and callbacks.
+
+A MemoryError while rebuilding an intact file's model is said as such, not
+as damage; a fit nested in a hook leaves the outer call's mark; and a save
+from a callback's ``setup`` or ``teardown`` does not warn that the
+callbacks are left out.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import fastbp
+from fastbp import MLPClassifier
+from fastbp.estimators.base import is_being_fitted
+
+pytest.importorskip("skops")
+pytest.importorskip("sklearn.callback")
+
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    return X[:200] / 16.0, y[:200]
+
+
+class Hook:
+    """A callback calling ``on_epoch(estimator, context)`` at each epoch's
+    end, ``on_setup`` and ``on_teardown(estimator)``."""
+
+    def __init__(self, on_epoch=None, on_setup=None, on_teardown=None):
+        self.on_epoch, self.on_setup, self.on_teardown = on_epoch, on_setup, on_teardown
+
+    def setup(self, estimator, context):
+        if self.on_setup is not None:
+            self.on_setup(estimator)
+
+    def teardown(self, estimator, context):
+        if self.on_teardown is not None:
+            self.on_teardown(estimator)
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch" and self.on_epoch is not None:
+            self.on_epoch(estimator, context)
+        return False
+
+
+# ------------------------------------------- 1: MemoryError is no damage
+
+
+def test_a_memory_error_while_loading_is_not_called_damage(data, tmp_path, monkeypatch):
+    import skops.io
+
+    X, y = data
+    model = quiet(MLPClassifier((5,), max_iter=2, random_state=0).fit, X, y)
+    path = tmp_path / "m.skops"
+    fastbp.save(model, path)
+
+    def short_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.2 GiB for an array")
+
+    monkeypatch.setattr(skops.io, "loads", short_of_memory)
+    with pytest.raises(MemoryError) as info:
+        fastbp.load(path)
+    message = str(info.value)
+    assert "damaged" not in message
+    assert str(path) in message and "Unable to allocate 3.2 GiB" in message
+    # Nor RecursionError: raised as it is.
+    monkeypatch.setattr(skops.io, "loads",
+                        lambda *a, **k: (_ for _ in ()).throw(RecursionError("deep")))
+    with pytest.raises(RecursionError, match="^deep$"):
+        fastbp.load(path)
+    # Other rebuild failures are still damage.
+    monkeypatch.setattr(skops.io, "loads",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyError("coefs_")))
+    with pytest.raises(ValueError, match="is damaged: its model cannot be rebuilt"):
+        fastbp.load(path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(fastbp.load(path).predict(X), model.predict(X))
