@@ -89,3 +89,57 @@ def test_a_memory_error_while_loading_is_not_called_damage(data, tmp_path, monke
         fastbp.load(path)
     monkeypatch.undo()
     np.testing.assert_array_equal(fastbp.load(path).predict(X), model.predict(X))
+
+
+# ------------------------------------------------ 2: the "being fitted" mark
+
+
+def test_a_fit_nested_in_a_hook_leaves_the_outer_call_marked(data, tmp_path):
+    X, y = data
+    model = MLPClassifier((5,), max_iter=3, random_state=0)
+    seen, nested = [], []
+
+    def on_epoch(estimator, context):
+        if context.task_id == 0 and not nested:
+            nested.append(True)
+            estimator.partial_fit(X, y)  # a nested call on the same estimator
+            assert is_being_fitted(estimator)
+        elif context.task_id == 1:
+            seen.append(is_being_fitted(estimator))
+            with pytest.raises(ValueError, match="is being fitted"):
+                fastbp.save(estimator, tmp_path / "mid.fastbp")
+
+    model.set_callbacks(Hook(on_epoch=on_epoch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    assert seen == [True]
+    assert not (tmp_path / "mid.fastbp").exists()
+    assert not is_being_fitted(model)
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_fit_that_raises_in_a_hook_leaves_no_mark(data, nested):
+    X, y = data
+    model = MLPClassifier((5,), max_iter=3, random_state=0)
+
+    def on_epoch(estimator, context):
+        if nested:
+            # A nested fit of the same estimator that raises in its own hook.
+            estimator.set_callbacks(Hook(on_epoch=fail))
+            estimator.partial_fit(X, y)
+        fail(estimator, context)
+
+    def fail(estimator, context):
+        assert is_being_fitted(estimator)
+        raise RuntimeError("hook failed")
+
+    model.set_callbacks(Hook(on_epoch=on_epoch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(RuntimeError, match="hook failed"):
+            model.fit(X, y)
+    assert not is_being_fitted(model)
+    # Nothing left behind blocks a later save.
+    quiet(model.set_callbacks().fit, X, y)
+    assert not is_being_fitted(model)

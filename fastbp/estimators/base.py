@@ -11,6 +11,7 @@ import inspect
 import math
 import numbers
 import operator
+import threading
 import time
 import weakref
 import warnings
@@ -86,13 +87,35 @@ _UNKNOWN = object()
 # Kept out of the estimators: nothing in their __dict__ changes (pickles,
 # clones, a hook's fitted_estimator, scikit-learn's estimator checks). An
 # estimator is alive while its call runs, so its id names no other.
-_TRAINING = set()
+# Each id maps to a token of the call that set the mark: only that call
+# clears it (a hook's nested fit of the same estimator, which finds it
+# set, must leave the outer call marked).
+_TRAINING = {}
+
+
+class _Calls(threading.local):
+    """Per thread, the tokens of the fit and partial_fit calls under way,
+    innermost last: ``_fit`` learns from it which call it runs for."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_CALLS = _Calls()
 
 
 def is_being_fitted(estimator):
     """Whether a fit or partial_fit call on ``estimator`` is training it
     and has not yet set the model it trains."""
     return id(estimator) in _TRAINING
+
+
+def _release_mark(estimator, token):
+    # Only where this call set it (not a nested call's mark, nor the mark
+    # of a call started since: e.g. a root hook's new fit).
+    if _TRAINING.get(id(estimator)) is token:
+        del _TRAINING[id(estimator)]
+
 
 # scikit-learn's words for it.
 _NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may "
@@ -514,28 +537,31 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # Ctrl-C's would say the model keeps what it then does not).
         # (A hook that fits this estimator again, inside this call, leaves
         # the mark to this call.)
-        marked = id(self) not in _TRAINING
-        _TRAINING.add(id(self))
-        with held_until_committed() as held:
-            try:
-                if prepare is not None:
-                    prepare()
-                fitted = self._fit(X, y, sample_weight, incremental)
-            except BaseException as exc:
-                # After at least one finite epoch of this call, a divergence
-                # left the model, on purpose and consistently, at the last
-                # finite epoch (see DivergenceError); otherwise the call
-                # failed as a whole.
-                undone = not (isinstance(exc, DivergenceError) and exc.epoch > 1)
-                if undone:
-                    self._roll_back(saved, rng, rng_state, progress, lengths)
-                # (Those of an undone call as the exception's notes: the
-                # model they speak of is gone.)
-                issue_held(held, failure=exc, undone=undone)
-                raise
-            finally:
-                if marked:
-                    _TRAINING.discard(id(self))
+        token = object()
+        _TRAINING.setdefault(id(self), token)
+        _CALLS.stack.append(token)
+        try:
+            with held_until_committed() as held:
+                try:
+                    if prepare is not None:
+                        prepare()
+                    fitted = self._fit(X, y, sample_weight, incremental)
+                except BaseException as exc:
+                    # After at least one finite epoch of this call, a
+                    # divergence left the model, on purpose and consistently,
+                    # at the last finite epoch (see DivergenceError);
+                    # otherwise the call failed as a whole.
+                    undone = not (isinstance(exc, DivergenceError) and exc.epoch > 1)
+                    if undone:
+                        self._roll_back(saved, rng, rng_state, progress, lengths)
+                    # (Those of an undone call as the exception's notes: the
+                    # model they speak of is gone.)
+                    issue_held(held, failure=exc, undone=undone)
+                    raise
+        finally:
+            # Whatever raised, and wherever: no id is left marked.
+            _CALLS.stack.pop()
+            _release_mark(self, token)
         issue_held(held)
         return fitted
 
@@ -1170,8 +1196,9 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # The root hook gets the model fit returns, without what the fit
         # kept of its inputs for itself.
         self._drop_fit_inputs()
-        # The model is set: the root hook may save it.
-        _TRAINING.discard(id(self))
+        # The model is set: the root hook may save it. (Only where this call
+        # marked it: a fit nested in a hook leaves the outer call training.)
+        _release_mark(self, _CALLS.stack[-1])
         if tasks is not None:
             # Last, with every fitted attribute set, and still inside the
             # call's transaction: a hook that raises here rolls the call back.
