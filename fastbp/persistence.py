@@ -716,8 +716,8 @@ def save(obj, path):
         If the object holds callbacks (``set_callbacks``): they belong to a
         run and are not saved; call ``set_callbacks`` again after
         :func:`load`. Not when called from a hook of the fit those callbacks
-        drive (a checkpoint saved by one of them), where they are left out
-        silently.
+        drive (a checkpoint saved by one of them, ``setup`` and
+        ``teardown`` included), where they are left out silently.
     """
     sio = _skops_io()
     objects = _objects(obj)

@@ -143,3 +143,35 @@ def test_a_fit_that_raises_in_a_hook_leaves_no_mark(data, nested):
     # Nothing left behind blocks a later save.
     quiet(model.set_callbacks().fit, X, y)
     assert not is_being_fitted(model)
+
+
+# ---------------------------------------- 3: save from setup and teardown
+
+
+@pytest.mark.parametrize("where", ["setup", "teardown"])
+def test_a_save_in_setup_or_teardown_does_not_warn_of_the_callbacks(data, tmp_path, where):
+    X, y = data
+    model = MLPClassifier((5,), max_iter=2, random_state=0)
+    quiet(model.fit, X, y)
+    caught = []
+
+    def save(estimator):
+        if where == "setup":
+            # The live model is being fitted there (save refuses it): a
+            # copy, holding the same callbacks, of the model fitted before.
+            estimator = copy.copy(estimator)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            fastbp.save(estimator, tmp_path / "m.fastbp")
+        caught.extend(str(w.message) for w in record)
+
+    model.set_callbacks(Hook(**{f"on_{where}": save}))
+    quiet(model.fit, X, y)
+    assert (tmp_path / "m.fastbp").exists()
+    assert not [m for m in caught if "does not save callbacks" in m]
+    if where == "teardown":
+        np.testing.assert_array_equal(fastbp.load(tmp_path / "m.fastbp").predict(X),
+                                      model.predict(X))
+    # Once the fit is over, the warning is given again.
+    with pytest.warns(UserWarning, match="does not save callbacks"):
+        fastbp.save(model, tmp_path / "after.fastbp")

@@ -15,6 +15,7 @@ pays nothing but one attribute lookup.
 
 import contextlib
 import threading
+import weakref
 
 try:
     from sklearn.callback import AutoPropagatedCallback, CallbackSupportMixin
@@ -58,10 +59,16 @@ def own_callbacks(estimator):
 
 class _RunningHooks(threading.local):
     """Per thread, the callbacks of each fit whose hooks are being called
-    (a stack: a search's fit runs its sub-estimators' within its own)."""
+    (a stack: a search's fit runs its sub-estimators' within its own), and
+    the fits started here whose callbacks are not torn down yet."""
 
     def __init__(self):
         self.stack = []
+        # (estimator, its fit's root context, callback ids), the first two
+        # as weak references: scikit-learn calls ``teardown`` outside
+        # fastbp's code (in ``_fit_context``), and removes the context from
+        # the estimator only after it; an entry lasts while it is there.
+        self.fits = []
 
 
 _running = _RunningHooks()
@@ -78,14 +85,29 @@ def _hooks_of(estimator):
         _running.stack.pop()
 
 
+def _not_torn_down(fit):
+    estimator, root = fit[0](), fit[1]()
+    # (A context collected since: its fit is over.)
+    return (estimator is not None and root is not None
+            and estimator.__dict__.get("_callback_fit_ctx") is root)
+
+
 def saved_from_own_hook(estimator):
     """Whether every callback set on ``estimator`` belongs to a fit whose
     hook is running in this thread: a checkpoint a callback saves of its
     ``fitted_estimator`` (which holds the same callbacks), or of the live
-    model from the root hook (mid-fit, ``fastbp.save`` refuses it), which
-    ``fastbp.save`` need not warn about at every epoch."""
+    model from the root hook (mid-fit, ``fastbp.save`` refuses it) or from
+    ``setup`` or ``teardown``, which ``fastbp.save`` need not warn about at
+    every epoch."""
     ids = {id(c) for c in estimator.__dict__.get("_skl_callbacks") or ()}
-    return bool(ids) and any(ids <= running for running in _running.stack)
+    if not ids:
+        return False
+    if any(ids <= running for running in _running.stack):
+        return True
+    # ``teardown``: scikit-learn calls it after fastbp's code has returned.
+    # While a fit of this thread has its context set, this thread runs
+    # nothing but that fit and its callbacks' hooks.
+    return any(ids <= fit[2] for fit in _running.fits if _not_torn_down(fit))
 
 
 class FitTasks:
@@ -115,7 +137,12 @@ class FitTasks:
         self.estimator, self.X, self.y, self.metadata = estimator, X, y, metadata
         self.snapshot = snapshot
         self.task_name = task_name
-        self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
+        # (scikit-learn calls the callbacks' ``setup`` in there.)
+        with _hooks_of(estimator):
+            self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
+        _running.fits = [fit for fit in _running.fits if _not_torn_down(fit)]
+        _running.fits.append((weakref.ref(estimator), weakref.ref(self.root),
+                              {id(c) for c in getattr(estimator, "_skl_callbacks", ())}))
         with _hooks_of(estimator):
             self.root.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
         self.current = None
