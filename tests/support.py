@@ -1,5 +1,7 @@
 """Helpers shared by the test modules."""
 
+import gc
+import tracemalloc
 import warnings
 
 from sklearn.datasets import load_digits
@@ -7,6 +9,17 @@ from sklearn.model_selection import GridSearchCV
 
 from fastbp import MLPClassifier
 from fastbp._config import python_twin
+
+
+def peak(f):
+    """``f()``'s result and the tracemalloc peak while it ran, in bytes."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out = f()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def quiet(fn, *args, **kwargs):

@@ -1,8 +1,6 @@
 """Whole copies of the input that fit, partial_fit and predict no longer make
 (helper-162's review of peak memory), with results unchanged."""
 
-import gc
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -15,15 +13,10 @@ from sklearn.metrics import accuracy_score
 from fastbp import MLPClassifier, MLPRegressor
 
 
-def peak(f):
-    """``f()``'s result and the tracemalloc peak while it ran, in bytes."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        out = f()
-        return out, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+try:
+    from .support import peak
+except ImportError:  # run as a plain module
+    from support import peak
 
 
 @pytest.fixture(scope="module")

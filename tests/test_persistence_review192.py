@@ -18,8 +18,6 @@ import fastbp
 from fastbp import MLPClassifier
 from fastbp.estimators.base import is_being_fitted
 
-pytest.importorskip("skops")
-pytest.importorskip("sklearn.callback")
 
 try:
     from .support import quiet

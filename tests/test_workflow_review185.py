@@ -10,7 +10,6 @@ from sklearn.datasets import load_digits
 
 from fastbp import MLPClassifier
 
-pytest.importorskip("sklearn.callback")
 
 try:
     from .support import quiet
