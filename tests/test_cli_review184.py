@@ -2,15 +2,13 @@
 zeros, so that an ID-like text column costs memory by its nonzeros."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-pd = pytest.importorskip("pandas")
-pytest.importorskip("sklearn")
-
-import fastbp  # noqa: E402
-import fastbp.cli_data as cli_data  # noqa: E402
-from fastbp.cli import main  # noqa: E402
+import fastbp
+import fastbp.cli_data as cli_data
+from fastbp.cli import main
 
 
 def _id_frame(n=2000, ids=1500, seed=0):
@@ -64,7 +62,6 @@ def test_a_low_cardinality_text_column_stays_dense():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cli_trains_on_csr_saves_loads_and_predicts(tmp_path, capsys, monkeypatch, dtype):
-    pytest.importorskip("skops")
     frame = _id_frame()
     frame.to_csv(tmp_path / "t.csv", index=False)
     # A later file: IDs training saw and some it never did.

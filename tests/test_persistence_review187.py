@@ -15,7 +15,6 @@ from sklearn.datasets import load_digits
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
 
-pytest.importorskip("skops")
 
 
 def edited_copy(saved, path, edit):
