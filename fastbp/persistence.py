@@ -668,9 +668,10 @@ def _refuse_being_fitted(obj, estimators):
         if is_being_fitted(est):
             inside = "" if est is obj else f" (in this {type(obj).__name__})"
             raise ValueError(
-                f"{type(est).__name__}{inside} is being fitted: save the fitted_estimator "
-                "the callback hook receives (a snapshot of this epoch's model), or save "
-                "after fit returns.")
+                f"{type(est).__name__}{inside} is being fitted (a fit or partial_fit call, "
+                "in this thread or another, is training it and has not set its model yet): "
+                "save the fitted_estimator a callback hook receives (a snapshot of that "
+                "epoch's model), or save after the call returns.")
 
 
 def save(obj, path):

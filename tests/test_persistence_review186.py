@@ -82,7 +82,8 @@ def test_saving_the_estimator_being_fitted_is_refused(data, tmp_path, solver, re
 
     quiet(model.set_callbacks(Hook(on_epoch)).fit, X, y)
     assert len(errors) >= model.n_iter_ == 3
-    assert errors[0].startswith("MLPClassifier is being fitted: save the fitted_estimator")
+    assert errors[0].startswith("MLPClassifier is being fitted (a fit or partial_fit call")
+    assert "save the fitted_estimator a callback hook receives" in errors[0]
     assert not os.path.exists(tmp_path / "mid.fastbp")
     # Once fit has returned, the model saves.
     fastbp.save(model.set_callbacks(), tmp_path / "after.fastbp")

@@ -81,21 +81,43 @@ _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # BaseMLP._flat_parameters: the caller did not look up the packed buffers.
 _UNKNOWN = object()
 
-# The ids of the estimators a fit or partial_fit call is training, until
-# the call has set the model: fastbp.save refuses them (an epoch hook that
-# saved the estimator itself wrote its initial weights as a fitted model).
-# Kept out of the estimators: nothing in their __dict__ changes (pickles,
-# clones, a hook's fitted_estimator, scikit-learn's estimator checks). An
-# estimator is alive while its call runs, so its id names no other.
-# Each id maps to a token of the call that set the mark: only that call
-# clears it (a hook's nested fit of the same estimator, which finds it
-# set, must leave the outer call marked).
+# The estimators a fit or partial_fit call is training, until the call has
+# set the model: fastbp.save refuses them (an epoch hook that saved the
+# estimator itself wrote its initial weights as a fitted model). Kept out
+# of the estimators: nothing in their __dict__ changes (pickles, clones, a
+# hook's fitted_estimator, scikit-learn's estimator checks). Keyed by id,
+# each entry the _Call that set the mark: only that call clears it (a
+# hook's nested fit of the same estimator, which finds it set, leaves the
+# outer call marked).
 _TRAINING = {}
 
 
+class _Call:
+    """One fit or partial_fit call: the estimator it trains (a weak
+    reference: an id names another object once its estimator is gone) and
+    whether it still trains it.
+
+    ``active`` is what :func:`is_being_fitted` reads, and a call ends it
+    with one attribute store, the first thing its ``finally`` does: Ctrl-C
+    lands between bytecodes that call or jump, and an entry left in
+    ``_TRAINING`` by an interrupt elsewhere in the bookkeeping is inactive
+    (helper-195: one left active refused every later save of the estimator,
+    and of a new one given its id).
+    """
+
+    __slots__ = ("estimator", "active")
+
+    def __init__(self, estimator):
+        self.estimator = weakref.ref(estimator)
+        self.active = True
+
+    def trains(self, estimator):
+        return self.active and self.estimator() is estimator
+
+
 class _Calls(threading.local):
-    """Per thread, the tokens of the fit and partial_fit calls under way,
-    innermost last: ``_fit`` learns from it which call it runs for."""
+    """Per thread, the fit and partial_fit calls under way, innermost
+    last: ``_fit`` learns from it which call it runs for."""
 
     def __init__(self):
         self.stack = []
@@ -105,16 +127,10 @@ _CALLS = _Calls()
 
 
 def is_being_fitted(estimator):
-    """Whether a fit or partial_fit call on ``estimator`` is training it
-    and has not yet set the model it trains."""
-    return id(estimator) in _TRAINING
-
-
-def _release_mark(estimator, token):
-    # Only where this call set it (not a nested call's mark, nor the mark
-    # of a call started since: e.g. a root hook's new fit).
-    if _TRAINING.get(id(estimator)) is token:
-        del _TRAINING[id(estimator)]
+    """Whether a fit or partial_fit call on ``estimator`` (in any thread)
+    is training it and has not yet set the model it trains."""
+    call = _TRAINING.get(id(estimator))
+    return call is not None and call.trains(estimator)
 
 
 # scikit-learn's words for it.
@@ -537,10 +553,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # Ctrl-C's would say the model keeps what it then does not).
         # (A hook that fits this estimator again, inside this call, leaves
         # the mark to this call.)
-        token = object()
-        _TRAINING.setdefault(id(self), token)
-        _CALLS.stack.append(token)
+        call = _Call(self)
         try:
+            outer = _TRAINING.get(id(self))
+            if outer is None or not outer.trains(self):
+                _TRAINING[id(self)] = call
+            _CALLS.stack.append(call)
             with held_until_committed() as held:
                 try:
                     if prepare is not None:
@@ -559,9 +577,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     issue_held(held, failure=exc, undone=undone)
                     raise
         finally:
-            # Whatever raised, and wherever: no id is left marked.
-            _CALLS.stack.pop()
-            _release_mark(self, token)
+            # Whatever raised, and wherever: no estimator is left marked.
+            # First, and one store (see _Call); then the entries, which a
+            # second Ctrl-C may leave behind, inactive.
+            call.active = False
+            if _TRAINING.get(id(self)) is call:
+                del _TRAINING[id(self)]
+            if call in _CALLS.stack:
+                _CALLS.stack.remove(call)
         issue_held(held)
         return fitted
 
@@ -571,9 +594,11 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         running = {k: self.__dict__[k] for k in ("_callback_fit_ctx",
                                                  "_skl_callbacks_to_teardown")
                    if k in self.__dict__}
-        self.__dict__.clear()
-        self.__dict__.update(saved)
-        self.__dict__.update(running)
+        # One store: a second Ctrl-C between a clear() and its update()
+        # left an estimator with no attributes at all (helper-195).
+        restored = dict(saved)
+        restored.update(running)
+        self.__dict__ = restored
         if rng is not None:
             rng.set_state(rng_state)
         if progress is not None:
@@ -1198,7 +1223,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._drop_fit_inputs()
         # The model is set: the root hook may save it. (Only where this call
         # marked it: a fit nested in a hook leaves the outer call training.)
-        _release_mark(self, _CALLS.stack[-1])
+        _CALLS.stack[-1].active = False
         if tasks is not None:
             # Last, with every fitted attribute set, and still inside the
             # call's transaction: a hook that raises here rolls the call back.

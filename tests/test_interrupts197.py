@@ -1,0 +1,105 @@
+"""Ctrl-C inside the bookkeeping of a fit call (helper-195's review): the
+mark that makes ``fastbp.save`` refuse an estimator being fitted must not
+outlive the call, whatever line the interrupt lands on."""
+
+import inspect
+import sys
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import MLPClassifier
+from fastbp.estimators import base
+
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def _line_after(marker):
+    """The number of the line of ``_transactional_fit`` after the one
+    holding ``marker``."""
+    lines, first = inspect.getsourcelines(base.BaseMLP._transactional_fit)
+    hits = [first + k for k, line in enumerate(lines) if marker in line]
+    assert len(hits) == 1, marker
+    return hits[0] + 1
+
+
+def _interrupted_at(line, call):
+    """Run ``call()`` with a KeyboardInterrupt raised as the line ``line``
+    of ``_transactional_fit`` is about to run (once), as a real Ctrl-C can
+    between two statements."""
+    code = base.BaseMLP._transactional_fit.__code__
+    fired = []
+
+    def local(frame, event, arg):
+        if event == "line" and frame.f_lineno == line and not fired:
+            fired.append(line)
+            raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code is code else None
+
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call()
+    finally:
+        sys.settrace(None)
+    assert fired, "the interrupt was never raised"
+
+
+@pytest.mark.parametrize("marker, undone", [("_TRAINING[id(self)] = call", True),
+                                            ("call.active = False", False)])
+def test_an_interrupt_in_the_bookkeeping_leaves_no_estimator_marked(data, marker, undone,
+                                                                     tmp_path):
+    # helper-195: the mark was set before the call's try, and cleared in two
+    # steps in its finally; a real SIGINT between them left it set, and
+    # save refused the estimator, and any later one given its id, for the
+    # rest of the process.
+    X, y = data
+    model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
+    before = [a.copy() for a in model.coefs_]
+    _interrupted_at(_line_after(marker), lambda: model.partial_fit(X, y))
+    assert not base.is_being_fitted(model)
+    assert not any(call.active for call in base._TRAINING.values())
+    # The call was undone where it had not yet trained (after it had, the
+    # interrupt comes as it returns, with the model kept), and the model
+    # saves, trains and saves again.
+    same = all(np.array_equal(a, b) for a, b in zip(model.coefs_, before))
+    assert same == undone
+    fastbp.save(model, tmp_path / "m.fastbp")
+    model.partial_fit(X, y)
+    fastbp.save(model, tmp_path / "m.fastbp")
+    # (An entry the interrupt left in this thread's stack of calls is
+    # inactive: each call reads its own, the last one pushed.)
+    assert not any(call.active for call in base._CALLS.stack)
+
+
+def test_a_mark_names_its_estimator_not_an_id(data, tmp_path):
+    # An id names another object once its estimator is gone: a call's mark
+    # left behind for a collected estimator does not refuse a new one.
+    X, y = data
+    gone = MLPClassifier((4,))
+    call = base._Call(gone)
+    key = id(gone)
+    del gone
+    fresh = [quiet(MLPClassifier((4,), max_iter=1, random_state=0).fit, X, y)
+             for _ in range(50)]
+    base._TRAINING[key] = call
+    try:
+        for model in fresh:
+            assert not base.is_being_fitted(model)
+        fastbp.save(fresh[0], tmp_path / "m.fastbp")
+    finally:
+        base._TRAINING.pop(key, None)
