@@ -9,8 +9,11 @@ pass adds the bias, applies the output function, accumulates the weighted
 loss and writes the delta.
 
 Losses follow scikit-learn's definitions exactly, including its clipping of
-probabilities to ``[eps, 1 - eps]``; logs are taken through log-sum-exp and
-softplus so that no probability is formed and then logged.
+probabilities to ``[eps, 1 - eps]``. Softmax's cross-entropy logs through
+log-sum-exp; the binary cross-entropy logs the clipped probability and its
+complement, as scikit-learn does, rather than the exact log-sigmoid: L-BFGS's
+line search reads the loss, and where the model is confident the two differ
+(see :func:`fastbp.kernels.scalar.loss_delta_row`).
 """
 
 import math
@@ -189,7 +192,10 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
         Output-function code; it selects the loss too.
     log_eps, log1m_eps : float
         ``log(eps)`` and ``log(1 - eps)`` for the dtype: scikit-learn clips
-        probabilities to ``[eps, 1 - eps]`` before taking logs.
+        probabilities to ``[eps, 1 - eps]`` before taking logs (softmax
+        clips its log-probabilities to these; the logistic loss clips the
+        probability to ``eps`` and ``1 - eps``, recovered exactly from
+        ``log_eps``).
     delta : ndarray of shape (n_samples, n_outputs)
         Receives ``sw * (prediction - y)``.
 

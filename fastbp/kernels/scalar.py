@@ -230,23 +230,52 @@ def softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
     return softmax_finish_row(z, i, delta, y, w, log_eps, log1m_eps, delta)
 
 
+def probability_bounds(log_eps, ref):
+    """``(eps, 1 - eps)`` in ``ref``'s type, exactly, from ``log_eps``.
+
+    scikit-learn clips probabilities to ``[eps, 1 - eps]`` with ``eps`` the
+    dtype's machine epsilon. The kernels receive only ``log(eps)`` and
+    ``log(1 - eps)``, and ``exp(log_eps)`` misses ``eps`` by a few ulps (the
+    log is rounded, and the exp of each target rounds its own way). ``eps``
+    is a power of two, so rounding ``log2(eps)`` to its integer and scaling
+    1 by it is exact; ``1 - eps`` is then exact too. (``1 - (1 +
+    log1m_eps)`` would be exact in IEEE arithmetic, but the CPU's
+    reassociating fast-math folds it into ``-log1m_eps``, which is not
+    ``eps`` in float32.)
+    """
+    one = like(1, ref)
+    # ``-log2(eps)`` rounded half up by truncation (it is positive), not by
+    # round(), which the GPU takes through float64 even for a float32.
+    bits = int(like(0.5, ref) - log_eps * like(1.4426950408889634, ref))
+    eps = math.ldexp(one, -bits)
+    return eps, one - eps
+
+
 def logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
     """Logistic with binary cross-entropy for one row: see
     :func:`loss_delta_row`."""
     m = z.shape[1]
     zero = like(0, w)
     one = like(1, w)
+    # Once per row, not per element, and no exp: a multiply, a truncation
+    # and an ldexp, which the CPU's inlined row loop may hoist as well.
+    eps, hi = probability_bounds(log_eps, w)
     row = zero
     for j in range(m):
         t = z[i, j] + bias[j]
-        logp = clamp(-softplus(-t), log_eps, log1m_eps)
-        log1mp = clamp(-softplus(t), log_eps, log1m_eps)
+        p = one / (one + math.exp(-t))
+        # scikit-learn's rounding, not the exact log-sigmoid: L-BFGS's line
+        # search reads the loss, and a confident row's log(1 - p) of the
+        # rounded p differs from -softplus(t) by up to ~0.1, enough to send
+        # the search elsewhere. A zero y or 1 - y contributes nothing
+        # (xlogy), so a 0/1 target takes one log.
+        pc = clamp(p, eps, hi)
         if y[i, j] != zero:
-            row -= y[i, j] * logp
+            row -= y[i, j] * math.log(pc)
         if y[i, j] != one:
-            row -= (one - y[i, j]) * log1mp
-        z[i, j] = one / (one + math.exp(-t))
-        delta[i, j] = w * (z[i, j] - y[i, j])
+            row -= (one - y[i, j]) * math.log(one - pc)
+        z[i, j] = p
+        delta[i, j] = w * (p - y[i, j])
     return row
 
 
@@ -287,8 +316,12 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
 
     Every output function is paired with its canonical loss, so the delta
     is ``w * (prediction - y)``. Losses follow scikit-learn's definitions,
-    including its clipping of probabilities to ``[eps, 1 - eps]``; logs are
-    taken through log-sum-exp and softplus.
+    including its clipping of probabilities to ``[eps, 1 - eps]``. The
+    cross-entropy of softmax logs through log-sum-exp, its log-probability
+    clipped to ``[log(eps), log(1 - eps)]``; the binary cross-entropy of the
+    logistic output rounds as scikit-learn's does: ``p = 1 / (1 + exp(-t))``
+    in the dtype, clipped to ``[eps, 1 - eps]``, then ``-(y log(p) + (1 - y)
+    log(1 - p))``, a zero ``y`` or ``1 - y`` contributing nothing.
 
     The CPU's row loop branches on ``code`` once and calls the matching
     ``*_loss_row`` function itself, which keeps the loop free of the
@@ -309,7 +342,9 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
     code : int
         Output-function code; it selects the loss too.
     log_eps, log1m_eps : float
-        ``log(eps)`` and ``log(1 - eps)`` of the dtype.
+        ``log(eps)`` and ``log(1 - eps)`` of the dtype (the logistic loss
+        recovers ``eps`` and ``1 - eps`` exactly from ``log_eps``:
+        :func:`probability_bounds`).
     delta : ndarray of shape (n_samples, n_outputs)
         Row ``i`` receives ``w * (prediction - y)``.
 
@@ -330,7 +365,8 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, softmax_shift_row,
              softmax_normalise_row, softmax_finish_row, output_row, softmax_loss_row,
-             logistic_loss_row, poisson_loss_row, squared_loss_row, loss_delta_row)
+             probability_bounds, logistic_loss_row, poisson_loss_row, squared_loss_row,
+             loss_delta_row)
 
 # The functions that work on a row of arrays rather than on scalars.
 ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softmax_finish_row",
