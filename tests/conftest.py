@@ -28,6 +28,22 @@ collect_ignore = [] if _CUDA_SUITE else ["cuda"]
 os.environ.setdefault("FASTBP_COMPILE_AHEAD", "0")
 
 
+@pytest.fixture
+def split_epochs(monkeypatch):
+    """The SplitEpoch runners that fits create, recorded (a list)."""
+    from fastbp.training import split, stochastic
+
+    made = []
+
+    class Recorded(split.SplitEpoch):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(stochastic, "SplitEpoch", Recorded)
+    return made
+
+
 _SIMULATOR_TEST = "test_cuda_simulator.py::test_cuda_simulator_suite"
 
 

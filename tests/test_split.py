@@ -23,7 +23,7 @@ from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
 from fastbp import MLPClassifier, MLPRegressor
-from fastbp.training import split, stochastic
+from fastbp.training import split
 from fastbp.training import threads
 from fastbp.training.threads import blas_pool_size, blas_section
 
@@ -53,18 +53,8 @@ def two_cores(monkeypatch):
         yield
 
 
-@pytest.fixture
-def split_epochs(monkeypatch):
-    """The SplitEpoch runners that fits create, recorded."""
-    made = []
-
-    class Recorded(split.SplitEpoch):
-        def __init__(self, *args):
-            super().__init__(*args)
-            made.append(self)
-
-    monkeypatch.setattr(stochastic, "SplitEpoch", Recorded)
-    return made
+# (split_epochs, the SplitEpoch runners that fits create, is in conftest.py:
+# tests/test_mutants195.py records them too.)
 
 
 # -- the decision -------------------------------------------------------------
