@@ -103,3 +103,89 @@ def test_a_mark_names_its_estimator_not_an_id(data, tmp_path):
         fastbp.save(fresh[0], tmp_path / "m.fastbp")
     finally:
         base._TRAINING.pop(key, None)
+
+
+def _line_of(*markers):
+    """The number of the first line of ``_transactional_fit`` holding one
+    of ``markers``."""
+    lines, first = inspect.getsourcelines(base.BaseMLP._transactional_fit)
+    for marker in markers:
+        hits = [first + k for k, line in enumerate(lines) if marker in line]
+        if hits:
+            return hits[0]
+    raise AssertionError(f"none of {markers} in _transactional_fit")
+
+
+def test_an_interrupted_nested_call_leaves_the_outer_fit_its_own_mark(data, tmp_path):
+    # rev-199: Ctrl-C on the line of a nested call's finally that takes its
+    # entry off the thread's stack of calls left that entry on top; the
+    # outer fit (which keeps its training on a Ctrl-C in an epoch hook)
+    # then cleared the stale entry instead of its own mark, and save
+    # refused the model in the root hook, which the README says saves it.
+    X, y = data
+    line = _line_of("del _CALLS.stack[depth:]", "_CALLS.stack.remove(call)")
+    code = base.BaseMLP._transactional_fit.__code__
+    fired, saved = [], []
+
+    class Hooks:
+        def setup(self, estimator, context):
+            pass
+
+        def teardown(self, estimator, context):
+            pass
+
+        def on_fit_task_begin(self, estimator, context):
+            pass
+
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "fit":
+                fastbp.save(estimator, tmp_path / "root.fastbp")
+                saved.append(True)
+            elif not fired:
+                # A nested call on the same estimator, interrupted as it
+                # ends (once: the trace fires at its first pass).
+                estimator.partial_fit(X, y)
+            return False
+
+    def local(frame, event, arg):
+        if event == "line" and frame.f_lineno == line and not fired:
+            fired.append(line)
+            raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code is code else None
+
+    model = MLPClassifier((4,), max_iter=3, random_state=0).set_callbacks(Hooks())
+    # (An earlier test's interrupt may have left an inactive entry below.)
+    entries = len(base._CALLS.stack)
+    sys.settrace(tracer)
+    try:
+        quiet(model.fit, X, y)  # Ctrl-C in an epoch hook: fit keeps its training
+    finally:
+        sys.settrace(None)
+    assert fired and saved, (fired, saved)
+    # The outer call took the stale entry off with its own.
+    assert len(base._CALLS.stack) == entries and not base._TRAINING
+    assert fastbp.load(tmp_path / "root.fastbp").n_iter_ == model.n_iter_
+
+
+class _AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+@pytest.mark.parametrize("schedule", [np.array("constant"), _AlwaysEqual()],
+                         ids=["0-d str array", "always equal"])
+def test_the_one_pass_state_check_refuses_what_the_general_one_does(data, schedule):
+    # rev-199: the one-pass test of 9f275fe took any lr_schedule that
+    # compared equal to a schedule's name, where the general check wants a
+    # str (or a callable).
+    X, y = data
+    model = quiet(MLPClassifier((4,), solver="sgd", max_iter=2, random_state=0).fit, X, y)
+    model.partial_fit(X, y)
+    model._optimizer.lr_schedule = schedule
+    with pytest.raises(ValueError, match="lr_schedule"):
+        model._optimizer._check_scalars()

@@ -554,6 +554,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         # (A hook that fits this estimator again, inside this call, leaves
         # the mark to this call.)
         call = _Call(self)
+        depth = len(_CALLS.stack)
         try:
             outer = _TRAINING.get(id(self))
             if outer is None or not outer.trains(self):
@@ -583,8 +584,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             call.active = False
             if _TRAINING.get(id(self)) is call:
                 del _TRAINING[id(self)]
-            if call in _CALLS.stack:
-                _CALLS.stack.remove(call)
+            # With any entry an interrupted inner call left above it.
+            del _CALLS.stack[depth:]
         issue_held(held)
         return fitted
 
@@ -1223,7 +1224,12 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         self._drop_fit_inputs()
         # The model is set: the root hook may save it. (Only where this call
         # marked it: a fit nested in a hook leaves the outer call training.)
-        _CALLS.stack[-1].active = False
+        # (This call's is the innermost active one for this estimator: an
+        # entry an interrupted nested call left above it is inactive.)
+        for call in reversed(_CALLS.stack):
+            if call.trains(self):
+                call.active = False
+                break
         if tasks is not None:
             # Last, with every fitted attribute set, and still inside the
             # call's transaction: a hook that raises here rolls the call back.

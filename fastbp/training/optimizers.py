@@ -236,13 +236,14 @@ class StochasticOptimizer:
                     and type(t_max) is int and 0 <= t <= _INT64_MAX
                     and 0 <= epoch <= _INT64_MAX and 1 <= step <= _INT64_MAX
                     and 1 <= t_max <= _INT64_MAX and type(d["rng_state"]) is np.uint64
-                    and type(d["nesterov"]) is bool and d["lr_schedule"] in _SCHEDULES):
+                    and type(d["nesterov"]) is bool and type(d["lr_schedule"]) is str
+                    and d["lr_schedule"] in _SCHEDULES):
                 return False
             for name in _RATES:
                 value = d[name]
                 if type(value) is not float or not math.isfinite(value):
                     return False
-        except (KeyError, TypeError):  # a callable schedule, or a value missing
+        except (KeyError, TypeError):  # a value missing, or of no comparable kind
             return False
         return True
 
