@@ -64,3 +64,27 @@ def assert_same_results(got, expected):
     assert got.cv_results_["params"] == expected.cv_results_["params"]
     assert got.best_params_ == expected.best_params_
     assert got.best_index_ == expected.best_index_
+
+
+class Hook:
+    """A callback calling ``on_epoch(estimator, fitted_estimator, context)``
+    at each epoch's end and ``on_root`` at the fit's."""
+
+    def __init__(self, on_epoch=None, on_root=None):
+        self.on_epoch, self.on_root = on_epoch, on_root
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name in ("epoch", "lbfgs-iter") and self.on_epoch is not None:
+            self.on_epoch(estimator, fitted_estimator, context)
+        if context.task_name == "fit" and self.on_root is not None:
+            self.on_root(estimator, fitted_estimator, context)
+        return False

@@ -2,6 +2,7 @@
 mark that makes ``fastbp.save`` refuse an estimator being fitted must not
 outlive the call, whatever line the interrupt lands on."""
 
+import contextlib
 import inspect
 import sys
 
@@ -13,9 +14,9 @@ from fastbp import MLPClassifier
 from fastbp.estimators import base
 
 try:
-    from .support import quiet
+    from .support import Hook, quiet
 except ImportError:  # run as a plain module
-    from support import quiet
+    from support import Hook, quiet
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +26,24 @@ def data():
     return X, (X[:, 0] > 0).astype(int)
 
 
-def _line_after(marker):
-    """The number of the line of ``_transactional_fit`` after the one
-    holding ``marker``."""
+def _line_of(*markers):
+    """The number of the line of ``_transactional_fit`` holding the first
+    of ``markers`` found there (each on one line only)."""
     lines, first = inspect.getsourcelines(base.BaseMLP._transactional_fit)
-    hits = [first + k for k, line in enumerate(lines) if marker in line]
-    assert len(hits) == 1, marker
-    return hits[0] + 1
+    for marker in markers:
+        hits = [first + k for k, line in enumerate(lines) if marker in line]
+        if hits:
+            assert len(hits) == 1, marker
+            return hits[0]
+    raise AssertionError(f"none of {markers} in _transactional_fit")
 
 
-def _interrupted_at(line, call):
-    """Run ``call()`` with a KeyboardInterrupt raised as the line ``line``
-    of ``_transactional_fit`` is about to run (once), as a real Ctrl-C can
-    between two statements."""
+@contextlib.contextmanager
+def _interrupt_at(line):
+    """Raise a KeyboardInterrupt as the line ``line`` of
+    ``_transactional_fit`` is about to run (once, in whichever call gets
+    there first), as a real Ctrl-C can between two statements; yields the
+    list that records it."""
     code = base.BaseMLP._transactional_fit.__code__
     fired = []
 
@@ -52,11 +58,9 @@ def _interrupted_at(line, call):
 
     sys.settrace(tracer)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            call()
+        yield fired
     finally:
         sys.settrace(None)
-    assert fired, "the interrupt was never raised"
 
 
 @pytest.mark.parametrize("marker, undone", [("_TRAINING[id(self)] = call", True),
@@ -70,7 +74,9 @@ def test_an_interrupt_in_the_bookkeeping_leaves_no_estimator_marked(data, marker
     X, y = data
     model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit, X, y)
     before = [a.copy() for a in model.coefs_]
-    _interrupted_at(_line_after(marker), lambda: model.partial_fit(X, y))
+    with _interrupt_at(_line_of(marker) + 1) as fired, pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y)
+    assert fired, "the interrupt was never raised"
     assert not base.is_being_fitted(model)
     assert not any(call.active for call in base._TRAINING.values())
     # The call was undone where it had not yet trained (after it had, the
@@ -105,16 +111,6 @@ def test_a_mark_names_its_estimator_not_an_id(data, tmp_path):
         base._TRAINING.pop(key, None)
 
 
-def _line_of(*markers):
-    """The number of the first line of ``_transactional_fit`` holding one
-    of ``markers``."""
-    lines, first = inspect.getsourcelines(base.BaseMLP._transactional_fit)
-    for marker in markers:
-        hits = [first + k for k, line in enumerate(lines) if marker in line]
-        if hits:
-            return hits[0]
-    raise AssertionError(f"none of {markers} in _transactional_fit")
-
 
 def test_an_interrupted_nested_call_leaves_the_outer_fit_its_own_mark(data, tmp_path):
     # rev-199: Ctrl-C on the line of a nested call's finally that takes its
@@ -124,46 +120,26 @@ def test_an_interrupted_nested_call_leaves_the_outer_fit_its_own_mark(data, tmp_
     # refused the model in the root hook, which the README says saves it.
     X, y = data
     line = _line_of("del _CALLS.stack[depth:]", "_CALLS.stack.remove(call)")
-    code = base.BaseMLP._transactional_fit.__code__
-    fired, saved = [], []
-
-    class Hooks:
-        def setup(self, estimator, context):
-            pass
-
-        def teardown(self, estimator, context):
-            pass
-
-        def on_fit_task_begin(self, estimator, context):
-            pass
-
-        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-            if context.task_name == "fit":
-                fastbp.save(estimator, tmp_path / "root.fastbp")
-                saved.append(True)
-            elif not fired:
-                # A nested call on the same estimator, interrupted as it
-                # ends (once: the trace fires at its first pass).
-                estimator.partial_fit(X, y)
-            return False
-
-    def local(frame, event, arg):
-        if event == "line" and frame.f_lineno == line and not fired:
-            fired.append(line)
-            raise KeyboardInterrupt
-        return local
-
-    def tracer(frame, event, arg):
-        return local if frame.f_code is code else None
-
-    model = MLPClassifier((4,), max_iter=3, random_state=0).set_callbacks(Hooks())
+    saved, nested = [], []
     # (An earlier test's interrupt may have left an inactive entry below.)
     entries = len(base._CALLS.stack)
-    sys.settrace(tracer)
-    try:
+    with _interrupt_at(line) as fired:
+
+        def on_epoch(estimator, fitted_estimator, context):
+            if not nested:
+                # One nested call on the same estimator (its own epochs
+                # come here too), interrupted as it ends: the trace fires
+                # at the first pass of that line, the nested call's.
+                nested.append(True)
+                estimator.partial_fit(X, y)
+
+        def on_root(estimator, fitted_estimator, context):
+            fastbp.save(estimator, tmp_path / "root.fastbp")
+            saved.append(True)
+
+        model = MLPClassifier((4,), max_iter=3, random_state=0).set_callbacks(
+            Hook(on_epoch, on_root))
         quiet(model.fit, X, y)  # Ctrl-C in an epoch hook: fit keeps its training
-    finally:
-        sys.settrace(None)
     assert fired and saved, (fired, saved)
     # The outer call took the stale entry off with its own.
     assert len(base._CALLS.stack) == entries and not base._TRAINING

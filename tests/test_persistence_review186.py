@@ -26,9 +26,9 @@ import fastbp
 from fastbp import MLPClassifier
 
 try:
-    from .support import quiet
+    from .support import Hook, quiet
 except ImportError:  # run as a plain module
-    from support import quiet
+    from support import Hook, quiet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,30 +37,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def data():
     X, y = load_digits(return_X_y=True)
     return X[:300] / 16.0, y[:300]
-
-
-class Hook:
-    """A callback calling ``on_epoch(estimator, fitted_estimator, context)``
-    at each epoch's end and ``on_root`` at the fit's."""
-
-    def __init__(self, on_epoch=None, on_root=None):
-        self.on_epoch, self.on_root = on_epoch, on_root
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        if context.task_name in ("epoch", "lbfgs-iter") and self.on_epoch is not None:
-            self.on_epoch(estimator, fitted_estimator, context)
-        if context.task_name == "fit" and self.on_root is not None:
-            self.on_root(estimator, fitted_estimator, context)
-        return False
 
 
 # ------------------------------------------------- 1: saving mid-fit
