@@ -29,7 +29,7 @@ FLOAT_ARRAYS = {"x", "params", "acts", "masks", "alive", "grads", "deltas", "sta
 INTS = {"l", "nb", "x_off", "ldx", "p0", "seed", "step", "epilogue", "code", "at",
         "n_weights", "solver", "row0", "n_features", "bias_at"}
 BOOLS = {"use_perm", "training", "accumulate", "bias_grad", "has_sw", "nesterov"}
-FLOATS = {"drop", "momentum", "eps", "log_eps", "log1m_eps", "alpha", "l1", "scale", "lr",
+FLOATS = {"drop", "momentum", "eps", "prob_lo", "prob_hi", "alpha", "l1", "scale", "lr",
           "lr_t", "beta_1", "beta_2", "beta_1c", "beta_2c", "epsilon", "clip", "value",
           "drop_prev"}
 

@@ -523,12 +523,12 @@ def test_output_activation_extremes(out, dtype):
 
 def _call_output_loss_delta(z, b, Y, sw, out):
     dtype = z.dtype
-    log_eps, log1m_eps = clipping_bounds(dtype)
+    code = codes.OUTPUT_FUNCTIONS[out]
+    lo, hi = clipping_bounds(dtype, code)
     delta = np.full_like(z, np.nan)
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype)
-    total = kloss.output_loss_delta(z, b, Y, sw_arg, has_sw, codes.OUTPUT_FUNCTIONS[out],
-                                    log_eps, log1m_eps, delta)
+    total = kloss.output_loss_delta(z, b, Y, sw_arg, has_sw, code, lo, hi, delta)
     return total, delta
 
 
@@ -692,11 +692,21 @@ def test_float32_poisson_loss_takes_its_log_of_a_quotient_in_float64():
 
 def test_clipping_bounds_are_logs_of_eps():
     for dtype in DTYPES:
-        le, l1me = clipping_bounds(np.dtype(dtype))
+        le, l1me = clipping_bounds(np.dtype(dtype), codes.OUT_SOFTMAX)
         eps = np.finfo(dtype).eps
         assert np.asarray(le).dtype == dtype and np.asarray(l1me).dtype == dtype
         np.testing.assert_allclose(float(le), np.log(float(eps)), rtol=1e-7)
         np.testing.assert_allclose(float(l1me), np.log1p(-float(eps)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
+def test_logistic_clipping_bounds_are_eps_and_one_minus_eps(dtype):
+    """The binary cross-entropy clips the probability itself, to scikit-learn's
+    ``eps`` and ``1 - eps`` bit for bit, in the dtype."""
+    lo, hi = clipping_bounds(np.dtype(dtype), codes.OUT_LOGISTIC)
+    eps = np.finfo(dtype).eps
+    assert np.asarray(lo).dtype == dtype and np.asarray(hi).dtype == dtype
+    assert lo == eps and hi == dtype(1) - eps and hi != dtype(1)
 
 
 # ---------------------------------------------------------------------------
@@ -1087,7 +1097,6 @@ class Net:
         self.Y = make_Y(out, n, units[-1], dtype, rng)
         self.sw = make_sw(n, dtype, rng) if weighted else None
         self.sw_arg = self.sw if weighted else np.empty(0, dtype)
-        self.log_eps, self.log1m_eps = clipping_bounds(self.dtype)
         hid = units[1:-1]
         self.running_means = [rng.standard_normal(m).astype(dtype) for m in hid]
         self.running_vars = [rng.uniform(0.5, 2.0, m).astype(dtype) for m in hid]

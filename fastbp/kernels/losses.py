@@ -128,7 +128,7 @@ def output_activation(z, bias, code):
 
 
 @kernel
-def softmax_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+def softmax_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta):
     """Softmax with cross-entropy: see :func:`output_loss_delta` (``code``
     unused)."""
     # Shift every row, exponentiate the block into ``delta`` in one
@@ -140,22 +140,22 @@ def softmax_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     total = 0.0
     for i in range(n):
         w = sw[i] if has_sw else like(1, z)
-        total += w * softmax_finish_row(z, i, delta, y, w, log_eps, log1m_eps, delta)
+        total += w * softmax_finish_row(z, i, delta, y, w, prob_lo, prob_hi, delta)
     return total
 
 
 @kernel
-def logistic_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+def logistic_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta):
     """Logistic with binary cross-entropy: see :func:`output_loss_delta`."""
     total = 0.0
     for i in range(z.shape[0]):
         w = sw[i] if has_sw else like(1, z)
-        total += w * logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+        total += w * logistic_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta)
     return total
 
 
 @kernel
-def poisson_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+def poisson_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta):
     """Exp with half Poisson deviance: see :func:`output_loss_delta`."""
     total = 0.0
     for i in range(z.shape[0]):
@@ -165,7 +165,7 @@ def poisson_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
 
 
 @kernel
-def squared_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+def squared_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta):
     """Identity with half squared error: see :func:`output_loss_delta`."""
     total = 0.0
     for i in range(z.shape[0]):
@@ -175,7 +175,7 @@ def squared_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
 
 
 @kernel
-def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
+def output_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta):
     """Output function, summed loss and output delta in one pass.
 
     Parameters
@@ -190,12 +190,12 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
     has_sw : bool
     code : int
         Output-function code; it selects the loss too.
-    log_eps, log1m_eps : float
-        ``log(eps)`` and ``log(1 - eps)`` for the dtype: scikit-learn clips
-        probabilities to ``[eps, 1 - eps]`` before taking logs (softmax
-        clips its log-probabilities to these; the logistic loss clips the
-        probability to ``eps`` and ``1 - eps``, recovered exactly from
-        ``log_eps``).
+    prob_lo, prob_hi : float
+        The clipping bounds of ``code``'s loss, in the dtype
+        (:func:`fastbp.training.spec.clipping_bounds`): scikit-learn clips
+        probabilities to ``[eps, 1 - eps]`` before taking logs, so softmax
+        clips its log-probabilities to ``log(eps)`` and ``log(1 - eps)``,
+        the logistic loss its probability to ``eps`` and ``1 - eps``.
     delta : ndarray of shape (n_samples, n_outputs)
         Receives ``sw * (prediction - y)``.
 
@@ -205,12 +205,12 @@ def output_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta):
         ``sum_i sw_i * loss_i``: divide by the weight sum for the mean.
     """
     if code == OUT_SOFTMAX:
-        return softmax_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
+        return softmax_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta)
     if code == OUT_LOGISTIC:
-        return logistic_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
+        return logistic_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta)
     if code == OUT_EXP:
-        return poisson_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
-    return squared_loss_delta(z, bias, y, sw, has_sw, code, log_eps, log1m_eps, delta)
+        return poisson_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta)
+    return squared_loss_delta(z, bias, y, sw, has_sw, code, prob_lo, prob_hi, delta)
 
 
 #: The kernels of each output function, by code: ``(loss_delta, output)``,

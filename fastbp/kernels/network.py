@@ -370,7 +370,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         linear(nl, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, out)
         loss_sum = output_loss_delta(
             out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], yb, swb, has_sw,
-            h.out_code, h.log_eps, h.log1m_eps, layer_view(deltas, buf[D_OFF, nl], nb, n_out))
+            h.out_code, h.prob_lo, h.prob_hi, layer_view(deltas, buf[D_OFF, nl], nb, n_out))
         backward(x0, data, indices, indptr, is_sparse, rows, nb, params, grads, net, buf,
                  drops, norm, acts, masks, deltas, stats)
         scale = one / dt(sw_sum)
@@ -474,7 +474,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
                acts, out)
         total += output_loss_delta(
             out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], Y[start:stop],
-            sw[start:stop] if has_sw else sw, has_sw, h.out_code, h.log_eps, h.log1m_eps,
+            sw[start:stop] if has_sw else sw, has_sw, h.out_code, h.prob_lo, h.prob_hi,
             layer_view(deltas, buf[D_OFF, nl], nb, n_out))
         backward(x0, data, indices, indptr, is_sparse, chunk_rows, nb, params, grads_chunk,
                  net, buf, drops, norm, acts, masks, deltas, stats)

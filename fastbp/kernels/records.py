@@ -33,15 +33,17 @@ Work = namedtuple("Work", "acts masks deltas stats running alive rng grads y_buf
 Solver = namedtuple("Solver", "params state_1 state_2")
 
 #: Scalar hyper-parameters. ``n_weights`` ends the penalised part of the
-#: flat buffer; ``out_code``, ``log_eps``, ``log1m_eps`` select and clip the
-#: loss; ``bn_momentum``, ``norm_eps`` drive normalisation; ``solver`` ...
+#: flat buffer; ``out_code`` selects the loss, which clips its probabilities
+#: (or log-probabilities) to ``prob_lo`` and ``prob_hi``
+#: (:func:`fastbp.training.spec.clipping_bounds`); ``bn_momentum``,
+#: ``norm_eps`` drive normalisation; ``solver`` ...
 #: ``clip`` drive the update (``clip`` 0 disables clipping). ``beta_1c`` and
 #: ``beta_2c`` are ``1 - beta_1`` and ``1 - beta_2`` computed in double and
 #: rounded once to the dtype: ``1 - float32(0.999)`` is 1.3e-5 off ``0.001``
 #: (relative), an error rmsprop's step and adam's bias correction inherited.
 Hyper = namedtuple(
     "Hyper",
-    "n_weights out_code log_eps log1m_eps bn_momentum norm_eps solver lr momentum "
+    "n_weights out_code prob_lo prob_hi bn_momentum norm_eps solver lr momentum "
     "nesterov beta_1 beta_2 beta_1c beta_2c epsilon alpha l1 clip")
 
 #: One part of a split mini-batch step (:mod:`fastbp.kernels.split`): its

@@ -199,7 +199,7 @@ def softmax_normalise_row(e, i):
         e[i, j] *= inv
 
 
-def softmax_finish_row(z, i, e, y, w, log_eps, log1m_eps, delta):
+def softmax_finish_row(z, i, e, y, w, prob_lo, prob_hi, delta):
     """Cross-entropy and delta of one row, from the shifted
     pre-activations ``z[i]`` and their exponentials ``e[i]``: ``z[i]``
     receives the probabilities, ``delta[i]`` (which may be ``e``)
@@ -214,52 +214,28 @@ def softmax_finish_row(z, i, e, y, w, log_eps, log1m_eps, delta):
     row = zero
     for j in range(m):
         if y[i, j] != zero:
-            row -= y[i, j] * clamp(z[i, j] - log_s, log_eps, log1m_eps)
+            row -= y[i, j] * clamp(z[i, j] - log_s, prob_lo, prob_hi)
         p = e[i, j] * inv
         z[i, j] = p
         delta[i, j] = w * (p - y[i, j])
     return row
 
 
-def softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
+def softmax_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta):
     """Softmax with cross-entropy for one row: see :func:`loss_delta_row`.
     The exponentials pass through ``delta``."""
     softmax_shift_row(z, i, bias)
     for j in range(z.shape[1]):
         delta[i, j] = math.exp(z[i, j])
-    return softmax_finish_row(z, i, delta, y, w, log_eps, log1m_eps, delta)
+    return softmax_finish_row(z, i, delta, y, w, prob_lo, prob_hi, delta)
 
 
-def probability_bounds(log_eps, ref):
-    """``(eps, 1 - eps)`` in ``ref``'s type, exactly, from ``log_eps``.
-
-    scikit-learn clips probabilities to ``[eps, 1 - eps]`` with ``eps`` the
-    dtype's machine epsilon. The kernels receive only ``log(eps)`` and
-    ``log(1 - eps)``, and ``exp(log_eps)`` misses ``eps`` by a few ulps (the
-    log is rounded, and the exp of each target rounds its own way). ``eps``
-    is a power of two, so rounding ``log2(eps)`` to its integer and scaling
-    1 by it is exact; ``1 - eps`` is then exact too. (``1 - (1 +
-    log1m_eps)`` would be exact in IEEE arithmetic, but the CPU's
-    reassociating fast-math folds it into ``-log1m_eps``, which is not
-    ``eps`` in float32.)
-    """
-    one = like(1, ref)
-    # ``-log2(eps)`` rounded half up by truncation (it is positive), not by
-    # round(), which the GPU takes through float64 even for a float32.
-    bits = int(like(0.5, ref) - log_eps * like(1.4426950408889634, ref))
-    eps = math.ldexp(one, -bits)
-    return eps, one - eps
-
-
-def logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
+def logistic_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta):
     """Logistic with binary cross-entropy for one row: see
     :func:`loss_delta_row`."""
     m = z.shape[1]
     zero = like(0, w)
     one = like(1, w)
-    # Once per row, not per element, and no exp: a multiply, a truncation
-    # and an ldexp, which the CPU's inlined row loop may hoist as well.
-    eps, hi = probability_bounds(log_eps, w)
     row = zero
     for j in range(m):
         t = z[i, j] + bias[j]
@@ -269,7 +245,7 @@ def logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta):
         # rounded p differs from -softplus(t) by up to ~0.1, enough to send
         # the search elsewhere. A zero y or 1 - y contributes nothing
         # (xlogy), so a 0/1 target takes one log.
-        pc = clamp(p, eps, hi)
+        pc = clamp(p, prob_lo, prob_hi)
         if y[i, j] != zero:
             row -= y[i, j] * math.log(pc)
         if y[i, j] != one:
@@ -311,7 +287,7 @@ def squared_loss_row(z, i, bias, y, w, delta):
     return row / like(m, w)
 
 
-def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
+def loss_delta_row(z, i, bias, y, w, code, prob_lo, prob_hi, delta):
     """One row of the output function, its loss and the output delta.
 
     Every output function is paired with its canonical loss, so the delta
@@ -341,10 +317,10 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
         The row's sample weight.
     code : int
         Output-function code; it selects the loss too.
-    log_eps, log1m_eps : float
-        ``log(eps)`` and ``log(1 - eps)`` of the dtype (the logistic loss
-        recovers ``eps`` and ``1 - eps`` exactly from ``log_eps``:
-        :func:`probability_bounds`).
+    prob_lo, prob_hi : float
+        The loss's clipping bounds in the dtype: ``log(eps)`` and ``log(1 -
+        eps)`` for softmax's log-probabilities, ``eps`` and ``1 - eps``
+        for the logistic output's probability; unused by the others.
     delta : ndarray of shape (n_samples, n_outputs)
         Row ``i`` receives ``w * (prediction - y)``.
 
@@ -354,9 +330,9 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
         The row's unweighted loss.
     """
     if code == OUT_SOFTMAX:
-        return softmax_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+        return softmax_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta)
     if code == OUT_LOGISTIC:
-        return logistic_loss_row(z, i, bias, y, w, log_eps, log1m_eps, delta)
+        return logistic_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta)
     if code == OUT_EXP:
         return poisson_loss_row(z, i, bias, y, w, delta)
     return squared_loss_row(z, i, bias, y, w, delta)
@@ -365,7 +341,7 @@ def loss_delta_row(z, i, bias, y, w, code, log_eps, log1m_eps, delta):
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, softmax_shift_row,
              softmax_normalise_row, softmax_finish_row, output_row, softmax_loss_row,
-             probability_bounds, logistic_loss_row, poisson_loss_row, squared_loss_row,
+             logistic_loss_row, poisson_loss_row, squared_loss_row,
              loss_delta_row)
 
 # The functions that work on a row of arrays rather than on scalars.

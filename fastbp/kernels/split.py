@@ -252,7 +252,7 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
                mine, params, net, pbuf, acts, out)
         part_loss = output_loss_delta(
             out, params[net[B_OFF, nl - 1]:net[B_OFF, nl - 1] + n_out], yb, swb, has_sw,
-            h.out_code, h.log_eps, h.log1m_eps, layer_view(deltas, pbuf[D_OFF, nl], mine,
+            h.out_code, h.prob_lo, h.prob_hi, layer_view(deltas, pbuf[D_OFF, nl], mine,
                                                            n_out))
         backward_rows(mine, params, net, pbuf, acts, deltas)
         passed += 1

@@ -14,10 +14,22 @@ BN_MOMENTUM = 0.1
 NORM_EPS = 1e-5
 
 
-def clipping_bounds(dtype):
-    """``log(eps)`` and ``log(1 - eps)`` for ``dtype``: scikit-learn clips
-    probabilities to ``[eps, 1 - eps]`` in its log losses."""
+def clipping_bounds(dtype, out_code):
+    """The bounds ``(lo, hi)`` that the loss of ``out_code`` clips to, in
+    ``dtype``.
+
+    scikit-learn clips probabilities to ``[eps, 1 - eps]`` in its log
+    losses, ``eps`` the dtype's machine epsilon. The softmax cross-entropy
+    works in log space and clips the log-probability to ``log(eps)`` and
+    ``log(1 - eps)``; the binary cross-entropy clips the probability itself,
+    so it gets ``eps`` and ``1 - eps`` (both exact: ``eps`` is a power of
+    two). Passing the logistic loss its own bounds spares the kernel a
+    function that would rebuild them from the logs, one more to compile on a
+    cold first fit. The other losses do not clip; they get the log bounds.
+    """
     eps = np.finfo(dtype).eps
+    if out_code == codes.OUT_LOGISTIC:
+        return dtype.type(eps), dtype.type(1) - dtype.type(eps)
     return dtype.type(np.log(eps)), dtype.type(np.log1p(-eps))
 
 
@@ -109,9 +121,9 @@ def _hyper(n_weights, out_code, dtype, solver, lr, momentum, nesterov, beta_1, b
     (every epoch and every ``partial_fit`` call asks; building one costs
     15 us). Records are immutable, so callers share them."""
     dt = dtype.type
-    log_eps, log1m_eps = clipping_bounds(dtype)
+    prob_lo, prob_hi = clipping_bounds(dtype, out_code)
     return Hyper(
-        n_weights=n_weights, out_code=out_code, log_eps=log_eps, log1m_eps=log1m_eps,
+        n_weights=n_weights, out_code=out_code, prob_lo=prob_lo, prob_hi=prob_hi,
         bn_momentum=dt(BN_MOMENTUM), norm_eps=dt(NORM_EPS), solver=solver, lr=dt(lr),
         momentum=dt(momentum), nesterov=nesterov, beta_1=dt(beta_1), beta_2=dt(beta_2),
         # 1 - beta in double, rounded once (not 1 - the rounded beta).

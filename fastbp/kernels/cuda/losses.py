@@ -14,7 +14,7 @@ loss_delta_row = gpu_scalar.loss_delta_row
 
 @cuda_kernel
 def output_loss_delta(nb, params, bias_at, z, delta, Y, sw, has_sw, perm, p0, use_perm, y,
-                      code, log_eps, log1m_eps, record, at):
+                      code, prob_lo, prob_hi, record, at):
     """Output function, weighted loss and output delta of ``nb`` rows.
 
     ``z``, ``delta`` and ``y`` are 2-D views of the output layer's work
@@ -34,7 +34,7 @@ def output_loss_delta(nb, params, bias_at, z, delta, Y, sw, has_sw, perm, p0, us
     for j in range(m):
         y[i, j] = Y[r, j]
     w = sw[r] if has_sw else like(1, params)
-    loss = loss_delta_row(z, i, params[bias_at:bias_at + m], y, w, code, log_eps, log1m_eps,
+    loss = loss_delta_row(z, i, params[bias_at:bias_at + m], y, w, code, prob_lo, prob_hi,
                           delta)
     # The record is in the model's dtype, where the sum of a batch's finite
     # row losses can overflow a float32 (the CPU sums them in a float64):

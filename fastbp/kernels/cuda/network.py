@@ -328,8 +328,8 @@ class _Launcher:
         self._launch(
             "output_loss_delta", output_loss_delta, self.row, THREADS,
             (nb, params, self.bias_out, self.z_out, self.delta_out, targets.Y, targets.sw,
-             targets.has_sw, perm, p0, use_perm, self.y_out, h.out_code, h.log_eps,
-             h.log1m_eps, record, at), (0, 9, 16))
+             targets.has_sw, perm, p0, use_perm, self.y_out, h.out_code, h.prob_lo,
+             h.prob_hi, record, at), (0, 9, 16))
 
     def first_layer(self, inputs, perm_d, p0, nb, use_perm):
         """``(x, x_off, ldx, perm, p0, use_perm)`` for the first layer: the
