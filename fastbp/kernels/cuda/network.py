@@ -19,6 +19,7 @@ arguments, so the update count lives on the host and the device alike.
 """
 
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 from numba import cuda
@@ -52,6 +53,17 @@ SPLIT_PANELS = 4
 #: L-BFGS: 4096 rows of 200,000 features would take 3 GiB (a training
 #: batch, ``batch_size`` rows, is what the user chose).
 SPARSE_DENSIFY_BYTES = 256 << 20
+#: The largest scratch buffer (in bytes) a thread keeps between driver
+#: calls. Larger ones, whose size follows the data (a densified sparse
+#: batch, the permutation of a fit's rows) or the GPU (split-K partial
+#: tiles, up to about 17 MB in float64 with 64 x 64 tiles on 132
+#: multiprocessors), belong to the call's ``DeviceTables``: a fit's, kept
+#: for its epochs, or one prediction's, and go with it (rev-201, fix-206).
+#: The buffers every call needs (the step record, the split tile counts,
+#: the placeholder permutation) stay far below it and are kept, so that a
+#: prediction allocates none of them; a thread keeps at most 7 MiB (seven
+#: names) once its models are gone.
+SCRATCH_KEEP_BYTES = 1 << 20
 
 _built = {}
 _local = threading.local()
@@ -133,6 +145,8 @@ class DeviceTables:
         # epoch runs in slices of about 0.1 s, each a call): marshalling a
         # step's kernels costs the host about 4 ms (H200 machine).
         self.launches = {}
+        # Scratch too large for the thread to keep (see _scratch).
+        self.scratch = {}
 
 
 class DeviceTargets:
@@ -183,15 +197,40 @@ def to_device(value):
 
 def _scratch(name, size, dtype, zeroed=False):
     """A device array of at least ``size`` elements, reused between calls
-    of this thread (one per name); ``zeroed`` fills a new one with zeros
-    (the split products' tile counts, which every launch leaves at zero)."""
-    cache = _local.__dict__.setdefault("scratch", {})
+    (one per name); ``zeroed`` fills a new one with zeros (the split
+    products' tile counts, which every launch leaves at zero).
+
+    One of at most :data:`SCRATCH_KEEP_BYTES` is this thread's, kept for
+    its later calls; a larger one belongs to the records of the driver
+    call that asks (see :func:`_owned_by`), so that it is freed with them
+    rather than held for the thread's life."""
+    n = max(int(size), 1)
+    owner = getattr(_local, "owner", None)
+    if owner is not None and n * np.dtype(dtype).itemsize > SCRATCH_KEEP_BYTES:
+        cache = owner.scratch
+    else:
+        cache = _local.__dict__.setdefault("scratch", {})
     arr = cache.get(name)
     if arr is None or arr.shape[0] < size or arr.dtype != np.dtype(dtype):
-        n = max(int(size), 1)
         arr = cache[name] = (cuda.to_device(np.zeros(n, dtype=dtype)) if zeroed else
                              cuda.device_array(n, dtype=dtype))
     return arr
+
+
+@contextmanager
+def _owned_by(tables):
+    """Large scratch of the calls inside to be owned by ``tables`` (a
+    ``DeviceTables``): a fit's records, which keep it for the fit's later
+    calls (an epoch runs in slices, each a call, whose kept launches read
+    the same buffers), or a prediction's, made for that call. A call made
+    inside another (none are today) owns its own, and the outer call's
+    owner is back after it, an exception included."""
+    before = getattr(_local, "owner", None)
+    _local.owner = tables
+    try:
+        yield
+    finally:
+        _local.owner = before
 
 
 def _rows(buf, offset, rows, m):
@@ -381,75 +420,76 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
     :func:`fastbp.kernels.network.train_epoch`; same arguments, with the
     records from :func:`to_device`, and ``perm``, ``layer_sq``, ``first_sq``
     on the host)."""
-    params, state_1, state_2 = solver
-    h = hyper
-    dt = params.dtype.type
-    n = perm.shape[0]
-    starts = np.arange(0, n, batch_size)
-    sizes = np.minimum(batch_size, n - starts)
-    if targets.has_sw:
-        sums = np.add.reduceat(targets.host_sw[perm].astype(np.float64), starts)
-    else:
-        sums = sizes.astype(np.float64)
-    # A batch whose weights are all zero carries no gradient: no update.
-    active = np.flatnonzero(sums != 0)
-    n_layers = len(tables.units) - 1
-    ncol = optimizers.REC_LAYERS + n_layers
-    record_host = np.zeros((max(len(active), 1), ncol), dtype=params.dtype)
-    record = _scratch("record", record_host.size, params.dtype)
-    record[:record_host.size].copy_to_device(record_host.reshape(-1))
-    perm_d = _scratch("perm", n, np.int64)
-    perm_d[:n].copy_to_device(np.ascontiguousarray(perm))
-    run = _Launcher(tables, params.dtype, batch_size, work)
-    decoupled = h.solver == ADAMW
-    alpha_loss = dt(0) if decoupled else h.alpha
-    seed = int(work.rng.copy_to_host()[0]) if hasattr(work.rng, "copy_to_host") else 0
-    opt_blocks = run.o.blocks(tables.net, h.n_weights, params.shape[0])
-    t0 = t
-    for s, b in enumerate(active):
-        start = int(starts[b])
-        nb = int(sizes[b])
-        at = s * ncol
-        x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, perm_d, start, nb, True)
-        run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, seed, t,
-                    True, h.norm_eps, h.bn_momentum)
-        run.loss_delta(nb, params, targets, perm_d, start, True, h, record,
-                       at + optimizers.REC_LOSS)
-        run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, False)
-        scale = dt(1) / dt(sums[b])
-        if h.clip > 0:
-            run._launch("gradient_norm_sq", run.o.gradient_norm_sq,
-                        _grid(params.shape[0], THREADS), THREADS,
-                        (h.n_weights, params, work.grads, alpha_loss, h.l1, scale, record, at),
-                        (5, 7))
-        t += 1
-        lr_t = h.lr
-        if h.solver == ADAM or decoupled:
-            # In double from 1 - (1 - beta) as the CPU's train_epoch (h.beta_2
-            # is the float32 one: its power in float32 was 1.3e-5 off at t = 1).
-            lr_t = dt(float(h.lr) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t))
-                      / (1.0 - (1.0 - float(h.beta_1c)) ** float(t)))
-        # PyTorch's AdamW epsilon, as the CPU's train_epoch takes it.
-        eps = (dt(float(h.epsilon) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t)))
-               if decoupled else h.epsilon)
-        run._launch(
-            "optimizer_step", run.o.optimizer_step, opt_blocks, THREADS,
-            (run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
-             h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
-             h.beta_1c, h.beta_2c, eps, h.clip), (7, 11, 13, 20))
-    record[:record_host.size].copy_to_host(record_host.reshape(-1))
-    rec = record_host[:len(active)]
-    cols = optimizers
-    sumsq, sumabs = _penalty_sums(rec, params.dtype)
-    total = float(loss_sum) + float(np.sum(
-        _add_penalty(rec[:, cols.REC_LOSS].astype(np.float64) * loss_unit(run.rows),
-                     alpha_loss, h.l1, sumsq, sumabs)
-        / sums[active] * sizes[active]))
-    if len(active):
-        layer_sq += rec[:, cols.REC_LAYERS:].sum(axis=0, dtype=layer_sq.dtype)
-        if t0 == 0:
-            first_sq[:] = rec[0, cols.REC_LAYERS:]
-    return total, t
+    with _owned_by(tables):
+        params, state_1, state_2 = solver
+        h = hyper
+        dt = params.dtype.type
+        n = perm.shape[0]
+        starts = np.arange(0, n, batch_size)
+        sizes = np.minimum(batch_size, n - starts)
+        if targets.has_sw:
+            sums = np.add.reduceat(targets.host_sw[perm].astype(np.float64), starts)
+        else:
+            sums = sizes.astype(np.float64)
+        # A batch whose weights are all zero carries no gradient: no update.
+        active = np.flatnonzero(sums != 0)
+        n_layers = len(tables.units) - 1
+        ncol = optimizers.REC_LAYERS + n_layers
+        record_host = np.zeros((max(len(active), 1), ncol), dtype=params.dtype)
+        record = _scratch("record", record_host.size, params.dtype)
+        record[:record_host.size].copy_to_device(record_host.reshape(-1))
+        perm_d = _scratch("perm", n, np.int64)
+        perm_d[:n].copy_to_device(np.ascontiguousarray(perm))
+        run = _Launcher(tables, params.dtype, batch_size, work)
+        decoupled = h.solver == ADAMW
+        alpha_loss = dt(0) if decoupled else h.alpha
+        seed = int(work.rng.copy_to_host()[0]) if hasattr(work.rng, "copy_to_host") else 0
+        opt_blocks = run.o.blocks(tables.net, h.n_weights, params.shape[0])
+        t0 = t
+        for s, b in enumerate(active):
+            start = int(starts[b])
+            nb = int(sizes[b])
+            at = s * ncol
+            x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, perm_d, start, nb, True)
+            run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, seed, t,
+                        True, h.norm_eps, h.bn_momentum)
+            run.loss_delta(nb, params, targets, perm_d, start, True, h, record,
+                           at + optimizers.REC_LOSS)
+            run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, False)
+            scale = dt(1) / dt(sums[b])
+            if h.clip > 0:
+                run._launch("gradient_norm_sq", run.o.gradient_norm_sq,
+                            _grid(params.shape[0], THREADS), THREADS,
+                            (h.n_weights, params, work.grads, alpha_loss, h.l1, scale, record, at),
+                            (5, 7))
+            t += 1
+            lr_t = h.lr
+            if h.solver == ADAM or decoupled:
+                # In double from 1 - (1 - beta) as the CPU's train_epoch (h.beta_2
+                # is the float32 one: its power in float32 was 1.3e-5 off at t = 1).
+                lr_t = dt(float(h.lr) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t))
+                          / (1.0 - (1.0 - float(h.beta_1c)) ** float(t)))
+            # PyTorch's AdamW epsilon, as the CPU's train_epoch takes it.
+            eps = (dt(float(h.epsilon) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t)))
+                   if decoupled else h.epsilon)
+            run._launch(
+                "optimizer_step", run.o.optimizer_step, opt_blocks, THREADS,
+                (run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,
+                 h.alpha, h.l1, scale, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1, h.beta_2,
+                 h.beta_1c, h.beta_2c, eps, h.clip), (7, 11, 13, 20))
+        record[:record_host.size].copy_to_host(record_host.reshape(-1))
+        rec = record_host[:len(active)]
+        cols = optimizers
+        sumsq, sumabs = _penalty_sums(rec, params.dtype)
+        total = float(loss_sum) + float(np.sum(
+            _add_penalty(rec[:, cols.REC_LOSS].astype(np.float64) * loss_unit(run.rows),
+                         alpha_loss, h.l1, sumsq, sumabs)
+            / sums[active] * sizes[active]))
+        if len(active):
+            layer_sq += rec[:, cols.REC_LAYERS:].sum(axis=0, dtype=layer_sq.dtype)
+            if t0 == 0:
+                first_sq[:] = rec[0, cols.REC_LAYERS:]
+        return total, t
 
 
 def _chunk_for(inputs, dtype, chunk):
@@ -466,48 +506,50 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
     :func:`fastbp.kernels.network.loss_and_gradient`); the gradient is left
     in ``work.grads`` on the device. ``grads_chunk`` is unused: chunks add
     their gradients in place."""
-    h = hyper
-    dt = params.dtype.type
-    n = targets.Y.shape[0]
-    chunk = _chunk_for(inputs, params.dtype, chunk)
-    run = _Launcher(tables, params.dtype, chunk, work)
-    record_host = np.zeros(optimizers.REC_LAYERS, dtype=params.dtype)
-    record = _scratch("lbfgs_record", record_host.size, params.dtype)
-    record[:record_host.size].copy_to_device(record_host)
-    run.o.fill[_grid(params.shape[0], THREADS), THREADS](work.grads, dt(0))
-    none = _scratch("no_perm", 1, np.int64)
-    for start in range(0, n, chunk):
-        nb = min(chunk, n - start)
-        x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, none, start, nb, False)
-        run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, True,
-                    h.norm_eps, h.bn_momentum)
-        run.loss_delta(nb, params, targets, none, start, False, h, record,
-                       optimizers.REC_LOSS)
-        run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, True)
-    sw_sum = float(np.sum(targets.host_sw, dtype=np.float64)) if targets.has_sw else float(n)
-    run.o.penalised_gradient[_grid(params.shape[0], THREADS), THREADS](
-        h.n_weights, params, work.grads, h.alpha, h.l1, dt(1.0 / sw_sum), record, 0)
-    record[:record_host.size].copy_to_host(record_host)
-    r = record_host.astype(np.float64)
-    sumsq, sumabs = _penalty_sums(r, params.dtype)
-    return _add_penalty(r[optimizers.REC_LOSS] * loss_unit(run.rows), h.alpha, h.l1,
-                        float(sumsq), float(sumabs)) / sw_sum
+    with _owned_by(tables):
+        h = hyper
+        dt = params.dtype.type
+        n = targets.Y.shape[0]
+        chunk = _chunk_for(inputs, params.dtype, chunk)
+        run = _Launcher(tables, params.dtype, chunk, work)
+        record_host = np.zeros(optimizers.REC_LAYERS, dtype=params.dtype)
+        record = _scratch("lbfgs_record", record_host.size, params.dtype)
+        record[:record_host.size].copy_to_device(record_host)
+        run.o.fill[_grid(params.shape[0], THREADS), THREADS](work.grads, dt(0))
+        none = _scratch("no_perm", 1, np.int64)
+        for start in range(0, n, chunk):
+            nb = min(chunk, n - start)
+            x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, none, start, nb, False)
+            run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, True,
+                        h.norm_eps, h.bn_momentum)
+            run.loss_delta(nb, params, targets, none, start, False, h, record,
+                           optimizers.REC_LOSS)
+            run.backward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work.grads, work, True)
+        sw_sum = float(np.sum(targets.host_sw, dtype=np.float64)) if targets.has_sw else float(n)
+        run.o.penalised_gradient[_grid(params.shape[0], THREADS), THREADS](
+            h.n_weights, params, work.grads, h.alpha, h.l1, dt(1.0 / sw_sum), record, 0)
+        record[:record_host.size].copy_to_host(record_host)
+        r = record_host.astype(np.float64)
+        sumsq, sumabs = _penalty_sums(r, params.dtype)
+        return _add_penalty(r[optimizers.REC_LOSS] * loss_unit(run.rows), h.alpha, h.l1,
+                            float(sumsq), float(sumabs)) / sw_sum
 
 
 def predict(inputs, tables, work, params, hyper, chunk, out):
     """Network outputs for every row on the GPU (see
     :func:`fastbp.kernels.network.predict`); ``out`` is a device array."""
-    n = out.shape[0]
-    chunk = _chunk_for(inputs, params.dtype, chunk)
-    run = _Launcher(tables, params.dtype, chunk, work)
-    none = _scratch("no_perm", 1, np.int64)
-    for start in range(0, n, chunk):
-        nb = min(chunk, n - start)
-        x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, none, start, nb, False)
-        run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, False,
-                    hyper.norm_eps, hyper.bn_momentum)
-        run._launch("output_activation", output_activation, run.row, THREADS,
-                    (nb, params, run.bias_out, run.z_out, hyper.out_code, out, start), (0, 6))
+    with _owned_by(tables):
+        n = out.shape[0]
+        chunk = _chunk_for(inputs, params.dtype, chunk)
+        run = _Launcher(tables, params.dtype, chunk, work)
+        none = _scratch("no_perm", 1, np.int64)
+        for start in range(0, n, chunk):
+            nb = min(chunk, n - start)
+            x, x_off, ldx, xperm, p0, use_perm = run.first_layer(inputs, none, start, nb, False)
+            run.forward(x, x_off, ldx, xperm, p0, use_perm, nb, params, work, 0, 0, False,
+                        hyper.norm_eps, hyper.bn_momentum)
+            run._launch("output_activation", output_activation, run.row, THREADS,
+                        (nb, params, run.bias_out, run.z_out, hyper.out_code, out, start), (0, 6))
 
 
 __all__ = ["train_epoch", "loss_and_gradient", "predict", "to_device", "configure",
