@@ -225,14 +225,15 @@ BY_OUTPUT = {
 
 
 @entry_kernel
-def loss_from_output(p, y, sw, has_sw, code, eps):
+def loss_from_output(p, y, sw, has_sw, code, eps, pre_exp=False):
     """Weighted mean loss of finished predictions (validation loss).
 
     Parameters
     ----------
     p : ndarray of shape (n_samples, n_outputs)
         Outputs of :func:`output_activation` (probabilities for
-        classifiers).
+        classifiers); for ``code`` ``OUT_EXP`` with ``pre_exp``, the output
+        pre-activations ``t`` instead (predictions ``exp(t)``).
     y : ndarray of shape (n_samples, n_outputs)
     sw : ndarray of shape (n_samples,)
     has_sw : bool
@@ -240,6 +241,13 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
         Output-function code; it selects the loss.
     eps : float
         Probability clipping bound, as in scikit-learn.
+    pre_exp : bool, default=False
+        Whether ``p`` holds the exp output's pre-activations (``OUT_EXP``
+        only). The half Poisson deviance then takes ``log(prediction)`` as
+        ``t`` exactly, as training does (:func:`poisson_loss_delta`): from
+        predictions, a row whose ``exp(t)`` underflowed to 0 (``t`` below
+        about -745 in float64, -103 in float32) with a positive target has
+        an infinite loss, though its deviance is finite.
 
     Returns
     -------
@@ -268,6 +276,13 @@ def loss_from_output(p, y, sw, has_sw, code, eps):
                     row -= yij * math.log(q)
                 if yij != 1:
                     row -= (1 - yij) * math.log(1 - q)
+            elif code == OUT_EXP and pre_exp:
+                # In float64: a float32 exp(t) may round to 0 or inf where
+                # the row's deviance is finite.
+                t = np.float64(pij)
+                if yij > 0:
+                    row += yij * (math.log(np.float64(yij)) - t)
+                row += math.exp(t) - yij
             elif code == OUT_EXP:
                 if yij > 0:
                     # Two float64 logs: a float32 quotient overflows (a tiny

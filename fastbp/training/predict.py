@@ -7,7 +7,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from ..kernels.codes import INPUT_NOT_FINITE, OUTPUT_NOT_FINITE, PARAMS_NOT_FINITE
+from ..kernels.codes import (INPUT_NOT_FINITE, OUT_EXP, OUT_IDENTITY, OUTPUT_NOT_FINITE,
+                             PARAMS_NOT_FINITE)
 from ..kernels.entry import compiled_entry
 from ..kernels.losses import loss_from_output
 from ..kernels.records import Inputs, Work
@@ -216,7 +217,7 @@ def inference_plan(units, activations, norm, residual, out_code, dtype, chunk):
     return InferencePlan(spec, dtype, chunk)
 
 
-def inference_plan_of(spec, dtype, chunk):
+def inference_plan_of(spec, dtype, chunk, out_code=None):
     """The :func:`inference_plan` that a model of the training ``spec``
     predicts with: its structure, without dropout, which inference does not
     apply (a dropout network runs the prediction kernel of the same network
@@ -228,13 +229,16 @@ def inference_plan_of(spec, dtype, chunk):
     dtype : numpy dtype
     chunk : int
         Rows per kernel chunk (:func:`chunk_rows`).
+    out_code : int, optional
+        Another output function for the same network (``spec``'s if None).
     """
     layout = spec.layout
     hidden = slice(1, len(layout.units) - 1)
     return inference_plan(tuple(int(u) for u in layout.units),
                           tuple(int(a) for a in layout.activations[hidden]), layout.norm,
-                          tuple(bool(r) for r in layout.residual[hidden]), spec.out_code,
-                          np.dtype(dtype), chunk)
+                          tuple(bool(r) for r in layout.residual[hidden]),
+                          spec.out_code if out_code is None else out_code, np.dtype(dtype),
+                          chunk)
 
 
 def predict_outputs(backend, spec, params, running, inp, inputs=None, plan=None):
@@ -289,12 +293,34 @@ def warm_predict(backend, spec, params, running):
     plan.run(backend, params, running, backend.put(plan.dense_inputs(X)), 1, plain=True)
 
 
-def _loss(spec, out, Y, sw):
+def _loss(spec, out, Y, sw, pre_exp=False):
     """The loss of the outputs ``out`` against ``Y``, weighted by ``sw``
-    (or None), in float64, as validation takes it."""
+    (or None), in float64, as validation takes it (``out`` the exp output's
+    pre-activations where ``pre_exp``)."""
     has_sw = sw is not None
     return loss_from_output(out, Y, sw if has_sw else np.empty(0, dtype=out.dtype), has_sw,
-                            spec.out_code, out.dtype.type(np.finfo(out.dtype).eps))
+                            spec.out_code, out.dtype.type(np.finfo(out.dtype).eps), pre_exp)
+
+
+def _loss_of(backend, spec, params, running, inp, inputs, out, Y, sw):
+    """:func:`_loss` of the finite outputs ``out`` of ``params`` on ``inp``
+    (``inputs`` as :func:`predict_outputs` takes it).
+
+    The half Poisson deviance reads ``log(exp(t))`` as the pre-activation
+    ``t``, as training does: where a prediction of a positive target is 0
+    (``exp(t)`` underflowed, below ``t`` of about -745 in float64, -103 in
+    float32) or subnormal, its log is ``-inf`` or inexact though the loss
+    is finite, and the loss is taken from ``t``, predicted again with the
+    identity output. Elsewhere ``log(p)`` is ``t`` to an ulp of ``p``, and
+    validation runs only the kernel that predict runs, compiled once for
+    both (the identity output's costs seconds on a cold cache).
+    """
+    if spec.out_code == OUT_EXP and np.any((out < np.finfo(out.dtype).tiny) & (Y > 0)):
+        plan = inference_plan_of(spec, out.dtype, chunk_rows(inp.n_samples), OUT_IDENTITY)
+        # A NaN t gives a NaN loss, which the callers refuse as any other.
+        out, _ = predict_outputs(backend, spec, params, running, inp, inputs, plan)
+        return _loss(spec, out, Y, sw, pre_exp=True)
+    return _loss(spec, out, Y, sw)
 
 
 def fits_rows(backend, spec, params, running, inp, Y, sw, rows):
@@ -304,11 +330,13 @@ def fits_rows(backend, spec, params, running, inp, Y, sw, rows):
     Tells diverged weights from input rows out of their range where
     validation is not finite: a copy of the rows, predicted once.
     """
-    out, finite = predict_outputs(backend, spec, params, running, inp.take(rows))
+    rows_inp = inp.take(rows)
+    out, finite = predict_outputs(backend, spec, params, running, rows_inp)
     if not finite:
         return False
-    return bool(np.isfinite(_loss(spec, out, np.ascontiguousarray(Y[rows]),
-                                  None if sw is None else np.ascontiguousarray(sw[rows]))))
+    return bool(np.isfinite(_loss_of(backend, spec, params, running, rows_inp, None, out,
+                                     np.ascontiguousarray(Y[rows]),
+                                     None if sw is None else np.ascontiguousarray(sw[rows]))))
 
 
 class Validator:
@@ -362,7 +390,8 @@ class Validator:
                                           self.inputs, self.plan)
             if not finite:
                 return np.nan, np.nan
-            loss = _loss(self.spec, out, self.Y, self.sw)
+            loss = _loss_of(self.backend, self.spec, params, running, self.inp, self.inputs,
+                            out, self.Y, self.sw)
             if not np.isfinite(loss):
                 # Squared errors overflow (above 1.3e154 in float64) before
                 # the outputs do.
