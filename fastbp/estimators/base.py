@@ -125,6 +125,45 @@ class _Calls(threading.local):
 
 _CALLS = _Calls()
 
+# Per estimator, a token replaced when a call starts (before the call
+# changes anything, and before it marks the estimator) and when it ends
+# (after its last change, before its mark goes): fastbp.save reads it and
+# the mark before and after copying a model, and copies anew where either
+# changed. The mark alone misses a whole call that started and ended
+# during the copy (rev-203: files held a fit's initial weights, or
+# a loss curve longer than the call their weights came from). A new
+# object each time: one that a reader still holds is never reused. Kept
+# out of the estimators, as _TRAINING is, with weak keys, so that an
+# entry goes with its estimator; one token for all the estimators that
+# cannot be weak keys (a subclass that defines __eq__ without __hash__),
+# which a call on any of them replaces.
+_GENERATIONS = weakref.WeakKeyDictionary()
+_UNHASHABLE = [None]
+
+
+def _new_generation(estimator):
+    try:
+        _GENERATIONS[estimator] = object()
+    except TypeError:
+        _UNHASHABLE[0] = object()
+
+
+def training_state(estimator):
+    """``(mark, generation)`` of ``estimator``: the call marking it as being
+    fitted (None if none) and its generation token (see
+    :data:`_GENERATIONS`), compared by identity.
+
+    The mark is read first: read before and after copying the model, equal
+    tokens and marks say that no call changed it meanwhile, whenever the
+    calls started or ended.
+    """
+    mark = _TRAINING.get(id(estimator))
+    try:
+        generation = _GENERATIONS.get(estimator)
+    except TypeError:
+        generation = _UNHASHABLE[0]
+    return mark, generation
+
 
 def is_being_fitted(estimator):
     """Whether a fit or partial_fit call on ``estimator`` (in any thread)
@@ -556,6 +595,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
         call = _Call(self)
         depth = len(_CALLS.stack)
         try:
+            _new_generation(self)
             outer = _TRAINING.get(id(self))
             if outer is None or not outer.trains(self):
                 _TRAINING[id(self)] = call
@@ -582,6 +622,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # First, and one store (see _Call); then the entries, which a
             # second Ctrl-C may leave behind, inactive.
             call.active = False
+            _new_generation(self)  # (before the mark goes: see _GENERATIONS)
             if _TRAINING.get(id(self)) is call:
                 del _TRAINING[id(self)]
             # With any entry an interrupted inner call left above it.
