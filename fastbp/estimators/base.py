@@ -1550,6 +1550,19 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             # asked for, as a stochastic solver's stop is: no warning.
             self.n_iter_ = int(result.nit)
         else:
+            if result.nit == 0 and result.status != 0 and fresh:
+                # scipy's line search found no step from the starting
+                # weights (X around 1e6 does it): scikit-learn warns and
+                # keeps them, untrained, under a reason scipy can leave
+                # empty ("ABNORMAL: "). As where an overflow stalled it
+                # (above), nothing trained is worth keeping: refused.
+                raise DivergenceError(
+                    f"Training made no progress: with solver='lbfgs' L-BFGS stopped before "
+                    f"completing its first iteration (scipy: {_lbfgs_stop_reason(result)}), "
+                    f"so the model would be untrained, at its starting weights (loss "
+                    f"{float(start_loss):.6g}). The model keeps its state from before this "
+                    "call. To fix it, " + self._scaling_advice() + "."
+                    + self._penalty_advice(weight_exp), epoch=1)
             self.n_iter_ = min(int(result.nit), self.max_iter)
             if result.status != 0:
                 _warn_lbfgs_not_converged(result, self.n_iter_, self.max_iter)
@@ -2335,6 +2348,18 @@ def _takes_sample_weight(scorer):
     return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
+def _lbfgs_stop_reason(result):
+    """scipy's message for an L-BFGS stop, with the meaning it leaves out:
+    scipy 1.15+ reports a failed line search as "ABNORMAL: ", no reason
+    given."""
+    message = str(result.message).strip()
+    if message.endswith(":") or not message:
+        message = (message + " " if message else "") + (
+            "the line search found no step along the search direction that lowered "
+            "the loss enough; scipy gives no further reason")
+    return message
+
+
 def _warn_lbfgs_not_converged(result, n_iter, max_iter):
     """scikit-learn's ``ConvergenceWarning`` for an L-BFGS fit that stopped
     unconverged, in its words (``sklearn.utils.optimize._check_optimize_result``).
@@ -2345,7 +2370,11 @@ def _warn_lbfgs_not_converged(result, n_iter, max_iter):
     quiet for its thread alone.
     """
     message = (f"lbfgs failed to converge after {n_iter} iteration(s) "
-               f"(status={result.status}):\n{result.message}\n")
+               f"(status={result.status}):\n{_lbfgs_stop_reason(result)}\n")
+    if n_iter == 0:
+        # Only a warm start gets here (_check_lbfgs_result refuses a fresh
+        # fit's): its weights are the last fit's, not untrained ones.
+        message += "No iteration was completed: the model keeps the weights it started with.\n"
     if n_iter == max_iter:
         message += ("\nIncrease the number of iterations to improve the convergence "
                     f"(max_iter={max_iter}).")
