@@ -58,3 +58,22 @@ def test_an_empty_scipy_reason_is_explained():
     message = str(caught[0].message)
     assert "ABNORMAL: the line search found no step" in message, message
     assert "keeps the weights it started with" in message, message
+
+
+@pytest.mark.parametrize("classes", [[[0, 1]], np.array([[0], [1]]), 5])
+def test_classes_that_are_not_1d_are_refused_naming_their_shape(classes):
+    # rev-202: [[0, 1]] blamed "a multilabel indicator of 2 outputs" this
+    # model was never fitted on.
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = np.arange(20) % 2
+    model = fastbp.MLPClassifier(solver="sgd")
+    with pytest.raises(ValueError) as caught:
+        model.partial_fit(X, y, classes=classes)
+    message = str(caught.value)
+    assert message.startswith("classes must be a 1-D array of labels, got "), message
+    shape = np.shape(classes)
+    assert (f"shape {shape}" if shape else "got int 5") in message, message
+    assert "multilabel" not in message
+    assert not hasattr(model, "classes_")
+    model.partial_fit(X, y, classes=[0, 1])  # the same labels, 1-D
+    np.testing.assert_array_equal(model.classes_, [0, 1])

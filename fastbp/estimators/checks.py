@@ -513,9 +513,20 @@ def check_hidden_layer_sizes(sizes):
 
 
 def check_classes(classes):
-    """Raise a ``ValueError`` if ``partial_fit``'s ``classes`` is empty or
-    holds a missing value (NaN or None), naming ``classes``."""
-    values = np.asarray(classes, dtype=object).ravel()
+    """Raise a ``ValueError`` if ``partial_fit``'s ``classes`` is not 1-D,
+    is empty or holds a missing value (NaN or None), naming ``classes``."""
+    values = np.asarray(classes, dtype=object)
+    if values.ndim != 1:
+        # scikit-learn ravels a 2-D classes, and its label checks then
+        # failed on it in three ways, one blaming a multilabel fit that
+        # never was. Refused rather than ravelled: a row like [[0, 1]] may
+        # as well be an indicator row as a list of labels.
+        got = (f"shape {values.shape}" if values.ndim else
+               f"{type(classes).__name__} {classes!r}")
+        raise ValueError(
+            f"classes must be a 1-D array of labels, got {got}. Pass every class label "
+            "across all calls as one list or 1-D array (np.unique of the whole y, say).")
+    values = values.ravel()
     if values.size == 0:
         # (scikit-learn's label checks would say "y has 0 samples".)
         raise ValueError("classes is empty: partial_fit's first call needs every class "
