@@ -558,6 +558,20 @@ def _like_numbers_or_id(values):
     return f"an ID or free text ({shown})"
 
 
+#: The fewest values of a text column whose distinct values, fewer than
+#: :data:`MANY_VALUES`, still make it look like an ID (:func:`_an_id_in_a_small_file`).
+FEW_ID_ROWS = 20
+
+
+def _an_id_in_a_small_file(n_distinct, n_values):
+    """Whether ``n_distinct`` values among ``n_values`` (at least
+    :data:`FEW_ID_ROWS`) are one per value in nine of ten: an ID in a file
+    too small for :data:`MANY_VALUES` (rev-202: 40 IDs in 40 rows got no
+    note), where half, as there, would take a small file's categories (16
+    states in 30 rows) for one."""
+    return n_values >= FEW_ID_ROWS and n_distinct >= 0.9 * n_values
+
+
 def note_text_in_numbers(X):
     """A note for each text column whose values are numbers but for a few:
     it is one-hot encoded as text, one category per distinct number; and
@@ -587,12 +601,15 @@ def note_text_in_numbers(X):
                   "separators, '%' or a currency sign), and is one-hot encoded as text, "
                   f"one category per distinct value ({len(values)}); write numbers as plain "
                   "numbers (38913.77) so that the column is standardised", file=sys.stderr)
-        elif _nearly_all_distinct(len(values), X[c].notna().sum()):
+        elif (_nearly_all_distinct(len(values), X[c].notna().sum())
+              or _an_id_in_a_small_file(len(values), X[c].notna().sum())):
             # Codes kept as text on purpose (keep_written_codes: "02134")
-            # get no advice to write them as numbers.
+            # get no advice to write them as numbers. train has no option
+            # to leave a column out: the file is where to drop it.
             advice = ("write numbers as plain numbers (38913.77) so that the column is "
                       "standardised" if _written_numbers(values)
-                      else "drop the column if it is an ID")
+                      else "drop the column if it is an ID (remove it from the file: a "
+                      "value no other row shares teaches the model nothing about new rows)")
             print(f"note: column {c!r} holds {len(values)} distinct text values in "
                   f"{len(X)} rows, and is one-hot encoded into as many columns; it looks "
                   f"like {_like_numbers_or_id(values)}: {advice}", file=sys.stderr)

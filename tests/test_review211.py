@@ -77,3 +77,36 @@ def test_classes_that_are_not_1d_are_refused_naming_their_shape(classes):
     assert not hasattr(model, "classes_")
     model.partial_fit(X, y, classes=[0, 1])  # the same labels, 1-D
     np.testing.assert_array_equal(model.classes_, [0, 1])
+
+
+def _id_file(path, n):
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 3))
+    pd.DataFrame({"id": [f"u{i:03d}" for i in range(n)], "a": x[:, 0], "b": x[:, 1],
+                  "c": x[:, 2], "t": (x[:, 0] > 0).astype(int)}).to_csv(path, index=False)
+
+
+def test_an_id_column_of_a_small_file_gets_a_note(tmp_path, capsys):
+    # rev-202: 40 IDs in 40 rows (fewer than 50 distinct values) became 40
+    # one-hot columns without a word.
+    _id_file(tmp_path / "id.csv", 40)
+    assert main(["train", "--data", str(tmp_path / "id.csv"), "--target", "t",
+                 "--epochs", "1", "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "'id'" in line]
+    assert notes == [
+        "note: column 'id' holds 40 distinct text values in 40 rows, and is one-hot encoded "
+        "into as many columns; it looks like an ID or free text ('u000', 'u001', 'u002'): "
+        "drop the column if it is an ID (remove it from the file: a value no other row "
+        "shares teaches the model nothing about new rows)"], notes
+
+
+def test_a_small_file_s_categories_get_no_id_note(tmp_path, capsys):
+    import pandas as pd
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(30)
+    pd.DataFrame({"state": [f"s{i % 16}" for i in range(30)], "x": x,
+                  "t": (x > 0).astype(int)}).to_csv(tmp_path / "s.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "s.csv"), "--target", "t",
+                 "--epochs", "1", "--quiet"]) == 0
+    assert "distinct text values" not in capsys.readouterr().err
