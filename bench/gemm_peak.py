@@ -1,4 +1,4 @@
-"""GEMM peak: best numpy-matmul GFLOP/s on a workload's own layer shapes.
+"""GEMM peak: best GFLOP/s of NumPy's BLAS on a workload's own layer shapes.
 
 Measured in the same run and at the same thread count as the epoch timings,
 so "share of peak" compares like with like; the benches call
@@ -9,9 +9,16 @@ library's pool disturbs it. Two numbers come out:
 * ``peak_gflops`` -- the best GFLOP/s over the forward, weight-gradient and
   input-gradient shapes of one mini-batch (``batch x fan_in @ fan_in x
   fan_out`` and the backward shapes, with backprop's transposed operands);
-* ``floor_s`` -- the time one epoch's GEMMs alone would take at numpy's best
+* ``floor_s`` -- the time one epoch's GEMMs alone would take at the best
   per-shape speed (full batches plus the last partial one), a lower bound
   for any implementation that calls the same BLAS.
+
+Each shape is timed inside a compiled loop calling NumPy's BLAS through
+``fastbp.kernels.blas`` (``bench.small_products``' loops), as fastbp's
+kernels call it: no Python between the products. ``np.matmul`` called from
+Python adds about 0.7 us per call, half or more of a batch-32 tabular
+product, and so overstated the floor and understated the peak (rev-207:
+2.10 ms against 1.01 ms per float64 tabular epoch at batch 32).
 """
 
 from __future__ import annotations
@@ -53,9 +60,34 @@ def best_time(fn, min_time: float = 0.02, min_reps: int = 5, max_reps: int = 200
     return best
 
 
+def compiled_call(shape: GemmShape, a, b, c):
+    """``(loop, args)``: ``loop(*args, reps)`` computes ``c = a @ b`` ``reps``
+    times in compiled code, through NumPy's BLAS as fastbp's kernels do."""
+    from . import small_products as sp
+
+    # operands() gives transposed operands as views of C-contiguous arrays;
+    # the tn/nt kernels take those arrays and transpose inside BLAS.
+    if shape.a_transposed and shape.b_transposed:
+        raise ValueError(f"{shape.label}: both operands transposed has no kernel")
+    if shape.a_transposed:
+        return sp.numpy_tn, (a.T, b, c)
+    if shape.b_transposed:
+        return sp.numpy_nt, (a, b.T, c)
+    return sp.numpy_nn, (a, b, c)
+
+
 def time_shape(shape: GemmShape, dtype, seed: int = 0, min_time: float = 0.02) -> float:
+    """Best seconds per product of ``shape``, timed in a compiled loop."""
     a, b, c = operands(shape, dtype, np.random.RandomState(seed))
-    return best_time(lambda: np.matmul(a, b, out=c), min_time=min_time)
+    loop, args = compiled_call(shape, a, b, c)
+    loop(*args, 1)  # compile (once per dtype and layout) and warm up
+    # Enough products per timed call that perf_counter's own cost vanishes,
+    # while best_time still gets several calls within min_time.
+    t0 = time.perf_counter()
+    loop(*args, 10)
+    per = max((time.perf_counter() - t0) / 10, 1e-9)
+    reps = max(1, min(10000, int(min_time / 10 / per)))
+    return best_time(lambda: loop(*args, reps), min_time=min_time) / reps
 
 
 def measure(n_samples: int, batch: int, sizes: list[int], dtype, threads: int,
@@ -64,7 +96,9 @@ def measure(n_samples: int, batch: int, sizes: list[int], dtype, threads: int,
     batch = min(batch, n_samples)
     full, rem = divmod(n_samples, batch)
     rows = []
-    with limit_threads(threads, numba=None):  # numpy matmul only
+    # numba=True also loads and limits SciPy's OpenBLAS, which fastbp.kernels.blas
+    # calls where NumPy's own CBLAS is missing.
+    with limit_threads(threads):
         for s in gemm_shapes(batch, sizes):
             t = time_shape(s, dtype, min_time=min_time)
             rows.append({"shape": s.label, "kind": s.kind, "layer": s.layer,

@@ -408,10 +408,11 @@ def render(report: dict) -> str:
         out.append(_table(header, body))
 
         out += ["", "## Throughput vs GEMM peak", "",
-                "GEMM GFLOP/s = exact GEMM FLOPs per epoch / median epoch time. Peak = numpy matmul's "
-                "best GFLOP/s over the case's own forward/backward GEMM shapes, same threads, same run, "
+                "GEMM GFLOP/s = exact GEMM FLOPs per epoch / median epoch time. Peak = the best "
+                "GFLOP/s of NumPy's BLAS, called from compiled code as fastbp's kernels call it, "
+                "over the case's own forward/backward GEMM shapes, same threads, same run, "
                 "in a worker process of its own; "
-                "floor = one epoch of those GEMMs alone at numpy's best per-shape speed.", ""]
+                "floor = one epoch of those GEMMs alone at the best per-shape speed.", ""]
         header = ["case", "GFLOP/epoch", "peak GFLOP/s", "GEMM floor ms"] \
             + [f"{_name(s, standin)} GFLOP/s (% peak)" for s in systems]
         body = []

@@ -443,8 +443,10 @@ class _Child:
 
     def setup(self, role: str, threads: int, **kw) -> dict:
         if role == "peak":
-            self._limit(threads, torch=False, numba=False)
-            from . import gemm_peak  # noqa: F401 - import before the first request
+            # The peak's products run in Numba-compiled loops (bench.gemm_peak):
+            # Numba's pool and SciPy's OpenBLAS get the limit too.
+            self._limit(threads, torch=False, numba=True)
+            from . import gemm_peak, small_products  # noqa: F401 - import before the first request
 
             return {"pid": os.getpid(), "threads": thread_report()}
         from . import peers, workloads
