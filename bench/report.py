@@ -348,6 +348,16 @@ def _name(system: str, standin: bool) -> str:
     return subject.STANDIN_LABEL if (system == "fastbp" and standin) else SHORT[system]
 
 
+def _ratio(row: dict, a: str, b: str) -> str:
+    """``row``'s ratio time(b) / time(a): "median (min-max)" of its rounds,
+    or the median alone in a report saved before rounds were paired."""
+    text = f"{row['ratios'][a][b]:.2f}x"
+    rounds = row.get("round_ratios", {}).get(a, {}).get(b)
+    if rounds:
+        text += f" ({min(rounds):.2f}-{max(rounds):.2f})"
+    return text
+
+
 def render(report: dict) -> str:
     env, standin = report["environment"], report["environment"]["standin"]
     systems = report["systems"]
@@ -379,7 +389,8 @@ def render(report: dict) -> str:
                 "(compilation excluded), each system in its own worker process started at the "
                 "case's thread count, one process running at a time (`bench/worker.py`). "
                 + turn + "`vs X` = time(X) / time(fastbp), measured in the same run: "
-                ">1 means fastbp is faster.", ""]
+                ">1 means fastbp is faster; the median of the rounds' ratios (each round's "
+                "epochs are adjacent in time), with their range in brackets.", ""]
         # The GPU is fastbp too: its column says how much faster it is than
         # fastbp on the CPU, rather than how much slower it is than fastbp.
         cpu_peers = [p for p in peers_present if p not in peers.GPU_SYSTEMS]
@@ -402,8 +413,8 @@ def render(report: dict) -> str:
             line += [f"{res[s]['median_ms']:.1f}" if s in res else "n/a" for s in systems]
             if "fastbp" in systems:
                 fr = r["ratios"].get("fastbp", {})
-                line += [f"{fr[p]:.2f}x" if p in fr else "n/a" for p in cpu_peers]
-                line += [f"{r['ratios'][p]['fastbp']:.2f}x" if p in fr else "n/a" for p in gpu]
+                line += [_ratio(r, "fastbp", p) if p in fr else "n/a" for p in cpu_peers]
+                line += [_ratio(r, p, "fastbp") if p in fr else "n/a" for p in gpu]
             body.append(line)
         out.append(_table(header, body))
 

@@ -42,3 +42,40 @@ def test_gemm_peak_times_the_compiled_loop_not_np_matmul(monkeypatch):
     result = gemm_peak.measure(70, 32, [5, 6, 3], "float64", 1, min_time=0.002)
     assert {name for name, _ in calls} == {"numpy_nn", "numpy_tn", "numpy_nt"}
     assert result["floor_s"] > 0 and len(result["shapes"]) == 5
+
+
+# (2) Epoch-table ratios: paired by round, shown with their range.
+
+def test_epoch_ratios_are_paired_by_round():
+    from bench import epochs
+
+    # The machine slowed down in round 2: the median of the round ratios
+    # (2.0) differs from the ratio of the medians (30 / 10 = 3.0).
+    ratios, rounds = epochs.paired_ratios({"fastbp": [10.0, 40.0, 5.0],
+                                           "sklearn": [20.0, 100.0, 30.0]})
+    assert rounds["fastbp"]["sklearn"] == [2.0, 2.5, 6.0]
+    assert ratios["fastbp"]["sklearn"] == 2.5
+    assert rounds["sklearn"]["fastbp"] == [0.5, 0.4, 5.0 / 30.0]
+
+
+def test_report_prints_median_ratio_with_its_range():
+    from bench import report
+
+    def system(ms):
+        return {"median_ms": ms, "gflops": 1.0, "share_of_peak": 0.5}
+
+    row = {"case": {"id": "tabular-b32-float64-t1", "n_samples": 10000},
+           "systems": {"fastbp": system(10.0), "sklearn": system(30.0)},
+           "ratios": {"fastbp": {"sklearn": 2.5}, "sklearn": {"fastbp": 0.4}},
+           "round_ratios": {"fastbp": {"sklearn": [2.0, 2.5, 6.0]},
+                            "sklearn": {"fastbp": [0.5, 0.4, 1 / 6]}},
+           "gemm_peak": {"peak_gflops": 2.0, "floor_s": 0.001},
+           "flops": {"total": 1e9}, "skipped": {}}
+    env = {"git": "x", "cpu": "cpu", "cpu_count": 2, "python": "3.11", "numpy": "2",
+           "sklearn": "1", "numba": "0", "torch": None, "blas": [], "standin": False,
+           "loadavg_start": None, "loadavg_end": None, "fastbp": "0.1"}
+    text = report.render({"mode": "quick", "timestamp": "t", "environment": env,
+                          "systems": ["fastbp", "sklearn"],
+                          "grid": {"rounds": 3, "warmup": 1}, "epochs": [row]})
+    line = next(line for line in text.splitlines() if line.startswith("| tabular-b32"))
+    assert line.rstrip(" |").endswith("2.50x (2.00-6.00)")
