@@ -79,3 +79,38 @@ def test_report_prints_median_ratio_with_its_range():
                           "grid": {"rounds": 3, "warmup": 1}, "epochs": [row]})
     line = next(line for line in text.splitlines() if line.startswith("| tabular-b32"))
     assert line.rstrip(" |").endswith("2.50x (2.00-6.00)")
+
+
+# (3) The accuracy section's timer starts after PyTorch's optimizer imports.
+
+@pytest.mark.torch
+@pytest.mark.parametrize("torch_system", ["torch", "torch_fused"])
+def test_accuracy_timer_starts_after_torch_optimizer_import(torch_system):
+    import os
+    import subprocess
+    import sys
+
+    # A fresh process: torch._dynamo may already be loaded in this one.
+    script = f"""
+import sys, time
+from bench import accuracy, workloads
+seen = []
+class Clock:
+    @staticmethod
+    def perf_counter():
+        seen.append("torch._dynamo" in sys.modules)
+        return time.perf_counter()
+accuracy.time = Clock
+wl = workloads.Workload("mnist", (8,), n_features=784, n_classes=10, n_train=64, n_test=32)
+r = accuracy.measure(workloads.FitSetting(wl, batch_size=32, epochs=1), systems=({torch_system!r},))
+assert {torch_system!r} in r["systems"], r["skipped"]
+print(seen[0])
+"""
+    from bench import workloads
+
+    if workloads.unavailable_reason(workloads.mnist(n_train=64, n_test=32)):
+        pytest.skip("MNIST not available")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=os.environ, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
