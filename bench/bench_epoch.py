@@ -26,18 +26,21 @@ Measure only: nothing here asserts on a time.
 from __future__ import annotations
 
 from bench import epochs, peers, threads, workloads
+from bench.conftest import systems_for
 from bench.flops import epoch_flops
 
 
-def _available() -> list[str]:
-    return [s for s in peers.default_systems() if not peers.unavailable_reason(s)]
+def _available(config) -> list[str]:
+    # The PyTorch systems only where -m selects them (conftest.torch_selected).
+    return systems_for(config, [s for s in peers.default_systems()
+                                if not peers.unavailable_reason(s)])
 
 
-def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if, epoch_workers):
+def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if, epoch_workers, request):
     case = epoch_case
     skip_if(peers.unavailable_reason(system), threads.unavailable_reason(case.threads),
             workloads.unavailable_reason(case.workload))
-    group = epoch_workers.for_case(case, _available())
+    group = epoch_workers.for_case(case, _available(request.config))
     worker = group.worker(system)  # raises the worker's error if it failed to start
     benchmark.group = f"epoch {case.id}"
     benchmark.extra_info.update(case=case.id, system=system, label=worker.label,
@@ -54,10 +57,10 @@ def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if, epoch_workers
     benchmark.extra_info["worker_epoch_s"] = worker_s
 
 
-def test_epoch_interleaved(benchmark, bench_grid, epoch_case, skip_if, epoch_workers):
+def test_epoch_interleaved(benchmark, bench_grid, epoch_case, skip_if, epoch_workers, request):
     case = epoch_case
     skip_if(threads.unavailable_reason(case.threads), workloads.unavailable_reason(case.workload))
-    available = _available()
+    available = _available(request.config)
     if len(available) < 2:
         skip_if("fewer than two systems available to compare")
     benchmark.group = f"interleaved {case.id}"

@@ -105,6 +105,30 @@ def system_param(system: str):
     return system
 
 
+def torch_selected(config) -> bool:
+    """Whether the run's ``-m`` expression selects an item marked ``torch``.
+
+    Benches that compare several systems in one item (the interleaved
+    epochs, the accuracy fits) are not marked themselves; they take the
+    PyTorch systems only when this holds, so that the default run
+    (``-m 'not ray and not torch'``) measures the same systems on every
+    machine, whether PyTorch happens to be installed or not.
+    """
+    markexpr = config.getoption("markexpr", "")
+    if not markexpr:
+        return True  # no -m: every item runs
+    # pytest's own evaluator for -m (private, but what deselection uses).
+    from _pytest.mark.expression import Expression
+
+    return Expression.compile(markexpr).evaluate(lambda name, **kw: name == "torch")
+
+
+def systems_for(config, systems) -> list[str]:
+    """``systems`` without the PyTorch ones unless ``-m`` selects them."""
+    keep_torch = torch_selected(config)
+    return [s for s in systems if keep_torch or s not in peers.TORCH_SYSTEMS]
+
+
 def ci_strict() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 

@@ -114,3 +114,48 @@ print(seen[0])
                          env=os.environ, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+# (4) PyTorch systems only where -m selects the torch marker.
+
+class _Config:
+    def __init__(self, markexpr):
+        self.markexpr = markexpr
+
+    def getoption(self, name, default=None):
+        assert name == "markexpr"
+        return self.markexpr
+
+
+@pytest.mark.parametrize("markexpr, keep", [("not ray and not torch", False), ("not torch", False),
+                                            ("torch", True), ("torch or not torch", True),
+                                            ("not ray", True), ("", True)])
+def test_epoch_benches_take_torch_only_where_selected(markexpr, keep):
+    from bench import bench_epoch, peers
+
+    available = bench_epoch._available(_Config(markexpr))
+    assert "fastbp" in available and "sklearn" in available
+    installed = [s for s in peers.TORCH_SYSTEMS if not peers.unavailable_reason(s)]
+    assert [s for s in available if s in peers.TORCH_SYSTEMS] == (installed if keep else [])
+
+
+@pytest.mark.parametrize("markexpr, keep", [("not ray and not torch", False), ("torch", True)])
+def test_accuracy_bench_takes_torch_only_where_selected(markexpr, keep):
+    from types import SimpleNamespace
+
+    from bench import bench_accuracy, workloads
+
+    asked = {}
+
+    class Benchmark:
+        extra_info = {}
+
+        def pedantic(self, fn, args, kwargs, rounds, iterations):
+            asked.update(kwargs)
+            return {}
+
+    grid = SimpleNamespace(accuracy=SimpleNamespace(workload=workloads.tabular(100)))
+    bench_accuracy.test_accuracy(Benchmark(), grid, lambda *reasons: None,
+                                 SimpleNamespace(config=_Config(markexpr)))
+    assert ("torch" in asked["systems"]) is keep
+    assert asked["systems"][:2] == ("fastbp", "sklearn")
