@@ -16,7 +16,7 @@ import importlib
 import numpy as np
 import pytest
 
-from bench import gemm_peak, threads
+from bench import gemm_peak, threads, workloads
 from bench.matmul import KERNELS
 from bench.threads import limit_threads
 
@@ -36,8 +36,10 @@ def test_matmul(benchmark, gemm_case, kernel, skip_if):
 
 def test_gemm_peak(benchmark, epoch_case, skip_if, epoch_workers):
     case = epoch_case
-    skip_if(threads.unavailable_reason(case.threads))
-    n = case.workload.n_train or 10000
+    skip_if(threads.unavailable_reason(case.threads), workloads.unavailable_reason(case.workload))
+    # The rows the epoch benches train on: n_train None means the whole
+    # training set (60,000 MNIST rows, 10,000 tabular ones), not a constant.
+    n = workloads.load(case.workload, case.dtype).X_train.shape[0]
     benchmark.group = "gemm peak"
     # In the session's GEMM-peak worker for this thread count (bench.worker).
     result = benchmark.pedantic(epoch_workers.gemm_peak,

@@ -159,3 +159,28 @@ def test_accuracy_bench_takes_torch_only_where_selected(markexpr, keep):
                                  SimpleNamespace(config=_Config(markexpr)))
     assert ("torch" in asked["systems"]) is keep
     assert asked["systems"][:2] == ("fastbp", "sklearn")
+
+
+# (5) The kernel bench's GEMM floor covers the workload's real row count.
+
+def test_gemm_peak_bench_uses_the_loaded_row_count():
+    from types import SimpleNamespace
+
+    from bench import bench_kernels, workloads
+
+    wl = workloads.mnist()  # n_train None: every training row
+    if workloads.unavailable_reason(wl):
+        pytest.skip("MNIST not available")
+    asked = {}
+
+    class Benchmark:
+        extra_info = {}
+
+        def pedantic(self, fn, args, rounds, iterations):
+            asked["n"] = args[1]
+            return {"peak_gflops": 1.0, "peak_shape": "s", "floor_s": 1.0}
+
+    case = workloads.EpochCase(wl, 200, "float32", 1)
+    bench_kernels.test_gemm_peak(Benchmark(), case, lambda *reasons: None,
+                                 SimpleNamespace(gemm_peak=None))
+    assert asked["n"] == 60000
