@@ -1311,7 +1311,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from .exceptions import DivergenceError, GradientWarning
+    from .exceptions import UNDONE_TRAINING_NOTE, DivergenceError, GradientWarning
     from .training.progress import INTERRUPTED
 
     estimator._announce_compile = True
@@ -1347,15 +1347,28 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
     except DivergenceError as exc:
         if advise is None:
             raise
+        # The fit was undone, so the warnings of its training came as the
+        # error's notes, which the error raised here drops: an exploding
+        # gradient explains the divergence, and shows as it would have.
+        for note in getattr(exc, "__notes__", ()):
+            if note.startswith(UNDONE_TRAINING_NOTE):
+                name, _, said = note[len(UNDONE_TRAINING_NOTE):].partition(": ")
+                if name == GradientWarning.__name__:
+                    show(said, GradientWarning, "", 0)
+                elif name != ConvergenceWarning.__name__:  # said after a success only
+                    print(f"warning: {name}: {' '.join(said.split())}", file=sys.stderr,
+                          flush=True)
         # helper-142: its advice named Python parameters, and standardising X.
         # helper-163: the command line saves no model after a divergence, so
         # what the estimator keeps is not what the user gets.
-        message = re.sub(r"Training stopped there, and the model keeps the state of .*?\. "
-                         r"(?=To fix it)", "Training stopped there, and no model was saved. ",
-                         advise(str(exc)))
+        message = re.sub(r"Training stopped there, and the model is as it was before this "
+                         r"call.*?\. (?=To fix it)",
+                         "Training stopped there, and no model was saved. ", advise(str(exc)))
         message = message.replace("The model keeps its state from before this call. ",
                                   "No model was saved. ")
-        raise DivergenceError(message, epoch=exc.epoch) from None
+        # With the last finite epoch, whose history --history-out writes.
+        raise DivergenceError(message, epoch=exc.epoch,
+                              last_finite_model=exc.last_finite_model) from None
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
@@ -1505,10 +1518,13 @@ def fit_or_write_history(model, estimator, X, y, args, advise):
     try:
         return fit_with_progress(model, estimator, X, y, args.quiet, epochs_option(args),
                                  advise)
-    except DivergenceError:
-        if args.history_out and hasattr(estimator, "history_"):
+    except DivergenceError as exc:
+        # The fit is undone: the epochs before the divergence are the
+        # exception's (the estimator of a first fit has no history_).
+        diverged = exc.last_finite_model
+        if args.history_out and diverged is not None:
             write_outputs(argparse.Namespace(model_out=None, history_out=args.history_out,
-                                             plot=None), None, estimator)
+                                             plot=None), None, diverged)
         raise
 
 

@@ -106,6 +106,11 @@ def training_begins():
         held.training = True
 
 
+# How a note of :func:`issue_held` on the error of an undone call begins,
+# before "Category: message" (the command line shows them as warnings).
+UNDONE_TRAINING_NOTE = "fastbp warned during the training this call undid: "
+
+
 def issue_held(held, failure=None, undone=False):
     """Give the warnings ``held``, attributed to the line that called the
     fit, as :func:`warn_at_caller` does.
@@ -128,8 +133,7 @@ def issue_held(held, failure=None, undone=False):
     if undone and failure is not None:
         if hasattr(failure, "add_note"):  # Python >= 3.11
             for message, category, _ in held.warnings:
-                failure.add_note(f"fastbp warned during the training this call undid: "
-                                 f"{category.__name__}: {message}")
+                failure.add_note(f"{UNDONE_TRAINING_NOTE}{category.__name__}: {message}")
         return
     for message, category, estimator in held.warnings:
         try:
@@ -212,24 +216,36 @@ class GradientWarning(UserWarning):
 class DivergenceError(ValueError):
     """Training diverged: an epoch's loss or parameters became NaN or infinite.
 
-    Raised at the end of the first such epoch, which is undone. If an
-    earlier epoch of the same call was finite, the estimator keeps the
-    state of the last finite one (its weights, optimizer state,
-    ``n_iter_``, ``loss_curve_`` and ``history_``), so it can be inspected,
-    or trained on with ``warm_start=True`` once the cause is fixed; if the
-    call's first epoch diverged, the estimator is left exactly as it was
-    before the call. A ``ValueError``, as scikit-learn raises for
-    non-finite weights.
+    Raised at the end of the first such epoch. As every failed call, the
+    call is undone: the estimator is left exactly as it was before it
+    (unfitted, or the model it was). The state of the call's last finite
+    epoch, which is often far from a good model (weights near overflow),
+    is not lost: ``last_finite_model`` holds it, a fitted copy of the
+    estimator with its weights, optimizer state, ``n_iter_``,
+    ``loss_curve_`` and ``history_``, which can be inspected, saved, or
+    trained on with ``warm_start=True`` or ``partial_fit`` once the cause
+    is fixed. A ``ValueError``, as scikit-learn raises for non-finite
+    weights.
 
     Attributes
     ----------
     epoch : int
         The epoch of the call that diverged (1-based).
+    last_finite_model : MLPClassifier, MLPRegressor or None
+        The model of the call's last finite epoch, an estimator of its own
+        (its arrays, records and ``random_state`` apart from the
+        estimator's); None where the call's first epoch diverged (or for
+        solver='lbfgs', whose divergence leaves nothing trained).
     """
 
-    def __init__(self, message, epoch):
+    # Set by the fit that diverged, once: a fit around it (a hook's nested
+    # fit) leaves the attribute to the model that diverged.
+    _handed_over = False
+
+    def __init__(self, message, epoch, last_finite_model=None):
         super().__init__(message)
         self.epoch = epoch
+        self.last_finite_model = last_finite_model
 
 
 class OversubscriptionWarning(UserWarning):

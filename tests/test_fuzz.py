@@ -319,11 +319,13 @@ def _call(case, name, fn, fitted_state, est, arrays):
         internal = [w for w in INTERNAL if w in message]
         assert not internal, f"{name}: an internal error escaped: {type(exc).__name__}: {message}"
         if isinstance(exc, DivergenceError) and exc.epoch > 1:
-            # Documented: the model keeps the call's last finite epoch.
-            assert all(np.isfinite(c).all() for c in est.coefs_ + est.intercepts_)
-            assert est.n_iter_ == exc.epoch - 1 == len(est.history_["loss"]) - (
+            # Documented: the error holds the call's last finite epoch
+            # (fix-210), and the call is undone as every failed one.
+            kept = exc.last_finite_model
+            assert all(np.isfinite(c).all() for c in kept.coefs_ + kept.intercepts_)
+            assert kept.n_iter_ == exc.epoch - 1 == len(kept.history_["loss"]) - (
                 0 if fitted_state is None else len(fitted_state["history_"]["loss"]))
-        elif fitted_state is not None:
+        if fitted_state is not None:
             assert _states_equal(fitted_state, _model_state(est)), \
                 f"{name} failed ({message}) and changed the fitted model"
         ok = False

@@ -631,7 +631,7 @@ def test_bad_class_weights_are_refused_as_sample_weights_are(class_weight, messa
     quiet(MLPClassifier((4,), max_iter=3, random_state=0, class_weight={0: 0.0}).fit, X, y)
 
 # ---------------------------------------------------------------------------
-# 4. divergence: stop at once, keep the last finite epoch, say what to do
+# 4. divergence: stop at once, hand over the last finite epoch, say what to do
 # ---------------------------------------------------------------------------
 
 def _regression_data():
@@ -669,18 +669,21 @@ def test_divergence_stops_at_the_first_non_finite_epoch(monkeypatch):
     msg = str(err)
     assert f"Training diverged at epoch {err.epoch}" in msg
     assert "learning_rate_init" in msg and "clip_grad_norm" in msg and "StandardScaler" in msg
-    # The model keeps the state of the last finite epoch, consistently.
+    # The call is undone (the estimator stays unfitted); the error holds
+    # the state of the last finite epoch, consistently (fix-210).
     assert err.epoch >= 2
-    assert est.n_iter_ == err.epoch - 1 == len(est.loss_curve_) == len(est.history_["loss"])
-    assert est.t_ == est.n_iter_ * len(X)
-    assert all(np.isfinite(c).all() for c in est.coefs_)
-    assert np.isfinite(est.loss_curve_).all()
+    assert not hasattr(est, "coefs_") and not hasattr(est, "n_iter_")
+    kept = err.last_finite_model
+    assert kept.n_iter_ == err.epoch - 1 == len(kept.loss_curve_) == len(kept.history_["loss"])
+    assert kept.t_ == kept.n_iter_ * len(X)
+    assert all(np.isfinite(c).all() for c in kept.coefs_)
+    assert np.isfinite(kept.loss_curve_).all()
 
 
 def test_divergence_keeps_the_good_epochs_of_the_call():
-    """A schedule that is fine for 3 epochs and then explodes: the model is
-    exactly the model of the epochs before the divergence, optimizer state
-    included."""
+    """A schedule that is fine for 3 epochs and then explodes: the error's
+    last_finite_model is exactly the model of the epochs before the
+    divergence, optimizer state included."""
     X, y = _regression_data()
 
     def schedule(epoch, lr0):
@@ -692,6 +695,8 @@ def test_divergence_keeps_the_good_epochs_of_the_call():
     with pytest.raises(DivergenceError) as info:
         quiet(est.fit, X, y)
     assert info.value.epoch >= 4
+    assert not hasattr(est, "coefs_")  # the call is undone (fix-210)
+    est = info.value.last_finite_model
     ref = quiet(MLPRegressor(max_iter=info.value.epoch - 1, **kw).fit, X, y)
     for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_array_equal(a, b)
@@ -1460,21 +1465,28 @@ def test_warnings_held_to_the_end_of_a_failed_fit_keep_their_order():
 
     kw = dict(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=1e-4,
               learning_rate=schedule, max_iter=50, random_state=0)
+    # fix-210: a divergence undoes the call, as every failure does, so its
+    # warnings are the error's notes (the training they speak of is the
+    # error's last_finite_model), in order, whatever the filters.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(DivergenceError) as info:
             MLPRegressor(**kw).fit(X, y)
-    assert [w.category for w in caught] == [GradientWarning]
-    assert caught[0].filename == __file__ and "exploding" in str(caught[0].message)
+    assert caught == []
     model = MLPRegressor(**kw)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DivergenceError) as raised:
             model.fit(X, y)
     assert raised.value.epoch == info.value.epoch
-    assert model.n_iter_ == raised.value.epoch - 1  # the finite epochs, kept
+    assert not hasattr(model, "n_iter_")
+    # The finite epochs, kept in the error.
+    assert raised.value.last_finite_model.n_iter_ == raised.value.epoch - 1
     if sys.version_info >= (3, 11):
-        assert "GradientWarning" in "".join(raised.value.__notes__)
+        for error in (info.value, raised.value):
+            notes = [n for n in error.__notes__ if "fastbp warned" in n]
+            assert len(notes) == 1 and "GradientWarning" in notes[0], error.__notes__
+            assert "exploding" in notes[0]
 
 
 def test_oversubscription_and_compile_ahead_warnings_point_at_the_callers_line(

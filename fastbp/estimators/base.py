@@ -11,6 +11,7 @@ import inspect
 import math
 import numbers
 import operator
+import re
 import threading
 import time
 import weakref
@@ -163,6 +164,30 @@ def training_state(estimator):
     except TypeError:
         generation = _UNHASHABLE[0]
     return mark, generation
+
+
+_KEPT_SENTENCE = re.compile(r"the model keeps the state of (?P<kept>[^.]*)\.")
+
+
+def _undone_divergence_message(message, last_finite_model):
+    """``message``, the trainer's, whose model keeps the call's last finite
+    epoch, for the estimator, which the call's rollback left as it was."""
+    def undone(match):
+        if "no epoch of it was finite" in match["kept"]:
+            return "the model is as it was before this call (no epoch of it was finite)."
+        if last_finite_model is None:  # a copy that failed: the notes say why
+            return "the model is as it was before this call."
+        kept = match["kept"].replace(
+            "; with early_stopping=True, those of the best validation score",
+            " (with early_stopping=True, the weights of the best validation score)")
+        return (f"the model is as it was before this call; the state of {kept}, is in "
+                "this exception's last_finite_model.")
+
+    new, found = _KEPT_SENTENCE.subn(undone, message, count=1)
+    if found or last_finite_model is None:
+        return new
+    return (message + " The model is as it was before this call; the state of the last "
+            "finite epoch is in this exception's last_finite_model.")
 
 
 def is_being_fitted(estimator):
@@ -606,13 +631,14 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                         prepare()
                     fitted = self._fit(X, y, sample_weight, incremental)
                 except BaseException as exc:
-                    # After at least one finite epoch of this call, a
-                    # divergence left the model, on purpose and consistently,
-                    # at the last finite epoch (see DivergenceError);
-                    # otherwise the call failed as a whole.
-                    undone = not (isinstance(exc, DivergenceError) and exc.epoch > 1)
-                    if undone:
-                        self._roll_back(saved, rng, rng_state, progress, lengths)
+                    # A divergence fails the call as a whole too: its last
+                    # finite epoch is often far off (weights near overflow),
+                    # and a model kept there predicted -inf R^2 and saved
+                    # silently (rev-202). That state goes with the error.
+                    if isinstance(exc, DivergenceError):
+                        self._hand_over_last_finite(exc)
+                    undone = True
+                    self._roll_back(saved, rng, rng_state, progress, lengths)
                     # (Those of an undone call as the exception's notes: the
                     # model they speak of is gone.)
                     issue_held(held, failure=exc, undone=undone)
@@ -645,6 +671,32 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
             rng.set_state(rng_state)
         if progress is not None:
             progress.truncate(lengths)
+
+    def _hand_over_last_finite(self, exc):
+        """Before the rollback: give ``exc``, a DivergenceError of this call,
+        the model of the call's last finite epoch as ``last_finite_model``
+        (None where its first epoch diverged), and say so in its message."""
+        # A nested fit's divergence, going on through this call, names the
+        # model of that fit, not this one's.
+        if exc._handed_over:
+            return
+        exc._handed_over = True
+        if exc.epoch > 1:  # the trainer left this estimator at that epoch
+            # Deep: the rollback truncates the loss curve and validation
+            # scores in place and rewinds a RandomState random_state, and
+            # the user may train the copy on. The callbacks are settings,
+            # shared as clone shares them; __getstate__ drops the context
+            # of the running fit.
+            callbacks = self.__dict__.get("_skl_callbacks")
+            memo = {} if callbacks is None else {id(callbacks): callbacks}
+            try:
+                exc.last_finite_model = copy.deepcopy(self, memo)
+            except Exception as failed:  # the divergence is what the call raises
+                if hasattr(exc, "add_note"):  # Python >= 3.11
+                    exc.add_note(f"fastbp could not copy the model of the last finite "
+                                 f"epoch: {type(failed).__name__}: {failed}")
+        exc.args = (_undone_divergence_message(str(exc), exc.last_finite_model),
+                    *exc.args[1:])
 
     # ---------------------------------------------------------- interop
 
