@@ -247,6 +247,12 @@ class DivergenceError(ValueError):
         self.epoch = epoch
         self.last_finite_model = last_finite_model
 
+    def __reduce__(self):
+        # BaseException's rebuilds from ``args`` alone, without ``epoch``:
+        # a fit in a process pool's worker (joblib) could not send its
+        # divergence back.
+        return type(self), (*self.args[:1], self.epoch), self.__dict__
+
 
 class OversubscriptionWarning(UserWarning):
     """Fits running at once in threads ask BLAS for more threads than the

@@ -210,3 +210,16 @@ def test_first_epoch_divergence_hands_over_nothing():
     assert ("the model is as it was before this call (no epoch of it was finite)"
             in str(info.value))
     _assert_same_state(before, _state(est))
+
+
+def test_the_error_with_its_model_pickles():
+    # As a process pool's worker sends it back (joblib, loky).
+    X, y = _regression_data()
+    est = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.5,
+                       max_iter=50, random_state=0)
+    with pytest.raises(DivergenceError) as info:
+        quiet(est.fit, X, y)
+    back = pickle.loads(pickle.dumps(info.value))
+    assert str(back) == str(info.value) and back.epoch == info.value.epoch
+    np.testing.assert_array_equal(back.last_finite_model.predict(X),
+                                  info.value.last_finite_model.predict(X))
