@@ -223,3 +223,13 @@ def test_the_error_with_its_model_pickles():
     assert str(back) == str(info.value) and back.epoch == info.value.epoch
     np.testing.assert_array_equal(back.last_finite_model.predict(X),
                                   info.value.last_finite_model.predict(X))
+
+
+def test_an_overflowing_prediction_no_longer_says_a_diverged_fit_keeps_its_epoch():
+    X, y = _regression_data()
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=5).fit, X, y)
+    reg.coefs_[0] *= 1e300
+    reg.coefs_[1] *= 1e300
+    with pytest.raises(ValueError, match="DivergenceError's last_finite_model holds") as info:
+        reg.predict(X)
+    assert "keeps its last finite epoch" not in str(info.value)

@@ -509,8 +509,8 @@ def test_outputs_that_overflow_raise_instead_of_nan(blobs):
 
 
 def test_outputs_overflowing_from_huge_weights_name_the_weights_too(blobs):
-    # Weights kept from a fit that diverged (DivergenceError keeps the last
-    # finite epoch) can overflow the outputs of ordinary X: the message
+    # Weights of a fit that diverged (a DivergenceError's last_finite_model)
+    # can overflow the outputs of ordinary X: the message
     # must not blame X alone, and gives the weights' largest magnitude.
     X, _ = blobs
     reg = quiet(MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=5).fit,

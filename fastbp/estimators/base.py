@@ -2261,15 +2261,16 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 self._refuse_non_finite_parameters()
             rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
             # Either side can be at fault: X out of the training data's
-            # scale, or weights kept from a fit that diverged (DivergenceError
-            # keeps the last finite epoch, whose weights may be huge).
+            # scale, or weights from a fit that diverged (a DivergenceError's
+            # last_finite_model, whose weights may be huge).
             largest = float(np.max(np.abs(params))) if params.size else 0.0
             raise ValueError(
                 f"The network's outputs overflowed {dtype.name} for {rows.size} row(s) of X "
                 f"(first: row {rows[0]}): X holds values too large for this model, or the "
-                f"model's weights are too large (largest magnitude {largest:.3g}; a fit that "
-                "ended in a DivergenceError keeps its last finite epoch). Rescale X as the "
-                "training data was scaled, or fit the model again.")
+                f"model's weights are too large (largest magnitude {largest:.3g}; a "
+                "DivergenceError's last_finite_model holds the last finite epoch of a fit "
+                "that diverged). Rescale X as the training data was scaled, or fit the "
+                "model again.")
         return out
 
     # ---------------------------------------------------------- subclasses
