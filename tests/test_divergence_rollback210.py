@@ -233,3 +233,33 @@ def test_an_overflowing_prediction_no_longer_says_a_diverged_fit_keeps_its_epoch
     with pytest.raises(ValueError, match="DivergenceError's last_finite_model holds") as info:
         reg.predict(X)
     assert "keeps its last finite epoch" not in str(info.value)
+
+
+def test_a_nested_fits_divergence_keeps_its_own_last_finite_model():
+    # A callback that fits another model, which diverges: the error that
+    # ends the outer fit too names the inner model's last finite epoch,
+    # and the outer fit, undone, hands nothing of its own over.
+    pytest.importorskip("sklearn.callback")
+    try:
+        from .support import Hook
+    except ImportError:
+        from support import Hook
+
+    X, y = _regression_data()
+    inner = MLPRegressor(hidden_layer_sizes=(3,), solver="sgd", learning_rate_init=0.5,
+                         max_iter=50, random_state=0)
+
+    def on_epoch(estimator, fitted, context):
+        inner.fit(X, y)
+
+    outer = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e-4,
+                         max_iter=5, random_state=0).set_callbacks(Hook(on_epoch))
+    with pytest.raises(DivergenceError) as info:
+        quiet(outer.fit, X, y)
+    kept = info.value.last_finite_model
+    assert info.value.epoch > 1 and kept.hidden_layer_sizes == (3,)
+    assert kept.n_iter_ == info.value.epoch - 1
+    assert str(info.value).count("last_finite_model") == 1
+    for est in (inner, outer):
+        with pytest.raises(NotFittedError):
+            est.predict(X)
