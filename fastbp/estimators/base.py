@@ -11,7 +11,6 @@ import inspect
 import math
 import numbers
 import operator
-import re
 import threading
 import time
 import weakref
@@ -164,30 +163,6 @@ def training_state(estimator):
     except TypeError:
         generation = _UNHASHABLE[0]
     return mark, generation
-
-
-_KEPT_SENTENCE = re.compile(r"the model keeps the state of (?P<kept>[^.]*)\.")
-
-
-def _undone_divergence_message(message, last_finite_model):
-    """``message``, the trainer's, whose model keeps the call's last finite
-    epoch, for the estimator, which the call's rollback left as it was."""
-    def undone(match):
-        if "no epoch of it was finite" in match["kept"]:
-            return "the model is as it was before this call (no epoch of it was finite)."
-        if last_finite_model is None:  # a copy that failed: the notes say why
-            return "the model is as it was before this call."
-        kept = match["kept"].replace(
-            "; with early_stopping=True, those of the best validation score",
-            " (with early_stopping=True, the weights of the best validation score)")
-        return (f"the model is as it was before this call; the state of {kept}, is in "
-                "this exception's last_finite_model.")
-
-    new, found = _KEPT_SENTENCE.subn(undone, message, count=1)
-    if found or last_finite_model is None:
-        return new
-    return (message + " The model is as it was before this call; the state of the last "
-            "finite epoch is in this exception's last_finite_model.")
 
 
 def is_being_fitted(estimator):
@@ -675,7 +650,7 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
     def _hand_over_last_finite(self, exc):
         """Before the rollback: give ``exc``, a DivergenceError of this call,
         the model of the call's last finite epoch as ``last_finite_model``
-        (None where its first epoch diverged), and say so in its message."""
+        (None where its first epoch diverged), as its message says."""
         # A nested fit's divergence, going on through this call, names the
         # model of that fit, not this one's.
         if exc._handed_over:
@@ -695,8 +670,6 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                 if hasattr(exc, "add_note"):  # Python >= 3.11
                     exc.add_note(f"fastbp could not copy the model of the last finite "
                                  f"epoch: {type(failed).__name__}: {failed}")
-        exc.args = (_undone_divergence_message(str(exc), exc.last_finite_model),
-                    *exc.args[1:])
 
     # ---------------------------------------------------------- interop
 

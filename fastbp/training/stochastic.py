@@ -158,10 +158,16 @@ def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
         of_call = " of this call"
         where = (f"epoch {epoch} of this call (epoch {trained_before + epoch} of the "
                  "model's training, as loss_curve_ counts them)")
-    kept = (f"epoch {epoch - 1}{of_call}, the last finite one" if epoch > 1
-            else "the weights from before this call (no epoch of it was finite)")
-    if early_stopping:
-        kept += "; with early_stopping=True, those of the best validation score"
+    # The estimator's call rolls the model back and hands the last finite
+    # epoch over with the error (BaseMLP._hand_over_last_finite).
+    if epoch > 1:
+        best = (" (with early_stopping=True, the weights of the best validation score)"
+                if early_stopping else "")
+        undone = (f"the model is as it was before this call; the state of epoch "
+                  f"{epoch - 1}{of_call}, the last finite one{best}, is in this "
+                  "exception's last_finite_model")
+    else:
+        undone = "the model is as it was before this call (no epoch of it was finite)"
     before = ("" if previous is None
               else f" (the loss was {previous:.6g} after the epoch before)")
     lr0, schedule = optimizer.learning_rate_init, optimizer.lr_schedule
@@ -184,7 +190,7 @@ def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
                   "standardise X, and y for a regressor (for example with "
                   "sklearn.preprocessing.StandardScaler)")
     return (f"Training diverged at {where}: {what}{before}. "
-            f"{rate}. Training stopped there, and the model keeps the state of {kept}. "
+            f"{rate}. Training stopped there, and {undone}. "
             f"To fix it, {', '.join(advice[:-1])} or {advice[-1]}.")
 
 
