@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 from filelock import FileLock, Timeout
 from numba.core import config, sigutils
-from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile
+from numba.core.caching import Cache, FunctionCache, IndexDataCacheFile, NullCache
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.runtime import rtsys
 
@@ -62,6 +62,12 @@ _dispatchers = []
 _uncached = []
 _lock = threading.Lock()
 _warned_no_location = False
+# What each thread compiled, loaded and could not save (thread_counts).
+# Per thread, not per process: Numba compiles and loads a kernel, and the
+# kernels it calls, in the thread whose call needs it, so a warm-up that
+# runs while other threads fit counts its own work only (rev-203: summing
+# the dispatchers' counters claimed other threads' compiles as its own).
+_per_thread = threading.local()
 # Whether _check_cache_dir has run (for the first kernel: it decides for all).
 _cache_dir_checked = False
 
@@ -265,12 +271,18 @@ class RepairingCache(FunctionCache):
         # this relies on, Numba's own load runs instead.
         try:
             if not _LOADS_WITHOUT_REFRESH:
-                return super().load_overload(sig, target_context)
-            with self._guard_against_spurious_io_errors():
-                return self._load_without_refresh(sig, target_context)
+                loaded = super().load_overload(sig, target_context)
+            else:
+                with self._guard_against_spurious_io_errors():
+                    loaded = self._load_without_refresh(sig, target_context)
         except Exception as exc:  # any damage: unpickling, EOF, bad data
             self._discard(exc)
-            return None
+            loaded = None
+        # Numba asks the cache only for a signature this process has not
+        # compiled, and compiles it where the cache has none: the same
+        # tally as its _cache_hits and _cache_misses, for this thread.
+        _count("loaded" if loaded is not None else "compiled")
+        return loaded
 
     def _load_without_refresh(self, sig, target_context):
         """Numba's ``Cache._load_overload``, which starts the runtime (NRT)
@@ -346,6 +358,57 @@ class RepairingCache(FunctionCache):
         return removed
 
 
+class InMemoryCache(NullCache):
+    """Numba's no-op cache, for a kernel that compiles in memory (no
+    writable cache location), which counts each compile for
+    :func:`thread_counts`: Numba asks its cache before every compile."""
+
+    def load_overload(self, sig, target_context):
+        _count("compiled")
+
+
+#: What the process's threads compiled, loaded and could not save,
+#: together (process_counts).
+_totals = {"compiled": 0, "loaded": 0, "unsaved": 0}
+
+
+def _count(kind):
+    setattr(_per_thread, kind, getattr(_per_thread, kind, 0) + 1)
+    with _lock:
+        _totals[kind] += 1
+
+
+def thread_counts():
+    """Kernel specialisations that the calling thread has compiled, loaded
+    from the on-disk cache, and compiled but could not save, so far.
+
+    Numba compiles (or loads) a kernel, and the kernels it calls, in the
+    thread whose call first needs it, holding its compiler lock: a thread
+    that meanwhile needs the same kernel waits, then finds it in memory,
+    which counts as neither. Take the difference of two calls to count
+    what the code between them did in this thread.
+
+    Returns
+    -------
+    (compiled, loaded, unsaved) : tuple of int
+        ``compiled`` counts every compile of a fastbp kernel, saved to the
+        cache or not (where no cache location is writable, all of them).
+    """
+    return (getattr(_per_thread, "compiled", 0), getattr(_per_thread, "loaded", 0),
+            getattr(_per_thread, "unsaved", 0))
+
+
+def process_counts():
+    """:func:`thread_counts` summed over every thread of the process.
+
+    Returns
+    -------
+    (compiled, loaded, unsaved) : tuple of int
+    """
+    with _lock:
+        return _totals["compiled"], _totals["loaded"], _totals["unsaved"]
+
+
 _unsaved_warned = set()
 # Compiled specialisations that could not be saved: the warning above is
 # said once, and a warm-up needs the count (a full disk saves a few
@@ -357,6 +420,7 @@ def _count_unsaved():
     global _n_unsaved
     with _lock:
         _n_unsaved += 1
+    _count("unsaved")  # Numba saves in the thread that compiled
 
 
 def n_unsaved():
@@ -645,6 +709,7 @@ def enable_cache(dispatcher):
                 "of each process waits 10-30 s. Set the environment variable "
                 "NUMBA_CACHE_DIR to a writable directory to keep them.",
                 CacheWarning)
+        dispatcher._cache = InMemoryCache()
         with _lock:
             _uncached.append(dispatcher)
         return dispatcher

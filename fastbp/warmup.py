@@ -66,11 +66,19 @@ class WarmupEntry:
         Class name and the path parameters that differ from the defaults.
     dtype : str
     seconds : float
-        Wall time, the wait for another process's compile included.
+        Wall time, the wait for another process's or thread's compile
+        included.
     compiled : int
-        Kernel specialisations compiled here.
+        Kernel specialisations compiled by this warm-up, in its own thread.
+        One that another thread of the process compiled or loaded while
+        this one waited counts there: here it was found in memory, and
+        counts as neither compiled nor loaded. The split kernels (of the
+        stochastic solvers' ``"split"`` fits), which the fit's own worker
+        threads may compile, are counted for the whole process while they
+        are warmed, other threads' compiles included.
     loaded : int
-        Kernel specialisations loaded from the on-disk cache.
+        Kernel specialisations loaded from the on-disk cache, counted as
+        ``compiled`` is.
     unsaved : int
         Of those compiled, the ones that could not be saved to the on-disk
         cache (a full or read-only disk): other processes compile them
@@ -198,7 +206,9 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     WarmupReport
         Per configuration and dtype: seconds, kernels compiled and loaded,
         and compiles that could not be saved (``unsaved``: a full or
-        read-only disk). ``print(report)`` shows a table. With ``n_jobs``,
+        read-only disk), by this call: other threads' fits and warm-ups at
+        the same time count their own (see :class:`WarmupEntry`).
+        ``print(report)`` shows a table. With ``n_jobs``,
         an entry's seconds and loads are the workers' (which ran at once,
         each loading what another compiled), and its compiles the workers'
         and this process's.
@@ -631,16 +641,22 @@ def _warm_part(est, dtype, part):
     Returns
     -------
     (compiled, loaded, seconds, unsaved)
-        Kernel specialisations compiled and loaded here, wall time, and the
-        compiles that could not be saved to the on-disk cache.
+        Kernel specialisations compiled and loaded by this call, wall time,
+        and the compiles that could not be saved to the on-disk cache.
     """
-    hits, misses = _cache_counts()
-    unsaved = _cache.n_unsaved()
+    # This thread's counts, not the process's: other threads' fits and
+    # warm-ups at the same time are theirs (rev-203). Except for a split
+    # part: its fit's own worker thread (fastbp.training.split) races this
+    # one to the split kernels, and whichever wins compiles them, so this
+    # thread's counts would miss them whenever it loses; there, the
+    # process's counts (any other thread's during the part included).
+    counts = _cache.process_counts if part[0] == "split" else _cache.thread_counts
+    before = counts()
     start = time.perf_counter()
     _tiny_fit(est, dtype, *part)
-    new_hits, new_misses = _cache_counts()
-    return (new_misses - misses, new_hits - hits, time.perf_counter() - start,
-            _cache.n_unsaved() - unsaved)
+    seconds = time.perf_counter() - start
+    compiled, loaded, unsaved = (b - a for a, b in zip(before, counts()))
+    return compiled, loaded, seconds, unsaved
 
 
 def _warm_in_worker(est, dtype, part):
