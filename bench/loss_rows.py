@@ -6,7 +6,6 @@ Usage (from a checkout or worktree)::
     python bench/loss_rows.py
 """
 
-import math
 import os
 import sys
 import time
@@ -18,6 +17,7 @@ sys.path.insert(0, os.getcwd())
 from fastbp._config import python_twin  # noqa: E402
 from fastbp.kernels import losses  # noqa: E402
 from fastbp.kernels.codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX  # noqa: E402
+from fastbp.training.spec import clipping_bounds  # noqa: E402
 
 
 def main():
@@ -33,9 +33,7 @@ def main():
             else:
                 y = rng.integers(0, 2, (n, 1)).astype(dtype)
             sw, delta, z = np.ones(n, dtype), np.empty_like(z0), z0.copy()
-            eps = np.finfo(dtype).eps
-            args = (bias, y, sw, False, code, dtype(math.log(eps)), dtype(math.log1p(-eps)),
-                    delta)
+            args = (bias, y, sw, False, code, *clipping_bounds(np.dtype(dtype), code), delta)
             output_loss_delta = python_twin(losses.output_loss_delta)
             output_loss_delta(z, *args)
             best = np.inf

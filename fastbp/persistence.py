@@ -724,7 +724,12 @@ def _copied(item, memo):
         except TypeError:  # a type object.__new__ cannot make: shared, as before
             return item
         memo[key] = (item, new)
-        new.__dict__.update({k: _copied(v, memo) for k, v in dict(vars(item)).items()})
+        # A running fit's attributes shared, not copied: save drops them
+        # before writing, and tells a checkpoint of the fit's own hooks by
+        # the identity of its callbacks (rev-214: copies of a scikit-learn
+        # or fastbp callback made every such save warn).
+        new.__dict__.update({k: v if k in _RUN_ONLY else _copied(v, memo)
+                             for k, v in dict(vars(item)).items()})
         return new
     else:
         return item
