@@ -624,7 +624,10 @@ def adamw_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon, decay, decay_mask):
 
 
 def clip_coefficient(g, max_norm):
-    """torch.nn.utils.clip_grad_norm_'s coefficient (1 when not clipping)."""
+    """torch.nn.utils.clip_grad_norm_'s coefficient, ``min(1, max_norm /
+    (norm + 1e-6))`` (1 when not clipping): applied to every step, so a
+    norm within 1e-6 below ``max_norm``, or any norm when ``max_norm`` is
+    below 1e-6, is scaled too."""
     if not max_norm:
         return 1.0
     with np.errstate(over="ignore"):
@@ -633,7 +636,7 @@ def clip_coefficient(g, max_norm):
     if np.isinf(total) and np.isfinite(big):
         # The squares overflow (helper-155): the norm, scaled.
         total = big * np.sqrt(np.sum((g / big) ** 2))
-    return max_norm / (total + 1e-6) if total > max_norm else 1.0
+    return min(1.0, max_norm / (total + 1e-6))
 
 
 def train_epoch(X, Y, sample_weight, P, perm, batch_size, hidden, out, alpha, solver,

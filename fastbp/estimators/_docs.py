@@ -173,7 +173,8 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
 
     clip_grad_norm : float or None, default=None
         Clip the global gradient norm of every step to this value (PyTorch's
-        ``clip_grad_norm_``), over every parameter, normalisation's included,
+        ``clip_grad_norm_``: the gradient is scaled by ``min(1, clip_grad_norm
+        / (norm + 1e-6))``), over every parameter, normalisation's included,
         with the ``alpha`` and ``l1`` penalties in the gradient, as when
         PyTorch's loss holds them (``adamw``'s decoupled decay is no
         gradient, and stays out). Stochastic solvers only: ``solver='lbfgs'``

@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from .._config import NRT, entry_kernel, inline_kernel, kernel
-from .activations import activation_backward, bias_activation, track_alive
+from .activations import activation_backward, bias_activation, cpu_scalar, track_alive
 from .prefetch import prefetch_line
 from .blas import matmul, matmul_nt, matmul_tn
 from .codes import (
@@ -55,6 +55,8 @@ from .normalization import (
 )
 from .optimizers import gradient_norm, optimizer_step, penalised_gradient
 from .sparse import csr_rows_dot, csr_rows_tdot
+
+clip_coefficient = cpu_scalar.clip_coefficient
 
 #: Whether the toolkit's branches are compiled: normalisation, dropout,
 #: residual connections, gradient clipping and sparse input. True here;
@@ -376,9 +378,11 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         scale = one / dt(sw_sum)
         coef = one
         if TOOLKIT and h.clip > 0:
-            gnorm = gradient_norm(params, grads, h.n_weights, alpha_loss, h.l1, scale)
-            if gnorm > h.clip:
-                coef = dt(h.clip / (gnorm + 1e-6))
+            # From the float64 norm (overflow-safe), in float64, rounded
+            # once; a float64 clip keeps one compiled copy for both dtypes.
+            coef = dt(clip_coefficient(
+                gradient_norm(params, grads, h.n_weights, alpha_loss, h.l1, scale),
+                np.float64(h.clip)))
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or h.solver == ADAMW:

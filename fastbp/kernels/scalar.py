@@ -1,8 +1,8 @@
 """Scalar maths, written once and compiled for both targets.
 
-Activations and their derivatives, the penalised gradient of one weight, and
-one row of every output function with its loss and delta are plain Python
-functions here. :func:`compile_for` compiles them with a given decorator:
+Activations and their derivatives, the penalised gradient of one weight, the
+gradient-clipping coefficient, and one row of every output function with its
+loss and delta are plain Python functions here. :func:`compile_for` compiles them with a given decorator:
 ``fastbp.kernels.activations`` and ``fastbp.kernels.losses`` compile them for
 the CPU, ``fastbp.kernels.cuda`` as CUDA device functions. There is no second
 copy of any formula.
@@ -131,6 +131,24 @@ def penalised(p, raw, alpha, l1, scale):
     one = like(1, p)
     sign = one if p > zero else (-one if p < zero else zero)
     return (raw + alpha * p + l1 * sign) * scale
+
+
+def clip_coefficient(gnorm, clip):
+    """PyTorch's ``clip_grad_norm_`` coefficient, ``min(1, clip / (gnorm +
+    1e-6))``, in ``gnorm``'s type (``clip`` is converted to it).
+
+    Applied to every step: a norm within 1e-6 below ``clip`` is scaled by
+    slightly less than 1, and with ``clip`` below 1e-6 every step is
+    scaled, as PyTorch does. One division, which both targets round alike
+    (PyTorch's float32 reciprocal times ``clip`` is within an ulp of it;
+    the norms it is computed from differ more). The CPU passes its float64
+    norm (a float32 gradient's norm may pass float32's range) and rounds
+    the coefficient once. A NaN norm gives 1: the NaN gradient is left to
+    the divergence check, as before.
+    """
+    one = like(1, gnorm)
+    coef = like(clip, gnorm) / (gnorm + like(1e-6, gnorm))
+    return coef if coef < one else one
 
 
 def output_row(z, i, bias, code):
@@ -339,9 +357,9 @@ def loss_delta_row(z, i, bias, y, w, code, prob_lo, prob_hi, delta):
 
 
 # In dependency order: each is compiled after the functions it calls.
-FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, softmax_shift_row,
-             softmax_normalise_row, softmax_finish_row, output_row, softmax_loss_row,
-             logistic_loss_row, poisson_loss_row, squared_loss_row,
+FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coefficient,
+             softmax_shift_row, softmax_normalise_row, softmax_finish_row, output_row,
+             softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
              loss_delta_row)
 
 # The functions that work on a row of arrays rather than on scalars.

@@ -1,7 +1,7 @@
 """Parameter updates over the flat buffer on the GPU: one thread per
 parameter, every solver in one kernel, the formulas of
-:mod:`fastbp.kernels.optimizers` (the per-weight penalty is the shared
-scalar ``penalised``).
+:mod:`fastbp.kernels.optimizers` (the per-weight penalty and the clipping
+coefficient are the shared scalars ``penalised`` and ``clip_coefficient``).
 
 Reductions (the penalty's ``sum(W**2)`` and ``sum(|W|)``, each layer's
 squared gradient norm, the global norm for clipping) are reduced per block
@@ -29,7 +29,9 @@ from ..codes import ADAGRAD, ADAM, ADAMW, RMSPROP
 from ..dtypes import like
 from ..network import UNITS, W_OFF
 
-penalised = scalar.compile_for(cuda_device).penalised
+_gpu_scalar = scalar.compile_for(cuda_device)
+penalised = _gpu_scalar.penalised
+clip_coefficient = _gpu_scalar.clip_coefficient
 
 # Columns of a step's row in the epoch record.
 # ``REC_SUMSQ_BIG``, ``REC_SUMABS_BIG``, ``REC_GNORM_BIG``: the block sums past
@@ -175,8 +177,7 @@ def build(dtype, threads):
                          * like(norm_scale(params.shape[0]), params))
             else:
                 gnorm = math.sqrt(gsq) * like(norm_scale(params.shape[0]), params)
-            if gnorm > clip:
-                coef = clip / (gnorm + like(1e-6, params))
+            coef = clip_coefficient(gnorm, clip)
         pw = zero
         sq = zero
         ab = zero
