@@ -20,7 +20,7 @@ and ``fastbp/estimators/_docs.py``):
   ``g``); biases are not decayed.
 * rmsprop: ``v = b2 v + (1-b2) g^2``, ``p -= lr g / (sqrt(v) + eps)``.
 * adagrad: ``s += g^2``, ``p -= lr g / (sqrt(s) + eps)``.
-* clipping: ``g *= clip / (||g|| + 1e-6)`` when ``||g|| > clip``, ``||g||`` the
+* clipping: ``g *= min(1, clip / (||g|| + 1e-6))`` (PyTorch's), ``||g||`` the
   global norm over every parameter.
 * the epoch loss is the mean weighted loss of the batch plus
   ``(alpha / 2 ||W||^2 + l1 ||W||_1) / sum(sw)`` at the parameters before
@@ -879,8 +879,7 @@ def closed_form_steps(case, p0, grad_fn, n_steps, lr, alpha, l1, n, is_weight, c
         g = raw + is_weight * (alpha_g * p + l1 * np.sign(p)) / n
         if clip is not None:
             norm = np.linalg.norm(g)
-            if norm > clip:
-                g = g * (clip / (norm + 1e-6))
+            g = g * min(1.0, clip / (norm + 1e-6))
         if solver == "sgd":
             s1 = kw["momentum"] * s1 - lr * g
             p = p + (kw["momentum"] * s1 - lr * g if kw["nesterovs_momentum"] else s1)
