@@ -29,21 +29,6 @@ from .worker import wait_quiet
 from .workloads import FitSetting
 
 
-def _import_optimizer(system: str) -> None:
-    """Load what ``system``'s first optimizer would load inside the timer.
-
-    make_runner imports fastbp and scikit-learn before the timer, but
-    PyTorch's first ``torch.optim.Adam(...)``, inside ``prepare``, imports
-    ``torch._dynamo`` (~2 s, rev-207): a throwaway optimizer does it first,
-    so that no system's library import is timed.
-    """
-    if system in peers.TORCH_SYSTEMS:
-        import torch
-
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)],
-                         fused=(system == "torch_fused") or None)
-
-
 def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | None = None,
             tolerate_failures: bool = False) -> dict:
     data = workloads.load(setting.workload, setting.dtype)
@@ -58,7 +43,10 @@ def measure(setting: FitSetting, systems=("fastbp", "sklearn"), standin: bool | 
                 skipped[s] = reason
                 continue
             runner = peers.make_runner(s, spec, standin)
-            _import_optimizer(s)
+            # make_runner imports fastbp and scikit-learn; a runner that
+            # loads more on first use (PyTorch's first optimizer imports
+            # torch._dynamo, ~2 s: rev-207) does it here, before the timer.
+            getattr(runner, "import_libraries", lambda: None)()
             # The previous system's BLAS threads spin for a while after its
             # last call; let them sleep before the next timer starts.
             wait_quiet([os.getpid()])

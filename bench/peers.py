@@ -121,6 +121,15 @@ class TorchRunner:
     def __init__(self, spec: TrainSpec, fused: bool, label: str):
         self.spec, self.fused, self.label = spec, fused, label
 
+    def import_libraries(self):
+        """Load what the first :meth:`prepare` would load: PyTorch's first
+        ``torch.optim.Adam`` imports ``torch._dynamo`` (about 2 s), which a
+        timer around ``prepare`` would charge to PyTorch alone (fastbp's and
+        scikit-learn's imports come before it)."""
+        import torch
+
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=self.fused or None)
+
     def prepare(self, X, y, classes):
         import torch
         from torch import nn
