@@ -128,12 +128,13 @@ def issue_held(held, failure=None, undone=False):
         as what they say of the training (Ctrl-C's "the model keeps the
         state at the end of the last epoch") no longer holds, while they
         may explain the failure (a gradient that exploded before a
-        divergence).
+        divergence). Before Python 3.11, which has no notes, they are given
+        as warnings: one that explains the failure must not be lost
+        (rev-218).
     """
-    if undone and failure is not None:
-        if hasattr(failure, "add_note"):  # Python >= 3.11
-            for message, category, _ in held.warnings:
-                failure.add_note(f"{UNDONE_TRAINING_NOTE}{category.__name__}: {message}")
+    if undone and failure is not None and hasattr(failure, "add_note"):
+        for message, category, _ in held.warnings:
+            failure.add_note(f"{UNDONE_TRAINING_NOTE}{category.__name__}: {message}")
         return
     for message, category, estimator in held.warnings:
         try:

@@ -140,11 +140,13 @@ def clip_coefficient(gnorm, clip):
     Applied to every step: a norm within 1e-6 below ``clip`` is scaled by
     slightly less than 1, and with ``clip`` below 1e-6 every step is
     scaled, as PyTorch does. One division, which both targets round alike
-    (PyTorch's float32 reciprocal times ``clip`` is within an ulp of it;
-    the norms it is computed from differ more). The CPU passes its float64
-    norm (a float32 gradient's norm may pass float32's range) and rounds
-    the coefficient once. A NaN norm gives 1: the NaN gradient is left to
-    the divergence check, as before.
+    for the same arguments (PyTorch's float32 reciprocal times ``clip`` is
+    within an ulp of it). The CPU passes its float64 norm (a float32
+    gradient's norm may pass float32's range) and rounds the coefficient
+    once, the GPU its float32 norm: in float32 the two kernels' coefficients
+    differ by an ulp about one step in ten (rev-218), less than their norms
+    do. A NaN norm gives 1: the NaN gradient is left to the divergence
+    check, as before.
     """
     one = like(1, gnorm)
     coef = like(clip, gnorm) / (gnorm + like(1e-6, gnorm))
