@@ -215,15 +215,19 @@ class GradientWarning(UserWarning):
 
 
 class DivergenceError(ValueError):
-    """Training diverged: an epoch's loss or parameters became NaN or infinite.
+    """Training diverged: an epoch's loss or parameters became NaN or infinite
+    (or, with ``solver='lbfgs'``, a fresh fit could not leave its starting
+    weights: an overflowing loss, or no step found before the first
+    iteration).
 
     Raised at the end of the first such epoch. As every failed call, the
     call is undone: the estimator is left exactly as it was before it
     (unfitted, or the model it was). The state of the call's last finite
     epoch, which is often far from a good model (weights near overflow),
     is not lost: ``last_finite_model`` holds it, a fitted copy of the
-    estimator with its weights, optimizer state, ``n_iter_``,
-    ``loss_curve_`` and ``history_``, which can be inspected, saved, or
+    estimator with its weights (with ``early_stopping=True``, those of the
+    best validation score, as any such fit ends), optimizer state,
+    ``n_iter_``, ``loss_curve_`` and ``history_``, which can be inspected, saved, or
     trained on with ``warm_start=True`` or ``partial_fit`` once the cause
     is fixed. A ``ValueError``, as scikit-learn raises for non-finite
     weights.
