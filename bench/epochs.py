@@ -16,7 +16,7 @@ import statistics
 
 from . import peers, workloads
 from .flops import epoch_flops, layer_sizes
-from .timing import interleaved_epochs
+from .timing import interleaved_epochs, round_ratios
 from .worker import WorkerError, WorkerPool
 from .workloads import EpochCase
 
@@ -31,18 +31,16 @@ def case_info(case: EpochCase, data: workloads.Dataset, sizes: list[int]) -> dic
 def paired_ratios(epoch_s: dict[str, list[float]]) -> tuple[dict, dict]:
     """Each pair of systems' per-round time ratios, and their medians.
 
-    ``round_ratios[a][b][i] = epoch_s[b][i] / epoch_s[a][i]``: how many times
-    faster ``a`` was than ``b`` in round ``i``. A round's epochs are adjacent
-    in time, so a drift of a shared machine cancels within each ratio,
-    whereas a ratio of the two medians mixes rounds (as ``bench.inference``
-    and ``bench.partial_fit`` pair theirs). ``ratios[a][b]`` is the median
+    ``rounds[a][b][i] = epoch_s[b][i] / epoch_s[a][i]``: how many times
+    faster ``a`` was than ``b`` in round ``i``, whose epochs are adjacent in
+    time (:func:`bench.timing.round_ratios`). ``ratios[a][b]`` is the median
     of the round ratios.
     """
-    round_ratios = {a: {b: [tb / ta for ta, tb in zip(epoch_s[a], epoch_s[b])]
-                        for b in epoch_s if b != a} for a in epoch_s}
-    ratios = {a: {b: statistics.median(r) for b, r in per.items()}
-              for a, per in round_ratios.items()}
-    return ratios, round_ratios
+    pairs = {a: {b: round_ratios(epoch_s[b], epoch_s[a]) for b in epoch_s if b != a}
+             for a in epoch_s}
+    ratios = {a: {b: median for b, (median, _) in per.items()} for a, per in pairs.items()}
+    rounds = {a: {b: each for b, (_, each) in per.items()} for a, per in pairs.items()}
+    return ratios, rounds
 
 
 def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1,
@@ -120,11 +118,11 @@ def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1
             "worker": {"pid": w.pid, "epochs_run": states[s]["epochs"],
                        "threads": states[s]["threads"]},
         }
-    ratios, round_ratios = paired_ratios({s: times[s].epoch_s for s in active})
+    ratios, per_round = paired_ratios({s: times[s].epoch_s for s in active})
     isolation = {"mode": "one worker process per system (bench.worker)",
                  "settle_ms_median": statistics.median(settle) * 1e3 if settle else None,
                  "settle_ms_max": max(settle) * 1e3 if settle else None}
     return {"case": info, "flops": flops, "gemm_peak": peak,
             "rounds": rounds, "warmup": warmup, "turn_s": turn_s, "systems": results,
-            "ratios": ratios, "round_ratios": round_ratios,
+            "ratios": ratios, "round_ratios": per_round,
             "skipped": skipped, "isolation": isolation}

@@ -129,11 +129,11 @@ def measure(args):
                             "rounds": [r[n]["seconds"] for r in rounds]}
                         for n in rounds[0]}
                for system, rounds in runs.items()}
-    round_ratios = {n: [s / f for s, f in zip(results["sklearn"][n]["rounds"],
-                                              results["fastbp"][n]["rounds"])]
-                    for n in results["fastbp"]}
-    ratios = {n: statistics.median(r) for n, r in round_ratios.items()}
-    return results, ratios, round_ratios
+    from bench.timing import round_ratios
+
+    pairs = {n: round_ratios(results["sklearn"][n]["rounds"], results["fastbp"][n]["rounds"])
+             for n in results["fastbp"]}
+    return results, {n: p[0] for n, p in pairs.items()}, {n: p[1] for n, p in pairs.items()}
 
 
 def render(args, results, ratios, round_ratios):

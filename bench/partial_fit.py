@@ -63,8 +63,10 @@ def alternate(turns, calls, rounds):
 def _medians(times):
     """Each system's median seconds per call, and the median of each peer's
     per-round ratio to fastbp (peer / fastbp)."""
+    from bench.timing import round_ratios
+
     out = {name: statistics.median(t) for name, t in times.items()}
-    ratios = {name: statistics.median(p / f for p, f in zip(t, times["fastbp"]))
+    ratios = {name: round_ratios(t, times["fastbp"])[0]
               for name, t in times.items() if name != "fastbp"}
     return out, ratios
 

@@ -40,6 +40,18 @@ class EpochTimes:
                 "median_s": self.median_s, "min_s": self.min_s}
 
 
+def round_ratios(slow, fast) -> tuple[float, list[float]]:
+    """The median of ``slow[i] / fast[i]`` over the rounds, and the rounds'
+    ratios: how many times faster the system of ``fast`` was.
+
+    A round's two times were taken side by side, so a drift of a shared
+    machine cancels within each ratio; a ratio of the two medians would mix
+    rounds taken under different loads (helper-153, rev-207).
+    """
+    rounds = [s / f for s, f in zip(slow, fast)]
+    return statistics.median(rounds), rounds
+
+
 def timed(fn) -> float:
     gc.collect()
     t0 = time.perf_counter()
