@@ -111,7 +111,7 @@ def training_begins():
 UNDONE_TRAINING_NOTE = "fastbp warned during the training this call undid: "
 
 
-def issue_held(held, failure=None, undone=False):
+def issue_held(held, failure=None):
     """Give the warnings ``held``, attributed to the line that called the
     fit, as :func:`warn_at_caller` does.
 
@@ -119,32 +119,27 @@ def issue_held(held, failure=None, undone=False):
     ----------
     held : _Held
     failure : BaseException, optional
-        The exception the call is failing with: a warning that a filter
-        makes an error does not replace it (the failure is what the call
-        raises), and is added to its notes instead.
-    undone : bool, default=False
-        Whether the failed call was undone (its model rolled back): the
-        warnings are then added to ``failure``'s notes rather than given,
-        as what they say of the training (Ctrl-C's "the model keeps the
-        state at the end of the last epoch") no longer holds, while they
-        may explain the failure (a gradient that exploded before a
-        divergence). Before Python 3.11, which has no notes, they are given
-        as warnings: one that explains the failure must not be lost
-        (rev-218).
+        The exception the call is failing with; every failed call is undone
+        (its model rolled back). The warnings are then added to
+        ``failure``'s notes rather than given, as what they say of the
+        training (Ctrl-C's "the model keeps the state at the end of the
+        last epoch") no longer holds, while they may explain the failure (a
+        gradient that exploded before a divergence). Before Python 3.11,
+        which has no notes, they are given as warnings, since one that
+        explains the failure must not be lost (rev-218), and one that a
+        filter makes an error does not replace the failure, which is what
+        the call raises.
     """
-    if undone and failure is not None and hasattr(failure, "add_note"):
+    if failure is not None and hasattr(failure, "add_note"):
         for message, category, _ in held.warnings:
             failure.add_note(f"{UNDONE_TRAINING_NOTE}{category.__name__}: {message}")
         return
     for message, category, estimator in held.warnings:
         try:
             _warn(message, category, estimator, sys._getframe(1), 3)
-        except Warning as raised:
+        except Warning:
             if failure is None:
                 raise
-            if hasattr(failure, "add_note"):  # Python >= 3.11
-                failure.add_note(f"fastbp also warned, as an error here: "
-                                 f"{type(raised).__name__}: {raised}")
 
 
 def warn_at_caller(message, category, estimator=None, *, at_once=False):

@@ -612,11 +612,10 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
                     # silently (rev-202). That state goes with the error.
                     if isinstance(exc, DivergenceError):
                         self._hand_over_last_finite(exc)
-                    undone = True
                     self._roll_back(saved, rng, rng_state, progress, lengths)
                     # (Those of an undone call as the exception's notes: the
                     # model they speak of is gone.)
-                    issue_held(held, failure=exc, undone=undone)
+                    issue_held(held, failure=exc)
                     raise
         finally:
             # Whatever raised, and wherever: no estimator is left marked.
