@@ -1703,6 +1703,14 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
         for code in OUTPUT_FUNCTIONS.values():
             found += [(k.py_func.__qualname__, k)
                       for k in vars(per_output.for_output(code)).values()]
+    # The loss accumulator, and the clipping coefficient of the float64
+    # norm (one division per step, rounded once into the dtype; see
+    # scalar.clip_coefficient). The coefficient's kernel is inner: its
+    # signatures are listed only where this process compiled it, not where
+    # its entry point came from the cache, so that it passed here by the
+    # order of the suite (helper-215's test, earlier, filled the cache).
+    FLOAT64_BY_DESIGN = {("train_epoch", "loss_sum"), ("clip_coefficient", "gnorm"),
+                         ("clip_coefficient", "clip")}
     bad = []
     for qualname, k in found:
         name = k.py_func.__name__
@@ -1718,7 +1726,7 @@ _SUBPROCESS_FLOAT32 = textwrap.dedent("""
             args = [a for a, t in flat
                     if ((isinstance(t, nbtypes.Array) and t.dtype == nbtypes.float64)
                         or t == nbtypes.float64)
-                    and (name, a) != ("train_epoch", "loss_sum")]
+                    and (name, a) not in FLOAT64_BY_DESIGN]
             if args:
                 bad.append((qualname, args))
     print("BAD", sorted(set((k, tuple(a)) for k, a in bad)))
