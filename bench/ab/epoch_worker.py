@@ -29,6 +29,9 @@ CASES = {
     "tabular_b32_e20": ("tabular", (64,), 32, 20),
     "tabular_b200_e20": ("tabular", (64,), 200, 20),
     "tabular_b1024_e20": ("tabular", (64,), 1024, 20),
+    # float64 (the tabular data in float64)
+    "tabular_b32_f64": ("tabular_f64", (64,), 32, 6),
+    "tabular_b200_f64": ("tabular_f64", (64,), 200, 6),
     "mnist_b32": ("mnist", (256, 128), 32, 3),
     "mnist_b200": ("mnist", (256, 128), 200, 3),
     "mnist_b1024": ("mnist", (256, 128), 1024, 3),
@@ -63,12 +66,15 @@ def main():
     datasets = {}
     datasets["tabular"] = make_tabular(n_samples=10000, n_features=20, n_classes=4,
                                        random_state=0, dtype=np.float32)
+    datasets["tabular_f64"] = make_tabular(n_samples=10000, n_features=20, n_classes=4,
+                                           random_state=0, dtype=np.float64)
     Xtr, ytr, _, _ = load_mnist(dtype=np.float32)
     datasets["mnist"] = (Xtr, ytr)
     assert Xtr.shape == (60000, 784) and Xtr.dtype == np.float32
     assert 0 <= Xtr.min() and Xtr.max() <= 1
     # warm-up fits (compilation, first touch), untimed
     fit(datasets["tabular"], (64,), 200, 1)
+    fit(datasets["tabular_f64"], (64,), 200, 1)
     fit(datasets["mnist"], (256, 128), 200, 1)
     reply({"ready": True, "file": fastbp.__file__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
            "blas": [(i["internal_api"], i["num_threads"])

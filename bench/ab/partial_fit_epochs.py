@@ -10,7 +10,8 @@ commits::
             python bench/ab/partial_fit_epochs.py 32 $side
     done; done
 
-Arguments: batch size, a label to print. The BLAS pool is the
+Arguments: batch size, a label to print, and the dtype (float32 unless
+given). The BLAS pool is the
 environment's (``OPENBLAS_NUM_THREADS``). 20 untimed calls first
 (compilation, caches), then the median and best of 7 timings of 50 calls.
 """
@@ -27,8 +28,8 @@ from bench import peers, workloads  # noqa: E402
 from fastbp import MLPClassifier  # noqa: E402
 
 
-def main(batch_size: int, label: str) -> None:
-    data = workloads.load_uncached(workloads.tabular(10000), "float32", standalone=True)
+def main(batch_size: int, label: str, dtype: str = "float32") -> None:
+    data = workloads.load_uncached(workloads.tabular(10000), dtype, standalone=True)
     est = MLPClassifier(**peers.estimator_params(peers.TrainSpec((64,), batch_size)))
     classes = np.unique(data.y_train)
     X, y = data.X_train, data.y_train
@@ -45,4 +46,4 @@ def main(batch_size: int, label: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
+    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "", *sys.argv[3:4])
