@@ -445,39 +445,6 @@ def test_track_alive(dtype, n):
     assert alive[2] == 0
 
 
-@pytest.mark.parametrize("n", [1, 3, 4, 6, 9, 32])
-@pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
-def test_relu_tracked(dtype, n):
-    # The default path's training forward pass of a tracked relu layer:
-    # relu in place and the tracker in one pass, equal to the bit to
-    # bias_activation then track_alive (rows four at a time, then one by
-    # one: leftovers 0 to 3), with planted maxima in blocks and leftovers,
-    # a unit that stays at 0, and a NaN that never replaces a maximum.
-    rng = rng_for("relu tracked", dtype, n)
-    x = (3 * rng.standard_normal((n, 7))).astype(dtype)
-    b = rng.standard_normal(7).astype(dtype)
-    x[:, 2] = -b[2] - 1  # unit 2 never activates
-    for j in (0, 4):
-        x[(j + n // 2) % n, j] = 40
-    x[-1, 1] = np.nan
-    alive = np.array([0, 0.5, 0, 10, 0, 0, 0], dtype=dtype)
-    x_in, x_ref, alive_ref = x.copy(), x.copy(), alive.copy()
-    kact.bias_activation(x_ref, b, codes.RELU, x_ref, x_ref)
-    kact.track_alive(x_ref, alive_ref)
-    kact.relu_tracked(x, b, codes.RELU, alive)
-    np.testing.assert_array_equal(x, x_ref)
-    np.testing.assert_array_equal(alive, alive_ref)
-    assert alive[2] == 0 and alive[3] == 10
-    finite = [0, 2, 3, 4, 5, 6]
-    np.testing.assert_array_equal(
-        x[:, finite], naive.activate(f64((x_in + b)[:, finite]), "relu").astype(dtype))
-    # Any other code is the caller's to run (bias_activation, track_alive).
-    y, seen = x.copy(), alive.copy()
-    kact.relu_tracked(y, b, codes.HIDDEN_ACTIVATIONS["tanh"], seen)
-    np.testing.assert_array_equal(y, x)
-    np.testing.assert_array_equal(seen, alive)
-
-
 @pytest.mark.parametrize("n_columns", [1, 2, 7, 20, 33])
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
 def test_gather_rows_prefetches_the_upcoming_rows_and_changes_nothing(dtype, n_columns):

@@ -68,61 +68,6 @@ def _relu_backward_in_place(delta, out, code):
             out[i, j] = delta[i, j] * derivative(out[i, j], out[i, j], code)
 
 
-@inline_kernel
-def _relu_tracked_loop(x, bias, code, alive):
-    # Four rows per pass over ``alive``, as track_alive, whose compares
-    # these are, in its order.
-    n, m = x.shape
-    i = 0
-    while i + 4 <= n:
-        for j in range(m):
-            a0 = activate(x[i, j] + bias[j], code)
-            a1 = activate(x[i + 1, j] + bias[j], code)
-            a2 = activate(x[i + 2, j] + bias[j], code)
-            a3 = activate(x[i + 3, j] + bias[j], code)
-            x[i, j] = a0
-            x[i + 1, j] = a1
-            x[i + 2, j] = a2
-            x[i + 3, j] = a3
-            v = alive[j]
-            v = a0 if a0 > v else v
-            v = a1 if a1 > v else v
-            v = a2 if a2 > v else v
-            v = a3 if a3 > v else v
-            alive[j] = v
-        i += 4
-    for r in range(i, n):
-        for j in range(m):
-            v = activate(x[r, j] + bias[j], code)
-            x[r, j] = v
-            alive[j] = v if v > alive[j] else alive[j]
-
-
-@kernel
-def relu_tracked(x, bias, code, alive):
-    """In place ``x = relu(x + bias)``, then ``track_alive(x, alive)``, in
-    one pass over ``x``: the training forward pass of a relu layer whose
-    pre-activation, activation and output are one array (the default path).
-
-    Parameters
-    ----------
-    x : ndarray of shape (n_samples, n_units)
-        Pre-activations without bias; receives the activations.
-    bias : ndarray of shape (n_units,)
-    code : int
-        ``codes.RELU``; any other code leaves ``x`` and ``alive`` as they
-        are (the caller runs bias_activation and track_alive instead).
-    alive : ndarray of shape (n_units,)
-        Each unit's largest activation so far (see :func:`track_alive`).
-    """
-    # The tracker's own pass re-read the activations, which at batch 200
-    # no longer fit in L1. Under ``code == RELU`` LLVM folds the dispatch
-    # and vectorises (see bias_activation); a loop for the other codes,
-    # which do not vectorise, would add half a second to a cold compile.
-    if code == RELU:
-        _relu_tracked_loop(x, bias, code, alive)
-
-
 @kernel
 def bias_activation(h, bias, code, z, a):
     """``z = h + bias``, ``a = f(z)``, one pass, row-broadcast bias.

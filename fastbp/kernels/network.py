@@ -35,8 +35,7 @@ import math
 import numpy as np
 
 from .._config import NRT, entry_kernel, inline_kernel, kernel
-from .activations import (
-    activation_backward, bias_activation, cpu_scalar, relu_tracked, same_memory, track_alive)
+from .activations import activation_backward, bias_activation, cpu_scalar, track_alive
 from .prefetch import prefetch_line
 from .blas import matmul, matmul_nt, matmul_tn
 from .codes import (
@@ -172,39 +171,21 @@ def forward_hidden(x0, data, indices, indptr, is_sparse, rows, nb, params, net, 
         o = layer_view(acts, buf[O_OFF, l], nb, m)
         linear(l, x0, data, indices, indptr, is_sparse, rows, nb, params, net, buf, acts, h)
         code = net[ACT, l]
-        bias = params[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m]
-        # Dead units are tracked in relu layers only. Where relu runs in
-        # place (always on the default path), the tracker runs in the
-        # activation's pass, whose output it would otherwise read again.
-        track = training and buf[AL_OFF, l] >= 0
-        alive_l = alive[buf[AL_OFF, l]:buf[AL_OFF, l] + m] if track else alive[:0]
-        if not TOOLKIT:
-            # (Here a tracked layer's h, z and a are one array: the layout
-            # keeps them apart only for the toolkit's options.)
-            if track:
-                relu_tracked(h, bias, code, alive_l)
-            else:
-                bias_activation(h, bias, code, z, a)
+        if not TOOLKIT or norm == NORM_NONE:
+            bias_activation(h, params[net[B_OFF, l - 1]:net[B_OFF, l - 1] + m], code, z, a)
         else:
-            tracked = (track and norm == NORM_NONE and same_memory(h, z)
-                       and same_memory(h, a))
-            if tracked:
-                relu_tracked(h, bias, code, alive_l)
-            elif norm == NORM_NONE:
-                bias_activation(h, bias, code, z, a)
+            gamma = params[net[G_OFF, l]:net[G_OFF, l] + m]
+            beta = params[net[BE_OFF, l]:net[BE_OFF, l] + m]
+            if norm == NORM_BATCH:
+                r = buf[R_OFF, l]
+                batch_norm_forward(h, gamma, beta, norm_eps, training, running[r:r + m],
+                                   running[r + m:r + 2 * m], bn_momentum,
+                                   stats[buf[S_OFF, l]:buf[S_OFF, l] + m], code, z, a)
             else:
-                gamma = params[net[G_OFF, l]:net[G_OFF, l] + m]
-                beta = params[net[BE_OFF, l]:net[BE_OFF, l] + m]
-                if norm == NORM_BATCH:
-                    r = buf[R_OFF, l]
-                    batch_norm_forward(h, gamma, beta, norm_eps, training, running[r:r + m],
-                                       running[r + m:r + 2 * m], bn_momentum,
-                                       stats[buf[S_OFF, l]:buf[S_OFF, l] + m], code, z, a)
-                else:
-                    layer_norm_forward(h, gamma, beta, norm_eps,
-                                       stats[buf[S_OFF, l]:buf[S_OFF, l] + nb], code, z, a)
-            if track and not tracked:
-                track_alive(a, alive_l)
+                layer_norm_forward(h, gamma, beta, norm_eps,
+                                   stats[buf[S_OFF, l]:buf[S_OFF, l] + nb], code, z, a)
+        if training and buf[AL_OFF, l] >= 0:
+            track_alive(a, alive[buf[AL_OFF, l]:buf[AL_OFF, l] + m])
         if TOOLKIT and training and drops[l] > 0:
             dropout_forward(a, drops[l], rng, layer_view(masks, buf[M_OFF, l], nb, m), o)
         elif buf[O_OFF, l] != buf[A_OFF, l]:
