@@ -90,3 +90,22 @@ def test_epoch_flops_by_hand():
     assert f["input_grad"] == 100 * 2 * (256 * 128 + 128 * 10)
     assert len(gemm_shapes(32, sizes)) == 8
 
+
+
+@pytest.mark.parametrize("private_api", [True, False], ids=["pytest", "fallback"])
+@pytest.mark.parametrize("markexpr,selected", [
+    ("", True), ("torch", True), ("not torch", False), ("not ray and not torch", False),
+    ("torch or ray", True), ("not ray and torch", True), ("ray", False)])
+def test_torch_selected_reads_the_mark_expression(monkeypatch, private_api, markexpr,
+                                                  selected):
+    # bench/conftest.py evaluates -m with pytest's private evaluator, and with
+    # the word itself where a later pytest moved it: both agree.
+    import sys
+    from types import SimpleNamespace
+
+    from bench import conftest
+
+    if not private_api:
+        monkeypatch.setitem(sys.modules, "_pytest.mark.expression", None)
+    config = SimpleNamespace(getoption=lambda name, default=None: markexpr)
+    assert conftest.torch_selected(config) is selected
