@@ -26,6 +26,22 @@ class CLIError(Exception):
     """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
 
 
+def _pandas():
+    """The pandas module, or a :class:`CLIError` naming the extra that
+    installs it.
+
+    Every command that reads or writes a data file gets pandas here: an
+    unguarded import ahead of :func:`read_table` would end ``train`` and
+    ``predict`` with ImportError's own words ("No module named 'pandas'")
+    instead of what to install.
+    """
+    try:
+        import pandas
+    except ImportError as exc:
+        raise CLIError(f"reading data files needs pandas: {_CLI_EXTRA}") from exc
+    return pandas
+
+
 def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     """A CSV file as a DataFrame (clear errors for a missing or empty file,
     one that cannot be decompressed or decoded).
@@ -56,10 +72,7 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
         numbers as training read it, and every text column of a model
         trained before only empty fields were missing in text.
     """
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise CLIError(f"reading data files needs pandas: {_CLI_EXTRA}") from exc
+    pd = _pandas()
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
     if not path.lower().endswith(TABLE_SUFFIXES):
@@ -139,9 +152,8 @@ def _header_of_numbers(frame):
     holds numbers (an Iris file's "5.1,3.5,1.4,0.2,Iris-setosa"), so the
     file's first line is data, not a header. (helper-173: a majority of
     numbers called a real header of years, "2019,2020,2021,label", data.)"""
+    pd = _pandas()
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-    import pandas as pd
 
     def holds_numbers(column):
         # Mostly numbers: codes kept as written ("007") are text columns of
@@ -199,7 +211,7 @@ def _missing_marks_as_missing(frame, text_columns):
     ``text_columns``, as missing values where the column's other values are
     all numbers (the column then of numbers), or all True and False: as
     pandas reads such a column by default."""
-    import pandas as pd
+    pd = _pandas()
     from pandas.api.types import is_object_dtype, is_string_dtype
 
     converted = {}
@@ -302,7 +314,7 @@ def _read_csv(path, **options):
     pandas take the first column for row names (the names then shift, and
     the last column is all empty). A file with real row names (R's
     write.table) keeps them as the index."""
-    import pandas as pd
+    pd = _pandas()
 
     # Only an empty field is missing as read: read_table reads the other
     # marks pandas takes for missing where the column is not text.
@@ -502,7 +514,7 @@ def numeric_columns(X):
 def _text_among_numbers(column):
     """How many of ``column``'s values (missing ones aside) there are, the
     share of them that read as numbers, and the distinct ones that do not."""
-    import pandas as pd
+    pd = _pandas()
 
     values = column.dropna()
     numbers = pd.to_numeric(values, errors="coerce")
@@ -539,7 +551,7 @@ def _written_numbers(values):
     separators, percent or currency signs ("38,913.77", "12.5 %", "$1,200"):
     nine in ten of them read as numbers once those are taken out, and some
     had one (codes such as "02134" are numbers without any)."""
-    import pandas as pd
+    pd = _pandas()
 
     text = pd.Series(values).dropna().astype(str)
     marks = r"[,%$\u20ac\u00a3]"
@@ -1004,7 +1016,7 @@ def infer_task(y, task, target="target"):
     if continuous:
         return "regression"
     if np.asarray(y).dtype.kind not in "iufb":
-        import pandas as pd
+        pd = _pandas()
 
         stray = _stray_text(pd.Series(y))
         if len(stray):
@@ -1026,7 +1038,7 @@ def _refuse_one_class_per_row(y, target):
     """Refuse a class target with nearly one distinct value per row (300
     classes in 300 rows): numbers written as text ("38,913.77", "12.5%"), a
     quantity, or an ID, from which a classifier learns nothing."""
-    import pandas as pd
+    pd = _pandas()
 
     classes = pd.unique(pd.Series(y))
     if not _nearly_all_distinct(len(classes), len(y)):
@@ -1530,10 +1542,9 @@ def fit_or_write_history(model, estimator, X, y, args, advise):
 
 def train_on_file(args, estimator_params):
     """``fastbp train --data FILE --target COLUMN``."""
-    import pandas as pd
-
     import fastbp
 
+    pd = _pandas()
     check_outputs(args)
     frame, codes = keep_written_codes(read_table(args.data), args.data)
     X, y = split_target(frame, args.target, args.data)
@@ -1642,7 +1653,7 @@ def regression_target(y, target, path, option=None):
     CLIError
         If the column holds values that do not read as numbers.
     """
-    import pandas as pd
+    pd = _pandas()
 
     y = np.asarray(y)
     if y.dtype.kind in "iufb":
@@ -1711,7 +1722,7 @@ def _checked_features(data, expected, numeric, path):
 
 
 def write_history(estimator, path):
-    import pandas as pd
+    pd = _pandas()
 
     h = estimator.history_
     # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
@@ -1905,7 +1916,7 @@ def _spaced(values):
 def _all_bools(values):
     """Whether ``values``, missing ones aside, are True and False only (and
     some are)."""
-    import pandas as pd
+    pd = _pandas()
 
     present = [v for v in values if not pd.isna(v)]
     return bool(present) and all(isinstance(v, (bool, np.bool_)) for v in present)
@@ -1998,7 +2009,7 @@ def note_unseen_categories(pipe, X, path):
 
 def _shown_category(value, width=40):
     """A category as a note shows it: a missing value by name, a long one cut."""
-    import pandas as pd
+    pd = _pandas()
 
     if pd.isna(value):
         return "a missing value"
@@ -2008,7 +2019,7 @@ def _shown_category(value, width=40):
 
 def predict_file(args):
     """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
-    import pandas as pd
+    pd = _pandas()
 
     # "-" is standard output (a shell pipeline), as for most tools.
     to_stdout = args.out == "-" or _names_standard_output(args.out)
@@ -2095,7 +2106,7 @@ def _labels_like_classes(y, classes, target, path):
     kind = np.asarray(classes).dtype.kind
     if kind not in "iufb" or np.asarray(y).dtype.kind != "O":
         return y
-    import pandas as pd
+    pd = _pandas()
 
     values = pd.Series(y)
     if kind == "b":
@@ -2142,7 +2153,7 @@ def report(pipe, X, y, brief=False):
 
     pred = pipe.predict(X)
     if pipe.fastbp_task_ == "classification":
-        import pandas as pd
+        pd = _pandas()
 
         # In the order they first appear (np.unique cannot sort a mix of
         # text and numbers).

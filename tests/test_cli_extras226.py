@@ -1,0 +1,53 @@
+"""The command line without its optional dependencies (fix-226, after
+rev-225): a missing pandas or skops is named with the extra that installs
+it, and a missing skops is found before training, not after."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from fastbp.cli import main
+
+
+def _churn(path, n=120, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n),
+                          "colour": rng.choice(["red", "green", "blue"], n)})
+    frame["churn"] = np.where(frame.age + rng.normal(0, 10, n) > 50, "leaves", "stays")
+    frame.to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A model trained (with pandas and skops present) and its data file."""
+    folder = tmp_path_factory.mktemp("extras")
+    _churn(folder / "c.csv")
+    assert main(["train", "--data", str(folder / "c.csv"), "--target", "churn",
+                 "--epochs", "2", "--quiet", "--model-out", str(folder / "c.fastbp")]) == 0
+    return folder / "c.fastbp", folder / "c.csv"
+
+
+def _commands(model_path, data, tmp_path):
+    return {
+        "train": ["train", "--data", str(data), "--target", "churn", "--epochs", "2"],
+        "predict": ["predict", "--model", str(model_path), "--data", str(data),
+                    "--out", str(tmp_path / "p.csv")],
+        "evaluate": ["evaluate", "--model", str(model_path), "--data", str(data)],
+    }
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate"])
+def test_missing_pandas_names_the_extra(command, model, tmp_path, monkeypatch, capsys):
+    model_path, data = model
+    argv = _commands(model_path, data, tmp_path)[command]
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert 'reading data files needs pandas: pip install "fastbp[cli]"' in err
+    assert "None in sys.modules" not in err
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "p.csv").exists()
