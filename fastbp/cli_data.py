@@ -1445,6 +1445,15 @@ def check_outputs(args):
         check_output_path(path, option)
     refuse_overwriting(outputs, [("--data", args.data), ("--valid", args.valid)])
     check_table_name(args.history_out, "--history-out")
+    if args.model_out:
+        # Saving is the last step: without skops a whole training run would
+        # be lost to a package that is missing from the start.
+        from .persistence import _skops_io
+
+        try:
+            _skops_io()
+        except ImportError as exc:
+            raise CLIError(f"--model-out needs skops to save the model: {_CLI_EXTRA}") from exc
     if args.plot:
         try:
             from matplotlib.backend_bases import FigureCanvasBase

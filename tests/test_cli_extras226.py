@@ -51,3 +51,29 @@ def test_missing_pandas_names_the_extra(command, model, tmp_path, monkeypatch, c
     assert "None in sys.modules" not in err
     assert "Traceback" not in out + err
     assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("source", [["--data", "DATA", "--target", "churn"],
+                                    ["--dataset", "digits"]])
+def test_missing_skops_fails_before_training(source, model, tmp_path, monkeypatch, capsys):
+    _, data = model
+    argv = ["train", *[str(data) if a == "DATA" else a for a in source], "--epochs", "2",
+            "--model-out", str(tmp_path / "m.fastbp")]
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "skops", None)
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert 'fastbp: error: --model-out needs skops to save the model: pip install ' \
+           '"fastbp[cli]"' in err
+    # Nothing read, nothing trained: the check comes first.
+    assert "epoch" not in out + err
+    assert "trained" not in out + err
+    assert "data " not in out and "dataset " not in out
+    assert not (tmp_path / "m.fastbp").exists()
+
+
+def test_skops_present_trains_and_saves(model):
+    """The check passes where skops is installed (the fixture saved a model)."""
+    model_path, _ = model
+    assert model_path.exists()
