@@ -241,6 +241,17 @@ class TensorBoardCallback:
         self._runs = weakref.WeakKeyDictionary()
 
     def setup(self, estimator, context):
+        """scikit-learn's callback hook at the start of a fit: opens the
+        fit's run (its event file) under ``log_dir``.
+
+        Parameters
+        ----------
+        estimator : MLPClassifier or MLPRegressor
+            The estimator being fitted; any other estimator gets a warning
+            and nothing is written.
+        context : sklearn.callback context
+            The fit's task context (unused here).
+        """
         from .estimators.base import BaseMLP
 
         if not isinstance(estimator, BaseMLP):
@@ -345,9 +356,27 @@ class TensorBoardCallback:
         run.closer = weakref.finalize(estimator, _close_quietly, writer)
 
     def on_fit_task_begin(self, estimator, context):
-        pass
+        """scikit-learn's hook at a task's start: nothing to record until
+        the epoch has ended."""
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        """scikit-learn's hook at a task's end: writes and flushes an epoch's
+        scalars (``epoch/loss``, ``epoch/val_loss``, ``epoch/val_score``,
+        ``epoch/learning_rate`` and ``grad_norm/layer_<k>``).
+
+        Parameters
+        ----------
+        estimator : MLPClassifier or MLPRegressor
+        context : sklearn.callback context
+            Only ``"epoch"`` tasks are recorded.
+        fitted_estimator : MLPClassifier or MLPRegressor, optional
+            The model at the end of the epoch, whose ``history_`` is read.
+
+        Returns
+        -------
+        bool
+            False: this callback never stops the fit.
+        """
         if context.task_name != "epoch" or fitted_estimator is None:
             return False
         history = getattr(fitted_estimator, "history_", None)
@@ -385,6 +414,8 @@ class TensorBoardCallback:
         return False
 
     def teardown(self, estimator, context):
+        """scikit-learn's hook at the end of a fit, failed or not: closes the
+        fit's event file."""
         # The call's end, failed or not: its file closes, or every fitted
         # estimator kept (an ensemble, a list of results) would hold a file
         # descriptor until the process ran out of them. Quietly: every

@@ -1,10 +1,15 @@
 """The CUDA twins of :mod:`fastbp.kernels`, imported only when asked for.
 
-Modules mirror the CPU kernels name for name: ``activations``, ``losses``,
-``optimizers``, ``normalization``, ``dropout``, ``sparse`` and ``network``
-(``train_epoch``, ``loss_and_gradient``, ``predict``), plus ``gemm``, the
-tiled matrix products with their fused epilogues. The scalar maths comes
-from :mod:`fastbp.kernels.scalar`, compiled here as device functions.
+The modules mirror the CPU's by name: ``activations``, ``losses``,
+``optimizers``, ``normalization``, ``dropout``, ``sparse`` and ``network``,
+whose entry points (``train_epoch``, ``loss_and_gradient``, ``predict``)
+the trainer calls alike on both; plus ``gemm``, the tiled matrix products
+with their fused epilogues, and ``launch`` and ``compat``. Inside a module
+the functions follow the GPU's own structure (one thread per row or
+element, products fused with their epilogues, a CSR batch densified before
+its product), so their names differ from the CPU's array kernels where the
+work is split differently. The scalar maths comes from
+:mod:`fastbp.kernels.scalar`, compiled here as device functions.
 
 Importing this package imports nothing from ``numba.cuda``;
 :func:`device_status` says whether the backend can run, and the submodules
