@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import validate_data
 
+from ..training.data import FIT_DTYPES, fit_layout
 from ..training.stochastic import all_finite
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, plain_matrix
@@ -296,9 +297,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._y_labels = y
             return X, self._binarize(y)
         _check_no_missing_labels(y)
+        # One copy of X on its way to the kernels' C order (fix-231).
+        X, order = fit_layout(X, self._weights_dtype() if (
+            incremental and not reset and "coefs_" in self.__dict__) else None)
         with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                                 dtype=(np.float64, np.float32), reset=reset)
+                                 dtype=FIT_DTYPES, order=order, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_vector_as_1d(y)
         if refit_labels:

@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ..training.data import FIT_DTYPES, fit_layout
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP, planned_batches
 from .checks import (check_complex, check_finite_targets, check_fits_dtype,
@@ -92,11 +93,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 "to numbers first (for example y.astype(float) for numbers written as "
                 "text); for class labels, use MLPClassifier.")
         check_complex(y_dtypes, "y")
+        # One copy of X on its way to the kernels' C order (fix-231).
+        X, order = fit_layout(X, self._weights_dtype() if (
+            incremental and not reset and "coefs_" in self.__dict__) else None)
         try:
             with naming(("X", X), ("y", y)):
                 X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                                      multi_output=True, y_numeric=True,
-                                     dtype=(np.float64, np.float32), reset=reset)
+                                     dtype=FIT_DTYPES, order=order, reset=reset)
         except ValueError as exc:
             # helper-151: NumPy's message for ragged rows names neither
             # input; it is put on y where y alone is ragged.

@@ -1,6 +1,7 @@
 """Input arrays in the form the kernels take."""
 
 import ctypes
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,3 +138,92 @@ class KernelInput:
         new.dtype = self.dtype
         new._set_csr(self.data[where], self.indices[where], indptr)
         return new
+
+
+#: The dtypes validation passes as they are (``validate_data``'s ``dtype``
+#: argument in fit); anything else it converts to the first.
+FIT_DTYPES = (np.float64, np.float32)
+
+
+def _validated_dtype(X):
+    """The dtype that validation (``dtype=FIT_DTYPES``) gives ``X``, as
+    scikit-learn's ``check_array`` decides it, or None where that is not
+    told cheaply (lists, other objects)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and not isinstance(X, np.ndarray):
+        dtypes = list(dtypes)
+        if not dtypes or not all(isinstance(d, np.dtype) for d in dtypes):
+            return None
+        dtype = np.result_type(*dtypes)
+    elif isinstance(X, np.ndarray) or sp.issparse(X):
+        dtype = X.dtype
+    else:
+        return None
+    return np.dtype(dtype if dtype in FIT_DTYPES else FIT_DTYPES[0])
+
+
+def _plain_numeric_frame(X):
+    """Whether ``X`` is a pandas DataFrame of NumPy integer and float32 or
+    float64 columns (no extension, object, bool or float16 columns, whose
+    conversion is scikit-learn's to do) of more than one dtype."""
+    # (Only a DataFrame can hold one: pandas was imported to make it.)
+    pd = sys.modules.get("pandas")
+    if pd is None or type(X) is not pd.DataFrame:
+        return False
+    dtypes = list(X.dtypes)
+    return (len(set(dtypes)) > 1
+            and all(isinstance(d, np.dtype) and d.isnative
+                    and (d.kind in "iu" or d in FIT_DTYPES) for d in dtypes))
+
+
+def fit_layout(X, kernel_dtype=None):
+    """``X``, and the ``order`` to ask validation for, so that a fit's
+    ``X`` is copied at most once on its way to the kernels' C-order array.
+
+    Validation converts an ``X`` that is not float32 or float64 (integers,
+    a DataFrame of mixed columns) to float64 in the order the conversion
+    gives, F order for an F-order array or a DataFrame, and
+    :class:`KernelInput` copied that again into C order (fix-231). Asked
+    for C order, validation makes the one copy; that costs nothing where
+    its array is what the kernels take, but where ``partial_fit`` then
+    casts to the model's dtype (``kernel_dtype``) a float64 C-order copy
+    would be one more, so validation is asked for C order only where its
+    dtype is the kernels'.
+
+    NumPy converts a DataFrame of several dtypes to one F-order array of
+    their common dtype first (pandas interleaves its blocks), so C order
+    still meant two copies: such a DataFrame of integer and float columns
+    is returned as a DataFrame of the same columns over one C-order array
+    of the validated dtype, filled column by column, which validation then
+    takes as it is (the values those casts give are the ones NumPy's
+    conversion gave: every integer converts to a float exactly or rounds
+    the same way, directly or through a wider integer).
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix
+        A fit's ``X`` as the caller gave it (native byte order).
+    kernel_dtype : numpy dtype, optional
+        The model's dtype where validation's is converted to it after
+        (``partial_fit`` of a fitted model); None where the kernels take
+        validation's dtype.
+
+    Returns
+    -------
+    X : array-like or sparse matrix
+        ``X``, or the DataFrame over its C-order values.
+    order : {"C", None}
+        The ``order`` argument for ``validate_data``.
+    """
+    dtype = _validated_dtype(X)
+    if kernel_dtype is not None and dtype != np.dtype(kernel_dtype):
+        return X, None
+    if dtype is not None and _plain_numeric_frame(X):
+        values = np.empty(X.shape, dtype=dtype)
+        for j, (_, column) in enumerate(X.items()):
+            values[:, j] = column.to_numpy()
+        # Feature names are the caller's columns; copy=False keeps the
+        # frame over ``values`` (pandas 3 copies an array by default).
+        X = sys.modules["pandas"].DataFrame(values, columns=X.columns, index=X.index,
+                                            copy=False)
+    return X, "C"
