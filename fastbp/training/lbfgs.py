@@ -14,9 +14,10 @@ from ..exceptions import training_begins, warn_at_caller
 from ..kernels.records import Targets
 from .progress import INTERRUPTED
 from .threads import host_blas_section
-from .workspace import Workspace
+from .workspace import Workspace, chunk_rows_within
 
-# Rows per chunk of the full-batch pass: bounds the work buffers' size.
+# Most rows per chunk of the full-batch pass: bounds the work buffers' size
+# whatever the number of samples (wide layers get fewer: chunk_rows_within).
 CHUNK = 4096
 
 # scipy's L-BFGS-B stops once an iteration lowers the loss by no more than
@@ -41,7 +42,8 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
     alpha, l1 : float
     dtype : numpy dtype
     chunk : int
-        Rows per chunk.
+        Most rows per chunk: fewer where that many rows' work buffers would
+        take more than :data:`~fastbp.training.workspace.CHUNK_BYTES`.
 
     Returns
     -------
@@ -51,8 +53,12 @@ def loss_and_gradient_function(backend, spec, inp, Y, sw, *, alpha, l1, dtype,
         between calls: copy it to keep it).
     """
     layout = spec.layout
-    chunk = min(chunk, max(inp.n_samples, 1))
-    ws = Workspace(layout, chunk, dtype, dense_input=not inp.is_sparse)
+    dense_input = not inp.is_sparse
+    chunk = chunk_rows_within(layout, dtype, min(chunk, max(inp.n_samples, 1)),
+                              dense_input=dense_input, training=True)
+    # (No batch_size for the user to lower: the chunk is as small as the
+    # widths call for.)
+    ws = Workspace(layout, chunk, dtype, dense_input=dense_input, lower=None)
     running = np.zeros(layout.n_running, dtype=dtype)
     has_sw = sw is not None
     sw_arg = sw if has_sw else np.empty(0, dtype=dtype)

@@ -15,15 +15,17 @@ from ..kernels.records import Inputs, Work
 from .data import EMPTY_INDEX, KernelInput
 from .spec import build_spec
 from .threads import host_blas_section
-from .workspace import Workspace
+from .workspace import Workspace, _memory_message, chunk_rows_within
 
-# Rows per chunk: bounds prediction's memory whatever the number of samples.
+# Most rows per chunk: bounds prediction's memory whatever the number of
+# samples; wide layers get fewer (their buffers within CHUNK_BYTES).
 CHUNK = 4096
 
 class InferencePlan:
     """What predicting with one network structure needs besides its
     parameters: the layout tables, the hyper-parameter record and the sizes
-    of the work buffers, for chunks of up to ``chunk`` rows.
+    of the work buffers, for chunks of up to ``chunk`` rows (fewer where
+    the layers are wide: see :func:`chunk_rows`).
 
     Built once per structure (:func:`inference_plan`) and shared between
     calls and threads (validation and ``predict``): a prediction writes
@@ -36,13 +38,25 @@ class InferencePlan:
     spec : NetworkSpec
     dtype : numpy dtype
     chunk : int
-        Rows per kernel chunk.
+        Most rows per kernel chunk: the plan's :attr:`chunk` is fewer where
+        that many rows' buffers would take more than
+        :data:`~fastbp.training.workspace.CHUNK_BYTES` (callers that know
+        no widths, the estimators' ``predict``, pass :func:`chunk_rows` of
+        the row count alone).
+
+    Raises
+    ------
+    MemoryError
+        Naming the rows and the layer widths, where even the chunk's
+        buffers cannot be allocated.
     """
 
     def __init__(self, spec, dtype, chunk):
-        self.spec, self.dtype, self.chunk = spec, np.dtype(dtype), chunk
         layout = spec.layout
-        ws = Workspace(layout, chunk, self.dtype, dense_input=False, training=False)
+        self.spec, self.dtype = spec, np.dtype(dtype)
+        self.chunk = chunk_rows_within(layout, self.dtype, chunk)
+        ws = Workspace(layout, self.chunk, self.dtype, dense_input=False, training=False,
+                       lower=None)
         self.tables = ws.tables(layout.norm)
         self.hyper = spec.hyper(self.dtype)
         self._n_acts, self._n_stats = ws.acts.size, ws.stats.size
@@ -60,9 +74,13 @@ class InferencePlan:
         """A :class:`~fastbp.kernels.records.Work` record with buffers of its
         own: concurrent predictions must not share activations."""
         none = self._none
-        return Work(np.empty(self._n_acts, dtype=self.dtype), none, none,
-                    np.empty(self._n_stats, dtype=self.dtype), running, none, self._rng,
-                    none, none, none)
+        try:
+            acts = np.empty(self._n_acts, dtype=self.dtype)
+            stats = np.empty(self._n_stats, dtype=self.dtype)
+        except MemoryError as exc:
+            raise MemoryError(_memory_message(self.spec.layout, self.chunk, self.dtype,
+                                              False, False, None)) from exc
+        return Work(acts, none, none, stats, running, none, self._rng, none, none, none)
 
     def kernels(self, backend, sparse=False):
         """The whole-network kernels that predict with this plan on
@@ -186,10 +204,30 @@ def predict_rows(plan, backend, params, running, X):
     return out, status
 
 
-def chunk_rows(n_samples):
-    """Rows per kernel chunk for ``n_samples`` rows: the next power of two,
-    up to :data:`CHUNK`, so that a few plans serve every call size."""
-    return min(CHUNK, 1 << max(int(n_samples) - 1, 0).bit_length())
+def chunk_rows(n_samples, layout=None, dtype=None):
+    """Rows per kernel chunk for predicting ``n_samples`` rows: the next
+    power of two, up to :data:`CHUNK`, so that a few plans serve every call
+    size; and, given the network's ``layout`` and ``dtype``, no more than
+    keep its work buffers within
+    :data:`~fastbp.training.workspace.CHUNK_BYTES` (wide layers), at least
+    one. (:class:`InferencePlan` applies that bound itself, to a ``chunk``
+    of the row count alone.)
+
+    Parameters
+    ----------
+    n_samples : int
+    layout : NetworkLayout, optional
+    dtype : numpy dtype, optional
+        Required with ``layout``.
+
+    Returns
+    -------
+    rows : int
+    """
+    rows = min(CHUNK, 1 << max(int(n_samples) - 1, 0).bit_length())
+    if layout is None:
+        return rows
+    return chunk_rows_within(layout, dtype, rows)
 
 
 @lru_cache(maxsize=64)

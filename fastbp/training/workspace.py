@@ -10,6 +10,15 @@ from ..kernels.network import (
     A_OFF, AL_OFF, D_OFF, H_OFF, M_OFF, N_BUF_ROWS, O_OFF, R_OFF, S_OFF, Z_OFF,
 )
 
+# The most bytes the row buffers of a chunked pass (prediction, validation,
+# L-BFGS) may take. Its chunks are 4,096 rows for narrow layers, but a
+# chunk's buffers grow with the layers' widths: 4,096 rows of a 65,536-unit
+# layer took 1 GiB in float32 to predict 10,000 rows (rev-224), of a
+# 300,000-unit one 4.6 GiB. Wide layers get fewer rows instead; 64 MiB
+# still holds 4,096 rows of layers of 4,096 float32 units in all (2,048
+# float64), so narrow networks keep their chunks, and their results.
+CHUNK_BYTES = 64 << 20
+
 
 class Workspace:
     """Buffers for batches of up to ``batch_size`` rows, and the ``buf`` table.
@@ -34,10 +43,31 @@ class Workspace:
         Dropout rate of each layer's output.
     track_dead : bool
         Track relu units that stay at zero (``alive`` buffer).
+    lower : str, optional
+        What the user can lower to fit the buffers in memory, named by the
+        ``MemoryError`` raised where they do not fit ("batch_size" for a
+        stochastic fit's); None where ``batch_size`` is already as small as
+        the caller makes it (a chunk of :func:`chunk_rows_within`).
+
+    Raises
+    ------
+    MemoryError
+        Where the buffers cannot be allocated: naming the rows, the layer
+        widths and the bytes asked for (numpy's names only an array shape).
     """
 
     def __init__(self, layout, batch_size, dtype, dense_input=True, training=True,
-                 drops=None, track_dead=False):
+                 drops=None, track_dead=False, lower="batch_size"):
+        try:
+            self._allocate(layout, batch_size, dtype, dense_input, training, drops,
+                           track_dead)
+        except MemoryError as exc:
+            dropped = None if drops is None else tuple((np.asarray(drops) > 0).tolist())
+            raise MemoryError(_memory_message(layout, batch_size, dtype, dense_input,
+                                              training, lower, dropped)) from exc
+
+    def _allocate(self, layout, batch_size, dtype, dense_input, training, drops,
+                  track_dead):
         n = layout.n_layers
         self.drops = (np.zeros(n, dtype=dtype) if drops is None
                       else np.array(drops, dtype=dtype))  # a copy: specs are read-only
@@ -79,7 +109,7 @@ class Workspace:
         if spare is not None and spare._made_for == made_for and spare._spec is spec:
             return spare
         ws = cls(spec.layout, batch_size, dtype, dense_input=dense_input, drops=spec.drops,
-                 track_dead=spec.tracks_dead_units)
+                 track_dead=spec.tracks_dead_units, lower="batch_size")
         ws._made_for, ws._spec = made_for, spec
         return ws
 
@@ -99,6 +129,65 @@ class Workspace:
         size = self.alive.size
         # The share np.mean(alive == 0) gives, without its temporary.
         return (size - np.count_nonzero(self.alive)) / size if size else np.nan
+
+
+def _row_elements(layout, dense_input, training, dropped=None):
+    """Elements that each row of a chunk adds to a workspace of ``layout``
+    (``dropped``: whether each layer has dropout; none where None, as in
+    prediction, validation and L-BFGS)."""
+    if dropped is None:
+        dropped = (False,) * layout.n_layers
+    acts, masks, deltas, _, _ = _offsets(layout, 1, bool(dense_input), bool(training),
+                                         tuple(dropped), False)[2]
+    per_row = acts + masks + deltas
+    if layout.norm != codes.NORM_NONE:
+        # Each normalised layer's statistics hold max(units, rows) values.
+        per_row += layout.n_hidden
+    if training:
+        per_row += int(layout.units[-1]) + 1  # the targets and weights
+    return per_row
+
+
+def chunk_rows_within(layout, dtype, most, dense_input=False, training=False):
+    """Rows per chunk of a chunked pass over a network of ``layout``: at
+    most ``most``, and fewer where that many rows' buffers would take more
+    than :data:`CHUNK_BYTES` (wide layers), but at least one.
+
+    Parameters
+    ----------
+    layout : NetworkLayout
+    dtype : numpy dtype
+    most : int
+        The rows the caller would take otherwise.
+    dense_input : bool
+        Whether the workspace gathers layer 0 (see :class:`Workspace`).
+    training : bool
+        Whether it holds the backward pass's buffers too.
+
+    Returns
+    -------
+    rows : int
+    """
+    per_row = _row_elements(layout, dense_input, training) * np.dtype(dtype).itemsize
+    return int(max(1, min(int(most), CHUNK_BYTES // max(per_row, 1))))
+
+
+def _memory_message(layout, batch_size, dtype, dense_input, training, lower,
+                    dropped=None):
+    """The message of a workspace's ``MemoryError`` (arguments as
+    :class:`Workspace` and :func:`_row_elements` take them)."""
+    itemsize = np.dtype(dtype).itemsize
+    per_row = _row_elements(layout, dense_input, training, dropped) * itemsize
+    widths = ", ".join(str(int(u)) for u in layout.units)
+    grads = (f", plus {layout.n_params * itemsize / 2 ** 20:.1f} MiB of gradients"
+             if training else "")
+    what = (f"Lower {lower}, or use narrower layers." if lower else
+            "Those rows are already as few as these widths allow (nothing to lower "
+            "for this call): narrower layers, or more free memory, would fit.")
+    return (f"Cannot allocate the work buffers for {int(batch_size)} row(s) of a network "
+            f"of layer widths ({widths}) in {np.dtype(dtype).name}: about "
+            f"{int(batch_size) * per_row / 2 ** 20:.1f} MiB ({per_row} bytes a row, "
+            f"{'training' if training else 'inference'}){grads}. {what}")
 
 
 @lru_cache(maxsize=256)
