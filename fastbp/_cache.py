@@ -15,7 +15,9 @@ function raises at import time. Here:
   (one per kernel and signature, under ``fastbp-locks`` in the cache
   directory), so that one process per machine compiles a kernel while the
   others wait and then load it, and processes that need different kernels
-  compile them at once;
+  compile them at once; a holder writes its process ID into the lock file,
+  and a process that has waited :data:`LOCK_NOTICE_AFTER` s says whom it
+  waits for (``FASTBP_LOCK_TIMEOUT`` sets how long, :data:`LOCK_TIMEOUT`);
 - a fit that would wait for another process's compile may spend the
   wait compiling what it needs next (:class:`while_waiting`);
 - a kernel's index and data files are saved under a lock of its own, data
@@ -70,6 +72,27 @@ _warned_no_location = False
 _per_thread = threading.local()
 # Whether _check_cache_dir has run (for the first kernel: it decides for all).
 _cache_dir_checked = False
+# (NUMBA_CACHE_DIR, where the cache went instead, why) where Numba did not
+# use NUMBA_CACHE_DIR (misplaced_cache), else None.
+_misplaced = None
+
+
+def _absolute_cache_dir():
+    """Make a relative NUMBA_CACHE_DIR absolute, against the directory of
+    the import: Numba joins it to each kernel's cache path as given, so the
+    cache followed every ``os.chdir`` (the entries of a fit went under the
+    directory of the moment, while the one of the import stayed empty).
+    The environment too, so that child processes (compile-ahead helpers,
+    loky workers) that start elsewhere use the same directory, and a reload
+    of Numba's configuration does not put the relative path back."""
+    wanted = config.CACHE_DIR
+    if wanted and not os.path.isabs(wanted):
+        config.CACHE_DIR = os.path.abspath(wanted)
+        if os.environ.get("NUMBA_CACHE_DIR") == wanted:
+            os.environ["NUMBA_CACHE_DIR"] = config.CACHE_DIR
+
+
+_absolute_cache_dir()
 
 
 def warn_outside_fastbp(message, category):
@@ -95,11 +118,43 @@ def warn_outside_fastbp(message, category):
 #: per kernel and signature, under which it compiles, and one per kernel,
 #: under which its index file is rewritten.
 LOCKS_DIR = "fastbp-locks"
+#: The environment variable that sets :data:`LOCK_TIMEOUT` (seconds).
+LOCK_TIMEOUT_ENV = "FASTBP_LOCK_TIMEOUT"
+_DEFAULT_LOCK_TIMEOUT = 600.0
+
+
+def _lock_timeout_from_env():
+    """:data:`LOCK_TIMEOUT` from :data:`LOCK_TIMEOUT_ENV`, or the default
+    (600 s) where unset; a value that is not a number of seconds >= 0 gets
+    a :class:`CacheWarning` and the default (a typo in a deployment's
+    environment should not stop every fit of it)."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return _DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 <= seconds < float("inf")):
+        warn_outside_fastbp(
+            f"{LOCK_TIMEOUT_ENV}={value!r} is not a number of seconds >= 0: fastbp waits "
+            f"the default {_DEFAULT_LOCK_TIMEOUT:g} s for another process's compile.",
+            CacheWarning)
+        return _DEFAULT_LOCK_TIMEOUT
+    return seconds
+
+
 #: Seconds a process waits for another's compile before compiling itself,
-#: or for another's index save before saving anyway. A compile takes
+#: or for another's index save before saving anyway: the environment
+#: variable ``FASTBP_LOCK_TIMEOUT`` where set, else 600. A compile takes
 #: seconds; only a stalled process holds a lock this long (a dead one
 #: releases it at once: the operating system drops its lock).
-LOCK_TIMEOUT = 600.0
+LOCK_TIMEOUT = _lock_timeout_from_env()
+#: Seconds of waiting for a lock after which the process says so (once
+#: per lock file): a stalled holder (stopped, swapping, in a debugger)
+#: otherwise left it silent for :data:`LOCK_TIMEOUT`.
+LOCK_NOTICE_AFTER = 10.0
+_noticed_locks = set()
 _file_locks = {}
 _warned_lock = False
 # Until when (time.monotonic()) a process that has given up waiting for a
@@ -281,7 +336,13 @@ class RepairingCache(FunctionCache):
         # Numba asks the cache only for a signature this process has not
         # compiled, and compiles it where the cache has none: the same
         # tally as its _cache_hits and _cache_misses, for this thread.
-        _count("loaded" if loaded is not None else "compiled")
+        # The token of _lock_compiles: who saved the entry, and whether
+        # it was loaded (the caller then puts that name back in the lock).
+        token, _per_thread.maker = getattr(_per_thread, "maker", None), None
+        if token is not None:
+            token[1] = loaded is not None
+        _count("loaded" if loaded is not None else "compiled",
+               token[0] if token is not None and loaded is not None else None)
         return loaded
 
     def _load_without_refresh(self, sig, target_context):
@@ -372,10 +433,65 @@ class InMemoryCache(NullCache):
 _totals = {"compiled": 0, "loaded": 0, "unsaved": 0}
 
 
-def _count(kind):
+#: Loads from the on-disk cache by the process ID that saved the entry
+#: (as its compile lock file names its last holder), for the process.
+_loads_by_maker = {}
+
+
+def _count(kind, maker=None):
     setattr(_per_thread, kind, getattr(_per_thread, kind, 0) + 1)
+    if maker is not None:
+        mine = getattr(_per_thread, "loads_by_maker", None)
+        if mine is None:
+            mine = _per_thread.loads_by_maker = {}
+        mine[maker] = mine.get(maker, 0) + 1
     with _lock:
         _totals[kind] += 1
+        if maker is not None:
+            _loads_by_maker[maker] = _loads_by_maker.get(maker, 0) + 1
+
+
+def compiled_by(pids):
+    """The compile locks (:func:`compile_lock`) of fastbp's cache
+    directories whose file names one of the processes ``pids`` as the last
+    to compile under it (or as holding it now): what those processes
+    compiled (or compile), such as a warm-up's compile-ahead helpers.
+
+    Returns
+    -------
+    set of str
+        Lock file paths.
+    """
+    pids = set(pids)
+    found = set()
+    if not pids:
+        return found
+    for directory in {disp._cache._cache_file._cache_path for disp in list(_dispatchers)}:
+        for path in glob.glob(os.path.join(glob.escape(directory), LOCKS_DIR, "*.lock")):
+            # Index locks, and the claims of helpers and waits, guard no compile.
+            if path.endswith((".index.lock", ".ahead.lock", ".idle.lock")):
+                continue
+            if _read_holder(path) in pids:
+                found.add(path)
+    return found
+
+
+def loads_by_maker(whole_process=False):
+    """Loads from the on-disk cache so far, in the calling thread (or the
+    whole process), by the ID of the process that compiled and saved each
+    entry (where its compile lock file names one): a warm-up counts the
+    entries that its fits' compile-ahead helpers (:mod:`fastbp.training.ahead`)
+    compiled meanwhile as compiled, not as found in the cache.
+
+    Returns
+    -------
+    dict
+        ``{pid: loads}``, a copy.
+    """
+    if whole_process:
+        with _lock:
+            return dict(_loads_by_maker)
+    return dict(getattr(_per_thread, "loads_by_maker", None) or {})
 
 
 def thread_counts():
@@ -535,6 +651,11 @@ def _acquire(lock, what):
     cannot be locked, go on without it (False), with one warning per
     process.
 
+    After :data:`LOCK_NOTICE_AFTER` s of waiting, a :class:`CacheWarning`
+    (once per lock file and process) says what it waits for, the lock
+    file, the holder's process ID (which the holder writes into it) and
+    how much longer it will wait.
+
     Once a wait has timed out, the process tries the locks it meets in the
     next :data:`LOCK_TIMEOUT` s once each, without waiting: a stalled
     process holds the lock of a kernel and those of the kernels it calls,
@@ -544,8 +665,15 @@ def _acquire(lock, what):
     """
     global _warned_lock, _hurry_until
     hurry = time.monotonic() < _hurry_until
+    timeout = 0 if hurry else LOCK_TIMEOUT
     try:
-        lock.acquire(timeout=0 if hurry else LOCK_TIMEOUT)
+        try:
+            lock.acquire(timeout=min(timeout, LOCK_NOTICE_AFTER))
+        except Timeout:
+            if timeout <= LOCK_NOTICE_AFTER:
+                raise
+            _notice_wait(lock, what, timeout - LOCK_NOTICE_AFTER)
+            lock.acquire(timeout=timeout - LOCK_NOTICE_AFTER)
         return True
     except Exception as exc:  # Timeout, OSError (permissions), filelock's own
         with _lock:
@@ -561,13 +689,68 @@ def _acquire(lock, what):
         return False
 
 
+def _notice_wait(lock, what, remaining):
+    """Say, once per lock file and process, that this process has waited
+    :data:`LOCK_NOTICE_AFTER` s for ``lock`` and waits ``remaining`` s more."""
+    with _lock:
+        if lock.lock_file in _noticed_locks:
+            return
+        _noticed_locks.add(lock.lock_file)
+    holder = _read_holder(lock.lock_file)
+    by = f"process {holder}" if holder is not None else "another process"
+    warn_outside_fastbp(
+        f"fastbp has waited {LOCK_NOTICE_AFTER:g} s for {by}, which holds the lock "
+        f"{lock.lock_file} (it is compiling or saving the same kernel), before {what}; "
+        f"it waits up to {remaining:g} s more, then goes on without it "
+        f"(the environment variable {LOCK_TIMEOUT_ENV} sets the whole wait, now "
+        f"{LOCK_TIMEOUT:g} s). A holder that is stopped or stuck can be ended: the lock "
+        "is freed with it.", CacheWarning)
+
+
+def _read_holder(path):
+    """The process ID written into the lock file ``path`` by its last
+    holder (:func:`_holding`), or None where there is none to read."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(32)
+        return int(text.strip()) if text.strip() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_holder(path, pid=None):
+    """Write this process's ID (or ``pid``) into the lock file ``path``,
+    which it holds (flock locks the file, not its contents: the file stays
+    in place)."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:  # a lock file this process cannot write: no PID to tell
+        return
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid() if pid is None else pid).encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _holding(lock, what):
     """Hold ``lock`` (a :func:`_file_lock`, or None) for the block where it
-    can be taken (:func:`_acquire`); run the block without it otherwise."""
+    can be taken (:func:`_acquire`); run the block without it otherwise.
+
+    Yields the process ID of the lock's previous holder (None where not
+    known, or where it is not held): this process's is written in its
+    place, for the processes that wait to name.
+    """
     held = lock is not None and _acquire(lock, what)
+    previous = None
+    if held:
+        previous = _read_holder(lock.lock_file)
+        _write_holder(lock.lock_file)
     try:
-        yield
+        yield previous
     finally:
         if held:
             lock.release()
@@ -579,8 +762,21 @@ def _on_disk(dispatcher, sig):
     cache = dispatcher._cache
     try:
         key = cache._index_key(sig, dispatcher.targetctx.codegen())
-        return key in cache._cache_file._load_index()
+        data_name = cache._cache_file._load_index().get(key)
     except Exception:  # missing or damaged index: a compile is coming
+        return False
+    # An index entry whose data file is gone or empty loads nothing: the
+    # call compiles, and must take the lock as any compile.
+    return data_name is not None and _has_data(cache, data_name)
+
+
+def _has_data(cache, data_name):
+    """Whether the data file ``data_name`` of ``cache`` (a
+    :class:`RepairingCache`) is there and not empty (a stat: a damaged one
+    that is not empty is found when loaded, and rebuilt)."""
+    try:
+        return os.path.getsize(os.path.join(cache._cache_path, data_name)) > 0
+    except OSError:
         return False
 
 
@@ -677,17 +873,43 @@ def _lock_compiles(dispatcher):
 
     def compile(sig):
         args = tuple(sigutils.normalize_signature(sig)[0])
-        if args in dispatcher.overloads or _on_disk(dispatcher, sig):
+        if args in dispatcher.overloads:
             return compile_unlocked(sig)
+        if _on_disk(dispatcher, sig):
+            # Who saved it, as the lock file names its last holder: a
+            # warm-up counts what its compile-ahead helper compiled as
+            # compiled (loads_by_maker).
+            return _compile_made_by(compile_unlocked, sig, [_read_holder(
+                _compile_lock_path(dispatcher, args)), None])
         lock = compile_lock(dispatcher, args)
         _spend_the_wait(dispatcher, args, lock)
         # Numba's compiler lock first (reentrant; the compile takes it
         # anyway): a thread holding a file lock never waits for it while
         # another thread of this process, holding it, waits for a file lock.
-        with global_compiler_lock, _holding(lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
-            return compile_unlocked(sig)
+        with global_compiler_lock, _holding(
+                lock, f"compiling {dispatcher.py_func.__qualname__!r}") as previous:
+            token = [previous, None]
+            try:
+                return _compile_made_by(compile_unlocked, sig, token)
+            finally:
+                if token[1] and previous is not None:
+                    # Loaded what the previous holder saved meanwhile: the
+                    # lock file goes on naming the process that compiled it
+                    # (compiled_by).
+                    _write_holder(lock.lock_file, previous)
 
     dispatcher.compile = compile
+
+
+def _compile_made_by(compile_unlocked, sig, token):
+    """``compile_unlocked(sig)``, a load of which (Numba's first step, for
+    this kernel alone) is counted as made by the process ``token[0]``;
+    ``token[1]`` is set to whether it loaded (True) or compiled (False)."""
+    _per_thread.maker = token
+    try:
+        return compile_unlocked(sig)
+    finally:
+        _per_thread.maker = None
 
 
 def enable_cache(dispatcher):
@@ -732,7 +954,7 @@ def _check_cache_dir(cache):
     for every kernel of the package (the same directory, made and written
     or not), and the import of the others need not ask again.
     """
-    global _cache_dir_checked
+    global _cache_dir_checked, _misplaced
     with _lock:
         checked, _cache_dir_checked = _cache_dir_checked, True
     wanted = config.CACHE_DIR
@@ -751,10 +973,24 @@ def _check_cache_dir(cache):
         why = "Numba did not use it"
     except OSError as exc:
         why = f"{type(exc).__name__}: {exc}"
+    _misplaced = (wanted, cache._cache_path, why)
     warn_outside_fastbp(
         f"fastbp's compile cache is not in NUMBA_CACHE_DIR={wanted} ({why}): Numba put it "
         f"in {cache._cache_path} instead. Point NUMBA_CACHE_DIR at a writable directory "
         "to cache there.", CacheWarning)
+
+
+def misplaced_cache():
+    """Where NUMBA_CACHE_DIR is set but Numba caches fastbp's kernels
+    elsewhere (it could not make or write that directory): ``(wanted,
+    actual, why)``, the directory asked for, the one used instead and the
+    reason; None otherwise (unset, or used).
+
+    Returns
+    -------
+    tuple of str, or None
+    """
+    return _misplaced
 
 
 def compiles_in_memory(dispatcher):
@@ -806,8 +1042,10 @@ def will_compile(dispatcher, dtype):
         rest = cache._index_key(None, dispatcher.targetctx.codegen())[1:]
     except Exception:
         return True
+    # An entry whose data file is gone or empty compiles (_has_data).
     return not any(f"array({name}," in str(key[0]) and tuple(key[1:]) == rest
-                   for key in overloads)
+                   and _has_data(cache, data_name)
+                   for key, data_name in overloads.items())
 
 
 def _cache_files():

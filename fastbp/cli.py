@@ -168,13 +168,19 @@ def build_parser():
     compile_parser = sub.add_parser(
         "compile", formatter_class=fmt, help="compile the kernels ahead of the first fit",
         description="Compile, or load from the on-disk cache, the kernels that fits of the "
-                    "given configuration need, and report the seconds spent. Processes "
-                    "of one machine that run it at once compile once: the others wait, "
-                    "then load.")
+                    "given configuration need, and report the seconds spent and where the "
+                    "kernels are cached. Processes of one machine that run it at once "
+                    "compile once: the others wait, then load. Exits with status 2 where "
+                    "the kernels could not be saved, or NUMBA_CACHE_DIR is set and Numba "
+                    "cannot use it.")
     compile_parser.add_argument("--dtype", action="append", choices=("float32", "float64"),
                                 help="dtype of X to warm (repeatable; none given: both)")
     compile_parser.add_argument("--solver", action="append", choices=SOLVERS,
                                 help="solver to warm (repeatable; none given: adam)")
+    compile_parser.add_argument("--estimator", action="append",
+                                choices=("classifier", "regressor"),
+                                help="estimator to warm: MLPClassifier or MLPRegressor "
+                                     "(repeatable; none given: classifier)")
     compile_parser.add_argument("--early-stopping", action="store_true",
                                 help="warm the early-stopping path too")
     compile_parser.add_argument("--sparse", action="store_true",
@@ -445,11 +451,13 @@ def info(args):
 
 def compile_kernels(args):
     from . import MLPClassifier, MLPRegressor, warmup
-    from ._cache import saves_to_disk
+    from ._cache import cache_info, misplaced_cache, saves_to_disk
 
-    if args.all and (args.solver or args.early_stopping):
-        # --all warms every solver with and without early stopping already.
-        given = "--solver" if args.solver else "--early-stopping"
+    if args.all and (args.solver or args.early_stopping or args.estimator):
+        # --all warms every solver with and without early stopping, for
+        # both estimators, already.
+        given = ("--solver" if args.solver else "--estimator" if args.estimator
+                 else "--early-stopping")
         print(f"fastbp: error: {given} narrows what is warmed, and --all warms "
               "everything; give one or the other", file=sys.stderr)
         return 2
@@ -463,8 +471,10 @@ def compile_kernels(args):
         estimators += [MLPClassifier(normalization=norm, dropout=0.1)
                        for norm in ("batch", "layer")]
     else:
-        estimators = [MLPClassifier(solver=solver, early_stopping=args.early_stopping
+        classes = {"classifier": MLPClassifier, "regressor": MLPRegressor}
+        estimators = [classes[name](solver=solver, early_stopping=args.early_stopping
                                     and solver != "lbfgs")
+                      for name in dict.fromkeys(args.estimator or ["classifier"])
                       for solver in args.solver or ["adam"]]
     if not saves_to_disk():
         # Compiling would take its seconds and keep nothing for later processes.
@@ -473,6 +483,16 @@ def compile_kernels(args):
               "NUMBA_CACHE_DIR to a writable directory and run fastbp compile again",
               file=sys.stderr)
         return 2  # as every other error of the command line
+    misplaced = misplaced_cache()
+    if misplaced is not None:
+        # An image build (ENV NUMBA_CACHE_DIR=/opt/cache; RUN fastbp compile)
+        # would otherwise pass with the cache somewhere no run will look.
+        wanted, actual, why = misplaced
+        print(f"fastbp: error: NUMBA_CACHE_DIR={wanted} cannot be used ({why}), so Numba "
+              f"would cache the kernels in {actual} instead; make {wanted} a writable "
+              "directory, or point NUMBA_CACHE_DIR at one, and run fastbp compile again",
+              file=sys.stderr)
+        return 2
     from joblib import cpu_count
 
     # More processes than cores only share the cores, each with a copy of
@@ -481,6 +501,7 @@ def compile_kernels(args):
     report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
                     sparse=bool(args.sparse or args.all), n_jobs=jobs)
     print(report)
+    print(f"kernels cached in: {', '.join(cache_info()['directories'])}")
     if report.unsaved:
         # helper-103: a full disk saved 4 of 42 kernels, and this exited 0.
         print(f"fastbp: error: {report.unsaved} of the {report.compiled} kernels compiled "
