@@ -498,10 +498,12 @@ def compile_kernels(args):
     # More processes than cores only share the cores, each with a copy of
     # fastbp's memory.
     jobs = min(args.jobs, cpu_count()) if args.jobs > 0 else args.jobs
+    # Known since the kernels were made (at import); said first, so that
+    # the report's total stays its last line.
+    print(f"kernels cached in: {', '.join(cache_info()['directories'])}")
     report = warmup(*estimators, dtypes=args.dtype or ("float32", "float64"),
                     sparse=bool(args.sparse or args.all), n_jobs=jobs)
     print(report)
-    print(f"kernels cached in: {', '.join(cache_info()['directories'])}")
     if report.unsaved:
         # helper-103: a full disk saved 4 of 42 kernels, and this exited 0.
         print(f"fastbp: error: {report.unsaved} of the {report.compiled} kernels compiled "
