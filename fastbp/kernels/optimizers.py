@@ -41,6 +41,10 @@ from .dtypes import like
 TOOLKIT = True
 
 penalised = cpu_scalar.penalised
+adam_update = cpu_scalar.adam_update
+rmsprop_update = cpu_scalar.rmsprop_update
+adagrad_update = cpu_scalar.adagrad_update
+sgd_update = cpu_scalar.sgd_update
 
 
 @kernel
@@ -196,11 +200,9 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             gd = grads[i] * scale
             gsq += gd * gd
             g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
-            m = beta_1 * state_1[i] + b1c * g
-            v = beta_2 * state_2[i] + b2c * g * g
-            state_1[i] = m
-            state_2[i] = v
-            params[i] = p - lr * decay * p - lr_t * m / (np.sqrt(v) + epsilon)
+            params[i], state_1[i], state_2[i] = adam_update(
+                p, g, state_1[i], state_2[i], beta_1, beta_2, b1c, b2c, lr, lr_t, decay,
+                epsilon)
     elif TOOLKIT and code == RMSPROP:
         for i in range(params.shape[0]):
             p = params[i]
@@ -209,9 +211,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             gd = grads[i] * scale
             gsq += gd * gd
             g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
-            v = beta_2 * state_1[i] + b2c * g * g
-            state_1[i] = v
-            params[i] = p - lr * g / (np.sqrt(v) + epsilon)
+            params[i], state_1[i] = rmsprop_update(p, g, state_1[i], beta_2, b2c, lr, epsilon)
     elif TOOLKIT and code == ADAGRAD:
         for i in range(params.shape[0]):
             p = params[i]
@@ -220,9 +220,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             gd = grads[i] * scale
             gsq += gd * gd
             g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
-            acc = state_1[i] + g * g
-            state_1[i] = acc
-            params[i] = p - lr * g / (np.sqrt(acc) + epsilon)
+            params[i], state_1[i] = adagrad_update(p, g, state_1[i], lr, epsilon)
     else:
         # sgd, with or without Nesterov's momentum: one loop (LLVM unswitches
         # it on ``nesterov``; a copy per case cost compile time).
@@ -233,9 +231,7 @@ def update_range(params, grads, state_1, state_2, lo, hi, code, alpha, l1, scale
             gd = grads[i] * scale
             gsq += gd * gd
             g = penalised(p, grads[i], alpha, l1, scale) * clip_coef
-            v = momentum * state_1[i] - lr * g
-            state_1[i] = v
-            params[i] = p + (momentum * v - lr * g if nesterov else v)
+            params[i], state_1[i] = sgd_update(p, g, state_1[i], lr, momentum, nesterov)
     return sumsq, sumabs, gsq
 
 

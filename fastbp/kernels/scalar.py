@@ -1,7 +1,7 @@
 """Scalar maths, written once and compiled for both targets.
 
 Activations and their derivatives, the penalised gradient of one weight, the
-gradient-clipping coefficient, and one row of every output function with its
+gradient-clipping coefficient, the optimizers' update of one parameter, and one row of every output function with its
 loss and delta are plain Python functions here. :func:`compile_for` compiles them with a given decorator:
 ``fastbp.kernels.activations`` and ``fastbp.kernels.losses`` compile them for
 the CPU, ``fastbp.kernels.cuda`` as CUDA device functions. There is no second
@@ -151,6 +151,70 @@ def clip_coefficient(gnorm, clip):
     one = like(1, gnorm)
     coef = like(clip, gnorm) / (gnorm + like(1e-6, gnorm))
     return coef if coef < one else one
+
+
+
+# The optimizers' update rules for one parameter. Each takes the penalised,
+# scaled, clipped gradient ``g`` and the parameter's state, and returns the
+# new parameter and state. The CPU keeps one loop per solver around them (a
+# branch per element would stop LLVM from vectorising); the GPU, one thread
+# per parameter, branches on the solver. ``b1c``/``b2c`` are ``1 - beta_1``
+# and ``1 - beta_2`` computed in double by the host (``1 -`` the rounded
+# beta would be 1.3e-5 off in float32).
+
+def adam_update(p, g, m, v, beta_1, beta_2, b1c, b2c, lr, lr_t, decay, epsilon):
+    """Adam (adamw with ``decay`` > 0) for one parameter.
+
+    ``m = beta_1 m + b1c g``, ``v = beta_2 v + b2c g^2``, then ``p - lr
+    decay p - lr_t m / (sqrt(v) + epsilon)`` (scikit-learn's form, the bias
+    correction folded into ``lr_t``; ``decay`` is adamw's decoupled decay,
+    0 for adam and for biases).
+
+    Returns
+    -------
+    p, m, v
+        The new parameter and moments.
+    """
+    m = beta_1 * m + b1c * g
+    v = beta_2 * v + b2c * g * g
+    return p - lr * decay * p - lr_t * m / (math.sqrt(v) + epsilon), m, v
+
+
+def rmsprop_update(p, g, v, beta_2, b2c, lr, epsilon):
+    """RMSprop for one parameter: ``v = beta_2 v + b2c g^2``, then ``p - lr
+    g / (sqrt(v) + epsilon)`` (PyTorch's form, epsilon outside the root).
+
+    Returns
+    -------
+    p, v
+    """
+    v = beta_2 * v + b2c * g * g
+    return p - lr * g / (math.sqrt(v) + epsilon), v
+
+
+def adagrad_update(p, g, s, lr, epsilon):
+    """Adagrad for one parameter: ``s += g^2``, then ``p - lr g / (sqrt(s)
+    + epsilon)`` (epsilon outside the root).
+
+    Returns
+    -------
+    p, s
+    """
+    s = s + g * g
+    return p - lr * g / (math.sqrt(s) + epsilon), s
+
+
+def sgd_update(p, g, v, lr, momentum, nesterov):
+    """SGD with momentum for one parameter: ``v = momentum v - lr g``, then
+    ``p + v``, or with Nesterov's momentum ``p + (momentum v - lr g)``
+    (scikit-learn's form: the update is summed before it is added).
+
+    Returns
+    -------
+    p, v
+    """
+    v = momentum * v - lr * g
+    return p + (momentum * v - lr * g if nesterov else v), v
 
 
 def output_row(z, i, bias, code):
@@ -360,6 +424,7 @@ def loss_delta_row(z, i, bias, y, w, code, prob_lo, prob_hi, delta):
 
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coefficient,
+             adam_update, rmsprop_update, adagrad_update, sgd_update,
              softmax_shift_row, softmax_normalise_row, softmax_finish_row, output_row,
              softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
              loss_delta_row)
@@ -368,6 +433,13 @@ FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coe
 ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softmax_finish_row",
                            "output_row", "softmax_loss_row", "logistic_loss_row",
                            "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
+
+# The optimizers' update rules, inlined like the row functions into the
+# CPU's per-solver loops. Compiled out of line, each was optimised alone
+# first, and fastmath's reassociation rounded the lean kernel's Nesterov
+# step differently from the same formula written in the loop (rev-227).
+UPDATE_FUNCTIONS = frozenset({"adam_update", "rmsprop_update", "adagrad_update",
+                              "sgd_update"})
 
 
 def compile_for(jit, row_jit=None):
@@ -383,9 +455,10 @@ def compile_for(jit, row_jit=None):
         A decorator: ``fastbp._config.kernel`` for the CPU, or a CUDA
         device-function decorator.
     row_jit : callable, optional
-        The decorator for :data:`ROW_FUNCTIONS` (default ``jit``). The CPU
-        inlines them into its row loops: called out of line, a call that
-        builds three array views costs as much as the row's own work.
+        The decorator for :data:`ROW_FUNCTIONS` and :data:`UPDATE_FUNCTIONS`
+        (default ``jit``). The CPU inlines them into its loops: called out
+        of line, a call that builds three array views costs as much as the
+        row's own work, and an update rule rounds differently.
 
     Returns
     -------
@@ -400,6 +473,7 @@ def compile_for(jit, row_jit=None):
         copy.__qualname__ = func.__qualname__
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
-        deco = row_jit if row_jit is not None and func.__name__ in ROW_FUNCTIONS else jit
+        inline = func.__name__ in ROW_FUNCTIONS or func.__name__ in UPDATE_FUNCTIONS
+        deco = row_jit if row_jit is not None and inline else jit
         compiled[func.__name__] = scope[func.__name__] = deco(copy)
     return types.SimpleNamespace(**compiled)

@@ -1,7 +1,9 @@
 """Parameter updates over the flat buffer on the GPU: one thread per
 parameter, every solver in one kernel, the formulas of
 :mod:`fastbp.kernels.optimizers` (the per-weight penalty and the clipping
-coefficient are the shared scalars ``penalised`` and ``clip_coefficient``).
+coefficient are the shared scalars ``penalised`` and ``clip_coefficient``,
+each solver's update rule ``adam_update``, ``rmsprop_update``,
+``adagrad_update`` and ``sgd_update``).
 
 Reductions (the penalty's ``sum(W**2)`` and ``sum(|W|)``, each layer's
 squared gradient norm, the global norm for clipping) are reduced per block
@@ -32,6 +34,10 @@ from ..network import UNITS, W_OFF
 _gpu_scalar = scalar.compile_for(cuda_device)
 penalised = _gpu_scalar.penalised
 clip_coefficient = _gpu_scalar.clip_coefficient
+adam_update = _gpu_scalar.adam_update
+rmsprop_update = _gpu_scalar.rmsprop_update
+adagrad_update = _gpu_scalar.adagrad_update
+sgd_update = _gpu_scalar.sgd_update
 
 # Columns of a step's row in the epoch record.
 # ``REC_SUMSQ_BIG``, ``REC_SUMABS_BIG``, ``REC_GNORM_BIG``: the block sums past
@@ -197,26 +203,17 @@ def build(dtype, threads):
                 gsq = gd * gd
             g = penalised(p, grads[idx], a_g, l1_g, scale) * coef
             if solver == ADAM or solver == ADAMW:
-                m = beta_1 * state_1[idx] + beta_1c * g
-                v = beta_2 * state_2[idx] + beta_2c * g * g
-                state_1[idx] = m
-                state_2[idx] = v
-                params[idx] = p - lr * decay * p - lr_t * m / (math.sqrt(v) + epsilon)
+                params[idx], state_1[idx], state_2[idx] = adam_update(
+                    p, g, state_1[idx], state_2[idx], beta_1, beta_2, beta_1c, beta_2c, lr,
+                    lr_t, decay, epsilon)
             elif solver == RMSPROP:
-                v = beta_2 * state_1[idx] + beta_2c * g * g
-                state_1[idx] = v
-                params[idx] = p - lr * g / (math.sqrt(v) + epsilon)
+                params[idx], state_1[idx] = rmsprop_update(p, g, state_1[idx], beta_2,
+                                                           beta_2c, lr, epsilon)
             elif solver == ADAGRAD:
-                s = state_1[idx] + g * g
-                state_1[idx] = s
-                params[idx] = p - lr * g / (math.sqrt(s) + epsilon)
+                params[idx], state_1[idx] = adagrad_update(p, g, state_1[idx], lr, epsilon)
             else:
-                v = momentum * state_1[idx] - lr * g
-                state_1[idx] = v
-                if nesterov:
-                    params[idx] = p + momentum * v - lr * g
-                else:
-                    params[idx] = p + v
+                params[idx], state_1[idx] = sgd_update(p, g, state_1[idx], lr, momentum,
+                                                       nesterov)
         if layer >= 0:
             reduce3(sh, tid, sq, ab, gsq)
             add_block_sum(sh, 0, 3, tid, pw, True, record, at + REC_SUMSQ,
