@@ -1,5 +1,7 @@
 """Formulas that both targets share are written once, in
-``fastbp.kernels.scalar`` (rev-225, fix-227).
+``fastbp.kernels.scalar`` (rev-225, fix-227): the optimizers' update
+rules, the penalised loss, batch norm's running statistics and gradient,
+and the logistic row's sigmoid.
 
 Each function moved there is checked against its formula written in
 NumPy, through the CPU's compiled copy (``python_twin``); the CPU kernels
@@ -156,9 +158,71 @@ def test_one_cpu_optimizer_step_is_the_scalar_rules_in_a_loop(solver, nesterov, 
         np.testing.assert_allclose(got, want, rtol=8 * eps, atol=0)
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_the_penalised_loss_adds_only_the_penalties_that_apply(dtype):
+    add_penalty = python_twin(cpu_scalar.add_penalty)
+    alpha, l1 = dtype(0.2), dtype(0.1)
+    # The kernels' sums are float64: the terms are added one at a time, so
+    # the result is this sum exactly.
+    want = (1.5 + 0.5 * float(alpha) * 3.0) + float(l1) * 4.0
+    assert add_penalty(1.5, alpha, l1, 3.0, 4.0) == want
+    assert add_penalty(1.5, dtype(0), l1, 3.0, 4.0) == 1.5 + float(l1) * 4.0
+    assert add_penalty(1.5, alpha, dtype(0), 3.0, 4.0) == 1.5 + 0.5 * float(alpha) * 3.0
+    # 0 times an overflowed sum is NaN: a penalty that does not apply stays out.
+    assert add_penalty(1.5, dtype(0), l1, np.inf, 4.0) == 1.5 + float(l1) * 4.0
+    assert add_penalty(1.5, alpha, dtype(0), 3.0, np.inf) == 1.5 + 0.5 * float(alpha) * 3.0
+    assert add_penalty(1.5, dtype(0), dtype(0), np.inf, np.inf) == 1.5
+    assert add_penalty(1.5, alpha, l1, np.inf, 4.0) == np.inf
+
+
+@pytest.mark.parametrize("stats", [np.float64, np.float32], ids=["cpu-float64", "gpu-float32"])
+@pytest.mark.parametrize("n", [1, 2, 50])
+def test_running_statistics_are_their_formula(n, stats):
+    """The CPU passes float64 batch statistics, the GPU its dtype's."""
+    running = python_twin(cpu_scalar.running_statistics)
+    eps = np.finfo(stats).eps
+    for old_mean, old_var, mean, var in [(0.0, 1.0, 0.3, 2.0), (-1.25, 0.5, 4.0, 0.01)]:
+        momentum = stats(0.1)
+        got = running(stats(old_mean), stats(old_var), stats(mean), stats(var), n, momentum)
+        unbiased = var * n / (n - 1) if n > 1 else var
+        m = float(momentum)
+        want = ((1 - m) * old_mean + m * mean, (1 - m) * old_var + m * unbiased)
+        np.testing.assert_allclose(got, want, rtol=8 * eps)
+        assert float(stats(got[0])) == got[0] and float(stats(got[1])) == got[1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_the_batch_norm_delta_is_its_formula(dtype):
+    delta = python_twin(cpu_scalar.batch_norm_delta)
+    eps = np.finfo(dtype).eps
+    for g, xhat, c, n, sg, sgx in [(0.5, -1.2, 0.03, 32, 1.5, -0.7), (-2.0, 0.4, 1.1, 7, 0.0, 3.0)]:
+        got = delta(dtype(g), dtype(xhat), dtype(c), dtype(n), dtype(sg), dtype(sgx))
+        want = float(dtype(c)) * (n * float(dtype(g)) - float(dtype(sg))
+                                  - float(dtype(xhat)) * float(dtype(sgx)))
+        np.testing.assert_allclose(got, want, rtol=16 * eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_the_logistic_row_takes_sigmoid(dtype):
+    assert "sigmoid" in scalar.logistic_loss_row.__code__.co_names
+    assert "exp" not in scalar.logistic_loss_row.__code__.co_names
+    row = python_twin(cpu_scalar.logistic_loss_row)
+    sigmoid = python_twin(cpu_scalar.sigmoid)
+    z = np.array([[-3.0, 0.25, 40.0]], dtype)
+    bias = np.array([0.5, -0.1, 0.0], dtype)
+    y = np.array([[0.0, 1.0, 1.0]], dtype)
+    delta = np.empty_like(z)
+    want = [sigmoid(z[0, j] + bias[j]) for j in range(3)]
+    eps = np.finfo(dtype).eps
+    row(z, 0, bias, y, dtype(1), dtype(eps), dtype(1 - eps), delta)
+    assert list(z[0]) == want
+    assert list(delta[0]) == [float(dtype(w - t)) for w, t in zip(want, y[0])]
+
 #: (CUDA module, name) of every function moved to scalar by fix-227.
 GPU_NAMES = [("optimizers", "adam_update"), ("optimizers", "rmsprop_update"),
-             ("optimizers", "adagrad_update"), ("optimizers", "sgd_update")]
+             ("optimizers", "adagrad_update"), ("optimizers", "sgd_update"),
+             ("normalization", "running_statistics"), ("normalization", "batch_norm_delta")]
 
 _SIMULATED = textwrap.dedent("""
     import importlib, sys
@@ -179,6 +243,17 @@ _SIMULATED = textwrap.dedent("""
                         got = call(func, name, *args, h, dtype(0.01), nesterov)
                         want = reference(name, *args, h, dtype(0.01), nesterov)
                         np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+    # The host's penalised loss (Python, over the record's float64 rows)
+    # is scalar's, its coefficients as Python floats.
+    from fastbp.kernels.cuda import network
+    loss = np.array([1.5, 2.0])
+    got = network._add_penalty(loss, np.float32(0.2), np.float32(0.1), np.array([3.0, np.inf]),
+                               np.array([4.0, 1.0]))
+    want = scalar.add_penalty(loss, float(np.float32(0.2)), float(np.float32(0.1)),
+                              np.array([3.0, np.inf]), np.array([4.0, 1.0]))
+    assert got.dtype == np.float64 and got[0] == want[0] and got[1] == np.inf, got
+    assert network._add_penalty(loss, np.float32(0), np.float32(0.1), np.array([np.inf] * 2),
+                                np.array([4.0, 1.0]))[0] == 1.5 + float(np.float32(0.1)) * 4.0
     print("checked", len({names!r}))
 """)
 

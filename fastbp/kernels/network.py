@@ -57,6 +57,7 @@ from .optimizers import gradient_norm, optimizer_step, penalised_gradient
 from .sparse import csr_rows_dot, csr_rows_tdot
 
 clip_coefficient = cpu_scalar.clip_coefficient
+add_penalty = cpu_scalar.add_penalty
 
 #: Whether the toolkit's branches are compiled: normalisation, dropout,
 #: residual connections, gradient clipping and sparse input. True here;
@@ -409,11 +410,7 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
-        # Only penalties that apply: 0 times an overflowing sum(W**2) is NaN.
-        if alpha_loss != 0:
-            loss_sum += 0.5 * alpha_loss * sumsq
-        if h.l1 != 0:
-            loss_sum += h.l1 * sumabs
+        loss_sum = add_penalty(loss_sum, alpha_loss, h.l1, sumsq, sumabs)
         total += loss_sum / sw_sum * nb
     restore_denormals(mxcsr)
     return total, t
@@ -492,10 +489,7 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         sw_sum = float(n)
     scale = params.dtype.type(1.0 / sw_sum)
     sumsq, sumabs = penalised_gradient(params, grads, h.n_weights, h.alpha, h.l1, scale)
-    if h.alpha != 0:  # (as train_epoch)
-        total += 0.5 * h.alpha * sumsq
-    if h.l1 != 0:
-        total += h.l1 * sumabs
+    total = add_penalty(total, h.alpha, h.l1, sumsq, sumabs)
     loss = total / sw_sum
     restore_denormals(mxcsr)
     return loss

@@ -16,7 +16,10 @@ the same way in training and prediction.
 import math
 
 from .._config import kernel
-from .activations import activate
+from .activations import activate, cpu_scalar
+
+running_statistics = cpu_scalar.running_statistics
+batch_norm_delta = cpu_scalar.batch_norm_delta
 
 
 @kernel
@@ -88,9 +91,8 @@ def batch_norm_forward(h, gamma, beta, eps, training, running_mean, running_var,
                 d = h[i, j] - mean
                 var += d * d
             var /= n
-            unbiased = var * n / (n - 1) if n > 1 else var
-            running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mean
-            running_var[j] = (1 - momentum) * running_var[j] + momentum * unbiased
+            running_mean[j], running_var[j] = running_statistics(
+                running_mean[j], running_var[j], mean, var, n, momentum)
         else:
             mean = running_mean[j]
             var = running_var[j]
@@ -132,7 +134,7 @@ def batch_norm_backward(g, xhat, gamma, inv_std, dgamma, dbeta):
         dbeta[j] = sg
         c = gamma[j] * inv_std[j] / n
         for i in range(n):
-            g[i, j] = c * (n * g[i, j] - sg - xhat[i, j] * sgx)
+            g[i, j] = batch_norm_delta(g[i, j], xhat[i, j], c, n, sg, sgx)
 
 
 @kernel

@@ -1,8 +1,10 @@
 """Scalar maths, written once and compiled for both targets.
 
 Activations and their derivatives, the penalised gradient of one weight, the
-gradient-clipping coefficient, the optimizers' update of one parameter, and one row of every output function with its
-loss and delta are plain Python functions here. :func:`compile_for` compiles them with a given decorator:
+gradient-clipping coefficient, the optimizers' update of one parameter, the
+penalised loss, batch norm's running statistics and gradient, and one row
+of every output function with its loss and delta are plain Python functions
+here. :func:`compile_for` compiles them with a given decorator:
 ``fastbp.kernels.activations`` and ``fastbp.kernels.losses`` compile them for
 the CPU, ``fastbp.kernels.cuda`` as CUDA device functions. There is no second
 copy of any formula.
@@ -152,6 +154,48 @@ def clip_coefficient(gnorm, clip):
     coef = like(clip, gnorm) / (gnorm + like(1e-6, gnorm))
     return coef if coef < one else one
 
+
+def add_penalty(loss, alpha, l1, sumsq, sumabs):
+    """``loss + 0.5 alpha sumsq + l1 sumabs``, the penalised loss, with
+    only the penalties that apply.
+
+    A term whose coefficient is 0 is left out rather than added as 0: 0
+    times an overflowing ``sumsq`` (float32 weights above about 1.8e19) is
+    NaN, a false divergence. The terms are added one at a time, in this
+    order, in ``sumsq``'s type (float64 on both targets).
+    """
+    if alpha != 0:
+        loss = loss + like(0.5, sumsq) * alpha * sumsq
+    if l1 != 0:
+        loss = loss + l1 * sumabs
+    return loss
+
+
+def running_statistics(old_mean, old_var, mean, var, n, momentum):
+    """Batch norm's running mean and variance after a batch of ``n`` rows
+    with statistics ``mean`` and ``var`` (biased).
+
+    ``(1 - momentum) old + momentum new``, the variance made unbiased,
+    ``var n / (n - 1)`` (PyTorch's convention; a batch of one row takes
+    its ``var`` as it is), computed in ``mean``'s type: the CPU passes
+    its float64 statistics, the GPU its dtype's.
+
+    Returns
+    -------
+    running_mean, running_var
+    """
+    one = like(1, mean)
+    unbiased = var * like(n, mean) / like(n - 1, mean) if n > 1 else var
+    return ((one - momentum) * old_mean + momentum * mean,
+            (one - momentum) * old_var + momentum * unbiased)
+
+
+def batch_norm_delta(g, xhat, c, n, sg, sgx):
+    """The gradient through batch norm of one element, ``c (n g - sg -
+    xhat sgx)``, from the gradient ``g`` w.r.t. its output, its ``xhat``,
+    the unit's ``c = gamma inv_std / n`` and the unit's sums ``sg`` (of
+    ``g``) and ``sgx`` (of ``g xhat``) over the ``n`` rows."""
+    return c * (n * g - sg - xhat * sgx)
 
 
 # The optimizers' update rules for one parameter. Each takes the penalised,
@@ -322,8 +366,7 @@ def logistic_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta):
     one = like(1, w)
     row = zero
     for j in range(m):
-        t = z[i, j] + bias[j]
-        p = one / (one + math.exp(-t))
+        p = sigmoid(z[i, j] + bias[j])
         # scikit-learn's rounding, not the exact log-sigmoid: L-BFGS's line
         # search reads the loss, and a confident row's log(1 - p) of the
         # rounded p differs from -softplus(t) by up to ~0.1, enough to send
@@ -424,6 +467,7 @@ def loss_delta_row(z, i, bias, y, w, code, prob_lo, prob_hi, delta):
 
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coefficient,
+             add_penalty, running_statistics, batch_norm_delta,
              adam_update, rmsprop_update, adagrad_update, sgd_update,
              softmax_shift_row, softmax_normalise_row, softmax_finish_row, output_row,
              softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
@@ -434,11 +478,14 @@ ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softma
                            "output_row", "softmax_loss_row", "logistic_loss_row",
                            "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
 
-# The optimizers' update rules, inlined like the row functions into the
-# CPU's per-solver loops. Compiled out of line, each was optimised alone
-# first, and fastmath's reassociation rounded the lean kernel's Nesterov
-# step differently from the same formula written in the loop (rev-227).
-UPDATE_FUNCTIONS = frozenset({"adam_update", "rmsprop_update", "adagrad_update",
+# The optimizers' update rules, the penalised loss and batch norm's
+# running statistics and gradient, inlined like the row functions into the
+# CPU's kernels, so that each compiles as if written in its caller. Compiled
+# out of line, a function is optimised alone first, and fastmath's
+# reassociation rounded the lean kernel's Nesterov step differently from
+# the same formula written in the loop (fix-227).
+INLINE_FUNCTIONS = frozenset({"add_penalty", "running_statistics", "batch_norm_delta",
+                              "adam_update", "rmsprop_update", "adagrad_update",
                               "sgd_update"})
 
 
@@ -455,7 +502,7 @@ def compile_for(jit, row_jit=None):
         A decorator: ``fastbp._config.kernel`` for the CPU, or a CUDA
         device-function decorator.
     row_jit : callable, optional
-        The decorator for :data:`ROW_FUNCTIONS` and :data:`UPDATE_FUNCTIONS`
+        The decorator for :data:`ROW_FUNCTIONS` and :data:`INLINE_FUNCTIONS`
         (default ``jit``). The CPU inlines them into its loops: called out
         of line, a call that builds three array views costs as much as the
         row's own work, and an update rule rounds differently.
@@ -473,7 +520,7 @@ def compile_for(jit, row_jit=None):
         copy.__qualname__ = func.__qualname__
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
-        inline = func.__name__ in ROW_FUNCTIONS or func.__name__ in UPDATE_FUNCTIONS
+        inline = func.__name__ in ROW_FUNCTIONS or func.__name__ in INLINE_FUNCTIONS
         deco = row_jit if row_jit is not None and inline else jit
         compiled[func.__name__] = scope[func.__name__] = deco(copy)
     return types.SimpleNamespace(**compiled)

@@ -45,7 +45,7 @@ from .fpenv import flush_denormals, restore_denormals
 from .losses import output_loss_delta
 from .network import (
     A_OFF, ACT, B_OFF, D_OFF, H_OFF, N_BUF_ROWS, O_OFF, UNITS, W_OFF, Z_OFF,
-    bias_gradient, flag, forward_hidden, gather_rows, linear,
+    add_penalty, bias_gradient, flag, forward_hidden, gather_rows, linear,
 )
 from .optimizers import square_and_abs_sums, update_range
 from .sync import barrier
@@ -276,10 +276,7 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
-        if alpha_loss != 0:  # (as train_epoch)
-            part_loss += 0.5 * alpha_loss * sumsq
-        if h.l1 != 0:
-            part_loss += h.l1 * sumabs
+        part_loss = add_penalty(part_loss, alpha_loss, h.l1, sumsq, sumabs)
         total += part_loss / sw_sum * nb
     restore_denormals(mxcsr)
     return total, t, completed

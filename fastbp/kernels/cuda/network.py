@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 from numba import cuda
 
+from .. import scalar
 from ..codes import ADAM, ADAMW, NORM_BATCH, NORM_LAYER, NORM_NONE
 from ..network import B_OFF, D_OFF, N_NET_ROWS, O_OFF, UNITS
 from ..records import Inputs, Tables, Targets
@@ -384,14 +385,12 @@ class _Launcher:
 
 
 def _add_penalty(loss, alpha, l1, sumsq, sumabs):
-    """``loss + 0.5 * alpha * sumsq + l1 * sumabs`` without the terms whose
-    coefficient is 0 (as the CPU's train_epoch: an overflowing ``sumsq``
-    times ``alpha = 0`` made the loss NaN)."""
-    if alpha != 0:
-        loss = loss + 0.5 * float(alpha) * sumsq
-    if l1 != 0:
-        loss = loss + float(l1) * sumabs
-    return loss
+    """``scalar.add_penalty``, the CPU kernels' penalised loss, run by
+    Python on the host's float64 record (``loss``, ``sumsq`` and
+    ``sumabs`` may be arrays, one value per step). The coefficients are
+    converted to Python floats first: NumPy would multiply a float32 ``l1``
+    by a Python float in float32."""
+    return scalar.add_penalty(loss, float(alpha), float(l1), sumsq, sumabs)
 
 
 def _penalty_sums(rec, dtype):

@@ -1,6 +1,8 @@
 """Batch and layer normalisation on the GPU, fused with the activation and
 the rest of the layer's forward pass, and their backward passes; the
-formulas of :mod:`fastbp.kernels.normalization`.
+formulas of :mod:`fastbp.kernels.normalization` (batch norm's running
+statistics and gradient are the shared scalars ``running_statistics`` and
+``batch_norm_delta``).
 
 Batch norm runs one thread per unit (its statistics are over the batch),
 layer norm one thread per row. The layer's product has stored its linear
@@ -14,7 +16,10 @@ from numba import cuda
 from ..._config import cuda_device, cuda_kernel
 from ..dtypes import like
 from ..network import ACT, BE_OFF, G_OFF, H_OFF, R_OFF, S_OFF, UNITS, Z_OFF
-from .activations import B, activate, finish_unit
+from .activations import B, activate, finish_unit, gpu_scalar
+
+running_statistics = gpu_scalar.running_statistics
+batch_norm_delta = gpu_scalar.batch_norm_delta
 
 
 @cuda_device
@@ -93,10 +98,9 @@ def batch_norm_forward(l, nb, tab, params, acts, stats, running, masks, alive, d
             d = acts[h_off + i * m + j] - mean
             var += d * d
         var /= like(nb, params)
-        unbiased = var * like(nb, params) / like(nb - 1, params) if nb > 1 else var
         r = tab[B + R_OFF, l]
-        running[r + j] = (one - momentum) * running[r + j] + momentum * mean
-        rv = (one - momentum) * running[r + m + j] + momentum * unbiased
+        running[r + j], rv = running_statistics(running[r + j], running[r + m + j], mean,
+                                                var, nb, momentum)
         # Float32 only (a constant test; the float64 CPU overflows alike):
         # once per unit and batch, where the running variance overflowed.
         if rv == math.inf and like(1e39, params) == like(math.inf, params):
@@ -187,7 +191,7 @@ def batch_norm_backward(l, nb, tab, params, acts, stats, grads, accumulate):
     c = params[tab[G_OFF, l] + j] * stats[tab[B + S_OFF, l] + j] / n
     for i in range(nb):
         k = i * m + j
-        acts[g_off + k] = c * (n * acts[g_off + k] - sg - acts[x_off + k] * sgx)
+        acts[g_off + k] = batch_norm_delta(acts[g_off + k], acts[x_off + k], c, n, sg, sgx)
 
 
 @cuda_kernel
