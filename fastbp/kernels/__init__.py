@@ -7,8 +7,9 @@ included, so each kernel compiles once per dtype.
 Modules
 -------
 The maths, written once (:mod:`scalar`: activations, derivatives, losses,
-penalties, compiled for the CPU here and for the GPU in :mod:`cuda`) and the
-CPU's array kernels built on it:
+penalties, the optimizers' update rules, batch norm's statistics; compiled
+for the CPU here and for the GPU in :mod:`cuda`) and the CPU's array kernels
+built on it:
 
 codes
     Integer codes shared by the kernels and the trainer.
