@@ -15,8 +15,8 @@ function raises at import time. Here:
   (one per kernel and signature, under ``fastbp-locks`` in the cache
   directory), so that one process per machine compiles a kernel while the
   others wait and then load it, and processes that need different kernels
-  compile them at once; a holder writes its process ID into the lock file,
-  and a process that has waited :data:`LOCK_NOTICE_AFTER` s says whom it
+  compile them at once; a holder writes its process ID beside the lock
+  file, and a process that has waited :data:`LOCK_NOTICE_AFTER` s says whom it
   waits for (``FASTBP_LOCK_TIMEOUT`` sets how long, :data:`LOCK_TIMEOUT`);
 - a fit that would wait for another process's compile may spend the
   wait compiling what it needs next (:class:`while_waiting`);
@@ -336,13 +336,7 @@ class RepairingCache(FunctionCache):
         # Numba asks the cache only for a signature this process has not
         # compiled, and compiles it where the cache has none: the same
         # tally as its _cache_hits and _cache_misses, for this thread.
-        # The token of _lock_compiles: who saved the entry, and whether
-        # it was loaded (the caller then puts that name back in the lock).
-        token, _per_thread.maker = getattr(_per_thread, "maker", None), None
-        if token is not None:
-            token[1] = loaded is not None
-        _count("loaded" if loaded is not None else "compiled",
-               token[0] if token is not None and loaded is not None else None)
+        _count("loaded" if loaded is not None else "compiled")
         return loaded
 
     def _load_without_refresh(self, sig, target_context):
@@ -433,65 +427,10 @@ class InMemoryCache(NullCache):
 _totals = {"compiled": 0, "loaded": 0, "unsaved": 0}
 
 
-#: Loads from the on-disk cache by the process ID that saved the entry
-#: (as its compile lock file names its last holder), for the process.
-_loads_by_maker = {}
-
-
-def _count(kind, maker=None):
+def _count(kind):
     setattr(_per_thread, kind, getattr(_per_thread, kind, 0) + 1)
-    if maker is not None:
-        mine = getattr(_per_thread, "loads_by_maker", None)
-        if mine is None:
-            mine = _per_thread.loads_by_maker = {}
-        mine[maker] = mine.get(maker, 0) + 1
     with _lock:
         _totals[kind] += 1
-        if maker is not None:
-            _loads_by_maker[maker] = _loads_by_maker.get(maker, 0) + 1
-
-
-def compiled_by(pids):
-    """The compile locks (:func:`compile_lock`) of fastbp's cache
-    directories whose file names one of the processes ``pids`` as the last
-    to compile under it (or as holding it now): what those processes
-    compiled (or compile), such as a warm-up's compile-ahead helpers.
-
-    Returns
-    -------
-    set of str
-        Lock file paths.
-    """
-    pids = set(pids)
-    found = set()
-    if not pids:
-        return found
-    for directory in {disp._cache._cache_file._cache_path for disp in list(_dispatchers)}:
-        for path in glob.glob(os.path.join(glob.escape(directory), LOCKS_DIR, "*.lock")):
-            # Index locks, and the claims of helpers and waits, guard no compile.
-            if path.endswith((".index.lock", ".ahead.lock", ".idle.lock")):
-                continue
-            if _read_holder(path) in pids:
-                found.add(path)
-    return found
-
-
-def loads_by_maker(whole_process=False):
-    """Loads from the on-disk cache so far, in the calling thread (or the
-    whole process), by the ID of the process that compiled and saved each
-    entry (where its compile lock file names one): a warm-up counts the
-    entries that its fits' compile-ahead helpers (:mod:`fastbp.training.ahead`)
-    compiled meanwhile as compiled, not as found in the cache.
-
-    Returns
-    -------
-    dict
-        ``{pid: loads}``, a copy.
-    """
-    if whole_process:
-        with _lock:
-            return dict(_loads_by_maker)
-    return dict(getattr(_per_thread, "loads_by_maker", None) or {})
 
 
 def thread_counts():
@@ -707,50 +646,46 @@ def _notice_wait(lock, what, remaining):
         "is freed with it.", CacheWarning)
 
 
+def _holder_path(path):
+    """The file beside the lock file ``path`` that names its holder: not
+    the lock file itself, which filelock 3.x (``filelock>=3.12`` is allowed)
+    truncates at every try to take it, so that a waiter's poll erased the
+    holder's ID (rev-233)."""
+    return f"{path}.pid"
+
+
 def _read_holder(path):
-    """The process ID written into the lock file ``path`` by its last
-    holder (:func:`_holding`), or None where there is none to read."""
+    """The process ID that the last holder of the lock file ``path`` wrote
+    (:func:`_holding`), or None where there is none to read (a holder of an
+    older fastbp writes none)."""
     try:
-        with open(path, "rb") as f:
+        with open(_holder_path(path), "rb") as f:
             text = f.read(32)
         return int(text.strip()) if text.strip() else None
     except (OSError, ValueError):
         return None
 
 
-def _write_holder(path, pid=None):
-    """Write this process's ID (or ``pid``) into the lock file ``path``,
-    which it holds (flock locks the file, not its contents: the file stays
-    in place)."""
+def _write_holder(path):
+    """Write this process's ID beside the lock file ``path``, which it
+    holds, for the processes that wait to name (:func:`_notice_wait`)."""
     try:
-        fd = os.open(path, os.O_WRONLY)
-    except OSError:  # a lock file this process cannot write: no PID to tell
-        return
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid() if pid is None else pid).encode())
-    except OSError:
+        with open(_holder_path(path), "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:  # a directory this process cannot write: no ID to tell
         pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
 def _holding(lock, what):
     """Hold ``lock`` (a :func:`_file_lock`, or None) for the block where it
     can be taken (:func:`_acquire`); run the block without it otherwise.
-
-    Yields the process ID of the lock's previous holder (None where not
-    known, or where it is not held): this process's is written in its
-    place, for the processes that wait to name.
-    """
+    While held, the lock names this process (:func:`_write_holder`)."""
     held = lock is not None and _acquire(lock, what)
-    previous = None
     if held:
-        previous = _read_holder(lock.lock_file)
         _write_holder(lock.lock_file)
     try:
-        yield previous
+        yield
     finally:
         if held:
             lock.release()
@@ -873,43 +808,17 @@ def _lock_compiles(dispatcher):
 
     def compile(sig):
         args = tuple(sigutils.normalize_signature(sig)[0])
-        if args in dispatcher.overloads:
+        if args in dispatcher.overloads or _on_disk(dispatcher, sig):
             return compile_unlocked(sig)
-        if _on_disk(dispatcher, sig):
-            # Who saved it, as the lock file names its last holder: a
-            # warm-up counts what its compile-ahead helper compiled as
-            # compiled (loads_by_maker).
-            return _compile_made_by(compile_unlocked, sig, [_read_holder(
-                _compile_lock_path(dispatcher, args)), None])
         lock = compile_lock(dispatcher, args)
         _spend_the_wait(dispatcher, args, lock)
         # Numba's compiler lock first (reentrant; the compile takes it
         # anyway): a thread holding a file lock never waits for it while
         # another thread of this process, holding it, waits for a file lock.
-        with global_compiler_lock, _holding(
-                lock, f"compiling {dispatcher.py_func.__qualname__!r}") as previous:
-            token = [previous, None]
-            try:
-                return _compile_made_by(compile_unlocked, sig, token)
-            finally:
-                if token[1] and previous is not None:
-                    # Loaded what the previous holder saved meanwhile: the
-                    # lock file goes on naming the process that compiled it
-                    # (compiled_by).
-                    _write_holder(lock.lock_file, previous)
+        with global_compiler_lock, _holding(lock, f"compiling {dispatcher.py_func.__qualname__!r}"):
+            return compile_unlocked(sig)
 
     dispatcher.compile = compile
-
-
-def _compile_made_by(compile_unlocked, sig, token):
-    """``compile_unlocked(sig)``, a load of which (Numba's first step, for
-    this kernel alone) is counted as made by the process ``token[0]``;
-    ``token[1]`` is set to whether it loaded (True) or compiled (False)."""
-    _per_thread.maker = token
-    try:
-        return compile_unlocked(sig)
-    finally:
-        _per_thread.maker = None
 
 
 def enable_cache(dispatcher):

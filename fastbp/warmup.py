@@ -22,7 +22,6 @@ are all exported by :mod:`fastbp`.
 import copy
 import itertools
 import numbers
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -651,51 +650,13 @@ def _warm_part(est, dtype, part):
     # one to the split kernels, and whichever wins compiles them, so this
     # thread's counts would miss them whenever it loses; there, the
     # process's counts (any other thread's during the part included).
-    whole = part[0] == "split"
-    counts = _cache.process_counts if whole else _cache.thread_counts
+    counts = _cache.process_counts if part[0] == "split" else _cache.thread_counts
     before = counts()
-    makers_before = _cache.loads_by_maker(whole)
-    helpers_before = _helper_pids()
     start = time.perf_counter()
     _tiny_fit(est, dtype, *part)
     seconds = time.perf_counter() - start
     compiled, loaded, unsaved = (b - a for a, b in zip(before, counts()))
-    # A cold fit starts a helper process that compiles its model's
-    # prediction kernel meanwhile (fastbp.training.ahead); this fit's
-    # predict, or a later part's kernel that the helper's compile shared,
-    # then loads what the helper saved. That is this warm-up's compile,
-    # not a warm cache's entry: the loads are not counted, and what the
-    # helpers compiled (as the compile locks name them) is, once (a cold
-    # warm-up read "39 kernels compiled, 2 loaded" on an empty cache).
-    after = _cache.loads_by_maker(whole)
-    with _lock:
-        _warmup_helpers.update(_helper_pids() - helpers_before)
-        helpers = set(_warmup_helpers)
-    by_helpers = sum(after.get(pid, 0) - makers_before.get(pid, 0) for pid in helpers)
-    new = _cache.compiled_by(helpers) if helpers else set()
-    with _lock:
-        new -= _counted_helper_compiles
-        _counted_helper_compiles.update(new)
-    return compiled + len(new), loaded - by_helpers, seconds, unsaved
-
-
-# The process IDs of the compile-ahead helpers started during this
-# process's warm-ups (_warm_part): kept, since the helper module forgets a
-# helper once it has ended and another starts, and a later part may load
-# what an earlier part's helper compiled; and the compile locks of what
-# they compiled that a part has counted.
-_warmup_helpers = set()
-_counted_helper_compiles = set()
-_lock = threading.Lock()
-
-
-def _helper_pids():
-    """The process IDs of this process's compile-ahead helpers that the
-    helper module still tracks (running, or ended since the last start)."""
-    from .training import ahead
-
-    with ahead._lock:
-        return {helper.pid for helper in ahead._helpers}
+    return compiled, loaded, seconds, unsaved
 
 
 def _warm_in_worker(est, dtype, part):

@@ -1,8 +1,7 @@
 """Review 222 of the kernel cache and compilation: a stalled lock holder is
 named after a few seconds and the wait is settable, ``fastbp compile``
 fails where NUMBA_CACHE_DIR went unused, an index entry without its data
-file is not taken as cached, a warm-up counts its compile-ahead helper's
-compiles as compiled, a relative NUMBA_CACHE_DIR is made absolute at
+file is not taken as cached, a relative NUMBA_CACHE_DIR is made absolute at
 import, and ``fastbp compile --estimator`` warms the regressor.
 
 The cold compiles run in fresh interpreters with an empty
@@ -52,8 +51,14 @@ def _held_by(path, pid):
     between two open files, in one process too), naming ``pid``."""
     holder = FileLock(str(path), thread_local=False)
     holder.acquire()
-    path.write_text(str(pid))
+    _holder_file(path).write_text(str(pid))
     return holder
+
+
+def _holder_file(path):
+    # Beside the lock file: filelock 3.x truncates the lock file itself at
+    # every try to take it (rev-233).
+    return path.parent / (path.name + ".pid")
 
 
 def test_a_long_wait_names_the_holder_then_gives_up(tmp_path, monkeypatch, fresh_lock_state):
@@ -89,10 +94,9 @@ def test_a_wait_that_ends_takes_the_lock_and_names_this_process(tmp_path, monkey
     lock = FileLock(str(path), thread_local=False)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with _cache._holding(lock, "compiling 'k'") as previous:
-            assert previous == 515151
+        with _cache._holding(lock, "compiling 'k'"):
             # The holder's ID, for the processes that wait in turn.
-            assert path.read_text() == str(os.getpid())
+            assert _holder_file(path).read_text() == str(os.getpid())
     timer.join()
     notices = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
     assert len(notices) == 1 and "515151" in notices[0], notices
@@ -207,7 +211,7 @@ def test_a_relative_cache_dir_is_made_absolute_at_import(tmp_path):
     assert not (b / "relcache").exists()
 
 
-# --- 4 and 3: a cold warm-up with its helper; an entry without its data ---------------
+# --- 3: an entry without its data ---------------------------------------------------
 
 _WARM = """
     import json
@@ -233,15 +237,6 @@ def cold_warmup(tmp_path_factory):
     and that warm-up's (compiled, loaded)."""
     cache_dir = tmp_path_factory.mktemp("cold") / "cache"
     return cache_dir, _python(_WARM, _env(cache_dir, FASTBP_COMPILE_AHEAD="1"))
-
-
-def test_a_cold_warmup_counts_its_helpers_compiles_as_compiled(cold_warmup):
-    cache_dir, (compiled, loaded) = cold_warmup
-    # Before review 222 the helper's prediction kernel (and a kernel it
-    # shares) counted as loaded from the cache, which was empty: 28 and 2.
-    assert compiled > 0 and loaded == 0, (compiled, loaded)
-    warm_compiled, warm_loaded = _python(_WARM, _env(cache_dir))
-    assert warm_compiled == 0 and warm_loaded > 0
 
 
 def test_an_index_entry_without_its_data_file_is_cold(cold_warmup, tmp_path):
