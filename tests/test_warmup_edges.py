@@ -14,6 +14,7 @@ from fastbp.cli import main as cli_main
 from fastbp.estimators import base
 from fastbp.kernels import full, lean
 from fastbp.kernels.codes import OUT_SOFTMAX
+from fastbp.training import compile as training_compile
 from fastbp.training import split
 from fastbp.warmup import _cache_counts
 
@@ -32,8 +33,8 @@ def test_a_split_fit_announces_and_looks_ahead_for_the_split_kernel(monkeypatch,
     # own kernel (train_epoch_split) with no announcement: the announcement
     # and the compile-ahead decision looked at the unsplit kernel.
     asked, ahead = [], []
-    monkeypatch.setattr(base, "will_compile", lambda kernel, dtype: asked.append(kernel)
-                        or True)
+    monkeypatch.setattr(training_compile, "will_compile",
+                        lambda kernel, dtype: asked.append(kernel) or True)
     monkeypatch.setattr(base, "compile_ahead",
                         lambda backend, spec, dtype, kernel, sparse: ahead.append(kernel))
     split_kernel = lean.for_output(OUT_SOFTMAX).train_epoch_split

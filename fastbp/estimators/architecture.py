@@ -6,7 +6,7 @@ from numbers import Real
 import numpy as np
 
 from ..exceptions import warn_at_caller
-from ..kernels.codes import HIDDEN_ACTIVATIONS, NORMALIZATIONS
+from ..training.spec import HIDDEN_ACTIVATIONS, NORMALIZATIONS
 
 
 def per_layer(name, value, n_hidden):

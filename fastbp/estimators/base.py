@@ -27,38 +27,31 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._cache import compiles_in_memory, while_waiting, will_compile
 from ..exceptions import DivergenceError, held_until_committed, issue_held, warn_at_caller
-from ..kernels.codes import (
+from ..training.ahead import compile_ahead
+from ..training.backend import BACKEND_CLASSES, get_backend
+from ..training.compile import announce_compilation, spend_compile_waits, training_kernel
+from ..training.data import KernelInput, writable_alias
+from ..training.layout import chain_problem
+from ..training.lbfgs import fit_lbfgs
+from ..training.optimizers import StochasticOptimizer, is_count, is_real, same_schedule
+from ..training.predict import Validator, chunk_rows, inference_plan, predict_rows
+from ..training.progress import HISTORY_KEYS, INTERRUPTED, Progress, Series
+from ..training.spec import (
     HIDDEN_ACTIVATIONS,
     INPUT_NOT_FINITE,
     NORM_NONE,
     NORMALIZATIONS,
     OUTPUT_FUNCTIONS,
-    OUT_LOGISTIC,
     OUTPUT_NOT_FINITE,
     PARAMS_NOT_FINITE,
     SGD,
     SOLVERS,
+    build_spec,
 )
-from ..training.ahead import compile_ahead
-from ..training.backend import BACKEND_CLASSES, get_backend
-from ..training.data import KernelInput, writable_alias
-from ..training.layout import chain_problem
-from ..training.lbfgs import fit_lbfgs
-from ..training.optimizers import StochasticOptimizer, is_count, is_real, same_schedule
-from ..training.predict import (
-    Validator,
-    chunk_rows,
-    inference_plan,
-    predict_rows,
-    warm_predict,
-)
-from ..training.progress import HISTORY_KEYS, INTERRUPTED, Progress, Series
-from ..training.spec import build_spec
-from ..training.split import split_parts, splits_here
+from ..training.split import split_parts
 from ..training.stochastic import POISSON_SCALING_ADVICE, all_finite, fit_stochastic
-from ..training.threads import active_fits, blas_pool_size, fit_slot, outside_blas_section
+from ..training.threads import fit_slot
 from . import architecture as arch
 from . import callbacks
 from .checks import (
@@ -324,20 +317,6 @@ def plain_matrix(X):
             and X.flags.c_contiguous and X.flags.writeable and X.flags.aligned)
 
 
-def training_kernel(backend, solver, out_code, toolkit, parts=1):
-    """The compiled entry point that a fit with ``solver`` runs on the CPU
-    ``backend``: L-BFGS's loss and gradient, or the stochastic solvers'
-    epoch, of the full kernels where ``toolkit`` (``NetworkSpec.uses_toolkit``)
-    and of the lean ones otherwise; the split epoch where ``parts``
-    (:func:`fit_split_parts`) is above 1."""
-    kernels = backend.network(toolkit, out_code)
-    if solver == "lbfgs":
-        return kernels.loss_and_gradient
-    # helper-152: a split fit compiled its own kernel unannounced, and info
-    # called the cache warm for it.
-    return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
-
-
 def batch_rows(batch_size, n_train):
     """The rows of each mini-batch that a stochastic fit with the parameter
     ``batch_size`` forms of ``n_train`` training rows: ``min(200, n_train)``
@@ -364,86 +343,6 @@ def fit_split_parts(estimator, backend, toolkit, sparse, n_samples, n_weights):
     ``n_samples`` rows will be split between (:func:`split_parts`)."""
     n_train, batch_size = planned_batches(estimator, n_samples)
     return split_parts(backend, toolkit, sparse, batch_size, n_train, n_weights)
-
-
-def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None,
-                         parts=1):
-    """Say so before a fit that will compile its kernels (a cold cache).
-
-    Parameters
-    ----------
-    backend : CPUBackend or CUDABackend
-    dtype : numpy dtype
-    solver : str
-    out_code : int
-        Output-function code.
-    toolkit : bool
-        Whether the fit runs the full kernels (``NetworkSpec.uses_toolkit``).
-    stream : file, optional
-    parts : int, default 1
-        The threads each step is split between (:func:`fit_split_parts`).
-
-    Returns
-    -------
-    bool
-        Whether it will compile.
-    """
-    import sys
-
-    if backend.name != "cpu":
-        return False
-    kernel = training_kernel(backend, solver, out_code, toolkit, parts)
-    if not will_compile(kernel, dtype):
-        return False
-    # Measured on 2 cores (README, Performance: "Compile time"; the
-    # toolkit's first fit in docs/performance-log.md, "Numba's pipeline").
-    seconds = "6-10" if toolkit else "4-6"
-    name = np.dtype(dtype).name
-    if compiles_in_memory(kernel):
-        # helper-123: no cache location is writable (a read-only install and
-        # HOME), yet this promised a cache on disk in every process.
-        text = (f"compiling the {name} kernels for {solver} in memory (about {seconds} s on "
-                "2 cores; no writable compile cache, so every process compiles them again: "
-                "set NUMBA_CACHE_DIR to a writable directory)")
-    else:
-        text = (f"compiling the {name} kernels for {solver} (first use on this machine, "
-                f"about {seconds} s on 2 cores; cached on disk afterwards)")
-    print(f"fastbp: {text}...", file=stream or sys.stdout, flush=True)
-    return True
-
-
-def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, batch_size,
-                          n_train):
-    """What a stochastic fit of ``estimator`` does where it would wait for
-    another process compiling its kernels (:func:`fastbp._cache.while_waiting`),
-    decided then (a fit pays nothing for it unless it waits):
-
-    - compile the prediction kernel its model will run, which scores each
-      fit of a search (:func:`fastbp.training.predict.warm_predict`);
-    - on the default path, compile the twins of its kernels that split each
-      step between threads (:func:`fastbp.warmup.warm_twins`), as
-      :func:`fastbp.warmup` would: a search's one-thread workers compile
-      their fits' kernels, and its refit, on every core, splits its steps
-      if they are large.
-    """
-    if backend.name != "cpu" or sparse:
-        return
-    # The waiting fit's compiled call has not started: its BLAS section
-    # holds no product, and a split fit could not pin the pool inside it.
-    with outside_blas_section():
-        warm_predict(backend, spec, params, running)
-        # Fits in other threads: the warm-up's split fit would pin their
-        # BLAS pool for seconds.
-        if (active_fits() > 1
-                or spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
-                or not splits_here() or blas_pool_size() is None
-                or split_parts(backend, False, False, batch_size, n_train,
-                               spec.layout.n_weights) > 1):
-            return
-        # Imported here: fastbp.warmup builds on the estimators.
-        from ..warmup import warm_twins
-
-        warm_twins(estimator, params.dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
 
 
 def _parameter_attributes(layout, params, running):
@@ -1746,9 +1645,8 @@ class BaseMLP(callbacks.CallbackSupportMixin, BaseEstimator, ABC):
 
         tasks = self._fit_tasks(layout, hooks_X, y, hooks_sw,
                                 1 if incremental else self.max_iter, "epoch", progress)
-        waiting = while_waiting(functools.partial(
-            _spend_a_compile_wait, self, backend, spec, inp.is_sparse, params, running,
-            batch_size, n_train))
+        waiting = spend_compile_waits(self, backend, spec, inp.is_sparse, params, running,
+                                      batch_size, n_train)
         # Taken out for this call (a concurrent call of the same model finds
         # none); a fit keeps none: megabytes at MNIST's shapes.
         alpha, l1 = self._penalties(weight_exp)

@@ -6,8 +6,27 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..kernels import codes
+# Re-exported: the estimators translate their parameters into these codes
+# and import nothing from the kernels.
+from ..kernels.codes import (
+    HIDDEN_ACTIVATIONS,
+    INPUT_NOT_FINITE,
+    NORM_NONE,
+    NORMALIZATIONS,
+    OUTPUT_FUNCTIONS,
+    OUTPUT_NOT_FINITE,
+    PARAMS_NOT_FINITE,
+    SGD,
+    SOLVERS,
+)
 from ..kernels.records import Hyper
 from .layout import NetworkLayout
+
+__all__ = [
+    "BN_MOMENTUM", "NORM_EPS", "NetworkSpec", "build_spec", "clipping_bounds",
+    "HIDDEN_ACTIVATIONS", "INPUT_NOT_FINITE", "NORM_NONE", "NORMALIZATIONS",
+    "OUTPUT_FUNCTIONS", "OUTPUT_NOT_FINITE", "PARAMS_NOT_FINITE", "SGD", "SOLVERS",
+]
 
 # PyTorch's defaults for batch and layer normalisation.
 BN_MOMENTUM = 0.1

@@ -1,0 +1,131 @@
+"""Which kernels a fit compiles, and what it does while it waits.
+
+Which dispatcher a fit runs decides what Numba compiles and caches for it,
+so the announcement of a cold compile and the work a fit does while
+another process compiles its kernels read fastbp's compile cache
+(:mod:`fastbp._cache`). That is the trainer's knowledge, kept out of the
+estimators, which call these functions and know nothing of how kernels
+are compiled or cached.
+"""
+
+import functools
+
+import numpy as np
+
+from .._cache import compiles_in_memory, while_waiting, will_compile
+from ..kernels.codes import OUT_LOGISTIC, SOLVERS
+from .predict import warm_predict
+from .split import split_parts, splits_here
+from .threads import active_fits, blas_pool_size, outside_blas_section
+
+
+def training_kernel(backend, solver, out_code, toolkit, parts=1):
+    """The compiled entry point that a fit with ``solver`` runs on the CPU
+    ``backend``: L-BFGS's loss and gradient, or the stochastic solvers'
+    epoch, of the full kernels where ``toolkit`` (``NetworkSpec.uses_toolkit``)
+    and of the lean ones otherwise; the split epoch where ``parts``
+    (``fastbp.estimators.base.fit_split_parts``) is above 1."""
+    kernels = backend.network(toolkit, out_code)
+    if solver == "lbfgs":
+        return kernels.loss_and_gradient
+    # helper-152: a split fit compiled its own kernel unannounced, and info
+    # called the cache warm for it.
+    return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
+
+
+def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None,
+                         parts=1):
+    """Say so before a fit that will compile its kernels (a cold cache).
+
+    Parameters
+    ----------
+    backend : CPUBackend or CUDABackend
+    dtype : numpy dtype
+    solver : str
+    out_code : int
+        Output-function code.
+    toolkit : bool
+        Whether the fit runs the full kernels (``NetworkSpec.uses_toolkit``).
+    stream : file, optional
+    parts : int, default 1
+        The threads each step is split between
+        (``fastbp.estimators.base.fit_split_parts``).
+
+    Returns
+    -------
+    bool
+        Whether it will compile.
+    """
+    import sys
+
+    if backend.name != "cpu":
+        return False
+    kernel = training_kernel(backend, solver, out_code, toolkit, parts)
+    if not will_compile(kernel, dtype):
+        return False
+    # Measured on 2 cores (README, Performance: "Compile time"; the
+    # toolkit's first fit in docs/performance-log.md, "Numba's pipeline").
+    seconds = "6-10" if toolkit else "4-6"
+    name = np.dtype(dtype).name
+    if compiles_in_memory(kernel):
+        # helper-123: no cache location is writable (a read-only install and
+        # HOME), yet this promised a cache on disk in every process.
+        text = (f"compiling the {name} kernels for {solver} in memory (about {seconds} s on "
+                "2 cores; no writable compile cache, so every process compiles them again: "
+                "set NUMBA_CACHE_DIR to a writable directory)")
+    else:
+        text = (f"compiling the {name} kernels for {solver} (first use on this machine, "
+                f"about {seconds} s on 2 cores; cached on disk afterwards)")
+    print(f"fastbp: {text}...", file=stream or sys.stdout, flush=True)
+    return True
+
+
+def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, batch_size,
+                          n_train):
+    """What a stochastic fit of ``estimator`` does where it would wait for
+    another process compiling its kernels (:func:`fastbp._cache.while_waiting`),
+    decided then (a fit pays nothing for it unless it waits):
+
+    - compile the prediction kernel its model will run, which scores each
+      fit of a search (:func:`fastbp.training.predict.warm_predict`);
+    - on the default path, compile the twins of its kernels that split each
+      step between threads (:func:`fastbp.warmup.warm_twins`), as
+      :func:`fastbp.warmup` would: a search's one-thread workers compile
+      their fits' kernels, and its refit, on every core, splits its steps
+      if they are large.
+    """
+    if backend.name != "cpu" or sparse:
+        return
+    # The waiting fit's compiled call has not started: its BLAS section
+    # holds no product, and a split fit could not pin the pool inside it.
+    with outside_blas_section():
+        warm_predict(backend, spec, params, running)
+        # Fits in other threads: the warm-up's split fit would pin their
+        # BLAS pool for seconds.
+        if (active_fits() > 1
+                or spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
+                or not splits_here() or blas_pool_size() is None
+                or split_parts(backend, False, False, batch_size, n_train,
+                               spec.layout.n_weights) > 1):
+            return
+        # Imported here: fastbp.warmup builds on the estimators, which
+        # import this module (at the top, a cycle).
+        from ..warmup import warm_twins
+
+        warm_twins(estimator, params.dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
+
+
+def spend_compile_waits(estimator, backend, spec, sparse, params, running, batch_size,
+                        n_train):
+    """A context manager for the block in which a stochastic fit of
+    ``estimator`` runs its kernels: a wait there for another process's
+    compile is spent on :func:`_spend_a_compile_wait`, called with these
+    arguments (:class:`fastbp._cache.while_waiting`).
+
+    Returns
+    -------
+    fastbp._cache.while_waiting
+    """
+    return while_waiting(functools.partial(
+        _spend_a_compile_wait, estimator, backend, spec, sparse, params, running,
+        batch_size, n_train))
