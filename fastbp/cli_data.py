@@ -1317,7 +1317,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
         trained: the ``KeyboardInterrupt`` goes on (:func:`fastbp.cli.run`).
     """
     # The fit announces a cold compile itself, once it knows which kernels
-    # it runs (estimators.base.announce_compilation).
+    # it runs (training.compile.announce_compilation).
     import re
     import warnings
 
