@@ -26,9 +26,9 @@ class CLIError(Exception):
     """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
 
 
-def _pandas():
+def _pandas(purpose="reading data files"):
     """The pandas module, or a :class:`CLIError` naming the extra that
-    installs it.
+    installs it (``purpose``: what needs it, for the message).
 
     Every command that reads or writes a data file gets pandas here: an
     unguarded import ahead of :func:`read_table` would end ``train`` and
@@ -38,7 +38,7 @@ def _pandas():
     try:
         import pandas
     except ImportError as exc:
-        raise CLIError(f"reading data files needs pandas: {_CLI_EXTRA}") from exc
+        raise CLIError(f"{purpose} needs pandas: {_CLI_EXTRA}") from exc
     return pandas
 
 
@@ -1445,6 +1445,9 @@ def check_outputs(args):
         check_output_path(path, option)
     refuse_overwriting(outputs, [("--data", args.data), ("--valid", args.valid)])
     check_table_name(args.history_out, "--history-out")
+    if args.history_out:
+        # Written after training, as the model is (rev-233).
+        _pandas("writing --history-out")
     if args.model_out:
         # Saving is the last step: without skops a whole training run would
         # be lost to a package that is missing from the start.

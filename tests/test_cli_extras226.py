@@ -77,3 +77,17 @@ def test_skops_present_trains_and_saves(model):
     """The check passes where skops is installed (the fixture saved a model)."""
     model_path, _ = model
     assert model_path.exists()
+
+
+def test_missing_pandas_fails_history_out_before_training(tmp_path, monkeypatch, capsys):
+    # rev-233: --history-out is written after training, with pandas; a
+    # digits run without pandas trained, then failed to write it ("reading
+    # data files needs pandas").
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    argv = ["train", "--dataset", "digits", "--epochs", "2",
+            "--history-out", str(tmp_path / "h.csv")]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert 'writing --history-out needs pandas: pip install "fastbp[cli]"' in err
+    assert "epoch" not in out and "accuracy" not in out, out
+    assert not (tmp_path / "h.csv").exists()

@@ -16,7 +16,9 @@ from ..kernels.network import (
 # layer took 1 GiB in float32 to predict 10,000 rows (rev-224), of a
 # 300,000-unit one 4.6 GiB. Wide layers get fewer rows instead; 64 MiB
 # still holds 4,096 rows of layers of 4,096 float32 units in all (2,048
-# float64), so narrow networks keep their chunks, and their results.
+# float64), so networks narrower than that keep their chunks, and their
+# results. (L-BFGS counts the rows of X it copies too: from about 2,000
+# float64 input columns its chunks shrink, and its sums round differently.)
 CHUNK_BYTES = 64 << 20
 
 
