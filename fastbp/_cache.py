@@ -837,8 +837,9 @@ def enable_cache(dispatcher):
             warn_outside_fastbp(
                 "fastbp found no writable directory for its compile cache ("
                 f"{exc}), so every process compiles its kernels in memory: the first fit "
-                "of each process waits 10-30 s. Set the environment variable "
-                "NUMBA_CACHE_DIR to a writable directory to keep them.",
+                "of each dtype in each process waits for them (about 4-6 s on 2 cores, 6-10 "
+                "with the toolkit's options, as the compile announcement says). Point the "
+                "environment variable NUMBA_CACHE_DIR at a writable directory to keep them.",
                 CacheWarning)
         dispatcher._cache = InMemoryCache()
         with _lock:
