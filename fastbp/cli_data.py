@@ -934,8 +934,9 @@ def fit_size(X, dtype, estimator=None, n_outputs=1):
 
 def check_one_hot_size(X, dtype, path, estimator=None, n_outputs=1):
     """Refuse, before the encoding, a fit that would not fit in memory:
-    by name the one-hot encoded columns, the network's first layer, or
-    the rows, whichever takes it.
+    by name the one-hot encoded columns (with the first layer they widen,
+    however small their encoding), the network's first layer, or the
+    rows, whichever takes it.
 
     The encoding is estimated as :func:`build_pipeline` builds it
     (:func:`encoded_size`): a CSR matrix, by its nonzeros, where the one-hot
@@ -1004,23 +1005,40 @@ def check_one_hot_size(X, dtype, path, estimator=None, n_outputs=1):
     parts = [(held, f"the file's {len(X)} rows as read take {_in_units(held)}"),
              (len(X) * n_numeric * 8, f"its {n_numeric} numeric column(s) standardised in "
                                       f"float64 take {_in_units(len(X) * n_numeric * 8)}")]
+    # Where text columns make half the first layer's inputs or more, they
+    # are why it is wide: a narrower first layer is not the only remedy.
+    widening = bool(widths) and sum(widths.values()) >= n_columns / 2
     if widths:
-        parts.append((size, f"one-hot encoding the text column(s) {shown} makes {what}, "
-                            f"{_in_units(size)}"))
+        encoding = (f"one-hot encoding the text column(s) {shown} makes {what}, "
+                    f"{_in_units(size)}")
     else:
-        parts.append((size, f"the encoded features are {what}, {_in_units(size)}"))
+        encoding = f"the encoded features are {what}, {_in_units(size)}"
     advice = []
-    if first_layer is not None:
+    if first_layer is None:
+        parts.append((size, encoding))
+    else:
         solver = estimator.get_params(deep=False)["solver"]
-        parts.append((network, f"the network's parameters (first layer {first_layer[0]} x "
-                               f"{first_layer[1]} weights) take {_in_units(network)} with the "
-                               f"{solver} solver's state and the activations"))
+        if widening:
+            # However small their encoding (helper-193: a CSR of 0.3 MiB fed
+            # a first layer of 20,000 x 100 weights), the text columns are
+            # why the network takes what it does: named with it, the user
+            # knows which column to drop.
+            parts.append((size + network,
+                          f"{encoding}, and a first layer of {first_layer[0]} x "
+                          f"{first_layer[1]} weights: the network's parameters take "
+                          f"{_in_units(network)} with the {solver} solver's state and the "
+                          "activations (an estimate)"))
+        else:
+            parts.append((size, encoding))
+            parts.append((network, f"the network's parameters (first layer {first_layer[0]} x "
+                                   f"{first_layer[1]} weights) take {_in_units(network)} with "
+                                   f"the {solver} solver's state and the activations"))
         if network >= needed / 4:
             advice.append("give the first hidden layer fewer units (--hidden-layer-sizes)")
             if solver == "lbfgs":
                 advice.append("use a stochastic solver (--solver adam: L-BFGS keeps about "
                               "40 float64 values a parameter)")
-    if widths and (size >= (held + needed) / 10 or sum(widths.values()) >= n_columns / 2):
+    if widths and (size >= (held + needed) / 10 or widening):
         advice.insert(0, "drop a text column if it is an ID or free text, or group its "
                          "values into fewer categories")
     if not advice or network < needed / 2:
@@ -1033,9 +1051,9 @@ def check_one_hot_size(X, dtype, path, estimator=None, n_outputs=1):
 
 
 def _in_units(size):
-    """``size`` bytes in GiB, or in MiB below a tenth of one (a sparse
-    encoding's size read "0.0 GiB")."""
-    return f"{size / 2**30:.1f} GiB" if size >= 2**30 / 10 else f"{size / 2**20:.1f} MiB"
+    """``size`` bytes in GiB, or in MiB below one (a sparse encoding's size
+    read "0.0 GiB", a first layer's 130 MiB "0.1 GiB")."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
 
 
 def check_features(X, path, training=True):

@@ -179,6 +179,27 @@ def test_an_id_column_that_widens_the_first_layer_is_named(monkeypatch):
     with pytest.raises(cli_data.CLIError) as info:
         cli_data.check_one_hot_size(X, np.float64, "t.csv", estimator, n_outputs=1)
     message = str(info.value)
-    assert "the network's parameters (first layer 20000 x 100 weights) take 0.1 GiB" in message
+    # fix-234: the column is named with the first layer it widens.
+    assert ("one-hot encoding the text column(s) 'id' (20000 distinct values) makes a sparse "
+            "matrix") in message
+    assert ("and a first layer of 20000 x 100 weights: the network's parameters take "
+            "130.0 MiB with the adam solver's state and the activations (an estimate)") in message
+    assert "more than the memory available (64.0 MiB)" in message
     assert ("drop a text column if it is an ID or free text, or group its values into fewer "
             "categories; or give the first hidden layer fewer units") in message
+
+
+def test_a_text_column_that_does_not_widen_the_first_layer_is_not_blamed(monkeypatch):
+    # fix-234: the text columns are named with the first layer only where
+    # they make it wide; three colours beside 30 numeric columns do not.
+    X, _ = _frame(50, 30)
+    X["colour"] = np.random.default_rng(0).choice(["red", "green", "blue"], 50)
+    monkeypatch.setattr(cli_data, "_free_memory", lambda: None)
+    monkeypatch.setattr(cli_data, "_available_memory", lambda: 16 * 2**20)
+    estimator = fastbp.MLPRegressor(hidden_layer_sizes=(100_000,))
+    with pytest.raises(cli_data.CLIError) as info:
+        cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
+    message = str(info.value)
+    assert "the network's parameters (first layer 33 x 100000 weights) take " in message
+    assert "a first layer of" not in message and "text column" not in message
+    assert message.endswith("give the first hidden layer fewer units (--hidden-layer-sizes)")
