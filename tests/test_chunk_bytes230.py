@@ -24,7 +24,7 @@ from fastbp.training.data import KernelInput
 from fastbp.training import workspace
 from fastbp.training.predict import CHUNK, InferencePlan, chunk_rows, inference_plan
 from fastbp.training.spec import build_spec
-from fastbp.training.workspace import CHUNK_BYTES
+from fastbp.training.workspace import CHUNK_BYTES, chunk_rows_within
 
 try:
     from .support import quiet
@@ -41,25 +41,27 @@ def spec_of(units):
 
 def test_chunk_rows_narrow_and_wide():
     narrow = spec_of((20, 100, 10)).layout
-    assert chunk_rows(10_000, narrow, np.float32) == CHUNK
-    assert chunk_rows(10_000, narrow, np.float64) == CHUNK
-    assert chunk_rows(3, narrow, np.float32) == 4  # (powers of two below CHUNK)
+    assert chunk_rows_within(narrow, np.float32, chunk_rows(10_000)) == CHUNK
+    assert chunk_rows_within(narrow, np.float64, chunk_rows(10_000)) == CHUNK
+    # (powers of two below CHUNK)
+    assert chunk_rows_within(narrow, np.float32, chunk_rows(3)) == 4
     assert chunk_rows(10_000) == CHUNK  # no widths: the row count alone
     wide = spec_of((20, 20_000, 10)).layout
-    rows32 = chunk_rows(10_000, wide, np.float32)
-    rows64 = chunk_rows(10_000, wide, np.float64)
+    rows32 = chunk_rows_within(wide, np.float32, chunk_rows(10_000))
+    rows64 = chunk_rows_within(wide, np.float64, chunk_rows(10_000))
     # The inference workspace holds the hidden and output layers a row.
     assert rows32 == CHUNK_BYTES // ((20_000 + 10) * 4)
     assert rows64 == rows32 // 2
     assert 1 <= rows32 < CHUNK
     # A layer wider than the budget still predicts, a row at a time.
-    assert chunk_rows(10_000, spec_of((5, CHUNK_BYTES, 2)).layout, np.float32) == 1
+    assert chunk_rows_within(spec_of((5, CHUNK_BYTES, 2)).layout, np.float32,
+                             chunk_rows(10_000)) == 1
 
 
 def test_inference_plan_keeps_its_buffers_within_the_budget():
     spec = spec_of((5, 300_000, 2))
     plan = InferencePlan(spec, np.float32, CHUNK)
-    assert plan.chunk == chunk_rows(CHUNK, spec.layout, np.float32) < CHUNK
+    assert plan.chunk == chunk_rows_within(spec.layout, np.float32, chunk_rows(CHUNK)) < CHUNK
     assert plan.work(np.zeros(0, np.float32)).acts.nbytes <= CHUNK_BYTES
     # Narrow networks keep the chunk they ask for.
     assert InferencePlan(spec_of((784, 100, 10)), np.float64, CHUNK).chunk == CHUNK
@@ -124,7 +126,7 @@ def test_wide_predict_proba_stays_within_the_budget(monkeypatch):
     # Against one block of 900 rows (two chunks now): bit for bit, as
     # chunks of rows compute each row alike.
     chunked = clf.predict_proba(X[:900])
-    assert chunk_rows(900, spec_of((10, width, 2)).layout, np.float32) < 900
+    assert chunk_rows_within(spec_of((10, width, 2)).layout, np.float32, chunk_rows(900)) < 900
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1 << 40)
     inference_plan.cache_clear()
     try:

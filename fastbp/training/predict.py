@@ -25,7 +25,8 @@ class InferencePlan:
     """What predicting with one network structure needs besides its
     parameters: the layout tables, the hyper-parameter record and the sizes
     of the work buffers, for chunks of up to ``chunk`` rows (fewer where
-    the layers are wide: see :func:`chunk_rows`).
+    the layers are wide: see
+    :func:`~fastbp.training.workspace.chunk_rows_within`).
 
     Built once per structure (:func:`inference_plan`) and shared between
     calls and threads (validation and ``predict``): a prediction writes
@@ -204,30 +205,12 @@ def predict_rows(plan, backend, params, running, X):
     return out, status
 
 
-def chunk_rows(n_samples, layout=None, dtype=None):
-    """Rows per kernel chunk for predicting ``n_samples`` rows: the next
-    power of two, up to :data:`CHUNK`, so that a few plans serve every call
-    size; and, given the network's ``layout`` and ``dtype``, no more than
-    keep its work buffers within
-    :data:`~fastbp.training.workspace.CHUNK_BYTES` (wide layers), at least
-    one. (:class:`InferencePlan` applies that bound itself, to a ``chunk``
-    of the row count alone.)
-
-    Parameters
-    ----------
-    n_samples : int
-    layout : NetworkLayout, optional
-    dtype : numpy dtype, optional
-        Required with ``layout``.
-
-    Returns
-    -------
-    rows : int
-    """
-    rows = min(CHUNK, 1 << max(int(n_samples) - 1, 0).bit_length())
-    if layout is None:
-        return rows
-    return chunk_rows_within(layout, dtype, rows)
+def chunk_rows(n_samples):
+    """Rows per kernel chunk for ``n_samples`` rows: the next power of two,
+    up to :data:`CHUNK`, so that a few plans serve every call size.
+    (:class:`InferencePlan` takes fewer where the layers are wide: see
+    :func:`~fastbp.training.workspace.chunk_rows_within`.)"""
+    return min(CHUNK, 1 << max(int(n_samples) - 1, 0).bit_length())
 
 
 @lru_cache(maxsize=64)
