@@ -867,7 +867,7 @@ def _free_memory():
     return None
 
 
-def fit_size(X, dtype, estimator=None, n_outputs=1):
+def fit_size(X, dtype, estimator=None, n_outputs=1, encoded=None):
     """An estimate of the memory ``fastbp train`` takes to fit on ``X``.
 
     Parameters
@@ -880,6 +880,9 @@ def fit_size(X, dtype, estimator=None, n_outputs=1):
         The estimator to fit; without it the network is not counted.
     n_outputs : int, default=1
         The network's output units (see :func:`network_size`).
+    encoded : tuple, optional
+        :func:`encoded_size` of ``X`` where the caller has it already (it
+        counts every text column's distinct values: a pass over the file).
 
     Returns
     -------
@@ -899,7 +902,7 @@ def fit_size(X, dtype, estimator=None, n_outputs=1):
     network : int
         :func:`network_size`'s bytes.
     """
-    sparse, nnz, n_columns, size, _ = encoded_size(X, dtype)
+    sparse, nnz, n_columns, size, _ = encoded if encoded is not None else encoded_size(X, dtype)
     held = int(X.memory_usage(index=True, deep=True).sum())
     first_layer, network = ((None, 0) if estimator is None
                             else network_size(estimator, n_columns, n_outputs, dtype,
@@ -975,7 +978,8 @@ def check_one_hot_size(X, dtype, path, estimator=None, n_outputs=1):
     free = _free_memory()
     if memory is None and free is None:
         return
-    sparse, nnz, n_columns, size, widths = encoded_size(X, dtype)
+    encoded = encoded_size(X, dtype)
+    sparse, nnz, n_columns, size, widths = encoded
     widest = sorted(widths, key=widths.get, reverse=True)[:3]
     shown = ", ".join(f"{c!r} ({widths[c]} distinct values)" for c in widest)
     what = (f"a sparse matrix of {nnz} stored values of {np.dtype(dtype)} ({len(X)} rows x "
@@ -989,7 +993,7 @@ def check_one_hot_size(X, dtype, path, estimator=None, n_outputs=1):
                        f"quarter of the memory available ({_in_units(memory)}); drop such a "
                        "column if it is an ID or free text, or group its values into fewer "
                        "categories")
-    held, needed, first_layer, network = fit_size(X, dtype, estimator, n_outputs)
+    held, needed, first_layer, network = fit_size(X, dtype, estimator, n_outputs, encoded)
     # MemAvailable leaves out what this process holds already (the frame,
     # the interpreter), so the fit's new allocations are compared with it;
     # the cgroup limit or the machine's total bounds everything.
