@@ -13,6 +13,7 @@ from . import datasets
 from ._cache import CacheWarning
 from ._cache import cache_info as compile_cache_info
 from ._cache import clear_cache as clear_compile_cache
+from ._cache import prune_cache as prune_compile_cache
 from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning, OversubscriptionWarning
@@ -28,4 +29,5 @@ __version__ = "0.1.0"
 __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
            "MLPRegressor", "OversubscriptionWarning", "TensorBoardCallback", "TrainingHistoryDisplay",
            "WarmupEntry", "WarmupReport", "__version__", "clear_compile_cache",
-           "compile_cache_info", "datasets", "load", "save", "warmup"]
+           "compile_cache_info", "datasets", "load", "prune_compile_cache", "save",
+           "warmup"]

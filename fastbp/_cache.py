@@ -26,6 +26,10 @@ function raises at import time. Here:
   data was not written yet);
 - :func:`cache_info` and :func:`clear_cache` report and empty the cache
   (``fastbp info`` and ``fastbp info --clear-cache`` on the command line);
+- a save deletes the kernel's data files that its index no longer names
+  (Numba forgets a kernel's entries when its source changes), and
+  :func:`prune_cache` (``fastbp info --prune-cache``) the rest of what
+  older sources left;
 - loading a cached kernel skips the refresh of Numba's typing and lowering
   registries, which Numba runs before every load and which costs a fresh
   process (a loky, Dask or Ray worker, a script) 0.1-0.2 s of imports that
@@ -37,6 +41,7 @@ import glob
 import hashlib
 import itertools
 import os
+import re
 import tempfile
 import threading
 import time
@@ -279,20 +284,76 @@ class OrderedIndexDataCacheFile(IndexDataCacheFile):
 
     def save(self, key, data):
         with _holding(_index_lock(self), "saving a compiled kernel"):
-            overloads = self._load_index()
+            loaded = self._load_index()
+            overloads = _current_entries(loaded)
+            # Past every number on disk, the stale files' included: a
+            # process that read the index before this save never meets
+            # other code under a name it was given.
+            after = max(self._remove_unreferenced(set(overloads.values())), default=0)
             data_name = overloads.get(key)
             if data_name is None:
-                existing = set(overloads.values())
-                for i in itertools.count(1):
+                for i in itertools.count(after + 1):
                     data_name = self._data_name(i)
-                    if data_name not in existing and not os.path.exists(
-                            os.path.join(self._cache_path, data_name)):
+                    if not os.path.exists(os.path.join(self._cache_path, data_name)):
                         break
                 self._save_data(data_name, data)
                 overloads[key] = data_name
                 self._save_index(overloads)
             else:
                 self._save_data(data_name, data)
+                if len(overloads) != len(loaded):
+                    self._save_index(overloads)
+
+    def _data_files(self):
+        """``{number: file name}`` of this kernel's data files on disk."""
+        stem = self._index_name[:-len(".nbi")]
+        pattern = re.compile(re.escape(stem) + r"\.(\d+)\.nbc")
+        found = {}
+        for path in glob.glob(os.path.join(glob.escape(self._cache_path),
+                                           glob.escape(stem) + ".*.nbc")):
+            match = pattern.fullmatch(os.path.basename(path))
+            if match:
+                found[int(match.group(1))] = match.group(0)
+        return found
+
+    def _remove_unreferenced(self, referenced):
+        """Delete this kernel's data files that its index does not name
+        (call it under the index lock); return the numbers of every data
+        file that was on disk.
+
+        Numba's index forgets its entries when the kernel's source changes
+        (its stamp), and :meth:`save` never reuses a file name, so without
+        this every edit of a kernel module, and every upgrade installed in
+        place, left a full set of data files behind for good.
+        """
+        found = self._data_files()
+        for name in set(found.values()) - referenced:
+            try:
+                os.remove(os.path.join(self._cache_path, name))
+            except OSError:
+                pass
+        return found
+
+
+def _current_entries(overloads):
+    """The entries of a kernel's index that this fastbp can load: those
+    whose ``sources`` key part (:func:`sources_digest`) is the current one.
+
+    An entry of other sources (a callee's module edited, or another release
+    installed in place, where the kernel's own file kept its stamp) is
+    never looked up again. Entries of other CPUs or BLAS libraries stay: a
+    cache may serve several machines or environments.
+    """
+    sources = _key_extras.get("sources")
+    kept = {}
+    for key, name in overloads.items():
+        try:
+            current = dict(key[-1]).get("sources") == sources
+        except (TypeError, ValueError):  # a key without fastbp's parts
+            current = False
+        if current:
+            kept[key] = name
+    return kept
 
 
 class RepairingCache(FunctionCache):
@@ -1020,4 +1081,69 @@ def clear_cache():
                 removed += 1
             except OSError:
                 pass
+    return removed
+
+
+def prune_cache():
+    """Delete the cached kernels that this fastbp can no longer load.
+
+    What an edit of a kernel module or an upgrade installed in place left
+    behind: index entries and data files of other sources, and the files of
+    kernels that have since moved to other lines of their module. Entries
+    that may still serve stay: those of other CPUs, BLAS libraries or
+    Python versions, and every file of a kernel this process has not
+    imported. Each kernel's files are rewritten under its index lock, so a
+    process saving a compile meanwhile loses nothing.
+
+    Returns
+    -------
+    n_removed : int
+        Files deleted.
+    """
+    removed = 0
+    seen = set()
+    for disp in list(_dispatchers):
+        cache_file = disp._cache._cache_file
+        if cache_file._index_path in seen:
+            continue
+        seen.add(cache_file._index_path)
+        with _holding(_index_lock(cache_file), "pruning the compile cache"):
+            loaded = cache_file._load_index()
+            overloads = _current_entries(loaded)
+            on_disk = cache_file._data_files()
+            cache_file._remove_unreferenced(set(overloads.values()))
+            removed += len(set(on_disk.values()) - set(overloads.values()))
+            if overloads != loaded or not overloads:
+                if overloads:
+                    cache_file._save_index(overloads)
+                elif _remove(cache_file._index_path):
+                    removed += 1
+        removed += _remove_moved(cache_file)
+    return removed
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        return False
+    return True
+
+
+def _remove_moved(cache_file):
+    """Delete the index and data files of ``cache_file``'s kernel saved
+    when it stood on other lines of its module (Numba names the files by
+    module, name, first line and Python version); return how many."""
+    stem = cache_file._index_name[:-len(".nbi")]
+    fullname, _, rest = stem.rpartition("-")
+    python = rest.partition(".")[2]
+    pattern = re.compile(re.escape(fullname) + r"-(\d+)\." + re.escape(python)
+                         + r"(?:\.\d+\.nbc|\.nbi)")
+    removed = 0
+    for path in glob.glob(os.path.join(glob.escape(cache_file._cache_path),
+                                       glob.escape(fullname) + "-*")):
+        name = os.path.basename(path)
+        if (pattern.fullmatch(name) and not name.startswith(stem + ".")
+                and _remove(path)):
+            removed += 1
     return removed

@@ -162,9 +162,13 @@ def build_parser():
     info_parser = sub.add_parser(
         "info", help="versions, and where compiled kernels are cached",
         description="Print the versions fastbp runs with and the location and size of its "
-                    "compile cache; --clear-cache deletes the cached kernels.")
+                    "compile cache; --clear-cache deletes the cached kernels, --prune-cache "
+                    "those that older versions of fastbp left.")
     info_parser.add_argument("--clear-cache", action="store_true",
                              help="delete fastbp's cached kernels (the next fit compiles)")
+    info_parser.add_argument("--prune-cache", action="store_true",
+                             help="delete only the cached kernels that this fastbp can no "
+                                  "longer load (left by edits or upgrades of fastbp)")
     compile_parser = sub.add_parser(
         "compile", formatter_class=fmt, help="compile the kernels ahead of the first fit",
         description="Compile, or load from the on-disk cache, the kernels that fits of the "
@@ -388,7 +392,7 @@ def info(args):
     from threadpoolctl import threadpool_info
 
     from . import __version__
-    from ._cache import cache_info, clear_cache, will_compile
+    from ._cache import cache_info, clear_cache, prune_cache, will_compile
     from .kernels import blas, full, lean
     from .kernels.codes import OUTPUT_FUNCTIONS
     from .machine import cpu_model
@@ -404,6 +408,8 @@ def info(args):
     if args.clear_cache:
         # First: what follows describes the cache it leaves.
         print(f"removed {clear_cache()} cached files")
+    elif args.prune_cache:
+        print(f"removed {prune_cache()} stale cached files")
     cache = cache_info()
     if not cache["writable"]:
         print("compile cache: none writable; kernels compile in memory in every process "
