@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .cli_data import EXIT_INTERRUPTED
+from .cli_data.messages import EXIT_INTERRUPTED
 
 SOLVERS = ("adam", "sgd", "lbfgs", "rmsprop", "adagrad", "adamw")
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "selu",
@@ -306,7 +306,7 @@ def _options_given(args):
     """``{parameter: option}`` for the options of ``train`` given on the
     command line, whatever their value (``--epochs 30``, the default): a
     ``--set`` of the same parameter would override one of them silently
-    (cli_data.settings refuses it). ``--validation-fraction`` sets
+    (cli_data.options.settings refuses it). ``--validation-fraction`` sets
     ``early_stopping`` too."""
     given = getattr(args, "given", None) or set()
     options = {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()
@@ -317,8 +317,8 @@ def _options_given(args):
 
 
 def _estimator_params(args):
-    # --validation-fraction also turns early stopping on: cli_data.settings
-    # applies it.
+    # --validation-fraction also turns early stopping on:
+    # cli_data.options.settings applies it.
     params = {param: getattr(args, attr) for attr, param in _OPTION_PARAMS.items()
               if attr != "validation_fraction"}
     if args.normalization == "none":
@@ -328,9 +328,12 @@ def _estimator_params(args):
 
 def train(args):
     from . import MLPClassifier
-    from .cli_data import (CLIError, check_outputs, command_line_advice, final_loss,
-                           fit_or_write_history, make_estimator, say_interrupted,
-                           step_name, train_on_file, write_outputs)
+    from .cli_data.messages import CLIError
+    from .cli_data.options import command_line_advice, make_estimator
+    from .cli_data.outputs import check_outputs, write_outputs
+    from .cli_data.train import (final_loss, fit_or_write_history, say_interrupted,
+                                 train_on_file)
+    from .display import step_name
 
     args.options_given = _options_given(args)
     if args.data is not None:
@@ -531,7 +534,7 @@ def main(argv=None):
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     import warnings
 
-    from .cli_data import show_warning
+    from .cli_data.messages import show_warning
 
     with warnings.catch_warnings():  # puts showwarning back (main called from Python)
         # Every command's warnings (scikit-learn's in evaluate, pandas'),
@@ -542,8 +545,8 @@ def main(argv=None):
 
 def _command(args):
     """Run the command of the parsed ``args``; its exit status."""
-    from .cli_data import (REPORTED_ERRORS, error_message, evaluate_file, one_line,
-                           predict_file)
+    from .cli_data.messages import REPORTED_ERRORS, error_message, one_line
+    from .cli_data.predict import evaluate_file, predict_file
 
     # info and compile too: their output to a full disk (> /dev/full) is
     # an OSError to report in one line, not a traceback (helper-163).
@@ -572,7 +575,7 @@ def run(argv=None):
         return main(argv)
     except KeyboardInterrupt:
         # Ctrl-C outside a fit (which ends early and keeps its model: see
-        # cli_data.say_interrupted), or before its first epoch ended (with
+        # cli_data.train.say_interrupted), or before its first epoch ended (with
         # nothing trained to keep): while importing, reading or saving. A
         # save in progress leaves no file behind (fastbp.save renames a
         # complete one into place).

@@ -42,7 +42,7 @@ import zlib
 import numpy as np
 
 # What the README documents. replace_atomically and special_file serve
-# fastbp's command line (cli_data.py) and are no API of their own.
+# fastbp's command line (the cli_data package) and are no API of their own.
 __all__ = ["load", "read_metadata", "save"]
 
 FORMAT = "fastbp-model"

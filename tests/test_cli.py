@@ -469,7 +469,7 @@ def test_an_output_that_fails_after_training_spares_the_others(tmp_path, capsys,
     # Before, the first failure ended the command: a model that could not
     # be saved skipped --history-out and --plot (and the --valid scores).
     import fastbp
-    import fastbp.cli_data as cli_data
+    import fastbp.cli_data.outputs as cli_outputs
 
     train_csv = tmp_path / "train.csv"
     _write_csv(train_csv, 60, "classification", 0)
@@ -479,7 +479,7 @@ def test_an_output_that_fails_after_training_spares_the_others(tmp_path, capsys,
     def fail(*args):
         raise PermissionError(13, "Permission denied", str(paths[failing]))
     monkeypatch.setattr(fastbp, "save", fail) if failing == "--model-out" else \
-        monkeypatch.setattr(cli_data, "write_plot", fail)
+        monkeypatch.setattr(cli_outputs, "write_plot", fail)
     assert main(["train", "--data", str(train_csv), "--target", "label", "--epochs", "2",
                  "--quiet", "--valid", str(train_csv),
                  *[a for option, path in paths.items() for a in (option, str(path))]]) == 2
@@ -494,9 +494,9 @@ def test_an_output_that_fails_after_training_spares_the_others(tmp_path, capsys,
 def _interrupt_at(monkeypatch, step):
     """Make the per-epoch printer of the next fits press Ctrl-C once
     ``step`` epochs (or L-BFGS iterations) are complete."""
-    import fastbp.cli_data as cli_data
+    import fastbp.cli_data.train as cli_train
 
-    printer = cli_data.epoch_printer
+    printer = cli_train.epoch_printer
 
     def epoch_printer(stream=None, unit="epoch"):
         show = printer(stream, unit)
@@ -506,7 +506,7 @@ def _interrupt_at(monkeypatch, step):
             if epoch == step:
                 raise KeyboardInterrupt
         return on_epoch_end
-    monkeypatch.setattr(cli_data, "epoch_printer", epoch_printer)
+    monkeypatch.setattr(cli_train, "epoch_printer", epoch_printer)
 
 
 @pytest.mark.parametrize("solver, unit", [("adam", "epochs"), ("lbfgs", "iterations")])
@@ -878,7 +878,7 @@ def test_the_scan_for_leading_zeros_finds_what_the_second_read_needs(tmp_path, t
     # leading zero: a file of integers without any (pixels) is read once.
     import gzip
 
-    from fastbp.cli_data import _may_write_leading_zeros
+    from fastbp.cli_data.tables import _may_write_leading_zeros
 
     (tmp_path / "d.csv").write_bytes(text)
     assert _may_write_leading_zeros(str(tmp_path / "d.csv")) is written
@@ -1054,7 +1054,7 @@ def test_other_failures_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_booleans_as_a_shell_user_writes_them():
-    from fastbp.cli_data import parse_settings
+    from fastbp.cli_data.options import parse_settings
 
     assert parse_settings(["early_stopping=true", "shuffle=False", "nesterovs_momentum=TRUE",
                            "alpha=0.1", "solver=sgd"]) == {
@@ -1191,7 +1191,7 @@ def test_command_line_advice_translates_each_phrasing():
     import argparse
 
     import fastbp
-    from fastbp.cli_data import command_line_advice
+    from fastbp.cli_data.options import command_line_advice
     from fastbp.training import diagnostics
 
     reg, clf = fastbp.MLPRegressor(), fastbp.MLPClassifier()
@@ -1230,7 +1230,7 @@ def test_command_line_advice_keeps_the_alternatives_of_a_set_parameter():
     import argparse
 
     import fastbp
-    from fastbp.cli_data import command_line_advice
+    from fastbp.cli_data.options import command_line_advice
     from fastbp.training import diagnostics
 
     clf = fastbp.MLPClassifier()
@@ -1740,7 +1740,8 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
                                                                         monkeypatch):
     # helper-73: an ID column of 200,000 values was one-hot encoded into a
     # dense array: a MemoryError traceback, exit 1.
-    import fastbp.cli_data as cli_data
+    import fastbp.cli_data.memory as cli_memory
+    import fastbp.cli_data.train as cli_train
 
     import pandas as pd
     n = 20000
@@ -1749,7 +1750,7 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
     # Since fix-184 the encoding is a CSR matrix where it is mostly zeros:
     # 40,000 stored float32 values and their indices, about 0.4 MiB (the
     # dense array was 1.5 GiB), more than a quarter of 1 MiB.
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 2**20)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 2**20)
     assert _train_quiet(tmp_path / "t.csv", "y") == 2
     out, err = capsys.readouterr()
     assert (f"fastbp: error: {tmp_path / 't.csv'}: one-hot encoding the text column(s) 'id' "
@@ -1763,8 +1764,8 @@ def test_one_hot_columns_too_big_for_memory_are_refused_before_training(tmp_path
         raise MemoryError("Unable to allocate 1.50 GiB for an array with shape (20000, "
                           "20000) and data type float32")
 
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: None)
-    monkeypatch.setattr(cli_data, "fit_with_progress", out_of_memory)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: None)
+    monkeypatch.setattr(cli_train, "fit_with_progress", out_of_memory)
     assert _train_quiet(tmp_path / "t.csv", "y") == 2
     assert capsys.readouterr().err.endswith(
         "fastbp: error: out of memory: Unable to allocate 1.50 GiB for an array with shape "
@@ -1950,7 +1951,7 @@ def test_a_file_over_pandas_chunk_reads_a_column_as_one_type(tmp_path):
     # or numbers"), after a raw DtypeWarning.
     import warnings
 
-    from fastbp.cli_data import read_table
+    from fastbp.cli_data.tables import read_table
 
     path = tmp_path / "big.csv"
     # A feature and a class target, each with one text value at the end.
@@ -1995,7 +1996,8 @@ def test_numbers_are_standardised_before_the_cast_to_float32(tmp_path, capsys):
     # to a few distinct values in training, while later files were scaled
     # from float64, so the model predicted differently on its own file.
     import pandas as pd
-    from fastbp.cli_data import read_for_model, split_target
+    from fastbp.cli_data.predict import read_for_model
+    from fastbp.cli_data.tables import split_target
 
     seconds = np.random.default_rng(0).permutation(300)
     data, model = tmp_path / "ts.csv", tmp_path / "m.fastbp"
@@ -2069,7 +2071,7 @@ def test_gz_outputs_record_their_own_name(tmp_path):
     # helper-86: the header named the temporary file written before the
     # rename (".fastbp-xxxx.tmp"), which gunzip -N restores.
     import pandas as pd
-    from fastbp.cli_data import read_table, write_table
+    from fastbp.cli_data.tables import read_table, write_table
 
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     for name in ("p.csv.gz", "h.tsv.gz"):  # predict --out, --history-out
@@ -2123,7 +2125,7 @@ def test_a_regression_target_reads_numbers_as_task_detection_does(tmp_path, caps
     assert main(["evaluate", "--model", str(model), "--data", str(odd)]) == 2
     assert "holds text ('1_000': lines [5, 9])" in capsys.readouterr().err
     # Numbers held as text (a column that pandas read as text) still read.
-    from fastbp.cli_data import regression_target
+    from fastbp.cli_data.columns import regression_target
 
     y = regression_target(np.array([" 2.5", "+1e3", 3, True], dtype=object), "label", str(odd))
     assert y.dtype == np.float64 and y.tolist() == [2.5, 1000.0, 3.0, 1.0]

@@ -98,33 +98,34 @@ def test_one_hot_budget_keeps_the_fit_within_half_the_memory(tmp_path, monkeypat
     # the dense array was 4 GiB.)
     import pandas as pd
 
-    import fastbp.cli_data as cli_data
+    import fastbp.cli_data.memory as cli_memory
+    import fastbp.cli_data.messages as cli_messages
 
     X = pd.DataFrame({"id": [f"c{i}" for i in range(2**15)]})
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: memory)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: memory)
     if refused:
-        with pytest.raises(cli_data.CLIError, match=r"'id' \(32768 distinct values\).*"
+        with pytest.raises(cli_messages.CLIError, match=r"'id' \(32768 distinct values\).*"
                                                     r"more than a quarter of the memory"):
-            cli_data.check_one_hot_size(X, np.float32, "t.csv")
+            cli_memory.check_one_hot_size(X, np.float32, "t.csv")
     else:
-        cli_data.check_one_hot_size(X, np.float32, "t.csv")
+        cli_memory.check_one_hot_size(X, np.float32, "t.csv")
 
 
 def test_available_memory_respects_a_cgroup_limit(tmp_path, monkeypatch):
     # helper-163: sysconf gives the host's memory inside a container.
-    import fastbp.cli_data as cli_data
+    import fastbp.cli_data.memory as cli_memory
 
     (tmp_path / "memory.max").write_text("1073741824\n")
     (tmp_path / "v1").write_text("9223372036854771712\n")  # v1: no limit
-    monkeypatch.setattr(cli_data, "_physical_memory", lambda: 64 * 2**30)
-    monkeypatch.setattr(cli_data, "_CGROUP_LIMITS",
+    monkeypatch.setattr(cli_memory, "_physical_memory", lambda: 64 * 2**30)
+    monkeypatch.setattr(cli_memory, "_CGROUP_LIMITS",
                         (str(tmp_path / "memory.max"), str(tmp_path / "v1")))
-    assert cli_data._available_memory() == 2**30
+    assert cli_memory._available_memory() == 2**30
     (tmp_path / "memory.max").write_text("max\n")
-    assert cli_data._available_memory() == 64 * 2**30
-    monkeypatch.setattr(cli_data, "_physical_memory", lambda: None)
-    monkeypatch.setattr(cli_data, "_CGROUP_LIMITS", (str(tmp_path / "absent"),))
-    assert cli_data._available_memory() is None
+    assert cli_memory._available_memory() == 64 * 2**30
+    monkeypatch.setattr(cli_memory, "_physical_memory", lambda: None)
+    monkeypatch.setattr(cli_memory, "_CGROUP_LIMITS", (str(tmp_path / "absent"),))
+    assert cli_memory._available_memory() is None
 
 
 def test_numbers_with_separators_get_a_note_whatever_their_count(tmp_path, capsys):
@@ -228,7 +229,8 @@ def test_column_names_match_across_unicode_forms(model, tmp_path, capsys):
 def test_unicode_forms_of_one_name_twice_are_refused():
     import pandas as pd
 
-    from fastbp.cli_data import CLIError, _nfc_renamed
+    from fastbp.cli_data.messages import CLIError
+    from fastbp.cli_data.tables import _nfc_renamed
 
     nfc = "gr\u00f6\u00dfe"
     nfd = unicodedata.normalize("NFD", nfc)

@@ -12,7 +12,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastbp
-import fastbp.cli_data as cli_data
+import fastbp.cli_data.memory as cli_memory
+import fastbp.cli_data.messages as cli_messages
+import fastbp.cli_data.train as cli_train
 from fastbp.cli import main
 
 
@@ -27,10 +29,10 @@ def test_network_size_counts_the_measured_peak_of_each_solver(solver, arrays):
     # where the training peaked at 8.1 (Adam) and 6.1 (SGD).
     estimator = fastbp.MLPRegressor(hidden_layer_sizes=(10, 5), solver=solver)
     n_params = _n_params([50, 10, 5, 3])
-    assert cli_data.network_size(estimator, 50, 3, np.float32) == (
+    assert cli_memory.network_size(estimator, 50, 3, np.float32) == (
         (50, 10), int(n_params * 4 * arrays))
     estimator.set_params(early_stopping=True)
-    assert cli_data.network_size(estimator, 50, 3, np.float32)[1] == int(
+    assert cli_memory.network_size(estimator, 50, 3, np.float32)[1] == int(
         n_params * 4 * (arrays + 2))
 
 
@@ -39,21 +41,21 @@ def test_network_size_counts_lbfgs_at_its_measured_peak():
     # (368) was counted for both, whatever the dtype.
     estimator = fastbp.MLPRegressor(hidden_layer_sizes=(10,), solver="lbfgs")
     n_params = _n_params([50, 10, 1])
-    assert cli_data.network_size(estimator, 50, 1, np.float32)[1] == n_params * (41 * 8 + 7 * 4)
-    assert cli_data.network_size(estimator, 50, 1, np.float64)[1] == n_params * (41 * 8 + 7 * 8)
+    assert cli_memory.network_size(estimator, 50, 1, np.float32)[1] == n_params * (41 * 8 + 7 * 4)
+    assert cli_memory.network_size(estimator, 50, 1, np.float64)[1] == n_params * (41 * 8 + 7 * 8)
 
 
 def test_network_size_counts_a_batch_of_activations():
     estimator = fastbp.MLPRegressor(hidden_layer_sizes=(1000,), solver="sgd")
-    weights = cli_data.network_size(estimator, 30, 1, np.float32)[1]
+    weights = cli_memory.network_size(estimator, 30, 1, np.float32)[1]
     # "auto": batches of 200 rows, or all of fewer; two arrays of a batch's
     # rows x every layer's units.
-    assert cli_data.network_size(estimator, 30, 1, np.float32, n_rows=10_000)[1] == (
+    assert cli_memory.network_size(estimator, 30, 1, np.float32, n_rows=10_000)[1] == (
         weights + 200 * 1001 * 4 * 2)
-    assert cli_data.network_size(estimator, 30, 1, np.float32, n_rows=50)[1] == (
+    assert cli_memory.network_size(estimator, 30, 1, np.float32, n_rows=50)[1] == (
         weights + 50 * 1001 * 4 * 2)
     estimator.set_params(batch_size=1000)
-    assert cli_data.network_size(estimator, 30, 1, np.float32, n_rows=10_000)[1] == (
+    assert cli_memory.network_size(estimator, 30, 1, np.float32, n_rows=10_000)[1] == (
         weights + 1000 * 1001 * 4 * 2)
 
 
@@ -89,12 +91,12 @@ def test_the_estimate_covers_a_measured_fit(n, n_numeric, ids, hidden, solver, e
     # estimated, in CI; see the stop's note).
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
-        cli_data.build_pipeline(X[:300], estimator((3,), 1), dtype).fit(X[:300], y[:300])
+        cli_train.build_pipeline(X[:300], estimator((3,), 1), dtype).fit(X[:300], y[:300])
         est = estimator(hidden, 2)
-        held, needed, first_layer, network = cli_data.fit_size(X, dtype, est, 1)
+        held, needed, first_layer, network = cli_memory.fit_size(X, dtype, est, 1)
         tracemalloc.start()
         try:
-            cli_data.build_pipeline(X, est, dtype).fit(X, y)
+            cli_train.build_pipeline(X, est, dtype).fit(X, y)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -110,18 +112,18 @@ def test_the_file_as_read_and_its_float64_copy_count(monkeypatch):
     # twice the encoding was counted (7.6 MiB, within half of 18 MiB).
     X, _ = _frame(100_000, 10)
     estimator = fastbp.MLPRegressor(hidden_layer_sizes=(10,))
-    monkeypatch.setattr(cli_data, "_free_memory", lambda: None)
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 18 * 2**20)
-    with pytest.raises(cli_data.CLIError) as info:
-        cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
+    monkeypatch.setattr(cli_memory, "_free_memory", lambda: None)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 18 * 2**20)
+    with pytest.raises(cli_messages.CLIError) as info:
+        cli_memory.check_one_hot_size(X, np.float32, "t.csv", estimator)
     message = str(info.value)
     assert message.startswith("t.csv: the fit would take about ")
     assert "(an estimate), more than the memory available (18.0 MiB)" in message
     assert "the file's 100000 rows as read take 7.6 MiB" in message
     assert "its 10 numeric column(s) standardised in float64 take 7.6 MiB" in message
     assert "text column" not in message and message.endswith("train on fewer rows")
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 40 * 2**20)
-    cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 40 * 2**20)
+    cli_memory.check_one_hot_size(X, np.float32, "t.csv", estimator)
 
 
 def test_the_fit_is_compared_with_the_memory_free(monkeypatch):
@@ -129,31 +131,31 @@ def test_the_fit_is_compared_with_the_memory_free(monkeypatch):
     # the fit's new allocations are what must fit in it.
     X, _ = _frame(100_000, 10)
     estimator = fastbp.MLPRegressor(hidden_layer_sizes=(10,))
-    held, needed, _, _ = cli_data.fit_size(X, np.float32, estimator, 1)
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 2**40)
-    monkeypatch.setattr(cli_data, "_free_memory", lambda: needed)
-    cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
-    monkeypatch.setattr(cli_data, "_free_memory", lambda: needed - 1)
-    with pytest.raises(cli_data.CLIError, match=r"the fit would need about 11\.\d MiB more "
+    held, needed, _, _ = cli_memory.fit_size(X, np.float32, estimator, 1)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 2**40)
+    monkeypatch.setattr(cli_memory, "_free_memory", lambda: needed)
+    cli_memory.check_one_hot_size(X, np.float32, "t.csv", estimator)
+    monkeypatch.setattr(cli_memory, "_free_memory", lambda: needed - 1)
+    with pytest.raises(cli_messages.CLIError, match=r"the fit would need about 11\.\d MiB more "
                                                 r"memory at its peak \(an estimate\), more "
                                                 r"than the memory free \(11\.\d MiB\)"):
-        cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
+        cli_memory.check_one_hot_size(X, np.float32, "t.csv", estimator)
     # With neither known, nothing is checked.
-    monkeypatch.setattr(cli_data, "_free_memory", lambda: None)
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: None)
-    cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
+    monkeypatch.setattr(cli_memory, "_free_memory", lambda: None)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: None)
+    cli_memory.check_one_hot_size(X, np.float32, "t.csv", estimator)
 
 
 def test_free_memory_reads_memavailable(tmp_path, monkeypatch):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24684000 kB\nMemFree:        20000000 kB\n"
                        "MemAvailable:   22000000 kB\nBuffers:           1000 kB\n")
-    monkeypatch.setattr(cli_data, "_MEMINFO", str(meminfo))
-    assert cli_data._free_memory() == 22_000_000 * 1024
+    monkeypatch.setattr(cli_memory, "_MEMINFO", str(meminfo))
+    assert cli_memory._free_memory() == 22_000_000 * 1024
     meminfo.write_text("MemTotal:       24684000 kB\nMemFree:        20000000 kB\n")
-    assert cli_data._free_memory() is None
-    monkeypatch.setattr(cli_data, "_MEMINFO", str(tmp_path / "absent"))
-    assert cli_data._free_memory() is None
+    assert cli_memory._free_memory() is None
+    monkeypatch.setattr(cli_memory, "_MEMINFO", str(tmp_path / "absent"))
+    assert cli_memory._free_memory() is None
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
@@ -178,11 +180,11 @@ def test_an_id_column_that_widens_the_first_layer_is_named(monkeypatch):
     # 20,000 IDs: a CSR of 0.3 MiB, but a first layer of 20,000 x 100
     # float64 weights, 130 MiB at Adam's peak.
     X = pd.DataFrame({"id": [f"c{i}" for i in range(20_000)]})
-    monkeypatch.setattr(cli_data, "_free_memory", lambda: None)
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 64 * 2**20)
+    monkeypatch.setattr(cli_memory, "_free_memory", lambda: None)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 64 * 2**20)
     estimator = fastbp.MLPClassifier(hidden_layer_sizes=(100,))
-    with pytest.raises(cli_data.CLIError) as info:
-        cli_data.check_one_hot_size(X, np.float64, "t.csv", estimator, n_outputs=1)
+    with pytest.raises(cli_messages.CLIError) as info:
+        cli_memory.check_one_hot_size(X, np.float64, "t.csv", estimator, n_outputs=1)
     message = str(info.value)
     # fix-234: the column is named with the first layer it widens.
     assert ("one-hot encoding the text column(s) 'id' (20000 distinct values) makes a sparse "
@@ -199,11 +201,11 @@ def test_a_text_column_that_does_not_widen_the_first_layer_is_not_blamed(monkeyp
     # they make it wide; three colours beside 30 numeric columns do not.
     X, _ = _frame(50, 30)
     X["colour"] = np.random.default_rng(0).choice(["red", "green", "blue"], 50)
-    monkeypatch.setattr(cli_data, "_free_memory", lambda: None)
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 16 * 2**20)
+    monkeypatch.setattr(cli_memory, "_free_memory", lambda: None)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 16 * 2**20)
     estimator = fastbp.MLPRegressor(hidden_layer_sizes=(100_000,))
-    with pytest.raises(cli_data.CLIError) as info:
-        cli_data.check_one_hot_size(X, np.float32, "t.csv", estimator)
+    with pytest.raises(cli_messages.CLIError) as info:
+        cli_memory.check_one_hot_size(X, np.float32, "t.csv", estimator)
     message = str(info.value)
     assert "the network's parameters (first layer 33 x 100000 weights) take " in message
     assert "a first layer of" not in message and "text column" not in message

@@ -7,7 +7,10 @@ import pytest
 import scipy.sparse as sp
 
 import fastbp
-import fastbp.cli_data as cli_data
+import fastbp.cli_data.columns as cli_columns
+import fastbp.cli_data.memory as cli_memory
+import fastbp.cli_data.messages as cli_messages
+import fastbp.cli_data.train as cli_train
 from fastbp.cli import main
 
 
@@ -24,14 +27,14 @@ def _id_frame(n=2000, ids=1500, seed=0):
 def test_an_id_column_is_encoded_as_csr_of_the_model_dtype(dtype):
     frame = _id_frame()
     X = frame.drop(columns="y")
-    pipe = cli_data.build_pipeline(X, fastbp.MLPClassifier(hidden_layer_sizes=(4,)), dtype)
+    pipe = cli_train.build_pipeline(X, fastbp.MLPClassifier(hidden_layer_sizes=(4,)), dtype)
     Xt = pipe[0].fit_transform(X)
     width = X["user"].nunique()
     assert sp.issparse(Xt) and Xt.format == "csr"
     assert Xt.dtype == dtype and Xt.shape == (2000, 1 + width)
     # One one-hot entry and one numeric value a row: memory by nnz.
     assert Xt.nnz == 2 * 2000
-    assert cli_data.encoded_size(X, dtype)[:3] == (True, Xt.nnz, Xt.shape[1])
+    assert cli_memory.encoded_size(X, dtype)[:3] == (True, Xt.nnz, Xt.shape[1])
 
 
 @pytest.mark.parametrize("categories", [2, 3, 5, 6, 40])
@@ -41,8 +44,8 @@ def test_encoded_size_predicts_what_the_pipeline_builds(categories):
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"x": rng.standard_normal(300),
                       "c": [f"k{i % categories}" for i in range(300)]})
-    Xt = cli_data.build_pipeline(X, fastbp.MLPRegressor(), np.float32)[0].fit_transform(X)
-    sparse, nnz, n_columns, size, _ = cli_data.encoded_size(X, np.float32)
+    Xt = cli_train.build_pipeline(X, fastbp.MLPRegressor(), np.float32)[0].fit_transform(X)
+    sparse, nnz, n_columns, size, _ = cli_memory.encoded_size(X, np.float32)
     assert sp.issparse(Xt) == sparse == (categories >= 6)
     assert Xt.shape[1] == n_columns and Xt.dtype == np.float32
     if sparse:
@@ -55,7 +58,7 @@ def test_encoded_size_predicts_what_the_pipeline_builds(categories):
 def test_a_low_cardinality_text_column_stays_dense():
     X = pd.DataFrame({"x1": np.arange(50.0), "x2": np.ones(50),
                       "colour": ["red", "green", "blue"] * 16 + ["red", "red"]})
-    Xt = cli_data.build_pipeline(X, fastbp.MLPClassifier(), np.float64)[0].fit_transform(X)
+    Xt = cli_train.build_pipeline(X, fastbp.MLPClassifier(), np.float64)[0].fit_transform(X)
     # Density (2 + 1) / (2 + 3) = 0.6, above 0.3: dense, C order.
     assert type(Xt) is np.ndarray and Xt.dtype == np.float64 and Xt.shape == (50, 5)
 
@@ -77,7 +80,7 @@ def test_cli_trains_on_csr_saves_loads_and_predicts(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(fastbp.MLPClassifier, "fit", spy)
     # Dense, 2000 x 1100 columns would be about 9 (float32) or 18 MB (the
     # check asks for four times that); the CSR is about 40 kB.
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 16 * 2**20)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 16 * 2**20)
     model = tmp_path / "m.fastbp"
     assert main(["train", "--data", str(tmp_path / "t.csv"), "--target", "y", "--epochs", "3",
                  "--hidden-layer-sizes", "8", "--dtype", dtype, "--quiet",
@@ -109,12 +112,12 @@ def test_cli_trains_on_csr_saves_loads_and_predicts(tmp_path, capsys, monkeypatc
 def test_note_unseen_categories_reads_a_sparse_encoding(tmp_path, capsys):
     frame = _id_frame(n=300, ids=200)
     X, y = frame.drop(columns="y"), frame["y"]
-    pipe = cli_data.build_pipeline(X, fastbp.MLPClassifier(hidden_layer_sizes=(4,),
+    pipe = cli_train.build_pipeline(X, fastbp.MLPClassifier(hidden_layer_sizes=(4,),
                                                            max_iter=2), np.float32)
     pipe.fit(X, y)
     new = pd.DataFrame({"user": ["u1", "never", "seen"], "x": [0.0, 1.0, 2.0]})
     new.loc[0, "user"] = X["user"].iloc[0]
-    cli_data.note_unseen_categories(pipe, new, "n.csv")
+    cli_columns.note_unseen_categories(pipe, new, "n.csv")
     assert ("note: n.csv: column 'user' holds categories training never saw ('never', "
             "'seen'; 2 row(s))") in capsys.readouterr().err
 
@@ -125,17 +128,17 @@ def test_the_size_check_budgets_the_sparse_encoding(memory, refused, monkeypatch
     # any ordinary memory; as CSR 2**15 x (4 + 4) bytes plus the row
     # pointers, 384 kB, refused only where even that is over a quarter.
     X = pd.DataFrame({"id": [f"c{i}" for i in range(2**15)]})
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: memory)
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: memory)
     if refused:
-        with pytest.raises(cli_data.CLIError,
+        with pytest.raises(cli_messages.CLIError,
                            match=r"one-hot encoding the text column\(s\) 'id' \(32768 distinct "
                                  r"values\) would take a sparse matrix of 32768 stored values of "
                                  r"float32 \(32768 rows x 32768 columns\), 0\.4 MiB \(the fit "
                                  r"needs twice that\), more than a quarter of the memory "
                                  r"available \(1\.0 MiB\)"):
-            cli_data.check_one_hot_size(X, np.float32, "t.csv")
+            cli_memory.check_one_hot_size(X, np.float32, "t.csv")
     else:
-        cli_data.check_one_hot_size(X, np.float32, "t.csv")
+        cli_memory.check_one_hot_size(X, np.float32, "t.csv")
 
 
 def test_the_size_check_keeps_the_dense_estimate_for_a_dense_encoding(monkeypatch):
@@ -143,10 +146,10 @@ def test_the_size_check_keeps_the_dense_estimate_for_a_dense_encoding(monkeypatc
     # 2000 x 5 float64 values, 80,000 bytes.
     X = pd.DataFrame({"a": np.zeros(2000), "b": np.zeros(2000),
                       "c": ["p", "q", "r", "p"] * 500})
-    assert cli_data.encoded_size(X, np.float64)[0] is False
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 4 * 80_000)
-    cli_data.check_one_hot_size(X, np.float64, "t.csv")
-    monkeypatch.setattr(cli_data, "_available_memory", lambda: 4 * 80_000 - 1)
-    with pytest.raises(cli_data.CLIError, match=r"'c' \(3 distinct values\) would take "
+    assert cli_memory.encoded_size(X, np.float64)[0] is False
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 4 * 80_000)
+    cli_memory.check_one_hot_size(X, np.float64, "t.csv")
+    monkeypatch.setattr(cli_memory, "_available_memory", lambda: 4 * 80_000 - 1)
+    with pytest.raises(cli_messages.CLIError, match=r"'c' \(3 distinct values\) would take "
                                                 r"2000 rows x 5 columns of float64"):
-        cli_data.check_one_hot_size(X, np.float64, "t.csv")
+        cli_memory.check_one_hot_size(X, np.float64, "t.csv")

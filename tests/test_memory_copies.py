@@ -144,7 +144,7 @@ def test_cli_pipeline_hands_the_model_c_order_in_one_cast(tmp_path):
     import fastbp
     from sklearn.preprocessing import StandardScaler
 
-    from fastbp.cli_data import build_pipeline
+    from fastbp.cli_data.train import build_pipeline
 
     rng = np.random.default_rng(5)
     df = pd.DataFrame(rng.random((6_000, 100)), columns=[f"c{i}" for i in range(100)])

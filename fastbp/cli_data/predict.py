@@ -1,0 +1,331 @@
+"""``fastbp predict`` and ``fastbp evaluate``: a saved model loaded and
+checked to be one the command line trained, a file read as that model's
+columns, and its predictions written or scored.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from .columns import (_all_bools, _check_scaled_range, _checked_features, _labels_like_classes,
+                      _spaced, note_unseen_categories, regression_target)
+from .messages import CLIError, _pandas, error_message
+from .outputs import check_output_path, check_table_name, refuse_overwriting
+from .tables import _nfc_renamed, read_table, split_target, write_table
+
+
+def load_model(path):
+    import fastbp
+
+    if not os.path.exists(path):
+        raise CLIError(f"no such file: {path}")
+    try:
+        pipe = fastbp.load(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(str(exc)) from exc
+    if not hasattr(pipe, "fastbp_target_"):
+        raise CLIError(f"{path} was not written by 'fastbp train --data' (it has no "
+                       "recorded target column); load it with fastbp.load in Python.")
+    problem = _cli_model_problem(pipe)
+    if problem is not None:
+        # predict and evaluate read these unchecked: a KeyError or an
+        # AttributeError with a traceback, or an error naming no cause.
+        raise CLIError(f"{path} was not written by 'fastbp train' (or was changed since): "
+                       f"{problem}; load it with fastbp.load in Python.")
+    _predict_where_possible(pipe, path)
+    return pipe
+
+
+def _cli_model_problem(pipe):
+    """What in the loaded object ``pipe`` is not what ``fastbp train``
+    writes (:func:`build_pipeline` and the attributes it records), in words,
+    or None: the structure predict and evaluate read."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from ..estimators.classifier import MLPClassifier
+    from ..estimators.regressor import MLPRegressor
+
+    if not isinstance(pipe, Pipeline):
+        return f"what it holds is not a Pipeline but {type(pipe).__name__}"
+    steps = pipe.steps
+    names = [step[0] if isinstance(step, tuple) and len(step) == 2 else step
+             for step in steps] if isinstance(steps, list) else steps
+    if names != ["preprocess", "model"]:
+        return f"its steps are {names!r}, not ['preprocess', 'model']"
+    preprocess, model = steps[0][1], steps[1][1]
+    transformers = getattr(preprocess, "transformers_", None)
+    if not (isinstance(preprocess, ColumnTransformer) and isinstance(transformers, list)):
+        return ("its preprocess step is not a fitted ColumnTransformer but "
+                f"{type(preprocess).__name__}")
+    for entry in transformers:
+        if not (isinstance(entry, tuple) and len(entry) == 3):
+            return "its preprocess step's transformers are not (name, encoder, columns)"
+        name, encoder, _ = entry
+        if name == "numeric" and _numeric_scaler(encoder) is None:
+            return "its preprocess step's numeric columns have no scale step"
+        if name == "categorical" and not hasattr(encoder, "categories_"):
+            return "its preprocess step's categorical columns have no fitted encoder"
+    target = pipe.fastbp_target_
+    if not isinstance(target, str):
+        return f"fastbp_target_ is {target!r}, not a column name"
+    task = getattr(pipe, "fastbp_task_", None)
+    kinds = {"classification": MLPClassifier, "regression": MLPRegressor}
+    if not (isinstance(task, str) and task in kinds):
+        return f"fastbp_task_ is {task!r}, not 'classification' or 'regression'"
+    if not isinstance(model, kinds[task]):
+        return f"fastbp_task_ {task!r} does not fit its {type(model).__name__} model step"
+    # Absent from models trained before fastbp recorded it (read_for_model).
+    marks = getattr(pipe, "fastbp_marks_missing_", [])
+    if not (isinstance(marks, list) and all(isinstance(c, str) for c in marks)):
+        return f"fastbp_marks_missing_ is {marks!r}, not a list of column names"
+    return None
+
+
+def _numeric_scaler(encoder):
+    """The fitted ``StandardScaler`` of a saved model's numeric columns, or
+    None: the ``scale`` step of :func:`build_pipeline`'s scale and cast
+    Pipeline, or the encoder itself in models written before that cast
+    (5d21400), which hold a bare scaler and keep loading."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if isinstance(encoder, Pipeline):
+        encoder = encoder.named_steps.get("scale")
+    # Fitted, with both statistics (with_mean=False or with_std=False
+    # leave one None): check_standardised_range reads them.
+    if (isinstance(encoder, StandardScaler) and getattr(encoder, "mean_", None) is not None
+            and getattr(encoder, "scale_", None) is not None):
+        return encoder
+    return None
+
+
+def _predict_where_possible(pipe, path):
+    """A model trained with ``--set device=cuda`` predicts on the CPU where
+    there is no usable GPU: the commands have no option to set it back, as
+    Python's ``set_params(device="cpu")`` does."""
+    from ..estimators.base import BaseMLP
+
+    on_gpu = [step for _, step in pipe.steps
+              if isinstance(step, BaseMLP) and step.device == "cuda"]
+    if not on_gpu:
+        return
+    from ..kernels.cuda import device_status
+
+    problem = device_status()
+    if problem is not None:
+        for step in on_gpu:
+            step.set_params(device="cpu")
+        print(f"note: {path} was trained with device='cuda', and this machine cannot run "
+              f"it ({problem.rstrip('.')}); it predicts on the CPU.", file=sys.stderr)
+
+
+def model_columns(pipe):
+    """The saved model's numeric (standardised) feature columns, and those
+    of its one-hot encoded columns whose categories are text (not a bool
+    column's True and False)."""
+    numeric, text = [], []
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name == "numeric":
+            numeric = list(cols)
+        elif name == "categorical":
+            text = [c for c, categories in zip(cols, encoder.categories_)
+                    if any(isinstance(v, str) for v in categories)]
+    return numeric, text
+
+
+def read_for_model(pipe, path):
+    """``path`` read as training read its file: the model's text columns as
+    text ("1" and "2" stay the categories that training saw, even where no
+    other value of the column is text), without the spaces around their
+    values where training had none (codes: :func:`keep_written_codes`), and
+    its True and False columns as True and False."""
+    text = model_columns(pipe)[1]
+    categories = dict(_model_categories(pipe))
+    stripped = [c for c in text if not _spaced(categories[c])]
+    bools = [c for c, values in categories.items() if _all_bools(values)]
+    if pipe.fastbp_task_ == "classification" and np.asarray(pipe.classes_).dtype.kind in "OUS":
+        # Labels the model knows as text ("007", or "1" among "x" and "y")
+        # are compared as text, whatever this file's column holds.
+        text = [*text, pipe.fastbp_target_]
+        if not _spaced(pipe.classes_):
+            stripped.append(pipe.fastbp_target_)
+    # A model trained before only empty fields were missing in text read
+    # "NA", "None" ... as missing everywhere, as pandas does, and learned
+    # them so.
+    marks = getattr(pipe, "fastbp_marks_missing_", text)
+    return read_table(path, text, stripped, bools, marks)
+
+
+def _model_categories(pipe):
+    """``(column, categories)`` for each one-hot encoded column of a saved
+    model."""
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name == "categorical":
+            yield from zip(cols, encoder.categories_)
+
+
+def features_for(pipe, frame, path):
+    """The model's feature columns of ``frame``, matched by name, and
+    checked against what training saw."""
+    data = _nfc_renamed(frame, [pipe.fastbp_target_], path).drop(
+        columns=[pipe.fastbp_target_], errors="ignore")
+    X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path)
+    check_standardised_range(pipe, X, path)
+    note_unseen_categories(pipe, X, path)
+    return X
+
+
+def check_standardised_range(pipe, X, path):
+    """Refuse values of ``X`` whose standardised value (the model's scaler)
+    is beyond the range of the model's dtype (3.4e38 in float32), naming
+    the column and lines: the cast made them infinite, and scikit-learn's
+    error named neither (helper-163)."""
+    model = pipe.named_steps["model"]
+    coefs = getattr(model, "coefs_", None)
+    dtype = np.dtype(coefs[0].dtype) if coefs else np.dtype(np.float32)
+    for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
+        if name != "numeric":
+            continue
+        # A model without the cast step (5d21400) scales to float64, and its
+        # network casts that to its dtype: the same range applies.
+        scaler = _numeric_scaler(encoder)
+        _check_scaled_range(X, list(cols), scaler.mean_, scaler.scale_, dtype, path)
+
+
+def predict_file(args):
+    """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
+    pd = _pandas()
+
+    # "-" is standard output (a shell pipeline), as for most tools.
+    to_stdout = args.out == "-" or _names_standard_output(args.out)
+    if to_stdout and sys.stdout is None:
+        # Python's sys.stdout where the shell closed it (>&-): to_csv(None)
+        # returned the table as a string and wrote nothing (helper-123).
+        raise CLIError("--out -: standard output is closed, so the predictions could not "
+                       "be written; give a file name, or run with standard output open")
+    if not to_stdout:
+        check_output_path(args.out, "--out", special_ok=True)
+        refuse_overwriting([("--out", args.out)],
+                           [("--model", args.model), ("--data", args.data)])
+        check_table_name(args.out, "--out")
+    pipe = load_model(args.model)
+    frame = read_for_model(pipe, args.data)
+    X = features_for(pipe, frame, args.data)
+    if args.proba:
+        if pipe.fastbp_task_ != "classification":
+            raise CLIError("--proba needs a classifier; this model is a regressor")
+        proba = pipe.predict_proba(X)
+        out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
+    else:
+        out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
+    from ..persistence import special_file
+
+    special = not to_stdout and special_file(args.out) is not None
+    if to_stdout:
+        out.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    else:
+        try:
+            write_table(out, args.out, in_place=special)
+        except OSError as exc:
+            # helper-163: a full disk said only "No space left on device", and
+            # an unwritable directory named the temporary file, not --out.
+            raise CLIError(f"could not write --out {args.out}: "
+                           f"{exc.strerror or error_message(exc)}") from exc
+    # Beside predictions written to a pipe or device (/dev/stdout), the
+    # status line goes to stderr, out of the data's way.
+    status = sys.stderr if to_stdout or special else sys.stdout
+    print(f"{len(out)} predictions written to "
+          f"{'standard output' if args.out == '-' else args.out}", file=status)
+    return 0
+
+
+def _names_standard_output(path):
+    """Whether ``path`` is a name of this process's standard output
+    (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``), whatever it
+    leads to: a terminal, a pipe, or a file the shell redirected it to
+    (``> preds.csv``), whose name is no table name, and which replacing
+    would take from under the shell's redirection."""
+    if not os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        # A file named as such (--out p.csv > p.csv) is written as its name says.
+        return False
+    try:
+        own, named = os.fstat(1), os.stat(path)
+    except OSError:  # no standard output, or no such device
+        return False
+    return (own.st_dev, own.st_ino) == (named.st_dev, named.st_ino)
+
+
+def evaluate_file(args):
+    """``fastbp evaluate --model M --data FILE``."""
+    pipe = load_model(args.model)
+    frame = read_for_model(pipe, args.data)
+    frame = _nfc_renamed(frame, [pipe.fastbp_target_], args.data)
+    if pipe.fastbp_target_ not in frame.columns:
+        raise CLIError(f"{args.data} has no target column {pipe.fastbp_target_!r} to "
+                       "evaluate against")
+    X, y = split_target(frame, pipe.fastbp_target_, args.data)
+    X = features_for(pipe, X, args.data)
+    if pipe.fastbp_task_ == "regression":
+        y = regression_target(y, pipe.fastbp_target_, args.data)
+    else:
+        y = _labels_like_classes(y, pipe.classes_, pipe.fastbp_target_, args.data)
+    report(pipe, X, y)
+    return 0
+
+
+def _comparable_labels(y, pred, classes):
+    """``y`` and the predictions ``pred`` as labels that scikit-learn's
+    metrics compare: as text where ``y`` holds a number that is not an
+    integer (0.5) among integer or True/False ``classes``, which the
+    metrics would refuse as "a mix of continuous and binary targets"; such
+    a label is a class the model never predicts, and its rows errors."""
+    y = np.asarray(y)
+    kind = np.asarray(classes).dtype.kind
+    if y.dtype.kind != "f" or kind not in "iub" or np.all(y == np.round(y)):
+        return y, pred
+
+    def text(value):
+        if value != round(value):
+            return str(value)
+        if kind == "b" and value in (0, 1):
+            return str(bool(value))  # as a prediction True reads
+        return str(int(value))
+
+    return (np.array([text(v) for v in y], dtype=object),
+            np.array([str(v) for v in np.asarray(pred).tolist()], dtype=object))
+
+
+def report(pipe, X, y, brief=False):
+    from sklearn import metrics
+
+    pred = pipe.predict(X)
+    if pipe.fastbp_task_ == "classification":
+        pd = _pandas()
+
+        # In the order they first appear (np.unique cannot sort a mix of
+        # text and numbers).
+        known = set(np.asarray(pipe.classes_).tolist())
+        unseen = [c for c in pd.unique(pd.Series(np.asarray(y, dtype=object)))
+                  if c not in known]
+        if unseen:
+            # The model cannot predict them: their rows count as errors.
+            shown = ", ".join(repr(c) for c in unseen[:5])
+            print(f"note: {len(unseen)} class(es) of these rows the model never saw in "
+                  f"training ({shown}{', ...' if len(unseen) > 5 else ''}): it cannot "
+                  "predict them, and their rows count as errors", file=sys.stderr)
+        y, pred = _comparable_labels(y, pred, pipe.classes_)
+        print(f"accuracy: {metrics.accuracy_score(y, pred):.4f}")
+        if not brief:
+            print(metrics.classification_report(y, pred, zero_division=0))
+            labels = np.unique(np.concatenate([np.asarray(y), np.asarray(pred)]))
+            print("confusion matrix (rows: true, columns: predicted; labels "
+                  f"{labels.tolist()}):")
+            print(metrics.confusion_matrix(y, pred, labels=labels))
+    else:
+        y = np.asarray(y, dtype=float)
+        print(f"R2: {metrics.r2_score(y, pred):.4f}  MAE: "
+              f"{metrics.mean_absolute_error(y, pred):.4f}  RMSE: "
+              f"{np.sqrt(metrics.mean_squared_error(y, pred)):.4f}")

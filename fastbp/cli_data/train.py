@@ -1,0 +1,309 @@
+"""``fastbp train --data FILE``: the preprocessing Pipeline
+(standardised numeric columns, one-hot encoded text), the fit with one
+line per epoch, and the run from reading the file to writing the outputs.
+"""
+
+import argparse
+import functools
+import sys
+import time
+
+import numpy as np
+
+from ..display import step_name
+from .columns import (_bool_columns, _check_scaled_range, _checked_features, _labels_like_classes,
+                      _plain, _scaler_statistics, _spaced, _text_columns, check_features,
+                      infer_task, note_missing_marks_kept, note_row_numbers, note_target_scale,
+                      note_text_in_numbers, note_unseen_categories, numeric_columns,
+                      regression_target)
+from .memory import SPARSE_THRESHOLD, check_one_hot_size
+from .messages import EXIT_INTERRUPTED, CLIError, _pandas, show_warning
+from .options import command_line_advice, epochs_option, make_estimator
+from .outputs import check_outputs, write_outputs
+from .predict import report
+from .tables import keep_written_codes, read_table, split_target
+
+
+def build_pipeline(X, estimator, dtype=np.float64):
+    """Standardise numeric columns, one-hot encode the others, then
+    ``estimator``, which gets ``dtype``: a CSR matrix where the encoding is
+    mostly zeros (:data:`SPARSE_THRESHOLD`; text columns of many values), a
+    dense array otherwise (:func:`encoded_size` tells which, beforehand).
+
+    The numeric columns are standardised as read (float64) and only then
+    cast to ``dtype``: cast first, float32 would round Unix timestamps
+    (1.7e9) to steps of 128 seconds, in training only, since files read
+    later reach the scaler as read. The cast is NumPy's ``positive`` ufunc
+    with ``dtype`` and ``order="C"``, which ``fastbp.load`` rebuilds (no
+    function of fastbp's own): one copy, in the C order the model trains
+    from. (``numpy.float32`` kept the scaler's F order, that of a
+    DataFrame's values, and the model copied it all again.)"""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    numeric = numeric_columns(X)
+    other = [c for c in X.columns if c not in numeric]
+    steps = []
+    if numeric:
+        cast = FunctionTransformer(np.positive, kw_args={"dtype": np.dtype(dtype).type,
+                                                         "order": "C"},
+                                   feature_names_out="one-to-one")
+        steps.append(("numeric", Pipeline([("scale", StandardScaler()), ("cast", cast)]),
+                      numeric))
+    if other:
+        # CSR, so that an ID-like column of thousands of values costs memory
+        # by its nonzeros (one a row), not rows x values (fix-184): the
+        # estimators train on CSR without densifying it.
+        steps.append(("categorical", OneHotEncoder(handle_unknown="ignore",
+                                                   sparse_output=True,
+                                                   dtype=np.dtype(dtype).type), other))
+    # scikit-learn's rule: dense where more than SPARSE_THRESHOLD of the
+    # result is nonzero (few categories), for the dense kernels are faster.
+    preprocess = ColumnTransformer(steps, sparse_threshold=SPARSE_THRESHOLD)
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def epoch_printer(stream=None, unit="epoch"):
+    """One line per epoch (or L-BFGS ``unit="iteration"``), as Keras's
+    ``verbose=2``."""
+    def on_epoch_end(epoch, max_iter, history):
+        parts = [f"{unit} {epoch}/{max_iter}", f"{history['epoch_time'][-1]:.2f}s",
+                 f"loss {history['loss'][-1]:.4f}"]
+        if history.get("val_loss"):
+            parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
+        if history.get("val_score"):
+            parts.append(f"val_score {history['val_score'][-1]:.4f}")
+        print(" - ".join(parts), file=stream or sys.stdout, flush=True)
+    return on_epoch_end
+
+
+def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", advise=None):
+    """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
+    cold compile and printing one line per epoch unless ``quiet``; a note
+    on a fit that reaches ``max_iter`` names ``limit_option``, the option
+    that set it (:func:`epochs_option`). ``advise``, given, rewrites the
+    advice of a ``GradientWarning`` and of a ``DivergenceError`` for the
+    command line (:func:`command_line_advice`).
+
+    Returns
+    -------
+    bool
+        Whether Ctrl-C ended the fit early: the estimator then keeps the
+        state of its last complete epoch (or best L-BFGS iterate), a partly
+        trained model that :func:`say_interrupted` names as such. Ctrl-C
+        before the first epoch (or L-BFGS iteration) ended leaves nothing
+        trained: the ``KeyboardInterrupt`` goes on (:func:`fastbp.cli.run`).
+    """
+    # The fit announces a cold compile itself, once it knows which kernels
+    # it runs (training.compile.announce_compilation).
+    import re
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from ..exceptions import UNDONE_TRAINING_NOTE, DivergenceError, GradientWarning
+    from ..training.progress import INTERRUPTED
+
+    estimator._announce_compile = True
+    if not quiet:
+        estimator._on_epoch_end = epoch_printer(unit=step_name(estimator))
+    notes, interrupted = [], []
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        # A ConvergenceWarning becomes one line after the fit, which a
+        # command-line user can act on, rather than its source location;
+        # every other warning shows at once, as it is.
+        if str(message).startswith(INTERRUPTED):
+            # Said once the outputs are written, with what they hold.
+            interrupted.append(str(message))
+        elif issubclass(category, ConvergenceWarning):
+            notes.append(str(message))
+        elif advise is not None and issubclass(category, GradientWarning):
+            show_warning(advise(str(message)), category, filename, lineno, file, line)
+        else:
+            show_warning(message, category, filename, lineno, file, line)
+
+    try:
+        with warnings.catch_warnings():  # puts showwarning back
+            warnings.showwarning = show
+            # The limit reached is the CLI's own note, whatever the filters:
+            # PYTHONWARNINGS=error raised it out of the fit, before show()
+            # saw it, and no model was saved (helper-123).
+            warnings.simplefilter("always", ConvergenceWarning)
+            # Whatever the filters (-W ignore, a second fit in one process),
+            # an interrupted fit must be seen: it decides the exit status.
+            warnings.filterwarnings("always", message=INTERRUPTED)
+            model.fit(X, y)
+    except DivergenceError as exc:
+        if advise is None:
+            raise
+        # The fit was undone, so the warnings of its training came as the
+        # error's notes, which the error raised here drops: an exploding
+        # gradient explains the divergence, and shows as it would have.
+        for note in getattr(exc, "__notes__", ()):
+            if note.startswith(UNDONE_TRAINING_NOTE):
+                name, _, said = note[len(UNDONE_TRAINING_NOTE):].partition(": ")
+                if name == GradientWarning.__name__:
+                    show(said, GradientWarning, "", 0)
+                elif name != ConvergenceWarning.__name__:  # said after a success only
+                    print(f"warning: {name}: {' '.join(said.split())}", file=sys.stderr,
+                          flush=True)
+        # helper-142: its advice named Python parameters, and standardising X.
+        # helper-163: the command line saves no model after a divergence, so
+        # what the estimator keeps is not what the user gets.
+        message = re.sub(r"Training stopped there, and the model is as it was before this "
+                         r"call.*?\. (?=To fix it)",
+                         "Training stopped there, and no model was saved. ", advise(str(exc)))
+        message = message.replace("The model keeps its state from before this call. ",
+                                  "No model was saved. ")
+        # With the last finite epoch, whose history --history-out writes.
+        raise DivergenceError(message, epoch=exc.epoch,
+                              last_finite_model=exc.last_finite_model) from None
+    finally:
+        estimator.__dict__.pop("_on_epoch_end", None)
+        estimator.__dict__.pop("_announce_compile", None)
+    if interrupted:
+        return True
+    if notes:
+        if estimator.n_iter_ >= estimator.max_iter:
+            # scikit-learn's message names max_iter; on the command line it is --epochs.
+            larger = ("a larger --epochs" if limit_option == "--epochs"
+                      else limit_option.replace("...", "N") + " with a larger N")
+            limit = (f"--epochs {estimator.max_iter}" if limit_option == "--epochs"
+                     else limit_option.replace("...", str(estimator.max_iter)))
+            note = (f"training stopped at the epoch limit ({estimator.max_iter}) before the "
+                    f"loss stopped improving; pass {larger} to train longer"
+                    if estimator.solver != "lbfgs" else
+                    f"L-BFGS stopped at its iteration limit ({limit}) "
+                    f"before converging; pass {larger} to train longer")
+        elif estimator.solver == "lbfgs" and "EVALUATIONS EXCEEDS LIMIT" in notes[0]:
+            # scipy's reason for a max_fun stop, and scikit-learn's advice
+            # to scale data that the command line standardised already
+            # (helper-150): max_fun is set by --set alone.
+            note = (f"L-BFGS stopped at its limit of loss evaluations (--set "
+                    f"max_fun={estimator.max_fun}) before converging; pass --set max_fun=N "
+                    f"with a larger N to train longer")
+        else:
+            note = " ".join(notes[0].split())  # scipy's reason, on one line
+        print(f"note: {note}", file=sys.stderr)
+    return False
+
+
+def final_loss(estimator):
+    """The training loss of the last complete epoch, for a status line."""
+    return f"{estimator.loss_:.6f}"
+
+
+def say_interrupted(estimator, saved):
+    """Print, last, that Ctrl-C ended the fit of ``estimator`` early, and
+    return the exit status of an interrupted command: a model saved
+    (``saved``) or scored after an interrupted fit is partly trained, and
+    ``fastbp train && deploy`` must not take it for a finished one."""
+    unit = step_name(estimator)
+    what = "the model saved is" if saved else "the model (not saved) is"
+    print(f"fastbp: training interrupted after {estimator.n_iter_} of {estimator.max_iter} "
+          f"{unit}s: {what} partly trained", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
+def fit_or_write_history(model, estimator, X, y, args, advise):
+    """:func:`fit_with_progress` of ``train``; after a divergence, the
+    ``--history-out`` of the epochs before it (what diagnosing it needs),
+    written before the error goes on, and no other output (helper-163)."""
+    from ..exceptions import DivergenceError
+
+    try:
+        return fit_with_progress(model, estimator, X, y, args.quiet, epochs_option(args),
+                                 advise)
+    except DivergenceError as exc:
+        # The fit is undone: the epochs before the divergence are the
+        # exception's (the estimator of a first fit has no history_).
+        diverged = exc.last_finite_model
+        if args.history_out and diverged is not None:
+            write_outputs(argparse.Namespace(model_out=None, history_out=args.history_out,
+                                             plot=None), None, diverged)
+        raise
+
+
+def train_on_file(args, estimator_params):
+    """``fastbp train --data FILE --target COLUMN``."""
+    import fastbp
+
+    pd = _pandas()
+    check_outputs(args)
+    frame, codes = keep_written_codes(read_table(args.data), args.data)
+    X, y = split_target(frame, args.target, args.data)
+    if not X.shape[1]:
+        raise CLIError(f"{args.data} has no feature columns besides the target "
+                       f"{args.target!r}: add the columns to predict it from")
+    check_features(X, args.data)
+    note_missing_marks_kept(frame)
+    note_row_numbers(X)
+    note_text_in_numbers(X)
+    task = infer_task(y, args.task, args.target)
+    classes = pd.unique(y) if task == "classification" else None
+    if classes is not None and len(classes) < 2:
+        # Most likely the wrong column, or filtered data; a one-class
+        # model would predict that class whatever it reads.
+        raise CLIError(f"{args.data}: the target column {args.target!r} holds a single "
+                       f"class ({_plain(classes[0])!r}); a classifier needs at least two")
+    if task == "regression":
+        y = regression_target(y, args.target, args.data, "--task regression")
+        note_target_scale(y, args.target)
+    # The validation file, read before training: a problem with it must not
+    # cost the trained model.
+    valid = None
+    if args.valid:
+        # Read as read_for_model reads a file for the model trained here.
+        text = _text_columns(X)
+        stripped = [c for c in text if not _spaced(X[c].unique())]
+        if np.asarray(y).dtype.kind == "O":
+            text.append(args.target)
+            if not _spaced(classes):
+                stripped.append(args.target)
+        valid_frame = read_table(args.valid, text, stripped, _bool_columns(X), codes)
+        valid_X, valid_y = split_target(valid_frame, args.target, args.valid)
+        valid_X = _checked_features(valid_X, list(X.columns), numeric_columns(X), args.valid)
+        if task == "regression":
+            valid_y = regression_target(valid_y, args.target, args.valid)
+        else:
+            # As evaluate checks its labels: text among the classes 0 and 1
+            # must be refused now, not after the training.
+            valid_y = _labels_like_classes(valid_y, classes, args.target, args.valid)
+        valid = (valid_X, valid_y)
+    dtype = np.dtype(args.dtype)
+    cls = fastbp.MLPClassifier if task == "classification" else fastbp.MLPRegressor
+    estimator = make_estimator(cls, args, estimator_params)
+    # The first layer has one input per encoded column: with an ID column
+    # its weights, not the sparse encoding, take the memory.
+    n_outputs = 1 if classes is None or len(classes) == 2 else len(classes)
+    check_one_hot_size(X, dtype, args.data, estimator, n_outputs)
+    if valid is not None:
+        # Before training, as the README promises of --valid (helper-173:
+        # checked after it, the refusal came with the model already saved
+        # and exit status 2): the pipeline's scaler will hold exactly these
+        # statistics of the training file.
+        _check_scaled_range(valid[0], numeric_columns(X), *_scaler_statistics(X), dtype,
+                            args.valid)
+    pipe = build_pipeline(X, estimator, dtype)
+    pipe.fastbp_target_ = args.target
+    pipe.fastbp_task_ = task
+    # The text columns whose "NA" is a missing value (read_for_model).
+    pipe.fastbp_marks_missing_ = codes
+    print(f"data {args.data}: {len(X)} rows, {X.shape[1]} feature columns, target "
+          f"{args.target!r} ({task}), {dtype}", flush=True)
+    start = time.perf_counter()
+    advise = functools.partial(command_line_advice, estimator=estimator, args=args,
+                               target=args.target if task == "regression" else None)
+    interrupted = fit_or_write_history(pipe, estimator, X, y, args, advise)
+    print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
+          f"final loss {final_loss(estimator)}")
+    written = write_outputs(args, pipe, estimator)
+    if valid is not None:
+        print(f"validation file {args.valid}:")
+        note_unseen_categories(pipe, valid[0], args.valid)
+        report(pipe, *valid, brief=True)
+    if interrupted:
+        return say_interrupted(estimator, saved=written and bool(args.model_out))
+    return 0 if written else 2
