@@ -672,7 +672,7 @@ def _refuse_being_fitted(obj, estimators):
     before (the initial weights of a first fit, the last fit's history):
     saved from an epoch hook, that file would load as a trained model.
     """
-    from .estimators.base import is_being_fitted
+    from .estimators.fit_calls import is_being_fitted
 
     for est in estimators:
         if is_being_fitted(est):
@@ -747,7 +747,7 @@ def _snapshot(obj, estimators):
     ``estimators`` (``obj``'s, :func:`_objects`) whole, as a call left it:
     no fit or partial_fit call changed any of them while it was copied.
 
-    Each model's mark and generation (:func:`~fastbp.estimators.base.
+    Each model's mark and generation (:func:`~fastbp.estimators.fit_calls.
     training_state`) are read before and after copying: a call in another
     thread that started, ran or ended meanwhile replaced one of them, and
     the copy is taken anew.
@@ -758,7 +758,7 @@ def _snapshot(obj, estimators):
         If a model is being fitted, or calls kept changing a model through
         :data:`_SNAPSHOT_TRIES` copies.
     """
-    from .estimators.base import training_state
+    from .estimators.fit_calls import training_state
 
     for _ in range(_SNAPSHOT_TRIES):
         before = [training_state(est) for est in estimators]

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
-from fastbp.estimators.base import _keep, _spare_workspaces, _take
+from fastbp.estimators.fit_calls import _keep, _spare_workspaces, _take
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 

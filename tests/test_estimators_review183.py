@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 
 from fastbp import MLPClassifier, MLPRegressor
-from fastbp.estimators import base
+from fastbp.estimators import solvers
 
 
 try:
@@ -129,7 +129,7 @@ def test_a_failed_call_leaves_the_streams_schedule(blobs, monkeypatch):
         raise RuntimeError("in training")
 
     # Taken on the call's copy, which a failure then drops.
-    monkeypatch.setattr(base, "fit_stochastic", fail)
+    monkeypatch.setattr(solvers, "fit_stochastic", fail)
     model.set_params(learning_rate="invscaling")
     with pytest.raises(RuntimeError, match="in training"):
         model.partial_fit(X, y)

@@ -11,7 +11,7 @@ import pytest
 
 import fastbp
 from fastbp import MLPClassifier
-from fastbp.estimators import base
+from fastbp.estimators import base, fit_calls
 
 try:
     from .support import Hook, quiet
@@ -77,8 +77,8 @@ def test_an_interrupt_in_the_bookkeeping_leaves_no_estimator_marked(data, marker
     with _interrupt_at(_line_of(marker) + 1) as fired, pytest.raises(KeyboardInterrupt):
         model.partial_fit(X, y)
     assert fired, "the interrupt was never raised"
-    assert not base.is_being_fitted(model)
-    assert not any(call.active for call in base._TRAINING.values())
+    assert not fit_calls.is_being_fitted(model)
+    assert not any(call.active for call in fit_calls._TRAINING.values())
     # The call was undone where it had not yet trained (after it had, the
     # interrupt comes as it returns, with the model kept), and the model
     # saves, trains and saves again.
@@ -89,7 +89,7 @@ def test_an_interrupt_in_the_bookkeeping_leaves_no_estimator_marked(data, marker
     fastbp.save(model, tmp_path / "m.fastbp")
     # (An entry the interrupt left in this thread's stack of calls is
     # inactive: each call reads its own, the last one pushed.)
-    assert not any(call.active for call in base._CALLS.stack)
+    assert not any(call.active for call in fit_calls._CALLS.stack)
 
 
 def test_a_mark_names_its_estimator_not_an_id(data, tmp_path):
@@ -97,18 +97,18 @@ def test_a_mark_names_its_estimator_not_an_id(data, tmp_path):
     # left behind for a collected estimator does not refuse a new one.
     X, y = data
     gone = MLPClassifier((4,))
-    call = base._Call(gone)
+    call = fit_calls._Call(gone)
     key = id(gone)
     del gone
     fresh = [quiet(MLPClassifier((4,), max_iter=1, random_state=0).fit, X, y)
              for _ in range(50)]
-    base._TRAINING[key] = call
+    fit_calls._TRAINING[key] = call
     try:
         for model in fresh:
-            assert not base.is_being_fitted(model)
+            assert not fit_calls.is_being_fitted(model)
         fastbp.save(fresh[0], tmp_path / "m.fastbp")
     finally:
-        base._TRAINING.pop(key, None)
+        fit_calls._TRAINING.pop(key, None)
 
 
 
@@ -122,7 +122,7 @@ def test_an_interrupted_nested_call_leaves_the_outer_fit_its_own_mark(data, tmp_
     line = _line_of("del _CALLS.stack[depth:]", "_CALLS.stack.remove(call)")
     saved, nested = [], []
     # (An earlier test's interrupt may have left an inactive entry below.)
-    entries = len(base._CALLS.stack)
+    entries = len(fit_calls._CALLS.stack)
     with _interrupt_at(line) as fired:
 
         def on_epoch(estimator, fitted_estimator, context):
@@ -142,7 +142,7 @@ def test_an_interrupted_nested_call_leaves_the_outer_fit_its_own_mark(data, tmp_
         quiet(model.fit, X, y)  # Ctrl-C in an epoch hook: fit keeps its training
     assert fired and saved, (fired, saved)
     # The outer call took the stale entry off with its own.
-    assert len(base._CALLS.stack) == entries and not base._TRAINING
+    assert len(fit_calls._CALLS.stack) == entries and not fit_calls._TRAINING
     assert fastbp.load(tmp_path / "root.fastbp").n_iter_ == model.n_iter_
 
 

@@ -308,7 +308,7 @@ def test_spare_work_buffers_are_kept_for_the_last_few_models_trained_only(data):
     # work buffers for as long as it lived, unseen by pickle and
     # sys.getsizeof (20 MNIST-sized models held 4.55 MB each, against
     # 2.14 MB of weights).
-    from fastbp.estimators.base import _spare_workspaces
+    from fastbp.estimators.fit_calls import _spare_workspaces
 
     X, y = data
     classes = np.unique(y)
@@ -349,7 +349,7 @@ def test_the_spare_store_hands_a_spare_to_one_call_at_a_time_under_threads():
     import sys
     import threading
 
-    from fastbp.estimators.base import _RecentSpares, _keep, _take
+    from fastbp.estimators.fit_calls import _RecentSpares, _keep, _take
 
     class Model:
         pass

@@ -16,7 +16,7 @@ from sklearn.datasets import load_digits
 
 import fastbp
 from fastbp import MLPClassifier
-from fastbp.estimators.base import is_being_fitted
+from fastbp.estimators.fit_calls import is_being_fitted
 
 
 try:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastbp import MLPClassifier
-from fastbp.estimators.base import _fresh_random_state, _seeded_generators
+from fastbp.estimators.fit_calls import _fresh_random_state, _seeded_generators
 from fastbp.training.progress import Progress, Series
 
 

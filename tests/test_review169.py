@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastbp import MLPClassifier, MLPRegressor
-from fastbp.estimators import base
+from fastbp.estimators import solvers
 from fastbp.estimators.classifier import _check_no_missing_labels
 from fastbp.training import split, stochastic
 
@@ -193,7 +193,7 @@ def test_partial_fit_decides_the_split_once(monkeypatch):
         calls.append(args)
         return split.split_parts(*args)
 
-    monkeypatch.setattr(base, "split_parts", counted)
+    monkeypatch.setattr(solvers, "split_parts", counted)
     monkeypatch.setattr(stochastic, "split_parts", counted)
     X = np.random.RandomState(0).randn(40, 3)
     y = X[:, 0] > 0

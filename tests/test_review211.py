@@ -50,7 +50,7 @@ def test_refused_lbfgs_fit_leaves_a_fitted_model_as_it_was():
 def test_an_empty_scipy_reason_is_explained():
     from scipy.optimize import OptimizeResult
 
-    from fastbp.estimators.base import _warn_lbfgs_not_converged
+    from fastbp.estimators.solvers import _warn_lbfgs_not_converged
 
     result = OptimizeResult(status=2, message="ABNORMAL: ", nit=0)
     with pytest.warns(ConvergenceWarning) as caught:

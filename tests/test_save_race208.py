@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 import fastbp
 from fastbp import MLPClassifier, persistence
-from fastbp.estimators import base
+from fastbp.estimators import base, solvers
 
 try:
     from .support import quiet
@@ -128,7 +128,7 @@ def test_save_as_a_partial_fit_records_its_epoch_refuses_or_saves_the_call_befor
         quiet(model.partial_fit, X, y, classes=np.arange(10))
     before = fastbp.load(_saved(model, tmp_path / "before.fastbp"))
     error = _save_as_call_starts(monkeypatch, model, tmp_path / "m.fastbp",
-                                 lambda: model.partial_fit(X, y), base, "fit_stochastic")
+                                 lambda: model.partial_fit(X, y), solvers, "fit_stochastic")
     _assert_refused_or_same(error, tmp_path / "m.fastbp", before)
 
 
@@ -139,7 +139,7 @@ def test_pipeline_saved_as_its_model_trains_is_refused_or_whole(monkeypatch, tmp
     before = fastbp.load(_saved(pipe, tmp_path / "before.fastbp"))
     mlp = pipe.steps[-1][1]
     error = _save_as_call_starts(monkeypatch, pipe, tmp_path / "m.fastbp",
-                                 lambda: mlp.partial_fit(X, y), base, "fit_stochastic")
+                                 lambda: mlp.partial_fit(X, y), solvers, "fit_stochastic")
     _assert_refused_or_same(error, tmp_path / "m.fastbp", before)
 
 

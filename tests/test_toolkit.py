@@ -1906,7 +1906,7 @@ def test_a_callable_scoring_is_named_the_same_after_a_load():
     # dropped the best score.
     import functools
 
-    from fastbp.estimators.base import _scoring_name
+    from fastbp.estimators.solvers import _scoring_name
     from sklearn.metrics import make_scorer, f1_score
 
     assert _scoring_name(_validation_rows) == f"{__name__}._validation_rows"

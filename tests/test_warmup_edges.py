@@ -11,7 +11,7 @@ import pytest
 from fastbp import MLPClassifier, warmup
 from fastbp import _cache
 from fastbp.cli import main as cli_main
-from fastbp.estimators import base
+from fastbp.estimators import base, solvers
 from fastbp.kernels import full, lean
 from fastbp.kernels.codes import OUT_SOFTMAX
 from fastbp.training import compile as training_compile
@@ -52,13 +52,13 @@ def test_a_split_fit_announces_and_looks_ahead_for_the_split_kernel(monkeypatch,
 def test_fit_split_parts_follows_the_fit(monkeypatch):
     backend = base.get_backend("cpu")
     with split.forced_split(2):
-        assert base.fit_split_parts(MLPClassifier(), backend, False, False, 64, 100) == 2
+        assert solvers.fit_split_parts(MLPClassifier(), backend, False, False, 64, 100) == 2
         # Early stopping holds out 10%: 57 rows; batch_size=7 is below the
         # 16 rows a 2-way split needs.
-        assert base.fit_split_parts(MLPClassifier(batch_size=7), backend, False, False,
-                                    64, 100) == 1
-        assert base.fit_split_parts(MLPClassifier(), backend, True, False, 64, 100) == 1
-    assert base.fit_split_parts(MLPClassifier(), backend, False, False, 64, 100) == 1
+        assert solvers.fit_split_parts(MLPClassifier(batch_size=7), backend, False, False,
+                                       64, 100) == 1
+        assert solvers.fit_split_parts(MLPClassifier(), backend, True, False, 64, 100) == 1
+    assert solvers.fit_split_parts(MLPClassifier(), backend, False, False, 64, 100) == 1
 
 
 def _warm_for(capsys):

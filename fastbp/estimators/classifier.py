@@ -22,10 +22,11 @@ from sklearn.utils.validation import validate_data
 from ..training.data import FIT_DTYPES, fit_layout
 from ..training.stochastic import all_finite
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
-from .base import BaseMLP, plain_matrix
+from .base import BaseMLP
 from .checks import (check_classes, check_fits_dtype, check_sparse_structure,
                      column_vector_as_1d, naming)
 from .constraints import CLASSIFIER_CONSTRAINTS
+from .network import plain_matrix
 
 
 def _plain_fit_input(X, y):

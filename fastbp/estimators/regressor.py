@@ -15,11 +15,12 @@ from sklearn.utils.validation import (
 
 from ..training.data import FIT_DTYPES, fit_layout
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
-from .base import BaseMLP, planned_batches
+from .base import BaseMLP
 from .checks import (check_complex, check_finite_targets, check_fits_dtype,
                      check_sparse_structure, check_squared_error_range, column_vector_as_1d,
                      dtypes_of, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
+from .solvers import planned_batches
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):

@@ -24,7 +24,7 @@ def training_kernel(backend, solver, out_code, toolkit, parts=1):
     ``backend``: L-BFGS's loss and gradient, or the stochastic solvers'
     epoch, of the full kernels where ``toolkit`` (``NetworkSpec.uses_toolkit``)
     and of the lean ones otherwise; the split epoch where ``parts``
-    (``fastbp.estimators.base.fit_split_parts``) is above 1."""
+    (``fastbp.estimators.solvers.fit_split_parts``) is above 1."""
     kernels = backend.network(toolkit, out_code)
     if solver == "lbfgs":
         return kernels.loss_and_gradient
@@ -49,7 +49,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     stream : file, optional
     parts : int, default 1
         The threads each step is split between
-        (``fastbp.estimators.base.fit_split_parts``).
+        (``fastbp.estimators.solvers.fit_split_parts``).
 
     Returns
     -------

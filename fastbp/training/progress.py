@@ -202,7 +202,7 @@ class Progress:
 
         ``scoring`` names the validation score (``None``, a scorer's name,
         a function's qualified name or a repr: see
-        ``fastbp.estimators.base._scoring_name``). Where it differs from the one this record's best score was
+        ``fastbp.estimators.solvers._scoring_name``). Where it differs from the one this record's best score was
         measured with, the best score, its weights and the no-improvement
         count start afresh too (updated in place): an accuracy is no bar for
         a loss. A record saved before it kept the name is taken as measured

@@ -254,7 +254,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         model, to reuse where it fits (``Workspace.reuse``).
     parts : int, optional
         The threads each step is split between, where the caller has
-        decided it (``fastbp.estimators.base.fit_split_parts``, which gives
+        decided it (``fastbp.estimators.solvers.fit_split_parts``, which gives
         what :func:`fastbp.training.split.split_parts` gives here); by
         default decided here.
 

@@ -1,0 +1,213 @@
+"""What fastbp keeps about estimators outside them: the fit calls under way
+and per-estimator stores.
+
+A fit or ``partial_fit`` call marks its estimator as being trained and
+replaces its generation token (per thread, the calls under way, innermost
+last), which :func:`fastbp.save` reads; weak per-estimator stores keep the
+spare work buffers of a ``partial_fit`` stream and the generators reseeded
+for an int ``random_state``. None of it is in an estimator's ``__dict__``:
+pickles, clones and scikit-learn's estimator checks never see it. Separate
+from :mod:`~fastbp.estimators.base` because it is bookkeeping about calls,
+not estimator logic, and :mod:`fastbp.persistence` reads it on its own.
+"""
+
+import numbers
+import threading
+import weakref
+
+from sklearn.utils import check_random_state
+
+# The estimators a fit or partial_fit call is training, until the call has
+# set the model: fastbp.save refuses them (an epoch hook that saved the
+# estimator itself wrote its initial weights as a fitted model). Kept out
+# of the estimators: nothing in their __dict__ changes (pickles, clones, a
+# hook's fitted_estimator, scikit-learn's estimator checks). Keyed by id,
+# each entry the _Call that set the mark: only that call clears it (a
+# hook's nested fit of the same estimator, which finds it set, leaves the
+# outer call marked).
+_TRAINING = {}
+
+
+class _Call:
+    """One fit or partial_fit call: the estimator it trains (a weak
+    reference: an id names another object once its estimator is gone) and
+    whether it still trains it.
+
+    ``active`` is what :func:`is_being_fitted` reads, and a call ends it
+    with one attribute store, the first thing its ``finally`` does: Ctrl-C
+    lands between bytecodes that call or jump, and an entry left in
+    ``_TRAINING`` by an interrupt elsewhere in the bookkeeping is inactive
+    (helper-195: one left active refused every later save of the estimator,
+    and of a new one given its id).
+    """
+
+    __slots__ = ("estimator", "active")
+
+    def __init__(self, estimator):
+        self.estimator = weakref.ref(estimator)
+        self.active = True
+
+    def trains(self, estimator):
+        return self.active and self.estimator() is estimator
+
+
+class _Calls(threading.local):
+    """Per thread, the fit and partial_fit calls under way, innermost
+    last: ``_fit`` learns from it which call it runs for."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_CALLS = _Calls()
+
+
+# Per estimator, a token replaced when a call starts (before the call
+# changes anything, and before it marks the estimator) and when it ends
+# (after its last change, before its mark goes): fastbp.save reads it and
+# the mark before and after copying a model, and copies anew where either
+# changed. The mark alone misses a whole call that started and ended
+# during the copy (rev-203: files held a fit's initial weights, or
+# a loss curve longer than the call their weights came from). A new
+# object each time: one that a reader still holds is never reused. Kept
+# out of the estimators, as _TRAINING is, with weak keys, so that an
+# entry goes with its estimator; one token for all the estimators that
+# cannot be weak keys (a subclass that defines __eq__ without __hash__),
+# which a call on any of them replaces.
+_GENERATIONS = weakref.WeakKeyDictionary()
+_UNHASHABLE = [None]
+
+
+def _new_generation(estimator):
+    try:
+        _GENERATIONS[estimator] = object()
+    except TypeError:
+        _UNHASHABLE[0] = object()
+
+
+def training_state(estimator):
+    """``(mark, generation)`` of ``estimator``: the call marking it as being
+    fitted (None if none) and its generation token (see
+    :data:`_GENERATIONS`), compared by identity.
+
+    The mark is read first: read before and after copying the model, equal
+    tokens and marks say that no call changed it meanwhile, whenever the
+    calls started or ended.
+    """
+    mark = _TRAINING.get(id(estimator))
+    try:
+        generation = _GENERATIONS.get(estimator)
+    except TypeError:
+        generation = _UNHASHABLE[0]
+    return mark, generation
+
+
+def is_being_fitted(estimator):
+    """Whether a fit or partial_fit call on ``estimator`` (in any thread)
+    is training it and has not yet set the model it trains."""
+    call = _TRAINING.get(id(estimator))
+    return call is not None and call.trains(estimator)
+
+
+# Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
+_seeded_generators = weakref.WeakKeyDictionary()
+
+
+class _RecentSpares(weakref.WeakKeyDictionary):
+    """A :class:`weakref.WeakKeyDictionary` that keeps the values of only the
+    ``most`` estimators stored last: a store of spare work buffers.
+
+    Spares are only worth keeping for the estimators a stream is training
+    now; kept for every model that ever had a ``partial_fit`` call, they
+    held megabytes per model, out of sight of pickle and ``sys.getsizeof``,
+    for as long as the model lived (helper-133).
+
+    Parameters
+    ----------
+    most : int
+        How many estimators' values are kept at most.
+    """
+
+    def __init__(self, most):
+        super().__init__()
+        self.most = most
+
+    def __setitem__(self, key, value):
+        # Stored anew at the end, so that the oldest value is evicted first.
+        self.pop(key, None)
+        super().__setitem__(key, value)
+        # Found in a copy (a single dict operation, which the GIL keeps
+        # whole): a concurrent call's pop, or a weak reference's callback,
+        # cannot then change the dict while it is read. Two concurrent
+        # calls may evict one value too many: a spare less, never a spare
+        # shared.
+        while len(self.data) > self.most:
+            oldest = next(iter(self.data.copy()), None)
+            if oldest is None:
+                break
+            self.data.pop(oldest, None)
+
+
+# Per estimator: the work buffers its last partial_fit call used, for the
+# few estimators trained last (each call of a stream keeps its spare anew,
+# as the most recent).
+_spare_workspaces = _RecentSpares(4)
+
+
+def _take(store, estimator):
+    """What the weak per-estimator ``store`` keeps for ``estimator``, taken
+    out of it (None if nothing, or if ``estimator`` cannot be a weak key:
+    a subclass that defines __eq__ without __hash__)."""
+    try:
+        return store.pop(estimator, None)
+    except TypeError:
+        return None
+
+
+def _keep(store, estimator, value):
+    """Keep ``value`` for ``estimator`` in the weak ``store`` (not kept where
+    ``estimator`` cannot be a weak key)."""
+    try:
+        store[estimator] = value
+    except TypeError:
+        pass
+
+
+def _fresh_random_state(estimator):
+    """``check_random_state(estimator.random_state)``: for an int seed, a
+    generator that starts from the seed.
+
+    Every call of ``fit`` and ``partial_fit`` starts from the seed, as in
+    scikit-learn. Seeding a new generator costs 60-80 us of each small
+    ``partial_fit``; reseeding one kept for the estimator in place
+    (``RandomState.seed``, the same legacy seeding as the constructor's, which
+    also clears the cached Gaussian) costs about 1 us. It keeps up to two
+    (the second made on the second call) and takes the one that
+    ``estimator._random_state`` does not hold, so that a failed call, whose
+    rollback puts the previous ``_random_state`` back, leaves that
+    generator as it was. (Kept outside the estimator: nothing to save, copy
+    or compare.)
+    """
+    seed = estimator.random_state
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        return check_random_state(seed)
+    seed = int(seed)
+    try:
+        kept = _seeded_generators.get(estimator)
+    except TypeError:  # a subclass that defines __eq__ without __hash__
+        return check_random_state(seed)
+    if kept is None or kept[0] != seed:
+        # The second generator waits for a second call: a clone fitted
+        # once (every fit of a search) needs one.
+        kept = [seed, check_random_state(seed), None]
+        _seeded_generators[estimator] = kept
+        return kept[1]
+    if estimator.__dict__.get("_random_state") is not kept[1]:
+        rng = kept[1]
+    elif kept[2] is None:
+        kept[2] = check_random_state(seed)
+        return kept[2]
+    else:
+        rng = kept[2]
+    rng.seed(seed)
+    return rng
