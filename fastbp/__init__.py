@@ -17,6 +17,7 @@ from ._cache import prune_cache as prune_compile_cache
 from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning, OversubscriptionWarning
+from .history import history_frame
 from .persistence import load, save
 from .tensorboard import TensorBoardCallback
 # Binds fastbp.warmup to the function, over the submodule (which stays in
@@ -29,5 +30,5 @@ __version__ = "0.1.0"
 __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier",
            "MLPRegressor", "OversubscriptionWarning", "TensorBoardCallback", "TrainingHistoryDisplay",
            "WarmupEntry", "WarmupReport", "__version__", "clear_compile_cache",
-           "compile_cache_info", "datasets", "load", "prune_compile_cache", "save",
-           "warmup"]
+           "compile_cache_info", "datasets", "history_frame", "load", "prune_compile_cache",
+           "save", "warmup"]

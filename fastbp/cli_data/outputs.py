@@ -7,9 +7,6 @@ after training.
 import os
 import sys
 
-import numpy as np
-
-from ..display import step_name
 from .messages import _CLI_EXTRA, REPORTED_ERRORS, CLIError, _pandas, error_message
 from .tables import TABLE_SUFFIXES, write_table
 
@@ -170,20 +167,12 @@ def write_outputs(args, model, estimator):
 
 
 def write_history(estimator, path):
-    pd = _pandas()
+    # CLIError naming the extra, before history_frame's ImportError would.
+    _pandas()
+    from ..history import history_frame
 
-    h = estimator.history_
-    # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
-    index = step_name(estimator)
-    columns = {index: np.arange(1, len(h["loss"]) + 1)}
-    for key, values in h.items():
-        values = np.asarray(values)
-        if values.ndim == 2:
-            for layer in range(values.shape[1]):
-                columns[f"{key}_layer{layer + 1}"] = values[:, layer]
-        elif len(values) == len(columns[index]):
-            columns[key] = values
-    write_table(pd.DataFrame(columns), path)
+    # The public frame itself, so that the CSV and history_frame cannot drift.
+    write_table(history_frame(estimator), path)
 
 
 def write_plot(estimator, path):

@@ -1,0 +1,79 @@
+"""A fitted model's training history as a pandas DataFrame.
+
+``pd.DataFrame(model.history_)`` fails, since ``history_["grad_norm"]`` is
+2-D (epochs by layers): :func:`history_frame` flattens it, one column per
+layer. The command line's ``--history-out`` CSV is this frame, written
+without its index. pandas is imported only here, when called.
+"""
+
+import numpy as np
+
+from .display import _trained_model, step_name
+
+
+def history_frame(estimator):
+    """A fitted model's ``history_`` as a DataFrame, one row per epoch.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A fastbp model, or what holds one as its last step or fitted
+        model (a Pipeline, a search's ``best_estimator_``, a
+        ``TransformedTargetRegressor``), as for
+        :meth:`TrainingHistoryDisplay.from_estimator`.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        One row per entry of ``history_["loss"]``, with a default
+        ``RangeIndex``, and the columns:
+
+        - ``epoch`` (1, 2, ...), or ``iteration`` where the model's last
+          fit was L-BFGS, whose history records iterations;
+        - each per-epoch entry of ``history_`` under its own name:
+          ``loss``, ``learning_rate``, ``epoch_time``, ``dead_fraction``,
+          and ``val_loss`` and ``val_score`` when early stopping
+          validated (L-BFGS: ``loss`` and ``epoch_time`` only);
+        - ``grad_norm_layer1``, ``grad_norm_layer2``, ...: column ``N`` of
+          ``history_["grad_norm"]``, layer ``N``'s gradient norm.
+
+        The step is a column rather than the index so that the frame
+        written with ``to_csv(index=False)`` (as ``fastbp train
+        --history-out`` writes it) reads back the same, and plots:
+        ``TrainingHistoryDisplay(frame.to_dict("list"))``.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+    ValueError
+        If the fitted model records no ``history_`` (a model converted
+        from scikit-learn and not trained since).
+    ImportError
+        If pandas is not installed.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError('history_frame needs pandas: pip install pandas, or '
+                          'pip install "fastbp[cli]"') from exc
+    model = _trained_model(estimator)
+    h = getattr(model, "history_", None) or {}
+    if "loss" not in h:
+        raise ValueError(f"{type(model).__name__} has no training history_ to tabulate: "
+                         "a model converted from scikit-learn has its loss_curve_ only, "
+                         "until it is trained by fastbp")
+    # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
+    index = step_name(model)
+    columns = {index: np.arange(1, len(h["loss"]) + 1)}
+    for key, values in h.items():
+        values = np.asarray(values)
+        if values.ndim == 2:
+            for layer in range(values.shape[1]):
+                columns[f"{key}_layer{layer + 1}"] = values[:, layer]
+        elif len(values) == len(columns[index]):
+            columns[key] = values
+    return pd.DataFrame(columns)
