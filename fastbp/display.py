@@ -341,7 +341,10 @@ class TrainingHistoryDisplay:
     score (right axis) dotted; on the gradient-norm panel its layers told
     apart by linestyle. The loss axis is logarithmic where the finite
     losses drawn on it are positive and span more than 3 orders of
-    magnitude (a diverging fit's), unless the caller set a scale on it.
+    magnitude (a diverging fit's), and so is the learning-rate axis where
+    the rates do (a step or decaying schedule's), unless the caller set a
+    scale on it. The learning rate is drawn as steps, constant over each
+    epoch.
     A finite value with no finite neighbour (a one-epoch history, or a
     value between NaN or inf entries) is drawn as a point where no
     ``marker`` is given, since no line joins it.
@@ -570,9 +573,15 @@ class TrainingHistoryDisplay:
             lines["grad_norm"] = self._plot_grad_norms(ax[1], h, epochs, label, kwargs, same)
             if len(h.get("learning_rate", ())):
                 _recorded(ax[2])
+                # A rate holds over its epoch: steps, not diagonals between
+                # epochs (a drawstyle given stays the caller's).
                 lines["learning_rate"] = _plot(
                     ax[2], epochs, h["learning_rate"],
-                    {**({"label": name} if name else {}), **kwargs, **same})
+                    {**({"label": name} if name else {}), "drawstyle": "steps-post",
+                     **kwargs, **same})
+                # A step or decaying schedule spans decades: linear, all
+                # but its first rates sit flat at 0.
+                _set_loss_scale(ax[2])
                 if ax[2].get_legend_handles_labels()[0]:
                     ax[2].legend(loc="best")
             elif not ax[2].lines:
@@ -663,10 +672,11 @@ def _plot(ax, x, y, props):
 
 
 def _set_loss_scale(ax):
-    """A log y scale on the loss panel where its finite losses (every
-    model's drawn there) are positive and span more than 3 orders of
-    magnitude, as a diverging fit's do: on a linear axis all but the
-    largest sit flat at 0. A scale the caller set (any but linear) stays."""
+    """A log y scale on the loss (or learning-rate) panel where its finite
+    values (every model's drawn there) are positive and span more than 3
+    orders of magnitude, as a diverging fit's losses or a step schedule's
+    rates do: on a linear axis all but the largest sit flat at 0. A scale
+    the caller set (any but linear) stays."""
     chosen = getattr(ax, "_fastbp_loss_scale", None)
     if ax.get_yscale() not in ("linear", chosen):
         return

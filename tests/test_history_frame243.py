@@ -137,3 +137,37 @@ def test_cli_history_csv_is_unchanged_and_is_history_frame(early, data, tmp_path
     write_history(early, str(tmp_path / f"patched.{suffix}"))
     assert "marker" in (tmp_path / f"patched.{suffix}").read_text()
 
+
+# --- the learning-rate panel ---
+
+def test_a_step_schedule_spanning_decades_gets_a_log_axis_and_steps(data):
+    import matplotlib.pyplot as plt
+
+    model = quiet_fit(MLPClassifier((8,), solver="sgd", learning_rate="step", step_size=2,
+                                    gamma=0.1, max_iter=10, random_state=0), *data)
+    rates = model.history_["learning_rate"]
+    assert len(rates) == 10 and rates.max() / rates.min() > 1e3
+    disp = TrainingHistoryDisplay.from_estimator(model)
+    assert disp.axes_[2].get_yscale() == "log"
+    assert disp.lines_["learning_rate"].get_drawstyle() == "steps-post"
+    np.testing.assert_array_equal(disp.lines_["learning_rate"].get_ydata(), rates)
+    plt.close(disp.figure_)
+
+    # A scale the caller set stays, as the loss panel's does; so does a
+    # drawstyle given.
+    fig, ax = plt.subplots(1, 3)
+    ax[2].set_yscale("symlog")
+    disp = TrainingHistoryDisplay.from_estimator(model, ax=ax, drawstyle="default")
+    assert ax[2].get_yscale() == "symlog"
+    assert disp.lines_["learning_rate"].get_drawstyle() == "default"
+    plt.close(fig)
+
+
+def test_a_constant_rate_stays_linear(early):
+    import matplotlib.pyplot as plt
+
+    assert np.ptp(early.history_["learning_rate"]) == 0  # adam's constant rate
+    disp = TrainingHistoryDisplay.from_estimator(early)
+    assert disp.axes_[2].get_yscale() == "linear"
+    assert disp.lines_["learning_rate"].get_drawstyle() == "steps-post"
+    plt.close(disp.figure_)
