@@ -149,9 +149,16 @@ def _validated_dtype(X):
     """The dtype that validation (``dtype=FIT_DTYPES``) gives ``X``, as
     scikit-learn's ``check_array`` decides it, or None where that is not
     told cheaply (lists, other objects)."""
+    # A Series (whose ``dtypes`` is one dtype) or other 1-D container is
+    # validation's to refuse, with its own message (rev-237).
+    if getattr(X, "ndim", 2) != 2:
+        return None
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and not isinstance(X, np.ndarray):
-        dtypes = list(dtypes)
+        try:
+            dtypes = list(dtypes)
+        except TypeError:
+            return None
         if not dtypes or not all(isinstance(d, np.dtype) for d in dtypes):
             return None
         dtype = np.result_type(*dtypes)
