@@ -49,3 +49,67 @@ def test_a_fitted_models_partial_fit_on_a_series_gets_the_2d_error(cls):
     assert "Series" in str(info.value)
     for a, b in zip(est.coefs_, coefs):
         np.testing.assert_array_equal(a, b)
+
+
+# Single-dtype integer frames: one copy (rev-237).
+
+N, D = 20_000, 100
+
+
+def _quiet_fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y)
+
+
+def _model(cls):
+    return cls(hidden_layer_sizes=(3,), max_iter=2, batch_size=5_000, random_state=0)
+
+
+def _int_frame(dtype, n=N, d=D, seed=2):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    values = rng.integers(max(info.min, -1_000), min(info.max, 1_000), (n, d),
+                          dtype=dtype, endpoint=True)
+    return pd.DataFrame(values, columns=[f"c{j}" for j in range(d)])
+
+
+def _targets(cls, n, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 3, n) if cls is MLPClassifier else rng.random(n)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.int32, np.int16, np.uint64])
+def test_single_dtype_integer_frame_trains_as_its_float64_values(cls, dtype):
+    from fastbp.training.data import fit_layout
+
+    df, y = _int_frame(dtype, n=600, d=7), _targets(cls, 600)
+    filled, order = fit_layout(df)
+    values = np.asarray(filled)
+    assert filled is not df and order == "C"
+    assert values.dtype == np.float64 and values.flags.c_contiguous
+    est = _quiet_fit(_model(cls), df, y)
+    ref = _quiet_fit(_model(cls), df.to_numpy(np.float64), y)
+    assert list(est.feature_names_in_) == list(df.columns)
+    assert est.n_features_in_ == 7
+    for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        assert a.dtype == b.dtype == np.float64
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    out = est.predict(df)
+    np.testing.assert_array_equal(out, ref.predict(df.to_numpy(np.float64)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_fit_copies_a_single_dtype_integer_frame_once(dtype):
+    try:
+        from .support import peak
+    except ImportError:  # run as a plain module
+        from support import peak
+    df, y = _int_frame(dtype), _targets(MLPRegressor, N)
+    est = _model(MLPRegressor)
+    _quiet_fit(est, df.iloc[:50], y[:50])  # compiled outside the measure
+    _, used = peak(lambda: _quiet_fit(est, df, y))
+    copies = used / (N * D * 8)
+    # Before fix-242: 2.0 (pandas' float64 F-order array, then C order).
+    assert copies < 1.5, f"peak {copies:.2f} float64 copies of X (2.0 before fix-242)"

@@ -172,15 +172,19 @@ def _validated_dtype(X):
 def _plain_numeric_frame(X):
     """Whether ``X`` is a pandas DataFrame of NumPy integer and float32 or
     float64 columns (no extension, object, bool or float16 columns, whose
-    conversion is scikit-learn's to do) of more than one dtype."""
+    conversion is scikit-learn's to do), other than one of float32 or
+    float64 columns alone (pandas hands their values over as they are)."""
     # (Only a DataFrame can hold one: pandas was imported to make it.)
     pd = sys.modules.get("pandas")
     if pd is None or type(X) is not pd.DataFrame:
         return False
     dtypes = list(X.dtypes)
-    return (len(set(dtypes)) > 1
-            and all(isinstance(d, np.dtype) and d.isnative
-                    and (d.kind in "iu" or d in FIT_DTYPES) for d in dtypes))
+    if not dtypes or not all(isinstance(d, np.dtype) and d.isnative
+                             and (d.kind in "iu" or d in FIT_DTYPES) for d in dtypes):
+        return False
+    # Integers of one dtype are converted like mixed columns: to one
+    # F-order float64 array, which C order copied again (rev-237).
+    return len(set(dtypes)) > 1 or dtypes[0].kind in "iu"
 
 
 def fit_layout(X, kernel_dtype=None):
@@ -197,10 +201,11 @@ def fit_layout(X, kernel_dtype=None):
     would be one more, so validation is asked for C order only where its
     dtype is the kernels'.
 
-    NumPy converts a DataFrame of several dtypes to one F-order array of
-    their common dtype first (pandas interleaves its blocks), so C order
-    still meant two copies: such a DataFrame of integer and float columns
-    is returned as a DataFrame of the same columns over one C-order array
+    NumPy converts a DataFrame of several dtypes, or of integers, to one
+    F-order array of their common dtype or float64 first (pandas
+    interleaves its blocks, or casts its integer block), so C order still
+    meant two copies: such a DataFrame (of integer columns, or of integer
+    and float ones) is returned as a DataFrame of the same columns over one C-order array
     of the validated dtype, filled column by column, which validation then
     takes as it is (the values those casts give are the ones NumPy's
     conversion gave: every integer converts to a float exactly or rounds
