@@ -159,8 +159,14 @@ def _validated_dtype(X):
             dtypes = list(dtypes)
         except TypeError:
             return None
-        if not dtypes or not all(isinstance(d, np.dtype) for d in dtypes):
+        if not dtypes:
             return None
+        if not all(isinstance(d, np.dtype) for d in dtypes):
+            # scikit-learn casts a frame with pandas' nullable numbers in
+            # to its first dtype (pd.NA becoming NaN), whatever the others.
+            numeric = all(_masked_numeric(d) or (isinstance(d, np.dtype) and d.kind in "iuf")
+                          for d in dtypes)
+            return np.dtype(FIT_DTYPES[0]) if numeric else None
         dtype = np.result_type(*dtypes)
     elif isinstance(X, np.ndarray) or sp.issparse(X):
         dtype = X.dtype
@@ -169,22 +175,37 @@ def _validated_dtype(X):
     return np.dtype(dtype if dtype in FIT_DTYPES else FIT_DTYPES[0])
 
 
+#: pandas' nullable number dtypes (masked arrays), by name.
+_MASKED_DTYPES = ("Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype",
+                  "UInt16Dtype", "UInt32Dtype", "UInt64Dtype", "Float32Dtype", "Float64Dtype")
+
+
+def _masked_numeric(dtype):
+    """Whether ``dtype`` is one of pandas' nullable integer or float dtypes
+    (``Int64``, ``Float32``, ...), not a NumPy dtype."""
+    # (Only pandas makes one: it was imported to make it.)
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(
+        dtype, tuple(getattr(pd, name) for name in _MASKED_DTYPES))
+
+
 def _plain_numeric_frame(X):
     """Whether ``X`` is a pandas DataFrame of NumPy integer and float32 or
-    float64 columns (no extension, object, bool or float16 columns, whose
-    conversion is scikit-learn's to do), other than one of float32 or
-    float64 columns alone (pandas hands their values over as they are)."""
-    # (Only a DataFrame can hold one: pandas was imported to make it.)
+    float64 columns and pandas' nullable integer and float columns (no
+    other extension, object, bool or float16 columns, whose conversion is
+    scikit-learn's to do), other than one of NumPy float32 or float64
+    columns alone (pandas hands their values over as they are)."""
     pd = sys.modules.get("pandas")
     if pd is None or type(X) is not pd.DataFrame:
         return False
     dtypes = list(X.dtypes)
-    if not dtypes or not all(isinstance(d, np.dtype) and d.isnative
-                             and (d.kind in "iu" or d in FIT_DTYPES) for d in dtypes):
+    if not dtypes or not all(_masked_numeric(d) or (
+            isinstance(d, np.dtype) and d.isnative and (d.kind in "iu" or d in FIT_DTYPES))
+            for d in dtypes):
         return False
     # Integers of one dtype are converted like mixed columns: to one
     # F-order float64 array, which C order copied again (rev-237).
-    return len(set(dtypes)) > 1 or dtypes[0].kind in "iu"
+    return len(set(dtypes)) > 1 or dtypes[0].kind in "iu" or _masked_numeric(dtypes[0])
 
 
 def fit_layout(X, kernel_dtype=None):
@@ -233,7 +254,13 @@ def fit_layout(X, kernel_dtype=None):
     if dtype is not None and _plain_numeric_frame(X):
         values = np.empty(X.shape, dtype=dtype)
         for j, (_, column) in enumerate(X.items()):
-            values[:, j] = column.to_numpy()
+            if isinstance(column.dtype, np.dtype):
+                values[:, j] = column.to_numpy()
+            else:
+                # As scikit-learn's cast of the frame converts it (pandas'
+                # astype): pd.NA to NaN, which validation then refuses
+                # with its own message.
+                values[:, j] = column.to_numpy(dtype, na_value=np.nan)
         # Feature names are the caller's columns; copy=False keeps the
         # frame over ``values`` (pandas 3 copies an array by default).
         X = sys.modules["pandas"].DataFrame(values, columns=X.columns, index=X.index,
