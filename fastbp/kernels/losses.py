@@ -35,6 +35,10 @@ softmax_finish_row = cpu_scalar.softmax_finish_row
 logistic_loss_row = cpu_scalar.logistic_loss_row
 poisson_loss_row = cpu_scalar.poisson_loss_row
 squared_loss_row = cpu_scalar.squared_loss_row
+cross_entropy_term = cpu_scalar.cross_entropy_term
+binary_cross_entropy_term = cpu_scalar.binary_cross_entropy_term
+poisson_term = cpu_scalar.poisson_term
+half_square = cpu_scalar.half_square
 
 
 @kernel
@@ -267,33 +271,30 @@ def loss_from_output(p, y, sw, has_sw, code, eps, pre_exp=False):
         for j in range(m):
             pij = p[i, j]
             yij = y[i, j]
+            # The terms of training's rows (scalar.py), their logs and sums
+            # in float64. A log that a zero target leaves unused is not
+            # taken (a vector log, with SVML, would reorder the row's sum).
             if code == OUT_SOFTMAX:
                 if yij != 0:
-                    row -= yij * math.log(np.float64(clamp(pij, eps, hi)))
+                    row = cross_entropy_term(row, yij,
+                                             math.log(np.float64(clamp(pij, eps, hi))))
             elif code == OUT_LOGISTIC:
-                q = np.float64(clamp(pij, eps, hi))
-                if yij != 0:
-                    row -= yij * math.log(q)
-                if yij != 1:
-                    row -= (1 - yij) * math.log(1 - q)
+                row = binary_cross_entropy_term(row, yij, np.float64(clamp(pij, eps, hi)))
             elif code == OUT_EXP and pre_exp:
                 # In float64: a float32 exp(t) may round to 0 or inf where
                 # the row's deviance is finite.
                 t = np.float64(pij)
-                if yij > 0:
-                    row += yij * (math.log(np.float64(yij)) - t)
-                row += math.exp(t) - yij
+                row = poisson_term(row, np.float64(yij), t, math.exp(t) - yij)
             elif code == OUT_EXP:
-                if yij > 0:
-                    # Two float64 logs: a float32 quotient overflows (a tiny
-                    # prediction of a large count) where the loss does not.
-                    row += yij * (math.log(np.float64(yij)) - math.log(np.float64(pij)))
-                row += pij - yij
+                # Two float64 logs: a float32 quotient overflows (a tiny
+                # prediction of a large count) where the loss does not.
+                t = math.log(np.float64(pij)) if yij > 0 else np.float64(0)
+                row = poisson_term(row, np.float64(yij), t, pij - yij)
             else:
-                # ``d * d``, not ``d ** 2``: the same bits, without Numba's
-                # integer-power helper (see network.train_epoch's lr_t).
-                d = pij - yij
-                row += 0.5 * d * d / m
+                # Divided by m output by output, unlike the training row,
+                # which divides its sum (the validation loss's rounding
+                # since before the terms were shared).
+                row += half_square(np.float64(pij - yij)) / m
         total += w * row
         wsum += w
     return total / wsum

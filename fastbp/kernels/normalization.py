@@ -20,6 +20,7 @@ from .activations import activate, cpu_scalar
 
 running_statistics = cpu_scalar.running_statistics
 batch_norm_delta = cpu_scalar.batch_norm_delta
+layer_norm_delta = cpu_scalar.layer_norm_delta
 
 
 @kernel
@@ -206,4 +207,4 @@ def layer_norm_backward(g, xhat, gamma, inv_std, dgamma, dbeta):
             dbeta[j] += g[i, j]
         c = inv_std[i] / m
         for j in range(m):
-            g[i, j] = c * (m * g[i, j] * gamma[j] - sg - xhat[i, j] * sgx)
+            g[i, j] = layer_norm_delta(g[i, j], gamma[j], xhat[i, j], c, m, sg, sgx)

@@ -2,9 +2,10 @@
 
 Activations and their derivatives, the penalised gradient of one weight, the
 gradient-clipping coefficient, the optimizers' update of one parameter, the
-penalised loss, batch norm's running statistics and gradient, and one row
-of every output function with its loss and delta are plain Python functions
-here. :func:`compile_for` compiles them with a given decorator:
+penalised loss, batch norm's running statistics (with the GPU's float32
+fallback) and gradient, layer norm's gradient, each output's loss term (the
+training rows' and the validation loss's) and one row of every output
+function with its loss and delta are plain Python functions here. :func:`compile_for` compiles them with a given decorator:
 ``fastbp.kernels.activations`` and ``fastbp.kernels.losses`` compile them for
 the CPU, ``fastbp.kernels.cuda`` as CUDA device functions. There is no second
 copy of any formula.
@@ -171,6 +172,19 @@ def add_penalty(loss, alpha, l1, sumsq, sumabs):
     return loss
 
 
+def running_update(old, add, momentum):
+    """``(1 - momentum) old + add``: a running statistic after a batch,
+    ``add`` being ``momentum`` times the batch's statistic (PyTorch's
+    convention).
+
+    The caller forms ``add``, so that the GPU's float32 fallback
+    (:func:`running_var_rescaled`) can order its product to stay finite.
+    ``1 - momentum`` is computed in ``add``'s type, which is that of the
+    batch statistic and ``momentum`` together.
+    """
+    return (like(1, add) - momentum) * old + add
+
+
 def running_statistics(old_mean, old_var, mean, var, n, momentum):
     """Batch norm's running mean and variance after a batch of ``n`` rows
     with statistics ``mean`` and ``var`` (biased).
@@ -184,10 +198,35 @@ def running_statistics(old_mean, old_var, mean, var, n, momentum):
     -------
     running_mean, running_var
     """
-    one = like(1, mean)
     unbiased = var * like(n, mean) / like(n - 1, mean) if n > 1 else var
-    return ((one - momentum) * old_mean + momentum * mean,
-            (one - momentum) * old_var + momentum * unbiased)
+    return (running_update(old_mean, momentum * mean, momentum),
+            running_update(old_var, momentum * unbiased, momentum))
+
+
+def running_var_rescaled(old_var, var, big, var_s, n, momentum):
+    """The running variance of :func:`running_statistics`, ordered so that
+    no intermediate exceeds a finite result: the GPU's fallback where, in
+    float32, that came out inf (helper-170).
+
+    The CPU needs no such fallback: it computes the statistics in float64
+    and rounds the running variance once. On the GPU the float32 batch
+    variance ``var`` overflows for deviations above about 1.8e19; it is
+    then ``big**2 * var_s`` (``big`` the largest deviation, ``var_s`` in
+    ``[1/n, 1]``, from the caller's scaled sums) and the batch's share is
+    ``momentum * big * (var_s * c) * big``, ``c = n / (n - 1)``, in that
+    order: GPU only, whose fastmath is off (the CPU's reassociation could
+    square ``big`` first). A finite
+    ``var`` whose ``var * n`` rounds past the range (it is the sum of
+    squares just divided, so only at the range's edge) takes ``momentum *
+    var * c``. ``big`` and ``var_s`` are read only where ``var`` is inf.
+    """
+    one = like(1, var)
+    c = like(n, var) / like(n - 1, var) if n > 1 else one
+    if var == math.inf:
+        add = momentum * big * (var_s * c) * big  # inf where big is
+    else:
+        add = momentum * var * c
+    return running_update(old_var, add, momentum)
 
 
 def batch_norm_delta(g, xhat, c, n, sg, sgx):
@@ -196,6 +235,19 @@ def batch_norm_delta(g, xhat, c, n, sg, sgx):
     the unit's ``c = gamma inv_std / n`` and the unit's sums ``sg`` (of
     ``g``) and ``sgx`` (of ``g xhat``) over the ``n`` rows."""
     return c * (n * g - sg - xhat * sgx)
+
+
+def layer_norm_delta(g, gamma, xhat, c, m, sg, sgx):
+    """The gradient through layer norm of one element, ``c (m g gamma - sg
+    - xhat sgx)``, from the gradient ``g`` w.r.t. its output, the unit's
+    ``gamma``, its ``xhat``, the row's ``c = inv_std / m`` and the row's
+    sums ``sg`` (of ``g gamma``) and ``sgx`` (of ``g gamma xhat``) over its
+    ``m`` units.
+
+    Not :func:`batch_norm_delta` of ``g gamma``: the kernels multiply ``m g``
+    by ``gamma``, which rounds differently from ``m (g gamma)``.
+    """
+    return c * (m * g * gamma - sg - xhat * sgx)
 
 
 # The optimizers' update rules for one parameter. Each takes the penalised,
@@ -259,6 +311,48 @@ def sgd_update(p, g, v, lr, momentum, nesterov):
     """
     v = momentum * v - lr * g
     return p + (momentum * v - lr * g if nesterov else v), v
+
+
+# One output's loss added to a row's, shared by the training rows below
+# and the validation loss of finished predictions
+# (``fastbp.kernels.losses.loss_from_output``), which passes float64
+# operands where it sums in float64. Each takes the row's running sum and
+# returns it updated: subtracting the terms one at a time from it rounds
+# differently from subtracting their sum.
+
+def cross_entropy_term(row, y, log_p):
+    """``row - y log_p``: one output's cross-entropy, ``log_p`` its clipped
+    log-probability. A zero ``y`` contributes nothing (xlogy)."""
+    if y != like(0, y):
+        row -= y * log_p
+    return row
+
+
+def binary_cross_entropy_term(row, y, p):
+    """``row - (y log(p) + (1 - y) log(1 - p))``: one output's binary
+    cross-entropy, ``p`` its clipped probability, in ``row``'s type. A zero
+    ``y`` or ``1 - y`` contributes nothing (xlogy), so a 0/1 target takes
+    one log."""
+    one = like(1, row)
+    if y != like(0, y):
+        row -= y * math.log(p)
+    if y != like(1, y):
+        row -= (one - y) * math.log(one - p)
+    return row
+
+
+def poisson_term(row, y, t, d):
+    """``row + y (log(y) - t) + d``: one output's half Poisson deviance,
+    ``t`` the log of its prediction and ``d`` the prediction minus ``y``.
+    ``y log(y)`` is 0 at ``y = 0`` (xlogy)."""
+    if y > like(0, y):
+        row += y * (math.log(y) - t)
+    return row + d
+
+
+def half_square(r):
+    """``0.5 r^2``: one output's half squared error, ``r`` its residual."""
+    return like(0.5, r) * r * r
 
 
 def output_row(z, i, bias, code):
@@ -341,8 +435,11 @@ def softmax_finish_row(z, i, e, y, w, prob_lo, prob_hi, delta):
     inv = like(1, w) / s  # (as in softmax_normalise_row)
     row = zero
     for j in range(m):
+        # The zero target tested here too, so that the clamp runs only
+        # where it counts: run for every output, it let LLVM vectorise the
+        # row's sum, reassociating it (other bits, fix-241).
         if y[i, j] != zero:
-            row -= y[i, j] * clamp(z[i, j] - log_s, prob_lo, prob_hi)
+            row = cross_entropy_term(row, y[i, j], clamp(z[i, j] - log_s, prob_lo, prob_hi))
         p = e[i, j] * inv
         z[i, j] = p
         delta[i, j] = w * (p - y[i, j])
@@ -362,21 +459,14 @@ def logistic_loss_row(z, i, bias, y, w, prob_lo, prob_hi, delta):
     """Logistic with binary cross-entropy for one row: see
     :func:`loss_delta_row`."""
     m = z.shape[1]
-    zero = like(0, w)
-    one = like(1, w)
-    row = zero
+    row = like(0, w)
     for j in range(m):
         p = sigmoid(z[i, j] + bias[j])
         # scikit-learn's rounding, not the exact log-sigmoid: L-BFGS's line
         # search reads the loss, and a confident row's log(1 - p) of the
         # rounded p differs from -softplus(t) by up to ~0.1, enough to send
-        # the search elsewhere. A zero y or 1 - y contributes nothing
-        # (xlogy), so a 0/1 target takes one log.
-        pc = clamp(p, prob_lo, prob_hi)
-        if y[i, j] != zero:
-            row -= y[i, j] * math.log(pc)
-        if y[i, j] != one:
-            row -= (one - y[i, j]) * math.log(one - pc)
+        # the search elsewhere.
+        row = binary_cross_entropy_term(row, y[i, j], clamp(p, prob_lo, prob_hi))
         z[i, j] = p
         delta[i, j] = w * (p - y[i, j])
     return row
@@ -386,16 +476,14 @@ def poisson_loss_row(z, i, bias, y, w, delta):
     """Exp with half Poisson deviance for one row: see
     :func:`loss_delta_row`."""
     m = z.shape[1]
-    zero = like(0, w)
-    row = zero
+    row = like(0, w)
     for j in range(m):
         t = z[i, j] + bias[j]
         p = math.exp(t)
-        if y[i, j] > zero:
-            row += y[i, j] * (math.log(y[i, j]) - t)
-        row += p - y[i, j]
+        d = p - y[i, j]
+        row = poisson_term(row, y[i, j], t, d)
         z[i, j] = p
-        delta[i, j] = w * (p - y[i, j])
+        delta[i, j] = w * d
     return row
 
 
@@ -407,7 +495,7 @@ def squared_loss_row(z, i, bias, y, w, delta):
     for j in range(m):
         p = z[i, j] + bias[j]
         r = p - y[i, j]
-        row += like(0.5, w) * r * r
+        row += half_square(r)
         z[i, j] = p
         delta[i, j] = w * r
     # scikit-learn averages the squared error over outputs.
@@ -467,7 +555,9 @@ def loss_delta_row(z, i, bias, y, w, code, prob_lo, prob_hi, delta):
 
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coefficient,
-             add_penalty, running_statistics, batch_norm_delta,
+             add_penalty, running_update, running_statistics, running_var_rescaled,
+             batch_norm_delta, layer_norm_delta,
+             cross_entropy_term, binary_cross_entropy_term, poisson_term, half_square,
              adam_update, rmsprop_update, adagrad_update, sgd_update,
              softmax_shift_row, softmax_normalise_row, softmax_finish_row, output_row,
              softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
@@ -478,13 +568,16 @@ ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softma
                            "output_row", "softmax_loss_row", "logistic_loss_row",
                            "poisson_loss_row", "squared_loss_row", "loss_delta_row"})
 
-# The optimizers' update rules, the penalised loss and batch norm's
-# running statistics and gradient, inlined like the row functions into the
-# CPU's kernels, so that each compiles as if written in its caller. Compiled
-# out of line, a function is optimised alone first, and fastmath's
+# The optimizers' update rules, the penalised loss, the normalisations'
+# running statistics and gradients and the loss terms, inlined like the row
+# functions into the CPU's kernels, so that each compiles as if written in
+# its caller. Compiled out of line, a function is optimised alone first, and fastmath's
 # reassociation rounded the lean kernel's Nesterov step differently from
 # the same formula written in the loop (fix-227).
-INLINE_FUNCTIONS = frozenset({"add_penalty", "running_statistics", "batch_norm_delta",
+INLINE_FUNCTIONS = frozenset({"add_penalty", "running_update", "running_statistics",
+                              "running_var_rescaled", "batch_norm_delta", "layer_norm_delta",
+                              "cross_entropy_term", "binary_cross_entropy_term",
+                              "poisson_term", "half_square",
                               "adam_update", "rmsprop_update", "adagrad_update",
                               "sgd_update"})
 

@@ -1,8 +1,9 @@
 """Batch and layer normalisation on the GPU, fused with the activation and
 the rest of the layer's forward pass, and their backward passes; the
 formulas of :mod:`fastbp.kernels.normalization` (batch norm's running
-statistics and gradient are the shared scalars ``running_statistics`` and
-``batch_norm_delta``).
+statistics, with their float32 fallback, and the two gradients are the
+shared scalars ``running_statistics``, ``running_var_rescaled``,
+``batch_norm_delta`` and ``layer_norm_delta``).
 
 Batch norm runs one thread per unit (its statistics are over the batch),
 layer norm one thread per row. The layer's product has stored its linear
@@ -20,6 +21,8 @@ from .activations import B, activate, finish_unit, gpu_scalar
 
 running_statistics = gpu_scalar.running_statistics
 batch_norm_delta = gpu_scalar.batch_norm_delta
+layer_norm_delta = gpu_scalar.layer_norm_delta
+running_var_rescaled = gpu_scalar.running_var_rescaled
 
 
 @cuda_device
@@ -56,23 +59,14 @@ def scaled_inv_std(acts, off, stride, n, mean, eps):
 
 @cuda_device
 def running_var_overflowed(acts, off, stride, nb, mean, var, old, momentum):
-    """The running variance ``(1 - momentum) * old + momentum * unbiased``
-    where, in float32, it came out inf (helper-170): the batch variance
-    overflowed (deviations above about 1.8e19; inv had its fallback, the
-    running variance took the inf). The CPU computes it in float64 and
-    rounds it once; here it is ordered so that no intermediate exceeds a
-    finite result: ``momentum * big * (var_s * nb / (nb - 1)) * big``. A
-    finite ``var`` whose ``var * nb`` rounds past the range (it is the sum
-    of squares just divided, so only at the range's edge) takes
-    ``momentum * var * (nb / (nb - 1))``."""
-    one = like(1, acts)
-    c = like(nb, acts) / like(nb - 1, acts) if nb > 1 else one
+    """The running variance where, in float32, it came out inf
+    (helper-170): :func:`fastbp.kernels.scalar.running_var_rescaled`, with
+    the variance's scaled sums over the ``nb`` values at
+    ``acts[off::stride]`` where the batch variance ``var`` overflowed."""
+    big = var_s = like(0, acts)
     if var == math.inf:
         big, var_s = scaled_var(acts, off, stride, nb, mean)
-        add = momentum * big * (var_s * c) * big  # inf where big is
-    else:
-        add = momentum * var * c
-    return (one - momentum) * old + add
+    return running_var_rescaled(old, var, big, var_s, nb, momentum)
 
 
 @cuda_kernel
@@ -236,5 +230,5 @@ def layer_norm_backward(l, nb, tab, params, acts, stats):
         sgx += gx * acts[x_off + j]
     c = stats[tab[B + S_OFF, l] + i] / like(m, params)
     for j in range(m):
-        acts[g_off + j] = c * (like(m, params) * acts[g_off + j] * params[gm_off + j] - sg
-                               - acts[x_off + j] * sgx)
+        acts[g_off + j] = layer_norm_delta(acts[g_off + j], params[gm_off + j],
+                                           acts[x_off + j], c, like(m, params), sg, sgx)
