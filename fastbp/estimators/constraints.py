@@ -27,6 +27,7 @@ class NumberInterval(Interval):
             return False
         return super().is_satisfied_by(val)
 
+
 MLP_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", NumberInterval(Integral, 1, None, closed="left")],
     "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
