@@ -67,6 +67,29 @@ _CHECKED_PARAMS = weakref.WeakKeyDictionary()
 _PARAM_READERS = weakref.WeakKeyDictionary()
 
 
+def _float_mismatch(X, model_dtype):
+    """The float dtypes of ``X`` as the caller gave it (an array's, a sparse
+    matrix's, a DataFrame's columns') that a warm fit of a ``model_dtype``
+    model refuses: float32 for a float64 model, float64 for a float32 one,
+    and any that does not convert to it exactly. Empty for X with no float
+    dtype of its own (integers, bools, objects, a list), which is converted
+    to the model's dtype, as ``partial_fit`` converts it."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or hasattr(X, "dtype"):
+        dtypes = [getattr(X, "dtype", None)]
+    found = set()
+    for dtype in dtypes:
+        # (pandas' nullable Float32 and Float64 hold NumPy's.)
+        dtype = getattr(dtype, "numpy_dtype", dtype)
+        if not isinstance(dtype, np.dtype) or dtype.kind != "f":
+            continue
+        dtype = dtype.newbyteorder("=")
+        if (dtype.itemsize in (4, 8) and dtype != model_dtype) or not np.can_cast(
+                dtype, model_dtype, "safe"):
+            found.add(dtype)
+    return sorted(found, key=lambda dtype: dtype.itemsize)
+
+
 class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.CallbackSupportMixin,
               BaseEstimator, ABC):
     """Base class of :class:`MLPClassifier` and :class:`MLPRegressor`."""
@@ -386,10 +409,17 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             self._complete_fitted_state()
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         model_dtype = None if first_pass else self._weights_dtype()
-        if incremental and not first_pass and X.dtype != model_dtype:
+        refused = ()
+        if not first_pass and X.dtype != model_dtype:
             # partial_fit goes on in the model's dtype, as its predictions
-            # do (a warm fit refuses instead: it could start afresh).
-            X = _in_dtype(X, model_dtype)
+            # do; so does a warm fit on X with no float dtype of its own
+            # (integers, a list), which validation made float64 (rev-237:
+            # refused as "float64", which the caller never passed). A warm
+            # fit refuses float data of the other dtype (_check_warm_start,
+            # naming the caller's dtype): it could start afresh.
+            refused = () if incremental else _float_mismatch(hooks_X, model_dtype)
+            if not refused:
+                X = _in_dtype(X, model_dtype)
         if sample_weight is not None:
             sample_weight = native_byte_order(np.asarray(sample_weight)
                                               if isinstance(sample_weight, list)
@@ -448,7 +478,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         if first_pass:
             self._initialize(Y, units, X.dtype, activations)
         else:
-            self._check_warm_start(units, X.dtype, activations, residual, incremental)
+            self._check_warm_start(units, refused, activations, residual, incremental)
             # Training normalises by batch statistics, but early stopping's
             # validation and the statistics the fit keeps read these
             # (batch norm's only: no pass over the others' empty arrays).
@@ -569,7 +599,10 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             state.pop(key, None)
         return state
 
-    def _check_warm_start(self, units, dtype, activations, residual, incremental):
+    def _check_warm_start(self, units, refused, activations, residual, incremental):
+        """Refuse a warm or incremental fit that cannot go on from the
+        model as it is; ``refused``: the float dtypes of the caller's X that
+        the model's dtype cannot take (see :func:`_float_mismatch`)."""
         # partial_fit ignores warm_start: its way to a new model is fit.
         restart = ("call fit to start a new model" if incremental
                    else "set warm_start=False to start a new model")
@@ -626,11 +659,11 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                        f"the output function changed since the last fit "
                        f"({self.out_activation_!r} -> {output!r})")
             raise ValueError(f"{changed}; {restart}.")
-        model_dtype = self._weights_dtype()
-        if dtype != model_dtype:
+        if refused:
             raise ValueError(
-                f"X has dtype {dtype} but the model was fitted with {model_dtype}; "
-                "pass data of the same dtype, or set warm_start=False.")
+                f"X has dtype {' and '.join(map(str, refused))} but the model was fitted "
+                f"with {self._weights_dtype()}; pass data of the same dtype, or set "
+                "warm_start=False.")
 
     def _initialize(self, Y, units, dtype, activations):
         self.n_iter_ = 0

@@ -298,9 +298,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._y_labels = y
             return X, self._binarize(y)
         _check_no_missing_labels(y)
-        # One copy of X on its way to the kernels' C order (fix-231).
+        # One copy of X on its way to the kernels' C order (fix-231); the
+        # model's dtype where a later call converts X to it (_fit).
         X, order = fit_layout(X, self._weights_dtype() if (
-            incremental and not reset and "coefs_" in self.__dict__) else None)
+            not reset and "coefs_" in self.__dict__) else None)
         with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                                  dtype=FIT_DTYPES, order=order, reset=reset)

@@ -94,9 +94,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 "to numbers first (for example y.astype(float) for numbers written as "
                 "text); for class labels, use MLPClassifier.")
         check_complex(y_dtypes, "y")
-        # One copy of X on its way to the kernels' C order (fix-231).
+        # One copy of X on its way to the kernels' C order (fix-231); the
+        # model's dtype where a later call converts X to it (_fit).
         X, order = fit_layout(X, self._weights_dtype() if (
-            incremental and not reset and "coefs_" in self.__dict__) else None)
+            not reset and "coefs_" in self.__dict__) else None)
         try:
             with naming(("X", X), ("y", y)):
                 X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
