@@ -1,8 +1,13 @@
 """fix-244: findings of review 237 on the estimators.
 
+(B) rev-237: predict converted a whole integer np.memmap or integer
+DataFrame to float64 first.
 (C) rev-237: a warm fit of a float32 model refused integer or list X as
 "float64", which the caller never passed.
 """
+
+import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +25,73 @@ def _data(n=120, d=6, seed=0):
     X = rng.rand(n, d).astype(np.float32)
     y = (X[:, 0] + X[:, 1] > 1).astype(int)
     return X, y
+
+
+# ------------------------------------------------------------------ (B)
+
+def _peak(fn, *args):
+    tracemalloc.start()
+    try:
+        out = fn(*args)
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def uint8_problem():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(20000, 100)).astype(np.uint8)
+    y = rng.randint(0, 3, size=len(X))
+    model = quiet(MLPClassifier((8,), max_iter=2, random_state=0).fit,
+                  X[:500].astype(np.float32) / 255, y[:500])
+    return model, X
+
+
+def test_predict_keeps_an_integer_memmap_as_it_is(tmp_path, uint8_problem):
+    model, X = uint8_problem
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    assert isinstance(mapped, np.memmap)
+    expected = model.predict_proba(X)
+    out, peak = _peak(model.predict_proba, mapped)
+    np.testing.assert_array_equal(out, expected)
+    assert peak < X.size * 8 / 4  # a float64 copy of X: 16 MB
+
+
+def test_predict_keeps_an_integer_dataframe_as_it_is(uint8_problem):
+    pd = pytest.importorskip("pandas")
+    model, X = uint8_problem
+    frame = pd.DataFrame(X)
+    expected = model.predict_proba(X)
+    out, peak = _peak(model.predict_proba, frame)
+    np.testing.assert_array_equal(out, expected)
+    assert peak < X.size * 8 / 4
+
+
+def test_integer_dataframes_keep_their_feature_name_checks():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    columns = ["a", "b", "c"]
+    X = rng.randint(0, 5, size=(60, 3)).astype(np.uint8)
+    y = rng.randint(0, 2, size=60)
+    model = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit,
+                  pd.DataFrame(X.astype(np.float32), columns=columns), y)
+    expected = model.predict_proba(pd.DataFrame(X.astype(np.float32), columns=columns))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(model.predict_proba(pd.DataFrame(X, columns=columns)),
+                                   expected)
+    with pytest.warns(UserWarning, match="feature names"):
+        model.predict_proba(X)
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict_proba(pd.DataFrame(X, columns=["a", "c", "b"]))
+    # An unnamed model warns about a named integer frame, as before.
+    unnamed = quiet(MLPClassifier((4,), max_iter=2, random_state=0).fit,
+                    X.astype(np.float32), y)
+    with pytest.warns(UserWarning, match="feature names"):
+        unnamed.predict_proba(pd.DataFrame(X, columns=columns))
 
 
 # ------------------------------------------------------------------ (C)

@@ -10,6 +10,8 @@ Separate from :mod:`~fastbp.estimators.base` because prediction reads
 these alone: it needs none of the fit's transaction or solvers.
 """
 
+import sys
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
@@ -53,6 +55,22 @@ def _in_dtype(X, dtype):
     # C order in the one conversion: astype kept a DataFrame's F order, and
     # KernelInput copied all of X a second time to read it (helper-162).
     return np.asarray(X, dtype=dtype, order="C")
+
+
+def _one_numpy_dtype(X):
+    """The NumPy dtype of ``X`` where it is a NumPy array (a subclass such
+    as ``np.memmap`` too, but not ``np.matrix``, which validation makes an
+    array) or a pandas DataFrame whose columns all have that one NumPy
+    dtype; else None."""
+    if isinstance(X, np.ndarray):
+        return None if isinstance(X, np.matrix) else X.dtype
+    pd = sys.modules.get("pandas")  # (not imported here: no DataFrame without it)
+    if pd is not None and isinstance(X, pd.DataFrame) and X.shape[1]:
+        dtypes = set(X.dtypes)
+        if len(dtypes) == 1:
+            (dtype,) = dtypes
+            return dtype if isinstance(dtype, np.dtype) else None
+    return None
 
 
 def plain_matrix(X):
@@ -259,8 +277,12 @@ class NetworkMixin:
         # for a float32 model too; fix-183: a sparse one's indices too).
         # Their values fit float32 and float64, and float16's non-finite
         # ones are refused by validation as before.
-        keep = ((type(X) is np.ndarray
-                 and (X.dtype.kind in "biu" or X.dtype == np.float16))
+        # (rev-237) So does a subclass, np.memmap above all (joblib hands a
+        # search's workers large arrays as read-only memmaps), and a
+        # DataFrame of one such dtype, which validation checks the column
+        # names of, as before, and then takes as its block's values.
+        own = _one_numpy_dtype(X)
+        keep = ((own is not None and (own.kind in "biu" or own == np.float16))
                 or (sp.issparse(X) and X.dtype.kind in "biu"))
         with naming("X"):
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
