@@ -13,6 +13,7 @@ own: :mod:`.fitted_state` (weights set by hand, loaded models),
 
 import copy
 import operator
+import warnings
 import weakref
 from abc import ABC, abstractmethod
 
@@ -51,6 +52,8 @@ from .fit_calls import (
     _keep,
     _new_generation,
     _take,
+    copied_call,
+    live_copies,
 )
 from .fitted_state import FittedStateMixin
 from .network import NetworkMixin, _in_dtype, _refuse_non_finite_input
@@ -65,6 +68,42 @@ _PARAM_NAMES = weakref.WeakKeyDictionary()
 #: per class, what reads them.
 _CHECKED_PARAMS = weakref.WeakKeyDictionary()
 _PARAM_READERS = weakref.WeakKeyDictionary()
+
+
+def _state_before(call, before):
+    """The ``__dict__`` ``call``'s rollback would give its estimator back,
+    from ``before`` (see :class:`~.fit_calls._Call`), in objects of its own
+    where the call changes them in place: what a pickle or deepcopy of an
+    estimator being fitted holds. Warns, once per call, that it does."""
+    saved, rng_state, lengths = before
+    state = dict(saved)
+    progress = saved.get("_progress")
+    if progress is not None and lengths is not None:
+        # The call appends its epochs to these very lists (Progress.copy).
+        kept = progress.detached()
+        kept.truncate(lengths)
+        state["_progress"] = kept
+        for name in ("loss_curve", "validation_scores"):
+            if saved.get(name + "_") is getattr(progress, name):
+                state[name + "_"] = getattr(kept, name)
+    rng = saved.get("random_state")
+    if rng_state is not None and isinstance(rng, np.random.RandomState):
+        # The caller's generator, which the call draws from in place.
+        rewound = np.random.RandomState()
+        rewound.set_state(rng_state)
+        for name in ("random_state", "_random_state"):
+            if saved.get(name) is rng:
+                state[name] = rewound
+    if not call.warned:
+        call.warned = True
+        warnings.warn(
+            f"This {type(call.estimator()).__name__} is being fitted (a fit or partial_fit "
+            "call, in this thread or another, has not set its model yet), so the copy "
+            "(pickle, joblib.dump, copy.deepcopy) holds the model as it was before this "
+            "call: unfitted on a first fit. To save the current epoch's model from a "
+            "callback hook, copy or save the fitted_estimator the hook receives.",
+            UserWarning, stacklevel=4)
+    return state
 
 
 def _float_mismatch(X, model_dtype):
@@ -196,6 +235,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # (A hook that fits this estimator again, inside this call, leaves
         # the mark to this call.)
         call = _Call(self)
+        call.before = (saved, rng_state, lengths)
         depth = len(_CALLS.stack)
         try:
             _new_generation(self)
@@ -225,6 +265,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             # First, and one store (see _Call); then the entries, which a
             # second Ctrl-C may leave behind, inactive.
             call.active = False
+            call.before = None  # (the old model's arrays: not kept past the call)
             _new_generation(self)  # (before the mark goes: see _GENERATIONS)
             if _TRAINING.get(id(self)) is call:
                 del _TRAINING[id(self)]
@@ -267,7 +308,10 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             callbacks = self.__dict__.get("_skl_callbacks")
             memo = {} if callbacks is None else {id(callbacks): callbacks}
             try:
-                exc.last_finite_model = copy.deepcopy(self, memo)
+                # This epoch's model, not the one before the call (which a
+                # deepcopy of an estimator being fitted holds).
+                with live_copies():
+                    exc.last_finite_model = copy.deepcopy(self, memo)
             except Exception as failed:  # the divergence is what the call raises
                 if hasattr(exc, "add_note"):  # Python >= 3.11
                     exc.add_note(f"fastbp could not copy the model of the last finite "
@@ -584,10 +628,18 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         classifier's training labels), before its root hook sees the model."""
 
     def __getstate__(self):
+        state = dict(super().__getstate__())
+        copied = copied_call(self)
+        if copied is not None:
+            # rev-236: mid-fit, the estimator holds the model from before
+            # the call (a first fit's initial weights) with a loss curve that
+            # already has this call's epochs; fastbp.save refuses it, and a
+            # pickle or deepcopy (a hook's joblib.dump) saved that mix as a
+            # fitted model. It gets the model as before the call instead.
+            state = _state_before(*copied)
         # ``_packed`` holds the parameters a second time: not worth saving
         # (pickle, skops, deepcopy), and the copies' attributes are no
         # longer its views.
-        state = dict(super().__getstate__())
         state.pop("_packed", None)
         # The context of a running fit (scikit-learn's): a copy is no part
         # of that fit. A hook's fitted_estimator (copy.copy) that kept it
@@ -598,6 +650,18 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                     "_parent_callback_ctx"):
             state.pop(key, None)
         return state
+
+    def __copy__(self):
+        # copy.copy copies the live model, being fitted or not: scikit-learn
+        # makes a hook's fitted_estimator of one, as fastbp does a scorer's
+        # snapshot, and sets this epoch's fitted attributes on it (which a
+        # copy of the model before the call would lack: no classes_ on a
+        # first fit). Otherwise as copy.copy's own reduce protocol.
+        with live_copies():
+            state = self.__getstate__()
+        new = type(self).__new__(type(self))
+        new.__setstate__(state)
+        return new
 
     def _check_warm_start(self, units, refused, activations, residual, incremental):
         """Refuse a warm or incremental fit that cannot go on from the

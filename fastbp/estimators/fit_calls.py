@@ -11,6 +11,7 @@ from :mod:`~fastbp.estimators.base` because it is bookkeeping about calls,
 not estimator logic, and :mod:`fastbp.persistence` reads it on its own.
 """
 
+import contextlib
 import numbers
 import threading
 import weakref
@@ -41,11 +42,18 @@ class _Call:
     and of a new one given its id).
     """
 
-    __slots__ = ("estimator", "active")
+    __slots__ = ("estimator", "active", "before", "warned")
 
     def __init__(self, estimator):
         self.estimator = weakref.ref(estimator)
         self.active = True
+        # What the call's rollback would restore, ``(saved __dict__, state
+        # of a RandomState random_state or None, the loss curve's and
+        # validation scores' lengths or None)``: a pickle or deepcopy of
+        # the estimator made while it trains holds that (rev-236).
+        self.before = None
+        # Whether such a copy has warned during this call.
+        self.warned = False
 
     def trains(self, estimator):
         return self.active and self.estimator() is estimator
@@ -107,6 +115,50 @@ def is_being_fitted(estimator):
     is training it and has not yet set the model it trains."""
     call = _TRAINING.get(id(estimator))
     return call is not None and call.trains(estimator)
+
+
+class _LiveCopies(threading.local):
+    """Per thread, how many :func:`live_copies` blocks are open."""
+
+    depth = 0
+
+
+_LIVE_COPIES = _LiveCopies()
+
+
+@contextlib.contextmanager
+def live_copies():
+    """Within this block (in this thread), a copy of an estimator being
+    fitted holds its attributes as they are now, not as they were before
+    the call (see :func:`copied_call`): the copies fastbp makes of the
+    model under training itself (a scorer's snapshot, a DivergenceError's
+    last finite model), which it then completes."""
+    _LIVE_COPIES.depth += 1
+    try:
+        yield
+    finally:
+        _LIVE_COPIES.depth -= 1
+
+
+def copied_call(estimator):
+    """``(call, before)``: the call training ``estimator`` (in any thread),
+    and its ``before`` (see :class:`_Call`), which a pickle or deepcopy of
+    ``estimator`` must hold; or None: none trains it, or the copy is one of
+    :func:`live_copies`.
+
+    Until the call has set the model, the estimator holds a mix (the
+    previous fit's weights or a first fit's initial ones, with a loss
+    curve that already has this call's epochs): a copy of that would be a
+    model that never was (rev-236).
+    """
+    if _LIVE_COPIES.depth:
+        return None
+    call = _TRAINING.get(id(estimator))
+    if call is None or not call.trains(estimator):
+        return None
+    # (Read once: the call clears it as it ends, in another thread maybe.)
+    before = call.before
+    return None if before is None else (call, before)
 
 
 # Per estimator: [seed, two generators] for int seeds; see _fresh_random_state.
