@@ -14,6 +14,7 @@ from ._cache import CacheWarning
 from ._cache import cache_info as compile_cache_info
 from ._cache import clear_cache as clear_compile_cache
 from ._cache import prune_cache as prune_compile_cache
+from .cli_data.predict import read_data
 from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning, OversubscriptionWarning
@@ -31,4 +32,4 @@ __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier"
            "MLPRegressor", "OversubscriptionWarning", "TensorBoardCallback", "TrainingHistoryDisplay",
            "WarmupEntry", "WarmupReport", "__version__", "clear_compile_cache",
            "compile_cache_info", "datasets", "history_frame", "load", "prune_compile_cache",
-           "save", "warmup"]
+           "read_data", "save", "warmup"]

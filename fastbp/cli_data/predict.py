@@ -158,6 +158,89 @@ def read_for_model(pipe, path):
     return read_table(path, text, stripped, bools, marks)
 
 
+def read_data(path, model):
+    """Read a data file as ``fastbp predict`` reads it for ``model``.
+
+    The features come back ready for ``model.predict``. A plain
+    ``pandas.read_csv`` of the same file can give other predictions,
+    silently: it reads "None" or "NA" in a text column as a missing value
+    (an unknown category to the model), and "02134" in a code column as the
+    number 2134, which the model's encoder refuses.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV file (``.csv``, ``.txt``, ``.csv.gz``; ``.tsv`` and
+        ``.tsv.gz`` tab-separated), with a header line naming the columns.
+    model : Pipeline
+        A model written by ``fastbp train --data ... --model-out`` and
+        loaded with :func:`fastbp.load`.
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        The model's feature columns, in its training order. The target
+        column, if the file has it, is dropped.
+
+    Raises
+    ------
+    ImportError
+        If pandas is not installed (``pip install "fastbp[cli]"``).
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If ``model`` was not written by ``fastbp train --data``, or the file
+        cannot be read as the model's columns (a column missing or
+        unexpected, a missing value in a numeric column, text in a column
+        that was numeric in training), with the problem named.
+
+    Warns
+    -----
+    UserWarning
+        For what ``fastbp predict`` notes: a column holding categories that
+        training never saw, which the model encodes as none of the known
+        ones.
+
+    Examples
+    --------
+    >>> model = fastbp.load("churn.fastbp")                # doctest: +SKIP
+    >>> X = fastbp.read_data("new_customers.csv", model)   # doctest: +SKIP
+    >>> model.predict(X)                                   # doctest: +SKIP
+    """
+    import contextlib
+    import importlib
+    import io
+    import warnings
+
+    try:
+        # Here, not inside read_table: its CLIError names no Python function.
+        importlib.import_module("pandas")
+    except ImportError as exc:
+        raise ImportError('fastbp.read_data needs pandas: pip install "fastbp[cli]"') from exc
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    if not hasattr(model, "fastbp_target_"):
+        raise ValueError(f"read_data needs a model written by 'fastbp train --data' (it "
+                         f"records the target column); got {type(model).__name__}")
+    problem = _cli_model_problem(model)
+    if problem is not None:
+        raise ValueError(f"read_data needs a model written by 'fastbp train --data' (or "
+                         f"unchanged since): {problem}")
+    # The command line prints its notes on stderr; a library warns instead,
+    # which the caller can filter or turn into errors.
+    notes = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(notes):
+            X = features_for(model, read_for_model(model, path), path)
+    except CLIError as exc:
+        raise ValueError(str(exc)) from None
+    for line in notes.getvalue().splitlines():
+        if line.strip():
+            warnings.warn(line.removeprefix("note: "), UserWarning, stacklevel=2)
+    return X
+
+
 def _model_categories(pipe):
     """``(column, categories)`` for each one-hot encoded column of a saved
     model."""

@@ -1,0 +1,89 @@
+"""Review 246 of the command line on your own data: files read in Python as
+``fastbp predict`` reads them (``fastbp.read_data``), ``predict --keep``,
+line numbers of missing feature values, the early-stopping split error in
+command-line terms, and the sparse path named by ``fastbp compile``."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastbp
+from fastbp.cli import main
+
+
+@pytest.fixture(scope="module")
+def sev_model(tmp_path_factory):
+    """A model trained by the command line on a text column whose values
+    are None, Low and High, and the file of new rows to predict."""
+    tmp = tmp_path_factory.mktemp("sev")
+    rng = np.random.RandomState(0)
+
+    def table(n):
+        sev = rng.choice(["None", "Low", "High"], n)
+        x = rng.standard_normal(n)
+        y = np.where(sev == "None", 0, np.where(sev == "High", 1, (x > 0).astype(int)))
+        return pd.DataFrame({"sev": sev, "x": x, "y": y})
+
+    table(300).to_csv(tmp / "sev.csv", index=False)
+    new = table(300)
+    new.to_csv(tmp / "sev_new.csv", index=False)
+    assert main(["train", "--data", str(tmp / "sev.csv"), "--target", "y", "--epochs", "30",
+                 "--hidden-layer-sizes", "8", "--model-out", str(tmp / "sev.fastbp"),
+                 "--quiet"]) == 0
+    return tmp
+
+
+def test_read_data_predicts_as_the_command_line(sev_model, capsys):
+    tmp = sev_model
+    assert main(["predict", "--model", str(tmp / "sev.fastbp"), "--data",
+                 str(tmp / "sev_new.csv"), "--out", str(tmp / "p.csv")]) == 0
+    cli = pd.read_csv(tmp / "p.csv")["y"].to_numpy()
+    model = fastbp.load(tmp / "sev.fastbp")
+    X = fastbp.read_data(tmp / "sev_new.csv", model)
+    assert list(X.columns) == ["sev", "x"]  # the target dropped
+    assert (X["sev"] == "None").sum() > 50  # a category, not a missing value
+    # which a plain read takes for a missing value
+    assert pd.read_csv(tmp / "sev_new.csv")["sev"].isna().sum() == (X["sev"] == "None").sum()
+    np.testing.assert_array_equal(model.predict(X), cli)
+    assert "read_data" in fastbp.__all__
+
+
+def test_read_data_keeps_codes_with_leading_zeros(tmp_path):
+    rng = np.random.RandomState(1)
+    codes = rng.choice(["02134", "02139", "10001"], 120)
+    frame = pd.DataFrame({"zip": codes, "x": rng.standard_normal(120),
+                          "y": (codes == "10001").astype(int)})
+    frame.to_csv(tmp_path / "z.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "z.csv"), "--target", "y", "--epochs",
+                 "5", "--hidden-layer-sizes", "4", "--model-out", str(tmp_path / "z.fastbp"),
+                 "--quiet"]) == 0
+    frame.drop(columns="y").to_csv(tmp_path / "z_new.csv", index=False)
+    assert main(["predict", "--model", str(tmp_path / "z.fastbp"), "--data",
+                 str(tmp_path / "z_new.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    model = fastbp.load(tmp_path / "z.fastbp")
+    X = fastbp.read_data(str(tmp_path / "z_new.csv"), model)
+    assert X["zip"].tolist() == codes.tolist()
+    np.testing.assert_array_equal(model.predict(X),
+                                  pd.read_csv(tmp_path / "p.csv")["y"].to_numpy())
+
+
+def test_read_data_refuses_what_it_cannot_read(sev_model, tmp_path):
+    model = fastbp.load(sev_model / "sev.fastbp")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        fastbp.read_data(tmp_path / "absent.csv", model)
+    pd.DataFrame({"sev": ["Low"], "y": [1]}).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(ValueError, match=r"does not have the model's columns: missing \['x'\]"):
+        fastbp.read_data(tmp_path / "short.csv", model)
+    with pytest.raises(ValueError, match="written by 'fastbp train --data'"):
+        fastbp.read_data(sev_model / "sev_new.csv", fastbp.MLPClassifier())
+    pd.DataFrame({"sev": ["Odd"], "x": [0.0]}).to_csv(tmp_path / "odd.csv", index=False)
+    with pytest.warns(UserWarning, match="categories training never saw"):
+        fastbp.read_data(tmp_path / "odd.csv", model)
+
+
+def test_read_data_names_the_extra_without_pandas(sev_model, monkeypatch):
+    import sys
+
+    model = fastbp.load(sev_model / "sev.fastbp")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r'fastbp\[cli\]'):
+        fastbp.read_data(sev_model / "sev_new.csv", model)
