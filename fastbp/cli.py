@@ -153,6 +153,10 @@ def build_parser():
                          help="CSV file to write; - for standard output")
     predict.add_argument("--proba", action="store_true",
                          help="class probabilities instead of labels (classifiers)")
+    predict.add_argument("--keep", action="append", metavar="COLUMN",
+                         help="copy this column of --data (an ID to join on) into --out, in "
+                              "front of the predictions; it may be a column the model does "
+                              "not read. Repeatable, one column each: --keep id --keep region")
     evaluate = sub.add_parser(
         "evaluate", formatter_class=fmt, help="score a saved model on a labelled CSV file",
         description="Accuracy, classification report and confusion matrix (classifiers), or "

@@ -87,3 +87,44 @@ def test_read_data_names_the_extra_without_pandas(sev_model, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r'fastbp\[cli\]'):
         fastbp.read_data(sev_model / "sev_new.csv", model)
+
+
+def _predict(tmp, frame, *options):
+    frame.to_csv(tmp / "score.csv", index=False)
+    return main(["predict", "--model", str(tmp / "sev.fastbp"), "--data",
+                 str(tmp / "score.csv"), "--out", str(tmp / "keep.csv"), *options])
+
+
+def test_predict_keep_copies_id_columns_in_front(sev_model, capsys):
+    tmp = sev_model
+    new = pd.read_csv(tmp / "sev_new.csv", keep_default_na=False)
+    plain = new[["sev", "x"]]
+    assert _predict(tmp, plain) == 0
+    expected = pd.read_csv(tmp / "keep.csv")["y"]
+    ids = [f"{i:05d}" for i in range(len(new))]  # zeros a plain read would drop
+    scored = plain.assign(id=ids, region=np.where(np.arange(len(new)) % 2, "n", "s"))
+    assert _predict(tmp, scored, "--keep", "region", "--keep", "id", "--keep", "x") == 0
+    out = pd.read_csv(tmp / "keep.csv", dtype={"id": str})
+    assert list(out.columns) == ["region", "id", "x", "y"]
+    assert out["id"].tolist() == ids
+    np.testing.assert_allclose(out["x"], new["x"])
+    # Not passed to the model: the same predictions as without them.
+    np.testing.assert_array_equal(out["y"], expected)
+    assert _predict(tmp, scored.drop(columns="region"), "--keep", "id", "--proba") == 0, capsys.readouterr().err
+    assert list(pd.read_csv(tmp / "keep.csv").columns) == ["id", "proba_0", "proba_1"]
+
+
+def test_predict_keep_refuses_other_and_absent_columns(sev_model, capsys):
+    tmp = sev_model
+    new = pd.read_csv(tmp / "sev_new.csv", keep_default_na=False)[["sev", "x"]]
+    scored = new.assign(id=range(len(new)), extra=1)
+    assert _predict(tmp, scored, "--keep", "id") == 2
+    err = capsys.readouterr().err
+    assert "does not have the model's columns: unexpected ['extra']" in err
+    assert "to copy it into --out beside the predictions" in err
+    assert err.rstrip().endswith("pass --keep extra")
+    assert _predict(tmp, new, "--keep", "id") == 2
+    err = capsys.readouterr().err
+    assert "--keep id:" in err and "has no column 'id'" in err
+    assert _predict(tmp, scored.drop(columns="extra"), "--keep", "id", "--keep", "id") == 2
+    assert "more than once" in capsys.readouterr().err

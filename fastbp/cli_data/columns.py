@@ -343,27 +343,28 @@ def _bool_columns(X):
             or (X[c].dtype.kind == "O" and _all_bools(X[c].unique()))]
 
 
-def _matching_columns(expected, data, path):
+def _matching_columns(expected, data, path, hint=""):
     """``data``'s columns in the order of ``expected``, or an error naming
-    the ones missing or unexpected."""
+    the ones missing or unexpected (and ``hint``, after unexpected ones)."""
     data = _nfc_renamed(data, expected, path)
     missing = [c for c in expected if c not in data.columns]
     extra = [c for c in data.columns if c not in expected]
     if missing or extra:
         raise CLIError(f"{path} does not have the model's columns: "
                        + "; ".join(p for p in (f"missing {missing}" if missing else "",
-                                               f"unexpected {extra}" if extra else "") if p))
+                                               f"unexpected {extra}" if extra else "") if p)
+                       + (hint if extra else ""))
     return data[expected]
 
 
-def _checked_features(data, expected, numeric, path):
+def _checked_features(data, expected, numeric, path, hint=""):
     """``data``'s feature columns, in the order ``expected`` (training's),
-    checked as training saw them: no column missing or unexpected, no
-    missing value in a numeric column, no text in a column that training
-    standardised as a number (``numeric``)."""
+    checked as training saw them: no column missing or unexpected (``hint``
+    added to that error), no missing value in a numeric column, no text in
+    a column that training standardised as a number (``numeric``)."""
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-    X = _matching_columns(expected, data, path)
+    X = _matching_columns(expected, data, path, hint)
     check_features(X, path, training=False)
     for c in numeric:
         if not (is_numeric_dtype(X[c].dtype) or is_bool_dtype(X[c].dtype)):

@@ -135,12 +135,14 @@ def model_columns(pipe):
     return numeric, text
 
 
-def read_for_model(pipe, path):
+def read_for_model(pipe, path, keep=()):
     """``path`` read as training read its file: the model's text columns as
     text ("1" and "2" stay the categories that training saw, even where no
     other value of the column is text), without the spaces around their
     values where training had none (codes: :func:`keep_written_codes`), and
-    its True and False columns as True and False."""
+    its True and False columns as True and False. The ``keep`` columns that
+    are no feature of the model are read as written (an ID "00123" keeps
+    its zeros), to be copied into the output."""
     text = model_columns(pipe)[1]
     categories = dict(_model_categories(pipe))
     stripped = [c for c in text if not _spaced(categories[c])]
@@ -155,7 +157,9 @@ def read_for_model(pipe, path):
     # "NA", "None" ... as missing everywhere, as pandas does, and learned
     # them so.
     marks = getattr(pipe, "fastbp_marks_missing_", text)
-    return read_table(path, text, stripped, bools, marks)
+    features = set(pipe.feature_names_in_)
+    as_written = [c for c in keep if c not in features and c not in text]
+    return read_table(path, [*text, *as_written], stripped, bools, marks)
 
 
 def read_data(path, model):
@@ -249,12 +253,26 @@ def _model_categories(pipe):
             yield from zip(cols, encoder.categories_)
 
 
-def features_for(pipe, frame, path):
+def features_for(pipe, frame, path, keep=None):
     """The model's feature columns of ``frame``, matched by name, and
-    checked against what training saw."""
+    checked against what training saw. ``keep``, given (``predict
+    --keep``), names columns that may be there besides the features, and
+    the refusal of other columns then suggests the option."""
     data = _nfc_renamed(frame, [pipe.fastbp_target_], path).drop(
         columns=[pipe.fastbp_target_], errors="ignore")
-    X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path)
+    hint = ""
+    if keep is not None:
+        data = data.drop(columns=[c for c in keep if c not in pipe.feature_names_in_],
+                         errors="ignore")
+        import shlex
+
+        extra = [c for c in data.columns if c not in pipe.feature_names_in_]
+        options = " ".join(f"--keep {shlex.quote(str(c))}" for c in extra)
+        hint = (f"; to copy {'it' if len(extra) == 1 else 'them'} into --out beside the "
+                f"predictions (an ID to join on), which the model does not read, pass "
+                f"{options}")
+    X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path,
+                          hint)
     check_standardised_range(pipe, X, path)
     note_unseen_categories(pipe, X, path)
     return X
@@ -278,7 +296,7 @@ def check_standardised_range(pipe, X, path):
 
 
 def predict_file(args):
-    """``fastbp predict --model M --data FILE --out FILE [--proba]``."""
+    """``fastbp predict --model M --data FILE --out FILE [--proba] [--keep COL ...]``."""
     pd = _pandas()
 
     # "-" is standard output (a shell pipeline), as for most tools.
@@ -293,16 +311,32 @@ def predict_file(args):
         refuse_overwriting([("--out", args.out)],
                            [("--model", args.model), ("--data", args.data)])
         check_table_name(args.out, "--out")
+    keep = list(getattr(args, "keep", None) or [])
+    repeated = sorted({c for c in keep if keep.count(c) > 1})
+    if repeated:
+        raise CLIError(f"--keep names the column(s) {repeated} more than once: give each once")
     pipe = load_model(args.model)
-    frame = read_for_model(pipe, args.data)
-    X = features_for(pipe, frame, args.data)
+    if args.proba and pipe.fastbp_task_ != "classification":
+        raise CLIError("--proba needs a classifier; this model is a regressor")
+    names = ([f"proba_{c}" for c in pipe.classes_] if args.proba
+             else [pipe.fastbp_target_])
+    clash = [c for c in keep if c in names]
+    if clash:
+        raise CLIError(f"--keep {clash[0]}: the predictions are written as a column of that "
+                       "name; rename the column in the file to keep it")
+    frame = _nfc_renamed(read_for_model(pipe, args.data, keep), keep, args.data)
+    absent = [c for c in keep if c not in frame.columns]
+    if absent:
+        raise CLIError(f"--keep {absent[0]}: {args.data} has no column {absent[0]!r} "
+                       f"(columns: {list(frame.columns)})")
+    X = features_for(pipe, frame, args.data, keep)
     if args.proba:
-        if pipe.fastbp_task_ != "classification":
-            raise CLIError("--proba needs a classifier; this model is a regressor")
-        proba = pipe.predict_proba(X)
-        out = pd.DataFrame(proba, columns=[f"proba_{c}" for c in pipe.classes_])
+        out = pd.DataFrame(pipe.predict_proba(X), columns=names)
     else:
         out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
+    if keep:
+        # In front, in the order given: the columns to join the predictions on.
+        out = pd.concat([frame[keep].reset_index(drop=True), out], axis=1)
     from ..persistence import special_file
 
     special = not to_stdout and special_file(args.out) is not None
