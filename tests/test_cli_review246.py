@@ -128,3 +128,25 @@ def test_predict_keep_refuses_other_and_absent_columns(sev_model, capsys):
     assert "--keep id:" in err and "has no column 'id'" in err
     assert _predict(tmp, scored.drop(columns="extra"), "--keep", "id", "--keep", "id") == 2
     assert "more than once" in capsys.readouterr().err
+
+
+def test_missing_numeric_features_name_their_lines(sev_model, tmp_path, capsys):
+    rng = np.random.RandomState(2)
+    age = rng.standard_normal(40).round(3).astype(object)
+    age[[3, 12, 20, 21, 25, 30, 33]] = ""
+    lines = "\n".join(f"{a},{i % 2}" for i, a in enumerate(age))
+    # A blank line after the header: line numbers are the file's, not the rows'.
+    (tmp_path / "new_nan.csv").write_text(f"age,label\n\n{lines}\n")
+    assert main(["train", "--data", str(tmp_path / "new_nan.csv"), "--target", "label",
+                 "--epochs", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("numeric column(s) ['age'] have missing values (7 row(s): lines "
+            "[6, 15, 23, 24, 28] ...); fill or drop them first") in err
+    # predict's check too
+    new = pd.read_csv(sev_model / "sev_new.csv", keep_default_na=False)[["sev", "x"]].head(5)
+    new["x"] = new["x"].astype(object)
+    new.loc[2, "x"] = ""
+    new.to_csv(tmp_path / "p_nan.csv", index=False)
+    assert main(["predict", "--model", str(sev_model / "sev.fastbp"), "--data",
+                 str(tmp_path / "p_nan.csv"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "['x'] have missing values (1 row(s): lines [4])" in capsys.readouterr().err

@@ -171,8 +171,12 @@ def check_features(X, path, training=True):
     numeric = numeric_columns(X)
     missing = [c for c in numeric if X[c].isna().any()]
     if missing:
-        raise CLIError(f"{path}: numeric column(s) {missing} have missing values; fill or "
-                       "drop them first (fastbp does not impute)")
+        # Lines, as the missing target's error names them (split_target).
+        rows = np.flatnonzero(X[missing].isna().any(axis=1).to_numpy())
+        where = _file_lines(path, rows[:5], len(X))
+        raise CLIError(f"{path}: numeric column(s) {missing} have missing values ({len(rows)} "
+                       f"row(s): {where}{' ...' if len(rows) > 5 else ''}); fill or drop "
+                       "them first (fastbp does not impute)")
     infinite = [c for c in numeric if np.isinf(X[c].to_numpy(dtype=float)).any()]
     if infinite:
         raise CLIError(f"{path}: numeric column(s) {infinite} hold infinite values (inf); "
