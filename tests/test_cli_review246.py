@@ -150,3 +150,36 @@ def test_missing_numeric_features_name_their_lines(sev_model, tmp_path, capsys):
     assert main(["predict", "--model", str(sev_model / "sev.fastbp"), "--data",
                  str(tmp_path / "p_nan.csv"), "--out", str(tmp_path / "p.csv")]) == 2
     assert "['x'] have missing values (1 row(s): lines [4])" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, advice", [
+    (["--validation-fraction", "0.5"],
+     "Lower --validation-fraction, pass more samples, or drop --validation-fraction to "
+     "train without early stopping."),
+    (["--early-stopping"],
+     "Raise --validation-fraction, pass more samples, or drop --early-stopping to train "
+     "without early stopping."),
+    (["--set", "early_stopping=True"],
+     "or drop --set early_stopping=True to train without early stopping."),
+])
+def test_the_early_stopping_split_error_names_the_options(tmp_path, capsys, options, advice):
+    (tmp_path / "tiny3.csv").write_text("a,b,label\n1,2,x\n2,3,y\n3,1,x\n")
+    assert main(["train", "--data", str(tmp_path / "tiny3.csv"), "--target", "label",
+                 "--epochs", "3", "--quiet", *options]) == 2
+    err = capsys.readouterr().err
+    assert "fastbp: error: early stopping could not split a validation set (" in err
+    assert advice in err
+    assert "validation_fraction" not in err and "early_stopping=False" not in err
+
+
+def test_a_too_small_validation_set_names_the_option():
+    import argparse
+
+    from fastbp.cli_data.options import command_line_advice
+
+    args = argparse.Namespace(set=[], validation_fraction=0.1, early_stopping=False)
+    message = command_line_advice("The validation set is too small. Increase "
+                                  "'validation_fraction' or the size of your dataset.",
+                                  fastbp.MLPClassifier(), args)
+    assert message == ("The validation set is too small. Increase --validation-fraction or "
+                       "the size of your dataset.")

@@ -103,6 +103,9 @@ _STANDARDISE_ITEM = (r"standardise (?:X, and y for a regressor|X|the input)"
 _STANDARDISE_SENTENCE = (r"To fix it, standardise X \(and y for a regressor\), "
                          r"for example with sklearn\.preprocessing\.StandardScaler\.")
 _STANDARDISE_ASIDE = r" \(standardise X, for example with sklearn\.preprocessing\.StandardScaler\)"
+# Where the early-stopping split's advice to turn it off goes, while the
+# parameters are translated: no text of a message.
+_TURN_OFF = "\0"
 # Where a list of remedies starts, for the " or " before its last one.
 _LIST_STARTS = ("To fix it, ", "Remedies: ")
 
@@ -132,6 +135,23 @@ def command_line_advice(message, estimator, args, target=None):
 
     options = {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()}
     given = parse_settings(args.set)
+    # The early-stopping split's advice (estimators/solvers.py): on the
+    # command line an option turned early stopping on, and dropping it is
+    # how to turn it off ("--set early_stopping=False" beside
+    # --validation-fraction would be refused as setting it twice).
+    message = message.replace("'validation_fraction'", "validation_fraction")
+    turned_on = [option for option, on in (
+        ("--validation-fraction", getattr(args, "validation_fraction", None) is not None),
+        ("--early-stopping", getattr(args, "early_stopping", False)),
+        ("--set early_stopping=True", given.get("early_stopping") is True)) if on]
+    turn_off = None
+    if turned_on and "set early_stopping=False" in message:
+        message = message.replace("early_stopping=True could not split",
+                                  "early stopping could not split")
+        # Put in after the parameters are translated, which would take its
+        # "--set early_stopping=True" for a parameter to translate.
+        turn_off = f"drop {' and '.join(turned_on)} to train without early stopping"
+        message = message.replace("set early_stopping=False", _TURN_OFF)
     names = sorted(estimator.get_params(deep=False), key=len, reverse=True)
 
     def option(match):
@@ -156,6 +176,8 @@ def command_line_advice(message, estimator, args, target=None):
                      rf"(?:=(?P<value>{_VALUE})(?P<alternatives>{_ALTERNATIVES})|{_BOUND})?"
                      r"(?![\w=])",
                      option, message)
+    if turn_off is not None:
+        message = message.replace(_TURN_OFF, turn_off)
     scale_target = (f"standardise the target column {target!r} (fastbp train "
                     "standardises the numeric feature columns, not the target)")
     message = re.sub(_STANDARDISE_ASIDE, "", message)

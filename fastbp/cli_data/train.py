@@ -78,6 +78,11 @@ def epoch_printer(stream=None, unit="epoch"):
     return on_epoch_end
 
 
+#: How the errors of a validation set that early stopping could not split
+#: off start (fastbp.estimators.solvers), rewritten in the options' terms.
+_SPLIT_ERRORS = ("early_stopping=True could not split", "The validation set is too small")
+
+
 def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", advise=None):
     """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
     cold compile and printing one line per epoch unless ``quiet``; a note
@@ -160,6 +165,13 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
         # With the last finite epoch, whose history --history-out writes.
         raise DivergenceError(message, epoch=exc.epoch,
                               last_finite_model=exc.last_finite_model) from None
+    except ValueError as exc:  # after DivergenceError, a ValueError too
+        # The early-stopping split's error names Python parameters
+        # (validation_fraction, early_stopping=False): the options here.
+        text = str(exc)
+        if advise is None or not text.startswith(_SPLIT_ERRORS):
+            raise
+        raise ValueError(advise(text)) from None
     finally:
         estimator.__dict__.pop("_on_epoch_end", None)
         estimator.__dict__.pop("_announce_compile", None)
