@@ -192,7 +192,9 @@ def build_parser():
     compile_parser.add_argument("--early-stopping", action="store_true",
                                 help="warm the early-stopping path too")
     compile_parser.add_argument("--sparse", action="store_true",
-                                help="warm the kernels for sparse X too")
+                                help="warm the kernels for sparse X too: 'train --data' "
+                                     "trains on sparse X where a CSV file has text columns "
+                                     "of many values (an ID, a city)")
     compile_parser.add_argument("--all", action="store_true",
                                 help="every solver and every toolkit path, for both "
                                      "estimators (the regressor's squared error and "

@@ -183,3 +183,31 @@ def test_a_too_small_validation_set_names_the_option():
                                   fastbp.MLPClassifier(), args)
     assert message == ("The validation set is too small. Increase --validation-fraction or "
                        "the size of your dataset.")
+
+
+def test_compile_help_says_which_files_train_on_sparse_x(capsys):
+    with pytest.raises(SystemExit):
+        main(["compile", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ("--sparse warm the kernels for sparse X too: 'train --data' trains on sparse X "
+            "where a CSV file has text columns of many values") in help_text
+
+
+@pytest.mark.parametrize("n_cities, sparse", [(60, True), (2, False)])
+def test_the_compile_notice_names_compile_sparse_for_sparse_x(tmp_path, capsys, monkeypatch,
+                                                               n_cities, sparse):
+    import fastbp.training.compile as compile_module
+
+    # As on a machine where the kernels are not compiled yet.
+    monkeypatch.setattr(compile_module, "will_compile", lambda kernel, dtype: True)
+    monkeypatch.setattr(compile_module, "compiles_in_memory", lambda kernel: False)
+    rng = np.random.RandomState(3)
+    pd.DataFrame({"city": [f"c{i % n_cities}" for i in range(120)],
+                  "x": rng.standard_normal(120),
+                  "y": np.arange(120) % 2}).to_csv(tmp_path / "cities.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "cities.csv"), "--target", "y",
+                 "--epochs", "2", "--hidden-layer-sizes", "4", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    notice = [line for line in out.splitlines() if line.startswith("fastbp: compiling")]
+    assert len(notice) == 1 and notice[0].endswith("...")
+    assert ("'fastbp compile --sparse' compiles ahead" in notice[0]) == sparse
