@@ -69,6 +69,40 @@ def running_var_overflowed(acts, off, stride, nb, mean, var, old, momentum):
     return running_var_rescaled(old, var, big, var_s, nb, momentum)
 
 
+@cuda_device
+def shifted_mean(acts, off, stride, n):
+    """The mean of ``n`` values at ``acts[off::stride]``, in their dtype.
+
+    Float32 sums the deviations from the first value, not the values: a
+    unit far from zero mean (a "year" column, mean 1000, spread 1) summed
+    as is lost several float32 steps of its mean, the normalised values
+    then no longer summed to zero, and the first layer's weight gradient,
+    which multiplies that leftover by the input's mean, was 20 times the
+    CPU's float32 error, whose sums are float64 (rev-238, fix-247). Near
+    the first value, the differences are exact and small, so that only
+    the final ``shift + sum / n`` rounds at the mean's magnitude, as the
+    CPU's once-rounded mean does. Float64 (a constant test) keeps a zero
+    shift, which leaves its sums bit for bit as before (the CPU's order).
+    """
+    shift = like(0, acts)
+    # Float32 only, a constant test: 2**24 + 1 rounds to 2**24 in float32
+    # alone (unlike 1e39 to inf, without an overflow warning on every call
+    # under the simulator).
+    if like(16777217, acts) == like(16777216, acts):
+        shift = acts[off]
+    total = like(0, acts)
+    for k in range(n):
+        total += acts[off + k * stride] - shift
+    if not abs(total) < math.inf:
+        # A difference overflowed (values near float32's largest, of both
+        # signs) where the plain sum may not: sum the values as they are.
+        shift = like(0, acts)
+        total = like(0, acts)
+        for k in range(n):
+            total += acts[off + k * stride]
+    return total / like(n, acts) + shift
+
+
 @cuda_kernel
 def batch_norm_forward(l, nb, tab, params, acts, stats, running, masks, alive, drop, seed,
                        step, training, momentum, eps):
@@ -83,10 +117,7 @@ def batch_norm_forward(l, nb, tab, params, acts, stats, running, masks, alive, d
     h_off = tab[B + H_OFF, l]
     one = like(1, params)
     if training:
-        mean = like(0, params)
-        for i in range(nb):
-            mean += acts[h_off + i * m + j]
-        mean /= like(nb, params)
+        mean = shifted_mean(acts, h_off + j, m, nb)
         var = like(0, params)
         for i in range(nb):
             d = acts[h_off + i * m + j] - mean
@@ -133,10 +164,7 @@ def layer_norm_forward(l, nb, tab, params, acts, stats, masks, alive, drop, seed
     m = tab[UNITS, l]
     h_off = tab[B + H_OFF, l] + i * m
     one = like(1, params)
-    mean = like(0, params)
-    for j in range(m):
-        mean += acts[h_off + j]
-    mean /= like(m, params)
+    mean = shifted_mean(acts, h_off, 1, m)
     var = like(0, params)
     for j in range(m):
         d = acts[h_off + j] - mean
