@@ -41,6 +41,7 @@ import glob
 import hashlib
 import itertools
 import os
+import pickle
 import re
 import tempfile
 import threading
@@ -1090,9 +1091,10 @@ def prune_cache():
     What an edit of a kernel module or an upgrade installed in place left
     behind: index entries and data files of other sources, and the files of
     kernels that have since moved to other lines of their module. Entries
-    that may still serve stay: those of other CPUs, BLAS libraries or
-    Python versions, and every file of a kernel this process has not
-    imported. Each kernel's files are rewritten under its index lock, so a
+    that may still serve stay: those of other CPUs, BLAS libraries,
+    Python versions or Numba releases, and every file of a kernel this
+    process has not imported. A damaged index is deleted with its data
+    files, as a load that meets it would. Each kernel's files are rewritten under its index lock, so a
     process saving a compile meanwhile loses nothing.
 
     Returns
@@ -1108,7 +1110,14 @@ def prune_cache():
             continue
         seen.add(cache_file._index_path)
         with _holding(_index_lock(cache_file), "pruning the compile cache"):
-            loaded = cache_file._load_index()
+            try:
+                loaded = _index_to_prune(cache_file)
+            except Exception:  # damaged: nothing in it loads (as RepairingCache._discard)
+                removed += len(disp._cache._remove_files())
+                removed += _remove_moved(cache_file)
+                continue
+            if loaded is None:
+                continue
             overloads = _current_entries(loaded)
             on_disk = cache_file._data_files()
             cache_file._remove_unreferenced(set(overloads.values()))
@@ -1120,6 +1129,28 @@ def prune_cache():
                     removed += 1
         removed += _remove_moved(cache_file)
     return removed
+
+
+def _index_to_prune(cache_file):
+    """The entries of ``cache_file``'s index, as :func:`prune_cache` judges
+    them, or None where the index is another Numba release's.
+
+    Numba's own ``_load_index`` reads both another release's index and a
+    stale one (its kernel's source has changed since) as empty; prune
+    deletes what a stale index names, which nothing loads, but leaves
+    another release's alone: an environment with that release, sharing
+    these sources, loads it. Raises where the index cannot be read.
+    """
+    try:
+        with open(cache_file._index_path, "rb") as f:
+            version = pickle.load(f)
+            data = f.read()
+    except FileNotFoundError:
+        return {}
+    if version != cache_file._version:
+        return None
+    stamp, overloads = pickle.loads(data)
+    return overloads if stamp == cache_file._source_stamp else {}
 
 
 def _remove(path):

@@ -9,6 +9,7 @@ data files in the cache for good (40 MB in a development cache).
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -144,6 +145,34 @@ def test_prune_deletes_what_cannot_load_and_keeps_what_can(tmp_path):
                                                   "--prune-cache")
     again = json.loads(_run(_FIT, tmp_path).strip().splitlines()[-1])
     assert again["counts"][0] == 0 and again["counts"][1] > 0
+
+    # rev-252: a damaged index is deleted with its data files (a load would
+    # do the same), not a traceback; another Numba release's index (an
+    # environment sharing these sources) is left alone.
+    damaged, foreign = [n for n in sorted(os.listdir(directory))
+                        if n.endswith(".nbi") and n != index and "-99999." not in n
+                        and ".unknown-" not in n][:2]
+
+    def data_of(name):
+        return {n for n in os.listdir(directory)
+                if n.startswith(name[:-len("nbi")]) and n.endswith(".nbc")}
+
+    assert data_of(damaged) and data_of(foreign)
+    with open(os.path.join(directory, damaged), "wb") as f:
+        f.write(b"garbage")
+    with open(os.path.join(directory, foreign), "rb") as f:
+        pickle.load(f)
+        rest = f.read()
+    with open(os.path.join(directory, foreign), "wb") as f:
+        pickle.dump("0.1.0", f)
+        f.write(rest)
+    foreign_files = data_of(foreign) | {foreign}
+    n_damaged = len(data_of(damaged)) + 1
+    out = _run(None, tmp_path, "-m", "fastbp.cli", "info", "--prune-cache")
+    assert f"removed {n_damaged} stale cached files" in out
+    left = set(os.listdir(directory))
+    assert damaged not in left and not data_of(damaged)
+    assert foreign_files <= left
 
 
 def test_prune_compile_cache_is_public():
