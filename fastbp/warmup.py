@@ -438,11 +438,17 @@ def _expand(obj):
 def _refusal(est):
     """The error with which a fit of ``est`` refuses its parameters before
     it trains, or None."""
-    try:
-        est._validate_params()
-        est._architecture(est._hidden_sizes())
-    except (TypeError, ValueError) as exc:
-        return exc
+    # The check is the fit's own, with its warnings (residual=True without
+    # equal widths): the report marks such a point "(no connections)", and
+    # a warning per grid point, on every worker, said it again. Recorded in
+    # this thread alone, as a process-wide catch_warnings would swallow the
+    # warnings of other threads' fits.
+    with quiet_in_this_thread():
+        try:
+            est._validate_params()
+            est._architecture(est._hidden_sizes())
+        except (TypeError, ValueError) as exc:
+            return exc
     return None
 
 

@@ -1,0 +1,37 @@
+"""Review 251 of hyper-parameter search at scale: the warm-up of a search
+says nothing of residual=True without equal widths, the cache's lock
+warnings name the caller's line, a list X is dense numbers, and
+FASTBP_LOCK_TIMEOUT=inf waits for as long as the lock is held."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+
+import fastbp
+
+
+# --- 1: warming a search's grid points repeats no residual warning -----------
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_warmup_of_a_search_does_not_warn_of_residual_without_equal_widths(n_jobs):
+    s = GridSearchCV(fastbp.MLPClassifier(residual=True),
+                     {"hidden_layer_sizes": [(8,), (8, 8)]})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        report = fastbp.warmup(s, dtypes=["float64"], n_jobs=n_jobs)
+    residual = [str(w.message) for w in seen if "skip connection" in str(w.message)]
+    assert residual == []
+    # The report still says it, once, in its row.
+    assert "(no connections)" in str(report)
+
+
+def test_the_estimator_itself_still_warns_when_it_fits():
+    X = np.random.RandomState(0).standard_normal((20, 3))
+    y = np.arange(20) % 2
+    with pytest.warns(UserWarning, match="no skip connection"):
+        fastbp.MLPClassifier(residual=True, hidden_layer_sizes=(4,), max_iter=2,
+                             random_state=0).fit(X, y)
+
+
