@@ -365,11 +365,20 @@ def _behind_steps(obj):
 
 
 def _numeric_dense(X):
-    """Whether ``X`` is dense numbers (an array, or a DataFrame of numeric
-    columns), which pipeline steps in front of an estimator mostly pass on
-    dense and in their dtype (a scaler, an imputer)."""
+    """Whether ``X`` is dense numbers (an array, a DataFrame of numeric
+    columns, or a list or tuple of rows of numbers), which pipeline steps
+    in front of an estimator mostly pass on dense and in their dtype (a
+    scaler, an imputer)."""
     if scipy.sparse.issparse(X):
         return False
+    if isinstance(X, (list, tuple)):
+        # Lists have no dtype to read. The first rows tell numbers from
+        # text or records (a vectorizer's input) without converting all
+        # of X; scikit-learn's steps make a float64 array of numbers.
+        try:
+            return np.asarray(X[:2]).dtype.kind in "biuf"
+        except Exception:  # ragged rows, or anything numpy will not take
+            return False
     if hasattr(X, "dtypes") and not hasattr(X, "dtype"):  # a DataFrame
         try:
             from pandas.api.types import is_numeric_dtype

@@ -8,8 +8,11 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import fastbp
+from fastbp import search
 
 
 # --- 1: warming a search's grid points repeats no residual warning -----------
@@ -33,5 +36,25 @@ def test_the_estimator_itself_still_warns_when_it_fits():
     with pytest.warns(UserWarning, match="no skip connection"):
         fastbp.MLPClassifier(residual=True, hidden_layer_sizes=(4,), max_iter=2,
                              random_state=0).fit(X, y)
+
+
+# --- 3: a list X of numbers behind a scaler warms what an array would ----------
+
+def _scaled_search():
+    return GridSearchCV(make_pipeline(StandardScaler(), fastbp.MLPClassifier()),
+                        {"mlpclassifier__alpha": [1e-4, 1e-3]})
+
+
+@pytest.mark.parametrize("X", [[[0.0, 1.0], [1.0, 0.0]], ((0, 1), (1, 0)),
+                               np.array([[0.0, 1.0], [1.0, 0.0]])])
+def test_numbers_in_a_list_warm_one_dtype_dense(X):
+    assert search._warm_inputs(_scaled_search(), X, None, None) == (("float64",), False)
+
+
+@pytest.mark.parametrize("X", [[["a", "b"], ["c", "d"]], [[0.0], [1.0, 2.0]],
+                               [{"a": 1.0}, {"b": 2.0}]])
+def test_text_records_or_ragged_lists_warm_everything(X):
+    # What reaches the estimator is the steps' (a vectorizer's), not X's.
+    assert search._warm_inputs(_scaled_search(), X, None, None) == (search.DTYPES, True)
 
 
