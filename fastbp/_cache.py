@@ -683,10 +683,13 @@ def _acquire(lock, what):
             if isinstance(exc, Timeout) and not hurry:
                 _hurry_until = time.monotonic() + LOCK_TIMEOUT
         if first:
-            warnings.warn(f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); "
-                          f"{what} without it (and without waiting for a lock held in "
-                          f"the next {LOCK_TIMEOUT:g} s, or for one that fails the same "
-                          "way, without saying so again).", CacheWarning, stacklevel=3)
+            # Attributed past Numba's dispatcher and contextlib (a fixed
+            # stacklevel named contextlib's line) to the line that fitted.
+            warn_outside_fastbp(
+                f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); {what} "
+                f"without it (and without waiting for a lock held in the next "
+                f"{LOCK_TIMEOUT:g} s, or for one that fails the same way, without saying "
+                "so again).", CacheWarning)
         return False
 
 

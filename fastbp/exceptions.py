@@ -16,6 +16,20 @@ _SKLEARN_CALLBACK = os.path.join("sklearn", "callback", "")
 # A warning raised while fastbp enters one of its context managers (a fit's
 # slot) has contextlib's frames between it and the caller.
 _CONTEXTLIB = os.path.abspath(contextlib.__file__)
+# A worker thread's own frames: a warning of a fit in a thread pool names
+# the pool's line rather than threading's.
+_THREADING = os.path.abspath(threading.__file__)
+
+
+def _numba_dir():
+    """Numba's package directory where Numba is imported, else None: its
+    dispatcher stands between a kernel's call and fastbp's compile under
+    the cache's lock, whose waits are warned of. Looked up rather than
+    imported: the estimators, which warn through this module, are free of
+    Numba."""
+    numba = sys.modules.get("numba")
+    path = getattr(numba, "__file__", None)
+    return os.path.dirname(os.path.abspath(path)) + os.sep if path else None
 
 
 # Per thread: the list recording fastbp's warnings where they are kept
@@ -144,11 +158,11 @@ def issue_held(held, failure=None):
 
 def warn_at_caller(message, category, estimator=None, *, at_once=False):
     """``warnings.warn``, attributed to the first frame outside fastbp (and
-    scikit-learn's fit wrapper and callback machinery, and Python's import
-    machinery): the line that called ``fit``, the user's own or a
-    meta-estimator's (a Pipeline's), or for a warning said while fastbp is
-    imported, the line that imported it; filters by ``module`` and ``-W``
-    then match.
+    scikit-learn's fit wrapper and callback machinery, Numba's dispatcher,
+    contextlib, threading, and Python's import machinery): the line that
+    called ``fit``, the user's own or a meta-estimator's (a Pipeline's),
+    or for a warning said while fastbp is imported, the line that imported
+    it; filters by ``module`` and ``-W`` then match.
 
     Within a fit call's training, the warning is held until the call has
     kept its model (see :func:`held_until_committed`).
@@ -184,6 +198,7 @@ def _warn(message, category, estimator, frame, level, held=None):
     """Warn from the first frame at or above ``frame`` (the frame that
     ``stacklevel=level`` names) outside fastbp, or hold the warning in
     ``held`` where the way there passes the frame of ``held``'s fit call."""
+    numba_dir = _numba_dir()
     while frame is not None:
         if held is not None and frame is held.frame:
             held.warnings.append((message, category, estimator))
@@ -194,7 +209,8 @@ def _warn(message, category, estimator, frame, level, held=None):
         # them when it counts stacklevel, so they add no level.
         internal = "importlib" in name and "_bootstrap" in name
         if not (internal or name.startswith(_PACKAGE) or name.endswith(_SKLEARN_BASE)
-                or _SKLEARN_CALLBACK in name or name == _CONTEXTLIB
+                or _SKLEARN_CALLBACK in name or name in (_CONTEXTLIB, _THREADING)
+                or (numba_dir is not None and name.startswith(numba_dir))
                 or (estimator is not None and frame.f_locals.get("self") is estimator)):
             break
         frame, level = frame.f_back, level + (not internal)

@@ -3,16 +3,21 @@ says nothing of residual=True without equal widths, the cache's lock
 warnings name the caller's line, a list X is dense numbers, and
 FASTBP_LOCK_TIMEOUT=inf waits for as long as the lock is held."""
 
+import importlib.util
+import os
+import textwrap
 import warnings
 
 import numpy as np
 import pytest
+from filelock import FileLock
+from numba import types
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fastbp
-from fastbp import search
+from fastbp import _cache, search
 
 
 # --- 1: warming a search's grid points repeats no residual warning -----------
@@ -36,6 +41,57 @@ def test_the_estimator_itself_still_warns_when_it_fits():
     with pytest.warns(UserWarning, match="no skip connection"):
         fastbp.MLPClassifier(residual=True, hidden_layer_sizes=(4,), max_iter=2,
                              random_state=0).fit(X, y)
+
+
+# --- 2: the lock warnings name the line that called, not Numba's or contextlib's
+
+@pytest.fixture
+def fresh_lock_state(monkeypatch):
+    monkeypatch.setattr(_cache, "_warned_lock", False)
+    monkeypatch.setattr(_cache, "_hurry_until", 0.0)
+    monkeypatch.setattr(_cache, "_noticed_locks", set(), raising=False)
+
+
+@pytest.fixture
+def locked_kernel(tmp_path):
+    """A fresh cached kernel (a module of its own under tmp_path, so no
+    cache holds it yet), compiled under fastbp's locks, and its float64
+    compile lock."""
+    source = tmp_path / "review251_kernel.py"
+    source.write_text(textwrap.dedent("""
+        import numba
+
+        @numba.njit
+        def add_one(x):
+            return x + 1.0
+    """))
+    spec = importlib.util.spec_from_file_location("review251_kernel", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kernel = _cache.enable_cache(module.add_one)
+    lock = _cache.compile_lock(kernel, (types.float64,))
+    assert lock is not None
+    return kernel, lock.lock_file
+
+
+def test_lock_warnings_name_the_line_that_called_the_kernel(locked_kernel, monkeypatch,
+                                                            fresh_lock_state):
+    kernel, path = locked_kernel
+    monkeypatch.setattr(_cache, "LOCK_NOTICE_AFTER", 0.2, raising=False)
+    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 0.5)
+    holder = FileLock(path, thread_local=False)
+    holder.acquire()
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert kernel(1.0) == 2.0  # compiled without the lock, in the end
+    finally:
+        holder.release()
+    said = [w for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    assert [("has waited" in str(w.message), "gave up" in str(w.message)) for w in said] \
+        == [(True, False), (False, True)], [str(w.message) for w in said]
+    for w in said:
+        assert os.path.abspath(w.filename) == os.path.abspath(__file__), w.filename
 
 
 # --- 3: a list X of numbers behind a scaler warms what an array would ----------
