@@ -131,8 +131,9 @@ _DEFAULT_LOCK_TIMEOUT = 600.0
 
 def _lock_timeout_from_env():
     """:data:`LOCK_TIMEOUT` from :data:`LOCK_TIMEOUT_ENV`, or the default
-    (600 s) where unset; a value that is not a number of seconds >= 0 gets
-    a :class:`CacheWarning` and the default (a typo in a deployment's
+    (600 s) where unset; ``inf`` waits for as long as the holder holds the
+    lock. A value that is not a number of seconds >= 0 nor ``inf`` gets a
+    :class:`CacheWarning` and the default (a typo in a deployment's
     environment should not stop every fit of it)."""
     value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
     if not value:
@@ -141,11 +142,11 @@ def _lock_timeout_from_env():
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
-    if not (0 <= seconds < float("inf")):
+    if not seconds >= 0:  # NaN too
         warn_outside_fastbp(
-            f"{LOCK_TIMEOUT_ENV}={value!r} is not a number of seconds >= 0: fastbp waits "
-            f"the default {_DEFAULT_LOCK_TIMEOUT:g} s for another process's compile.",
-            CacheWarning)
+            f"{LOCK_TIMEOUT_ENV}={value!r} is not a number of seconds >= 0, nor 'inf' "
+            f"(wait for as long as the lock is held): fastbp waits the default "
+            f"{_DEFAULT_LOCK_TIMEOUT:g} s for another process's compile.", CacheWarning)
         return _DEFAULT_LOCK_TIMEOUT
     return seconds
 
@@ -674,7 +675,10 @@ def _acquire(lock, what):
             if timeout <= LOCK_NOTICE_AFTER:
                 raise
             _notice_wait(lock, what, timeout - LOCK_NOTICE_AFTER)
-            lock.acquire(timeout=timeout - LOCK_NOTICE_AFTER)
+            # filelock waits for ever on -1; not every version it may be
+            # (>=3.12) is known to take inf for that.
+            forever = timeout == float("inf")
+            lock.acquire(timeout=-1 if forever else timeout - LOCK_NOTICE_AFTER)
         return True
     except Exception as exc:  # Timeout, OSError (permissions), filelock's own
         with _lock:
@@ -683,13 +687,17 @@ def _acquire(lock, what):
             if isinstance(exc, Timeout) and not hurry:
                 _hurry_until = time.monotonic() + LOCK_TIMEOUT
         if first:
+            # Where a wait can time out, the next LOCK_TIMEOUT s hurry;
+            # with inf only a lock that cannot be taken ends here.
+            later = ("for one that fails the same way" if LOCK_TIMEOUT == float("inf")
+                     else f"for a lock held in the next {LOCK_TIMEOUT:g} s, or for one "
+                          "that fails the same way")
             # Attributed past Numba's dispatcher and contextlib (a fixed
             # stacklevel named contextlib's line) to the line that fitted.
             warn_outside_fastbp(
                 f"fastbp waited for the lock {lock.lock_file} and gave up ({exc}); {what} "
-                f"without it (and without waiting for a lock held in the next "
-                f"{LOCK_TIMEOUT:g} s, or for one that fails the same way, without saying "
-                "so again).", CacheWarning)
+                f"without it (and without waiting {later}, without saying so again).",
+                CacheWarning)
         return False
 
 
@@ -702,13 +710,14 @@ def _notice_wait(lock, what, remaining):
         _noticed_locks.add(lock.lock_file)
     holder = _read_holder(lock.lock_file)
     by = f"process {holder}" if holder is not None else "another process"
+    more = ("until the lock is freed" if remaining == float("inf")
+            else f"up to {remaining:g} s more, then goes on without it")
     warn_outside_fastbp(
         f"fastbp has waited {LOCK_NOTICE_AFTER:g} s for {by}, which holds the lock "
         f"{lock.lock_file} (it is compiling or saving the same kernel), before {what}; "
-        f"it waits up to {remaining:g} s more, then goes on without it "
-        f"(the environment variable {LOCK_TIMEOUT_ENV} sets the whole wait, now "
-        f"{LOCK_TIMEOUT:g} s). A holder that is stopped or stuck can be ended: the lock "
-        "is freed with it.", CacheWarning)
+        f"it waits {more} (the environment variable {LOCK_TIMEOUT_ENV} sets the whole "
+        f"wait, now {LOCK_TIMEOUT:g} s). A holder that is stopped or stuck can be ended: "
+        "the lock is freed with it.", CacheWarning)
 
 
 def _holder_path(path):

@@ -5,7 +5,10 @@ FASTBP_LOCK_TIMEOUT=inf waits for as long as the lock is held."""
 
 import importlib.util
 import os
+import subprocess
+import sys
 import textwrap
+import threading
 import warnings
 
 import numpy as np
@@ -114,3 +117,68 @@ def test_text_records_or_ragged_lists_warm_everything(X):
     assert search._warm_inputs(_scaled_search(), X, None, None) == (search.DTYPES, True)
 
 
+# --- 4: FASTBP_LOCK_TIMEOUT=inf waits for as long as the lock is held --------
+
+def test_lock_timeout_inf_is_accepted(monkeypatch):
+    monkeypatch.setenv("FASTBP_LOCK_TIMEOUT", "inf")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert _cache._lock_timeout_from_env() == float("inf")
+    assert not [w for w in seen if issubclass(w.category, _cache.CacheWarning)]
+
+
+@pytest.mark.parametrize("value", ["-inf", "nan", "ten"])
+def test_a_refused_lock_timeout_names_what_is_accepted(monkeypatch, value):
+    monkeypatch.setenv("FASTBP_LOCK_TIMEOUT", value)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert _cache._lock_timeout_from_env() == 600.0
+    said = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    assert len(said) == 1 and "'inf'" in said[0] and repr(value) in said[0], said
+
+
+def test_an_infinite_timeout_waits_until_the_lock_is_freed(tmp_path, monkeypatch,
+                                                           fresh_lock_state):
+    monkeypatch.setattr(_cache, "LOCK_NOTICE_AFTER", 0.1, raising=False)
+    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", float("inf"))
+    path = str(tmp_path / "kernel.lock")
+    # Held by another process, as a stalled compile's is (filelock refuses
+    # an endless wait for another lock object of this process's own).
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from filelock import FileLock
+            with FileLock({path!r}):
+                print("held", flush=True)
+                sys.stdin.readline()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "held"
+    # The holder lets go once the waiter has said it waits, whenever that is.
+    noticed = threading.Event()
+    notice_wait = _cache._notice_wait
+
+    def _noticing(*args):
+        notice_wait(*args)
+        noticed.set()
+
+    monkeypatch.setattr(_cache, "_notice_wait", _noticing)
+
+    def _free():
+        noticed.wait(60)
+        child.stdin.write("\n")
+        child.stdin.flush()
+
+    freer = threading.Thread(target=_free)
+    freer.start()
+    lock = FileLock(path, thread_local=False)
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert _cache._acquire(lock, "compiling 'k'") is True
+        lock.release()
+    finally:
+        noticed.set()
+        freer.join()
+        child.wait(60)
+    said = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    assert len(said) == 1 and "until the lock is freed" in said[0], said
