@@ -120,6 +120,15 @@ def _float_mismatch(X, model_dtype):
     for dtype in dtypes:
         # (pandas' nullable Float32 and Float64 hold NumPy's.)
         dtype = getattr(dtype, "numpy_dtype", dtype)
+        if dtype is not None and not isinstance(dtype, np.dtype):
+            # Another library's dtype (torch.float64): judged by its name,
+            # as NumPy's conversion of the container keeps it (rev-252: a
+            # float64 tensor went into a float32 model that refuses a
+            # float64 array).
+            try:
+                dtype = np.dtype(str(dtype).rsplit(".", 1)[-1])
+            except TypeError:
+                continue
         if not isinstance(dtype, np.dtype) or dtype.kind != "f":
             continue
         dtype = dtype.newbyteorder("=")
