@@ -19,7 +19,7 @@ from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DivergenceError, GradientWarning, OversubscriptionWarning
 from .history import history_frame
-from .persistence import load, save
+from .persistence import load, read_metadata, save
 from .tensorboard import TensorBoardCallback
 # Binds fastbp.warmup to the function, over the submodule (which stays in
 # sys.modules): hence WarmupEntry here, which was reachable only as
@@ -32,4 +32,4 @@ __all__ = ["CacheWarning", "DivergenceError", "GradientWarning", "MLPClassifier"
            "MLPRegressor", "OversubscriptionWarning", "TensorBoardCallback", "TrainingHistoryDisplay",
            "WarmupEntry", "WarmupReport", "__version__", "clear_compile_cache",
            "compile_cache_info", "datasets", "history_frame", "load", "prune_compile_cache",
-           "read_data", "save", "warmup"]
+           "read_data", "read_metadata", "save", "warmup"]
