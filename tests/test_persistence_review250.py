@@ -11,11 +11,14 @@ infinite weights is refused by save (and by load); and
 ``fastbp.read_metadata`` is exported.
 """
 
+import pickle
+import re
+
 import pytest
 from sklearn.datasets import load_digits
 
 import fastbp
-from fastbp import MLPClassifier, persistence
+from fastbp import MLPClassifier, MLPRegressor, persistence
 
 try:
     from .support import quiet
@@ -40,6 +43,31 @@ def saved(fitted, tmp_path_factory):
     path = tmp_path_factory.mktemp("saved") / "model.fastbp"
     fastbp.save(fitted, path)
     return path
+
+
+# (2) An unknown out_activation_ at predict.
+
+@pytest.mark.parametrize("bad", ["bogus", ["softmax"]])
+@pytest.mark.parametrize("pickled", [False, True])
+def test_predict_refuses_an_unknown_output_function(fitted, data, bad, pickled):
+    model = pickle.loads(pickle.dumps(fitted))
+    model.out_activation_ = bad
+    if pickled:
+        model = pickle.loads(pickle.dumps(model))
+    expected = re.escape(f"out_activation_ {bad!r} is not one of "
+                         "['exp', 'identity', 'logistic', 'softmax']")
+    with pytest.raises(ValueError, match=expected):
+        model.predict(data[0])
+    with pytest.raises(ValueError, match=expected):
+        model.predict_proba(data[0])
+
+
+def test_regressor_predict_refuses_an_unknown_output_function(data):
+    X, y = data
+    model = quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, y.astype(float))
+    model.out_activation_ = "bogus"
+    with pytest.raises(ValueError, match="out_activation_ 'bogus' is not one of"):
+        model.predict(X)
 
 
 # (4) read_metadata.

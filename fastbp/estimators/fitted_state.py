@@ -15,8 +15,9 @@ import numpy as np
 from ..training.layout import chain_problem
 from ..training.optimizers import StochasticOptimizer, is_count, is_real
 from ..training.progress import HISTORY_KEYS, Progress, Series
-from ..training.spec import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
+from ..training.spec import HIDDEN_ACTIVATIONS
 from . import architecture as arch
+from .network import output_function
 from .solvers import _STOCHASTIC_SOLVERS
 
 
@@ -235,9 +236,7 @@ class FittedStateMixin:
                 raise ValueError(f"{name} is {self.__dict__[name]!r}, and the weights give "
                                  f"{value}")
         out = self.__dict__.get("out_activation_", "identity")
-        if out not in OUTPUT_FUNCTIONS:
-            raise ValueError(f"out_activation_ {out!r} is not one of "
-                             f"{sorted(OUTPUT_FUNCTIONS)}")
+        output_function(out)
         hidden = self.__dict__.get("_activations", ["relu"] * (len(coefs) - 1))
         if (not isinstance(hidden, list) or len(hidden) != len(coefs) - 1
                 or any(a not in HIDDEN_ACTIVATIONS for a in hidden)):

@@ -105,6 +105,24 @@ def _parameter_attributes(layout, params, running):
                         if owners else None)}
 
 
+def output_function(name):
+    """The kernels' code of the output function ``name`` (a model's
+    ``out_activation_``).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is no output function: an ``out_activation_`` set by
+        hand, unpickled or loaded, which the kernels' table would otherwise
+        refuse with a bare ``KeyError``.
+    """
+    try:
+        return OUTPUT_FUNCTIONS[name]
+    except (KeyError, TypeError):  # TypeError: an unhashable value
+        raise ValueError(f"out_activation_ {name!r} is not one of "
+                         f"{sorted(OUTPUT_FUNCTIONS)}") from None
+
+
 def _refuse_non_finite_input(X, Y=None, sample_weight=None):
     """Raise scikit-learn's ``ValueError`` for an ``X`` (targets ``Y``,
     ``sample_weight``) holding NaN or infinity, which validation lets
@@ -165,7 +183,7 @@ class NetworkMixin:
         statistics in new flat buffers of ``dtype``, for a fit to train."""
         spec = build_spec(units, [HIDDEN_ACTIVATIONS[a] for a in activations],
                           arch.normalization_code(normalization), residual, dropout,
-                          OUTPUT_FUNCTIONS[self.out_activation_])
+                          output_function(self.out_activation_))
         return (spec, *self._flat_parameters(spec.layout, dtype, copy=True))
 
     def _pack(self, layout, dtype):
@@ -384,7 +402,7 @@ class NetworkMixin:
         plan = inference_plan(units, tuple(HIDDEN_ACTIVATIONS[a] for a in activations),
                               arch.normalization_code(self._normalization),
                               tuple(bool(r) for r in residual),
-                              OUTPUT_FUNCTIONS[self.out_activation_], dtype,
+                              output_function(self.out_activation_), dtype,
                               chunk_rows(n_samples))
         params, running = self._flat_parameters(plan.spec.layout, dtype, buffers=buffers)
         layout = plan.spec.layout
