@@ -14,6 +14,7 @@ infinite weights is refused by save (and by load); and
 import pickle
 import re
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
@@ -68,6 +69,33 @@ def test_regressor_predict_refuses_an_unknown_output_function(data):
     model.out_activation_ = "bogus"
     with pytest.raises(ValueError, match="out_activation_ 'bogus' is not one of"):
         model.predict(X)
+
+
+# (3) NaN or infinite weights.
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+@pytest.mark.parametrize("name", ["coefs_", "intercepts_"])
+def test_save_refuses_non_finite_weights(fitted, tmp_path, name, value):
+    model = pickle.loads(pickle.dumps(fitted))
+    getattr(model, name)[-1].flat[0] = value
+    path = tmp_path / "m.fastbp"
+    with pytest.raises(ValueError, match=r"cannot save this MLPClassifier.*The model's "
+                       rf"parameters hold NaN or infinite values \(in {name}\)"):
+        fastbp.save(model, path)
+    assert not path.exists()
+
+
+def test_load_refuses_non_finite_weights(fitted, tmp_path, monkeypatch):
+    model = pickle.loads(pickle.dumps(fitted))
+    model.coefs_[0][0, 0] = np.nan
+    path = tmp_path / "m.fastbp"
+    # Such a file, as an earlier fastbp wrote it.
+    with monkeypatch.context() as patch:
+        patch.setattr(MLPClassifier, "_non_finite_parameters", lambda self: [])
+        fastbp.save(model, path)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + r".*The model's parameters "
+                       r"hold NaN or infinite values \(in coefs_\)"):
+        fastbp.load(path)
 
 
 # (4) read_metadata.

@@ -271,6 +271,10 @@ class FittedStateMixin:
                                         for a in self.__dict__.get(name, []))]
         if not all(a.dtype.isnative for a in arrays):
             raise ValueError("the weights must be in this machine's byte order")
+        if self._non_finite_parameters():
+            # Such a model cannot predict: predict refuses it, so a file of
+            # it would load only to be refused there.
+            self._refuse_non_finite_parameters()
         self._refuse_negative_variances()
         self._refuse_normalized_intercepts(normalization)
         self._check_loaded_outputs(out)
