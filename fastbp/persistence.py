@@ -795,7 +795,8 @@ def save(obj, path):
         hook: save the hook's ``fitted_estimator``; from another thread,
         also one that calls kept changing while save copied it), or if a fastbp
         model's state is one :func:`load` would refuse
-        (parameters or attributes set by hand that do not fit together), or
+        (parameters or attributes set by hand that do not fit together, a
+        parameter deleted, weights that hold NaN or infinity), or
         if a dict nested in an attribute (a search's ``best_params_``,
         ``param_grid`` or ``cv_results_`` with a ``class_weight`` of
         ``{False: ..., True: ...}``) has keys skops would rebuild as other
@@ -869,7 +870,10 @@ def save(obj, path):
         probe.__dict__.update(weights[id(est)])
         try:
             probe._check_loaded_state()
-        except ValueError as exc:
+        except (ValueError, AttributeError, TypeError) as exc:
+            # AttributeError, TypeError: state of the wrong kinds (an
+            # attribute deleted, a list where an array belongs) that a check
+            # read before one named it.
             raise ValueError(
                 f"cannot save this {type(est).__name__}: its state is inconsistent, and "
                 f"fastbp.load would refuse the file: {str(exc).rstrip('.')}.") from exc
@@ -1138,14 +1142,25 @@ def load(path):
         If the file is not a fastbp model file, is truncated, damaged or
         modified, was written by a newer format, holds types outside
         scikit-learn's, NumPy's and fastbp's own, or holds a fastbp model
-        whose state is inconsistent (edited by hand), or if ``path`` is a
-        device, a named pipe or a socket (its content is not a model file).
+        whose state is inconsistent (edited by hand, weights that hold NaN
+        or infinity) or that lacks a parameter of this fastbp's class
+        (saved by an older fastbp, or edited: the message names the
+        parameters and the fastbp version that saved it), or if ``path`` is
+        a device, a named pipe or a socket (its content is not a model
+        file).
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         If ``path`` is a directory, or does not exist, or a file stands
         where one of its directories should be.
     MemoryError
         If this process cannot allocate the model an intact file holds
         (the message names the file, and does not call it damaged).
+
+    Warns
+    -----
+    UserWarning
+        If the file was saved with another fastbp or scikit-learn version,
+        or a fastbp model in it holds public names that are no parameters
+        of this fastbp's class (a newer fastbp's), which are ignored.
     """
     sio = _skops_io()
     meta, payload = _read(path)
@@ -1206,12 +1221,36 @@ def load(path):
         # save never writes one: a file built by other means.
         raise ValueError(f"{os.fspath(path)} holds a {type(model).__name__}, not a fastbp "
                          "model or an object holding one")
+    saved = meta.get("fastbp")
     for est in estimators:
+        name = type(est).__name__
+        missing = est._missing_parameters()
+        if missing:
+            # Before the state check, which would name no version: a file
+            # written by a fastbp whose class had fewer parameters.
+            why = (f"it was saved by this fastbp ({saved}), whose {name} has them, so it "
+                   "was edited after it was saved" if saved == __version__ else
+                   f"it was saved by fastbp {saved} (this is fastbp {__version__}), whose "
+                   f"{name} may not have had them, or it was edited after it was saved")
+            raise ValueError(f"{os.fspath(path)} holds an {name} without the parameter(s) "
+                             f"{', '.join(missing)}: {why}.")
         try:
             est._check_loaded_state()
-        except ValueError as exc:
+        except (ValueError, AttributeError, TypeError) as exc:
+            # AttributeError, TypeError: edited state of the wrong kinds,
+            # met by a check before one named it; the file is what is wrong.
             raise ValueError(
-                f"{os.fspath(path)} holds an {type(est).__name__} whose fitted state is "
+                f"{os.fspath(path)} holds an {name} whose fitted state is "
                 f"inconsistent: {str(exc).rstrip('.')}. Was the file edited after it was "
                 "saved, or saved from a model whose attributes were set by hand?") from exc
+        unknown = est._unknown_parameters()
+        if unknown:
+            # A newer fastbp's parameters: this one neither checks nor uses
+            # them, so the model may not train or predict as it did there.
+            warnings.warn(
+                f"{os.fspath(path)} holds an {name} with the attribute(s) "
+                f"{', '.join(unknown)}, which are no parameters of this fastbp's {name} "
+                f"(it was saved by fastbp {saved}; this is fastbp {__version__}): they are "
+                "ignored. Check its predictions before relying on it.",
+                UserWarning, stacklevel=2)
     return model

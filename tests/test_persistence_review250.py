@@ -11,8 +11,13 @@ infinite weights is refused by save (and by load); and
 ``fastbp.read_metadata`` is exported.
 """
 
+import hashlib
+import io
+import json
 import pickle
 import re
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -44,6 +49,117 @@ def saved(fitted, tmp_path_factory):
     path = tmp_path_factory.mktemp("saved") / "model.fastbp"
     fastbp.save(fitted, path)
     return path
+
+
+def edited(saved, path, edit_state=None, edit_meta=None):
+    """The file ``saved`` with the estimator's state in its skops schema
+    edited by ``edit_state(content, key_types)`` (the state's dict of
+    nodes, and the list of its keys' type nodes) and its fastbp.json by
+    ``edit_meta(meta)``; the checksum is recomputed, so that only the
+    content is unusual."""
+    with zipfile.ZipFile(saved) as outer:
+        meta = json.loads(outer.read("fastbp.json"))
+        payload = outer.read("model.skops")
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        members = {name: inner.read(name) for name in inner.namelist()}
+    schema = json.loads(members.pop("schema.json"))
+    state = schema["content"]
+    if edit_state is not None:
+        edit_state(state["content"], state["key_types"]["content"])
+    if edit_meta is not None:
+        edit_meta(meta)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as inner:
+        inner.writestr("schema.json", json.dumps(schema))
+        for name, content in members.items():
+            inner.writestr(name, content)
+    payload = buf.getvalue()
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    with zipfile.ZipFile(path, "w") as outer:
+        outer.writestr("fastbp.json", json.dumps(meta))
+        outer.writestr("model.skops", payload)
+    return path
+
+
+def without(*names):
+    def edit(content, key_types):
+        keys = list(content)
+        for name in names:
+            del key_types[keys.index(name)]
+            keys.remove(name)
+            del content[name]
+    return edit
+
+
+# (1) A parameter missing from the file.
+
+@pytest.mark.parametrize("name", ["gamma", "device"])
+def test_load_names_a_missing_parameter_and_the_version(saved, tmp_path, name):
+    path = edited(saved, tmp_path / "old.fastbp", without(name))
+    with pytest.raises(ValueError) as info:
+        fastbp.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert f"without the parameter(s) {name}:" in message
+    assert f"fastbp ({fastbp.__version__})" in message
+    assert "edited" in message
+
+
+def test_load_names_the_older_version_that_saved_it(saved, tmp_path):
+    def older(meta):
+        meta["fastbp"] = "0.0.1"
+
+    path = edited(saved, tmp_path / "old.fastbp", without("gamma", "device"), older)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the version warning
+        with pytest.raises(ValueError, match=r"without the parameter\(s\) device, gamma: it "
+                           r"was saved by fastbp 0\.0\.1 \(this is fastbp "):
+            fastbp.load(path)
+
+
+def test_save_refuses_a_model_without_a_parameter(fitted, tmp_path):
+    model = pickle.loads(pickle.dumps(fitted))
+    del model.gamma
+    path = tmp_path / "m.fastbp"
+    with pytest.raises(ValueError, match=r"cannot save this MLPClassifier.*lacks the "
+                       r"parameter\(s\) gamma, which this fastbp's MLPClassifier has"):
+        fastbp.save(model, path)
+    assert not path.exists()
+
+
+def test_load_turns_an_attribute_error_of_the_check_into_a_value_error(
+        saved, monkeypatch):
+    def broken(self):
+        raise AttributeError("'MLPClassifier' object has no attribute 'x'")
+
+    monkeypatch.setattr(MLPClassifier, "_check_loaded_state", broken)
+    with pytest.raises(ValueError, match=re.escape(str(saved)) + ".*fitted state is "
+                       "inconsistent: 'MLPClassifier' object has no attribute 'x'"):
+        fastbp.load(saved)
+
+
+def test_load_warns_of_names_that_are_no_parameters(saved, fitted, data, tmp_path):
+    def newer(content, key_types):
+        content["newer_param"] = content["alpha"]
+        key_types.append(key_types[list(content).index("alpha")])
+
+    path = edited(saved, tmp_path / "new.fastbp", newer)
+    with pytest.warns(UserWarning, match=re.escape(str(path)) + r".*newer_param, which "
+                      r"are no parameters"):
+        model = fastbp.load(path)
+    np.testing.assert_array_equal(model.predict(data[0]), fitted.predict(data[0]))
+
+
+def test_a_plain_round_trip_warns_of_nothing(saved, data, tmp_path):
+    X, y = data
+    regressor = quiet(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit,
+                      X, y.astype(float))
+    fastbp.save(regressor, tmp_path / "r.fastbp")
+    for path in (saved, tmp_path / "r.fastbp"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = fastbp.load(path)
+        assert model.predict(X).shape == (len(X),)
 
 
 # (2) An unknown out_activation_ at predict.

@@ -196,6 +196,13 @@ class FittedStateMixin:
         calls this on every fastbp model it loads.
         """
         present = self.__dict__
+        missing = self._missing_parameters()
+        if missing:
+            # Before anything reads the parameters: get_params (which
+            # scikit-learn's validation calls) would raise a bare
+            # AttributeError from inside scikit-learn.
+            raise ValueError(f"it lacks the parameter(s) {', '.join(missing)}, which this "
+                             f"fastbp's {type(self).__name__} has")
         if "coefs_" not in present:
             # An unfitted template (a search's estimator, whose grid may
             # replace a placeholder parameter) is checked when it is fitted.
@@ -283,6 +290,28 @@ class FittedStateMixin:
                                  *self.__dict__.get("normalization_scales_", []),
                                  *self.__dict__.get("normalization_shifts_", []))),
             len(coefs), coefs[0].dtype)
+
+    def _missing_parameters(self):
+        """The constructor parameters, in alphabetical order, that this
+        model does not hold: a model saved by a fastbp whose class had no such
+        parameter yet, or whose state was edited."""
+        return [name for name in self._get_param_names() if name not in self.__dict__]
+
+    def _unknown_parameters(self):
+        """The public names this model holds that are neither parameters,
+        nor set by its constructor, nor fitted attributes (no leading or
+        trailing underscore): a newer fastbp's parameters, which this one
+        ignores."""
+        known = set(self._get_param_names())
+        try:
+            # What the constructor sets besides its parameters (the
+            # classifier's loss) is this class's own too.
+            known.update(vars(type(self)()))
+        except Exception:  # a subclass whose constructor requires arguments
+            pass
+        return sorted(name for name in self.__dict__
+                      if not name.startswith("_") and not name.endswith("_")
+                      and name not in known)
 
     def _missing_fitted_attributes(self):
         """The attributes, in :data:`_FIT_SETS`' order, that this model
