@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .messages import CLIError, _pandas
+from .messages import CLIError, _pandas, print_note
 from .tables import MISSING_MARKS, _as_bools, _file_lines, _nfc_renamed
 
 
@@ -423,11 +423,12 @@ def _check_scaled_range(X, cols, mean, scale, dtype, path):
                        f"beyond the range of {dtype}; drop or fix those rows")
 
 
-def note_unseen_categories(pipe, X, path):
+def note_unseen_categories(pipe, X, path, note=print_note):
     """A note for each one-hot encoded column of ``X`` that holds
     categories training never saw: the encoder (``handle_unknown="ignore"``,
     scikit-learn's usual choice for new data) encodes them as none of the
-    known ones, which the model was never trained on."""
+    known ones, which the model was never trained on. ``note`` is called
+    with each note's text (by default printed on stderr)."""
     for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
         if name != "categorical":
             continue
@@ -445,9 +446,9 @@ def note_unseen_categories(pipe, X, path):
                 values = X[c][unseen].unique()
                 shown = ", ".join(_shown_category(v) for v in values[:3])
                 more = f" and {len(values) - 3} more" if len(values) > 3 else ""
-                print(f"note: {path}: column {c!r} holds categories training never saw "
-                      f"({shown}{more}; {int(unseen.sum())} row(s)): they are encoded as "
-                      "none of the known ones", file=sys.stderr)
+                note(f"{path}: column {c!r} holds categories training never saw "
+                     f"({shown}{more}; {int(unseen.sum())} row(s)): they are encoded as "
+                     "none of the known ones")
 
 
 def _shown_category(value, width=40):

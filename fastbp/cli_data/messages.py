@@ -14,6 +14,13 @@ class CLIError(Exception):
     """A user-facing error: printed as ``fastbp: error: ...``, exit 2."""
 
 
+def print_note(text):
+    """Print ``text`` as the command line's notes are printed: a line
+    ``note: ...`` on stderr. The default ``note`` of the checks that take
+    one; :func:`fastbp.read_data` passes its own, which warns instead."""
+    print(f"note: {text}", file=sys.stderr)
+
+
 def _pandas(purpose="reading data files"):
     """The pandas module, or a :class:`CLIError` naming the extra that
     installs it (``purpose``: what needs it, for the message).

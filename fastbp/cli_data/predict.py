@@ -10,7 +10,7 @@ import numpy as np
 
 from .columns import (_all_bools, _check_scaled_range, _checked_features, _labels_like_classes,
                       _spaced, note_unseen_categories, regression_target)
-from .messages import CLIError, _pandas, error_message
+from .messages import CLIError, _pandas, error_message, print_note
 from .outputs import check_output_path, check_table_name, refuse_overwriting
 from .tables import _nfc_renamed, read_table, split_target, write_table
 
@@ -211,9 +211,7 @@ def read_data(path, model):
     >>> X = fastbp.read_data("new_customers.csv", model)   # doctest: +SKIP
     >>> model.predict(X)                                   # doctest: +SKIP
     """
-    import contextlib
     import importlib
-    import io
     import warnings
 
     try:
@@ -232,16 +230,16 @@ def read_data(path, model):
         raise ValueError(f"read_data needs a model written by 'fastbp train --data' (or "
                          f"unchanged since): {problem}")
     # The command line prints its notes on stderr; a library warns instead,
-    # which the caller can filter or turn into errors.
-    notes = io.StringIO()
+    # which the caller can filter or turn into errors. Collected, and warned
+    # once the file is read: an error then comes without the notes before it.
+    # (Not by redirecting sys.stderr, which is every thread's.)
+    notes = []
     try:
-        with contextlib.redirect_stderr(notes):
-            X = features_for(model, read_for_model(model, path), path)
+        X = features_for(model, read_for_model(model, path), path, note=notes.append)
     except CLIError as exc:
         raise ValueError(str(exc)) from None
-    for line in notes.getvalue().splitlines():
-        if line.strip():
-            warnings.warn(line.removeprefix("note: "), UserWarning, stacklevel=2)
+    for text in notes:
+        warnings.warn(text, UserWarning, stacklevel=2)
     return X
 
 
@@ -253,11 +251,13 @@ def _model_categories(pipe):
             yield from zip(cols, encoder.categories_)
 
 
-def features_for(pipe, frame, path, keep=None):
+def features_for(pipe, frame, path, keep=None, note=print_note):
     """The model's feature columns of ``frame``, matched by name, and
     checked against what training saw. ``keep``, given (``predict
     --keep``), names columns that may be there besides the features, and
-    the refusal of other columns then suggests the option."""
+    the refusal of other columns then suggests the option. ``note`` is
+    called with the text of each note on the features (by default printed
+    on stderr)."""
     data = _nfc_renamed(frame, [pipe.fastbp_target_], path).drop(
         columns=[pipe.fastbp_target_], errors="ignore")
     hint = ""
@@ -274,7 +274,7 @@ def features_for(pipe, frame, path, keep=None):
     X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path,
                           hint)
     check_standardised_range(pipe, X, path)
-    note_unseen_categories(pipe, X, path)
+    note_unseen_categories(pipe, X, path, note)
     return X
 
 

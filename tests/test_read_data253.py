@@ -1,0 +1,76 @@
+"""Review 252 of ``fastbp.read_data`` and ``fastbp predict --keep``: the
+notes warned without taking other threads' stderr, kept columns copied as
+the file writes them, and ``read_data(..., index_col=...)`` for a file
+with an ID column."""
+import io
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastbp
+from fastbp.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A classifier trained by the command line on a text column ``c`` and
+    a numeric column ``x``."""
+    tmp = tmp_path_factory.mktemp("m253")
+    rng = np.random.RandomState(0)
+    c = rng.choice(["a", "b"], 120)
+    x = rng.standard_normal(120)
+    pd.DataFrame({"c": c, "x": x, "y": ((c == "a") ^ (x > 0)).astype(int)}).to_csv(
+        tmp / "train.csv", index=False)
+    assert main(["train", "--data", str(tmp / "train.csv"), "--target", "y", "--epochs", "3",
+                 "--hidden-layer-sizes", "4", "--model-out", str(tmp / "m.fastbp"),
+                 "--quiet"]) == 0
+    return tmp
+
+
+def test_read_data_leaves_other_threads_stderr_alone(model_dir, monkeypatch):
+    (model_dir / "unseen.csv").write_text("c,x\nz,0.5\na,1.0\n")
+    model = fastbp.load(model_dir / "m.fastbp")
+    # The worker writes to whatever sys.stderr is when it writes, as a
+    # logging handler or print(file=sys.stderr) does.
+    own = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", own)
+    stop = threading.Event()
+    written = []
+
+    def worker():
+        n = 0
+        while not stop.is_set():
+            line = f"worker log line {n}"
+            print(line, file=sys.stderr)
+            written.append(line)
+            n += 1
+
+    thread = threading.Thread(target=worker)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        thread.start()
+        try:
+            for _ in range(5):
+                fastbp.read_data(model_dir / "unseen.csv", model)
+        finally:
+            stop.set()
+            thread.join()
+    texts = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert not [t for t in texts if "worker log line" in t]
+    assert own.getvalue().splitlines() == written
+    # The notes still come as warnings, one per call, without "note: ".
+    unseen = [t for t in texts if "categories training never saw" in t]
+    assert len(unseen) == 5 and not unseen[0].startswith("note:")
+    assert "'z'" in unseen[0]
+
+
+def test_predict_still_prints_unseen_category_notes(model_dir, capsys):
+    (model_dir / "unseen2.csv").write_text("c,x\nz,0.5\na,1.0\n")
+    assert main(["predict", "--model", str(model_dir / "m.fastbp"), "--data",
+                 str(model_dir / "unseen2.csv"), "--out", str(model_dir / "p2.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "note: " in err and "categories training never saw ('z'" in err
