@@ -74,3 +74,18 @@ def test_predict_still_prints_unseen_category_notes(model_dir, capsys):
                  str(model_dir / "unseen2.csv"), "--out", str(model_dir / "p2.csv")]) == 0
     err = capsys.readouterr().err
     assert "note: " in err and "categories training never saw ('z'" in err
+
+
+def test_predict_keep_copies_a_feature_column_as_written(model_dir):
+    (model_dir / "raw.csv").write_text("c,x\na,000\nb,1e2\na, 2.50\n")
+    out = model_dir / "raw_p.csv"
+    assert main(["predict", "--model", str(model_dir / "m.fastbp"), "--data",
+                 str(model_dir / "raw.csv"), "--out", str(out), "--keep", "x",
+                 "--keep", "c"]) == 0
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(written.columns) == ["x", "c", "y"]
+    assert written["x"].tolist() == ["000", "1e2", " 2.50"]
+    assert written["c"].tolist() == ["a", "b", "a"]
+    # The model still read x as the number it is.
+    X = fastbp.read_data(model_dir / "raw.csv", fastbp.load(model_dir / "m.fastbp"))
+    assert X["x"].tolist() == [0.0, 100.0, 2.5]

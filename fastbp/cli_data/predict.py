@@ -12,7 +12,7 @@ from .columns import (_all_bools, _check_scaled_range, _checked_features, _label
                       _spaced, note_unseen_categories, regression_target)
 from .messages import CLIError, _pandas, error_message, print_note
 from .outputs import check_output_path, check_table_name, refuse_overwriting
-from .tables import _nfc_renamed, read_table, split_target, write_table
+from .tables import _nfc_renamed, _read_csv, read_table, split_target, write_table
 
 
 def load_model(path):
@@ -160,6 +160,25 @@ def read_for_model(pipe, path, keep=()):
     features = set(pipe.feature_names_in_)
     as_written = [c for c in keep if c not in features and c not in text]
     return read_table(path, [*text, *as_written], stripped, bools, marks)
+
+
+def kept_as_written(pipe, frame, path, keep):
+    """The ``keep`` columns of ``frame`` (:func:`read_for_model` of
+    ``path``) as the file writes them: those that the model reads too (a
+    feature, the target) were read as it does ("000" the number 0, "1e2"
+    100.0, a code without its spaces), and are read again, as text."""
+    kept = frame[list(keep)].reset_index(drop=True)
+    read = [c for c in keep if c in pipe.feature_names_in_ or c == pipe.fastbp_target_]
+    if not read:
+        return kept
+    # _read_csv, as read_table reads: the same separator, compression and
+    # rows; every field as text, only an empty one missing.
+    raw = _nfc_renamed(_read_csv(path, dtype=str), read, path)
+    if len(raw) != len(kept):
+        raise CLIError(f"{path} changed while it was read; run the command again")
+    for c in read:
+        kept[c] = raw[c].to_numpy()
+    return kept
 
 
 def read_data(path, model):
@@ -336,7 +355,7 @@ def predict_file(args):
         out = pd.DataFrame({pipe.fastbp_target_: pipe.predict(X)})
     if keep:
         # In front, in the order given: the columns to join the predictions on.
-        out = pd.concat([frame[keep].reset_index(drop=True), out], axis=1)
+        out = pd.concat([kept_as_written(pipe, frame, args.data, keep), out], axis=1)
     from ..persistence import special_file
 
     special = not to_stdout and special_file(args.out) is not None
