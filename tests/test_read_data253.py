@@ -89,3 +89,41 @@ def test_predict_keep_copies_a_feature_column_as_written(model_dir):
     # The model still read x as the number it is.
     X = fastbp.read_data(model_dir / "raw.csv", fastbp.load(model_dir / "m.fastbp"))
     assert X["x"].tolist() == [0.0, 100.0, 2.5]
+
+
+def test_read_data_index_col_reads_an_id_the_model_does_not_read(model_dir):
+    (model_dir / "ids.csv").write_text("id,c,x\n00123,a,0.5\n00124,b,-1.0\n")
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(ValueError, match=r"unexpected \['id'\].*pass index_col='id'"):
+        fastbp.read_data(model_dir / "ids.csv", model)
+    X = fastbp.read_data(model_dir / "ids.csv", model, index_col="id")
+    assert list(X.columns) == ["c", "x"]
+    assert X.index.name == "id" and X.index.tolist() == ["00123", "00124"]
+    assert X["x"].tolist() == [0.5, -1.0]
+    # The predictions fastbp predict --keep id writes beside the same IDs.
+    assert main(["predict", "--model", str(model_dir / "m.fastbp"), "--data",
+                 str(model_dir / "ids.csv"), "--out", str(model_dir / "ids_p.csv"),
+                 "--keep", "id"]) == 0
+    cli = pd.read_csv(model_dir / "ids_p.csv", dtype={"id": str}).set_index("id")["y"]
+    pd.testing.assert_series_equal(pd.Series(model.predict(X), index=X.index, name="y"), cli,
+                                   check_dtype=False)
+    # Two columns, one the model reads too (it stays a feature), as written.
+    X2 = fastbp.read_data(model_dir / "ids.csv", model, index_col=["id", "x"])
+    assert X2.index.names == ["id", "x"]
+    assert X2.index.tolist() == [("00123", "0.5"), ("00124", "-1.0")]
+    assert X2["x"].tolist() == [0.5, -1.0]
+
+
+def test_read_data_index_col_refusals_name_the_problem(model_dir):
+    (model_dir / "ids2.csv").write_text("id,ref,c,x\n1,r,a,0.5\n")
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(ValueError, match=r"unexpected \['id', 'ref'\].*index_col=\['id', 'ref'\]"):
+        fastbp.read_data(model_dir / "ids2.csv", model)
+    with pytest.raises(ValueError, match=r"unexpected \['ref'\].*index_col='ref'"):
+        fastbp.read_data(model_dir / "ids2.csv", model, index_col="id")
+    with pytest.raises(ValueError, match="index_col 'nope': .* has no such column"):
+        fastbp.read_data(model_dir / "ids2.csv", model, index_col=["id", "nope"])
+    with pytest.raises(ValueError, match=r"index_col names the column\(s\) \['id'\] more"):
+        fastbp.read_data(model_dir / "ids2.csv", model, index_col=["id", "id"])
+    with pytest.raises(TypeError, match="index_col must be a column name or a list"):
+        fastbp.read_data(model_dir / "ids2.csv", model, index_col=0)

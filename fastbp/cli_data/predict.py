@@ -181,7 +181,7 @@ def kept_as_written(pipe, frame, path, keep):
     return kept
 
 
-def read_data(path, model):
+def read_data(path, model, index_col=None):
     """Read a data file as ``fastbp predict`` reads it for ``model``.
 
     The features come back ready for ``model.predict``. A plain
@@ -198,12 +198,21 @@ def read_data(path, model):
     model : Pipeline
         A model written by ``fastbp train --data ... --model-out`` and
         loaded with :func:`fastbp.load`.
+    index_col : str or list of str, optional
+        The column (or columns, as a MultiIndex) to make the index of
+        ``X``, as in :func:`pandas.read_csv`: an ID to join the predictions
+        on. The file may hold it though the model does not read it (any
+        other column the model does not read is refused). Its values are
+        the file's text as written ("00123" keeps its zeros); a column the
+        model reads stays among the features too.
 
     Returns
     -------
     X : pandas.DataFrame
         The model's feature columns, in its training order. The target
-        column, if the file has it, is dropped.
+        column, if the file has it, is dropped. Its index is ``index_col``,
+        given, else 0, 1, ... (or the row names of a file that has them,
+        as R's ``write.table`` writes).
 
     Raises
     ------
@@ -211,11 +220,14 @@ def read_data(path, model):
         If pandas is not installed (``pip install "fastbp[cli]"``).
     FileNotFoundError
         If ``path`` does not exist.
+    TypeError
+        If ``index_col`` is not a column name or a list of them.
     ValueError
         If ``model`` was not written by ``fastbp train --data``, or the file
         cannot be read as the model's columns (a column missing or
         unexpected, a missing value in a numeric column, text in a column
-        that was numeric in training), with the problem named.
+        that was numeric in training), or lacks an ``index_col`` column,
+        with the problem named.
 
     Warns
     -----
@@ -229,6 +241,11 @@ def read_data(path, model):
     >>> model = fastbp.load("churn.fastbp")                # doctest: +SKIP
     >>> X = fastbp.read_data("new_customers.csv", model)   # doctest: +SKIP
     >>> model.predict(X)                                   # doctest: +SKIP
+
+    A file with an ID column the model does not read:
+
+    >>> X = fastbp.read_data("new_customers.csv", model, index_col="id")  # doctest: +SKIP
+    >>> pd.Series(model.predict(X), index=X.index)         # doctest: +SKIP
     """
     import importlib
     import warnings
@@ -238,6 +255,20 @@ def read_data(path, model):
         importlib.import_module("pandas")
     except ImportError as exc:
         raise ImportError('fastbp.read_data needs pandas: pip install "fastbp[cli]"') from exc
+    if index_col is None:
+        keep = []
+    elif isinstance(index_col, str):
+        keep = [index_col]
+    elif (isinstance(index_col, (list, tuple)) and index_col
+          and all(isinstance(c, str) for c in index_col)):
+        keep = list(index_col)
+    else:
+        raise TypeError(f"index_col must be a column name or a list of them, not "
+                        f"{index_col!r}")
+    repeated = sorted({c for c in keep if keep.count(c) > 1})
+    if repeated:
+        raise ValueError(f"index_col names the column(s) {repeated} more than once: give "
+                         "each once")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
@@ -254,7 +285,18 @@ def read_data(path, model):
     # (Not by redirecting sys.stderr, which is every thread's.)
     notes = []
     try:
-        X = features_for(model, read_for_model(model, path), path, note=notes.append)
+        frame = _nfc_renamed(read_for_model(model, path, keep), keep, path)
+        absent = [c for c in keep if c not in frame.columns]
+        if absent:
+            raise CLIError(f"index_col {absent[0]!r}: {path} has no such column "
+                           f"(columns: {list(frame.columns)})")
+        X = features_for(model, frame, path, keep, note=notes.append,
+                         keep_hint=_index_col_option)
+        if keep:
+            kept = kept_as_written(model, frame, path, keep)
+            index = (_pandas().MultiIndex.from_frame(kept) if len(keep) > 1
+                     else _pandas().Index(kept[keep[0]], name=keep[0]))
+            X = X.set_axis(index, axis=0)
     except CLIError as exc:
         raise ValueError(str(exc)) from None
     for text in notes:
@@ -270,31 +312,46 @@ def _model_categories(pipe):
             yield from zip(cols, encoder.categories_)
 
 
-def features_for(pipe, frame, path, keep=None, note=print_note):
+def features_for(pipe, frame, path, keep=None, note=print_note, keep_hint=None):
     """The model's feature columns of ``frame``, matched by name, and
     checked against what training saw. ``keep``, given (``predict
     --keep``), names columns that may be there besides the features, and
-    the refusal of other columns then suggests the option. ``note`` is
-    called with the text of each note on the features (by default printed
-    on stderr)."""
+    the refusal of other columns then suggests the option (``keep_hint``,
+    given, says how instead: called with those columns, it returns the
+    text added to the error). ``note`` is called with the text of each note
+    on the features (by default printed on stderr)."""
     data = _nfc_renamed(frame, [pipe.fastbp_target_], path).drop(
         columns=[pipe.fastbp_target_], errors="ignore")
     hint = ""
     if keep is not None:
         data = data.drop(columns=[c for c in keep if c not in pipe.feature_names_in_],
                          errors="ignore")
-        import shlex
-
         extra = [c for c in data.columns if c not in pipe.feature_names_in_]
-        options = " ".join(f"--keep {shlex.quote(str(c))}" for c in extra)
-        hint = (f"; to copy {'it' if len(extra) == 1 else 'them'} into --out beside the "
-                f"predictions (an ID to join on), which the model does not read, pass "
-                f"{options}")
+        hint = (keep_hint or _keep_options)(extra)
     X = _checked_features(data, list(pipe.feature_names_in_), model_columns(pipe)[0], path,
                           hint)
     check_standardised_range(pipe, X, path)
     note_unseen_categories(pipe, X, path, note)
     return X
+
+
+def _keep_options(extra):
+    """How ``predict`` copies the columns ``extra`` (the model reads none of
+    them) into --out, for the error that refuses them."""
+    import shlex
+
+    options = " ".join(f"--keep {shlex.quote(str(c))}" for c in extra)
+    return (f"; to copy {'it' if len(extra) == 1 else 'them'} into --out beside the "
+            f"predictions (an ID to join on), which the model does not read, pass {options}")
+
+
+def _index_col_option(extra):
+    """How :func:`read_data` reads the columns ``extra`` (the model reads
+    none of them), for the error that refuses them."""
+    value = repr(extra[0]) if len(extra) == 1 else repr(list(extra))
+    return (f"; to read {'it' if len(extra) == 1 else 'them'} as the index of the returned "
+            f"features (an ID to join the predictions on), which the model does not read, "
+            f"pass index_col={value}")
 
 
 def check_standardised_range(pipe, X, path):
