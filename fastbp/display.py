@@ -131,11 +131,12 @@ def _twin_of(ax):
 def _history_of(model):
     """``model``'s per-epoch records, as long as its ``loss_curve_``.
 
-    A model converted from scikit-learn has no ``history_`` of its
-    scikit-learn epochs, and ``partial_fit`` records only its own: those
-    epochs get their loss (and validation score) from ``loss_curve_`` (and
-    ``validation_scores_``) and NaN elsewhere, so that every epoch stands at
-    its own number.
+    A model converted from scikit-learn without early stopping has no
+    ``history_`` of its scikit-learn epochs (one with early stopping has
+    them, seeded by ``from_sklearn``), and ``partial_fit`` records only its
+    own: those epochs get their loss (and validation score) from
+    ``loss_curve_`` (and ``validation_scores_``) and NaN elsewhere, so that
+    every epoch stands at its own number.
     """
     history = dict(getattr(model, "history_", None) or {})
     curve = np.asarray(_list_or_empty(model, "loss_curve_"), dtype=float)

@@ -11,6 +11,7 @@ have in scikit-learn with the parameters the model was trained with.
 """
 
 import copy
+import math
 
 import numpy as np
 
@@ -311,6 +312,7 @@ def from_sklearn(cls, model):
             best = getattr(model, "best_validation_score_", None)
             if best is not None:
                 progress.best_validation_score = best
+            _seed_validation_history(progress, len(est.coefs_))
         else:
             best = getattr(model, "best_loss_", None)
             if best is not None:
@@ -319,6 +321,30 @@ def from_sklearn(cls, model):
     else:
         est._progress = None
     return est
+
+
+def _seed_validation_history(progress, n_layers):
+    """Record scikit-learn's early-stopping epochs in ``progress.history``,
+    as a native fit's: their loss and validation score, NaN for what
+    scikit-learn does not record (validation loss, learning rate, timing,
+    gradient norms per layer, dead units).
+
+    Otherwise the scores lived only in ``validation_scores_``, which a
+    call with early stopping turned off sets to None (as scikit-learn
+    does): a native fit's stay in ``history_``, the converted model's were
+    lost. Only where the scores cover every epoch of the loss curve: a
+    shorter list (early stopping switched between scikit-learn fits) does
+    not say which epochs it scored.
+    """
+    curve, scores = progress.loss_curve, progress.validation_scores
+    if not curve or len(scores) != len(curve):
+        return
+    history = progress.history
+    nan_rows = {"grad_norm": [math.nan] * n_layers}
+    for loss, score in zip(curve, scores):
+        for key, values in history.items():
+            values.append({"loss": loss, "val_score": score}.get(
+                key, nan_rows.get(key, math.nan)))
 
 
 def _copied_params(est, cls):
