@@ -16,7 +16,7 @@ from .columns import (_bool_columns, _check_scaled_range, _checked_features, _la
                       infer_task, note_missing_marks_kept, note_row_numbers, note_target_scale,
                       note_text_in_numbers, note_unseen_categories, numeric_columns,
                       regression_target)
-from .memory import SPARSE_THRESHOLD, check_one_hot_size, encoded_size
+from .memory import SPARSE_THRESHOLD, check_one_hot_size
 from .messages import EXIT_INTERRUPTED, CLIError, _pandas, show_warning
 from .options import command_line_advice, epochs_option, make_estimator
 from .outputs import check_outputs, write_outputs
@@ -83,42 +83,13 @@ def epoch_printer(stream=None, unit="epoch"):
 _SPLIT_ERRORS = ("early_stopping=True could not split", "The validation set is too small")
 
 
-class _SparseCompileHint:
-    """Standard output during a fit on sparse X (a text column of many
-    values): the notice of a cold compile (``announce_compilation``, which
-    prints to ``sys.stdout``) says that ``fastbp compile --sparse`` compiles
-    those kernels ahead, since a plain ``fastbp compile`` warms dense X only
-    and the fit compiled after it all the same."""
-
-    _NOTICE = "fastbp: compiling "
-    _HINT = ("; X is sparse here (a text column of many values), whose kernels "
-             "'fastbp compile --sparse' compiles ahead")
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text):
-        # Not the in-memory notice: with no writable cache, compiling ahead
-        # does not help.
-        if (text.startswith(self._NOTICE) and "first use on this machine" in text
-                and text.endswith("...")):
-            text = text[:-3] + self._HINT + "..."
-        return self._stream.write(text)
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
-def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", advise=None,
-                      sparse=False):
+def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", advise=None):
     """Fit ``model`` (``estimator`` or a Pipeline holding it), announcing a
     cold compile and printing one line per epoch unless ``quiet``; a note
     on a fit that reaches ``max_iter`` names ``limit_option``, the option
     that set it (:func:`epochs_option`). ``advise``, given, rewrites the
     advice of a ``GradientWarning`` and of a ``DivergenceError`` for the
-    command line (:func:`command_line_advice`). ``sparse``: whether the
-    model's network trains on sparse X, which the compile notice then
-    names with ``fastbp compile --sparse``.
+    command line (:func:`command_line_advice`).
 
     Returns
     -------
@@ -131,7 +102,6 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
     """
     # The fit announces a cold compile itself, once it knows which kernels
     # it runs (training.compile.announce_compilation).
-    import contextlib
     import re
     import warnings
 
@@ -169,11 +139,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
             # Whatever the filters (-W ignore, a second fit in one process),
             # an interrupted fit must be seen: it decides the exit status.
             warnings.filterwarnings("always", message=INTERRUPTED)
-            if sparse:
-                with contextlib.redirect_stdout(_SparseCompileHint(sys.stdout)):
-                    model.fit(X, y)
-            else:
-                model.fit(X, y)
+            model.fit(X, y)
     except DivergenceError as exc:
         if advise is None:
             raise
@@ -253,7 +219,7 @@ def say_interrupted(estimator, saved):
     return EXIT_INTERRUPTED
 
 
-def fit_or_write_history(model, estimator, X, y, args, advise, sparse=False):
+def fit_or_write_history(model, estimator, X, y, args, advise):
     """:func:`fit_with_progress` of ``train``; after a divergence, the
     ``--history-out`` of the epochs before it (what diagnosing it needs),
     written before the error goes on, and no other output (helper-163)."""
@@ -261,7 +227,7 @@ def fit_or_write_history(model, estimator, X, y, args, advise, sparse=False):
 
     try:
         return fit_with_progress(model, estimator, X, y, args.quiet, epochs_option(args),
-                                 advise, sparse)
+                                 advise)
     except DivergenceError as exc:
         # The fit is undone: the epochs before the divergence are the
         # exception's (the estimator of a first fit has no history_).
@@ -342,8 +308,7 @@ def train_on_file(args, estimator_params):
     start = time.perf_counter()
     advise = functools.partial(command_line_advice, estimator=estimator, args=args,
                                target=args.target if task == "regression" else None)
-    interrupted = fit_or_write_history(pipe, estimator, X, y, args, advise,
-                                       sparse=encoded_size(X, dtype)[0])
+    interrupted = fit_or_write_history(pipe, estimator, X, y, args, advise)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {final_loss(estimator)}")
     written = write_outputs(args, pipe, estimator)

@@ -34,7 +34,7 @@ def training_kernel(backend, solver, out_code, toolkit, parts=1):
 
 
 def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None,
-                         parts=1):
+                         parts=1, sparse=False):
     """Say so before a fit that will compile its kernels (a cold cache).
 
     Parameters
@@ -50,6 +50,11 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     parts : int, default 1
         The threads each step is split between
         (``fastbp.estimators.solvers.fit_split_parts``).
+    sparse : bool, default False
+        Whether ``X`` is sparse: the notice then names
+        ``fastbp compile --sparse``, since a plain ``fastbp compile`` warms
+        dense ``X`` only (and the command line trains on sparse ``X``
+        where a file's text column has many values).
 
     Returns
     -------
@@ -74,8 +79,10 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
                 "2 cores; no writable compile cache, so every process compiles them again: "
                 "set NUMBA_CACHE_DIR to a writable directory)")
     else:
+        ahead = ("; X is sparse here, whose kernels 'fastbp compile --sparse' compiles ahead"
+                 if sparse else "")
         text = (f"compiling the {name} kernels for {solver} (first use on this machine, "
-                f"about {seconds} s on 2 cores; cached on disk afterwards)")
+                f"about {seconds} s on 2 cores; cached on disk afterwards{ahead})")
     print(f"fastbp: {text}...", file=stream or sys.stdout, flush=True)
     return True
 
