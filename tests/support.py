@@ -1,8 +1,12 @@
 """Helpers shared by the test modules."""
 
 import gc
+import hashlib
+import io
+import json
 import tracemalloc
 import warnings
+import zipfile
 
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
@@ -88,3 +92,35 @@ class Hook:
         if context.task_name == "fit" and self.on_root is not None:
             self.on_root(estimator, fitted_estimator, context)
         return False
+
+
+def edited_archive(saved, path, edit_schema=None, edit_members=None, edit_meta=None):
+    """The fastbp file ``saved`` written to ``path`` with its skops archive
+    edited as a reviewer would: ``edit_schema(schema)`` changes the JSON
+    schema in place, ``edit_members(members)`` the {name: bytes} of the
+    archive's other members, ``edit_meta(meta)`` the fastbp.json record;
+    the checksum in fastbp.json is recomputed, so that only the content is
+    unusual."""
+    with zipfile.ZipFile(saved) as outer:
+        meta = json.loads(outer.read("fastbp.json"))
+        payload = outer.read("model.skops")
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        members = {name: inner.read(name) for name in inner.namelist()}
+    schema = json.loads(members.pop("schema.json"))
+    if edit_schema is not None:
+        edit_schema(schema)
+    if edit_members is not None:
+        edit_members(members)
+    if edit_meta is not None:
+        edit_meta(meta)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as inner:
+        inner.writestr("schema.json", json.dumps(schema))
+        for name, content in members.items():
+            inner.writestr(name, content)
+    payload = buf.getvalue()
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    with zipfile.ZipFile(path, "w") as outer:
+        outer.writestr("fastbp.json", json.dumps(meta))
+        outer.writestr("model.skops", payload)
+    return path

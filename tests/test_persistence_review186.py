@@ -7,14 +7,12 @@ with a ValueError naming the path; models that predict correctly in memory
 scikit-learn module that a refused file names.
 """
 
-import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import zipfile
 
 import numpy as np
 import pytest
@@ -26,9 +24,9 @@ import fastbp
 from fastbp import MLPClassifier
 
 try:
-    from .support import Hook, quiet
+    from .support import Hook, edited_archive, quiet
 except ImportError:  # run as a plain module
-    from support import Hook, quiet
+    from support import Hook, edited_archive, quiet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -135,32 +133,9 @@ def saved(data, tmp_path_factory):
 
 
 def edited(saved, path, edit_schema=None, edit_members=None):
-    """The file ``saved`` with its skops archive edited as a reviewer would:
-    ``edit_schema(schema)`` changes the JSON schema in place,
-    ``edit_members(members)`` the {name: bytes} of its other members; the
-    checksum in fastbp.json is recomputed, so that only the content is
-    wrong."""
-    with zipfile.ZipFile(saved) as outer:
-        meta = json.loads(outer.read("fastbp.json"))
-        payload = outer.read("model.skops")
-    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
-        members = {name: inner.read(name) for name in inner.namelist()}
-    schema = json.loads(members.pop("schema.json"))
-    if edit_schema is not None:
-        edit_schema(schema)
-    if edit_members is not None:
-        edit_members(members)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as inner:
-        inner.writestr("schema.json", json.dumps(schema))
-        for name, content in members.items():
-            inner.writestr(name, content)
-    payload = buf.getvalue()
-    meta["sha256"] = hashlib.sha256(payload).hexdigest()
-    with zipfile.ZipFile(path, "w") as outer:
-        outer.writestr("fastbp.json", json.dumps(meta))
-        outer.writestr("model.skops", payload)
-    return path
+    """The file ``saved`` with its skops archive edited as a reviewer would
+    (:func:`support.edited_archive`)."""
+    return edited_archive(saved, path, edit_schema, edit_members)
 
 
 def nodes(node, where):

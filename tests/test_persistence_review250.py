@@ -11,13 +11,9 @@ infinite weights is refused by save (and by load); and
 ``fastbp.read_metadata`` is exported.
 """
 
-import hashlib
-import io
-import json
 import pickle
 import re
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
@@ -27,9 +23,9 @@ import fastbp
 from fastbp import MLPClassifier, MLPRegressor, persistence
 
 try:
-    from .support import quiet
+    from .support import edited_archive, quiet
 except ImportError:  # run as a plain module
-    from support import quiet
+    from support import edited_archive, quiet
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +51,14 @@ def edited(saved, path, edit_state=None, edit_meta=None):
     """The file ``saved`` with the estimator's state in its skops schema
     edited by ``edit_state(content, key_types)`` (the state's dict of
     nodes, and the list of its keys' type nodes) and its fastbp.json by
-    ``edit_meta(meta)``; the checksum is recomputed, so that only the
-    content is unusual."""
-    with zipfile.ZipFile(saved) as outer:
-        meta = json.loads(outer.read("fastbp.json"))
-        payload = outer.read("model.skops")
-    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
-        members = {name: inner.read(name) for name in inner.namelist()}
-    schema = json.loads(members.pop("schema.json"))
-    state = schema["content"]
-    if edit_state is not None:
-        edit_state(state["content"], state["key_types"]["content"])
-    if edit_meta is not None:
-        edit_meta(meta)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as inner:
-        inner.writestr("schema.json", json.dumps(schema))
-        for name, content in members.items():
-            inner.writestr(name, content)
-    payload = buf.getvalue()
-    meta["sha256"] = hashlib.sha256(payload).hexdigest()
-    with zipfile.ZipFile(path, "w") as outer:
-        outer.writestr("fastbp.json", json.dumps(meta))
-        outer.writestr("model.skops", payload)
-    return path
+    ``edit_meta(meta)`` (:func:`support.edited_archive`: the checksum is
+    recomputed, so that only the content is unusual)."""
+    def edit_schema(schema):
+        if edit_state is not None:
+            state = schema["content"]
+            edit_state(state["content"], state["key_types"]["content"])
+
+    return edited_archive(saved, path, edit_schema, edit_meta=edit_meta)
 
 
 def without(*names):
