@@ -330,10 +330,7 @@ class OrderedIndexDataCacheFile(IndexDataCacheFile):
         """
         found = self._data_files()
         for name in set(found.values()) - referenced:
-            try:
-                os.remove(os.path.join(self._cache_path, name))
-            except OSError:
-                pass
+            _remove(os.path.join(self._cache_path, name))
         return found
 
 
@@ -468,11 +465,8 @@ class RepairingCache(FunctionCache):
         for path in [cache_file._index_path,
                      *glob.glob(os.path.join(cache_file._cache_path, glob.escape(stem)
                                              + ".*.nbc"))]:
-            try:
-                os.remove(path)
+            if _remove(path):
                 removed.append(os.path.basename(path))
-            except OSError:
-                pass
         return removed
 
 
@@ -1089,11 +1083,7 @@ def clear_cache():
     removed = 0
     for directory, names in _cache_files().items():
         for name in names:
-            try:
-                os.remove(os.path.join(directory, name))
-                removed += 1
-            except OSError:
-                pass
+            removed += _remove(os.path.join(directory, name))
     return removed
 
 
@@ -1166,6 +1156,8 @@ def _index_to_prune(cache_file):
 
 
 def _remove(path):
+    """Delete the file ``path``; whether it was there to delete (another
+    process may have deleted it first, or it may not be ours to delete)."""
     try:
         os.remove(path)
     except OSError:
