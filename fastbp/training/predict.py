@@ -15,7 +15,7 @@ from ..kernels.records import Inputs, Work
 from .data import EMPTY_INDEX, KernelInput
 from .spec import build_spec
 from .threads import host_blas_section
-from .workspace import Workspace, _memory_message, chunk_rows_within
+from .workspace import Workspace, chunk_rows_within, memory_message
 
 # Most rows per chunk: bounds prediction's memory whatever the number of
 # samples; wide layers get fewer (their buffers within CHUNK_BYTES).
@@ -79,7 +79,7 @@ class InferencePlan:
             acts = np.empty(self._n_acts, dtype=self.dtype)
             stats = np.empty(self._n_stats, dtype=self.dtype)
         except MemoryError as exc:
-            raise MemoryError(_memory_message(self.spec.layout, self.chunk, self.dtype,
+            raise MemoryError(memory_message(self.spec.layout, self.chunk, self.dtype,
                                               False, False, None)) from exc
         return Work(acts, none, none, stats, running, none, self._rng, none, none, none)
 

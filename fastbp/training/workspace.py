@@ -65,7 +65,7 @@ class Workspace:
                            track_dead)
         except MemoryError as exc:
             dropped = None if drops is None else tuple((np.asarray(drops) > 0).tolist())
-            raise MemoryError(_memory_message(layout, batch_size, dtype, dense_input,
+            raise MemoryError(memory_message(layout, batch_size, dtype, dense_input,
                                               training, lower, dropped)) from exc
 
     def _allocate(self, layout, batch_size, dtype, dense_input, training, drops,
@@ -174,7 +174,7 @@ def chunk_rows_within(layout, dtype, most, dense_input=False, training=False):
     return int(max(1, min(int(most), CHUNK_BYTES // max(per_row, 1))))
 
 
-def _memory_message(layout, batch_size, dtype, dense_input, training, lower,
+def memory_message(layout, batch_size, dtype, dense_input, training, lower,
                     dropped=None):
     """The message of a workspace's ``MemoryError`` (arguments as
     :class:`Workspace` and :func:`_row_elements` take them)."""
