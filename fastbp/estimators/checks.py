@@ -263,7 +263,9 @@ _CONVERSION_FAILURES = ("could not convert", "Complex data not supported",
 def naming(name, *others):
     """Re-raise a conversion failure of scikit-learn's validation within
     the block ("could not convert string to float: 'a'") with the input's
-    name in front of its first line (the rest prints the array).
+    name in front of its first line (the rest prints the array), and an
+    ``OverflowError`` of the conversion (a Python int beyond float64's
+    range) as a ``ValueError`` naming the input.
 
     ``name`` is the input's name, or, where the block validates several
     (``validate_data(X, y)``), the first of ``(name, value)`` pairs,
@@ -272,14 +274,22 @@ def naming(name, *others):
     """
     try:
         yield
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         message = str(exc)
-        if not message.startswith(_CONVERSION_FAILURES):
+        # (rev-259) Python's float() of an int beyond float64's range (an
+        # object array or list holding 10**400) raises a bare OverflowError
+        # naming no input; the guarantee is a ValueError that names it.
+        overflow = isinstance(exc, OverflowError)
+        if not (overflow or message.startswith(_CONVERSION_FAILURES)):
             raise
         if others:
             candidates = [name, *others]
             name = next((n for n, value in candidates[:-1] if not _converts(value)),
                         candidates[-1][0])
+        if overflow:
+            raise ValueError(f"{name}: a value is beyond float64's range (about 1.8e308) "
+                             f"and cannot be converted to a float ({message}). Rescale "
+                             f"{name} or drop that value.") from exc
         raise type(exc)(f"{name}: {message.splitlines()[0]}") from exc
 
 
@@ -292,7 +302,7 @@ def _converts(value):
         check_array(value, accept_sparse=True, dtype=np.float64, ensure_all_finite=False,
                     ensure_2d=False, allow_nd=True, ensure_min_samples=0,
                     ensure_min_features=0)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return False
     return True
 

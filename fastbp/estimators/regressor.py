@@ -178,7 +178,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             check_sparse_structure(y, "y")
             y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
         if sample_weight is not None:
-            weights = np.asarray(sample_weight, dtype=np.float64)
+            # (rev-259) Named, as fit names it: an int beyond float64's
+            # range raised a bare OverflowError here.
+            with naming("sample_weight"):
+                weights = np.asarray(sample_weight, dtype=np.float64)
             with np.errstate(over="ignore"):
                 overflows = (np.isfinite(weights).all()
                              and not np.isfinite(np.sum(weights)))
@@ -191,7 +194,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                     "R^2 is undefined for these weights: the sum of sample_weight overflows "
                     f"float64 (largest weight magnitude {float(np.max(np.abs(weights))):.3g})."
                     " Rescale sample_weight (divide it by its mean, say).")
-        result = _r2_in_float64(y, self.predict(X), sample_weight)
+        predicted = self.predict(X)
+        # (rev-259) r2_score's conversion of y names no input (an int beyond
+        # float64's range raised a bare OverflowError).
+        with naming("y"):
+            result = _r2_in_float64(y, predicted, sample_weight)
         if np.isnan(result) and _num_samples(X) >= 2:
             values = np.asarray(y, dtype=np.float64)
             if not np.isfinite(values).all():
