@@ -1,6 +1,6 @@
 """rev-259 (fix-262): a Python int beyond float64's range in an object array
 or list is refused with a ValueError naming the input, leaving a fitted
-model unchanged."""
+model unchanged; to_sklearn refuses parameters that are not finite."""
 
 import warnings
 
@@ -131,3 +131,24 @@ def test_huge_int_in_a_frame_column_is_named():
     frame = pd.DataFrame({"a": X[:, 0].astype(object), "b": X[:, 1]})
     frame.loc[0, "a"] = HUGE
     _refused("X", lambda: MLPClassifier(max_iter=2).fit(frame, yc))
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("where, value", [("coefs_", np.nan), ("intercepts_", np.inf)])
+def test_to_sklearn_refuses_non_finite_parameters(cls, where, value):
+    X, yc, yr = _data()
+    model = _fitted(cls, X, yc if cls is MLPClassifier else yr)
+    getattr(model, where)[0].flat[0] = value
+    # predict refuses it, and so must the export (which predicted NaN).
+    with pytest.raises(ValueError, match="hold NaN or infinite"):
+        model.predict(X)
+    with pytest.raises(ValueError, match=rf"cannot become a scikit-learn MLP: .*hold NaN "
+                                         rf"or infinite values \(in {where}\)"):
+        model.to_sklearn()
+
+
+def test_to_sklearn_of_finite_parameters_still_works():
+    X, yc, _ = _data()
+    model = _fitted(MLPClassifier, X, yc)
+    np.testing.assert_allclose(model.to_sklearn().predict_proba(X), model.predict_proba(X),
+                               atol=1e-12)

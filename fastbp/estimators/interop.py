@@ -87,8 +87,10 @@ def to_sklearn(est):
     ------
     ValueError
         For a model scikit-learn cannot represent (other activations, mixed
-        activations, normalisation, residual connections), saying which, or
-        whose ``coefs_`` and ``intercepts_`` do not chain.
+        activations, normalisation, residual connections), saying which,
+        whose ``coefs_`` and ``intercepts_`` do not chain, or whose
+        parameters hold NaN or infinite values (which ``predict`` refuses),
+        naming the attributes that hold them.
     """
     # Checked for every model (helper-154): weights replaced by hand in a
     # fitted model are not checked on the way here, and the copy failed
@@ -101,6 +103,14 @@ def to_sklearn(est):
     if reason is not None:
         raise ValueError(f"This {type(est).__name__} cannot become a scikit-learn MLP: "
                          f"{reason}.")
+    # (rev-259) predict refuses such a model, but scikit-learn's MLP does
+    # not check its weights: the copy predicted NaN without a word.
+    bad = est._non_finite_parameters()
+    if bad:
+        raise ValueError(f"This {type(est).__name__} cannot become a scikit-learn MLP: "
+                         f"its parameters hold NaN or infinite values (in "
+                         f"{', '.join(bad)}), and it cannot predict. Fit it again, or set "
+                         "finite weights.")
     cls = _sklearn_class(est)
     params = _copied_params(est, cls)
     lost = _training_settings_lost(est)
