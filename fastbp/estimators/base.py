@@ -345,8 +345,9 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         Raises
         ------
         ValueError
-            If scikit-learn's MLP cannot represent this model; the message
-            says why.
+            If scikit-learn's MLP cannot represent this model, or its
+            parameters hold NaN or infinite values (which ``predict``
+            refuses); the message says why.
         sklearn.exceptions.NotFittedError
             If the model is not fitted, or is a classifier with weights set
             by hand but no classes.
