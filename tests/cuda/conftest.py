@@ -8,8 +8,10 @@ keeps the production tiles and block size instead of the tiny ones, so that
 the configuration users run is the one tested.
 """
 
+import math
 import os
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -86,6 +88,88 @@ def _locked_shared_arrays(array):
         return res
 
     return locked
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ieee_math():
+    """IEEE results from the simulated kernels' ``math``.
+
+    The simulator runs the kernels as Python, where ``math.exp(1e3)``
+    raises OverflowError and ``math.log(0.0)`` ValueError; a GPU's exp
+    returns inf and its log -inf. Without this, a fit that saturates or
+    diverges ended in the simulator's OverflowError, where the CPU (and a
+    GPU) give a saturated result or a DivergenceError, and no test could
+    cover those paths (rev-259). ``math`` is rebound only in the globals of
+    the CUDA modules and of the scalar functions' GPU copies (each
+    ``scalar.compile_for`` copy has a globals mapping of its own), never in
+    a CPU kernel's module; the CPU kernels are compiled by Numba and never
+    call Python's math anyway. ``**`` cannot be rebound; the CUDA path
+    uses it on floats only in host code (Adam's bias corrections, powers of
+    numbers below 1), which runs as Python on a GPU too.
+    """
+    if not _SIMULATOR:
+        yield
+        return
+    scopes = _cuda_scopes()
+    ieee = ieee_math()
+    for scope in scopes:
+        scope["math"] = ieee
+    yield
+    for scope in scopes:
+        scope["math"] = math
+
+
+def ieee_math():
+    """Python's ``math`` module with the functions that raise where IEEE
+    arithmetic gives inf, -inf or NaN falling back to NumPy's float64
+    ufuncs (the same result wherever ``math`` does not raise)."""
+    ieee = types.SimpleNamespace(**vars(math))
+    for name, ufunc in (("exp", np.exp), ("expm1", np.expm1), ("pow", np.power),
+                        ("cosh", np.cosh), ("sinh", np.sinh), ("log", np.log),
+                        ("log1p", np.log1p), ("sqrt", np.sqrt)):
+        setattr(ieee, name, _falling_back(getattr(math, name), ufunc))
+    return ieee
+
+
+def _falling_back(strict, ufunc):
+    def ieee(*args):
+        try:
+            return strict(*args)
+        except (OverflowError, ValueError):
+            with np.errstate(all="ignore"):
+                return float(ufunc(*(np.float64(a) for a in args)))
+
+    ieee.__name__ = strict.__name__
+    return ieee
+
+
+def _cuda_scopes():
+    """The globals mappings, bound to ``math``, that the simulated CUDA
+    kernels and device functions run in: those of ``fastbp.kernels.cuda``'s
+    modules and of every device function they hold (the scalar functions'
+    GPU copies, in namespaces of ``scalar.compile_for``)."""
+    scopes = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("fastbp.kernels.cuda"):
+            continue
+        scopes[id(vars(module))] = vars(module)
+        for value in list(vars(module).values()):
+            held = (vars(value).values() if isinstance(value, types.SimpleNamespace)
+                    else (value,))
+            for obj in held:
+                fn = getattr(obj, "fn", None)  # the simulator's FakeCUDAKernel
+                if isinstance(fn, types.FunctionType):
+                    scopes[id(fn.__globals__)] = fn.__globals__
+    found = [scope for scope in scopes.values() if scope.get("math") is math]
+    for scope in found:
+        owner = sys.modules.get(scope.get("__name__"))
+        if owner is not None and vars(owner) is scope \
+                and not owner.__name__.startswith("fastbp.kernels.cuda"):
+            # A device function defined in a CPU module would share its
+            # globals with that module's Numba kernels.
+            raise RuntimeError(f"a CUDA device function runs in the globals of "
+                               f"{owner.__name__}; its math cannot be rebound")
+    return found
 
 
 @pytest.fixture(autouse=True, scope="module")
