@@ -144,11 +144,13 @@ POISSON_SCALING_ADVICE = (
 
 
 def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
-                        early_stopping, trained_before=0, exp_output=False):
+                        early_stopping, trained_before=0, exp_output=False,
+                        state_overflow=False):
     """The message of a :class:`DivergenceError` at ``epoch`` of the call,
     whose learning rate was ``learning_rate``: ``optimizer``'s, restored to
     the last finite epoch, is that epoch's. ``exp_output``: the model's
-    output is exp (loss='poisson')."""
+    output is exp (loss='poisson'). ``state_overflow``: the cause is the
+    optimizer state's overflow, with finite loss and weights."""
     # Epochs are counted within the call; in a partial_fit stream or a warm
     # fit, where loss_curve_, history_ and the schedules count on from the
     # epochs ``trained_before``, that count is given too (helper-132: the
@@ -183,12 +185,24 @@ def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
         rate += (f", which learning_rate={schedule!r} with "
                  f"gamma={float(optimizer.gamma):g} raised above learning_rate_init ({lr0:g})")
         advice.append("lower gamma (below 1 to decay the rate)")
+    scaling = (POISSON_SCALING_ADVICE if exp_output else
+               "standardise X, and y for a regressor (for example with "
+               "sklearn.preprocessing.StandardScaler)")
+    if state_overflow:
+        # Adam's second moment averages g^2, whatever the rate: with
+        # learning_rate_init=1e-10 it overflowed alike (rev-259), so the
+        # rate's advice (the schedule's too) would send the user in circles.
+        clipping = (f"lower clip_grad_norm (now {float(clip):g})" if clip
+                    else "set clip_grad_norm (for example 1.0)")
+        return (f"Training diverged at {where}: {what}{before}. "
+                f"{rate}. Training stopped there, and {undone}. "
+                f"To fix it, {scaling}, or {clipping}: the optimizer state holds "
+                "squared gradients, which the learning rate does not scale, so a lower "
+                "learning_rate_init would overflow it alike.")
     advice.append(f"lower learning_rate_init (now {lr0:g})")
     if not clip:
         advice.append("set clip_grad_norm (for example 1.0)")
-    advice.append(POISSON_SCALING_ADVICE if exp_output else
-                  "standardise X, and y for a regressor (for example with "
-                  "sklearn.preprocessing.StandardScaler)")
+    advice.append(scaling)
     return (f"Training diverged at {where}: {what}{before}. "
             f"{rate}. Training stopped there, and {undone}. "
             f"To fix it, {', '.join(advice[:-1])} or {advice[-1]}.")
@@ -355,6 +369,8 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     batch_macs = 3 * batch_size * spec.layout.n_params
     seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
     diverged = None
+    # Whether the divergence is a squared-gradient state's overflow alone.
+    state_overflow = False
     # Whether an epoch of this call has had a finite validation score: until
     # one has, a validation set it cannot score is refused (see
     # Validator.refuse). A warm start's earlier best score does not count:
@@ -459,6 +475,9 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                     else:
                         what = (f"the optimizer state overflowed (training loss {loss:.6g}), "
                                 "which would freeze the weights")
+                        # (sgd's velocity scales with the rate, and overflows
+                        # the weights with it: the rate's advice stands there.)
+                        state_overflow = optimizer.solver != "sgd"
                     diverged = (progress.n_iter + 1, what, progress.loss,
                                 optimizer.learning_rate)
                     checkpoint.restore()
@@ -589,6 +608,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         trained_before = len(progress.loss_curve) - progress.n_iter
         raise DivergenceError(_divergence_message(epoch, what, previous, learning_rate,
                                                   optimizer, clip, early_stopping,
-                                                  trained_before, spec.out_code == OUT_EXP),
+                                                  trained_before, spec.out_code == OUT_EXP,
+                                                  state_overflow),
                               epoch=epoch)
     return ws
