@@ -1,5 +1,6 @@
 """What the trainer needs to know about a network beyond its parameters."""
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -125,12 +126,54 @@ class NetworkSpec:
             Maximum global gradient norm per step.
         """
         o = optimizer
+        dtype = np.dtype(dtype)
+        # Here, where every solver's fit passes: the learning rate has its
+        # own check, which names its schedule (StochasticOptimizer), and
+        # momentum and the betas lie in [0, 1).
+        named = [("alpha", alpha), ("l1", l1)]
+        if clip:
+            named.append(("clip_grad_norm", clip))
         if o is None:
-            return _hyper(self.layout.n_weights, self.out_code, np.dtype(dtype), 0, 0, 0,
+            _refuse_beyond_dtype(dtype, named)
+            return _hyper(self.layout.n_weights, self.out_code, dtype, 0, 0, 0,
                           False, 0, 0, 0, alpha, l1, clip or 0)
-        return _hyper(self.layout.n_weights, self.out_code, np.dtype(dtype), o.code,
+        # sgd reads no epsilon: neither refused nor cast (scikit-learn
+        # ignores it there too).
+        epsilon = o.epsilon if o.code != codes.SGD else 0.0
+        if o.code != codes.SGD:
+            named.append(("epsilon", epsilon))
+        _refuse_beyond_dtype(dtype, named)
+        return _hyper(self.layout.n_weights, self.out_code, dtype, o.code,
                       o.learning_rate, o.momentum, bool(o.nesterov), o.beta_1, o.beta_2,
-                      o.epsilon, alpha, l1, clip or 0)
+                      epsilon, alpha, l1, clip or 0)
+
+
+#: The largest finite value of each dtype (np.finfo costs a microsecond a
+#: look-up, and this runs every epoch).
+_LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float32, np.float64)}
+
+
+def _refuse_beyond_dtype(dtype, named):
+    """Raise ``ValueError`` where a hyper-parameter of ``named`` (pairs of
+    name and value) is beyond the largest finite value of ``dtype``.
+
+    The kernels take each in the model's dtype, where it would be inf:
+    NumPy's cast warned of an overflow (an error under ``-W error``), and
+    an epsilon of inf, say, froze every weight without a word (rev-259).
+    """
+    largest = _LARGEST[dtype]
+    for name, value in named:
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float64
+            value = math.inf
+        if value > largest:
+            wider = (", or fit float64 X, which trains a float64 model"
+                     if dtype != np.float64 else "")
+            raise ValueError(
+                f"{name}={value!r} is beyond the largest {dtype.name} ({largest:g}), the "
+                f"model's dtype, in which the kernels take it: it would be inf there. Set "
+                f"{name} to at most that{wider}.")
 
 
 @lru_cache(maxsize=256)
