@@ -152,3 +152,14 @@ def test_refusal_leaves_a_fitted_model_unchanged(name, value, call):
         twin.partial_fit(X, Y)
     for a, b in zip(clf.coefs_, twin.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("solver", ["adamw", "adam", "lbfgs"])
+def test_alpha_beyond_dtype_with_sample_weight_names_alpha_not_the_weights(solver):
+    # fix-260's report: with sample_weight, the check of the penalties
+    # scaled by the weights ran first and blamed "sample_weight is too
+    # small", for adamw too, whose alpha the weights never scale.
+    X = _X32()
+    clf = MLPClassifier((4,), solver=solver, alpha=1e39, max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match=r"alpha=1e\+39 is beyond the largest float32"):
+        clf.fit(X, Y, sample_weight=np.full(len(X), 1e-30))

@@ -30,6 +30,7 @@ from ..training.optimizers import StochasticOptimizer, same_schedule
 from ..training.predict import Validator
 from ..training.progress import Progress
 from ..training.split import split_parts
+from ..training.spec import refuse_beyond_dtype
 from ..training.stochastic import POISSON_SCALING_ADVICE, all_finite, fit_stochastic
 from . import architecture as arch
 from . import callbacks
@@ -263,8 +264,12 @@ class SolverFitMixin:
         (``2**weight_exp``, see :meth:`_penalties`) exceeds ``dtype``: the
         penalty would be inf, and the loss NaN."""
         limit = float(np.finfo(dtype).max)
-        for (name, value), scaled in zip((("alpha", self.alpha), ("l1", self.l1)),
-                                         self._penalties(weight_exp)):
+        named = (("alpha", self.alpha), ("l1", self.l1))
+        # A value beyond the dtype unscaled is the value's fault, not the
+        # weights' (adamw's alpha is never scaled): named as the trainer
+        # names it, with the value the user set.
+        refuse_beyond_dtype(dtype, named)
+        for (name, value), scaled in zip(named, self._penalties(weight_exp)):
             if scaled > limit:
                 raise ValueError(
                     f"sample_weight is too small for {name}={value:g}: as in scikit-learn, "

@@ -134,7 +134,7 @@ class NetworkSpec:
         if clip:
             named.append(("clip_grad_norm", clip))
         if o is None:
-            _refuse_beyond_dtype(dtype, named)
+            refuse_beyond_dtype(dtype, named)
             return _hyper(self.layout.n_weights, self.out_code, dtype, 0, 0, 0,
                           False, 0, 0, 0, alpha, l1, clip or 0)
         # sgd reads no epsilon: neither refused nor cast (scikit-learn
@@ -142,7 +142,7 @@ class NetworkSpec:
         epsilon = o.epsilon if o.code != codes.SGD else 0.0
         if o.code != codes.SGD:
             named.append(("epsilon", epsilon))
-        _refuse_beyond_dtype(dtype, named)
+        refuse_beyond_dtype(dtype, named)
         return _hyper(self.layout.n_weights, self.out_code, dtype, o.code,
                       o.learning_rate, o.momentum, bool(o.nesterov), o.beta_1, o.beta_2,
                       epsilon, alpha, l1, clip or 0)
@@ -153,7 +153,7 @@ class NetworkSpec:
 _LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float32, np.float64)}
 
 
-def _refuse_beyond_dtype(dtype, named):
+def refuse_beyond_dtype(dtype, named):
     """Raise ``ValueError`` where a hyper-parameter of ``named`` (pairs of
     name and value) is beyond the largest finite value of ``dtype``.
 
@@ -161,6 +161,7 @@ def _refuse_beyond_dtype(dtype, named):
     NumPy's cast warned of an overflow (an error under ``-W error``), and
     an epsilon of inf, say, froze every weight without a word (rev-259).
     """
+    dtype = np.dtype(dtype)
     largest = _LARGEST[dtype]
     for name, value in named:
         try:
