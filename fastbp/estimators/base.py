@@ -556,7 +556,8 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                                  spec.layout.n_weights) if stochastic else 1)
         if self.verbose or getattr(self, "_announce_compile", False):
             announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit,
-                                 parts=parts, sparse=inp.is_sparse)
+                                 parts=parts, sparse=inp.is_sparse,
+                                 early_stopping=stochastic and bool(self.early_stopping))
         if backend.name == "cpu":
             compile_ahead(backend, spec, dtype,
                           training_kernel(backend, self.solver, spec.out_code, toolkit, parts),

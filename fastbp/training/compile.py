@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from .._cache import compiles_in_memory, while_waiting, will_compile
-from ..kernels.codes import OUT_LOGISTIC, SOLVERS
+from ..kernels.codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, SOLVERS
 from .predict import warm_predict
 from .split import split_parts, splits_here
 from .threads import active_fits, blas_pool_size, outside_blas_section
@@ -33,8 +33,46 @@ def training_kernel(backend, solver, out_code, toolkit, parts=1):
     return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
 
 
+def sparse_compile_command(solver, out_code, early_stopping=False):
+    """The ``fastbp compile`` command that warms the kernels of a fit of
+    sparse ``X`` with ``solver`` and the output function ``out_code``,
+    early stopping where ``early_stopping``: ``--sparse`` with what the
+    command's defaults (the classifier's adam, without early stopping)
+    leave out. No ``--dtype``: without one the command warms both.
+
+    rev-258: the notice named a plain ``fastbp compile --sparse`` for
+    every fit of sparse ``X``, which the regressor's and the other
+    solvers' fits then announced again.
+
+    Parameters
+    ----------
+    solver : str
+    out_code : int
+        Output-function code, which tells the estimator: the classifier's
+        softmax and logistic, the regressor's identity (squared error) and
+        exp (poisson).
+    early_stopping : bool, default False
+
+    Returns
+    -------
+    str
+    """
+    if out_code == OUT_EXP:
+        # Only --all warms the poisson loss (it takes no --estimator).
+        return "fastbp compile --all"
+    words = ["fastbp compile --sparse"]
+    if out_code == OUT_IDENTITY:
+        words.append("--estimator regressor")
+    if solver != "adam":
+        words.append(f"--solver {solver}")
+    # The command warms no early stopping for lbfgs, which has none.
+    if early_stopping and solver != "lbfgs":
+        words.append("--early-stopping")
+    return " ".join(words)
+
+
 def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None,
-                         parts=1, sparse=False):
+                         parts=1, sparse=False, early_stopping=False):
     """Say so before a fit that will compile its kernels (a cold cache).
 
     Parameters
@@ -51,10 +89,14 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
         The threads each step is split between
         (``fastbp.estimators.solvers.fit_split_parts``).
     sparse : bool, default False
-        Whether ``X`` is sparse: the notice then names
-        ``fastbp compile --sparse``, since a plain ``fastbp compile`` warms
-        dense ``X`` only (and the command line trains on sparse ``X``
+        Whether ``X`` is sparse: the notice then names the
+        ``fastbp compile --sparse`` command that warms this fit
+        (:func:`sparse_compile_command`), since a plain ``fastbp compile``
+        warms dense ``X`` only (and the command line trains on sparse ``X``
         where a file's text column has many values).
+    early_stopping : bool, default False
+        Whether the fit holds out a validation set, which the command named
+        for sparse ``X`` then warms too.
 
     Returns
     -------
@@ -79,8 +121,9 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
                 "2 cores; no writable compile cache, so every process compiles them again: "
                 "set NUMBA_CACHE_DIR to a writable directory)")
     else:
-        ahead = ("; X is sparse here, whose kernels 'fastbp compile --sparse' compiles ahead"
-                 if sparse else "")
+        ahead = ("; X is sparse here, whose kernels "
+                 f"'{sparse_compile_command(solver, out_code, early_stopping)}' "
+                 "compiles ahead" if sparse else "")
         text = (f"compiling the {name} kernels for {solver} (first use on this machine, "
                 f"about {seconds} s on 2 cores; cached on disk afterwards{ahead})")
     print(f"fastbp: {text}...", file=stream or sys.stdout, flush=True)

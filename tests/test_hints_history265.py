@@ -1,0 +1,162 @@
+"""rev-258's findings 1, 3 and 8: the sparse-input compile notice names the
+command that warms the fit it precedes; ``history_frame`` says of a model
+it cannot tabulate what the plot says of it; the plot draws no curve of NaN
+alone (a converted model's validation loss).
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.multioutput import MultiOutputRegressor
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+import fastbp
+import fastbp._cache
+import fastbp.estimators.base as base_module
+import fastbp.training.compile as compile_module
+from fastbp import MLPClassifier, MLPRegressor, TrainingHistoryDisplay, history_frame
+from fastbp.cli import main as cli_main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_COMMAND = re.compile(r"'(fastbp compile [^']*)'")
+
+
+class _Stop(Exception):
+    """Ends a fit after its compile notice, before it compiles anything."""
+
+
+def _sparse_data(dtype, positive=False):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 3)).astype(dtype)
+    y = np.abs(X[:, 0]) + 0.5 if positive else (X[:, 0] > 0).astype(int)
+    return sp.csr_matrix(X), y
+
+
+def _hint_of(est, dtype, monkeypatch, capsys):
+    """The command the compile notice of ``est``'s sparse ``dtype`` fit names,
+    on a cache taken as cold; the fit stops before compiling."""
+    monkeypatch.setattr(compile_module, "will_compile", lambda kernel, d: True)
+    monkeypatch.setattr(compile_module, "compiles_in_memory", lambda kernel: False)
+
+    def stop(*args, **kwargs):
+        raise _Stop
+
+    monkeypatch.setattr(base_module, "compile_ahead", stop)
+    X, y = _sparse_data(dtype, positive=isinstance(est, MLPRegressor))
+    capsys.readouterr()
+    with pytest.raises(_Stop):
+        est.set_params(verbose=True).fit(X, y)
+    out = capsys.readouterr().out
+    found = _COMMAND.search(out)
+    assert found, out
+    return found.group(1)
+
+
+def _what_command_warms(command, monkeypatch):
+    """The estimators, dtypes and ``sparse`` that running ``command``
+    passes to :func:`fastbp.warmup` (recorded, not compiled)."""
+    calls = []
+
+    class Report:
+        unsaved = 0
+        compiled = 0
+
+        def __str__(self):
+            return "recorded"
+
+    def record(*estimators, dtypes, sparse, n_jobs):
+        calls.append((estimators, tuple(dtypes), sparse))
+        return Report()
+
+    monkeypatch.setattr(fastbp, "warmup", record)
+    monkeypatch.setattr(fastbp._cache, "saves_to_disk", lambda: True)
+    monkeypatch.setattr(fastbp._cache, "misplaced_cache", lambda: None)
+    words = shlex.split(command)
+    assert words[:2] == ["fastbp", "compile"]
+    assert cli_main(words[1:]) == 0
+    assert len(calls) == 1
+    return calls[0]
+
+
+def _covers(warmed, est):
+    """Whether a warm-up of ``warmed`` fits the kernels ``est``'s fit runs:
+    same class, solver and loss, with early stopping where ``est`` has it."""
+    return (type(warmed) is type(est) and warmed.solver == est.solver
+            and getattr(warmed, "loss", None) == getattr(est, "loss", None)
+            and (warmed.early_stopping or not est.early_stopping
+                 or est.solver == "lbfgs"))
+
+
+@pytest.mark.parametrize("est, dtype", [
+    (MLPClassifier(hidden_layer_sizes=(4,), max_iter=1), "float64"),
+    (MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=1), "float32"),
+    (MLPClassifier(hidden_layer_sizes=(4,), solver="rmsprop", early_stopping=True,
+                   max_iter=1), "float32"),
+    (MLPRegressor(hidden_layer_sizes=(4,), max_iter=1), "float32"),
+    (MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=1), "float64"),
+    (MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", early_stopping=True,
+                  max_iter=1), "float32"),
+    (MLPRegressor(hidden_layer_sizes=(4,), loss="poisson", max_iter=1), "float32"),
+], ids=["clf-adam-64", "clf-lbfgs-32", "clf-rmsprop-es-32", "reg-adam-32",
+        "reg-lbfgs-64", "reg-sgd-es-32", "reg-poisson-32"])
+def test_sparse_hint_names_a_command_that_warms_the_fit(est, dtype, monkeypatch, capsys):
+    command = _hint_of(est, dtype, monkeypatch, capsys)
+    estimators, dtypes, sparse = _what_command_warms(command, monkeypatch)
+    assert sparse, command
+    assert dtype in dtypes, command
+    assert any(_covers(warmed, est) for warmed in estimators), command
+
+
+_HINT = """
+import re, sys
+import numpy as np, scipy.sparse as sp
+import fastbp.estimators.base as base
+from fastbp import MLPRegressor
+
+class Stop(Exception):
+    pass
+
+def stop(*args, **kwargs):
+    raise Stop
+
+if sys.argv[1] == "hint":
+    base.compile_ahead = stop  # the notice, then nothing compiled
+rng = np.random.RandomState(0)
+X = sp.csr_matrix(rng.standard_normal((40, 3)).astype(np.float32))
+try:
+    MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=2,
+                 verbose=True).fit(X, np.abs(rng.standard_normal(40)))
+except Stop:
+    pass
+"""
+
+
+def test_running_the_hinted_command_leaves_the_fit_nothing_to_compile(tmp_path):
+    # A user on a cold cache: the regressor's float32 lbfgs fit of sparse X
+    # (which a plain 'fastbp compile --sparse' left cold, to be told again).
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), LOKY_MAX_CPU_COUNT="2")
+
+    def run(*args):
+        proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    out = run("-c", _HINT, "hint")
+    found = _COMMAND.search(out)
+    assert found, out
+    words = shlex.split(found.group(1))
+    run("-m", "fastbp", *words[1:])
+    out = run("-c", _HINT, "fit")
+    assert "compiling" not in out, out
