@@ -42,14 +42,26 @@ def _trained_model(estimator):
     return estimator
 
 
-def _no_history_message(model):
-    """Why ``model``, which records no training history, has none to plot:
+def no_history_message(model, verb="plot"):
+    """Why ``model``, which records no training history, has none to
+    ``verb`` (``"plot"``; :func:`fastbp.history_frame`'s ``"tabulate"``):
     a search fitted with ``refit=False``, or what holds fitted models, says
-    which to plot instead (the first that has a history)."""
+    which to use instead (the first that has a history).
+
+    Parameters
+    ----------
+    model : object
+        What :func:`_trained_model` found in the estimator given.
+    verb : str, default "plot"
+
+    Returns
+    -------
+    str
+    """
     name = type(model).__name__
     if hasattr(model, "cv_results_") and not hasattr(model, "best_estimator_"):
-        return (f"{name} was fitted with refit=False: no best_estimator_ to plot. Fit it "
-                "with refit=True, or fit the model with its best_params_ and plot that.")
+        return (f"{name} was fitted with refit=False: no best_estimator_ to {verb}. Fit it "
+                f"with refit=True, or fit the model with its best_params_ and {verb} that.")
     estimators = getattr(model, "estimators_", None)
     # A list of models (a Pipeline among them would be taken apart by
     # np.ravel), or an array of them (gradient boosting's trees).
@@ -67,15 +79,15 @@ def _no_history_message(model):
         if index is None:
             continue
         if len(held[attribute]) == 1:
-            return (f"{name} holds one fitted model in {attribute}; plot it: its "
+            return (f"{name} holds one fitted model in {attribute}; {verb} it: its "
                     f"{example.format(index)}.")
-        return (f"{name} holds several fitted models in {attribute}; plot one of them, "
+        return (f"{name} holds several fitted models in {attribute}; {verb} one of them, "
                 f"e.g. its {example.format(index)}.")
     inner = getattr(model, "estimator_", None)
     if inner is not None and not estimators:
-        return (f"{name} has no training history to plot, nor has its fitted estimator_ "
+        return (f"{name} has no training history to {verb}, nor has its fitted estimator_ "
                 f"({type(inner).__name__}): no history_ or loss_curve_.")
-    return f"{name} has no training history to plot (no history_ or loss_curve_)."
+    return f"{name} has no training history to {verb} (no history_ or loss_curve_)."
 
 
 #: The figure of the three panels (pyplot's, or the CLI's own Figure).
@@ -432,7 +444,7 @@ class TrainingHistoryDisplay:
         model = _trained_model(estimator)
         history = _history_of(model)
         if "loss" not in history:
-            raise ValueError(_no_history_message(model))
+            raise ValueError(no_history_message(model))
         estimator_name = type(model).__name__
         if model is not estimator:
             estimator_name = f"{type(estimator).__name__}: {estimator_name}"

@@ -8,7 +8,7 @@ without its index. pandas is imported only here, when called.
 
 import numpy as np
 
-from .display import _trained_model, step_name
+from .display import _trained_model, no_history_message, step_name
 
 
 def history_frame(estimator):
@@ -48,7 +48,9 @@ def history_frame(estimator):
         If ``estimator`` is not fitted.
     ValueError
         If the fitted model records no ``history_`` (a model converted
-        from scikit-learn and not trained since).
+        from scikit-learn and not trained since, a model not fastbp's, a
+        search fitted with ``refit=False``, or what holds several fitted
+        models), saying which model to pass instead where there is one.
     ImportError
         If pandas is not installed.
     """
@@ -63,9 +65,7 @@ def history_frame(estimator):
     model = _trained_model(estimator)
     h = getattr(model, "history_", None) or {}
     if "loss" not in h:
-        raise ValueError(f"{type(model).__name__} has no training history_ to tabulate: "
-                         "a model converted from scikit-learn has its loss_curve_ only, "
-                         "until it is trained by fastbp")
+        raise ValueError(_no_history_reason(model))
     # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
     index = step_name(model)
     columns = {index: np.arange(1, len(h["loss"]) + 1)}
@@ -77,3 +77,25 @@ def history_frame(estimator):
         elif len(values) == len(columns[index]):
             columns[key] = values
     return pd.DataFrame(columns)
+
+
+def _no_history_reason(model):
+    """Why :func:`history_frame` finds no ``history_`` in ``model``."""
+    # Imported here: the estimators need not load with this module.
+    from .estimators.base import BaseMLP
+
+    name = type(model).__name__
+    has_curve = getattr(model, "loss_curve_", None) is not None
+    if isinstance(model, BaseMLP) and has_curve:
+        return (f"{name} has no training history_ to tabulate: a model converted from "
+                "scikit-learn has its loss_curve_ only, until it is trained by fastbp")
+    if has_curve:
+        # rev-258: scikit-learn's own MLP (to_sklearn's) was said to be a
+        # model converted from scikit-learn.
+        package = type(model).__module__.split(".")[0]
+        return (f"{name} ({package}) has no training history_ to tabulate, "
+                "only a loss_curve_: history_frame tabulates a fastbp model's history_ "
+                "(TrainingHistoryDisplay.from_estimator plots the loss_curve_)")
+    # What the plot says of the same objects: a search fitted with
+    # refit=False, a meta-estimator holding several models.
+    return no_history_message(model, "tabulate")

@@ -160,3 +160,73 @@ def test_running_the_hinted_command_leaves_the_fit_nothing_to_compile(tmp_path):
     run("-m", "fastbp", *words[1:])
     out = run("-c", _HINT, "fit")
     assert "compiling" not in out, out
+
+
+# --- history_frame's error names the model to pass (finding 3) ---
+
+def _small():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 3))
+    return X, (X[:, 0] > 0).astype(int), rng.standard_normal((40, 2))
+
+
+def _quiet_fit(est, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(*args)
+
+
+def test_history_frame_of_a_multioutput_model_names_one_to_tabulate():
+    X, _, Y = _small()
+    model = _quiet_fit(MultiOutputRegressor(MLPRegressor(hidden_layer_sizes=(4,),
+                                                         max_iter=3)), X, Y)
+    with pytest.raises(ValueError, match=r"several fitted models in estimators_.*"
+                                         r"estimators_\[0\]") as info:
+        history_frame(model)
+    assert "converted" not in str(info.value)
+
+
+def test_history_frame_of_a_search_without_refit_says_refit():
+    X, y, _ = _small()
+    search = _quiet_fit(GridSearchCV(MLPClassifier(hidden_layer_sizes=(4,), max_iter=3),
+                                     {"alpha": [1e-4, 1e-3]}, cv=2, refit=False), X, y)
+    with pytest.raises(ValueError, match="refit=False") as info:
+        history_frame(search)
+    assert "converted" not in str(info.value)
+
+
+def test_history_frame_of_models_not_fastbps_does_not_call_them_converted():
+    X, y, _ = _small()
+    logistic = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match="no history_ or loss_curve_") as info:
+        history_frame(logistic)
+    assert "converted" not in str(info.value)
+    sklearn_mlp = _quiet_fit(MLPClassifier(hidden_layer_sizes=(4,), max_iter=3), X, y
+                             ).to_sklearn()
+    with pytest.raises(ValueError, match="only a loss_curve_") as info:
+        history_frame(sklearn_mlp)
+    assert "converted" not in str(info.value)
+
+
+def test_history_frame_of_a_converted_model_still_says_converted():
+    X, y, _ = _small()
+    converted = MLPClassifier.from_sklearn(
+        _quiet_fit(SkMLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X, y))
+    with pytest.raises(ValueError, match="converted from scikit-learn"):
+        history_frame(converted)
+
+
+def test_history_frame_error_does_not_import_matplotlib():
+    code = ("import sys, numpy as np\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "import fastbp\n"
+            "X = np.random.RandomState(0).standard_normal((20, 2))\n"
+            "m = LogisticRegression().fit(X, X[:, 0] > 0)\n"
+            "try:\n"
+            "    fastbp.history_frame(m)\n"
+            "except ValueError:\n"
+            "    pass\n"
+            "assert 'matplotlib' not in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
