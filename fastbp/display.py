@@ -555,7 +555,9 @@ class TrainingHistoryDisplay:
         # given: the training loss alone takes it (_check_linestyle refused
         # one of theirs).
         styled = {k: v for k, v in kwargs.items() if k not in ("linestyle", "dashes")}
-        if len(h.get("val_loss", ())):
+        # A converted model's validation loss is NaN for every epoch
+        # scikit-learn trained (it records none): no empty legend entry.
+        if _any_recorded(h.get("val_loss", ())):
             lines["val_loss"] = _plot(
                 ax[0], epochs, h["val_loss"],
                 {**same, "label": label("validation loss"), **styled, "linestyle": "--"})
@@ -563,7 +565,7 @@ class TrainingHistoryDisplay:
         _set_step_label(ax[0], self.step_name)
         ax[0].set_ylabel("loss")
         twin = _twin_of(ax[0])
-        if len(h.get("val_score", ())):
+        if _any_recorded(h.get("val_score", ())):
             if twin is None:
                 twin = ax[0].twinx()
                 twin.set_gid(_SCORE_TWIN)
@@ -584,7 +586,7 @@ class TrainingHistoryDisplay:
         _set_title(ax[0], "loss")
         if ax.size == 3:
             lines["grad_norm"] = self._plot_grad_norms(ax[1], h, epochs, label, kwargs, same)
-            if len(h.get("learning_rate", ())):
+            if _any_recorded(h.get("learning_rate", ())):
                 _recorded(ax[2])
                 # A rate holds over its epoch: steps, not diagonals between
                 # epochs (a drawstyle given stays the caller's).
@@ -616,7 +618,7 @@ class TrainingHistoryDisplay:
     def _plot_grad_norms(self, ax, h, epochs, label, kwargs, same):
         grad = np.asarray(h.get("grad_norm", np.empty((0, 0))), dtype=float)
         lines = []
-        if grad.ndim == 2 and grad.size:
+        if grad.ndim == 2 and _any_recorded(grad):
             _recorded(ax)
             # The model's one colour, its layers told apart by linestyle:
             # one colour per layer would repeat another model's colour (or
@@ -671,6 +673,14 @@ def _lone_points(values):
     before = np.concatenate([[False], finite[:-1]])
     after = np.concatenate([finite[1:], [False]])
     return np.flatnonzero(finite & ~before & ~after).tolist()
+
+
+def _any_recorded(values):
+    """Whether ``values`` hold anything but NaN, which stands for an epoch
+    that recorded none: a curve of NaN alone would be an empty line with a
+    legend entry."""
+    values = np.asarray(values, dtype=float)
+    return bool(values.size and not np.isnan(values).all())
 
 
 def _plot(ax, x, y, props):

@@ -230,3 +230,32 @@ def test_history_frame_error_does_not_import_matplotlib():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+
+
+# --- no empty validation-loss curve (finding 8) ---
+
+def test_converted_early_stopping_model_draws_no_empty_validation_loss():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    m = MLPClassifier.from_sklearn(_quiet_fit(
+        SkMLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=5,
+                        random_state=0), X, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.set_params(early_stopping=False).partial_fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(m)
+    try:
+        loss_ax = display.axes_[0]
+        labels = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+        assert "validation loss" not in labels
+        assert "validation score" in labels
+        assert "val_loss" not in display.lines_
+        for axis in display.figure_.axes:
+            for line in axis.lines:
+                assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any(), \
+                    line.get_label()
+    finally:
+        plt.close(display.figure_)
