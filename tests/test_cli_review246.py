@@ -210,4 +210,5 @@ def test_the_compile_notice_names_compile_sparse_for_sparse_x(tmp_path, capsys, 
     out = capsys.readouterr().out
     notice = [line for line in out.splitlines() if line.startswith("fastbp: compiling")]
     assert len(notice) == 1 and notice[0].endswith("...")
-    assert ("'fastbp compile --sparse' compiles ahead" in notice[0]) == sparse
+    # (The command names the fit's dtype since fix-265's follow-up.)
+    assert ("'fastbp compile --sparse --dtype float32' compiles ahead" in notice[0]) == sparse

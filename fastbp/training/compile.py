@@ -33,12 +33,13 @@ def training_kernel(backend, solver, out_code, toolkit, parts=1):
     return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
 
 
-def sparse_compile_command(solver, out_code, early_stopping=False):
+def sparse_compile_command(solver, out_code, early_stopping=False, dtype=None):
     """The ``fastbp compile`` command that warms the kernels of a fit of
     sparse ``X`` with ``solver`` and the output function ``out_code``,
     early stopping where ``early_stopping``: ``--sparse`` with what the
     command's defaults (the classifier's adam, without early stopping)
-    leave out. No ``--dtype``: without one the command warms both.
+    leave out, and ``dtype``'s ``--dtype`` where given (without one the
+    command warms both dtypes: twice the compile the fit needs).
 
     rev-258: the notice named a plain ``fastbp compile --sparse`` for
     every fit of sparse ``X``, which the regressor's and the other
@@ -52,14 +53,16 @@ def sparse_compile_command(solver, out_code, early_stopping=False):
         softmax and logistic, the regressor's identity (squared error) and
         exp (poisson).
     early_stopping : bool, default False
+    dtype : numpy dtype, optional
 
     Returns
     -------
     str
     """
+    only = [] if dtype is None else [f"--dtype {np.dtype(dtype).name}"]
     if out_code == OUT_EXP:
         # Only --all warms the poisson loss (it takes no --estimator).
-        return "fastbp compile --all"
+        return " ".join(["fastbp compile --all", *only])
     words = ["fastbp compile --sparse"]
     if out_code == OUT_IDENTITY:
         words.append("--estimator regressor")
@@ -68,7 +71,7 @@ def sparse_compile_command(solver, out_code, early_stopping=False):
     # The command warms no early stopping for lbfgs, which has none.
     if early_stopping and solver != "lbfgs":
         words.append("--early-stopping")
-    return " ".join(words)
+    return " ".join([*words, *only])
 
 
 def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream=None,
@@ -122,7 +125,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
                 "set NUMBA_CACHE_DIR to a writable directory)")
     else:
         ahead = ("; X is sparse here, whose kernels "
-                 f"'{sparse_compile_command(solver, out_code, early_stopping)}' "
+                 f"'{sparse_compile_command(solver, out_code, early_stopping, dtype)}' "
                  "compiles ahead" if sparse else "")
         text = (f"compiling the {name} kernels for {solver} (first use on this machine, "
                 f"about {seconds} s on 2 cores; cached on disk afterwards{ahead})")
