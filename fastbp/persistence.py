@@ -1160,7 +1160,8 @@ def load(path):
     UserWarning
         If the file was saved with another fastbp or scikit-learn version,
         or a fastbp model in it holds public names that are no parameters
-        of this fastbp's class (a newer fastbp's), which are ignored.
+        of this fastbp's class (a newer fastbp's), which are ignored and
+        dropped from the loaded model (a save of it does not write them).
     """
     sio = _skops_io()
     meta, payload = _read(path)
@@ -1251,6 +1252,12 @@ def load(path):
                 f"{os.fspath(path)} holds an {name} with the attribute(s) "
                 f"{', '.join(unknown)}, which are no parameters of this fastbp's {name} "
                 f"(it was saved by fastbp {saved}; this is fastbp {__version__}): they are "
-                "ignored. Check its predictions before relying on it.",
+                "ignored, and dropped from the loaded model. Check its predictions before "
+                "relying on it.",
                 UserWarning, stacklevel=2)
+            # Dropped, not kept: kept, a save of the loaded model wrote them
+            # again, and every later load repeated this warning about names
+            # this fastbp never used.
+            for attr in unknown:
+                del est.__dict__[attr]
     return model
