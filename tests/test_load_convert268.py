@@ -116,3 +116,34 @@ def test_load_drops_the_names_it_ignores_and_a_resave_does_not_carry_them(
     for model in _models(again):
         assert "foo" not in vars(model)
     np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+
+
+@pytest.mark.parametrize("name", ["max_iter", "batch_size", "n_iter_no_change", "alpha"])
+def test_from_sklearn_refuses_a_bool_where_a_number_belongs(data, name):
+    X, y = data
+    sk = sknn.MLPClassifier((4,), max_iter=3, random_state=0).set_params(**{name: True})
+    quiet(sk.fit, X, y)
+    with pytest.raises(ValueError, match=rf"MLPClassifier\.from_sklearn: the scikit-learn "
+                       rf"model's parameter {name} holds True, a bool where fastbp takes a "
+                       rf"number.*set_params\({name}=1\)"):
+        MLPClassifier.from_sklearn(sk)
+
+
+def test_from_sklearn_of_a_regressor_refuses_max_iter_true(data):
+    X, y = data
+    sk = quiet(sknn.MLPRegressor(hidden_layer_sizes=(4,), max_iter=True, random_state=0).fit, X, y.astype(float))
+    with pytest.raises(ValueError, match=r"MLPRegressor\.from_sklearn: .*parameter max_iter "
+                       r"holds True, a bool"):
+        MLPRegressor.from_sklearn(sk)
+
+
+def test_from_sklearn_of_the_number_trains_and_saves(data, tmp_path):
+    # What the error says to do works: the model trains on and saves.
+    X, y = data
+    sk = quiet(sknn.MLPClassifier((4,), max_iter=True, random_state=0).fit, X, y)
+    sk.set_params(max_iter=1)
+    model = MLPClassifier.from_sklearn(sk)
+    assert model.max_iter == 1 and type(model.max_iter) is int
+    quiet(model.partial_fit, X, y)
+    fastbp.save(model, tmp_path / "m.fastbp")
+    assert fastbp.load(tmp_path / "m.fastbp").max_iter == 1

@@ -272,6 +272,15 @@ def from_sklearn(cls, model):
         :class:`~fastbp.MLPClassifier` or :class:`~fastbp.MLPRegressor`.
     model : sklearn.neural_network.MLPClassifier or MLPRegressor
         Fitted.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a scikit-learn MLP of ``cls``'s kind.
+    ValueError
+        If one of ``model``'s parameters holds a value that scikit-learn
+        takes and fastbp refuses (a bool where a number belongs, such as
+        ``max_iter=True``), naming it.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -283,7 +292,9 @@ def from_sklearn(cls, model):
         raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted "
                         f"sklearn.neural_network.{expected.__name__}, got {got}.")
     check_is_fitted(model)
-    est = cls(**_copied_params(model, cls))
+    params = _copied_params(model, cls)
+    _check_converted_params(cls, params)
+    est = cls(**params)
     _copy_metadata_requests(model, est)
     dtype = model.coefs_[0].dtype
     est.coefs_ = [np.array(c, copy=True) for c in model.coefs_]
@@ -366,6 +377,42 @@ def _copied_params(est, cls):
     names = cls().get_params()
     return {k: clone(v, safe=False) for k, v in est.get_params(deep=False).items()
             if k in names}
+
+
+def _check_converted_params(cls, params):
+    """Refuse the scikit-learn parameters ``params`` that ``cls``'s
+    constraints do not take, the checks its ``fit`` runs.
+
+    scikit-learn takes a bool where an int or a float belongs
+    (``max_iter=True``); fastbp refuses it as the mistake it usually is.
+    Converted as they are, such a model raised at its first ``partial_fit``
+    and could not be saved, so it is refused here, naming the parameter,
+    before anything is returned. It is not converted to the number
+    (``True`` to 1) silently: the model's parameters would then differ from
+    the ones it was trained with, and a typo would go unnoticed.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    def refused(name, value):
+        try:
+            validate_parameter_constraints(cls._parameter_constraints, {name: value},
+                                           caller_name=cls.__name__)
+        except InvalidParameterError as exc:
+            return exc
+        return None
+
+    for name, value in params.items():
+        exc = refused(name, value)
+        if exc is None:
+            continue
+        if isinstance(value, (bool, np.bool_)) and refused(name, int(value)) is None:
+            why = (f"a bool where fastbp takes a number, which fastbp refuses: if "
+                   f"{int(value)} is what was meant, set_params({name}={int(value)}) on "
+                   "the scikit-learn model and convert it again")
+        else:
+            why = f"which fastbp refuses ({exc})"
+        raise ValueError(f"{cls.__name__}.from_sklearn: the scikit-learn model's parameter "
+                         f"{name} holds {value!r}, {why}.") from exc
 
 
 def _copy_metadata_requests(src, dst):
