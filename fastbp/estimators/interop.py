@@ -391,7 +391,8 @@ def _check_converted_params(cls, params):
     (``True`` to 1) silently: the model's parameters would then differ from
     the ones it was trained with, and a typo would go unnoticed.
     """
-    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+    from sklearn.utils._param_validation import (InvalidParameterError,
+                                                 validate_parameter_constraints)
 
     def refused(name, value):
         try:
