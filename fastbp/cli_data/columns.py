@@ -273,7 +273,23 @@ def note_target_scale(y, target):
     fits it as it is (as scikit-learn's MLPRegressor does), and such a
     target trains slowly."""
     values = np.asarray(y, dtype=float)
-    mean, std = float(values.mean()), float(values.std())
+    if not values.size or not np.isfinite(values).all():
+        return  # the estimator refuses such a target, and says why
+    biggest = float(np.max(np.abs(values)))
+    if biggest == 0:
+        return
+    # Near the largest float64 (1.7e308) the sum in mean() overflows and
+    # the note gave an infinite mean for a finite one (rev-259): the
+    # statistics are taken of the values divided by a power of two near
+    # their largest magnitude, which is exact, so that ordinary targets
+    # get the same numbers as before.
+    exponent = int(np.frexp(biggest)[1])
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        scaled = np.ldexp(values, -exponent)
+        mean = float(np.ldexp(scaled.mean(), exponent))
+        std = float(np.ldexp(scaled.std(), exponent))
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        return  # nothing to say that would be right
     if std > 0 and (std > 10 or std < 0.1 or abs(mean) > 10 * std):
         print(f"note: the target {target!r} has mean {mean:.4g} and standard deviation "
               f"{std:.4g}; the network fits it unscaled, which trains slowly: a column "
