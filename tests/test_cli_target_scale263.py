@@ -3,11 +3,60 @@ huge: the note on the target's scale (an infinite mean, and NumPy's
 overflow warning, for values near float64's largest), the loss lines (80
 digits for a target of 1e40), and the errors about a target the model
 cannot train on, whose remedies were the Python API's."""
+import io
+import types
 import warnings
 
 import numpy as np
+import pandas as pd
 
+from fastbp.cli import main
 from fastbp.cli_data.columns import note_target_scale
+from fastbp.cli_data.train import epoch_printer, final_loss
+
+
+def write_table(path, target):
+    """50 rows: 3 numeric feature columns and the target column ``t``."""
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.standard_normal((len(target), 3)), columns=["a", "b", "c"])
+    frame["t"] = target
+    frame.to_csv(path, index=False, float_format="%.17g")
+    return str(path)
+
+
+def train(capsys, path, *options):
+    status = main(["train", "--data", path, "--target", "t", "--epochs", "2",
+                   "--hidden-layer-sizes", "4", *options])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_huge_loss_printed_readably(tmp_path, capsys):
+    rng = np.random.RandomState(2)
+    path = write_table(tmp_path / "e40.csv", 1e40 * (1 + 0.1 * rng.standard_normal(50)))
+    status, out, err = train(capsys, path, "--dtype", "float64")
+    assert status == 0
+    loss_lines = [line for line in out.splitlines() if not line.startswith("data ")]
+    assert len(loss_lines) == 3  # two epochs and the summary
+    for line in loss_lines:
+        number = line.rsplit("loss ", 1)[1]
+        assert len(number) <= 12, line
+        assert float(number) > 1e70
+
+
+def test_ordinary_loss_printed_as_before():
+    # README.md: "final loss 0.305824" and "loss 0.3058" per epoch.
+    def final(loss):
+        return final_loss(types.SimpleNamespace(loss_=loss))
+
+    assert final(0.30582412) == "0.305824"
+    assert final(12345.678912) == "12345.678912"
+    assert final(6.15e79) == "6.15e+79"
+    stream = io.StringIO()
+    epoch_printer(stream)(1, 20, {"epoch_time": [0.01], "loss": [0.70851], "val_loss": [0.69671],
+                                  "val_score": [-3.2e45]})
+    assert stream.getvalue() == ("epoch 1/20 - 0.01s - loss 0.7085 - val_loss 0.6967 - "
+                                 "val_score -3.2e+45\n")
 
 
 def test_target_note_statistics_exact_and_finite(capsys):

@@ -64,16 +64,24 @@ def build_pipeline(X, estimator, dtype=np.float64):
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
+def readable(value, decimals):
+    """``value`` with ``decimals`` decimals, or, where its integer part
+    alone would run to more than 8 digits, with 6 significant digits: the
+    loss of an unscaled target of 1e40 printed 80 digits (rev-259)."""
+    value = float(value)
+    return f"{value:.{decimals}f}" if abs(value) < 1e8 else f"{value:.6g}"
+
+
 def epoch_printer(stream=None, unit="epoch"):
     """One line per epoch (or L-BFGS ``unit="iteration"``), as Keras's
     ``verbose=2``."""
     def on_epoch_end(epoch, max_iter, history):
         parts = [f"{unit} {epoch}/{max_iter}", f"{history['epoch_time'][-1]:.2f}s",
-                 f"loss {history['loss'][-1]:.4f}"]
+                 f"loss {readable(history['loss'][-1], 4)}"]
         if history.get("val_loss"):
-            parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
+            parts.append(f"val_loss {readable(history['val_loss'][-1], 4)}")
         if history.get("val_score"):
-            parts.append(f"val_score {history['val_score'][-1]:.4f}")
+            parts.append(f"val_score {readable(history['val_score'][-1], 4)}")
         print(" - ".join(parts), file=stream or sys.stdout, flush=True)
     return on_epoch_end
 
@@ -204,7 +212,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
 
 def final_loss(estimator):
     """The training loss of the last complete epoch, for a status line."""
-    return f"{estimator.loss_:.6f}"
+    return readable(estimator.loss_, 6)
 
 
 def say_interrupted(estimator, saved):
