@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from fastbp.cli import main
 from fastbp.cli_data.columns import note_target_scale
@@ -29,6 +30,57 @@ def train(capsys, path, *options):
                    "--hidden-layer-sizes", "4", *options])
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def huge_target():
+    rng = np.random.RandomState(1)
+    return rng.choice([-1.0, 1.0], 50) * rng.uniform(0.5, 1.0, 50) * 1.7e308
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_target_near_float64_max_without_warnings_or_python_advice(tmp_path, capsys, dtype):
+    path = write_table(tmp_path / "huge.csv", huge_target())
+    status, out, err = train(capsys, path, "--dtype", dtype)
+    assert status == 2
+    assert "RuntimeWarning" not in err
+    assert " inf" not in err and " nan" not in err
+    assert "has mean" in err  # the note, with finite statistics
+    assert "TransformedTargetRegressor" not in err
+    assert "float64 data" not in err
+    assert "the target column 't'" in err
+    assert "Rescale the column in the file" in err
+    # No dtype holds the squares of 1.7e308: --dtype float64 would not help.
+    assert "--dtype float64" not in err
+
+
+def test_target_beyond_float32_names_the_dtype_option(tmp_path, capsys):
+    path = write_table(tmp_path / "big.csv", np.linspace(1e39, 3e40, 50))
+    status, out, err = train(capsys, path)
+    assert status == 2
+    assert "beyond float32's range" in err
+    assert "Pass --dtype float64, or rescale the column in the file" in err
+    assert "fit on float64 data" not in err and "sklearn" not in err
+
+
+def test_target_squares_beyond_float32_offer_float64(tmp_path, capsys):
+    path = write_table(tmp_path / "sq.csv", np.linspace(1e19, 1e20, 50))
+    status, out, err = train(capsys, path)
+    assert status == 2
+    assert "too large for a squared-error loss in float32" in err
+    assert "or pass --dtype float64" in err
+    assert "TransformedTargetRegressor" not in err
+
+
+def test_target_beyond_the_loss_sums_names_the_options(tmp_path, capsys):
+    # Each fits the squared-error bound, but 50 of them in one mini-batch
+    # overflow the float64 loss sum: the estimator's error in the fit.
+    path = write_table(tmp_path / "sums.csv", np.linspace(1.9e153, 2.1e153, 50))
+    status, out, err = train(capsys, path, "--dtype", "float64")
+    assert status == 2
+    assert "the largest magnitude of the target column 't', 2.1e+153," in err
+    assert "Rescale the column in the file" in err
+    assert "lower --batch-size" in err
+    assert "TransformedTargetRegressor" not in err
 
 
 def test_huge_loss_printed_readably(tmp_path, capsys):

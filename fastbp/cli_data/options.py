@@ -110,6 +110,70 @@ _TURN_OFF = "\0"
 _LIST_STARTS = ("To fix it, ", "Remedies: ")
 
 
+#: How the estimator's errors about a regression target's magnitude start
+#: (fastbp.estimators.checks): their remedies are the Python API's.
+TARGET_RANGE_ERRORS = ("y holds values beyond ", "y holds values too large for ",
+                       "y's largest magnitude ")
+_AS_READ = "in the file (fastbp train fits the target as read, unscaled)"
+
+
+def target_range_advice(message, target):
+    """The estimator's error about a regression target too large for the
+    model (:data:`TARGET_RANGE_ERRORS`) as a command-line user acts on it:
+    about the column ``target``, with the remedies of the command line,
+    ``--dtype float64`` and rescaling the column in the file, not those
+    of Python (``TransformedTargetRegressor``, "fit on float64 data"),
+    which such a user cannot take (rev-259). Any other message is
+    returned as it is.
+
+    Parameters
+    ----------
+    message : str
+    target : str
+        The regression target column.
+
+    Returns
+    -------
+    str
+    """
+    import re
+
+    import numpy as np
+
+    column = f"the target column {target!r}"
+    match = re.fullmatch(r"y holds values beyond (?P<dtype>\w+)'s range \((?P<detail>[^)]*)\), "
+                         r"and this model computes in \w+\. Rescale y \([^)]*\), or fit on "
+                         r"float64 data for a float64 model\.", message)
+    if match:
+        dtype = match.group("dtype")
+        return (f"{column} holds values beyond {dtype}'s range ({match.group('detail')}), "
+                f"the dtype the model computes in (--dtype {dtype}). Pass --dtype float64, "
+                f"or rescale the column {_AS_READ}.")
+    match = re.fullmatch(r"y holds values too large for a squared-error loss in (?P<dtype>\w+) "
+                         r"\((?P<detail>largest magnitude (?P<biggest>[^;]+);.*?)\)\. Rescale y, "
+                         r"for example with sklearn\.compose\.TransformedTargetRegressor and a "
+                         r"StandardScaler\.", message)
+    if match:
+        dtype = match.group("dtype")
+        # The estimator's bound in float64 (checks.check_squared_error_range,
+        # one output): a float32 model's target may fit a float64 one.
+        wider = float(np.sqrt(np.finfo(np.float64).max)) / 4
+        also = (", or pass --dtype float64, where the bound is about "
+                f"{wider:.3g}" if dtype != "float64" and float(match.group("biggest")) <= wider
+                else "")
+        return (f"{column} holds values too large for a squared-error loss in {dtype} "
+                f"({match.group('detail')}). Rescale the column {_AS_READ}{also}.")
+    if message.startswith("y's largest magnitude "):
+        # The loss sums overflow float64 whatever --dtype: rescaling, or a
+        # smaller mini-batch (its option, translated with the others).
+        message = re.sub(r"^y's largest magnitude (\S+) is",
+                         lambda m: f"the largest magnitude of {column}, {m.group(1)}, is", message)
+        return message.replace("Rescale y, for example with sklearn.compose."
+                               "TransformedTargetRegressor and a StandardScaler",
+                               f"Rescale the column {_AS_READ}")
+    return message
+
+
 def command_line_advice(message, estimator, args, target=None):
     """The advice of a :class:`~fastbp.exceptions.DivergenceError` or a
     :class:`~fastbp.exceptions.GradientWarning` as a command-line user
@@ -135,6 +199,8 @@ def command_line_advice(message, estimator, args, target=None):
 
     options = {param: "--" + attr.replace("_", "-") for attr, param in _OPTION_PARAMS.items()}
     given = parse_settings(args.set)
+    if target is not None:
+        message = target_range_advice(message, target)
     # The early-stopping split's advice (estimators/solvers.py): on the
     # command line an option turned early stopping on, and dropping it is
     # how to turn it off ("--set early_stopping=False" beside

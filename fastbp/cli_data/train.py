@@ -18,7 +18,8 @@ from .columns import (_bool_columns, _check_scaled_range, _checked_features, _la
                       regression_target)
 from .memory import SPARSE_THRESHOLD, check_one_hot_size
 from .messages import EXIT_INTERRUPTED, CLIError, _pandas, show_warning
-from .options import command_line_advice, epochs_option, make_estimator
+from .options import (TARGET_RANGE_ERRORS, command_line_advice, epochs_option,
+                      make_estimator)
 from .outputs import check_outputs, write_outputs
 from .predict import report
 from .tables import keep_written_codes, read_table, split_target
@@ -177,7 +178,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
         # The early-stopping split's error names Python parameters
         # (validation_fraction, early_stopping=False): the options here.
         text = str(exc)
-        if advise is None or not text.startswith(_SPLIT_ERRORS):
+        if advise is None or not text.startswith(_SPLIT_ERRORS + TARGET_RANGE_ERRORS):
             raise
         raise ValueError(advise(text)) from None
     finally:
@@ -208,6 +209,33 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
             note = " ".join(notes[0].split())  # scipy's reason, on one line
         print(f"note: {note}", file=sys.stderr)
     return False
+
+
+def check_target_range(y, dtype, estimator, advise):
+    """Refuse, before the fit, a finite regression target ``y`` that the
+    estimator would refuse for its magnitude in ``dtype``, with its error
+    as ``advise`` rewrites it for the command line.
+
+    The estimator's own checks, run here first: in the fit, scikit-learn's
+    finiteness check sums y, and for values near float64's largest the sum
+    of both signs is NaN, which printed "RuntimeWarning: invalid value
+    encountered in reduce" before the error (rev-259).
+    """
+    from ..estimators.checks import check_fits_dtype, check_squared_error_range
+
+    if not np.isfinite(y).all():
+        return  # the estimator's error about them is the one to see
+    squared = estimator.loss == "squared_error"
+    try:
+        if squared:
+            # First the bound that no --dtype lifts, so that the advice to
+            # pass --dtype float64 comes only where it would help.
+            check_squared_error_range(y, np.float64)
+        check_fits_dtype(y, dtype, "y")
+        if squared:
+            check_squared_error_range(y, dtype)
+    except ValueError as exc:
+        raise ValueError(advise(str(exc))) from None
 
 
 def final_loss(estimator):
@@ -316,6 +344,8 @@ def train_on_file(args, estimator_params):
     start = time.perf_counter()
     advise = functools.partial(command_line_advice, estimator=estimator, args=args,
                                target=args.target if task == "regression" else None)
+    if task == "regression":
+        check_target_range(y, dtype, estimator, advise)
     interrupted = fit_or_write_history(pipe, estimator, X, y, args, advise)
     print(f"trained {estimator.n_iter_} {step_name(estimator)}s in {time.perf_counter() - start:.2f} s, "
           f"final loss {final_loss(estimator)}")
