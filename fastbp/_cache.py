@@ -1092,18 +1092,23 @@ def prune_cache():
 
     What an edit of a kernel module or an upgrade installed in place left
     behind: index entries and data files of other sources, and the files of
-    kernels that have since moved to other lines of their module. Entries
-    that may still serve stay: those of other CPUs, BLAS libraries,
-    Python versions or Numba releases, and every file of a kernel this
-    process has not imported. A damaged index is deleted with its data
-    files, as a load that meets it would. Each kernel's files are rewritten under its index lock, so a
-    process saving a compile meanwhile loses nothing.
+    kernels that have since moved to other lines of their module, been
+    renamed or removed (:func:`_remove_gone`). Entries that may still serve
+    stay: those of other CPUs, BLAS libraries, Python versions or Numba
+    releases, and every file outside fastbp's own cache directories (a
+    NUMBA_CACHE_DIR may hold other projects' caches too). A damaged index
+    is deleted with its data files, as a load that meets it would. Each
+    kernel's files are rewritten under its index lock, so a process saving
+    a compile meanwhile loses nothing.
 
     Returns
     -------
     n_removed : int
         Files deleted.
     """
+    # Every kernel first, those that a fit makes on demand included: their
+    # stale entries go too, and no file of theirs is judged gone.
+    registered = _register_every_kernel()
     removed = 0
     seen = set()
     for disp in list(_dispatchers):
@@ -1130,6 +1135,90 @@ def prune_cache():
                 elif _remove(cache_file._index_path):
                     removed += 1
         removed += _remove_moved(cache_file)
+    return removed + (_remove_gone() if registered else 0)
+
+
+def _register_every_kernel():
+    """Import every kernel module of fastbp and make its kernels made on
+    demand (``for_output``, one set per output function), so that every
+    kernel this fastbp has is in ``_dispatchers``; whether that worked.
+
+    :func:`_remove_gone` deletes the files of every name missing there
+    (call it only where this worked), and a prune may run in a fresh
+    process (``fastbp info --prune-cache``) that has imported some modules
+    only, or made one set or none. Making a dispatcher compiles nothing. The CUDA kernels are left out: Numba
+    cannot cache them on disk (they are built by factories), so no file
+    in the cache is theirs.
+    """
+    import importlib
+    import pkgutil
+
+    try:
+        from .kernels import codes
+        package = importlib.import_module(".kernels", __package__)
+        for module_info in pkgutil.iter_modules(package.__path__):
+            if module_info.ispkg:
+                continue
+            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+            for_output = getattr(module, "for_output", None)
+            if callable(for_output):
+                for code in codes.OUTPUT_NAMES:
+                    for_output(code)
+    except Exception:  # a name must not be judged gone on a partial count
+        return False
+    return True
+
+
+#: A cache file's name as Numba makes it: ``<module stem>.<qualname>-<first
+#: line>.py<major><minor><abiflags>``, then ``.nbi`` (the index) or
+#: ``.<n>.nbc`` (a data file).
+_CACHE_FILE = re.compile(r"(?P<stem>(?P<fullname>[^-]+)-\d+\.(?P<python>py\d+[a-z]*))"
+                         r"(?:\.nbi|\.\d+\.nbc)")
+
+
+def _remove_gone():
+    """Delete the index and data files, in fastbp's own cache directories,
+    of kernels that the current fastbp no longer has (removed or renamed);
+    return how many.
+
+    A name is gone where no kernel of fastbp makes it, once every kernel is
+    made (call it only after :func:`_register_every_kernel` worked). The
+    names come from fastbp's sources alone, the same in every environment
+    that shares them (and so this directory: Numba keeps one per source
+    directory), but only this Python version's files are deleted, as the
+    rest of the prune leaves other Python versions' alone; theirs go too
+    where their module itself is gone from the sources, as no environment
+    with these sources can import it. Only the directories
+    Numba's locator gives fastbp's kernels are looked at, and only names of
+    Numba's pattern there: another project's cache, beside fastbp's in a
+    shared NUMBA_CACHE_DIR, is never touched.
+    """
+    python = None  # this Python's tag, as Numba writes it (py311)
+    current, sources = {}, {}
+    for disp in list(_dispatchers):
+        cache_file = disp._cache._cache_file
+        match = _CACHE_FILE.fullmatch(cache_file._index_name)
+        if match is None:  # not Numba's usual name: judge nothing there
+            return 0
+        python = match.group("python")
+        current.setdefault(cache_file._cache_path, set()).add(match.group("fullname"))
+        sources[cache_file._cache_path] = os.path.dirname(
+            os.path.abspath(disp.py_func.__code__.co_filename))
+    removed = 0
+    for directory, names in current.items():
+        gone = {}
+        for path in glob.glob(os.path.join(glob.escape(directory), "*.nb[ci]")):
+            match = _CACHE_FILE.fullmatch(os.path.basename(path))
+            if match is None or match.group("fullname") in names:
+                continue
+            module = match.group("fullname").partition(".")[0]
+            if (match.group("python") == python
+                    or not os.path.exists(os.path.join(sources[directory], module + ".py"))):
+                gone.setdefault(match.group("stem"), []).append(path)
+        for stem, paths in sorted(gone.items()):
+            lock = _file_lock(os.path.join(directory, LOCKS_DIR, f"{stem}.index.lock"))
+            with _holding(lock, "pruning the compile cache"):
+                removed += sum(_remove(path) for path in sorted(paths))
     return removed
 
 

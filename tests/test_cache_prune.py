@@ -127,9 +127,9 @@ def test_prune_deletes_what_cannot_load_and_keeps_what_can(tmp_path):
 
     stale = [f"{fullname}-99999.{python}.nbi",      # the kernel on other lines
              f"{fullname}-99999.{python}.1.nbc",
-             f"{stem}.777.nbc"]                     # a data file its index does not name
+             f"{stem}.777.nbc",                     # a data file its index does not name
+             f"{fullname}.unknown-1.{python}.nbi"]  # a kernel this fastbp does not have
     kept = [f"{fullname}-99999.py27.nbi",           # another Python's
-            f"{fullname}.unknown-1.{python}.nbi",   # a kernel this fastbp does not have
             f"{fullname}-99999.{python}.nbi.tmp.0123"]
     for name in stale + kept:
         plant(name, index if name.endswith((".nbi", ".0123")) else data)

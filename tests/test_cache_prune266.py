@@ -1,0 +1,114 @@
+"""A prune deletes the files of kernels that fastbp no longer has, and
+only fastbp's (fix-266, rev-258).
+
+Before, ``prune_cache`` walked the kernels the process had made, so the
+files of a kernel since removed or renamed (``activations.relu_tracked``,
+reverted) stayed in the cache for good.
+"""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import textwrap
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_FIT = """
+    import json, warnings
+    import numpy as np
+    warnings.simplefilter("ignore")
+    import fastbp
+    from fastbp import _cache
+    X = np.random.RandomState(0).rand(40, 3)
+    fastbp.MLPClassifier((4,), max_iter=2, random_state=0).fit(X, np.arange(40) % 2)
+    print(json.dumps({"counts": _cache.process_counts(),
+                      "directories": fastbp.compile_cache_info()["directories"]}))
+"""
+
+# A fresh process that has made no kernel set per output function (those
+# are made on a fit's demand): a prune there must not judge them gone.
+_PRUNE = """
+    import warnings
+    warnings.simplefilter("ignore")
+    import fastbp
+    print("removed", fastbp.prune_compile_cache())
+"""
+
+
+def _run(code, cache_dir, *args):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    cmd = [sys.executable, *args] if args else [sys.executable, "-c", textwrap.dedent(code)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_prune_deletes_the_files_of_removed_kernels_and_modules_only(tmp_path):
+    first = json.loads(_run(_FIT, tmp_path).strip().splitlines()[-1])
+    assert first["counts"][0] > 0  # compiled into the empty cache
+    (directory,) = first["directories"]
+    names = sorted(os.listdir(directory))
+    index = next(n for n in names
+                 if n.startswith("network.train_epoch.lean_") and n.endswith(".nbi"))
+    stem = index[:-len(".nbi")]
+    data = next(n for n in names if n.startswith(stem + ".") and n.endswith(".nbc"))
+    python = stem.rpartition(".")[2]
+    suffix = stem.split(".")[2].partition("-")[0]  # lean_logistic
+
+    def plant(folder, name):
+        source = index if name.endswith(".nbi") else data
+        shutil.copyfile(os.path.join(directory, source), os.path.join(folder, name))
+
+    stale = [f"activations.relu_tracked-150.{python}.nbi",    # a kernel since removed
+             f"activations.relu_tracked-150.{python}.1.nbc",
+             f"activations.relu_tracked-150.{python}.2.nbc",
+             f"network.train_epoch.gone_out-270.{python}.nbi",  # a set since removed
+             f"retired.kern-3.{python}.nbi",                   # a module since removed
+             f"retired.kern-3.{python}.1.nbc",
+             "retired.kern-3.py27.nbi",                        # ... in any Python
+             "retired.kern-3.py27.1.nbc"]
+    kept = ["activations.relu_tracked-150.py27.nbi",          # another Python's, its
+            "activations.relu_tracked-150.py27.1.nbc",        # module still there
+            f"activations.relu_tracked-150.{python}.nbi.tmp.0123",  # not Numba's name
+            # A current kernel that a fresh process has not made (the
+            # toolkit's set for another output function), a copy of the
+            # default path's entry of the same function and module.
+            index.replace(suffix, "full_exp"),
+            data.replace(suffix, "full_exp")]
+    for name in stale + kept:
+        plant(directory, name)
+    # The copy's index names its own data file, as a real one would.
+    full_index = os.path.join(directory, index.replace(suffix, "full_exp"))
+    with open(full_index, "rb") as f:
+        version = pickle.load(f)
+        stamp, overloads = pickle.loads(f.read())
+    with open(full_index, "wb") as f:
+        pickle.dump(version, f, protocol=-1)
+        f.write(pickle.dumps((stamp, {key: name.replace(suffix, "full_exp")
+                                      for key, name in overloads.items()}), protocol=-1))
+    # Another project's Numba cache in the same NUMBA_CACHE_DIR, with names
+    # that would be stale in fastbp's directory.
+    other = tmp_path / "kernels_0123456789abcdef0123456789abcdef01234567"
+    other.mkdir()
+    others = [f"activations.relu_tracked-150.{python}.nbi",
+              f"activations.relu_tracked-150.{python}.1.nbc", f"retired.kern-3.{python}.nbi",
+              f"project.kernel-12.{python}.nbi", f"project.kernel-12.{python}.1.nbc"]
+    for name in others:
+        plant(other, name)
+
+    assert f"removed {len(stale)}\n" in _run(_PRUNE, tmp_path)
+    left = set(os.listdir(directory))
+    assert not left & set(stale)
+    assert set(kept) <= left
+    assert set(names) <= left  # every current entry stays
+    assert sorted(os.listdir(other)) == sorted(others)
+    # Nothing left to prune, and a new process loads every kernel it needs.
+    out = _run(None, tmp_path, "-m", "fastbp.cli", "info", "--prune-cache")
+    assert "removed 0 stale cached files" in out
+    again = json.loads(_run(_FIT, tmp_path).strip().splitlines()[-1])
+    assert again["counts"][0] == 0 and again["counts"][1] > 0
+
