@@ -167,12 +167,17 @@ def build_parser():
         "info", help="versions, and where compiled kernels are cached",
         description="Print the versions fastbp runs with and the location and size of its "
                     "compile cache; --clear-cache deletes the cached kernels, --prune-cache "
-                    "those that older versions of fastbp left.")
-    info_parser.add_argument("--clear-cache", action="store_true",
-                             help="delete fastbp's cached kernels (the next fit compiles)")
-    info_parser.add_argument("--prune-cache", action="store_true",
-                             help="delete only the cached kernels that this fastbp can no "
-                                  "longer load (left by edits or upgrades of fastbp)")
+                    "those that older versions of fastbp left (one or the other: a clear "
+                    "leaves nothing to prune).")
+    # Exclusive: given both, info used to clear and skip the prune without a
+    # word; a clear deletes all that a prune would, so both is a mistake.
+    cache_action = info_parser.add_mutually_exclusive_group()
+    cache_action.add_argument("--clear-cache", action="store_true",
+                              help="delete fastbp's cached kernels (the next fit compiles)")
+    cache_action.add_argument("--prune-cache", action="store_true",
+                              help="delete only the cached kernels that this fastbp can no "
+                                   "longer load (left by edits or upgrades of fastbp: "
+                                   "older sources, kernels moved, renamed or removed)")
     compile_parser = sub.add_parser(
         "compile", formatter_class=fmt, help="compile the kernels ahead of the first fit",
         description="Compile, or load from the on-disk cache, the kernels that fits of the "

@@ -3,7 +3,8 @@ only fastbp's (fix-266, rev-258).
 
 Before, ``prune_cache`` walked the kernels the process had made, so the
 files of a kernel since removed or renamed (``activations.relu_tracked``,
-reverted) stayed in the cache for good.
+reverted) stayed in the cache for good; and ``fastbp info --prune-cache
+--clear-cache`` cleared without a word about the prune.
 """
 
 import json
@@ -14,6 +15,9 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from fastbp import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,3 +116,13 @@ def test_prune_deletes_the_files_of_removed_kernels_and_modules_only(tmp_path):
     again = json.loads(_run(_FIT, tmp_path).strip().splitlines()[-1])
     assert again["counts"][0] == 0 and again["counts"][1] > 0
 
+
+def test_info_refuses_prune_with_clear(tmp_path, monkeypatch, capsys):
+    cleared = []
+    monkeypatch.setattr("fastbp._cache.clear_cache", lambda: cleared.append(1) or 0)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["info", "--prune-cache", "--clear-cache"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--prune-cache" in err and "--clear-cache" in err and "not allowed" in err
+    assert not cleared
