@@ -119,7 +119,7 @@ def test_read_data_index_col_refusals_name_the_problem(model_dir):
     model = fastbp.load(model_dir / "m.fastbp")
     with pytest.raises(ValueError, match=r"unexpected \['id', 'ref'\].*index_col=\['id', 'ref'\]"):
         fastbp.read_data(model_dir / "ids2.csv", model)
-    with pytest.raises(ValueError, match=r"unexpected \['ref'\].*index_col='ref'"):
+    with pytest.raises(ValueError, match=r"unexpected \['ref'\].*index_col=\['id', 'ref'\]"):
         fastbp.read_data(model_dir / "ids2.csv", model, index_col="id")
     with pytest.raises(ValueError, match="index_col 'nope': .* has no such column"):
         fastbp.read_data(model_dir / "ids2.csv", model, index_col=["id", "nope"])

@@ -291,7 +291,7 @@ def read_data(path, model, index_col=None):
             raise CLIError(f"index_col {absent[0]!r}: {path} has no such column "
                            f"(columns: {list(frame.columns)})")
         X = features_for(model, frame, path, keep, note=notes.append,
-                         keep_hint=_index_col_option)
+                         keep_hint=lambda extra: _index_col_option(extra, keep))
         if keep:
             kept = kept_as_written(model, frame, path, keep)
             index = (_pandas().MultiIndex.from_frame(kept) if len(keep) > 1
@@ -345,10 +345,13 @@ def _keep_options(extra):
             f"predictions (an ID to join on), which the model does not read, pass {options}")
 
 
-def _index_col_option(extra):
+def _index_col_option(extra, given=()):
     """How :func:`read_data` reads the columns ``extra`` (the model reads
-    none of them), for the error that refuses them."""
-    value = repr(extra[0]) if len(extra) == 1 else repr(list(extra))
+    none of them), for the error that refuses them: ``given`` are the
+    ``index_col`` columns already passed, which the value suggested keeps
+    (replacing them with ``extra`` would refuse them in turn)."""
+    columns = [*given, *extra]
+    value = repr(columns[0]) if len(columns) == 1 else repr(columns)
     return (f"; to read {'it' if len(extra) == 1 else 'them'} as the index of the returned "
             f"features (an ID to join the predictions on), which the model does not read, "
             f"pass index_col={value}")

@@ -1,0 +1,51 @@
+"""Review 258 of ``fastbp.read_data(..., index_col=...)``: the hint for an
+unexpected column keeps the ``index_col`` columns already given."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastbp
+from fastbp.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A classifier trained by the command line on ``age``, ``spend`` and
+    ``plan``, and a file that also holds ``id`` and ``region``."""
+    tmp = tmp_path_factory.mktemp("m267")
+    rng = np.random.RandomState(0)
+    n = 60
+    frame = pd.DataFrame({
+        "age": rng.randint(18, 80, n),
+        "spend": rng.standard_normal(n).round(3),
+        "plan": rng.choice(["basic", "pro"], n),
+    })
+    frame["churn"] = ((frame.spend > 0) ^ (frame.plan == "pro")).astype(int)
+    frame.to_csv(tmp / "train.csv", index=False)
+    assert main(["train", "--data", str(tmp / "train.csv"), "--target", "churn",
+                 "--epochs", "2", "--hidden-layer-sizes", "3",
+                 "--model-out", str(tmp / "m.fastbp"), "--quiet"]) == 0
+    frame.head(6).assign(id=[f"00{i}" for i in range(6)], region="north")[
+        ["id", "region", "age", "spend", "plan", "churn"]].to_csv(tmp / "two.csv", index=False)
+    return tmp
+
+
+def test_index_col_hint_keeps_the_columns_given(model_dir):
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(ValueError, match="unexpected \\['region'\\]") as info:
+        fastbp.read_data(model_dir / "two.csv", model, index_col="id")
+    assert "pass index_col=['id', 'region']" in str(info.value)
+    # The advice works as given.
+    X = fastbp.read_data(model_dir / "two.csv", model, index_col=["id", "region"])
+    assert list(X.index.names) == ["id", "region"]
+    assert list(X.columns) == ["age", "spend", "plan"]
+
+
+def test_index_col_hint_without_index_col_names_the_extra_columns(model_dir):
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(ValueError) as info:
+        fastbp.read_data(model_dir / "two.csv", model)
+    assert "pass index_col=['id', 'region']" in str(info.value)
+    with pytest.raises(ValueError) as info:
+        fastbp.read_data(model_dir / "two.csv", model, index_col="region")
+    assert "pass index_col=['region', 'id']" in str(info.value)
