@@ -1,5 +1,6 @@
 """Review 258 of ``fastbp.read_data(..., index_col=...)``: the hint for an
-unexpected column keeps the ``index_col`` columns already given."""
+unexpected column keeps the ``index_col`` columns already given, and the
+README and docstring say which index_col values it takes."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,3 +50,17 @@ def test_index_col_hint_without_index_col_names_the_extra_columns(model_dir):
     with pytest.raises(ValueError) as info:
         fastbp.read_data(model_dir / "two.csv", model, index_col="region")
     assert "pass index_col=['region', 'id']" in str(info.value)
+
+
+def test_index_col_position_is_refused_as_the_readme_says(model_dir):
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(TypeError, match="column name or a list of them, not 0"):
+        fastbp.read_data(model_dir / "two.csv", model, index_col=0)
+    readme = (fastbp.__file__.rsplit("/fastbp/", 1)[0] + "/README.md")
+    text = " ".join(open(readme, encoding="utf-8").read().split())
+    # Booleans, not the texts: a failure would print the whole README.
+    old_sentence = 'index_col="id"` (as in `pd.read_csv`' in text
+    assert not old_sentence
+    says_no_position = "not a position" in text
+    assert says_no_position
+    assert "position is refused" in " ".join(fastbp.read_data.__doc__.split())

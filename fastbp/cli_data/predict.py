@@ -199,9 +199,9 @@ def read_data(path, model, index_col=None):
         A model written by ``fastbp train --data ... --model-out`` and
         loaded with :func:`fastbp.load`.
     index_col : str or list of str, optional
-        The column (or columns, as a MultiIndex) to make the index of
-        ``X``, as in :func:`pandas.read_csv`: an ID to join the predictions
-        on. The file may hold it though the model does not read it (any
+        The column name (or a list of names, as a MultiIndex) to make the
+        index of ``X``: an ID to join the predictions on. Unlike
+        :func:`pandas.read_csv`, a column's position is refused. The file may hold it though the model does not read it (any
         other column the model does not read is refused). Its values are
         the file's text as written ("00123" keeps its zeros); a column the
         model reads stays among the features too.
