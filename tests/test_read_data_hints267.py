@@ -1,6 +1,7 @@
-"""Review 258 of ``fastbp.read_data(..., index_col=...)``: the hint for an
-unexpected column keeps the ``index_col`` columns already given, and the
-README and docstring say which index_col values it takes."""
+"""Review 258 of ``fastbp.read_data(..., index_col=...)`` and ``fastbp
+predict``/``evaluate``: the hint for an unexpected column keeps the
+``index_col`` columns already given, and text in a numeric column is
+refused naming the file's lines."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,3 +65,50 @@ def test_index_col_position_is_refused_as_the_readme_says(model_dir):
     says_no_position = "not a position" in text
     assert says_no_position
     assert "position is refused" in " ".join(fastbp.read_data.__doc__.split())
+
+
+def _with_text(model_dir, name):
+    """A copy of two.csv (id and region dropped) with a blank line after
+    the header, and text in ``spend`` on its lines 5 and 7."""
+    frame = pd.read_csv(model_dir / "two.csv").drop(columns=["id", "region"])
+    frame["spend"] = frame["spend"].astype(object)
+    frame.loc[2, "spend"] = "abc"
+    frame.loc[4, "spend"] = "n/a?"
+    lines = frame.to_csv(index=False).splitlines()
+    path = model_dir / name
+    path.write_text("\n".join([lines[0], ""] + lines[1:]) + "\n")
+    return path
+
+
+def test_read_data_text_in_numeric_column_names_the_lines(model_dir):
+    path = _with_text(model_dir, "txt.csv")
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(ValueError) as info:
+        fastbp.read_data(path, model)
+    message = str(info.value)
+    assert "column 'spend' was numeric in training and holds text" in message
+    assert "'abc'" in message
+    # Data rows 3 and 5, after the header and a blank line.
+    assert "lines [5, 7]" in message
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_cli_text_in_numeric_column_names_the_lines(model_dir, command, capsys):
+    path = _with_text(model_dir, f"txt_{command}.csv")
+    args = [command, "--model", str(model_dir / "m.fastbp"), "--data", str(path)]
+    if command == "predict":
+        args += ["--out", str(model_dir / "p.csv")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "was numeric in training and holds text" in err
+    assert "lines [5, 7]" in err
+
+
+def test_text_error_shows_the_first_five_lines(model_dir):
+    frame = pd.read_csv(model_dir / "train.csv").head(8)
+    frame["spend"] = ["x"] * 7 + ["1.0"]
+    frame.to_csv(model_dir / "many.csv", index=False)
+    model = fastbp.load(model_dir / "m.fastbp")
+    with pytest.raises(ValueError) as info:
+        fastbp.read_data(model_dir / "many.csv", model)
+    assert "lines [2, 3, 4, 5, 6] ..." in str(info.value)

@@ -388,10 +388,14 @@ def _checked_features(data, expected, numeric, path, hint=""):
     check_features(X, path, training=False)
     for c in numeric:
         if not (is_numeric_dtype(X[c].dtype) or is_bool_dtype(X[c].dtype)):
-            stray = _text_among_numbers(X[c])[2]
+            values = X[c]
+            text = values.notna() & _pandas().to_numeric(values, errors="coerce").isna()
+            rows = np.flatnonzero(text.to_numpy())
+            shown = ", ".join(repr(v) for v in values.iloc[rows].unique()[:3])
+            # Lines, as the missing values' error (check_features) names them.
             raise CLIError(f"{path}: column {c!r} was numeric in training and holds text "
-                           f"here ({', '.join(repr(v) for v in stray[:3])}); fix or drop "
-                           "those rows")
+                           f"here ({shown}) on {_file_lines(path, rows[:5], len(X))}"
+                           f"{' ...' if len(rows) > 5 else ''}; fix or drop those rows")
     return X
 
 
