@@ -21,14 +21,20 @@ def numeric_columns(X):
             if is_numeric_dtype(X[c].dtype) and not is_bool_dtype(X[c].dtype)]
 
 
+def _text_rows(column):
+    """Where ``column`` holds a value (not a missing one) that does not
+    read as a number: a boolean Series."""
+    return column.notna() & _pandas().to_numeric(column, errors="coerce").isna()
+
+
 def _text_among_numbers(column):
     """How many of ``column``'s values (missing ones aside) there are, the
     share of them that read as numbers, and the distinct ones that do not."""
-    pd = _pandas()
-
-    values = column.dropna()
-    numbers = pd.to_numeric(values, errors="coerce")
-    return len(values), float(numbers.notna().mean()), values[numbers.isna()].unique()
+    present = column.notna()
+    text = _text_rows(column)
+    n_values = int(present.sum())
+    share = float(1 - text.sum() / n_values) if n_values else float("nan")
+    return n_values, share, column[text].unique()
 
 
 def _stray_text(column):
@@ -388,10 +394,8 @@ def _checked_features(data, expected, numeric, path, hint=""):
     check_features(X, path, training=False)
     for c in numeric:
         if not (is_numeric_dtype(X[c].dtype) or is_bool_dtype(X[c].dtype)):
-            values = X[c]
-            text = values.notna() & _pandas().to_numeric(values, errors="coerce").isna()
-            rows = np.flatnonzero(text.to_numpy())
-            shown = ", ".join(repr(v) for v in values.iloc[rows].unique()[:3])
+            rows = np.flatnonzero(_text_rows(X[c]).to_numpy())
+            shown = ", ".join(repr(v) for v in X[c].iloc[rows].unique()[:3])
             # Lines, as the missing values' error (check_features) names them.
             raise CLIError(f"{path}: column {c!r} was numeric in training and holds text "
                            f"here ({shown}) on {_file_lines(path, rows[:5], len(X))}"
