@@ -55,6 +55,8 @@ def test_epoch(benchmark, bench_grid, epoch_case, system, skip_if, epoch_workers
     benchmark.pedantic(lambda: worker_s.append(worker.epoch(collect=False)), setup=settle,
                        rounds=bench_grid.rounds, warmup_rounds=bench_grid.warmup, iterations=1)
     benchmark.extra_info["worker_epoch_s"] = worker_s
+    # Not a timing: an epoch that trained nothing would time nothing (rev-256).
+    epochs.check_trained(system, worker.state(), worker.info["n_samples"])
 
 
 def test_epoch_interleaved(benchmark, bench_grid, epoch_case, skip_if, epoch_workers, request):

@@ -43,6 +43,23 @@ def paired_ratios(epoch_s: dict[str, list[float]]) -> tuple[dict, dict]:
     return ratios, rounds
 
 
+def check_trained(system: str, state: dict, n_samples: int) -> None:
+    """Raise unless ``system``'s worker trained on every row in every epoch.
+
+    ``state`` is the worker's :meth:`~bench.worker.Worker.state`: its
+    ``epochs`` since the setup and the ``samples`` its runner counted
+    (:mod:`bench.peers`). rev-256: a PyTorch loop that stepped over no
+    batch was timed and published as a 0.09x ratio at 54% of peak, exit 0.
+    """
+    epochs, samples = state.get("epochs"), state.get("samples")
+    expected = None if epochs is None else epochs * n_samples
+    if samples is None or samples != expected:
+        raise RuntimeError(
+            f"{system}: its runner trained {samples} samples in {epochs} epochs, where "
+            f"{epochs} epochs of {n_samples} rows are {expected}; its epoch times are not "
+            "of training, so they are not reported")
+
+
 def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1,
                  standin: bool | None = None, with_peak: bool = True,
                  tolerate_failures: bool = False, pool: WorkerPool | None = None,
@@ -58,7 +75,9 @@ def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1
 
     ``tolerate_failures`` (used by the report) turns a system whose worker
     fails to start or raises in its warm-up epoch into a ``skipped`` entry
-    instead of an error. ``pool`` lends the workers of a longer-lived
+    instead of an error. A system whose worker did not train on every row
+    in every epoch is refused whatever ``tolerate_failures`` says
+    (:func:`check_trained` raises). ``pool`` lends the workers of a longer-lived
     :class:`~bench.worker.WorkerPool` (the pytest session's, shared by the
     benches); without it fresh workers live for this call only.
     """
@@ -96,6 +115,8 @@ def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1
         skipped.update(failed)
         active = [s for s in active if s not in failed]
         states = {s: runners[s].state() for s in active}
+        for s in active:
+            check_trained(s, states[s], n)
         peak = group.gemm_peak(n, case.batch_size, sizes, case.dtype) if with_peak else None
         settle = pool.settle_s[n_settle:]
     finally:
@@ -116,6 +137,7 @@ def measure_case(case: EpochCase, systems=None, rounds: int = 3, warmup: int = 1
             "share_of_peak": gflops / peak["peak_gflops"] if peak else None,
             "times": t.as_dict(),
             "worker": {"pid": w.pid, "epochs_run": states[s]["epochs"],
+                       "samples_trained": states[s]["samples"],
                        "threads": states[s]["threads"]},
         }
     ratios, per_round = paired_ratios({s: times[s].epoch_s for s in active})

@@ -28,6 +28,9 @@ A runner is used as ``r.prepare(X, y, classes)`` then ``r.epoch()`` repeatedly
 (the first call of an estimator also initialises it and, for fastbp,
 compiles: time it as warm-up). ``r.fit(epochs)`` trains from scratch with
 ``fit`` and ``r.predict(X)`` predicts labels (accuracy rows).
+``r.samples_trained()`` counts the rows the epochs since ``prepare`` trained
+on, as the library itself counted them, so that the harness can refuse a
+runner whose "epoch" trained nothing (rev-256) instead of timing it.
 """
 
 from __future__ import annotations
@@ -98,6 +101,11 @@ class EstimatorRunner:
     def epoch(self):
         self.est.partial_fit(self.X, self.y, classes=self.classes)
 
+    def samples_trained(self) -> int:
+        # The estimator's own count (both libraries keep ``t_`` across
+        # partial_fit calls), not one kept beside the call it should check.
+        return int(getattr(self.est, "t_", 0))
+
     def fit(self, epochs: int):
         from sklearn.exceptions import ConvergenceWarning
 
@@ -167,6 +175,7 @@ class TorchRunner:
         )
         self.wgroup = self.opt.param_groups[0]
         self.t = 0  # Adam step count, for scikit-learn's epsilon placement
+        self.samples = 0  # rows of the optimiser steps taken, see samples_trained
         self.gen = torch.Generator().manual_seed(self.spec.random_state)
         self.last_loss = None
         return self
@@ -200,8 +209,13 @@ class TorchRunner:
             loss = self._loss(self.model(xb), yb)
             loss.backward()
             self.opt.step()
+            # Counted beside the step, so a loop that steps nothing counts nothing.
+            self.samples += nb
             total += loss.detach() * nb
         self.last_loss = total
+
+    def samples_trained(self) -> int:
+        return self.samples
 
     def fit(self, epochs: int):
         # Call right after prepare() (which initialises from the seed) to

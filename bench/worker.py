@@ -519,8 +519,12 @@ class _Child:
         return {}
 
     def state(self) -> dict:
-        return {"pid": os.getpid(), "epochs": self.epochs, "first_epoch_s": self.first_epoch_s,
-                "threads": thread_report()}
+        """The worker's counts: ``epochs`` run since the setup, and
+        ``samples`` the runner trained on in them (checked by the parent,
+        :func:`bench.epochs.check_trained`)."""
+        samples = self.runner.samples_trained() if self.runner is not None else None
+        return {"pid": os.getpid(), "epochs": self.epochs, "samples": samples,
+                "first_epoch_s": self.first_epoch_s, "threads": thread_report()}
 
     def gemm_peak(self, n_samples, batch, sizes, dtype, threads) -> dict:
         from . import gemm_peak
