@@ -96,3 +96,33 @@ def test_measure_case_records_the_counts_and_refuses_a_short_one(data_or_skip, e
     with pytest.raises(RuntimeError, match="sklearn: its runner trained 0 samples"):
         epochs.measure_case(CASE, systems=systems, rounds=1, warmup=1, standin=False,
                             with_peak=False, pool=epoch_workers, tolerate_failures=True)
+
+
+# (2) bench.search's fastbp-vs-scikit-learn ratios pair the runs by repeat.
+
+def _search_runs():
+    def run(system, cache, repeat, fit_s, backend):
+        return {"grid": "readme", "backend": backend, "system": system, "cache": cache,
+                "repeat": repeat, "fit_s": fit_s, "process_s": fit_s + 1,
+                "mean_test_score": [0.5], "best_params": {}}
+
+    # rev-256's example: (fastbp, sklearn) = (1, 6), (3, 6), (1, 2): the
+    # medians' ratio is 6 / 1 = 6.0, the repeats' ratios 6, 2, 2.
+    pairs = [(1.0, 6.0), (3.0, 6.0), (1.0, 2.0)]
+    return [r for backend in ("sequential", "threading", "loky", "loky-reused")
+            for rep, (fb, sk) in enumerate(pairs)
+            for r in (run("fastbp", "warm", rep, fb, backend), run("sklearn", "none", rep, sk, backend))]
+
+
+def test_search_ratio_is_the_median_of_the_repeats_ratios():
+    plan = search.Plan(grids=("readme",), backends=("sequential", "threading", "loky", "loky-reused"),
+                       systems=("fastbp", "sklearn"), caches=("warm",), warm_repeats=3,
+                       cold_repeats=1, smoke=False, cache_dir=None)
+    rows = search.build_rows(plan, _search_runs())
+    assert [r["ratio_sklearn_over_fastbp"] for r in rows] == [2.0] * 4
+    by_name = {g["name"]: g["value"] for g in search.goals(rows, [])}
+    assert by_name["threading_vs_sklearn_best"] == 2.0
+    assert by_name["loky_vs_sklearn_loky"] == 2.0
+    assert by_name["loky_reused_vs_sklearn_loky_reused"] == 2.0
+    # A cell without a repeat in common has no ratio, not a made-up one.
+    assert search.paired_ratio({"fit_s_by_repeat": {0: 2.0}}, {"fit_s_by_repeat": {1: 1.0}}) is None
