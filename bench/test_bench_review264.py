@@ -126,3 +126,11 @@ def test_search_ratio_is_the_median_of_the_repeats_ratios():
     assert by_name["loky_reused_vs_sklearn_loky_reused"] == 2.0
     # A cell without a repeat in common has no ratio, not a made-up one.
     assert search.paired_ratio({"fit_s_by_repeat": {0: 2.0}}, {"fit_s_by_repeat": {1: 1.0}}) is None
+
+
+# (3) bench.report times the README's 50 ms turns unless told otherwise.
+
+def test_report_times_warm_turns_by_default():
+    for mode in ("--quick", "--full", "--smoke"):
+        assert report.parse_args([mode]).turn_ms == 50.0
+    assert report.parse_args(["--turn-ms", "0"]).turn_ms == 0.0
