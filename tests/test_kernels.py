@@ -1410,6 +1410,7 @@ def test_train_epoch_vs_naive(case, weighted, sparse, dtype):
     assert not np.allclose(net.params, p0)  # the epoch really moved the parameters
 
 
+@pytest.mark.timeout(600, method="thread")
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtid)
 @pytest.mark.parametrize("weighted", [False, True], ids=["nosw", "sw"])
 @pytest.mark.parametrize("case", [dict(solver="sgd", nesterov=False), dict(solver="sgd"),
@@ -1443,6 +1444,7 @@ def test_train_epoch_split_vs_naive(parts, batch_size, slices, case, weighted, d
     assert not np.allclose(net.params, p0)
 
 
+@pytest.mark.timeout(600, method="thread")
 def test_split_epoch_releases_its_threads_when_a_part_fails(monkeypatch):
     """A part that fails before its kernel runs raises the barrier's abort
     flag: the parts waiting for it return, and the error reaches the caller
