@@ -238,6 +238,24 @@ def check_target_range(y, dtype, estimator, advise):
         raise ValueError(advise(str(exc))) from None
 
 
+def check_hyper_range(estimator, dtype, advise):
+    """Refuse, before the fit, hyper-parameters beyond ``dtype`` (the
+    estimator's own check, :func:`fastbp.training.spec.refuse_beyond_dtype`),
+    with the command line's remedy, ``--dtype float64``, and its options
+    for the parameters (``advise``), where the estimator's message offers
+    the Python one, fitting float64 X (rev-270)."""
+    from ..training.spec import dtype_bound_parameters, refuse_beyond_dtype
+
+    p = estimator.get_params()
+    stochastic = p["solver"] != "lbfgs"
+    try:
+        refuse_beyond_dtype(dtype, dtype_bound_parameters(
+            p["solver"] if stochastic else None, p["alpha"], p["l1"], p["clip_grad_norm"],
+            p["epsilon"]), wider="pass --dtype float64")
+    except ValueError as exc:
+        raise ValueError(advise(str(exc))) from None
+
+
 def final_loss(estimator):
     """The training loss of the last complete epoch, for a status line."""
     return readable(estimator.loss_, 6)
@@ -344,6 +362,7 @@ def train_on_file(args, estimator_params):
     start = time.perf_counter()
     advise = functools.partial(command_line_advice, estimator=estimator, args=args,
                                target=args.target if task == "regression" else None)
+    check_hyper_range(estimator, dtype, advise)
     if task == "regression":
         check_target_range(y, dtype, estimator, advise)
     interrupted = fit_or_write_history(pipe, estimator, X, y, args, advise)

@@ -28,7 +28,8 @@ from ..training.compile import announce_compilation, training_kernel
 from ..training.data import KernelInput, writable_alias
 from ..training.layout import chain_problem
 from ..training.progress import INTERRUPTED, Progress
-from ..training.spec import SGD, SOLVERS
+from ..training.spec import (FLOAT64_MODEL, SGD, SOLVERS, dtype_bound_parameters,
+                             refuse_beyond_dtype)
 from ..training.stochastic import all_finite
 from ..training.threads import fit_slot
 from . import architecture as arch
@@ -506,6 +507,14 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # class_weight: a ScoringMonitor's accuracy would be class-weighted).
         hooks_sw = sample_weight
         sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
+        # Hyper-parameters beyond the model's dtype, named as set: before
+        # the penalties are scaled by the weights (whose check would blame
+        # the weights) and before a compile is announced (rev-270); a warm
+        # fit is not told to fit float64 X, since it keeps its dtype.
+        refuse_beyond_dtype(X.dtype, dtype_bound_parameters(
+            self.solver if self.solver in _STOCHASTIC_SOLVERS else None, self.alpha,
+            self.l1, self.clip_grad_norm, self.epsilon),
+            wider=FLOAT64_MODEL if first_pass else None)
         # The kernels get them times class_weight, scaled by 2**weight_exp,
         # with alpha and l1 (see sample_weight_exponent).
         weight_exp = 0

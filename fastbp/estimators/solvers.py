@@ -30,7 +30,6 @@ from ..training.optimizers import StochasticOptimizer, same_schedule
 from ..training.predict import Validator
 from ..training.progress import Progress
 from ..training.split import split_parts
-from ..training.spec import refuse_beyond_dtype
 from ..training.stochastic import POISSON_SCALING_ADVICE, all_finite, fit_stochastic
 from . import architecture as arch
 from . import callbacks
@@ -265,10 +264,8 @@ class SolverFitMixin:
         penalty would be inf, and the loss NaN."""
         limit = float(np.finfo(dtype).max)
         named = (("alpha", self.alpha), ("l1", self.l1))
-        # A value beyond the dtype unscaled is the value's fault, not the
-        # weights' (adamw's alpha is never scaled): named as the trainer
-        # names it, with the value the user set.
-        refuse_beyond_dtype(dtype, named)
+        # (A value beyond the dtype unscaled was refused before, naming
+        # the value: BaseMLP._fit.)
         for (name, value), scaled in zip(named, self._penalties(weight_exp)):
             if scaled > limit:
                 raise ValueError(

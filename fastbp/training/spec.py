@@ -1,6 +1,5 @@
 """What the trainer needs to know about a network beyond its parameters."""
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -127,22 +126,17 @@ class NetworkSpec:
         """
         o = optimizer
         dtype = np.dtype(dtype)
-        # Here, where every solver's fit passes: the learning rate has its
-        # own check, which names its schedule (StochasticOptimizer), and
-        # momentum and the betas lie in [0, 1).
-        named = [("alpha", alpha), ("l1", l1)]
-        if clip:
-            named.append(("clip_grad_norm", clip))
+        # Every solver's fit passes here, every epoch: the estimator checks
+        # the same values before its fit (BaseMLP._fit), where the message
+        # can tell a warm fit; this is the trainer's own guard.
         if o is None:
-            refuse_beyond_dtype(dtype, named)
+            refuse_beyond_dtype(dtype, dtype_bound_parameters(None, alpha, l1, clip, 0.0))
             return _hyper(self.layout.n_weights, self.out_code, dtype, 0, 0, 0,
                           False, 0, 0, 0, alpha, l1, clip or 0)
         # sgd reads no epsilon: neither refused nor cast (scikit-learn
         # ignores it there too).
         epsilon = o.epsilon if o.code != codes.SGD else 0.0
-        if o.code != codes.SGD:
-            named.append(("epsilon", epsilon))
-        refuse_beyond_dtype(dtype, named)
+        refuse_beyond_dtype(dtype, dtype_bound_parameters(o.solver, alpha, l1, clip, epsilon))
         return _hyper(self.layout.n_weights, self.out_code, dtype, o.code,
                       o.learning_rate, o.momentum, bool(o.nesterov), o.beta_1, o.beta_2,
                       epsilon, alpha, l1, clip or 0)
@@ -153,28 +147,78 @@ class NetworkSpec:
 _LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float32, np.float64)}
 
 
-def refuse_beyond_dtype(dtype, named):
+def dtype_bound_parameters(solver, alpha, l1, clip, epsilon):
+    """The hyper-parameters that the kernels take in the model's dtype and
+    that :func:`refuse_beyond_dtype` checks, as ``(name, value)`` pairs:
+    ``alpha`` and ``l1``, ``clip_grad_norm`` where set, and ``epsilon``
+    for the solvers that read it (not sgd, nor lbfgs, which take neither).
+    The learning rate has its own check, which names its schedule
+    (:class:`~fastbp.training.optimizers.StochasticOptimizer`), and
+    momentum and the betas lie in [0, 1).
+
+    Parameters
+    ----------
+    solver : str or None
+        The stochastic solver's name; None for L-BFGS and prediction.
+    alpha, l1, epsilon : float
+    clip : float or None
+
+    Returns
+    -------
+    list of (str, float)
+    """
+    named = [("alpha", alpha), ("l1", l1)]
+    if solver is not None and clip:
+        named.append(("clip_grad_norm", clip))
+    if solver is not None and solver != "sgd":
+        named.append(("epsilon", epsilon))
+    return named
+
+
+#: How a fit gets a float64 model, which takes what a float32 one cannot.
+FLOAT64_MODEL = "fit float64 X, which trains a float64 model"
+
+
+def refuse_beyond_dtype(dtype, named, wider=FLOAT64_MODEL):
     """Raise ``ValueError`` where a hyper-parameter of ``named`` (pairs of
-    name and value) is beyond the largest finite value of ``dtype``.
+    name and value, :func:`dtype_bound_parameters`) is beyond the largest
+    finite value of ``dtype``.
 
     The kernels take each in the model's dtype, where it would be inf:
     NumPy's cast warned of an overflow (an error under ``-W error``), and
     an epsilon of inf, say, froze every weight without a word (rev-259).
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+    named : list of (str, float)
+    wider : str or None
+        How to get a float64 model, offered for a float32 one: None where
+        the call cannot (a warm fit or ``partial_fit`` keeps the model's
+        dtype, rev-270); the command line passes its own option.
     """
     dtype = np.dtype(dtype)
     largest = _LARGEST[dtype]
     for name, value in named:
         try:
-            value = float(value)
+            big = float(value) > largest
         except OverflowError:  # an int beyond float64
-            value = math.inf
-        if value > largest:
-            wider = (", or fit float64 X, which trains a float64 model"
-                     if dtype != np.float64 else "")
+            big = True
+        if big:
+            # As set, unless too long to read (an int of hundreds of digits).
+            shown = (f"{name}={value!r}" if len(repr(value)) <= 24
+                     else f"{name} (an int of {len(str(abs(value)))} digits)")
+            if dtype == np.float64:
+                remedy = ""
+            elif wider is None:
+                remedy = (f" (this {dtype.name} model keeps its dtype in a warm fit or "
+                          "partial_fit: only a float64 model takes larger values)")
+            else:
+                remedy = f", or {wider}"
             raise ValueError(
-                f"{name}={value!r} is beyond the largest {dtype.name} ({largest:g}), the "
-                f"model's dtype, in which the kernels take it: it would be inf there. Set "
-                f"{name} to at most that{wider}.")
+                f"{shown} is beyond the largest {dtype.name} ({largest:g}), the "
+                f"model's dtype, in which the kernels take it: it would be inf there. Lower "
+                f"it to at most that{remedy}.")
 
 
 @lru_cache(maxsize=256)
