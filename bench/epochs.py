@@ -44,7 +44,8 @@ def paired_ratios(epoch_s: dict[str, list[float]]) -> tuple[dict, dict]:
 
 
 def check_trained(system: str, state: dict, n_samples: int) -> None:
-    """Raise unless ``system``'s worker trained on every row in every epoch.
+    """Raise unless ``system``'s worker trained on every row in every epoch
+    (but at most one, which batch norm leaves out of a one-row last batch).
 
     ``state`` is the worker's :meth:`~bench.worker.Worker.state`: its
     ``epochs`` since the setup and the ``samples`` its runner counted
@@ -53,7 +54,9 @@ def check_trained(system: str, state: dict, n_samples: int) -> None:
     """
     epochs, samples = state.get("epochs"), state.get("samples")
     expected = None if epochs is None else epochs * n_samples
-    if samples is None or samples != expected:
+    # Up to a row an epoch fewer: fastbp's batch norm sits out a last
+    # batch of one row (rev-270: an exact count refused such a fit).
+    if samples is None or not expected - epochs <= samples <= expected:
         raise RuntimeError(
             f"{system}: its runner trained {samples} samples in {epochs} epochs, where "
             f"{epochs} epochs of {n_samples} rows are {expected}; its epoch times are not "

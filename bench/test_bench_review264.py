@@ -134,3 +134,20 @@ def test_report_times_warm_turns_by_default():
     for mode in ("--quick", "--full", "--smoke"):
         assert report.parse_args([mode]).turn_ms == 50.0
     assert report.parse_args(["--turn-ms", "0"]).turn_ms == 0.0
+
+
+def test_check_trained_takes_batch_norms_one_row_last_batch():
+    # rev-270: fastbp's batch norm leaves a one-row last batch out of the
+    # epoch (t_ counts 40 of 41 rows), and the exact count refused it.
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((41, 5)), rng.randint(0, 2, 41)
+    from fastbp import MLPClassifier
+
+    runner = peers.EstimatorRunner(MLPClassifier, peers.TrainSpec((4,), 20), "fastbp",
+                                   normalization="batch").prepare(X, y, np.arange(2))
+    for _ in range(2):
+        runner.epoch()
+    assert runner.samples_trained() == 80
+    epochs.check_trained("fastbp", {"epochs": 2, "samples": runner.samples_trained()}, 41)
+    with pytest.raises(RuntimeError, match="trained 78 samples"):
+        epochs.check_trained("fastbp", {"epochs": 2, "samples": 78}, 41)
