@@ -1215,10 +1215,16 @@ def _remove_gone():
             if (match.group("python") == python
                     or not os.path.exists(os.path.join(sources[directory], module + ".py"))):
                 gone.setdefault(match.group("stem"), []).append(path)
+        locks = os.path.join(directory, LOCKS_DIR)
         for stem, paths in sorted(gone.items()):
-            lock = _file_lock(os.path.join(directory, LOCKS_DIR, f"{stem}.index.lock"))
+            lock = _file_lock(os.path.join(locks, f"{stem}.index.lock"))
             with _holding(lock, "pruning the compile cache"):
                 removed += sum(_remove(path) for path in sorted(paths))
+            # Its lock files and their holders' IDs too, the index lock just
+            # taken included: no kernel of these sources takes them again
+            # (rev-270: a prune left them, and made the one it took).
+            for path in glob.glob(os.path.join(glob.escape(locks), glob.escape(stem) + ".*")):
+                _remove(path)
     return removed
 
 

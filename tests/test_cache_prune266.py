@@ -104,7 +104,21 @@ def test_prune_deletes_the_files_of_removed_kernels_and_modules_only(tmp_path):
     for name in others:
         plant(other, name)
 
+    # Lock files of a removed kernel (an index lock and its holder's ID, a
+    # compile lock): a prune deletes them too (rev-270), a live kernel's stay.
+    locks = os.path.join(directory, "fastbp-locks")
+    os.makedirs(locks, exist_ok=True)
+    gone_locks = [f"activations.relu_tracked-150.{python}.index.lock",
+                  f"activations.relu_tracked-150.{python}.index.lock.pid",
+                  f"activations.relu_tracked-150.{python}.0123456789abcdef.lock",
+                  f"retired.kern-3.{python}.index.lock"]
+    live_lock = f"{stem}.index.lock"
+    for name in gone_locks + [live_lock]:
+        open(os.path.join(locks, name), "w").close()
+
     assert f"removed {len(stale)}\n" in _run(_PRUNE, tmp_path)
+    assert not set(os.listdir(locks)) & set(gone_locks)
+    assert live_lock in os.listdir(locks)
     left = set(os.listdir(directory))
     assert not left & set(stale)
     assert set(kept) <= left
