@@ -11,27 +11,17 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from fastbp import cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-_FIT = """
-    import json, warnings
-    import numpy as np
-    warnings.simplefilter("ignore")
-    import fastbp
-    from fastbp import _cache
-    X = np.random.RandomState(0).rand(40, 3)
-    fastbp.MLPClassifier((4,), max_iter=2, random_state=0).fit(X, np.arange(40) % 2)
-    print(json.dumps({"counts": _cache.process_counts(),
-                      "directories": fastbp.compile_cache_info()["directories"]}))
-"""
+# The fit in a fresh process, and the runner of one, as the first prune
+# tests use them.
+try:
+    from .test_cache_prune import _FIT, _run
+except ImportError:  # run as a plain module
+    from test_cache_prune import _FIT, _run
 
 # A fresh process that has made no kernel set per output function (those
 # are made on a fit's demand): a prune there must not judge them gone.
@@ -41,14 +31,6 @@ _PRUNE = """
     import fastbp
     print("removed", fastbp.prune_compile_cache())
 """
-
-
-def _run(code, cache_dir, *args):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    cmd = [sys.executable, *args] if args else [sys.executable, "-c", textwrap.dedent(code)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
 
 
 def test_prune_deletes_the_files_of_removed_kernels_and_modules_only(tmp_path):
