@@ -112,6 +112,8 @@ def check_outputs(args):
         try:
             _skops_io()
         except ImportError as exc:
+            if exc.name != "skops":  # installed, but one of its imports failed
+                raise CLIError(f"--model-out cannot save the model: {exc}") from exc
             raise CLIError(f"--model-out needs skops to save the model: {_CLI_EXTRA}") from exc
     if args.plot:
         try:
