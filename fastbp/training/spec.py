@@ -126,17 +126,12 @@ class NetworkSpec:
         """
         o = optimizer
         dtype = np.dtype(dtype)
-        # Every solver's fit passes here, every epoch: the estimator checks
-        # the same values before its fit (BaseMLP._fit), where the message
-        # can tell a warm fit; this is the trainer's own guard.
         if o is None:
-            refuse_beyond_dtype(dtype, dtype_bound_parameters(None, alpha, l1, clip, 0.0))
             return _hyper(self.layout.n_weights, self.out_code, dtype, 0, 0, 0,
                           False, 0, 0, 0, alpha, l1, clip or 0)
         # sgd reads no epsilon: neither refused nor cast (scikit-learn
         # ignores it there too).
         epsilon = o.epsilon if o.code != codes.SGD else 0.0
-        refuse_beyond_dtype(dtype, dtype_bound_parameters(o.solver, alpha, l1, clip, epsilon))
         return _hyper(self.layout.n_weights, self.out_code, dtype, o.code,
                       o.learning_rate, o.momentum, bool(o.nesterov), o.beta_1, o.beta_2,
                       epsilon, alpha, l1, clip or 0)
@@ -227,6 +222,13 @@ def _hyper(n_weights, out_code, dtype, solver, lr, momentum, nesterov, beta_1, b
     """A :class:`~fastbp.kernels.records.Hyper`, built once per set of values
     (every epoch and every ``partial_fit`` call asks; building one costs
     15 us). Records are immutable, so callers share them."""
+    # The trainer's own guard, on a cache miss only (a refusal is not
+    # cached): the estimator checks the same values before its fit
+    # (BaseMLP._fit), where the message can tell a warm fit. Those the
+    # kernels do not read are 0 here (sgd's epsilon, L-BFGS's clip).
+    refuse_beyond_dtype(dtype, [(name, value) for name, value in (
+        ("alpha", alpha), ("l1", l1), ("clip_grad_norm", clip), ("epsilon", epsilon))
+        if value])
     dt = dtype.type
     prob_lo, prob_hi = clipping_bounds(dtype, out_code)
     return Hyper(
