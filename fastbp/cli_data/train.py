@@ -247,11 +247,10 @@ def check_hyper_range(estimator, dtype, advise):
     from ..training.spec import dtype_bound_parameters, refuse_beyond_dtype
 
     p = estimator.get_params()
-    stochastic = p["solver"] != "lbfgs"
     try:
         refuse_beyond_dtype(dtype, dtype_bound_parameters(
-            p["solver"] if stochastic else None, p["alpha"], p["l1"], p["clip_grad_norm"],
-            p["epsilon"]), wider="pass --dtype float64")
+            p["solver"], p["alpha"], p["l1"], p["clip_grad_norm"], p["epsilon"]),
+            wider="pass --dtype float64")
     except ValueError as exc:
         raise ValueError(advise(str(exc))) from None
 

@@ -512,8 +512,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # the weights) and before a compile is announced (rev-270); a warm
         # fit is not told to fit float64 X, since it keeps its dtype.
         refuse_beyond_dtype(X.dtype, dtype_bound_parameters(
-            self.solver if self.solver in _STOCHASTIC_SOLVERS else None, self.alpha,
-            self.l1, self.clip_grad_norm, self.epsilon),
+            self.solver, self.alpha, self.l1, self.clip_grad_norm, self.epsilon),
             wider=FLOAT64_MODEL if first_pass else None)
         # The kernels get them times class_weight, scaled by 2**weight_exp,
         # with alpha and l1 (see sample_weight_exponent).

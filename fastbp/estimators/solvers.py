@@ -263,10 +263,10 @@ class SolverFitMixin:
         (``2**weight_exp``, see :meth:`_penalties`) exceeds ``dtype``: the
         penalty would be inf, and the loss NaN."""
         limit = float(np.finfo(dtype).max)
-        named = (("alpha", self.alpha), ("l1", self.l1))
         # (A value beyond the dtype unscaled was refused before, naming
         # the value: BaseMLP._fit.)
-        for (name, value), scaled in zip(named, self._penalties(weight_exp)):
+        for (name, value), scaled in zip((("alpha", self.alpha), ("l1", self.l1)),
+                                         self._penalties(weight_exp)):
             if scaled > limit:
                 raise ValueError(
                     f"sample_weight is too small for {name}={value:g}: as in scikit-learn, "

@@ -145,16 +145,17 @@ _LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float32, np.float64
 def dtype_bound_parameters(solver, alpha, l1, clip, epsilon):
     """The hyper-parameters that the kernels take in the model's dtype and
     that :func:`refuse_beyond_dtype` checks, as ``(name, value)`` pairs:
-    ``alpha`` and ``l1``, ``clip_grad_norm`` where set, and ``epsilon``
-    for the solvers that read it (not sgd, nor lbfgs, which take neither).
+    ``alpha`` and ``l1``, ``clip_grad_norm`` where set (not for lbfgs, which
+    ignores it), and ``epsilon`` for the solvers that read it (not sgd, nor
+    lbfgs).
     The learning rate has its own check, which names its schedule
     (:class:`~fastbp.training.optimizers.StochasticOptimizer`), and
     momentum and the betas lie in [0, 1).
 
     Parameters
     ----------
-    solver : str or None
-        The stochastic solver's name; None for L-BFGS and prediction.
+    solver : str
+        The estimator's ``solver``.
     alpha, l1, epsilon : float
     clip : float or None
 
@@ -163,9 +164,9 @@ def dtype_bound_parameters(solver, alpha, l1, clip, epsilon):
     list of (str, float)
     """
     named = [("alpha", alpha), ("l1", l1)]
-    if solver is not None and clip:
+    if solver != "lbfgs" and clip:
         named.append(("clip_grad_norm", clip))
-    if solver is not None and solver != "sgd":
+    if solver not in ("sgd", "lbfgs"):
         named.append(("epsilon", epsilon))
     return named
 
@@ -226,9 +227,8 @@ def _hyper(n_weights, out_code, dtype, solver, lr, momentum, nesterov, beta_1, b
     # cached): the estimator checks the same values before its fit
     # (BaseMLP._fit), where the message can tell a warm fit. Those the
     # kernels do not read are 0 here (sgd's epsilon, L-BFGS's clip).
-    refuse_beyond_dtype(dtype, [(name, value) for name, value in (
-        ("alpha", alpha), ("l1", l1), ("clip_grad_norm", clip), ("epsilon", epsilon))
-        if value])
+    refuse_beyond_dtype(dtype, (("alpha", alpha), ("l1", l1), ("clip_grad_norm", clip),
+                                ("epsilon", epsilon)))
     dt = dtype.type
     prob_lo, prob_hi = clipping_bounds(dtype, out_code)
     return Hyper(
