@@ -120,6 +120,20 @@ def training_begins():
         held.training = True
 
 
+def held_warnings():
+    """The list holding the warnings of the calling thread's fit call's
+    training (see :func:`held_until_committed`), or None where none are
+    held: for an epoch that is undone to drop the ones it gave, which
+    describe an epoch the model does not have.
+
+    Returns
+    -------
+    list of (str, type, object) or None
+    """
+    held = getattr(_quiet, "held", None)
+    return held.warnings if held is not None and held.training else None
+
+
 # How a note of :func:`issue_held` on the error of an undone call begins,
 # before "Category: message" (the command line shows them as warnings).
 UNDONE_TRAINING_NOTE = "fastbp warned during the training this call undid: "

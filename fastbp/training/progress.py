@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from ..exceptions import held_warnings
+
 #: How the warning of a fit stopped by Ctrl-C begins, whichever solver ran
 #: (the fit keeps its model; the CLI and :func:`fastbp.warmup` read it).
 INTERRUPTED = "Training interrupted by user"
@@ -297,8 +299,23 @@ class ProgressMark:
         self.monitor = None if progress.monitor is None else progress.monitor.state()
         self.optimizer = optimizer
         self.epoch = optimizer.epoch
+        self.held = held_warnings()
+        self.n_held = 0 if self.held is None else len(self.held)
 
-    def restore(self):
+    def restore(self, drop_warnings=True):
+        """Put the record, the gradient monitor and the optimizer's epoch
+        back as they stood at the epoch's start.
+
+        Parameters
+        ----------
+        drop_warnings : bool, default=True
+            Forget the warnings the epoch gave that the fit call holds (a
+            GradientWarning): they describe an epoch the model does not
+            have, and the monitor, put back, gives them again where the
+            condition holds in an epoch that is kept. False where the call
+            fails anyway, whose error the warnings may explain (see
+            :func:`fastbp.exceptions.issue_held`).
+        """
         p = self.progress
         for name in self._SCALARS:
             setattr(p, name, self.scalars[name])
@@ -310,3 +327,5 @@ class ProgressMark:
         if self.monitor is not None:
             p.monitor.restore(self.monitor)
         self.optimizer.epoch = self.epoch
+        if drop_warnings and self.held is not None:
+            del self.held[self.n_held:]

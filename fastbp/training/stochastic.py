@@ -521,7 +521,9 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                                     "loss on the training rows as on the validation set "
                                     f"(training loss {progress.loss:.6g} during the epoch)")
                             checkpoint.restore()
-                            mark.restore()
+                            # (The call fails: a GradientWarning of this
+                            # epoch may explain why, as the error's note.)
+                            mark.restore(drop_warnings=False)
                             diverged = (progress.n_iter + 1, what, progress.loss,
                                         optimizer.learning_rate)
                             break
