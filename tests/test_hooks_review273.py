@@ -7,10 +7,17 @@ converted model's ``history_frame`` numbers its epochs as the plot does.
 
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
 from fastbp import GradientWarning, MLPClassifier
+
+try:
+    from .support import quiet
+except ImportError:  # run as a plain module
+    from support import quiet
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -60,3 +67,51 @@ def test_an_epoch_undone_by_ctrl_c_gives_no_gradient_warning(digits):
     assert "layer 1" in str(caught[0].message)
     # And no more: one per fit.
     assert not [w for w in _caught(est.partial_fit, X, y) if w.category is GradientWarning]
+
+
+class _Hook:
+    """At the end of epoch ``n`` (1-based), asks to stop (``stop``) or
+    raises KeyboardInterrupt (``interrupt``)."""
+
+    def __init__(self, n, action):
+        self.n, self.action = n, action
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name != "epoch" or context.task_id != self.n - 1:
+            return False
+        if self.action == "interrupt":
+            raise KeyboardInterrupt
+        return True
+
+
+def test_a_callback_stop_takes_the_stopping_rules_step(digits):
+    pytest.importorskip("sklearn.callback")
+    X, y = digits
+    # tol=10: no epoch improves, so the adaptive rate is divided at the end
+    # of the 3rd epoch (the count exceeds n_iter_no_change=1).
+    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive", tol=10,
+              n_iter_no_change=1, shuffle=False, random_state=0)
+    plain = quiet(MLPClassifier(max_iter=3, **kw).fit, X, y)
+    stopped = quiet(MLPClassifier(max_iter=10, **kw).set_callbacks(_Hook(3, "stop")).fit,
+                    X, y)
+    interrupted = quiet(MLPClassifier(max_iter=10, **kw)
+                        .set_callbacks(_Hook(3, "interrupt")).fit, X, y)
+    for est in (plain, stopped, interrupted):
+        assert est.n_iter_ == 3
+        quiet(est.partial_fit, X, y)
+    rates = plain.history_["learning_rate"]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-3, 2e-4])
+    for est in (stopped, interrupted):
+        np.testing.assert_array_equal(est.history_["learning_rate"], rates)
+        assert est._no_improvement_count == plain._no_improvement_count
+        for a, b in zip(est.coefs_ + est.intercepts_, plain.coefs_ + plain.intercepts_):
+            np.testing.assert_array_equal(a, b)

@@ -554,11 +554,12 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
             if on_epoch_end is not None:
                 on_epoch_end(progress.n_iter, max_iter, hist)
             stop_requested = tasks is not None and tasks.end(params, running)
-
-            if stop_requested:  # (before the rule's step, which it skips)
-                break
             rule_pending = False
-            if stopping_rule():
+            # The rule's step is part of the epoch's end whether training
+            # then runs on, is interrupted (above) or stops at a callback's
+            # request: skipped there, adaptive SGD's rate never decayed in
+            # partial_fit calls whose callback asks to stop.
+            if stopping_rule() or stop_requested:
                 break
 
             if incremental:
