@@ -8,7 +8,7 @@ without its index. pandas is imported only here, when called.
 
 import numpy as np
 
-from .display import _trained_model, no_history_message, step_name
+from .display import _trained_model, epochs_before, no_history_message, step_name
 
 
 def history_frame(estimator):
@@ -29,7 +29,10 @@ def history_frame(estimator):
         ``RangeIndex``, and the columns:
 
         - ``epoch`` (1, 2, ...), or ``iteration`` where the model's last
-          fit was L-BFGS, whose history records iterations;
+          fit was L-BFGS, whose history records iterations: the number
+          :class:`TrainingHistoryDisplay` plots the row at, which for a
+          model converted from scikit-learn counts the epochs scikit-learn
+          trained (its first row is epoch 4 after scikit-learn's 3);
         - each per-epoch entry of ``history_`` under its own name:
           ``loss``, ``learning_rate``, ``epoch_time``, ``dead_fraction``,
           and ``val_loss`` and ``val_score`` when early stopping
@@ -68,7 +71,11 @@ def history_frame(estimator):
         raise ValueError(_no_history_reason(model))
     # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
     index = step_name(model)
-    columns = {index: np.arange(1, len(h["loss"]) + 1)}
+    # A converted model's history_ begins after the epochs scikit-learn
+    # trained: numbered from 1, its rows disagreed with loss_curve_, the
+    # plot and TensorBoard's steps.
+    first = epochs_before(model) + 1
+    columns = {index: np.arange(first, first + len(h["loss"]))}
     for key, values in h.items():
         values = np.asarray(values)
         if values.ndim == 2:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from fastbp import GradientWarning, MLPClassifier
+from fastbp import GradientWarning, MLPClassifier, history_frame
+from fastbp.display import TrainingHistoryDisplay, epochs_before
 
 try:
     from .support import quiet
@@ -115,3 +116,37 @@ def test_a_callback_stop_takes_the_stopping_rules_step(digits):
         assert est._no_improvement_count == plain._no_improvement_count
         for a, b in zip(est.coefs_ + est.intercepts_, plain.coefs_ + plain.intercepts_):
             np.testing.assert_array_equal(a, b)
+
+
+def test_history_frame_numbers_a_converted_models_epochs_as_the_plot(digits):
+    pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = digits
+    sk = quiet(SkMLP((8,), max_iter=3, random_state=0).fit, X, y)
+    model = MLPClassifier.from_sklearn(sk)
+    quiet(model.partial_fit, X, y)
+    quiet(model.partial_fit, X, y)
+    quiet(model.set_params(warm_start=True, max_iter=2).fit, X, y)
+    assert len(model.loss_curve_) == 7 and epochs_before(model) == 3
+
+    frame = history_frame(model)
+    np.testing.assert_array_equal(frame["epoch"], [4, 5, 6, 7])
+    # Each row's epoch is where the plot puts its loss.
+    display = TrainingHistoryDisplay.from_estimator(model)
+    x, loss = (np.asarray(v) for v in display.lines_["loss"].get_data())
+    for epoch, value in zip(frame["epoch"], frame["loss"]):
+        assert loss[x == epoch] == [value]
+        assert model.loss_curve_[epoch - 1] == value
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_history_frame_of_a_native_fit_still_starts_at_1(digits):
+    pytest.importorskip("pandas")
+    X, y = digits
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    quiet(model.partial_fit, X, y)
+    np.testing.assert_array_equal(history_frame(model)["epoch"], [1, 2, 3, 4])
