@@ -544,7 +544,12 @@ class TrainingHistoryDisplay:
         def label(what):
             return f"{name}: {what}" if name else what
 
-        epochs = np.arange(1, len(h["loss"]) + 1)
+        # A history_frame (or --history-out CSV) read back numbers its rows
+        # itself: a converted model's begin after the epochs scikit-learn
+        # trained, where from_estimator's curves stand too.
+        steps = h.get(self.step_name)
+        epochs = (_floats(h, self.step_name) if steps is not None and len(steps)
+                  else np.arange(1, len(h["loss"]) + 1))
         lines = {}
         training = "training loss + penalty" if self.penalized else "training loss"
         lines["loss"] = _plot(ax[0], epochs, h["loss"], {"label": label(training), **kwargs})
