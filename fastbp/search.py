@@ -251,8 +251,9 @@ def __dir__():
 
 
 def _fit_dtypes(X):
-    """The dtype fastbp will train ``X`` in: float32 for float32 data,
-    float64 for anything else."""
+    """The dtype fastbp will train ``X`` in, as scikit-learn's validation
+    picks it: float32 where ``X`` is float32, or is a DataFrame whose
+    columns promote to float32; float64 for anything else."""
     # Byte order aside: big-endian float32 trains in float32 too, and
     # np.dtype(">f4") == np.float32 is False on a little-endian machine.
     def native(d):
@@ -260,11 +261,17 @@ def _fit_dtypes(X):
 
     try:
         dtype = getattr(X, "dtype", None)
-        if dtype is None and hasattr(X, "dtypes"):  # a DataFrame: all columns float32?
-            kinds = {native(d) for d in X.dtypes}
-            dtype = np.float32 if kinds == {np.dtype(np.float32)} else None
+        if dtype is None and hasattr(X, "dtypes"):  # a DataFrame
+            columns = list(X.dtypes)
+            # check_array keeps np.result_type of NumPy columns where it is
+            # float32 or float64: float32 with bool, float16 or 8- and 16-bit
+            # integer columns trains in float32 (rev-272). A column of any
+            # other dtype (pandas' nullable or sparse ones) leaves it no
+            # common dtype to keep: it converts to float64.
+            dtype = (np.result_type(*columns) if columns
+                     and all(isinstance(d, np.dtype) for d in columns) else None)
         float32 = dtype is not None and native(dtype) == np.float32
-    except TypeError:  # pandas extension dtypes: converted to float64
+    except TypeError:  # no common dtype (dates and numbers), or not NumPy's
         float32 = False
     return ("float32",) if float32 else ("float64",)
 
@@ -530,9 +537,10 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, spa
         warning saying why, when :func:`fastbp.warmup` cannot expand them).
     dtypes : {"float32", "float64"} or a sequence of them, optional
         The dtypes to warm up. Default: the one ``X`` trains in (float32 for
-        float32 ``X``, float64 otherwise); both where ``X`` is not dense
-        numbers (text, categories) and a fastbp estimator sits behind other
-        pipeline steps, which make its input (give the dtype they make,
+        float32 ``X`` or a DataFrame whose columns promote to float32, as
+        float32 with bool or int8 columns does; float64 otherwise); both
+        where ``X`` is not dense numbers (text, categories) and a fastbp
+        estimator sits behind other pipeline steps, which make its input (give the dtype they make,
         e.g. ``"float32"`` after ``TfidfVectorizer(dtype=np.float32)``, to
         warm only that; or where steps change the dtype of numbers).
     sparse : bool or None, default None
