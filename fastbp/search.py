@@ -57,6 +57,7 @@ import asyncio
 import logging
 import numbers
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -371,12 +372,25 @@ def _behind_steps(obj):
     return False
 
 
+def _sparse_frame(X):
+    """Whether ``X`` is a pandas DataFrame of sparse columns only, which
+    scikit-learn's validation converts to a sparse matrix (a frame with
+    any dense column it converts to a dense array, with a warning)."""
+    # (Only pandas makes one: it was imported to make it.)
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return False
+    # check_array's own test: pandas' sparse accessor, and every column a
+    # SparseDtype.
+    return hasattr(X, "sparse") and all(isinstance(d, pd.SparseDtype) for d in X.dtypes)
+
+
 def _numeric_dense(X):
     """Whether ``X`` is dense numbers (an array, a DataFrame of numeric
     columns, or a list or tuple of rows of numbers), which pipeline steps
     in front of an estimator mostly pass on dense and in their dtype (a
     scaler, an imputer)."""
-    if scipy.sparse.issparse(X):
+    if scipy.sparse.issparse(X) or _sparse_frame(X):
         return False
     if isinstance(X, (list, tuple)):
         # Lists have no dtype to read. The first rows tell numbers from
@@ -403,7 +417,8 @@ def _numeric_dense(X):
 def _warm_inputs(search, X, dtypes, sparse):
     """The dtypes and whether sparse, to warm up for fitting ``search`` on
     ``X``: as given, where given (not None); otherwise from ``X`` (the dtype
-    it trains in; sparse where it is sparse), unless ``X`` is not dense
+    it trains in; sparse where it is sparse, or a DataFrame of sparse
+    columns only, which trains from CSR), unless ``X`` is not dense
     numbers (text, objects, categories) and a fastbp estimator sits behind
     other pipeline steps: what reaches it is then theirs, whose dtype and
     kind ``X`` does not tell (a ``TfidfVectorizer`` makes a sparse matrix
@@ -416,7 +431,7 @@ def _warm_inputs(search, X, dtypes, sparse):
     if dtypes is None:
         dtypes = DTYPES if behind else _fit_dtypes(X)
     if sparse is None:
-        sparse = behind or scipy.sparse.issparse(X)
+        sparse = behind or scipy.sparse.issparse(X) or _sparse_frame(X)
     return dtypes, sparse
 
 
@@ -545,8 +560,9 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, spa
         warm only that; or where steps change the dtype of numbers).
     sparse : bool or None, default None
         Warm the kernels for a sparse input too. None: where ``X`` is
-        sparse, or where ``X`` is not dense numbers and a fastbp estimator
-        sits behind other pipeline steps (a ``TfidfVectorizer`` or a
+        sparse (a DataFrame of pandas sparse columns only included, which
+        trains from CSR), or where ``X`` is not dense numbers and a fastbp
+        estimator sits behind other pipeline steps (a ``TfidfVectorizer`` or a
         ``OneHotEncoder`` hands it a sparse matrix of text). Give True where
         steps make a sparse matrix of numbers (a ``OneHotEncoder`` of
         integer codes), False where steps make a dense array of text.
@@ -776,8 +792,9 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None, sp
         warm only that).
     sparse : bool or None, default None
         Warm the kernels for a sparse input too. None: where ``X`` is
-        sparse, or where ``X`` is not dense numbers and a fastbp estimator
-        sits behind other pipeline steps (a ``TfidfVectorizer`` or a
+        sparse (a DataFrame of pandas sparse columns only included, which
+        trains from CSR), or where ``X`` is not dense numbers and a fastbp
+        estimator sits behind other pipeline steps (a ``TfidfVectorizer`` or a
         ``OneHotEncoder`` hands it a sparse matrix of text). Give True where
         steps make a sparse matrix of numbers, False where they make a dense
         array of text.

@@ -90,3 +90,60 @@ def test_float32_promoting_frames_warm_float32(name):
 def test_frame_without_a_common_dtype_warms_float64():
     X = pd.DataFrame({"a": _f32(), "t": pd.date_range("2020", periods=N)})
     assert search._fit_dtypes(X) == ("float64",)
+
+
+# --- rev-274: a frame of sparse columns only trains from CSR ------------------
+
+def _sparse_frame(dtype, names):
+    import scipy.sparse as sp
+
+    m = sp.random(N, len(names), density=0.3, format="csr", random_state=0)
+    return pd.DataFrame.sparse.from_spmatrix(m.astype(dtype), columns=names)
+
+
+def test_sparse_frame_warms_the_sparse_kernels_as_its_matrix_does():
+    import scipy.sparse as sp
+
+    X = sp.random(50, 6, density=0.2, format="csr", random_state=0)
+    df = pd.DataFrame.sparse.from_spmatrix(X)
+    assert search._warm_inputs(_search(), X, None, None) == (("float64",), True)
+    assert search._warm_inputs(_search(), df, None, None) == (("float64",), True)
+
+
+SPARSE_FRAMES = {
+    # check_array converts these to CSR, in float64 whatever the subtype.
+    "sparse float64": lambda: _sparse_frame(np.float64, ["a", "b"]),
+    "sparse float32": lambda: _sparse_frame(np.float32, ["a", "b"]),
+    "sparse int8": lambda: _sparse_frame(np.int8, ["a", "b"]),
+    "sparse float32+sparse int8": lambda: pd.concat(
+        [_sparse_frame(np.float32, ["a"]), _sparse_frame(np.int8, ["b"])], axis=1),
+    # and these, with a dense column, to a dense array (with a warning).
+    "sparse float32+dense float32": lambda: pd.concat(
+        [_sparse_frame(np.float32, ["a"]), pd.DataFrame({"d": _f32()})], axis=1),
+    "sparse float64+dense bool": lambda: pd.concat(
+        [_sparse_frame(np.float64, ["a"]), pd.DataFrame({"d": Y.astype(bool)})], axis=1),
+}
+
+
+@pytest.mark.parametrize("name", list(SPARSE_FRAMES))
+def test_warmed_kernels_are_the_ones_a_frame_with_sparse_columns_trains_on(name, monkeypatch):
+    X = SPARSE_FRAMES[name]()
+    dtype, sparse = _fit_kernel_input(X, monkeypatch)
+    assert sparse == ("dense" not in name)
+    assert search._warm_inputs(_search(), X, None, None) == ((dtype,), sparse)
+
+
+def test_sparse_frame_behind_steps_is_not_dense_numbers():
+    # As for a sparse matrix: the steps may pass on sparse data (a scaler
+    # with_mean=False does), so both dtypes and the sparse kernels warm.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    s = GridSearchCV(make_pipeline(StandardScaler(with_mean=False), fastbp.MLPClassifier()),
+                     {"mlpclassifier__alpha": [1e-4]})
+    X = _sparse_frame(np.float64, ["a", "b"])
+    assert not search._numeric_dense(X)
+    assert search._warm_inputs(s, X, None, None) == (search.DTYPES, True)
+    mixed = SPARSE_FRAMES["sparse float32+dense float32"]()
+    assert search._numeric_dense(mixed)
+    assert search._warm_inputs(s, mixed, None, None) == (("float64",), False)
