@@ -356,6 +356,30 @@ def native_byte_order(X):
     return X
 
 
+def float_sparse(X):
+    """``X``, validated, with a sparse matrix of neither float32 nor float64
+    converted to float64, as validation converts dense integers and bools.
+
+    scikit-learn's validation (1.9) converts a DataFrame whose columns are
+    all pandas sparse bools (``pd.get_dummies(df, sparse=True)``) to a
+    sparse matrix of bools, ``dtype`` notwithstanding: it casts the frame,
+    then takes the uncast frame's values. A fit computes in ``X``'s dtype,
+    and failed on bools with an internal error (rev-274).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        ``validate_data``'s ``X``.
+
+    Returns
+    -------
+    X : ndarray or sparse matrix
+    """
+    if sp.issparse(X) and X.dtype not in (np.float32, np.float64):
+        return X.astype(np.float64)
+    return X
+
+
 def refuse_non_finite(name):
     """Raise scikit-learn's ``ValueError`` for the input ``name`` holding
     NaN or infinity, which validation lets through under

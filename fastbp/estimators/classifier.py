@@ -24,7 +24,7 @@ from ..training.stochastic import all_finite
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
 from .checks import (check_classes, check_fits_dtype, check_sparse_structure,
-                     column_vector_as_1d, naming)
+                     column_vector_as_1d, float_sparse, naming)
 from .constraints import CLASSIFIER_CONSTRAINTS
 from .network import plain_matrix
 
@@ -305,6 +305,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         with naming(("X", X), ("y", y)):
             X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                                  dtype=FIT_DTYPES, order=order, reset=reset)
+        X = float_sparse(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_vector_as_1d(y)
         if refit_labels:

@@ -18,7 +18,7 @@ from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
 from .checks import (check_complex, check_finite_targets, check_fits_dtype,
                      check_sparse_structure, check_squared_error_range, column_vector_as_1d,
-                     dtypes_of, naming, not_numbers)
+                     dtypes_of, float_sparse, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
 from .solvers import planned_batches
 
@@ -111,6 +111,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                     _converts_to_floats(y)):
                 raise
             raise ValueError(f"y: {message.splitlines()[0]}") from exc
+        X = float_sparse(X)
         if sp.issparse(y):
             # scikit-learn's validation lets a sparse multi-output y through
             # (its MLP then fails in a solver); the kernels take targets dense.
