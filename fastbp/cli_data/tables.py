@@ -87,6 +87,16 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
             frame[c] = _as_bools(frame[c].mask(frame[c].isin(MISSING_MARKS)))
     if frame.empty:
         raise CLIError(f"{path} holds no rows")
+    if frame.shape[1] == 1 and _looks_like_svmlight(frame):
+        # rev-274: read as one column named after its first line, the
+        # file was then said to lack the --target column.
+        raise CLIError(f"{path} looks like an svmlight/libsvm file (lines of 'label "
+                       "index:value ...'), which fastbp does not read: it reads CSV "
+                       "files. Convert it first, for example in Python: from "
+                       "sklearn.datasets import load_svmlight_file; import pandas as pd; "
+                       "X, y = load_svmlight_file(path); frame = pd.DataFrame(X.toarray()"
+                       ").add_prefix('x'); frame['target'] = y; frame.to_csv(new_path, "
+                       "index=False); then train with --target target")
     if frame.shape[1] == 1 and "\t" in str(frame.columns[0]) and _separator(path) != "\t":
         raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
                        "separated by tabs, and fastbp reads a .csv or .txt file "
@@ -115,6 +125,24 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                        f"once, and they would be read as different columns ({first!r} and "
                        f"{first + '.1'!r}); give each column a name of its own")
     return frame
+
+
+#: A line of an svmlight/libsvm file: a label (or labels "1,3"), maybe a
+#: query id, then index:value pairs, maybe a comment.
+_SVMLIGHT_LINE = r"[^\s:#]+(?:\s+qid:\S+)?(?:\s+\d+:\S+)*\s*(?:#.*)?"
+
+
+def _looks_like_svmlight(frame):
+    """Whether the one-column ``frame`` is an svmlight/libsvm file read as
+    CSV: its header and first values all lines of that format (comment
+    lines aside), some with an index:value pair."""
+    pd = _pandas()
+
+    lines = pd.Series([str(frame.columns[0]), *frame.iloc[:20, 0].dropna().astype(str)])
+    lines = lines.str.strip()
+    lines = lines[~lines.str.startswith("#") & (lines != "")]
+    return bool(len(lines) and lines.str.fullmatch(_SVMLIGHT_LINE).all()
+                and lines.str.contains(r"\s\d+:\S").any())
 
 
 def _header_of_numbers(frame):
