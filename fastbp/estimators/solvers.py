@@ -43,6 +43,19 @@ _NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input 
                        "contain large values and need to be preprocessed.")
 
 
+def _warm_split_twins(estimator, dtype, target):
+    """Compile the kernels of ``estimator``'s fit split between two threads
+    (:func:`fastbp.warmup.warm_twins`), where a fit waits for another
+    process's compile (:func:`fastbp.training.compile.spend_compile_waits`).
+    """
+    # Imported here: fastbp.warmup builds on the estimators (at the top, a
+    # cycle). Passed down to the trainer as a callable, so that the
+    # trainer imports nothing of the estimators or of what builds on them.
+    from ..warmup import warm_twins
+
+    warm_twins(estimator, dtype, target)
+
+
 def _progress_attributes(optimizer, progress):
     """The fitted attributes that describe a stochastic fit's training so far
     (its ``optimizer`` state, None to start the next call's afresh)."""
@@ -411,8 +424,10 @@ class SolverFitMixin:
 
         tasks = self._fit_tasks(layout, hooks_X, y, hooks_sw,
                                 1 if incremental else self.max_iter, "epoch", progress)
-        waiting = spend_compile_waits(self, backend, spec, inp.is_sparse, params, running,
-                                      batch_size, n_train)
+        waiting = spend_compile_waits(backend, spec, inp.is_sparse, params, running,
+                                      batch_size, n_train, clip=self.clip_grad_norm,
+                                      solver=self.solver,
+                                      warm_split=functools.partial(_warm_split_twins, self))
         # Taken out for this call (a concurrent call of the same model finds
         # none); a fit keeps none: megabytes at MNIST's shapes.
         alpha, l1 = self._penalties(weight_exp)

@@ -133,19 +133,20 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     return True
 
 
-def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, batch_size,
-                          n_train):
-    """What a stochastic fit of ``estimator`` does where it would wait for
-    another process compiling its kernels (:func:`fastbp._cache.while_waiting`),
-    decided then (a fit pays nothing for it unless it waits):
+def _spend_a_compile_wait(warm_split, clip, solver, backend, spec, sparse, params,
+                          running, batch_size, n_train):
+    """What a stochastic fit does where it would wait for another process
+    compiling its kernels (:func:`fastbp._cache.while_waiting`), decided
+    then (a fit pays nothing for it unless it waits):
 
     - compile the prediction kernel its model will run, which scores each
       fit of a search (:func:`fastbp.training.predict.warm_predict`);
-    - on the default path, compile the twins of its kernels that split each
-      step between threads (:func:`fastbp.warmup.warm_twins`), as
-      :func:`fastbp.warmup` would: a search's one-thread workers compile
-      their fits' kernels, and its refit, on every core, splits its steps
-      if they are large.
+    - on the default path, call ``warm_split`` to compile the twins of its
+      kernels that split each step between threads, as :func:`fastbp.warmup`
+      would: a search's one-thread workers compile their fits' kernels, and
+      its refit, on every core, splits its steps if they are large.
+
+    See :func:`spend_compile_waits` for the parameters.
     """
     if backend.name != "cpu" or sparse:
         return
@@ -156,29 +157,48 @@ def _spend_a_compile_wait(estimator, backend, spec, sparse, params, running, bat
         # Fits in other threads: the warm-up's split fit would pin their
         # BLAS pool for seconds.
         if (active_fits() > 1
-                or spec.uses_toolkit(False, estimator.clip_grad_norm, SOLVERS[estimator.solver])
+                or spec.uses_toolkit(False, clip, SOLVERS[solver])
                 or not splits_here() or blas_pool_size() is None
                 or split_parts(backend, False, False, batch_size, n_train,
                                spec.layout.n_weights) > 1):
             return
-        # Imported here: fastbp.warmup builds on the estimators, which
-        # import this module (at the top, a cycle).
-        from ..warmup import warm_twins
-
-        warm_twins(estimator, params.dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
+        warm_split(params.dtype, 1 if spec.out_code == OUT_LOGISTIC else 0)
 
 
-def spend_compile_waits(estimator, backend, spec, sparse, params, running, batch_size,
-                        n_train):
-    """A context manager for the block in which a stochastic fit of
-    ``estimator`` runs its kernels: a wait there for another process's
-    compile is spent on :func:`_spend_a_compile_wait`, called with these
-    arguments (:class:`fastbp._cache.while_waiting`).
+def spend_compile_waits(backend, spec, sparse, params, running, batch_size, n_train, *,
+                        clip, solver, warm_split):
+    """A context manager for the block in which a stochastic fit runs its
+    kernels: a wait there for another process's compile is spent compiling
+    what the fit will want next (:class:`fastbp._cache.while_waiting`).
+
+    Parameters
+    ----------
+    backend : Backend
+        The fit's backend; only the CPU's waits are spent.
+    spec : NetworkSpec
+    sparse : bool
+        Whether ``X`` is sparse (its fits have no split twins).
+    params : ndarray of shape (n_params,)
+        The fit's flat parameters, in its dtype.
+    running : ndarray of shape (n_running,)
+        Its normalisation statistics.
+    batch_size, n_train : int
+        The fit's mini-batch rows and training rows, which decide whether
+        its steps are split.
+    clip : float or None
+        Its ``clip_grad_norm``.
+    solver : str
+        Its solver's name.
+    warm_split : callable
+        ``warm_split(dtype, target)`` compiles the split twins of the fit's
+        kernels in ``dtype``, for the output function ``target`` (0: softmax
+        or the regressor's, 1: logistic). Given by the estimator, which
+        knows how to fit a twin: the trainer builds on no estimator.
 
     Returns
     -------
     fastbp._cache.while_waiting
     """
     return while_waiting(functools.partial(
-        _spend_a_compile_wait, estimator, backend, spec, sparse, params, running,
-        batch_size, n_train))
+        _spend_a_compile_wait, warm_split, clip, solver, backend, spec, sparse, params,
+        running, batch_size, n_train))
