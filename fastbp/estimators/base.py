@@ -275,7 +275,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             # First, and one store (see _Call); then the entries, which a
             # second Ctrl-C may leave behind, inactive.
             call.active = False
-            call.before = None  # (the old model's arrays: not kept past the call)
+            call.before = call.model_before = None  # (the old model: not kept past the call)
             _new_generation(self)  # (before the mark goes: see _GENERATIONS)
             if _TRAINING.get(id(self)) is call:
                 del _TRAINING[id(self)]

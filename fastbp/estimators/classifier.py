@@ -26,6 +26,7 @@ from .base import BaseMLP
 from .checks import (check_classes, check_fits_dtype, check_sparse_structure,
                      column_vector_as_1d, float_sparse, naming)
 from .constraints import CLASSIFIER_CONSTRAINTS
+from .fit_calls import _TRAINING, model_before
 from .network import plain_matrix
 
 
@@ -727,6 +728,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels (indicator matrix for multilabel targets).
         """
+        # (rev-275) While a fit or partial_fit call trains it (another thread's,
+        # or one whose hook asks), the model as before that call, as a pickle
+        # holds it, not its untrained initial weights: see model_before.
+        # Otherwise a dict lookup.
+        if _TRAINING.get(id(self)) is not None:
+            before = model_before(self)
+            if before is not None:
+                return before.predict(X)
         self._check_fitted()
         return self._decode(self._forward(X))
 
@@ -745,6 +754,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         score : float
         """
+        # (rev-275) Mid-fit, the model as before the call (see predict).
+        if _TRAINING.get(id(self)) is not None:
+            before = model_before(self)
+            if before is not None:
+                return before.score(X, y, sample_weight=sample_weight)
         # (accuracy_score's sparse arithmetic trusts a sparse y's indices.)
         check_sparse_structure(y, "y")
         # 1-D integer labels and no weights: the count itself, without
@@ -818,6 +832,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         proba : ndarray of shape (n_samples, n_classes)
             In the order of ``classes_``.
         """
+        # (rev-275) Mid-fit, the model as before the call (see predict).
+        if _TRAINING.get(id(self)) is not None:
+            before = model_before(self)
+            if before is not None:
+                return before.predict_proba(X)
         self._check_fitted()
         out = self._forward(X)
         if self.n_outputs_ == 1:
@@ -837,6 +856,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        # (rev-275) Mid-fit, the model as before the call (see predict).
+        if _TRAINING.get(id(self)) is not None:
+            before = model_before(self)
+            if before is not None:
+                return before.predict_log_proba(X)
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
 

@@ -16,16 +16,18 @@ import numbers
 import threading
 import weakref
 
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 # The estimators a fit or partial_fit call is training, until the call has
 # set the model: fastbp.save refuses them (an epoch hook that saved the
-# estimator itself wrote its initial weights as a fitted model). Kept out
-# of the estimators: nothing in their __dict__ changes (pickles, clones, a
-# hook's fitted_estimator, scikit-learn's estimator checks). Keyed by id,
-# each entry the _Call that set the mark: only that call clears it (a
-# hook's nested fit of the same estimator, which finds it set, leaves the
-# outer call marked).
+# estimator itself wrote its initial weights as a fitted model), and their
+# predictions come from the model as before the call (model_before). Kept
+# out of the estimators: nothing in their __dict__ changes (pickles,
+# clones, a hook's fitted_estimator, scikit-learn's estimator checks).
+# Keyed by id, each entry the _Call that set the mark: only that call
+# clears it (a hook's nested fit of the same estimator, which finds it
+# set, leaves the outer call marked).
 _TRAINING = {}
 
 
@@ -42,11 +44,13 @@ class _Call:
     and of a new one given its id).
     """
 
-    __slots__ = ("estimator", "active", "before", "warned")
+    __slots__ = ("estimator", "active", "before", "warned", "thread", "model_before")
 
     def __init__(self, estimator):
         self.estimator = weakref.ref(estimator)
         self.active = True
+        # The thread the call runs in (see model_before).
+        self.thread = threading.get_ident()
         # What the call's rollback would restore, ``(saved __dict__, state
         # of a RandomState random_state or None, the loss curve's and
         # validation scores' lengths or None)``: a pickle or deepcopy of
@@ -54,9 +58,50 @@ class _Call:
         self.before = None
         # Whether such a copy has warned during this call.
         self.warned = False
+        # The estimator as before the call, built on the first prediction
+        # asked of it during the call (see model_before): kept, so that
+        # the predictions of a refit pack its weights once.
+        self.model_before = None
 
     def trains(self, estimator):
         return self.active and self.estimator() is estimator
+
+
+def model_before(estimator):
+    """The model to predict with while a fit or partial_fit call trains
+    ``estimator``: a new estimator holding its attributes as before the
+    call, as a pickle of it does (see :func:`copied_call`); None where no
+    call trains it, or within :func:`live_copies`.
+
+    Until the call sets its model, the estimator holds a fit's untrained
+    initial weights, or a mix of the old model and the new one (classes,
+    shapes): a model that never was (rev-275).
+    """
+    copied = copied_call(estimator)
+    if copied is None:
+        return None
+    call, before = copied
+    model = call.model_before
+    if model is None:
+        state = dict(before[0])
+        # The context of the running fit, none of the model's: as a copy.
+        for key in ("_callback_fit_ctx", "_skl_callbacks_to_teardown",
+                    "_parent_callback_ctx"):
+            state.pop(key, None)
+        model = type(estimator).__new__(type(estimator))
+        # (Its arrays are the old model's: a call trains copies of them,
+        # and sets new ones when it ends.)
+        model.__dict__.update(state)
+        call.model_before = model
+    if call.thread == threading.get_ident() and "coefs_" not in model.__dict__:
+        # (scikit-learn's message alone sends a hook's author to fit.)
+        raise NotFittedError(
+            f"This {type(estimator).__name__} is being fitted by a call in this thread "
+            "(predict from a callback hook?) and had no model before that call; a "
+            "prediction mid-fit comes from the model as before the call, as a pickle "
+            "holds. For the current epoch's model, predict with the fitted_estimator "
+            "the hook receives.")
+    return model
 
 
 class _Calls(threading.local):

@@ -20,6 +20,7 @@ from .checks import (check_complex, check_finite_targets, check_fits_dtype,
                      check_sparse_structure, check_squared_error_range, column_vector_as_1d,
                      dtypes_of, float_sparse, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
+from .fit_calls import _TRAINING, model_before
 from .solvers import planned_batches
 
 
@@ -175,6 +176,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         score : float
         """
+        # (rev-275) While a fit or partial_fit call trains it (another thread's,
+        # or one whose hook asks), the model as before that call, as a pickle
+        # holds it, not its untrained initial weights: see model_before.
+        # Otherwise a dict lookup.
+        if _TRAINING.get(id(self)) is not None:
+            before = model_before(self)
+            if before is not None:
+                return before.score(X, y, sample_weight=sample_weight)
         if sp.issparse(y):
             check_sparse_structure(y, "y")
             y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
@@ -225,6 +234,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        # (rev-275) Mid-fit, the model as before the call (see score).
+        if _TRAINING.get(id(self)) is not None:
+            before = model_before(self)
+            if before is not None:
+                return before.predict(X)
         self._check_fitted()
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out

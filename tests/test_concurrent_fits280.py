@@ -1,0 +1,166 @@
+"""fix-280: an estimator used by a second call while a fit of it runs.
+
+rev-275: predictions asked of an estimator while a fit or partial_fit call
+trains it came from the fit's untrained initial weights (a pickle at the
+same moment held the model as before the call); they now come from that
+model too. rev-275: concurrent fit calls of one estimator each trained a
+copy and the last to end threw the others' training away; an overlapping
+call is now refused. rev-273: a hook that fitted the very estimator being
+fitted had its epoch put in the middle of the outer fit's loss curve and
+its training thrown away; it is now refused, and the outer fit fails and
+rolls back as on any hook error.
+"""
+
+import pickle
+import threading
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from fastbp import MLPClassifier, MLPRegressor
+from fastbp.estimators import fit_calls
+
+try:
+    from .support import Hook, quiet
+except ImportError:  # run as a plain module
+    from support import Hook, quiet
+
+pytest.importorskip("sklearn.callback")
+
+# A hook waits this long at most for the other thread: a bug that never
+# sets an event fails the test instead of hanging it.
+_WAIT = 60
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return X, y
+
+
+def _paused_fit(model, X, y, via="hook"):
+    """Start ``model.fit`` in a thread that stops in its first epoch, in a
+    callback hook (``via="hook"``) or in its validation scorer (``via=
+    "scorer"``: no callbacks), until the returned ``resume`` is set.
+    Returns (thread, resume, errors)."""
+    inside, resume, errors = threading.Event(), threading.Event(), []
+
+    def pause():
+        if not inside.is_set():
+            inside.set()
+            assert resume.wait(_WAIT)
+
+    if via == "hook":
+        model.set_callbacks(Hook(lambda estimator, fitted, context: pause()))
+    else:
+        def scorer(estimator, X_val, y_val):
+            pause()
+            return 0.0
+
+        model.set_params(early_stopping=True, scoring=scorer)
+
+    def run():
+        try:
+            quiet(model.fit, X, y)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+            inside.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert inside.wait(_WAIT) and not errors, errors
+    return thread, resume, errors
+
+
+# ------------------------------------- 1: predictions during a fit (rev-275)
+
+
+def test_a_refit_serves_the_old_model_to_other_threads(data):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=5, random_state=0).fit, X, y)
+    old = pickle.loads(pickle.dumps(model))
+    expected = (old.predict(X), old.predict_proba(X), old.predict_log_proba(X),
+                old.score(X, y))
+    # A fit from scratch with another seed: its initial weights predict
+    # otherwise than the old model.
+    model.set_params(random_state=1)
+    thread, resume, errors = _paused_fit(model, X, y)
+    try:
+        got = (model.predict(X), model.predict_proba(X), model.predict_log_proba(X),
+               model.score(X, y))
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    for a, b in zip(got[:3], expected[:3]):
+        np.testing.assert_array_equal(a, b)  # bit for bit
+    assert got[3] == expected[3]
+    # The new model is served once the call has set it.
+    assert model.n_iter_ == 5 and not fit_calls.is_being_fitted(model)
+    assert not np.array_equal(model.predict_proba(X), expected[1])
+
+
+def test_a_first_fit_is_not_fitted_to_other_threads(data):
+    X, y = data
+    model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    thread, resume, errors = _paused_fit(model, X, y.astype(float))
+    try:
+        with pytest.raises(NotFittedError):
+            model.predict(X)
+        with pytest.raises(NotFittedError):
+            model.score(X, y.astype(float))
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    assert model.predict(X).shape == (len(X),)
+
+
+def test_a_regressor_refit_serves_the_old_model(data):
+    X, y = data
+    y = X[:, 0] - X[:, 2]
+    model = quiet(MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit, X, y)
+    expected, r2 = model.predict(X), model.score(X, y)
+    model.set_params(random_state=3)
+    thread, resume, errors = _paused_fit(model, X, y)
+    try:
+        got, got_r2 = model.predict(X), model.score(X, y)
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    np.testing.assert_array_equal(got, expected)
+    assert got_r2 == r2
+
+
+def test_a_hook_predicting_with_the_live_estimator_gets_the_model_before_the_call(data):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    before = model.predict_proba(X)
+    seen = []
+
+    def on_epoch(estimator, fitted, context):
+        seen.append((estimator.predict_proba(X), fitted.predict_proba(X)))
+
+    quiet(model.set_params(random_state=1).set_callbacks(Hook(on_epoch)).fit, X, y)
+    assert len(seen) == 3
+    for live, current in seen:
+        np.testing.assert_array_equal(live, before)
+    # (The hook's fitted_estimator holds the epoch's model.)
+    np.testing.assert_array_equal(seen[-1][1], model.predict_proba(X))
+
+    # On a first fit there was no model: the error says where to look.
+    errors = []
+
+    def on_first(estimator, fitted, context):
+        try:
+            estimator.predict(X)
+        except NotFittedError as exc:
+            errors.append(str(exc))
+
+    quiet(MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(Hook(on_first)).fit,
+          X, y)
+    assert len(errors) == 2 and "fitted_estimator" in errors[0]
