@@ -13,9 +13,11 @@ rolls back as on any hook error.
 
 import pickle
 import threading
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from fastbp import MLPClassifier, MLPRegressor
@@ -164,3 +166,87 @@ def test_a_hook_predicting_with_the_live_estimator_gets_the_model_before_the_cal
     quiet(MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(Hook(on_first)).fit,
           X, y)
     assert len(errors) == 2 and "fitted_estimator" in errors[0]
+
+
+# ------------------------------ 2: fits of one estimator in two threads (rev-275)
+
+
+def test_a_fit_overlapping_another_threads_fit_is_refused_and_changes_nothing(data):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    other = MLPClassifier((8,), max_iter=3, random_state=0)
+    # (Paused in its scorer: a refused call, in scikit-learn's _fit_context,
+    # tears down the callbacks of the fit under way.)
+    thread, resume, errors = _paused_fit(model, X, y, via="scorer")
+    try:
+        state = dict(model.__dict__)
+        generation = fit_calls.training_state(model)
+        for call in (lambda: model.fit(X, y), lambda: model.partial_fit(X, y)):
+            with pytest.raises(RuntimeError, match="being fitted in another thread") as info:
+                call()
+            assert "sklearn.base.clone" in str(info.value)
+            assert "MLPClassifier" in str(info.value)
+            assert model.__dict__.keys() == state.keys()
+            assert all(model.__dict__[key] is value for key, value in state.items())
+            assert fit_calls.training_state(model) == generation
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    # The running fit went on unharmed: the same model as an undisturbed one.
+    quiet(other.set_params(early_stopping=True, scoring=lambda *a: 0.0).fit, X, y)
+    assert model.n_iter_ == other.n_iter_ and model.loss_curve_ == other.loss_curve_
+    for a, b in zip(model.coefs_, other.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # Once it has ended, the estimator can be fitted again.
+    model.set_params(early_stopping=False).partial_fit(X, y)
+    assert len(model.loss_curve_) == other.n_iter_ + 1
+
+
+# ---------------------------- 3: a hook fitting its own estimator (rev-273)
+
+
+@pytest.mark.parametrize("method", ["partial_fit", "fit"])
+def test_a_hook_fitting_its_own_estimator_is_refused_and_the_fit_rolled_back(data, method):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    before = pickle.dumps(model)
+    coefs = [c.copy() for c in model.coefs_]
+
+    def on_epoch(estimator, fitted, context):
+        if context.task_id == 1:
+            getattr(estimator, method)(X, y)
+
+    model.set_callbacks(Hook(on_epoch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(RuntimeError, match="nested in it") as info:
+            model.fit(X, y)
+    message = str(info.value)
+    assert "fitted_estimator" in message and "clone" in message
+    # The outer fit failed as a whole: the model is as before it.
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    assert len(model.history_["loss"]) == 3
+    for a, b in zip(model.coefs_, coefs):
+        np.testing.assert_array_equal(a, b)
+    assert not fit_calls.is_being_fitted(model) and not fit_calls._TRAINING
+    restored = pickle.loads(before)
+    np.testing.assert_array_equal(model.predict_proba(X), restored.predict_proba(X))
+
+
+def test_a_hook_may_fit_a_clone_or_its_fitted_estimator(data):
+    X, y = data
+    trained = []
+
+    def on_epoch(estimator, fitted, context):
+        if context.task_id == 0:
+            trained.append(fitted.set_callbacks().partial_fit(X, y))
+            trained.append(quiet(clone(estimator).set_callbacks().fit, X, y))
+
+    model = MLPClassifier((8,), max_iter=3, random_state=0).set_callbacks(Hook(on_epoch))
+    quiet(model.fit, X, y)
+    plain = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    for a, b in zip(model.coefs_, plain.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert len(trained[0].loss_curve_) == 2 and trained[1].n_iter_ == 3

@@ -53,8 +53,10 @@ from .fit_calls import (
     _keep,
     _new_generation,
     _take,
+    claim,
     copied_call,
     live_copies,
+    refuse_overlap,
 )
 from .fitted_state import FittedStateMixin
 from .network import NetworkMixin, _in_dtype, _refuse_non_finite_input
@@ -224,6 +226,10 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         return self._transactional_fit(X, y, sample_weight, incremental=False)
 
     def _transactional_fit(self, X, y, sample_weight, incremental, prepare=None):
+        # One call at a time trains an estimator: another thread's, or one
+        # this call is nested in (its hook fits the estimator it trains), is
+        # refused before anything changes (see fit_calls.claim).
+        refuse_overlap(self)
         # A failed fit must leave a fitted model exactly as it was: training
         # works on copies, and every attribute set before the failure is
         # rolled back here.
@@ -242,16 +248,14 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # are given once the call has kept its model: one that an error
         # filter raised mid-fit would roll a whole trained fit back (and
         # Ctrl-C's would say the model keeps what it then does not).
-        # (A hook that fits this estimator again, inside this call, leaves
-        # the mark to this call.)
         call = _Call(self)
         call.before = (saved, rng_state, lengths)
         depth = len(_CALLS.stack)
         try:
             _new_generation(self)
-            outer = _TRAINING.get(id(self))
-            if outer is None or not outer.trains(self):
-                _TRAINING[id(self)] = call
+            # (Checked again with the mark's setting: a call of another
+            # thread may have started since.)
+            claim(call)
             _CALLS.stack.append(call)
             with held_until_committed() as held:
                 try:
@@ -617,10 +621,9 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # The root hook gets the model fit returns, without what the fit
         # kept of its inputs for itself.
         self._drop_fit_inputs()
-        # The model is set: the root hook may save it. (Only where this call
-        # marked it: a fit nested in a hook leaves the outer call training.)
-        # (This call's is the innermost active one for this estimator: an
-        # entry an interrupted nested call left above it is inactive.)
+        # The model is set: the root hook may save it. (This call's is the
+        # one active entry for this estimator, see fit_calls.claim: one an
+        # interrupted call left on the stack is inactive.)
         for call in reversed(_CALLS.stack):
             if call.trains(self):
                 call.active = False

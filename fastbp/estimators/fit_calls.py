@@ -21,14 +21,21 @@ from sklearn.utils import check_random_state
 
 # The estimators a fit or partial_fit call is training, until the call has
 # set the model: fastbp.save refuses them (an epoch hook that saved the
-# estimator itself wrote its initial weights as a fitted model), and their
-# predictions come from the model as before the call (model_before). Kept
-# out of the estimators: nothing in their __dict__ changes (pickles,
-# clones, a hook's fitted_estimator, scikit-learn's estimator checks).
-# Keyed by id, each entry the _Call that set the mark: only that call
-# clears it (a hook's nested fit of the same estimator, which finds it
-# set, leaves the outer call marked).
+# estimator itself wrote its initial weights as a fitted model), a second
+# call refuses to overlap them (claim), and their predictions come from
+# the model as before the call (copied_call). Kept out of the estimators:
+# nothing in their __dict__ changes (pickles, clones, a hook's
+# fitted_estimator, scikit-learn's estimator checks). Keyed by id, each
+# entry the _Call that set the mark: only that call clears it. One call at
+# a time trains an estimator: a second one, in another thread or nested in
+# the first one's hooks, is refused before it changes anything (fix-280:
+# each call trains a copy and the last to end kept its own, so the other's
+# training was thrown away, its epochs left in the loss curve).
 _TRAINING = {}
+
+# Makes claim's look at an estimator's mark and the setting of its own one
+# step: two threads that both found it unmarked both trained it.
+_CLAIMING = threading.Lock()
 
 
 class _Call:
@@ -49,7 +56,8 @@ class _Call:
     def __init__(self, estimator):
         self.estimator = weakref.ref(estimator)
         self.active = True
-        # The thread the call runs in (see model_before).
+        # The thread the call runs in, which an overlapping call's refusal
+        # names (see claim).
         self.thread = threading.get_ident()
         # What the call's rollback would restore, ``(saved __dict__, state
         # of a RandomState random_state or None, the loss curve's and
@@ -65,6 +73,43 @@ class _Call:
 
     def trains(self, estimator):
         return self.active and self.estimator() is estimator
+
+
+def refuse_overlap(estimator):
+    """Raise ``RuntimeError`` where a fit or partial_fit call (in any
+    thread) is training ``estimator``; changes nothing.
+
+    A second call would train a copy of the model of its own, and whichever
+    call set its model last would throw the other's training away, its
+    epochs left in the loss curve (rev-273, rev-275).
+    """
+    call = _TRAINING.get(id(estimator))
+    if call is None or not call.trains(estimator):
+        return
+    name = type(estimator).__name__
+    if call.thread == threading.get_ident():
+        raise RuntimeError(
+            f"This {name} is being fitted by a fit or partial_fit call in this thread, "
+            "and this call is nested in it (a callback hook, scorer or other code that "
+            "call runs fits the estimator it trains): the outer call would throw this "
+            "call's training away when it sets its model. Train a copy instead: the "
+            "fitted_estimator a callback hook receives, or sklearn.base.clone(estimator).")
+    raise RuntimeError(
+        f"This {name} is being fitted in another thread (thread {call.thread}): fits "
+        "and partial_fit calls of one estimator cannot overlap (each trains its own copy "
+        "of the model, and the last to end would throw the others' training away). Use "
+        "one estimator per thread (sklearn.base.clone), or a lock around its fit calls.")
+
+
+def claim(call):
+    """Mark the estimator ``call`` trains as being fitted by it; raise
+    ``RuntimeError`` (see :func:`refuse_overlap`) where another call trains
+    it already."""
+    estimator = call.estimator()
+    with _CLAIMING:
+        refuse_overlap(estimator)
+        # (An entry there is inactive: an interrupt left it behind.)
+        _TRAINING[id(estimator)] = call
 
 
 def model_before(estimator):
