@@ -208,6 +208,11 @@ def test_one_epoch_matches_cpu(solver, dtype):
                                rtol=10 * RTOL[dtype])
     np.testing.assert_allclose(gpu.history_["dead_fraction"],
                                cpu.history_["dead_fraction"])
+    # The first step's squared gradient norm per layer: the exploding-
+    # gradient warning's baseline, which its message prints (rev-271).
+    first_gpu, first_cpu = gpu._progress.monitor.first_sq, cpu._progress.monitor.first_sq
+    assert first_gpu.dtype == first_cpu.dtype == dtype and np.all(first_cpu > 0)
+    assert_rel(first_gpu, first_cpu, dtype, factor=10)
     assert gpu.t_ == cpu.t_ and gpu.n_iter_ == cpu.n_iter_
 
 
