@@ -279,6 +279,16 @@ TOOLKIT_IDS = ["rmsprop-gelu", "adagrad-mixed", "adamw-cosine", "sgd-step", "inv
                "lbfgs"]
 
 
+#: Bounds of test_toolkit_matches_cpu, in RTOL units: on the weights and on
+#: the predicted probabilities. Two epochs compound rounding: in float32 the
+#: unmodified kernels' largest errors (simulator, fix-282) were 2.4e-6 on
+#: the weights and 1.8e-5 on the probabilities (rmsprop-gelu; every other
+#: case at most 2.7e-7 and 2.1e-7), 13 and 5.5 times below these bounds.
+#: The former float32 bound, 1e-3, let through mutants that float64 caught:
+#: AdamW's epsilon left unscaled put the weights 1.2e-4 off (rev-271).
+TOOLKIT_FACTORS = {np.float32: (3, 10), np.float64: (100, 100)}
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("options", TOOLKIT, ids=TOOLKIT_IDS)
 def test_toolkit_matches_cpu(options, dtype):
@@ -288,7 +298,8 @@ def test_toolkit_matches_cpu(options, dtype):
     sw = np.linspace(0.5, 1.5, len(y)).astype(dtype)
     cpu, gpu = _fit_pair(MLPClassifier, X, y, fit_kw=dict(sample_weight=sw), **kw)
     errors = [rel_err(a, b) for a, b in zip(gpu.coefs_, cpu.coefs_)]
-    if max(errors) > RTOL[dtype] * 100:
+    weights, probabilities = TOOLKIT_FACTORS[dtype]
+    if max(errors) > RTOL[dtype] * weights:
         # helper-146: [layernorm-residual-float32] failed once in CI (3.2e-3)
         # and never again here; refitting says which device moved.
         cpu2, gpu2 = _fit_pair(MLPClassifier, X, y, fit_kw=dict(sample_weight=sw), **kw)
@@ -296,7 +307,7 @@ def test_toolkit_matches_cpu(options, dtype):
                     f"the CPU repeats its weights: {_same_weights(cpu, cpu2)}, the GPU: "
                     f"{_same_weights(gpu, gpu2)}; the refits differ by "
                     f"{max(rel_err(a, b) for a, b in zip(gpu2.coefs_, cpu2.coefs_)):.3g}")
-    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), dtype, factor=100)
+    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), dtype, factor=probabilities)
 
 
 def _same_weights(a, b):
