@@ -9,6 +9,11 @@ the learning rate. matplotlib is imported only here, when plotting
 
 import numpy as np
 
+# The Display alone: epochs_before, step_name and no_history_message are
+# shared with the rest of fastbp (history_frame, TensorBoard, the CLI),
+# not the user's API.
+__all__ = ["TrainingHistoryDisplay"]
+
 
 def _pyplot():
     try:

@@ -7,6 +7,10 @@ import threading
 import warnings
 from contextlib import contextmanager
 
+# The user-facing classes (exported by ``fastbp`` too); the warning
+# helpers are fastbp's own and stay out of a star import.
+__all__ = ["DivergenceError", "GradientWarning", "OversubscriptionWarning"]
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # scikit-learn's fit wrapper (``_fit_context``) stands between a user's
 # ``fit`` call and fastbp's, and its callback machinery between a fit and

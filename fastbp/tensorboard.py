@@ -22,6 +22,10 @@ from .display import epochs_before
 from .exceptions import warn_at_caller
 from .persistence import file_in_the_way
 
+# The callback alone: the event-file writer and the modules above are how
+# it works, not what a star import should bring in.
+__all__ = ["TensorBoardCallback"]
+
 #: Numbers the event files this process opens: two files opened within
 #: the same second would otherwise share a name (TensorBoard's names hold
 #: the second and the host), and the second would truncate the first.

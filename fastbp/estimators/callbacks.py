@@ -17,6 +17,11 @@ import contextlib
 import threading
 import weakref
 
+# What the estimators use of this module; sklearn.callback's other names
+# and the modules above are not this module's to export.
+__all__ = ["HAVE_CALLBACKS", "CallbackSupportMixin", "FitTasks", "active", "own_callbacks",
+           "saved_from_own_hook"]
+
 try:
     from sklearn.callback import AutoPropagatedCallback, CallbackSupportMixin
     HAVE_CALLBACKS = True
