@@ -58,10 +58,13 @@ def no_history_message(model, verb="plot"):
     model : object
         What :func:`_trained_model` found in the estimator given.
     verb : str, default "plot"
+        What the caller would have done with the history, as the message
+        says it.
 
     Returns
     -------
     str
+        The message, naming what to pass instead where there is one.
     """
     name = type(model).__name__
     if hasattr(model, "cv_results_") and not hasattr(model, "best_estimator_"):
@@ -192,6 +195,17 @@ def epochs_before(model):
 
     The ends are compared, not the whole tail: TensorBoardCallback asks at
     every epoch.
+
+    Parameters
+    ----------
+    model : MLPClassifier or MLPRegressor
+        A model, fitted or not (an unfitted one has none).
+
+    Returns
+    -------
+    int
+        The number of ``loss_curve_`` entries before the first epoch of
+        ``history_``.
     """
     loss = (getattr(model, "history_", None) or {}).get("loss", ())
     curve = _list_or_empty(model, "loss_curve_")
@@ -206,7 +220,18 @@ def step_name(model):
     "epoch". By what recorded it where ``model`` is fitted (an L-BFGS fit
     records its iterations' loss and time only, a stochastic fit its epochs'
     learning rate too, whatever ``solver`` was set to since); by ``solver``
-    before its fit."""
+    before its fit.
+
+    Parameters
+    ----------
+    model : MLPClassifier or MLPRegressor
+        A model, fitted or not.
+
+    Returns
+    -------
+    {"epoch", "iteration"}
+        The name of one step of its training.
+    """
     history = getattr(model, "history_", None)
     if history:
         return "iteration" if _records_iterations(history) else "epoch"
@@ -501,7 +526,8 @@ class TrainingHistoryDisplay:
 
         Returns
         -------
-        self : TrainingHistoryDisplay
+        TrainingHistoryDisplay
+            This display, with ``figure_``, ``axes_`` and ``lines_`` set.
         """
         if "loss" not in self.history:
             raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "

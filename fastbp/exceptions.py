@@ -261,6 +261,16 @@ class DivergenceError(ValueError):
     is fixed. A ``ValueError``, as scikit-learn raises for non-finite
     weights.
 
+    Parameters
+    ----------
+    message : str
+        The error's message: the epoch, and the remedies fastbp offers.
+    epoch : int
+        The epoch of the call that diverged (1-based), kept as ``epoch``.
+    last_finite_model : MLPClassifier, MLPRegressor or None, default=None
+        The model of the call's last finite epoch, kept as
+        ``last_finite_model``.
+
     Attributes
     ----------
     epoch : int

@@ -1056,10 +1056,28 @@ def read_metadata(path):
     Parameters
     ----------
     path : str or path-like
+        The file :func:`save` wrote.
 
     Returns
     -------
     dict
+        What :func:`save` recorded: ``"format"`` (``"fastbp-model"``),
+        ``"format_version"`` (int), ``"type"`` (the class name of the object
+        saved: ``"MLPClassifier"``, ``"Pipeline"``, ...), ``"fastbp"``,
+        ``"scikit-learn"``, ``"skops"`` and ``"numpy"`` (the versions that
+        saved it), ``"dtypes"`` (sorted list of the weights' dtypes of the
+        fitted fastbp models in it, such as ``["float32"]``) and
+        ``"sha256"`` (the checksum of the model data, checked here).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a fastbp model file, is truncated, damaged or
+        modified (its checksum does not match), was written in a newer
+        format, or if ``path`` is a device, a named pipe or a socket.
+    IsADirectoryError, FileNotFoundError, NotADirectoryError
+        If ``path`` is a directory, or does not exist, or a file stands
+        where one of its directories should be.
     """
     meta, _ = _read(path)
     return meta

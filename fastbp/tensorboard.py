@@ -361,7 +361,16 @@ class TensorBoardCallback:
 
     def on_fit_task_begin(self, estimator, context):
         """scikit-learn's hook at a task's start: nothing to record until
-        the epoch has ended."""
+        the epoch has ended.
+
+        Parameters
+        ----------
+        estimator : MLPClassifier or MLPRegressor
+            The estimator being fitted (unused here).
+        context : sklearn.callback context
+            The task starting: the fit's root task or one epoch (unused
+            here).
+        """
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         """scikit-learn's hook at a task's end: writes and flushes an epoch's
@@ -371,6 +380,7 @@ class TensorBoardCallback:
         Parameters
         ----------
         estimator : MLPClassifier or MLPRegressor
+            The estimator being fitted, whose run the scalars go to.
         context : sklearn.callback context
             Only ``"epoch"`` tasks are recorded.
         fitted_estimator : MLPClassifier or MLPRegressor, optional
@@ -419,7 +429,17 @@ class TensorBoardCallback:
 
     def teardown(self, estimator, context):
         """scikit-learn's hook at the end of a fit, failed or not: closes the
-        fit's event file."""
+        fit's event file.
+
+        Parameters
+        ----------
+        estimator : MLPClassifier or MLPRegressor
+            The estimator whose fit ended; its run stays open for a later
+            ``partial_fit`` or ``warm_start`` call to go on with, its file
+            closed until then.
+        context : sklearn.callback context
+            The fit's root task context (unused here).
+        """
         # The call's end, failed or not: its file closes, or every fitted
         # estimator kept (an ensemble, a list of results) would hold a file
         # descriptor until the process ran out of them. Quietly: every

@@ -34,7 +34,18 @@ except ImportError:  # scikit-learn < 1.9
 
 def active(estimator):
     """Whether ``estimator``'s fit must drive callbacks (set on it, or
-    propagated from a meta-estimator such as ``GridSearchCV``)."""
+    propagated from a meta-estimator such as ``GridSearchCV``).
+
+    Parameters
+    ----------
+    estimator : BaseMLP
+        The estimator about to be fitted.
+
+    Returns
+    -------
+    bool
+        False where scikit-learn has no callback API.
+    """
     # (An empty list: a fitted_estimator whose callbacks were all
     # propagated, see own_callbacks.)
     return HAVE_CALLBACKS and (bool(getattr(estimator, "_skl_callbacks", None))
@@ -48,9 +59,15 @@ def own_callbacks(estimator):
     made during the fit would keep them, and a search given the copy
     refuses auto-propagated callbacks on its sub-estimator).
 
+    Parameters
+    ----------
+    estimator : BaseMLP
+        The estimator whose fit is under way (or any estimator).
+
     Returns
     -------
     list
+        The callbacks, in the order they were set; a new list.
     """
     callbacks = list(getattr(estimator, "_skl_callbacks", []))
     if not hasattr(estimator, "_parent_callback_ctx"):
@@ -103,7 +120,18 @@ def saved_from_own_hook(estimator):
     ``fitted_estimator`` (which holds the same callbacks), or of the live
     model from the root hook (mid-fit, ``fastbp.save`` refuses it) or from
     ``setup`` or ``teardown``, which ``fastbp.save`` need not warn about at
-    every epoch."""
+    every epoch.
+
+    Parameters
+    ----------
+    estimator : BaseMLP
+        The estimator being saved.
+
+    Returns
+    -------
+    bool
+        False too where no callback is set on ``estimator``.
+    """
     ids = {id(c) for c in estimator.__dict__.get("_skl_callbacks") or ()}
     if not ids:
         return False
@@ -122,6 +150,7 @@ class FitTasks:
     Parameters
     ----------
     estimator : BaseMLP
+        The estimator being fitted.
     X, y : array-like
         The training data, passed to the hooks.
     metadata : dict or None
@@ -136,6 +165,7 @@ class FitTasks:
         ``final`` says the fit has ended and set its fitted attributes (the
         root task's end).
     task_name : str
+        The subtasks' name: ``"epoch"``, or ``"lbfgs-iter"`` for L-BFGS.
     """
 
     def __init__(self, estimator, X, y, metadata, max_subtasks, snapshot, task_name):
@@ -165,7 +195,18 @@ class FitTasks:
         return lambda: self.snapshot(params.copy(), running.copy(), n_ended, final)
 
     def begin(self, params, running):
-        """Start the next subtask."""
+        """Start the next subtask.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            The flat parameter vector under training (copied for a hook
+            that asks for ``fitted_estimator``, as training goes on in
+            place).
+        running : ndarray of shape (n_running,)
+            The flat batch-norm running statistics, copied likewise (empty
+            without batch normalization).
+        """
         if not self.per_epoch:
             return
         self.current = self.root.subcontext(task_name=self.task_name)
@@ -175,7 +216,23 @@ class FitTasks:
                 reconstruction_attributes=self._attributes(params, running))
 
     def end(self, params, running):
-        """End the current subtask; True when a callback asks to stop."""
+        """End the current subtask.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            The flat parameter vector under training (copied for a hook
+            that asks for ``fitted_estimator``, as training goes on in
+            place).
+        running : ndarray of shape (n_running,)
+            The flat batch-norm running statistics, copied likewise (empty
+            without batch normalization).
+
+        Returns
+        -------
+        bool
+            True when a callback asks to stop the training.
+        """
         if not self.per_epoch:
             return False
         current, self.current = self.current, None
@@ -200,7 +257,17 @@ class FitTasks:
         attribute is set: as scikit-learn's estimators, whose root hook
         gets the fitted model (a checkpoint saved there is the one ``fit``
         returns). A failed call never gets here: it is rolled back, and its
-        ``fitted_estimator`` would be a model that never was."""
+        ``fitted_estimator`` would be a model that never was.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            The fitted model's flat parameter vector (copied for a hook
+            that asks for ``fitted_estimator``).
+        running : ndarray of shape (n_running,)
+            Its flat batch-norm running statistics, copied likewise (empty
+            without batch normalization).
+        """
         self.close_subtask()
         with _hooks_of(self.estimator):
             self.root.call_on_fit_task_end(
