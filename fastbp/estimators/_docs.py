@@ -110,9 +110,13 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
 
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of the first and second moment estimates: both for
-        'adam' and 'adamw'; ``beta_2`` is also 'rmsprop''s decay rate.
+    beta_1 : float, default=0.9
+        Decay rate of the first moment estimate of 'adam' and 'adamw', in
+        [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay rate of the second moment estimate of 'adam' and 'adamw', in
+        [0, 1); also 'rmsprop''s decay rate.
 
     epsilon : float, default=1e-8
         Numerical-stability constant of 'adam', 'adamw', 'rmsprop' and
@@ -274,8 +278,11 @@ loss_ : float
         the best loss evaluated, which may be below the last completed
         iteration's).
 
-    normalization_scales_, normalization_shifts_ : list of ndarray
-        Learned scale and shift of each normalised hidden layer.
+    normalization_scales_, normalization_shifts_ : list of ndarray of shape (n_units,)
+        Learned scale and shift of each normalised hidden layer, ``n_units``
+        its width; empty lists without ``normalization``.
 
-    running_mean_, running_var_ : list of ndarray
-        Batch-norm running statistics used at prediction."""
+    running_mean_, running_var_ : list of ndarray of shape (n_units,)
+        Batch-norm running statistics used at prediction, one array per
+        hidden layer of ``n_units`` units; empty lists unless
+        ``normalization='batch'``."""
