@@ -175,8 +175,8 @@ def test_a_fit_overlapping_another_threads_fit_is_refused_and_changes_nothing(da
     X, y = data
     model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
     other = MLPClassifier((8,), max_iter=3, random_state=0)
-    # (Paused in its scorer: a refused call, in scikit-learn's _fit_context,
-    # tears down the callbacks of the fit under way.)
+    # (Paused in its scorer, a fit without callbacks; see
+    # test_a_refused_call_leaves_the_running_fits_callbacks_alone for one.)
     thread, resume, errors = _paused_fit(model, X, y, via="scorer")
     try:
         state = dict(model.__dict__)
@@ -250,3 +250,65 @@ def test_a_hook_may_fit_a_clone_or_its_fitted_estimator(data):
     for a, b in zip(model.coefs_, plain.coefs_):
         np.testing.assert_array_equal(a, b)
     assert len(trained[0].loss_curve_) == 2 and trained[1].n_iter_ == 3
+
+
+class _Recorder:
+    """A callback recording its setup and teardown calls."""
+
+    def __init__(self, pause):
+        self.pause, self.calls = pause, []
+
+    def setup(self, estimator, context):
+        self.calls.append("setup")
+
+    def teardown(self, estimator, context):
+        self.calls.append("teardown")
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch":
+            self.pause()
+        return False
+
+
+def test_a_refused_call_leaves_the_running_fits_callbacks_alone(data):
+    # (lead, stop 52) fix-280's refusal ran inside scikit-learn's
+    # _fit_context, whose cleanup tore the running fit's callbacks down
+    # and took its callback context: it is made before that context.
+    X, y = data
+    model = MLPClassifier((8,), max_iter=3, random_state=0)
+    inside, resume, errors = threading.Event(), threading.Event(), []
+
+    def pause():
+        if not inside.is_set():
+            inside.set()
+            assert resume.wait(_WAIT)
+
+    recorder = _Recorder(pause)
+    model.set_callbacks(recorder)
+
+    def run():
+        try:
+            quiet(model.fit, X, y)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+            inside.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert inside.wait(_WAIT) and not errors, errors
+        context = model.__dict__.get("_callback_fit_ctx")
+        for call in (lambda: model.fit(X, y), lambda: model.partial_fit(X, y, classes=[0, 1])):
+            with pytest.raises(RuntimeError, match="being fitted in another thread"):
+                call()
+        assert recorder.calls == ["setup"]
+        assert model.__dict__.get("_callback_fit_ctx") is context
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    assert recorder.calls == ["setup", "teardown"]
+    assert model.n_iter_ == 3

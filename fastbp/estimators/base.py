@@ -56,7 +56,7 @@ from .fit_calls import (
     claim,
     copied_call,
     live_copies,
-    refuse_overlap,
+    one_call_at_a_time,
 )
 from .fitted_state import FittedStateMixin
 from .network import NetworkMixin, _in_dtype, _refuse_non_finite_input
@@ -205,6 +205,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
 
     # ------------------------------------------------------------------ fit
 
+    @one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix ``X`` and targets ``y``.
@@ -226,10 +227,10 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         return self._transactional_fit(X, y, sample_weight, incremental=False)
 
     def _transactional_fit(self, X, y, sample_weight, incremental, prepare=None):
-        # One call at a time trains an estimator: another thread's, or one
-        # this call is nested in (its hook fits the estimator it trains), is
-        # refused before anything changes (see fit_calls.claim).
-        refuse_overlap(self)
+        # One call at a time trains an estimator: fit and partial_fit
+        # refuse one that overlaps another thread's, or is nested in a call
+        # (its hook fits the estimator it trains), before anything changes
+        # (fit_calls.one_call_at_a_time); claim, below, checks again.
         # A failed fit must leave a fitted model exactly as it was: training
         # works on copies, and every attribute set before the failure is
         # rolled back here.

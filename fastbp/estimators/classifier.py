@@ -26,7 +26,7 @@ from .base import BaseMLP
 from .checks import (check_classes, check_fits_dtype, check_sparse_structure,
                      column_vector_as_1d, float_sparse, naming)
 from .constraints import CLASSIFIER_CONSTRAINTS
-from .fit_calls import _TRAINING, model_before
+from .fit_calls import _TRAINING, model_before, one_call_at_a_time
 from .network import plain_matrix
 
 
@@ -772,6 +772,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return super().score(X, y, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
+    @one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over ``(X, y)``.

@@ -12,6 +12,7 @@ not estimator logic, and :mod:`fastbp.persistence` reads it on its own.
 """
 
 import contextlib
+import functools
 import numbers
 import threading
 import weakref
@@ -99,6 +100,31 @@ def refuse_overlap(estimator):
         "and partial_fit calls of one estimator cannot overlap (each trains its own copy "
         "of the model, and the last to end would throw the others' training away). Use "
         "one estimator per thread (sklearn.base.clone), or a lock around its fit calls.")
+
+
+def one_call_at_a_time(fit_method):
+    """Decorate ``fit_method`` (``fit``, ``partial_fit``) to call
+    :func:`refuse_overlap` first, outside scikit-learn's ``_fit_context``
+    (apply it above that decorator): a refused call passing through it
+    would tear the running fit's callbacks down and take away its
+    callback context, as that context's cleanup does at a call's end.
+
+    Parameters
+    ----------
+    fit_method : callable
+        ``fit_method(estimator, *args, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        The decorated method, of the same name, signature and docstring.
+    """
+    @functools.wraps(fit_method)
+    def wrapper(estimator, *args, **kwargs):
+        refuse_overlap(estimator)
+        return fit_method(estimator, *args, **kwargs)
+
+    return wrapper
 
 
 def claim(call):

@@ -20,7 +20,7 @@ from .checks import (check_complex, check_finite_targets, check_fits_dtype,
                      check_sparse_structure, check_squared_error_range, column_vector_as_1d,
                      dtypes_of, float_sparse, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
-from .fit_calls import _TRAINING, model_before
+from .fit_calls import _TRAINING, model_before, one_call_at_a_time
 from .solvers import planned_batches
 
 
@@ -244,6 +244,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return out.ravel() if out.shape[1] == 1 else out
 
     @available_if(lambda est: est._check_solver())
+    @one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one epoch over ``(X, y)``.
