@@ -51,7 +51,8 @@ _PATH_PARAMS = ("solver", "early_stopping", "normalization", "dropout", "residua
                 "clip_grad_norm", "activation", "loss", "device", "scoring")
 # Parameters that change the path only with another: whether residual=True
 # connects any layers depends on hidden_layer_sizes (equal widths). A grid's
-# choices of them are expanded; configurations are told apart by the
+# choices of them are cut to what the kernels and the fit's checks read
+# (_sizes_kind) and expanded; configurations are told apart by the
 # connections they make (_path_key), not by the sizes.
 _SHAPE_PARAMS = ("hidden_layer_sizes",)
 
@@ -380,9 +381,34 @@ def _connects(params):
 def _path_key(est):
     """What of ``est`` chooses the kernels its fits run: its class, its
     path parameters, and whether ``residual`` connects any layers."""
-    params = est.get_params(deep=False)
-    return (type(est).__name__,) + tuple(
-        repr(_connects(params) if p == "residual" else params.get(p)) for p in _PATH_PARAMS)
+    return _params_key(type(est).__name__, est.get_params(deep=False))
+
+
+def _params_key(name, params):
+    """:func:`_path_key` of an estimator of the class called ``name`` with
+    ``params``, read from the parameters alone (a search's points are keyed
+    without a clone each). A number of :data:`_NUMERIC_PATH_PARAMS` counts
+    as off or on only, as :func:`_drawn` keeps it: a grid's dropout of 0.1
+    and 0.3 run the same kernels, and were warmed once each (rev-272)."""
+    return (name,) + tuple(
+        repr(_connects(params) if p == "residual"
+             else _switch(params.get(p)) if p in _NUMERIC_PATH_PARAMS else params.get(p))
+        for p in _PATH_PARAMS)
+
+
+def _switch(value):
+    """A numeric path parameter's value as the kernels see it: "off" (None,
+    the default, or 0), "on" (any other number), or ``value`` itself (a
+    per-layer list of rates, whose length the sizes must match)."""
+    if value is None:
+        return "off"
+    if _is_number(value):
+        return "off" if value == 0 else "on"
+    return value
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _clone_without_cv(obj):
@@ -405,8 +431,30 @@ def _expand(obj):
     if not hasattr(obj, "get_params"):
         raise TypeError(f"warmup takes estimators, got {type(obj).__name__}.")
     grids = _grids(obj)
-    found, refused = [], []
+    split = _grid_owners(obj)
+    found, refused, keys_found = [], [], set()
     for grid in grids:
+        owners = split(grid) if split is not None and grid else None
+        if owners is not None:
+            # rev-272: each of 23,040 points was a clone of the search (60 s
+            # for 720 configurations). Here a point is its fastbp
+            # estimators' template parameters and its own: one whose path
+            # keys an earlier point's fits take already would be dropped by
+            # _configurations as a duplicate, and the others are copies of
+            # the estimators alone. A refused point is no duplicate of
+            # anything: the next one with its key is still tried.
+            key = tuple(_params_key(cls.__name__, params) for cls, params in owners)
+            if key in keys_found:
+                continue
+            # Built from the parameters, as _tiny_representative builds its
+            # copy: nothing here fits them, or changes what they hold.
+            estimators = [cls(**params) for cls, params in owners]
+            problems = [_refusal(est) for est in estimators]
+            found += [est for est, p in zip(estimators, problems) if p is None]
+            refused += [p for p in problems if p is not None]
+            if all(p is None for p in problems):
+                keys_found.add(key)
+            continue
         candidate = _clone_without_cv(obj)
         if grid:
             base = candidate.estimator if hasattr(candidate, "estimator") else candidate
@@ -433,6 +481,42 @@ def _expand(obj):
     if refused and not found:
         raise refused[0]  # every point: the search's fits would all fail
     return found
+
+
+def _grid_owners(search):
+    """``split(grid)``: the fastbp estimators of ``search``'s template as
+    the point ``grid`` of its grid sets them, as ``(class, params)``
+    pairs (the template's parameters updated with the point's).
+
+    None where the points' estimators are found only by cloning the
+    search: for every point of a search that holds a search, and from
+    ``split`` for a point that swaps an estimator in or sets what is not
+    a fastbp estimator's path parameter.
+    """
+    base = getattr(search, "estimator", None)
+    if not _is_search(search) or not hasattr(base, "get_params"):
+        return None
+    held = [("", base)] + [(k, v) for k, v in base.get_params(deep=True).items()
+                           if hasattr(v, "get_params") and not isinstance(v, type)]
+    if any(_is_search(v) for _, v in held):
+        return None
+    # By the prefix a grid's key names each with ("" for the search's
+    # estimator itself).
+    owners = {prefix: (type(v), v.get_params(deep=False))
+              for prefix, v in held if isinstance(v, BaseMLP)}
+    names = set(_PATH_PARAMS + _SHAPE_PARAMS)
+
+    def split(grid):
+        points = {prefix: {} for prefix in owners}
+        for k, value in grid.items():
+            prefix, _, name = k.rpartition("__")
+            if prefix not in owners or name not in names:
+                return None
+            points[prefix][name] = value
+        return [(cls, {**params, **points[prefix]})
+                for prefix, (cls, params) in owners.items()]
+
+    return split
 
 
 def _refusal(est):
@@ -473,7 +557,12 @@ def _grids(search):
                 # value instead would warm what no fit runs.
                 raise ValueError(f"the search's grid gives {k!r} no values to try: give "
                                  "it a non-empty list.")
-        items = [(k, list(v)) for k, v in space.items()
+        # A path parameter's list is cut to the values that choose
+        # different kernels before the lists are crossed (_distinct):
+        # rev-272's 23,040 points were 720 configurations, and 11 kernels.
+        items = [(k, _distinct(list(v), k.split("__")[-1], search, k)
+                  if k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS else list(v))
+                 for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
                  and (k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS
                       or _holds_fastbp(v))]
@@ -486,6 +575,55 @@ def _grids(search):
         combos += [dict(zip(keys, values))
                    for values in itertools.product(*(v for _, v in items))]
     return combos or [{}]
+
+
+def _distinct(values, name, search, key):
+    """Of a grid's ``values`` for the path (or shape) parameter ``name``
+    (``key`` in ``search``'s grid), the first of each kind that chooses
+    different kernels, in their order.
+
+    A number of :data:`_NUMERIC_PATH_PARAMS` is off (its default) or on:
+    the first value on that the estimator takes stands for the others, as
+    for a distribution (:func:`_drawn`); values it refuses are kept, for
+    the point's fit to refuse as the search's would. Hidden layer sizes
+    are told apart by what the kernels and the fit's checks read of them
+    (:func:`_sizes_kind`). Any other value is kept once.
+    """
+    kept, kinds = [], []
+    accepts = default = None
+    for value in values:
+        if name in _NUMERIC_PATH_PARAMS:
+            if default is None:
+                default, accepts = (_default(search, key),), _accepts(search, key)
+            if _equal(value, default[0]):
+                kind = "off"
+            elif _is_number(value) and ("on" in kinds or accepts(value)):
+                kind = "on"
+            else:
+                kind = ("as given", repr(value))
+        elif name == "hidden_layer_sizes":
+            kind = _sizes_kind(value)
+        else:
+            kind = ("as given", repr(value))
+        if kind not in kinds:
+            kinds.append(kind)
+            kept.append(value)
+    return kept
+
+
+def _sizes_kind(sizes):
+    """What of ``hidden_layer_sizes`` chooses the kernels a fit runs, or
+    whether the fit refuses it: the number of layers (per-layer
+    activations and dropout rates must match it), which consecutive layers
+    have equal widths (what ``residual`` connects), both as the tiny fits'
+    widths (:func:`_tiny_widths`), and whether a layer has a single unit
+    (``normalization="layer"`` refuses it). No kernel reads the widths
+    themselves. Sizes that are not valid are each a kind of their own."""
+    try:
+        checked = check_hidden_layer_sizes(sizes)
+    except (TypeError, ValueError):
+        return ("as given", repr(sizes))
+    return _tiny_widths(checked), 1 in checked
 
 
 #: Draws taken from a distribution of a path parameter (:func:`_drawn`).
