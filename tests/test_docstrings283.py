@@ -207,8 +207,15 @@ def test_estimator_parameters_are_documented_one_by_one_in_order():
         documented = _documented(est.__doc__)
         assert "beta_1, beta_2" not in est.__doc__
         assert documented.index("beta_2") == documented.index("beta_1") + 1
-    # MLPRegressor's docstring is assembled from _docs.py alone.
-    assert _documented(fastbp.MLPRegressor.__doc__) == _signature_names(fastbp.MLPRegressor)
+    # In the signature's order: MLPClassifier's class_weight before device
+    # (lead, stop 52: device, last of _docs.py's text, came before it).
+    for est in (fastbp.MLPClassifier, fastbp.MLPRegressor):
+        assert _documented(est.__doc__) == _signature_names(est), est.__name__
+
+
+def test_classes_states_its_shape():
+    types = _attribute_types(fastbp.MLPClassifier.__doc__)
+    assert types["classes_"] == "ndarray of shape (n_classes,)"
 
 
 def _attribute_types(doc):

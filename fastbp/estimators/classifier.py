@@ -224,10 +224,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         weights change the model through their ratios within a batch, so
         with ``batch_size=1`` they cancel, save in the penalty's share.
 
+    {device}
+
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-        Class labels.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted; for a multilabel target, the indicator's
+        column indices ``0, ..., n_outputs - 1``.
 
     {attrs}
 
@@ -908,5 +911,7 @@ def _balanced_sample_weight(labels, sample_weight):
 
 
 if MLPClassifier.__doc__:  # None under python -OO, which strips docstrings
+    # device comes last, after class_weight, as in the signature.
+    _before, _device = COMMON_PARAMETERS.split("\n\n    device :")
     MLPClassifier.__doc__ = MLPClassifier.__doc__.format(
-        params=COMMON_PARAMETERS, attrs=COMMON_ATTRIBUTES)
+        params=_before, device="device :" + _device, attrs=COMMON_ATTRIBUTES)
