@@ -69,8 +69,8 @@ from sklearn.utils.metadata_routing import get_routing_for_object, process_routi
 from sklearn.utils.validation import indexable
 from threadpoolctl import threadpool_limits
 
-from .warmup import (DTYPES, _check_dtypes, _check_flag, _clone_without_cv, _expand, _grids,
-                     _held, _holds_fastbp, _is_search)
+from .warmup import (_PATH_PARAMS, _SHAPE_PARAMS, DTYPES, _check_dtypes, _check_flag,
+                     _clone_without_cv, _expand, _grids, _held, _holds_fastbp, _is_search)
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -355,7 +355,16 @@ def _behind_steps(obj):
     Any step before it counts, ``"passthrough"`` included: a search may
     swap a transformer in there.
     """
+    seen = set()
     for grid in _grids(obj):
+        # Only a point's values that hold estimators (swapped in) can change
+        # the steps: one clone per choice of them, not per point (fix-279:
+        # 2,600 clones of a search whose points set path parameters only).
+        swapped = tuple(sorted((k, id(v)) for k, v in grid.items()
+                               if k.split("__")[-1] not in _PATH_PARAMS + _SHAPE_PARAMS))
+        if swapped in seen:
+            continue
+        seen.add(swapped)
         candidate = _clone_without_cv(obj)
         if grid:
             base = candidate.estimator if hasattr(candidate, "estimator") else candidate
