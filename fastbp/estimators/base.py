@@ -48,14 +48,15 @@ from .constraints import MLP_CONSTRAINTS
 from .fit_calls import (
     _CALLS,
     _TRAINING,
-    _Call,
     _fresh_random_state,
     _keep,
     _new_generation,
     _take,
     claim,
+    claimed_call,
     copied_call,
     live_copies,
+    model_before,
     one_call_at_a_time,
 )
 from .fitted_state import FittedStateMixin
@@ -227,10 +228,11 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         return self._transactional_fit(X, y, sample_weight, incremental=False)
 
     def _transactional_fit(self, X, y, sample_weight, incremental, prepare=None):
-        # One call at a time trains an estimator: fit and partial_fit
-        # refuse one that overlaps another thread's, or is nested in a call
-        # (its hook fits the estimator it trains), before anything changes
-        # (fit_calls.one_call_at_a_time); claim, below, checks again.
+        # One call at a time fits an estimator: fit and partial_fit claim
+        # it before anything changes, and refuse a call that overlaps
+        # another thread's or is nested in one (its hook fits the estimator
+        # it trains): see fit_calls.one_call_at_a_time. This is that call.
+        call = claimed_call(self)
         # A failed fit must leave a fitted model exactly as it was: training
         # works on copies, and every attribute set before the failure is
         # rolled back here.
@@ -249,13 +251,11 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # are given once the call has kept its model: one that an error
         # filter raised mid-fit would roll a whole trained fit back (and
         # Ctrl-C's would say the model keeps what it then does not).
-        call = _Call(self)
         call.before = (saved, rng_state, lengths)
         depth = len(_CALLS.stack)
         try:
             _new_generation(self)
-            # (Checked again with the mark's setting: a call of another
-            # thread may have started since.)
+            # (Held already, where fit_calls.one_call_at_a_time claimed it.)
             claim(call)
             _CALLS.stack.append(call)
             with held_until_committed() as held:
@@ -360,6 +360,12 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         """
         from .interop import to_sklearn
 
+        if _TRAINING.get(id(self)) is not None:
+            # Mid-fit, the model as before the call, as predict and a pickle
+            # give it (rev-284: the untrained initial weights of a refit).
+            before = model_before(self)
+            if before is not None:
+                return before.to_sklearn()
         check_is_fitted(self)
         # Weights set by hand: what a fit would have set with them (the
         # layers' activations, residual connections and normalisation, the
@@ -625,9 +631,11 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # The model is set: the root hook may save it. (This call's is the
         # one active entry for this estimator, see fit_calls.claim: one an
         # interrupted call left on the stack is inactive.)
+        # Committed, not ended: the call goes on refusing another until it
+        # returns (rev-284: a root hook's fit of the estimator passed).
         for call in reversed(_CALLS.stack):
             if call.trains(self):
-                call.active = False
+                call.committed = True
                 break
         if tasks is not None:
             # Last, with every fitted attribute set, and still inside the

@@ -44,19 +44,24 @@ class _Call:
     reference: an id names another object once its estimator is gone) and
     whether it still trains it.
 
-    ``active`` is what :func:`is_being_fitted` reads, and a call ends it
-    with one attribute store, the first thing its ``finally`` does: Ctrl-C
-    lands between bytecodes that call or jump, and an entry left in
+    ``active`` says the call is under way, and a call ends it with one
+    attribute store, the first thing its ``finally`` does: Ctrl-C lands
+    between bytecodes that call or jump, and an entry left in
     ``_TRAINING`` by an interrupt elsewhere in the bookkeeping is inactive
     (helper-195: one left active refused every later save of the estimator,
-    and of a new one given its id).
+    and of a new one given its id). ``committed`` says the call has set its
+    model, whose end hooks (the root one) may save it and predict from it
+    (:func:`is_being_fitted` reads both), while the call, still under way,
+    refuses another (:func:`refuse_overlap`).
     """
 
-    __slots__ = ("estimator", "active", "before", "warned", "thread", "model_before")
+    __slots__ = ("estimator", "active", "committed", "before", "warned", "thread",
+                 "model_before")
 
     def __init__(self, estimator):
         self.estimator = weakref.ref(estimator)
         self.active = True
+        self.committed = False
         # The thread the call runs in, which an overlapping call's refusal
         # names (see claim).
         self.thread = threading.get_ident()
@@ -73,6 +78,13 @@ class _Call:
         self.model_before = None
 
     def trains(self, estimator):
+        """Whether this call trains ``estimator`` and has not yet set its
+        model."""
+        return self.active and not self.committed and self.estimator() is estimator
+
+    def runs(self, estimator):
+        """Whether this call, under way, fits ``estimator`` (its model set
+        or not: the root hook runs after)."""
         return self.active and self.estimator() is estimator
 
 
@@ -85,7 +97,7 @@ def refuse_overlap(estimator):
     epochs left in the loss curve (rev-273, rev-275).
     """
     call = _TRAINING.get(id(estimator))
-    if call is None or not call.trains(estimator):
+    if call is None or not call.runs(estimator):
         return
     name = type(estimator).__name__
     if call.thread == threading.get_ident():
@@ -102,12 +114,27 @@ def refuse_overlap(estimator):
         "one estimator per thread (sklearn.base.clone), or a lock around its fit calls.")
 
 
+class _Pending(threading.local):
+    """Per thread, the call :func:`one_call_at_a_time` claimed, until the
+    method it decorates takes it (:func:`claimed_call`)."""
+
+    call = None
+
+
+_PENDING = _Pending()
+
+
 def one_call_at_a_time(fit_method):
-    """Decorate ``fit_method`` (``fit``, ``partial_fit``) to call
-    :func:`refuse_overlap` first, outside scikit-learn's ``_fit_context``
-    (apply it above that decorator): a refused call passing through it
-    would tear the running fit's callbacks down and take away its
-    callback context, as that context's cleanup does at a call's end.
+    """Decorate ``fit_method`` (``fit``, ``partial_fit``) to mark its
+    estimator as fitted by a new call (:func:`claim`) first, outside
+    scikit-learn's ``_fit_context`` (apply it above that decorator), and to
+    clear the mark however it ends. The method takes that call with
+    :func:`claimed_call`.
+
+    A call refused inside ``_fit_context`` would tear the running fit's
+    callbacks down and take away its callback context, as that context's
+    cleanup does at a call's end; a check here that claimed later, inside
+    it, left a window in which two threads both passed it (rev-284).
 
     Parameters
     ----------
@@ -121,18 +148,47 @@ def one_call_at_a_time(fit_method):
     """
     @functools.wraps(fit_method)
     def wrapper(estimator, *args, **kwargs):
-        refuse_overlap(estimator)
-        return fit_method(estimator, *args, **kwargs)
+        call = _Call(estimator)
+        try:
+            claim(call)
+            _PENDING.call = call
+            return fit_method(estimator, *args, **kwargs)
+        finally:
+            # (Where the method never took it: its parameters refused.)
+            call.active = False
+            if _PENDING.call is call:
+                _PENDING.call = None
+            if _TRAINING.get(id(estimator)) is call:
+                del _TRAINING[id(estimator)]
 
     return wrapper
 
 
+def claimed_call(estimator):
+    """The call :func:`one_call_at_a_time` claimed for ``estimator`` in this
+    thread, taken; else a new one, claimed here.
+
+    Returns
+    -------
+    _Call
+    """
+    call = _PENDING.call
+    if call is not None and call.estimator() is estimator:
+        _PENDING.call = None
+        return call
+    call = _Call(estimator)
+    claim(call)
+    return call
+
+
 def claim(call):
     """Mark the estimator ``call`` trains as being fitted by it; raise
-    ``RuntimeError`` (see :func:`refuse_overlap`) where another call trains
-    it already."""
+    ``RuntimeError`` (see :func:`refuse_overlap`) where another call fits
+    it already. A call that holds the mark keeps it."""
     estimator = call.estimator()
     with _CLAIMING:
+        if _TRAINING.get(id(estimator)) is call:
+            return
         refuse_overlap(estimator)
         # (An entry there is inactive: an interrupt left it behind.)
         _TRAINING[id(estimator)] = call

@@ -1,0 +1,121 @@
+"""rev-284's reading of fix-280: the end hook (root) of a fit could fit the
+estimator being fitted, whose mark the call had dropped as it set its
+model; a call could pass the overlap check, then lose the claim inside
+scikit-learn's ``_fit_context`` and tear the winner's callbacks down; and
+``to_sklearn`` mid-fit converted the new call's untrained weights.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+from fastbp import MLPClassifier
+from fastbp.estimators import fit_calls
+
+try:
+    from .support import Hook, quiet
+except ImportError:  # run as a plain module
+    from support import Hook, quiet
+
+_WAIT = 60
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def test_a_root_hook_fitting_its_own_estimator_is_refused(data):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    coefs = [c.copy() for c in model.coefs_]
+    model.set_callbacks(Hook(on_root=lambda estimator, fitted, context:
+                             estimator.set_params(max_iter=5).fit(X, y)))
+    with pytest.raises(RuntimeError, match="nested in it"):
+        quiet(model.fit, X, y)
+    # The outer fit failed as a whole, as on any error of its root hook.
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    for a, b in zip(model.coefs_, coefs):
+        np.testing.assert_array_equal(a, b)
+    assert not fit_calls._TRAINING
+
+
+class _Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def setup(self, estimator, context):
+        self.calls.append(("setup", threading.get_ident()))
+
+    def teardown(self, estimator, context):
+        self.calls.append(("teardown", threading.get_ident()))
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        return False
+
+
+def test_a_call_refused_as_another_validates_sets_nothing_up(data, monkeypatch):
+    # The other thread's call holds the estimator from before scikit-learn
+    # validates its parameters: this one is refused before its own
+    # _fit_context, whose cleanup would tear the callbacks down.
+    X, y = data
+    model = MLPClassifier((8,), max_iter=2, random_state=0)
+    recorder = _Recorder()
+    model.set_callbacks(recorder)
+    inside, resume, errors = threading.Event(), threading.Event(), []
+    validate = MLPClassifier._validate_params
+
+    def paused(self):
+        if threading.current_thread() is thread and not inside.is_set():
+            inside.set()
+            assert resume.wait(_WAIT)
+        return validate(self)
+
+    monkeypatch.setattr(MLPClassifier, "_validate_params", paused)
+
+    def run():
+        try:
+            quiet(model.fit, X, y)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+            inside.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert inside.wait(_WAIT) and not errors, errors
+        with pytest.raises(RuntimeError, match="being fitted in another thread"):
+            model.fit(X, y)
+        assert recorder.calls == []
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    assert [what for what, _ in recorder.calls] == ["setup", "teardown"]
+    assert {who for _, who in recorder.calls} == {thread.ident}
+    assert model.n_iter_ == 2 and not fit_calls._TRAINING
+
+
+def test_to_sklearn_mid_fit_converts_the_model_before_the_call(data):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    old = model.predict_proba(X)
+    seen = []
+
+    def on_epoch(estimator, fitted, context):
+        seen.append(estimator.to_sklearn().predict_proba(X))
+
+    model.set_params(random_state=1).set_callbacks(Hook(on_epoch))
+    quiet(model.fit, X, y)
+    assert len(seen) == 3
+    for proba in seen:
+        np.testing.assert_allclose(proba, old, rtol=1e-12, atol=1e-15)
+    # After the call, the new model.
+    np.testing.assert_allclose(model.to_sklearn().predict_proba(X), model.predict_proba(X),
+                               rtol=1e-12, atol=1e-15)
