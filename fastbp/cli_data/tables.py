@@ -47,6 +47,8 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
     if not path.lower().endswith(TABLE_SUFFIXES):
+        if path.lower().endswith(_SVMLIGHT_SUFFIXES):
+            raise CLIError(_svmlight_advice(path))
         raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt; .tsv and "
                        ".tsv.gz as tab-separated)")
     try:
@@ -90,13 +92,7 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     if frame.shape[1] == 1 and _looks_like_svmlight(frame):
         # rev-274: read as one column named after its first line, the
         # file was then said to lack the --target column.
-        raise CLIError(f"{path} looks like an svmlight/libsvm file (lines of 'label "
-                       "index:value ...'), which fastbp does not read: it reads CSV "
-                       "files. Convert it first, for example in Python: from "
-                       "sklearn.datasets import load_svmlight_file; import pandas as pd; "
-                       "X, y = load_svmlight_file(path); frame = pd.DataFrame(X.toarray()"
-                       ").add_prefix('x'); frame['target'] = y; frame.to_csv(new_path, "
-                       "index=False); then train with --target target")
+        raise CLIError(_svmlight_advice(path))
     if frame.shape[1] == 1 and "\t" in str(frame.columns[0]) and _separator(path) != "\t":
         raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
                        "separated by tabs, and fastbp reads a .csv or .txt file "
@@ -125,6 +121,22 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                        f"once, and they would be read as different columns ({first!r} and "
                        f"{first + '.1'!r}); give each column a name of its own")
     return frame
+
+
+#: The names of svmlight/libsvm files, which fastbp does not read.
+_SVMLIGHT_SUFFIXES = (".svm", ".libsvm", ".svmlight", ".svm.gz", ".libsvm.gz",
+                      ".svmlight.gz")
+
+
+def _svmlight_advice(path):
+    """The error for ``path``, an svmlight/libsvm file: how to convert it."""
+    return (f"{path} looks like an svmlight/libsvm file (lines of 'label "
+            "index:value ...'), which fastbp does not read: it reads CSV "
+            "files. Convert it first, for example in Python: from "
+            "sklearn.datasets import load_svmlight_file; import pandas as pd; "
+            "X, y = load_svmlight_file(path); frame = pd.DataFrame(X.toarray()"
+            ").add_prefix('x'); frame['target'] = y; frame.to_csv(new_path, "
+            "index=False); then train with --target target")
 
 
 #: A line of an svmlight/libsvm file: a label (or labels "1,3"), maybe a
