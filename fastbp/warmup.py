@@ -458,7 +458,11 @@ def _expand(obj):
         candidate = _clone_without_cv(obj)
         if grid:
             base = candidate.estimator if hasattr(candidate, "estimator") else candidate
-            base.set_params(**grid)
+            # As the search's own fits do (clone(parameters, safe=False)):
+            # an estimator of the grid set in as it is would be the same
+            # object in every point, each point's parameters overwriting
+            # the last's, and the user's grid left holding the last.
+            base.set_params(**clone(grid, safe=False))
         held = _held(candidate)
         # A search held (in a pipeline, or a search's nested one) trains
         # the points of its grid, not its template as it stands: its grid
@@ -560,14 +564,14 @@ def _grids(search):
         # A path parameter's list is cut to the values that choose
         # different kernels before the lists are crossed (_distinct):
         # rev-272's 23,040 points were 720 configurations, and 11 kernels.
-        items = [(k, _distinct(list(v), k.split("__")[-1], search, k)
+        items = [(k, _distinct(list(v), k.split("__")[-1], search, k, space)
                   if k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS else list(v))
                  for k, v in space.items()
                  if hasattr(v, "__iter__") and not isinstance(v, str)
                  and (k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS
                       or _holds_fastbp(v))]
-        drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k),
-                            _accepts(search, k)))
+        drawn = [(k, _drawn(v, k.split("__")[-1], _default(search, k, space),
+                            _accepts(search, k, space)))
                  for k, v in space.items()
                  if hasattr(v, "rvs") and k.split("__")[-1] in _PATH_PARAMS + _SHAPE_PARAMS]
         items += [(k, values) for k, values in drawn if values]
@@ -577,27 +581,32 @@ def _grids(search):
     return combos or [{}]
 
 
-def _distinct(values, name, search, key):
+def _distinct(values, name, search, key, space=None):
     """Of a grid's ``values`` for the path (or shape) parameter ``name``
-    (``key`` in ``search``'s grid), the first of each kind that chooses
-    different kernels, in their order.
+    (``key`` in ``search``'s grid, one dict of which is ``space``), the
+    first of each kind that chooses different kernels, in their order.
 
     A number of :data:`_NUMERIC_PATH_PARAMS` is off (its default) or on:
     the first value on that the estimator takes stands for the others, as
     for a distribution (:func:`_drawn`); values it refuses are kept, for
-    the point's fit to refuse as the search's would. Hidden layer sizes
+    the point's fit to refuse as the search's would. The estimator is the
+    one the points fit (:func:`_key_owners`). Hidden layer sizes
     are told apart by what the kernels and the fit's checks read of them
     (:func:`_sizes_kind`). Any other value is kept once.
     """
     kept, kinds = [], []
-    accepts = default = None
+    accepts = off = None
     for value in values:
         if name in _NUMERIC_PATH_PARAMS:
-            if default is None:
-                default, accepts = (_default(search, key),), _accepts(search, key)
-            if _equal(value, default[0]):
+            if off is None:
+                off, accepts = _is_off(search, key, space), _accepts(search, key, space)
+            if not accepts(value):
+                # rev-284: a refused value never stands for "on" (nor for
+                # "off"), or the value that a fit takes is cut for it.
+                kind = ("as given", repr(value))
+            elif off(value):
                 kind = "off"
-            elif _is_number(value) and ("on" in kinds or accepts(value)):
+            elif _is_number(value):
                 kind = "on"
             else:
                 kind = ("as given", repr(value))
@@ -692,28 +701,85 @@ def _owner(search, key):
     return (base.get_params(deep=True).get(prefix) if prefix else base), name
 
 
-def _default(search, key):
-    """The default of the parameter ``key`` (``step__name``) of the
-    estimator that ``search`` tunes: that of its class where it is a fastbp
-    estimator, its current value otherwise (None where not found)."""
+def _key_owners(search, key, space=None):
+    """The fastbp estimators whose parameter ``key`` (``step__name``) the
+    points of ``space`` (one dict of ``search``'s grid) set, and the
+    parameter's name.
+
+    Where ``space`` swaps in the step that holds it (or one above it,
+    such as a pipeline holding the estimator), those are the fastbp
+    estimators among its choices: the template's step may be a
+    placeholder (``LogisticRegression()``) that no point fits (rev-284).
+    Otherwise the template's own, where it is a fastbp estimator. An empty
+    list where no fastbp estimator takes the value.
+    """
+    prefix, _, name = key.rpartition("__")
+    steps = prefix.split("__") if prefix else []
+    # The deepest swap wins: scikit-learn sets a step before the
+    # parameters of what it holds.
+    for i in range(len(steps), 0, -1):
+        choices = (space or {}).get("__".join(steps[:i]))
+        if not hasattr(choices, "__iter__") or isinstance(choices, str):
+            continue
+        tail = "__".join(steps[i:])
+        held = [c if not tail else c.get_params(deep=True).get(tail)
+                for c in choices if hasattr(c, "get_params") and not isinstance(c, type)]
+        return [h for h in held if isinstance(h, BaseMLP)], name
     owner, name = _owner(search, key)
-    if isinstance(owner, BaseMLP):
-        return type(owner)().get_params(deep=False).get(name)
+    return ([owner] if isinstance(owner, BaseMLP) else []), name
+
+
+def _default(search, key, space=None):
+    """The default of the parameter ``key`` (``step__name``) of the
+    estimator that ``search`` tunes: that of its class where the points of
+    ``space`` fit fastbp estimators that agree on it
+    (:func:`_key_owners`), its current value in the template otherwise
+    (None where not found)."""
+    agreed, default = _owners_default(*_key_owners(search, key, space))
+    if agreed:
+        return default
     base = getattr(search, "estimator", None)
     return base.get_params(deep=True).get(key) if hasattr(base, "get_params") else None
 
 
-def _accepts(search, key):
-    """``accepts(value)``: whether the fastbp estimator that owns ``key``
-    takes ``value`` for it (scikit-learn's parameter validation, which its
-    fits run first); everything where the owner is not fastbp's."""
-    owner, name = _owner(search, key)
-    if not isinstance(owner, BaseMLP):
-        return lambda value: True
+def _is_off(search, key, space=None):
+    """``off(value)``: whether ``value`` of the numeric path parameter
+    ``key`` leaves its kernels out: its default where the fastbp estimators
+    that take it agree on one, :func:`_switch`'s "off" (None or 0)
+    otherwise; the template's value need not be a fastbp default."""
+    agreed, default = _owners_default(*_key_owners(search, key, space))
+    if agreed:
+        return lambda value: _equal(value, default)
+    return lambda value: _switch(value) == "off"
+
+
+def _owners_default(owners, name):
+    """``(True, default)`` where the classes of ``owners`` (fastbp
+    estimators) give their parameter ``name`` one default, ``(False,
+    None)`` where they do not, or there are none."""
+    defaults = [type(owner)().get_params(deep=False).get(name) for owner in owners]
+    if defaults and all(_equal(d, defaults[0]) for d in defaults):
+        return True, defaults[0]
+    return False, None
+
+
+def _accepts(search, key, space=None):
+    """``accepts(value)``: whether every fastbp estimator that takes ``key``
+    in the points of ``space`` (:func:`_key_owners`) takes ``value`` for it
+    (scikit-learn's parameter validation, which their fits run first).
+    Where none is found: for a number of :data:`_NUMERIC_PATH_PARAMS`,
+    whether a fastbp estimator would (a value it refuses must not stand for
+    others that it takes); everything otherwise."""
+    owners, name = _key_owners(search, key, space)
+    if not owners:
+        if name not in _NUMERIC_PATH_PARAMS:
+            return lambda value: True
+        owners = [MLPClassifier()]
 
     def accepts(value):
         try:
-            clone(owner).set_params(**{name: value})._validate_params()
+            for owner in owners:
+                clone(owner).set_params(**{name: value})._validate_params()
         except (TypeError, ValueError):  # InvalidParameterError is both
             return False
         return True
