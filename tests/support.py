@@ -124,3 +124,44 @@ def edited_archive(saved, path, edit_schema=None, edit_members=None, edit_meta=N
         outer.writestr("fastbp.json", json.dumps(meta))
         outer.writestr("model.skops", payload)
     return path
+
+
+def fresh_python(code, cache_dir, timeout=800):
+    """The JSON object that ``code`` prints last, run as a fresh Python
+    process from the repository, on the compile cache ``cache_dir`` (an
+    empty one: nothing another test loaded stands in for what it needs).
+    A failing run fails the test with its output."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir),
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fit_in_thread(model, X, y, paused):
+    """Start ``model.fit(X, y)``, warnings silenced, in a new thread, which
+    the test pauses in a hook of its own and signals with the event
+    ``paused``; an exception the fit raises is recorded and sets
+    ``paused`` too, so that the test's wait returns. Returns ``(thread,
+    errors)``."""
+    import threading
+
+    errors = []
+
+    def run():
+        try:
+            quiet(model.fit, X, y)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+            paused.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors

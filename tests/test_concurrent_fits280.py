@@ -24,9 +24,9 @@ from fastbp import MLPClassifier, MLPRegressor
 from fastbp.estimators import fit_calls
 
 try:
-    from .support import Hook, quiet
+    from .support import Hook, fit_in_thread, quiet
 except ImportError:  # run as a plain module
-    from support import Hook, quiet
+    from support import Hook, fit_in_thread, quiet
 
 pytest.importorskip("sklearn.callback")
 
@@ -48,7 +48,7 @@ def _paused_fit(model, X, y, via="hook"):
     callback hook (``via="hook"``) or in its validation scorer (``via=
     "scorer"``: no callbacks), until the returned ``resume`` is set.
     Returns (thread, resume, errors)."""
-    inside, resume, errors = threading.Event(), threading.Event(), []
+    inside, resume = threading.Event(), threading.Event()
 
     def pause():
         if not inside.is_set():
@@ -64,15 +64,7 @@ def _paused_fit(model, X, y, via="hook"):
 
         model.set_params(early_stopping=True, scoring=scorer)
 
-    def run():
-        try:
-            quiet(model.fit, X, y)
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-            inside.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, errors = fit_in_thread(model, X, y, inside)
     assert inside.wait(_WAIT) and not errors, errors
     return thread, resume, errors
 
@@ -279,7 +271,7 @@ def test_a_refused_call_leaves_the_running_fits_callbacks_alone(data):
     # and took its callback context: it is made before that context.
     X, y = data
     model = MLPClassifier((8,), max_iter=3, random_state=0)
-    inside, resume, errors = threading.Event(), threading.Event(), []
+    inside, resume = threading.Event(), threading.Event()
 
     def pause():
         if not inside.is_set():
@@ -288,16 +280,7 @@ def test_a_refused_call_leaves_the_running_fits_callbacks_alone(data):
 
     recorder = _Recorder(pause)
     model.set_callbacks(recorder)
-
-    def run():
-        try:
-            quiet(model.fit, X, y)
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-            inside.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, errors = fit_in_thread(model, X, y, inside)
     try:
         assert inside.wait(_WAIT) and not errors, errors
         context = model.__dict__.get("_callback_fit_ctx")

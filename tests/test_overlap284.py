@@ -14,9 +14,9 @@ from fastbp import MLPClassifier
 from fastbp.estimators import fit_calls
 
 try:
-    from .support import Hook, quiet
+    from .support import Hook, fit_in_thread, quiet
 except ImportError:  # run as a plain module
-    from support import Hook, quiet
+    from support import Hook, fit_in_thread, quiet
 
 _WAIT = 60
 
@@ -68,26 +68,18 @@ def test_a_call_refused_as_another_validates_sets_nothing_up(data, monkeypatch):
     model = MLPClassifier((8,), max_iter=2, random_state=0)
     recorder = _Recorder()
     model.set_callbacks(recorder)
-    inside, resume, errors = threading.Event(), threading.Event(), []
+    inside, resume = threading.Event(), threading.Event()
     validate = MLPClassifier._validate_params
+    main = threading.current_thread()
 
     def paused(self):
-        if threading.current_thread() is thread and not inside.is_set():
+        if threading.current_thread() is not main and not inside.is_set():
             inside.set()
             assert resume.wait(_WAIT)
         return validate(self)
 
     monkeypatch.setattr(MLPClassifier, "_validate_params", paused)
-
-    def run():
-        try:
-            quiet(model.fit, X, y)
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-            inside.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, errors = fit_in_thread(model, X, y, inside)
     try:
         assert inside.wait(_WAIT) and not errors, errors
         with pytest.raises(RuntimeError, match="being fitted in another thread"):

@@ -7,11 +7,7 @@ took 60 s for 720 configurations that ran about 11 kernels, on the client
 and on every dask worker.
 """
 
-import json
-import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 import scipy.stats
@@ -22,7 +18,11 @@ from sklearn.preprocessing import StandardScaler
 from fastbp import MLPClassifier
 from fastbp.warmup import _configurations, _grids
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    from .support import fresh_python
+except ImportError:  # run as a plain module
+    from support import fresh_python
+
 warmup_module = sys.modules["fastbp.warmup"]  # fastbp.warmup is the function
 
 SOLVERS = ["adam", "sgd", "rmsprop", "lbfgs"]
@@ -156,12 +156,7 @@ print(json.dumps({"entries": [e.estimator for e in report.entries],
 def test_a_search_after_warming_its_cut_grid_compiles_nothing(tmp_path):
     # In a fresh process on an empty cache, so that nothing another test
     # loaded stands in for what the warm-up left out.
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path),
-               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_SEARCH_AFTER_WARMUP)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=800)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = fresh_python(_SEARCH_AFTER_WARMUP, tmp_path)
     # Two configurations: dropout on, with and without residual
     # connections (the (8, 8) network's). Before: four, each rate its own.
     assert sorted(result["entries"]) == [

@@ -10,12 +10,6 @@ counted as taken and none as the default: ``[0.0, 0.3]`` was cut to
 kernel was warmed.
 """
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -25,7 +19,10 @@ from sklearn.preprocessing import StandardScaler
 from fastbp import MLPClassifier
 from fastbp.warmup import _configurations, _grids
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    from .support import fresh_python
+except ImportError:  # run as a plain module
+    from support import fresh_python
 
 
 def _placeholder():
@@ -147,12 +144,7 @@ def test_a_placeholder_step_search_after_warmup_compiles_nothing(tmp_path):
     # In a fresh process on an empty cache, so that nothing another test
     # loaded stands in for what the warm-up left out (rev-284: the search
     # then compiled 21 kernels).
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path),
-               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_SEARCH_AFTER_WARMUP)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=800)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = fresh_python(_SEARCH_AFTER_WARMUP, tmp_path)
     assert sorted(result["entries"]) == ["MLPClassifier()", "MLPClassifier(dropout=0.3)"]
     assert result["compiled"] > 0
     assert result["search"] == [0, 0]  # neither loaded nor compiled: all in memory
