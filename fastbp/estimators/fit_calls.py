@@ -186,9 +186,11 @@ def claim(call):
     ``RuntimeError`` (see :func:`refuse_overlap`) where another call fits
     it already. A call that holds the mark keeps it."""
     estimator = call.estimator()
+    # (Read outside the lock: only this call's own thread takes its mark
+    # away, and it is here.)
+    if _TRAINING.get(id(estimator)) is call:
+        return
     with _CLAIMING:
-        if _TRAINING.get(id(estimator)) is call:
-            return
         refuse_overlap(estimator)
         # (An entry there is inactive: an interrupt left it behind.)
         _TRAINING[id(estimator)] = call
