@@ -27,7 +27,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 
@@ -36,9 +35,10 @@ from .estimators import MLPClassifier, MLPRegressor
 from .estimators.architecture import residual_flags
 from .estimators.base import BaseMLP
 from .estimators.checks import check_hidden_layer_sizes
-from .training.split import forced_split
+from .estimators.tiny_fits import tiny_fit as _tiny_fit
+from .estimators.tiny_fits import tiny_representative as _tiny_representative
+from .estimators.tiny_fits import tiny_widths as _tiny_widths
 from .exceptions import quiet_in_this_thread
-from .training.progress import INTERRUPTED
 
 __all__ = ["WarmupEntry", "WarmupReport", "warmup"]
 
@@ -806,7 +806,7 @@ def _parts(est, sparse):
     """The pieces of warming ``est`` that run kernels of their own, as
     ``(input kind, target kind)`` pairs: ``input`` is "dense", "sparse"
     or "split" (dense, each step split between two threads); ``target``
-    indexes :func:`_targets`."""
+    indexes :func:`~fastbp.estimators.tiny_fits.tiny_targets`."""
     n_targets = 1 if isinstance(est, MLPRegressor) else 2
     inputs = ["dense", "sparse"] if sparse else ["dense"]
     if est.solver != "lbfgs":
@@ -835,14 +835,6 @@ def _schedule(tasks):
         (rest if group in seen else first).append(task)
         seen.add(group)
     return sorted(first, key=lambda task: (task[0].solver == "lbfgs", order[task[2][0]])) + rest
-
-
-def _targets(est, X):
-    if isinstance(est, MLPRegressor):
-        return [np.abs(X[:, 0]) + 0.5]  # positive: the poisson loss takes it too
-    # Three classes train a softmax output, two a logistic one: the default
-    # path compiles kernels of their own for each.
-    return [np.arange(len(X)) % 3, np.arange(len(X)) % 2]
 
 
 def _warm_part(est, dtype, part):
@@ -883,134 +875,6 @@ def _warm_in_worker(est, dtype, part):
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return counts, messages
-
-
-def _tiny_widths(sizes):
-    """Hidden widths of 4 and 5 that stand for ``sizes`` in a tiny fit:
-    as many layers, and equal consecutive widths where, and only where,
-    ``sizes`` has them (what ``residual`` connects). No kernel depends on
-    the widths themselves; a large network's copy would cost the warm-up
-    its memory and seconds (helper-152: 1.3 GB and 9.6 s for
-    ``(4096, 4096)``, 0.15 s for ``(16, 16)``). Sizes that are not valid
-    are kept, for the fit to refuse as the user's would."""
-    try:
-        sizes = check_hidden_layer_sizes(sizes)
-    except (TypeError, ValueError):
-        return sizes
-    widths = []
-    for i, size in enumerate(sizes):
-        if i and size == sizes[i - 1]:
-            widths.append(widths[-1])
-        else:
-            widths.append(5 if widths and widths[-1] == 4 else 4)
-    return tuple(widths)
-
-
-def _tiny_representative(est):
-    """An unfitted copy of ``est`` set for the tiny problem of
-    :func:`_tiny_fit`, with the same kernels to run: nothing of the user's
-    that the tiny fits do not need goes with it (to a worker process, which
-    must pickle it) or is called by them (helper-152: a scorer holding a
-    lock failed ``n_jobs=2``, and a ``learning_rate`` callable was called
-    at every tiny epoch)."""
-    params = est.get_params(deep=False)
-    # batch_size: every size runs the same kernels, and a split needs 16 rows.
-    params.update(max_iter=2, verbose=False, warm_start=False, random_state=0,
-                  batch_size="auto", **_tiny_problem_overrides(est))
-    if "hidden_layer_sizes" in params:
-        params["hidden_layer_sizes"] = _tiny_widths(params["hidden_layer_sizes"])
-    if callable(params.get("learning_rate")):
-        # A schedule is the rate of each epoch, computed here in Python:
-        # the kernels are those of a constant rate.
-        params["learning_rate"] = "constant"
-    if params.get("solver") == "lbfgs":
-        params["max_fun"] = 4
-    # Built from the parameters rather than cloned: a clone passes the
-    # callbacks on (the user's progress bar, monitor or TensorBoard writer
-    # would report these fits as theirs), and copies what is replaced.
-    tiny = clone(type(est)(**params))
-    if hasattr(tiny, "set_callbacks"):
-        tiny.set_callbacks()
-    return tiny
-
-
-def _tiny_problem_overrides(est):
-    """The settings of ``est`` that hold only for the user's own data: its
-    labels (``class_weight``), its task's metric (``scoring``) and its row
-    count (``validation_fraction``), replaced by ones the tiny problem
-    meets. None of them changes which kernels run: class weights reach the
-    kernels as sample weights, which ``"balanced"`` gives too, and a
-    scorer calls the prediction kernels that :func:`_tiny_fit` runs."""
-    params = est.get_params(deep=False)
-    overrides = {}
-    if params.get("class_weight") is not None:
-        overrides["class_weight"] = "balanced"
-    if params.get("scoring") is not None:
-        overrides["scoring"] = None
-    if params.get("early_stopping"):
-        overrides["validation_fraction"] = 0.25  # 16 of the 64 rows
-    return overrides
-
-
-def _tiny_fit(est, dtype, kind, target):
-    """Fit, predict and score a copy of ``est`` on a tiny problem of
-    ``dtype``: dense, CSR, or dense with each step split between two
-    threads (``kind``), with the ``target``-th target of :func:`_targets`."""
-    est = _tiny_representative(est)
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((64, 3)).astype(dtype)
-    y = _targets(est, X)[target]
-    if kind == "sparse":
-        X = sp.csr_matrix(X)
-    # Two iterations never converge, which is the point: the fits' own
-    # warnings are kept quiet, in this thread alone (a process-wide
-    # catch_warnings swallowed other threads' warnings); the cache's
-    # (a damaged entry rebuilt, a lock given up) are the caller's to see.
-    with quiet_in_this_thread() as seen:
-        if kind == "split":
-            # Large default-path fits split each step between two threads
-            # (fastbp.training.split), with kernels of their own: compiled
-            # here whatever this machine's BLAS pool, since the fits that
-            # need them may run elsewhere (a cluster's workers, an image's
-            # users).
-            with forced_split(2):
-                est.fit(X, y)
-        else:
-            est.fit(X, y)
-        # A fit turns Ctrl-C into a warning and keeps its model; a warm-up
-        # has no model to keep, and stops.
-        if any(message.startswith(INTERRUPTED) for message, _ in seen):
-            raise KeyboardInterrupt
-        # The split fit's predictions run the same kernels as any other's.
-        est.predict(X)
-        est.score(X, y)
-        if hasattr(est, "predict_proba"):
-            est.predict_proba(X)
-
-
-def warm_twins(est, dtype, target):
-    """Compile what a fit of ``est`` in ``dtype`` will want after its own
-    kernels: the kernels of the same fit split between two threads, and
-    predictions (a tiny fit of a copy of ``est``, split, then predicted
-    and scored).
-
-    A cold fit that finds another process compiling its own kernels runs
-    this while it waits (:func:`fastbp._cache.while_waiting`): in a
-    parallel search from an empty cache, one worker compiles the training
-    kernels, another these, and the parent's refit, whose steps are split
-    between the cores that the workers shared, loads them.
-
-    Parameters
-    ----------
-    est : MLPClassifier or MLPRegressor
-        Not changed (a fit in progress, say).
-    dtype : numpy dtype
-    target : int
-        Index of the target of :func:`_targets` whose output function the
-        fit trains (0: softmax, or the regressor's; 1: logistic).
-    """
-    # (_tiny_fit fits a copy of its own, built from the parameters.)
-    _tiny_fit(est, np.dtype(dtype).name, "split", target)
 
 
 def _cache_counts():

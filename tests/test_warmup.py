@@ -309,11 +309,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 import importlib
 from fastbp import MLPClassifier
-cache, warmup = (importlib.import_module(f"fastbp.{m}") for m in ("_cache", "warmup"))
+cache, tiny_fits = (importlib.import_module(f"fastbp.{m}")
+                    for m in ("_cache", "estimators.tiny_fits"))
 cache._busy = lambda lock: True  # every compile finds another process compiling
 calls = []
-warm_twins = warmup.warm_twins
-warmup.warm_twins = lambda *a: (calls.append(1), warm_twins(*a))
+warm_twins = tiny_fits.warm_twins
+tiny_fits.warm_twins = lambda *a: (calls.append(1), warm_twins(*a))
 X = np.random.RandomState(0).standard_normal((60, 5))
 with warnings.catch_warnings(), threadpool_limits(1):
     warnings.simplefilter("ignore")  # one iteration does not converge

@@ -32,7 +32,7 @@ from ..training.progress import Progress
 from ..training.split import split_parts
 from ..training.stochastic import POISSON_SCALING_ADVICE, all_finite, fit_stochastic
 from . import architecture as arch
-from . import callbacks
+from . import callbacks, tiny_fits
 from .fit_calls import _keep, _spare_workspaces, _take
 from .network import _parameter_attributes
 
@@ -41,19 +41,6 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 # scikit-learn's words for it.
 _NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may "
                        "contain large values and need to be preprocessed.")
-
-
-def _warm_split_twins(estimator, dtype, target):
-    """Compile the kernels of ``estimator``'s fit split between two threads
-    (:func:`fastbp.warmup.warm_twins`), where a fit waits for another
-    process's compile (:func:`fastbp.training.compile.spend_compile_waits`).
-    """
-    # Imported here: fastbp.warmup builds on the estimators (at the top, a
-    # cycle). Passed down to the trainer as a callable, so that the
-    # trainer imports nothing of the estimators or of what builds on them.
-    from ..warmup import warm_twins
-
-    warm_twins(estimator, dtype, target)
 
 
 def _progress_attributes(optimizer, progress):
@@ -427,7 +414,7 @@ class SolverFitMixin:
         waiting = spend_compile_waits(backend, spec, inp.is_sparse, params, running,
                                       batch_size, n_train, clip=self.clip_grad_norm,
                                       solver=self.solver,
-                                      warm_split=functools.partial(_warm_split_twins, self))
+                                      warm_split=functools.partial(tiny_fits.warm_twins, self))
         # Taken out for this call (a concurrent call of the same model finds
         # none); a fit keeps none: megabytes at MNIST's shapes.
         alpha, l1 = self._penalties(weight_exp)
