@@ -65,7 +65,7 @@ def _interrupt_at(line):
 
 
 @pytest.mark.parametrize("marker, undone", [("claim(call)", True),
-                                            ("call.active = False", False)])
+                                            ("call.committed = True", False)])
 def test_an_interrupt_in_the_bookkeeping_leaves_no_estimator_marked(data, marker, undone,
                                                                      tmp_path):
     # helper-195: the mark was set before the call's try, and cleared in two

@@ -111,3 +111,57 @@ def test_to_sklearn_mid_fit_converts_the_model_before_the_call(data):
     # After the call, the new model.
     np.testing.assert_allclose(model.to_sklearn().predict_proba(X), model.predict_proba(X),
                                rtol=1e-12, atol=1e-15)
+
+
+def test_a_fit_run_before_the_method_takes_its_call_leaves_it_alone(data):
+    # rev-286: a fit of another estimator in a subclass's _validate_params
+    # (between the decorator and the fit) took the pending call's place,
+    # and the outer fit was refused as "nested" in itself.
+    X, y = data
+
+    class Sub(MLPClassifier):
+        def _validate_params(self):
+            quiet(MLPClassifier((3,), max_iter=1, random_state=0).fit, X, y)
+            return super()._validate_params()
+
+    model = quiet(Sub((8,), max_iter=2, random_state=0).fit, X, y)
+    assert model.n_iter_ == 2
+    assert not fit_calls._TRAINING and fit_calls._PENDING.call is None
+
+
+class _SlowTeardown(_Recorder):
+    def __init__(self, inside, resume):
+        super().__init__()
+        self.inside, self.resume = inside, resume
+
+    def teardown(self, estimator, context):
+        super().teardown(estimator, context)
+        if not self.inside.is_set():
+            self.inside.set()
+            assert self.resume.wait(_WAIT)
+
+
+def test_a_call_stays_under_way_until_its_callbacks_are_torn_down(data):
+    # rev-286: the mark went as the fit ended inside scikit-learn's
+    # _fit_context; a call of another thread then claimed the estimator
+    # during the first one's teardown, which took the second's callback
+    # context, and its teardown never ran.
+    X, y = data
+    model = MLPClassifier((8,), max_iter=2, random_state=0)
+    inside, resume = threading.Event(), threading.Event()
+    recorder = _SlowTeardown(inside, resume)
+    model.set_callbacks(recorder)
+    thread, errors = fit_in_thread(model, X, y, inside)
+    try:
+        assert inside.wait(_WAIT) and not errors, errors
+        with pytest.raises(RuntimeError, match="being fitted in another thread"):
+            model.fit(X, y)
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not errors, errors
+    assert not fit_calls._TRAINING
+    # Once it has ended, the estimator fits again, with its own teardown.
+    quiet(model.fit, X, y)
+    assert [what for what, _ in recorder.calls] == ["setup", "teardown"] * 2
+    assert "_callback_fit_ctx" not in model.__dict__

@@ -55,6 +55,7 @@ from .fit_calls import (
     claim,
     claimed_call,
     copied_call,
+    end,
     live_copies,
     model_before,
     one_call_at_a_time,
@@ -276,14 +277,16 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                     issue_held(held, failure=exc)
                     raise
         finally:
-            # Whatever raised, and wherever: no estimator is left marked.
-            # First, and one store (see _Call); then the entries, which a
-            # second Ctrl-C may leave behind, inactive.
-            call.active = False
+            # Whatever raised, and wherever: the estimator is no longer
+            # being trained (save and predict read it as it now is). First,
+            # and one store (see _Call). The call stays under way, refusing
+            # another, until the decorator above ends it, once scikit-learn
+            # has torn its callbacks down (fit_calls.one_call_at_a_time).
+            call.committed = True
             call.before = call.model_before = None  # (the old model: not kept past the call)
             _new_generation(self)  # (before the mark goes: see _GENERATIONS)
-            if _TRAINING.get(id(self)) is call:
-                del _TRAINING[id(self)]
+            if call.ends_in_fit:
+                end(call)
             # With any entry an interrupted inner call left above it.
             del _CALLS.stack[depth:]
         issue_held(held)

@@ -56,12 +56,16 @@ class _Call:
     """
 
     __slots__ = ("estimator", "active", "committed", "before", "warned", "thread",
-                 "model_before")
+                 "model_before", "ends_in_fit")
 
     def __init__(self, estimator):
         self.estimator = weakref.ref(estimator)
         self.active = True
         self.committed = False
+        # Whether _transactional_fit ends the call (see claimed_call), or
+        # one_call_at_a_time does, once scikit-learn has torn its
+        # callbacks down.
+        self.ends_in_fit = False
         # The thread the call runs in, which an overlapping call's refusal
         # names (see claim).
         self.thread = threading.get_ident()
@@ -149,19 +153,34 @@ def one_call_at_a_time(fit_method):
     @functools.wraps(fit_method)
     def wrapper(estimator, *args, **kwargs):
         call = _Call(estimator)
+        # (Put back as the call ends: a fit of another estimator run before
+        # this method takes its call, by a subclass's _validate_params say,
+        # has a call of its own, which took this one's place; rev-286.)
+        outer = _PENDING.call
         try:
             claim(call)
             _PENDING.call = call
             return fit_method(estimator, *args, **kwargs)
         finally:
-            # (Where the method never took it: its parameters refused.)
-            call.active = False
-            if _PENDING.call is call:
-                _PENDING.call = None
-            if _TRAINING.get(id(estimator)) is call:
-                del _TRAINING[id(estimator)]
+            # Here, after scikit-learn's _fit_context has torn the call's
+            # callbacks down, not where the fit ends inside it: a call of
+            # another thread that claimed the estimator during that
+            # teardown had its own callbacks' context taken (rev-286).
+            end(call)
+            _PENDING.call = outer
 
     return wrapper
+
+
+def end(call):
+    """End ``call``: no longer under way, and its mark taken away (the
+    generation token replaced first, see :data:`_GENERATIONS`)."""
+    call.active = False
+    estimator = call.estimator()
+    # (Only a call that holds the mark: a refused one changes nothing.)
+    if estimator is not None and _TRAINING.get(id(estimator)) is call:
+        _new_generation(estimator)
+        del _TRAINING[id(estimator)]
 
 
 def claimed_call(estimator):
@@ -173,10 +192,12 @@ def claimed_call(estimator):
     _Call
     """
     call = _PENDING.call
-    if call is not None and call.estimator() is estimator:
+    if call is not None and call.active and call.estimator() is estimator:
         _PENDING.call = None
         return call
     call = _Call(estimator)
+    # (No decorator above the fit to end it: the fit ends it.)
+    call.ends_in_fit = True
     claim(call)
     return call
 
