@@ -17,11 +17,13 @@ def _modules(layer):
     return sorted((PACKAGE / layer).rglob("*.py"))
 
 
-def _imports(path):
-    """The absolute names of the modules ``path`` imports, anywhere in it."""
+def _imports(path, package=None):
+    """The absolute names of the modules ``path`` imports, anywhere in it,
+    its relative imports read from ``package`` (its own, by default)."""
     # The package a relative import starts from: the module's own, for an
     # __init__.py as for any other module.
-    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    if package is None:
+        package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -32,25 +34,42 @@ def _imports(path):
                 module = ".".join((*base, node.module) if node.module else base)
             else:
                 module = node.module
-            names.add(module)
-            # "from . import x" names a module too.
-            names.update(f"{module}.{alias.name}" for alias in node.names)
+            # ("from .. import _cache" imports a module, not the package.)
+            if module != "fastbp":
+                names.add(module)
+            # "from . import x" names a module too; a name the top package
+            # re-exports ("from .. import save") is what fastbp/__init__.py
+            # imports, from above every layer (rev-286).
+            for alias in node.names:
+                if module == "fastbp" and not _is_module(alias.name):
+                    names.add(f"fastbp.__init__.{alias.name}")
+                else:
+                    names.add(f"{module}.{alias.name}")
     return names
 
 
+def _is_module(name):
+    """Whether ``fastbp.<name>`` is a module or package of its own."""
+    return (PACKAGE / f"{name}.py").exists() or (PACKAGE / name / "__init__.py").exists()
+
+
+def _upward(name, forbidden):
+    """Whether the import ``name`` is of ``forbidden`` or in it."""
+    # ("import fastbp" is the top package, with every re-export.)
+    return name == "fastbp" or any(name == f or name.startswith(f + ".") for f in forbidden)
+
+
 def _offending(layer, forbidden):
-    found = []
-    for path in _modules(layer):
-        for name in sorted(_imports(path)):
-            if any(name == f or name.startswith(f + ".") for f in forbidden):
-                found.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
-    return found
+    return [f"{path.relative_to(PACKAGE.parent)} imports {name}"
+            for path in _modules(layer) for name in sorted(_imports(path))
+            if _upward(name, forbidden)]
 
 
-# What builds on the estimators.
+# What builds on the estimators; "fastbp.__init__" stands for the top
+# package's re-exports.
 _ABOVE = ("fastbp.estimators", "fastbp.warmup", "fastbp.search", "fastbp.persistence",
           "fastbp.display", "fastbp.history", "fastbp.tensorboard", "fastbp.cli",
-          "fastbp.cli_data", "fastbp.datasets")
+          "fastbp.cli_data", "fastbp.datasets", "fastbp.__init__")
 
 
 def test_the_trainer_imports_nothing_of_the_estimators_or_above():
@@ -72,3 +91,14 @@ def test_the_reader_sees_each_layers_imports(layer):
     # The check reads something: every layer imports from fastbp.
     assert any(name.startswith("fastbp.") for path in _modules(layer)
                for name in _imports(path))
+
+
+def test_the_reader_sees_the_top_packages_re_exports(tmp_path):
+    # rev-286: "from .. import save" in the estimators read as a module
+    # fastbp.save, and "import fastbp" as nothing upward.
+    probe = tmp_path / "probe.py"
+    probe.write_text("from .. import save\nfrom .. import _cache\nimport fastbp\n")
+    names = _imports(probe, package=("fastbp", "estimators"))
+    assert names == {"fastbp.__init__.save", "fastbp._cache", "fastbp"}
+    assert [n for n in sorted(names) if _upward(n, _ABOVE)] == [
+        "fastbp", "fastbp.__init__.save"]
