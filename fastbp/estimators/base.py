@@ -47,7 +47,6 @@ from .checks import (
 from .constraints import MLP_CONSTRAINTS
 from .fit_calls import (
     _CALLS,
-    _TRAINING,
     _fresh_random_state,
     _keep,
     _new_generation,
@@ -56,8 +55,8 @@ from .fit_calls import (
     claimed_call,
     copied_call,
     end,
+    from_model_before,
     live_copies,
-    model_before,
     one_call_at_a_time,
 )
 from .fitted_state import FittedStateMixin
@@ -337,6 +336,8 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
 
     # ---------------------------------------------------------- interop
 
+    # (rev-284: mid-fit, it converted a refit's untrained initial weights.)
+    @from_model_before
     def to_sklearn(self):
         """This model as a fitted scikit-learn ``MLPClassifier``/``MLPRegressor``.
 
@@ -363,12 +364,6 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         """
         from .interop import to_sklearn
 
-        if _TRAINING.get(id(self)) is not None:
-            # Mid-fit, the model as before the call, as predict and a pickle
-            # give it (rev-284: the untrained initial weights of a refit).
-            before = model_before(self)
-            if before is not None:
-                return before.to_sklearn()
         check_is_fitted(self)
         # Weights set by hand: what a fit would have set with them (the
         # layers' activations, residual connections and normalisation, the

@@ -26,7 +26,7 @@ from .base import BaseMLP
 from .checks import (check_classes, check_fits_dtype, check_sparse_structure,
                      column_vector_as_1d, float_sparse, naming)
 from .constraints import CLASSIFIER_CONSTRAINTS
-from .fit_calls import _TRAINING, model_before, one_call_at_a_time
+from .fit_calls import from_model_before, one_call_at_a_time
 from .network import plain_matrix
 
 
@@ -719,6 +719,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return lambda out: np.count_nonzero((out[:, 0] > threshold) == codes) / n
         return lambda out: np.count_nonzero(out.argmax(axis=1) == codes) / n
 
+    @from_model_before
     def predict(self, X):
         """Predict classes.
 
@@ -731,17 +732,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels (indicator matrix for multilabel targets).
         """
-        # (rev-275) While a fit or partial_fit call trains it (another thread's,
-        # or one whose hook asks), the model as before that call, as a pickle
-        # holds it, not its untrained initial weights: see model_before.
-        # Otherwise a dict lookup.
-        if _TRAINING.get(id(self)) is not None:
-            before = model_before(self)
-            if before is not None:
-                return before.predict(X)
         self._check_fitted()
         return self._decode(self._forward(X))
 
+    @from_model_before
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``self.predict(X)`` against ``y``, as
         ``ClassifierMixin.score`` (``accuracy_score``) computes it.
@@ -757,11 +751,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         score : float
         """
-        # (rev-275) Mid-fit, the model as before the call (see predict).
-        if _TRAINING.get(id(self)) is not None:
-            before = model_before(self)
-            if before is not None:
-                return before.score(X, y, sample_weight=sample_weight)
         # (accuracy_score's sparse arithmetic trusts a sparse y's indices.)
         check_sparse_structure(y, "y")
         # 1-D integer labels and no weights: the count itself, without
@@ -824,6 +813,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._transactional_fit(X, y, sample_weight, incremental=True,
                                        prepare=first_call)
 
+    @from_model_before
     def predict_proba(self, X):
         """Class probabilities.
 
@@ -836,11 +826,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         proba : ndarray of shape (n_samples, n_classes)
             In the order of ``classes_``.
         """
-        # (rev-275) Mid-fit, the model as before the call (see predict).
-        if _TRAINING.get(id(self)) is not None:
-            before = model_before(self)
-            if before is not None:
-                return before.predict_proba(X)
         self._check_fitted()
         out = self._forward(X)
         if self.n_outputs_ == 1:
@@ -849,6 +834,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return np.vstack([1 - out, out]).T
         return out
 
+    @from_model_before
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`.
 
@@ -860,11 +846,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        # (rev-275) Mid-fit, the model as before the call (see predict).
-        if _TRAINING.get(id(self)) is not None:
-            before = model_before(self)
-            if before is not None:
-                return before.predict_log_proba(X)
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
 

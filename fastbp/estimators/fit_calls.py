@@ -254,6 +254,34 @@ def model_before(estimator):
     return model
 
 
+def from_model_before(method):
+    """Decorate a method that predicts (``predict``, ``score``, ...) to run
+    on :func:`model_before` while a fit or partial_fit call trains its
+    estimator (another thread's, or one whose hook asks), as a pickle
+    holds it, rather than on the call's untrained initial weights
+    (rev-275); otherwise on the estimator, after a dict lookup.
+
+    Parameters
+    ----------
+    method : callable
+        ``method(estimator, *args, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        The decorated method, of the same name, signature and docstring.
+    """
+    @functools.wraps(method)
+    def wrapper(estimator, *args, **kwargs):
+        if _TRAINING.get(id(estimator)) is not None:
+            before = model_before(estimator)
+            if before is not None:
+                return method(before, *args, **kwargs)
+        return method(estimator, *args, **kwargs)
+
+    return wrapper
+
+
 class _Calls(threading.local):
     """Per thread, the fit and partial_fit calls under way, innermost
     last: ``_fit`` learns from it which call it runs for."""

@@ -20,7 +20,7 @@ from .checks import (check_complex, check_finite_targets, check_fits_dtype,
                      check_sparse_structure, check_squared_error_range, column_vector_as_1d,
                      dtypes_of, float_sparse, naming, not_numbers)
 from .constraints import REGRESSOR_CONSTRAINTS
-from .fit_calls import _TRAINING, model_before, one_call_at_a_time
+from .fit_calls import from_model_before, one_call_at_a_time
 from .solvers import planned_batches
 
 
@@ -158,6 +158,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         pred = out.ravel() if out.shape[1] == 1 else out
         return _r2_in_float64(y, pred, sample_weight)
 
+    @from_model_before
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of the predictions, as
         scikit-learn's ``RegressorMixin.score``.
@@ -176,14 +177,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         score : float
         """
-        # (rev-275) While a fit or partial_fit call trains it (another thread's,
-        # or one whose hook asks), the model as before that call, as a pickle
-        # holds it, not its untrained initial weights: see model_before.
-        # Otherwise a dict lookup.
-        if _TRAINING.get(id(self)) is not None:
-            before = model_before(self)
-            if before is not None:
-                return before.score(X, y, sample_weight=sample_weight)
         if sp.issparse(y):
             check_sparse_structure(y, "y")
             y = y.toarray()  # as fit takes it (r2_score refuses a sparse y)
@@ -223,6 +216,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 " Rescale y.")
         return result
 
+    @from_model_before
     def predict(self, X):
         """Predict targets.
 
@@ -234,11 +228,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        # (rev-275) Mid-fit, the model as before the call (see score).
-        if _TRAINING.get(id(self)) is not None:
-            before = model_before(self)
-            if before is not None:
-                return before.predict(X)
         self._check_fitted()
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
