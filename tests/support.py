@@ -4,6 +4,7 @@ import gc
 import hashlib
 import io
 import json
+import threading
 import tracemalloc
 import warnings
 import zipfile
@@ -72,16 +73,18 @@ def assert_same_results(got, expected):
 
 class Hook:
     """A callback calling ``on_epoch(estimator, fitted_estimator, context)``
-    at each epoch's end and ``on_root`` at the fit's."""
+    at each epoch's end and ``on_root`` at the fit's; ``calls`` records its
+    setups and teardowns, ``("setup", thread ident)``."""
 
     def __init__(self, on_epoch=None, on_root=None):
         self.on_epoch, self.on_root = on_epoch, on_root
+        self.calls = []
 
     def setup(self, estimator, context):
-        pass
+        self.calls.append(("setup", threading.get_ident()))
 
     def teardown(self, estimator, context):
-        pass
+        self.calls.append(("teardown", threading.get_ident()))
 
     def on_fit_task_begin(self, estimator, context):
         pass
@@ -151,8 +154,6 @@ def fit_in_thread(model, X, y, paused):
     ``paused``; an exception the fit raises is recorded and sets
     ``paused`` too, so that the test's wait returns. Returns ``(thread,
     errors)``."""
-    import threading
-
     errors = []
 
     def run():

@@ -244,27 +244,6 @@ def test_a_hook_may_fit_a_clone_or_its_fitted_estimator(data):
     assert len(trained[0].loss_curve_) == 2 and trained[1].n_iter_ == 3
 
 
-class _Recorder:
-    """A callback recording its setup and teardown calls."""
-
-    def __init__(self, pause):
-        self.pause, self.calls = pause, []
-
-    def setup(self, estimator, context):
-        self.calls.append("setup")
-
-    def teardown(self, estimator, context):
-        self.calls.append("teardown")
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        if context.task_name == "epoch":
-            self.pause()
-        return False
-
-
 def test_a_refused_call_leaves_the_running_fits_callbacks_alone(data):
     # (lead, stop 52) fix-280's refusal ran inside scikit-learn's
     # _fit_context, whose cleanup tore the running fit's callbacks down
@@ -278,7 +257,7 @@ def test_a_refused_call_leaves_the_running_fits_callbacks_alone(data):
             inside.set()
             assert resume.wait(_WAIT)
 
-    recorder = _Recorder(pause)
+    recorder = Hook(lambda estimator, fitted, context: pause())
     model.set_callbacks(recorder)
     thread, errors = fit_in_thread(model, X, y, inside)
     try:
@@ -287,11 +266,11 @@ def test_a_refused_call_leaves_the_running_fits_callbacks_alone(data):
         for call in (lambda: model.fit(X, y), lambda: model.partial_fit(X, y, classes=[0, 1])):
             with pytest.raises(RuntimeError, match="being fitted in another thread"):
                 call()
-        assert recorder.calls == ["setup"]
+        assert [what for what, _ in recorder.calls] == ["setup"]
         assert model.__dict__.get("_callback_fit_ctx") is context
     finally:
         resume.set()
         thread.join(_WAIT)
     assert not errors, errors
-    assert recorder.calls == ["setup", "teardown"]
+    assert [what for what, _ in recorder.calls] == ["setup", "teardown"]
     assert model.n_iter_ == 3

@@ -43,30 +43,13 @@ def test_a_root_hook_fitting_its_own_estimator_is_refused(data):
     assert not fit_calls._TRAINING
 
 
-class _Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def setup(self, estimator, context):
-        self.calls.append(("setup", threading.get_ident()))
-
-    def teardown(self, estimator, context):
-        self.calls.append(("teardown", threading.get_ident()))
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        return False
-
-
 def test_a_call_refused_as_another_validates_sets_nothing_up(data, monkeypatch):
     # The other thread's call holds the estimator from before scikit-learn
     # validates its parameters: this one is refused before its own
     # _fit_context, whose cleanup would tear the callbacks down.
     X, y = data
     model = MLPClassifier((8,), max_iter=2, random_state=0)
-    recorder = _Recorder()
+    recorder = Hook()
     model.set_callbacks(recorder)
     inside, resume = threading.Event(), threading.Event()
     validate = MLPClassifier._validate_params
@@ -129,7 +112,7 @@ def test_a_fit_run_before_the_method_takes_its_call_leaves_it_alone(data):
     assert not fit_calls._TRAINING and fit_calls._PENDING.call is None
 
 
-class _SlowTeardown(_Recorder):
+class _SlowTeardown(Hook):
     def __init__(self, inside, resume):
         super().__init__()
         self.inside, self.resume = inside, resume
