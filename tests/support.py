@@ -166,3 +166,42 @@ def fit_in_thread(model, X, y, paused):
     thread = threading.Thread(target=run)
     thread.start()
     return thread, errors
+
+
+#: Warms the search that the code before it builds (``search``), then fits
+#: it on 60 rows of 3 classes and prints the warm-up's entries and compile
+#: count, and the cache hits and misses of the search's own fits (and of
+#: ``predict_proba`` where ``PROBA``).
+_WARM_THEN_SEARCH = """
+import json, warnings
+import numpy as np
+import fastbp
+from fastbp.warmup import _cache_counts
+
+report = fastbp.warmup(search, dtypes="float64")
+before = _cache_counts()
+rng = np.random.RandomState(0)
+X = rng.standard_normal((60, 4))
+y = np.arange(60) % 3
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    search.fit(X, y)
+if PROBA:
+    search.predict_proba(X)
+after = _cache_counts()
+print(json.dumps({"entries": [e.estimator for e in report.entries],
+                  "compiled": report.compiled,
+                  "search": [a - b for a, b in zip(after, before)]}))
+"""
+
+
+def search_after_warmup(build, cache_dir, proba=False):
+    """In a fresh process on the compile cache ``cache_dir`` (see
+    :func:`fresh_python`): the code ``build`` makes ``search``, which is
+    warmed up in float64 then fitted. Returns ``{"entries": the warm-up's
+    configurations, "compiled": its compile count, "search": [cache hits,
+    misses] of the search's fit}``."""
+    import textwrap
+
+    return fresh_python(textwrap.dedent(build) + f"PROBA = {bool(proba)}\n" + _WARM_THEN_SEARCH,
+                        cache_dir)

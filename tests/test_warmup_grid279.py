@@ -19,9 +19,9 @@ from fastbp import MLPClassifier
 from fastbp.warmup import _configurations, _grids
 
 try:
-    from .support import fresh_python
+    from .support import search_after_warmup
 except ImportError:  # run as a plain module
-    from support import fresh_python
+    from support import search_after_warmup
 
 warmup_module = sys.modules["fastbp.warmup"]  # fastbp.warmup is the function
 
@@ -126,37 +126,21 @@ def test_the_cut_keeps_points_that_a_fit_takes():
                                       {"dropout": [0.1, 0.2], "hidden_layer_sizes": [(8,), (9,)]})])
 
 
-_SEARCH_AFTER_WARMUP = """
-import json, warnings
-import numpy as np
+_SEARCH = """
 import fastbp
 from sklearn.model_selection import GridSearchCV
-from fastbp.warmup import _cache_counts
 
 search = GridSearchCV(
     fastbp.MLPClassifier(max_iter=2, random_state=0),
     {"dropout": [0.1, 0.3], "hidden_layer_sizes": [(8,), (16,), (8, 8)],
      "residual": [False, True]}, cv=2)
-report = fastbp.warmup(search, dtypes="float64")
-before = _cache_counts()
-rng = np.random.RandomState(0)
-X = rng.standard_normal((60, 4))
-y = np.arange(60) % 3
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    search.fit(X, y)
-search.predict_proba(X)
-after = _cache_counts()
-print(json.dumps({"entries": [e.estimator for e in report.entries],
-                  "compiled": report.compiled,
-                  "search": [a - b for a, b in zip(after, before)]}))
 """
 
 
 def test_a_search_after_warming_its_cut_grid_compiles_nothing(tmp_path):
     # In a fresh process on an empty cache, so that nothing another test
     # loaded stands in for what the warm-up left out.
-    result = fresh_python(_SEARCH_AFTER_WARMUP, tmp_path)
+    result = search_after_warmup(_SEARCH, tmp_path, proba=True)
     # Two configurations: dropout on, with and without residual
     # connections (the (8, 8) network's). Before: four, each rate its own.
     assert sorted(result["entries"]) == [

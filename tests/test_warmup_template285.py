@@ -20,9 +20,9 @@ from fastbp import MLPClassifier
 from fastbp.warmup import _configurations, _grids
 
 try:
-    from .support import fresh_python
+    from .support import search_after_warmup
 except ImportError:  # run as a plain module
-    from support import fresh_python
+    from support import search_after_warmup
 
 
 def _placeholder():
@@ -110,33 +110,18 @@ def test_expanding_a_grid_leaves_its_estimators_as_given():
     assert all(c is not mlp for c in configs)
 
 
-_SEARCH_AFTER_WARMUP = """
-import json, warnings
-import numpy as np
+_SEARCH = """
 import fastbp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from fastbp.warmup import _cache_counts
 
 search = GridSearchCV(
     Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]),
     [{"clf": [LogisticRegression()]},
      {"clf": [fastbp.MLPClassifier(max_iter=2, random_state=0)],
       "clf__dropout": [0.0, 0.3]}], cv=2)
-report = fastbp.warmup(search, dtypes="float64")
-before = _cache_counts()
-rng = np.random.RandomState(0)
-X = rng.standard_normal((60, 4))
-y = np.arange(60) % 3
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    search.fit(X, y)
-after = _cache_counts()
-print(json.dumps({"entries": [e.estimator for e in report.entries],
-                  "compiled": report.compiled,
-                  "search": [a - b for a, b in zip(after, before)]}))
 """
 
 
@@ -144,7 +129,7 @@ def test_a_placeholder_step_search_after_warmup_compiles_nothing(tmp_path):
     # In a fresh process on an empty cache, so that nothing another test
     # loaded stands in for what the warm-up left out (rev-284: the search
     # then compiled 21 kernels).
-    result = fresh_python(_SEARCH_AFTER_WARMUP, tmp_path)
+    result = search_after_warmup(_SEARCH, tmp_path)
     assert sorted(result["entries"]) == ["MLPClassifier()", "MLPClassifier(dropout=0.3)"]
     assert result["compiled"] > 0
     assert result["search"] == [0, 0]  # neither loaded nor compiled: all in memory
