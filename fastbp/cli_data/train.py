@@ -119,7 +119,9 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
     from ..exceptions import UNDONE_TRAINING_NOTE, DivergenceError, GradientWarning
     from ..training.progress import INTERRUPTED
 
-    estimator._announce_compile = True
+    # On standard error, with the notes: standard output holds the results,
+    # which `> log` keeps (rev-291: the notice went there).
+    estimator._announce_compile = sys.stderr
     if not quiet:
         estimator._on_epoch_end = epoch_printer(unit=step_name(estimator))
     notes, interrupted = [], []

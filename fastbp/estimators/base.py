@@ -571,9 +571,13 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # ahead is the one the fit runs.
         parts = (fit_split_parts(self, backend, toolkit, inp.is_sparse, inp.n_samples,
                                  spec.layout.n_weights) if stochastic else 1)
-        if self.verbose or getattr(self, "_announce_compile", False):
+        # The command line sets the stream (its standard error, with its
+        # other notes: rev-291); verbose prints to standard output, as
+        # scikit-learn's verbose does.
+        announce_to = getattr(self, "_announce_compile", None)
+        if self.verbose or announce_to is not None:
             announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit,
-                                 parts=parts, sparse=inp.is_sparse,
+                                 stream=announce_to, parts=parts, sparse=inp.is_sparse,
                                  early_stopping=stochastic and bool(self.early_stopping))
         if backend.name == "cpu":
             compile_ahead(backend, spec, dtype,
