@@ -13,7 +13,6 @@ own: :mod:`.fitted_state` (weights set by hand, loaded models),
 
 import copy
 import operator
-import warnings
 import weakref
 from abc import ABC, abstractmethod
 
@@ -58,6 +57,7 @@ from .fit_calls import (
     from_model_before,
     live_copies,
     one_call_at_a_time,
+    state_before,
 )
 from .fitted_state import FittedStateMixin
 from .network import NetworkMixin, _in_dtype, _refuse_non_finite_input
@@ -72,42 +72,6 @@ _PARAM_NAMES = weakref.WeakKeyDictionary()
 #: per class, what reads them.
 _CHECKED_PARAMS = weakref.WeakKeyDictionary()
 _PARAM_READERS = weakref.WeakKeyDictionary()
-
-
-def _state_before(call, before):
-    """The ``__dict__`` ``call``'s rollback would give its estimator back,
-    from ``before`` (see :class:`~.fit_calls._Call`), in objects of its own
-    where the call changes them in place: what a pickle or deepcopy of an
-    estimator being fitted holds. Warns, once per call, that it does."""
-    saved, rng_state, lengths = before
-    state = dict(saved)
-    progress = saved.get("_progress")
-    if progress is not None and lengths is not None:
-        # The call appends its epochs to these very lists (Progress.copy).
-        kept = progress.detached()
-        kept.truncate(lengths)
-        state["_progress"] = kept
-        for name in ("loss_curve", "validation_scores"):
-            if saved.get(name + "_") is getattr(progress, name):
-                state[name + "_"] = getattr(kept, name)
-    rng = saved.get("random_state")
-    if rng_state is not None and isinstance(rng, np.random.RandomState):
-        # The caller's generator, which the call draws from in place.
-        rewound = np.random.RandomState()
-        rewound.set_state(rng_state)
-        for name in ("random_state", "_random_state"):
-            if saved.get(name) is rng:
-                state[name] = rewound
-    if not call.warned:
-        call.warned = True
-        warnings.warn(
-            f"This {type(call.estimator()).__name__} is being fitted (a fit or partial_fit "
-            "call, in this thread or another, has not set its model yet), so the copy "
-            "(pickle, joblib.dump, copy.deepcopy) holds the model as it was before this "
-            "call: unfitted on a first fit. To save the current epoch's model from a "
-            "callback hook, copy or save the fitted_estimator the hook receives.",
-            UserWarning, stacklevel=4)
-    return state
 
 
 def _float_mismatch(X, model_dtype):
@@ -669,7 +633,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             # already has this call's epochs; fastbp.save refuses it, and a
             # pickle or deepcopy (a hook's joblib.dump) saved that mix as a
             # fitted model. It gets the model as before the call instead.
-            state = _state_before(*copied)
+            state = state_before(*copied)
         # ``_packed`` holds the parameters a second time: not worth saving
         # (pickle, skops, deepcopy), and the copies' attributes are no
         # longer its views.

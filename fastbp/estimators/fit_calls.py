@@ -15,8 +15,10 @@ import contextlib
 import functools
 import numbers
 import threading
+import warnings
 import weakref
 
+import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
@@ -217,6 +219,50 @@ def claim(call):
         _TRAINING[id(estimator)] = call
 
 
+def state_before(call, before, warn=True):
+    """The ``__dict__`` ``call``'s rollback would give its estimator back,
+    from ``before`` (see :class:`_Call`), in objects of its own where the
+    call changes them in place: what a pickle or deepcopy of an estimator
+    being fitted holds, and what it predicts and converts with meanwhile
+    (:func:`model_before`). Where ``warn``, warns, once per call, that a
+    copy holds it.
+
+    (Here, not in :mod:`~fastbp.estimators.base`: both the copies and
+    :func:`model_before` need it, and rev-287 found the latter built from
+    the raw saved ``__dict__``, whose loss curve, validation scores and
+    caller's generator the running call goes on changing.)
+    """
+    saved, rng_state, lengths = before
+    state = dict(saved)
+    progress = saved.get("_progress")
+    if progress is not None and lengths is not None:
+        # The call appends its epochs to these very lists (Progress.copy).
+        kept = progress.detached()
+        kept.truncate(lengths)
+        state["_progress"] = kept
+        for name in ("loss_curve", "validation_scores"):
+            if saved.get(name + "_") is getattr(progress, name):
+                state[name + "_"] = getattr(kept, name)
+    rng = saved.get("random_state")
+    if rng_state is not None and isinstance(rng, np.random.RandomState):
+        # The caller's generator, which the call draws from in place.
+        rewound = np.random.RandomState()
+        rewound.set_state(rng_state)
+        for name in ("random_state", "_random_state"):
+            if saved.get(name) is rng:
+                state[name] = rewound
+    if warn and not call.warned:
+        call.warned = True
+        warnings.warn(
+            f"This {type(call.estimator()).__name__} is being fitted (a fit or partial_fit "
+            "call, in this thread or another, has not set its model yet), so the copy "
+            "(pickle, joblib.dump, copy.deepcopy) holds the model as it was before this "
+            "call: unfitted on a first fit. To save the current epoch's model from a "
+            "callback hook, copy or save the fitted_estimator the hook receives.",
+            UserWarning, stacklevel=4)
+    return state
+
+
 def model_before(estimator):
     """The model to predict with while a fit or partial_fit call trains
     ``estimator``: a new estimator holding its attributes as before the
@@ -233,7 +279,10 @@ def model_before(estimator):
     call, before = copied
     model = call.model_before
     if model is None:
-        state = dict(before[0])
+        # Not before[0] as it is: the running call appends to its loss
+        # curve and validation scores and draws from its caller's
+        # RandomState, which to_sklearn copies (rev-287).
+        state = state_before(call, before, warn=False)
         # The context of the running fit, none of the model's: as a copy.
         for key in ("_callback_fit_ctx", "_skl_callbacks_to_teardown",
                     "_parent_callback_ctx"):
