@@ -12,8 +12,12 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
+import fastbp
 from fastbp import MLPClassifier
+from fastbp.estimators import fit_calls
 
 try:
     from .support import Hook, fit_in_thread, quiet
@@ -119,3 +123,80 @@ def test_to_sklearn_from_another_thread_holds_the_state_before_the_call(data):
     assert not thread.is_alive() and not errors
     assert model.n_iter_ == 3 and len(model.loss_curve_) == 7
     _assert_same_state(converted, before, X)
+
+
+def _copy_in_another_thread(model, X, y, first_epochs):
+    """``copy.copy(model)`` taken while a fit of it in another thread waits
+    in its hook at epoch ``first_epochs``; the fit then goes on."""
+    paused, resume = threading.Event(), threading.Event()
+
+    def on_epoch(estimator, fitted, context):
+        if fitted.n_iter_ == first_epochs:
+            paused.set()
+            assert resume.wait(_WAIT)
+
+    model.set_callbacks(Hook(on_epoch))
+    thread, errors = fit_in_thread(model, X, y, paused)
+    try:
+        assert paused.wait(_WAIT) and not errors
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            copied = copy.copy(model)
+    finally:
+        resume.set()
+        thread.join(_WAIT)
+    assert not thread.is_alive() and not errors
+    # Told, as a pickle is, that the copy holds the model before the call.
+    assert any("before this call" in str(w.message) for w in caught)
+    return copied
+
+
+def test_copy_from_another_thread_during_a_refit_holds_the_model_before(data, tmp_path):
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=4, random_state=0).fit, X, y)
+    old = pickle.loads(pickle.dumps(model))
+    model.set_params(random_state=1)
+    copied = _copy_in_another_thread(model, X, y, 2)
+    assert model.n_iter_ == 4 and not fit_calls._TRAINING
+    assert copied.n_iter_ == 4 and copied.loss_curve_ == old.loss_curve_
+    assert copied.loss_ == old.loss_
+    for got, expected in zip(copied.coefs_ + copied.intercepts_,
+                             old.coefs_ + old.intercepts_):
+        np.testing.assert_array_equal(got, expected)
+    # The old model, and none of the call's context: saved as the old fit.
+    assert "_callback_fit_ctx" not in copied.__dict__
+    path = tmp_path / "copy.fastbp"
+    with pytest.warns(UserWarning, match="does not save callbacks"):
+        fastbp.save(copied, path)
+    loaded = fastbp.load(path)
+    assert loaded.n_iter_ == 4
+    np.testing.assert_array_equal(loaded.predict_proba(X), old.predict_proba(X))
+
+
+def test_copy_from_another_thread_during_a_first_fit_is_unfitted(data):
+    X, y = data
+    model = MLPClassifier((8,), max_iter=4, random_state=0)
+    copied = _copy_in_another_thread(model, X, y, 2)
+    assert model.n_iter_ == 4
+    # As a pickle of it then: the estimator as it was before the call.
+    assert "coefs_" not in copied.__dict__ and "loss_curve_" not in copied.__dict__
+    with pytest.raises(NotFittedError):
+        check_is_fitted(copied)
+    assert copied.get_params()["max_iter"] == 4
+    with pytest.raises(NotFittedError):
+        copied.predict(X)
+
+
+def test_a_hooks_copies_in_the_fit_thread_stay_live(data):
+    # scikit-learn builds a hook's fitted_estimator with copy.copy in the
+    # fit's own thread: that copy holds the current epoch's model.
+    X, y = data
+    model = quiet(MLPClassifier((8,), max_iter=3, random_state=0).fit, X, y)
+    seen = []
+
+    def on_epoch(estimator, fitted, context):
+        seen.append((fitted.n_iter_, len(copy.copy(estimator).loss_curve_)))
+
+    model.set_params(warm_start=True).set_callbacks(Hook(on_epoch))
+    quiet(model.fit, X, y)
+    assert seen == [(1, 4), (2, 5), (3, 6)]

@@ -58,6 +58,7 @@ from .fit_calls import (
     live_copies,
     one_call_at_a_time,
     state_before,
+    trained_in_this_thread,
 )
 from .fitted_state import FittedStateMixin
 from .network import NetworkMixin, _in_dtype, _refuse_non_finite_input
@@ -649,12 +650,19 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         return state
 
     def __copy__(self):
-        # copy.copy copies the live model, being fitted or not: scikit-learn
-        # makes a hook's fitted_estimator of one, as fastbp does a scorer's
-        # snapshot, and sets this epoch's fitted attributes on it (which a
-        # copy of the model before the call would lack: no classes_ on a
-        # first fit). Otherwise as copy.copy's own reduce protocol.
-        with live_copies():
+        # In the thread of the call training it, copy.copy copies the live
+        # model: scikit-learn makes a hook's fitted_estimator of one, as
+        # fastbp does a scorer's snapshot, and sets this epoch's fitted
+        # attributes on it (which a copy of the model before the call would
+        # lack: no classes_ on a first fit). Another thread's copy is no
+        # part of that fit and nothing completes it: as a pickle, it holds
+        # the model as before the call (rev-287: it held a refit's untrained
+        # weights with the old fit's loss curve, and fastbp.save wrote it).
+        # Otherwise as copy.copy's own reduce protocol.
+        if trained_in_this_thread(self):
+            with live_copies():
+                state = self.__getstate__()
+        else:
             state = self.__getstate__()
         new = type(self).__new__(type(self))
         new.__setstate__(state)

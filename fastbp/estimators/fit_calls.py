@@ -256,9 +256,10 @@ def state_before(call, before, warn=True):
         warnings.warn(
             f"This {type(call.estimator()).__name__} is being fitted (a fit or partial_fit "
             "call, in this thread or another, has not set its model yet), so the copy "
-            "(pickle, joblib.dump, copy.deepcopy) holds the model as it was before this "
-            "call: unfitted on a first fit. To save the current epoch's model from a "
-            "callback hook, copy or save the fitted_estimator the hook receives.",
+            "(pickle, joblib.dump, copy.deepcopy, another thread's copy.copy) holds the "
+            "model as it was before this call: unfitted on a first fit. To save the "
+            "current epoch's model from a callback hook, copy or save the "
+            "fitted_estimator the hook receives.",
             UserWarning, stacklevel=4)
     return state
 
@@ -410,6 +411,16 @@ def live_copies():
         yield
     finally:
         _LIVE_COPIES.depth -= 1
+
+
+def trained_in_this_thread(estimator):
+    """Whether a fit or partial_fit call running in this thread trains
+    ``estimator`` and has not yet set its model: where scikit-learn builds
+    a callback hook's ``fitted_estimator`` (a copy.copy of it, which must
+    hold the current epoch's model)."""
+    call = _TRAINING.get(id(estimator))
+    return (call is not None and call.thread == threading.get_ident()
+            and call.trains(estimator))
 
 
 def copied_call(estimator):
