@@ -1,7 +1,7 @@
 """Run every measurement and print one markdown report; save it as JSON.
 
     python -m bench.report            # quick grid (default)
-    python -m bench.report --full     # the issue's full grid (tens of minutes)
+    python -m bench.report --full     # the full grid of the README's tables (tens of minutes)
     python -m bench.report --smoke    # CI-sized, a few minutes
     python bench/report.py --quick --systems fastbp,sklearn --skip compile,memory
 
@@ -70,7 +70,7 @@ def parse_args(argv=None):
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
                       help="quick grid (default)")
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
-                      help="the full grid of the issue")
+                      help="the full grid: every workload, batch size, dtype and thread count of the README's tables")
     mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
                       help="the CI smoke grid")
     ap.add_argument("--standin", action="store_true", default=None,

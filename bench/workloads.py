@@ -14,7 +14,7 @@ Three modes pick the grid of (workload, batch size, dtype, threads):
   once so CI exercises all code paths in well under two minutes;
 * ``quick`` -- the default of ``python -m bench.report``: real sizes for
   tabular, a 10000-image MNIST subset, float32 only;
-* ``full`` -- everything in the issue: full MNIST, batch sizes 32/200/1024,
+* ``full`` -- the README's tables: full MNIST, batch sizes 32/200/1024,
   float32 and float64, 1 and 2 threads.
 """
 
