@@ -9,9 +9,9 @@ the learning rate. matplotlib is imported only here, when plotting
 
 import numpy as np
 
-# The Display alone: epochs_before, step_name and no_history_message are
-# shared with the rest of fastbp (history_frame, TensorBoard, the CLI),
-# not the user's API.
+# The Display alone: epochs_before, step_name, no_history_message and
+# _history_of are shared with the rest of fastbp (history_frame,
+# TensorBoard, the CLI), not the user's API.
 __all__ = ["TrainingHistoryDisplay"]
 
 
@@ -156,7 +156,8 @@ def _history_of(model):
     them, seeded by ``from_sklearn``), and ``partial_fit`` records only its
     own: those epochs get their loss (and validation score) from
     ``loss_curve_`` (and ``validation_scores_``) and NaN elsewhere, so that
-    every epoch stands at its own number.
+    every epoch stands at its own number. :func:`fastbp.history_frame`
+    tabulates these rows, so that the table and the plot agree.
     """
     history = dict(getattr(model, "history_", None) or {})
     curve = np.asarray(_list_or_empty(model, "loss_curve_"), dtype=float)
@@ -424,6 +425,7 @@ class TrainingHistoryDisplay:
         learning rate; only the loss panel when :meth:`plot` was given one
         Axes.
     lines_ : dict of str to matplotlib Line2D or list of Line2D
+
     """
 
     def __init__(self, history, *, estimator_name=None, step_name="epoch", penalized=False):

@@ -8,7 +8,7 @@ without its index. pandas is imported only here, when called.
 
 import numpy as np
 
-from .display import _trained_model, epochs_before, no_history_message, step_name
+from .display import _history_of, _trained_model, no_history_message, step_name
 
 
 def history_frame(estimator):
@@ -25,14 +25,16 @@ def history_frame(estimator):
     Returns
     -------
     frame : pandas.DataFrame
-        One row per entry of ``history_["loss"]``, with a default
-        ``RangeIndex``, and the columns:
+        One row per epoch that :meth:`TrainingHistoryDisplay.from_estimator`
+        plots, with a default ``RangeIndex``: for a model converted from
+        scikit-learn, first one per epoch scikit-learn trained (its
+        ``loss`` from ``loss_curve_``, its ``val_score`` from
+        ``validation_scores_``, NaN in the columns scikit-learn did not
+        record), then fastbp's. The columns:
 
         - ``epoch`` (1, 2, ...), or ``iteration`` where the model's last
           fit was L-BFGS, whose history records iterations: the number
-          :class:`TrainingHistoryDisplay` plots the row at, which for a
-          model converted from scikit-learn counts the epochs scikit-learn
-          trained (its first row is epoch 4 after scikit-learn's 3);
+          :class:`TrainingHistoryDisplay` plots the row at;
         - each per-epoch entry of ``history_`` under its own name:
           ``loss``, ``learning_rate``, ``epoch_time``, ``dead_fraction``,
           and ``val_loss`` and ``val_score`` when early stopping
@@ -50,12 +52,14 @@ def history_frame(estimator):
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        If the fitted model records no ``history_`` (a model converted
-        from scikit-learn and not trained since, a model not fastbp's, a
-        search fitted with ``refit=False``, or what holds several fitted
-        models), saying which model to pass instead where there is one.
+        If the fitted model records no training history (no ``history_``
+        or ``loss_curve_``: a model converted from an L-BFGS fit, a model
+        not fastbp's, a search fitted with ``refit=False``, or what holds
+        several fitted models), saying which model to pass instead where
+        there is one.
     ImportError
         If pandas is not installed.
+
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -66,16 +70,17 @@ def history_frame(estimator):
         raise ImportError('history_frame needs pandas: pip install pandas, or '
                           'pip install "fastbp[cli]"') from exc
     model = _trained_model(estimator)
-    h = getattr(model, "history_", None) or {}
+    # The rows from_estimator plots: a model converted from scikit-learn
+    # has its scikit-learn epochs first, from loss_curve_, which history_
+    # (without early stopping) does not hold. Refusing such a model, or
+    # numbering its history_ alone, made the table disagree with the plot.
+    h = _history_of(model) if _is_fastbp_model(model) else dict(
+        getattr(model, "history_", None) or {})
     if "loss" not in h:
         raise ValueError(_no_history_reason(model))
     # L-BFGS's rows are its iterations, as TrainingHistoryDisplay labels them.
     index = step_name(model)
-    # A converted model's history_ begins after the epochs scikit-learn
-    # trained: numbered from 1, its rows disagreed with loss_curve_, the
-    # plot and TensorBoard's steps.
-    first = epochs_before(model) + 1
-    columns = {index: np.arange(first, first + len(h["loss"]))}
+    columns = {index: np.arange(1, len(h["loss"]) + 1)}
     for key, values in h.items():
         values = np.asarray(values)
         if values.ndim == 2:
@@ -86,17 +91,17 @@ def history_frame(estimator):
     return pd.DataFrame(columns)
 
 
-def _no_history_reason(model):
-    """Why :func:`history_frame` finds no ``history_`` in ``model``."""
+def _is_fastbp_model(model):
     # Imported here: the estimators need not load with this module.
     from .estimators.base import BaseMLP
 
+    return isinstance(model, BaseMLP)
+
+
+def _no_history_reason(model):
+    """Why :func:`history_frame` finds no ``history_`` in ``model``."""
     name = type(model).__name__
-    has_curve = getattr(model, "loss_curve_", None) is not None
-    if isinstance(model, BaseMLP) and has_curve:
-        return (f"{name} has no training history_ to tabulate: a model converted from "
-                "scikit-learn has its loss_curve_ only, until it is trained by fastbp")
-    if has_curve:
+    if getattr(model, "loss_curve_", None) is not None and not _is_fastbp_model(model):
         # rev-258: scikit-learn's own MLP (to_sklearn's) was said to be a
         # model converted from scikit-learn.
         package = type(model).__module__.split(".")[0]
