@@ -426,6 +426,19 @@ class TrainingHistoryDisplay:
         Axes.
     lines_ : dict of str to matplotlib Line2D or list of Line2D
 
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_iris
+    >>> from fastbp import MLPClassifier, TrainingHistoryDisplay
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = MLPClassifier((8,), max_iter=20, random_state=0).fit(X, y)
+    >>> disp = TrainingHistoryDisplay.from_estimator(model)
+    >>> len(disp.axes_), len(disp.lines_["loss"].get_xdata())
+    (3, 20)
+    >>> plt.close(disp.figure_)
     """
 
     def __init__(self, history, *, estimator_name=None, step_name="epoch", penalized=False):

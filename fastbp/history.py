@@ -60,6 +60,19 @@ def history_frame(estimator):
     ImportError
         If pandas is not installed.
 
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from fastbp import MLPClassifier, history_frame
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = MLPClassifier((8,), max_iter=20, random_state=0).fit(X, y)
+    >>> frame = history_frame(model)
+    >>> len(frame) == model.n_iter_
+    True
+    >>> list(frame.columns[:3])
+    ['epoch', 'loss', 'learning_rate']
+    >>> [c for c in frame.columns if c.startswith("grad_norm")]
+    ['grad_norm_layer1', 'grad_norm_layer2']
     """
     from sklearn.utils.validation import check_is_fitted
 

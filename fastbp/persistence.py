@@ -829,6 +829,21 @@ def save(obj, path):
         :func:`load`. Not when called from a hook of the fit those callbacks
         drive (a checkpoint saved by one of them, ``setup`` and
         ``teardown`` included), where they are left out silently.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> import fastbp
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = fastbp.MLPClassifier((8,), max_iter=20, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "iris.fastbp")
+    ...     fastbp.save(clf, path)
+    ...     same = fastbp.load(path)
+    >>> bool(np.array_equal(same.predict(X), clf.predict(X)))
+    True
     """
     sio = _skops_io()
     objects = _objects(obj)
@@ -1189,6 +1204,20 @@ def load(path):
         or a fastbp model in it holds public names that are no parameters
         of this fastbp's class (a newer fastbp's), which are ignored and
         dropped from the loaded model (a save of it does not write them).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> import fastbp
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = fastbp.MLPClassifier((8,), max_iter=20, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "iris.fastbp")
+    ...     fastbp.save(clf, path)
+    ...     loaded = fastbp.load(path)
+    >>> type(loaded).__name__, loaded.n_iter_ == clf.n_iter_
+    ('MLPClassifier', True)
     """
     sio = _skops_io()
     meta, payload = _read(path)

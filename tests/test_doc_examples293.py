@@ -3,6 +3,9 @@ a model converted from scikit-learn's epochs included; the main public
 objects' Examples run (and are run here); the estimators' parameter types
 render cleanly."""
 
+import doctest
+import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -81,3 +84,54 @@ def test_history_frame_of_a_converted_model_trained_on_is_what_the_plot_draws(
         np.testing.assert_array_equal(back.lines_["loss"].get_xdata(), x)
     finally:
         plt.close(back.figure_)
+
+
+# --- the Examples run (finding 2) ---
+
+# Each object whose docstring must hold at least one example that runs.
+_DOCUMENTED = {
+    "fastbp.estimators.classifier": ["MLPClassifier"],
+    "fastbp.estimators.regressor": ["MLPRegressor"],
+    "fastbp.persistence": ["save", "load"],
+    "fastbp.history": ["history_frame"],
+    "fastbp.display": ["TrainingHistoryDisplay"],
+    "fastbp.warmup": ["warmup"],
+}
+# Modules whose examples (if any) must pass too. Not fastbp.kernels.cuda,
+# whose examples need the CUDA simulator or a device.
+_ALSO_RUN = ["fastbp", "fastbp.datasets", "fastbp.search", "fastbp.tensorboard",
+             "fastbp.cli_data.predict"]
+
+
+def _run_doctests(module_name):
+    module = importlib.import_module(module_name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    attempted = {}
+    for test in doctest.DocTestFinder().find(module):
+        if not test.examples:
+            continue
+        with warnings.catch_warnings():
+            # max_iter is small on purpose: ConvergenceWarning says so.
+            warnings.simplefilter("ignore")
+            result = runner.run(test, out=lambda text: None)
+        assert result.failed == 0, f"{test.name}: {result.failed} failed"
+        attempted[test.name.rsplit(".", 1)[-1]] = result.attempted
+    return attempted
+
+
+@pytest.mark.parametrize("module_name", sorted(_DOCUMENTED) + _ALSO_RUN)
+def test_doctests_pass_and_the_main_objects_have_examples(module_name):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas")
+    attempted = _run_doctests(module_name)
+    for name in _DOCUMENTED.get(module_name, ()):
+        # A skipped example is not attempted.
+        assert attempted.get(name, 0) > 0, f"{module_name}.{name} has no example that runs"
+
+
+def test_no_example_is_skipped():
+    for module_name in _DOCUMENTED:
+        for test in doctest.DocTestFinder().find(importlib.import_module(module_name)):
+            for example in test.examples:
+                assert not example.options.get(doctest.SKIP), \
+                    f"{test.name}: {example.source.strip()} is skipped"

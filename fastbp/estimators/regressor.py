@@ -52,6 +52,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     --------
     MLPClassifier : The classification counterpart.
     sklearn.neural_network.MLPRegressor : The reference implementation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from fastbp import MLPRegressor
+    >>> X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01,
+    ...                    max_iter=200, random_state=0).fit(X, y / 100)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    >>> bool(reg.score(X, y / 100) > 0.9)
+    True
     """
 
     _parameter_constraints: dict = dict(REGRESSOR_CONSTRAINTS)
