@@ -5,6 +5,7 @@ render cleanly."""
 
 import doctest
 import importlib
+import re
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.neural_network import MLPClassifier as SkMLP
 
-from fastbp import MLPClassifier, history_frame
+from fastbp import MLPClassifier, MLPRegressor, history_frame
 from fastbp.display import TrainingHistoryDisplay
 
 try:
@@ -135,3 +136,21 @@ def test_no_example_is_skipped():
             for example in test.examples:
                 assert not example.options.get(doctest.SKIP), \
                     f"{test.name}: {example.source.strip()} is skipped"
+
+
+# --- the parameter docs render cleanly (finding 3) ---
+
+def _parameter_type_lines(doc):
+    section = doc.split("Parameters\n    ----------\n", 1)[1].split("\n    ---", 1)[0]
+    return [line for line in section.splitlines()
+            if re.match(r"    \S", line) and " : " in line]
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_parameter_type_lines_have_no_run_of_spaces(estimator):
+    lines = _parameter_type_lines(estimator.__doc__)
+    assert any(line.startswith("    init : ") for line in lines)
+    for line in lines:
+        assert "   " not in line.strip(), line
+    (gamma,) = [line for line in lines if line.startswith("    gamma : ")]
+    assert "None" in gamma.split(",")[0], gamma

@@ -128,8 +128,7 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     max_fun : int, default=15000
         Maximum number of loss evaluations of 'lbfgs'.
 
-    init : {'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', \
-            'lecun_normal'}, default='glorot_uniform'
+    init : {'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_normal'}, default='glorot_uniform'
         Weight initialisation. 'glorot_uniform' is scikit-learn's exact draw
         (biases drawn too, factor 2 for logistic); the others draw weights
         with std sqrt(2 / (fan_in + fan_out)), bound sqrt(6 / fan_in), std
@@ -139,7 +138,7 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Epochs between decays of learning_rate='step'; the other schedules
         ignore it (so that one grid can hold them all).
 
-    gamma : float, default=None
+    gamma : float or None, default=None
         Decay factor of learning_rate='step' and 'exponential'. None picks
         each schedule's own default: 0.1 for 'step' (every ``step_size``
         epochs, as PyTorch's StepLR) and 0.95 for 'exponential' (every
