@@ -210,12 +210,12 @@ def test_history_frame_of_models_not_fastbps_does_not_call_them_converted():
     assert "converted" not in str(info.value)
 
 
-def test_history_frame_of_a_converted_model_still_says_converted():
+def test_history_frame_of_a_converted_model_tabulates_its_loss_curve():
+    # fix-293: the rows the Display plots, not a refusal.
     X, y, _ = _small()
     converted = MLPClassifier.from_sklearn(
         _quiet_fit(SkMLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X, y))
-    with pytest.raises(ValueError, match="converted from scikit-learn"):
-        history_frame(converted)
+    np.testing.assert_array_equal(history_frame(converted)["loss"], converted.loss_curve_)
 
 
 def test_history_frame_error_does_not_import_matplotlib():

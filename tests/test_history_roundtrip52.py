@@ -1,7 +1,8 @@
 """A ``history_frame`` read back into ``TrainingHistoryDisplay`` (the
 ``--history-out`` round trip the README shows) plots each row at its own
-epoch: a model converted from scikit-learn numbers its rows after the
-epochs scikit-learn trained (fix-276), where ``from_estimator`` puts them.
+epoch: a model converted from scikit-learn has a row for each epoch
+scikit-learn trained, then its own, where ``from_estimator`` puts them
+(fix-276 numbered its own rows after scikit-learn's; fix-293 added those).
 """
 
 import matplotlib
@@ -39,11 +40,13 @@ def test_a_converted_models_frame_read_back_plots_at_its_epochs(tmp_path):
 
     back = TrainingHistoryDisplay(pd.read_csv(path).to_dict("list")).plot()
     x, loss = _loss_line(back)
-    np.testing.assert_array_equal(x, [4, 5])
+    # fix-293: scikit-learn's 3 epochs first, as the plot draws them.
+    np.testing.assert_array_equal(x, [1, 2, 3, 4, 5])
     # Where the model's own plot has these losses.
     x_model, loss_model = _loss_line(TrainingHistoryDisplay.from_estimator(model))
-    np.testing.assert_array_equal(loss, loss_model[np.isin(x_model, x)])
-    np.testing.assert_array_equal(loss, model.loss_curve_[3:])
+    np.testing.assert_array_equal(x, x_model)
+    np.testing.assert_array_equal(loss, loss_model)
+    np.testing.assert_array_equal(loss, model.loss_curve_)
     plt.close("all")
 
 
