@@ -121,7 +121,7 @@ def fit_with_progress(model, estimator, X, y, quiet, limit_option="--epochs", ad
 
     # On standard error, with the notes: standard output holds the results,
     # which `> log` keeps (rev-291: the notice went there).
-    estimator._announce_compile = sys.stderr
+    estimator._announce_compile = "stderr"
     if not quiet:
         estimator._on_epoch_end = epoch_printer(unit=step_name(estimator))
     notes, interrupted = [], []

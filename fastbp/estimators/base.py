@@ -13,6 +13,7 @@ own: :mod:`.fitted_state` (weights set by hand, loaded models),
 
 import copy
 import operator
+import sys
 import weakref
 from abc import ABC, abstractmethod
 
@@ -536,13 +537,16 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # ahead is the one the fit runs.
         parts = (fit_split_parts(self, backend, toolkit, inp.is_sparse, inp.n_samples,
                                  spec.layout.n_weights) if stochastic else 1)
-        # The command line sets the stream (its standard error, with its
-        # other notes: rev-291); verbose prints to standard output, as
-        # scikit-learn's verbose does.
+        # The command line asks for it on standard error, with its other
+        # notes (rev-291); verbose prints to standard output, as
+        # scikit-learn's verbose does. (A name, not the stream: a copy of
+        # the estimator, such as a DivergenceError's last_finite_model,
+        # cannot copy a stream.)
         announce_to = getattr(self, "_announce_compile", None)
         if self.verbose or announce_to is not None:
             announce_compilation(backend, dtype, self.solver, spec.out_code, toolkit,
-                                 stream=announce_to, parts=parts, sparse=inp.is_sparse,
+                                 stream=sys.stderr if announce_to == "stderr" else None,
+                                 parts=parts, sparse=inp.is_sparse,
                                  early_stopping=stochastic and bool(self.early_stopping))
         if backend.name == "cpu":
             compile_ahead(backend, spec, dtype,
