@@ -66,6 +66,13 @@ def check_table_name(path, option):
                        "writes no other format")
 
 
+def _model_name(path):
+    """``path`` with its table suffix (:data:`TABLE_SUFFIXES`) made .fastbp,
+    and that suffix as written."""
+    n = max(len(s) for s in TABLE_SUFFIXES if path.lower().endswith(s))
+    return path[:-n] + ".fastbp", path[-n:]
+
+
 def _same_file(a, b):
     if os.path.realpath(a) == os.path.realpath(b):
         return True
@@ -101,6 +108,14 @@ def check_outputs(args):
         check_output_path(path, option)
     refuse_overwriting(outputs, [("--data", args.data), ("--valid", args.valid)])
     check_table_name(args.history_out, "--history-out")
+    if args.model_out and args.model_out.lower().endswith(TABLE_SUFFIXES):
+        # rev-288: "--model-out nc_copy.csv" replaced a data file that was
+        # no input of this run with the model's archive, as --history-out
+        # is refused a model's name.
+        name, suffix = _model_name(args.model_out)
+        raise CLIError(f"--model-out {args.model_out}: a name ending in {suffix} is a data "
+                       "table's, and the model is saved as an archive that would replace "
+                       f"any file there; give a name ending in .fastbp (say {name})")
     if args.history_out:
         # Written after training, as the model is (rev-233).
         _pandas("writing --history-out")
