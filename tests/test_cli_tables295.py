@@ -2,6 +2,9 @@
 fix-295 fixed in the reading of tables and the check of outputs (each test
 fails before its fix)."""
 
+import gzip
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -31,6 +34,51 @@ def _error_line(err):
     assert err.endswith(lines[0] + "\n"), err
     assert "Traceback" not in err
     return lines[0]
+
+
+def _plain(tmp_path):
+    return _churn_text().encode()
+
+
+def _gzip(tmp_path):
+    return gzip.compress(_plain(tmp_path))
+
+
+def _zip(tmp_path):
+    with zipfile.ZipFile(tmp_path / "a.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("c.csv", _plain(tmp_path))
+    return (tmp_path / "a.zip").read_bytes()
+
+
+def _xls(tmp_path):
+    # The OLE2 compound-file signature of an old Excel workbook, then bytes.
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8
+
+
+@pytest.mark.parametrize("content, expected", [
+    (_gzip, "data.csv is a gzip file: name it .csv.gz (or .tsv.gz)"),
+    (_zip, "data.csv is a zip archive (an Excel .xlsx workbook is one): export it as "
+           "CSV, or unzip it"),
+    (_xls, "data.csv is an Excel .xls workbook: export it as CSV")])
+def test_binary_files_named_csv_are_named_for_what_they_are(tmp_path, capsys, content,
+                                                             expected):
+    # rev-288: "is not UTF-8 text ... encoding='latin-1'", which read garbage.
+    (tmp_path / "data.csv").write_bytes(content(tmp_path))
+    assert _train(tmp_path / "data.csv") == 2
+    line = _error_line(capsys.readouterr().err)
+    assert expected in line
+    assert "UTF-8" not in line and "latin-1" not in line
+
+
+def test_zip_named_csv_gz_is_named_a_zip_archive(tmp_path, capsys):
+    (tmp_path / "data.csv.gz").write_bytes(_zip(tmp_path))
+    assert _train(tmp_path / "data.csv.gz") == 2
+    assert "data.csv.gz is a zip archive" in _error_line(capsys.readouterr().err)
+
+
+def test_gzip_named_csv_gz_is_read(tmp_path):
+    (tmp_path / "data.csv.gz").write_bytes(_gzip(tmp_path))
+    assert _train(tmp_path / "data.csv.gz") == 0
 
 
 @pytest.mark.parametrize("name", ["nc_copy.csv", "m.tsv.gz", "M.TXT"])

@@ -51,6 +51,9 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
             raise CLIError(_svmlight_advice(path))
         raise CLIError(f"{path}: only CSV files are read (.csv, .csv.gz, .txt; .tsv and "
                        ".tsv.gz as tab-separated)")
+    binary = _binary_kind(path)
+    if binary is not None:
+        raise CLIError(binary)
     try:
         frame = _read_csv(path, dtype={c: str for c in text_columns} or None)
         # The header line too, once more: a damaged file fails here rather
@@ -137,6 +140,34 @@ def _svmlight_advice(path):
             "X, y = load_svmlight_file(path); frame = pd.DataFrame(X.toarray()"
             ").add_prefix('x'); frame['target'] = y; frame.to_csv(new_path, "
             "index=False); then train with --target target")
+
+
+#: The first bytes of files that are no text, and what to do with each:
+#: named .csv, they were read as text that is not UTF-8, and the advice to
+#: re-encode them as Latin-1 read garbage (rev-288).
+_BINARY_SIGNATURES = (
+    (b"\x1f\x8b", "is a gzip file: name it .csv.gz (or .tsv.gz), which is read "
+                   "gzip-compressed"),
+    (b"PK\x03\x04", "is a zip archive (an Excel .xlsx workbook is one): export it as "
+                     "CSV, or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "is an Excel .xls workbook: export it as CSV"))
+
+
+def _binary_kind(path):
+    """The error for ``path`` where its first bytes are those of a gzip
+    file (but its name no .gz), a zip archive or an old Excel workbook;
+    ``None`` otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(4)
+    except OSError:
+        return None  # read_csv's error names the problem
+    for signature, problem in _BINARY_SIGNATURES:
+        if start.startswith(signature):
+            if signature == b"\x1f\x8b" and path.lower().endswith(".gz"):
+                return None
+            return f"{path} {problem}"
+    return None
 
 
 #: A line of an svmlight/libsvm file: a label (or labels "1,3"), maybe a
