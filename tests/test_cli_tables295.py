@@ -98,3 +98,16 @@ def test_model_out_named_as_a_new_table_is_refused(tmp_path, capsys):
     assert _train(tmp_path / "c.csv", "--model-out", str(tmp_path / "m.csv")) == 2
     assert ".fastbp" in _error_line(capsys.readouterr().err)
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_semicolons_with_ragged_decimal_commas_get_the_separator_hint(tmp_path, capsys):
+    # rev-288: pandas' "Error tokenizing data. C error: Expected 2 fields in
+    # line 3, saw 3", and no word of ';' or decimal commas.
+    (tmp_path / "de.csv").write_text("kunde;stadt;umsatz;preis;churn\n"
+                                     "A;Berlin;12;13,5;ja\n"
+                                     "B;Köln;13,5;14,25;nein\n"
+                                     "C;Bonn;11;9;ja\n", encoding="utf-8")
+    assert _train(tmp_path / "de.csv") == 2
+    line = _error_line(capsys.readouterr().err)
+    assert "separated by ';'" in line and "sep=';'" in line and "decimal=','" in line
+    assert "C error" not in line

@@ -71,6 +71,13 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     except UnicodeDecodeError as exc:
         raise CLIError(_not_utf8(path, exc)) from exc
     except (ValueError, pd.errors.ParserError) as exc:
+        header = _first_line(path)
+        if ";" in header and _separator(path) not in header:
+            # rev-288: decimal commas in some rows only ("13,5" beside "12")
+            # split those rows into more fields than the header's one, so
+            # pandas fails before the one-column check below can advise.
+            raise CLIError(_semicolon_advice(path, f"could not be read as CSV: its header "
+                                                   f"line {header!r}")) from exc
         # One line: pandas' message for a ragged line ends in a newline.
         raise CLIError(f"{path} could not be read as CSV: {one_line(str(exc))}") from exc
     except (OSError, EOFError, zlib.error) as exc:
@@ -106,11 +113,7 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                        "separated by commas, and fastbp reads a .tsv file tab-separated; "
                        "name it .csv (or .csv.gz), which is read comma-separated")
     if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
-        raise CLIError(f"{path} has one column, {frame.columns[0]!r}: its fields seem "
-                       "separated by ';', and fastbp reads comma-separated files (or "
-                       "tab-separated .tsv files); convert it first (for example "
-                       "pandas.read_csv(path, sep=';').to_csv(new_path, index=False), with "
-                       "decimal=',' too where numbers are written 3,5)")
+        raise CLIError(_semicolon_advice(path, f"has one column, {frame.columns[0]!r}"))
     if repeated and _header_of_numbers(frame):
         # helper-163: a file without a header line, whose first data line
         # repeats a number, was refused for naming columns twice.
@@ -140,6 +143,26 @@ def _svmlight_advice(path):
             "X, y = load_svmlight_file(path); frame = pd.DataFrame(X.toarray()"
             ").add_prefix('x'); frame['target'] = y; frame.to_csv(new_path, "
             "index=False); then train with --target target")
+
+
+def _semicolon_advice(path, problem):
+    """The error for ``path``, a file whose fields seem separated by ';'
+    (a European spreadsheet's CSV): ``problem``, then how to convert it."""
+    return (f"{path} {problem}: its fields seem separated by ';', and fastbp reads "
+            "comma-separated files (or tab-separated .tsv files); convert it first (for "
+            "example pandas.read_csv(path, sep=';').to_csv(new_path, index=False), with "
+            "decimal=',' too where numbers are written 3,5)")
+
+
+def _first_line(path):
+    """The first line of ``path`` (decompressed where it is a .gz file),
+    without its line end; empty where it cannot be read."""
+    try:
+        with _open_table(path) as fh:
+            line = fh.readline(1 << 16)
+    except (OSError, EOFError, zlib.error):
+        return ""
+    return line.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 #: The first bytes of files that are no text, and what to do with each:
