@@ -36,6 +36,76 @@ def _error_line(err):
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A model trained on a clean file."""
+    folder = tmp_path_factory.mktemp("model")
+    (folder / "c.csv").write_text(_churn_text())
+    assert _train(folder / "c.csv", "--model-out", str(folder / "c.fastbp")) == 0
+    return folder / "c.fastbp"
+
+
+def _concatenated(path):
+    """Two exports of the same table, one after the other (``cat``): the
+    second header line becomes line 42."""
+    path.write_text(_churn_text(seed=0) + _churn_text(seed=1))
+    return path
+
+
+def test_repeated_header_line_is_refused_at_train(tmp_path, capsys):
+    # rev-288: trained, with 'tenure' one-hot encoded as text for its value
+    # 'tenure' and a third class "churn".
+    assert _train(_concatenated(tmp_path / "concat.csv")) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert "concat.csv: the header line is repeated as data (lines [42]" in line
+    assert "files concatenated?" in line and "remove" in line
+
+
+def test_repeated_header_line_is_refused_in_valid(tmp_path, capsys):
+    (tmp_path / "c.csv").write_text(_churn_text())
+    assert _train(tmp_path / "c.csv", "--valid",
+                  str(_concatenated(tmp_path / "v.csv"))) == 2
+    assert "v.csv: the header line is repeated as data (lines [42]" in _error_line(
+        capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_repeated_header_line_is_refused_at_predict(model, tmp_path, capsys, command):
+    options = ["--out", str(tmp_path / "p.csv")] if command == "predict" else []
+    assert main([command, "--model", str(model), "--data",
+                 str(_concatenated(tmp_path / "new.csv")), *options]) == 2
+    assert "new.csv: the header line is repeated as data (lines [42]" in _error_line(
+        capsys.readouterr().err)
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_repeated_header_line_after_blank_lines_names_its_line(tmp_path, capsys):
+    # Blank lines are skipped by pandas: the line named is the file's.
+    text = _churn_text(n=3) + "\n\n" + _churn_text(n=3)
+    (tmp_path / "blank.csv").write_text(text)
+    assert _train(tmp_path / "blank.csv") == 2
+    assert "(lines [7]" in _error_line(capsys.readouterr().err)
+
+
+def test_a_value_equal_to_its_column_name_alone_is_data(tmp_path):
+    # Only a row that repeats every name is a header line: a plan named
+    # "plan" on a row of numbers is a value.
+    text = _churn_text() + "5,plan,yes\n7,plan,churn\n"
+    (tmp_path / "ok.csv").write_text(text)
+    assert _train(tmp_path / "ok.csv") == 0
+
+
+def test_first_line_of_numbers_repeated_suggests_a_header(tmp_path, capsys):
+    # A file without a header line whose first line comes again (Iris has
+    # duplicate rows): its first line is data, and the advice says so too.
+    rows = ["5.1,3.5,setosa", "4.9,3.0,setosa", "6.3,3.3,virginica", "5.1,3.5,setosa"]
+    (tmp_path / "iris.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(tmp_path / "iris.csv"), "--target", "setosa",
+                 "--epochs", "1", "--quiet"]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert "(lines [4])" in line and "add a header line naming the columns" in line
+
+
 def _plain(tmp_path):
     return _churn_text().encode()
 

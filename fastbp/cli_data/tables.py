@@ -15,7 +15,8 @@ from .messages import CLIError, _pandas, error_message, one_line
 
 def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
     """A CSV file as a DataFrame (clear errors for a missing or empty file,
-    one that cannot be decompressed or decoded).
+    one that cannot be decompressed or decoded, a gzip, zip or Excel file
+    named as CSV, and a header line repeated as data).
 
     Only an empty field is a missing value in a text column: "None", "NA"
     or "null" there are values (a class "None"). A column of numbers or of
@@ -66,6 +67,8 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                    if t not in frame.columns and c != t and _nfc(c) == _nfc(t)}
         if spelled:
             frame = _read_csv(path, dtype={c: str for c in [*text_columns, *spelled]})
+        # Under the file's names, before they are renamed to the model's.
+        header_rows = _header_rows(frame)
         frame = _nfc_renamed(frame, [*text_columns, *stripped, *bools, *marks_missing],
                              path)
     except UnicodeDecodeError as exc:
@@ -114,6 +117,8 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
                        "name it .csv (or .csv.gz), which is read comma-separated")
     if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
         raise CLIError(_semicolon_advice(path, f"has one column, {frame.columns[0]!r}"))
+    if header_rows.any():
+        raise CLIError(_repeated_header_advice(path, frame, np.flatnonzero(header_rows)))
     if repeated and _header_of_numbers(frame):
         # helper-163: a file without a header line, whose first data line
         # repeats a number, was refused for naming columns twice.
@@ -191,6 +196,54 @@ def _binary_kind(path):
                 return None
             return f"{path} {problem}"
     return None
+
+
+def _header_rows(frame):
+    """Which rows of ``frame`` repeat its column names, each value the
+    name (as text, spaces aside): the header line of a second file where
+    files were concatenated (``cat a.csv b.csv``), which would otherwise
+    train as data (rev-288: a number column one-hot encoded as text for its
+    value "tenure", and a class named after the target)."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    rows = np.ones(len(frame), dtype=bool)
+    # Columns of numbers first: a name that is not a number rules out every
+    # row at once, without a look at the text columns (a pixel file).
+    columns = sorted(range(frame.shape[1]),
+                     key=lambda i: not is_numeric_dtype(frame.dtypes.iloc[i]))
+    for i in columns:
+        if not rows.any():
+            break
+        name, column = frame.columns[i], frame.iloc[:, i]
+        name = str(name).strip()
+        if is_numeric_dtype(column.dtype) and not is_bool_dtype(column.dtype):
+            if not _is_number(name):
+                return np.zeros(len(frame), dtype=bool)
+            rows &= (column == float(name)).to_numpy()
+            continue
+        if name.startswith("Unnamed: "):
+            # pandas' name for an empty field of the header line.
+            rows &= column.isna().to_numpy()
+            continue
+        candidates = np.flatnonzero(rows)
+        values = column.iloc[candidates]
+        rows[candidates] = (values.notna() & (values.astype(str).str.strip() == name)
+                            ).to_numpy()
+    return rows
+
+
+def _repeated_header_advice(path, frame, rows):
+    """The error for ``path``, whose data ``rows`` of ``frame`` repeat its
+    header line."""
+    where = _file_lines(path, rows[:5], len(frame)) + (" ..." if len(rows) > 5 else "")
+    if _header_of_numbers(frame):
+        # A file without a header line whose first line comes again (Iris
+        # has duplicate rows) is as likely.
+        return (f"{path}: the first line is repeated as data ({where}), and holds "
+                "numbers: if it is data, add a header line naming the columns; if files "
+                "were concatenated, remove the repeated header lines")
+    return (f"{path}: the header line is repeated as data ({where}; files "
+            "concatenated?); remove those lines")
 
 
 #: A line of an svmlight/libsvm file: a label (or labels "1,3"), maybe a
