@@ -248,10 +248,42 @@ def infer_task(y, task, target="target"):
                            "classification if every value is a class label")
     _refuse_one_class_per_row(y, target)
     n_classes = len(np.unique(y))
-    if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" and n_classes > 50:
+    if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" and n_classes > MANY_VALUES:
+        _refuse_count_target(y, target)
         print(f"note: {target!r} holds {n_classes} distinct integers and is treated as "
               "class labels; pass --task regression if it is a quantity", file=sys.stderr)
     return "classification"
+
+
+#: The fewest rows each of more than :data:`MANY_VALUES` integer classes
+#: needs for ``--task auto`` to take them for class labels
+#: (:func:`_refuse_count_target`).
+ROWS_PER_CLASS = 5
+
+
+def _refuse_count_target(y, target):
+    """Refuse, under ``--task auto``, a target of more than
+    :data:`MANY_VALUES` distinct integers that do not look like class
+    labels.
+
+    Integers are both class labels (0..K-1 as scikit-learn's encoders
+    write them, 1..K as a survey codes them) and counts (bikes rented,
+    571 distinct values in 2,000 rows, which trained as 571 classes with
+    only a note, rev-288). Labels are numbered without gaps and, with this
+    many of them, each is needed by several rows to be learnt; a count
+    skips values and its tail values occur once or twice. Anything else is
+    a guess either way, so the user says which.
+    """
+    values, counts = np.unique(np.asarray(y), return_counts=True)
+    low = values[0]
+    if (low in (0, 1) and values[-1] - low == len(values) - 1
+            and counts.min() >= ROWS_PER_CLASS):
+        return
+    raise CLIError(f"the target column {target!r} holds {len(values)} distinct integers "
+                   f"(from {_plain(values[0])!r} to {_plain(values[-1])!r}), too many to take "
+                   f"for class labels without being told: pass --task regression if it is a "
+                   "quantity (a count, an amount), or --task classification if every value "
+                   "is a class label")
 
 
 def _refuse_one_class_per_row(y, target):

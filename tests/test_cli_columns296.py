@@ -1,0 +1,65 @@
+"""Review 288 of ``fastbp train`` on realistic files: an integer count
+target, a numeric ID column, classes of a single row, a target named
+without the header's spaces, and a column empty in every row (fix-296)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastbp.cli import main
+
+
+def _train(data, target, *options):
+    return main(["train", "--data", str(data), "--target", target, "--epochs", "1",
+                 "--quiet", *options])
+
+
+def _bikes(path, n=2000, seed=0):
+    # A count: 500-odd distinct integers in 2,000 rows, with gaps, fewer
+    # than half the rows (so not refused as one class per row).
+    rng = np.random.default_rng(seed)
+    temp = rng.uniform(0, 30, n)
+    cnt = np.round(rng.gamma(2.0, 20 + 10 * temp)).astype(int)
+    pd.DataFrame({"temp": temp, "cnt": cnt}).to_csv(path, index=False)
+    return cnt
+
+
+def test_an_integer_count_target_is_refused_under_task_auto(tmp_path, capsys):
+    data = tmp_path / "bikes.csv"
+    cnt = _bikes(data)
+    n = len(np.unique(cnt))
+    assert 50 < n < len(cnt) / 2
+    assert _train(data, "cnt") == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"fastbp: error: the target column 'cnt' holds {n} distinct "
+                          f"integers (from {cnt.min()} to {cnt.max()})"), err
+    assert "--task regression if it is a quantity" in err
+    assert "--task classification if every value is a class label" in err
+    assert "trained" not in out and "classification" not in out
+    assert _train(data, "cnt", "--task", "regression") == 0
+    assert "target 'cnt' (regression)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_many_consecutive_integer_labels_stay_classification(tmp_path, capsys, first):
+    # 60 classes numbered without gaps, 6 rows each: labels, not a count.
+    rng = np.random.default_rng(0)
+    label = np.repeat(np.arange(first, first + 60), 6)
+    frame = pd.DataFrame({"x": rng.standard_normal(len(label)), "label": label})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert _train(tmp_path / "t.csv", "label") == 0
+    assert "target 'label' (classification)" in capsys.readouterr().out
+
+
+def test_few_integer_labels_and_many_text_labels_stay_classification(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(400)
+    pd.DataFrame({"x": x, "label": rng.choice([3, 7, 19, 40], 400)}).to_csv(
+        tmp_path / "few.csv", index=False)
+    assert _train(tmp_path / "few.csv", "label") == 0
+    assert "(classification)" in capsys.readouterr().out
+    pd.DataFrame({"x": x, "label": [f"c{i}" for i in rng.integers(0, 80, 400)]}).to_csv(
+        tmp_path / "text.csv", index=False)
+    assert _train(tmp_path / "text.csv", "label") == 0
+    assert "(classification)" in capsys.readouterr().out
+
+
