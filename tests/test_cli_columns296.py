@@ -63,3 +63,32 @@ def test_few_integer_labels_and_many_text_labels_stay_classification(tmp_path, c
     assert "(classification)" in capsys.readouterr().out
 
 
+def _labelled(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    return pd.DataFrame({"x": x, "label": np.where(x > 0, "yes", "no")})
+
+
+def test_classes_of_a_single_row_get_a_note(tmp_path, capsys):
+    frame = _labelled()
+    frame.loc[5, "label"] = "Yes"
+    frame.to_csv(tmp_path / "typo.csv", index=False)
+    assert _train(tmp_path / "typo.csv", "label") == 0
+    err = capsys.readouterr().err
+    assert ("note: 1 of the 3 classes of 'label' hold a single row ('Yes'): a typo of "
+            "another class, or a class that needs more rows to be learnt") in err, err
+    _labelled().to_csv(tmp_path / "ok.csv", index=False)
+    assert _train(tmp_path / "ok.csv", "label") == 0
+    assert "single row" not in capsys.readouterr().err
+
+
+def test_the_single_row_classes_named_are_capped(tmp_path, capsys):
+    frame = _labelled()
+    frame.loc[:7, "label"] = [f"odd{i}" for i in range(8)]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert _train(tmp_path / "t.csv", "label", "--task", "classification") == 0
+    err = capsys.readouterr().err
+    assert ("8 of the 10 classes of 'label' hold a single row ('odd0', 'odd1', 'odd2', "
+            "'odd3', 'odd4' and 3 more)") in err, err
+
+

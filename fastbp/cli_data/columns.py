@@ -231,6 +231,8 @@ def infer_task(y, task, target="target"):
         raise CLIError(f"--task classification needs class labels, and {target!r} holds "
                        f"non-integer numbers (for example {example:g}); use --task "
                        "regression, or round the column to classes")
+    if task == "classification":
+        _note_single_row_classes(y, target)
     if task != "auto":
         return task
     if continuous:
@@ -252,7 +254,28 @@ def infer_task(y, task, target="target"):
         _refuse_count_target(y, target)
         print(f"note: {target!r} holds {n_classes} distinct integers and is treated as "
               "class labels; pass --task regression if it is a quantity", file=sys.stderr)
+    _note_single_row_classes(y, target)
     return "classification"
+
+
+def _note_single_row_classes(y, target, shown=5):
+    """A note naming the classes of ``y`` (up to ``shown`` of them) that
+    only one row holds: a typo ("Yes" among "yes" and "no" made a third
+    class without a word, rev-288) or a class too rare to learn."""
+    pd = _pandas()
+
+    counts = pd.Series(y).value_counts(sort=False)
+    if len(counts) < 2:
+        return  # train refuses a single class, and says why
+    single = [_plain(v) for v in counts.index[counts.to_numpy() == 1]]
+    if not single:
+        return
+    names = ", ".join(repr(v) for v in single[:shown])
+    more = f" and {len(single) - shown} more" if len(single) > shown else ""
+    print(f"note: {len(single)} of the {len(counts)} classes of {target!r} hold a single "
+          f"row ({names}{more}): a typo of another class, or a class that needs more rows "
+          "to be learnt; fix or drop those rows if so", file=sys.stderr)
+
 
 
 #: The fewest rows each of more than :data:`MANY_VALUES` integer classes
