@@ -92,3 +92,31 @@ def test_the_single_row_classes_named_are_capped(tmp_path, capsys):
             "'odd3', 'odd4' and 3 more)") in err, err
 
 
+@pytest.mark.parametrize("name, values", [
+    ("customer_id", lambda n: np.arange(100001, 100001 + n)),
+    ("account", lambda n: np.random.default_rng(1).permutation(n) + 5000),
+    ("PassengerId", lambda n: np.arange(n) * 7 + 3),
+])
+def test_a_numeric_id_column_gets_a_note(tmp_path, capsys, name, values):
+    frame = _labelled().sort_values("label")
+    frame.insert(0, name, values(len(frame)))
+    frame.to_csv(tmp_path / "numid.csv", index=False)
+    assert _train(tmp_path / "numid.csv", "label") == 0
+    out, err = capsys.readouterr()
+    assert "2 feature columns" in out
+    assert (f"note: column {name!r} holds 200 distinct integers (from "
+            f"{frame[name].min()} to {frame[name].max()}) and looks like a row identifier; "
+            "it is standardised and used as a feature") in err, err
+    assert f"remove it from the file (fastbp predict --keep {name} copies it" in err
+
+
+def test_integer_features_that_are_no_ids_get_no_id_note(tmp_path, capsys):
+    frame = _labelled()
+    rng = np.random.default_rng(2)
+    frame["age"] = rng.integers(18, 90, len(frame))              # repeats
+    frame["stamp"] = np.sort(rng.choice(10**9, len(frame), replace=False))  # gaps
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert _train(tmp_path / "t.csv", "label") == 0
+    assert "row identifier" not in capsys.readouterr().err
+
+

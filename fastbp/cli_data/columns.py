@@ -160,15 +160,48 @@ def note_row_numbers(X):
     """A note for a first column without a name (pandas names it
     ``Unnamed: 0``) that holds the row numbers: the index that
     ``DataFrame.to_csv`` writes unless ``index=False``, which would train
-    as a feature."""
-    if not len(X.columns) or not str(X.columns[0]).startswith("Unnamed: 0"):
-        return
-    values = X.iloc[:, 0]
-    if (values.dtype.kind in "iu" and values.is_monotonic_increasing and values.is_unique):
-        print(f"note: column {X.columns[0]!r} (a header field without a name) holds the "
-              "row numbers, as pandas writes a DataFrame's index (to_csv without "
-              "index=False), and trains as a feature; drop it, or write the file with "
-              "index=False", file=sys.stderr)
+    as a feature; and for each other column of integers that looks like a
+    row identifier (:func:`_like_a_row_id`)."""
+    noted = None
+    if len(X.columns) and str(X.columns[0]).startswith("Unnamed: 0"):
+        values = X.iloc[:, 0]
+        if (values.dtype.kind in "iu" and values.is_monotonic_increasing
+                and values.is_unique):
+            noted = X.columns[0]
+            print(f"note: column {noted!r} (a header field without a name) holds the "
+                  "row numbers, as pandas writes a DataFrame's index (to_csv without "
+                  "index=False), and trains as a feature; drop it, or write the file with "
+                  "index=False", file=sys.stderr)
+    for c in X.columns:
+        if c != noted and _like_a_row_id(c, X[c]):
+            print(f"note: column {c!r} holds {len(X)} distinct integers (from "
+                  f"{_plain(X[c].min())} to {_plain(X[c].max())}) and looks like a row "
+                  "identifier; it is standardised and used as a feature, from which the "
+                  "model learns nothing that holds for new rows: if it is an identifier, "
+                  f"remove it from the file (fastbp predict --keep {c} copies it into the "
+                  "predictions)", file=sys.stderr)
+
+
+def _like_a_row_id(name, column):
+    """Whether the feature ``column`` is integers that look like row
+    identifiers: one distinct value per row, and either a name that says
+    so (``id``, ``customer_id``, ``customerID``, ``PassengerId``) or, in
+    at least :data:`FEW_ID_ROWS` rows, values that number the rows without
+    gaps (100001 to 100200, whatever the rows' order: a file sorted by
+    another column).
+
+    Text IDs get their note from :func:`note_text_in_numbers`; a numeric
+    one was standardised as a feature without a word (rev-288). Numbers
+    with gaps (timestamps, amounts) are not taken for IDs unless named so.
+    """
+    if column.dtype.kind not in "iu" or len(column) < 2 or not column.is_unique:
+        return False
+    text = str(name).strip()
+    if (text.lower() == "id" or text.lower().endswith(("_id", " id", "-id"))
+            or text.endswith(("ID", "Id"))):
+        return True
+    return (len(column) >= FEW_ID_ROWS
+            and int(column.max()) - int(column.min()) == len(column) - 1)
 
 
 def check_features(X, path, training=True):
