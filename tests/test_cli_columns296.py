@@ -120,3 +120,20 @@ def test_integer_features_that_are_no_ids_get_no_id_note(tmp_path, capsys):
     assert "row identifier" not in capsys.readouterr().err
 
 
+def test_a_target_named_without_the_headers_spaces_gets_a_suggestion(tmp_path, capsys):
+    frame = _labelled()
+    lines = ["age, workclass, income"] + [f"{x:.3f}, w{i % 3}, {y}" for i, (x, y) in
+                                          enumerate(zip(frame.x, frame.label))]
+    data = tmp_path / "adult.csv"
+    data.write_text("\n".join(lines) + "\n")
+    for asked in ["income", "Income"]:
+        assert _train(data, asked) == 2
+        out, err = capsys.readouterr()
+        assert f"has no column {asked!r} (columns: ['age', ' workclass', ' income']); " \
+            "did you mean ' income'?" in err, err
+        assert "trained" not in out
+    assert _train(data, "nope") == 2
+    assert "did you mean" not in capsys.readouterr().err
+    assert _train(data, " income") == 0
+
+

@@ -490,6 +490,14 @@ def split_target(frame, target, path):
         if _header_of_numbers(frame):
             hint = ("; its first line holds numbers, not column names: add a header line "
                     "naming the columns")
+        else:
+            # A UCI-style header (", income") keeps the spaces after its
+            # commas, and only --target " income" matched (rev-288): the
+            # match is suggested, not taken, as the name asked for is not it.
+            key = str(target).strip().casefold()
+            near = [c for c in frame.columns if str(c).strip().casefold() == key]
+            if near:
+                hint = f"; did you mean {' or '.join(repr(c) for c in near)}?"
         raise CLIError(f"{path} has no column {target!r} (columns: {list(frame.columns)})"
                        + hint)
     missing = frame[target].isna().to_numpy()
