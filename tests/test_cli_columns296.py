@@ -137,3 +137,22 @@ def test_a_target_named_without_the_headers_spaces_gets_a_suggestion(tmp_path, c
     assert _train(data, " income") == 0
 
 
+def test_a_column_empty_in_every_row_is_named_as_such(tmp_path, capsys):
+    frame = _labelled(n=4)
+    frame["empty"] = np.nan
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert _train(tmp_path / "t.csv", "label") == 2
+    err = capsys.readouterr().err
+    assert err == (f"fastbp: error: {tmp_path / 't.csv'}: column 'empty' is empty in every "
+                   "row: remove it from the file\n"), err
+    frame["blank"] = np.nan
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert _train(tmp_path / "t.csv", "label") == 2
+    assert ("columns ['empty', 'blank'] are empty in every row: remove them from the file"
+            in capsys.readouterr().err)
+    # A column missing some values keeps the advice to fill or drop them.
+    frame = _labelled(n=4).assign(part=[1.0, np.nan, 2.0, np.nan])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert _train(tmp_path / "t.csv", "label") == 2
+    assert "numeric column(s) ['part'] have missing values (2 row(s)" in \
+        capsys.readouterr().err

@@ -206,8 +206,19 @@ def _like_a_row_id(name, column):
 
 def check_features(X, path, training=True):
     """Refuse missing and infinite values in the numeric feature columns,
-    naming them (the estimator's own message names no column)."""
+    naming them (the estimator's own message names no column), and, in
+    the training file, a column empty in every row."""
     numeric = numeric_columns(X)
+    empty = [c for c in X.columns if len(X) and X[c].isna().all()] if training else []
+    if empty:
+        # A spreadsheet's blank column: dropping the rows it misses (the
+        # missing values' advice below) would drop them all (rev-288). In
+        # a file to predict the model needs the column, so the advice
+        # below, for its rows, is the right one.
+        raise CLIError(f"{path}: column {empty[0]!r} is empty in every row: remove it from "
+                       "the file" if len(empty) == 1 else
+                       f"{path}: columns {empty} are empty in every row: remove them from "
+                       "the file")
     missing = [c for c in numeric if X[c].isna().any()]
     if missing:
         # Lines, as the missing target's error names them (split_target).
@@ -308,7 +319,6 @@ def _note_single_row_classes(y, target, shown=5):
     print(f"note: {len(single)} of the {len(counts)} classes of {target!r} hold a single "
           f"row ({names}{more}): a typo of another class, or a class that needs more rows "
           "to be learnt; fix or drop those rows if so", file=sys.stderr)
-
 
 
 #: The fewest rows each of more than :data:`MANY_VALUES` integer classes
