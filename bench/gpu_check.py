@@ -554,10 +554,14 @@ def measure_steps(X, y, cfg, args, results):
         steps = math.ceil(X.shape[0] / b)
         try:
             call, t = driver_call(X, y, hidden, b)
+            # The fit keeps its launches between driver calls, and a kept
+            # launch serves a later call whatever launch.MODE says: without
+            # dropping them, every row would replay the fit's own path.
+            kept = call.arguments["tables"].launches
             previous = launch.MODE
             for mode in ("marshalled", "plain"):
                 launch.MODE = mode
-                launch.PATHS.clear()
+                kept.clear()
                 try:
                     hosts, events, walls = [], [], []
                     h, e, w, t = time_driver_epoch(call, t, rng.permutation(X.shape[0]))
@@ -572,9 +576,9 @@ def measure_steps(X, y, cfg, args, results):
                 h, e, w = (None if v is None else v / steps * 1e6
                            for v in (median(hosts), median(events), median(walls)))
                 per_step.setdefault(b, {})[mode] = dict(host=h, events=e, wall=w)
-                # The paths the launches took (a path that failed to bind
-                # falls back to the next).
-                took = ",".join(sorted(launch.PATHS))
+                # The paths of the launches the timed epochs ran (a path
+                # that failed to bind falls back to the next).
+                took = took_paths(kept)
                 print(f"| {b} | {mode}{'' if took == mode else ' (took ' + took + ')'} | "
                       f"{steps} | {fmt(h, 1)} | {fmt(e, 1)} | {fmt(w, 1)} | "
                       f"{fmt(None if h is None else h / launches, 2)} |", flush=True)
@@ -582,6 +586,24 @@ def measure_steps(X, y, cfg, args, results):
         except Exception as exc:
             print(f"| {b} | | {steps} | ERROR {short_error(exc)} | | | |", flush=True)
             traceback.print_exc(limit=-3)
+
+
+def took_paths(kept):
+    """The paths (``"marshalled"``, ``"plain"``) of a driver call's kept
+    launches, comma-separated: what the launches built for a row ran.
+
+    Parameters
+    ----------
+    kept : dict
+        ``tables.launches`` of the call's device tables (see
+        :mod:`fastbp.kernels.cuda.network`).
+
+    Returns
+    -------
+    str
+        Empty when no launch was kept.
+    """
+    return ",".join(sorted({k.path for k in kept.values()}))
 
 
 @contextlib.contextmanager
