@@ -77,3 +77,62 @@ def test_gpu_check_rows_rebuild_their_launches_in_their_mode():
     assert "| 64 | marshalled (took plain) | 1 |" in out, out
     assert "| 64 | plain | 1 |" in out, out
     assert "(took )" not in out, out
+
+
+# (2) The interleaved pytest bench times the report's turns, not one cold
+# epoch per turn, and records the turn.
+
+class _Benchmark:
+    def __init__(self):
+        self.extra_info = {}
+        self.group = None
+
+    def pedantic(self, fn, args=(), kwargs=None, setup=None, rounds=1, iterations=1,
+                 warmup_rounds=0):
+        for _ in range(warmup_rounds + rounds * iterations):
+            if setup is not None:
+                setup()
+            result = fn(*args, **(kwargs or {}))
+        return result
+
+
+CASE = workloads.EpochCase(workloads.tabular(300), batch_size=64, dtype="float64", threads=1)
+
+
+def test_interleaved_bench_times_the_reports_turns(monkeypatch):
+    seen = {}
+
+    def measure_case(case, **kwargs):
+        seen.update(kwargs)
+        systems = {s: {"median_ms": 1.0, "gflops": 1.0, "share_of_peak": 0.1}
+                   for s in kwargs["systems"]}
+        return {"systems": systems, "gemm_peak": {"peak_gflops": 10.0}, "ratios": {},
+                "skipped": {}, "isolation": {}}
+
+    monkeypatch.setattr(epochs, "measure_case", measure_case)
+    monkeypatch.setattr(bench_epoch, "_available", lambda config: ["fastbp", "sklearn"])
+    benchmark = _Benchmark()
+    grid = SimpleNamespace(rounds=2, warmup=1)
+    bench_epoch.test_epoch_interleaved(benchmark, grid, CASE, lambda *reasons: None,
+                                       "the pool", SimpleNamespace(config=None))
+    assert report.DEFAULT_TURN_MS > 0
+    assert seen["turn_s"] == report.DEFAULT_TURN_MS / 1e3
+    assert (seen["rounds"], seen["warmup"], seen["pool"]) == (2, 1, "the pool")
+    assert benchmark.extra_info["turn_s"] == seen["turn_s"]
+
+
+def test_per_system_bench_times_one_epoch_per_round(monkeypatch):
+    # Its worker is shared with the case's interleaved bench, which sets turns.
+    worker = SimpleNamespace(label="fastbp", info={"n_samples": 300}, turn_s=0.05,
+                             collect=lambda: None, state=lambda: {})
+    worker.epoch = lambda collect=True: worker.turn_s
+    group = SimpleNamespace(worker=lambda system: worker, quiesce=lambda: None)
+    pool = SimpleNamespace(for_case=lambda case, systems: group)
+    monkeypatch.setattr(bench_epoch, "_available", lambda config: ["fastbp"])
+    monkeypatch.setattr(epochs, "check_trained", lambda *args: None)
+    benchmark = _Benchmark()
+    grid = SimpleNamespace(rounds=2, warmup=0)
+    bench_epoch.test_epoch(benchmark, grid, CASE, "fastbp", lambda *reasons: None, pool,
+                           SimpleNamespace(config=None))
+    assert benchmark.extra_info["worker_epoch_s"] == [0.0, 0.0]
+    assert benchmark.extra_info["turn_s"] == 0.0
