@@ -20,8 +20,9 @@ nothing about accuracy.
 
 What it prints, section by section:
 
-1. **Versions** of Python, NumPy, Numba, numba-cuda, PyTorch, fastbp, and the
-   GPU (name, compute capability, driver and runtime versions).
+1. **Versions**: the git commit, the CPU, versions of Python, NumPy,
+   Numba, numba-cuda, PyTorch, fastbp, and the GPU (name, compute
+   capability, driver and runtime versions).
 2. **Parity** of ``device="cuda"`` with ``device="cpu"``: one epoch of sgd and
    of adam from the same initial weights (same ``random_state``), in float32
    and float64; the largest difference of ``coefs_``/``intercepts_`` relative
@@ -195,14 +196,27 @@ def cuda_problem():
 
 # --------------------------------------------------------------- 1. versions
 
+def bench_report():
+    """:mod:`bench.report`, for its commit and CPU helpers, also when this
+    file runs as ``python bench/gpu_check.py`` (which puts ``bench/``, not
+    the repository's root, on ``sys.path``)."""
+    try:
+        return importlib.import_module("bench.report")
+    except ImportError:
+        sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        return importlib.import_module("bench.report")
+
+
 def report_versions(args, results):
     """Print library versions and what the GPU is."""
     import fastbp
     import numba
     import sklearn
 
+    report = bench_report()
+    print(f"git           {report._git_head()}")
     print(f"python        {sys.version.split()[0]} ({platform.platform()})")
-    print(f"cpu cores     {os.cpu_count()}")
+    print(f"cpu           {report.cpu_model()} ({os.cpu_count()} cores)")
     print(f"numpy         {np.__version__}")
     print(f"scikit-learn  {sklearn.__version__}")
     print(f"numba         {numba.__version__} (NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS})")

@@ -278,6 +278,10 @@ def main(argv=None) -> int:
     ap.add_argument("--fits", type=int, default=12, help="fits per thread in 'threads'")
     args = ap.parse_args(argv)
     sections = args.sections.split(",")
+    from bench.report import environment_header, script_environment
+
+    # The figures the README quotes must be placeable: machine, versions, commit.
+    print(environment_header(script_environment()), "\n", flush=True)
     if "compile" in sections:
         with tempfile.TemporaryDirectory() as cache:
             print(run(COMPILE.format(dtype=args.dtype, top=args.top),

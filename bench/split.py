@@ -121,6 +121,10 @@ def main(argv=None):
                     help="these instead of the workload's own, e.g. 256x128/32,64/200 "
                          "(hidden/batch)")
     args = ap.parse_args(argv)
+    from bench.report import environment_header, script_environment
+
+    # The figures the README quotes must be placeable: machine, versions, commit.
+    print(environment_header(script_environment()), flush=True)
     only = [_parse_case(c) for c in args.cases.split(",") if c.strip()]
     warnings.simplefilter("ignore")  # fixed-length fits never converge: by design
     print(f"{'workload':<8} {'hidden':<9} {'batch':>5} {'MACs/step':>10} {'default':>7} "

@@ -80,6 +80,10 @@ def main(argv=None):
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--number", type=int, default=10)
     args = ap.parse_args(argv)
+    from bench.report import environment_header, script_environment
+
+    # The figures the README quotes must be placeable: machine, versions, commit.
+    print(environment_header(script_environment()), flush=True)
     for (state, mode), seconds in measure(args.fraction, number=args.number).items():
         print(f"Adam update, parameters {state:12s} {mode:14s} {seconds * 1e6:7.0f} us")
     return 0

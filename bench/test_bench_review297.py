@@ -136,3 +136,65 @@ def test_per_system_bench_times_one_epoch_per_round(monkeypatch):
                            SimpleNamespace(config=None))
     assert benchmark.extra_info["worker_epoch_s"] == [0.0, 0.0]
     assert benchmark.extra_info["turn_s"] == 0.0
+
+
+# (3) Every script whose figures the README quotes prints the machine,
+# versions and commit.
+
+def _header_lines():
+    return f"git {report._git_head()} · ", "load average (1/5/15 min) at start"
+
+
+@pytest.mark.parametrize("module, argv, figures", [
+    ("subnormals", ["--number", "1"], "Adam update"),
+    ("small_products", ["--reps", "1"], "fastbp.kernels.blas.BACKEND"),
+    ("split", ["--workloads", "tabular", "--epochs", "1", "--rounds", "1", "--rows", "200",
+               "--cases", "8/32"], "workload"),
+])
+def test_scripts_print_the_environment_header(module, argv, figures, capsys):
+    import importlib
+
+    main = importlib.import_module(f"bench.{module}").main
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for line in _header_lines():
+        assert line in out, out
+    assert out.index("load average") < out.index(figures), out
+
+
+def test_toolkit_compile_prints_the_environment_header(monkeypatch, capsys):
+    # Its smallest run compiles every training path cold (minutes): the
+    # measurement is replaced, the header is printed before it.
+    from bench import toolkit_compile
+
+    n = len(toolkit_compile.CONFIGS)
+    monkeypatch.setattr(toolkit_compile, "measure", lambda dtype, cache_dir: dict(
+        seconds=[0.0] * n, predict_s=[0.0] * n, import_s=0.0))
+    assert toolkit_compile.main(["--dtypes", "float32"]) == 0
+    out = capsys.readouterr().out
+    for line in _header_lines():
+        assert line in out, out
+    assert "float32 every path" in out
+
+
+def test_search_profile_prints_the_environment_header(monkeypatch, capsys):
+    # Each section runs a script in a child process (the smallest, 'peak',
+    # still times the GEMM peak): replaced, the header comes first.
+    from bench import search_profile
+
+    monkeypatch.setattr(search_profile, "run", lambda code, env=None: "SECTION RAN")
+    assert search_profile.main(["--sections", "peak"]) == 0
+    out = capsys.readouterr().out
+    for line in _header_lines():
+        assert line in out, out
+    assert out.index("load average") < out.index("SECTION RAN")
+
+
+def test_gpu_check_versions_name_the_commit_and_cpu(capsys):
+    from bench import gpu_check
+    from fastbp.machine import cpu_model
+
+    gpu_check.report_versions(gpu_check.parse_args(["--smoke", "--no-torch"]), {})
+    out = capsys.readouterr().out
+    assert f"git           {report._git_head()}\n" in out, out
+    assert f"cpu           {cpu_model()} ({os.cpu_count()} cores)\n" in out, out

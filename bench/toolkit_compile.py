@@ -83,6 +83,10 @@ def main(argv=None):
     for dtype in dtypes:
         if dtype not in ("float32", "float64"):
             ap.error(f"unknown dtype {dtype!r} in --dtypes (choose from float32, float64)")
+    from bench.report import environment_header, script_environment
+
+    # The figures the README quotes must be placeable: machine, versions, commit.
+    print(environment_header(script_environment()), flush=True)
     for dtype in dtypes:
         result = measure(dtype, args.cache_dir)
         for cfg, seconds, predict in zip(CONFIGS, result["seconds"], result["predict_s"]):
