@@ -270,14 +270,24 @@ def run(code: str, env: dict | None = None) -> str:
     return proc.stdout.strip()
 
 
+#: Names of ``--sections``, in the order they run.
+SECTIONS = ("compile", "worker", "threads", "refit", "peak")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="compile,worker,threads,refit,peak")
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help=f"comma-separated, of: {', '.join(SECTIONS)} (default: all)")
     ap.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     ap.add_argument("--top", type=int, default=15, help="functions listed in 'compile'")
     ap.add_argument("--fits", type=int, default=12, help="fits per thread in 'threads'")
     args = ap.parse_args(argv)
-    sections = args.sections.split(",")
+    sections = [name.strip() for name in args.sections.split(",") if name.strip()]
+    # rev-290: a misspelt name ran nothing and exited 0.
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown or not sections:
+        ap.error(f"--sections: unknown section(s) {', '.join(map(repr, unknown))} (choose "
+                 f"from {', '.join(SECTIONS)})" if unknown else "--sections: no section named")
     from bench.report import environment_header, script_environment
 
     # The figures the README quotes must be placeable: machine, versions, commit.

@@ -198,3 +198,23 @@ def test_gpu_check_versions_name_the_commit_and_cpu(capsys):
     out = capsys.readouterr().out
     assert f"git           {report._git_head()}\n" in out, out
     assert f"cpu           {cpu_model()} ({os.cpu_count()} cores)\n" in out, out
+
+
+# (4) search_profile refuses a section it does not know, naming it.
+
+@pytest.mark.parametrize("value, message", [
+    ("bogus", "unknown section(s) 'bogus' (choose from compile, worker, threads, refit, peak)"),
+    ("peak,bogus", "unknown section(s) 'bogus'"),
+    (",", "no section named"),
+])
+def test_search_profile_refuses_unknown_sections(value, message, monkeypatch, capsys):
+    from bench import search_profile
+
+    ran = []
+    monkeypatch.setattr(search_profile, "run", lambda code, env=None: ran.append(code) or "")
+    with pytest.raises(SystemExit) as exc:
+        search_profile.main(["--sections", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert ran == []
