@@ -173,6 +173,9 @@ def main(argv=None):
         print(f"  PyTorch's eager step (peer): {early['PyTorch step'] * 1e6:7.1f} us after 100 "
               f"steps, {late['PyTorch step'] * 1e6:7.1f} us later; ratio PyTorch/fastbp "
               f"{early_ratio['PyTorch step']:5.2f}x, {late_ratio['PyTorch step']:5.2f}x")
+    else:
+        # rev-290: the row vanished without a word, as if it had never existed.
+        print("  PyTorch step: skipped (PyTorch is not installed)")
     print(f"  fastbp's epoch inside a call (history_['epoch_time'], best): "
           f"{res['fastbp epoch_time'] * 1e6:.1f} us")
     return 0

@@ -218,3 +218,15 @@ def test_search_profile_refuses_unknown_sections(value, message, monkeypatch, ca
     err = capsys.readouterr().err
     assert message in err, err
     assert ran == []
+
+
+# (5) partial_fit says when its PyTorch row is left out.
+
+def test_partial_fit_says_the_torch_row_is_skipped(monkeypatch, capsys):
+    from bench import partial_fit, threads
+
+    monkeypatch.setattr(threads, "torch_available", lambda: False)
+    assert partial_fit.main(["--calls", "5", "--rounds", "1", "--warm", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "  PyTorch step: skipped (PyTorch is not installed)\n" in out, out
+    assert "PyTorch's eager step" not in out
