@@ -162,12 +162,13 @@ def main(argv=None):
                     help="MNIST's first and last layer (784 -> 256, 256 -> 10)")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     args = ap.parse_args(argv)
-    from bench.report import environment_header, script_environment
-
-    # The figures the README quotes must be placeable: machine, versions, commit.
-    print(environment_header(script_environment()), flush=True)
     shape = dict(n_in=784, n_hidden=256, n_out=10) if args.mnist else {}
     print(f"fastbp.kernels.blas.BACKEND = {fastbp_blas.BACKEND}, {args.dtype}")
+    from bench.report import environment_header, script_environment
+
+    # The figures the README quotes must be placeable: machine, versions, commit
+    # (after the line naming the backend and dtype, which stays the first).
+    print(environment_header(script_environment()), flush=True)
     for nb, rows in measure(reps=args.reps, dtype=args.dtype, **shape).items():
         print(f"batch {nb}:")
         for name, (scipy_blas, numpy_blas, loop) in rows.items():

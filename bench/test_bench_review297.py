@@ -147,7 +147,7 @@ def _header_lines():
 
 @pytest.mark.parametrize("module, argv, figures", [
     ("subnormals", ["--number", "1"], "Adam update"),
-    ("small_products", ["--reps", "1"], "fastbp.kernels.blas.BACKEND"),
+    ("small_products", ["--reps", "1"], "batch "),
     ("split", ["--workloads", "tabular", "--epochs", "1", "--rounds", "1", "--rows", "200",
                "--cases", "8/32"], "workload"),
 ])
