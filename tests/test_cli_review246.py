@@ -207,8 +207,10 @@ def test_the_compile_notice_names_compile_sparse_for_sparse_x(tmp_path, capsys, 
                   "y": np.arange(120) % 2}).to_csv(tmp_path / "cities.csv", index=False)
     assert main(["train", "--data", str(tmp_path / "cities.csv"), "--target", "y",
                  "--epochs", "2", "--hidden-layer-sizes", "4", "--quiet"]) == 0
-    out = capsys.readouterr().out
-    notice = [line for line in out.splitlines() if line.startswith("fastbp: compiling")]
+    # On standard error, with the notes (rev-291).
+    captured = capsys.readouterr()
+    assert "fastbp: compiling" not in captured.out
+    notice = [line for line in captured.err.splitlines() if line.startswith("fastbp: compiling")]
     assert len(notice) == 1 and notice[0].endswith("...")
     # (The command names the fit's dtype since fix-265's follow-up.)
     assert ("'fastbp compile --sparse --dtype float32' compiles ahead" in notice[0]) == sparse
