@@ -224,6 +224,10 @@ def build_parser():
     train.add_argument("--target", default=None, help="the target column of --data")
     train.add_argument("--task", choices=("auto", "classification", "regression"),
                        default="auto", help="auto infers it from the target")
+    train.add_argument("--no-scale-target", action="store_true",
+                       help="fit a regression target as read, e.g. when it is already "
+                            "standardised (by default it is standardised for training, "
+                            "and predictions come back in its own units)")
     train.add_argument("--valid", default=None,
                        help="a labelled CSV file to score the trained model on")
     train.add_argument("--validation-fraction", type=_fraction, default=None,
@@ -365,6 +369,9 @@ def train(args):
     if args.task != "auto":
         raise CLIError("--task applies to --data; the built-in datasets are "
                        "classification tasks")
+    if args.no_scale_target:
+        raise CLIError("--no-scale-target applies to a regression target of --data; the "
+                       "built-in datasets are classification tasks")
     if args.dataset is None:
         args.dataset = DEFAULT_DATASET
     if args.dataset == "mnist" and args.test_size is not None:

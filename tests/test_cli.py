@@ -1125,8 +1125,9 @@ def _train_on_a_linear_target(tmp_path, target, scale, offset, *options):
 def test_other_warnings_show_at_once_even_when_the_fit_fails(tmp_path):
     # The exploding-gradient warning that explains a divergence is shown
     # (only ConvergenceWarning becomes a note, after a fit that succeeds).
+    # The target as read: standardised (fix-294's default), it trains.
     proc = _train_on_a_linear_target(tmp_path, "y", 3, 1, "--epochs", "20", "--solver", "sgd",
-                                     "--set", "learning_rate_init=0.5")
+                                     "--set", "learning_rate_init=0.5", "--no-scale-target")
     assert proc.returncode == 2
     err = proc.stderr
     assert "warning: GradientWarning: " in err and "exploding" in err, err
@@ -1144,8 +1145,11 @@ def test_divergence_and_gradient_advice_name_the_options(tmp_path):
     # helper-134: a diverging fit advised lower learning_rate_init, set
     # clip_grad_norm and standardise X (with sklearn's StandardScaler) to a
     # command-line user, whose X train had standardised already.
+    # The target as read (fix-294: standardised by default, which needs no
+    # such advice), whose advice is to standardise it.
     proc = _train_on_a_linear_target(tmp_path, "t", 1000, 5000, "--solver", "sgd",
-                                     "--learning-rate-init", "1.0", "--epochs", "5")
+                                     "--learning-rate-init", "1.0", "--epochs", "5",
+                                     "--no-scale-target")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
     warning = [line for line in lines if line.startswith("warning: GradientWarning: ")]
@@ -1360,10 +1364,14 @@ def test_a_regression_target_far_from_unit_scale_gets_a_note(tmp_path, capsys):
     for scale, noted in ((1.0, False), (500.0, True)):
         path = tmp_path / f"price{scale}.csv"
         pd.DataFrame({"x": x, "price": scale * (3 * x + 0.5)}).to_csv(path, index=False)
+        # Fitted as read: a standardised target (fix-294's default) needs no note.
         assert main(["train", "--data", str(path), "--target", "price", "--epochs", "1",
-                     "--quiet"]) == 0
+                     "--quiet", "--no-scale-target"]) == 0
         err = capsys.readouterr().err
         assert ("note: the target 'price' has mean" in err) == noted, err
+        assert main(["train", "--data", str(path), "--target", "price", "--epochs", "1",
+                     "--quiet"]) == 0
+        assert "note: the target 'price' has mean" not in capsys.readouterr().err
 
 
 def test_output_closed_early_is_not_a_traceback():

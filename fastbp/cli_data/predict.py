@@ -41,7 +41,7 @@ def _cli_model_problem(pipe):
     """What in the loaded object ``pipe`` is not what ``fastbp train``
     writes (:func:`build_pipeline` and the attributes it records), in words,
     or None: the structure predict and evaluate read."""
-    from sklearn.compose import ColumnTransformer
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
 
     from ..estimators.classifier import MLPClassifier
@@ -74,6 +74,12 @@ def _cli_model_problem(pipe):
     kinds = {"classification": MLPClassifier, "regression": MLPRegressor}
     if not (isinstance(task, str) and task in kinds):
         return f"fastbp_task_ is {task!r}, not 'classification' or 'regression'"
+    if task == "regression" and isinstance(model, TransformedTargetRegressor):
+        # The regressor of a standardised target (train's default since
+        # rev-288); models saved before hold the bare regressor.
+        if _target_scaler(model) is None:
+            return "its model step's target transformer is not a fitted StandardScaler"
+        model = getattr(model, "regressor_", None)
     if not isinstance(model, kinds[task]):
         return f"fastbp_task_ {task!r} does not fit its {type(model).__name__} model step"
     # Absent from models trained before fastbp recorded it (read_for_model).
@@ -81,6 +87,26 @@ def _cli_model_problem(pipe):
     if not (isinstance(marks, list) and all(isinstance(c, str) for c in marks)):
         return f"fastbp_marks_missing_ is {marks!r}, not a list of column names"
     return None
+
+
+def _target_scaler(model):
+    """The fitted ``StandardScaler`` of the ``TransformedTargetRegressor``
+    ``model`` (its ``transformer_``), or None."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = getattr(model, "transformer_", None)
+    if (isinstance(scaler, StandardScaler) and getattr(scaler, "mean_", None) is not None
+            and getattr(scaler, "scale_", None) is not None):
+        return scaler
+    return None
+
+
+def network(pipe):
+    """The fastbp estimator of a model that ``fastbp train`` wrote: its
+    ``model`` step, or that step's ``regressor_`` where the step puts the
+    predictions of a standardised target back in its units."""
+    model = pipe.named_steps["model"]
+    return getattr(model, "regressor_", model)
 
 
 def _numeric_scaler(encoder):
@@ -107,7 +133,7 @@ def _predict_where_possible(pipe, path):
     Python's ``set_params(device="cpu")`` does."""
     from ..estimators.base import BaseMLP
 
-    on_gpu = [step for _, step in pipe.steps
+    on_gpu = [step for step in (network(pipe),)
               if isinstance(step, BaseMLP) and step.device == "cuda"]
     if not on_gpu:
         return
@@ -362,8 +388,7 @@ def check_standardised_range(pipe, X, path):
     is beyond the range of the model's dtype (3.4e38 in float32), naming
     the column and lines: the cast made them infinite, and scikit-learn's
     error named neither (helper-163)."""
-    model = pipe.named_steps["model"]
-    coefs = getattr(model, "coefs_", None)
+    coefs = getattr(network(pipe), "coefs_", None)
     dtype = np.dtype(coefs[0].dtype) if coefs else np.dtype(np.float32)
     for name, encoder, cols in pipe.named_steps["preprocess"].transformers_:
         if name != "numeric":
