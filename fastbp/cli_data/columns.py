@@ -373,9 +373,10 @@ def _refuse_one_class_per_row(y, target):
 
 
 def note_target_scale(y, target):
-    """Say so when a regression target is far from unit scale: the network
-    fits it as it is (as scikit-learn's MLPRegressor does), and such a
-    target trains slowly."""
+    """Say so when a regression target that ``train`` fits as read
+    (``--no-scale-target``, or a poisson loss) is far from unit scale: the
+    network fits it as it is (as scikit-learn's MLPRegressor does), and
+    such a target trains slowly."""
     values = np.asarray(y, dtype=float)
     if not values.size or not np.isfinite(values).all():
         return  # the estimator refuses such a target, and says why
@@ -396,8 +397,9 @@ def note_target_scale(y, target):
         return  # nothing to say that would be right
     if std > 0 and (std > 10 or std < 0.1 or abs(mean) > 10 * std):
         print(f"note: the target {target!r} has mean {mean:.4g} and standard deviation "
-              f"{std:.4g}; the network fits it unscaled, which trains slowly: a column "
-              "standardised to mean 0 and deviation 1 trains much faster", file=sys.stderr)
+              f"{std:.4g}; the network fits it unscaled here, which trains slowly: without "
+              "--no-scale-target, train standardises a squared-error target for training "
+              "(predictions stay in its units)", file=sys.stderr)
 
 
 def regression_target(y, target, path, option=None):
