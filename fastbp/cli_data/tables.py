@@ -561,7 +561,14 @@ def keep_written_codes(frame, path):
     if not candidates or not _may_write_leading_zeros(path):
         return frame, []
     # Read again as text: pandas parsed "007" as 7 (the same rows, in order).
-    text = _read_csv(path, dtype=str)
+    # Only the candidates, under the names read_table gave them (it was
+    # given none to rename): every column as text took more memory than the
+    # read of numbers (rev-289). Where the file has no row names, pandas
+    # must not take a trailing comma on each data line for them: _read_csv
+    # tells so by an empty last column, which the columns read here lack.
+    pd = _pandas()
+    rows = {} if not isinstance(frame.index, pd.RangeIndex) else {"index_col": False}
+    text = _read_csv(path, dtype=str, usecols=candidates, **rows)
     codes = {}
     for c in candidates:
         # Spaces around a code are not part of it (pandas read " 02134" as a
