@@ -12,7 +12,7 @@ from .columns import (_all_bools, _check_scaled_range, _checked_features, _label
                       _spaced, note_unseen_categories, regression_target)
 from .messages import CLIError, _pandas, error_message, print_note
 from .outputs import check_output_path, check_table_name, refuse_overwriting
-from .tables import _nfc_renamed, _read_csv, read_table, split_target, write_table
+from .tables import _nfc, _nfc_renamed, _read_csv, read_table, split_target, write_table
 
 
 def load_model(path):
@@ -198,8 +198,17 @@ def kept_as_written(pipe, frame, path, keep):
     if not read:
         return kept
     # _read_csv, as read_table reads: the same separator, compression and
-    # rows; every field as text, only an empty one missing.
-    raw = _nfc_renamed(_read_csv(path, dtype=str), read, path)
+    # rows; every field as text, only an empty one missing. Only these
+    # columns (every column as text took more memory than the whole
+    # prediction: rev-289), with the header's last one, by which _read_csv
+    # tells a trailing comma on each data line from row names.
+    names = {_nfc(c) for c in read}
+    header = list(_read_csv(path, dtype=str, nrows=0).columns)
+    wanted = [c for c in header if c in read or _nfc(c) in names]
+    # (A callable: pandas reads a list naming every column of a file with
+    # row names as if it had none, each value under the next name.)
+    wanted = {*wanted, header[-1]}
+    raw = _nfc_renamed(_read_csv(path, dtype=str, usecols=wanted.__contains__), read, path)
     if len(raw) != len(kept):
         raise CLIError(f"{path} changed while it was read; run the command again")
     for c in read:

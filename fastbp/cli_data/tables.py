@@ -568,7 +568,9 @@ def keep_written_codes(frame, path):
     # tells so by an empty last column, which the columns read here lack.
     pd = _pandas()
     rows = {} if not isinstance(frame.index, pd.RangeIndex) else {"index_col": False}
-    text = _read_csv(path, dtype=str, usecols=candidates, **rows)
+    # (A callable: pandas reads a list naming every column of a file with
+    # row names as if it had none, each value under the next name.)
+    text = _read_csv(path, dtype=str, usecols=set(candidates).__contains__, **rows)
     codes = {}
     for c in candidates:
         # Spaces around a code are not part of it (pandas read " 02134" as a
