@@ -324,6 +324,8 @@ TRUSTED = (
     "fastbp.training.optimizers.StochasticOptimizer",
     "fastbp.training.progress.Progress",
     "fastbp.training.progress.Series",
+    # The regression target's scaler of a model fastbp train --data saves.
+    "fastbp.cli_data.target.TargetScaler",
     # A dtype (SimpleImputer's _fit_dtype): built from a type code, it can
     # name no function to call.
     "numpy.dtype",

@@ -4,6 +4,7 @@ feature columns a model expects, and values outside the standardised range
 or categories that training never saw.
 """
 
+import shlex
 import sys
 
 import numpy as np
@@ -178,7 +179,7 @@ def note_row_numbers(X):
                   f"{_plain(X[c].min())} to {_plain(X[c].max())}) and looks like a row "
                   "identifier; it is standardised and used as a feature, from which the "
                   "model learns nothing that holds for new rows: if it is an identifier, "
-                  f"remove it from the file (fastbp predict --keep {c} copies it into the "
+                  f"remove it from the file (fastbp predict --keep {shlex.quote(str(c))} copies it into the "
                   "predictions)", file=sys.stderr)
 
 
@@ -200,8 +201,16 @@ def _like_a_row_id(name, column):
     if (text.lower() == "id" or text.lower().endswith(("_id", " id", "-id"))
             or text.endswith(("ID", "Id"))):
         return True
+    # A time series' years, months or days number its rows too, and are
+    # features (rev-300: 'year' 1960..2019 was noted as an identifier).
+    if any(word in text.lower() for word in _TIME_WORDS):
+        return False
     return (len(column) >= FEW_ID_ROWS
             and int(column.max()) - int(column.min()) == len(column) - 1)
+
+
+#: Words in a column name that say its numbers are times, not row numbers.
+_TIME_WORDS = ("year", "month", "week", "day", "date", "time", "hour", "period", "quarter")
 
 
 def check_features(X, path, training=True):

@@ -80,12 +80,12 @@ def fit_target_scaler(y, target):
     """
     import warnings
 
-    from sklearn.preprocessing import StandardScaler
+    from .target import TargetScaler
 
     values = np.asarray(y, dtype=np.float64).reshape(-1, 1)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        scaler = StandardScaler().fit(values)
+        scaler = TargetScaler().fit(values)
     if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all()):
         biggest = float(np.max(np.abs(values)))
         raise CLIError(f"the target column {target!r} is too large to standardise (largest "
@@ -94,28 +94,12 @@ def fit_target_scaler(y, target):
     return scaler
 
 
-def check_target_fits_dtype(y, dtype, target):
-    """Refuse a target ``y`` beyond ``dtype``'s range: the model, trained
-    on the standardised target, predicts in ``dtype`` before its
-    predictions are put back in the target's units, which would overflow
-    to infinity."""
-    from ..estimators.checks import check_fits_dtype
-
-    try:
-        check_fits_dtype(y, dtype, "y")
-    except ValueError:
-        biggest = float(np.max(np.abs(y)))
-        raise ValueError(f"the target column {target!r} holds values beyond {dtype}'s range "
-                         f"(largest magnitude {biggest:.3g}), the dtype the model predicts "
-                         f"in (--dtype {dtype}). Pass --dtype float64, or rescale the column "
-                         "in the file.") from None
-
-
 def with_target_scaler(estimator, scaler):
     """``estimator``, fitted on the target that the fitted ``scaler``
     standardised, as the fitted ``TransformedTargetRegressor`` that
-    ``TransformedTargetRegressor(estimator, transformer=StandardScaler())``
-    would be after its fit: its predictions are in the target's units.
+    ``TransformedTargetRegressor(estimator, transformer=TargetScaler())``
+    would be after its fit: its predictions are in the target's units, in
+    float64 (:class:`~fastbp.cli_data.target.TargetScaler`).
 
     Assembled rather than fitted, for its fit would train a clone of
     ``estimator``, without the per-epoch lines and compile notice set on
@@ -124,9 +108,9 @@ def with_target_scaler(estimator, scaler):
     """
     from sklearn.base import clone
     from sklearn.compose import TransformedTargetRegressor
-    from sklearn.preprocessing import StandardScaler
+    from .target import TargetScaler
 
-    model = TransformedTargetRegressor(regressor=clone(estimator), transformer=StandardScaler())
+    model = TransformedTargetRegressor(regressor=clone(estimator), transformer=TargetScaler())
     model._training_dim = 1
     model.transformer_ = scaler
     model.regressor_ = estimator
@@ -418,10 +402,12 @@ def train_on_file(args, estimator_params):
     # their scale in the output bias.
     scaler = None
     if task == "regression" and not args.no_scale_target and estimator.loss == "squared_error":
-        # First the refusal that no --dtype lifts.
+        # (Standardised, the target fits any --dtype; the model's
+        # predictions come back in float64.)
         scaler = fit_target_scaler(y, args.target)
-        check_target_fits_dtype(y, dtype, args.target)
-    elif task == "regression":
+    elif task == "regression" and estimator.loss == "squared_error":
+        # --no-scale-target: fitted as read. (Not under poisson, whose
+        # log link takes the counts' scale in its output bias: rev-300.)
         note_target_scale(y, args.target)
     # The first layer has one input per encoded column: with an ID column
     # its weights, not the sparse encoding, take the memory.
@@ -443,7 +429,7 @@ def train_on_file(args, estimator_params):
           f"{args.target!r} ({task}), {dtype}", flush=True)
     if scaler is not None:
         print(f"target {args.target!r} standardised for training (mean "
-              f"{scaler.mean_[0]:.6g}, standard deviation {scaler.scale_[0]:.6g}): the "
+              f"{scaler.mean_[0]:.6g}, standard deviation {np.sqrt(scaler.var_[0]):.6g}): the "
               "losses printed are of the standardised target, the model's predictions "
               "in its units", flush=True)
     start = time.perf_counter()
