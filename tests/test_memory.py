@@ -293,7 +293,8 @@ def test_kernel_input_take_gathers_the_rows_of_sparse_x(index_dtype):
         rows = np.asarray(rows, dtype=np.int64)
         got = inp.take(rows)
         assert (got.n_samples, got.n_features) == (len(rows), 7)
-        assert got.indices.dtype == got.indptr.dtype == np.int64
+        # The input's own index dtype (fix-299: int32 read in place, int64 kept).
+        assert got.indices.dtype == got.indptr.dtype == index_dtype
         taken = sp.csr_matrix((got.data, got.indices, got.indptr), shape=(len(rows), 7))
         np.testing.assert_array_equal(taken.toarray(), X[rows].toarray())
 

@@ -458,8 +458,10 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         grads[i] = 0
     total = 0.0
     # Row numbers are read for CSR input only; the default path prunes
-    # np.arange, whose compilation took 0.3 s of a cold first fit.
-    rows = np.arange(n) if TOOLKIT and is_sparse else indices
+    # np.arange, whose compilation took 0.3 s of a cold first fit. In the
+    # index dtype, which the other branch's type must unify with (int32 for
+    # ordinary X: fastbp.training.data.index_dtype bounds the rows too).
+    rows = np.arange(0, n, 1, indices.dtype) if TOOLKIT and is_sparse else indices
     mxcsr = flush_denormals()  # as in train_epoch
     for start in range(0, n, chunk):
         stop = start + chunk
@@ -527,7 +529,8 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     acts, stats, running = work.acts, work.stats, work.running
     n = out.shape[0]
     nl = net.shape[1] - 1
-    rows = np.arange(n) if TOOLKIT and is_sparse else indices  # (as in loss_and_gradient)
+    # (As in loss_and_gradient.)
+    rows = np.arange(0, n, 1, indices.dtype) if TOOLKIT and is_sparse else indices
     # Out of training, forward_hidden reads neither the dropout rates nor the
     # masks, the dead-unit tracker or the generator: the records' own arrays
     # serve (allocating zeroed ones here compiled np.zeros, 0.1 s cold).

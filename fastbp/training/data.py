@@ -8,8 +8,29 @@ import scipy.sparse as sp
 
 from ..kernels.records import Inputs
 
-#: The CSR index arrays of a dense input (never written, so shared).
-EMPTY_INDEX = np.empty(0, dtype=np.int64)
+#: The kernels' CSR index dtype wherever the values fit it: scipy's own
+#: for every matrix of fewer than 2**31 - 1 stored values, rows and columns.
+INDEX_DTYPE = np.dtype(np.int32)
+
+#: The CSR index arrays of a dense input (never written, so shared). Of
+#: :data:`INDEX_DTYPE`, so that dense and ordinary sparse inputs share one
+#: compiled specialisation of every kernel.
+EMPTY_INDEX = np.empty(0, dtype=INDEX_DTYPE)
+
+# Below int32's largest value, not at it, as scipy's own choice: a loop over
+# ``range(indptr[r], indptr[r + 1])`` may step its int32 counter to the end.
+_INT32_BOUND = 2**31 - 1
+
+
+def index_dtype(n_stored, shape):
+    """The dtype of the kernels' CSR index arrays for a matrix of shape
+    ``shape`` with ``n_stored`` stored values (the length of its
+    ``indices``): :data:`INDEX_DTYPE`, or int64 where an index, an offset
+    or a row number could exceed it (as scipy decides its own; a second
+    specialisation, compiled for such matrices alone)."""
+    if max(n_stored, *shape) < _INT32_BOUND:
+        return INDEX_DTYPE
+    return np.dtype(np.int64)
 
 
 def writable_alias(a):
@@ -42,9 +63,12 @@ class KernelInput:
     Kernels always receive both a dense array and CSR arrays (the unused
     side empty), so one specialisation per dtype serves dense and sparse.
     A dense ``X`` that is already C-contiguous and of ``dtype`` is used as
-    is, never copied, as are a CSR matrix's arrays of that dtype and int64
-    indices; read-only memory is read through :func:`writable_alias`. (A
-    CSC matrix is converted to CSR, a copy.)
+    is, never copied, as are a CSR matrix's data of that dtype and its
+    int32 or int64 indices (int32 ones, scipy's for every matrix that
+    :func:`index_dtype` says fits them, share the dense inputs' kernels;
+    int64 ones get a specialisation of their own); read-only memory is read
+    through :func:`writable_alias`. (A CSC matrix is converted to CSR, a
+    copy.)
 
     Parameters
     ----------
@@ -75,10 +99,18 @@ class KernelInput:
         self.is_sparse = True
         self.dense = np.empty((0, self.n_features), dtype=self.dtype)
         self.data = writable_alias(np.ascontiguousarray(data, dtype=self.dtype))
-        # One index type for every sparse input keeps one specialisation
-        # (int64 indices as they are: astype would copy them).
-        self.indices = writable_alias(np.ascontiguousarray(indices, dtype=np.int64))
-        self.indptr = writable_alias(np.ascontiguousarray(indptr, dtype=np.int64))
+        # int64 copies of scipy's int32 indices cost nnz x 8 bytes on every
+        # call (rev-289): the indices are read as they are wherever they fit
+        # int32, the dtype of dense inputs' EMPTY_INDEX too. Validation
+        # (check_sparse_structure) bounds every index by the matrix's shape
+        # and indptr by len(indices), so that is told by the sizes alone.
+        # int64 indices are read as they are too (a copy would cost half
+        # their size; helper-79): a kernel specialisation of their own,
+        # compiled on their first use.
+        idx = (np.dtype(np.int64) if indices.dtype == np.int64
+               else index_dtype(len(indices), (self.n_samples, self.n_features)))
+        self.indices = writable_alias(np.ascontiguousarray(indices, dtype=idx))
+        self.indptr = writable_alias(np.ascontiguousarray(indptr, dtype=idx))
 
     @classmethod
     def rows_of(cls, X, start, stop, dtype):
@@ -107,6 +139,8 @@ class KernelInput:
         data = X.data[lo:hi]
         if wide:
             data = data.astype(np.float64)
+        # In int64, whatever the matrix's index dtype (_set_csr converts
+        # to the kernels'): ``lo`` of an int32 indptr is a NumPy int32.
         new._set_csr(data, X.indices[lo:hi],
                      np.subtract(X.indptr[start:stop + 1], lo, dtype=np.int64))
         return new
@@ -125,7 +159,9 @@ class KernelInput:
         if not self.is_sparse:
             return KernelInput(self.dense[rows])
         rows = np.asarray(rows, dtype=np.int64)
-        starts = self.indptr[rows]
+        # Offsets in int64 whatever the index dtype: their sums below run
+        # past int32 (_set_csr converts the result where it fits).
+        starts = self.indptr[rows].astype(np.int64)
         counts = self.indptr[rows + 1] - starts
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
