@@ -79,3 +79,15 @@ def test_epoch_bench_alternates_and_prints_paired_ratios(ab, tmp_path, capsys):
     assert "tabular_b32: before 0.0020 s, after 0.0010 s (medians); after/before 0.500 " \
            "(median of 2 paired" in out
     assert sys.modules.get("ab_stats") is not None
+
+
+def test_sparse_memory_prints_every_peak(ab, capsys):
+    # The smoke size of bench/ab/sparse_memory.py: a line per call, each a
+    # peak in MB (memory, not time).
+    ab("sparse_memory").main(["smoke", "--scale", "0.01"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("smoke: 1000 x 400 CSR") and "(int32)" in lines[0]
+    names = [line.split(": ")[1] for line in lines[1:]]
+    assert names == ["fastbp fit", "fastbp partial_fit", "fastbp fit, early stopping",
+                     "fastbp predict_proba", "scikit-learn fit"]
+    assert all(float(line.split("peak ")[1].split()[0]) >= 0 for line in lines[1:])
