@@ -4,8 +4,7 @@ rev-289: every fit and partial_fit of a CSR matrix copied its int32
 indices (scipy's default) to int64, nnz x 8 bytes per call. The kernels'
 index dtype is now int32 wherever the values fit, for dense inputs' empty
 index arrays too, so that dense and sparse fits still share one compiled
-specialisation; int64 indices are read as they are, with kernels of their
-own.
+specialisation; int64 indices that fit are converted to it (rev-302).
 """
 
 import tracemalloc
@@ -60,14 +59,14 @@ def test_int32_csr_is_read_in_place_with_the_dense_index_dtype():
     assert inp.indices.dtype == inp.indptr.dtype == EMPTY_INDEX.dtype
 
 
-def test_int64_indices_are_read_in_place_too():
-    # (Not converted down, a copy half their size: they get a kernel
-    # specialisation of their own, helper-79's promise kept.)
+def test_int64_indices_that_fit_are_converted_to_the_one_index_dtype():
+    # As load_svmlight_file gives them: read as they were, they compiled
+    # kernels of their own that no warm-up had compiled (rev-302).
     X = _with_int64_indices(_csr(60, 9, 0.3, np.float64))
     inp = KernelInput(X)
-    assert inp.indices.dtype == inp.indptr.dtype == np.int64
-    assert np.shares_memory(inp.indices, X.indices)
-    assert np.shares_memory(inp.indptr, X.indptr)
+    assert inp.indices.dtype == inp.indptr.dtype == EMPTY_INDEX.dtype
+    np.testing.assert_array_equal(inp.indices, X.indices)
+    np.testing.assert_array_equal(inp.indptr, X.indptr)
 
 
 def test_index_dtype_is_int64_only_past_int32():
@@ -89,7 +88,7 @@ def test_take_gathers_rows_in_the_index_dtype(wide):
     inp = KernelInput(X)
     rows = np.array([7, 3, 3, 79, 0], dtype=np.int64)
     got = inp.take(rows)
-    assert got.indices.dtype == got.indptr.dtype == (np.int64 if wide else EMPTY_INDEX.dtype)
+    assert got.indices.dtype == got.indptr.dtype == EMPTY_INDEX.dtype
     taken = sp.csr_matrix((got.data, got.indices, got.indptr), shape=(len(rows), 11))
     np.testing.assert_array_equal(taken.toarray(), X[rows].toarray())
 
@@ -175,3 +174,37 @@ def test_dense_and_sparse_fits_share_one_specialisation():
     assert after_dense >= 1
     _fit(MLPClassifier(**kw), X, y)
     assert len(kernel.signatures) == after_dense
+
+
+_WARM_THEN_INT64 = """
+import json, warnings
+import numpy as np, scipy.sparse as sp
+import fastbp
+from fastbp import _cache
+warnings.simplefilter("ignore")
+fastbp.warmup(fastbp.MLPRegressor(solver="lbfgs"), dtypes="float64", sparse=True)
+X = sp.random(80, 6, density=0.4, format="csr", random_state=0)
+X.indices = X.indices.astype(np.int64)  # as load_svmlight_file gives them
+X.indptr = X.indptr.astype(np.int64)
+before = _cache.thread_counts()
+model = fastbp.MLPRegressor(solver="lbfgs", max_iter=3).fit(X, np.arange(80.0) % 3)
+model.predict(X)
+print(json.dumps([b - a for a, b in zip(before, _cache.thread_counts())]))
+"""
+
+
+def test_a_warm_up_covers_a_fit_of_int64_indices(tmp_path):
+    # rev-302: int64 indices read as they were ran kernels of their own,
+    # which fastbp.warmup(sparse=True) had not compiled (7 compiled after
+    # it), without a compile notice. Fresh interpreter, empty cache.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", _WARM_THEN_INT64], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    compiled = json.loads(proc.stdout.splitlines()[-1])[0]
+    assert compiled == 0, proc.stdout

@@ -64,11 +64,11 @@ class KernelInput:
     side empty), so one specialisation per dtype serves dense and sparse.
     A dense ``X`` that is already C-contiguous and of ``dtype`` is used as
     is, never copied, as are a CSR matrix's data of that dtype and its
-    int32 or int64 indices (int32 ones, scipy's for every matrix that
-    :func:`index_dtype` says fits them, share the dense inputs' kernels;
-    int64 ones get a specialisation of their own); read-only memory is read
-    through :func:`writable_alias`. (A CSC matrix is converted to CSR, a
-    copy.)
+    int32 indices (scipy's for every matrix that :func:`index_dtype` says
+    fits them; int64 ones are converted to int32 there, a copy half their
+    size, so that every ordinary input shares the dense inputs' kernels);
+    read-only memory is read through :func:`writable_alias`. (A CSC matrix
+    is converted to CSR, a copy.)
 
     Parameters
     ----------
@@ -104,11 +104,11 @@ class KernelInput:
         # int32, the dtype of dense inputs' EMPTY_INDEX too. Validation
         # (check_sparse_structure) bounds every index by the matrix's shape
         # and indptr by len(indices), so that is told by the sizes alone.
-        # int64 indices are read as they are too (a copy would cost half
-        # their size; helper-79): a kernel specialisation of their own,
-        # compiled on their first use.
-        idx = (np.dtype(np.int64) if indices.dtype == np.int64
-               else index_dtype(len(indices), (self.n_samples, self.n_features)))
+        # int64 indices (load_svmlight_file's) that fit are converted, a
+        # copy half their size: read as they were, they compiled kernels of
+        # their own, which no warm-up had compiled, without a notice
+        # (rev-302).
+        idx = index_dtype(len(indices), (self.n_samples, self.n_features))
         self.indices = writable_alias(np.ascontiguousarray(indices, dtype=idx))
         self.indptr = writable_alias(np.ascontiguousarray(indptr, dtype=idx))
 
