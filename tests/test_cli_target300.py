@@ -84,3 +84,15 @@ def test_the_id_note_quotes_a_name_for_the_shell(tmp_path, capsys):
                               "--model-out", str(tmp_path / "i.fastbp"))
     assert status == 0, err
     assert "fastbp predict --keep 'customer id'" in err, err
+
+
+def test_a_time_word_must_be_a_whole_word_of_the_name():
+    # rev-302: "candidate" and "update_no" hold "date", "sometimes" holds
+    # "time": their consecutive integers lost the identifier note.
+    from fastbp.cli_data.columns import _like_a_row_id
+
+    values = pd.Series(np.arange(1, 61))
+    for name in ("candidate", "update_no", "sometimes", "record"):
+        assert _like_a_row_id(name, values), name
+    for name in ("year", "releaseYear", "order_date", "Week No"):
+        assert not _like_a_row_id(name, values), name

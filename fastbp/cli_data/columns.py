@@ -203,14 +203,26 @@ def _like_a_row_id(name, column):
         return True
     # A time series' years, months or days number its rows too, and are
     # features (rev-300: 'year' 1960..2019 was noted as an identifier).
-    if any(word in text.lower() for word in _TIME_WORDS):
+    if _name_words(text) & set(_TIME_WORDS):
         return False
     return (len(column) >= FEW_ID_ROWS
             and int(column.max()) - int(column.min()) == len(column) - 1)
 
 
 #: Words in a column name that say its numbers are times, not row numbers.
-_TIME_WORDS = ("year", "month", "week", "day", "date", "time", "hour", "period", "quarter")
+_TIME_WORDS = ("year", "years", "month", "months", "week", "weeks", "day", "days", "date",
+               "time", "hour", "hours", "period", "quarter", "yr")
+
+
+def _name_words(name):
+    """The lower-case words of a column name: split at spaces, ``_``, ``-``
+    and ``.``, and where camelCase turns (``releaseYear``: release, year),
+    so that a time word is matched whole ('update' holds no 'date',
+    rev-302)."""
+    import re
+
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
+    return {w for w in re.split(r"[\s_.\-]+", spaced.lower()) if w}
 
 
 def check_features(X, path, training=True):
