@@ -154,8 +154,8 @@ def predict_rows(plan, backend, params, running, X):
     """Output-layer values for every row of a validated ``X`` that the
     kernels cannot read as it is, converted a block of rows at a time.
 
-    Converting all of ``X`` (another dtype, F order: a DataFrame's) would
-    copy it whole, on every call, where
+    Converting all of ``X`` (another dtype, F order: a DataFrame's, int64
+    CSR indices) would copy it whole, on every call, where
     the CPU kernel reads :attr:`InferencePlan.chunk` rows at a time: each
     block is one of the plan's chunks, so the kernel sees the chunks it
     would see in ``X`` converted whole, and computes the same values. (On
