@@ -66,10 +66,23 @@ def build_pipeline(X, estimator, dtype=np.float64):
 
 
 def fit_target_scaler(y, target):
-    """The ``StandardScaler`` of the regression target ``y`` (float64), for
-    training on the standardised target: a target in its own units (house
-    prices of 6.5e5) trained far too slowly to be of use, and scikit-learn's
-    MLPRegressor, fitting it as read too, gets an R2 below 0 (rev-288).
+    """The :class:`~fastbp.cli_data.target.TargetScaler` of the regression
+    target ``y`` (fitted in float64), for training on the standardised
+    target: a target in its own units (house prices of 6.5e5) trained far
+    too slowly to be of use, and scikit-learn's MLPRegressor, fitting it as
+    read too, gets an R2 below 0 (rev-288).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The target column's values.
+    target : str
+        Its name, for the error.
+
+    Returns
+    -------
+    TargetScaler
+        Fitted on ``y``.
 
     Raises
     ------
