@@ -458,10 +458,12 @@ def loss_and_gradient(inputs, targets, tables, work, params, grads_chunk, hyper,
         grads[i] = 0
     total = 0.0
     # Row numbers are read for CSR input only; the default path prunes
-    # np.arange, whose compilation took 0.3 s of a cold first fit. In the
-    # index dtype, which the other branch's type must unify with (int32 for
-    # ordinary X: fastbp.training.data.index_dtype bounds the rows too).
-    rows = np.arange(0, n, 1, indices.dtype) if TOOLKIT and is_sparse else indices
+    # np.arange, whose compilation took 0.3 s of a cold first fit. Dense
+    # input reads none: an int64 row of the layer table stands in, of the
+    # type of train_epoch's batch rows, so that forward_hidden, linear and
+    # backward compile once for both (the int32 index arrays standing in,
+    # they compiled twice: +3 % on a cold first fit).
+    rows = np.arange(n) if TOOLKIT and is_sparse else net[0]
     mxcsr = flush_denormals()  # as in train_epoch
     for start in range(0, n, chunk):
         stop = start + chunk
@@ -530,7 +532,7 @@ def predict(inputs, tables, work, params, hyper, chunk, out):
     n = out.shape[0]
     nl = net.shape[1] - 1
     # (As in loss_and_gradient.)
-    rows = np.arange(0, n, 1, indices.dtype) if TOOLKIT and is_sparse else indices
+    rows = np.arange(n) if TOOLKIT and is_sparse else net[0]
     # Out of training, forward_hidden reads neither the dropout rates nor the
     # masks, the dead-unit tracker or the generator: the records' own arrays
     # serve (allocating zeroed ones here compiled np.zeros, 0.1 s cold).
