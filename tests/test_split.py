@@ -54,7 +54,7 @@ def two_cores(monkeypatch):
 
 
 # (split_epochs, the SplitEpoch runners that fits create, is in conftest.py:
-# tests/test_mutants195.py records them too.)
+# tests/test_mutants_stopping_and_loss_sums.py records them too.)
 
 
 # -- the decision -------------------------------------------------------------

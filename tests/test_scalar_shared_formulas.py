@@ -229,7 +229,7 @@ _SIMULATED = textwrap.dedent("""
     import numpy as np
     from fastbp.kernels import scalar
     sys.path.insert(0, {tests!r})
-    from test_scalar_once227 import HYPER, VALUES, call, reference
+    from test_scalar_shared_formulas import HYPER, VALUES, call, reference
     for module, name in {names!r}:
         func = getattr(importlib.import_module("fastbp.kernels.cuda." + module), name)
         # The simulator runs the device function's Python: scalar's own code.

@@ -1,5 +1,9 @@
-"""Findings of helper-173's review of this stop's last fixes (each test
-fails before its fix)."""
+"""The command line's range checks around standardisation: a file to predict
+is checked against the training scaler only, values too large to
+standardise are named by line, an out-of-range validation file is refused
+before training, and a header of years is a header; also the early-stopping
+scorer's writable array and the target range check's exact bound. Added
+after helper-173's review (each test fails before its fix)."""
 
 import numpy as np
 import pandas as pd

@@ -1,5 +1,8 @@
-"""Tests for behaviour that a mutation-testing review found unchecked: each one
-fails with the mutant named in its docstring (fix-195)."""
+"""Stopping rules and accumulated sums that a mutation-testing review found
+unchecked: tied validation scores and training losses, L-BFGS's max_fun,
+each epoch's gradient-norm RMS, float32 loss sums kept in float64, and the
+caller's floating-point mode restored; each test fails with the mutant
+named in its docstring (fix-195)."""
 
 import numpy as np
 import pytest

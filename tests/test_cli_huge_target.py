@@ -40,7 +40,7 @@ def huge_target():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_target_near_float64_max_without_warnings_or_python_advice(tmp_path, capsys, dtype):
     path = write_table(tmp_path / "huge.csv", huge_target())
-    # As read (fix-294: standardised by default, which test_cli_target294
+    # As read (fix-294: standardised by default, which test_cli_target_scaling
     # covers): the estimator's errors, in the command line's words.
     status, out, err = train(capsys, path, "--dtype", dtype, "--no-scale-target")
     assert status == 2
@@ -57,7 +57,7 @@ def test_target_near_float64_max_without_warnings_or_python_advice(tmp_path, cap
 
 def test_target_beyond_float32_names_the_dtype_option(tmp_path, capsys):
     # Fitted as read (standardised, such a target trains in float32 and
-    # predicts in float64: tests/test_cli_target294.py).
+    # predicts in float64: tests/test_cli_target_scaling.py).
     path = write_table(tmp_path / "big.csv", np.linspace(1e39, 3e40, 50))
     status, out, err = train(capsys, path, "--no-scale-target")
     assert status == 2

@@ -1,4 +1,8 @@
-"""TrainingHistoryDisplay: the findings of review 181."""
+"""TrainingHistoryDisplay on unusual histories and holders: a meta-estimator's
+fitted model, a ``--history-out`` CSV read back, histories without gradient
+norms, of one epoch or with gaps, and losses spanning orders of magnitude,
+with the colours, line styles and axes the plot gives them. Added after
+review 181."""
 
 import warnings
 
