@@ -1,4 +1,6 @@
-"""Checks of rev-207's benchmark findings (fix-212): smoke-sized, no timings."""
+"""The GEMM-peak bench times the compiled products it names, the epoch and
+accuracy benches pair their rounds and load PyTorch only where selected.
+Smoke-sized, no timings; added after review 207 (fix-212)."""
 
 from __future__ import annotations
 

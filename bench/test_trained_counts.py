@@ -1,4 +1,6 @@
-"""Checks of rev-256's benchmark findings (fix-264): smoke-sized, no timings."""
+"""Every system's epochs are checked to have trained every row before their
+times are published, and the reported ratios are medians of paired rounds.
+Smoke-sized, no timings; added after review 256 (fix-264)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Checks of rev-290's benchmark findings (fix-297): smoke-sized, no timings."""
+"""gpu_check's rows rebuild their launches in the mode they name, the
+interleaved benches time the report's turns, and every script prints the
+environment header. Smoke-sized, no timings; added after review 290 (fix-297)."""
 
 from __future__ import annotations
 
