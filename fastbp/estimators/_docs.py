@@ -105,7 +105,9 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified by
         class for single-label classification), stop when its score stops
-        improving and restore the best weights.
+        improving and restore the best weights. scikit-learn stratifies
+        binary targets only, so on multiclass data the split, and hence the
+        model, differs from scikit-learn's for the same ``random_state``.
 
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
