@@ -20,7 +20,10 @@ from fastbp import MLPClassifier
 # Argument types by parameter name: every GPU kernel names its arguments
 # from this set, arrays of the model's dtype unless listed otherwise.
 INT_ARRAYS_2D = {"tab"}
-INT_ARRAYS = {"perm", "indices", "indptr"}
+INT_ARRAYS = {"perm"}
+# A sparse X's index arrays: int32 wherever they fit (fastbp.training.data's
+# INDEX_DTYPE, what an ordinary sparse fit passes), int64 beyond.
+INDEX_ARRAYS = {"indices", "indptr"}
 INT32_ARRAYS = {"counts"}
 FLOAT_ARRAYS_2D = {"Y", "out", "z", "delta", "y"}
 FLOAT_ARRAYS = {"x", "params", "acts", "masks", "alive", "grads", "deltas", "stats",
@@ -34,13 +37,15 @@ FLOATS = {"drop", "momentum", "eps", "prob_lo", "prob_hi", "alpha", "l1", "scale
           "drop_prev"}
 
 
-def _signature(kernel, ft):
+def _signature(kernel, ft, index=types.int32):
     sig = []
     for name in inspect.signature(kernel.py_func).parameters:
         if name in INT_ARRAYS_2D:
             sig.append(types.int64[:, ::1])
         elif name in INT_ARRAYS:
             sig.append(types.int64[::1])
+        elif name in INDEX_ARRAYS:
+            sig.append(index[::1])
         elif name in INT32_ARRAYS:
             sig.append(types.int32[::1])
         elif name in FLOAT_ARRAYS_2D:
@@ -97,12 +102,25 @@ def test_every_gpu_kernel_compiles_to_ptx(dtype, monkeypatch):
     kernels = _all_gpu_kernels(dtype)
     assert {"gemm.forward", "losses.output_loss_delta", "normalization.batch_norm_forward",
             "sparse.densify_rows", "optimizers.optimizer_step"} <= set(kernels)
+    from fastbp.training.data import INDEX_DTYPE
+
+    assert np.dtype(INDEX_DTYPE) == np.int32
+    compiled = []
     for name, k in kernels.items():
-        ptx, _ = cuda.compile_ptx(k.py_func, _signature(k, ft), cc=(9, 0))
-        assert ".entry" in ptx, name
-        if dtype == np.float32:
-            bad = F64_OP.findall(ptx)
-            assert not bad, f"{name}: float64 instructions in float32 PTX: {bad[:5]}"
+        params = inspect.signature(k.py_func).parameters
+        # Index arrays in both widths the host can pass: int32 for every
+        # ordinary sparse X, int64 for one too large for int32 indices.
+        widths = (types.int32, types.int64) if INDEX_ARRAYS & set(params) else (None,)
+        for index in widths:
+            sig = _signature(k, ft, index or types.int32)
+            ptx, _ = cuda.compile_ptx(k.py_func, sig, cc=(9, 0))
+            assert ".entry" in ptx, name
+            if dtype == np.float32:
+                bad = F64_OP.findall(ptx)
+                assert not bad, f"{name} {sig}: float64 instructions in float32 PTX: {bad[:5]}"
+            compiled.append((name, index))
+    assert ("sparse.densify_rows", types.int32) in compiled
+    assert ("sparse.densify_rows", types.int64) in compiled
 
 
 def test_device_cuda_without_gpu_raises_clear_error():
