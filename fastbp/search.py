@@ -63,14 +63,16 @@ import warnings
 import numpy as np
 import scipy.sparse
 import sklearn
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.utils.metadata_routing import get_routing_for_object, process_routing
 from sklearn.utils.validation import indexable
 from threadpoolctl import threadpool_limits
 
+from .estimators import MLPClassifier
 from .warmup import (_PATH_PARAMS, _SHAPE_PARAMS, DTYPES, _check_dtypes, _check_flag,
-                     _clone_without_cv, _expand, _grids, _held, _holds_fastbp, _is_search)
+                     _clone_without_cv, _configurations, _expand, _grids, _held,
+                     _holds_fastbp, _is_search)
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask
@@ -127,6 +129,17 @@ def _warm(estimators, dtypes, where, sparse=False):
     return report, None
 
 
+def _check_warmable(estimators):
+    """Raise what :func:`fastbp.warmup` raises for ``estimators``, without
+    compiling anything.
+
+    Run in the client: a worker's failed warm-up is only logged (see
+    :func:`_warm`), so a list or an invalid estimator was accepted without a
+    word there, and every worker compiled on first use (fix-309).
+    """
+    _configurations(estimators or (MLPClassifier(),))
+
+
 class _WarmupPluginBase:
     """Compile or load fastbp's kernels on every Dask worker.
 
@@ -143,7 +156,9 @@ class _WarmupPluginBase:
     *estimators : estimator
         What the workers will fit: fastbp estimators, or searches and
         pipelines holding them (see :func:`fastbp.warmup`). Unfitted copies
-        travel to the workers.
+        travel to the workers. What :func:`fastbp.warmup` refuses (a list,
+        another library's estimator, an invalid parameter) raises its error
+        here, in the client, as does an invalid ``dtypes`` or ``sparse``.
     dtypes : {"float32", "float64"} or a sequence of them, default both
         The dtypes of ``X`` that will be fitted.
     sparse : bool, default False
@@ -191,12 +206,12 @@ class _WarmupPluginBase:
     idempotent = False
 
     def __init__(self, *estimators, dtypes=DTYPES, sparse=False, name=PLUGIN_NAME):
-        # Without a search's cv, which a generator of splits makes uncopyable
-        # (and which no warm-up uses).
-        self.estimators = tuple(_clone_without_cv(e) if hasattr(e, "get_params") else clone(e)
-                                for e in estimators)
         self.dtypes = _check_dtypes(dtypes)
         self.sparse = _check_flag(sparse, "sparse")
+        _check_warmable(estimators)
+        # Without a search's cv, which a generator of splits makes uncopyable
+        # (and which no warm-up uses).
+        self.estimators = tuple(_clone_without_cv(e) for e in estimators)
         self.name = name
         self.report = None
         self.error = None
@@ -757,6 +772,7 @@ class _RayWarmup:
     Ray names after ``__name__``) and the pool actors' initialiser."""
 
     def __init__(self, estimators, dtypes, sparse=False):
+        _check_warmable(estimators)
         self.estimators = estimators
         self.dtypes = dtypes
         self.sparse = sparse
