@@ -136,11 +136,33 @@ class _BadIdx(Exception):
 # ---------------------------------------------------------------------------
 
 
+def _invalid(message):
+    """scikit-learn's error for a bad argument (a ValueError and a
+    TypeError both), as its own data set functions raise."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    return InvalidParameterError(message)
+
+
+def _check_bool(value, name, function):
+    """``value`` as a bool (NumPy's too), or ``_invalid`` naming ``name``
+    and ``function``: "no" is truthy."""
+    # fastbp.warmup's _check_flag, with its message, written out here: this
+    # module imports nothing of fastbp's (its tests hold it to that), and
+    # warmup's import would bring in the compiled kernels.
+    if not isinstance(value, (bool, np.bool_)):
+        raise _invalid(f"{function}: {name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
 def _float_dtype(dtype, default):
     # np.dtype(None) is float64, whatever the function's documented default.
-    dt = np.dtype(default if dtype is None else dtype)
-    if dt.kind != "f":
-        raise ValueError(
+    try:
+        dt = np.dtype(default if dtype is None else dtype)
+    except TypeError:  # NumPy's "data type 'flot32' not understood" names no argument
+        dt = dtype
+    if not isinstance(dt, np.dtype) or dt.kind != "f":
+        raise _invalid(
             f"dtype must be a floating-point type (e.g. np.float32 or "
             f"np.float64), got {dt!r}"
         )
@@ -508,8 +530,10 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True,
         (a :class:`ValueError`) if a file is corrupt: invalid gzip, truncated,
         wrong magic number, wrong shape, labels out of range, or (with
         ``verify=True``) wrong checksum. The message names the file.
-    ValueError
-        If ``dtype`` is not a floating-point dtype.
+    sklearn.utils._param_validation.InvalidParameterError
+        (a :class:`ValueError` and a :class:`TypeError`) if ``dtype`` is not
+        a floating-point dtype, or ``verify`` or ``cache`` is not True or
+        False (NumPy's bools included).
 
     Notes
     -----
@@ -526,8 +550,10 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True,
     ((60000, 784), dtype('float32'), dtype('int64'))
     """
     dt = _float_dtype(dtype, np.float32)
+    verify = _check_bool(verify, "verify", "load_mnist")
+    cache = _check_bool(cache, "cache", "load_mnist")
     files = _resolve_mnist_files(data_dir, cli_option)
-    xtr, ytr, xte, yte = _load_mnist_raw(files, bool(verify), bool(cache), cli_option)
+    xtr, ytr, xte, yte = _load_mnist_raw(files, verify, cache, cli_option)
 
     def _scale(images):
         flat = images.reshape(images.shape[0], -1)
@@ -570,12 +596,15 @@ def load_digits(dtype=np.float64, *, scale=False):
 
     Raises
     ------
-    ValueError
-        If ``dtype`` is not a floating-point dtype.
+    sklearn.utils._param_validation.InvalidParameterError
+        (a :class:`ValueError` and a :class:`TypeError`) if ``dtype`` is not
+        a floating-point dtype, or ``scale`` is not True or False (NumPy's
+        bools included).
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 
     dt = _float_dtype(dtype, np.float64)
+    scale = _check_bool(scale, "scale", "load_digits")
     X, y = _sk_load_digits(return_X_y=True)
     X = np.asarray(X, dtype=np.float64)
     if scale:
@@ -635,8 +664,10 @@ def make_tabular(
 
     Raises
     ------
-    ValueError
-        If ``dtype`` is not floating point, a size is not an integer,
+    sklearn.utils._param_validation.InvalidParameterError
+        (a :class:`ValueError` and a :class:`TypeError`, as
+        ``make_classification`` raises) if ``dtype`` is not floating point,
+        a size is not an integer,
         ``n_samples < 1``, ``n_features < 1``, ``n_classes < 2``,
         ``random_state`` is not one of the kinds above (a
         ``numpy.random.Generator`` among them, which
@@ -654,19 +685,19 @@ def make_tabular(
     for name, value in sizes.items():
         # Not int(): it truncates 2.7 rows to 2 without a word.
         if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise _invalid(f"{name} must be an integer, got {value!r}")
     n_samples, n_features, n_classes = int(n_samples), int(n_features), int(n_classes)
     # make_classification would refuse these too, but in its own name
     # (helper-127: make_tabular(0) blamed make_classification's n_samples).
     if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+        raise _invalid(f"n_samples must be at least 1, got {n_samples}")
     if n_features < 1:
-        raise ValueError(f"n_features must be at least 1, got {n_features}")
+        raise _invalid(f"n_features must be at least 1, got {n_features}")
     if n_classes < 2:
-        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        raise _invalid(f"n_classes must be at least 2, got {n_classes}")
     if not (random_state is None or isinstance(random_state, np.random.RandomState)
             or (isinstance(random_state, numbers.Integral) and 0 <= random_state < 2**32)):
-        raise ValueError(
+        raise _invalid(
             "random_state must be None, a numpy.random.RandomState or an integer in "
             f"0..2**32 - 1, got {random_state!r}"
         )
@@ -678,14 +709,14 @@ def make_tabular(
         n_informative = min(max(n_features // 2, need), n_features)
         if 2**n_informative < n_classes:
             fewest = need - 1  # ceil(log2(n_classes)): one cluster per class
-            raise ValueError(
+            raise _invalid(
                 f"n_features={n_features} is too small for n_classes="
                 f"{n_classes}: at least {fewest} feature"
                 f"{'s are' if fewest > 1 else ' is'} needed"
             )
     n_informative = int(n_informative)
     if not 1 <= n_informative <= n_features:
-        raise ValueError(
+        raise _invalid(
             f"n_informative must be in 1..n_features={n_features}, got "
             f"{n_informative}"
         )
@@ -694,7 +725,7 @@ def make_tabular(
         if 2**n_informative >= n_classes:
             n_clusters_per_class = 1
         else:
-            raise ValueError(
+            raise _invalid(
                 f"n_informative={n_informative} is too small for n_classes="
                 f"{n_classes}: need 2**n_informative >= n_classes"
             )

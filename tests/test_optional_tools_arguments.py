@@ -8,7 +8,6 @@ callback says, when made, that it needs scikit-learn's callback API."""
 
 import numpy as np
 import pytest
-import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
@@ -60,3 +59,67 @@ def test_the_warmup_plugin_still_takes_estimators_searches_and_none():
     assert plugin.estimators[1] is not grid  # an unfitted copy travels
     assert search._WarmupPluginBase().estimators == ()
     assert search._RayWarmup((grid,), ("float64",)).estimators == (grid,)
+
+
+# --- bool options take True or False only -------------------------------------
+
+_NOT_BOOLS = ["false", "no", 0, 1, None]
+
+
+@pytest.mark.parametrize("value", _NOT_BOOLS)
+def test_load_digits_scale_refuses_what_is_not_a_bool(value):
+    # As scikit-learn's load_digits(return_X_y="no") does.
+    with pytest.raises(InvalidParameterError,
+                       match=r"load_digits: scale must be True or False, got " + repr(value)):
+        fastbp.datasets.load_digits(scale=value)
+
+
+def test_load_digits_scale_takes_numpy_bools():
+    assert fastbp.datasets.load_digits(scale=np.True_)[0].max() == 1.0
+    assert fastbp.datasets.load_digits(scale=np.False_)[0].max() == 16.0
+
+
+@pytest.mark.parametrize("name", ["verify", "cache"])
+@pytest.mark.parametrize("value", _NOT_BOOLS)
+def test_load_mnist_flags_refuse_what_is_not_a_bool(name, value, tmp_path):
+    # Refused before the files are looked for: tmp_path holds none.
+    with pytest.raises(InvalidParameterError,
+                       match=rf"load_mnist: {name} must be True or False, got " + repr(value)):
+        fastbp.datasets.load_mnist(tmp_path, **{name: value})
+
+
+def test_load_mnist_flags_take_numpy_bools(tmp_path):
+    # Past the checks: what fails is the missing files.
+    with pytest.raises(fastbp.datasets.DatasetNotFoundError):
+        fastbp.datasets.load_mnist(tmp_path, verify=np.False_, cache=np.True_)
+
+
+# --- the data sets' argument errors are scikit-learn's -------------------------
+
+@pytest.mark.parametrize("function", ["load_digits", "load_mnist", "make_tabular"])
+@pytest.mark.parametrize("dtype", ["flot32", 5])
+def test_a_dtype_numpy_does_not_understand_is_named(function, dtype, tmp_path):
+    args = (tmp_path,) if function == "load_mnist" else ()
+    with pytest.raises(InvalidParameterError,
+                       match=r"dtype must be a floating-point type .*, got " + repr(dtype)):
+        getattr(fastbp.datasets, function)(*args, dtype=dtype)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_samples="100"), "n_samples must be an integer, got '100'"),
+    (dict(n_samples=0), "n_samples must be at least 1, got 0"),
+    (dict(n_classes=1), "n_classes must be at least 2, got 1"),
+    (dict(random_state=-1), "random_state must be None"),
+    (dict(n_features=5, n_informative=6), "n_informative must be in 1..n_features=5"),
+    (dict(dtype=np.int64), "dtype must be a floating-point type"),
+])
+def test_make_tabular_raises_invalid_parameter_error_as_make_classification(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        fastbp.datasets.make_tabular(**kwargs)
+    # Caught as either, as scikit-learn's own are.
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+
+
+def test_load_digits_refuses_an_integer_dtype_as_invalid_parameter():
+    with pytest.raises(InvalidParameterError, match=r"got dtype\('int32'\)"):
+        fastbp.datasets.load_digits(np.int32)
