@@ -21,6 +21,7 @@ import weakref
 from .display import epochs_before
 from .exceptions import warn_at_caller
 from .persistence import file_in_the_way
+from .warmup import _check_flag
 
 # The callback alone: the event-file writer and the modules above are how
 # it works, not what a star import should bring in.
@@ -192,6 +193,11 @@ class TensorBoardCallback:
         comparing runs. Without it every run writes to ``log_dir`` itself,
         and the curves of separate fits overlay each other's steps.
 
+    Raises
+    ------
+    TypeError
+        If ``per_fit_subdir`` is not True or False.
+
     Notes
     -----
     A run is one fit: ``fit`` starts one, and a ``partial_fit`` call or a
@@ -227,6 +233,8 @@ class TensorBoardCallback:
     """
 
     def __init__(self, log_dir, *, per_fit_subdir=True):
+        # fix-309: "false" is truthy, and made a directory per fit.
+        per_fit_subdir = _check_flag(per_fit_subdir, "per_fit_subdir", "TensorBoardCallback: ")
         self.log_dir = os.fspath(log_dir)
         self.per_fit_subdir = per_fit_subdir
         self.run_dirs_ = []

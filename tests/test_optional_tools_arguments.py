@@ -67,6 +67,20 @@ _NOT_BOOLS = ["false", "no", 0, 1, None]
 
 
 @pytest.mark.parametrize("value", _NOT_BOOLS)
+def test_tensorboard_per_fit_subdir_refuses_what_is_not_a_bool(value, tmp_path):
+    with pytest.raises(TypeError, match=r"TensorBoardCallback: per_fit_subdir must be True "
+                                        r"or False, got " + repr(value)):
+        fastbp.TensorBoardCallback(tmp_path, per_fit_subdir=value)
+
+
+@pytest.mark.parametrize("value, expected", [(np.False_, False), (np.True_, True),
+                                             (False, False)])
+def test_tensorboard_per_fit_subdir_takes_numpy_bools(value, expected, tmp_path):
+    callback = fastbp.TensorBoardCallback(tmp_path, per_fit_subdir=value)
+    assert callback.per_fit_subdir is expected
+
+
+@pytest.mark.parametrize("value", _NOT_BOOLS)
 def test_load_digits_scale_refuses_what_is_not_a_bool(value):
     # As scikit-learn's load_digits(return_X_y="no") does.
     with pytest.raises(InvalidParameterError,
