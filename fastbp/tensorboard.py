@@ -19,6 +19,7 @@ import time
 import weakref
 
 from .display import epochs_before
+from .estimators import callbacks as _callbacks
 from .exceptions import warn_at_caller
 from .persistence import file_in_the_way
 from .warmup import _check_flag
@@ -195,6 +196,8 @@ class TensorBoardCallback:
 
     Raises
     ------
+    ImportError
+        If scikit-learn is older than 1.9, which has no callback API.
     TypeError
         If ``per_fit_subdir`` is not True or False.
 
@@ -233,6 +236,15 @@ class TensorBoardCallback:
     """
 
     def __init__(self, log_dir, *, per_fit_subdir=True):
+        if not _callbacks.HAVE_CALLBACKS:
+            # Said here: without it the callback was made, and set_callbacks
+            # failed as a missing attribute of the estimator.
+            import sklearn
+
+            raise ImportError(
+                "TensorBoardCallback needs scikit-learn >= 1.9 (its callback API, "
+                f"sklearn.callback); scikit-learn {sklearn.__version__} is installed: "
+                'pip install "scikit-learn>=1.9"')
         # fix-309: "false" is truthy, and made a directory per fit.
         per_fit_subdir = _check_flag(per_fit_subdir, "per_fit_subdir", "TensorBoardCallback: ")
         self.log_dir = os.fspath(log_dir)

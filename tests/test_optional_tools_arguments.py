@@ -8,6 +8,7 @@ callback says, when made, that it needs scikit-learn's callback API."""
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
@@ -137,3 +138,25 @@ def test_make_tabular_raises_invalid_parameter_error_as_make_classification(kwar
 def test_load_digits_refuses_an_integer_dtype_as_invalid_parameter():
     with pytest.raises(InvalidParameterError, match=r"got dtype\('int32'\)"):
         fastbp.datasets.load_digits(np.int32)
+
+
+# --- TensorBoardCallback needs scikit-learn's callback API ---------------------
+
+def test_tensorboard_callback_without_the_callback_api_says_what_it_needs(monkeypatch,
+                                                                           tmp_path):
+    from fastbp.estimators import callbacks
+
+    monkeypatch.setattr(callbacks, "HAVE_CALLBACKS", False)
+    with pytest.raises(ImportError, match=r"scikit-learn >= 1\.9") as info:
+        fastbp.TensorBoardCallback(tmp_path)
+    assert f"scikit-learn {sklearn.__version__} is installed" in str(info.value)
+
+
+def test_tensorboard_callback_with_the_callback_api_is_made(tmp_path):
+    from fastbp.estimators import callbacks
+
+    if not callbacks.HAVE_CALLBACKS:
+        pytest.skip("this scikit-learn has no callback API")
+    callback = fastbp.TensorBoardCallback(tmp_path)
+    assert callback.log_dir == str(tmp_path) and callback.per_fit_subdir is True
+    assert fastbp.MLPClassifier().set_callbacks(callback) is not None
