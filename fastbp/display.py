@@ -9,8 +9,8 @@ the learning rate. matplotlib is imported only here, when plotting
 
 import numpy as np
 
-# The Display alone: epochs_before, step_name, no_history_message and
-# _history_of are shared with the rest of fastbp (history_frame,
+# The Display alone: epochs_before, step_name, no_history_message,
+# check_estimator_given and _history_of are shared with the rest of fastbp (history_frame,
 # TensorBoard, the CLI), not the user's API.
 __all__ = ["TrainingHistoryDisplay"]
 
@@ -45,6 +45,55 @@ def _trained_model(estimator):
         else:
             break
     return estimator
+
+
+def check_estimator_given(estimator, caller):
+    """Refuse what is not an estimator before scikit-learn's
+    ``check_is_fitted`` does: its message prints the object's repr, which
+    for a ``history_`` dict (``pd.DataFrame(model.history_)`` leads one to
+    pass it) is every array of the history.
+
+    Parameters
+    ----------
+    estimator : object
+        What the caller was given as the fitted estimator.
+    caller : str
+        The function given it, as the message names it.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is a mapping (a ``history_``) or has no ``fit``.
+    """
+    from collections.abc import Mapping
+
+    if isinstance(estimator, Mapping):
+        raise TypeError(f"{caller} takes the fitted estimator, not its history_ (a "
+                        f"{type(estimator).__name__}): pass the estimator itself; to draw a "
+                        "history dict, use TrainingHistoryDisplay(history).plot()")
+    if not hasattr(estimator, "fit"):
+        raise TypeError(f"{caller} takes a fitted estimator; got an object of type "
+                        f"{type(estimator).__name__}")
+
+
+def _check_axes(ax):
+    """Refuse an ``ax`` that is not a matplotlib Axes (or holds anything
+    else) before anything is drawn: drawing on it failed with an
+    AttributeError from inside the panels ("'str' object has no attribute
+    'figure'", "'Figure' object has no attribute 'plot'") that named no
+    parameter."""
+    from matplotlib.axes import Axes
+
+    for item in ax:
+        if not isinstance(item, Axes):
+            shown = repr(item)
+            # A short repr ('left') says what was passed; a long or
+            # default one (<Figure size ...>) only repeats the type.
+            shown = f" {shown}" if len(shown) <= 40 and not shown.startswith("<") else ""
+            hint = (": pass Axes of it, e.g. fig.subplots(1, 3)"
+                    if hasattr(item, "add_subplot") else "")
+            raise TypeError(f"ax must be a matplotlib Axes or hold 3 of them (loss, gradient "
+                            f"norms, learning rate); got {type(item).__name__}{shown}{hint}")
 
 
 def no_history_message(model, verb="plot"):
@@ -482,9 +531,17 @@ class TrainingHistoryDisplay:
         Returns
         -------
         display : TrainingHistoryDisplay
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` is not an estimator (its ``history_`` dict
+            among them: pass that to the constructor instead), or ``ax``
+            is not a matplotlib Axes or Axes.
         """
         from sklearn.utils.validation import check_is_fitted
 
+        check_estimator_given(estimator, "TrainingHistoryDisplay.from_estimator")
         check_is_fitted(estimator)
         model = _trained_model(estimator)
         history = _history_of(model)
@@ -576,6 +633,7 @@ class TrainingHistoryDisplay:
                 plt.close(fig)  # not left open behind the error
                 raise
         ax = np.asarray(ax, dtype=object).ravel()
+        _check_axes(ax)
         if ax.size not in (1, 3):
             raise ValueError(f"ax must be one Axes (the loss panel) or hold 3 Axes "
                              f"(loss, gradient norms, learning rate); got {ax.size}.")

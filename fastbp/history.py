@@ -8,7 +8,8 @@ without its index. pandas is imported only here, when called.
 
 import numpy as np
 
-from .display import _history_of, _trained_model, no_history_message, step_name
+from .display import (_history_of, _trained_model, check_estimator_given, no_history_message,
+                      step_name)
 
 
 def history_frame(estimator):
@@ -49,6 +50,9 @@ def history_frame(estimator):
 
     Raises
     ------
+    TypeError
+        If ``estimator`` is not an estimator: its ``history_`` dict, say
+        (``pd.DataFrame(model.history_)`` fails, this takes the model).
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     ValueError
@@ -76,6 +80,7 @@ def history_frame(estimator):
     """
     from sklearn.utils.validation import check_is_fitted
 
+    check_estimator_given(estimator, "history_frame")
     check_is_fitted(estimator)
     try:
         import pandas as pd

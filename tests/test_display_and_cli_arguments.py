@@ -1,0 +1,85 @@
+"""What is refused, and how, when the plotting helpers or the command line
+get the wrong kind of argument: ``history_frame`` and
+``TrainingHistoryDisplay.from_estimator`` given a ``history_`` dict (or any
+other non-estimator) say what to pass instead without printing the arrays;
+``plot`` given an ``ax`` that is not a matplotlib Axes refuses it with a
+TypeError naming ``ax`` before drawing; ``fastbp train`` refuses empty
+items in ``--hidden-layer-sizes`` and ``--dropout`` and non-finite
+``--alpha``, ``--l1`` and ``--clip-grad-norm`` at parse time; and the
+refusal of a file without the model's columns (``fastbp predict``,
+``fastbp.read_data``) shortens long column lists and suggests ``--keep`` or
+``index_col`` only where that could make the file acceptable."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import MLPClassifier, TrainingHistoryDisplay
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def model():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 3))
+    return MLPClassifier((4,), max_iter=3, random_state=0).fit(X, np.arange(40) % 2)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("call", [fastbp.history_frame,
+                                  TrainingHistoryDisplay.from_estimator])
+def test_a_history_dict_given_for_the_estimator_says_what_to_pass(model, call):
+    with pytest.raises(TypeError) as info:
+        call(model.history_)
+    message = str(info.value)
+    assert "not its history_" in message
+    assert "TrainingHistoryDisplay(history)" in message
+    # The arrays are not printed.
+    assert "array(" not in message and len(message) < 250
+
+
+@pytest.mark.parametrize("call", [fastbp.history_frame,
+                                  TrainingHistoryDisplay.from_estimator])
+def test_another_non_estimator_is_named_by_its_type(call):
+    with pytest.raises(TypeError, match="got an object of type ndarray$"):
+        call(np.arange(500.0))
+
+
+def test_the_history_dict_still_plots_through_the_constructor(model):
+    display = TrainingHistoryDisplay(model.history_).plot()
+    assert len(display.lines_["loss"].get_xdata()) == 3
+
+
+@pytest.mark.parametrize("ax, shown", [("left", "got str 'left'"),
+                                       ([1, 2, 3], "got int 1")])
+def test_an_ax_that_is_not_axes_is_refused_naming_ax(model, ax, shown):
+    with pytest.raises(TypeError, match="^ax must be a matplotlib Axes") as info:
+        TrainingHistoryDisplay.from_estimator(model, ax=ax)
+    assert shown in str(info.value)
+
+
+def test_a_figure_given_as_ax_is_refused_before_anything_is_drawn(model):
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    with pytest.raises(TypeError, match="got Figure: pass Axes of it"):
+        TrainingHistoryDisplay(model.history_).plot(ax=fig)
+    assert fig.axes == []
+
+
+def test_one_bad_item_among_three_axes_draws_nothing(model):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    with pytest.raises(TypeError, match="got str 'x'"):
+        TrainingHistoryDisplay.from_estimator(model, ax=[*axes, "x"])
+    assert not axes[0].lines and not axes[1].lines
