@@ -60,11 +60,22 @@ def _jobs(text):
     return value
 
 
+def _items(text, wanted):
+    """The comma-separated items of ``text``, spaces removed; an empty one
+    is refused: "10,,5" (a width left out) trained (10, 5) and "10," (10,),
+    without a word."""
+    parts = text.replace(" ", "").split(",")
+    if not any(parts):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}, which has an "
+                                         "empty item")
+    return parts
+
+
 def _layer_sizes(text):
-    parts = [p for p in text.replace(" ", "").split(",") if p]
-    if not parts:
-        raise argparse.ArgumentTypeError("expected comma-separated layer sizes like 128,64")
-    return tuple(_positive_int(p) for p in parts)
+    return tuple(_positive_int(p)
+                 for p in _items(text, "comma-separated layer sizes like 128,64"))
 
 
 def _batch_size(text):
@@ -72,11 +83,13 @@ def _batch_size(text):
 
 
 def _non_negative(text):
-    return _parsed(text, float, lambda v: v >= 0, "a number >= 0")
+    # A penalty (--alpha, --l1): float() reads "inf", which the estimator
+    # refuses only after the data is read, naming its Python parameter.
+    return _parsed(text, float, lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0")
 
 
 def _dropout(text):
-    parts = [p for p in text.replace(" ", "").split(",") if p]
+    parts = _items(text, "rates in [0, 1) like 0.2 or 0.2,0.1")
     try:
         values = [float(p) for p in parts]
     except ValueError:

@@ -16,6 +16,7 @@ import pytest
 
 import fastbp
 from fastbp import MLPClassifier, TrainingHistoryDisplay
+from fastbp.cli import build_parser, main
 
 matplotlib.use("Agg")
 
@@ -83,3 +84,34 @@ def test_one_bad_item_among_three_axes_draws_nothing(model):
     with pytest.raises(TypeError, match="got str 'x'"):
         TrainingHistoryDisplay.from_estimator(model, ax=[*axes, "x"])
     assert not axes[0].lines and not axes[1].lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden-layer-sizes", "10,,5"], "got '10,,5', which has an empty item"),
+    (["--hidden-layer-sizes", "10,"], "got '10,', which has an empty item"),
+    (["--hidden-layer-sizes", ",10"], "got ',10', which has an empty item"),
+    (["--dropout", "0.2,,0.1"], "got '0.2,,0.1', which has an empty item"),
+    (["--alpha", "inf"], "argument --alpha: expected a finite number >= 0, got inf"),
+    (["--alpha", "nan"], "argument --alpha: expected a finite number >= 0, got nan"),
+    (["--l1", "Infinity"], "argument --l1: expected a finite number >= 0, got inf"),
+])
+def test_train_refuses_the_option_before_reading_data(args, message, capsys):
+    # --data names no file: the option is refused before any is read.
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--data", "no-such-file.csv", "--target", "y", *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()[-1]) < 160
+
+
+@pytest.mark.parametrize("args, attr, value", [
+    (["--hidden-layer-sizes", "10, 5"], "hidden_layer_sizes", (10, 5)),
+    (["--hidden-layer-sizes", "7"], "hidden_layer_sizes", (7,)),
+    (["--dropout", "0.2,0.1"], "dropout", [0.2, 0.1]),
+    (["--alpha", "0"], "alpha", 0.0),
+    (["--l1", "1e-3"], "l1", 1e-3),
+])
+def test_well_formed_values_still_parse(args, attr, value):
+    args = build_parser().parse_args(["train", *args])
+    assert getattr(args, attr) == value
