@@ -12,6 +12,7 @@ refusal of a file without the model's columns (``fastbp predict``,
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 import fastbp
@@ -115,3 +116,53 @@ def test_train_refuses_the_option_before_reading_data(args, message, capsys):
 def test_well_formed_values_still_parse(args, attr, value):
     args = build_parser().parse_args(["train", *args])
     assert getattr(args, attr) == value
+
+
+@pytest.fixture(scope="module")
+def columns_model(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("columns")
+    rng = np.random.RandomState(0)
+    train = pd.DataFrame(rng.standard_normal((40, 4)), columns=["a", "b", "c", "id"])
+    train.assign(y=np.arange(40) % 2).to_csv(tmp / "train.csv", index=False)
+    assert main(["train", "--data", str(tmp / "train.csv"), "--target", "y", "--epochs", "1",
+                 "--hidden-layer-sizes", "3", "--quiet", "--model-out",
+                 str(tmp / "m.fastbp")]) == 0
+    # The wrong file: 64 columns, none of them the model's.
+    pd.DataFrame(rng.standard_normal((5, 64)),
+                 columns=[str(i) for i in range(64)]).to_csv(tmp / "wide.csv", index=False)
+    # The right file with two columns the model does not read.
+    train.assign(note=1, ref=2).to_csv(tmp / "extra.csv", index=False)
+    return tmp
+
+
+def _predict(tmp, name, capsys):
+    code = main(["predict", "--model", str(tmp / "m.fastbp"), "--data", str(tmp / name),
+                 "--out", str(tmp / "out.csv")])
+    return code, capsys.readouterr().err
+
+
+def test_predict_on_the_wrong_file_lists_few_columns_and_no_keep_hint(columns_model, capsys):
+    code, err = _predict(columns_model, "wide.csv", capsys)
+    assert code == 2
+    assert "missing ['a', 'b', 'c', 'id']" in err
+    assert "unexpected ['0', '1', '2', '3', '4', '5'] and 58 more" in err
+    assert "--keep" not in err and "'63'" not in err
+
+
+def test_predict_still_suggests_keep_where_no_model_column_is_missing(columns_model, capsys):
+    code, err = _predict(columns_model, "extra.csv", capsys)
+    assert code == 2
+    assert "unexpected ['note', 'ref']" in err and "missing" not in err
+    assert err.rstrip().endswith("pass --keep note --keep ref")
+
+
+def test_read_data_on_the_wrong_file_suggests_no_index_col(columns_model):
+    model = fastbp.load(columns_model / "m.fastbp")
+    with pytest.raises(ValueError) as info:
+        fastbp.read_data(columns_model / "wide.csv", model)
+    message = str(info.value)
+    assert "missing ['a', 'b', 'c', 'id']; unexpected ['0', '1', '2', '3', '4', '5'] " \
+           "and 58 more" in message
+    assert "index_col" not in message
+    with pytest.raises(ValueError, match=r"unexpected \['note', 'ref'\].*index_col="):
+        fastbp.read_data(columns_model / "extra.csv", model)

@@ -490,17 +490,37 @@ def _bool_columns(X):
             or (X[c].dtype.kind == "O" and _all_bools(X[c].unique()))]
 
 
+#: How many column names the refusal of a file's columns lists at most;
+#: a longer list shows its first few and counts the rest.
+_LISTED_COLUMNS = 8
+
+
+def _listed(columns):
+    """``columns`` as the error lists them: all where few, else the first
+    few and how many more (the wrong file's 64 columns filled the
+    terminal)."""
+    if len(columns) <= _LISTED_COLUMNS:
+        return repr(list(columns))
+    shown = _LISTED_COLUMNS - 2
+    return f"{list(columns[:shown])!r} and {len(columns) - shown} more"
+
+
 def _matching_columns(expected, data, path, hint=""):
     """``data``'s columns in the order of ``expected``, or an error naming
-    the ones missing or unexpected (and ``hint``, after unexpected ones)."""
+    the ones missing or unexpected (and ``hint``, how to pass the
+    unexpected ones, where none is missing)."""
     data = _nfc_renamed(data, expected, path)
     missing = [c for c in expected if c not in data.columns]
     extra = [c for c in data.columns if c not in expected]
     if missing or extra:
+        # The hint (--keep, index_col) only where it makes the file pass:
+        # with model columns missing it is likely the wrong file, and
+        # keeping the others supplies none of them.
         raise CLIError(f"{path} does not have the model's columns: "
-                       + "; ".join(p for p in (f"missing {missing}" if missing else "",
-                                               f"unexpected {extra}" if extra else "") if p)
-                       + (hint if extra else ""))
+                       + "; ".join(p for p in (f"missing {_listed(missing)}" if missing else "",
+                                               f"unexpected {_listed(extra)}" if extra else "")
+                                   if p)
+                       + (hint if extra and not missing else ""))
     return data[expected]
 
 
