@@ -104,13 +104,10 @@ def _fraction(text):
     return _parsed(text, float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
-def _positive(text):
-    return _parsed(text, float, lambda v: v > 0, "a number > 0")
-
-
 def _positive_finite(text):
-    # A learning rate: float() reads "nan" and "inf", which the estimator
-    # refuses only after the data is read, naming its Python parameter.
+    # A learning rate or clipping norm: float() reads "nan" and "inf",
+    # which the estimator refuses only after the data is read, naming its
+    # Python parameter.
     return _parsed(text, float, lambda v: v > 0 and np.isfinite(v), "a finite number > 0")
 
 
@@ -277,7 +274,7 @@ def build_parser():
     train.add_argument("--normalization", choices=("none", "batch", "layer"), default="none")
     train.add_argument("--residual", action="store_true",
                        help="skip connections between equal-width hidden layers")
-    train.add_argument("--clip-grad-norm", type=_positive, default=None, metavar="NORM",
+    train.add_argument("--clip-grad-norm", type=_positive_finite, default=None, metavar="NORM",
                        help="clip the global gradient norm of each step (> 0)")
     train.add_argument("--early-stopping", action="store_true")
     train.add_argument("--epochs", type=_positive_int, default=30,
