@@ -29,7 +29,7 @@ from ..training.data import KernelInput, writable_alias
 from ..training.layout import chain_problem
 from ..training.progress import INTERRUPTED, Progress
 from ..training.spec import (FLOAT64_MODEL, SGD, SOLVERS, dtype_bound_parameters,
-                             refuse_beyond_dtype)
+                             refuse_beyond_dtype, refuse_subnormal)
 from ..training.stochastic import all_finite
 from ..training.threads import fit_slot
 from . import architecture as arch
@@ -489,6 +489,21 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         refuse_beyond_dtype(X.dtype, dtype_bound_parameters(
             self.solver, self.alpha, self.l1, self.clip_grad_norm, self.epsilon),
             wider=FLOAT64_MODEL if first_pass else None)
+        # And below its smallest normal value, which the kernels flush to 0;
+        # checked here, not in the trainer, so that a refusal comes before a
+        # compile is announced or started too (rev-308).
+        if self.solver in _STOCHASTIC_SOLVERS:
+            if self.solver != "sgd":
+                # An epsilon of 0: a weight whose gradient is 0 (an always-zero
+                # feature) steps by 0/0, a NaN blamed on the learning rate
+                # (helper-143).
+                refuse_subnormal("epsilon", self.epsilon, X.dtype,
+                                 f", which {self.solver}'s division by sqrt(v) + epsilon "
+                                 "needs to keep off 0/0", " (scikit-learn's default is 1e-8)")
+            if self.clip_grad_norm is not None:
+                # A clip of 0 is read as no clipping: turned off silently.
+                refuse_subnormal("clip_grad_norm", self.clip_grad_norm, X.dtype,
+                                 " and would turn clipping off", ", or None for no clipping")
         # The kernels get them times class_weight, scaled by 2**weight_exp,
         # with alpha and l1 (see sample_weight_exponent).
         weight_exp = 0

@@ -217,6 +217,41 @@ def refuse_beyond_dtype(dtype, named, wider=FLOAT64_MODEL):
                 f"it to at most that{remedy}.")
 
 
+#: The smallest normal value of each dtype: what the kernels, which flush
+#: subnormal numbers to zero, read as other than 0 (np.finfo costs a
+#: microsecond a look-up).
+_TINY = {np.dtype(t): float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
+
+
+def refuse_subnormal(name, value, dtype, why, remedy):
+    """Raise ``ValueError`` where the hyper-parameter ``name`` is below the
+    smallest normal value of ``dtype``: the kernels flush subnormal numbers
+    to zero, so it would act as 0 (``why`` says what that does).
+
+    The lower bound beside :func:`refuse_beyond_dtype`'s upper one; the
+    estimator calls both before a fit announces or starts a compile
+    (rev-308: this one ran in the trainer, after both).
+
+    Parameters
+    ----------
+    name : str
+    value : float
+    dtype : numpy dtype
+        The model's, float32 or float64.
+    why : str
+        What a value of 0 would do, appended to the message.
+    remedy : str
+        Appended to the message's advice.
+    """
+    dtype = np.dtype(dtype)
+    tiny = _TINY[dtype]
+    if not value >= tiny:
+        raise ValueError(
+            f"{name}={float(value)!r} is below the smallest normal {dtype.name} ({tiny:g}), "
+            f"the model's dtype, where it rounds to 0 or a subnormal{why}. Set {name} to at "
+            f"least that{remedy}.")
+
+
 @lru_cache(maxsize=256)
 def _hyper(n_weights, out_code, dtype, solver, lr, momentum, nesterov, beta_1, beta_2,
            epsilon, alpha, l1, clip):

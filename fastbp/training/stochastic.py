@@ -115,24 +115,6 @@ def _sums_finite(arrays):
     return True
 
 
-#: The smallest normal value of each dtype: what the kernels, which flush
-#: subnormal numbers to zero, read as other than 0 (np.finfo costs a
-#: microsecond a look-up).
-_TINY = {np.dtype(t): float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
-
-
-def _refuse_subnormal(name, value, dtype, why, remedy):
-    """Raise ``ValueError`` where the hyper-parameter ``name`` is below the
-    smallest normal value of ``dtype``: the kernels flush subnormal numbers
-    to zero, so it would act as 0 (``why`` says what that does)."""
-    tiny = _TINY[dtype]
-    if not value >= tiny:
-        raise ValueError(
-            f"{name}={float(value)!r} is below the smallest normal {dtype.name} ({tiny:g}), "
-            f"the model's dtype, where it rounds to 0 or a subnormal{why}. Set {name} to at "
-            f"least that{remedy}.")
-
-
 #: The advice to rescale the data where the output is exp (loss='poisson'):
 #: standardised targets would be negative, which that loss refuses
 #: (helper-151).
@@ -279,16 +261,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     """
     layout = spec.layout
     dtype = params.dtype
-    if optimizer.solver != "sgd":
-        # An epsilon of 0: a weight whose gradient is 0 (an always-zero
-        # feature) steps by 0/0, a NaN blamed on the learning rate (helper-143).
-        _refuse_subnormal("epsilon", optimizer.epsilon, dtype,
-                          f", which {optimizer.solver}'s division by sqrt(v) + epsilon needs "
-                          "to keep off 0/0", " (scikit-learn's default is 1e-8)")
-    if clip is not None:
-        # A clip of 0 is read as no clipping: turned off silently.
-        _refuse_subnormal("clip_grad_norm", clip, dtype, " and would turn clipping off",
-                          ", or None for no clipping")
     early_stopping = validator is not None
     n_train = inp.n_samples if train_rows is None else len(train_rows)
     # Batch norm cannot train on a one-row batch (every unit would be
