@@ -9,7 +9,9 @@ that came after them shows as an ``AssertionError("reached")``, not the
 ``ValueError`` the caller should get. Refusing a refit or a
 ``partial_fit`` of a fitted model leaves it as it was. The checks keep
 their scope: sgd reads no epsilon and lbfgs no clip, so neither is
-refused for them.
+refused for them. The trainer takes the step's split (``parts``) from
+the estimator, which decides it before those checks' compile, with no
+default of its own.
 """
 
 import warnings
@@ -114,3 +116,22 @@ def test_refusing_a_fitted_model_leaves_it_unchanged(fitted, trainer_walled_off,
         np.testing.assert_array_equal(before, after)
     for before, after in zip(intercepts, est.intercepts_):
         np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("func", [
+    pytest.param("fastbp.training.stochastic:fit_stochastic", id="fit_stochastic"),
+    pytest.param("fastbp.estimators.solvers:SolverFitMixin._fit_stochastic",
+                 id="_fit_stochastic"),
+])
+def test_the_split_is_the_callers_to_decide(func):
+    # The step's split is decided once, where the kernel compiled ahead is
+    # chosen (BaseMLP._fit): a trainer that decided it again by default
+    # could run another kernel than the one compiled (helper-169).
+    import importlib
+    import inspect
+
+    module, name = func.split(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    assert inspect.signature(obj).parameters["parts"].default is inspect.Parameter.empty

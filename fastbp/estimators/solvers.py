@@ -345,7 +345,7 @@ class SolverFitMixin:
                          self.step_size, self.gamma, self.max_iter, samples_seen)
 
     def _fit_stochastic(self, backend, spec, params, running, inp, X, y, Y, sample_weight,
-                        incremental, hooks_X, hooks_sw, weight_exp, parts=None):
+                        incremental, hooks_X, hooks_sw, weight_exp, parts):
         layout = spec.layout
         resumed = incremental and getattr(self, "_optimizer", None) is not None
         if not resumed:

@@ -29,7 +29,7 @@ from ..kernels.records import Solver, Targets
 from .diagnostics import GradientMonitor
 from .predict import fits_rows
 from .progress import INTERRUPTED, ProgressMark
-from .split import SplitEpoch, WholeEpoch, split_parts
+from .split import SplitEpoch, WholeEpoch
 from .workspace import Workspace
 
 # The longest a compiled call runs before Python can react to Ctrl-C.
@@ -192,9 +192,9 @@ def _divergence_message(epoch, what, previous, learning_rate, optimizer, clip,
 
 def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
                    alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
-                   random_state, incremental, train_rows=None, validator=None,
+                   random_state, incremental, parts, train_rows=None, validator=None,
                    verbose=False, rewind_random_state=True, on_epoch_end=None,
-                   tasks=None, spare=None, parts=None):
+                   tasks=None, spare=None):
     """Train ``params`` (and ``running``) in place with a stochastic solver.
 
     Parameters
@@ -228,6 +228,11 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
         Draws the epoch orders, as scikit-learn's ``shuffle`` does.
     incremental : bool
         Run a single epoch (``partial_fit``).
+    parts : int
+        The threads each step is split between, as the caller decided it
+        once for the compile ahead and the fit
+        (``fastbp.estimators.solvers.fit_split_parts``, from
+        :func:`fastbp.training.split.split_parts`).
     train_rows : ndarray of int64, optional
         The rows of ``X`` to train on (the rest is the validation set).
     validator : object, optional
@@ -248,11 +253,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     spare : Workspace, optional
         The workspace this function returned to an earlier call of the same
         model, to reuse where it fits (``Workspace.reuse``).
-    parts : int, optional
-        The threads each step is split between, where the caller has
-        decided it (``fastbp.estimators.solvers.fit_split_parts``, which gives
-        what :func:`fastbp.training.split.split_parts` gives here); by
-        default decided here.
 
     Returns
     -------
@@ -283,9 +283,6 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     work = put(ws.work(running))
     solver = put(Solver(params, optimizer.state_1, optimizer.state_2))
     records = (inputs, targets, tables, work, solver)
-    if parts is None:
-        parts = split_parts(backend, toolkit, inp.is_sparse, batch_size, n_train,
-                            layout.n_weights)
     if parts > 1:
         epoch = SplitEpoch(kernels, records, parts)
     else:
