@@ -576,7 +576,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                                                  Y, sample_weight, incremental, hooks_X,
                                                  hooks_sw, weight_exp, parts)
                 else:
-                    tasks = self._fit_lbfgs(backend, spec, params, inp, X, y, Y,
+                    tasks = self._fit_lbfgs(backend, spec, params, inp, y, Y,
                                             sample_weight, fresh=first_pass, hooks_X=hooks_X,
                                             hooks_sw=hooks_sw, weight_exp=weight_exp)
             except DivergenceError as exc:

@@ -149,7 +149,7 @@ class SolverFitMixin:
         alpha = self.alpha if self.solver == "adamw" else _ldexp_or_inf(self.alpha, weight_exp)
         return alpha, _ldexp_or_inf(self.l1, weight_exp)
 
-    def _fit_lbfgs(self, backend, spec, params, inp, X, y, Y, sample_weight, fresh, hooks_X,
+    def _fit_lbfgs(self, backend, spec, params, inp, y, Y, sample_weight, fresh, hooks_X,
                    hooks_sw, weight_exp):
         start = time.perf_counter()
         iterations = {"loss": [], "epoch_time": []}

@@ -122,12 +122,6 @@ class NetworkLayout:
     def n_layers(self):
         return len(self.units)
 
-    @property
-    def max_layer_size(self):
-        """Largest ``fan_in * fan_out``: multiply-adds per row of the
-        largest matrix product."""
-        return int(np.max(self.units[:-1] * self.units[1:]))
-
     def net_table(self):
         """The ``net`` table of :mod:`fastbp.kernels.network`."""
         n = self.n_layers
