@@ -11,7 +11,8 @@ that came after them shows as an ``AssertionError("reached")``, not the
 their scope: sgd reads no epsilon and lbfgs no clip, so neither is
 refused for them. The trainer takes the step's split (``parts``) from
 the estimator, which decides it before those checks' compile, with no
-default of its own.
+default of its own. The estimators' check that input is finite
+(``all_finite``) is the trainer's input module's (``training.data``).
 """
 
 import warnings
@@ -135,3 +136,18 @@ def test_the_split_is_the_callers_to_decide(func):
     for part in name.split("."):
         obj = getattr(obj, part)
     assert inspect.signature(obj).parameters["parts"].default is inspect.Parameter.empty
+
+
+def test_input_validations_finiteness_check_lives_with_the_input_arrays():
+    # The estimators validate their input with it: it belongs to the
+    # trainer's input module, not to the epoch loop.
+    from fastbp.estimators import classifier, network
+    from fastbp.training import data, stochastic
+
+    for module in (base, network, classifier, solvers):
+        assert module.all_finite is data.all_finite, module
+    assert not hasattr(stochastic, "all_finite")
+    big = np.full(4, np.finfo(np.float32).max, dtype=np.float32)  # a sum that overflows
+    assert data.all_finite(big, np.empty(0))
+    assert not data.all_finite(big, np.array([0.0, np.inf]))
+    assert not data.all_finite(np.array([np.nan], dtype=np.float32))

@@ -25,12 +25,11 @@ from ..exceptions import DivergenceError, held_until_committed, issue_held, warn
 from ..training.ahead import compile_ahead
 from ..training.backend import get_backend
 from ..training.compile import announce_compilation, training_kernel
-from ..training.data import KernelInput, writable_alias
+from ..training.data import KernelInput, all_finite, writable_alias
 from ..training.layout import chain_problem
 from ..training.progress import INTERRUPTED, Progress
 from ..training.spec import (FLOAT64_MODEL, SGD, SOLVERS, dtype_bound_parameters,
                              refuse_beyond_dtype, refuse_subnormal)
-from ..training.stochastic import all_finite
 from ..training.threads import fit_slot
 from . import architecture as arch
 from . import callbacks

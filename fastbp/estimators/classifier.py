@@ -19,8 +19,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import validate_data
 
-from ..training.data import FIT_DTYPES, fit_layout
-from ..training.stochastic import all_finite
+from ..training.data import FIT_DTYPES, all_finite, fit_layout
 from ._docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from .base import BaseMLP
 from .checks import (check_classes, check_fits_dtype, check_sparse_structure,

@@ -18,6 +18,7 @@ from sklearn import get_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..training.backend import BACKEND_CLASSES, get_backend
+from ..training.data import all_finite
 from ..training.predict import chunk_rows, inference_plan, predict_rows
 from ..training.spec import (
     HIDDEN_ACTIVATIONS,
@@ -29,7 +30,6 @@ from ..training.spec import (
     PARAMS_NOT_FINITE,
     build_spec,
 )
-from ..training.stochastic import all_finite
 from . import architecture as arch
 from .checks import (
     check_fits_dtype,

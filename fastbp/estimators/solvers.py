@@ -25,12 +25,13 @@ from sklearn.model_selection import train_test_split
 
 from ..exceptions import DivergenceError, warn_at_caller
 from ..training.compile import spend_compile_waits
+from ..training.data import all_finite
 from ..training.lbfgs import fit_lbfgs
 from ..training.optimizers import StochasticOptimizer, same_schedule
 from ..training.predict import Validator
 from ..training.progress import Progress
 from ..training.split import split_parts
-from ..training.stochastic import POISSON_SCALING_ADVICE, all_finite, fit_stochastic
+from ..training.stochastic import POISSON_SCALING_ADVICE, fit_stochastic
 from . import architecture as arch
 from . import callbacks, tiny_fits
 from .fit_calls import _keep, _spare_workspaces, _take

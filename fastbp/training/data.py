@@ -1,6 +1,7 @@
 """Input arrays in the form the kernels take."""
 
 import ctypes
+import math
 import sys
 
 import numpy as np
@@ -31,6 +32,31 @@ def index_dtype(n_stored, shape):
     if max(n_stored, *shape) < _INT32_BOUND:
         return INDEX_DTYPE
     return np.dtype(np.int64)
+
+
+def all_finite(*arrays):
+    """Whether each 1-D array of ``arrays`` holds neither NaN nor infinity.
+
+    Its sum is finite exactly then, unless finite values overflow it; the
+    exact check (a boolean array and a pass over it, three times the cost)
+    runs only when the sum is not finite. An empty array (no batch-norm
+    statistics) is finite without a reduction's set-up. An overflowing sum
+    is no event to warn of (NumPy's RuntimeWarning pointed into fastbp, and
+    an error filter made it fail the call in place of the check's answer):
+    one ``np.errstate`` for all the arrays (see :func:`_sums_finite` for
+    callers inside one already).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sums_finite(arrays)
+
+
+def _sums_finite(arrays):
+    """:func:`all_finite` of ``arrays``, where NumPy's overflow and invalid
+    warnings are off already."""
+    for a in arrays:
+        if a.size and not (math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())):
+            return False
+    return True
 
 
 def writable_alias(a):

@@ -26,6 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ..exceptions import DivergenceError, training_begins, warn_at_caller
 from ..kernels.codes import NORM_BATCH, OUT_EXP
 from ..kernels.records import Solver, Targets
+from .data import _sums_finite
 from .diagnostics import GradientMonitor
 from .predict import fits_rows
 from .progress import INTERRUPTED, ProgressMark
@@ -88,31 +89,6 @@ def rows_that_train(sw, rows, batch_size):
     trains = np.logical_or.reduceat(sw[rows] > 0, starts)
     sizes = np.diff(np.append(starts, rows.shape[0]))
     return int(sizes[trains].sum())
-
-
-def all_finite(*arrays):
-    """Whether each 1-D array of ``arrays`` holds neither NaN nor infinity.
-
-    Its sum is finite exactly then, unless finite values overflow it; the
-    exact check (a boolean array and a pass over it, three times the cost)
-    runs only when the sum is not finite. An empty array (no batch-norm
-    statistics) is finite without a reduction's set-up. An overflowing sum
-    is no event to warn of (NumPy's RuntimeWarning pointed into fastbp, and
-    an error filter made it fail the call in place of the check's answer):
-    one ``np.errstate`` for all the arrays (see :func:`_sums_finite` for
-    callers inside one already).
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _sums_finite(arrays)
-
-
-def _sums_finite(arrays):
-    """:func:`all_finite` of ``arrays``, where NumPy's overflow and invalid
-    warnings are off already."""
-    for a in arrays:
-        if a.size and not (math.isfinite(np.add.reduce(a)) or bool(np.isfinite(a).all())):
-            return False
-    return True
 
 
 #: The advice to rescale the data where the output is exp (loss='poisson'):
@@ -421,7 +397,7 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 # An optimizer state that overflows (Adam's second moment)
                 # freezes its weights silently: divergence too.
                 # One errstate for the epoch's checks and weight norms (see
-                # all_finite); a norm is inf where its square overflows the
+                # data.all_finite); a norm is inf where its square overflows the
                 # dtype (above 1.8e19 in float32), as np.linalg.norm gives,
                 # without NumPy's overflow warning (an error under -W error).
                 # The Frobenius norms without np.linalg.norm's views.
