@@ -81,6 +81,10 @@ _cache_dir_checked = False
 # (NUMBA_CACHE_DIR, where the cache went instead, why) where Numba did not
 # use NUMBA_CACHE_DIR (misplaced_cache), else None.
 _misplaced = None
+# (the package's own cache directory, where the cache went instead, why)
+# where NUMBA_CACHE_DIR is unset and Numba passed over a cache built into
+# the installed package (unused_package_cache), else None.
+_unused_package = None
 
 
 def _absolute_cache_dir():
@@ -926,7 +930,8 @@ def _check_cache_dir(cache):
     to the package's ``__pycache__`` or ``~/.cache/numba`` when that
     directory cannot be made or written (a read-only image layer, a path
     under a file), and a cache built there is not the one the user meant to
-    fill or to ship.
+    fill or to ship. Where it is unset, warn where Numba passed over a cache
+    built into the package itself (:func:`_check_package_cache`).
 
     Once per process, for the first kernel: Numba's locator decides alike
     for every kernel of the package (the same directory, made and written
@@ -936,7 +941,10 @@ def _check_cache_dir(cache):
     with _lock:
         checked, _cache_dir_checked = _cache_dir_checked, True
     wanted = config.CACHE_DIR
-    if checked or not wanted:
+    if checked:
+        return
+    if not wanted:
+        _check_package_cache(cache)
         return
     here = os.path.realpath(cache._cache_path)
     root = os.path.realpath(wanted)
@@ -956,6 +964,62 @@ def _check_cache_dir(cache):
         f"fastbp's compile cache is not in NUMBA_CACHE_DIR={wanted} ({why}): Numba put it "
         f"in {cache._cache_path} instead. Point NUMBA_CACHE_DIR at a writable directory "
         "to cache there.", CacheWarning)
+
+
+def _in_tree_cache_dir(cache):
+    """The ``__pycache__`` beside the module of ``cache``'s kernel: where
+    Numba caches by default (its in-tree locator), and so where ``fastbp
+    compile`` run without NUMBA_CACHE_DIR fills the cache of an install."""
+    source = os.path.abspath(cache._py_func.__code__.co_filename)
+    return os.path.join(os.path.dirname(source), "__pycache__")
+
+
+def _write_error(directory):
+    """Why a file cannot be made in ``directory`` (Numba's own test of a
+    cache location), or None where one can."""
+    try:
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_package_cache(cache):
+    """Warn where NUMBA_CACHE_DIR is unset, ``cache`` (a
+    :class:`RepairingCache`) is not in the package's own ``__pycache__``,
+    and that directory holds cache index files: Numba passes over an
+    in-tree cache it cannot write (a package installed by root and run by
+    another user, a read-only image layer) and goes on in ``~/.cache/numba``
+    without a word, so the cache that ``fastbp compile`` built into an image
+    is never used and every first fit compiles."""
+    global _unused_package
+    package = _in_tree_cache_dir(cache)
+    if os.path.realpath(cache._cache_path) == os.path.realpath(package):
+        return
+    if not glob.glob(os.path.join(glob.escape(package), "*.nbi")):
+        return  # nothing was built there: nothing is lost
+    why = _write_error(package) or "Numba did not use it"
+    _unused_package = (package, cache._cache_path, why)
+    warn_outside_fastbp(
+        f"fastbp's installed package holds a compile cache in {package}, which is not used "
+        f"because that directory is not writable ({why}): Numba neither loads from nor "
+        f"saves to a cache it cannot write, and caches in {cache._cache_path} instead, so "
+        "the first fit compiles again. Set NUMBA_CACHE_DIR to a writable directory when "
+        "building the image (and where it runs), or make the package directory writable.",
+        CacheWarning)
+
+
+def unused_package_cache():
+    """Where NUMBA_CACHE_DIR is unset and the installed package's own
+    ``__pycache__`` holds a compile cache that Numba does not use (it cannot
+    write that directory): ``(package, actual, why)``, that directory, the
+    one used instead and the reason; None otherwise.
+
+    Returns
+    -------
+    tuple of str, or None
+    """
+    return _unused_package
 
 
 def misplaced_cache():
@@ -1057,8 +1121,11 @@ def cache_info():
     -------
     dict
         ``directories`` (list of str), ``n_files`` (int), ``n_bytes``
-        (int) and ``writable`` (bool: False when kernels are compiled in
-        memory only).
+        (int), ``writable`` (bool: False when kernels are compiled in
+        memory only) and ``unused`` (str or None: a compile cache in the
+        installed package's own directory that is not used because that
+        directory is not writable, with the reason; see
+        :func:`unused_package_cache`).
     """
     files = _cache_files()
     n_bytes = 0
@@ -1068,8 +1135,13 @@ def cache_info():
                 n_bytes += os.path.getsize(os.path.join(directory, name))
             except OSError:
                 pass
+    unused = unused_package_cache()
+    if unused is not None:
+        unused = (f"{unused[0]} is not used: the directory is not writable ({unused[2]}); "
+                  "set NUMBA_CACHE_DIR to a writable directory when building the image, or "
+                  "make the package directory writable")
     return {"directories": sorted(files), "n_files": sum(len(v) for v in files.values()),
-            "n_bytes": n_bytes, "writable": saves_to_disk()}
+            "n_bytes": n_bytes, "writable": saves_to_disk(), "unused": unused}
 
 
 def clear_cache():
