@@ -1147,16 +1147,66 @@ def cache_info():
 def clear_cache():
     """Delete every cached fastbp kernel; the next fit compiles afresh.
 
+    The lock files of the cache directories go too, with the files that
+    name their holders, except a lock that a process holds now; so do the
+    directories that this leaves empty (the lock directory, and the cache
+    directory itself, such as the package's ``kernels/__pycache__``), so
+    that ``pip uninstall`` afterwards leaves nothing of fastbp behind.
+
     Returns
     -------
     n_removed : int
-        Files deleted.
+        Cached kernel files deleted (the lock files are not counted).
     """
     removed = 0
     for directory, names in _cache_files().items():
         for name in names:
             removed += _remove(os.path.join(directory, name))
+        _remove_idle_locks(os.path.join(directory, LOCKS_DIR))
+        for emptied in (os.path.join(directory, LOCKS_DIR), directory):
+            with contextlib.suppress(OSError):  # not empty (a lock held, .pyc files)
+                os.rmdir(emptied)
     return removed
+
+
+def _remove_idle_locks(locks):
+    """Delete the lock files in the directory ``locks`` that no process
+    holds, and the files naming their holders (:func:`_holder_path`).
+
+    A lock file that another process holds stays, and so does the file
+    naming its holder: deleting it would let a third process lock a new
+    file of the same name while the holder compiles. Each lock is taken
+    without waiting and deleted while held, so no process takes it in
+    between; one that this process holds (another thread's compile) is
+    left alone too. A waiter that opened the file just before its deletion
+    may still lock the deleted file and work beside a process that locks
+    the new one: at worst a kernel compiled twice, or an index entry lost
+    (compiled again later).
+    """
+    kept = set()
+    for path in glob.glob(os.path.join(glob.escape(locks), "*.lock")):
+        # A lock object of its own, not the process's (_file_lock), which
+        # is reentrant: a lock that another thread of this process holds
+        # then counts as held too.
+        lock = FileLock(path, thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except Exception:  # held by another process (Timeout), or not ours to take
+            kept.add(path)
+            continue
+        try:
+            _remove(path)
+        finally:
+            lock.release()
+        if os.path.exists(path):  # not ours to delete, or taken anew since
+            kept.add(path)
+        with _lock:
+            # The next use makes a new lock object, which remakes the
+            # directory (_file_lock) that the caller may now remove.
+            _file_locks.pop(path, None)
+    for holder in glob.glob(os.path.join(glob.escape(locks), "*.lock.pid")):
+        if holder[:-len(".pid")] not in kept:
+            _remove(holder)
 
 
 def prune_cache():

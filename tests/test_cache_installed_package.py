@@ -4,11 +4,16 @@ Checks that a compile cache built into the installed package's own
 ``__pycache__`` (``fastbp compile`` without NUMBA_CACHE_DIR) that Numba
 passes over, because the directory is not writable where fastbp runs, gets
 a :class:`~fastbp.CacheWarning` and a line in :func:`fastbp.compile_cache_info`
-(Numba fell back to ``~/.cache/numba`` without a word).
+(Numba fell back to ``~/.cache/numba`` without a word); and that
+:func:`fastbp.clear_compile_cache` removes the idle lock files and their
+holders' files and the directories it empties, so that ``pip uninstall``
+afterwards leaves nothing behind, while a lock that a process holds stays.
 """
 
 import importlib.util
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 
@@ -99,3 +104,61 @@ def test_no_warning_where_the_package_cache_is_used(fresh_check, tmp_path):
         warnings.simplefilter("error")
         _cache._check_cache_dir(cache)
     assert _cache.cache_info()["unused"] is None
+
+
+_HOLD = """
+import sys
+from filelock import FileLock
+lock = FileLock(sys.argv[1], thread_local=False)
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def _cache_dir_with_locks(tmp_path, monkeypatch):
+    directory = tmp_path / "kernels" / "__pycache__"
+    locks = directory / _cache.LOCKS_DIR
+    locks.mkdir(parents=True)
+    names = ["lean.train_epoch-10.py311.nbi", "lean.train_epoch-10.py311.1.nbc"]
+    for name in names:
+        (directory / name).write_bytes(b"x")
+    for stem in ("lean.train_epoch-10.py311.0123456789abcdef",
+                 "lean.train_epoch-10.py311.index",
+                 "lean.train_epoch-10.py311.0123456789abcdef.ahead"):
+        (locks / f"{stem}.lock").write_bytes(b"")
+        (locks / f"{stem}.lock.pid").write_text("4242")
+    # A holder's file whose lock is gone already.
+    (locks / "lean.predict-20.py311.index.lock.pid").write_text("4343")
+    monkeypatch.setattr(_cache, "_cache_files", lambda: {str(directory): names})
+    return directory, locks
+
+
+def test_clear_cache_removes_idle_locks_and_emptied_directories(tmp_path, monkeypatch):
+    directory, locks = _cache_dir_with_locks(tmp_path, monkeypatch)
+    assert _cache.clear_cache() == 2
+    assert not locks.exists()
+    assert not directory.exists()
+    assert (tmp_path / "kernels").exists()  # not the cache's to remove
+    # This process takes a lock there again, the directory made anew.
+    lock = _cache._file_lock(str(locks / "lean.train_epoch-10.py311.index.lock"))
+    with _cache._holding(lock, "testing"):
+        assert locks.is_dir()
+
+
+def test_clear_cache_leaves_a_held_lock_and_other_files(tmp_path, monkeypatch):
+    directory, locks = _cache_dir_with_locks(tmp_path, monkeypatch)
+    (directory / "lean.cpython-311.pyc").write_bytes(b"")
+    held = locks / "lean.train_epoch-10.py311.0123456789abcdef.lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(held)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert _cache.clear_cache() == 2
+        assert sorted(os.listdir(locks)) == sorted([held.name, held.name + ".pid"])
+        assert sorted(os.listdir(directory)) == [_cache.LOCKS_DIR, "lean.cpython-311.pyc"]
+    finally:
+        holder.communicate("", timeout=60)
+    # Freed: the next clear removes it, and the .pyc keeps the directory.
+    _cache.clear_cache()
+    assert os.listdir(directory) == ["lean.cpython-311.pyc"]
