@@ -30,8 +30,6 @@ The entry points run with subnormals flushed to zero
 return.
 """
 
-import math
-
 import numpy as np
 
 from .._config import NRT, entry_kernel, inline_kernel, kernel
@@ -58,6 +56,8 @@ from .sparse import csr_rows_dot, csr_rows_tdot
 
 clip_coefficient = cpu_scalar.clip_coefficient
 add_penalty = cpu_scalar.add_penalty
+adam_step_size = cpu_scalar.adam_step_size
+adamw_epsilon = cpu_scalar.adamw_epsilon
 
 #: Whether the toolkit's branches are compiled: normalisation, dropout,
 #: residual connections, gradient clipping and sparse input. True here;
@@ -387,22 +387,11 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or h.solver == ADAMW:
-            # C's pow, as scikit-learn's ``beta_2 ** t`` on Python floats (an
-            # integer power is Numba's repeated squaring, which rounds
-            # otherwise, and whose helper's module a cached kernel imports).
-            # In double, from the betas that ``1 - beta`` (computed in double
-            # and rounded once) gives back: the float32 beta_2 = 0.999 makes
-            # 1 - beta_2**t 1.3e-5 off (relative) at t = 1. One scalar per
-            # step, rounded once, as the clipping coefficient.
-            lr_t = dt(h.lr * math.sqrt(1.0 - math.pow(1.0 - np.float64(h.beta_2c), np.float64(t)))
-                      / (1.0 - math.pow(1.0 - np.float64(h.beta_1c), np.float64(t))))
+            lr_t = adam_step_size(h.lr, h.beta_1c, h.beta_2c, t)
         eps = h.epsilon
         if TOOLKIT and h.solver == ADAMW:
-            # PyTorch's AdamW divides by sqrt(v / (1 - beta_2**t)) + eps; with
-            # the bias correction folded into lr_t (scikit-learn's Adam, whose
-            # eps stays beside sqrt(v)), that is sqrt(v) + eps sqrt(1 - beta_2**t).
-            eps = dt(h.epsilon
-                     * math.sqrt(1.0 - math.pow(1.0 - np.float64(h.beta_2c), np.float64(t))))
+            # PyTorch's AdamW epsilon, with the bias correction in lr_t.
+            eps = adamw_epsilon(h.epsilon, h.beta_2c, t)
         sumsq, sumabs = optimizer_step(
             params, grads, state_1, state_2, net[UNITS], net[W_OFF], h.n_weights, h.solver,
             h.alpha, h.l1, scale, coef, h.lr, lr_t, h.momentum, h.nesterov, h.beta_1,

@@ -1,9 +1,10 @@
 """Scalar maths, written once and compiled for both targets.
 
 Activations and their derivatives, the penalised gradient of one weight, the
-gradient-clipping coefficient, the optimizers' update of one parameter, the
-penalised loss, batch norm's running statistics (with the GPU's float32
-fallback) and gradient, layer norm's gradient, each output's loss term (the
+gradient-clipping coefficient, the optimizers' update of one parameter (with
+Adam's bias-corrected step size and AdamW's epsilon), the penalised loss,
+batch norm's running statistics (with the GPU's float32 fallback) and
+gradient, layer norm's gradient, each output's loss term (the
 training rows' and the validation loss's) and one row of every output
 function with its loss and delta are plain Python functions here. :func:`compile_for` compiles them with a given decorator:
 ``fastbp.kernels.activations`` and ``fastbp.kernels.losses`` compile them for
@@ -274,6 +275,47 @@ def adam_update(p, g, m, v, beta_1, beta_2, b1c, b2c, lr, lr_t, decay, epsilon):
     m = beta_1 * m + b1c * g
     v = beta_2 * v + b2c * g * g
     return p - lr * decay * p - lr_t * m / (math.sqrt(v) + epsilon), m, v
+
+
+def adam_second_correction(beta_2c, t):
+    """``sqrt(1 - beta_2**t)``, Adam's second-moment bias correction after
+    ``t`` updates, in double from ``beta_2 = 1 - beta_2c``.
+
+    ``beta_2c`` is ``1 - beta_2`` computed in double and rounded once to the
+    model's dtype (``Hyper.beta_2c``): ``1 -`` that gives back the beta the
+    update rules use, where the float32 ``beta_2`` itself made ``1 -
+    beta_2**t`` 1.3e-5 off (relative) at t = 1. C's ``pow`` on doubles, as
+    scikit-learn's ``beta_2 ** t`` on Python floats: an integer power is
+    Numba's repeated squaring, which rounds otherwise (and whose helper's
+    module a cached kernel imports).
+    """
+    return math.sqrt(1.0 - math.pow(1.0 - float(beta_2c), float(t)))
+
+
+def adam_step_size(lr, beta_1c, beta_2c, t):
+    """Adam's bias-corrected step size at update ``t``, ``lr sqrt(1 -
+    beta_2**t) / (1 - beta_1**t)`` (scikit-learn's ``learning_rate_t``),
+    the ``lr_t`` of :func:`adam_update`.
+
+    Computed in double (see :func:`adam_second_correction`) and rounded
+    once to ``lr``'s type: one scalar per step, as the clipping
+    coefficient. The CPU's kernels and the CUDA host (which runs this
+    Python on NumPy scalars) share it, so both targets step alike.
+    """
+    return like(float(lr) * adam_second_correction(beta_2c, t)
+                / (1.0 - math.pow(1.0 - float(beta_1c), float(t))), lr)
+
+
+def adamw_epsilon(epsilon, beta_2c, t):
+    """AdamW's ``epsilon`` at update ``t`` for :func:`adam_update`: ``epsilon
+    sqrt(1 - beta_2**t)``, in double, rounded once to ``epsilon``'s type.
+
+    PyTorch's AdamW divides by ``sqrt(v / (1 - beta_2**t)) + epsilon``; with
+    the bias correction folded into the step size (scikit-learn's Adam,
+    whose epsilon stays beside ``sqrt(v)``), that is ``sqrt(v) + epsilon
+    sqrt(1 - beta_2**t)``.
+    """
+    return like(float(epsilon) * adam_second_correction(beta_2c, t), epsilon)
 
 
 def rmsprop_update(p, g, v, beta_2, b2c, lr, epsilon):
@@ -558,7 +600,8 @@ FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coe
              add_penalty, running_update, running_statistics, running_var_rescaled,
              batch_norm_delta, layer_norm_delta,
              cross_entropy_term, binary_cross_entropy_term, poisson_term, half_square,
-             adam_update, rmsprop_update, adagrad_update, sgd_update,
+             adam_update, adam_second_correction, adam_step_size, adamw_epsilon,
+             rmsprop_update, adagrad_update, sgd_update,
              softmax_shift_row, softmax_normalise_row, softmax_finish_row, output_row,
              softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
              loss_delta_row)
@@ -575,11 +618,13 @@ ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softma
 # reassociation rounded the lean kernel's Nesterov step differently from
 # the same formula written in the loop (fix-227).
 INLINE_FUNCTIONS = frozenset({"add_penalty", "running_update", "running_statistics",
-                              "running_var_rescaled", "batch_norm_delta", "layer_norm_delta",
+                              "running_var_rescaled", "batch_norm_delta",
+                              "layer_norm_delta",
                               "cross_entropy_term", "binary_cross_entropy_term",
                               "poisson_term", "half_square",
-                              "adam_update", "rmsprop_update", "adagrad_update",
-                              "sgd_update"})
+                              "adam_update", "adam_second_correction", "adam_step_size",
+                              "adamw_epsilon",
+                              "rmsprop_update", "adagrad_update", "sgd_update"})
 
 
 def compile_for(jit, row_jit=None):

