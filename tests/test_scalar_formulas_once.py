@@ -24,13 +24,16 @@ import ast
 import inspect
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from fastbp._config import python_twin
-from fastbp.kernels import scalar
+from fastbp.kernels import codes, scalar
 from fastbp.kernels.activations import cpu_scalar
+from fastbp.kernels.records import Hyper, Split, Tables, Work
+from fastbp.training.split import SplitEpoch
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "fastbp" / "kernels"
@@ -97,6 +100,13 @@ def test_adams_step_size_and_adamws_epsilon_share_their_correction():
         assert "sqrt" not in src, name
 
 
+def test_the_split_kernel_has_no_adamw_branch():
+    src = _code((KERNELS / "split.py").read_text())
+    assert "ADAMW" not in src
+    # AdamW's decoupled decay is not passed to the update either.
+    assert "decay" not in _code(_function_source(KERNELS / "split.py", "update_block"))
+
+
 # ---------------------------------------------------------------------------
 # The CPU's compiled copy against scalar's Python and the formulas replaced
 # ---------------------------------------------------------------------------
@@ -137,3 +147,44 @@ def test_adam_step_size_and_adamw_epsilon_are_the_old_formulas(dtype):
         # sqrt(b2c) / b1c, far from lr.
         assert abs(step(lr, b1c, b2c, np.int64(1)) / lr - math.sqrt(float(b2c)) / float(b1c)) \
             < 1e-5 * math.sqrt(float(b2c)) / float(b1c)
+
+
+# ---------------------------------------------------------------------------
+# The split path runs sgd and adam only
+# ---------------------------------------------------------------------------
+
+def _split_epoch(calls):
+    def train_epoch_split(inputs, targets, tables, work, solver, hyper, rows, batch_size, t,
+                          loss_sum, layer_sq, first_sq, split):
+        assert isinstance(split, Split)
+        calls.append(hyper.solver)
+        return 0.0, t + 1, True
+
+    buf = np.zeros((2, 2), dtype=np.int64)
+    tables = Tables(buf, buf, np.zeros(1), 0)
+    empty = np.zeros(1)
+    work = Work(*([empty] * 10))
+    records = (None, None, tables, work, None)
+    return SplitEpoch(SimpleNamespace(train_epoch_split=train_epoch_split), records, 2)
+
+
+def _hyper(solver):
+    return Hyper(*([0] * len(Hyper._fields)))._replace(solver=solver)
+
+
+@pytest.mark.parametrize("name", ["adamw", "rmsprop", "adagrad"])
+def test_a_split_epoch_refuses_solvers_the_split_kernel_lacks(name):
+    calls = []
+    epoch = _split_epoch(calls)
+    sq = np.zeros(1)
+    try:
+        with pytest.raises(ValueError, match=f"sgd or adam .*, not {name}\\."):
+            epoch.run(_hyper(codes.SOLVERS[name]), np.arange(4, dtype=np.int64), 2, 0, sq,
+                      sq.copy())
+        # Refused before any part ran.
+        assert calls == []
+        epoch.begin()
+        epoch.run(_hyper(codes.ADAM), np.arange(4, dtype=np.int64), 2, 0, sq, sq.copy())
+        assert calls == [codes.ADAM, codes.ADAM]
+    finally:
+        epoch.close()

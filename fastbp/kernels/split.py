@@ -27,9 +27,10 @@ timing, and it differs from an unsplit step's only by the rounding of
 differently shaped products.
 
 Default path only (:mod:`fastbp.kernels.lean` compiles it per output
-function): dense input; sgd or adam; no normalisation, dropout, residual
-connections or clipping. The trainer decides when to split
-(``fastbp.training.split``).
+function): dense input; sgd or adam (no other solver's step is written
+here: ``fastbp.training.split.SplitEpoch`` refuses them); no normalisation,
+dropout, residual connections or clipping. The trainer decides when to
+split (``fastbp.training.split``).
 """
 
 import math
@@ -37,7 +38,7 @@ import math
 from .._config import entry_kernel, kernel
 from .activations import derivative
 from .blas import matmul_nt, matmul_tn_cols
-from .codes import ADAM, ADAMW, RELU
+from .codes import ADAM, RELU
 from .dtypes import like
 from .fpenv import flush_denormals, restore_denormals
 from .losses import output_loss_delta
@@ -120,9 +121,6 @@ def update_block(nb, part, n_parts, x0, params, grads, state_1, state_2, net, bu
     nl = net.shape[1] - 1
     one = like(1, params)
     zero = like(0, params)
-    # As optimizer_step: adamw's decay is decoupled from the gradient.
-    alpha_g = zero if h.solver == ADAMW else h.alpha
-    decay = h.alpha if h.solver == ADAMW else zero
     sumsq = 0.0
     sumabs = 0.0
     for l in range(1, nl + 1):
@@ -136,9 +134,9 @@ def update_block(nb, part, n_parts, x0, params, grads, state_1, state_2, net, bu
         hi = lo + (i1 - i0) * m
         matmul_tn_cols(a, i0, g, layer_view(grads, lo, i1 - i0, m))
         sq, ab, gsq = update_range(params, grads, state_1, state_2, lo, hi, h.solver,
-                                   alpha_g, h.l1, scale, one, h.lr, lr_t, h.momentum,
+                                   h.alpha, h.l1, scale, one, h.lr, lr_t, h.momentum,
                                    h.nesterov, h.beta_1, h.beta_2, h.beta_1c, h.beta_2c,
-                                   h.epsilon, decay)
+                                   h.epsilon, zero)
         if not (sq < math.inf and ab < math.inf):  # as optimizer_step
             sq, ab = square_and_abs_sums(params, lo, hi)
         sumsq += sq
@@ -206,7 +204,6 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
     n_features = net[UNITS, 0]
     dt = params.dtype.type
     one = dt(1)
-    alpha_loss = like(0, params) if h.solver == ADAMW else h.alpha
     total = float(loss_sum)
     passed = 0
     completed = True
@@ -259,7 +256,7 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
             break
         t += 1
         lr_t = h.lr
-        if h.solver == ADAM or h.solver == ADAMW:
+        if h.solver == ADAM:
             lr_t = adam_step_size(h.lr, h.beta_1c, h.beta_2c, t)
         sumsq, sumabs = update_block(nb, part, n_parts,
                                      layer_view(acts, buf[O_OFF, 0], nb, n_features),
@@ -272,7 +269,7 @@ def train_epoch_split(inputs, targets, tables, work, solver, hyper, perm, batch_
         if t == 1:
             for l in range(first_sq.shape[0]):
                 first_sq[l] = layer_sq[l]
-        part_loss = add_penalty(part_loss, alpha_loss, h.l1, sumsq, sumabs)
+        part_loss = add_penalty(part_loss, h.alpha, h.l1, sumsq, sumabs)
         total += part_loss / sw_sum * nb
     restore_denormals(mxcsr)
     return total, t, completed

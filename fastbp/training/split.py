@@ -27,6 +27,7 @@ import numpy as np
 from joblib import cpu_count
 
 from ..exceptions import warn_at_caller
+from ..kernels import codes
 from ..kernels.records import Split
 from ..kernels.sync import ABORT, sync_size
 from .threads import blas_pool_size, blas_section, host_blas_section, reap_blas_sections
@@ -242,6 +243,14 @@ class SplitEpoch(WholeEpoch):
         return blas_section(pin=True)
 
     def run(self, hyper, rows, batch_size, t, layer_sq, first_sq):
+        if hyper.solver not in (codes.SGD, codes.ADAM):
+            # The split kernel writes the sgd and adam steps only: another
+            # solver (the toolkit's, which split_parts never splits) would
+            # silently take a different step there.
+            name = next((k for k, v in codes.SOLVERS.items() if v == hyper.solver),
+                        str(hyper.solver))
+            raise ValueError(f"A split epoch runs solver sgd or adam (the steps that "
+                             f"train_epoch_split implements), not {name}.")
         if self.layer_sq[1] is None:
             self.layer_sq[1:] = [np.zeros_like(layer_sq) for _ in range(self.parts - 1)]
             self.first_sq[1:] = [np.zeros_like(first_sq) for _ in range(self.parts - 1)]
