@@ -26,12 +26,17 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 import pytest
 
-from fastbp._config import python_twin
+import naive
+from fastbp._config import _NJIT_OPTIONS, python_twin
 from fastbp.kernels import codes, scalar
+from fastbp.kernels import dropout as kdrop
+from fastbp.kernels import normalization as knorm
 from fastbp.kernels.activations import cpu_scalar
+from fastbp.kernels.dtypes import like
 from fastbp.kernels.records import Hyper, Split, Tables, Work
 from fastbp.training.split import SplitEpoch
 
@@ -39,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "fastbp" / "kernels"
 DTYPES = [np.float32, np.float64]
 DTYPE_IDS = ["float32", "float64"]
-NEW = ("adam_step_size", "adamw_epsilon")
+NEW = ("adam_step_size", "adamw_epsilon", "inv_std_scaled", "splitmix_mix")
 
 
 def _function_source(path, name):
@@ -107,6 +112,27 @@ def test_the_split_kernel_has_no_adamw_branch():
     assert "decay" not in _code(_function_source(KERNELS / "split.py", "update_block"))
 
 
+def test_both_scaled_inv_std_call_inv_std_scaled():
+    for path in ("normalization.py", "cuda/normalization.py"):
+        src = _code(_function_source(KERNELS / path, "scaled_inv_std"))
+        assert "inv_std_scaled(" in src, path
+        assert "sqrt" not in src and "eps / big" not in src, path
+
+
+def test_both_dropouts_call_splitmix_mix():
+    cpu = _code(_function_source(KERNELS / "dropout.py", "next_uniform"))
+    gpu_src = (KERNELS / "cuda" / "dropout.py").read_text()
+    gpu = _code(_function_source(KERNELS / "cuda" / "dropout.py", "keep_weight"))
+    for src in (cpu, gpu):
+        assert "splitmix_mix(" in src
+        assert "_MIX_1" not in src and "_S30" not in src
+    # The GPU's own copy of the step is gone.
+    assert "def mix(" not in gpu_src and "_MIX_2" not in gpu_src
+    # The mixing constants live in scalar alone.
+    for path in ("dropout.py", "cuda/dropout.py"):
+        assert "0xBF58476D1CE4E5B9" not in (KERNELS / path).read_text(), path
+
+
 # ---------------------------------------------------------------------------
 # The CPU's compiled copy against scalar's Python and the formulas replaced
 # ---------------------------------------------------------------------------
@@ -147,6 +173,76 @@ def test_adam_step_size_and_adamw_epsilon_are_the_old_formulas(dtype):
         # sqrt(b2c) / b1c, far from lr.
         assert abs(step(lr, b1c, b2c, np.int64(1)) / lr - math.sqrt(float(b2c)) / float(b1c)) \
             < 1e-5 * math.sqrt(float(b2c)) / float(b1c)
+
+
+def _compiled_as_kernels(func):
+    """``func`` compiled with the CPU kernels' settings (fastmath's
+    reassociation included), callable from Python."""
+    return numba.njit(**_NJIT_OPTIONS)(func)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_inv_std_scaled_is_the_formula_both_targets_wrote(dtype):
+    inv = python_twin(cpu_scalar.inv_std_scaled)
+    # The formula as the GPU wrote it (``like(1, acts) / ...``), compiled as
+    # the CPU compiles its kernels; in float64 the CPU wrote ``1 / ...``.
+    gpu_old = _compiled_as_kernels(
+        lambda big, var, eps: like(1, big) / (big * math.sqrt(var + eps / big / big)))
+    cpu_old = _compiled_as_kernels(
+        lambda big, var, eps: 1 / (big * math.sqrt(var + eps / big / big)))
+    dt = dtype
+    for big, var_s, eps in [(3e19, 0.5, 1e-5), (1.5, 0.25, 1e-3), (2e30, 1.0, 1e-5),
+                            (1e-3, 0.125, 1e-5)]:
+        big, var_s, eps = dt(big), dt(var_s), dt(eps)
+        cpu = inv(big, var_s, eps)
+        assert _same(cpu, dt(gpu_old(big, var_s, eps))), (big, cpu)
+        if dtype is np.float64:
+            assert _same(cpu, dt(cpu_old(big, var_s, eps))), (big, cpu)
+        # The GPU runs it without fastmath, as Python does on NumPy
+        # scalars (the simulator): the formula in the dtype, in its order.
+        with np.errstate(under="ignore"):
+            host = scalar.inv_std_scaled(big, var_s, eps)
+            want = dt(1) / (big * dt(math.sqrt(var_s + eps / big / big)))
+        assert _same(host, want), (big, host, want)
+        np.testing.assert_allclose(float(host), 1 / math.sqrt(float(big) ** 2 * float(var_s)
+                                                              + float(eps)),
+                                   rtol=4 * np.finfo(dtype).eps)
+
+
+#: The CPU's scaled_inv_std of :func:`test_the_cpu_fallback_keeps_its_bits`'s
+#: rows, before the formula moved to scalar.
+INV_BEFORE = {1e160: float.fromhex("0x1.61b81ef91ad46p-531"),
+              3.0: float.fromhex("0x1.86850e332793cp-2"),
+              1e-150: float.fromhex("0x1.3c3a4edfa9758p+8")}
+
+
+def test_the_cpu_fallback_keeps_its_bits():
+    """The CPU kernel around the shared formula: the bits it gave before,
+    and ``1 / std`` of a row whose variance, summed as it is, overflows
+    float64."""
+    f = python_twin(knorm.scaled_inv_std)
+    rng = np.random.default_rng(314)
+    for scale, before in INV_BEFORE.items():
+        x = scale * rng.standard_normal(7)
+        got = f(x, x.mean(), np.float64(1e-5))
+        assert got == before, (scale, float(got).hex())
+        if scale > 1e154:
+            with np.errstate(over="ignore"):
+                assert np.isinf(np.sum((x - x.mean()) ** 2))
+            np.testing.assert_allclose(got, 1 / np.std(x / scale) / scale, rtol=1e-13)
+
+
+def test_splitmix_mix_is_splitmix64s_finaliser():
+    mix = python_twin(cpu_scalar.splitmix_mix)
+    for x in (0, 1, 0x9E3779B97F4A7C15, 2**63, 2**64 - 1, 123456789123456789):
+        assert int(mix(np.uint64(x))) == naive._splitmix_finaliser(x), hex(x)
+    # The CPU's dropout stream, through it, is still splitmix64's.
+    state = np.array([42], dtype=np.uint64)
+    nxt = python_twin(kdrop.next_uniform)
+    got = [nxt(state) for _ in range(20)]
+    want, s = naive.splitmix_uniforms(42, 20)
+    np.testing.assert_array_equal(got, want)
+    assert int(state[0]) == s
 
 
 # ---------------------------------------------------------------------------

@@ -8,14 +8,12 @@ same masks on any thread, with no Python per batch and no global state.
 import numpy as np
 
 from .._config import kernel
+from .activations import cpu_scalar
 from .dtypes import like
+from .scalar import SPLITMIX_GOLDEN
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
+splitmix_mix = cpu_scalar.splitmix_mix
+
 _S11 = np.uint64(11)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -23,12 +21,9 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 @kernel
 def next_uniform(state):
     """Next draw in [0, 1) from the splitmix64 stream in ``state[0]``."""
-    s = state[0] + _GOLDEN
+    s = state[0] + SPLITMIX_GOLDEN
     state[0] = s
-    x = (s ^ (s >> _S30)) * _MIX_1
-    x = (x ^ (x >> _S27)) * _MIX_2
-    x = x ^ (x >> _S31)
-    return (x >> _S11) * _TO_UNIT
+    return (splitmix_mix(s) >> _S11) * _TO_UNIT
 
 
 @kernel

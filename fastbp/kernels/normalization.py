@@ -21,6 +21,7 @@ from .activations import activate, cpu_scalar
 running_statistics = cpu_scalar.running_statistics
 batch_norm_delta = cpu_scalar.batch_norm_delta
 layer_norm_delta = cpu_scalar.layer_norm_delta
+inv_std_scaled = cpu_scalar.inv_std_scaled
 
 
 @kernel
@@ -54,8 +55,7 @@ def scaled_inv_std(x, mean, eps):
         d = (x[k] - mean) / big
         var += d * d
     var /= x.shape[0]
-    # eps / big**2, without the square's overflow.
-    return 1 / (big * math.sqrt(var + eps / big / big))
+    return inv_std_scaled(big, var, eps)
 
 
 @kernel

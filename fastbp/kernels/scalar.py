@@ -4,7 +4,8 @@ Activations and their derivatives, the penalised gradient of one weight, the
 gradient-clipping coefficient, the optimizers' update of one parameter (with
 Adam's bias-corrected step size and AdamW's epsilon), the penalised loss,
 batch norm's running statistics (with the GPU's float32 fallback) and
-gradient, layer norm's gradient, each output's loss term (the
+gradient, the scaled fallback of ``1 / sqrt(var + eps)``, layer norm's
+gradient, splitmix64's mixing step for dropout, each output's loss term (the
 training rows' and the validation loss's) and one row of every output
 function with its loss and delta are plain Python functions here. :func:`compile_for` compiles them with a given decorator:
 ``fastbp.kernels.activations`` and ``fastbp.kernels.losses`` compile them for
@@ -22,6 +23,8 @@ need ``z`` (``codes.NEEDS_PREACTIVATION``).
 
 import math
 import types
+
+import numpy as np
 
 from .codes import (
     ELU,
@@ -45,6 +48,14 @@ SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 _INV_SQRT2 = 0.70710678118654752440
 _INV_SQRT_2PI = 0.39894228040143267794
+# splitmix64's increment and mixing constants (Steele, Lea and Flood),
+# uint64 so that both targets wrap modulo 2**64.
+SPLITMIX_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
 
 
 def sigmoid(z):
@@ -230,6 +241,20 @@ def running_var_rescaled(old_var, var, big, var_s, n, momentum):
     return running_update(old_var, add, momentum)
 
 
+def inv_std_scaled(big, var_s, eps):
+    """``1 / sqrt(var + eps)`` of a variance ``var = big**2 var_s`` given
+    scaled, ``big`` the largest deviation and ``var_s`` the variance of the
+    deviations divided by it: ``1 / (big sqrt(var_s + eps / big / big))``,
+    in ``big``'s type.
+
+    The fallback where the variance summed as it is overflows (the CPU's
+    float64, the GPU's float32 too): ``eps / big**2`` without the square's
+    overflow. ``big`` must be positive and finite; the callers keep ``inv
+    = 0`` for infinite deviations.
+    """
+    return like(1, big) / (big * math.sqrt(var_s + eps / big / big))
+
+
 def batch_norm_delta(g, xhat, c, n, sg, sgx):
     """The gradient through batch norm of one element, ``c (n g - sg -
     xhat sgx)``, from the gradient ``g`` w.r.t. its output, its ``xhat``,
@@ -316,6 +341,15 @@ def adamw_epsilon(epsilon, beta_2c, t):
     sqrt(1 - beta_2**t)``.
     """
     return like(float(epsilon) * adam_second_correction(beta_2c, t), epsilon)
+
+
+def splitmix_mix(x):
+    """splitmix64's finaliser of the uint64 ``x``: a bijective avalanche of
+    its 64 bits (wrapping modulo 2**64). The CPU's dropout stream mixes
+    its state with it, the GPU's counter-based masks their counters."""
+    x = (x ^ (x >> _S30)) * _MIX_1
+    x = (x ^ (x >> _S27)) * _MIX_2
+    return x ^ (x >> _S31)
 
 
 def rmsprop_update(p, g, v, beta_2, b2c, lr, epsilon):
@@ -598,10 +632,10 @@ def loss_delta_row(z, i, bias, y, w, code, prob_lo, prob_hi, delta):
 # In dependency order: each is compiled after the functions it calls.
 FUNCTIONS = (sigmoid, softplus, clamp, activate, derivative, penalised, clip_coefficient,
              add_penalty, running_update, running_statistics, running_var_rescaled,
-             batch_norm_delta, layer_norm_delta,
+             inv_std_scaled, batch_norm_delta, layer_norm_delta,
              cross_entropy_term, binary_cross_entropy_term, poisson_term, half_square,
              adam_update, adam_second_correction, adam_step_size, adamw_epsilon,
-             rmsprop_update, adagrad_update, sgd_update,
+             splitmix_mix, rmsprop_update, adagrad_update, sgd_update,
              softmax_shift_row, softmax_normalise_row, softmax_finish_row, output_row,
              softmax_loss_row, logistic_loss_row, poisson_loss_row, squared_loss_row,
              loss_delta_row)
@@ -618,12 +652,12 @@ ROW_FUNCTIONS = frozenset({"softmax_shift_row", "softmax_normalise_row", "softma
 # reassociation rounded the lean kernel's Nesterov step differently from
 # the same formula written in the loop (fix-227).
 INLINE_FUNCTIONS = frozenset({"add_penalty", "running_update", "running_statistics",
-                              "running_var_rescaled", "batch_norm_delta",
+                              "running_var_rescaled", "inv_std_scaled", "batch_norm_delta",
                               "layer_norm_delta",
                               "cross_entropy_term", "binary_cross_entropy_term",
                               "poisson_term", "half_square",
                               "adam_update", "adam_second_correction", "adam_step_size",
-                              "adamw_epsilon",
+                              "adamw_epsilon", "splitmix_mix",
                               "rmsprop_update", "adagrad_update", "sgd_update"})
 
 

@@ -10,21 +10,17 @@ import numpy as np
 
 from ..._config import cuda_device
 from ..dtypes import like
+from ..scalar import SPLITMIX_GOLDEN
+# The losses module's compiled scalars: the activations module's would be a
+# circular import (it imports this module).
+from .losses import gpu_scalar
 
-from ..dropout import _GOLDEN, _MIX_1, _MIX_2, _S27, _S30, _S31
+splitmix_mix = gpu_scalar.splitmix_mix
 
 _S40 = np.uint64(40)
 _STEP_MUL = np.uint64(0xD1B54A32D192ED03)
 _LAYER_MUL = np.uint64(0x8CB92BA72F3D8DD7)
 _ROW_MUL = np.uint64(0xABC98388FB8FAC03)
-
-
-@cuda_device
-def mix(x):
-    """splitmix64's finaliser: a bijective avalanche of 64 bits."""
-    x = (x ^ (x >> _S30)) * _MIX_1
-    x = (x ^ (x >> _S27)) * _MIX_2
-    return x ^ (x >> _S31)
 
 
 @cuda_device
@@ -34,7 +30,7 @@ def keep_weight(seed, step, l, i, j, rate):
 
     The uniform draw keeps 24 bits, exactly representable in float32.
     """
-    x = mix(np.uint64(seed) + _GOLDEN + np.uint64(step) * _STEP_MUL
+    x = splitmix_mix(np.uint64(seed) + SPLITMIX_GOLDEN + np.uint64(step) * _STEP_MUL
             + np.uint64(l) * _LAYER_MUL + np.uint64(i) * _ROW_MUL + np.uint64(j))
     u = like(x >> _S40, rate) * like(5.9604644775390625e-08, rate)  # 2**-24
     one = like(1, rate)

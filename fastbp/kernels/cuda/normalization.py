@@ -3,7 +3,7 @@ the rest of the layer's forward pass, and their backward passes; the
 formulas of :mod:`fastbp.kernels.normalization` (batch norm's running
 statistics, with their float32 fallback, and the two gradients are the
 shared scalars ``running_statistics``, ``running_var_rescaled``,
-``batch_norm_delta`` and ``layer_norm_delta``).
+``inv_std_scaled``, ``batch_norm_delta`` and ``layer_norm_delta``).
 
 Batch norm runs one thread per unit (its statistics are over the batch),
 layer norm one thread per row. The layer's product has stored its linear
@@ -23,6 +23,7 @@ running_statistics = gpu_scalar.running_statistics
 batch_norm_delta = gpu_scalar.batch_norm_delta
 layer_norm_delta = gpu_scalar.layer_norm_delta
 running_var_rescaled = gpu_scalar.running_var_rescaled
+inv_std_scaled = gpu_scalar.inv_std_scaled
 
 
 @cuda_device
@@ -51,10 +52,10 @@ def scaled_inv_std(acts, off, stride, n, mean, eps):
     where the variance overflows (:func:`fastbp.kernels.normalization.
     scaled_inv_std`; here float32 too, whose statistics are float32 on the
     GPU). Infinite deviations keep ``inv = 0``."""
-    big, var = scaled_var(acts, off, stride, n, mean)
+    big, var_s = scaled_var(acts, off, stride, n, mean)
     if not big < math.inf:
         return like(0, acts)
-    return like(1, acts) / (big * math.sqrt(var + eps / big / big))
+    return inv_std_scaled(big, var_s, eps)
 
 
 @cuda_device
