@@ -337,6 +337,21 @@ TRUSTED = (
     "sklearn.calibration._CalibratedClassifier",
 )
 
+#: The spellings of NumPy's ``positive`` ufunc, the cast of the scaler a
+#: model ``fastbp train --data`` saves. skops names a ufunc where it finds
+#: it, and NumPy moved it: 1.x writes ``numpy.core._multiarray_umath``, 2.x
+#: ``numpy`` (2.0 ``numpy._core._multiarray_umath``); skops trusts only the
+#: running NumPy's spelling, so without these a model saved under one NumPy
+#: would not load under the other (pyproject allows both). Each of them
+#: imports, without a warning, as ``numpy.positive`` under 1.26 and 2.x
+#: alike: NumPy keeps ``numpy.core`` and ``numpy._core`` shims for its
+#: ufuncs for pickles' sake.
+POSITIVE_UFUNC = (
+    "numpy.positive",
+    "numpy.core._multiarray_umath.positive",
+    "numpy._core._multiarray_umath.positive",
+)
+
 
 def file_in_the_way(path):
     """The nearest of ``path`` and its parents that exists, when it is not
@@ -437,11 +452,12 @@ def _allowed(name):
     fastbp's own types; scikit-learn *classes* that are estimators, CV
     splitters or scorers (a search result holds its splitter and scorer);
     and scikit-learn's public metric functions (a scorer's score
-    function). Nothing else: skops may call a type while loading
+    function); and the spellings NumPy 1.x and 2.x give ``numpy.positive``
+    (:data:`POSITIVE_UFUNC`). Nothing else: skops may call a type while loading
     (``ConstructorFromReduceNode``), so a prefix rule such as "anything in
     sklearn" would let a file call any function scikit-learn defines.
     """
-    if name in TRUSTED:
+    if name in TRUSTED or name in POSITIVE_UFUNC:
         return True
     module, _, attr = name.rpartition(".")
     obj = _sklearn_attribute(module, attr)
