@@ -132,3 +132,36 @@ def test_only_positive_is_trusted_in_numpy_internals(positive_saved, tmp_path):
     with pytest.raises(ValueError, match=r"does not load: \['numpy\._core\._multiarray_umath"
                                          r"\.negative'\]"):
         fastbp.load(path)
+
+
+# ------------------------------------------------------------ from_sklearn
+
+@pytest.fixture(scope="module")
+def sk_fitted(data):
+    from sklearn.neural_network import MLPClassifier as SKClassifier
+
+    X, y = data
+    return _fit(SKClassifier((5,), max_iter=5, random_state=0), X, y)
+
+
+@pytest.mark.parametrize("edit, named", [
+    (lambda m: setattr(m, "classes_", m.classes_[:2]), r"classes_ \[0, 1\] differ"),
+    (lambda m: setattr(m, "n_layers_", 7), r"n_layers_ is 7, and the weights give 3"),
+])
+def test_from_sklearn_refuses_a_state_save_would_refuse(sk_fitted, edit, named):
+    # Before: converted (classes_ [0 1] with predict_proba of 3 columns, or
+    # n_layers_ 7), and fastbp.save then refused the model.
+    import copy
+    import pickle
+
+    model = copy.deepcopy(sk_fitted)
+    edit(model)
+    before = pickle.dumps(model)
+    with pytest.raises(ValueError, match=r"^from_sklearn: .*" + named):
+        MLPClassifier.from_sklearn(model)
+    assert pickle.dumps(model) == before  # the user's model is left as it was
+
+
+def test_from_sklearn_of_a_consistent_model_still_converts(sk_fitted, data):
+    est = MLPClassifier.from_sklearn(sk_fitted)
+    np.testing.assert_array_equal(est.predict(data[0]), sk_fitted.predict(data[0]))

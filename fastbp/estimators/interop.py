@@ -280,7 +280,11 @@ def from_sklearn(cls, model):
     ValueError
         If one of ``model``'s parameters holds a value that scikit-learn
         takes and fastbp refuses (a bool where a number belongs, such as
-        ``max_iter=True``), naming it.
+        ``max_iter=True``), naming it, or if its fitted state is one
+        :func:`fastbp.save` and :func:`fastbp.load` refuse (attributes set
+        by hand that do not fit together, such as ``classes_`` that are not
+        the labels its weights decode, or a wrong ``n_layers_``): the
+        message starts "from_sklearn:" and names the inconsistency.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -341,6 +345,26 @@ def from_sklearn(cls, model):
         est._progress = progress
     else:
         est._progress = None
+    try:
+        # What save and load check of a fastbp model, checked of the copy
+        # (the user's model is only read): a state set by hand on the
+        # scikit-learn model (classes_ cut short, a wrong n_layers_) would
+        # otherwise convert, predict inconsistently, and be refused at save.
+        # On a probe completed as predict completes it: weights set by hand
+        # on the scikit-learn model (no n_features_in_ or n_iter_) predict
+        # in both libraries, and convert.
+        probe = object.__new__(cls)
+        probe.__dict__.update(est.__dict__)
+        probe._complete_fitted_state()
+        probe._check_loaded_state()
+    except (ValueError, AttributeError, TypeError) as exc:
+        # AttributeError, TypeError: state of the wrong kinds, met by a
+        # check before one named it.
+        raise ValueError(
+            f"from_sklearn: the fitted state of this scikit-learn {expected.__name__} is "
+            f"inconsistent, and fastbp's {cls.__name__} would not predict, save or load "
+            f"it: {str(exc).rstrip('.')}. Were its attributes set by hand after it was "
+            "fitted?") from exc
     return est
 
 
