@@ -543,6 +543,38 @@ def _skops_io():
     return skops.io
 
 
+def _path_argument(call, path, wanted):
+    """``path`` as a str, or a ``TypeError`` or ``ValueError`` that names
+    ``call`` (``"fastbp.load(path)"``) and what it takes (``wanted``), for
+    a path that is no str, bytes or path-like, or is empty.
+
+    Checked before any work: ``os.fspath`` deep inside said only "expected
+    str, bytes or os.PathLike object, not NoneType", naming no argument,
+    and an empty path failed only after save had serialised the whole
+    model (at the rename of its temporary file onto '').
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        from sklearn.base import BaseEstimator
+
+        if path is None:
+            got = "None"
+        elif isinstance(path, BaseEstimator):
+            from sklearn.utils.validation import check_is_fitted
+
+            try:
+                check_is_fitted(path)
+                got = f"a fitted {type(path).__name__}"
+            except Exception:  # NotFittedError, or a TypeError of an odd estimator
+                got = f"an unfitted {type(path).__name__}"
+        else:
+            got = f"an object of type {type(path).__name__}"
+        raise TypeError(f"{call} takes {wanted}; got {got}.")
+    path = os.fsdecode(os.fspath(path))
+    if not path:
+        raise ValueError(f"{call} takes {wanted}; got an empty path.")
+    return path
+
+
 def _objects(obj):
     """The scikit-learn and fastbp objects in ``obj``: itself, or inside a
     Pipeline, a search, or any other meta-estimator (their attributes, lists
@@ -813,7 +845,9 @@ def save(obj, path):
     Raises
     ------
     TypeError
-        If the object holds something that cannot be saved without pickle
+        If ``path`` is no str, bytes or path-like (``None``, a model: the
+        message names ``path``), before anything is serialised; or if the
+        object holds something that cannot be saved without pickle
         (a ``learning_rate`` or ``scoring`` callable), or holds no fastbp
         model, or only an unfitted one while itself fitted (a search that
         chose another estimator).
@@ -827,7 +861,8 @@ def save(obj, path):
         if a dict nested in an attribute (a search's ``best_params_``,
         ``param_grid`` or ``cv_results_`` with a ``class_weight`` of
         ``{False: ..., True: ...}``) has keys skops would rebuild as other
-        keys: the message names the dict's path.
+        keys: the message names the dict's path; or if ``path`` is empty,
+        before anything is serialised.
     sklearn.exceptions.NotFittedError
         If no fastbp model it holds is fitted, or one is a classifier with
         weights set by hand but no classes.
@@ -863,6 +898,14 @@ def save(obj, path):
     >>> bool(np.array_equal(same.predict(X), clf.predict(X)))
     True
     """
+    try:
+        _path_argument("fastbp.save(obj, path)", path,
+                       "the name of the file to write as path, for example model.fastbp")
+    except TypeError as exc:
+        if isinstance(obj, (str, bytes, os.PathLike)):
+            raise TypeError(f"{exc} Are the arguments swapped? The model comes first: "
+                            "fastbp.save(model, path).") from None
+        raise
     sio = _skops_io()
     objects = _objects(obj)
     estimators = _fastbp_models(objects)
@@ -1104,14 +1147,17 @@ def read_metadata(path):
 
     Raises
     ------
+    TypeError
+        If ``path`` is no str, bytes or path-like (``None``, a model).
     ValueError
         If the file is not a fastbp model file, is truncated, damaged or
         modified (its checksum does not match), was written in a newer
-        format, or if ``path`` is a device, a named pipe or a socket.
+        format, or if ``path`` is empty, a device, a named pipe or a socket.
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         If ``path`` is a directory, or does not exist, or a file stands
         where one of its directories should be.
     """
+    path = _path_argument("fastbp.read_metadata(path)", path, "a path to a saved model")
     meta, _ = _read(path)
     return meta
 
@@ -1198,9 +1244,11 @@ def load(path):
 
     Raises
     ------
+    TypeError
+        If ``path`` is no str, bytes or path-like (``None``, a model).
     ValueError
-        If the file is not a fastbp model file, is truncated, damaged or
-        modified, was written by a newer format, holds types outside
+        If ``path`` is empty; if the file is not a fastbp model file, is
+        truncated, damaged or modified, was written by a newer format, holds types outside
         scikit-learn's, NumPy's and fastbp's own, or holds a fastbp model
         whose state is inconsistent (edited by hand, weights that hold NaN
         or infinity) or that lacks a parameter of this fastbp's class
@@ -1237,6 +1285,7 @@ def load(path):
     >>> type(loaded).__name__, loaded.n_iter_ == clf.n_iter_
     ('MLPClassifier', True)
     """
+    path = _path_argument("fastbp.load(path)", path, "a path to a saved model")
     sio = _skops_io()
     meta, payload = _read(path)
     try:

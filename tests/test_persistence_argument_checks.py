@@ -165,3 +165,60 @@ def test_from_sklearn_refuses_a_state_save_would_refuse(sk_fitted, edit, named):
 def test_from_sklearn_of_a_consistent_model_still_converts(sk_fitted, data):
     est = MLPClassifier.from_sklearn(sk_fitted)
     np.testing.assert_array_equal(est.predict(data[0]), sk_fitted.predict(data[0]))
+
+
+# ------------------------------------------------------- path arguments
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return _fit(MLPClassifier((4,), max_iter=3, random_state=0), *data)
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a call gets as far as skops (serialising, reading)."""
+    from fastbp import persistence
+
+    def refused():
+        raise AssertionError("the path was not checked first")
+
+    monkeypatch.setattr(persistence, "_skops_io", refused)
+
+
+@pytest.mark.parametrize("path", ["", b""])
+def test_save_refuses_an_empty_path_before_serialising(fitted, no_work, tmp_path,
+                                                       monkeypatch, path):
+    # Before: the model was serialised, then the rename of its temporary
+    # file onto '' raised FileNotFoundError.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^fastbp\.save\(obj, path\) takes the name of "
+                                         r"the file to write as path.*got an empty path"):
+        fastbp.save(fitted, path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+@pytest.mark.parametrize("call, got", [
+    (lambda m: fastbp.save(m, None), r"save\(obj, path\) takes .*; got None\.$"),
+    (lambda m: fastbp.save(m, 3), r"save\(obj, path\) takes .*; got an object of type int"),
+    (lambda m: fastbp.save("m.fastbp", m),
+     r"save\(obj, path\) takes .*; got a fitted MLPClassifier\. Are the arguments swapped"),
+    (lambda m: fastbp.load(None), r"^fastbp\.load\(path\) takes a path to a saved model; "
+                                  r"got None\.$"),
+    (lambda m: fastbp.load(m), r"^fastbp\.load\(path\) takes a path to a saved model; "
+                               r"got a fitted MLPClassifier\.$"),
+    (lambda m: fastbp.load(MLPClassifier()), r"load\(path\) .*got an unfitted MLPClassifier"),
+    (lambda m: fastbp.read_metadata(None),
+     r"^fastbp\.read_metadata\(path\) takes a path to a saved model; got None\.$"),
+])
+def test_a_path_of_the_wrong_type_is_named(fitted, no_work, call, got):
+    # Before: "expected str, bytes or os.PathLike object, not NoneType"
+    # from deep inside, naming neither the function nor the argument.
+    with pytest.raises(TypeError, match=got):
+        call(fitted)
+
+
+@pytest.mark.parametrize("call", [fastbp.load, fastbp.read_metadata])
+def test_load_and_read_metadata_refuse_an_empty_path(no_work, call):
+    with pytest.raises(ValueError, match=r"\(path\) takes a path to a saved model; got an "
+                                         r"empty path\.$"):
+        call("")
