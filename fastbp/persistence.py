@@ -1248,7 +1248,9 @@ def load(path):
         If ``path`` is no str, bytes or path-like (``None``, a model).
     ValueError
         If ``path`` is empty; if the file is not a fastbp model file, is
-        truncated, damaged or modified, was written by a newer format, holds types outside
+        truncated, damaged or modified, was written by a newer format, has
+        a ``fastbp.json`` whose ``dtypes`` (which the checksum does not
+        cover) are not its model's, holds types outside
         scikit-learn's, NumPy's and fastbp's own, or holds a fastbp model
         whose state is inconsistent (edited by hand, weights that hold NaN
         or infinity) or that lacks a parameter of this fastbp's class
@@ -1383,4 +1385,15 @@ def load(path):
             # this fastbp never used.
             for attr in unknown:
                 del est.__dict__[attr]
+    # The checksum covers the model data only (model.skops), not
+    # fastbp.json, whose dtypes read_metadata reports without loading:
+    # compared here with what was rebuilt, so that an edited fastbp.json
+    # is not taken as a description of the model it holds.
+    described = {"dtypes": sorted({str(est._weights_dtype()) for est in estimators
+                                   if hasattr(est, "coefs_")})}
+    for field, actual in described.items():
+        if meta.get(field) != actual:
+            raise ValueError(
+                f"{os.fspath(path)} is damaged or was edited: the {field} its {_META} "
+                f"records, {meta.get(field)!r}, is not its model's, {actual!r}.")
     return model

@@ -222,3 +222,34 @@ def test_load_and_read_metadata_refuse_an_empty_path(no_work, call):
     with pytest.raises(ValueError, match=r"\(path\) takes a path to a saved model; got an "
                                          r"empty path\.$"):
         call("")
+
+
+# ------------------------------------------------- fastbp.json's fields
+
+@pytest.fixture(scope="module")
+def fitted_saved(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "m.fastbp"
+    fastbp.save(fitted, path)
+    return path
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("dtypes", "float64", r"the dtypes its fastbp\.json records, 'float64', is not its "
+                          r"model's, \['float64'\]"),
+    ("dtypes", ["float32"], r"the dtypes .* \['float32'\], is not its model's, \['float64'\]"),
+])
+def test_load_refuses_metadata_that_is_not_its_models(fitted_saved, tmp_path, field, value,
+                                                      shown):
+    # Before: read_metadata reported the edited field, and load returned
+    # the MLPClassifier (float64) without a word.
+    path = _rewrite(fitted_saved, tmp_path / "m.fastbp",
+                    edit_meta=lambda meta: meta.__setitem__(field, value))
+    assert fastbp.read_metadata(path)[field] == value
+    with pytest.raises(ValueError, match="is damaged or was edited: " + shown):
+        fastbp.load(path)
+
+
+def test_metadata_as_saved_still_loads(fitted_saved, tmp_path):
+    meta = fastbp.read_metadata(fitted_saved)
+    assert (meta["type"], meta["dtypes"]) == ("MLPClassifier", ["float64"])
+    assert isinstance(fastbp.load(fitted_saved), MLPClassifier)
