@@ -610,6 +610,45 @@ def _fastbp_models(objects):
     return [item for item in objects if isinstance(item, BaseMLP)]
 
 
+def _unfitted_in_containers(obj):
+    """``(where, item)`` for the first unfitted fastbp model, or unfitted
+    scikit-learn object holding one, in the lists, tuples and dicts that
+    ``obj`` is made of (``where`` as ``obj[1]['a']``); ``None`` if none.
+
+    Only plain containers are looked into: a fitted search or ensemble
+    holds its unfitted template (``estimator``) beside what it fitted, and
+    an unfitted object at the top is refused by save's own check.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from .estimators.base import BaseMLP
+
+    if not isinstance(obj, (list, tuple, dict)):
+        return None
+    stack, seen = [("obj", obj)], set()
+    while stack:
+        where, item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed([(f"{where}[{i}]", v) for i, v in enumerate(item)]))
+        elif isinstance(item, dict):
+            stack.extend(reversed([(f"{where}[{k!r}]", v) for k, v in item.items()]))
+        elif isinstance(item, BaseMLP):
+            if "coefs_" not in item.__dict__:
+                return where, item
+        elif _fastbp_models(_objects(item)):
+            try:
+                check_is_fitted(item)
+            except NotFittedError:
+                return where, item
+            except TypeError:  # no estimator: nothing says whether it is fitted
+                pass
+    return None
+
+
 def _check_saveable(estimators):
     for est in estimators:
         from sklearn.metrics._scorer import _BaseScorer
@@ -837,8 +876,10 @@ def save(obj, path):
 
     Parameters
     ----------
-    obj : estimator
-        A fastbp estimator, or a scikit-learn object that holds one.
+    obj : estimator, or list, tuple or dict of estimators
+        A fastbp estimator, or a scikit-learn object that holds one, or a
+        plain list, tuple or dict of them, every fastbp model in it fitted
+        (and every Pipeline or search in it that holds one).
     path : str or path-like
         The file to write (by convention ``*.fastbp``); written atomically.
 
@@ -865,7 +906,9 @@ def save(obj, path):
         before anything is serialised.
     sklearn.exceptions.NotFittedError
         If no fastbp model it holds is fitted, or one is a classifier with
-        weights set by hand but no classes.
+        weights set by hand but no classes, or if it is a list, tuple or
+        dict that holds an unfitted fastbp model (or an unfitted Pipeline
+        or search holding one): the message says where.
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         If ``path`` is a directory, or its directory does not exist, or is
         a file.
@@ -937,6 +980,15 @@ def save(obj, path):
                     "scikit-learn objects.")
         raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
                              "saves a trained model. Call fit first.")
+    unfitted = _unfitted_in_containers(obj)
+    if unfitted is not None:
+        # A list of models saved one of them untrained, as a fitted one to
+        # whoever loads it, where save refuses that model alone.
+        from sklearn.exceptions import NotFittedError
+
+        where, item = unfitted
+        raise NotFittedError(f"{where} is an unfitted {type(item).__name__}: fastbp.save "
+                             "saves trained models only. Fit it first, or leave it out.")
     _check_saveable(estimators)
     # The weights as predict packs them: what the file holds.
     weights = {id(est): _weights_as_predicted(est) for est in estimators}

@@ -253,3 +253,39 @@ def test_metadata_as_saved_still_loads(fitted_saved, tmp_path):
     meta = fastbp.read_metadata(fitted_saved)
     assert (meta["type"], meta["dtypes"]) == ("MLPClassifier", ["float64"])
     assert isinstance(fastbp.load(fitted_saved), MLPClassifier)
+
+
+# ------------------------------------------- unfitted models in containers
+
+def test_save_refuses_an_unfitted_model_in_a_list(fitted, tmp_path):
+    # Before: saved, and loaded back as a list holding the untrained model,
+    # while save(MLPClassifier()) alone and an unfitted Pipeline are refused.
+    from sklearn.exceptions import NotFittedError
+
+    path = tmp_path / "m.fastbp"
+    with pytest.raises(NotFittedError, match=r"^obj\[1\] is an unfitted MLPClassifier: "
+                                             r"fastbp\.save saves trained models only"):
+        fastbp.save([fitted, MLPClassifier()], path)
+    assert not path.exists()
+
+
+def test_save_refuses_an_unfitted_pipeline_deep_in_a_dict(fitted, tmp_path):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.preprocessing import StandardScaler
+
+    unfitted = make_pipeline(StandardScaler(), MLPClassifier())
+    with pytest.raises(NotFittedError, match=r"^obj\['b'\]\[1\] is an unfitted Pipeline"):
+        fastbp.save({"a": fitted, "b": (fitted, unfitted)}, tmp_path / "m.fastbp")
+
+
+def test_save_still_takes_containers_of_fitted_models_and_searches(fitted, data, tmp_path):
+    # A fitted search holds its unfitted template: not refused.
+    from sklearn.model_selection import GridSearchCV
+
+    search = _fit(GridSearchCV(MLPClassifier((3,), max_iter=2, random_state=0),
+                               {"alpha": [1e-4, 1e-3]}, cv=2), *data)
+    path = tmp_path / "m.fastbp"
+    fastbp.save({"model": fitted, "search": search}, path)
+    loaded = fastbp.load(path)
+    np.testing.assert_array_equal(loaded["search"].predict(data[0]), search.predict(data[0]))
+    assert "coefs_" not in loaded["search"].estimator.__dict__
