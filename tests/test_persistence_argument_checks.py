@@ -289,3 +289,24 @@ def test_save_still_takes_containers_of_fitted_models_and_searches(fitted, data,
     loaded = fastbp.load(path)
     np.testing.assert_array_equal(loaded["search"].predict(data[0]), search.predict(data[0]))
     assert "coefs_" not in loaded["search"].estimator.__dict__
+
+
+# ------------------------------------------------------------- to_sklearn
+
+@pytest.mark.parametrize("params, named", [
+    ({"activation": "nope", "max_iter": 0, "solver": "bogus"}, "'activation' parameter"),
+    ({"max_iter": 0}, "'max_iter' parameter"),
+    ({"solver": "bogus"}, "'solver' parameter"),
+])
+def test_to_sklearn_refuses_parameters_made_invalid_after_fitting(data, tmp_path, params,
+                                                                  named):
+    # Before: a scikit-learn MLP with relu, max_iter=0 and adam came back,
+    # while fastbp.save refused the same model.
+    model = _fit(MLPClassifier((4,), max_iter=3, random_state=0), *data)
+    model.set_params(**params)
+    with pytest.raises(ValueError, match=r"^This MLPClassifier cannot become a scikit-learn "
+                                         r"MLP: a parameter holds a value that fit and "
+                                         r"fastbp\.save refuse .*" + named):
+        model.to_sklearn()
+    with pytest.raises(ValueError, match=named):  # as save refuses it
+        fastbp.save(model, tmp_path / "m.fastbp")

@@ -90,8 +90,20 @@ def to_sklearn(est):
         activations, normalisation, residual connections), saying which,
         whose ``coefs_`` and ``intercepts_`` do not chain, or whose
         parameters hold NaN or infinite values (which ``predict`` refuses),
-        naming the attributes that hold them.
+        naming the attributes that hold them, or whose parameters were set
+        to values its class refuses (``set_params(solver="bogus")`` after
+        fitting), naming them, before anything is built.
     """
+    try:
+        # Parameters set since the fit (set_params(activation="nope")) are
+        # checked by no fit: the copy took scikit-learn's defaults in their
+        # place (relu, adam) and was returned as this model. save refuses
+        # the same model, as fit would.
+        est._validate_params()
+    except ValueError as exc:
+        raise ValueError(f"This {type(est).__name__} cannot become a scikit-learn MLP: "
+                         f"a parameter holds a value that fit and fastbp.save refuse "
+                         f"(set since it was fitted?): {str(exc).rstrip('.')}.") from exc
     # Checked for every model (helper-154): weights replaced by hand in a
     # fitted model are not checked on the way here, and the copy failed
     # at its first predict with a bare matmul error.
