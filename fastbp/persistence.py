@@ -1301,8 +1301,8 @@ def load(path):
     ValueError
         If ``path`` is empty; if the file is not a fastbp model file, is
         truncated, damaged or modified, was written by a newer format, has
-        a ``fastbp.json`` whose ``dtypes`` (which the checksum does not
-        cover) are not its model's, holds types outside
+        a ``fastbp.json`` whose ``type`` or ``dtypes`` (which the checksum
+        does not cover) are not its model's, holds types outside
         scikit-learn's, NumPy's and fastbp's own, or holds a fastbp model
         whose state is inconsistent (edited by hand, weights that hold NaN
         or infinity) or that lacks a parameter of this fastbp's class
@@ -1438,10 +1438,11 @@ def load(path):
             for attr in unknown:
                 del est.__dict__[attr]
     # The checksum covers the model data only (model.skops), not
-    # fastbp.json, whose dtypes read_metadata reports without loading:
-    # compared here with what was rebuilt, so that an edited fastbp.json
-    # is not taken as a description of the model it holds.
-    described = {"dtypes": sorted({str(est._weights_dtype()) for est in estimators
+    # fastbp.json, whose type and dtypes read_metadata reports without
+    # loading: compared here with what was rebuilt, so that an edited
+    # fastbp.json is not taken as a description of the model it holds.
+    described = {"type": type(model).__name__,
+                 "dtypes": sorted({str(est._weights_dtype()) for est in estimators
                                    if hasattr(est, "coefs_")})}
     for field, actual in described.items():
         if meta.get(field) != actual:

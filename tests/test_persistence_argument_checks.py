@@ -234,6 +234,8 @@ def fitted_saved(fitted, tmp_path_factory):
 
 
 @pytest.mark.parametrize("field, value, shown", [
+    ("type", "MLPRegressor", r"the type its fastbp\.json records, 'MLPRegressor', is not "
+                             r"its model's, 'MLPClassifier'"),
     ("dtypes", "float64", r"the dtypes its fastbp\.json records, 'float64', is not its "
                           r"model's, \['float64'\]"),
     ("dtypes", ["float32"], r"the dtypes .* \['float32'\], is not its model's, \['float64'\]"),
