@@ -32,6 +32,10 @@ def edited_copy(saved, path, edit):
     if replaced is not None:
         obj = replaced
     payload = sio.dumps(obj)
+    # The metadata names the object it describes, as save writes it (load
+    # cross-checks the type since fix-310): an edit that replaces the object
+    # must name the new one to reach the checks these tests are about.
+    meta["type"] = type(obj).__name__
     meta["sha256"] = hashlib.sha256(payload).hexdigest()
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("fastbp.json", json.dumps(meta))
