@@ -358,7 +358,7 @@ def train(args):
     from .cli_data.outputs import check_outputs, write_outputs
     from .cli_data.train import (final_loss, fit_or_write_history, say_interrupted,
                                  train_on_file)
-    from .display import step_name
+    from .history import step_name
 
     args.options_given = _options_given(args)
     if args.data is not None:

@@ -18,9 +18,9 @@ import threading
 import time
 import weakref
 
-from .display import epochs_before
 from .estimators import callbacks as _callbacks
 from .exceptions import warn_at_caller
+from .history import epochs_before
 from .persistence import file_in_the_way
 from .warmup import _check_flag
 

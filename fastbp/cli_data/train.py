@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ..display import step_name
+from ..history import step_name
 from .columns import (_bool_columns, _check_scaled_range, _checked_features, _labels_like_classes,
                       _plain, _scaler_statistics, _spaced, _text_columns, check_features,
                       infer_task, note_missing_marks_kept, note_row_numbers, note_target_scale,
