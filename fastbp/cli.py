@@ -423,9 +423,8 @@ def info(args):
     from threadpoolctl import threadpool_info
 
     from . import __version__
-    from ._cache import cache_info, clear_cache, prune_cache, will_compile
-    from .kernels import blas, full, lean
-    from .kernels.codes import OUTPUT_FUNCTIONS
+    from ._cache import cache_info, clear_cache, prune_cache
+    from .kernels import blas
     from .machine import cpu_model
 
     print(f"fastbp {__version__}, numba {numba.__version__}, numpy {numpy.__version__}, "
@@ -451,32 +450,14 @@ def info(args):
     if not cache["writable"]:
         print("warm for: nothing (no cache is kept: every process compiles its kernels)")
     else:
-        from .training.split import splits_here
+        from .training.compile import warm_roles
 
-        # Fits and predictions are told apart (helper-152): a network with
-        # dropout alone trains with the toolkit's kernels and predicts with
-        # the default path's, and was reported cold once warmed. The
-        # toolkit's training serves every solver but lbfgs with any option,
-        # and rmsprop, adagrad and adamw without one.
-        split = splits_here()
-        roles = {
-            "default path": lambda k: (
-                # Large fits split their steps where this machine splits
-                # them, with a kernel of their own (helper-152).
-                ("sgd/adam fits", [k.train_epoch] + ([k.train_epoch_split] if split else [])),
-                ("lbfgs fits", [k.loss_and_gradient]), ("predictions", [k.predict])),
-            "toolkit": lambda k: (
-                ("sgd/adam/rmsprop/adagrad/adamw fits", [k.train_epoch]),
-                ("lbfgs fits", [k.loss_and_gradient]), ("predictions", [k.predict])),
-        }
-        warm = []
-        for d in ("float32", "float64"):
-            for path, kernels in (("default path", lean), ("toolkit", full)):
-                for name, code in OUTPUT_FUNCTIONS.items():
-                    done = [role for role, needed in roles[path](kernels.for_output(code))
-                            if not any(will_compile(kernel, d) for kernel in needed)]
-                    if done:
-                        warm.append(f"{d} {path} ({name}) for {', '.join(done)}")
+        # Which kernel serves which fit is the trainer's decision
+        # (warm_roles): fits and predictions are told apart (helper-152), a
+        # network with dropout alone trains with the toolkit's kernels and
+        # predicts with the default path's, and was reported cold once warmed.
+        warm = [f"{d} {path} ({name}) for {', '.join(done)}"
+                for d in ("float32", "float64") for path, name, done in warm_roles(d) if done]
         print(f"warm for: {'; '.join(warm) if warm else 'nothing yet (the first fit compiles)'} "
               "(fastbp compile fills it)")
     from .kernels.cuda import device_status

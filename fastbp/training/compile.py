@@ -13,8 +13,11 @@ import functools
 import numpy as np
 
 from .._cache import compiles_in_memory, while_waiting, will_compile
-from ..kernels.codes import OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, SOLVERS
+from ..kernels.codes import (NORM_NONE, OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUTPUT_FUNCTIONS,
+                             SOLVERS)
+from .backend import CPUBackend
 from .predict import warm_predict
+from .spec import build_spec
 from .split import split_parts, splits_here
 from .threads import active_fits, blas_pool_size, outside_blas_section
 
@@ -31,6 +34,88 @@ def training_kernel(backend, solver, out_code, toolkit, parts=1):
     # helper-152: a split fit compiled its own kernel unannounced, and info
     # called the cache warm for it.
     return kernels.train_epoch_split if parts > 1 else kernels.train_epoch
+
+
+#: The CPU's two sets of whole-network kernels, as ``fastbp info`` names
+#: them: ``(toolkit, name)``, ``toolkit`` as :func:`training_kernel` takes it.
+KERNEL_PATHS = ((False, "default path"), (True, "toolkit"))
+
+
+def kernel_roles(backend, toolkit, out_code, split=None):
+    """What the kernels of one path serve, each role with the compiled
+    entry points it runs, by the trainer's own choice of kernel
+    (:func:`training_kernel`, ``NetworkSpec.uses_toolkit``), so that
+    ``fastbp info`` cannot call a cache warm for a fit that compiles
+    another kernel (helper-152 fixed one such drift by hand).
+
+    Parameters
+    ----------
+    backend : CPUBackend
+    toolkit : bool
+        The full kernels (``True``) or the lean ones of the default path.
+    out_code : int
+        Output-function code.
+    split : bool, optional
+        Whether large steps are split here, which a stochastic fit on the
+        default path then runs a kernel of its own for; by default
+        :func:`fastbp.training.split.splits_here`.
+
+    Returns
+    -------
+    list of (str, tuple)
+        ``(description, dispatchers)``: "sgd/adam fits" and the like, "lbfgs
+        fits" and "predictions", each with the dispatchers a fit or
+        prediction in that role may run: the role is warm once none of
+        them would compile.
+    """
+    if split is None:
+        split = splits_here()
+    # A network with nothing of the toolkit: its solver alone decides
+    # whether its fit of a dense X runs the lean kernels. The toolkit serves
+    # every solver whose fits may need it (of a sparse X: each one).
+    plain = build_spec((1, 1, 1), None, NORM_NONE, None, None, out_code)
+    stochastic = [name for name, code in SOLVERS.items()
+                  if plain.uses_toolkit(sparse=toolkit, solver=code) == toolkit]
+    # The split twin exists on the default path only (split_parts).
+    parts = (1, 2) if split and not toolkit else (1,)
+    epochs = tuple(dict.fromkeys(training_kernel(backend, solver, out_code, toolkit, n)
+                                 for solver in stochastic for n in parts))
+    roles = [(f"{'/'.join(stochastic)} fits", epochs)] if stochastic else []
+    return roles + [
+        ("lbfgs fits", (training_kernel(backend, "lbfgs", out_code, toolkit),)),
+        ("predictions", (backend.network(toolkit, out_code).predict,))]
+
+
+def warm_roles(dtype, backend=None, split=None):
+    """What the compile cache holds ``dtype``'s kernels for, as ``fastbp
+    info`` reports it: for each path (:data:`KERNEL_PATHS`) and output
+    function, the roles of :func:`kernel_roles` none of whose dispatchers
+    would compile.
+
+    Parameters
+    ----------
+    dtype : str or numpy dtype
+    backend : CPUBackend, optional
+        By default a new one.
+    split : bool, optional
+        As for :func:`kernel_roles`.
+
+    Yields
+    ------
+    path : str
+        "default path" or "toolkit".
+    output : str
+        The output function's name (``OUTPUT_FUNCTIONS``).
+    warm : list of str
+        The descriptions of the roles that are warm (none: an empty list).
+    """
+    backend = CPUBackend() if backend is None else backend
+    split = splits_here() if split is None else split
+    for toolkit, path in KERNEL_PATHS:
+        for name, code in OUTPUT_FUNCTIONS.items():
+            yield path, name, [role for role, dispatchers
+                               in kernel_roles(backend, toolkit, code, split)
+                               if not any(will_compile(kernel, dtype) for kernel in dispatchers)]
 
 
 def sparse_compile_command(solver, out_code, early_stopping=False, dtype=None):
