@@ -447,6 +447,10 @@ def info(args):
     for directory in cache["directories"]:
         print(f"compile cache: {directory}")
     print(f"cached files: {cache['n_files']} ({cache['n_bytes'] / 2**20:.1f} MiB)")
+    if cache.get("unused"):
+        # A cache built into the installed package that Numba passes over
+        # (fix-312): the one place a user looks for why first fits compile.
+        print(f"compile cache not used: {cache['unused']}")
     if not cache["writable"]:
         print("warm for: nothing (no cache is kept: every process compiles its kernels)")
     else:

@@ -162,3 +162,21 @@ def test_clear_cache_leaves_a_held_lock_and_other_files(tmp_path, monkeypatch):
     # Freed: the next clear removes it, and the .pyc keeps the directory.
     _cache.clear_cache()
     assert os.listdir(directory) == ["lean.cpython-311.pyc"]
+
+
+def test_fastbp_info_names_an_unused_package_cache(monkeypatch, capsys):
+    from fastbp.cli import main
+
+    real = _cache.cache_info
+
+    def info_with_unused():
+        # Not writable: info then skips the (slow) warm-role report.
+        return {**real(), "writable": False,
+                "unused": "/site/fastbp/kernels/__pycache__ is not used: the directory is not "
+                          "writable (PermissionError)"}
+
+    monkeypatch.setattr(_cache, "cache_info", info_with_unused)
+    main(["info"])
+    out = capsys.readouterr().out
+    assert ("compile cache not used: /site/fastbp/kernels/__pycache__ is not used: the "
+            "directory is not writable (PermissionError)") in out, out
