@@ -70,9 +70,9 @@ from sklearn.utils.validation import indexable
 from threadpoolctl import threadpool_limits
 
 from .estimators import MLPClassifier
-from .warmup import (_PATH_PARAMS, _SHAPE_PARAMS, DTYPES, _check_dtypes, _check_flag,
-                     _clone_without_cv, _configurations, _expand, _grids, _held,
-                     _holds_fastbp, _is_search)
+from .search_space import (_PATH_PARAMS, _SHAPE_PARAMS, _clone_without_cv, _configurations,
+                           _expand, _grids, _held, _holds_fastbp, _is_search)
+from .warmup import DTYPES, _check_dtypes, _check_flag
 from .warmup import warmup as _warmup
 
 # WarmupPlugin is public too, but built on first use (it subclasses a Dask

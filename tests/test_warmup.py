@@ -32,7 +32,8 @@ from fastbp.kernels import lean
 from fastbp.kernels.codes import OUT_SOFTMAX
 from fastbp.cli import main as cli_main
 from fastbp.training import threads
-from fastbp.warmup import _cache_counts, _configurations, _parts, _schedule
+from fastbp.search_space import _configurations
+from fastbp.warmup import _cache_counts, _parts, _schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -559,7 +560,7 @@ def test_after_warmup_a_search_drawing_residual_sizes_compiles_nothing():
     # warmup fitted the template's (100,), which connects no layers (lean
     # kernels), reported it as residual=True, and the search's (w, w) fits
     # compiled the full kernels.
-    from fastbp.warmup import _grids
+    from fastbp.search_space import _grids
 
     search = RandomizedSearchCV(MLPClassifier(residual=True, max_iter=2, random_state=0),
                                 {"hidden_layer_sizes": _Sizes()}, n_iter=2, cv=2,
@@ -722,7 +723,7 @@ def test_distributions_of_path_parameters_are_warmed(param, distribution, value)
 def test_distributions_keep_a_value_off_the_default_and_the_default_if_drawn():
     from scipy.stats import bernoulli, uniform
 
-    from fastbp.warmup import _grids
+    from fastbp.search_space import _grids
 
     search = RandomizedSearchCV(make_pipeline(StandardScaler(), MLPClassifier()),
                                 {"mlpclassifier__dropout": uniform(0.1, 0.3)}, n_iter=2)
@@ -753,7 +754,7 @@ class _Broken:
 def test_distributions_of_choices_keep_every_choice_drawn():
     # helper-44: a distribution over solvers warmed one of them (the first
     # off the default), and rvs(size=...) failed on one that takes no size.
-    from fastbp.warmup import _grids
+    from fastbp.search_space import _grids
 
     search = RandomizedSearchCV(
         MLPClassifier(), {"solver": _Choice(["adam", "sgd", "lbfgs", "rmsprop"]),
@@ -768,7 +769,7 @@ def test_draws_the_estimator_refuses_are_not_warmed():
     # fits of it would fail alone (error_score).
     from scipy.stats import randint, uniform
 
-    from fastbp.warmup import _grids
+    from fastbp.search_space import _grids
 
     search = RandomizedSearchCV(
         make_pipeline(StandardScaler(), MLPClassifier()),
@@ -795,7 +796,7 @@ def test_estimators_that_a_grid_puts_in_whole_are_warmed():
     # such keys of 7 choices multiplied the clones by 2,401.
     from sklearn.preprocessing import MinMaxScaler, RobustScaler
 
-    from fastbp.warmup import _grids
+    from fastbp.search_space import _grids
 
     scalers = [StandardScaler(), MinMaxScaler(), RobustScaler(), None]
     grid = GridSearchCV(Pipeline([("a", StandardScaler()), ("b", StandardScaler()),

@@ -125,7 +125,8 @@ def test_a_wide_network_warms_up_on_small_arrays():
 
 def test_tiny_widths_keep_the_layers_and_where_they_connect():
     from fastbp.estimators.architecture import equal_widths
-    from fastbp.warmup import _tiny_representative, _tiny_widths
+    from fastbp.search_space import _tiny_widths
+    from fastbp.warmup import _tiny_representative
 
     for sizes in [(4096, 4096), (512, 256, 256, 64), (7,), (), (3, 3, 3, 9, 9)]:
         widths = _tiny_widths(sizes)

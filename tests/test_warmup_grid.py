@@ -7,8 +7,6 @@ took 60 s for 720 configurations that ran about 11 kernels, on the client
 and on every dask worker.
 """
 
-import sys
-
 import pytest
 import scipy.stats
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -16,14 +14,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fastbp import MLPClassifier
-from fastbp.warmup import _configurations, _grids
+from fastbp import search_space
+from fastbp.search_space import _configurations, _grids
 
 try:
     from .support import search_after_warmup
 except ImportError:  # run as a plain module
     from support import search_after_warmup
-
-warmup_module = sys.modules["fastbp.warmup"]  # fastbp.warmup is the function
 
 SOLVERS = ["adam", "sgd", "rmsprop", "lbfgs"]
 ACTIVATIONS = ["relu", "tanh", "logistic"]
@@ -51,13 +48,13 @@ def _reviewers_search():
 
 def _count_search_clones(monkeypatch):
     clones = []
-    original = warmup_module._clone_without_cv
+    original = search_space._clone_without_cv
 
     def counting(obj):
         clones.append(type(obj).__name__)
         return original(obj)
 
-    monkeypatch.setattr(warmup_module, "_clone_without_cv", counting)
+    monkeypatch.setattr(search_space, "_clone_without_cv", counting)
     return clones
 
 

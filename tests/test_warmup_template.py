@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fastbp import MLPClassifier
-from fastbp.warmup import _configurations, _grids
+from fastbp.search_space import _configurations, _grids
 
 try:
     from .support import search_after_warmup
