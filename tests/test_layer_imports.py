@@ -67,7 +67,8 @@ def _offending(layer, forbidden):
 
 # What builds on the estimators; "fastbp.__init__" stands for the top
 # package's re-exports.
-_ABOVE = ("fastbp.estimators", "fastbp.warmup", "fastbp.search", "fastbp.persistence",
+_ABOVE = ("fastbp.estimators", "fastbp.warmup", "fastbp.search_space", "fastbp.search",
+          "fastbp.persistence",
           "fastbp.display", "fastbp.history", "fastbp.tensorboard", "fastbp.cli",
           "fastbp.cli_data", "fastbp.datasets", "fastbp.__init__")
 
