@@ -101,7 +101,7 @@ def test_huge_loss_printed_readably(tmp_path, capsys):
 
 
 def test_ordinary_loss_printed_as_before():
-    # README.md: "final loss 0.305824" and "loss 0.3058" per epoch.
+    # docs/cli.md: "final loss 0.305824" and "loss 0.3058" per epoch.
     def final(loss):
         return final_loss(types.SimpleNamespace(loss_=loss))
 

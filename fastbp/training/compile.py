@@ -198,7 +198,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
     kernel = training_kernel(backend, solver, out_code, toolkit, parts)
     if not will_compile(kernel, dtype):
         return False
-    # Measured on 2 cores (README, Performance: "Compile time"; the
+    # Measured on 2 cores (docs/performance.md, "Compile time"; the
     # toolkit's first fit in docs/performance-log.md, "Numba's pipeline").
     seconds = "6-10" if toolkit else "4-6"
     name = np.dtype(dtype).name

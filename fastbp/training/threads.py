@@ -508,7 +508,7 @@ def _warn_if_oversubscribed(active):
             "sequential one. Run the search inside threadpoolctl.threadpool_limits(1) "
             "(for example `with threadpool_limits(1), parallel_backend('threading'): "
             "search.fit(X, y)`), or use joblib's default process backend. See "
-            "'Scaling a search' in fastbp's README.",
+            "'Scaling a search' in fastbp's documentation (docs/scaling-search.md).",
             OversubscriptionWarning, at_once=True)
         return True
     return False
