@@ -33,53 +33,18 @@ skops is an optional dependency: ``pip install "fastbp[io]"``.
 import hashlib
 import json
 import os
-import stat
-import tempfile
 import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
-# What the README documents. replace_atomically and special_file serve
-# fastbp's command line (the cli_data package) and are no API of their own.
+from .files import destination_problem, replace_atomically, source_problem
+
+# What the README documents.
 __all__ = ["load", "read_metadata", "save"]
 
 FORMAT = "fastbp-model"
-
-
-def _proc_umask():
-    """The umask from /proc, or None where there is none (macOS)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return None
-
-
-def _set_umask_read():
-    # os.umask can only be read by setting it, which changes it for every
-    # thread for a moment: done once, at import, where /proc cannot say.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_IMPORT_UMASK = _proc_umask()
-if _IMPORT_UMASK is None:
-    _IMPORT_UMASK = _set_umask_read()
-
-
-def _read_umask():
-    """The umask now where /proc says it (a process may tighten it after
-    importing fastbp), else the one read at import."""
-    mask = _proc_umask()
-    return _IMPORT_UMASK if mask is None else mask
-
-
 FORMAT_VERSION = 1
 _MODEL = "model.skops"
 _META = "fastbp.json"
@@ -351,60 +316,6 @@ POSITIVE_UFUNC = (
     "numpy.core._multiarray_umath.positive",
     "numpy._core._multiarray_umath.positive",
 )
-
-
-def file_in_the_way(path):
-    """The nearest of ``path`` and its parents that exists, when it is not
-    a directory: a file where a directory is needed (the system says "Not
-    a directory", or "File exists" to ``os.makedirs``); ``None`` otherwise.
-
-    Parameters
-    ----------
-    path : str
-        A directory's path; not normalised, so ``a/..`` still needs ``a``.
-
-    Returns
-    -------
-    str or None
-    """
-    path = path.rstrip(os.sep) or path  # "f/" is f, not a child of it
-    while path:
-        if os.path.exists(path):
-            return None if os.path.isdir(path) else path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-    return None
-
-
-def special_file(path):
-    """What ``path`` is, in words, when it exists and is neither a regular
-    file nor a directory (a device, a FIFO, a socket), following symbolic
-    links; ``None`` otherwise.
-
-    Saving replaces the file at ``path`` with a new one: over ``/dev/null``
-    or a named pipe that would put a regular file in its place.
-
-    Parameters
-    ----------
-    path : str
-
-    Returns
-    -------
-    str or None
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # absent, or a dangling link: written as a new file
-        return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return "a special file"
 
 
 # Parts of scikit-learn that deciding about a file never imports: importing
@@ -1023,26 +934,13 @@ def save(obj, path):
         # Through the link, as open(path, "wb") would write: replacing the
         # link itself would leave its target as it was.
         path = os.path.realpath(path)
-    # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
-    directory = os.path.dirname(path) or os.curdir
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot save to {shown}: it is a directory; give a file "
-                                "name, for example model.fastbp inside it")
-    if not os.path.isdir(directory):
-        blocking = file_in_the_way(directory)
-        if blocking is not None:
-            # helper-134: said "the directory ... does not exist" of a file.
-            raise NotADirectoryError(f"cannot save to {shown}: {blocking} is a file, not a "
-                                     "directory")
-        raise FileNotFoundError(f"cannot save to {shown}: the directory {directory} does "
-                                "not exist")
-    kind = special_file(path)
-    if kind is not None:
-        # The atomic replace below would swap the device or pipe for a
-        # regular file (as root, /dev/null itself).
+    # Special files refused: the atomic replace below would swap the
+    # device or pipe for a regular file (as root, /dev/null itself).
+    problem = destination_problem(path)
+    if problem is not None:
+        cls, message = problem
         linked = "" if shown == path else f" (a link to {path})"
-        raise OSError(f"cannot save to {shown}{linked}: it is {kind}, not a regular file; "
-                      "give the name of a file, for example model.fastbp")
+        raise cls(f"cannot save to {shown}{linked}: {message}")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         # The atomic replace below would go through where open() would not.
         raise PermissionError(f"cannot save to {shown}: the file exists and is read-only")
@@ -1140,43 +1038,6 @@ def save(obj, path):
             "train the loaded model with them.", UserWarning, stacklevel=2)
 
 
-def replace_atomically(path, write, failure=None):
-    """Write the file ``path`` through ``write(tmp)`` into a new file beside
-    it, then rename that onto ``path``: a Ctrl-C or an error midway leaves
-    ``path`` as it was, not a truncated file that reads as a complete one.
-
-    Parameters
-    ----------
-    path : str
-        The file to write; its directory must exist.
-    write : callable
-        ``write(tmp)`` writes the whole content to the path ``tmp``.
-    failure : str, optional
-        Where the temporary file cannot be made (a directory this user
-        cannot write), the error's message starts with it ("cannot save to
-        m.fastbp") rather than naming the temporary file.
-    """
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp",
-                                   dir=os.path.dirname(path) or os.curdir)
-    except OSError as exc:
-        if failure is None:
-            raise
-        raise type(exc)(exc.errno, f"{failure}: {exc.strerror}") from exc
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp creates the file private (0600); give it the mode of the
-        # file it replaces, or the usual one.
-        os.chmod(tmp, (os.stat(path).st_mode & 0o7777) if os.path.exists(path)
-                 else 0o666 & ~_read_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def read_metadata(path):
     """The metadata of a saved model (versions, dtypes, checksum), without
     loading it.
@@ -1217,20 +1078,10 @@ def read_metadata(path):
 def _read(path):
     # Bytes as save takes them (zipfile would take bytes for a file object).
     path = os.fsdecode(os.fspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot load {path}: it is a directory; give the model "
-                                "file's name, for example model.fastbp inside it")
-    kind = special_file(path)
-    if kind is not None:
-        # A named pipe would block the reader forever, and /dev/zero would
-        # be read without end in search of the zip's directory.
-        raise ValueError(f"cannot load {path}: it is {kind}, not a model file")
-    if not os.path.exists(path):
-        blocking = file_in_the_way(os.path.dirname(path))
-        if blocking is not None:
-            raise NotADirectoryError(f"cannot load {path}: {blocking} is a file, not a "
-                                     "directory")
-        raise FileNotFoundError(f"cannot load {path}: no such file")
+    problem = source_problem(path, wanted="a model file")
+    if problem is not None:
+        cls, message = problem
+        raise cls(f"cannot load {path}: {message}")
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())

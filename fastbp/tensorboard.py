@@ -20,8 +20,8 @@ import weakref
 
 from .estimators import callbacks as _callbacks
 from .exceptions import warn_at_caller
+from .files import file_in_the_way
 from .history import epochs_before
-from .persistence import file_in_the_way
 from .warmup import _check_flag
 
 # The callback alone: the event-file writer and the modules above are how

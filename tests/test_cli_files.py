@@ -155,14 +155,14 @@ def test_semicolon_hint_names_the_decimal_comma(tmp_path, capsys):
 def test_predict_out_that_cannot_be_written_is_named(model, tmp_path, monkeypatch, capsys):
     # helper-163: a full disk said only "[Errno 28] No space left on device",
     # and a read-only directory named the temporary file.
-    import fastbp.persistence as persistence
+    from fastbp.cli_data import tables
 
     path, data = model
 
     def full(target, write, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(persistence, "replace_atomically", full)
+    monkeypatch.setattr(tables, "replace_atomically", full)
     out = tmp_path / "p.csv"
     assert main(["predict", "--model", str(path), "--data", str(data), "--out",
                  str(out)]) == 2

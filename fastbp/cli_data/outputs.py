@@ -7,6 +7,7 @@ after training.
 import os
 import sys
 
+from ..files import replace_atomically, special_file
 from .messages import _CLI_EXTRA, REPORTED_ERRORS, CLIError, _pandas, error_message
 from .tables import TABLE_SUFFIXES, write_table
 
@@ -27,8 +28,6 @@ def check_output_path(path, option, special_ok=False):
         of ``/dev/null`` or a pipe; the history and plot are refused alike,
         as files. A symbolic link is judged by what it points to.
     """
-    from ..persistence import special_file
-
     if path is None:
         return
     if not path:
@@ -58,8 +57,6 @@ def check_table_name(path, option):
     read back (:data:`TABLE_SUFFIXES`): it would be written as CSV whatever
     the name says (``p.parquet``, ``p.csv.zip``). A device or named pipe
     (``/dev/stdout``) has any name."""
-    from ..persistence import special_file
-
     if path and not path.lower().endswith(TABLE_SUFFIXES) and special_file(path) is None:
         raise CLIError(f"{option} {path}: the file name must end in .csv, .txt or .csv.gz "
                        "(comma-separated), or .tsv or .tsv.gz (tab-separated): fastbp "
@@ -198,7 +195,6 @@ def write_plot(estimator, path):
     from matplotlib.figure import Figure
 
     from ..display import FIGURE_KW, TrainingHistoryDisplay
-    from ..persistence import replace_atomically
 
     figure = Figure(**FIGURE_KW)
     disp = TrainingHistoryDisplay.from_estimator(estimator, ax=figure.subplots(1, 3))

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from ..files import special_file
 from .columns import (_all_bools, _check_scaled_range, _checked_features, _labels_like_classes,
                       _spaced, note_unseen_categories, regression_target)
 from .messages import CLIError, _pandas, error_message, print_note
@@ -450,8 +451,6 @@ def predict_file(args):
     if keep:
         # In front, in the order given: the columns to join the predictions on.
         out = pd.concat([kept_as_written(pipe, frame, args.data, keep), out], axis=1)
-    from ..persistence import special_file
-
     special = not to_stdout and special_file(args.out) is not None
     if to_stdout:
         out.to_csv(sys.stdout, index=False)

@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 
+from ..files import replace_atomically
 from .messages import CLIError, _pandas, error_message, one_line
 
 
@@ -398,7 +399,7 @@ def write_table(frame, path, in_place=False):
     a .tsv name, gzip-compressed for a .gz name, comma-separated otherwise.
 
     Written to a temporary file and renamed onto ``path``
-    (:func:`~fastbp.persistence.replace_atomically`), or straight through
+    (:func:`~fastbp.files.replace_atomically`), or straight through
     ``path`` where ``in_place`` (a device or pipe, which cannot be renamed
     onto).
     """
@@ -421,8 +422,6 @@ def write_table(frame, path, in_place=False):
     if in_place:
         write(path)
     else:
-        from ..persistence import replace_atomically
-
         replace_atomically(path, write)
 
 
