@@ -201,11 +201,11 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
     (["predict", "--model", "{model}", "--data", "{train}", "--out", "{nodir}/p.csv"],
      "the directory"),
     (["predict", "--model", "{model}", "--data", "{train}", "--out", "{adir}"],
-     "--out {adir}: is a directory"),
+     "--out {adir}: it is a directory"),
     (["train", "--data", "{train}", "--target", "label", "--history-out", "{nodir}/h.csv"],
      "--history-out"),
     (["train", "--data", "{train}", "--target", "label", "--model-out", "{adir}"],
-     "--model-out {adir}: is a directory"),
+     "--model-out {adir}: it is a directory"),
     (["train", "--data", "{train}", "--target", "label", "--plot", "{nodir}/h.png"],
      "--plot"),
     # Missing values, named by column and line.
@@ -241,7 +241,7 @@ def test_train_predict_evaluate_on_csv(tmp_path, capsys, task):
     (["train", "--data", "{train}", "--target", "label", "--plot", "{adir}/h.xyz"],
      "--plot {adir}/h.xyz: the file name must end in one of"),
     (["predict", "--model", "{missing}", "--data", "{train}", "--out", "{out}"],
-     "no such file: {missing}"),
+     "--model {missing}: no such file"),
     # LaTeX source that needs a TeX installation: refused before training.
     (["train", "--data", "{train}", "--target", "label", "--plot", "{adir}/h.pgf"],
      "--plot {adir}/h.pgf: the file name must end in one of"),
@@ -460,7 +460,8 @@ def test_a_read_only_output_file_is_refused_before_training(tmp_path, capsys, mo
     # A directory that is a file: named as such (it "did not exist").
     assert main(["train", "--data", str(train_csv), "--target", "label",
                  option, f"{train_csv}/{name}"]) == 2
-    assert f"the directory {train_csv} is a file, not a directory" in capsys.readouterr().err
+    assert (f"{option} {train_csv}/{name}: {train_csv} is a file, not a directory"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("failing", ["--model-out", "--plot"])

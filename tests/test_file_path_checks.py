@@ -3,8 +3,11 @@
 Checks :func:`fastbp.files.destination_problem` and
 :func:`fastbp.files.source_problem` case by case (a directory, a missing
 directory, a file where a directory should be, a special file, a missing
-file), and that fastbp.files stays importable from any layer: it imports
-the standard library only.
+file), and that the command line, which had copies of these checks of its
+own, now explains a path under a plain file as the library does ("afile is
+a file, not a directory") rather than as a missing file or directory
+(rev-308). Also that fastbp.files stays importable from any layer: it
+imports the standard library only.
 """
 
 import ast
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import fastbp
+from fastbp.cli import main
 from fastbp.files import destination_problem, source_problem
 
 
@@ -84,6 +88,43 @@ def test_source_problem_refuses_special_files(tmp_path):
     os.mkfifo(fifo)
     assert source_problem(fifo, wanted="a model file") == (
         ValueError, "it is a named pipe (FIFO), not a model file")
+
+
+def _csv(path):
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    return path
+
+
+@pytest.mark.parametrize("args, option", [
+    (["predict", "--model", "{afile}/m.fastbp", "--data", "{data}", "--out", "{dir}/p.csv"],
+     "--model {afile}/m.fastbp"),
+    (["train", "--data", "{data}", "--target", "y", "--model-out",
+      "{afile}/sub/m.fastbp"], "--model-out {afile}/sub/m.fastbp"),
+    (["train", "--data", "{data}", "--target", "y", "--model-out", "{afile}/m.fastbp"],
+     "--model-out {afile}/m.fastbp"),
+    (["train", "--data", "{afile}/d.csv", "--target", "y"], "cannot read {afile}/d.csv"),
+    (["evaluate", "--model", "{afile}/sub/m.fastbp", "--data", "{data}"],
+     "--model {afile}/sub/m.fastbp"),
+])
+def test_the_command_line_names_a_file_in_the_way(tmp_path, afile, capsys, args, option):
+    # Before: "no such file: afile/m.fastbp" and "the directory afile/sub
+    # does not exist", where the library said what was wrong.
+    names = {"afile": afile, "data": _csv(tmp_path / "d.csv"), "dir": tmp_path}
+    assert main([a.format(**names) for a in args]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"fastbp: error: {option.format(**names)}: {afile} is a "
+                                "file, not a directory"], err
+    assert sorted(os.listdir(tmp_path)) == ["afile", "d.csv"] and afile.read_text() == ""
+
+
+def test_the_library_names_a_file_in_the_way(tmp_path, afile):
+    model = None  # not reached: the path is refused first
+    with pytest.raises(NotADirectoryError, match=f"cannot read {afile}/d.csv: {afile} is a "
+                                                 "file, not a directory"):
+        fastbp.read_data(afile / "d.csv", model)
+    with pytest.raises(NotADirectoryError, match=f"cannot load {afile}/m.fastbp: {afile} is "
+                                                 "a file, not a directory"):
+        fastbp.load(afile / "m.fastbp")
 
 
 def test_the_file_helpers_import_the_standard_library_only():

@@ -7,7 +7,7 @@ after training.
 import os
 import sys
 
-from ..files import replace_atomically, special_file
+from ..files import destination_problem, replace_atomically, special_file
 from .messages import _CLI_EXTRA, REPORTED_ERRORS, CLIError, _pandas, error_message
 from .tables import TABLE_SUFFIXES, write_table
 
@@ -32,17 +32,10 @@ def check_output_path(path, option, special_ok=False):
         return
     if not path:
         raise CLIError(f"{option}: an empty path")
-    if os.path.isdir(path):
-        raise CLIError(f"{option} {path}: is a directory; give a file name")
-    kind = None if special_ok else special_file(path)
-    if kind is not None:
-        raise CLIError(f"{option} {path}: it is {kind}, not a regular file; give the name "
-                       "of a file to write")
-    # Not normalised: "missing/../m.fastbp" needs "missing" to exist.
+    problem = destination_problem(path, special_ok=special_ok)
+    if problem is not None:
+        raise CLIError(f"{option} {path}: {problem[1]}")
     directory = os.path.dirname(path) or os.curdir
-    if not os.path.isdir(directory):
-        problem = "is a file, not a directory" if os.path.exists(directory) else "does not exist"
-        raise CLIError(f"{option} {path}: the directory {directory} {problem}")
     if not os.access(directory, os.W_OK):
         raise CLIError(f"{option} {path}: the directory {directory} is not writable")
     if os.path.exists(path) and not os.access(path, os.W_OK):

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..files import special_file
+from ..files import source_problem, special_file
 from .columns import (_all_bools, _check_scaled_range, _checked_features, _labels_like_classes,
                       _spaced, note_unseen_categories, regression_target)
 from .messages import CLIError, _pandas, error_message, print_note
@@ -19,8 +19,9 @@ from .tables import _nfc, _nfc_renamed, _read_csv, read_table, split_target, wri
 def load_model(path):
     import fastbp
 
-    if not os.path.exists(path):
-        raise CLIError(f"no such file: {path}")
+    problem = source_problem(path, wanted="a model file")
+    if problem is not None:
+        raise CLIError(f"--model {path}: {problem[1]}")
     try:
         pipe = fastbp.load(path)
     except (OSError, ValueError) as exc:
@@ -254,12 +255,14 @@ def read_data(path, model, index_col=None):
     ------
     ImportError
         If pandas is not installed (``pip install "fastbp[cli]"``).
-    FileNotFoundError
-        If ``path`` does not exist.
+    FileNotFoundError, IsADirectoryError, NotADirectoryError
+        If ``path`` does not exist, is a directory, or lies under a file
+        where one of its directories should be.
     TypeError
         If ``index_col`` is not a column name or a list of them.
     ValueError
-        If ``model`` was not written by ``fastbp train --data``, or the file
+        If ``path`` is a device, a named pipe or a socket, if ``model`` was
+        not written by ``fastbp train --data``, or if the file
         cannot be read as the model's columns (a column missing or
         unexpected, a missing value in a numeric column, text in a column
         that was numeric in training), or lacks an ``index_col`` column,
@@ -306,8 +309,10 @@ def read_data(path, model, index_col=None):
         raise ValueError(f"index_col names the column(s) {repeated} more than once: give "
                          "each once")
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path}")
+    problem = source_problem(path)
+    if problem is not None:
+        cls, message = problem
+        raise cls(f"cannot read {path}: {message}")
     if not hasattr(model, "fastbp_target_"):
         raise ValueError(f"read_data needs a model written by 'fastbp train --data' (it "
                          f"records the target column); got {type(model).__name__}")

@@ -5,12 +5,11 @@ marks read as missing values, codes kept as written ("02139"), the target
 column split off, and tables written.
 """
 
-import os
 import zlib
 
 import numpy as np
 
-from ..files import replace_atomically
+from ..files import replace_atomically, source_problem
 from .messages import CLIError, _pandas, error_message, one_line
 
 
@@ -46,8 +45,9 @@ def read_table(path, text_columns=(), stripped=(), bools=(), marks_missing=()):
         trained before only empty fields were missing in text.
     """
     pd = _pandas()
-    if not os.path.exists(path):
-        raise CLIError(f"no such file: {path}")
+    problem = source_problem(path)
+    if problem is not None:
+        raise CLIError(f"cannot read {path}: {problem[1]}")
     if not path.lower().endswith(TABLE_SUFFIXES):
         if path.lower().endswith(_SVMLIGHT_SUFFIXES):
             raise CLIError(_svmlight_advice(path))
