@@ -8,7 +8,7 @@ that fragile or slow out of the box, and this module fixes both in one call:
   while it ran a fit, 5 of 15 searches survived under
   ``joblib.parallel_backend("dask")`` and 65 of 65 under
   :func:`fit_on_dask`; 0 of 3 under Ray's defaults and 8 of 8 under
-  :func:`fit_on_ray` (the README's figures, summed over the runs made). On Dask, joblib sends the cross-validation folds (and,
+  :func:`fit_on_ray` (the figures of docs/scaling-search.md, summed over the runs made). On Dask, joblib sends the cross-validation folds (and,
   once the Active Memory Manager has trimmed their replicas, ``X`` and
   ``y``) to one worker only, as data that cannot be recomputed: when that
   worker dies, every task needing them fails. :func:`fit_on_dask`
