@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from fastbp import MLPClassifier, MLPRegressor
 from fastbp.estimators import solvers
 from fastbp.estimators.classifier import _check_no_missing_labels
-from fastbp.training import split, stochastic
+from fastbp.training import split
 
 M64 = np.finfo(np.float64).max
 
@@ -194,7 +194,6 @@ def test_partial_fit_decides_the_split_once(monkeypatch):
         return split.split_parts(*args)
 
     monkeypatch.setattr(solvers, "split_parts", counted)
-    monkeypatch.setattr(stochastic, "split_parts", counted)
     X = np.random.RandomState(0).randn(40, 3)
     y = X[:, 0] > 0
     model = MLPClassifier((4,), random_state=0)

@@ -12,12 +12,14 @@ import functools
 
 import numpy as np
 
+from .. import _cache
 from .._cache import compiles_in_memory, while_waiting, will_compile
 from ..kernels.codes import (NORM_NONE, OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUTPUT_FUNCTIONS,
                              SOLVERS)
 from .backend import CPUBackend
 from .predict import warm_predict
 from .spec import build_spec
+from . import split as _split
 from .split import split_parts, splits_here
 from .threads import active_fits, blas_pool_size, outside_blas_section
 
@@ -69,7 +71,9 @@ def kernel_roles(backend, toolkit, out_code, split=None):
         them would compile.
     """
     if split is None:
-        split = splits_here()
+        # Through the module, as fastbp info looked it up when it held this
+        # table: tests and tools patch fastbp.training.split.splits_here.
+        split = _split.splits_here()
     # A network with nothing of the toolkit: its solver alone decides
     # whether its fit of a dense X runs the lean kernels. The toolkit serves
     # every solver whose fits may need it (of a sparse X: each one).
@@ -110,12 +114,13 @@ def warm_roles(dtype, backend=None, split=None):
         The descriptions of the roles that are warm (none: an empty list).
     """
     backend = CPUBackend() if backend is None else backend
-    split = splits_here() if split is None else split
+    split = _split.splits_here() if split is None else split
     for toolkit, path in KERNEL_PATHS:
         for name, code in OUTPUT_FUNCTIONS.items():
             yield path, name, [role for role, dispatchers
                                in kernel_roles(backend, toolkit, code, split)
-                               if not any(will_compile(kernel, dtype) for kernel in dispatchers)]
+                               if not any(_cache.will_compile(kernel, dtype)
+                                          for kernel in dispatchers)]
 
 
 def sparse_compile_command(solver, out_code, early_stopping=False, dtype=None):
