@@ -1901,7 +1901,7 @@ def test_fastbp_exports_the_hardening_api():
     assert issubclass(fastbp.DivergenceError, ValueError)
     assert issubclass(fastbp.CacheWarning, UserWarning)
     info = fastbp.compile_cache_info()
-    assert set(info) == {"directories", "n_files", "n_bytes", "writable"}
+    assert set(info) == {"directories", "n_files", "n_bytes", "writable", "unused"}
 
 
 def test_sigint_handler_is_untouched_by_a_fit(blobs):
