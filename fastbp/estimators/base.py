@@ -322,7 +322,9 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         ValueError
             If scikit-learn's MLP cannot represent this model, or its
             parameters hold NaN or infinite values (which ``predict``
-            refuses); the message says why.
+            refuses), or a parameter was set since the fit to a value its
+            class refuses (``set_params(solver="bogus")``); the message says
+            why.
         sklearn.exceptions.NotFittedError
             If the model is not fitted, or is a classifier with weights set
             by hand but no classes.
@@ -355,6 +357,19 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         Returns
         -------
         estimator : MLPClassifier or MLPRegressor
+
+        Raises
+        ------
+        TypeError
+            If ``model`` is not a scikit-learn MLP of the matching kind.
+        sklearn.exceptions.NotFittedError
+            If it is not fitted.
+        ValueError
+            If one of its parameters holds a value that fastbp refuses, or
+            its fitted state is one :func:`fastbp.save` and
+            :func:`fastbp.load` refuse (attributes set by hand that do not
+            fit together, such as ``classes_`` that are not the labels its
+            weights decode): the message names it.
         """
         from .interop import from_sklearn
 
