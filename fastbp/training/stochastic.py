@@ -235,39 +235,48 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
     workspace : Workspace
         The work buffers this call used, for the next call's ``spare``.
     """
-    layout = spec.layout
-    dtype = params.dtype
-    early_stopping = validator is not None
-    n_train = inp.n_samples if train_rows is None else len(train_rows)
+    call = _TrainingCall(backend, spec, params, running, inp, Y, sw, optimizer, progress,
+                         alpha=alpha, l1=l1, clip=clip, batch_size=batch_size,
+                         shuffle=shuffle, max_iter=max_iter, tol=tol,
+                         n_iter_no_change=n_iter_no_change, random_state=random_state,
+                         incremental=incremental, parts=parts, train_rows=train_rows,
+                         validator=validator, verbose=verbose,
+                         rewind_random_state=rewind_random_state,
+                         on_epoch_end=on_epoch_end, tasks=tasks, spare=spare)
+    return call.run()
+
+
+def _rows_used(spec, n_train, batch_size):
+    """How many of the ``n_train`` training rows an epoch trains on."""
     # Batch norm cannot train on a one-row batch (every unit would be
     # normalised to its shift, and the running variance would shrink): where
     # the epoch's last batch would hold one row, that row sits the epoch
     # out, as PyTorch's drop_last does (a different row each shuffled epoch).
-    n_used = n_train
     if spec.norm == NORM_BATCH and n_train > batch_size and n_train % batch_size == 1:
-        n_used = n_train - 1
-    ws = Workspace.reuse(spare, spec, batch_size, dtype, not inp.is_sparse)
-    ws.rng[0] = optimizer.rng_state
-    has_sw = sw is not None
-    sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
-    put = backend.put
-    toolkit = spec.uses_toolkit(inp.is_sparse, clip, optimizer.code)
-    kernels = backend.network(toolkit, spec.out_code)
-    inputs = put(inp.inputs())
-    targets = put(Targets(Y, sw_arg, has_sw))
-    tables = put(ws.tables(layout.norm))
-    work = put(ws.work(running))
-    solver = put(Solver(params, optimizer.state_1, optimizer.state_2))
-    records = (inputs, targets, tables, work, solver)
-    if parts > 1:
-        epoch = SplitEpoch(kernels, records, parts)
-    else:
-        epoch = WholeEpoch(kernels, records, backend)
-    sample_idx = np.arange(n_train, dtype=np.int64)
+        return n_train - 1
+    return n_train
+
+
+def _has_zero_weight_rows(sw, train_rows, n_train, n_used, batch_size, shuffle):
+    """Whether some training rows weigh 0 (then each epoch counts the rows
+    that train); refuses weights that leave an epoch nothing to train on.
+
+    Parameters
+    ----------
+    sw : ndarray of shape (n_samples,) or None
+    train_rows : ndarray of int64, optional
+    n_train, n_used, batch_size : int
+    shuffle : bool
+
+    Returns
+    -------
+    bool
+    """
     # Rows whose weight is 0 can fill a whole mini-batch, which trains
     # nothing: the epoch's loss is the mean over the rows of the batches that
     # trained (scikit-learn divides by zero there). Counted per epoch only
     # where such rows exist.
+    has_sw = sw is not None
     train_sw = (sw if train_rows is None else sw[train_rows]) if has_sw else None
     zero_rows = has_sw and not bool(np.all(train_sw))
     if zero_rows and not np.any(train_sw):
@@ -294,269 +303,422 @@ def fit_stochastic(backend, spec, params, running, inp, Y, sw, optimizer, progre
                 "batch norm cannot train on a one-row batch): an epoch that leaves that one "
                 "out would have nothing to train on. Choose a batch_size that leaves no "
                 "single row over, or give more training samples positive weights.")
-    if progress.monitor is None:
-        progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
-    monitor = progress.monitor
-    layer_sq = np.zeros(layout.n_layers - 1, dtype=dtype)
-    hist = progress.history
-    if early_stopping and progress.best_params is None:
-        # scikit-learn restores the initial weights if no epoch improves.
-        progress.best_params = params.copy()
-        progress.best_running = running.copy()
+    return zero_rows
 
-    checkpoint = Checkpoint(backend, [solver.params, solver.state_1, solver.state_2,
-                                      work.running, work.rng], optimizer,
-                            random_state if rewind_random_state else None)
-    n_batches = -(-n_used // batch_size)
-    # Each layer's weights in ``params``, for the monitor's weight norms.
-    weights = layout.weight_slices()
-    # Multiply-adds of one mini-batch's forward and backward passes.
-    batch_macs = 3 * batch_size * spec.layout.n_params
-    seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
-    diverged = None
-    # Whether the divergence is a squared-gradient state's overflow alone.
-    state_overflow = False
-    # Whether an epoch of this call has had a finite validation score: until
-    # one has, a validation set it cannot score is refused (see
-    # Validator.refuse). A warm start's earlier best score does not count:
-    # it was measured on the validation rows of an earlier call, and a call
-    # whose own rows are never scored would end on those weights, its
-    # training discarded without a word.
-    scored = False
 
-    def stopping_rule():
+class _TrainingCall:
+    """The state of one :func:`fit_stochastic` call, whose parameters it
+    takes: the device records, the epoch loop's counters, and how the
+    training ended (a divergence).
+
+    The setup (in ``__init__``) refuses what cannot train before any
+    warning is held; :meth:`run` trains and returns the workspace.
+    """
+
+    def __init__(self, backend, spec, params, running, inp, Y, sw, optimizer, progress, *,
+                 alpha, l1, clip, batch_size, shuffle, max_iter, tol, n_iter_no_change,
+                 random_state, incremental, parts, train_rows, validator, verbose,
+                 rewind_random_state, on_epoch_end, tasks, spare):
+        self.backend, self.spec, self.params, self.running = backend, spec, params, running
+        self.inp, self.Y, self.sw = inp, Y, sw
+        self.optimizer, self.progress = optimizer, progress
+        self.alpha, self.l1, self.clip = alpha, l1, clip
+        self.batch_size, self.shuffle, self.max_iter = batch_size, shuffle, max_iter
+        self.tol, self.n_iter_no_change = tol, n_iter_no_change
+        self.random_state, self.incremental = random_state, incremental
+        self.train_rows, self.validator, self.verbose = train_rows, validator, verbose
+        self.on_epoch_end, self.tasks = on_epoch_end, tasks
+        layout = spec.layout
+        self.dtype = dtype = params.dtype
+        self.early_stopping = validator is not None
+        self.n_train = n_train = inp.n_samples if train_rows is None else len(train_rows)
+        self.n_used = n_used = _rows_used(spec, n_train, batch_size)
+        self._put_records(parts, spare)
+        self.sample_idx = np.arange(n_train, dtype=np.int64)
+        self.zero_rows = _has_zero_weight_rows(sw, train_rows, n_train, n_used, batch_size,
+                                               shuffle)
+        if progress.monitor is None:
+            progress.monitor = GradientMonitor(layout.n_layers - 1, dtype)
+        self.monitor = progress.monitor
+        self.layer_sq = np.zeros(layout.n_layers - 1, dtype=dtype)
+        self.hist = progress.history
+        if self.early_stopping and progress.best_params is None:
+            # scikit-learn restores the initial weights if no epoch improves.
+            progress.best_params = params.copy()
+            progress.best_running = running.copy()
+
+        solver, work = self.solver, self.work
+        self.checkpoint = Checkpoint(backend, [solver.params, solver.state_1, solver.state_2,
+                                               work.running, work.rng], optimizer,
+                                     random_state if rewind_random_state else None)
+        self.n_batches = -(-n_used // batch_size)
+        # Each layer's weights in ``params``, for the monitor's weight norms.
+        self.weights = layout.weight_slices()
+        # Multiply-adds of one mini-batch's forward and backward passes.
+        batch_macs = 3 * batch_size * spec.layout.n_params
+        self.seconds_per_batch = batch_macs / _ASSUMED_MACS_PER_SECOND
+        # (epoch, what, previous loss, learning rate) of a divergence.
+        self.diverged = None
+        # Whether the divergence is a squared-gradient state's overflow alone.
+        self.state_overflow = False
+        # Whether an epoch of this call has had a finite validation score: until
+        # one has, a validation set it cannot score is refused (see
+        # Validator.refuse). A warm start's earlier best score does not count:
+        # it was measured on the validation rows of an earlier call, and a call
+        # whose own rows are never scored would end on those weights, its
+        # training discarded without a word.
+        self.scored = False
+        # Whether the last complete epoch's stopping-rule step is still to run:
+        # it runs after the epoch's end hooks, and a Ctrl-C landing in them
+        # keeps that epoch, so its step is taken on the way out.
+        self.rule_pending = False
+
+    def _put_records(self, parts, spare):
+        """Build the work buffers and put the kernels' records where they
+        run, with the runner of an epoch's compiled calls."""
+        backend, spec, inp, sw, optimizer = (self.backend, self.spec, self.inp, self.sw,
+                                             self.optimizer)
+        dtype = self.dtype
+        self.ws = ws = Workspace.reuse(spare, spec, self.batch_size, dtype, not inp.is_sparse)
+        ws.rng[0] = optimizer.rng_state
+        has_sw = sw is not None
+        sw_arg = sw if has_sw else np.empty(0, dtype=dtype)
+        put = backend.put
+        toolkit = spec.uses_toolkit(inp.is_sparse, self.clip, optimizer.code)
+        kernels = backend.network(toolkit, spec.out_code)
+        inputs = put(inp.inputs())
+        targets = put(Targets(self.Y, sw_arg, has_sw))
+        tables = put(ws.tables(spec.layout.norm))
+        self.work = work = put(ws.work(self.running))
+        self.solver = solver = put(Solver(self.params, optimizer.state_1, optimizer.state_2))
+        records = (inputs, targets, tables, work, solver)
+        if parts > 1:
+            self.epoch = SplitEpoch(kernels, records, parts)
+        else:
+            self.epoch = WholeEpoch(kernels, records, backend)
+
+    def stopping_rule(self):
         """The no-improvement rule's step at an epoch's end: whether it
         stops the training (else, past ``n_iter_no_change``, adaptive SGD's
         learning rate is divided and the count starts again)."""
+        progress, n_iter_no_change, tol = self.progress, self.n_iter_no_change, self.tol
         if progress.no_improvement_count <= n_iter_no_change:
             return False
-        if early_stopping:
+        if self.early_stopping:
             msg = ("Validation score did not improve more than "
                    "tol=%f for %d consecutive epochs." % (tol, n_iter_no_change))
         else:
             msg = ("Training loss did not improve more than tol=%f"
                    " for %d consecutive epochs." % (tol, n_iter_no_change))
-        if optimizer.trigger_stopping(msg, verbose):
+        if self.optimizer.trigger_stopping(msg, self.verbose):
             return True
         progress.no_improvement_count = 0
         return False
 
-    # Whether the last complete epoch's stopping-rule step is still to run:
-    # it runs after the epoch's end hooks, and a Ctrl-C landing in them
-    # keeps that epoch, so its step is taken on the way out.
-    rule_pending = False
-    # From here the warnings describe the training (see held_until_committed).
-    training_begins()
-    try:
+    def run(self):
+        """Train, leave the host arrays as the training ended, and raise
+        :class:`~fastbp.exceptions.DivergenceError` where it diverged.
+
+        Returns
+        -------
+        workspace : Workspace
+        """
+        progress = self.progress
+        # From here the warnings describe the training (see held_until_committed).
+        training_begins()
+        try:
+            self._epochs()
+        except KeyboardInterrupt:
+            if progress.n_iter == 0 or self.incremental:
+                # No epoch of this call completed, so it has nothing to keep: the
+                # caller rolls the call back and the interrupt goes on, as
+                # L-BFGS's before its first loss evaluation. Ctrl-C then stops a
+                # loop of partial_fit calls (an epoch each: also where it lands
+                # in the epoch's end hooks, after the epoch completed), and an
+                # interrupted first call leaves no initialised, untrained model
+                # whose next call would skip the initial draws (and train
+                # another model).
+                raise
+            self._keep_interrupted()
+        finally:
+            self._fetch_back()
+
+        if self.early_stopping and progress.best_params is not None:
+            self.params[:] = progress.best_params
+            self.running[:] = progress.best_running
+        if self.diverged is not None:
+            self._raise_divergence()
+        return self.ws
+
+    def _epochs(self):
+        """The epoch loop: up to ``max_iter`` epochs, one for ``incremental``."""
+        progress, optimizer, checkpoint = self.progress, self.optimizer, self.checkpoint
+        max_iter = self.max_iter
         progress.n_iter = 0
         for _ in range(max_iter):
             start_time = time.perf_counter()
             checkpoint.take()
             mark = ProgressMark(progress, optimizer)
             try:
-                if tasks is not None:
-                    tasks.begin(params, running)
-                optimizer.epoch_starts()
-                if shuffle:
-                    # In place: the same order as scikit-learn's
-                    # ``sample_idx[shuffled arange]`` (the same swaps), without
-                    # the arange and the gather.
-                    random_state.shuffle(sample_idx)
-                rows = sample_idx if train_rows is None else train_rows[sample_idx]
-                if n_used < n_train:
-                    rows = rows[:n_used]
-                layer_sq[:] = 0
-                ws.alive[:] = 0
-                backend.load(work.alive, ws.alive)
-                t_before = optimizer.t
-                hyper = spec.hyper(dtype, optimizer, alpha=alpha, l1=l1, clip=clip)
-                epoch.begin()
-                done = 0
-                while done < n_batches:
-                    # Slices of whole mini-batches, each at most SLICE_SECONDS
-                    # long by the speed measured so far.
-                    take = min(n_batches - done,
-                               max(1, int(SLICE_SECONDS / max(seconds_per_batch, 1e-9))))
-                    tic = time.perf_counter()
-                    optimizer.t = epoch.run(
-                        hyper, rows[done * batch_size:(done + take) * batch_size],
-                        batch_size, optimizer.t, layer_sq, progress.monitor.first_sq)
-                    seconds_per_batch = (time.perf_counter() - tic) / take
-                    done += take
-                loss_sum = epoch.loss_sum
-                n_loss = rows_that_train(sw, rows, batch_size) if zero_rows else n_used
-                # What the rest of the epoch reads on the host (on the CPU these
-                # are the kernels' own arrays, and nothing is copied).
-                backend.fetch(solver.params, params)
-                backend.fetch(work.alive, ws.alive)
-                epoch.end(layer_sq, ws.alive)
-                backend.fetch(work.rng, ws.rng)
-                backend.fetch(work.running, running)
-                backend.fetch(solver.state_1, optimizer.state_1)
-                backend.fetch(solver.state_2, optimizer.state_2)
-                # An optimizer state that overflows (Adam's second moment)
-                # freezes its weights silently: divergence too.
-                # One errstate for the epoch's checks and weight norms (see
-                # data.all_finite); a norm is inf where its square overflows the
-                # dtype (above 1.8e19 in float32), as np.linalg.norm gives,
-                # without NumPy's overflow warning (an error under -W error).
-                # The Frobenius norms without np.linalg.norm's views.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    finite = math.isfinite(loss_sum) and _sums_finite(
-                        (params, running, optimizer.state_1, optimizer.state_2))
-                    weight_norms = [math.sqrt(np.dot(params[w], params[w]))
-                                    for w in weights] if finite else None
-                if not finite:
-                    loss = loss_sum / max(n_loss, 1)
-                    if not math.isfinite(loss):
-                        what = f"the training loss became {loss}"
-                    elif not np.isfinite(params).all():
-                        what = f"the weights became non-finite (training loss {loss:.6g})"
-                    elif not np.isfinite(running).all():
-                        # The batch statistics are summed in float64; storing a
-                        # variance of X's squared scale can overflow float32.
-                        what = (f"the batch-norm running statistics overflowed {dtype} "
-                                f"(training loss {loss:.6g})")
-                    else:
-                        what = (f"the optimizer state overflowed (training loss {loss:.6g}), "
-                                "which would freeze the weights")
-                        # (sgd's velocity scales with the rate, and overflows
-                        # the weights with it: the rate's advice stands there.)
-                        state_overflow = optimizer.solver != "sgd"
-                    diverged = (progress.n_iter + 1, what, progress.loss,
-                                optimizer.learning_rate)
-                    checkpoint.restore()
-                    break
-                optimizer.rng_state = ws.rng[0]
-                progress.n_iter += 1
-                progress.loss = loss_sum / max(n_loss, 1)
-                progress.t += n_used
-                progress.loss_curve.append(progress.loss)
-                if verbose:
-                    print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
-
-                # In Python floats: the float64 values NumPy's astype, divide
-                # and sqrt give, without three arrays for a few layers.
-                steps = max(optimizer.t - t_before, 1)
-                grad_norms = [math.sqrt(v / steps) for v in layer_sq.tolist()]
-                dead_fraction = ws.dead_fraction()
-                hist["loss"].append(progress.loss)
-                hist["learning_rate"].append(optimizer.learning_rate)
-                hist["grad_norm"].append(grad_norms)
-                hist["dead_fraction"].append(dead_fraction)
-                monitor.check(grad_norms, weight_norms, len(progress.loss_curve),
-                              dead_fraction=dead_fraction, clip=clip)
-
-                val_score = None
-                if early_stopping:
-                    val_score, val_loss = validator.evaluate(params, running, epoch.section)
-                    if not math.isfinite(val_loss):
-                        # helper-155: a NaN or -inf score is never an
-                        # improvement, and the fit ended on its starting
-                        # weights without a word. Rows of the validation set
-                        # out of range (the training rows' loss is finite)
-                        # fail the call (a ValueError: rolled back) while no
-                        # epoch of it has had a finite score; after one has,
-                        # the epoch is a non-improvement (a NaN score) and
-                        # the best finite epoch is kept (helper-169). Weights
-                        # that diverged fail as a training loss that does.
-                        if not fits_rows(backend, spec, params, running, inp, Y, sw,
-                                         train_rows):
-                            what = ("the weights it ended on give non-finite outputs or "
-                                    "loss on the training rows as on the validation set "
-                                    f"(training loss {progress.loss:.6g} during the epoch)")
-                            checkpoint.restore()
-                            # (The call fails: a GradientWarning of this
-                            # epoch may explain why, as the error's note.)
-                            mark.restore(drop_warnings=False)
-                            diverged = (progress.n_iter + 1, what, progress.loss,
-                                        optimizer.learning_rate)
-                            break
-                        if not scored:
-                            validator.refuse(val_loss, progress.n_iter)
-                        val_score = math.nan
-                    elif math.isfinite(val_score):
-                        scored = True
-                    hist["val_score"].append(val_score)
-                    hist["val_loss"].append(val_loss)
-                elif len(hist["val_score"]):
-                    # A warm start that turned early stopping off: the
-                    # validation entries go on, NaN, one per epoch.
-                    hist["val_score"].append(math.nan)
-                    hist["val_loss"].append(math.nan)
-                progress.update_no_improvement(early_stopping, tol, val_score, params, running,
-                                               verbose)
-                optimizer.iteration_ends(progress.t)
-                hist["epoch_time"].append(time.perf_counter() - start_time)
+                self._train_epoch(mark, start_time)
             except KeyboardInterrupt:
                 # Undo the unfinished epoch: weights, optimizer, counters and
                 # history all describe the end of the last complete one.
                 checkpoint.restore()
                 mark.restore()
                 raise
-            # The epoch is complete: what the hooks report is never undone.
-            rule_pending = True
-            if on_epoch_end is not None:
-                on_epoch_end(progress.n_iter, max_iter, hist)
-            stop_requested = tasks is not None and tasks.end(params, running)
-            rule_pending = False
-            # The rule's step is part of the epoch's end whether training
-            # then runs on, is interrupted (above) or stops at a callback's
-            # request: skipped there, adaptive SGD's rate never decayed in
-            # partial_fit calls whose callback asks to stop.
-            if stopping_rule() or stop_requested:
+            if self.diverged is not None:
+                break
+            if self._end_epoch():
                 break
 
-            if incremental:
+            if self.incremental:
                 break
             if progress.n_iter == max_iter:
                 warn_at_caller(
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                     "optimization hasn't converged yet." % max_iter, ConvergenceWarning)
-    except KeyboardInterrupt:
-        if progress.n_iter == 0 or incremental:
-            # No epoch of this call completed, so it has nothing to keep: the
-            # caller rolls the call back and the interrupt goes on, as
-            # L-BFGS's before its first loss evaluation. Ctrl-C then stops a
-            # loop of partial_fit calls (an epoch each: also where it lands
-            # in the epoch's end hooks, after the epoch completed), and an
-            # interrupted first call leaves no initialised, untrained model
-            # whose next call would skip the initial draws (and train
-            # another model).
-            raise
-        if rule_pending:
+
+    def _epoch_rows(self):
+        """The rows of ``X`` the epoch trains on, in its order."""
+        if self.shuffle:
+            # In place: the same order as scikit-learn's
+            # ``sample_idx[shuffled arange]`` (the same swaps), without
+            # the arange and the gather.
+            self.random_state.shuffle(self.sample_idx)
+        sample_idx, train_rows = self.sample_idx, self.train_rows
+        rows = sample_idx if train_rows is None else train_rows[sample_idx]
+        if self.n_used < self.n_train:
+            rows = rows[:self.n_used]
+        return rows
+
+    def _train_epoch(self, mark, start_time):
+        """Train one epoch and record it; where its loss, its parameters or
+        its validation are not finite, undo it and set ``diverged``."""
+        backend, optimizer, progress, ws = self.backend, self.optimizer, self.progress, self.ws
+        work = self.work
+        if self.tasks is not None:
+            self.tasks.begin(self.params, self.running)
+        optimizer.epoch_starts()
+        rows = self._epoch_rows()
+        self.layer_sq[:] = 0
+        ws.alive[:] = 0
+        backend.load(work.alive, ws.alive)
+        t_before = optimizer.t
+        loss_sum = self._run_slices(rows)
+        n_loss = (rows_that_train(self.sw, rows, self.batch_size) if self.zero_rows
+                  else self.n_used)
+        self._fetch_epoch()
+        finite, weight_norms = self._finite_and_weight_norms(loss_sum)
+        if not finite:
+            self._diverged_in_training(loss_sum / max(n_loss, 1))
+            return
+        optimizer.rng_state = ws.rng[0]
+        progress.n_iter += 1
+        progress.loss = loss_sum / max(n_loss, 1)
+        progress.t += self.n_used
+        progress.loss_curve.append(progress.loss)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (progress.n_iter, progress.loss))
+        self._record_diagnostics(t_before, weight_norms)
+        val_score = self._validate(mark)
+        if self.diverged is not None:
+            return
+        progress.update_no_improvement(self.early_stopping, self.tol, val_score, self.params,
+                                       self.running, self.verbose)
+        optimizer.iteration_ends(progress.t)
+        self.hist["epoch_time"].append(time.perf_counter() - start_time)
+
+    def _run_slices(self, rows):
+        """Run the epoch's compiled calls over ``rows``; returns its loss sum."""
+        optimizer, epoch, batch_size = self.optimizer, self.epoch, self.batch_size
+        n_batches = self.n_batches
+        hyper = self.spec.hyper(self.dtype, optimizer, alpha=self.alpha, l1=self.l1,
+                                clip=self.clip)
+        epoch.begin()
+        done = 0
+        while done < n_batches:
+            # Slices of whole mini-batches, each at most SLICE_SECONDS
+            # long by the speed measured so far.
+            take = min(n_batches - done,
+                       max(1, int(SLICE_SECONDS / max(self.seconds_per_batch, 1e-9))))
+            tic = time.perf_counter()
+            optimizer.t = epoch.run(
+                hyper, rows[done * batch_size:(done + take) * batch_size],
+                batch_size, optimizer.t, self.layer_sq, self.progress.monitor.first_sq)
+            self.seconds_per_batch = (time.perf_counter() - tic) / take
+            done += take
+        return epoch.loss_sum
+
+    def _fetch_epoch(self):
+        """Copy to the host what the rest of the epoch reads."""
+        backend, work, solver, ws, optimizer = (self.backend, self.work, self.solver,
+                                                self.ws, self.optimizer)
+        # What the rest of the epoch reads on the host (on the CPU these
+        # are the kernels' own arrays, and nothing is copied).
+        backend.fetch(solver.params, self.params)
+        backend.fetch(work.alive, ws.alive)
+        self.epoch.end(self.layer_sq, ws.alive)
+        backend.fetch(work.rng, ws.rng)
+        backend.fetch(work.running, self.running)
+        backend.fetch(solver.state_1, optimizer.state_1)
+        backend.fetch(solver.state_2, optimizer.state_2)
+
+    def _finite_and_weight_norms(self, loss_sum):
+        """Whether the epoch's loss sum and state are finite, and (where
+        they are) each layer's weight norm."""
+        params, optimizer = self.params, self.optimizer
+        # An optimizer state that overflows (Adam's second moment)
+        # freezes its weights silently: divergence too.
+        # One errstate for the epoch's checks and weight norms (see
+        # data.all_finite); a norm is inf where its square overflows the
+        # dtype (above 1.8e19 in float32), as np.linalg.norm gives,
+        # without NumPy's overflow warning (an error under -W error).
+        # The Frobenius norms without np.linalg.norm's views.
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = math.isfinite(loss_sum) and _sums_finite(
+                (params, self.running, optimizer.state_1, optimizer.state_2))
+            weight_norms = [math.sqrt(np.dot(params[w], params[w]))
+                            for w in self.weights] if finite else None
+        return finite, weight_norms
+
+    def _diverged_in_training(self, loss):
+        """Undo the epoch whose training ``loss`` or state is not finite,
+        and say what diverged."""
+        optimizer = self.optimizer
+        if not math.isfinite(loss):
+            what = f"the training loss became {loss}"
+        elif not np.isfinite(self.params).all():
+            what = f"the weights became non-finite (training loss {loss:.6g})"
+        elif not np.isfinite(self.running).all():
+            # The batch statistics are summed in float64; storing a
+            # variance of X's squared scale can overflow float32.
+            what = (f"the batch-norm running statistics overflowed {self.dtype} "
+                    f"(training loss {loss:.6g})")
+        else:
+            what = (f"the optimizer state overflowed (training loss {loss:.6g}), "
+                    "which would freeze the weights")
+            # (sgd's velocity scales with the rate, and overflows
+            # the weights with it: the rate's advice stands there.)
+            self.state_overflow = optimizer.solver != "sgd"
+        self.diverged = (self.progress.n_iter + 1, what, self.progress.loss,
+                         optimizer.learning_rate)
+        self.checkpoint.restore()
+
+    def _record_diagnostics(self, t_before, weight_norms):
+        """The epoch's history entries and the monitor's checks."""
+        optimizer, progress, hist = self.optimizer, self.progress, self.hist
+        # In Python floats: the float64 values NumPy's astype, divide
+        # and sqrt give, without three arrays for a few layers.
+        steps = max(optimizer.t - t_before, 1)
+        grad_norms = [math.sqrt(v / steps) for v in self.layer_sq.tolist()]
+        dead_fraction = self.ws.dead_fraction()
+        hist["loss"].append(progress.loss)
+        hist["learning_rate"].append(optimizer.learning_rate)
+        hist["grad_norm"].append(grad_norms)
+        hist["dead_fraction"].append(dead_fraction)
+        self.monitor.check(grad_norms, weight_norms, len(progress.loss_curve),
+                           dead_fraction=dead_fraction, clip=self.clip)
+
+    def _validate(self, mark):
+        """Score the epoch on the validation set (with early stopping) and
+        record the score; returns it (None without early stopping). Where
+        the weights give non-finite outputs, undoes the epoch and sets
+        ``diverged``."""
+        progress, hist, validator = self.progress, self.hist, self.validator
+        params, running = self.params, self.running
+        val_score = None
+        if self.early_stopping:
+            val_score, val_loss = validator.evaluate(params, running, self.epoch.section)
+            if not math.isfinite(val_loss):
+                # helper-155: a NaN or -inf score is never an
+                # improvement, and the fit ended on its starting
+                # weights without a word. Rows of the validation set
+                # out of range (the training rows' loss is finite)
+                # fail the call (a ValueError: rolled back) while no
+                # epoch of it has had a finite score; after one has,
+                # the epoch is a non-improvement (a NaN score) and
+                # the best finite epoch is kept (helper-169). Weights
+                # that diverged fail as a training loss that does.
+                if not fits_rows(self.backend, self.spec, params, running, self.inp, self.Y,
+                                 self.sw, self.train_rows):
+                    what = ("the weights it ended on give non-finite outputs or "
+                            "loss on the training rows as on the validation set "
+                            f"(training loss {progress.loss:.6g} during the epoch)")
+                    self.checkpoint.restore()
+                    # (The call fails: a GradientWarning of this
+                    # epoch may explain why, as the error's note.)
+                    mark.restore(drop_warnings=False)
+                    self.diverged = (progress.n_iter + 1, what, progress.loss,
+                                     self.optimizer.learning_rate)
+                    return None
+                if not self.scored:
+                    validator.refuse(val_loss, progress.n_iter)
+                val_score = math.nan
+            elif math.isfinite(val_score):
+                self.scored = True
+            hist["val_score"].append(val_score)
+            hist["val_loss"].append(val_loss)
+        elif len(hist["val_score"]):
+            # A warm start that turned early stopping off: the
+            # validation entries go on, NaN, one per epoch.
+            hist["val_score"].append(math.nan)
+            hist["val_loss"].append(math.nan)
+        return val_score
+
+    def _end_epoch(self):
+        """The complete epoch's end hooks and stopping-rule step; returns
+        whether training stops there."""
+        # The epoch is complete: what the hooks report is never undone.
+        self.rule_pending = True
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(self.progress.n_iter, self.max_iter, self.hist)
+        stop_requested = self.tasks is not None and self.tasks.end(self.params, self.running)
+        self.rule_pending = False
+        # The rule's step is part of the epoch's end whether training
+        # then runs on, is interrupted (above) or stops at a callback's
+        # request: skipped there, adaptive SGD's rate never decayed in
+        # partial_fit calls whose callback asks to stop.
+        return self.stopping_rule() or stop_requested
+
+    def _keep_interrupted(self):
+        """End a fit interrupted after complete epochs, which it keeps,
+        with a warning."""
+        if self.rule_pending:
             # The interrupt landed in the end hooks of an epoch that is
             # kept: its stopping-rule step (adaptive SGD's learning
             # rate, the no-improvement count) is part of that epoch's end,
             # so that a following partial_fit goes on as uninterrupted
             # training would.
-            stopping_rule()
+            self.stopping_rule()
         kept = "the model keeps the state at the end of the last one"
-        if early_stopping and progress.best_params is not None:
+        if self.early_stopping and self.progress.best_params is not None:
             kept += (", except its weights and batch-norm statistics: with "
                      "early_stopping=True, those of the best validation score")
-        warn_at_caller(f"{INTERRUPTED} after {progress.n_iter} complete epoch(s); {kept}.",
+        warn_at_caller(f"{INTERRUPTED} after {self.progress.n_iter} complete epoch(s); {kept}.",
                        UserWarning)
-    finally:
-        epoch.close()
+
+    def _fetch_back(self):
+        """Close the epoch runner and copy the training state to the host."""
+        backend, work, solver, optimizer = self.backend, self.work, self.solver, self.optimizer
+        self.epoch.close()
         # The optimizer state and running statistics continue in the next
         # partial_fit or warm start.
-        backend.fetch(solver.params, params)
+        backend.fetch(solver.params, self.params)
         backend.fetch(solver.state_1, optimizer.state_1)
         backend.fetch(solver.state_2, optimizer.state_2)
-        backend.fetch(work.running, running)
-        backend.fetch(work.rng, ws.rng)
-        optimizer.rng_state = ws.rng[0]
+        backend.fetch(work.running, self.running)
+        backend.fetch(work.rng, self.ws.rng)
+        optimizer.rng_state = self.ws.rng[0]
 
-    if early_stopping and progress.best_params is not None:
-        params[:] = progress.best_params
-        running[:] = progress.best_running
-    if diverged is not None:
-        epoch, what, previous, learning_rate = diverged
+    def _raise_divergence(self):
+        """Raise the :class:`~fastbp.exceptions.DivergenceError` of ``diverged``."""
+        epoch, what, previous, learning_rate = self.diverged
+        progress = self.progress
         trained_before = len(progress.loss_curve) - progress.n_iter
         raise DivergenceError(_divergence_message(epoch, what, previous, learning_rate,
-                                                  optimizer, clip, early_stopping,
-                                                  trained_before, spec.out_code == OUT_EXP,
-                                                  state_overflow),
+                                                  self.optimizer, self.clip,
+                                                  self.early_stopping, trained_before,
+                                                  self.spec.out_code == OUT_EXP,
+                                                  self.state_overflow),
                               epoch=epoch)
-    return ws
