@@ -446,6 +446,72 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # Callback hooks get X as the caller passed it: a DataFrame keeps
         # the column names that fitted_estimator was fitted with.
         hooks_X = X
+        X, y, refused = self._fit_input(X, y, incremental, first_pass)
+        sample_weight = self._checked_sample_weight(sample_weight, X)
+        # The weights as the caller gave them (validated), for the callback
+        # hooks, as scikit-learn's estimators pass them (not times
+        # class_weight: a ScoringMonitor's accuracy would be class-weighted).
+        hooks_sw = sample_weight
+        sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
+        self._refuse_parameters_out_of_dtype(X.dtype, first_pass)
+        sample_weight, weight_exp = self._scaled_sample_weight(sample_weight, X.dtype)
+        # Read-only targets or weights (joblib's memmaps) share the normal
+        # kernel specialisation, as X does.
+        Y = writable_alias(self._targets_as_matrix(y, X.dtype))
+        if sample_weight is not None:
+            sample_weight = writable_alias(np.ascontiguousarray(sample_weight))
+        n_features = X.shape[1]
+        units = [n_features, *hidden_sizes, Y.shape[1]]
+        self._start_model(Y, units, X.dtype, first_pass, refused, activations, residual,
+                          incremental)
+        # (A first fit's weights are X's dtype; a later one's model dtype X
+        # was checked or cast to above.)
+        dtype = X.dtype
+
+        spec, params, running = self._network(units, activations, self.normalization,
+                                              residual, dropout, dtype)
+        inp = KernelInput(X)
+        backend = get_backend(self.device)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        parts = self._prepare_kernels(backend, spec, inp, dtype, stochastic)
+
+        diverged = tasks = None
+        with fit_slot():
+            try:
+                if stochastic:
+                    tasks = self._fit_stochastic(backend, spec, params, running, inp, X, y,
+                                                 Y, sample_weight, incremental, hooks_X,
+                                                 hooks_sw, weight_exp, parts)
+                else:
+                    tasks = self._fit_lbfgs(backend, spec, params, inp, y, Y,
+                                            sample_weight, fresh=first_pass, hooks_X=hooks_X,
+                                            hooks_sw=hooks_sw, weight_exp=weight_exp)
+            except DivergenceError as exc:
+                self._refuse_non_finite_start(exc, X, Y, sample_weight, first_pass,
+                                              incremental)
+                if not stochastic:  # L-BFGS keeps the model from before
+                    raise
+                diverged = self._with_penalty_advice(exc, weight_exp)
+
+        self._keep_trained_model(spec.layout, params, running, activations, residual,
+                                 stochastic)
+        if diverged is not None:
+            raise diverged
+        self._commit_fit(tasks, params, running, incremental)
+        return self
+
+    def _fit_input(self, X, y, incremental, first_pass):
+        """``X`` and ``y`` validated, ``X`` in the dtype the call trains in.
+
+        Returns
+        -------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        refused : tuple
+            What a warm fit refuses of ``X``'s float dtype
+            (``_check_warm_start``); empty where nothing is.
+        """
+        raw_X = X
         X = check_raw_input(native_byte_order(X))
         if not first_pass and "_filled_state" in self.__dict__:
             # Weights set by hand and replaced since: X is checked against
@@ -461,46 +527,51 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             # refused as "float64", which the caller never passed). A warm
             # fit refuses float data of the other dtype (_check_warm_start,
             # naming the caller's dtype): it could start afresh.
-            refused = () if incremental else _float_mismatch(hooks_X, model_dtype)
+            refused = () if incremental else _float_mismatch(raw_X, model_dtype)
             if not refused:
                 X = _in_dtype(X, model_dtype)
-        if sample_weight is not None:
-            sample_weight = native_byte_order(np.asarray(sample_weight)
-                                              if isinstance(sample_weight, list)
-                                              else sample_weight)
-            check_real(sample_weight, "sample_weight")
-            # A Series, a scalar or an object array is checked as the floats
-            # it stands for (scikit-learn's conversion would call weights
-            # below float32's range all zero, and those above it infinite);
-            # one that does not convert is named by scikit-learn's validation.
-            weights = sample_weight
-            if not isinstance(weights, np.ndarray) or weights.dtype == object:
-                try:
-                    weights = np.asarray(weights, dtype=np.float64)
-                except (TypeError, ValueError, OverflowError):
-                    weights = None
-            if weights is not None:
-                check_fits_dtype(weights, X.dtype, "sample_weight")
-                check_weights_survive_dtype(weights, X.dtype)
-            # In float64 where class weights multiply them: the product is
-            # cast once (_combine_class_weight).
-            sw_dtype = X.dtype if getattr(self, "class_weight", None) is None else np.float64
-            with naming("sample_weight"):
-                sample_weight = _check_sample_weight(
-                    sample_weight, X, dtype=sw_dtype, ensure_non_negative=True)
-            if not np.any(sample_weight > 0):
-                raise ValueError("sample_weight sums to zero: at least one sample must "
-                                 "have a positive weight.")
-        # The weights as the caller gave them (validated), for the callback
-        # hooks, as scikit-learn's estimators pass them (not times
-        # class_weight: a ScoringMonitor's accuracy would be class-weighted).
-        hooks_sw = sample_weight
-        sample_weight = self._combine_class_weight(y, sample_weight, X.dtype, incremental)
+        return X, y, refused
+
+    def _checked_sample_weight(self, sample_weight, X):
+        """``sample_weight`` validated for ``X``: an ndarray of shape
+        (n_samples,), or None."""
+        if sample_weight is None:
+            return None
+        sample_weight = native_byte_order(np.asarray(sample_weight)
+                                          if isinstance(sample_weight, list)
+                                          else sample_weight)
+        check_real(sample_weight, "sample_weight")
+        # A Series, a scalar or an object array is checked as the floats
+        # it stands for (scikit-learn's conversion would call weights
+        # below float32's range all zero, and those above it infinite);
+        # one that does not convert is named by scikit-learn's validation.
+        weights = sample_weight
+        if not isinstance(weights, np.ndarray) or weights.dtype == object:
+            try:
+                weights = np.asarray(weights, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError):
+                weights = None
+        if weights is not None:
+            check_fits_dtype(weights, X.dtype, "sample_weight")
+            check_weights_survive_dtype(weights, X.dtype)
+        # In float64 where class weights multiply them: the product is
+        # cast once (_combine_class_weight).
+        sw_dtype = X.dtype if getattr(self, "class_weight", None) is None else np.float64
+        with naming("sample_weight"):
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=sw_dtype, ensure_non_negative=True)
+        if not np.any(sample_weight > 0):
+            raise ValueError("sample_weight sums to zero: at least one sample must "
+                             "have a positive weight.")
+        return sample_weight
+
+    def _refuse_parameters_out_of_dtype(self, dtype, first_pass):
+        """Refuse hyper-parameters that ``dtype``, the model's, cannot hold."""
         # Hyper-parameters beyond the model's dtype, named as set: before
         # the penalties are scaled by the weights (whose check would blame
         # the weights) and before a compile is announced (rev-270); a warm
         # fit is not told to fit float64 X, since it keeps its dtype.
-        refuse_beyond_dtype(X.dtype, dtype_bound_parameters(
+        refuse_beyond_dtype(dtype, dtype_bound_parameters(
             self.solver, self.alpha, self.l1, self.clip_grad_norm, self.epsilon),
             wider=FLOAT64_MODEL if first_pass else None)
         # And below its smallest normal value, which the kernels flush to 0;
@@ -511,29 +582,36 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                 # An epsilon of 0: a weight whose gradient is 0 (an always-zero
                 # feature) steps by 0/0, a NaN blamed on the learning rate
                 # (helper-143).
-                refuse_subnormal("epsilon", self.epsilon, X.dtype,
+                refuse_subnormal("epsilon", self.epsilon, dtype,
                                  f", which {self.solver}'s division by sqrt(v) + epsilon "
                                  "needs to keep off 0/0", " (scikit-learn's default is 1e-8)")
             if self.clip_grad_norm is not None:
                 # A clip of 0 is read as no clipping: turned off silently.
-                refuse_subnormal("clip_grad_norm", self.clip_grad_norm, X.dtype,
+                refuse_subnormal("clip_grad_norm", self.clip_grad_norm, dtype,
                                  " and would turn clipping off", ", or None for no clipping")
+
+    def _scaled_sample_weight(self, sample_weight, dtype):
+        """The weights the kernels get, and the power of 2 that scales them.
+
+        Returns
+        -------
+        sample_weight : ndarray of shape (n_samples,) or None
+        weight_exp : int
+        """
         # The kernels get them times class_weight, scaled by 2**weight_exp,
         # with alpha and l1 (see sample_weight_exponent).
         weight_exp = 0
         if sample_weight is not None:
-            weight_exp = sample_weight_exponent(sample_weight, X.dtype)
+            weight_exp = sample_weight_exponent(sample_weight, dtype)
             if weight_exp:
-                self._check_scaled_penalties(weight_exp, X.dtype, sample_weight)
+                self._check_scaled_penalties(weight_exp, dtype, sample_weight)
                 sample_weight = np.ldexp(sample_weight, weight_exp)
-        # Read-only targets or weights (joblib's memmaps) share the normal
-        # kernel specialisation, as X does.
-        Y = writable_alias(self._targets_as_matrix(y, X.dtype))
-        if sample_weight is not None:
-            sample_weight = writable_alias(np.ascontiguousarray(sample_weight))
-        n_features = X.shape[1]
-        units = [n_features, *hidden_sizes, Y.shape[1]]
+        return sample_weight, weight_exp
 
+    def _start_model(self, Y, units, dtype, first_pass, refused, activations, residual,
+                     incremental):
+        """Draw the initial weights of a first fit, or check that a later
+        one can go on from the model's."""
         self._random_state = _fresh_random_state(self)
         if not first_pass:
             self._complete_fitted_state()
@@ -542,7 +620,7 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         # it, and n_features_in_ with it); a rollback restores the record.
         self.__dict__.pop("_filled_state", None)
         if first_pass:
-            self._initialize(Y, units, X.dtype, activations)
+            self._initialize(Y, units, dtype, activations)
         else:
             self._check_warm_start(units, refused, activations, residual, incremental)
             # Training normalises by batch statistics, but early stopping's
@@ -550,15 +628,16 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             # (batch norm's only: no pass over the others' empty arrays).
             if self._normalization == "batch":
                 self._refuse_negative_variances()
-        # (A first fit's weights are X's dtype; a later one's model dtype X
-        # was checked or cast to above.)
-        dtype = X.dtype
 
-        spec, params, running = self._network(units, activations, self.normalization,
-                                              residual, dropout, dtype)
-        inp = KernelInput(X)
-        backend = get_backend(self.device)
-        stochastic = self.solver in _STOCHASTIC_SOLVERS
+    def _prepare_kernels(self, backend, spec, inp, dtype, stochastic):
+        """Decide the step's split, announce the compile where asked, and
+        compile the fit's kernels ahead on the CPU.
+
+        Returns
+        -------
+        parts : int
+            The threads each step is split between (1 for L-BFGS).
+        """
         toolkit = spec.uses_toolkit(inp.is_sparse, self.clip_grad_norm if stochastic else None,
                                     SOLVERS[self.solver] if stochastic else SGD)
         # Decided once, here (helper-169: fit_stochastic decided it again,
@@ -581,50 +660,44 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             compile_ahead(backend, spec, dtype,
                           training_kernel(backend, self.solver, spec.out_code, toolkit, parts),
                           inp.is_sparse)
+        return parts
 
-        diverged = tasks = None
-        with fit_slot():
-            try:
-                if stochastic:
-                    tasks = self._fit_stochastic(backend, spec, params, running, inp, X, y,
-                                                 Y, sample_weight, incremental, hooks_X,
-                                                 hooks_sw, weight_exp, parts)
-                else:
-                    tasks = self._fit_lbfgs(backend, spec, params, inp, y, Y,
-                                            sample_weight, fresh=first_pass, hooks_X=hooks_X,
-                                            hooks_sw=hooks_sw, weight_exp=weight_exp)
-            except DivergenceError as exc:
-                # Not a divergence where the data held NaN or infinity
-                # (assume_finite=True skipped validation's check).
-                _refuse_non_finite_input(X, Y, sample_weight)
-                # Nor where a warm or incremental fit started from weights
-                # set by hand that hold NaN or infinity: the advice to lower
-                # the learning rate would not help.
-                bad = [] if first_pass else self._non_finite_parameters()
-                if bad:
-                    # partial_fit ignores warm_start: its way to a new model is fit.
-                    restart = ("call fit to start a new model" if incremental
-                               else "fit from scratch (warm_start=False)")
-                    raise ValueError(
-                        f"The model's parameters hold NaN or infinite values (in "
-                        f"{', '.join(bad)}): training cannot start from them. Set finite "
-                        f"weights, or {restart}.") from exc
-                if not stochastic:  # L-BFGS keeps the model from before
-                    raise
-                diverged = self._with_penalty_advice(exc, weight_exp)
+    def _refuse_non_finite_start(self, exc, X, Y, sample_weight, first_pass, incremental):
+        """Raise a ValueError, from the divergence ``exc``, where the call
+        started from NaN or infinity: in its data or in its weights."""
+        # Not a divergence where the data held NaN or infinity
+        # (assume_finite=True skipped validation's check).
+        _refuse_non_finite_input(X, Y, sample_weight)
+        # Nor where a warm or incremental fit started from weights
+        # set by hand that hold NaN or infinity: the advice to lower
+        # the learning rate would not help.
+        bad = [] if first_pass else self._non_finite_parameters()
+        if bad:
+            # partial_fit ignores warm_start: its way to a new model is fit.
+            restart = ("call fit to start a new model" if incremental
+                       else "fit from scratch (warm_start=False)")
+            raise ValueError(
+                f"The model's parameters hold NaN or infinite values (in "
+                f"{', '.join(bad)}): training cannot start from them. Set finite "
+                f"weights, or {restart}.") from exc
 
+    def _keep_trained_model(self, layout, params, running, activations, residual, stochastic):
+        """Set the fitted attributes from the trained ``params`` and
+        ``running`` (shapes (n_params,) and (n_running,))."""
         # The epoch loop has checked the stochastic solvers' every epoch.
         if not (stochastic or all_finite(params, running)):
             raise ValueError(_NON_FINITE_WEIGHTS)
-        self._set_parameters(spec.layout, params, running)
+        self._set_parameters(layout, params, running)
         self._activations = activations
         self._residual = residual
         self._normalization = self.normalization
         # As trained: set_params since does not change the curve's meaning
         # (TrainingHistoryDisplay labels it).
         self._penalised_loss = self._loss_holds_penalty()
-        if diverged is not None:
-            raise diverged
+
+    def _commit_fit(self, tasks, params, running, incremental):
+        """Mark the call's model as kept, and run the root task's end hooks
+        of ``tasks`` (None without callbacks)."""
         # The root hook gets the model fit returns, without what the fit
         # kept of its inputs for itself.
         self._drop_fit_inputs()
@@ -652,7 +725,6 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                 warn_at_caller(
                     f"{INTERRUPTED} in the fit's end hooks, after training had ended; "
                     f"the model keeps the whole fit (n_iter_={self.n_iter_}).", UserWarning)
-        return self
 
     def _drop_fit_inputs(self):
         """Forget what ``_fit`` kept of its inputs for its own use (a
