@@ -189,6 +189,39 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For data the model cannot train on (non-finite values, a sample
+            weight that leaves no row to train, labels or shapes that do not
+            match); with ``warm_start=True``, for data or parameters the
+            fitted model cannot go on from (``X`` of the other float dtype,
+            another number of features or outputs, a changed
+            ``activation``, ``residual``, ``normalization`` or loss).
+            ``sklearn.utils._param_validation.InvalidParameterError`` (a
+            ``ValueError`` and a ``TypeError``) names a parameter outside its
+            allowed values.
+        fastbp.DivergenceError
+            When an epoch's loss or parameters become NaN or infinite. The
+            estimator is left as it was before the call; the error's
+            ``last_finite_model`` is a fitted copy at the call's last finite
+            epoch (``None`` if its first epoch diverged).
+        RuntimeError
+            With ``device="cuda"`` where no usable GPU, driver or numba-cuda
+            package is found (the message says which).
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            When ``max_iter`` epochs end before the stopping rule is met.
+        UserWarning
+            On Ctrl-C (``KeyboardInterrupt``) during training: the fit undoes
+            the unfinished epoch and returns with the model of the last
+            complete one (with ``early_stopping=True``, the best validation
+            score's weights; with ``solver="lbfgs"``, the best iterate). A
+            fit interrupted before its first epoch ended is undone as a
+            whole, and the ``KeyboardInterrupt`` goes on.
         """
         return self._transactional_fit(X, y, sample_weight, incremental=False)
 
