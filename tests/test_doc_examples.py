@@ -93,7 +93,8 @@ def test_history_frame_of_a_converted_model_trained_on_is_what_the_plot_draws(
 _DOCUMENTED = {
     "fastbp.estimators.classifier": ["MLPClassifier"],
     "fastbp.estimators.regressor": ["MLPRegressor"],
-    "fastbp.persistence": ["save", "load"],
+    "fastbp.persistence.saving": ["save"],
+    "fastbp.persistence.loading": ["load"],
     "fastbp.history": ["history_frame"],
     "fastbp.display": ["TrainingHistoryDisplay"],
     "fastbp.warmup": ["warmup"],

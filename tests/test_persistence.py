@@ -867,7 +867,7 @@ def test_a_file_holding_no_model_is_refused(saved, tmp_path):
     ("sklearn.model_selection._split.chain", False),
 ])
 def test_the_allow_list_takes_scorers_and_splitters_defined_there(name, allowed):
-    from fastbp.persistence import _allowed
+    from fastbp.persistence.trust import _allowed
 
     assert _allowed(name) is allowed
 
@@ -1043,7 +1043,7 @@ def test_dicts_nested_in_object_arrays_are_looked_into(data, tmp_path):
         fastbp.save(est, tmp_path / "m.fastbp")
     del est.search_log_
     calls = []
-    keys_round_trip = fastbp.persistence._keys_round_trip
+    keys_round_trip = fastbp.persistence.keyed_dicts._keys_round_trip
 
     def counted(sio, d):
         calls.append(d)
@@ -1055,7 +1055,7 @@ def test_dicts_nested_in_object_arrays_are_looked_into(data, tmp_path):
         make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=2, random_state=0)),
         grid, cv=2).fit, X, y % 2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fastbp.persistence, "_keys_round_trip", counted)
+        mp.setattr(fastbp.persistence.keyed_dicts, "_keys_round_trip", counted)
         fastbp.save(search, tmp_path / "s.fastbp")
     assert len(calls) == 1
     assert fastbp.load(tmp_path / "s.fastbp").best_params_ == search.best_params_

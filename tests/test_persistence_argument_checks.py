@@ -177,12 +177,14 @@ def fitted(data):
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if a call gets as far as skops (serialising, reading)."""
-    from fastbp import persistence
+    from fastbp.persistence import loading, saving
 
     def refused():
         raise AssertionError("the path was not checked first")
 
-    monkeypatch.setattr(persistence, "_skops_io", refused)
+    # Where save and load look skops up.
+    monkeypatch.setattr(saving, "_skops_io", refused)
+    monkeypatch.setattr(loading, "_skops_io", refused)
 
 
 @pytest.mark.parametrize("path", ["", b""])

@@ -347,7 +347,7 @@ def test_a_refused_file_imports_no_experimental_module(saved, data, tmp_path):
 def test_allowed_refuses_names_in_modules_it_does_not_import(name):
     import sys
 
-    from fastbp.persistence import _allowed
+    from fastbp.persistence.trust import _allowed
 
     module = name.rpartition(".")[0]
     was_imported = module in sys.modules
@@ -362,6 +362,6 @@ def test_allowed_refuses_names_in_modules_it_does_not_import(name):
     "sklearn.metrics._classification.accuracy_score",
 ])
 def test_allowed_still_allows_scikit_learns_classes(name):
-    from fastbp.persistence import _allowed
+    from fastbp.persistence.trust import _allowed
 
     assert _allowed(name)

@@ -21,7 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fastbp
-from fastbp import MLPClassifier, persistence
+from fastbp import MLPClassifier
+from fastbp.persistence import snapshot
 from fastbp.estimators import base, solvers
 
 try:
@@ -69,7 +70,7 @@ def _save_as_call_starts(monkeypatch, obj, path, call, pause_owner, pause_name):
     Returns the exception save raised, or None."""
     thread = threading.Thread(target=quiet, args=(call,))
     reached, release = _pause_after(monkeypatch, pause_owner, pause_name, lambda: thread)
-    real_refuse = persistence._refuse_being_fitted
+    real_refuse = snapshot._refuse_being_fitted
 
     def refuse(*args, **kwargs):
         real_refuse(*args, **kwargs)
@@ -77,7 +78,7 @@ def _save_as_call_starts(monkeypatch, obj, path, call, pause_owner, pause_name):
             thread.start()
             assert reached.wait(30), "the call never reached its pause"
 
-    monkeypatch.setattr(persistence, "_refuse_being_fitted", refuse)
+    monkeypatch.setattr(snapshot, "_refuse_being_fitted", refuse)
     try:
         fastbp.save(obj, path)
     except ValueError as exc:
@@ -158,7 +159,7 @@ def test_a_call_that_starts_and_ends_during_the_snapshot_is_not_missed(
     model = _model()
     for _ in range(2):
         quiet(model.partial_fit, X, y, classes=np.arange(10))
-    real_refuse = persistence._refuse_being_fitted
+    real_refuse = snapshot._refuse_being_fitted
     calls = []
 
     def refuse(*args, **kwargs):
@@ -169,7 +170,7 @@ def test_a_call_that_starts_and_ends_during_the_snapshot_is_not_missed(
             thread.start()
             thread.join(30)
 
-    monkeypatch.setattr(persistence, "_refuse_being_fitted", refuse)
+    monkeypatch.setattr(snapshot, "_refuse_being_fitted", refuse)
     fastbp.save(model, tmp_path / "m.fastbp")
     assert calls
     loaded = fastbp.load(tmp_path / "m.fastbp")

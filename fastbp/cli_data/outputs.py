@@ -112,7 +112,7 @@ def check_outputs(args):
     if args.model_out:
         # Saving is the last step: without skops a whole training run would
         # be lost to a package that is missing from the start.
-        from ..persistence import _skops_io
+        from ..persistence.dependency import _skops_io
 
         try:
             _skops_io()
