@@ -16,10 +16,10 @@ two members:
 then lets skops rebuild only skops' own allow-list (builtins, NumPy, most of
 scikit-learn), scikit-learn's estimator, CV-splitter and scorer classes and
 public metric functions (a search result's splitter and scorer), and
-fastbp's own types (:data:`TRUSTED`): see :func:`_allowed`. Anything else
-in the file, a function from ``os`` in a ``FunctionTransformer`` or any
-other scikit-learn function for instance, is an error that lists the
-unexpected types. :func:`save` refuses to write what :func:`load` would
+fastbp's own types (:data:`.trust.TRUSTED`): see :func:`.trust._allowed`.
+Anything else in the file, a function from ``os`` in a
+``FunctionTransformer`` or any other scikit-learn function for instance,
+is an error that lists the unexpected types. :func:`save` refuses to write what :func:`load` would
 refuse. Everything a fitted estimator
 holds, optimizer state and training history included, is saved, so a loaded
 model predicts bit for bit as before and continues training (``partial_fit``,
@@ -28,6 +28,13 @@ model predicts bit for bit as before and continues training (``partial_fit``,
 that it leaves them out.
 
 skops is an optional dependency: ``pip install "fastbp[io]"``.
+
+The package's modules: :mod:`.saving` and :mod:`.loading` (save, load),
+:mod:`.container` (the file, its ``fastbp.json``, read_metadata),
+:mod:`.trust` (what load rebuilds), :mod:`.checks` (what save refuses),
+:mod:`.snapshot` (the copy save writes), :mod:`.encoding`,
+:mod:`.keyed_dicts` and :mod:`.routing` (what is written otherwise than
+held), :mod:`.objects`, :mod:`.paths` and :mod:`.dependency`.
 """
 
 from . import container, trust

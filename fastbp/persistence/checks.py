@@ -7,6 +7,56 @@ import numpy as np
 from .objects import _fastbp_models, _objects
 
 
+def _refuse_unfitted(obj, estimators):
+    """Refuse ``obj`` unless it holds a trained fastbp model, and every
+    fastbp model, Pipeline or search in its lists, tuples and dicts is
+    fitted.
+
+    Parameters
+    ----------
+    obj : object
+        What save was given (its snapshot).
+    estimators : list of BaseMLP
+        The fastbp models in ``obj``.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` is fitted but holds only an unfitted fastbp template (a
+        search that chose another estimator).
+    sklearn.exceptions.NotFittedError
+        If no fastbp model in it is fitted, or one of its containers holds
+        an unfitted one: the message says where.
+    """
+    from sklearn.exceptions import NotFittedError
+
+    if not any(hasattr(est, "coefs_") for est in estimators):
+        from sklearn.utils.validation import check_is_fitted
+
+        if obj is not estimators[0]:
+            try:
+                check_is_fitted(obj)
+            except (NotFittedError, TypeError):
+                pass
+            else:
+                # A search that chose another estimator: fitted, but what
+                # it holds of fastbp is its untrained template.
+                raise TypeError(
+                    f"fastbp.save saves fastbp models; this fitted {type(obj).__name__} "
+                    "holds no trained one (only an unfitted template, such as a search's "
+                    "candidate it did not choose). Use skops.io.dump for other "
+                    "scikit-learn objects.")
+        raise NotFittedError(f"This {type(obj).__name__} is not fitted yet: fastbp.save "
+                             "saves a trained model. Call fit first.")
+    unfitted = _unfitted_in_containers(obj)
+    if unfitted is not None:
+        # A list of models saved one of them untrained, as a fitted one to
+        # whoever loads it, where save refuses that model alone.
+        where, item = unfitted
+        raise NotFittedError(f"{where} is an unfitted {type(item).__name__}: fastbp.save "
+                             "saves trained models only. Fit it first, or leave it out.")
+
+
 def _unfitted_in_containers(obj):
     """``(where, item)`` for the first unfitted fastbp model, or unfitted
     scikit-learn object holding one, in the lists, tuples and dicts that
@@ -47,6 +97,8 @@ def _unfitted_in_containers(obj):
 
 
 def _check_saveable(estimators):
+    """Refuse a ``learning_rate`` or ``scoring`` of ``estimators`` that is a
+    Python function (a ``TypeError``): skops would need pickle for it."""
     for est in estimators:
         from sklearn.metrics._scorer import _BaseScorer
 
@@ -95,3 +147,32 @@ def _weights_as_predicted(est):
         if type(arrays) is not list or any(a is not b for a, b in zip(new, arrays)):
             converted[name] = new
     return converted
+
+
+def _refuse_inconsistent_states(estimators, weights):
+    """Refuse, with a ``ValueError``, a fastbp model of ``estimators`` whose
+    state :func:`~fastbp.persistence.load` would refuse, checked on a copy
+    holding the weights as they will be written (``weights``, by id of the
+    model: :func:`_weights_as_predicted`): refused here, when the model is
+    still at hand, rather than in production when the file is read.
+
+    A fitted classifier whose weights were set by hand without its classes
+    is not fitted (a ``NotFittedError``), as predict says, with its remedy.
+    """
+    for est in estimators:
+        if "coefs_" in est.__dict__:
+            # Not fitted, rather than an "inconsistent state" below. An
+            # unfitted template (a search's) is not checked.
+            est._check_weights_alone_suffice()
+        probe = object.__new__(type(est))
+        probe.__dict__.update(est.__dict__)
+        probe.__dict__.update(weights[id(est)])
+        try:
+            probe._check_loaded_state()
+        except (ValueError, AttributeError, TypeError) as exc:
+            # AttributeError, TypeError: state of the wrong kinds (an
+            # attribute deleted, a list where an array belongs) that a check
+            # read before one named it.
+            raise ValueError(
+                f"cannot save this {type(est).__name__}: its state is inconsistent, and "
+                f"fastbp.load would refuse the file: {str(exc).rstrip('.')}.") from exc

@@ -2,6 +2,7 @@
 (:func:`_allowed`), beyond skops' own allow-list, and the checks of a
 file's arrays before NumPy allocates them."""
 
+import os
 import zipfile
 
 import numpy as np
@@ -159,3 +160,39 @@ def _check_array_members(payload):
 def _refused_types(sio, payload):
     """The types of ``payload`` that :func:`load` would refuse."""
     return sorted(t for t in set(sio.get_untrusted_types(data=payload)) if not _allowed(t))
+
+
+def _refuse_unloadable_types(sio, obj, payload):
+    """Refuse, with a ``TypeError``, to write ``obj`` (serialised as
+    ``payload``) where it holds types that :func:`~fastbp.persistence.load`
+    would refuse: save does not write what load would not read."""
+    refused = _refused_types(sio, payload)
+    if refused:
+        raise TypeError(
+            f"{type(obj).__name__} holds objects that fastbp.load would refuse to rebuild "
+            f"({refused}): save it with skops.io.dump, and load it with skops.io.load "
+            "naming the types you trust.")
+
+
+def _types_to_trust(sio, path, payload):
+    """The types beyond skops' own allow-list that the model data
+    ``payload`` of the file ``path`` holds, every one of them
+    :func:`_allowed`.
+
+    Raises
+    ------
+    ValueError
+        If skops' container is damaged, or the file holds a type that is
+        not allowed (the message lists them).
+    """
+    try:
+        untrusted = sio.get_untrusted_types(data=payload)
+    except Exception as exc:  # skops' own container is damaged
+        raise ValueError(f"{os.fspath(path)} is damaged: {type(exc).__name__}: {exc}") from exc
+    unexpected = sorted(t for t in set(untrusted) if not _allowed(t))
+    if unexpected:
+        raise ValueError(
+            f"{os.fspath(path)} holds types that fastbp does not load: {unexpected}. If you "
+            "trust the file, inspect it with skops.io.get_untrusted_types and load its "
+            "model.skops member with skops.io.load(..., trusted=[...]).")
+    return untrusted
