@@ -3,13 +3,12 @@
 import os
 import warnings
 
-from .container import _META, _read
+from .container import _check_description, _read, _warn_other_versions
 from .dependency import _skops_io
-from .keyed_dicts import _KEYED, _set_keyed_dicts
+from .encoding import _restore_encoded
 from .objects import _fastbp_models, _objects
 from .paths import _path_argument
-from .routing import _REQUESTS, _set_requests
-from .trust import _allowed, _check_array_members
+from .trust import _check_array_members, _types_to_trust
 
 
 def load(path):
@@ -72,30 +71,39 @@ def load(path):
     path = _path_argument("fastbp.load(path)", path, "a path to a saved model")
     sio = _skops_io()
     meta, payload = _read(path)
-    try:
-        untrusted = sio.get_untrusted_types(data=payload)
-    except Exception as exc:  # skops' own container is damaged
-        raise ValueError(f"{os.fspath(path)} is damaged: {type(exc).__name__}: {exc}") from exc
-    unexpected = sorted(t for t in set(untrusted) if not _allowed(t))
-    if unexpected:
-        raise ValueError(
-            f"{os.fspath(path)} holds types that fastbp does not load: {unexpected}. If you "
-            "trust the file, inspect it with skops.io.get_untrusted_types and load its "
-            "model.skops member with skops.io.load(..., trusted=[...]).")
-    import sklearn
+    trusted = _types_to_trust(sio, path, payload)
+    _warn_other_versions(path, meta)
+    model = _rebuild(sio, path, payload, trusted)
+    objects = _objects(model)
+    _restore_encoded(path, objects)
+    estimators = _fastbp_models(objects)
+    if not estimators:
+        # save never writes one: a file built by other means.
+        raise ValueError(f"{os.fspath(path)} holds a {type(model).__name__}, not a fastbp "
+                         "model or an object holding one")
+    for est in estimators:
+        _check_loaded_model(path, meta, est)
+    _check_description(path, meta, model, estimators)
+    return model
 
-    from .. import __version__
 
-    for key, current in (("fastbp", __version__), ("scikit-learn", sklearn.__version__)):
-        if meta.get(key) != current:
-            warnings.warn(f"{os.fspath(path)} was saved with {key} {meta.get(key)}; this is "
-                          f"{key} {current}. Check its predictions before relying on it.",
-                          UserWarning, stacklevel=2)
+def _rebuild(sio, path, payload, trusted):
+    """The object skops rebuilds from the model data ``payload`` of the file
+    ``path``, trusting ``trusted`` beyond its own allow-list.
+
+    Raises
+    ------
+    ValueError
+        If the file is damaged: an array member declares more data than it
+        holds, or the model cannot be rebuilt.
+    MemoryError
+        If this process cannot allocate the model an intact file holds.
+    """
     try:
         # Before numpy allocates what a header declares: a 77 kB file may
         # declare terabytes.
         _check_array_members(payload)
-        model = sio.loads(payload, trusted=list(untrusted))
+        return sio.loads(payload, trusted=list(trusted))
     except MemoryError as exc:
         # Not damage: an intact model larger than what this process can
         # allocate now (a declared size the file does not hold was refused
@@ -113,70 +121,57 @@ def load(path):
         # skops. (Ctrl-C, a BaseException, goes on as it is.)
         raise ValueError(f"{os.fspath(path)} is damaged: its model cannot be rebuilt "
                          f"({type(exc).__name__}: {exc})") from exc
-    objects = _objects(model)
-    for item in objects:
-        plain = getattr(item, "__dict__", {}).pop(_REQUESTS, None)
-        keyed = getattr(item, "__dict__", {}).pop(_KEYED, None)
-        try:
-            if keyed is not None:
-                _set_keyed_dicts(item, keyed)
-            if plain is not None:
-                _set_requests(item, plain)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{os.fspath(path)} is damaged or was edited: {exc}") from exc
-    estimators = _fastbp_models(objects)
-    if not estimators:
-        # save never writes one: a file built by other means.
-        raise ValueError(f"{os.fspath(path)} holds a {type(model).__name__}, not a fastbp "
-                         "model or an object holding one")
+
+
+def _check_loaded_model(path, meta, est):
+    """Refuse the fastbp model ``est`` rebuilt from the file ``path`` (whose
+    ``fastbp.json`` is ``meta``) where it lacks a parameter of this
+    fastbp's class or its fitted state is inconsistent; drop, with a
+    warning that names :func:`load`'s caller, the attributes that are no
+    parameters of this fastbp's class (a newer fastbp's).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameters missing and the fastbp version that saved
+        the file, or what is inconsistent.
+    """
+    from .. import __version__
+
     saved = meta.get("fastbp")
-    for est in estimators:
-        name = type(est).__name__
-        missing = est._missing_parameters()
-        if missing:
-            # Before the state check, which would name no version: a file
-            # written by a fastbp whose class had fewer parameters.
-            why = (f"it was saved by this fastbp ({saved}), whose {name} has them, so it "
-                   "was edited after it was saved" if saved == __version__ else
-                   f"it was saved by fastbp {saved} (this is fastbp {__version__}), whose "
-                   f"{name} may not have had them, or it was edited after it was saved")
-            raise ValueError(f"{os.fspath(path)} holds an {name} without the parameter(s) "
-                             f"{', '.join(missing)}: {why}.")
-        try:
-            est._check_loaded_state()
-        except (ValueError, AttributeError, TypeError) as exc:
-            # AttributeError, TypeError: edited state of the wrong kinds,
-            # met by a check before one named it; the file is what is wrong.
-            raise ValueError(
-                f"{os.fspath(path)} holds an {name} whose fitted state is "
-                f"inconsistent: {str(exc).rstrip('.')}. Was the file edited after it was "
-                "saved, or saved from a model whose attributes were set by hand?") from exc
-        unknown = est._unknown_parameters()
-        if unknown:
-            # A newer fastbp's parameters: this one neither checks nor uses
-            # them, so the model may not train or predict as it did there.
-            warnings.warn(
-                f"{os.fspath(path)} holds an {name} with the attribute(s) "
-                f"{', '.join(unknown)}, which are no parameters of this fastbp's {name} "
-                f"(it was saved by fastbp {saved}; this is fastbp {__version__}): they are "
-                "ignored, and dropped from the loaded model. Check its predictions before "
-                "relying on it.",
-                UserWarning, stacklevel=2)
-            # Dropped, not kept: kept, a save of the loaded model wrote them
-            # again, and every later load repeated this warning about names
-            # this fastbp never used.
-            for attr in unknown:
-                del est.__dict__[attr]
-    # The checksum covers the model data only (model.skops), not
-    # fastbp.json, whose type and dtypes read_metadata reports without
-    # loading: compared here with what was rebuilt, so that an edited
-    # fastbp.json is not taken as a description of the model it holds.
-    described = {"type": type(model).__name__,
-                 "dtypes": sorted({str(est._weights_dtype()) for est in estimators
-                                   if hasattr(est, "coefs_")})}
-    for field, actual in described.items():
-        if meta.get(field) != actual:
-            raise ValueError(
-                f"{os.fspath(path)} is damaged or was edited: the {field} its {_META} "
-                f"records, {meta.get(field)!r}, is not its model's, {actual!r}.")
-    return model
+    name = type(est).__name__
+    missing = est._missing_parameters()
+    if missing:
+        # Before the state check, which would name no version: a file
+        # written by a fastbp whose class had fewer parameters.
+        why = (f"it was saved by this fastbp ({saved}), whose {name} has them, so it "
+               "was edited after it was saved" if saved == __version__ else
+               f"it was saved by fastbp {saved} (this is fastbp {__version__}), whose "
+               f"{name} may not have had them, or it was edited after it was saved")
+        raise ValueError(f"{os.fspath(path)} holds an {name} without the parameter(s) "
+                         f"{', '.join(missing)}: {why}.")
+    try:
+        est._check_loaded_state()
+    except (ValueError, AttributeError, TypeError) as exc:
+        # AttributeError, TypeError: edited state of the wrong kinds,
+        # met by a check before one named it; the file is what is wrong.
+        raise ValueError(
+            f"{os.fspath(path)} holds an {name} whose fitted state is "
+            f"inconsistent: {str(exc).rstrip('.')}. Was the file edited after it was "
+            "saved, or saved from a model whose attributes were set by hand?") from exc
+    unknown = est._unknown_parameters()
+    if unknown:
+        # A newer fastbp's parameters: this one neither checks nor uses
+        # them, so the model may not train or predict as it did there.
+        warnings.warn(
+            f"{os.fspath(path)} holds an {name} with the attribute(s) "
+            f"{', '.join(unknown)}, which are no parameters of this fastbp's {name} "
+            f"(it was saved by fastbp {saved}; this is fastbp {__version__}): they are "
+            "ignored, and dropped from the loaded model. Check its predictions before "
+            "relying on it.",
+            UserWarning, stacklevel=3)
+        # Dropped, not kept: kept, a save of the loaded model wrote them
+        # again, and every later load repeated this warning about names
+        # this fastbp never used.
+        for attr in unknown:
+            del est.__dict__[attr]
