@@ -1140,3 +1140,17 @@ def test_the_module_exports_only_what_the_readme_documents():
     exec("from fastbp.persistence import *", namespace)
     assert set(namespace) - {"__builtins__"} == {"load", "read_metadata", "save"}
     assert persistence.save is fastbp.save and persistence.load is fastbp.load
+
+
+def test_the_package_keeps_the_public_names_of_the_module_it_was_split_from():
+    # fix-321 split fastbp/persistence.py into a package: its public names
+    # stay reachable where they were, and are the ones the modules use.
+    from fastbp import persistence
+    from fastbp.persistence import container, trust
+
+    assert persistence.read_metadata is fastbp.read_metadata
+    assert (persistence.FORMAT, persistence.FORMAT_VERSION) == ("fastbp-model", 1)
+    assert persistence.FORMAT is container.FORMAT
+    assert persistence.TRUSTED is trust.TRUSTED
+    assert persistence.POSITIVE_UFUNC is trust.POSITIVE_UFUNC
+    assert "fastbp.estimators.classifier.MLPClassifier" in persistence.TRUSTED
