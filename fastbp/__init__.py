@@ -10,10 +10,10 @@ module (so is ``import fastbp.warmup as w``); the module's public names,
 """
 
 from . import datasets
-from ._cache import CacheWarning
-from ._cache import cache_info as compile_cache_info
-from ._cache import clear_cache as clear_compile_cache
-from ._cache import prune_cache as prune_compile_cache
+from ._cache.maintenance import cache_info as compile_cache_info
+from ._cache.maintenance import clear_cache as clear_compile_cache
+from ._cache.maintenance import prune_cache as prune_compile_cache
+from ._cache.warning import CacheWarning
 from .cli_data.predict import read_data
 from .display import TrainingHistoryDisplay
 from .estimators import MLPClassifier, MLPRegressor

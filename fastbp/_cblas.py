@@ -14,7 +14,8 @@ import os
 
 import llvmlite.binding as llvm
 
-from . import _cache
+from ._cache.key import add_cache_key
+from ._cache.warning import warn_outside_fastbp
 
 # (sgemm, dgemm): NumPy >= 2 wheels (scipy-openblas64), then NumPy 1.x
 # wheels (openblas64_). Both take 64-bit integers.
@@ -98,7 +99,7 @@ def _choose():
     if asked not in ("", "numpy"):
         # helper-123: a typo (FASTBP_BLAS=scpiy) took NumPy's BLAS without a
         # word, as FASTBP_SPLIT and FASTBP_COMPILE_AHEAD do not.
-        _cache.warn_outside_fastbp(
+        warn_outside_fastbp(
             f"FASTBP_BLAS={asked!r} is not one of numpy, scipy: taken as numpy (the "
             "kernels call NumPy's BLAS where NumPy links one; set it to scipy for "
             "Numba's np.dot).", RuntimeWarning)
@@ -114,7 +115,7 @@ def _choose():
 #: Which BLAS the kernels' products call: ``"numpy:<symbol>"`` or
 #: ``"scipy"`` (Numba's ``np.dot``).
 BACKEND, _FOUND = _choose()
-_cache.add_cache_key("blas", BACKEND)
+add_cache_key("blas", BACKEND)
 #: Whether the products call NumPy's CBLAS (a compile-time constant: the
 #: other branch is pruned before typing).
 NUMPY_BLAS = _FOUND is not None

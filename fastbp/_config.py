@@ -28,7 +28,7 @@ if numba.config.DISABLE_JIT:
         "NUMBA_DISABLE_JIT to import fastbp (its tests check every kernel against a NumPy "
         "reference, tests/naive.py).")
 
-from ._cache import enable_cache
+from ._cache.dispatchers import enable_cache
 from ._cblas import NUMPY_BLAS
 from . import _link_only
 

@@ -423,7 +423,7 @@ def info(args):
     from threadpoolctl import threadpool_info
 
     from . import __version__
-    from ._cache import cache_info, clear_cache, prune_cache
+    from ._cache.maintenance import cache_info, clear_cache, prune_cache
     from .kernels import blas
     from .machine import cpu_model
 
@@ -473,7 +473,9 @@ def info(args):
 
 def compile_kernels(args):
     from . import MLPClassifier, MLPRegressor, warmup
-    from ._cache import cache_info, misplaced_cache, saves_to_disk
+    from ._cache.directory import misplaced_cache
+    from ._cache.dispatchers import saves_to_disk
+    from ._cache.maintenance import cache_info
 
     if args.all and (args.solver or args.early_stopping or args.estimator):
         # --all warms every solver with and without early stopping, for

@@ -8,11 +8,12 @@ configuration once on a tiny synthetic problem, which runs exactly the
 kernels (and the specialisations) that real fits of it run, and leaves them
 loaded in this process and saved in the on-disk cache.
 
-Each kernel compiles under a lock of its own (:mod:`fastbp._cache`): when
-many processes of one machine warm up at once, one compiles each kernel and
-the others wait, then load what it saved. ``n_jobs`` uses that to compile
-in parallel: worker processes take the configurations, dtypes and input
-kinds in turn, and compile different kernels at once.
+Each kernel compiles under a lock of its own
+(:mod:`fastbp._cache.compile_locks`): when many processes of one machine
+warm up at once, one compiles each kernel and the others wait, then load
+what it saved. ``n_jobs`` uses that to compile in parallel: worker
+processes take the configurations, dtypes and input kinds in turn, and
+compile different kernels at once.
 
 ``fastbp.warmup`` names the function :func:`warmup`, not this module; its
 public names (:func:`warmup`, :class:`WarmupReport`, :class:`WarmupEntry`)
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-from . import _cache
+from ._cache import dispatchers
+from ._cache.counts import process_counts, thread_counts
+from ._cache.warning import CacheWarning
 from .estimators import MLPClassifier, MLPRegressor
 from .estimators.tiny_fits import tiny_fit as _tiny_fit
 from .estimators.tiny_fits import tiny_representative as _tiny_representative
@@ -223,7 +226,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
     # asked for no processes. Without a writable cache the workers' compiles
     # would be lost with them, and this process compile everything again
     # (helper-103: 122 kernels compiled for 42).
-    n_jobs = (1 if n_jobs is None or not _cache.saves_to_disk()
+    n_jobs = (1 if n_jobs is None or not dispatchers.saves_to_disk()
               else min(effective_n_jobs(n_jobs), len(tasks)))
     report = WarmupReport(n_jobs=n_jobs)
     start = time.perf_counter()
@@ -235,7 +238,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
             delayed(_warm_in_worker)(est, dtype, part) for est, dtype, part in order)
         counts = [result for result, _ in results]
         for message in dict.fromkeys(m for _, messages in results for m in messages):
-            warnings.warn(f"in a warmup worker process: {message}", _cache.CacheWarning,
+            warnings.warn(f"in a warmup worker process: {message}", CacheWarning,
                           stacklevel=2)
         # What the workers saved, loaded here too: this process is warm. A
         # compile here means the workers saw another cache (NUMBA_CACHE_DIR
@@ -249,7 +252,7 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
             warnings.warn(
                 f"warmup's worker processes did not warm this process's cache: it compiled "
                 f"{compiled_here} kernel(s) again. Set NUMBA_CACHE_DIR and FASTBP_BLAS before "
-                "importing fastbp, or use n_jobs=1.", _cache.CacheWarning, stacklevel=2)
+                "importing fastbp, or use n_jobs=1.", CacheWarning, stacklevel=2)
         by_task = dict(zip(map(id, order), counts))
         counts = [(c + c_here, loaded, seconds, unsaved + unsaved_here)
                   for (c, loaded, seconds, unsaved), (c_here, _, _, unsaved_here)
@@ -258,12 +261,12 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         counts = [_warm_part(*task) for task in tasks]
     report.entries = _entries(tasks, counts, named)
     report.seconds = time.perf_counter() - start
-    if not _cache.saves_to_disk():
+    if not dispatchers.saves_to_disk():
         warnings.warn(
             "warmup compiled in memory only: no directory for fastbp's compile cache is "
             "writable, so nothing was saved, and every other process will compile again. "
             "Set the environment variable NUMBA_CACHE_DIR to a writable directory.",
-            _cache.CacheWarning, stacklevel=2)
+            CacheWarning, stacklevel=2)
     return report
 
 
@@ -370,7 +373,7 @@ def _warm_part(est, dtype, part):
     # one to the split kernels, and whichever wins compiles them, so this
     # thread's counts would miss them whenever it loses; there, the
     # process's counts (any other thread's during the part included).
-    counts = _cache.process_counts if part[0] == "split" else _cache.thread_counts
+    counts = process_counts if part[0] == "split" else thread_counts
     before = counts()
     start = time.perf_counter()
     _tiny_fit(est, dtype, *part)
@@ -384,11 +387,11 @@ def _warm_in_worker(est, dtype, part):
     of the :class:`~fastbp.CacheWarning` it raised, for the parent to say
     (a worker's warnings reach no one)."""
     with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always", _cache.CacheWarning)
+        warnings.simplefilter("always", CacheWarning)
         counts = _warm_part(est, dtype, part)
     messages = []
     for w in seen:
-        if issubclass(w.category, _cache.CacheWarning):
+        if issubclass(w.category, CacheWarning):
             messages.append(str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -400,10 +403,10 @@ def _cache_counts():
     (a kernel without a cache, where no directory is writable, counts each
     compile as a miss), in all its threads."""
     hits = misses = 0
-    for dispatcher in list(_cache._dispatchers):
+    for dispatcher in list(dispatchers._dispatchers):
         hits += sum(dispatcher._cache_hits.values())
         misses += sum(dispatcher._cache_misses.values())
-    for dispatcher in list(_cache._uncached):
+    for dispatcher in list(dispatchers._uncached):
         misses += len(dispatcher.overloads)
     return hits, misses
 

@@ -51,16 +51,7 @@ The modules, each importing only those before it:
   cached, and :func:`~.dispatchers.will_compile`;
 - :mod:`.maintenance`: :func:`~.maintenance.cache_info`,
   :func:`~.maintenance.clear_cache` and :func:`~.maintenance.prune_cache`.
-"""
 
-# Until fastbp's importers name the modules: the names they import here.
-from .dispatchers import (  # noqa: F401
-    compiles_in_memory, enable_cache, saves_to_disk, will_compile, _dispatchers, _uncached)
-from .compile_locks import ahead_claim_path, compile_lock, while_waiting  # noqa: F401
-from .directory import misplaced_cache  # noqa: F401
-from .index import RepairingCache  # noqa: F401
-from .key import add_cache_key  # noqa: F401
-from .locks import _busy, _file_lock  # noqa: F401
-from .counts import process_counts, thread_counts  # noqa: F401
-from .maintenance import cache_info, clear_cache, prune_cache  # noqa: F401
-from .warning import CacheWarning, warn_outside_fastbp  # noqa: F401
+Import a name from the module that holds it, and monkeypatch it there:
+this package re-exports nothing.
+"""

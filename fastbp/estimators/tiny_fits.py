@@ -144,7 +144,7 @@ def warm_twins(est, dtype, target):
     and scored).
 
     A cold fit that finds another process compiling its own kernels runs
-    this while it waits (:func:`fastbp._cache.while_waiting`): in a
+    this while it waits (:class:`fastbp._cache.compile_locks.while_waiting`): in a
     parallel search from an empty cache, one worker compiles the training
     kernels, another these, and the parent's refit, whose steps are split
     between the cores that the workers shared, loads them.

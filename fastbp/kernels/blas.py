@@ -25,7 +25,7 @@ How, and why it is safe:
   Accelerate, a system OpenBLAS with 32-bit integers), or where the
   environment variable ``FASTBP_BLAS=scipy`` asks for it, the products use
   Numba's ``np.dot`` as before. The choice is part of every cache key
-  (:func:`fastbp._cache.add_cache_key`), so a kernel compiled for one is
+  (:func:`fastbp._cache.key.add_cache_key`), so a kernel compiled for one is
   never loaded for the other.
 """
 

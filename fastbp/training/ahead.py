@@ -7,9 +7,9 @@ more. The prediction kernel is known before the fit starts (it depends on
 the network's structure and dtype only), so where a core is idle a helper
 process compiles it at the same time, and saves it to the cache; the
 model's first ``predict`` then loads it. The kernels' compile locks
-(:mod:`fastbp._cache`) keep the two processes from compiling anything
-twice: an inner kernel both need is compiled by whichever reaches it
-first, and loaded by the other.
+(:mod:`fastbp._cache.compile_locks`) keep the two processes from
+compiling anything twice: an inner kernel both need is compiled by
+whichever reaches it first, and loaded by the other.
 
 The helper is a new interpreter (``multiprocessing``'s executable) with
 the fit process's ``sys.path``, environment and cache directory, and one
@@ -185,7 +185,8 @@ def compile_ahead(backend, spec, dtype, train_kernel, sparse=False):
 
 
 def _compile_ahead(backend, spec, dtype, train_kernel, sparse, key, mode):
-    from .. import _cache
+    from .._cache import compile_locks, dispatchers, locks
+    from .._cache.index import RepairingCache
     from .predict import chunk_rows, inference_plan_of
 
     if backend.name != "cpu" or sparse or mode == "off" or getattr(sys, "frozen", False):
@@ -196,14 +197,14 @@ def _compile_ahead(backend, spec, dtype, train_kernel, sparse, key, mode):
         _asked.add(key)
     # The kernel the model's predict will run (inference drops dropout).
     predict_kernel = inference_plan_of(spec, dtype, chunk_rows(1)).kernels(backend).predict
-    if not (isinstance(getattr(train_kernel, "_cache", None), _cache.RepairingCache)
-            and isinstance(getattr(predict_kernel, "_cache", None), _cache.RepairingCache)
-            and _cache.will_compile(train_kernel, dtype)
-            and _cache.will_compile(predict_kernel, dtype)):
+    if not (isinstance(getattr(train_kernel, "_cache", None), RepairingCache)
+            and isinstance(getattr(predict_kernel, "_cache", None), RepairingCache)
+            and dispatchers.will_compile(train_kernel, dtype)
+            and dispatchers.will_compile(predict_kernel, dtype)):
         return None
-    claim = _cache.ahead_claim_path(predict_kernel, dtype)
-    lock = _cache._file_lock(claim)
-    if lock is None or _cache._busy(lock) or not (mode == "on" or idle_core()):
+    claim = compile_locks.ahead_claim_path(predict_kernel, dtype)
+    lock = locks._file_lock(claim)
+    if lock is None or locks._busy(lock) or not (mode == "on" or idle_core()):
         return None
     return _start(spec, dtype, claim, predict_kernel._cache._cache_path)
 

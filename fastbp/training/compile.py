@@ -12,8 +12,9 @@ import functools
 
 import numpy as np
 
-from .. import _cache
-from .._cache import compiles_in_memory, while_waiting, will_compile
+from .._cache import dispatchers
+from .._cache.compile_locks import while_waiting
+from .._cache.dispatchers import compiles_in_memory, will_compile
 from ..kernels.codes import (NORM_NONE, OUT_EXP, OUT_IDENTITY, OUT_LOGISTIC, OUTPUT_FUNCTIONS,
                              SOLVERS)
 from .backend import CPUBackend
@@ -117,10 +118,10 @@ def warm_roles(dtype, backend=None, split=None):
     split = _split.splits_here() if split is None else split
     for toolkit, path in KERNEL_PATHS:
         for name, code in OUTPUT_FUNCTIONS.items():
-            yield path, name, [role for role, dispatchers
+            yield path, name, [role for role, kernels
                                in kernel_roles(backend, toolkit, code, split)
-                               if not any(_cache.will_compile(kernel, dtype)
-                                          for kernel in dispatchers)]
+                               if not any(dispatchers.will_compile(kernel, dtype)
+                                          for kernel in kernels)]
 
 
 def sparse_compile_command(solver, out_code, early_stopping=False, dtype=None):
@@ -226,7 +227,7 @@ def announce_compilation(backend, dtype, solver, out_code, toolkit=False, stream
 def _spend_a_compile_wait(warm_split, clip, solver, backend, spec, sparse, params,
                           running, batch_size, n_train):
     """What a stochastic fit does where it would wait for another process
-    compiling its kernels (:func:`fastbp._cache.while_waiting`), decided
+    compiling its kernels (:func:`fastbp._cache.compile_locks.while_waiting`), decided
     then (a fit pays nothing for it unless it waits):
 
     - compile the prediction kernel its model will run, which scores each
@@ -259,7 +260,7 @@ def spend_compile_waits(backend, spec, sparse, params, running, batch_size, n_tr
                         clip, solver, warm_split):
     """A context manager for the block in which a stochastic fit runs its
     kernels: a wait there for another process's compile is spent compiling
-    what the fit will want next (:class:`fastbp._cache.while_waiting`).
+    what the fit will want next (:class:`fastbp._cache.compile_locks.while_waiting`).
 
     Parameters
     ----------
@@ -287,7 +288,7 @@ def spend_compile_waits(backend, spec, sparse, params, running, batch_size, n_tr
 
     Returns
     -------
-    fastbp._cache.while_waiting
+    fastbp._cache.compile_locks.while_waiting
     """
     return while_waiting(functools.partial(
         _spend_a_compile_wait, warm_split, clip, solver, backend, spec, sparse, params,
