@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pytest
 
-from fastbp import _cache
+from fastbp._cache import compile_locks, dispatchers
 from fastbp.training import ahead
 from fastbp.training.backend import CPUBackend
 
@@ -85,8 +85,8 @@ def starts(monkeypatch, tmp_path):
     started = []
     monkeypatch.setattr(ahead, "_start", lambda spec, dtype, *rest: started.append((spec, dtype)))
     monkeypatch.setattr(ahead, "_asked", set())
-    monkeypatch.setattr(_cache, "will_compile", lambda kernel, dtype: True)
-    monkeypatch.setattr(_cache, "ahead_claim_path",
+    monkeypatch.setattr(dispatchers, "will_compile", lambda kernel, dtype: True)
+    monkeypatch.setattr(compile_locks, "ahead_claim_path",
                         lambda kernel, dtype: str(tmp_path / f"{id(kernel)}-{dtype}.lock"))
     monkeypatch.setattr(ahead, "idle_core", lambda: True)
     return started
@@ -136,7 +136,7 @@ def test_no_helper_where_a_kernel_is_compiled_or_cached(monkeypatch, starts):
     monkeypatch.setenv(ahead.ENV, "1")
     kernels = CPUBackend().network(False, spec.out_code)
     compiled = {kernels.train_epoch}
-    monkeypatch.setattr(_cache, "will_compile", lambda kernel, dtype: kernel not in compiled)
+    monkeypatch.setattr(dispatchers, "will_compile", lambda kernel, dtype: kernel not in compiled)
     ahead.compile_ahead(CPUBackend(), spec, np.float64, kernels.train_epoch)
     # The training kernel cold, the prediction kernel compiled: nothing to gain.
     compiled = {kernels.predict}
@@ -153,7 +153,7 @@ def test_the_prediction_kernel_asked_about_is_the_one_predict_runs(monkeypatch, 
     # Inference applies no dropout: a dropout network's model predicts with
     # the default path's kernel, not the toolkit's that its fit trains with.
     asked = []
-    monkeypatch.setattr(_cache, "will_compile",
+    monkeypatch.setattr(dispatchers, "will_compile",
                         lambda kernel, dtype: asked.append(kernel) or True)
     monkeypatch.setenv(ahead.ENV, "1")
     spec = _spec(dropout=0.5)
@@ -176,7 +176,7 @@ def test_no_helper_for_sparse_x_a_frozen_app_or_a_claimed_kernel(monkeypatch, st
     assert starts == []
     # Another process's helper holds the claim on this kernel and dtype.
     monkeypatch.setattr(ahead, "_asked", set())
-    claim = _cache.ahead_claim_path(CPUBackend().network(False, spec.out_code).predict,
+    claim = compile_locks.ahead_claim_path(CPUBackend().network(False, spec.out_code).predict,
                                     np.dtype(np.float64))
     with FileLock(claim):
         ahead.compile_ahead(CPUBackend(), spec, np.float64, _train_kernel(spec))

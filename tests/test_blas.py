@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from fastbp import _cache
+from fastbp._cache.key import _key_extras
 from fastbp.kernels import blas
 
 try:  # tests/ may or may not become a package
@@ -43,10 +43,10 @@ def test_numpy_wheels_blas_is_used():
 
 
 def test_backend_is_part_of_every_cache_key():
-    assert _cache._key_extras["blas"] == blas.BACKEND
+    assert _key_extras["blas"] == blas.BACKEND
     dispatcher = blas.matmul
     key = dispatcher._cache._index_key((), dispatcher.targetctx.codegen())
-    assert key[-1] == tuple(sorted(_cache._key_extras.items()))
+    assert key[-1] == tuple(sorted(_key_extras.items()))
     assert ("blas", blas.BACKEND) in key[-1]
 
 

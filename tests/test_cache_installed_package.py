@@ -20,7 +20,10 @@ import warnings
 import pytest
 from numba.core import config
 
-from fastbp import CacheWarning, _cache
+from fastbp import CacheWarning
+from fastbp._cache import directory as checks
+from fastbp._cache import index, maintenance
+from fastbp._cache.locks import LOCKS_DIR, _file_lock, _holding
 
 
 def _kernel_module(tmp_path):
@@ -41,8 +44,8 @@ def fresh_check(monkeypatch, tmp_path):
     check not yet made."""
     monkeypatch.setattr(config, "CACHE_DIR", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
-    monkeypatch.setattr(_cache, "_cache_dir_checked", False)
-    monkeypatch.setattr(_cache, "_unused_package", None)
+    monkeypatch.setattr(checks, "_cache_dir_checked", False)
+    monkeypatch.setattr(checks, "_unused_package", None)
 
 
 def _unwritable(monkeypatch, directory):
@@ -64,21 +67,21 @@ def test_an_unwritable_package_cache_is_named(fresh_check, monkeypatch, tmp_path
     pycache.mkdir()
     (pycache / "kern.double-1.py311.nbi").write_bytes(b"built by fastbp compile")
     _unwritable(monkeypatch, pycache)
-    cache = _cache.RepairingCache(module.double)
+    cache = index.RepairingCache(module.double)
     # What Numba did without a word: the user-wide cache.
     assert str(cache._cache_path).startswith(str(tmp_path / "home-cache"))
     with pytest.warns(CacheWarning) as caught:
-        _cache._check_cache_dir(cache)
+        checks._check_cache_dir(cache)
     (message,) = [str(w.message) for w in caught]
     assert str(pycache) in message and "not writable" in message, message
     assert "Permission denied" in message and cache._cache_path in message, message
     assert "NUMBA_CACHE_DIR" in message, message
-    unused = _cache.cache_info()["unused"]
+    unused = maintenance.cache_info()["unused"]
     assert unused is not None and str(pycache) in unused and "not writable" in unused
     # Once per process: the other kernels say nothing more.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _cache._check_cache_dir(_cache.RepairingCache(module.double))
+        checks._check_cache_dir(index.RepairingCache(module.double))
 
 
 def test_no_warning_without_a_package_cache(fresh_check, monkeypatch, tmp_path):
@@ -87,23 +90,23 @@ def test_no_warning_without_a_package_cache(fresh_check, monkeypatch, tmp_path):
     pycache.mkdir()
     (pycache / "kern.cpython-311.pyc").write_bytes(b"")
     _unwritable(monkeypatch, pycache)
-    cache = _cache.RepairingCache(module.double)
+    cache = index.RepairingCache(module.double)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _cache._check_cache_dir(cache)
-    assert _cache.cache_info()["unused"] is None
+        checks._check_cache_dir(cache)
+    assert maintenance.cache_info()["unused"] is None
 
 
 def test_no_warning_where_the_package_cache_is_used(fresh_check, tmp_path):
     module, pycache = _kernel_module(tmp_path)
     pycache.mkdir()
     (pycache / "kern.double-1.py311.nbi").write_bytes(b"")
-    cache = _cache.RepairingCache(module.double)
+    cache = index.RepairingCache(module.double)
     assert os.path.realpath(cache._cache_path) == os.path.realpath(pycache)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _cache._check_cache_dir(cache)
-    assert _cache.cache_info()["unused"] is None
+        checks._check_cache_dir(cache)
+    assert maintenance.cache_info()["unused"] is None
 
 
 _HOLD = """
@@ -118,7 +121,7 @@ sys.stdin.read()
 
 def _cache_dir_with_locks(tmp_path, monkeypatch):
     directory = tmp_path / "kernels" / "__pycache__"
-    locks = directory / _cache.LOCKS_DIR
+    locks = directory / LOCKS_DIR
     locks.mkdir(parents=True)
     names = ["lean.train_epoch-10.py311.nbi", "lean.train_epoch-10.py311.1.nbc"]
     for name in names:
@@ -130,19 +133,19 @@ def _cache_dir_with_locks(tmp_path, monkeypatch):
         (locks / f"{stem}.lock.pid").write_text("4242")
     # A holder's file whose lock is gone already.
     (locks / "lean.predict-20.py311.index.lock.pid").write_text("4343")
-    monkeypatch.setattr(_cache, "_cache_files", lambda: {str(directory): names})
+    monkeypatch.setattr(maintenance, "_cache_files", lambda: {str(directory): names})
     return directory, locks
 
 
 def test_clear_cache_removes_idle_locks_and_emptied_directories(tmp_path, monkeypatch):
     directory, locks = _cache_dir_with_locks(tmp_path, monkeypatch)
-    assert _cache.clear_cache() == 2
+    assert maintenance.clear_cache() == 2
     assert not locks.exists()
     assert not directory.exists()
     assert (tmp_path / "kernels").exists()  # not the cache's to remove
     # This process takes a lock there again, the directory made anew.
-    lock = _cache._file_lock(str(locks / "lean.train_epoch-10.py311.index.lock"))
-    with _cache._holding(lock, "testing"):
+    lock = _file_lock(str(locks / "lean.train_epoch-10.py311.index.lock"))
+    with _holding(lock, "testing"):
         assert locks.is_dir()
 
 
@@ -154,20 +157,20 @@ def test_clear_cache_leaves_a_held_lock_and_other_files(tmp_path, monkeypatch):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert _cache.clear_cache() == 2
+        assert maintenance.clear_cache() == 2
         assert sorted(os.listdir(locks)) == sorted([held.name, held.name + ".pid"])
-        assert sorted(os.listdir(directory)) == [_cache.LOCKS_DIR, "lean.cpython-311.pyc"]
+        assert sorted(os.listdir(directory)) == [LOCKS_DIR, "lean.cpython-311.pyc"]
     finally:
         holder.communicate("", timeout=60)
     # Freed: the next clear removes it, and the .pyc keeps the directory.
-    _cache.clear_cache()
+    maintenance.clear_cache()
     assert os.listdir(directory) == ["lean.cpython-311.pyc"]
 
 
 def test_fastbp_info_names_an_unused_package_cache(monkeypatch, capsys):
     from fastbp.cli import main
 
-    real = _cache.cache_info
+    real = maintenance.cache_info
 
     def info_with_unused():
         # Not writable: info then skips the (slow) warm-role report.
@@ -175,7 +178,7 @@ def test_fastbp_info_names_an_unused_package_cache(monkeypatch, capsys):
                 "unused": "/site/fastbp/kernels/__pycache__ is not used: the directory is not "
                           "writable (PermissionError)"}
 
-    monkeypatch.setattr(_cache, "cache_info", info_with_unused)
+    monkeypatch.setattr(maintenance, "cache_info", info_with_unused)
     main(["info"])
     out = capsys.readouterr().out
     assert ("compile cache not used: /site/fastbp/kernels/__pycache__ is not used: the "

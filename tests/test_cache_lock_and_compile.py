@@ -19,7 +19,8 @@ import warnings
 import pytest
 from filelock import FileLock
 
-from fastbp import _cache, cli
+from fastbp import cli
+from fastbp._cache import directory, locks, warning
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,9 +42,9 @@ def _python(code, env, cwd=ROOT):
 
 @pytest.fixture
 def fresh_lock_state(monkeypatch):
-    monkeypatch.setattr(_cache, "_warned_lock", False)
-    monkeypatch.setattr(_cache, "_hurry_until", 0.0)
-    monkeypatch.setattr(_cache, "_noticed_locks", set(), raising=False)
+    monkeypatch.setattr(locks, "_warned_lock", False)
+    monkeypatch.setattr(locks, "_hurry_until", 0.0)
+    monkeypatch.setattr(locks, "_noticed_locks", set())
 
 
 def _held_by(path, pid):
@@ -62,18 +63,18 @@ def _holder_file(path):
 
 
 def test_a_long_wait_names_the_holder_then_gives_up(tmp_path, monkeypatch, fresh_lock_state):
-    monkeypatch.setattr(_cache, "LOCK_NOTICE_AFTER", 0.2, raising=False)
-    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 0.6)
+    monkeypatch.setattr(locks, "LOCK_NOTICE_AFTER", 0.2)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT", 0.6)
     path = tmp_path / "kernel.lock"
     holder = _held_by(path, 424242)
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            held = _cache._acquire(FileLock(str(path), thread_local=False), "compiling 'k'")
+            held = locks._acquire(FileLock(str(path), thread_local=False), "compiling 'k'")
     finally:
         holder.release()
     assert held is False
-    messages = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    messages = [str(w.message) for w in seen if issubclass(w.category, warning.CacheWarning)]
     # First the notice (before review 222 there was none: 600 s of silence),
     # then the warning of giving up.
     assert len(messages) == 2, messages
@@ -85,8 +86,8 @@ def test_a_long_wait_names_the_holder_then_gives_up(tmp_path, monkeypatch, fresh
 
 def test_a_wait_that_ends_takes_the_lock_and_names_this_process(tmp_path, monkeypatch,
                                                                 fresh_lock_state):
-    monkeypatch.setattr(_cache, "LOCK_NOTICE_AFTER", 0.1, raising=False)
-    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 30.0)
+    monkeypatch.setattr(locks, "LOCK_NOTICE_AFTER", 0.1)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT", 30.0)
     path = tmp_path / "kernel.lock"
     holder = _held_by(path, 515151)
     timer = threading.Timer(0.4, holder.release)
@@ -94,11 +95,11 @@ def test_a_wait_that_ends_takes_the_lock_and_names_this_process(tmp_path, monkey
     lock = FileLock(str(path), thread_local=False)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with _cache._holding(lock, "compiling 'k'"):
+        with locks._holding(lock, "compiling 'k'"):
             # The holder's ID, for the processes that wait in turn.
             assert _holder_file(path).read_text() == str(os.getpid())
     timer.join()
-    notices = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    notices = [str(w.message) for w in seen if issubclass(w.category, warning.CacheWarning)]
     assert len(notices) == 1 and "515151" in notices[0], notices
 
 
@@ -113,8 +114,8 @@ def test_the_lock_timeout_comes_from_the_environment(monkeypatch, value, expecte
         monkeypatch.setenv("FASTBP_LOCK_TIMEOUT", value)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        assert _cache._lock_timeout_from_env() == expected
-    said = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+        assert locks._lock_timeout_from_env() == expected
+    said = [str(w.message) for w in seen if issubclass(w.category, warning.CacheWarning)]
     assert bool(said) == warns, said
     if warns:
         assert "FASTBP_LOCK_TIMEOUT" in said[0] and repr(value) in said[0]
@@ -123,8 +124,8 @@ def test_the_lock_timeout_comes_from_the_environment(monkeypatch, value, expecte
 def test_fastbp_lock_timeout_sets_the_wait_at_import():
     out = _python("""
         import json
-        from fastbp import _cache
-        print(json.dumps(_cache.LOCK_TIMEOUT))
+        from fastbp._cache import locks
+        print(json.dumps(locks.LOCK_TIMEOUT))
     """, dict(_env(os.environ.get("NUMBA_CACHE_DIR", "")), FASTBP_LOCK_TIMEOUT="45"))
     assert out == 45.0
 
@@ -171,7 +172,7 @@ def test_compile_warms_the_estimators_named(monkeypatch, capsys, argv, expected)
         return _Report()
 
     monkeypatch.setattr(fastbp, "warmup", fake_warmup)
-    monkeypatch.setattr(_cache, "_misplaced", None, raising=False)
+    monkeypatch.setattr(directory, "_misplaced", None)
     assert cli.main(["compile", "--solver", "lbfgs", *argv]) == 0
     assert [type(e).__name__ for e in warmed] == expected
     assert all(e.solver == "lbfgs" for e in warmed)
@@ -223,11 +224,11 @@ _WARM = """
 _STATE = """
     import json
     import numpy as np
-    from fastbp import _cache
+    from fastbp._cache import dispatchers
     from fastbp.kernels import lean
     from fastbp.kernels.codes import OUTPUT_FUNCTIONS
     kernel = lean.for_output(OUTPUT_FUNCTIONS["softmax"]).loss_and_gradient
-    print(json.dumps(_cache.will_compile(kernel, np.float64)))
+    print(json.dumps(dispatchers.will_compile(kernel, np.float64)))
 """
 
 

@@ -14,8 +14,9 @@ import subprocess
 import sys
 import textwrap
 
-from fastbp import _cache
-from fastbp._cache import OrderedIndexDataCacheFile, _key_extras
+from fastbp._cache import key, maintenance
+from fastbp._cache.index import OrderedIndexDataCacheFile
+from fastbp._cache.key import _key_extras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEM = "mod.kern-7.py311"
@@ -83,7 +84,7 @@ def test_a_save_keeps_other_machines_entries_and_other_kernels_files(tmp_path):
 
 
 def test_entries_without_fastbps_key_parts_are_stale():
-    assert _cache._current_entries({("sig", "cpu", ("hash", "cvars")): "a.1.nbc",
+    assert key._current_entries({("sig", "cpu", ("hash", "cvars")): "a.1.nbc",
                                     _key("f32"): "a.2.nbc"}) == {_key("f32"): "a.2.nbc"}
 
 
@@ -92,10 +93,10 @@ _FIT = """
     import numpy as np
     warnings.simplefilter("ignore")
     import fastbp
-    from fastbp import _cache
+    from fastbp._cache import counts
     X = np.random.RandomState(0).rand(40, 3)
     fastbp.MLPClassifier((4,), max_iter=2, random_state=0).fit(X, np.arange(40) % 2)
-    print(json.dumps({"counts": _cache.process_counts(),
+    print(json.dumps({"counts": counts.process_counts(),
                       "directories": fastbp.compile_cache_info()["directories"]}))
 """
 
@@ -178,5 +179,5 @@ def test_prune_deletes_what_cannot_load_and_keeps_what_can(tmp_path):
 def test_prune_compile_cache_is_public():
     import fastbp
 
-    assert fastbp.prune_compile_cache is _cache.prune_cache
+    assert fastbp.prune_compile_cache is maintenance.prune_cache
     assert "prune_compile_cache" in fastbp.__all__

@@ -115,7 +115,7 @@ def test_prune_deletes_the_files_of_removed_kernels_and_modules_only(tmp_path):
 
 def test_info_refuses_prune_with_clear(tmp_path, monkeypatch, capsys):
     cleared = []
-    monkeypatch.setattr("fastbp._cache.clear_cache", lambda: cleared.append(1) or 0)
+    monkeypatch.setattr("fastbp._cache.maintenance.clear_cache", lambda: cleared.append(1) or 0)
     with pytest.raises(SystemExit) as exc:
         cli.main(["info", "--prune-cache", "--clear-cache"])
     assert exc.value.code == 2

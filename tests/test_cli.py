@@ -1471,9 +1471,9 @@ def test_info_reports_cpu_blas_cache_and_cuda():
 
 def test_compile_without_a_writable_cache_is_an_error_of_status_2(capsys, monkeypatch):
     # helper-69: it exited 1, every other command-line error 2 (README).
-    from fastbp import _cache
+    from fastbp._cache import dispatchers
 
-    monkeypatch.setattr(_cache, "saves_to_disk", lambda: False)
+    monkeypatch.setattr(dispatchers, "saves_to_disk", lambda: False)
     assert main(["compile", "--dtype", "float64"]) == 2
     assert capsys.readouterr().err.startswith(
         "fastbp: error: no directory for the compile cache is writable")
@@ -1481,7 +1481,7 @@ def test_compile_without_a_writable_cache_is_an_error_of_status_2(capsys, monkey
 
 _COMPILE_ON_A_DISK_THAT_FILLS = """
 import errno, sys
-import fastbp._cache as cache
+import fastbp._cache.index as cache
 saved = []
 save = cache.OrderedIndexDataCacheFile.save
 

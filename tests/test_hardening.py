@@ -210,7 +210,7 @@ def test_cache_key_covers_every_kernel_source(tmp_path):
     # module alone (blas.py, losses.py) must still miss the callers' cache.
     import shutil
 
-    from fastbp import _cache
+    from fastbp._cache.key import _key_extras, sources_digest
 
     package = os.path.dirname(os.path.abspath(fastbp.__file__))
     copy = tmp_path / "fastbp"
@@ -219,21 +219,21 @@ def test_cache_key_covers_every_kernel_source(tmp_path):
     for name in ("_config.py", "_link_only.py"):
         shutil.copy(os.path.join(package, name), copy / name)
     (copy / "estimators").mkdir()
-    digest = _cache.sources_digest(str(copy))
-    assert digest == _cache.sources_digest() == _cache._key_extras["sources"]
+    digest = sources_digest(str(copy))
+    assert digest == sources_digest() == _key_extras["sources"]
     key = network.train_epoch._cache._index_key((), network.train_epoch.targetctx.codegen())
     assert ("sources", digest) in key[-1]
 
     # Not the kernels: no new key.
     (copy / "estimators" / "base.py").write_text("# edited\n")
-    assert _cache.sources_digest(str(copy)) == digest
+    assert sources_digest(str(copy)) == digest
     seen = {digest}
     for edit in ["kernels/blas.py", "kernels/cuda/gemm.py", "_config.py", "_link_only.py"]:
         with open(copy / edit, "a") as f:
             f.write("\n# edited\n")
-        seen.add(_cache.sources_digest(str(copy)))
+        seen.add(sources_digest(str(copy)))
     (copy / "kernels" / "new_module.py").write_text("")
-    seen.add(_cache.sources_digest(str(copy)))
+    seen.add(sources_digest(str(copy)))
     assert len(seen) == 6
 
 
@@ -384,7 +384,7 @@ _FORKED = """
 import json, os, warnings
 import numpy as np
 from fastbp import MLPClassifier
-from fastbp._cache import CacheWarning
+from fastbp._cache.warning import CacheWarning
 warnings.simplefilter("ignore")
 warnings.simplefilter("error", CacheWarning)  # a lock given up on, say
 X = np.random.RandomState(0).standard_normal((64, 3))
@@ -414,7 +414,9 @@ def test_saves_write_the_data_first_under_a_name_no_file_has(tmp_path):
     # A data file left by an older index (Numba numbers them from 1 again
     # when a kernel's source changes) is never reused: a reader between
     # the index write and the data write would load it as this entry.
-    from fastbp._cache import LOCKS_DIR, OrderedIndexDataCacheFile, _key_extras
+    from fastbp._cache.index import OrderedIndexDataCacheFile
+    from fastbp._cache.key import _key_extras
+    from fastbp._cache.locks import LOCKS_DIR
 
     # Keys end with fastbp's parts, as RepairingCache._index_key makes them.
     f32, f64 = (("sig", dtype, tuple(sorted(_key_extras.items())))
@@ -449,7 +451,7 @@ def test_load_without_refresh_follows_numbas_own_load():
 
     from numba.core.caching import Cache, IndexDataCacheFile
 
-    from fastbp import _cache
+    from fastbp._cache import index
 
     def body(method):
         lines = inspect.getsource(method).splitlines()[1:]
@@ -457,7 +459,7 @@ def test_load_without_refresh_follows_numbas_own_load():
         return [line for line in code
                 if line and not line.startswith(('"""', "Load", "using", "Save a new"))]
 
-    assert _cache._LOADS_WITHOUT_REFRESH
+    assert index._LOADS_WITHOUT_REFRESH
     assert body(Cache.load_overload) == [
         "target_context.refresh()",
         "with self._guard_against_spurious_io_errors():",
@@ -471,7 +473,7 @@ def test_load_without_refresh_follows_numbas_own_load():
         "return data"]
     # OrderedIndexDataCacheFile.save re-orders Numba's save (data first,
     # under a lock): the same steps, which a new Numba might change.
-    assert _cache._SAVES_IN_ORDER
+    assert index._SAVES_IN_ORDER
     assert body(IndexDataCacheFile.save) == [
         "overloads = self._load_index()",
         "try:",
@@ -485,9 +487,9 @@ def test_load_without_refresh_follows_numbas_own_load():
         "overloads[key] = data_name",
         "self._save_index(overloads)",
         "self._save_data(data_name, data)"]
-    assert _cache.mentions_runtime(("x", "object", (b"..NRT_MemInfo_alloc..", b"")))
-    assert _cache.mentions_runtime([b"nrt_atomic_add"])
-    assert not _cache.mentions_runtime(("x", "object", (b"fastbp_sgemm", b"")))
+    assert index.mentions_runtime(("x", "object", (b"..NRT_MemInfo_alloc..", b"")))
+    assert index.mentions_runtime([b"nrt_atomic_add"])
+    assert not index.mentions_runtime(("x", "object", (b"fastbp_sgemm", b"")))
 
 
 # ---------------------------------------------------------------------------
@@ -1564,20 +1566,20 @@ def test_the_caches_warnings_are_not_swallowed_by_a_quiet_warmup():
     # warn_at_caller, which records the warnings of a quiet warm-up's fits
     # and holds those of a fit's training; the cache's, once per process,
     # must still be said at once, at the caller's line.
-    from fastbp import _cache
+    from fastbp._cache import warning
     from fastbp.exceptions import held_until_committed, quiet_in_this_thread, training_begins
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with quiet_in_this_thread() as seen:
-            _cache.warn_outside_fastbp("the cache, quiet", _cache.CacheWarning)
+            warning.warn_outside_fastbp("the cache, quiet", warning.CacheWarning)
         with held_until_committed() as held:
             training_begins()
-            _cache.warn_outside_fastbp("the cache, held", _cache.CacheWarning)
+            warning.warn_outside_fastbp("the cache, held", warning.CacheWarning)
     assert seen == [] and held.warnings == []
     assert [(str(w.message), w.category, w.filename) for w in caught] == [
-        ("the cache, quiet", _cache.CacheWarning, __file__),
-        ("the cache, held", _cache.CacheWarning, __file__)]
+        ("the cache, quiet", warning.CacheWarning, __file__),
+        ("the cache, held", warning.CacheWarning, __file__)]
 
 
 def test_the_compile_ahead_warning_made_an_error_is_raised_not_swallowed(digits_data,

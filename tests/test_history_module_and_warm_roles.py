@@ -136,7 +136,7 @@ def test_the_default_path_names_only_the_solvers_it_trains():
 
 
 def test_info_prints_the_roles_warm_roles_gives(monkeypatch, capsys):
-    from fastbp import _cache
+    from fastbp._cache import maintenance
     from fastbp.cli import main
     from fastbp.training import compile as compile_module
 
@@ -148,7 +148,7 @@ def test_info_prints_the_roles_warm_roles_gives(monkeypatch, capsys):
         yield "toolkit", "identity", []
 
     monkeypatch.setattr(compile_module, "warm_roles", fake_warm_roles)
-    monkeypatch.setattr(_cache, "cache_info", lambda: {
+    monkeypatch.setattr(maintenance, "cache_info", lambda: {
         "writable": True, "directories": [], "n_files": 0, "n_bytes": 0})
     assert main(["info"]) == 0
     warm = next(line for line in capsys.readouterr().out.splitlines()

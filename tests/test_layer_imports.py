@@ -74,16 +74,38 @@ _ABOVE = ("fastbp.estimators", "fastbp.warmup", "fastbp.search_space", "fastbp.s
 
 
 # Modules beside the kernels that import Numba or its llvmlite themselves
-# (the compile cache, the kernels' compile flags, the BLAS binding and the
-# link-only compiler): the estimators reach them through the trainer (rev-308).
+# (the compile cache, a package of its own since fix-320, the kernels'
+# compile flags, the BLAS binding and the link-only compiler): the
+# estimators reach them through the trainer (rev-308).
 _NUMBA_MODULES = ("fastbp._cache", "fastbp._config", "fastbp._cblas", "fastbp._link_only")
+
+
+def _sources(name):
+    """The files of ``name``, a module or a package of fastbp (every module
+    under it, at any depth)."""
+    path = PACKAGE / name.split(".", 1)[1]
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
 
 
 def test_the_numba_modules_beside_the_kernels_do_import_numba():
     # What makes them forbidden to the estimators stays true.
     for name in _NUMBA_MODULES:
-        path = PACKAGE / (name.split(".", 1)[1] + ".py")
-        assert any(n.split(".")[0] in ("numba", "llvmlite") for n in _imports(path)), name
+        assert any(n.split(".")[0] in ("numba", "llvmlite")
+                   for path in _sources(name) for n in _imports(path)), name
+
+
+def test_the_compile_cache_is_read_as_every_module_of_its_package():
+    # fix-320 split fastbp/_cache.py into a package: read as the one file
+    # it was, the checks above would have read nothing of it.
+    names = {path.stem for path in _sources("fastbp._cache")}
+    assert {"__init__", "dispatchers", "index", "locks", "maintenance"} <= names
+
+
+def test_the_numba_modules_beside_the_kernels_import_neither_the_trainer_nor_above():
+    # As the kernels: the trainer and the estimators build on them.
+    assert [f"{path.relative_to(PACKAGE.parent)} imports {n}"
+            for name in _NUMBA_MODULES for path in _sources(name)
+            for n in sorted(_imports(path)) if _upward(n, ("fastbp.training", *_ABOVE))] == []
 
 
 def test_the_trainer_imports_nothing_of_the_estimators_or_above():

@@ -222,7 +222,7 @@ def test_a_save_without_object_code_is_no_damaged_cache_entry(tmp_path, monkeypa
     from numba import njit
     from numba.core import codegen, config
 
-    from fastbp import _cache
+    from fastbp._cache import counts, dispatchers, index
 
     monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "cache"))
     source = tmp_path / "interrupted_kernel.py"
@@ -230,8 +230,8 @@ def test_a_save_without_object_code_is_no_damaged_cache_entry(tmp_path, monkeypa
     spec = importlib.util.spec_from_file_location("interrupted_kernel", source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    dispatcher = _cache.enable_cache(njit(module.twice))
-    assert isinstance(dispatcher._cache, _cache.RepairingCache)
+    dispatcher = dispatchers.enable_cache(njit(module.twice))
+    assert isinstance(dispatcher._cache, index.RepairingCache)
     assert dispatcher(1) == 2  # a whole entry, saved
 
     def saved():
@@ -246,10 +246,10 @@ def test_a_save_without_object_code_is_no_damaged_cache_entry(tmp_path, monkeypa
         raise RuntimeError(f"no compiled object yet for {self}")
 
     monkeypatch.setattr(codegen.CodeLibrary, "_get_compiled_object", no_object)
-    unsaved = _cache.n_unsaved()
+    unsaved = counts.n_unsaved()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert dispatcher(1.5) == 3.0  # compiled, in memory
     assert [str(w.message) for w in caught if issubclass(w.category, CacheWarning)] == []
     assert saved() == before
-    assert _cache.n_unsaved() == unsaved + 1
+    assert counts.n_unsaved() == unsaved + 1

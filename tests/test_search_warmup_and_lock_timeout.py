@@ -20,7 +20,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fastbp
-from fastbp import _cache, search
+from fastbp import search
+from fastbp._cache import compile_locks, dispatchers, locks, warning
 
 
 # --- 1: warming a search's grid points repeats no residual warning -----------
@@ -50,9 +51,9 @@ def test_the_estimator_itself_still_warns_when_it_fits():
 
 @pytest.fixture
 def fresh_lock_state(monkeypatch):
-    monkeypatch.setattr(_cache, "_warned_lock", False)
-    monkeypatch.setattr(_cache, "_hurry_until", 0.0)
-    monkeypatch.setattr(_cache, "_noticed_locks", set(), raising=False)
+    monkeypatch.setattr(locks, "_warned_lock", False)
+    monkeypatch.setattr(locks, "_hurry_until", 0.0)
+    monkeypatch.setattr(locks, "_noticed_locks", set())
 
 
 @pytest.fixture
@@ -71,8 +72,8 @@ def locked_kernel(tmp_path):
     spec = importlib.util.spec_from_file_location("review251_kernel", source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    kernel = _cache.enable_cache(module.add_one)
-    lock = _cache.compile_lock(kernel, (types.float64,))
+    kernel = dispatchers.enable_cache(module.add_one)
+    lock = compile_locks.compile_lock(kernel, (types.float64,))
     assert lock is not None
     return kernel, lock.lock_file
 
@@ -80,8 +81,8 @@ def locked_kernel(tmp_path):
 def test_lock_warnings_name_the_line_that_called_the_kernel(locked_kernel, monkeypatch,
                                                             fresh_lock_state):
     kernel, path = locked_kernel
-    monkeypatch.setattr(_cache, "LOCK_NOTICE_AFTER", 0.2, raising=False)
-    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(locks, "LOCK_NOTICE_AFTER", 0.2)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT", 0.5)
     holder = FileLock(path, thread_local=False)
     holder.acquire()
     try:
@@ -90,7 +91,7 @@ def test_lock_warnings_name_the_line_that_called_the_kernel(locked_kernel, monke
             assert kernel(1.0) == 2.0  # compiled without the lock, in the end
     finally:
         holder.release()
-    said = [w for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    said = [w for w in seen if issubclass(w.category, warning.CacheWarning)]
     assert [("has waited" in str(w.message), "gave up" in str(w.message)) for w in said] \
         == [(True, False), (False, True)], [str(w.message) for w in said]
     for w in said:
@@ -123,8 +124,8 @@ def test_lock_timeout_inf_is_accepted(monkeypatch):
     monkeypatch.setenv("FASTBP_LOCK_TIMEOUT", "inf")
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        assert _cache._lock_timeout_from_env() == float("inf")
-    assert not [w for w in seen if issubclass(w.category, _cache.CacheWarning)]
+        assert locks._lock_timeout_from_env() == float("inf")
+    assert not [w for w in seen if issubclass(w.category, warning.CacheWarning)]
 
 
 @pytest.mark.parametrize("value", ["-inf", "nan", "ten"])
@@ -132,15 +133,15 @@ def test_a_refused_lock_timeout_names_what_is_accepted(monkeypatch, value):
     monkeypatch.setenv("FASTBP_LOCK_TIMEOUT", value)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        assert _cache._lock_timeout_from_env() == 600.0
-    said = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+        assert locks._lock_timeout_from_env() == 600.0
+    said = [str(w.message) for w in seen if issubclass(w.category, warning.CacheWarning)]
     assert len(said) == 1 and "'inf'" in said[0] and repr(value) in said[0], said
 
 
 def test_an_infinite_timeout_waits_until_the_lock_is_freed(tmp_path, monkeypatch,
                                                            fresh_lock_state):
-    monkeypatch.setattr(_cache, "LOCK_NOTICE_AFTER", 0.1, raising=False)
-    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", float("inf"))
+    monkeypatch.setattr(locks, "LOCK_NOTICE_AFTER", 0.1)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT", float("inf"))
     path = str(tmp_path / "kernel.lock")
     # Held by another process, as a stalled compile's is (filelock refuses
     # an endless wait for another lock object of this process's own).
@@ -155,13 +156,13 @@ def test_an_infinite_timeout_waits_until_the_lock_is_freed(tmp_path, monkeypatch
     assert child.stdout.readline().strip() == "held"
     # The holder lets go once the waiter has said it waits, whenever that is.
     noticed = threading.Event()
-    notice_wait = _cache._notice_wait
+    notice_wait = locks._notice_wait
 
     def _noticing(*args):
         notice_wait(*args)
         noticed.set()
 
-    monkeypatch.setattr(_cache, "_notice_wait", _noticing)
+    monkeypatch.setattr(locks, "_notice_wait", _noticing)
 
     def _free():
         noticed.wait(60)
@@ -174,11 +175,11 @@ def test_an_infinite_timeout_waits_until_the_lock_is_freed(tmp_path, monkeypatch
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            assert _cache._acquire(lock, "compiling 'k'") is True
+            assert locks._acquire(lock, "compiling 'k'") is True
         lock.release()
     finally:
         noticed.set()
         freer.join()
         child.wait(60)
-    said = [str(w.message) for w in seen if issubclass(w.category, _cache.CacheWarning)]
+    said = [str(w.message) for w in seen if issubclass(w.category, warning.CacheWarning)]
     assert len(said) == 1 and "until the lock is freed" in said[0], said

@@ -21,7 +21,8 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
 import fastbp
-import fastbp._cache
+import fastbp._cache.directory
+import fastbp._cache.dispatchers
 import fastbp.estimators.base as base_module
 import fastbp.training.compile as compile_module
 from fastbp import MLPClassifier, MLPRegressor, TrainingHistoryDisplay, history_frame
@@ -80,8 +81,8 @@ def _what_command_warms(command, monkeypatch):
         return Report()
 
     monkeypatch.setattr(fastbp, "warmup", record)
-    monkeypatch.setattr(fastbp._cache, "saves_to_disk", lambda: True)
-    monkeypatch.setattr(fastbp._cache, "misplaced_cache", lambda: None)
+    monkeypatch.setattr(fastbp._cache.dispatchers, "saves_to_disk", lambda: True)
+    monkeypatch.setattr(fastbp._cache.directory, "misplaced_cache", lambda: None)
     words = shlex.split(command)
     assert words[:2] == ["fastbp", "compile"]
     assert cli_main(words[1:]) == 0

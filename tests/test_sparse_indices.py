@@ -180,16 +180,16 @@ _WARM_THEN_INT64 = """
 import json, warnings
 import numpy as np, scipy.sparse as sp
 import fastbp
-from fastbp import _cache
+from fastbp._cache import counts
 warnings.simplefilter("ignore")
 fastbp.warmup(fastbp.MLPRegressor(solver="lbfgs"), dtypes="float64", sparse=True)
 X = sp.random(80, 6, density=0.4, format="csr", random_state=0)
 X.indices = X.indices.astype(np.int64)  # as load_svmlight_file gives them
 X.indptr = X.indptr.astype(np.int64)
-before = _cache.thread_counts()
+before = counts.thread_counts()
 model = fastbp.MLPRegressor(solver="lbfgs", max_iter=3).fit(X, np.arange(80.0) % 3)
 model.predict(X)
-print(json.dumps([b - a for a, b in zip(before, _cache.thread_counts())]))
+print(json.dumps([b - a for a, b in zip(before, counts.thread_counts())]))
 """
 
 

@@ -476,12 +476,13 @@ def test_warmup_compiles_the_split_kernels(two_cores, split_epochs, digits):
         assert split.split_parts(CPU, True, False, 200, 64, 10) == 1  # toolkit: never
     warmup(est, dtypes=["float32"])
     before = _cache_counts()
-    n_signatures = sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+    n_signatures = sum(len(d.signatures) for d in fastbp._cache.dispatchers._dispatchers)
     split_epochs.clear()
     quiet(est.fit, X.astype(np.float32), y)
     assert split_epochs, "the fit did not split"
     assert _cache_counts() == before, "the warm-up left a split kernel to compile"
-    assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
+    assert (sum(len(d.signatures) for d in fastbp._cache.dispatchers._dispatchers)
+            == n_signatures)
 
 
 def test_a_size_set_during_a_pin_is_not_overwritten_at_its_end():

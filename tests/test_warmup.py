@@ -27,7 +27,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor, OversubscriptionWarning, WarmupReport, warmup
-from fastbp._cache import LOCKS_DIR, compile_lock_name
+from fastbp._cache.compile_locks import compile_lock_name
+from fastbp._cache.locks import LOCKS_DIR
 from fastbp.kernels import lean
 from fastbp.kernels.codes import OUT_SOFTMAX
 from fastbp.cli import main as cli_main
@@ -310,9 +311,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 import importlib
 from fastbp import MLPClassifier
-cache, tiny_fits = (importlib.import_module(f"fastbp.{m}")
-                    for m in ("_cache", "estimators.tiny_fits"))
-cache._busy = lambda lock: True  # every compile finds another process compiling
+compile_locks, locks, tiny_fits = (importlib.import_module(f"fastbp.{m}") for m in (
+    "_cache.compile_locks", "_cache.locks", "estimators.tiny_fits"))
+# Every compile finds another process compiling (compile_locks reads it),
+# and so does the compile-ahead helper's claim (ahead reads it from locks).
+compile_locks._busy = locks._busy = lambda lock: True
 calls = []
 warm_twins = tiny_fits.warm_twins
 tiny_fits.warm_twins = lambda *a: (calls.append(1), warm_twins(*a))
@@ -369,20 +372,20 @@ def _held_elsewhere(path):
 def test_a_wait_is_spent_once_only_where_another_process_compiles():
     from numba.core.compiler_lock import global_compiler_lock
 
-    from fastbp import _cache
+    from fastbp._cache import compile_locks
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one iteration does not converge
         MLPClassifier(max_iter=1).fit(np.zeros((6, 2)), np.arange(6) % 3)
     kernel = lean.for_output(OUT_SOFTMAX).train_epoch
     args = next(sig for sig in kernel.signatures if "array(float64," in str(sig[0]))
-    lock = _cache.compile_lock(kernel, args)
+    lock = compile_locks.compile_lock(kernel, args)
     calls = []
 
     def spend(task=lambda: calls.append(1)):
-        with _cache.while_waiting(task):
-            _cache._spend_the_wait(kernel, args, lock)
-            _cache._spend_the_wait(kernel, args, lock)  # once per block
+        with compile_locks.while_waiting(task):
+            compile_locks._spend_the_wait(kernel, args, lock)
+            compile_locks._spend_the_wait(kernel, args, lock)  # once per block
 
     spend()
     assert calls == [], "a free lock is no wait"
@@ -412,7 +415,7 @@ def test_a_wait_is_spent_once_only_where_another_process_compiles():
         assert calls == [1, 2, 1]
     finally:
         holder.communicate("")
-    assert getattr(_cache._waiting, "task", None) is None
+    assert getattr(compile_locks._waiting, "task", None) is None
 
 
 def test_after_giving_up_one_lock_a_process_does_not_wait_again_for_each(tmp_path,
@@ -420,35 +423,35 @@ def test_after_giving_up_one_lock_a_process_does_not_wait_again_for_each(tmp_pat
     # A stalled process holds the lock of a kernel and those of its callees:
     # a process that gave up waiting for the first went on to wait the full
     # LOCK_TIMEOUT (600 s) again for each callee's lock.
-    from fastbp import _cache
+    from fastbp._cache import locks
 
-    monkeypatch.setattr(_cache, "LOCK_TIMEOUT", 2.0)
-    monkeypatch.setattr(_cache, "_warned_lock", False)
-    monkeypatch.setattr(_cache, "_hurry_until", 0.0)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT", 2.0)
+    monkeypatch.setattr(locks, "_warned_lock", False)
+    monkeypatch.setattr(locks, "_hurry_until", 0.0)
     paths = [str(tmp_path / f"kernel{i}.lock") for i in range(3)]
     holders = [_held_elsewhere(path) for path in paths]
     try:
         start = time.perf_counter()
         with pytest.warns(fastbp.CacheWarning, match="gave up"):
-            assert _cache._acquire(_cache._file_lock(paths[0]), "compiling") is False
+            assert locks._acquire(locks._file_lock(paths[0]), "compiling") is False
         assert time.perf_counter() - start >= 1.9
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # said once
             for path in paths[1:]:
-                assert _cache._acquire(_cache._file_lock(path), "compiling") is False
+                assert locks._acquire(locks._file_lock(path), "compiling") is False
         assert time.perf_counter() - start < 1.0, "waited the full timeout again"
         # helper-44: for a while only; a long-lived process waits again later.
-        monkeypatch.setattr(_cache, "_hurry_until", time.monotonic() - 1)
+        monkeypatch.setattr(locks, "_hurry_until", time.monotonic() - 1)
         start = time.perf_counter()
-        assert _cache._acquire(_cache._file_lock(paths[1]), "compiling") is False
+        assert locks._acquire(locks._file_lock(paths[1]), "compiling") is False
         assert time.perf_counter() - start >= 1.9
     finally:
         for holder in holders:
             holder.communicate("")
     # A free lock is still taken.
-    lock = _cache._file_lock(str(tmp_path / "free.lock"))
-    assert _cache._acquire(lock, "compiling") is True
+    lock = locks._file_lock(str(tmp_path / "free.lock"))
+    assert locks._acquire(lock, "compiling") is True
     lock.release()
 
 
@@ -513,12 +516,12 @@ def test_after_warmup_real_fits_compile_nothing():
         "MLPClassifier(early_stopping=True)",
         "MLPClassifier(solver='lbfgs', early_stopping=True)"}
     before = _cache_counts()
-    n_signatures = sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+    n_signatures = sum(len(d.signatures) for d in fastbp._cache.dispatchers._dispatchers)
     with pytest.warns(Warning):
         search.fit(X, y)
     search.predict(X)
     assert _cache_counts() == before
-    assert sum(len(d.signatures) for d in fastbp._cache._dispatchers) == n_signatures
+    assert sum(len(d.signatures) for d in fastbp._cache.dispatchers._dispatchers) == n_signatures
 
 
 def _assert_fits_and_predicts_without_compiling(search, X, y):
@@ -688,18 +691,19 @@ from scipy.stats import loguniform, uniform
 from sklearn.model_selection import RandomizedSearchCV
 import fastbp
 from fastbp import MLPClassifier
+from fastbp._cache.dispatchers import _dispatchers
 from fastbp.warmup import _cache_counts
 search = RandomizedSearchCV(MLPClassifier(max_iter=2, random_state=0),
                             {{"{param}": {distribution}, "alpha": [1e-4, 1e-2]}},
                             n_iter=2, cv=2, random_state=0)
 fastbp.warmup(search, dtypes="float64")
 before = _cache_counts()
-signatures = sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+signatures = sum(len(d.signatures) for d in _dispatchers)
 warnings.simplefilter("ignore")
 X = np.random.RandomState(0).standard_normal((80, 4))
 MLPClassifier(max_iter=2, {param}={value}).fit(X, np.arange(80) % 3).predict_proba(X)
 print(json.dumps({{"unchanged": _cache_counts() == before,
-                   "signatures": sum(len(d.signatures) for d in fastbp._cache._dispatchers)
+                   "signatures": sum(len(d.signatures) for d in _dispatchers)
                                  - signatures}}))
 """
 
@@ -864,7 +868,7 @@ def test_warmup_without_a_writable_cache_compiles_here_whatever_n_jobs(monkeypat
     def no_workers(*args, **kwargs):
         raise AssertionError("warmup started worker processes")
 
-    monkeypatch.setattr(fastbp._cache, "saves_to_disk", lambda: False)
+    monkeypatch.setattr(fastbp._cache.dispatchers, "saves_to_disk", lambda: False)
     monkeypatch.setattr(warmup_module, "Parallel", no_workers)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")

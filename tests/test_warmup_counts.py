@@ -30,7 +30,7 @@ _THREADS = """
 import json, threading
 import numpy as np
 import fastbp
-from fastbp import _cache
+from fastbp._cache import counts
 from fastbp.warmup import _cache_counts
 
 start = threading.Barrier(3)
@@ -49,9 +49,9 @@ def fit():
         rng = np.random.RandomState(0)
         X = rng.standard_normal((64, 3))
         start.wait()
-        before = _cache.thread_counts()
+        before = counts.thread_counts()
         fastbp.MLPRegressor(solver="lbfgs", max_iter=2).fit(X, X[:, 0])
-        fitted[0] = [b - a for a, b in zip(before, _cache.thread_counts())]
+        fitted[0] = [b - a for a, b in zip(before, counts.thread_counts())]
     except BaseException as exc:
         failures.append(repr(exc))
 
@@ -101,10 +101,10 @@ def test_compiles_and_loads_count_in_the_thread_that_made_them(tmp_path, monkeyp
     from numba import njit
     from numba.core import config
 
-    from fastbp import _cache
+    from fastbp._cache import counts, dispatchers
 
     monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_cache, "_dispatchers", list(_cache._dispatchers))
+    monkeypatch.setattr(dispatchers, "_dispatchers", list(dispatchers._dispatchers))
     source = tmp_path / "counted_kernel209.py"
     source.write_text("def twice(x):\n    return 2 * x\n")
 
@@ -112,26 +112,26 @@ def test_compiles_and_loads_count_in_the_thread_that_made_them(tmp_path, monkeyp
         spec = importlib.util.spec_from_file_location("counted_kernel209", source)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return _cache.enable_cache(njit(module.twice))
+        return dispatchers.enable_cache(njit(module.twice))
 
     def in_a_thread(fn):
         seen = []
 
         def run():
-            before = _cache.thread_counts()
+            before = counts.thread_counts()
             fn()
-            seen.append([b - a for a, b in zip(before, _cache.thread_counts())])
+            seen.append([b - a for a, b in zip(before, counts.thread_counts())])
 
         thread = threading.Thread(target=run)
         thread.start()
         thread.join()
         return seen[0]
 
-    here, process = _cache.thread_counts(), _cache.process_counts()
+    here, process = counts.thread_counts(), counts.process_counts()
     dispatcher = load_dispatcher()
     assert in_a_thread(lambda: dispatcher(1)) == [1, 0, 0]
     assert in_a_thread(lambda: dispatcher(2)) == [0, 0, 0]  # found in memory
     fresh = load_dispatcher()  # another process's view: only the cache holds it
     assert in_a_thread(lambda: fresh(3)) == [0, 1, 0]
-    assert _cache.thread_counts() == here
-    assert [b - a for a, b in zip(process, _cache.process_counts())] == [1, 1, 0]
+    assert counts.thread_counts() == here
+    assert [b - a for a, b in zip(process, counts.process_counts())] == [1, 1, 0]

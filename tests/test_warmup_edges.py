@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fastbp import MLPClassifier, warmup
-from fastbp import _cache
+from fastbp._cache import dispatchers
 from fastbp.cli import main as cli_main
 from fastbp.estimators import base, solvers
 from fastbp.kernels import full, lean
@@ -70,7 +70,7 @@ def _warm_for(capsys):
 def _cached_only(monkeypatch, kernels):
     """Make ``fastbp info`` see only ``kernels`` (float64) in the cache."""
     cached = {id(k) for k in kernels}
-    monkeypatch.setattr(_cache, "will_compile",
+    monkeypatch.setattr(dispatchers, "will_compile",
                         lambda kernel, dtype: not (id(kernel) in cached
                                                    and np.dtype(dtype) == np.float64))
 
@@ -97,7 +97,7 @@ def test_info_reports_a_dropout_warm_up_as_warm(monkeypatch, capsys):
     warmup(MLPClassifier(dropout=0.2), dtypes="float64")
     toolkit, default = full.for_output(OUT_SOFTMAX), lean.for_output(OUT_SOFTMAX)
     used = [toolkit.train_epoch, default.predict]
-    assert not any(_cache.will_compile(k, "float64") for k in used)
+    assert not any(dispatchers.will_compile(k, "float64") for k in used)
     _cached_only(monkeypatch, used)
     assert _warm_for(capsys) == (
         "warm for: float64 default path (softmax) for predictions; float64 toolkit "
