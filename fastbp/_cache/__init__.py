@@ -7,7 +7,7 @@ later process; and where no cache location is writable, decorating a
 function raises at import time. Here:
 
 - a cache entry that cannot be read is deleted with a
-  :class:`CacheWarning` naming the directory, and the kernel is compiled
+  :class:`~.warning.CacheWarning` naming the directory, and the kernel is compiled
   again and saved afresh;
 - where no location is writable, kernels are compiled in memory, with one
   warning that says why the first fit is slow and how to fix it;
@@ -16,19 +16,19 @@ function raises at import time. Here:
   directory), so that one process per machine compiles a kernel while the
   others wait and then load it, and processes that need different kernels
   compile them at once; a holder writes its process ID beside the lock
-  file, and a process that has waited :data:`LOCK_NOTICE_AFTER` s says whom it
-  waits for (``FASTBP_LOCK_TIMEOUT`` sets how long, :data:`LOCK_TIMEOUT`);
+  file, and a process that has waited :data:`~.locks.LOCK_NOTICE_AFTER` s says whom it
+  waits for (``FASTBP_LOCK_TIMEOUT`` sets how long, :data:`~.locks.LOCK_TIMEOUT`);
 - a fit that would wait for another process's compile may spend the
-  wait compiling what it needs next (:class:`while_waiting`);
+  wait compiling what it needs next (:class:`~.compile_locks.while_waiting`);
 - a kernel's index and data files are saved under a lock of its own, data
   first (Numba writes the index first, unlocked: two processes saving at
   once lost each other's entries, and a reader could meet an entry whose
   data was not written yet);
-- :func:`cache_info` and :func:`clear_cache` report and empty the cache
+- :func:`~.maintenance.cache_info` and :func:`~.maintenance.clear_cache` report and empty the cache
   (``fastbp info`` and ``fastbp info --clear-cache`` on the command line);
 - a save deletes the kernel's data files that its index no longer names
   (Numba forgets a kernel's entries when its source changes), and
-  :func:`prune_cache` (``fastbp info --prune-cache``) the rest of what
+  :func:`~.maintenance.prune_cache` (``fastbp info --prune-cache``) the rest of what
   older sources left;
 - loading a cached kernel skips the refresh of Numba's typing and lowering
   registries, which Numba runs before every load and which costs a fresh

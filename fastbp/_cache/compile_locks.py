@@ -35,7 +35,7 @@ def compile_lock(dispatcher, args):
     Parameters
     ----------
     dispatcher : numba dispatcher
-        With a :class:`RepairingCache`.
+        With a :class:`~.index.RepairingCache`.
     args : tuple of numba types
 
     Returns
@@ -75,7 +75,7 @@ def _on_disk(dispatcher, sig):
 
 def _has_data(cache, data_name):
     """Whether the data file ``data_name`` of ``cache`` (a
-    :class:`RepairingCache`) is there and not empty (a stat: a damaged one
+    :class:`~.index.RepairingCache`) is there and not empty (a stat: a damaged one
     that is not empty is found when loaded, and rebuilt)."""
     try:
         return os.path.getsize(os.path.join(cache._cache_path, data_name)) > 0

@@ -80,7 +80,7 @@ def n_unsaved():
     -------
     int
         0 where every compile was saved, or where no cache location is
-        writable at all (:func:`saves_to_disk` says that).
+        writable at all (:func:`~.dispatchers.saves_to_disk` says that).
     """
     return _n_unsaved
 

@@ -45,7 +45,7 @@ _absolute_cache_dir()
 
 def _check_cache_dir(cache):
     """Warn where NUMBA_CACHE_DIR is set but ``cache`` (a
-    :class:`RepairingCache`) is elsewhere: Numba falls back, without a word,
+    :class:`~.index.RepairingCache`) is elsewhere: Numba falls back, without a word,
     to the package's ``__pycache__`` or ``~/.cache/numba`` when that
     directory cannot be made or written (a read-only image layer, a path
     under a file), and a cache built there is not the one the user meant to
@@ -105,7 +105,7 @@ def _write_error(directory):
 
 def _check_package_cache(cache):
     """Warn where NUMBA_CACHE_DIR is unset, ``cache`` (a
-    :class:`RepairingCache`) is not in the package's own ``__pycache__``,
+    :class:`~.index.RepairingCache`) is not in the package's own ``__pycache__``,
     and that directory holds cache index files: Numba passes over an
     in-tree cache it cannot write (a package installed by root and run by
     another user, a read-only image layer) and goes on in ``~/.cache/numba``

@@ -23,8 +23,8 @@ _warned_no_location = False
 
 
 def enable_cache(dispatcher):
-    """Give ``dispatcher`` a :class:`RepairingCache` whose compiles take the
-    locks (:func:`compile_lock`), or compile it in memory (one warning per
+    """Give ``dispatcher`` a :class:`~.index.RepairingCache` whose compiles take the
+    locks (:func:`~.compile_locks.compile_lock`), or compile it in memory (one warning per
     process) where no cache location is writable."""
     global _warned_no_location
     try:

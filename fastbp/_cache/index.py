@@ -236,7 +236,7 @@ class RepairingCache(FunctionCache):
 class InMemoryCache(NullCache):
     """Numba's no-op cache, for a kernel that compiles in memory (no
     writable cache location), which counts each compile for
-    :func:`thread_counts`: Numba asks its cache before every compile."""
+    :func:`~.counts.thread_counts`: Numba asks its cache before every compile."""
 
     def load_overload(self, sig, target_context):
         _count("compiled")

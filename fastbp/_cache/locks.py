@@ -29,7 +29,7 @@ def _lock_timeout_from_env():
     """:data:`LOCK_TIMEOUT` from :data:`LOCK_TIMEOUT_ENV`, or the default
     (600 s) where unset; ``inf`` waits for as long as the holder holds the
     lock. A value that is not a number of seconds >= 0 nor ``inf`` gets a
-    :class:`CacheWarning` and the default (a typo in a deployment's
+    :class:`~.warning.CacheWarning` and the default (a typo in a deployment's
     environment should not stop every fit of it)."""
     value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
     if not value:
@@ -109,7 +109,7 @@ def _acquire(lock, what):
     cannot be locked, go on without it (False), with one warning per
     process.
 
-    After :data:`LOCK_NOTICE_AFTER` s of waiting, a :class:`CacheWarning`
+    After :data:`LOCK_NOTICE_AFTER` s of waiting, a :class:`~.warning.CacheWarning`
     (once per lock file and process) says what it waits for, the lock
     file, the holder's process ID (which the holder writes into it) and
     how much longer it will wait.

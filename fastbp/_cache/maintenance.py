@@ -49,7 +49,7 @@ def cache_info():
         memory only) and ``unused`` (str or None: a compile cache in the
         installed package's own directory that is not used because that
         directory is not writable, with the reason; see
-        :func:`unused_package_cache`).
+        :func:`~.directory.unused_package_cache`).
     """
     files = _cache_files()
     n_bytes = 0
@@ -95,7 +95,7 @@ def clear_cache():
 
 def _remove_idle_locks(locks):
     """Delete the lock files in the directory ``locks`` that no process
-    holds, and the files naming their holders (:func:`_holder_path`).
+    holds, and the files naming their holders (:func:`~.locks._holder_path`).
 
     A lock file that another process holds stays, and so does the file
     naming its holder: deleting it would let a third process lock a new
