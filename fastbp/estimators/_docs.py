@@ -53,8 +53,9 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Step-size schedule. scikit-learn's, for 'sgd' only: 'constant' keeps
         ``learning_rate_init``; 'invscaling' uses
         ``learning_rate_init / pow(t, power_t)`` with ``t`` the samples seen;
-        'adaptive' divides it by 5 whenever ``n_iter_no_change`` epochs fail
-        to improve by ``tol``. Per-epoch, for every stochastic solver:
+        'adaptive' divides it by 5 whenever more than ``n_iter_no_change``
+        consecutive epochs (``n_iter_no_change + 1``) fail to improve by
+        ``tol``, as scikit-learn's does. Per-epoch, for every stochastic solver:
         'step' multiplies it by ``gamma`` every ``step_size`` epochs
         (PyTorch's StepLR); 'exponential' by ``gamma`` every epoch
         (ExponentialLR); 'cosine' anneals it from ``learning_rate_init`` to 0
@@ -124,8 +125,13 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         Numerical-stability constant of 'adam', 'adamw', 'rmsprop' and
         'adagrad' (added to the root of the second moment).
 
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Training stops (or 'adaptive' divides the learning rate) once more
+        than ``n_iter_no_change`` consecutive epochs have failed to improve
+        by ``tol``, i.e. after ``n_iter_no_change + 1`` of them, as
+        scikit-learn's MLP counts them: with ``n_iter_no_change=1``, a fit
+        in which no epoch after the first improves by ``tol`` stops after
+        its third epoch. ``np.inf`` never stops early.
 
     max_fun : int, default=15000
         Maximum number of loss evaluations of 'lbfgs'.
