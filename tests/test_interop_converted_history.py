@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from fastbp import MLPClassifier
+from fastbp import MLPClassifier, MLPRegressor
 from fastbp.display import TrainingHistoryDisplay
 
 
@@ -97,3 +97,16 @@ def test_a_plain_conversion_records_only_its_own_epochs(data):
     assert model.validation_scores_ is None
     assert len(model.history_["loss"]) == 1 and len(model.loss_curve_) == 5
     assert "val_score" not in model.history_
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_converted_model_has_no_history_before_its_first_fastbp_fit(data, early_stopping):
+    # As its docstring says (fix-324, rev-321): scikit-learn's epochs are in
+    # loss_curve_ (and seeded into the record a warm fit extends), but
+    # history_ is set by fastbp's fits alone.
+    sk = _sklearn_model(data, early_stopping=early_stopping)
+    model = MLPClassifier.from_sklearn(sk)
+    assert len(model.loss_curve_) == 4
+    assert not hasattr(model, "history_")
+    for doc in (MLPClassifier.__doc__, MLPRegressor.__doc__):
+        assert "has no ``history_`` until its first" in " ".join(doc.split())

@@ -274,10 +274,19 @@ loss_ : float
         'loss' includes the penalties (``alpha``'s L2, but not adamw's
         decoupled decay, and ``l1``), as ``loss_curve_`` does; 'val_loss'
         is the validation data's loss alone, without them.
-        It records the epochs fastbp trained: for a model from
-        ``from_sklearn``, ``loss_curve_`` and ``validation_scores_`` begin
-        with scikit-learn's epochs, which it has no record of, and
-        ``history_`` with the first epoch after them. A vanishing or exploding gradient raises one
+        A model from ``from_sklearn`` has no ``history_`` until its first
+        fastbp ``fit`` or ``partial_fit``. A call that goes on from
+        scikit-learn's training (``warm_start=True``, or ``partial_fit``)
+        appends its epochs to ``loss_curve_``, which begins with
+        scikit-learn's, and to ``history_``, which begins: where
+        scikit-learn trained with early stopping (a validation score per
+        epoch), with scikit-learn's epochs too, their 'loss' and
+        'val_score' from ``loss_curve_`` and ``validation_scores_`` and
+        every other entry NaN (scikit-learn records no validation loss,
+        learning rate, timing, gradient norms or dead units); otherwise,
+        with the first epoch fastbp trained (scikit-learn's epochs are in
+        ``loss_curve_`` alone). A fit without ``warm_start`` starts
+        both afresh. A vanishing or exploding gradient raises one
         :class:`fastbp.GradientWarning` per fit. The arrays are read-only
         views of the records, which later calls extend without copying (copy
         them to modify them). With solver='lbfgs', 'loss' and 'epoch_time'
