@@ -113,6 +113,32 @@ def _loss_has_penalty(model):
     return holds() if holds is not None else bool(model.alpha > 0)
 
 
+def _check_history(history):
+    """Refuse a ``history`` that is not a mapping of entries, naming it:
+    an estimator given to the constructor failed with "argument of type
+    'MLPRegressor' is not iterable", a string with "dictionary update
+    sequence element #0 has length 1; 2 is required".
+
+    A DataFrame (``history_frame``'s) is taken: it maps its columns to
+    their values, as a ``--history-out`` CSV read back does."""
+    from collections.abc import Mapping
+
+    if isinstance(history, Mapping) or (hasattr(history, "keys")
+                                        and hasattr(history, "__getitem__")):
+        return
+    got = ("None" if history is None else f"the class {history.__name__}"
+           if isinstance(history, type) else type(history).__name__)
+    if hasattr(history, "fit"):
+        raise TypeError(
+            f"TrainingHistoryDisplay(history) takes a history, a mapping of entries to "
+            f"per-epoch values like a fitted model's history_, not an estimator ({got}): "
+            f"use TrainingHistoryDisplay.from_estimator(estimator)")
+    raise TypeError(
+        f"TrainingHistoryDisplay(history) takes a history, a mapping of entries to "
+        f"per-epoch values like a fitted model's history_; got {got}. To plot a fitted "
+        f"estimator, use TrainingHistoryDisplay.from_estimator(estimator)")
+
+
 def _check_lengths(history):
     """Raise ValueError naming the first entry of ``history`` that is not one
     value per entry of its ``loss`` (a row per entry for ``grad_norm``, one
@@ -245,8 +271,9 @@ class TrainingHistoryDisplay:
 
     Parameters
     ----------
-    history : dict of str to ndarray
-        A fitted estimator's ``history_``: ``loss`` of shape (n_epochs,),
+    history : dict of str to ndarray, or DataFrame
+        A fitted estimator's ``history_`` (or ``fastbp.history_frame``'s
+        table of it; any mapping of entries to values): ``loss`` of shape (n_epochs,),
         optionally ``val_loss`` and ``val_score`` of shape (n_epochs,),
         ``grad_norm`` of shape (n_epochs, n_layers) and ``learning_rate``
         of shape (n_epochs,). NaN entries are gaps (epochs where the value
@@ -254,6 +281,8 @@ class TrainingHistoryDisplay:
         ``grad_norm_layer1``, ``grad_norm_layer2``, ... of a ``fastbp train
         --history-out`` CSV as ``grad_norm``, so that the CSV read back
         plots: ``TrainingHistoryDisplay(pd.read_csv(path).to_dict("list"))``.
+        Checked by :meth:`plot`, which refuses anything else (an estimator
+        among them: pass that to :meth:`from_estimator`) with a TypeError.
     estimator_name : str, default=None
         The figure's title (on the figure :meth:`plot` makes when given no
         ``ax``), and the curves' name when :meth:`plot` gets no
@@ -337,8 +366,18 @@ class TrainingHistoryDisplay:
         ------
         TypeError
             If ``estimator`` is not an estimator (its ``history_`` dict
-            among them: pass that to the constructor instead), or ``ax``
-            is not a matplotlib Axes or Axes.
+            among them: pass that to the constructor instead), ``ax``
+            is not a matplotlib Axes or Axes, or both ``name`` and
+            ``label`` are given.
+        sklearn.exceptions.NotFittedError
+            If ``estimator`` is not fitted.
+        ValueError
+            If the model records no training history (no ``history_`` or
+            ``loss_curve_``: a scikit-learn model of another kind, or a
+            search fitted with ``refit=False``), ``ax`` holds neither 1 nor
+            3 Axes, or a ``linestyle`` is refused (see :meth:`plot`).
+        ImportError
+            If matplotlib is not installed.
         """
         from sklearn.utils.validation import check_is_fitted
 
@@ -401,7 +440,26 @@ class TrainingHistoryDisplay:
         -------
         TrainingHistoryDisplay
             This display, with ``figure_``, ``axes_`` and ``lines_`` set.
+
+        Raises
+        ------
+        TypeError
+            If ``history`` is not a mapping (an estimator, None, a string),
+            ``ax`` is not a matplotlib Axes or Axes, or both ``name`` and
+            ``label`` are given.
+        ValueError
+            If ``history`` holds no ``loss``, an entry that is not numbers,
+            or one whose length is not ``loss``'s (``grad_norm``: its rows;
+            ``grad_norm_layer1``, ... columns with one missing), if ``ax``
+            holds neither 1 nor 3 Axes, or if ``linestyle`` or ``dashes``
+            would draw the training loss in the style of a validation curve
+            drawn beside it (see ``**kwargs``).
+        ImportError
+            If matplotlib is not installed.
         """
+        # Here, not in __init__: as scikit-learn's Displays, and as ax and
+        # the line properties are, what is drawn is checked when drawn.
+        _check_history(self.history)
         if "loss" not in self.history:
             raise ValueError("history holds no 'loss': pass a fitted estimator's history_ "
                              f"(its keys here: {sorted(self.history)})")

@@ -61,6 +61,37 @@ def test_the_history_dict_still_plots_through_the_constructor(model):
     assert len(display.lines_["loss"].get_xdata()) == 3
 
 
+def test_an_estimator_given_to_the_constructor_points_to_from_estimator(model):
+    # fix-324 (rev-321): "argument of type 'MLPClassifier' is not iterable".
+    display = TrainingHistoryDisplay(model)  # checked when drawn, as ax is
+    with pytest.raises(TypeError, match=r"^TrainingHistoryDisplay\(history\) takes a history, "
+                       r"a mapping .* like a fitted model's history_, not an estimator "
+                       r"\(MLPClassifier\): use TrainingHistoryDisplay.from_estimator"):
+        display.plot()
+
+
+@pytest.mark.parametrize("history, got", [(None, "got None"), ("loss", "got str"),
+                                          ([("loss", [1.0, 0.5])], "got list"),
+                                          (np.arange(3.0), "got ndarray")])
+def test_a_history_that_is_no_mapping_is_refused_naming_history(history, got):
+    # None failed as "argument of type 'NoneType' is not iterable", a string
+    # with "dictionary update sequence element #0 has length 1; 2 is required".
+    import matplotlib.pyplot as plt
+
+    n_figures = len(plt.get_fignums())
+    with pytest.raises(TypeError, match=r"^TrainingHistoryDisplay\(history\) takes a history, "
+                       r"a mapping") as info:
+        TrainingHistoryDisplay(history).plot()
+    assert got in str(info.value)
+    assert len(plt.get_fignums()) == n_figures  # refused before any figure
+
+
+def test_a_history_frame_still_plots_through_the_constructor(model):
+    # A DataFrame is no Mapping, but maps its columns: it stays accepted.
+    display = TrainingHistoryDisplay(fastbp.history_frame(model)).plot()
+    np.testing.assert_array_equal(display.lines_["loss"].get_ydata(), model.history_["loss"])
+
+
 @pytest.mark.parametrize("ax, shown", [("left", "got str 'left'"),
                                        ([1, 2, 3], "got int 1")])
 def test_an_ax_that_is_not_axes_is_refused_naming_ax(model, ax, shown):
