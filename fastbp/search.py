@@ -564,7 +564,12 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, spa
         to -1, i.e. every thread of the cluster) and restored afterwards;
         its ``cv`` is split once, here.
     X : array-like of shape (n_samples, n_features)
+        The training data, as ``search.fit`` takes it (a DataFrame, a sparse
+        matrix, or what the search's pipeline steps take); copied to every
+        worker (see above).
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+        The targets, as ``search.fit`` takes them; copied to every worker
+        with ``X``. None for a search that takes none.
     client : distributed.Client, optional
         Default: the current client (``distributed.get_client()``). A
         closed client, or none at all, is refused (ValueError), and so is
@@ -610,6 +615,24 @@ def fit_on_dask(search, X, y=None, *, client=None, warmup=True, dtypes=None, spa
     -------
     search
         The fitted search (the object passed in).
+
+    Raises
+    ------
+    TypeError
+        Before any cluster work: if ``search`` is not a hyper-parameter
+        search (no ``cv``, ``estimator``, ``fit`` or ``n_jobs``), ``retries``
+        is not an int, ``warmup`` not True or False, ``sparse`` not True,
+        False or None, ``dtypes`` neither a dtype name nor a sequence of
+        them, ``client`` not a ``distributed.Client``, or ``fit_params``
+        hold ``n_jobs``, ``cv`` or (with metadata routing) what the search
+        routes nowhere.
+    ValueError
+        If ``retries`` is negative, ``dtypes`` is empty or names a dtype
+        other than "float32" and "float64", or there is no running client
+        (none given and none current, or a closed one).
+    ImportError
+        If Dask's ``distributed`` is not installed (``pip install
+        "fastbp[dask]"``), once the arguments but ``client`` are checked.
 
     Notes
     -----
@@ -801,7 +824,11 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None, sp
         Fitted in place, like ``search.fit(X, y)``. Its ``n_jobs`` is set to
         -1 (every CPU of the Ray cluster) while it runs and restored after.
     X : array-like of shape (n_samples, n_features)
+        The training data, as ``search.fit`` takes it (a DataFrame, a sparse
+        matrix, or what the search's pipeline steps take).
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+        The targets, as ``search.fit`` takes them. None for a search that
+        takes none.
     max_retries : int, default 3
         Restarts of each actor, and retries of each of its tasks, after a
         worker process dies. Finite, so that a task that kills its worker
@@ -832,6 +859,21 @@ def fit_on_ray(search, X, y=None, *, max_retries=3, warmup=True, dtypes=None, sp
     -------
     search
         The fitted search (the object passed in).
+
+    Raises
+    ------
+    TypeError
+        Before anything is sent to Ray: if ``search`` does not fit in
+        parallel (has no ``fit`` or ``n_jobs``), ``max_retries`` is not an
+        int, ``warmup`` not True or False, ``sparse`` not True, False or
+        None, ``dtypes`` neither a dtype name nor a sequence of them, or
+        ``fit_params`` hold ``n_jobs`` or (for a search) ``cv``.
+    ValueError
+        If ``max_retries`` is negative, or ``dtypes`` is empty or names a
+        dtype other than "float32" and "float64".
+    ImportError
+        If Ray is not installed (``pip install "fastbp[ray]"``), once the
+        arguments are checked.
 
     Notes
     -----

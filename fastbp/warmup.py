@@ -199,6 +199,23 @@ def warmup(*estimators, dtypes=DTYPES, sparse=False, n_jobs=None):
         each loading what another compiled), and its compiles the workers'
         and this process's.
 
+    Raises
+    ------
+    TypeError
+        If ``dtypes`` is neither a dtype name nor a sequence of them,
+        ``sparse`` is not True or False, ``n_jobs`` is not an int or None
+        (a bool included), or an estimator is not one (a class, a list of
+        estimators: pass them as separate arguments).
+    ValueError
+        If ``dtypes`` is empty or names a dtype other than "float32" and
+        "float64", ``n_jobs`` is 0, no fastbp estimator is found in the
+        estimators, a search's grid gives a parameter no values, or every
+        point of a search's grid is one its fits refuse (the first
+        refusal is raised).
+    sklearn.utils._param_validation.InvalidParameterError
+        If a fastbp estimator outside any search has a parameter its
+        ``fit`` refuses (a ``ValueError`` and ``TypeError`` subclass).
+
     Examples
     --------
     >>> import fastbp
