@@ -744,9 +744,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             True labels.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean (``accuracy_score``'s); None
+            weighs them alike.
 
         Returns
         -------
@@ -773,8 +776,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 input trains a float32 model.
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, among ``classes`` (a label indicator matrix for
+            multilabel classification).
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights; None weighs the samples alike.
         classes : array of shape (n_classes,), default=None
             All classes across calls; required on the first call.
 

@@ -182,8 +182,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in R^2 (``r2_score``'s); None weighs them
+            alike.
 
         Returns
         -------
@@ -253,8 +257,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 input trains a float32 model.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Real targets.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights; None weighs the samples alike.
 
         Returns
         -------
