@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import path_argument
+
 __all__ = [
     "DatasetError",
     "DATA_DIR_ENV",
@@ -263,16 +265,23 @@ def read_idx(path):
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str, bytes or path-like (None among them).
+    ValueError
+        If ``path`` is empty.
     FileNotFoundError
         If ``path`` does not exist.
     DatasetError
         If the file is not valid gzip, has a bad IDX magic number, or is
         truncated or longer than its header declares.
     """
+    # fix-324: open's own message ("expected str, bytes or os.PathLike
+    # object, not NoneType") named no argument.
+    path = path_argument("read_idx(path)", path, "the path of an IDX file")
     try:
         _, arr = _parse_idx(_read_bytes(path))
     except _BadIdx as exc:
-        raise DatasetError(f"IDX file {os.fspath(path)!r}: {exc}") from None
+        raise DatasetError(f"IDX file {path!r}: {exc}") from None
     return np.array(arr, copy=True, order="C")
 
 

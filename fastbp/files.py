@@ -17,8 +17,8 @@ import stat
 import tempfile
 
 # For fastbp's own modules: the package does not re-export them.
-__all__ = ["destination_problem", "file_in_the_way", "replace_atomically", "source_problem",
-           "special_file"]
+__all__ = ["destination_problem", "file_in_the_way", "path_argument", "replace_atomically",
+           "source_problem", "special_file"]
 
 
 def _proc_umask():
@@ -51,6 +51,65 @@ def _read_umask():
     importing fastbp), else the one read at import."""
     mask = _proc_umask()
     return _IMPORT_UMASK if mask is None else mask
+
+
+def path_argument(call, path, wanted):
+    """``path`` as a str, or an error that names ``call`` and says what it
+    takes, for a path that is no str, bytes or path-like, or is empty.
+
+    Checked before any work: ``os.fspath`` (or ``open``) deep inside said
+    only "expected str, bytes or os.PathLike object, not NoneType", naming
+    no argument.
+
+    Parameters
+    ----------
+    call : str
+        The call and its argument, as the message names them
+        (``"read_idx(path)"``).
+    path : object
+        What the caller was given as the path.
+    wanted : str
+        What ``call`` takes there (``"the path of an IDX file"``).
+
+    Returns
+    -------
+    str
+        ``path``, decoded as the file system encodes names.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str, bytes or path-like (None, an estimator:
+        "``call`` takes ``wanted``; got None.").
+    ValueError
+        If ``path`` is empty.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{call} takes {wanted}; got {_described(path)}.")
+    path = os.fsdecode(os.fspath(path))
+    if not path:
+        raise ValueError(f"{call} takes {wanted}; got an empty path.")
+    return path
+
+
+def _described(obj):
+    """``obj`` in a few words: None, a fitted or unfitted estimator (a path
+    and a model passed in each other's place), or its type."""
+    if obj is None:
+        return "None"
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    if hasattr(obj, "fit") and hasattr(obj, "get_params"):
+        # scikit-learn's check_is_fitted, without importing it: an
+        # estimator's own test, else attributes set by fitting (``coef_``).
+        is_fitted = getattr(obj, "__sklearn_is_fitted__", None)
+        try:
+            fitted = (bool(is_fitted()) if is_fitted is not None
+                      else any(v.endswith("_") and not v.startswith("__") for v in vars(obj)))
+        except Exception:  # noqa: BLE001 - an odd estimator: not described as fitted
+            fitted = False
+        return f"{'a fitted' if fitted else 'an unfitted'} {type(obj).__name__}"
+    return f"an object of type {type(obj).__name__}"
 
 
 def file_in_the_way(path):

@@ -20,7 +20,7 @@ import weakref
 
 from .estimators import callbacks as _callbacks
 from .exceptions import warn_at_caller
-from .files import file_in_the_way
+from .files import file_in_the_way, path_argument
 from .history import epochs_before
 from .warmup import _check_flag
 
@@ -199,7 +199,10 @@ class TensorBoardCallback:
     ImportError
         If scikit-learn is older than 1.9, which has no callback API.
     TypeError
-        If ``per_fit_subdir`` is not True or False.
+        If ``log_dir`` is not a str, bytes or path-like (None among them),
+        or ``per_fit_subdir`` is not True or False.
+    ValueError
+        If ``log_dir`` is empty.
 
     Notes
     -----
@@ -245,9 +248,13 @@ class TensorBoardCallback:
                 "TensorBoardCallback needs scikit-learn >= 1.9 (its callback API, "
                 f"sklearn.callback); scikit-learn {sklearn.__version__} is installed: "
                 'pip install "scikit-learn>=1.9"')
+        # fix-324: os.fspath's own message ("expected str, bytes or
+        # os.PathLike object, not NoneType") named no argument.
+        log_dir = path_argument("TensorBoardCallback(log_dir)", log_dir,
+                                "the path of a log directory")
         # fix-309: "false" is truthy, and made a directory per fit.
         per_fit_subdir = _check_flag(per_fit_subdir, "per_fit_subdir", "TensorBoardCallback: ")
-        self.log_dir = os.fspath(log_dir)
+        self.log_dir = log_dir
         self.per_fit_subdir = per_fit_subdir
         self.run_dirs_ = []
         self._said_lbfgs = False

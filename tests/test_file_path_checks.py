@@ -7,7 +7,9 @@ file), and that the command line, which had copies of these checks of its
 own, now explains a path under a plain file as the library does ("afile is
 a file, not a directory") rather than as a missing file or directory
 (rev-308). Also that fastbp.files stays importable from any layer: it
-imports the standard library only.
+imports the standard library only; and that the path arguments of
+``read_idx`` and ``TensorBoardCallback`` are checked by
+:func:`fastbp.files.path_argument`, naming them (fix-324).
 """
 
 import ast
@@ -19,7 +21,7 @@ import pytest
 
 import fastbp
 from fastbp.cli import main
-from fastbp.files import destination_problem, source_problem
+from fastbp.files import destination_problem, path_argument, source_problem
 
 
 @pytest.fixture
@@ -139,3 +141,64 @@ def test_the_file_helpers_import_the_standard_library_only():
             assert node.level == 0, "fastbp.files imports from fastbp"
             names.add(node.module.split(".")[0])
     assert names and names <= set(sys.stdlib_module_names), names
+
+
+# --- path arguments that are no path are refused naming them (fix-324) -------
+
+def test_path_argument_returns_the_path_as_a_str(tmp_path):
+    assert path_argument("f(path)", tmp_path / "a", "a path") == str(tmp_path / "a")
+    assert path_argument("f(path)", os.fsencode(tmp_path / "a"), "a path") == str(tmp_path / "a")
+
+
+@pytest.mark.parametrize("value, got", [
+    (None, "None"), (3, "an object of type int"), (fastbp.MLPClassifier, "the class MLPClassifier"),
+    (fastbp.MLPClassifier(), "an unfitted MLPClassifier")])
+def test_path_argument_names_the_call_and_what_it_got(value, got):
+    with pytest.raises(TypeError, match=r"^f\(path\) takes a path; got (.*)\.$") as info:
+        path_argument("f(path)", value, "a path")
+    assert str(info.value) == f"f(path) takes a path; got {got}."
+
+
+def test_path_argument_tells_a_fitted_estimator_from_an_unfitted_one():
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    fitted = LinearRegression().fit(np.eye(3), [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="got a fitted LinearRegression"):
+        path_argument("f(path)", fitted, "a path")
+
+
+def test_path_argument_refuses_an_empty_path():
+    with pytest.raises(ValueError, match=r"^f\(path\) takes a path; got an empty path\.$"):
+        path_argument("f(path)", "", "a path")
+
+
+@pytest.mark.parametrize("value, error, got", [(None, TypeError, "got None"),
+                                               ("", ValueError, "got an empty path")])
+def test_read_idx_names_its_path_argument(value, error, got):
+    # It failed as "expected str, bytes or os.PathLike object, not NoneType".
+    with pytest.raises(error, match=r"^read_idx\(path\) takes the path of an IDX file; ") as info:
+        fastbp.datasets.read_idx(value)
+    assert got in str(info.value)
+
+
+def test_read_idx_still_reads_a_path_like(tmp_path):
+    path = tmp_path / "one.idx"
+    # An IDX file of unsigned bytes, 1 dimension of 2 entries.
+    path.write_bytes(bytes([0, 0, 0x08, 1, 0, 0, 0, 2, 7, 9]))
+    assert fastbp.datasets.read_idx(path).tolist() == [7, 9]
+    assert fastbp.datasets.read_idx(os.fsencode(path)).tolist() == [7, 9]
+
+
+@pytest.mark.parametrize("value, error, got", [(None, TypeError, "got None"),
+                                               ("", ValueError, "got an empty path")])
+def test_tensorboard_callback_names_its_log_dir_argument(monkeypatch, value, error, got):
+    # Checked whether or not this scikit-learn has the callback API, which
+    # the callback needs only to run.
+    from fastbp.estimators import callbacks
+
+    monkeypatch.setattr(callbacks, "HAVE_CALLBACKS", True)
+    with pytest.raises(error, match=r"^TensorBoardCallback\(log_dir\) takes the path of a log "
+                                    r"directory; ") as info:
+        fastbp.TensorBoardCallback(value)
+    assert got in str(info.value)
