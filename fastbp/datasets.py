@@ -316,6 +316,12 @@ def _resolve_mnist_files(data_dir, cli_option=None):
             )
         data_dir, origin = env, f"{DATA_DIR_ENV}={env!r}"
     else:
+        # fix-324: os.fspath's own message ("expected str, bytes or
+        # os.PathLike object, not int") named no argument. An empty one is
+        # explained below.
+        data_dir = path_argument(cli_option or "load_mnist(data_dir)", data_dir,
+                                 "the path of the directory holding the MNIST files",
+                                 empty_ok=True)
         origin = (f"{cli_option} {os.fspath(data_dir)!r}" if cli_option
                   else f"data_dir={os.fspath(data_dir)!r}")
         # As an empty FASTBP_DATA_DIR: an unset variable expanded in a
@@ -543,6 +549,8 @@ def load_mnist(data_dir=None, dtype=np.float32, *, verify=True, cache=True,
         (a :class:`ValueError` and a :class:`TypeError`) if ``dtype`` is not
         a floating-point dtype, or ``verify`` or ``cache`` is not True or
         False (NumPy's bools included).
+    TypeError
+        If ``data_dir`` is neither None nor a str, bytes or path-like.
 
     Notes
     -----

@@ -53,7 +53,7 @@ def _read_umask():
     return _IMPORT_UMASK if mask is None else mask
 
 
-def path_argument(call, path, wanted):
+def path_argument(call, path, wanted, empty_ok=False):
     """``path`` as a str, or an error that names ``call`` and says what it
     takes, for a path that is no str, bytes or path-like, or is empty.
 
@@ -70,6 +70,9 @@ def path_argument(call, path, wanted):
         What the caller was given as the path.
     wanted : str
         What ``call`` takes there (``"the path of an IDX file"``).
+    empty_ok : bool, default=False
+        Return an empty path, which the caller explains itself, rather
+        than refuse it.
 
     Returns
     -------
@@ -82,12 +85,12 @@ def path_argument(call, path, wanted):
         If ``path`` is not a str, bytes or path-like (None, an estimator:
         "``call`` takes ``wanted``; got None.").
     ValueError
-        If ``path`` is empty.
+        If ``path`` is empty, unless ``empty_ok``.
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"{call} takes {wanted}; got {_described(path)}.")
     path = os.fsdecode(os.fspath(path))
-    if not path:
+    if not path and not empty_ok:
         raise ValueError(f"{call} takes {wanted}; got an empty path.")
     return path
 

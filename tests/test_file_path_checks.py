@@ -8,7 +8,8 @@ own, now explains a path under a plain file as the library does ("afile is
 a file, not a directory") rather than as a missing file or directory
 (rev-308). Also that fastbp.files stays importable from any layer: it
 imports the standard library only; and that the path arguments of
-``read_idx`` and ``TensorBoardCallback`` are checked by
+``read_idx``, ``load_mnist``, ``read_data`` and ``TensorBoardCallback``
+are checked by
 :func:`fastbp.files.path_argument`, naming them (fix-324).
 """
 
@@ -202,3 +203,23 @@ def test_tensorboard_callback_names_its_log_dir_argument(monkeypatch, value, err
                                     r"directory; ") as info:
         fastbp.TensorBoardCallback(value)
     assert got in str(info.value)
+
+
+@pytest.mark.parametrize("value, got", [(3, "an object of type int"),
+                                        (["mnist"], "an object of type list")])
+def test_load_mnist_names_its_data_dir_argument(value, got):
+    with pytest.raises(TypeError, match=r"^load_mnist\(data_dir\) takes the path of the "
+                                        r"directory holding the MNIST files; ") as info:
+        fastbp.datasets.load_mnist(value)
+    assert got in str(info.value)
+
+
+def test_read_data_names_its_path_argument(tmp_path):
+    with pytest.raises(TypeError, match=r"^fastbp\.read_data\(path, model\) takes the path "
+                                        r"of a data file; got None\.$"):
+        fastbp.read_data(None, None)
+    # The model given in the path's place is named as such.
+    with pytest.raises(TypeError, match="got an unfitted MLPClassifier"):
+        fastbp.read_data(fastbp.MLPClassifier(), tmp_path / "d.csv")
+    with pytest.raises(ValueError, match="got an empty path"):
+        fastbp.read_data("", None)

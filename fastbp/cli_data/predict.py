@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..files import source_problem, special_file
+from ..files import path_argument, source_problem, special_file
 from .columns import (_all_bools, _check_scaled_range, _checked_features, _labels_like_classes,
                       _spaced, note_unseen_categories, regression_target)
 from .messages import CLIError, _pandas, error_message, print_note
@@ -259,9 +259,11 @@ def read_data(path, model, index_col=None):
         If ``path`` does not exist, is a directory, or lies under a file
         where one of its directories should be.
     TypeError
-        If ``index_col`` is not a column name or a list of them.
+        If ``path`` is not a str, bytes or path-like (None, or the model
+        given in its place), or ``index_col`` is not a column name or a
+        list of them.
     ValueError
-        If ``path`` is a device, a named pipe or a socket, if ``model`` was
+        If ``path`` is empty, a device, a named pipe or a socket, if ``model`` was
         not written by ``fastbp train --data``, or if the file
         cannot be read as the model's columns (a column missing or
         unexpected, a missing value in a numeric column, text in a column
@@ -308,7 +310,9 @@ def read_data(path, model, index_col=None):
     if repeated:
         raise ValueError(f"index_col names the column(s) {repeated} more than once: give "
                          "each once")
-    path = os.fspath(path)
+    # fix-324: os.fspath's own message ("expected str, bytes or
+    # os.PathLike object, not NoneType") named no argument.
+    path = path_argument("fastbp.read_data(path, model)", path, "the path of a data file")
     problem = source_problem(path)
     if problem is not None:
         cls, message = problem
