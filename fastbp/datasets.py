@@ -14,8 +14,9 @@ Nothing here ever downloads anything: MNIST has to be obtained by the user and
 placed in a directory passed as ``data_dir`` or named by the environment
 variable ``FASTBP_DATA_DIR`` (see :func:`load_mnist`).
 
-This module depends only on NumPy, the standard library and scikit-learn; it
-deliberately does not import Numba, so that importing it is cheap.
+This module depends only on NumPy, the standard library, scikit-learn and
+:mod:`fastbp.files` (standard library only); it deliberately does not import
+Numba, so that importing it is cheap.
 """
 
 from __future__ import annotations
