@@ -10,8 +10,7 @@ import warnings
 import zipfile
 import zlib
 
-from ..files import replace_atomically, source_problem
-from .paths import _path_argument
+from ..files import path_argument, replace_atomically, source_problem
 
 
 FORMAT = "fastbp-model"
@@ -52,7 +51,7 @@ def read_metadata(path):
         If ``path`` is a directory, or does not exist, or a file stands
         where one of its directories should be.
     """
-    path = _path_argument("fastbp.read_metadata(path)", path, "a path to a saved model")
+    path = path_argument("fastbp.read_metadata(path)", path, "a path to a saved model")
     meta, _ = _read(path)
     return meta
 

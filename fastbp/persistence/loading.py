@@ -7,7 +7,7 @@ from .container import _check_description, _read, _warn_other_versions
 from .dependency import _skops_io
 from .encoding import _restore_encoded
 from .objects import _fastbp_models, _objects
-from .paths import _path_argument
+from ..files import path_argument
 from .trust import _check_array_members, _types_to_trust
 
 
@@ -68,7 +68,7 @@ def load(path):
     >>> type(loaded).__name__, loaded.n_iter_ == clf.n_iter_
     ('MLPClassifier', True)
     """
-    path = _path_argument("fastbp.load(path)", path, "a path to a saved model")
+    path = path_argument("fastbp.load(path)", path, "a path to a saved model")
     sio = _skops_io()
     meta, payload = _read(path)
     trusted = _types_to_trust(sio, path, payload)
