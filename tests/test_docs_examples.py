@@ -39,7 +39,9 @@ GUIDES = sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "performanc
 # Guides that show no code at all; a guide that starts to must be run here.
 NO_CODE = {"architecture.md", "performance.md", "supported.md"}
 
-_FENCE = re.compile(r"^```(\S*)\s*$")
+# A fence may be indented (a block inside a list item): its lines are
+# dedented by the fence's indent.
+_FENCE = re.compile(r"^( *)```(\S*)\s*$")
 _MARKER = re.compile(r"^<!--\s*docs-test:(.*?)-->\s*$")
 _SKIP = re.compile(r"^\s*skip\s*\((.*)\)\s*$")
 _SHELL = {"bash", "console", "sh", "shell"}
@@ -81,13 +83,15 @@ def parse(page):
                 f"{page.name}:{pending[0]}: the marker is not right before a code block")
             i += 1
             continue
-        language = fence.group(1)
+        indent, language = fence.groups()
         assert language in _LANGUAGES, f"{page.name}:{i + 1}: unknown block language {language!r}"
         end = i + 1
-        while end < len(lines) and not lines[end].startswith("```"):
+        while end < len(lines) and not lines[end].startswith(indent + "```"):
             end += 1
         assert end < len(lines), f"{page.name}:{i + 1}: the code block is never closed"
-        blocks.append(Block(page, i + 2, language, "\n".join(lines[i + 1:end]) + "\n",
+        body = [line[len(indent):] if line.startswith(indent) else line.lstrip()
+                for line in lines[i + 1:end]]
+        blocks.append(Block(page, i + 2, language, "\n".join(body) + "\n",
                             pending and pending[1]))
         pending, i = None, end + 1
     assert pending is None, f"{page.name}:{pending[0]}: the marker is not right before a code block"
@@ -302,6 +306,17 @@ def test_markers_reasons_and_shell_commands_are_read(tmp_path):
     assert shell_commands(bash) == [["fastbp", "train", "--data", "a.csv", "--target", "y"],
                                     ["pip", "install", "x"]]
     assert shell_commands(console) == [["fastbp", "info"]] and runnable(console)
+
+
+def test_a_block_inside_a_list_item_is_read_dedented(tmp_path):
+    # rev-322: fences were matched at the start of a line only, so a block
+    # indented in a list item (scaling-search.md's threading example) was
+    # neither run nor asked for a marker.
+    page = _page(tmp_path, "- item:\n\n  ```python\n  if True:\n      x = 1\n  ```\n"
+                           "- next\n\n  <!-- docs-test: skip (GPU) -->\n  ```python\n  y = 2\n  ```\n")
+    item, skipped = parse(page)
+    assert (item.line, item.source, item.skip) == (4, "if True:\n    x = 1\n", None)
+    assert (skipped.source, skipped.skip) == ("y = 2\n", "GPU")
 
 
 def test_a_failing_block_fails_the_page(tmp_path):
