@@ -951,9 +951,14 @@ def test_epoch_slicing_does_not_change_results(blobs, monkeypatch):
 
 
 _INTERRUPTED_FIT = """
-    import json, os, signal, threading, time, warnings
+    import faulthandler, json, os, signal, threading, time, warnings
+    # A run that would reach run_python's limit prints every thread's
+    # stack and exits instead: a lost Ctrl-C (the fit runs on for good)
+    # then shows where the interrupt landed, rather than a bare timeout.
+    faulthandler.dump_traceback_later(540, exit=True)
     import numpy as np
     from fastbp import {cls}
+    from fastbp._cache import process_counts
     rng = np.random.default_rng(0)
     X = rng.standard_normal((6000, 200)).astype(np.float32)
     y = (X[:, :3].sum(axis=1) > 0).astype(int)
@@ -963,6 +968,7 @@ _INTERRUPTED_FIT = """
         kw["n_iter_no_change"] = np.inf
     warm = {cls}(max_iter=1, **kw).fit(X, y)       # compiles outside the timed part
     est = {cls}(max_iter=100000, **kw)
+    before = process_counts()
     sent = {{}}
     def interrupt():
         time.sleep({delay})
@@ -973,7 +979,9 @@ _INTERRUPTED_FIT = """
         warnings.simplefilter("always")
         est.fit(X, y)
     latency = time.perf_counter() - sent["t"]
-    out = {{"latency": latency, "n_iter": est.n_iter_,
+    # Kernels compiled or loaded by the timed fit (compiled, loaded, unsaved).
+    timed_compiles = [b - a for a, b in zip(before, process_counts())]
+    out = {{"latency": latency, "n_iter": est.n_iter_, "timed_compiles": timed_compiles,
            "warnings": [str(w.message) for w in caught]}}
     if "{solver}" != "lbfgs":
         n_batches = -(-len(X) // 20)
@@ -1003,6 +1011,10 @@ _INTERRUPTED_FIT = """
 def test_sigint_mid_epoch_leaves_consistent_state():
     out = last_json(run_python(_INTERRUPTED_FIT.format(cls="MLPClassifier", solver="adam",
                                                        delay=2.5)))
+    # The warm fit compiled every kernel the timed one runs (the split
+    # epoch's too, where the BLAS pool splits): a compile in the timed part
+    # would take the time the epochs were given.
+    assert out["timed_compiles"] == [0, 0, 0]
     assert any("interrupted by user" in w for w in out["warnings"])
     assert out["n_iter"] >= 1, "the interrupt came before the first epoch ended"
     assert out["curve"] == out["hist"] == out["times"] == out["n_iter"]
@@ -1014,6 +1026,7 @@ def test_sigint_mid_epoch_leaves_consistent_state():
 def test_sigint_during_lbfgs_keeps_the_best_iterate():
     out = last_json(run_python(_INTERRUPTED_FIT.format(cls="MLPClassifier", solver="lbfgs",
                                                        delay=3.0)))
+    assert out["timed_compiles"] == [0, 0, 0]
     assert any("interrupted by user" in w and "best iterate" in w for w in out["warnings"])
     assert out["finite"] and np.isfinite(out["fitted_loss"])
 
