@@ -847,6 +847,35 @@ def test_a_part_handed_just_before_ctrl_c_ends_before_the_pin(
     assert _gate_is_clear(threads._gate)
 
 
+def test_ctrl_c_in_a_worker_threads_start_is_an_interrupt(
+        two_cores, split_epochs, digits, monkeypatch):
+    # fix-325: Ctrl-C that lands in threading's Condition.wait inside
+    # Thread.start (the wait for the new thread to run), in its
+    # _acquire_restore, leaves the condition's lock unheld; the wait's
+    # ``with`` then fails with RuntimeError("release unlocked lock"), which
+    # replaced the KeyboardInterrupt: the split fit's first slice raised a
+    # RuntimeError, and the command line's exit status was 1, not 130. (The
+    # thread did start.) Here the start fails as CPython's does then.
+    real_start = threading.Thread.start
+
+    def start(self):
+        real_start(self)
+        if self.name.startswith("fastbp-split-"):
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise RuntimeError("release unlocked lock")
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    model = MLPClassifier((16,), max_iter=2, batch_size=64, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(model, *digits)
+    assert not hasattr(model, "coefs_")  # the call was rolled back
+    for epoch in split_epochs:  # the started worker was ended
+        assert epoch.workers and all(not w._thread.is_alive() for w in epoch.workers)
+    assert _gate_is_clear(threads._gate)
+
+
 def test_a_part_failing_before_its_own_handler_releases_the_other_parts(
         two_cores, split_epochs, digits, monkeypatch):
     # helper-96: only SplitEpoch._part's own except raised the abort flag;

@@ -390,7 +390,16 @@ class _Worker:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def start(self):
-        self._thread.start()
+        try:
+            self._thread.start()
+        except RuntimeError as exc:
+            # Ctrl-C in Thread.start's wait for the thread (a Condition's,
+            # in its re-acquire of the lock) leaves that lock released, and
+            # the wait's with statement then fails to release it: the
+            # interrupt, which started the thread anyway, is the context.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise exc.__context__ from None
+            raise
 
     def hand(self, fn, *args):
         """Run ``fn(*args)`` in the thread; :meth:`result` waits for it."""
