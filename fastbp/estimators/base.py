@@ -62,6 +62,7 @@ from .fit_calls import (
 )
 from .fitted_state import FittedStateMixin
 from .network import NetworkMixin, _in_dtype, _refuse_non_finite_input
+from .saved_records import with_rebuilt, without_rebuilt
 from .solvers import _NON_FINITE_WEIGHTS, _STOCHASTIC_SOLVERS, SolverFitMixin, fit_split_parts
 
 #: ``BaseMLP._get_param_names`` of each class (weakly: a class defined in a
@@ -773,6 +774,12 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
             # pickle or deepcopy (a hook's joblib.dump) saved that mix as a
             # fitted model. It gets the model as before the call instead.
             state = state_before(*copied)
+        else:
+            # The per-epoch records once: history_ and loss_curve_ are
+            # views and lists of _progress's, which pickle and skops wrote
+            # apart (rev-320: each of a 10,000-call stream's epochs twice).
+            # __setstate__ rebuilds them.
+            state = without_rebuilt(state)
         # ``_packed`` holds the parameters a second time: not worth saving
         # (pickle, skops, deepcopy), and the copies' attributes are no
         # longer its views.
@@ -786,6 +793,10 @@ class BaseMLP(FittedStateMixin, SolverFitMixin, NetworkMixin, callbacks.Callback
                     "_parent_callback_ctx"):
             state.pop(key, None)
         return state
+
+    def __setstate__(self, state):
+        # scikit-learn's too: its version check, for a module of its own.
+        super().__setstate__(with_rebuilt(state))
 
     def __copy__(self):
         # In the thread of the call training it, copy.copy copies the live
