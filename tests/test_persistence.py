@@ -1149,7 +1149,7 @@ def test_the_package_keeps_the_public_names_of_the_module_it_was_split_from():
     from fastbp.persistence import container, trust
 
     assert persistence.read_metadata is fastbp.read_metadata
-    assert (persistence.FORMAT, persistence.FORMAT_VERSION) == ("fastbp-model", 1)
+    assert (persistence.FORMAT, persistence.FORMAT_VERSION) == ("fastbp-model", 2)
     assert persistence.FORMAT is container.FORMAT
     assert persistence.TRUSTED is trust.TRUSTED
     assert persistence.POSITIVE_UFUNC is trust.POSITIVE_UFUNC

@@ -247,3 +247,43 @@ def test_an_edited_rebuild_entry_is_refused(data, tmp_path):
     edited = edited_archive(path, tmp_path / "edited.fastbp", rename)
     with pytest.raises(ValueError, match=r"is damaged: .*_rebuilt_from_progress .*coefs_"):
         fastbp.load(edited)
+
+
+def test_a_version_1_file_loads_with_its_records(data, tmp_path, monkeypatch):
+    # Format version 2 saves the records once; a file of version 1, which
+    # held them twice, loads as before, its history_ rebuilt as views once
+    # a fit goes on. A version-1 fastbp told of version 2 asks for an
+    # upgrade rather than load a model without its records.
+    from fastbp.estimators import base
+    from fastbp.persistence import container
+
+    model = _stream(data, 30)
+    new = _saved(model, tmp_path / "new.fastbp")
+    assert json.loads(zipfile.ZipFile(new).read("fastbp.json"))["format_version"] == 2
+    with monkeypatch.context() as patch:
+        patch.setattr(base, "without_rebuilt", lambda state: state)
+        patch.setattr(container, "FORMAT_VERSION", 1)
+        old = _saved(model, tmp_path / "old.fastbp")
+    meta = json.loads(zipfile.ZipFile(old).read("fastbp.json"))
+    assert meta["format_version"] == 1
+    schema, _ = _archive(old)
+    assert "_rebuilt_from_progress" not in schema and '"history_"' in schema
+    loaded = fastbp.load(old)
+    assert list(loaded.history_) == list(model.history_)
+    for key, values in model.history_.items():
+        assert _same(np.asarray(loaded.history_[key]), values), key
+    assert loaded.loss_curve_ == model.loss_curve_
+    _continued(loaded, data)
+    _assert_rebuilt(loaded)
+    assert len(loaded.loss_curve_) == 31
+
+    with monkeypatch.context() as patch:
+        patch.setattr(container, "FORMAT_VERSION", 1)
+        with pytest.raises(ValueError, match="in format version 2; this fastbp reads up to "
+                                             "version 1. Upgrade fastbp"):
+            fastbp.load(new)
+
+
+def _saved(model, path):
+    fastbp.save(model, path)
+    return path

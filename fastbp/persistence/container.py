@@ -14,7 +14,12 @@ from ..files import path_argument, replace_atomically, source_problem
 
 
 FORMAT = "fastbp-model"
-FORMAT_VERSION = 1
+#: 2: a model's per-epoch records (``history_``, ``loss_curve_``,
+#: ``validation_scores_``) are saved once, in its training record, and
+#: rebuilt from it on loading (``estimators/saved_records.py``); a fastbp
+#: that reads only version 1 would load such a model without them, so it
+#: is told to upgrade instead. Version 1 files load as they did.
+FORMAT_VERSION = 2
 _MODEL = "model.skops"
 _META = "fastbp.json"
 
