@@ -958,7 +958,7 @@ _INTERRUPTED_FIT = """
     faulthandler.dump_traceback_later(540, exit=True)
     import numpy as np
     from fastbp import {cls}
-    from fastbp._cache import process_counts
+    from fastbp._cache.counts import process_counts
     rng = np.random.default_rng(0)
     X = rng.standard_normal((6000, 200)).astype(np.float32)
     y = (X[:, :3].sum(axis=1) > 0).astype(int)
